@@ -1,0 +1,197 @@
+/**
+ * Runs a plan: preflight every phase (read-only) before the first mutation, then the steps in
+ * order, timing each and journaling after each so a crash still leaves a report. Stops at the
+ * first failure; `finally` steps (closing notices) still run.
+ */
+import type { Plan } from './plan.js'
+import { PHASE_MODULES } from './phases/index.js'
+import {
+  RollbackError,
+  type Command,
+  type PreflightNote,
+  type RunContext,
+  type Step,
+  type StepError,
+  type StepResult,
+  type StepStatus
+} from './model.js'
+import type { PhaseName } from './runbook/schema.js'
+
+export type RunStatus = 'planned' | 'succeeded' | 'failed'
+
+export interface StepRecord {
+  id: string
+  phase: PhaseName
+  title: string
+  stage: Step['stage']
+  mutates: boolean
+  planned: string[]
+  status: StepStatus
+  startedAt?: string
+  durationMs?: number
+  changed: string[]
+  outputs?: Record<string, string>
+  recovery?: string[]
+  details?: Record<string, unknown>
+  error?: StepError
+}
+
+export interface Journal {
+  command: Command
+  runbookName: string
+  status: RunStatus
+  startedAt: string
+  finishedAt?: string
+  durationMs?: number
+  steps: StepRecord[]
+  excluded: Plan['excluded']
+  outputs: Record<string, string>
+  /** Every place discarded data was kept, gathered from the steps. */
+  recovery: string[]
+  warnings: string[]
+  error?: StepError
+}
+
+export interface EngineHooks {
+  /** Called after every change to the journal (the caller writes it to disk). */
+  onJournal?(journal: Journal): void | Promise<void>
+  now?(): number
+}
+
+export function toStepError(err: unknown): StepError {
+  if (err instanceof RollbackError) return { message: err.message, hint: err.hint }
+  if (err instanceof Error) return { message: err.message }
+  return { message: String(err) }
+}
+
+function newJournal(plan: Plan, now: number): Journal {
+  return {
+    command: plan.request.command,
+    runbookName: plan.runbookName,
+    status: 'planned',
+    startedAt: new Date(now).toISOString(),
+    steps: plan.steps.map(step => ({
+      id: step.id,
+      phase: step.phase,
+      title: step.title,
+      stage: step.stage,
+      mutates: step.mutates,
+      planned: step.changes,
+      status: 'planned',
+      changed: []
+    })),
+    excluded: plan.excluded,
+    outputs: {},
+    recovery: [],
+    warnings: []
+  }
+}
+
+function applyNotes(journal: Journal, notes: PreflightNote[]): void {
+  for (const note of notes) {
+    const record = journal.steps.find(s => s.id === note.stepId)
+    if (!record) continue
+    if (note.changes) record.planned = note.changes
+    if (note.details) record.details = { ...record.details, ...note.details }
+  }
+}
+
+/** Read-only checks of every phase in the plan, in plan order. Throws on the first failure. */
+async function preflight(plan: Plan, ctx: RunContext, journal: Journal, lenient: boolean) {
+  const phases = [...new Set(plan.steps.map(s => s.phase))]
+  for (const phase of phases) {
+    const module = PHASE_MODULES[phase]
+    if (!module.preflight) continue
+    try {
+      const notes = await module.preflight(
+        plan.steps.filter(s => s.phase === phase),
+        ctx
+      )
+      if (notes) applyNotes(journal, notes)
+    } catch (err) {
+      const error = toStepError(err)
+      if (!lenient) throw new RollbackError(`${phase}: ${error.message}`, error.hint)
+      journal.warnings.push(`${phase} preflight: ${error.message}`)
+    }
+  }
+}
+
+export async function execute(
+  plan: Plan,
+  ctx: RunContext,
+  hooks: EngineHooks = {}
+): Promise<Journal> {
+  const now = hooks.now ?? Date.now
+  const started = now()
+  const journal = newJournal(plan, started)
+  const save = async () => hooks.onJournal?.(journal)
+  const finish = async (status: RunStatus) => {
+    journal.status = status
+    journal.finishedAt = new Date(now()).toISOString()
+    journal.durationMs = now() - started
+    await save()
+    return journal
+  }
+
+  if (plan.request.command === 'plan') {
+    // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.
+    await preflight(plan, ctx, journal, true)
+    return finish('planned')
+  }
+
+  try {
+    await preflight(plan, ctx, journal, false)
+  } catch (err) {
+    journal.error = toStepError(err)
+    for (const record of journal.steps) record.status = 'skipped'
+    return finish('failed')
+  }
+  await save()
+
+  let failed = false
+  for (const [index, step] of plan.steps.entries()) {
+    const record = journal.steps[index]!
+    if (failed && step.stage !== 'finally') {
+      record.status = 'skipped'
+      continue
+    }
+    ctx.outputs.status = failed ? 'failed' : 'running'
+    const result = await runStep(step, ctx, now, record)
+    Object.assign(record, result)
+    Object.assign(journal.outputs, result.outputs)
+    Object.assign(ctx.outputs, result.outputs)
+    journal.recovery.push(...(result.recovery ?? []))
+    if (result.status === 'failed' && !failed) {
+      failed = true
+      journal.error = {
+        message: `${step.id}: ${result.error?.message ?? 'failed'}`,
+        hint: result.error?.hint
+      }
+    }
+    await save()
+  }
+  return finish(failed ? 'failed' : 'succeeded')
+}
+
+async function runStep(
+  step: Step,
+  ctx: RunContext,
+  now: () => number,
+  record: StepRecord
+): Promise<Partial<StepRecord> & StepResult> {
+  const module = PHASE_MODULES[step.phase]
+  const started = now()
+  record.startedAt = new Date(started).toISOString()
+  ctx.log.info(`▶ ${step.id}: ${step.title}`)
+  let result: StepResult
+  try {
+    result = ctx.mode === 'drill' ? await module.drill(step, ctx) : await module.run(step, ctx)
+  } catch (err) {
+    result = { status: 'failed', changed: [], error: toStepError(err) }
+  }
+  const durationMs = now() - started
+  if (result.status === 'failed')
+    ctx.log.error(`✖ ${step.id}: ${result.error?.message ?? 'failed'}`)
+  else ctx.log.info(`✔ ${step.id} (${result.status}, ${durationMs} ms)`)
+  return { ...result, durationMs }
+}

@@ -1,0 +1,329 @@
+/**
+ * Runbook format v1. One zod schema is the source of truth for validation, for the TypeScript
+ * types and for the published JSON Schema (schema/runbook.schema.json).
+ * Secrets never appear as values: the runbook names the environment variables that hold them.
+ */
+import { z } from 'zod'
+
+export const PHASES = [
+  'flags',
+  'verify',
+  'database',
+  'git',
+  'schema',
+  'integrity',
+  'files',
+  'monitor',
+  'notify'
+] as const
+export type PhaseName = (typeof PHASES)[number]
+
+export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
+export type Severity = (typeof SEVERITIES)[number]
+
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as "500ms", "30s", "5m" or "1h"')
+  .describe('Duration: a whole number followed by ms, s, m or h.')
+
+const envName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable NAME (upper case, digits, _)')
+  .describe('Name of the environment variable that holds the value (never the value itself).')
+
+const sqlIdent = z
+  .string()
+  .regex(
+    /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/,
+    'a lower-case SQL identifier, optionally schema-qualified (schema.name)'
+  )
+
+const gitRef = z
+  .string()
+  .regex(/^[A-Za-z0-9._/-]+$/, 'a branch name (letters, digits, . _ / -)')
+  .refine(v => !v.includes('..') && !v.startsWith('-') && !v.endsWith('/'), 'a valid branch name')
+
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http(s):// URL')
+
+const severityPolicy = z
+  .object({
+    phases: z.array(z.enum(PHASES)).describe('Phases this severity runs, in runbook order.'),
+    mutate: z
+      .boolean()
+      .default(true)
+      .describe('false: investigate only (plan, read-only checks), even for command run.'),
+    environment: z
+      .string()
+      .optional()
+      .describe('GitHub Environment (with required reviewers) that the workflow must run in.'),
+    description: z.string().optional()
+  })
+  .strict()
+
+const hosting = z
+  .object({
+    provider: z.enum(['vercel']).describe('Hosting platform whose API flips the flags.'),
+    project: z.string().min(1).describe('Project id or name.'),
+    team: z.string().optional().describe('Vercel team id (team_...) for team projects.'),
+    'token-env': envName.default('VERCEL_TOKEN'),
+    'api-url': httpUrl
+      .optional()
+      .describe('API base URL; defaults to the provider (tests use a stand-in).')
+  })
+  .strict()
+
+const flags = z
+  .object({
+    set: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'),
+        z.string()
+      )
+      .refine(r => Object.keys(r).length > 0, 'at least one variable')
+      .describe('Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: "false".'),
+    targets: z
+      .array(z.enum(['production', 'preview', 'development']))
+      .min(1)
+      .default(['production']),
+    redeploy: z
+      .boolean()
+      .default(true)
+      .describe('Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).'),
+    'wait-timeout': duration.default('15m')
+  })
+  .strict()
+
+const httpCheck = z
+  .object({
+    name: z.string().min(1),
+    url: httpUrl,
+    'expect-status': z.number().int().min(100).max(599).default(200),
+    'expect-text': z.string().optional().describe('Text the response body must contain.'),
+    'reject-text': z.string().optional().describe('Text the response body must not contain.'),
+    timeout: duration.default('5m'),
+    interval: duration.default('10s')
+  })
+  .strict()
+
+const verify = z
+  .object({
+    checks: z.array(httpCheck).default([]),
+    smoke: z
+      .object({ run: z.string().min(1), timeout: duration.default('5m') })
+      .strict()
+      .optional()
+      .describe('A shell command that must exit 0 (e.g. an end-to-end smoke test).')
+  })
+  .strict()
+
+const batchUpdate = z
+  .object({
+    name: z.string().min(1),
+    table: sqlIdent,
+    key: sqlIdent.default('id').describe('Integer primary key used to walk the table in ranges.'),
+    set: z.record(sqlIdent, z.string()).describe('column: SQL expression.'),
+    where: z.string().min(1).describe('Condition, re-checked in every batch.'),
+    'batch-size': z.number().int().min(1).max(100000).default(5000),
+    pause: duration.default('10ms'),
+    'max-duration': duration.default('10m')
+  })
+  .strict()
+
+const dropIndex = z
+  .object({
+    name: z.string().min(1),
+    'drop-index': sqlIdent.describe('Dropped with DROP INDEX CONCURRENTLY IF EXISTS.')
+  })
+  .strict()
+
+const sqlStep = z
+  .object({
+    name: z.string().min(1),
+    sql: z.string().min(1).describe('SQL, split and classified by the PostgreSQL parser.')
+  })
+  .strict()
+
+const database = z
+  .object({
+    'url-env': envName.default('DATABASE_URL'),
+    'lock-timeout': duration.default('500ms'),
+    'statement-timeout': duration.default('5m'),
+    'lock-retries': z.number().int().min(0).max(50).default(8),
+    steps: z.array(z.union([batchUpdate, dropIndex, sqlStep])).default([])
+  })
+  .strict()
+
+const git = z
+  .object({
+    remote: z.string().default('origin'),
+    branch: gitRef.default('main'),
+    strategy: z.enum(['revert', 'reset']).default('revert'),
+    revert: z
+      .string()
+      .optional()
+      .describe('Commits to revert: a range A..B or SHAs separated by spaces or commas.'),
+    'reset-to': z.string().optional().describe('Known-good SHA for the reset strategy.'),
+    'revert-mode': z.enum(['single', 'per-commit']).default('single'),
+    mainline: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Parent number for reverting merge commits (usually 1).'),
+    'backup-ref-prefix': z.string().default('refs/rollback/backup')
+  })
+  .strict()
+
+const schemaRollback = z
+  .object({
+    table: sqlIdent,
+    key: sqlIdent.default('id'),
+    'drop-columns': z.array(sqlIdent).default([]),
+    'drop-indexes': z.array(sqlIdent).default([]),
+    'backup-table': sqlIdent.optional().describe('Where dropped column data is copied first.')
+  })
+  .strict()
+
+const integrityCheck = z
+  .object({
+    name: z.string().min(1),
+    sql: z.string().min(1),
+    expect: z
+      .object({
+        rows: z.number().int().min(0).optional().describe('Exact number of rows returned.'),
+        'max-rows': z.number().int().min(0).optional(),
+        value: z
+          .union([z.string(), z.number(), z.boolean()])
+          .optional()
+          .describe('First column of the first row.')
+      })
+      .strict()
+      .refine(e => Object.values(e).some(v => v !== undefined), 'one of rows, max-rows or value'),
+    when: z
+      .array(z.enum(['before', 'after']))
+      .min(1)
+      .default(['before', 'after']),
+    'on-fail': z.enum(['fail', 'warn']).default('fail')
+  })
+  .strict()
+
+const files = z
+  .object({
+    protect: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Paths that must exist after rollback.'),
+    remove: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Paths removed (in a commit) if present.')
+  })
+  .strict()
+
+const metric = z
+  .object({
+    name: z.string().min(1),
+    sql: z.string().min(1).describe('Returns one numeric value.'),
+    max: z.number().optional(),
+    min: z.number().optional()
+  })
+  .strict()
+
+const monitor = z
+  .object({
+    duration: duration.default('5m'),
+    interval: duration.default('30s'),
+    health: z.array(httpCheck).default([]),
+    metrics: z.array(metric).default([]),
+    'max-error-rate': z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.1)
+      .describe('Fraction of failed health probes that fails the watch (seed: >10% errors).')
+  })
+  .strict()
+
+const notify = z
+  .object({
+    'status-comment': z.boolean().default(true).describe('Comment on the triggering issue/PR.'),
+    'incident-issue': z
+      .object({ labels: z.array(z.string()).default(['incident', 'rollback']) })
+      .strict()
+      .optional(),
+    'webhook-env': envName.optional().describe('Variable holding a webhook URL (e.g. Slack).'),
+    messages: z
+      .object({
+        initiated: z.string().default('Rollback initiated'),
+        complete: z.string().default('Rollback complete, system stable'),
+        failed: z.string().default('Rollback FAILED: manual action needed')
+      })
+      .strict()
+      .default({
+        initiated: 'Rollback initiated',
+        complete: 'Rollback complete, system stable',
+        failed: 'Rollback FAILED: manual action needed'
+      })
+  })
+  .strict()
+
+export const DEFAULT_SEVERITY_MATRIX = {
+  critical: { phases: [...PHASES], mutate: true, description: 'Immediate rollback (< 5 min)' },
+  high: {
+    phases: [...PHASES],
+    mutate: true,
+    environment: 'production-rollback',
+    description: 'Scheduled rollback behind required reviewers (< 30 min)'
+  },
+  medium: {
+    phases: ['verify', 'integrity', 'monitor', 'notify'],
+    mutate: false,
+    description: 'Investigate first: plan, integrity checks, health; no mutations (< 2 h)'
+  },
+  low: { phases: ['monitor', 'notify'], mutate: false, description: 'Continue monitoring' }
+} satisfies Record<Severity, z.input<typeof severityPolicy>>
+
+export const runbookSchema = z
+  .object({
+    version: z.literal(1).describe('Runbook format version.'),
+    name: z.string().min(1).describe('What this runbook rolls back.'),
+    description: z.string().optional(),
+    severity: z
+      .object({
+        critical: severityPolicy.optional(),
+        high: severityPolicy.optional(),
+        medium: severityPolicy.optional(),
+        low: severityPolicy.optional()
+      })
+      .strict()
+      .default({})
+      .describe('Decision matrix overrides; unspecified severities keep the seed defaults.'),
+    hosting: hosting.optional(),
+    flags: flags.optional(),
+    verify: verify.optional(),
+    database: database.optional(),
+    git: git.optional(),
+    schema: z.array(schemaRollback).optional(),
+    integrity: z.array(integrityCheck).optional(),
+    files: files.optional(),
+    monitor: monitor.optional(),
+    notify: notify.optional()
+  })
+  .strict()
+
+export type Runbook = z.output<typeof runbookSchema>
+export type SeverityPolicy = z.output<typeof severityPolicy>
+export type HostingConfig = z.output<typeof hosting>
+export type FlagsConfig = z.output<typeof flags>
+export type HttpCheck = z.output<typeof httpCheck>
+export type VerifyConfig = z.output<typeof verify>
+export type DatabaseConfig = z.output<typeof database>
+export type BatchUpdateStep = z.output<typeof batchUpdate>
+export type DropIndexStep = z.output<typeof dropIndex>
+export type SqlStep = z.output<typeof sqlStep>
+export type GitConfig = z.output<typeof git>
+export type SchemaRollback = z.output<typeof schemaRollback>
+export type IntegrityCheck = z.output<typeof integrityCheck>
+export type FilesConfig = z.output<typeof files>
+export type MonitorConfig = z.output<typeof monitor>
+export type NotifyConfig = z.output<typeof notify>

