@@ -118,10 +118,12 @@ const verify = z
 
 const batchUpdate = z
   .object({
-    name: z.string().min(1),
     table: sqlIdent,
     key: sqlIdent.default('id').describe('Integer primary key used to walk the table in ranges.'),
-    set: z.record(sqlIdent, z.string()).describe('column: SQL expression.'),
+    set: z
+      .record(sqlIdent, z.string())
+      .refine(r => Object.keys(r).length > 0, 'at least one column')
+      .describe('column: SQL expression.'),
     where: z.string().min(1).describe('Condition, re-checked in every batch.'),
     'batch-size': z.number().int().min(1).max(100000).default(5000),
     pause: duration.default('10ms'),
@@ -129,19 +131,23 @@ const batchUpdate = z
   })
   .strict()
 
-const dropIndex = z
+/** A cleanup step: a name and exactly one of batch-update, drop-index or sql. */
+const databaseStep = z
   .object({
     name: z.string().min(1),
-    'drop-index': sqlIdent.describe('Dropped with DROP INDEX CONCURRENTLY IF EXISTS.')
+    'batch-update': batchUpdate.optional().describe('A big UPDATE done in primary-key batches.'),
+    'drop-index': sqlIdent.optional().describe('Dropped with DROP INDEX CONCURRENTLY IF EXISTS.'),
+    sql: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('SQL, split and classified by the PostgreSQL parser.')
   })
   .strict()
-
-const sqlStep = z
-  .object({
-    name: z.string().min(1),
-    sql: z.string().min(1).describe('SQL, split and classified by the PostgreSQL parser.')
-  })
-  .strict()
+  .refine(
+    step => ['batch-update', 'drop-index', 'sql'].filter(k => k in step).length === 1,
+    'exactly one of batch-update, drop-index or sql'
+  )
 
 const database = z
   .object({
@@ -149,7 +155,7 @@ const database = z
     'lock-timeout': duration.default('500ms'),
     'statement-timeout': duration.default('5m'),
     'lock-retries': z.number().int().min(0).max(50).default(8),
-    steps: z.array(z.union([batchUpdate, dropIndex, sqlStep])).default([])
+    steps: z.array(databaseStep).default([])
   })
   .strict()
 
@@ -318,9 +324,8 @@ export type FlagsConfig = z.output<typeof flags>
 export type HttpCheck = z.output<typeof httpCheck>
 export type VerifyConfig = z.output<typeof verify>
 export type DatabaseConfig = z.output<typeof database>
-export type BatchUpdateStep = z.output<typeof batchUpdate>
-export type DropIndexStep = z.output<typeof dropIndex>
-export type SqlStep = z.output<typeof sqlStep>
+export type BatchUpdate = z.output<typeof batchUpdate>
+export type DatabaseStep = z.output<typeof databaseStep>
 export type GitConfig = z.output<typeof git>
 export type SchemaRollback = z.output<typeof schemaRollback>
 export type IntegrityCheck = z.output<typeof integrityCheck>
