@@ -8,6 +8,7 @@ import { PHASE_MODULES } from './phases/index.js'
 import {
   RollbackError,
   type Command,
+  type PhaseModule,
   type PreflightNote,
   type RunContext,
   type Step,
@@ -53,6 +54,8 @@ export interface Journal {
 }
 
 export interface EngineHooks {
+  /** The phase implementations (tests substitute their own). */
+  modules?: Record<PhaseName, PhaseModule>
   /** Called after every change to the journal (the caller writes it to disk). */
   onJournal?(journal: Journal): void | Promise<void>
   now?(): number
@@ -97,10 +100,16 @@ function applyNotes(journal: Journal, notes: PreflightNote[]): void {
 }
 
 /** Read-only checks of every phase in the plan, in plan order. Throws on the first failure. */
-async function preflight(plan: Plan, ctx: RunContext, journal: Journal, lenient: boolean) {
+async function preflight(
+  plan: Plan,
+  ctx: RunContext,
+  journal: Journal,
+  lenient: boolean,
+  modules: Record<PhaseName, PhaseModule>
+) {
   const phases = [...new Set(plan.steps.map(s => s.phase))]
   for (const phase of phases) {
-    const module = PHASE_MODULES[phase]
+    const module = modules[phase]
     if (!module.preflight) continue
     try {
       const notes = await module.preflight(
@@ -122,6 +131,7 @@ export async function execute(
   hooks: EngineHooks = {}
 ): Promise<Journal> {
   const now = hooks.now ?? Date.now
+  const modules = hooks.modules ?? PHASE_MODULES
   const started = now()
   const journal = newJournal(plan, started)
   const save = async () => hooks.onJournal?.(journal)
@@ -135,12 +145,12 @@ export async function execute(
 
   if (plan.request.command === 'plan') {
     // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.
-    await preflight(plan, ctx, journal, true)
+    await preflight(plan, ctx, journal, true, modules)
     return finish('planned')
   }
 
   try {
-    await preflight(plan, ctx, journal, false)
+    await preflight(plan, ctx, journal, false, modules)
   } catch (err) {
     journal.error = toStepError(err)
     for (const record of journal.steps) record.status = 'skipped'
@@ -156,7 +166,7 @@ export async function execute(
       continue
     }
     ctx.outputs.status = failed ? 'failed' : 'running'
-    const result = await runStep(step, ctx, now, record)
+    const result = await runStep(modules[step.phase], step, ctx, now, record)
     Object.assign(record, result)
     Object.assign(journal.outputs, result.outputs)
     Object.assign(ctx.outputs, result.outputs)
@@ -174,12 +184,12 @@ export async function execute(
 }
 
 async function runStep(
+  module: PhaseModule,
   step: Step,
   ctx: RunContext,
   now: () => number,
   record: StepRecord
 ): Promise<Partial<StepRecord> & StepResult> {
-  const module = PHASE_MODULES[step.phase]
   const started = now()
   record.startedAt = new Date(started).toISOString()
   ctx.log.info(`▶ ${step.id}: ${step.title}`)

@@ -2,7 +2,7 @@
  * Pure planning: runbook + request -> ordered steps. No I/O; dry-run (`plan`) and drill are
  * built from this, so what is shown is exactly what would run.
  */
-import type { Request, Step } from './model.js'
+import type { PhaseModule, Request, Step } from './model.js'
 import { PHASE_MODULES } from './phases/index.js'
 import {
   DEFAULT_SEVERITY_MATRIX,
@@ -33,7 +33,11 @@ export function severityPolicy(runbook: Runbook, request: Request): SeverityPoli
   return { environment: undefined, ...fallback, phases: [...fallback.phases] }
 }
 
-export function buildPlan(runbook: Runbook, request: Request): Plan {
+export function buildPlan(
+  runbook: Runbook,
+  request: Request,
+  modules: Record<PhaseName, PhaseModule> = PHASE_MODULES
+): Plan {
   const policy = severityPolicy(runbook, request)
   const steps: Step[] = []
   const excluded: ExcludedPhase[] = []
@@ -46,7 +50,7 @@ export function buildPlan(runbook: Runbook, request: Request): Plan {
       excluded.push({ phase, reason: 'not in the requested phases' })
       continue
     }
-    const phaseSteps = PHASE_MODULES[phase].plan(runbook, request)
+    const phaseSteps = modules[phase].plan(runbook, request)
     if (phaseSteps.length === 0) {
       excluded.push({ phase, reason: 'not configured in the runbook' })
       continue

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * CLI entry point: the same engine for the day GitHub Actions is down.
+ *   emergency-rollback <plan|run|drill> [--runbook F] [--severity S] [...]
+ * Flags mirror the action inputs; secrets come from environment variables only.
+ */
+import { parseArgs } from 'node:util'
+import { resolve } from 'node:path'
+import { INPUTS, type InputName } from './interface.js'
+import type { GitHubTarget, Logger } from './model.js'
+import { InputError, type RawInputs } from './request.js'
+import { rollback } from './rollback.js'
+import { RunbookError } from './runbook/load.js'
+import { maskUrl } from './util/redact.js'
+
+const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
+  name => !('secretEnv' in INPUTS[name]) && name !== 'command'
+)
+
+function usage(): string {
+  const flags = PLAIN_INPUTS.map(name => {
+    const spec = INPUTS[name]
+    const fallback = 'default' in spec && spec.default ? ` (default ${spec.default})` : ''
+    return `  --${name.padEnd(13)} ${spec.description}${fallback}`
+  })
+  const secrets = (Object.keys(INPUTS) as InputName[]).flatMap(name => {
+    const spec: { secretEnv?: string; description: string } = INPUTS[name]
+    return spec.secretEnv ? [`  ${spec.secretEnv.padEnd(15)} ${spec.description}`] : []
+  })
+  return [
+    'Usage: emergency-rollback <plan|run|drill> [options]',
+    '',
+    'Commands:',
+    '  plan   show what would change; change nothing',
+    '  run    carry out the rollback',
+    '  drill  prove the rollback works without changing production',
+    '',
+    'Options:',
+    ...flags,
+    '  --workdir       git checkout to work in (default: current directory)',
+    '  --report        where to write the JSON report (default: ./rollback-report-<run-id>.json)',
+    '  --json          print the JSON report instead of the text summary',
+    '  --markdown      print the markdown summary instead of the text summary',
+    '  -h, --help      this help',
+    '',
+    'Secrets are read from environment variables only (never flags):',
+    ...secrets,
+    '  (and the variables your runbook names, e.g. VERCEL_TOKEN)',
+    '',
+    'Exit status: 0 planned/succeeded, 1 failed, 2 invalid runbook or input.'
+  ].join('\n')
+}
+
+const stderrLogger: Logger = {
+  info: m => process.stderr.write(`${m}\n`),
+  warn: m => process.stderr.write(`warning: ${m}\n`),
+  error: m => process.stderr.write(`error: ${m}\n`),
+  debug: m => {
+    if (process.env.ROLLBACK_DEBUG) process.stderr.write(`debug: ${m}\n`)
+  }
+}
+
+function githubTarget(env: NodeJS.ProcessEnv): GitHubTarget | undefined {
+  const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/')
+  if (!owner || !repo) return undefined
+  return {
+    apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
+    serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',
+    owner,
+    repo
+  }
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const options = Object.fromEntries(PLAIN_INPUTS.map(name => [name, { type: 'string' as const }]))
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...options,
+        workdir: { type: 'string' },
+        report: { type: 'string' },
+        json: { type: 'boolean' },
+        markdown: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' }
+      }
+    })
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage()}\n`)
+    return 2
+  }
+  const { values, positionals } = parsed
+  if (values.help) {
+    process.stdout.write(`${usage()}\n`)
+    return 0
+  }
+  if (positionals.length !== 1) {
+    process.stderr.write(`expected exactly one command (plan, run or drill)\n\n${usage()}\n`)
+    return 2
+  }
+  const flag = (name: string) => values[name as keyof typeof values] as string | undefined
+  const raw: RawInputs = { command: positionals[0] }
+  for (const name of [
+    'severity',
+    'phases',
+    'git-strategy',
+    'revert',
+    'reset-to',
+    'confirm',
+    'branch'
+  ] as const) {
+    raw[name] = flag(name)
+  }
+  const runId = `cli-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`
+  const workdir = resolve(flag('workdir') ?? process.cwd())
+  try {
+    const outcome = await rollback({
+      runbookPath: resolve(flag('runbook') ?? INPUTS.runbook.default),
+      inputs: raw,
+      trigger: { kind: 'cli', actor: env.USER },
+      runId,
+      workdir,
+      env,
+      secrets: {
+        githubToken: env.GITHUB_TOKEN || undefined,
+        hostingToken: env.HOSTING_TOKEN || undefined,
+        databaseUrl: env.DATABASE_URL || undefined
+      },
+      github: githubTarget(env),
+      reportPath: resolve(flag('report') ?? `rollback-report-${runId}.json`),
+      log: stderrLogger
+    })
+    const { readFile } = await import('node:fs/promises')
+    const out = values.json
+      ? await readFile(outcome.outputs.report!, 'utf8')
+      : values.markdown
+        ? outcome.markdown
+        : outcome.text
+    process.stdout.write(`${out}\n`)
+    if (!values.json) process.stderr.write(`\nreport: ${outcome.outputs.report}\n`)
+    return outcome.journal.status === 'failed' ? 1 : 0
+  } catch (err) {
+    if (err instanceof RunbookError || err instanceof InputError) {
+      process.stderr.write(`${err.message}\nnothing was changed\n`)
+      return 2
+    }
+    process.stderr.write(`error: ${maskUrl(err instanceof Error ? err.message : String(err))}\n`)
+    return 1
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2), process.env)

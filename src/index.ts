@@ -1,0 +1,141 @@
+/**
+ * GitHub Actions entry point: the only place (with cli.ts) that reads inputs and the runner's
+ * environment. It turns them into typed options for rollback() and publishes the results.
+ */
+import * as core from '@actions/core'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { INPUTS, type InputName, type OutputName } from './interface.js'
+import type { GitHubTarget, Logger, Trigger } from './model.js'
+import type { RawInputs } from './request.js'
+import { rollback } from './rollback.js'
+import { RunbookError } from './runbook/load.js'
+import { maskUrl, urlPassword } from './util/redact.js'
+
+function input(name: InputName): string {
+  return core.getInput(name)
+}
+
+function secret(name: InputName): string | undefined {
+  const value = input(name)
+  if (!value) return undefined
+  core.setSecret(value)
+  const password = urlPassword(value)
+  if (password) core.setSecret(password)
+  return value
+}
+
+/** The event that started the run, read from the runner's event file. */
+function trigger(env: NodeJS.ProcessEnv): Trigger {
+  const eventName = env.GITHUB_EVENT_NAME ?? ''
+  let payload: { issue?: { number?: number }; pull_request?: { number?: number } } = {}
+  if (env.GITHUB_EVENT_PATH) {
+    try {
+      payload = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as typeof payload
+    } catch {
+      core.warning(`could not read the event payload at ${env.GITHUB_EVENT_PATH}`)
+    }
+  }
+  const kind =
+    eventName === 'workflow_dispatch'
+      ? 'dispatch'
+      : eventName === 'issue_comment'
+        ? 'chatops'
+        : eventName === 'schedule'
+          ? 'schedule'
+          : 'other'
+  return {
+    kind,
+    actor: env.GITHUB_ACTOR,
+    issueNumber: payload.issue?.number ?? payload.pull_request?.number
+  }
+}
+
+function githubTarget(env: NodeJS.ProcessEnv): GitHubTarget | undefined {
+  const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/')
+  if (!owner || !repo) return undefined
+  const serverUrl = env.GITHUB_SERVER_URL ?? 'https://github.com'
+  return {
+    apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
+    serverUrl,
+    owner,
+    repo,
+    runUrl: env.GITHUB_RUN_ID
+      ? `${serverUrl}/${owner}/${repo}/actions/runs/${env.GITHUB_RUN_ID}`
+      : undefined
+  }
+}
+
+const actionsLogger: Logger = {
+  info: m => core.info(m),
+  warn: m => core.warning(m),
+  error: m => core.error(m),
+  debug: m => core.debug(m)
+}
+
+function setOutputs(outputs: Partial<Record<OutputName, string>>): void {
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
+}
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const runId = env.GITHUB_RUN_ID
+    ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
+    : `local-${Date.now()}`
+  const workdir = env.GITHUB_WORKSPACE ?? process.cwd()
+  const reportPath = join(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`)
+  const raw: RawInputs = {}
+  for (const name of [
+    'command',
+    'severity',
+    'phases',
+    'git-strategy',
+    'revert',
+    'reset-to',
+    'confirm',
+    'branch'
+  ] as const) {
+    raw[name] = input(name)
+  }
+  try {
+    const outcome = await rollback({
+      runbookPath: join(workdir, input('runbook') || INPUTS.runbook.default),
+      inputs: raw,
+      trigger: trigger(env),
+      runId,
+      workdir,
+      env,
+      secrets: {
+        githubToken: secret('github-token'),
+        hostingToken: secret('hosting-token'),
+        databaseUrl: secret('database-url')
+      },
+      github: githubTarget(env),
+      reportPath,
+      log: actionsLogger,
+      registerSecret: value => core.setSecret(value)
+    })
+    setOutputs(outcome.outputs)
+    await core.summary.addRaw(outcome.markdown).write()
+    if (outcome.journal.status === 'failed') {
+      core.setFailed(outcome.journal.error?.message ?? 'rollback failed')
+    }
+  } catch (err) {
+    core.setOutput('status', 'failed')
+    if (err instanceof RunbookError) {
+      for (const p of err.problems) {
+        core.error(`${p.path || '(top level)'}: ${p.message}`, {
+          title: 'Invalid runbook',
+          file: p.file.startsWith(workdir) ? p.file.slice(workdir.length + 1) : p.file,
+          startLine: p.line,
+          startColumn: p.col
+        })
+      }
+      core.setFailed(`invalid runbook (${err.problems.length} problem(s)); nothing was changed`)
+      return
+    }
+    const message = err instanceof Error ? err.message : String(err)
+    core.setFailed(maskUrl(message))
+  }
+}
+
+await main()

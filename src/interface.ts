@@ -1,0 +1,74 @@
+/**
+ * The action's public interface as data: inputs and outputs with descriptions and defaults.
+ * action.yml mirrors this registry (a contract test keeps them equal); the CLI derives its flags
+ * from it, so the three never drift apart.
+ */
+export interface InputSpec {
+  description: string
+  default?: string
+  /** Secret inputs are masked and, for the CLI, read from an environment variable only. */
+  secretEnv?: string
+}
+
+export const INPUTS = {
+  runbook: { description: 'Path of the runbook file.', default: '.github/rollback.yml' },
+  command: {
+    description:
+      'plan (show what would change, change nothing), run (do it) or drill (prove it works without changing production).',
+    default: 'plan'
+  },
+  severity: {
+    description:
+      'critical, high, medium or low: picks the phases from the runbook decision matrix. Required for run.',
+    default: ''
+  },
+  phases: {
+    description:
+      'Optional subset of phases, comma separated (flags, verify, database, git, schema, integrity, files, monitor, notify).',
+    default: ''
+  },
+  'git-strategy': { description: 'revert (default from the runbook) or reset.', default: '' },
+  revert: {
+    description: 'Commits to revert: a range A..B or SHAs separated by spaces or commas.',
+    default: ''
+  },
+  'reset-to': { description: 'Known-good commit SHA for git-strategy reset.', default: '' },
+  confirm: {
+    description:
+      'For reset: repeat the reset-to SHA (7+ characters) to confirm discarding later commits.',
+    default: ''
+  },
+  branch: {
+    description: 'Branch to roll back (default from the runbook, else main).',
+    default: ''
+  },
+  'github-token': {
+    description: 'Token for pushing, comments and issues.',
+    default: '${{ github.token }}',
+    secretEnv: 'GITHUB_TOKEN'
+  },
+  'hosting-token': {
+    description:
+      'Hosting platform API token (default: the variable the runbook names, e.g. VERCEL_TOKEN).',
+    default: '',
+    secretEnv: 'HOSTING_TOKEN'
+  },
+  'database-url': {
+    description:
+      'PostgreSQL connection URL (default: the variable the runbook names, e.g. DATABASE_URL).',
+    default: '',
+    secretEnv: 'DATABASE_URL'
+  }
+} as const satisfies Record<string, InputSpec>
+
+export type InputName = keyof typeof INPUTS
+
+export const OUTPUTS = {
+  status: 'planned, succeeded or failed.',
+  report: 'Path of the JSON report (the journal of every step).',
+  'head-sha': 'Branch head after the git phase.',
+  'deployment-url': 'URL of the deployment made by the flags phase.',
+  'incident-issue': 'URL of the incident issue, when one was opened.'
+} as const
+
+export type OutputName = keyof typeof OUTPUTS

@@ -1,0 +1,129 @@
+/**
+ * Validates the raw inputs (action inputs or CLI flags, all strings) into a Request. Every problem
+ * names the input and the fix; all are reported together, before anything runs.
+ */
+import { COMMANDS, RollbackError, type Command, type Request, type Trigger } from './model.js'
+import { PHASES, SEVERITIES, type PhaseName, type Severity } from './runbook/schema.js'
+
+export type RawInputs = Partial<
+  Record<
+    | 'command'
+    | 'severity'
+    | 'phases'
+    | 'git-strategy'
+    | 'revert'
+    | 'reset-to'
+    | 'confirm'
+    | 'branch',
+    string
+  >
+>
+
+export class InputError extends RollbackError {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'), 'fix the inputs above; nothing was changed')
+    this.name = 'InputError'
+  }
+}
+
+const SHA = /^[0-9a-f]{7,40}$/
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._/-]+$/
+
+export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): Request {
+  const problems: string[] = []
+  const value = (name: keyof RawInputs) => raw[name]?.trim() || undefined
+
+  const command = (value('command') ?? 'plan') as Command
+  if (!COMMANDS.includes(command)) {
+    problems.push(`command: "${command}" is not one of ${COMMANDS.join(', ')}`)
+  }
+
+  const severityText = value('severity')
+  let severity: Severity = 'critical'
+  if (severityText === undefined) {
+    if (command === 'run') {
+      problems.push(`severity: required for command run; choose one of ${SEVERITIES.join(', ')}`)
+    }
+  } else if (!(SEVERITIES as readonly string[]).includes(severityText)) {
+    problems.push(`severity: "${severityText}" is not one of ${SEVERITIES.join(', ')}`)
+  } else {
+    severity = severityText as Severity
+  }
+
+  const phases = parsePhases(value('phases'), problems)
+
+  const strategy = value('git-strategy')
+  if (strategy !== undefined && strategy !== 'revert' && strategy !== 'reset') {
+    problems.push(`git-strategy: "${strategy}" is not revert or reset`)
+  }
+
+  const revert = value('revert')
+  if (revert !== undefined) problems.push(...checkRevertSpec(revert))
+
+  const resetTo = value('reset-to')?.toLowerCase()
+  if (resetTo !== undefined && !SHA.test(resetTo)) {
+    problems.push(
+      `reset-to: "${resetTo}" is not a commit SHA (7 to 40 hex characters); pin the known-good commit, not a branch or tag`
+    )
+  }
+  const confirm = value('confirm')?.toLowerCase()
+  if (confirm !== undefined && !SHA.test(confirm)) {
+    problems.push('confirm: repeat the reset-to SHA (at least 7 hex characters)')
+  }
+  if (strategy === 'reset' && resetTo === undefined) {
+    problems.push('reset-to: required when git-strategy is reset')
+  }
+  if (strategy === 'reset' && command === 'run' && confirm === undefined) {
+    problems.push('confirm: a reset discards commits; set confirm to the reset-to SHA to proceed')
+  }
+  if (strategy === 'revert' && resetTo !== undefined) {
+    problems.push(
+      'reset-to: only used with git-strategy reset; remove it or set git-strategy: reset'
+    )
+  }
+
+  const branch = value('branch')
+  if (branch !== undefined && !BRANCH.test(branch)) {
+    problems.push(`branch: "${branch}" is not a valid branch name`)
+  }
+
+  if (problems.length > 0) throw new InputError(problems)
+  return {
+    command,
+    severity,
+    phases,
+    gitStrategy: strategy as Request['gitStrategy'],
+    revert,
+    resetTo,
+    confirm,
+    branch,
+    trigger,
+    runId
+  }
+}
+
+function parsePhases(text: string | undefined, problems: string[]): PhaseName[] | undefined {
+  if (text === undefined) return undefined
+  const names = text.split(/[\s,]+/).filter(Boolean)
+  const unknown = names.filter(n => !(PHASES as readonly string[]).includes(n))
+  if (unknown.length > 0) {
+    problems.push(
+      `phases: unknown phase(s) ${unknown.join(', ')}; choose from ${PHASES.join(', ')}`
+    )
+  }
+  return names.filter((n): n is PhaseName => (PHASES as readonly string[]).includes(n))
+}
+
+/** `A..B` or a list of SHAs; only SHAs, so what was approved is exactly what runs. */
+export function checkRevertSpec(spec: string): string[] {
+  const range = /^([^.\s]+)\.\.([^.\s]+)$/.exec(spec)
+  if (spec.includes('...')) return [`revert: "${spec}" uses "..."; write a range as A..B`]
+  const parts = range ? [range[1]!, range[2]!] : spec.split(/[\s,]+/).filter(Boolean)
+  const bad = parts.filter(p => !SHA.test(p.toLowerCase()))
+  if (bad.length > 0) {
+    return [
+      `revert: ${bad.map(b => `"${b}"`).join(', ')} is not a commit SHA; use SHAs (7-40 hex) as A..B or a list, not branch names`
+    ]
+  }
+  return []
+}

@@ -1,0 +1,120 @@
+/**
+ * One rollback, whatever started it: load + validate the runbook and the inputs, plan, execute,
+ * journal to the report file, render the summary. Both entry points call this; it never reads
+ * process.env or Actions inputs itself.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { execute, type Journal } from './engine.js'
+import type { GitHubTarget, Logger, Request, RunContext, SecretValues, Trigger } from './model.js'
+import { buildPlan } from './plan.js'
+import { renderMarkdown } from './report/markdown.js'
+import { renderText } from './report/text.js'
+import { parseRequest, type RawInputs } from './request.js'
+import { loadRunbook } from './runbook/load.js'
+import type { Runbook } from './runbook/schema.js'
+import { Redactor, urlPassword } from './util/redact.js'
+import type { OutputName } from './interface.js'
+
+export interface RollbackOptions {
+  runbookPath: string
+  inputs: RawInputs
+  trigger: Trigger
+  runId: string
+  workdir: string
+  env: Readonly<Record<string, string | undefined>>
+  secrets: SecretValues
+  github?: GitHubTarget
+  reportPath: string
+  log: Logger
+  /** Called for every secret value found, so the caller can mask it too (core.setSecret). */
+  registerSecret?(value: string): void
+  fetch?: typeof fetch
+  sleep?(ms: number): Promise<void>
+}
+
+export interface RollbackOutcome {
+  journal: Journal
+  request: Request
+  markdown: string
+  text: string
+  outputs: Partial<Record<OutputName, string>>
+}
+
+export async function rollback(options: RollbackOptions): Promise<RollbackOutcome> {
+  const runbook = await loadRunbook(options.runbookPath)
+  const request = parseRequest(options.inputs, options.trigger, options.runId)
+  const redactor = new Redactor()
+  for (const secret of secretValues(runbook, options)) {
+    redactor.add(secret)
+    options.registerSecret?.(secret)
+  }
+  const log = redactingLogger(options.log, redactor)
+  const plan = buildPlan(runbook, request)
+  const ctx: RunContext = {
+    mode: request.command === 'drill' ? 'drill' : 'run',
+    request,
+    runbook,
+    workdir: options.workdir,
+    env: options.env,
+    secrets: options.secrets,
+    log,
+    outputs: {},
+    github: options.github,
+    fetch: options.fetch ?? globalThis.fetch,
+    sleep: options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)))
+  }
+  const writeReport = async (journal: Journal) => {
+    const report = { tool: 'emergency-rollback', runbook: options.runbookPath, request, ...journal }
+    await mkdir(dirname(options.reportPath), { recursive: true })
+    await writeFile(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n')
+  }
+  let current: Journal | undefined
+  ctx.summary = () => (current ? redactor.redact(renderMarkdown(current)) : '')
+  const journal = await execute(plan, ctx, {
+    onJournal: async j => {
+      current = j
+      await writeReport(j)
+    }
+  })
+  return {
+    journal,
+    request,
+    markdown: redactor.redact(renderMarkdown(journal)),
+    text: redactor.redact(renderText(journal)),
+    outputs: {
+      status: journal.status,
+      report: options.reportPath,
+      ...pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
+    }
+  }
+}
+
+/** Every secret this run can see: the inputs and the variables the runbook names. */
+function secretValues(runbook: Runbook, options: RollbackOptions): string[] {
+  const named = [
+    runbook.hosting?.['token-env'],
+    runbook.database?.['url-env'],
+    runbook.notify?.['webhook-env']
+  ].flatMap(name => (name ? [options.env[name]] : []))
+  const values = [...Object.values(options.secrets), ...named].filter(
+    (v): v is string => typeof v === 'string' && v.length > 0
+  )
+  return [...values, ...values.flatMap(v => urlPassword(v) ?? [])]
+}
+
+function redactingLogger(log: Logger, redactor: Redactor): Logger {
+  return {
+    info: m => log.info(redactor.redact(m)),
+    warn: m => log.warn(redactor.redact(m)),
+    error: m => log.error(redactor.redact(m)),
+    debug: m => log.debug(redactor.redact(m))
+  }
+}
+
+function pick(
+  record: Record<string, string>,
+  keys: OutputName[]
+): Partial<Record<OutputName, string>> {
+  return Object.fromEntries(keys.filter(k => record[k] !== undefined).map(k => [k, record[k]]))
+}

@@ -1,0 +1,139 @@
+/**
+ * Loads a runbook: YAML (with positions) -> schema validation -> secret scan. Every problem is
+ * reported as `file:line:col: key.path: what is expected`, all at once, before anything runs.
+ */
+import { readFile } from 'node:fs/promises'
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import type { z } from 'zod'
+import { runbookSchema, type Runbook } from './schema.js'
+import { describeIssue } from './issues.js'
+import { findSecretValues } from './secrets.js'
+
+export interface RunbookProblem {
+  file: string
+  line: number
+  col: number
+  /** Dotted key path, e.g. `database.steps[1].batch-update.table`. */
+  path: string
+  message: string
+}
+
+export function formatProblem(p: RunbookProblem): string {
+  return `${p.file}:${p.line}:${p.col}: ${p.path || '(top level)'}: ${p.message}`
+}
+
+export class RunbookError extends Error {
+  constructor(readonly problems: RunbookProblem[]) {
+    super(problems.map(formatProblem).join('\n'))
+    this.name = 'RunbookError'
+  }
+}
+
+export async function loadRunbook(file: string): Promise<Runbook> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(err)
+    throw new RunbookError([
+      {
+        file,
+        line: 1,
+        col: 1,
+        path: '',
+        message: `${reason}: set the runbook input/--runbook to your runbook (default .github/rollback.yml)`
+      }
+    ])
+  }
+  return parseRunbook(text, file)
+}
+
+export function parseRunbook(text: string, file: string): Runbook {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  if (doc.errors.length > 0) {
+    throw new RunbookError(
+      doc.errors.map(err => {
+        const pos = lineCounter.linePos(err.pos[0])
+        return { file, ...pos, path: '', message: `invalid YAML: ${err.message.split('\n')[0]}` }
+      })
+    )
+  }
+  const position = (path: PropertyKey[], key?: string) => {
+    const offset = nodeOffset(doc, path, key)
+    return lineCounter.linePos(offset)
+  }
+  const data: unknown = doc.toJS()
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new RunbookError([
+      {
+        file,
+        line: 1,
+        col: 1,
+        path: '',
+        message: 'a runbook is a YAML mapping (version: 1, name: ...)'
+      }
+    ])
+  }
+  const result = runbookSchema.safeParse(data)
+  const problems: RunbookProblem[] = result.success
+    ? []
+    : result.error.issues.flatMap(issue => issueProblems(issue, file, position))
+  for (const found of findSecretValues(data)) {
+    const pos = found.atKey
+      ? position(found.path.slice(0, -1), String(found.path.at(-1)))
+      : position(found.path)
+    problems.push({ file, ...pos, path: dotted(found.path), message: found.message })
+  }
+  if (problems.length > 0 || !result.success) {
+    problems.sort((a, b) => a.line - b.line || a.col - b.col)
+    throw new RunbookError(problems)
+  }
+  return result.data
+}
+
+function issueProblems(
+  issue: z.core.$ZodIssue,
+  file: string,
+  position: (path: PropertyKey[], key?: string) => { line: number; col: number }
+): RunbookProblem[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map(key => ({
+      file,
+      ...position(issue.path, key),
+      path: dotted([...issue.path, key]),
+      message: `unknown key "${key}"${describeIssue(issue, key)}`
+    }))
+  }
+  return [
+    { file, ...position(issue.path), path: dotted(issue.path), message: describeIssue(issue) }
+  ]
+}
+
+/** Offset of the deepest node that exists along `path` (the key itself for unknown keys). */
+function nodeOffset(doc: Document, path: PropertyKey[], key?: string): number {
+  const keys = path.map(p => (typeof p === 'number' ? p : String(p)))
+  for (let depth = keys.length; depth >= 0; depth--) {
+    const node = doc.getIn(keys.slice(0, depth), true) as Node | undefined
+    if (!node) continue
+    if (depth === keys.length && key !== undefined && isMap(node)) {
+      const pair = node.items.find(item => isScalar(item.key) && item.key.value === key)
+      const keyNode = pair?.key as Node | undefined
+      if (keyNode?.range) return keyNode.range[0]
+    }
+    if (depth < keys.length && isMap(node)) {
+      // The value is missing or wrong: point at its key when the key exists.
+      const pair = node.items.find(item => isScalar(item.key) && item.key.value === keys[depth])
+      const keyNode = pair?.key as Node | undefined
+      if (keyNode?.range) return keyNode.range[0]
+    }
+    if (node.range) return node.range[0]
+  }
+  return 0
+}
+
+export function dotted(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('')
+}

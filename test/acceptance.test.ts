@@ -1,0 +1,62 @@
+/** The built bundle, run as the Actions runner runs it. */
+import { describe, expect, it } from '@jest/globals'
+import { existsSync, readFileSync } from 'node:fs'
+import { runAction } from './support/action-runner.js'
+
+const EXAMPLE = 'examples/streaming-migration/rollback.yml'
+
+describe('dist/index.js', () => {
+  it('exists (run npm run build)', () => {
+    expect(existsSync('dist/index.js')).toBe(true)
+  })
+
+  it('plans the example runbook: summary written, status planned, nothing run', async () => {
+    const run = await runAction({ runbook: EXAMPLE, command: 'plan', severity: 'critical' })
+    expect(run.code).toBe(0)
+    expect(run.outputs.status).toBe('planned')
+    expect(run.summary).toContain('## 📝 Rollback plan: streaming-migration')
+    expect(run.summary).toContain('| Step | Status | Duration | Would change |')
+    const report = JSON.parse(readFileSync(run.outputs.report!, 'utf8')) as {
+      status: string
+      steps: unknown[]
+    }
+    expect(report.status).toBe('planned')
+    expect(report.steps.length).toBeGreaterThan(0)
+  })
+
+  it('rejects an invalid runbook with a file annotation and status failed', async () => {
+    const run = await runAction({ runbook: 'test/fixtures/bad-runbook.yml', command: 'plan' })
+    expect(run.code).toBe(1)
+    expect(run.outputs.status).toBe('failed')
+    expect(run.stdout).toContain(
+      '::error title=Invalid runbook,file=test/fixtures/bad-runbook.yml,line=4,col=3::flags.sett: unknown key "sett": did you mean "set"?'
+    )
+  })
+
+  it('rejects bad inputs before doing anything', async () => {
+    const run = await runAction({ runbook: EXAMPLE, command: 'run', severity: 'sev1' })
+    expect(run.code).toBe(1)
+    expect(run.outputs.status).toBe('failed')
+    expect(run.stdout).toContain('severity: "sev1" is not one of critical, high, medium, low')
+  })
+
+  it('masks secret inputs in everything it prints', async () => {
+    const token = 'hosting-token-value-1234567890'
+    const run = await runAction(
+      {
+        runbook: EXAMPLE,
+        command: 'plan',
+        severity: 'critical',
+        'hosting-token': token,
+        'database-url': 'postgres://u:s3cr3tpass@127.0.0.1:1/db'
+      },
+      { VERCEL_TOKEN: token }
+    )
+    expect(run.stdout).toContain(`::add-mask::${token}`)
+    expect(run.stdout).toContain('::add-mask::s3cr3tpass')
+    const report = readFileSync(run.outputs.report!, 'utf8')
+    expect(report).not.toContain(token)
+    expect(report).not.toContain('s3cr3tpass')
+    expect(run.summary).not.toContain('s3cr3tpass')
+  })
+})

@@ -1,0 +1,167 @@
+import { describe, expect, it } from '@jest/globals'
+import { execute, type Journal } from '../src/engine.js'
+import { RollbackError, type PhaseModule, type Step, type StepResult } from '../src/model.js'
+import { buildPlan } from '../src/plan.js'
+import { PHASES, type PhaseName } from '../src/runbook/schema.js'
+import { testContext, testRequest, testRunbook } from './support/context.js'
+
+interface Calls {
+  preflight: string[]
+  run: string[]
+  drill: string[]
+}
+
+/** Phase modules that plan one step per configured section and record what the engine asks. */
+function fakeModules(
+  calls: Calls,
+  behaviour: Partial<
+    Record<PhaseName, { fail?: string; preflightFail?: string; stage?: Step['stage'] }>
+  > = {}
+): Record<PhaseName, PhaseModule> {
+  const entries = PHASES.map(phase => {
+    const module: PhaseModule = {
+      phase,
+      plan: runbook =>
+        runbook[phase] === undefined
+          ? []
+          : [
+              {
+                id: phase,
+                phase,
+                title: `${phase} step`,
+                changes: [`${phase} would change`],
+                mutates: phase !== 'integrity',
+                stage: behaviour[phase]?.stage ?? 'main',
+                action: undefined
+              }
+            ],
+      preflight: async steps => {
+        calls.preflight.push(phase)
+        const message = behaviour[phase]?.preflightFail
+        if (message) throw new RollbackError(message, 'fix it')
+        return steps.map(s => ({ stepId: s.id, changes: [`${phase}: concrete change`] }))
+      },
+      run: async step => {
+        calls.run.push(step.id)
+        const fail = behaviour[phase]?.fail
+        if (fail) throw new Error(fail)
+        return {
+          status: 'succeeded',
+          changed: [`${phase} changed`],
+          outputs: { [`${phase}-out`]: 'v' },
+          recovery: [`${phase} backup`]
+        } satisfies StepResult
+      },
+      drill: async step => {
+        calls.drill.push(step.id)
+        return { status: 'succeeded', changed: [] }
+      }
+    }
+    return [phase, module] as const
+  })
+  return Object.fromEntries(entries) as Record<PhaseName, PhaseModule>
+}
+
+const runbook = testRunbook({
+  files: {},
+  integrity: [{ name: 'x', sql: 'SELECT 1', expect: { rows: 1 } }],
+  monitor: {},
+  notify: {}
+})
+
+async function go(
+  command: 'plan' | 'run' | 'drill',
+  behaviour = {},
+  severity: 'critical' | 'medium' = 'critical'
+) {
+  const calls: Calls = { preflight: [], run: [], drill: [] }
+  const modules = fakeModules(calls, behaviour)
+  const request = testRequest({ command, severity })
+  const plan = buildPlan(runbook, request, modules)
+  const journals: Journal[] = []
+  const ctx = testContext({ mode: command === 'drill' ? 'drill' : 'run', request, runbook })
+  const journal = await execute(plan, ctx, {
+    modules,
+    onJournal: j => void journals.push(structuredClone(j))
+  })
+  return { calls, journal, journals }
+}
+
+describe('engine', () => {
+  it('plan runs only read-only preflight and reports concrete changes', async () => {
+    const { calls, journal } = await go('plan')
+    expect(calls.run).toEqual([])
+    expect(calls.preflight).toEqual(['integrity', 'files', 'monitor', 'notify'])
+    expect(journal.status).toBe('planned')
+    expect(journal.steps.every(s => s.status === 'planned')).toBe(true)
+    expect(journal.steps[0]!.planned).toEqual(['integrity: concrete change'])
+  })
+
+  it('plan turns preflight failures into warnings', async () => {
+    const { journal } = await go('plan', { files: { preflightFail: 'no checkout' } })
+    expect(journal.status).toBe('planned')
+    expect(journal.warnings).toEqual(['files preflight: no checkout'])
+  })
+
+  it('runs every step in order, times them, and gathers outputs and recovery', async () => {
+    const { calls, journal } = await go('run')
+    expect(calls.run).toEqual(['integrity', 'files', 'monitor', 'notify'])
+    expect(journal.status).toBe('succeeded')
+    expect(journal.steps.every(s => typeof s.durationMs === 'number' && s.startedAt)).toBe(true)
+    expect(journal.outputs).toMatchObject({ 'files-out': 'v', 'notify-out': 'v' })
+    expect(journal.recovery).toEqual([
+      'integrity backup',
+      'files backup',
+      'monitor backup',
+      'notify backup'
+    ])
+  })
+
+  it('changes nothing when any preflight fails', async () => {
+    const { calls, journal } = await go('run', {
+      monitor: { preflightFail: 'health URL unreachable' }
+    })
+    expect(calls.run).toEqual([])
+    expect(journal.status).toBe('failed')
+    expect(journal.error).toEqual({ message: 'monitor: health URL unreachable', hint: 'fix it' })
+    expect(journal.steps.every(s => s.status === 'skipped')).toBe(true)
+  })
+
+  it('stops at the first failure, skips the rest, but still runs finally steps', async () => {
+    const { calls, journal } = await go('run', {
+      files: { fail: 'boom' },
+      notify: { stage: 'finally' }
+    })
+    expect(calls.run).toEqual(['integrity', 'files', 'notify'])
+    expect(journal.status).toBe('failed')
+    expect(journal.steps.map(s => [s.id, s.status])).toEqual([
+      ['integrity', 'succeeded'],
+      ['files', 'failed'],
+      ['monitor', 'skipped'],
+      ['notify', 'succeeded']
+    ])
+    expect(journal.error?.message).toBe('files: boom')
+  })
+
+  it('drill calls drill(), never run()', async () => {
+    const { calls, journal } = await go('drill')
+    expect(calls.run).toEqual([])
+    expect(calls.drill).toEqual(['integrity', 'files', 'monitor', 'notify'])
+    expect(journal.status).toBe('succeeded')
+  })
+
+  it('an investigate-only severity leaves mutating steps out of the plan', async () => {
+    const { calls, journal } = await go('run', {}, 'medium')
+    expect(calls.run).toEqual(['integrity'])
+    expect(journal.excluded).toContainEqual({
+      phase: 'monitor',
+      reason: 'severity medium is investigate-only: 1 mutating step(s) left out'
+    })
+  })
+
+  it('journals after every step so a crash still leaves a record', async () => {
+    const { journals } = await go('run')
+    const statuses = journals.map(j => j.steps.filter(s => s.status === 'succeeded').length)
+    expect(statuses).toEqual([0, 1, 2, 3, 4, 4])
+  })
+})

@@ -1,0 +1,101 @@
+import { describe, expect, it } from '@jest/globals'
+import { InputError, parseRequest, type RawInputs } from '../src/request.js'
+
+const parse = (raw: RawInputs) => parseRequest(raw, { kind: 'cli' }, 'r1')
+
+function problemsOf(raw: RawInputs): string[] {
+  try {
+    parse(raw)
+  } catch (err) {
+    if (err instanceof InputError) return err.problems
+    throw err
+  }
+  throw new Error('expected the inputs to be rejected')
+}
+
+describe('parseRequest', () => {
+  it.each<[string, RawInputs, string]>([
+    ['unknown command', { command: 'apply' }, 'command: "apply" is not one of plan, run, drill'],
+    ['run without severity', { command: 'run' }, 'severity: required for command run'],
+    [
+      'unknown severity',
+      { severity: 'urgent' },
+      'severity: "urgent" is not one of critical, high, medium, low'
+    ],
+    ['unknown phase', { phases: 'git, dns' }, 'phases: unknown phase(s) dns'],
+    [
+      'unknown strategy',
+      { 'git-strategy': 'rebase' },
+      'git-strategy: "rebase" is not revert or reset'
+    ],
+    [
+      'branch names in a range',
+      { revert: 'main~3..main' },
+      'revert: "main~3", "main" is not a commit SHA'
+    ],
+    ['three-dot range', { revert: 'abc1234...def5678' }, 'revert: "abc1234...def5678" uses "..."'],
+    [
+      'reset to a tag',
+      { 'git-strategy': 'reset', 'reset-to': 'v1.2.3' },
+      'reset-to: "v1.2.3" is not a commit SHA'
+    ],
+    [
+      'reset without target',
+      { 'git-strategy': 'reset' },
+      'reset-to: required when git-strategy is reset'
+    ],
+    [
+      'reset run without confirm',
+      { command: 'run', severity: 'critical', 'git-strategy': 'reset', 'reset-to': 'abcdef1' },
+      'confirm: a reset discards commits'
+    ],
+    [
+      'short confirm',
+      { confirm: 'abc' },
+      'confirm: repeat the reset-to SHA (at least 7 hex characters)'
+    ],
+    [
+      'reset-to with revert',
+      { 'git-strategy': 'revert', 'reset-to': 'abcdef1' },
+      'reset-to: only used with git-strategy reset'
+    ],
+    ['bad branch', { branch: '-delete' }, 'branch: "-delete" is not a valid branch name']
+  ])('rejects %s', (_name, raw, expected) => {
+    const problems = problemsOf(raw)
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toContain(expected)
+  })
+
+  it('collects every problem at once', () => {
+    expect(problemsOf({ command: 'x', severity: 'y', branch: '..' })).toHaveLength(3)
+  })
+
+  it('accepts a full reset request and normalises SHAs', () => {
+    const request = parse({
+      command: 'run',
+      severity: 'high',
+      phases: 'git files',
+      'git-strategy': 'reset',
+      'reset-to': 'ABCDEF1234',
+      confirm: 'abcdef1',
+      branch: 'release/1.x'
+    })
+    expect(request).toMatchObject({
+      command: 'run',
+      severity: 'high',
+      phases: ['git', 'files'],
+      gitStrategy: 'reset',
+      resetTo: 'abcdef1234',
+      confirm: 'abcdef1',
+      branch: 'release/1.x',
+      runId: 'r1'
+    })
+  })
+
+  it('treats empty inputs (as Actions passes them) as unset', () => {
+    const request = parse({ command: '', severity: '', phases: '', revert: '' })
+    expect(request.command).toBe('plan')
+    expect(request.phases).toBeUndefined()
+    expect(request.revert).toBeUndefined()
+  })
+})

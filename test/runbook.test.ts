@@ -1,0 +1,157 @@
+import { describe, expect, it } from '@jest/globals'
+import { readFileSync } from 'node:fs'
+import { loadRunbook, parseRunbook, RunbookError } from '../src/runbook/load.js'
+
+const FILE = 'rollback.yml'
+
+function problemsOf(yaml: string): string[] {
+  try {
+    parseRunbook(yaml, FILE)
+  } catch (err) {
+    if (err instanceof RunbookError) return err.message.split('\n')
+    throw err
+  }
+  throw new Error('expected the runbook to be rejected')
+}
+
+const base = 'version: 1\nname: demo\n'
+
+// Each bad runbook, the single line it must produce (exact position and key path).
+const BAD: [string, string, string][] = [
+  ['missing version', 'name: demo\n', 'rollback.yml:1:1: version: expected 1'],
+  ['wrong version', 'version: 2\nname: demo\n', 'rollback.yml:1:10: version: expected 1'],
+  ['missing name', 'version: 1\n', 'rollback.yml:1:1: name: required: expected string'],
+  [
+    'unknown top-level key with suggestion',
+    base + 'flgas:\n  set: {A: "1"}\n',
+    'rollback.yml:3:1: flgas: unknown key "flgas": did you mean "flags"?'
+  ],
+  [
+    'unknown nested key',
+    base + 'git:\n  branch: main\n  force: true\n',
+    'rollback.yml:5:3: git.force: unknown key "force": allowed keys are'
+  ],
+  [
+    'bad duration',
+    base + 'monitor:\n  duration: 5 minutes\n',
+    'rollback.yml:4:13: monitor.duration: expected a duration such as "500ms", "30s", "5m" or "1h"'
+  ],
+  [
+    'flag value not a string',
+    base + 'flags:\n  set:\n    NEXT_PUBLIC_USE_STREAMING: false\n',
+    'rollback.yml:5:32: flags.set.NEXT_PUBLIC_USE_STREAMING: expected string, got boolean (quote the value, e.g. "false")'
+  ],
+  [
+    'empty flags',
+    base + 'flags:\n  set: {}\n',
+    'rollback.yml:4:8: flags.set: expected at least one variable'
+  ],
+  [
+    'bad severity key',
+    base + 'severity:\n  urgent:\n    phases: [git]\n',
+    'rollback.yml:4:3: severity.urgent: unknown key "urgent"'
+  ],
+  [
+    'unknown phase in matrix',
+    base + 'severity:\n  low:\n    phases: [monitor, pager]\n',
+    'rollback.yml:5:23: severity.low.phases[1]: expected one of "flags"'
+  ],
+  [
+    'token-env holds a value',
+    base + 'hosting:\n  provider: vercel\n  project: p\n  token-env: abc123secret\n',
+    'rollback.yml:6:14: hosting.token-env: expected an environment variable NAME'
+  ],
+  [
+    'pasted GitHub token',
+    base + 'notify:\n  messages:\n    initiated: "ghp_abcdefghijklmnopqrstuvwxyz0123456789"\n',
+    'rollback.yml:5:16: notify.messages.initiated: looks like a GitHub token'
+  ],
+  [
+    'URL with a password',
+    base +
+      'verify:\n  checks:\n    - name: x\n      url: https://admin:hunter22@app.example.com/\n',
+    'rollback.yml:6:12: verify.checks[0].url: looks like a URL with a password'
+  ],
+  [
+    'credential set as a flag',
+    base + 'flags:\n  set:\n    STRIPE_API_KEY: "x"\n',
+    'rollback.yml:5:5: flags.set.STRIPE_API_KEY: "STRIPE_API_KEY" looks like a credential'
+  ],
+  [
+    'database step with two kinds',
+    base + 'database:\n  steps:\n    - name: x\n      sql: SELECT 1\n      drop-index: idx\n',
+    'rollback.yml:5:7: database.steps[0]: expected exactly one of batch-update, drop-index or sql'
+  ],
+  [
+    'bad SQL identifier',
+    base + 'schema:\n  - table: "Outline Sessions"\n',
+    'rollback.yml:4:12: schema[0].table: expected a lower-case SQL identifier'
+  ],
+  [
+    'integrity without expectation',
+    base + 'integrity:\n  - name: x\n    sql: SELECT 1\n    expect: {}\n',
+    'rollback.yml:6:13: integrity[0].expect: expected one of rows, max-rows or value'
+  ],
+  [
+    'unknown git strategy',
+    base + 'git:\n  strategy: rebase\n',
+    'rollback.yml:4:13: git.strategy: expected one of "revert", "reset"'
+  ],
+  [
+    'batch size out of range',
+    base +
+      'database:\n  steps:\n    - name: x\n      batch-update:\n        table: t\n        set: {a: "1"}\n        where: "true"\n        batch-size: 0\n',
+    'rollback.yml:10:21: database.steps[0].batch-update.batch-size: must be at least 1'
+  ],
+  ['invalid YAML', base + 'flags: [\n', 'rollback.yml:4:1: (top level): invalid YAML'],
+  [
+    'duplicate key',
+    base + 'name: again\n',
+    'rollback.yml:3:1: (top level): invalid YAML: Map keys must be unique'
+  ],
+  ['not a mapping', '- a\n- b\n', 'rollback.yml:1:1: (top level): a runbook is a YAML mapping'],
+  [
+    'expect-status not a number',
+    base +
+      'verify:\n  checks:\n    - name: x\n      url: https://a.example\n      expect-status: ok\n',
+    'rollback.yml:7:22: verify.checks[0].expect-status: expected number, got string'
+  ]
+]
+
+describe('runbook validation', () => {
+  it.each(BAD)('rejects %s with a precise one-line error', (_name, yaml, expected) => {
+    const problems = problemsOf(yaml)
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toContain(expected)
+  })
+
+  it('reports every problem at once, in file order', () => {
+    const problems = problemsOf(
+      'version: 1\nname: x\ngit:\n  strategy: x\nmonitor:\n  interval: soon\n'
+    )
+    expect(problems.map(p => p.split(':').slice(0, 3).join(':'))).toEqual([
+      'rollback.yml:4:13',
+      'rollback.yml:6:13'
+    ])
+  })
+
+  it('accepts the example runbook and fills in defaults', async () => {
+    const runbook = await loadRunbook('examples/streaming-migration/rollback.yml')
+    expect(runbook.name).toBe('streaming-migration')
+    expect(runbook.git?.remote).toBe('origin')
+    expect(runbook.flags?.set).toEqual({ NEXT_PUBLIC_USE_STREAMING: 'false' })
+    expect(runbook.database?.['lock-retries']).toBe(8)
+  })
+
+  it('says where to point when the file is missing', async () => {
+    await expect(loadRunbook('/nonexistent/rollback.yml')).rejects.toThrow(
+      '/nonexistent/rollback.yml:1:1: (top level): file not found: set the runbook input/--runbook'
+    )
+  })
+
+  it('keeps the published JSON Schema in step with the zod schema', async () => {
+    const { runbookJsonSchema, JSON_SCHEMA_PATH } =
+      await import('../scripts/runbook-json-schema.js')
+    expect(readFileSync(JSON_SCHEMA_PATH, 'utf8')).toBe(runbookJsonSchema())
+  })
+})
