@@ -1,0 +1,51 @@
+/**
+ * Start-to-plan time of the bundled action on the example runbook, next to bare `node -e ''`,
+ * and the bundle size. Target: under 250 ms over bare node.
+ *   npm run bench:startup [-- runs]
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const runs = Number(process.argv[2] ?? 15)
+const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'))
+for (const f of ['output', 'summary.md', 'state', 'env']) writeFileSync(join(dir, f), '')
+writeFileSync(join(dir, 'event.json'), '{}')
+
+const actionEnv = {
+  PATH: process.env.PATH,
+  RUNNER_TEMP: dir,
+  GITHUB_WORKSPACE: process.cwd(),
+  GITHUB_OUTPUT: join(dir, 'output'),
+  GITHUB_STEP_SUMMARY: join(dir, 'summary.md'),
+  GITHUB_STATE: join(dir, 'state'),
+  GITHUB_ENV: join(dir, 'env'),
+  GITHUB_EVENT_PATH: join(dir, 'event.json'),
+  INPUT_RUNBOOK: 'examples/streaming-migration/rollback.yml',
+  INPUT_COMMAND: 'plan',
+  INPUT_SEVERITY: 'critical'
+}
+
+function median(args: string[], env: NodeJS.ProcessEnv): number {
+  const times: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const start = process.hrtime.bigint()
+    const result = spawnSync(process.execPath, args, { env, encoding: 'utf8' })
+    times.push(Number(process.hrtime.bigint() - start) / 1e6)
+    if (result.status !== 0) throw new Error(`${args.join(' ')} failed:\n${result.stdout}${result.stderr}`)
+  }
+  times.sort((a, b) => a - b)
+  return times[Math.floor(times.length / 2)]!
+}
+
+const bare = median(['-e', ''], { PATH: process.env.PATH })
+const action = median(['dist/index.js'], actionEnv)
+const kb = (file: string) => `${(statSync(file).size / 1024).toFixed(0)} kB`
+
+console.log(`runs per figure: ${runs} (median)`)
+console.log('| what | median | over bare node | target |')
+console.log('| --- | --- | --- | --- |')
+console.log(`| node -e '' | ${bare.toFixed(0)} ms | | |`)
+console.log(`| node dist/index.js (plan, example runbook) | ${action.toFixed(0)} ms | +${(action - bare).toFixed(0)} ms | < +250 ms |`)
+console.log(`bundle: dist/index.js ${kb('dist/index.js')}, dist/cli/index.js ${kb('dist/cli/index.js')}`)
