@@ -33,7 +33,8 @@ function median(args: string[], env: NodeJS.ProcessEnv): number {
     const start = process.hrtime.bigint()
     const result = spawnSync(process.execPath, args, { env, encoding: 'utf8' })
     times.push(Number(process.hrtime.bigint() - start) / 1e6)
-    if (result.status !== 0) throw new Error(`${args.join(' ')} failed:\n${result.stdout}${result.stderr}`)
+    if (result.status !== 0)
+      throw new Error(`${args.join(' ')} failed:\n${result.stdout}${result.stderr}`)
   }
   times.sort((a, b) => a - b)
   return times[Math.floor(times.length / 2)]!
@@ -47,5 +48,9 @@ console.log(`runs per figure: ${runs} (median)`)
 console.log('| what | median | over bare node | target |')
 console.log('| --- | --- | --- | --- |')
 console.log(`| node -e '' | ${bare.toFixed(0)} ms | | |`)
-console.log(`| node dist/index.js (plan, example runbook) | ${action.toFixed(0)} ms | +${(action - bare).toFixed(0)} ms | < +250 ms |`)
-console.log(`bundle: dist/index.js ${kb('dist/index.js')}, dist/cli/index.js ${kb('dist/cli/index.js')}`)
+console.log(
+  `| node dist/index.js (plan, example runbook) | ${action.toFixed(0)} ms | +${(action - bare).toFixed(0)} ms | < +250 ms |`
+)
+console.log(
+  `bundle: dist/index.js ${kb('dist/index.js')}, dist/cli/index.js ${kb('dist/cli/index.js')}`
+)

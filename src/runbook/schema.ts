@@ -5,6 +5,9 @@
  */
 import { z } from 'zod'
 
+// A runbook is validated once per run: compiling validators (zod's JIT) costs more than it saves.
+z.config({ jitless: true })
+
 export const PHASES = [
   'flags',
   'verify',
