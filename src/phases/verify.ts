@@ -177,7 +177,12 @@ async function runSmoke(
   })
   const durationMs = Date.now() - started
   const tail = redactor.redact(output.trim().split('\n').slice(-20).join('\n'))
-  const details = { command: action.run, exitCode: outcome.code, durationMs, outputTail: tail }
+  const details = {
+    command: redactor.redact(action.run),
+    exitCode: outcome.code,
+    durationMs,
+    outputTail: tail
+  }
   if (outcome.code === 0 && !outcome.timedOut) return { status: 'succeeded', changed: [], details }
   const why = outcome.timedOut
     ? `timed out after ${formatDuration(action.timeoutMs)} and was stopped`
