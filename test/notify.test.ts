@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { RollbackError, type RunContext, type Step } from '../src/model.js'
 import { notifyPhase, type NotifyAction } from '../src/phases/notify.js'
-import { startGitHubStandin, type GitHubStandin } from './support/github-standin.js'
+import { startGitHubStandin } from './support/github-standin.js'
 import { startWebhookSink } from './support/http.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 
