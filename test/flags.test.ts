@@ -207,3 +207,23 @@ describe('flags phase', () => {
     expect(JSON.stringify(result)).not.toContain(TOKEN)
   })
 })
+
+describe('flags phase after a crash', () => {
+  it('a rerun waits for the build a crashed run started instead of starting another', async () => {
+    const { standin, ctx, step } = await setup({ ticks: { building: 20 } })
+    // The first run "crashes" while waiting: its wait times out with the build still going.
+    const first = await flagsPhase.run(
+      { ...step, action: { ...step.action, waitTimeoutMs: 3000 } },
+      ctx
+    )
+    expect(first.status).toBe('failed')
+    expect(first.error?.message).toMatch(/not live after/)
+    expect(standin.deployments).toHaveLength(2)
+    const notes = await flagsPhase.preflight!([step], ctx)
+    expect(notes?.[0]?.changes?.[1]).toMatch(/wait for production deployment dpl_\w+ \(BUILDING\)/)
+    const second = await flagsPhase.run(step, ctx)
+    expect(second.status).toBe('succeeded')
+    expect(standin.deployments).toHaveLength(2)
+    expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+  })
+})

@@ -29,6 +29,8 @@ interface Inspection {
   live?: Deployment
   /** The live deployment was built after every variable's last change. */
   liveHasValues: boolean
+  /** A production build started after the last change and still on its way (a crashed run's). */
+  pending?: Deployment
 }
 
 async function inspect(provider: HostingProvider, action: FlagsAction): Promise<Inspection> {
@@ -56,7 +58,12 @@ async function inspect(provider: HostingProvider, action: FlagsAction): Promise<
       const updated = exact.get(k)?.updatedAt
       return updated !== undefined && builtAt >= updated
     })
-  return { exact, diff, live, liveHasValues }
+  let pending: Deployment | undefined
+  if (action.redeploy && diff.length === 0 && !liveHasValues) {
+    const lastChange = Math.max(...keys.map(k => exact.get(k)?.updatedAt ?? 0))
+    if (lastChange > 0) [pending] = await provider.pendingProductionDeployments(lastChange)
+  }
+  return { exact, diff, live, liveHasValues, pending }
 }
 
 function describeOld(env: HostedEnv | undefined): string {
@@ -76,6 +83,10 @@ function planned(action: FlagsAction, provider: string, state?: Inspection): str
   if (action.redeploy) {
     if (state && state.diff.length === 0 && state.liveHasValues)
       lines.push(`no redeploy: live deployment ${state.live!.id} was built with these values`)
+    else if (state?.pending)
+      lines.push(
+        `wait for production deployment ${state.pending.id} (${state.pending.state}), already building with these values`
+      )
     else
       lines.push(
         `redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`
@@ -143,8 +154,8 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
       const provider = createHostingProvider(ctx)
       await provider.checkAccess()
       const state = await inspect(provider, step.action)
-      if (step.action.redeploy && !(state.diff.length === 0 && state.liveHasValues))
-        requireLive(state, provider)
+      const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
+      if (step.action.redeploy && !converged) requireLive(state, provider)
       notes.push({
         stepId: step.id,
         changes: planned(step.action, provider.description, state),
@@ -204,9 +215,15 @@ async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResul
         )
     }
     if (action.redeploy) {
-      const live = requireLive(state, provider)
-      const created = await provider.redeploy(live, { rollbackRunId: ctx.request.runId })
-      changed.push(`redeploy ${created.id} started from ${live.id}`)
+      let created: Deployment
+      if (state.pending) {
+        created = state.pending
+        ctx.log.info(`flags: deployment ${created.id} is already building these values; waiting`)
+      } else {
+        const live = requireLive(state, provider)
+        created = await provider.redeploy(live, { rollbackRunId: ctx.request.runId })
+        changed.push(`redeploy ${created.id} started from ${live.id}`)
+      }
       outputs['deployment-id'] = created.id
       ctx.log.info(`flags: deployment ${created.id} (https://${created.url}) started`)
       const done = await provider.waitForDeployment(created.id, {

@@ -58,6 +58,12 @@ export interface HostingProvider {
   setEnv(values: Record<string, string>, targets: EnvTarget[]): Promise<EnvChange[]>
   /** The deployment production traffic goes to now (undefined: none). */
   currentProductionDeployment(): Promise<Deployment | undefined>
+  /**
+   * Production deployments created at or after `since` (epoch ms) that are still on their way
+   * (building, or built and waiting for the alias): a rerun waits for one instead of starting
+   * another build.
+   */
+  pendingProductionDeployments(since: number): Promise<Deployment[]>
   /** Starts a fresh production build of `from` (no build cache). */
   redeploy(from: Deployment, meta: Record<string, string>): Promise<Deployment>
   /** Polls until live (READY + alias assigned); throws RollbackError on failure or timeout. */

@@ -106,7 +106,9 @@ export class VercelProvider implements HostingProvider {
     if (this.options.teamId) url.searchParams.set('teamId', this.options.teamId)
     const what = `${method} ${path}`
     let last = ''
+    let tries = 0
     for (let attempt = 1; attempt <= MAX_TRIES; attempt++) {
+      tries = attempt
       let response: Response
       try {
         response = await this.options.fetch(url, {
@@ -150,7 +152,7 @@ export class VercelProvider implements HostingProvider {
       await this.options.sleep(wait)
     }
     throw new RollbackError(
-      `Vercel API ${what} still failing after ${MAX_TRIES} tries (last: ${last})`,
+      `Vercel API ${what} still failing after ${tries} ${tries === 1 ? 'try' : 'tries'} (last: ${last})`,
       'Vercel is rate limiting or unavailable: check https://www.vercel-status.com and rerun; the rollback converges on a rerun.'
     )
   }
@@ -277,6 +279,27 @@ export class VercelProvider implements HostingProvider {
     )
     const list = (body.deployments ?? []).map(d => this.fromList(d))
     return list.find(d => d.aliasAssigned) ?? list[0]
+  }
+
+  async pendingProductionDeployments(since: number): Promise<Deployment[]> {
+    const project = await this.project()
+    const { body } = await this.request<{ deployments?: Array<Record<string, unknown>> }>(
+      'GET',
+      '/v6/deployments',
+      {
+        query: {
+          projectId: project.id,
+          target: 'production',
+          state: 'QUEUED,INITIALIZING,BUILDING,READY',
+          since: String(since),
+          limit: '20'
+        }
+      }
+    )
+    return (body.deployments ?? [])
+      .map(d => this.fromList(d))
+      .filter(d => (d.createdAt ?? 0) >= since && !(d.state === 'READY' && d.aliasAssigned))
+      .filter(d => !d.aliasError)
   }
 
   private fromList(d: Record<string, unknown>): Deployment {

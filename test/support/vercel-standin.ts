@@ -61,6 +61,8 @@ export interface VercelStandinOptions {
   env?: Array<{ key: string; value: string; type?: EnvType; target?: Target[] }>
   /** Create a READY, aliased production deployment built from the initial env (default true). */
   initialDeployment?: boolean
+  /** Also advance one tick every `tickMs` of real time (default: only on requests). */
+  tickMs?: number
   /** Ticks spent QUEUED, BUILDING, and READY-before-alias (default 1, 2, 1). */
   ticks?: { queued?: number; building?: number; alias?: number }
   /**
@@ -549,6 +551,8 @@ export async function startVercelStandin(
       const list = deployments
         .filter(d => (q.target ? d.target === q.target : true))
         .filter(d => (states ? states.includes(d.readyState) : true))
+        .filter(d => (q.since ? d.createdAt >= Number(q.since) : true))
+        .filter(d => (q.until ? d.createdAt <= Number(q.until) : true))
         .sort((a, b) => b.createdAt - a.createdAt)
         .slice(0, limit)
       return {
@@ -599,6 +603,9 @@ export async function startVercelStandin(
       return err(403, 'forbidden', 'Not authorized', { invalidToken: true })
     return route(req)
   }
+
+  const timer = options.tickMs ? setInterval(() => advance(1), options.tickMs) : undefined
+  timer?.unref()
 
   const server = await startJsonServer(req => {
     requests.push(req)
@@ -675,6 +682,9 @@ export async function startVercelStandin(
     },
     liveDeployment: () => deployments.find(d => d.id === liveId),
     advance,
-    close: server.close
+    close: () => {
+      if (timer) clearInterval(timer)
+      return server.close()
+    }
   }
 }
