@@ -227,3 +227,25 @@ describe('flags phase after a crash', () => {
     expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
   })
 })
+
+describe('flags phase after an Instant Rollback', () => {
+  it('promotes the new build, because production builds are staged', async () => {
+    const { standin, ctx, step } = await setup()
+    // Someone already rolled back to an older build in the dashboard.
+    await flagsPhase.run(step, ctx)
+    standin.setEnv('NEXT_PUBLIC_USE_STREAMING', 'true')
+    const older = standin.instantRollback()
+    expect(standin.autoAssignsProduction()).toBe(false)
+    const notes = await flagsPhase.preflight!([step], ctx)
+    expect(notes?.[0]?.changes?.join('\n')).toMatch(/Instant Rollback state/)
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    const live = standin.liveDeployment()!
+    expect(live.id).not.toBe(older.id)
+    expect(live.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+    expect(
+      standin.requestsTo(`/v10/projects/${standin.project.id}/promote/${live.id}`, 'POST')
+    ).toHaveLength(1)
+    expect(standin.autoAssignsProduction()).toBe(true)
+  })
+})

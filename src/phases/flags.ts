@@ -31,6 +31,8 @@ interface Inspection {
   liveHasValues: boolean
   /** A production build started after the last change and still on its way (a crashed run's). */
   pending?: Deployment
+  /** Production builds are staged, not assigned (after an Instant Rollback): promote ours. */
+  staged: boolean
 }
 
 async function inspect(provider: HostingProvider, action: FlagsAction): Promise<Inspection> {
@@ -63,7 +65,8 @@ async function inspect(provider: HostingProvider, action: FlagsAction): Promise<
     const lastChange = Math.max(...keys.map(k => exact.get(k)?.updatedAt ?? 0))
     if (lastChange > 0) [pending] = await provider.pendingProductionDeployments(lastChange)
   }
-  return { exact, diff, live, liveHasValues, pending }
+  const staged = action.redeploy && !(await provider.autoAssignsProduction())
+  return { exact, diff, live, liveHasValues, pending, staged }
 }
 
 function describeOld(env: HostedEnv | undefined): string {
@@ -92,6 +95,10 @@ function planned(action: FlagsAction, provider: string, state?: Inspection): str
         `redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`
       )
   }
+  if (state?.staged && !(state.diff.length === 0 && state.liveHasValues))
+    lines.push(
+      'the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on'
+    )
   return lines
 }
 
@@ -228,6 +235,7 @@ async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResul
       ctx.log.info(`flags: deployment ${created.id} (https://${created.url}) started`)
       const done = await provider.waitForDeployment(created.id, {
         timeoutMs: action.waitTimeoutMs,
+        promote: state.staged,
         onProgress: d => ctx.log.info(`flags: deployment ${d.id} ${d.state}`)
       })
       outputs['deployment-url'] = `https://${done.url}`

@@ -43,6 +43,8 @@ export interface Deployment {
 
 export interface WaitOptions {
   timeoutMs: number
+  /** Promote the deployment once READY (production builds are staged after an Instant Rollback). */
+  promote?: boolean
   /** Called on every state change (for the log). */
   onProgress?(deployment: Deployment): void
 }
@@ -66,6 +68,13 @@ export interface HostingProvider {
   pendingProductionDeployments(since: number): Promise<Deployment[]>
   /** Starts a fresh production build of `from` (no build cache). */
   redeploy(from: Deployment, meta: Record<string, string>): Promise<Deployment>
+  /**
+   * false when production builds are staged instead of going live by themselves (Vercel after an
+   * Instant Rollback: autoAssignCustomDomains false until a deployment is promoted).
+   */
+  autoAssignsProduction(): Promise<boolean>
+  /** Points production at `id` (a READY deployment) and re-enables automatic assignment. */
+  promote(id: string): Promise<void>
   /** Polls until live (READY + alias assigned); throws RollbackError on failure or timeout. */
   waitForDeployment(id: string, options: WaitOptions): Promise<Deployment>
 }

@@ -189,15 +189,41 @@ export class VercelProvider implements HostingProvider {
     return encodeURIComponent(s)
   }
 
-  private async project(): Promise<{ id: string; name: string; productionId?: string }> {
+  private async project(): Promise<{
+    id: string
+    name: string
+    productionId?: string
+    autoAssign: boolean
+  }> {
     const { body } = await this.request<{
       id: string
       name: string
       targets?: { production?: { id?: string } }
+      autoAssignCustomDomains?: boolean
     }>('GET', `/v9/projects/${this.enc(this.options.project)}`)
     this.projectId = body.id
     this.projectName = body.name
-    return { id: body.id, name: body.name, productionId: body.targets?.production?.id }
+    return {
+      id: body.id,
+      name: body.name,
+      productionId: body.targets?.production?.id,
+      autoAssign: body.autoAssignCustomDomains !== false
+    }
+  }
+
+  async autoAssignsProduction(): Promise<boolean> {
+    return (await this.project()).autoAssign
+  }
+
+  async promote(id: string): Promise<void> {
+    if (!this.projectId) await this.project()
+    await this.request(
+      'POST',
+      `/v10/projects/${this.enc(this.projectId!)}/promote/${this.enc(id)}`,
+      {
+        retryAll5xx: false
+      }
+    )
   }
 
   async checkAccess(): Promise<void> {
@@ -361,8 +387,20 @@ export class VercelProvider implements HostingProvider {
     const started = this.now()
     let slept = 0
     let lastState = ''
+    let promoted = false
     for (;;) {
       const d = await this.getDeployment(id)
+      if (
+        options.promote &&
+        !promoted &&
+        d.state === 'READY' &&
+        !d.aliasAssigned &&
+        !d.aliasError
+      ) {
+        await this.promote(d.id)
+        promoted = true
+        continue
+      }
       const stateText = `${d.state}${d.state === 'READY' ? (d.aliasAssigned ? ', alias assigned' : ', alias pending') : ''}`
       if (stateText !== lastState) options.onProgress?.(d)
       lastState = stateText

@@ -110,6 +110,10 @@ export interface VercelStandin {
   nextDeploymentOutcome(outcome: DeploymentOutcome): void
   /** Changes the project env behind the client's back (another person in the dashboard). */
   setEnv(key: string, value: string, target?: Target[], type?: EnvType): StandinEnv
+  /** Vercel Instant Rollback to `id` (default: the previous production deployment). */
+  instantRollback(id?: string): StandinDeployment
+  /** false after an Instant Rollback until a deployment is promoted. */
+  autoAssignsProduction(): boolean
   /** The deployment production traffic goes to. */
   liveDeployment(): StandinDeployment | undefined
   advance(ticks?: number): void
@@ -134,6 +138,8 @@ export async function startVercelStandin(
   const deployments: StandinDeployment[] = []
   let nextOutcome: DeploymentOutcome = 'READY'
   let liveId: string | undefined
+  let autoAssign = true
+  let lastAliasRequest: Record<string, unknown> | null = null
   let counter = 0
   let lastNow = 0
   // Strictly increasing clock: "built after the env changed" must be decidable in a fast test.
@@ -231,6 +237,8 @@ export async function startVercelStandin(
         }
         return
       }
+      // After an Instant Rollback, production builds stay staged until one is promoted.
+      if (d.target === 'production' && !autoAssign) return
       d.aliasAssigned = true
       if (d.target === 'production') liveId = d.id
     }
@@ -446,6 +454,8 @@ export async function startVercelStandin(
           name: project.name,
           accountId: project.teamId ?? 'user_standin',
           framework: 'nextjs',
+          autoAssignCustomDomains: autoAssign,
+          lastAliasRequest,
           targets: live
             ? {
                 production: {
@@ -459,6 +469,33 @@ export async function startVercelStandin(
           latestDeployments: deployments.slice(-3).reverse().map(deploymentJson)
         }
       }
+    }
+    // Instant rollback (v1 or the CLI's v9) and promote: 201, empty body.
+    if (
+      m === 'POST' &&
+      p.length === 5 &&
+      p[1] === 'projects' &&
+      ((p[3] === 'rollback' && (p[0] === 'v1' || p[0] === 'v9')) ||
+        (p[3] === 'promote' && p[0] === 'v10'))
+    ) {
+      const bad = findProject(p[2]!, q)
+      if (bad) return bad
+      const d = deployments.find(x => x.id === p[4])
+      if (!d) return err(404, 'not_found', 'Deployment not found')
+      if (d.readyState !== 'READY')
+        return err(400, 'bad_request', `Deployment ${d.id} is not READY (${d.readyState})`)
+      const rollback = p[3] === 'rollback'
+      lastAliasRequest = {
+        fromDeploymentId: liveId,
+        toDeploymentId: d.id,
+        jobStatus: 'succeeded',
+        requestedAt: now(),
+        type: rollback ? 'rollback' : 'promote'
+      }
+      liveId = d.id
+      d.aliasAssigned = true
+      autoAssign = !rollback
+      return { status: 201 }
     }
     if (p[1] === 'projects' && p[3] === 'env' && p[2] !== undefined) {
       const bad = findProject(p[2], q)
@@ -681,6 +718,24 @@ export async function startVercelStandin(
       return existing
     },
     liveDeployment: () => deployments.find(d => d.id === liveId),
+    instantRollback(id) {
+      const target =
+        deployments.find(d => d.id === id) ??
+        [...deployments]
+          .reverse()
+          .find(d => d.target === 'production' && d.readyState === 'READY' && d.id !== liveId)
+      if (!target) throw new Error('no deployment to roll back to')
+      lastAliasRequest = {
+        fromDeploymentId: liveId,
+        toDeploymentId: target.id,
+        jobStatus: 'succeeded',
+        type: 'rollback'
+      }
+      liveId = target.id
+      autoAssign = false
+      return target
+    },
+    autoAssignsProduction: () => autoAssign,
     advance,
     close: () => {
       if (timer) clearInterval(timer)
