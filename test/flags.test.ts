@@ -89,6 +89,9 @@ describe('flags phase', () => {
     expect(notes?.[0]?.changes?.[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
     expect(notes?.[0]?.changes?.[1]).toMatch(/redeploy production from dpl_/)
     expect(mutating(standin)).toEqual([])
+    // Only the flag's own value is decrypted, never the whole project env.
+    expect(standin.requests.some(r => r.query.decrypt === 'true')).toBe(false)
+    expect(standin.requestsTo(/^\/v1\/projects\/outline-app\/env\/env_/, 'GET')).toHaveLength(1)
   })
 
   it('preflight names the missing hosting section, the missing token variable, and a target conflict', async () => {

@@ -230,28 +230,37 @@ export class VercelProvider implements HostingProvider {
     await this.project()
   }
 
+  /**
+   * Lists without decrypting (so no other variable's value is ever fetched), then reads the
+   * decrypted value of just the named variables, one by one.
+   */
   async readEnv(keys: string[]): Promise<HostedEnv[]> {
+    const project = this.enc(this.options.project)
     const { body } = await this.request<{ envs?: Array<Record<string, unknown>> }>(
       'GET',
-      `/v10/projects/${this.enc(this.options.project)}/env`,
-      { query: { decrypt: 'true' } }
+      `/v10/projects/${project}/env`
     )
-    return (body.envs ?? [])
-      .filter(e => keys.includes(String(e.key)))
-      .map(e => {
-        const readable =
-          e.type === 'plain' ||
-          (e.type === 'encrypted' && e.decrypted !== false) ||
-          e.type === 'system'
-        return {
-          id: String(e.id),
-          key: String(e.key),
-          value: readable && typeof e.value === 'string' ? e.value : undefined,
-          type: String(e.type),
-          targets: toTargets(e.target),
-          updatedAt: typeof e.updatedAt === 'number' ? e.updatedAt : undefined
-        }
+    const wanted = (body.envs ?? []).filter(e => keys.includes(String(e.key)) && !e.gitBranch)
+    const result: HostedEnv[] = []
+    for (const e of wanted) {
+      let value = e.type === 'plain' && typeof e.value === 'string' ? e.value : undefined
+      if (e.type === 'encrypted') {
+        const { body: one } = await this.request<{ value?: unknown }>(
+          'GET',
+          `/v1/projects/${project}/env/${this.enc(String(e.id))}`
+        )
+        value = typeof one.value === 'string' ? one.value : undefined
+      }
+      result.push({
+        id: String(e.id),
+        key: String(e.key),
+        value,
+        type: String(e.type),
+        targets: toTargets(e.target),
+        updatedAt: typeof e.updatedAt === 'number' ? e.updatedAt : undefined
       })
+    }
+    return result
   }
 
   async setEnv(values: Record<string, string>, targets: EnvTarget[]): Promise<EnvChange[]> {

@@ -500,6 +500,12 @@ export async function startVercelStandin(
     if (p[1] === 'projects' && p[3] === 'env' && p[2] !== undefined) {
       const bad = findProject(p[2], q)
       if (bad) return bad
+      // Retrieve one variable, decrypted (sensitive values still never come back).
+      if (p[0] === 'v1' && p.length === 5 && m === 'GET') {
+        const env = envs.find(e => e.id === p[4])
+        if (!env) return err(404, 'not_found', 'Environment variable not found')
+        return { status: 200, body: envJson(env, true) }
+      }
       if (p[0] === 'v10' && p.length === 4 && m === 'GET') {
         const list = envs.filter(e =>
           q.gitBranch ? e.gitBranch === q.gitBranch || !e.gitBranch : true
