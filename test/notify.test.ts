@@ -153,6 +153,15 @@ describe('notify phase', () => {
     expect(r.changed).toEqual(['webhook posted'])
   })
 
+  it('truncates a report too long for GitHub instead of losing the notice', async () => {
+    const { github, ctx, initiated, closing } = await setup()
+    ctx.summary = () => 'x'.repeat(100_000)
+    const { last } = await lifecycle(ctx, initiated, closing, false)
+    expect(last.status).toBe('succeeded')
+    expect(github.comments[0]!.body).toMatch(/report truncated/)
+    expect(github.comments[0]!.body.length).toBeLessThanOrEqual(65536)
+  })
+
   it('a drill posts only the status comment, marked as a drill', async () => {
     const { github, sink, ctx, initiated, closing } = await setup()
     const drill = { ...ctx, mode: 'drill' as const }

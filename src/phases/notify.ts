@@ -23,6 +23,14 @@ export interface NotifyAction {
 
 export const STATUS_COMMENT_OUTPUT = 'status-comment-id'
 
+/** GitHub refuses comment and issue bodies over 65 536 characters. */
+const MAX_BODY = 60_000
+
+function fit(text: string): string {
+  if (text.length <= MAX_BODY) return text
+  return `${text.slice(0, MAX_BODY)}\n\n… (report truncated: the full report is in the job summary and the JSON report)`
+}
+
 function webhookUrl(config: NotifyConfig, ctx: RunContext): string | undefined {
   const name = config['webhook-env']
   if (!name) return undefined
@@ -117,7 +125,7 @@ async function notify(step: Step<NotifyAction>, ctx: RunContext): Promise<StepRe
     ? closing.headline
     : `🚨 ${drill ? '[drill] ' : ''}${config.messages.initiated}`
   const summary = closing ? (ctx.summary?.() ?? '') : ''
-  const body = clean(`${header(ctx, headline)}${summary ? `\n${summary}\n` : ''}`)
+  const body = fit(clean(`${header(ctx, headline)}${summary ? `\n${summary}\n` : ''}`))
 
   if (config['status-comment']) {
     const issue = ctx.request.trigger.issueNumber
@@ -147,8 +155,10 @@ async function notify(step: Step<NotifyAction>, ctx: RunContext): Promise<StepRe
           title: clean(
             `Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`
           ),
-          body: clean(
-            `${header(ctx, closing.headline)}\n${summary || '(no report)'}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`
+          body: fit(
+            clean(
+              `${header(ctx, closing.headline)}\n${summary || '(no report)'}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`
+            )
           ),
           labels
         })

@@ -124,6 +124,20 @@ export async function startGitHubStandin(
     html_url: i.html_url
   })
 
+  const tooLong = (resource: string, text: unknown): Reply | undefined =>
+    typeof text === 'string' && text.length > 65536
+      ? gh(422, 'Validation Failed', {
+          errors: [
+            {
+              resource,
+              code: 'custom',
+              field: 'body',
+              message: 'body is too long (maximum is 65536 characters)'
+            }
+          ]
+        })
+      : undefined
+
   const route = (req: RecordedRequest, canWriteVariables: boolean): Reply => {
     const p = req.path.split('/').filter(Boolean).map(decodeURIComponent)
     const m = req.method
@@ -143,6 +157,8 @@ export async function startGitHubStandin(
     if (rest[0] === 'issues') {
       if (rest.length === 1 && m === 'POST') {
         if (typeof body.title !== 'string' || !body.title) return validation('Issue', 'title')
+        const long = tooLong('Issue', body.body)
+        if (long) return long
         const number = Math.max(0, ...issues.map(i => i.number)) + 1
         const issue: StandinIssue = {
           number,
@@ -161,6 +177,8 @@ export async function startGitHubStandin(
         if (rest.length === 3 && m === 'GET') return { status: 200, body: commentJson(c) }
         if (rest.length === 3 && m === 'PATCH') {
           if (typeof body.body !== 'string') return validation('IssueComment', 'body')
+          const long = tooLong('IssueComment', body.body)
+          if (long) return long
           c.body = body.body
           c.updated_at = iso()
           return { status: 200, body: commentJson(c) }
@@ -182,6 +200,8 @@ export async function startGitHubStandin(
         if (rest.length === 2 && m === 'GET') return { status: 200, body: issueJson(issue) }
         if (rest.length === 3 && rest[2] === 'comments' && m === 'POST') {
           if (typeof body.body !== 'string' || !body.body) return validation('IssueComment', 'body')
+          const long = tooLong('IssueComment', body.body)
+          if (long) return long
           const id = ++nextComment
           const c: StandinComment = {
             id,
