@@ -58,7 +58,7 @@ async function inspect(provider: HostingProvider, action: FlagsAction): Promise<
     builtAt !== undefined &&
     keys.every(k => {
       const updated = exact.get(k)?.updatedAt
-      return updated !== undefined && builtAt >= updated
+      return updated !== undefined && builtAt > updated
     })
   let pending: Deployment | undefined
   if (action.redeploy && diff.length === 0 && !liveHasValues) {

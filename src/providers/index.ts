@@ -1,6 +1,7 @@
 /** Builds the hosting provider a runbook names, with the token from secrets or the environment. */
 import { RollbackError, type RunContext } from '../model.js'
 import type { HostingProvider } from './types.js'
+import { GitHubVariablesProvider } from './github-variables.js'
 import { VercelProvider } from './vercel.js'
 
 export type { HostingProvider } from './types.js'
@@ -33,7 +34,9 @@ export function createHostingProvider(
   if (!token)
     throw new RollbackError(
       `no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`,
-      `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
+      hosting.provider === 'vercel'
+        ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
+        : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`
     )
   switch (hosting.provider) {
     case 'vercel':
@@ -47,6 +50,17 @@ export function createHostingProvider(
         sleep: ms => ctx.sleep(ms),
         log: ctx.log,
         ...overrides
+      })
+    case 'github-variables':
+      return new GitHubVariablesProvider({
+        apiUrl: hosting['api-url'] ?? ctx.github?.apiUrl ?? 'https://api.github.com',
+        token,
+        project: hosting.project,
+        workflow: hosting.workflow ?? '',
+        ref: hosting.ref,
+        fetch: ctx.fetch,
+        sleep: ms => ctx.sleep(ms),
+        now: overrides.now
       })
   }
 }

@@ -333,7 +333,7 @@ export class VercelProvider implements HostingProvider {
     )
     return (body.deployments ?? [])
       .map(d => this.fromList(d))
-      .filter(d => (d.createdAt ?? 0) >= since && !(d.state === 'READY' && d.aliasAssigned))
+      .filter(d => (d.createdAt ?? 0) > since && !(d.state === 'READY' && d.aliasAssigned))
       .filter(d => !d.aliasError)
   }
 

@@ -38,6 +38,26 @@ export interface GitHubStandinOptions {
   /** login -> permission (admin|maintain|write|triage|read|none). */
   collaborators?: Record<string, string>
   variables?: Record<string, string>
+  /** Workflow files that can be dispatched (default ['deploy.yml']). */
+  workflows?: string[]
+  /** Requests a workflow run spends queued and in progress (default 1, 2). */
+  runTicks?: { queued?: number; inProgress?: number }
+}
+
+export interface StandinRun {
+  id: number
+  workflow: string
+  head_branch: string
+  event: string
+  status: 'queued' | 'in_progress' | 'completed'
+  conclusion: null | 'success' | 'failure' | 'cancelled'
+  created_at: string
+  run_started_at?: string
+  html_url: string
+  /** Actions variables as the run read them when it started (what the deploy built in). */
+  variables: Record<string, string>
+  outcome: 'success' | 'failure' | 'cancelled'
+  ticks: number
 }
 
 export interface GitHubStandin {
@@ -52,6 +72,11 @@ export interface GitHubStandin {
   comments: StandinComment[]
   issues: StandinIssue[]
   variables: Map<string, { value: string; updated_at: string }>
+  runs: StandinRun[]
+  /** How the next dispatched run ends. */
+  nextRunOutcome(outcome: 'success' | 'failure' | 'cancelled'): void
+  /** The newest successful run of `workflow`: what production serves. */
+  liveRun(workflow?: string): StandinRun | undefined
   /** The next `times` matching calls answer 403 "Resource not accessible by integration". */
   forbid(path: string | RegExp, opts?: { method?: string; times?: number }): void
   /** The next `times` matching calls answer `status` with `message`. */
@@ -105,6 +130,61 @@ export async function startGitHubStandin(
   }> = []
   let nextComment = 1000
   const iso = () => new Date().toISOString()
+  // GitHub timestamps have second resolution.
+  const isoSeconds = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+  const workflows = options.workflows ?? ['deploy.yml']
+  const runTicks = { queued: 1, inProgress: 2, ...options.runTicks }
+  const runs: StandinRun[] = []
+  let nextRun = 9000
+  let nextOutcome: StandinRun['outcome'] = 'success'
+  const snapshotVars = () => Object.fromEntries([...variables].map(([k, v]) => [k, v.value]))
+  const newRun = (workflow: string, ref: string, event: string): StandinRun => {
+    const id = ++nextRun
+    const run: StandinRun = {
+      id,
+      workflow,
+      head_branch: ref,
+      event,
+      status: 'queued',
+      conclusion: null,
+      created_at: isoSeconds(),
+      html_url: `${serverUrl}/${owner}/${repo}/actions/runs/${id}`,
+      variables: {},
+      outcome: nextOutcome,
+      ticks: 0
+    }
+    nextOutcome = 'success'
+    runs.push(run)
+    return run
+  }
+  const stepRun = (r: StandinRun) => {
+    if (r.status === 'completed') return
+    r.ticks++
+    if (r.status === 'queued' && r.ticks >= runTicks.queued) {
+      r.status = 'in_progress'
+      r.run_started_at = isoSeconds()
+      r.variables = snapshotVars()
+      r.ticks = 0
+    } else if (r.status === 'in_progress' && r.ticks >= runTicks.inProgress) {
+      r.status = 'completed'
+      r.conclusion = r.outcome
+    }
+  }
+  const liveRun = (workflow = workflows[0]) =>
+    [...runs].reverse().find(r => r.workflow === workflow && r.conclusion === 'success')
+  const runJson = (r: StandinRun) => ({
+    id: r.id,
+    name: r.workflow,
+    path: `.github/workflows/${r.workflow}`,
+    head_branch: r.head_branch,
+    event: r.event,
+    status: r.status,
+    conclusion: r.conclusion,
+    created_at: r.created_at,
+    updated_at: r.created_at,
+    run_started_at: r.run_started_at ?? r.created_at,
+    html_url: r.html_url
+  })
   const commentJson = (c: StandinComment) => ({
     id: c.id,
     node_id: `IC_${c.id}`,
@@ -231,6 +311,37 @@ export async function startGitHubStandin(
         body: { permission, role_name: permission, user: { login, type: 'User' } }
       }
     }
+    if (rest[0] === 'actions' && rest[1] === 'workflows' && rest[2] !== undefined) {
+      const workflow = rest[2]
+      if (!workflows.includes(workflow)) return gh(404, 'Not Found')
+      if (rest.length === 4 && rest[3] === 'dispatches' && m === 'POST') {
+        if (typeof body.ref !== 'string' || !body.ref) return validation('WorkflowDispatch', 'ref')
+        newRun(workflow, body.ref, 'workflow_dispatch')
+        return { status: 204 }
+      }
+      if (rest.length === 4 && rest[3] === 'runs' && m === 'GET') {
+        const q = req.query
+        const list = runs
+          .filter(r => r.workflow === workflow)
+          .filter(r => (q.branch ? r.head_branch === q.branch : true))
+          .filter(r => (q.event ? r.event === q.event : true))
+          .filter(r =>
+            !q.status
+              ? true
+              : ['queued', 'in_progress', 'completed'].includes(q.status)
+                ? r.status === q.status
+                : r.conclusion === q.status
+          )
+          .filter(r => (q.created?.startsWith('>=') ? r.created_at >= q.created.slice(2) : true))
+          .reverse()
+          .slice(0, Number(q.per_page ?? 30))
+        return { status: 200, body: { total_count: list.length, workflow_runs: list.map(runJson) } }
+      }
+    }
+    if (rest[0] === 'actions' && rest[1] === 'runs' && rest.length === 3 && m === 'GET') {
+      const r = runs.find(x => x.id === Number(rest[2]))
+      return r ? { status: 200, body: runJson(r) } : gh(404, 'Not Found')
+    }
     if (rest[0] === 'actions' && rest[1] === 'variables') {
       const write = m !== 'GET'
       if (write && !canWriteVariables) return gh(403, 'Resource not accessible by integration')
@@ -246,7 +357,7 @@ export async function startGitHubStandin(
         if (typeof body.name !== 'string') return validation('ActionsVariable', 'name')
         if (typeof body.value !== 'string') return validation('ActionsVariable', 'value')
         if (variables.has(body.name)) return gh(409, 'Already exists - Variable already exists')
-        variables.set(body.name, { value: body.value, updated_at: iso() })
+        variables.set(body.name, { value: body.value, updated_at: isoSeconds() })
         return { status: 201, body: {} }
       }
       const name = rest[2]
@@ -259,7 +370,7 @@ export async function startGitHubStandin(
           if (body.value !== undefined && typeof body.value !== 'string')
             return validation('ActionsVariable', 'value', 'invalid')
           if (typeof body.value === 'string') v.value = body.value
-          v.updated_at = iso()
+          v.updated_at = isoSeconds()
           return { status: 204 }
         }
         if (m === 'DELETE') {
@@ -271,7 +382,34 @@ export async function startGitHubStandin(
     return gh(404, 'Not Found')
   }
 
+  /** The deployed app: what the newest successful deploy run built in. */
+  const app = (req: RecordedRequest): Reply => {
+    const live = liveRun()
+    if (!live) return { status: 404, text: 'not deployed' }
+    const sub = req.path.slice('/app'.length)
+    if (sub === '/api/health') return { status: 200, body: { status: 'ok', run: live.id } }
+    if (sub === '/admin/o3-deep-research-diagnostics') {
+      const mode =
+        live.variables.NEXT_PUBLIC_USE_STREAMING === 'true' ? 'streaming mode' : 'polling mode'
+      return {
+        status: 200,
+        text: `<html><body><p>Outline generation: <b>${mode}</b></p></body></html>`
+      }
+    }
+    return { status: 404, text: 'not found' }
+  }
+
+  for (const workflow of workflows.slice(0, 1)) {
+    const initial = newRun(workflow, 'main', 'push')
+    initial.status = 'completed'
+    initial.conclusion = 'success'
+    initial.run_started_at = initial.created_at
+    initial.variables = snapshotVars()
+  }
+
   const handle = (req: RecordedRequest): Reply => {
+    for (const r of runs) stepRun(r)
+    if (req.path.startsWith('/app/')) return app(req)
     const auth = req.authorization
     if (!auth) return gh(401, 'Requires authentication')
     const presented = auth.replace(/^(Bearer|token)\s+/i, '')
@@ -313,6 +451,11 @@ export async function startGitHubStandin(
     comments,
     issues,
     variables,
+    runs,
+    nextRunOutcome(outcome) {
+      nextOutcome = outcome
+    },
+    liveRun,
     forbid(path, opts = {}) {
       injections.push({
         method: opts.method,
