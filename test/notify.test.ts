@@ -153,6 +153,14 @@ describe('notify phase', () => {
     expect(r.changed).toEqual(['webhook posted'])
   })
 
+  it('marks runs of an investigate-only severity', async () => {
+    const { github, sink, ctx, initiated } = await setup()
+    ctx.request.severity = 'medium'
+    await notifyPhase.run(initiated, ctx)
+    expect(github.comments[0]!.body).toMatch(/🚨 \[investigate only\] Rollback initiated/)
+    expect((sink.received[0]!.body as { text: string }).text).toMatch(/^\[investigate only\] /)
+  })
+
   it('truncates a report too long for GitHub instead of losing the notice', async () => {
     const { github, ctx, initiated, closing } = await setup()
     ctx.summary = () => 'x'.repeat(100_000)

@@ -13,7 +13,7 @@ import {
   type Step,
   type StepResult
 } from '../model.js'
-import type { NotifyConfig, Runbook } from '../runbook/schema.js'
+import { DEFAULT_SEVERITY_MATRIX, type NotifyConfig, type Runbook } from '../runbook/schema.js'
 import { redactorFor } from './verify.js'
 
 export interface NotifyAction {
@@ -66,6 +66,14 @@ function whyNoGitHub(ctx: RunContext): string {
   return 'no GitHub token (github-token input)'
 }
 
+/** "[drill] " or "[investigate only] " (severities that change nothing), else "". */
+function tag(ctx: RunContext): string {
+  if (ctx.mode === 'drill') return '[drill] '
+  const severity = ctx.request.severity
+  const mutate = ctx.runbook.severity[severity]?.mutate ?? DEFAULT_SEVERITY_MATRIX[severity].mutate
+  return mutate ? '' : '[investigate only] '
+}
+
 const marker = (ctx: RunContext) => `<!-- emergency-rollback:${ctx.request.runId} -->`
 
 function header(ctx: RunContext, headline: string): string {
@@ -86,7 +94,7 @@ function closingMessage(config: NotifyConfig, ctx: RunContext) {
   return {
     failed,
     text,
-    headline: `${failed ? '❌' : '✅'} ${ctx.mode === 'drill' ? '[drill] ' : ''}${text}`
+    headline: `${failed ? '❌' : '✅'} ${tag(ctx)}${text}`
   }
 }
 
@@ -121,9 +129,7 @@ async function notify(step: Step<NotifyAction>, ctx: RunContext): Promise<StepRe
   }
 
   const closing = kind === 'closing' ? closingMessage(config, ctx) : undefined
-  const headline = closing
-    ? closing.headline
-    : `🚨 ${drill ? '[drill] ' : ''}${config.messages.initiated}`
+  const headline = closing ? closing.headline : `🚨 ${tag(ctx)}${config.messages.initiated}`
   const summary = closing ? (ctx.summary?.() ?? '') : ''
   const body = fit(clean(`${header(ctx, headline)}${summary ? `\n${summary}\n` : ''}`))
 
@@ -171,7 +177,7 @@ async function notify(step: Step<NotifyAction>, ctx: RunContext): Promise<StepRe
     if (drill) skipped.push('webhook: not posted in a drill (variable is set)')
     else {
       const text = clean(
-        `${closing ? closing.text : config.messages.initiated}: ${ctx.runbook.name} (severity ${ctx.request.severity})${ctx.github?.runUrl ? ` ${ctx.github.runUrl}` : ''}${outputs['incident-issue'] ? ` incident: ${outputs['incident-issue']}` : ''}`
+        `${tag(ctx)}${closing ? closing.text : config.messages.initiated}: ${ctx.runbook.name} (severity ${ctx.request.severity})${ctx.github?.runUrl ? ` ${ctx.github.runUrl}` : ''}${outputs['incident-issue'] ? ` incident: ${outputs['incident-issue']}` : ''}`
       )
       await attempt('webhook posted', () => postWebhook(url, text, ctx))
     }
