@@ -146,6 +146,23 @@ describe('flags phase', () => {
     ])
   })
 
+  it('server-side variables with redeploy: false are set without a build', async () => {
+    const { standin, ctx, step } = await setup(
+      {},
+      { flags: { set: { OUTLINE_MODE: 'polling' }, redeploy: false } }
+    )
+    expect(step.action.redeploy).toBe(false)
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(result.changed).toEqual(['OUTLINE_MODE (production): (not set) -> polling'])
+    expect(result.recovery?.[0]).toMatch(/delete OUTLINE_MODE/)
+    expect(standin.deployments).toHaveLength(1)
+    expect(standin.envs.find(e => e.key === 'OUTLINE_MODE')).toMatchObject({
+      type: 'encrypted',
+      value: 'polling'
+    })
+  })
+
   it('a rerun once converged changes nothing', async () => {
     const { standin, ctx, step } = await setup()
     await flagsPhase.run(step, ctx)

@@ -85,6 +85,25 @@ describe('GitHub client against the stand-in', () => {
     expect(pat.standin.variables.get('ROLLBACK_MODE')?.value).toBe('on')
   })
 
+  it('retries a 5xx after waiting, then succeeds', async () => {
+    standin = await startGitHubStandin({ issues: [7] })
+    const sleeps: number[] = []
+    const client = new GitHubClient({
+      apiUrl: standin.url,
+      token: standin.token,
+      owner: standin.owner,
+      repo: standin.repo,
+      fetch: globalThis.fetch,
+      sleep: async ms => {
+        sleeps.push(ms)
+      }
+    })
+    standin.failNext(/\/issues\/7\/comments$/, { status: 502, message: 'Server Error' })
+    await client.createComment(7, 'after a blip')
+    expect(sleeps).toEqual([5000])
+    expect(standin.comments).toHaveLength(1)
+  })
+
   it('can inject 403 Resource not accessible by integration', async () => {
     const { standin, client } = await setup()
     standin.forbid(/\/issues\/7\/comments$/)

@@ -106,6 +106,45 @@ describe('Vercel stand-in (raw contract)', () => {
   })
 })
 
+describe('Vercel stand-in (edit, delete, build cache)', () => {
+  it('edits and deletes a variable by id (v9)', async () => {
+    const { standin } = await setup()
+    const auth = { authorization: `Bearer ${standin.token}`, 'content-type': 'application/json' }
+    const id = standin.envs[0]!.id
+    const patch = await fetch(`${standin.url}/v9/projects/outline-app/env/${id}`, {
+      method: 'PATCH',
+      headers: auth,
+      body: JSON.stringify({ value: 'maybe' })
+    })
+    expect(patch.status).toBe(200)
+    expect(standin.envs[0]!.value).toBe('maybe')
+    const del = await fetch(`${standin.url}/v9/projects/outline-app/env/${id}`, {
+      method: 'DELETE',
+      headers: auth
+    })
+    expect(del.status).toBe(200)
+    expect(standin.envs).toHaveLength(0)
+  })
+
+  it('a redeploy without forceNew=1 can serve stale NEXT_PUBLIC_* values from the build cache', async () => {
+    const { standin } = await setup()
+    const auth = { authorization: `Bearer ${standin.token}`, 'content-type': 'application/json' }
+    standin.setEnv('NEXT_PUBLIC_USE_STREAMING', 'false')
+    const res = await fetch(`${standin.url}/v13/deployments`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        name: 'outline-app',
+        deploymentId: standin.liveDeployment()!.id,
+        target: 'production'
+      })
+    })
+    expect(res.status).toBe(200)
+    standin.advance(10)
+    expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('true')
+  })
+})
+
 describe('VercelProvider', () => {
   it('reads, upserts (returning old values) and redeploys until READY with alias assigned', async () => {
     const { standin, provider } = await setup()
