@@ -1,26 +1,257 @@
-/** flags phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
-import { RollbackError, type PhaseModule } from '../model.js'
+/**
+ * flags phase: set environment variables on the hosting platform (e.g.
+ * NEXT_PUBLIC_USE_STREAMING=false), redeploy with a fresh build, wait until it is live.
+ * Old values are recorded for undo before anything changes; a rerun whose values already match
+ * and whose live deployment was built after they changed does nothing.
+ */
+import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
+import { createHostingProvider } from '../providers/index.js'
+import type { Deployment, EnvTarget, HostedEnv, HostingProvider } from '../providers/types.js'
+import type { Runbook } from '../runbook/schema.js'
+import { formatDuration, parseDuration } from '../util/duration.js'
 
-export const flagsPhase: PhaseModule = {
+export interface FlagsAction {
+  set: Record<string, string>
+  targets: EnvTarget[]
+  /** Redeploy after setting: runbook `redeploy`, or forced because a NEXT_PUBLIC_* changes. */
+  redeploy: boolean
+  waitTimeoutMs: number
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every(x => b.includes(x))
+
+interface Inspection {
+  /** The stored entry with exactly the runbook's targets, per key. */
+  exact: Map<string, HostedEnv>
+  /** Keys whose value must change. */
+  diff: string[]
+  live?: Deployment
+  /** The live deployment was built after every variable's last change. */
+  liveHasValues: boolean
+  /** A production build started after the last change and still on its way (a crashed run's). */
+  pending?: Deployment
+  /** Production builds are staged, not assigned (after an Instant Rollback): promote ours. */
+  staged: boolean
+}
+
+async function inspect(provider: HostingProvider, action: FlagsAction): Promise<Inspection> {
+  const keys = Object.keys(action.set)
+  const entries = await provider.readEnv(keys)
+  const exact = new Map<string, HostedEnv>()
+  for (const key of keys) {
+    const mine = entries.filter(e => e.key === key)
+    const same = mine.find(e => sameSet(e.targets, action.targets))
+    const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)))
+    if (!same && clash)
+      throw new RollbackError(
+        `${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`,
+        `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`
+      )
+    if (same) exact.set(key, same)
+  }
+  const diff = keys.filter(k => exact.get(k)?.value !== action.set[k])
+  const live = await provider.currentProductionDeployment()
+  const builtAt = live?.buildingAt ?? live?.createdAt
+  const liveHasValues =
+    live !== undefined &&
+    builtAt !== undefined &&
+    keys.every(k => {
+      const updated = exact.get(k)?.updatedAt
+      return updated !== undefined && builtAt > updated
+    })
+  let pending: Deployment | undefined
+  if (action.redeploy && diff.length === 0 && !liveHasValues) {
+    const lastChange = Math.max(...keys.map(k => exact.get(k)?.updatedAt ?? 0))
+    if (lastChange > 0) [pending] = await provider.pendingProductionDeployments(lastChange)
+  }
+  const staged = action.redeploy && !(await provider.autoAssignsProduction())
+  return { exact, diff, live, liveHasValues, pending, staged }
+}
+
+function describeOld(env: HostedEnv | undefined): string {
+  if (!env) return '(not set)'
+  if (env.value === undefined) return `(${env.type}, value not readable)`
+  return env.value
+}
+
+function planned(action: FlagsAction, provider: string, state?: Inspection): string[] {
+  const where = `(${action.targets.join(', ')})`
+  const lines = Object.entries(action.set).map(([key, value]) => {
+    if (!state) return `set ${key}=${value} ${where} on ${provider}`
+    const old = state.exact.get(key)
+    if (!state.diff.includes(key)) return `${key} ${where}: already ${value} (unchanged)`
+    return `${key} ${where}: ${describeOld(old)} -> ${value}`
+  })
+  if (action.redeploy) {
+    if (state && state.diff.length === 0 && state.liveHasValues)
+      lines.push(`no redeploy: live deployment ${state.live!.id} was built with these values`)
+    else if (state?.pending)
+      lines.push(
+        `wait for production deployment ${state.pending.id} (${state.pending.state}), already building with these values`
+      )
+    else
+      lines.push(
+        `redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`
+      )
+  }
+  if (state?.staged && !(state.diff.length === 0 && state.liveHasValues))
+    lines.push(
+      'the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on'
+    )
+  return lines
+}
+
+function recoveryFor(provider: HostingProvider, action: FlagsAction, state: Inspection): string[] {
+  const restores = state.diff.map(key => {
+    const old = state.exact.get(key)
+    if (!old) return `delete ${key}`
+    if (old.value === undefined) return `restore ${key} from your secret store (it was ${old.type})`
+    return `set ${key}=${old.value}`
+  })
+  const lines = [
+    `flags: previous values on ${provider.description} (${action.targets.join(', ')}): ${restores.join(', ')}${action.redeploy ? ', then redeploy' : ''}`
+  ]
+  if (action.redeploy && state.live)
+    lines.push(
+      `flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: Instant Rollback to it restores them in seconds`
+    )
+  return lines
+}
+
+function requireLive(state: Inspection, provider: HostingProvider): Deployment {
+  if (!state.live)
+    throw new RollbackError(
+      `no production deployment found on ${provider.description} to redeploy`,
+      'Deploy the project to production once (or set flags.redeploy: false when no NEXT_PUBLIC_* variable changes).'
+    )
+  return state.live
+}
+
+export const flagsPhase: PhaseModule<FlagsAction> = {
   phase: 'flags',
-  plan(runbook) {
-    if (runbook.flags === undefined) return []
+  plan(runbook: Runbook) {
+    const flags = runbook.flags
+    if (flags === undefined) return []
+    const action: FlagsAction = {
+      set: { ...flags.set },
+      targets: [...flags.targets],
+      redeploy: flags.redeploy || Object.keys(flags.set).some(k => k.startsWith('NEXT_PUBLIC_')),
+      waitTimeoutMs: parseDuration(flags['wait-timeout'])
+    }
+    const provider = runbook.hosting
+      ? `${runbook.hosting.provider} project ${runbook.hosting.project}`
+      : 'the hosting platform'
     return [
       {
         id: 'flags',
         phase: 'flags',
-        title: 'flags (not implemented yet)',
-        changes: [],
-        mutates: false,
+        title: `Set ${Object.keys(flags.set).join(', ')} on ${provider}${action.redeploy ? ' and redeploy' : ''}`,
+        changes: planned(action, provider),
+        mutates: true,
         stage: 'main',
-        action: undefined
+        action
       }
     ]
   },
-  run() {
-    return Promise.reject(new RollbackError('the flags phase is not implemented yet'))
+
+  async preflight(steps, ctx) {
+    const notes = []
+    for (const step of steps) {
+      const provider = createHostingProvider(ctx)
+      await provider.checkAccess()
+      const state = await inspect(provider, step.action)
+      const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
+      if (step.action.redeploy && !converged) requireLive(state, provider)
+      notes.push({
+        stepId: step.id,
+        changes: planned(step.action, provider.description, state),
+        details: {
+          liveDeployment: state.live?.id,
+          liveUrl: state.live && `https://${state.live.url}`
+        }
+      })
+    }
+    return notes
   },
-  drill() {
-    return Promise.reject(new RollbackError('the flags phase is not implemented yet'))
+
+  async run(step, ctx) {
+    return converge(step.action, ctx)
+  },
+
+  async drill(step, ctx): Promise<StepResult> {
+    const provider = createHostingProvider(ctx)
+    await provider.checkAccess()
+    const state = await inspect(provider, step.action)
+    if (step.action.redeploy) requireLive(state, provider)
+    return {
+      status: 'succeeded',
+      changed: [],
+      details: {
+        checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
+        wouldChange: planned(step.action, provider.description, state),
+        liveDeployment: state.live?.id
+      }
+    }
+  }
+}
+
+async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResult> {
+  const provider = createHostingProvider(ctx)
+  const state = await inspect(provider, action)
+  const liveUrl = state.live && `https://${state.live.url}`
+  if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
+    ctx.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
+    return {
+      status: 'succeeded',
+      changed: [],
+      outputs: liveUrl ? { 'deployment-url': liveUrl } : undefined,
+      details: { unchanged: true, liveDeployment: state.live?.id }
+    }
+  }
+  const changed: string[] = []
+  const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : []
+  const outputs: Record<string, string> = {}
+  try {
+    if (state.diff.length > 0) {
+      const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]!]))
+      await provider.setEnv(values, action.targets)
+      for (const key of state.diff)
+        changed.push(
+          `${key} (${action.targets.join(', ')}): ${describeOld(state.exact.get(key))} -> ${action.set[key]}`
+        )
+    }
+    if (action.redeploy) {
+      let created: Deployment
+      if (state.pending) {
+        created = state.pending
+        ctx.log.info(`flags: deployment ${created.id} is already building these values; waiting`)
+      } else {
+        const live = requireLive(state, provider)
+        created = await provider.redeploy(live, { rollbackRunId: ctx.request.runId })
+        changed.push(`redeploy ${created.id} started from ${live.id}`)
+      }
+      outputs['deployment-id'] = created.id
+      ctx.log.info(`flags: deployment ${created.id} (https://${created.url}) started`)
+      const done = await provider.waitForDeployment(created.id, {
+        timeoutMs: action.waitTimeoutMs,
+        promote: state.staged,
+        onProgress: d => ctx.log.info(`flags: deployment ${d.id} ${d.state}`)
+      })
+      outputs['deployment-url'] = `https://${done.url}`
+      changed.push(`deployment ${done.id} is live at https://${done.url}`)
+    }
+    return { status: 'succeeded', changed, outputs, recovery }
+  } catch (err) {
+    return {
+      status: 'failed',
+      changed,
+      outputs,
+      recovery,
+      error:
+        err instanceof RollbackError
+          ? { message: err.message, hint: err.hint }
+          : { message: err instanceof Error ? err.message : String(err) }
+    }
   }
 }

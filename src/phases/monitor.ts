@@ -1,26 +1,228 @@
-/** monitor phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
-import { RollbackError, type PhaseModule } from '../model.js'
+/**
+ * monitor phase: watch health checks (and SQL metrics) for `duration`, one sample every
+ * `interval`; fail when the share of failed health probes exceeds `max-error-rate` or a metric
+ * leaves its min/max. Stops early once failure is certain. Read-only: metrics run on one
+ * short-lived client named `emergency-rollback-monitor`. Time goes through ctx.sleep.
+ */
+import pg from 'pg'
+import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
+import type { MonitorConfig, Runbook } from '../runbook/schema.js'
+import { formatDuration, parseDuration } from '../util/duration.js'
+import { maskUrl, urlPassword } from '../util/redact.js'
+import { probe, redactorFor } from './verify.js'
 
-export const monitorPhase: PhaseModule = {
+export interface MonitorAction {
+  config: MonitorConfig
+  durationMs: number
+  intervalMs: number
+  /** Variable holding the database URL (for metrics). */
+  urlEnv: string
+}
+
+export interface Sample {
+  index: number
+  /** ms since the watch started (virtual time: sleeps plus real time). */
+  atMs: number
+  health: Array<{ name: string; ok: boolean; status?: number; reason?: string; ms: number }>
+  metrics: Array<{ name: string; value?: number; ok: boolean; reason?: string }>
+}
+
+function databaseUrl(ctx: RunContext, urlEnv: string): string | undefined {
+  return ctx.secrets.databaseUrl ?? ctx.env[urlEnv] ?? undefined
+}
+
+interface MetricClient {
+  value(sql: string): Promise<number>
+  close(): Promise<void>
+}
+
+async function connect(url: string, ctx: RunContext): Promise<MetricClient> {
+  const redactor = redactorFor(ctx, [url, urlPassword(url)])
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: 'emergency-rollback-monitor',
+    statement_timeout: 30_000,
+    connectionTimeoutMillis: 10_000
+  })
+  client.on('error', () => {
+    // A dropped connection surfaces on the next query.
+  })
+  try {
+    await client.connect()
+    await client.query('SET default_transaction_read_only = on')
+  } catch (err) {
+    await client.end().catch(() => undefined)
+    throw new RollbackError(
+      `monitor: cannot connect to ${maskUrl(url)}: ${redactor.redact(err instanceof Error ? err.message : String(err))}`,
+      'Check the database URL variable (runbook database.url-env) and that the runner can reach the database.'
+    )
+  }
+  return {
+    async value(sql) {
+      try {
+        const result = await client.query({ text: sql, rowMode: 'array' })
+        const first = (result.rows[0] as unknown[] | undefined)?.[0]
+        const value = Number(first)
+        if (first === null || first === undefined || !Number.isFinite(value))
+          throw new Error(`returned ${JSON.stringify(first ?? null)}, not a number`)
+        return value
+      } catch (err) {
+        throw new Error(redactor.redact(err instanceof Error ? err.message : String(err)))
+      }
+    },
+    close: () => client.end().catch(() => undefined)
+  }
+}
+
+async function takeSample(
+  index: number,
+  atMs: number,
+  config: MonitorConfig,
+  ctx: RunContext,
+  db: MetricClient | undefined
+): Promise<Sample> {
+  const health = []
+  for (const check of config.health) {
+    const r = await probe(check, ctx)
+    health.push({
+      name: check.name,
+      ok: r.ok,
+      status: r.status,
+      ...(r.ok ? {} : { reason: r.reason }),
+      ms: r.ms
+    })
+  }
+  const metrics = []
+  for (const metric of config.metrics) {
+    try {
+      const value = await db!.value(metric.sql)
+      let reason: string | undefined
+      if (metric.max !== undefined && value > metric.max)
+        reason = `${value} above max ${metric.max}`
+      if (metric.min !== undefined && value < metric.min)
+        reason = `${value} below min ${metric.min}`
+      metrics.push({ name: metric.name, value, ok: reason === undefined, reason })
+    } catch (err) {
+      metrics.push({
+        name: metric.name,
+        ok: false,
+        reason: `query failed: ${err instanceof Error ? err.message : String(err)}`
+      })
+    }
+  }
+  return { index, atMs, health, metrics }
+}
+
+function metricsNeedDb(action: MonitorAction, ctx: RunContext): string | undefined {
+  if (action.config.metrics.length === 0) return undefined
+  const url = databaseUrl(ctx, action.urlEnv)
+  if (!url)
+    throw new RollbackError(
+      `monitor.metrics need a database, but ${action.urlEnv} is not set`,
+      `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`
+    )
+  return url
+}
+
+async function watch(action: MonitorAction, ctx: RunContext, once: boolean): Promise<StepResult> {
+  const { config } = action
+  const url = metricsNeedDb(action, ctx)
+  const db = url ? await connect(url, ctx) : undefined
+  const total = once ? 1 : Math.max(1, Math.floor(action.durationMs / action.intervalMs) + 1)
+  const plannedProbes = total * config.health.length
+  const maxErrors = config['max-error-rate'] * plannedProbes
+  const samples: Sample[] = []
+  const started = Date.now()
+  let slept = 0
+  let probes = 0
+  let failedProbes = 0
+  let metricBreach: string | undefined
+  try {
+    for (let i = 0; i < total; i++) {
+      if (i > 0) {
+        await ctx.sleep(action.intervalMs)
+        slept += action.intervalMs
+      }
+      const sample = await takeSample(i + 1, slept + (Date.now() - started), config, ctx, db)
+      samples.push(sample)
+      probes += sample.health.length
+      failedProbes += sample.health.filter(h => !h.ok).length
+      const bad = sample.metrics.find(m => !m.ok)
+      if (bad && !metricBreach) metricBreach = `${bad.name}: ${bad.reason} (sample ${i + 1})`
+      const line = [
+        ...sample.health.map(h => `${h.name} ${h.ok ? 'ok' : h.reason}`),
+        ...sample.metrics.map(m => `${m.name}=${m.value ?? m.reason}`)
+      ].join('; ')
+      ctx.log.info(`monitor: sample ${i + 1}/${total}: ${line}`)
+      // Stop as soon as the outcome cannot change any more.
+      if (!once && (metricBreach || failedProbes > maxErrors)) break
+    }
+  } finally {
+    await db?.close()
+  }
+  const errorRate = probes === 0 ? 0 : failedProbes / probes
+  const finalRate = once ? errorRate : failedProbes / Math.max(plannedProbes, 1)
+  const details = {
+    samples,
+    probes,
+    failedProbes,
+    errorRate,
+    maxErrorRate: config['max-error-rate'],
+    watchedMs: slept + (Date.now() - started)
+  }
+  const pct = (x: number) => `${Math.round(x * 1000) / 10}%`
+  const problems: string[] = []
+  if (plannedProbes > 0 && (once ? errorRate : finalRate) > config['max-error-rate'])
+    problems.push(
+      `health error rate ${pct(errorRate)} (${failedProbes}/${probes} probes failed) exceeds max-error-rate ${pct(config['max-error-rate'])}`
+    )
+  if (metricBreach) problems.push(`metric ${metricBreach}`)
+  if (problems.length === 0) return { status: 'succeeded', changed: [], details }
+  return {
+    status: once ? 'warned' : 'failed',
+    changed: [],
+    details,
+    error: {
+      message: `${problems.join('; ')}${once ? '' : ` after ${formatDuration(details.watchedMs)} of ${formatDuration(action.durationMs)}`}`,
+      hint: 'The system is not stable yet: look at the samples in the report and decide whether to escalate.'
+    }
+  }
+}
+
+export const monitorPhase: PhaseModule<MonitorAction> = {
   phase: 'monitor',
-  plan(runbook) {
-    if (runbook.monitor === undefined) return []
+  plan(runbook: Runbook) {
+    const config = runbook.monitor
+    if (config === undefined) return []
+    const action: MonitorAction = {
+      config,
+      durationMs: parseDuration(config.duration),
+      intervalMs: parseDuration(config.interval),
+      urlEnv: runbook.database?.['url-env'] ?? 'DATABASE_URL'
+    }
     return [
       {
         id: 'monitor',
         phase: 'monitor',
-        title: 'monitor (not implemented yet)',
+        title: `Watch ${config.health.length} health check(s) and ${config.metrics.length} metric(s) for ${config.duration}, every ${config.interval} (fail above ${config['max-error-rate'] * 100}% errors)`,
         changes: [],
         mutates: false,
         stage: 'main',
-        action: undefined
+        action
       }
     ]
   },
-  run() {
-    return Promise.reject(new RollbackError('the monitor phase is not implemented yet'))
+
+  async preflight(steps, ctx) {
+    for (const step of steps) metricsNeedDb(step.action, ctx)
   },
-  drill() {
-    return Promise.reject(new RollbackError('the monitor phase is not implemented yet'))
+
+  run(step, ctx) {
+    return watch(step.action, ctx, false)
+  },
+
+  /** One sample: proves the probes and queries work; an unhealthy sample only warns. */
+  drill(step, ctx) {
+    return watch(step.action, ctx, true)
   }
 }

@@ -1,26 +1,288 @@
-/** verify phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
-import { RollbackError, type PhaseModule } from '../model.js'
+/**
+ * verify phase: HTTP checks polled until the page shows the expected state (e.g. "polling mode"),
+ * bounded by each check's timeout, with the last status and a body snippet as the reason when it
+ * never does; plus an optional smoke command that must exit 0 within its timeout.
+ * Everything here is read-only; in a drill each check is probed once (production was not rolled
+ * back, so a mismatch is expected and only warned about) and the smoke command is not run.
+ */
+import { spawn } from 'node:child_process'
+import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
+import type { HttpCheck } from '../runbook/schema.js'
+import { formatDuration, parseDuration } from '../util/duration.js'
+import { Redactor } from '../util/redact.js'
 
-export const verifyPhase: PhaseModule = {
+export type VerifyAction =
+  { kind: 'http'; check: HttpCheck } | { kind: 'smoke'; run: string; timeoutMs: number }
+
+export interface ProbeResult {
+  ok: boolean
+  status?: number
+  /** Why it is not ok ("" when ok). */
+  reason: string
+  /** Start of the body, tags stripped, secrets masked. */
+  snippet: string
+  ms: number
+}
+
+/** A redactor primed with every secret the run knows about. */
+export function redactorFor(ctx: RunContext, extra: Array<string | undefined> = []): Redactor {
+  const r = new Redactor()
+  for (const s of [
+    ctx.secrets.githubToken,
+    ctx.secrets.hostingToken,
+    ctx.secrets.databaseUrl,
+    ...extra
+  ])
+    r.add(s)
+  const hosting = ctx.runbook.hosting
+  if (hosting) r.add(ctx.env[hosting['token-env']])
+  return r
+}
+
+function snippetOf(body: string, redactor: Redactor): string {
+  const text = body
+    .replace(/<script[\s\S]*?<\/script>/gi, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+  return redactor.redact(text.length > 160 ? `${text.slice(0, 160)}…` : text)
+}
+
+/** One GET of a check: status, expected text, rejected text. Never throws. */
+export async function probe(check: HttpCheck, ctx: RunContext): Promise<ProbeResult> {
+  const started = Date.now()
+  const redactor = redactorFor(ctx)
+  try {
+    const response = await ctx.fetch(check.url, {
+      redirect: 'follow',
+      headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
+      signal: AbortSignal.timeout(Math.min(30_000, parseDuration(check.timeout)))
+    })
+    const body = await response.text()
+    const snippet = snippetOf(body, redactor)
+    const ms = Date.now() - started
+    const expected = check['expect-status']
+    let reason = ''
+    if (response.status !== expected) reason = `HTTP ${response.status} (expected ${expected})`
+    else if (check['expect-text'] !== undefined && !body.includes(check['expect-text']))
+      reason = `body does not contain "${check['expect-text']}"`
+    else if (check['reject-text'] !== undefined && body.includes(check['reject-text']))
+      reason = `body contains "${check['reject-text']}"`
+    return { ok: reason === '', status: response.status, reason, snippet, ms }
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause
+    const message =
+      cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
+    return {
+      ok: false,
+      reason: redactor.redact(`request failed: ${message}`),
+      snippet: '',
+      ms: Date.now() - started
+    }
+  }
+}
+
+function slug(name: string): string {
+  return name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 40)
+}
+
+async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult> {
+  const timeoutMs = parseDuration(check.timeout)
+  const intervalMs = parseDuration(check.interval)
+  const started = Date.now()
+  let slept = 0
+  let attempts = 0
+  for (;;) {
+    attempts++
+    const result = await probe(check, ctx)
+    const elapsed = slept + (Date.now() - started)
+    if (result.ok)
+      return {
+        status: 'succeeded',
+        changed: [],
+        details: { url: check.url, status: result.status, attempts, elapsedMs: elapsed }
+      }
+    ctx.log.info(`verify: ${check.name}: ${result.reason} (attempt ${attempts})`)
+    if (elapsed >= timeoutMs) {
+      const last = result.status !== undefined ? `HTTP ${result.status}` : 'no response'
+      return {
+        status: 'failed',
+        changed: [],
+        details: { url: check.url, attempts, lastStatus: result.status, snippet: result.snippet },
+        error: {
+          message: `${check.name}: not as expected after ${formatDuration(timeoutMs)} (${attempts} attempts): ${result.reason}; last response ${last}${result.snippet ? `: "${result.snippet}"` : ''}`,
+          hint:
+            check['expect-text'] !== undefined
+              ? 'If the redeploy is live but the page still shows the old state, the build may have reused cached NEXT_PUBLIC_* values: set VERCEL_FORCE_NO_BUILD_CACHE=1 on the project, rerun; or raise the check timeout if the CDN lags.'
+              : 'Open the URL yourself; raise the check timeout if the service needs longer to come back.'
+        }
+      }
+    }
+    const wait = Math.min(intervalMs, timeoutMs - elapsed)
+    await ctx.sleep(wait)
+    slept += wait
+  }
+}
+
+async function runSmoke(
+  action: { run: string; timeoutMs: number },
+  ctx: RunContext
+): Promise<StepResult> {
+  const redactor = redactorFor(ctx)
+  const started = Date.now()
+  let output = ''
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-4000)
+  }
+  const outcome = await new Promise<{
+    code: number | null
+    signal: string | null
+    timedOut: boolean
+    error?: string
+  }>(resolve => {
+    const child = spawn(action.run, {
+      shell: true,
+      cwd: ctx.workdir,
+      env: { ...ctx.env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let timedOut = false
+    const kill = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, signal)
+      } catch {
+        // already gone
+      }
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      kill('SIGTERM')
+      setTimeout(() => kill('SIGKILL'), 5000).unref()
+    }, action.timeoutMs)
+    child.stdout.on('data', keep)
+    child.stderr.on('data', keep)
+    child.on('error', err => {
+      clearTimeout(timer)
+      resolve({ code: null, signal: null, timedOut, error: err.message })
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, timedOut })
+    })
+  })
+  const durationMs = Date.now() - started
+  const tail = redactor.redact(output.trim().split('\n').slice(-20).join('\n'))
+  const details = {
+    command: redactor.redact(action.run),
+    exitCode: outcome.code,
+    durationMs,
+    outputTail: tail
+  }
+  if (outcome.code === 0 && !outcome.timedOut) return { status: 'succeeded', changed: [], details }
+  const why = outcome.timedOut
+    ? `timed out after ${formatDuration(action.timeoutMs)} and was stopped`
+    : outcome.error
+      ? `could not start: ${outcome.error}`
+      : `exited with ${outcome.code ?? outcome.signal}`
+  return {
+    status: 'failed',
+    changed: [],
+    details,
+    error: {
+      message: `smoke command ${why}${tail ? `; last output: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`,
+      hint: 'Run the smoke command yourself against production to see the full output.'
+    }
+  }
+}
+
+export const verifyPhase: PhaseModule<VerifyAction> = {
   phase: 'verify',
   plan(runbook) {
-    if (runbook.verify === undefined) return []
-    return [
-      {
-        id: 'verify',
+    const verify = runbook.verify
+    if (verify === undefined) return []
+    const used = new Set<string>()
+    const steps: Step<VerifyAction>[] = verify.checks.map((check, index) => {
+      let id = `verify:${slug(check.name) || index + 1}`
+      if (used.has(id)) id = `${id}-${index + 1}`
+      used.add(id)
+      const expectations = [
+        `HTTP ${check['expect-status']}`,
+        check['expect-text'] !== undefined ? `contains "${check['expect-text']}"` : undefined,
+        check['reject-text'] !== undefined
+          ? `does not contain "${check['reject-text']}"`
+          : undefined
+      ].filter(Boolean)
+      return {
+        id,
+        phase: 'verify' as const,
+        title: `Check ${check.name}: ${check.url} (${expectations.join(', ')}) within ${check.timeout}`,
+        changes: [],
+        mutates: false,
+        stage: 'main' as const,
+        action: { kind: 'http' as const, check }
+      }
+    })
+    if (verify.smoke)
+      steps.push({
+        id: 'verify:smoke',
         phase: 'verify',
-        title: 'verify (not implemented yet)',
+        title: `Smoke test \`${verify.smoke.run}\` exits 0 within ${verify.smoke.timeout}`,
         changes: [],
         mutates: false,
         stage: 'main',
-        action: undefined
+        action: {
+          kind: 'smoke',
+          run: verify.smoke.run,
+          timeoutMs: parseDuration(verify.smoke.timeout)
+        }
+      })
+    return steps
+  },
+
+  run(step, ctx) {
+    return step.action.kind === 'http'
+      ? pollCheck(step.action.check, ctx)
+      : runSmoke(step.action, ctx)
+  },
+
+  async drill(step, ctx): Promise<StepResult> {
+    if (step.action.kind === 'smoke')
+      return {
+        status: 'skipped',
+        changed: [],
+        details: { reason: 'the smoke command is not run in a drill', command: step.action.run }
       }
-    ]
-  },
-  run() {
-    return Promise.reject(new RollbackError('the verify phase is not implemented yet'))
-  },
-  drill() {
-    return Promise.reject(new RollbackError('the verify phase is not implemented yet'))
+    const check = step.action.check
+    const result = await probe(check, ctx)
+    const details = {
+      url: check.url,
+      status: result.status,
+      now: result.reason || 'as expected',
+      snippet: result.snippet
+    }
+    if (result.ok) return { status: 'succeeded', changed: [], details }
+    if (result.status === undefined)
+      return {
+        status: 'failed',
+        changed: [],
+        details,
+        error: {
+          message: `${check.name}: ${result.reason}`,
+          hint: 'The check URL must be reachable from the runner.'
+        }
+      }
+    return {
+      status: 'warned',
+      changed: [],
+      details,
+      error: {
+        message: `${check.name}: reachable, currently ${result.reason} (expected before a real rollback)`
+      }
+    }
   }
 }

@@ -65,15 +65,38 @@ const severityPolicy = z
 
 const hosting = z
   .object({
-    provider: z.enum(['vercel']).describe('Hosting platform whose API flips the flags.'),
-    project: z.string().min(1).describe('Project id or name.'),
+    provider: z
+      .enum(['vercel', 'github-variables'])
+      .describe(
+        'Hosting platform whose API flips the flags: vercel (project env + redeploy), or ' +
+          'github-variables (repository Actions variables + dispatch of the deploy workflow).'
+      ),
+    project: z
+      .string()
+      .min(1)
+      .describe('Project id or name (vercel); owner/repo (github-variables).'),
     team: z.string().optional().describe('Vercel team id (team_...) for team projects.'),
     'token-env': envName.default('VERCEL_TOKEN'),
     'api-url': httpUrl
       .optional()
-      .describe('API base URL; defaults to the provider (tests use a stand-in).')
+      .describe('API base URL; defaults to the provider (tests use a stand-in).'),
+    workflow: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'a workflow file name such as deploy.yml, or its id')
+      .optional()
+      .describe('github-variables: the deploy workflow dispatched after the variables change.'),
+    ref: gitRef.default('main').describe('github-variables: branch the deploy workflow runs on.')
   })
   .strict()
+  .refine(h => h.provider !== 'github-variables' || h.workflow !== undefined, {
+    message:
+      'provider github-variables needs `workflow` (the deploy workflow file, e.g. deploy.yml)',
+    path: ['workflow']
+  })
+  .refine(h => h.provider !== 'github-variables' || /^[\w.-]+\/[\w.-]+$/.test(h.project), {
+    message: 'provider github-variables needs `project: owner/repo`',
+    path: ['project']
+  })
 
 const flags = z
   .object({

@@ -1,0 +1,80 @@
+/**
+ * The small interface every hosting platform is driven through. The flags phase only knows this;
+ * src/providers/vercel.ts is the first implementation.
+ */
+export type EnvTarget = 'production' | 'preview' | 'development'
+
+/** One stored variable as the platform reports it. */
+export interface HostedEnv {
+  id: string
+  key: string
+  /** undefined when the platform never returns it (Vercel `sensitive`). */
+  value?: string
+  type: string
+  targets: EnvTarget[]
+  /** Epoch ms of the last change, when known: decides whether a build already has the value. */
+  updatedAt?: number
+}
+
+export interface EnvChange {
+  key: string
+  targets: EnvTarget[]
+  /** What the variable was before (undefined: did not exist). */
+  old?: { value?: string; type: string; readable: boolean }
+  value: string
+}
+
+export type DeploymentState =
+  'QUEUED' | 'INITIALIZING' | 'BUILDING' | 'READY' | 'ERROR' | 'CANCELED' | 'BLOCKED' | string
+
+export interface Deployment {
+  id: string
+  /** Host name without scheme, as the platform reports it. */
+  url: string
+  state: DeploymentState
+  aliasAssigned: boolean
+  aliasError?: { code?: string; message?: string }
+  errorMessage?: string
+  createdAt?: number
+  /** When the build started (its env was read then); falls back to createdAt. */
+  buildingAt?: number
+  target?: string
+}
+
+export interface WaitOptions {
+  timeoutMs: number
+  /** Promote the deployment once READY (production builds are staged after an Instant Rollback). */
+  promote?: boolean
+  /** Called on every state change (for the log). */
+  onProgress?(deployment: Deployment): void
+}
+
+export interface HostingProvider {
+  /** e.g. `vercel project outline-app (team team_abc)`: for messages. */
+  readonly description: string
+  /** Token valid and project visible; throws RollbackError otherwise. */
+  checkAccess(): Promise<void>
+  /** Variables named in `keys`, every stored entry (one per target set). */
+  readEnv(keys: string[]): Promise<HostedEnv[]>
+  /** Upserts every value for exactly `targets`; returns what each variable was before. */
+  setEnv(values: Record<string, string>, targets: EnvTarget[]): Promise<EnvChange[]>
+  /** The deployment production traffic goes to now (undefined: none). */
+  currentProductionDeployment(): Promise<Deployment | undefined>
+  /**
+   * Production deployments created at or after `since` (epoch ms) that are still on their way
+   * (building, or built and waiting for the alias): a rerun waits for one instead of starting
+   * another build.
+   */
+  pendingProductionDeployments(since: number): Promise<Deployment[]>
+  /** Starts a fresh production build of `from` (no build cache). */
+  redeploy(from: Deployment, meta: Record<string, string>): Promise<Deployment>
+  /**
+   * false when production builds are staged instead of going live by themselves (Vercel after an
+   * Instant Rollback: autoAssignCustomDomains false until a deployment is promoted).
+   */
+  autoAssignsProduction(): Promise<boolean>
+  /** Points production at `id` (a READY deployment) and re-enables automatic assignment. */
+  promote(id: string): Promise<void>
+  /** Polls until live (READY + alias assigned); throws RollbackError on failure or timeout. */
+  waitForDeployment(id: string, options: WaitOptions): Promise<Deployment>
+}

@@ -1,0 +1,271 @@
+import { afterEach, describe, expect, it } from '@jest/globals'
+import { RollbackError, type RunContext, type Step } from '../src/model.js'
+import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
+import {
+  startVercelStandin,
+  type VercelStandin,
+  type VercelStandinOptions
+} from './support/vercel-standin.js'
+import { testContext, testRunbook } from './support/context.js'
+
+let standin: VercelStandin | undefined
+afterEach(async () => {
+  await standin?.close()
+  standin = undefined
+})
+
+const TOKEN = 'vercel-token-SECRET-4242'
+
+async function setup(
+  options: VercelStandinOptions = {},
+  over: {
+    flags?: Record<string, unknown>
+    hosting?: Record<string, unknown> | null
+    env?: Record<string, string>
+  } = {}
+) {
+  standin = await startVercelStandin({
+    token: TOKEN,
+    env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true', target: ['production'] }],
+    ...options
+  })
+  const runbook = testRunbook({
+    ...(over.hosting === null
+      ? {}
+      : {
+          hosting: {
+            provider: 'vercel',
+            project: 'outline-app',
+            'api-url': standin.url,
+            ...over.hosting
+          }
+        }),
+    flags: { set: { NEXT_PUBLIC_USE_STREAMING: 'false' }, 'wait-timeout': '2m', ...over.flags }
+  })
+  const sleeps: number[] = []
+  const ctx = testContext({
+    runbook,
+    env: over.env ?? { VERCEL_TOKEN: TOKEN },
+    sleep: async ms => {
+      sleeps.push(ms)
+    }
+  })
+  const step = flagsPhase.plan(runbook, ctx.request)[0] as Step<FlagsAction>
+  return { standin, ctx, step, sleeps }
+}
+
+const mutating = (s: VercelStandin) => s.requests.filter(r => r.method !== 'GET')
+
+async function preflightError(step: Step<FlagsAction>, ctx: RunContext): Promise<RollbackError> {
+  try {
+    await flagsPhase.preflight!([step], ctx)
+  } catch (err) {
+    expect(err).toBeInstanceOf(RollbackError)
+    return err as RollbackError
+  }
+  throw new Error('expected preflight to fail')
+}
+
+describe('flags phase', () => {
+  it('plans a redeploy for NEXT_PUBLIC_* even when redeploy is false', () => {
+    const runbook = testRunbook({
+      hosting: { provider: 'vercel', project: 'outline-app' },
+      flags: { set: { NEXT_PUBLIC_USE_STREAMING: 'false' }, redeploy: false }
+    })
+    const [step] = flagsPhase.plan(runbook, testContext().request)
+    expect(step).toMatchObject({
+      id: 'flags',
+      mutates: true,
+      stage: 'main',
+      action: { redeploy: true }
+    })
+    expect(step!.changes.join('\n')).toMatch(/set NEXT_PUBLIC_USE_STREAMING=false/)
+    expect(flagsPhase.plan(testRunbook(), testContext().request)).toEqual([])
+  })
+
+  it('preflight reads current values read-only and makes the plan concrete', async () => {
+    const { standin, ctx, step } = await setup()
+    const notes = await flagsPhase.preflight!([step], ctx)
+    expect(notes?.[0]?.changes?.[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
+    expect(notes?.[0]?.changes?.[1]).toMatch(/redeploy production from dpl_/)
+    expect(mutating(standin)).toEqual([])
+    // Only the flag's own value is decrypted, never the whole project env.
+    expect(standin.requests.some(r => r.query.decrypt === 'true')).toBe(false)
+    expect(standin.requestsTo(/^\/v1\/projects\/outline-app\/env\/env_/, 'GET')).toHaveLength(1)
+  })
+
+  it('preflight names the missing hosting section, the missing token variable, and a target conflict', async () => {
+    const noHosting = await setup({}, { hosting: null })
+    expect((await preflightError(noHosting.step, noHosting.ctx)).hint).toMatch(
+      /hosting: \{ provider: vercel/
+    )
+    await noHosting.standin.close()
+    const noToken = await setup({}, { env: {}, hosting: { 'token-env': 'MY_VERCEL_TOKEN' } })
+    const e = await preflightError(noToken.step, noToken.ctx)
+    expect(e.message).toMatch(/MY_VERCEL_TOKEN/)
+    await noToken.standin.close()
+    const conflict = await setup({
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true', target: ['production', 'preview'] }]
+    })
+    const c = await preflightError(conflict.step, conflict.ctx)
+    expect(c.message).toMatch(/ENV_CONFLICT/)
+    expect(c.hint).toMatch(/flags.targets to \[production, preview\]/)
+    expect(mutating(conflict.standin)).toEqual([])
+  })
+
+  it('preflight explains a team project addressed without hosting.team', async () => {
+    const { ctx, step } = await setup({ project: { teamId: 'team_acme' } })
+    const e = await preflightError(step, ctx)
+    expect(e.message).toMatch(/not found/)
+    expect(e.hint).toMatch(/hosting.team/)
+  })
+
+  it('run records old values, upserts, redeploys until live; the app shows polling mode', async () => {
+    const { standin, ctx, step } = await setup()
+    const before = standin.liveDeployment()!
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(result.recovery?.[0]).toMatch(/NEXT_PUBLIC_USE_STREAMING=true, then redeploy/)
+    expect(result.recovery?.[1]).toContain(before.id)
+    expect(result.changed[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
+    const live = standin.liveDeployment()!
+    expect(live.id).not.toBe(before.id)
+    expect(live.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+    expect(result.outputs?.['deployment-url']).toBe(`https://${live.url}`)
+    const page = await fetch(`${standin.url}/app/admin/o3-deep-research-diagnostics`)
+    expect(await page.text()).toContain('polling mode')
+    const upsert = standin.requestsTo('/v10/projects/outline-app/env', 'POST')[0]!
+    expect(upsert.query.upsert).toBe('true')
+    expect(upsert.body).toEqual([
+      {
+        key: 'NEXT_PUBLIC_USE_STREAMING',
+        value: 'false',
+        type: 'encrypted',
+        target: ['production']
+      }
+    ])
+  })
+
+  it('server-side variables with redeploy: false are set without a build', async () => {
+    const { standin, ctx, step } = await setup(
+      {},
+      { flags: { set: { OUTLINE_MODE: 'polling' }, redeploy: false } }
+    )
+    expect(step.action.redeploy).toBe(false)
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(result.changed).toEqual(['OUTLINE_MODE (production): (not set) -> polling'])
+    expect(result.recovery?.[0]).toMatch(/delete OUTLINE_MODE/)
+    expect(standin.deployments).toHaveLength(1)
+    expect(standin.envs.find(e => e.key === 'OUTLINE_MODE')).toMatchObject({
+      type: 'encrypted',
+      value: 'polling'
+    })
+  })
+
+  it('a rerun once converged changes nothing', async () => {
+    const { standin, ctx, step } = await setup()
+    await flagsPhase.run(step, ctx)
+    const count = mutating(standin).length
+    const again = await flagsPhase.run(step, ctx)
+    expect(again).toMatchObject({ status: 'succeeded', changed: [], details: { unchanged: true } })
+    expect(again.outputs?.['deployment-url']).toBeDefined()
+    expect(mutating(standin)).toHaveLength(count)
+  })
+
+  it('a failed build fails the step with recovery; the rerun redeploys without setting again', async () => {
+    const { standin, ctx, step } = await setup()
+    standin.nextDeploymentOutcome('ERROR')
+    const first = await flagsPhase.run(step, ctx)
+    expect(first.status).toBe('failed')
+    expect(first.error?.message).toMatch(/ended ERROR/)
+    expect(first.recovery?.join('\n')).toMatch(/NEXT_PUBLIC_USE_STREAMING=true/)
+    expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('true')
+    const upserts = standin.requestsTo(/\/env$/, 'POST').length
+    const second = await flagsPhase.run(step, ctx)
+    expect(second.status).toBe('succeeded')
+    expect(standin.requestsTo(/\/env$/, 'POST')).toHaveLength(upserts)
+    expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+  })
+
+  it('honours 429 Retry-After during the upsert and reports 201-with-failures', async () => {
+    const { standin, ctx, step, sleeps } = await setup()
+    standin.rateLimit('/v10/projects/outline-app/env', { method: 'POST', retryAfter: 9 })
+    standin.failEnvKey('NEXT_PUBLIC_USE_STREAMING')
+    const result = await flagsPhase.run(step, ctx)
+    expect(sleeps[0]).toBeGreaterThanOrEqual(9000)
+    expect(sleeps[0]).toBeLessThan(10000)
+    expect(result.status).toBe('failed')
+    expect(result.error?.message).toMatch(/201 but did not save NEXT_PUBLIC_USE_STREAMING/)
+    expect(standin.deployments).toHaveLength(1)
+  })
+
+  it('drill checks access read-only and says what it would change', async () => {
+    const { standin, ctx, step } = await setup()
+    const result = await flagsPhase.drill(step, { ...ctx, mode: 'drill' })
+    expect(result.status).toBe('succeeded')
+    expect(result.changed).toEqual([])
+    expect(result.details?.wouldChange).toContain(
+      'NEXT_PUBLIC_USE_STREAMING (production): true -> false'
+    )
+    expect(mutating(standin)).toEqual([])
+  })
+
+  it('never sends or logs the token except in the Authorization header', async () => {
+    const { standin, ctx, step } = await setup()
+    const result = await flagsPhase.run(step, ctx)
+    for (const r of standin.requests) {
+      expect(r.rawBody).not.toContain(TOKEN)
+      expect(JSON.stringify(r.query)).not.toContain(TOKEN)
+    }
+    expect(
+      standin.requests
+        .filter(r => !r.path.startsWith('/app'))
+        .every(r => r.authorization === `Bearer ${TOKEN}`)
+    ).toBe(true)
+    expect(ctx.log.lines.join('\n')).not.toContain(TOKEN)
+    expect(JSON.stringify(result)).not.toContain(TOKEN)
+  })
+})
+
+describe('flags phase after a crash', () => {
+  it('a rerun waits for the build a crashed run started instead of starting another', async () => {
+    const { standin, ctx, step } = await setup({ ticks: { building: 20 } })
+    // The first run "crashes" while waiting: its wait times out with the build still going.
+    const first = await flagsPhase.run(
+      { ...step, action: { ...step.action, waitTimeoutMs: 3000 } },
+      ctx
+    )
+    expect(first.status).toBe('failed')
+    expect(first.error?.message).toMatch(/not live after/)
+    expect(standin.deployments).toHaveLength(2)
+    const notes = await flagsPhase.preflight!([step], ctx)
+    expect(notes?.[0]?.changes?.[1]).toMatch(/wait for production deployment dpl_\w+ \(BUILDING\)/)
+    const second = await flagsPhase.run(step, ctx)
+    expect(second.status).toBe('succeeded')
+    expect(standin.deployments).toHaveLength(2)
+    expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+  })
+})
+
+describe('flags phase after an Instant Rollback', () => {
+  it('promotes the new build, because production builds are staged', async () => {
+    const { standin, ctx, step } = await setup()
+    // Someone already rolled back to an older build in the dashboard.
+    await flagsPhase.run(step, ctx)
+    standin.setEnv('NEXT_PUBLIC_USE_STREAMING', 'true')
+    const older = standin.instantRollback()
+    expect(standin.autoAssignsProduction()).toBe(false)
+    const notes = await flagsPhase.preflight!([step], ctx)
+    expect(notes?.[0]?.changes?.join('\n')).toMatch(/Instant Rollback state/)
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    const live = standin.liveDeployment()!
+    expect(live.id).not.toBe(older.id)
+    expect(live.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+    expect(
+      standin.requestsTo(`/v10/projects/${standin.project.id}/promote/${live.id}`, 'POST')
+    ).toHaveLength(1)
+    expect(standin.autoAssignsProduction()).toBe(true)
+  })
+})

@@ -1,0 +1,104 @@
+/** flags with provider github-variables: Actions variables + deploy workflow dispatch. */
+import { afterEach, describe, expect, it } from '@jest/globals'
+import type { Step } from '../src/model.js'
+import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
+import { verifyPhase } from '../src/phases/verify.js'
+import { runbookSchema } from '../src/runbook/schema.js'
+import { startGitHubStandin, type GitHubStandin } from './support/github-standin.js'
+import { testContext, testRunbook } from './support/context.js'
+
+let standin: GitHubStandin | undefined
+afterEach(async () => {
+  await standin?.close()
+  standin = undefined
+})
+
+async function setup(token: 'pat' | 'github-token' = 'pat') {
+  standin = await startGitHubStandin({
+    variables: { NEXT_PUBLIC_USE_STREAMING: 'true' },
+    runTicks: { queued: 8, inProgress: 2 }
+  })
+  const runbook = testRunbook({
+    hosting: {
+      provider: 'github-variables',
+      project: `${standin.owner}/${standin.repo}`,
+      workflow: 'deploy.yml',
+      'token-env': 'ROLLBACK_GH_TOKEN',
+      'api-url': standin.url
+    },
+    flags: { set: { NEXT_PUBLIC_USE_STREAMING: 'false' } },
+    verify: {
+      checks: [
+        {
+          name: 'polling',
+          url: `${standin.url}/app/admin/o3-deep-research-diagnostics`,
+          'expect-text': 'polling mode'
+        }
+      ]
+    }
+  })
+  const ctx = testContext({
+    runbook,
+    env: { ROLLBACK_GH_TOKEN: token === 'pat' ? standin.variablesToken : standin.token },
+    // Real time passes while the deploy runs, so its start is a later second than the change.
+    sleep: () => new Promise(resolve => setTimeout(resolve, 300))
+  })
+  const step = flagsPhase.plan(runbook, ctx.request)[0] as Step<FlagsAction>
+  return { standin, ctx, step, runbook }
+}
+
+describe('github-variables provider', () => {
+  it('validates the hosting section', () => {
+    const parse = (hosting: object) =>
+      runbookSchema.safeParse({
+        version: 1,
+        name: 'x',
+        hosting: { provider: 'github-variables', ...hosting }
+      })
+    expect(parse({ project: 'acme/app' }).error?.issues[0]?.message).toMatch(/needs `workflow`/)
+    expect(parse({ project: 'app', workflow: 'deploy.yml' }).error?.issues[0]?.message).toMatch(
+      /owner\/repo/
+    )
+    expect(parse({ project: 'acme/app', workflow: 'deploy.yml' }).success).toBe(true)
+  })
+
+  it('sets the variable, dispatches the deploy, waits for the run; verify sees polling mode; a rerun does nothing', async () => {
+    const { standin, ctx, step, runbook } = await setup()
+    const notes = await flagsPhase.preflight!([step], ctx)
+    expect(notes?.[0]?.changes?.[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.error).toBeUndefined()
+    expect(result.status).toBe('succeeded')
+    expect(result.recovery?.[0]).toMatch(/NEXT_PUBLIC_USE_STREAMING=true/)
+    expect(standin.variables.get('NEXT_PUBLIC_USE_STREAMING')?.value).toBe('false')
+    expect(
+      standin.requestsTo(/\/actions\/workflows\/deploy.yml\/dispatches$/, 'POST')[0]?.body
+    ).toEqual({ ref: 'main' })
+    expect(standin.liveRun()?.variables.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+    const check = verifyPhase.plan(runbook, ctx.request)[0]!
+    expect((await verifyPhase.run(check, ctx)).status).toBe('succeeded')
+    const runs = standin.runs.length
+    const again = await flagsPhase.run(step, ctx)
+    expect(again).toMatchObject({ status: 'succeeded', changed: [] })
+    expect(standin.runs).toHaveLength(runs)
+  })
+
+  it('GITHUB_TOKEN cannot write variables: preflight passes, the run fails with the fix, nothing deployed', async () => {
+    const { standin, ctx, step } = await setup('github-token')
+    await flagsPhase.preflight!([step], ctx)
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('failed')
+    expect(result.error?.message).toMatch(/Resource not accessible by integration/)
+    expect(result.error?.hint).toMatch(/Variables: write/)
+    expect(standin.runs).toHaveLength(1)
+  })
+
+  it('a failed deploy run fails the step and says production still runs the previous deploy', async () => {
+    const { standin, ctx, step } = await setup()
+    standin.nextRunOutcome('failure')
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('failed')
+    expect(result.error?.message).toMatch(/deploy workflow run \d+ ended failure/)
+    expect(standin.liveRun()?.variables.NEXT_PUBLIC_USE_STREAMING).toBe('true')
+  })
+})

@@ -1,0 +1,286 @@
+import { afterEach, describe, expect, it } from '@jest/globals'
+import { RollbackError } from '../src/model.js'
+import { VercelProvider, pollInterval, retryDelay } from '../src/providers/vercel.js'
+import {
+  startVercelStandin,
+  type VercelStandin,
+  type VercelStandinOptions
+} from './support/vercel-standin.js'
+
+let standin: VercelStandin | undefined
+afterEach(async () => {
+  await standin?.close()
+  standin = undefined
+})
+
+async function setup(
+  options: VercelStandinOptions = {},
+  client: { token?: string; teamId?: string | null } = {}
+) {
+  standin = await startVercelStandin({
+    env: [
+      { key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true', type: 'encrypted', target: ['production'] }
+    ],
+    ...options
+  })
+  const sleeps: number[] = []
+  const provider = new VercelProvider({
+    apiUrl: standin.url,
+    token: client.token ?? standin.token,
+    project: 'outline-app',
+    teamId: client.teamId === null ? undefined : (client.teamId ?? standin.project.teamId),
+    tokenSource: 'VERCEL_TOKEN',
+    fetch: globalThis.fetch,
+    sleep: async ms => {
+      sleeps.push(ms)
+    },
+    random: () => 0.5
+  })
+  return { standin, provider, sleeps }
+}
+
+async function rejection(p: Promise<unknown>): Promise<RollbackError> {
+  try {
+    await p
+  } catch (err) {
+    expect(err).toBeInstanceOf(RollbackError)
+    return err as RollbackError
+  }
+  throw new Error('expected a rejection')
+}
+
+describe('Vercel stand-in (raw contract)', () => {
+  it('rejects missing and wrong tokens with 403 forbidden', async () => {
+    const { standin } = await setup()
+    const none = await fetch(`${standin.url}/v10/projects/outline-app/env`)
+    expect(none.status).toBe(403)
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('forbidden')
+    const wrong = await fetch(`${standin.url}/v10/projects/outline-app/env`, {
+      headers: { authorization: 'Bearer nope' }
+    })
+    expect(wrong.status).toBe(403)
+  })
+
+  it('never returns sensitive values, rejects type secret, and refuses an existing key without upsert', async () => {
+    const { standin } = await setup({
+      env: [{ key: 'API_KEY', value: 'sk-live-very-secret', type: 'sensitive' }]
+    })
+    const auth = { authorization: `Bearer ${standin.token}`, 'content-type': 'application/json' }
+    const list = await fetch(`${standin.url}/v10/projects/outline-app/env?decrypt=true`, {
+      headers: auth
+    })
+    const text = await list.text()
+    expect(text).not.toContain('sk-live-very-secret')
+    const secret = await fetch(`${standin.url}/v10/projects/outline-app/env?upsert=true`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ key: 'X', value: '1', type: 'secret', target: ['production'] })
+    })
+    expect(secret.status).toBe(400)
+    const dup = await fetch(`${standin.url}/v10/projects/outline-app/env`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        key: 'API_KEY',
+        value: '2',
+        type: 'sensitive',
+        target: ['production']
+      })
+    })
+    expect(dup.status).toBe(400)
+    expect(((await dup.json()) as { error: { code: string } }).error.code).toBe(
+      'ENV_ALREADY_EXISTS'
+    )
+    // upsert exists on v10 only
+    const v9 = await fetch(`${standin.url}/v9/projects/outline-app/env?upsert=true`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        key: 'API_KEY',
+        value: '2',
+        type: 'sensitive',
+        target: ['production']
+      })
+    })
+    expect(v9.status).toBe(400)
+  })
+})
+
+describe('Vercel stand-in (edit, delete, build cache)', () => {
+  it('edits and deletes a variable by id (v9)', async () => {
+    const { standin } = await setup()
+    const auth = { authorization: `Bearer ${standin.token}`, 'content-type': 'application/json' }
+    const id = standin.envs[0]!.id
+    const patch = await fetch(`${standin.url}/v9/projects/outline-app/env/${id}`, {
+      method: 'PATCH',
+      headers: auth,
+      body: JSON.stringify({ value: 'maybe' })
+    })
+    expect(patch.status).toBe(200)
+    expect(standin.envs[0]!.value).toBe('maybe')
+    const del = await fetch(`${standin.url}/v9/projects/outline-app/env/${id}`, {
+      method: 'DELETE',
+      headers: auth
+    })
+    expect(del.status).toBe(200)
+    expect(standin.envs).toHaveLength(0)
+  })
+
+  it('a redeploy without forceNew=1 can serve stale NEXT_PUBLIC_* values from the build cache', async () => {
+    const { standin } = await setup()
+    const auth = { authorization: `Bearer ${standin.token}`, 'content-type': 'application/json' }
+    standin.setEnv('NEXT_PUBLIC_USE_STREAMING', 'false')
+    const res = await fetch(`${standin.url}/v13/deployments`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({
+        name: 'outline-app',
+        deploymentId: standin.liveDeployment()!.id,
+        target: 'production'
+      })
+    })
+    expect(res.status).toBe(200)
+    standin.advance(10)
+    expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('true')
+  })
+})
+
+describe('VercelProvider', () => {
+  it('reads, upserts (returning old values) and redeploys until READY with alias assigned', async () => {
+    const { standin, provider } = await setup()
+    const before = await provider.readEnv(['NEXT_PUBLIC_USE_STREAMING'])
+    expect(before).toMatchObject([
+      { key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true', targets: ['production'] }
+    ])
+    const changes = await provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    expect(changes[0]).toMatchObject({
+      key: 'NEXT_PUBLIC_USE_STREAMING',
+      value: 'false',
+      old: { value: 'true' }
+    })
+    const live = await provider.currentProductionDeployment()
+    expect(live?.id).toBe(standin.liveDeployment()?.id)
+    const created = await provider.redeploy(live!, { rollback: 'test' })
+    const states: string[] = []
+    const done = await provider.waitForDeployment(created.id, {
+      timeoutMs: 60_000,
+      onProgress: d => states.push(d.state)
+    })
+    expect(done).toMatchObject({ state: 'READY', aliasAssigned: true })
+    expect(standin.liveDeployment()?.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+    const post = standin.requestsTo('/v13/deployments', 'POST')[0]!
+    expect(post.query.forceNew).toBe('1')
+    expect(post.body).toMatchObject({
+      name: 'outline-app',
+      deploymentId: live!.id,
+      target: 'production'
+    })
+    expect(states).toContain('BUILDING')
+  })
+
+  it('honours Retry-After on 429 (clamped to 5-60 s, plus jitter) through the injected sleep', async () => {
+    const { standin, provider, sleeps } = await setup()
+    standin.rateLimit('/v10/projects/outline-app/env', { times: 1, retryAfter: 7 })
+    standin.rateLimit('/v10/projects/outline-app/env', { times: 1, retryAfter: 1 })
+    standin.rateLimit('/v10/projects/outline-app/env', { times: 1, retryAfter: 600 })
+    await provider.readEnv(['NEXT_PUBLIC_USE_STREAMING'])
+    expect(sleeps).toEqual([7500, 5500, 60500])
+    const limited = standin.requests.filter(r => r.status === 429)
+    expect(limited).toHaveLength(3)
+  })
+
+  it('waits 5 s after other 5xx and gives up after 5 tries', async () => {
+    const { standin, provider, sleeps } = await setup()
+    standin.failNext('/v10/projects/outline-app/env', { status: 502, times: 5 })
+    const err = await rejection(provider.readEnv(['X']))
+    expect(err.message).toMatch(/after 5 tries/)
+    expect(sleeps).toEqual([5000, 5000, 5000, 5000])
+    expect(standin.requestsTo('/v10/projects/outline-app/env')).toHaveLength(5)
+  })
+
+  it('does not retry a 500 when creating a deployment (not idempotent)', async () => {
+    const { standin, provider } = await setup()
+    const live = await provider.currentProductionDeployment()
+    standin.failNext('/v13/deployments', { status: 500, method: 'POST' })
+    await rejection(provider.redeploy(live!, {}))
+    expect(standin.requestsTo('/v13/deployments', 'POST')).toHaveLength(1)
+  })
+
+  it('treats a 201 with failures as a failure naming the key', async () => {
+    const { standin, provider } = await setup()
+    standin.failEnvKey('NEXT_PUBLIC_USE_STREAMING', {
+      code: 'ENV_SAVE_FAILED',
+      message: 'internal'
+    })
+    const err = await rejection(
+      provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    )
+    expect(err.message).toMatch(/201.*NEXT_PUBLIC_USE_STREAMING.*ENV_SAVE_FAILED/)
+    const post = standin.requestsTo('/v10/projects/outline-app/env', 'POST')[0]!
+    expect(post.status).toBe(201)
+  })
+
+  it('reports ENV_CONFLICT when the existing variable has other targets', async () => {
+    const { provider } = await setup({
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true', target: ['production', 'preview'] }]
+    })
+    const err = await rejection(
+      provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    )
+    expect(err.message).toMatch(/NEXT_PUBLIC_USE_STREAMING.*ENV_CONFLICT/)
+    expect(err.hint).toMatch(/flags.targets/)
+  })
+
+  it('explains a wrong token without echoing it', async () => {
+    const { provider } = await setup({}, { token: 'wrong-token-123' })
+    const err = await rejection(provider.checkAccess())
+    expect(err.message).toMatch(/rejected the token/)
+    expect(err.hint).toMatch(/VERCEL_TOKEN/)
+    expect(`${err.message} ${err.hint}`).not.toContain('wrong-token-123')
+  })
+
+  it('needs teamId for a team project, and sends it on every call', async () => {
+    const team = { project: { teamId: 'team_abc', teamSlug: 'acme' } }
+    const without = await setup(team, { teamId: null })
+    const err = await rejection(without.provider.checkAccess())
+    expect(err.message).toMatch(/not found/)
+    expect(err.hint).toMatch(/hosting.team/)
+    await without.standin.close()
+    standin = undefined
+    const withTeam = await setup(team)
+    await withTeam.provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    const live = await withTeam.provider.currentProductionDeployment()
+    const d = await withTeam.provider.redeploy(live!, {})
+    await withTeam.provider.waitForDeployment(d.id, { timeoutMs: 60_000 })
+    expect(withTeam.standin.requests.every(r => r.query.teamId === 'team_abc')).toBe(true)
+  })
+
+  it('fails clearly when the build ends in ERROR or the alias is not assigned', async () => {
+    const { standin, provider } = await setup()
+    const live = await provider.currentProductionDeployment()
+    standin.nextDeploymentOutcome('ERROR')
+    const d = await provider.redeploy(live!, {})
+    const err = await rejection(provider.waitForDeployment(d.id, { timeoutMs: 60_000 }))
+    expect(err.message).toMatch(/ended ERROR: BUILD_FAILED/)
+    standin.nextDeploymentOutcome('aliasError')
+    const d2 = await provider.redeploy(live!, {})
+    const err2 = await rejection(provider.waitForDeployment(d2.id, { timeoutMs: 60_000 }))
+    expect(err2.message).toMatch(/alias was not assigned/)
+    expect(standin.liveDeployment()?.id).toBe(live!.id)
+  })
+
+  it('polls with the CLI schedule and stops at the timeout', async () => {
+    const { provider, sleeps } = await setup({ ticks: { building: 1000 } })
+    const live = await provider.currentProductionDeployment()
+    const d = await provider.redeploy(live!, {})
+    const err = await rejection(provider.waitForDeployment(d.id, { timeoutMs: 120_000 }))
+    expect(err.message).toMatch(/not live after 2 min.*BUILDING/)
+    expect(sleeps.slice(0, 15).every(ms => ms === 1000)).toBe(true)
+    expect(sleeps).toContain(5000)
+    expect(sleeps).toContain(15000)
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(120_000)
+    expect(pollInterval(0)).toBe(1000)
+    expect(pollInterval(400_000)).toBe(30_000)
+    expect(retryDelay(404, null, () => 0)).toBeUndefined()
+  })
+})
