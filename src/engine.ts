@@ -99,16 +99,20 @@ function applyNotes(journal: Journal, notes: PreflightNote[]): void {
   }
 }
 
-/** Read-only checks of every phase in the plan, in plan order. Throws on the first failure. */
+interface PreflightFailure {
+  phase: PhaseName
+  error: StepError
+}
+
+/** Read-only checks of every phase in the plan, in plan order; all of them, so every problem shows. */
 async function preflight(
   plan: Plan,
   ctx: RunContext,
   journal: Journal,
-  lenient: boolean,
   modules: Record<PhaseName, PhaseModule>
-) {
-  const phases = [...new Set(plan.steps.map(s => s.phase))]
-  for (const phase of phases) {
+): Promise<PreflightFailure[]> {
+  const failures: PreflightFailure[] = []
+  for (const phase of new Set(plan.steps.map(s => s.phase))) {
     const module = modules[phase]
     if (!module.preflight) continue
     try {
@@ -118,11 +122,10 @@ async function preflight(
       )
       if (notes) applyNotes(journal, notes)
     } catch (err) {
-      const error = toStepError(err)
-      if (!lenient) throw new RollbackError(`${phase}: ${error.message}`, error.hint)
-      journal.warnings.push(`${phase} preflight: ${error.message}`)
+      failures.push({ phase, error: toStepError(err) })
     }
   }
+  return failures
 }
 
 export async function execute(
@@ -143,25 +146,28 @@ export async function execute(
     return journal
   }
 
+  const failures = await preflight(plan, ctx, journal, modules)
   if (plan.request.command === 'plan') {
     // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.
-    await preflight(plan, ctx, journal, true, modules)
+    journal.warnings.push(...failures.map(f => `${f.phase} preflight: ${f.error.message}`))
     return finish('planned')
   }
 
-  try {
-    await preflight(plan, ctx, journal, false, modules)
-  } catch (err) {
-    journal.error = toStepError(err)
-    for (const record of journal.steps) record.status = 'skipped'
-    return finish('failed')
+  let failed = failures.length > 0
+  if (failed) {
+    // Nothing is changed; only the closing steps of phases that passed their checks still run
+    // (so whoever pressed the button hears why).
+    journal.error = {
+      message: failures.map(f => `${f.phase}: ${f.error.message}`).join('; '),
+      hint: failures.flatMap(f => f.error.hint ?? []).join('; ') || undefined
+    }
   }
+  const failedPhases = new Set(failures.map(f => f.phase))
   await save()
 
-  let failed = false
   for (const [index, step] of plan.steps.entries()) {
     const record = journal.steps[index]!
-    if (failed && step.stage !== 'finally') {
+    if ((failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
       record.status = 'skipped'
       continue
     }

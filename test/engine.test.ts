@@ -127,6 +127,22 @@ describe('engine', () => {
     expect(journal.steps.every(s => s.status === 'skipped')).toBe(true)
   })
 
+  it('reports every preflight failure at once; only closing steps of checked phases run', async () => {
+    const { calls, journal } = await go('run', {
+      files: { preflightFail: 'no checkout' },
+      monitor: { preflightFail: 'health URL unreachable' },
+      notify: { stage: 'finally' }
+    })
+    expect(calls.run).toEqual(['notify'])
+    expect(journal.error?.message).toBe('files: no checkout; monitor: health URL unreachable')
+    expect(journal.steps.map(s => [s.id, s.status])).toEqual([
+      ['integrity', 'skipped'],
+      ['files', 'skipped'],
+      ['monitor', 'skipped'],
+      ['notify', 'succeeded']
+    ])
+  })
+
   it('stops at the first failure, skips the rest, but still runs finally steps', async () => {
     const { calls, journal } = await go('run', {
       files: { fail: 'boom' },
