@@ -4,6 +4,7 @@
  * Secrets never appear as values: the runbook names the environment variables that hold them.
  */
 import { z } from 'zod'
+import { overlapProblems, pathProblem } from '../git/paths.js'
 
 export const PHASES = [
   'flags',
@@ -213,18 +214,35 @@ const integrityCheck = z
   })
   .strict()
 
+const repoPath = z
+  .string()
+  .min(1)
+  .superRefine((path, ctx) => {
+    const problem = pathProblem(path)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  })
+
 const files = z
   .object({
     protect: z
-      .array(z.string().min(1))
+      .array(repoPath)
       .default([])
-      .describe('Paths that must exist after rollback.'),
+      .describe('Paths that must exist after rollback (checked before the git push).'),
     remove: z
-      .array(z.string().min(1))
+      .array(repoPath)
       .default([])
-      .describe('Paths removed (in a commit) if present.')
+      .describe('Paths removed (in a commit) if present; a trailing / marks a directory.')
   })
   .strict()
+  .superRefine((value, ctx) => {
+    for (const problem of overlapProblems(value.protect, value.remove)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['remove'],
+        message: `protect/remove overlap: ${problem}; a path cannot be both kept and removed`
+      })
+    }
+  })
 
 const metric = z
   .object({

@@ -1,0 +1,61 @@
+/**
+ * Shallow checkouts (actions/checkout fetches depth 1): deepen the history only as far as the
+ * commits we need, doubling the step each time (so at most ~2x what is needed), and measure what
+ * was fetched.
+ */
+import type { GitSession } from './session.js'
+
+export interface FetchStats {
+  /** Whether the checkout was shallow when we started. */
+  shallow: boolean
+  /** The `--deepen` steps taken, in order. */
+  deepenSteps: number[]
+  /** Commits of the branch present locally before and after. */
+  commitsBefore: number
+  commitsAfter: number
+  bytesFetched: number
+}
+
+export const FIRST_DEEPEN_STEP = 25
+
+/**
+ * Deepens the branch history until `ready()` holds or nothing is left to fetch. Returns whether
+ * `ready()` held in the end, and what was fetched.
+ */
+export async function deepenUntil(
+  session: GitSession,
+  ready: () => Promise<boolean>
+): Promise<{ ok: boolean; stats: FetchStats }> {
+  const { git } = session
+  const shallow = await git.isShallow()
+  const commitsBefore = await git.countCommits(session.tipRef)
+  const bytesBefore = await git.objectBytes()
+  const deepenSteps: number[] = []
+  let ok = await ready()
+  let step = FIRST_DEEPEN_STEP
+  while (!ok && (await git.isShallow())) {
+    await git.fetch(session.remote, [`+refs/heads/${session.branch}:${session.tipRef}`], {
+      deepen: step
+    })
+    deepenSteps.push(step)
+    ok = await ready()
+    step *= 2
+  }
+  const stats: FetchStats = {
+    shallow,
+    deepenSteps,
+    commitsBefore,
+    commitsAfter: deepenSteps.length ? await git.countCommits(session.tipRef) : commitsBefore,
+    bytesFetched: deepenSteps.length ? Math.max(0, (await git.objectBytes()) - bytesBefore) : 0
+  }
+  return { ok, stats }
+}
+
+export function describeFetch(stats: FetchStats): string | undefined {
+  if (stats.deepenSteps.length === 0) return undefined
+  const kib = (stats.bytesFetched / 1024).toFixed(1)
+  return (
+    `shallow checkout deepened by ${stats.commitsAfter - stats.commitsBefore} commits ` +
+    `(${stats.deepenSteps.length} fetch(es), ${kib} KiB) to reach the commits needed`
+  )
+}
