@@ -59,3 +59,15 @@ export function describeFetch(stats: FetchStats): string | undefined {
     `(${stats.deepenSteps.length} fetch(es), ${kib} KiB) to reach the commits needed`
   )
 }
+
+/** Fetch statistics of one run, accumulated over its preflight and its run. */
+export function mergeStats(first: FetchStats | undefined, second: FetchStats): FetchStats {
+  if (!first) return second
+  return {
+    shallow: first.shallow,
+    deepenSteps: [...first.deepenSteps, ...second.deepenSteps],
+    commitsBefore: first.commitsBefore,
+    commitsAfter: Math.max(first.commitsAfter, second.commitsAfter),
+    bytesFetched: first.bytesFetched + second.bytesFetched
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { RollbackError, type RunContext } from '../model.js'
 import { applyFileRules, type FilesOutcome } from './files.js'
-import { describeFetch, type FetchStats } from './history.js'
+import { describeFetch, mergeStats, type FetchStats } from './history.js'
 import type { GitAction } from './inputs.js'
 import { resolveReset, type ResetPlan } from './reset.js'
 import { applyReverts, describeCommit, resolveRevert, short, type RevertPlan } from './revert.js'
@@ -24,7 +24,26 @@ export interface Prepared {
   upToDate: boolean
 }
 
-export async function resolve(session: GitSession, action: GitAction): Promise<Resolved> {
+const fetchedEarlier = new WeakMap<object, FetchStats>()
+
+/**
+ * Resolves the commits. `run` is the run's context: what preflight fetched to deepen a shallow
+ * checkout is remembered and reported with the run's own fetches.
+ */
+export async function resolve(
+  session: GitSession,
+  action: GitAction,
+  run: object
+): Promise<Resolved> {
+  const resolved = await resolveOnce(session, action)
+  const stats = mergeStats(fetchedEarlier.get(run), fetchStats(resolved))
+  fetchedEarlier.set(run, stats)
+  if (resolved.kind === 'revert') resolved.revert.fetch = stats
+  else resolved.reset.fetch = stats
+  return resolved
+}
+
+async function resolveOnce(session: GitSession, action: GitAction): Promise<Resolved> {
   if (action.strategy === 'reset')
     return { kind: 'reset', reset: await resolveReset(session, action) }
   return { kind: 'revert', revert: await resolveRevert(session, action) }

@@ -44,7 +44,7 @@ function changedLines(resolved: Resolved, prepared: Prepared, s: GitSession): st
 async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResult> {
   const action = step.action
   return session(step, ctx, async s => {
-    const resolved = await resolve(s, action)
+    const resolved = await resolve(s, action, ctx)
     const prepared = await prepare(s, action, resolved, runLabel(ctx))
     if (prepared.upToDate) {
       ctx.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`)
@@ -81,7 +81,7 @@ async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResul
 
 async function drillGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResult> {
   return session(step, ctx, async s => {
-    const resolved = await resolve(s, step.action)
+    const resolved = await resolve(s, step.action, ctx)
     const prepared = await prepare(s, step.action, resolved, runLabel(ctx))
     const scratch = `refs/heads/rollback-drill/${ctx.request.runId.replace(/[^A-Za-z0-9._-]/g, '-')}`
     await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch })
@@ -124,7 +124,7 @@ export const gitPhase: PhaseModule<GitAction> = {
     for (const step of steps) {
       const note = await session(step, ctx, async s => {
         await requireClean(s)
-        const resolved = await resolve(s, step.action)
+        const resolved = await resolve(s, step.action, ctx)
         return {
           stepId: step.id,
           changes: describeResolved(resolved, s, step.action),
