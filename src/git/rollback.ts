@@ -33,9 +33,11 @@ const fetchedEarlier = new WeakMap<object, FetchStats>()
 export async function resolve(
   session: GitSession,
   action: GitAction,
-  run: object
+  run: RunContext
 ): Promise<Resolved> {
   const resolved = await resolveOnce(session, action)
+  const fetched = describeFetch(fetchStats(resolved))
+  if (fetched) run.log.info(fetched)
   const stats = mergeStats(fetchedEarlier.get(run), fetchStats(resolved))
   fetchedEarlier.set(run, stats)
   if (resolved.kind === 'revert') resolved.revert.fetch = stats
