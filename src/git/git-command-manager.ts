@@ -6,6 +6,10 @@
  */
 import { getExecOutput } from '@actions/exec'
 import type { Logger } from '../model.js'
+import { Redactor } from '../util/redact.js'
+
+/** Hides passwords in URLs (a remote may be written with credentials). */
+const urls = new Redactor()
 
 export interface GitOutput {
   exitCode: number
@@ -55,7 +59,7 @@ export class GitCommandManager {
 
   /** Runs git and returns its output whatever the exit code. */
   async tryExec(args: string[]): Promise<GitOutput> {
-    this.logger.debug(`git ${args.join(' ')}`)
+    this.logger.debug(`git ${urls.redact(args.join(' '))}`)
     return this.runner(args, { cwd: this.workdir, env: this.env })
   }
 

@@ -4,6 +4,7 @@
  * remote branch's current tip fetched into a private ref.
  */
 import { RollbackError, type RunContext } from '../model.js'
+import { Redactor } from '../util/redact.js'
 import { configureAuth } from './auth.js'
 import {
   execGit,
@@ -99,7 +100,9 @@ async function remoteTip(git: GitCommandManager, target: SessionTarget): Promise
   try {
     tip = await git.lsRemote(target.remote, `refs/heads/${target.branch}`)
   } catch (err) {
-    const detail = err instanceof GitCommandError ? err.output.stderr.trim() : String(err)
+    const detail = new Redactor().redact(
+      err instanceof GitCommandError ? err.output.stderr.trim() : String(err)
+    )
     throw new RollbackError(
       `cannot reach git remote "${target.remote}": ${detail}`,
       'check the remote URL and that github-token can read the repository (contents: read)'
