@@ -51,16 +51,16 @@ export function explainPushFailure(
       'rerun the rollback: it starts again from the new head'
     )
   }
-  if (/\b(401|403)\b|permission|denied|authentication|could not read username/i.test(text)) {
-    return new RollbackError(
-      `push to ${where} was refused by the server:\n${server}`,
-      'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push'
-    )
-  }
   if (/remote rejected|protected|hook declined/i.test(text)) {
     return new RollbackError(
       `push to ${where} was rejected by the server:\n${server}`,
       'the branch is probably protected: allow the rollback actor to push (or force-push for reset) in the branch rules, or use git-strategy revert, which needs no force push'
+    )
+  }
+  if (/\b(401|403)\b|permission|denied|authentication|could not read username/i.test(text)) {
+    return new RollbackError(
+      `push to ${where} was refused by the server:\n${server}`,
+      'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push'
     )
   }
   return new RollbackError(`push to ${where} failed:\n${server}`, 'check the remote and the token')
