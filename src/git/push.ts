@@ -54,7 +54,7 @@ export function explainPushFailure(
   if (/remote rejected|protected|hook declined/i.test(text)) {
     return new RollbackError(
       `push to ${where} was rejected by the server:\n${server}`,
-      'the branch is probably protected: allow the rollback actor to push (or force-push for reset) in the branch rules, or use git-strategy revert, which needs no force push'
+      'the branch is probably protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use git-strategy revert, which needs no force push; if the server names a missing permission (contents: write, workflows), grant it to github-token'
     )
   }
   if (/\b(401|403)\b|permission|denied|authentication|could not read username/i.test(text)) {
