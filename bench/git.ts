@@ -103,7 +103,7 @@ async function main() {
     let t = performance.now()
     sh(root, ['init', '--quiet', '--bare', '--initial-branch=main', bare])
     sh(bare, ['fast-import', '--quiet', '--depth=1'], history(COMMITS))
-    sh(bare, ['repack', '-adq'])
+    sh(bare, ['repack', '-adfq'])
     const tip = sh(bare, ['rev-parse', 'main'])
     const from = sh(bare, ['rev-parse', `main~${RANGE}`])
     console.log(
