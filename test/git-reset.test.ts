@@ -40,6 +40,20 @@ describe('git reset', () => {
     expect(result!.outputs!['head-sha']).toBe(good)
   })
 
+  it('drill pushes the reset result to a scratch branch, deletes it, and keeps main', async () => {
+    const { good, b } = history()
+    const { result } = await runPhase({
+      workdir: clone(repo),
+      mode: 'drill',
+      ...reset(good, good, 'd1')
+    })
+    expect(result!.changed[0]).toContain('rollback-drill/d1')
+    expect(result!.changed.join('\n')).toContain('discarding 2 commit(s)')
+    expect(remoteHead(repo)).toBe(b)
+    expect(remoteHead(repo, 'refs/heads/rollback-drill/d1')).toBeUndefined()
+    expect(remoteHead(repo, 'refs/rollback/backup/d1')).toBeUndefined()
+  })
+
   it('a rerun when the branch already equals the target does nothing', async () => {
     const { good } = history()
     await runPhase({ workdir: clone(repo), ...reset(good, good) })

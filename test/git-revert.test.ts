@@ -127,6 +127,20 @@ describe('git revert', () => {
     expect(git(workdir, 'rev-parse', 'HEAD')).toBe(before)
   })
 
+  it('preflight finds the conflict in a throw-away worktree, before any phase mutates', async () => {
+    const { b } = history()
+    commit(repo.work, 'tune streaming', { 'app.ts': 'streaming v2\n' })
+    push(repo.work)
+    const workdir = clone(repo)
+    const head = git(workdir, 'rev-parse', 'HEAD')
+    await expect(
+      runPhase({ workdir, runbook: { git: { revert: b } }, mode: 'preflight' })
+    ).rejects.toThrow(/conflicts in app\.ts/)
+    expect(git(workdir, 'worktree', 'list').split('\n')).toHaveLength(1)
+    expect(git(workdir, 'rev-parse', 'HEAD')).toBe(head)
+    expect(git(workdir, 'status', '--porcelain')).toBe('')
+  })
+
   it('drill pushes the revert to a scratch branch and deletes it; main is untouched', async () => {
     const { base, c } = history()
     const { result } = await runPhase({

@@ -57,6 +57,11 @@ export class GitCommandManager {
     private readonly runner: GitRunner = execGit
   ) {}
 
+  /** The same manager (logger, environment, runner) working in another directory. */
+  at(workdir: string): GitCommandManager {
+    return new GitCommandManager(workdir, this.logger, this.env, this.runner)
+  }
+
   /** Runs git and returns its output whatever the exit code. */
   async tryExec(args: string[]): Promise<GitOutput> {
     this.logger.debug(`git ${urls.redact(args.join(' '))}`)
@@ -158,6 +163,15 @@ export class GitCommandManager {
 
   async checkoutDetached(rev: string): Promise<void> {
     await this.exec(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', rev])
+  }
+
+  async addWorktree(path: string, rev: string): Promise<void> {
+    await this.exec(['worktree', 'add', '--quiet', '--detach', path, rev])
+  }
+
+  async removeWorktree(path: string): Promise<void> {
+    await this.tryExec(['worktree', 'remove', '--force', path])
+    await this.tryExec(['worktree', 'prune'])
   }
 
   async resetHard(rev: string): Promise<void> {

@@ -4,6 +4,9 @@
  * prepare (local only: checkout, revert or reset, remove files, check protected files) ->
  * publish (run: push; drill: push a scratch branch and delete it).
  */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { RollbackError, type RunContext } from '../model.js'
 import { applyFileRules, type FilesOutcome } from './files.js'
 import { describeFetch, mergeStats, type FetchStats } from './history.js'
@@ -118,6 +121,27 @@ export async function prepare(
   const upToDate =
     head === session.tip || (await git.treeOf(head)) === (await git.treeOf(session.tip))
   return { head, commits, files, upToDate }
+}
+
+/**
+ * Preflight's dry run: `prepare` in a throw-away worktree of the same repository, so a conflict or
+ * a protected file the rollback would delete fails the run before any phase changed anything.
+ */
+export async function trial(
+  session: GitSession,
+  action: GitAction,
+  resolved: Resolved,
+  ctx: RunContext
+): Promise<Prepared> {
+  const dir = await mkdtemp(join(ctx.env.RUNNER_TEMP ?? tmpdir(), 'rollback-trial-'))
+  const path = join(dir, 'tree')
+  await session.git.addWorktree(path, session.tip)
+  try {
+    return await prepare({ ...session, git: session.git.at(path) }, action, resolved, runLabel(ctx))
+  } finally {
+    await session.git.removeWorktree(path)
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 /** What the report keeps about the step. */

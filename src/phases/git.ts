@@ -16,6 +16,7 @@ import {
   requireClean,
   resolve,
   runLabel,
+  trial,
   type Prepared,
   type Resolved
 } from '../git/rollback.js'
@@ -125,10 +126,14 @@ export const gitPhase: PhaseModule<GitAction> = {
       const note = await session(step, ctx, async s => {
         await requireClean(s)
         const resolved = await resolve(s, step.action, ctx)
+        const tried = await trial(s, step.action, resolved, ctx)
+        const outcome = tried.upToDate
+          ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
+          : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`
         return {
           stepId: step.id,
-          changes: describeResolved(resolved, s, step.action),
-          details: details(resolved, undefined, { remoteHead: s.tip })
+          changes: [...describeResolved(resolved, s, step.action), outcome],
+          details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
         }
       })
       notes.push(note)
