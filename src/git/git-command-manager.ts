@@ -178,15 +178,22 @@ export class GitCommandManager {
     await this.exec(['reset', '--quiet', '--hard', rev])
   }
 
-  /** Reverts one commit into the index; returns the conflicting paths (empty on success). */
-  async revertNoCommit(sha: string, mainline?: number): Promise<string[]> {
+  /**
+   * Reverts commits, in the order given, into the index and working tree (no commit). On a
+   * conflict returns the commit that conflicted (REVERT_HEAD) and the conflicting paths.
+   */
+  async revertNoCommit(
+    shas: string[],
+    mainline?: number
+  ): Promise<{ conflict?: { sha: string; paths: string[] } }> {
     const args = ['revert', '--no-commit']
     if (mainline !== undefined) args.push('-m', String(mainline))
-    const out = await this.tryExec([...args, sha])
-    if (out.exitCode === 0) return []
-    const conflicts = await this.conflictedPaths()
-    if (conflicts.length === 0) throw new GitCommandError(['revert', sha], out)
-    return conflicts
+    const out = await this.tryExec([...args, ...shas])
+    if (out.exitCode === 0) return {}
+    const paths = await this.conflictedPaths()
+    if (paths.length === 0) throw new GitCommandError(['revert', ...shas], out)
+    const sha = (await this.revParse('REVERT_HEAD')) ?? shas[0] ?? ''
+    return { conflict: { sha, paths } }
   }
 
   /** Drops an interrupted revert and restores the working tree to `rev`. */

@@ -142,6 +142,16 @@ export async function alreadyReverted(
   return reverted
 }
 
+/**
+ * Batches of commits one `git revert` can take: all of them in single mode without merges (one
+ * process), else one at a time (`-m` only applies to merges, per-commit mode commits each).
+ */
+function batches(plan: RevertPlan, action: GitAction): CommitInfo[][] {
+  const merges = plan.targets.some(c => c.parents.length > 1)
+  if (action.mode === 'single' && !merges) return [plan.targets]
+  return plan.targets.map(c => [c])
+}
+
 /** Reverts `plan.targets` on the current HEAD; returns the commits made. */
 export async function applyReverts(
   git: GitCommandManager,
@@ -149,20 +159,25 @@ export async function applyReverts(
   action: GitAction,
   runLabel: string
 ): Promise<string[]> {
+  if (plan.targets.length === 0) return []
   const start = (await git.revParse('HEAD'))!
   const made: string[] = []
-  for (const commit of plan.targets) {
-    const mainline = commit.parents.length > 1 ? action.mainline : undefined
-    const conflicts = await git.revertNoCommit(commit.sha, mainline)
-    if (conflicts.length > 0) {
+  for (const batch of batches(plan, action)) {
+    const mainline = batch[0]!.parents.length > 1 ? action.mainline : undefined
+    const { conflict } = await git.revertNoCommit(
+      batch.map(c => c.sha),
+      mainline
+    )
+    if (conflict) {
       await git.abortRevert(start)
+      const commit = plan.targets.find(c => c.sha === conflict.sha) ?? batch[0]!
       throw new RollbackError(
-        `revert: reverting ${describeCommit(commit)} conflicts in ${conflicts.join(', ')}; working tree restored, nothing pushed`,
+        `revert: reverting ${describeCommit(commit)} conflicts in ${conflict.paths.join(', ')}; working tree restored, nothing pushed`,
         'later commits changed the same lines: include them in the revert (widen the range), or revert by hand and rerun'
       )
     }
     if (action.mode === 'per-commit' && (await git.hasStagedChanges())) {
-      made.push(await git.commit(revertMessage([commit], runLabel)))
+      made.push(await git.commit(revertMessage(batch, runLabel)))
     }
   }
   if (action.mode === 'single' && (await git.hasStagedChanges())) {
