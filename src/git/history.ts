@@ -28,7 +28,7 @@ export async function deepenUntil(
 ): Promise<{ ok: boolean; stats: FetchStats }> {
   const { git } = session
   const shallow = await git.isShallow()
-  const commitsBefore = await git.countCommits(session.tipRef)
+  const commitsBefore = await git.countCommits(session.tip)
   const bytesBefore = await git.objectBytes()
   const deepenSteps: number[] = []
   let ok = await ready()
@@ -45,7 +45,7 @@ export async function deepenUntil(
     shallow,
     deepenSteps,
     commitsBefore,
-    commitsAfter: deepenSteps.length ? await git.countCommits(session.tipRef) : commitsBefore,
+    commitsAfter: deepenSteps.length ? await git.countCommits(session.tip) : commitsBefore,
     bytesFetched: deepenSteps.length ? Math.max(0, (await git.objectBytes()) - bytesBefore) : 0
   }
   return { ok, stats }

@@ -48,13 +48,13 @@ export async function resolveReset(session: GitSession, action: GitAction): Prom
     )
   }
   if (!target.startsWith(confirm)) throw confirmMismatch(confirm, target)
-  if (!(await git.isAncestor(target, session.tipRef))) {
+  if (!(await git.isAncestor(target, session.tip))) {
     throw new RollbackError(
       `reset-to: ${short(target)} is not an ancestor of ${session.remote}/${session.branch}`,
       'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert'
     )
   }
-  const discarded = await git.log([session.tipRef, `^${target}`])
+  const discarded = await git.log([session.tip, `^${target}`])
   return { target, discarded, fetch: stats }
 }
 

@@ -49,7 +49,7 @@ export async function resolveRevert(session: GitSession, action: GitAction): Pro
       ? await rangeCommits(session, spec, action)
       : await listCommits(session, spec)
   refuseUnhandledMerges(ordered, action)
-  const reverted = await alreadyReverted(git, session.tipRef, ordered.at(-1)!.sha)
+  const reverted = await alreadyReverted(git, session.tip, ordered.at(-1)!.sha)
   // A revert inside the request of a commit also in it: the pair cancels, revert neither.
   const inRequest = new Set(ordered.map(c => c.sha))
   for (const [target, by] of reverted)
@@ -96,16 +96,13 @@ async function listCommits(
   }
   const base = (await git.mergeBase(shas))!
   // Branch order (newest first) of everything between the oldest listed commit and the tip.
-  const history = [
-    ...(await git.log([session.tipRef, `^${base}`])),
-    ...(await git.log(['-1', base]))
-  ]
+  const history = [...(await git.log([session.tip, `^${base}`])), ...(await git.log(['-1', base]))]
   const wanted = new Set(shas)
   return history.filter(c => wanted.has(c.sha))
 }
 
 async function requireOnBranch(session: GitSession, sha: string): Promise<void> {
-  if (!(await session.git.isAncestor(sha, session.tipRef))) {
+  if (!(await session.git.isAncestor(sha, session.tip))) {
     throw new RollbackError(
       `revert: commit ${short(sha)} is not on ${session.remote}/${session.branch}`,
       'only commits that are part of the branch can be reverted; check the SHA and the branch'
