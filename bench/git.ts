@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { GitCommandManager } from '../src/git/git-command-manager.js'
+import { execGit, GitCommandManager } from '../src/git/git-command-manager.js'
+import { useGitRunner } from '../src/git/session.js'
 import type { FetchStats } from '../src/git/history.js'
 import type { Logger, RunContext } from '../src/model.js'
 import { gitPhase } from '../src/phases/git.js'
@@ -67,6 +68,8 @@ interface Row {
   rollbackMs: number
   fetchedBytes: number
   localCommits: number
+  gitCommands: number
+  slowest: string[]
 }
 
 async function scenario(root: string, url: string, revert: string, depth?: number): Promise<Row> {
@@ -77,6 +80,13 @@ async function scenario(root: string, url: string, revert: string, depth?: numbe
   const manager = new GitCommandManager(dir, quiet, env as Record<string, string>)
   const cloneBytes = await manager.objectBytes()
   const ctx = context(dir, revert, `bench-${depth ? 'shallow' : 'full'}`)
+  const timings: [number, string][] = []
+  useGitRunner(ctx, async (args, options) => {
+    const start = performance.now()
+    const out = await execGit(args, options)
+    timings.push([performance.now() - start, args.slice(0, 3).join(' ')])
+    return out
+  })
   t = performance.now()
   const steps = gitPhase.plan(ctx.runbook, ctx.request)
   await gitPhase.preflight!(steps, ctx)
@@ -89,7 +99,12 @@ async function scenario(root: string, url: string, revert: string, depth?: numbe
     cloneBytes,
     rollbackMs,
     fetchedBytes: fetch.bytesFetched,
-    localCommits: Number(sh(dir, ['rev-list', '--count', 'HEAD']))
+    localCommits: Number(sh(dir, ['rev-list', '--count', 'HEAD'])),
+    gitCommands: timings.length,
+    slowest: timings
+      .sort((a, b) => b[0] - a[0])
+      .slice(0, 4)
+      .map(([time, command]) => `${ms(time)} git ${command}`)
   }
 }
 
@@ -122,7 +137,8 @@ async function main() {
       ['fetched by the rollback (deepen)', r => kib(r.fetchedBytes)],
       ['total time', r => ms(r.cloneMs + r.rollbackMs)],
       ['total bytes', r => kib(r.cloneBytes + r.fetchedBytes)],
-      ['commits in the checkout', r => String(r.localCommits)]
+      ['commits in the checkout', r => String(r.localCommits)],
+      ['git commands run by the rollback', r => String(r.gitCommands)]
     ]
     const width = Math.max(...rows.map(([label]) => label.length))
     console.log(`${''.padEnd(width)} | depth 1 + deepen | full clone`)
@@ -131,6 +147,12 @@ async function main() {
       console.log(
         `${label.padEnd(width)} | ${cell(shallow).padStart(16)} | ${cell(full).padStart(10)}`
       )
+    }
+    for (const [name, row] of [
+      ['depth 1', shallow],
+      ['full clone', full]
+    ] as const) {
+      console.log(`\nslowest git commands (${name}):\n  ${row.slowest.join('\n  ')}`)
     }
   } finally {
     rmSync(root, { recursive: true, force: true })
