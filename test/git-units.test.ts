@@ -6,7 +6,7 @@ import { explainPushFailure } from '../src/git/push.js'
 import { revertMessage } from '../src/git/revert.js'
 import { filesPhase } from '../src/phases/files.js'
 import { gitPhase } from '../src/phases/git.js'
-import { testRequest, testRunbook } from './support/context.js'
+import { testContext, testRequest, testRunbook } from './support/context.js'
 
 const A = 'a'.repeat(40)
 const B = 'b'.repeat(40)
@@ -117,5 +117,20 @@ describe('revert message', () => {
     expect(message.split('\n')[0]).toBe('Revert 2 commits (emergency rollback)')
     expect(message).toContain(`This reverts commit ${B}.\nThis reverts commit ${A}.`)
     expect(message).toContain('actions/runs/42')
+  })
+})
+
+describe('git step without commits', () => {
+  it('is planned as a read-only skipped step so a flags-only run is not blocked', async () => {
+    const [step] = gitPhase.plan(testRunbook({ git: {} }), testRequest())
+    expect(step!.mutates).toBe(false)
+    expect(step!.title).toContain('no commits given')
+    const result = await gitPhase.run(step!, testContext())
+    expect(result.status).toBe('skipped')
+  })
+
+  it('is validated as soon as anything is requested', () => {
+    const [step] = gitPhase.plan(testRunbook({ git: {} }), testRequest({ gitStrategy: 'reset' }))
+    expect(step!.mutates).toBe(true)
   })
 })

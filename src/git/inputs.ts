@@ -22,6 +22,8 @@ export interface GitAction {
   mainline?: number
   backupRefPrefix: string
   files: FileRules
+  /** Why the step has nothing to do (no commits given anywhere); it is then reported, not run. */
+  skip?: string
 }
 
 export type RevertSpec =
@@ -48,8 +50,27 @@ export function gitAction(runbook: Runbook, request: Request): GitAction {
     mode: git?.['revert-mode'] ?? 'single',
     mainline: git?.mainline,
     backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
-    files: fileRules(runbook)
+    files: fileRules(runbook),
+    skip: nothingRequested(runbook, request)
   }
+}
+
+/**
+ * A runbook may carry a git section whose commits only come with an incident. Without any of
+ * them (and no explicit strategy/confirm in the request) the git step is reported as skipped,
+ * so a flags-only emergency run is not blocked; anything partial is validated (and refused).
+ */
+function nothingRequested(runbook: Runbook, request: Request): string | undefined {
+  const given = [
+    request.gitStrategy,
+    request.revert,
+    request.resetTo,
+    request.confirm,
+    runbook.git?.revert,
+    runbook.git?.['reset-to']
+  ]
+  if (given.some(value => value !== undefined && value !== '')) return undefined
+  return 'no commits given: set revert (A..B or SHAs) or git-strategy reset with reset-to and confirm'
 }
 
 export function checkBranch(branch: string): void {

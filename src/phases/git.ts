@@ -99,11 +99,22 @@ async function drillGit(step: Step<GitAction>, ctx: RunContext): Promise<StepRes
   })
 }
 
+async function skipped(step: Step<GitAction>, ctx: RunContext): Promise<StepResult> {
+  ctx.log.warn(`git: skipped, ${step.action.skip}`)
+  return { status: 'skipped', changed: [], details: { reason: step.action.skip } }
+}
+
 export const gitPhase: PhaseModule<GitAction> = {
   phase: 'git',
   plan(runbook, request) {
     if (runbook.git === undefined) return []
     const action = gitAction(runbook, request)
+    if (action.skip) {
+      const title = `git: nothing to roll back (${action.skip})`
+      return [
+        { id: 'git', phase: 'git', title, changes: [], mutates: false, stage: 'main', action }
+      ]
+    }
     const title =
       action.strategy === 'reset'
         ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
@@ -123,6 +134,7 @@ export const gitPhase: PhaseModule<GitAction> = {
   async preflight(steps, ctx) {
     const notes = []
     for (const step of steps) {
+      if (step.action.skip) continue
       const note = await session(step, ctx, async s => {
         await requireClean(s)
         const resolved = await resolve(s, step.action, ctx)
@@ -140,6 +152,6 @@ export const gitPhase: PhaseModule<GitAction> = {
     }
     return notes
   },
-  run: runGit,
-  drill: drillGit
+  run: (step, ctx) => (step.action.skip ? skipped(step, ctx) : runGit(step, ctx)),
+  drill: (step, ctx) => (step.action.skip ? skipped(step, ctx) : drillGit(step, ctx))
 }
