@@ -167,6 +167,28 @@ describe('git revert', () => {
     ).rejects.toThrow(message)
   })
 
+  it('rejects an unknown branch, naming the field', async () => {
+    const { c } = history()
+    const err = await runPhase({
+      workdir: clone(repo),
+      runbook: { git: { revert: c } },
+      request: { branch: 'nope' },
+      mode: 'preflight'
+    }).catch(e => e)
+    expect(err.message).toBe('branch: "nope" does not exist on remote "origin"')
+    expect(err.hint).toContain('branch')
+  })
+
+  it('accepts a remote given as a URL instead of a remote name', async () => {
+    const { c } = history()
+    const { result } = await runPhase({
+      workdir: clone(repo),
+      runbook: { git: { revert: c, remote: repo.url } }
+    })
+    expect(remoteHead(repo)).toBe(result!.outputs!['head-sha'])
+    expect(remoteHasPath(repo, 'diag/page.tsx')).toBe(false)
+  })
+
   it('rejects a reversed range', async () => {
     const { a, c } = history()
     await expect(
