@@ -76,7 +76,7 @@ export async function withGitSession<T>(
   const remoteUrl = (await git.remoteUrl(target.remote)) ?? urlOrFail(target.remote)
   const auth = await configureAuth(git, remoteUrl, ctx.secrets.githubToken, ctx.env.RUNNER_TEMP)
   try {
-    await remoteTip(git, target)
+    await requireRemoteBranch(git, target)
     const tipRef = `refs/emergency-rollback/${target.branch}`
     await git.fetch(target.remote, [`+refs/heads/${target.branch}:${tipRef}`])
     const tip = (await git.revParse(tipRef)) ?? ''
@@ -95,7 +95,8 @@ function urlOrFail(remote: string): string {
   )
 }
 
-async function remoteTip(git: GitCommandManager, target: SessionTarget): Promise<string> {
+/** Reachability and auth check (`git ls-remote`), and the branch must exist. */
+async function requireRemoteBranch(git: GitCommandManager, target: SessionTarget): Promise<void> {
   let tip: string | undefined
   try {
     tip = await git.lsRemote(target.remote, `refs/heads/${target.branch}`)
@@ -114,5 +115,4 @@ async function remoteTip(git: GitCommandManager, target: SessionTarget): Promise
       'set branch (input) or git.branch (runbook) to an existing branch'
     )
   }
-  return tip
 }
