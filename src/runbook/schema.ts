@@ -224,14 +224,8 @@ const repoPath = z
 
 const files = z
   .object({
-    protect: z
-      .array(repoPath)
-      .default([])
-      .describe('Paths that must exist after rollback (checked before the git push).'),
-    remove: z
-      .array(repoPath)
-      .default([])
-      .describe('Paths removed (in a commit) if present; a trailing / marks a directory.')
+    protect: z.array(repoPath).default([]).describe('Paths that must exist after rollback.'),
+    remove: z.array(repoPath).default([]).describe('Paths removed (in a commit) if present.')
   })
   .strict()
   .superRefine((value, ctx) => {
