@@ -10,7 +10,7 @@ export interface FetchStats {
   shallow: boolean
   /** The `--deepen` steps taken, in order. */
   deepenSteps: number[]
-  /** Commits of the branch present locally before and after. */
+  /** Commits of the branch present locally before and after (both 0 for a full clone). */
   commitsBefore: number
   commitsAfter: number
   bytesFetched: number
@@ -28,8 +28,9 @@ export async function deepenUntil(
 ): Promise<{ ok: boolean; stats: FetchStats }> {
   const { git } = session
   const shallow = await git.isShallow()
-  const commitsBefore = await git.countCommits(session.tip)
-  const bytesBefore = await git.objectBytes()
+  // Counting is only worth it when something may be fetched (a full clone never deepens).
+  const commitsBefore = shallow ? await git.countCommits(session.tip) : 0
+  const bytesBefore = shallow ? await git.objectBytes() : 0
   const deepenSteps: number[] = []
   let ok = await ready()
   let step = FIRST_DEEPEN_STEP
