@@ -104,6 +104,21 @@ describe('git reset', () => {
     expect(remoteHead(repo, 'refs/rollback/backup/r1')).toBeUndefined()
   })
 
+  it('keeps the backup ref when a racing force push took the old head off the branch', async () => {
+    const { good, b } = history()
+    const runner: GitRunner = async (args, options) => {
+      if (args.some(a => a.startsWith('--force-with-lease='))) {
+        git(repo.work, 'reset', '--quiet', '--hard', good)
+        commit(repo.work, 'rewritten history', { 'other.ts': 'o\n' })
+        git(repo.work, 'push', '--quiet', '--force', 'origin', 'main')
+      }
+      return execGit(args, options)
+    }
+    const err = await runPhase({ workdir: clone(repo), runner, ...reset(good, good) }).catch(e => e)
+    expect(err.message).toMatch(/someone pushed meanwhile.*kept at refs\/rollback\/backup\/r1/)
+    expect(remoteHead(repo, 'refs/rollback/backup/r1')).toBe(b)
+  })
+
   it('works from a depth-1 checkout, deepening only as far as needed', async () => {
     const { good } = history()
     for (let i = 0; i < 60; i++) commit(repo.work, `later ${i}`, { 'later.ts': `${i}\n` })

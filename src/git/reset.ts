@@ -77,8 +77,15 @@ export async function backupThenForcePush(session: GitSession, backup: string): 
       { lease: { ref: `refs/heads/${branch}`, expected: tip } }
     )
   } catch (err) {
-    if (await stillOnBranch(session)) await git.deleteRemoteRef(remote, backup)
-    throw err
+    if (await stillOnBranch(session)) {
+      await git.deleteRemoteRef(remote, backup)
+      throw err
+    }
+    if (!(err instanceof RollbackError)) throw err
+    throw new RollbackError(
+      `${err.message}; the old head ${short(tip)} is kept at ${backup}`,
+      err.hint
+    )
   }
 }
 
