@@ -1,26 +1,100 @@
-/** files phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
-import { RollbackError, type PhaseModule } from '../model.js'
+/**
+ * files phase: the seed's "File-Level Rollback" (protect some files, remove others).
+ *
+ * The split with the git phase: when the git phase runs, IT applies `files.remove` (one commit) and
+ * checks `files.protect` in its local sequence, before it pushes, so a revert that would delete a
+ * protected file fails with nothing pushed. This phase's step then runs after it and converges:
+ * it fetches the pushed branch, removes whatever listed path is still present (normally nothing),
+ * re-checks the protected paths, and pushes only if it had to commit. When the git phase is not
+ * in the plan (phase filter, no `git` section), this same step does the whole job on its own.
+ * Either way it is idempotent: a rerun finds nothing to remove and pushes nothing.
+ * Protect/remove overlap (including a removed directory that holds a protected file) is rejected
+ * by the runbook schema.
+ */
+import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
+import { applyFileRules, missingProtected, presentPaths } from '../git/files.js'
+import { checkBranch, fileRules, gitAction, type FileRules } from '../git/inputs.js'
+import { pushOrExplain } from '../git/push.js'
+import { requireClean, runLabel } from '../git/rollback.js'
+import { short } from '../git/revert.js'
+import { withGitSession, type GitSession } from '../git/session.js'
 
-export const filesPhase: PhaseModule = {
+export interface FilesAction {
+  remote: string
+  branch: string
+  rules: FileRules
+}
+
+function session<T>(step: Step<FilesAction>, ctx: RunContext, fn: (s: GitSession) => Promise<T>) {
+  checkBranch(step.action.branch)
+  return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn)
+}
+
+/** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
+async function apply(step: Step<FilesAction>, ctx: RunContext, push: boolean): Promise<StepResult> {
+  return session(step, ctx, async s => {
+    await requireClean(s)
+    await s.git.checkoutDetached(s.tip)
+    const outcome = await applyFileRules(s.git, step.action.rules, runLabel(ctx))
+    const head = outcome.commit ?? s.tip
+    const details = { filesRemoved: outcome.removed, filesKept: outcome.kept, remoteHead: s.tip }
+    if (!outcome.commit) {
+      return { status: 'succeeded', changed: [], outputs: { 'head-sha': s.tip }, details }
+    }
+    const removed = outcome.removed.map(path => `removed ${path}`)
+    if (!push) {
+      return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details }
+    }
+    await pushOrExplain(s.git, { remote: s.remote, src: head, dst: `refs/heads/${s.branch}` })
+    return {
+      status: 'succeeded',
+      changed: [...removed, `${s.remote}/${s.branch} is now ${short(head)}`],
+      outputs: { 'head-sha': head },
+      recovery: [`to restore the removed files: git revert ${short(head)} and push`],
+      details
+    }
+  })
+}
+
+export const filesPhase: PhaseModule<FilesAction> = {
   phase: 'files',
-  plan(runbook) {
+  plan(runbook, request) {
     if (runbook.files === undefined) return []
+    const { remote, branch } = gitAction(runbook, request)
+    const rules = fileRules(runbook)
+    const changes = [
+      ...rules.remove.map(path => `remove ${path} from ${remote}/${branch} if still present`),
+      ...(rules.protect.length
+        ? [`check that ${rules.protect.length} protected path(s) exist`]
+        : [])
+    ]
     return [
       {
         id: 'files',
         phase: 'files',
-        title: 'files (not implemented yet)',
-        changes: [],
-        mutates: false,
+        title: `keep ${rules.protect.length} protected path(s), remove ${rules.remove.length}`,
+        changes,
+        mutates: rules.remove.length > 0,
         stage: 'main',
-        action: undefined
+        action: { remote, branch, rules }
       }
     ]
   },
-  run() {
-    return Promise.reject(new RollbackError('the files phase is not implemented yet'))
+  async preflight(steps, ctx) {
+    const notes = []
+    for (const step of steps) {
+      notes.push(
+        await session(step, ctx, async s => {
+          const present = await presentPaths(s.git, step.action.rules.remove, s.tip)
+          const missing = await missingProtected(s.git, step.action.rules, s.tip)
+          const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`)
+          if (missing.length) changes.push(`protected but missing now: ${missing.join(', ')}`)
+          return { stepId: step.id, changes, details: { presentToRemove: present, missing } }
+        })
+      )
+    }
+    return notes
   },
-  drill() {
-    return Promise.reject(new RollbackError('the files phase is not implemented yet'))
-  }
+  run: (step, ctx) => apply(step, ctx, true),
+  drill: (step, ctx) => apply(step, ctx, false)
 }

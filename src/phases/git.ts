@@ -1,26 +1,157 @@
-/** git phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
-import { RollbackError, type PhaseModule } from '../model.js'
+/**
+ * git phase: the seed's "Git Rollback". Option B (`revert`, default) reverts commits newest first
+ * and pushes normally; Option A (`reset`) resets to a confirmed known-good ancestor, after pushing
+ * the discarded head to a backup ref, with --force-with-lease. The runbook's `files` section is
+ * applied in the same local sequence, so protected files are checked BEFORE anything is pushed.
+ * See docs/git-phase.md.
+ */
+import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
+import { checkBranch, describeAction, gitAction, type GitAction } from '../git/inputs.js'
+import { pushOrExplain } from '../git/push.js'
+import { backupRef, backupThenForcePush } from '../git/reset.js'
+import {
+  describeResolved,
+  details,
+  prepare,
+  requireClean,
+  resolve,
+  runLabel,
+  trial,
+  type Prepared,
+  type Resolved
+} from '../git/rollback.js'
+import { describeCommit, short } from '../git/revert.js'
+import { withGitSession, type GitSession } from '../git/session.js'
 
-export const gitPhase: PhaseModule = {
+function session<T>(step: Step<GitAction>, ctx: RunContext, fn: (s: GitSession) => Promise<T>) {
+  checkBranch(step.action.branch)
+  return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn)
+}
+
+function changedLines(resolved: Resolved, prepared: Prepared, s: GitSession): string[] {
+  const where = `${s.remote}/${s.branch}`
+  const lines: string[] = []
+  if (resolved.kind === 'revert') {
+    for (const c of resolved.revert.targets) lines.push(`reverted ${describeCommit(c)}`)
+  } else {
+    lines.push(`reset ${where} from ${short(s.tip)} to ${short(resolved.reset.target)}`)
+    for (const c of resolved.reset.discarded) lines.push(`discarded ${describeCommit(c)}`)
+  }
+  for (const path of prepared.files.removed) lines.push(`removed ${path}`)
+  lines.push(`${where} is now ${short(prepared.head)}`)
+  return lines
+}
+
+async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResult> {
+  const action = step.action
+  return session(step, ctx, async s => {
+    const resolved = await resolve(s, action, ctx)
+    const prepared = await prepare(s, action, resolved, runLabel(ctx))
+    if (prepared.upToDate) {
+      ctx.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`)
+      return {
+        status: 'succeeded',
+        changed: [],
+        outputs: { 'head-sha': s.tip },
+        details: details(resolved, prepared, { upToDate: true })
+      }
+    }
+    const dst = `refs/heads/${s.branch}`
+    let recovery: string[]
+    let backup: string | undefined
+    if (resolved.kind === 'reset') {
+      backup = backupRef(action, ctx.request.runId)
+      await backupThenForcePush(s, backup)
+      recovery = [
+        `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
+        `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
+      ]
+    } else {
+      await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst })
+      recovery = [`to undo: git revert ${prepared.commits.map(short).join(' ')} and push`]
+    }
+    return {
+      status: 'succeeded',
+      changed: changedLines(resolved, prepared, s),
+      outputs: { 'head-sha': prepared.head },
+      recovery,
+      details: details(resolved, prepared, { backupRef: backup, previousHead: s.tip })
+    }
+  })
+}
+
+async function drillGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResult> {
+  return session(step, ctx, async s => {
+    const resolved = await resolve(s, step.action, ctx)
+    const prepared = await prepare(s, step.action, resolved, runLabel(ctx))
+    const scratch = `refs/heads/rollback-drill/${ctx.request.runId.replace(/[^A-Za-z0-9._-]/g, '-')}`
+    await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch })
+    const deleted = await s.git.deleteRemoteRef(s.remote, scratch)
+    if (deleted.exitCode !== 0) ctx.log.warn(`could not delete drill branch ${scratch}`)
+    return {
+      status: 'succeeded',
+      changed: [
+        `drill: built ${short(prepared.head)} from ${short(s.tip)}, pushed it to ${scratch} and deleted it`,
+        ...describeResolved(resolved, s, step.action)
+      ],
+      details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
+    }
+  })
+}
+
+async function skipped(step: Step<GitAction>, ctx: RunContext): Promise<StepResult> {
+  ctx.log.warn(`git: skipped, ${step.action.skip}`)
+  return { status: 'skipped', changed: [], details: { reason: step.action.skip } }
+}
+
+export const gitPhase: PhaseModule<GitAction> = {
   phase: 'git',
-  plan(runbook) {
+  plan(runbook, request) {
     if (runbook.git === undefined) return []
+    const action = gitAction(runbook, request)
+    if (action.skip) {
+      const title = `git: nothing to roll back (${action.skip})`
+      return [
+        { id: 'git', phase: 'git', title, changes: [], mutates: false, stage: 'main', action }
+      ]
+    }
+    const title =
+      action.strategy === 'reset'
+        ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
+        : `revert ${action.revert ?? '?'} on ${action.branch}`
     return [
       {
         id: 'git',
         phase: 'git',
-        title: 'git (not implemented yet)',
-        changes: [],
-        mutates: false,
+        title,
+        changes: describeAction(action),
+        mutates: true,
         stage: 'main',
-        action: undefined
+        action
       }
     ]
   },
-  run() {
-    return Promise.reject(new RollbackError('the git phase is not implemented yet'))
+  async preflight(steps, ctx) {
+    const notes = []
+    for (const step of steps) {
+      if (step.action.skip) continue
+      const note = await session(step, ctx, async s => {
+        await requireClean(s)
+        const resolved = await resolve(s, step.action, ctx)
+        const tried = await trial(s, step.action, resolved, ctx)
+        const outcome = tried.upToDate
+          ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
+          : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`
+        return {
+          stepId: step.id,
+          changes: [...describeResolved(resolved, s, step.action), outcome],
+          details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
+        }
+      })
+      notes.push(note)
+    }
+    return notes
   },
-  drill() {
-    return Promise.reject(new RollbackError('the git phase is not implemented yet'))
-  }
+  run: (step, ctx) => (step.action.skip ? skipped(step, ctx) : runGit(step, ctx)),
+  drill: (step, ctx) => (step.action.skip ? skipped(step, ctx) : drillGit(step, ctx))
 }

@@ -4,6 +4,7 @@
  * Secrets never appear as values: the runbook names the environment variables that hold them.
  */
 import { z } from 'zod'
+import { overlapProblems, pathProblem } from '../git/paths.js'
 
 // A runbook is validated once per run: compiling validators (zod's JIT) costs more than it saves.
 z.config({ jitless: true })
@@ -239,18 +240,29 @@ const integrityCheck = z
   })
   .strict()
 
+const repoPath = z
+  .string()
+  .min(1)
+  .superRefine((path, ctx) => {
+    const problem = pathProblem(path)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  })
+
 const files = z
   .object({
-    protect: z
-      .array(z.string().min(1))
-      .default([])
-      .describe('Paths that must exist after rollback.'),
-    remove: z
-      .array(z.string().min(1))
-      .default([])
-      .describe('Paths removed (in a commit) if present.')
+    protect: z.array(repoPath).default([]).describe('Paths that must exist after rollback.'),
+    remove: z.array(repoPath).default([]).describe('Paths removed (in a commit) if present.')
   })
   .strict()
+  .superRefine((value, ctx) => {
+    for (const problem of overlapProblems(value.protect, value.remove)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['remove'],
+        message: `protect/remove overlap: ${problem}; a path cannot be both kept and removed`
+      })
+    }
+  })
 
 const metric = z
   .object({

@@ -1,0 +1,257 @@
+/**
+ * A typed wrapper around the git CLI, one method per git operation (modelled on actions/checkout's
+ * GitCommandManager). Commands run through @actions/exec with `silent: true`; each command line is
+ * logged through the run's logger at debug level. Secrets never appear in arguments: push/fetch
+ * authentication lives in a config file (see auth.ts).
+ */
+import { getExecOutput } from '@actions/exec'
+import type { Logger } from '../model.js'
+import { Redactor } from '../util/redact.js'
+
+/** Hides passwords in URLs (a remote may be written with credentials). */
+const urls = new Redactor()
+
+export interface GitOutput {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface GitRunOptions {
+  cwd: string
+  env: Record<string, string>
+}
+
+/** Runs `git <args>`; replaceable so tests can observe every invocation. */
+export type GitRunner = (args: string[], options: GitRunOptions) => Promise<GitOutput>
+
+export const execGit: GitRunner = (args, options) =>
+  getExecOutput('git', args, { ...options, silent: true, ignoreReturnCode: true })
+
+export class GitCommandError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly output: GitOutput
+  ) {
+    super(`git ${args[0] ?? ''} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`)
+    this.name = 'GitCommandError'
+  }
+}
+
+export interface CommitInfo {
+  sha: string
+  parents: string[]
+  subject: string
+}
+
+export interface PushOptions {
+  /** `--force-with-lease=<ref>:<expected sha>` */
+  lease?: { ref: string; expected: string }
+}
+
+export class GitCommandManager {
+  constructor(
+    readonly workdir: string,
+    private readonly logger: Logger,
+    private readonly env: Record<string, string>,
+    private readonly runner: GitRunner = execGit
+  ) {}
+
+  /** The same manager (logger, environment, runner) working in another directory. */
+  at(workdir: string): GitCommandManager {
+    return new GitCommandManager(workdir, this.logger, this.env, this.runner)
+  }
+
+  /** Runs git and returns its output whatever the exit code. */
+  async tryExec(args: string[]): Promise<GitOutput> {
+    this.logger.debug(`git ${urls.redact(args.join(' '))}`)
+    return this.runner(args, { cwd: this.workdir, env: this.env })
+  }
+
+  /** Runs git and throws GitCommandError on a non-zero exit. */
+  async exec(args: string[]): Promise<string> {
+    const output = await this.tryExec(args)
+    if (output.exitCode !== 0) throw new GitCommandError(args, output)
+    return output.stdout
+  }
+
+  async revParse(rev: string): Promise<string | undefined> {
+    const out = await this.tryExec(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])
+    return out.exitCode === 0 ? out.stdout.trim() : undefined
+  }
+
+  async treeOf(rev: string): Promise<string> {
+    return (await this.exec(['rev-parse', '--verify', `${rev}^{tree}`])).trim()
+  }
+
+  async isShallow(): Promise<boolean> {
+    return (await this.exec(['rev-parse', '--is-shallow-repository'])).trim() === 'true'
+  }
+
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    const out = await this.tryExec(['merge-base', '--is-ancestor', ancestor, descendant])
+    if (out.exitCode > 1) throw new GitCommandError(['merge-base'], out)
+    return out.exitCode === 0
+  }
+
+  async mergeBase(revs: string[]): Promise<string | undefined> {
+    if (revs.length === 1) return revs[0]
+    const out = await this.tryExec(['merge-base', '--octopus', ...revs])
+    return out.exitCode === 0 ? out.stdout.trim() : undefined
+  }
+
+  /** Commits in `revs` (rev-list syntax), newest first, with parents and subjects. */
+  async log(revs: string[], options: { firstParent?: boolean } = {}): Promise<CommitInfo[]> {
+    const args = ['log', '--topo-order', '--format=%H%x00%P%x00%s']
+    if (options.firstParent) args.push('--first-parent')
+    const out = await this.exec([...args, ...revs, '--'])
+    return out
+      .split('\n')
+      .filter(line => line.length > 0)
+      .map(line => {
+        const [sha = '', parents = '', subject = ''] = line.split('\0')
+        return { sha, parents: parents.split(' ').filter(Boolean), subject }
+      })
+  }
+
+  /** Full commit messages of `revs`, newest first. */
+  async messages(revs: string[]): Promise<{ sha: string; body: string }[]> {
+    const out = await this.exec(['log', '--format=%H%x00%B%x1e', ...revs, '--'])
+    return out
+      .split('\x1e')
+      .map(chunk => chunk.replace(/^\n+/, ''))
+      .filter(chunk => chunk.includes('\0'))
+      .map(chunk => {
+        const [sha = '', body = ''] = chunk.split('\0')
+        return { sha, body }
+      })
+  }
+
+  async countCommits(rev: string): Promise<number> {
+    return Number((await this.exec(['rev-list', '--count', rev])).trim())
+  }
+
+  /** Bytes of object storage (packs + loose objects), to measure what a fetch brought in. */
+  async objectBytes(): Promise<number> {
+    const out = await this.exec(['count-objects', '-v'])
+    const kib = (key: string) => Number(new RegExp(`^${key}: (\\d+)`, 'm').exec(out)?.[1] ?? 0)
+    return (kib('size') + kib('size-pack')) * 1024
+  }
+
+  async remoteUrl(remote: string): Promise<string | undefined> {
+    const out = await this.tryExec(['remote', 'get-url', remote])
+    return out.exitCode === 0 ? out.stdout.trim() : undefined
+  }
+
+  /** The sha a remote branch points at, or undefined when the branch does not exist. */
+  async lsRemote(remote: string, ref: string): Promise<string | undefined> {
+    const out = await this.exec(['ls-remote', remote, ref])
+    const line = out.split('\n').find(l => l.endsWith(`\t${ref}`))
+    return line?.split('\t')[0]
+  }
+
+  async fetch(remote: string, refspecs: string[], options: { deepen?: number } = {}) {
+    const args = ['fetch', '--no-tags', '--no-recurse-submodules', '--quiet']
+    if (options.deepen) args.push(`--deepen=${options.deepen}`)
+    await this.exec([...args, remote, ...refspecs])
+  }
+
+  async isClean(): Promise<boolean> {
+    const out = await this.exec(['status', '--porcelain', '--untracked-files=no'])
+    return out.trim() === ''
+  }
+
+  async checkoutDetached(rev: string): Promise<void> {
+    await this.exec(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', rev])
+  }
+
+  async addWorktree(path: string, rev: string): Promise<void> {
+    await this.exec(['worktree', 'add', '--quiet', '--detach', path, rev])
+  }
+
+  async removeWorktree(path: string): Promise<void> {
+    await this.tryExec(['worktree', 'remove', '--force', path])
+    await this.tryExec(['worktree', 'prune'])
+  }
+
+  async resetHard(rev: string): Promise<void> {
+    await this.exec(['reset', '--quiet', '--hard', rev])
+  }
+
+  /**
+   * Reverts commits, in the order given, into the index and working tree (no commit). On a
+   * conflict returns the commit that conflicted (REVERT_HEAD) and the conflicting paths.
+   */
+  async revertNoCommit(
+    shas: string[],
+    mainline?: number
+  ): Promise<{ conflict?: { sha: string; paths: string[] } }> {
+    const args = ['revert', '--no-commit']
+    if (mainline !== undefined) args.push('-m', String(mainline))
+    const out = await this.tryExec([...args, ...shas])
+    if (out.exitCode === 0) return {}
+    const paths = await this.conflictedPaths()
+    if (paths.length === 0) throw new GitCommandError(['revert', ...shas], out)
+    const sha = (await this.revParse('REVERT_HEAD')) ?? shas[0] ?? ''
+    return { conflict: { sha, paths } }
+  }
+
+  /** Drops an interrupted revert and restores the working tree to `rev`. */
+  async abortRevert(rev: string): Promise<void> {
+    await this.tryExec(['revert', '--quit'])
+    await this.resetHard(rev)
+  }
+
+  async conflictedPaths(): Promise<string[]> {
+    const out = await this.exec(['diff', '--name-only', '--diff-filter=U'])
+    return out.split('\n').filter(Boolean)
+  }
+
+  async hasStagedChanges(): Promise<boolean> {
+    const out = await this.tryExec(['diff', '--cached', '--quiet'])
+    return out.exitCode === 1
+  }
+
+  async commit(message: string): Promise<string> {
+    await this.exec(['commit', '--quiet', '--no-verify', '-m', message])
+    return (await this.revParse('HEAD')) ?? ''
+  }
+
+  /** Whether `path` (file or directory) exists in the tree of `rev`. */
+  async pathExists(rev: string, path: string): Promise<boolean> {
+    return (await this.tryExec(['cat-file', '-e', `${rev}:${path}`])).exitCode === 0
+  }
+
+  async remove(path: string): Promise<void> {
+    await this.exec(['rm', '-r', '--quiet', '--ignore-unmatch', '--', path])
+  }
+
+  /** Pushes `src` to `dst`; returns git's output so the caller can explain a rejection. */
+  async push(remote: string, src: string, dst: string, options: PushOptions = {}) {
+    const args = ['push', '--porcelain']
+    if (options.lease)
+      args.push(`--force-with-lease=${options.lease.ref}:${options.lease.expected}`)
+    return this.tryExec([...args, remote, `${src}:${dst}`])
+  }
+
+  async deleteRemoteRef(remote: string, ref: string): Promise<GitOutput> {
+    return this.tryExec(['push', '--porcelain', remote, `:${ref}`])
+  }
+
+  async config(key: string): Promise<string | undefined> {
+    const out = await this.tryExec(['config', '--get', key])
+    return out.exitCode === 0 ? out.stdout.trim() : undefined
+  }
+
+  async addLocalConfig(key: string, value: string): Promise<void> {
+    await this.exec(['config', '--local', '--add', key, value])
+  }
+
+  async unsetLocalConfig(key: string, value: string): Promise<void> {
+    await this.tryExec(['config', '--local', '--fixed-value', '--unset-all', key, value])
+  }
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' | ')
+}

@@ -1,0 +1,144 @@
+/**
+ * The git step's action, resolved purely from the runbook and the request (request wins), and
+ * validation of the user-supplied revisions. Only hex SHAs are accepted: no refs, no options.
+ */
+import { RollbackError, type Request } from '../model.js'
+import type { Runbook } from '../runbook/schema.js'
+import { normalizePath } from './paths.js'
+
+export interface FileRules {
+  protect: string[]
+  remove: string[]
+}
+
+export interface GitAction {
+  strategy: 'revert' | 'reset'
+  remote: string
+  branch: string
+  revert?: string
+  resetTo?: string
+  confirm?: string
+  mode: 'single' | 'per-commit'
+  mainline?: number
+  backupRefPrefix: string
+  files: FileRules
+  /** Why the step has nothing to do (no commits given anywhere); it is then reported, not run. */
+  skip?: string
+}
+
+export type RevertSpec =
+  { kind: 'range'; from: string; to: string } | { kind: 'list'; shas: string[] }
+
+const SHA = /^[0-9a-f]{7,40}$/i
+
+export function fileRules(runbook: Runbook): FileRules {
+  return {
+    protect: (runbook.files?.protect ?? []).map(normalizePath),
+    remove: (runbook.files?.remove ?? []).map(normalizePath)
+  }
+}
+
+export function gitAction(runbook: Runbook, request: Request): GitAction {
+  const git = runbook.git
+  return {
+    strategy: request.gitStrategy ?? git?.strategy ?? 'revert',
+    remote: git?.remote ?? 'origin',
+    branch: request.branch ?? git?.branch ?? 'main',
+    revert: request.revert ?? git?.revert,
+    resetTo: request.resetTo ?? git?.['reset-to'],
+    confirm: request.confirm,
+    mode: git?.['revert-mode'] ?? 'single',
+    mainline: git?.mainline,
+    backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
+    files: fileRules(runbook),
+    skip: nothingRequested(runbook, request)
+  }
+}
+
+/**
+ * A runbook may carry a git section whose commits only come with an incident. Without any of
+ * them (and no explicit strategy/confirm in the request) the git step is reported as skipped,
+ * so a flags-only emergency run is not blocked; anything partial is validated (and refused).
+ */
+function nothingRequested(runbook: Runbook, request: Request): string | undefined {
+  const given = [
+    request.gitStrategy,
+    request.revert,
+    request.resetTo,
+    request.confirm,
+    runbook.git?.revert,
+    runbook.git?.['reset-to']
+  ]
+  if (given.some(value => value !== undefined && value !== '')) return undefined
+  return 'no commits given: set revert (A..B or SHAs) or git-strategy reset with reset-to and confirm'
+}
+
+export function checkBranch(branch: string): void {
+  if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith('-') || branch.includes('..')) {
+    throw new RollbackError(
+      `branch: "${branch}" is not a valid branch name`,
+      'use a plain branch name such as main'
+    )
+  }
+}
+
+/** `A..B` or SHAs separated by spaces/commas; throws RollbackError naming the `revert` field. */
+export function parseRevertSpec(raw: string | undefined): RevertSpec {
+  const text = raw?.trim() ?? ''
+  if (text === '') {
+    throw new RollbackError(
+      'revert: no commits to revert',
+      'set revert (input) or git.revert (runbook) to a range A..B or a list of SHAs'
+    )
+  }
+  if (text.includes('..')) {
+    const match = /^([0-9a-f]{7,40})\.\.([0-9a-f]{7,40})$/i.exec(text)
+    if (!match) {
+      throw new RollbackError(
+        `revert: "${text}" is not a range of two SHAs`,
+        'write the range as OLD..NEW with two commit SHAs (7-40 hex characters), e.g. a1b2c3d..e4f5a6b; OLD itself is kept'
+      )
+    }
+    return { kind: 'range', from: match[1]!.toLowerCase(), to: match[2]!.toLowerCase() }
+  }
+  const shas = text.split(/[\s,]+/).filter(Boolean)
+  const bad = shas.filter(sha => !SHA.test(sha))
+  if (bad.length > 0) {
+    throw new RollbackError(
+      `revert: ${bad.map(b => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not SHAs' : 'is not a SHA'}`,
+      'list commit SHAs (7-40 hex characters) separated by spaces or commas, or give a range A..B'
+    )
+  }
+  return { kind: 'list', shas: [...new Set(shas.map(s => s.toLowerCase()))] }
+}
+
+export function checkShaInput(field: 'reset-to' | 'confirm', value: string | undefined): string {
+  const text = value?.trim() ?? ''
+  if (text === '') {
+    const hint =
+      field === 'reset-to'
+        ? 'set reset-to (input) or git.reset-to (runbook) to the known-good commit SHA'
+        : 'a reset discards commits: repeat the target SHA (full or its first 7+ characters) in confirm'
+    throw new RollbackError(`${field}: required for git-strategy reset`, hint)
+  }
+  if (!SHA.test(text)) {
+    throw new RollbackError(
+      `${field}: "${text}" is not a commit SHA`,
+      'give a commit SHA: 7 to 40 hex characters'
+    )
+  }
+  return text.toLowerCase()
+}
+
+export function describeAction(action: GitAction): string[] {
+  if (action.strategy === 'reset') {
+    return [
+      `reset ${action.remote}/${action.branch} to ${action.resetTo ?? '(reset-to not set)'} with --force-with-lease`,
+      `push the current head to ${action.backupRefPrefix}/<run-id> first (nothing is lost)`
+    ]
+  }
+  const how = action.mode === 'single' ? 'in one commit' : 'one commit per reverted commit'
+  return [
+    `revert ${action.revert ?? '(revert not set)'} on ${action.remote}/${action.branch} ${how}, then push`
+  ]
+}

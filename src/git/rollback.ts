@@ -1,0 +1,169 @@
+/**
+ * The git step's sequence, shared by preflight, run and drill:
+ * resolve (read-only: which commits, deepening a shallow checkout as needed) ->
+ * prepare (local only: checkout, revert or reset, remove files, check protected files) ->
+ * publish (run: push; drill: push a scratch branch and delete it).
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { RollbackError, type RunContext } from '../model.js'
+import { applyFileRules, type FilesOutcome } from './files.js'
+import { describeFetch, mergeStats, type FetchStats } from './history.js'
+import type { GitAction } from './inputs.js'
+import { resolveReset, type ResetPlan } from './reset.js'
+import { applyReverts, describeCommit, resolveRevert, short, type RevertPlan } from './revert.js'
+import type { GitSession } from './session.js'
+
+export type Resolved = { kind: 'revert'; revert: RevertPlan } | { kind: 'reset'; reset: ResetPlan }
+
+export interface Prepared {
+  /** The local commit that would become the branch head. */
+  head: string
+  /** Commits made locally (reverts, file removal). */
+  commits: string[]
+  files: FilesOutcome
+  /** The branch's content already equals the rollback result: nothing to push. */
+  upToDate: boolean
+}
+
+const fetchedEarlier = new WeakMap<object, FetchStats>()
+
+/**
+ * Resolves the commits. `run` is the run's context: what preflight fetched to deepen a shallow
+ * checkout is remembered and reported with the run's own fetches.
+ */
+export async function resolve(
+  session: GitSession,
+  action: GitAction,
+  run: RunContext
+): Promise<Resolved> {
+  const resolved = await resolveOnce(session, action)
+  const fetched = describeFetch(fetchStats(resolved))
+  if (fetched) run.log.info(fetched)
+  const stats = mergeStats(fetchedEarlier.get(run), fetchStats(resolved))
+  fetchedEarlier.set(run, stats)
+  if (resolved.kind === 'revert') resolved.revert.fetch = stats
+  else resolved.reset.fetch = stats
+  return resolved
+}
+
+async function resolveOnce(session: GitSession, action: GitAction): Promise<Resolved> {
+  if (action.strategy === 'reset')
+    return { kind: 'reset', reset: await resolveReset(session, action) }
+  return { kind: 'revert', revert: await resolveRevert(session, action) }
+}
+
+export function fetchStats(resolved: Resolved): FetchStats {
+  return resolved.kind === 'revert' ? resolved.revert.fetch : resolved.reset.fetch
+}
+
+export function runLabel(ctx: RunContext): string {
+  const url = ctx.github?.runUrl
+  return `run ${ctx.request.runId}${url ? ` (${url})` : ''}`
+}
+
+/** The concrete changes, for plan/preflight notes. */
+export function describeResolved(resolved: Resolved, session: GitSession, action: GitAction) {
+  const where = `${session.remote}/${session.branch}`
+  const lines: string[] = []
+  if (resolved.kind === 'revert') {
+    const { targets, skipped } = resolved.revert
+    if (targets.length === 0)
+      lines.push(`nothing to revert on ${where}: every commit is already reverted`)
+    else lines.push(`revert ${targets.length} commit(s) on ${where}, newest first:`)
+    lines.push(...targets.map(c => `  ${describeCommit(c)}`))
+    lines.push(
+      ...skipped.map(s => `  skip ${describeCommit(s.commit)} (already reverted by ${short(s.by)})`)
+    )
+  } else {
+    const { target, discarded } = resolved.reset
+    if (discarded.length === 0)
+      lines.push(`nothing to reset: ${where} is already at ${short(target)}`)
+    else {
+      lines.push(
+        `reset ${where} from ${short(session.tip)} to ${short(target)}, discarding ${discarded.length} commit(s) (kept at ${action.backupRefPrefix}/<run-id>):`
+      )
+      lines.push(...discarded.map(c => `  ${describeCommit(c)}`))
+    }
+  }
+  if (action.files.remove.length) lines.push(`remove if present: ${action.files.remove.join(', ')}`)
+  if (action.files.protect.length)
+    lines.push(`must exist before pushing: ${action.files.protect.join(', ')}`)
+  const fetched = describeFetch(fetchStats(resolved))
+  if (fetched) lines.push(fetched)
+  return lines
+}
+
+export async function requireClean(session: GitSession): Promise<void> {
+  if (await session.git.isClean()) return
+  throw new RollbackError(
+    `the checkout ${session.git.workdir} has uncommitted changes`,
+    'run the rollback on a clean checkout (actions/checkout gives one); nothing was changed'
+  )
+}
+
+/** Builds the rollback result locally on a detached HEAD. Nothing leaves the machine. */
+export async function prepare(
+  session: GitSession,
+  action: GitAction,
+  resolved: Resolved,
+  label: string
+): Promise<Prepared> {
+  const { git } = session
+  await requireClean(session)
+  await git.checkoutDetached(resolved.kind === 'reset' ? resolved.reset.target : session.tip)
+  const commits =
+    resolved.kind === 'revert' ? await applyReverts(git, resolved.revert, action, label) : []
+  const files = await applyFileRules(git, action.files, label)
+  if (files.commit) commits.push(files.commit)
+  const head = (await git.revParse('HEAD'))!
+  const upToDate =
+    head === session.tip || (await git.treeOf(head)) === (await git.treeOf(session.tip))
+  return { head, commits, files, upToDate }
+}
+
+/**
+ * Preflight's dry run: `prepare` in a throw-away worktree of the same repository, so a conflict or
+ * a protected file the rollback would delete fails the run before any phase changed anything.
+ */
+export async function trial(
+  session: GitSession,
+  action: GitAction,
+  resolved: Resolved,
+  ctx: RunContext
+): Promise<Prepared> {
+  const dir = await mkdtemp(join(ctx.env.RUNNER_TEMP ?? tmpdir(), 'rollback-trial-'))
+  const path = join(dir, 'tree')
+  await session.git.addWorktree(path, session.tip)
+  try {
+    return await prepare({ ...session, git: session.git.at(path) }, action, resolved, runLabel(ctx))
+  } finally {
+    await session.git.removeWorktree(path)
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** What the report keeps about the step. */
+export function details(resolved: Resolved, prepared: Prepared | undefined, extra: object = {}) {
+  const base =
+    resolved.kind === 'revert'
+      ? {
+          strategy: 'revert',
+          reverted: resolved.revert.targets.map(c => c.sha),
+          alreadyReverted: resolved.revert.skipped.map(s => ({ sha: s.commit.sha, by: s.by }))
+        }
+      : {
+          strategy: 'reset',
+          resetTo: resolved.reset.target,
+          discarded: resolved.reset.discarded.map(c => c.sha)
+        }
+  return {
+    ...base,
+    commits: prepared?.commits ?? [],
+    filesRemoved: prepared?.files.removed ?? [],
+    filesKept: prepared?.files.kept ?? [],
+    fetch: fetchStats(resolved),
+    ...extra
+  }
+}

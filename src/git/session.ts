@@ -1,0 +1,118 @@
+/**
+ * A git session on the run's checkout: a command manager with a non-interactive environment,
+ * authentication configured for the remote (and removed afterwards, whatever happens), and the
+ * remote branch's current tip fetched into a private ref.
+ */
+import { RollbackError, type RunContext } from '../model.js'
+import { Redactor } from '../util/redact.js'
+import { configureAuth } from './auth.js'
+import {
+  execGit,
+  GitCommandError,
+  GitCommandManager,
+  type GitRunner
+} from './git-command-manager.js'
+
+export interface GitSession {
+  git: GitCommandManager
+  remote: string
+  remoteUrl: string
+  branch: string
+  /** The remote branch's sha when the session started. */
+  tip: string
+  /** Local ref holding `tip` (fetched). */
+  tipRef: string
+}
+
+const runners = new WeakMap<RunContext, GitRunner>()
+
+/** Lets tests and benchmarks observe (or interfere with) every git command of a run. */
+export function useGitRunner(ctx: RunContext, runner: GitRunner): void {
+  runners.set(ctx, runner)
+}
+
+/** Committer identity when the checkout has none (GitHub runners have none by default). */
+const BOT = {
+  name: 'github-actions[bot]',
+  email: '41898282+github-actions[bot]@users.noreply.github.com'
+}
+
+export async function createGit(ctx: RunContext): Promise<GitCommandManager> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(ctx.env)) if (value !== undefined) env[key] = value
+  Object.assign(env, {
+    GIT_TERMINAL_PROMPT: '0',
+    GCM_INTERACTIVE: 'never',
+    GIT_LITERAL_PATHSPECS: '1'
+  })
+  const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit)
+  const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree'])
+  if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
+    throw new RollbackError(
+      `${ctx.workdir} is not a git checkout`,
+      'check out the repository first (actions/checkout) or point the run at the checkout'
+    )
+  }
+  if (!(await git.config('user.name'))) {
+    Object.assign(env, { GIT_AUTHOR_NAME: BOT.name, GIT_COMMITTER_NAME: BOT.name })
+  }
+  if (!(await git.config('user.email'))) {
+    Object.assign(env, { GIT_AUTHOR_EMAIL: BOT.email, GIT_COMMITTER_EMAIL: BOT.email })
+  }
+  return git
+}
+
+export interface SessionTarget {
+  remote: string
+  branch: string
+}
+
+export async function withGitSession<T>(
+  ctx: RunContext,
+  target: SessionTarget,
+  fn: (session: GitSession) => Promise<T>
+): Promise<T> {
+  const git = await createGit(ctx)
+  const remoteUrl = (await git.remoteUrl(target.remote)) ?? urlOrFail(target.remote)
+  const auth = await configureAuth(git, remoteUrl, ctx.secrets.githubToken, ctx.env.RUNNER_TEMP)
+  try {
+    await requireRemoteBranch(git, target)
+    const tipRef = `refs/emergency-rollback/${target.branch}`
+    await git.fetch(target.remote, [`+refs/heads/${target.branch}:${tipRef}`])
+    const tip = (await git.revParse(tipRef)) ?? ''
+    const session = { git, remote: target.remote, remoteUrl, branch: target.branch, tip, tipRef }
+    return await fn(session)
+  } finally {
+    await auth.remove()
+  }
+}
+
+function urlOrFail(remote: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || remote.startsWith('/')) return remote
+  throw new RollbackError(
+    `git remote "${remote}" is not configured in the checkout`,
+    'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL'
+  )
+}
+
+/** Reachability and auth check (`git ls-remote`), and the branch must exist. */
+async function requireRemoteBranch(git: GitCommandManager, target: SessionTarget): Promise<void> {
+  let tip: string | undefined
+  try {
+    tip = await git.lsRemote(target.remote, `refs/heads/${target.branch}`)
+  } catch (err) {
+    const detail = new Redactor().redact(
+      err instanceof GitCommandError ? err.output.stderr.trim() : String(err)
+    )
+    throw new RollbackError(
+      `cannot reach git remote "${target.remote}": ${detail}`,
+      'check the remote URL and that github-token can read the repository (contents: read)'
+    )
+  }
+  if (!tip) {
+    throw new RollbackError(
+      `branch: "${target.branch}" does not exist on remote "${target.remote}"`,
+      'set branch (input) or git.branch (runbook) to an existing branch'
+    )
+  }
+}

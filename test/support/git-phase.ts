@@ -1,0 +1,52 @@
+/** Drives the git/files phases the way the engine does: plan -> preflight -> run (or drill). */
+import { gitPhase } from '../../src/phases/git.js'
+import { filesPhase } from '../../src/phases/files.js'
+import type { GitRunner } from '../../src/git/git-command-manager.js'
+import { useGitRunner } from '../../src/git/session.js'
+import type { PreflightNote, Request, RunContext, StepResult } from '../../src/model.js'
+import { testContext, testRequest, testRunbook } from './context.js'
+
+export interface PhaseRun {
+  ctx: RunContext & { log: { lines: string[] } }
+  notes: PreflightNote[]
+  result?: StepResult
+}
+
+export interface PhaseRunOptions {
+  workdir: string
+  runbook: Record<string, unknown>
+  request?: Partial<Request>
+  mode?: 'run' | 'drill' | 'preflight'
+  token?: string
+  runner?: GitRunner
+  phase?: 'git' | 'files'
+}
+
+export function phaseContext(options: PhaseRunOptions) {
+  const request = testRequest({ runId: `t${Date.now()}`, ...options.request })
+  const ctx = testContext({
+    workdir: options.workdir,
+    env: process.env,
+    runbook: testRunbook(options.runbook),
+    request,
+    secrets: { githubToken: options.token },
+    mode: options.mode === 'drill' ? 'drill' : 'run'
+  })
+  if (options.runner) useGitRunner(ctx, options.runner)
+  return ctx
+}
+
+/** Plans, preflights and runs the phase's single step; errors propagate (RollbackError). */
+export async function runPhase(options: PhaseRunOptions): Promise<PhaseRun> {
+  const ctx = phaseContext(options)
+  const phase = options.phase === 'files' ? filesPhase : gitPhase
+  const steps = (phase.plan as typeof gitPhase.plan)(ctx.runbook, ctx.request)
+  const step = steps[0]!
+  const notes = ((await phase.preflight!(steps as never, ctx)) ?? []) as PreflightNote[]
+  if (options.mode === 'preflight') return { ctx, notes }
+  const result =
+    options.mode === 'drill'
+      ? await phase.drill(step as never, ctx)
+      : await phase.run(step as never, ctx)
+  return { ctx, notes, result }
+}
