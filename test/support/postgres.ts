@@ -10,10 +10,19 @@
  * test file is isolated.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync
+} from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 
 export interface ThrowawayPostgres {
@@ -169,4 +178,42 @@ export function testDatabaseUrl(): string {
   const url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL
   if (!url) throw new Error('TEST_DATABASE_URL is not set: is jest globalSetup configured?')
   return url
+}
+
+/** Path of the demo seed (outline_sessions with stuck sessions). */
+export const SEED_SQL = fileURLToPath(
+  new URL('../../examples/streaming-migration/seed.sql', import.meta.url)
+)
+
+/** Runs the seed (or any SQL file) against url. */
+export async function loadSqlFile(url: string, file = SEED_SQL): Promise<void> {
+  await withPg(url, client => client.query(readFileSync(file, 'utf8')))
+}
+
+/** A fresh database with the seed loaded: the usual start of a database test. */
+export async function seededDatabase(baseUrl = testDatabaseUrl()): Promise<string> {
+  const url = await createTestDatabase(baseUrl)
+  await loadSqlFile(url)
+  return url
+}
+
+/** Opens a client, runs fn, closes it. */
+export async function withPg<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  client.on('error', () => {})
+  await client.connect()
+  try {
+    return await fn(client)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/** One query's rows. */
+export async function queryRows<R extends Record<string, unknown> = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = []
+): Promise<R[]> {
+  return withPg(url, async client => (await client.query<R>(sql, params)).rows)
 }
