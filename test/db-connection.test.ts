@@ -82,7 +82,11 @@ describe('one runner at a time', () => {
     const [step] = databasePhase.plan(runbook, again.request)
     const result = await databasePhase.run(step!, again)
     expect(result.status).toBe('succeeded')
-    const held = await queryRows(url, `SELECT 1 FROM pg_locks WHERE locktype = 'advisory'`)
+    const held = await queryRows(
+      url,
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+    )
     expect(held).toEqual([])
   })
 })

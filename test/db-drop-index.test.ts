@@ -96,7 +96,8 @@ describe('drop-index step', () => {
     // No session of ours is left waiting.
     const waiting = await queryRows(
       url,
-      `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'emergency-rollback%'`
+      `SELECT pid FROM pg_stat_activity
+        WHERE application_name LIKE 'emergency-rollback%' AND datname = current_database()`
     )
     expect(waiting).toEqual([])
     await reader.end()
