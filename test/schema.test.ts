@@ -3,6 +3,7 @@
  * in one ALTER TABLE, and the restore SQL from the report brings every value back.
  */
 import { describe, expect, it } from '@jest/globals'
+import pg from 'pg'
 import { schemaPhase } from '../src/phases/schema.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 import { queryRows, seededDatabase, withPg } from './support/postgres.js'
@@ -106,6 +107,35 @@ describe('schema rollback', () => {
         `SELECT indexname FROM pg_indexes WHERE indexname = 'uniq_outline_active_per_workflow'`
       )
     ).toHaveLength(1)
+  })
+
+  it('waits for a long reader without queueing (the app is never blocked), then drops', async () => {
+    const url = await seededDatabase()
+    const reader = new pg.Client({ connectionString: url })
+    await reader.connect()
+    await reader.query('BEGIN')
+    await reader.query('SELECT count(*) FROM outline_sessions')
+    const columnsOnly = testRunbook({
+      schema: [{ table: 'outline_sessions', 'drop-columns': STREAMING }]
+    })
+    const ctx = testContext({
+      runbook: columnsOnly,
+      request: testRequest({ runId: 'schema-reader' }),
+      env: { DATABASE_URL: url },
+      sleep: ms => new Promise(r => setTimeout(r, ms))
+    })
+    const [step] = schemaPhase.plan(columnsOnly, ctx.request)
+    const running = schemaPhase.run(step!, ctx)
+    await new Promise(r => setTimeout(r, 800))
+    const started = Date.now()
+    await withPg(url, c => c.query(`UPDATE outline_sessions SET updated_at = now() WHERE id = 7`))
+    expect(Date.now() - started).toBeLessThan(300)
+    setTimeout(() => void reader.query('COMMIT').then(() => reader.end()), 1500)
+    const result = await running
+    expect(result.error).toBeUndefined()
+    const timings = result.details!.timings as Record<string, number>
+    expect(timings['waited for long transactions (not queued)']).toBeGreaterThan(500)
+    expect(await columns(url)).not.toContain('partial_content')
   })
 
   it('drills in a rolled-back transaction: nothing changes', async () => {

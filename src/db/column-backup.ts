@@ -17,7 +17,15 @@ import {
   recreateStatement,
   type IndexInfo
 } from './drop-index.js'
-import { withLockLadder, type LadderAttempt, type LadderOptions } from './lock-ladder.js'
+import {
+  waitForClearRoad,
+  withLockLadder,
+  type LadderAttempt,
+  type LadderOptions
+} from './lock-ladder.js'
+
+/** Longest we wait for long transactions on the table before queueing for ACCESS EXCLUSIVE. */
+export const CLEAR_ROAD_MAX_MS = 30_000
 
 export interface ColumnInfo {
   name: string
@@ -263,8 +271,21 @@ export async function runSchemaRollback(
   // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
   const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ')
   let newRowsUnderLock = 0
+  let clearRoadMs = 0
+  const alterLadder: LadderOptions = {
+    ...ladder,
+    beforeAttempt: async () => {
+      clearRoadMs += await waitForClearRoad(client, spec.table, {
+        olderThanMs: 100,
+        maxWaitMs: CLEAR_ROAD_MAX_MS,
+        pollMs: 50,
+        sleep: ladder.sleep,
+        log: ladder.log
+      })
+    }
+  }
   const ladderResult = await time('drop columns', () =>
-    withLockLadder(client, `${field} (${alterStatement(spec)})`, ladder, async () => {
+    withLockLadder(client, `${field} (${alterStatement(spec)})`, alterLadder, async () => {
       await client.query('BEGIN')
       try {
         await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`)
@@ -283,6 +304,7 @@ export async function runSchemaRollback(
     })
   )
   attempts = attempts.concat(ladderResult.attempts)
+  timings['waited for long transactions (not queued)'] = clearRoadMs
   return {
     copiedRows,
     newRowsUnderLock,

@@ -17,6 +17,11 @@ export interface LadderOptions {
   /** 0..1; defaults to Math.random (tests pass a constant). */
   random?: () => number
   log?: (message: string) => void
+  /**
+   * Called before each attempt; may wait (bounded) until the attempt is likely to get its lock
+   * at once, e.g. until no long transaction holds a conflicting lock (see waitForClearRoad).
+   */
+  beforeAttempt?: () => Promise<void>
 }
 
 export interface LadderAttempt {
@@ -77,6 +82,7 @@ export async function withLockLadder<T>(
   const attempts: LadderAttempt[] = []
   try {
     for (const [i, timeout] of timeouts.entries()) {
+      await options.beforeAttempt?.()
       await client.query(`SET lock_timeout = ${Math.round(timeout)}`)
       const started = Date.now()
       try {
@@ -109,4 +115,51 @@ export async function withLockLadder<T>(
     await client.query('RESET lock_timeout').catch(() => {})
   }
   throw new LockLadderExhausted(what, attempts)
+}
+
+export interface ClearRoadOptions {
+  /** Transactions older than this that hold a lock on the table are "long". */
+  olderThanMs: number
+  /** Upper bound on the whole wait (never unbounded). */
+  maxWaitMs: number
+  pollMs: number
+  sleep(ms: number): Promise<void>
+  log?: (message: string) => void
+}
+
+/**
+ * Waits, WITHOUT queueing for the lock (so the app is never blocked behind us), until no other
+ * session has held a lock on `table` inside a transaction older than olderThanMs. Only then does
+ * the ladder queue for ACCESS EXCLUSIVE, so its short lock_timeout rarely fires and the app's
+ * queries rarely wait behind our request. Bounded by maxWaitMs; the ladder still applies after.
+ * Returns how long it waited.
+ */
+export async function waitForClearRoad(
+  client: pg.Client,
+  table: string,
+  options: ClearRoadOptions
+): Promise<number> {
+  const started = Date.now()
+  let logged = false
+  for (;;) {
+    const res = await client.query<{ pid: number; age_ms: number; app: string }>(
+      `SELECT a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::int AS age_ms,
+              a.application_name AS app
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()
+          AND a.backend_type = 'client backend' AND a.xact_start < now() - make_interval(secs => $2::float8 / 1000)
+        ORDER BY a.xact_start LIMIT 1`,
+      [table, options.olderThanMs]
+    )
+    const holder = res.rows[0]
+    const waited = Date.now() - started
+    if (!holder || waited >= options.maxWaitMs) return waited
+    if (!logged) {
+      options.log?.(
+        `waiting (without queueing) for pid ${holder.pid} (${holder.app || 'no application_name'}, transaction open ${holder.age_ms} ms) to release ${table}`
+      )
+      logged = true
+    }
+    await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited))
+  }
 }
