@@ -64,7 +64,9 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 function longReader(url: string): Promise<void> {
   return withClient(url, async c => {
     await c.query('BEGIN')
-    await c.query('SELECT count(*) FROM outline_sessions')
+    // Reading one row takes the same ACCESS SHARE lock as a report query would; a full count(*)
+    // here would add its own CPU spike to every scenario and blur what the cleanup costs.
+    await c.query('SELECT id FROM outline_sessions LIMIT 1')
     await c.query(`SELECT pg_sleep(${READER_MS / 1000})`)
     await c.query('COMMIT')
   })
@@ -216,6 +218,10 @@ async function naiveCleanup(url: string): Promise<void> {
 
 /** Our path, in this process (run as a child so its peak RSS is its own). */
 async function oursChild(url: string): Promise<void> {
+  // Node + tsx start-up is not part of the cleanup: say ready, start on "go".
+  console.log('ready')
+  await new Promise<void>(resolve => process.stdin.once('data', () => resolve()))
+  process.stdin.pause()
   const runbook = runbookSchema.parse(parse(readFileSync(runbookPath, 'utf8')))
   const ctx = (phase: PhaseName, runId: string) => {
     const request = testRequest({ command: 'run', phases: [phase], runId })
@@ -257,16 +263,25 @@ async function oursChild(url: string): Promise<void> {
   console.log(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, results }))
 }
 
-async function oursCleanup(url: string): Promise<{ maxRssKb: number; results: unknown[] }> {
+async function oursCleanup(
+  url: string,
+  onStart: () => void
+): Promise<{ maxRssKb: number; results: unknown[] }> {
   const child = spawn(
     process.execPath,
     [...process.execArgv, here, '--ours', url, '--rows', String(ROWS)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit']
-    }
+    { stdio: ['pipe', 'pipe', 'inherit'] }
   )
   let out = ''
-  child.stdout.on('data', d => (out += String(d)))
+  let started = false
+  child.stdout.on('data', d => {
+    out += String(d)
+    if (!started && out.includes('ready')) {
+      started = true
+      onStart()
+      child.stdin.write('go\n')
+    }
+  })
   const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
   const last = out.trim().split('\n').pop() ?? '{}'
   if (code !== 0) throw new Error(`our cleanup failed: ${last}`)
@@ -311,7 +326,7 @@ async function main(): Promise<void> {
       if (scenario === 'baseline') await sleep(10_000)
       if (scenario === 'naive') await naiveCleanup(url)
       if (scenario === 'ours') {
-        const res = await oursCleanup(url)
+        const res = await oursCleanup(url, () => (t = Date.now()))
         peakKb = res.maxRssKb
       }
       const end = Date.now()

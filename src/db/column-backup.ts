@@ -162,41 +162,68 @@ export function restoreColumnsSql(
   return out
 }
 
-/** Copies key + present columns; refreshes an existing backup by key (rerun after a crash). */
+/** Copy in key ranges of this many rows, pausing between them, so the app keeps its latency. */
+export const COPY_BATCH_ROWS = 10_000
+export const COPY_PAUSE_MS = 10
+
+/**
+ * Copies key + present columns into the backup table (created with a primary key on the key),
+ * in key ranges of COPY_BATCH_ROWS with a pause between them: each range is one INSERT ... SELECT
+ * inside the server (no rows in node) and an upsert, so a rerun after a crash refreshes the backup.
+ */
 export async function copyColumns(
   client: pg.Client,
   spec: SchemaRollbackSpec,
-  inspection: SchemaInspection
+  inspection: SchemaInspection,
+  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms))
 ): Promise<number> {
   const k = ident(spec.key)
+  const t = ident(spec.table)
+  const b = ident(spec.backupTable)
   const cols = inspection.present.map(c => ident(c.name))
   const list = [k, ...cols].join(', ')
   const { schema } = splitName(spec.backupTable)
   if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`)
   if (!inspection.backupExists) {
-    // One statement: the copy is consistent and streams inside the server (no rows in node).
-    const res = await client.query(
-      `CREATE TABLE ${ident(spec.backupTable)} AS SELECT ${list} FROM ${ident(spec.table)}`
-    )
-    await client.query(`ALTER TABLE ${ident(spec.backupTable)} ADD PRIMARY KEY (${k})`)
+    await client.query(`CREATE TABLE ${b} AS SELECT ${list} FROM ${t} WITH NO DATA`)
+    await client.query(`ALTER TABLE ${b} ADD PRIMARY KEY (${k})`)
     await client.query(
-      `COMMENT ON TABLE ${ident(spec.backupTable)} IS ${quoteLiteral(`emergency-rollback: data of ${spec.table} columns ${inspection.present.map(c => c.name).join(', ')} (key ${spec.key}) before they were dropped`)}`
+      `COMMENT ON TABLE ${b} IS ${quoteLiteral(`emergency-rollback: data of ${spec.table} columns ${inspection.present.map(c => c.name).join(', ')} (key ${spec.key}) before they were dropped`)}`
     )
-    return res.rowCount ?? 0
-  }
-  const missing = inspection.present.filter(c => !inspection.backupColumns.includes(c.name))
-  if (missing.length > 0 || !inspection.backupColumns.includes(spec.key)) {
-    throw new RollbackError(
-      `backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`,
-      `it belongs to something else: set schema[].backup-table to a new name`
-    )
+  } else {
+    const missing = inspection.present.filter(c => !inspection.backupColumns.includes(c.name))
+    if (missing.length > 0 || !inspection.backupColumns.includes(spec.key)) {
+      throw new RollbackError(
+        `backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`,
+        `it belongs to something else: set schema[].backup-table to a new name`
+      )
+    }
   }
   const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`)
-  const res = await client.query(
-    `INSERT INTO ${ident(spec.backupTable)} (${list}) SELECT ${list} FROM ${ident(spec.table)}
-     ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')}`
-  )
-  return res.rowCount ?? 0
+  const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
+  let from = minRes.rows[0]?.k ?? null
+  let first = true
+  let copied = 0
+  while (from !== null) {
+    const op = first ? '>=' : '>'
+    const upperRes = await client.query<{ k: string }>(
+      `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
+      [from, COPY_BATCH_ROWS - 1]
+    )
+    const upper = upperRes.rows[0]?.k ?? null
+    const res = await client.query(
+      `INSERT INTO ${b} (${list}) SELECT ${list} FROM ${t}
+        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`}
+       ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')}`,
+      upper === null ? [from] : [from, upper]
+    )
+    copied += res.rowCount ?? 0
+    if (upper === null) break
+    from = upper
+    first = false
+    await sleep(COPY_PAUSE_MS)
+  }
+  return copied
 }
 
 export interface SchemaRollbackResult {
@@ -263,7 +290,9 @@ export async function runSchemaRollback(
     )
   }
   // 2. Copy the data out (committed before anything is dropped).
-  const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection))
+  const copiedRows = await time('copy to backup', () =>
+    copyColumns(client, spec, inspection, ladder.sleep)
+  )
   const maxRes = await client.query<{ k: string | null }>(
     `SELECT max(${ident(spec.key)})::text AS k FROM ${ident(spec.backupTable)}`
   )
@@ -353,7 +382,7 @@ export async function drillSchemaRollback(
     await client.query('BEGIN')
     try {
       let started = Date.now()
-      copiedRows = await copyColumns(client, spec, inspection)
+      copiedRows = await copyColumns(client, spec, inspection, ladder.sleep)
       timings['copy to backup'] = Date.now() - started
       started = Date.now()
       // In a transaction a lock timeout aborts it: one rung only (the top one), no retries.
