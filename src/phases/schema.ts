@@ -1,26 +1,220 @@
-/** schema phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
-import { RollbackError, type PhaseModule } from '../model.js'
+/**
+ * schema phase: the seed's "Database Schema Rollback" without losing data. For each runbook
+ * schema entry: drop the listed indexes (and any other index on the columns) CONCURRENTLY, copy
+ * the columns' data to a backup table, then drop all the columns in one ALTER TABLE under the lock
+ * ladder. The report says where the data is and gives the SQL that restores it.
+ */
+import type pg from 'pg'
+import {
+  RollbackError,
+  type PhaseModule,
+  type PreflightNote,
+  type RunContext,
+  type Step,
+  type StepResult
+} from '../model.js'
+import type { SchemaRollback } from '../runbook/schema.js'
+import { checkRunLockFree, withRunLock } from '../db/advisory-lock.js'
+import { backupTableName } from '../db/batch-update.js'
+import {
+  alterStatement,
+  drillSchemaRollback,
+  inspectSchema,
+  runSchemaRollback,
+  type SchemaRollbackSpec
+} from '../db/column-backup.js'
+import { connect, dbSettings, withClient, type DbSettings } from '../db/connection.js'
+import { constraintError } from '../db/drop-index.js'
+import { failedResult, ladderOptions, ladderText, slug } from '../db/phase-support.js'
 
-export const schemaPhase: PhaseModule = {
+export interface SchemaAction {
+  index: number
+  field: string
+  entry: SchemaRollback
+}
+
+export function schemaSpec(entry: SchemaRollback, runId: string): SchemaRollbackSpec {
+  return {
+    table: entry.table,
+    key: entry.key,
+    dropColumns: entry['drop-columns'],
+    dropIndexes: entry['drop-indexes'],
+    backupTable: entry['backup-table'] ?? backupTableName(entry.table, runId, '_columns')
+  }
+}
+
+export const schemaPhase: PhaseModule<SchemaAction> = {
   phase: 'schema',
-  plan(runbook) {
-    if (runbook.schema === undefined) return []
-    return [
-      {
-        id: 'schema',
-        phase: 'schema',
-        title: 'schema (not implemented yet)',
-        changes: [],
-        mutates: false,
-        stage: 'main',
-        action: undefined
+  plan(runbook, request) {
+    return (runbook.schema ?? []).map((entry, index) => {
+      const spec = schemaSpec(entry, request.runId)
+      const changes: string[] = []
+      for (const i of spec.dropIndexes) {
+        changes.push(
+          `DROP INDEX CONCURRENTLY IF EXISTS ${i} — SHARE UPDATE EXCLUSIVE on ${spec.table}; alone, outside any transaction; lock_timeout ladder`
+        )
       }
-    ]
+      if (spec.dropColumns.length > 0) {
+        changes.push(
+          `copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue)`,
+          `${alterStatement(spec)} — ACCESS EXCLUSIVE on ${spec.table} for milliseconds (catalog-only), taken with LOCK TABLE under the lock_timeout ladder; rows inserted since the copy are added to the backup under that lock`
+        )
+      }
+      return {
+        id: `schema:${index + 1}-${slug(entry.table)}`,
+        phase: 'schema' as const,
+        title: `drop ${[...spec.dropColumns, ...spec.dropIndexes].join(', ')} from ${entry.table} (data kept in ${spec.backupTable})`,
+        changes,
+        mutates: true,
+        stage: 'main' as const,
+        action: { index, field: `schema[${index}]`, entry }
+      }
+    })
   },
-  run() {
-    return Promise.reject(new RollbackError('the schema phase is not implemented yet'))
+
+  async preflight(steps, ctx) {
+    const settings = dbSettings(ctx)
+    let client: pg.Client
+    try {
+      client = await connect(settings, 'preflight')
+    } catch (err) {
+      if (ctx.request.command === 'plan') {
+        ctx.log.warn(`schema preflight: ${(err as Error).message}`)
+        return []
+      }
+      throw err
+    }
+    const notes: PreflightNote[] = []
+    try {
+      await checkRunLockFree(client)
+      for (const step of steps) notes.push(await check(client, step, ctx, settings))
+    } finally {
+      await client.end().catch(() => {})
+    }
+    return notes
   },
-  drill() {
-    return Promise.reject(new RollbackError('the schema phase is not implemented yet'))
+
+  run(step, ctx) {
+    return execute(step, ctx, false)
+  },
+
+  drill(step, ctx) {
+    return execute(step, ctx, true)
+  }
+}
+
+async function check(
+  client: pg.Client,
+  step: Step<SchemaAction>,
+  ctx: RunContext,
+  settings: DbSettings
+): Promise<PreflightNote> {
+  const { field, entry } = step.action
+  const spec = schemaSpec(entry, ctx.request.runId)
+  const inspection = await inspectSchema(client, spec)
+  if (!inspection.tableExists) {
+    throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`)
+  }
+  if (inspection.present.length > 0 && !inspection.keyExists) {
+    throw new RollbackError(
+      `${field}.key: ${spec.table} has no column ${spec.key}`,
+      `fix ${field}.key`
+    )
+  }
+  for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
+    if (info.constraints.length > 0) throw constraintError(info, `${field}.drop-indexes`)
+  }
+  if (inspection.backupExists && inspection.present.length > 0) {
+    const missing = [spec.key, ...inspection.present.map(c => c.name)].filter(
+      c => !inspection.backupColumns.includes(c)
+    )
+    if (missing.length > 0) {
+      throw new RollbackError(
+        `${field}.backup-table: ${spec.backupTable} already exists without column(s) ${missing.join(', ')}`,
+        `set ${field}.backup-table to a new name`
+      )
+    }
+  }
+  const changes: string[] = []
+  for (const info of inspection.indexes) {
+    changes.push(
+      `DROP INDEX CONCURRENTLY IF EXISTS ${info.schema}.${info.name}${info.valid ? '' : ' (INVALID leftover)'} — SHARE UPDATE EXCLUSIVE; ${ladderText(settings)}`
+    )
+  }
+  for (const info of inspection.dependentIndexes) {
+    changes.push(
+      `DROP INDEX CONCURRENTLY IF EXISTS ${info.schema}.${info.name} (uses a dropped column; recreate statement kept in the report)`
+    )
+  }
+  if (inspection.present.length > 0) {
+    changes.push(
+      `copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE`,
+      `${alterStatement({ ...spec, dropColumns: inspection.present.map(c => c.name) })} — ACCESS EXCLUSIVE briefly; ${ladderText(settings)}`
+    )
+  }
+  if (inspection.gone.length > 0) changes.push(`already gone: ${inspection.gone.join(', ')}`)
+  if (changes.length === 0) changes.push('nothing to do: columns and indexes already gone')
+  return {
+    stepId: step.id,
+    changes,
+    details: {
+      columns: inspection.present,
+      alreadyGone: inspection.gone,
+      estimatedRows: inspection.rows
+    }
+  }
+}
+
+async function execute(
+  step: Step<SchemaAction>,
+  ctx: RunContext,
+  drill: boolean
+): Promise<StepResult> {
+  const { field, entry } = step.action
+  let settings: DbSettings | undefined
+  try {
+    settings = dbSettings(ctx)
+    const s = settings
+    const spec = schemaSpec(entry, ctx.request.runId)
+    const ladder = ladderOptions(ctx, s)
+    return await withRunLock(s, 'schema', () =>
+      withClient(s, 'schema', async client => {
+        if (drill) {
+          const res = await drillSchemaRollback(client, spec, field, ladder)
+          return {
+            status: 'succeeded' as const,
+            changed: [],
+            details: {
+              drill: 'copy, lock and ALTER TABLE ran in a transaction that was rolled back',
+              ...res
+            }
+          }
+        }
+        const res = await runSchemaRollback(client, spec, field, ladder)
+        const changed: string[] = []
+        if (res.droppedIndexes.length > 0)
+          changed.push(`dropped index ${res.droppedIndexes.join(', ')}`)
+        if (res.droppedColumns.length > 0) {
+          changed.push(
+            `copied ${res.copiedRows + res.newRowsUnderLock} rows of ${spec.table} (${spec.key}, ${res.droppedColumns.join(', ')}) to ${spec.backupTable}`,
+            `dropped column(s) ${res.droppedColumns.join(', ')} of ${spec.table}`
+          )
+        }
+        const recovery =
+          res.restore.length > 0
+            ? [
+                `${spec.table}: dropped data is in ${spec.backupTable}. Restore with:\n${res.restore.join('\n')}`
+              ]
+            : undefined
+        return {
+          status: 'succeeded' as const,
+          changed,
+          recovery,
+          details: { ...res, backupTable: spec.backupTable }
+        }
+      })
+    )
+  } catch (err) {
+    return failedResult(err, field, settings)
   }
 }

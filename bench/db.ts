@@ -1,0 +1,389 @@
+/**
+ * Benchmark of the database cleanup, following docs/reference method (postgres-safe-ops.md):
+ * a 1M-row outline_sessions (~400k stuck, the unique partial index and the streaming columns),
+ * an open-loop app load (pgbench -R 300 -c 8 -j 2, a primary-key SELECT plus an UPDATE of
+ * updated_at on a random id, every transaction logged), and a 6 s long reader started just before
+ * each DDL phase. Three scenarios on identical copies of the table, side by side in one run:
+ *   baseline  no cleanup
+ *   naive     the seed's SQL as written (DROP INDEX, one UPDATE, four ALTER TABLE DROP COLUMN)
+ *   ours      the database + schema phases of examples/streaming-migration/rollback.yml
+ * Prints the app's p50/p99/max and requests over 1 s during each cleanup window, the cleanup's
+ * duration, and the peak RSS of the process that ran our path.
+ *
+ *   npx tsx bench/db.ts                      # 1M rows (several minutes)
+ *   npx tsx bench/db.ts --rows 100000        # quick run; or BENCH_ROWS=100000
+ * Uses $DATABASE_URL's server when set (it creates and drops databases there), else a throwaway one.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { parse } from 'yaml'
+import { execute } from '../src/engine.js'
+import { buildPlan } from '../src/plan.js'
+import { runbookSchema, type PhaseName } from '../src/runbook/schema.js'
+import { testContext, testRequest } from '../test/support/context.js'
+import { startThrowawayPostgres } from '../test/support/postgres.js'
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string' },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    ours: { type: 'string' }
+  }
+})
+const ROWS = Number(args.rows ?? process.env.BENCH_ROWS ?? 1_000_000)
+const RATE = Number(args.rate ?? process.env.BENCH_RATE ?? 300)
+const READER_MS = 6000
+const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+const here = fileURLToPath(import.meta.url)
+const runbookPath = join(here, '../../examples/streaming-migration/rollback.yml')
+
+function dbUrl(base: string, name: string): string {
+  const u = new URL(base)
+  u.pathname = `/${name}`
+  return u.toString()
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url })
+  c.on('error', () => {})
+  await c.connect()
+  try {
+    return await fn(c)
+  } finally {
+    await c.end().catch(() => {})
+  }
+}
+
+/** A 6 s transaction that read the table: the lock queue only shows up behind one of these. */
+function longReader(url: string): Promise<void> {
+  return withClient(url, async c => {
+    await c.query('BEGIN')
+    // Reading one row takes the same ACCESS SHARE lock as a report query would; a full count(*)
+    // here would add its own CPU spike to every scenario and blur what the cleanup costs.
+    await c.query('SELECT id FROM outline_sessions LIMIT 1')
+    await c.query(`SELECT pg_sleep(${READER_MS / 1000})`)
+    await c.query('COMMIT')
+  })
+}
+
+/** Starts a long reader; resolves once it holds its lock (returning an async fn would flatten). */
+async function startReader(url: string): Promise<{ done: Promise<void> }> {
+  const done = longReader(url)
+  await sleep(200) // it has read the table (ACCESS SHARE held) before the DDL arrives
+  return { done }
+}
+
+async function buildTemplate(admin: string, name: string): Promise<void> {
+  await withClient(admin, c => c.query(`DROP DATABASE IF EXISTS ${name}`))
+  await withClient(admin, c => c.query(`CREATE DATABASE ${name}`))
+  await withClient(dbUrl(admin, name), async c => {
+    await c.query(`
+      CREATE TABLE outline_sessions (
+        id bigserial PRIMARY KEY, workflow_id uuid NOT NULL, status text NOT NULL,
+        is_active boolean NOT NULL DEFAULT false, error_message text,
+        created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(),
+        last_sequence_number integer, connection_status text, stream_started_at timestamptz,
+        partial_content text)`)
+    // 45% active, of which 40 points stuck: 20% 'error', 20% not updated for an hour.
+    await c.query(
+      `INSERT INTO outline_sessions (workflow_id, status, is_active, error_message, created_at,
+         updated_at, last_sequence_number, connection_status, stream_started_at, partial_content)
+       SELECT md5(g::text)::uuid,
+              CASE WHEN g % 20 < 4 THEN 'error' WHEN g % 20 < 9 THEN 'streaming' ELSE 'completed' END,
+              g % 20 < 9,
+              CASE WHEN g % 20 < 4 THEN 'stream closed by client' END,
+              now() - interval '2 hours',
+              CASE WHEN g % 20 BETWEEN 4 AND 7 THEN now() - interval '1 hour' ELSE now() END,
+              g % 1000, 'open', now() - interval '2 hours',
+              repeat('outline section ', 3 + g % 3)
+         FROM generate_series(1, $1::int) g`,
+      [ROWS]
+    )
+    await c.query(
+      `CREATE UNIQUE INDEX uniq_outline_active_per_workflow ON outline_sessions (workflow_id) WHERE is_active`
+    )
+    await c.query('VACUUM ANALYZE outline_sessions')
+  })
+}
+
+interface Sample {
+  start: number
+  latencyMs: number
+}
+
+function readLogs(dir: string, prefix: string): Sample[] {
+  const out: Sample[] = []
+  for (const file of readdirSync(dir).filter(f => f.startsWith(`${prefix}.`))) {
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+      const f = line.trim().split(/\s+/)
+      if (f.length < 6) continue
+      const time = Number(f[2])
+      if (!Number.isFinite(time)) continue // "skipped" transactions
+      const lag = f.length >= 7 ? Number(f[6]) : 0
+      const end = Number(f[4]) * 1000 + Number(f[5]) / 1000
+      // Open loop: latency from the scheduled start (the app's user waited that long).
+      out.push({ start: end - (time + lag) / 1000, latencyMs: (time + lag) / 1000 })
+    }
+  }
+  return out
+}
+
+function stats(samples: Sample[], from: number, to: number) {
+  const lat = samples
+    .filter(s => s.start >= from && s.start <= to)
+    .map(s => s.latencyMs)
+    .sort((a, b) => a - b)
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0
+  return {
+    requests: lat.length,
+    p50: q(0.5),
+    p99: q(0.99),
+    max: lat[lat.length - 1] ?? 0,
+    over1s: lat.filter(l => l > 1000).length
+  }
+}
+
+const fmtMs = (n: number) => n.toFixed(0)
+
+function pgbench(url: string, dir: string, prefix: string, seconds: number) {
+  const script = join(dir, 'app.sql')
+  writeFileSync(
+    script,
+    `\\set id random(1, ${ROWS})\nSELECT * FROM outline_sessions WHERE id = :id;\nUPDATE outline_sessions SET updated_at = now() WHERE id = :id;\n`
+  )
+  const child = spawn(
+    'pgbench',
+    [
+      '-n',
+      '-R',
+      String(RATE),
+      '-c',
+      '8',
+      '-j',
+      '2',
+      '-T',
+      String(seconds),
+      '-f',
+      script,
+      '-l',
+      `--log-prefix=${join(dir, prefix)}`,
+      url
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] }
+  )
+  let output = ''
+  child.stdout.on('data', d => (output += String(d)))
+  child.stderr.on('data', d => (output += String(d)))
+  return new Promise<string>((resolve, reject) =>
+    child.on('exit', code =>
+      code === 0 ? resolve(output) : reject(new Error(`pgbench failed (${code}):\n${output}`))
+    )
+  )
+}
+
+async function naiveCleanup(url: string): Promise<void> {
+  await withClient(url, async raw => {
+    const c = {
+      query: async (sql: string) => {
+        const started = Date.now()
+        await raw.query(sql)
+        if (process.env.BENCH_DEBUG)
+          console.log(`  naive: ${Date.now() - started} ms ${sql.slice(0, 60)}`)
+      }
+    }
+    const r1 = await startReader(url)
+    await c.query('DROP INDEX IF EXISTS uniq_outline_active_per_workflow')
+    await c.query(`UPDATE outline_sessions SET is_active = false
+                    WHERE is_active = true AND (status = 'error' OR updated_at < NOW() - INTERVAL '30 minutes')`)
+    await r1.done
+    const r2 = await startReader(url)
+    for (const col of [
+      'last_sequence_number',
+      'connection_status',
+      'stream_started_at',
+      'partial_content'
+    ]) {
+      await c.query(`ALTER TABLE outline_sessions DROP COLUMN IF EXISTS ${col}`)
+    }
+    await c.query('DROP INDEX IF EXISTS uniq_outline_active_per_workflow')
+    await r2.done
+  })
+}
+
+/** Our path, in this process (run as a child so its peak RSS is its own). */
+async function oursChild(url: string): Promise<void> {
+  // Node + tsx start-up is not part of the cleanup: say ready, start on "go".
+  console.log('ready')
+  await new Promise<void>(resolve => process.stdin.once('data', () => resolve()))
+  process.stdin.pause()
+  const runbook = runbookSchema.parse(parse(readFileSync(runbookPath, 'utf8')))
+  const ctx = (phase: PhaseName, runId: string) => {
+    const request = testRequest({ command: 'run', phases: [phase], runId })
+    return {
+      plan: buildPlan(runbook, request),
+      ctx: testContext({ request, runbook, env: { DATABASE_URL: url }, sleep })
+    }
+  }
+  const results: Record<string, unknown>[] = []
+  for (const phase of ['database', 'schema'] as const) {
+    const reader = await startReader(url)
+    const { plan, ctx: c } = ctx(phase, `bench-${phase}`)
+    const t0 = Date.now()
+    if (process.env.BENCH_DEBUG) {
+      const log = c.log
+      c.log = {
+        ...log,
+        info: (m: string) => {
+          log.info(m)
+          console.error(`    [+${Date.now() - t0} ms] ${m.slice(0, 140)}`)
+        }
+      }
+    }
+    const journal = await execute(plan, c)
+    results.push(
+      ...journal.steps.map(s => ({
+        id: s.id,
+        status: s.status,
+        ms: s.durationMs,
+        error: s.error?.message
+      }))
+    )
+    await reader.done
+    if (journal.status !== 'succeeded') {
+      console.log(JSON.stringify({ error: journal.error, results }))
+      process.exit(1)
+    }
+  }
+  console.log(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, results }))
+}
+
+async function oursCleanup(
+  url: string,
+  onStart: () => void
+): Promise<{ maxRssKb: number; results: unknown[] }> {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, here, '--ours', url, '--rows', String(ROWS)],
+    { stdio: ['pipe', 'pipe', 'inherit'] }
+  )
+  let out = ''
+  let started = false
+  child.stdout.on('data', d => {
+    out += String(d)
+    if (!started && out.includes('ready')) {
+      started = true
+      onStart()
+      child.stdin.write('go\n')
+    }
+  })
+  const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
+  const last = out.trim().split('\n').pop() ?? '{}'
+  if (code !== 0) throw new Error(`our cleanup failed: ${last}`)
+  return JSON.parse(last) as { maxRssKb: number; results: unknown[] }
+}
+
+async function main(): Promise<void> {
+  if (args.ours) return oursChild(args.ours)
+  const server = await startThrowawayPostgres()
+  const dir = mkdtempSync(join(tmpdir(), 'er-bench-'))
+  const suffix = `${process.pid}`
+  const template = `bench_tpl_${suffix}`
+  const created: string[] = [template]
+  try {
+    console.log(`building ${ROWS} rows ...`)
+    let t = Date.now()
+    await buildTemplate(server.url, template)
+    const size = await withClient(dbUrl(server.url, template), c =>
+      c.query<{ size: string; stuck: string }>(
+        `SELECT pg_size_pretty(pg_total_relation_size('outline_sessions')) AS size,
+                count(*) FILTER (WHERE is_active AND (status = 'error' OR updated_at < now() - interval '30 minutes'))::text AS stuck
+           FROM outline_sessions`
+      )
+    )
+    console.log(
+      `table ${size.rows[0]!.size}, ${size.rows[0]!.stuck} stuck, built in ${Date.now() - t} ms`
+    )
+
+    const rows: { scenario: string; cleanupMs: number; s: ReturnType<typeof stats> }[] = []
+    let peakKb = 0
+    const seconds = Number(args.seconds ?? process.env.BENCH_SECONDS ?? (ROWS >= 500_000 ? 75 : 40))
+    const only = process.env.BENCH_ONLY?.split(',')
+    for (const scenario of ['baseline', 'naive', 'ours'] as const) {
+      if (only && !only.includes(scenario)) continue
+      const name = `bench_${scenario}_${suffix}`
+      await withClient(server.url, c => c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`))
+      created.push(name)
+      const url = dbUrl(server.url, name)
+      const load = pgbench(url, dir, scenario, scenario === 'baseline' ? 14 : seconds)
+      await sleep(2000) // warm-up
+      t = Date.now()
+      if (scenario === 'baseline') await sleep(10_000)
+      if (scenario === 'naive') await naiveCleanup(url)
+      if (scenario === 'ours') {
+        const res = await oursCleanup(url, () => (t = Date.now()))
+        peakKb = res.maxRssKb
+      }
+      const end = Date.now()
+      console.log(
+        `${scenario}: cleanup window ${end - t} ms; waiting for the load run to finish ...`
+      )
+      await load
+      const samples = readLogs(dir, scenario)
+      const lastStart = Math.max(...samples.map(s => s.start))
+      if (end > lastStart + 500)
+        console.log(`  warning: the load ended before the cleanup (raise --seconds)`)
+      rows.push({ scenario, cleanupMs: end - t, s: stats(samples, t, end) })
+      if (process.env.BENCH_DEBUG) {
+        for (let b = t; b < end; b += 500) {
+          const s = stats(samples, b, b + 500)
+          if (s.max > 50)
+            console.log(
+              `  +${((b - t) / 1000).toFixed(1)} s: n=${s.requests} p99=${fmtMs(s.p99)} max=${fmtMs(s.max)}`
+            )
+        }
+      }
+    }
+    const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1))
+    console.log(
+      `\napp load: pgbench -R ${RATE} -c 8 -j 2 (PK SELECT + UPDATE updated_at), long reader ${READER_MS / 1000} s before each DDL phase`
+    )
+    console.log('| scenario | cleanup | app requests | p50 ms | p99 ms | max ms | >1 s |')
+    console.log('|---|---|---|---|---|---|---|')
+    for (const r of rows) {
+      console.log(
+        `| ${r.scenario} | ${r.scenario === 'baseline' ? '-' : `${(r.cleanupMs / 1000).toFixed(1)} s`} | ${r.s.requests} | ${fmt(r.s.p50)} | ${fmt(r.s.p99)} | ${fmt(r.s.max)} | ${r.s.over1s} |`
+      )
+    }
+    const base = rows.find(r => r.scenario === 'baseline')?.s
+    const ours = rows.find(r => r.scenario === 'ours')?.s
+    if (!base || !ours) return
+    const ratio = ours.p99 / Math.max(base.p99, 0.001)
+    console.log(
+      `\nour p99 / baseline p99 = ${ratio.toFixed(2)}x (target <= 2x): ${ratio <= 2 ? 'OK' : 'MISSED'}`
+    )
+    console.log(
+      `our requests over 1 s = ${ours.over1s} (target 0): ${ours.over1s === 0 ? 'OK' : 'MISSED'}`
+    )
+    const mb = peakKb / 1024
+    console.log(
+      `peak RSS of the process running our cleanup = ${mb.toFixed(0)} MB (target < 200 MB): ${mb < 200 ? 'OK' : 'MISSED'}`
+    )
+  } finally {
+    for (const name of created.reverse()) {
+      await withClient(server.url, c =>
+        c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      ).catch(() => {})
+    }
+    if (process.env.BENCH_KEEP_LOGS) console.log(`logs kept in ${dir}`)
+    else rmSync(dir, { recursive: true, force: true })
+    await server.stop()
+  }
+}
+
+await main()

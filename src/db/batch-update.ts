@@ -1,0 +1,294 @@
+/**
+ * A big UPDATE done safely: walk the primary key in ranges of `batch-size` rows (keyset, so sparse
+ * ids cost nothing), each batch its own short transaction that re-checks the condition, locks the
+ * rows it changes (FOR UPDATE; waits bounded by the lock ladder), updates them and records their
+ * OLD values in a backup table, all in one statement. A pause between batches, a cap on the total
+ * time. A crash loses at most the batch in flight (rolled back whole); a rerun converges because
+ * the condition no longer matches rows already changed. Nothing is ever loaded into memory.
+ */
+import type pg from 'pg'
+import { RollbackError } from '../model.js'
+import { ident, splitName } from './connection.js'
+import { withLockLadder, type LadderOptions } from './lock-ladder.js'
+import { parseSql } from './pg-parser.js'
+
+export const BACKUP_SCHEMA = 'rollback_backup'
+export const CHANGED_AT = '_rollback_changed_at'
+
+export interface BatchUpdateSpec {
+  table: string
+  key: string
+  set: Record<string, string>
+  where: string
+  batchSize: number
+  pauseMs: number
+  maxDurationMs: number
+}
+
+export interface BatchUpdateOptions {
+  /** Qualified backup table name (see backupTableName). */
+  backupTable: string
+  ladder: LadderOptions
+  /** Field name for messages, e.g. database.steps[1].batch-update. */
+  field: string
+  /** Called after each committed batch (tests simulate crashes here). */
+  onBatch?: (batch: BatchRecord) => Promise<void>
+  /** Passes over the table while rows still match (rows can become eligible during the run). */
+  maxPasses?: number
+  now?: () => number
+}
+
+export interface BatchRecord {
+  pass: number
+  batch: number
+  from: string
+  to: string | null
+  rows: number
+  ms: number
+  lockAttempts: number
+}
+
+export interface BatchUpdateResult {
+  rowsChanged: number
+  batches: number
+  passes: number
+  durationMs: number
+  slowestBatchMs: number
+  lockRetries: number
+  remaining: number
+  timeCapped: boolean
+  backupTable: string
+  restoreSql: string
+}
+
+/** rollback_backup.<table>_<runId>, sanitised, ≤ 63 bytes. */
+export function backupTableName(table: string, runId: string, suffix = ''): string {
+  const base = splitName(table).name
+  const run = runId.toLowerCase().replace(/[^a-z0-9_]+/g, '_')
+  let name = `${base}${suffix}_${run}`
+  if (name.length > 63)
+    name = `${base.slice(0, 30)}${suffix}_${run.slice(-(62 - 30 - suffix.length))}`
+  return `${BACKUP_SCHEMA}.${name.slice(0, 63)}`
+}
+
+/** Each expression must parse as one expression: no "; DROP TABLE" smuggled in. */
+export async function validateBatchSpec(spec: BatchUpdateSpec, field: string): Promise<void> {
+  const check = async (expr: string, what: string) => {
+    let parsed: { stmts?: { stmt?: Record<string, unknown> }[] }
+    try {
+      parsed = (await parseSql(`SELECT (${expr})`)) as typeof parsed
+    } catch (err) {
+      throw new RollbackError(
+        `${field}.${what} is not a valid SQL expression: ${err instanceof Error ? err.message : err}`,
+        `fix ${field}.${what}`
+      )
+    }
+    const stmts = parsed.stmts ?? []
+    if (stmts.length !== 1 || !stmts[0]?.stmt || !('SelectStmt' in stmts[0].stmt)) {
+      throw new RollbackError(
+        `${field}.${what} must be a single SQL expression`,
+        `fix ${field}.${what}`
+      )
+    }
+  }
+  await check(spec.where, 'where')
+  for (const [column, expr] of Object.entries(spec.set)) await check(expr, `set.${column}`)
+}
+
+function sqlParts(spec: BatchUpdateSpec, backupTable: string) {
+  const t = ident(spec.table)
+  const k = ident(spec.key)
+  const columns = Object.keys(spec.set)
+  const oldCols = columns.map((c, i) => `${ident(c)} AS __old_${i}`).join(', ')
+  const setList = columns.map(c => `${ident(c)} = (${spec.set[c]})`).join(', ')
+  const backupCols = [k, ...columns.map(c => ident(c))].join(', ')
+  const selectOld = ['__k', ...columns.map((_, i) => `__old_${i}`)].join(', ')
+  const batch = (firstBatch: boolean, bounded: boolean) =>
+    `WITH src AS (
+       SELECT ${k} AS __k${oldCols ? `, ${oldCols}` : ''} FROM ${t}
+        WHERE ${k} ${firstBatch ? '>=' : '>'} $1${bounded ? ` AND ${k} <= $2` : ''} AND (${spec.where})
+        FOR UPDATE
+     ), changed AS (
+       UPDATE ${t} SET ${setList} FROM src
+        WHERE ${t}.${k} = src.__k AND (${spec.where})
+        RETURNING src.*
+     )
+     INSERT INTO ${ident(backupTable)} (${backupCols}) SELECT ${selectOld} FROM changed`
+  const restore =
+    `UPDATE ${t} AS t SET ${columns.map(c => `${ident(c)} = b.${ident(c)}`).join(', ')}\n` +
+    `  FROM ${ident(backupTable)} AS b WHERE t.${k} = b.${k};`
+  return { t, k, columns, backupCols, batch, restore }
+}
+
+export async function ensureBackupTable(
+  client: pg.Client,
+  spec: BatchUpdateSpec,
+  backupTable: string
+): Promise<void> {
+  const { t, backupCols } = sqlParts(spec, backupTable)
+  const { schema } = splitName(backupTable)
+  if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`)
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${ident(backupTable)} AS SELECT ${backupCols} FROM ${t} WITH NO DATA`
+  )
+  await client.query(
+    `ALTER TABLE ${ident(backupTable)} ADD COLUMN IF NOT EXISTS ${CHANGED_AT} timestamptz NOT NULL DEFAULT now()`
+  )
+  const note = `emergency-rollback: old values of ${spec.table} rows changed by a batch-update (key ${spec.key}); restore: ${sqlParts(spec, backupTable).restore}`
+  await client.query(`COMMENT ON TABLE ${ident(backupTable)} IS ${quoteLiteral(note)}`)
+}
+
+export function quoteLiteral(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`
+}
+
+export function restoreSql(spec: BatchUpdateSpec, backupTable: string): string {
+  return sqlParts(spec, backupTable).restore
+}
+
+async function nextUpper(
+  client: pg.Client,
+  spec: BatchUpdateSpec,
+  from: string,
+  first: boolean
+): Promise<string | null> {
+  const { t, k } = sqlParts(spec, 'x')
+  const res = await client.query<{ k: string }>(
+    `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
+    [from, spec.batchSize - 1]
+  )
+  return res.rows[0]?.k ?? null
+}
+
+export async function countMatching(client: pg.Client, spec: BatchUpdateSpec): Promise<number> {
+  const res = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${ident(spec.table)} WHERE (${spec.where})`
+  )
+  return Number(res.rows[0]?.n ?? 0)
+}
+
+/**
+ * One pass over the key range. Returns false when the time cap stopped it.
+ * `client` must be an autocommit session (each batch is one statement = one transaction).
+ */
+async function pass(
+  client: pg.Client,
+  spec: BatchUpdateSpec,
+  options: BatchUpdateOptions,
+  state: { pass: number; batches: BatchRecord[]; started: number; now: () => number },
+  oneBatchOnly = false
+): Promise<boolean> {
+  const { k, t, batch } = sqlParts(spec, options.backupTable)
+  const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
+  let from = minRes.rows[0]?.k ?? null
+  let first = true
+  while (from !== null) {
+    if (state.now() - state.started > spec.maxDurationMs) return false
+    const upper = await nextUpper(client, spec, from, first)
+    const started = state.now()
+    const { value, attempts } = await withLockLadder(
+      client,
+      `${options.field} batch ${from}..${upper ?? 'end'}`,
+      options.ladder,
+      () => client.query(batch(first, upper !== null), upper !== null ? [from, upper] : [from])
+    )
+    const record: BatchRecord = {
+      pass: state.pass,
+      batch: state.batches.length + 1,
+      from,
+      to: upper,
+      rows: value.rowCount ?? 0,
+      ms: state.now() - started,
+      lockAttempts: attempts.length
+    }
+    state.batches.push(record)
+    await options.onBatch?.(record)
+    if (upper === null || oneBatchOnly) break
+    from = upper
+    first = false
+    if (spec.pauseMs > 0) await options.ladder.sleep(spec.pauseMs)
+  }
+  return true
+}
+
+export async function runBatchUpdate(
+  client: pg.Client,
+  spec: BatchUpdateSpec,
+  options: BatchUpdateOptions
+): Promise<BatchUpdateResult> {
+  const now = options.now ?? Date.now
+  await ensureBackupTable(client, spec, options.backupTable)
+  const state = { pass: 0, batches: [] as BatchRecord[], started: now(), now }
+  let remaining = 0
+  let timeCapped = false
+  const maxPasses = options.maxPasses ?? 2
+  for (let p = 1; p <= maxPasses; p++) {
+    state.pass = p
+    if (!(await pass(client, spec, options, state))) {
+      timeCapped = true
+      break
+    }
+    remaining = await countMatching(client, spec)
+    if (remaining === 0) break
+    options.ladder.log?.(
+      `${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`
+    )
+  }
+  if (timeCapped) remaining = await countMatching(client, spec)
+  const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0)
+  return {
+    rowsChanged,
+    batches: state.batches.length,
+    passes: state.pass,
+    durationMs: now() - state.started,
+    slowestBatchMs: Math.max(0, ...state.batches.map(b => b.ms)),
+    lockRetries: state.batches.reduce((n, b) => n + b.lockAttempts - 1, 0),
+    remaining,
+    timeCapped,
+    backupTable: options.backupTable,
+    restoreSql: restoreSql(spec, options.backupTable)
+  }
+}
+
+export interface BatchDrillResult {
+  eligibleRows: number
+  firstBatchRows: number
+  firstBatchMs: number
+  estimatedBatches: number
+  estimatedMs: number
+}
+
+/**
+ * Drill: the first batch inside a transaction that is rolled back (rows stay locked for one
+ * batch only, never for the whole table), plus a count of eligible rows and a time estimate.
+ */
+export async function drillBatchUpdate(
+  client: pg.Client,
+  spec: BatchUpdateSpec,
+  options: BatchUpdateOptions
+): Promise<BatchDrillResult> {
+  const now = options.now ?? Date.now
+  const eligibleRows = await countMatching(client, spec)
+  const totalRes = await client.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM ${ident(spec.table)}`
+  )
+  const totalRows = Number(totalRes.rows[0]?.n ?? 0)
+  const state = { pass: 1, batches: [] as BatchRecord[], started: now(), now }
+  await client.query('BEGIN')
+  try {
+    await ensureBackupTable(client, spec, options.backupTable)
+    await pass(client, spec, { ...options, onBatch: undefined }, state, true)
+  } finally {
+    await client.query('ROLLBACK')
+  }
+  const first = state.batches[0]
+  const estimatedBatches = Math.max(1, Math.ceil(totalRows / spec.batchSize))
+  const firstMs = first?.ms ?? 0
+  return {
+    eligibleRows,
+    firstBatchRows: first?.rows ?? 0,
+    firstBatchMs: firstMs,
+    estimatedBatches,
+    estimatedMs: estimatedBatches * (firstMs + spec.pauseMs)
+  }
+}

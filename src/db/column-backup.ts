@@ -1,0 +1,406 @@
+/**
+ * Schema rollback that loses nothing: copy the columns' data (key + columns) to a backup table,
+ * then drop all the columns in ONE `ALTER TABLE ... DROP COLUMN IF EXISTS a, DROP COLUMN IF
+ * EXISTS b` under the lock ladder. Indexes that use the columns are dropped CONCURRENTLY first.
+ * Inside the ALTER's transaction (after LOCK TABLE under the ladder) rows inserted since the copy
+ * are added to the backup, so nothing written before the drop is lost.
+ * Idempotent: a rerun refreshes the backup (upsert by key) while the columns still exist, and
+ * does nothing once they are gone.
+ */
+import type pg from 'pg'
+import { RollbackError } from '../model.js'
+import { quoteLiteral } from './batch-update.js'
+import { ident, splitName } from './connection.js'
+import {
+  dropIndexConcurrently,
+  inspectIndex,
+  recreateStatement,
+  type IndexInfo
+} from './drop-index.js'
+import {
+  waitForClearRoad,
+  withLockLadder,
+  type LadderAttempt,
+  type LadderOptions
+} from './lock-ladder.js'
+
+/** Longest we wait for long transactions on the table before queueing for ACCESS EXCLUSIVE. */
+export const CLEAR_ROAD_MAX_MS = 30_000
+
+export interface ColumnInfo {
+  name: string
+  type: string
+  notNull: boolean
+  default: string | null
+}
+
+export interface SchemaRollbackSpec {
+  table: string
+  key: string
+  dropColumns: string[]
+  dropIndexes: string[]
+  backupTable: string
+}
+
+export interface SchemaInspection {
+  tableExists: boolean
+  keyExists: boolean
+  present: ColumnInfo[]
+  gone: string[]
+  /** Listed indexes that still exist. */
+  indexes: IndexInfo[]
+  /** Other indexes that use a column being dropped (dropped concurrently first). */
+  dependentIndexes: IndexInfo[]
+  backupExists: boolean
+  backupColumns: string[]
+  rows: number
+}
+
+export async function columnsOf(client: pg.Client, table: string): Promise<ColumnInfo[]> {
+  const res = await client.query<ColumnInfo & { notnull: boolean }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS default
+       FROM pg_attribute a
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [table]
+  )
+  return res.rows.map(r => ({ name: r.name, type: r.type, notNull: r.notnull, default: r.default }))
+}
+
+export async function inspectSchema(
+  client: pg.Client,
+  spec: SchemaRollbackSpec
+): Promise<SchemaInspection> {
+  const exists = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
+    spec.table
+  ])
+  const tableExists = exists.rows[0]?.ok ?? false
+  const cols = tableExists ? await columnsOf(client, spec.table) : []
+  const present = cols.filter(c => spec.dropColumns.includes(c.name))
+  const gone = spec.dropColumns.filter(c => !cols.some(x => x.name === c))
+  const indexes: IndexInfo[] = []
+  for (const name of spec.dropIndexes) {
+    const info = await inspectIndex(client, qualifyLike(spec.table, name))
+    if (info) indexes.push(info)
+  }
+  const dependentIndexes: IndexInfo[] = []
+  if (present.length > 0) {
+    const dep = await client.query<{ name: string }>(
+      `SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+         FROM pg_depend d
+         JOIN pg_class c ON c.oid = d.objid AND c.relkind IN ('i', 'I')
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE d.classid = 'pg_class'::regclass AND d.refobjid = to_regclass($1)
+          AND a.attname = ANY($2)`,
+      [spec.table, present.map(c => c.name)]
+    )
+    for (const row of dep.rows) {
+      const info = await inspectIndex(client, row.name)
+      if (info && !indexes.some(i => i.schema === info.schema && i.name === info.name)) {
+        dependentIndexes.push(info)
+      }
+    }
+  }
+  const backupCols = await columnsOf(client, spec.backupTable)
+  let rows = 0
+  if (tableExists) {
+    const est = await client.query<{ n: string }>(
+      `SELECT greatest(reltuples, 0)::bigint::text AS n FROM pg_class WHERE oid = to_regclass($1)`,
+      [spec.table]
+    )
+    rows = Number(est.rows[0]?.n ?? 0)
+  }
+  return {
+    tableExists,
+    keyExists: cols.some(c => c.name === spec.key),
+    present,
+    gone,
+    indexes,
+    dependentIndexes,
+    backupExists: backupCols.length > 0,
+    backupColumns: backupCols.map(c => c.name),
+    rows
+  }
+}
+
+/** An unqualified index name lives in the table's schema. */
+function qualifyLike(table: string, index: string): string {
+  const { schema } = splitName(table)
+  return index.includes('.') || !schema ? index : `${schema}.${index}`
+}
+
+export function alterStatement(spec: SchemaRollbackSpec): string {
+  return `ALTER TABLE ${ident(spec.table)} ${spec.dropColumns.map(c => `DROP COLUMN IF EXISTS ${ident(c)}`).join(', ')}`
+}
+
+/** SQL that puts the columns and their data back (types and defaults as they were). */
+export function restoreColumnsSql(
+  spec: SchemaRollbackSpec,
+  columns: ColumnInfo[],
+  indexes: IndexInfo[]
+): string[] {
+  if (columns.length === 0) return []
+  const t = ident(spec.table)
+  const adds = columns
+    .map(
+      c =>
+        `ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`
+    )
+    .join(', ')
+  const sets = columns.map(c => `${ident(c.name)} = b.${ident(c.name)}`).join(', ')
+  const out = [
+    `ALTER TABLE ${t} ${adds};`,
+    `UPDATE ${t} AS t SET ${sets} FROM ${ident(spec.backupTable)} AS b WHERE t.${ident(spec.key)} = b.${ident(spec.key)};  -- on a big table: in batches of ${ident(spec.key)} ranges`
+  ]
+  for (const c of columns.filter(c => c.notNull)) {
+    out.push(`ALTER TABLE ${t} ALTER COLUMN ${ident(c.name)} SET NOT NULL;`)
+  }
+  out.push(...indexes.map(recreateStatement))
+  return out
+}
+
+/** Copy in key ranges of this many rows, pausing between them, so the app keeps its latency. */
+export const COPY_BATCH_ROWS = 10_000
+export const COPY_PAUSE_MS = 10
+
+/**
+ * Copies key + present columns into the backup table (created with a primary key on the key),
+ * in key ranges of COPY_BATCH_ROWS with a pause between them: each range is one INSERT ... SELECT
+ * inside the server (no rows in node) and an upsert, so a rerun after a crash refreshes the backup.
+ */
+export async function copyColumns(
+  client: pg.Client,
+  spec: SchemaRollbackSpec,
+  inspection: SchemaInspection,
+  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms))
+): Promise<number> {
+  const k = ident(spec.key)
+  const t = ident(spec.table)
+  const b = ident(spec.backupTable)
+  const cols = inspection.present.map(c => ident(c.name))
+  const list = [k, ...cols].join(', ')
+  const { schema } = splitName(spec.backupTable)
+  if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`)
+  if (!inspection.backupExists) {
+    await client.query(`CREATE TABLE ${b} AS SELECT ${list} FROM ${t} WITH NO DATA`)
+    await client.query(`ALTER TABLE ${b} ADD PRIMARY KEY (${k})`)
+    await client.query(
+      `COMMENT ON TABLE ${b} IS ${quoteLiteral(`emergency-rollback: data of ${spec.table} columns ${inspection.present.map(c => c.name).join(', ')} (key ${spec.key}) before they were dropped`)}`
+    )
+  } else {
+    const missing = inspection.present.filter(c => !inspection.backupColumns.includes(c.name))
+    if (missing.length > 0 || !inspection.backupColumns.includes(spec.key)) {
+      throw new RollbackError(
+        `backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`,
+        `it belongs to something else: set schema[].backup-table to a new name`
+      )
+    }
+  }
+  const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`)
+  const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
+  let from = minRes.rows[0]?.k ?? null
+  let first = true
+  let copied = 0
+  while (from !== null) {
+    const op = first ? '>=' : '>'
+    const upperRes = await client.query<{ k: string }>(
+      `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
+      [from, COPY_BATCH_ROWS - 1]
+    )
+    const upper = upperRes.rows[0]?.k ?? null
+    const res = await client.query(
+      `INSERT INTO ${b} (${list}) SELECT ${list} FROM ${t}
+        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`}
+       ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')}`,
+      upper === null ? [from] : [from, upper]
+    )
+    copied += res.rowCount ?? 0
+    if (upper === null) break
+    from = upper
+    first = false
+    await sleep(COPY_PAUSE_MS)
+  }
+  return copied
+}
+
+export interface SchemaRollbackResult {
+  copiedRows: number
+  newRowsUnderLock: number
+  droppedColumns: string[]
+  droppedIndexes: string[]
+  alreadyGone: string[]
+  attempts: LadderAttempt[]
+  timings: Record<string, number>
+  restore: string[]
+}
+
+export async function runSchemaRollback(
+  client: pg.Client,
+  spec: SchemaRollbackSpec,
+  field: string,
+  ladder: LadderOptions
+): Promise<SchemaRollbackResult> {
+  const timings: Record<string, number> = {}
+  const time = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
+    const started = Date.now()
+    try {
+      return await fn()
+    } finally {
+      timings[label] = Date.now() - started
+    }
+  }
+  const inspection = await inspectSchema(client, spec)
+  if (!inspection.tableExists) {
+    throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`)
+  }
+  const restore = restoreColumnsSql(spec, inspection.present, [
+    ...inspection.indexes,
+    ...inspection.dependentIndexes
+  ])
+  // 1. Indexes first (listed ones, then any other index using a column we drop), concurrently.
+  const droppedIndexes: string[] = []
+  let attempts: LadderAttempt[] = []
+  for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
+    const name = `${info.schema}.${info.name}`
+    const res = await time(`drop index ${name}`, () =>
+      dropIndexConcurrently(client, name, `${field}.drop-indexes`, ladder)
+    )
+    attempts = attempts.concat(res.attempts)
+    if (res.dropped) droppedIndexes.push(name)
+  }
+  if (inspection.present.length === 0) {
+    return {
+      copiedRows: 0,
+      newRowsUnderLock: 0,
+      droppedColumns: [],
+      droppedIndexes,
+      alreadyGone: inspection.gone,
+      attempts,
+      timings,
+      restore
+    }
+  }
+  if (!inspection.keyExists) {
+    throw new RollbackError(
+      `${field}.key: ${spec.table} has no column ${spec.key}`,
+      `fix ${field}.key`
+    )
+  }
+  // 2. Copy the data out (committed before anything is dropped).
+  const copiedRows = await time('copy to backup', () =>
+    copyColumns(client, spec, inspection, ladder.sleep)
+  )
+  const maxRes = await client.query<{ k: string | null }>(
+    `SELECT max(${ident(spec.key)})::text AS k FROM ${ident(spec.backupTable)}`
+  )
+  const maxKey = maxRes.rows[0]?.k ?? null
+  // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
+  const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ')
+  let newRowsUnderLock = 0
+  let clearRoadMs = 0
+  const alterLadder: LadderOptions = {
+    ...ladder,
+    beforeAttempt: async () => {
+      clearRoadMs += await waitForClearRoad(client, spec.table, {
+        olderThanMs: 100,
+        maxWaitMs: CLEAR_ROAD_MAX_MS,
+        pollMs: 50,
+        sleep: ladder.sleep,
+        log: ladder.log
+      })
+    }
+  }
+  const ladderResult = await time('drop columns', () =>
+    withLockLadder(client, `${field} (${alterStatement(spec)})`, alterLadder, async () => {
+      await client.query('BEGIN')
+      try {
+        await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`)
+        const delta = await client.query(
+          `INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${ident(spec.table)}
+            ${maxKey === null ? '' : `WHERE ${ident(spec.key)} > $1`} ON CONFLICT DO NOTHING`,
+          maxKey === null ? [] : [maxKey]
+        )
+        newRowsUnderLock = delta.rowCount ?? 0
+        await client.query(alterStatement(spec))
+        await client.query('COMMIT')
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw err
+      }
+    })
+  )
+  attempts = attempts.concat(ladderResult.attempts)
+  timings['waited for long transactions (not queued)'] = clearRoadMs
+  return {
+    copiedRows,
+    newRowsUnderLock,
+    droppedColumns: inspection.present.map(c => c.name),
+    droppedIndexes,
+    alreadyGone: inspection.gone,
+    attempts,
+    timings,
+    restore
+  }
+}
+
+export interface SchemaDrillResult {
+  copiedRows: number
+  timings: Record<string, number>
+  indexesChecked: string[]
+  wouldDrop: string[]
+  alreadyGone: string[]
+}
+
+/** Drill: copy + lock + ALTER in one transaction that is rolled back; indexes checked in the catalog. */
+export async function drillSchemaRollback(
+  client: pg.Client,
+  spec: SchemaRollbackSpec,
+  field: string,
+  ladder: LadderOptions
+): Promise<SchemaDrillResult> {
+  const inspection = await inspectSchema(client, spec)
+  if (!inspection.tableExists) {
+    throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`)
+  }
+  const timings: Record<string, number> = {}
+  const indexesChecked: string[] = []
+  for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
+    if (info.constraints.length > 0) {
+      throw new RollbackError(
+        `${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`
+      )
+    }
+    indexesChecked.push(
+      `${info.schema}.${info.name}${info.valid ? '' : ' (INVALID)'}: DROP INDEX CONCURRENTLY runs outside a transaction, not in the drill; catalog check OK`
+    )
+  }
+  let copiedRows = 0
+  if (inspection.present.length > 0) {
+    await client.query('BEGIN')
+    try {
+      let started = Date.now()
+      copiedRows = await copyColumns(client, spec, inspection, ladder.sleep)
+      timings['copy to backup'] = Date.now() - started
+      started = Date.now()
+      // In a transaction a lock timeout aborts it: one rung only (the top one), no retries.
+      await client.query(`SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`)
+      await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`)
+      timings['lock wait'] = Date.now() - started
+      started = Date.now()
+      await client.query(alterStatement(spec))
+      timings['drop columns'] = Date.now() - started
+    } finally {
+      await client.query('ROLLBACK')
+    }
+  }
+  return {
+    copiedRows,
+    timings,
+    indexesChecked,
+    wouldDrop: inspection.present.map(c => c.name),
+    alreadyGone: inspection.gone
+  }
+}

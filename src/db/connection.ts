@@ -1,0 +1,190 @@
+/**
+ * Connections for the database phases: the URL from the run's secrets or the variable the runbook
+ * names, TLS from `sslmode`, `application_name` so DBAs see the rollback in pg_stat_activity,
+ * statement_timeout and idle_in_transaction_session_timeout on every session we open, and errors
+ * mapped to messages that say what to fix (the URL always masked).
+ */
+import { readFileSync } from 'node:fs'
+import pg from 'pg'
+import { RollbackError, type RunContext } from '../model.js'
+import type { DatabaseConfig } from '../runbook/schema.js'
+import { parseDuration } from '../util/duration.js'
+import { maskUrl } from '../util/redact.js'
+
+export const APPLICATION_NAME = 'emergency-rollback'
+
+export interface DbSettings {
+  url: string
+  /** Where the URL came from, for messages ("the database-url input", "$DATABASE_URL"). */
+  source: string
+  statementTimeoutMs: number
+  lockTimeoutMs: number
+  lockRetries: number
+  runId: string
+}
+
+const DEFAULTS = { 'url-env': 'DATABASE_URL', 'lock-timeout': '500ms', 'statement-timeout': '5m' }
+
+/** Resolves the URL and timeouts for a run (schema/integrity use the database section too). */
+export function dbSettings(ctx: RunContext): DbSettings {
+  const config: Partial<DatabaseConfig> = ctx.runbook.database ?? {}
+  const urlEnv = config['url-env'] ?? DEFAULTS['url-env']
+  const fromSecret = ctx.secrets.databaseUrl
+  const url = fromSecret ?? ctx.env[urlEnv]
+  if (!url) {
+    throw new RollbackError(
+      `no database URL: neither the database-url input nor $${urlEnv} is set`,
+      `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`
+    )
+  }
+  return {
+    url,
+    source: fromSecret ? 'the database-url input' : `$${urlEnv}`,
+    statementTimeoutMs: parseDuration(config['statement-timeout'] ?? DEFAULTS['statement-timeout']),
+    lockTimeoutMs: parseDuration(config['lock-timeout'] ?? DEFAULTS['lock-timeout']),
+    lockRetries: config['lock-retries'] ?? 8,
+    runId: ctx.request.runId
+  }
+}
+
+/** pg client options from a URL: TLS per sslmode with libpq's meaning of each mode. */
+export function clientConfig(settings: DbSettings, purpose: string): pg.ClientConfig {
+  let parsed: URL
+  try {
+    parsed = new URL(settings.url)
+  } catch {
+    throw new RollbackError(
+      `the database URL from ${settings.source} is not a valid URL`,
+      'use postgres://user:password@host:5432/dbname?sslmode=require'
+    )
+  }
+  if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
+    throw new RollbackError(
+      `the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`
+    )
+  }
+  const params = parsed.searchParams
+  const sslmode = params.get('sslmode') ?? 'prefer'
+  const rootCert = params.get('sslrootcert')
+  for (const key of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat']) {
+    params.delete(key)
+  }
+  let ssl: pg.ClientConfig['ssl'] = false
+  if (['require', 'no-verify'].includes(sslmode)) ssl = { rejectUnauthorized: false }
+  if (['verify-ca', 'verify-full'].includes(sslmode)) {
+    ssl = { rejectUnauthorized: true }
+    if (rootCert) ssl.ca = readFileSync(rootCert, 'utf8')
+    if (sslmode === 'verify-ca') ssl.checkServerIdentity = () => undefined
+  }
+  // prefer/allow/disable: plain connection (prefer would retry with TLS in libpq; keep it simple).
+  const app = `${APPLICATION_NAME} ${purpose} ${settings.runId}`.slice(0, 63)
+  return {
+    connectionString: parsed.toString(),
+    ssl,
+    application_name: app,
+    connectionTimeoutMillis: 15_000,
+    statement_timeout: settings.statementTimeoutMs,
+    idle_in_transaction_session_timeout: Math.max(settings.statementTimeoutMs, 60_000)
+  }
+}
+
+/** Opens a session; throws a RollbackError that says what is wrong, with the URL masked. */
+export async function connect(settings: DbSettings, purpose: string): Promise<pg.Client> {
+  const client = new pg.Client(clientConfig(settings, purpose))
+  // An idle client whose server goes away emits 'error': never let that crash the process.
+  client.on('error', () => {})
+  try {
+    await client.connect()
+  } catch (err) {
+    await client.end().catch(() => {})
+    throw connectionError(err, settings)
+  }
+  return client
+}
+
+export function connectionError(err: unknown, settings: DbSettings): RollbackError {
+  const where = maskUrl(settings.url)
+  const e = err as { code?: string; message?: string }
+  const raw = (e.message ?? String(err)).split(settings.url).join(where)
+  switch (e.code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ETIMEDOUT':
+      return new RollbackError(
+        `database unreachable at ${where} (${e.code})`,
+        `check the host and port in ${settings.source}, and that the runner can reach the database`
+      )
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new RollbackError(
+        `database host not found for ${where} (${e.code})`,
+        `check the host name in ${settings.source}`
+      )
+    case '28P01':
+    case '28000':
+      return new RollbackError(
+        `database refused the credentials for ${where} (${e.code}: authentication failed)`,
+        `check the user and password in ${settings.source}`
+      )
+    case '3D000':
+      return new RollbackError(
+        `database does not exist: ${where} (3D000)`,
+        `check the database name in ${settings.source}`
+      )
+    default:
+      if (/timeout/i.test(raw)) {
+        return new RollbackError(
+          `database connection timed out: ${where}`,
+          `check ${settings.source} and the network`
+        )
+      }
+      return new RollbackError(`cannot connect to ${where}: ${raw}`, `check ${settings.source}`)
+  }
+}
+
+/** Runs fn with a session and always closes it. */
+export async function withClient<T>(
+  settings: DbSettings,
+  purpose: string,
+  fn: (client: pg.Client) => Promise<T>
+): Promise<T> {
+  const client = await connect(settings, purpose)
+  try {
+    return await fn(client)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/** Quotes an identifier, optionally schema-qualified ("a.b" -> "a"."b"). */
+export function ident(name: string): string {
+  return name
+    .split('.')
+    .map(part => `"${part.replace(/"/g, '""')}"`)
+    .join('.')
+}
+
+/** Splits "schema.name" (schema defaults to the search path: null). */
+export function splitName(name: string): { schema: string | null; name: string } {
+  const i = name.indexOf('.')
+  return i < 0 ? { schema: null, name } : { schema: name.slice(0, i), name: name.slice(i + 1) }
+}
+
+export function pgErrorCode(err: unknown): string | undefined {
+  return (err as { code?: unknown }).code === undefined
+    ? undefined
+    : String((err as { code: unknown }).code)
+}
+
+/** A server error as a RollbackError naming the runbook field, the SQLSTATE and the message. */
+export function sqlError(err: unknown, field: string, statement?: string): RollbackError {
+  if (err instanceof RollbackError) return err
+  const e = err as { code?: string; message?: string; position?: string }
+  const code = e.code ? ` (SQLSTATE ${e.code})` : ''
+  const stmt = statement ? ` in "${statement.replace(/\s+/g, ' ').slice(0, 120)}"` : ''
+  return new RollbackError(
+    `${field}: SQL failed${code}${stmt}: ${e.message ?? String(err)}`,
+    `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`
+  )
+}

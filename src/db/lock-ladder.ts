@@ -1,0 +1,165 @@
+/**
+ * Short lock waits, retried: each attempt runs with a small lock_timeout; on SQLSTATE 55P03
+ * (lock_not_available) we sleep and retry with a longer timeout (GitLab's with_lock_retries
+ * shape: 100 ms, 200 ms, ... up to the runbook's lock-timeout, sleeps growing with jitter). When
+ * the ladder runs out the step fails; we never fall back to waiting without a timeout.
+ */
+import type pg from 'pg'
+import { RollbackError } from '../model.js'
+import { pgErrorCode } from './connection.js'
+
+export interface LadderOptions {
+  /** The runbook's lock-timeout: the top rung. */
+  lockTimeoutMs: number
+  /** Retries after the first attempt (runbook lock-retries). */
+  retries: number
+  sleep(ms: number): Promise<void>
+  /** 0..1; defaults to Math.random (tests pass a constant). */
+  random?: () => number
+  log?: (message: string) => void
+  /**
+   * Called before each attempt; may wait (bounded) until the attempt is likely to get its lock
+   * at once, e.g. until no long transaction holds a conflicting lock (see waitForClearRoad).
+   */
+  beforeAttempt?: () => Promise<void>
+}
+
+export interface LadderAttempt {
+  attempt: number
+  lockTimeoutMs: number
+  outcome: 'ok' | 'lock timeout'
+  waitedMs: number
+  sleptMs?: number
+}
+
+export interface LadderResult<T> {
+  value: T
+  attempts: LadderAttempt[]
+}
+
+/** The lock_timeout of each attempt: 5 rising rungs up to the top, then the top. */
+export function ladderTimeouts(lockTimeoutMs: number, retries: number): number[] {
+  const out: number[] = []
+  for (let i = 0; i <= retries; i++) {
+    out.push(Math.max(10, Math.round((lockTimeoutMs * Math.min(i + 1, 5)) / 5)))
+  }
+  return out
+}
+
+/** Sleep before retry i (1-based): 50 ms doubling, capped at 5 s, plus up to 50% jitter. */
+export function ladderSleep(retry: number, random: () => number): number {
+  const base = Math.min(5000, 50 * 2 ** (retry - 1))
+  return Math.round(base + base * 0.5 * random())
+}
+
+export class LockLadderExhausted extends RollbackError {
+  constructor(
+    what: string,
+    readonly attempts: LadderAttempt[]
+  ) {
+    const tops = attempts.map(a => a.lockTimeoutMs).join('/')
+    super(
+      `${what}: could not get the lock after ${attempts.length} attempts (lock_timeout ${tops} ms); something holds a conflicting lock (a long transaction?)`,
+      'find it in pg_stat_activity (oldest xact_start) and let it finish or end it, then rerun (the step is idempotent); or raise database.lock-retries / lock-timeout'
+    )
+    this.name = 'LockLadderExhausted'
+  }
+}
+
+/**
+ * Runs `attempt` (which sends the statement(s)) with a per-attempt lock_timeout set on the
+ * session, retrying on 55P03. `attempt` must leave the session clean on failure (roll back its
+ * own transaction). Afterwards lock_timeout is RESET to the session default.
+ */
+export async function withLockLadder<T>(
+  client: pg.Client,
+  what: string,
+  options: LadderOptions,
+  attempt: (lockTimeoutMs: number) => Promise<T>
+): Promise<LadderResult<T>> {
+  const timeouts = ladderTimeouts(options.lockTimeoutMs, options.retries)
+  const random = options.random ?? Math.random
+  const attempts: LadderAttempt[] = []
+  try {
+    for (const [i, timeout] of timeouts.entries()) {
+      await options.beforeAttempt?.()
+      await client.query(`SET lock_timeout = ${Math.round(timeout)}`)
+      const started = Date.now()
+      try {
+        const value = await attempt(timeout)
+        attempts.push({
+          attempt: i + 1,
+          lockTimeoutMs: timeout,
+          outcome: 'ok',
+          waitedMs: Date.now() - started
+        })
+        return { value, attempts }
+      } catch (err) {
+        if (pgErrorCode(err) !== '55P03') throw err
+        const record: LadderAttempt = {
+          attempt: i + 1,
+          lockTimeoutMs: timeout,
+          outcome: 'lock timeout',
+          waitedMs: Date.now() - started
+        }
+        attempts.push(record)
+        if (i === timeouts.length - 1) break
+        record.sleptMs = ladderSleep(i + 1, random)
+        options.log?.(
+          `${what}: lock not granted within ${timeout} ms (attempt ${i + 1}/${timeouts.length}); retrying in ${record.sleptMs} ms`
+        )
+        await options.sleep(record.sleptMs)
+      }
+    }
+  } finally {
+    await client.query('RESET lock_timeout').catch(() => {})
+  }
+  throw new LockLadderExhausted(what, attempts)
+}
+
+export interface ClearRoadOptions {
+  /** Transactions older than this that hold a lock on the table are "long". */
+  olderThanMs: number
+  /** Upper bound on the whole wait (never unbounded). */
+  maxWaitMs: number
+  pollMs: number
+  sleep(ms: number): Promise<void>
+  log?: (message: string) => void
+}
+
+/**
+ * Waits, WITHOUT queueing for the lock (so the app is never blocked behind us), until no other
+ * session has held a lock on `table` inside a transaction older than olderThanMs. Only then does
+ * the ladder queue for ACCESS EXCLUSIVE, so its short lock_timeout rarely fires and the app's
+ * queries rarely wait behind our request. Bounded by maxWaitMs; the ladder still applies after.
+ * Returns how long it waited.
+ */
+export async function waitForClearRoad(
+  client: pg.Client,
+  table: string,
+  options: ClearRoadOptions
+): Promise<number> {
+  const started = Date.now()
+  let logged = false
+  for (;;) {
+    const res = await client.query<{ pid: number; age_ms: number; app: string }>(
+      `SELECT a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::int AS age_ms,
+              a.application_name AS app
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()
+          AND a.backend_type = 'client backend' AND a.xact_start < now() - make_interval(secs => $2::float8 / 1000)
+        ORDER BY a.xact_start LIMIT 1`,
+      [table, options.olderThanMs]
+    )
+    const holder = res.rows[0]
+    const waited = Date.now() - started
+    if (!holder || waited >= options.maxWaitMs) return waited
+    if (!logged) {
+      options.log?.(
+        `waiting (without queueing) for pid ${holder.pid} (${holder.app || 'no application_name'}, transaction open ${holder.age_ms} ms) to release ${table}`
+      )
+      logged = true
+    }
+    await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited))
+  }
+}

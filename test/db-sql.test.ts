@@ -1,0 +1,93 @@
+/** sql steps: classified and run statement by statement; SQL errors reported with the field. */
+import { describe, expect, it } from '@jest/globals'
+import { databasePhase } from '../src/phases/database.js'
+import { testContext, testRequest, testRunbook } from './support/context.js'
+import { queryRows, seededDatabase } from './support/postgres.js'
+
+function setup(url: string, sql: string, mode: 'run' | 'drill' = 'run') {
+  const runbook = testRunbook({ database: { steps: [{ name: 'custom', sql }] } })
+  const ctx = testContext({
+    mode,
+    runbook,
+    request: testRequest({ command: mode, runId: `sql-${Date.now()}` }),
+    env: { DATABASE_URL: url }
+  })
+  return { ctx, step: databasePhase.plan(runbook, ctx.request)[0]! }
+}
+
+const SQL = `UPDATE outline_sessions SET error_message = 'reset by rollback' WHERE status = 'error' AND is_active;
+DROP INDEX CONCURRENTLY IF EXISTS uniq_outline_active_per_workflow;
+DROP INDEX CONCURRENTLY IF EXISTS outline_sessions_workflow_idx`
+
+describe('sql steps', () => {
+  it('shows each statement with its lock level and runs CONCURRENTLY statements on their own', async () => {
+    const url = await seededDatabase()
+    const { ctx, step } = setup(url, SQL)
+    const notes = await databasePhase.preflight!([step], ctx)
+    expect(notes![0]!.changes).toEqual([
+      expect.stringMatching(
+        /^UPDATE outline_sessions .* — ROW EXCLUSIVE lock on outline_sessions; own transaction, lock_timeout ladder$/
+      ),
+      'DROP INDEX CONCURRENTLY IF EXISTS uniq_outline_active_per_workflow — SHARE UPDATE EXCLUSIVE lock on uniq_outline_active_per_workflow; alone, outside any transaction, lock_timeout ladder',
+      expect.stringMatching(/outline_sessions_workflow_idx — SHARE UPDATE EXCLUSIVE/)
+    ])
+    const result = await databasePhase.run(step, ctx)
+    expect(result.error).toBeUndefined()
+    expect(result.changed[0]).toMatch(/\(120 rows\)$/)
+    expect(
+      await queryRows(
+        url,
+        `SELECT indexname FROM pg_indexes WHERE tablename = 'outline_sessions' ORDER BY 1`
+      )
+    ).toEqual([{ indexname: 'outline_sessions_pkey' }])
+  })
+
+  it('drills transactional statements in a rolled-back transaction and explains the rest', async () => {
+    const url = await seededDatabase()
+    const { ctx, step } = setup(url, SQL, 'drill')
+    const result = await databasePhase.drill(step, ctx)
+    expect(result.error).toBeUndefined()
+    const statements = result.details!.statements as { drill: string; rows?: number }[]
+    expect(statements[0]).toMatchObject({ rows: 120, drill: 'ran in a transaction, rolled back' })
+    expect(statements[1]!.drill).toMatch(
+      /cannot run inside a transaction.*catalog: index exists \(valid: true\)/
+    )
+    expect(
+      await queryRows(
+        url,
+        `SELECT 1 FROM outline_sessions WHERE error_message = 'reset by rollback'`
+      )
+    ).toEqual([])
+  })
+
+  it('fails a step with an SQL error, naming the field and SQLSTATE (caught at preflight too)', async () => {
+    const url = await seededDatabase()
+    const { ctx, step } = setup(
+      url,
+      `UPDATE outline_sessions SET is_active = false WHERE stauts = 'error'`
+    )
+    await expect(databasePhase.preflight!([step], ctx)).rejects.toThrow(
+      /database\.steps\[0\]\.sql: SQL failed \(SQLSTATE 42703\)/
+    )
+    const result = await databasePhase.run(step, ctx)
+    expect(result.status).toBe('failed')
+    expect(result.error!.message).toMatch(/column "stauts" does not exist/)
+    expect(result.error!.hint).toMatch(/fix database\.steps\[0\]\.sql/)
+  })
+
+  it('refuses unsafe SQL before running anything', async () => {
+    const url = await seededDatabase()
+    const { ctx, step } = setup(url, `BEGIN; DROP INDEX uniq_outline_active_per_workflow; COMMIT`)
+    await expect(databasePhase.preflight!([step], ctx)).rejects.toThrow(
+      /refusing "BEGIN": transaction control/
+    )
+    const result = await databasePhase.run(step, ctx)
+    expect(result.status).toBe('failed')
+    expect(
+      await queryRows(
+        url,
+        `SELECT 1 FROM pg_indexes WHERE indexname = 'uniq_outline_active_per_workflow'`
+      )
+    ).toHaveLength(1)
+  })
+})
