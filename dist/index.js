@@ -34982,6 +34982,58 @@ function extend(target) {
 
 /***/ }),
 
+/***/ 2320:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Fd: () => (/* binding */ normalizePath),
+/* harmony export */   Mr: () => (/* binding */ overlapProblems),
+/* harmony export */   z9: () => (/* binding */ pathProblem)
+/* harmony export */ });
+/* unused harmony export overlaps */
+/**
+ * Repository paths as the runbook writes them (the seed writes `/lib/...` and `app/admin/x/` for a
+ * directory): normalised to git's form, and the protect/remove overlap rule.
+ */
+/** `/lib/a.ts` -> `lib/a.ts`, `app/admin/x/` -> `app/admin/x`. */
+function normalizePath(path) {
+    return path.trim().replace(/^\/+/, '').replace(/\/+$/, '');
+}
+/** Why a runbook path is unusable, or undefined when it is fine. */
+function pathProblem(path) {
+    const norm = normalizePath(path);
+    if (norm === '' || norm === '.')
+        return `"${path}" names the repository root`;
+    if (norm.split('/').some(part => part === '..' || part === '.' || part === '.git')) {
+        return `"${path}" must not contain ".", ".." or ".git" segments`;
+    }
+    return undefined;
+}
+/**
+ * True when removing `removed` (a file or a directory) would remove `kept`. Removing one file
+ * inside a protected directory is fine: the directory still exists.
+ */
+function overlaps(kept, removed) {
+    const k = normalizePath(kept);
+    const r = normalizePath(removed);
+    return k === r || k.startsWith(`${r}/`);
+}
+/** Human-readable protect/remove conflicts (empty when there are none). */
+function overlapProblems(protect, remove) {
+    const problems = [];
+    for (const kept of protect) {
+        for (const removed of remove) {
+            if (overlaps(kept, removed)) {
+                problems.push(`"${kept}" is protected but "${removed}" is listed for removal`);
+            }
+        }
+    }
+    return problems;
+}
+
+
+/***/ }),
+
 /***/ 9407:
 /***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -34989,13 +35041,13 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   i: () => (/* binding */ main)
 /* harmony export */ });
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1804);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7264);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3024);
 /* harmony import */ var node_fs__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_fs__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6160);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1149);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(315);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9190);
 /* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(767);
 /**
@@ -35202,7 +35254,7 @@ const OUTPUTS = {
 
 /***/ }),
 
-/***/ 1149:
+/***/ 315:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -35227,60 +35279,2740 @@ class RollbackError extends Error {
     }
 }
 
-;// CONCATENATED MODULE: ./src/phases/database.ts
-/** database phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
+;// CONCATENATED MODULE: ./src/util/duration.ts
+/** Runbook durations ("500ms", "30s", "5m", "1h") to milliseconds. The schema checks the form. */
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+function parseDuration(text) {
+    const match = /^(\d+)(ms|s|m|h)$/.exec(text);
+    if (!match)
+        throw new Error(`not a duration: "${text}" (use e.g. 500ms, 30s, 5m, 1h)`);
+    return Number(match[1]) * UNIT_MS[match[2]];
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
+var lib = __nccwpck_require__(3273);
+;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
+// ESM wrapper for pg
+
+
+// Re-export all the properties
+const Client = lib.Client
+const Pool = lib.Pool
+const Connection = lib.Connection
+const types = lib.types
+const Query = lib.Query
+const DatabaseError = lib.DatabaseError
+const escapeIdentifier = lib.escapeIdentifier
+const escapeLiteral = lib.escapeLiteral
+const Result = lib.Result
+const TypeOverrides = lib.TypeOverrides
+
+// Also export the defaults
+const defaults = lib.defaults
+
+// Re-export the default
+/* harmony default export */ const esm = (lib);
+
+// EXTERNAL MODULE: ./src/util/redact.ts
+var redact = __nccwpck_require__(767);
+;// CONCATENATED MODULE: ./src/db/connection.ts
+/**
+ * Connections for the database phases: the URL from the run's secrets or the variable the runbook
+ * names, TLS from `sslmode`, `application_name` so DBAs see the rollback in pg_stat_activity,
+ * statement_timeout and idle_in_transaction_session_timeout on every session we open, and errors
+ * mapped to messages that say what to fix (the URL always masked).
+ */
+
+
+
+
+
+const APPLICATION_NAME = 'emergency-rollback';
+const DEFAULTS = { 'url-env': 'DATABASE_URL', 'lock-timeout': '500ms', 'statement-timeout': '5m' };
+/** Resolves the URL and timeouts for a run (schema/integrity use the database section too). */
+function dbSettings(ctx) {
+    const config = ctx.runbook.database ?? {};
+    const urlEnv = config['url-env'] ?? DEFAULTS['url-env'];
+    const fromSecret = ctx.secrets.databaseUrl;
+    const url = fromSecret ?? ctx.env[urlEnv];
+    if (!url) {
+        throw new RollbackError(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
+    }
+    return {
+        url,
+        source: fromSecret ? 'the database-url input' : `$${urlEnv}`,
+        statementTimeoutMs: parseDuration(config['statement-timeout'] ?? DEFAULTS['statement-timeout']),
+        lockTimeoutMs: parseDuration(config['lock-timeout'] ?? DEFAULTS['lock-timeout']),
+        lockRetries: config['lock-retries'] ?? 8,
+        runId: ctx.request.runId
+    };
+}
+/** pg client options from a URL: TLS per sslmode with libpq's meaning of each mode. */
+function clientConfig(settings, purpose) {
+    let parsed;
+    try {
+        parsed = new URL(settings.url);
+    }
+    catch {
+        throw new RollbackError(`the database URL from ${settings.source} is not a valid URL`, 'use postgres://user:password@host:5432/dbname?sslmode=require');
+    }
+    if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
+        throw new RollbackError(`the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`);
+    }
+    const params = parsed.searchParams;
+    const sslmode = params.get('sslmode') ?? 'prefer';
+    const rootCert = params.get('sslrootcert');
+    for (const key of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat']) {
+        params.delete(key);
+    }
+    let ssl = false;
+    if (['require', 'no-verify'].includes(sslmode))
+        ssl = { rejectUnauthorized: false };
+    if (['verify-ca', 'verify-full'].includes(sslmode)) {
+        ssl = { rejectUnauthorized: true };
+        if (rootCert)
+            ssl.ca = (0,external_node_fs_.readFileSync)(rootCert, 'utf8');
+        if (sslmode === 'verify-ca')
+            ssl.checkServerIdentity = () => undefined;
+    }
+    // prefer/allow/disable: plain connection (prefer would retry with TLS in libpq; keep it simple).
+    const app = `${APPLICATION_NAME} ${purpose} ${settings.runId}`.slice(0, 63);
+    return {
+        connectionString: parsed.toString(),
+        ssl,
+        application_name: app,
+        connectionTimeoutMillis: 15_000,
+        statement_timeout: settings.statementTimeoutMs,
+        idle_in_transaction_session_timeout: Math.max(settings.statementTimeoutMs, 60_000)
+    };
+}
+/** Opens a session; throws a RollbackError that says what is wrong, with the URL masked. */
+async function connect(settings, purpose) {
+    const client = new esm.Client(clientConfig(settings, purpose));
+    // An idle client whose server goes away emits 'error': never let that crash the process.
+    client.on('error', () => { });
+    try {
+        await client.connect();
+    }
+    catch (err) {
+        await client.end().catch(() => { });
+        throw connectionError(err, settings);
+    }
+    return client;
+}
+function connectionError(err, settings) {
+    const where = (0,redact/* maskUrl */.yP)(settings.url);
+    const e = err;
+    const raw = (e.message ?? String(err)).split(settings.url).join(where);
+    switch (e.code) {
+        case 'ECONNREFUSED':
+        case 'EHOSTUNREACH':
+        case 'ENETUNREACH':
+        case 'ETIMEDOUT':
+            return new RollbackError(`database unreachable at ${where} (${e.code})`, `check the host and port in ${settings.source}, and that the runner can reach the database`);
+        case 'ENOTFOUND':
+        case 'EAI_AGAIN':
+            return new RollbackError(`database host not found for ${where} (${e.code})`, `check the host name in ${settings.source}`);
+        case '28P01':
+        case '28000':
+            return new RollbackError(`database refused the credentials for ${where} (${e.code}: authentication failed)`, `check the user and password in ${settings.source}`);
+        case '3D000':
+            return new RollbackError(`database does not exist: ${where} (3D000)`, `check the database name in ${settings.source}`);
+        default:
+            if (/timeout/i.test(raw)) {
+                return new RollbackError(`database connection timed out: ${where}`, `check ${settings.source} and the network`);
+            }
+            return new RollbackError(`cannot connect to ${where}: ${raw}`, `check ${settings.source}`);
+    }
+}
+/** Runs fn with a session and always closes it. */
+async function withClient(settings, purpose, fn) {
+    const client = await connect(settings, purpose);
+    try {
+        return await fn(client);
+    }
+    finally {
+        await client.end().catch(() => { });
+    }
+}
+/** Quotes an identifier, optionally schema-qualified ("a.b" -> "a"."b"). */
+function ident(name) {
+    return name
+        .split('.')
+        .map(part => `"${part.replace(/"/g, '""')}"`)
+        .join('.');
+}
+/** Splits "schema.name" (schema defaults to the search path: null). */
+function splitName(name) {
+    const i = name.indexOf('.');
+    return i < 0 ? { schema: null, name } : { schema: name.slice(0, i), name: name.slice(i + 1) };
+}
+function pgErrorCode(err) {
+    return err.code === undefined
+        ? undefined
+        : String(err.code);
+}
+/** A server error as a RollbackError naming the runbook field, the SQLSTATE and the message. */
+function sqlError(err, field, statement) {
+    if (err instanceof RollbackError)
+        return err;
+    const e = err;
+    const code = e.code ? ` (SQLSTATE ${e.code})` : '';
+    const stmt = statement ? ` in "${statement.replace(/\s+/g, ' ').slice(0, 120)}"` : '';
+    return new RollbackError(`${field}: SQL failed${code}${stmt}: ${e.message ?? String(err)}`, `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`);
+}
+
+;// CONCATENATED MODULE: ./src/db/advisory-lock.ts
+
+
+/** ASCII "erollbck": the same constant in every run, so two runs exclude each other. */
+const ADVISORY_LOCK_KEY = 0x65726f6c6c62636bn;
+async function lockHolder(client) {
+    const high = Number(ADVISORY_LOCK_KEY >> 32n);
+    const low = Number(ADVISORY_LOCK_KEY & 0xffffffffn);
+    const res = await client.query(`SELECT a.pid, a.application_name, a.usename, a.client_addr::text AS client_addr,
+            a.backend_start, a.state
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.database = (
+              SELECT oid FROM pg_database WHERE datname = current_database())
+        AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid AND l.objsubid = 1
+      LIMIT 1`, [high, low]);
+    const row = res.rows[0];
+    if (!row)
+        return undefined;
+    return {
+        pid: row.pid,
+        applicationName: row.application_name,
+        user: row.usename,
+        client: row.client_addr,
+        since: row.backend_start ? row.backend_start.toISOString() : null,
+        state: row.state
+    };
+}
+function describeHolder(h) {
+    const app = h.applicationName ? `"${h.applicationName}"` : 'an unnamed session';
+    return `${app} (pid ${h.pid}, user ${h.user}${h.client ? `, from ${h.client}` : ''}${h.since ? `, connected since ${h.since}` : ''})`;
+}
+/** Takes the lock or fails fast saying who holds it. */
+async function acquireRunLock(settings, purpose) {
+    const client = await connect(settings, `${purpose} lock`);
+    try {
+        const res = await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [ADVISORY_LOCK_KEY.toString()]);
+        if (!res.rows[0]?.ok) {
+            const holder = await lockHolder(client);
+            throw new RollbackError(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
+                ? `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`
+                : 'wait for the other run to finish');
+        }
+    }
+    catch (err) {
+        await client.end().catch(() => { });
+        throw err;
+    }
+    let released = false;
+    return {
+        client,
+        async release() {
+            if (released)
+                return;
+            released = true;
+            try {
+                await client.query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_LOCK_KEY.toString()]);
+            }
+            finally {
+                await client.end().catch(() => { });
+            }
+        }
+    };
+}
+/** Read-only probe for preflight: is another run holding the lock right now? */
+async function checkRunLockFree(client) {
+    const holder = await lockHolder(client);
+    if (holder) {
+        throw new RollbackError(`another rollback is running on this database: the advisory lock is held by ${describeHolder(holder)}`, `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`);
+    }
+}
+async function withRunLock(settings, purpose, fn) {
+    const lock = await acquireRunLock(settings, purpose);
+    try {
+        return await fn();
+    }
+    finally {
+        await lock.release();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/db/lock-ladder.ts
+
+
+/** The lock_timeout of each attempt: 5 rising rungs up to the top, then the top. */
+function ladderTimeouts(lockTimeoutMs, retries) {
+    const out = [];
+    for (let i = 0; i <= retries; i++) {
+        out.push(Math.max(10, Math.round((lockTimeoutMs * Math.min(i + 1, 5)) / 5)));
+    }
+    return out;
+}
+/** Sleep before retry i (1-based): 50 ms doubling, capped at 5 s, plus up to 50% jitter. */
+function ladderSleep(retry, random) {
+    const base = Math.min(5000, 50 * 2 ** (retry - 1));
+    return Math.round(base + base * 0.5 * random());
+}
+class LockLadderExhausted extends RollbackError {
+    attempts;
+    constructor(what, attempts) {
+        const tops = attempts.map(a => a.lockTimeoutMs).join('/');
+        super(`${what}: could not get the lock after ${attempts.length} attempts (lock_timeout ${tops} ms); something holds a conflicting lock (a long transaction?)`, 'find it in pg_stat_activity (oldest xact_start) and let it finish or end it, then rerun (the step is idempotent); or raise database.lock-retries / lock-timeout');
+        this.attempts = attempts;
+        this.name = 'LockLadderExhausted';
+    }
+}
+/**
+ * Runs `attempt` (which sends the statement(s)) with a per-attempt lock_timeout set on the
+ * session, retrying on 55P03. `attempt` must leave the session clean on failure (roll back its
+ * own transaction). Afterwards lock_timeout is RESET to the session default.
+ */
+async function withLockLadder(client, what, options, attempt) {
+    const timeouts = ladderTimeouts(options.lockTimeoutMs, options.retries);
+    const random = options.random ?? Math.random;
+    const attempts = [];
+    try {
+        for (const [i, timeout] of timeouts.entries()) {
+            await options.beforeAttempt?.();
+            await client.query(`SET lock_timeout = ${Math.round(timeout)}`);
+            const started = Date.now();
+            try {
+                const value = await attempt(timeout);
+                attempts.push({
+                    attempt: i + 1,
+                    lockTimeoutMs: timeout,
+                    outcome: 'ok',
+                    waitedMs: Date.now() - started
+                });
+                return { value, attempts };
+            }
+            catch (err) {
+                if (pgErrorCode(err) !== '55P03')
+                    throw err;
+                const record = {
+                    attempt: i + 1,
+                    lockTimeoutMs: timeout,
+                    outcome: 'lock timeout',
+                    waitedMs: Date.now() - started
+                };
+                attempts.push(record);
+                if (i === timeouts.length - 1)
+                    break;
+                record.sleptMs = ladderSleep(i + 1, random);
+                options.log?.(`${what}: lock not granted within ${timeout} ms (attempt ${i + 1}/${timeouts.length}); retrying in ${record.sleptMs} ms`);
+                await options.sleep(record.sleptMs);
+            }
+        }
+    }
+    finally {
+        await client.query('RESET lock_timeout').catch(() => { });
+    }
+    throw new LockLadderExhausted(what, attempts);
+}
+/**
+ * Waits, WITHOUT queueing for the lock (so the app is never blocked behind us), until no other
+ * session has held a lock on `table` inside a transaction older than olderThanMs. Only then does
+ * the ladder queue for ACCESS EXCLUSIVE, so its short lock_timeout rarely fires and the app's
+ * queries rarely wait behind our request. Bounded by maxWaitMs; the ladder still applies after.
+ * Returns how long it waited.
+ */
+async function waitForClearRoad(client, table, options) {
+    const started = Date.now();
+    let logged = false;
+    for (;;) {
+        const res = await client.query(`SELECT a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::int AS age_ms,
+              a.application_name AS app
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()
+          AND a.backend_type = 'client backend' AND a.xact_start < now() - make_interval(secs => $2::float8 / 1000)
+        ORDER BY a.xact_start LIMIT 1`, [table, options.olderThanMs]);
+        const holder = res.rows[0];
+        const waited = Date.now() - started;
+        if (!holder || waited >= options.maxWaitMs)
+            return waited;
+        if (!logged) {
+            options.log?.(`waiting (without queueing) for pid ${holder.pid} (${holder.app || 'no application_name'}, transaction open ${holder.age_ms} ms) to release ${table}`);
+            logged = true;
+        }
+        await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited));
+    }
+}
+
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:module");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+;// CONCATENATED MODULE: ./src/db/pg-wasm.ts
+/**
+ * The bytes of libpg-query's .wasm. Keep this file tiny and this exact shape: ncc's asset
+ * relocator recognises `readFileSync(new URL(<literal>, import.meta.url))`, copies the file byte
+ * for byte next to the bundle (dist/libpg-query.wasm) and rewrites the URL. From the sources it is
+ * simply the file in node_modules.
+ */
+
+function libpgQueryWasm() {
+    return (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "libpg-query.wasm");
+}
+
+;// CONCATENATED MODULE: ./src/db/pg-parser.ts
+/**
+ * The PostgreSQL parser (libpg-query's WASM build), loaded so it also works from the ncc bundle.
+ *
+ * libpg-query's own index.js starts the WASM module at import time and finds the .wasm file
+ * through `__dirname`, which does not exist in an ESM bundle (the import would fail with
+ * "__dirname is not defined" and the .wasm would not be copied). So we call the emscripten
+ * factory ourselves with `instantiateWasm` and the bytes of the .wasm (see pg-wasm.ts for how
+ * the bundle gets them).
+ * The parse call below mirrors libpg-query's `parse` (same struct layout, v18).
+ */
+
+
+
+
+
+// The ES2023 lib has no WebAssembly types (they come with DOM); only this call is needed.
+const wasm = globalThis.WebAssembly;
+class SqlParseError extends Error {
+    cursorPosition;
+    constructor(message, cursorPosition) {
+        super(message);
+        this.cursorPosition = cursorPosition;
+        this.name = 'SqlParseError';
+    }
+}
+function wasmBytes() {
+    try {
+        return libpgQueryWasm();
+    }
+    catch {
+        // Not found relative to the sources (e.g. hoisted node_modules): ask Node's resolver.
+    }
+    try {
+        return (0,external_node_fs_.readFileSync)((0,external_node_module_namespaceObject.createRequire)(import.meta.url).resolve('libpg-query/wasm/libpg-query.wasm'));
+    }
+    catch (err) {
+        throw new Error(`libpg-query.wasm not found: ${err instanceof Error ? err.message : err}`);
+    }
+}
+let loading;
+async function load() {
+    const bytes = wasmBytes();
+    // The emscripten glue reads __dirname in Node even when given the bytes; ESM bundles lack it.
+    const g = globalThis;
+    if (typeof g.__dirname !== 'string')
+        g.__dirname = (0,external_node_path_.dirname)((0,external_node_url_.fileURLToPath)(import.meta.url));
+    const imported = (await __nccwpck_require__.e(/* import() */ 995).then(__nccwpck_require__.t.bind(__nccwpck_require__, 3995, 23)));
+    const factory = typeof imported.default === 'function' ? imported.default : imported.default.default;
+    return factory({
+        instantiateWasm(imports, done) {
+            void wasm.instantiate(bytes, imports).then(r => done(r.instance));
+            return {};
+        }
+    });
+}
+/** Parses SQL into libpg-query's JSON AST ({ version, stmts: [{ stmt, stmt_location, stmt_len }] }). */
+async function parseSql(sql) {
+    loading ??= load();
+    const m = await loading;
+    const len = m.lengthBytesUTF8(sql) + 1;
+    const queryPtr = m._malloc(len);
+    let resultPtr = 0;
+    try {
+        m.stringToUTF8(sql, queryPtr, len);
+        resultPtr = m._wasm_parse_query_raw(queryPtr);
+        if (!resultPtr)
+            throw new Error('parser: memory allocation failed');
+        const treePtr = m.getValue(resultPtr, 'i32');
+        const errorPtr = m.getValue(resultPtr + 8, 'i32');
+        if (errorPtr) {
+            const messagePtr = m.getValue(errorPtr, 'i32');
+            const cursor = m.getValue(errorPtr + 16, 'i32');
+            const message = messagePtr ? m.UTF8ToString(messagePtr) : 'syntax error';
+            throw new SqlParseError(message, cursor > 0 ? cursor - 1 : 0);
+        }
+        if (!treePtr)
+            throw new Error('parser: no parse tree');
+        return JSON.parse(m.UTF8ToString(treePtr));
+    }
+    finally {
+        m._free(queryPtr);
+        if (resultPtr)
+            m._wasm_free_parse_result(resultPtr);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/db/batch-update.ts
+
+
+
+
+const BACKUP_SCHEMA = 'rollback_backup';
+const CHANGED_AT = '_rollback_changed_at';
+/** rollback_backup.<table>_<runId>, sanitised, ≤ 63 bytes. */
+function backupTableName(table, runId, suffix = '') {
+    const base = splitName(table).name;
+    const run = runId.toLowerCase().replace(/[^a-z0-9_]+/g, '_');
+    let name = `${base}${suffix}_${run}`;
+    if (name.length > 63)
+        name = `${base.slice(0, 30)}${suffix}_${run.slice(-(62 - 30 - suffix.length))}`;
+    return `${BACKUP_SCHEMA}.${name.slice(0, 63)}`;
+}
+/** Each expression must parse as one expression: no "; DROP TABLE" smuggled in. */
+async function validateBatchSpec(spec, field) {
+    const check = async (expr, what) => {
+        let parsed;
+        try {
+            parsed = (await parseSql(`SELECT (${expr})`));
+        }
+        catch (err) {
+            throw new RollbackError(`${field}.${what} is not a valid SQL expression: ${err instanceof Error ? err.message : err}`, `fix ${field}.${what}`);
+        }
+        const stmts = parsed.stmts ?? [];
+        if (stmts.length !== 1 || !stmts[0]?.stmt || !('SelectStmt' in stmts[0].stmt)) {
+            throw new RollbackError(`${field}.${what} must be a single SQL expression`, `fix ${field}.${what}`);
+        }
+    };
+    await check(spec.where, 'where');
+    for (const [column, expr] of Object.entries(spec.set))
+        await check(expr, `set.${column}`);
+}
+function sqlParts(spec, backupTable) {
+    const t = ident(spec.table);
+    const k = ident(spec.key);
+    const columns = Object.keys(spec.set);
+    const oldCols = columns.map((c, i) => `${ident(c)} AS __old_${i}`).join(', ');
+    const setList = columns.map(c => `${ident(c)} = (${spec.set[c]})`).join(', ');
+    const backupCols = [k, ...columns.map(c => ident(c))].join(', ');
+    const selectOld = ['__k', ...columns.map((_, i) => `__old_${i}`)].join(', ');
+    const batch = (firstBatch, bounded) => `WITH src AS (
+       SELECT ${k} AS __k${oldCols ? `, ${oldCols}` : ''} FROM ${t}
+        WHERE ${k} ${firstBatch ? '>=' : '>'} $1${bounded ? ` AND ${k} <= $2` : ''} AND (${spec.where})
+        FOR UPDATE
+     ), changed AS (
+       UPDATE ${t} SET ${setList} FROM src
+        WHERE ${t}.${k} = src.__k AND (${spec.where})
+        RETURNING src.*
+     )
+     INSERT INTO ${ident(backupTable)} (${backupCols}) SELECT ${selectOld} FROM changed`;
+    const restore = `UPDATE ${t} AS t SET ${columns.map(c => `${ident(c)} = b.${ident(c)}`).join(', ')}\n` +
+        `  FROM ${ident(backupTable)} AS b WHERE t.${k} = b.${k};`;
+    return { t, k, columns, backupCols, batch, restore };
+}
+async function ensureBackupTable(client, spec, backupTable) {
+    const { t, backupCols } = sqlParts(spec, backupTable);
+    const { schema } = splitName(backupTable);
+    if (schema)
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${ident(backupTable)} AS SELECT ${backupCols} FROM ${t} WITH NO DATA`);
+    await client.query(`ALTER TABLE ${ident(backupTable)} ADD COLUMN IF NOT EXISTS ${CHANGED_AT} timestamptz NOT NULL DEFAULT now()`);
+    const note = `emergency-rollback: old values of ${spec.table} rows changed by a batch-update (key ${spec.key}); restore: ${sqlParts(spec, backupTable).restore}`;
+    await client.query(`COMMENT ON TABLE ${ident(backupTable)} IS ${quoteLiteral(note)}`);
+}
+function quoteLiteral(s) {
+    return `'${s.replace(/'/g, "''")}'`;
+}
+function restoreSql(spec, backupTable) {
+    return sqlParts(spec, backupTable).restore;
+}
+async function nextUpper(client, spec, from, first) {
+    const { t, k } = sqlParts(spec, 'x');
+    const res = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, spec.batchSize - 1]);
+    return res.rows[0]?.k ?? null;
+}
+async function countMatching(client, spec) {
+    const res = await client.query(`SELECT count(*)::text AS n FROM ${ident(spec.table)} WHERE (${spec.where})`);
+    return Number(res.rows[0]?.n ?? 0);
+}
+/**
+ * One pass over the key range. Returns false when the time cap stopped it.
+ * `client` must be an autocommit session (each batch is one statement = one transaction).
+ */
+async function pass(client, spec, options, state, oneBatchOnly = false) {
+    const { k, t, batch } = sqlParts(spec, options.backupTable);
+    const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
+    let from = minRes.rows[0]?.k ?? null;
+    let first = true;
+    while (from !== null) {
+        if (state.now() - state.started > spec.maxDurationMs)
+            return false;
+        const upper = await nextUpper(client, spec, from, first);
+        const started = state.now();
+        const { value, attempts } = await withLockLadder(client, `${options.field} batch ${from}..${upper ?? 'end'}`, options.ladder, () => client.query(batch(first, upper !== null), upper !== null ? [from, upper] : [from]));
+        const record = {
+            pass: state.pass,
+            batch: state.batches.length + 1,
+            from,
+            to: upper,
+            rows: value.rowCount ?? 0,
+            ms: state.now() - started,
+            lockAttempts: attempts.length
+        };
+        state.batches.push(record);
+        await options.onBatch?.(record);
+        if (upper === null || oneBatchOnly)
+            break;
+        from = upper;
+        first = false;
+        if (spec.pauseMs > 0)
+            await options.ladder.sleep(spec.pauseMs);
+    }
+    return true;
+}
+async function runBatchUpdate(client, spec, options) {
+    const now = options.now ?? Date.now;
+    await ensureBackupTable(client, spec, options.backupTable);
+    const state = { pass: 0, batches: [], started: now(), now };
+    let remaining = 0;
+    let timeCapped = false;
+    const maxPasses = options.maxPasses ?? 2;
+    for (let p = 1; p <= maxPasses; p++) {
+        state.pass = p;
+        if (!(await pass(client, spec, options, state))) {
+            timeCapped = true;
+            break;
+        }
+        remaining = await countMatching(client, spec);
+        if (remaining === 0)
+            break;
+        options.ladder.log?.(`${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`);
+    }
+    if (timeCapped)
+        remaining = await countMatching(client, spec);
+    const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0);
+    return {
+        rowsChanged,
+        batches: state.batches.length,
+        passes: state.pass,
+        durationMs: now() - state.started,
+        slowestBatchMs: Math.max(0, ...state.batches.map(b => b.ms)),
+        lockRetries: state.batches.reduce((n, b) => n + b.lockAttempts - 1, 0),
+        remaining,
+        timeCapped,
+        backupTable: options.backupTable,
+        restoreSql: restoreSql(spec, options.backupTable)
+    };
+}
+/**
+ * Drill: the first batch inside a transaction that is rolled back (rows stay locked for one
+ * batch only, never for the whole table), plus a count of eligible rows and a time estimate.
+ */
+async function drillBatchUpdate(client, spec, options) {
+    const now = options.now ?? Date.now;
+    const eligibleRows = await countMatching(client, spec);
+    const totalRes = await client.query(`SELECT count(*)::text AS n FROM ${ident(spec.table)}`);
+    const totalRows = Number(totalRes.rows[0]?.n ?? 0);
+    const state = { pass: 1, batches: [], started: now(), now };
+    await client.query('BEGIN');
+    try {
+        await ensureBackupTable(client, spec, options.backupTable);
+        await pass(client, spec, { ...options, onBatch: undefined }, state, true);
+    }
+    finally {
+        await client.query('ROLLBACK');
+    }
+    const first = state.batches[0];
+    const estimatedBatches = Math.max(1, Math.ceil(totalRows / spec.batchSize));
+    const firstMs = first?.ms ?? 0;
+    return {
+        eligibleRows,
+        firstBatchRows: first?.rows ?? 0,
+        firstBatchMs: firstMs,
+        estimatedBatches,
+        estimatedMs: estimatedBatches * (firstMs + spec.pauseMs)
+    };
+}
+
+;// CONCATENATED MODULE: ./src/db/drop-index.ts
+
+
+
+const CONTYPES = {
+    p: 'primary key',
+    u: 'unique',
+    x: 'exclusion',
+    f: 'foreign key'
+};
+/** Catalog look-up; undefined when the index does not exist. */
+async function inspectIndex(client, name) {
+    const res = await client.query(`SELECT c.oid, n.nspname AS schema, c.relname AS name,
+            t.oid::regclass::text AS table, i.indisvalid AS valid,
+            pg_get_indexdef(c.oid) AS definition, pg_relation_size(c.oid)::text AS size
+       FROM pg_class c
+       JOIN pg_index i ON i.indexrelid = c.oid
+       JOIN pg_class t ON t.oid = i.indrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = to_regclass($1) AND c.relkind IN ('i', 'I')`, [name]);
+    const row = res.rows[0];
+    if (!row)
+        return undefined;
+    const cons = await client.query(`SELECT conname AS name, contype AS type, conrelid::regclass::text AS table
+       FROM pg_constraint WHERE conindid = $1 ORDER BY conname`, [row.oid]);
+    return {
+        schema: row.schema,
+        name: row.name,
+        table: row.table,
+        valid: row.valid,
+        definition: row.definition,
+        sizeBytes: Number(row.size),
+        constraints: cons.rows.map(c => ({ ...c, type: CONTYPES[c.type] ?? c.type }))
+    };
+}
+/** The statement that recreates the index without blocking writes. */
+function recreateStatement(info) {
+    return `${info.definition.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY IF NOT EXISTS ')};`;
+}
+function constraintError(info, field) {
+    const list = info.constraints.map(c => `${c.type} constraint ${c.name} on ${c.table}`).join(', ');
+    return new RollbackError(`${field}: index ${info.schema}.${info.name} backs ${list}; DROP INDEX CONCURRENTLY cannot drop it`, `drop the constraint instead (ALTER TABLE ... DROP CONSTRAINT, a sql step run under the lock ladder) or remove the index from ${field}`);
+}
+async function dropIndexConcurrently(client, name, field, ladder) {
+    const before = await inspectIndex(client, name);
+    const qualified = before ? ident(`${before.schema}.${before.name}`) : ident(name);
+    const statement = `DROP INDEX CONCURRENTLY IF EXISTS ${qualified}`;
+    if (!before)
+        return { dropped: false, attempts: [], statement };
+    if (before.constraints.length > 0)
+        throw constraintError(before, field);
+    if (!before.valid) {
+        ladder.log?.(`${field}: ${before.name} is INVALID (left by an interrupted concurrent build or drop): dropping it`);
+    }
+    try {
+        const { attempts } = await withLockLadder(client, `${field} (${statement})`, ladder, () => 
+        // Its own query(), never combined with other statements, never in a transaction.
+        client.query(statement));
+        const after = await inspectIndex(client, name);
+        if (after) {
+            throw new RollbackError(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
+        }
+        return { dropped: true, before, attempts, statement };
+    }
+    catch (err) {
+        if (err instanceof RollbackError) {
+            const after = await inspectIndex(client, name).catch(() => undefined);
+            if (after && !after.valid) {
+                // Keep the error's class (and its ladder attempts); add what was left behind.
+                err.message = `${err.message}; ${after.schema}.${after.name} is left INVALID (not used by queries, still maintained on writes): a rerun drops it`;
+            }
+        }
+        throw err;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/db/column-backup.ts
+
+
+
+
+
+/** Longest we wait for long transactions on the table before queueing for ACCESS EXCLUSIVE. */
+const CLEAR_ROAD_MAX_MS = 30_000;
+async function columnsOf(client, table) {
+    const res = await client.query(`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS default
+       FROM pg_attribute a
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`, [table]);
+    return res.rows.map(r => ({ name: r.name, type: r.type, notNull: r.notnull, default: r.default }));
+}
+async function inspectSchema(client, spec) {
+    const exists = await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [
+        spec.table
+    ]);
+    const tableExists = exists.rows[0]?.ok ?? false;
+    const cols = tableExists ? await columnsOf(client, spec.table) : [];
+    const present = cols.filter(c => spec.dropColumns.includes(c.name));
+    const gone = spec.dropColumns.filter(c => !cols.some(x => x.name === c));
+    const indexes = [];
+    for (const name of spec.dropIndexes) {
+        const info = await inspectIndex(client, qualifyLike(spec.table, name));
+        if (info)
+            indexes.push(info);
+    }
+    const dependentIndexes = [];
+    if (present.length > 0) {
+        const dep = await client.query(`SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+         FROM pg_depend d
+         JOIN pg_class c ON c.oid = d.objid AND c.relkind IN ('i', 'I')
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE d.classid = 'pg_class'::regclass AND d.refobjid = to_regclass($1)
+          AND a.attname = ANY($2)`, [spec.table, present.map(c => c.name)]);
+        for (const row of dep.rows) {
+            const info = await inspectIndex(client, row.name);
+            if (info && !indexes.some(i => i.schema === info.schema && i.name === info.name)) {
+                dependentIndexes.push(info);
+            }
+        }
+    }
+    const backupCols = await columnsOf(client, spec.backupTable);
+    let rows = 0;
+    if (tableExists) {
+        const est = await client.query(`SELECT greatest(reltuples, 0)::bigint::text AS n FROM pg_class WHERE oid = to_regclass($1)`, [spec.table]);
+        rows = Number(est.rows[0]?.n ?? 0);
+    }
+    return {
+        tableExists,
+        keyExists: cols.some(c => c.name === spec.key),
+        present,
+        gone,
+        indexes,
+        dependentIndexes,
+        backupExists: backupCols.length > 0,
+        backupColumns: backupCols.map(c => c.name),
+        rows
+    };
+}
+/** An unqualified index name lives in the table's schema. */
+function qualifyLike(table, index) {
+    const { schema } = splitName(table);
+    return index.includes('.') || !schema ? index : `${schema}.${index}`;
+}
+function alterStatement(spec) {
+    return `ALTER TABLE ${ident(spec.table)} ${spec.dropColumns.map(c => `DROP COLUMN IF EXISTS ${ident(c)}`).join(', ')}`;
+}
+/** SQL that puts the columns and their data back (types and defaults as they were). */
+function restoreColumnsSql(spec, columns, indexes) {
+    if (columns.length === 0)
+        return [];
+    const t = ident(spec.table);
+    const adds = columns
+        .map(c => `ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`)
+        .join(', ');
+    const sets = columns.map(c => `${ident(c.name)} = b.${ident(c.name)}`).join(', ');
+    const out = [
+        `ALTER TABLE ${t} ${adds};`,
+        `UPDATE ${t} AS t SET ${sets} FROM ${ident(spec.backupTable)} AS b WHERE t.${ident(spec.key)} = b.${ident(spec.key)};  -- on a big table: in batches of ${ident(spec.key)} ranges`
+    ];
+    for (const c of columns.filter(c => c.notNull)) {
+        out.push(`ALTER TABLE ${t} ALTER COLUMN ${ident(c.name)} SET NOT NULL;`);
+    }
+    out.push(...indexes.map(recreateStatement));
+    return out;
+}
+/** Copy in key ranges of this many rows, pausing between them, so the app keeps its latency. */
+const COPY_BATCH_ROWS = 10_000;
+const COPY_PAUSE_MS = 10;
+/**
+ * Copies key + present columns into the backup table (created with a primary key on the key),
+ * in key ranges of COPY_BATCH_ROWS with a pause between them: each range is one INSERT ... SELECT
+ * inside the server (no rows in node) and an upsert, so a rerun after a crash refreshes the backup.
+ */
+async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r => setTimeout(r, ms))) {
+    const k = ident(spec.key);
+    const t = ident(spec.table);
+    const b = ident(spec.backupTable);
+    const cols = inspection.present.map(c => ident(c.name));
+    const list = [k, ...cols].join(', ');
+    const { schema } = splitName(spec.backupTable);
+    if (schema)
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+    if (!inspection.backupExists) {
+        await client.query(`CREATE TABLE ${b} AS SELECT ${list} FROM ${t} WITH NO DATA`);
+        await client.query(`ALTER TABLE ${b} ADD PRIMARY KEY (${k})`);
+        await client.query(`COMMENT ON TABLE ${b} IS ${quoteLiteral(`emergency-rollback: data of ${spec.table} columns ${inspection.present.map(c => c.name).join(', ')} (key ${spec.key}) before they were dropped`)}`);
+    }
+    else {
+        const missing = inspection.present.filter(c => !inspection.backupColumns.includes(c.name));
+        if (missing.length > 0 || !inspection.backupColumns.includes(spec.key)) {
+            throw new RollbackError(`backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`, `it belongs to something else: set schema[].backup-table to a new name`);
+        }
+    }
+    const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`);
+    const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
+    let from = minRes.rows[0]?.k ?? null;
+    let first = true;
+    let copied = 0;
+    while (from !== null) {
+        const op = first ? '>=' : '>';
+        const upperRes = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, COPY_BATCH_ROWS - 1]);
+        const upper = upperRes.rows[0]?.k ?? null;
+        const res = await client.query(`INSERT INTO ${b} (${list}) SELECT ${list} FROM ${t}
+        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`}
+       ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')}`, upper === null ? [from] : [from, upper]);
+        copied += res.rowCount ?? 0;
+        if (upper === null)
+            break;
+        from = upper;
+        first = false;
+        await sleep(COPY_PAUSE_MS);
+    }
+    return copied;
+}
+async function runSchemaRollback(client, spec, field, ladder) {
+    const timings = {};
+    const time = async (label, fn) => {
+        const started = Date.now();
+        try {
+            return await fn();
+        }
+        finally {
+            timings[label] = Date.now() - started;
+        }
+    };
+    const inspection = await inspectSchema(client, spec);
+    if (!inspection.tableExists) {
+        throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+    }
+    const restore = restoreColumnsSql(spec, inspection.present, [
+        ...inspection.indexes,
+        ...inspection.dependentIndexes
+    ]);
+    // 1. Indexes first (listed ones, then any other index using a column we drop), concurrently.
+    const droppedIndexes = [];
+    let attempts = [];
+    for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
+        const name = `${info.schema}.${info.name}`;
+        const res = await time(`drop index ${name}`, () => dropIndexConcurrently(client, name, `${field}.drop-indexes`, ladder));
+        attempts = attempts.concat(res.attempts);
+        if (res.dropped)
+            droppedIndexes.push(name);
+    }
+    if (inspection.present.length === 0) {
+        return {
+            copiedRows: 0,
+            newRowsUnderLock: 0,
+            droppedColumns: [],
+            droppedIndexes,
+            alreadyGone: inspection.gone,
+            attempts,
+            timings,
+            restore
+        };
+    }
+    if (!inspection.keyExists) {
+        throw new RollbackError(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
+    }
+    // 2. Copy the data out (committed before anything is dropped).
+    const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection, ladder.sleep));
+    const maxRes = await client.query(`SELECT max(${ident(spec.key)})::text AS k FROM ${ident(spec.backupTable)}`);
+    const maxKey = maxRes.rows[0]?.k ?? null;
+    // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
+    const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ');
+    let newRowsUnderLock = 0;
+    let clearRoadMs = 0;
+    const alterLadder = {
+        ...ladder,
+        beforeAttempt: async () => {
+            clearRoadMs += await waitForClearRoad(client, spec.table, {
+                olderThanMs: 100,
+                maxWaitMs: CLEAR_ROAD_MAX_MS,
+                pollMs: 50,
+                sleep: ladder.sleep,
+                log: ladder.log
+            });
+        }
+    };
+    const ladderResult = await time('drop columns', () => withLockLadder(client, `${field} (${alterStatement(spec)})`, alterLadder, async () => {
+        await client.query('BEGIN');
+        try {
+            await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`);
+            const delta = await client.query(`INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${ident(spec.table)}
+            ${maxKey === null ? '' : `WHERE ${ident(spec.key)} > $1`} ON CONFLICT DO NOTHING`, maxKey === null ? [] : [maxKey]);
+            newRowsUnderLock = delta.rowCount ?? 0;
+            await client.query(alterStatement(spec));
+            await client.query('COMMIT');
+        }
+        catch (err) {
+            await client.query('ROLLBACK').catch(() => { });
+            throw err;
+        }
+    }));
+    attempts = attempts.concat(ladderResult.attempts);
+    timings['waited for long transactions (not queued)'] = clearRoadMs;
+    return {
+        copiedRows,
+        newRowsUnderLock,
+        droppedColumns: inspection.present.map(c => c.name),
+        droppedIndexes,
+        alreadyGone: inspection.gone,
+        attempts,
+        timings,
+        restore
+    };
+}
+/** Drill: copy + lock + ALTER in one transaction that is rolled back; indexes checked in the catalog. */
+async function drillSchemaRollback(client, spec, field, ladder) {
+    const inspection = await inspectSchema(client, spec);
+    if (!inspection.tableExists) {
+        throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+    }
+    const timings = {};
+    const indexesChecked = [];
+    for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
+        if (info.constraints.length > 0) {
+            throw new RollbackError(`${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`);
+        }
+        indexesChecked.push(`${info.schema}.${info.name}${info.valid ? '' : ' (INVALID)'}: DROP INDEX CONCURRENTLY runs outside a transaction, not in the drill; catalog check OK`);
+    }
+    let copiedRows = 0;
+    if (inspection.present.length > 0) {
+        await client.query('BEGIN');
+        try {
+            let started = Date.now();
+            copiedRows = await copyColumns(client, spec, inspection, ladder.sleep);
+            timings['copy to backup'] = Date.now() - started;
+            started = Date.now();
+            // In a transaction a lock timeout aborts it: one rung only (the top one), no retries.
+            await client.query(`SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`);
+            await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`);
+            timings['lock wait'] = Date.now() - started;
+            started = Date.now();
+            await client.query(alterStatement(spec));
+            timings['drop columns'] = Date.now() - started;
+        }
+        finally {
+            await client.query('ROLLBACK');
+        }
+    }
+    return {
+        copiedRows,
+        timings,
+        indexesChecked,
+        wouldDrop: inspection.present.map(c => c.name),
+        alreadyGone: inspection.gone
+    };
+}
+
+;// CONCATENATED MODULE: ./src/db/phase-support.ts
+
+
+
+
+function ladderOptions(ctx, settings) {
+    return {
+        lockTimeoutMs: settings.lockTimeoutMs,
+        retries: settings.lockRetries,
+        sleep: ms => ctx.sleep(ms),
+        log: message => ctx.log.info(message)
+    };
+}
+function ladderText(settings) {
+    const rungs = ladderTimeouts(settings.lockTimeoutMs, settings.lockRetries);
+    return `lock_timeout ladder ${rungs[0]}..${rungs[rungs.length - 1]} ms, ${rungs.length} attempts`;
+}
+function slug(text, max = 40) {
+    return (text
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')
+        .slice(0, max)
+        .replace(/-$/, '') || 'step');
+}
+/** Masks any URL/password that could have slipped into a message. */
+function scrub(text, settings) {
+    let out = text;
+    if (settings)
+        out = out.split(settings.url).join((0,redact/* maskUrl */.yP)(settings.url));
+    return out.replace(/\b(postgres(?:ql)?:\/\/)([^:/@\s]+):([^@\s]+)@/gi, '$1$2:***@');
+}
+/** A failed StepResult from any error: RollbackErrors keep their hint; SQL errors name the field. */
+function failedResult(err, field, settings, extra = {}) {
+    const e = err instanceof RollbackError ? err : sqlError(err, field);
+    const details = { ...extra.details };
+    if (err instanceof LockLadderExhausted)
+        details.lockAttempts = err.attempts;
+    return {
+        status: 'failed',
+        changed: extra.changed ?? [],
+        recovery: extra.recovery,
+        details,
+        error: {
+            message: scrub(e.message, settings),
+            hint: e.hint ? scrub(e.hint, settings) : undefined
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/db/sql-classifier.ts
+/**
+ * Splits runbook SQL with the real PostgreSQL parser (libpg-query, WASM) and classifies each
+ * statement: the lock it takes, whether it must run outside a transaction (CONCURRENTLY, VACUUM),
+ * whether it needs the lock_timeout ladder, and whether it is refused (with the reason).
+ *
+ * The parser is loaded lazily (see pg-parser.ts) so runs without SQL never pay for the WASM.
+ */
+
+
+/** Parses and classifies; throws RollbackError with the parser's message on a syntax error. */
+async function classifySql(sql) {
+    let result;
+    try {
+        result = (await parseSql(sql));
+    }
+    catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        const cursor = err instanceof SqlParseError ? err.cursorPosition : undefined;
+        const near = cursor !== undefined ? ` near "${sql.slice(cursor, cursor + 30).trim()}"` : '';
+        throw new RollbackError(`SQL does not parse: ${message}${near}`, 'fix the SQL in the runbook');
+    }
+    const out = [];
+    for (const raw of result.stmts ?? []) {
+        const start = raw.stmt_location ?? 0;
+        const text = (raw.stmt_len === undefined ? sql.slice(start) : sql.substr(start, raw.stmt_len))
+            .trim()
+            .replace(/;\s*$/, '');
+        if (!text || !raw.stmt)
+            continue;
+        out.push(classifyNode(raw.stmt, text));
+    }
+    return out;
+}
+function relName(rangeVar) {
+    const rv = rangeVar;
+    if (!rv?.relname)
+        return '?';
+    return rv.schemaname ? `${rv.schemaname}.${rv.relname}` : rv.relname;
+}
+function objectNames(objects) {
+    return (objects ?? []).map(o => {
+        const items = (o.List?.items ?? []);
+        return items.map(i => i.String?.sval ?? '?').join('.');
+    });
+}
+function base(kind, sql) {
+    return {
+        sql,
+        kind,
+        label: kind.replace(/Stmt$/, '').toUpperCase(),
+        lock: 'ACCESS EXCLUSIVE',
+        targets: [],
+        transactional: true,
+        needsLadder: true,
+        readOnly: false,
+        droppedColumns: [],
+        warnings: []
+    };
+}
+// ALTER TABLE subcommands that take less than ACCESS EXCLUSIVE (PostgreSQL docs, ALTER TABLE).
+const ALTER_LOCKS = {
+    AT_SetStatistics: 'SHARE UPDATE EXCLUSIVE',
+    AT_ClusterOn: 'SHARE UPDATE EXCLUSIVE',
+    AT_DropCluster: 'SHARE UPDATE EXCLUSIVE',
+    AT_SetRelOptions: 'SHARE UPDATE EXCLUSIVE',
+    AT_ResetRelOptions: 'SHARE UPDATE EXCLUSIVE',
+    AT_ValidateConstraint: 'SHARE UPDATE EXCLUSIVE',
+    AT_AddIndexConstraint: 'SHARE UPDATE EXCLUSIVE'
+};
+const LOCK_ORDER = [
+    'none',
+    'ACCESS SHARE',
+    'ROW SHARE',
+    'ROW EXCLUSIVE',
+    'SHARE UPDATE EXCLUSIVE',
+    'SHARE',
+    'SHARE ROW EXCLUSIVE',
+    'EXCLUSIVE',
+    'ACCESS EXCLUSIVE'
+];
+function classifyNode(stmt, sql) {
+    const [kind, body] = Object.entries(stmt)[0];
+    const c = base(kind, sql);
+    switch (kind) {
+        case 'SelectStmt': {
+            c.label = 'SELECT';
+            c.lock = 'ACCESS SHARE';
+            c.needsLadder = false;
+            c.readOnly = !body.intoClause && !body.lockingClause;
+            if (body.intoClause)
+                c.label = 'SELECT INTO';
+            if (body.lockingClause) {
+                c.lock = 'ROW SHARE';
+                c.rejected = 'SELECT ... FOR UPDATE/SHARE holds row locks: not a cleanup step';
+            }
+            return c;
+        }
+        case 'ExplainStmt':
+            return { ...c, label: 'EXPLAIN', lock: 'ACCESS SHARE', needsLadder: false, readOnly: true };
+        case 'CreateTableAsStmt': {
+            c.label = 'CREATE TABLE AS';
+            c.lock = 'ACCESS SHARE';
+            c.needsLadder = false;
+            c.targets = [relName(body.into?.rel)];
+            return c;
+        }
+        case 'InsertStmt':
+        case 'UpdateStmt':
+        case 'DeleteStmt':
+        case 'MergeStmt': {
+            c.label = kind.replace(/Stmt$/, '').toUpperCase();
+            c.lock = 'ROW EXCLUSIVE';
+            c.needsLadder = true;
+            c.targets = [relName(body.relation)];
+            if ((kind === 'UpdateStmt' || kind === 'DeleteStmt') && !body.whereClause) {
+                c.rejected = `${c.label} without WHERE touches every row of ${c.targets[0]} in one transaction: use a batch-update step (or add a WHERE)`;
+            }
+            else if (kind !== 'InsertStmt') {
+                c.warnings.push(`${c.label} runs as one transaction: for many rows prefer a batch-update step (batches by primary key)`);
+            }
+            return c;
+        }
+        case 'DropStmt': {
+            const removeType = String(body.removeType ?? '');
+            const names = objectNames(body.objects);
+            c.targets = names;
+            const what = removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ');
+            c.label = `DROP ${what}${body.concurrent ? ' CONCURRENTLY' : ''}`;
+            if (removeType === 'OBJECT_INDEX') {
+                if (body.concurrent) {
+                    c.lock = 'SHARE UPDATE EXCLUSIVE';
+                    c.transactional = false;
+                    c.needsLadder = true;
+                    if (names.length !== 1) {
+                        c.rejected =
+                            'DROP INDEX CONCURRENTLY takes exactly one index (the server rejects a list): one statement per index';
+                    }
+                    if (body.behavior === 'DROP_CASCADE') {
+                        c.rejected = 'DROP INDEX CONCURRENTLY does not support CASCADE';
+                    }
+                }
+                else {
+                    c.rejected = `plain DROP INDEX takes ACCESS EXCLUSIVE on the table and queues the app behind any reader: use DROP INDEX CONCURRENTLY IF EXISTS (or a drop-index step)`;
+                }
+            }
+            else if (['OBJECT_TABLE', 'OBJECT_MATVIEW'].includes(removeType)) {
+                c.warnings.push(`drops ${names.join(', ')} and its data without a backup`);
+            }
+            else if (['OBJECT_VIEW', 'OBJECT_FUNCTION', 'OBJECT_TRIGGER'].includes(removeType)) {
+                c.lock = removeType === 'OBJECT_TRIGGER' ? 'SHARE ROW EXCLUSIVE' : 'ACCESS EXCLUSIVE';
+            }
+            if (!body.missing_ok && removeType !== 'OBJECT_TRIGGER') {
+                c.warnings.push('add IF EXISTS so a rerun converges');
+            }
+            return c;
+        }
+        case 'AlterTableStmt': {
+            c.label = 'ALTER TABLE';
+            c.targets = [relName(body.relation)];
+            const cmds = (body.cmds ?? []).map(n => n.AlterTableCmd);
+            let lock = 'none';
+            for (const cmd of cmds) {
+                const l = ALTER_LOCKS[cmd.subtype] ?? 'ACCESS EXCLUSIVE';
+                if (LOCK_ORDER.indexOf(l) > LOCK_ORDER.indexOf(lock))
+                    lock = l;
+                if (cmd.subtype === 'AT_DropColumn' && cmd.name) {
+                    c.droppedColumns.push(cmd.name);
+                    if (!cmd.missing_ok)
+                        c.warnings.push(`DROP COLUMN ${cmd.name}: add IF EXISTS`);
+                }
+                if (cmd.subtype === 'AT_AlterColumnType') {
+                    c.rejected =
+                        'ALTER COLUMN TYPE may rewrite the whole table under ACCESS EXCLUSIVE: not done during a rollback';
+                }
+            }
+            c.lock = lock;
+            if (c.droppedColumns.length > 0) {
+                c.label = 'ALTER TABLE DROP COLUMN';
+                c.warnings.push('column data is not backed up by a sql step: use a schema step (copies the data first)');
+            }
+            return c;
+        }
+        case 'IndexStmt': {
+            c.targets = [relName(body.relation)];
+            if (body.concurrent) {
+                c.label = 'CREATE INDEX CONCURRENTLY';
+                c.lock = 'SHARE UPDATE EXCLUSIVE';
+                c.transactional = false;
+                c.warnings.push('a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop');
+            }
+            else {
+                c.label = 'CREATE INDEX';
+                c.lock = 'SHARE';
+                c.rejected = 'CREATE INDEX blocks all writes while it builds: use CREATE INDEX CONCURRENTLY';
+            }
+            return c;
+        }
+        case 'ReindexStmt': {
+            const concurrent = (body.params ?? []).some(p => p.DefElem?.defname === 'concurrently');
+            c.targets = [relName(body.relation)];
+            if (concurrent) {
+                c.label = 'REINDEX CONCURRENTLY';
+                c.lock = 'SHARE UPDATE EXCLUSIVE';
+                c.transactional = false;
+            }
+            else {
+                c.label = 'REINDEX';
+                c.rejected = 'REINDEX blocks writes (and reads using the index): use REINDEX CONCURRENTLY';
+            }
+            return c;
+        }
+        case 'VacuumStmt': {
+            const full = (body.options ?? []).some(p => p.DefElem?.defname === 'full');
+            c.label = body.is_vacuumcmd ? 'VACUUM' : 'ANALYZE';
+            c.lock = 'SHARE UPDATE EXCLUSIVE';
+            c.transactional = !body.is_vacuumcmd;
+            c.needsLadder = false;
+            if (full)
+                c.rejected = 'VACUUM FULL rewrites the table under ACCESS EXCLUSIVE';
+            return c;
+        }
+        case 'TruncateStmt':
+            c.label = 'TRUNCATE';
+            c.targets = objectNamesFromRangeVars(body.relations);
+            c.warnings.push('TRUNCATE removes every row without a backup');
+            return c;
+        case 'TransactionStmt':
+            c.label = String(body.kind ?? 'TRANSACTION').replace(/^TRANS_STMT_/, '');
+            c.lock = 'none';
+            c.needsLadder = false;
+            c.rejected =
+                'transaction control is the engine’s job (each statement runs on its own; drills roll back): remove BEGIN/COMMIT/ROLLBACK';
+            return c;
+        case 'VariableSetStmt':
+        case 'VariableShowStmt':
+            c.label = kind === 'VariableSetStmt' ? 'SET' : 'SHOW';
+            c.lock = 'none';
+            c.needsLadder = false;
+            if (kind === 'VariableSetStmt') {
+                c.rejected =
+                    'SET would override the engine’s lock_timeout/statement_timeout: use database.lock-timeout and database.statement-timeout in the runbook';
+            }
+            else
+                c.readOnly = true;
+            return c;
+        case 'LockStmt':
+            c.label = 'LOCK TABLE';
+            c.rejected = 'explicit LOCK TABLE is held until commit: not allowed in runbook SQL';
+            return c;
+        case 'DoStmt':
+        case 'CallStmt':
+            c.label = kind === 'DoStmt' ? 'DO' : 'CALL';
+            c.rejected = `${c.label} runs code the engine cannot classify (locks, transactions): write plain statements`;
+            return c;
+        case 'CopyStmt':
+            c.label = 'COPY';
+            c.rejected = 'COPY is not supported in runbook SQL';
+            return c;
+        case 'ClusterStmt':
+            c.label = 'CLUSTER';
+            c.rejected = 'CLUSTER rewrites the table under ACCESS EXCLUSIVE';
+            return c;
+        case 'CreateStmt':
+            c.label = 'CREATE TABLE';
+            c.lock = 'none';
+            c.needsLadder = false;
+            return c;
+        default:
+            c.warnings.push(`statement kind ${kind} is not classified: run with the lock ladder`);
+            return c;
+    }
+}
+function objectNamesFromRangeVars(relations) {
+    return (relations ?? []).map(r => relName(r.RangeVar));
+}
+/** One line for plans and reports: "<sql> — <lock>, <where it runs>". */
+function describeStatement(s) {
+    const where = s.transactional ? 'own transaction' : 'alone, outside any transaction';
+    const ladder = s.needsLadder ? ', lock_timeout ladder' : '';
+    const oneLine = s.sql.replace(/\s+/g, ' ');
+    const short = oneLine.length > 160 ? `${oneLine.slice(0, 157)}...` : oneLine;
+    return `${short} — ${s.lock} lock${s.targets.length ? ` on ${s.targets.join(', ')}` : ''}; ${where}${ladder}`;
+}
+
+;// CONCATENATED MODULE: ./src/phases/database.ts
+
+
+
+
+
+
+
+
+
+
+function specOf(step) {
+    const b = step['batch-update'];
+    if (!b)
+        return undefined;
+    return {
+        table: b.table,
+        key: b.key,
+        set: b.set,
+        where: b.where,
+        batchSize: b['batch-size'],
+        pauseMs: parseDuration(b.pause),
+        maxDurationMs: parseDuration(b['max-duration'])
+    };
+}
+function plannedChanges(runbook, step, runId) {
+    const db = runbook.database;
+    const ladder = `lock_timeout ≤ ${db['lock-timeout']}, ${db['lock-retries']} retries`;
+    if (step['drop-index']) {
+        return [
+            `DROP INDEX CONCURRENTLY IF EXISTS ${step['drop-index']} — SHARE UPDATE EXCLUSIVE on its table (reads and writes continue); alone, outside any transaction; ${ladder}`
+        ];
+    }
+    const b = step['batch-update'];
+    if (b) {
+        const set = Object.entries(b.set)
+            .map(([c, e]) => `${c} = ${e}`)
+            .join(', ');
+        return [
+            `UPDATE ${b.table} SET ${set} WHERE ${b.where} — in batches of ${b['batch-size']} ${b.key}s (one short transaction each, condition re-checked), ROW EXCLUSIVE + row locks of one batch at a time; ${b.pause} pause; at most ${b['max-duration']}`,
+            `old values of changed rows kept in ${backupTableName(b.table, runId)}`
+        ];
+    }
+    return (step.sql ?? '')
+        .split(/;\s*\n/)
+        .map(s => s.trim())
+        .filter(Boolean)
+        .map(s => `${s.replace(/\s+/g, ' ')} — lock level classified by the PostgreSQL parser at preflight`);
+}
 const databasePhase = {
     phase: 'database',
-    plan(runbook) {
-        if (runbook.database === undefined)
-            return [];
-        return [
-            {
-                id: 'database',
-                phase: 'database',
-                title: 'database (not implemented yet)',
-                changes: [],
-                mutates: false,
-                stage: 'main',
-                action: undefined
+    plan(runbook, request) {
+        const steps = runbook.database?.steps ?? [];
+        return steps.map((step, index) => ({
+            id: `database:${index + 1}-${slug(step.name)}`,
+            phase: 'database',
+            title: step.name,
+            changes: plannedChanges(runbook, step, request.runId),
+            mutates: true,
+            stage: 'main',
+            action: { index, field: `database.steps[${index}]`, step }
+        }));
+    },
+    async preflight(steps, ctx) {
+        const notes = [];
+        // Parse and classify everything first: refuse unsafe SQL before touching anything.
+        const classified = new Map();
+        for (const s of steps) {
+            const { step, field } = s.action;
+            if (step.sql !== undefined) {
+                const stmts = await classifyOrThrow(step.sql, `${field}.sql`);
+                classified.set(s.id, stmts);
+                notes.push({
+                    stepId: s.id,
+                    changes: stmts.map(describeStatement),
+                    details: { statements: stmts.map(summary) }
+                });
             }
-        ];
+            const spec = specOf(step);
+            if (spec)
+                await validateBatchSpec(spec, `${field}.batch-update`);
+        }
+        const settings = dbSettings(ctx);
+        let client;
+        try {
+            client = await connect(settings, 'preflight');
+        }
+        catch (err) {
+            if (ctx.request.command === 'plan') {
+                ctx.log.warn(`database preflight: ${err.message}`);
+                return notes;
+            }
+            throw err;
+        }
+        try {
+            await checkRunLockFree(client);
+            for (const s of steps) {
+                const note = await checkStep(client, s, classified.get(s.id), settings);
+                if (note) {
+                    const existing = notes.find(n => n.stepId === s.id);
+                    if (existing)
+                        existing.details = { ...existing.details, ...note.details };
+                    else
+                        notes.push(note);
+                }
+            }
+        }
+        finally {
+            await client.end().catch(() => { });
+        }
+        return notes;
     },
-    run() {
-        return Promise.reject(new RollbackError('the database phase is not implemented yet'));
+    async run(step, ctx) {
+        return execute(step, ctx, false);
     },
-    drill() {
-        return Promise.reject(new RollbackError('the database phase is not implemented yet'));
+    async drill(step, ctx) {
+        return execute(step, ctx, true);
     }
 };
+function summary(s) {
+    return {
+        sql: s.sql,
+        kind: s.label,
+        lock: s.lock,
+        transactional: s.transactional,
+        lockLadder: s.needsLadder,
+        warnings: s.warnings
+    };
+}
+async function classifyOrThrow(sql, field) {
+    let stmts;
+    try {
+        stmts = await classifySql(sql);
+    }
+    catch (err) {
+        const e = err instanceof RollbackError ? err : new RollbackError(String(err));
+        throw new RollbackError(`${field}: ${e.message}`, e.hint);
+    }
+    if (stmts.length === 0)
+        throw new RollbackError(`${field} has no SQL statement`, `fix ${field}`);
+    const bad = stmts.find(s => s.rejected);
+    if (bad) {
+        throw new RollbackError(`${field}: refusing "${bad.sql.replace(/\s+/g, ' ').slice(0, 100)}": ${bad.rejected}`, `change ${field}`);
+    }
+    return stmts;
+}
+async function checkStep(client, s, stmts, settings) {
+    const { step, field } = s.action;
+    if (step['drop-index']) {
+        const info = await inspectIndex(client, step['drop-index']);
+        if (!info) {
+            return {
+                stepId: s.id,
+                changes: [`index ${step['drop-index']} is already gone: nothing to do`],
+                details: { index: 'absent' }
+            };
+        }
+        if (info.constraints.length > 0)
+            throw constraintError(info, `${field}.drop-index`);
+        return {
+            stepId: s.id,
+            details: {
+                index: {
+                    table: info.table,
+                    valid: info.valid,
+                    sizeBytes: info.sizeBytes,
+                    definition: info.definition,
+                    note: info.valid
+                        ? undefined
+                        : 'INVALID leftover of an interrupted concurrent operation: will be dropped'
+                },
+                ladder: ladderText(settings)
+            }
+        };
+    }
+    const spec = specOf(step);
+    if (spec) {
+        const f = `${field}.batch-update`;
+        const cols = await columnsOf(client, spec.table);
+        if (cols.length === 0)
+            throw new RollbackError(`${f}.table: ${spec.table} does not exist`, `fix ${f}.table`);
+        for (const c of [spec.key, ...Object.keys(spec.set)]) {
+            if (!cols.some(x => x.name === c)) {
+                throw new RollbackError(`${f}: ${spec.table} has no column ${c}`, `fix ${f}`);
+            }
+        }
+        let eligible;
+        try {
+            eligible = await countMatching(client, spec);
+        }
+        catch (err) {
+            throw sqlError(err, `${f}.where`);
+        }
+        return { stepId: s.id, details: { eligibleRows: eligible } };
+    }
+    // sql: names and plans checked without running anything.
+    for (const stmt of stmts ?? []) {
+        if (['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'CREATE TABLE AS'].includes(stmt.label)) {
+            try {
+                await client.query(`EXPLAIN ${stmt.sql}`);
+            }
+            catch (err) {
+                throw sqlError(err, `${field}.sql`, stmt.sql);
+            }
+        }
+        if (stmt.label === 'DROP INDEX CONCURRENTLY') {
+            const info = await inspectIndex(client, stmt.targets[0] ?? '');
+            if (info && info.constraints.length > 0)
+                throw constraintError(info, `${field}.sql`);
+        }
+    }
+    return undefined;
+}
+async function execute(step, ctx, drill) {
+    const { field } = step.action;
+    let settings;
+    try {
+        settings = dbSettings(ctx);
+        const s = settings;
+        return await withRunLock(s, 'database', () => withClient(s, 'database', client => drill ? drillStep(client, step, ctx, s) : runStep(client, step, ctx, s)));
+    }
+    catch (err) {
+        return failedResult(err, field, settings);
+    }
+}
+async function runStep(client, s, ctx, settings) {
+    const { step, field } = s.action;
+    const ladder = ladderOptions(ctx, settings);
+    if (step['drop-index']) {
+        const name = step['drop-index'];
+        const res = await dropIndexConcurrently(client, name, `${field}.drop-index`, ladder);
+        const details = {
+            statement: res.statement,
+            lockAttempts: res.attempts,
+            wasInvalid: res.before ? !res.before.valid : undefined
+        };
+        if (!res.dropped)
+            return {
+                status: 'succeeded',
+                changed: [],
+                details: { ...details, note: `${name} already gone` }
+            };
+        return {
+            status: 'succeeded',
+            changed: [
+                `dropped index ${res.before.schema}.${res.before.name}${res.before.valid ? '' : ' (was INVALID)'}`
+            ],
+            recovery: [`recreate index ${name}: ${recreateStatement(res.before)}`],
+            details
+        };
+    }
+    const spec = specOf(step);
+    if (spec) {
+        const backupTable = backupTableName(spec.table, ctx.request.runId);
+        const res = await runBatchUpdate(client, spec, {
+            backupTable,
+            ladder,
+            field: `${field}.batch-update`
+        });
+        const details = { ...res };
+        const recovery = res.rowsChanged > 0
+            ? [
+                `${res.rowsChanged} ${spec.table} rows reset; their old values are in ${backupTable}. Undo: ${res.restoreSql}`
+            ]
+            : undefined;
+        const changed = res.rowsChanged > 0
+            ? [`${res.rowsChanged} rows of ${spec.table} updated in ${res.batches} batches`]
+            : [];
+        if (res.timeCapped) {
+            return {
+                status: 'failed',
+                changed,
+                recovery,
+                details,
+                error: {
+                    message: `${field}.batch-update: stopped at max-duration ${step['batch-update']['max-duration']} with ${res.remaining} rows still matching`,
+                    hint: `rerun (it continues where it stopped) or raise ${field}.batch-update.max-duration`
+                }
+            };
+        }
+        return { status: res.remaining > 0 ? 'warned' : 'succeeded', changed, recovery, details };
+    }
+    const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`);
+    const timings = [];
+    for (const stmt of stmts) {
+        const started = Date.now();
+        try {
+            if (stmt.needsLadder) {
+                const { value, attempts } = await withLockLadder(client, `${field}.sql`, ladder, () => client.query(stmt.sql));
+                timings.push({
+                    sql: stmt.sql,
+                    ms: Date.now() - started,
+                    rows: value.rowCount,
+                    lockAttempts: attempts
+                });
+            }
+            else {
+                const value = await client.query(stmt.sql);
+                timings.push({ sql: stmt.sql, ms: Date.now() - started, rows: value.rowCount });
+            }
+        }
+        catch (err) {
+            const e = err instanceof RollbackError ? err : sqlError(err, `${field}.sql`, stmt.sql);
+            return failedResult(e, `${field}.sql`, settings, {
+                changed: timings.map(t => `ran: ${t.sql.replace(/\s+/g, ' ').slice(0, 100)}`),
+                details: { statements: timings }
+            });
+        }
+    }
+    return {
+        status: 'succeeded',
+        changed: timings.map(t => `ran: ${t.sql.replace(/\s+/g, ' ').slice(0, 100)}${t.rows !== null ? ` (${t.rows} rows)` : ''}`),
+        details: { statements: timings }
+    };
+}
+async function drillStep(client, s, ctx, settings) {
+    const { step, field } = s.action;
+    const ladder = { ...ladderOptions(ctx, settings), retries: 0 };
+    if (step['drop-index']) {
+        const info = await inspectIndex(client, step['drop-index']);
+        if (info && info.constraints.length > 0)
+            throw constraintError(info, `${field}.drop-index`);
+        return {
+            status: 'succeeded',
+            changed: [],
+            details: {
+                drill: 'DROP INDEX CONCURRENTLY cannot run inside a transaction: checked in the catalog instead',
+                index: info
+                    ? {
+                        table: info.table,
+                        valid: info.valid,
+                        sizeBytes: info.sizeBytes,
+                        definition: info.definition
+                    }
+                    : 'already gone'
+            }
+        };
+    }
+    const spec = specOf(step);
+    if (spec) {
+        const res = await drillBatchUpdate(client, spec, {
+            backupTable: backupTableName(spec.table, ctx.request.runId),
+            ladder,
+            field: `${field}.batch-update`
+        });
+        return {
+            status: 'succeeded',
+            changed: [],
+            details: { drill: 'first batch run in a transaction, rolled back', ...res }
+        };
+    }
+    const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`);
+    const report = [];
+    await client.query('BEGIN');
+    try {
+        await client.query(`SET LOCAL lock_timeout = ${Math.round(settings.lockTimeoutMs)}`);
+        for (const stmt of stmts) {
+            if (!stmt.transactional) {
+                let check = 'cannot run inside a transaction: not run in the drill';
+                if (stmt.label === 'DROP INDEX CONCURRENTLY') {
+                    const info = await inspectIndex(client, stmt.targets[0] ?? '');
+                    if (info && info.constraints.length > 0)
+                        throw constraintError(info, `${field}.sql`);
+                    check = `${check}; catalog: ${info ? `index exists (valid: ${info.valid})` : 'index already gone'}`;
+                }
+                report.push({ sql: stmt.sql, drill: check });
+                continue;
+            }
+            const started = Date.now();
+            try {
+                const res = await client.query(stmt.sql);
+                report.push({
+                    sql: stmt.sql,
+                    ms: Date.now() - started,
+                    rows: res.rowCount,
+                    drill: 'ran in a transaction, rolled back'
+                });
+            }
+            catch (err) {
+                throw sqlError(err, `${field}.sql`, stmt.sql);
+            }
+        }
+    }
+    finally {
+        await client.query('ROLLBACK').catch(() => { });
+    }
+    return { status: 'succeeded', changed: [], details: { statements: report } };
+}
+
+;// CONCATENATED MODULE: ./src/git/files.ts
+/**
+ * The runbook's `files` section applied to the checkout: remove the listed paths (one commit) and
+ * require every protected path to exist. Used by the git step before it pushes, and by the files
+ * step when the git phase does not run.
+ */
+
+/** Paths of `rules.remove` present in `rev`. */
+async function presentPaths(git, paths, rev) {
+    const present = [];
+    for (const path of paths)
+        if (await git.pathExists(rev, path))
+            present.push(path);
+    return present;
+}
+async function missingProtected(git, rules, rev) {
+    const present = new Set(await presentPaths(git, rules.protect, rev));
+    return rules.protect.filter(path => !present.has(path));
+}
+/** Removes the present `remove` paths from HEAD in one commit, then checks `protect`. */
+async function applyFileRules(git, rules, runLabel) {
+    const removed = await presentPaths(git, rules.remove, 'HEAD');
+    for (const path of removed)
+        await git.remove(path);
+    let commit;
+    if (await git.hasStagedChanges()) {
+        const list = removed.map(path => `- ${path}`).join('\n');
+        commit = await git.commit(`Remove files (emergency rollback)\n\nRemoved by emergency-rollback ${runLabel}:\n${list}\n`);
+    }
+    await requireProtected(git, rules, 'HEAD');
+    return { removed, kept: rules.protect, commit };
+}
+async function requireProtected(git, rules, rev) {
+    const missing = await missingProtected(git, rules, rev);
+    if (missing.length === 0)
+        return;
+    throw new RollbackError(`files: protected path(s) missing after the rollback: ${missing.join(', ')}; nothing was pushed`, 'the rollback would delete files the runbook protects: narrow the revert range (or choose another reset-to), or update files.protect');
+}
+
+// EXTERNAL MODULE: ./src/git/paths.ts
+var paths = __nccwpck_require__(2320);
+;// CONCATENATED MODULE: ./src/git/inputs.ts
+/**
+ * The git step's action, resolved purely from the runbook and the request (request wins), and
+ * validation of the user-supplied revisions. Only hex SHAs are accepted: no refs, no options.
+ */
+
+
+const SHA = /^[0-9a-f]{7,40}$/i;
+function fileRules(runbook) {
+    return {
+        protect: (runbook.files?.protect ?? []).map(paths/* normalizePath */.Fd),
+        remove: (runbook.files?.remove ?? []).map(paths/* normalizePath */.Fd)
+    };
+}
+function gitAction(runbook, request) {
+    const git = runbook.git;
+    return {
+        strategy: request.gitStrategy ?? git?.strategy ?? 'revert',
+        remote: git?.remote ?? 'origin',
+        branch: request.branch ?? git?.branch ?? 'main',
+        revert: request.revert ?? git?.revert,
+        resetTo: request.resetTo ?? git?.['reset-to'],
+        confirm: request.confirm,
+        mode: git?.['revert-mode'] ?? 'single',
+        mainline: git?.mainline,
+        backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
+        files: fileRules(runbook),
+        skip: nothingRequested(runbook, request)
+    };
+}
+/**
+ * A runbook may carry a git section whose commits only come with an incident. Without any of
+ * them (and no explicit strategy/confirm in the request) the git step is reported as skipped,
+ * so a flags-only emergency run is not blocked; anything partial is validated (and refused).
+ */
+function nothingRequested(runbook, request) {
+    const given = [
+        request.gitStrategy,
+        request.revert,
+        request.resetTo,
+        request.confirm,
+        runbook.git?.revert,
+        runbook.git?.['reset-to']
+    ];
+    if (given.some(value => value !== undefined && value !== ''))
+        return undefined;
+    return 'no commits given: set revert (A..B or SHAs) or git-strategy reset with reset-to and confirm';
+}
+function checkBranch(branch) {
+    if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith('-') || branch.includes('..')) {
+        throw new RollbackError(`branch: "${branch}" is not a valid branch name`, 'use a plain branch name such as main');
+    }
+}
+/** `A..B` or SHAs separated by spaces/commas; throws RollbackError naming the `revert` field. */
+function parseRevertSpec(raw) {
+    const text = raw?.trim() ?? '';
+    if (text === '') {
+        throw new RollbackError('revert: no commits to revert', 'set revert (input) or git.revert (runbook) to a range A..B or a list of SHAs');
+    }
+    if (text.includes('..')) {
+        const match = /^([0-9a-f]{7,40})\.\.([0-9a-f]{7,40})$/i.exec(text);
+        if (!match) {
+            throw new RollbackError(`revert: "${text}" is not a range of two SHAs`, 'write the range as OLD..NEW with two commit SHAs (7-40 hex characters), e.g. a1b2c3d..e4f5a6b; OLD itself is kept');
+        }
+        return { kind: 'range', from: match[1].toLowerCase(), to: match[2].toLowerCase() };
+    }
+    const shas = text.split(/[\s,]+/).filter(Boolean);
+    const bad = shas.filter(sha => !SHA.test(sha));
+    if (bad.length > 0) {
+        throw new RollbackError(`revert: ${bad.map(b => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not SHAs' : 'is not a SHA'}`, 'list commit SHAs (7-40 hex characters) separated by spaces or commas, or give a range A..B');
+    }
+    return { kind: 'list', shas: [...new Set(shas.map(s => s.toLowerCase()))] };
+}
+function checkShaInput(field, value) {
+    const text = value?.trim() ?? '';
+    if (text === '') {
+        const hint = field === 'reset-to'
+            ? 'set reset-to (input) or git.reset-to (runbook) to the known-good commit SHA'
+            : 'a reset discards commits: repeat the target SHA (full or its first 7+ characters) in confirm';
+        throw new RollbackError(`${field}: required for git-strategy reset`, hint);
+    }
+    if (!SHA.test(text)) {
+        throw new RollbackError(`${field}: "${text}" is not a commit SHA`, 'give a commit SHA: 7 to 40 hex characters');
+    }
+    return text.toLowerCase();
+}
+function describeAction(action) {
+    if (action.strategy === 'reset') {
+        return [
+            `reset ${action.remote}/${action.branch} to ${action.resetTo ?? '(reset-to not set)'} with --force-with-lease`,
+            `push the current head to ${action.backupRefPrefix}/<run-id> first (nothing is lost)`
+        ];
+    }
+    const how = action.mode === 'single' ? 'in one commit' : 'one commit per reverted commit';
+    return [
+        `revert ${action.revert ?? '(revert not set)'} on ${action.remote}/${action.branch} ${how}, then push`
+    ];
+}
+
+;// CONCATENATED MODULE: ./src/git/push.ts
+/**
+ * Pushes, and turns a rejection into an operator-fit RollbackError: the server's own message plus
+ * a hint (lease lost to a racing push, protected branch, token permissions), never a stack trace.
+ */
+
+async function pushOrExplain(git, target, options = {}) {
+    const out = await git.push(target.remote, target.src, target.dst, options);
+    if (out.exitCode === 0)
+        return;
+    throw explainPushFailure(target, out, options);
+}
+/** The server's words: `remote:` lines, porcelain rejection reasons, error/fatal lines. */
+function serverMessage(out) {
+    const lines = `${out.stdout}\n${out.stderr}`.split('\n').map(l => l.trim());
+    const picked = lines.filter(l => /^remote:\s*\S/.test(l) || /^!\t/.test(l) || /^(error|fatal):/.test(l));
+    return [...new Set(picked.map(l => l.replace(/^!\t/, '').replace(/\t/g, ' ')))].join('\n');
+}
+function explainPushFailure(target, out, options) {
+    const text = `${out.stdout}\n${out.stderr}`;
+    const server = serverMessage(out) || text.trim();
+    const where = `${target.remote} ${target.dst}`;
+    if (/stale info/.test(text) && options.lease) {
+        return new RollbackError(`push to ${where} refused: someone pushed meanwhile (the lease expected ${options.lease.expected.slice(0, 7)}); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
+    }
+    if (/\[rejected\]|fetch first|non-fast-forward/.test(text)) {
+        return new RollbackError(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
+    }
+    if (/remote rejected|protected|hook declined/i.test(text)) {
+        return new RollbackError(`push to ${where} was rejected by the server:\n${server}`, 'the branch is probably protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use git-strategy revert, which needs no force push; if the server names a missing permission (contents: write, workflows), grant it to github-token');
+    }
+    if (/\b(401|403)\b|permission|denied|authentication|could not read username/i.test(text)) {
+        return new RollbackError(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
+    }
+    return new RollbackError(`push to ${where} failed:\n${server}`, 'check the remote and the token');
+}
+
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./src/git/history.ts
+const FIRST_DEEPEN_STEP = 25;
+/**
+ * Deepens the branch history until `ready()` holds or nothing is left to fetch. Returns whether
+ * `ready()` held in the end, and what was fetched.
+ */
+async function deepenUntil(session, ready) {
+    const { git } = session;
+    const shallow = await git.isShallow();
+    // Counting is only worth it when something may be fetched (a full clone never deepens).
+    const commitsBefore = shallow ? await git.countCommits(session.tip) : 0;
+    const bytesBefore = shallow ? await git.objectBytes() : 0;
+    const deepenSteps = [];
+    let ok = await ready();
+    let step = FIRST_DEEPEN_STEP;
+    while (!ok && (await git.isShallow())) {
+        await git.fetch(session.remote, [`+refs/heads/${session.branch}:${session.tipRef}`], {
+            deepen: step
+        });
+        deepenSteps.push(step);
+        ok = await ready();
+        step *= 2;
+    }
+    const stats = {
+        shallow,
+        deepenSteps,
+        commitsBefore,
+        commitsAfter: deepenSteps.length ? await git.countCommits(session.tip) : commitsBefore,
+        bytesFetched: deepenSteps.length ? Math.max(0, (await git.objectBytes()) - bytesBefore) : 0
+    };
+    return { ok, stats };
+}
+function describeFetch(stats) {
+    if (stats.deepenSteps.length === 0)
+        return undefined;
+    const kib = (stats.bytesFetched / 1024).toFixed(1);
+    return (`shallow checkout deepened by ${stats.commitsAfter - stats.commitsBefore} commits ` +
+        `(${stats.deepenSteps.length} fetch(es), ${kib} KiB) to reach the commits needed`);
+}
+/** Fetch statistics of one run, accumulated over its preflight and its run. */
+function mergeStats(first, second) {
+    if (!first)
+        return second;
+    return {
+        shallow: first.shallow,
+        deepenSteps: [...first.deepenSteps, ...second.deepenSteps],
+        commitsBefore: first.commitsBefore,
+        commitsAfter: Math.max(first.commitsAfter, second.commitsAfter),
+        bytesFetched: first.bytesFetched + second.bytesFetched
+    };
+}
+
+;// CONCATENATED MODULE: ./src/git/revert.ts
+/**
+ * Option B of the seed: revert commits. Resolves which commits to revert (newest first), skips the
+ * ones already reverted on the branch (so a rerun never reverts twice), and applies the reverts
+ * locally; a conflict restores the working tree and names the conflicting paths.
+ */
+
+
+
+const revert_short = (sha) => sha.slice(0, 7);
+const describeCommit = (c) => `${revert_short(c.sha)} ${c.subject}`;
+function wantedRevs(spec) {
+    return spec.kind === 'range' ? [spec.from, spec.to] : spec.shas;
+}
+async function allPresent(git, spec) {
+    for (const rev of wantedRevs(spec))
+        if (!(await git.revParse(rev)))
+            return false;
+    // A listed commit needs its parent to be reverted; at a shallow boundary it has none.
+    if (spec.kind === 'list')
+        for (const rev of spec.shas)
+            if (!(await git.revParse(`${rev}^`)))
+                return false;
+    return true;
+}
+async function resolveRevert(session, action) {
+    const spec = parseRevertSpec(action.revert);
+    const { git } = session;
+    const { stats } = await deepenUntil(session, () => allPresent(git, spec));
+    for (const rev of wantedRevs(spec)) {
+        if (!(await git.revParse(rev))) {
+            throw new RollbackError(`revert: commit ${rev} is not in the history of ${session.remote}/${session.branch}`, 'check the SHA (git log --oneline on the branch); only commits of the branch can be reverted');
+        }
+    }
+    const ordered = spec.kind === 'range'
+        ? await rangeCommits(session, spec, action)
+        : await listCommits(session, spec);
+    refuseUnhandledMerges(ordered, action);
+    const reverted = await alreadyReverted(git, session.tip, ordered.at(-1).sha);
+    // A revert inside the request of a commit also in it: the pair cancels, revert neither.
+    const inRequest = new Set(ordered.map(c => c.sha));
+    for (const [target, by] of reverted)
+        if (inRequest.has(target) && inRequest.has(by))
+            reverted.set(by, target);
+    const skipped = ordered.flatMap(commit => {
+        const by = reverted.get(commit.sha);
+        return by ? [{ commit, by }] : [];
+    });
+    return { targets: ordered.filter(c => !reverted.has(c.sha)), skipped, fetch: stats };
+}
+async function rangeCommits(session, spec, action) {
+    const { git } = session;
+    const range = `${spec.from}..${spec.to}`;
+    if (!(await git.isAncestor(spec.from, spec.to))) {
+        throw new RollbackError(`revert: bad range ${range}: ${revert_short(spec.from)} is not an ancestor of ${revert_short(spec.to)}`, 'write the range OLD..NEW: OLD is the last good commit (kept), NEW the newest commit to revert');
+    }
+    await requireOnBranch(session, spec.to);
+    // With a mainline, merges are reverted against it and their merged side comes with them.
+    const commits = await git.log([range], { firstParent: action.mainline !== undefined });
+    if (commits.length === 0) {
+        throw new RollbackError(`revert: range ${range} is empty`, 'OLD must be older than NEW');
+    }
+    return commits;
+}
+async function listCommits(session, spec) {
+    const { git } = session;
+    const shas = [];
+    for (const rev of spec.shas) {
+        const sha = (await git.revParse(rev));
+        await requireOnBranch(session, sha);
+        shas.push(sha);
+    }
+    const base = (await git.mergeBase(shas));
+    // Branch order (newest first) of everything between the oldest listed commit and the tip.
+    const history = [...(await git.log([session.tip, `^${base}`])), ...(await git.log(['-1', base]))];
+    const wanted = new Set(shas);
+    return history.filter(c => wanted.has(c.sha));
+}
+async function requireOnBranch(session, sha) {
+    if (!(await session.git.isAncestor(sha, session.tip))) {
+        throw new RollbackError(`revert: commit ${revert_short(sha)} is not on ${session.remote}/${session.branch}`, 'only commits that are part of the branch can be reverted; check the SHA and the branch');
+    }
+}
+function refuseUnhandledMerges(commits, action) {
+    const merge = commits.find(c => c.parents.length > 1);
+    if (!merge || action.mainline !== undefined)
+        return;
+    throw new RollbackError(`revert: ${describeCommit(merge)} is a merge commit and needs a mainline parent`, 'set git.mainline: 1 in the runbook to revert merges against the branch they were merged into, or list the merged commits instead of the merge');
+}
+/** Commits reverted after `oldest` on the branch, by their reverting commit (reverts of reverts cancel). */
+async function alreadyReverted(git, tip, oldest) {
+    const revertsOf = new Map();
+    for (const { sha, body } of await git.messages([tip, `^${oldest}`])) {
+        const targets = [...body.matchAll(/This reverts commit ([0-9a-f]{40})/g)].map(m => m[1]);
+        if (targets.length > 0)
+            revertsOf.set(sha, targets);
+    }
+    const undone = new Set([...revertsOf.values()].flat());
+    const reverted = new Map();
+    for (const [by, targets] of revertsOf) {
+        if (undone.has(by))
+            continue;
+        for (const target of targets)
+            if (!reverted.has(target))
+                reverted.set(target, by);
+    }
+    return reverted;
+}
+/**
+ * Batches of commits one `git revert` can take: all of them in single mode without merges (one
+ * process), else one at a time (`-m` only applies to merges, per-commit mode commits each).
+ */
+function batches(plan, action) {
+    const merges = plan.targets.some(c => c.parents.length > 1);
+    if (action.mode === 'single' && !merges)
+        return [plan.targets];
+    return plan.targets.map(c => [c]);
+}
+/** Reverts `plan.targets` on the current HEAD; returns the commits made. */
+async function applyReverts(git, plan, action, runLabel) {
+    if (plan.targets.length === 0)
+        return [];
+    const start = (await git.revParse('HEAD'));
+    const made = [];
+    for (const batch of batches(plan, action)) {
+        const mainline = batch[0].parents.length > 1 ? action.mainline : undefined;
+        const { conflict } = await git.revertNoCommit(batch.map(c => c.sha), mainline);
+        if (conflict) {
+            await git.abortRevert(start);
+            const commit = plan.targets.find(c => c.sha === conflict.sha) ?? batch[0];
+            throw new RollbackError(`revert: reverting ${describeCommit(commit)} conflicts in ${conflict.paths.join(', ')}; working tree restored, nothing pushed`, 'later commits changed the same lines: include them in the revert (widen the range), or revert by hand and rerun');
+        }
+        if (action.mode === 'per-commit' && (await git.hasStagedChanges())) {
+            made.push(await git.commit(revertMessage(batch, runLabel)));
+        }
+    }
+    if (action.mode === 'single' && (await git.hasStagedChanges())) {
+        made.push(await git.commit(revertMessage(plan.targets, runLabel)));
+    }
+    return made;
+}
+function revertMessage(commits, runLabel) {
+    const subject = commits.length === 1
+        ? `Revert "${commits[0].subject}"`
+        : `Revert ${commits.length} commits (emergency rollback)`;
+    const list = commits.map(c => `- ${describeCommit(c)}`).join('\n');
+    const trailers = commits.map(c => `This reverts commit ${c.sha}.`).join('\n');
+    return `${subject}\n\nReverted by emergency-rollback ${runLabel}, newest first:\n${list}\n\n${trailers}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/git/reset.ts
+/**
+ * Option A of the seed: reset the branch to a known-good commit. Guarded: `confirm` must repeat
+ * the target SHA, the target must be an ancestor of the branch, the discarded head is pushed to a
+ * backup ref first, and the branch moves only with --force-with-lease on the head we saw.
+ */
+
+
+
+
+
+function confirmMismatch(confirm, target) {
+    return new RollbackError(`confirm: "${confirm}" does not match reset-to ${target}`, 'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm');
+}
+async function resolveReset(session, action) {
+    const wanted = checkShaInput('reset-to', action.resetTo);
+    const confirm = checkShaInput('confirm', action.confirm);
+    if (!wanted.startsWith(confirm) && !confirm.startsWith(wanted))
+        throw confirmMismatch(confirm, wanted);
+    const { git } = session;
+    const { stats } = await deepenUntil(session, async () => (await git.revParse(wanted)) !== undefined);
+    let target = await git.revParse(wanted);
+    if (!target && wanted.length === 40) {
+        // Not on the branch; maybe elsewhere on the remote (then it is not an ancestor).
+        await git.fetch(session.remote, [wanted]).catch(() => undefined);
+        target = await git.revParse(wanted);
+    }
+    if (!target) {
+        throw new RollbackError(`reset-to: commit ${wanted} not found on ${session.remote}/${session.branch}`, 'check the SHA: git log --oneline on the branch lists the known-good commits');
+    }
+    if (!target.startsWith(confirm))
+        throw confirmMismatch(confirm, target);
+    if (!(await git.isAncestor(target, session.tip))) {
+        throw new RollbackError(`reset-to: ${revert_short(target)} is not an ancestor of ${session.remote}/${session.branch}`, 'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert');
+    }
+    const discarded = await git.log([session.tip, `^${target}`]);
+    return { target, discarded, fetch: stats };
+}
+function backupRef(action, runId) {
+    return `${action.backupRefPrefix}/${runId.replace(/[^A-Za-z0-9._-]/g, '-')}`;
+}
+/**
+ * Pushes the branch's old head to `backup`, then HEAD to the branch with a lease on that head.
+ * A lost lease removes the backup again when the old head is still on the branch (the backup only
+ * duplicated it), keeps it otherwise, and throws.
+ */
+async function backupThenForcePush(session, backup) {
+    const { git, remote, branch, tip } = session;
+    await pushOrExplain(git, { remote, src: tip, dst: backup });
+    try {
+        await pushOrExplain(git, { remote, src: 'HEAD', dst: `refs/heads/${branch}` }, { lease: { ref: `refs/heads/${branch}`, expected: tip } });
+    }
+    catch (err) {
+        if (await stillOnBranch(session)) {
+            await git.deleteRemoteRef(remote, backup);
+            throw err;
+        }
+        if (!(err instanceof RollbackError))
+            throw err;
+        throw new RollbackError(`${err.message}; the old head ${revert_short(tip)} is kept at ${backup}`, err.hint);
+    }
+}
+/** Whether the old head is still part of the remote branch (so the backup ref is redundant). */
+async function stillOnBranch(session) {
+    const { git, remote, branch, tip } = session;
+    try {
+        const ref = `refs/emergency-rollback/lease-check/${branch}`;
+        await git.fetch(remote, [`+refs/heads/${branch}:${ref}`]);
+        return await git.isAncestor(tip, ref);
+    }
+    catch {
+        return false;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/git/rollback.ts
+/**
+ * The git step's sequence, shared by preflight, run and drill:
+ * resolve (read-only: which commits, deepening a shallow checkout as needed) ->
+ * prepare (local only: checkout, revert or reset, remove files, check protected files) ->
+ * publish (run: push; drill: push a scratch branch and delete it).
+ */
+
+
+
+
+
+
+
+
+const fetchedEarlier = new WeakMap();
+/**
+ * Resolves the commits. `run` is the run's context: what preflight fetched to deepen a shallow
+ * checkout is remembered and reported with the run's own fetches.
+ */
+async function resolve(session, action, run) {
+    const resolved = await resolveOnce(session, action);
+    const fetched = describeFetch(fetchStats(resolved));
+    if (fetched)
+        run.log.info(fetched);
+    const stats = mergeStats(fetchedEarlier.get(run), fetchStats(resolved));
+    fetchedEarlier.set(run, stats);
+    if (resolved.kind === 'revert')
+        resolved.revert.fetch = stats;
+    else
+        resolved.reset.fetch = stats;
+    return resolved;
+}
+async function resolveOnce(session, action) {
+    if (action.strategy === 'reset')
+        return { kind: 'reset', reset: await resolveReset(session, action) };
+    return { kind: 'revert', revert: await resolveRevert(session, action) };
+}
+function fetchStats(resolved) {
+    return resolved.kind === 'revert' ? resolved.revert.fetch : resolved.reset.fetch;
+}
+function runLabel(ctx) {
+    const url = ctx.github?.runUrl;
+    return `run ${ctx.request.runId}${url ? ` (${url})` : ''}`;
+}
+/** The concrete changes, for plan/preflight notes. */
+function describeResolved(resolved, session, action) {
+    const where = `${session.remote}/${session.branch}`;
+    const lines = [];
+    if (resolved.kind === 'revert') {
+        const { targets, skipped } = resolved.revert;
+        if (targets.length === 0)
+            lines.push(`nothing to revert on ${where}: every commit is already reverted`);
+        else
+            lines.push(`revert ${targets.length} commit(s) on ${where}, newest first:`);
+        lines.push(...targets.map(c => `  ${describeCommit(c)}`));
+        lines.push(...skipped.map(s => `  skip ${describeCommit(s.commit)} (already reverted by ${revert_short(s.by)})`));
+    }
+    else {
+        const { target, discarded } = resolved.reset;
+        if (discarded.length === 0)
+            lines.push(`nothing to reset: ${where} is already at ${revert_short(target)}`);
+        else {
+            lines.push(`reset ${where} from ${revert_short(session.tip)} to ${revert_short(target)}, discarding ${discarded.length} commit(s) (kept at ${action.backupRefPrefix}/<run-id>):`);
+            lines.push(...discarded.map(c => `  ${describeCommit(c)}`));
+        }
+    }
+    if (action.files.remove.length)
+        lines.push(`remove if present: ${action.files.remove.join(', ')}`);
+    if (action.files.protect.length)
+        lines.push(`must exist before pushing: ${action.files.protect.join(', ')}`);
+    const fetched = describeFetch(fetchStats(resolved));
+    if (fetched)
+        lines.push(fetched);
+    return lines;
+}
+async function requireClean(session) {
+    if (await session.git.isClean())
+        return;
+    throw new RollbackError(`the checkout ${session.git.workdir} has uncommitted changes`, 'run the rollback on a clean checkout (actions/checkout gives one); nothing was changed');
+}
+/** Builds the rollback result locally on a detached HEAD. Nothing leaves the machine. */
+async function prepare(session, action, resolved, label) {
+    const { git } = session;
+    await requireClean(session);
+    await git.checkoutDetached(resolved.kind === 'reset' ? resolved.reset.target : session.tip);
+    const commits = resolved.kind === 'revert' ? await applyReverts(git, resolved.revert, action, label) : [];
+    const files = await applyFileRules(git, action.files, label);
+    if (files.commit)
+        commits.push(files.commit);
+    const head = (await git.revParse('HEAD'));
+    const upToDate = head === session.tip || (await git.treeOf(head)) === (await git.treeOf(session.tip));
+    return { head, commits, files, upToDate };
+}
+/**
+ * Preflight's dry run: `prepare` in a throw-away worktree of the same repository, so a conflict or
+ * a protected file the rollback would delete fails the run before any phase changed anything.
+ */
+async function trial(session, action, resolved, ctx) {
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(ctx.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'rollback-trial-'));
+    const path = (0,external_node_path_.join)(dir, 'tree');
+    await session.git.addWorktree(path, session.tip);
+    try {
+        return await prepare({ ...session, git: session.git.at(path) }, action, resolved, runLabel(ctx));
+    }
+    finally {
+        await session.git.removeWorktree(path);
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    }
+}
+/** What the report keeps about the step. */
+function details(resolved, prepared, extra = {}) {
+    const base = resolved.kind === 'revert'
+        ? {
+            strategy: 'revert',
+            reverted: resolved.revert.targets.map(c => c.sha),
+            alreadyReverted: resolved.revert.skipped.map(s => ({ sha: s.commit.sha, by: s.by }))
+        }
+        : {
+            strategy: 'reset',
+            resetTo: resolved.reset.target,
+            discarded: resolved.reset.discarded.map(c => c.sha)
+        };
+    return {
+        ...base,
+        commits: prepared?.commits ?? [],
+        filesRemoved: prepared?.files.removed ?? [],
+        filesKept: prepared?.files.kept ?? [],
+        fetch: fetchStats(resolved),
+        ...extra
+    };
+}
+
+;// CONCATENATED MODULE: ./src/git/auth.ts
+/**
+ * Push/fetch authentication the way actions/checkout does it: an
+ * `http.<origin>/.extraheader = AUTHORIZATION: basic base64(x-access-token:TOKEN)` entry in a config
+ * file, never on a command line or in a log. The entry lives in a private file (mode 0600) outside
+ * the checkout, pulled in with `include.path`, and both are removed afterwards.
+ *
+ * The included section starts with an empty `extraheader =`, which resets any header an earlier
+ * `actions/checkout` persisted for the same origin (two Authorization headers make GitHub fail).
+ */
+
+
+
+/** The `scheme://host[:port]/` prefix an http(s) remote URL is matched with, else undefined. */
+function httpOrigin(remoteUrl) {
+    if (!/^https?:\/\//i.test(remoteUrl))
+        return undefined;
+    try {
+        const url = new URL(remoteUrl);
+        return `${url.protocol}//${url.host}/`;
+    }
+    catch {
+        return undefined;
+    }
+}
+function basicCredential(token) {
+    return Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+}
+/**
+ * Configures the token for `remoteUrl` when it is an http(s) URL; returns a no-op otherwise.
+ * `tempDir` is where the private config file goes (RUNNER_TEMP under Actions).
+ */
+async function configureAuth(git, remoteUrl, token, tempDir = (0,external_node_os_namespaceObject.tmpdir)()) {
+    const origin = httpOrigin(remoteUrl);
+    if (!token || !origin)
+        return { remove: async () => { } };
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(tempDir, 'rollback-auth-'));
+    const file = (0,external_node_path_.join)(dir, 'auth.gitconfig');
+    const section = `[http "${origin}"]\n\textraheader =\n\textraheader = AUTHORIZATION: basic ${basicCredential(token)}\n`;
+    await (0,promises_.writeFile)(file, section, { mode: 0o600 });
+    await git.addLocalConfig('include.path', file);
+    return {
+        remove: async () => {
+            await git.unsetLocalConfig('include.path', file);
+            await (0,promises_.rm)(dir, { recursive: true, force: true });
+        }
+    };
+}
+
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 5 modules
+var exec = __nccwpck_require__(2876);
+;// CONCATENATED MODULE: ./src/git/git-command-manager.ts
+/**
+ * A typed wrapper around the git CLI, one method per git operation (modelled on actions/checkout's
+ * GitCommandManager). Commands run through @actions/exec with `silent: true`; each command line is
+ * logged through the run's logger at debug level. Secrets never appear in arguments: push/fetch
+ * authentication lives in a config file (see auth.ts).
+ */
+
+
+/** Hides passwords in URLs (a remote may be written with credentials). */
+const urls = new redact/* Redactor */.pO();
+const execGit = (args, options) => (0,exec/* getExecOutput */.H)('git', args, { ...options, silent: true, ignoreReturnCode: true });
+class GitCommandError extends Error {
+    args;
+    output;
+    constructor(args, output) {
+        super(`git ${args[0] ?? ''} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`);
+        this.args = args;
+        this.output = output;
+        this.name = 'GitCommandError';
+    }
+}
+class GitCommandManager {
+    workdir;
+    logger;
+    env;
+    runner;
+    constructor(workdir, logger, env, runner = execGit) {
+        this.workdir = workdir;
+        this.logger = logger;
+        this.env = env;
+        this.runner = runner;
+    }
+    /** The same manager (logger, environment, runner) working in another directory. */
+    at(workdir) {
+        return new GitCommandManager(workdir, this.logger, this.env, this.runner);
+    }
+    /** Runs git and returns its output whatever the exit code. */
+    async tryExec(args) {
+        this.logger.debug(`git ${urls.redact(args.join(' '))}`);
+        return this.runner(args, { cwd: this.workdir, env: this.env });
+    }
+    /** Runs git and throws GitCommandError on a non-zero exit. */
+    async exec(args) {
+        const output = await this.tryExec(args);
+        if (output.exitCode !== 0)
+            throw new GitCommandError(args, output);
+        return output.stdout;
+    }
+    async revParse(rev) {
+        const out = await this.tryExec(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
+        return out.exitCode === 0 ? out.stdout.trim() : undefined;
+    }
+    async treeOf(rev) {
+        return (await this.exec(['rev-parse', '--verify', `${rev}^{tree}`])).trim();
+    }
+    async isShallow() {
+        return (await this.exec(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+    }
+    async isAncestor(ancestor, descendant) {
+        const out = await this.tryExec(['merge-base', '--is-ancestor', ancestor, descendant]);
+        if (out.exitCode > 1)
+            throw new GitCommandError(['merge-base'], out);
+        return out.exitCode === 0;
+    }
+    async mergeBase(revs) {
+        if (revs.length === 1)
+            return revs[0];
+        const out = await this.tryExec(['merge-base', '--octopus', ...revs]);
+        return out.exitCode === 0 ? out.stdout.trim() : undefined;
+    }
+    /** Commits in `revs` (rev-list syntax), newest first, with parents and subjects. */
+    async log(revs, options = {}) {
+        const args = ['log', '--topo-order', '--format=%H%x00%P%x00%s'];
+        if (options.firstParent)
+            args.push('--first-parent');
+        const out = await this.exec([...args, ...revs, '--']);
+        return out
+            .split('\n')
+            .filter(line => line.length > 0)
+            .map(line => {
+            const [sha = '', parents = '', subject = ''] = line.split('\0');
+            return { sha, parents: parents.split(' ').filter(Boolean), subject };
+        });
+    }
+    /** Full commit messages of `revs`, newest first. */
+    async messages(revs) {
+        const out = await this.exec(['log', '--format=%H%x00%B%x1e', ...revs, '--']);
+        return out
+            .split('\x1e')
+            .map(chunk => chunk.replace(/^\n+/, ''))
+            .filter(chunk => chunk.includes('\0'))
+            .map(chunk => {
+            const [sha = '', body = ''] = chunk.split('\0');
+            return { sha, body };
+        });
+    }
+    async countCommits(rev) {
+        return Number((await this.exec(['rev-list', '--count', rev])).trim());
+    }
+    /** Bytes of object storage (packs + loose objects), to measure what a fetch brought in. */
+    async objectBytes() {
+        const out = await this.exec(['count-objects', '-v']);
+        const kib = (key) => Number(new RegExp(`^${key}: (\\d+)`, 'm').exec(out)?.[1] ?? 0);
+        return (kib('size') + kib('size-pack')) * 1024;
+    }
+    async remoteUrl(remote) {
+        const out = await this.tryExec(['remote', 'get-url', remote]);
+        return out.exitCode === 0 ? out.stdout.trim() : undefined;
+    }
+    /** The sha a remote branch points at, or undefined when the branch does not exist. */
+    async lsRemote(remote, ref) {
+        const out = await this.exec(['ls-remote', remote, ref]);
+        const line = out.split('\n').find(l => l.endsWith(`\t${ref}`));
+        return line?.split('\t')[0];
+    }
+    async fetch(remote, refspecs, options = {}) {
+        const args = ['fetch', '--no-tags', '--no-recurse-submodules', '--quiet'];
+        if (options.deepen)
+            args.push(`--deepen=${options.deepen}`);
+        await this.exec([...args, remote, ...refspecs]);
+    }
+    async isClean() {
+        const out = await this.exec(['status', '--porcelain', '--untracked-files=no']);
+        return out.trim() === '';
+    }
+    async checkoutDetached(rev) {
+        await this.exec(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', rev]);
+    }
+    async addWorktree(path, rev) {
+        await this.exec(['worktree', 'add', '--quiet', '--detach', path, rev]);
+    }
+    async removeWorktree(path) {
+        await this.tryExec(['worktree', 'remove', '--force', path]);
+        await this.tryExec(['worktree', 'prune']);
+    }
+    async resetHard(rev) {
+        await this.exec(['reset', '--quiet', '--hard', rev]);
+    }
+    /**
+     * Reverts commits, in the order given, into the index and working tree (no commit). On a
+     * conflict returns the commit that conflicted (REVERT_HEAD) and the conflicting paths.
+     */
+    async revertNoCommit(shas, mainline) {
+        const args = ['revert', '--no-commit'];
+        if (mainline !== undefined)
+            args.push('-m', String(mainline));
+        const out = await this.tryExec([...args, ...shas]);
+        if (out.exitCode === 0)
+            return {};
+        const paths = await this.conflictedPaths();
+        if (paths.length === 0)
+            throw new GitCommandError(['revert', ...shas], out);
+        const sha = (await this.revParse('REVERT_HEAD')) ?? shas[0] ?? '';
+        return { conflict: { sha, paths } };
+    }
+    /** Drops an interrupted revert and restores the working tree to `rev`. */
+    async abortRevert(rev) {
+        await this.tryExec(['revert', '--quit']);
+        await this.resetHard(rev);
+    }
+    async conflictedPaths() {
+        const out = await this.exec(['diff', '--name-only', '--diff-filter=U']);
+        return out.split('\n').filter(Boolean);
+    }
+    async hasStagedChanges() {
+        const out = await this.tryExec(['diff', '--cached', '--quiet']);
+        return out.exitCode === 1;
+    }
+    async commit(message) {
+        await this.exec(['commit', '--quiet', '--no-verify', '-m', message]);
+        return (await this.revParse('HEAD')) ?? '';
+    }
+    /** Whether `path` (file or directory) exists in the tree of `rev`. */
+    async pathExists(rev, path) {
+        return (await this.tryExec(['cat-file', '-e', `${rev}:${path}`])).exitCode === 0;
+    }
+    async remove(path) {
+        await this.exec(['rm', '-r', '--quiet', '--ignore-unmatch', '--', path]);
+    }
+    /** Pushes `src` to `dst`; returns git's output so the caller can explain a rejection. */
+    async push(remote, src, dst, options = {}) {
+        const args = ['push', '--porcelain'];
+        if (options.lease)
+            args.push(`--force-with-lease=${options.lease.ref}:${options.lease.expected}`);
+        return this.tryExec([...args, remote, `${src}:${dst}`]);
+    }
+    async deleteRemoteRef(remote, ref) {
+        return this.tryExec(['push', '--porcelain', remote, `:${ref}`]);
+    }
+    async config(key) {
+        const out = await this.tryExec(['config', '--get', key]);
+        return out.exitCode === 0 ? out.stdout.trim() : undefined;
+    }
+    async addLocalConfig(key, value) {
+        await this.exec(['config', '--local', '--add', key, value]);
+    }
+    async unsetLocalConfig(key, value) {
+        await this.tryExec(['config', '--local', '--fixed-value', '--unset-all', key, value]);
+    }
+}
+function lastLines(text) {
+    return text.trim().split('\n').slice(-3).join(' | ');
+}
+
+;// CONCATENATED MODULE: ./src/git/session.ts
+/**
+ * A git session on the run's checkout: a command manager with a non-interactive environment,
+ * authentication configured for the remote (and removed afterwards, whatever happens), and the
+ * remote branch's current tip fetched into a private ref.
+ */
+
+
+
+
+const runners = new WeakMap();
+/** Lets tests and benchmarks observe (or interfere with) every git command of a run. */
+function useGitRunner(ctx, runner) {
+    runners.set(ctx, runner);
+}
+/** Committer identity when the checkout has none (GitHub runners have none by default). */
+const BOT = {
+    name: 'github-actions[bot]',
+    email: '41898282+github-actions[bot]@users.noreply.github.com'
+};
+async function createGit(ctx) {
+    const env = {};
+    for (const [key, value] of Object.entries(ctx.env))
+        if (value !== undefined)
+            env[key] = value;
+    Object.assign(env, {
+        GIT_TERMINAL_PROMPT: '0',
+        GCM_INTERACTIVE: 'never',
+        GIT_LITERAL_PATHSPECS: '1'
+    });
+    const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit);
+    const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree']);
+    if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
+        throw new RollbackError(`${ctx.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
+    }
+    if (!(await git.config('user.name'))) {
+        Object.assign(env, { GIT_AUTHOR_NAME: BOT.name, GIT_COMMITTER_NAME: BOT.name });
+    }
+    if (!(await git.config('user.email'))) {
+        Object.assign(env, { GIT_AUTHOR_EMAIL: BOT.email, GIT_COMMITTER_EMAIL: BOT.email });
+    }
+    return git;
+}
+async function withGitSession(ctx, target, fn) {
+    const git = await createGit(ctx);
+    const remoteUrl = (await git.remoteUrl(target.remote)) ?? urlOrFail(target.remote);
+    const auth = await configureAuth(git, remoteUrl, ctx.secrets.githubToken, ctx.env.RUNNER_TEMP);
+    try {
+        await requireRemoteBranch(git, target);
+        const tipRef = `refs/emergency-rollback/${target.branch}`;
+        await git.fetch(target.remote, [`+refs/heads/${target.branch}:${tipRef}`]);
+        const tip = (await git.revParse(tipRef)) ?? '';
+        const session = { git, remote: target.remote, remoteUrl, branch: target.branch, tip, tipRef };
+        return await fn(session);
+    }
+    finally {
+        await auth.remove();
+    }
+}
+function urlOrFail(remote) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || remote.startsWith('/'))
+        return remote;
+    throw new RollbackError(`git remote "${remote}" is not configured in the checkout`, 'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL');
+}
+/** Reachability and auth check (`git ls-remote`), and the branch must exist. */
+async function requireRemoteBranch(git, target) {
+    let tip;
+    try {
+        tip = await git.lsRemote(target.remote, `refs/heads/${target.branch}`);
+    }
+    catch (err) {
+        const detail = new redact/* Redactor */.pO().redact(err instanceof GitCommandError ? err.output.stderr.trim() : String(err));
+        throw new RollbackError(`cannot reach git remote "${target.remote}": ${detail}`, 'check the remote URL and that github-token can read the repository (contents: read)');
+    }
+    if (!tip) {
+        throw new RollbackError(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/phases/files.ts
-/** files phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
 
+
+
+
+
+
+function session(step, ctx, fn) {
+    checkBranch(step.action.branch);
+    return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn);
+}
+/** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
+async function apply(step, ctx, push) {
+    return session(step, ctx, async (s) => {
+        await requireClean(s);
+        await s.git.checkoutDetached(s.tip);
+        const outcome = await applyFileRules(s.git, step.action.rules, runLabel(ctx));
+        const head = outcome.commit ?? s.tip;
+        const details = { filesRemoved: outcome.removed, filesKept: outcome.kept, remoteHead: s.tip };
+        if (!outcome.commit) {
+            return { status: 'succeeded', changed: [], outputs: { 'head-sha': s.tip }, details };
+        }
+        const removed = outcome.removed.map(path => `removed ${path}`);
+        if (!push) {
+            return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details };
+        }
+        await pushOrExplain(s.git, { remote: s.remote, src: head, dst: `refs/heads/${s.branch}` });
+        return {
+            status: 'succeeded',
+            changed: [...removed, `${s.remote}/${s.branch} is now ${revert_short(head)}`],
+            outputs: { 'head-sha': head },
+            recovery: [`to restore the removed files: git revert ${revert_short(head)} and push`],
+            details
+        };
+    });
+}
 const filesPhase = {
     phase: 'files',
-    plan(runbook) {
+    plan(runbook, request) {
         if (runbook.files === undefined)
             return [];
+        const { remote, branch } = gitAction(runbook, request);
+        const rules = fileRules(runbook);
+        const changes = [
+            ...rules.remove.map(path => `remove ${path} from ${remote}/${branch} if still present`),
+            ...(rules.protect.length
+                ? [`check that ${rules.protect.length} protected path(s) exist`]
+                : [])
+        ];
         return [
             {
                 id: 'files',
                 phase: 'files',
-                title: 'files (not implemented yet)',
-                changes: [],
-                mutates: false,
+                title: `keep ${rules.protect.length} protected path(s), remove ${rules.remove.length}`,
+                changes,
+                mutates: rules.remove.length > 0,
                 stage: 'main',
-                action: undefined
+                action: { remote, branch, rules }
             }
         ];
     },
-    run() {
-        return Promise.reject(new RollbackError('the files phase is not implemented yet'));
+    async preflight(steps, ctx) {
+        const notes = [];
+        for (const step of steps) {
+            notes.push(await session(step, ctx, async (s) => {
+                const present = await presentPaths(s.git, step.action.rules.remove, s.tip);
+                const missing = await missingProtected(s.git, step.action.rules, s.tip);
+                const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`);
+                if (missing.length)
+                    changes.push(`protected but missing now: ${missing.join(', ')}`);
+                return { stepId: step.id, changes, details: { presentToRemove: present, missing } };
+            }));
+        }
+        return notes;
     },
-    drill() {
-        return Promise.reject(new RollbackError('the files phase is not implemented yet'));
-    }
+    run: (step, ctx) => apply(step, ctx, true),
+    drill: (step, ctx) => apply(step, ctx, false)
 };
 
 ;// CONCATENATED MODULE: ./src/github/client.ts
@@ -35394,23 +38126,6 @@ function mapError(what, status, message, json) {
         return new GitHubApiError(`GitHub rejected ${what} (${detail}${list ? `: ${list}` : ''})`, undefined, status);
     }
     return new GitHubApiError(`GitHub API ${what} failed (${detail})`, undefined, status);
-}
-
-;// CONCATENATED MODULE: ./src/util/duration.ts
-/** Runbook durations ("500ms", "30s", "5m", "1h") to milliseconds. The schema checks the form. */
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-function parseDuration(text) {
-    const match = /^(\d+)(ms|s|m|h)$/.exec(text);
-    if (!match)
-        throw new Error(`not a duration: "${text}" (use e.g. 500ms, 30s, 5m, 1h)`);
-    return Number(match[1]) * UNIT_MS[match[2]];
-}
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 ;// CONCATENATED MODULE: ./src/providers/vercel.ts
@@ -36151,87 +38866,339 @@ async function converge(action, ctx) {
 }
 
 ;// CONCATENATED MODULE: ./src/phases/git.ts
-/** git phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
 
+
+
+
+
+
+function git_session(step, ctx, fn) {
+    checkBranch(step.action.branch);
+    return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn);
+}
+function changedLines(resolved, prepared, s) {
+    const where = `${s.remote}/${s.branch}`;
+    const lines = [];
+    if (resolved.kind === 'revert') {
+        for (const c of resolved.revert.targets)
+            lines.push(`reverted ${describeCommit(c)}`);
+    }
+    else {
+        lines.push(`reset ${where} from ${revert_short(s.tip)} to ${revert_short(resolved.reset.target)}`);
+        for (const c of resolved.reset.discarded)
+            lines.push(`discarded ${describeCommit(c)}`);
+    }
+    for (const path of prepared.files.removed)
+        lines.push(`removed ${path}`);
+    lines.push(`${where} is now ${revert_short(prepared.head)}`);
+    return lines;
+}
+async function runGit(step, ctx) {
+    const action = step.action;
+    return git_session(step, ctx, async (s) => {
+        const resolved = await resolve(s, action, ctx);
+        const prepared = await prepare(s, action, resolved, runLabel(ctx));
+        if (prepared.upToDate) {
+            ctx.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`);
+            return {
+                status: 'succeeded',
+                changed: [],
+                outputs: { 'head-sha': s.tip },
+                details: details(resolved, prepared, { upToDate: true })
+            };
+        }
+        const dst = `refs/heads/${s.branch}`;
+        let recovery;
+        let backup;
+        if (resolved.kind === 'reset') {
+            backup = backupRef(action, ctx.request.runId);
+            await backupThenForcePush(s, backup);
+            recovery = [
+                `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
+                `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
+            ];
+        }
+        else {
+            await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst });
+            recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
+        }
+        return {
+            status: 'succeeded',
+            changed: changedLines(resolved, prepared, s),
+            outputs: { 'head-sha': prepared.head },
+            recovery,
+            details: details(resolved, prepared, { backupRef: backup, previousHead: s.tip })
+        };
+    });
+}
+async function drillGit(step, ctx) {
+    return git_session(step, ctx, async (s) => {
+        const resolved = await resolve(s, step.action, ctx);
+        const prepared = await prepare(s, step.action, resolved, runLabel(ctx));
+        const scratch = `refs/heads/rollback-drill/${ctx.request.runId.replace(/[^A-Za-z0-9._-]/g, '-')}`;
+        await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch });
+        const deleted = await s.git.deleteRemoteRef(s.remote, scratch);
+        if (deleted.exitCode !== 0)
+            ctx.log.warn(`could not delete drill branch ${scratch}`);
+        return {
+            status: 'succeeded',
+            changed: [
+                `drill: built ${revert_short(prepared.head)} from ${revert_short(s.tip)}, pushed it to ${scratch} and deleted it`,
+                ...describeResolved(resolved, s, step.action)
+            ],
+            details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
+        };
+    });
+}
+async function skipped(step, ctx) {
+    ctx.log.warn(`git: skipped, ${step.action.skip}`);
+    return { status: 'skipped', changed: [], details: { reason: step.action.skip } };
+}
 const gitPhase = {
     phase: 'git',
-    plan(runbook) {
+    plan(runbook, request) {
         if (runbook.git === undefined)
             return [];
+        const action = gitAction(runbook, request);
+        if (action.skip) {
+            const title = `git: nothing to roll back (${action.skip})`;
+            return [
+                { id: 'git', phase: 'git', title, changes: [], mutates: false, stage: 'main', action }
+            ];
+        }
+        const title = action.strategy === 'reset'
+            ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
+            : `revert ${action.revert ?? '?'} on ${action.branch}`;
         return [
             {
                 id: 'git',
                 phase: 'git',
-                title: 'git (not implemented yet)',
-                changes: [],
-                mutates: false,
+                title,
+                changes: describeAction(action),
+                mutates: true,
                 stage: 'main',
-                action: undefined
+                action
             }
         ];
     },
-    run() {
-        return Promise.reject(new RollbackError('the git phase is not implemented yet'));
+    async preflight(steps, ctx) {
+        const notes = [];
+        for (const step of steps) {
+            if (step.action.skip)
+                continue;
+            const note = await git_session(step, ctx, async (s) => {
+                await requireClean(s);
+                const resolved = await resolve(s, step.action, ctx);
+                const tried = await trial(s, step.action, resolved, ctx);
+                const outcome = tried.upToDate
+                    ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
+                    : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`;
+                return {
+                    stepId: step.id,
+                    changes: [...describeResolved(resolved, s, step.action), outcome],
+                    details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
+                };
+            });
+            notes.push(note);
+        }
+        return notes;
     },
-    drill() {
-        return Promise.reject(new RollbackError('the git phase is not implemented yet'));
-    }
+    run: (step, ctx) => (step.action.skip ? skipped(step, ctx) : runGit(step, ctx)),
+    drill: (step, ctx) => (step.action.skip ? skipped(step, ctx) : drillGit(step, ctx))
 };
 
+;// CONCATENATED MODULE: ./src/db/assertions.ts
+
+
+const MAX_REPORTED_ROWS = 20;
+/** The check's single SELECT, or a RollbackError saying why it cannot be a check. */
+async function checkStatement(check, field) {
+    const stmts = await classifySql(check.sql).catch((err) => {
+        throw new RollbackError(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
+    });
+    if (stmts.length !== 1 || stmts[0].kind !== 'SelectStmt' || !stmts[0].readOnly) {
+        throw new RollbackError(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `an integrity check only reads; put changes in database steps`);
+    }
+    return stmts[0].sql;
+}
+function expectation(check) {
+    const e = check.expect;
+    const parts = [];
+    if (e.rows !== undefined)
+        parts.push(`${e.rows} row${e.rows === 1 ? '' : 's'}`);
+    if (e['max-rows'] !== undefined)
+        parts.push(`at most ${e['max-rows']} rows`);
+    if (e.value !== undefined)
+        parts.push(`value ${JSON.stringify(e.value)}`);
+    return parts.join(' and ');
+}
+function sameValue(actual, expected) {
+    if (actual === null || actual === undefined)
+        return false;
+    if (typeof expected === 'boolean') {
+        return (actual === expected ||
+            String(actual) === (expected ? 't' : 'f') ||
+            String(actual) === String(expected));
+    }
+    if (typeof expected === 'number')
+        return Number(actual) === expected;
+    return String(actual) === expected;
+}
+async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
+    const started = Date.now();
+    const res = await client.query(`SELECT q.*, count(*) OVER () AS __er_total FROM (${sql}) AS q LIMIT ${maxRows + 1}`);
+    const durationMs = Date.now() - started;
+    const total = Number(res.rows[0]?.__er_total ?? 0);
+    const rows = res.rows.slice(0, maxRows).map(r => {
+        const { __er_total: _drop, ...rest } = r;
+        void _drop;
+        return rest;
+    });
+    const e = check.expect;
+    const failures = [];
+    if (e.rows !== undefined && total !== e.rows)
+        failures.push(`${total} rows`);
+    if (e['max-rows'] !== undefined && total > e['max-rows'])
+        failures.push(`${total} rows`);
+    if (e.value !== undefined) {
+        const first = rows[0];
+        const actual = first ? Object.values(first)[0] : undefined;
+        if (!sameValue(actual, e.value)) {
+            failures.push(`value ${first ? JSON.stringify(actual) : '(no rows)'}`);
+        }
+    }
+    const ok = failures.length === 0;
+    return {
+        ok,
+        summary: ok
+            ? `holds: ${expectation(check)} (got ${total} row${total === 1 ? '' : 's'})`
+            : `expected ${expectation(check)}, got ${[...new Set(failures)].join(' and ')}`,
+        total,
+        rows,
+        truncated: total > rows.length,
+        durationMs
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/phases/integrity.ts
-/** integrity phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
+
+
 
 const integrityPhase = {
     phase: 'integrity',
     plan(runbook) {
-        if (runbook.integrity === undefined)
-            return [];
-        return [
-            {
-                id: 'integrity',
-                phase: 'integrity',
-                title: 'integrity (not implemented yet)',
-                changes: [],
-                mutates: false,
-                stage: 'main',
-                action: undefined
+        const steps = [];
+        for (const [index, check] of (runbook.integrity ?? []).entries()) {
+            for (const when of check.when) {
+                steps.push({
+                    id: `integrity:${index + 1}-${slug(check.name)}:${when}`,
+                    phase: 'integrity',
+                    title: `${check.name} (${when})`,
+                    changes: [],
+                    mutates: false,
+                    stage: when === 'before' ? 'before' : 'main',
+                    action: { index, field: `integrity[${index}]`, when, check }
+                });
             }
-        ];
+        }
+        return steps;
     },
-    run() {
-        return Promise.reject(new RollbackError('the integrity phase is not implemented yet'));
+    async preflight(steps, ctx) {
+        const notes = [];
+        for (const step of steps) {
+            await checkStatement(step.action.check, step.action.field);
+        }
+        const settings = dbSettings(ctx);
+        let client;
+        try {
+            client = await connect(settings, 'preflight');
+        }
+        catch (err) {
+            if (ctx.request.command === 'plan') {
+                ctx.log.warn(`integrity preflight: ${err.message}`);
+                return notes;
+            }
+            throw err;
+        }
+        try {
+            for (const step of steps) {
+                const sql = await checkStatement(step.action.check, step.action.field);
+                try {
+                    await client.query(`EXPLAIN ${sql}`);
+                }
+                catch (err) {
+                    // A check run after the rollback may read what the rollback creates: only warn for those.
+                    if (step.action.when === 'before')
+                        throw sqlError(err, `${step.action.field}.sql`, sql);
+                    ctx.log.warn(`${step.id}: ${err.message} (checked again after the rollback)`);
+                }
+            }
+        }
+        finally {
+            await client.end().catch(() => { });
+        }
+        return notes;
     },
-    drill() {
-        return Promise.reject(new RollbackError('the integrity phase is not implemented yet'));
+    run(step, ctx) {
+        return assert(step, ctx);
+    },
+    // Read-only either way: a drill runs the same assertions.
+    drill(step, ctx) {
+        return assert(step, ctx);
     }
 };
+async function assert(step, ctx) {
+    const { check, field } = step.action;
+    let settings;
+    try {
+        settings = dbSettings(ctx);
+        const sql = await checkStatement(check, field);
+        const outcome = await withClient(settings, 'integrity', async (client) => {
+            await client.query('SET default_transaction_read_only = on');
+            try {
+                return await runAssertion(client, check, sql, MAX_REPORTED_ROWS);
+            }
+            catch (err) {
+                throw sqlError(err, `${field}.sql`, sql);
+            }
+        });
+        const details = {
+            check: check.name,
+            when: step.action.when,
+            expected: check.expect,
+            total: outcome.total,
+            rows: outcome.rows,
+            rowsTruncated: outcome.truncated,
+            durationMs: outcome.durationMs
+        };
+        if (outcome.ok)
+            return { status: 'succeeded', changed: [], details: { ...details, result: outcome.summary } };
+        const message = `${check.name}: ${outcome.summary}`;
+        if (ctx.mode === 'drill' && step.action.when === 'after') {
+            // A drill rolls its changes back, so an after-check sees the data as it was.
+            const note = `${message} (drill: the rollback's changes were rolled back, so this reflects the current data)`;
+            ctx.log.warn(note);
+            return { status: 'warned', changed: [], details: { ...details, result: note } };
+        }
+        if (check['on-fail'] === 'warn') {
+            ctx.log.warn(message);
+            return { status: 'warned', changed: [], details: { ...details, result: message } };
+        }
+        return {
+            status: 'failed',
+            changed: [],
+            details,
+            error: {
+                message,
+                hint: `the offending rows are in the step details (first ${MAX_REPORTED_ROWS}); fix the data or set ${field}.on-fail: warn`
+            }
+        };
+    }
+    catch (err) {
+        return failedResult(err, field, settings);
+    }
+}
 
-// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
-var lib = __nccwpck_require__(3273);
-;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
-// ESM wrapper for pg
-
-
-// Re-export all the properties
-const Client = lib.Client
-const Pool = lib.Pool
-const Connection = lib.Connection
-const types = lib.types
-const Query = lib.Query
-const DatabaseError = lib.DatabaseError
-const escapeIdentifier = lib.escapeIdentifier
-const escapeLiteral = lib.escapeLiteral
-const Result = lib.Result
-const TypeOverrides = lib.TypeOverrides
-
-// Also export the defaults
-const defaults = lib.defaults
-
-// Re-export the default
-/* harmony default export */ const esm = (lib);
-
-// EXTERNAL MODULE: ./src/util/redact.ts
-var redact = __nccwpck_require__(767);
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/phases/verify.ts
@@ -36302,7 +39269,7 @@ async function probe(check, ctx) {
         };
     }
 }
-function slug(name) {
+function verify_slug(name) {
     return name
         .toLowerCase()
         .replace(/[^a-z0-9]+/g, '-')
@@ -36419,7 +39386,7 @@ const verifyPhase = {
             return [];
         const used = new Set();
         const steps = verify.checks.map((check, index) => {
-            let id = `verify:${slug(check.name) || index + 1}`;
+            let id = `verify:${verify_slug(check.name) || index + 1}`;
             if (used.has(id))
                 id = `${id}-${index + 1}`;
             used.add(id);
@@ -36514,7 +39481,7 @@ const verifyPhase = {
 function databaseUrl(ctx, urlEnv) {
     return ctx.secrets.databaseUrl ?? ctx.env[urlEnv] ?? undefined;
 }
-async function connect(url, ctx) {
+async function monitor_connect(url, ctx) {
     const redactor = redactorFor(ctx, [url, (0,redact/* urlPassword */.Ds)(url)]);
     const client = new esm.Client({
         connectionString: url,
@@ -36594,7 +39561,7 @@ function metricsNeedDb(action, ctx) {
 async function watch(action, ctx, once) {
     const { config } = action;
     const url = metricsNeedDb(action, ctx);
-    const db = url ? await connect(url, ctx) : undefined;
+    const db = url ? await monitor_connect(url, ctx) : undefined;
     const total = once ? 1 : Math.max(1, Math.floor(action.durationMs / action.intervalMs) + 1);
     const plannedProbes = total * config.health.length;
     const maxErrors = config['max-error-rate'] * plannedProbes;
@@ -36923,32 +39890,164 @@ const notifyPhase = {
 };
 
 ;// CONCATENATED MODULE: ./src/phases/schema.ts
-/** schema phase. Placeholder until its issue lands: plans one step when configured; run refuses. */
 
+
+
+
+
+
+
+function schemaSpec(entry, runId) {
+    return {
+        table: entry.table,
+        key: entry.key,
+        dropColumns: entry['drop-columns'],
+        dropIndexes: entry['drop-indexes'],
+        backupTable: entry['backup-table'] ?? backupTableName(entry.table, runId, '_columns')
+    };
+}
 const schemaPhase = {
     phase: 'schema',
-    plan(runbook) {
-        if (runbook.schema === undefined)
-            return [];
-        return [
-            {
-                id: 'schema',
-                phase: 'schema',
-                title: 'schema (not implemented yet)',
-                changes: [],
-                mutates: false,
-                stage: 'main',
-                action: undefined
+    plan(runbook, request) {
+        return (runbook.schema ?? []).map((entry, index) => {
+            const spec = schemaSpec(entry, request.runId);
+            const changes = [];
+            for (const i of spec.dropIndexes) {
+                changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${i} — SHARE UPDATE EXCLUSIVE on ${spec.table}; alone, outside any transaction; lock_timeout ladder`);
             }
-        ];
+            if (spec.dropColumns.length > 0) {
+                changes.push(`copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue)`, `${alterStatement(spec)} — ACCESS EXCLUSIVE on ${spec.table} for milliseconds (catalog-only), taken with LOCK TABLE under the lock_timeout ladder; rows inserted since the copy are added to the backup under that lock`);
+            }
+            return {
+                id: `schema:${index + 1}-${slug(entry.table)}`,
+                phase: 'schema',
+                title: `drop ${[...spec.dropColumns, ...spec.dropIndexes].join(', ')} from ${entry.table} (data kept in ${spec.backupTable})`,
+                changes,
+                mutates: true,
+                stage: 'main',
+                action: { index, field: `schema[${index}]`, entry }
+            };
+        });
     },
-    run() {
-        return Promise.reject(new RollbackError('the schema phase is not implemented yet'));
+    async preflight(steps, ctx) {
+        const settings = dbSettings(ctx);
+        let client;
+        try {
+            client = await connect(settings, 'preflight');
+        }
+        catch (err) {
+            if (ctx.request.command === 'plan') {
+                ctx.log.warn(`schema preflight: ${err.message}`);
+                return [];
+            }
+            throw err;
+        }
+        const notes = [];
+        try {
+            await checkRunLockFree(client);
+            for (const step of steps)
+                notes.push(await check(client, step, ctx, settings));
+        }
+        finally {
+            await client.end().catch(() => { });
+        }
+        return notes;
     },
-    drill() {
-        return Promise.reject(new RollbackError('the schema phase is not implemented yet'));
+    run(step, ctx) {
+        return schema_execute(step, ctx, false);
+    },
+    drill(step, ctx) {
+        return schema_execute(step, ctx, true);
     }
 };
+async function check(client, step, ctx, settings) {
+    const { field, entry } = step.action;
+    const spec = schemaSpec(entry, ctx.request.runId);
+    const inspection = await inspectSchema(client, spec);
+    if (!inspection.tableExists) {
+        throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+    }
+    if (inspection.present.length > 0 && !inspection.keyExists) {
+        throw new RollbackError(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
+    }
+    for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
+        if (info.constraints.length > 0)
+            throw constraintError(info, `${field}.drop-indexes`);
+    }
+    if (inspection.backupExists && inspection.present.length > 0) {
+        const missing = [spec.key, ...inspection.present.map(c => c.name)].filter(c => !inspection.backupColumns.includes(c));
+        if (missing.length > 0) {
+            throw new RollbackError(`${field}.backup-table: ${spec.backupTable} already exists without column(s) ${missing.join(', ')}`, `set ${field}.backup-table to a new name`);
+        }
+    }
+    const changes = [];
+    for (const info of inspection.indexes) {
+        changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${info.schema}.${info.name}${info.valid ? '' : ' (INVALID leftover)'} — SHARE UPDATE EXCLUSIVE; ${ladderText(settings)}`);
+    }
+    for (const info of inspection.dependentIndexes) {
+        changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${info.schema}.${info.name} (uses a dropped column; recreate statement kept in the report)`);
+    }
+    if (inspection.present.length > 0) {
+        changes.push(`copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE`, `${alterStatement({ ...spec, dropColumns: inspection.present.map(c => c.name) })} — ACCESS EXCLUSIVE briefly; ${ladderText(settings)}`);
+    }
+    if (inspection.gone.length > 0)
+        changes.push(`already gone: ${inspection.gone.join(', ')}`);
+    if (changes.length === 0)
+        changes.push('nothing to do: columns and indexes already gone');
+    return {
+        stepId: step.id,
+        changes,
+        details: {
+            columns: inspection.present,
+            alreadyGone: inspection.gone,
+            estimatedRows: inspection.rows
+        }
+    };
+}
+async function schema_execute(step, ctx, drill) {
+    const { field, entry } = step.action;
+    let settings;
+    try {
+        settings = dbSettings(ctx);
+        const s = settings;
+        const spec = schemaSpec(entry, ctx.request.runId);
+        const ladder = ladderOptions(ctx, s);
+        return await withRunLock(s, 'schema', () => withClient(s, 'schema', async (client) => {
+            if (drill) {
+                const res = await drillSchemaRollback(client, spec, field, ladder);
+                return {
+                    status: 'succeeded',
+                    changed: [],
+                    details: {
+                        drill: 'copy, lock and ALTER TABLE ran in a transaction that was rolled back',
+                        ...res
+                    }
+                };
+            }
+            const res = await runSchemaRollback(client, spec, field, ladder);
+            const changed = [];
+            if (res.droppedIndexes.length > 0)
+                changed.push(`dropped index ${res.droppedIndexes.join(', ')}`);
+            if (res.droppedColumns.length > 0) {
+                changed.push(`copied ${res.copiedRows + res.newRowsUnderLock} rows of ${spec.table} (${spec.key}, ${res.droppedColumns.join(', ')}) to ${spec.backupTable}`, `dropped column(s) ${res.droppedColumns.join(', ')} of ${spec.table}`);
+            }
+            const recovery = res.restore.length > 0
+                ? [
+                    `${spec.table}: dropped data is in ${spec.backupTable}. Restore with:\n${res.restore.join('\n')}`
+                ]
+                : undefined;
+            return {
+                status: 'succeeded',
+                changed,
+                recovery,
+                details: { ...res, backupTable: spec.backupTable }
+            };
+        }));
+    }
+    catch (err) {
+        return failedResult(err, field, settings);
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/phases/index.ts
 
@@ -37035,7 +40134,7 @@ async function preflight(plan, ctx, journal, modules) {
     }
     return failures;
 }
-async function execute(plan, ctx, hooks = {}) {
+async function engine_execute(plan, ctx, hooks = {}) {
     const now = hooks.now ?? Date.now;
     const modules = hooks.modules ?? PHASE_MODULES;
     const started = now();
@@ -37072,7 +40171,7 @@ async function execute(plan, ctx, hooks = {}) {
             continue;
         }
         ctx.outputs.status = failed ? 'failed' : 'running';
-        const result = await runStep(modules[step.phase], step, ctx, now, record);
+        const result = await engine_runStep(modules[step.phase], step, ctx, now, record);
         Object.assign(record, result);
         Object.assign(journal.outputs, result.outputs);
         Object.assign(ctx.outputs, result.outputs);
@@ -37088,7 +40187,7 @@ async function execute(plan, ctx, hooks = {}) {
     }
     return finish(failed ? 'failed' : 'succeeded');
 }
-async function runStep(module, step, ctx, now, record) {
+async function engine_runStep(module, step, ctx, now, record) {
     const started = now();
     record.startedAt = new Date(started).toISOString();
     ctx.log.info(`▶ ${step.id}: ${step.title}`);
@@ -37251,16 +40350,15 @@ function renderText(journal) {
             lines.push(`  fix:   ${journal.error.hint}`);
     }
     lines.push('');
-    const width = Math.max(4, ...journal.steps.map(s => s.title.length));
-    lines.push(`${'STEP'.padEnd(width)}  ${'STATUS'.padEnd(9)}  ${'TIME'.padStart(9)}  CHANGES`);
+    // One line per step (status, time, title), what it changed indented below: long titles and
+    // long change lists stay readable in any terminal width.
     for (const step of journal.steps) {
         const time = step.durationMs === undefined ? '' : formatDuration(step.durationMs);
         const changes = journal.command === 'plan' || step.status === 'skipped' ? step.planned : step.changed;
         const notes = step.error ? [`error: ${step.error.message}`, ...changes] : changes;
-        const [first = '-', ...rest] = notes;
-        lines.push(`${step.title.padEnd(width)}  ${step.status.padEnd(9)}  ${time.padStart(9)}  ${first}`);
-        for (const line of rest)
-            lines.push(`${''.padEnd(width + 24)}${line}`);
+        lines.push(`${step.status.padEnd(9)} ${time.padStart(8)}  ${step.title}`);
+        for (const note of notes)
+            lines.push(`${' '.repeat(20)}- ${indentContinuation(note, 22)}`);
     }
     for (const [title, items] of [
         ['Where discarded data was kept:', journal.recovery],
@@ -37269,11 +40367,14 @@ function renderText(journal) {
     ]) {
         if (items.length === 0)
             continue;
-        lines.push('', title, ...items.map(i => `  - ${i}`));
+        lines.push('', title, ...items.map(i => `  - ${indentContinuation(i, 4)}`));
     }
     if (journal.durationMs !== undefined)
         lines.push('', `Took ${formatDuration(journal.durationMs)}.`);
     return lines.join('\n');
+}
+function indentContinuation(text, width) {
+    return text.replace(/\n/g, `\n${' '.repeat(width)}`);
 }
 
 ;// CONCATENATED MODULE: ./src/request.ts
@@ -37291,7 +40392,7 @@ class InputError extends RollbackError {
         this.name = 'InputError';
     }
 }
-const SHA = /^[0-9a-f]{7,40}$/;
+const request_SHA = /^[0-9a-f]{7,40}$/;
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._/-]+$/;
 function parseRequest(raw, trigger, runId) {
     const problems = [];
@@ -37322,11 +40423,11 @@ function parseRequest(raw, trigger, runId) {
     if (revert !== undefined)
         problems.push(...checkRevertSpec(revert));
     const resetTo = value('reset-to')?.toLowerCase();
-    if (resetTo !== undefined && !SHA.test(resetTo)) {
+    if (resetTo !== undefined && !request_SHA.test(resetTo)) {
         problems.push(`reset-to: "${resetTo}" is not a commit SHA (7 to 40 hex characters); pin the known-good commit, not a branch or tag`);
     }
     const confirm = value('confirm')?.toLowerCase();
-    if (confirm !== undefined && !SHA.test(confirm)) {
+    if (confirm !== undefined && !request_SHA.test(confirm)) {
         problems.push('confirm: repeat the reset-to SHA (at least 7 hex characters)');
     }
     if (strategy === 'reset' && resetTo === undefined) {
@@ -37373,7 +40474,7 @@ function checkRevertSpec(spec) {
     if (spec.includes('...'))
         return [`revert: "${spec}" uses "..."; write a range as A..B`];
     const parts = range ? [range[1], range[2]] : spec.split(/[\s,]+/).filter(Boolean);
-    const bad = parts.filter(p => !SHA.test(p.toLowerCase()));
+    const bad = parts.filter(p => !request_SHA.test(p.toLowerCase()));
     if (bad.length > 0) {
         return [
             `revert: ${bad.map(b => `"${b}"`).join(', ')} is not a commit SHA; use SHAs (7-40 hex) as A..B or a list, not branch names`
@@ -37383,7 +40484,7 @@ function checkRevertSpec(spec) {
 }
 
 // EXTERNAL MODULE: ./src/runbook/load.ts + 2 modules
-var load = __nccwpck_require__(9190);
+var runbook_load = __nccwpck_require__(9190);
 ;// CONCATENATED MODULE: ./src/rollback.ts
 /**
  * One rollback, whatever started it: load + validate the runbook and the inputs, plan, execute,
@@ -37400,7 +40501,7 @@ var load = __nccwpck_require__(9190);
 
 
 async function rollback(options) {
-    const runbook = await (0,load/* loadRunbook */.XW)(options.runbookPath);
+    const runbook = await (0,runbook_load/* loadRunbook */.XW)(options.runbookPath);
     const request = parseRequest(options.inputs, options.trigger, options.runId);
     const redactor = new redact/* Redactor */.pO();
     for (const secret of secretValues(runbook, options)) {
@@ -37429,7 +40530,7 @@ async function rollback(options) {
     };
     let current;
     ctx.summary = () => (current ? redactor.redact(renderMarkdown(current)) : '');
-    const journal = await execute(plan, ctx, {
+    const journal = await engine_execute(plan, ctx, {
         onJournal: async (j) => {
             current = j;
             await writeReport(j);
@@ -37771,11 +40872,13 @@ function dotted(path) {
 /* harmony export */ });
 /* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8532);
 /* harmony import */ var zod__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9691);
+/* harmony import */ var _git_paths_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2320);
 /**
  * Runbook format v1. One zod schema is the source of truth for validation, for the TypeScript
  * types and for the published JSON Schema (schema/runbook.schema.json).
  * Secrets never appear as values: the runbook names the environment variables that hold them.
  */
+
 
 // A runbook is validated once per run: compiling validators (zod's JIT) costs more than it saves.
 zod__WEBPACK_IMPORTED_MODULE_0__/* .config */ .$W({ jitless: true });
@@ -37947,15 +41050,27 @@ const integrityCheck = zod__WEBPACK_IMPORTED_MODULE_1__/* .object */ .Ikc({
     'on-fail': zod__WEBPACK_IMPORTED_MODULE_1__/* ["enum"] */ .k5n(['fail', 'warn']).default('fail')
 })
     .strict();
+const repoPath = zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP()
+    .min(1)
+    .superRefine((path, ctx) => {
+    const problem = (0,_git_paths_js__WEBPACK_IMPORTED_MODULE_2__/* .pathProblem */ .z9)(path);
+    if (problem)
+        ctx.addIssue({ code: 'custom', message: problem });
+});
 const files = zod__WEBPACK_IMPORTED_MODULE_1__/* .object */ .Ikc({
-    protect: zod__WEBPACK_IMPORTED_MODULE_1__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP().min(1))
-        .default([])
-        .describe('Paths that must exist after rollback.'),
-    remove: zod__WEBPACK_IMPORTED_MODULE_1__/* .array */ .YOg(zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP().min(1))
-        .default([])
-        .describe('Paths removed (in a commit) if present.')
+    protect: zod__WEBPACK_IMPORTED_MODULE_1__/* .array */ .YOg(repoPath).default([]).describe('Paths that must exist after rollback.'),
+    remove: zod__WEBPACK_IMPORTED_MODULE_1__/* .array */ .YOg(repoPath).default([]).describe('Paths removed (in a commit) if present.')
 })
-    .strict();
+    .strict()
+    .superRefine((value, ctx) => {
+    for (const problem of (0,_git_paths_js__WEBPACK_IMPORTED_MODULE_2__/* .overlapProblems */ .Mr)(value.protect, value.remove)) {
+        ctx.addIssue({
+            code: 'custom',
+            path: ['remove'],
+            message: `protect/remove overlap: ${problem}; a path cannot be both kept and removed`
+        });
+    }
+});
 const metric = zod__WEBPACK_IMPORTED_MODULE_1__/* .object */ .Ikc({
     name: zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP().min(1),
     sql: zod__WEBPACK_IMPORTED_MODULE_1__/* .string */ .YjP().min(1).describe('Returns one numeric value.'),
@@ -38322,6 +41437,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+
+/***/ }),
+
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 
 /***/ }),
 
@@ -46941,7 +50063,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 1804:
+/***/ 7264:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -46960,8 +50082,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: ExitCode, addPath, endGroup, exportVariable, getBooleanInput, getIDToken, getMultilineInput, getState, group, isDebug, markdownSummary, notice, platform, saveState, setCommandEcho, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
-;// CONCATENATED MODULE: external "os"
-const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -47036,7 +50158,7 @@ function utils_toCommandProperties(annotationProperties) {
  */
 function command_issueCommand(command, properties, message) {
     const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
+    process.stdout.write(cmd.toString() + external_os_.EOL);
 }
 function command_issue(name, message = '') {
     command_issueCommand(name, {}, message);
@@ -47110,7 +50232,7 @@ function file_command_issueFileCommand(command, message) {
     if (!external_fs_.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
         encoding: 'utf8'
     });
 }
@@ -47126,7 +50248,7 @@ function file_command_prepareKeyValueMessage(key, value) {
     if (convertedValue.includes(delimiter)) {
         throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
     }
-    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
 // EXTERNAL MODULE: external "path"
@@ -48208,7 +51330,7 @@ class Summary {
      * @returns {Summary} summary instance
      */
     addEOL() {
-        return this.addRaw(external_os_namespaceObject.EOL);
+        return this.addRaw(external_os_.EOL);
     }
     /**
      * Adds an HTML codeblock to the summary buffer
@@ -48392,16 +51514,421 @@ function toPlatformPath(pth) {
     return pth.replace(/[/\\]/g, path.sep);
 }
 //# sourceMappingURL=path-utils.js.map
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 5 modules
+var lib_exec = __nccwpck_require__(2876);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+        silent: true
+    });
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+        silent: true
+    });
+    return {
+        name: name.trim(),
+        version: version.trim()
+    };
+});
+const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    var _a, _b, _c, _d;
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
+        silent: true
+    });
+    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
+    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
+    return {
+        name,
+        version
+    };
+});
+const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+        silent: true
+    });
+    const [name, version] = stdout.trim().split('\n');
+    return {
+        name,
+        version
+    };
+});
+const platform = external_os_.platform();
+const arch = external_os_.arch();
+const isWindows = platform === 'win32';
+const isMacOS = platform === 'darwin';
+const isLinux = platform === 'linux';
+function getDetails() {
+    return platform_awaiter(this, void 0, void 0, function* () {
+        return Object.assign(Object.assign({}, (yield (isWindows
+            ? getWindowsInfo()
+            : isMacOS
+                ? getMacOsInfo()
+                : getLinuxInfo()))), { platform,
+            arch,
+            isWindows,
+            isMacOS,
+            isLinux });
+    });
+}
+//# sourceMappingURL=platform.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+/**
+ * The code to exit an action
+ */
+var ExitCode;
+(function (ExitCode) {
+    /**
+     * A code indicating that the action was successful
+     */
+    ExitCode[ExitCode["Success"] = 0] = "Success";
+    /**
+     * A code indicating that the action was a failure
+     */
+    ExitCode[ExitCode["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+//-----------------------------------------------------------------------
+// Variables
+//-----------------------------------------------------------------------
+/**
+ * Sets env variable for this action and future actions in the job
+ * @param name the name of the variable to set
+ * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exportVariable(name, val) {
+    const convertedVal = toCommandValue(val);
+    process.env[name] = convertedVal;
+    const filePath = process.env['GITHUB_ENV'] || '';
+    if (filePath) {
+        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
+    }
+    issueCommand('set-env', { name }, convertedVal);
+}
+/**
+ * Registers a secret which will get masked from logs
+ *
+ * @param secret - Value of the secret to be masked
+ * @remarks
+ * This function instructs the Actions runner to mask the specified value in any
+ * logs produced during the workflow run. Once registered, the secret value will
+ * be replaced with asterisks (***) whenever it appears in console output, logs,
+ * or error messages.
+ *
+ * This is useful for protecting sensitive information such as:
+ * - API keys
+ * - Access tokens
+ * - Authentication credentials
+ * - URL parameters containing signatures (SAS tokens)
+ *
+ * Note that masking only affects future logs; any previous appearances of the
+ * secret in logs before calling this function will remain unmasked.
+ *
+ * @example
+ * ```typescript
+ * // Register an API token as a secret
+ * const apiToken = "abc123xyz456";
+ * setSecret(apiToken);
+ *
+ * // Now any logs containing this value will show *** instead
+ * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
+ * ```
+ */
+function core_setSecret(secret) {
+    command_issueCommand('add-mask', {}, secret);
+}
+/**
+ * Prepends inputPath to the PATH (for this action and future actions)
+ * @param inputPath
+ */
+function addPath(inputPath) {
+    const filePath = process.env['GITHUB_PATH'] || '';
+    if (filePath) {
+        issueFileCommand('PATH', inputPath);
+    }
+    else {
+        issueCommand('add-path', {}, inputPath);
+    }
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+}
+/**
+ * Gets the value of an input.
+ * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
+ * Returns an empty string if the value is not defined.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string
+ */
+function getInput(name, options) {
+    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
+    if (options && options.required && !val) {
+        throw new Error(`Input required and not supplied: ${name}`);
+    }
+    if (options && options.trimWhitespace === false) {
+        return val;
+    }
+    return val.trim();
+}
+/**
+ * Gets the values of an multiline input.  Each value is also trimmed.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string[]
+ *
+ */
+function getMultilineInput(name, options) {
+    const inputs = getInput(name, options)
+        .split('\n')
+        .filter(x => x !== '');
+    if (options && options.trimWhitespace === false) {
+        return inputs;
+    }
+    return inputs.map(input => input.trim());
+}
+/**
+ * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
+ * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
+ * The return value is also in boolean type.
+ * ref: https://yaml.org/spec/1.2/spec.html#id2804923
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   boolean
+ */
+function getBooleanInput(name, options) {
+    const trueValue = ['true', 'True', 'TRUE'];
+    const falseValue = ['false', 'False', 'FALSE'];
+    const val = getInput(name, options);
+    if (trueValue.includes(val))
+        return true;
+    if (falseValue.includes(val))
+        return false;
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
+        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+}
+/**
+ * Sets the value of an output.
+ *
+ * @param     name     name of the output to set
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function setOutput(name, value) {
+    const filePath = process.env['GITHUB_OUTPUT'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
+    }
+    process.stdout.write(external_os_.EOL);
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
+}
+/**
+ * Enables or disables the echoing of commands into stdout for the rest of the step.
+ * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
+ *
+ */
+function setCommandEcho(enabled) {
+    issue('echo', enabled ? 'on' : 'off');
+}
+//-----------------------------------------------------------------------
+// Results
+//-----------------------------------------------------------------------
+/**
+ * Sets the action status to failed.
+ * When the action exits it will be with an exit code of 1
+ * @param message add error issue message
+ */
+function setFailed(message) {
+    process.exitCode = ExitCode.Failure;
+    error(message);
+}
+//-----------------------------------------------------------------------
+// Logging Commands
+//-----------------------------------------------------------------------
+/**
+ * Gets whether Actions Step Debug is on or not
+ */
+function isDebug() {
+    return process.env['RUNNER_DEBUG'] === '1';
+}
+/**
+ * Writes debug message to user log
+ * @param message debug message
+ */
+function core_debug(message) {
+    command_issueCommand('debug', {}, message);
+}
+/**
+ * Adds an error issue
+ * @param message error issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function error(message, properties = {}) {
+    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a notice issue
+ * @param message notice issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function notice(message, properties = {}) {
+    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Writes info to log with console.log.
+ * @param message info message
+ */
+function info(message) {
+    process.stdout.write(message + external_os_.EOL);
+}
+/**
+ * Begin an output group.
+ *
+ * Output until the next `groupEnd` will be foldable in this group
+ *
+ * @param name The name of the output group
+ */
+function startGroup(name) {
+    issue('group', name);
+}
+/**
+ * End an output group.
+ */
+function endGroup() {
+    issue('endgroup');
+}
+/**
+ * Wrap an asynchronous function call in a group.
+ *
+ * Returns the same type as the function itself.
+ *
+ * @param name The name of the group
+ * @param fn The function to wrap in the group
+ */
+function group(name, fn) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        startGroup(name);
+        let result;
+        try {
+            result = yield fn();
+        }
+        finally {
+            endGroup();
+        }
+        return result;
+    });
+}
+//-----------------------------------------------------------------------
+// Wrapper action state
+//-----------------------------------------------------------------------
+/**
+ * Saves state for current action, the state can only be retrieved by this action's post job execution.
+ *
+ * @param     name     name of the state to store
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function saveState(name, value) {
+    const filePath = process.env['GITHUB_STATE'] || '';
+    if (filePath) {
+        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+    }
+    issueCommand('save-state', { name }, toCommandValue(value));
+}
+/**
+ * Gets the value of an state set by this action's main execution.
+ *
+ * @param     name     name of the state to get
+ * @returns   string
+ */
+function getState(name) {
+    return process.env[`STATE_${name}`] || '';
+}
+function getIDToken(aud) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        return yield OidcClient.getIDToken(aud);
+    });
+}
+/**
+ * Summary exports
+ */
+
+/**
+ * @deprecated use core.summary
+ */
+
+/**
+ * Path exports
+ */
+
+/**
+ * Platform utilities exports
+ */
+
+//# sourceMappingURL=core.js.map
+
+/***/ }),
+
+/***/ 2876:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  H: () => (/* binding */ getExecOutput)
+});
+
+// UNUSED EXPORTS: exec
+
 // EXTERNAL MODULE: external "string_decoder"
 var external_string_decoder_ = __nccwpck_require__(3193);
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(4434);
 ;// CONCATENATED MODULE: external "child_process"
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
 ;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -48427,7 +51954,7 @@ const IS_WINDOWS = process.platform === 'win32';
  * backslash to all junction results on Windows.
  */
 function readlink(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
+    return __awaiter(this, void 0, void 0, function* () {
         const result = yield fs.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
         // since junctions on Windows are always directory links
@@ -48441,7 +51968,7 @@ function readlink(fsPath) {
 const UV_FS_O_EXLOCK = 0x10000000;
 const READONLY = external_fs_.constants.O_RDONLY;
 function exists(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
+    return __awaiter(this, void 0, void 0, function* () {
         try {
             yield stat(fsPath);
         }
@@ -48455,7 +51982,7 @@ function exists(fsPath) {
     });
 }
 function isDirectory(fsPath_1) {
-    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
         const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
@@ -48482,7 +52009,7 @@ function isRooted(p) {
  * @return if file exists and is executable, returns the file path. otherwise empty string.
  */
 function tryGetExecutablePath(filePath, extensions) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
+    return __awaiter(this, void 0, void 0, function* () {
         let stats = undefined;
         try {
             // test file exists
@@ -48932,13 +52459,13 @@ class ToolRunner extends external_events_.EventEmitter {
     _processLineBuffer(data, strBuffer, onLine) {
         try {
             let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_namespaceObject.EOL);
+            let n = s.indexOf(external_os_.EOL);
             while (n > -1) {
                 const line = s.substring(0, n);
                 onLine(line);
                 // the rest of the string ...
-                s = s.substring(n + external_os_namespaceObject.EOL.length);
-                n = s.indexOf(external_os_namespaceObject.EOL);
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
             }
             return s;
         }
@@ -49229,7 +52756,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 }
                 const optionsNonNull = this._cloneExecOptions(this.options);
                 if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
                 }
                 const state = new ExecState(optionsNonNull, this.toolPath);
                 state.on('debug', (message) => {
@@ -49464,16 +52991,16 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  * @param     options            optional exec options.  See ExecOptions
  * @returns   Promise<number>    exit code
  */
-function exec_exec(commandLine, args, options) {
+function exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
+        const commandArgs = argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
+        const runner = new ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -49493,8 +53020,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
+        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -49510,7 +53037,7 @@ function getExecOutput(commandLine, args, options) {
             }
         };
         const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        const exitCode = yield exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
         //flush any remaining characters
         stdout += stdoutDecoder.end();
         stderr += stderrDecoder.end();
@@ -49522,389 +53049,6 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
-var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
-        silent: true
-    });
-    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
-        silent: true
-    });
-    return {
-        name: name.trim(),
-        version: version.trim()
-    };
-});
-const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    var _a, _b, _c, _d;
-    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
-        silent: true
-    });
-    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
-    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
-    return {
-        name,
-        version
-    };
-});
-const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
-        silent: true
-    });
-    const [name, version] = stdout.trim().split('\n');
-    return {
-        name,
-        version
-    };
-});
-const platform = external_os_namespaceObject.platform();
-const arch = external_os_namespaceObject.arch();
-const isWindows = platform === 'win32';
-const isMacOS = platform === 'darwin';
-const isLinux = platform === 'linux';
-function getDetails() {
-    return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
-            ? getWindowsInfo()
-            : isMacOS
-                ? getMacOsInfo()
-                : getLinuxInfo()))), { platform,
-            arch,
-            isWindows,
-            isMacOS,
-            isLinux });
-    });
-}
-//# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
-var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-/**
- * The code to exit an action
- */
-var ExitCode;
-(function (ExitCode) {
-    /**
-     * A code indicating that the action was successful
-     */
-    ExitCode[ExitCode["Success"] = 0] = "Success";
-    /**
-     * A code indicating that the action was a failure
-     */
-    ExitCode[ExitCode["Failure"] = 1] = "Failure";
-})(ExitCode || (ExitCode = {}));
-//-----------------------------------------------------------------------
-// Variables
-//-----------------------------------------------------------------------
-/**
- * Sets env variable for this action and future actions in the job
- * @param name the name of the variable to set
- * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function exportVariable(name, val) {
-    const convertedVal = toCommandValue(val);
-    process.env[name] = convertedVal;
-    const filePath = process.env['GITHUB_ENV'] || '';
-    if (filePath) {
-        return issueFileCommand('ENV', prepareKeyValueMessage(name, val));
-    }
-    issueCommand('set-env', { name }, convertedVal);
-}
-/**
- * Registers a secret which will get masked from logs
- *
- * @param secret - Value of the secret to be masked
- * @remarks
- * This function instructs the Actions runner to mask the specified value in any
- * logs produced during the workflow run. Once registered, the secret value will
- * be replaced with asterisks (***) whenever it appears in console output, logs,
- * or error messages.
- *
- * This is useful for protecting sensitive information such as:
- * - API keys
- * - Access tokens
- * - Authentication credentials
- * - URL parameters containing signatures (SAS tokens)
- *
- * Note that masking only affects future logs; any previous appearances of the
- * secret in logs before calling this function will remain unmasked.
- *
- * @example
- * ```typescript
- * // Register an API token as a secret
- * const apiToken = "abc123xyz456";
- * setSecret(apiToken);
- *
- * // Now any logs containing this value will show *** instead
- * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
- * ```
- */
-function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
-}
-/**
- * Prepends inputPath to the PATH (for this action and future actions)
- * @param inputPath
- */
-function addPath(inputPath) {
-    const filePath = process.env['GITHUB_PATH'] || '';
-    if (filePath) {
-        issueFileCommand('PATH', inputPath);
-    }
-    else {
-        issueCommand('add-path', {}, inputPath);
-    }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
-}
-/**
- * Gets the value of an input.
- * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
- * Returns an empty string if the value is not defined.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string
- */
-function getInput(name, options) {
-    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
-    if (options && options.required && !val) {
-        throw new Error(`Input required and not supplied: ${name}`);
-    }
-    if (options && options.trimWhitespace === false) {
-        return val;
-    }
-    return val.trim();
-}
-/**
- * Gets the values of an multiline input.  Each value is also trimmed.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string[]
- *
- */
-function getMultilineInput(name, options) {
-    const inputs = getInput(name, options)
-        .split('\n')
-        .filter(x => x !== '');
-    if (options && options.trimWhitespace === false) {
-        return inputs;
-    }
-    return inputs.map(input => input.trim());
-}
-/**
- * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
- * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
- * The return value is also in boolean type.
- * ref: https://yaml.org/spec/1.2/spec.html#id2804923
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   boolean
- */
-function getBooleanInput(name, options) {
-    const trueValue = ['true', 'True', 'TRUE'];
-    const falseValue = ['false', 'False', 'FALSE'];
-    const val = getInput(name, options);
-    if (trueValue.includes(val))
-        return true;
-    if (falseValue.includes(val))
-        return false;
-    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
-        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
-}
-/**
- * Sets the value of an output.
- *
- * @param     name     name of the output to set
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function setOutput(name, value) {
-    const filePath = process.env['GITHUB_OUTPUT'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
-    }
-    process.stdout.write(external_os_namespaceObject.EOL);
-    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
-}
-/**
- * Enables or disables the echoing of commands into stdout for the rest of the step.
- * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
- *
- */
-function setCommandEcho(enabled) {
-    issue('echo', enabled ? 'on' : 'off');
-}
-//-----------------------------------------------------------------------
-// Results
-//-----------------------------------------------------------------------
-/**
- * Sets the action status to failed.
- * When the action exits it will be with an exit code of 1
- * @param message add error issue message
- */
-function setFailed(message) {
-    process.exitCode = ExitCode.Failure;
-    error(message);
-}
-//-----------------------------------------------------------------------
-// Logging Commands
-//-----------------------------------------------------------------------
-/**
- * Gets whether Actions Step Debug is on or not
- */
-function isDebug() {
-    return process.env['RUNNER_DEBUG'] === '1';
-}
-/**
- * Writes debug message to user log
- * @param message debug message
- */
-function core_debug(message) {
-    command_issueCommand('debug', {}, message);
-}
-/**
- * Adds an error issue
- * @param message error issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a warning issue
- * @param message warning issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a notice issue
- * @param message notice issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Writes info to log with console.log.
- * @param message info message
- */
-function info(message) {
-    process.stdout.write(message + external_os_namespaceObject.EOL);
-}
-/**
- * Begin an output group.
- *
- * Output until the next `groupEnd` will be foldable in this group
- *
- * @param name The name of the output group
- */
-function startGroup(name) {
-    issue('group', name);
-}
-/**
- * End an output group.
- */
-function endGroup() {
-    issue('endgroup');
-}
-/**
- * Wrap an asynchronous function call in a group.
- *
- * Returns the same type as the function itself.
- *
- * @param name The name of the group
- * @param fn The function to wrap in the group
- */
-function group(name, fn) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        startGroup(name);
-        let result;
-        try {
-            result = yield fn();
-        }
-        finally {
-            endGroup();
-        }
-        return result;
-    });
-}
-//-----------------------------------------------------------------------
-// Wrapper action state
-//-----------------------------------------------------------------------
-/**
- * Saves state for current action, the state can only be retrieved by this action's post job execution.
- *
- * @param     name     name of the state to store
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function saveState(name, value) {
-    const filePath = process.env['GITHUB_STATE'] || '';
-    if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
-    }
-    issueCommand('save-state', { name }, toCommandValue(value));
-}
-/**
- * Gets the value of an state set by this action's main execution.
- *
- * @param     name     name of the state to get
- * @returns   string
- */
-function getState(name) {
-    return process.env[`STATE_${name}`] || '';
-}
-function getIDToken(aud) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        return yield OidcClient.getIDToken(aud);
-    });
-}
-/**
- * Summary exports
- */
-
-/**
- * @deprecated use core.summary
- */
-
-/**
- * Path exports
- */
-
-/**
- * Platform utilities exports
- */
-
-//# sourceMappingURL=core.js.map
 
 /***/ }),
 
@@ -59579,6 +62723,9 @@ function constantCatch(value) {
 /******/ 	return module.exports;
 /******/ }
 /******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
+/******/ 
 /************************************************************************/
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
@@ -59664,6 +62811,36 @@ function constantCatch(value) {
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/create fake namespace object */
+/******/ (() => {
+/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
+/******/ 	var leafPrototypes;
+/******/ 	// create a fake namespace object
+/******/ 	// mode & 1: value is a module id, require it
+/******/ 	// mode & 2: merge all properties of value into the ns
+/******/ 	// mode & 4: return value when already ns object
+/******/ 	// mode & 16: return value when it's Promise-like
+/******/ 	// mode & 8|1: behave like require
+/******/ 	__nccwpck_require__.t = function(value, mode) {
+/******/ 		if(mode & 1) value = this(value);
+/******/ 		if(mode & 8) return value;
+/******/ 		if(typeof value === 'object' && value) {
+/******/ 			if((mode & 4) && value.__esModule) return value;
+/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
+/******/ 		}
+/******/ 		var ns = Object.create(null);
+/******/ 		__nccwpck_require__.r(ns);
+/******/ 		var def = {};
+/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
+/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
+/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
+/******/ 		}
+/******/ 		def['default'] = () => (value);
+/******/ 		__nccwpck_require__.d(ns, def);
+/******/ 		return ns;
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -59676,9 +62853,105 @@ function constantCatch(value) {
 /******/ 	};
 /******/ })();
 /******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
+/******/ 	};
+/******/ })();
+/******/ 
 /******/ /* webpack/runtime/hasOwnProperty shorthand */
 /******/ (() => {
 /******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/make namespace object */
+/******/ (() => {
+/******/ 	// define __esModule on exports
+/******/ 	__nccwpck_require__.r = (exports) => {
+/******/ 		if(typeof Symbol !== 'undefined' && Symbol.toStringTag) {
+/******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
+/******/ 		}
+/******/ 		Object.defineProperty(exports, '__esModule', { value: true });
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
 /******/ })();
 /******/ 
 /************************************************************************/

@@ -108,12 +108,17 @@ describe('flags -> verify -> monitor with notify around them', () => {
     expect(github.comments[0]!.body).toMatch(/Rollback FAILED/)
   })
 
-  it('a wrong token fails preflight before anything is posted or changed', async () => {
+  it('a wrong token fails preflight: nothing changes, only the closing notice says so', async () => {
     const { vercel, github, ctx, plan } = await setup()
     const journal = await execute(plan, { ...ctx, env: { VERCEL_TOKEN: 'nope-nope' } })
     expect(journal.status).toBe('failed')
     expect(journal.error?.message).toMatch(/flags: Vercel rejected the token/)
     expect(vercel.requests.filter(r => r.method !== 'GET')).toEqual([])
-    expect(github.requests).toEqual([])
+    expect(journal.steps.filter(s => s.status !== 'skipped').map(s => s.id)).toEqual([
+      'notify:closing'
+    ])
+    expect(github.comments).toHaveLength(1)
+    expect(github.comments[0]!.body).toContain('Rollback FAILED')
+    expect(github.comments[0]!.body).not.toContain('initiated')
   })
 })

@@ -97,7 +97,7 @@ describe('text report', () => {
   it('aligns steps and prints errors and recovery', () => {
     const text = renderText(journal())
     expect(text).toContain('Rollback demo: FAILED')
-    expect(text).toMatch(/Revert\s+failed\s+300 ms {2}error: push rejected/)
+    expect(text).toContain('failed      300 ms  Revert\n                    - error: push rejected')
     expect(text).toContain('Where discarded data was kept:\n  - old flag values: A=true')
   })
 })

@@ -11,18 +11,15 @@ export function renderText(journal: Journal): string {
     if (journal.error.hint) lines.push(`  fix:   ${journal.error.hint}`)
   }
   lines.push('')
-  const width = Math.max(4, ...journal.steps.map(s => s.title.length))
-  lines.push(`${'STEP'.padEnd(width)}  ${'STATUS'.padEnd(9)}  ${'TIME'.padStart(9)}  CHANGES`)
+  // One line per step (status, time, title), what it changed indented below: long titles and
+  // long change lists stay readable in any terminal width.
   for (const step of journal.steps) {
     const time = step.durationMs === undefined ? '' : formatDuration(step.durationMs)
     const changes =
       journal.command === 'plan' || step.status === 'skipped' ? step.planned : step.changed
     const notes = step.error ? [`error: ${step.error.message}`, ...changes] : changes
-    const [first = '-', ...rest] = notes
-    lines.push(
-      `${step.title.padEnd(width)}  ${step.status.padEnd(9)}  ${time.padStart(9)}  ${first}`
-    )
-    for (const line of rest) lines.push(`${''.padEnd(width + 24)}${line}`)
+    lines.push(`${step.status.padEnd(9)} ${time.padStart(8)}  ${step.title}`)
+    for (const note of notes) lines.push(`${' '.repeat(20)}- ${indentContinuation(note, 22)}`)
   }
   for (const [title, items] of [
     ['Where discarded data was kept:', journal.recovery],
@@ -30,9 +27,13 @@ export function renderText(journal: Journal): string {
     ['Left out:', journal.excluded.map(e => `${e.phase}: ${e.reason}`)]
   ] as const) {
     if (items.length === 0) continue
-    lines.push('', title, ...items.map(i => `  - ${i}`))
+    lines.push('', title, ...items.map(i => `  - ${indentContinuation(i, 4)}`))
   }
   if (journal.durationMs !== undefined)
     lines.push('', `Took ${formatDuration(journal.durationMs)}.`)
   return lines.join('\n')
+}
+
+function indentContinuation(text: string, width: number): string {
+  return text.replace(/\n/g, `\n${' '.repeat(width)}`)
 }
