@@ -35145,7 +35145,7 @@ async function main(env = process.env) {
     }
     try {
         const outcome = await (0,_rollback_js__WEBPACK_IMPORTED_MODULE_4__/* .rollback */ .d)({
-            runbookPath: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(workdir, input('runbook') || _interface_js__WEBPACK_IMPORTED_MODULE_3__/* .INPUTS */ .m.runbook.default),
+            runbookPath: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(workdir, input('runbook') || _interface_js__WEBPACK_IMPORTED_MODULE_3__/* .INPUTS */ .m.runbook.default),
             inputs: raw,
             trigger: trigger(env),
             runId,

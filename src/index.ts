@@ -4,7 +4,7 @@
  */
 import * as core from '@actions/core'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
 import type { GitHubTarget, Logger, Trigger } from './model.js'
 import type { RawInputs } from './request.js'
@@ -98,7 +98,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   }
   try {
     const outcome = await rollback({
-      runbookPath: join(workdir, input('runbook') || INPUTS.runbook.default),
+      runbookPath: resolve(workdir, input('runbook') || INPUTS.runbook.default),
       inputs: raw,
       trigger: trigger(env),
       runId,
