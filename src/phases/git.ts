@@ -6,7 +6,13 @@
  * See docs/git-phase.md.
  */
 import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
-import { checkBranch, describeAction, gitAction, type GitAction } from '../git/inputs.js'
+import {
+  checkBranch,
+  describeAction,
+  gitAction,
+  refComponent,
+  type GitAction
+} from '../git/inputs.js'
 import { pushOrExplain } from '../git/push.js'
 import { backupRef, backupThenForcePush } from '../git/reset.js'
 import {
@@ -84,7 +90,7 @@ async function drillGit(step: Step<GitAction>, ctx: RunContext): Promise<StepRes
   return session(step, ctx, async s => {
     const resolved = await resolve(s, step.action, ctx)
     const prepared = await prepare(s, step.action, resolved, runLabel(ctx))
-    const scratch = `refs/heads/rollback-drill/${ctx.request.runId.replace(/[^A-Za-z0-9._-]/g, '-')}`
+    const scratch = `refs/heads/rollback-drill/${refComponent(ctx.request.runId)}`
     await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch })
     const deleted = await s.git.deleteRemoteRef(s.remote, scratch)
     if (deleted.exitCode !== 0) ctx.log.warn(`could not delete drill branch ${scratch}`)
