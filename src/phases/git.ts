@@ -68,12 +68,14 @@ async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResul
     if (resolved.kind === 'reset') {
       backup = backupRef(action, ctx.request.runId)
       await backupThenForcePush(s, backup)
+      ctx.log.info(`old head ${short(s.tip)} kept at ${backup}; ${dst} reset with lease`)
       recovery = [
         `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
         `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
       ]
     } else {
       await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst })
+      ctx.log.info(`pushed ${short(prepared.head)} to ${s.remote} ${dst}`)
       recovery = [`to undo: git revert ${prepared.commits.map(short).join(' ')} and push`]
     }
     return {
