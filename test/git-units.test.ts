@@ -1,7 +1,7 @@
 /** Pure parts of the git phase: input parsing, plan, auth origin, push failure explanations. */
 import { describe, expect, it } from '@jest/globals'
 import { basicCredential, httpOrigin } from '../src/git/auth.js'
-import { checkShaInput, parseRevertSpec } from '../src/git/inputs.js'
+import { checkShaInput, parseRevertSpec, refComponent } from '../src/git/inputs.js'
 import { explainPushFailure } from '../src/git/push.js'
 import { revertMessage } from '../src/git/revert.js'
 import { filesPhase } from '../src/phases/files.js'
@@ -132,5 +132,14 @@ describe('git step without commits', () => {
   it('is validated as soon as anything is requested', () => {
     const [step] = gitPhase.plan(testRunbook({ git: {} }), testRequest({ gitStrategy: 'reset' }))
     expect(step!.mutates).toBe(true)
+  })
+})
+
+describe('run ids in ref names', () => {
+  it('makes any run id a valid ref component', () => {
+    expect(refComponent('12345-1')).toBe('12345-1')
+    expect(refComponent('a..b/c d')).toBe('a.b-c-d')
+    expect(refComponent('-x.lock')).toBe('x')
+    expect(refComponent('..')).toBe('run')
   })
 })

@@ -73,6 +73,12 @@ function nothingRequested(runbook: Runbook, request: Request): string | undefine
   return 'no commits given: set revert (A..B or SHAs) or git-strategy reset with reset-to and confirm'
 }
 
+/** A run id as one ref name component (backup refs, drill branches). */
+export function refComponent(runId: string): string {
+  const safe = runId.replace(/[^A-Za-z0-9._-]/g, '-').replace(/\.{2,}/g, '.')
+  return safe.replace(/^[.-]+|(\.lock)?[.]*$/g, '') || 'run'
+}
+
 export function checkBranch(branch: string): void {
   if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith('-') || branch.includes('..')) {
     throw new RollbackError(

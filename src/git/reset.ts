@@ -6,7 +6,7 @@
 import { RollbackError } from '../model.js'
 import type { CommitInfo } from './git-command-manager.js'
 import { deepenUntil, type FetchStats } from './history.js'
-import { checkShaInput, type GitAction } from './inputs.js'
+import { checkShaInput, refComponent, type GitAction } from './inputs.js'
 import { pushOrExplain } from './push.js'
 import { short } from './revert.js'
 import type { GitSession } from './session.js'
@@ -59,7 +59,7 @@ export async function resolveReset(session: GitSession, action: GitAction): Prom
 }
 
 export function backupRef(action: GitAction, runId: string): string {
-  return `${action.backupRefPrefix}/${runId.replace(/[^A-Za-z0-9._-]/g, '-')}`
+  return `${action.backupRefPrefix}/${refComponent(runId)}`
 }
 
 /**

@@ -6,7 +6,13 @@
  * See docs/git-phase.md.
  */
 import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
-import { checkBranch, describeAction, gitAction, type GitAction } from '../git/inputs.js'
+import {
+  checkBranch,
+  describeAction,
+  gitAction,
+  refComponent,
+  type GitAction
+} from '../git/inputs.js'
 import { pushOrExplain } from '../git/push.js'
 import { backupRef, backupThenForcePush } from '../git/reset.js'
 import {
@@ -62,12 +68,14 @@ async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResul
     if (resolved.kind === 'reset') {
       backup = backupRef(action, ctx.request.runId)
       await backupThenForcePush(s, backup)
+      ctx.log.info(`old head ${short(s.tip)} kept at ${backup}; ${dst} reset with lease`)
       recovery = [
         `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
         `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
       ]
     } else {
       await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst })
+      ctx.log.info(`pushed ${short(prepared.head)} to ${s.remote} ${dst}`)
       recovery = [`to undo: git revert ${prepared.commits.map(short).join(' ')} and push`]
     }
     return {
@@ -84,7 +92,7 @@ async function drillGit(step: Step<GitAction>, ctx: RunContext): Promise<StepRes
   return session(step, ctx, async s => {
     const resolved = await resolve(s, step.action, ctx)
     const prepared = await prepare(s, step.action, resolved, runLabel(ctx))
-    const scratch = `refs/heads/rollback-drill/${ctx.request.runId.replace(/[^A-Za-z0-9._-]/g, '-')}`
+    const scratch = `refs/heads/rollback-drill/${refComponent(ctx.request.runId)}`
     await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch })
     const deleted = await s.git.deleteRemoteRef(s.remote, scratch)
     if (deleted.exitCode !== 0) ctx.log.warn(`could not delete drill branch ${scratch}`)
