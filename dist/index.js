@@ -34982,6 +34982,71 @@ function extend(target) {
 
 /***/ }),
 
+/***/ 5768:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   ZI: () => (/* binding */ configureAuth),
+/* harmony export */   gp: () => (/* binding */ basicCredential)
+/* harmony export */ });
+/* unused harmony export httpOrigin */
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
+/**
+ * Push/fetch authentication the way actions/checkout does it: an
+ * `http.<origin>/.extraheader = AUTHORIZATION: basic base64(x-access-token:TOKEN)` entry in a config
+ * file, never on a command line or in a log. The entry lives in a private file (mode 0600) outside
+ * the checkout, pulled in with `include.path`, and both are removed afterwards.
+ *
+ * The included section starts with an empty `extraheader =`, which resets any header an earlier
+ * `actions/checkout` persisted for the same origin (two Authorization headers make GitHub fail).
+ */
+
+
+
+/** The `scheme://host[:port]/` prefix an http(s) remote URL is matched with, else undefined. */
+function httpOrigin(remoteUrl) {
+    if (!/^https?:\/\//i.test(remoteUrl))
+        return undefined;
+    try {
+        const url = new URL(remoteUrl);
+        return `${url.protocol}//${url.host}/`;
+    }
+    catch {
+        return undefined;
+    }
+}
+function basicCredential(token) {
+    return Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
+}
+/**
+ * Configures the token for `remoteUrl` when it is an http(s) URL; returns a no-op otherwise.
+ * `tempDir` is where the private config file goes (RUNNER_TEMP under Actions).
+ */
+async function configureAuth(git, remoteUrl, token, tempDir = (0,node_os__WEBPACK_IMPORTED_MODULE_1__.tmpdir)()) {
+    const origin = httpOrigin(remoteUrl);
+    if (!token || !origin)
+        return { remove: async () => { } };
+    const dir = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdtemp)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(tempDir, 'rollback-auth-'));
+    const file = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(dir, 'auth.gitconfig');
+    const section = `[http "${origin}"]\n\textraheader =\n\textraheader = AUTHORIZATION: basic ${basicCredential(token)}\n`;
+    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.writeFile)(file, section, { mode: 0o600 });
+    await git.addLocalConfig('include.path', file);
+    return {
+        remove: async () => {
+            await git.unsetLocalConfig('include.path', file);
+            await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(dir, { recursive: true, force: true });
+        }
+    };
+}
+
+
+/***/ }),
+
 /***/ 2320:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -35047,13 +35112,15 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6160);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(315);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2082);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9190);
-/* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(767);
+/* harmony import */ var _git_auth_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(5768);
+/* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(767);
 /**
  * GitHub Actions entry point: the only place (with cli.ts) that reads inputs and the runner's
  * environment. It turns them into typed options for rollback() and publishes the results.
  */
+
 
 
 
@@ -35069,7 +35136,10 @@ function secret(name) {
     if (!value)
         return undefined;
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(value);
-    const password = (0,_util_redact_js__WEBPACK_IMPORTED_MODULE_6__/* .urlPassword */ .Ds)(value);
+    // git sees the token as a Basic credential: mask that form too (as actions/checkout does).
+    if (name === 'github-token')
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq((0,_git_auth_js__WEBPACK_IMPORTED_MODULE_6__/* .basicCredential */ .gp)(value));
+    const password = (0,_util_redact_js__WEBPACK_IMPORTED_MODULE_7__/* .urlPassword */ .Ds)(value);
     if (password)
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(password);
     return value;
@@ -35182,7 +35252,7 @@ async function main(env = process.env) {
             return;
         }
         const message = err instanceof Error ? err.message : String(err);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setFailed */ .C1((0,_util_redact_js__WEBPACK_IMPORTED_MODULE_6__/* .maskUrl */ .yP)(message));
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setFailed */ .C1((0,_util_redact_js__WEBPACK_IMPORTED_MODULE_7__/* .maskUrl */ .yP)(message));
     }
 }
 await main();
@@ -35254,7 +35324,7 @@ const OUTPUTS = {
 
 /***/ }),
 
-/***/ 315:
+/***/ 2082:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37101,6 +37171,11 @@ function nothingRequested(runbook, request) {
         return undefined;
     return 'no commits given: set revert (A..B or SHAs) or git-strategy reset with reset-to and confirm';
 }
+/** A run id as one ref name component (backup refs, drill branches). */
+function refComponent(runId) {
+    const safe = runId.replace(/[^A-Za-z0-9._-]/g, '-').replace(/\.{2,}/g, '.');
+    return safe.replace(/^[.-]+|(\.lock)?[.]*$/g, '') || 'run';
+}
 function checkBranch(branch) {
     if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith('-') || branch.includes('..')) {
         throw new RollbackError(`branch: "${branch}" is not a valid branch name`, 'use a plain branch name such as main');
@@ -37189,8 +37264,8 @@ function explainPushFailure(target, out, options) {
     return new RollbackError(`push to ${where} failed:\n${server}`, 'check the remote and the token');
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
 ;// CONCATENATED MODULE: ./src/git/history.ts
 const FIRST_DEEPEN_STEP = 25;
 /**
@@ -37432,7 +37507,7 @@ async function resolveReset(session, action) {
     return { target, discarded, fetch: stats };
 }
 function backupRef(action, runId) {
-    return `${action.backupRefPrefix}/${runId.replace(/[^A-Za-z0-9._-]/g, '-')}`;
+    return `${action.backupRefPrefix}/${refComponent(runId)}`;
 }
 /**
  * Pushes the branch's old head to `backup`, then HEAD to the branch with a lease on that head.
@@ -37567,7 +37642,7 @@ async function prepare(session, action, resolved, label) {
  * a protected file the rollback would delete fails the run before any phase changed anything.
  */
 async function trial(session, action, resolved, ctx) {
-    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(ctx.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'rollback-trial-'));
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(ctx.env.RUNNER_TEMP ?? (0,external_node_os_.tmpdir)(), 'rollback-trial-'));
     const path = (0,external_node_path_.join)(dir, 'tree');
     await session.git.addWorktree(path, session.tip);
     try {
@@ -37601,55 +37676,8 @@ function details(resolved, prepared, extra = {}) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/git/auth.ts
-/**
- * Push/fetch authentication the way actions/checkout does it: an
- * `http.<origin>/.extraheader = AUTHORIZATION: basic base64(x-access-token:TOKEN)` entry in a config
- * file, never on a command line or in a log. The entry lives in a private file (mode 0600) outside
- * the checkout, pulled in with `include.path`, and both are removed afterwards.
- *
- * The included section starts with an empty `extraheader =`, which resets any header an earlier
- * `actions/checkout` persisted for the same origin (two Authorization headers make GitHub fail).
- */
-
-
-
-/** The `scheme://host[:port]/` prefix an http(s) remote URL is matched with, else undefined. */
-function httpOrigin(remoteUrl) {
-    if (!/^https?:\/\//i.test(remoteUrl))
-        return undefined;
-    try {
-        const url = new URL(remoteUrl);
-        return `${url.protocol}//${url.host}/`;
-    }
-    catch {
-        return undefined;
-    }
-}
-function basicCredential(token) {
-    return Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64');
-}
-/**
- * Configures the token for `remoteUrl` when it is an http(s) URL; returns a no-op otherwise.
- * `tempDir` is where the private config file goes (RUNNER_TEMP under Actions).
- */
-async function configureAuth(git, remoteUrl, token, tempDir = (0,external_node_os_namespaceObject.tmpdir)()) {
-    const origin = httpOrigin(remoteUrl);
-    if (!token || !origin)
-        return { remove: async () => { } };
-    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(tempDir, 'rollback-auth-'));
-    const file = (0,external_node_path_.join)(dir, 'auth.gitconfig');
-    const section = `[http "${origin}"]\n\textraheader =\n\textraheader = AUTHORIZATION: basic ${basicCredential(token)}\n`;
-    await (0,promises_.writeFile)(file, section, { mode: 0o600 });
-    await git.addLocalConfig('include.path', file);
-    return {
-        remove: async () => {
-            await git.unsetLocalConfig('include.path', file);
-            await (0,promises_.rm)(dir, { recursive: true, force: true });
-        }
-    };
-}
-
+// EXTERNAL MODULE: ./src/git/auth.ts
+var git_auth = __nccwpck_require__(5768);
 // EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 5 modules
 var exec = __nccwpck_require__(2876);
 ;// CONCATENATED MODULE: ./src/git/git-command-manager.ts
@@ -37903,7 +37931,7 @@ async function createGit(ctx) {
 async function withGitSession(ctx, target, fn) {
     const git = await createGit(ctx);
     const remoteUrl = (await git.remoteUrl(target.remote)) ?? urlOrFail(target.remote);
-    const auth = await configureAuth(git, remoteUrl, ctx.secrets.githubToken, ctx.env.RUNNER_TEMP);
+    const auth = await (0,git_auth/* configureAuth */.ZI)(git, remoteUrl, ctx.secrets.githubToken, ctx.env.RUNNER_TEMP);
     try {
         await requireRemoteBranch(git, target);
         const tipRef = `refs/emergency-rollback/${target.branch}`;
@@ -38913,6 +38941,7 @@ async function runGit(step, ctx) {
         if (resolved.kind === 'reset') {
             backup = backupRef(action, ctx.request.runId);
             await backupThenForcePush(s, backup);
+            ctx.log.info(`old head ${revert_short(s.tip)} kept at ${backup}; ${dst} reset with lease`);
             recovery = [
                 `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
                 `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
@@ -38920,6 +38949,7 @@ async function runGit(step, ctx) {
         }
         else {
             await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst });
+            ctx.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
             recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
         }
         return {
@@ -38935,7 +38965,7 @@ async function drillGit(step, ctx) {
     return git_session(step, ctx, async (s) => {
         const resolved = await resolve(s, step.action, ctx);
         const prepared = await prepare(s, step.action, resolved, runLabel(ctx));
-        const scratch = `refs/heads/rollback-drill/${ctx.request.runId.replace(/[^A-Za-z0-9._-]/g, '-')}`;
+        const scratch = `refs/heads/rollback-drill/${refComponent(ctx.request.runId)}`;
         await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch });
         const deleted = await s.git.deleteRemoteRef(s.remote, scratch);
         if (deleted.exitCode !== 0)
@@ -41367,6 +41397,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 8161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 
 /***/ }),
 

@@ -40,7 +40,7 @@ async function main(): Promise<number> {
       trigger: { kind: 'dispatch', actor: 'on-call', issueNumber: INCIDENT_ISSUE },
       runId: `demo-${Date.now()}`,
       workdir: repo.workdir,
-      env: world.env,
+      env: { ...process.env, ...world.env },
       secrets: { githubToken: github.token },
       github: {
         apiUrl: github.url,

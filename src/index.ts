@@ -10,6 +10,7 @@ import type { GitHubTarget, Logger, Trigger } from './model.js'
 import type { RawInputs } from './request.js'
 import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
+import { basicCredential } from './git/auth.js'
 import { maskUrl, urlPassword } from './util/redact.js'
 
 function input(name: InputName): string {
@@ -20,6 +21,8 @@ function secret(name: InputName): string | undefined {
   const value = input(name)
   if (!value) return undefined
   core.setSecret(value)
+  // git sees the token as a Basic credential: mask that form too (as actions/checkout does).
+  if (name === 'github-token') core.setSecret(basicCredential(value))
   const password = urlPassword(value)
   if (password) core.setSecret(password)
   return value

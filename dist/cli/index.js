@@ -8875,6 +8875,11 @@ function nothingRequested(runbook, request) {
         return undefined;
     return 'no commits given: set revert (A..B or SHAs) or git-strategy reset with reset-to and confirm';
 }
+/** A run id as one ref name component (backup refs, drill branches). */
+function refComponent(runId) {
+    const safe = runId.replace(/[^A-Za-z0-9._-]/g, '-').replace(/\.{2,}/g, '.');
+    return safe.replace(/^[.-]+|(\.lock)?[.]*$/g, '') || 'run';
+}
 function checkBranch(branch) {
     if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith('-') || branch.includes('..')) {
         throw new model/* RollbackError */.Z(`branch: "${branch}" is not a valid branch name`, 'use a plain branch name such as main');
@@ -9206,7 +9211,7 @@ async function resolveReset(session, action) {
     return { target, discarded, fetch: stats };
 }
 function backupRef(action, runId) {
-    return `${action.backupRefPrefix}/${runId.replace(/[^A-Za-z0-9._-]/g, '-')}`;
+    return `${action.backupRefPrefix}/${refComponent(runId)}`;
 }
 /**
  * Pushes the branch's old head to `backup`, then HEAD to the branch with a lease on that head.
@@ -11821,6 +11826,7 @@ async function runGit(step, ctx) {
         if (resolved.kind === 'reset') {
             backup = backupRef(action, ctx.request.runId);
             await backupThenForcePush(s, backup);
+            ctx.log.info(`old head ${revert_short(s.tip)} kept at ${backup}; ${dst} reset with lease`);
             recovery = [
                 `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
                 `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
@@ -11828,6 +11834,7 @@ async function runGit(step, ctx) {
         }
         else {
             await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst });
+            ctx.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
             recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
         }
         return {
@@ -11843,7 +11850,7 @@ async function drillGit(step, ctx) {
     return git_session(step, ctx, async (s) => {
         const resolved = await resolve(s, step.action, ctx);
         const prepared = await prepare(s, step.action, resolved, runLabel(ctx));
-        const scratch = `refs/heads/rollback-drill/${ctx.request.runId.replace(/[^A-Za-z0-9._-]/g, '-')}`;
+        const scratch = `refs/heads/rollback-drill/${refComponent(ctx.request.runId)}`;
         await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch });
         const deleted = await s.git.deleteRemoteRef(s.remote, scratch);
         if (deleted.exitCode !== 0)
