@@ -16,10 +16,8 @@ import { runAction, type ActionRun } from './support/action-runner.js'
 describe('dist/index.js run of the example runbook', () => {
   let world: DemoWorld
   let run: ActionRun
-
-  beforeAll(async () => {
-    world = await startDemoWorld()
-    run = await runAction(
+  const runTheRollback = () =>
+    runAction(
       {
         runbook: world.runbookPath,
         command: 'run',
@@ -38,6 +36,10 @@ describe('dist/index.js run of the example runbook', () => {
       },
       { issue: { number: INCIDENT_ISSUE } }
     )
+
+  beforeAll(async () => {
+    world = await startDemoWorld()
+    run = await runTheRollback()
   })
   afterAll(async () => world?.stop())
 
@@ -81,6 +83,21 @@ describe('dist/index.js run of the example runbook', () => {
     const comments = world.github.comments.filter(c => c.issueNumber === INCIDENT_ISSUE)
     expect(comments).toHaveLength(1)
     expect(comments[0]!.body).toContain('Rollback complete, system stable')
+  })
+
+  it('is safe to run twice: the rerun converges without changing anything again', async () => {
+    const head = run.outputs['head-sha']
+    const deployments = world.vercel.deployments.length
+    const rerun = await runTheRollback()
+    expect(rerun.outputs.status).toBe('succeeded')
+    expect(rerun.outputs['head-sha']).toBe(head)
+    expect(world.vercel.deployments).toHaveLength(deployments)
+    expect(await databaseFacts(world.databaseUrl)).toEqual({ stuck: 0, columns: 0, index: false })
+    const report = JSON.parse(readFileSync(rerun.outputs.report!, 'utf8')) as {
+      steps: { phase: string; changed: string[] }[]
+    }
+    const changedAgain = report.steps.filter(s => s.phase !== 'notify' && s.changed.length > 0)
+    expect(changedAgain).toEqual([])
   })
 
   it('never prints a secret', () => {
