@@ -4,7 +4,7 @@
  *   npm run bench:startup [-- runs]
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -42,6 +42,11 @@ function median(args: string[], env: NodeJS.ProcessEnv): number {
 
 const bare = median(['-e', ''], { PATH: process.env.PATH })
 const action = median(['dist/index.js'], actionEnv)
+// The same plan in a workspace that is not a git checkout: what loading the bundle, validating
+// and planning cost without the read-only git checks of the files/git preflight.
+const emptyWorkspace = mkdtempSync(join(tmpdir(), 'bench-startup-ws-'))
+cpSync('examples', join(emptyWorkspace, 'examples'), { recursive: true })
+const noGit = median(['dist/index.js'], { ...actionEnv, GITHUB_WORKSPACE: emptyWorkspace })
 const kb = (file: string) => `${(statSync(file).size / 1024).toFixed(0)} kB`
 
 console.log(`runs per figure: ${runs} (median)`)
@@ -50,6 +55,9 @@ console.log('| --- | --- | --- | --- |')
 console.log(`| node -e '' | ${bare.toFixed(0)} ms | | |`)
 console.log(
   `| node dist/index.js (plan, example runbook) | ${action.toFixed(0)} ms | +${(action - bare).toFixed(0)} ms | < +250 ms |`
+)
+console.log(
+  `| node dist/index.js (plan, workspace without git) | ${noGit.toFixed(0)} ms | +${(noGit - bare).toFixed(0)} ms | |`
 )
 console.log(
   `bundle: dist/index.js ${kb('dist/index.js')}, dist/cli/index.js ${kb('dist/cli/index.js')}`

@@ -115,6 +115,7 @@ async function preflight(
   for (const phase of new Set(plan.steps.map(s => s.phase))) {
     const module = modules[phase]
     if (!module.preflight) continue
+    const started = Date.now()
     try {
       const notes = await module.preflight(
         plan.steps.filter(s => s.phase === phase),
@@ -124,6 +125,7 @@ async function preflight(
     } catch (err) {
       failures.push({ phase, error: toStepError(err) })
     }
+    ctx.log.debug(`preflight ${phase}: ${Date.now() - started} ms`)
   }
   return failures
 }

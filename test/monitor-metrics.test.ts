@@ -74,7 +74,7 @@ beforeAll(async () => {
 afterAll(() => stop())
 
 describe('monitor metrics (real PostgreSQL)', () => {
-  it('samples metrics read-only, as emergency-rollback-monitor, and fails when one leaves its range', async () => {
+  it('samples metrics read-only, as "emergency-rollback monitor <run id>", and fails when one leaves its range', async () => {
     const setup = new pg.Client({ connectionString: url })
     await setup.connect()
     await setup.query(
@@ -93,7 +93,7 @@ describe('monitor metrics (real PostgreSQL)', () => {
           },
           {
             name: 'monitor connection name',
-            sql: "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'emergency-rollback-monitor'",
+            sql: "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'emergency-rollback monitor%'",
             min: 1
           }
         ]
@@ -122,7 +122,7 @@ describe('monitor metrics (real PostgreSQL)', () => {
       { name: 'monitor connection name', value: 1, ok: true }
     ])
     const left = await setup.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'emergency-rollback-monitor'"
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'emergency-rollback monitor%'"
     )
     expect(left.rows[0].n).toBe(0)
     await setup.end()

@@ -90,7 +90,7 @@ describe('monitor phase', () => {
     const err = await monitorPhase.run(step, ctx).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(RollbackError)
     expect((err as Error).message).toMatch(
-      /cannot connect to postgres:\/\/app:\*\*\*@127.0.0.1:1\/app/
+      /database unreachable at postgres:\/\/app:\*\*\*@127.0.0.1:1\/app/
     )
     expect((err as Error).message).not.toContain('hunter2-secret')
   })

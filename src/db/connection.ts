@@ -5,7 +5,7 @@
  * mapped to messages that say what to fix (the URL always masked).
  */
 import { readFileSync } from 'node:fs'
-import pg from 'pg'
+import type pg from 'pg'
 import { RollbackError, type RunContext } from '../model.js'
 import type { DatabaseConfig } from '../runbook/schema.js'
 import { parseDuration } from '../util/duration.js'
@@ -90,7 +90,9 @@ export function clientConfig(settings: DbSettings, purpose: string): pg.ClientCo
 
 /** Opens a session; throws a RollbackError that says what is wrong, with the URL masked. */
 export async function connect(settings: DbSettings, purpose: string): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig(settings, purpose))
+  // Loaded on first use: a run without database steps (or a plan) does not pay for it.
+  const { default: postgres } = await import('pg')
+  const client = new postgres.Client(clientConfig(settings, purpose))
   // An idle client whose server goes away emits 'error': never let that crash the process.
   client.on('error', () => {})
   try {

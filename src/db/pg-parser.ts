@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
 import { libpgQueryWasm } from './pg-wasm.js'
 
 interface WasmModule {
@@ -60,6 +61,10 @@ function wasmBytes(): Uint8Array {
 let loading: Promise<WasmModule> | undefined
 
 async function load(): Promise<WasmModule> {
+  // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
+  // instantiation and the process stalls for ~0.3 s (seen on the next git spawn). A run parses a
+  // handful of statements: the baseline compiler is plenty.
+  setFlagsFromString('--liftoff-only')
   const bytes = wasmBytes()
   // The emscripten glue reads __dirname in Node even when given the bytes; ESM bundles lack it.
   const g = globalThis as { __dirname?: string }

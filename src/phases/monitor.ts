@@ -2,13 +2,13 @@
  * monitor phase: watch health checks (and SQL metrics) for `duration`, one sample every
  * `interval`; fail when the share of failed health probes exceeds `max-error-rate` or a metric
  * leaves its min/max. Stops early once failure is certain. Read-only: metrics run on one
- * short-lived client named `emergency-rollback-monitor`. Time goes through ctx.sleep.
+ * short-lived client named `emergency-rollback monitor <run id>`. Time goes through ctx.sleep.
  */
-import pg from 'pg'
 import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
 import type { MonitorConfig, Runbook } from '../runbook/schema.js'
 import { formatDuration, parseDuration } from '../util/duration.js'
-import { maskUrl, urlPassword } from '../util/redact.js'
+import { connect as connectDatabase, dbSettings } from '../db/connection.js'
+import { urlPassword } from '../util/redact.js'
 import { probe, redactorFor } from './verify.js'
 
 export interface MonitorAction {
@@ -36,27 +36,11 @@ interface MetricClient {
   close(): Promise<void>
 }
 
+/** One read-only session (db/connection names it, masks the URL and explains failures). */
 async function connect(url: string, ctx: RunContext): Promise<MetricClient> {
   const redactor = redactorFor(ctx, [url, urlPassword(url)])
-  const client = new pg.Client({
-    connectionString: url,
-    application_name: 'emergency-rollback-monitor',
-    statement_timeout: 30_000,
-    connectionTimeoutMillis: 10_000
-  })
-  client.on('error', () => {
-    // A dropped connection surfaces on the next query.
-  })
-  try {
-    await client.connect()
-    await client.query('SET default_transaction_read_only = on')
-  } catch (err) {
-    await client.end().catch(() => undefined)
-    throw new RollbackError(
-      `monitor: cannot connect to ${maskUrl(url)}: ${redactor.redact(err instanceof Error ? err.message : String(err))}`,
-      'Check the database URL variable (runbook database.url-env) and that the runner can reach the database.'
-    )
-  }
+  const client = await connectDatabase(dbSettings(ctx), 'monitor')
+  await client.query('SET default_transaction_read_only = on')
   return {
     async value(sql) {
       try {
