@@ -4414,7 +4414,7 @@ var Native
 // eslint-disable-next-line no-useless-catch
 try {
   // Wrap this `require()` in a try-catch to avoid upstream bundlers from complaining that this might not be available since it is an optional import
-  Native = __webpack_require__(4390)
+  Native = __webpack_require__(2009)
 } catch (e) {
   throw e
 }
@@ -6614,7 +6614,7 @@ function extend(target) {
 
 /***/ }),
 
-/***/ 4390:
+/***/ 2009:
 /***/ ((module) => {
 
 module.exports = eval("require")("pg-native");

@@ -28500,14 +28500,16 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6160);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5676);
-/* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9190);
-/* harmony import */ var _git_auth_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(5768);
-/* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(767);
+/* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4390);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8311);
+/* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(9190);
+/* harmony import */ var _git_auth_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(5768);
+/* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(767);
 /**
  * GitHub Actions entry point: the only place (with cli.ts) that reads inputs and the runner's
  * environment. It turns them into typed options for rollback() and publishes the results.
  */
+
 
 
 
@@ -28526,8 +28528,8 @@ function secret(name) {
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(value);
     // git sees the token as a Basic credential: mask that form too (as actions/checkout does).
     if (name === 'github-token')
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq((0,_git_auth_js__WEBPACK_IMPORTED_MODULE_6__/* .basicCredential */ .gp)(value));
-    const password = (0,_util_redact_js__WEBPACK_IMPORTED_MODULE_7__/* .urlPassword */ .Ds)(value);
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq((0,_git_auth_js__WEBPACK_IMPORTED_MODULE_7__/* .basicCredential */ .gp)(value));
+    const password = (0,_util_redact_js__WEBPACK_IMPORTED_MODULE_8__/* .urlPassword */ .Ds)(value);
     if (password)
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(password);
     return value;
@@ -28589,20 +28591,11 @@ async function main(env = process.env) {
     const workdir = env.GITHUB_WORKSPACE ?? process.cwd();
     const reportPath = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`);
     const raw = {};
-    for (const name of [
-        'command',
-        'severity',
-        'phases',
-        'git-strategy',
-        'revert',
-        'reset-to',
-        'confirm',
-        'branch'
-    ]) {
+    for (const name of ['command', ..._request_js__WEBPACK_IMPORTED_MODULE_4__/* .REQUEST_INPUTS */ .cg]) {
         raw[name] = input(name);
     }
     try {
-        const outcome = await (0,_rollback_js__WEBPACK_IMPORTED_MODULE_4__/* .rollback */ .d)({
+        const outcome = await (0,_rollback_js__WEBPACK_IMPORTED_MODULE_5__/* .rollback */ .d)({
             runbookPath: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(workdir, input('runbook') || _interface_js__WEBPACK_IMPORTED_MODULE_3__/* .INPUTS */ .m.runbook.default),
             inputs: raw,
             trigger: trigger(env),
@@ -28627,7 +28620,7 @@ async function main(env = process.env) {
     }
     catch (err) {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH('status', 'failed');
-        if (err instanceof _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__/* .RunbookError */ .rk) {
+        if (err instanceof _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__/* .RunbookError */ .rk) {
             for (const p of err.problems) {
                 _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .error */ .z3(`${p.path || '(top level)'}: ${p.message}`, {
                     title: 'Invalid runbook',
@@ -28640,7 +28633,7 @@ async function main(env = process.env) {
             return;
         }
         const message = err instanceof Error ? err.message : String(err);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setFailed */ .C1((0,_util_redact_js__WEBPACK_IMPORTED_MODULE_7__/* .maskUrl */ .yP)(message));
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setFailed */ .C1((0,_util_redact_js__WEBPACK_IMPORTED_MODULE_8__/* .maskUrl */ .yP)(message));
     }
 }
 await main();
@@ -28712,7 +28705,156 @@ const OUTPUTS = {
 
 /***/ }),
 
-/***/ 5676:
+/***/ 182:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   L: () => (/* binding */ COMMANDS),
+/* harmony export */   Z: () => (/* binding */ RollbackError)
+/* harmony export */ });
+const COMMANDS = ['plan', 'run', 'drill'];
+/** An error whose message is already fit for the operator: no stack trace needed. */
+class RollbackError extends Error {
+    hint;
+    constructor(message, hint) {
+        super(message);
+        this.hint = hint;
+        this.name = 'RollbackError';
+    }
+}
+
+
+/***/ }),
+
+/***/ 4390:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   TR: () => (/* binding */ parseRequest),
+/* harmony export */   cg: () => (/* binding */ REQUEST_INPUTS)
+/* harmony export */ });
+/* unused harmony exports InputError, checkRevertSpec */
+/* harmony import */ var _model_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(182);
+/* harmony import */ var _runbook_schema_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7013);
+/**
+ * Validates the raw inputs (action inputs or CLI flags, all strings) into a Request. Every problem
+ * names the input and the fix; all are reported together, before anything runs.
+ */
+
+
+/** The inputs that shape a request (besides `command`), as action inputs, CLI flags and ChatOps keys. */
+const REQUEST_INPUTS = [
+    'severity',
+    'phases',
+    'git-strategy',
+    'revert',
+    'reset-to',
+    'confirm',
+    'branch'
+];
+class InputError extends _model_js__WEBPACK_IMPORTED_MODULE_0__/* .RollbackError */ .Z {
+    problems;
+    constructor(problems) {
+        super(problems.join('\n'), 'fix the inputs above; nothing was changed');
+        this.problems = problems;
+        this.name = 'InputError';
+    }
+}
+const SHA = /^[0-9a-f]{7,40}$/;
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._/-]+$/;
+function parseRequest(raw, trigger, runId) {
+    const problems = [];
+    const value = (name) => raw[name]?.trim() || undefined;
+    const command = (value('command') ?? 'plan');
+    if (!_model_js__WEBPACK_IMPORTED_MODULE_0__/* .COMMANDS */ .L.includes(command)) {
+        problems.push(`command: "${command}" is not one of ${_model_js__WEBPACK_IMPORTED_MODULE_0__/* .COMMANDS */ .L.join(', ')}`);
+    }
+    const severityText = value('severity');
+    let severity = 'critical';
+    if (severityText === undefined) {
+        if (command === 'run') {
+            problems.push(`severity: required for command run; choose one of ${_runbook_schema_js__WEBPACK_IMPORTED_MODULE_1__/* .SEVERITIES */ .oC.join(', ')}`);
+        }
+    }
+    else if (!_runbook_schema_js__WEBPACK_IMPORTED_MODULE_1__/* .SEVERITIES */ .oC.includes(severityText)) {
+        problems.push(`severity: "${severityText}" is not one of ${_runbook_schema_js__WEBPACK_IMPORTED_MODULE_1__/* .SEVERITIES */ .oC.join(', ')}`);
+    }
+    else {
+        severity = severityText;
+    }
+    const phases = parsePhases(value('phases'), problems);
+    const strategy = value('git-strategy');
+    if (strategy !== undefined && strategy !== 'revert' && strategy !== 'reset') {
+        problems.push(`git-strategy: "${strategy}" is not revert or reset`);
+    }
+    const revert = value('revert');
+    if (revert !== undefined)
+        problems.push(...checkRevertSpec(revert));
+    const resetTo = value('reset-to')?.toLowerCase();
+    if (resetTo !== undefined && !SHA.test(resetTo)) {
+        problems.push(`reset-to: "${resetTo}" is not a commit SHA (7 to 40 hex characters); pin the known-good commit, not a branch or tag`);
+    }
+    const confirm = value('confirm')?.toLowerCase();
+    if (confirm !== undefined && !SHA.test(confirm)) {
+        problems.push('confirm: repeat the reset-to SHA (at least 7 hex characters)');
+    }
+    if (strategy === 'reset' && resetTo === undefined) {
+        problems.push('reset-to: required when git-strategy is reset');
+    }
+    if (strategy === 'reset' && command === 'run' && confirm === undefined) {
+        problems.push('confirm: a reset discards commits; set confirm to the reset-to SHA to proceed');
+    }
+    if (strategy === 'revert' && resetTo !== undefined) {
+        problems.push('reset-to: only used with git-strategy reset; remove it or set git-strategy: reset');
+    }
+    const branch = value('branch');
+    if (branch !== undefined && !BRANCH.test(branch)) {
+        problems.push(`branch: "${branch}" is not a valid branch name`);
+    }
+    if (problems.length > 0)
+        throw new InputError(problems);
+    return {
+        command,
+        severity,
+        phases,
+        gitStrategy: strategy,
+        revert,
+        resetTo,
+        confirm,
+        branch,
+        trigger,
+        runId
+    };
+}
+function parsePhases(text, problems) {
+    if (text === undefined)
+        return undefined;
+    const names = text.split(/[\s,]+/).filter(Boolean);
+    const unknown = names.filter(n => !_runbook_schema_js__WEBPACK_IMPORTED_MODULE_1__/* .PHASES */ .ZG.includes(n));
+    if (unknown.length > 0) {
+        problems.push(`phases: unknown phase(s) ${unknown.join(', ')}; choose from ${_runbook_schema_js__WEBPACK_IMPORTED_MODULE_1__/* .PHASES */ .ZG.join(', ')}`);
+    }
+    return names.filter((n) => _runbook_schema_js__WEBPACK_IMPORTED_MODULE_1__/* .PHASES */ .ZG.includes(n));
+}
+/** `A..B` or a list of SHAs; only SHAs, so what was approved is exactly what runs. */
+function checkRevertSpec(spec) {
+    const range = /^([^.\s]+)\.\.([^.\s]+)$/.exec(spec);
+    if (spec.includes('...'))
+        return [`revert: "${spec}" uses "..."; write a range as A..B`];
+    const parts = range ? [range[1], range[2]] : spec.split(/[\s,]+/).filter(Boolean);
+    const bad = parts.filter(p => !SHA.test(p.toLowerCase()));
+    if (bad.length > 0) {
+        return [
+            `revert: ${bad.map(b => `"${b}"`).join(', ')} is not a commit SHA; use SHAs (7-40 hex) as A..B or a list, not branch names`
+        ];
+    }
+    return [];
+}
+
+
+/***/ }),
+
+/***/ 8311:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28725,18 +28867,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: ./src/model.ts
-const COMMANDS = ['plan', 'run', 'drill'];
-/** An error whose message is already fit for the operator: no stack trace needed. */
-class RollbackError extends Error {
-    hint;
-    constructor(message, hint) {
-        super(message);
-        this.hint = hint;
-        this.name = 'RollbackError';
-    }
-}
-
+// EXTERNAL MODULE: ./src/model.ts
+var model = __nccwpck_require__(182);
 ;// CONCATENATED MODULE: ./src/util/duration.ts
 /** Runbook durations ("500ms", "30s", "5m", "1h") to milliseconds. The schema checks the form. */
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -28778,7 +28910,7 @@ function dbSettings(ctx) {
     const fromSecret = ctx.secrets.databaseUrl;
     const url = fromSecret ?? ctx.env[urlEnv];
     if (!url) {
-        throw new RollbackError(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
+        throw new model/* RollbackError */.Z(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
     }
     return {
         url,
@@ -28796,10 +28928,10 @@ function clientConfig(settings, purpose) {
         parsed = new URL(settings.url);
     }
     catch {
-        throw new RollbackError(`the database URL from ${settings.source} is not a valid URL`, 'use postgres://user:password@host:5432/dbname?sslmode=require');
+        throw new model/* RollbackError */.Z(`the database URL from ${settings.source} is not a valid URL`, 'use postgres://user:password@host:5432/dbname?sslmode=require');
     }
     if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
-        throw new RollbackError(`the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`);
+        throw new model/* RollbackError */.Z(`the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`);
     }
     const params = parsed.searchParams;
     const sslmode = params.get('sslmode') ?? 'prefer';
@@ -28853,20 +28985,20 @@ function connectionError(err, settings) {
         case 'EHOSTUNREACH':
         case 'ENETUNREACH':
         case 'ETIMEDOUT':
-            return new RollbackError(`database unreachable at ${where} (${e.code})`, `check the host and port in ${settings.source}, and that the runner can reach the database`);
+            return new model/* RollbackError */.Z(`database unreachable at ${where} (${e.code})`, `check the host and port in ${settings.source}, and that the runner can reach the database`);
         case 'ENOTFOUND':
         case 'EAI_AGAIN':
-            return new RollbackError(`database host not found for ${where} (${e.code})`, `check the host name in ${settings.source}`);
+            return new model/* RollbackError */.Z(`database host not found for ${where} (${e.code})`, `check the host name in ${settings.source}`);
         case '28P01':
         case '28000':
-            return new RollbackError(`database refused the credentials for ${where} (${e.code}: authentication failed)`, `check the user and password in ${settings.source}`);
+            return new model/* RollbackError */.Z(`database refused the credentials for ${where} (${e.code}: authentication failed)`, `check the user and password in ${settings.source}`);
         case '3D000':
-            return new RollbackError(`database does not exist: ${where} (3D000)`, `check the database name in ${settings.source}`);
+            return new model/* RollbackError */.Z(`database does not exist: ${where} (3D000)`, `check the database name in ${settings.source}`);
         default:
             if (/timeout/i.test(raw)) {
-                return new RollbackError(`database connection timed out: ${where}`, `check ${settings.source} and the network`);
+                return new model/* RollbackError */.Z(`database connection timed out: ${where}`, `check ${settings.source} and the network`);
             }
-            return new RollbackError(`cannot connect to ${where}: ${raw}`, `check ${settings.source}`);
+            return new model/* RollbackError */.Z(`cannot connect to ${where}: ${raw}`, `check ${settings.source}`);
     }
 }
 /** Runs fn with a session and always closes it. */
@@ -28898,12 +29030,12 @@ function pgErrorCode(err) {
 }
 /** A server error as a RollbackError naming the runbook field, the SQLSTATE and the message. */
 function sqlError(err, field, statement) {
-    if (err instanceof RollbackError)
+    if (err instanceof model/* RollbackError */.Z)
         return err;
     const e = err;
     const code = e.code ? ` (SQLSTATE ${e.code})` : '';
     const stmt = statement ? ` in "${statement.replace(/\s+/g, ' ').slice(0, 120)}"` : '';
-    return new RollbackError(`${field}: SQL failed${code}${stmt}: ${e.message ?? String(err)}`, `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`);
+    return new model/* RollbackError */.Z(`${field}: SQL failed${code}${stmt}: ${e.message ?? String(err)}`, `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`);
 }
 
 ;// CONCATENATED MODULE: ./src/db/advisory-lock.ts
@@ -28944,7 +29076,7 @@ async function acquireRunLock(settings, purpose) {
         const res = await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [ADVISORY_LOCK_KEY.toString()]);
         if (!res.rows[0]?.ok) {
             const holder = await lockHolder(client);
-            throw new RollbackError(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
+            throw new model/* RollbackError */.Z(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
                 ? `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`
                 : 'wait for the other run to finish');
         }
@@ -28973,7 +29105,7 @@ async function acquireRunLock(settings, purpose) {
 async function checkRunLockFree(client) {
     const holder = await lockHolder(client);
     if (holder) {
-        throw new RollbackError(`another rollback is running on this database: the advisory lock is held by ${describeHolder(holder)}`, `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`);
+        throw new model/* RollbackError */.Z(`another rollback is running on this database: the advisory lock is held by ${describeHolder(holder)}`, `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`);
     }
 }
 async function withRunLock(settings, purpose, fn) {
@@ -29002,7 +29134,7 @@ function ladderSleep(retry, random) {
     const base = Math.min(5000, 50 * 2 ** (retry - 1));
     return Math.round(base + base * 0.5 * random());
 }
-class LockLadderExhausted extends RollbackError {
+class LockLadderExhausted extends model/* RollbackError */.Z {
     attempts;
     constructor(what, attempts) {
         const tops = attempts.map(a => a.lockTimeoutMs).join('/');
@@ -29221,11 +29353,11 @@ async function validateBatchSpec(spec, field) {
             parsed = (await parseSql(`SELECT (${expr})`));
         }
         catch (err) {
-            throw new RollbackError(`${field}.${what} is not a valid SQL expression: ${err instanceof Error ? err.message : err}`, `fix ${field}.${what}`);
+            throw new model/* RollbackError */.Z(`${field}.${what} is not a valid SQL expression: ${err instanceof Error ? err.message : err}`, `fix ${field}.${what}`);
         }
         const stmts = parsed.stmts ?? [];
         if (stmts.length !== 1 || !stmts[0]?.stmt || !('SelectStmt' in stmts[0].stmt)) {
-            throw new RollbackError(`${field}.${what} must be a single SQL expression`, `fix ${field}.${what}`);
+            throw new model/* RollbackError */.Z(`${field}.${what} must be a single SQL expression`, `fix ${field}.${what}`);
         }
     };
     await check(spec.where, 'where');
@@ -29419,7 +29551,7 @@ function recreateStatement(info) {
 }
 function constraintError(info, field) {
     const list = info.constraints.map(c => `${c.type} constraint ${c.name} on ${c.table}`).join(', ');
-    return new RollbackError(`${field}: index ${info.schema}.${info.name} backs ${list}; DROP INDEX CONCURRENTLY cannot drop it`, `drop the constraint instead (ALTER TABLE ... DROP CONSTRAINT, a sql step run under the lock ladder) or remove the index from ${field}`);
+    return new model/* RollbackError */.Z(`${field}: index ${info.schema}.${info.name} backs ${list}; DROP INDEX CONCURRENTLY cannot drop it`, `drop the constraint instead (ALTER TABLE ... DROP CONSTRAINT, a sql step run under the lock ladder) or remove the index from ${field}`);
 }
 async function dropIndexConcurrently(client, name, field, ladder) {
     const before = await inspectIndex(client, name);
@@ -29438,12 +29570,12 @@ async function dropIndexConcurrently(client, name, field, ladder) {
         client.query(statement));
         const after = await inspectIndex(client, name);
         if (after) {
-            throw new RollbackError(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
+            throw new model/* RollbackError */.Z(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
         }
         return { dropped: true, before, attempts, statement };
     }
     catch (err) {
-        if (err instanceof RollbackError) {
+        if (err instanceof model/* RollbackError */.Z) {
             const after = await inspectIndex(client, name).catch(() => undefined);
             if (after && !after.valid) {
                 // Keep the error's class (and its ladder attempts); add what was left behind.
@@ -29571,7 +29703,7 @@ async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r
     else {
         const missing = inspection.present.filter(c => !inspection.backupColumns.includes(c.name));
         if (missing.length > 0 || !inspection.backupColumns.includes(spec.key)) {
-            throw new RollbackError(`backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`, `it belongs to something else: set schema[].backup-table to a new name`);
+            throw new model/* RollbackError */.Z(`backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`, `it belongs to something else: set schema[].backup-table to a new name`);
         }
     }
     const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`);
@@ -29608,7 +29740,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
     };
     const inspection = await inspectSchema(client, spec);
     if (!inspection.tableExists) {
-        throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+        throw new model/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
     }
     const restore = restoreColumnsSql(spec, inspection.present, [
         ...inspection.indexes,
@@ -29637,7 +29769,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
         };
     }
     if (!inspection.keyExists) {
-        throw new RollbackError(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
+        throw new model/* RollbackError */.Z(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
     }
     // 2. Copy the data out (committed before anything is dropped).
     const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection, ladder.sleep));
@@ -29691,13 +29823,13 @@ async function runSchemaRollback(client, spec, field, ladder) {
 async function drillSchemaRollback(client, spec, field, ladder) {
     const inspection = await inspectSchema(client, spec);
     if (!inspection.tableExists) {
-        throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+        throw new model/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
     }
     const timings = {};
     const indexesChecked = [];
     for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
         if (info.constraints.length > 0) {
-            throw new RollbackError(`${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`);
+            throw new model/* RollbackError */.Z(`${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`);
         }
         indexesChecked.push(`${info.schema}.${info.name}${info.valid ? '' : ' (INVALID)'}: DROP INDEX CONCURRENTLY runs outside a transaction, not in the drill; catalog check OK`);
     }
@@ -29764,7 +29896,7 @@ function scrub(text, settings) {
 }
 /** A failed StepResult from any error: RollbackErrors keep their hint; SQL errors name the field. */
 function failedResult(err, field, settings, extra = {}) {
-    const e = err instanceof RollbackError ? err : sqlError(err, field);
+    const e = err instanceof model/* RollbackError */.Z ? err : sqlError(err, field);
     const details = { ...extra.details };
     if (err instanceof LockLadderExhausted)
         details.lockAttempts = err.attempts;
@@ -29800,7 +29932,7 @@ async function classifySql(sql) {
         const message = err instanceof Error ? err.message : String(err);
         const cursor = err instanceof SqlParseError ? err.cursorPosition : undefined;
         const near = cursor !== undefined ? ` near "${sql.slice(cursor, cursor + 30).trim()}"` : '';
-        throw new RollbackError(`SQL does not parse: ${message}${near}`, 'fix the SQL in the runbook');
+        throw new model/* RollbackError */.Z(`SQL does not parse: ${message}${near}`, 'fix the SQL in the runbook');
     }
     const out = [];
     for (const raw of result.stmts ?? []) {
@@ -30200,14 +30332,14 @@ async function classifyOrThrow(sql, field) {
         stmts = await classifySql(sql);
     }
     catch (err) {
-        const e = err instanceof RollbackError ? err : new RollbackError(String(err));
-        throw new RollbackError(`${field}: ${e.message}`, e.hint);
+        const e = err instanceof model/* RollbackError */.Z ? err : new model/* RollbackError */.Z(String(err));
+        throw new model/* RollbackError */.Z(`${field}: ${e.message}`, e.hint);
     }
     if (stmts.length === 0)
-        throw new RollbackError(`${field} has no SQL statement`, `fix ${field}`);
+        throw new model/* RollbackError */.Z(`${field} has no SQL statement`, `fix ${field}`);
     const bad = stmts.find(s => s.rejected);
     if (bad) {
-        throw new RollbackError(`${field}: refusing "${bad.sql.replace(/\s+/g, ' ').slice(0, 100)}": ${bad.rejected}`, `change ${field}`);
+        throw new model/* RollbackError */.Z(`${field}: refusing "${bad.sql.replace(/\s+/g, ' ').slice(0, 100)}": ${bad.rejected}`, `change ${field}`);
     }
     return stmts;
 }
@@ -30245,10 +30377,10 @@ async function checkStep(client, s, stmts, settings) {
         const f = `${field}.batch-update`;
         const cols = await columnsOf(client, spec.table);
         if (cols.length === 0)
-            throw new RollbackError(`${f}.table: ${spec.table} does not exist`, `fix ${f}.table`);
+            throw new model/* RollbackError */.Z(`${f}.table: ${spec.table} does not exist`, `fix ${f}.table`);
         for (const c of [spec.key, ...Object.keys(spec.set)]) {
             if (!cols.some(x => x.name === c)) {
-                throw new RollbackError(`${f}: ${spec.table} has no column ${c}`, `fix ${f}`);
+                throw new model/* RollbackError */.Z(`${f}: ${spec.table} has no column ${c}`, `fix ${f}`);
             }
         }
         let eligible;
@@ -30367,7 +30499,7 @@ async function runStep(client, s, ctx, settings) {
             }
         }
         catch (err) {
-            const e = err instanceof RollbackError ? err : sqlError(err, `${field}.sql`, stmt.sql);
+            const e = err instanceof model/* RollbackError */.Z ? err : sqlError(err, `${field}.sql`, stmt.sql);
             return failedResult(e, `${field}.sql`, settings, {
                 changed: timings.map(t => `ran: ${t.sql.replace(/\s+/g, ' ').slice(0, 100)}`),
                 details: { statements: timings }
@@ -30490,7 +30622,7 @@ async function requireProtected(git, rules, rev) {
     const missing = await missingProtected(git, rules, rev);
     if (missing.length === 0)
         return;
-    throw new RollbackError(`files: protected path(s) missing after the rollback: ${missing.join(', ')}; nothing was pushed`, 'the rollback would delete files the runbook protects: narrow the revert range (or choose another reset-to), or update files.protect');
+    throw new model/* RollbackError */.Z(`files: protected path(s) missing after the rollback: ${missing.join(', ')}; nothing was pushed`, 'the rollback would delete files the runbook protects: narrow the revert range (or choose another reset-to), or update files.protect');
 }
 
 // EXTERNAL MODULE: ./src/git/paths.ts
@@ -30550,26 +30682,26 @@ function refComponent(runId) {
 }
 function checkBranch(branch) {
     if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith('-') || branch.includes('..')) {
-        throw new RollbackError(`branch: "${branch}" is not a valid branch name`, 'use a plain branch name such as main');
+        throw new model/* RollbackError */.Z(`branch: "${branch}" is not a valid branch name`, 'use a plain branch name such as main');
     }
 }
 /** `A..B` or SHAs separated by spaces/commas; throws RollbackError naming the `revert` field. */
 function parseRevertSpec(raw) {
     const text = raw?.trim() ?? '';
     if (text === '') {
-        throw new RollbackError('revert: no commits to revert', 'set revert (input) or git.revert (runbook) to a range A..B or a list of SHAs');
+        throw new model/* RollbackError */.Z('revert: no commits to revert', 'set revert (input) or git.revert (runbook) to a range A..B or a list of SHAs');
     }
     if (text.includes('..')) {
         const match = /^([0-9a-f]{7,40})\.\.([0-9a-f]{7,40})$/i.exec(text);
         if (!match) {
-            throw new RollbackError(`revert: "${text}" is not a range of two SHAs`, 'write the range as OLD..NEW with two commit SHAs (7-40 hex characters), e.g. a1b2c3d..e4f5a6b; OLD itself is kept');
+            throw new model/* RollbackError */.Z(`revert: "${text}" is not a range of two SHAs`, 'write the range as OLD..NEW with two commit SHAs (7-40 hex characters), e.g. a1b2c3d..e4f5a6b; OLD itself is kept');
         }
         return { kind: 'range', from: match[1].toLowerCase(), to: match[2].toLowerCase() };
     }
     const shas = text.split(/[\s,]+/).filter(Boolean);
     const bad = shas.filter(sha => !SHA.test(sha));
     if (bad.length > 0) {
-        throw new RollbackError(`revert: ${bad.map(b => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not SHAs' : 'is not a SHA'}`, 'list commit SHAs (7-40 hex characters) separated by spaces or commas, or give a range A..B');
+        throw new model/* RollbackError */.Z(`revert: ${bad.map(b => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not SHAs' : 'is not a SHA'}`, 'list commit SHAs (7-40 hex characters) separated by spaces or commas, or give a range A..B');
     }
     return { kind: 'list', shas: [...new Set(shas.map(s => s.toLowerCase()))] };
 }
@@ -30579,10 +30711,10 @@ function checkShaInput(field, value) {
         const hint = field === 'reset-to'
             ? 'set reset-to (input) or git.reset-to (runbook) to the known-good commit SHA'
             : 'a reset discards commits: repeat the target SHA (full or its first 7+ characters) in confirm';
-        throw new RollbackError(`${field}: required for git-strategy reset`, hint);
+        throw new model/* RollbackError */.Z(`${field}: required for git-strategy reset`, hint);
     }
     if (!SHA.test(text)) {
-        throw new RollbackError(`${field}: "${text}" is not a commit SHA`, 'give a commit SHA: 7 to 40 hex characters');
+        throw new model/* RollbackError */.Z(`${field}: "${text}" is not a commit SHA`, 'give a commit SHA: 7 to 40 hex characters');
     }
     return text.toLowerCase();
 }
@@ -30622,18 +30754,18 @@ function explainPushFailure(target, out, options) {
     const server = serverMessage(out) || text.trim();
     const where = `${target.remote} ${target.dst}`;
     if (/stale info/.test(text) && options.lease) {
-        return new RollbackError(`push to ${where} refused: someone pushed meanwhile (the lease expected ${options.lease.expected.slice(0, 7)}); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
+        return new model/* RollbackError */.Z(`push to ${where} refused: someone pushed meanwhile (the lease expected ${options.lease.expected.slice(0, 7)}); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
     }
     if (/\[rejected\]|fetch first|non-fast-forward/.test(text)) {
-        return new RollbackError(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
+        return new model/* RollbackError */.Z(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
     }
     if (/remote rejected|protected|hook declined/i.test(text)) {
-        return new RollbackError(`push to ${where} was rejected by the server:\n${server}`, 'the branch is probably protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use git-strategy revert, which needs no force push; if the server names a missing permission (contents: write, workflows), grant it to github-token');
+        return new model/* RollbackError */.Z(`push to ${where} was rejected by the server:\n${server}`, 'the branch is probably protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use git-strategy revert, which needs no force push; if the server names a missing permission (contents: write, workflows), grant it to github-token');
     }
     if (/\b(401|403)\b|permission|denied|authentication|could not read username/i.test(text)) {
-        return new RollbackError(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
+        return new model/* RollbackError */.Z(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
     }
-    return new RollbackError(`push to ${where} failed:\n${server}`, 'check the remote and the token');
+    return new model/* RollbackError */.Z(`push to ${where} failed:\n${server}`, 'check the remote and the token');
 }
 
 // EXTERNAL MODULE: external "node:os"
@@ -30721,7 +30853,7 @@ async function resolveRevert(session, action) {
     const { stats } = await deepenUntil(session, () => allPresent(git, spec));
     for (const rev of wantedRevs(spec)) {
         if (!(await git.revParse(rev))) {
-            throw new RollbackError(`revert: commit ${rev} is not in the history of ${session.remote}/${session.branch}`, 'check the SHA (git log --oneline on the branch); only commits of the branch can be reverted');
+            throw new model/* RollbackError */.Z(`revert: commit ${rev} is not in the history of ${session.remote}/${session.branch}`, 'check the SHA (git log --oneline on the branch); only commits of the branch can be reverted');
         }
     }
     const ordered = spec.kind === 'range'
@@ -30744,13 +30876,13 @@ async function rangeCommits(session, spec, action) {
     const { git } = session;
     const range = `${spec.from}..${spec.to}`;
     if (!(await git.isAncestor(spec.from, spec.to))) {
-        throw new RollbackError(`revert: bad range ${range}: ${revert_short(spec.from)} is not an ancestor of ${revert_short(spec.to)}`, 'write the range OLD..NEW: OLD is the last good commit (kept), NEW the newest commit to revert');
+        throw new model/* RollbackError */.Z(`revert: bad range ${range}: ${revert_short(spec.from)} is not an ancestor of ${revert_short(spec.to)}`, 'write the range OLD..NEW: OLD is the last good commit (kept), NEW the newest commit to revert');
     }
     await requireOnBranch(session, spec.to);
     // With a mainline, merges are reverted against it and their merged side comes with them.
     const commits = await git.log([range], { firstParent: action.mainline !== undefined });
     if (commits.length === 0) {
-        throw new RollbackError(`revert: range ${range} is empty`, 'OLD must be older than NEW');
+        throw new model/* RollbackError */.Z(`revert: range ${range} is empty`, 'OLD must be older than NEW');
     }
     return commits;
 }
@@ -30770,14 +30902,14 @@ async function listCommits(session, spec) {
 }
 async function requireOnBranch(session, sha) {
     if (!(await session.git.isAncestor(sha, session.tip))) {
-        throw new RollbackError(`revert: commit ${revert_short(sha)} is not on ${session.remote}/${session.branch}`, 'only commits that are part of the branch can be reverted; check the SHA and the branch');
+        throw new model/* RollbackError */.Z(`revert: commit ${revert_short(sha)} is not on ${session.remote}/${session.branch}`, 'only commits that are part of the branch can be reverted; check the SHA and the branch');
     }
 }
 function refuseUnhandledMerges(commits, action) {
     const merge = commits.find(c => c.parents.length > 1);
     if (!merge || action.mainline !== undefined)
         return;
-    throw new RollbackError(`revert: ${describeCommit(merge)} is a merge commit and needs a mainline parent`, 'set git.mainline: 1 in the runbook to revert merges against the branch they were merged into, or list the merged commits instead of the merge');
+    throw new model/* RollbackError */.Z(`revert: ${describeCommit(merge)} is a merge commit and needs a mainline parent`, 'set git.mainline: 1 in the runbook to revert merges against the branch they were merged into, or list the merged commits instead of the merge');
 }
 /** Commits reverted after `oldest` on the branch, by their reverting commit (reverts of reverts cancel). */
 async function alreadyReverted(git, tip, oldest) {
@@ -30820,7 +30952,7 @@ async function applyReverts(git, plan, action, runLabel) {
         if (conflict) {
             await git.abortRevert(start);
             const commit = plan.targets.find(c => c.sha === conflict.sha) ?? batch[0];
-            throw new RollbackError(`revert: reverting ${describeCommit(commit)} conflicts in ${conflict.paths.join(', ')}; working tree restored, nothing pushed`, 'later commits changed the same lines: include them in the revert (widen the range), or revert by hand and rerun');
+            throw new model/* RollbackError */.Z(`revert: reverting ${describeCommit(commit)} conflicts in ${conflict.paths.join(', ')}; working tree restored, nothing pushed`, 'later commits changed the same lines: include them in the revert (widen the range), or revert by hand and rerun');
         }
         if (action.mode === 'per-commit' && (await git.hasStagedChanges())) {
             made.push(await git.commit(revertMessage(batch, runLabel)));
@@ -30852,7 +30984,7 @@ function revertMessage(commits, runLabel) {
 
 
 function confirmMismatch(confirm, target) {
-    return new RollbackError(`confirm: "${confirm}" does not match reset-to ${target}`, 'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm');
+    return new model/* RollbackError */.Z(`confirm: "${confirm}" does not match reset-to ${target}`, 'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm');
 }
 async function resolveReset(session, action) {
     const wanted = checkShaInput('reset-to', action.resetTo);
@@ -30868,12 +31000,12 @@ async function resolveReset(session, action) {
         target = await git.revParse(wanted);
     }
     if (!target) {
-        throw new RollbackError(`reset-to: commit ${wanted} not found on ${session.remote}/${session.branch}`, 'check the SHA: git log --oneline on the branch lists the known-good commits');
+        throw new model/* RollbackError */.Z(`reset-to: commit ${wanted} not found on ${session.remote}/${session.branch}`, 'check the SHA: git log --oneline on the branch lists the known-good commits');
     }
     if (!target.startsWith(confirm))
         throw confirmMismatch(confirm, target);
     if (!(await git.isAncestor(target, session.tip))) {
-        throw new RollbackError(`reset-to: ${revert_short(target)} is not an ancestor of ${session.remote}/${session.branch}`, 'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert');
+        throw new model/* RollbackError */.Z(`reset-to: ${revert_short(target)} is not an ancestor of ${session.remote}/${session.branch}`, 'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert');
     }
     const discarded = await git.log([session.tip, `^${target}`]);
     return { target, discarded, fetch: stats };
@@ -30897,9 +31029,9 @@ async function backupThenForcePush(session, backup) {
             await git.deleteRemoteRef(remote, backup);
             throw err;
         }
-        if (!(err instanceof RollbackError))
+        if (!(err instanceof model/* RollbackError */.Z))
             throw err;
-        throw new RollbackError(`${err.message}; the old head ${revert_short(tip)} is kept at ${backup}`, err.hint);
+        throw new model/* RollbackError */.Z(`${err.message}; the old head ${revert_short(tip)} is kept at ${backup}`, err.hint);
     }
 }
 /** Whether the old head is still part of the remote branch (so the backup ref is redundant). */
@@ -30994,7 +31126,7 @@ function describeResolved(resolved, session, action) {
 async function requireClean(session) {
     if (await session.git.isClean())
         return;
-    throw new RollbackError(`the checkout ${session.git.workdir} has uncommitted changes`, 'run the rollback on a clean checkout (actions/checkout gives one); nothing was changed');
+    throw new model/* RollbackError */.Z(`the checkout ${session.git.workdir} has uncommitted changes`, 'run the rollback on a clean checkout (actions/checkout gives one); nothing was changed');
 }
 /** Builds the rollback result locally on a detached HEAD. Nothing leaves the machine. */
 async function prepare(session, action, resolved, label) {
@@ -31290,7 +31422,7 @@ async function createGit(ctx) {
     const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit);
     const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree']);
     if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
-        throw new RollbackError(`${ctx.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
+        throw new model/* RollbackError */.Z(`${ctx.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
     }
     if (!(await git.config('user.name'))) {
         Object.assign(env, { GIT_AUTHOR_NAME: BOT.name, GIT_COMMITTER_NAME: BOT.name });
@@ -31319,7 +31451,7 @@ async function withGitSession(ctx, target, fn) {
 function urlOrFail(remote) {
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || remote.startsWith('/'))
         return remote;
-    throw new RollbackError(`git remote "${remote}" is not configured in the checkout`, 'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL');
+    throw new model/* RollbackError */.Z(`git remote "${remote}" is not configured in the checkout`, 'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL');
 }
 /** Reachability and auth check (`git ls-remote`), and the branch must exist. */
 async function requireRemoteBranch(git, target) {
@@ -31329,10 +31461,10 @@ async function requireRemoteBranch(git, target) {
     }
     catch (err) {
         const detail = new redact/* Redactor */.pO().redact(err instanceof GitCommandError ? err.output.stderr.trim() : String(err));
-        throw new RollbackError(`cannot reach git remote "${target.remote}": ${detail}`, 'check the remote URL and that github-token can read the repository (contents: read)');
+        throw new model/* RollbackError */.Z(`cannot reach git remote "${target.remote}": ${detail}`, 'check the remote URL and that github-token can read the repository (contents: read)');
     }
     if (!tip) {
-        throw new RollbackError(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
+        throw new model/* RollbackError */.Z(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
     }
 }
 
@@ -31422,7 +31554,7 @@ const filesPhase = {
  * injected sleep.
  */
 
-class GitHubApiError extends RollbackError {
+class GitHubApiError extends model/* RollbackError */.Z {
     status;
     constructor(message, hint, status) {
         super(message, hint);
@@ -31634,22 +31766,22 @@ class VercelProvider {
             this.options.log?.warn(`Vercel ${what}: ${last}; retrying in ${formatDuration(wait)} (try ${attempt}/${MAX_TRIES})`);
             await this.options.sleep(wait);
         }
-        throw new RollbackError(`Vercel API ${what} still failing after ${tries} ${tries === 1 ? 'try' : 'tries'} (last: ${last})`, 'Vercel is rate limiting or unavailable: check https://www.vercel-status.com and rerun; the rollback converges on a rerun.');
+        throw new model/* RollbackError */.Z(`Vercel API ${what} still failing after ${tries} ${tries === 1 ? 'try' : 'tries'} (last: ${last})`, 'Vercel is rate limiting or unavailable: check https://www.vercel-status.com and rerun; the rollback converges on a rerun.');
     }
     mapError(what, status, error) {
         const detail = `${status} ${error.code ?? 'error'}: ${error.message ?? 'no message'}`;
         const project = `\`${this.options.project}\``;
         if (status === 403 && (error.invalidToken || error.missingToken))
-            return new RollbackError(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${this.options.teamId ? `team ${this.options.teamId}` : 'the project owner'}.`);
+            return new model/* RollbackError */.Z(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${this.options.teamId ? `team ${this.options.teamId}` : 'the project owner'}.`);
         if (status === 403)
-            return new RollbackError(`Vercel refused ${what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
+            return new model/* RollbackError */.Z(`Vercel refused ${what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
         if (status === 404 && /project/i.test(error.message ?? ''))
-            return new RollbackError(`Vercel project ${project} not found (${detail})`, this.options.teamId
+            return new model/* RollbackError */.Z(`Vercel project ${project} not found (${detail})`, this.options.teamId
                 ? `Check hosting.project (id or name) and that it belongs to team ${this.options.teamId}.`
                 : 'Check hosting.project; if the project belongs to a team, set hosting.team to the team id (team_...).');
         if (error.code === 'ENV_CONFLICT')
-            return new RollbackError(`Vercel would not upsert \`${error.key ?? '?'}\`: it exists with a different set of targets (${detail})`, 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.');
-        return new RollbackError(`Vercel API ${what} failed (${detail})`);
+            return new model/* RollbackError */.Z(`Vercel would not upsert \`${error.key ?? '?'}\`: it exists with a different set of targets (${detail})`, 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.');
+        return new model/* RollbackError */.Z(`Vercel API ${what} failed (${detail})`);
     }
     enc(s) {
         return encodeURIComponent(s);
@@ -31733,7 +31865,7 @@ class VercelProvider {
                 .map(f => `${f.error?.key ?? '?'} (${f.error?.code ?? 'error'}: ${f.error?.message ?? ''})`)
                 .join('; ');
             const conflict = failed.some(f => f.error?.code === 'ENV_CONFLICT');
-            throw new RollbackError(`Vercel answered 201 but did not save ${list}`, conflict
+            throw new model/* RollbackError */.Z(`Vercel answered 201 but did not save ${list}`, conflict
                 ? 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.'
                 : 'Check the variable in the Vercel dashboard and rerun: variables already saved are not changed twice.');
         }
@@ -31832,15 +31964,15 @@ class VercelProvider {
                 options.onProgress?.(d);
             lastState = stateText;
             if (d.aliasError)
-                throw new RollbackError(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
+                throw new model/* RollbackError */.Z(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
             if (['ERROR', 'CANCELED'].includes(d.state) || d.state.endsWith('_ERROR'))
-                throw new RollbackError(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
+                throw new model/* RollbackError */.Z(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
             if (d.state === 'READY' && d.aliasAssigned)
                 return d;
             // Virtual time (sum of sleeps) plus real time: bounded both under test and for real.
             const elapsed = slept + (this.now() - started);
             if (elapsed >= options.timeoutMs)
-                throw new RollbackError(`deployment ${d.id} not live after ${formatDuration(options.timeoutMs)} (last state: ${stateText})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.');
+                throw new model/* RollbackError */.Z(`deployment ${d.id} not live after ${formatDuration(options.timeoutMs)} (last state: ${stateText})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.');
             const wait = Math.min(pollInterval(elapsed), Math.max(options.timeoutMs - elapsed, 0));
             await this.options.sleep(wait);
             slept += wait;
@@ -31921,7 +32053,7 @@ class GitHubVariablesProvider {
     }
     async setEnv(values, targets) {
         if (targets.length !== 1 || targets[0] !== 'production')
-            throw new RollbackError('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
+            throw new model/* RollbackError */.Z('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
         const current = await this.readEnv(Object.keys(values));
         const changes = [];
         for (const [key, value] of Object.entries(values)) {
@@ -31965,7 +32097,7 @@ class GitHubVariablesProvider {
                 return this.toDeployment(run);
             await this.options.sleep(2000);
         }
-        throw new RollbackError(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within 30 s`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.');
+        throw new model/* RollbackError */.Z(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within 30 s`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.');
     }
     async waitForDeployment(id, options) {
         const started = this.now();
@@ -31980,10 +32112,10 @@ class GitHubVariablesProvider {
             if (d.state === 'READY')
                 return d;
             if (d.state === 'ERROR')
-                throw new RollbackError(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
+                throw new model/* RollbackError */.Z(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
             const elapsed = slept + (this.now() - started);
             if (elapsed >= options.timeoutMs)
-                throw new RollbackError(`deploy workflow run ${id} not finished after ${formatDuration(options.timeoutMs)} (${run.status})`, `Watch it at ${run.html_url}, or raise flags.wait-timeout and rerun.`);
+                throw new model/* RollbackError */.Z(`deploy workflow run ${id} not finished after ${formatDuration(options.timeoutMs)} (${run.status})`, `Watch it at ${run.html_url}, or raise flags.wait-timeout and rerun.`);
             const wait = Math.min(pollInterval(elapsed), Math.max(options.timeoutMs - elapsed, 0));
             await this.options.sleep(wait);
             slept += wait;
@@ -31993,7 +32125,7 @@ class GitHubVariablesProvider {
         return true;
     }
     promote() {
-        return Promise.reject(new RollbackError('github-variables has no promote: a deploy is a run'));
+        return Promise.reject(new model/* RollbackError */.Z('github-variables has no promote: a deploy is a run'));
     }
 }
 
@@ -32013,11 +32145,11 @@ function hostingToken(ctx) {
 function createHostingProvider(ctx, overrides = {}) {
     const hosting = ctx.runbook.hosting;
     if (!hosting)
-        throw new RollbackError('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` to the runbook.');
+        throw new model/* RollbackError */.Z('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` to the runbook.');
     const tokenEnv = hosting['token-env'];
     const token = hostingToken(ctx);
     if (!token)
-        throw new RollbackError(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, hosting.provider === 'vercel'
+        throw new model/* RollbackError */.Z(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, hosting.provider === 'vercel'
             ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
             : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`);
     switch (hosting.provider) {
@@ -32067,7 +32199,7 @@ async function inspect(provider, action) {
         const same = mine.find(e => flags_sameSet(e.targets, action.targets));
         const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)));
         if (!same && clash)
-            throw new RollbackError(`${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`);
+            throw new model/* RollbackError */.Z(`${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`);
         if (same)
             exact.set(key, same);
     }
@@ -32136,7 +32268,7 @@ function recoveryFor(provider, action, state) {
 }
 function requireLive(state, provider) {
     if (!state.live)
-        throw new RollbackError(`no production deployment found on ${provider.description} to redeploy`, 'Deploy the project to production once (or set flags.redeploy: false when no NEXT_PUBLIC_* variable changes).');
+        throw new model/* RollbackError */.Z(`no production deployment found on ${provider.description} to redeploy`, 'Deploy the project to production once (or set flags.redeploy: false when no NEXT_PUBLIC_* variable changes).');
     return state.live;
 }
 const flagsPhase = {
@@ -32258,7 +32390,7 @@ async function converge(action, ctx) {
             changed,
             outputs,
             recovery,
-            error: err instanceof RollbackError
+            error: err instanceof model/* RollbackError */.Z
                 ? { message: err.message, hint: err.hint }
                 : { message: err instanceof Error ? err.message : String(err) }
         };
@@ -32416,10 +32548,10 @@ const MAX_REPORTED_ROWS = 20;
 /** The check's single SELECT, or a RollbackError saying why it cannot be a check. */
 async function checkStatement(check, field) {
     const stmts = await classifySql(check.sql).catch((err) => {
-        throw new RollbackError(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
+        throw new model/* RollbackError */.Z(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
     });
     if (stmts.length !== 1 || stmts[0].kind !== 'SelectStmt' || !stmts[0].readOnly) {
-        throw new RollbackError(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `an integrity check only reads; put changes in database steps`);
+        throw new model/* RollbackError */.Z(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `an integrity check only reads; put changes in database steps`);
     }
     return stmts[0].sql;
 }
@@ -32943,7 +33075,7 @@ function metricsNeedDb(action, ctx) {
         return undefined;
     const url = databaseUrl(ctx, action.urlEnv);
     if (!url)
-        throw new RollbackError(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
+        throw new model/* RollbackError */.Z(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
     return url;
 }
 async function watch(action, ctx, once) {
@@ -33078,9 +33210,9 @@ function webhookUrl(config, ctx) {
         return undefined;
     const url = ctx.env[name];
     if (!url)
-        throw new RollbackError(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
+        throw new model/* RollbackError */.Z(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
     if (!/^https?:\/\/\S+$/.test(url))
-        throw new RollbackError(`${name} does not hold an http(s) URL`, `Set ${name} to the webhook URL (e.g. a Slack incoming webhook).`);
+        throw new model/* RollbackError */.Z(`${name} does not hold an http(s) URL`, `Set ${name} to the webhook URL (e.g. a Slack incoming webhook).`);
     return url;
 }
 function github(ctx) {
@@ -33353,10 +33485,10 @@ async function check(client, step, ctx, settings) {
     const spec = schemaSpec(entry, ctx.request.runId);
     const inspection = await inspectSchema(client, spec);
     if (!inspection.tableExists) {
-        throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+        throw new model/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
     }
     if (inspection.present.length > 0 && !inspection.keyExists) {
-        throw new RollbackError(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
+        throw new model/* RollbackError */.Z(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
     }
     for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
         if (info.constraints.length > 0)
@@ -33365,7 +33497,7 @@ async function check(client, step, ctx, settings) {
     if (inspection.backupExists && inspection.present.length > 0) {
         const missing = [spec.key, ...inspection.present.map(c => c.name)].filter(c => !inspection.backupColumns.includes(c));
         if (missing.length > 0) {
-            throw new RollbackError(`${field}.backup-table: ${spec.backupTable} already exists without column(s) ${missing.join(', ')}`, `set ${field}.backup-table to a new name`);
+            throw new model/* RollbackError */.Z(`${field}.backup-table: ${spec.backupTable} already exists without column(s) ${missing.join(', ')}`, `set ${field}.backup-table to a new name`);
         }
     }
     const changes = [];
@@ -33465,7 +33597,7 @@ const PHASE_MODULES = {
 
 
 function toStepError(err) {
-    if (err instanceof RollbackError)
+    if (err instanceof model/* RollbackError */.Z)
         return { message: err.message, hint: err.hint };
     if (err instanceof Error)
         return { message: err.message };
@@ -33767,112 +33899,8 @@ function indentContinuation(text, width) {
     return text.replace(/\n/g, `\n${' '.repeat(width)}`);
 }
 
-;// CONCATENATED MODULE: ./src/request.ts
-/**
- * Validates the raw inputs (action inputs or CLI flags, all strings) into a Request. Every problem
- * names the input and the fix; all are reported together, before anything runs.
- */
-
-
-class InputError extends RollbackError {
-    problems;
-    constructor(problems) {
-        super(problems.join('\n'), 'fix the inputs above; nothing was changed');
-        this.problems = problems;
-        this.name = 'InputError';
-    }
-}
-const request_SHA = /^[0-9a-f]{7,40}$/;
-const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._/-]+$/;
-function parseRequest(raw, trigger, runId) {
-    const problems = [];
-    const value = (name) => raw[name]?.trim() || undefined;
-    const command = (value('command') ?? 'plan');
-    if (!COMMANDS.includes(command)) {
-        problems.push(`command: "${command}" is not one of ${COMMANDS.join(', ')}`);
-    }
-    const severityText = value('severity');
-    let severity = 'critical';
-    if (severityText === undefined) {
-        if (command === 'run') {
-            problems.push(`severity: required for command run; choose one of ${schema/* SEVERITIES */.oC.join(', ')}`);
-        }
-    }
-    else if (!schema/* SEVERITIES */.oC.includes(severityText)) {
-        problems.push(`severity: "${severityText}" is not one of ${schema/* SEVERITIES */.oC.join(', ')}`);
-    }
-    else {
-        severity = severityText;
-    }
-    const phases = parsePhases(value('phases'), problems);
-    const strategy = value('git-strategy');
-    if (strategy !== undefined && strategy !== 'revert' && strategy !== 'reset') {
-        problems.push(`git-strategy: "${strategy}" is not revert or reset`);
-    }
-    const revert = value('revert');
-    if (revert !== undefined)
-        problems.push(...checkRevertSpec(revert));
-    const resetTo = value('reset-to')?.toLowerCase();
-    if (resetTo !== undefined && !request_SHA.test(resetTo)) {
-        problems.push(`reset-to: "${resetTo}" is not a commit SHA (7 to 40 hex characters); pin the known-good commit, not a branch or tag`);
-    }
-    const confirm = value('confirm')?.toLowerCase();
-    if (confirm !== undefined && !request_SHA.test(confirm)) {
-        problems.push('confirm: repeat the reset-to SHA (at least 7 hex characters)');
-    }
-    if (strategy === 'reset' && resetTo === undefined) {
-        problems.push('reset-to: required when git-strategy is reset');
-    }
-    if (strategy === 'reset' && command === 'run' && confirm === undefined) {
-        problems.push('confirm: a reset discards commits; set confirm to the reset-to SHA to proceed');
-    }
-    if (strategy === 'revert' && resetTo !== undefined) {
-        problems.push('reset-to: only used with git-strategy reset; remove it or set git-strategy: reset');
-    }
-    const branch = value('branch');
-    if (branch !== undefined && !BRANCH.test(branch)) {
-        problems.push(`branch: "${branch}" is not a valid branch name`);
-    }
-    if (problems.length > 0)
-        throw new InputError(problems);
-    return {
-        command,
-        severity,
-        phases,
-        gitStrategy: strategy,
-        revert,
-        resetTo,
-        confirm,
-        branch,
-        trigger,
-        runId
-    };
-}
-function parsePhases(text, problems) {
-    if (text === undefined)
-        return undefined;
-    const names = text.split(/[\s,]+/).filter(Boolean);
-    const unknown = names.filter(n => !schema/* PHASES */.ZG.includes(n));
-    if (unknown.length > 0) {
-        problems.push(`phases: unknown phase(s) ${unknown.join(', ')}; choose from ${schema/* PHASES */.ZG.join(', ')}`);
-    }
-    return names.filter((n) => schema/* PHASES */.ZG.includes(n));
-}
-/** `A..B` or a list of SHAs; only SHAs, so what was approved is exactly what runs. */
-function checkRevertSpec(spec) {
-    const range = /^([^.\s]+)\.\.([^.\s]+)$/.exec(spec);
-    if (spec.includes('...'))
-        return [`revert: "${spec}" uses "..."; write a range as A..B`];
-    const parts = range ? [range[1], range[2]] : spec.split(/[\s,]+/).filter(Boolean);
-    const bad = parts.filter(p => !request_SHA.test(p.toLowerCase()));
-    if (bad.length > 0) {
-        return [
-            `revert: ${bad.map(b => `"${b}"`).join(', ')} is not a commit SHA; use SHAs (7-40 hex) as A..B or a list, not branch names`
-        ];
-    }
-    return [];
-}
-
+// EXTERNAL MODULE: ./src/request.ts
+var src_request = __nccwpck_require__(4390);
 // EXTERNAL MODULE: ./src/runbook/load.ts + 2 modules
 var runbook_load = __nccwpck_require__(9190);
 ;// CONCATENATED MODULE: ./src/rollback.ts
@@ -33892,7 +33920,7 @@ var runbook_load = __nccwpck_require__(9190);
 
 async function rollback(options) {
     const runbook = await (0,runbook_load/* loadRunbook */.XW)(options.runbookPath);
-    const request = parseRequest(options.inputs, options.trigger, options.runId);
+    const request = (0,src_request/* parseRequest */.TR)(options.inputs, options.trigger, options.runId);
     const redactor = new redact/* Redactor */.pO();
     for (const secret of secretValues(runbook, options)) {
         redactor.add(secret);

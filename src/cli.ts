@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { INPUTS, type InputName } from './interface.js'
 import type { GitHubTarget, Logger } from './model.js'
-import { InputError, type RawInputs } from './request.js'
+import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
 import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { maskUrl } from './util/redact.js'
@@ -102,15 +102,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const flag = (name: string) => values[name as keyof typeof values] as string | undefined
   const raw: RawInputs = { command: positionals[0] }
-  for (const name of [
-    'severity',
-    'phases',
-    'git-strategy',
-    'revert',
-    'reset-to',
-    'confirm',
-    'branch'
-  ] as const) {
+  for (const name of REQUEST_INPUTS) {
     raw[name] = flag(name)
   }
   const runId = `cli-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`

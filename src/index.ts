@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
 import type { GitHubTarget, Logger, Trigger } from './model.js'
-import type { RawInputs } from './request.js'
+import { REQUEST_INPUTS, type RawInputs } from './request.js'
 import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { basicCredential } from './git/auth.js'
@@ -87,16 +87,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   const workdir = env.GITHUB_WORKSPACE ?? process.cwd()
   const reportPath = join(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`)
   const raw: RawInputs = {}
-  for (const name of [
-    'command',
-    'severity',
-    'phases',
-    'git-strategy',
-    'revert',
-    'reset-to',
-    'confirm',
-    'branch'
-  ] as const) {
+  for (const name of ['command', ...REQUEST_INPUTS] as const) {
     raw[name] = input(name)
   }
   try {

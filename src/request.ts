@@ -5,19 +5,18 @@
 import { COMMANDS, RollbackError, type Command, type Request, type Trigger } from './model.js'
 import { PHASES, SEVERITIES, type PhaseName, type Severity } from './runbook/schema.js'
 
-export type RawInputs = Partial<
-  Record<
-    | 'command'
-    | 'severity'
-    | 'phases'
-    | 'git-strategy'
-    | 'revert'
-    | 'reset-to'
-    | 'confirm'
-    | 'branch',
-    string
-  >
->
+/** The inputs that shape a request (besides `command`), as action inputs, CLI flags and ChatOps keys. */
+export const REQUEST_INPUTS = [
+  'severity',
+  'phases',
+  'git-strategy',
+  'revert',
+  'reset-to',
+  'confirm',
+  'branch'
+] as const
+
+export type RawInputs = Partial<Record<'command' | (typeof REQUEST_INPUTS)[number], string>>
 
 export class InputError extends RollbackError {
   constructor(readonly problems: string[]) {

@@ -116,15 +116,7 @@ async function main(argv, env) {
     }
     const flag = (name) => values[name];
     const raw = { command: positionals[0] };
-    for (const name of [
-        'severity',
-        'phases',
-        'git-strategy',
-        'revert',
-        'reset-to',
-        'confirm',
-        'branch'
-    ]) {
+    for (const name of _request_js__WEBPACK_IMPORTED_MODULE_3__/* .REQUEST_INPUTS */ .cg) {
         raw[name] = flag(name);
     }
     const runId = `cli-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`;
@@ -313,6 +305,7 @@ class RollbackError extends Error {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   TR: () => (/* binding */ parseRequest),
+/* harmony export */   cg: () => (/* binding */ REQUEST_INPUTS),
 /* harmony export */   dz: () => (/* binding */ InputError)
 /* harmony export */ });
 /* unused harmony export checkRevertSpec */
@@ -324,6 +317,16 @@ class RollbackError extends Error {
  */
 
 
+/** The inputs that shape a request (besides `command`), as action inputs, CLI flags and ChatOps keys. */
+const REQUEST_INPUTS = [
+    'severity',
+    'phases',
+    'git-strategy',
+    'revert',
+    'reset-to',
+    'confirm',
+    'branch'
+];
 class InputError extends _model_js__WEBPACK_IMPORTED_MODULE_0__/* .RollbackError */ .Z {
     problems;
     constructor(problems) {

@@ -3,18 +3,11 @@
  * The body is attacker-controlled text: only the keys below are accepted (never the runbook
  * path or tokens), values must be plain tokens, and anything else is refused with the reason.
  */
-import type { RawInputs } from '../request.js'
+import { REQUEST_INPUTS, type RawInputs } from '../request.js'
 import { SEVERITIES } from '../runbook/schema.js'
 
-export const CHATOPS_KEYS = [
-  'severity',
-  'phases',
-  'git-strategy',
-  'revert',
-  'reset-to',
-  'confirm',
-  'branch'
-] as const
+/** A comment may set exactly the request inputs: never the runbook path or a token. */
+export const CHATOPS_KEYS = REQUEST_INPUTS
 
 export type ChatOpsParse =
   | { kind: 'not-a-command' }
