@@ -51,13 +51,20 @@ export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): R
 
   const phases = parsePhases(value('phases'), problems)
 
-  const strategy = value('git-strategy')
+  const revert = value('revert')
+  if (revert !== undefined) problems.push(...checkRevertSpec(revert))
+
+  // Asking for reset-to means asking for a reset: never fall back to the runbook's revert.
+  const explicitStrategy = value('git-strategy')
+  const strategy =
+    explicitStrategy ??
+    (value('reset-to') !== undefined || value('confirm') !== undefined ? 'reset' : undefined)
   if (strategy !== undefined && strategy !== 'revert' && strategy !== 'reset') {
     problems.push(`git-strategy: "${strategy}" is not revert or reset`)
   }
-
-  const revert = value('revert')
-  if (revert !== undefined) problems.push(...checkRevertSpec(revert))
+  if (explicitStrategy === undefined && strategy === 'reset' && revert !== undefined) {
+    problems.push('revert: give either revert (Option B) or reset-to (Option A), not both')
+  }
 
   const resetTo = value('reset-to')?.toLowerCase()
   if (resetTo !== undefined && !SHA.test(resetTo)) {

@@ -3,7 +3,8 @@ import { writeFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { execGit, type GitRunner } from '../src/git/git-command-manager.js'
 import { clone, commit, git, makeRepo, push, remoteHead, type TestRepo } from './support/git.js'
-import { runPhase } from './support/git-phase.js'
+import { gitPhase } from '../src/phases/git.js'
+import { phaseContext, runPhase, type PhaseRunOptions } from './support/git-phase.js'
 
 let repo: TestRepo
 afterEach(() => repo?.cleanup())
@@ -21,6 +22,14 @@ const reset = (target: string, confirm?: string, runId = 'r1') => ({
   runbook: { git: { strategy: 'reset' } },
   request: { resetTo: target, confirm, runId }
 })
+
+/** Plans and preflights the git step, leaving the run to the test. */
+async function preflightOnly(options: PhaseRunOptions) {
+  const ctx = phaseContext(options)
+  const steps = gitPhase.plan(ctx.runbook, ctx.request)
+  await gitPhase.preflight!(steps, ctx)
+  return { ctx, steps }
+}
 
 describe('git reset', () => {
   it('pushes the old head to a backup ref, then resets with a lease', async () => {
@@ -101,6 +110,28 @@ describe('git reset', () => {
     expect(err.hint).toContain('rerun')
     expect(remoteHead(repo)).toBe(raced)
     // The backup only duplicated commits still on the branch: it is removed again.
+    expect(remoteHead(repo, 'refs/rollback/backup/r1')).toBeUndefined()
+  })
+
+  it('refuses to reset when the branch moved after the checks showed what it discards', async () => {
+    const { good } = history()
+    let pushedAfterChecks = ''
+    let preflightDone = false
+    const runner: GitRunner = async (args, options) => {
+      // The first fetch of the run step (after preflight): someone pushes a hotfix just before.
+      if (preflightDone && !pushedAfterChecks && args[0] === 'fetch') {
+        pushedAfterChecks = commit(repo.work, 'hotfix after the plan', { 'hotfix.ts': 'x\n' })
+        push(repo.work)
+      }
+      return execGit(args, options)
+    }
+    const workdir = clone(repo)
+    const { ctx, steps } = await preflightOnly({ workdir, runner, ...reset(good, good) })
+    preflightDone = true
+    const result = await gitPhase.run(steps[0]!, ctx).catch((e: Error) => e)
+    expect(result).toBeInstanceOf(Error)
+    expect((result as Error).message).toMatch(/moved since the checks .* not shown in the plan/)
+    expect(remoteHead(repo)).toBe(pushedAfterChecks)
     expect(remoteHead(repo, 'refs/rollback/backup/r1')).toBeUndefined()
   })
 

@@ -51,7 +51,7 @@ describe('parseRequest', () => {
     ],
     [
       'short confirm',
-      { confirm: 'abc' },
+      { 'git-strategy': 'reset', 'reset-to': 'abcdef1', confirm: 'abc' },
       'confirm: repeat the reset-to SHA (at least 7 hex characters)'
     ],
     [
@@ -64,6 +64,16 @@ describe('parseRequest', () => {
     const problems = problemsOf(raw)
     expect(problems).toHaveLength(1)
     expect(problems[0]).toContain(expected)
+  })
+
+  it('reset-to without a strategy asks for a reset (never the runbook revert)', () => {
+    expect(parse({ command: 'plan', 'reset-to': 'abcdef1' }).gitStrategy).toBe('reset')
+    expect(problemsOf({ command: 'run', severity: 'critical', 'reset-to': 'abcdef1' })).toEqual([
+      'confirm: a reset discards commits; set confirm to the reset-to SHA to proceed'
+    ])
+    expect(problemsOf({ 'reset-to': 'abcdef1', revert: 'abcdef1..1234567' })).toEqual([
+      'revert: give either revert (Option B) or reset-to (Option A), not both'
+    ])
   })
 
   it('collects every problem at once', () => {

@@ -93,6 +93,33 @@ describe('verify phase', () => {
     expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(60_000)
   })
 
+  it('with a real sleep, waits the whole configured timeout (sleeps are not counted twice)', async () => {
+    const { ctx, runbook } = await setup()
+    const realSleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+    const timed = testRunbook({
+      verify: {
+        checks: [
+          {
+            name: 'never live',
+            url: `${standin!.url}/app/admin/o3-deep-research-diagnostics`,
+            'expect-text': 'polling mode',
+            timeout: '2s',
+            interval: '200ms'
+          }
+        ]
+      }
+    })
+    const step = verifyPhase.plan(timed, ctx.request)[0] as Step<VerifyAction>
+    const started = Date.now()
+    const result = await verifyPhase.run(step, {
+      ...ctx,
+      runbook: { ...runbook, ...timed },
+      sleep: realSleep
+    })
+    expect(result.status).toBe('failed')
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900)
+  })
+
   it('reports the status code and unreachable hosts as reasons', async () => {
     const { standin, ctx } = await setup()
     const closed = createServer()

@@ -5,7 +5,7 @@
  * applied in the same local sequence, so protected files are checked BEFORE anything is pushed.
  * See docs/git-phase.md.
  */
-import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
+import { RollbackError, type PhaseModule, type RunContext, type Step, type StepResult } from '../model.js'
 import {
   checkBranch,
   describeAction,
@@ -28,6 +28,19 @@ import {
 } from '../git/rollback.js'
 import { describeCommit, short } from '../git/revert.js'
 import { withGitSession, type GitSession } from '../git/session.js'
+
+/** The branch head each step's preflight saw: a reset discards only what was shown and approved. */
+const headsSeenInPreflight = new WeakMap<RunContext, Map<string, string>>()
+
+function requireUnmovedForReset(step: Step<GitAction>, ctx: RunContext, s: GitSession): void {
+  const seen = headsSeenInPreflight.get(ctx)?.get(step.id)
+  if (seen && seen !== s.tip) {
+    throw new RollbackError(
+      `branch: ${s.remote}/${s.branch} moved since the checks (${short(seen)} -> ${short(s.tip)}); a reset now would discard commits that were not shown in the plan`,
+      'run again to see the new plan (the commits to discard) and confirm it'
+    )
+  }
+}
 
 function session<T>(step: Step<GitAction>, ctx: RunContext, fn: (s: GitSession) => Promise<T>) {
   checkBranch(step.action.branch)
@@ -52,6 +65,7 @@ async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResul
   const action = step.action
   return session(step, ctx, async s => {
     const resolved = await resolve(s, action, ctx)
+    if (resolved.kind === 'reset') requireUnmovedForReset(step, ctx, s)
     const prepared = await prepare(s, action, resolved, runLabel(ctx))
     if (prepared.upToDate) {
       ctx.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`)
@@ -146,6 +160,8 @@ export const gitPhase: PhaseModule<GitAction> = {
       const note = await session(step, ctx, async s => {
         await requireClean(s)
         const resolved = await resolve(s, step.action, ctx)
+        const seen = headsSeenInPreflight.get(ctx) ?? new Map<string, string>()
+        headsSeenInPreflight.set(ctx, seen.set(step.id, s.tip))
         const tried = await trial(s, step.action, resolved, ctx)
         const outcome = tried.upToDate
           ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`

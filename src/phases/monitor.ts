@@ -6,7 +6,7 @@
  */
 import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
 import type { MonitorConfig, Runbook } from '../runbook/schema.js'
-import { formatDuration, parseDuration } from '../util/duration.js'
+import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
 import { connect as connectDatabase, dbSettings } from '../db/connection.js'
 import { urlPassword } from '../util/redact.js'
 import { probe, redactorFor } from './verify.js'
@@ -127,7 +127,7 @@ async function watch(action: MonitorAction, ctx: RunContext, once: boolean): Pro
         await ctx.sleep(action.intervalMs)
         slept += action.intervalMs
       }
-      const sample = await takeSample(i + 1, slept + (Date.now() - started), config, ctx, db)
+      const sample = await takeSample(i + 1, elapsedMs(started, slept, Date.now()), config, ctx, db)
       samples.push(sample)
       probes += sample.health.length
       failedProbes += sample.health.filter(h => !h.ok).length
@@ -152,7 +152,7 @@ async function watch(action: MonitorAction, ctx: RunContext, once: boolean): Pro
     failedProbes,
     errorRate,
     maxErrorRate: config['max-error-rate'],
-    watchedMs: slept + (Date.now() - started)
+    watchedMs: elapsedMs(started, slept, Date.now())
   }
   const pct = (x: number) => `${Math.round(x * 1000) / 10}%`
   const problems: string[] = []

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
 import type { HttpCheck } from '../runbook/schema.js'
-import { formatDuration, parseDuration } from '../util/duration.js'
+import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
 import { Redactor } from '../util/redact.js'
 
 export type VerifyAction =
@@ -99,7 +99,7 @@ async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult>
   for (;;) {
     attempts++
     const result = await probe(check, ctx)
-    const elapsed = slept + (Date.now() - started)
+    const elapsed = elapsedMs(started, slept, Date.now())
     if (result.ok)
       return {
         status: 'succeeded',

@@ -6,7 +6,7 @@
  */
 import { GitHubClient } from '../github/client.js'
 import { RollbackError } from '../model.js'
-import { formatDuration } from '../util/duration.js'
+import { elapsedMs, formatDuration } from '../util/duration.js'
 import type {
   Deployment,
   EnvChange,
@@ -182,7 +182,7 @@ export class GitHubVariablesProvider implements HostingProvider {
           `deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`,
           'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.'
         )
-      const elapsed = slept + (this.now() - started)
+      const elapsed = elapsedMs(started, slept, this.now())
       if (elapsed >= options.timeoutMs)
         throw new RollbackError(
           `deploy workflow run ${id} not finished after ${formatDuration(options.timeoutMs)} (${run.status})`,

@@ -5,7 +5,7 @@
  * All waiting goes through the injected sleep, so tests are fast and can assert the waits.
  */
 import { RollbackError, type Logger } from '../model.js'
-import { formatDuration } from '../util/duration.js'
+import { elapsedMs, formatDuration } from '../util/duration.js'
 import type {
   Deployment,
   EnvChange,
@@ -425,7 +425,7 @@ export class VercelProvider implements HostingProvider {
         )
       if (d.state === 'READY' && d.aliasAssigned) return d
       // Virtual time (sum of sleeps) plus real time: bounded both under test and for real.
-      const elapsed = slept + (this.now() - started)
+      const elapsed = elapsedMs(started, slept, this.now())
       if (elapsed >= options.timeoutMs)
         throw new RollbackError(
           `deployment ${d.id} not live after ${formatDuration(options.timeoutMs)} (last state: ${stateText})`,

@@ -12,3 +12,12 @@ export function formatDuration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`
 }
+
+/**
+ * Time spent waiting so far. With a real sleep the wall clock already contains the sleeps; with
+ * the instant sleep tests inject, only the sum of requested sleeps moves. The larger of the two is
+ * right in both cases (adding them would count every real sleep twice).
+ */
+export function elapsedMs(startedAt: number, sleptMs: number, now: number): number {
+  return Math.max(now - startedAt, sleptMs)
+}
