@@ -40,6 +40,9 @@ export interface StepRecord {
 export interface Journal {
   command: Command
   runbookName: string
+  severity: Plan['request']['severity']
+  /** GitHub Environment the severity must run behind (enforced by the workflow's `environment:`). */
+  environment?: string
   status: RunStatus
   startedAt: string
   finishedAt?: string
@@ -71,6 +74,8 @@ function newJournal(plan: Plan, now: number): Journal {
   return {
     command: plan.request.command,
     runbookName: plan.runbookName,
+    severity: plan.request.severity,
+    environment: plan.policy.environment,
     status: 'planned',
     startedAt: new Date(now).toISOString(),
     steps: plan.steps.map(step => ({
@@ -139,7 +144,16 @@ export async function execute(
   const modules = hooks.modules ?? PHASE_MODULES
   const started = now()
   const journal = newJournal(plan, started)
-  const save = async () => hooks.onJournal?.(journal)
+  // A report that cannot be written must not stop a rollback halfway: warn and carry on.
+  let saveWarned = false
+  const save = async () => {
+    try {
+      await hooks.onJournal?.(journal)
+    } catch (err) {
+      if (!saveWarned) ctx.log.warn(`could not write the report: ${toStepError(err).message}`)
+      saveWarned = true
+    }
+  }
   const finish = async (status: RunStatus) => {
     journal.status = status
     journal.finishedAt = new Date(now()).toISOString()

@@ -109,7 +109,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       registerSecret: value => core.setSecret(value)
     })
     setOutputs(outcome.outputs)
-    await core.summary.addRaw(outcome.markdown).write()
+    try {
+      await core.summary.addRaw(outcome.markdown).write()
+    } catch (err) {
+      // The rollback's outcome stands; only its summary could not be shown (see the report).
+      core.warning(`could not write the job summary: ${(err as Error).message}`)
+    }
     if (outcome.journal.status === 'failed') {
       core.setFailed(outcome.journal.error?.message ?? 'rollback failed')
     }

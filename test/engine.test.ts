@@ -175,6 +175,24 @@ describe('engine', () => {
     })
   })
 
+  it('a report that cannot be written does not stop the rollback halfway', async () => {
+    const calls: Calls = { preflight: [], run: [], drill: [] }
+    const modules = fakeModules(calls)
+    const request = testRequest({ command: 'run' })
+    const ctx = testContext({ request, runbook })
+    const journal = await execute(buildPlan(runbook, request, modules), ctx, {
+      modules,
+      onJournal: () => {
+        throw new Error('ENOSPC: no space left on device')
+      }
+    })
+    expect(journal.status).toBe('succeeded')
+    expect(calls.run).toEqual(['integrity', 'files', 'monitor', 'notify'])
+    expect(ctx.log.lines.filter(l => l.includes('could not write the report'))).toEqual([
+      'warn: could not write the report: ENOSPC: no space left on device'
+    ])
+  })
+
   it('journals after every step so a crash still leaves a record', async () => {
     const { journals } = await go('run')
     const statuses = journals.map(j => j.steps.filter(s => s.status === 'succeeded').length)

@@ -73,8 +73,8 @@ describe('git phase in the engine (streaming-migration example)', () => {
   it('drill reverts on a scratch branch, deletes it, and leaves main alone', async () => {
     const { fx, journal } = await engine('drill')
     expect(journal.status).toBe('succeeded')
-    expect(journal.steps[0]!.changed[0]).toContain('rollback-drill/demo-drill')
+    expect(journal.steps[0]!.changed[0]).toContain('refs/rollback/drill/demo-drill')
     expect(git(fx.remoteDir, 'rev-parse', 'main')).toBe(fx.streamingShas[4])
-    expect(git(fx.remoteDir, 'branch', '--list', 'rollback-drill/*')).toBe('')
+    expect(git(fx.remoteDir, 'for-each-ref', 'refs/rollback/drill')).toBe('')
   })
 })

@@ -56,10 +56,10 @@ describe('git reset', () => {
       mode: 'drill',
       ...reset(good, good, 'd1')
     })
-    expect(result!.changed[0]).toContain('rollback-drill/d1')
+    expect(result!.changed[0]).toContain('refs/rollback/drill/d1')
     expect(result!.changed.join('\n')).toContain('discarding 2 commit(s)')
     expect(remoteHead(repo)).toBe(b)
-    expect(remoteHead(repo, 'refs/heads/rollback-drill/d1')).toBeUndefined()
+    expect(remoteHead(repo, 'refs/rollback/drill/d1')).toBeUndefined()
     expect(remoteHead(repo, 'refs/rollback/backup/d1')).toBeUndefined()
   })
 

@@ -149,11 +149,9 @@ describe('git revert', () => {
       request: { runId: 'drill-7', command: 'drill' },
       mode: 'drill'
     })
-    expect(result!.changed[0]).toContain(
-      'pushed it to refs/heads/rollback-drill/drill-7 and deleted it'
-    )
+    expect(result!.changed[0]).toContain('pushed it to refs/rollback/drill/drill-7 and deleted it')
     expect(remoteHead(repo)).toBe(c)
-    expect(remoteHead(repo, 'refs/heads/rollback-drill/drill-7')).toBeUndefined()
+    expect(remoteHead(repo, 'refs/rollback/drill/drill-7')).toBeUndefined()
   })
 
   it.each([

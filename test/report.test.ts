@@ -7,6 +7,8 @@ function journal(over: Partial<Journal> = {}): Journal {
   return {
     command: 'run',
     runbookName: 'demo',
+    severity: 'high',
+    environment: 'production-rollback',
     status: 'failed',
     startedAt: '2026-01-01T00:00:00.000Z',
     durationMs: 2500,
@@ -59,8 +61,11 @@ function journal(over: Partial<Journal> = {}): Journal {
 describe('markdown summary', () => {
   const md = renderMarkdown(journal())
 
-  it('heads with the outcome and the error with its fix', () => {
+  it('heads with the outcome, the severity and its required environment, and the error with its fix', () => {
     expect(md).toContain('## ❌ Rollback failed: demo')
+    expect(md).toContain(
+      'Severity **high**. It must run behind the GitHub Environment `production-rollback` (required reviewers).'
+    )
     expect(md).toContain('> **Error:** git: push rejected')
     expect(md).toContain('> **Fix:** check token permissions')
   })

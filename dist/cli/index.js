@@ -358,13 +358,19 @@ function parseRequest(raw, trigger, runId) {
         severity = severityText;
     }
     const phases = parsePhases(value('phases'), problems);
-    const strategy = value('git-strategy');
-    if (strategy !== undefined && strategy !== 'revert' && strategy !== 'reset') {
-        problems.push(`git-strategy: "${strategy}" is not revert or reset`);
-    }
     const revert = value('revert');
     if (revert !== undefined)
         problems.push(...checkRevertSpec(revert));
+    // Asking for reset-to means asking for a reset: never fall back to the runbook's revert.
+    const explicitStrategy = value('git-strategy');
+    const strategy = explicitStrategy ??
+        (value('reset-to') !== undefined || value('confirm') !== undefined ? 'reset' : undefined);
+    if (strategy !== undefined && strategy !== 'revert' && strategy !== 'reset') {
+        problems.push(`git-strategy: "${strategy}" is not revert or reset`);
+    }
+    if (explicitStrategy === undefined && strategy === 'reset' && revert !== undefined) {
+        problems.push('revert: give either revert (Option B) or reset-to (Option A), not both');
+    }
     const resetTo = value('reset-to')?.toLowerCase();
     if (resetTo !== undefined && !SHA.test(resetTo)) {
         problems.push(`reset-to: "${resetTo}" is not a commit SHA (7 to 40 hex characters); pin the known-good commit, not a branch or tag`);
@@ -459,6 +465,14 @@ function formatDuration(ms) {
     if (ms < 60_000)
         return `${(ms / 1000).toFixed(1)} s`;
     return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+/**
+ * Time spent waiting so far. With a real sleep the wall clock already contains the sleeps; with
+ * the instant sleep tests inject, only the sum of requested sleeps moves. The larger of the two is
+ * right in both cases (adding them would count every real sleep twice).
+ */
+function elapsedMs(startedAt, sleptMs, now) {
+    return Math.max(now - startedAt, sleptMs);
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -4173,7 +4187,11 @@ async function createGit(ctx) {
     Object.assign(env, {
         GIT_TERMINAL_PROMPT: '0',
         GCM_INTERACTIVE: 'never',
-        GIT_LITERAL_PATHSPECS: '1'
+        GIT_LITERAL_PATHSPECS: '1',
+        // A stalled network must fail the step, not hang the run until the job times out.
+        GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+        GIT_HTTP_LOW_SPEED_TIME: '60',
+        GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
     });
     const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit);
     const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree']);
@@ -4726,7 +4744,7 @@ class VercelProvider {
             if (d.state === 'READY' && d.aliasAssigned)
                 return d;
             // Virtual time (sum of sleeps) plus real time: bounded both under test and for real.
-            const elapsed = slept + (this.now() - started);
+            const elapsed = elapsedMs(started, slept, this.now());
             if (elapsed >= options.timeoutMs)
                 throw new model/* RollbackError */.Z(`deployment ${d.id} not live after ${formatDuration(options.timeoutMs)} (last state: ${stateText})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.');
             const wait = Math.min(pollInterval(elapsed), Math.max(options.timeoutMs - elapsed, 0));
@@ -4869,7 +4887,7 @@ class GitHubVariablesProvider {
                 return d;
             if (d.state === 'ERROR')
                 throw new model/* RollbackError */.Z(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
-            const elapsed = slept + (this.now() - started);
+            const elapsed = elapsedMs(started, slept, this.now());
             if (elapsed >= options.timeoutMs)
                 throw new model/* RollbackError */.Z(`deploy workflow run ${id} not finished after ${formatDuration(options.timeoutMs)} (${run.status})`, `Watch it at ${run.html_url}, or raise flags.wait-timeout and rerun.`);
             const wait = Math.min(pollInterval(elapsed), Math.max(options.timeoutMs - elapsed, 0));
@@ -5110,6 +5128,9 @@ async function converge(action, ctx) {
     const changed = [];
     const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : [];
     const outputs = {};
+    // In the log before the change: if the process dies mid-step, the old values are still on record.
+    for (const line of recovery)
+        ctx.log.info(`before changing: ${line}`);
     try {
         if (state.diff.length > 0) {
             const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]]));
@@ -5154,12 +5175,28 @@ async function converge(action, ctx) {
 }
 
 ;// CONCATENATED MODULE: ./src/phases/git.ts
+/**
+ * git phase: the seed's "Git Rollback". Option B (`revert`, default) reverts commits newest first
+ * and pushes normally; Option A (`reset`) resets to a confirmed known-good ancestor, after pushing
+ * the discarded head to a backup ref, with --force-with-lease. The runbook's `files` section is
+ * applied in the same local sequence, so protected files are checked BEFORE anything is pushed.
+ * See docs/git-phase.md.
+ */
 
 
 
 
 
 
+
+/** The branch head each step's preflight saw: a reset discards only what was shown and approved. */
+const headsSeenInPreflight = new WeakMap();
+function requireUnmovedForReset(step, ctx, s) {
+    const seen = headsSeenInPreflight.get(ctx)?.get(step.id);
+    if (seen && seen !== s.tip) {
+        throw new model/* RollbackError */.Z(`branch: ${s.remote}/${s.branch} moved since the checks (${revert_short(seen)} -> ${revert_short(s.tip)}); a reset now would discard commits that were not shown in the plan`, 'run again to see the new plan (the commits to discard) and confirm it');
+    }
+}
 function git_session(step, ctx, fn) {
     checkBranch(step.action.branch);
     return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn);
@@ -5185,6 +5222,8 @@ async function runGit(step, ctx) {
     const action = step.action;
     return git_session(step, ctx, async (s) => {
         const resolved = await resolve(s, action, ctx);
+        if (resolved.kind === 'reset')
+            requireUnmovedForReset(step, ctx, s);
         const prepared = await prepare(s, action, resolved, runLabel(ctx));
         if (prepared.upToDate) {
             ctx.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`);
@@ -5225,7 +5264,8 @@ async function drillGit(step, ctx) {
     return git_session(step, ctx, async (s) => {
         const resolved = await resolve(s, step.action, ctx);
         const prepared = await prepare(s, step.action, resolved, runLabel(ctx));
-        const scratch = `refs/heads/rollback-drill/${refComponent(ctx.request.runId)}`;
+        // Not under refs/heads: a scratch branch would start push workflows and preview builds.
+        const scratch = `refs/rollback/drill/${refComponent(ctx.request.runId)}`;
         await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch });
         const deleted = await s.git.deleteRemoteRef(s.remote, scratch);
         if (deleted.exitCode !== 0)
@@ -5279,6 +5319,8 @@ const gitPhase = {
             const note = await git_session(step, ctx, async (s) => {
                 await requireClean(s);
                 const resolved = await resolve(s, step.action, ctx);
+                const seen = headsSeenInPreflight.get(ctx) ?? new Map();
+                headsSeenInPreflight.set(ctx, seen.set(step.id, s.tip));
                 const tried = await trial(s, step.action, resolved, ctx);
                 const outcome = tried.upToDate
                     ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
@@ -5575,7 +5617,7 @@ async function pollCheck(check, ctx) {
     for (;;) {
         attempts++;
         const result = await probe(check, ctx);
-        const elapsed = slept + (Date.now() - started);
+        const elapsed = elapsedMs(started, slept, Date.now());
         if (result.ok)
             return {
                 status: 'succeeded',
@@ -5853,7 +5895,7 @@ async function watch(action, ctx, once) {
                 await ctx.sleep(action.intervalMs);
                 slept += action.intervalMs;
             }
-            const sample = await takeSample(i + 1, slept + (Date.now() - started), config, ctx, db);
+            const sample = await takeSample(i + 1, elapsedMs(started, slept, Date.now()), config, ctx, db);
             samples.push(sample);
             probes += sample.health.length;
             failedProbes += sample.health.filter(h => !h.ok).length;
@@ -5881,7 +5923,7 @@ async function watch(action, ctx, once) {
         failedProbes,
         errorRate,
         maxErrorRate: config['max-error-rate'],
-        watchedMs: slept + (Date.now() - started)
+        watchedMs: elapsedMs(started, slept, Date.now())
     };
     const pct = (x) => `${Math.round(x * 1000) / 10}%`;
     const problems = [];
@@ -6363,6 +6405,8 @@ function newJournal(plan, now) {
     return {
         command: plan.request.command,
         runbookName: plan.runbookName,
+        severity: plan.request.severity,
+        environment: plan.policy.environment,
         status: 'planned',
         startedAt: new Date(now).toISOString(),
         steps: plan.steps.map(step => ({
@@ -6417,7 +6461,18 @@ async function engine_execute(plan, ctx, hooks = {}) {
     const modules = hooks.modules ?? PHASE_MODULES;
     const started = now();
     const journal = newJournal(plan, started);
-    const save = async () => hooks.onJournal?.(journal);
+    // A report that cannot be written must not stop a rollback halfway: warn and carry on.
+    let saveWarned = false;
+    const save = async () => {
+        try {
+            await hooks.onJournal?.(journal);
+        }
+        catch (err) {
+            if (!saveWarned)
+                ctx.log.warn(`could not write the report: ${toStepError(err).message}`);
+            saveWarned = true;
+        }
+    };
     const finish = async (status) => {
         journal.status = status;
         journal.finishedAt = new Date(now()).toISOString();
@@ -6545,6 +6600,10 @@ function renderMarkdown(journal) {
     const lines = [];
     const mode = journal.command === 'drill' ? ' (drill: production untouched)' : '';
     lines.push(`## ${RUN_HEADLINE[journal.status]}: ${escapeCell(journal.runbookName)}${mode}`, '');
+    const gate = journal.environment
+        ? ` It must run behind the GitHub Environment \`${journal.environment}\` (required reviewers).`
+        : '';
+    lines.push(`Severity **${journal.severity}**.${gate}`, '');
     if (journal.durationMs !== undefined) {
         lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '');
     }

@@ -43,7 +43,11 @@ export async function createGit(ctx: RunContext): Promise<GitCommandManager> {
   Object.assign(env, {
     GIT_TERMINAL_PROMPT: '0',
     GCM_INTERACTIVE: 'never',
-    GIT_LITERAL_PATHSPECS: '1'
+    GIT_LITERAL_PATHSPECS: '1',
+    // A stalled network must fail the step, not hang the run until the job times out.
+    GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+    GIT_HTTP_LOW_SPEED_TIME: '60',
+    GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
   })
   const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit)
   const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree'])

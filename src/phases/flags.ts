@@ -212,6 +212,8 @@ async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResul
   const changed: string[] = []
   const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : []
   const outputs: Record<string, string> = {}
+  // In the log before the change: if the process dies mid-step, the old values are still on record.
+  for (const line of recovery) ctx.log.info(`before changing: ${line}`)
   try {
     if (state.diff.length > 0) {
       const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]!]))

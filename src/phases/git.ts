@@ -5,7 +5,13 @@
  * applied in the same local sequence, so protected files are checked BEFORE anything is pushed.
  * See docs/git-phase.md.
  */
-import { RollbackError, type PhaseModule, type RunContext, type Step, type StepResult } from '../model.js'
+import {
+  RollbackError,
+  type PhaseModule,
+  type RunContext,
+  type Step,
+  type StepResult
+} from '../model.js'
 import {
   checkBranch,
   describeAction,
@@ -106,7 +112,8 @@ async function drillGit(step: Step<GitAction>, ctx: RunContext): Promise<StepRes
   return session(step, ctx, async s => {
     const resolved = await resolve(s, step.action, ctx)
     const prepared = await prepare(s, step.action, resolved, runLabel(ctx))
-    const scratch = `refs/heads/rollback-drill/${refComponent(ctx.request.runId)}`
+    // Not under refs/heads: a scratch branch would start push workflows and preview builds.
+    const scratch = `refs/rollback/drill/${refComponent(ctx.request.runId)}`
     await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch })
     const deleted = await s.git.deleteRemoteRef(s.remote, scratch)
     if (deleted.exitCode !== 0) ctx.log.warn(`could not delete drill branch ${scratch}`)

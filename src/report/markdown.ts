@@ -24,6 +24,10 @@ export function renderMarkdown(journal: Journal): string {
   const lines: string[] = []
   const mode = journal.command === 'drill' ? ' (drill: production untouched)' : ''
   lines.push(`## ${RUN_HEADLINE[journal.status]}: ${escapeCell(journal.runbookName)}${mode}`, '')
+  const gate = journal.environment
+    ? ` It must run behind the GitHub Environment \`${journal.environment}\` (required reviewers).`
+    : ''
+  lines.push(`Severity **${journal.severity}**.${gate}`, '')
   if (journal.durationMs !== undefined) {
     lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '')
   }
