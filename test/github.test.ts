@@ -85,7 +85,7 @@ describe('GitHub client against the stand-in', () => {
     expect(pat.standin.variables.get('ROLLBACK_MODE')?.value).toBe('on')
   })
 
-  it('retries a 5xx after waiting, then succeeds', async () => {
+  it('retries a 5xx of a read or an edit after waiting, then succeeds; never repeats a POST', async () => {
     standin = await startGitHubStandin({ issues: [7] })
     const sleeps: number[] = []
     const client = new GitHubClient({
@@ -98,10 +98,15 @@ describe('GitHub client against the stand-in', () => {
         sleeps.push(ms)
       }
     })
-    standin.failNext(/\/issues\/7\/comments$/, { status: 502, message: 'Server Error' })
-    await client.createComment(7, 'after a blip')
+    const comment = await client.createComment(7, 'first')
+    standin.failNext(/\/issues\/comments\/\d+$/, { status: 502, message: 'Server Error' })
+    await client.updateComment(comment.id, 'after a blip')
     expect(sleeps).toEqual([5000])
-    expect(standin.comments).toHaveLength(1)
+    expect(standin.comments[0]!.body).toBe('after a blip')
+    // A failed POST may have been processed: it is reported, not repeated (no double comment).
+    standin.failNext(/\/issues\/7\/comments$/, { status: 502, message: 'Server Error' })
+    await expect(client.createComment(7, 'maybe posted')).rejects.toThrow()
+    expect(sleeps).toEqual([5000])
   })
 
   it('can inject 403 Resource not accessible by integration', async () => {

@@ -76,7 +76,10 @@ export class GitHubClient {
       }
       if (response.ok) return json as T
       const retryAfter = Number(response.headers.get('retry-after'))
-      if ((response.status === 429 || response.status >= 500) && attempt < TRIES) {
+      // A 5xx after a POST may still have created the comment or issue: retrying it could post
+      // twice. 429 means the request was not processed, so it is always safe to repeat.
+      const retriable = response.status === 429 || (response.status >= 500 && method !== 'POST')
+      if (retriable && attempt < TRIES) {
         await this.options.sleep(
           Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 60) * 1000 : 5000
         )
