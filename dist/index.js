@@ -31493,6 +31493,20 @@ async function requireRemoteBranch(git, target) {
 }
 
 ;// CONCATENATED MODULE: ./src/phases/files.ts
+/**
+ * files phase: the seed's "File-Level Rollback" (protect some files, remove others).
+ *
+ * The split with the git phase: when the git phase runs, IT applies `files.remove` (one commit) and
+ * checks `files.protect` in its local sequence, before it pushes, so a revert that would delete a
+ * protected file fails with nothing pushed. This phase's step then runs after it and converges:
+ * it fetches the pushed branch, removes whatever listed path is still present (normally nothing),
+ * re-checks the protected paths, and pushes only if it had to commit. When the git phase is not
+ * in the plan (phase filter, no `git` section), this same step does the whole job on its own.
+ * Either way it is idempotent: a rerun finds nothing to remove and pushes nothing.
+ * Protect/remove overlap (including a removed directory that holds a protected file) is rejected
+ * by the runbook schema.
+ */
+
 
 
 
@@ -31559,6 +31573,11 @@ const filesPhase = {
             notes.push(await session(step, ctx, async (s) => {
                 const present = await presentPaths(s.git, step.action.rules.remove, s.tip);
                 const missing = await missingProtected(s.git, step.action.rules, s.tip);
+                // Without a git step to bring them back, a missing protected file fails the run here,
+                // before any phase has changed anything.
+                if (missing.length && !ctx.plannedPhases?.includes('git')) {
+                    throw new model/* RollbackError */.Z(`files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`, 'restore the file(s) first, or run the git phase that brings them back');
+                }
                 const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`);
                 if (missing.length)
                     changes.push(`protected but missing now: ${missing.join(', ')}`);
@@ -31624,7 +31643,10 @@ class GitHubClient {
             if (response.ok)
                 return json;
             const retryAfter = Number(response.headers.get('retry-after'));
-            if ((response.status === 429 || response.status >= 500) && attempt < TRIES) {
+            // A 5xx after a POST may still have created the comment or issue: retrying it could post
+            // twice. 429 means the request was not processed, so it is always safe to repeat.
+            const retriable = response.status === 429 || (response.status >= 500 && method !== 'POST');
+            if (retriable && attempt < TRIES) {
                 await this.options.sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 60) * 1000 : 5000);
                 continue;
             }
@@ -33730,6 +33752,7 @@ async function engine_execute(plan, ctx, hooks = {}) {
         await save();
         return journal;
     };
+    ctx.plannedPhases = [...new Set(plan.steps.map(s => s.phase))];
     const failures = await preflight(plan, ctx, journal, modules);
     if (plan.request.command === 'plan') {
         // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.

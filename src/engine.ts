@@ -162,6 +162,7 @@ export async function execute(
     return journal
   }
 
+  ctx.plannedPhases = [...new Set(plan.steps.map(s => s.phase))]
   const failures = await preflight(plan, ctx, journal, modules)
   if (plan.request.command === 'plan') {
     // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.

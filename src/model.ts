@@ -90,6 +90,8 @@ export interface RunContext {
   /** Optional integrations the entry point wired up. */
   github?: GitHubTarget
   fetch: typeof fetch
+  /** The phases this run's plan contains; set by the engine (a phase may depend on another). */
+  plannedPhases?: readonly PhaseName[]
   /** The run's report so far as markdown; set by the engine (notify posts it). */
   summary?: () => string
   /** Sleeps; replaced by tests to keep them fast. */

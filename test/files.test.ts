@@ -105,14 +105,14 @@ describe('files phase on its own', () => {
     expect(remoteHead(repo)).toBe(head)
   })
 
-  it('fails without pushing when a protected file is missing', async () => {
+  it('without a git step, a missing protected file fails the checks (before any phase changes anything)', async () => {
     const { tip } = history()
     const err = await runPhase({
       phase: 'files',
       workdir: clone(repo),
       runbook: { files: { protect: ['lib/gone.ts'], remove: ['lib/v3.ts'] } }
     }).catch(e => e)
-    expect(err.message).toContain('lib/gone.ts')
+    expect(err.message).toMatch(/^files\.protect: lib\/gone\.ts missing on origin\/main/)
     expect(remoteHead(repo)).toBe(tip)
   })
 

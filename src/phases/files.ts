@@ -11,7 +11,13 @@
  * Protect/remove overlap (including a removed directory that holds a protected file) is rejected
  * by the runbook schema.
  */
-import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
+import {
+  RollbackError,
+  type PhaseModule,
+  type RunContext,
+  type Step,
+  type StepResult
+} from '../model.js'
 import { applyFileRules, missingProtected, presentPaths } from '../git/files.js'
 import { checkBranch, fileRules, gitAction, type FileRules } from '../git/inputs.js'
 import { pushOrExplain } from '../git/push.js'
@@ -87,6 +93,14 @@ export const filesPhase: PhaseModule<FilesAction> = {
         await session(step, ctx, async s => {
           const present = await presentPaths(s.git, step.action.rules.remove, s.tip)
           const missing = await missingProtected(s.git, step.action.rules, s.tip)
+          // Without a git step to bring them back, a missing protected file fails the run here,
+          // before any phase has changed anything.
+          if (missing.length && !ctx.plannedPhases?.includes('git')) {
+            throw new RollbackError(
+              `files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`,
+              'restore the file(s) first, or run the git phase that brings them back'
+            )
+          }
           const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`)
           if (missing.length) changes.push(`protected but missing now: ${missing.join(', ')}`)
           return { stepId: step.id, changes, details: { presentToRemove: present, missing } }
