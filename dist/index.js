@@ -28687,17 +28687,18 @@ const INPUTS = {
     'github-token': {
         description: 'Token for pushing, comments and issues.',
         default: '${{ github.token }}',
+        secret: true,
         secretEnv: 'GITHUB_TOKEN'
     },
     'hosting-token': {
         description: 'Hosting platform API token (default: the variable the runbook names, e.g. VERCEL_TOKEN).',
         default: '',
-        secretEnv: 'HOSTING_TOKEN'
+        secret: true
     },
     'database-url': {
         description: 'PostgreSQL connection URL (default: the variable the runbook names, e.g. DATABASE_URL).',
         default: '',
-        secretEnv: 'DATABASE_URL'
+        secret: true
     }
 };
 const OUTPUTS = {

@@ -14,7 +14,7 @@ import { RunbookError } from './runbook/load.js'
 import { maskUrl } from './util/redact.js'
 
 const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
-  name => !('secretEnv' in INPUTS[name]) && name !== 'command'
+  name => !('secret' in INPUTS[name]) && name !== 'command'
 )
 
 function usage(): string {
@@ -45,7 +45,8 @@ function usage(): string {
     '',
     'Secrets are read from environment variables only (never flags):',
     ...secrets,
-    '  (and the variables your runbook names, e.g. VERCEL_TOKEN)',
+    '  hosting token, database URL: the variables your runbook names (hosting.token-env,',
+    '                  database.url-env; default VERCEL_TOKEN, DATABASE_URL)',
     '',
     'Exit status: 0 planned/succeeded, 1 failed, 2 invalid runbook or input.'
   ].join('\n')
@@ -115,11 +116,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       runId,
       workdir,
       env,
-      secrets: {
-        githubToken: env.GITHUB_TOKEN || undefined,
-        hostingToken: env.HOSTING_TOKEN || undefined,
-        databaseUrl: env.DATABASE_URL || undefined
-      },
+      // Only the token has a fixed variable; the hosting token and database URL come from the
+      // variables the runbook names, never from a generic one left in the shell.
+      secrets: { githubToken: env.GITHUB_TOKEN || undefined },
       github: githubTarget(env),
       reportPath: resolve(flag('report') ?? `rollback-report-${runId}.json`),
       log: stderrLogger

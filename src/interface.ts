@@ -6,7 +6,10 @@
 export interface InputSpec {
   description: string
   default?: string
-  /** Secret inputs are masked and, for the CLI, read from an environment variable only. */
+  /** A secret: masked, never a CLI flag. The CLI reads it from `secretEnv`, or (when that is
+   * unset) only from the variable the runbook names, so a stray shell variable can never point a
+   * run at the wrong database or project. */
+  secret?: true
   secretEnv?: string
 }
 
@@ -45,19 +48,20 @@ export const INPUTS = {
   'github-token': {
     description: 'Token for pushing, comments and issues.',
     default: '${{ github.token }}',
+    secret: true,
     secretEnv: 'GITHUB_TOKEN'
   },
   'hosting-token': {
     description:
       'Hosting platform API token (default: the variable the runbook names, e.g. VERCEL_TOKEN).',
     default: '',
-    secretEnv: 'HOSTING_TOKEN'
+    secret: true
   },
   'database-url': {
     description:
       'PostgreSQL connection URL (default: the variable the runbook names, e.g. DATABASE_URL).',
     default: '',
-    secretEnv: 'DATABASE_URL'
+    secret: true
   }
 } as const satisfies Record<string, InputSpec>
 

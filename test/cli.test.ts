@@ -1,7 +1,7 @@
 /** The bundled CLI, run as an operator would run it. */
 import { describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -31,9 +31,26 @@ describe('emergency-rollback CLI', () => {
     ]) {
       expect(stdout).toContain(flag)
     }
-    expect(stdout).not.toContain('--github-token')
+    for (const secret of ['--github-token', '--hosting-token', '--database-url']) {
+      expect(stdout).not.toContain(secret)
+    }
     expect(stdout).toMatch(/GITHUB_TOKEN\s/)
-    expect(stdout).toMatch(/DATABASE_URL\s/)
+    expect(stdout).toContain('database.url-env')
+  })
+
+  it('takes the database URL only from the variable the runbook names, not a stray DATABASE_URL', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'))
+    const runbook = join(dir, 'rollback.yml')
+    writeFileSync(
+      runbook,
+      'version: 1\nname: x\ndatabase:\n  url-env: PROD_DATABASE_URL\n  steps:\n    - name: s\n      sql: SELECT 1\n'
+    )
+    const { code, stdout } = cli(['plan', '--runbook', runbook, '--report', join(dir, 'r.json')], {
+      DATABASE_URL: 'postgres://someone@127.0.0.1:1/local_dev_db'
+    })
+    expect(code).toBe(0)
+    expect(stdout).toContain('$PROD_DATABASE_URL is set')
+    expect(stdout).not.toContain('local_dev_db')
   })
 
   it('plan prints the text report and writes the JSON report', () => {

@@ -30,7 +30,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 
 
 
-const PLAIN_INPUTS = Object.keys(_interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m).filter(name => !('secretEnv' in _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name]) && name !== 'command');
+const PLAIN_INPUTS = Object.keys(_interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m).filter(name => !('secret' in _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name]) && name !== 'command');
 function usage() {
     const flags = PLAIN_INPUTS.map(name => {
         const spec = _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name];
@@ -59,7 +59,8 @@ function usage() {
         '',
         'Secrets are read from environment variables only (never flags):',
         ...secrets,
-        '  (and the variables your runbook names, e.g. VERCEL_TOKEN)',
+        '  hosting token, database URL: the variables your runbook names (hosting.token-env,',
+        '                  database.url-env; default VERCEL_TOKEN, DATABASE_URL)',
         '',
         'Exit status: 0 planned/succeeded, 1 failed, 2 invalid runbook or input.'
     ].join('\n');
@@ -129,11 +130,9 @@ async function main(argv, env) {
             runId,
             workdir,
             env,
-            secrets: {
-                githubToken: env.GITHUB_TOKEN || undefined,
-                hostingToken: env.HOSTING_TOKEN || undefined,
-                databaseUrl: env.DATABASE_URL || undefined
-            },
+            // Only the token has a fixed variable; the hosting token and database URL come from the
+            // variables the runbook names, never from a generic one left in the shell.
+            secrets: { githubToken: env.GITHUB_TOKEN || undefined },
             github: githubTarget(env),
             reportPath: (0,node_path__WEBPACK_IMPORTED_MODULE_1__.resolve)(flag('report') ?? `rollback-report-${runId}.json`),
             log: stderrLogger
@@ -255,17 +254,18 @@ const INPUTS = {
     'github-token': {
         description: 'Token for pushing, comments and issues.',
         default: '${{ github.token }}',
+        secret: true,
         secretEnv: 'GITHUB_TOKEN'
     },
     'hosting-token': {
         description: 'Hosting platform API token (default: the variable the runbook names, e.g. VERCEL_TOKEN).',
         default: '',
-        secretEnv: 'HOSTING_TOKEN'
+        secret: true
     },
     'database-url': {
         description: 'PostgreSQL connection URL (default: the variable the runbook names, e.g. DATABASE_URL).',
         default: '',
-        secretEnv: 'DATABASE_URL'
+        secret: true
     }
 };
 const OUTPUTS = {
