@@ -2,8 +2,8 @@
  * A big UPDATE done safely: walk the primary key in ranges of `batch-size` rows (keyset, so sparse
  * ids cost nothing), each batch its own short transaction that re-checks the condition, locks the
  * rows it changes (FOR UPDATE; waits bounded by the lock ladder), updates them and records their
- * OLD values in a backup table, all in one statement. A pause between batches, a cap on the total
- * time. A crash loses at most the batch in flight (rolled back whole); a rerun converges because
+ * OLD values in a backup table, all in one statement. A pause between batches (at least as long as
+ * the batch took: the cleanup stays under half a core), a cap on the total time. A crash loses at most the batch in flight (rolled back whole); a rerun converges because
  * the condition no longer matches rows already changed. Nothing is ever loaded into memory.
  */
 import type pg from 'pg'
@@ -206,7 +206,9 @@ async function pass(
     if (upper === null || oneBatchOnly) break
     from = upper
     first = false
-    if (spec.pauseMs > 0) await options.ladder.sleep(spec.pauseMs)
+    // Adaptive pause: at least `pause`, and at least as long as the batch took, so the cleanup
+    // never uses more than half of one core and the app's queries keep their latency.
+    await options.ladder.sleep(Math.max(spec.pauseMs, record.ms))
   }
   return true
 }
