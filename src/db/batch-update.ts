@@ -160,11 +160,51 @@ async function nextUpper(
   return res.rows[0]?.k ?? null
 }
 
-export async function countMatching(client: pg.Client, spec: BatchUpdateSpec): Promise<number> {
-  const res = await client.query<{ n: string }>(
-    `SELECT count(*)::text AS n FROM ${ident(spec.table)} WHERE (${spec.where})`
+/**
+ * Rows matching the condition, counted in key ranges (COUNT_BATCH_ROWS) with the same adaptive
+ * pause as the batches: one big count(*) would be a full scan competing with the app at once.
+ */
+export const COUNT_BATCH_ROWS = 50_000
+
+export async function countMatching(
+  client: pg.Client,
+  spec: BatchUpdateSpec,
+  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms))
+): Promise<number> {
+  const t = ident(spec.table)
+  const k = ident(spec.key)
+  const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
+  let from = minRes.rows[0]?.k ?? null
+  let first = true
+  let total = 0
+  while (from !== null) {
+    const started = Date.now()
+    const op = first ? '>=' : '>'
+    const upperRes = await client.query<{ k: string }>(
+      `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
+      [from, COUNT_BATCH_ROWS - 1]
+    )
+    const upper = upperRes.rows[0]?.k ?? null
+    const res = await client.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${t}
+        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`} AND (${spec.where})`,
+      upper === null ? [from] : [from, upper]
+    )
+    total += Number(res.rows[0]?.n ?? 0)
+    if (upper === null) break
+    from = upper
+    first = false
+    await sleep(Math.max(spec.pauseMs, Date.now() - started))
+  }
+  return total
+}
+
+/** The planner's estimate of matching rows (no scan): for preflight. */
+export async function estimateMatching(client: pg.Client, spec: BatchUpdateSpec): Promise<number> {
+  const res = await client.query<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }>(
+    `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${ident(spec.table)} WHERE (${spec.where})`
   )
-  return Number(res.rows[0]?.n ?? 0)
+  return Math.round(res.rows[0]?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0)
 }
 
 /**
@@ -230,13 +270,13 @@ export async function runBatchUpdate(
       timeCapped = true
       break
     }
-    remaining = await countMatching(client, spec)
+    remaining = await countMatching(client, spec, options.ladder.sleep)
     if (remaining === 0) break
     options.ladder.log?.(
       `${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`
     )
   }
-  if (timeCapped) remaining = await countMatching(client, spec)
+  if (timeCapped) remaining = await countMatching(client, spec, options.ladder.sleep)
   const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0)
   return {
     rowsChanged,
@@ -270,7 +310,7 @@ export async function drillBatchUpdate(
   options: BatchUpdateOptions
 ): Promise<BatchDrillResult> {
   const now = options.now ?? Date.now
-  const eligibleRows = await countMatching(client, spec)
+  const eligibleRows = await countMatching(client, spec, options.ladder.sleep)
   const totalRes = await client.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM ${ident(spec.table)}`
   )
