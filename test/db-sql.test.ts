@@ -91,3 +91,21 @@ describe('sql steps', () => {
     ).toHaveLength(1)
   })
 })
+
+describe('plan without a reachable database', () => {
+  it('still classifies the SQL and only warns about the connection', async () => {
+    const runbook = testRunbook({ database: { steps: [{ name: 'custom', sql: SQL }] } })
+    const ctx = testContext({
+      runbook,
+      request: testRequest({ command: 'plan', runId: 'plan-offline' }),
+      env: { DATABASE_URL: 'postgres://app:pw-secret@127.0.0.1:1/app' }
+    })
+    const [step] = databasePhase.plan(runbook, ctx.request)
+    const notes = await databasePhase.preflight!([step!], ctx)
+    expect(notes![0]!.changes).toHaveLength(3)
+    expect(ctx.log.lines.join('\n')).toMatch(
+      /warn: database preflight: database unreachable at postgres:\/\/app:\*\*\*@/
+    )
+    expect(ctx.log.lines.join('\n')).not.toContain('pw-secret')
+  })
+})

@@ -2,8 +2,8 @@
  * A big UPDATE done safely: walk the primary key in ranges of `batch-size` rows (keyset, so sparse
  * ids cost nothing), each batch its own short transaction that re-checks the condition, locks the
  * rows it changes (FOR UPDATE; waits bounded by the lock ladder), updates them and records their
- * OLD values in a backup table, all in one statement. A pause between batches, a cap on the total
- * time. A crash loses at most the batch in flight (rolled back whole); a rerun converges because
+ * OLD values in a backup table, all in one statement. A pause between batches (at least as long as
+ * the batch took: the cleanup stays under half a core), a cap on the total time. A crash loses at most the batch in flight (rolled back whole); a rerun converges because
  * the condition no longer matches rows already changed. Nothing is ever loaded into memory.
  */
 import type pg from 'pg'
@@ -160,11 +160,51 @@ async function nextUpper(
   return res.rows[0]?.k ?? null
 }
 
-export async function countMatching(client: pg.Client, spec: BatchUpdateSpec): Promise<number> {
-  const res = await client.query<{ n: string }>(
-    `SELECT count(*)::text AS n FROM ${ident(spec.table)} WHERE (${spec.where})`
+/**
+ * Rows matching the condition, counted in key ranges (COUNT_BATCH_ROWS) with the same adaptive
+ * pause as the batches: one big count(*) would be a full scan competing with the app at once.
+ */
+export const COUNT_BATCH_ROWS = 50_000
+
+export async function countMatching(
+  client: pg.Client,
+  spec: BatchUpdateSpec,
+  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms))
+): Promise<number> {
+  const t = ident(spec.table)
+  const k = ident(spec.key)
+  const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
+  let from = minRes.rows[0]?.k ?? null
+  let first = true
+  let total = 0
+  while (from !== null) {
+    const started = Date.now()
+    const op = first ? '>=' : '>'
+    const upperRes = await client.query<{ k: string }>(
+      `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
+      [from, COUNT_BATCH_ROWS - 1]
+    )
+    const upper = upperRes.rows[0]?.k ?? null
+    const res = await client.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${t}
+        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`} AND (${spec.where})`,
+      upper === null ? [from] : [from, upper]
+    )
+    total += Number(res.rows[0]?.n ?? 0)
+    if (upper === null) break
+    from = upper
+    first = false
+    await sleep(Math.max(spec.pauseMs, Date.now() - started))
+  }
+  return total
+}
+
+/** The planner's estimate of matching rows (no scan): for preflight. */
+export async function estimateMatching(client: pg.Client, spec: BatchUpdateSpec): Promise<number> {
+  const res = await client.query<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }>(
+    `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${ident(spec.table)} WHERE (${spec.where})`
   )
-  return Number(res.rows[0]?.n ?? 0)
+  return Math.round(res.rows[0]?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0)
 }
 
 /**
@@ -206,7 +246,9 @@ async function pass(
     if (upper === null || oneBatchOnly) break
     from = upper
     first = false
-    if (spec.pauseMs > 0) await options.ladder.sleep(spec.pauseMs)
+    // Adaptive pause: at least `pause`, and at least as long as the batch took, so the cleanup
+    // never uses more than half of one core and the app's queries keep their latency.
+    await options.ladder.sleep(Math.max(spec.pauseMs, record.ms))
   }
   return true
 }
@@ -228,13 +270,13 @@ export async function runBatchUpdate(
       timeCapped = true
       break
     }
-    remaining = await countMatching(client, spec)
+    remaining = await countMatching(client, spec, options.ladder.sleep)
     if (remaining === 0) break
     options.ladder.log?.(
       `${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`
     )
   }
-  if (timeCapped) remaining = await countMatching(client, spec)
+  if (timeCapped) remaining = await countMatching(client, spec, options.ladder.sleep)
   const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0)
   return {
     rowsChanged,
@@ -268,7 +310,7 @@ export async function drillBatchUpdate(
   options: BatchUpdateOptions
 ): Promise<BatchDrillResult> {
   const now = options.now ?? Date.now
-  const eligibleRows = await countMatching(client, spec)
+  const eligibleRows = await countMatching(client, spec, options.ladder.sleep)
   const totalRes = await client.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM ${ident(spec.table)}`
   )

@@ -211,6 +211,7 @@ export async function copyColumns(
       [from, COPY_BATCH_ROWS - 1]
     )
     const upper = upperRes.rows[0]?.k ?? null
+    const batchStarted = Date.now()
     const res = await client.query(
       `INSERT INTO ${b} (${list}) SELECT ${list} FROM ${t}
         WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`}
@@ -221,7 +222,7 @@ export async function copyColumns(
     if (upper === null) break
     from = upper
     first = false
-    await sleep(COPY_PAUSE_MS)
+    await sleep(Math.max(COPY_PAUSE_MS, Date.now() - batchStarted)) // adaptive, as in batch-update
   }
   return copied
 }

@@ -84,6 +84,8 @@ export function clientConfig(settings: DbSettings, purpose: string): pg.ClientCo
     application_name: app,
     connectionTimeoutMillis: 15_000,
     statement_timeout: settings.statementTimeoutMs,
+    // Be gentle: no parallel workers for our scans (on a small server they would take every core).
+    options: '-c max_parallel_workers_per_gather=0',
     idle_in_transaction_session_timeout: Math.max(settings.statementTimeoutMs, 60_000)
   }
 }

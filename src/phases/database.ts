@@ -20,7 +20,7 @@ import { parseDuration } from '../util/duration.js'
 import { checkRunLockFree, withRunLock } from '../db/advisory-lock.js'
 import {
   backupTableName,
-  countMatching,
+  estimateMatching,
   drillBatchUpdate,
   runBatchUpdate,
   validateBatchSpec,
@@ -230,11 +230,11 @@ async function checkStep(
     }
     let eligible: number
     try {
-      eligible = await countMatching(client, spec)
+      eligible = await estimateMatching(client, spec)
     } catch (err) {
       throw sqlError(err, `${f}.where`)
     }
-    return { stepId: s.id, details: { eligibleRows: eligible } }
+    return { stepId: s.id, details: { eligibleRowsEstimate: eligible } }
   }
   // sql: names and plans checked without running anything.
   for (const stmt of stmts ?? []) {

@@ -1,0 +1,25 @@
+import { describe, expect, it } from '@jest/globals'
+import { backupTableName } from '../src/db/batch-update.js'
+import { ladderSleep, ladderTimeouts } from '../src/db/lock-ladder.js'
+
+describe('lock ladder shape', () => {
+  it('climbs to the runbook lock-timeout in five rungs, then stays there', () => {
+    expect(ladderTimeouts(500, 8)).toEqual([100, 200, 300, 400, 500, 500, 500, 500, 500])
+    expect(ladderTimeouts(200, 0)).toEqual([40])
+  })
+
+  it('sleeps 50 ms doubling up to 5 s, with up to 50% jitter', () => {
+    expect([1, 2, 3, 8, 20].map(i => ladderSleep(i, () => 0))).toEqual([50, 100, 200, 5000, 5000])
+    expect(ladderSleep(1, () => 1)).toBe(75)
+  })
+})
+
+describe('backup table names', () => {
+  it('are per run, sanitised and fit in 63 bytes', () => {
+    expect(backupTableName('public.outline_sessions', '12345678-2')).toBe(
+      'rollback_backup.outline_sessions_12345678_2'
+    )
+    const long = backupTableName('a'.repeat(60), 'run-'.repeat(20))
+    expect(long.split('.')[1]!.length).toBeLessThanOrEqual(63)
+  })
+})
