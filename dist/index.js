@@ -28978,6 +28978,8 @@ function clientConfig(settings, purpose) {
         application_name: app,
         connectionTimeoutMillis: 15_000,
         statement_timeout: settings.statementTimeoutMs,
+        // Be gentle: no parallel workers for our scans (on a small server they would take every core).
+        options: '-c max_parallel_workers_per_gather=0',
         idle_in_transaction_session_timeout: Math.max(settings.statementTimeoutMs, 60_000)
     };
 }
@@ -29428,9 +29430,38 @@ async function nextUpper(client, spec, from, first) {
     const res = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, spec.batchSize - 1]);
     return res.rows[0]?.k ?? null;
 }
-async function countMatching(client, spec) {
-    const res = await client.query(`SELECT count(*)::text AS n FROM ${ident(spec.table)} WHERE (${spec.where})`);
-    return Number(res.rows[0]?.n ?? 0);
+/**
+ * Rows matching the condition, counted in key ranges (COUNT_BATCH_ROWS) with the same adaptive
+ * pause as the batches: one big count(*) would be a full scan competing with the app at once.
+ */
+const COUNT_BATCH_ROWS = 50_000;
+async function countMatching(client, spec, sleep = ms => new Promise(r => setTimeout(r, ms))) {
+    const t = ident(spec.table);
+    const k = ident(spec.key);
+    const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
+    let from = minRes.rows[0]?.k ?? null;
+    let first = true;
+    let total = 0;
+    while (from !== null) {
+        const started = Date.now();
+        const op = first ? '>=' : '>';
+        const upperRes = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, COUNT_BATCH_ROWS - 1]);
+        const upper = upperRes.rows[0]?.k ?? null;
+        const res = await client.query(`SELECT count(*)::text AS n FROM ${t}
+        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`} AND (${spec.where})`, upper === null ? [from] : [from, upper]);
+        total += Number(res.rows[0]?.n ?? 0);
+        if (upper === null)
+            break;
+        from = upper;
+        first = false;
+        await sleep(Math.max(spec.pauseMs, Date.now() - started));
+    }
+    return total;
+}
+/** The planner's estimate of matching rows (no scan): for preflight. */
+async function estimateMatching(client, spec) {
+    const res = await client.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${ident(spec.table)} WHERE (${spec.where})`);
+    return Math.round(res.rows[0]?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0);
 }
 /**
  * One pass over the key range. Returns false when the time cap stopped it.
@@ -29462,8 +29493,9 @@ async function pass(client, spec, options, state, oneBatchOnly = false) {
             break;
         from = upper;
         first = false;
-        if (spec.pauseMs > 0)
-            await options.ladder.sleep(spec.pauseMs);
+        // Adaptive pause: at least `pause`, and at least as long as the batch took, so the cleanup
+        // never uses more than half of one core and the app's queries keep their latency.
+        await options.ladder.sleep(Math.max(spec.pauseMs, record.ms));
     }
     return true;
 }
@@ -29480,13 +29512,13 @@ async function runBatchUpdate(client, spec, options) {
             timeCapped = true;
             break;
         }
-        remaining = await countMatching(client, spec);
+        remaining = await countMatching(client, spec, options.ladder.sleep);
         if (remaining === 0)
             break;
         options.ladder.log?.(`${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`);
     }
     if (timeCapped)
-        remaining = await countMatching(client, spec);
+        remaining = await countMatching(client, spec, options.ladder.sleep);
     const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0);
     return {
         rowsChanged,
@@ -29507,7 +29539,7 @@ async function runBatchUpdate(client, spec, options) {
  */
 async function drillBatchUpdate(client, spec, options) {
     const now = options.now ?? Date.now;
-    const eligibleRows = await countMatching(client, spec);
+    const eligibleRows = await countMatching(client, spec, options.ladder.sleep);
     const totalRes = await client.query(`SELECT count(*)::text AS n FROM ${ident(spec.table)}`);
     const totalRows = Number(totalRes.rows[0]?.n ?? 0);
     const state = { pass: 1, batches: [], started: now(), now };
@@ -29736,6 +29768,7 @@ async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r
         const op = first ? '>=' : '>';
         const upperRes = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, COPY_BATCH_ROWS - 1]);
         const upper = upperRes.rows[0]?.k ?? null;
+        const batchStarted = Date.now();
         const res = await client.query(`INSERT INTO ${b} (${list}) SELECT ${list} FROM ${t}
         WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`}
        ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')}`, upper === null ? [from] : [from, upper]);
@@ -29744,7 +29777,7 @@ async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r
             break;
         from = upper;
         first = false;
-        await sleep(COPY_PAUSE_MS);
+        await sleep(Math.max(COPY_PAUSE_MS, Date.now() - batchStarted)); // adaptive, as in batch-update
     }
     return copied;
 }
@@ -30406,12 +30439,12 @@ async function checkStep(client, s, stmts, settings) {
         }
         let eligible;
         try {
-            eligible = await countMatching(client, spec);
+            eligible = await estimateMatching(client, spec);
         }
         catch (err) {
             throw sqlError(err, `${f}.where`);
         }
-        return { stepId: s.id, details: { eligibleRows: eligible } };
+        return { stepId: s.id, details: { eligibleRowsEstimate: eligible } };
     }
     // sql: names and plans checked without running anything.
     for (const stmt of stmts ?? []) {
