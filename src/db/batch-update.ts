@@ -2,8 +2,8 @@
  * A big UPDATE done safely: walk the primary key in ranges of `batch-size` rows (keyset, so sparse
  * ids cost nothing), each batch its own short transaction that re-checks the condition, locks the
  * rows it changes (FOR UPDATE; waits bounded by the lock ladder), updates them and records their
- * OLD values in a backup table, all in one statement. A pause between batches (at least as long as
- * the batch took: the cleanup stays under half a core), a cap on the total time. A crash loses at most the batch in flight (rolled back whole); a rerun converges because
+ * OLD values in a backup table, all in one statement. A pause between batches (at least twice as
+ * long as the batch took: the cleanup stays under a third of a core), a cap on the total time. A crash loses at most the batch in flight (rolled back whole); a rerun converges because
  * the condition no longer matches rows already changed. Nothing is ever loaded into memory.
  */
 import type pg from 'pg'
@@ -246,9 +246,9 @@ async function pass(
     if (upper === null || oneBatchOnly) break
     from = upper
     first = false
-    // Adaptive pause: at least `pause`, and at least as long as the batch took, so the cleanup
-    // never uses more than half of one core and the app's queries keep their latency.
-    await options.ladder.sleep(Math.max(spec.pauseMs, record.ms))
+    // Adaptive pause: at least `pause`, and at least twice as long as the batch took, so the
+    // cleanup holds row locks and a core at most a third of the time: the app keeps its latency.
+    await options.ladder.sleep(Math.max(spec.pauseMs, 2 * record.ms))
   }
   return true
 }
