@@ -15,7 +15,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4569);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3545);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9190);
 /* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(767);
 /**
@@ -435,7 +435,7 @@ function checkRevertSpec(spec) {
 
 /***/ }),
 
-/***/ 4569:
+/***/ 3545:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1533,6 +1533,19 @@ function failedResult(err, field, settings, extra = {}) {
         }
     };
 }
+/** The preflight session; under `plan` an unreachable database is a warning, not a failure. */
+async function preflightSession(ctx, phase) {
+    const settings = dbSettings(ctx);
+    try {
+        return { client: await connect(settings, 'preflight'), settings };
+    }
+    catch (err) {
+        if (ctx.request.command !== 'plan')
+            throw err;
+        ctx.log.warn(`${phase} preflight: ${err.message}`);
+        return undefined;
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/db/sql-classifier.ts
 /**
@@ -1901,18 +1914,10 @@ const databasePhase = {
             if (spec)
                 await validateBatchSpec(spec, `${field}.batch-update`);
         }
-        const settings = dbSettings(ctx);
-        let client;
-        try {
-            client = await connect(settings, 'preflight');
-        }
-        catch (err) {
-            if (ctx.request.command === 'plan') {
-                ctx.log.warn(`database preflight: ${err.message}`);
-                return notes;
-            }
-            throw err;
-        }
+        const session = await preflightSession(ctx, 'database');
+        if (!session)
+            return notes;
+        const { client, settings } = session;
         try {
             await checkRunLockFree(client);
             for (const s of steps) {
@@ -4202,6 +4207,7 @@ function lastLines(text) {
 
 
 
+
 const runners = new WeakMap();
 /** Lets tests and benchmarks observe (or interfere with) every git command of a run. */
 function useGitRunner(ctx, runner) {
@@ -4274,6 +4280,11 @@ async function requireRemoteBranch(git, target) {
         throw new model/* RollbackError */.Z(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
     }
 }
+/** A session on the remote branch a git or files step names (the branch name checked first). */
+function withStepSession(step, ctx, fn) {
+    checkBranch(step.action.branch);
+    return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn);
+}
 
 ;// CONCATENATED MODULE: ./src/phases/files.ts
 /**
@@ -4296,13 +4307,9 @@ async function requireRemoteBranch(git, target) {
 
 
 
-function session(step, ctx, fn) {
-    checkBranch(step.action.branch);
-    return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn);
-}
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
 async function apply(step, ctx, push) {
-    return session(step, ctx, async (s) => {
+    return withStepSession(step, ctx, async (s) => {
         await requireClean(s);
         await s.git.checkoutDetached(s.tip);
         const outcome = await applyFileRules(s.git, step.action.rules, runLabel(ctx));
@@ -4353,7 +4360,7 @@ const filesPhase = {
     async preflight(steps, ctx) {
         const notes = [];
         for (const step of steps) {
-            notes.push(await session(step, ctx, async (s) => {
+            notes.push(await withStepSession(step, ctx, async (s) => {
                 const present = await presentPaths(s.git, step.action.rules.remove, s.tip);
                 const missing = await missingProtected(s.git, step.action.rules, s.tip);
                 // Without a git step to bring them back, a missing protected file fails the run here,
@@ -4489,6 +4496,10 @@ function mapError(what, status, message, json) {
     return new GitHubApiError(`GitHub API ${what} failed (${detail})`, undefined, status);
 }
 
+;// CONCATENATED MODULE: ./src/providers/types.ts
+/** Two target lists name the same set (a variable is scoped by its set of targets). */
+const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x));
+
 ;// CONCATENATED MODULE: ./src/providers/vercel.ts
 /**
  * Vercel REST client behind the HostingProvider interface. fetch-based; every call carries the
@@ -4496,6 +4507,7 @@ function mapError(what, status, message, json) {
  * (clamped 5-60 s, plus jitter), other 5xx wait 5 s, five tries in all — like Vercel's own client.
  * All waiting goes through the injected sleep, so tests are fast and can assert the waits.
  */
+
 
 
 const VERCEL_API_URL = 'https://api.vercel.com';
@@ -4525,7 +4537,6 @@ function toTargets(target) {
     const list = Array.isArray(target) ? target : typeof target === 'string' ? [target] : [];
     return list.filter((t) => ['production', 'preview', 'development'].includes(t));
 }
-const sameSet = (a, b) => a.length === b.length && a.every(x => b.includes(x));
 class VercelProvider {
     options;
     description;
@@ -4669,7 +4680,7 @@ class VercelProvider {
         const keys = Object.keys(values);
         const current = await this.readEnv(keys);
         const changes = keys.map(key => {
-            const old = current.find(e => e.key === key && sameSet(e.targets, targets));
+            const old = current.find(e => e.key === key && sameTargets(e.targets, targets));
             return {
                 key,
                 targets,
@@ -5018,14 +5029,14 @@ function createHostingProvider(ctx, overrides = {}) {
 
 
 
-const flags_sameSet = (a, b) => a.length === b.length && a.every(x => b.includes(x));
+
 async function inspect(provider, action) {
     const keys = Object.keys(action.set);
     const entries = await provider.readEnv(keys);
     const exact = new Map();
     for (const key of keys) {
         const mine = entries.filter(e => e.key === key);
-        const same = mine.find(e => flags_sameSet(e.targets, action.targets));
+        const same = mine.find(e => sameTargets(e.targets, action.targets));
         const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)));
         if (!same && clash)
             throw new model/* RollbackError */.Z(`${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`);
@@ -5252,10 +5263,6 @@ function requireUnmovedForReset(step, ctx, s) {
         throw new model/* RollbackError */.Z(`branch: ${s.remote}/${s.branch} moved since the checks (${revert_short(seen)} -> ${revert_short(s.tip)}); a reset now would discard commits that were not shown in the plan`, 'run again to see the new plan (the commits to discard) and confirm it');
     }
 }
-function git_session(step, ctx, fn) {
-    checkBranch(step.action.branch);
-    return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn);
-}
 function changedLines(resolved, prepared, s) {
     const where = `${s.remote}/${s.branch}`;
     const lines = [];
@@ -5275,7 +5282,7 @@ function changedLines(resolved, prepared, s) {
 }
 async function runGit(step, ctx) {
     const action = step.action;
-    return git_session(step, ctx, async (s) => {
+    return withStepSession(step, ctx, async (s) => {
         const resolved = await resolve(s, action, ctx);
         if (resolved.kind === 'reset')
             requireUnmovedForReset(step, ctx, s);
@@ -5316,7 +5323,7 @@ async function runGit(step, ctx) {
     });
 }
 async function drillGit(step, ctx) {
-    return git_session(step, ctx, async (s) => {
+    return withStepSession(step, ctx, async (s) => {
         const resolved = await resolve(s, step.action, ctx);
         const prepared = await prepare(s, step.action, resolved, runLabel(ctx));
         // Not under refs/heads: a scratch branch would start push workflows and preview builds.
@@ -5371,7 +5378,7 @@ const gitPhase = {
         for (const step of steps) {
             if (step.action.skip)
                 continue;
-            const note = await git_session(step, ctx, async (s) => {
+            const note = await withStepSession(step, ctx, async (s) => {
                 await requireClean(s);
                 const resolved = await resolve(s, step.action, ctx);
                 const seen = headsSeenInPreflight.get(ctx) ?? new Map();
@@ -5495,18 +5502,10 @@ const integrityPhase = {
         for (const step of steps) {
             await checkStatement(step.action.check, step.action.field);
         }
-        const settings = dbSettings(ctx);
-        let client;
-        try {
-            client = await connect(settings, 'preflight');
-        }
-        catch (err) {
-            if (ctx.request.command === 'plan') {
-                ctx.log.warn(`integrity preflight: ${err.message}`);
-                return notes;
-            }
-            throw err;
-        }
+        const session = await preflightSession(ctx, 'integrity');
+        if (!session)
+            return notes;
+        const { client } = session;
         try {
             for (const step of steps) {
                 const sql = await checkStatement(step.action.check, step.action.field);
@@ -6303,18 +6302,10 @@ const schemaPhase = {
         });
     },
     async preflight(steps, ctx) {
-        const settings = dbSettings(ctx);
-        let client;
-        try {
-            client = await connect(settings, 'preflight');
-        }
-        catch (err) {
-            if (ctx.request.command === 'plan') {
-                ctx.log.warn(`schema preflight: ${err.message}`);
-                return [];
-            }
-            throw err;
-        }
+        const session = await preflightSession(ctx, 'schema');
+        if (!session)
+            return [];
+        const { client, settings } = session;
         const notes = [];
         try {
             await checkRunLockFree(client);

@@ -2,7 +2,8 @@
 import type { RunContext, StepResult } from '../model.js'
 import { RollbackError } from '../model.js'
 import { maskUrl } from '../util/redact.js'
-import { sqlError, type DbSettings } from './connection.js'
+import type pg from 'pg'
+import { connect, dbSettings, sqlError, type DbSettings } from './connection.js'
 import { ladderTimeouts, LockLadderExhausted, type LadderOptions } from './lock-ladder.js'
 
 export function ladderOptions(ctx: RunContext, settings: DbSettings): LadderOptions {
@@ -56,5 +57,20 @@ export function failedResult(
       message: scrub(e.message, settings),
       hint: e.hint ? scrub(e.hint, settings) : undefined
     }
+  }
+}
+
+/** The preflight session; under `plan` an unreachable database is a warning, not a failure. */
+export async function preflightSession(
+  ctx: RunContext,
+  phase: string
+): Promise<{ client: pg.Client; settings: DbSettings } | undefined> {
+  const settings = dbSettings(ctx)
+  try {
+    return { client: await connect(settings, 'preflight'), settings }
+  } catch (err) {
+    if (ctx.request.command !== 'plan') throw err
+    ctx.log.warn(`${phase} preflight: ${(err as Error).message}`)
+    return undefined
   }
 }

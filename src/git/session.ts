@@ -6,6 +6,7 @@
 import { RollbackError, type RunContext } from '../model.js'
 import { Redactor } from '../util/redact.js'
 import { configureAuth } from './auth.js'
+import { checkBranch } from './inputs.js'
 import {
   execGit,
   GitCommandError,
@@ -119,4 +120,14 @@ async function requireRemoteBranch(git: GitCommandManager, target: SessionTarget
       'set branch (input) or git.branch (runbook) to an existing branch'
     )
   }
+}
+
+/** A session on the remote branch a git or files step names (the branch name checked first). */
+export function withStepSession<T>(
+  step: { action: SessionTarget },
+  ctx: RunContext,
+  fn: (session: GitSession) => Promise<T>
+): Promise<T> {
+  checkBranch(step.action.branch)
+  return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn)
 }

@@ -27,7 +27,7 @@ import {
   type BatchUpdateSpec
 } from '../db/batch-update.js'
 import { columnsOf } from '../db/column-backup.js'
-import { connect, dbSettings, sqlError, withClient, type DbSettings } from '../db/connection.js'
+import { dbSettings, sqlError, withClient, type DbSettings } from '../db/connection.js'
 import {
   constraintError,
   dropIndexConcurrently,
@@ -35,7 +35,13 @@ import {
   recreateStatement
 } from '../db/drop-index.js'
 import { withLockLadder, type LadderAttempt } from '../db/lock-ladder.js'
-import { failedResult, ladderOptions, ladderText, slug } from '../db/phase-support.js'
+import {
+  failedResult,
+  ladderOptions,
+  ladderText,
+  preflightSession,
+  slug
+} from '../db/phase-support.js'
 import { classifySql, describeStatement, type ClassifiedStatement } from '../db/sql-classifier.js'
 
 export interface DatabaseAction {
@@ -118,17 +124,9 @@ export const databasePhase: PhaseModule<DatabaseAction> = {
       const spec = specOf(step)
       if (spec) await validateBatchSpec(spec, `${field}.batch-update`)
     }
-    const settings = dbSettings(ctx)
-    let client: pg.Client
-    try {
-      client = await connect(settings, 'preflight')
-    } catch (err) {
-      if (ctx.request.command === 'plan') {
-        ctx.log.warn(`database preflight: ${(err as Error).message}`)
-        return notes
-      }
-      throw err
-    }
+    const session = await preflightSession(ctx, 'database')
+    if (!session) return notes
+    const { client, settings } = session
     try {
       await checkRunLockFree(client)
       for (const s of steps) {

@@ -19,21 +19,16 @@ import {
   type StepResult
 } from '../model.js'
 import { applyFileRules, missingProtected, presentPaths } from '../git/files.js'
-import { checkBranch, fileRules, gitAction, type FileRules } from '../git/inputs.js'
+import { fileRules, gitAction, type FileRules } from '../git/inputs.js'
 import { pushOrExplain } from '../git/push.js'
 import { requireClean, runLabel } from '../git/rollback.js'
 import { short } from '../git/revert.js'
-import { withGitSession, type GitSession } from '../git/session.js'
+import { withStepSession as session } from '../git/session.js'
 
 export interface FilesAction {
   remote: string
   branch: string
   rules: FileRules
-}
-
-function session<T>(step: Step<FilesAction>, ctx: RunContext, fn: (s: GitSession) => Promise<T>) {
-  checkBranch(step.action.branch)
-  return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn)
 }
 
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */

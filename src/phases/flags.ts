@@ -6,7 +6,13 @@
  */
 import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
 import { createHostingProvider } from '../providers/index.js'
-import type { Deployment, EnvTarget, HostedEnv, HostingProvider } from '../providers/types.js'
+import {
+  sameTargets,
+  type Deployment,
+  type EnvTarget,
+  type HostedEnv,
+  type HostingProvider
+} from '../providers/types.js'
 import type { Runbook } from '../runbook/schema.js'
 import { formatDuration, parseDuration } from '../util/duration.js'
 
@@ -17,9 +23,6 @@ export interface FlagsAction {
   redeploy: boolean
   waitTimeoutMs: number
 }
-
-const sameSet = (a: readonly string[], b: readonly string[]) =>
-  a.length === b.length && a.every(x => b.includes(x))
 
 interface Inspection {
   /** The stored entry with exactly the runbook's targets, per key. */
@@ -41,7 +44,7 @@ async function inspect(provider: HostingProvider, action: FlagsAction): Promise<
   const exact = new Map<string, HostedEnv>()
   for (const key of keys) {
     const mine = entries.filter(e => e.key === key)
-    const same = mine.find(e => sameSet(e.targets, action.targets))
+    const same = mine.find(e => sameTargets(e.targets, action.targets))
     const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)))
     if (!same && clash)
       throw new RollbackError(

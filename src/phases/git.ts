@@ -12,13 +12,7 @@ import {
   type Step,
   type StepResult
 } from '../model.js'
-import {
-  checkBranch,
-  describeAction,
-  gitAction,
-  refComponent,
-  type GitAction
-} from '../git/inputs.js'
+import { describeAction, gitAction, refComponent, type GitAction } from '../git/inputs.js'
 import { pushOrExplain } from '../git/push.js'
 import { backupRef, backupThenForcePush } from '../git/reset.js'
 import {
@@ -33,7 +27,7 @@ import {
   type Resolved
 } from '../git/rollback.js'
 import { describeCommit, short } from '../git/revert.js'
-import { withGitSession, type GitSession } from '../git/session.js'
+import { withStepSession as session, type GitSession } from '../git/session.js'
 
 /** The branch head each step's preflight saw: a reset discards only what was shown and approved. */
 const headsSeenInPreflight = new WeakMap<RunContext, Map<string, string>>()
@@ -46,11 +40,6 @@ function requireUnmovedForReset(step: Step<GitAction>, ctx: RunContext, s: GitSe
       'run again to see the new plan (the commits to discard) and confirm it'
     )
   }
-}
-
-function session<T>(step: Step<GitAction>, ctx: RunContext, fn: (s: GitSession) => Promise<T>) {
-  checkBranch(step.action.branch)
-  return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn)
 }
 
 function changedLines(resolved: Resolved, prepared: Prepared, s: GitSession): string[] {

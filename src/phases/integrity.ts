@@ -8,8 +8,8 @@ import type pg from 'pg'
 import type { PhaseModule, PreflightNote, RunContext, Step, StepResult } from '../model.js'
 import type { IntegrityCheck } from '../runbook/schema.js'
 import { checkStatement, MAX_REPORTED_ROWS, runAssertion } from '../db/assertions.js'
-import { connect, dbSettings, sqlError, withClient, type DbSettings } from '../db/connection.js'
-import { failedResult, slug } from '../db/phase-support.js'
+import { dbSettings, sqlError, withClient, type DbSettings } from '../db/connection.js'
+import { failedResult, preflightSession, slug } from '../db/phase-support.js'
 
 export interface IntegrityAction {
   index: number
@@ -43,17 +43,9 @@ export const integrityPhase: PhaseModule<IntegrityAction> = {
     for (const step of steps) {
       await checkStatement(step.action.check, step.action.field)
     }
-    const settings = dbSettings(ctx)
-    let client: pg.Client
-    try {
-      client = await connect(settings, 'preflight')
-    } catch (err) {
-      if (ctx.request.command === 'plan') {
-        ctx.log.warn(`integrity preflight: ${(err as Error).message}`)
-        return notes
-      }
-      throw err
-    }
+    const session = await preflightSession(ctx, 'integrity')
+    if (!session) return notes
+    const { client } = session
     try {
       for (const step of steps) {
         const sql = await checkStatement(step.action.check, step.action.field)

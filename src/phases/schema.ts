@@ -23,9 +23,15 @@ import {
   runSchemaRollback,
   type SchemaRollbackSpec
 } from '../db/column-backup.js'
-import { connect, dbSettings, withClient, type DbSettings } from '../db/connection.js'
+import { dbSettings, withClient, type DbSettings } from '../db/connection.js'
 import { constraintError } from '../db/drop-index.js'
-import { failedResult, ladderOptions, ladderText, slug } from '../db/phase-support.js'
+import {
+  failedResult,
+  ladderOptions,
+  ladderText,
+  preflightSession,
+  slug
+} from '../db/phase-support.js'
 
 export interface SchemaAction {
   index: number
@@ -73,17 +79,9 @@ export const schemaPhase: PhaseModule<SchemaAction> = {
   },
 
   async preflight(steps, ctx) {
-    const settings = dbSettings(ctx)
-    let client: pg.Client
-    try {
-      client = await connect(settings, 'preflight')
-    } catch (err) {
-      if (ctx.request.command === 'plan') {
-        ctx.log.warn(`schema preflight: ${(err as Error).message}`)
-        return []
-      }
-      throw err
-    }
+    const session = await preflightSession(ctx, 'schema')
+    if (!session) return []
+    const { client, settings } = session
     const notes: PreflightNote[] = []
     try {
       await checkRunLockFree(client)

@@ -4,6 +4,10 @@
  */
 export type EnvTarget = 'production' | 'preview' | 'development'
 
+/** Two target lists name the same set (a variable is scoped by its set of targets). */
+export const sameTargets = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every(x => b.includes(x))
+
 /** One stored variable as the platform reports it. */
 export interface HostedEnv {
   id: string

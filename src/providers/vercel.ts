@@ -6,13 +6,14 @@
  */
 import { RollbackError, type Logger } from '../model.js'
 import { elapsedMs, formatDuration } from '../util/duration.js'
-import type {
-  Deployment,
-  EnvChange,
-  EnvTarget,
-  HostedEnv,
-  HostingProvider,
-  WaitOptions
+import {
+  sameTargets,
+  type Deployment,
+  type EnvChange,
+  type EnvTarget,
+  type HostedEnv,
+  type HostingProvider,
+  type WaitOptions
 } from './types.js'
 
 export const VERCEL_API_URL = 'https://api.vercel.com'
@@ -77,9 +78,6 @@ function toTargets(target: unknown): EnvTarget[] {
   const list = Array.isArray(target) ? target : typeof target === 'string' ? [target] : []
   return list.filter((t): t is EnvTarget => ['production', 'preview', 'development'].includes(t))
 }
-
-const sameSet = (a: readonly string[], b: readonly string[]) =>
-  a.length === b.length && a.every(x => b.includes(x))
 
 export class VercelProvider implements HostingProvider {
   readonly description: string
@@ -267,7 +265,7 @@ export class VercelProvider implements HostingProvider {
     const keys = Object.keys(values)
     const current = await this.readEnv(keys)
     const changes: EnvChange[] = keys.map(key => {
-      const old = current.find(e => e.key === key && sameSet(e.targets, targets))
+      const old = current.find(e => e.key === key && sameTargets(e.targets, targets))
       return {
         key,
         targets,
