@@ -12,8 +12,8 @@ import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
 import { parseRequest, type RawInputs } from './request.js'
 import { loadRunbook } from './runbook/load.js'
-import type { Runbook } from './runbook/schema.js'
-import { Redactor, urlPassword } from './util/redact.js'
+import { Redactor } from './util/redact.js'
+import { runSecrets } from './secrets.js'
 import type { OutputName } from './interface.js'
 
 export interface RollbackOptions {
@@ -45,7 +45,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
   const runbook = await loadRunbook(options.runbookPath)
   const request = parseRequest(options.inputs, options.trigger, options.runId)
   const redactor = new Redactor()
-  for (const secret of secretValues(runbook, options)) {
+  for (const secret of runSecrets(runbook, options.env, options.secrets)) {
     redactor.add(secret)
     options.registerSecret?.(secret)
   }
@@ -88,19 +88,6 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
       ...pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
     }
   }
-}
-
-/** Every secret this run can see: the inputs and the variables the runbook names. */
-function secretValues(runbook: Runbook, options: RollbackOptions): string[] {
-  const named = [
-    runbook.hosting?.['token-env'],
-    runbook.database?.['url-env'],
-    runbook.notify?.['webhook-env']
-  ].flatMap(name => (name ? [options.env[name]] : []))
-  const values = [...Object.values(options.secrets), ...named].filter(
-    (v): v is string => typeof v === 'string' && v.length > 0
-  )
-  return [...values, ...values.flatMap(v => urlPassword(v) ?? [])]
 }
 
 function redactingLogger(log: Logger, redactor: Redactor): Logger {

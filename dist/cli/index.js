@@ -15,7 +15,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3545);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3207);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9190);
 /* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(767);
 /**
@@ -435,7 +435,7 @@ function checkRevertSpec(spec) {
 
 /***/ }),
 
-/***/ 3545:
+/***/ 3207:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -5585,6 +5585,27 @@ async function assert(step, ctx) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/secrets.ts
+
+/** The secret inputs, the variables the runbook names, and the passwords inside URLs. */
+function runSecrets(runbook, env, secrets) {
+    const named = [
+        runbook.hosting?.['token-env'],
+        runbook.database?.['url-env'],
+        runbook.notify?.['webhook-env']
+    ].flatMap(name => (name ? [env[name]] : []));
+    const values = [...Object.values(secrets), ...named].filter((v) => typeof v === 'string' && v.length > 0);
+    return [...values, ...values.flatMap(v => (0,redact/* urlPassword */.Ds)(v) ?? [])];
+}
+/** A redactor primed with every secret the run knows about (plus `extra`). */
+function redactorFor(ctx, extra = []) {
+    const redactor = new redact/* Redactor */.pO();
+    for (const secret of [...runSecrets(ctx.runbook, ctx.env, ctx.secrets), ...extra]) {
+        redactor.add(secret);
+    }
+    return redactor;
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./src/phases/verify.ts
@@ -5598,21 +5619,6 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 
 
 
-/** A redactor primed with every secret the run knows about. */
-function redactorFor(ctx, extra = []) {
-    const r = new redact/* Redactor */.pO();
-    for (const s of [
-        ctx.secrets.githubToken,
-        ctx.secrets.hostingToken,
-        ctx.secrets.databaseUrl,
-        ...extra
-    ])
-        r.add(s);
-    const hosting = ctx.runbook.hosting;
-    if (hosting)
-        r.add(ctx.env[hosting['token-env']]);
-    return r;
-}
 function snippetOf(body, redactor) {
     const text = body
         .replace(/<script[\s\S]*?<\/script>/gi, ' ')
@@ -5859,6 +5865,7 @@ const verifyPhase = {
  * leaves its min/max. Stops early once failure is certain. Read-only: metrics run on one
  * short-lived client named `emergency-rollback monitor <run id>`. Time goes through ctx.sleep.
  */
+
 
 
 
@@ -6780,11 +6787,12 @@ var runbook_load = __nccwpck_require__(9190);
 
 
 
+
 async function rollback(options) {
     const runbook = await (0,runbook_load/* loadRunbook */.XW)(options.runbookPath);
     const request = (0,src_request/* parseRequest */.TR)(options.inputs, options.trigger, options.runId);
     const redactor = new redact/* Redactor */.pO();
-    for (const secret of secretValues(runbook, options)) {
+    for (const secret of runSecrets(runbook, options.env, options.secrets)) {
         redactor.add(secret);
         options.registerSecret?.(secret);
     }
@@ -6827,16 +6835,6 @@ async function rollback(options) {
             ...pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
         }
     };
-}
-/** Every secret this run can see: the inputs and the variables the runbook names. */
-function secretValues(runbook, options) {
-    const named = [
-        runbook.hosting?.['token-env'],
-        runbook.database?.['url-env'],
-        runbook.notify?.['webhook-env']
-    ].flatMap(name => (name ? [options.env[name]] : []));
-    const values = [...Object.values(options.secrets), ...named].filter((v) => typeof v === 'string' && v.length > 0);
-    return [...values, ...values.flatMap(v => (0,redact/* urlPassword */.Ds)(v) ?? [])];
 }
 function redactingLogger(log, redactor) {
     return {

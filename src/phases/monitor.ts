@@ -9,7 +9,8 @@ import type { MonitorConfig, Runbook } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
 import { connect as connectDatabase, dbSettings } from '../db/connection.js'
 import { urlPassword } from '../util/redact.js'
-import { probe, redactorFor } from './verify.js'
+import { redactorFor } from '../secrets.js'
+import { probe } from './verify.js'
 
 export interface MonitorAction {
   config: MonitorConfig

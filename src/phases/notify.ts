@@ -14,7 +14,7 @@ import {
   type StepResult
 } from '../model.js'
 import { DEFAULT_SEVERITY_MATRIX, type NotifyConfig, type Runbook } from '../runbook/schema.js'
-import { redactorFor } from './verify.js'
+import { redactorFor } from '../secrets.js'
 
 export interface NotifyAction {
   kind: 'initiated' | 'closing'

@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process'
 import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
 import type { HttpCheck } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
-import { Redactor } from '../util/redact.js'
+import { redactorFor } from '../secrets.js'
+import type { Redactor } from '../util/redact.js'
 
 export type VerifyAction =
   { kind: 'http'; check: HttpCheck } | { kind: 'smoke'; run: string; timeoutMs: number }
@@ -22,21 +23,6 @@ export interface ProbeResult {
   /** Start of the body, tags stripped, secrets masked. */
   snippet: string
   ms: number
-}
-
-/** A redactor primed with every secret the run knows about. */
-export function redactorFor(ctx: RunContext, extra: Array<string | undefined> = []): Redactor {
-  const r = new Redactor()
-  for (const s of [
-    ctx.secrets.githubToken,
-    ctx.secrets.hostingToken,
-    ctx.secrets.databaseUrl,
-    ...extra
-  ])
-    r.add(s)
-  const hosting = ctx.runbook.hosting
-  if (hosting) r.add(ctx.env[hosting['token-env']])
-  return r
 }
 
 function snippetOf(body: string, redactor: Redactor): string {
