@@ -60,6 +60,21 @@ describe('sql steps', () => {
     ).toEqual([])
   })
 
+  it('stops a drilled statement that would hold its locks too long, and warns instead of waiting', async () => {
+    const url = await seededDatabase()
+    const slow = `UPDATE outline_sessions SET error_message = 'x' WHERE id = 1 AND pg_sleep(30) IS NOT NULL`
+    const { ctx, step } = setup(url, slow, 'drill')
+    const started = Date.now()
+    const result = await databasePhase.drill(step, ctx)
+    expect(Date.now() - started).toBeLessThan(20_000)
+    expect(result.status).toBe('warned')
+    const statements = result.details!.statements as { drill: string }[]
+    expect(statements[0]!.drill).toMatch(/^stopped after 10 s: a run would hold its locks/)
+    expect(
+      await queryRows(url, 'SELECT error_message FROM outline_sessions WHERE id = 1')
+    ).not.toEqual([{ error_message: 'x' }])
+  }, 60_000)
+
   it('fails a step with an SQL error, naming the field and SQLSTATE (caught at preflight too)', async () => {
     const url = await seededDatabase()
     const { ctx, step } = setup(

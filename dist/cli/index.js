@@ -2139,6 +2139,8 @@ async function runStep(client, s, ctx, settings) {
         details: { statements: timings }
     };
 }
+/** Longest a drill lets one statement hold its locks in production. */
+const DRILL_STATEMENT_MS = 10_000;
 async function drillStep(client, s, ctx, settings) {
     const { step, field } = s.action;
     const ladder = { ...ladderOptions(ctx, settings), retries: 0 };
@@ -2177,9 +2179,13 @@ async function drillStep(client, s, ctx, settings) {
     }
     const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`);
     const report = [];
+    let stoppedEarly = false;
     await client.query('BEGIN');
     try {
         await client.query(`SET LOCAL lock_timeout = ${Math.round(settings.lockTimeoutMs)}`);
+        // A drill must not hold production locks for long: whatever takes longer is stopped and
+        // reported (the real run would hold those locks just as long).
+        await client.query(`SET LOCAL statement_timeout = ${DRILL_STATEMENT_MS}`);
         for (const stmt of stmts) {
             if (!stmt.transactional) {
                 let check = 'cannot run inside a transaction: not run in the drill';
@@ -2203,14 +2209,26 @@ async function drillStep(client, s, ctx, settings) {
                 });
             }
             catch (err) {
-                throw sqlError(err, `${field}.sql`, stmt.sql);
+                if (err.code !== '57014')
+                    throw sqlError(err, `${field}.sql`, stmt.sql);
+                stoppedEarly = true;
+                report.push({
+                    sql: stmt.sql,
+                    ms: Date.now() - started,
+                    drill: `stopped after ${DRILL_STATEMENT_MS / 1000} s: a run would hold its locks at least that long; consider batch-update`
+                });
+                break;
             }
         }
     }
     finally {
         await client.query('ROLLBACK').catch(() => { });
     }
-    return { status: 'succeeded', changed: [], details: { statements: report } };
+    return {
+        status: stoppedEarly ? 'warned' : 'succeeded',
+        changed: [],
+        details: { statements: report }
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/git/files.ts
