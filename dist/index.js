@@ -28961,8 +28961,10 @@ function clientConfig(settings, purpose) {
         params.delete(key);
     }
     let ssl = false;
-    if (['require', 'no-verify'].includes(sslmode))
+    // require, and prefer (libpq's default: TLS when the server offers it, see connect()).
+    if (['require', 'no-verify', 'prefer', 'allow'].includes(sslmode)) {
         ssl = { rejectUnauthorized: false };
+    }
     if (['verify-ca', 'verify-full'].includes(sslmode)) {
         ssl = { rejectUnauthorized: true };
         if (rootCert)
@@ -28970,7 +28972,6 @@ function clientConfig(settings, purpose) {
         if (sslmode === 'verify-ca')
             ssl.checkServerIdentity = () => undefined;
     }
-    // prefer/allow/disable: plain connection (prefer would retry with TLS in libpq; keep it simple).
     const app = `${APPLICATION_NAME} ${purpose} ${settings.runId}`.slice(0, 63);
     return {
         connectionString: parsed.toString(),
@@ -28987,17 +28988,37 @@ function clientConfig(settings, purpose) {
 async function connect(settings, purpose) {
     // Loaded on first use: a run without database steps (or a plan) does not pay for it.
     const { default: postgres } = await __nccwpck_require__.e(/* import() */ 849).then(__nccwpck_require__.bind(__nccwpck_require__, 3849));
-    const client = new postgres.Client(clientConfig(settings, purpose));
-    // An idle client whose server goes away emits 'error': never let that crash the process.
-    client.on('error', () => { });
+    const config = clientConfig(settings, purpose);
+    const open = async (options) => {
+        const client = new postgres.Client(options);
+        // An idle client whose server goes away emits 'error': never let that crash the process.
+        client.on('error', () => { });
+        try {
+            await client.connect();
+            return client;
+        }
+        catch (err) {
+            await client.end().catch(() => { });
+            throw err;
+        }
+    };
     try {
-        await client.connect();
+        return await open(config);
     }
     catch (err) {
-        await client.end().catch(() => { });
+        // sslmode prefer/allow (the default) falls back to a plain connection, as libpq does, only
+        // when the server says it has no TLS.
+        if (config.ssl && tlsIsOptional(settings.url) && /does not support SSL/i.test(String(err))) {
+            return open({ ...config, ssl: false }).catch(plainErr => {
+                throw connectionError(plainErr, settings);
+            });
+        }
         throw connectionError(err, settings);
     }
-    return client;
+}
+function tlsIsOptional(url) {
+    const mode = new URL(url).searchParams.get('sslmode') ?? 'prefer';
+    return mode === 'prefer' || mode === 'allow';
 }
 function connectionError(err, settings) {
     const where = (0,redact/* maskUrl */.yP)(settings.url);

@@ -33,6 +33,19 @@ describe('connection', () => {
     await expect(databasePhase.preflight!([step!], ctx)).rejects.toThrow(/unreachable/)
   })
 
+  it('prefers TLS like libpq: falls back to plain only when allowed and the server has no TLS', async () => {
+    // The throwaway server has no TLS. Default (prefer): connects, in plain text.
+    const url = await createTestDatabase(testDatabaseUrl())
+    const client = await connect(dbSettings(ctxFor(url)), 't')
+    await client.end()
+    // require: never silently plain.
+    const required = new URL(url)
+    required.searchParams.set('sslmode', 'require')
+    await expect(connect(dbSettings(ctxFor(required.toString())), 't')).rejects.toThrow(
+      /does not support SSL/
+    )
+  })
+
   it('names an unknown database and a missing URL', async () => {
     const base = new URL(testDatabaseUrl())
     base.pathname = '/no_such_db_here'

@@ -70,13 +70,15 @@ export function clientConfig(settings: DbSettings, purpose: string): pg.ClientCo
     params.delete(key)
   }
   let ssl: pg.ClientConfig['ssl'] = false
-  if (['require', 'no-verify'].includes(sslmode)) ssl = { rejectUnauthorized: false }
+  // require, and prefer (libpq's default: TLS when the server offers it, see connect()).
+  if (['require', 'no-verify', 'prefer', 'allow'].includes(sslmode)) {
+    ssl = { rejectUnauthorized: false }
+  }
   if (['verify-ca', 'verify-full'].includes(sslmode)) {
     ssl = { rejectUnauthorized: true }
     if (rootCert) ssl.ca = readFileSync(rootCert, 'utf8')
     if (sslmode === 'verify-ca') ssl.checkServerIdentity = () => undefined
   }
-  // prefer/allow/disable: plain connection (prefer would retry with TLS in libpq; keep it simple).
   const app = `${APPLICATION_NAME} ${purpose} ${settings.runId}`.slice(0, 63)
   return {
     connectionString: parsed.toString(),
@@ -94,16 +96,36 @@ export function clientConfig(settings: DbSettings, purpose: string): pg.ClientCo
 export async function connect(settings: DbSettings, purpose: string): Promise<pg.Client> {
   // Loaded on first use: a run without database steps (or a plan) does not pay for it.
   const { default: postgres } = await import('pg')
-  const client = new postgres.Client(clientConfig(settings, purpose))
-  // An idle client whose server goes away emits 'error': never let that crash the process.
-  client.on('error', () => {})
+  const config = clientConfig(settings, purpose)
+  const open = async (options: pg.ClientConfig) => {
+    const client = new postgres.Client(options)
+    // An idle client whose server goes away emits 'error': never let that crash the process.
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      return client
+    } catch (err) {
+      await client.end().catch(() => {})
+      throw err
+    }
+  }
   try {
-    await client.connect()
+    return await open(config)
   } catch (err) {
-    await client.end().catch(() => {})
+    // sslmode prefer/allow (the default) falls back to a plain connection, as libpq does, only
+    // when the server says it has no TLS.
+    if (config.ssl && tlsIsOptional(settings.url) && /does not support SSL/i.test(String(err))) {
+      return open({ ...config, ssl: false }).catch(plainErr => {
+        throw connectionError(plainErr, settings)
+      })
+    }
     throw connectionError(err, settings)
   }
-  return client
+}
+
+function tlsIsOptional(url: string): boolean {
+  const mode = new URL(url).searchParams.get('sslmode') ?? 'prefer'
+  return mode === 'prefer' || mode === 'allow'
 }
 
 export function connectionError(err: unknown, settings: DbSettings): RollbackError {
