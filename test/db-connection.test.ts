@@ -3,7 +3,13 @@ import { acquireRunLock } from '../src/db/advisory-lock.js'
 import { connect, dbSettings } from '../src/db/connection.js'
 import { databasePhase } from '../src/phases/database.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
-import { createTestDatabase, freePort, queryRows, testDatabaseUrl } from './support/postgres.js'
+import {
+  createTestDatabase,
+  freePort,
+  queryRows,
+  startThrowawayPostgres,
+  testDatabaseUrl
+} from './support/postgres.js'
 
 const runbook = testRunbook({
   database: { steps: [{ name: 'drop', 'drop-index': 'nothing_here' }] }
@@ -45,6 +51,28 @@ describe('connection', () => {
       /does not support SSL/
     )
   })
+
+  it('uses TLS by default when the server offers it', async () => {
+    const server = await startThrowawayPostgres({ tls: true })
+    try {
+      const client = await connect(dbSettings(ctxFor(server.url)), 't')
+      const { rows } = await client.query(
+        'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'
+      )
+      await client.end()
+      expect(rows).toEqual([{ ssl: true }])
+      const plain = new URL(server.url)
+      plain.searchParams.set('sslmode', 'disable')
+      const plainClient = await connect(dbSettings(ctxFor(plain.toString())), 't')
+      const again = await plainClient.query(
+        'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'
+      )
+      await plainClient.end()
+      expect(again.rows).toEqual([{ ssl: false }])
+    } finally {
+      await server.stop()
+    }
+  }, 60_000)
 
   it('names an unknown database and a missing URL', async () => {
     const base = new URL(testDatabaseUrl())

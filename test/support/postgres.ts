@@ -87,9 +87,16 @@ function runAs(user: { name: string } | undefined, bin: string, args: string[]):
   }
 }
 
-export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
+export interface ThrowawayOptions {
+  /** Serve TLS with a fresh self-signed certificate (always a cluster of its own). */
+  tls?: boolean
+}
+
+export async function startThrowawayPostgres({
+  tls = false
+}: ThrowawayOptions = {}): Promise<ThrowawayPostgres> {
   const external = process.env.DATABASE_URL
-  if (external) return { url: external, stop: async () => {} }
+  if (external && !tls) return { url: external, stop: async () => {} }
 
   const bin = postgresBinDir()
   const user = unprivilegedUser()
@@ -108,6 +115,25 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
     'UTF8',
     '--locale=C'
   ])
+  if (tls) {
+    // server.crt/server.key in the data directory are PostgreSQL's defaults for ssl=on.
+    runAs(user, 'openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      join(data, 'server.key'),
+      '-out',
+      join(data, 'server.crt')
+    ])
+    chmodSync(join(data, 'server.key'), 0o600)
+  }
   let lastError: unknown
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort()
@@ -118,7 +144,8 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
       '-c fsync=off',
       '-c synchronous_commit=off',
       '-c full_page_writes=off',
-      '-c max_connections=100'
+      '-c max_connections=100',
+      ...(tls ? ['-c ssl=on'] : [])
     ].join(' ')
     try {
       runAs(user, join(bin, 'pg_ctl'), [
