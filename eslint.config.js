@@ -29,7 +29,14 @@ export default tseslint.config(
       ],
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: '@actions/core', message: 'Only the entry points use @actions/core.' }] }
+        {
+          paths: [
+            {
+              name: '@actions/core',
+              message: 'The action speaks to the runner through src/workflow-commands.ts.'
+            }
+          ]
+        }
       ]
     }
   }

@@ -109,30 +109,42 @@ interface PreflightFailure {
   error: StepError
 }
 
-/** Read-only checks of every phase in the plan, in plan order; all of them, so every problem shows. */
+/**
+ * Read-only checks of every phase in the plan; all of them, so every problem shows. They run
+ * concurrently (a plan waits on git, the database and HTTP at once), except phases that share a
+ * resource (`preflightShares`), which take turns. Failures are reported in plan order.
+ */
 async function preflight(
   plan: Plan,
   ctx: RunContext,
   journal: Journal,
   modules: Record<PhaseName, PhaseModule>
 ): Promise<PreflightFailure[]> {
-  const failures: PreflightFailure[] = []
-  for (const phase of new Set(plan.steps.map(s => s.phase))) {
-    const module = modules[phase]
-    if (!module.preflight) continue
+  const phases = [...new Set(plan.steps.map(s => s.phase))].filter(p => modules[p].preflight)
+  const check = async (phase: PhaseName): Promise<PreflightFailure | undefined> => {
     const started = Date.now()
     try {
-      const notes = await module.preflight(
+      const notes = await modules[phase].preflight!(
         plan.steps.filter(s => s.phase === phase),
         ctx
       )
       if (notes) applyNotes(journal, notes)
+      return undefined
     } catch (err) {
-      failures.push({ phase, error: toStepError(err) })
+      return { phase, error: toStepError(err) }
+    } finally {
+      ctx.log.debug(`preflight ${phase}: ${Date.now() - started} ms`)
     }
-    ctx.log.debug(`preflight ${phase}: ${Date.now() - started} ms`)
   }
-  return failures
+  const turns = new Map<string, Promise<unknown>>()
+  const outcomes = phases.map(phase => {
+    const shared = modules[phase].preflightShares
+    if (!shared) return check(phase)
+    const outcome = (turns.get(shared) ?? Promise.resolve()).then(() => check(phase))
+    turns.set(shared, outcome)
+    return outcome
+  })
+  return (await Promise.all(outcomes)).filter(f => f !== undefined)
 }
 
 export async function execute(

@@ -2,7 +2,6 @@
  * GitHub Actions entry point: the only place (with cli.ts) that reads inputs and the runner's
  * environment. It turns them into typed options for rollback() and publishes the results.
  */
-import * as core from '@actions/core'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
@@ -12,6 +11,9 @@ import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { basicCredential } from './git/auth.js'
 import { maskUrl, urlPassword } from './util/redact.js'
+import { WorkflowCommands } from './workflow-commands.js'
+
+const core = new WorkflowCommands(process.env)
 
 function input(name: InputName): string {
   return core.getInput(name)
@@ -76,11 +78,17 @@ const actionsLogger: Logger = {
   debug: m => core.debug(m)
 }
 
+function setFailed(message: string): void {
+  process.exitCode = 1
+  core.error(message)
+}
+
 function setOutputs(outputs: Partial<Record<OutputName, string>>): void {
   for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
 }
 
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function main(): Promise<void> {
+  const env = process.env
   const runId = env.GITHUB_RUN_ID
     ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
     : `local-${Date.now()}`
@@ -110,13 +118,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     })
     setOutputs(outcome.outputs)
     try {
-      await core.summary.addRaw(outcome.markdown).write()
+      core.appendSummary(outcome.markdown)
     } catch (err) {
       // The rollback's outcome stands; only its summary could not be shown (see the report).
       core.warning(`could not write the job summary: ${(err as Error).message}`)
     }
     if (outcome.journal.status === 'failed') {
-      core.setFailed(outcome.journal.error?.message ?? 'rollback failed')
+      setFailed(outcome.journal.error?.message ?? 'rollback failed')
     }
   } catch (err) {
     core.setOutput('status', 'failed')
@@ -129,11 +137,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
           startColumn: p.col
         })
       }
-      core.setFailed(`invalid runbook (${err.problems.length} problem(s)); nothing was changed`)
+      setFailed(`invalid runbook (${err.problems.length} problem(s)); nothing was changed`)
       return
     }
     const message = err instanceof Error ? err.message : String(err)
-    core.setFailed(maskUrl(message))
+    setFailed(maskUrl(message))
   }
 }
 

@@ -123,6 +123,11 @@ export interface PhaseModule<A = unknown> {
    * May return notes that make the plan concrete (e.g. the commits a revert would undo).
    */
   preflight?(steps: Step<A>[], ctx: RunContext): Promise<PreflightNote[] | void>
+  /**
+   * Preflights run concurrently; phases naming the same resource here take turns (the checkout:
+   * git sessions write its config and fetch into the same private refs).
+   */
+  preflightShares?: 'checkout'
   /** Do the step for real. */
   run(step: Step<A>, ctx: RunContext): Promise<StepResult>
   /** Prove the step would work without changing production (scratch branch, rolled-back tx). */

@@ -103,6 +103,39 @@ describe('engine', () => {
     expect(journal.warnings).toEqual(['files preflight: no checkout'])
   })
 
+  it('preflights run concurrently, phases sharing the checkout one at a time; failures in plan order', async () => {
+    const calls: Calls = { preflight: [], run: [], drill: [] }
+    const modules = fakeModules(calls)
+    const events: string[] = []
+    let running = 0
+    let mostAtOnce = 0
+    // Each preflight waits; the earlier a phase is in the plan, the longer it takes, so a later
+    // phase finishes (and fails) first.
+    const slow = (phase: PhaseName, ms: number, fail?: string) => {
+      modules[phase].preflight = async () => {
+        events.push(`start ${phase}`)
+        mostAtOnce = Math.max(mostAtOnce, ++running)
+        await new Promise(resolve => setTimeout(resolve, ms))
+        running--
+        events.push(`end ${phase}`)
+        if (fail) throw new RollbackError(fail)
+      }
+    }
+    slow('integrity', 60, 'integrity broke')
+    slow('files', 40)
+    slow('monitor', 20, 'monitor broke')
+    slow('notify', 10)
+    modules.files.preflightShares = 'checkout'
+    modules.notify.preflightShares = 'checkout'
+    const request = testRequest({ command: 'run' })
+    const plan = buildPlan(runbook, request, modules)
+    const journal = await execute(plan, testContext({ request, runbook }), { modules })
+    expect(mostAtOnce).toBe(3)
+    expect(events.indexOf('start notify')).toBeGreaterThan(events.indexOf('end files'))
+    expect(events.indexOf('end monitor')).toBeLessThan(events.indexOf('end integrity'))
+    expect(journal.error?.message).toBe('integrity: integrity broke; monitor: monitor broke')
+  })
+
   it('runs every step in order, times them, and gathers outputs and recovery', async () => {
     const { calls, journal } = await go('run')
     expect(calls.run).toEqual(['integrity', 'files', 'monitor', 'notify'])

@@ -4221,9 +4221,19 @@ class GitCommandManager {
     async deleteRemoteRef(remote, ref) {
         return this.tryExec(['push', '--porcelain', remote, `:${ref}`]);
     }
-    async config(key) {
-        const out = await this.tryExec(['config', '--get', key]);
-        return out.exitCode === 0 ? out.stdout.trim() : undefined;
+    /** The effective values of the config keys matching `pattern` (one git call for several). */
+    async configMatching(pattern) {
+        const out = await this.tryExec(['config', '--null', '--get-regexp', pattern]);
+        const values = new Map();
+        if (out.exitCode !== 0)
+            return values;
+        for (const entry of out.stdout.split('\0')) {
+            const newline = entry.indexOf('\n');
+            // A later entry (local over global) is the effective one.
+            if (newline > 0)
+                values.set(entry.slice(0, newline), entry.slice(newline + 1));
+        }
+        return values;
     }
     async addLocalConfig(key, value) {
         await this.exec(['config', '--local', '--add', key, value]);
@@ -4272,14 +4282,17 @@ async function createGit(ctx) {
         GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
     });
     const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit);
-    const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree']);
+    const [inside, identity] = await Promise.all([
+        git.tryExec(['rev-parse', '--is-inside-work-tree']),
+        git.configMatching('^user\\.(name|email)$')
+    ]);
     if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
         throw new model/* RollbackError */.Z(`${ctx.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
     }
-    if (!(await git.config('user.name'))) {
+    if (!identity.get('user.name')) {
         Object.assign(env, { GIT_AUTHOR_NAME: BOT.name, GIT_COMMITTER_NAME: BOT.name });
     }
-    if (!(await git.config('user.email'))) {
+    if (!identity.get('user.email')) {
         Object.assign(env, { GIT_AUTHOR_EMAIL: BOT.email, GIT_COMMITTER_EMAIL: BOT.email });
     }
     return git;
@@ -4373,6 +4386,7 @@ async function apply(step, ctx, push) {
 }
 const filesPhase = {
     phase: 'files',
+    preflightShares: 'checkout',
     plan(runbook, request) {
         if (runbook.files === undefined)
             return [];
@@ -5387,6 +5401,7 @@ async function skipped(step, ctx) {
 }
 const gitPhase = {
     phase: 'git',
+    preflightShares: 'checkout',
     plan(runbook, request) {
         if (runbook.git === undefined)
             return [];
@@ -6528,25 +6543,38 @@ function applyNotes(journal, notes) {
             record.details = { ...record.details, ...note.details };
     }
 }
-/** Read-only checks of every phase in the plan, in plan order; all of them, so every problem shows. */
+/**
+ * Read-only checks of every phase in the plan; all of them, so every problem shows. They run
+ * concurrently (a plan waits on git, the database and HTTP at once), except phases that share a
+ * resource (`preflightShares`), which take turns. Failures are reported in plan order.
+ */
 async function preflight(plan, ctx, journal, modules) {
-    const failures = [];
-    for (const phase of new Set(plan.steps.map(s => s.phase))) {
-        const module = modules[phase];
-        if (!module.preflight)
-            continue;
+    const phases = [...new Set(plan.steps.map(s => s.phase))].filter(p => modules[p].preflight);
+    const check = async (phase) => {
         const started = Date.now();
         try {
-            const notes = await module.preflight(plan.steps.filter(s => s.phase === phase), ctx);
+            const notes = await modules[phase].preflight(plan.steps.filter(s => s.phase === phase), ctx);
             if (notes)
                 applyNotes(journal, notes);
+            return undefined;
         }
         catch (err) {
-            failures.push({ phase, error: toStepError(err) });
+            return { phase, error: toStepError(err) };
         }
-        ctx.log.debug(`preflight ${phase}: ${Date.now() - started} ms`);
-    }
-    return failures;
+        finally {
+            ctx.log.debug(`preflight ${phase}: ${Date.now() - started} ms`);
+        }
+    };
+    const turns = new Map();
+    const outcomes = phases.map(phase => {
+        const shared = modules[phase].preflightShares;
+        if (!shared)
+            return check(phase);
+        const outcome = (turns.get(shared) ?? Promise.resolve()).then(() => check(phase));
+        turns.set(shared, outcome);
+        return outcome;
+    });
+    return (await Promise.all(outcomes)).filter(f => f !== undefined);
 }
 async function engine_execute(plan, ctx, hooks = {}) {
     const now = hooks.now ?? Date.now;

@@ -238,9 +238,17 @@ export class GitCommandManager {
     return this.tryExec(['push', '--porcelain', remote, `:${ref}`])
   }
 
-  async config(key: string): Promise<string | undefined> {
-    const out = await this.tryExec(['config', '--get', key])
-    return out.exitCode === 0 ? out.stdout.trim() : undefined
+  /** The effective values of the config keys matching `pattern` (one git call for several). */
+  async configMatching(pattern: string): Promise<Map<string, string>> {
+    const out = await this.tryExec(['config', '--null', '--get-regexp', pattern])
+    const values = new Map<string, string>()
+    if (out.exitCode !== 0) return values
+    for (const entry of out.stdout.split('\0')) {
+      const newline = entry.indexOf('\n')
+      // A later entry (local over global) is the effective one.
+      if (newline > 0) values.set(entry.slice(0, newline), entry.slice(newline + 1))
+    }
+    return values
   }
 
   async addLocalConfig(key: string, value: string): Promise<void> {

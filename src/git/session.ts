@@ -51,17 +51,20 @@ export async function createGit(ctx: RunContext): Promise<GitCommandManager> {
     GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
   })
   const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit)
-  const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree'])
+  const [inside, identity] = await Promise.all([
+    git.tryExec(['rev-parse', '--is-inside-work-tree']),
+    git.configMatching('^user\\.(name|email)$')
+  ])
   if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
     throw new RollbackError(
       `${ctx.workdir} is not a git checkout`,
       'check out the repository first (actions/checkout) or point the run at the checkout'
     )
   }
-  if (!(await git.config('user.name'))) {
+  if (!identity.get('user.name')) {
     Object.assign(env, { GIT_AUTHOR_NAME: BOT.name, GIT_COMMITTER_NAME: BOT.name })
   }
-  if (!(await git.config('user.email'))) {
+  if (!identity.get('user.email')) {
     Object.assign(env, { GIT_AUTHOR_EMAIL: BOT.email, GIT_COMMITTER_EMAIL: BOT.email })
   }
   return git

@@ -59,6 +59,7 @@ async function apply(step: Step<FilesAction>, ctx: RunContext, push: boolean): P
 
 export const filesPhase: PhaseModule<FilesAction> = {
   phase: 'files',
+  preflightShares: 'checkout',
   plan(runbook, request) {
     if (runbook.files === undefined) return []
     const { remote, branch } = gitAction(runbook, request)

@@ -124,6 +124,7 @@ async function skipped(step: Step<GitAction>, ctx: RunContext): Promise<StepResu
 
 export const gitPhase: PhaseModule<GitAction> = {
   phase: 'git',
+  preflightShares: 'checkout',
   plan(runbook, request) {
     if (runbook.git === undefined) return []
     const action = gitAction(runbook, request)
