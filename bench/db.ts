@@ -25,7 +25,8 @@ import { parse } from 'yaml'
 import { classifySql } from '../src/db/sql-classifier.js'
 import { execute } from '../src/engine.js'
 import { buildPlan } from '../src/plan.js'
-import { runbookSchema, type PhaseName } from '../src/runbook/schema.js'
+import { type PhaseName } from '../src/runbook/schema.js'
+import { runbookFrom } from '../src/runbook/validate.js'
 import { testContext, testRequest } from '../test/support/context.js'
 import { startThrowawayPostgres } from '../test/support/postgres.js'
 
@@ -227,7 +228,7 @@ async function oursChild(url: string): Promise<void> {
   console.log('ready')
   await new Promise<void>(resolve => process.stdin.once('data', () => resolve()))
   process.stdin.pause()
-  const runbook = runbookSchema.parse(parse(readFileSync(runbookPath, 'utf8')))
+  const runbook = runbookFrom(parse(readFileSync(runbookPath, 'utf8')))
   const ctx = (phase: PhaseName, runId: string) => {
     const request = testRequest({ command: 'run', phases: [phase], runId })
     return {

@@ -16,7 +16,7 @@ import { useGitRunner } from '../src/git/session.js'
 import type { FetchStats } from '../src/git/history.js'
 import type { Logger, RunContext } from '../src/model.js'
 import { gitPhase } from '../src/phases/git.js'
-import { runbookSchema } from '../src/runbook/schema.js'
+import { runbookFrom } from '../src/runbook/validate.js'
 
 const COMMITS = Number(process.argv[2] ?? 20000)
 const RANGE = Number(process.argv[3] ?? 20)
@@ -47,7 +47,7 @@ function history(commits: number): string {
 const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} }
 
 function context(workdir: string, revert: string, runId: string): RunContext {
-  const runbook = runbookSchema.parse({ version: 1, name: 'bench', git: { revert } })
+  const runbook = runbookFrom({ version: 1, name: 'bench', git: { revert } })
   return {
     mode: 'run',
     request: { command: 'run', severity: 'critical', trigger: { kind: 'cli' }, runId },

@@ -1,6 +1,6 @@
-export const id = 995;
-export const ids = [995];
-export const modules = {
+exports.id = 995;
+exports.ids = [995];
+exports.modules = {
 
 /***/ 3995:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
@@ -12,5 +12,4 @@ var PgQueryModule=(()=>{var _scriptName=globalThis.document?.currentScript?.src;
 /***/ })
 
 };
-
-//# sourceMappingURL=995.index.js.map
+;

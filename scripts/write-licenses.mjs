@@ -1,5 +1,5 @@
 // Writes dist/licenses.txt from every production dependency's package.json and LICENSE file.
-// (ncc's own --license output misses the ESM packages: @actions/*, yaml, zod, undici.)
+// (ncc's own --license output misses the ESM packages, e.g. @actions/exec and yaml.)
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

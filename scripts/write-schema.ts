@@ -1,6 +1,12 @@
-/** npm run schema: regenerate schema/runbook.schema.json after changing src/runbook/schema.ts. */
+/**
+ * npm run schema: after changing src/runbook/schema.ts, regenerate the published JSON Schema and
+ * the run-time validator generated from it.
+ */
 import { writeFileSync } from 'node:fs'
 import { JSON_SCHEMA_PATH, runbookJsonSchema } from './runbook-json-schema.js'
+import { runbookValidatorSource, VALIDATOR_PATH } from './runbook-validator.js'
 
-writeFileSync(JSON_SCHEMA_PATH, runbookJsonSchema())
-console.log(`wrote ${JSON_SCHEMA_PATH}`)
+const jsonSchema = runbookJsonSchema()
+writeFileSync(JSON_SCHEMA_PATH, jsonSchema)
+writeFileSync(VALIDATOR_PATH, runbookValidatorSource(jsonSchema))
+console.log(`wrote ${JSON_SCHEMA_PATH} and ${VALIDATOR_PATH}`)

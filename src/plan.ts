@@ -4,13 +4,8 @@
  */
 import type { PhaseModule, Request, Step } from './model.js'
 import { PHASE_MODULES } from './phases/index.js'
-import {
-  DEFAULT_SEVERITY_MATRIX,
-  PHASES,
-  type PhaseName,
-  type Runbook,
-  type SeverityPolicy
-} from './runbook/schema.js'
+import { DEFAULT_SEVERITY_MATRIX, PHASES, type PhaseName } from './runbook/constants.js'
+import type { Runbook, SeverityPolicy } from './runbook/schema.js'
 
 export interface ExcludedPhase {
   phase: PhaseName

@@ -3,7 +3,13 @@
  * names the input and the fix; all are reported together, before anything runs.
  */
 import { COMMANDS, RollbackError, type Command, type Request, type Trigger } from './model.js'
-import { PHASES, SEVERITIES, type PhaseName, type Severity } from './runbook/schema.js'
+import {
+  BRANCH_NAME,
+  PHASES,
+  SEVERITIES,
+  type PhaseName,
+  type Severity
+} from './runbook/constants.js'
 
 /** The inputs that shape a request (besides `command`), as action inputs, CLI flags and ChatOps keys. */
 export const REQUEST_INPUTS = [
@@ -26,7 +32,6 @@ export class InputError extends RollbackError {
 }
 
 const SHA = /^[0-9a-f]{7,40}$/
-const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._/-]+$/
 
 export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): Request {
   const problems: string[] = []
@@ -89,7 +94,7 @@ export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): R
   }
 
   const branch = value('branch')
-  if (branch !== undefined && !BRANCH.test(branch)) {
+  if (branch !== undefined && !BRANCH_NAME.test(branch)) {
     problems.push(`branch: "${branch}" is not a valid branch name`)
   }
 

@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { execute } from '../src/engine.js'
 import { buildPlan } from '../src/plan.js'
-import { runbookSchema } from '../src/runbook/schema.js'
+import { runbookFrom } from '../src/runbook/validate.js'
 import { testContext, testRequest } from './support/context.js'
 import { queryRows, seededDatabase } from './support/postgres.js'
 
-const runbook = runbookSchema.parse(
+const runbook = runbookFrom(
   parse(readFileSync('examples/streaming-migration/rollback.yml', 'utf8'))
 )
 const phases = ['database', 'schema', 'integrity'] as const

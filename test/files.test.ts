@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
-import { runbookSchema } from '../src/runbook/schema.js'
+import { validateRunbook } from '../src/runbook/validate.js'
 import {
   clone,
   commit,
@@ -15,24 +15,31 @@ import { runPhase } from './support/git-phase.js'
 let repo: TestRepo
 afterEach(() => repo?.cleanup())
 
-const parse = (files: unknown) => runbookSchema.safeParse({ version: 1, name: 't', files })
+/** The problems of a runbook with this files section, as `path: message`. */
+const problems = (files: unknown) =>
+  validateRunbook({ version: 1, name: 't', files }).problems.map(
+    p => `${p.path.join('.')}: ${p.message}`
+  )
 
 describe('files section validation', () => {
   it('rejects a path both protected and removed', () => {
-    const result = parse({ protect: ['/lib/a.ts'], remove: ['lib/a.ts'] })
-    expect(result.success).toBe(false)
-    expect(result.error!.issues[0]!.message).toMatch(/protect\/remove overlap: "\/lib\/a.ts"/)
+    expect(problems({ protect: ['/lib/a.ts'], remove: ['lib/a.ts'] })).toEqual([
+      'files.remove: protect/remove overlap: "/lib/a.ts" is protected but "lib/a.ts" is listed for removal; a path cannot be both kept and removed'
+    ])
   })
 
   it('rejects a removed directory that holds a protected file', () => {
-    const result = parse({ protect: ['app/admin/keep.tsx'], remove: ['app/admin/'] })
-    expect(result.success).toBe(false)
-    expect(result.error!.issues[0]!.message).toContain('"app/admin/" is listed for removal')
+    const found = problems({ protect: ['app/admin/keep.tsx'], remove: ['app/admin/'] })
+    expect(found).toHaveLength(1)
+    expect(found[0]).toContain('"app/admin/" is listed for removal')
   })
 
   it('accepts removing a file inside a protected directory, and rejects ".." paths', () => {
-    expect(parse({ protect: ['lib/'], remove: ['lib/v3.ts'] }).success).toBe(true)
-    expect(parse({ remove: ['../etc/passwd'] }).success).toBe(false)
+    expect(problems({ protect: ['lib/'], remove: ['lib/v3.ts'] })).toEqual([])
+    expect(problems({ remove: ['../etc/passwd'], protect: ['.'] })).toEqual([
+      'files.protect.0: "." names the repository root',
+      'files.remove.0: "../etc/passwd" must not contain ".", ".." or ".git" segments'
+    ])
   })
 })
 

@@ -8,12 +8,12 @@ import { parse } from 'yaml'
 import { createStreamingRemote } from '../scripts/fixtures/git-remote.js'
 import { execute } from '../src/engine.js'
 import { buildPlan } from '../src/plan.js'
-import { runbookSchema } from '../src/runbook/schema.js'
+import { runbookFrom } from '../src/runbook/validate.js'
 import type { Request } from '../src/model.js'
 import { testContext, testRequest } from './support/context.js'
 import { git, tempDir } from './support/git.js'
 
-const runbook = runbookSchema.parse(
+const runbook = runbookFrom(
   parse(readFileSync('examples/streaming-migration/rollback.yml', 'utf8'))
 )
 

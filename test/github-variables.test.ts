@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import type { Step } from '../src/model.js'
 import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
 import { verifyPhase } from '../src/phases/verify.js'
-import { runbookSchema } from '../src/runbook/schema.js'
+import { validateRunbook } from '../src/runbook/validate.js'
 import { startGitHubStandin, type GitHubStandin } from './support/github-standin.js'
 import { testContext, testRunbook } from './support/context.js'
 
@@ -49,17 +49,19 @@ async function setup(token: 'pat' | 'github-token' = 'pat') {
 
 describe('github-variables provider', () => {
   it('validates the hosting section', () => {
-    const parse = (hosting: object) =>
-      runbookSchema.safeParse({
+    const problems = (hosting: object) =>
+      validateRunbook({
         version: 1,
         name: 'x',
         hosting: { provider: 'github-variables', ...hosting }
-      })
-    expect(parse({ project: 'acme/app' }).error?.issues[0]?.message).toMatch(/needs `workflow`/)
-    expect(parse({ project: 'app', workflow: 'deploy.yml' }).error?.issues[0]?.message).toMatch(
-      /owner\/repo/
-    )
-    expect(parse({ project: 'acme/app', workflow: 'deploy.yml' }).success).toBe(true)
+      }).problems.map(p => `${p.path.join('.')}: ${p.message}`)
+    expect(problems({ project: 'acme/app' })).toEqual([
+      'hosting.workflow: required: provider github-variables needs `workflow` (the deploy workflow file, e.g. deploy.yml)'
+    ])
+    expect(problems({ project: 'app', workflow: 'deploy.yml' })).toEqual([
+      'hosting.project: provider github-variables needs `project: owner/repo`'
+    ])
+    expect(problems({ project: 'acme/app', workflow: 'deploy.yml' })).toEqual([])
   })
 
   it('sets the variable, dispatches the deploy, waits for the run; verify sees polling mode; a rerun does nothing', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { buildPlan } from '../src/plan.js'
-import { runbookSchema } from '../src/runbook/schema.js'
+import { runbookFrom } from '../src/runbook/validate.js'
 import type { Request } from '../src/model.js'
 
 const request = (over: Partial<Request> = {}): Request => ({
@@ -12,7 +12,7 @@ const request = (over: Partial<Request> = {}): Request => ({
 })
 
 describe('buildPlan', () => {
-  const runbook = runbookSchema.parse({
+  const runbook = runbookFrom({
     version: 1,
     name: 'demo',
     files: { protect: ['a.ts'] },

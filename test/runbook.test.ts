@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
 import { loadRunbook, parseRunbook, RunbookError } from '../src/runbook/load.js'
+import { validateRunbook } from '../src/runbook/validate.js'
 
 const FILE = 'rollback.yml'
 
@@ -115,6 +116,42 @@ const BAD: [string, string, string][] = [
     base +
       'verify:\n  checks:\n    - name: x\n      url: https://a.example\n      expect-status: ok\n',
     'rollback.yml:7:22: verify.checks[0].expect-status: expected number, got string'
+  ],
+  [
+    'version as a string (one problem, not two)',
+    'version: "1"\nname: demo\n',
+    'rollback.yml:1:10: version: expected 1'
+  ],
+  [
+    'invalid variable name as a key',
+    base + 'flags:\n  set:\n    1BAD: "x"\n',
+    'rollback.yml:5:5: flags.set.1BAD: invalid key: expected an environment variable name'
+  ],
+  [
+    'fractional number',
+    base + 'database:\n  lock-retries: 2.5\n',
+    'rollback.yml:4:17: database.lock-retries: expected a whole number'
+  ],
+  [
+    'empty value (null)',
+    base + 'description:\n',
+    'rollback.yml:3:13: description: expected string, got null'
+  ],
+  [
+    'expected value of the wrong kind',
+    base + 'integrity:\n  - name: x\n    sql: SELECT 1\n    expect: {value: [1]}\n',
+    'rollback.yml:6:21: integrity[0].expect.value: expected string, number or boolean, got array'
+  ],
+  [
+    'branch with ".."',
+    base + 'git:\n  branch: a..b\n',
+    'rollback.yml:4:11: git.branch: expected a branch name (letters, digits, . _ / -; no "..", no leading "-" or trailing "/")'
+  ],
+  [
+    'unknown key in a list item',
+    base +
+      'verify:\n  checks:\n    - name: x\n      url: https://a.example\n      expect-staus: 200\n',
+    'rollback.yml:7:7: verify.checks[0].expect-staus: unknown key "expect-staus": did you mean "expect-status"?'
   ]
 ]
 
@@ -143,6 +180,19 @@ describe('runbook validation', () => {
     expect(runbook.database?.['lock-retries']).toBe(8)
   })
 
+  it('fills in defaults without changing the data it was given', () => {
+    const data = { version: 1, name: 'x', flags: { set: { A: '1' } } }
+    const result = validateRunbook(data)
+    expect(result.problems).toEqual([])
+    expect('runbook' in result && result.runbook.flags).toEqual({
+      set: { A: '1' },
+      targets: ['production'],
+      redeploy: true,
+      'wait-timeout': '15m'
+    })
+    expect(data.flags).toEqual({ set: { A: '1' } })
+  })
+
   it('says where to point when the file is missing', async () => {
     await expect(loadRunbook('/nonexistent/rollback.yml')).rejects.toThrow(
       '/nonexistent/rollback.yml:1:1: (top level): file not found: set the runbook input/--runbook'
@@ -153,5 +203,12 @@ describe('runbook validation', () => {
     const { runbookJsonSchema, JSON_SCHEMA_PATH } =
       await import('../scripts/runbook-json-schema.js')
     expect(readFileSync(JSON_SCHEMA_PATH, 'utf8')).toBe(runbookJsonSchema())
+  })
+
+  it('keeps the generated validator in step with the published JSON Schema', async () => {
+    const { runbookValidatorSource, VALIDATOR_PATH } =
+      await import('../scripts/runbook-validator.js')
+    const jsonSchema = readFileSync('schema/runbook.schema.json', 'utf8')
+    expect(readFileSync(VALIDATOR_PATH, 'utf8')).toBe(runbookValidatorSource(jsonSchema))
   })
 })

@@ -4,7 +4,7 @@
  * path or tokens), values must be plain tokens, and anything else is refused with the reason.
  */
 import { REQUEST_INPUTS, type RawInputs } from '../request.js'
-import { SEVERITIES } from '../runbook/schema.js'
+import { SEVERITIES } from '../runbook/constants.js'
 
 /** A comment may set exactly the request inputs: never the runbook path or a token. */
 export const CHATOPS_KEYS = REQUEST_INPUTS

@@ -3,6 +3,7 @@
  * validation of the user-supplied revisions. Only hex SHAs are accepted: no refs, no options.
  */
 import { RollbackError, type Request } from '../model.js'
+import { BRANCH_NAME } from '../runbook/constants.js'
 import type { Runbook } from '../runbook/schema.js'
 import { normalizePath } from './paths.js'
 
@@ -80,7 +81,7 @@ export function refComponent(runId: string): string {
 }
 
 export function checkBranch(branch: string): void {
-  if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.startsWith('-') || branch.includes('..')) {
+  if (!BRANCH_NAME.test(branch)) {
     throw new RollbackError(
       `branch: "${branch}" is not a valid branch name`,
       'use a plain branch name such as main'

@@ -13,7 +13,8 @@ import {
   type Step,
   type StepResult
 } from '../model.js'
-import { DEFAULT_SEVERITY_MATRIX, type NotifyConfig, type Runbook } from '../runbook/schema.js'
+import { DEFAULT_SEVERITY_MATRIX } from '../runbook/constants.js'
+import type { NotifyConfig, Runbook } from '../runbook/schema.js'
 import { redactorFor } from '../secrets.js'
 
 export interface NotifyAction {

@@ -1,72 +1,156 @@
-/** Turns zod issues into one-line messages that say what is expected and how to fix it. */
-import { z } from 'zod'
-import { runbookSchema } from './schema.js'
+/**
+ * Turns the generated validator's errors (ajv's shape) into one-line problems that say what is
+ * expected and how to fix it. What a pattern means comes from the schema's `x-expected`.
+ */
+import { runbookJsonSchema } from './validate.generated.js'
 
-export function describeIssue(issue: z.core.$ZodIssue, unknownKey?: string): string {
-  switch (issue.code) {
-    case 'unrecognized_keys': {
-      const allowed = allowedKeysAt(issue.path)
-      const close = unknownKey ? closest(unknownKey, allowed) : undefined
-      if (close) return `: did you mean "${close}"?`
-      return allowed.length ? `: allowed keys are ${allowed.join(', ')}` : ''
+export interface SchemaError {
+  instancePath: string
+  schemaPath: string
+  keyword: string
+  params: Record<string, unknown>
+  message?: string
+  /** Set when the error is about an object key (propertyNames), not its value. */
+  propertyName?: string
+}
+
+export interface SchemaProblem {
+  path: (string | number)[]
+  /** The offending key itself (unknown or invalid keys): positions point at the key. */
+  key?: string
+  message: string
+}
+
+type SchemaNode = {
+  type?: string | string[]
+  const?: unknown
+  properties?: Record<string, SchemaNode>
+  'x-expected'?: string
+}
+
+/** The schema node that holds the failing keyword (`#/properties/a/pattern` -> node of `a`). */
+function nodeAt(schemaPath: string): SchemaNode | undefined {
+  const segments = schemaPath.replace(/^#\/?/, '').split('/').slice(0, -1)
+  let node: unknown = runbookJsonSchema
+  for (const raw of segments) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    node =
+      typeof node === 'object' && node !== null
+        ? (node as Record<string, unknown>)[segment]
+        : undefined
+  }
+  return node as SchemaNode | undefined
+}
+
+/** The instance path as keys and indexes, read against the data (so "0" in an array is 0). */
+export function dataPath(instancePath: string, data: unknown): (string | number)[] {
+  const path: (string | number)[] = []
+  let current = data
+  for (const raw of instancePath.split('/').slice(1)) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    const key = Array.isArray(current) ? Number(segment) : segment
+    path.push(key)
+    current = (current as Record<string | number, unknown> | undefined)?.[key]
+  }
+  return path
+}
+
+function valueAt(data: unknown, path: (string | number)[]): unknown {
+  return path.reduce<unknown>(
+    (v, k) => (v as Record<string | number, unknown> | undefined)?.[k],
+    data
+  )
+}
+
+function kind(value: unknown): string {
+  if (value === null) return 'null'
+  return Array.isArray(value) ? 'array' : typeof value
+}
+
+function typeName(type: unknown): string {
+  const names = String(type ?? 'a value')
+    .split(',')
+    .map(t => (t === 'integer' ? 'number' : t))
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0]!
+}
+
+function typeMessage(expected: string, value: unknown): string {
+  if (expected === 'integer' && typeof value === 'number') return 'expected a whole number'
+  const got = kind(value)
+  const quoteHint =
+    expected === 'string' && (got === 'boolean' || got === 'number')
+      ? ' (quote the value, e.g. "false")'
+      : ''
+  return `expected ${typeName(expected)}, got ${got}${quoteHint}`
+}
+
+function unknownKeyMessage(key: string, node: SchemaNode | undefined): string {
+  const allowed = Object.keys(node?.properties ?? {})
+  const close = closest(key, allowed)
+  if (close) return `unknown key "${key}": did you mean "${close}"?`
+  return `unknown key "${key}"` + (allowed.length ? `: allowed keys are ${allowed.join(', ')}` : '')
+}
+
+function describe(error: SchemaError, value: unknown): string {
+  const p = error.params
+  switch (error.keyword) {
+    case 'type':
+      return typeMessage(String(p.type), value)
+    case 'const':
+      return `expected ${JSON.stringify(p.allowedValue)}`
+    case 'enum': {
+      const values = p.allowedValues as unknown[]
+      return `expected one of ${values.map(v => JSON.stringify(v)).join(', ')}`
     }
-    case 'invalid_type': {
-      const got = /received (\w+)/.exec(issue.message)?.[1]
-      if (got === 'undefined') return `required: expected ${issue.expected}`
-      const quoteHint =
-        issue.expected === 'string' && (got === 'boolean' || got === 'number')
-          ? ' (quote the value, e.g. "false")'
-          : ''
-      return `expected ${issue.expected}, got ${got ?? 'something else'}${quoteHint}`
-    }
-    case 'invalid_value':
-      if (issue.values.length === 1) return `expected ${JSON.stringify(issue.values[0])}`
-      return `expected one of ${issue.values.map(v => JSON.stringify(v)).join(', ')}`
-    case 'too_small':
-      return issue.origin === 'array' || issue.origin === 'string'
-        ? `must not be empty (at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'item' : 'character'}(s))`
-        : `must be at least ${String(issue.minimum)}`
-    case 'too_big':
-      return `must be at most ${String(issue.maximum)}`
-    case 'invalid_format':
-      return `expected ${issue.message.startsWith('Invalid') ? issue.format : issue.message}`
-    case 'invalid_key':
-      return `invalid key: ${issue.issues.map(i => describeIssue(i)).join('; ')}`
-    case 'invalid_union':
-      return 'does not match any allowed form'
+    case 'pattern':
+      return `expected ${nodeAt(error.schemaPath)?.['x-expected'] ?? `text matching ${String(p.pattern)}`}`
+    case 'minLength':
+      return `must not be empty (at least ${String(p.limit)} character(s))`
+    case 'minItems':
+      return `must not be empty (at least ${String(p.limit)} item(s))`
+    case 'minimum':
+      return `must be at least ${String(p.limit)}`
+    case 'maximum':
+      return `must be at most ${String(p.limit)}`
     default:
-      return issue.message.startsWith('Invalid') ? issue.message : `expected ${issue.message}`
+      return error.message ?? error.keyword
   }
 }
 
-/** The keys the schema allows for the object at `path` (for "did you mean"). */
-export function allowedKeysAt(path: readonly PropertyKey[]): string[] {
-  let schema: z.core.$ZodType | undefined = runbookSchema
-  for (const key of path) {
-    schema = schema && child(unwrap(schema), key)
+/** One problem per failing place; `const`/`enum` say more than `type` about the same value. */
+export function schemaProblems(errors: readonly SchemaError[], data: unknown): SchemaProblem[] {
+  const byPlace = new Map<string, SchemaProblem & { rank: number }>()
+  for (const error of errors) {
+    if (error.keyword === 'propertyNames') continue // its inner error names the key
+    const path = dataPath(error.instancePath, data)
+    let problem: SchemaProblem
+    if (error.keyword === 'additionalProperties') {
+      const key = String(error.params.additionalProperty)
+      problem = {
+        path: [...path, key],
+        key,
+        message: unknownKeyMessage(key, nodeAt(error.schemaPath))
+      }
+    } else if (error.keyword === 'required') {
+      const missing = String(error.params.missingProperty)
+      const property = nodeAt(error.schemaPath)?.properties?.[missing]
+      const message =
+        property?.const !== undefined
+          ? `expected ${JSON.stringify(property.const)}`
+          : `required: expected ${typeName(property?.type ?? 'object')}`
+      problem = { path: [...path, missing], message }
+    } else if (error.propertyName !== undefined) {
+      const key = error.propertyName
+      problem = { path: [...path, key], key, message: `invalid key: ${describe(error, key)}` }
+    } else {
+      problem = { path, message: describe(error, valueAt(data, path)) }
+    }
+    const place = `${JSON.stringify(problem.path)}|${problem.key ?? ''}`
+    const rank = error.keyword === 'const' || error.keyword === 'enum' ? 0 : 1
+    const seen = byPlace.get(place)
+    if (!seen || rank < seen.rank) byPlace.set(place, { ...problem, rank })
   }
-  const target = schema && unwrap(schema)
-  return target instanceof z.ZodObject ? Object.keys(target.shape) : []
-}
-
-function unwrap(schema: z.core.$ZodType): z.core.$ZodType {
-  let current = schema
-  while (
-    current instanceof z.ZodOptional ||
-    current instanceof z.ZodDefault ||
-    current instanceof z.ZodNullable
-  ) {
-    current = current.unwrap() as z.core.$ZodType
-  }
-  return current
-}
-
-function child(schema: z.core.$ZodType, key: PropertyKey): z.core.$ZodType | undefined {
-  if (schema instanceof z.ZodObject)
-    return (schema.shape as Record<string, z.core.$ZodType>)[String(key)]
-  if (schema instanceof z.ZodArray) return schema.element as z.core.$ZodType
-  if (schema instanceof z.ZodRecord) return schema.valueType as z.core.$ZodType
-  return undefined
+  return [...byPlace.values()].map(({ rank: _rank, ...problem }) => problem)
 }
 
 function closest(word: string, candidates: string[]): string | undefined {

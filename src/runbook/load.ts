@@ -4,10 +4,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
-import type { z } from 'zod'
-import { runbookSchema, type Runbook } from './schema.js'
-import { describeIssue } from './issues.js'
+import type { Runbook } from './schema.js'
 import { findSecretValues } from './secrets.js'
+import { validateRunbook, type SchemaProblem } from './validate.js'
 
 export interface RunbookProblem {
   file: string
@@ -75,39 +74,24 @@ export function parseRunbook(text: string, file: string): Runbook {
       }
     ])
   }
-  const result = runbookSchema.safeParse(data)
-  const problems: RunbookProblem[] = result.success
-    ? []
-    : result.error.issues.flatMap(issue => issueProblems(issue, file, position))
+  const result = validateRunbook(data)
+  const problems: RunbookProblem[] = result.problems.map((p: SchemaProblem) => ({
+    file,
+    ...(p.key !== undefined ? position(p.path.slice(0, -1), p.key) : position(p.path)),
+    path: dotted(p.path),
+    message: p.message
+  }))
   for (const found of findSecretValues(data)) {
     const pos = found.atKey
       ? position(found.path.slice(0, -1), String(found.path.at(-1)))
       : position(found.path)
     problems.push({ file, ...pos, path: dotted(found.path), message: found.message })
   }
-  if (problems.length > 0 || !result.success) {
+  if (problems.length > 0 || !('runbook' in result)) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col)
     throw new RunbookError(problems)
   }
-  return result.data
-}
-
-function issueProblems(
-  issue: z.core.$ZodIssue,
-  file: string,
-  position: (path: PropertyKey[], key?: string) => { line: number; col: number }
-): RunbookProblem[] {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map(key => ({
-      file,
-      ...position(issue.path, key),
-      path: dotted([...issue.path, key]),
-      message: `unknown key "${key}"${describeIssue(issue, key)}`
-    }))
-  }
-  return [
-    { file, ...position(issue.path), path: dotted(issue.path), message: describeIssue(issue) }
-  ]
+  return result.runbook
 }
 
 /** Offset of the deepest node that exists along `path` (the key itself for unknown keys). */

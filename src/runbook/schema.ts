@@ -1,53 +1,45 @@
 /**
- * Runbook format v1. One zod schema is the source of truth for validation, for the TypeScript
- * types and for the published JSON Schema (schema/runbook.schema.json).
+ * Runbook format v1. This zod schema is the source of truth for the TypeScript types and for the
+ * published JSON Schema (schema/runbook.schema.json), from which `npm run schema` generates the
+ * run-time validator (validate.generated.ts); rules across fields are in rules.ts. It is not
+ * imported at run time (only its types): building these schemas cost ~40 ms of every start.
  * Secrets never appear as values: the runbook names the environment variables that hold them.
  */
 import { z } from 'zod'
-import { overlapProblems, pathProblem } from '../git/paths.js'
+import { BRANCH_NAME, PHASES } from './constants.js'
 
-// A runbook is validated once per run: compiling validators (zod's JIT) costs more than it saves.
-z.config({ jitless: true })
+export { DEFAULT_SEVERITY_MATRIX, PHASES, SEVERITIES } from './constants.js'
+export type { PhaseName, Severity } from './constants.js'
 
-export const PHASES = [
-  'flags',
-  'verify',
-  'database',
-  'git',
-  'schema',
-  'integrity',
-  'files',
-  'monitor',
-  'notify'
-] as const
-export type PhaseName = (typeof PHASES)[number]
+/**
+ * A string matching `pattern`. `expected` completes "expected …" in the error message; it travels
+ * in the JSON Schema as `x-expected`, where the run-time validator finds it.
+ */
+function matching(pattern: RegExp, expected: string) {
+  return z.string().regex(pattern, expected).meta({ 'x-expected': expected })
+}
 
-export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
-export type Severity = (typeof SEVERITIES)[number]
+const duration = matching(
+  /^\d+(ms|s|m|h)$/,
+  'a duration such as "500ms", "30s", "5m" or "1h"'
+).describe('Duration: a whole number followed by ms, s, m or h.')
 
-const duration = z
-  .string()
-  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as "500ms", "30s", "5m" or "1h"')
-  .describe('Duration: a whole number followed by ms, s, m or h.')
+const envName = matching(
+  /^[A-Z_][A-Z0-9_]*$/,
+  'an environment variable NAME (upper case, digits, _)'
+).describe('Name of the environment variable that holds the value (never the value itself).')
 
-const envName = z
-  .string()
-  .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable NAME (upper case, digits, _)')
-  .describe('Name of the environment variable that holds the value (never the value itself).')
+const sqlIdent = matching(
+  /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/,
+  'a lower-case SQL identifier, optionally schema-qualified (schema.name)'
+)
 
-const sqlIdent = z
-  .string()
-  .regex(
-    /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/,
-    'a lower-case SQL identifier, optionally schema-qualified (schema.name)'
-  )
+const gitRef = matching(
+  BRANCH_NAME,
+  'a branch name (letters, digits, . _ / -; no "..", no leading "-" or trailing "/")'
+)
 
-const gitRef = z
-  .string()
-  .regex(/^[A-Za-z0-9._/-]+$/, 'a branch name (letters, digits, . _ / -)')
-  .refine(v => !v.includes('..') && !v.startsWith('-') && !v.endsWith('/'), 'a valid branch name')
-
-const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http(s):// URL')
+const httpUrl = matching(/^https?:\/\/[^\s]+$/, 'an http(s):// URL')
 
 const severityPolicy = z
   .object({
@@ -81,32 +73,17 @@ const hosting = z
     'api-url': httpUrl
       .optional()
       .describe('API base URL; defaults to the provider (tests use a stand-in).'),
-    workflow: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]+$/, 'a workflow file name such as deploy.yml, or its id')
+    workflow: matching(/^[A-Za-z0-9._-]+$/, 'a workflow file name such as deploy.yml, or its id')
       .optional()
       .describe('github-variables: the deploy workflow dispatched after the variables change.'),
     ref: gitRef.default('main').describe('github-variables: branch the deploy workflow runs on.')
   })
   .strict()
-  .refine(h => h.provider !== 'github-variables' || h.workflow !== undefined, {
-    message:
-      'provider github-variables needs `workflow` (the deploy workflow file, e.g. deploy.yml)',
-    path: ['workflow']
-  })
-  .refine(h => h.provider !== 'github-variables' || /^[\w.-]+\/[\w.-]+$/.test(h.project), {
-    message: 'provider github-variables needs `project: owner/repo`',
-    path: ['project']
-  })
 
 const flags = z
   .object({
     set: z
-      .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'),
-        z.string()
-      )
-      .refine(r => Object.keys(r).length > 0, 'at least one variable')
+      .record(matching(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string())
       .describe('Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: "false".'),
     targets: z
       .array(z.enum(['production', 'preview', 'development']))
@@ -147,10 +124,7 @@ const batchUpdate = z
   .object({
     table: sqlIdent,
     key: sqlIdent.default('id').describe('Integer primary key used to walk the table in ranges.'),
-    set: z
-      .record(sqlIdent, z.string())
-      .refine(r => Object.keys(r).length > 0, 'at least one column')
-      .describe('column: SQL expression.'),
+    set: z.record(sqlIdent, z.string()).describe('column: SQL expression.'),
     where: z.string().min(1).describe('Condition, re-checked in every batch.'),
     'batch-size': z.number().int().min(1).max(100000).default(5000),
     pause: duration.default('10ms'),
@@ -171,10 +145,6 @@ const databaseStep = z
       .describe('SQL, split and classified by the PostgreSQL parser.')
   })
   .strict()
-  .refine(
-    step => ['batch-update', 'drop-index', 'sql'].filter(k => k in step).length === 1,
-    'exactly one of batch-update, drop-index or sql'
-  )
 
 const database = z
   .object({
@@ -230,8 +200,7 @@ const integrityCheck = z
           .optional()
           .describe('First column of the first row.')
       })
-      .strict()
-      .refine(e => Object.values(e).some(v => v !== undefined), 'one of rows, max-rows or value'),
+      .strict(),
     when: z
       .array(z.enum(['before', 'after']))
       .min(1)
@@ -240,13 +209,7 @@ const integrityCheck = z
   })
   .strict()
 
-const repoPath = z
-  .string()
-  .min(1)
-  .superRefine((path, ctx) => {
-    const problem = pathProblem(path)
-    if (problem) ctx.addIssue({ code: 'custom', message: problem })
-  })
+const repoPath = z.string().min(1)
 
 const files = z
   .object({
@@ -254,15 +217,6 @@ const files = z
     remove: z.array(repoPath).default([]).describe('Paths removed (in a commit) if present.')
   })
   .strict()
-  .superRefine((value, ctx) => {
-    for (const problem of overlapProblems(value.protect, value.remove)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['remove'],
-        message: `protect/remove overlap: ${problem}; a path cannot be both kept and removed`
-      })
-    }
-  })
 
 const metric = z
   .object({
@@ -310,22 +264,6 @@ const notify = z
       })
   })
   .strict()
-
-export const DEFAULT_SEVERITY_MATRIX = {
-  critical: { phases: [...PHASES], mutate: true, description: 'Immediate rollback (< 5 min)' },
-  high: {
-    phases: [...PHASES],
-    mutate: true,
-    environment: 'production-rollback',
-    description: 'Scheduled rollback behind required reviewers (< 30 min)'
-  },
-  medium: {
-    phases: ['verify', 'integrity', 'monitor', 'notify'],
-    mutate: false,
-    description: 'Investigate first: plan, integrity checks, health; no mutations (< 2 h)'
-  },
-  low: { phases: ['monitor', 'notify'], mutate: false, description: 'Continue monitoring' }
-} satisfies Record<Severity, z.input<typeof severityPolicy>>
 
 export const runbookSchema = z
   .object({

@@ -1,6 +1,7 @@
 /** A RunContext for tests: quiet logger that records lines, instant sleep, real fetch. */
 import type { Logger, Request, RunContext } from '../../src/model.js'
-import { runbookSchema, type Runbook } from '../../src/runbook/schema.js'
+import { type Runbook } from '../../src/runbook/schema.js'
+import { runbookFrom } from '../../src/runbook/validate.js'
 
 export interface RecordingLogger extends Logger {
   lines: string[]
@@ -31,7 +32,7 @@ export function testRequest(over: Partial<Request> = {}): Request {
 }
 
 export function testRunbook(input: Record<string, unknown> = {}): Runbook {
-  return runbookSchema.parse({ version: 1, name: 'test', ...input })
+  return runbookFrom({ version: 1, name: 'test', ...input })
 }
 
 export function testContext(over: Partial<RunContext> = {}): RunContext & { log: RecordingLogger } {
