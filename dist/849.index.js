@@ -6685,3 +6685,4 @@ const defaults = _lib_index_js__WEBPACK_IMPORTED_MODULE_0__.defaults
 
 };
 ;
+//# sourceMappingURL=849.index.js.map

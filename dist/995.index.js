@@ -13,3 +13,4 @@ var PgQueryModule=(()=>{var _scriptName=globalThis.document?.currentScript?.src;
 
 };
 ;
+//# sourceMappingURL=995.index.js.map

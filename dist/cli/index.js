@@ -4271,7 +4271,11 @@ const BOT = {
     name: 'github-actions[bot]',
     email: '41898282+github-actions[bot]@users.noreply.github.com'
 };
-async function createGit(ctx) {
+/**
+ * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
+ * also look up that remote's URL, in parallel with the checks (each git start costs ~10 ms).
+ */
+async function openCheckout(ctx, remote) {
     const env = {};
     for (const [key, value] of Object.entries(ctx.env))
         if (value !== undefined)
@@ -4286,24 +4290,30 @@ async function createGit(ctx) {
         GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
     });
     const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit);
-    const [inside, identity] = await Promise.all([
+    const [inside, identity, remoteUrl] = await Promise.all([
         git.tryExec(['rev-parse', '--is-inside-work-tree']),
-        git.configMatching('^user\\.(name|email)$')
+        git.configMatching('^user\\.(name|email)$'),
+        remote === undefined ? undefined : git.remoteUrl(remote)
     ]);
     if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
         throw new model/* RollbackError */.Z(`${ctx.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
     }
+    // The manager keeps this env object: the identity applies to every later command.
     if (!identity.get('user.name')) {
         Object.assign(env, { GIT_AUTHOR_NAME: BOT.name, GIT_COMMITTER_NAME: BOT.name });
     }
     if (!identity.get('user.email')) {
         Object.assign(env, { GIT_AUTHOR_EMAIL: BOT.email, GIT_COMMITTER_EMAIL: BOT.email });
     }
-    return git;
+    return { git, remoteUrl };
+}
+async function createGit(ctx) {
+    return (await openCheckout(ctx)).git;
 }
 async function withGitSession(ctx, target, fn) {
-    const git = await createGit(ctx);
-    const remoteUrl = (await git.remoteUrl(target.remote)) ?? urlOrFail(target.remote);
+    const checkout = await openCheckout(ctx, target.remote);
+    const git = checkout.git;
+    const remoteUrl = checkout.remoteUrl ?? urlOrFail(target.remote);
     const auth = await configureAuth(git, remoteUrl, ctx.secrets.githubToken, ctx.env.RUNNER_TEMP);
     try {
         await requireRemoteBranch(git, target);
