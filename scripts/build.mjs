@@ -29,7 +29,8 @@ for (const { entry, out } of BUNDLES) {
     writeFileSync(file, source)
     if (mode) chmodSync(file, mode)
   }
-  write('index.js', code)
+  // The CLI starts with a shebang: keep it executable, as ncc's command line does.
+  write('index.js', code, code.startsWith('#!') ? 0o755 : undefined)
   write('index.js.map', map)
   for (const [name, asset] of Object.entries(assets)) write(name, asset.source, asset.permissions)
   write('package.json', '{ "type": "commonjs" }\n')

@@ -142,4 +142,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
 }
 
+// The bundle is CommonJS: a promise that never settled would end the process quietly with 0.
+let finished = false
+process.on('exit', () => {
+  if (finished) return
+  process.exitCode = 1
+  process.stderr.write('error: stopped before finishing (an operation never completed)\n')
+})
 process.exitCode = await main(process.argv.slice(2), process.env)
+finished = true

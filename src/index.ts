@@ -145,4 +145,14 @@ export async function main(): Promise<void> {
   }
 }
 
+// The bundle is CommonJS: a promise that never settled would end the process quietly with 0.
+let finished = false
+process.on('exit', () => {
+  if (finished) return
+  process.exitCode = 1
+  core.error(
+    'the rollback stopped before it finished (an operation never completed); see the report'
+  )
+})
 await main()
+finished = true

@@ -124,10 +124,11 @@ export interface PhaseModule<A = unknown> {
    */
   preflight?(steps: Step<A>[], ctx: RunContext): Promise<PreflightNote[] | void>
   /**
-   * Preflights run concurrently; phases naming the same resource here take turns (the checkout:
-   * git sessions write its config and fetch into the same private refs).
+   * Preflights run concurrently; phases naming the same resource here take turns. The checkout:
+   * git sessions write its config and fetch into the same private refs. The database: one
+   * connection at a time, as during an incident it may be close to its connection limit.
    */
-  preflightShares?: 'checkout'
+  preflightShares?: 'checkout' | 'database'
   /** Do the step for real. */
   run(step: Step<A>, ctx: RunContext): Promise<StepResult>
   /** Prove the step would work without changing production (scratch branch, rolled-back tx). */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { INPUTS, OUTPUTS } from '../src/interface.js'
+import { PHASE_MODULES } from '../src/phases/index.js'
 
 interface ActionYml {
   runs: { using: string; main: string }
@@ -50,5 +51,25 @@ describe('action.yml contract', () => {
       .filter(f => f.endsWith('.ts') && !['index.ts', 'cli.ts'].includes(f))
       .filter(f => /process\.env|@actions\/core|@actions\/github/.test(code(join('src', f))))
     expect(offenders).toEqual([])
+  })
+
+  it('the bundles are CommonJS without zod; the CLI is executable', () => {
+    expect(JSON.parse(readFileSync('dist/package.json', 'utf8'))).toEqual({ type: 'commonjs' })
+    expect(readFileSync('dist/index.js', 'utf8')).not.toMatch(/ZodObject|\$ZodType/)
+    expect(readFileSync('dist/cli/index.js', 'utf8').startsWith('#!/usr/bin/env node')).toBe(true)
+    expect(statSync('dist/cli/index.js').mode & 0o111).not.toBe(0)
+  })
+
+  it('phases that share the checkout or the database take turns in preflight', () => {
+    const shares = Object.values(PHASE_MODULES)
+      .filter(m => m.preflightShares)
+      .map(m => `${m.phase}:${m.preflightShares}`)
+    expect(shares.sort()).toEqual([
+      'database:database',
+      'files:checkout',
+      'git:checkout',
+      'integrity:database',
+      'schema:database'
+    ])
   })
 })

@@ -180,6 +180,22 @@ describe('runbook validation', () => {
     expect(runbook.database?.['lock-retries']).toBe(8)
   })
 
+  it('a YAML alias used in two sections gets each section its own defaults', () => {
+    const runbook = parseRunbook(base + 'verify: &empty {}\nmonitor: *empty\n', FILE)
+    expect(runbook.verify).toEqual({ checks: [] })
+    expect(runbook.monitor?.duration).toBe('5m')
+    expect(runbook.monitor).not.toHaveProperty('checks')
+  })
+
+  it('refuses __proto__ keys and self-referencing aliases instead of looping or leaking', () => {
+    expect(problemsOf(base + 'flags:\n  set:\n    __proto__: "x"\n')[0]).toBe(
+      'rollback.yml:5:5: flags.set.__proto__: a key named __proto__ is not allowed'
+    )
+    expect(problemsOf(base + 'notify: &n\n  again: *n\n')).toContain(
+      'rollback.yml:4:10: notify.again: refers to itself through a YAML alias'
+    )
+  })
+
   it('fills in defaults without changing the data it was given', () => {
     const data = { version: 1, name: 'x', flags: { set: { A: '1' } } }
     const result = validateRunbook(data)

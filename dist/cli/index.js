@@ -159,7 +159,16 @@ async function main(argv, env) {
         return 1;
     }
 }
+// The bundle is CommonJS: a promise that never settled would end the process quietly with 0.
+let finished = false;
+process.on('exit', () => {
+    if (finished)
+        return;
+    process.exitCode = 1;
+    process.stderr.write('error: stopped before finishing (an operation never completed)\n');
+});
 process.exitCode = await main(process.argv.slice(2), process.env);
+finished = true;
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -1905,6 +1914,7 @@ function plannedChanges(runbook, step, runId) {
 }
 const databasePhase = {
     phase: 'database',
+    preflightShares: 'database',
     plan(runbook, request) {
         const steps = runbook.database?.steps ?? [];
         return steps.map((step, index) => ({
@@ -5548,6 +5558,7 @@ async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
 
 const integrityPhase = {
     phase: 'integrity',
+    preflightShares: 'database',
     plan(runbook) {
         const steps = [];
         for (const [index, check] of (runbook.integrity ?? []).entries()) {
@@ -6353,6 +6364,7 @@ function schemaSpec(entry, runId) {
 }
 const schemaPhase = {
     phase: 'schema',
+    preflightShares: 'database',
     plan(runbook, request) {
         return (runbook.schema ?? []).map((entry, index) => {
             const spec = schemaSpec(entry, request.runId);
@@ -7001,7 +7013,8 @@ const TOKEN_PATTERNS = [
 ];
 /** Variable names whose values are credentials: setting them from a runbook would commit them. */
 const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|CREDENTIALS?)$/i;
-function findSecretValues(data, path = []) {
+function findSecretValues(data, path = [], open = new Set() // the objects being walked: a YAML alias can make the data a cycle
+) {
     if (typeof data === 'string') {
         for (const [pattern, what] of TOKEN_PATTERNS) {
             if (pattern.test(data)) {
@@ -7015,9 +7028,13 @@ function findSecretValues(data, path = []) {
         }
         return [];
     }
-    if (Array.isArray(data))
-        return data.flatMap((item, i) => findSecretValues(item, [...path, i]));
-    if (data && typeof data === 'object') {
+    if (!data || typeof data !== 'object' || open.has(data))
+        return [];
+    open.add(data);
+    try {
+        if (Array.isArray(data)) {
+            return data.flatMap((item, i) => findSecretValues(item, [...path, i], open));
+        }
         return Object.entries(data).flatMap(([key, value]) => {
             const here = [...path, key];
             if (path.length === 2 && path[0] === 'flags' && path[1] === 'set' && SECRET_NAME.test(key)) {
@@ -7029,10 +7046,12 @@ function findSecretValues(data, path = []) {
                     }
                 ];
             }
-            return findSecretValues(value, here);
+            return findSecretValues(value, here, open);
         });
     }
-    return [];
+    finally {
+        open.delete(data);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/runbook/validate.generated.ts
@@ -10667,12 +10686,47 @@ function ruleProblems(runbook) {
 
 
 
+/**
+ * A copy for the validator to fill defaults into, with nothing shared: a YAML alias makes two
+ * places one object, and defaults filled for one would land in the other. Keys that would reach
+ * an object's prototype and self-referencing aliases are problems, not data.
+ */
+function treeCopy(value, path, problems, open = new Set()) {
+    if (typeof value !== 'object' || value === null)
+        return value;
+    if (open.has(value)) {
+        problems.push({ path, message: 'refers to itself through a YAML alias' });
+        return null;
+    }
+    open.add(value);
+    let copy;
+    if (Array.isArray(value)) {
+        copy = value.map((item, i) => treeCopy(item, [...path, i], problems, open));
+    }
+    else {
+        const entries = [];
+        for (const [key, item] of Object.entries(value)) {
+            if (key === '__proto__') {
+                problems.push({
+                    path: [...path, key],
+                    key,
+                    message: 'a key named __proto__ is not allowed'
+                });
+                continue;
+            }
+            entries.push([key, treeCopy(item, [...path, key], problems, open)]);
+        }
+        copy = Object.fromEntries(entries);
+    }
+    open.delete(value);
+    return copy;
+}
 function validateRunbook(data) {
-    // The validator fills defaults in place: work on a copy so the caller's data stays as written.
-    const copy = structuredClone(data);
+    const problems = [];
+    const copy = treeCopy(data, [], problems);
     const check = validate;
-    const valid = check(copy);
-    const problems = valid ? [] : schemaProblems(check.errors ?? [], copy);
+    if (!check(copy))
+        problems.push(...schemaProblems(check.errors ?? [], copy));
     if (typeof copy === 'object' && copy !== null && !Array.isArray(copy)) {
         problems.push(...ruleProblems(copy));
     }

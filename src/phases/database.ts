@@ -93,6 +93,7 @@ function plannedChanges(runbook: Runbook, step: DatabaseStep, runId: string): st
 
 export const databasePhase: PhaseModule<DatabaseAction> = {
   phase: 'database',
+  preflightShares: 'database',
   plan(runbook, request) {
     const steps = runbook.database?.steps ?? []
     return steps.map((step, index) => ({

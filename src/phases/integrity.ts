@@ -20,6 +20,7 @@ export interface IntegrityAction {
 
 export const integrityPhase: PhaseModule<IntegrityAction> = {
   phase: 'integrity',
+  preflightShares: 'database',
   plan(runbook) {
     const steps: Step<IntegrityAction>[] = []
     for (const [index, check] of (runbook.integrity ?? []).entries()) {

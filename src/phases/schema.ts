@@ -51,6 +51,7 @@ export function schemaSpec(entry: SchemaRollback, runId: string): SchemaRollback
 
 export const schemaPhase: PhaseModule<SchemaAction> = {
   phase: 'schema',
+  preflightShares: 'database',
   plan(runbook, request) {
     return (runbook.schema ?? []).map((entry, index) => {
       const spec = schemaSpec(entry, request.runId)

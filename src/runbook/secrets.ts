@@ -22,7 +22,11 @@ const TOKEN_PATTERNS: [RegExp, string][] = [
 /** Variable names whose values are credentials: setting them from a runbook would commit them. */
 const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|CREDENTIALS?)$/i
 
-export function findSecretValues(data: unknown, path: PropertyKey[] = []): SecretFinding[] {
+export function findSecretValues(
+  data: unknown,
+  path: PropertyKey[] = [],
+  open = new Set<object>() // the objects being walked: a YAML alias can make the data a cycle
+): SecretFinding[] {
   if (typeof data === 'string') {
     for (const [pattern, what] of TOKEN_PATTERNS) {
       if (pattern.test(data)) {
@@ -36,8 +40,12 @@ export function findSecretValues(data: unknown, path: PropertyKey[] = []): Secre
     }
     return []
   }
-  if (Array.isArray(data)) return data.flatMap((item, i) => findSecretValues(item, [...path, i]))
-  if (data && typeof data === 'object') {
+  if (!data || typeof data !== 'object' || open.has(data)) return []
+  open.add(data)
+  try {
+    if (Array.isArray(data)) {
+      return data.flatMap((item, i) => findSecretValues(item, [...path, i], open))
+    }
     return Object.entries(data).flatMap(([key, value]) => {
       const here = [...path, key]
       if (path.length === 2 && path[0] === 'flags' && path[1] === 'set' && SECRET_NAME.test(key)) {
@@ -49,8 +57,9 @@ export function findSecretValues(data: unknown, path: PropertyKey[] = []): Secre
           }
         ]
       }
-      return findSecretValues(value, here)
+      return findSecretValues(value, here, open)
     })
+  } finally {
+    open.delete(data)
   }
-  return []
 }

@@ -13,12 +13,50 @@ type GeneratedValidator = ((data: unknown) => boolean) & { errors?: SchemaError[
 
 export type Validation = { runbook: Runbook; problems: [] } | { problems: SchemaProblem[] }
 
+/**
+ * A copy for the validator to fill defaults into, with nothing shared: a YAML alias makes two
+ * places one object, and defaults filled for one would land in the other. Keys that would reach
+ * an object's prototype and self-referencing aliases are problems, not data.
+ */
+function treeCopy(
+  value: unknown,
+  path: (string | number)[],
+  problems: SchemaProblem[],
+  open = new Set<unknown>()
+): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  if (open.has(value)) {
+    problems.push({ path, message: 'refers to itself through a YAML alias' })
+    return null
+  }
+  open.add(value)
+  let copy: unknown
+  if (Array.isArray(value)) {
+    copy = value.map((item, i) => treeCopy(item, [...path, i], problems, open))
+  } else {
+    const entries: [string, unknown][] = []
+    for (const [key, item] of Object.entries(value)) {
+      if (key === '__proto__') {
+        problems.push({
+          path: [...path, key],
+          key,
+          message: 'a key named __proto__ is not allowed'
+        })
+        continue
+      }
+      entries.push([key, treeCopy(item, [...path, key], problems, open)])
+    }
+    copy = Object.fromEntries(entries)
+  }
+  open.delete(value)
+  return copy
+}
+
 export function validateRunbook(data: unknown): Validation {
-  // The validator fills defaults in place: work on a copy so the caller's data stays as written.
-  const copy = structuredClone(data)
+  const problems: SchemaProblem[] = []
+  const copy = treeCopy(data, [], problems)
   const check = validate as GeneratedValidator
-  const valid = check(copy)
-  const problems = valid ? [] : schemaProblems(check.errors ?? [], copy)
+  if (!check(copy)) problems.push(...schemaProblems(check.errors ?? [], copy))
   if (typeof copy === 'object' && copy !== null && !Array.isArray(copy)) {
     problems.push(...ruleProblems(copy as Record<string, unknown>))
   }
