@@ -1,6 +1,8 @@
 /** The built bundle, run as the Actions runner runs it. */
 import { describe, expect, it } from '@jest/globals'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { runAction } from './support/action-runner.js'
 
 const EXAMPLE = 'examples/streaming-migration/rollback.yml'
@@ -31,6 +33,18 @@ describe('dist/index.js', () => {
     expect(run.stdout).toContain(
       '::error title=Invalid runbook,file=test/fixtures/bad-runbook.yml,line=4,col=3::flags.sett: unknown key "sett": did you mean "set"?'
     )
+  })
+
+  it('fails, not passes, when the run stops before it finished', async () => {
+    // Reading the runbook never completes and nothing else is pending: Node ends the process.
+    const hook = join(mkdtempSync(join(tmpdir(), 'hang-')), 'hang.cjs')
+    writeFileSync(hook, "require('node:fs/promises').readFile = () => new Promise(() => {})\n")
+    const run = await runAction(
+      { runbook: EXAMPLE, command: 'plan', severity: 'critical' },
+      { NODE_OPTIONS: `--require ${hook}` }
+    )
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain('::error::the rollback stopped before it finished')
   })
 
   it('rejects bad inputs before doing anything', async () => {

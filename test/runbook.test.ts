@@ -188,9 +188,9 @@ describe('runbook validation', () => {
   })
 
   it('refuses __proto__ keys and self-referencing aliases instead of looping or leaking', () => {
-    expect(problemsOf(base + 'flags:\n  set:\n    __proto__: "x"\n')[0]).toBe(
+    expect(problemsOf(base + 'flags:\n  set:\n    __proto__: "x"\n')).toEqual([
       'rollback.yml:5:5: flags.set.__proto__: a key named __proto__ is not allowed'
-    )
+    ])
     expect(problemsOf(base + 'notify: &n\n  again: *n\n')).toContain(
       'rollback.yml:4:10: notify.again: refers to itself through a YAML alias'
     )

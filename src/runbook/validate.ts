@@ -42,8 +42,8 @@ function treeCopy(
           key,
           message: 'a key named __proto__ is not allowed'
         })
-        continue
       }
+      // fromEntries defines own properties: a "__proto__" entry stays a key, never a prototype.
       entries.push([key, treeCopy(item, [...path, key], problems, open)])
     }
     copy = Object.fromEntries(entries)
