@@ -11,6 +11,7 @@ import type { GitHubTarget, Logger } from './model.js'
 import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
 import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
+import { untilFinished } from './util/exit-guard.js'
 import { maskUrl } from './util/redact.js'
 
 const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
@@ -142,12 +143,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
 }
 
-// The bundle is CommonJS: a promise that never settled would end the process quietly with 0.
-let finished = false
-process.on('exit', () => {
-  if (finished) return
-  process.exitCode = 1
-  process.stderr.write('error: stopped before finishing (an operation never completed)\n')
-})
-process.exitCode = await main(process.argv.slice(2), process.env)
-finished = true
+process.exitCode = await untilFinished(
+  () => main(process.argv.slice(2), process.env),
+  () => process.stderr.write('error: stopped before finishing (an operation never completed)\n')
+)

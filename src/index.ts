@@ -11,6 +11,7 @@ import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { basicCredential } from './git/auth.js'
 import { maskUrl, urlPassword } from './util/redact.js'
+import { untilFinished } from './util/exit-guard.js'
 import { WorkflowCommands } from './workflow-commands.js'
 
 const core = new WorkflowCommands(process.env)
@@ -145,14 +146,8 @@ export async function main(): Promise<void> {
   }
 }
 
-// The bundle is CommonJS: a promise that never settled would end the process quietly with 0.
-let finished = false
-process.on('exit', () => {
-  if (finished) return
-  process.exitCode = 1
+await untilFinished(main, () =>
   core.error(
     'the rollback stopped before it finished (an operation never completed); see the report'
   )
-})
-await main()
-finished = true
+)

@@ -19,12 +19,14 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
 /* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3207);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(5954);
+/* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(9922);
 /* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(767);
 /**
  * CLI entry point: the same engine for the day GitHub Actions is down.
  *   emergency-rollback <plan|run|drill> [--runbook F] [--severity S] [...]
  * Flags mirror the action inputs; secrets come from environment variables only.
  */
+
 
 
 
@@ -159,16 +161,7 @@ async function main(argv, env) {
         return 1;
     }
 }
-// The bundle is CommonJS: a promise that never settled would end the process quietly with 0.
-let finished = false;
-process.on('exit', () => {
-    if (finished)
-        return;
-    process.exitCode = 1;
-    process.stderr.write('error: stopped before finishing (an operation never completed)\n');
-});
-process.exitCode = await main(process.argv.slice(2), process.env);
-finished = true;
+process.exitCode = await (0,_util_exit_guard_js__WEBPACK_IMPORTED_MODULE_7__/* .untilFinished */ .P)(() => main(process.argv.slice(2), process.env), () => process.stderr.write('error: stopped before finishing (an operation never completed)\n'));
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -7002,58 +6995,6 @@ __nccwpck_require__.d(__webpack_exports__, {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/runbook/secrets.ts
-const TOKEN_PATTERNS = [
-    [/\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}/, 'a GitHub token'],
-    [/\bgithub_pat_[A-Za-z0-9_]{20,}/, 'a GitHub token'],
-    [/\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:[^@\s]+@/i, 'a URL with a password'],
-    [/\bxox[abposr]-[A-Za-z0-9-]{10,}/, 'a Slack token'],
-    [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
-    [/\bAKIA[0-9A-Z]{16}\b/, 'an AWS access key']
-];
-/** Variable names whose values are credentials: setting them from a runbook would commit them. */
-const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|CREDENTIALS?)$/i;
-function findSecretValues(data, path = [], open = new Set() // the objects being walked: a YAML alias can make the data a cycle
-) {
-    if (typeof data === 'string') {
-        for (const [pattern, what] of TOKEN_PATTERNS) {
-            if (pattern.test(data)) {
-                return [
-                    {
-                        path,
-                        message: `looks like ${what}: never put secrets in the runbook; store it in a secret and name its environment variable (e.g. token-env, url-env)`
-                    }
-                ];
-            }
-        }
-        return [];
-    }
-    if (!data || typeof data !== 'object' || open.has(data))
-        return [];
-    open.add(data);
-    try {
-        if (Array.isArray(data)) {
-            return data.flatMap((item, i) => findSecretValues(item, [...path, i], open));
-        }
-        return Object.entries(data).flatMap(([key, value]) => {
-            const here = [...path, key];
-            if (path.length === 2 && path[0] === 'flags' && path[1] === 'set' && SECRET_NAME.test(key)) {
-                return [
-                    {
-                        path: here,
-                        atKey: true,
-                        message: `"${key}" looks like a credential: flags only flip non-secret settings; manage secrets on the platform`
-                    }
-                ];
-            }
-            return findSecretValues(value, here, open);
-        });
-    }
-    finally {
-        open.delete(data);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/runbook/validate.generated.ts
 // @ts-nocheck
 /* eslint-disable */
@@ -10678,11 +10619,58 @@ function ruleProblems(runbook) {
     ];
 }
 
+;// CONCATENATED MODULE: ./src/runbook/secrets.ts
+const TOKEN_PATTERNS = [
+    [/\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}/, 'a GitHub token'],
+    [/\bgithub_pat_[A-Za-z0-9_]{20,}/, 'a GitHub token'],
+    [/\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:[^@\s]+@/i, 'a URL with a password'],
+    [/\bxox[abposr]-[A-Za-z0-9-]{10,}/, 'a Slack token'],
+    [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
+    [/\bAKIA[0-9A-Z]{16}\b/, 'an AWS access key']
+];
+/** Variable names whose values are credentials: setting them from a runbook would commit them. */
+const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|CREDENTIALS?)$/i;
+/** Values (and flag names) that look like credentials. Runs on the validator's tree copy: no cycles. */
+function findSecretValues(data, path = []) {
+    if (typeof data === 'string') {
+        for (const [pattern, what] of TOKEN_PATTERNS) {
+            if (pattern.test(data)) {
+                return [
+                    {
+                        path,
+                        message: `looks like ${what}: never put secrets in the runbook; store it in a secret and name its environment variable (e.g. token-env, url-env)`
+                    }
+                ];
+            }
+        }
+        return [];
+    }
+    if (Array.isArray(data))
+        return data.flatMap((item, i) => findSecretValues(item, [...path, i]));
+    if (!data || typeof data !== 'object')
+        return [];
+    return Object.entries(data).flatMap(([key, value]) => {
+        const here = [...path, key];
+        if (path.length === 2 && path[0] === 'flags' && path[1] === 'set' && SECRET_NAME.test(key)) {
+            return [
+                {
+                    path: here,
+                    key,
+                    message: `"${key}" looks like a credential: flags only flip non-secret settings; manage secrets on the platform`
+                }
+            ];
+        }
+        return findSecretValues(value, here);
+    });
+}
+
 ;// CONCATENATED MODULE: ./src/runbook/validate.ts
 /**
  * Validates runbook data (already parsed from YAML): the generated schema validator, which also
- * fills in defaults, then the rules across fields. Returns every problem, or the typed runbook.
+ * fills in defaults, the rules across fields, and the scan for pasted secrets. Returns every
+ * problem, or the typed runbook.
  */
+
 
 
 
@@ -10730,6 +10718,7 @@ function validateRunbook(data) {
     if (typeof copy === 'object' && copy !== null && !Array.isArray(copy)) {
         problems.push(...ruleProblems(copy));
     }
+    problems.push(...findSecretValues(copy));
     return problems.length === 0 ? { runbook: copy, problems: [] } : { problems };
 }
 /** For code that builds runbooks itself (tests, benchmarks): the runbook, or an error listing why not. */
@@ -10742,10 +10731,9 @@ function runbookFrom(data) {
 
 ;// CONCATENATED MODULE: ./src/runbook/load.ts
 /**
- * Loads a runbook: YAML (with positions) -> schema validation -> secret scan. Every problem is
+ * Loads a runbook: YAML (with positions) -> validation (schema, rules, secret scan). Every problem is
  * reported as `file:line:col: key.path: what is expected`, all at once, before anything runs.
  */
-
 
 
 
@@ -10811,12 +10799,6 @@ function parseRunbook(text, file) {
         path: dotted(p.path),
         message: p.message
     }));
-    for (const found of findSecretValues(data)) {
-        const pos = found.atKey
-            ? position(found.path.slice(0, -1), String(found.path.at(-1)))
-            : position(found.path);
-        problems.push({ file, ...pos, path: dotted(found.path), message: found.message });
-    }
     if (problems.length > 0 || !('runbook' in result)) {
         problems.sort((a, b) => a.line - b.line || a.col - b.col);
         throw new RunbookError(problems);
@@ -10852,6 +10834,35 @@ function dotted(path) {
     return path
         .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
         .join('');
+}
+
+
+/***/ }),
+
+/***/ 9922:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   P: () => (/* binding */ untilFinished)
+/* harmony export */ });
+/**
+ * Runs an entry point's main and fails the process if it ends before main settled. The bundles
+ * are CommonJS, where a promise that never settles lets the process end quietly with exit code 0.
+ */
+async function untilFinished(main, onUnfinished) {
+    let finished = false;
+    process.on('exit', () => {
+        if (finished)
+            return;
+        process.exitCode = 1;
+        onUnfinished();
+    });
+    try {
+        return await main();
+    }
+    finally {
+        finished = true;
+    }
 }
 
 

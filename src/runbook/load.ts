@@ -1,11 +1,10 @@
 /**
- * Loads a runbook: YAML (with positions) -> schema validation -> secret scan. Every problem is
+ * Loads a runbook: YAML (with positions) -> validation (schema, rules, secret scan). Every problem is
  * reported as `file:line:col: key.path: what is expected`, all at once, before anything runs.
  */
 import { readFile } from 'node:fs/promises'
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import type { Runbook } from './schema.js'
-import { findSecretValues } from './secrets.js'
 import { validateRunbook, type SchemaProblem } from './validate.js'
 
 export interface RunbookProblem {
@@ -81,12 +80,6 @@ export function parseRunbook(text: string, file: string): Runbook {
     path: dotted(p.path),
     message: p.message
   }))
-  for (const found of findSecretValues(data)) {
-    const pos = found.atKey
-      ? position(found.path.slice(0, -1), String(found.path.at(-1)))
-      : position(found.path)
-    problems.push({ file, ...pos, path: dotted(found.path), message: found.message })
-  }
   if (problems.length > 0 || !('runbook' in result)) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col)
     throw new RunbookError(problems)

@@ -3,12 +3,7 @@
  * refuses values that look like credentials so a pasted token fails validation instead of being
  * committed, logged and posted.
  */
-export interface SecretFinding {
-  path: PropertyKey[]
-  message: string
-  /** The key itself is the problem (point at the key, not its value). */
-  atKey?: boolean
-}
+import type { SchemaProblem } from './issues.js'
 
 const TOKEN_PATTERNS: [RegExp, string][] = [
   [/\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}/, 'a GitHub token'],
@@ -22,11 +17,8 @@ const TOKEN_PATTERNS: [RegExp, string][] = [
 /** Variable names whose values are credentials: setting them from a runbook would commit them. */
 const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|CREDENTIALS?)$/i
 
-export function findSecretValues(
-  data: unknown,
-  path: PropertyKey[] = [],
-  open = new Set<object>() // the objects being walked: a YAML alias can make the data a cycle
-): SecretFinding[] {
+/** Values (and flag names) that look like credentials. Runs on the validator's tree copy: no cycles. */
+export function findSecretValues(data: unknown, path: (string | number)[] = []): SchemaProblem[] {
   if (typeof data === 'string') {
     for (const [pattern, what] of TOKEN_PATTERNS) {
       if (pattern.test(data)) {
@@ -40,26 +32,19 @@ export function findSecretValues(
     }
     return []
   }
-  if (!data || typeof data !== 'object' || open.has(data)) return []
-  open.add(data)
-  try {
-    if (Array.isArray(data)) {
-      return data.flatMap((item, i) => findSecretValues(item, [...path, i], open))
+  if (Array.isArray(data)) return data.flatMap((item, i) => findSecretValues(item, [...path, i]))
+  if (!data || typeof data !== 'object') return []
+  return Object.entries(data).flatMap(([key, value]) => {
+    const here = [...path, key]
+    if (path.length === 2 && path[0] === 'flags' && path[1] === 'set' && SECRET_NAME.test(key)) {
+      return [
+        {
+          path: here,
+          key,
+          message: `"${key}" looks like a credential: flags only flip non-secret settings; manage secrets on the platform`
+        }
+      ]
     }
-    return Object.entries(data).flatMap(([key, value]) => {
-      const here = [...path, key]
-      if (path.length === 2 && path[0] === 'flags' && path[1] === 'set' && SECRET_NAME.test(key)) {
-        return [
-          {
-            path: here,
-            atKey: true,
-            message: `"${key}" looks like a credential: flags only flip non-secret settings; manage secrets on the platform`
-          }
-        ]
-      }
-      return findSecretValues(value, here, open)
-    })
-  } finally {
-    open.delete(data)
-  }
+    return findSecretValues(value, here)
+  })
 }

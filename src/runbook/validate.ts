@@ -1,9 +1,11 @@
 /**
  * Validates runbook data (already parsed from YAML): the generated schema validator, which also
- * fills in defaults, then the rules across fields. Returns every problem, or the typed runbook.
+ * fills in defaults, the rules across fields, and the scan for pasted secrets. Returns every
+ * problem, or the typed runbook.
  */
 import { schemaProblems, type SchemaError, type SchemaProblem } from './issues.js'
 import { ruleProblems } from './rules.js'
+import { findSecretValues } from './secrets.js'
 import type { Runbook } from './schema.js'
 import { validate } from './validate.generated.js'
 
@@ -60,6 +62,7 @@ export function validateRunbook(data: unknown): Validation {
   if (typeof copy === 'object' && copy !== null && !Array.isArray(copy)) {
     problems.push(...ruleProblems(copy as Record<string, unknown>))
   }
+  problems.push(...findSecretValues(copy))
   return problems.length === 0 ? { runbook: copy as Runbook, problems: [] } : { problems }
 }
 
