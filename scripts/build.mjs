@@ -4,6 +4,11 @@
 // The bundles are CommonJS (dist/package.json says so) although the sources are ESM: Node's ESM
 // loader alone adds ~30 ms to every start, and decoding a module's source costs more on that path.
 // ncc's API is used for this because its CLI only picks the format from the entry's package.json.
+//
+// The bundle must be the same on every machine (CI rebuilds it and compares). So each TypeScript file
+// is transpiled on its own (transpileOnly), as an ES module (src/tsconfig.json: module ESNext): with
+// NodeNext a type-checking build decides each file's format from package.json lookups, and CI once
+// produced a different bundle than every local build. Type checking is `npm run typecheck`'s job.
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -21,7 +26,8 @@ for (const { entry, out } of BUNDLES) {
     filename: 'index.js',
     sourceMap: true,
     sourceMapRegister: false,
-    quiet: true
+    quiet: true,
+    transpileOnly: true
   })
   const write = (name, source, mode) => {
     const file = join(out, name)
