@@ -175,6 +175,9 @@ export async function execute(
   }
 
   ctx.plannedPhases = [...new Set(plan.steps.map(s => s.phase))]
+  for (const phase of ctx.plannedPhases) {
+    modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase))
+  }
   const failures = await preflight(plan, ctx, journal, modules)
   if (plan.request.command === 'plan') {
     // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.

@@ -119,6 +119,12 @@ export interface PhaseModule<A = unknown> {
   /** Pure: the steps this phase would take for this runbook and request. */
   plan(runbook: Runbook, request: Request): Step<A>[]
   /**
+   * Starts slow in-process preparation in the background (e.g. compiling the PostgreSQL parser)
+   * as soon as the plan is known, so that it overlaps the other phases' preflight. Changes
+   * nothing outside the process; its errors surface where the preparation is used.
+   */
+  warmUp?(steps: Step<A>[]): void
+  /**
    * Read-only checks before the first mutation of the whole run (connectivity, SHAs, tokens).
    * May return notes that make the plan concrete (e.g. the commits a revert would undo).
    */

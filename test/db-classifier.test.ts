@@ -1,7 +1,17 @@
 import { describe, expect, it } from '@jest/globals'
+import { preloadSqlParser } from '../src/db/pg-parser.js'
 import { classifySql, describeStatement } from '../src/db/sql-classifier.js'
 
 describe('classifySql (libpg-query)', () => {
+  // First in this file, so the parser is still unloaded: the warm-up compiles it in the
+  // background and the first parse instantiates what it compiled.
+  it('parses with the parser a warm-up started (warming up twice is harmless)', async () => {
+    preloadSqlParser()
+    preloadSqlParser()
+    const [select] = await classifySql('SELECT count(*) FROM t WHERE a = 1')
+    expect(select).toMatchObject({ label: 'SELECT', readOnly: true, lock: 'ACCESS SHARE' })
+  })
+
   it('splits safely (dollar quotes, comments) and keeps each statement text', async () => {
     const stmts = await classifySql(
       `-- reset\nSELECT $$a;b$$ AS x;\nDROP INDEX CONCURRENTLY IF EXISTS uniq_a; /* c; */ SELECT 1`

@@ -1,22 +1,31 @@
-/** The committer identity a git session uses: the checkout's own, else the Actions bot's. */
+/**
+ * The committer identity a git session uses: the checkout's own, else the Actions bot's, read
+ * from the configuration only when something is committed.
+ */
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createGit } from '../src/git/session.js'
+import { execGit, type GitRunner } from '../src/git/git-command-manager.js'
+import { createGit, useGitRunner } from '../src/git/session.js'
 import { testContext } from './support/context.js'
 import { clone, git, makeRepo, tempDir, type TestRepo } from './support/git.js'
 
 let repo: TestRepo
 afterEach(() => repo?.cleanup())
 
-/** Commits with the session's git and returns the author as `name <email>`. */
-async function authorOfNextCommit(checkout: string, home: string): Promise<string> {
-  const ctx = testContext({
+function sessionContext(checkout: string, home: string) {
+  return testContext({
     workdir: checkout,
     env: { PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1' }
   })
-  const session = await createGit(ctx)
-  await session.exec(['commit', '--quiet', '--allow-empty', '-m', 'probe'])
+}
+
+/** Commits a change with a new session's git and returns the author as `name <email>`. */
+async function authorOfNextCommit(checkout: string, home: string): Promise<string> {
+  const session = await createGit(sessionContext(checkout, home))
+  writeFileSync(join(checkout, 'probe.txt'), `${Date.now()}-${Math.random()}\n`)
+  await session.exec(['add', 'probe.txt'])
+  await session.commit('probe')
   return git(checkout, 'log', '-1', '--format=%an <%ae>')
 }
 
@@ -40,5 +49,34 @@ describe('git session identity', () => {
     git(checkout, 'config', 'user.name', 'Local Person')
     git(checkout, 'config', 'user.email', 'local@example.com')
     expect(await authorOfNextCommit(checkout, home)).toBe('Local Person <local@example.com>')
+  })
+
+  it('reads the identity once, before the first commit, for the session and its worktrees', async () => {
+    repo = makeRepo()
+    const checkout = clone(repo)
+    const ctx = sessionContext(checkout, tempDir('home-'))
+    const commands: string[] = []
+    const runner: GitRunner = (args, options) => {
+      commands.push(args.join(' '))
+      return execGit(args, options)
+    }
+    useGitRunner(ctx, runner)
+    const session = await createGit(ctx)
+    const identityReads = () => commands.filter(c => c.startsWith('config --null --get-regexp'))
+    expect(identityReads()).toEqual([])
+
+    writeFileSync(join(checkout, 'a.txt'), 'a\n')
+    await session.exec(['add', 'a.txt'])
+    await session.commit('first')
+    expect(identityReads()).toHaveLength(1)
+
+    const worktree = join(tempDir('worktree-'), 'wt')
+    await session.exec(['worktree', 'add', '--detach', worktree, 'HEAD'])
+    const inWorktree = session.at(worktree)
+    writeFileSync(join(worktree, 'b.txt'), 'b\n')
+    await inWorktree.exec(['add', 'b.txt'])
+    await inWorktree.commit('second')
+    expect(identityReads()).toHaveLength(1)
+    expect(git(worktree, 'log', '-1', '--format=%an')).toBe('github-actions[bot]')
   })
 })

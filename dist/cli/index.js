@@ -859,8 +859,8 @@ function libpgQueryWasm() {
  * libpg-query's own index.js starts the WASM module at import time and finds the .wasm file
  * through `__dirname`, which does not exist in an ESM bundle (the import would fail with
  * "__dirname is not defined" and the .wasm would not be copied). So we call the emscripten
- * factory ourselves with `instantiateWasm` and the bytes of the .wasm (see pg-wasm.ts for how
- * the bundle gets them).
+ * factory ourselves with `instantiateWasm` and the module compiled from the bytes of the .wasm
+ * (see pg-wasm.ts for how the bundle gets them).
  * The parse call below mirrors libpg-query's `parse` (same struct layout, v18).
  */
 
@@ -869,7 +869,6 @@ function libpgQueryWasm() {
 
 
 
-// The ES2023 lib has no WebAssembly types (they come with DOM); only this call is needed.
 const wasm = globalThis.WebAssembly;
 class SqlParseError extends Error {
     cursorPosition;
@@ -893,25 +892,53 @@ function wasmBytes() {
         throw new Error(`libpg-query.wasm not found: ${err instanceof Error ? err.message : err}`);
     }
 }
+let compiled;
 let loading;
+/** The parser's module, compiled once; V8 decodes and validates it off the main thread. */
+function compiledParser() {
+    if (!compiled) {
+        // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
+        // instantiation and the process stalls for ~0.3 s (seen on the next git spawn). A run parses a
+        // handful of statements: the baseline compiler is plenty.
+        (0,external_node_v8_namespaceObject.setFlagsFromString)('--liftoff-only');
+        compiled = wasm.compile(wasmBytes());
+        // Whoever parses awaits it and reports the failure; a warm-up alone must not crash the run.
+        compiled.catch(() => undefined);
+    }
+    return compiled;
+}
+/**
+ * Starts compiling the parser in the background, so that the first parse, later, waits less
+ * (~15 ms of a plan's start). No side effect outside this process; errors surface at that parse.
+ */
+function preloadSqlParser() {
+    try {
+        void compiledParser();
+    }
+    catch {
+        // wasmBytes() threw (no .wasm): the first parse reports it.
+    }
+}
 async function load() {
-    // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
-    // instantiation and the process stalls for ~0.3 s (seen on the next git spawn). A run parses a
-    // handful of statements: the baseline compiler is plenty.
-    (0,external_node_v8_namespaceObject.setFlagsFromString)('--liftoff-only');
-    const bytes = wasmBytes();
-    // The emscripten glue reads __dirname in Node even when given the bytes; ESM bundles lack it.
+    const module = await compiledParser();
+    // The emscripten glue reads __dirname in Node even when given the module; ESM bundles lack it.
     const g = globalThis;
     if (typeof g.__dirname !== 'string')
         g.__dirname = (0,external_node_path_.dirname)((0,external_node_url_namespaceObject.fileURLToPath)(require("url").pathToFileURL(__filename).href));
     const imported = (await __nccwpck_require__.e(/* import() */ 995).then(__nccwpck_require__.t.bind(__nccwpck_require__, 3995, 23)));
     const factory = typeof imported.default === 'function' ? imported.default : imported.default.default;
-    return factory({
-        instantiateWasm(imports, done) {
-            void wasm.instantiate(bytes, imports).then(r => done(r.instance));
-            return {};
-        }
-    });
+    // The glue waits for `done`; a failed instantiation must reject the load, not leave it pending.
+    let failed = () => { };
+    const instantiationFailed = new Promise((_, reject) => (failed = reject));
+    return Promise.race([
+        factory({
+            instantiateWasm(imports, done) {
+                wasm.instantiate(module, imports).then(done, failed);
+                return {};
+            }
+        }),
+        instantiationFailed
+    ]);
 }
 /** Parses SQL into libpg-query's JSON AST ({ version, stmts: [{ stmt, stmt_location, stmt_len }] }). */
 async function parseSql(sql) {
@@ -1867,6 +1894,7 @@ function describeStatement(s) {
 
 
 
+
 function specOf(step) {
     const b = step['batch-update'];
     if (!b)
@@ -1919,6 +1947,12 @@ const databasePhase = {
             stage: 'main',
             action: { index, field: `database.steps[${index}]`, step }
         }));
+    },
+    warmUp(steps) {
+        // sql and batch-update steps are parsed at preflight.
+        if (steps.some(s => s.action.step.sql !== undefined || specOf(s.action.step))) {
+            preloadSqlParser();
+        }
     },
     async preflight(steps, ctx) {
         const notes = [];
@@ -4065,15 +4099,46 @@ class GitCommandManager {
     logger;
     env;
     runner;
-    constructor(workdir, logger, env, runner = execGit) {
+    identity;
+    constructor(workdir, logger, env, runner = execGit, identity = {}) {
         this.workdir = workdir;
         this.logger = logger;
         this.env = env;
         this.runner = runner;
+        this.identity = identity;
     }
-    /** The same manager (logger, environment, runner) working in another directory. */
+    /** The same manager (logger, environment, runner, identity) working in another directory. */
     at(workdir) {
-        return new GitCommandManager(workdir, this.logger, this.env, this.runner);
+        return new GitCommandManager(workdir, this.logger, this.env, this.runner, this.identity);
+    }
+    /**
+     * Commits fall back to `identity` for the name and the email that neither the checkout nor the
+     * user has configured. The configuration is read once, before the first commit: a plan never
+     * commits, and every git start costs ~10 ms.
+     */
+    useFallbackIdentity(identity) {
+        this.identity.fallback = identity;
+    }
+    applyFallbackIdentity() {
+        const { fallback } = this.identity;
+        if (!fallback)
+            return Promise.resolve();
+        this.identity.applied ??= this.configMatching('^user\\.(name|email)$').then(configured => {
+            // The environment is shared with the managers made by `at`: this applies to all of them.
+            if (!configured.get('user.name')) {
+                Object.assign(this.env, {
+                    GIT_AUTHOR_NAME: fallback.name,
+                    GIT_COMMITTER_NAME: fallback.name
+                });
+            }
+            if (!configured.get('user.email')) {
+                Object.assign(this.env, {
+                    GIT_AUTHOR_EMAIL: fallback.email,
+                    GIT_COMMITTER_EMAIL: fallback.email
+                });
+            }
+        });
+        return this.identity.applied;
     }
     /** Runs git and returns its output whatever the exit code. */
     async tryExec(args) {
@@ -4208,6 +4273,7 @@ class GitCommandManager {
         return out.exitCode === 1;
     }
     async commit(message) {
+        await this.applyFallbackIdentity();
         await this.exec(['commit', '--quiet', '--no-verify', '-m', message]);
         return (await this.revParse('HEAD')) ?? '';
     }
@@ -4276,7 +4342,7 @@ const BOT = {
 };
 /**
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
- * also look up that remote's URL, in parallel with the checks (each git start costs ~10 ms).
+ * also look up that remote's URL, in parallel with the check (each git start costs ~10 ms).
  */
 async function openCheckout(ctx, remote) {
     const env = {};
@@ -4293,21 +4359,14 @@ async function openCheckout(ctx, remote) {
         GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
     });
     const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit);
-    const [inside, identity, remoteUrl] = await Promise.all([
+    const [inside, remoteUrl] = await Promise.all([
         git.tryExec(['rev-parse', '--is-inside-work-tree']),
-        git.configMatching('^user\\.(name|email)$'),
         remote === undefined ? undefined : git.remoteUrl(remote)
     ]);
     if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
         throw new model/* RollbackError */.Z(`${ctx.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
     }
-    // The manager keeps this env object: the identity applies to every later command.
-    if (!identity.get('user.name')) {
-        Object.assign(env, { GIT_AUTHOR_NAME: BOT.name, GIT_COMMITTER_NAME: BOT.name });
-    }
-    if (!identity.get('user.email')) {
-        Object.assign(env, { GIT_AUTHOR_EMAIL: BOT.email, GIT_COMMITTER_EMAIL: BOT.email });
-    }
+    git.useFallbackIdentity(BOT);
     return { git, remoteUrl };
 }
 async function createGit(ctx) {
@@ -5549,6 +5608,7 @@ async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
 
 
 
+
 const integrityPhase = {
     phase: 'integrity',
     preflightShares: 'database',
@@ -5568,6 +5628,10 @@ const integrityPhase = {
             }
         }
         return steps;
+    },
+    warmUp() {
+        // Every check is parsed at preflight.
+        preloadSqlParser();
     },
     async preflight(steps, ctx) {
         const notes = [];
@@ -6618,6 +6682,9 @@ async function engine_execute(plan, ctx, hooks = {}) {
         return journal;
     };
     ctx.plannedPhases = [...new Set(plan.steps.map(s => s.phase))];
+    for (const phase of ctx.plannedPhases) {
+        modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase));
+    }
     const failures = await preflight(plan, ctx, journal, modules);
     if (plan.request.command === 'plan') {
         // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.

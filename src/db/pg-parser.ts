@@ -4,8 +4,8 @@
  * libpg-query's own index.js starts the WASM module at import time and finds the .wasm file
  * through `__dirname`, which does not exist in an ESM bundle (the import would fail with
  * "__dirname is not defined" and the .wasm would not be copied). So we call the emscripten
- * factory ourselves with `instantiateWasm` and the bytes of the .wasm (see pg-wasm.ts for how
- * the bundle gets them).
+ * factory ourselves with `instantiateWasm` and the module compiled from the bytes of the .wasm
+ * (see pg-wasm.ts for how the bundle gets them).
  * The parse call below mirrors libpg-query's `parse` (same struct layout, v18).
  */
 import { readFileSync } from 'node:fs'
@@ -26,10 +26,14 @@ interface WasmModule {
   _wasm_free_parse_result(ptr: number): void
 }
 
-// The ES2023 lib has no WebAssembly types (they come with DOM); only this call is needed.
+// The ES2023 lib has no WebAssembly types (they come with DOM); only these calls are needed.
+type CompiledParser = object
 const wasm = (
   globalThis as unknown as {
-    WebAssembly: { instantiate(b: Uint8Array, i: unknown): Promise<{ instance: unknown }> }
+    WebAssembly: {
+      compile(bytes: Uint8Array): Promise<CompiledParser>
+      instantiate(module: CompiledParser, imports: unknown): Promise<unknown>
+    }
   }
 ).WebAssembly
 
@@ -58,15 +62,38 @@ function wasmBytes(): Uint8Array {
   }
 }
 
+let compiled: Promise<CompiledParser> | undefined
 let loading: Promise<WasmModule> | undefined
 
+/** The parser's module, compiled once; V8 decodes and validates it off the main thread. */
+function compiledParser(): Promise<CompiledParser> {
+  if (!compiled) {
+    // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
+    // instantiation and the process stalls for ~0.3 s (seen on the next git spawn). A run parses a
+    // handful of statements: the baseline compiler is plenty.
+    setFlagsFromString('--liftoff-only')
+    compiled = wasm.compile(wasmBytes())
+    // Whoever parses awaits it and reports the failure; a warm-up alone must not crash the run.
+    compiled.catch(() => undefined)
+  }
+  return compiled
+}
+
+/**
+ * Starts compiling the parser in the background, so that the first parse, later, waits less
+ * (~15 ms of a plan's start). No side effect outside this process; errors surface at that parse.
+ */
+export function preloadSqlParser(): void {
+  try {
+    void compiledParser()
+  } catch {
+    // wasmBytes() threw (no .wasm): the first parse reports it.
+  }
+}
+
 async function load(): Promise<WasmModule> {
-  // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
-  // instantiation and the process stalls for ~0.3 s (seen on the next git spawn). A run parses a
-  // handful of statements: the baseline compiler is plenty.
-  setFlagsFromString('--liftoff-only')
-  const bytes = wasmBytes()
-  // The emscripten glue reads __dirname in Node even when given the bytes; ESM bundles lack it.
+  const module = await compiledParser()
+  // The emscripten glue reads __dirname in Node even when given the module; ESM bundles lack it.
   const g = globalThis as { __dirname?: string }
   if (typeof g.__dirname !== 'string') g.__dirname = dirname(fileURLToPath(import.meta.url))
   const imported = (await import('libpg-query/wasm/libpg-query.js')) as {
@@ -74,12 +101,18 @@ async function load(): Promise<WasmModule> {
   }
   const factory: Factory =
     typeof imported.default === 'function' ? imported.default : imported.default.default
-  return factory({
-    instantiateWasm(imports: unknown, done: (instance: unknown) => void): Record<string, never> {
-      void wasm.instantiate(bytes, imports).then(r => done(r.instance))
-      return {}
-    }
-  })
+  // The glue waits for `done`; a failed instantiation must reject the load, not leave it pending.
+  let failed: (err: unknown) => void = () => {}
+  const instantiationFailed = new Promise<never>((_, reject) => (failed = reject))
+  return Promise.race([
+    factory({
+      instantiateWasm(imports: unknown, done: (instance: unknown) => void): Record<string, never> {
+        wasm.instantiate(module, imports).then(done, failed)
+        return {}
+      }
+    }),
+    instantiationFailed
+  ])
 }
 
 /** Parses SQL into libpg-query's JSON AST ({ version, stmts: [{ stmt, stmt_location, stmt_len }] }). */

@@ -49,17 +49,60 @@ export interface PushOptions {
   lease?: { ref: string; expected: string }
 }
 
+/** A committer's name and email. */
+export interface Identity {
+  name: string
+  email: string
+}
+
+/** Shared by a manager and those made from it with `at`. */
+interface IdentityState {
+  fallback?: Identity
+  applied?: Promise<void>
+}
+
 export class GitCommandManager {
   constructor(
     readonly workdir: string,
     private readonly logger: Logger,
     private readonly env: Record<string, string>,
-    private readonly runner: GitRunner = execGit
+    private readonly runner: GitRunner = execGit,
+    private readonly identity: IdentityState = {}
   ) {}
 
-  /** The same manager (logger, environment, runner) working in another directory. */
+  /** The same manager (logger, environment, runner, identity) working in another directory. */
   at(workdir: string): GitCommandManager {
-    return new GitCommandManager(workdir, this.logger, this.env, this.runner)
+    return new GitCommandManager(workdir, this.logger, this.env, this.runner, this.identity)
+  }
+
+  /**
+   * Commits fall back to `identity` for the name and the email that neither the checkout nor the
+   * user has configured. The configuration is read once, before the first commit: a plan never
+   * commits, and every git start costs ~10 ms.
+   */
+  useFallbackIdentity(identity: Identity): void {
+    this.identity.fallback = identity
+  }
+
+  private applyFallbackIdentity(): Promise<void> {
+    const { fallback } = this.identity
+    if (!fallback) return Promise.resolve()
+    this.identity.applied ??= this.configMatching('^user\\.(name|email)$').then(configured => {
+      // The environment is shared with the managers made by `at`: this applies to all of them.
+      if (!configured.get('user.name')) {
+        Object.assign(this.env, {
+          GIT_AUTHOR_NAME: fallback.name,
+          GIT_COMMITTER_NAME: fallback.name
+        })
+      }
+      if (!configured.get('user.email')) {
+        Object.assign(this.env, {
+          GIT_AUTHOR_EMAIL: fallback.email,
+          GIT_COMMITTER_EMAIL: fallback.email
+        })
+      }
+    })
+    return this.identity.applied
   }
 
   /** Runs git and returns its output whatever the exit code. */
@@ -213,6 +256,7 @@ export class GitCommandManager {
   }
 
   async commit(message: string): Promise<string> {
+    await this.applyFallbackIdentity()
     await this.exec(['commit', '--quiet', '--no-verify', '-m', message])
     return (await this.revParse('HEAD')) ?? ''
   }

@@ -40,7 +40,7 @@ const BOT = {
 
 /**
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
- * also look up that remote's URL, in parallel with the checks (each git start costs ~10 ms).
+ * also look up that remote's URL, in parallel with the check (each git start costs ~10 ms).
  */
 async function openCheckout(
   ctx: RunContext,
@@ -58,9 +58,8 @@ async function openCheckout(
     GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
   })
   const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit)
-  const [inside, identity, remoteUrl] = await Promise.all([
+  const [inside, remoteUrl] = await Promise.all([
     git.tryExec(['rev-parse', '--is-inside-work-tree']),
-    git.configMatching('^user\\.(name|email)$'),
     remote === undefined ? undefined : git.remoteUrl(remote)
   ])
   if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
@@ -69,13 +68,7 @@ async function openCheckout(
       'check out the repository first (actions/checkout) or point the run at the checkout'
     )
   }
-  // The manager keeps this env object: the identity applies to every later command.
-  if (!identity.get('user.name')) {
-    Object.assign(env, { GIT_AUTHOR_NAME: BOT.name, GIT_COMMITTER_NAME: BOT.name })
-  }
-  if (!identity.get('user.email')) {
-    Object.assign(env, { GIT_AUTHOR_EMAIL: BOT.email, GIT_COMMITTER_EMAIL: BOT.email })
-  }
+  git.useFallbackIdentity(BOT)
   return { git, remoteUrl }
 }
 

@@ -43,6 +43,7 @@ import {
   slug
 } from '../db/phase-support.js'
 import { classifySql, describeStatement, type ClassifiedStatement } from '../db/sql-classifier.js'
+import { preloadSqlParser } from '../db/pg-parser.js'
 
 export interface DatabaseAction {
   index: number
@@ -105,6 +106,13 @@ export const databasePhase: PhaseModule<DatabaseAction> = {
       stage: 'main' as const,
       action: { index, field: `database.steps[${index}]`, step }
     }))
+  },
+
+  warmUp(steps) {
+    // sql and batch-update steps are parsed at preflight.
+    if (steps.some(s => s.action.step.sql !== undefined || specOf(s.action.step))) {
+      preloadSqlParser()
+    }
   },
 
   async preflight(steps, ctx) {

@@ -10,6 +10,7 @@ import type { IntegrityCheck } from '../runbook/schema.js'
 import { checkStatement, MAX_REPORTED_ROWS, runAssertion } from '../db/assertions.js'
 import { dbSettings, sqlError, withClient, type DbSettings } from '../db/connection.js'
 import { failedResult, preflightSession, slug } from '../db/phase-support.js'
+import { preloadSqlParser } from '../db/pg-parser.js'
 
 export interface IntegrityAction {
   index: number
@@ -37,6 +38,11 @@ export const integrityPhase: PhaseModule<IntegrityAction> = {
       }
     }
     return steps
+  },
+
+  warmUp() {
+    // Every check is parsed at preflight.
+    preloadSqlParser()
   },
 
   async preflight(steps, ctx) {
