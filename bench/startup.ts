@@ -4,7 +4,7 @@
  *   npm run bench:startup [-- runs]
  */
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseDocument } from 'yaml'
@@ -88,3 +88,4 @@ for (const [label, key, target] of rows) {
 console.log(
   `bundle: dist/index.js ${kb('dist/index.js')}, dist/cli/index.js ${kb('dist/cli/index.js')}`
 )
+for (const d of [dir, emptyWorkspace]) rmSync(d, { recursive: true, force: true })
