@@ -279,8 +279,14 @@ async function main() {
             setFailed(`invalid runbook (${err.problems.length} problem(s)); nothing was changed`);
             return;
         }
+        if (err instanceof _request_js__WEBPACK_IMPORTED_MODULE_3__/* .InputError */ .dz) {
+            for (const problem of err.problems)
+                core.error(problem, { title: 'Invalid input' });
+            setFailed(`invalid inputs (${err.problems.length} problem(s)); nothing was changed`);
+            return;
+        }
         const message = err instanceof Error ? err.message : String(err);
-        setFailed((0,_util_redact_js__WEBPACK_IMPORTED_MODULE_8__/* .maskUrl */ .yP)(message));
+        setFailed(new _util_redact_js__WEBPACK_IMPORTED_MODULE_8__/* .Redactor */ .pO().redact(message));
     }
 }
 await (0,_util_exit_guard_js__WEBPACK_IMPORTED_MODULE_9__/* .untilFinished */ .P)(main, () => core.error('the rollback stopped before it finished (an operation never completed); see the report'));
@@ -379,9 +385,10 @@ class RollbackError extends Error {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   TR: () => (/* binding */ parseRequest),
-/* harmony export */   cg: () => (/* binding */ REQUEST_INPUTS)
+/* harmony export */   cg: () => (/* binding */ REQUEST_INPUTS),
+/* harmony export */   dz: () => (/* binding */ InputError)
 /* harmony export */ });
-/* unused harmony exports InputError, checkRevertSpec */
+/* unused harmony export checkRevertSpec */
 /* harmony import */ var _model_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(182);
 /* harmony import */ var _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9469);
 /**

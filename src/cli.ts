@@ -12,7 +12,7 @@ import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
 import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { untilFinished } from './util/exit-guard.js'
-import { maskUrl } from './util/redact.js'
+import { Redactor } from './util/redact.js'
 
 const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
   name => !('secret' in INPUTS[name]) && name !== 'command'
@@ -138,7 +138,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       process.stderr.write(`${err.message}\nnothing was changed\n`)
       return 2
     }
-    process.stderr.write(`error: ${maskUrl(err instanceof Error ? err.message : String(err))}\n`)
+    process.stderr.write(
+      `error: ${new Redactor().redact(err instanceof Error ? err.message : String(err))}\n`
+    )
     return 1
   }
 }

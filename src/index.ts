@@ -6,11 +6,11 @@ import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
 import type { GitHubTarget, Logger, Trigger } from './model.js'
-import { REQUEST_INPUTS, type RawInputs } from './request.js'
+import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
 import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { basicCredential } from './git/auth.js'
-import { maskUrl, urlPassword } from './util/redact.js'
+import { Redactor, urlPassword } from './util/redact.js'
 import { untilFinished } from './util/exit-guard.js'
 import { WorkflowCommands } from './workflow-commands.js'
 
@@ -141,8 +141,13 @@ export async function main(): Promise<void> {
       setFailed(`invalid runbook (${err.problems.length} problem(s)); nothing was changed`)
       return
     }
+    if (err instanceof InputError) {
+      for (const problem of err.problems) core.error(problem, { title: 'Invalid input' })
+      setFailed(`invalid inputs (${err.problems.length} problem(s)); nothing was changed`)
+      return
+    }
     const message = err instanceof Error ? err.message : String(err)
-    setFailed(maskUrl(message))
+    setFailed(new Redactor().redact(message))
   }
 }
 

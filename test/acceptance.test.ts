@@ -47,11 +47,23 @@ describe('dist/index.js', () => {
     expect(run.stdout).toContain('::error::the rollback stopped before it finished')
   })
 
-  it('rejects bad inputs before doing anything', async () => {
-    const run = await runAction({ runbook: EXAMPLE, command: 'run', severity: 'sev1' })
+  it('rejects bad inputs before doing anything, one annotation per problem', async () => {
+    const run = await runAction({
+      runbook: EXAMPLE,
+      command: 'run',
+      severity: 'sev1',
+      revert: 'main..HEAD'
+    })
     expect(run.code).toBe(1)
     expect(run.outputs.status).toBe('failed')
-    expect(run.stdout).toContain('severity: "sev1" is not one of critical, high, medium, low')
+    const errors = run.stdout.split('\n').filter(line => line.startsWith('::error'))
+    expect(errors).toEqual([
+      '::error title=Invalid input::severity: "sev1" is not one of critical, high, medium, low',
+      expect.stringMatching(
+        /^::error title=Invalid input::revert: "main", "HEAD" is not a commit SHA/
+      ),
+      '::error::invalid inputs (2 problem(s)); nothing was changed'
+    ])
   })
 
   it('masks secret inputs in everything it prints', async () => {

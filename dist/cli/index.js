@@ -157,7 +157,7 @@ async function main(argv, env) {
             process.stderr.write(`${err.message}\nnothing was changed\n`);
             return 2;
         }
-        process.stderr.write(`error: ${(0,_util_redact_js__WEBPACK_IMPORTED_MODULE_6__/* .maskUrl */ .yP)(err instanceof Error ? err.message : String(err))}\n`);
+        process.stderr.write(`error: ${new _util_redact_js__WEBPACK_IMPORTED_MODULE_6__/* .Redactor */ .pO().redact(err instanceof Error ? err.message : String(err))}\n`);
         return 1;
     }
 }
