@@ -96,8 +96,11 @@ describe('dist/index.js run of the example runbook', () => {
     const report = JSON.parse(readFileSync(rerun.outputs.report!, 'utf8')) as {
       steps: { phase: string; changed: string[] }[]
     }
+    // Notifications are news, so the rerun sends them again: only the incident issue stays one.
     const changedAgain = report.steps.filter(s => s.phase !== 'notify' && s.changed.length > 0)
     expect(changedAgain).toEqual([])
+    expect(rerun.outputs['incident-issue']).toBe(run.outputs['incident-issue'])
+    expect(world.github.issues.filter(i => i.title.startsWith('Incident:'))).toHaveLength(1)
   })
 
   it('never prints a secret', () => {

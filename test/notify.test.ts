@@ -103,6 +103,54 @@ describe('notify phase', () => {
     ])
   })
 
+  it('a rerun while the incident issue is open reports on it; once it is closed, a new one', async () => {
+    const { github, ctx, initiated, closing } = await setup()
+    await lifecycle(ctx, initiated, closing, true)
+    const incidents = () => github.issues.filter(i => i.title.startsWith('Incident:'))
+    expect(incidents()).toHaveLength(1)
+    const first = incidents()[0]!
+
+    // The operator fixes the cause and runs again: a new run, the same runbook.
+    const rerun: RunContext = {
+      ...ctx,
+      request: { ...ctx.request, runId: `${ctx.request.runId}-2` },
+      outputs: {}
+    }
+    const { last } = await lifecycle(rerun, initiated, closing, false)
+    expect(incidents()).toHaveLength(1)
+    expect(last.changed).toContain(
+      `incident issue #${first.number} (still open) updated with this run`
+    )
+    const update = github.comments.filter(c => c.issueNumber === first.number)
+    expect(update).toHaveLength(1)
+    expect(update[0]!.body).toMatch(/✅ Rollback complete, system stable/)
+    expect(rerun.outputs['incident-issue']).toBe(first.html_url)
+
+    // Closed after the post-mortem: the next incident gets its own issue.
+    first.state = 'closed'
+    const later: RunContext = { ...rerun, request: { ...ctx.request, runId: 'later' }, outputs: {} }
+    await lifecycle(later, initiated, closing, false)
+    expect(incidents()).toHaveLength(2)
+    expect(later.outputs['incident-issue']).not.toBe(first.html_url)
+  })
+
+  it('reuses only its own runbook’s incident issue, not another open one with the labels', async () => {
+    const { github, ctx, initiated, closing } = await setup()
+    github.issues.push({
+      number: 900,
+      title: 'Incident: database outage',
+      body: 'written by a person',
+      labels: ['incident', 'rollback'],
+      html_url: `${github.serverUrl}/acme/outline-app/issues/900`,
+      state: 'open'
+    })
+    await lifecycle(ctx, initiated, closing, false)
+    expect(ctx.outputs['incident-issue']).not.toBe(
+      github.issues.find(i => i.number === 900)!.html_url
+    )
+    expect(github.comments.filter(c => c.issueNumber === 900)).toEqual([])
+  })
+
   it('a failed run turns the comment and the issue into FAILED', async () => {
     const { github, ctx, initiated, closing } = await setup()
     await lifecycle(ctx, initiated, closing, true)

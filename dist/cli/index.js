@@ -234,7 +234,7 @@ const INPUTS = {
         default: 'plan'
     },
     severity: {
-        description: 'critical, high, medium or low: picks the phases from the runbook decision matrix. Required for run.',
+        description: 'critical, high, medium or low: picks the phases from the runbook decision matrix. Required for run; plan and drill default to critical (every phase).',
         default: ''
     },
     phases: {
@@ -277,7 +277,7 @@ const OUTPUTS = {
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
     'deployment-url': 'URL of the deployment made by the flags phase.',
-    'incident-issue': 'URL of the incident issue, when one was opened.'
+    'incident-issue': 'URL of the incident issue, when one was opened (or, on a rerun while it is open, reported on).'
 };
 
 
@@ -4582,6 +4582,17 @@ class GitHubClient {
     createIssue(issue) {
         return this.request('POST', this.repoPath('/issues'), issue);
     }
+    /**
+     * The newest 100 open issues carrying every one of `labels` (pull requests left out): enough
+     * to find the incident issue a run opened, which stays among the newest while it is open.
+     */
+    async openIssuesLabelled(labels) {
+        const query = new URLSearchParams({ state: 'open', per_page: '100' });
+        if (labels.length > 0)
+            query.set('labels', labels.join(','));
+        const items = await this.request('GET', this.repoPath(`/issues?${query}`));
+        return items.filter(item => item.pull_request === undefined);
+    }
     async addReaction(commentId, content) {
         await this.request('POST', this.repoPath(`/issues/comments/${commentId}/reactions`), {
             content
@@ -6181,7 +6192,7 @@ const monitorPhase = {
 /**
  * notify phase: a `before` step ("initiated": status comment on the triggering issue/PR, webhook)
  * and a `finally` step (the same comment updated to complete/failed with the report, the incident
- * issue, webhook). What cannot be done for lack of a GitHub target/token is skipped and said so;
+ * issue, or a comment on it when a rerun finds it still open, webhook). What cannot be done for lack of a GitHub target/token is skipped and said so;
  * a failed notification only warns: it never stops a rollback. Every body is redacted.
  * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
  */
@@ -6235,6 +6246,8 @@ function tag(ctx) {
     return mutate ? '' : '[investigate only] ';
 }
 const marker = (ctx) => `<!-- emergency-rollback:${ctx.request.runId} -->`;
+/** Marks a runbook's incident issue, so that a rerun finds it while it is open. */
+const incidentMarker = (ctx) => `<!-- emergency-rollback-incident:${encodeURIComponent(ctx.runbook.name)} -->`;
 function header(ctx, headline) {
     const r = ctx.request;
     const facts = [
@@ -6276,10 +6289,10 @@ async function notify(step, ctx) {
     const skipped = [];
     const problems = [];
     const outputs = {};
+    /** Runs one notification; `fn` may return a more precise account of what it did. */
     const attempt = async (what, fn) => {
         try {
-            await fn();
-            done.push(what);
+            done.push((await fn()) ?? what);
         }
         catch (err) {
             problems.push(`${what}: ${clean(err instanceof Error ? err.message : String(err))}`);
@@ -6315,13 +6328,20 @@ async function notify(step, ctx) {
             skipped.push(`incident issue: ${whyNoGitHub(ctx)}`);
         else
             await attempt('incident issue created', async () => {
-                const issue = await client.createIssue({
-                    title: clean(`Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`),
-                    body: fit(clean(`${header(ctx, closing.headline)}\n${summary || '(no report)'}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`)),
-                    labels
-                });
+                const report = `${header(ctx, closing.headline)}\n${summary || '(no report)'}`;
+                // A rerun while the incident's issue is open reports there instead of opening another.
+                const open = (await client.openIssuesLabelled(labels)).find(i => i.body?.includes(incidentMarker(ctx)));
+                const issue = open
+                    ? await client.createComment(open.number, fit(clean(report))).then(() => open)
+                    : await client.createIssue({
+                        title: clean(`Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`),
+                        body: fit(clean(`${incidentMarker(ctx)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`)),
+                        labels
+                    });
                 outputs['incident-issue'] = issue.html_url;
                 outputs['incident-issue-number'] = String(issue.number);
+                if (open)
+                    return `incident issue #${open.number} (still open) updated with this run`;
             });
     }
     if (url) {

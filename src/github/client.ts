@@ -23,6 +23,7 @@ export interface Comment {
 export interface Issue {
   number: number
   html_url: string
+  body?: string | null
 }
 
 export type Reaction = '+1' | '-1' | 'laugh' | 'confused' | 'heart' | 'hooray' | 'rocket' | 'eyes'
@@ -101,6 +102,20 @@ export class GitHubClient {
 
   createIssue(issue: { title: string; body: string; labels?: string[] }): Promise<Issue> {
     return this.request('POST', this.repoPath('/issues'), issue)
+  }
+
+  /**
+   * The newest 100 open issues carrying every one of `labels` (pull requests left out): enough
+   * to find the incident issue a run opened, which stays among the newest while it is open.
+   */
+  async openIssuesLabelled(labels: string[]): Promise<Issue[]> {
+    const query = new URLSearchParams({ state: 'open', per_page: '100' })
+    if (labels.length > 0) query.set('labels', labels.join(','))
+    const items = await this.request<(Issue & { pull_request?: unknown })[]>(
+      'GET',
+      this.repoPath(`/issues?${query}`)
+    )
+    return items.filter(item => item.pull_request === undefined)
   }
 
   async addReaction(commentId: number, content: Reaction): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * notify phase: a `before` step ("initiated": status comment on the triggering issue/PR, webhook)
  * and a `finally` step (the same comment updated to complete/failed with the report, the incident
- * issue, webhook). What cannot be done for lack of a GitHub target/token is skipped and said so;
+ * issue, or a comment on it when a rerun finds it still open, webhook). What cannot be done for lack of a GitHub target/token is skipped and said so;
  * a failed notification only warns: it never stops a rollback. Every body is redacted.
  * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
  */
@@ -76,6 +76,9 @@ function tag(ctx: RunContext): string {
 }
 
 const marker = (ctx: RunContext) => `<!-- emergency-rollback:${ctx.request.runId} -->`
+/** Marks a runbook's incident issue, so that a rerun finds it while it is open. */
+const incidentMarker = (ctx: RunContext) =>
+  `<!-- emergency-rollback-incident:${encodeURIComponent(ctx.runbook.name)} -->`
 
 function header(ctx: RunContext, headline: string): string {
   const r = ctx.request
@@ -120,10 +123,10 @@ async function notify(step: Step<NotifyAction>, ctx: RunContext): Promise<StepRe
   const skipped: string[] = []
   const problems: string[] = []
   const outputs: Record<string, string> = {}
-  const attempt = async (what: string, fn: () => Promise<void>) => {
+  /** Runs one notification; `fn` may return a more precise account of what it did. */
+  const attempt = async (what: string, fn: () => Promise<string | void>) => {
     try {
-      await fn()
-      done.push(what)
+      done.push((await fn()) ?? what)
     } catch (err) {
       problems.push(`${what}: ${clean(err instanceof Error ? err.message : String(err))}`)
     }
@@ -158,19 +161,27 @@ async function notify(step: Step<NotifyAction>, ctx: RunContext): Promise<StepRe
     else if (!client) skipped.push(`incident issue: ${whyNoGitHub(ctx)}`)
     else
       await attempt('incident issue created', async () => {
-        const issue = await client.createIssue({
-          title: clean(
-            `Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`
-          ),
-          body: fit(
-            clean(
-              `${header(ctx, closing.headline)}\n${summary || '(no report)'}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`
-            )
-          ),
-          labels
-        })
+        const report = `${header(ctx, closing.headline)}\n${summary || '(no report)'}`
+        // A rerun while the incident's issue is open reports there instead of opening another.
+        const open = (await client.openIssuesLabelled(labels)).find(i =>
+          i.body?.includes(incidentMarker(ctx))
+        )
+        const issue = open
+          ? await client.createComment(open.number, fit(clean(report))).then(() => open)
+          : await client.createIssue({
+              title: clean(
+                `Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`
+              ),
+              body: fit(
+                clean(
+                  `${incidentMarker(ctx)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`
+                )
+              ),
+              labels
+            })
         outputs['incident-issue'] = issue.html_url
         outputs['incident-issue-number'] = String(issue.number)
+        if (open) return `incident issue #${open.number} (still open) updated with this run`
       })
   }
 

@@ -235,6 +235,20 @@ export async function startGitHubStandin(
         }
       }
     if (rest[0] === 'issues') {
+      // List repository issues: open by default, every label in `labels`, newest first, paged.
+      if (rest.length === 1 && m === 'GET') {
+        const q = req.query
+        const state = q.state ?? 'open'
+        const wanted = q.labels ? q.labels.split(',').filter(Boolean) : []
+        const perPage = Math.min(Number(q.per_page ?? 30), 100)
+        const page = Number(q.page ?? 1)
+        const list = issues
+          .filter(i => state === 'all' || i.state === state)
+          .filter(i => wanted.every(l => i.labels.includes(l)))
+          .sort((a, b) => b.number - a.number)
+          .slice((page - 1) * perPage, page * perPage)
+        return { status: 200, body: list.map(issueJson) }
+      }
       if (rest.length === 1 && m === 'POST') {
         if (typeof body.title !== 'string' || !body.title) return validation('Issue', 'title')
         const long = tooLong('Issue', body.body)
