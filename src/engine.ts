@@ -27,6 +27,8 @@ export interface StepRecord {
   stage: Step['stage']
   mutates: boolean
   planned: string[]
+  /** What the step was given: its part of the runbook and the request (secrets are only named). */
+  input: unknown
   status: StepStatus
   startedAt?: string
   durationMs?: number
@@ -85,6 +87,7 @@ function newJournal(plan: Plan, now: number): Journal {
       stage: step.stage,
       mutates: step.mutates,
       planned: step.changes,
+      input: step.action,
       status: 'planned',
       changed: []
     })),

@@ -32,7 +32,7 @@ function fakeModules(
                 changes: [`${phase} would change`],
                 mutates: phase !== 'integrity',
                 stage: behaviour[phase]?.stage ?? 'main',
-                action: undefined
+                action: { section: phase }
               }
             ],
       preflight: async steps => {
@@ -95,6 +95,12 @@ describe('engine', () => {
     expect(journal.status).toBe('planned')
     expect(journal.steps.every(s => s.status === 'planned')).toBe(true)
     expect(journal.steps[0]!.planned).toEqual(['integrity: concrete change'])
+    expect(journal.steps.map(s => s.input)).toEqual([
+      { section: 'integrity' },
+      { section: 'files' },
+      { section: 'monitor' },
+      { section: 'notify' }
+    ])
   })
 
   it('plan turns preflight failures into warnings', async () => {

@@ -18,6 +18,7 @@ function journal(over: Partial<Journal> = {}): Journal {
         phase: 'flags',
         title: 'Set flags | redeploy',
         stage: 'main',
+        input: {},
         mutates: true,
         planned: ['A: true -> false'],
         status: 'succeeded',
@@ -30,6 +31,7 @@ function journal(over: Partial<Journal> = {}): Journal {
         phase: 'git',
         title: 'Revert',
         stage: 'main',
+        input: {},
         mutates: true,
         planned: ['revert abc'],
         status: 'failed',
@@ -43,6 +45,7 @@ function journal(over: Partial<Journal> = {}): Journal {
         phase: 'monitor',
         title: 'Watch',
         stage: 'main',
+        input: {},
         mutates: false,
         planned: ['watch 5 min'],
         status: 'skipped',
@@ -91,10 +94,22 @@ describe('markdown summary', () => {
     expect(md).toContain('- **schema**: not configured in the runbook')
   })
 
-  it('a plan shows what would change and no timeline', () => {
+  it('a plan shows what would change and the order of its steps, not a time axis', () => {
     const plan = renderMarkdown(journal({ command: 'plan', status: 'planned', error: undefined }))
     expect(plan).toContain('| Step | Status | Duration | Would change |')
-    expect(plan).not.toContain('mermaid')
+    expect(plan).not.toContain('gantt')
+    expect(plan).toContain(
+      [
+        '```mermaid',
+        'timeline',
+        '  title Order of the steps',
+        '  section The rollback',
+        '    flags : Set flags | redeploy',
+        '    git : Revert',
+        '    monitor : Watch',
+        '```'
+      ].join('\n')
+    )
   })
 })
 
@@ -102,7 +117,14 @@ describe('text report', () => {
   it('aligns steps and prints errors and recovery', () => {
     const text = renderText(journal())
     expect(text).toContain('Rollback demo: FAILED')
-    expect(text).toContain('failed      300 ms  Revert\n                    - error: push rejected')
+    expect(text).toContain(
+      'Severity high, behind the GitHub Environment production-rollback (required reviewers); started 2026-01-01T00:00:00.000Z.'
+    )
+    expect(text).toContain(
+      'failed      300 ms  Revert  (at +1.2 s)\n                    - error: push rejected'
+    )
+    expect(text).toContain('succeeded    1.2 s  Set flags | redeploy  (at +0 ms)')
+    expect(text).toContain('skipped             Watch\n')
     expect(text).toContain('Where discarded data was kept:\n  - old flag values: A=true')
   })
 })

@@ -6624,6 +6624,7 @@ function newJournal(plan, now) {
             stage: step.stage,
             mutates: step.mutates,
             planned: step.changes,
+            input: step.action,
             status: 'planned',
             changed: []
         })),
@@ -6839,7 +6840,11 @@ function renderMarkdown(journal) {
         lines.push('');
     }
     lines.push(...stepTable(journal), '');
-    if (journal.command !== 'plan' && journal.steps.some(s => s.durationMs !== undefined)) {
+    if (journal.command === 'plan') {
+        if (journal.steps.length > 0)
+            lines.push(...plannedOrder(journal), '');
+    }
+    else if (journal.steps.some(s => s.durationMs !== undefined)) {
         lines.push(...timeline(journal), '');
     }
     if (journal.recovery.length > 0) {
@@ -6890,11 +6895,33 @@ function timeline(journal) {
         }
         const start = Date.parse(step.startedAt);
         const tag = step.status === 'failed' ? 'crit, ' : step.status === 'warned' ? 'active, ' : '';
-        const label = step.title.replace(/[:#;]/g, ' ');
-        lines.push(`  ${label} :${tag}${start}, ${start + Math.max(step.durationMs, 1)}`);
+        lines.push(`  ${mermaidLabel(step.title)} :${tag}${start}, ${start + Math.max(step.durationMs, 1)}`);
     }
     lines.push('```');
     return lines;
+}
+const STAGE_NAME = {
+    before: 'Before the rollback',
+    main: 'The rollback',
+    finally: 'Afterwards, whatever happened'
+};
+/** A plan has no times yet: a mermaid timeline of the order the steps will run in, by stage. */
+function plannedOrder(journal) {
+    const lines = ['```mermaid', 'timeline', '  title Order of the steps'];
+    let stage = '';
+    for (const step of journal.steps) {
+        if (step.stage !== stage) {
+            stage = step.stage;
+            lines.push(`  section ${STAGE_NAME[step.stage]}`);
+        }
+        lines.push(`    ${step.phase} : ${mermaidLabel(step.title)}`);
+    }
+    lines.push('```');
+    return lines;
+}
+/** Mermaid reads `:`, `#` and `;` as syntax in gantt and timeline lines. */
+function mermaidLabel(title) {
+    return title.replace(/[:#;]/g, ' ');
 }
 function escapeCell(text) {
     return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -6906,19 +6933,26 @@ function renderText(journal) {
     const lines = [];
     const drill = journal.command === 'drill' ? ' (drill)' : '';
     lines.push(`Rollback ${journal.runbookName}: ${journal.status.toUpperCase()}${drill}`);
+    const gate = journal.environment
+        ? `, behind the GitHub Environment ${journal.environment} (required reviewers)`
+        : '';
+    const started = journal.durationMs === undefined ? '' : `; started ${journal.startedAt}`;
+    lines.push(`Severity ${journal.severity}${gate}${started}.`);
     if (journal.error) {
         lines.push(`  error: ${journal.error.message}`);
         if (journal.error.hint)
             lines.push(`  fix:   ${journal.error.hint}`);
     }
     lines.push('');
-    // One line per step (status, time, title), what it changed indented below: long titles and
-    // long change lists stay readable in any terminal width.
+    // One line per step (status, time, title, when it started: the timeline), what it changed
+    // indented below: long titles and long change lists stay readable in any terminal width.
+    const runStart = Date.parse(journal.startedAt);
     for (const step of journal.steps) {
         const time = step.durationMs === undefined ? '' : formatDuration(step.durationMs);
+        const at = step.startedAt ? `at +${formatDuration(Date.parse(step.startedAt) - runStart)}` : '';
         const changes = journal.command === 'plan' || step.status === 'skipped' ? step.planned : step.changed;
         const notes = step.error ? [`error: ${step.error.message}`, ...changes] : changes;
-        lines.push(`${step.status.padEnd(9)} ${time.padStart(8)}  ${step.title}`);
+        lines.push(`${step.status.padEnd(9)} ${time.padStart(8)}  ${step.title}${at ? `  (${at})` : ''}`);
         for (const note of notes)
             lines.push(`${' '.repeat(20)}- ${indentContinuation(note, 22)}`);
     }

@@ -1,6 +1,6 @@
 /**
  * The job summary: a headline, the step table (status, duration, what changed), a mermaid
- * timeline, where discarded data was kept, and what was left out. Used for GITHUB_STEP_SUMMARY,
+ * timeline (a plan: the order of the steps), where discarded data was kept, and what was left out. Used for GITHUB_STEP_SUMMARY,
  * the status comment and the incident issue.
  */
 import type { Journal, StepRecord } from '../engine.js'
@@ -37,7 +37,9 @@ export function renderMarkdown(journal: Journal): string {
     lines.push('')
   }
   lines.push(...stepTable(journal), '')
-  if (journal.command !== 'plan' && journal.steps.some(s => s.durationMs !== undefined)) {
+  if (journal.command === 'plan') {
+    if (journal.steps.length > 0) lines.push(...plannedOrder(journal), '')
+  } else if (journal.steps.some(s => s.durationMs !== undefined)) {
     lines.push(...timeline(journal), '')
   }
   if (journal.recovery.length > 0) {
@@ -92,11 +94,38 @@ function timeline(journal: Journal): string[] {
     }
     const start = Date.parse(step.startedAt)
     const tag = step.status === 'failed' ? 'crit, ' : step.status === 'warned' ? 'active, ' : ''
-    const label = step.title.replace(/[:#;]/g, ' ')
-    lines.push(`  ${label} :${tag}${start}, ${start + Math.max(step.durationMs, 1)}`)
+    lines.push(
+      `  ${mermaidLabel(step.title)} :${tag}${start}, ${start + Math.max(step.durationMs, 1)}`
+    )
   }
   lines.push('```')
   return lines
+}
+
+const STAGE_NAME: Record<StepRecord['stage'], string> = {
+  before: 'Before the rollback',
+  main: 'The rollback',
+  finally: 'Afterwards, whatever happened'
+}
+
+/** A plan has no times yet: a mermaid timeline of the order the steps will run in, by stage. */
+function plannedOrder(journal: Journal): string[] {
+  const lines = ['```mermaid', 'timeline', '  title Order of the steps']
+  let stage = ''
+  for (const step of journal.steps) {
+    if (step.stage !== stage) {
+      stage = step.stage
+      lines.push(`  section ${STAGE_NAME[step.stage]}`)
+    }
+    lines.push(`    ${step.phase} : ${mermaidLabel(step.title)}`)
+  }
+  lines.push('```')
+  return lines
+}
+
+/** Mermaid reads `:`, `#` and `;` as syntax in gantt and timeline lines. */
+function mermaidLabel(title: string): string {
+  return title.replace(/[:#;]/g, ' ')
 }
 
 function escapeCell(text: string): string {

@@ -6,19 +6,28 @@ export function renderText(journal: Journal): string {
   const lines: string[] = []
   const drill = journal.command === 'drill' ? ' (drill)' : ''
   lines.push(`Rollback ${journal.runbookName}: ${journal.status.toUpperCase()}${drill}`)
+  const gate = journal.environment
+    ? `, behind the GitHub Environment ${journal.environment} (required reviewers)`
+    : ''
+  const started = journal.durationMs === undefined ? '' : `; started ${journal.startedAt}`
+  lines.push(`Severity ${journal.severity}${gate}${started}.`)
   if (journal.error) {
     lines.push(`  error: ${journal.error.message}`)
     if (journal.error.hint) lines.push(`  fix:   ${journal.error.hint}`)
   }
   lines.push('')
-  // One line per step (status, time, title), what it changed indented below: long titles and
-  // long change lists stay readable in any terminal width.
+  // One line per step (status, time, title, when it started: the timeline), what it changed
+  // indented below: long titles and long change lists stay readable in any terminal width.
+  const runStart = Date.parse(journal.startedAt)
   for (const step of journal.steps) {
     const time = step.durationMs === undefined ? '' : formatDuration(step.durationMs)
+    const at = step.startedAt ? `at +${formatDuration(Date.parse(step.startedAt) - runStart)}` : ''
     const changes =
       journal.command === 'plan' || step.status === 'skipped' ? step.planned : step.changed
     const notes = step.error ? [`error: ${step.error.message}`, ...changes] : changes
-    lines.push(`${step.status.padEnd(9)} ${time.padStart(8)}  ${step.title}`)
+    lines.push(
+      `${step.status.padEnd(9)} ${time.padStart(8)}  ${step.title}${at ? `  (${at})` : ''}`
+    )
     for (const note of notes) lines.push(`${' '.repeat(20)}- ${indentContinuation(note, 22)}`)
   }
   for (const [title, items] of [
