@@ -10923,7 +10923,11 @@ function parseRunbook(text, file) {
     if (doc.errors.length > 0) {
         throw new RunbookError(doc.errors.map(err => {
             const pos = lineCounter.linePos(err.pos[0]);
-            return { file, ...pos, path: '', message: `invalid YAML: ${err.message.split('\n')[0]}` };
+            const at = pathAt(doc.contents, err.pos[0]);
+            const message = err.code === 'DUPLICATE_KEY'
+                ? `duplicate key "${String(at.at(-1))}": write each key once per mapping`
+                : `invalid YAML: ${err.message.split('\n')[0]}`;
+            return { file, ...pos, path: dotted(at), message };
         }));
     }
     const position = (path, key) => {
@@ -10954,6 +10958,28 @@ function parseRunbook(text, file) {
         throw new RunbookError(problems);
     }
     return result.runbook;
+}
+/** Key path of the innermost key or value at `offset` (YAML errors carry only an offset). */
+function pathAt(node, offset, path = []) {
+    const within = (n) => {
+        const range = n?.range;
+        return range != null && range[0] <= offset && offset < range[2];
+    };
+    if ((0,dist/* isMap */.jh)(node)) {
+        for (const pair of node.items) {
+            const key = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : '?';
+            if (within(pair.key))
+                return [...path, key];
+            if (within(pair.value))
+                return pathAt(pair.value, offset, [...path, key]);
+        }
+    }
+    else if ((0,dist/* isSeq */.oP)(node)) {
+        const index = node.items.findIndex(within);
+        if (index >= 0)
+            return pathAt(node.items[index], offset, [...path, index]);
+    }
+    return path;
 }
 /** Offset of the deepest node that exists along `path` (the key itself for unknown keys). */
 function nodeOffset(doc, path, key) {
@@ -13940,7 +13966,7 @@ exports.jh = identity.isMap;
 __webpack_unused_export__ = identity.isNode;
 __webpack_unused_export__ = identity.isPair;
 exports.jn = identity.isScalar;
-__webpack_unused_export__ = identity.isSeq;
+exports.oP = identity.isSeq;
 __webpack_unused_export__ = Pair.Pair;
 __webpack_unused_export__ = Scalar.Scalar;
 __webpack_unused_export__ = YAMLMap.YAMLMap;

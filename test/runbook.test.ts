@@ -108,7 +108,12 @@ const BAD: [string, string, string][] = [
   [
     'duplicate key',
     base + 'name: again\n',
-    'rollback.yml:3:1: (top level): invalid YAML: Map keys must be unique'
+    'rollback.yml:3:1: name: duplicate key "name": write each key once per mapping'
+  ],
+  [
+    'duplicate key deep in a list',
+    base + 'database:\n  steps:\n    - name: x\n      sql: SELECT 1\n      sql: SELECT 2\n',
+    'rollback.yml:7:7: database.steps[0].sql: duplicate key "sql": write each key once per mapping'
   ],
   ['not a mapping', '- a\n- b\n', 'rollback.yml:1:1: (top level): a runbook is a YAML mapping'],
   [

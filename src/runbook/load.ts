@@ -3,7 +3,7 @@
  * reported as `file:line:col: key.path: what is expected`, all at once, before anything runs.
  */
 import { readFile } from 'node:fs/promises'
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import type { Runbook } from './schema.js'
 import { validateRunbook, type SchemaProblem } from './validate.js'
 
@@ -53,7 +53,12 @@ export function parseRunbook(text: string, file: string): Runbook {
     throw new RunbookError(
       doc.errors.map(err => {
         const pos = lineCounter.linePos(err.pos[0])
-        return { file, ...pos, path: '', message: `invalid YAML: ${err.message.split('\n')[0]}` }
+        const at = pathAt(doc.contents, err.pos[0])
+        const message =
+          err.code === 'DUPLICATE_KEY'
+            ? `duplicate key "${String(at.at(-1))}": write each key once per mapping`
+            : `invalid YAML: ${err.message.split('\n')[0]}`
+        return { file, ...pos, path: dotted(at), message }
       })
     )
   }
@@ -85,6 +90,25 @@ export function parseRunbook(text: string, file: string): Runbook {
     throw new RunbookError(problems)
   }
   return result.runbook
+}
+
+/** Key path of the innermost key or value at `offset` (YAML errors carry only an offset). */
+function pathAt(node: unknown, offset: number, path: PropertyKey[] = []): PropertyKey[] {
+  const within = (n: unknown) => {
+    const range = (n as Node | null | undefined)?.range
+    return range != null && range[0] <= offset && offset < range[2]
+  }
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '?'
+      if (within(pair.key)) return [...path, key]
+      if (within(pair.value)) return pathAt(pair.value, offset, [...path, key])
+    }
+  } else if (isSeq(node)) {
+    const index = node.items.findIndex(within)
+    if (index >= 0) return pathAt(node.items[index], offset, [...path, index])
+  }
+  return path
 }
 
 /** Offset of the deepest node that exists along `path` (the key itself for unknown keys). */
