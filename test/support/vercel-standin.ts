@@ -614,6 +614,19 @@ export async function startVercelStandin(
     if (!live) return { status: 404, text: 'DEPLOYMENT_NOT_FOUND' }
     const sub = req.path.slice('/app'.length) || '/'
     if (sub === '/api/health') return { status: 200, body: { status: 'ok', deployment: live.id } }
+    // Outline generation for a workflow: works in polling mode; the streaming build drops the
+    // connection mid-stream (the seed's incident), which the app reports as a 502.
+    if (
+      /^\/api\/workflows\/[^/]+\/outline-generation\/start-v2$/.test(sub) &&
+      req.method === 'POST'
+    ) {
+      if (live.env.NEXT_PUBLIC_USE_STREAMING === 'true')
+        return { status: 502, body: { status: 'error', error: 'stream interrupted' } }
+      return {
+        status: 200,
+        body: { status: 'completed', outline: ['Introduction', 'Findings', 'Next steps'] }
+      }
+    }
     if (sub === '/admin/o3-deep-research-diagnostics') {
       const mode = live.env.NEXT_PUBLIC_USE_STREAMING === 'true' ? 'streaming mode' : 'polling mode'
       return {
