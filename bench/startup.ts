@@ -1,7 +1,7 @@
 /**
  * Start-to-plan time of the bundled action on the example runbook, next to bare `node -e ''`,
  * and the bundle size. Target: under 250 ms over bare node.
- *   npm run bench:startup [-- runs]
+ *   npm run bench:startup [-- runs]   (31 by default)
  */
 import { spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseDocument } from 'yaml'
 
-const runs = Number(process.argv[2] ?? 15)
+const runs = Number(process.argv[2] ?? 31)
 const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'))
 for (const f of ['output', 'summary.md', 'state', 'env']) writeFileSync(join(dir, f), '')
 writeFileSync(join(dir, 'event.json'), '{}')
