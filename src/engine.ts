@@ -179,7 +179,12 @@ export async function execute(
 
   ctx.plannedPhases = [...new Set(plan.steps.map(s => s.phase))]
   for (const phase of ctx.plannedPhases) {
-    modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase))
+    try {
+      modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase))
+    } catch (err) {
+      // Only a head start: what it prepares reports its own errors where it is used.
+      ctx.log.debug(`warm-up of ${phase}: ${toStepError(err).message}`)
+    }
   }
   const failures = await preflight(plan, ctx, journal, modules)
   if (plan.request.command === 'plan') {

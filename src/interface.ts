@@ -22,7 +22,7 @@ export const INPUTS = {
   },
   severity: {
     description:
-      'critical, high, medium or low: picks the phases from the runbook decision matrix. Required for run; plan and drill default to critical (every phase).',
+      'critical, high, medium or low: picks the phases from the runbook decision matrix. Required for run; plan and drill default to critical.',
     default: ''
   },
   phases: {
@@ -73,7 +73,7 @@ export const OUTPUTS = {
   'head-sha': 'Branch head after the git phase.',
   'deployment-url': 'URL of the deployment made by the flags phase.',
   'incident-issue':
-    'URL of the incident issue, when one was opened (or, on a rerun while it is open, reported on).'
+    'URL of the incident issue, when one was opened (or, on a re-run of the same workflow run, reported on).'
 } as const
 
 export type OutputName = keyof typeof OUTPUTS

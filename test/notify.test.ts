@@ -103,38 +103,48 @@ describe('notify phase', () => {
     ])
   })
 
-  it('a rerun while the incident issue is open reports on it; once it is closed, a new one', async () => {
+  it('a re-run of the same workflow run reports on the issue its first attempt opened', async () => {
     const { github, ctx, initiated, closing } = await setup()
     await lifecycle(ctx, initiated, closing, true)
     const incidents = () => github.issues.filter(i => i.title.startsWith('Incident:'))
     expect(incidents()).toHaveLength(1)
     const first = incidents()[0]!
+    expect(first.title).toMatch(/rollback FAILED/)
 
-    // The operator fixes the cause and runs again: a new run, the same runbook.
-    const rerun: RunContext = {
+    // "Re-run failed jobs": the same workflow run (same run URL), a new attempt (new run id).
+    const attempt2: RunContext = {
       ...ctx,
       request: { ...ctx.request, runId: `${ctx.request.runId}-2` },
       outputs: {}
     }
-    const { last } = await lifecycle(rerun, initiated, closing, false)
+    const { last } = await lifecycle(attempt2, initiated, closing, false)
     expect(incidents()).toHaveLength(1)
+    expect(first.title).toMatch(/rollback complete/)
     expect(last.changed).toContain(
-      `incident issue #${first.number} (still open) updated with this run`
+      `incident issue #${first.number} (opened by an earlier attempt) updated`
     )
     const update = github.comments.filter(c => c.issueNumber === first.number)
     expect(update).toHaveLength(1)
     expect(update[0]!.body).toMatch(/✅ Rollback complete, system stable/)
-    expect(rerun.outputs['incident-issue']).toBe(first.html_url)
-
-    // Closed after the post-mortem: the next incident gets its own issue.
-    first.state = 'closed'
-    const later: RunContext = { ...rerun, request: { ...ctx.request, runId: 'later' }, outputs: {} }
-    await lifecycle(later, initiated, closing, false)
-    expect(incidents()).toHaveLength(2)
-    expect(later.outputs['incident-issue']).not.toBe(first.html_url)
+    expect(attempt2.outputs['incident-issue']).toBe(first.html_url)
   })
 
-  it('reuses only its own runbook’s incident issue, not another open one with the labels', async () => {
+  it('a new workflow run opens its own incident issue, even while an earlier one is open', async () => {
+    const { github, ctx, initiated, closing } = await setup()
+    await lifecycle(ctx, initiated, closing, false)
+    const newRun: RunContext = {
+      ...ctx,
+      request: { ...ctx.request, runId: 'another-run' },
+      github: { ...ctx.github!, runUrl: `${ctx.github!.runUrl!.replace(/\d+$/, '')}2` },
+      outputs: {}
+    }
+    await lifecycle(newRun, initiated, closing, false)
+    const incidents = github.issues.filter(i => i.title.startsWith('Incident:'))
+    expect(incidents).toHaveLength(2)
+    expect(newRun.outputs['incident-issue']).toBe(incidents[1]!.html_url)
+  })
+
+  it('does not report on another open issue that has the labels', async () => {
     const { github, ctx, initiated, closing } = await setup()
     github.issues.push({
       number: 900,
@@ -145,10 +155,20 @@ describe('notify phase', () => {
       state: 'open'
     })
     await lifecycle(ctx, initiated, closing, false)
-    expect(ctx.outputs['incident-issue']).not.toBe(
-      github.issues.find(i => i.number === 900)!.html_url
-    )
+    const opened = github.issues.filter(i => i.title.startsWith('Incident: streaming-migration'))
+    expect(opened).toHaveLength(1)
+    expect(ctx.outputs['incident-issue']).toBe(opened[0]!.html_url)
     expect(github.comments.filter(c => c.issueNumber === 900)).toEqual([])
+  })
+
+  it('opens the incident issue even when looking for an earlier one fails (and warns)', async () => {
+    const { github, ctx, initiated, closing } = await setup()
+    github.forbid(/\/issues$/, { method: 'GET' })
+    const { last } = await lifecycle(ctx, initiated, closing, false)
+    expect(last.status).toBe('warned')
+    expect(last.error?.message).toMatch(/looking for an incident issue of an earlier attempt/)
+    expect(github.issues.filter(i => i.title.startsWith('Incident:'))).toHaveLength(1)
+    expect(last.changed).toContain('incident issue created')
   })
 
   it('a failed run turns the comment and the issue into FAILED', async () => {

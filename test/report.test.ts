@@ -118,7 +118,7 @@ describe('text report', () => {
     const text = renderText(journal())
     expect(text).toContain('Rollback demo: FAILED')
     expect(text).toContain(
-      'Severity high, behind the GitHub Environment production-rollback (required reviewers); started 2026-01-01T00:00:00.000Z.'
+      'Severity high, to run behind the GitHub Environment production-rollback (required reviewers); started 2026-01-01T00:00:00.000Z.'
     )
     expect(text).toContain(
       'failed      300 ms  Revert  (at +1.2 s)\n                    - error: push rejected'

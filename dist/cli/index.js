@@ -234,7 +234,7 @@ const INPUTS = {
         default: 'plan'
     },
     severity: {
-        description: 'critical, high, medium or low: picks the phases from the runbook decision matrix. Required for run; plan and drill default to critical (every phase).',
+        description: 'critical, high, medium or low: picks the phases from the runbook decision matrix. Required for run; plan and drill default to critical.',
         default: ''
     },
     phases: {
@@ -277,7 +277,7 @@ const OUTPUTS = {
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
     'deployment-url': 'URL of the deployment made by the flags phase.',
-    'incident-issue': 'URL of the incident issue, when one was opened (or, on a rerun while it is open, reported on).'
+    'incident-issue': 'URL of the incident issue, when one was opened (or, on a re-run of the same workflow run, reported on).'
 };
 
 
@@ -933,7 +933,7 @@ async function load() {
     return Promise.race([
         factory({
             instantiateWasm(imports, done) {
-                wasm.instantiate(module, imports).then(done, failed);
+                wasm.instantiate(module, imports).then(done).catch(failed);
                 return {};
             }
         }),
@@ -4113,8 +4113,8 @@ class GitCommandManager {
     }
     /**
      * Commits fall back to `identity` for the name and the email that neither the checkout nor the
-     * user has configured. The configuration is read once, before the first commit: a plan never
-     * commits, and every git start costs ~10 ms.
+     * user has configured. The configuration is read once, before the first commit: many runs (a
+     * plan with nothing to revert, say) never commit, and every git start costs ~10 ms.
      */
     useFallbackIdentity(identity) {
         this.identity.fallback = identity;
@@ -4138,6 +4138,8 @@ class GitCommandManager {
                 });
             }
         });
+        // A failed read (git could not start, say) is tried again by the next commit.
+        this.identity.applied.catch(() => (this.identity.applied = undefined));
         return this.identity.applied;
     }
     /** Runs git and returns its output whatever the exit code. */
@@ -4581,6 +4583,9 @@ class GitHubClient {
     }
     createIssue(issue) {
         return this.request('POST', this.repoPath('/issues'), issue);
+    }
+    updateIssue(issueNumber, fields) {
+        return this.request('PATCH', this.repoPath(`/issues/${issueNumber}`), fields);
     }
     /**
      * The newest 100 open issues carrying every one of `labels` (pull requests left out): enough
@@ -6192,7 +6197,7 @@ const monitorPhase = {
 /**
  * notify phase: a `before` step ("initiated": status comment on the triggering issue/PR, webhook)
  * and a `finally` step (the same comment updated to complete/failed with the report, the incident
- * issue, or a comment on it when a rerun finds it still open, webhook). What cannot be done for lack of a GitHub target/token is skipped and said so;
+ * issue, or a comment on it when a re-run of the same workflow run finds it open, webhook). What cannot be done for lack of a GitHub target/token is skipped and said so;
  * a failed notification only warns: it never stops a rollback. Every body is redacted.
  * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
  */
@@ -6246,8 +6251,22 @@ function tag(ctx) {
     return mutate ? '' : '[investigate only] ';
 }
 const marker = (ctx) => `<!-- emergency-rollback:${ctx.request.runId} -->`;
-/** Marks a runbook's incident issue, so that a rerun finds it while it is open. */
-const incidentMarker = (ctx) => `<!-- emergency-rollback-incident:${encodeURIComponent(ctx.runbook.name)} -->`;
+/**
+ * Marks the incident issue of one rollback: this runbook, this workflow run (all its attempts;
+ * the run's URL has no attempt number). A re-run of failed jobs finds it; a new run does not.
+ */
+const incidentMarker = (ctx) => `<!-- emergency-rollback-incident:${encodeURIComponent(ctx.runbook.name)}:${encodeURIComponent(ctx.github?.runUrl ?? ctx.request.runId)} -->`;
+/** The open issue an earlier attempt of this run opened; a failed lookup only warns. */
+async function openIncidentIssue(client, labels, ctx, problems) {
+    try {
+        const open = await client.openIssuesLabelled(labels);
+        return open.find(i => i.body?.includes(incidentMarker(ctx)));
+    }
+    catch (err) {
+        problems.push(`looking for an incident issue of an earlier attempt: ${err instanceof Error ? err.message : String(err)} (a new one is opened)`);
+        return undefined;
+    }
+}
 function header(ctx, headline) {
     const r = ctx.request;
     const facts = [
@@ -6329,19 +6348,23 @@ async function notify(step, ctx) {
         else
             await attempt('incident issue created', async () => {
                 const report = `${header(ctx, closing.headline)}\n${summary || '(no report)'}`;
-                // A rerun while the incident's issue is open reports there instead of opening another.
-                const open = (await client.openIssuesLabelled(labels)).find(i => i.body?.includes(incidentMarker(ctx)));
-                const issue = open
-                    ? await client.createComment(open.number, fit(clean(report))).then(() => open)
-                    : await client.createIssue({
-                        title: clean(`Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`),
-                        body: fit(clean(`${incidentMarker(ctx)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`)),
-                        labels
-                    });
+                const title = clean(`Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`);
+                const open = await openIncidentIssue(client, labels, ctx, problems);
+                if (open) {
+                    // A re-run of the same workflow run: report there, with the title of the new outcome.
+                    await client.updateIssue(open.number, { title });
+                    await client.createComment(open.number, fit(clean(report)));
+                    outputs['incident-issue'] = open.html_url;
+                    outputs['incident-issue-number'] = String(open.number);
+                    return `incident issue #${open.number} (opened by an earlier attempt) updated`;
+                }
+                const issue = await client.createIssue({
+                    title,
+                    body: fit(clean(`${incidentMarker(ctx)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`)),
+                    labels
+                });
                 outputs['incident-issue'] = issue.html_url;
                 outputs['incident-issue-number'] = String(issue.number);
-                if (open)
-                    return `incident issue #${open.number} (still open) updated with this run`;
             });
     }
     if (url) {
@@ -6704,7 +6727,13 @@ async function engine_execute(plan, ctx, hooks = {}) {
     };
     ctx.plannedPhases = [...new Set(plan.steps.map(s => s.phase))];
     for (const phase of ctx.plannedPhases) {
-        modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase));
+        try {
+            modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase));
+        }
+        catch (err) {
+            // Only a head start: what it prepares reports its own errors where it is used.
+            ctx.log.debug(`warm-up of ${phase}: ${toStepError(err).message}`);
+        }
     }
     const failures = await preflight(plan, ctx, journal, modules);
     if (plan.request.command === 'plan') {
@@ -6919,9 +6948,12 @@ function plannedOrder(journal) {
     lines.push('```');
     return lines;
 }
-/** Mermaid reads `:`, `#` and `;` as syntax in gantt and timeline lines. */
+/**
+ * Mermaid reads `:`, `#` and `;` as syntax in gantt and timeline lines; a line break would start
+ * a new line of the chart and three backticks would end the code block.
+ */
 function mermaidLabel(title) {
-    return title.replace(/[:#;]/g, ' ');
+    return title.replace(/[:#;`]|\r?\n/g, ' ');
 }
 function escapeCell(text) {
     return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -6934,7 +6966,7 @@ function renderText(journal) {
     const drill = journal.command === 'drill' ? ' (drill)' : '';
     lines.push(`Rollback ${journal.runbookName}: ${journal.status.toUpperCase()}${drill}`);
     const gate = journal.environment
-        ? `, behind the GitHub Environment ${journal.environment} (required reviewers)`
+        ? `, to run behind the GitHub Environment ${journal.environment} (required reviewers)`
         : '';
     const started = journal.durationMs === undefined ? '' : `; started ${journal.startedAt}`;
     lines.push(`Severity ${journal.severity}${gate}${started}.`);
@@ -10895,8 +10927,9 @@ function parseRunbook(text, file) {
         throw new RunbookError(doc.errors.map(err => {
             const pos = lineCounter.linePos(err.pos[0]);
             const at = pathAt(doc.contents, err.pos[0]);
-            const message = err.code === 'DUPLICATE_KEY'
-                ? `duplicate key "${String(at.at(-1))}": write each key once per mapping`
+            const key = at.at(-1);
+            const message = err.code === 'DUPLICATE_KEY' && typeof key === 'string'
+                ? `duplicate key "${key}": write each key once per mapping`
                 : `invalid YAML: ${err.message.split('\n')[0]}`;
             return { file, ...pos, path: dotted(at), message };
         }));

@@ -107,7 +107,7 @@ async function load(): Promise<WasmModule> {
   return Promise.race([
     factory({
       instantiateWasm(imports: unknown, done: (instance: unknown) => void): Record<string, never> {
-        wasm.instantiate(module, imports).then(done, failed)
+        wasm.instantiate(module, imports).then(done).catch(failed)
         return {}
       }
     }),

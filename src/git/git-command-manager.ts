@@ -77,8 +77,8 @@ export class GitCommandManager {
 
   /**
    * Commits fall back to `identity` for the name and the email that neither the checkout nor the
-   * user has configured. The configuration is read once, before the first commit: a plan never
-   * commits, and every git start costs ~10 ms.
+   * user has configured. The configuration is read once, before the first commit: many runs (a
+   * plan with nothing to revert, say) never commit, and every git start costs ~10 ms.
    */
   useFallbackIdentity(identity: Identity): void {
     this.identity.fallback = identity
@@ -102,6 +102,8 @@ export class GitCommandManager {
         })
       }
     })
+    // A failed read (git could not start, say) is tried again by the next commit.
+    this.identity.applied.catch(() => (this.identity.applied = undefined))
     return this.identity.applied
   }
 

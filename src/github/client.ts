@@ -104,6 +104,10 @@ export class GitHubClient {
     return this.request('POST', this.repoPath('/issues'), issue)
   }
 
+  updateIssue(issueNumber: number, fields: { title?: string; body?: string }): Promise<Issue> {
+    return this.request('PATCH', this.repoPath(`/issues/${issueNumber}`), fields)
+  }
+
   /**
    * The newest 100 open issues carrying every one of `labels` (pull requests left out): enough
    * to find the incident issue a run opened, which stays among the newest while it is open.

@@ -1,7 +1,7 @@
 /**
  * notify phase: a `before` step ("initiated": status comment on the triggering issue/PR, webhook)
  * and a `finally` step (the same comment updated to complete/failed with the report, the incident
- * issue, or a comment on it when a rerun finds it still open, webhook). What cannot be done for lack of a GitHub target/token is skipped and said so;
+ * issue, or a comment on it when a re-run of the same workflow run finds it open, webhook). What cannot be done for lack of a GitHub target/token is skipped and said so;
  * a failed notification only warns: it never stops a rollback. Every body is redacted.
  * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
  */
@@ -76,9 +76,30 @@ function tag(ctx: RunContext): string {
 }
 
 const marker = (ctx: RunContext) => `<!-- emergency-rollback:${ctx.request.runId} -->`
-/** Marks a runbook's incident issue, so that a rerun finds it while it is open. */
+/**
+ * Marks the incident issue of one rollback: this runbook, this workflow run (all its attempts;
+ * the run's URL has no attempt number). A re-run of failed jobs finds it; a new run does not.
+ */
 const incidentMarker = (ctx: RunContext) =>
-  `<!-- emergency-rollback-incident:${encodeURIComponent(ctx.runbook.name)} -->`
+  `<!-- emergency-rollback-incident:${encodeURIComponent(ctx.runbook.name)}:${encodeURIComponent(ctx.github?.runUrl ?? ctx.request.runId)} -->`
+
+/** The open issue an earlier attempt of this run opened; a failed lookup only warns. */
+async function openIncidentIssue(
+  client: GitHubClient,
+  labels: string[],
+  ctx: RunContext,
+  problems: string[]
+) {
+  try {
+    const open = await client.openIssuesLabelled(labels)
+    return open.find(i => i.body?.includes(incidentMarker(ctx)))
+  } catch (err) {
+    problems.push(
+      `looking for an incident issue of an earlier attempt: ${err instanceof Error ? err.message : String(err)} (a new one is opened)`
+    )
+    return undefined
+  }
+}
 
 function header(ctx: RunContext, headline: string): string {
   const r = ctx.request
@@ -162,26 +183,29 @@ async function notify(step: Step<NotifyAction>, ctx: RunContext): Promise<StepRe
     else
       await attempt('incident issue created', async () => {
         const report = `${header(ctx, closing.headline)}\n${summary || '(no report)'}`
-        // A rerun while the incident's issue is open reports there instead of opening another.
-        const open = (await client.openIssuesLabelled(labels)).find(i =>
-          i.body?.includes(incidentMarker(ctx))
+        const title = clean(
+          `Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`
         )
-        const issue = open
-          ? await client.createComment(open.number, fit(clean(report))).then(() => open)
-          : await client.createIssue({
-              title: clean(
-                `Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`
-              ),
-              body: fit(
-                clean(
-                  `${incidentMarker(ctx)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`
-                )
-              ),
-              labels
-            })
+        const open = await openIncidentIssue(client, labels, ctx, problems)
+        if (open) {
+          // A re-run of the same workflow run: report there, with the title of the new outcome.
+          await client.updateIssue(open.number, { title })
+          await client.createComment(open.number, fit(clean(report)))
+          outputs['incident-issue'] = open.html_url
+          outputs['incident-issue-number'] = String(open.number)
+          return `incident issue #${open.number} (opened by an earlier attempt) updated`
+        }
+        const issue = await client.createIssue({
+          title,
+          body: fit(
+            clean(
+              `${incidentMarker(ctx)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`
+            )
+          ),
+          labels
+        })
         outputs['incident-issue'] = issue.html_url
         outputs['incident-issue-number'] = String(issue.number)
-        if (open) return `incident issue #${open.number} (still open) updated with this run`
       })
   }
 

@@ -123,9 +123,12 @@ function plannedOrder(journal: Journal): string[] {
   return lines
 }
 
-/** Mermaid reads `:`, `#` and `;` as syntax in gantt and timeline lines. */
+/**
+ * Mermaid reads `:`, `#` and `;` as syntax in gantt and timeline lines; a line break would start
+ * a new line of the chart and three backticks would end the code block.
+ */
 function mermaidLabel(title: string): string {
-  return title.replace(/[:#;]/g, ' ')
+  return title.replace(/[:#;`]|\r?\n/g, ' ')
 }
 
 function escapeCell(text: string): string {

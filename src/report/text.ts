@@ -7,7 +7,7 @@ export function renderText(journal: Journal): string {
   const drill = journal.command === 'drill' ? ' (drill)' : ''
   lines.push(`Rollback ${journal.runbookName}: ${journal.status.toUpperCase()}${drill}`)
   const gate = journal.environment
-    ? `, behind the GitHub Environment ${journal.environment} (required reviewers)`
+    ? `, to run behind the GitHub Environment ${journal.environment} (required reviewers)`
     : ''
   const started = journal.durationMs === undefined ? '' : `; started ${journal.startedAt}`
   lines.push(`Severity ${journal.severity}${gate}${started}.`)

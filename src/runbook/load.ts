@@ -54,9 +54,10 @@ export function parseRunbook(text: string, file: string): Runbook {
       doc.errors.map(err => {
         const pos = lineCounter.linePos(err.pos[0])
         const at = pathAt(doc.contents, err.pos[0])
+        const key = at.at(-1)
         const message =
-          err.code === 'DUPLICATE_KEY'
-            ? `duplicate key "${String(at.at(-1))}": write each key once per mapping`
+          err.code === 'DUPLICATE_KEY' && typeof key === 'string'
+            ? `duplicate key "${key}": write each key once per mapping`
             : `invalid YAML: ${err.message.split('\n')[0]}`
         return { file, ...pos, path: dotted(at), message }
       })

@@ -292,6 +292,15 @@ export async function startGitHubStandin(
         const issue = issues.find(i => i.number === Number(rest[1]))
         if (!issue) return gh(404, 'Not Found')
         if (rest.length === 2 && m === 'GET') return { status: 200, body: issueJson(issue) }
+        if (rest.length === 2 && m === 'PATCH') {
+          if (body.title !== undefined && (typeof body.title !== 'string' || !body.title))
+            return validation('Issue', 'title')
+          const long = tooLong('Issue', body.body)
+          if (long) return long
+          if (typeof body.title === 'string') issue.title = body.title
+          if (typeof body.body === 'string') issue.body = body.body
+          return { status: 200, body: issueJson(issue) }
+        }
         if (rest.length === 3 && rest[2] === 'comments' && m === 'POST') {
           if (typeof body.body !== 'string' || !body.body) return validation('IssueComment', 'body')
           const long = tooLong('IssueComment', body.body)
