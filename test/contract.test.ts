@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { INPUTS, OUTPUTS } from '../src/interface.js'
+import { REQUEST_INPUTS } from '../src/request.js'
 import { PHASE_MODULES } from '../src/phases/index.js'
 
 interface ActionYml {
@@ -37,6 +38,15 @@ describe('action.yml contract', () => {
         default: spec.default
       })
     }
+  })
+
+  it('the action entry reads every declared input', () => {
+    const entry = code('src/index.ts')
+    const byName = [...entry.matchAll(/\b(?:input|secret)\('([a-z-]+)'\)/g)].map(m => m[1]!)
+    // The request inputs are read in one loop over the registry.
+    expect(entry).toContain("for (const name of ['command', ...REQUEST_INPUTS] as const)")
+    const read = new Set([...byName, 'command', ...REQUEST_INPUTS])
+    expect([...read].sort()).toEqual(Object.keys(INPUTS).sort())
   })
 
   it('declares exactly the outputs the code sets', () => {
