@@ -1,7 +1,8 @@
 /**
  * notify phase: a `before` step ("initiated": status comment on the triggering issue/PR, webhook)
  * and a `finally` step (the same comment updated to complete/failed with the report, the incident
- * issue, or a comment on it when a re-run of the same workflow run finds it open, webhook). What cannot be done for lack of a GitHub target/token is skipped and said so;
+ * issue, or a comment on it when a re-run of the same workflow run finds it open, webhook).
+ * What cannot be done for lack of a GitHub target/token is skipped and said so;
  * a failed notification only warns: it never stops a rollback. Every body is redacted.
  * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
  */
@@ -191,21 +192,21 @@ async function notify(step: Step<NotifyAction>, ctx: RunContext): Promise<StepRe
           // A re-run of the same workflow run: report there, with the title of the new outcome.
           await client.updateIssue(open.number, { title })
           await client.createComment(open.number, fit(clean(report)))
-          outputs['incident-issue'] = open.html_url
-          outputs['incident-issue-number'] = String(open.number)
-          return `incident issue #${open.number} (opened by an earlier attempt) updated`
         }
-        const issue = await client.createIssue({
-          title,
-          body: fit(
-            clean(
-              `${incidentMarker(ctx)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`
-            )
-          ),
-          labels
-        })
+        const issue =
+          open ??
+          (await client.createIssue({
+            title,
+            body: fit(
+              clean(
+                `${incidentMarker(ctx)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`
+              )
+            ),
+            labels
+          }))
         outputs['incident-issue'] = issue.html_url
         outputs['incident-issue-number'] = String(issue.number)
+        if (open) return `incident issue #${open.number} (opened by an earlier attempt) updated`
       })
   }
 
