@@ -67,12 +67,8 @@ export interface StepResult {
   error?: StepError
 }
 
-export interface Logger {
-  info(message: string): void
-  warn(message: string): void
-  error(message: string): void
-  debug(message: string): void
-}
+export type { Logger } from './util/logger.js'
+import type { Logger } from './util/logger.js'
 
 /** Everything a step may use at run time, built by an entry point. */
 export interface RunContext {
@@ -148,13 +144,4 @@ export interface PreflightNote {
   details?: Record<string, unknown>
 }
 
-/** An error whose message is already fit for the operator: no stack trace needed. */
-export class RollbackError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string
-  ) {
-    super(message)
-    this.name = 'RollbackError'
-  }
-}
+export { RollbackError } from './util/errors.js'

@@ -5,7 +5,7 @@
  * The lock is per database; it is released when the holder's session ends, even after a crash.
  */
 import type pg from 'pg'
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import { connect, type DbSettings } from './connection.js'
 
 /** ASCII "erollbck": the same constant in every run, so two runs exclude each other. */

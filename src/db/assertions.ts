@@ -5,7 +5,7 @@
  * a check that matches a million rows costs no memory.
  */
 import type pg from 'pg'
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import type { IntegrityCheck } from '../runbook/schema.js'
 import { classifySql } from './sql-classifier.js'
 

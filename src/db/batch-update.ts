@@ -7,7 +7,7 @@
  * the condition no longer matches rows already changed. Nothing is ever loaded into memory.
  */
 import type pg from 'pg'
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import { ident, splitName } from './connection.js'
 import { withLockLadder, type LadderOptions } from './lock-ladder.js'
 import { parseSql } from './pg-parser.js'

@@ -8,7 +8,7 @@
  * does nothing once they are gone.
  */
 import type pg from 'pg'
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import { quoteLiteral } from './batch-update.js'
 import { ident, splitName } from './connection.js'
 import {

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs'
 import type pg from 'pg'
-import { RollbackError, type RunContext } from '../model.js'
+import { RollbackError } from '../util/errors.js'
+import { type RunContext } from '../model.js'
 import type { DatabaseConfig } from '../runbook/schema.js'
 import { parseDuration } from '../util/duration.js'
 import { maskUrl } from '../util/redact.js'

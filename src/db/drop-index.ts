@@ -5,7 +5,7 @@
  * detects an index backing a constraint (it cannot be dropped concurrently) and says so.
  */
 import type pg from 'pg'
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import { ident } from './connection.js'
 import { withLockLadder, type LadderAttempt, type LadderOptions } from './lock-ladder.js'
 

@@ -5,7 +5,7 @@
  * the ladder runs out the step fails; we never fall back to waiting without a timeout.
  */
 import type pg from 'pg'
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import { pgErrorCode } from './connection.js'
 
 export interface LadderOptions {

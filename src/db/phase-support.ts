@@ -1,6 +1,6 @@
 /** Small helpers shared by the database, schema and integrity phases. */
 import type { RunContext, StepResult } from '../model.js'
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import { maskUrl } from '../util/redact.js'
 import type pg from 'pg'
 import { connect, dbSettings, sqlError, type DbSettings } from './connection.js'

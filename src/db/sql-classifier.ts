@@ -5,7 +5,7 @@
  *
  * The parser is loaded lazily (see pg-parser.ts) so runs without SQL never pay for the WASM.
  */
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import { parseSql, SqlParseError } from './pg-parser.js'
 
 export type LockLevel =

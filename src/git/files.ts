@@ -3,7 +3,7 @@
  * require every protected path to exist. Used by the git step before it pushes, and by the files
  * step when the git phase does not run.
  */
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import type { GitCommandManager } from './git-command-manager.js'
 import type { FileRules } from './inputs.js'
 

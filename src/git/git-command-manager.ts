@@ -5,7 +5,7 @@
  * authentication lives in a config file (see auth.ts).
  */
 import { getExecOutput } from '@actions/exec'
-import type { Logger } from '../model.js'
+import type { Logger } from '../util/logger.js'
 import { Redactor } from '../util/redact.js'
 
 /** Hides passwords in URLs (a remote may be written with credentials). */

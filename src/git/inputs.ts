@@ -2,7 +2,8 @@
  * The git step's action, resolved purely from the runbook and the request (request wins), and
  * validation of the user-supplied revisions. Only hex SHAs are accepted: no refs, no options.
  */
-import { RollbackError, type Request } from '../model.js'
+import { RollbackError } from '../util/errors.js'
+import { type Request } from '../model.js'
 import { BRANCH_NAME } from '../runbook/constants.js'
 import type { Runbook } from '../runbook/schema.js'
 import { normalizePath } from './paths.js'

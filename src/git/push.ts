@@ -2,7 +2,7 @@
  * Pushes, and turns a rejection into an operator-fit RollbackError: the server's own message plus
  * a hint (lease lost to a racing push, protected branch, token permissions), never a stack trace.
  */
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import type { GitCommandManager, GitOutput, PushOptions } from './git-command-manager.js'
 
 export interface PushTarget {

@@ -3,7 +3,7 @@
  * the target SHA, the target must be an ancestor of the branch, the discarded head is pushed to a
  * backup ref first, and the branch moves only with --force-with-lease on the head we saw.
  */
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import type { CommitInfo } from './git-command-manager.js'
 import { deepenUntil, type FetchStats } from './history.js'
 import { checkShaInput, refComponent, type GitAction } from './inputs.js'

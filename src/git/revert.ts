@@ -3,7 +3,7 @@
  * ones already reverted on the branch (so a rerun never reverts twice), and applies the reverts
  * locally; a conflict restores the working tree and names the conflicting paths.
  */
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import type { CommitInfo, GitCommandManager } from './git-command-manager.js'
 import { deepenUntil, type FetchStats } from './history.js'
 import { parseRevertSpec, type GitAction, type RevertSpec } from './inputs.js'

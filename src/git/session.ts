@@ -3,7 +3,8 @@
  * authentication configured for the remote (and removed afterwards, whatever happens), and the
  * remote branch's current tip fetched into a private ref.
  */
-import { RollbackError, type RunContext } from '../model.js'
+import { RollbackError } from '../util/errors.js'
+import { type RunContext } from '../model.js'
 import { Redactor } from '../util/redact.js'
 import { configureAuth } from './auth.js'
 import { checkBranch } from './inputs.js'

@@ -3,7 +3,7 @@
  * RollbackErrors with the fix (permissions, token); 429/5xx are retried a few times through the
  * injected sleep.
  */
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 
 export interface GitHubClientOptions {
   apiUrl: string

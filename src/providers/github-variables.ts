@@ -5,7 +5,7 @@
  * "Variables: write" is needed): the errors say so.
  */
 import { GitHubClient } from '../github/client.js'
-import { RollbackError } from '../model.js'
+import { RollbackError } from '../util/errors.js'
 import { elapsedMs, formatDuration } from '../util/duration.js'
 import type {
   Deployment,

@@ -1,5 +1,6 @@
 /** Builds the hosting provider a runbook names, with the token from secrets or the environment. */
-import { RollbackError, type RunContext } from '../model.js'
+import { RollbackError } from '../util/errors.js'
+import { type RunContext } from '../model.js'
 import type { HostingProvider } from './types.js'
 import { GitHubVariablesProvider } from './github-variables.js'
 import { VercelProvider } from './vercel.js'

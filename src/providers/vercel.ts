@@ -4,7 +4,8 @@
  * (clamped 5-60 s, plus jitter), other 5xx wait 5 s, five tries in all — like Vercel's own client.
  * All waiting goes through the injected sleep, so tests are fast and can assert the waits.
  */
-import { RollbackError, type Logger } from '../model.js'
+import { RollbackError } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
 import { elapsedMs, formatDuration } from '../util/duration.js'
 import {
   sameTargets,
