@@ -7,6 +7,7 @@
  * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
  */
 import { GitHubClient } from '../github/client.js'
+import { proxySettingsFrom } from '../github/proxy.js'
 import {
   RollbackError,
   type PhaseModule,
@@ -58,8 +59,8 @@ function github(ctx: RunContext): GitHubClient | undefined {
     token,
     owner: ctx.github.owner,
     repo: ctx.github.repo,
-    fetch: ctx.fetch,
-    sleep: ms => ctx.sleep(ms)
+    proxy: proxySettingsFrom(ctx.env),
+    log: ctx.log
   })
 }
 
@@ -92,8 +93,7 @@ async function openIncidentIssue(
   problems: string[]
 ) {
   try {
-    const open = await client.openIssuesLabelled(labels)
-    return open.find(i => i.body?.includes(incidentMarker(ctx)))
+    return await client.findOpenIssue(labels, i => i.body?.includes(incidentMarker(ctx)) ?? false)
   } catch (err) {
     problems.push(
       `looking for an incident issue of an earlier attempt: ${err instanceof Error ? err.message : String(err)} (a new one is opened)`

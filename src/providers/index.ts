@@ -2,6 +2,7 @@
 import { RollbackError } from '../util/errors.js'
 import { type RunContext } from '../model.js'
 import type { HostingProvider } from './types.js'
+import { proxySettingsFrom } from '../github/proxy.js'
 import { GitHubVariablesProvider } from './github-variables.js'
 import { VercelProvider } from './vercel.js'
 
@@ -61,6 +62,7 @@ export function createHostingProvider(
         ref: hosting.ref,
         fetch: ctx.fetch,
         sleep: ms => ctx.sleep(ms),
+        proxy: proxySettingsFrom(ctx.env),
         now: overrides.now
       })
   }
