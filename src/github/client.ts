@@ -164,12 +164,14 @@ export class GitHubClient {
   }
 
   /** undefined when the variable does not exist. */
-  async getVariable(name: string): Promise<{ name: string; value: string } | undefined> {
+  async getVariable(
+    name: string
+  ): Promise<{ name: string; value: string; updated_at: string } | undefined> {
     try {
       const v = await this.call(`GET actions/variables/${name}`, o =>
         o.rest.actions.getRepoVariable({ ...this.repoArgs, name })
       )
-      return { name: v.name, value: v.value }
+      return { name: v.name, value: v.value, updated_at: v.updated_at }
     } catch (err) {
       if (err instanceof GitHubApiError && err.status === 404) return undefined
       throw err
