@@ -86,6 +86,18 @@ function octokitLog(log: Logger | undefined) {
   }
 }
 
+/**
+ * The throttling plugin spaces every write 1 s apart, and content that notifies people 3 s
+ * (GitHub's advice for clients making many). A run makes a handful, and a rollback's notice
+ * should not wait: they go at once, and a secondary rate limit, if one comes, is waited out.
+ */
+const UNPACED = {
+  key: () => ({
+    schedule: (_options: unknown, job: (...args: unknown[]) => unknown, ...args: unknown[]) =>
+      Promise.resolve(job(...args))
+  })
+}
+
 /** The throttling plugin's handler: wait and retry while within the limits, else give up. */
 function onLimit(kind: string, limits: RetryLimits, log: Logger | undefined) {
   return (retryAfter: number, request: { method: string; url: string }, _o: unknown, n: number) => {
@@ -117,8 +129,9 @@ export function createOctokit(options: OctokitOptions): Octokit {
         retryAfterBaseValue: limits.secondMs
       },
       throttle: {
-        // One pace per API host: mutating requests of every client keep GitHub's spacing.
         id: baseUrl,
+        write: UNPACED as never,
+        notifications: UNPACED as never,
         retryAfterBaseValue: limits.secondMs,
         fallbackSecondaryRateRetryAfter: limits.maxWaitSeconds,
         onRateLimit: onLimit('rate limit', limits, options.log),
