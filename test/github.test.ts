@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { GitHubApiError, GitHubClient, MAX_ISSUE_PAGES } from '../src/github/client.js'
 import type { ProxySettings } from '../src/github/proxy.js'
 import { startGitHubStandin, type GitHubStandin } from './support/github-standin.js'
@@ -282,5 +284,31 @@ describe('GitHub client: proxy', () => {
     const e = await apiError(direct.getPermission('octo-admin'))
     expect(e.message).toMatch(/could not be reached/)
     expect(e.hint).toMatch(/HTTPS_PROXY, NO_PROXY/)
+  })
+})
+
+describe('GitHub client: time', () => {
+  it('gives up on an API that never answers: each attempt is timed out, attempts are bounded', async () => {
+    const silent = createServer(() => {
+      // never answers
+    })
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    const { port } = silent.address() as AddressInfo
+    try {
+      const client = new GitHubClient({
+        apiUrl: `http://127.0.0.1:${port}`,
+        token: 't',
+        owner: 'acme',
+        repo: 'app',
+        limits: { attemptTimeoutMs: 200, retries: 1, secondMs: 1 }
+      })
+      const start = Date.now()
+      const e = await apiError(client.getPermission('octo-admin'))
+      expect(e.message).toMatch(/could not be reached/)
+      expect(Date.now() - start).toBeLessThan(5000)
+    } finally {
+      silent.closeAllConnections()
+      await new Promise(resolve => silent.close(resolve))
+    }
   })
 })
