@@ -10,7 +10,7 @@
  * statement we built, never text that was pasted together.
  */
 import { RollbackError } from '../util/errors.js'
-import { parseSql, SqlParseError } from './pg-parser.js'
+import { parseSql } from './pg-parser.js'
 import { sessionStateChange } from './session-state.js'
 
 /** A libpg-query expression node, e.g. { A_Expr: {...} }. */
@@ -68,13 +68,11 @@ export async function parseExpression(text: string, field: string): Promise<Expr
   try {
     parsed = (await parseSql(`SELECT ${text}`)) as ParsedSelect
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err)
-    const near =
-      err instanceof SqlParseError
-        ? ` near "${`SELECT ${text}`.slice(err.cursorPosition, err.cursorPosition + 30).trim()}"`
-        : ''
+    // The parser quotes the text near the error: one line, bounded, whatever the runbook holds.
+    const raw = err instanceof Error ? err.message : String(err)
+    const message = raw.replace(/\s+/g, ' ').slice(0, 160)
     throw new RollbackError(
-      `${field} is not a valid SQL expression: ${message}${near}`,
+      `${field} is not a valid SQL expression: ${message}`,
       `fix ${field}: one condition or value, e.g. status = 'error' AND is_active`
     )
   }
