@@ -30,7 +30,7 @@ const STATEMENTS: Record<string, string> = {
 
 /** Functions that change session/transaction/server state or run SQL the engine never sees. */
 const FUNCTIONS: Record<string, string> = {
-  set_config: 'set_config() is SET by another name (it would override the engine’s timeouts)',
+  set_config: 'it is SET by another name (it would override the engine’s timeouts)',
   pg_advisory_lock: 'advisory locks are the engine’s (one runner per database)',
   pg_advisory_lock_shared: 'advisory locks are the engine’s (one runner per database)',
   pg_try_advisory_lock: 'advisory locks are the engine’s (one runner per database)',

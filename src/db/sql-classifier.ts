@@ -86,6 +86,9 @@ function relName(rangeVar: unknown): string {
 
 function objectNames(objects: unknown): string[] {
   return ((objects as Node[] | undefined) ?? []).map(o => {
+    // DROP SCHEMA/DATABASE name plain strings; other objects are (schema-qualified) lists.
+    const plain = (o.String as { sval?: string } | undefined)?.sval
+    if (plain !== undefined) return plain
     const items = ((o.List as { items?: Node[] } | undefined)?.items ?? []) as {
       String?: { sval: string }
     }[]
