@@ -1,4 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals'
+import fc from 'fast-check'
 import { preloadSqlParser } from '../src/db/pg-parser.js'
 import { classifySql, describeStatement } from '../src/db/sql-classifier.js'
 
@@ -104,6 +105,40 @@ describe('classifySql (libpg-query)', () => {
   ])('refuses session-state change %s', async (sql, reason) => {
     const [stmt] = await classifySql(sql)
     expect(stmt!.rejected).toMatch(reason)
+  })
+
+  it('refuses a session-state call wherever a statement hides it (generated)', async () => {
+    const calls = [
+      "set_config('lock_timeout', '0', false)",
+      "pg_catalog.set_config('statement_timeout', '0', true)",
+      'pg_advisory_unlock_all()',
+      'pg_advisory_unlock(42)',
+      'pg_terminate_backend(pg_backend_pid())',
+      "dblink_exec('x', 'SET lock_timeout = 0')",
+      "query_to_xml('SELECT 1', true, true, '')"
+    ]
+    const places = [
+      (c: string) => `SELECT ${c}`,
+      (c: string) => `SELECT 1 WHERE ${c} IS NOT NULL`,
+      (c: string) => `UPDATE t SET a = (${c})::text WHERE id = 1`,
+      (c: string) => `UPDATE t SET a = 1 WHERE id IN (SELECT 1 WHERE ${c} IS NULL)`,
+      (c: string) => `DELETE FROM t WHERE coalesce(${c}::text, '') = 'x'`,
+      (c: string) => `INSERT INTO t (a) SELECT ${c}`,
+      (c: string) => `WITH x AS (SELECT ${c} AS v) SELECT v FROM x`,
+      (c: string) => `CREATE TABLE u AS SELECT ${c} AS v`,
+      (c: string) => `SELECT CASE WHEN true THEN ${c} END`
+    ]
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...calls),
+        fc.constantFrom(...places),
+        async (call, place) => {
+          const [stmt] = await classifySql(place(call))
+          expect(stmt!.rejected).toMatch(/^[a-z_]+\(\): /)
+        }
+      ),
+      { numRuns: 60 }
+    )
   })
 
   it.each([
