@@ -35,6 +35,10 @@ export async function checkStatement(check: IntegrityCheck, field: string): Prom
       `an integrity check only reads; put changes in database steps`
     )
   }
+  // A SELECT can still change session state (set_config(), advisory locks): refused as in sql steps.
+  if (stmts[0]!.rejected) {
+    throw new RollbackError(`${field}.sql: ${stmts[0]!.rejected}`, `an integrity check only reads`)
+  }
   return stmts[0]!.sql
 }
 
