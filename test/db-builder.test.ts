@@ -57,6 +57,7 @@ const FRAGMENTS = [
   'id IN (SELECT id FROM outline_sessions)',
   "updated_at < now() - interval '30 minutes'",
   '1',
+  '$1',
   '\n'
 ]
 
@@ -156,6 +157,7 @@ async function checkBuilt(where: string, value: string): Promise<'refused' | 'bu
 describe('batch-update statement builder', () => {
   it.each([
     [`status = 'error') OR (true`, 'false', /\.where is not a valid SQL expression/],
+    [`id > $1`, 'false', /\.where must be exactly one SQL expression \(it uses a \$n parameter\)/],
     [`status = 'error'`, `false), error_message = ('x'`, /\.set\.is_active is not a valid/],
     [
       `status = 'error'`,

@@ -169,11 +169,14 @@ export async function batchStatements(
   const exprs = [parsed.where, ...parsed.set]
   const where = [parsed.where]
   return {
-    batch: await variants((f, b) => buildStatement(batchTemplate(spec, backupTable, f, b), exprs)),
-    count: await variants((f, b) => buildStatement(countTemplate(spec, f, b), where)),
+    batch: await variants((f, b) =>
+      buildStatement(batchTemplate(spec, backupTable, f, b), exprs, field)
+    ),
+    count: await variants((f, b) => buildStatement(countTemplate(spec, f, b), where, field)),
     estimate: await buildStatement(
       `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${ident(spec.table)} WHERE ${WHERE}`,
-      where
+      where,
+      field
     )
   }
 }

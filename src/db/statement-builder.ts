@@ -77,6 +77,10 @@ export async function parseExpression(text: string, field: string): Promise<Expr
     )
   }
   const expr = soleExpression(parsed, field)
+  // $1, $2 are the batch's key bounds: an expression must not read (or shift) them.
+  if (JSON.stringify(expr).includes('"ParamRef"')) {
+    throw notOneExpression(field, 'it uses a $n parameter')
+  }
   const change = sessionStateChange(expr)
   if (change) throw new RollbackError(`${field}: refusing ${change}`, `remove it from ${field}`)
   return expr
@@ -164,7 +168,11 @@ async function deparse(tree: unknown): Promise<string> {
  * `placeholder(i)`) and the parsed runbook expressions. Returns SQL whose parse tree is exactly
  * the template's with the expressions in place (checked by parsing it again).
  */
-export async function buildStatement(template: string, exprs: ExprNode[]): Promise<string> {
+export async function buildStatement(
+  template: string,
+  exprs: ExprNode[],
+  field: string
+): Promise<string> {
   const parsed = (await parseSql(template)) as { stmts?: unknown[] }
   if (parsed.stmts?.length !== 1) throw new Error('statement builder: one template, one statement')
   const used = new Set<number>()
@@ -174,8 +182,8 @@ export async function buildStatement(template: string, exprs: ExprNode[]): Promi
   const again = flattenBooleans(withoutLocations(await parseSql(sql)))
   if (JSON.stringify(again) !== JSON.stringify(tree)) {
     throw new RollbackError(
-      'the statement built from the runbook expressions does not parse back to the same tree',
-      'simplify the batch-update where/set expressions (and report this case)'
+      `${field}: the statement built from its expressions does not parse back to the same tree`,
+      `simplify ${field}.where and ${field}.set (and report this case)`
     )
   }
   return sql
