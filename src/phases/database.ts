@@ -6,16 +6,11 @@
  *  - sql: statements split and classified by the PostgreSQL parser; unsafe ones are refused.
  * Every mutating step holds the run's advisory lock (one runner per database) while it works.
  */
-import {
-  type PhaseModule,
-  type PreflightNote,
-  type RunContext,
-  type Step,
-  type StepResult
-} from '../model.js'
+import type { Dependencies } from '../dependencies.js'
+import { type PhaseModule, type PreflightNote, type Step, type StepResult } from '../model.js'
 import type { DatabaseStep } from '../runbook/schema.js'
 import { checkRunLockFree, withRunLock } from '../db/advisory-lock.js'
-import { dbSettings, withClient, type DbSettings } from '../db/connection.js'
+import { withClient, type DbSettings } from '../db/connection.js'
 import { failedResult, ladderOptions, preflightSession, slug } from '../db/phase-support.js'
 import { preloadSqlParser } from '../db/pg-parser.js'
 import { handlerFor } from './database/index.js'
@@ -28,8 +23,11 @@ export interface DatabaseAction {
   step: DatabaseStep
 }
 
-export const databasePhase: PhaseModule<DatabaseAction> = {
+type DatabaseDeps = Pick<Dependencies, 'database' | 'log' | 'clock' | 'run'>
+
+export const databasePhase: PhaseModule<DatabaseAction, keyof DatabaseDeps> = {
   phase: 'database',
+  needs: ['database', 'log', 'clock', 'run'],
   preflightShares: 'database',
   plan(runbook, request) {
     const steps = runbook.database?.steps ?? []
@@ -49,7 +47,7 @@ export const databasePhase: PhaseModule<DatabaseAction> = {
     if (steps.some(s => s.action.step['drop-index'] === undefined)) preloadSqlParser()
   },
 
-  async preflight(steps, ctx) {
+  async preflight(steps, deps) {
     // Parse and classify everything first: refuse unsafe SQL before connecting.
     const notes = new Map<string, PreflightNote>()
     for (const s of steps) {
@@ -57,29 +55,33 @@ export const databasePhase: PhaseModule<DatabaseAction> = {
       const check = await handlerFor(step).validate(step, field)
       if (check) notes.set(s.id, { stepId: s.id, ...check })
     }
-    const session = await preflightSession(ctx, 'database')
-    if (!session) return [...notes.values()]
+    const session = await preflightSession(deps.database.settings, {
+      planning: deps.run.request.command === 'plan',
+      log: deps.log,
+      phase: 'database'
+    })
+    if (!session) return { notes: [...notes.values()] }
     const { client, settings } = session
     try {
       await checkRunLockFree(client)
       for (const s of steps) {
         const { step, field } = s.action
-        const input = { client, step, field, settings, runId: ctx.request.runId }
+        const input = { client, step, field, settings, runId: deps.run.request.runId }
         const check = await handlerFor(step).inspect(input)
         if (check) notes.set(s.id, merge(notes.get(s.id) ?? { stepId: s.id }, check))
       }
     } finally {
       await client.end().catch(() => {})
     }
-    return [...notes.values()]
+    return { notes: [...notes.values()] }
   },
 
-  async run(step, ctx) {
-    return execute(step, ctx, false)
+  async run(step, deps) {
+    return execute(step, deps, false)
   },
 
-  async drill(step, ctx) {
-    return execute(step, ctx, true)
+  async drill(step, deps) {
+    return execute(step, deps, true)
   }
 }
 
@@ -94,13 +96,13 @@ function merge(note: PreflightNote, check: Omit<PreflightNote, 'stepId'>): Prefl
 
 async function execute(
   step: Step<DatabaseAction>,
-  ctx: RunContext,
+  deps: DatabaseDeps,
   drill: boolean
 ): Promise<StepResult> {
   const { field } = step.action
   let settings: DbSettings | undefined
   try {
-    settings = dbSettings(ctx)
+    settings = deps.database.settings()
     const s = settings
     const handler = handlerFor(step.action.step)
     return await withRunLock(s, 'database', () =>
@@ -109,9 +111,9 @@ async function execute(
           client,
           step: step.action.step,
           field,
-          runId: ctx.request.runId,
+          runId: deps.run.request.runId,
           settings: s,
-          ladder: ladderOptions(ctx, s)
+          ladder: ladderOptions(deps.clock.sleep, deps.log, s)
         }
         return drill ? handler.drill(input) : handler.run(input)
       })
