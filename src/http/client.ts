@@ -276,12 +276,14 @@ export class HttpClient {
 
 /** `no answer within 30.0 s`, `ECONNREFUSED 127.0.0.1:9`: one line, no stack. */
 export function networkMessage(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+  // Duck-typed: a DOMException or an error from another realm is not `instanceof Error`.
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    name?: string
+    message?: string
+    cause?: { code?: string; message?: string }
+  }
+  if (e.name === 'TimeoutError' || e.name === 'AbortError')
     return `no answer within ${formatDuration(timeoutMs)}`
-  const cause =
-    err instanceof Error
-      ? (err.cause as { code?: string; message?: string } | undefined)
-      : undefined
-  if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`
-  return err instanceof Error ? err.message : String(err)
+  if (e.cause?.code) return `${e.cause.code}${e.cause.message ? ` (${e.cause.message})` : ''}`
+  return e.message ?? String(err)
 }
