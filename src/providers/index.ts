@@ -2,6 +2,7 @@
 import { RollbackError } from '../util/errors.js'
 import { type RunContext } from '../model.js'
 import type { HostingProvider } from './types.js'
+import type { Clock } from '../http/index.js'
 import { GitHubVariablesProvider } from './github-variables.js'
 import { VercelProvider } from './vercel.js'
 
@@ -39,6 +40,13 @@ export function createHostingProvider(
         ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
         : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`
     )
+  // The context's fetch is the entry point's (proxy-aware) one; its sleep is the tests' hook.
+  const clock: Clock = {
+    now: overrides.now ?? (() => Date.now()),
+    sleep: ms => ctx.sleep(ms),
+    random: overrides.random ?? (() => Math.random())
+  }
+  const tokenSource = `the hosting-token input / ${tokenEnv}`
   switch (hosting.provider) {
     case 'vercel':
       return new VercelProvider({
@@ -46,11 +54,10 @@ export function createHostingProvider(
         token,
         project: hosting.project,
         teamId: hosting.team,
-        tokenSource: `the hosting-token input / ${tokenEnv}`,
+        tokenSource,
         fetch: ctx.fetch,
-        sleep: ms => ctx.sleep(ms),
-        log: ctx.log,
-        ...overrides
+        clock,
+        log: ctx.log
       })
     case 'github-variables':
       return new GitHubVariablesProvider({
@@ -59,9 +66,10 @@ export function createHostingProvider(
         project: hosting.project,
         workflow: hosting.workflow ?? '',
         ref: hosting.ref,
+        tokenSource,
         fetch: ctx.fetch,
-        sleep: ms => ctx.sleep(ms),
-        now: overrides.now
+        clock,
+        log: ctx.log
       })
   }
 }
