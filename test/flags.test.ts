@@ -188,6 +188,36 @@ describe('flags phase', () => {
     expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
   })
 
+  it('a variable on a later page of the env list keeps its old value and undo; a rerun converges', async () => {
+    const others = Array.from({ length: 25 }, (_, i) => ({ key: `OTHER_${i}`, value: `v${i}` }))
+    const { standin, ctx, step } = await setup({
+      pageSize: 10,
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others]
+    })
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(result.changed[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
+    expect(result.recovery?.[0]).toMatch(/set NEXT_PUBLIC_USE_STREAMING=true/)
+    expect(result.recovery?.join('\n')).not.toMatch(/delete/)
+    const writes = mutating(standin).length
+    const again = await flagsPhase.run(step, ctx)
+    expect(again).toMatchObject({ status: 'succeeded', changed: [] })
+    expect(mutating(standin)).toHaveLength(writes)
+  })
+
+  it('needs at most 4 API requests before the first write, read concurrently, one decrypt', async () => {
+    const others = Array.from({ length: 3 }, (_, i) => ({ key: `OTHER_${i}`, value: `v${i}` }))
+    const { standin, ctx, step } = await setup({
+      latencyMs: 20,
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others]
+    })
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsBeforeFirstWrite().length).toBeLessThanOrEqual(4)
+    expect(standin.requestsTo(/^\/v1\/projects\/[^/]+\/env\//)).toHaveLength(1)
+    expect(standin.inFlightPeak()).toBeGreaterThanOrEqual(2)
+  })
+
   it('honours 429 Retry-After during the upsert and reports 201-with-failures', async () => {
     const { standin, ctx, step, sleeps } = await setup()
     standin.rateLimit('/v10/projects/outline-app/env', { method: 'POST', retryAfter: 9 })
