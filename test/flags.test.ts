@@ -7,6 +7,8 @@ import {
   type VercelStandinOptions
 } from './support/vercel-standin.js'
 import { testContext, testRunbook } from './support/context.js'
+import { startProxy } from './support/proxy.js'
+import { createFetch, proxySettingsFrom } from '../src/http/index.js'
 
 let standin: VercelStandin | undefined
 afterEach(async () => {
@@ -216,6 +218,19 @@ describe('flags phase', () => {
     expect(standin.requestsBeforeFirstWrite().length).toBeLessThanOrEqual(4)
     expect(standin.requestsTo(/^\/v1\/projects\/[^/]+\/env\//)).toHaveLength(1)
     expect(standin.inFlightPeak()).toBeGreaterThanOrEqual(2)
+  })
+
+  it('reaches the hosting API through HTTP_PROXY when the entry point passes one', async () => {
+    const proxy = await startProxy()
+    try {
+      const { standin, ctx, step } = await setup()
+      ctx.fetch = createFetch(proxySettingsFrom({ HTTP_PROXY: proxy.url }))
+      const result = await flagsPhase.run(step, ctx)
+      expect(result.status).toBe('succeeded')
+      expect(proxy.seen).toContain(`CONNECT ${new URL(standin.url).host}`)
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('honours 429 Retry-After during the upsert and reports 201-with-failures', async () => {
