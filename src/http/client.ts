@@ -114,11 +114,14 @@ export class HttpClient {
   async request(method: string, target: string, opts: RequestOptions = {}): Promise<HttpResponse> {
     const url = this.url(target, opts.query)
     const what = opts.label ?? `${method} ${url.pathname}`
-    const deadline =
-      opts.deadline ?? this.clock.now() + (this.options.budgetMs ?? DEFAULTS.budgetMs)
+    const started = this.clock.now()
+    const deadline = opts.deadline ?? started + (this.options.budgetMs ?? DEFAULTS.budgetMs)
     const when = opts.retry ?? defaultRetryWhen(method)
+    let slept = 0
+    // Waited time counts even when an injected sleep returns at once: the deadline still binds.
+    const lateBy = () => Math.max(0, started + slept - this.clock.now())
     for (let tries = 1; ; tries++) {
-      const remaining = deadline - this.clock.now()
+      const remaining = deadline - lateBy() - this.clock.now()
       if (remaining <= 0)
         throw new HttpTransportError(
           `${this.service} ${what}: no time left for it before the deadline (try ${tries})`,
@@ -144,7 +147,7 @@ export class HttpClient {
         triesDone: tries,
         settings: this.retrySettings,
         nowMs: this.clock.now(),
-        deadlineMs: deadline,
+        deadlineMs: deadline - lateBy(),
         random: this.clock.random
       })
       if (decision.retry) {
@@ -152,6 +155,7 @@ export class HttpClient {
           `${this.service} ${what}: ${this.summary(result)}; retrying in ${formatDuration(decision.waitMs)} (try ${tries}/${this.retrySettings.maxTries})`
         )
         await this.clock.sleep(decision.waitMs)
+        slept += decision.waitMs
         continue
       }
       if (result.kind === 'network')
