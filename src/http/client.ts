@@ -79,6 +79,12 @@ const DEFAULTS = { timeoutMs: 30_000, budgetMs: 300_000, maxBodyBytes: 8 * 1024 
 
 type Try = { kind: 'answer'; response: HttpResponse } | { kind: 'network'; message: string }
 
+function failureOf(result: Try): FailedTry {
+  return result.kind === 'network'
+    ? { kind: 'network' }
+    : { kind: 'status', status: result.response.status, headers: result.response.headers }
+}
+
 export class HttpClient {
   readonly service: string
   private readonly base: URL
@@ -137,13 +143,9 @@ export class HttpClient {
         const { status } = result.response
         if ((status >= 200 && status < 300) || opts.accept?.includes(status)) return result.response
       }
-      const failure: FailedTry =
-        result.kind === 'network'
-          ? { kind: 'network' }
-          : { kind: 'status', status: result.response.status, headers: result.response.headers }
       const decision = retryDecision({
         when,
-        failure,
+        failure: failureOf(result),
         triesDone: tries,
         settings: this.retrySettings,
         nowMs: this.clock.now(),
@@ -158,15 +160,19 @@ export class HttpClient {
         slept += decision.waitMs
         continue
       }
-      if (result.kind === 'network')
-        throw new HttpTransportError(
-          `cannot reach ${this.service} for ${what}: ${result.message}${tries > 1 ? ` (${tries} tries)` : ''}`,
-          `Check the network path to ${this.base.host} (proxy settings, firewall) and rerun.`,
-          what,
-          result.message
-        )
-      throw this.statusError(what, result.response, tries, decision)
+      throw result.kind === 'network'
+        ? this.networkError(what, result.message, tries)
+        : this.statusError(what, result.response, tries, decision)
     }
+  }
+
+  private networkError(what: string, message: string, tries: number): HttpTransportError {
+    return new HttpTransportError(
+      `cannot reach ${this.service} for ${what}: ${message}${tries > 1 ? ` (${tries} tries)` : ''}`,
+      `Check the network path to ${this.base.host} (proxy settings, firewall) and rerun.`,
+      what,
+      message
+    )
   }
 
   /** `request`, then the body as JSON. */
