@@ -6,7 +6,7 @@
 const CREDENTIAL_VALUES: [RegExp, string][] = [
   [/\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}/, 'a GitHub token'],
   [/\bgithub_pat_[A-Za-z0-9_]{20,}/, 'a GitHub token'],
-  [/\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:[^@\s]+@/i, 'a URL with a password'],
+  [/\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:(?!\*\*\*@)[^@\s]+@/i, 'a URL with a password'],
   [/\bxox[abposr]-[A-Za-z0-9-]{10,}/, 'a Slack token'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
   [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/, 'an AWS access key'],
@@ -19,9 +19,14 @@ export function credentialKind(text: string): string | undefined {
   return CREDENTIAL_VALUES.find(([pattern]) => pattern.test(text))?.[1]
 }
 
-/** `text` with every part that looks like a credential replaced by `***`. */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/)([^:/@\s]+):([^@\s]+)@/gi
+
+/**
+ * `text` with every part that looks like a credential replaced by `***` (a URL keeps its user and
+ * host, only its password is hidden).
+ */
 export function hideCredentials(text: string): string {
-  let out = text
+  let out = text.replace(URL_PASSWORD, '$1$2:***@')
   for (const [pattern] of CREDENTIAL_VALUES) {
     out = out.replace(new RegExp(pattern.source, `${pattern.flags}g`), '***')
   }
