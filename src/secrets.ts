@@ -3,11 +3,11 @@
  * from. The variables a runbook names for secrets are the fields its schema marks `x-secret`, so
  * a new secret-bearing field is covered without touching this file.
  */
-import type { RunContext, SecretValues } from './model.js'
+import type { SecretValues } from './model.js'
 import type { Runbook } from './runbook/schema.js'
 import { markedFields, valuesAt } from './runbook/schema-fields.js'
 import { CONTROL_CHARACTER } from './util/credentials.js'
-import { Redactor, urlPassword } from './util/redact.js'
+import { urlPassword } from './util/redact.js'
 
 /** Where each secret input comes from, for messages (never the value). */
 const SECRET_INPUT_NAMES: Record<keyof SecretValues, string> = {
@@ -75,13 +75,4 @@ export function runSecrets(
 ): string[] {
   const values = secretSources(runbook, env, secrets).map(source => source.value)
   return [...values, ...values.flatMap(v => urlPassword(v) ?? [])]
-}
-
-/** A redactor primed with every secret the run knows about (plus `extra`). */
-export function redactorFor(ctx: RunContext, extra: Array<string | undefined> = []): Redactor {
-  const redactor = new Redactor()
-  for (const secret of [...runSecrets(ctx.runbook, ctx.env, ctx.secrets), ...extra]) {
-    redactor.add(secret)
-  }
-  return redactor
 }
