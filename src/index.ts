@@ -138,7 +138,7 @@ export async function main(): Promise<void> {
           startColumn: p.col
         })
       }
-      setFailed(`invalid runbook (${err.problems.length} problem(s)); nothing was changed`)
+      setFailed(`invalid runbook (${err.total} problem(s)); nothing was changed`)
       return
     }
     if (err instanceof InputError) {
