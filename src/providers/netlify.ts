@@ -8,6 +8,14 @@
 import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { elapsedMs, formatDuration } from '../util/duration.js'
+import {
+  ListNotReadError,
+  nextLink,
+  type Clock,
+  type FetchLike,
+  type HttpClient,
+  type RetryWhen
+} from '../http/index.js'
 import type {
   Deployment,
   EnvChange,
@@ -16,7 +24,7 @@ import type {
   HostingProvider,
   WaitOptions
 } from './types.js'
-import { netlifyFetch, type NetlifyAnswer, type NetlifyRequest } from './netlify-http.js'
+import { netlifyClient } from './netlify-http.js'
 import { pollInterval } from './vercel.js'
 
 export const NETLIFY_API_URL = 'https://api.netlify.com/api/v1'
@@ -43,12 +51,19 @@ export interface NetlifyOptions {
   account?: string
   /** Where the token came from (an env variable name), for hints. Never the token. */
   tokenSource: string
-  fetch: typeof fetch
+  fetch?: FetchLike
   sleep(ms: number): Promise<void>
   log?: Logger
   now?: () => number
   /** 0 <= x < 1; jitter source (tests pin it). */
   random?: () => number
+}
+
+interface Call {
+  query?: Record<string, string>
+  json?: unknown
+  /** Netlify has no idempotency keys: a call that creates something is repeated only when refused. */
+  retry?: RetryWhen
 }
 
 interface EnvValue {
@@ -129,26 +144,31 @@ export class NetlifyProvider implements HostingProvider {
   readonly description: string
   private readonly apiUrl: string
   private readonly now: () => number
+  private readonly http: HttpClient
   private siteCache?: NetlifySite
 
   constructor(private readonly options: NetlifyOptions) {
     this.apiUrl = (options.apiUrl ?? NETLIFY_API_URL).replace(/\/+$/, '')
     this.now = options.now ?? Date.now
     this.description = `netlify site ${options.site}`
+    const clock: Clock = {
+      now: this.now,
+      sleep: ms => options.sleep(ms),
+      random: options.random ?? Math.random
+    }
+    this.http = netlifyClient({
+      apiUrl: this.apiUrl,
+      token: options.token,
+      tokenSource: options.tokenSource,
+      site: options.site,
+      fetch: options.fetch,
+      clock,
+      log: options.log
+    })
   }
 
-  private request<T>(req: NetlifyRequest): Promise<NetlifyAnswer<T>> {
-    return netlifyFetch<T>(req, {
-      apiUrl: this.apiUrl,
-      token: this.options.token,
-      tokenSource: this.options.tokenSource,
-      site: this.options.site,
-      fetch: this.options.fetch,
-      sleep: this.options.sleep,
-      log: this.options.log,
-      now: this.now,
-      random: this.options.random ?? Math.random
-    })
+  private json<T>(method: string, path: string, call: Call = {}): Promise<T> {
+    return this.http.json<T>(method, path, call)
   }
 
   private sitePath(suffix = '') {
@@ -157,9 +177,8 @@ export class NetlifyProvider implements HostingProvider {
 
   /** The site, read fresh (its published deploy changes while we wait). */
   private async site(): Promise<NetlifySite> {
-    const { body } = await this.request<NetlifySite>({ method: 'GET', path: this.sitePath() })
-    this.siteCache = body
-    return body
+    this.siteCache = await this.json<NetlifySite>('GET', this.sitePath())
+    return this.siteCache
   }
 
   private async envPath(key?: string): Promise<{ path: string; query: Record<string, string> }> {
@@ -195,13 +214,8 @@ export class NetlifyProvider implements HostingProvider {
     const found = new Map<string, NetlifyEnvVar>()
     const read = async (key: string) => {
       const { path, query } = await this.envPath(key)
-      const answer = await this.request<NetlifyEnvVar>({
-        method: 'GET',
-        path,
-        query,
-        notFound: 'undefined'
-      })
-      if (answer.status !== 404) found.set(key, answer.body)
+      const answer = await this.http.request('GET', path, { query, accept: [404] })
+      if (answer.status !== 404) found.set(key, answer.json<NetlifyEnvVar>())
     }
     await Promise.all(keys.map(read))
     return found
@@ -220,14 +234,13 @@ export class NetlifyProvider implements HostingProvider {
     const created = keys.filter(k => !current.has(k))
     if (created.length > 0) {
       const { path, query } = await this.envPath()
-      await this.request({
-        method: 'POST',
-        path,
+      await this.json('POST', path, {
         query,
-        body: created.map(key => ({
+        json: created.map(key => ({
           key,
           values: contexts.map(context => ({ context, value: values[key] }))
-        }))
+        })),
+        retry: 'rejected'
       })
     }
     for (const [key, existing] of current) await this.update(existing, values[key]!, contexts)
@@ -276,11 +289,9 @@ export class NetlifyProvider implements HostingProvider {
         context,
         value: contexts.includes(context) ? value : shared.value
       }))
-      await this.request({
-        method: 'PUT',
-        path,
+      await this.json('PUT', path, {
         query,
-        body: {
+        json: {
           key: existing.key,
           scopes: existing.scopes,
           is_secret: existing.is_secret,
@@ -289,8 +300,9 @@ export class NetlifyProvider implements HostingProvider {
       })
       return
     }
+    // Setting a context's value twice is harmless: PATCH may be repeated.
     for (const context of shared ? (['all'] as Context[]) : contexts)
-      await this.request({ method: 'PATCH', path, query, body: { context, value } })
+      await this.json('PATCH', path, { query, json: { context, value }, retry: 'any-failure' })
   }
 
   async currentProductionDeployment(): Promise<Deployment | undefined> {
@@ -305,17 +317,20 @@ export class NetlifyProvider implements HostingProvider {
    */
   async productionDeploys(stop: (page: NetlifyDeploy[]) => boolean): Promise<NetlifyDeploy[]> {
     const all: NetlifyDeploy[] = []
-    let next: string | undefined = this.apiUrl + this.sitePath('/deploys')
+    let next: string | undefined = this.sitePath('/deploys')
     let query: Record<string, string> | undefined = { production: 'true', per_page: '100' }
-    for (let page = 0; next && page < MAX_DEPLOY_PAGES; page++) {
-      const answer: NetlifyAnswer<NetlifyDeploy[]> = await this.request<NetlifyDeploy[]>({
-        method: 'GET',
-        url: next,
-        query
-      })
-      all.push(...answer.body)
-      if (stop(answer.body)) break
-      next = answer.next
+    for (let page = 1; next !== undefined; page++) {
+      if (page > MAX_DEPLOY_PAGES)
+        throw new ListNotReadError(
+          `the production deploys of ${this.description} were not read to the end (more than ${MAX_DEPLOY_PAGES} pages)`,
+          'Give a more recent time to look back to, or delete old deploys in the Netlify UI.'
+        )
+      const answer = await this.http.request('GET', next, { query })
+      const deploys = answer.json<NetlifyDeploy[]>()
+      all.push(...deploys)
+      if (stop(deploys)) break
+      next = nextLink(answer.headers.get('link'))
+      // The next link carries its own query.
       query = undefined
     }
     return all
@@ -347,10 +362,7 @@ export class NetlifyProvider implements HostingProvider {
   }
 
   async getDeployment(id: string): Promise<Deployment> {
-    const { body } = await this.request<NetlifyDeploy>({
-      method: 'GET',
-      path: `/deploys/${encodeURIComponent(id)}`
-    })
+    const body = await this.json<NetlifyDeploy>('GET', `/deploys/${encodeURIComponent(id)}`)
     const publishedId =
       body.state === 'ready' ? (await this.site()).published_deploy?.id : undefined
     return this.toDeployment(body, publishedId)
@@ -361,10 +373,9 @@ export class NetlifyProvider implements HostingProvider {
     const title = Object.entries(meta)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')
-    const { body } = await this.request<{ deploy_id: string }>({
-      method: 'POST',
-      path: this.sitePath('/builds'),
-      query: { clear_cache: 'true', title: `emergency rollback ${title}`.trim() }
+    const body = await this.json<{ deploy_id: string }>('POST', this.sitePath('/builds'), {
+      query: { clear_cache: 'true', title: `emergency rollback ${title}`.trim() },
+      retry: 'rejected'
     })
     return this.getDeployment(body.deploy_id)
   }
@@ -375,13 +386,17 @@ export class NetlifyProvider implements HostingProvider {
     return site.published_deploy?.locked !== true
   }
 
+  /** Publishing a deploy that is already published changes nothing: it may be repeated. */
+  private async publish(id: string): Promise<void> {
+    await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
+      retry: 'any-failure'
+    })
+  }
+
   /** Publishes `id` and turns auto publishing back on. */
   async promote(id: string): Promise<void> {
-    await this.request({
-      method: 'POST',
-      path: this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`)
-    })
-    await this.request({ method: 'POST', path: `/deploys/${encodeURIComponent(id)}/unlock` })
+    await this.publish(id)
+    await this.json('POST', `/deploys/${encodeURIComponent(id)}/unlock`, { retry: 'any-failure' })
   }
 
   /**
@@ -389,11 +404,8 @@ export class NetlifyProvider implements HostingProvider {
    * so the next push does not replace it (promote() unlocks).
    */
   async restore(id: string): Promise<void> {
-    await this.request({
-      method: 'POST',
-      path: this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`)
-    })
-    await this.request({ method: 'POST', path: `/deploys/${encodeURIComponent(id)}/lock` })
+    await this.publish(id)
+    await this.json('POST', `/deploys/${encodeURIComponent(id)}/lock`, { retry: 'any-failure' })
   }
 
   async waitForDeployment(id: string, options: WaitOptions): Promise<Deployment> {
