@@ -5,21 +5,17 @@
  * and whose live deployment was built after they changed does nothing.
  */
 import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
-import { createHostingProvider } from '../providers/index.js'
-import {
-  sameTargets,
-  type Deployment,
-  type EnvTarget,
-  type HostedEnv,
-  type HostingProvider
-} from '../providers/types.js'
+import { capabilitiesOf, createHostingProvider } from '../providers/index.js'
+import type { ProviderCapabilities } from '../providers/module.js'
+import type { Deployment, EnvTarget, HostedEnv, HostingProvider } from '../providers/types.js'
+import { currentEntry, isBuildTime } from './flags-env.js'
 import type { Runbook } from '../runbook/schema.js'
 import { formatDuration, parseDuration } from '../util/duration.js'
 
 export interface FlagsAction {
   set: Record<string, string>
   targets: EnvTarget[]
-  /** Redeploy after setting: runbook `redeploy`, or forced because a NEXT_PUBLIC_* changes. */
+  /** Redeploy after setting: runbook `redeploy`, or forced because a build-time variable changes. */
   redeploy: boolean
   waitTimeoutMs: number
 }
@@ -38,20 +34,17 @@ interface Inspection {
   staged: boolean
 }
 
-async function inspect(provider: HostingProvider, action: FlagsAction): Promise<Inspection> {
+async function inspect(
+  provider: HostingProvider,
+  action: FlagsAction,
+  caps: ProviderCapabilities
+): Promise<Inspection> {
   const keys = Object.keys(action.set)
   const entries = await provider.readEnv(keys)
   const exact = new Map<string, HostedEnv>()
   for (const key of keys) {
-    const mine = entries.filter(e => e.key === key)
-    const same = mine.find(e => sameTargets(e.targets, action.targets))
-    const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)))
-    if (!same && clash)
-      throw new RollbackError(
-        `${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`,
-        `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`
-      )
-    if (same) exact.set(key, same)
+    const current = currentEntry(entries, key, action.targets, caps, provider)
+    if (current) exact.set(key, current)
   }
   const diff = keys.filter(k => exact.get(k)?.value !== action.set[k])
   const live = await provider.currentProductionDeployment()
@@ -78,7 +71,12 @@ function describeOld(env: HostedEnv | undefined): string {
   return env.value
 }
 
-function planned(action: FlagsAction, provider: string, state?: Inspection): string[] {
+function planned(
+  action: FlagsAction,
+  provider: string,
+  caps: ProviderCapabilities,
+  state?: Inspection
+): string[] {
   const where = `(${action.targets.join(', ')})`
   const lines = Object.entries(action.set).map(([key, value]) => {
     if (!state) return `set ${key}=${value} ${where} on ${provider}`
@@ -98,14 +96,17 @@ function planned(action: FlagsAction, provider: string, state?: Inspection): str
         `redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`
       )
   }
-  if (state?.staged && !(state.diff.length === 0 && state.liveHasValues))
-    lines.push(
-      'the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on'
-    )
+  if (state?.staged && !(state.diff.length === 0 && state.liveHasValues) && caps.stagedBuilds)
+    lines.push(caps.stagedBuilds)
   return lines
 }
 
-function recoveryFor(provider: HostingProvider, action: FlagsAction, state: Inspection): string[] {
+function recoveryFor(
+  provider: HostingProvider,
+  action: FlagsAction,
+  state: Inspection,
+  caps: ProviderCapabilities
+): string[] {
   const restores = state.diff.map(key => {
     const old = state.exact.get(key)
     if (!old) return `delete ${key}`
@@ -115,18 +116,23 @@ function recoveryFor(provider: HostingProvider, action: FlagsAction, state: Insp
   const lines = [
     `flags: previous values on ${provider.description} (${action.targets.join(', ')}): ${restores.join(', ')}${action.redeploy ? ', then redeploy' : ''}`
   ]
-  if (action.redeploy && state.live)
+  if (action.redeploy && state.live && caps.instantRollback)
     lines.push(
-      `flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: Instant Rollback to it restores them in seconds`
+      `flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: ${caps.instantRollback} to it restores them in seconds`
     )
   return lines
 }
 
-function requireLive(state: Inspection, provider: HostingProvider): Deployment {
+function requireLive(
+  state: Inspection,
+  provider: HostingProvider,
+  caps: ProviderCapabilities
+): Deployment {
+  const buildTime = caps.buildTimePrefixes.map(p => `${p}*`).join(', ')
   if (!state.live)
     throw new RollbackError(
       `no production deployment found on ${provider.description} to redeploy`,
-      'Deploy the project to production once (or set flags.redeploy: false when no NEXT_PUBLIC_* variable changes).'
+      `Deploy the project to production once (or set flags.redeploy: false${buildTime ? ` when no ${buildTime} variable changes` : ''}).`
     )
   return state.live
 }
@@ -136,10 +142,11 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
   plan(runbook: Runbook) {
     const flags = runbook.flags
     if (flags === undefined) return []
+    const caps = capabilitiesOf(runbook.hosting?.provider)
     const action: FlagsAction = {
       set: { ...flags.set },
       targets: [...flags.targets],
-      redeploy: flags.redeploy || Object.keys(flags.set).some(k => k.startsWith('NEXT_PUBLIC_')),
+      redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
       waitTimeoutMs: parseDuration(flags['wait-timeout'])
     }
     const provider = runbook.hosting
@@ -150,7 +157,7 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
         id: 'flags',
         phase: 'flags',
         title: `Set ${Object.keys(flags.set).join(', ')} on ${provider}${action.redeploy ? ' and redeploy' : ''}`,
-        changes: planned(action, provider),
+        changes: planned(action, provider, caps),
         mutates: true,
         stage: 'main',
         action
@@ -160,15 +167,16 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
 
   async preflight(steps, ctx) {
     const notes = []
+    const caps = capabilitiesOf(ctx.runbook.hosting?.provider)
     for (const step of steps) {
-      const provider = createHostingProvider(ctx)
+      const provider = providerFor(ctx)
       await provider.checkAccess()
-      const state = await inspect(provider, step.action)
+      const state = await inspect(provider, step.action, caps)
       const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
-      if (step.action.redeploy && !converged) requireLive(state, provider)
+      if (step.action.redeploy && !converged) requireLive(state, provider, caps)
       notes.push({
         stepId: step.id,
-        changes: planned(step.action, provider.description, state),
+        changes: planned(step.action, provider.description, caps, state),
         details: {
           liveDeployment: state.live?.id,
           liveUrl: state.live && `https://${state.live.url}`
@@ -183,25 +191,39 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
   },
 
   async drill(step, ctx): Promise<StepResult> {
-    const provider = createHostingProvider(ctx)
+    const caps = capabilitiesOf(ctx.runbook.hosting?.provider)
+    const provider = providerFor(ctx)
     await provider.checkAccess()
-    const state = await inspect(provider, step.action)
-    if (step.action.redeploy) requireLive(state, provider)
+    const state = await inspect(provider, step.action, caps)
+    if (step.action.redeploy) requireLive(state, provider, caps)
     return {
       status: 'succeeded',
       changed: [],
       details: {
         checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
-        wouldChange: planned(step.action, provider.description, state),
+        wouldChange: planned(step.action, provider.description, caps, state),
         liveDeployment: state.live?.id
       }
     }
   }
 }
 
+/** The runbook's provider, built from the run's plain values. */
+function providerFor(ctx: RunContext): HostingProvider {
+  return createHostingProvider(ctx.runbook.hosting, {
+    tokenInput: ctx.secrets.hostingToken,
+    env: ctx.env,
+    fetch: ctx.fetch,
+    sleep: ms => ctx.sleep(ms),
+    log: ctx.log,
+    githubApiUrl: ctx.github?.apiUrl
+  })
+}
+
 async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResult> {
-  const provider = createHostingProvider(ctx)
-  const state = await inspect(provider, action)
+  const caps = capabilitiesOf(ctx.runbook.hosting?.provider)
+  const provider = providerFor(ctx)
+  const state = await inspect(provider, action, caps)
   const liveUrl = state.live && `https://${state.live.url}`
   if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
     ctx.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
@@ -213,7 +235,7 @@ async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResul
     }
   }
   const changed: string[] = []
-  const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : []
+  const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state, caps) : []
   const outputs: Record<string, string> = {}
   // In the log before the change: if the process dies mid-step, the old values are still on record.
   for (const line of recovery) ctx.log.info(`before changing: ${line}`)
@@ -232,7 +254,7 @@ async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResul
         created = state.pending
         ctx.log.info(`flags: deployment ${created.id} is already building these values; waiting`)
       } else {
-        const live = requireLive(state, provider)
+        const live = requireLive(state, provider, caps)
         created = await provider.redeploy(live, { rollbackRunId: ctx.request.runId })
         changed.push(`redeploy ${created.id} started from ${live.id}`)
       }

@@ -1,67 +1,64 @@
-/** Builds the hosting provider a runbook names, with the token from secrets or the environment. */
+/** Builds the hosting provider a runbook names (through the registry), with its token. */
 import { RollbackError } from '../util/errors.js'
-import { type RunContext } from '../model.js'
+import type { HostingConfig } from '../runbook/schema.js'
 import type { HostingProvider } from './types.js'
-import { GitHubVariablesProvider } from './github-variables.js'
-import { VercelProvider } from './vercel.js'
+import type { ProviderDeps, ProviderModule } from './module.js'
+import { providerModule } from './registry.js'
 
 export type { HostingProvider } from './types.js'
+export { capabilitiesOf } from './registry.js'
 
 export interface ProviderOverrides {
   random?: () => number
   now?: () => number
 }
 
+/** What the factory needs from the run, as plain values. */
+export interface ProviderInputs extends Omit<ProviderDeps, 'token' | 'tokenSource'> {
+  /** The hosting-token input, when given (it wins over the environment). */
+  tokenInput?: string
+  env: Readonly<Record<string, string | undefined>>
+}
+
 /** The hosting token, or undefined; never logged. */
-export function hostingToken(ctx: RunContext): string | undefined {
-  const hosting = ctx.runbook.hosting
+export function hostingToken(
+  hosting: HostingConfig | undefined,
+  tokenInput: string | undefined,
+  env: Readonly<Record<string, string | undefined>>
+): string | undefined {
   if (!hosting) return undefined
-  return ctx.secrets.hostingToken ?? ctx.env[hosting['token-env']] ?? undefined
+  return tokenInput ?? env[hosting['token-env']] ?? undefined
 }
 
 /** Throws RollbackError naming the runbook field or variable when the provider cannot be built. */
 export function createHostingProvider(
-  ctx: RunContext,
+  hosting: HostingConfig | undefined,
+  inputs: ProviderInputs,
   overrides: ProviderOverrides = {}
 ): HostingProvider {
-  const hosting = ctx.runbook.hosting
   if (!hosting)
     throw new RollbackError(
       'the runbook has `flags` but no `hosting` section: there is no platform to set the variables on',
-      'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` to the runbook.'
+      'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` (or netlify, github-variables) to the runbook.'
+    )
+  const module = providerModule(hosting.provider) as ProviderModule | undefined
+  if (!module)
+    throw new RollbackError(
+      `hosting.provider \`${hosting.provider}\` is not a known provider`,
+      'Use one of the providers the runbook schema lists.'
     )
   const tokenEnv = hosting['token-env']
-  const token = hostingToken(ctx)
+  const token = hostingToken(hosting, inputs.tokenInput, inputs.env)
   if (!token)
     throw new RollbackError(
       `no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`,
-      hosting.provider === 'vercel'
-        ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
-        : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`
+      module.tokenHint(tokenEnv)
     )
-  switch (hosting.provider) {
-    case 'vercel':
-      return new VercelProvider({
-        apiUrl: hosting['api-url'],
-        token,
-        project: hosting.project,
-        teamId: hosting.team,
-        tokenSource: `the hosting-token input / ${tokenEnv}`,
-        fetch: ctx.fetch,
-        sleep: ms => ctx.sleep(ms),
-        log: ctx.log,
-        ...overrides
-      })
-    case 'github-variables':
-      return new GitHubVariablesProvider({
-        apiUrl: hosting['api-url'] ?? ctx.github?.apiUrl ?? 'https://api.github.com',
-        token,
-        project: hosting.project,
-        workflow: hosting.workflow ?? '',
-        ref: hosting.ref,
-        fetch: ctx.fetch,
-        sleep: ms => ctx.sleep(ms),
-        now: overrides.now
-      })
-  }
+  const { tokenInput: _input, env: _env, ...deps } = inputs
+  return module.create(hosting, {
+    ...deps,
+    ...overrides,
+    token,
+    tokenSource: `the hosting-token input / ${tokenEnv}`
+  })
 }
