@@ -13,6 +13,7 @@ import { basicCredential } from './git/auth.js'
 import { Redactor, urlPassword } from './util/redact.js'
 import { untilFinished } from './util/exit-guard.js'
 import { WorkflowCommands } from './workflow-commands.js'
+import { createFetch, proxySettingsFrom } from './http/index.js'
 
 const core = new WorkflowCommands(process.env)
 
@@ -115,7 +116,9 @@ export async function main(): Promise<void> {
       github: githubTarget(env),
       reportPath,
       log: actionsLogger,
-      registerSecret: value => core.setSecret(value)
+      registerSecret: value => core.setSecret(value),
+      // HTTPS_PROXY / HTTP_PROXY / NO_PROXY of the runner, for every API call.
+      fetch: createFetch(proxySettingsFrom(env))
     })
     setOutputs(outcome.outputs)
     try {

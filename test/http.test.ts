@@ -166,22 +166,25 @@ describe('HttpClient', () => {
     expect(requests).toHaveLength(2)
   })
 
-  it('honours Retry-After as an HTTP date and a rate-limit reset, whichever is later', async () => {
+  it('honours Retry-After as an HTTP date, and a rate-limit reset when there is no Retry-After', async () => {
     const date = new Date(START + 90_000).toUTCString()
     const reset = String(Math.floor((START + 120_000) / 1000))
     const { server } = await scripted([
       vercelError(503, 'unavailable', { 'retry-after': date }),
       vercelError(429, 'rate_limited', {
-        'retry-after': '1',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': reset
+      }),
+      vercelError(429, 'rate_limited', {
+        'retry-after': '3',
         'x-ratelimit-remaining': '0',
         'x-ratelimit-reset': reset
       })
     ])
     const { clock, sleeps } = fakeClock(0)
     await client(server, clock).request('GET', '/x')
-    expect(sleeps[0]).toBe(90_000)
     // The reset is 120 s after START; the first wait already moved the clock by 90 s.
-    expect(sleeps[1]).toBe(30_000)
+    expect(sleeps).toEqual([90_000, 30_000, 3_000])
   })
 
   it('backs off exponentially on other 5xx and gives up after maxTries', async () => {

@@ -17,6 +17,7 @@ afterEach(async () => {
 })
 
 const STREAMING = 'NEXT_PUBLIC_USE_STREAMING'
+const instant = { now: () => Date.now(), sleep: async () => {}, random: () => 0.5 }
 
 async function setup(options: NetlifyStandinOptions = {}, client: { token?: string } = {}) {
   standin = await startNetlifyStandin({
@@ -30,10 +31,13 @@ async function setup(options: NetlifyStandinOptions = {}, client: { token?: stri
     site: standin.site.id,
     tokenSource: 'NETLIFY_AUTH_TOKEN',
     fetch: globalThis.fetch,
-    sleep: async ms => {
-      sleeps.push(ms)
-    },
-    random: () => 0.5
+    clock: {
+      now: () => Date.now(),
+      sleep: async ms => {
+        sleeps.push(ms)
+      },
+      random: () => 0.5
+    }
   })
   return { standin, provider, sleeps }
 }
@@ -183,7 +187,7 @@ describe('Netlify provider: variables', () => {
           site: standin.site.id,
           tokenSource: 'T',
           fetch: globalThis.fetch,
-          sleep: async () => {}
+          clock: instant
         })
         await provider.setEnv({ [key]: 'new' }, [...chosen])
         const expectFor = (t: string) => (chosen.includes(t as 'production') ? 'new' : 'old')
@@ -270,7 +274,7 @@ describe('Netlify provider: errors and limits', () => {
       site: 'nope',
       tokenSource: 'NETLIFY_AUTH_TOKEN',
       fetch: globalThis.fetch,
-      sleep: async () => {}
+      clock: instant
     })
     const missing = await rejection(lost.checkAccess())
     expect(missing.message).toMatch(/site `nope` not found \(404/)
@@ -285,7 +289,7 @@ describe('Netlify provider: errors and limits', () => {
       site: standin.site.id,
       tokenSource: 'NETLIFY_AUTH_TOKEN',
       fetch: globalThis.fetch,
-      sleep: async () => {}
+      clock: instant
     })
     const err = await rejection(reader.setEnv({ [STREAMING]: 'false' }, ['production']))
     expect(err.message).toMatch(/refused PATCH .* \(403/)
@@ -302,12 +306,15 @@ describe('Netlify provider: errors and limits', () => {
       site: standin.site.id,
       tokenSource: 'NETLIFY_AUTH_TOKEN',
       fetch: globalThis.fetch,
-      // Sleeping lets the stand-in's window reach its reset.
-      sleep: async ms => {
-        sleeps.push(ms)
-        standin.exhaustRateLimit(0)
-      },
-      random: () => 0.5
+      clock: {
+        now: () => Date.now(),
+        // Sleeping lets the stand-in's window reach its reset.
+        sleep: async ms => {
+          sleeps.push(ms)
+          standin.exhaustRateLimit(0)
+        },
+        random: () => 0.5
+      }
     })
     standin.exhaustRateLimit(20)
     await provider.checkAccess()

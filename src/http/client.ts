@@ -158,7 +158,8 @@ export class HttpClient {
         throw new HttpTransportError(
           `cannot reach ${this.service} for ${what}: ${result.message}${tries > 1 ? ` (${tries} tries)` : ''}`,
           `Check the network path to ${this.base.host} (proxy settings, firewall) and rerun.`,
-          what
+          what,
+          result.message
         )
       throw this.statusError(what, result.response, tries, decision)
     }
@@ -284,6 +285,6 @@ export function networkMessage(err: unknown, timeoutMs: number): string {
   }
   if (e.name === 'TimeoutError' || e.name === 'AbortError')
     return `no answer within ${formatDuration(timeoutMs)}`
-  if (e.cause?.code) return `${e.cause.code}${e.cause.message ? ` (${e.cause.message})` : ''}`
+  if (e.cause?.code) return e.cause.code
   return e.message ?? String(err)
 }

@@ -89,7 +89,9 @@ export class HttpTransportError extends RollbackError {
   constructor(
     message: string,
     hint: string | undefined,
-    readonly what: string
+    readonly what: string,
+    /** The failure alone (`ECONNREFUSED`, `no answer within 5.0 s`), for callers that word their own. */
+    readonly reason?: string
   ) {
     super(message, hint)
     this.name = 'HttpTransportError'

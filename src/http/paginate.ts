@@ -15,6 +15,8 @@ export interface ListOptions {
   query?: Record<string, string | undefined>
   /** Passed to every page's request (deadline, timeout). */
   request?: Omit<RequestOptions, 'query'>
+  /** Stop after the page for which this holds: what is wanted was found (the rest is not needed). */
+  stopWhen?: (page: unknown[]) => boolean
 }
 
 const DEFAULT_MAX_PAGES = 50
@@ -50,7 +52,9 @@ export async function readLinkedPages<T>(
   for (let page = 1; target !== undefined; page++) {
     if (page > maxPages) throw capped(options.what, maxPages)
     const response = await client.request('GET', target, { ...options.request, query })
-    all.push(...items(response.json<unknown>()))
+    const entries = items(response.json<unknown>())
+    all.push(...entries)
+    if (options.stopWhen?.(entries)) return all
     target = nextLink(response.headers.get('link'))
     // The next link carries its own query.
     query = undefined
@@ -81,6 +85,7 @@ export async function readVercelPages<T>(
         'Check the configured API URL.'
       )
     all.push(...(entries as T[]))
+    if (options.stopWhen?.(entries)) return all
     const next = (body.pagination as { next?: unknown } | undefined)?.next
     if (next === null || next === undefined) return all
     until = String(next)
@@ -108,6 +113,7 @@ export async function readNumberedPages<T>(
     })
     const entries = items(response.json<unknown>())
     all.push(...entries)
+    if (options.stopWhen?.(entries)) return all
     const link = response.headers.get('link')
     const more = link !== null ? nextLink(link) !== undefined : entries.length >= perPage
     if (!more || entries.length === 0) return all

@@ -5,7 +5,6 @@
  * runs without one start no faster or slower than before.
  */
 import type { Dispatcher } from 'undici'
-import type { FetchLike } from './clock.js'
 
 export interface ProxySettings {
   /** Proxy for http:// URLs. */
@@ -60,7 +59,7 @@ export function proxyFor(url: URL, settings: ProxySettings): string | undefined 
  * A fetch honouring `settings`. Without any proxy it is the global fetch. With one, requests go
  * through undici's fetch with a ProxyAgent (one per proxy URL, kept for the process's life).
  */
-export function createFetch(settings: ProxySettings = {}): FetchLike {
+export function createFetch(settings: ProxySettings = {}): typeof globalThis.fetch {
   if (!settings.httpProxy && !settings.httpsProxy)
     return (input, init) => globalThis.fetch(input, init)
   const agents = new Map<string, Promise<Dispatcher>>()
@@ -73,12 +72,12 @@ export function createFetch(settings: ProxySettings = {}): FetchLike {
     return found
   }
   return async (input, init) => {
-    const url = new URL(String(input))
+    const url = new URL(input instanceof Request ? input.url : String(input))
     const proxy = proxyFor(url, settings)
     if (!proxy) return globalThis.fetch(input, init)
     const [{ fetch }, dispatcher] = await Promise.all([import('undici'), agent(proxy)])
-    // undici's own fetch: its Response is the same shape as the global one.
-    const response = await fetch(url, {
+    // undici's own fetch: its Response has the global one's shape.
+    const response = await fetch(input as Parameters<typeof fetch>[0], {
       ...(init as Parameters<typeof fetch>[1]),
       dispatcher
     })

@@ -61,24 +61,20 @@ function allowed(when: RetryWhen, failure: FailedTry): boolean {
 
 /**
  * How long the server asked us to wait, in ms from `nowMs` (undefined: it did not say).
- * `Retry-After` in seconds or as an HTTP date; `X-RateLimit-Reset` (epoch seconds) when the
- * remaining count is 0. The later of the two wins.
+ * `Retry-After` (seconds or an HTTP date) when present, as GitHub documents; otherwise
+ * `X-RateLimit-Reset` (epoch seconds) when the remaining count is 0.
  */
 export function serverWaitMs(headers: Headers, nowMs: number): number | undefined {
-  const waits: number[] = []
   const retryAfter = headers.get('retry-after')?.trim()
   if (retryAfter) {
-    if (/^\d+(\.\d+)?$/.test(retryAfter)) waits.push(Number(retryAfter) * 1000)
-    else {
-      const at = Date.parse(retryAfter)
-      if (Number.isFinite(at)) waits.push(at - nowMs)
-    }
+    if (/^\d+(\.\d+)?$/.test(retryAfter)) return Math.ceil(Number(retryAfter) * 1000)
+    const at = Date.parse(retryAfter)
+    if (Number.isFinite(at)) return Math.max(0, at - nowMs)
   }
   const reset = headers.get('x-ratelimit-reset')?.trim()
   if (reset && /^\d+$/.test(reset) && headers.get('x-ratelimit-remaining') === '0')
-    waits.push(Number(reset) * 1000 - nowMs)
-  if (waits.length === 0) return undefined
-  return Math.max(0, Math.ceil(Math.max(...waits)))
+    return Math.max(0, Number(reset) * 1000 - nowMs)
+  return undefined
 }
 
 export function backoffMs(triesDone: number, settings: RetrySettings): number {

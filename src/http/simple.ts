@@ -45,11 +45,8 @@ export async function checkUrl(url: string, options: CheckOptions): Promise<Chec
     return { status: response.status, headers: response.headers, ...body }
   } catch (err) {
     const what = `${method} ${new URL(url).host}`
-    throw new HttpTransportError(
-      `${what}: ${networkMessage(err, options.timeoutMs)}`,
-      undefined,
-      what
-    )
+    const reason = networkMessage(err, options.timeoutMs)
+    throw new HttpTransportError(`${what}: ${reason}`, undefined, what, reason)
   }
 }
 

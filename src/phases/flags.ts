@@ -40,14 +40,17 @@ async function inspect(
   caps: ProviderCapabilities
 ): Promise<Inspection> {
   const keys = Object.keys(action.set)
-  const entries = await provider.readEnv(keys)
+  // Independent reads, concurrently (each is a round trip to the platform).
+  const [entries, live] = await Promise.all([
+    provider.readEnv(keys),
+    provider.currentProductionDeployment()
+  ])
   const exact = new Map<string, HostedEnv>()
   for (const key of keys) {
     const current = currentEntry(entries, key, action.targets, caps, provider)
     if (current) exact.set(key, current)
   }
   const diff = keys.filter(k => exact.get(k)?.value !== action.set[k])
-  const live = await provider.currentProductionDeployment()
   const builtAt = live?.buildingAt ?? live?.createdAt
   const liveHasValues =
     live !== undefined &&

@@ -7,6 +7,7 @@
  * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
  */
 import { GitHubClient } from '../github/client.js'
+import { postJson } from '../http/index.js'
 import {
   RollbackError,
   type PhaseModule,
@@ -125,13 +126,16 @@ function closingMessage(config: NotifyConfig, ctx: RunContext) {
 }
 
 async function postWebhook(url: string, text: string, ctx: RunContext): Promise<void> {
-  const response = await ctx.fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text }),
-    signal: AbortSignal.timeout(15_000)
-  })
-  if (!response.ok) throw new Error(`webhook answered HTTP ${response.status}`)
+  // Retried on 429/5xx after Retry-After; the URL (a secret) stays out of every message.
+  await postJson(
+    url,
+    { text },
+    {
+      fetch: ctx.fetch,
+      timeoutMs: 15_000,
+      clock: { now: () => Date.now(), sleep: ms => ctx.sleep(ms), random: () => Math.random() }
+    }
+  )
 }
 
 async function notify(step: Step<NotifyAction>, ctx: RunContext): Promise<StepResult> {

@@ -38,8 +38,9 @@ export const githubVariablesModule = defineProvider({
       project: config.project,
       workflow: config.workflow ?? '',
       ref: config.ref,
-      fetch: deps.fetch as typeof fetch,
-      sleep: deps.sleep,
-      now: deps.now
+      tokenSource: deps.tokenSource,
+      fetch: deps.fetch,
+      clock: deps.clock,
+      log: deps.log
     })
 })

@@ -2,6 +2,7 @@
 import { RollbackError } from '../util/errors.js'
 import type { HostingConfig } from '../runbook/schema.js'
 import type { HostingProvider } from './types.js'
+import type { Clock } from '../http/index.js'
 import type { ProviderDeps, ProviderModule } from './module.js'
 import { providerModule } from './registry.js'
 
@@ -14,7 +15,9 @@ export interface ProviderOverrides {
 }
 
 /** What the factory needs from the run, as plain values. */
-export interface ProviderInputs extends Omit<ProviderDeps, 'token' | 'tokenSource'> {
+export interface ProviderInputs extends Omit<ProviderDeps, 'token' | 'tokenSource' | 'clock'> {
+  /** The run's sleep (the tests' hook). */
+  sleep(ms: number): Promise<void>
   /** The hosting-token input, when given (it wins over the environment). */
   tokenInput?: string
   env: Readonly<Record<string, string | undefined>>
@@ -54,10 +57,15 @@ export function createHostingProvider(
       `no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`,
       module.tokenHint(tokenEnv)
     )
-  const { tokenInput: _input, env: _env, ...deps } = inputs
+  const { tokenInput: _input, env: _env, sleep, ...deps } = inputs
+  const clock: Clock = {
+    now: overrides.now ?? (() => Date.now()),
+    sleep,
+    random: overrides.random ?? (() => Math.random())
+  }
   return module.create(hosting, {
     ...deps,
-    ...overrides,
+    clock,
     token,
     tokenSource: `the hosting-token input / ${tokenEnv}`
   })

@@ -8,7 +8,7 @@
  * (it stays out of the bundle), so a provider module imports only its types.
  */
 import type { z } from 'zod'
-import type { FetchLike } from '../http/index.js'
+import type { Clock, FetchLike } from '../http/index.js'
 import type { Logger } from '../util/logger.js'
 import type { HostingProvider } from './types.js'
 
@@ -59,11 +59,11 @@ export interface ProviderDeps {
   token: string
   /** Where the token came from, for hints (never the token). */
   tokenSource: string
+  /** The entry point's (proxy-aware) fetch. */
   fetch: FetchLike
-  sleep(ms: number): Promise<void>
+  /** All waiting and time: tests make it instant and pin the jitter. */
+  clock: Clock
   log?: Logger
-  now?: () => number
-  random?: () => number
   /** The run's GitHub API URL (github-variables' default). */
   githubApiUrl?: string
 }

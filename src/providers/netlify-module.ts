@@ -44,9 +44,7 @@ export const netlifyModule = defineProvider({
       account: config.account,
       tokenSource: deps.tokenSource,
       fetch: deps.fetch,
-      sleep: deps.sleep,
-      log: deps.log,
-      now: deps.now,
-      random: deps.random
+      clock: deps.clock,
+      log: deps.log
     })
 })

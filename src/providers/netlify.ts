@@ -7,10 +7,12 @@
  */
 import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
-import { elapsedMs, formatDuration } from '../util/duration.js'
+import { formatDuration } from '../util/duration.js'
 import {
   ListNotReadError,
   nextLink,
+  poll,
+  systemClock,
   type Clock,
   type FetchLike,
   type HttpClient,
@@ -25,7 +27,6 @@ import type {
   WaitOptions
 } from './types.js'
 import { netlifyClient } from './netlify-http.js'
-import { pollInterval } from './vercel.js'
 
 export const NETLIFY_API_URL = 'https://api.netlify.com/api/v1'
 
@@ -52,11 +53,9 @@ export interface NetlifyOptions {
   /** Where the token came from (an env variable name), for hints. Never the token. */
   tokenSource: string
   fetch?: FetchLike
-  sleep(ms: number): Promise<void>
+  /** All waiting and time (tests make it instant and pin the jitter). */
+  clock?: Clock
   log?: Logger
-  now?: () => number
-  /** 0 <= x < 1; jitter source (tests pin it). */
-  random?: () => number
 }
 
 interface Call {
@@ -143,19 +142,15 @@ export function hostedEntries(v: NetlifyEnvVar): HostedEnv[] {
 export class NetlifyProvider implements HostingProvider {
   readonly description: string
   private readonly apiUrl: string
-  private readonly now: () => number
+  private readonly clock: Clock
   private readonly http: HttpClient
   private siteCache?: NetlifySite
 
   constructor(private readonly options: NetlifyOptions) {
     this.apiUrl = (options.apiUrl ?? NETLIFY_API_URL).replace(/\/+$/, '')
-    this.now = options.now ?? Date.now
     this.description = `netlify site ${options.site}`
-    const clock: Clock = {
-      now: this.now,
-      sleep: ms => options.sleep(ms),
-      random: options.random ?? Math.random
-    }
+    const clock = options.clock ?? systemClock
+    this.clock = clock
     this.http = netlifyClient({
       apiUrl: this.apiUrl,
       token: options.token,
@@ -409,35 +404,40 @@ export class NetlifyProvider implements HostingProvider {
   }
 
   async waitForDeployment(id: string, options: WaitOptions): Promise<Deployment> {
-    const started = this.now()
-    let slept = 0
-    let lastState = ''
     let promoted = false
-    for (;;) {
+    let latest: Deployment | undefined
+    const look = async (): Promise<Deployment> => {
       const d = await this.getDeployment(id)
-      if (options.promote && !promoted && d.state === 'READY' && !d.aliasAssigned) {
-        await this.promote(d.id)
-        promoted = true
-        continue
-      }
-      const stateText = `${d.state}${d.state === 'READY' ? (d.aliasAssigned ? ', published' : ', not published') : ''}`
-      if (stateText !== lastState) options.onProgress?.(d)
-      lastState = stateText
-      if (d.state === 'ERROR' || d.state === 'CANCELED')
-        throw new RollbackError(
-          `deploy ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`,
-          'Production still serves the previous deploy. Read the deploy log in the Netlify UI, fix it and rerun: the variables are already set.'
-        )
-      if (d.state === 'READY' && d.aliasAssigned) return d
-      const elapsed = elapsedMs(started, slept, this.now())
-      if (elapsed >= options.timeoutMs)
-        throw new RollbackError(
-          `deploy ${d.id} not live after ${formatDuration(options.timeoutMs)} (last state: ${stateText})`,
+      if (!options.promote || promoted || d.state !== 'READY' || d.aliasAssigned) return d
+      await this.promote(d.id)
+      promoted = true
+      return this.getDeployment(id)
+    }
+    return poll<Deployment>({
+      clock: this.clock,
+      timeoutMs: options.timeoutMs,
+      check: async () => {
+        const d = (latest = await look())
+        if (d.state === 'ERROR' || d.state === 'CANCELED')
+          throw new RollbackError(
+            `deploy ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`,
+            'Production still serves the previous deploy. Read the deploy log in the Netlify UI, fix it and rerun: the variables are already set.'
+          )
+        if (d.state === 'READY' && d.aliasAssigned) {
+          options.onProgress?.(d)
+          return { done: true, value: d }
+        }
+        return {
+          done: false,
+          state: `${d.state}${d.state === 'READY' ? ', not published' : ''}`
+        }
+      },
+      onState: () => options.onProgress?.(latest!),
+      timeoutError: (last, timeoutMs) =>
+        new RollbackError(
+          `deploy ${id} not live after ${formatDuration(timeoutMs)} (last state: ${last})`,
           'It may still finish: watch it in the Netlify UI (Deploys), or raise flags.wait-timeout and rerun.'
         )
-      const wait = Math.min(pollInterval(elapsed), Math.max(options.timeoutMs - elapsed, 0))
-      await this.options.sleep(wait)
-      slept += wait
-    }
+    })
   }
 }

@@ -35,10 +35,8 @@ export const vercelModule = defineProvider({
       project: config.project,
       teamId: config.team,
       tokenSource: deps.tokenSource,
-      fetch: deps.fetch as typeof fetch,
-      sleep: deps.sleep,
-      log: deps.log,
-      now: deps.now,
-      random: deps.random
+      fetch: deps.fetch,
+      clock: deps.clock,
+      log: deps.log
     })
 })
