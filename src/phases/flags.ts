@@ -121,7 +121,7 @@ function recoveryFor(
   ]
   if (action.redeploy && state.live && caps.instantRollback)
     lines.push(
-      `flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: ${caps.instantRollback} to it restores them in seconds`
+      `flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: ${caps.instantRollback} restores them in seconds`
     )
   return lines
 }

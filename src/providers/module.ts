@@ -50,7 +50,7 @@ export interface ProviderCapabilities {
    * project is in that state (promote() publishes and turns automatic publishing back on).
    */
   stagedBuilds?: string
-  /** Serving an earlier deployment again without a build, by its platform name. */
+  /** Serving an earlier deployment again without a build, as the recovery list words it ("Instant Rollback to it"). */
   instantRollback?: string
 }
 

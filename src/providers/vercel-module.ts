@@ -24,7 +24,7 @@ export const vercelModule = defineProvider({
     buildTimePrefixes: ['NEXT_PUBLIC_'],
     stagedBuilds:
       'the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on',
-    instantRollback: 'Instant Rollback'
+    instantRollback: 'Instant Rollback to it'
   },
   tokenHint: tokenEnv =>
     `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`,

@@ -483,6 +483,12 @@ export async function startNetlifyStandin(
     if (!live) return { status: 404, text: 'Not Found - Request ID: standin' }
     const sub = req.path.slice('/app'.length) || '/'
     if (sub === '/api/health') return { status: 200, body: { status: 'ok', deploy: live.id } }
+    // Outline generation (the demo's smoke script): the streaming build drops the stream.
+    if (/^\/api\/workflows\/[^/]+\/outline-generation\/start-v2$/.test(sub)) {
+      if (live.env.NEXT_PUBLIC_USE_STREAMING === 'true')
+        return { status: 502, body: { status: 'error', error: 'stream interrupted' } }
+      return { status: 200, body: { status: 'completed', outline: ['Introduction', 'Findings'] } }
+    }
     if (sub === '/admin/o3-deep-research-diagnostics') {
       const mode = live.env.NEXT_PUBLIC_USE_STREAMING === 'true' ? 'streaming mode' : 'polling mode'
       return {
