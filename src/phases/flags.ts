@@ -2,7 +2,9 @@
  * flags phase: set environment variables on the hosting platform (e.g.
  * NEXT_PUBLIC_USE_STREAMING=false), redeploy with a fresh build, wait until it is live.
  * Old values are recorded for undo before anything changes; a rerun whose values already match
- * and whose live deployment was built after they changed does nothing.
+ * and whose live deployment was built after they changed does nothing. What differs between
+ * platforms (how targets are stored, build-time names, staged builds, the fast undo) comes from
+ * the provider's capabilities (src/providers/module.ts), never from its name.
  */
 import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
 import { capabilitiesOf, createHostingProvider } from '../providers/index.js'
@@ -30,7 +32,7 @@ interface Inspection {
   liveHasValues: boolean
   /** A production build started after the last change and still on its way (a crashed run's). */
   pending?: Deployment
-  /** Production builds are staged, not assigned (after an Instant Rollback): promote ours. */
+  /** Production builds wait to be promoted (capabilities.stagedBuilds): promote ours. */
   staged: boolean
 }
 
