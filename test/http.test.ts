@@ -233,6 +233,22 @@ describe('HttpClient', () => {
     expect(err.hint).toContain(new Date(START + 3_600_000).toISOString())
   })
 
+  it('counts waits toward the deadline even when the injected sleep returns at once', async () => {
+    const { server, requests } = await scripted([], () =>
+      vercelError(429, 'rate_limited', { 'retry-after': '40' })
+    )
+    const sleeps: number[] = []
+    const instant: Clock = {
+      now: () => START,
+      sleep: async ms => void sleeps.push(ms),
+      random: () => 0
+    }
+    const err = await failure(client(server, instant, { budgetMs: 100_000 }).request('GET', '/x'))
+    expect(sleeps).toEqual([40_000, 40_000])
+    expect(requests).toHaveLength(3)
+    expect(err.message).toMatch(/past this step's deadline/)
+  })
+
   it('times out a try that gets no answer, retries an idempotent call, names the timeout', async () => {
     const hang = await startJsonServer(() => new Promise<Reply>(() => undefined))
     servers.push(hang)

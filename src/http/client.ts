@@ -79,6 +79,12 @@ const DEFAULTS = { timeoutMs: 30_000, budgetMs: 300_000, maxBodyBytes: 8 * 1024 
 
 type Try = { kind: 'answer'; response: HttpResponse } | { kind: 'network'; message: string }
 
+function failureOf(result: Try): FailedTry {
+  return result.kind === 'network'
+    ? { kind: 'network' }
+    : { kind: 'status', status: result.response.status, headers: result.response.headers }
+}
+
 export class HttpClient {
   readonly service: string
   private readonly base: URL
@@ -114,11 +120,14 @@ export class HttpClient {
   async request(method: string, target: string, opts: RequestOptions = {}): Promise<HttpResponse> {
     const url = this.url(target, opts.query)
     const what = opts.label ?? `${method} ${url.pathname}`
-    const deadline =
-      opts.deadline ?? this.clock.now() + (this.options.budgetMs ?? DEFAULTS.budgetMs)
+    const started = this.clock.now()
+    const deadline = opts.deadline ?? started + (this.options.budgetMs ?? DEFAULTS.budgetMs)
     const when = opts.retry ?? defaultRetryWhen(method)
+    let slept = 0
+    // Waited time counts even when an injected sleep returns at once: the deadline still binds.
+    const lateBy = () => Math.max(0, started + slept - this.clock.now())
     for (let tries = 1; ; tries++) {
-      const remaining = deadline - this.clock.now()
+      const remaining = deadline - lateBy() - this.clock.now()
       if (remaining <= 0)
         throw new HttpTransportError(
           `${this.service} ${what}: no time left for it before the deadline (try ${tries})`,
@@ -134,17 +143,13 @@ export class HttpClient {
         const { status } = result.response
         if ((status >= 200 && status < 300) || opts.accept?.includes(status)) return result.response
       }
-      const failure: FailedTry =
-        result.kind === 'network'
-          ? { kind: 'network' }
-          : { kind: 'status', status: result.response.status, headers: result.response.headers }
       const decision = retryDecision({
         when,
-        failure,
+        failure: failureOf(result),
         triesDone: tries,
         settings: this.retrySettings,
         nowMs: this.clock.now(),
-        deadlineMs: deadline,
+        deadlineMs: deadline - lateBy(),
         random: this.clock.random
       })
       if (decision.retry) {
@@ -152,17 +157,22 @@ export class HttpClient {
           `${this.service} ${what}: ${this.summary(result)}; retrying in ${formatDuration(decision.waitMs)} (try ${tries}/${this.retrySettings.maxTries})`
         )
         await this.clock.sleep(decision.waitMs)
+        slept += decision.waitMs
         continue
       }
-      if (result.kind === 'network')
-        throw new HttpTransportError(
-          `cannot reach ${this.service} for ${what}: ${result.message}${tries > 1 ? ` (${tries} tries)` : ''}`,
-          `Check the network path to ${this.base.host} (proxy settings, firewall) and rerun.`,
-          what,
-          result.message
-        )
-      throw this.statusError(what, result.response, tries, decision)
+      throw result.kind === 'network'
+        ? this.networkError(what, result.message, tries)
+        : this.statusError(what, result.response, tries, decision)
     }
+  }
+
+  private networkError(what: string, message: string, tries: number): HttpTransportError {
+    return new HttpTransportError(
+      `cannot reach ${this.service} for ${what}: ${message}${tries > 1 ? ` (${tries} tries)` : ''}`,
+      `Check the network path to ${this.base.host} (proxy settings, firewall) and rerun.`,
+      what,
+      message
+    )
   }
 
   /** `request`, then the body as JSON. */

@@ -214,8 +214,23 @@ export class GitHubVariablesProvider implements HostingProvider {
     return run ? this.toDeployment(run) : undefined
   }
 
+  /** Every run created since `since` (all pages: a busy branch may have more than one page). */
   async pendingProductionDeployments(since: number): Promise<Deployment[]> {
-    return (await this.runs({ branch: this.options.ref, per_page: '20' }))
+    const runs = await readLinkedPages<Run>(
+      this.http,
+      this.workflowPath('/runs'),
+      body => (body as { workflow_runs?: Run[] }).workflow_runs ?? [],
+      {
+        what: `the runs of ${this.options.workflow} since ${new Date(since).toISOString()}`,
+        query: {
+          branch: this.options.ref,
+          created: `>=${new Date(since).toISOString()}`,
+          per_page: '100'
+        },
+        maxPages: 10
+      }
+    )
+    return runs
       .filter(r => r.status !== 'completed' && Date.parse(r.created_at) > since)
       .map(r => this.toDeployment(r))
   }

@@ -119,6 +119,8 @@ export interface VercelStandin {
     path: string | RegExp,
     opts?: { times?: number; status?: number; code?: string; message?: string; method?: string }
   ): void
+  /** Forgets every injected failure not yet used (rateLimit, failNext, failEnvKey). */
+  clearFaults(): void
   /** The next upsert of `key` answers 201 but lists it in `failed`, named only by `envVarKey`. */
   failEnvKey(key: string, opts?: { code?: string; message?: string; times?: number }): void
   /** How the next created deployment ends. */
@@ -758,6 +760,10 @@ export async function startVercelStandin(
             opts.message ?? 'An unexpected internal error occurred'
           )
       })
+    },
+    clearFaults() {
+      injections.splice(0)
+      keyFailures.clear()
     },
     failEnvKey(key, opts = {}) {
       keyFailures.set(key, {
