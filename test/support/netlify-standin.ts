@@ -92,8 +92,16 @@ export interface NetlifyStandin {
   requestsTo(path: string | RegExp, method?: string): RecordedRequest[]
   /** Uses up the token's window: the next requests answer 429 until `resetInSeconds` passed. */
   exhaustRateLimit(resetInSeconds?: number): void
-  /** The next `times` calls to `path` answer `status` with a Netlify error body. */
-  failNext(path: string | RegExp, opts?: { times?: number; status?: number; method?: string }): void
+  /**
+   * The next `times` calls to `path` answer `status` with a Netlify error body; a 429 says in
+   * its rate-limit headers that the window resets in `resetIn` seconds (default 2).
+   */
+  failNext(
+    path: string | RegExp,
+    opts?: { times?: number; status?: number; method?: string; resetIn?: number }
+  ): void
+  /** Drops every pending injected failure. */
+  clearFaults(): void
   nextDeployOutcome(outcome: 'ready' | 'error'): void
   /** The value the named context resolves to (a context value, else `all`). */
   valueFor(key: string, context: NetlifyContext): string | undefined
@@ -115,6 +123,7 @@ interface Injection {
   method?: string
   remaining: number
   status: number
+  resetIn: number
 }
 
 export async function startNetlifyStandin(
@@ -512,7 +521,7 @@ export async function startNetlifyStandin(
       advance(1)
       reply = injected(req) ?? route(req, writer)
     }
-    return { ...reply, headers: { ...reply.headers, ...headers } }
+    return { ...reply, headers: { ...headers, ...reply.headers } }
   }
 
   const injected = (req: RecordedRequest): Reply | undefined => {
@@ -524,7 +533,13 @@ export async function startNetlifyStandin(
     )
     if (!hit) return undefined
     hit.remaining--
-    return error(hit.status, hit.status >= 500 ? 'Internal Server Error' : 'Injected failure')
+    if (hit.status !== 429)
+      return error(hit.status, hit.status >= 500 ? 'Internal Server Error' : 'Injected failure')
+    const reset = Math.ceil((Date.now() + hit.resetIn * 1000) / 1000)
+    return {
+      ...error(429, 'API rate limit exceeded'),
+      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) }
+    }
   }
 
   const server = await startJsonServer(req => {
@@ -559,8 +574,12 @@ export async function startNetlifyStandin(
         path,
         method: opts.method,
         remaining: opts.times ?? 1,
-        status: opts.status ?? 500
+        status: opts.status ?? 500,
+        resetIn: opts.resetIn ?? 2
       })
+    },
+    clearFaults() {
+      injections.length = 0
     },
     nextDeployOutcome(outcome) {
       nextOutcome = outcome
