@@ -1,6 +1,6 @@
 /** The flags phase with `provider: netlify`, against the Netlify stand-in; and the provider registry. */
 import { afterEach, describe, expect, it } from '@jest/globals'
-import { RollbackError, type RunContext, type Step } from '../src/model.js'
+import { RollbackError, type Step } from '../src/model.js'
 import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
 import { PROVIDERS } from '../src/providers/registry.js'
 import { validateRunbook } from '../src/runbook/validate.js'
@@ -9,7 +9,7 @@ import {
   type NetlifyStandin,
   type NetlifyStandinOptions
 } from './support/netlify-standin.js'
-import { testContext, testRunbook } from './support/context.js'
+import { testContext, testRunbook, type TestContext } from './support/context.js'
 
 let standin: NetlifyStandin | undefined
 afterEach(async () => {
@@ -35,7 +35,7 @@ async function setup(options: NetlifyStandinOptions = {}, flags: Record<string, 
   return { standin, ctx, step }
 }
 
-async function preflightError(step: Step<FlagsAction>, ctx: RunContext): Promise<RollbackError> {
+async function preflightError(step: Step<FlagsAction>, ctx: TestContext): Promise<RollbackError> {
   try {
     await flagsPhase.preflight!([step], ctx)
   } catch (err) {
@@ -50,8 +50,8 @@ describe('flags phase on Netlify', () => {
     const { standin, ctx, step } = await setup()
     expect(step.action.redeploy).toBe(true)
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.[0]).toBe(`${KEY} (production): true -> false`)
-    expect(notes?.[0]?.changes?.[1]).toMatch(/redeploy production from /)
+    expect(notes.notes?.[0]?.changes?.[0]).toBe(`${KEY} (production): true -> false`)
+    expect(notes.notes?.[0]?.changes?.[1]).toMatch(/redeploy production from /)
     expect(standin.writes()).toEqual([])
   })
 
@@ -86,7 +86,7 @@ describe('flags phase on Netlify', () => {
     const { standin, ctx, step } = await setup()
     standin.lockPublishing()
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.join('\n')).toMatch(/auto publishing is locked/)
+    expect(notes.notes?.[0]?.changes?.join('\n')).toMatch(/auto publishing is locked/)
     const result = await flagsPhase.run(step, ctx)
     expect(result.status).toBe('succeeded')
     expect(standin.published()!.env[KEY]).toBe('false')
@@ -117,7 +117,7 @@ describe('flags phase on Netlify', () => {
 
   it('names NETLIFY_AUTH_TOKEN when no token is set', async () => {
     const { ctx, step } = await setup()
-    const err = await preflightError(step, { ...ctx, env: {} })
+    const err = await preflightError(step, testContext({ runbook: ctx.runbook, env: {} }))
     expect(err.message).toMatch(/NETLIFY_AUTH_TOKEN/)
     expect(err.hint).toMatch(/Netlify personal access token/)
   })

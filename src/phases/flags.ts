@@ -6,8 +6,9 @@
  * platforms (how targets are stored, build-time names, staged builds, the fast undo) comes from
  * the provider's capabilities (src/providers/module.ts), never from its name.
  */
-import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
-import { capabilitiesOf, createHostingProvider } from '../providers/index.js'
+import type { Dependencies } from '../dependencies.js'
+import { RollbackError, type PhaseModule, type StepResult } from '../model.js'
+import { capabilitiesOf } from '../providers/registry.js'
 import type { ProviderCapabilities } from '../providers/module.js'
 import type { Deployment, EnvTarget, HostedEnv, HostingProvider } from '../providers/types.js'
 import { currentEntry, isBuildTime } from './flags-env.js'
@@ -17,6 +18,8 @@ import { formatDuration, parseDuration } from '../util/duration.js'
 export interface FlagsAction {
   set: Record<string, string>
   targets: EnvTarget[]
+  /** The runbook's `hosting.provider`: what the platform can do comes from its capabilities. */
+  provider?: string
   /** Redeploy after setting: runbook `redeploy`, or forced because a build-time variable changes. */
   redeploy: boolean
   waitTimeoutMs: number
@@ -142,13 +145,17 @@ function requireLive(
   return state.live
 }
 
-export const flagsPhase: PhaseModule<FlagsAction> = {
+type FlagsDeps = Pick<Dependencies, 'hosting' | 'log' | 'run'>
+
+export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   phase: 'flags',
+  needs: ['hosting', 'log', 'run'],
   plan(runbook: Runbook) {
     const flags = runbook.flags
     if (flags === undefined) return []
     const caps = capabilitiesOf(runbook.hosting?.provider)
     const action: FlagsAction = {
+      provider: runbook.hosting?.provider,
       set: { ...flags.set },
       targets: [...flags.targets],
       redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
@@ -170,12 +177,12 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
     ]
   },
 
-  async preflight(steps, ctx) {
+  async preflight(steps, deps) {
     const notes = []
-    const caps = capabilitiesOf(ctx.runbook.hosting?.provider)
     for (const step of steps) {
-      const provider = providerFor(ctx)
+      const provider = deps.hosting.provider()
       await provider.checkAccess()
+      const caps = capabilitiesOf(step.action.provider)
       const state = await inspect(provider, step.action, caps)
       const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
       if (step.action.redeploy && !converged) requireLive(state, provider, caps)
@@ -188,17 +195,17 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
         }
       })
     }
-    return notes
+    return { notes }
   },
 
-  async run(step, ctx) {
-    return converge(step.action, ctx)
+  async run(step, deps) {
+    return converge(step.action, deps)
   },
 
-  async drill(step, ctx): Promise<StepResult> {
-    const caps = capabilitiesOf(ctx.runbook.hosting?.provider)
-    const provider = providerFor(ctx)
+  async drill(step, deps): Promise<StepResult> {
+    const provider = deps.hosting.provider()
     await provider.checkAccess()
+    const caps = capabilitiesOf(step.action.provider)
     const state = await inspect(provider, step.action, caps)
     if (step.action.redeploy) requireLive(state, provider, caps)
     return {
@@ -213,25 +220,13 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
   }
 }
 
-/** The runbook's provider, built from the run's plain values. */
-function providerFor(ctx: RunContext): HostingProvider {
-  return createHostingProvider(ctx.runbook.hosting, {
-    tokenInput: ctx.secrets.hostingToken,
-    env: ctx.env,
-    fetch: ctx.fetch,
-    sleep: ms => ctx.sleep(ms),
-    log: ctx.log,
-    githubApiUrl: ctx.github?.apiUrl
-  })
-}
-
-async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResult> {
-  const caps = capabilitiesOf(ctx.runbook.hosting?.provider)
-  const provider = providerFor(ctx)
+async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResult> {
+  const caps = capabilitiesOf(action.provider)
+  const provider = deps.hosting.provider()
   const state = await inspect(provider, action, caps)
   const liveUrl = state.live && `https://${state.live.url}`
   if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
-    ctx.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
+    deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
     return {
       status: 'succeeded',
       changed: [],
@@ -241,9 +236,9 @@ async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResul
   }
   const changed: string[] = []
   const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state, caps) : []
-  const outputs: Record<string, string> = {}
+  const outputs: StepResult['outputs'] & object = {}
   // In the log before the change: if the process dies mid-step, the old values are still on record.
-  for (const line of recovery) ctx.log.info(`before changing: ${line}`)
+  for (const line of recovery) deps.log.info(`before changing: ${line}`)
   try {
     if (state.diff.length > 0) {
       const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]!]))
@@ -257,18 +252,18 @@ async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResul
       let created: Deployment
       if (state.pending) {
         created = state.pending
-        ctx.log.info(`flags: deployment ${created.id} is already building these values; waiting`)
+        deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`)
       } else {
         const live = requireLive(state, provider, caps)
-        created = await provider.redeploy(live, { rollbackRunId: ctx.request.runId })
+        created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId })
         changed.push(`redeploy ${created.id} started from ${live.id}`)
       }
       outputs['deployment-id'] = created.id
-      ctx.log.info(`flags: deployment ${created.id} (https://${created.url}) started`)
+      deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`)
       const done = await provider.waitForDeployment(created.id, {
         timeoutMs: action.waitTimeoutMs,
         promote: state.staged,
-        onProgress: d => ctx.log.info(`flags: deployment ${d.id} ${d.state}`)
+        onProgress: d => deps.log.info(`flags: deployment ${d.id} ${d.state}`)
       })
       outputs['deployment-url'] = `https://${done.url}`
       changed.push(`deployment ${done.id} is live at https://${done.url}`)

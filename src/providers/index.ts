@@ -1,9 +1,10 @@
 /** Builds the hosting provider a runbook names (through the registry), with its token. */
 import { RollbackError } from '../util/errors.js'
-import type { HostingConfig } from '../runbook/schema.js'
-import type { HostingProvider } from './types.js'
+import type { Logger } from '../util/logger.js'
+import type { Runbook } from '../runbook/schema.js'
 import type { Clock } from '../http/index.js'
-import type { ProviderDeps, ProviderModule } from './module.js'
+import type { HostingProvider } from './types.js'
+import type { ProviderModule } from './module.js'
 import { providerModule } from './registry.js'
 
 export type { HostingProvider } from './types.js'
@@ -14,31 +15,32 @@ export interface ProviderOverrides {
   now?: () => number
 }
 
-/** What the factory needs from the run, as plain values. */
-export interface ProviderInputs extends Omit<ProviderDeps, 'token' | 'tokenSource' | 'clock'> {
-  /** The run's sleep (the tests' hook). */
-  sleep(ms: number): Promise<void>
-  /** The hosting-token input, when given (it wins over the environment). */
-  tokenInput?: string
+/** What a provider is built from: the runbook's section, the token, and the transport. */
+export interface HostingSource {
+  hosting?: Runbook['hosting']
+  /** The hosting-token input. */
+  inputToken?: string
   env: Readonly<Record<string, string | undefined>>
+  /** The GitHub API of the repository (github-variables' default). */
+  githubApiUrl?: string
+  fetch: typeof fetch
+  sleep(ms: number): Promise<void>
+  log: Logger
 }
 
 /** The hosting token, or undefined; never logged. */
-export function hostingToken(
-  hosting: HostingConfig | undefined,
-  tokenInput: string | undefined,
-  env: Readonly<Record<string, string | undefined>>
-): string | undefined {
+export function hostingToken(source: HostingSource): string | undefined {
+  const hosting = source.hosting
   if (!hosting) return undefined
-  return tokenInput ?? env[hosting['token-env']] ?? undefined
+  return source.inputToken ?? source.env[hosting['token-env']] ?? undefined
 }
 
 /** Throws RollbackError naming the runbook field or variable when the provider cannot be built. */
 export function createHostingProvider(
-  hosting: HostingConfig | undefined,
-  inputs: ProviderInputs,
+  source: HostingSource,
   overrides: ProviderOverrides = {}
 ): HostingProvider {
+  const hosting = source.hosting
   if (!hosting)
     throw new RollbackError(
       'the runbook has `flags` but no `hosting` section: there is no platform to set the variables on',
@@ -51,22 +53,24 @@ export function createHostingProvider(
       'Use one of the providers the runbook schema lists.'
     )
   const tokenEnv = hosting['token-env']
-  const token = hostingToken(hosting, inputs.tokenInput, inputs.env)
+  const token = hostingToken(source)
   if (!token)
     throw new RollbackError(
       `no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`,
       module.tokenHint(tokenEnv)
     )
-  const { tokenInput: _input, env: _env, sleep, ...deps } = inputs
+  // The source's fetch is the entry point's (proxy-aware) one; its sleep is the tests' hook.
   const clock: Clock = {
     now: overrides.now ?? (() => Date.now()),
-    sleep,
+    sleep: ms => source.sleep(ms),
     random: overrides.random ?? (() => Math.random())
   }
   return module.create(hosting, {
-    ...deps,
-    clock,
     token,
-    tokenSource: `the hosting-token input / ${tokenEnv}`
+    tokenSource: `the hosting-token input / ${tokenEnv}`,
+    fetch: source.fetch,
+    clock,
+    log: source.log,
+    githubApiUrl: source.githubApiUrl
   })
 }
