@@ -13,7 +13,6 @@ import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { untilFinished } from './util/exit-guard.js'
 import { Redactor } from './util/redact.js'
-import { createFetch, proxySettingsFrom } from './http/index.js'
 
 const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
   name => !('secret' in INPUTS[name]) && name !== 'command'
@@ -124,9 +123,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       secrets: { githubToken: env.GITHUB_TOKEN || undefined },
       github: githubTarget(env),
       reportPath: resolve(flag('report') ?? `rollback-report-${runId}.json`),
-      log: stderrLogger,
-      // HTTPS_PROXY / HTTP_PROXY / NO_PROXY of the shell, for every API call.
-      fetch: createFetch(proxySettingsFrom(env))
+      log: stderrLogger
     })
     const { readFile } = await import('node:fs/promises')
     const out = values.json

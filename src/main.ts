@@ -13,7 +13,6 @@ import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { basicCredential } from './git/auth.js'
 import { Redactor, urlPassword } from './util/redact.js'
-import { createFetch, proxySettingsFrom } from './http/index.js'
 
 function input(name: InputName): string {
   return core.getInput(name)
@@ -141,9 +140,7 @@ export async function run(): Promise<void> {
       github: githubTarget(env),
       reportPath,
       log: actionsLogger,
-      registerSecret: value => core.setSecret(value),
-      // HTTPS_PROXY / HTTP_PROXY / NO_PROXY of the runner, for every API call.
-      fetch: createFetch(proxySettingsFrom(env))
+      registerSecret: value => core.setSecret(value)
     })
     setOutputs(outcome.outputs)
     await writeSummary(outcome.markdown)

@@ -231,7 +231,7 @@ describe('flags phase', () => {
       const { standin, ctx, step } = await setup({}, { fetch })
       const result = await flagsPhase.run(step, ctx)
       expect(result.status).toBe('succeeded')
-      expect(proxy.seen).toContain(`CONNECT ${new URL(standin.url).host}`)
+      expect(proxy.tunnels).toContain(new URL(standin.url).host)
     } finally {
       await proxy.close()
     }

@@ -519,10 +519,10 @@ describe('proxy', () => {
     const fetch = createFetch(proxySettingsFrom({ HTTP_PROXY: proxy.url, NO_PROXY: 'localhost' }))
     const http = client(server, fakeClock().clock, { fetch })
     expect(await http.json('GET', '/through')).toEqual({ ok: true })
-    expect(proxy.seen).toEqual([`CONNECT 127.0.0.1:${port}`])
+    expect(proxy.tunnels).toEqual([`127.0.0.1:${port}`])
     const direct = new HttpClient({ service: 'S', baseUrl: `http://localhost:${port}`, fetch })
     expect(await direct.json('GET', '/direct')).toEqual({ ok: true })
-    expect(proxy.seen).toHaveLength(1)
+    expect(proxy.tunnels).toHaveLength(1)
     expect(requests.map(r => r.path)).toEqual(['/through', '/direct'])
   })
 
