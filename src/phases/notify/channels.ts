@@ -44,7 +44,8 @@ export async function statusComment(n: Notification): Promise<void> {
   const existing = Number(n.deps.progress.outputs['status-comment-id'])
   const client = n.client
   if (!client) n.skipped.push(`status comment: ${n.deps.github.unavailable()}`)
-  else if (n.closing && Number.isInteger(existing) && existing > 0)
+  // A comment this run already has (its own earlier notice, or the ChatOps reply) is updated.
+  else if (Number.isInteger(existing) && existing > 0)
     await attempt(n, `status comment ${existing} updated`, async () => {
       await client.updateComment(existing, n.body)
     })
