@@ -12,6 +12,7 @@ export function runbookValidatorSource(jsonSchema: string): string {
     allErrors: true,
     useDefaults: true,
     allowUnionTypes: true,
+    discriminator: true,
     keywords: ['x-expected', 'x-secret', 'x-duration'],
     code: { source: true, esm: true }
   })

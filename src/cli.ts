@@ -67,7 +67,8 @@ function usage(): string {
     'Secrets are read from environment variables only (never flags):',
     ...secrets,
     '  hosting token, database URL: the variables your runbook names (hosting.token-env,',
-    '                  database.url-env; default VERCEL_TOKEN, DATABASE_URL)',
+    '                  database.url-env; default per provider: VERCEL_TOKEN, NETLIFY_AUTH_TOKEN,',
+    '                  GH_VARIABLES_TOKEN; DATABASE_URL)',
     '',
     'Exit status: 0 planned/succeeded, 1 failed, 2 invalid runbook or input.'
   ].join('\n')

@@ -55,7 +55,7 @@ function children(node: SchemaNode): [string | undefined, SchemaNode][] {
 /** Every field whose schema has `keyword`, with the keyword's value. */
 export function markedFields<T>(
   keyword: string,
-  schema: SchemaNode = runbookJsonSchema as SchemaNode
+  schema: SchemaNode = runbookJsonSchema as unknown as SchemaNode
 ): MarkedField<T>[] {
   const found = new Map<string, MarkedField<T>>()
   const visit = (node: SchemaNode, path: string[], depth: number) => {

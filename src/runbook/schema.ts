@@ -6,6 +6,8 @@
  * Secrets never appear as values: the runbook names the environment variables that hold them.
  */
 import { z } from 'zod'
+import type { ProviderModule, SchemaKit } from '../providers/module.js'
+import { PROVIDERS } from '../providers/registry.js'
 import { BRANCH_NAME, PHASES } from './constants.js'
 
 export { DEFAULT_SEVERITY_MATRIX, PHASES, SEVERITIES } from './constants.js'
@@ -69,29 +71,21 @@ const severityPolicy = z
   })
   .strict()
 
+const kit: SchemaKit = { z, envName, secretEnvName, httpUrl, gitRef, matching }
+
+/** One fragment per provider module, told apart by `provider` (registry order). */
+type FragmentOf<M> = M extends ProviderModule<infer S> ? S : never
+type Fragments<T extends readonly unknown[]> = { -readonly [K in keyof T]: FragmentOf<T[K]> }
 const hosting = z
-  .object({
-    provider: z
-      .enum(['vercel', 'github-variables'])
-      .describe(
-        'Hosting platform whose API flips the flags: vercel (project env + redeploy), or ' +
-          'github-variables (repository Actions variables + dispatch of the deploy workflow).'
-      ),
-    project: z
-      .string()
-      .min(1)
-      .describe('Project id or name (vercel); owner/repo (github-variables).'),
-    team: z.string().optional().describe('Vercel team id (team_...) for team projects.'),
-    'token-env': secretEnvName.default('VERCEL_TOKEN'),
-    'api-url': httpUrl
-      .optional()
-      .describe('API base URL; defaults to the provider (tests use a stand-in).'),
-    workflow: matching(/^[A-Za-z0-9._-]+$/, 'a workflow file name such as deploy.yml, or its id')
-      .optional()
-      .describe('github-variables: the deploy workflow dispatched after the variables change.'),
-    ref: gitRef.default('main').describe('github-variables: branch the deploy workflow runs on.')
-  })
-  .strict()
+  .discriminatedUnion(
+    'provider',
+    PROVIDERS.map(p => p.schema(kit)) as unknown as Fragments<typeof PROVIDERS>
+  )
+  // The generated validator checks only the fragment `provider` names (ajv's discriminator).
+  .meta({ type: 'object', discriminator: { propertyName: 'provider' } })
+  .describe(
+    `Hosting platform whose API flips the flags: ${PROVIDERS.map(p => `${p.name} (${p.capabilities.label})`).join(', ')}.`
+  )
 
 const flags = z
   .object({
