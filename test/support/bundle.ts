@@ -39,9 +39,13 @@ async function bundleDir(): Promise<string> {
 async function build(dir: string): Promise<string> {
   const staging = `${dir}.staging`
   try {
-    await promisify(execFile)(process.execPath, ['scripts/build.mjs', '--out', staging], {
-      timeout: BUNDLE_TIMEOUT_MS
-    })
+    await promisify(execFile)(
+      process.execPath,
+      ['scripts/build.mjs', '--out', staging, '--bundles-only'],
+      {
+        timeout: BUNDLE_TIMEOUT_MS
+      }
+    )
     await rename(staging, dir)
     return dir
   } catch (error) {
