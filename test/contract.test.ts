@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { INPUTS, OUTPUTS } from '../src/interface.js'
 import { REQUEST_INPUTS } from '../src/request.js'
@@ -63,6 +63,18 @@ describe('action.yml contract', () => {
       .filter(f => /process\.env|@actions\/core|@actions\/github/.test(code(join('src', f))))
     expect(offenders).toEqual([])
   })
+
+  it(
+    'the bundles under test are built from the current sources, not taken from dist/',
+    async () => {
+      const bundle = await builtBundle()
+      // .ci/run points the tests at dist/ only after rebuilding it and finding no difference.
+      const checkedByCi = process.env.ER_TEST_BUNDLE_DIR !== undefined
+      expect(bundle === resolve('dist')).toBe(checkedByCi)
+      expect(readFileSync(join(bundle, 'index.js'), 'utf8')).toContain(OUTPUTS['incident-issue'])
+    },
+    BUNDLE_TIMEOUT_MS
+  )
 
   it(
     'the bundles are CommonJS without zod; the CLI is executable',

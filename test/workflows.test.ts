@@ -236,6 +236,20 @@ describe('the request decision (decide step, run with bash)', () => {
     }
   })
 
+  it('refuses values that only look right (case, spaces, line breaks)', () => {
+    const lookalikes = [
+      { command: 'run', severity: 'HIGH' },
+      { command: 'run', severity: 'high\n' },
+      { command: 'run', severity: ' high' },
+      { command: 'run\n', severity: 'critical' },
+      { command: 'Run', severity: 'critical' }
+    ]
+    for (const inputs of lookalikes) {
+      const { code, outputs } = dispatch(inputs)
+      expect({ inputs, code, job: outputs.job }).toEqual({ inputs, code: 1, job: undefined })
+    }
+  })
+
   it('a comment that was not accepted starts nothing', () => {
     for (const status of ['refused', 'ignored', '']) {
       const { code, outputs } = decide({
