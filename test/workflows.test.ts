@@ -131,6 +131,18 @@ describe('the reusable workflow', () => {
     })
   })
 
+  it('checks out the commit GitHub recorded for the event (for a comment: the default branch)', () => {
+    const checkouts = steps(workflow).filter(s => s.uses?.startsWith('actions/checkout@'))
+    for (const step of checkouts) {
+      if (step.with?.repository === 'emergency-rollback/emergency-rollback') {
+        expect(step.with).toMatchObject({ ref: '${{ inputs.action-ref }}' })
+        continue
+      }
+      // No ref at all: a ref taken from the event (a pull request head) would be attacker-chosen.
+      expect(step.with).toEqual({ 'persist-credentials': false })
+    }
+  })
+
   it('passes the action only inputs that action.yml declares', () => {
     const action = parse(readFileSync('action.yml', 'utf8')) as { inputs: Record<string, unknown> }
     for (const job of ['plan', 'rollback']) {
