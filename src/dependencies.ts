@@ -7,6 +7,7 @@
 import type { GitHubTarget, Request, SecretValues, StepOutputs } from './model.js'
 import { dbSettings, type DbSettings } from './db/connection.js'
 import { GitHubClient } from './github/client.js'
+import { proxySettingsFrom, type ProxySettings } from './github/proxy.js'
 import type { Checkout } from './git/session.js'
 import type { GitRunner } from './git/git-command-manager.js'
 import { createHostingProvider, type HostingProvider } from './providers/index.js'
@@ -163,7 +164,7 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
           log: options.log
         })
     },
-    github: githubAccess(options.github, secrets.githubToken, fetchImpl, clock),
+    github: githubAccess(options.github, secrets.githubToken, proxySettingsFrom(env), options.log),
     webhook: {
       variable: webhookVariable,
       url: webhookVariable ? env[webhookVariable] || undefined : undefined
@@ -175,8 +176,8 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
 function githubAccess(
   target: GitHubTarget | undefined,
   token: string | undefined,
-  fetchImpl: typeof fetch,
-  clock: Clock
+  proxy: ProxySettings,
+  log: Logger
 ): GitHubAccess {
   let client: GitHubClient | undefined
   return {
@@ -188,8 +189,8 @@ function githubAccess(
         token,
         owner: target.owner,
         repo: target.repo,
-        fetch: fetchImpl,
-        sleep: ms => clock.sleep(ms)
+        proxy,
+        log
       })
       return client
     },

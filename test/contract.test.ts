@@ -1,9 +1,9 @@
-import { describe, expect, it } from '@jest/globals'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { describe, expect, it, jest } from '@jest/globals'
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { INPUTS, OUTPUTS } from '../src/interface.js'
-import { REQUEST_INPUTS } from '../src/request.js'
 import { PHASE_MODULES } from '../src/phases/index.js'
 import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 
@@ -14,6 +14,50 @@ interface ActionYml {
 }
 
 const action = parse(readFileSync('action.yml', 'utf8')) as ActionYml
+
+/** What the entry asked of @actions/core while it planned the example runbook. */
+const calls = {
+  inputsRead: [] as string[],
+  outputs: {} as Record<string, string>,
+  failed: [] as string[]
+}
+const quiet = () => {}
+jest.unstable_mockModule('@actions/core', () => ({
+  getInput: (name: string) => {
+    calls.inputsRead.push(name)
+    const given: Record<string, string> = {
+      runbook: 'examples/streaming-migration/rollback.yml',
+      command: 'plan'
+    }
+    return given[name] ?? ''
+  },
+  setOutput: (name: string, value: string) => {
+    calls.outputs[name] = value
+  },
+  setFailed: (message: string) => calls.failed.push(message),
+  setSecret: quiet,
+  info: quiet,
+  debug: quiet,
+  warning: quiet,
+  error: quiet,
+  summary: { addRaw: () => ({ write: async () => {} }) }
+}))
+
+async function entryPlan() {
+  const saved = { ...process.env }
+  process.env.RUNNER_TEMP = mkdtempSync(join(tmpdir(), 'contract-'))
+  process.env.GITHUB_WORKSPACE = process.cwd()
+  for (const key of ['GITHUB_REPOSITORY', 'GITHUB_EVENT_PATH', 'GITHUB_RUN_ID']) {
+    delete process.env[key]
+  }
+  try {
+    const { run } = await import('../src/main.js')
+    await run()
+  } finally {
+    process.env = saved
+  }
+  return calls
+}
 
 /** A source file without its comments (which may name what the code must not touch). */
 const code = (file: string) =>
@@ -41,13 +85,13 @@ describe('action.yml contract', () => {
     }
   })
 
-  it('the action entry reads every declared input', () => {
-    const entry = code('src/index.ts')
-    const byName = [...entry.matchAll(/\b(?:input|secret)\('([a-z-]+)'\)/g)].map(m => m[1]!)
-    // The request inputs are read in one loop over the registry.
-    expect(entry).toContain("for (const name of ['command', ...REQUEST_INPUTS] as const)")
-    const read = new Set([...byName, 'command', ...REQUEST_INPUTS])
-    expect([...read].sort()).toEqual(Object.keys(INPUTS).sort())
+  it('the action entry reads every declared input and sets only declared outputs', async () => {
+    const run = await entryPlan()
+    expect([...new Set(run.inputsRead)].sort()).toEqual(Object.keys(INPUTS).sort())
+    expect(Object.keys(run.outputs).every(name => name in OUTPUTS)).toBe(true)
+    // A plan has a status and a report; the git, flags and notify outputs come from a run.
+    expect(run.outputs).toMatchObject({ status: 'planned', report: expect.any(String) })
+    expect(run.failed).toEqual([])
   })
 
   it('declares exactly the outputs the code sets', () => {
@@ -59,9 +103,14 @@ describe('action.yml contract', () => {
 
   it('only the entry points read the environment or Actions inputs', () => {
     const offenders = readdirSync('src', { recursive: true, encoding: 'utf8' })
-      .filter(f => f.endsWith('.ts') && !['index.ts', 'cli.ts'].includes(f))
-      .filter(f => /process\.env|@actions\/core|@actions\/github/.test(code(join('src', f))))
+      .filter(f => f.endsWith('.ts') && !['index.ts', 'main.ts', 'cli.ts'].includes(f))
+      .filter(f => /process\.env|@actions\/core/.test(code(join('src', f))))
     expect(offenders).toEqual([])
+    // Octokit is built in one place, from typed options.
+    const octokit = readdirSync('src', { recursive: true, encoding: 'utf8' })
+      .filter(f => f.endsWith('.ts'))
+      .filter(f => /@actions\/github/.test(code(join('src', f))))
+    expect(octokit).toEqual([join('github', 'octokit.ts')])
   })
 
   it(

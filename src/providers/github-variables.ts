@@ -5,6 +5,7 @@
  * "Variables: write" is needed): the errors say so.
  */
 import { GitHubClient } from '../github/client.js'
+import type { ProxySettings } from '../github/proxy.js'
 import { RollbackError } from '../util/errors.js'
 import { elapsedMs, formatDuration } from '../util/duration.js'
 import type {
@@ -26,6 +27,8 @@ export interface GitHubVariablesOptions {
   ref: string
   fetch: typeof fetch
   sleep(ms: number): Promise<void>
+  /** Proxy for the GitHub API (the Octokit client routes through it). */
+  proxy?: ProxySettings
   now?: () => number
 }
 
@@ -51,8 +54,7 @@ export class GitHubVariablesProvider implements HostingProvider {
       token: options.token,
       owner,
       repo,
-      fetch: options.fetch,
-      sleep: options.sleep
+      proxy: options.proxy
     })
     this.now = options.now ?? Date.now
     this.description = `GitHub repository ${options.project} (Actions variables, workflow ${options.workflow} on ${options.ref})`

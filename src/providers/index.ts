@@ -3,6 +3,7 @@ import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { Runbook } from '../runbook/schema.js'
 import type { HostingProvider } from './types.js'
+import { proxySettingsFrom } from '../github/proxy.js'
 import { GitHubVariablesProvider } from './github-variables.js'
 import { VercelProvider } from './vercel.js'
 
@@ -75,6 +76,7 @@ export function createHostingProvider(
         ref: hosting.ref,
         fetch: source.fetch,
         sleep: ms => source.sleep(ms),
+        proxy: proxySettingsFrom(source.env),
         now: overrides.now
       })
   }

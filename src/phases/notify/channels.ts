@@ -60,8 +60,8 @@ export async function statusComment(n: Notification): Promise<void> {
 /** The open issue an earlier attempt of this run opened; a failed lookup only warns. */
 async function earlierIncidentIssue(n: Notification, client: GitHubClient, labels: string[]) {
   try {
-    const open = await client.openIssuesLabelled(labels)
-    return open.find(i => i.body?.includes(incidentMarker(n.deps.run)))
+    const marker = incidentMarker(n.deps.run)
+    return await client.findOpenIssue(labels, i => i.body?.includes(marker) ?? false)
   } catch (err) {
     n.problems.push(
       `looking for an incident issue of an earlier attempt: ${err instanceof Error ? err.message : String(err)} (a new one is opened)`
