@@ -28541,7 +28541,7 @@ function proxyFor(target, settings) {
 "use strict";
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3211);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1206);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9922);
 /** The action's entry: runs the rollback (src/main.ts) and fails the step if it never finished. */
 
@@ -28553,7 +28553,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3211:
+/***/ 1206:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 "use strict";
@@ -31557,10 +31557,31 @@ const INPUTS = {
         description: 'PostgreSQL connection URL (default: the variable the runbook names, e.g. DATABASE_URL).',
         default: '',
         secret: true
+    },
+    'chatops-permission': {
+        description: 'For /rollback comments: the minimum repository role of the commenter (read, triage, write, maintain or admin).',
+        default: 'write',
+        actionOnly: true
+    },
+    'chatops-allow': {
+        description: 'For /rollback comments: optional allowlist of users and org/team slugs (comma or newline separated); the commenter must also have chatops-permission.',
+        default: '',
+        actionOnly: true
+    },
+    chatops: {
+        description: 'For /rollback comments: run (read, authorise and run the command in this job) or gate (read, authorise and reply; output the request for a later job behind its environment, change nothing).',
+        default: 'run',
+        actionOnly: true
+    },
+    'chatops-reply': {
+        description: 'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
+        default: '',
+        actionOnly: true
     }
 };
 const OUTPUTS = {
-    status: 'planned, succeeded or failed.',
+    status: 'planned, succeeded or failed; for /rollback comments also refused (commenter not allowed) or ignored (not a command).',
+    request: 'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
     'deployment-url': 'URL of the deployment made by the flags phase.',
@@ -35772,7 +35793,8 @@ async function statusComment(n) {
     const client = n.client;
     if (!client)
         n.skipped.push(`status comment: ${n.deps.github.unavailable()}`);
-    else if (n.closing && Number.isInteger(existing) && existing > 0)
+    // A comment this run already has (its own earlier notice, or the ChatOps reply) is updated.
+    else if (Number.isInteger(existing) && existing > 0)
         await attempt(n, `status comment ${existing} updated`, async () => {
             await client.updateComment(existing, n.body);
         });
@@ -36267,6 +36289,32 @@ class GitHubClient {
     async getPermission(user) {
         const answer = await this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user }));
         return { permission: answer.permission, user: answer.user?.login ?? user };
+    }
+    /** The commenter's repository role; undefined when not a collaborator (404). */
+    async collaboratorPermission(user) {
+        const answer = await this.orUndefined(this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })));
+        return answer && { permission: answer.permission, roleName: answer.role_name };
+    }
+    /** Active member of org/team (a pending invitation does not count). */
+    async isTeamMember(org, team, user) {
+        const answer = await this.orUndefined(this.call(`GET orgs/${org}/teams/${team}/memberships/${user}`, o => o.rest.teams.getMembershipForUserInOrg({ org, team_slug: team, username: user })));
+        return answer?.state === 'active';
+    }
+    /** The full SHA of a commit of the repository; undefined when there is none. */
+    async commitSha(ref) {
+        const answer = await this.orUndefined(this.call(`GET commits/${ref}`, o => o.rest.repos.getCommit({ ...this.repoArgs, ref })));
+        return answer?.sha;
+    }
+    /** 404 (and 422, GitHub's answer to an unknown commit) mean "there is none". */
+    async orUndefined(call) {
+        try {
+            return await call;
+        }
+        catch (err) {
+            if (err instanceof GitHubApiError && (err.status === 404 || err.status === 422))
+                return undefined;
+            throw err;
+        }
     }
     /** undefined when the variable does not exist. */
     async getVariable(name) {
@@ -37069,6 +37117,7 @@ async function engine_execute(plan, base, hooks = {}) {
     const modules = hooks.modules ?? PHASE_MODULES;
     const started = now();
     const journal = newJournal(plan, started);
+    Object.assign(journal.outputs, hooks.initialOutputs);
     const state = { failed: false };
     const deps = {
         ...base,
@@ -41301,11 +41350,15 @@ async function rollback(options) {
         await (0,promises_namespaceObject.writeFile)(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n');
     };
     let current;
+    const summary = () => (current ? redactor.redact(renderMarkdown(current)) : '');
     const journal = await engine_execute(plan, deps, {
-        summary: () => (current ? redactor.redact(renderMarkdown(current)) : ''),
+        summary,
+        initialOutputs: options.initialOutputs,
         onJournal: async (j) => {
             current = j;
             await writeReport(j);
+            // Progress reports are news, not the record: one that fails must not stop the run.
+            await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`));
         }
     });
     return {
@@ -41332,12 +41385,328 @@ function rollback_pick(record, keys) {
     return Object.fromEntries(keys.filter(k => record[k] !== undefined).map(k => [k, record[k]]));
 }
 
+;// CONCATENATED MODULE: ./src/chatops/authorize.ts
+/**
+ * Who may start a rollback from a comment. The commenter's repository role comes from the
+ * collaborator permission API (never from the payload's author_association): `role_name` holds
+ * the real role (maintain, triage, or a custom role's name), `permission` the older four levels.
+ * An optional allowlist (users and `org/team`) narrows it further: both must hold.
+ */
+const PERMISSION_LEVELS = ['none', 'read', 'triage', 'write', 'maintain', 'admin'];
+function isPermissionLevel(value) {
+    return PERMISSION_LEVELS.includes(value);
+}
+/** The role as a level: a known role name wins; a custom role falls back to its base permission. */
+function levelOf(found) {
+    if (!found)
+        return 'none';
+    if (found.roleName && isPermissionLevel(found.roleName))
+        return found.roleName;
+    return isPermissionLevel(found.permission) ? found.permission : 'none';
+}
+const rank = (level) => PERMISSION_LEVELS.indexOf(level);
+/** Parses `chatops-allow`: names separated by commas, spaces or newlines. */
+function parseAllowlist(text) {
+    return text
+        .split(/[\s,]+/)
+        .map(entry => entry.trim().replace(/^@/, ''))
+        .filter(Boolean);
+}
+async function authorize(source, user, policy) {
+    const level = levelOf(await source.collaboratorPermission(user));
+    if (rank(level) < rank(policy.minimum))
+        return {
+            allowed: false,
+            reason: `@${user} has ${level} access to this repository; /rollback needs ${policy.minimum} or higher`
+        };
+    if (policy.allow.length === 0)
+        return { allowed: true, level };
+    if (await onAllowlist(source, user, policy.allow))
+        return { allowed: true, level };
+    return {
+        allowed: false,
+        reason: `@${user} is not on the chatops-allow list (${policy.allow.join(', ')})`
+    };
+}
+async function onAllowlist(source, user, allow) {
+    const lower = user.toLowerCase();
+    if (allow.some(entry => !entry.includes('/') && entry.toLowerCase() === lower))
+        return true;
+    for (const entry of allow.filter(e => e.includes('/'))) {
+        const [org, team] = entry.split('/', 2);
+        if (await source.isTeamMember(org, team, user))
+            return true;
+    }
+    return false;
+}
+
+;// CONCATENATED MODULE: ./src/chatops/github-api.ts
+function chatOpsApi(client) {
+    return {
+        collaboratorPermission: user => client.collaboratorPermission(user),
+        isTeamMember: (org, team, user) => client.isTeamMember(org, team, user),
+        react: async (commentId, content) => client.addReaction(commentId, content),
+        reply: async (issueNumber, body) => {
+            const comment = await client.createComment(issueNumber, body);
+            return { id: comment.id, url: comment.html_url };
+        },
+        updateReply: async (commentId, body) => {
+            await client.updateComment(commentId, body);
+        },
+        resolveCommit: ref => client.commitSha(ref)
+    };
+}
+
+;// CONCATENATED MODULE: ./src/chatops/parse.ts
+
+
+const CHATOPS_TRIGGER = '/rollback';
+const CHATOPS_USAGE = '/rollback [plan|run|drill] [critical|high|medium|low] [revert=A..B] [strategy=revert|reset] [reset-to=SHA] [confirm=SHA] [phases=a,b] [branch=name]';
+/** Longest first line read as a command: longer is refused, not truncated. */
+const MAX_COMMAND_LENGTH = 400;
+/** Comment keys and the inputs they set (`strategy` is the `git-strategy` input). */
+const KEYS = {
+    revert: 'revert',
+    strategy: 'git-strategy',
+    'reset-to': 'reset-to',
+    confirm: 'confirm',
+    phases: 'phases',
+    branch: 'branch'
+};
+const COMMAND_WORDS = ['plan', 'run', 'drill'];
+/** \n, \r, vertical tab, form feed, NEL, and Unicode's line and paragraph separators. */
+const LINE_END = /[\n\r\v\f\u0085\u2028\u2029]/;
+/** One plain token: letters, digits and . _ / , : - (enough for SHAs, ranges, lists, branches). */
+const VALUE = /^[A-Za-z0-9._/,:-]+$/;
+function firstLine(body) {
+    return body
+        .replace(/^[\s]+/, '')
+        .split(LINE_END, 1)[0]
+        .trim();
+}
+function parseChatOpsComment(body, trigger = CHATOPS_TRIGGER) {
+    const line = firstLine(body);
+    const isCommand = line === trigger || (line.startsWith(trigger) && /\s/.test(line.charAt(trigger.length)));
+    if (!isCommand)
+        return { kind: 'not-a-command' };
+    if (line.length > MAX_COMMAND_LENGTH)
+        return invalid(`the command is longer than ${MAX_COMMAND_LENGTH} characters`);
+    const hostile = hostileText(line);
+    if (hostile)
+        return invalid(hostile);
+    const words = line.slice(trigger.length).trim().split(/\s+/).filter(Boolean);
+    const inputs = {};
+    for (const [index, word] of words.entries()) {
+        const problem = readWord(word, index, inputs);
+        if (problem)
+            return invalid(problem);
+    }
+    inputs.command ??= 'plan';
+    return { kind: 'command', inputs };
+}
+function invalid(reason) {
+    return { kind: 'invalid', reason };
+}
+/** Shell and expression syntax has no place in a command: say so instead of "bad value". */
+function hostileText(line) {
+    if (/\$\{\{/.test(line))
+        return 'expressions (${{ ... }}) are not allowed in a command';
+    if (/\$\(|`/.test(line))
+        return 'shell syntax ($(...) or backticks) is not allowed in a command';
+    if ([...line].some(isControl))
+        return 'control characters are not allowed in a command';
+    return undefined;
+}
+function isControl(char) {
+    const code = char.codePointAt(0);
+    return code < 0x20 || (code >= 0x7f && code < 0xa0);
+}
+function readWord(word, index, inputs) {
+    const eq = word.indexOf('=');
+    if (eq < 0)
+        return readBareWord(word, index, inputs);
+    const key = word.slice(0, eq);
+    const value = word.slice(eq + 1);
+    const input = KEYS[key];
+    if (!input) {
+        const guess = closest(key, Object.keys(KEYS));
+        return `"${key}" is not a key a comment may set${guess ? ` (did you mean "${guess}"?)` : ''}; allowed: ${Object.keys(KEYS).join(', ')}`;
+    }
+    if (!VALUE.test(value))
+        return `${key}: give one plain value (${key}=...) without spaces, quotes or shell characters`;
+    if (inputs[input] !== undefined)
+        return `${key} is given twice`;
+    inputs[input] = value;
+    return undefined;
+}
+/** A word without `=`: the command (first word only) or the severity. */
+function readBareWord(word, index, inputs) {
+    if (COMMAND_WORDS.includes(word)) {
+        if (index !== 0)
+            return `the command ("${word}") must come first, right after ${CHATOPS_TRIGGER}`;
+        inputs.command = word;
+        return undefined;
+    }
+    if (SEVERITIES.includes(word)) {
+        if (inputs.severity !== undefined)
+            return 'the severity is given twice';
+        inputs.severity = word;
+        return undefined;
+    }
+    const guess = closest(word, [...(index === 0 ? COMMAND_WORDS : []), ...SEVERITIES]);
+    return `"${word}" is not a command or a severity${guess ? ` (did you mean "${guess}"?)` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./src/chatops/comment.ts
+
+
+async function decide(event, ctx) {
+    if (event.action !== 'created')
+        return { status: 'ignored', why: `comment ${event.action ?? 'event'}: only new comments count` };
+    const body = event.comment?.body ?? '';
+    const parsed = parseChatOpsComment(body);
+    if (parsed.kind === 'not-a-command')
+        return { status: 'ignored', why: 'not a /rollback command' };
+    const commentId = event.comment?.id;
+    const issueNumber = event.issue?.number;
+    const actor = event.comment?.user?.login;
+    if (!commentId || !issueNumber || !actor)
+        return { status: 'ignored', why: 'the event has no comment id, issue number or author' };
+    const answer = async (reaction, text) => {
+        await ctx.api.react(commentId, reaction);
+        await ctx.api.reply(issueNumber, text);
+    };
+    const authorization = await authorize(ctx.api, actor, ctx.policy);
+    if (!authorization.allowed) {
+        await answer('-1', `🚫 **/rollback refused**: ${authorization.reason}.`);
+        return { status: 'refused', reason: authorization.reason };
+    }
+    const defaultBranch = event.repository?.default_branch;
+    if (defaultBranch && ctx.ref && ctx.ref !== `refs/heads/${defaultBranch}`) {
+        const reason = `the workflow runs on ${ctx.ref}, not the default branch ${defaultBranch}: the runbook and code must come from the default branch`;
+        await answer('confused', invalidReply(reason));
+        return { status: 'invalid', reason };
+    }
+    if (parsed.kind === 'invalid') {
+        await answer('confused', invalidReply(parsed.reason));
+        return { status: 'invalid', reason: parsed.reason };
+    }
+    const pinned = await pinCommits(parsed.inputs, ctx.api);
+    if ('problem' in pinned) {
+        await answer('confused', invalidReply(pinned.problem));
+        return { status: 'invalid', reason: pinned.problem };
+    }
+    await ctx.api.react(commentId, 'eyes');
+    const reply = await ctx.api.reply(issueNumber, acceptedReply(actor, pinned.inputs));
+    return { status: 'accepted', inputs: pinned.inputs, actor, issueNumber, commentId, reply };
+}
+function invalidReply(reason) {
+    return `⚠️ **/rollback not run**: ${reason}.\n\nUsage:\n\n\`\`\`\n${CHATOPS_USAGE}\n\`\`\`\nNothing was changed.`;
+}
+function acceptedReply(actor, inputs) {
+    const facts = Object.entries(inputs).map(([key, value]) => `\`${key}\`: \`${value}\``);
+    return `👀 **/rollback ${inputs.command}** from @${actor} accepted: ${facts.join(' · ')}\n\nThe plan and the result will appear here.`;
+}
+/** Every commit the command names, as a full SHA of this repository. */
+async function pinCommits(inputs, api) {
+    const pinned = { ...inputs };
+    const resolve = async (key, ref) => {
+        if (!/^[0-9a-f]{7,40}$/i.test(ref))
+            return `${key}: "${ref}" is not a commit SHA (7-40 hex)`;
+        const sha = await api.resolveCommit(ref);
+        return sha ?? `${key}: commit ${ref} does not exist in this repository`;
+    };
+    const one = async (key) => {
+        const value = inputs[key];
+        if (value === undefined)
+            return undefined;
+        const parts = key === 'revert' ? value.split(/(\.\.|,)/) : [value];
+        const out = [];
+        for (const part of parts) {
+            if (part === '..' || part === ',' || part === '')
+                out.push(part);
+            else {
+                const sha = await resolve(key, part);
+                if (!/^[0-9a-f]{40}$/.test(sha))
+                    return sha;
+                out.push(sha);
+            }
+        }
+        pinned[key] = out.join('');
+        return undefined;
+    };
+    for (const key of ['revert', 'reset-to', 'confirm']) {
+        const problem = await one(key);
+        if (problem)
+            return { problem };
+    }
+    return { inputs: pinned };
+}
+/** The reply's body as the run goes on: the summary under the accepted line. */
+function progressReply(actor, inputs, summary) {
+    return `${acceptedReply(actor, inputs).split('\n')[0]}\n\n${summary}`;
+}
+
+;// CONCATENATED MODULE: ./src/chatops/run.ts
+
+async function handleComment(options) {
+    const { api, log } = options;
+    const decision = await decide(options.event, {
+        api,
+        policy: options.policy,
+        ref: options.ref
+    });
+    if (decision.status === 'ignored') {
+        log.info(`chatops: ignored (${decision.why})`);
+        return { status: 'ignored' };
+    }
+    if (decision.status === 'refused') {
+        log.warn(`chatops: refused: ${decision.reason}`);
+        return { status: 'refused' };
+    }
+    if (decision.status === 'invalid') {
+        log.error(`chatops: ${decision.reason}`);
+        return { status: 'failed' };
+    }
+    const { inputs, actor, issueNumber, commentId, reply } = decision;
+    if (options.mode === 'gate') {
+        const request = JSON.stringify({ ...inputs, reply: String(reply.id) });
+        return { status: 'accepted', request };
+    }
+    const result = await options.run(inputs, replyTarget(api, actor, inputs, issueNumber, reply.id));
+    await finish(api, { actor, inputs, replyId: reply.id, commentId }, result, log);
+    return { status: result.status, result };
+}
+function replyTarget(api, actor, inputs, issueNumber, replyId) {
+    return {
+        actor,
+        issueNumber,
+        replyId,
+        onProgress: markdown => api.updateReply(replyId, progressReply(actor, inputs, markdown))
+    };
+}
+/** The reply's final body and the last reaction; a failure here only warns. */
+async function finish(api, where, result, log) {
+    try {
+        await api.updateReply(where.replyId, progressReply(where.actor, where.inputs, result.markdown));
+        await api.react(where.commentId, result.status === 'failed' ? '-1' : 'rocket');
+    }
+    catch (err) {
+        log.warn(`chatops: could not post the result: ${err instanceof Error ? err.message : err}`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
 /**
  * GitHub Actions entry: with cli.ts the only place that reads inputs and the runner's
  * environment. It turns them into typed options for rollback() and publishes the results through
  * `@actions/core`. `run()` is exported so that `@github/local-action` can run it from source.
  */
+
+
+
+
+
 
 
 
@@ -41368,20 +41737,23 @@ const TRIGGER_KINDS = {
     issue_comment: 'chatops',
     schedule: 'schedule'
 };
-/** The event that started the run, read from the runner's event file. */
-function trigger(env) {
-    let payload = {};
-    if (env.GITHUB_EVENT_PATH) {
-        try {
-            payload = JSON.parse((0,external_node_fs_.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
-        }
-        catch {
-            warning(`could not read the event payload at ${env.GITHUB_EVENT_PATH}`);
-        }
+/** The runner's event file (the comment of an issue_comment event). */
+function eventPayload(env) {
+    if (!env.GITHUB_EVENT_PATH)
+        return {};
+    try {
+        return JSON.parse((0,external_node_fs_.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
     }
+    catch {
+        warning(`could not read the event payload at ${env.GITHUB_EVENT_PATH}`);
+        return {};
+    }
+}
+/** The event that started the run. */
+function trigger(env, payload) {
     return {
         kind: TRIGGER_KINDS[env.GITHUB_EVENT_NAME ?? ''] ?? 'other',
-        actor: env.GITHUB_ACTOR,
+        actor: payload.comment?.user?.login ?? env.GITHUB_ACTOR,
         issueNumber: payload.issue?.number ?? payload.pull_request?.number
     };
 }
@@ -41445,43 +41817,126 @@ function reportError(err, workdir) {
     const message = err instanceof Error ? err.message : String(err);
     setFailed(new Redactor().redact(message));
 }
-async function run() {
+function setup() {
     const env = process.env;
     const runId = env.GITHUB_RUN_ID
         ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
         : `local-${Date.now()}`;
     const workdir = env.GITHUB_WORKSPACE ?? process.cwd();
     const reportPath = (0,external_node_path_namespaceObject.join)(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`);
+    return { env, payload: eventPayload(env), runId, workdir, reportPath };
+}
+function requestInputs() {
     const raw = {};
-    for (const name of ['command', ...REQUEST_INPUTS]) {
+    for (const name of ['command', ...REQUEST_INPUTS])
         raw[name] = input(name);
+    return raw;
+}
+/** One rollback with these inputs; `reply`: a ChatOps reply kept current as the run goes on. */
+async function runRollback(s, inputs, reply) {
+    const triggered = trigger(s.env, s.payload);
+    return rollback({
+        runbookPath: (0,external_node_path_namespaceObject.resolve)(s.workdir, input('runbook') || INPUTS.runbook.default),
+        inputs,
+        trigger: reply ? { ...triggered, kind: 'chatops', actor: reply.actor } : triggered,
+        runId: s.runId,
+        workdir: s.workdir,
+        env: s.env,
+        secrets: {
+            githubToken: secret('github-token'),
+            hostingToken: secret('hosting-token'),
+            databaseUrl: secret('database-url')
+        },
+        github: githubTarget(s.env),
+        reportPath: s.reportPath,
+        log: actionsLogger,
+        registerSecret: value => core_setSecret(value),
+        initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
+        onProgress: reply?.onProgress
+    });
+}
+async function publish(outcome) {
+    setOutputs(outcome.outputs);
+    await writeSummary(outcome.markdown);
+    if (outcome.journal.status === 'failed') {
+        setFailed(outcome.journal.error?.message ?? 'rollback failed');
     }
-    try {
-        const outcome = await rollback({
-            runbookPath: (0,external_node_path_namespaceObject.resolve)(workdir, input('runbook') || INPUTS.runbook.default),
-            inputs: raw,
-            trigger: trigger(env),
-            runId,
-            workdir,
-            env,
-            secrets: {
-                githubToken: secret('github-token'),
-                hostingToken: secret('hosting-token'),
-                databaseUrl: secret('database-url')
-            },
-            github: githubTarget(env),
-            reportPath,
-            log: actionsLogger,
-            registerSecret: value => core_setSecret(value)
-        });
-        setOutputs(outcome.outputs);
-        await writeSummary(outcome.markdown);
-        if (outcome.journal.status === 'failed') {
-            setFailed(outcome.journal.error?.message ?? 'rollback failed');
+}
+/** The repository's GitHub client for ChatOps (token: the github-token input). */
+function chatOpsClient(env) {
+    const target = githubTarget(env);
+    const token = secret('github-token');
+    if (!target || !token)
+        throw new InputError([
+            'github-token: a /rollback comment needs the repository and a token (permissions: issues: write, pull-requests: write)'
+        ]);
+    return chatOpsApi(new GitHubClient({
+        apiUrl: target.apiUrl,
+        token,
+        owner: target.owner,
+        repo: target.repo,
+        proxy: (0,proxy/* proxySettingsFrom */.Yw)(env),
+        log: actionsLogger
+    }));
+}
+function chatOpsPolicy() {
+    const minimum = input('chatops-permission') || INPUTS['chatops-permission'].default;
+    if (!isPermissionLevel(minimum) || minimum === 'none')
+        throw new InputError([
+            `chatops-permission: "${minimum}" is not one of read, triage, write, maintain, admin`
+        ]);
+    return { minimum, allow: parseAllowlist(input('chatops-allow')) };
+}
+/** An issue_comment event: the comment is the command (never interpolated anywhere). */
+async function runComment(s) {
+    const mode = input('chatops') || 'run';
+    if (mode !== 'run' && mode !== 'gate')
+        throw new InputError([`chatops: "${mode}" is not one of run, gate`]);
+    const outcome = await handleComment({
+        event: s.payload,
+        api: chatOpsClient(s.env),
+        policy: chatOpsPolicy(),
+        ref: s.env.GITHUB_REF,
+        mode,
+        log: actionsLogger,
+        run: async (inputs, reply) => {
+            const result = await runRollback(s, inputs, reply);
+            await publish(result);
+            return { status: result.journal.status, markdown: result.markdown };
         }
+    });
+    if (!outcome.result)
+        setOutput('status', outcome.status);
+    if (outcome.request)
+        setOutput('request', outcome.request);
+    if (outcome.status === 'failed' && !outcome.result)
+        setFailed('the /rollback command was not run (see the reply on the comment)');
+}
+/** The job after a ChatOps gate: the request comes from the inputs, the reply is updated. */
+async function runAfterGate(s, replyId) {
+    const api = chatOpsClient(s.env);
+    const actor = s.payload.comment?.user?.login ?? s.env.GITHUB_ACTOR ?? 'unknown';
+    const inputs = requestInputs();
+    const issueNumber = s.payload.issue?.number ?? 0;
+    const outcome = await runRollback(s, inputs, replyTarget(api, actor, inputs, issueNumber, replyId));
+    await publish(outcome);
+    const commentId = s.payload.comment?.id;
+    if (commentId)
+        await finish(api, { actor, inputs, replyId, commentId }, { status: outcome.journal.status, markdown: outcome.markdown }, actionsLogger);
+}
+async function run() {
+    const s = setup();
+    try {
+        const replyId = Number(input('chatops-reply'));
+        if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
+            if (Number.isInteger(replyId) && replyId > 0)
+                return await runAfterGate(s, replyId);
+            return await runComment(s);
+        }
+        await publish(await runRollback(s, requestInputs()));
     }
     catch (err) {
-        reportError(err, workdir);
+        reportError(err, s.workdir);
     }
 }
 /** What the step says when the process ends before run() settled (see util/exit-guard.ts). */

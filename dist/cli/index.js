@@ -34,7 +34,7 @@ __nccwpck_require__.r(__webpack_exports__);
 
 
 
-const PLAIN_INPUTS = Object.keys(_interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m).filter(name => !('secret' in _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name]) && name !== 'command');
+const PLAIN_INPUTS = Object.keys(_interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m).filter(name => !('secret' in _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name]) && !('actionOnly' in _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name]) && name !== 'command');
 function usage() {
     const flags = PLAIN_INPUTS.map(name => {
         const spec = _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name];
@@ -343,10 +343,31 @@ const INPUTS = {
         description: 'PostgreSQL connection URL (default: the variable the runbook names, e.g. DATABASE_URL).',
         default: '',
         secret: true
+    },
+    'chatops-permission': {
+        description: 'For /rollback comments: the minimum repository role of the commenter (read, triage, write, maintain or admin).',
+        default: 'write',
+        actionOnly: true
+    },
+    'chatops-allow': {
+        description: 'For /rollback comments: optional allowlist of users and org/team slugs (comma or newline separated); the commenter must also have chatops-permission.',
+        default: '',
+        actionOnly: true
+    },
+    chatops: {
+        description: 'For /rollback comments: run (read, authorise and run the command in this job) or gate (read, authorise and reply; output the request for a later job behind its environment, change nothing).',
+        default: 'run',
+        actionOnly: true
+    },
+    'chatops-reply': {
+        description: 'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
+        default: '',
+        actionOnly: true
     }
 };
 const OUTPUTS = {
-    status: 'planned, succeeded or failed.',
+    status: 'planned, succeeded or failed; for /rollback comments also refused (commenter not allowed) or ignored (not a command).',
+    request: 'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
     'deployment-url': 'URL of the deployment made by the flags phase.',
@@ -5613,7 +5634,8 @@ async function statusComment(n) {
     const client = n.client;
     if (!client)
         n.skipped.push(`status comment: ${n.deps.github.unavailable()}`);
-    else if (n.closing && Number.isInteger(existing) && existing > 0)
+    // A comment this run already has (its own earlier notice, or the ChatOps reply) is updated.
+    else if (Number.isInteger(existing) && existing > 0)
         await attempt(n, `status comment ${existing} updated`, async () => {
             await client.updateComment(existing, n.body);
         });
@@ -6108,6 +6130,32 @@ class GitHubClient {
     async getPermission(user) {
         const answer = await this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user }));
         return { permission: answer.permission, user: answer.user?.login ?? user };
+    }
+    /** The commenter's repository role; undefined when not a collaborator (404). */
+    async collaboratorPermission(user) {
+        const answer = await this.orUndefined(this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })));
+        return answer && { permission: answer.permission, roleName: answer.role_name };
+    }
+    /** Active member of org/team (a pending invitation does not count). */
+    async isTeamMember(org, team, user) {
+        const answer = await this.orUndefined(this.call(`GET orgs/${org}/teams/${team}/memberships/${user}`, o => o.rest.teams.getMembershipForUserInOrg({ org, team_slug: team, username: user })));
+        return answer?.state === 'active';
+    }
+    /** The full SHA of a commit of the repository; undefined when there is none. */
+    async commitSha(ref) {
+        const answer = await this.orUndefined(this.call(`GET commits/${ref}`, o => o.rest.repos.getCommit({ ...this.repoArgs, ref })));
+        return answer?.sha;
+    }
+    /** 404 (and 422, GitHub's answer to an unknown commit) mean "there is none". */
+    async orUndefined(call) {
+        try {
+            return await call;
+        }
+        catch (err) {
+            if (err instanceof GitHubApiError && (err.status === 404 || err.status === 422))
+                return undefined;
+            throw err;
+        }
     }
     /** undefined when the variable does not exist. */
     async getVariable(name) {
@@ -6910,6 +6958,7 @@ async function engine_execute(plan, base, hooks = {}) {
     const modules = hooks.modules ?? PHASE_MODULES;
     const started = now();
     const journal = newJournal(plan, started);
+    Object.assign(journal.outputs, hooks.initialOutputs);
     const state = { failed: false };
     const deps = {
         ...base,
@@ -7274,11 +7323,15 @@ async function rollback(options) {
         await (0,promises_.writeFile)(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n');
     };
     let current;
+    const summary = () => (current ? redactor.redact(renderMarkdown(current)) : '');
     const journal = await engine_execute(plan, deps, {
-        summary: () => (current ? redactor.redact(renderMarkdown(current)) : ''),
+        summary,
+        initialOutputs: options.initialOutputs,
         onJournal: async (j) => {
             current = j;
             await writeReport(j);
+            // Progress reports are news, not the record: one that fails must not stop the run.
+            await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`));
         }
     });
     return {
