@@ -1,13 +1,17 @@
 /** The built bundle, run as the Actions runner runs it. */
-import { describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runAction } from './support/action-runner.js'
+import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 
 const EXAMPLE = 'examples/streaming-migration/rollback.yml'
 
 describe('dist/index.js', () => {
+  // The bundle these tests run is built from the current sources first (never a stale dist/).
+  beforeAll(() => builtBundle(), BUNDLE_TIMEOUT_MS)
+
   it('exists (run npm run build)', () => {
     expect(existsSync('dist/index.js')).toBe(true)
   })

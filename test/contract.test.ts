@@ -1,10 +1,11 @@
 import { describe, expect, it, jest } from '@jest/globals'
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { INPUTS, OUTPUTS } from '../src/interface.js'
 import { PHASE_MODULES } from '../src/phases/index.js'
+import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 
 interface ActionYml {
   runs: { using: string; main: string }
@@ -142,12 +143,33 @@ describe('action.yml contract', () => {
     expect(octokit).toEqual([join('github', 'octokit.ts')])
   })
 
-  it('the bundles are CommonJS without zod; the CLI is executable', () => {
-    expect(JSON.parse(readFileSync('dist/package.json', 'utf8'))).toEqual({ type: 'commonjs' })
-    expect(readFileSync('dist/index.js', 'utf8')).not.toMatch(/ZodObject|\$ZodType/)
-    expect(readFileSync('dist/cli/index.js', 'utf8').startsWith('#!/usr/bin/env node')).toBe(true)
-    expect(statSync('dist/cli/index.js').mode & 0o111).not.toBe(0)
-  })
+  it(
+    'the bundles under test are built from the current sources, not taken from dist/',
+    async () => {
+      const bundle = await builtBundle()
+      // .ci/run points the tests at dist/ only after rebuilding it and finding no difference.
+      const checkedByCi = process.env.ER_TEST_BUNDLE_DIR !== undefined
+      expect(bundle === resolve('dist')).toBe(checkedByCi)
+      expect(readFileSync(join(bundle, 'index.js'), 'utf8')).toContain(OUTPUTS['incident-issue'])
+    },
+    BUNDLE_TIMEOUT_MS
+  )
+
+  it(
+    'the bundles are CommonJS without zod; the CLI is executable',
+    async () => {
+      // Built from the current sources (the committed dist/ is compared by .ci/run).
+      const dist = await builtBundle()
+      expect(JSON.parse(readFileSync(join(dist, 'package.json'), 'utf8'))).toEqual({
+        type: 'commonjs'
+      })
+      expect(readFileSync(join(dist, 'index.js'), 'utf8')).not.toMatch(/ZodObject|\$ZodType/)
+      const cli = join(dist, 'cli', 'index.js')
+      expect(readFileSync(cli, 'utf8').startsWith('#!/usr/bin/env node')).toBe(true)
+      expect(statSync(cli).mode & 0o111).not.toBe(0)
+    },
+    BUNDLE_TIMEOUT_MS
+  )
 
   it('phases that share the checkout or the database take turns in preflight', () => {
     const shares = Object.values(PHASE_MODULES)

@@ -1,8 +1,12 @@
-/** Runs the built dist/index.js the way the Actions runner does: INPUT_* env, files for outputs. */
+/**
+ * Runs the action's bundle (built from the current sources: ./bundle.ts) the way the Actions runner
+ * runs dist/index.js: INPUT_* env, files for outputs.
+ */
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { builtBundle } from './bundle.js'
 
 export interface ActionRun {
   code: number | null
@@ -46,7 +50,8 @@ export async function runAction(
   const inputEnv = Object.fromEntries(
     Object.entries(inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v])
   )
-  const child = spawn(process.execPath, ['dist/index.js'], {
+  const entry = join(await builtBundle(), 'index.js')
+  const child = spawn(process.execPath, [entry], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
