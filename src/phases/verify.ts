@@ -11,9 +11,16 @@ import type { HttpCheck } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
 import { redactorFor } from '../secrets.js'
 import type { Redactor } from '../util/redact.js'
+import { childEnv } from '../util/child-env.js'
 
-export type VerifyAction =
-  { kind: 'http'; check: HttpCheck } | { kind: 'smoke'; run: string; timeoutMs: number }
+export type VerifyAction = { kind: 'http'; check: HttpCheck } | ({ kind: 'smoke' } & SmokeCommand)
+
+/** The smoke command; `env`: variables of the run's environment it is given (see child-env.ts). */
+export interface SmokeCommand {
+  run: string
+  timeoutMs: number
+  env: string[]
+}
 
 export interface ProbeResult {
   ok: boolean
@@ -114,10 +121,7 @@ async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult>
   }
 }
 
-async function runSmoke(
-  action: { run: string; timeoutMs: number },
-  ctx: RunContext
-): Promise<StepResult> {
+async function runSmoke(action: SmokeCommand, ctx: RunContext): Promise<StepResult> {
   const redactor = redactorFor(ctx)
   const started = Date.now()
   let output = ''
@@ -133,7 +137,7 @@ async function runSmoke(
     const child = spawn(action.run, {
       shell: true,
       cwd: ctx.workdir,
-      env: { ...ctx.env },
+      env: childEnv(ctx.env, { pass: action.env }),
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
@@ -224,7 +228,8 @@ export const verifyPhase: PhaseModule<VerifyAction> = {
         action: {
           kind: 'smoke',
           run: verify.smoke.run,
-          timeoutMs: parseDuration(verify.smoke.timeout)
+          timeoutMs: parseDuration(verify.smoke.timeout),
+          env: verify.smoke.env
         }
       })
     return steps
