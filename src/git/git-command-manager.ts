@@ -44,11 +44,6 @@ export interface CommitInfo {
   subject: string
 }
 
-export interface PushOptions {
-  /** `--force-with-lease=<ref>:<expected sha>` */
-  lease?: { ref: string; expected: string }
-}
-
 /** A committer's name and email. */
 export interface Identity {
   name: string
@@ -272,16 +267,14 @@ export class GitCommandManager {
     await this.exec(['rm', '-r', '--quiet', '--ignore-unmatch', '--', path])
   }
 
-  /** Pushes `src` to `dst`; returns git's output so the caller can explain a rejection. */
-  async push(remote: string, src: string, dst: string, options: PushOptions = {}) {
-    const args = ['push', '--porcelain']
-    if (options.lease)
-      args.push(`--force-with-lease=${options.lease.ref}:${options.lease.expected}`)
-    return this.tryExec([...args, remote, `${src}:${dst}`])
-  }
-
-  async deleteRemoteRef(remote: string, ref: string): Promise<GitOutput> {
-    return this.tryExec(['push', '--porcelain', remote, `:${ref}`])
+  /**
+   * Pushes `src` to `dst` (an empty `src` deletes it) only if the remote's `dst` holds `expected`
+   * (null: only if it does not exist); returns git's output so the caller can explain a refusal.
+   * There is no push without a lease: see push.ts.
+   */
+  async push(remote: string, src: string, dst: string, expected: string | null) {
+    const lease = `--force-with-lease=${dst}:${expected ?? ''}`
+    return this.tryExec(['push', '--porcelain', lease, remote, `${src}:${dst}`])
   }
 
   /** The effective values of the config keys matching `pattern` (one git call for several). */

@@ -7,7 +7,7 @@ import { RollbackError } from '../util/errors.js'
 import type { CommitInfo } from './git-command-manager.js'
 import { deepenUntil, type FetchStats } from './history.js'
 import { checkShaInput, refComponent, type GitAction } from './inputs.js'
-import { pushOrExplain } from './push.js'
+import { deleteWithLease, pushWithLease } from './push.js'
 import { short } from './revert.js'
 import type { GitSession } from './session.js'
 
@@ -69,22 +69,37 @@ export function backupRef(action: GitAction, runId: string): string {
  */
 export async function backupThenForcePush(session: GitSession, backup: string): Promise<void> {
   const { git, remote, branch, tip } = session
-  await pushOrExplain(git, { remote, src: tip, dst: backup })
+  await pushBackup(session, backup)
   try {
-    await pushOrExplain(
-      git,
-      { remote, src: 'HEAD', dst: `refs/heads/${branch}` },
-      { lease: { ref: `refs/heads/${branch}`, expected: tip } }
-    )
+    await pushWithLease(git, { remote, src: 'HEAD', dst: `refs/heads/${branch}`, expected: tip })
   } catch (err) {
     if (await stillOnBranch(session)) {
-      await git.deleteRemoteRef(remote, backup)
+      await deleteWithLease(git, { remote, dst: backup, expected: tip })
       throw err
     }
     if (!(err instanceof RollbackError)) throw err
     throw new RollbackError(
       `${err.message}; the old head ${short(tip)} is kept at ${backup}`,
       err.hint
+    )
+  }
+}
+
+/**
+ * A new backup ref holding the old head. A rerun of the same run finds it already holding that
+ * head (fine); a backup ref holding something else is never overwritten.
+ */
+async function pushBackup(session: GitSession, backup: string): Promise<void> {
+  const { git, remote, tip } = session
+  try {
+    await pushWithLease(git, { remote, src: tip, dst: backup, expected: null })
+  } catch (err) {
+    const existing = await git.lsRemote(remote, backup).catch(() => undefined)
+    if (existing === tip) return
+    if (existing === undefined) throw err
+    throw new RollbackError(
+      `backup ref ${backup} already exists on ${remote} and holds ${short(existing)}, not the head ${short(tip)} to keep; nothing was changed`,
+      'keep what it holds (git fetch it), delete it (git push origin :<ref>) or set git.backup-ref-prefix to another prefix, then rerun'
     )
   }
 }

@@ -20,7 +20,7 @@ import {
 } from '../model.js'
 import { applyFileRules, missingProtected, presentPaths } from '../git/files.js'
 import { fileRules, gitAction, type FileRules } from '../git/inputs.js'
-import { pushOrExplain } from '../git/push.js'
+import { pushWithLease } from '../git/push.js'
 import { requireClean, runLabel } from '../git/rollback.js'
 import { short } from '../git/revert.js'
 import { withStepSession as session } from '../git/session.js'
@@ -46,7 +46,8 @@ async function apply(step: Step<FilesAction>, ctx: RunContext, push: boolean): P
     if (!push) {
       return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details }
     }
-    await pushOrExplain(s.git, { remote: s.remote, src: head, dst: `refs/heads/${s.branch}` })
+    const dst = `refs/heads/${s.branch}`
+    await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: s.tip })
     return {
       status: 'succeeded',
       changed: [...removed, `${s.remote}/${s.branch} is now ${short(head)}`],

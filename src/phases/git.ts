@@ -13,7 +13,7 @@ import {
   type StepResult
 } from '../model.js'
 import { describeAction, gitAction, refComponent, type GitAction } from '../git/inputs.js'
-import { pushOrExplain } from '../git/push.js'
+import { deleteWithLease, pushWithLease } from '../git/push.js'
 import { backupRef, backupThenForcePush } from '../git/reset.js'
 import {
   describeResolved,
@@ -83,7 +83,7 @@ async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResul
         `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
       ]
     } else {
-      await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst })
+      await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected: s.tip })
       ctx.log.info(`pushed ${short(prepared.head)} to ${s.remote} ${dst}`)
       recovery = [`to undo: git revert ${prepared.commits.map(short).join(' ')} and push`]
     }
@@ -103,9 +103,10 @@ async function drillGit(step: Step<GitAction>, ctx: RunContext): Promise<StepRes
     const prepared = await prepare(s, step.action, resolved, runLabel(ctx))
     // Not under refs/heads: a scratch branch would start push workflows and preview builds.
     const scratch = `refs/rollback/drill/${refComponent(ctx.request.runId)}`
-    await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch })
-    const deleted = await s.git.deleteRemoteRef(s.remote, scratch)
-    if (deleted.exitCode !== 0) ctx.log.warn(`could not delete drill branch ${scratch}`)
+    await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst: scratch, expected: null })
+    const target = { remote: s.remote, dst: scratch, expected: prepared.head }
+    if (!(await deleteWithLease(s.git, target)))
+      ctx.log.warn(`could not delete drill branch ${scratch}`)
     return {
       status: 'succeeded',
       changed: [
