@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type pg from 'pg'
-import { RollbackError } from '../util/errors.js'
+import { MissingSecretError, RollbackError } from '../util/errors.js'
 import { type RunContext } from '../model.js'
 import type { DatabaseConfig } from '../runbook/schema.js'
 import { parseDuration } from '../util/duration.js'
@@ -33,7 +33,7 @@ export function dbSettings(ctx: RunContext): DbSettings {
   const fromSecret = ctx.secrets.databaseUrl
   const url = fromSecret ?? ctx.env[urlEnv]
   if (!url) {
-    throw new RollbackError(
+    throw new MissingSecretError(
       `no database URL: neither the database-url input nor $${urlEnv} is set`,
       `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`
     )

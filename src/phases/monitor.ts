@@ -4,7 +4,8 @@
  * leaves its min/max. Stops early once failure is certain. Read-only: metrics run on one
  * short-lived client named `emergency-rollback monitor <run id>`. Time goes through ctx.sleep.
  */
-import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
+import type { PhaseModule, RunContext, StepResult } from '../model.js'
+import { MissingSecretError } from '../util/errors.js'
 import type { MonitorConfig, Runbook } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
 import { connect as connectDatabase, dbSettings } from '../db/connection.js'
@@ -102,7 +103,7 @@ function metricsNeedDb(action: MonitorAction, ctx: RunContext): string | undefin
   if (action.config.metrics.length === 0) return undefined
   const url = databaseUrl(ctx, action.urlEnv)
   if (!url)
-    throw new RollbackError(
+    throw new MissingSecretError(
       `monitor.metrics need a database, but ${action.urlEnv} is not set`,
       `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`
     )

@@ -17,6 +17,7 @@ import {
 import { DEFAULT_SEVERITY_MATRIX } from '../runbook/constants.js'
 import type { NotifyConfig, Runbook } from '../runbook/schema.js'
 import { redactorFor } from '../secrets.js'
+import { MissingSecretError } from '../util/errors.js'
 
 export interface NotifyAction {
   kind: 'initiated' | 'closing'
@@ -38,7 +39,7 @@ function webhookUrl(config: NotifyConfig, ctx: RunContext): string | undefined {
   if (!name) return undefined
   const url = ctx.env[name]
   if (!url)
-    throw new RollbackError(
+    throw new MissingSecretError(
       `notify.webhook-env names ${name}, but ${name} is not set`,
       `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`
     )

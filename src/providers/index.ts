@@ -1,5 +1,5 @@
 /** Builds the hosting provider a runbook names, with the token from secrets or the environment. */
-import { RollbackError } from '../util/errors.js'
+import { MissingSecretError, RollbackError } from '../util/errors.js'
 import { type RunContext } from '../model.js'
 import type { HostingProvider } from './types.js'
 import { GitHubVariablesProvider } from './github-variables.js'
@@ -33,7 +33,7 @@ export function createHostingProvider(
   const tokenEnv = hosting['token-env']
   const token = hostingToken(ctx)
   if (!token)
-    throw new RollbackError(
+    throw new MissingSecretError(
       `no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`,
       hosting.provider === 'vercel'
         ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
