@@ -242,9 +242,23 @@ export class GitCommandManager {
     await this.resetHard(rev)
   }
 
+  /** Paths as they are (`-z`: no C-style quoting of non-ASCII names). */
   async conflictedPaths(): Promise<string[]> {
-    const out = await this.exec(['diff', '--name-only', '--diff-filter=U'])
-    return out.split('\n').filter(Boolean)
+    return splitNul(await this.exec(['diff', '--name-only', '-z', '--diff-filter=U']))
+  }
+
+  /**
+   * Untracked paths of the working tree (not ignored ones, which git overwrites freely); an
+   * untracked directory is one entry ending in `/`.
+   */
+  async untrackedPaths(): Promise<string[]> {
+    const out = await this.exec(['ls-files', '-z', '--others', '--exclude-standard', '--directory'])
+    return splitNul(out)
+  }
+
+  /** Paths that differ between two trees (whole trees: `--no-renames`, no pathspec). */
+  async changedPaths(from: string, to: string): Promise<string[]> {
+    return splitNul(await this.exec(['diff', '--name-only', '-z', '--no-renames', from, to, '--']))
   }
 
   async hasStagedChanges(): Promise<boolean> {
@@ -297,6 +311,10 @@ export class GitCommandManager {
   async unsetLocalConfig(key: string, value: string): Promise<void> {
     await this.tryExec(['config', '--local', '--fixed-value', '--unset-all', key, value])
   }
+}
+
+function splitNul(text: string): string[] {
+  return text.split('\0').filter(Boolean)
 }
 
 function lastLines(text: string): string {

@@ -25,10 +25,16 @@ function confirmMismatch(confirm: string, target: string): RollbackError {
   )
 }
 
+/** The checked `confirm`; undefined only for a plan that was given none (it lists, not runs). */
+function confirmation(action: GitAction): string | undefined {
+  if (!action.confirmRequired && !action.confirm?.trim()) return undefined
+  return checkShaInput('confirm', action.confirm)
+}
+
 export async function resolveReset(session: GitSession, action: GitAction): Promise<ResetPlan> {
   const wanted = checkShaInput('reset-to', action.resetTo)
-  const confirm = checkShaInput('confirm', action.confirm)
-  if (!wanted.startsWith(confirm) && !confirm.startsWith(wanted))
+  const confirm = confirmation(action)
+  if (confirm && !wanted.startsWith(confirm) && !confirm.startsWith(wanted))
     throw confirmMismatch(confirm, wanted)
   const { git } = session
   const { stats } = await deepenUntil(
@@ -47,7 +53,7 @@ export async function resolveReset(session: GitSession, action: GitAction): Prom
       'check the SHA: git log --oneline on the branch lists the known-good commits'
     )
   }
-  if (!target.startsWith(confirm)) throw confirmMismatch(confirm, target)
+  if (confirm && !target.startsWith(confirm)) throw confirmMismatch(confirm, target)
   if (!(await git.isAncestor(target, session.tip))) {
     throw new RollbackError(
       `reset-to: ${short(target)} is not an ancestor of ${session.remote}/${session.branch}`,
