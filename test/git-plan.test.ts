@@ -152,6 +152,21 @@ describe('untracked files in the checkout', () => {
     expect(existsSync(join(workdir, 'app.ts', 'x'))).toBe(true)
   })
 
+  it('the files step names one where it checks out the remote head', async () => {
+    const { repo: r } = history()
+    const workdir = clone(r)
+    commit(r.work, 'add notes', { 'notes.md': 'n\n' })
+    push(r.work)
+    writeFileSync(join(workdir, 'notes.md'), 'mine\n')
+    const err = await runPhase({
+      workdir,
+      runbook: { files: { remove: ['stream.ts'] } },
+      phase: 'files'
+    }).catch(e => e)
+    expect(err.message).toMatch(/untracked file where the rollback writes: notes\.md/)
+    expect(remoteLog(r)[0]).toBe('add notes')
+  })
+
   it('ignored files are not in the way (git overwrites them)', async () => {
     const { repo: r } = history()
     const removal = commit(r.work, 'remove stream route', { 'stream.ts': null })

@@ -33,7 +33,7 @@ export class GitCommandError extends Error {
     readonly args: string[],
     readonly output: GitOutput
   ) {
-    super(`git ${args[0] ?? ''} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`)
+    super(`git ${subcommand(args)} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`)
     this.name = 'GitCommandError'
   }
 }
@@ -311,6 +311,15 @@ export class GitCommandManager {
   async unsetLocalConfig(key: string, value: string): Promise<void> {
     await this.tryExec(['config', '--local', '--fixed-value', '--unset-all', key, value])
   }
+}
+
+/** `checkout` of `-c advice.detachedHead=false checkout ...`. */
+function subcommand(args: string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '-c') i++
+    else if (!args[i]!.startsWith('-')) return args[i]!
+  }
+  return ''
 }
 
 function splitNul(text: string): string[] {

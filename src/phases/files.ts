@@ -24,6 +24,7 @@ import { pushWithLease } from '../git/push.js'
 import { requireClean, runLabel } from '../git/rollback.js'
 import { short } from '../git/revert.js'
 import { withStepSession as session } from '../git/session.js'
+import { requireNothingUntrackedAt } from '../git/untracked.js'
 
 export interface FilesAction {
   remote: string
@@ -88,6 +89,8 @@ export const filesPhase: PhaseModule<FilesAction> = {
     for (const step of steps) {
       notes.push(
         await session(step, ctx, async s => {
+          // The step checks out the remote head in the checkout: nothing untracked may be in the way.
+          await requireNothingUntrackedAt(s.git, await s.git.changedPaths('HEAD', s.tip))
           const present = await presentPaths(s.git, step.action.rules.remove, s.tip)
           const missing = await missingProtected(s.git, step.action.rules, s.tip)
           // Without a git step to bring them back, a missing protected file fails the run here,
