@@ -133,8 +133,8 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5999);
-/* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(5954);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7504);
+/* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9163);
 /* harmony import */ var _git_auth_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(5768);
 /* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(767);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(9922);
@@ -364,18 +364,11 @@ const OUTPUTS = {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   L: () => (/* binding */ COMMANDS),
-/* harmony export */   Z: () => (/* binding */ RollbackError)
+/* harmony export */   Z: () => (/* reexport safe */ _util_errors_js__WEBPACK_IMPORTED_MODULE_0__.Z)
 /* harmony export */ });
+/* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(17);
 const COMMANDS = ['plan', 'run', 'drill'];
-/** An error whose message is already fit for the operator: no stack trace needed. */
-class RollbackError extends Error {
-    hint;
-    constructor(message, hint) {
-        super(message);
-        this.hint = hint;
-        this.name = 'RollbackError';
-    }
-}
+
 
 
 /***/ }),
@@ -514,7 +507,7 @@ function checkRevertSpec(spec) {
 
 /***/ }),
 
-/***/ 5999:
+/***/ 7504:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -554,6 +547,8 @@ function elapsedMs(startedAt, sleptMs, now) {
     return Math.max(now - startedAt, sleptMs);
 }
 
+// EXTERNAL MODULE: ./src/util/errors.ts
+var errors = __nccwpck_require__(17);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: ./src/util/redact.ts
@@ -572,13 +567,13 @@ var redact = __nccwpck_require__(767);
 const APPLICATION_NAME = 'emergency-rollback';
 const DEFAULTS = { 'url-env': 'DATABASE_URL', 'lock-timeout': '500ms', 'statement-timeout': '5m' };
 /** Resolves the URL and timeouts for a run (schema/integrity use the database section too). */
-function dbSettings(ctx) {
-    const config = ctx.runbook.database ?? {};
+function dbSettings(source) {
+    const config = source.config ?? {};
     const urlEnv = config['url-env'] ?? DEFAULTS['url-env'];
-    const fromSecret = ctx.secrets.databaseUrl;
-    const url = fromSecret ?? ctx.env[urlEnv];
+    const fromSecret = source.inputUrl;
+    const url = fromSecret ?? source.env[urlEnv];
     if (!url) {
-        throw new model/* RollbackError */.Z(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
+        throw new errors/* RollbackError */.Z(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
     }
     return {
         url,
@@ -586,7 +581,7 @@ function dbSettings(ctx) {
         statementTimeoutMs: parseDuration(config['statement-timeout'] ?? DEFAULTS['statement-timeout']),
         lockTimeoutMs: parseDuration(config['lock-timeout'] ?? DEFAULTS['lock-timeout']),
         lockRetries: config['lock-retries'] ?? 8,
-        runId: ctx.request.runId
+        runId: source.runId
     };
 }
 /** pg client options from a URL: TLS per sslmode with libpq's meaning of each mode. */
@@ -596,10 +591,10 @@ function clientConfig(settings, purpose) {
         parsed = new URL(settings.url);
     }
     catch {
-        throw new model/* RollbackError */.Z(`the database URL from ${settings.source} is not a valid URL`, 'use postgres://user:password@host:5432/dbname?sslmode=require');
+        throw new errors/* RollbackError */.Z(`the database URL from ${settings.source} is not a valid URL`, 'use postgres://user:password@host:5432/dbname?sslmode=require');
     }
     if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
-        throw new model/* RollbackError */.Z(`the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`);
+        throw new errors/* RollbackError */.Z(`the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`);
     }
     const params = parsed.searchParams;
     const sslmode = params.get('sslmode') ?? 'prefer';
@@ -676,20 +671,20 @@ function connectionError(err, settings) {
         case 'EHOSTUNREACH':
         case 'ENETUNREACH':
         case 'ETIMEDOUT':
-            return new model/* RollbackError */.Z(`database unreachable at ${where} (${e.code})`, `check the host and port in ${settings.source}, and that the runner can reach the database`);
+            return new errors/* RollbackError */.Z(`database unreachable at ${where} (${e.code})`, `check the host and port in ${settings.source}, and that the runner can reach the database`);
         case 'ENOTFOUND':
         case 'EAI_AGAIN':
-            return new model/* RollbackError */.Z(`database host not found for ${where} (${e.code})`, `check the host name in ${settings.source}`);
+            return new errors/* RollbackError */.Z(`database host not found for ${where} (${e.code})`, `check the host name in ${settings.source}`);
         case '28P01':
         case '28000':
-            return new model/* RollbackError */.Z(`database refused the credentials for ${where} (${e.code}: authentication failed)`, `check the user and password in ${settings.source}`);
+            return new errors/* RollbackError */.Z(`database refused the credentials for ${where} (${e.code}: authentication failed)`, `check the user and password in ${settings.source}`);
         case '3D000':
-            return new model/* RollbackError */.Z(`database does not exist: ${where} (3D000)`, `check the database name in ${settings.source}`);
+            return new errors/* RollbackError */.Z(`database does not exist: ${where} (3D000)`, `check the database name in ${settings.source}`);
         default:
             if (/timeout/i.test(raw)) {
-                return new model/* RollbackError */.Z(`database connection timed out: ${where}`, `check ${settings.source} and the network`);
+                return new errors/* RollbackError */.Z(`database connection timed out: ${where}`, `check ${settings.source} and the network`);
             }
-            return new model/* RollbackError */.Z(`cannot connect to ${where}: ${raw}`, `check ${settings.source}`);
+            return new errors/* RollbackError */.Z(`cannot connect to ${where}: ${raw}`, `check ${settings.source}`);
     }
 }
 /** Runs fn with a session and always closes it. */
@@ -721,12 +716,12 @@ function pgErrorCode(err) {
 }
 /** A server error as a RollbackError naming the runbook field, the SQLSTATE and the message. */
 function sqlError(err, field, statement) {
-    if (err instanceof model/* RollbackError */.Z)
+    if (err instanceof errors/* RollbackError */.Z)
         return err;
     const e = err;
     const code = e.code ? ` (SQLSTATE ${e.code})` : '';
     const stmt = statement ? ` in "${statement.replace(/\s+/g, ' ').slice(0, 120)}"` : '';
-    return new model/* RollbackError */.Z(`${field}: SQL failed${code}${stmt}: ${e.message ?? String(err)}`, `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`);
+    return new errors/* RollbackError */.Z(`${field}: SQL failed${code}${stmt}: ${e.message ?? String(err)}`, `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`);
 }
 
 ;// CONCATENATED MODULE: ./src/db/advisory-lock.ts
@@ -767,7 +762,7 @@ async function acquireRunLock(settings, purpose) {
         const res = await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [ADVISORY_LOCK_KEY.toString()]);
         if (!res.rows[0]?.ok) {
             const holder = await lockHolder(client);
-            throw new model/* RollbackError */.Z(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
+            throw new errors/* RollbackError */.Z(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
                 ? `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`
                 : 'wait for the other run to finish');
         }
@@ -796,7 +791,7 @@ async function acquireRunLock(settings, purpose) {
 async function checkRunLockFree(client) {
     const holder = await lockHolder(client);
     if (holder) {
-        throw new model/* RollbackError */.Z(`another rollback is running on this database: the advisory lock is held by ${describeHolder(holder)}`, `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`);
+        throw new errors/* RollbackError */.Z(`another rollback is running on this database: the advisory lock is held by ${describeHolder(holder)}`, `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`);
     }
 }
 async function withRunLock(settings, purpose, fn) {
@@ -825,7 +820,7 @@ function ladderSleep(retry, random) {
     const base = Math.min(5000, 50 * 2 ** (retry - 1));
     return Math.round(base + base * 0.5 * random());
 }
-class LockLadderExhausted extends model/* RollbackError */.Z {
+class LockLadderExhausted extends errors/* RollbackError */.Z {
     attempts;
     constructor(what, attempts) {
         const tops = attempts.map(a => a.lockTimeoutMs).join('/');
@@ -1071,11 +1066,11 @@ async function validateBatchSpec(spec, field) {
             parsed = (await parseSql(`SELECT (${expr})`));
         }
         catch (err) {
-            throw new model/* RollbackError */.Z(`${field}.${what} is not a valid SQL expression: ${err instanceof Error ? err.message : err}`, `fix ${field}.${what}`);
+            throw new errors/* RollbackError */.Z(`${field}.${what} is not a valid SQL expression: ${err instanceof Error ? err.message : err}`, `fix ${field}.${what}`);
         }
         const stmts = parsed.stmts ?? [];
         if (stmts.length !== 1 || !stmts[0]?.stmt || !('SelectStmt' in stmts[0].stmt)) {
-            throw new model/* RollbackError */.Z(`${field}.${what} must be a single SQL expression`, `fix ${field}.${what}`);
+            throw new errors/* RollbackError */.Z(`${field}.${what} must be a single SQL expression`, `fix ${field}.${what}`);
         }
     };
     await check(spec.where, 'where');
@@ -1299,7 +1294,7 @@ function recreateStatement(info) {
 }
 function constraintError(info, field) {
     const list = info.constraints.map(c => `${c.type} constraint ${c.name} on ${c.table}`).join(', ');
-    return new model/* RollbackError */.Z(`${field}: index ${info.schema}.${info.name} backs ${list}; DROP INDEX CONCURRENTLY cannot drop it`, `drop the constraint instead (ALTER TABLE ... DROP CONSTRAINT, a sql step run under the lock ladder) or remove the index from ${field}`);
+    return new errors/* RollbackError */.Z(`${field}: index ${info.schema}.${info.name} backs ${list}; DROP INDEX CONCURRENTLY cannot drop it`, `drop the constraint instead (ALTER TABLE ... DROP CONSTRAINT, a sql step run under the lock ladder) or remove the index from ${field}`);
 }
 async function dropIndexConcurrently(client, name, field, ladder) {
     const before = await inspectIndex(client, name);
@@ -1318,12 +1313,12 @@ async function dropIndexConcurrently(client, name, field, ladder) {
         client.query(statement));
         const after = await inspectIndex(client, name);
         if (after) {
-            throw new model/* RollbackError */.Z(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
+            throw new errors/* RollbackError */.Z(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
         }
         return { dropped: true, before, attempts, statement };
     }
     catch (err) {
-        if (err instanceof model/* RollbackError */.Z) {
+        if (err instanceof errors/* RollbackError */.Z) {
             const after = await inspectIndex(client, name).catch(() => undefined);
             if (after && !after.valid) {
                 // Keep the error's class (and its ladder attempts); add what was left behind.
@@ -1451,7 +1446,7 @@ async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r
     else {
         const missing = inspection.present.filter(c => !inspection.backupColumns.includes(c.name));
         if (missing.length > 0 || !inspection.backupColumns.includes(spec.key)) {
-            throw new model/* RollbackError */.Z(`backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`, `it belongs to something else: set schema[].backup-table to a new name`);
+            throw new errors/* RollbackError */.Z(`backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`, `it belongs to something else: set schema[].backup-table to a new name`);
         }
     }
     const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`);
@@ -1489,7 +1484,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
     };
     const inspection = await inspectSchema(client, spec);
     if (!inspection.tableExists) {
-        throw new model/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+        throw new errors/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
     }
     const restore = restoreColumnsSql(spec, inspection.present, [
         ...inspection.indexes,
@@ -1518,7 +1513,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
         };
     }
     if (!inspection.keyExists) {
-        throw new model/* RollbackError */.Z(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
+        throw new errors/* RollbackError */.Z(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
     }
     // 2. Copy the data out (committed before anything is dropped).
     const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection, ladder.sleep));
@@ -1572,13 +1567,13 @@ async function runSchemaRollback(client, spec, field, ladder) {
 async function drillSchemaRollback(client, spec, field, ladder) {
     const inspection = await inspectSchema(client, spec);
     if (!inspection.tableExists) {
-        throw new model/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+        throw new errors/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
     }
     const timings = {};
     const indexesChecked = [];
     for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
         if (info.constraints.length > 0) {
-            throw new model/* RollbackError */.Z(`${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`);
+            throw new errors/* RollbackError */.Z(`${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`);
         }
         indexesChecked.push(`${info.schema}.${info.name}${info.valid ? '' : ' (INVALID)'}: DROP INDEX CONCURRENTLY runs outside a transaction, not in the drill; catalog check OK`);
     }
@@ -1616,12 +1611,12 @@ async function drillSchemaRollback(client, spec, field, ladder) {
 
 
 
-function ladderOptions(ctx, settings) {
+function ladderOptions(sleep, log, settings) {
     return {
         lockTimeoutMs: settings.lockTimeoutMs,
         retries: settings.lockRetries,
-        sleep: ms => ctx.sleep(ms),
-        log: message => ctx.log.info(message)
+        sleep,
+        log: message => log.info(message)
     };
 }
 function ladderText(settings) {
@@ -1645,7 +1640,7 @@ function scrub(text, settings) {
 }
 /** A failed StepResult from any error: RollbackErrors keep their hint; SQL errors name the field. */
 function failedResult(err, field, settings, extra = {}) {
-    const e = err instanceof model/* RollbackError */.Z ? err : sqlError(err, field);
+    const e = err instanceof errors/* RollbackError */.Z ? err : sqlError(err, field);
     const details = { ...extra.details };
     if (err instanceof LockLadderExhausted)
         details.lockAttempts = err.attempts;
@@ -1661,15 +1656,15 @@ function failedResult(err, field, settings, extra = {}) {
     };
 }
 /** The preflight session; under `plan` an unreachable database is a warning, not a failure. */
-async function preflightSession(ctx, phase) {
-    const settings = dbSettings(ctx);
+async function preflightSession(settings, only) {
+    const resolved = settings();
     try {
-        return { client: await connect(settings, 'preflight'), settings };
+        return { client: await connect(resolved, 'preflight'), settings: resolved };
     }
     catch (err) {
-        if (ctx.request.command !== 'plan')
+        if (!only.planning)
             throw err;
-        ctx.log.warn(`${phase} preflight: ${err.message}`);
+        only.log.warn(`${only.phase} preflight: ${err.message}`);
         return undefined;
     }
 }
@@ -1694,7 +1689,7 @@ async function classifySql(sql) {
         const message = err instanceof Error ? err.message : String(err);
         const cursor = err instanceof SqlParseError ? err.cursorPosition : undefined;
         const near = cursor !== undefined ? ` near "${sql.slice(cursor, cursor + 30).trim()}"` : '';
-        throw new model/* RollbackError */.Z(`SQL does not parse: ${message}${near}`, 'fix the SQL in the runbook');
+        throw new errors/* RollbackError */.Z(`SQL does not parse: ${message}${near}`, 'fix the SQL in the runbook');
     }
     const out = [];
     for (const raw of result.stmts ?? []) {
@@ -2011,6 +2006,7 @@ function plannedChanges(runbook, step, runId) {
 }
 const databasePhase = {
     phase: 'database',
+    needs: ['database', 'log', 'clock', 'run'],
     preflightShares: 'database',
     plan(runbook, request) {
         const steps = runbook.database?.steps ?? [];
@@ -2030,7 +2026,7 @@ const databasePhase = {
             preloadSqlParser();
         }
     },
-    async preflight(steps, ctx) {
+    async preflight(steps, deps) {
         const notes = [];
         // Parse and classify everything first: refuse unsafe SQL before touching anything.
         const classified = new Map();
@@ -2049,9 +2045,13 @@ const databasePhase = {
             if (spec)
                 await validateBatchSpec(spec, `${field}.batch-update`);
         }
-        const session = await preflightSession(ctx, 'database');
+        const session = await preflightSession(deps.database.settings, {
+            planning: deps.run.request.command === 'plan',
+            log: deps.log,
+            phase: 'database'
+        });
         if (!session)
-            return notes;
+            return { notes };
         const { client, settings } = session;
         try {
             await checkRunLockFree(client);
@@ -2069,13 +2069,13 @@ const databasePhase = {
         finally {
             await client.end().catch(() => { });
         }
-        return notes;
+        return { notes };
     },
-    async run(step, ctx) {
-        return execute(step, ctx, false);
+    async run(step, deps) {
+        return execute(step, deps, false);
     },
-    async drill(step, ctx) {
-        return execute(step, ctx, true);
+    async drill(step, deps) {
+        return execute(step, deps, true);
     }
 };
 function summary(s) {
@@ -2172,21 +2172,21 @@ async function checkStep(client, s, stmts, settings) {
     }
     return undefined;
 }
-async function execute(step, ctx, drill) {
+async function execute(step, deps, drill) {
     const { field } = step.action;
     let settings;
     try {
-        settings = dbSettings(ctx);
+        settings = deps.database.settings();
         const s = settings;
-        return await withRunLock(s, 'database', () => withClient(s, 'database', client => drill ? drillStep(client, step, ctx, s) : runStep(client, step, ctx, s)));
+        return await withRunLock(s, 'database', () => withClient(s, 'database', client => drill ? drillStep(client, step, deps, s) : runStep(client, step, deps, s)));
     }
     catch (err) {
         return failedResult(err, field, settings);
     }
 }
-async function runStep(client, s, ctx, settings) {
+async function runStep(client, s, deps, settings) {
     const { step, field } = s.action;
-    const ladder = ladderOptions(ctx, settings);
+    const ladder = ladderOptions(deps.clock.sleep, deps.log, settings);
     if (step['drop-index']) {
         const name = step['drop-index'];
         const res = await dropIndexConcurrently(client, name, `${field}.drop-index`, ladder);
@@ -2212,7 +2212,7 @@ async function runStep(client, s, ctx, settings) {
     }
     const spec = specOf(step);
     if (spec) {
-        const backupTable = backupTableName(spec.table, ctx.request.runId);
+        const backupTable = backupTableName(spec.table, deps.run.request.runId);
         const res = await runBatchUpdate(client, spec, {
             backupTable,
             ladder,
@@ -2276,9 +2276,9 @@ async function runStep(client, s, ctx, settings) {
 }
 /** Longest a drill lets one statement hold its locks in production. */
 const DRILL_STATEMENT_MS = 10_000;
-async function drillStep(client, s, ctx, settings) {
+async function drillStep(client, s, deps, settings) {
     const { step, field } = s.action;
-    const ladder = { ...ladderOptions(ctx, settings), retries: 0 };
+    const ladder = { ...ladderOptions(deps.clock.sleep, deps.log, settings), retries: 0 };
     if (step['drop-index']) {
         const info = await inspectIndex(client, step['drop-index']);
         if (info && info.constraints.length > 0)
@@ -2302,7 +2302,7 @@ async function drillStep(client, s, ctx, settings) {
     const spec = specOf(step);
     if (spec) {
         const res = await drillBatchUpdate(client, spec, {
-            backupTable: backupTableName(spec.table, ctx.request.runId),
+            backupTable: backupTableName(spec.table, deps.run.request.runId),
             ladder,
             field: `${field}.batch-update`
         });
@@ -2402,7 +2402,7 @@ async function requireProtected(git, rules, rev) {
     const missing = await missingProtected(git, rules, rev);
     if (missing.length === 0)
         return;
-    throw new model/* RollbackError */.Z(`files: protected path(s) missing after the rollback: ${missing.join(', ')}; nothing was pushed`, 'the rollback would delete files the runbook protects: narrow the revert range (or choose another reset-to), or update files.protect');
+    throw new errors/* RollbackError */.Z(`files: protected path(s) missing after the rollback: ${missing.join(', ')}; nothing was pushed`, 'the rollback would delete files the runbook protects: narrow the revert range (or choose another reset-to), or update files.protect');
 }
 
 // EXTERNAL MODULE: ./src/runbook/constants.ts
@@ -2465,26 +2465,26 @@ function refComponent(runId) {
 }
 function checkBranch(branch) {
     if (!constants/* BRANCH_NAME */.P9.test(branch)) {
-        throw new model/* RollbackError */.Z(`branch: "${branch}" is not a valid branch name`, 'use a plain branch name such as main');
+        throw new errors/* RollbackError */.Z(`branch: "${branch}" is not a valid branch name`, 'use a plain branch name such as main');
     }
 }
 /** `A..B` or SHAs separated by spaces/commas; throws RollbackError naming the `revert` field. */
 function parseRevertSpec(raw) {
     const text = raw?.trim() ?? '';
     if (text === '') {
-        throw new model/* RollbackError */.Z('revert: no commits to revert', 'set revert (input) or git.revert (runbook) to a range A..B or a list of SHAs');
+        throw new errors/* RollbackError */.Z('revert: no commits to revert', 'set revert (input) or git.revert (runbook) to a range A..B or a list of SHAs');
     }
     if (text.includes('..')) {
         const match = /^([0-9a-f]{7,40})\.\.([0-9a-f]{7,40})$/i.exec(text);
         if (!match) {
-            throw new model/* RollbackError */.Z(`revert: "${text}" is not a range of two SHAs`, 'write the range as OLD..NEW with two commit SHAs (7-40 hex characters), e.g. a1b2c3d..e4f5a6b; OLD itself is kept');
+            throw new errors/* RollbackError */.Z(`revert: "${text}" is not a range of two SHAs`, 'write the range as OLD..NEW with two commit SHAs (7-40 hex characters), e.g. a1b2c3d..e4f5a6b; OLD itself is kept');
         }
         return { kind: 'range', from: match[1].toLowerCase(), to: match[2].toLowerCase() };
     }
     const shas = text.split(/[\s,]+/).filter(Boolean);
     const bad = shas.filter(sha => !SHA.test(sha));
     if (bad.length > 0) {
-        throw new model/* RollbackError */.Z(`revert: ${bad.map(b => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not SHAs' : 'is not a SHA'}`, 'list commit SHAs (7-40 hex characters) separated by spaces or commas, or give a range A..B');
+        throw new errors/* RollbackError */.Z(`revert: ${bad.map(b => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not SHAs' : 'is not a SHA'}`, 'list commit SHAs (7-40 hex characters) separated by spaces or commas, or give a range A..B');
     }
     return { kind: 'list', shas: [...new Set(shas.map(s => s.toLowerCase()))] };
 }
@@ -2494,10 +2494,10 @@ function checkShaInput(field, value) {
         const hint = field === 'reset-to'
             ? 'set reset-to (input) or git.reset-to (runbook) to the known-good commit SHA'
             : 'a reset discards commits: repeat the target SHA (full or its first 7+ characters) in confirm';
-        throw new model/* RollbackError */.Z(`${field}: required for git-strategy reset`, hint);
+        throw new errors/* RollbackError */.Z(`${field}: required for git-strategy reset`, hint);
     }
     if (!SHA.test(text)) {
-        throw new model/* RollbackError */.Z(`${field}: "${text}" is not a commit SHA`, 'give a commit SHA: 7 to 40 hex characters');
+        throw new errors/* RollbackError */.Z(`${field}: "${text}" is not a commit SHA`, 'give a commit SHA: 7 to 40 hex characters');
     }
     return text.toLowerCase();
 }
@@ -2537,18 +2537,18 @@ function explainPushFailure(target, out, options) {
     const server = serverMessage(out) || text.trim();
     const where = `${target.remote} ${target.dst}`;
     if (/stale info/.test(text) && options.lease) {
-        return new model/* RollbackError */.Z(`push to ${where} refused: someone pushed meanwhile (the lease expected ${options.lease.expected.slice(0, 7)}); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
+        return new errors/* RollbackError */.Z(`push to ${where} refused: someone pushed meanwhile (the lease expected ${options.lease.expected.slice(0, 7)}); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
     }
     if (/\[rejected\]|fetch first|non-fast-forward/.test(text)) {
-        return new model/* RollbackError */.Z(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
+        return new errors/* RollbackError */.Z(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
     }
     if (/remote rejected|protected|hook declined/i.test(text)) {
-        return new model/* RollbackError */.Z(`push to ${where} was rejected by the server:\n${server}`, 'the branch is probably protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use git-strategy revert, which needs no force push; if the server names a missing permission (contents: write, workflows), grant it to github-token');
+        return new errors/* RollbackError */.Z(`push to ${where} was rejected by the server:\n${server}`, 'the branch is probably protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use git-strategy revert, which needs no force push; if the server names a missing permission (contents: write, workflows), grant it to github-token');
     }
     if (/\b(401|403)\b|permission|denied|authentication|could not read username/i.test(text)) {
-        return new model/* RollbackError */.Z(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
+        return new errors/* RollbackError */.Z(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
     }
-    return new model/* RollbackError */.Z(`push to ${where} failed:\n${server}`, 'check the remote and the token');
+    return new errors/* RollbackError */.Z(`push to ${where} failed:\n${server}`, 'check the remote and the token');
 }
 
 // EXTERNAL MODULE: external "node:os"
@@ -2636,7 +2636,7 @@ async function resolveRevert(session, action) {
     const { stats } = await deepenUntil(session, () => allPresent(git, spec));
     for (const rev of wantedRevs(spec)) {
         if (!(await git.revParse(rev))) {
-            throw new model/* RollbackError */.Z(`revert: commit ${rev} is not in the history of ${session.remote}/${session.branch}`, 'check the SHA (git log --oneline on the branch); only commits of the branch can be reverted');
+            throw new errors/* RollbackError */.Z(`revert: commit ${rev} is not in the history of ${session.remote}/${session.branch}`, 'check the SHA (git log --oneline on the branch); only commits of the branch can be reverted');
         }
     }
     const ordered = spec.kind === 'range'
@@ -2659,13 +2659,13 @@ async function rangeCommits(session, spec, action) {
     const { git } = session;
     const range = `${spec.from}..${spec.to}`;
     if (!(await git.isAncestor(spec.from, spec.to))) {
-        throw new model/* RollbackError */.Z(`revert: bad range ${range}: ${revert_short(spec.from)} is not an ancestor of ${revert_short(spec.to)}`, 'write the range OLD..NEW: OLD is the last good commit (kept), NEW the newest commit to revert');
+        throw new errors/* RollbackError */.Z(`revert: bad range ${range}: ${revert_short(spec.from)} is not an ancestor of ${revert_short(spec.to)}`, 'write the range OLD..NEW: OLD is the last good commit (kept), NEW the newest commit to revert');
     }
     await requireOnBranch(session, spec.to);
     // With a mainline, merges are reverted against it and their merged side comes with them.
     const commits = await git.log([range], { firstParent: action.mainline !== undefined });
     if (commits.length === 0) {
-        throw new model/* RollbackError */.Z(`revert: range ${range} is empty`, 'OLD must be older than NEW');
+        throw new errors/* RollbackError */.Z(`revert: range ${range} is empty`, 'OLD must be older than NEW');
     }
     return commits;
 }
@@ -2685,14 +2685,14 @@ async function listCommits(session, spec) {
 }
 async function requireOnBranch(session, sha) {
     if (!(await session.git.isAncestor(sha, session.tip))) {
-        throw new model/* RollbackError */.Z(`revert: commit ${revert_short(sha)} is not on ${session.remote}/${session.branch}`, 'only commits that are part of the branch can be reverted; check the SHA and the branch');
+        throw new errors/* RollbackError */.Z(`revert: commit ${revert_short(sha)} is not on ${session.remote}/${session.branch}`, 'only commits that are part of the branch can be reverted; check the SHA and the branch');
     }
 }
 function refuseUnhandledMerges(commits, action) {
     const merge = commits.find(c => c.parents.length > 1);
     if (!merge || action.mainline !== undefined)
         return;
-    throw new model/* RollbackError */.Z(`revert: ${describeCommit(merge)} is a merge commit and needs a mainline parent`, 'set git.mainline: 1 in the runbook to revert merges against the branch they were merged into, or list the merged commits instead of the merge');
+    throw new errors/* RollbackError */.Z(`revert: ${describeCommit(merge)} is a merge commit and needs a mainline parent`, 'set git.mainline: 1 in the runbook to revert merges against the branch they were merged into, or list the merged commits instead of the merge');
 }
 /** Commits reverted after `oldest` on the branch, by their reverting commit (reverts of reverts cancel). */
 async function alreadyReverted(git, tip, oldest) {
@@ -2735,7 +2735,7 @@ async function applyReverts(git, plan, action, runLabel) {
         if (conflict) {
             await git.abortRevert(start);
             const commit = plan.targets.find(c => c.sha === conflict.sha) ?? batch[0];
-            throw new model/* RollbackError */.Z(`revert: reverting ${describeCommit(commit)} conflicts in ${conflict.paths.join(', ')}; working tree restored, nothing pushed`, 'later commits changed the same lines: include them in the revert (widen the range), or revert by hand and rerun');
+            throw new errors/* RollbackError */.Z(`revert: reverting ${describeCommit(commit)} conflicts in ${conflict.paths.join(', ')}; working tree restored, nothing pushed`, 'later commits changed the same lines: include them in the revert (widen the range), or revert by hand and rerun');
         }
         if (action.mode === 'per-commit' && (await git.hasStagedChanges())) {
             made.push(await git.commit(revertMessage(batch, runLabel)));
@@ -2767,7 +2767,7 @@ function revertMessage(commits, runLabel) {
 
 
 function confirmMismatch(confirm, target) {
-    return new model/* RollbackError */.Z(`confirm: "${confirm}" does not match reset-to ${target}`, 'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm');
+    return new errors/* RollbackError */.Z(`confirm: "${confirm}" does not match reset-to ${target}`, 'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm');
 }
 async function resolveReset(session, action) {
     const wanted = checkShaInput('reset-to', action.resetTo);
@@ -2783,12 +2783,12 @@ async function resolveReset(session, action) {
         target = await git.revParse(wanted);
     }
     if (!target) {
-        throw new model/* RollbackError */.Z(`reset-to: commit ${wanted} not found on ${session.remote}/${session.branch}`, 'check the SHA: git log --oneline on the branch lists the known-good commits');
+        throw new errors/* RollbackError */.Z(`reset-to: commit ${wanted} not found on ${session.remote}/${session.branch}`, 'check the SHA: git log --oneline on the branch lists the known-good commits');
     }
     if (!target.startsWith(confirm))
         throw confirmMismatch(confirm, target);
     if (!(await git.isAncestor(target, session.tip))) {
-        throw new model/* RollbackError */.Z(`reset-to: ${revert_short(target)} is not an ancestor of ${session.remote}/${session.branch}`, 'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert');
+        throw new errors/* RollbackError */.Z(`reset-to: ${revert_short(target)} is not an ancestor of ${session.remote}/${session.branch}`, 'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert');
     }
     const discarded = await git.log([session.tip, `^${target}`]);
     return { target, discarded, fetch: stats };
@@ -2812,9 +2812,9 @@ async function backupThenForcePush(session, backup) {
             await git.deleteRemoteRef(remote, backup);
             throw err;
         }
-        if (!(err instanceof model/* RollbackError */.Z))
+        if (!(err instanceof errors/* RollbackError */.Z))
             throw err;
-        throw new model/* RollbackError */.Z(`${err.message}; the old head ${revert_short(tip)} is kept at ${backup}`, err.hint);
+        throw new errors/* RollbackError */.Z(`${err.message}; the old head ${revert_short(tip)} is kept at ${backup}`, err.hint);
     }
 }
 /** Whether the old head is still part of the remote branch (so the backup ref is redundant). */
@@ -2845,18 +2845,16 @@ async function stillOnBranch(session) {
 
 
 
-const fetchedEarlier = new WeakMap();
 /**
- * Resolves the commits. `run` is the run's context: what preflight fetched to deepen a shallow
- * checkout is remembered and reported with the run's own fetches.
+ * Resolves the commits. `earlier`: what preflight fetched to deepen a shallow checkout, reported
+ * with this resolution's own fetches.
  */
-async function resolve(session, action, run) {
+async function resolve(session, action, log, earlier) {
     const resolved = await resolveOnce(session, action);
     const fetched = describeFetch(fetchStats(resolved));
     if (fetched)
-        run.log.info(fetched);
-    const stats = mergeStats(fetchedEarlier.get(run), fetchStats(resolved));
-    fetchedEarlier.set(run, stats);
+        log.info(fetched);
+    const stats = mergeStats(earlier, fetchStats(resolved));
     if (resolved.kind === 'revert')
         resolved.revert.fetch = stats;
     else
@@ -2870,10 +2868,6 @@ async function resolveOnce(session, action) {
 }
 function fetchStats(resolved) {
     return resolved.kind === 'revert' ? resolved.revert.fetch : resolved.reset.fetch;
-}
-function runLabel(ctx) {
-    const url = ctx.github?.runUrl;
-    return `run ${ctx.request.runId}${url ? ` (${url})` : ''}`;
 }
 /** The concrete changes, for plan/preflight notes. */
 function describeResolved(resolved, session, action) {
@@ -2909,7 +2903,7 @@ function describeResolved(resolved, session, action) {
 async function requireClean(session) {
     if (await session.git.isClean())
         return;
-    throw new model/* RollbackError */.Z(`the checkout ${session.git.workdir} has uncommitted changes`, 'run the rollback on a clean checkout (actions/checkout gives one); nothing was changed');
+    throw new errors/* RollbackError */.Z(`the checkout ${session.git.workdir} has uncommitted changes`, 'run the rollback on a clean checkout (actions/checkout gives one); nothing was changed');
 }
 /** Builds the rollback result locally on a detached HEAD. Nothing leaves the machine. */
 async function prepare(session, action, resolved, label) {
@@ -2928,12 +2922,12 @@ async function prepare(session, action, resolved, label) {
  * Preflight's dry run: `prepare` in a throw-away worktree of the same repository, so a conflict or
  * a protected file the rollback would delete fails the run before any phase changed anything.
  */
-async function trial(session, action, resolved, ctx) {
-    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(ctx.env.RUNNER_TEMP ?? (0,external_node_os_.tmpdir)(), 'rollback-trial-'));
+async function trial(session, action, resolved, where) {
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(where.tempDir ?? (0,external_node_os_.tmpdir)(), 'rollback-trial-'));
     const path = (0,external_node_path_.join)(dir, 'tree');
     await session.git.addWorktree(path, session.tip);
     try {
-        return await prepare({ ...session, git: session.git.at(path) }, action, resolved, runLabel(ctx));
+        return await prepare({ ...session, git: session.git.at(path) }, action, resolved, where.label);
     }
     finally {
         await session.git.removeWorktree(path);
@@ -4361,11 +4355,6 @@ function lastLines(text) {
 
 
 
-const runners = new WeakMap();
-/** Lets tests and benchmarks observe (or interfere with) every git command of a run. */
-function useGitRunner(ctx, runner) {
-    runners.set(ctx, runner);
-}
 /** Committer identity when the checkout has none (GitHub runners have none by default). */
 const BOT = {
     name: 'github-actions[bot]',
@@ -4375,9 +4364,9 @@ const BOT = {
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
  * also look up that remote's URL, in parallel with the check (each git start costs ~10 ms).
  */
-async function openCheckout(ctx, remote) {
+async function openCheckout(checkout, remote) {
     const env = {};
-    for (const [key, value] of Object.entries(ctx.env))
+    for (const [key, value] of Object.entries(checkout.env))
         if (value !== undefined)
             env[key] = value;
     Object.assign(env, {
@@ -4389,25 +4378,25 @@ async function openCheckout(ctx, remote) {
         GIT_HTTP_LOW_SPEED_TIME: '60',
         GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
     });
-    const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit);
+    const git = new GitCommandManager(checkout.workdir, checkout.log, env, checkout.runner ?? execGit);
     const [inside, remoteUrl] = await Promise.all([
         git.tryExec(['rev-parse', '--is-inside-work-tree']),
         remote === undefined ? undefined : git.remoteUrl(remote)
     ]);
     if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
-        throw new model/* RollbackError */.Z(`${ctx.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
+        throw new errors/* RollbackError */.Z(`${checkout.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
     }
     git.useFallbackIdentity(BOT);
     return { git, remoteUrl };
 }
-async function createGit(ctx) {
-    return (await openCheckout(ctx)).git;
+async function createGit(checkout) {
+    return (await openCheckout(checkout)).git;
 }
-async function withGitSession(ctx, target, fn) {
-    const checkout = await openCheckout(ctx, target.remote);
-    const git = checkout.git;
-    const remoteUrl = checkout.remoteUrl ?? urlOrFail(target.remote);
-    const auth = await (0,git_auth/* configureAuth */.ZI)(git, remoteUrl, ctx.secrets.githubToken, ctx.env.RUNNER_TEMP);
+async function withGitSession(checkout, target, fn) {
+    const opened = await openCheckout(checkout, target.remote);
+    const git = opened.git;
+    const remoteUrl = opened.remoteUrl ?? urlOrFail(target.remote);
+    const auth = await (0,git_auth/* configureAuth */.ZI)(git, remoteUrl, checkout.githubToken, checkout.tempDir);
     try {
         await requireRemoteBranch(git, target);
         const tipRef = `refs/emergency-rollback/${target.branch}`;
@@ -4423,7 +4412,7 @@ async function withGitSession(ctx, target, fn) {
 function urlOrFail(remote) {
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || remote.startsWith('/'))
         return remote;
-    throw new model/* RollbackError */.Z(`git remote "${remote}" is not configured in the checkout`, 'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL');
+    throw new errors/* RollbackError */.Z(`git remote "${remote}" is not configured in the checkout`, 'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL');
 }
 /** Reachability and auth check (`git ls-remote`), and the branch must exist. */
 async function requireRemoteBranch(git, target) {
@@ -4433,32 +4422,19 @@ async function requireRemoteBranch(git, target) {
     }
     catch (err) {
         const detail = new redact/* Redactor */.pO().redact(err instanceof GitCommandError ? err.output.stderr.trim() : String(err));
-        throw new model/* RollbackError */.Z(`cannot reach git remote "${target.remote}": ${detail}`, 'check the remote URL and that github-token can read the repository (contents: read)');
+        throw new errors/* RollbackError */.Z(`cannot reach git remote "${target.remote}": ${detail}`, 'check the remote URL and that github-token can read the repository (contents: read)');
     }
     if (!tip) {
-        throw new model/* RollbackError */.Z(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
+        throw new errors/* RollbackError */.Z(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
     }
 }
 /** A session on the remote branch a git or files step names (the branch name checked first). */
-function withStepSession(step, ctx, fn) {
+function withStepSession(step, checkout, fn) {
     checkBranch(step.action.branch);
-    return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn);
+    return withGitSession(checkout, { remote: step.action.remote, branch: step.action.branch }, fn);
 }
 
 ;// CONCATENATED MODULE: ./src/phases/files.ts
-/**
- * files phase: the seed's "File-Level Rollback" (protect some files, remove others).
- *
- * The split with the git phase: when the git phase runs, IT applies `files.remove` (one commit) and
- * checks `files.protect` in its local sequence, before it pushes, so a revert that would delete a
- * protected file fails with nothing pushed. This phase's step then runs after it and converges:
- * it fetches the pushed branch, removes whatever listed path is still present (normally nothing),
- * re-checks the protected paths, and pushes only if it had to commit. When the git phase is not
- * in the plan (phase filter, no `git` section), this same step does the whole job on its own.
- * Either way it is idempotent: a rerun finds nothing to remove and pushes nothing.
- * Protect/remove overlap (including a removed directory that holds a protected file) is rejected
- * by the runbook schema.
- */
 
 
 
@@ -4467,11 +4443,11 @@ function withStepSession(step, ctx, fn) {
 
 
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
-async function apply(step, ctx, push) {
-    return withStepSession(step, ctx, async (s) => {
+async function apply(step, deps, push) {
+    return withStepSession(step, deps.checkout, async (s) => {
         await requireClean(s);
         await s.git.checkoutDetached(s.tip);
-        const outcome = await applyFileRules(s.git, step.action.rules, runLabel(ctx));
+        const outcome = await applyFileRules(s.git, step.action.rules, deps.run.label);
         const head = outcome.commit ?? s.tip;
         const details = { filesRemoved: outcome.removed, filesKept: outcome.kept, remoteHead: s.tip };
         if (!outcome.commit) {
@@ -4493,6 +4469,7 @@ async function apply(step, ctx, push) {
 }
 const filesPhase = {
     phase: 'files',
+    needs: ['checkout', 'run', 'progress'],
     preflightShares: 'checkout',
     plan(runbook, request) {
         if (runbook.files === undefined)
@@ -4517,15 +4494,15 @@ const filesPhase = {
             }
         ];
     },
-    async preflight(steps, ctx) {
+    async preflight(steps, deps) {
         const notes = [];
         for (const step of steps) {
-            notes.push(await withStepSession(step, ctx, async (s) => {
+            notes.push(await withStepSession(step, deps.checkout, async (s) => {
                 const present = await presentPaths(s.git, step.action.rules.remove, s.tip);
                 const missing = await missingProtected(s.git, step.action.rules, s.tip);
                 // Without a git step to bring them back, a missing protected file fails the run here,
                 // before any phase has changed anything.
-                if (missing.length && !ctx.plannedPhases?.includes('git')) {
+                if (missing.length && !deps.progress.plannedPhases.includes('git')) {
                     throw new model/* RollbackError */.Z(`files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`, 'restore the file(s) first, or run the git phase that brings them back');
                 }
                 const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`);
@@ -4534,10 +4511,1448 @@ const filesPhase = {
                 return { stepId: step.id, changes, details: { presentToRemove: present, missing } };
             }));
         }
-        return notes;
+        return { notes };
     },
-    run: (step, ctx) => apply(step, ctx, true),
-    drill: (step, ctx) => apply(step, ctx, false)
+    run: (step, deps) => apply(step, deps, true),
+    drill: (step, deps) => apply(step, deps, false)
+};
+
+;// CONCATENATED MODULE: ./src/providers/types.ts
+/** Two target lists name the same set (a variable is scoped by its set of targets). */
+const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x));
+
+;// CONCATENATED MODULE: ./src/phases/flags.ts
+
+
+
+async function inspect(provider, action) {
+    const keys = Object.keys(action.set);
+    const entries = await provider.readEnv(keys);
+    const exact = new Map();
+    for (const key of keys) {
+        const mine = entries.filter(e => e.key === key);
+        const same = mine.find(e => sameTargets(e.targets, action.targets));
+        const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)));
+        if (!same && clash)
+            throw new model/* RollbackError */.Z(`${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`);
+        if (same)
+            exact.set(key, same);
+    }
+    const diff = keys.filter(k => exact.get(k)?.value !== action.set[k]);
+    const live = await provider.currentProductionDeployment();
+    const builtAt = live?.buildingAt ?? live?.createdAt;
+    const liveHasValues = live !== undefined &&
+        builtAt !== undefined &&
+        keys.every(k => {
+            const updated = exact.get(k)?.updatedAt;
+            return updated !== undefined && builtAt > updated;
+        });
+    let pending;
+    if (action.redeploy && diff.length === 0 && !liveHasValues) {
+        const lastChange = Math.max(...keys.map(k => exact.get(k)?.updatedAt ?? 0));
+        if (lastChange > 0)
+            [pending] = await provider.pendingProductionDeployments(lastChange);
+    }
+    const staged = action.redeploy && !(await provider.autoAssignsProduction());
+    return { exact, diff, live, liveHasValues, pending, staged };
+}
+function describeOld(env) {
+    if (!env)
+        return '(not set)';
+    if (env.value === undefined)
+        return `(${env.type}, value not readable)`;
+    return env.value;
+}
+function planned(action, provider, state) {
+    const where = `(${action.targets.join(', ')})`;
+    const lines = Object.entries(action.set).map(([key, value]) => {
+        if (!state)
+            return `set ${key}=${value} ${where} on ${provider}`;
+        const old = state.exact.get(key);
+        if (!state.diff.includes(key))
+            return `${key} ${where}: already ${value} (unchanged)`;
+        return `${key} ${where}: ${describeOld(old)} -> ${value}`;
+    });
+    if (action.redeploy) {
+        if (state && state.diff.length === 0 && state.liveHasValues)
+            lines.push(`no redeploy: live deployment ${state.live.id} was built with these values`);
+        else if (state?.pending)
+            lines.push(`wait for production deployment ${state.pending.id} (${state.pending.state}), already building with these values`);
+        else
+            lines.push(`redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`);
+    }
+    if (state?.staged && !(state.diff.length === 0 && state.liveHasValues))
+        lines.push('the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on');
+    return lines;
+}
+function recoveryFor(provider, action, state) {
+    const restores = state.diff.map(key => {
+        const old = state.exact.get(key);
+        if (!old)
+            return `delete ${key}`;
+        if (old.value === undefined)
+            return `restore ${key} from your secret store (it was ${old.type})`;
+        return `set ${key}=${old.value}`;
+    });
+    const lines = [
+        `flags: previous values on ${provider.description} (${action.targets.join(', ')}): ${restores.join(', ')}${action.redeploy ? ', then redeploy' : ''}`
+    ];
+    if (action.redeploy && state.live)
+        lines.push(`flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: Instant Rollback to it restores them in seconds`);
+    return lines;
+}
+function requireLive(state, provider) {
+    if (!state.live)
+        throw new model/* RollbackError */.Z(`no production deployment found on ${provider.description} to redeploy`, 'Deploy the project to production once (or set flags.redeploy: false when no NEXT_PUBLIC_* variable changes).');
+    return state.live;
+}
+const flagsPhase = {
+    phase: 'flags',
+    needs: ['hosting', 'log', 'run'],
+    plan(runbook) {
+        const flags = runbook.flags;
+        if (flags === undefined)
+            return [];
+        const action = {
+            set: { ...flags.set },
+            targets: [...flags.targets],
+            redeploy: flags.redeploy || Object.keys(flags.set).some(k => k.startsWith('NEXT_PUBLIC_')),
+            waitTimeoutMs: parseDuration(flags['wait-timeout'])
+        };
+        const provider = runbook.hosting
+            ? `${runbook.hosting.provider} project ${runbook.hosting.project}`
+            : 'the hosting platform';
+        return [
+            {
+                id: 'flags',
+                phase: 'flags',
+                title: `Set ${Object.keys(flags.set).join(', ')} on ${provider}${action.redeploy ? ' and redeploy' : ''}`,
+                changes: planned(action, provider),
+                mutates: true,
+                stage: 'main',
+                action
+            }
+        ];
+    },
+    async preflight(steps, deps) {
+        const notes = [];
+        for (const step of steps) {
+            const provider = deps.hosting.provider();
+            await provider.checkAccess();
+            const state = await inspect(provider, step.action);
+            const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
+            if (step.action.redeploy && !converged)
+                requireLive(state, provider);
+            notes.push({
+                stepId: step.id,
+                changes: planned(step.action, provider.description, state),
+                details: {
+                    liveDeployment: state.live?.id,
+                    liveUrl: state.live && `https://${state.live.url}`
+                }
+            });
+        }
+        return { notes };
+    },
+    async run(step, deps) {
+        return converge(step.action, deps);
+    },
+    async drill(step, deps) {
+        const provider = deps.hosting.provider();
+        await provider.checkAccess();
+        const state = await inspect(provider, step.action);
+        if (step.action.redeploy)
+            requireLive(state, provider);
+        return {
+            status: 'succeeded',
+            changed: [],
+            details: {
+                checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
+                wouldChange: planned(step.action, provider.description, state),
+                liveDeployment: state.live?.id
+            }
+        };
+    }
+};
+async function converge(action, deps) {
+    const provider = deps.hosting.provider();
+    const state = await inspect(provider, action);
+    const liveUrl = state.live && `https://${state.live.url}`;
+    if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
+        deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`);
+        return {
+            status: 'succeeded',
+            changed: [],
+            outputs: liveUrl ? { 'deployment-url': liveUrl } : undefined,
+            details: { unchanged: true, liveDeployment: state.live?.id }
+        };
+    }
+    const changed = [];
+    const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : [];
+    const outputs = {};
+    // In the log before the change: if the process dies mid-step, the old values are still on record.
+    for (const line of recovery)
+        deps.log.info(`before changing: ${line}`);
+    try {
+        if (state.diff.length > 0) {
+            const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]]));
+            await provider.setEnv(values, action.targets);
+            for (const key of state.diff)
+                changed.push(`${key} (${action.targets.join(', ')}): ${describeOld(state.exact.get(key))} -> ${action.set[key]}`);
+        }
+        if (action.redeploy) {
+            let created;
+            if (state.pending) {
+                created = state.pending;
+                deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`);
+            }
+            else {
+                const live = requireLive(state, provider);
+                created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId });
+                changed.push(`redeploy ${created.id} started from ${live.id}`);
+            }
+            outputs['deployment-id'] = created.id;
+            deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`);
+            const done = await provider.waitForDeployment(created.id, {
+                timeoutMs: action.waitTimeoutMs,
+                promote: state.staged,
+                onProgress: d => deps.log.info(`flags: deployment ${d.id} ${d.state}`)
+            });
+            outputs['deployment-url'] = `https://${done.url}`;
+            changed.push(`deployment ${done.id} is live at https://${done.url}`);
+        }
+        return { status: 'succeeded', changed, outputs, recovery };
+    }
+    catch (err) {
+        return {
+            status: 'failed',
+            changed,
+            outputs,
+            recovery,
+            error: err instanceof model/* RollbackError */.Z
+                ? { message: err.message, hint: err.hint }
+                : { message: err instanceof Error ? err.message : String(err) }
+        };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/phases/git.ts
+
+
+
+
+
+
+
+function requireUnmovedForReset(checked, s) {
+    const seen = checked?.tip;
+    if (seen && seen !== s.tip) {
+        throw new model/* RollbackError */.Z(`branch: ${s.remote}/${s.branch} moved since the checks (${revert_short(seen)} -> ${revert_short(s.tip)}); a reset now would discard commits that were not shown in the plan`, 'run again to see the new plan (the commits to discard) and confirm it');
+    }
+}
+function changedLines(resolved, prepared, s) {
+    const where = `${s.remote}/${s.branch}`;
+    const lines = [];
+    if (resolved.kind === 'revert') {
+        for (const c of resolved.revert.targets)
+            lines.push(`reverted ${describeCommit(c)}`);
+    }
+    else {
+        lines.push(`reset ${where} from ${revert_short(s.tip)} to ${revert_short(resolved.reset.target)}`);
+        for (const c of resolved.reset.discarded)
+            lines.push(`discarded ${describeCommit(c)}`);
+    }
+    for (const path of prepared.files.removed)
+        lines.push(`removed ${path}`);
+    lines.push(`${where} is now ${revert_short(prepared.head)}`);
+    return lines;
+}
+async function runGit(step, deps, checked) {
+    const action = step.action;
+    return withStepSession(step, deps.checkout, async (s) => {
+        const resolved = await resolve(s, action, deps.log, checked?.fetch);
+        if (resolved.kind === 'reset')
+            requireUnmovedForReset(checked, s);
+        const prepared = await prepare(s, action, resolved, deps.run.label);
+        if (prepared.upToDate) {
+            deps.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`);
+            return {
+                status: 'succeeded',
+                changed: [],
+                outputs: { 'head-sha': s.tip },
+                details: details(resolved, prepared, { upToDate: true })
+            };
+        }
+        const dst = `refs/heads/${s.branch}`;
+        let recovery;
+        let backup;
+        if (resolved.kind === 'reset') {
+            backup = backupRef(action, deps.run.request.runId);
+            await backupThenForcePush(s, backup);
+            deps.log.info(`old head ${revert_short(s.tip)} kept at ${backup}; ${dst} reset with lease`);
+            recovery = [
+                `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
+                `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
+            ];
+        }
+        else {
+            await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst });
+            deps.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
+            recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
+        }
+        return {
+            status: 'succeeded',
+            changed: changedLines(resolved, prepared, s),
+            outputs: { 'head-sha': prepared.head },
+            recovery,
+            details: details(resolved, prepared, { backupRef: backup, previousHead: s.tip })
+        };
+    });
+}
+async function drillGit(step, deps, checked) {
+    return withStepSession(step, deps.checkout, async (s) => {
+        const resolved = await resolve(s, step.action, deps.log, checked?.fetch);
+        const prepared = await prepare(s, step.action, resolved, deps.run.label);
+        // Not under refs/heads: a scratch branch would start push workflows and preview builds.
+        const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`;
+        await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch });
+        const deleted = await s.git.deleteRemoteRef(s.remote, scratch);
+        if (deleted.exitCode !== 0)
+            deps.log.warn(`could not delete drill branch ${scratch}`);
+        return {
+            status: 'succeeded',
+            changed: [
+                `drill: built ${revert_short(prepared.head)} from ${revert_short(s.tip)}, pushed it to ${scratch} and deleted it`,
+                ...describeResolved(resolved, s, step.action)
+            ],
+            details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
+        };
+    });
+}
+async function skipped(step, deps) {
+    deps.log.warn(`git: skipped, ${step.action.skip}`);
+    return { status: 'skipped', changed: [], details: { reason: step.action.skip } };
+}
+const gitPhase = {
+    phase: 'git',
+    needs: ['checkout', 'log', 'run'],
+    preflightShares: 'checkout',
+    plan(runbook, request) {
+        if (runbook.git === undefined)
+            return [];
+        const action = gitAction(runbook, request);
+        if (action.skip) {
+            const title = `git: nothing to roll back (${action.skip})`;
+            return [
+                { id: 'git', phase: 'git', title, changes: [], mutates: false, stage: 'main', action }
+            ];
+        }
+        const title = action.strategy === 'reset'
+            ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
+            : `revert ${action.revert ?? '?'} on ${action.branch}`;
+        return [
+            {
+                id: 'git',
+                phase: 'git',
+                title,
+                changes: describeAction(action),
+                mutates: true,
+                stage: 'main',
+                action
+            }
+        ];
+    },
+    async preflight(steps, deps) {
+        const notes = [];
+        const checked = new Map();
+        for (const step of steps) {
+            if (step.action.skip)
+                continue;
+            const note = await withStepSession(step, deps.checkout, async (s) => {
+                await requireClean(s);
+                const resolved = await resolve(s, step.action, deps.log);
+                checked.set(step.id, { tip: s.tip, fetch: fetchStats(resolved) });
+                const tried = await trial(s, step.action, resolved, {
+                    tempDir: deps.checkout.tempDir,
+                    label: deps.run.label
+                });
+                const outcome = tried.upToDate
+                    ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
+                    : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`;
+                return {
+                    stepId: step.id,
+                    changes: [...describeResolved(resolved, s, step.action), outcome],
+                    details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
+                };
+            });
+            notes.push(note);
+        }
+        return { notes, checked };
+    },
+    run: (step, deps, checked) => step.action.skip ? skipped(step, deps) : runGit(step, deps, checked),
+    drill: (step, deps, checked) => step.action.skip ? skipped(step, deps) : drillGit(step, deps, checked)
+};
+
+;// CONCATENATED MODULE: ./src/db/assertions.ts
+
+
+const MAX_REPORTED_ROWS = 20;
+/** The check's single SELECT, or a RollbackError saying why it cannot be a check. */
+async function checkStatement(check, field) {
+    const stmts = await classifySql(check.sql).catch((err) => {
+        throw new errors/* RollbackError */.Z(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
+    });
+    if (stmts.length !== 1 || stmts[0].kind !== 'SelectStmt' || !stmts[0].readOnly) {
+        throw new errors/* RollbackError */.Z(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `an integrity check only reads; put changes in database steps`);
+    }
+    return stmts[0].sql;
+}
+function expectation(check) {
+    const e = check.expect;
+    const parts = [];
+    if (e.rows !== undefined)
+        parts.push(`${e.rows} row${e.rows === 1 ? '' : 's'}`);
+    if (e['max-rows'] !== undefined)
+        parts.push(`at most ${e['max-rows']} rows`);
+    if (e.value !== undefined)
+        parts.push(`value ${JSON.stringify(e.value)}`);
+    return parts.join(' and ');
+}
+function sameValue(actual, expected) {
+    if (actual === null || actual === undefined)
+        return false;
+    if (typeof expected === 'boolean') {
+        return (actual === expected ||
+            String(actual) === (expected ? 't' : 'f') ||
+            String(actual) === String(expected));
+    }
+    if (typeof expected === 'number')
+        return Number(actual) === expected;
+    return String(actual) === expected;
+}
+async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
+    const started = Date.now();
+    const res = await client.query(`SELECT q.*, count(*) OVER () AS __er_total FROM (${sql}) AS q LIMIT ${maxRows + 1}`);
+    const durationMs = Date.now() - started;
+    const total = Number(res.rows[0]?.__er_total ?? 0);
+    const rows = res.rows.slice(0, maxRows).map(r => {
+        const { __er_total: _drop, ...rest } = r;
+        void _drop;
+        return rest;
+    });
+    const e = check.expect;
+    const failures = [];
+    if (e.rows !== undefined && total !== e.rows)
+        failures.push(`${total} rows`);
+    if (e['max-rows'] !== undefined && total > e['max-rows'])
+        failures.push(`${total} rows`);
+    if (e.value !== undefined) {
+        const first = rows[0];
+        const actual = first ? Object.values(first)[0] : undefined;
+        if (!sameValue(actual, e.value)) {
+            failures.push(`value ${first ? JSON.stringify(actual) : '(no rows)'}`);
+        }
+    }
+    const ok = failures.length === 0;
+    return {
+        ok,
+        summary: ok
+            ? `holds: ${expectation(check)} (got ${total} row${total === 1 ? '' : 's'})`
+            : `expected ${expectation(check)}, got ${[...new Set(failures)].join(' and ')}`,
+        total,
+        rows,
+        truncated: total > rows.length,
+        durationMs
+    };
+}
+
+;// CONCATENATED MODULE: ./src/phases/integrity.ts
+
+
+
+
+const integrityPhase = {
+    phase: 'integrity',
+    needs: ['database', 'log', 'run'],
+    preflightShares: 'database',
+    plan(runbook) {
+        const steps = [];
+        for (const [index, check] of (runbook.integrity ?? []).entries()) {
+            for (const when of check.when) {
+                steps.push({
+                    id: `integrity:${index + 1}-${slug(check.name)}:${when}`,
+                    phase: 'integrity',
+                    title: `${check.name} (${when})`,
+                    changes: [],
+                    mutates: false,
+                    stage: when === 'before' ? 'before' : 'main',
+                    action: { index, field: `integrity[${index}]`, when, check }
+                });
+            }
+        }
+        return steps;
+    },
+    warmUp() {
+        // Every check is parsed at preflight.
+        preloadSqlParser();
+    },
+    async preflight(steps, deps) {
+        const notes = [];
+        for (const step of steps) {
+            await checkStatement(step.action.check, step.action.field);
+        }
+        const session = await preflightSession(deps.database.settings, {
+            planning: deps.run.request.command === 'plan',
+            log: deps.log,
+            phase: 'integrity'
+        });
+        if (!session)
+            return { notes };
+        const { client } = session;
+        try {
+            for (const step of steps) {
+                const sql = await checkStatement(step.action.check, step.action.field);
+                try {
+                    await client.query(`EXPLAIN ${sql}`);
+                }
+                catch (err) {
+                    // A check run after the rollback may read what the rollback creates: only warn for those.
+                    if (step.action.when === 'before')
+                        throw sqlError(err, `${step.action.field}.sql`, sql);
+                    deps.log.warn(`${step.id}: ${err.message} (checked again after the rollback)`);
+                }
+            }
+        }
+        finally {
+            await client.end().catch(() => { });
+        }
+        return { notes };
+    },
+    run(step, deps) {
+        return assert(step, deps);
+    },
+    // Read-only either way: a drill runs the same assertions.
+    drill(step, deps) {
+        return assert(step, deps);
+    }
+};
+async function assert(step, deps) {
+    const { check, field } = step.action;
+    let settings;
+    try {
+        settings = deps.database.settings();
+        const sql = await checkStatement(check, field);
+        const outcome = await withClient(settings, 'integrity', async (client) => {
+            await client.query('SET default_transaction_read_only = on');
+            try {
+                return await runAssertion(client, check, sql, MAX_REPORTED_ROWS);
+            }
+            catch (err) {
+                throw sqlError(err, `${field}.sql`, sql);
+            }
+        });
+        const details = {
+            check: check.name,
+            when: step.action.when,
+            expected: check.expect,
+            total: outcome.total,
+            rows: outcome.rows,
+            rowsTruncated: outcome.truncated,
+            durationMs: outcome.durationMs
+        };
+        if (outcome.ok)
+            return { status: 'succeeded', changed: [], details: { ...details, result: outcome.summary } };
+        const message = `${check.name}: ${outcome.summary}`;
+        if (deps.run.mode === 'drill' && step.action.when === 'after') {
+            // A drill rolls its changes back, so an after-check sees the data as it was.
+            const note = `${message} (drill: the rollback's changes were rolled back, so this reflects the current data)`;
+            deps.log.warn(note);
+            return { status: 'warned', changed: [], details: { ...details, result: note } };
+        }
+        if (check['on-fail'] === 'warn') {
+            deps.log.warn(message);
+            return { status: 'warned', changed: [], details: { ...details, result: message } };
+        }
+        return {
+            status: 'failed',
+            changed: [],
+            details,
+            error: {
+                message,
+                hint: `the offending rows are in the step details (first ${MAX_REPORTED_ROWS}); fix the data or set ${field}.on-fail: warn`
+            }
+        };
+    }
+    catch (err) {
+        return failedResult(err, field, settings);
+    }
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
+;// CONCATENATED MODULE: ./src/phases/verify.ts
+/**
+ * verify phase: HTTP checks polled until the page shows the expected state (e.g. "polling mode"),
+ * bounded by each check's timeout, with the last status and a body snippet as the reason when it
+ * never does; plus an optional smoke command that must exit 0 within its timeout.
+ * Everything here is read-only; in a drill each check is probed once (production was not rolled
+ * back, so a mismatch is expected and only warned about) and the smoke command is not run.
+ */
+
+
+function snippetOf(body, redactor) {
+    const text = body
+        .replace(/<script[\s\S]*?<\/script>/gi, ' ')
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+    return redactor.redact(text.length > 160 ? `${text.slice(0, 160)}…` : text);
+}
+/** One GET of a check: status, expected text, rejected text. Never throws. */
+async function probe(check, deps) {
+    const started = Date.now();
+    const redactor = deps.redactor;
+    try {
+        const response = await deps.fetch(check.url, {
+            redirect: 'follow',
+            headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
+            signal: AbortSignal.timeout(Math.min(30_000, parseDuration(check.timeout)))
+        });
+        const body = await response.text();
+        const snippet = snippetOf(body, redactor);
+        const ms = Date.now() - started;
+        const expected = check['expect-status'];
+        let reason = '';
+        if (response.status !== expected)
+            reason = `HTTP ${response.status} (expected ${expected})`;
+        else if (check['expect-text'] !== undefined && !body.includes(check['expect-text']))
+            reason = `body does not contain "${check['expect-text']}"`;
+        else if (check['reject-text'] !== undefined && body.includes(check['reject-text']))
+            reason = `body contains "${check['reject-text']}"`;
+        return { ok: reason === '', status: response.status, reason, snippet, ms };
+    }
+    catch (err) {
+        const cause = err.cause;
+        const message = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+        return {
+            ok: false,
+            reason: redactor.redact(`request failed: ${message}`),
+            snippet: '',
+            ms: Date.now() - started
+        };
+    }
+}
+function verify_slug(name) {
+    return name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')
+        .slice(0, 40);
+}
+async function pollCheck(check, deps) {
+    const timeoutMs = parseDuration(check.timeout);
+    const intervalMs = parseDuration(check.interval);
+    const started = Date.now();
+    let slept = 0;
+    let attempts = 0;
+    for (;;) {
+        attempts++;
+        const result = await probe(check, deps);
+        const elapsed = elapsedMs(started, slept, Date.now());
+        if (result.ok)
+            return {
+                status: 'succeeded',
+                changed: [],
+                details: { url: check.url, status: result.status, attempts, elapsedMs: elapsed }
+            };
+        deps.log.info(`verify: ${check.name}: ${result.reason} (attempt ${attempts})`);
+        if (elapsed >= timeoutMs) {
+            const last = result.status !== undefined ? `HTTP ${result.status}` : 'no response';
+            return {
+                status: 'failed',
+                changed: [],
+                details: { url: check.url, attempts, lastStatus: result.status, snippet: result.snippet },
+                error: {
+                    message: `${check.name}: not as expected after ${formatDuration(timeoutMs)} (${attempts} attempts): ${result.reason}; last response ${last}${result.snippet ? `: "${result.snippet}"` : ''}`,
+                    hint: check['expect-text'] !== undefined
+                        ? 'If the redeploy is live but the page still shows the old state, the build may have reused cached NEXT_PUBLIC_* values: set VERCEL_FORCE_NO_BUILD_CACHE=1 on the project, rerun; or raise the check timeout if the CDN lags.'
+                        : 'Open the URL yourself; raise the check timeout if the service needs longer to come back.'
+                }
+            };
+        }
+        const wait = Math.min(intervalMs, timeoutMs - elapsed);
+        await deps.clock.sleep(wait);
+        slept += wait;
+    }
+}
+async function runSmoke(action, deps) {
+    const redactor = deps.redactor;
+    const started = Date.now();
+    let output = '';
+    const keep = (chunk) => {
+        output = (output + chunk.toString('utf8')).slice(-4000);
+    };
+    const outcome = await new Promise(resolve => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(action.run, {
+            shell: true,
+            cwd: deps.checkout.workdir,
+            env: { ...deps.checkout.env },
+            detached: true,
+            stdio: ['ignore', 'pipe', 'pipe']
+        });
+        let timedOut = false;
+        const kill = (signal) => {
+            try {
+                if (child.pid)
+                    process.kill(-child.pid, signal);
+            }
+            catch {
+                // already gone
+            }
+        };
+        const timer = setTimeout(() => {
+            timedOut = true;
+            kill('SIGTERM');
+            setTimeout(() => kill('SIGKILL'), 5000).unref();
+        }, action.timeoutMs);
+        child.stdout.on('data', keep);
+        child.stderr.on('data', keep);
+        child.on('error', err => {
+            clearTimeout(timer);
+            resolve({ code: null, signal: null, timedOut, error: err.message });
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            resolve({ code, signal, timedOut });
+        });
+    });
+    const durationMs = Date.now() - started;
+    const tail = redactor.redact(output.trim().split('\n').slice(-20).join('\n'));
+    const details = {
+        command: redactor.redact(action.run),
+        exitCode: outcome.code,
+        durationMs,
+        outputTail: tail
+    };
+    if (outcome.code === 0 && !outcome.timedOut)
+        return { status: 'succeeded', changed: [], details };
+    const why = outcome.timedOut
+        ? `timed out after ${formatDuration(action.timeoutMs)} and was stopped`
+        : outcome.error
+            ? `could not start: ${outcome.error}`
+            : `exited with ${outcome.code ?? outcome.signal}`;
+    return {
+        status: 'failed',
+        changed: [],
+        details,
+        error: {
+            message: `smoke command ${why}${tail ? `; last output: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`,
+            hint: 'Run the smoke command yourself against production to see the full output.'
+        }
+    };
+}
+const verifyPhase = {
+    phase: 'verify',
+    needs: ['fetch', 'redactor', 'log', 'clock', 'checkout'],
+    plan(runbook) {
+        const verify = runbook.verify;
+        if (verify === undefined)
+            return [];
+        const used = new Set();
+        const steps = verify.checks.map((check, index) => {
+            let id = `verify:${verify_slug(check.name) || index + 1}`;
+            if (used.has(id))
+                id = `${id}-${index + 1}`;
+            used.add(id);
+            const expectations = [
+                `HTTP ${check['expect-status']}`,
+                check['expect-text'] !== undefined ? `contains "${check['expect-text']}"` : undefined,
+                check['reject-text'] !== undefined
+                    ? `does not contain "${check['reject-text']}"`
+                    : undefined
+            ].filter(Boolean);
+            return {
+                id,
+                phase: 'verify',
+                title: `Check ${check.name}: ${check.url} (${expectations.join(', ')}) within ${check.timeout}`,
+                changes: [],
+                mutates: false,
+                stage: 'main',
+                action: { kind: 'http', check }
+            };
+        });
+        if (verify.smoke)
+            steps.push({
+                id: 'verify:smoke',
+                phase: 'verify',
+                title: `Smoke test \`${verify.smoke.run}\` exits 0 within ${verify.smoke.timeout}`,
+                changes: [],
+                mutates: false,
+                stage: 'main',
+                action: {
+                    kind: 'smoke',
+                    run: verify.smoke.run,
+                    timeoutMs: parseDuration(verify.smoke.timeout)
+                }
+            });
+        return steps;
+    },
+    run(step, deps) {
+        return step.action.kind === 'http'
+            ? pollCheck(step.action.check, deps)
+            : runSmoke(step.action, deps);
+    },
+    async drill(step, deps) {
+        if (step.action.kind === 'smoke')
+            return {
+                status: 'skipped',
+                changed: [],
+                details: { reason: 'the smoke command is not run in a drill', command: step.action.run }
+            };
+        const check = step.action.check;
+        const result = await probe(check, deps);
+        const details = {
+            url: check.url,
+            status: result.status,
+            now: result.reason || 'as expected',
+            snippet: result.snippet
+        };
+        if (result.ok)
+            return { status: 'succeeded', changed: [], details };
+        if (result.status === undefined)
+            return {
+                status: 'failed',
+                changed: [],
+                details,
+                error: {
+                    message: `${check.name}: ${result.reason}`,
+                    hint: 'The check URL must be reachable from the runner.'
+                }
+            };
+        return {
+            status: 'warned',
+            changed: [],
+            details,
+            error: {
+                message: `${check.name}: reachable, currently ${result.reason} (expected before a real rollback)`
+            }
+        };
+    }
+};
+
+;// CONCATENATED MODULE: ./src/phases/monitor.ts
+
+
+
+
+/** One read-only session (db/connection names it, masks the URL and explains failures). */
+async function monitor_connect(deps) {
+    const redactor = deps.redactor;
+    const client = await connect(deps.database.settings(), 'monitor');
+    await client.query('SET default_transaction_read_only = on');
+    return {
+        async value(sql) {
+            try {
+                const result = await client.query({ text: sql, rowMode: 'array' });
+                const first = result.rows[0]?.[0];
+                const value = Number(first);
+                if (first === null || first === undefined || !Number.isFinite(value))
+                    throw new Error(`returned ${JSON.stringify(first ?? null)}, not a number`);
+                return value;
+            }
+            catch (err) {
+                throw new Error(redactor.redact(err instanceof Error ? err.message : String(err)));
+            }
+        },
+        close: () => client.end().catch(() => undefined)
+    };
+}
+async function takeSample(index, atMs, config, deps, db) {
+    const health = [];
+    for (const check of config.health) {
+        const r = await probe(check, deps);
+        health.push({
+            name: check.name,
+            ok: r.ok,
+            status: r.status,
+            ...(r.ok ? {} : { reason: r.reason }),
+            ms: r.ms
+        });
+    }
+    const metrics = [];
+    for (const metric of config.metrics) {
+        try {
+            const value = await db.value(metric.sql);
+            let reason;
+            if (metric.max !== undefined && value > metric.max)
+                reason = `${value} above max ${metric.max}`;
+            if (metric.min !== undefined && value < metric.min)
+                reason = `${value} below min ${metric.min}`;
+            metrics.push({ name: metric.name, value, ok: reason === undefined, reason });
+        }
+        catch (err) {
+            metrics.push({
+                name: metric.name,
+                ok: false,
+                reason: `query failed: ${err instanceof Error ? err.message : String(err)}`
+            });
+        }
+    }
+    return { index, atMs, health, metrics };
+}
+function metricsNeedDb(action, deps) {
+    if (action.config.metrics.length === 0)
+        return undefined;
+    const url = deps.database.url();
+    if (!url)
+        throw new model/* RollbackError */.Z(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
+    return url;
+}
+async function watch(action, deps, once) {
+    const { config } = action;
+    const url = metricsNeedDb(action, deps);
+    const db = url ? await monitor_connect(deps) : undefined;
+    const total = once ? 1 : Math.max(1, Math.floor(action.durationMs / action.intervalMs) + 1);
+    const plannedProbes = total * config.health.length;
+    const maxErrors = config['max-error-rate'] * plannedProbes;
+    const samples = [];
+    const started = Date.now();
+    let slept = 0;
+    let probes = 0;
+    let failedProbes = 0;
+    let metricBreach;
+    try {
+        for (let i = 0; i < total; i++) {
+            if (i > 0) {
+                await deps.clock.sleep(action.intervalMs);
+                slept += action.intervalMs;
+            }
+            const sample = await takeSample(i + 1, elapsedMs(started, slept, Date.now()), config, deps, db);
+            samples.push(sample);
+            probes += sample.health.length;
+            failedProbes += sample.health.filter(h => !h.ok).length;
+            const bad = sample.metrics.find(m => !m.ok);
+            if (bad && !metricBreach)
+                metricBreach = `${bad.name}: ${bad.reason} (sample ${i + 1})`;
+            const line = [
+                ...sample.health.map(h => `${h.name} ${h.ok ? 'ok' : h.reason}`),
+                ...sample.metrics.map(m => `${m.name}=${m.value ?? m.reason}`)
+            ].join('; ');
+            deps.log.info(`monitor: sample ${i + 1}/${total}: ${line}`);
+            // Stop as soon as the outcome cannot change any more.
+            if (!once && (metricBreach || failedProbes > maxErrors))
+                break;
+        }
+    }
+    finally {
+        await db?.close();
+    }
+    const errorRate = probes === 0 ? 0 : failedProbes / probes;
+    const finalRate = once ? errorRate : failedProbes / Math.max(plannedProbes, 1);
+    const details = {
+        samples,
+        probes,
+        failedProbes,
+        errorRate,
+        maxErrorRate: config['max-error-rate'],
+        watchedMs: elapsedMs(started, slept, Date.now())
+    };
+    const pct = (x) => `${Math.round(x * 1000) / 10}%`;
+    const problems = [];
+    if (plannedProbes > 0 && (once ? errorRate : finalRate) > config['max-error-rate'])
+        problems.push(`health error rate ${pct(errorRate)} (${failedProbes}/${probes} probes failed) exceeds max-error-rate ${pct(config['max-error-rate'])}`);
+    if (metricBreach)
+        problems.push(`metric ${metricBreach}`);
+    if (problems.length === 0)
+        return { status: 'succeeded', changed: [], details };
+    return {
+        status: once ? 'warned' : 'failed',
+        changed: [],
+        details,
+        error: {
+            message: `${problems.join('; ')}${once ? '' : ` after ${formatDuration(details.watchedMs)} of ${formatDuration(action.durationMs)}`}`,
+            hint: 'The system is not stable yet: look at the samples in the report and decide whether to escalate.'
+        }
+    };
+}
+const monitorPhase = {
+    phase: 'monitor',
+    needs: ['database', 'fetch', 'redactor', 'log', 'clock'],
+    plan(runbook) {
+        const config = runbook.monitor;
+        if (config === undefined)
+            return [];
+        const action = {
+            config,
+            durationMs: parseDuration(config.duration),
+            intervalMs: parseDuration(config.interval),
+            urlEnv: runbook.database?.['url-env'] ?? 'DATABASE_URL'
+        };
+        return [
+            {
+                id: 'monitor',
+                phase: 'monitor',
+                title: `Watch ${config.health.length} health check(s) and ${config.metrics.length} metric(s) for ${config.duration}, every ${config.interval} (fail above ${config['max-error-rate'] * 100}% errors)`,
+                changes: [],
+                mutates: false,
+                stage: 'main',
+                action
+            }
+        ];
+    },
+    async preflight(steps, deps) {
+        for (const step of steps)
+            metricsNeedDb(step.action, deps);
+        return {};
+    },
+    run(step, deps) {
+        return watch(step.action, deps, false);
+    },
+    /** One sample: proves the probes and queries work; an unhealthy sample only warns. */
+    drill(step, deps) {
+        return watch(step.action, deps, true);
+    }
+};
+
+;// CONCATENATED MODULE: ./src/phases/notify/message.ts
+/** GitHub refuses comment and issue bodies over 65 536 characters. */
+const MAX_BODY = 60_000;
+function fit(text) {
+    if (text.length <= MAX_BODY)
+        return text;
+    return `${text.slice(0, MAX_BODY)}\n\n… (report truncated: the full report is in the job summary and the JSON report)`;
+}
+/** "[drill] " or "[investigate only] " (severities that change nothing), else "". */
+function tag(run, action) {
+    if (run.mode === 'drill')
+        return '[drill] ';
+    return action.investigateOnly ? '[investigate only] ' : '';
+}
+const statusMarker = (run) => `<!-- emergency-rollback:${run.request.runId} -->`;
+/**
+ * Marks the incident issue of one rollback: this runbook, this workflow run (all its attempts;
+ * the run's URL has no attempt number). A re-run of failed jobs finds it; a new run does not.
+ */
+const incidentMarker = (run) => `<!-- emergency-rollback-incident:${encodeURIComponent(run.runbookName)}:${encodeURIComponent(run.runUrl ?? run.request.runId)} -->`;
+function header(run, headline) {
+    const r = run.request;
+    const facts = [
+        `**Runbook:** ${run.runbookName}`,
+        `**Severity:** ${r.severity}`,
+        `**Command:** ${r.command}`,
+        r.trigger.actor ? `**Triggered by:** @${r.trigger.actor}` : undefined,
+        run.runUrl ? `[Workflow run](${run.runUrl})` : undefined
+    ].filter(Boolean);
+    return `${statusMarker(run)}\n### ${headline}\n\n${facts.join(' · ')}\n`;
+}
+function closingMessage(action, run, failed) {
+    const text = failed ? action.config.messages.failed : action.config.messages.complete;
+    return { failed, text, headline: `${failed ? '❌' : '✅'} ${tag(run, action)}${text}` };
+}
+
+;// CONCATENATED MODULE: ./src/phases/notify/channels.ts
+
+/** Runs one notification; `fn` may return a more precise account of what it did. */
+async function attempt(n, what, fn) {
+    try {
+        n.done.push((await fn()) ?? what);
+    }
+    catch (err) {
+        n.problems.push(`${what}: ${n.clean(err instanceof Error ? err.message : String(err))}`);
+    }
+}
+async function statusComment(n) {
+    if (!n.action.config['status-comment'])
+        return;
+    const issue = n.deps.run.request.trigger.issueNumber;
+    const existing = Number(n.deps.progress.outputs['status-comment-id']);
+    const client = n.client;
+    if (!client)
+        n.skipped.push(`status comment: ${n.deps.github.unavailable()}`);
+    else if (n.closing && Number.isInteger(existing) && existing > 0)
+        await attempt(n, `status comment ${existing} updated`, async () => {
+            await client.updateComment(existing, n.body);
+        });
+    else if (issue === undefined)
+        n.skipped.push('status comment: the run was not triggered from an issue or PR');
+    else
+        await attempt(n, `status comment on #${issue}`, async () => {
+            const comment = await client.createComment(issue, n.body);
+            n.outputs['status-comment-id'] = String(comment.id);
+            n.outputs['status-comment-url'] = comment.html_url;
+        });
+}
+/** The open issue an earlier attempt of this run opened; a failed lookup only warns. */
+async function earlierIncidentIssue(n, client, labels) {
+    try {
+        const open = await client.openIssuesLabelled(labels);
+        return open.find(i => i.body?.includes(incidentMarker(n.deps.run)));
+    }
+    catch (err) {
+        n.problems.push(`looking for an incident issue of an earlier attempt: ${err instanceof Error ? err.message : String(err)} (a new one is opened)`);
+        return undefined;
+    }
+}
+async function incidentIssue(n) {
+    const config = n.action.config['incident-issue'];
+    const { closing, client } = n;
+    if (!closing || !config)
+        return;
+    if (n.deps.run.mode === 'drill')
+        return void n.skipped.push('incident issue: not created in a drill');
+    if (!client)
+        return void n.skipped.push(`incident issue: ${n.deps.github.unavailable()}`);
+    const run = n.deps.run;
+    await attempt(n, 'incident issue created', async () => {
+        const report = `${header(run, closing.headline)}\n${n.summary || '(no report)'}`;
+        const title = n.clean(`Incident: ${run.runbookName} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`);
+        const open = await earlierIncidentIssue(n, client, config.labels);
+        if (open) {
+            // A re-run of the same workflow run: report there, with the title of the new outcome.
+            await client.updateIssue(open.number, { title });
+            await client.createComment(open.number, fit(n.clean(report)));
+        }
+        const issue = open ??
+            (await client.createIssue({
+                title,
+                body: fit(n.clean(`${incidentMarker(run)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`)),
+                labels: config.labels
+            }));
+        n.outputs['incident-issue'] = issue.html_url;
+        n.outputs['incident-issue-number'] = String(issue.number);
+        if (open)
+            return `incident issue #${open.number} (opened by an earlier attempt) updated`;
+    });
+}
+async function postWebhook(deps, url, text) {
+    const response = await deps.fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text }),
+        signal: AbortSignal.timeout(15_000)
+    });
+    if (!response.ok)
+        throw new Error(`webhook answered HTTP ${response.status}`);
+}
+async function webhook(n, url) {
+    if (!url)
+        return;
+    if (n.deps.run.mode === 'drill')
+        return void n.skipped.push('webhook: not posted in a drill (variable is set)');
+    const { run } = n.deps;
+    const said = n.closing ? n.closing.text : n.action.config.messages.initiated;
+    const incident = n.outputs['incident-issue'];
+    const text = n.clean(`${tag(run, n.action)}${said}: ${run.runbookName} (severity ${run.request.severity})${run.runUrl ? ` ${run.runUrl}` : ''}${incident ? ` incident: ${incident}` : ''}`);
+    await attempt(n, 'webhook posted', () => postWebhook(n.deps, url, text));
+}
+
+;// CONCATENATED MODULE: ./src/phases/notify/index.ts
+/**
+ * notify phase: a `before` step ("initiated": status comment on the triggering issue/PR, webhook)
+ * and a `finally` step (the same comment updated to complete/failed with the report, the incident
+ * issue, or a comment on it when a re-run of the same workflow run finds it open, webhook).
+ * What cannot be done for lack of a GitHub target/token is skipped and said so;
+ * a failed notification only warns: it never stops a rollback. Every body is redacted.
+ * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
+ */
+
+
+
+
+/** The webhook URL from the variable the runbook names; refused when unset or not http(s). */
+function webhookUrl(deps) {
+    const { variable: name, url } = deps.webhook;
+    if (!name)
+        return undefined;
+    if (!url)
+        throw new model/* RollbackError */.Z(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
+    if (!/^https?:\/\/\S+$/.test(url))
+        throw new model/* RollbackError */.Z(`${name} does not hold an http(s) URL`, `Set ${name} to the webhook URL (e.g. a Slack incoming webhook).`);
+    return url;
+}
+function begin(step, deps) {
+    const { action } = step;
+    const clean = (text) => deps.redactor.redact(text);
+    const closing = action.kind === 'closing' ? closingMessage(action, deps.run, deps.progress.failed) : undefined;
+    const headline = closing
+        ? closing.headline
+        : `🚨 ${tag(deps.run, action)}${action.config.messages.initiated}`;
+    const summary = closing ? deps.progress.summary() : '';
+    return {
+        action,
+        deps,
+        client: deps.github.client(),
+        closing,
+        body: fit(clean(`${header(deps.run, headline)}${summary ? `\n${summary}\n` : ''}`)),
+        summary,
+        clean,
+        done: [],
+        skipped: [],
+        problems: [],
+        outputs: {}
+    };
+}
+async function notify(step, deps) {
+    const url = webhookUrl(deps);
+    const n = begin(step, deps);
+    // In this order: the webhook names the incident issue opened just before.
+    await statusComment(n);
+    await incidentIssue(n);
+    await webhook(n, url);
+    const { done, skipped, problems, outputs } = n;
+    const details = { done, skipped, ...(problems.length ? { problems } : {}) };
+    for (const s of skipped)
+        deps.log.info(`notify: skipped ${s}`);
+    if (problems.length > 0)
+        return {
+            status: 'warned',
+            changed: done,
+            outputs,
+            details,
+            error: {
+                message: `notification failed (the rollback itself is unaffected): ${problems.join('; ')}`,
+                hint: 'Tell people by hand; check the github-token permissions (issues: write) and the webhook.'
+            }
+        };
+    return { status: done.length === 0 ? 'skipped' : 'succeeded', changed: done, outputs, details };
+}
+const notifyPhase = {
+    phase: 'notify',
+    needs: ['github', 'webhook', 'fetch', 'redactor', 'log', 'run', 'progress'],
+    plan(runbook, request) {
+        const severity = request.severity;
+        const investigateOnly = !(runbook.severity[severity]?.mutate ?? constants/* DEFAULT_SEVERITY_MATRIX */.gt[severity].mutate);
+        const config = runbook.notify;
+        if (config === undefined)
+            return [];
+        const channels = [
+            config['status-comment'] ? 'status comment' : undefined,
+            config['webhook-env'] ? `webhook (${config['webhook-env']})` : undefined
+        ].filter(Boolean);
+        const closingChannels = [
+            ...channels,
+            config['incident-issue']
+                ? `incident issue [${config['incident-issue'].labels.join(', ')}]`
+                : undefined
+        ].filter(Boolean);
+        return [
+            {
+                id: 'notify:initiated',
+                phase: 'notify',
+                title: `Announce "${config.messages.initiated}" (${channels.join(', ') || 'no channel'})`,
+                changes: [],
+                mutates: false,
+                stage: 'before',
+                action: { kind: 'initiated', config, investigateOnly }
+            },
+            {
+                id: 'notify:closing',
+                phase: 'notify',
+                title: `Report "${config.messages.complete}" or "${config.messages.failed}" (${closingChannels.join(', ') || 'no channel'})`,
+                changes: [],
+                mutates: false,
+                stage: 'finally',
+                action: { kind: 'closing', config, investigateOnly }
+            }
+        ];
+    },
+    async preflight(steps, deps) {
+        const notes = [];
+        webhookUrl(deps);
+        for (const step of steps) {
+            const { config } = step.action;
+            if (!deps.github.client() && (config['status-comment'] || config['incident-issue']))
+                notes.push({
+                    stepId: step.id,
+                    details: { willSkip: `GitHub comment/issue: ${deps.github.unavailable()}` }
+                });
+        }
+        return { notes };
+    },
+    run: notify,
+    drill: notify
+};
+
+;// CONCATENATED MODULE: ./src/phases/schema.ts
+
+
+
+
+
+
+
+function schemaSpec(entry, runId) {
+    return {
+        table: entry.table,
+        key: entry.key,
+        dropColumns: entry['drop-columns'],
+        dropIndexes: entry['drop-indexes'],
+        backupTable: entry['backup-table'] ?? backupTableName(entry.table, runId, '_columns')
+    };
+}
+const schemaPhase = {
+    phase: 'schema',
+    needs: ['database', 'log', 'clock', 'run'],
+    preflightShares: 'database',
+    plan(runbook, request) {
+        return (runbook.schema ?? []).map((entry, index) => {
+            const spec = schemaSpec(entry, request.runId);
+            const changes = [];
+            for (const i of spec.dropIndexes) {
+                changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${i} — SHARE UPDATE EXCLUSIVE on ${spec.table}; alone, outside any transaction; lock_timeout ladder`);
+            }
+            if (spec.dropColumns.length > 0) {
+                changes.push(`copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue)`, `${alterStatement(spec)} — ACCESS EXCLUSIVE on ${spec.table} for milliseconds (catalog-only), taken with LOCK TABLE under the lock_timeout ladder; rows inserted since the copy are added to the backup under that lock`);
+            }
+            return {
+                id: `schema:${index + 1}-${slug(entry.table)}`,
+                phase: 'schema',
+                title: `drop ${[...spec.dropColumns, ...spec.dropIndexes].join(', ')} from ${entry.table} (data kept in ${spec.backupTable})`,
+                changes,
+                mutates: true,
+                stage: 'main',
+                action: { index, field: `schema[${index}]`, entry }
+            };
+        });
+    },
+    async preflight(steps, deps) {
+        const session = await preflightSession(deps.database.settings, {
+            planning: deps.run.request.command === 'plan',
+            log: deps.log,
+            phase: 'schema'
+        });
+        if (!session)
+            return {};
+        const { client, settings } = session;
+        const notes = [];
+        try {
+            await checkRunLockFree(client);
+            for (const step of steps)
+                notes.push(await check(client, step, deps, settings));
+        }
+        finally {
+            await client.end().catch(() => { });
+        }
+        return { notes };
+    },
+    run(step, deps) {
+        return schema_execute(step, deps, false);
+    },
+    drill(step, deps) {
+        return schema_execute(step, deps, true);
+    }
+};
+async function check(client, step, deps, settings) {
+    const { field, entry } = step.action;
+    const spec = schemaSpec(entry, deps.run.request.runId);
+    const inspection = await inspectSchema(client, spec);
+    if (!inspection.tableExists) {
+        throw new model/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+    }
+    if (inspection.present.length > 0 && !inspection.keyExists) {
+        throw new model/* RollbackError */.Z(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
+    }
+    for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
+        if (info.constraints.length > 0)
+            throw constraintError(info, `${field}.drop-indexes`);
+    }
+    if (inspection.backupExists && inspection.present.length > 0) {
+        const missing = [spec.key, ...inspection.present.map(c => c.name)].filter(c => !inspection.backupColumns.includes(c));
+        if (missing.length > 0) {
+            throw new model/* RollbackError */.Z(`${field}.backup-table: ${spec.backupTable} already exists without column(s) ${missing.join(', ')}`, `set ${field}.backup-table to a new name`);
+        }
+    }
+    const changes = [];
+    for (const info of inspection.indexes) {
+        changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${info.schema}.${info.name}${info.valid ? '' : ' (INVALID leftover)'} — SHARE UPDATE EXCLUSIVE; ${ladderText(settings)}`);
+    }
+    for (const info of inspection.dependentIndexes) {
+        changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${info.schema}.${info.name} (uses a dropped column; recreate statement kept in the report)`);
+    }
+    if (inspection.present.length > 0) {
+        changes.push(`copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE`, `${alterStatement({ ...spec, dropColumns: inspection.present.map(c => c.name) })} — ACCESS EXCLUSIVE briefly; ${ladderText(settings)}`);
+    }
+    if (inspection.gone.length > 0)
+        changes.push(`already gone: ${inspection.gone.join(', ')}`);
+    if (changes.length === 0)
+        changes.push('nothing to do: columns and indexes already gone');
+    return {
+        stepId: step.id,
+        changes,
+        details: {
+            columns: inspection.present,
+            alreadyGone: inspection.gone,
+            estimatedRows: inspection.rows
+        }
+    };
+}
+async function schema_execute(step, deps, drill) {
+    const { field, entry } = step.action;
+    let settings;
+    try {
+        settings = deps.database.settings();
+        const s = settings;
+        const spec = schemaSpec(entry, deps.run.request.runId);
+        const ladder = ladderOptions(deps.clock.sleep, deps.log, s);
+        return await withRunLock(s, 'schema', () => withClient(s, 'schema', async (client) => {
+            if (drill) {
+                const res = await drillSchemaRollback(client, spec, field, ladder);
+                return {
+                    status: 'succeeded',
+                    changed: [],
+                    details: {
+                        drill: 'copy, lock and ALTER TABLE ran in a transaction that was rolled back',
+                        ...res
+                    }
+                };
+            }
+            const res = await runSchemaRollback(client, spec, field, ladder);
+            const changed = [];
+            if (res.droppedIndexes.length > 0)
+                changed.push(`dropped index ${res.droppedIndexes.join(', ')}`);
+            if (res.droppedColumns.length > 0) {
+                changed.push(`copied ${res.copiedRows + res.newRowsUnderLock} rows of ${spec.table} (${spec.key}, ${res.droppedColumns.join(', ')}) to ${spec.backupTable}`, `dropped column(s) ${res.droppedColumns.join(', ')} of ${spec.table}`);
+            }
+            const recovery = res.restore.length > 0
+                ? [
+                    `${spec.table}: dropped data is in ${spec.backupTable}. Restore with:\n${res.restore.join('\n')}`
+                ]
+                : undefined;
+            return {
+                status: 'succeeded',
+                changed,
+                recovery,
+                details: { ...res, backupTable: spec.backupTable }
+            };
+        }));
+    }
+    catch (err) {
+        return failedResult(err, field, settings);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/phases/index.ts
+
+
+
+
+
+
+
+
+
+// Each module narrows its own action type; the registry erases it (the engine passes steps back
+// only to the module that planned them).
+const PHASE_MODULES = {
+    flags: flagsPhase,
+    verify: verifyPhase,
+    database: databasePhase,
+    git: gitPhase,
+    schema: schemaPhase,
+    integrity: integrityPhase,
+    files: filesPhase,
+    monitor: monitorPhase,
+    notify: notifyPhase
 };
 
 ;// CONCATENATED MODULE: ./src/github/client.ts
@@ -4547,7 +5962,7 @@ const filesPhase = {
  * injected sleep.
  */
 
-class GitHubApiError extends model/* RollbackError */.Z {
+class GitHubApiError extends errors/* RollbackError */.Z {
     status;
     constructor(message, hint, status) {
         super(message, hint);
@@ -4670,10 +6085,6 @@ function mapError(what, status, message, json) {
     return new GitHubApiError(`GitHub API ${what} failed (${detail})`, undefined, status);
 }
 
-;// CONCATENATED MODULE: ./src/providers/types.ts
-/** Two target lists name the same set (a variable is scoped by its set of targets). */
-const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x));
-
 ;// CONCATENATED MODULE: ./src/providers/vercel.ts
 /**
  * Vercel REST client behind the HostingProvider interface. fetch-based; every call carries the
@@ -4780,22 +6191,22 @@ class VercelProvider {
             this.options.log?.warn(`Vercel ${what}: ${last}; retrying in ${formatDuration(wait)} (try ${attempt}/${MAX_TRIES})`);
             await this.options.sleep(wait);
         }
-        throw new model/* RollbackError */.Z(`Vercel API ${what} still failing after ${tries} ${tries === 1 ? 'try' : 'tries'} (last: ${last})`, 'Vercel is rate limiting or unavailable: check https://www.vercel-status.com and rerun; the rollback converges on a rerun.');
+        throw new errors/* RollbackError */.Z(`Vercel API ${what} still failing after ${tries} ${tries === 1 ? 'try' : 'tries'} (last: ${last})`, 'Vercel is rate limiting or unavailable: check https://www.vercel-status.com and rerun; the rollback converges on a rerun.');
     }
     mapError(what, status, error) {
         const detail = `${status} ${error.code ?? 'error'}: ${error.message ?? 'no message'}`;
         const project = `\`${this.options.project}\``;
         if (status === 403 && (error.invalidToken || error.missingToken))
-            return new model/* RollbackError */.Z(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${this.options.teamId ? `team ${this.options.teamId}` : 'the project owner'}.`);
+            return new errors/* RollbackError */.Z(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${this.options.teamId ? `team ${this.options.teamId}` : 'the project owner'}.`);
         if (status === 403)
-            return new model/* RollbackError */.Z(`Vercel refused ${what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
+            return new errors/* RollbackError */.Z(`Vercel refused ${what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
         if (status === 404 && /project/i.test(error.message ?? ''))
-            return new model/* RollbackError */.Z(`Vercel project ${project} not found (${detail})`, this.options.teamId
+            return new errors/* RollbackError */.Z(`Vercel project ${project} not found (${detail})`, this.options.teamId
                 ? `Check hosting.project (id or name) and that it belongs to team ${this.options.teamId}.`
                 : 'Check hosting.project; if the project belongs to a team, set hosting.team to the team id (team_...).');
         if (error.code === 'ENV_CONFLICT')
-            return new model/* RollbackError */.Z(`Vercel would not upsert \`${error.key ?? '?'}\`: it exists with a different set of targets (${detail})`, 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.');
-        return new model/* RollbackError */.Z(`Vercel API ${what} failed (${detail})`);
+            return new errors/* RollbackError */.Z(`Vercel would not upsert \`${error.key ?? '?'}\`: it exists with a different set of targets (${detail})`, 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.');
+        return new errors/* RollbackError */.Z(`Vercel API ${what} failed (${detail})`);
     }
     enc(s) {
         return encodeURIComponent(s);
@@ -4879,7 +6290,7 @@ class VercelProvider {
                 .map(f => `${f.error?.key ?? '?'} (${f.error?.code ?? 'error'}: ${f.error?.message ?? ''})`)
                 .join('; ');
             const conflict = failed.some(f => f.error?.code === 'ENV_CONFLICT');
-            throw new model/* RollbackError */.Z(`Vercel answered 201 but did not save ${list}`, conflict
+            throw new errors/* RollbackError */.Z(`Vercel answered 201 but did not save ${list}`, conflict
                 ? 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.'
                 : 'Check the variable in the Vercel dashboard and rerun: variables already saved are not changed twice.');
         }
@@ -4978,15 +6389,15 @@ class VercelProvider {
                 options.onProgress?.(d);
             lastState = stateText;
             if (d.aliasError)
-                throw new model/* RollbackError */.Z(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
+                throw new errors/* RollbackError */.Z(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
             if (['ERROR', 'CANCELED'].includes(d.state) || d.state.endsWith('_ERROR'))
-                throw new model/* RollbackError */.Z(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
+                throw new errors/* RollbackError */.Z(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
             if (d.state === 'READY' && d.aliasAssigned)
                 return d;
             // Virtual time (sum of sleeps) plus real time: bounded both under test and for real.
             const elapsed = elapsedMs(started, slept, this.now());
             if (elapsed >= options.timeoutMs)
-                throw new model/* RollbackError */.Z(`deployment ${d.id} not live after ${formatDuration(options.timeoutMs)} (last state: ${stateText})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.');
+                throw new errors/* RollbackError */.Z(`deployment ${d.id} not live after ${formatDuration(options.timeoutMs)} (last state: ${stateText})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.');
             const wait = Math.min(pollInterval(elapsed), Math.max(options.timeoutMs - elapsed, 0));
             await this.options.sleep(wait);
             slept += wait;
@@ -5067,7 +6478,7 @@ class GitHubVariablesProvider {
     }
     async setEnv(values, targets) {
         if (targets.length !== 1 || targets[0] !== 'production')
-            throw new model/* RollbackError */.Z('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
+            throw new errors/* RollbackError */.Z('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
         const current = await this.readEnv(Object.keys(values));
         const changes = [];
         for (const [key, value] of Object.entries(values)) {
@@ -5111,7 +6522,7 @@ class GitHubVariablesProvider {
                 return this.toDeployment(run);
             await this.options.sleep(2000);
         }
-        throw new model/* RollbackError */.Z(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within 30 s`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.');
+        throw new errors/* RollbackError */.Z(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within 30 s`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.');
     }
     async waitForDeployment(id, options) {
         const started = this.now();
@@ -5126,10 +6537,10 @@ class GitHubVariablesProvider {
             if (d.state === 'READY')
                 return d;
             if (d.state === 'ERROR')
-                throw new model/* RollbackError */.Z(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
+                throw new errors/* RollbackError */.Z(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
             const elapsed = elapsedMs(started, slept, this.now());
             if (elapsed >= options.timeoutMs)
-                throw new model/* RollbackError */.Z(`deploy workflow run ${id} not finished after ${formatDuration(options.timeoutMs)} (${run.status})`, `Watch it at ${run.html_url}, or raise flags.wait-timeout and rerun.`);
+                throw new errors/* RollbackError */.Z(`deploy workflow run ${id} not finished after ${formatDuration(options.timeoutMs)} (${run.status})`, `Watch it at ${run.html_url}, or raise flags.wait-timeout and rerun.`);
             const wait = Math.min(pollInterval(elapsed), Math.max(options.timeoutMs - elapsed, 0));
             await this.options.sleep(wait);
             slept += wait;
@@ -5139,7 +6550,7 @@ class GitHubVariablesProvider {
         return true;
     }
     promote() {
-        return Promise.reject(new model/* RollbackError */.Z('github-variables has no promote: a deploy is a run'));
+        return Promise.reject(new errors/* RollbackError */.Z('github-variables has no promote: a deploy is a run'));
     }
 }
 
@@ -5149,21 +6560,21 @@ class GitHubVariablesProvider {
 
 
 /** The hosting token, or undefined; never logged. */
-function hostingToken(ctx) {
-    const hosting = ctx.runbook.hosting;
+function hostingToken(source) {
+    const hosting = source.hosting;
     if (!hosting)
         return undefined;
-    return ctx.secrets.hostingToken ?? ctx.env[hosting['token-env']] ?? undefined;
+    return source.inputToken ?? source.env[hosting['token-env']] ?? undefined;
 }
 /** Throws RollbackError naming the runbook field or variable when the provider cannot be built. */
-function createHostingProvider(ctx, overrides = {}) {
-    const hosting = ctx.runbook.hosting;
+function createHostingProvider(source, overrides = {}) {
+    const hosting = source.hosting;
     if (!hosting)
-        throw new model/* RollbackError */.Z('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` to the runbook.');
+        throw new errors/* RollbackError */.Z('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` to the runbook.');
     const tokenEnv = hosting['token-env'];
-    const token = hostingToken(ctx);
+    const token = hostingToken(source);
     if (!token)
-        throw new model/* RollbackError */.Z(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, hosting.provider === 'vercel'
+        throw new errors/* RollbackError */.Z(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, hosting.provider === 'vercel'
             ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
             : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`);
     switch (hosting.provider) {
@@ -5174,595 +6585,22 @@ function createHostingProvider(ctx, overrides = {}) {
                 project: hosting.project,
                 teamId: hosting.team,
                 tokenSource: `the hosting-token input / ${tokenEnv}`,
-                fetch: ctx.fetch,
-                sleep: ms => ctx.sleep(ms),
-                log: ctx.log,
+                fetch: source.fetch,
+                sleep: ms => source.sleep(ms),
+                log: source.log,
                 ...overrides
             });
         case 'github-variables':
             return new GitHubVariablesProvider({
-                apiUrl: hosting['api-url'] ?? ctx.github?.apiUrl ?? 'https://api.github.com',
+                apiUrl: hosting['api-url'] ?? source.githubApiUrl ?? 'https://api.github.com',
                 token,
                 project: hosting.project,
                 workflow: hosting.workflow ?? '',
                 ref: hosting.ref,
-                fetch: ctx.fetch,
-                sleep: ms => ctx.sleep(ms),
+                fetch: source.fetch,
+                sleep: ms => source.sleep(ms),
                 now: overrides.now
             });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/phases/flags.ts
-/**
- * flags phase: set environment variables on the hosting platform (e.g.
- * NEXT_PUBLIC_USE_STREAMING=false), redeploy with a fresh build, wait until it is live.
- * Old values are recorded for undo before anything changes; a rerun whose values already match
- * and whose live deployment was built after they changed does nothing.
- */
-
-
-
-
-async function inspect(provider, action) {
-    const keys = Object.keys(action.set);
-    const entries = await provider.readEnv(keys);
-    const exact = new Map();
-    for (const key of keys) {
-        const mine = entries.filter(e => e.key === key);
-        const same = mine.find(e => sameTargets(e.targets, action.targets));
-        const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)));
-        if (!same && clash)
-            throw new model/* RollbackError */.Z(`${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`);
-        if (same)
-            exact.set(key, same);
-    }
-    const diff = keys.filter(k => exact.get(k)?.value !== action.set[k]);
-    const live = await provider.currentProductionDeployment();
-    const builtAt = live?.buildingAt ?? live?.createdAt;
-    const liveHasValues = live !== undefined &&
-        builtAt !== undefined &&
-        keys.every(k => {
-            const updated = exact.get(k)?.updatedAt;
-            return updated !== undefined && builtAt > updated;
-        });
-    let pending;
-    if (action.redeploy && diff.length === 0 && !liveHasValues) {
-        const lastChange = Math.max(...keys.map(k => exact.get(k)?.updatedAt ?? 0));
-        if (lastChange > 0)
-            [pending] = await provider.pendingProductionDeployments(lastChange);
-    }
-    const staged = action.redeploy && !(await provider.autoAssignsProduction());
-    return { exact, diff, live, liveHasValues, pending, staged };
-}
-function describeOld(env) {
-    if (!env)
-        return '(not set)';
-    if (env.value === undefined)
-        return `(${env.type}, value not readable)`;
-    return env.value;
-}
-function planned(action, provider, state) {
-    const where = `(${action.targets.join(', ')})`;
-    const lines = Object.entries(action.set).map(([key, value]) => {
-        if (!state)
-            return `set ${key}=${value} ${where} on ${provider}`;
-        const old = state.exact.get(key);
-        if (!state.diff.includes(key))
-            return `${key} ${where}: already ${value} (unchanged)`;
-        return `${key} ${where}: ${describeOld(old)} -> ${value}`;
-    });
-    if (action.redeploy) {
-        if (state && state.diff.length === 0 && state.liveHasValues)
-            lines.push(`no redeploy: live deployment ${state.live.id} was built with these values`);
-        else if (state?.pending)
-            lines.push(`wait for production deployment ${state.pending.id} (${state.pending.state}), already building with these values`);
-        else
-            lines.push(`redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`);
-    }
-    if (state?.staged && !(state.diff.length === 0 && state.liveHasValues))
-        lines.push('the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on');
-    return lines;
-}
-function recoveryFor(provider, action, state) {
-    const restores = state.diff.map(key => {
-        const old = state.exact.get(key);
-        if (!old)
-            return `delete ${key}`;
-        if (old.value === undefined)
-            return `restore ${key} from your secret store (it was ${old.type})`;
-        return `set ${key}=${old.value}`;
-    });
-    const lines = [
-        `flags: previous values on ${provider.description} (${action.targets.join(', ')}): ${restores.join(', ')}${action.redeploy ? ', then redeploy' : ''}`
-    ];
-    if (action.redeploy && state.live)
-        lines.push(`flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: Instant Rollback to it restores them in seconds`);
-    return lines;
-}
-function requireLive(state, provider) {
-    if (!state.live)
-        throw new model/* RollbackError */.Z(`no production deployment found on ${provider.description} to redeploy`, 'Deploy the project to production once (or set flags.redeploy: false when no NEXT_PUBLIC_* variable changes).');
-    return state.live;
-}
-const flagsPhase = {
-    phase: 'flags',
-    plan(runbook) {
-        const flags = runbook.flags;
-        if (flags === undefined)
-            return [];
-        const action = {
-            set: { ...flags.set },
-            targets: [...flags.targets],
-            redeploy: flags.redeploy || Object.keys(flags.set).some(k => k.startsWith('NEXT_PUBLIC_')),
-            waitTimeoutMs: parseDuration(flags['wait-timeout'])
-        };
-        const provider = runbook.hosting
-            ? `${runbook.hosting.provider} project ${runbook.hosting.project}`
-            : 'the hosting platform';
-        return [
-            {
-                id: 'flags',
-                phase: 'flags',
-                title: `Set ${Object.keys(flags.set).join(', ')} on ${provider}${action.redeploy ? ' and redeploy' : ''}`,
-                changes: planned(action, provider),
-                mutates: true,
-                stage: 'main',
-                action
-            }
-        ];
-    },
-    async preflight(steps, ctx) {
-        const notes = [];
-        for (const step of steps) {
-            const provider = createHostingProvider(ctx);
-            await provider.checkAccess();
-            const state = await inspect(provider, step.action);
-            const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
-            if (step.action.redeploy && !converged)
-                requireLive(state, provider);
-            notes.push({
-                stepId: step.id,
-                changes: planned(step.action, provider.description, state),
-                details: {
-                    liveDeployment: state.live?.id,
-                    liveUrl: state.live && `https://${state.live.url}`
-                }
-            });
-        }
-        return notes;
-    },
-    async run(step, ctx) {
-        return converge(step.action, ctx);
-    },
-    async drill(step, ctx) {
-        const provider = createHostingProvider(ctx);
-        await provider.checkAccess();
-        const state = await inspect(provider, step.action);
-        if (step.action.redeploy)
-            requireLive(state, provider);
-        return {
-            status: 'succeeded',
-            changed: [],
-            details: {
-                checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
-                wouldChange: planned(step.action, provider.description, state),
-                liveDeployment: state.live?.id
-            }
-        };
-    }
-};
-async function converge(action, ctx) {
-    const provider = createHostingProvider(ctx);
-    const state = await inspect(provider, action);
-    const liveUrl = state.live && `https://${state.live.url}`;
-    if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
-        ctx.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`);
-        return {
-            status: 'succeeded',
-            changed: [],
-            outputs: liveUrl ? { 'deployment-url': liveUrl } : undefined,
-            details: { unchanged: true, liveDeployment: state.live?.id }
-        };
-    }
-    const changed = [];
-    const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : [];
-    const outputs = {};
-    // In the log before the change: if the process dies mid-step, the old values are still on record.
-    for (const line of recovery)
-        ctx.log.info(`before changing: ${line}`);
-    try {
-        if (state.diff.length > 0) {
-            const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]]));
-            await provider.setEnv(values, action.targets);
-            for (const key of state.diff)
-                changed.push(`${key} (${action.targets.join(', ')}): ${describeOld(state.exact.get(key))} -> ${action.set[key]}`);
-        }
-        if (action.redeploy) {
-            let created;
-            if (state.pending) {
-                created = state.pending;
-                ctx.log.info(`flags: deployment ${created.id} is already building these values; waiting`);
-            }
-            else {
-                const live = requireLive(state, provider);
-                created = await provider.redeploy(live, { rollbackRunId: ctx.request.runId });
-                changed.push(`redeploy ${created.id} started from ${live.id}`);
-            }
-            outputs['deployment-id'] = created.id;
-            ctx.log.info(`flags: deployment ${created.id} (https://${created.url}) started`);
-            const done = await provider.waitForDeployment(created.id, {
-                timeoutMs: action.waitTimeoutMs,
-                promote: state.staged,
-                onProgress: d => ctx.log.info(`flags: deployment ${d.id} ${d.state}`)
-            });
-            outputs['deployment-url'] = `https://${done.url}`;
-            changed.push(`deployment ${done.id} is live at https://${done.url}`);
-        }
-        return { status: 'succeeded', changed, outputs, recovery };
-    }
-    catch (err) {
-        return {
-            status: 'failed',
-            changed,
-            outputs,
-            recovery,
-            error: err instanceof model/* RollbackError */.Z
-                ? { message: err.message, hint: err.hint }
-                : { message: err instanceof Error ? err.message : String(err) }
-        };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/phases/git.ts
-/**
- * git phase: the seed's "Git Rollback". Option B (`revert`, default) reverts commits newest first
- * and pushes normally; Option A (`reset`) resets to a confirmed known-good ancestor, after pushing
- * the discarded head to a backup ref, with --force-with-lease. The runbook's `files` section is
- * applied in the same local sequence, so protected files are checked BEFORE anything is pushed.
- * See docs/git-phase.md.
- */
-
-
-
-
-
-
-
-/** The branch head each step's preflight saw: a reset discards only what was shown and approved. */
-const headsSeenInPreflight = new WeakMap();
-function requireUnmovedForReset(step, ctx, s) {
-    const seen = headsSeenInPreflight.get(ctx)?.get(step.id);
-    if (seen && seen !== s.tip) {
-        throw new model/* RollbackError */.Z(`branch: ${s.remote}/${s.branch} moved since the checks (${revert_short(seen)} -> ${revert_short(s.tip)}); a reset now would discard commits that were not shown in the plan`, 'run again to see the new plan (the commits to discard) and confirm it');
-    }
-}
-function changedLines(resolved, prepared, s) {
-    const where = `${s.remote}/${s.branch}`;
-    const lines = [];
-    if (resolved.kind === 'revert') {
-        for (const c of resolved.revert.targets)
-            lines.push(`reverted ${describeCommit(c)}`);
-    }
-    else {
-        lines.push(`reset ${where} from ${revert_short(s.tip)} to ${revert_short(resolved.reset.target)}`);
-        for (const c of resolved.reset.discarded)
-            lines.push(`discarded ${describeCommit(c)}`);
-    }
-    for (const path of prepared.files.removed)
-        lines.push(`removed ${path}`);
-    lines.push(`${where} is now ${revert_short(prepared.head)}`);
-    return lines;
-}
-async function runGit(step, ctx) {
-    const action = step.action;
-    return withStepSession(step, ctx, async (s) => {
-        const resolved = await resolve(s, action, ctx);
-        if (resolved.kind === 'reset')
-            requireUnmovedForReset(step, ctx, s);
-        const prepared = await prepare(s, action, resolved, runLabel(ctx));
-        if (prepared.upToDate) {
-            ctx.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`);
-            return {
-                status: 'succeeded',
-                changed: [],
-                outputs: { 'head-sha': s.tip },
-                details: details(resolved, prepared, { upToDate: true })
-            };
-        }
-        const dst = `refs/heads/${s.branch}`;
-        let recovery;
-        let backup;
-        if (resolved.kind === 'reset') {
-            backup = backupRef(action, ctx.request.runId);
-            await backupThenForcePush(s, backup);
-            ctx.log.info(`old head ${revert_short(s.tip)} kept at ${backup}; ${dst} reset with lease`);
-            recovery = [
-                `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
-                `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
-            ];
-        }
-        else {
-            await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst });
-            ctx.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
-            recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
-        }
-        return {
-            status: 'succeeded',
-            changed: changedLines(resolved, prepared, s),
-            outputs: { 'head-sha': prepared.head },
-            recovery,
-            details: details(resolved, prepared, { backupRef: backup, previousHead: s.tip })
-        };
-    });
-}
-async function drillGit(step, ctx) {
-    return withStepSession(step, ctx, async (s) => {
-        const resolved = await resolve(s, step.action, ctx);
-        const prepared = await prepare(s, step.action, resolved, runLabel(ctx));
-        // Not under refs/heads: a scratch branch would start push workflows and preview builds.
-        const scratch = `refs/rollback/drill/${refComponent(ctx.request.runId)}`;
-        await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch });
-        const deleted = await s.git.deleteRemoteRef(s.remote, scratch);
-        if (deleted.exitCode !== 0)
-            ctx.log.warn(`could not delete drill branch ${scratch}`);
-        return {
-            status: 'succeeded',
-            changed: [
-                `drill: built ${revert_short(prepared.head)} from ${revert_short(s.tip)}, pushed it to ${scratch} and deleted it`,
-                ...describeResolved(resolved, s, step.action)
-            ],
-            details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
-        };
-    });
-}
-async function skipped(step, ctx) {
-    ctx.log.warn(`git: skipped, ${step.action.skip}`);
-    return { status: 'skipped', changed: [], details: { reason: step.action.skip } };
-}
-const gitPhase = {
-    phase: 'git',
-    preflightShares: 'checkout',
-    plan(runbook, request) {
-        if (runbook.git === undefined)
-            return [];
-        const action = gitAction(runbook, request);
-        if (action.skip) {
-            const title = `git: nothing to roll back (${action.skip})`;
-            return [
-                { id: 'git', phase: 'git', title, changes: [], mutates: false, stage: 'main', action }
-            ];
-        }
-        const title = action.strategy === 'reset'
-            ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
-            : `revert ${action.revert ?? '?'} on ${action.branch}`;
-        return [
-            {
-                id: 'git',
-                phase: 'git',
-                title,
-                changes: describeAction(action),
-                mutates: true,
-                stage: 'main',
-                action
-            }
-        ];
-    },
-    async preflight(steps, ctx) {
-        const notes = [];
-        for (const step of steps) {
-            if (step.action.skip)
-                continue;
-            const note = await withStepSession(step, ctx, async (s) => {
-                await requireClean(s);
-                const resolved = await resolve(s, step.action, ctx);
-                const seen = headsSeenInPreflight.get(ctx) ?? new Map();
-                headsSeenInPreflight.set(ctx, seen.set(step.id, s.tip));
-                const tried = await trial(s, step.action, resolved, ctx);
-                const outcome = tried.upToDate
-                    ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
-                    : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`;
-                return {
-                    stepId: step.id,
-                    changes: [...describeResolved(resolved, s, step.action), outcome],
-                    details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
-                };
-            });
-            notes.push(note);
-        }
-        return notes;
-    },
-    run: (step, ctx) => (step.action.skip ? skipped(step, ctx) : runGit(step, ctx)),
-    drill: (step, ctx) => (step.action.skip ? skipped(step, ctx) : drillGit(step, ctx))
-};
-
-;// CONCATENATED MODULE: ./src/db/assertions.ts
-
-
-const MAX_REPORTED_ROWS = 20;
-/** The check's single SELECT, or a RollbackError saying why it cannot be a check. */
-async function checkStatement(check, field) {
-    const stmts = await classifySql(check.sql).catch((err) => {
-        throw new model/* RollbackError */.Z(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
-    });
-    if (stmts.length !== 1 || stmts[0].kind !== 'SelectStmt' || !stmts[0].readOnly) {
-        throw new model/* RollbackError */.Z(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `an integrity check only reads; put changes in database steps`);
-    }
-    return stmts[0].sql;
-}
-function expectation(check) {
-    const e = check.expect;
-    const parts = [];
-    if (e.rows !== undefined)
-        parts.push(`${e.rows} row${e.rows === 1 ? '' : 's'}`);
-    if (e['max-rows'] !== undefined)
-        parts.push(`at most ${e['max-rows']} rows`);
-    if (e.value !== undefined)
-        parts.push(`value ${JSON.stringify(e.value)}`);
-    return parts.join(' and ');
-}
-function sameValue(actual, expected) {
-    if (actual === null || actual === undefined)
-        return false;
-    if (typeof expected === 'boolean') {
-        return (actual === expected ||
-            String(actual) === (expected ? 't' : 'f') ||
-            String(actual) === String(expected));
-    }
-    if (typeof expected === 'number')
-        return Number(actual) === expected;
-    return String(actual) === expected;
-}
-async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
-    const started = Date.now();
-    const res = await client.query(`SELECT q.*, count(*) OVER () AS __er_total FROM (${sql}) AS q LIMIT ${maxRows + 1}`);
-    const durationMs = Date.now() - started;
-    const total = Number(res.rows[0]?.__er_total ?? 0);
-    const rows = res.rows.slice(0, maxRows).map(r => {
-        const { __er_total: _drop, ...rest } = r;
-        void _drop;
-        return rest;
-    });
-    const e = check.expect;
-    const failures = [];
-    if (e.rows !== undefined && total !== e.rows)
-        failures.push(`${total} rows`);
-    if (e['max-rows'] !== undefined && total > e['max-rows'])
-        failures.push(`${total} rows`);
-    if (e.value !== undefined) {
-        const first = rows[0];
-        const actual = first ? Object.values(first)[0] : undefined;
-        if (!sameValue(actual, e.value)) {
-            failures.push(`value ${first ? JSON.stringify(actual) : '(no rows)'}`);
-        }
-    }
-    const ok = failures.length === 0;
-    return {
-        ok,
-        summary: ok
-            ? `holds: ${expectation(check)} (got ${total} row${total === 1 ? '' : 's'})`
-            : `expected ${expectation(check)}, got ${[...new Set(failures)].join(' and ')}`,
-        total,
-        rows,
-        truncated: total > rows.length,
-        durationMs
-    };
-}
-
-;// CONCATENATED MODULE: ./src/phases/integrity.ts
-
-
-
-
-const integrityPhase = {
-    phase: 'integrity',
-    preflightShares: 'database',
-    plan(runbook) {
-        const steps = [];
-        for (const [index, check] of (runbook.integrity ?? []).entries()) {
-            for (const when of check.when) {
-                steps.push({
-                    id: `integrity:${index + 1}-${slug(check.name)}:${when}`,
-                    phase: 'integrity',
-                    title: `${check.name} (${when})`,
-                    changes: [],
-                    mutates: false,
-                    stage: when === 'before' ? 'before' : 'main',
-                    action: { index, field: `integrity[${index}]`, when, check }
-                });
-            }
-        }
-        return steps;
-    },
-    warmUp() {
-        // Every check is parsed at preflight.
-        preloadSqlParser();
-    },
-    async preflight(steps, ctx) {
-        const notes = [];
-        for (const step of steps) {
-            await checkStatement(step.action.check, step.action.field);
-        }
-        const session = await preflightSession(ctx, 'integrity');
-        if (!session)
-            return notes;
-        const { client } = session;
-        try {
-            for (const step of steps) {
-                const sql = await checkStatement(step.action.check, step.action.field);
-                try {
-                    await client.query(`EXPLAIN ${sql}`);
-                }
-                catch (err) {
-                    // A check run after the rollback may read what the rollback creates: only warn for those.
-                    if (step.action.when === 'before')
-                        throw sqlError(err, `${step.action.field}.sql`, sql);
-                    ctx.log.warn(`${step.id}: ${err.message} (checked again after the rollback)`);
-                }
-            }
-        }
-        finally {
-            await client.end().catch(() => { });
-        }
-        return notes;
-    },
-    run(step, ctx) {
-        return assert(step, ctx);
-    },
-    // Read-only either way: a drill runs the same assertions.
-    drill(step, ctx) {
-        return assert(step, ctx);
-    }
-};
-async function assert(step, ctx) {
-    const { check, field } = step.action;
-    let settings;
-    try {
-        settings = dbSettings(ctx);
-        const sql = await checkStatement(check, field);
-        const outcome = await withClient(settings, 'integrity', async (client) => {
-            await client.query('SET default_transaction_read_only = on');
-            try {
-                return await runAssertion(client, check, sql, MAX_REPORTED_ROWS);
-            }
-            catch (err) {
-                throw sqlError(err, `${field}.sql`, sql);
-            }
-        });
-        const details = {
-            check: check.name,
-            when: step.action.when,
-            expected: check.expect,
-            total: outcome.total,
-            rows: outcome.rows,
-            rowsTruncated: outcome.truncated,
-            durationMs: outcome.durationMs
-        };
-        if (outcome.ok)
-            return { status: 'succeeded', changed: [], details: { ...details, result: outcome.summary } };
-        const message = `${check.name}: ${outcome.summary}`;
-        if (ctx.mode === 'drill' && step.action.when === 'after') {
-            // A drill rolls its changes back, so an after-check sees the data as it was.
-            const note = `${message} (drill: the rollback's changes were rolled back, so this reflects the current data)`;
-            ctx.log.warn(note);
-            return { status: 'warned', changed: [], details: { ...details, result: note } };
-        }
-        if (check['on-fail'] === 'warn') {
-            ctx.log.warn(message);
-            return { status: 'warned', changed: [], details: { ...details, result: message } };
-        }
-        return {
-            status: 'failed',
-            changed: [],
-            details,
-            error: {
-                message,
-                hint: `the offending rows are in the step details (first ${MAX_REPORTED_ROWS}); fix the data or set ${field}.on-fail: warn`
-            }
-        };
-    }
-    catch (err) {
-        return failedResult(err, field, settings);
     }
 }
 
@@ -5778,881 +6616,114 @@ function runSecrets(runbook, env, secrets) {
     const values = [...Object.values(secrets), ...named].filter((v) => typeof v === 'string' && v.length > 0);
     return [...values, ...values.flatMap(v => (0,redact/* urlPassword */.Ds)(v) ?? [])];
 }
-/** A redactor primed with every secret the run knows about (plus `extra`). */
-function redactorFor(ctx, extra = []) {
+
+;// CONCATENATED MODULE: ./src/dependencies.ts
+
+
+
+
+
+const realSleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
+const NO_PROGRESS = {
+    plannedPhases: [],
+    outputs: {},
+    failed: false,
+    summary: () => ''
+};
+function runLabel(runId, runUrl) {
+    return `run ${runId}${runUrl ? ` (${runUrl})` : ''}`;
+}
+function buildDependencies(options) {
+    const { runbook, env, secrets, request } = options;
+    const clock = { now: options.now ?? Date.now, sleep: options.sleep ?? realSleep };
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    const redactor = options.redactor ?? primedRedactor(runbook, env, secrets);
+    const databaseSource = {
+        config: runbook.database,
+        inputUrl: secrets.databaseUrl,
+        env,
+        runId: request.runId
+    };
+    const webhookVariable = runbook.notify?.['webhook-env'];
+    return {
+        run: {
+            mode: options.mode,
+            request,
+            runbookName: runbook.name,
+            runUrl: options.github?.runUrl,
+            label: runLabel(request.runId, options.github?.runUrl)
+        },
+        log: options.log,
+        clock,
+        redactor,
+        fetch: fetchImpl,
+        checkout: {
+            workdir: options.workdir,
+            env,
+            githubToken: secrets.githubToken,
+            tempDir: env.RUNNER_TEMP,
+            runner: options.gitRunner,
+            log: options.log
+        },
+        database: {
+            settings: () => dbSettings(databaseSource),
+            url: () => secrets.databaseUrl ?? env[runbook.database?.['url-env'] ?? 'DATABASE_URL'] ?? undefined
+        },
+        hosting: {
+            provider: () => createHostingProvider({
+                hosting: runbook.hosting,
+                inputToken: secrets.hostingToken,
+                env,
+                githubApiUrl: options.github?.apiUrl,
+                fetch: fetchImpl,
+                sleep: clock.sleep,
+                log: options.log
+            })
+        },
+        github: githubAccess(options.github, secrets.githubToken, fetchImpl, clock),
+        webhook: {
+            variable: webhookVariable,
+            url: webhookVariable ? env[webhookVariable] || undefined : undefined
+        },
+        progress: options.progress ?? NO_PROGRESS
+    };
+}
+function githubAccess(target, token, fetchImpl, clock) {
+    let client;
+    return {
+        target,
+        client() {
+            if (!target || !token)
+                return undefined;
+            client ??= new GitHubClient({
+                apiUrl: target.apiUrl,
+                token,
+                owner: target.owner,
+                repo: target.repo,
+                fetch: fetchImpl,
+                sleep: ms => clock.sleep(ms)
+            });
+            return client;
+        },
+        unavailable: () => !target ? 'no GitHub repository configured' : 'no GitHub token (github-token input)'
+    };
+}
+function primedRedactor(runbook, env, secrets) {
     const redactor = new redact/* Redactor */.pO();
-    for (const secret of [...runSecrets(ctx.runbook, ctx.env, ctx.secrets), ...extra]) {
+    for (const secret of runSecrets(runbook, env, secrets))
         redactor.add(secret);
-    }
     return redactor;
 }
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = require("node:child_process");
-;// CONCATENATED MODULE: ./src/phases/verify.ts
-/**
- * verify phase: HTTP checks polled until the page shows the expected state (e.g. "polling mode"),
- * bounded by each check's timeout, with the last status and a body snippet as the reason when it
- * never does; plus an optional smoke command that must exit 0 within its timeout.
- * Everything here is read-only; in a drill each check is probed once (production was not rolled
- * back, so a mismatch is expected and only warned about) and the smoke command is not run.
- */
-
-
-
-function snippetOf(body, redactor) {
-    const text = body
-        .replace(/<script[\s\S]*?<\/script>/gi, ' ')
-        .replace(/<[^>]+>/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim();
-    return redactor.redact(text.length > 160 ? `${text.slice(0, 160)}…` : text);
+/** The dependencies a phase declared, and nothing else. */
+function pick(deps, names) {
+    const picked = {};
+    for (const name of names)
+        picked[name] = deps[name];
+    return picked;
 }
-/** One GET of a check: status, expected text, rejected text. Never throws. */
-async function probe(check, ctx) {
-    const started = Date.now();
-    const redactor = redactorFor(ctx);
-    try {
-        const response = await ctx.fetch(check.url, {
-            redirect: 'follow',
-            headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
-            signal: AbortSignal.timeout(Math.min(30_000, parseDuration(check.timeout)))
-        });
-        const body = await response.text();
-        const snippet = snippetOf(body, redactor);
-        const ms = Date.now() - started;
-        const expected = check['expect-status'];
-        let reason = '';
-        if (response.status !== expected)
-            reason = `HTTP ${response.status} (expected ${expected})`;
-        else if (check['expect-text'] !== undefined && !body.includes(check['expect-text']))
-            reason = `body does not contain "${check['expect-text']}"`;
-        else if (check['reject-text'] !== undefined && body.includes(check['reject-text']))
-            reason = `body contains "${check['reject-text']}"`;
-        return { ok: reason === '', status: response.status, reason, snippet, ms };
-    }
-    catch (err) {
-        const cause = err.cause;
-        const message = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-        return {
-            ok: false,
-            reason: redactor.redact(`request failed: ${message}`),
-            snippet: '',
-            ms: Date.now() - started
-        };
-    }
-}
-function verify_slug(name) {
-    return name
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, '-')
-        .replace(/^-|-$/g, '')
-        .slice(0, 40);
-}
-async function pollCheck(check, ctx) {
-    const timeoutMs = parseDuration(check.timeout);
-    const intervalMs = parseDuration(check.interval);
-    const started = Date.now();
-    let slept = 0;
-    let attempts = 0;
-    for (;;) {
-        attempts++;
-        const result = await probe(check, ctx);
-        const elapsed = elapsedMs(started, slept, Date.now());
-        if (result.ok)
-            return {
-                status: 'succeeded',
-                changed: [],
-                details: { url: check.url, status: result.status, attempts, elapsedMs: elapsed }
-            };
-        ctx.log.info(`verify: ${check.name}: ${result.reason} (attempt ${attempts})`);
-        if (elapsed >= timeoutMs) {
-            const last = result.status !== undefined ? `HTTP ${result.status}` : 'no response';
-            return {
-                status: 'failed',
-                changed: [],
-                details: { url: check.url, attempts, lastStatus: result.status, snippet: result.snippet },
-                error: {
-                    message: `${check.name}: not as expected after ${formatDuration(timeoutMs)} (${attempts} attempts): ${result.reason}; last response ${last}${result.snippet ? `: "${result.snippet}"` : ''}`,
-                    hint: check['expect-text'] !== undefined
-                        ? 'If the redeploy is live but the page still shows the old state, the build may have reused cached NEXT_PUBLIC_* values: set VERCEL_FORCE_NO_BUILD_CACHE=1 on the project, rerun; or raise the check timeout if the CDN lags.'
-                        : 'Open the URL yourself; raise the check timeout if the service needs longer to come back.'
-                }
-            };
-        }
-        const wait = Math.min(intervalMs, timeoutMs - elapsed);
-        await ctx.sleep(wait);
-        slept += wait;
-    }
-}
-async function runSmoke(action, ctx) {
-    const redactor = redactorFor(ctx);
-    const started = Date.now();
-    let output = '';
-    const keep = (chunk) => {
-        output = (output + chunk.toString('utf8')).slice(-4000);
-    };
-    const outcome = await new Promise(resolve => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(action.run, {
-            shell: true,
-            cwd: ctx.workdir,
-            env: { ...ctx.env },
-            detached: true,
-            stdio: ['ignore', 'pipe', 'pipe']
-        });
-        let timedOut = false;
-        const kill = (signal) => {
-            try {
-                if (child.pid)
-                    process.kill(-child.pid, signal);
-            }
-            catch {
-                // already gone
-            }
-        };
-        const timer = setTimeout(() => {
-            timedOut = true;
-            kill('SIGTERM');
-            setTimeout(() => kill('SIGKILL'), 5000).unref();
-        }, action.timeoutMs);
-        child.stdout.on('data', keep);
-        child.stderr.on('data', keep);
-        child.on('error', err => {
-            clearTimeout(timer);
-            resolve({ code: null, signal: null, timedOut, error: err.message });
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            resolve({ code, signal, timedOut });
-        });
-    });
-    const durationMs = Date.now() - started;
-    const tail = redactor.redact(output.trim().split('\n').slice(-20).join('\n'));
-    const details = {
-        command: redactor.redact(action.run),
-        exitCode: outcome.code,
-        durationMs,
-        outputTail: tail
-    };
-    if (outcome.code === 0 && !outcome.timedOut)
-        return { status: 'succeeded', changed: [], details };
-    const why = outcome.timedOut
-        ? `timed out after ${formatDuration(action.timeoutMs)} and was stopped`
-        : outcome.error
-            ? `could not start: ${outcome.error}`
-            : `exited with ${outcome.code ?? outcome.signal}`;
-    return {
-        status: 'failed',
-        changed: [],
-        details,
-        error: {
-            message: `smoke command ${why}${tail ? `; last output: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`,
-            hint: 'Run the smoke command yourself against production to see the full output.'
-        }
-    };
-}
-const verifyPhase = {
-    phase: 'verify',
-    plan(runbook) {
-        const verify = runbook.verify;
-        if (verify === undefined)
-            return [];
-        const used = new Set();
-        const steps = verify.checks.map((check, index) => {
-            let id = `verify:${verify_slug(check.name) || index + 1}`;
-            if (used.has(id))
-                id = `${id}-${index + 1}`;
-            used.add(id);
-            const expectations = [
-                `HTTP ${check['expect-status']}`,
-                check['expect-text'] !== undefined ? `contains "${check['expect-text']}"` : undefined,
-                check['reject-text'] !== undefined
-                    ? `does not contain "${check['reject-text']}"`
-                    : undefined
-            ].filter(Boolean);
-            return {
-                id,
-                phase: 'verify',
-                title: `Check ${check.name}: ${check.url} (${expectations.join(', ')}) within ${check.timeout}`,
-                changes: [],
-                mutates: false,
-                stage: 'main',
-                action: { kind: 'http', check }
-            };
-        });
-        if (verify.smoke)
-            steps.push({
-                id: 'verify:smoke',
-                phase: 'verify',
-                title: `Smoke test \`${verify.smoke.run}\` exits 0 within ${verify.smoke.timeout}`,
-                changes: [],
-                mutates: false,
-                stage: 'main',
-                action: {
-                    kind: 'smoke',
-                    run: verify.smoke.run,
-                    timeoutMs: parseDuration(verify.smoke.timeout)
-                }
-            });
-        return steps;
-    },
-    run(step, ctx) {
-        return step.action.kind === 'http'
-            ? pollCheck(step.action.check, ctx)
-            : runSmoke(step.action, ctx);
-    },
-    async drill(step, ctx) {
-        if (step.action.kind === 'smoke')
-            return {
-                status: 'skipped',
-                changed: [],
-                details: { reason: 'the smoke command is not run in a drill', command: step.action.run }
-            };
-        const check = step.action.check;
-        const result = await probe(check, ctx);
-        const details = {
-            url: check.url,
-            status: result.status,
-            now: result.reason || 'as expected',
-            snippet: result.snippet
-        };
-        if (result.ok)
-            return { status: 'succeeded', changed: [], details };
-        if (result.status === undefined)
-            return {
-                status: 'failed',
-                changed: [],
-                details,
-                error: {
-                    message: `${check.name}: ${result.reason}`,
-                    hint: 'The check URL must be reachable from the runner.'
-                }
-            };
-        return {
-            status: 'warned',
-            changed: [],
-            details,
-            error: {
-                message: `${check.name}: reachable, currently ${result.reason} (expected before a real rollback)`
-            }
-        };
-    }
-};
-
-;// CONCATENATED MODULE: ./src/phases/monitor.ts
-/**
- * monitor phase: watch health checks (and SQL metrics) for `duration`, one sample every
- * `interval`; fail when the share of failed health probes exceeds `max-error-rate` or a metric
- * leaves its min/max. Stops early once failure is certain. Read-only: metrics run on one
- * short-lived client named `emergency-rollback monitor <run id>`. Time goes through ctx.sleep.
- */
-
-
-
-
-
-
-function databaseUrl(ctx, urlEnv) {
-    return ctx.secrets.databaseUrl ?? ctx.env[urlEnv] ?? undefined;
-}
-/** One read-only session (db/connection names it, masks the URL and explains failures). */
-async function monitor_connect(url, ctx) {
-    const redactor = redactorFor(ctx, [url, (0,redact/* urlPassword */.Ds)(url)]);
-    const client = await connect(dbSettings(ctx), 'monitor');
-    await client.query('SET default_transaction_read_only = on');
-    return {
-        async value(sql) {
-            try {
-                const result = await client.query({ text: sql, rowMode: 'array' });
-                const first = result.rows[0]?.[0];
-                const value = Number(first);
-                if (first === null || first === undefined || !Number.isFinite(value))
-                    throw new Error(`returned ${JSON.stringify(first ?? null)}, not a number`);
-                return value;
-            }
-            catch (err) {
-                throw new Error(redactor.redact(err instanceof Error ? err.message : String(err)));
-            }
-        },
-        close: () => client.end().catch(() => undefined)
-    };
-}
-async function takeSample(index, atMs, config, ctx, db) {
-    const health = [];
-    for (const check of config.health) {
-        const r = await probe(check, ctx);
-        health.push({
-            name: check.name,
-            ok: r.ok,
-            status: r.status,
-            ...(r.ok ? {} : { reason: r.reason }),
-            ms: r.ms
-        });
-    }
-    const metrics = [];
-    for (const metric of config.metrics) {
-        try {
-            const value = await db.value(metric.sql);
-            let reason;
-            if (metric.max !== undefined && value > metric.max)
-                reason = `${value} above max ${metric.max}`;
-            if (metric.min !== undefined && value < metric.min)
-                reason = `${value} below min ${metric.min}`;
-            metrics.push({ name: metric.name, value, ok: reason === undefined, reason });
-        }
-        catch (err) {
-            metrics.push({
-                name: metric.name,
-                ok: false,
-                reason: `query failed: ${err instanceof Error ? err.message : String(err)}`
-            });
-        }
-    }
-    return { index, atMs, health, metrics };
-}
-function metricsNeedDb(action, ctx) {
-    if (action.config.metrics.length === 0)
-        return undefined;
-    const url = databaseUrl(ctx, action.urlEnv);
-    if (!url)
-        throw new model/* RollbackError */.Z(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
-    return url;
-}
-async function watch(action, ctx, once) {
-    const { config } = action;
-    const url = metricsNeedDb(action, ctx);
-    const db = url ? await monitor_connect(url, ctx) : undefined;
-    const total = once ? 1 : Math.max(1, Math.floor(action.durationMs / action.intervalMs) + 1);
-    const plannedProbes = total * config.health.length;
-    const maxErrors = config['max-error-rate'] * plannedProbes;
-    const samples = [];
-    const started = Date.now();
-    let slept = 0;
-    let probes = 0;
-    let failedProbes = 0;
-    let metricBreach;
-    try {
-        for (let i = 0; i < total; i++) {
-            if (i > 0) {
-                await ctx.sleep(action.intervalMs);
-                slept += action.intervalMs;
-            }
-            const sample = await takeSample(i + 1, elapsedMs(started, slept, Date.now()), config, ctx, db);
-            samples.push(sample);
-            probes += sample.health.length;
-            failedProbes += sample.health.filter(h => !h.ok).length;
-            const bad = sample.metrics.find(m => !m.ok);
-            if (bad && !metricBreach)
-                metricBreach = `${bad.name}: ${bad.reason} (sample ${i + 1})`;
-            const line = [
-                ...sample.health.map(h => `${h.name} ${h.ok ? 'ok' : h.reason}`),
-                ...sample.metrics.map(m => `${m.name}=${m.value ?? m.reason}`)
-            ].join('; ');
-            ctx.log.info(`monitor: sample ${i + 1}/${total}: ${line}`);
-            // Stop as soon as the outcome cannot change any more.
-            if (!once && (metricBreach || failedProbes > maxErrors))
-                break;
-        }
-    }
-    finally {
-        await db?.close();
-    }
-    const errorRate = probes === 0 ? 0 : failedProbes / probes;
-    const finalRate = once ? errorRate : failedProbes / Math.max(plannedProbes, 1);
-    const details = {
-        samples,
-        probes,
-        failedProbes,
-        errorRate,
-        maxErrorRate: config['max-error-rate'],
-        watchedMs: elapsedMs(started, slept, Date.now())
-    };
-    const pct = (x) => `${Math.round(x * 1000) / 10}%`;
-    const problems = [];
-    if (plannedProbes > 0 && (once ? errorRate : finalRate) > config['max-error-rate'])
-        problems.push(`health error rate ${pct(errorRate)} (${failedProbes}/${probes} probes failed) exceeds max-error-rate ${pct(config['max-error-rate'])}`);
-    if (metricBreach)
-        problems.push(`metric ${metricBreach}`);
-    if (problems.length === 0)
-        return { status: 'succeeded', changed: [], details };
-    return {
-        status: once ? 'warned' : 'failed',
-        changed: [],
-        details,
-        error: {
-            message: `${problems.join('; ')}${once ? '' : ` after ${formatDuration(details.watchedMs)} of ${formatDuration(action.durationMs)}`}`,
-            hint: 'The system is not stable yet: look at the samples in the report and decide whether to escalate.'
-        }
-    };
-}
-const monitorPhase = {
-    phase: 'monitor',
-    plan(runbook) {
-        const config = runbook.monitor;
-        if (config === undefined)
-            return [];
-        const action = {
-            config,
-            durationMs: parseDuration(config.duration),
-            intervalMs: parseDuration(config.interval),
-            urlEnv: runbook.database?.['url-env'] ?? 'DATABASE_URL'
-        };
-        return [
-            {
-                id: 'monitor',
-                phase: 'monitor',
-                title: `Watch ${config.health.length} health check(s) and ${config.metrics.length} metric(s) for ${config.duration}, every ${config.interval} (fail above ${config['max-error-rate'] * 100}% errors)`,
-                changes: [],
-                mutates: false,
-                stage: 'main',
-                action
-            }
-        ];
-    },
-    async preflight(steps, ctx) {
-        for (const step of steps)
-            metricsNeedDb(step.action, ctx);
-    },
-    run(step, ctx) {
-        return watch(step.action, ctx, false);
-    },
-    /** One sample: proves the probes and queries work; an unhealthy sample only warns. */
-    drill(step, ctx) {
-        return watch(step.action, ctx, true);
-    }
-};
-
-;// CONCATENATED MODULE: ./src/phases/notify.ts
-/**
- * notify phase: a `before` step ("initiated": status comment on the triggering issue/PR, webhook)
- * and a `finally` step (the same comment updated to complete/failed with the report, the incident
- * issue, or a comment on it when a re-run of the same workflow run finds it open, webhook).
- * What cannot be done for lack of a GitHub target/token is skipped and said so;
- * a failed notification only warns: it never stops a rollback. Every body is redacted.
- * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
- */
-
-
-
-
-const STATUS_COMMENT_OUTPUT = 'status-comment-id';
-/** GitHub refuses comment and issue bodies over 65 536 characters. */
-const MAX_BODY = 60_000;
-function fit(text) {
-    if (text.length <= MAX_BODY)
-        return text;
-    return `${text.slice(0, MAX_BODY)}\n\n… (report truncated: the full report is in the job summary and the JSON report)`;
-}
-function webhookUrl(config, ctx) {
-    const name = config['webhook-env'];
-    if (!name)
-        return undefined;
-    const url = ctx.env[name];
-    if (!url)
-        throw new model/* RollbackError */.Z(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
-    if (!/^https?:\/\/\S+$/.test(url))
-        throw new model/* RollbackError */.Z(`${name} does not hold an http(s) URL`, `Set ${name} to the webhook URL (e.g. a Slack incoming webhook).`);
-    return url;
-}
-function github(ctx) {
-    const token = ctx.secrets.githubToken;
-    if (!ctx.github || !token)
-        return undefined;
-    return new GitHubClient({
-        apiUrl: ctx.github.apiUrl,
-        token,
-        owner: ctx.github.owner,
-        repo: ctx.github.repo,
-        fetch: ctx.fetch,
-        sleep: ms => ctx.sleep(ms)
-    });
-}
-function whyNoGitHub(ctx) {
-    if (!ctx.github)
-        return 'no GitHub repository configured';
-    return 'no GitHub token (github-token input)';
-}
-/** "[drill] " or "[investigate only] " (severities that change nothing), else "". */
-function tag(ctx) {
-    if (ctx.mode === 'drill')
-        return '[drill] ';
-    const severity = ctx.request.severity;
-    const mutate = ctx.runbook.severity[severity]?.mutate ?? constants/* DEFAULT_SEVERITY_MATRIX */.gt[severity].mutate;
-    return mutate ? '' : '[investigate only] ';
-}
-const marker = (ctx) => `<!-- emergency-rollback:${ctx.request.runId} -->`;
-/**
- * Marks the incident issue of one rollback: this runbook, this workflow run (all its attempts;
- * the run's URL has no attempt number). A re-run of failed jobs finds it; a new run does not.
- */
-const incidentMarker = (ctx) => `<!-- emergency-rollback-incident:${encodeURIComponent(ctx.runbook.name)}:${encodeURIComponent(ctx.github?.runUrl ?? ctx.request.runId)} -->`;
-/** The open issue an earlier attempt of this run opened; a failed lookup only warns. */
-async function openIncidentIssue(client, labels, ctx, problems) {
-    try {
-        const open = await client.openIssuesLabelled(labels);
-        return open.find(i => i.body?.includes(incidentMarker(ctx)));
-    }
-    catch (err) {
-        problems.push(`looking for an incident issue of an earlier attempt: ${err instanceof Error ? err.message : String(err)} (a new one is opened)`);
-        return undefined;
-    }
-}
-function header(ctx, headline) {
-    const r = ctx.request;
-    const facts = [
-        `**Runbook:** ${ctx.runbook.name}`,
-        `**Severity:** ${r.severity}`,
-        `**Command:** ${r.command}`,
-        r.trigger.actor ? `**Triggered by:** @${r.trigger.actor}` : undefined,
-        ctx.github?.runUrl ? `[Workflow run](${ctx.github.runUrl})` : undefined
-    ].filter(Boolean);
-    return `${marker(ctx)}\n### ${headline}\n\n${facts.join(' · ')}\n`;
-}
-function closingMessage(config, ctx) {
-    const failed = ctx.outputs.status === 'failed';
-    const text = failed ? config.messages.failed : config.messages.complete;
-    return {
-        failed,
-        text,
-        headline: `${failed ? '❌' : '✅'} ${tag(ctx)}${text}`
-    };
-}
-async function postWebhook(url, text, ctx) {
-    const response = await ctx.fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text }),
-        signal: AbortSignal.timeout(15_000)
-    });
-    if (!response.ok)
-        throw new Error(`webhook answered HTTP ${response.status}`);
-}
-async function notify(step, ctx) {
-    const { config, kind } = step.action;
-    const url = webhookUrl(config, ctx);
-    const redactor = redactorFor(ctx, [url]);
-    const clean = (s) => redactor.redact(s);
-    const client = github(ctx);
-    const drill = ctx.mode === 'drill';
-    const done = [];
-    const skipped = [];
-    const problems = [];
-    const outputs = {};
-    /** Runs one notification; `fn` may return a more precise account of what it did. */
-    const attempt = async (what, fn) => {
-        try {
-            done.push((await fn()) ?? what);
-        }
-        catch (err) {
-            problems.push(`${what}: ${clean(err instanceof Error ? err.message : String(err))}`);
-        }
-    };
-    const closing = kind === 'closing' ? closingMessage(config, ctx) : undefined;
-    const headline = closing ? closing.headline : `🚨 ${tag(ctx)}${config.messages.initiated}`;
-    const summary = closing ? (ctx.summary?.() ?? '') : '';
-    const body = fit(clean(`${header(ctx, headline)}${summary ? `\n${summary}\n` : ''}`));
-    if (config['status-comment']) {
-        const issue = ctx.request.trigger.issueNumber;
-        const existing = Number(ctx.outputs[STATUS_COMMENT_OUTPUT]);
-        if (!client)
-            skipped.push(`status comment: ${whyNoGitHub(ctx)}`);
-        else if (closing && Number.isInteger(existing) && existing > 0)
-            await attempt(`status comment ${existing} updated`, async () => {
-                await client.updateComment(existing, body);
-            });
-        else if (issue === undefined)
-            skipped.push('status comment: the run was not triggered from an issue or PR');
-        else
-            await attempt(`status comment on #${issue}`, async () => {
-                const comment = await client.createComment(issue, body);
-                outputs[STATUS_COMMENT_OUTPUT] = String(comment.id);
-                outputs['status-comment-url'] = comment.html_url;
-            });
-    }
-    if (closing && config['incident-issue']) {
-        const labels = config['incident-issue'].labels;
-        if (drill)
-            skipped.push('incident issue: not created in a drill');
-        else if (!client)
-            skipped.push(`incident issue: ${whyNoGitHub(ctx)}`);
-        else
-            await attempt('incident issue created', async () => {
-                const report = `${header(ctx, closing.headline)}\n${summary || '(no report)'}`;
-                const title = clean(`Incident: ${ctx.runbook.name} rollback ${closing.failed ? 'FAILED' : 'complete'} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`);
-                const open = await openIncidentIssue(client, labels, ctx, problems);
-                if (open) {
-                    // A re-run of the same workflow run: report there, with the title of the new outcome.
-                    await client.updateIssue(open.number, { title });
-                    await client.createComment(open.number, fit(clean(report)));
-                }
-                const issue = open ??
-                    (await client.createIssue({
-                        title,
-                        body: fit(clean(`${incidentMarker(ctx)}\n${report}\n\n## Post-rollback analysis\n- [ ] Incident report: what went wrong\n- [ ] Data analysis: lost or corrupted data\n- [ ] User impact assessment\n- [ ] Cost analysis\n`)),
-                        labels
-                    }));
-                outputs['incident-issue'] = issue.html_url;
-                outputs['incident-issue-number'] = String(issue.number);
-                if (open)
-                    return `incident issue #${open.number} (opened by an earlier attempt) updated`;
-            });
-    }
-    if (url) {
-        if (drill)
-            skipped.push('webhook: not posted in a drill (variable is set)');
-        else {
-            const text = clean(`${tag(ctx)}${closing ? closing.text : config.messages.initiated}: ${ctx.runbook.name} (severity ${ctx.request.severity})${ctx.github?.runUrl ? ` ${ctx.github.runUrl}` : ''}${outputs['incident-issue'] ? ` incident: ${outputs['incident-issue']}` : ''}`);
-            await attempt('webhook posted', () => postWebhook(url, text, ctx));
-        }
-    }
-    const details = { done, skipped, ...(problems.length ? { problems } : {}) };
-    for (const s of skipped)
-        ctx.log.info(`notify: skipped ${s}`);
-    if (problems.length > 0)
-        return {
-            status: 'warned',
-            changed: done,
-            outputs,
-            details,
-            error: {
-                message: `notification failed (the rollback itself is unaffected): ${problems.join('; ')}`,
-                hint: 'Tell people by hand; check the github-token permissions (issues: write) and the webhook.'
-            }
-        };
-    return { status: done.length === 0 ? 'skipped' : 'succeeded', changed: done, outputs, details };
-}
-const notifyPhase = {
-    phase: 'notify',
-    plan(runbook) {
-        const config = runbook.notify;
-        if (config === undefined)
-            return [];
-        const channels = [
-            config['status-comment'] ? 'status comment' : undefined,
-            config['webhook-env'] ? `webhook (${config['webhook-env']})` : undefined
-        ].filter(Boolean);
-        const closingChannels = [
-            ...channels,
-            config['incident-issue']
-                ? `incident issue [${config['incident-issue'].labels.join(', ')}]`
-                : undefined
-        ].filter(Boolean);
-        return [
-            {
-                id: 'notify:initiated',
-                phase: 'notify',
-                title: `Announce "${config.messages.initiated}" (${channels.join(', ') || 'no channel'})`,
-                changes: [],
-                mutates: false,
-                stage: 'before',
-                action: { kind: 'initiated', config }
-            },
-            {
-                id: 'notify:closing',
-                phase: 'notify',
-                title: `Report "${config.messages.complete}" or "${config.messages.failed}" (${closingChannels.join(', ') || 'no channel'})`,
-                changes: [],
-                mutates: false,
-                stage: 'finally',
-                action: { kind: 'closing', config }
-            }
-        ];
-    },
-    async preflight(steps, ctx) {
-        const notes = [];
-        for (const step of steps) {
-            webhookUrl(step.action.config, ctx);
-            if (!github(ctx) &&
-                (step.action.config['status-comment'] || step.action.config['incident-issue']))
-                notes.push({
-                    stepId: step.id,
-                    details: { willSkip: `GitHub comment/issue: ${whyNoGitHub(ctx)}` }
-                });
-        }
-        return notes;
-    },
-    run: notify,
-    drill: notify
-};
-
-;// CONCATENATED MODULE: ./src/phases/schema.ts
-
-
-
-
-
-
-
-function schemaSpec(entry, runId) {
-    return {
-        table: entry.table,
-        key: entry.key,
-        dropColumns: entry['drop-columns'],
-        dropIndexes: entry['drop-indexes'],
-        backupTable: entry['backup-table'] ?? backupTableName(entry.table, runId, '_columns')
-    };
-}
-const schemaPhase = {
-    phase: 'schema',
-    preflightShares: 'database',
-    plan(runbook, request) {
-        return (runbook.schema ?? []).map((entry, index) => {
-            const spec = schemaSpec(entry, request.runId);
-            const changes = [];
-            for (const i of spec.dropIndexes) {
-                changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${i} — SHARE UPDATE EXCLUSIVE on ${spec.table}; alone, outside any transaction; lock_timeout ladder`);
-            }
-            if (spec.dropColumns.length > 0) {
-                changes.push(`copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue)`, `${alterStatement(spec)} — ACCESS EXCLUSIVE on ${spec.table} for milliseconds (catalog-only), taken with LOCK TABLE under the lock_timeout ladder; rows inserted since the copy are added to the backup under that lock`);
-            }
-            return {
-                id: `schema:${index + 1}-${slug(entry.table)}`,
-                phase: 'schema',
-                title: `drop ${[...spec.dropColumns, ...spec.dropIndexes].join(', ')} from ${entry.table} (data kept in ${spec.backupTable})`,
-                changes,
-                mutates: true,
-                stage: 'main',
-                action: { index, field: `schema[${index}]`, entry }
-            };
-        });
-    },
-    async preflight(steps, ctx) {
-        const session = await preflightSession(ctx, 'schema');
-        if (!session)
-            return [];
-        const { client, settings } = session;
-        const notes = [];
-        try {
-            await checkRunLockFree(client);
-            for (const step of steps)
-                notes.push(await check(client, step, ctx, settings));
-        }
-        finally {
-            await client.end().catch(() => { });
-        }
-        return notes;
-    },
-    run(step, ctx) {
-        return schema_execute(step, ctx, false);
-    },
-    drill(step, ctx) {
-        return schema_execute(step, ctx, true);
-    }
-};
-async function check(client, step, ctx, settings) {
-    const { field, entry } = step.action;
-    const spec = schemaSpec(entry, ctx.request.runId);
-    const inspection = await inspectSchema(client, spec);
-    if (!inspection.tableExists) {
-        throw new model/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
-    }
-    if (inspection.present.length > 0 && !inspection.keyExists) {
-        throw new model/* RollbackError */.Z(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
-    }
-    for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
-        if (info.constraints.length > 0)
-            throw constraintError(info, `${field}.drop-indexes`);
-    }
-    if (inspection.backupExists && inspection.present.length > 0) {
-        const missing = [spec.key, ...inspection.present.map(c => c.name)].filter(c => !inspection.backupColumns.includes(c));
-        if (missing.length > 0) {
-            throw new model/* RollbackError */.Z(`${field}.backup-table: ${spec.backupTable} already exists without column(s) ${missing.join(', ')}`, `set ${field}.backup-table to a new name`);
-        }
-    }
-    const changes = [];
-    for (const info of inspection.indexes) {
-        changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${info.schema}.${info.name}${info.valid ? '' : ' (INVALID leftover)'} — SHARE UPDATE EXCLUSIVE; ${ladderText(settings)}`);
-    }
-    for (const info of inspection.dependentIndexes) {
-        changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${info.schema}.${info.name} (uses a dropped column; recreate statement kept in the report)`);
-    }
-    if (inspection.present.length > 0) {
-        changes.push(`copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE`, `${alterStatement({ ...spec, dropColumns: inspection.present.map(c => c.name) })} — ACCESS EXCLUSIVE briefly; ${ladderText(settings)}`);
-    }
-    if (inspection.gone.length > 0)
-        changes.push(`already gone: ${inspection.gone.join(', ')}`);
-    if (changes.length === 0)
-        changes.push('nothing to do: columns and indexes already gone');
-    return {
-        stepId: step.id,
-        changes,
-        details: {
-            columns: inspection.present,
-            alreadyGone: inspection.gone,
-            estimatedRows: inspection.rows
-        }
-    };
-}
-async function schema_execute(step, ctx, drill) {
-    const { field, entry } = step.action;
-    let settings;
-    try {
-        settings = dbSettings(ctx);
-        const s = settings;
-        const spec = schemaSpec(entry, ctx.request.runId);
-        const ladder = ladderOptions(ctx, s);
-        return await withRunLock(s, 'schema', () => withClient(s, 'schema', async (client) => {
-            if (drill) {
-                const res = await drillSchemaRollback(client, spec, field, ladder);
-                return {
-                    status: 'succeeded',
-                    changed: [],
-                    details: {
-                        drill: 'copy, lock and ALTER TABLE ran in a transaction that was rolled back',
-                        ...res
-                    }
-                };
-            }
-            const res = await runSchemaRollback(client, spec, field, ladder);
-            const changed = [];
-            if (res.droppedIndexes.length > 0)
-                changed.push(`dropped index ${res.droppedIndexes.join(', ')}`);
-            if (res.droppedColumns.length > 0) {
-                changed.push(`copied ${res.copiedRows + res.newRowsUnderLock} rows of ${spec.table} (${spec.key}, ${res.droppedColumns.join(', ')}) to ${spec.backupTable}`, `dropped column(s) ${res.droppedColumns.join(', ')} of ${spec.table}`);
-            }
-            const recovery = res.restore.length > 0
-                ? [
-                    `${spec.table}: dropped data is in ${spec.backupTable}. Restore with:\n${res.restore.join('\n')}`
-                ]
-                : undefined;
-            return {
-                status: 'succeeded',
-                changed,
-                recovery,
-                details: { ...res, backupTable: spec.backupTable }
-            };
-        }));
-    }
-    catch (err) {
-        return failedResult(err, field, settings);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/phases/index.ts
-
-
-
-
-
-
-
-
-
-// Each module narrows its own action type; the registry erases it (the engine passes steps back
-// only to the module that planned them).
-const PHASE_MODULES = {
-    flags: flagsPhase,
-    verify: verifyPhase,
-    database: databasePhase,
-    git: gitPhase,
-    schema: schemaPhase,
-    integrity: integrityPhase,
-    files: filesPhase,
-    monitor: monitorPhase,
-    notify: notifyPhase
-};
 
 ;// CONCATENATED MODULE: ./src/engine.ts
+
 
 
 function toStepError(err) {
@@ -6703,21 +6774,24 @@ function applyNotes(journal, notes) {
  * concurrently (a plan waits on git, the database and HTTP at once), except phases that share a
  * resource (`preflightShares`), which take turns. Failures are reported in plan order.
  */
-async function preflight(plan, ctx, journal, modules) {
+async function preflight(plan, deps, journal, modules, checked) {
     const phases = [...new Set(plan.steps.map(s => s.phase))].filter(p => modules[p].preflight);
     const check = async (phase) => {
-        const started = Date.now();
+        const started = deps.clock.now();
+        const module = modules[phase];
         try {
-            const notes = await modules[phase].preflight(plan.steps.filter(s => s.phase === phase), ctx);
-            if (notes)
-                applyNotes(journal, notes);
+            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs));
+            if (found.notes)
+                applyNotes(journal, found.notes);
+            for (const [stepId, value] of found.checked ?? [])
+                checked.set(stepId, value);
             return undefined;
         }
         catch (err) {
             return { phase, error: toStepError(err) };
         }
         finally {
-            ctx.log.debug(`preflight ${phase}: ${Date.now() - started} ms`);
+            deps.log.debug(`preflight ${phase}: ${deps.clock.now() - started} ms`);
         }
     };
     const turns = new Map();
@@ -6731,11 +6805,31 @@ async function preflight(plan, ctx, journal, modules) {
     });
     return (await Promise.all(outcomes)).filter(f => f !== undefined);
 }
-async function engine_execute(plan, ctx, hooks = {}) {
-    const now = hooks.now ?? Date.now;
+/** The engine's own record of the run, exposed to phases read-only as `progress`. */
+function progressOf(plan, journal, state, summary) {
+    const plannedPhases = [...new Set(plan.steps.map(s => s.phase))];
+    return {
+        plannedPhases,
+        get outputs() {
+            return journal.outputs;
+        },
+        get failed() {
+            return state.failed;
+        },
+        summary
+    };
+}
+async function engine_execute(plan, base, hooks = {}) {
+    const now = hooks.now ?? base.clock.now;
     const modules = hooks.modules ?? PHASE_MODULES;
     const started = now();
     const journal = newJournal(plan, started);
+    const state = { failed: false };
+    const deps = {
+        ...base,
+        progress: progressOf(plan, journal, state, hooks.summary ?? base.progress.summary)
+    };
+    const log = deps.log;
     // A report that cannot be written must not stop a rollback halfway: warn and carry on.
     let saveWarned = false;
     const save = async () => {
@@ -6744,7 +6838,7 @@ async function engine_execute(plan, ctx, hooks = {}) {
         }
         catch (err) {
             if (!saveWarned)
-                ctx.log.warn(`could not write the report: ${toStepError(err).message}`);
+                log.warn(`could not write the report: ${toStepError(err).message}`);
             saveWarned = true;
         }
     };
@@ -6755,24 +6849,24 @@ async function engine_execute(plan, ctx, hooks = {}) {
         await save();
         return journal;
     };
-    ctx.plannedPhases = [...new Set(plan.steps.map(s => s.phase))];
-    for (const phase of ctx.plannedPhases) {
+    for (const phase of deps.progress.plannedPhases) {
         try {
             modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase));
         }
         catch (err) {
             // Only a head start: what it prepares reports its own errors where it is used.
-            ctx.log.debug(`warm-up of ${phase}: ${toStepError(err).message}`);
+            log.debug(`warm-up of ${phase}: ${toStepError(err).message}`);
         }
     }
-    const failures = await preflight(plan, ctx, journal, modules);
+    const checked = new Map();
+    const failures = await preflight(plan, deps, journal, modules, checked);
     if (plan.request.command === 'plan') {
         // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.
         journal.warnings.push(...failures.map(f => `${f.phase} preflight: ${f.error.message}`));
         return finish('planned');
     }
-    let failed = failures.length > 0;
-    if (failed) {
+    state.failed = failures.length > 0;
+    if (state.failed) {
         // Nothing is changed; only the closing steps of phases that passed their checks still run
         // (so whoever pressed the button hears why).
         journal.error = {
@@ -6784,18 +6878,22 @@ async function engine_execute(plan, ctx, hooks = {}) {
     await save();
     for (const [index, step] of plan.steps.entries()) {
         const record = journal.steps[index];
-        if ((failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
+        if ((state.failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
             record.status = 'skipped';
             continue;
         }
-        ctx.outputs.status = failed ? 'failed' : 'running';
-        const result = await engine_runStep(modules[step.phase], step, ctx, now, record);
+        const module = modules[step.phase];
+        const result = await engine_runStep(module, step, pick(deps, module.needs), checked.get(step.id), {
+            drill: deps.run.mode === 'drill',
+            now,
+            log,
+            record
+        });
         Object.assign(record, result);
         Object.assign(journal.outputs, result.outputs);
-        Object.assign(ctx.outputs, result.outputs);
         journal.recovery.push(...(result.recovery ?? []));
-        if (result.status === 'failed' && !failed) {
-            failed = true;
+        if (result.status === 'failed' && !state.failed) {
+            state.failed = true;
             journal.error = {
                 message: `${step.id}: ${result.error?.message ?? 'failed'}`,
                 hint: result.error?.hint
@@ -6803,24 +6901,28 @@ async function engine_execute(plan, ctx, hooks = {}) {
         }
         await save();
     }
-    return finish(failed ? 'failed' : 'succeeded');
+    return finish(state.failed ? 'failed' : 'succeeded');
 }
-async function engine_runStep(module, step, ctx, now, record) {
-    const started = now();
-    record.startedAt = new Date(started).toISOString();
-    ctx.log.info(`▶ ${step.id}: ${step.title}`);
+async function engine_runStep(module, step, deps, checked, at) {
+    const started = at.now();
+    at.record.startedAt = new Date(started).toISOString();
+    at.log.info(`▶ ${step.id}: ${step.title}`);
     let result;
     try {
-        result = ctx.mode === 'drill' ? await module.drill(step, ctx) : await module.run(step, ctx);
+        // The registry erases each module's own dependency type; `deps` is what it declared.
+        const own = deps;
+        result = at.drill
+            ? await module.drill(step, own, checked)
+            : await module.run(step, own, checked);
     }
     catch (err) {
         result = { status: 'failed', changed: [], error: toStepError(err) };
     }
-    const durationMs = now() - started;
+    const durationMs = at.now() - started;
     if (result.status === 'failed')
-        ctx.log.error(`✖ ${step.id}: ${result.error?.message ?? 'failed'}`);
+        at.log.error(`✖ ${step.id}: ${result.error?.message ?? 'failed'}`);
     else
-        ctx.log.info(`✔ ${step.id} (${result.status}, ${durationMs} ms)`);
+        at.log.info(`✔ ${step.id} (${result.status}, ${durationMs} ms)`);
     return { ...result, durationMs };
 }
 
@@ -7037,14 +7139,15 @@ function indentContinuation(text, width) {
 
 // EXTERNAL MODULE: ./src/request.ts
 var src_request = __nccwpck_require__(4390);
-// EXTERNAL MODULE: ./src/runbook/load.ts + 5 modules
-var runbook_load = __nccwpck_require__(5954);
+// EXTERNAL MODULE: ./src/runbook/load.ts + 6 modules
+var runbook_load = __nccwpck_require__(9163);
 ;// CONCATENATED MODULE: ./src/rollback.ts
 /**
  * One rollback, whatever started it: load + validate the runbook and the inputs, plan, execute,
  * journal to the report file, render the summary. Both entry points call this; it never reads
  * process.env or Actions inputs itself.
  */
+
 
 
 
@@ -7065,7 +7168,7 @@ async function rollback(options) {
     }
     const log = redactingLogger(options.log, redactor);
     const plan = buildPlan(runbook, request);
-    const ctx = {
+    const deps = buildDependencies({
         mode: request.command === 'drill' ? 'drill' : 'run',
         request,
         runbook,
@@ -7073,19 +7176,20 @@ async function rollback(options) {
         env: options.env,
         secrets: options.secrets,
         log,
-        outputs: {},
         github: options.github,
-        fetch: options.fetch ?? globalThis.fetch,
-        sleep: options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)))
-    };
+        fetch: options.fetch,
+        sleep: options.sleep,
+        gitRunner: options.gitRunner,
+        redactor
+    });
     const writeReport = async (journal) => {
         const report = { tool: 'emergency-rollback', runbook: options.runbookPath, request, ...journal };
         await (0,promises_.mkdir)((0,external_node_path_.dirname)(options.reportPath), { recursive: true });
         await (0,promises_.writeFile)(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n');
     };
     let current;
-    ctx.summary = () => (current ? redactor.redact(renderMarkdown(current)) : '');
-    const journal = await engine_execute(plan, ctx, {
+    const journal = await engine_execute(plan, deps, {
+        summary: () => (current ? redactor.redact(renderMarkdown(current)) : ''),
         onJournal: async (j) => {
             current = j;
             await writeReport(j);
@@ -7099,7 +7203,7 @@ async function rollback(options) {
         outputs: {
             status: journal.status,
             report: options.reportPath,
-            ...pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
+            ...rollback_pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
         }
     };
 }
@@ -7111,7 +7215,7 @@ function redactingLogger(log, redactor) {
         debug: m => log.debug(redactor.redact(m))
     };
 }
-function pick(record, keys) {
+function rollback_pick(record, keys) {
     return Object.fromEntries(keys.filter(k => record[k] !== undefined).map(k => [k, record[k]]));
 }
 
@@ -7162,7 +7266,7 @@ const BRANCH_NAME = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 
 /***/ }),
 
-/***/ 5954:
+/***/ 9163:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -10566,11 +10670,40 @@ else {
 validate20.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 const runbookJsonSchema = schema31;
 
+;// CONCATENATED MODULE: ./src/util/closest.ts
+/** The candidate closest to a mistyped word, when one is close enough to suggest. */
+function closest(word, candidates) {
+    let best;
+    let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+    for (const candidate of candidates) {
+        const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+        if (d < bestDistance) {
+            best = candidate;
+            bestDistance = d;
+        }
+    }
+    return best;
+}
+function editDistance(a, b) {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        let prev = row[0];
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+            prev = row[j];
+            row[j] = next;
+        }
+    }
+    return row[b.length];
+}
+
 ;// CONCATENATED MODULE: ./src/runbook/issues.ts
 /**
  * Turns the generated validator's errors (ajv's shape) into one-line problems that say what is
  * expected and how to fix it. What a pattern means comes from the schema's `x-expected`.
  */
+
 
 /** The schema node that holds the failing keyword (`#/properties/a/pattern` -> node of `a`). */
 function nodeAt(schemaPath) {
@@ -10690,31 +10823,6 @@ function schemaProblems(errors, data) {
             byPlace.set(place, { ...problem, rank });
     }
     return [...byPlace.values()].map(({ rank: _rank, ...problem }) => problem);
-}
-function closest(word, candidates) {
-    let best;
-    let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-    for (const candidate of candidates) {
-        const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-        if (d < bestDistance) {
-            best = candidate;
-            bestDistance = d;
-        }
-    }
-    return best;
-}
-function editDistance(a, b) {
-    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-        let prev = row[0];
-        row[0] = i;
-        for (let j = 1; j <= b.length; j++) {
-            const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-            prev = row[j];
-            row[j] = next;
-        }
-    }
-    return row[b.length];
 }
 
 // EXTERNAL MODULE: ./src/git/paths.ts
@@ -11044,6 +11152,25 @@ function dotted(path) {
     return path
         .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
         .join('');
+}
+
+
+/***/ }),
+
+/***/ 17:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Z: () => (/* binding */ RollbackError)
+/* harmony export */ });
+/** An error whose message is already fit for the operator: no stack trace needed. */
+class RollbackError extends Error {
+    hint;
+    constructor(message, hint) {
+        super(message);
+        this.hint = hint;
+        this.name = 'RollbackError';
+    }
 }
 
 

@@ -6,7 +6,9 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { execute, type Journal } from './engine.js'
-import type { GitHubTarget, Logger, Request, RunContext, SecretValues, Trigger } from './model.js'
+import { buildDependencies } from './dependencies.js'
+import type { GitRunner } from './git/git-command-manager.js'
+import type { GitHubTarget, Logger, Request, SecretValues, Trigger } from './model.js'
 import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
@@ -31,6 +33,8 @@ export interface RollbackOptions {
   registerSecret?(value: string): void
   fetch?: typeof fetch
   sleep?(ms: number): Promise<void>
+  /** Runs every git command (tests observe or interfere with them). */
+  gitRunner?: GitRunner
 }
 
 export interface RollbackOutcome {
@@ -51,7 +55,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
   }
   const log = redactingLogger(options.log, redactor)
   const plan = buildPlan(runbook, request)
-  const ctx: RunContext = {
+  const deps = buildDependencies({
     mode: request.command === 'drill' ? 'drill' : 'run',
     request,
     runbook,
@@ -59,19 +63,20 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     env: options.env,
     secrets: options.secrets,
     log,
-    outputs: {},
     github: options.github,
-    fetch: options.fetch ?? globalThis.fetch,
-    sleep: options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)))
-  }
+    fetch: options.fetch,
+    sleep: options.sleep,
+    gitRunner: options.gitRunner,
+    redactor
+  })
   const writeReport = async (journal: Journal) => {
     const report = { tool: 'emergency-rollback', runbook: options.runbookPath, request, ...journal }
     await mkdir(dirname(options.reportPath), { recursive: true })
     await writeFile(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n')
   }
   let current: Journal | undefined
-  ctx.summary = () => (current ? redactor.redact(renderMarkdown(current)) : '')
-  const journal = await execute(plan, ctx, {
+  const journal = await execute(plan, deps, {
+    summary: () => (current ? redactor.redact(renderMarkdown(current)) : ''),
     onJournal: async j => {
       current = j
       await writeReport(j)
@@ -100,7 +105,7 @@ function redactingLogger(log: Logger, redactor: Redactor): Logger {
 }
 
 function pick(
-  record: Record<string, string>,
+  record: Partial<Record<string, string>>,
   keys: OutputName[]
 ): Partial<Record<OutputName, string>> {
   return Object.fromEntries(keys.filter(k => record[k] !== undefined).map(k => [k, record[k]]))

@@ -24,7 +24,7 @@ describe('sql steps', () => {
     const url = await seededDatabase()
     const { ctx, step } = setup(url, SQL)
     const notes = await databasePhase.preflight!([step], ctx)
-    expect(notes![0]!.changes).toEqual([
+    expect(notes.notes![0]!.changes).toEqual([
       expect.stringMatching(
         /^UPDATE outline_sessions .* — ROW EXCLUSIVE lock on outline_sessions; own transaction, lock_timeout ladder$/
       ),
@@ -117,7 +117,7 @@ describe('plan without a reachable database', () => {
     })
     const [step] = databasePhase.plan(runbook, ctx.request)
     const notes = await databasePhase.preflight!([step!], ctx)
-    expect(notes![0]!.changes).toHaveLength(3)
+    expect(notes.notes![0]!.changes).toHaveLength(3)
     expect(ctx.log.lines.join('\n')).toMatch(
       /warn: database preflight: database unreachable at postgres:\/\/app:\*\*\*@/
     )

@@ -25,6 +25,7 @@ function fakeModules(
   const entries = PHASES.map(phase => {
     const module: PhaseModule = {
       phase,
+      needs: ['log'],
       plan: runbook =>
         runbook[phase] === undefined
           ? []
@@ -45,7 +46,7 @@ function fakeModules(
         if (message) throw new RollbackError(message, 'fix it')
         const missing = behaviour[phase]?.preflightMissing
         if (missing) throw new MissingSecretError(missing, 'set it')
-        return steps.map(s => ({ stepId: s.id, changes: [`${phase}: concrete change`] }))
+        return { notes: steps.map(s => ({ stepId: s.id, changes: [`${phase}: concrete change`] })) }
       },
       run: async step => {
         calls.run.push(step.id)
@@ -150,6 +151,7 @@ describe('engine', () => {
         running--
         events.push(`end ${phase}`)
         if (fail) throw new RollbackError(fail)
+        return {}
       }
     }
     slow('integrity', 60, 'integrity broke')

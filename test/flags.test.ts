@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
-import { RollbackError, type RunContext, type Step } from '../src/model.js'
+import { RollbackError, type Step } from '../src/model.js'
 import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
 import {
   startVercelStandin,
   type VercelStandin,
   type VercelStandinOptions
 } from './support/vercel-standin.js'
-import { testContext, testRunbook } from './support/context.js'
+import { testContext, testRunbook, type TestContext } from './support/context.js'
 
 let standin: VercelStandin | undefined
 afterEach(async () => {
@@ -56,7 +56,7 @@ async function setup(
 
 const mutating = (s: VercelStandin) => s.requests.filter(r => r.method !== 'GET')
 
-async function preflightError(step: Step<FlagsAction>, ctx: RunContext): Promise<RollbackError> {
+async function preflightError(step: Step<FlagsAction>, ctx: TestContext): Promise<RollbackError> {
   try {
     await flagsPhase.preflight!([step], ctx)
   } catch (err) {
@@ -86,8 +86,10 @@ describe('flags phase', () => {
   it('preflight reads current values read-only and makes the plan concrete', async () => {
     const { standin, ctx, step } = await setup()
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
-    expect(notes?.[0]?.changes?.[1]).toMatch(/redeploy production from dpl_/)
+    expect(notes.notes?.[0]?.changes?.[0]).toBe(
+      'NEXT_PUBLIC_USE_STREAMING (production): true -> false'
+    )
+    expect(notes.notes?.[0]?.changes?.[1]).toMatch(/redeploy production from dpl_/)
     expect(mutating(standin)).toEqual([])
     // Only the flag's own value is decrypted, never the whole project env.
     expect(standin.requests.some(r => r.query.decrypt === 'true')).toBe(false)
@@ -202,7 +204,7 @@ describe('flags phase', () => {
 
   it('drill checks access read-only and says what it would change', async () => {
     const { standin, ctx, step } = await setup()
-    const result = await flagsPhase.drill(step, { ...ctx, mode: 'drill' })
+    const result = await flagsPhase.drill(step, { ...ctx, run: { ...ctx.run, mode: 'drill' } })
     expect(result.status).toBe('succeeded')
     expect(result.changed).toEqual([])
     expect(result.details?.wouldChange).toContain(
@@ -240,7 +242,9 @@ describe('flags phase after a crash', () => {
     expect(first.error?.message).toMatch(/not live after/)
     expect(standin.deployments).toHaveLength(2)
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.[1]).toMatch(/wait for production deployment dpl_\w+ \(BUILDING\)/)
+    expect(notes.notes?.[0]?.changes?.[1]).toMatch(
+      /wait for production deployment dpl_\w+ \(BUILDING\)/
+    )
     const second = await flagsPhase.run(step, ctx)
     expect(second.status).toBe('succeeded')
     expect(standin.deployments).toHaveLength(2)
@@ -257,7 +261,7 @@ describe('flags phase after an Instant Rollback', () => {
     const older = standin.instantRollback()
     expect(standin.autoAssignsProduction()).toBe(false)
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.join('\n')).toMatch(/Instant Rollback state/)
+    expect(notes.notes?.[0]?.changes?.join('\n')).toMatch(/Instant Rollback state/)
     const result = await flagsPhase.run(step, ctx)
     expect(result.status).toBe('succeeded')
     const live = standin.liveDeployment()!

@@ -133,9 +133,10 @@ describe('push with lease', () => {
             }
             const ctx = phaseContext({ workdir, runbook: { git: {} }, request, runner })
             const steps = gitPhase.plan(ctx.runbook, ctx.request)
-            await gitPhase.preflight!(steps, ctx)
+            const found = await gitPhase.preflight!(steps, ctx)
             running = true
-            const outcome = await gitPhase.run(steps[0]!, ctx).catch((e: Error) => e)
+            const checked = found.checked?.get(steps[0]!.id)
+            const outcome = await gitPhase.run(steps[0]!, ctx, checked).catch((e: Error) => e)
             const final = remoteHead(r)!
             if (theirs === undefined) {
               expect(outcome).not.toBeInstanceOf(Error)

@@ -67,7 +67,9 @@ describe('github-variables provider', () => {
   it('sets the variable, dispatches the deploy, waits for the run; verify sees polling mode; a rerun does nothing', async () => {
     const { standin, ctx, step, runbook } = await setup()
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
+    expect(notes.notes?.[0]?.changes?.[0]).toBe(
+      'NEXT_PUBLIC_USE_STREAMING (production): true -> false'
+    )
     const result = await flagsPhase.run(step, ctx)
     expect(result.error).toBeUndefined()
     expect(result.status).toBe('succeeded')

@@ -98,7 +98,7 @@ describe('monitor phase', () => {
   it('drill takes one sample and only warns when unhealthy', async () => {
     const { standin, ctx, step, sleeps } = await setup()
     standin.failNext('/app/api/health', { status: 500 })
-    const result = await monitorPhase.drill(step, { ...ctx, mode: 'drill' })
+    const result = await monitorPhase.drill(step, ctx)
     expect(result.status).toBe('warned')
     expect(sleeps).toEqual([])
   })

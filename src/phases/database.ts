@@ -7,11 +7,11 @@
  * Every mutating step holds the run's advisory lock (one runner per database) while it works.
  */
 import type pg from 'pg'
+import type { Dependencies } from '../dependencies.js'
 import {
   RollbackError,
   type PhaseModule,
   type PreflightNote,
-  type RunContext,
   type Step,
   type StepResult
 } from '../model.js'
@@ -27,7 +27,7 @@ import {
   type BatchUpdateSpec
 } from '../db/batch-update.js'
 import { columnsOf } from '../db/column-backup.js'
-import { dbSettings, sqlError, withClient, type DbSettings } from '../db/connection.js'
+import { sqlError, withClient, type DbSettings } from '../db/connection.js'
 import {
   constraintError,
   dropIndexConcurrently,
@@ -92,8 +92,11 @@ function plannedChanges(runbook: Runbook, step: DatabaseStep, runId: string): st
     )
 }
 
-export const databasePhase: PhaseModule<DatabaseAction> = {
+type DatabaseDeps = Pick<Dependencies, 'database' | 'log' | 'clock' | 'run'>
+
+export const databasePhase: PhaseModule<DatabaseAction, keyof DatabaseDeps> = {
   phase: 'database',
+  needs: ['database', 'log', 'clock', 'run'],
   preflightShares: 'database',
   plan(runbook, request) {
     const steps = runbook.database?.steps ?? []
@@ -115,7 +118,7 @@ export const databasePhase: PhaseModule<DatabaseAction> = {
     }
   },
 
-  async preflight(steps, ctx) {
+  async preflight(steps, deps) {
     const notes: PreflightNote[] = []
     // Parse and classify everything first: refuse unsafe SQL before touching anything.
     const classified = new Map<string, ClassifiedStatement[]>()
@@ -133,8 +136,12 @@ export const databasePhase: PhaseModule<DatabaseAction> = {
       const spec = specOf(step)
       if (spec) await validateBatchSpec(spec, `${field}.batch-update`)
     }
-    const session = await preflightSession(ctx, 'database')
-    if (!session) return notes
+    const session = await preflightSession(deps.database.settings, {
+      planning: deps.run.request.command === 'plan',
+      log: deps.log,
+      phase: 'database'
+    })
+    if (!session) return { notes }
     const { client, settings } = session
     try {
       await checkRunLockFree(client)
@@ -149,15 +156,15 @@ export const databasePhase: PhaseModule<DatabaseAction> = {
     } finally {
       await client.end().catch(() => {})
     }
-    return notes
+    return { notes }
   },
 
-  async run(step, ctx) {
-    return execute(step, ctx, false)
+  async run(step, deps) {
+    return execute(step, deps, false)
   },
 
-  async drill(step, ctx) {
-    return execute(step, ctx, true)
+  async drill(step, deps) {
+    return execute(step, deps, true)
   }
 }
 
@@ -262,17 +269,17 @@ async function checkStep(
 
 async function execute(
   step: Step<DatabaseAction>,
-  ctx: RunContext,
+  deps: DatabaseDeps,
   drill: boolean
 ): Promise<StepResult> {
   const { field } = step.action
   let settings: DbSettings | undefined
   try {
-    settings = dbSettings(ctx)
+    settings = deps.database.settings()
     const s = settings
     return await withRunLock(s, 'database', () =>
       withClient(s, 'database', client =>
-        drill ? drillStep(client, step, ctx, s) : runStep(client, step, ctx, s)
+        drill ? drillStep(client, step, deps, s) : runStep(client, step, deps, s)
       )
     )
   } catch (err) {
@@ -283,11 +290,11 @@ async function execute(
 async function runStep(
   client: pg.Client,
   s: Step<DatabaseAction>,
-  ctx: RunContext,
+  deps: DatabaseDeps,
   settings: DbSettings
 ): Promise<StepResult> {
   const { step, field } = s.action
-  const ladder = ladderOptions(ctx, settings)
+  const ladder = ladderOptions(deps.clock.sleep, deps.log, settings)
   if (step['drop-index']) {
     const name = step['drop-index']
     const res = await dropIndexConcurrently(client, name, `${field}.drop-index`, ladder)
@@ -313,7 +320,7 @@ async function runStep(
   }
   const spec = specOf(step)
   if (spec) {
-    const backupTable = backupTableName(spec.table, ctx.request.runId)
+    const backupTable = backupTableName(spec.table, deps.run.request.runId)
     const res = await runBatchUpdate(client, spec, {
       backupTable,
       ladder,
@@ -392,11 +399,11 @@ const DRILL_STATEMENT_MS = 10_000
 async function drillStep(
   client: pg.Client,
   s: Step<DatabaseAction>,
-  ctx: RunContext,
+  deps: DatabaseDeps,
   settings: DbSettings
 ): Promise<StepResult> {
   const { step, field } = s.action
-  const ladder = { ...ladderOptions(ctx, settings), retries: 0 }
+  const ladder = { ...ladderOptions(deps.clock.sleep, deps.log, settings), retries: 0 }
   if (step['drop-index']) {
     const info = await inspectIndex(client, step['drop-index'])
     if (info && info.constraints.length > 0) throw constraintError(info, `${field}.drop-index`)
@@ -420,7 +427,7 @@ async function drillStep(
   const spec = specOf(step)
   if (spec) {
     const res = await drillBatchUpdate(client, spec, {
-      backupTable: backupTableName(spec.table, ctx.request.runId),
+      backupTable: backupTableName(spec.table, deps.run.request.runId),
       ladder,
       field: `${field}.batch-update`
     })

@@ -6,10 +6,10 @@
  * back, so a mismatch is expected and only warned about) and the smoke command is not run.
  */
 import { spawn } from 'node:child_process'
-import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
+import type { Dependencies } from '../dependencies.js'
+import type { PhaseModule, Step, StepResult } from '../model.js'
 import type { HttpCheck } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
-import { redactorFor } from '../secrets.js'
 import type { Redactor } from '../util/redact.js'
 import { childEnv } from '../util/child-env.js'
 
@@ -41,12 +41,14 @@ function snippetOf(body: string, redactor: Redactor): string {
   return redactor.redact(text.length > 160 ? `${text.slice(0, 160)}…` : text)
 }
 
+export type ProbeDeps = Pick<Dependencies, 'fetch' | 'redactor'>
+
 /** One GET of a check: status, expected text, rejected text. Never throws. */
-export async function probe(check: HttpCheck, ctx: RunContext): Promise<ProbeResult> {
+export async function probe(check: HttpCheck, deps: ProbeDeps): Promise<ProbeResult> {
   const started = Date.now()
-  const redactor = redactorFor(ctx)
+  const redactor = deps.redactor
   try {
-    const response = await ctx.fetch(check.url, {
+    const response = await deps.fetch(check.url, {
       redirect: 'follow',
       headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
       signal: AbortSignal.timeout(Math.min(30_000, parseDuration(check.timeout)))
@@ -83,7 +85,7 @@ function slug(name: string): string {
     .slice(0, 40)
 }
 
-async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult> {
+async function pollCheck(check: HttpCheck, deps: VerifyDeps): Promise<StepResult> {
   const timeoutMs = parseDuration(check.timeout)
   const intervalMs = parseDuration(check.interval)
   const started = Date.now()
@@ -91,7 +93,7 @@ async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult>
   let attempts = 0
   for (;;) {
     attempts++
-    const result = await probe(check, ctx)
+    const result = await probe(check, deps)
     const elapsed = elapsedMs(started, slept, Date.now())
     if (result.ok)
       return {
@@ -99,7 +101,7 @@ async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult>
         changed: [],
         details: { url: check.url, status: result.status, attempts, elapsedMs: elapsed }
       }
-    ctx.log.info(`verify: ${check.name}: ${result.reason} (attempt ${attempts})`)
+    deps.log.info(`verify: ${check.name}: ${result.reason} (attempt ${attempts})`)
     if (elapsed >= timeoutMs) {
       const last = result.status !== undefined ? `HTTP ${result.status}` : 'no response'
       return {
@@ -116,13 +118,13 @@ async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult>
       }
     }
     const wait = Math.min(intervalMs, timeoutMs - elapsed)
-    await ctx.sleep(wait)
+    await deps.clock.sleep(wait)
     slept += wait
   }
 }
 
-async function runSmoke(action: SmokeCommand, ctx: RunContext): Promise<StepResult> {
-  const redactor = redactorFor(ctx)
+async function runSmoke(action: SmokeCommand, deps: VerifyDeps): Promise<StepResult> {
+  const redactor = deps.redactor
   const started = Date.now()
   let output = ''
   const keep = (chunk: Buffer) => {
@@ -136,8 +138,8 @@ async function runSmoke(action: SmokeCommand, ctx: RunContext): Promise<StepResu
   }>(resolve => {
     const child = spawn(action.run, {
       shell: true,
-      cwd: ctx.workdir,
-      env: childEnv(ctx.env, { pass: action.env }),
+      cwd: deps.checkout.workdir,
+      env: childEnv(deps.checkout.env, { pass: action.env }),
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
@@ -190,8 +192,11 @@ async function runSmoke(action: SmokeCommand, ctx: RunContext): Promise<StepResu
   }
 }
 
-export const verifyPhase: PhaseModule<VerifyAction> = {
+type VerifyDeps = Pick<Dependencies, 'fetch' | 'redactor' | 'log' | 'clock' | 'checkout'>
+
+export const verifyPhase: PhaseModule<VerifyAction, keyof VerifyDeps> = {
   phase: 'verify',
+  needs: ['fetch', 'redactor', 'log', 'clock', 'checkout'],
   plan(runbook) {
     const verify = runbook.verify
     if (verify === undefined) return []
@@ -235,13 +240,13 @@ export const verifyPhase: PhaseModule<VerifyAction> = {
     return steps
   },
 
-  run(step, ctx) {
+  run(step, deps) {
     return step.action.kind === 'http'
-      ? pollCheck(step.action.check, ctx)
-      : runSmoke(step.action, ctx)
+      ? pollCheck(step.action.check, deps)
+      : runSmoke(step.action, deps)
   },
 
-  async drill(step, ctx): Promise<StepResult> {
+  async drill(step, deps): Promise<StepResult> {
     if (step.action.kind === 'smoke')
       return {
         status: 'skipped',
@@ -249,7 +254,7 @@ export const verifyPhase: PhaseModule<VerifyAction> = {
         details: { reason: 'the smoke command is not run in a drill', command: step.action.run }
       }
     const check = step.action.check
-    const result = await probe(check, ctx)
+    const result = await probe(check, deps)
     const details = {
       url: check.url,
       status: result.status,
