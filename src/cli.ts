@@ -15,7 +15,7 @@ import { untilFinished } from './util/exit-guard.js'
 import { Redactor } from './util/redact.js'
 
 const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
-  name => !('secret' in INPUTS[name]) && name !== 'command'
+  name => !('secret' in INPUTS[name]) && !('actionOnly' in INPUTS[name]) && name !== 'command'
 )
 
 function usage(): string {

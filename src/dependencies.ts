@@ -7,6 +7,8 @@
 import type { GitHubTarget, Request, SecretValues, StepOutputs } from './model.js'
 import { dbSettings, type DbSettings } from './db/connection.js'
 import { GitHubClient } from './github/client.js'
+import { proxySettingsFrom, type ProxySettings } from './github/proxy.js'
+import { createFetch, proxySettingsFrom as httpProxySettings } from './http/index.js'
 import type { Checkout } from './git/session.js'
 import type { GitRunner } from './git/git-command-manager.js'
 import { createHostingProvider, type HostingProvider } from './providers/index.js'
@@ -117,7 +119,8 @@ export function runLabel(runId: string, runUrl?: string): string {
 export function buildDependencies(options: DependencyOptions): Dependencies {
   const { runbook, env, secrets, request } = options
   const clock: Clock = { now: options.now ?? Date.now, sleep: options.sleep ?? realSleep }
-  const fetchImpl = options.fetch ?? globalThis.fetch
+  // Hosting, verify and the webhook honour the proxy variables of the run's environment.
+  const fetchImpl = options.fetch ?? createFetch(httpProxySettings(env))
   const redactor = options.redactor ?? primedRedactor(runbook, env, secrets)
   const databaseSource = {
     config: runbook.database,
@@ -163,7 +166,7 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
           log: options.log
         })
     },
-    github: githubAccess(options.github, secrets.githubToken, fetchImpl, clock),
+    github: githubAccess(options.github, secrets.githubToken, proxySettingsFrom(env), options.log),
     webhook: {
       variable: webhookVariable,
       url: webhookVariable ? env[webhookVariable] || undefined : undefined
@@ -175,8 +178,8 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
 function githubAccess(
   target: GitHubTarget | undefined,
   token: string | undefined,
-  fetchImpl: typeof fetch,
-  clock: Clock
+  proxy: ProxySettings,
+  log: Logger
 ): GitHubAccess {
   let client: GitHubClient | undefined
   return {
@@ -188,8 +191,8 @@ function githubAccess(
         token,
         owner: target.owner,
         repo: target.repo,
-        fetch: fetchImpl,
-        sleep: ms => clock.sleep(ms)
+        proxy,
+        log
       })
       return client
     },

@@ -65,6 +65,8 @@ export interface EngineHooks {
   modules?: Record<PhaseName, PhaseModule>
   /** The run's report so far as markdown, for closing notices (the caller renders and redacts). */
   summary?(): string
+  /** Outputs known before the first step (e.g. a ChatOps reply that is the status comment). */
+  initialOutputs?: Partial<StepOutputs>
   /** Called after every change to the journal (the caller writes it to disk). */
   onJournal?(journal: Journal): void | Promise<void>
   now?(): number
@@ -199,6 +201,7 @@ export async function execute(
   const modules = hooks.modules ?? PHASE_MODULES
   const started = now()
   const journal = newJournal(plan, started)
+  Object.assign(journal.outputs, hooks.initialOutputs)
   const state = { failed: false }
   const deps: Dependencies = {
     ...base,

@@ -8,7 +8,7 @@ import { dirname } from 'node:path'
 import { execute, type Journal } from './engine.js'
 import { buildDependencies } from './dependencies.js'
 import type { GitRunner } from './git/git-command-manager.js'
-import type { GitHubTarget, Logger, Request, SecretValues, Trigger } from './model.js'
+import type { GitHubTarget, Logger, Request, SecretValues, StepOutputs, Trigger } from './model.js'
 import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
@@ -35,6 +35,10 @@ export interface RollbackOptions {
   sleep?(ms: number): Promise<void>
   /** Runs every git command (tests observe or interfere with them). */
   gitRunner?: GitRunner
+  /** Outputs known before the first step (a ChatOps reply that becomes the status comment). */
+  initialOutputs?: Partial<StepOutputs>
+  /** Called with the summary so far after every step (a ChatOps reply updated in place). */
+  onProgress?(markdown: string): Promise<void>
 }
 
 export interface RollbackOutcome {
@@ -75,11 +79,15 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     await writeFile(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n')
   }
   let current: Journal | undefined
+  const summary = () => (current ? redactor.redact(renderMarkdown(current)) : '')
   const journal = await execute(plan, deps, {
-    summary: () => (current ? redactor.redact(renderMarkdown(current)) : ''),
+    summary,
+    initialOutputs: options.initialOutputs,
     onJournal: async j => {
       current = j
       await writeReport(j)
+      // Progress reports are news, not the record: one that fails must not stop the run.
+      await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`))
     }
   })
   return {

@@ -68,7 +68,7 @@ describe('verify phase', () => {
       project: 'outline-app',
       tokenSource: 'VERCEL_TOKEN',
       fetch,
-      sleep: async () => {}
+      clock: { now: () => Date.now(), sleep: async () => {}, random: () => 0 }
     })
     await provider.redeploy((await provider.currentProductionDeployment())!, {})
     const result = await verifyPhase.run(steps[0]!, ctx)

@@ -17,7 +17,7 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6880);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(521);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9163);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(9922);
 /* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(767);
@@ -34,7 +34,7 @@ __nccwpck_require__.r(__webpack_exports__);
 
 
 
-const PLAIN_INPUTS = Object.keys(_interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m).filter(name => !('secret' in _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name]) && name !== 'command');
+const PLAIN_INPUTS = Object.keys(_interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m).filter(name => !('secret' in _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name]) && !('actionOnly' in _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name]) && name !== 'command');
 function usage() {
     const flags = PLAIN_INPUTS.map(name => {
         const spec = _interface_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .m[name];
@@ -220,6 +220,79 @@ function overlapProblems(protect, remove) {
 
 /***/ }),
 
+/***/ 8231:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Yw: () => (/* binding */ proxySettingsFrom),
+/* harmony export */   iJ: () => (/* binding */ proxyFor)
+/* harmony export */ });
+/* unused harmony export bypassesProxy */
+/** The settings an environment names; the lower-case variables win, as in http-client. */
+function proxySettingsFrom(env) {
+    return {
+        httpsProxy: env.https_proxy || env.HTTPS_PROXY || undefined,
+        httpProxy: env.http_proxy || env.HTTP_PROXY || undefined,
+        noProxy: env.no_proxy || env.NO_PROXY || undefined
+    };
+}
+function isLoopback(host) {
+    const h = host.toLowerCase();
+    return (h === 'localhost' ||
+        h.startsWith('127.') ||
+        h.startsWith('[::1]') ||
+        h.startsWith('[0:0:0:0:0:0:0:1]'));
+}
+function defaultPort(url) {
+    if (url.port)
+        return Number(url.port);
+    if (url.protocol === 'http:')
+        return 80;
+    if (url.protocol === 'https:')
+        return 443;
+    return undefined;
+}
+/** True when `target` must not go through a proxy. */
+function bypassesProxy(target, noProxy = '') {
+    if (!target.hostname)
+        return false;
+    if (isLoopback(target.hostname))
+        return true;
+    const host = target.hostname.toUpperCase();
+    const port = defaultPort(target);
+    const names = port === undefined ? [host] : [host, `${host}:${port}`];
+    const entries = noProxy
+        .split(',')
+        .map(x => x.trim().toUpperCase())
+        .filter(Boolean);
+    return entries.some(entry => entry === '*' ||
+        names.some(n => n === entry || n.endsWith(`.${entry}`) || (entry.startsWith('.') && n.endsWith(entry))));
+}
+/** A proxy variable's URL; http-client reads a bare host:port as an http proxy. */
+function parseProxy(value) {
+    const candidates = /^https?:\/\//.test(value) ? [value] : [value, `http://${value}`];
+    for (const candidate of candidates) {
+        try {
+            return new URL(candidate);
+        }
+        catch {
+            // try the next reading
+        }
+    }
+    return undefined;
+}
+/** The proxy URL for `target`, or undefined to connect directly. */
+function proxyFor(target, settings) {
+    if (bypassesProxy(target, settings.noProxy))
+        return undefined;
+    const value = target.protocol === 'https:' ? settings.httpsProxy : settings.httpProxy;
+    const proxy = value ? parseProxy(value) : undefined;
+    return proxy?.hostname ? proxy : undefined;
+}
+
+
+/***/ }),
+
 /***/ 6160:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -270,10 +343,31 @@ const INPUTS = {
         description: 'PostgreSQL connection URL (default: the variable the runbook names, e.g. DATABASE_URL).',
         default: '',
         secret: true
+    },
+    'chatops-permission': {
+        description: 'For /rollback comments: the minimum repository role of the commenter (read, triage, write, maintain or admin).',
+        default: 'write',
+        actionOnly: true
+    },
+    'chatops-allow': {
+        description: 'For /rollback comments: optional allowlist of users and org/team slugs (comma or newline separated); the commenter must also have chatops-permission.',
+        default: '',
+        actionOnly: true
+    },
+    chatops: {
+        description: 'For /rollback comments: run (read, authorise and run the command in this job) or gate (read, authorise and reply; output the request for a later job behind its environment, change nothing).',
+        default: 'run',
+        actionOnly: true
+    },
+    'chatops-reply': {
+        description: 'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
+        default: '',
+        actionOnly: true
     }
 };
 const OUTPUTS = {
-    status: 'planned, succeeded or failed.',
+    status: 'planned, succeeded or failed; for /rollback comments also refused (commenter not allowed) or ignored (not a command).',
+    request: 'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
     'deployment-url': 'URL of the deployment made by the flags phase.',
@@ -431,7 +525,7 @@ function checkRevertSpec(spec) {
 
 /***/ }),
 
-/***/ 6880:
+/***/ 521:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -831,8 +925,8 @@ async function waitForClearRoad(client, table, options) {
 
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = require("node:module");
-;// CONCATENATED MODULE: external "node:url"
-const external_node_url_namespaceObject = require("node:url");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: external "node:v8"
 const external_node_v8_namespaceObject = require("node:v8");
 ;// CONCATENATED MODULE: ./src/db/pg-wasm.ts
@@ -919,7 +1013,7 @@ async function load() {
     // The emscripten glue reads __dirname in Node even when given the module; ESM bundles lack it.
     const g = globalThis;
     if (typeof g.__dirname !== 'string')
-        g.__dirname = (0,external_node_path_.dirname)((0,external_node_url_namespaceObject.fileURLToPath)(require("url").pathToFileURL(__filename).href));
+        g.__dirname = (0,external_node_path_.dirname)((0,external_node_url_.fileURLToPath)(require("url").pathToFileURL(__filename).href));
     const imported = (await __nccwpck_require__.e(/* import() */ 995).then(__nccwpck_require__.t.bind(__nccwpck_require__, 3995, 23)));
     const factory = typeof imported.default === 'function' ? imported.default : imported.default.default;
     // The glue waits for `done`; a failed instantiation must reject the load, not leave it pending.
@@ -2932,16 +3026,16 @@ async function configureAuth(git, remoteUrl, token, tempDir = (0,external_node_o
 
 // EXTERNAL MODULE: external "string_decoder"
 var external_string_decoder_ = __nccwpck_require__(3193);
-;// CONCATENATED MODULE: external "os"
-const external_os_namespaceObject = require("os");
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(4434);
 ;// CONCATENATED MODULE: external "child_process"
 const external_child_process_namespaceObject = require("child_process");
 // EXTERNAL MODULE: external "path"
 var external_path_ = __nccwpck_require__(6928);
-;// CONCATENATED MODULE: external "assert"
-const external_assert_namespaceObject = require("assert");
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
 ;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
@@ -3476,13 +3570,13 @@ class ToolRunner extends external_events_.EventEmitter {
     _processLineBuffer(data, strBuffer, onLine) {
         try {
             let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_namespaceObject.EOL);
+            let n = s.indexOf(external_os_.EOL);
             while (n > -1) {
                 const line = s.substring(0, n);
                 onLine(line);
                 // the rest of the string ...
-                s = s.substring(n + external_os_namespaceObject.EOL.length);
-                n = s.indexOf(external_os_namespaceObject.EOL);
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
             }
             return s;
         }
@@ -3773,7 +3867,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 }
                 const optionsNonNull = this._cloneExecOptions(this.options);
                 if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
                 }
                 const state = new ExecState(optionsNonNull, this.toolPath);
                 state.on('debug', (message) => {
@@ -5540,7 +5634,8 @@ async function statusComment(n) {
     const client = n.client;
     if (!client)
         n.skipped.push(`status comment: ${n.deps.github.unavailable()}`);
-    else if (n.closing && Number.isInteger(existing) && existing > 0)
+    // A comment this run already has (its own earlier notice, or the ChatOps reply) is updated.
+    else if (Number.isInteger(existing) && existing > 0)
         await attempt(n, `status comment ${existing} updated`, async () => {
             await client.updateComment(existing, n.body);
         });
@@ -5556,8 +5651,8 @@ async function statusComment(n) {
 /** The open issue an earlier attempt of this run opened; a failed lookup only warns. */
 async function earlierIncidentIssue(n, client, labels) {
     try {
-        const open = await client.openIssuesLabelled(labels);
-        return open.find(i => i.body?.includes(incidentMarker(n.deps.run)));
+        const marker = incidentMarker(n.deps.run);
+        return await client.findOpenIssue(labels, i => i.body?.includes(marker) ?? false);
     }
     catch (err) {
         n.problems.push(`looking for an incident issue of an earlier attempt: ${err instanceof Error ? err.message : String(err)} (a new one is opened)`);
@@ -5928,9 +6023,10 @@ const PHASE_MODULES = {
 
 ;// CONCATENATED MODULE: ./src/github/client.ts
 /**
- * A small fetch-based GitHub REST client: just what notify (and ChatOps) need. Errors become
- * RollbackErrors with the fix (permissions, token); 429/5xx are retried a few times through the
- * injected sleep.
+ * What notify, the GitHub-variables provider and ChatOps ask of GitHub, on Octokit
+ * (src/github/octokit.ts: retries, rate limits, proxy). `@actions/github` loads on the first
+ * call only, so a run that needs no GitHub call does not pay for it. Errors become
+ * GitHubApiErrors with the fix (permissions, token, network).
  */
 
 class GitHubApiError extends errors/* RollbackError */.Z {
@@ -5941,91 +6037,131 @@ class GitHubApiError extends errors/* RollbackError */.Z {
         this.name = 'GitHubApiError';
     }
 }
-const TRIES = 3;
+/** Issue pages read while looking for one issue: GitHub lists 100 a page. */
+const MAX_ISSUE_PAGES = 50;
+/** A POST that failed may still have created the comment or issue: never repeat it on a 5xx. */
+const ONCE = { request: { retries: 0 } };
 class GitHubClient {
     options;
-    base;
+    loaded;
     constructor(options) {
         this.options = options;
-        this.base = options.apiUrl.replace(/\/+$/, '');
     }
-    repoPath(suffix = '') {
-        const { owner, repo } = this.options;
-        return `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}${suffix}`;
+    octokit() {
+        this.loaded ??= Promise.all(/* import() */[__nccwpck_require__.e(239), __nccwpck_require__.e(702)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6702)).then(m => m.createOctokit(this.options));
+        return this.loaded;
     }
-    async request(method, path, body) {
-        const what = `${method} ${path}`;
-        for (let attempt = 1;; attempt++) {
-            const response = await this.options.fetch(this.base + path, {
-                method,
-                headers: {
-                    authorization: `Bearer ${this.options.token}`,
-                    accept: 'application/vnd.github+json',
-                    'x-github-api-version': '2022-11-28',
-                    'user-agent': 'emergency-rollback',
-                    ...(body !== undefined ? { 'content-type': 'application/json' } : {})
-                },
-                body: body !== undefined ? JSON.stringify(body) : undefined,
-                signal: AbortSignal.timeout(30_000)
-            });
-            const text = await response.text();
-            let json = undefined;
-            try {
-                json = text ? JSON.parse(text) : undefined;
-            }
-            catch {
-                json = undefined;
-            }
-            if (response.ok)
-                return json;
-            const retryAfter = Number(response.headers.get('retry-after'));
-            // A 5xx after a POST may still have created the comment or issue: retrying it could post
-            // twice. 429 means the request was not processed, so it is always safe to repeat.
-            const retriable = response.status === 429 || (response.status >= 500 && method !== 'POST');
-            if (retriable && attempt < TRIES) {
-                await this.options.sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 60) * 1000 : 5000);
-                continue;
-            }
-            const message = json?.message ?? (text.slice(0, 200) || 'no message');
-            throw mapError(what, response.status, message, json);
+    get repoArgs() {
+        return { owner: this.options.owner, repo: this.options.repo };
+    }
+    async call(what, fn) {
+        const octokit = await this.octokit();
+        try {
+            return (await fn(octokit)).data;
+        }
+        catch (err) {
+            throw toApiError(what, err);
         }
     }
+    /** Any REST call, `path` relative to the API root (with its query string). */
+    request(method, path, body) {
+        return this.call(`${method} ${path}`, o => o.request(`${method} ${path}`, {
+            ...(body !== undefined ? { data: body } : {}),
+            ...(method === 'POST' ? ONCE : {})
+        }));
+    }
     createComment(issueNumber, body) {
-        return this.request('POST', this.repoPath(`/issues/${issueNumber}/comments`), { body });
+        return this.call(`POST issues/${issueNumber}/comments`, o => o.rest.issues.createComment({ ...this.repoArgs, issue_number: issueNumber, body, ...ONCE }));
     }
     updateComment(commentId, body) {
-        return this.request('PATCH', this.repoPath(`/issues/comments/${commentId}`), { body });
+        return this.call(`PATCH issues/comments/${commentId}`, o => o.rest.issues.updateComment({ ...this.repoArgs, comment_id: commentId, body }));
     }
     createIssue(issue) {
-        return this.request('POST', this.repoPath('/issues'), issue);
+        return this.call('POST issues', o => o.rest.issues.create({ ...this.repoArgs, ...issue, ...ONCE }));
     }
     updateIssue(issueNumber, fields) {
-        return this.request('PATCH', this.repoPath(`/issues/${issueNumber}`), fields);
+        return this.call(`PATCH issues/${issueNumber}`, o => o.rest.issues.update({ ...this.repoArgs, issue_number: issueNumber, ...fields }));
     }
     /**
-     * The newest 100 open issues carrying every one of `labels` (pull requests left out): enough
-     * to find the incident issue a run opened, which stays among the newest while it is open.
+     * The first open issue (newest first) carrying every one of `labels` that `match` accepts,
+     * pull requests left out. Reads page after page until found, at most MAX_ISSUE_PAGES.
      */
+    async findOpenIssue(labels, match) {
+        const what = 'GET issues';
+        const octokit = await this.octokit();
+        const pages = octokit.paginate.iterator(octokit.rest.issues.listForRepo, {
+            ...this.repoArgs,
+            state: 'open',
+            per_page: 100,
+            ...(labels.length > 0 ? { labels: labels.join(',') } : {})
+        });
+        let read = 0;
+        try {
+            for await (const page of pages) {
+                const found = page.data.find(i => i.pull_request === undefined && match(i));
+                if (found)
+                    return found;
+                if (++read >= MAX_ISSUE_PAGES)
+                    throw tooManyIssues(labels);
+            }
+        }
+        catch (err) {
+            throw toApiError(what, err);
+        }
+        return undefined;
+    }
+    /** Every open issue carrying every one of `labels` (at most MAX_ISSUE_PAGES pages). */
     async openIssuesLabelled(labels) {
-        const query = new URLSearchParams({ state: 'open', per_page: '100' });
-        if (labels.length > 0)
-            query.set('labels', labels.join(','));
-        const items = await this.request('GET', this.repoPath(`/issues?${query}`));
-        return items.filter(item => item.pull_request === undefined);
+        const all = [];
+        await this.findOpenIssue(labels, issue => {
+            all.push(issue);
+            return false;
+        });
+        return all;
     }
     async addReaction(commentId, content) {
-        await this.request('POST', this.repoPath(`/issues/comments/${commentId}/reactions`), {
-            content
-        });
+        await this.call(`POST issues/comments/${commentId}/reactions`, o => o.rest.reactions.createForIssueComment({
+            ...this.repoArgs,
+            comment_id: commentId,
+            content,
+            ...ONCE
+        }));
     }
     async getPermission(user) {
-        const answer = await this.request('GET', this.repoPath(`/collaborators/${encodeURIComponent(user)}/permission`));
+        const answer = await this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user }));
         return { permission: answer.permission, user: answer.user?.login ?? user };
+    }
+    /** The commenter's repository role; undefined when not a collaborator (404). */
+    async collaboratorPermission(user) {
+        const answer = await this.orUndefined(this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })));
+        return answer && { permission: answer.permission, roleName: answer.role_name };
+    }
+    /** Active member of org/team (a pending invitation does not count). */
+    async isTeamMember(org, team, user) {
+        const answer = await this.orUndefined(this.call(`GET orgs/${org}/teams/${team}/memberships/${user}`, o => o.rest.teams.getMembershipForUserInOrg({ org, team_slug: team, username: user })));
+        return answer?.state === 'active';
+    }
+    /** The full SHA of a commit of the repository; undefined when there is none. */
+    async commitSha(ref) {
+        const answer = await this.orUndefined(this.call(`GET commits/${ref}`, o => o.rest.repos.getCommit({ ...this.repoArgs, ref })));
+        return answer?.sha;
+    }
+    /** 404 (and 422, GitHub's answer to an unknown commit) mean "there is none". */
+    async orUndefined(call) {
+        try {
+            return await call;
+        }
+        catch (err) {
+            if (err instanceof GitHubApiError && (err.status === 404 || err.status === 422))
+                return undefined;
+            throw err;
+        }
     }
     /** undefined when the variable does not exist. */
     async getVariable(name) {
         try {
-            return await this.request('GET', this.repoPath(`/actions/variables/${name}`));
+            const v = await this.call(`GET actions/variables/${name}`, o => o.rest.actions.getRepoVariable({ ...this.repoArgs, name }));
+            return { name: v.name, value: v.value, updated_at: v.updated_at };
         }
         catch (err) {
             if (err instanceof GitHubApiError && err.status === 404)
@@ -6034,13 +6170,36 @@ class GitHubClient {
         }
     }
     async updateVariable(name, value) {
-        await this.request('PATCH', this.repoPath(`/actions/variables/${name}`), { name, value });
+        await this.call(`PATCH actions/variables/${name}`, o => o.rest.actions.updateRepoVariable({ ...this.repoArgs, name, value }));
     }
 }
-function mapError(what, status, message, json) {
+function tooManyIssues(labels) {
+    return new GitHubApiError(`more than ${MAX_ISSUE_PAGES * 100} open issues are labelled ${labels.join(', ') || '(any)'}`, 'Close the incident issues that are done, or give the runbook a more specific incident-issue label.', 0);
+}
+function toApiError(what, err) {
+    if (err instanceof GitHubApiError)
+        return err;
+    const e = err;
+    if (typeof e?.status !== 'number')
+        return err;
+    if (!e.response) {
+        // No answer at all: the request never reached GitHub (network, proxy, timeout).
+        return new GitHubApiError(`GitHub API ${what} could not be reached (${e.message ?? 'no answer'})`, 'Check the network from the runner, GITHUB_API_URL, and the proxy variables (HTTPS_PROXY, NO_PROXY).', 0);
+    }
+    const data = e.response.data;
+    const message = (typeof data === 'object' ? data?.message : data?.slice(0, 200)) || e.message || 'no message';
+    return mapError(what, e.status, message, data, e.response.headers ?? {});
+}
+function isRateLimit(status, message, headers) {
+    return ((status === 403 || status === 429) &&
+        (/rate limit/i.test(message) || headers['x-ratelimit-remaining'] === '0'));
+}
+function mapError(what, status, message, json, headers) {
     const detail = `${status} ${message}`;
     if (status === 401)
         return new GitHubApiError(`GitHub rejected the token (${detail})`, 'Pass a valid token as the github-token input (the workflow GITHUB_TOKEN works for comments and issues).', status);
+    if (isRateLimit(status, message, headers))
+        return new GitHubApiError(`GitHub rate-limited ${what} longer than this run waits (${detail})`, 'Retry the step later; a token of its own (an App installation) has a higher limit than GITHUB_TOKEN.', status);
     if (status === 403 && /not accessible by integration/i.test(message))
         return new GitHubApiError(`GitHub refused ${what}: the token lacks a permission (${detail})`, /variables/.test(what)
             ? 'GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write".'
@@ -6056,6 +6215,8 @@ function mapError(what, status, message, json) {
     return new GitHubApiError(`GitHub API ${what} failed (${detail})`, undefined, status);
 }
 
+// EXTERNAL MODULE: ./src/github/proxy.ts
+var proxy = __nccwpck_require__(8231);
 ;// CONCATENATED MODULE: ./src/providers/vercel.ts
 /**
  * Vercel REST client behind the HostingProvider interface. fetch-based; every call carries the
@@ -6400,8 +6561,7 @@ class GitHubVariablesProvider {
             token: options.token,
             owner,
             repo,
-            fetch: options.fetch,
-            sleep: options.sleep
+            proxy: options.proxy
         });
         this.now = options.now ?? Date.now;
         this.description = `GitHub repository ${options.project} (Actions variables, workflow ${options.workflow} on ${options.ref})`;
@@ -6530,6 +6690,7 @@ class GitHubVariablesProvider {
 
 
 
+
 /** The hosting token, or undefined; never logged. */
 function hostingToken(source) {
     const hosting = source.hosting;
@@ -6570,6 +6731,7 @@ function createHostingProvider(source, overrides = {}) {
                 ref: hosting.ref,
                 fetch: source.fetch,
                 sleep: ms => source.sleep(ms),
+                proxy: (0,proxy/* proxySettingsFrom */.Yw)(source.env),
                 now: overrides.now
             });
     }
@@ -6589,6 +6751,7 @@ function runSecrets(runbook, env, secrets) {
 }
 
 ;// CONCATENATED MODULE: ./src/dependencies.ts
+
 
 
 
@@ -6651,7 +6814,7 @@ function buildDependencies(options) {
                 log: options.log
             })
         },
-        github: githubAccess(options.github, secrets.githubToken, fetchImpl, clock),
+        github: githubAccess(options.github, secrets.githubToken, (0,proxy/* proxySettingsFrom */.Yw)(env), options.log),
         webhook: {
             variable: webhookVariable,
             url: webhookVariable ? env[webhookVariable] || undefined : undefined
@@ -6659,7 +6822,7 @@ function buildDependencies(options) {
         progress: options.progress ?? NO_PROGRESS
     };
 }
-function githubAccess(target, token, fetchImpl, clock) {
+function githubAccess(target, token, proxy, log) {
     let client;
     return {
         target,
@@ -6671,8 +6834,8 @@ function githubAccess(target, token, fetchImpl, clock) {
                 token,
                 owner: target.owner,
                 repo: target.repo,
-                fetch: fetchImpl,
-                sleep: ms => clock.sleep(ms)
+                proxy,
+                log
             });
             return client;
         },
@@ -6795,6 +6958,7 @@ async function engine_execute(plan, base, hooks = {}) {
     const modules = hooks.modules ?? PHASE_MODULES;
     const started = now();
     const journal = newJournal(plan, started);
+    Object.assign(journal.outputs, hooks.initialOutputs);
     const state = { failed: false };
     const deps = {
         ...base,
@@ -7159,11 +7323,15 @@ async function rollback(options) {
         await (0,promises_.writeFile)(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n');
     };
     let current;
+    const summary = () => (current ? redactor.redact(renderMarkdown(current)) : '');
     const journal = await engine_execute(plan, deps, {
-        summary: () => (current ? redactor.redact(renderMarkdown(current)) : ''),
+        summary,
+        initialOutputs: options.initialOutputs,
         onJournal: async (j) => {
             current = j;
             await writeReport(j);
+            // Progress reports are news, not the record: one that fails must not stop the run.
+            await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`));
         }
     });
     return {
@@ -11231,6 +11399,13 @@ function maskUrlsIn(text) {
 
 /***/ }),
 
+/***/ 2613:
+/***/ ((module) => {
+
+module.exports = require("assert");
+
+/***/ }),
+
 /***/ 181:
 /***/ ((module) => {
 
@@ -11266,6 +11441,20 @@ module.exports = require("fs");
 
 /***/ }),
 
+/***/ 8611:
+/***/ ((module) => {
+
+module.exports = require("http");
+
+/***/ }),
+
+/***/ 5692:
+/***/ ((module) => {
+
+module.exports = require("https");
+
+/***/ }),
+
 /***/ 9278:
 /***/ ((module) => {
 
@@ -11273,10 +11462,59 @@ module.exports = require("net");
 
 /***/ }),
 
+/***/ 4589:
+/***/ ((module) => {
+
+module.exports = require("node:assert");
+
+/***/ }),
+
+/***/ 6698:
+/***/ ((module) => {
+
+module.exports = require("node:async_hooks");
+
+/***/ }),
+
+/***/ 4573:
+/***/ ((module) => {
+
+module.exports = require("node:buffer");
+
+/***/ }),
+
+/***/ 7540:
+/***/ ((module) => {
+
+module.exports = require("node:console");
+
+/***/ }),
+
 /***/ 7598:
 /***/ ((module) => {
 
 module.exports = require("node:crypto");
+
+/***/ }),
+
+/***/ 3053:
+/***/ ((module) => {
+
+module.exports = require("node:diagnostics_channel");
+
+/***/ }),
+
+/***/ 610:
+/***/ ((module) => {
+
+module.exports = require("node:dns");
+
+/***/ }),
+
+/***/ 8474:
+/***/ ((module) => {
+
+module.exports = require("node:events");
 
 /***/ }),
 
@@ -11294,6 +11532,27 @@ module.exports = require("node:fs/promises");
 
 /***/ }),
 
+/***/ 7067:
+/***/ ((module) => {
+
+module.exports = require("node:http");
+
+/***/ }),
+
+/***/ 2467:
+/***/ ((module) => {
+
+module.exports = require("node:http2");
+
+/***/ }),
+
+/***/ 7030:
+/***/ ((module) => {
+
+module.exports = require("node:net");
+
+/***/ }),
+
 /***/ 6760:
 /***/ ((module) => {
 
@@ -11301,10 +11560,73 @@ module.exports = require("node:path");
 
 /***/ }),
 
+/***/ 643:
+/***/ ((module) => {
+
+module.exports = require("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1792:
+/***/ ((module) => {
+
+module.exports = require("node:querystring");
+
+/***/ }),
+
+/***/ 7075:
+/***/ ((module) => {
+
+module.exports = require("node:stream");
+
+/***/ }),
+
+/***/ 1692:
+/***/ ((module) => {
+
+module.exports = require("node:tls");
+
+/***/ }),
+
+/***/ 3136:
+/***/ ((module) => {
+
+module.exports = require("node:url");
+
+/***/ }),
+
 /***/ 7975:
 /***/ ((module) => {
 
 module.exports = require("node:util");
+
+/***/ }),
+
+/***/ 3429:
+/***/ ((module) => {
+
+module.exports = require("node:util/types");
+
+/***/ }),
+
+/***/ 5919:
+/***/ ((module) => {
+
+module.exports = require("node:worker_threads");
+
+/***/ }),
+
+/***/ 8522:
+/***/ ((module) => {
+
+module.exports = require("node:zlib");
+
+/***/ }),
+
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = require("os");
 
 /***/ }),
 
@@ -19946,7 +20268,7 @@ exports.visitAsync = visitAsync;
 /******/ 		// Execute the module function
 /******/ 		var threw = true;
 /******/ 		try {
-/******/ 			__webpack_modules__[moduleId](module, module.exports, __nccwpck_require__);
+/******/ 			__webpack_modules__[moduleId].call(module.exports, module, module.exports, __nccwpck_require__);
 /******/ 			threw = false;
 /******/ 		} finally {
 /******/ 			if(threw) delete __webpack_module_cache__[moduleId];

@@ -192,13 +192,8 @@ export async function withClient<T>(
   }
 }
 
-/** Quotes an identifier, optionally schema-qualified ("a.b" -> "a"."b"). */
-export function ident(name: string): string {
-  return name
-    .split('.')
-    .map(part => `"${part.replace(/"/g, '""')}"`)
-    .join('.')
-}
+/** Identifiers are quoted by the statement builder's one function. */
+export { ident } from './statement-builder.js'
 
 /** Splits "schema.name" (schema defaults to the search path: null). */
 export function splitName(name: string): { schema: string | null; name: string } {

@@ -40,7 +40,11 @@ interface Inspection {
 
 async function inspect(provider: HostingProvider, action: FlagsAction): Promise<Inspection> {
   const keys = Object.keys(action.set)
-  const entries = await provider.readEnv(keys)
+  // Independent reads, concurrently (each is a round trip to the platform).
+  const [entries, live] = await Promise.all([
+    provider.readEnv(keys),
+    provider.currentProductionDeployment()
+  ])
   const exact = new Map<string, HostedEnv>()
   for (const key of keys) {
     const mine = entries.filter(e => e.key === key)
@@ -54,7 +58,6 @@ async function inspect(provider: HostingProvider, action: FlagsAction): Promise<
     if (same) exact.set(key, same)
   }
   const diff = keys.filter(k => exact.get(k)?.value !== action.set[k])
-  const live = await provider.currentProductionDeployment()
   const builtAt = live?.buildingAt ?? live?.createdAt
   const liveHasValues =
     live !== undefined &&

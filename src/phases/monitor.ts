@@ -9,6 +9,7 @@ import type { PhaseModule, StepResult } from '../model.js'
 import { MissingSecretError } from '../util/errors.js'
 import type { MonitorConfig, Runbook } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
+import { checkStatement } from '../db/assertions.js'
 import { connect as connectDatabase } from '../db/connection.js'
 import { probe } from './verify.js'
 
@@ -204,7 +205,14 @@ export const monitorPhase: PhaseModule<MonitorAction, keyof MonitorDeps> = {
   },
 
   async preflight(steps, deps) {
-    for (const step of steps) metricsNeedDb(step.action, deps)
+    for (const step of steps) {
+      metricsNeedDb(step.action, deps)
+      // Metrics only read: one read-only SELECT each, which cannot change the session either
+      // (set_config() would turn the monitor session's read-only default off).
+      for (const [i, metric] of step.action.config.metrics.entries()) {
+        await checkStatement(metric, `monitor.metrics[${i}]`)
+      }
+    }
     return {}
   },
 

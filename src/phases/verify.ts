@@ -12,6 +12,10 @@ import type { HttpCheck } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
 import type { Redactor } from '../util/redact.js'
 import { childEnv } from '../util/child-env.js'
+import { checkUrl, HttpTransportError } from '../http/index.js'
+
+/** Body bytes a check reads: enough for any status page, bounded for any answer. */
+const CHECK_BODY_BYTES = 1024 * 1024
 
 export type VerifyAction = { kind: 'http'; check: HttpCheck } | ({ kind: 'smoke' } & SmokeCommand)
 
@@ -48,12 +52,14 @@ export async function probe(check: HttpCheck, deps: ProbeDeps): Promise<ProbeRes
   const started = Date.now()
   const redactor = deps.redactor
   try {
-    const response = await deps.fetch(check.url, {
-      redirect: 'follow',
+    // Bounded: a check only looks for its text near the top of a page.
+    const response = await checkUrl(check.url, {
       headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
-      signal: AbortSignal.timeout(Math.min(30_000, parseDuration(check.timeout)))
+      timeoutMs: Math.min(30_000, parseDuration(check.timeout)),
+      maxBytes: CHECK_BODY_BYTES,
+      fetch: deps.fetch
     })
-    const body = await response.text()
+    const body = response.text
     const snippet = snippetOf(body, redactor)
     const ms = Date.now() - started
     const expected = check['expect-status']
@@ -65,9 +71,12 @@ export async function probe(check: HttpCheck, deps: ProbeDeps): Promise<ProbeRes
       reason = `body contains "${check['reject-text']}"`
     return { ok: reason === '', status: response.status, reason, snippet, ms }
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause
     const message =
-      cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
+      err instanceof HttpTransportError
+        ? (err.reason ?? err.message)
+        : err instanceof Error
+          ? err.message
+          : String(err)
     return {
       ok: false,
       reason: redactor.redact(`request failed: ${message}`),

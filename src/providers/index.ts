@@ -3,6 +3,7 @@ import { MissingSecretError, RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { Runbook } from '../runbook/schema.js'
 import type { HostingProvider } from './types.js'
+import type { Clock } from '../http/index.js'
 import { GitHubVariablesProvider } from './github-variables.js'
 import { VercelProvider } from './vercel.js'
 
@@ -53,6 +54,13 @@ export function createHostingProvider(
         ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
         : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`
     )
+  // The source's fetch is the entry point's (proxy-aware) one; its sleep is the tests' hook.
+  const clock: Clock = {
+    now: overrides.now ?? (() => Date.now()),
+    sleep: ms => source.sleep(ms),
+    random: overrides.random ?? (() => Math.random())
+  }
+  const tokenSource = `the hosting-token input / ${tokenEnv}`
   switch (hosting.provider) {
     case 'vercel':
       return new VercelProvider({
@@ -60,11 +68,10 @@ export function createHostingProvider(
         token,
         project: hosting.project,
         teamId: hosting.team,
-        tokenSource: `the hosting-token input / ${tokenEnv}`,
+        tokenSource,
         fetch: source.fetch,
-        sleep: ms => source.sleep(ms),
-        log: source.log,
-        ...overrides
+        clock,
+        log: source.log
       })
     case 'github-variables':
       return new GitHubVariablesProvider({
@@ -73,9 +80,10 @@ export function createHostingProvider(
         project: hosting.project,
         workflow: hosting.workflow ?? '',
         ref: hosting.ref,
+        tokenSource,
         fetch: source.fetch,
-        sleep: ms => source.sleep(ms),
-        now: overrides.now
+        clock,
+        log: source.log
       })
   }
 }

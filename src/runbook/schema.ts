@@ -152,7 +152,13 @@ const databaseStep = z
       .string()
       .min(1)
       .optional()
-      .describe('SQL, split and classified by the PostgreSQL parser.')
+      .describe('SQL, split and classified by the PostgreSQL parser.'),
+    'acknowledge-data-loss': z
+      .boolean()
+      .optional()
+      .describe(
+        'true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.'
+      )
   })
   .strict()
 

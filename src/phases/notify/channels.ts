@@ -4,6 +4,7 @@
  */
 import type { Dependencies } from '../../dependencies.js'
 import type { GitHubClient } from '../../github/client.js'
+import { postJson } from '../../http/index.js'
 import type { StepOutputs } from '../../model.js'
 import { fit, header, incidentMarker, tag, type Closing, type NotifyAction } from './message.js'
 
@@ -43,7 +44,8 @@ export async function statusComment(n: Notification): Promise<void> {
   const existing = Number(n.deps.progress.outputs['status-comment-id'])
   const client = n.client
   if (!client) n.skipped.push(`status comment: ${n.deps.github.unavailable()}`)
-  else if (n.closing && Number.isInteger(existing) && existing > 0)
+  // A comment this run already has (its own earlier notice, or the ChatOps reply) is updated.
+  else if (Number.isInteger(existing) && existing > 0)
     await attempt(n, `status comment ${existing} updated`, async () => {
       await client.updateComment(existing, n.body)
     })
@@ -60,8 +62,8 @@ export async function statusComment(n: Notification): Promise<void> {
 /** The open issue an earlier attempt of this run opened; a failed lookup only warns. */
 async function earlierIncidentIssue(n: Notification, client: GitHubClient, labels: string[]) {
   try {
-    const open = await client.openIssuesLabelled(labels)
-    return open.find(i => i.body?.includes(incidentMarker(n.deps.run)))
+    const marker = incidentMarker(n.deps.run)
+    return await client.findOpenIssue(labels, i => i.body?.includes(marker) ?? false)
   } catch (err) {
     n.problems.push(
       `looking for an incident issue of an earlier attempt: ${err instanceof Error ? err.message : String(err)} (a new one is opened)`
@@ -107,13 +109,8 @@ export async function incidentIssue(n: Notification): Promise<void> {
 }
 
 async function postWebhook(deps: NotifyDeps, url: string, text: string): Promise<void> {
-  const response = await deps.fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text }),
-    signal: AbortSignal.timeout(15_000)
-  })
-  if (!response.ok) throw new Error(`webhook answered HTTP ${response.status}`)
+  // Retried on 429/5xx after Retry-After (real time); the URL (a secret) stays out of messages.
+  await postJson(url, { text }, { fetch: deps.fetch, timeoutMs: 15_000 })
 }
 
 export async function webhook(n: Notification, url: string | undefined): Promise<void> {
