@@ -108,7 +108,7 @@ function reportInvalidRunbook(err: RunbookError, workdir: string): void {
       startColumn: p.col
     })
   }
-  core.setFailed(`invalid runbook (${err.problems.length} problem(s)); nothing was changed`)
+  core.setFailed(`invalid runbook (${err.total} problem(s)); nothing was changed`)
 }
 
 function reportInvalidInputs(err: InputError): void {

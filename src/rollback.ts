@@ -12,10 +12,11 @@ import type { GitHubTarget, Logger, Request, SecretValues, StepOutputs, Trigger 
 import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
-import { parseRequest, type RawInputs } from './request.js'
+import { InputError, parseRequest, type RawInputs } from './request.js'
 import { loadRunbook } from './runbook/load.js'
 import { Redactor } from './util/redact.js'
-import { runSecrets } from './secrets.js'
+import { runSecrets, secretProblems, secretSources } from './secrets.js'
+import { checkReportPath, checkSelection } from './preconditions.js'
 import type { OutputName } from './interface.js'
 
 export interface RollbackOptions {
@@ -52,13 +53,16 @@ export interface RollbackOutcome {
 export async function rollback(options: RollbackOptions): Promise<RollbackOutcome> {
   const runbook = await loadRunbook(options.runbookPath)
   const request = parseRequest(options.inputs, options.trigger, options.runId)
+  const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets))
+  if (badSecrets.length > 0) throw new InputError(badSecrets)
   const redactor = new Redactor()
   for (const secret of runSecrets(runbook, options.env, options.secrets)) {
-    redactor.add(secret)
-    options.registerSecret?.(secret)
+    for (const form of redactor.add(secret)) options.registerSecret?.(form)
   }
   const log = redactingLogger(options.log, redactor)
   const plan = buildPlan(runbook, request)
+  checkSelection(plan)
+  await checkReportPath(options.reportPath)
   const deps = buildDependencies({
     mode: request.command === 'drill' ? 'drill' : 'run',
     request,
@@ -91,7 +95,8 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     }
   })
   return {
-    journal,
+    // Its error becomes the action's last error line: redacted like every other output.
+    journal: JSON.parse(redactor.redact(JSON.stringify(journal))) as Journal,
     request,
     markdown: redactor.redact(renderMarkdown(journal)),
     text: redactor.redact(renderText(journal)),
