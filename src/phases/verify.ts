@@ -11,13 +11,20 @@ import type { PhaseModule, Step, StepResult } from '../model.js'
 import type { HttpCheck } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
 import type { Redactor } from '../util/redact.js'
+import { childEnv } from '../util/child-env.js'
 import { checkUrl, HttpTransportError } from '../http/index.js'
 
 /** Body bytes a check reads: enough for any status page, bounded for any answer. */
 const CHECK_BODY_BYTES = 1024 * 1024
 
-export type VerifyAction =
-  { kind: 'http'; check: HttpCheck } | { kind: 'smoke'; run: string; timeoutMs: number }
+export type VerifyAction = { kind: 'http'; check: HttpCheck } | ({ kind: 'smoke' } & SmokeCommand)
+
+/** The smoke command; `env`: variables of the run's environment it is given (see child-env.ts). */
+export interface SmokeCommand {
+  run: string
+  timeoutMs: number
+  env: string[]
+}
 
 export interface ProbeResult {
   ok: boolean
@@ -125,10 +132,7 @@ async function pollCheck(check: HttpCheck, deps: VerifyDeps): Promise<StepResult
   }
 }
 
-async function runSmoke(
-  action: { run: string; timeoutMs: number },
-  deps: VerifyDeps
-): Promise<StepResult> {
+async function runSmoke(action: SmokeCommand, deps: VerifyDeps): Promise<StepResult> {
   const redactor = deps.redactor
   const started = Date.now()
   let output = ''
@@ -144,7 +148,7 @@ async function runSmoke(
     const child = spawn(action.run, {
       shell: true,
       cwd: deps.checkout.workdir,
-      env: { ...deps.checkout.env },
+      env: childEnv(deps.checkout.env, { pass: action.env }),
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
@@ -238,7 +242,8 @@ export const verifyPhase: PhaseModule<VerifyAction, keyof VerifyDeps> = {
         action: {
           kind: 'smoke',
           run: verify.smoke.run,
-          timeoutMs: parseDuration(verify.smoke.timeout)
+          timeoutMs: parseDuration(verify.smoke.timeout),
+          env: verify.smoke.env
         }
       })
     return steps

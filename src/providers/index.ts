@@ -1,5 +1,5 @@
 /** Builds the hosting provider a runbook names (through the registry), with its token. */
-import { RollbackError } from '../util/errors.js'
+import { MissingSecretError, RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { Runbook } from '../runbook/schema.js'
 import type { Clock } from '../http/index.js'
@@ -55,7 +55,7 @@ export function createHostingProvider(
   const tokenEnv = hosting['token-env']
   const token = hostingToken(source)
   if (!token)
-    throw new RollbackError(
+    throw new MissingSecretError(
       `no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`,
       module.tokenHint(tokenEnv)
     )

@@ -120,7 +120,17 @@ const verify = z
   .object({
     checks: z.array(httpCheck).default([]),
     smoke: z
-      .object({ run: z.string().min(1), timeout: duration('1s', '2h').default('5m') })
+      .object({
+        run: z.string().min(1),
+        timeout: duration('1s', '2h').default('5m'),
+        env: z
+          .array(envName)
+          .max(50)
+          .default([])
+          .describe(
+            'Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.'
+          )
+      })
       .strict()
       .optional()
       .describe('A shell command that must exit 0 (e.g. an end-to-end smoke test).')
