@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { execGit, GitCommandManager } from '../src/git/git-command-manager.js'
-import { useGitRunner } from '../src/git/session.js'
 import type { FetchStats } from '../src/git/history.js'
-import type { Logger, RunContext } from '../src/model.js'
+import { buildDependencies } from '../src/dependencies.js'
+import type { GitRunner } from '../src/git/git-command-manager.js'
+import type { Logger } from '../src/model.js'
 import { gitPhase } from '../src/phases/git.js'
 import { runbookFrom } from '../src/runbook/validate.js'
 
@@ -46,20 +47,20 @@ function history(commits: number): string {
 
 const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} }
 
-function context(workdir: string, revert: string, runId: string): RunContext {
+function context(workdir: string, revert: string, runId: string, gitRunner: GitRunner) {
   const runbook = runbookFrom({ version: 1, name: 'bench', git: { revert } })
-  return {
+  const request = { command: 'run', severity: 'critical', trigger: { kind: 'cli' }, runId } as const
+  const deps = buildDependencies({
     mode: 'run',
-    request: { command: 'run', severity: 'critical', trigger: { kind: 'cli' }, runId },
+    request,
     runbook,
     workdir,
     env: process.env,
     secrets: {},
     log: quiet,
-    outputs: {},
-    fetch: globalThis.fetch,
-    sleep: async () => {}
-  }
+    gitRunner
+  })
+  return { ...deps, runbook, request }
 }
 
 interface Row {
@@ -79,9 +80,8 @@ async function scenario(root: string, url: string, revert: string, depth?: numbe
   const cloneMs = performance.now() - t
   const manager = new GitCommandManager(dir, quiet, env as Record<string, string>)
   const cloneBytes = await manager.objectBytes()
-  const ctx = context(dir, revert, `bench-${depth ? 'shallow' : 'full'}`)
   const timings: [number, string][] = []
-  useGitRunner(ctx, async (args, options) => {
+  const ctx = context(dir, revert, `bench-${depth ? 'shallow' : 'full'}`, async (args, options) => {
     const start = performance.now()
     const out = await execGit(args, options)
     timings.push([performance.now() - start, args.slice(0, 3).join(' ')])
@@ -89,8 +89,8 @@ async function scenario(root: string, url: string, revert: string, depth?: numbe
   })
   t = performance.now()
   const steps = gitPhase.plan(ctx.runbook, ctx.request)
-  await gitPhase.preflight!(steps, ctx)
-  const result = await gitPhase.run(steps[0]!, ctx)
+  const found = await gitPhase.preflight!(steps, ctx)
+  const result = await gitPhase.run(steps[0]!, ctx, found.checked?.get(steps[0]!.id))
   const rollbackMs = performance.now() - t
   if (result.status !== 'succeeded') throw new Error(JSON.stringify(result.error))
   const fetch = result.details!.fetch as FetchStats

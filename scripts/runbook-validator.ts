@@ -12,7 +12,7 @@ export function runbookValidatorSource(jsonSchema: string): string {
     allErrors: true,
     useDefaults: true,
     allowUnionTypes: true,
-    keywords: ['x-expected'],
+    keywords: ['x-expected', 'x-secret', 'x-duration'],
     code: { source: true, esm: true }
   })
   let code = standalone.default(ajv, ajv.compile(JSON.parse(jsonSchema) as object))

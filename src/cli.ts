@@ -12,11 +12,31 @@ import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
 import { rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { untilFinished } from './util/exit-guard.js'
+import { credentialKind, hideCredentials, looksLikeCredentialName } from './util/credentials.js'
 import { Redactor } from './util/redact.js'
 
 const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
-  name => !('secret' in INPUTS[name]) && name !== 'command'
+  name => !('secret' in INPUTS[name]) && !('actionOnly' in INPUTS[name]) && name !== 'command'
 )
+
+const SECRET_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(name => 'secret' in INPUTS[name])
+
+/** A flag named like a credential or a secret input is refused; its value is never repeated. */
+function secretFlagProblem(argv: string[]): string | undefined {
+  for (const arg of argv) {
+    if (arg === '--') return undefined
+    const name = /^--?([^=]+)/.exec(arg)?.[1]
+    if (name === undefined) continue
+    const secretName =
+      (SECRET_INPUTS as string[]).includes(name) ||
+      looksLikeCredentialName(name) ||
+      credentialKind(name) !== undefined
+    if (secretName) {
+      return `${hideCredentials(`--${name}`)}: secrets are read from environment variables only, never from flags (see --help)`
+    }
+  }
+  return undefined
+}
 
 function usage(): string {
   const flags = PLAIN_INPUTS.map(name => {
@@ -75,6 +95,11 @@ function githubTarget(env: NodeJS.ProcessEnv): GitHubTarget | undefined {
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const options = Object.fromEntries(PLAIN_INPUTS.map(name => [name, { type: 'string' as const }]))
+  const secretFlag = secretFlagProblem(argv)
+  if (secretFlag !== undefined) {
+    process.stderr.write(`${secretFlag}\nnothing was changed\n`)
+    return 2
+  }
   let parsed
   try {
     parsed = parseArgs({
@@ -90,7 +115,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       }
     })
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${usage()}\n`)
+    process.stderr.write(`${hideCredentials((err as Error).message)}\n\n${usage()}\n`)
     return 2
   }
   const { values, positionals } = parsed

@@ -5,14 +5,15 @@
  */
 import type { Plan } from './plan.js'
 import { PHASE_MODULES } from './phases/index.js'
+import { pick, type Dependencies, type Progress } from './dependencies.js'
 import {
   RollbackError,
   type Command,
   type PhaseModule,
   type PreflightNote,
-  type RunContext,
   type Step,
   type StepError,
+  type StepOutputs,
   type StepResult,
   type StepStatus
 } from './model.js'
@@ -33,7 +34,7 @@ export interface StepRecord {
   startedAt?: string
   durationMs?: number
   changed: string[]
-  outputs?: Record<string, string>
+  outputs?: Partial<StepOutputs>
   recovery?: string[]
   details?: Record<string, unknown>
   error?: StepError
@@ -51,7 +52,7 @@ export interface Journal {
   durationMs?: number
   steps: StepRecord[]
   excluded: Plan['excluded']
-  outputs: Record<string, string>
+  outputs: Partial<StepOutputs>
   /** Every place discarded data was kept, gathered from the steps. */
   recovery: string[]
   warnings: string[]
@@ -61,6 +62,10 @@ export interface Journal {
 export interface EngineHooks {
   /** The phase implementations (tests substitute their own). */
   modules?: Record<PhaseName, PhaseModule>
+  /** The run's report so far as markdown, for closing notices (the caller renders and redacts). */
+  summary?(): string
+  /** Outputs known before the first step (e.g. a ChatOps reply that is the status comment). */
+  initialOutputs?: Partial<StepOutputs>
   /** Called after every change to the journal (the caller writes it to disk). */
   onJournal?(journal: Journal): void | Promise<void>
   now?(): number
@@ -112,6 +117,9 @@ interface PreflightFailure {
   error: StepError
 }
 
+/** What each step's preflight found, by step id: handed to that step's run/drill. */
+type Checked = Map<string, unknown>
+
 /**
  * Read-only checks of every phase in the plan; all of them, so every problem shows. They run
  * concurrently (a plan waits on git, the database and HTTP at once), except phases that share a
@@ -119,24 +127,27 @@ interface PreflightFailure {
  */
 async function preflight(
   plan: Plan,
-  ctx: RunContext,
+  deps: Dependencies,
   journal: Journal,
-  modules: Record<PhaseName, PhaseModule>
+  modules: Record<PhaseName, PhaseModule>,
+  checked: Checked
 ): Promise<PreflightFailure[]> {
   const phases = [...new Set(plan.steps.map(s => s.phase))].filter(p => modules[p].preflight)
   const check = async (phase: PhaseName): Promise<PreflightFailure | undefined> => {
-    const started = Date.now()
+    const started = deps.clock.now()
+    const module = modules[phase]
     try {
-      const notes = await modules[phase].preflight!(
+      const found = await module.preflight!(
         plan.steps.filter(s => s.phase === phase),
-        ctx
+        pick(deps, module.needs)
       )
-      if (notes) applyNotes(journal, notes)
+      if (found.notes) applyNotes(journal, found.notes)
+      for (const [stepId, value] of found.checked ?? []) checked.set(stepId, value)
       return undefined
     } catch (err) {
       return { phase, error: toStepError(err) }
     } finally {
-      ctx.log.debug(`preflight ${phase}: ${Date.now() - started} ms`)
+      deps.log.debug(`preflight ${phase}: ${deps.clock.now() - started} ms`)
     }
   }
   const turns = new Map<string, Promise<unknown>>()
@@ -150,22 +161,49 @@ async function preflight(
   return (await Promise.all(outcomes)).filter(f => f !== undefined)
 }
 
+/** The engine's own record of the run, exposed to phases read-only as `progress`. */
+function progressOf(
+  plan: Plan,
+  journal: Journal,
+  state: { failed: boolean },
+  summary: () => string
+): Progress {
+  const plannedPhases = [...new Set(plan.steps.map(s => s.phase))]
+  return {
+    plannedPhases,
+    get outputs() {
+      return journal.outputs
+    },
+    get failed() {
+      return state.failed
+    },
+    summary
+  }
+}
+
 export async function execute(
   plan: Plan,
-  ctx: RunContext,
+  base: Dependencies,
   hooks: EngineHooks = {}
 ): Promise<Journal> {
-  const now = hooks.now ?? Date.now
+  const now = hooks.now ?? base.clock.now
   const modules = hooks.modules ?? PHASE_MODULES
   const started = now()
   const journal = newJournal(plan, started)
+  Object.assign(journal.outputs, hooks.initialOutputs)
+  const state = { failed: false }
+  const deps: Dependencies = {
+    ...base,
+    progress: progressOf(plan, journal, state, hooks.summary ?? base.progress.summary)
+  }
+  const log = deps.log
   // A report that cannot be written must not stop a rollback halfway: warn and carry on.
   let saveWarned = false
   const save = async () => {
     try {
       await hooks.onJournal?.(journal)
     } catch (err) {
-      if (!saveWarned) ctx.log.warn(`could not write the report: ${toStepError(err).message}`)
+      if (!saveWarned) log.warn(`could not write the report: ${toStepError(err).message}`)
       saveWarned = true
     }
   }
@@ -177,24 +215,24 @@ export async function execute(
     return journal
   }
 
-  ctx.plannedPhases = [...new Set(plan.steps.map(s => s.phase))]
-  for (const phase of ctx.plannedPhases) {
+  for (const phase of deps.progress.plannedPhases) {
     try {
       modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase))
     } catch (err) {
       // Only a head start: what it prepares reports its own errors where it is used.
-      ctx.log.debug(`warm-up of ${phase}: ${toStepError(err).message}`)
+      log.debug(`warm-up of ${phase}: ${toStepError(err).message}`)
     }
   }
-  const failures = await preflight(plan, ctx, journal, modules)
+  const checked: Checked = new Map()
+  const failures = await preflight(plan, deps, journal, modules, checked)
   if (plan.request.command === 'plan') {
     // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.
     journal.warnings.push(...failures.map(f => `${f.phase} preflight: ${f.error.message}`))
     return finish('planned')
   }
 
-  let failed = failures.length > 0
-  if (failed) {
+  state.failed = failures.length > 0
+  if (state.failed) {
     // Nothing is changed; only the closing steps of phases that passed their checks still run
     // (so whoever pressed the button hears why).
     journal.error = {
@@ -207,18 +245,22 @@ export async function execute(
 
   for (const [index, step] of plan.steps.entries()) {
     const record = journal.steps[index]!
-    if ((failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
+    if ((state.failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
       record.status = 'skipped'
       continue
     }
-    ctx.outputs.status = failed ? 'failed' : 'running'
-    const result = await runStep(modules[step.phase], step, ctx, now, record)
+    const module = modules[step.phase]
+    const result = await runStep(module, step, pick(deps, module.needs), checked.get(step.id), {
+      drill: deps.run.mode === 'drill',
+      now,
+      log,
+      record
+    })
     Object.assign(record, result)
     Object.assign(journal.outputs, result.outputs)
-    Object.assign(ctx.outputs, result.outputs)
     journal.recovery.push(...(result.recovery ?? []))
-    if (result.status === 'failed' && !failed) {
-      failed = true
+    if (result.status === 'failed' && !state.failed) {
+      state.failed = true
       journal.error = {
         message: `${step.id}: ${result.error?.message ?? 'failed'}`,
         hint: result.error?.hint
@@ -226,28 +268,31 @@ export async function execute(
     }
     await save()
   }
-  return finish(failed ? 'failed' : 'succeeded')
+  return finish(state.failed ? 'failed' : 'succeeded')
 }
 
 async function runStep(
   module: PhaseModule,
   step: Step,
-  ctx: RunContext,
-  now: () => number,
-  record: StepRecord
+  deps: Partial<Dependencies>,
+  checked: unknown,
+  at: { drill: boolean; now: () => number; log: Dependencies['log']; record: StepRecord }
 ): Promise<Partial<StepRecord> & StepResult> {
-  const started = now()
-  record.startedAt = new Date(started).toISOString()
-  ctx.log.info(`▶ ${step.id}: ${step.title}`)
+  const started = at.now()
+  at.record.startedAt = new Date(started).toISOString()
+  at.log.info(`▶ ${step.id}: ${step.title}`)
   let result: StepResult
   try {
-    result = ctx.mode === 'drill' ? await module.drill(step, ctx) : await module.run(step, ctx)
+    // The registry erases each module's own dependency type; `deps` is what it declared.
+    const own = deps as Dependencies
+    result = at.drill
+      ? await module.drill(step, own, checked)
+      : await module.run(step, own, checked)
   } catch (err) {
     result = { status: 'failed', changed: [], error: toStepError(err) }
   }
-  const durationMs = now() - started
-  if (result.status === 'failed')
-    ctx.log.error(`✖ ${step.id}: ${result.error?.message ?? 'failed'}`)
-  else ctx.log.info(`✔ ${step.id} (${result.status}, ${durationMs} ms)`)
+  const durationMs = at.now() - started
+  if (result.status === 'failed') at.log.error(`✖ ${step.id}: ${result.error?.message ?? 'failed'}`)
+  else at.log.info(`✔ ${step.id} (${result.status}, ${durationMs} ms)`)
   return { ...result, durationMs }
 }

@@ -3,6 +3,7 @@
  * what each step did (StepResult) and what a phase module must provide.
  * Nothing here knows about GitHub Actions or process.env.
  */
+import type { Dependencies } from './dependencies.js'
 import type { PhaseName, Runbook, Severity } from './runbook/schema.js'
 
 export type Command = 'plan' | 'run' | 'drill'
@@ -55,43 +56,33 @@ export interface StepError {
   hint?: string
 }
 
+/**
+ * Values one step hands to later steps and to the action's outputs. Typed, so a phase that reads
+ * `head-sha` reads what the git phase wrote, not a string key that may have drifted.
+ */
+export interface StepOutputs {
+  /** Branch head after the git/files phase. */
+  'head-sha': string
+  /** Production URL after the flags phase. */
+  'deployment-url': string
+  'deployment-id': string
+  /** The status comment the run keeps updating. */
+  'status-comment-id': string
+  'status-comment-url': string
+  'incident-issue': string
+  'incident-issue-number': string
+}
+
 export interface StepResult {
   status: StepStatus
   /** What actually changed (empty when nothing needed to: a converged rerun). */
   changed: string[]
-  /** Values other steps or the outputs may use (head-sha, deployment-url, ...). */
-  outputs?: Record<string, string>
+  /** Values other steps or the outputs may use. */
+  outputs?: Partial<StepOutputs>
   /** Where discarded data was kept and how to get it back. */
   recovery?: string[]
   details?: Record<string, unknown>
   error?: StepError
-}
-
-export type { Logger } from './util/logger.js'
-import type { Logger } from './util/logger.js'
-
-/** Everything a step may use at run time, built by an entry point. */
-export interface RunContext {
-  mode: 'run' | 'drill'
-  request: Request
-  runbook: Runbook
-  /** Directory of the git checkout the git/files phases work in. */
-  workdir: string
-  /** Environment snapshot passed in by the entry point (runbook names variables in it). */
-  env: Readonly<Record<string, string | undefined>>
-  secrets: SecretValues
-  log: Logger
-  /** Outputs of earlier steps, merged (e.g. head-sha). */
-  outputs: Record<string, string>
-  /** Optional integrations the entry point wired up. */
-  github?: GitHubTarget
-  fetch: typeof fetch
-  /** The phases this run's plan contains; set by the engine (a phase may depend on another). */
-  plannedPhases?: readonly PhaseName[]
-  /** The run's report so far as markdown; set by the engine (notify posts it). */
-  summary?: () => string
-  /** Sleeps; replaced by tests to keep them fast. */
-  sleep(ms: number): Promise<void>
 }
 
 export interface SecretValues {
@@ -109,9 +100,14 @@ export interface GitHubTarget {
   runUrl?: string
 }
 
+/** What a phase declares it needs; the engine hands it exactly these (see src/dependencies.ts). */
+export type DependencyName = keyof Dependencies
+
 /** A phase: plan is pure; preflight is read-only; run and drill do the work. */
-export interface PhaseModule<A = unknown> {
+export interface PhaseModule<A = unknown, N extends DependencyName = DependencyName, C = unknown> {
   phase: PhaseName
+  /** The dependencies run/drill/preflight receive; nothing else reaches the phase. */
+  needs: readonly N[]
   /** Pure: the steps this phase would take for this runbook and request. */
   plan(runbook: Runbook, request: Request): Step<A>[]
   /**
@@ -122,19 +118,26 @@ export interface PhaseModule<A = unknown> {
   warmUp?(steps: Step<A>[]): void
   /**
    * Read-only checks before the first mutation of the whole run (connectivity, SHAs, tokens).
-   * May return notes that make the plan concrete (e.g. the commits a revert would undo).
+   * Returns notes that make the plan concrete, and per step what it checked (`checked`), which
+   * run/drill receive: what was shown and approved is what is acted on.
    */
-  preflight?(steps: Step<A>[], ctx: RunContext): Promise<PreflightNote[] | void>
+  preflight?(steps: Step<A>[], deps: Pick<Dependencies, N>): Promise<Preflight<C>>
   /**
    * Preflights run concurrently; phases naming the same resource here take turns. The checkout:
    * git sessions write its config and fetch into the same private refs. The database: one
    * connection at a time, as during an incident it may be close to its connection limit.
    */
   preflightShares?: 'checkout' | 'database'
-  /** Do the step for real. */
-  run(step: Step<A>, ctx: RunContext): Promise<StepResult>
+  /** Do the step for real. `checked`: what this step's preflight found (absent: no preflight). */
+  run(step: Step<A>, deps: Pick<Dependencies, N>, checked?: C): Promise<StepResult>
   /** Prove the step would work without changing production (scratch branch, rolled-back tx). */
-  drill(step: Step<A>, ctx: RunContext): Promise<StepResult>
+  drill(step: Step<A>, deps: Pick<Dependencies, N>, checked?: C): Promise<StepResult>
+}
+
+export interface Preflight<C = unknown> {
+  notes?: PreflightNote[]
+  /** Per step id: what the checks found, handed to that step's run/drill. */
+  checked?: ReadonlyMap<string, C>
 }
 
 export interface PreflightNote {
@@ -145,3 +148,4 @@ export interface PreflightNote {
 }
 
 export { RollbackError } from './util/errors.js'
+export type { Logger } from './util/logger.js'

@@ -6,14 +6,17 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { execute, type Journal } from './engine.js'
-import type { GitHubTarget, Logger, Request, RunContext, SecretValues, Trigger } from './model.js'
+import { buildDependencies } from './dependencies.js'
+import type { GitRunner } from './git/git-command-manager.js'
+import type { GitHubTarget, Logger, Request, SecretValues, StepOutputs, Trigger } from './model.js'
 import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
-import { parseRequest, type RawInputs } from './request.js'
+import { InputError, parseRequest, type RawInputs } from './request.js'
 import { loadRunbook } from './runbook/load.js'
 import { Redactor } from './util/redact.js'
-import { runSecrets } from './secrets.js'
+import { runSecrets, secretProblems, secretSources } from './secrets.js'
+import { checkReportPath, checkSelection } from './preconditions.js'
 import type { OutputName } from './interface.js'
 
 export interface RollbackOptions {
@@ -31,6 +34,12 @@ export interface RollbackOptions {
   registerSecret?(value: string): void
   fetch?: typeof fetch
   sleep?(ms: number): Promise<void>
+  /** Runs every git command (tests observe or interfere with them). */
+  gitRunner?: GitRunner
+  /** Outputs known before the first step (a ChatOps reply that becomes the status comment). */
+  initialOutputs?: Partial<StepOutputs>
+  /** Called with the summary so far after every step (a ChatOps reply updated in place). */
+  onProgress?(markdown: string): Promise<void>
 }
 
 export interface RollbackOutcome {
@@ -44,14 +53,17 @@ export interface RollbackOutcome {
 export async function rollback(options: RollbackOptions): Promise<RollbackOutcome> {
   const runbook = await loadRunbook(options.runbookPath)
   const request = parseRequest(options.inputs, options.trigger, options.runId)
+  const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets))
+  if (badSecrets.length > 0) throw new InputError(badSecrets)
   const redactor = new Redactor()
   for (const secret of runSecrets(runbook, options.env, options.secrets)) {
-    redactor.add(secret)
-    options.registerSecret?.(secret)
+    for (const form of redactor.add(secret)) options.registerSecret?.(form)
   }
   const log = redactingLogger(options.log, redactor)
   const plan = buildPlan(runbook, request)
-  const ctx: RunContext = {
+  checkSelection(plan)
+  await checkReportPath(options.reportPath)
+  const deps = buildDependencies({
     mode: request.command === 'drill' ? 'drill' : 'run',
     request,
     runbook,
@@ -59,26 +71,32 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     env: options.env,
     secrets: options.secrets,
     log,
-    outputs: {},
     github: options.github,
-    fetch: options.fetch ?? globalThis.fetch,
-    sleep: options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)))
-  }
+    fetch: options.fetch,
+    sleep: options.sleep,
+    gitRunner: options.gitRunner,
+    redactor
+  })
   const writeReport = async (journal: Journal) => {
     const report = { tool: 'emergency-rollback', runbook: options.runbookPath, request, ...journal }
     await mkdir(dirname(options.reportPath), { recursive: true })
     await writeFile(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n')
   }
   let current: Journal | undefined
-  ctx.summary = () => (current ? redactor.redact(renderMarkdown(current)) : '')
-  const journal = await execute(plan, ctx, {
+  const summary = () => (current ? redactor.redact(renderMarkdown(current)) : '')
+  const journal = await execute(plan, deps, {
+    summary,
+    initialOutputs: options.initialOutputs,
     onJournal: async j => {
       current = j
       await writeReport(j)
+      // Progress reports are news, not the record: one that fails must not stop the run.
+      await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`))
     }
   })
   return {
-    journal,
+    // Its error becomes the action's last error line: redacted like every other output.
+    journal: JSON.parse(redactor.redact(JSON.stringify(journal))) as Journal,
     request,
     markdown: redactor.redact(renderMarkdown(journal)),
     text: redactor.redact(renderText(journal)),
@@ -100,7 +118,7 @@ function redactingLogger(log: Logger, redactor: Redactor): Logger {
 }
 
 function pick(
-  record: Record<string, string>,
+  record: Partial<Record<string, string>>,
   keys: OutputName[]
 ): Partial<Record<OutputName, string>> {
   return Object.fromEntries(keys.filter(k => record[k] !== undefined).map(k => [k, record[k]]))

@@ -1,9 +1,9 @@
-import { describe, expect, it } from '@jest/globals'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { describe, expect, it, jest } from '@jest/globals'
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { INPUTS, OUTPUTS } from '../src/interface.js'
-import { REQUEST_INPUTS } from '../src/request.js'
 import { PHASE_MODULES } from '../src/phases/index.js'
 
 interface ActionYml {
@@ -13,6 +13,72 @@ interface ActionYml {
 }
 
 const action = parse(readFileSync('action.yml', 'utf8')) as ActionYml
+
+/** What the entry asked of @actions/core while it planned the example runbook. */
+const calls = {
+  inputsRead: [] as string[],
+  outputs: {} as Record<string, string>,
+  failed: [] as string[]
+}
+const quiet = () => {}
+jest.unstable_mockModule('@actions/core', () => ({
+  getInput: (name: string) => {
+    calls.inputsRead.push(name)
+    const given: Record<string, string> = {
+      runbook: 'examples/streaming-migration/rollback.yml',
+      command: 'plan',
+      'github-token': 'ghs_contract_token'
+    }
+    return given[name] ?? ''
+  },
+  setOutput: (name: string, value: string) => {
+    calls.outputs[name] = value
+  },
+  setFailed: (message: string) => calls.failed.push(message),
+  setSecret: quiet,
+  info: quiet,
+  debug: quiet,
+  warning: quiet,
+  error: quiet,
+  summary: { addRaw: () => ({ write: async () => {} }) }
+}))
+
+/** Runs the entry once with this environment (the runner's variables for one event). */
+async function entry(env: Record<string, string>) {
+  const saved = { ...process.env }
+  const temp = mkdtempSync(join(tmpdir(), 'contract-'))
+  process.env.RUNNER_TEMP = temp
+  process.env.GITHUB_WORKSPACE = process.cwd()
+  for (const key of [
+    'GITHUB_REPOSITORY',
+    'GITHUB_EVENT_PATH',
+    'GITHUB_RUN_ID',
+    'GITHUB_EVENT_NAME'
+  ])
+    delete process.env[key]
+  Object.assign(process.env, env)
+  try {
+    const { run } = await import('../src/main.js')
+    await run()
+  } finally {
+    process.env = saved
+  }
+  return calls
+}
+
+const entryPlan = () => entry({ GITHUB_EVENT_NAME: 'workflow_dispatch' })
+
+/** A comment that is not a command: the ChatOps path reads its inputs, then ignores it. */
+async function entryComment() {
+  const event = join(mkdtempSync(join(tmpdir(), 'contract-event-')), 'event.json')
+  writeFileSync(event, JSON.stringify({ action: 'created', comment: { id: 1, body: 'thanks!' } }))
+  return entry({
+    GITHUB_EVENT_NAME: 'issue_comment',
+    GITHUB_EVENT_PATH: event,
+    GITHUB_REPOSITORY: 'acme/app',
+    GITHUB_API_URL: 'http://127.0.0.1:9'
+  })
+}
 
 /** A source file without its comments (which may name what the code must not touch). */
 const code = (file: string) =>
@@ -40,13 +106,21 @@ describe('action.yml contract', () => {
     }
   })
 
-  it('the action entry reads every declared input', () => {
-    const entry = code('src/index.ts')
-    const byName = [...entry.matchAll(/\b(?:input|secret)\('([a-z-]+)'\)/g)].map(m => m[1]!)
-    // The request inputs are read in one loop over the registry.
-    expect(entry).toContain("for (const name of ['command', ...REQUEST_INPUTS] as const)")
-    const read = new Set([...byName, 'command', ...REQUEST_INPUTS])
-    expect([...read].sort()).toEqual(Object.keys(INPUTS).sort())
+  it('the action entry reads every declared input and sets only declared outputs', async () => {
+    const run = await entryPlan()
+    expect(Object.keys(run.outputs).every(name => name in OUTPUTS)).toBe(true)
+    // A plan has a status and a report; the git, flags and notify outputs come from a run.
+    expect(run.outputs).toMatchObject({ status: 'planned', report: expect.any(String) })
+    expect(run.failed).toEqual([])
+    const plain = new Set(run.inputsRead)
+    // The ChatOps inputs are read for comments (a comment that is no command is ignored).
+    calls.outputs = {}
+    const comment = await entryComment()
+    expect(comment.outputs).toEqual({ status: 'ignored' })
+    expect(comment.failed).toEqual([])
+    expect([...new Set([...plain, ...comment.inputsRead])].sort()).toEqual(
+      Object.keys(INPUTS).sort()
+    )
   })
 
   it('declares exactly the outputs the code sets', () => {
@@ -58,9 +132,14 @@ describe('action.yml contract', () => {
 
   it('only the entry points read the environment or Actions inputs', () => {
     const offenders = readdirSync('src', { recursive: true, encoding: 'utf8' })
-      .filter(f => f.endsWith('.ts') && !['index.ts', 'cli.ts'].includes(f))
-      .filter(f => /process\.env|@actions\/core|@actions\/github/.test(code(join('src', f))))
+      .filter(f => f.endsWith('.ts') && !['index.ts', 'main.ts', 'cli.ts'].includes(f))
+      .filter(f => /process\.env|@actions\/core/.test(code(join('src', f))))
     expect(offenders).toEqual([])
+    // Octokit is built in one place, from typed options.
+    const octokit = readdirSync('src', { recursive: true, encoding: 'utf8' })
+      .filter(f => f.endsWith('.ts'))
+      .filter(f => /@actions\/github/.test(code(join('src', f))))
+    expect(octokit).toEqual([join('github', 'octokit.ts')])
   })
 
   it('the bundles are CommonJS without zod; the CLI is executable', () => {

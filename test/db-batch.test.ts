@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals'
 import pg from 'pg'
 import { backupTableName, runBatchUpdate, type BatchUpdateSpec } from '../src/db/batch-update.js'
-import { connect, dbSettings } from '../src/db/connection.js'
+import { connect } from '../src/db/connection.js'
 import { databasePhase } from '../src/phases/database.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 import { createTestDatabase, queryRows, testDatabaseUrl, withPg } from './support/postgres.js'
@@ -58,7 +58,7 @@ describe('batch-update', () => {
     const url = await bigTable()
     expect(await count(url, STUCK)).toBe(4000)
     const ctx = ctxFor(url, 'batch-live-1')
-    const settings = dbSettings(ctx)
+    const settings = ctx.database.settings()
     const backupTable = backupTableName('outline_sessions', 'batch-live-1')
     const app = new pg.Client({ connectionString: url })
     await app.connect()

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { acquireRunLock } from '../src/db/advisory-lock.js'
-import { connect, dbSettings } from '../src/db/connection.js'
+import { connect } from '../src/db/connection.js'
 import { databasePhase } from '../src/phases/database.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 import {
@@ -42,12 +42,12 @@ describe('connection', () => {
   it('prefers TLS like libpq: falls back to plain only when allowed and the server has no TLS', async () => {
     // The throwaway server has no TLS. Default (prefer): connects, in plain text.
     const url = await createTestDatabase(testDatabaseUrl())
-    const client = await connect(dbSettings(ctxFor(url)), 't')
+    const client = await connect(ctxFor(url).database.settings(), 't')
     await client.end()
     // require: never silently plain.
     const required = new URL(url)
     required.searchParams.set('sslmode', 'require')
-    await expect(connect(dbSettings(ctxFor(required.toString())), 't')).rejects.toThrow(
+    await expect(connect(ctxFor(required.toString()).database.settings(), 't')).rejects.toThrow(
       /does not support SSL/
     )
   })
@@ -55,7 +55,7 @@ describe('connection', () => {
   it('uses TLS by default when the server offers it', async () => {
     const server = await startThrowawayPostgres({ tls: true })
     try {
-      const client = await connect(dbSettings(ctxFor(server.url)), 't')
+      const client = await connect(ctxFor(server.url).database.settings(), 't')
       const { rows } = await client.query(
         'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'
       )
@@ -63,7 +63,7 @@ describe('connection', () => {
       expect(rows).toEqual([{ ssl: true }])
       const plain = new URL(server.url)
       plain.searchParams.set('sslmode', 'disable')
-      const plainClient = await connect(dbSettings(ctxFor(plain.toString())), 't')
+      const plainClient = await connect(ctxFor(plain.toString()).database.settings(), 't')
       const again = await plainClient.query(
         'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'
       )
@@ -77,11 +77,13 @@ describe('connection', () => {
   it('names an unknown database and a missing URL', async () => {
     const base = new URL(testDatabaseUrl())
     base.pathname = '/no_such_db_here'
-    await expect(connect(dbSettings(ctxFor(base.toString())), 't')).rejects.toThrow(
+    await expect(connect(ctxFor(base.toString()).database.settings(), 't')).rejects.toThrow(
       /database does not exist/
     )
     const ctx = testContext({ runbook, env: {} })
-    expect(() => dbSettings(ctx)).toThrow(/neither the database-url input nor \$DATABASE_URL/)
+    expect(() => ctx.database.settings()).toThrow(
+      /neither the database-url input nor \$DATABASE_URL/
+    )
   })
 
   it('prefers the database-url secret and sets application_name', async () => {
@@ -92,7 +94,7 @@ describe('connection', () => {
       secrets: { databaseUrl: url },
       env: { DATABASE_URL: 'postgres://wrong@127.0.0.1:1/x' }
     })
-    const client = await connect(dbSettings(ctx), 'probe')
+    const client = await connect(ctx.database.settings(), 'probe')
     const res = await client.query<{ name: string; st: string }>(
       `SELECT current_setting('application_name') AS name, current_setting('statement_timeout') AS st`
     )
@@ -105,7 +107,7 @@ describe('one runner at a time', () => {
   it('refuses a concurrent run, saying who holds the advisory lock', async () => {
     const url = await createTestDatabase(testDatabaseUrl())
     const first = ctxFor(url, 'first-run')
-    const lock = await acquireRunLock(dbSettings(first), 'database')
+    const lock = await acquireRunLock(first.database.settings(), 'database')
     try {
       const second = ctxFor(url, 'second-run')
       const [step] = databasePhase.plan(runbook, second.request)

@@ -21,6 +21,7 @@ function fakeModules(
   const entries = PHASES.map(phase => {
     const module: PhaseModule = {
       phase,
+      needs: ['log'],
       plan: runbook =>
         runbook[phase] === undefined
           ? []
@@ -39,7 +40,7 @@ function fakeModules(
         calls.preflight.push(phase)
         const message = behaviour[phase]?.preflightFail
         if (message) throw new RollbackError(message, 'fix it')
-        return steps.map(s => ({ stepId: s.id, changes: [`${phase}: concrete change`] }))
+        return { notes: steps.map(s => ({ stepId: s.id, changes: [`${phase}: concrete change`] })) }
       },
       run: async step => {
         calls.run.push(step.id)
@@ -125,6 +126,7 @@ describe('engine', () => {
         running--
         events.push(`end ${phase}`)
         if (fail) throw new RollbackError(fail)
+        return {}
       }
     }
     slow('integrity', 60, 'integrity broke')

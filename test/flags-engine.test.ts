@@ -4,7 +4,12 @@ import { execute } from '../src/engine.js'
 import { buildPlan } from '../src/plan.js'
 import { startGitHubStandin } from './support/github-standin.js'
 import { startVercelStandin, type VercelStandin } from './support/vercel-standin.js'
-import { testContext, testRequest, testRunbook } from './support/context.js'
+import {
+  testContext,
+  testRequest,
+  testRunbook,
+  type TestContextOptions
+} from './support/context.js'
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -46,7 +51,7 @@ async function setup() {
     notify: { 'incident-issue': {} }
   })
   const request = testRequest({ trigger: { kind: 'chatops', actor: 'octo-admin', issueNumber: 5 } })
-  const ctx = testContext({
+  const options: TestContextOptions = {
     runbook,
     request,
     env: { VERCEL_TOKEN: 'vercel-e2e-SECRET' },
@@ -58,8 +63,9 @@ async function setup() {
       repo: github.repo
     },
     summary: () => '| step | status |\n|---|---|'
-  })
-  return { vercel, github, ctx, plan: buildPlan(runbook, request) }
+  }
+  const ctx = testContext(options)
+  return { vercel, github, ctx, options, plan: buildPlan(runbook, request) }
 }
 
 const page = async (vercel: VercelStandin) =>
@@ -109,8 +115,11 @@ describe('flags -> verify -> monitor with notify around them', () => {
   })
 
   it('a wrong token fails preflight: nothing changes, only the closing notice says so', async () => {
-    const { vercel, github, ctx, plan } = await setup()
-    const journal = await execute(plan, { ...ctx, env: { VERCEL_TOKEN: 'nope-nope' } })
+    const { vercel, github, options, plan } = await setup()
+    const journal = await execute(
+      plan,
+      testContext({ ...options, env: { VERCEL_TOKEN: 'nope-nope' } })
+    )
     expect(journal.status).toBe('failed')
     expect(journal.error?.message).toMatch(/flags: Vercel rejected the token/)
     expect(vercel.requests.filter(r => r.method !== 'GET')).toEqual([])

@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
-import { RollbackError, type RunContext, type Step } from '../src/model.js'
+import { RollbackError, type Step } from '../src/model.js'
 import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
 import {
   startVercelStandin,
   type VercelStandin,
   type VercelStandinOptions
 } from './support/vercel-standin.js'
-import { testContext, testRunbook } from './support/context.js'
+import { testContext, testRunbook, type TestContext } from './support/context.js'
+import { startProxy } from './support/proxy.js'
+import { createFetch, proxySettingsFrom } from '../src/http/index.js'
 
 let standin: VercelStandin | undefined
 afterEach(async () => {
@@ -22,6 +24,7 @@ async function setup(
     flags?: Record<string, unknown>
     hosting?: Record<string, unknown> | null
     env?: Record<string, string>
+    fetch?: typeof fetch
   } = {}
 ) {
   standin = await startVercelStandin({
@@ -46,6 +49,7 @@ async function setup(
   const ctx = testContext({
     runbook,
     env: over.env ?? { VERCEL_TOKEN: TOKEN },
+    fetch: over.fetch,
     sleep: async ms => {
       sleeps.push(ms)
     }
@@ -56,7 +60,7 @@ async function setup(
 
 const mutating = (s: VercelStandin) => s.requests.filter(r => r.method !== 'GET')
 
-async function preflightError(step: Step<FlagsAction>, ctx: RunContext): Promise<RollbackError> {
+async function preflightError(step: Step<FlagsAction>, ctx: TestContext): Promise<RollbackError> {
   try {
     await flagsPhase.preflight!([step], ctx)
   } catch (err) {
@@ -86,8 +90,10 @@ describe('flags phase', () => {
   it('preflight reads current values read-only and makes the plan concrete', async () => {
     const { standin, ctx, step } = await setup()
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
-    expect(notes?.[0]?.changes?.[1]).toMatch(/redeploy production from dpl_/)
+    expect(notes.notes?.[0]?.changes?.[0]).toBe(
+      'NEXT_PUBLIC_USE_STREAMING (production): true -> false'
+    )
+    expect(notes.notes?.[0]?.changes?.[1]).toMatch(/redeploy production from dpl_/)
     expect(mutating(standin)).toEqual([])
     // Only the flag's own value is decrypted, never the whole project env.
     expect(standin.requests.some(r => r.query.decrypt === 'true')).toBe(false)
@@ -188,6 +194,49 @@ describe('flags phase', () => {
     expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
   })
 
+  it('a variable on a later page of the env list keeps its old value and undo; a rerun converges', async () => {
+    const others = Array.from({ length: 25 }, (_, i) => ({ key: `OTHER_${i}`, value: `v${i}` }))
+    const { standin, ctx, step } = await setup({
+      pageSize: 10,
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others]
+    })
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(result.changed[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
+    expect(result.recovery?.[0]).toMatch(/set NEXT_PUBLIC_USE_STREAMING=true/)
+    expect(result.recovery?.join('\n')).not.toMatch(/delete/)
+    const writes = mutating(standin).length
+    const again = await flagsPhase.run(step, ctx)
+    expect(again).toMatchObject({ status: 'succeeded', changed: [] })
+    expect(mutating(standin)).toHaveLength(writes)
+  })
+
+  it('needs at most 4 API requests before the first write, read concurrently, one decrypt', async () => {
+    const others = Array.from({ length: 3 }, (_, i) => ({ key: `OTHER_${i}`, value: `v${i}` }))
+    const { standin, ctx, step } = await setup({
+      latencyMs: 20,
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others]
+    })
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsBeforeFirstWrite().length).toBeLessThanOrEqual(4)
+    expect(standin.requestsTo(/^\/v1\/projects\/[^/]+\/env\//)).toHaveLength(1)
+    expect(standin.inFlightPeak()).toBeGreaterThanOrEqual(2)
+  })
+
+  it('reaches the hosting API through HTTP_PROXY when the entry point passes one', async () => {
+    const proxy = await startProxy()
+    try {
+      const fetch = createFetch(proxySettingsFrom({ HTTP_PROXY: proxy.url }))
+      const { standin, ctx, step } = await setup({}, { fetch })
+      const result = await flagsPhase.run(step, ctx)
+      expect(result.status).toBe('succeeded')
+      expect(proxy.tunnels).toContain(new URL(standin.url).host)
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it('honours 429 Retry-After during the upsert and reports 201-with-failures', async () => {
     const { standin, ctx, step, sleeps } = await setup()
     standin.rateLimit('/v10/projects/outline-app/env', { method: 'POST', retryAfter: 9 })
@@ -202,7 +251,7 @@ describe('flags phase', () => {
 
   it('drill checks access read-only and says what it would change', async () => {
     const { standin, ctx, step } = await setup()
-    const result = await flagsPhase.drill(step, { ...ctx, mode: 'drill' })
+    const result = await flagsPhase.drill(step, { ...ctx, run: { ...ctx.run, mode: 'drill' } })
     expect(result.status).toBe('succeeded')
     expect(result.changed).toEqual([])
     expect(result.details?.wouldChange).toContain(
@@ -240,7 +289,9 @@ describe('flags phase after a crash', () => {
     expect(first.error?.message).toMatch(/not live after/)
     expect(standin.deployments).toHaveLength(2)
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.[1]).toMatch(/wait for production deployment dpl_\w+ \(BUILDING\)/)
+    expect(notes.notes?.[0]?.changes?.[1]).toMatch(
+      /wait for production deployment dpl_\w+ \(BUILDING\)/
+    )
     const second = await flagsPhase.run(step, ctx)
     expect(second.status).toBe('succeeded')
     expect(standin.deployments).toHaveLength(2)
@@ -257,7 +308,7 @@ describe('flags phase after an Instant Rollback', () => {
     const older = standin.instantRollback()
     expect(standin.autoAssignsProduction()).toBe(false)
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.join('\n')).toMatch(/Instant Rollback state/)
+    expect(notes.notes?.[0]?.changes?.join('\n')).toMatch(/Instant Rollback state/)
     const result = await flagsPhase.run(step, ctx)
     expect(result.status).toBe('succeeded')
     const live = standin.liveDeployment()!

@@ -27,8 +27,8 @@ const reset = (target: string, confirm?: string, runId = 'r1') => ({
 async function preflightOnly(options: PhaseRunOptions) {
   const ctx = phaseContext(options)
   const steps = gitPhase.plan(ctx.runbook, ctx.request)
-  await gitPhase.preflight!(steps, ctx)
-  return { ctx, steps }
+  const found = await gitPhase.preflight!(steps, ctx)
+  return { ctx, steps, checked: found.checked?.get(steps[0]!.id) }
 }
 
 describe('git reset', () => {
@@ -126,9 +126,9 @@ describe('git reset', () => {
       return execGit(args, options)
     }
     const workdir = clone(repo)
-    const { ctx, steps } = await preflightOnly({ workdir, runner, ...reset(good, good) })
+    const { ctx, steps, checked } = await preflightOnly({ workdir, runner, ...reset(good, good) })
     preflightDone = true
-    const result = await gitPhase.run(steps[0]!, ctx).catch((e: Error) => e)
+    const result = await gitPhase.run(steps[0]!, ctx, checked).catch((e: Error) => e)
     expect(result).toBeInstanceOf(Error)
     expect((result as Error).message).toMatch(/moved since the checks .* not shown in the plan/)
     expect(remoteHead(repo)).toBe(pushedAfterChecks)

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execGit, type GitRunner } from '../src/git/git-command-manager.js'
-import { createGit, useGitRunner } from '../src/git/session.js'
+import { createGit } from '../src/git/session.js'
 import { testContext } from './support/context.js'
 import { clone, git, makeRepo, tempDir, type TestRepo } from './support/git.js'
 
@@ -22,7 +22,7 @@ function sessionContext(checkout: string, home: string) {
 
 /** Commits a change with a new session's git and returns the author as `name <email>`. */
 async function authorOfNextCommit(checkout: string, home: string): Promise<string> {
-  const session = await createGit(sessionContext(checkout, home))
+  const session = await createGit(sessionContext(checkout, home).checkout)
   writeFileSync(join(checkout, 'probe.txt'), `${Date.now()}-${Math.random()}\n`)
   await session.exec(['add', 'probe.txt'])
   await session.commit('probe')
@@ -54,13 +54,12 @@ describe('git session identity', () => {
   it('reads the identity once, before the first commit, for the session and its worktrees', async () => {
     repo = makeRepo()
     const checkout = clone(repo)
-    const ctx = sessionContext(checkout, tempDir('home-'))
     const commands: string[] = []
     const runner: GitRunner = (args, options) => {
       commands.push(args.join(' '))
       return execGit(args, options)
     }
-    useGitRunner(ctx, runner)
+    const ctx = { ...sessionContext(checkout, tempDir('home-')).checkout, runner }
     const session = await createGit(ctx)
     const identityReads = () => commands.filter(c => c.startsWith('config --null --get-regexp'))
     expect(identityReads()).toEqual([])

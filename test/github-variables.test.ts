@@ -67,7 +67,9 @@ describe('github-variables provider', () => {
   it('sets the variable, dispatches the deploy, waits for the run; verify sees polling mode; a rerun does nothing', async () => {
     const { standin, ctx, step, runbook } = await setup()
     const notes = await flagsPhase.preflight!([step], ctx)
-    expect(notes?.[0]?.changes?.[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
+    expect(notes.notes?.[0]?.changes?.[0]).toBe(
+      'NEXT_PUBLIC_USE_STREAMING (production): true -> false'
+    )
     const result = await flagsPhase.run(step, ctx)
     expect(result.error).toBeUndefined()
     expect(result.status).toBe('succeeded')
@@ -102,5 +104,23 @@ describe('github-variables provider', () => {
     expect(result.status).toBe('failed')
     expect(result.error?.message).toMatch(/deploy workflow run \d+ ended failure/)
     expect(standin.liveRun()?.variables.NEXT_PUBLIC_USE_STREAMING).toBe('true')
+  })
+
+  it('reads the variable list once per step and names the token variable on a 401', async () => {
+    const { standin, ctx, step } = await setup()
+    await flagsPhase.run(step, ctx)
+    const lists = standin.requestsTo(/\/actions\/variables$/, 'GET')
+    expect(lists).toHaveLength(1)
+    const bad = testContext({
+      runbook: ctx.runbook,
+      env: { ROLLBACK_GH_TOKEN: 'ghp_not_valid_123' }
+    })
+    const err = await flagsPhase.preflight!([step], bad).then(
+      () => undefined,
+      (e: unknown) => e as Error & { hint?: string }
+    )
+    expect(err?.message).toMatch(/GitHub rejected the token \(401/)
+    expect(err?.hint).toMatch(/ROLLBACK_GH_TOKEN/)
+    expect(`${err?.message} ${err?.hint}`).not.toContain('ghp_not_valid_123')
   })
 })

@@ -1,9 +1,15 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
-import { RollbackError, type RunContext, type Step } from '../src/model.js'
-import { notifyPhase, type NotifyAction } from '../src/phases/notify.js'
+import { RollbackError, type Request, type Step } from '../src/model.js'
+import { notifyPhase, type NotifyAction } from '../src/phases/notify/index.js'
 import { startGitHubStandin } from './support/github-standin.js'
 import { startWebhookSink } from './support/http.js'
-import { testContext, testRequest, testRunbook } from './support/context.js'
+import {
+  testContext,
+  testRequest,
+  testRunbook,
+  type TestContext,
+  type TestContextOptions
+} from './support/context.js'
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -31,7 +37,7 @@ async function setup(
       ...notify
     }
   })
-  const ctx = testContext({
+  const options: TestContextOptions = {
     runbook,
     request: testRequest({ trigger: { kind: 'chatops', actor: 'octo-admin', issueNumber: 42 } }),
     env:
@@ -50,14 +56,22 @@ async function setup(
     // A report that (wrongly) quotes secrets: notify must redact them.
     summary: () =>
       `| step | status |\n|---|---|\n| flags | succeeded |\n\ntoken ${SECRETS.hostingToken} db ${SECRETS.databaseUrl}`
-  })
+  }
+  const ctx = testContext(options)
+  /** The same world, seen by another run (a new attempt or a new workflow run). */
+  const otherRun = (request: Partial<Request>, runUrl?: string) =>
+    testContext({
+      ...options,
+      request: { ...ctx.request, ...request },
+      github: options.github && runUrl ? { ...options.github, runUrl } : options.github
+    })
   const [initiated, closing] = notifyPhase.plan(runbook, ctx.request) as Step<NotifyAction>[]
-  return { github, sink, ctx, initiated: initiated!, closing: closing! }
+  return { github, sink, ctx, otherRun, initiated: initiated!, closing: closing! }
 }
 
 /** Runs the steps as the engine would: outputs merged, status set before each step. */
 async function lifecycle(
-  ctx: RunContext,
+  ctx: TestContext,
   initiated: Step<NotifyAction>,
   closing: Step<NotifyAction>,
   failed: boolean
@@ -104,7 +118,7 @@ describe('notify phase', () => {
   })
 
   it('a re-run of the same workflow run reports on the issue its first attempt opened', async () => {
-    const { github, ctx, initiated, closing } = await setup()
+    const { github, ctx, otherRun, initiated, closing } = await setup()
     await lifecycle(ctx, initiated, closing, true)
     const incidents = () => github.issues.filter(i => i.title.startsWith('Incident:'))
     expect(incidents()).toHaveLength(1)
@@ -112,11 +126,7 @@ describe('notify phase', () => {
     expect(first.title).toMatch(/rollback FAILED/)
 
     // "Re-run failed jobs": the same workflow run (same run URL), a new attempt (new run id).
-    const attempt2: RunContext = {
-      ...ctx,
-      request: { ...ctx.request, runId: `${ctx.request.runId}-2` },
-      outputs: {}
-    }
+    const attempt2 = otherRun({ runId: `${ctx.request.runId}-2` })
     const { last } = await lifecycle(attempt2, initiated, closing, false)
     expect(incidents()).toHaveLength(1)
     expect(first.title).toMatch(/rollback complete/)
@@ -130,14 +140,12 @@ describe('notify phase', () => {
   })
 
   it('a new workflow run opens its own incident issue, even while an earlier one is open', async () => {
-    const { github, ctx, initiated, closing } = await setup()
+    const { github, ctx, otherRun, initiated, closing } = await setup()
     await lifecycle(ctx, initiated, closing, false)
-    const newRun: RunContext = {
-      ...ctx,
-      request: { ...ctx.request, runId: 'another-run' },
-      github: { ...ctx.github!, runUrl: `${ctx.github!.runUrl!.replace(/\d+$/, '')}2` },
-      outputs: {}
-    }
+    const newRun = otherRun(
+      { runId: 'another-run' },
+      `${ctx.github.target!.runUrl!.replace(/\d+$/, '')}2`
+    )
     await lifecycle(newRun, initiated, closing, false)
     const incidents = github.issues.filter(i => i.title.startsWith('Incident:'))
     expect(incidents).toHaveLength(2)
@@ -222,9 +230,10 @@ describe('notify phase', () => {
   })
 
   it('marks runs of an investigate-only severity', async () => {
-    const { github, sink, ctx, initiated } = await setup()
-    ctx.request.severity = 'medium'
-    await notifyPhase.run(initiated, ctx)
+    const { github, sink, otherRun } = await setup()
+    const ctx = otherRun({ severity: 'medium' })
+    const [initiated] = notifyPhase.plan(ctx.runbook, ctx.request) as Step<NotifyAction>[]
+    await notifyPhase.run(initiated!, ctx)
     expect(github.comments[0]!.body).toMatch(/🚨 \[investigate only\] Rollback initiated/)
     expect((sink.received[0]!.body as { text: string }).text).toMatch(/^\[investigate only\] /)
   })
@@ -240,7 +249,7 @@ describe('notify phase', () => {
 
   it('a drill posts only the status comment, marked as a drill', async () => {
     const { github, sink, ctx, initiated, closing } = await setup()
-    const drill = { ...ctx, mode: 'drill' as const }
+    const drill = { ...ctx, run: { ...ctx.run, mode: 'drill' as const } }
     await notifyPhase.drill(initiated, drill)
     drill.outputs.status = 'running'
     Object.assign(drill.outputs, (await notifyPhase.run(initiated, drill)).outputs)

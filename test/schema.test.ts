@@ -65,7 +65,7 @@ describe('schema rollback', () => {
       /ALTER TABLE "outline_sessions" DROP COLUMN IF EXISTS "last_sequence_number", DROP COLUMN IF EXISTS "connection_status", DROP COLUMN IF EXISTS "stream_started_at", DROP COLUMN IF EXISTS "partial_content" — ACCESS EXCLUSIVE/
     )
     const notes = await schemaPhase.preflight!([step!], ctx)
-    expect(notes![0]!.changes!.join('\n')).toMatch(/~3000 rows/)
+    expect(notes.notes![0]!.changes!.join('\n')).toMatch(/~3000 rows/)
 
     const result = await schemaPhase.run(step!, ctx)
     expect(result.error).toBeUndefined()

@@ -68,7 +68,7 @@ describe('verify phase', () => {
       project: 'outline-app',
       tokenSource: 'VERCEL_TOKEN',
       fetch,
-      sleep: async () => {}
+      clock: { now: () => Date.now(), sleep: async () => {}, random: () => 0 }
     })
     await provider.redeploy((await provider.currentProductionDeployment())!, {})
     const result = await verifyPhase.run(steps[0]!, ctx)
@@ -94,7 +94,7 @@ describe('verify phase', () => {
   })
 
   it('with a real sleep, waits the whole configured timeout (sleeps are not counted twice)', async () => {
-    const { ctx, runbook } = await setup()
+    const { ctx } = await setup()
     const realSleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
     const timed = testRunbook({
       verify: {
@@ -113,8 +113,7 @@ describe('verify phase', () => {
     const started = Date.now()
     const result = await verifyPhase.run(step, {
       ...ctx,
-      runbook: { ...runbook, ...timed },
-      sleep: realSleep
+      clock: { ...ctx.clock, sleep: realSleep }
     })
     expect(result.status).toBe('failed')
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900)
@@ -144,7 +143,7 @@ describe('verify phase', () => {
 
   it('runs the smoke command: exit 0 passes, exit code and timeout fail, secrets masked', async () => {
     const { ctx } = await setup()
-    ctx.secrets.hostingToken = 'hosting-secret-xyz'
+    ctx.redactor.add('hosting-secret-xyz')
     const smoke = (run: string, timeoutMs = 10_000): Step<VerifyAction> => ({
       id: 'verify:smoke',
       phase: 'verify',

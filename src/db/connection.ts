@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs'
 import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
-import { type RunContext } from '../model.js'
 import type { DatabaseConfig } from '../runbook/schema.js'
 import { parseDuration } from '../util/duration.js'
 import { maskUrl } from '../util/redact.js'
@@ -26,12 +25,21 @@ export interface DbSettings {
 
 const DEFAULTS = { 'url-env': 'DATABASE_URL', 'lock-timeout': '500ms', 'statement-timeout': '5m' }
 
+/** Where a run's database URL can come from: the secret input, or the variable the runbook names. */
+export interface DatabaseSource {
+  config?: Partial<DatabaseConfig>
+  /** The database-url input. */
+  inputUrl?: string
+  env: Readonly<Record<string, string | undefined>>
+  runId: string
+}
+
 /** Resolves the URL and timeouts for a run (schema/integrity use the database section too). */
-export function dbSettings(ctx: RunContext): DbSettings {
-  const config: Partial<DatabaseConfig> = ctx.runbook.database ?? {}
+export function dbSettings(source: DatabaseSource): DbSettings {
+  const config: Partial<DatabaseConfig> = source.config ?? {}
   const urlEnv = config['url-env'] ?? DEFAULTS['url-env']
-  const fromSecret = ctx.secrets.databaseUrl
-  const url = fromSecret ?? ctx.env[urlEnv]
+  const fromSecret = source.inputUrl
+  const url = fromSecret ?? source.env[urlEnv]
   if (!url) {
     throw new RollbackError(
       `no database URL: neither the database-url input nor $${urlEnv} is set`,
@@ -44,7 +52,7 @@ export function dbSettings(ctx: RunContext): DbSettings {
     statementTimeoutMs: parseDuration(config['statement-timeout'] ?? DEFAULTS['statement-timeout']),
     lockTimeoutMs: parseDuration(config['lock-timeout'] ?? DEFAULTS['lock-timeout']),
     lockRetries: config['lock-retries'] ?? 8,
-    runId: ctx.request.runId
+    runId: source.runId
   }
 }
 
@@ -184,13 +192,8 @@ export async function withClient<T>(
   }
 }
 
-/** Quotes an identifier, optionally schema-qualified ("a.b" -> "a"."b"). */
-export function ident(name: string): string {
-  return name
-    .split('.')
-    .map(part => `"${part.replace(/"/g, '""')}"`)
-    .join('.')
-}
+/** Identifiers are quoted by the statement builder's one function. */
+export { ident } from './statement-builder.js'
 
 /** Splits "schema.name" (schema defaults to the search path: null). */
 export function splitName(name: string): { schema: string | null; name: string } {

@@ -1,18 +1,31 @@
 /** Small helpers shared by the database, schema and integrity phases. */
-import type { RunContext, StepResult } from '../model.js'
+import type { Logger } from '../util/logger.js'
 import { RollbackError } from '../util/errors.js'
 import { maskUrl } from '../util/redact.js'
 import type pg from 'pg'
-import { connect, dbSettings, sqlError, type DbSettings } from './connection.js'
+import { connect, sqlError, type DbSettings } from './connection.js'
 import { ladderTimeouts, LockLadderExhausted, type LadderOptions } from './lock-ladder.js'
 
-export function ladderOptions(ctx: RunContext, settings: DbSettings): LadderOptions {
+export function ladderOptions(
+  sleep: (ms: number) => Promise<void>,
+  log: Logger,
+  settings: DbSettings
+): LadderOptions {
   return {
     lockTimeoutMs: settings.lockTimeoutMs,
     retries: settings.lockRetries,
-    sleep: ms => ctx.sleep(ms),
-    log: message => ctx.log.info(message)
+    sleep,
+    log: message => log.info(message)
   }
+}
+
+/** What a failed database step reports (the engine's StepResult has this shape). */
+export interface FailedStep {
+  status: 'failed'
+  changed: string[]
+  recovery?: string[]
+  details: Record<string, unknown>
+  error: { message: string; hint?: string }
 }
 
 export function ladderText(settings: DbSettings): string {
@@ -43,8 +56,8 @@ export function failedResult(
   err: unknown,
   field: string,
   settings?: DbSettings,
-  extra: Partial<StepResult> = {}
-): StepResult {
+  extra: { changed?: string[]; recovery?: string[]; details?: Record<string, unknown> } = {}
+): FailedStep {
   const e = err instanceof RollbackError ? err : sqlError(err, field)
   const details: Record<string, unknown> = { ...extra.details }
   if (err instanceof LockLadderExhausted) details.lockAttempts = err.attempts
@@ -62,15 +75,15 @@ export function failedResult(
 
 /** The preflight session; under `plan` an unreachable database is a warning, not a failure. */
 export async function preflightSession(
-  ctx: RunContext,
-  phase: string
+  settings: () => DbSettings,
+  only: { planning: boolean; log: Logger; phase: string }
 ): Promise<{ client: pg.Client; settings: DbSettings } | undefined> {
-  const settings = dbSettings(ctx)
+  const resolved = settings()
   try {
-    return { client: await connect(settings, 'preflight'), settings }
+    return { client: await connect(resolved, 'preflight'), settings: resolved }
   } catch (err) {
-    if (ctx.request.command !== 'plan') throw err
-    ctx.log.warn(`${phase} preflight: ${(err as Error).message}`)
+    if (!only.planning) throw err
+    only.log.warn(`${only.phase} preflight: ${(err as Error).message}`)
     return undefined
   }
 }

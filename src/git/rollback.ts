@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RollbackError } from '../util/errors.js'
-import { type RunContext } from '../model.js'
+import type { Logger } from '../util/logger.js'
 import { applyFileRules, type FilesOutcome } from './files.js'
 import { describeFetch, mergeStats, type FetchStats } from './history.js'
 import type { GitAction } from './inputs.js'
@@ -28,22 +28,20 @@ export interface Prepared {
   upToDate: boolean
 }
 
-const fetchedEarlier = new WeakMap<object, FetchStats>()
-
 /**
- * Resolves the commits. `run` is the run's context: what preflight fetched to deepen a shallow
- * checkout is remembered and reported with the run's own fetches.
+ * Resolves the commits. `earlier`: what preflight fetched to deepen a shallow checkout, reported
+ * with this resolution's own fetches.
  */
 export async function resolve(
   session: GitSession,
   action: GitAction,
-  run: RunContext
+  log: Logger,
+  earlier?: FetchStats
 ): Promise<Resolved> {
   const resolved = await resolveOnce(session, action)
   const fetched = describeFetch(fetchStats(resolved))
-  if (fetched) run.log.info(fetched)
-  const stats = mergeStats(fetchedEarlier.get(run), fetchStats(resolved))
-  fetchedEarlier.set(run, stats)
+  if (fetched) log.info(fetched)
+  const stats = mergeStats(earlier, fetchStats(resolved))
   if (resolved.kind === 'revert') resolved.revert.fetch = stats
   else resolved.reset.fetch = stats
   return resolved
@@ -57,11 +55,6 @@ async function resolveOnce(session: GitSession, action: GitAction): Promise<Reso
 
 export function fetchStats(resolved: Resolved): FetchStats {
   return resolved.kind === 'revert' ? resolved.revert.fetch : resolved.reset.fetch
-}
-
-export function runLabel(ctx: RunContext): string {
-  const url = ctx.github?.runUrl
-  return `run ${ctx.request.runId}${url ? ` (${url})` : ''}`
 }
 
 /** The concrete changes, for plan/preflight notes. */
@@ -132,13 +125,13 @@ export async function trial(
   session: GitSession,
   action: GitAction,
   resolved: Resolved,
-  ctx: RunContext
+  where: { tempDir?: string; label: string }
 ): Promise<Prepared> {
-  const dir = await mkdtemp(join(ctx.env.RUNNER_TEMP ?? tmpdir(), 'rollback-trial-'))
+  const dir = await mkdtemp(join(where.tempDir ?? tmpdir(), 'rollback-trial-'))
   const path = join(dir, 'tree')
   await session.git.addWorktree(path, session.tip)
   try {
-    return await prepare({ ...session, git: session.git.at(path) }, action, resolved, runLabel(ctx))
+    return await prepare({ ...session, git: session.git.at(path) }, action, resolved, where.label)
   } finally {
     await session.git.removeWorktree(path)
     await rm(dir, { recursive: true, force: true })

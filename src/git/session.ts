@@ -4,7 +4,7 @@
  * remote branch's current tip fetched into a private ref.
  */
 import { RollbackError } from '../util/errors.js'
-import { type RunContext } from '../model.js'
+import type { Logger } from '../util/logger.js'
 import { Redactor } from '../util/redact.js'
 import { configureAuth } from './auth.js'
 import { checkBranch } from './inputs.js'
@@ -26,11 +26,18 @@ export interface GitSession {
   tipRef: string
 }
 
-const runners = new WeakMap<RunContext, GitRunner>()
-
-/** Lets tests and benchmarks observe (or interfere with) every git command of a run. */
-export function useGitRunner(ctx: RunContext, runner: GitRunner): void {
-  runners.set(ctx, runner)
+/** The run's checkout and what git needs to work in it. */
+export interface Checkout {
+  workdir: string
+  /** Environment for git child processes. */
+  env: Readonly<Record<string, string | undefined>>
+  /** Token for https remotes (configured for the session, removed afterwards). */
+  githubToken?: string
+  /** Where temporary files and worktrees go (RUNNER_TEMP in Actions). */
+  tempDir?: string
+  /** Runs every git command: tests and benchmarks observe (or interfere with) them here. */
+  runner?: GitRunner
+  log: Logger
 }
 
 /** Committer identity when the checkout has none (GitHub runners have none by default). */
@@ -44,11 +51,11 @@ const BOT = {
  * also look up that remote's URL, in parallel with the check (each git start costs ~10 ms).
  */
 async function openCheckout(
-  ctx: RunContext,
+  checkout: Checkout,
   remote?: string
 ): Promise<{ git: GitCommandManager; remoteUrl?: string }> {
   const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(ctx.env)) if (value !== undefined) env[key] = value
+  for (const [key, value] of Object.entries(checkout.env)) if (value !== undefined) env[key] = value
   Object.assign(env, {
     GIT_TERMINAL_PROMPT: '0',
     GCM_INTERACTIVE: 'never',
@@ -58,14 +65,14 @@ async function openCheckout(
     GIT_HTTP_LOW_SPEED_TIME: '60',
     GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
   })
-  const git = new GitCommandManager(ctx.workdir, ctx.log, env, runners.get(ctx) ?? execGit)
+  const git = new GitCommandManager(checkout.workdir, checkout.log, env, checkout.runner ?? execGit)
   const [inside, remoteUrl] = await Promise.all([
     git.tryExec(['rev-parse', '--is-inside-work-tree']),
     remote === undefined ? undefined : git.remoteUrl(remote)
   ])
   if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
     throw new RollbackError(
-      `${ctx.workdir} is not a git checkout`,
+      `${checkout.workdir} is not a git checkout`,
       'check out the repository first (actions/checkout) or point the run at the checkout'
     )
   }
@@ -73,8 +80,8 @@ async function openCheckout(
   return { git, remoteUrl }
 }
 
-export async function createGit(ctx: RunContext): Promise<GitCommandManager> {
-  return (await openCheckout(ctx)).git
+export async function createGit(checkout: Checkout): Promise<GitCommandManager> {
+  return (await openCheckout(checkout)).git
 }
 
 export interface SessionTarget {
@@ -83,14 +90,14 @@ export interface SessionTarget {
 }
 
 export async function withGitSession<T>(
-  ctx: RunContext,
+  checkout: Checkout,
   target: SessionTarget,
   fn: (session: GitSession) => Promise<T>
 ): Promise<T> {
-  const checkout = await openCheckout(ctx, target.remote)
-  const git = checkout.git
-  const remoteUrl = checkout.remoteUrl ?? urlOrFail(target.remote)
-  const auth = await configureAuth(git, remoteUrl, ctx.secrets.githubToken, ctx.env.RUNNER_TEMP)
+  const opened = await openCheckout(checkout, target.remote)
+  const git = opened.git
+  const remoteUrl = opened.remoteUrl ?? urlOrFail(target.remote)
+  const auth = await configureAuth(git, remoteUrl, checkout.githubToken, checkout.tempDir)
   try {
     await requireRemoteBranch(git, target)
     const tipRef = `refs/emergency-rollback/${target.branch}`
@@ -136,9 +143,9 @@ async function requireRemoteBranch(git: GitCommandManager, target: SessionTarget
 /** A session on the remote branch a git or files step names (the branch name checked first). */
 export function withStepSession<T>(
   step: { action: SessionTarget },
-  ctx: RunContext,
+  checkout: Checkout,
   fn: (session: GitSession) => Promise<T>
 ): Promise<T> {
   checkBranch(step.action.branch)
-  return withGitSession(ctx, { remote: step.action.remote, branch: step.action.branch }, fn)
+  return withGitSession(checkout, { remote: step.action.remote, branch: step.action.branch }, fn)
 }

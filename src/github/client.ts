@@ -1,17 +1,22 @@
 /**
- * A small fetch-based GitHub REST client: just what notify (and ChatOps) need. Errors become
- * RollbackErrors with the fix (permissions, token); 429/5xx are retried a few times through the
- * injected sleep.
+ * What notify, the GitHub-variables provider and ChatOps ask of GitHub, on Octokit
+ * (src/github/octokit.ts: retries, rate limits, proxy). `@actions/github` loads on the first
+ * call only, so a run that needs no GitHub call does not pay for it. Errors become
+ * GitHubApiErrors with the fix (permissions, token, network).
  */
 import { RollbackError } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+import type { Octokit, RetryLimits } from './octokit.js'
+import type { ProxySettings } from './proxy.js'
 
 export interface GitHubClientOptions {
   apiUrl: string
   token: string
   owner: string
   repo: string
-  fetch: typeof fetch
-  sleep(ms: number): Promise<void>
+  proxy?: ProxySettings
+  log?: Logger
+  limits?: Partial<RetryLimits>
 }
 
 export interface Comment {
@@ -39,107 +44,175 @@ export class GitHubApiError extends RollbackError {
   }
 }
 
-const TRIES = 3
+/** Issue pages read while looking for one issue: GitHub lists 100 a page. */
+export const MAX_ISSUE_PAGES = 50
+
+/** A POST that failed may still have created the comment or issue: never repeat it on a 5xx. */
+const ONCE = { request: { retries: 0 } }
 
 export class GitHubClient {
-  private readonly base: string
+  private loaded?: Promise<Octokit>
 
-  constructor(private readonly options: GitHubClientOptions) {
-    this.base = options.apiUrl.replace(/\/+$/, '')
+  constructor(private readonly options: GitHubClientOptions) {}
+
+  private octokit(): Promise<Octokit> {
+    this.loaded ??= import('./octokit.js').then(m => m.createOctokit(this.options))
+    return this.loaded
   }
 
-  private repoPath(suffix = ''): string {
-    const { owner, repo } = this.options
-    return `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}${suffix}`
+  private get repoArgs() {
+    return { owner: this.options.owner, repo: this.options.repo }
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const what = `${method} ${path}`
-    for (let attempt = 1; ; attempt++) {
-      const response = await this.options.fetch(this.base + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.options.token}`,
-          accept: 'application/vnd.github+json',
-          'x-github-api-version': '2022-11-28',
-          'user-agent': 'emergency-rollback',
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {})
-        },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(30_000)
-      })
-      const text = await response.text()
-      let json: unknown = undefined
-      try {
-        json = text ? JSON.parse(text) : undefined
-      } catch {
-        json = undefined
-      }
-      if (response.ok) return json as T
-      const retryAfter = Number(response.headers.get('retry-after'))
-      // A 5xx after a POST may still have created the comment or issue: retrying it could post
-      // twice. 429 means the request was not processed, so it is always safe to repeat.
-      const retriable = response.status === 429 || (response.status >= 500 && method !== 'POST')
-      if (retriable && attempt < TRIES) {
-        await this.options.sleep(
-          Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 60) * 1000 : 5000
-        )
-        continue
-      }
-      const message =
-        (json as { message?: string } | undefined)?.message ?? (text.slice(0, 200) || 'no message')
-      throw mapError(what, response.status, message, json)
+  private async call<T>(what: string, fn: (o: Octokit) => Promise<{ data: T }>): Promise<T> {
+    const octokit = await this.octokit()
+    try {
+      return (await fn(octokit)).data
+    } catch (err) {
+      throw toApiError(what, err)
     }
   }
 
+  /** Any REST call, `path` relative to the API root (with its query string). */
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.call(
+      `${method} ${path}`,
+      o =>
+        o.request(`${method} ${path}`, {
+          ...(body !== undefined ? { data: body } : {}),
+          ...(method === 'POST' ? ONCE : {})
+        }) as Promise<{ data: T }>
+    )
+  }
+
   createComment(issueNumber: number, body: string): Promise<Comment> {
-    return this.request('POST', this.repoPath(`/issues/${issueNumber}/comments`), { body })
+    return this.call(`POST issues/${issueNumber}/comments`, o =>
+      o.rest.issues.createComment({ ...this.repoArgs, issue_number: issueNumber, body, ...ONCE })
+    )
   }
 
   updateComment(commentId: number, body: string): Promise<Comment> {
-    return this.request('PATCH', this.repoPath(`/issues/comments/${commentId}`), { body })
+    return this.call(`PATCH issues/comments/${commentId}`, o =>
+      o.rest.issues.updateComment({ ...this.repoArgs, comment_id: commentId, body })
+    )
   }
 
   createIssue(issue: { title: string; body: string; labels?: string[] }): Promise<Issue> {
-    return this.request('POST', this.repoPath('/issues'), issue)
+    return this.call('POST issues', o =>
+      o.rest.issues.create({ ...this.repoArgs, ...issue, ...ONCE })
+    )
   }
 
   updateIssue(issueNumber: number, fields: { title?: string; body?: string }): Promise<Issue> {
-    return this.request('PATCH', this.repoPath(`/issues/${issueNumber}`), fields)
+    return this.call(`PATCH issues/${issueNumber}`, o =>
+      o.rest.issues.update({ ...this.repoArgs, issue_number: issueNumber, ...fields })
+    )
   }
 
   /**
-   * The newest 100 open issues carrying every one of `labels` (pull requests left out): enough
-   * to find the incident issue a run opened, which stays among the newest while it is open.
+   * The first open issue (newest first) carrying every one of `labels` that `match` accepts,
+   * pull requests left out. Reads page after page until found, at most MAX_ISSUE_PAGES.
    */
+  async findOpenIssue(labels: string[], match: (issue: Issue) => boolean) {
+    const what = 'GET issues'
+    const octokit = await this.octokit()
+    const pages = octokit.paginate.iterator(octokit.rest.issues.listForRepo, {
+      ...this.repoArgs,
+      state: 'open',
+      per_page: 100,
+      ...(labels.length > 0 ? { labels: labels.join(',') } : {})
+    })
+    let read = 0
+    try {
+      for await (const page of pages) {
+        const found = page.data.find(i => i.pull_request === undefined && match(i))
+        if (found) return found as Issue
+        if (++read >= MAX_ISSUE_PAGES) throw tooManyIssues(labels)
+      }
+    } catch (err) {
+      throw toApiError(what, err)
+    }
+    return undefined
+  }
+
+  /** Every open issue carrying every one of `labels` (at most MAX_ISSUE_PAGES pages). */
   async openIssuesLabelled(labels: string[]): Promise<Issue[]> {
-    const query = new URLSearchParams({ state: 'open', per_page: '100' })
-    if (labels.length > 0) query.set('labels', labels.join(','))
-    const items = await this.request<(Issue & { pull_request?: unknown })[]>(
-      'GET',
-      this.repoPath(`/issues?${query}`)
-    )
-    return items.filter(item => item.pull_request === undefined)
+    const all: Issue[] = []
+    await this.findOpenIssue(labels, issue => {
+      all.push(issue)
+      return false
+    })
+    return all
   }
 
   async addReaction(commentId: number, content: Reaction): Promise<void> {
-    await this.request('POST', this.repoPath(`/issues/comments/${commentId}/reactions`), {
-      content
-    })
+    await this.call(`POST issues/comments/${commentId}/reactions`, o =>
+      o.rest.reactions.createForIssueComment({
+        ...this.repoArgs,
+        comment_id: commentId,
+        content,
+        ...ONCE
+      })
+    )
   }
 
   async getPermission(user: string): Promise<{ permission: string; user: string }> {
-    const answer = await this.request<{ permission: string; user?: { login?: string } }>(
-      'GET',
-      this.repoPath(`/collaborators/${encodeURIComponent(user)}/permission`)
+    const answer = await this.call(`GET collaborators/${user}/permission`, o =>
+      o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })
     )
     return { permission: answer.permission, user: answer.user?.login ?? user }
   }
 
-  /** undefined when the variable does not exist. */
-  async getVariable(name: string): Promise<{ name: string; value: string } | undefined> {
+  /** The commenter's repository role; undefined when not a collaborator (404). */
+  async collaboratorPermission(
+    user: string
+  ): Promise<{ permission: string; roleName?: string } | undefined> {
+    const answer = await this.orUndefined(
+      this.call(`GET collaborators/${user}/permission`, o =>
+        o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })
+      )
+    )
+    return answer && { permission: answer.permission, roleName: answer.role_name }
+  }
+
+  /** Active member of org/team (a pending invitation does not count). */
+  async isTeamMember(org: string, team: string, user: string): Promise<boolean> {
+    const answer = await this.orUndefined(
+      this.call(`GET orgs/${org}/teams/${team}/memberships/${user}`, o =>
+        o.rest.teams.getMembershipForUserInOrg({ org, team_slug: team, username: user })
+      )
+    )
+    return answer?.state === 'active'
+  }
+
+  /** The full SHA of a commit of the repository; undefined when there is none. */
+  async commitSha(ref: string): Promise<string | undefined> {
+    const answer = await this.orUndefined(
+      this.call(`GET commits/${ref}`, o => o.rest.repos.getCommit({ ...this.repoArgs, ref }))
+    )
+    return answer?.sha
+  }
+
+  /** 404 (and 422, GitHub's answer to an unknown commit) mean "there is none". */
+  private async orUndefined<T>(call: Promise<T>): Promise<T | undefined> {
     try {
-      return await this.request('GET', this.repoPath(`/actions/variables/${name}`))
+      return await call
+    } catch (err) {
+      if (err instanceof GitHubApiError && (err.status === 404 || err.status === 422))
+        return undefined
+      throw err
+    }
+  }
+
+  /** undefined when the variable does not exist. */
+  async getVariable(
+    name: string
+  ): Promise<{ name: string; value: string; updated_at: string } | undefined> {
+    try {
+      const v = await this.call(`GET actions/variables/${name}`, o =>
+        o.rest.actions.getRepoVariable({ ...this.repoArgs, name })
+      )
+      return { name: v.name, value: v.value, updated_at: v.updated_at }
     } catch (err) {
       if (err instanceof GitHubApiError && err.status === 404) return undefined
       throw err
@@ -147,16 +220,69 @@ export class GitHubClient {
   }
 
   async updateVariable(name: string, value: string): Promise<void> {
-    await this.request('PATCH', this.repoPath(`/actions/variables/${name}`), { name, value })
+    await this.call(`PATCH actions/variables/${name}`, o =>
+      o.rest.actions.updateRepoVariable({ ...this.repoArgs, name, value })
+    )
   }
 }
 
-function mapError(what: string, status: number, message: string, json: unknown): GitHubApiError {
+function tooManyIssues(labels: string[]): GitHubApiError {
+  return new GitHubApiError(
+    `more than ${MAX_ISSUE_PAGES * 100} open issues are labelled ${labels.join(', ') || '(any)'}`,
+    'Close the incident issues that are done, or give the runbook a more specific incident-issue label.',
+    0
+  )
+}
+
+interface OctokitError {
+  status?: number
+  message?: string
+  response?: { data?: unknown; headers?: Record<string, string | undefined> }
+}
+
+function toApiError(what: string, err: unknown): Error {
+  if (err instanceof GitHubApiError) return err
+  const e = err as OctokitError
+  if (typeof e?.status !== 'number') return err as Error
+  if (!e.response) {
+    // No answer at all: the request never reached GitHub (network, proxy, timeout).
+    return new GitHubApiError(
+      `GitHub API ${what} could not be reached (${e.message ?? 'no answer'})`,
+      'Check the network from the runner, GITHUB_API_URL, and the proxy variables (HTTPS_PROXY, NO_PROXY).',
+      0
+    )
+  }
+  const data = e.response.data as { message?: string } | string | undefined
+  const message =
+    (typeof data === 'object' ? data?.message : data?.slice(0, 200)) || e.message || 'no message'
+  return mapError(what, e.status, message, data, e.response.headers ?? {})
+}
+
+function isRateLimit(status: number, message: string, headers: Record<string, unknown>): boolean {
+  return (
+    (status === 403 || status === 429) &&
+    (/rate limit/i.test(message) || headers['x-ratelimit-remaining'] === '0')
+  )
+}
+
+function mapError(
+  what: string,
+  status: number,
+  message: string,
+  json: unknown,
+  headers: Record<string, unknown>
+): GitHubApiError {
   const detail = `${status} ${message}`
   if (status === 401)
     return new GitHubApiError(
       `GitHub rejected the token (${detail})`,
       'Pass a valid token as the github-token input (the workflow GITHUB_TOKEN works for comments and issues).',
+      status
+    )
+  if (isRateLimit(status, message, headers))
+    return new GitHubApiError(
+      `GitHub rate-limited ${what} longer than this run waits (${detail})`,
+      'Retry the step later; a token of its own (an App installation) has a higher limit than GITHUB_TOKEN.',
       status
     )
   if (status === 403 && /not accessible by integration/i.test(message))

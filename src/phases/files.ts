@@ -11,17 +11,12 @@
  * Protect/remove overlap (including a removed directory that holds a protected file) is rejected
  * by the runbook schema.
  */
-import {
-  RollbackError,
-  type PhaseModule,
-  type RunContext,
-  type Step,
-  type StepResult
-} from '../model.js'
+import type { Dependencies } from '../dependencies.js'
+import { RollbackError, type PhaseModule, type Step, type StepResult } from '../model.js'
 import { applyFileRules, missingProtected, presentPaths } from '../git/files.js'
 import { fileRules, gitAction, type FileRules } from '../git/inputs.js'
 import { pushOrExplain } from '../git/push.js'
-import { requireClean, runLabel } from '../git/rollback.js'
+import { requireClean } from '../git/rollback.js'
 import { short } from '../git/revert.js'
 import { withStepSession as session } from '../git/session.js'
 
@@ -31,12 +26,14 @@ export interface FilesAction {
   rules: FileRules
 }
 
+type FilesDeps = Pick<Dependencies, 'checkout' | 'run' | 'progress'>
+
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
-async function apply(step: Step<FilesAction>, ctx: RunContext, push: boolean): Promise<StepResult> {
-  return session(step, ctx, async s => {
+async function apply(step: Step<FilesAction>, deps: FilesDeps, push: boolean): Promise<StepResult> {
+  return session(step, deps.checkout, async s => {
     await requireClean(s)
     await s.git.checkoutDetached(s.tip)
-    const outcome = await applyFileRules(s.git, step.action.rules, runLabel(ctx))
+    const outcome = await applyFileRules(s.git, step.action.rules, deps.run.label)
     const head = outcome.commit ?? s.tip
     const details = { filesRemoved: outcome.removed, filesKept: outcome.kept, remoteHead: s.tip }
     if (!outcome.commit) {
@@ -57,8 +54,9 @@ async function apply(step: Step<FilesAction>, ctx: RunContext, push: boolean): P
   })
 }
 
-export const filesPhase: PhaseModule<FilesAction> = {
+export const filesPhase: PhaseModule<FilesAction, keyof FilesDeps> = {
   phase: 'files',
+  needs: ['checkout', 'run', 'progress'],
   preflightShares: 'checkout',
   plan(runbook, request) {
     if (runbook.files === undefined) return []
@@ -82,16 +80,16 @@ export const filesPhase: PhaseModule<FilesAction> = {
       }
     ]
   },
-  async preflight(steps, ctx) {
+  async preflight(steps, deps) {
     const notes = []
     for (const step of steps) {
       notes.push(
-        await session(step, ctx, async s => {
+        await session(step, deps.checkout, async s => {
           const present = await presentPaths(s.git, step.action.rules.remove, s.tip)
           const missing = await missingProtected(s.git, step.action.rules, s.tip)
           // Without a git step to bring them back, a missing protected file fails the run here,
           // before any phase has changed anything.
-          if (missing.length && !ctx.plannedPhases?.includes('git')) {
+          if (missing.length && !deps.progress.plannedPhases.includes('git')) {
             throw new RollbackError(
               `files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`,
               'restore the file(s) first, or run the git phase that brings them back'
@@ -103,8 +101,8 @@ export const filesPhase: PhaseModule<FilesAction> = {
         })
       )
     }
-    return notes
+    return { notes }
   },
-  run: (step, ctx) => apply(step, ctx, true),
-  drill: (step, ctx) => apply(step, ctx, false)
+  run: (step, deps) => apply(step, deps, true),
+  drill: (step, deps) => apply(step, deps, false)
 }

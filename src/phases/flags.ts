@@ -4,8 +4,8 @@
  * Old values are recorded for undo before anything changes; a rerun whose values already match
  * and whose live deployment was built after they changed does nothing.
  */
-import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
-import { createHostingProvider } from '../providers/index.js'
+import type { Dependencies } from '../dependencies.js'
+import { RollbackError, type PhaseModule, type StepResult } from '../model.js'
 import {
   sameTargets,
   type Deployment,
@@ -40,7 +40,11 @@ interface Inspection {
 
 async function inspect(provider: HostingProvider, action: FlagsAction): Promise<Inspection> {
   const keys = Object.keys(action.set)
-  const entries = await provider.readEnv(keys)
+  // Independent reads, concurrently (each is a round trip to the platform).
+  const [entries, live] = await Promise.all([
+    provider.readEnv(keys),
+    provider.currentProductionDeployment()
+  ])
   const exact = new Map<string, HostedEnv>()
   for (const key of keys) {
     const mine = entries.filter(e => e.key === key)
@@ -54,7 +58,6 @@ async function inspect(provider: HostingProvider, action: FlagsAction): Promise<
     if (same) exact.set(key, same)
   }
   const diff = keys.filter(k => exact.get(k)?.value !== action.set[k])
-  const live = await provider.currentProductionDeployment()
   const builtAt = live?.buildingAt ?? live?.createdAt
   const liveHasValues =
     live !== undefined &&
@@ -131,8 +134,11 @@ function requireLive(state: Inspection, provider: HostingProvider): Deployment {
   return state.live
 }
 
-export const flagsPhase: PhaseModule<FlagsAction> = {
+type FlagsDeps = Pick<Dependencies, 'hosting' | 'log' | 'run'>
+
+export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   phase: 'flags',
+  needs: ['hosting', 'log', 'run'],
   plan(runbook: Runbook) {
     const flags = runbook.flags
     if (flags === undefined) return []
@@ -158,10 +164,10 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
     ]
   },
 
-  async preflight(steps, ctx) {
+  async preflight(steps, deps) {
     const notes = []
     for (const step of steps) {
-      const provider = createHostingProvider(ctx)
+      const provider = deps.hosting.provider()
       await provider.checkAccess()
       const state = await inspect(provider, step.action)
       const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
@@ -175,15 +181,15 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
         }
       })
     }
-    return notes
+    return { notes }
   },
 
-  async run(step, ctx) {
-    return converge(step.action, ctx)
+  async run(step, deps) {
+    return converge(step.action, deps)
   },
 
-  async drill(step, ctx): Promise<StepResult> {
-    const provider = createHostingProvider(ctx)
+  async drill(step, deps): Promise<StepResult> {
+    const provider = deps.hosting.provider()
     await provider.checkAccess()
     const state = await inspect(provider, step.action)
     if (step.action.redeploy) requireLive(state, provider)
@@ -199,12 +205,12 @@ export const flagsPhase: PhaseModule<FlagsAction> = {
   }
 }
 
-async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResult> {
-  const provider = createHostingProvider(ctx)
+async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResult> {
+  const provider = deps.hosting.provider()
   const state = await inspect(provider, action)
   const liveUrl = state.live && `https://${state.live.url}`
   if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
-    ctx.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
+    deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
     return {
       status: 'succeeded',
       changed: [],
@@ -214,9 +220,9 @@ async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResul
   }
   const changed: string[] = []
   const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : []
-  const outputs: Record<string, string> = {}
+  const outputs: StepResult['outputs'] & object = {}
   // In the log before the change: if the process dies mid-step, the old values are still on record.
-  for (const line of recovery) ctx.log.info(`before changing: ${line}`)
+  for (const line of recovery) deps.log.info(`before changing: ${line}`)
   try {
     if (state.diff.length > 0) {
       const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]!]))
@@ -230,18 +236,18 @@ async function converge(action: FlagsAction, ctx: RunContext): Promise<StepResul
       let created: Deployment
       if (state.pending) {
         created = state.pending
-        ctx.log.info(`flags: deployment ${created.id} is already building these values; waiting`)
+        deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`)
       } else {
         const live = requireLive(state, provider)
-        created = await provider.redeploy(live, { rollbackRunId: ctx.request.runId })
+        created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId })
         changed.push(`redeploy ${created.id} started from ${live.id}`)
       }
       outputs['deployment-id'] = created.id
-      ctx.log.info(`flags: deployment ${created.id} (https://${created.url}) started`)
+      deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`)
       const done = await provider.waitForDeployment(created.id, {
         timeoutMs: action.waitTimeoutMs,
         promote: state.staged,
-        onProgress: d => ctx.log.info(`flags: deployment ${d.id} ${d.state}`)
+        onProgress: d => deps.log.info(`flags: deployment ${d.id} ${d.state}`)
       })
       outputs['deployment-url'] = `https://${done.url}`
       changed.push(`deployment ${done.id} is live at https://${done.url}`)

@@ -5,35 +5,38 @@
  * applied in the same local sequence, so protected files are checked BEFORE anything is pushed.
  * See docs/git-phase.md.
  */
-import {
-  RollbackError,
-  type PhaseModule,
-  type RunContext,
-  type Step,
-  type StepResult
-} from '../model.js'
+import type { Dependencies } from '../dependencies.js'
+import { RollbackError, type PhaseModule, type Step, type StepResult } from '../model.js'
 import { describeAction, gitAction, refComponent, type GitAction } from '../git/inputs.js'
 import { pushOrExplain } from '../git/push.js'
 import { backupRef, backupThenForcePush } from '../git/reset.js'
 import {
   describeResolved,
   details,
+  fetchStats,
   prepare,
   requireClean,
   resolve,
-  runLabel,
   trial,
   type Prepared,
   type Resolved
 } from '../git/rollback.js'
 import { describeCommit, short } from '../git/revert.js'
+import type { FetchStats } from '../git/history.js'
 import { withStepSession as session, type GitSession } from '../git/session.js'
 
-/** The branch head each step's preflight saw: a reset discards only what was shown and approved. */
-const headsSeenInPreflight = new WeakMap<RunContext, Map<string, string>>()
+type GitDeps = Pick<Dependencies, 'checkout' | 'log' | 'run'>
 
-function requireUnmovedForReset(step: Step<GitAction>, ctx: RunContext, s: GitSession): void {
-  const seen = headsSeenInPreflight.get(ctx)?.get(step.id)
+/** What a step's preflight saw: a reset discards only what was shown and approved. */
+export interface GitChecked {
+  /** The remote branch head the plan was made against. */
+  tip: string
+  /** What preflight fetched to deepen a shallow checkout (reported with the run's own). */
+  fetch: FetchStats
+}
+
+function requireUnmovedForReset(checked: GitChecked | undefined, s: GitSession): void {
+  const seen = checked?.tip
   if (seen && seen !== s.tip) {
     throw new RollbackError(
       `branch: ${s.remote}/${s.branch} moved since the checks (${short(seen)} -> ${short(s.tip)}); a reset now would discard commits that were not shown in the plan`,
@@ -56,14 +59,18 @@ function changedLines(resolved: Resolved, prepared: Prepared, s: GitSession): st
   return lines
 }
 
-async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResult> {
+async function runGit(
+  step: Step<GitAction>,
+  deps: GitDeps,
+  checked: GitChecked | undefined
+): Promise<StepResult> {
   const action = step.action
-  return session(step, ctx, async s => {
-    const resolved = await resolve(s, action, ctx)
-    if (resolved.kind === 'reset') requireUnmovedForReset(step, ctx, s)
-    const prepared = await prepare(s, action, resolved, runLabel(ctx))
+  return session(step, deps.checkout, async s => {
+    const resolved = await resolve(s, action, deps.log, checked?.fetch)
+    if (resolved.kind === 'reset') requireUnmovedForReset(checked, s)
+    const prepared = await prepare(s, action, resolved, deps.run.label)
     if (prepared.upToDate) {
-      ctx.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`)
+      deps.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`)
       return {
         status: 'succeeded',
         changed: [],
@@ -75,16 +82,16 @@ async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResul
     let recovery: string[]
     let backup: string | undefined
     if (resolved.kind === 'reset') {
-      backup = backupRef(action, ctx.request.runId)
+      backup = backupRef(action, deps.run.request.runId)
       await backupThenForcePush(s, backup)
-      ctx.log.info(`old head ${short(s.tip)} kept at ${backup}; ${dst} reset with lease`)
+      deps.log.info(`old head ${short(s.tip)} kept at ${backup}; ${dst} reset with lease`)
       recovery = [
         `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
         `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
       ]
     } else {
       await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst })
-      ctx.log.info(`pushed ${short(prepared.head)} to ${s.remote} ${dst}`)
+      deps.log.info(`pushed ${short(prepared.head)} to ${s.remote} ${dst}`)
       recovery = [`to undo: git revert ${prepared.commits.map(short).join(' ')} and push`]
     }
     return {
@@ -97,15 +104,19 @@ async function runGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResul
   })
 }
 
-async function drillGit(step: Step<GitAction>, ctx: RunContext): Promise<StepResult> {
-  return session(step, ctx, async s => {
-    const resolved = await resolve(s, step.action, ctx)
-    const prepared = await prepare(s, step.action, resolved, runLabel(ctx))
+async function drillGit(
+  step: Step<GitAction>,
+  deps: GitDeps,
+  checked: GitChecked | undefined
+): Promise<StepResult> {
+  return session(step, deps.checkout, async s => {
+    const resolved = await resolve(s, step.action, deps.log, checked?.fetch)
+    const prepared = await prepare(s, step.action, resolved, deps.run.label)
     // Not under refs/heads: a scratch branch would start push workflows and preview builds.
-    const scratch = `refs/rollback/drill/${refComponent(ctx.request.runId)}`
+    const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`
     await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch })
     const deleted = await s.git.deleteRemoteRef(s.remote, scratch)
-    if (deleted.exitCode !== 0) ctx.log.warn(`could not delete drill branch ${scratch}`)
+    if (deleted.exitCode !== 0) deps.log.warn(`could not delete drill branch ${scratch}`)
     return {
       status: 'succeeded',
       changed: [
@@ -117,13 +128,14 @@ async function drillGit(step: Step<GitAction>, ctx: RunContext): Promise<StepRes
   })
 }
 
-async function skipped(step: Step<GitAction>, ctx: RunContext): Promise<StepResult> {
-  ctx.log.warn(`git: skipped, ${step.action.skip}`)
+async function skipped(step: Step<GitAction>, deps: GitDeps): Promise<StepResult> {
+  deps.log.warn(`git: skipped, ${step.action.skip}`)
   return { status: 'skipped', changed: [], details: { reason: step.action.skip } }
 }
 
-export const gitPhase: PhaseModule<GitAction> = {
+export const gitPhase: PhaseModule<GitAction, keyof GitDeps, GitChecked> = {
   phase: 'git',
+  needs: ['checkout', 'log', 'run'],
   preflightShares: 'checkout',
   plan(runbook, request) {
     if (runbook.git === undefined) return []
@@ -150,16 +162,19 @@ export const gitPhase: PhaseModule<GitAction> = {
       }
     ]
   },
-  async preflight(steps, ctx) {
+  async preflight(steps, deps) {
     const notes = []
+    const checked = new Map<string, GitChecked>()
     for (const step of steps) {
       if (step.action.skip) continue
-      const note = await session(step, ctx, async s => {
+      const note = await session(step, deps.checkout, async s => {
         await requireClean(s)
-        const resolved = await resolve(s, step.action, ctx)
-        const seen = headsSeenInPreflight.get(ctx) ?? new Map<string, string>()
-        headsSeenInPreflight.set(ctx, seen.set(step.id, s.tip))
-        const tried = await trial(s, step.action, resolved, ctx)
+        const resolved = await resolve(s, step.action, deps.log)
+        checked.set(step.id, { tip: s.tip, fetch: fetchStats(resolved) })
+        const tried = await trial(s, step.action, resolved, {
+          tempDir: deps.checkout.tempDir,
+          label: deps.run.label
+        })
         const outcome = tried.upToDate
           ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
           : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`
@@ -171,8 +186,10 @@ export const gitPhase: PhaseModule<GitAction> = {
       })
       notes.push(note)
     }
-    return notes
+    return { notes, checked }
   },
-  run: (step, ctx) => (step.action.skip ? skipped(step, ctx) : runGit(step, ctx)),
-  drill: (step, ctx) => (step.action.skip ? skipped(step, ctx) : drillGit(step, ctx))
+  run: (step, deps, checked) =>
+    step.action.skip ? skipped(step, deps) : runGit(step, deps, checked),
+  drill: (step, deps, checked) =>
+    step.action.skip ? skipped(step, deps) : drillGit(step, deps, checked)
 }

@@ -7,7 +7,7 @@ import { flagsPhase } from './flags.js'
 import { gitPhase } from './git.js'
 import { integrityPhase } from './integrity.js'
 import { monitorPhase } from './monitor.js'
-import { notifyPhase } from './notify.js'
+import { notifyPhase } from './notify/index.js'
 import { schemaPhase } from './schema.js'
 import { verifyPhase } from './verify.js'
 

@@ -5,10 +5,11 @@
  * fails the run (or only warns with on-fail: warn) and the report shows the offending rows (20 max).
  */
 import type pg from 'pg'
-import type { PhaseModule, PreflightNote, RunContext, Step, StepResult } from '../model.js'
+import type { Dependencies } from '../dependencies.js'
+import type { PhaseModule, PreflightNote, Step, StepResult } from '../model.js'
 import type { IntegrityCheck } from '../runbook/schema.js'
 import { checkStatement, MAX_REPORTED_ROWS, runAssertion } from '../db/assertions.js'
-import { dbSettings, sqlError, withClient, type DbSettings } from '../db/connection.js'
+import { sqlError, withClient, type DbSettings } from '../db/connection.js'
 import { failedResult, preflightSession, slug } from '../db/phase-support.js'
 import { preloadSqlParser } from '../db/pg-parser.js'
 
@@ -19,8 +20,11 @@ export interface IntegrityAction {
   check: IntegrityCheck
 }
 
-export const integrityPhase: PhaseModule<IntegrityAction> = {
+type IntegrityDeps = Pick<Dependencies, 'database' | 'log' | 'run'>
+
+export const integrityPhase: PhaseModule<IntegrityAction, keyof IntegrityDeps> = {
   phase: 'integrity',
+  needs: ['database', 'log', 'run'],
   preflightShares: 'database',
   plan(runbook) {
     const steps: Step<IntegrityAction>[] = []
@@ -45,13 +49,17 @@ export const integrityPhase: PhaseModule<IntegrityAction> = {
     preloadSqlParser()
   },
 
-  async preflight(steps, ctx) {
+  async preflight(steps, deps) {
     const notes: PreflightNote[] = []
     for (const step of steps) {
       await checkStatement(step.action.check, step.action.field)
     }
-    const session = await preflightSession(ctx, 'integrity')
-    if (!session) return notes
+    const session = await preflightSession(deps.database.settings, {
+      planning: deps.run.request.command === 'plan',
+      log: deps.log,
+      phase: 'integrity'
+    })
+    if (!session) return { notes }
     const { client } = session
     try {
       for (const step of steps) {
@@ -61,30 +69,30 @@ export const integrityPhase: PhaseModule<IntegrityAction> = {
         } catch (err) {
           // A check run after the rollback may read what the rollback creates: only warn for those.
           if (step.action.when === 'before') throw sqlError(err, `${step.action.field}.sql`, sql)
-          ctx.log.warn(`${step.id}: ${(err as Error).message} (checked again after the rollback)`)
+          deps.log.warn(`${step.id}: ${(err as Error).message} (checked again after the rollback)`)
         }
       }
     } finally {
       await client.end().catch(() => {})
     }
-    return notes
+    return { notes }
   },
 
-  run(step, ctx) {
-    return assert(step, ctx)
+  run(step, deps) {
+    return assert(step, deps)
   },
 
   // Read-only either way: a drill runs the same assertions.
-  drill(step, ctx) {
-    return assert(step, ctx)
+  drill(step, deps) {
+    return assert(step, deps)
   }
 }
 
-async function assert(step: Step<IntegrityAction>, ctx: RunContext): Promise<StepResult> {
+async function assert(step: Step<IntegrityAction>, deps: IntegrityDeps): Promise<StepResult> {
   const { check, field } = step.action
   let settings: DbSettings | undefined
   try {
-    settings = dbSettings(ctx)
+    settings = deps.database.settings()
     const sql = await checkStatement(check, field)
     const outcome = await withClient(settings, 'integrity', async (client: pg.Client) => {
       await client.query('SET default_transaction_read_only = on')
@@ -106,14 +114,14 @@ async function assert(step: Step<IntegrityAction>, ctx: RunContext): Promise<Ste
     if (outcome.ok)
       return { status: 'succeeded', changed: [], details: { ...details, result: outcome.summary } }
     const message = `${check.name}: ${outcome.summary}`
-    if (ctx.mode === 'drill' && step.action.when === 'after') {
+    if (deps.run.mode === 'drill' && step.action.when === 'after') {
       // A drill rolls its changes back, so an after-check sees the data as it was.
       const note = `${message} (drill: the rollback's changes were rolled back, so this reflects the current data)`
-      ctx.log.warn(note)
+      deps.log.warn(note)
       return { status: 'warned', changed: [], details: { ...details, result: note } }
     }
     if (check['on-fail'] === 'warn') {
-      ctx.log.warn(message)
+      deps.log.warn(message)
       return { status: 'warned', changed: [], details: { ...details, result: message } }
     }
     return {

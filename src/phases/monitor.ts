@@ -2,15 +2,17 @@
  * monitor phase: watch health checks (and SQL metrics) for `duration`, one sample every
  * `interval`; fail when the share of failed health probes exceeds `max-error-rate` or a metric
  * leaves its min/max. Stops early once failure is certain. Read-only: metrics run on one
- * short-lived client named `emergency-rollback monitor <run id>`. Time goes through ctx.sleep.
+ * short-lived client named `emergency-rollback monitor <run id>`. Time goes through the injected clock.
  */
-import { RollbackError, type PhaseModule, type RunContext, type StepResult } from '../model.js'
+import type { Dependencies } from '../dependencies.js'
+import { RollbackError, type PhaseModule, type StepResult } from '../model.js'
 import type { MonitorConfig, Runbook } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
-import { connect as connectDatabase, dbSettings } from '../db/connection.js'
-import { urlPassword } from '../util/redact.js'
-import { redactorFor } from '../secrets.js'
+import { checkStatement } from '../db/assertions.js'
+import { connect as connectDatabase } from '../db/connection.js'
 import { probe } from './verify.js'
+
+type MonitorDeps = Pick<Dependencies, 'database' | 'fetch' | 'redactor' | 'log' | 'clock'>
 
 export interface MonitorAction {
   config: MonitorConfig
@@ -28,19 +30,15 @@ export interface Sample {
   metrics: Array<{ name: string; value?: number; ok: boolean; reason?: string }>
 }
 
-function databaseUrl(ctx: RunContext, urlEnv: string): string | undefined {
-  return ctx.secrets.databaseUrl ?? ctx.env[urlEnv] ?? undefined
-}
-
 interface MetricClient {
   value(sql: string): Promise<number>
   close(): Promise<void>
 }
 
 /** One read-only session (db/connection names it, masks the URL and explains failures). */
-async function connect(url: string, ctx: RunContext): Promise<MetricClient> {
-  const redactor = redactorFor(ctx, [url, urlPassword(url)])
-  const client = await connectDatabase(dbSettings(ctx), 'monitor')
+async function connect(deps: MonitorDeps): Promise<MetricClient> {
+  const redactor = deps.redactor
+  const client = await connectDatabase(deps.database.settings(), 'monitor')
   await client.query('SET default_transaction_read_only = on')
   return {
     async value(sql) {
@@ -63,12 +61,12 @@ async function takeSample(
   index: number,
   atMs: number,
   config: MonitorConfig,
-  ctx: RunContext,
+  deps: MonitorDeps,
   db: MetricClient | undefined
 ): Promise<Sample> {
   const health = []
   for (const check of config.health) {
-    const r = await probe(check, ctx)
+    const r = await probe(check, deps)
     health.push({
       name: check.name,
       ok: r.ok,
@@ -98,9 +96,9 @@ async function takeSample(
   return { index, atMs, health, metrics }
 }
 
-function metricsNeedDb(action: MonitorAction, ctx: RunContext): string | undefined {
+function metricsNeedDb(action: MonitorAction, deps: MonitorDeps): string | undefined {
   if (action.config.metrics.length === 0) return undefined
-  const url = databaseUrl(ctx, action.urlEnv)
+  const url = deps.database.url()
   if (!url)
     throw new RollbackError(
       `monitor.metrics need a database, but ${action.urlEnv} is not set`,
@@ -109,10 +107,10 @@ function metricsNeedDb(action: MonitorAction, ctx: RunContext): string | undefin
   return url
 }
 
-async function watch(action: MonitorAction, ctx: RunContext, once: boolean): Promise<StepResult> {
+async function watch(action: MonitorAction, deps: MonitorDeps, once: boolean): Promise<StepResult> {
   const { config } = action
-  const url = metricsNeedDb(action, ctx)
-  const db = url ? await connect(url, ctx) : undefined
+  const url = metricsNeedDb(action, deps)
+  const db = url ? await connect(deps) : undefined
   const total = once ? 1 : Math.max(1, Math.floor(action.durationMs / action.intervalMs) + 1)
   const plannedProbes = total * config.health.length
   const maxErrors = config['max-error-rate'] * plannedProbes
@@ -125,10 +123,16 @@ async function watch(action: MonitorAction, ctx: RunContext, once: boolean): Pro
   try {
     for (let i = 0; i < total; i++) {
       if (i > 0) {
-        await ctx.sleep(action.intervalMs)
+        await deps.clock.sleep(action.intervalMs)
         slept += action.intervalMs
       }
-      const sample = await takeSample(i + 1, elapsedMs(started, slept, Date.now()), config, ctx, db)
+      const sample = await takeSample(
+        i + 1,
+        elapsedMs(started, slept, Date.now()),
+        config,
+        deps,
+        db
+      )
       samples.push(sample)
       probes += sample.health.length
       failedProbes += sample.health.filter(h => !h.ok).length
@@ -138,7 +142,7 @@ async function watch(action: MonitorAction, ctx: RunContext, once: boolean): Pro
         ...sample.health.map(h => `${h.name} ${h.ok ? 'ok' : h.reason}`),
         ...sample.metrics.map(m => `${m.name}=${m.value ?? m.reason}`)
       ].join('; ')
-      ctx.log.info(`monitor: sample ${i + 1}/${total}: ${line}`)
+      deps.log.info(`monitor: sample ${i + 1}/${total}: ${line}`)
       // Stop as soon as the outcome cannot change any more.
       if (!once && (metricBreach || failedProbes > maxErrors)) break
     }
@@ -174,8 +178,9 @@ async function watch(action: MonitorAction, ctx: RunContext, once: boolean): Pro
   }
 }
 
-export const monitorPhase: PhaseModule<MonitorAction> = {
+export const monitorPhase: PhaseModule<MonitorAction, keyof MonitorDeps> = {
   phase: 'monitor',
+  needs: ['database', 'fetch', 'redactor', 'log', 'clock'],
   plan(runbook: Runbook) {
     const config = runbook.monitor
     if (config === undefined) return []
@@ -198,16 +203,24 @@ export const monitorPhase: PhaseModule<MonitorAction> = {
     ]
   },
 
-  async preflight(steps, ctx) {
-    for (const step of steps) metricsNeedDb(step.action, ctx)
+  async preflight(steps, deps) {
+    for (const step of steps) {
+      metricsNeedDb(step.action, deps)
+      // Metrics only read: one read-only SELECT each, which cannot change the session either
+      // (set_config() would turn the monitor session's read-only default off).
+      for (const [i, metric] of step.action.config.metrics.entries()) {
+        await checkStatement(metric, `monitor.metrics[${i}]`)
+      }
+    }
+    return {}
   },
 
-  run(step, ctx) {
-    return watch(step.action, ctx, false)
+  run(step, deps) {
+    return watch(step.action, deps, false)
   },
 
   /** One sample: proves the probes and queries work; an unhealthy sample only warns. */
-  drill(step, ctx) {
-    return watch(step.action, ctx, true)
+  drill(step, deps) {
+    return watch(step.action, deps, true)
   }
 }

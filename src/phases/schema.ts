@@ -5,11 +5,11 @@
  * ladder. The report says where the data is and gives the SQL that restores it.
  */
 import type pg from 'pg'
+import type { Dependencies } from '../dependencies.js'
 import {
   RollbackError,
   type PhaseModule,
   type PreflightNote,
-  type RunContext,
   type Step,
   type StepResult
 } from '../model.js'
@@ -23,7 +23,7 @@ import {
   runSchemaRollback,
   type SchemaRollbackSpec
 } from '../db/column-backup.js'
-import { dbSettings, withClient, type DbSettings } from '../db/connection.js'
+import { withClient, type DbSettings } from '../db/connection.js'
 import { constraintError } from '../db/drop-index.js'
 import {
   failedResult,
@@ -49,8 +49,11 @@ export function schemaSpec(entry: SchemaRollback, runId: string): SchemaRollback
   }
 }
 
-export const schemaPhase: PhaseModule<SchemaAction> = {
+type SchemaDeps = Pick<Dependencies, 'database' | 'log' | 'clock' | 'run'>
+
+export const schemaPhase: PhaseModule<SchemaAction, keyof SchemaDeps> = {
   phase: 'schema',
+  needs: ['database', 'log', 'clock', 'run'],
   preflightShares: 'database',
   plan(runbook, request) {
     return (runbook.schema ?? []).map((entry, index) => {
@@ -63,7 +66,7 @@ export const schemaPhase: PhaseModule<SchemaAction> = {
       }
       if (spec.dropColumns.length > 0) {
         changes.push(
-          `copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue)`,
+          `copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue); writes made meanwhile are captured into it by a trigger (SHARE ROW EXCLUSIVE for a moment, lock_timeout ladder), dropped with the columns`,
           `${alterStatement(spec)} — ACCESS EXCLUSIVE on ${spec.table} for milliseconds (catalog-only), taken with LOCK TABLE under the lock_timeout ladder; rows inserted since the copy are added to the backup under that lock`
         )
       }
@@ -79,37 +82,41 @@ export const schemaPhase: PhaseModule<SchemaAction> = {
     })
   },
 
-  async preflight(steps, ctx) {
-    const session = await preflightSession(ctx, 'schema')
-    if (!session) return []
+  async preflight(steps, deps) {
+    const session = await preflightSession(deps.database.settings, {
+      planning: deps.run.request.command === 'plan',
+      log: deps.log,
+      phase: 'schema'
+    })
+    if (!session) return {}
     const { client, settings } = session
     const notes: PreflightNote[] = []
     try {
       await checkRunLockFree(client)
-      for (const step of steps) notes.push(await check(client, step, ctx, settings))
+      for (const step of steps) notes.push(await check(client, step, deps, settings))
     } finally {
       await client.end().catch(() => {})
     }
-    return notes
+    return { notes }
   },
 
-  run(step, ctx) {
-    return execute(step, ctx, false)
+  run(step, deps) {
+    return execute(step, deps, false)
   },
 
-  drill(step, ctx) {
-    return execute(step, ctx, true)
+  drill(step, deps) {
+    return execute(step, deps, true)
   }
 }
 
 async function check(
   client: pg.Client,
   step: Step<SchemaAction>,
-  ctx: RunContext,
+  deps: SchemaDeps,
   settings: DbSettings
 ): Promise<PreflightNote> {
   const { field, entry } = step.action
-  const spec = schemaSpec(entry, ctx.request.runId)
+  const spec = schemaSpec(entry, deps.run.request.runId)
   const inspection = await inspectSchema(client, spec)
   if (!inspection.tableExists) {
     throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`)
@@ -147,7 +154,7 @@ async function check(
   }
   if (inspection.present.length > 0) {
     changes.push(
-      `copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE`,
+      `copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE; writes made meanwhile captured by a trigger, dropped with the columns`,
       `${alterStatement({ ...spec, dropColumns: inspection.present.map(c => c.name) })} — ACCESS EXCLUSIVE briefly; ${ladderText(settings)}`
     )
   }
@@ -166,16 +173,16 @@ async function check(
 
 async function execute(
   step: Step<SchemaAction>,
-  ctx: RunContext,
+  deps: SchemaDeps,
   drill: boolean
 ): Promise<StepResult> {
   const { field, entry } = step.action
   let settings: DbSettings | undefined
   try {
-    settings = dbSettings(ctx)
+    settings = deps.database.settings()
     const s = settings
-    const spec = schemaSpec(entry, ctx.request.runId)
-    const ladder = ladderOptions(ctx, s)
+    const spec = schemaSpec(entry, deps.run.request.runId)
+    const ladder = ladderOptions(deps.clock.sleep, deps.log, s)
     return await withRunLock(s, 'schema', () =>
       withClient(s, 'schema', async client => {
         if (drill) {

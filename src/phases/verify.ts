@@ -6,11 +6,15 @@
  * back, so a mismatch is expected and only warned about) and the smoke command is not run.
  */
 import { spawn } from 'node:child_process'
-import type { PhaseModule, RunContext, Step, StepResult } from '../model.js'
+import type { Dependencies } from '../dependencies.js'
+import type { PhaseModule, Step, StepResult } from '../model.js'
 import type { HttpCheck } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
-import { redactorFor } from '../secrets.js'
 import type { Redactor } from '../util/redact.js'
+import { checkUrl, HttpTransportError } from '../http/index.js'
+
+/** Body bytes a check reads: enough for any status page, bounded for any answer. */
+const CHECK_BODY_BYTES = 1024 * 1024
 
 export type VerifyAction =
   { kind: 'http'; check: HttpCheck } | { kind: 'smoke'; run: string; timeoutMs: number }
@@ -34,17 +38,21 @@ function snippetOf(body: string, redactor: Redactor): string {
   return redactor.redact(text.length > 160 ? `${text.slice(0, 160)}…` : text)
 }
 
+export type ProbeDeps = Pick<Dependencies, 'fetch' | 'redactor'>
+
 /** One GET of a check: status, expected text, rejected text. Never throws. */
-export async function probe(check: HttpCheck, ctx: RunContext): Promise<ProbeResult> {
+export async function probe(check: HttpCheck, deps: ProbeDeps): Promise<ProbeResult> {
   const started = Date.now()
-  const redactor = redactorFor(ctx)
+  const redactor = deps.redactor
   try {
-    const response = await ctx.fetch(check.url, {
-      redirect: 'follow',
+    // Bounded: a check only looks for its text near the top of a page.
+    const response = await checkUrl(check.url, {
       headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
-      signal: AbortSignal.timeout(Math.min(30_000, parseDuration(check.timeout)))
+      timeoutMs: Math.min(30_000, parseDuration(check.timeout)),
+      maxBytes: CHECK_BODY_BYTES,
+      fetch: deps.fetch
     })
-    const body = await response.text()
+    const body = response.text
     const snippet = snippetOf(body, redactor)
     const ms = Date.now() - started
     const expected = check['expect-status']
@@ -56,9 +64,12 @@ export async function probe(check: HttpCheck, ctx: RunContext): Promise<ProbeRes
       reason = `body contains "${check['reject-text']}"`
     return { ok: reason === '', status: response.status, reason, snippet, ms }
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause
     const message =
-      cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
+      err instanceof HttpTransportError
+        ? (err.reason ?? err.message)
+        : err instanceof Error
+          ? err.message
+          : String(err)
     return {
       ok: false,
       reason: redactor.redact(`request failed: ${message}`),
@@ -76,7 +87,7 @@ function slug(name: string): string {
     .slice(0, 40)
 }
 
-async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult> {
+async function pollCheck(check: HttpCheck, deps: VerifyDeps): Promise<StepResult> {
   const timeoutMs = parseDuration(check.timeout)
   const intervalMs = parseDuration(check.interval)
   const started = Date.now()
@@ -84,7 +95,7 @@ async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult>
   let attempts = 0
   for (;;) {
     attempts++
-    const result = await probe(check, ctx)
+    const result = await probe(check, deps)
     const elapsed = elapsedMs(started, slept, Date.now())
     if (result.ok)
       return {
@@ -92,7 +103,7 @@ async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult>
         changed: [],
         details: { url: check.url, status: result.status, attempts, elapsedMs: elapsed }
       }
-    ctx.log.info(`verify: ${check.name}: ${result.reason} (attempt ${attempts})`)
+    deps.log.info(`verify: ${check.name}: ${result.reason} (attempt ${attempts})`)
     if (elapsed >= timeoutMs) {
       const last = result.status !== undefined ? `HTTP ${result.status}` : 'no response'
       return {
@@ -109,16 +120,16 @@ async function pollCheck(check: HttpCheck, ctx: RunContext): Promise<StepResult>
       }
     }
     const wait = Math.min(intervalMs, timeoutMs - elapsed)
-    await ctx.sleep(wait)
+    await deps.clock.sleep(wait)
     slept += wait
   }
 }
 
 async function runSmoke(
   action: { run: string; timeoutMs: number },
-  ctx: RunContext
+  deps: VerifyDeps
 ): Promise<StepResult> {
-  const redactor = redactorFor(ctx)
+  const redactor = deps.redactor
   const started = Date.now()
   let output = ''
   const keep = (chunk: Buffer) => {
@@ -132,8 +143,8 @@ async function runSmoke(
   }>(resolve => {
     const child = spawn(action.run, {
       shell: true,
-      cwd: ctx.workdir,
-      env: { ...ctx.env },
+      cwd: deps.checkout.workdir,
+      env: { ...deps.checkout.env },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
@@ -186,8 +197,11 @@ async function runSmoke(
   }
 }
 
-export const verifyPhase: PhaseModule<VerifyAction> = {
+type VerifyDeps = Pick<Dependencies, 'fetch' | 'redactor' | 'log' | 'clock' | 'checkout'>
+
+export const verifyPhase: PhaseModule<VerifyAction, keyof VerifyDeps> = {
   phase: 'verify',
+  needs: ['fetch', 'redactor', 'log', 'clock', 'checkout'],
   plan(runbook) {
     const verify = runbook.verify
     if (verify === undefined) return []
@@ -230,13 +244,13 @@ export const verifyPhase: PhaseModule<VerifyAction> = {
     return steps
   },
 
-  run(step, ctx) {
+  run(step, deps) {
     return step.action.kind === 'http'
-      ? pollCheck(step.action.check, ctx)
-      : runSmoke(step.action, ctx)
+      ? pollCheck(step.action.check, deps)
+      : runSmoke(step.action, deps)
   },
 
-  async drill(step, ctx): Promise<StepResult> {
+  async drill(step, deps): Promise<StepResult> {
     if (step.action.kind === 'smoke')
       return {
         status: 'skipped',
@@ -244,7 +258,7 @@ export const verifyPhase: PhaseModule<VerifyAction> = {
         details: { reason: 'the smoke command is not run in a drill', command: step.action.run }
       }
     const check = step.action.check
-    const result = await probe(check, ctx)
+    const result = await probe(check, deps)
     const details = {
       url: check.url,
       status: result.status,

@@ -1,7 +1,9 @@
 /** Builds the hosting provider a runbook names, with the token from secrets or the environment. */
 import { RollbackError } from '../util/errors.js'
-import { type RunContext } from '../model.js'
+import type { Logger } from '../util/logger.js'
+import type { Runbook } from '../runbook/schema.js'
 import type { HostingProvider } from './types.js'
+import type { Clock } from '../http/index.js'
 import { GitHubVariablesProvider } from './github-variables.js'
 import { VercelProvider } from './vercel.js'
 
@@ -12,26 +14,39 @@ export interface ProviderOverrides {
   now?: () => number
 }
 
+/** What a provider is built from: the runbook's section, the token, and the transport. */
+export interface HostingSource {
+  hosting?: Runbook['hosting']
+  /** The hosting-token input. */
+  inputToken?: string
+  env: Readonly<Record<string, string | undefined>>
+  /** The GitHub API of the repository (github-variables' default). */
+  githubApiUrl?: string
+  fetch: typeof fetch
+  sleep(ms: number): Promise<void>
+  log: Logger
+}
+
 /** The hosting token, or undefined; never logged. */
-export function hostingToken(ctx: RunContext): string | undefined {
-  const hosting = ctx.runbook.hosting
+export function hostingToken(source: HostingSource): string | undefined {
+  const hosting = source.hosting
   if (!hosting) return undefined
-  return ctx.secrets.hostingToken ?? ctx.env[hosting['token-env']] ?? undefined
+  return source.inputToken ?? source.env[hosting['token-env']] ?? undefined
 }
 
 /** Throws RollbackError naming the runbook field or variable when the provider cannot be built. */
 export function createHostingProvider(
-  ctx: RunContext,
+  source: HostingSource,
   overrides: ProviderOverrides = {}
 ): HostingProvider {
-  const hosting = ctx.runbook.hosting
+  const hosting = source.hosting
   if (!hosting)
     throw new RollbackError(
       'the runbook has `flags` but no `hosting` section: there is no platform to set the variables on',
       'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` to the runbook.'
     )
   const tokenEnv = hosting['token-env']
-  const token = hostingToken(ctx)
+  const token = hostingToken(source)
   if (!token)
     throw new RollbackError(
       `no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`,
@@ -39,6 +54,13 @@ export function createHostingProvider(
         ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
         : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`
     )
+  // The source's fetch is the entry point's (proxy-aware) one; its sleep is the tests' hook.
+  const clock: Clock = {
+    now: overrides.now ?? (() => Date.now()),
+    sleep: ms => source.sleep(ms),
+    random: overrides.random ?? (() => Math.random())
+  }
+  const tokenSource = `the hosting-token input / ${tokenEnv}`
   switch (hosting.provider) {
     case 'vercel':
       return new VercelProvider({
@@ -46,22 +68,22 @@ export function createHostingProvider(
         token,
         project: hosting.project,
         teamId: hosting.team,
-        tokenSource: `the hosting-token input / ${tokenEnv}`,
-        fetch: ctx.fetch,
-        sleep: ms => ctx.sleep(ms),
-        log: ctx.log,
-        ...overrides
+        tokenSource,
+        fetch: source.fetch,
+        clock,
+        log: source.log
       })
     case 'github-variables':
       return new GitHubVariablesProvider({
-        apiUrl: hosting['api-url'] ?? ctx.github?.apiUrl ?? 'https://api.github.com',
+        apiUrl: hosting['api-url'] ?? source.githubApiUrl ?? 'https://api.github.com',
         token,
         project: hosting.project,
         workflow: hosting.workflow ?? '',
         ref: hosting.ref,
-        fetch: ctx.fetch,
-        sleep: ms => ctx.sleep(ms),
-        now: overrides.now
+        tokenSource,
+        fetch: source.fetch,
+        clock,
+        log: source.log
       })
   }
 }

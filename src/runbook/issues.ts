@@ -3,6 +3,7 @@
  * expected and how to fix it. What a pattern means comes from the schema's `x-expected`.
  */
 import { runbookJsonSchema } from './validate.generated.js'
+import { closest } from '../util/closest.js'
 
 export interface SchemaError {
   instancePath: string
@@ -151,31 +152,4 @@ export function schemaProblems(errors: readonly SchemaError[], data: unknown): S
     if (!seen || rank < seen.rank) byPlace.set(place, { ...problem, rank })
   }
   return [...byPlace.values()].map(({ rank: _rank, ...problem }) => problem)
-}
-
-function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1
-  for (const candidate of candidates) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase())
-    if (d < bestDistance) {
-      best = candidate
-      bestDistance = d
-    }
-  }
-  return best
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const next = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = row[j]!
-      row[j] = next
-    }
-  }
-  return row[b.length]!
 }

@@ -2,12 +2,11 @@
 import { gitPhase } from '../../src/phases/git.js'
 import { filesPhase } from '../../src/phases/files.js'
 import type { GitRunner } from '../../src/git/git-command-manager.js'
-import { useGitRunner } from '../../src/git/session.js'
-import type { PreflightNote, Request, RunContext, StepResult } from '../../src/model.js'
-import { testContext, testRequest, testRunbook } from './context.js'
+import type { PreflightNote, Request, StepResult } from '../../src/model.js'
+import { testContext, testRequest, testRunbook, type TestContext } from './context.js'
 
 export interface PhaseRun {
-  ctx: RunContext & { log: { lines: string[] } }
+  ctx: TestContext
   notes: PreflightNote[]
   result?: StepResult
 }
@@ -30,9 +29,10 @@ export function phaseContext(options: PhaseRunOptions) {
     runbook: testRunbook(options.runbook),
     request,
     secrets: { githubToken: options.token },
-    mode: options.mode === 'drill' ? 'drill' : 'run'
+    mode: options.mode === 'drill' ? 'drill' : 'run',
+    gitRunner: options.runner,
+    plannedPhases: options.phase === 'files' ? ['files'] : ['git']
   })
-  if (options.runner) useGitRunner(ctx, options.runner)
   return ctx
 }
 
@@ -42,11 +42,13 @@ export async function runPhase(options: PhaseRunOptions): Promise<PhaseRun> {
   const phase = options.phase === 'files' ? filesPhase : gitPhase
   const steps = (phase.plan as typeof gitPhase.plan)(ctx.runbook, ctx.request)
   const step = steps[0]!
-  const notes = ((await phase.preflight!(steps as never, ctx)) ?? []) as PreflightNote[]
+  const found = await phase.preflight!(steps as never, ctx)
+  const notes = found.notes ?? []
   if (options.mode === 'preflight') return { ctx, notes }
+  const checked = found.checked?.get(step.id) as never
   const result =
     options.mode === 'drill'
-      ? await phase.drill(step as never, ctx)
-      : await phase.run(step as never, ctx)
+      ? await phase.drill(step as never, ctx, checked)
+      : await phase.run(step as never, ctx, checked)
   return { ctx, notes, result }
 }

@@ -1,7 +1,8 @@
 /**
  * A local GitHub REST stand-in (node:http on 127.0.0.1:0) for notify and ChatOps: issue
  * comments, issues, reactions, collaborator permission and Actions variables, with GitHub's
- * error shape {message, documentation_url} and its 401/403/404/422 answers.
+ * error shape {message, documentation_url}, its 401/403/404/422 answers, Link-header pagination
+ * and (injected) primary and secondary rate limits.
  *
  * Tokens: `token` (default 'ghs_standin_token') behaves like the workflow GITHUB_TOKEN and cannot
  * write Actions variables (403 "Resource not accessible by integration"); `variablesToken`
@@ -37,11 +38,30 @@ export interface GitHubStandinOptions {
   issues?: number[]
   /** login -> permission (admin|maintain|write|triage|read|none). */
   collaborators?: Record<string, string>
+  /** Real role names where they differ from the old four-level `permission` (maintain, triage, custom). */
+  roles?: Record<string, string>
+  /** `org/team` -> active members. */
+  teams?: Record<string, string[]>
+  /** Full SHAs of the repository's commits (the commits API resolves abbreviations among them). */
+  commits?: string[]
   variables?: Record<string, string>
   /** Workflow files that can be dispatched (default ['deploy.yml']). */
   workflows?: string[]
   /** Requests a workflow run spends queued and in progress (default 1, 2). */
   runTicks?: { queued?: number; inProgress?: number }
+}
+
+export interface RateLimitOptions {
+  /** secondary (default): message and `retry-after`; primary: `x-ratelimit-remaining: 0`. */
+  kind?: 'secondary' | 'primary'
+  /** 403 (default) or 429: GitHub answers either. */
+  status?: 403 | 429
+  /** Seconds, sent as `retry-after` (secondary); none when undefined. */
+  retryAfter?: number
+  /** Seconds until `x-ratelimit-reset` (primary; default 1). */
+  resetInSeconds?: number
+  method?: string
+  times?: number
 }
 
 export interface StandinRun {
@@ -84,6 +104,8 @@ export interface GitHubStandin {
     path: string | RegExp,
     opts: { status: number; message?: string; method?: string; times?: number }
   ): void
+  /** The next `times` matching calls are over a rate limit. */
+  rateLimit(path: string | RegExp, opts?: RateLimitOptions): void
   close(): Promise<void>
 }
 
@@ -94,6 +116,51 @@ const gh = (status: number, message: string, extra: object = {}): Reply => ({
 })
 const validation = (resource: string, field: string, code = 'missing_field'): Reply =>
   gh(422, 'Validation Failed', { errors: [{ resource, code, field }] })
+
+/**
+ * GitHub's Link header for page `page` of `last`: next/last (and prev/first after page 1), each
+ * the request's own URL with another `page`.
+ */
+function pageLinks(req: RecordedRequest, page: number, last: number): Record<string, string> {
+  const link = (n: number, rel: string) => {
+    const url = new URL(req.path, `http://${String(req.headers.host)}`)
+    for (const [k, v] of Object.entries(req.query)) url.searchParams.set(k, v)
+    url.searchParams.set('page', String(n))
+    return `<${url.href}>; rel="${rel}"`
+  }
+  const rels = [
+    ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []),
+    ...(page > 1 ? [link(page - 1, 'prev'), link(1, 'first')] : [])
+  ]
+  return rels.length ? { link: rels.join(', ') } : {}
+}
+
+/** GitHub's answer to a request over a rate limit (REST docs, "Rate limits for the REST API"). */
+function rateLimited(opts: RateLimitOptions): Reply {
+  const status = opts.status ?? 403
+  if (opts.kind === 'primary') {
+    const reset = Math.ceil(Date.now() / 1000) + (opts.resetInSeconds ?? 1)
+    return {
+      ...gh(status, 'API rate limit exceeded for installation ID 1.'),
+      headers: {
+        'x-ratelimit-limit': '1000',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-used': '1000',
+        'x-ratelimit-reset': String(reset),
+        'x-ratelimit-resource': 'core'
+      }
+    }
+  }
+  return {
+    ...gh(
+      status,
+      'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.'
+    ),
+    headers: opts.retryAfter === undefined ? {} : { 'retry-after': String(opts.retryAfter) }
+  }
+}
+
+const rest0 = (p: string[]) => p[3]
 
 const REACTIONS = ['+1', '-1', 'laugh', 'confused', 'heart', 'hooray', 'rocket', 'eyes']
 
@@ -222,7 +289,24 @@ export async function startGitHubStandin(
     const p = req.path.split('/').filter(Boolean).map(decodeURIComponent)
     const m = req.method
     const body = (req.body ?? {}) as Record<string, unknown>
+    if (
+      p[0] === 'orgs' &&
+      p[2] === 'teams' &&
+      p[4] === 'memberships' &&
+      p.length === 6 &&
+      m === 'GET'
+    ) {
+      const members = options.teams?.[`${p[1]}/${p[3]}`]
+      if (!members?.includes(p[5]!)) return gh(404, 'Not Found')
+      return { status: 200, body: { state: 'active', role: 'member' } }
+    }
     if (p[0] !== 'repos' || p[1] !== owner || p[2] !== repo) return gh(404, 'Not Found')
+    if (rest0(p) === 'commits' && p.length === 5 && m === 'GET') {
+      const ref = p[4]!.toLowerCase()
+      const found = (options.commits ?? []).filter(sha => sha.startsWith(ref))
+      if (found.length !== 1) return gh(422, `No commit found for SHA: ${p[4]}`)
+      return { status: 200, body: { sha: found[0], commit: { message: 'commit' } } }
+    }
     const rest = p.slice(3)
     if (rest.length === 0 && m === 'GET')
       return {
@@ -242,12 +326,13 @@ export async function startGitHubStandin(
         const wanted = q.labels ? q.labels.split(',').filter(Boolean) : []
         const perPage = Math.min(Number(q.per_page ?? 30), 100)
         const page = Number(q.page ?? 1)
-        const list = issues
+        const matching = issues
           .filter(i => state === 'all' || i.state === state)
           .filter(i => wanted.every(l => i.labels.includes(l)))
           .sort((a, b) => b.number - a.number)
-          .slice((page - 1) * perPage, page * perPage)
-        return { status: 200, body: list.map(issueJson) }
+        const list = matching.slice((page - 1) * perPage, page * perPage)
+        const last = Math.max(1, Math.ceil(matching.length / perPage))
+        return { status: 200, body: list.map(issueJson), headers: pageLinks(req, page, last) }
       }
       if (rest.length === 1 && m === 'POST') {
         if (typeof body.title !== 'string' || !body.title) return validation('Issue', 'title')
@@ -329,9 +414,15 @@ export async function startGitHubStandin(
       const login = rest[1]!
       const permission = collaborators[login]
       if (permission === undefined) return gh(404, 'Not Found')
+      // GitHub keeps `permission` to the old four levels; `role_name` holds the real role.
+      const legacy: Record<string, string> = { maintain: 'write', triage: 'read' }
       return {
         status: 200,
-        body: { permission, role_name: permission, user: { login, type: 'User' } }
+        body: {
+          permission: legacy[permission] ?? permission,
+          role_name: options.roles?.[login] ?? permission,
+          user: { login, type: 'User' }
+        }
       }
     }
     if (rest[0] === 'actions' && rest[1] === 'workflows' && rest[2] !== undefined) {
@@ -493,6 +584,14 @@ export async function startGitHubStandin(
         path,
         remaining: opts.times ?? 1,
         reply: gh(opts.status, opts.message ?? 'Server Error')
+      })
+    },
+    rateLimit(path, opts = {}) {
+      injections.push({
+        method: opts.method,
+        path,
+        remaining: opts.times ?? 1,
+        reply: rateLimited(opts)
       })
     },
     close: server.close

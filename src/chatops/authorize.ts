@@ -1,0 +1,80 @@
+/**
+ * Who may start a rollback from a comment. The commenter's repository role comes from the
+ * collaborator permission API (never from the payload's author_association): `role_name` holds
+ * the real role (maintain, triage, or a custom role's name), `permission` the older four levels.
+ * An optional allowlist (users and `org/team`) narrows it further: both must hold.
+ */
+export const PERMISSION_LEVELS = ['none', 'read', 'triage', 'write', 'maintain', 'admin'] as const
+export type PermissionLevel = (typeof PERMISSION_LEVELS)[number]
+
+export interface CollaboratorPermission {
+  permission: string
+  roleName?: string
+}
+
+/** The GitHub calls authorisation needs (implemented on the Octokit client). */
+export interface PermissionSource {
+  /** undefined: not a collaborator (GitHub answers 404). */
+  collaboratorPermission(user: string): Promise<CollaboratorPermission | undefined>
+  /** Active member of org/team. */
+  isTeamMember(org: string, team: string, user: string): Promise<boolean>
+}
+
+export interface AuthorizationPolicy {
+  minimum: PermissionLevel
+  /** Users (`octocat`) and teams (`acme/oncall`); empty: anyone with the minimum permission. */
+  allow: string[]
+}
+
+export type Authorization =
+  { allowed: true; level: PermissionLevel } | { allowed: false; reason: string }
+
+export function isPermissionLevel(value: string): value is PermissionLevel {
+  return (PERMISSION_LEVELS as readonly string[]).includes(value)
+}
+
+/** The role as a level: a known role name wins; a custom role falls back to its base permission. */
+export function levelOf(found: CollaboratorPermission | undefined): PermissionLevel {
+  if (!found) return 'none'
+  if (found.roleName && isPermissionLevel(found.roleName)) return found.roleName
+  return isPermissionLevel(found.permission) ? found.permission : 'none'
+}
+
+const rank = (level: PermissionLevel) => PERMISSION_LEVELS.indexOf(level)
+
+/** Parses `chatops-allow`: names separated by commas, spaces or newlines. */
+export function parseAllowlist(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map(entry => entry.trim().replace(/^@/, ''))
+    .filter(Boolean)
+}
+
+export async function authorize(
+  source: PermissionSource,
+  user: string,
+  policy: AuthorizationPolicy
+): Promise<Authorization> {
+  const level = levelOf(await source.collaboratorPermission(user))
+  if (rank(level) < rank(policy.minimum))
+    return {
+      allowed: false,
+      reason: `@${user} has ${level} access to this repository; /rollback needs ${policy.minimum} or higher`
+    }
+  if (policy.allow.length === 0) return { allowed: true, level }
+  if (await onAllowlist(source, user, policy.allow)) return { allowed: true, level }
+  return {
+    allowed: false,
+    reason: `@${user} is not on the chatops-allow list (${policy.allow.join(', ')})`
+  }
+}
+
+async function onAllowlist(source: PermissionSource, user: string, allow: string[]) {
+  const lower = user.toLowerCase()
+  if (allow.some(entry => !entry.includes('/') && entry.toLowerCase() === lower)) return true
+  for (const entry of allow.filter(e => e.includes('/'))) {
+    const [org, team] = entry.split('/', 2) as [string, string]
+    if (await source.isTeamMember(org, team, user)) return true
+  }
+  return false
+}

@@ -1,0 +1,281 @@
+/**
+ * GitHub Actions entry: with cli.ts the only place that reads inputs and the runner's
+ * environment. It turns them into typed options for rollback() and publishes the results through
+ * `@actions/core`. `run()` is exported so that `@github/local-action` can run it from source.
+ */
+import * as core from '@actions/core'
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { INPUTS, type InputName, type OutputName } from './interface.js'
+import type { GitHubTarget, Logger, Trigger } from './model.js'
+import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
+import { rollback, type RollbackOutcome } from './rollback.js'
+import { isPermissionLevel, parseAllowlist } from './chatops/authorize.js'
+import type { CommentEvent } from './chatops/comment.js'
+import { chatOpsApi } from './chatops/github-api.js'
+import { finish, handleComment, replyTarget, type ReplyTarget } from './chatops/run.js'
+import { GitHubClient } from './github/client.js'
+import { proxySettingsFrom } from './github/proxy.js'
+import { RunbookError } from './runbook/load.js'
+import { basicCredential } from './git/auth.js'
+import { Redactor, urlPassword } from './util/redact.js'
+
+function input(name: InputName): string {
+  return core.getInput(name)
+}
+
+function secret(name: InputName): string | undefined {
+  const value = input(name)
+  if (!value) return undefined
+  core.setSecret(value)
+  // git sees the token as a Basic credential: mask that form too (as actions/checkout does).
+  if (name === 'github-token') core.setSecret(basicCredential(value))
+  const password = urlPassword(value)
+  if (password) core.setSecret(password)
+  return value
+}
+
+const TRIGGER_KINDS: Record<string, Trigger['kind']> = {
+  workflow_dispatch: 'dispatch',
+  issue_comment: 'chatops',
+  schedule: 'schedule'
+}
+
+type EventPayload = CommentEvent & { pull_request?: { number?: number } }
+
+/** The runner's event file (the comment of an issue_comment event). */
+function eventPayload(env: NodeJS.ProcessEnv): EventPayload {
+  if (!env.GITHUB_EVENT_PATH) return {}
+  try {
+    return JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as EventPayload
+  } catch {
+    core.warning(`could not read the event payload at ${env.GITHUB_EVENT_PATH}`)
+    return {}
+  }
+}
+
+/** The event that started the run. */
+function trigger(env: NodeJS.ProcessEnv, payload: EventPayload): Trigger {
+  return {
+    kind: TRIGGER_KINDS[env.GITHUB_EVENT_NAME ?? ''] ?? 'other',
+    actor: payload.comment?.user?.login ?? env.GITHUB_ACTOR,
+    issueNumber: payload.issue?.number ?? payload.pull_request?.number
+  }
+}
+
+function githubTarget(env: NodeJS.ProcessEnv): GitHubTarget | undefined {
+  const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/')
+  if (!owner || !repo) return undefined
+  const serverUrl = env.GITHUB_SERVER_URL ?? 'https://github.com'
+  return {
+    apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
+    serverUrl,
+    owner,
+    repo,
+    runUrl: env.GITHUB_RUN_ID
+      ? `${serverUrl}/${owner}/${repo}/actions/runs/${env.GITHUB_RUN_ID}`
+      : undefined
+  }
+}
+
+const actionsLogger: Logger = {
+  info: m => core.info(m),
+  warn: m => core.warning(m),
+  error: m => core.error(m),
+  debug: m => core.debug(m)
+}
+
+function setOutputs(outputs: Partial<Record<OutputName, string>>): void {
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
+}
+
+async function writeSummary(markdown: string): Promise<void> {
+  try {
+    await core.summary.addRaw(markdown).write()
+  } catch (err) {
+    // The rollback's outcome stands; only its summary could not be shown (see the report).
+    core.warning(`could not write the job summary: ${(err as Error).message}`)
+  }
+}
+
+/** One annotation per problem, on the runbook line it concerns; then the step fails. */
+function reportInvalidRunbook(err: RunbookError, workdir: string): void {
+  for (const p of err.problems) {
+    core.error(`${p.path || '(top level)'}: ${p.message}`, {
+      title: 'Invalid runbook',
+      file: p.file.startsWith(workdir) ? p.file.slice(workdir.length + 1) : p.file,
+      startLine: p.line,
+      startColumn: p.col
+    })
+  }
+  core.setFailed(`invalid runbook (${err.total} problem(s)); nothing was changed`)
+}
+
+function reportInvalidInputs(err: InputError): void {
+  for (const problem of err.problems) core.error(problem, { title: 'Invalid input' })
+  core.setFailed(`invalid inputs (${err.problems.length} problem(s)); nothing was changed`)
+}
+
+function reportError(err: unknown, workdir: string): void {
+  core.setOutput('status', 'failed')
+  if (err instanceof RunbookError) return reportInvalidRunbook(err, workdir)
+  if (err instanceof InputError) return reportInvalidInputs(err)
+  const message = err instanceof Error ? err.message : String(err)
+  core.setFailed(new Redactor().redact(message))
+}
+
+interface RunSetup {
+  env: NodeJS.ProcessEnv
+  payload: EventPayload
+  runId: string
+  workdir: string
+  reportPath: string
+}
+
+function setup(): RunSetup {
+  const env = process.env
+  const runId = env.GITHUB_RUN_ID
+    ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
+    : `local-${Date.now()}`
+  const workdir = env.GITHUB_WORKSPACE ?? process.cwd()
+  const reportPath = join(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`)
+  return { env, payload: eventPayload(env), runId, workdir, reportPath }
+}
+
+function requestInputs(): RawInputs {
+  const raw: RawInputs = {}
+  for (const name of ['command', ...REQUEST_INPUTS] as const) raw[name] = input(name)
+  return raw
+}
+
+/** One rollback with these inputs; `reply`: a ChatOps reply kept current as the run goes on. */
+async function runRollback(
+  s: RunSetup,
+  inputs: RawInputs,
+  reply?: ReplyTarget
+): Promise<RollbackOutcome> {
+  const triggered = trigger(s.env, s.payload)
+  return rollback({
+    runbookPath: resolve(s.workdir, input('runbook') || INPUTS.runbook.default),
+    inputs,
+    trigger: reply ? { ...triggered, kind: 'chatops', actor: reply.actor } : triggered,
+    runId: s.runId,
+    workdir: s.workdir,
+    env: s.env,
+    secrets: {
+      githubToken: secret('github-token'),
+      hostingToken: secret('hosting-token'),
+      databaseUrl: secret('database-url')
+    },
+    github: githubTarget(s.env),
+    reportPath: s.reportPath,
+    log: actionsLogger,
+    registerSecret: value => core.setSecret(value),
+    initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
+    onProgress: reply?.onProgress
+  })
+}
+
+async function publish(outcome: RollbackOutcome): Promise<void> {
+  setOutputs(outcome.outputs)
+  await writeSummary(outcome.markdown)
+  if (outcome.journal.status === 'failed') {
+    core.setFailed(outcome.journal.error?.message ?? 'rollback failed')
+  }
+}
+
+/** The repository's GitHub client for ChatOps (token: the github-token input). */
+function chatOpsClient(env: NodeJS.ProcessEnv) {
+  const target = githubTarget(env)
+  const token = secret('github-token')
+  if (!target || !token)
+    throw new InputError([
+      'github-token: a /rollback comment needs the repository and a token (permissions: issues: write, pull-requests: write)'
+    ])
+  return chatOpsApi(
+    new GitHubClient({
+      apiUrl: target.apiUrl,
+      token,
+      owner: target.owner,
+      repo: target.repo,
+      proxy: proxySettingsFrom(env),
+      log: actionsLogger
+    })
+  )
+}
+
+function chatOpsPolicy() {
+  const minimum = input('chatops-permission') || INPUTS['chatops-permission'].default
+  if (!isPermissionLevel(minimum) || minimum === 'none')
+    throw new InputError([
+      `chatops-permission: "${minimum}" is not one of read, triage, write, maintain, admin`
+    ])
+  return { minimum, allow: parseAllowlist(input('chatops-allow')) }
+}
+
+/** An issue_comment event: the comment is the command (never interpolated anywhere). */
+async function runComment(s: RunSetup): Promise<void> {
+  const mode = input('chatops') || 'run'
+  if (mode !== 'run' && mode !== 'gate')
+    throw new InputError([`chatops: "${mode}" is not one of run, gate`])
+  const outcome = await handleComment({
+    event: s.payload,
+    api: chatOpsClient(s.env),
+    policy: chatOpsPolicy(),
+    ref: s.env.GITHUB_REF,
+    mode,
+    log: actionsLogger,
+    run: async (inputs, reply) => {
+      const result = await runRollback(s, inputs, reply)
+      await publish(result)
+      return { status: result.journal.status, markdown: result.markdown }
+    }
+  })
+  if (!outcome.result) core.setOutput('status', outcome.status)
+  if (outcome.request) core.setOutput('request', outcome.request)
+  if (outcome.status === 'failed' && !outcome.result)
+    core.setFailed('the /rollback command was not run (see the reply on the comment)')
+}
+
+/** The job after a ChatOps gate: the request comes from the inputs, the reply is updated. */
+async function runAfterGate(s: RunSetup, replyId: number): Promise<void> {
+  const api = chatOpsClient(s.env)
+  const actor = s.payload.comment?.user?.login ?? s.env.GITHUB_ACTOR ?? 'unknown'
+  const inputs = requestInputs()
+  const issueNumber = s.payload.issue?.number ?? 0
+  const outcome = await runRollback(
+    s,
+    inputs,
+    replyTarget(api, actor, inputs, issueNumber, replyId)
+  )
+  await publish(outcome)
+  const commentId = s.payload.comment?.id
+  if (commentId)
+    await finish(
+      api,
+      { actor, inputs, replyId, commentId },
+      { status: outcome.journal.status, markdown: outcome.markdown },
+      actionsLogger
+    )
+}
+
+export async function run(): Promise<void> {
+  const s = setup()
+  try {
+    const replyId = Number(input('chatops-reply'))
+    if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
+      if (Number.isInteger(replyId) && replyId > 0) return await runAfterGate(s, replyId)
+      return await runComment(s)
+    }
+    await publish(await runRollback(s, requestInputs()))
+  } catch (err) {
+    reportError(err, s.workdir)
+  }
+}
+
+/** What the step says when the process ends before run() settled (see util/exit-guard.ts). */
+export function reportUnfinished(): void {
+  core.error(
+    'the rollback stopped before it finished (an operation never completed); see the report'
+  )
+}

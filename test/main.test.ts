@@ -1,0 +1,118 @@
+/**
+ * The action entry's run() in-process, with the real @actions/core, as the runner sees it: the
+ * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files and the workflow commands on stdout (masks,
+ * annotations on the runbook line).
+ */
+import { afterEach, describe, expect, it, jest } from '@jest/globals'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { run } from '../src/main.js'
+import { parseOutputFile } from './support/action-runner.js'
+
+const EXAMPLE = 'examples/streaming-migration/rollback.yml'
+const dir = mkdtempSync(join(tmpdir(), 'entry-'))
+// @actions/core keeps the summary file it first wrote to: one for the whole file, emptied per test.
+const summaryFile = join(dir, 'summary.md')
+
+interface EntryRun {
+  stdout: string
+  outputs: Record<string, string>
+  summary: string
+  exitCode: number | undefined
+}
+
+async function runEntry(
+  inputs: Record<string, string>,
+  env: Record<string, string | undefined> = {}
+): Promise<EntryRun> {
+  const saved = { ...process.env }
+  const outputFile = join(mkdtempSync(join(dir, 'run-')), 'output')
+  writeFileSync(outputFile, '')
+  writeFileSync(summaryFile, '')
+  for (const key of Object.keys(process.env)) {
+    if (/^(INPUT_|GITHUB_|RUNNER_)/.test(key)) delete process.env[key]
+  }
+  Object.assign(process.env, {
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_WORKSPACE: process.cwd(),
+    RUNNER_TEMP: dir,
+    ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])),
+    ...env
+  })
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]
+  const out: string[] = []
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+    out.push(String(chunk))
+    return true
+  })
+  try {
+    await run()
+  } finally {
+    spy.mockRestore()
+    process.env = saved
+  }
+  const exitCode = process.exitCode === undefined ? undefined : Number(process.exitCode)
+  return {
+    stdout: out.join(''),
+    outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
+    summary: readFileSync(summaryFile, 'utf8'),
+    exitCode
+  }
+}
+
+afterEach(() => {
+  process.exitCode = undefined
+})
+
+describe('run() through @actions/core', () => {
+  it('plans the example: outputs in GITHUB_OUTPUT, the plan in the job summary', async () => {
+    const r = await runEntry({ runbook: EXAMPLE, command: 'plan', severity: 'critical' })
+    expect(r.exitCode).toBeUndefined()
+    expect(r.outputs.status).toBe('planned')
+    expect(existsSync(r.outputs.report!)).toBe(true)
+    expect(r.summary).toContain('## 📝 Rollback plan: streaming-migration')
+    expect(r.stdout).not.toContain('::error')
+  })
+
+  it('an invalid runbook: one annotation on its file and line, status failed, step failed', async () => {
+    const r = await runEntry({ runbook: 'test/fixtures/bad-runbook.yml', command: 'plan' })
+    expect(r.exitCode).toBe(1)
+    expect(r.outputs.status).toBe('failed')
+    expect(r.stdout).toContain(
+      '::error title=Invalid runbook,file=test/fixtures/bad-runbook.yml,line=4,col=3::flags.sett: unknown key "sett": did you mean "set"?'
+    )
+    expect(r.stdout).toContain('::error::invalid runbook (')
+  })
+
+  it('invalid inputs: one annotation per problem', async () => {
+    const r = await runEntry({ runbook: EXAMPLE, command: 'run', severity: 'sev1' })
+    expect(r.exitCode).toBe(1)
+    expect(r.stdout).toContain(
+      '::error title=Invalid input::severity: "sev1" is not one of critical, high, medium, low'
+    )
+  })
+
+  it('masks every secret input, the git credential form of the token and URL passwords', async () => {
+    const token = 'ghs_entry_token_123456'
+    const r = await runEntry({
+      runbook: EXAMPLE,
+      command: 'plan',
+      severity: 'critical',
+      'github-token': token,
+      'hosting-token': 'hosting-entry-token-987',
+      'database-url': 'postgres://u:entrypass@127.0.0.1:1/db'
+    })
+    const masks = r.stdout.split('\n').filter(l => l.startsWith('::add-mask::'))
+    expect(masks).toEqual(
+      expect.arrayContaining([
+        `::add-mask::${token}`,
+        `::add-mask::${Buffer.from(`x-access-token:${token}`).toString('base64')}`,
+        '::add-mask::hosting-entry-token-987',
+        '::add-mask::entrypass'
+      ])
+    )
+    expect(r.summary).not.toContain('entrypass')
+  })
+})
