@@ -17,7 +17,7 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4593);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5269);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4360);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9922);
 /* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2970);
@@ -84,7 +84,8 @@ function usage() {
         'Secrets are read from environment variables only (never flags):',
         ...secrets,
         '  hosting token, database URL: the variables your runbook names (hosting.token-env,',
-        '                  database.url-env; default VERCEL_TOKEN, DATABASE_URL)',
+        '                  database.url-env; default per provider: VERCEL_TOKEN, NETLIFY_AUTH_TOKEN,',
+        '                  GH_VARIABLES_TOKEN; DATABASE_URL)',
         '',
         'Exit status: 0 planned/succeeded, 1 failed, 2 invalid runbook or input.'
     ].join('\n');
@@ -558,7 +559,7 @@ function checkRevertSpec(spec) {
 
 /***/ }),
 
-/***/ 4593:
+/***/ 5269:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -637,6 +638,9 @@ function wasmBytes() {
         throw new Error(`libpg-query.wasm not found: ${err instanceof Error ? err.message : err}`);
     }
 }
+// Set at run time V8 does not apply a flag's implications: on Node 24 `--liftoff-only` alone
+// still tiers the parser up (about 2 s of CPU and a late exit); the two tier-up flags stop it.
+const BASELINE_WASM_ONLY = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
 let compiled;
 let loading;
 /** The parser's module, compiled once; V8 decodes and validates it off the main thread. */
@@ -645,7 +649,8 @@ function compiledParser() {
         // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
         // instantiation and the process stalls for ~0.3 s (seen on the next git spawn). A run parses a
         // handful of statements: the baseline compiler is plenty.
-        (0,external_node_v8_namespaceObject.setFlagsFromString)('--liftoff-only');
+        for (const flag of BASELINE_WASM_ONLY)
+            (0,external_node_v8_namespaceObject.setFlagsFromString)(flag);
         compiled = wasm.compile(wasmBytes());
         // Whoever parses awaits it and reports the failure; a warm-up alone must not crash the run.
         compiled.catch(() => undefined);
@@ -993,7 +998,7 @@ function dbSettings(source) {
     const fromSecret = source.inputUrl;
     const url = fromSecret ?? source.env[urlEnv];
     if (!url) {
-        throw new util_errors/* RollbackError */.Z(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
+        throw new util_errors/* MissingSecretError */.N(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
     }
     return {
         url,
@@ -2941,6 +2946,7 @@ function gitAction(runbook, request) {
         revert: request.revert ?? git?.revert,
         resetTo: request.resetTo ?? git?.['reset-to'],
         confirm: request.confirm,
+        confirmRequired: request.command !== 'plan',
         mode: git?.['revert-mode'] ?? 'single',
         mainline: git?.mainline,
         backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
@@ -3024,15 +3030,23 @@ function describeAction(action) {
 
 ;// CONCATENATED MODULE: ./src/git/push.ts
 /**
- * Pushes, and turns a rejection into an operator-fit RollbackError: the server's own message plus
- * a hint (lease lost to a racing push, protected branch, token permissions), never a stack trace.
+ * The push with lease: every push of a run goes through here and names the exact value it expects
+ * the remote ref to hold (`--force-with-lease=<ref>:<sha>`, or "must not exist yet"). A branch
+ * someone moved or rewound after we looked is refused, never fast-forwarded from its new tip (which
+ * would bring back commits they removed). A rejection becomes an operator-fit RollbackError: the
+ * server's own message plus a hint per cause, never a stack trace.
  */
 
-async function pushOrExplain(git, target, options = {}) {
-    const out = await git.push(target.remote, target.src, target.dst, options);
+async function pushWithLease(git, push) {
+    const out = await git.push(push.remote, push.src, push.dst, push.expected);
     if (out.exitCode === 0)
         return;
-    throw explainPushFailure(target, out, options);
+    throw explainPushFailure(push, out);
+}
+/** Deletes a remote ref if it still holds `expected`; returns whether it was deleted. */
+async function deleteWithLease(git, target) {
+    const out = await git.push(target.remote, '', target.dst, target.expected);
+    return out.exitCode === 0;
 }
 /** The server's words: `remote:` lines, porcelain rejection reasons, error/fatal lines. */
 function serverMessage(out) {
@@ -3040,23 +3054,52 @@ function serverMessage(out) {
     const picked = lines.filter(l => /^remote:\s*\S/.test(l) || /^!\t/.test(l) || /^(error|fatal):/.test(l));
     return [...new Set(picked.map(l => l.replace(/^!\t/, '').replace(/\t/g, ' ')))].join('\n');
 }
-function explainPushFailure(target, out, options) {
+const push_short = (sha) => sha.slice(0, 7);
+/** Our lease did not hold: the ref is not where we saw it (checked by git before sending). */
+function leaseLost({ where, expected }) {
+    const was = expected ? `the lease expected ${push_short(expected)}` : 'the lease expected no such ref';
+    return new util_errors/* RollbackError */.Z(`push to ${where} refused: someone pushed meanwhile (${was}; the ref was moved, reset or created since we looked); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
+}
+/** The server saw the ref change between its advertisement and our update (a concurrent push). */
+function serverRace({ where, server }) {
+    return new util_errors/* RollbackError */.Z(`push to ${where} lost a race on the server: another push changed the ref at the same moment; the branch was not changed\n${server}`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
+}
+function branchMoved({ where, server }) {
+    return new util_errors/* RollbackError */.Z(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
+}
+/** A branch protection rule or a server-side hook (pre-receive, update) refused the update. */
+function protectedRef({ where, server }) {
+    return new util_errors/* RollbackError */.Z(`push to ${where} was refused by a branch protection rule or server hook:\n${server}`, 'the branch is protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use a token of an account that may; git-strategy revert needs no force push');
+}
+function noPermission({ where, server }) {
+    return new util_errors/* RollbackError */.Z(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
+}
+function remoteRejected({ where, server }) {
+    return new util_errors/* RollbackError */.Z(`push to ${where} was rejected by the server:\n${server}`, 'read the server message; if it names a missing permission (contents: write, workflows), grant it to github-token');
+}
+/** Causes in the order they are told apart (a server race also says "remote rejected"). */
+const CAUSES = [
+    [/\(stale info\)/, leaseLost],
+    [
+        /failed to update ref|cannot lock ref|incorrect old value|is at [0-9a-f]+ but expected/i,
+        serverRace
+    ],
+    [/\(fetch first\)|\(non-fast-forward\)/, branchMoved],
+    [/protected branch|GH006|hook declined/i, protectedRef],
+    [/\b(401|403)\b|permission|denied|authentication|could not read username/i, noPermission],
+    [/\[remote rejected\]/, remoteRejected]
+];
+function explainPushFailure(push, out) {
     const text = `${out.stdout}\n${out.stderr}`;
-    const server = serverMessage(out) || text.trim();
-    const where = `${target.remote} ${target.dst}`;
-    if (/stale info/.test(text) && options.lease) {
-        return new util_errors/* RollbackError */.Z(`push to ${where} refused: someone pushed meanwhile (the lease expected ${options.lease.expected.slice(0, 7)}); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
-    }
-    if (/\[rejected\]|fetch first|non-fast-forward/.test(text)) {
-        return new util_errors/* RollbackError */.Z(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
-    }
-    if (/remote rejected|protected|hook declined/i.test(text)) {
-        return new util_errors/* RollbackError */.Z(`push to ${where} was rejected by the server:\n${server}`, 'the branch is probably protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use git-strategy revert, which needs no force push; if the server names a missing permission (contents: write, workflows), grant it to github-token');
-    }
-    if (/\b(401|403)\b|permission|denied|authentication|could not read username/i.test(text)) {
-        return new util_errors/* RollbackError */.Z(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
-    }
-    return new util_errors/* RollbackError */.Z(`push to ${where} failed:\n${server}`, 'check the remote and the token');
+    const rejection = {
+        where: `${push.remote} ${push.dst}`,
+        expected: push.expected,
+        server: serverMessage(out) || text.trim()
+    };
+    const cause = CAUSES.find(([pattern]) => pattern.test(text));
+    if (cause)
+        return cause[1](rejection);
+    return new util_errors/* RollbackError */.Z(`push to ${rejection.where} failed:\n${rejection.server}`, 'check the remote and the token');
 }
 
 ;// CONCATENATED MODULE: external "node:os"
@@ -3277,10 +3320,16 @@ function revertMessage(commits, runLabel) {
 function confirmMismatch(confirm, target) {
     return new util_errors/* RollbackError */.Z(`confirm: "${confirm}" does not match reset-to ${target}`, 'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm');
 }
+/** The checked `confirm`; undefined only for a plan that was given none (it lists, not runs). */
+function confirmation(action) {
+    if (!action.confirmRequired && !action.confirm?.trim())
+        return undefined;
+    return checkShaInput('confirm', action.confirm);
+}
 async function resolveReset(session, action) {
     const wanted = checkShaInput('reset-to', action.resetTo);
-    const confirm = checkShaInput('confirm', action.confirm);
-    if (!wanted.startsWith(confirm) && !confirm.startsWith(wanted))
+    const confirm = confirmation(action);
+    if (confirm && !wanted.startsWith(confirm) && !confirm.startsWith(wanted))
         throw confirmMismatch(confirm, wanted);
     const { git } = session;
     const { stats } = await deepenUntil(session, async () => (await git.revParse(wanted)) !== undefined);
@@ -3293,7 +3342,7 @@ async function resolveReset(session, action) {
     if (!target) {
         throw new util_errors/* RollbackError */.Z(`reset-to: commit ${wanted} not found on ${session.remote}/${session.branch}`, 'check the SHA: git log --oneline on the branch lists the known-good commits');
     }
-    if (!target.startsWith(confirm))
+    if (confirm && !target.startsWith(confirm))
         throw confirmMismatch(confirm, target);
     if (!(await git.isAncestor(target, session.tip))) {
         throw new util_errors/* RollbackError */.Z(`reset-to: ${revert_short(target)} is not an ancestor of ${session.remote}/${session.branch}`, 'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert');
@@ -3311,18 +3360,36 @@ function backupRef(action, runId) {
  */
 async function backupThenForcePush(session, backup) {
     const { git, remote, branch, tip } = session;
-    await pushOrExplain(git, { remote, src: tip, dst: backup });
+    await pushBackup(session, backup);
     try {
-        await pushOrExplain(git, { remote, src: 'HEAD', dst: `refs/heads/${branch}` }, { lease: { ref: `refs/heads/${branch}`, expected: tip } });
+        await pushWithLease(git, { remote, src: 'HEAD', dst: `refs/heads/${branch}`, expected: tip });
     }
     catch (err) {
         if (await stillOnBranch(session)) {
-            await git.deleteRemoteRef(remote, backup);
+            await deleteWithLease(git, { remote, dst: backup, expected: tip });
             throw err;
         }
         if (!(err instanceof util_errors/* RollbackError */.Z))
             throw err;
         throw new util_errors/* RollbackError */.Z(`${err.message}; the old head ${revert_short(tip)} is kept at ${backup}`, err.hint);
+    }
+}
+/**
+ * A new backup ref holding the old head. A rerun of the same run finds it already holding that
+ * head (fine); a backup ref holding something else is never overwritten.
+ */
+async function pushBackup(session, backup) {
+    const { git, remote, tip } = session;
+    try {
+        await pushWithLease(git, { remote, src: tip, dst: backup, expected: null });
+    }
+    catch (err) {
+        const existing = await git.lsRemote(remote, backup).catch(() => undefined);
+        if (existing === tip)
+            return;
+        if (existing === undefined)
+            throw err;
+        throw new util_errors/* RollbackError */.Z(`backup ref ${backup} already exists on ${remote} and holds ${revert_short(existing)}, not the head ${revert_short(tip)} to keep; nothing was changed`, 'keep what it holds (git fetch it), delete it (git push origin :<ref>) or set git.backup-ref-prefix to another prefix, then rerun');
     }
 }
 /** Whether the old head is still part of the remote branch (so the backup ref is redundant). */
@@ -3338,6 +3405,34 @@ async function stillOnBranch(session) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/git/untracked.ts
+/**
+ * Untracked files in the checkout where the rollback writes: git refuses to overwrite them, so a
+ * checkout or revert would stop halfway through the run with git's raw message. Preflight names
+ * them instead, before anything changed.
+ */
+
+/** Whether writing `path` touches the untracked entry (a file, or a directory ending in `/`). */
+function collides(untracked, path) {
+    if (untracked.endsWith('/'))
+        return path.startsWith(untracked) || `${path}/` === untracked;
+    return path === untracked || untracked.startsWith(`${path}/`);
+}
+/** The untracked entries of the checkout that `written` paths would overwrite. */
+async function untrackedInTheWay(git, written) {
+    const untracked = await git.untrackedPaths();
+    if (untracked.length === 0)
+        return [];
+    const paths = [...written];
+    return untracked.filter(entry => paths.some(path => collides(entry, path)));
+}
+async function requireNothingUntrackedAt(git, written) {
+    const inTheWay = await untrackedInTheWay(git, written);
+    if (inTheWay.length === 0)
+        return;
+    throw new util_errors/* RollbackError */.Z(`the checkout ${git.workdir} has untracked ${inTheWay.length > 1 ? 'files' : 'file'} where the rollback writes: ${inTheWay.join(', ')}; nothing was changed`, 'move or delete them (git status lists them), or run the rollback on a fresh checkout');
+}
+
 ;// CONCATENATED MODULE: ./src/git/rollback.ts
 /**
  * The git step's sequence, shared by preflight, run and drill:
@@ -3345,6 +3440,7 @@ async function stillOnBranch(session) {
  * prepare (local only: checkout, revert or reset, remove files, check protected files) ->
  * publish (run: push; drill: push a scratch branch and delete it).
  */
+
 
 
 
@@ -3397,6 +3493,8 @@ function describeResolved(resolved, session, action) {
         else {
             lines.push(`reset ${where} from ${revert_short(session.tip)} to ${revert_short(target)}, discarding ${discarded.length} commit(s) (kept at ${action.backupRefPrefix}/<run-id>):`);
             lines.push(...discarded.map(c => `  ${describeCommit(c)}`));
+            if (!action.confirm?.trim())
+                lines.push(`to run it: confirm ${revert_short(target)} (after checking the commits above)`);
         }
     }
     if (action.files.remove.length)
@@ -3435,12 +3533,34 @@ async function trial(session, action, resolved, where) {
     const path = (0,external_node_path_.join)(dir, 'tree');
     await session.git.addWorktree(path, session.tip);
     try {
-        return await prepare({ ...session, git: session.git.at(path) }, action, resolved, where.label);
+        const tree = session.git.at(path);
+        const prepared = await prepare({ ...session, git: tree }, action, resolved, where.label);
+        const start = resolved.kind === 'reset' ? resolved.reset.target : session.tip;
+        const from = (await session.git.revParse('HEAD')) ?? session.tip;
+        const written = await writtenPaths(tree, from, resolved, { start, head: prepared.head });
+        await requireNothingUntrackedAt(session.git, written);
+        return prepared;
     }
     finally {
         await session.git.removeWorktree(path);
         await (0,promises_.rm)(dir, { recursive: true, force: true });
     }
+}
+/**
+ * Every path `prepare` writes in a checkout at `from`: on to the start commit, on to the result,
+ * and each reverted commit's paths (a file can exist only between two of the reverts).
+ */
+async function writtenPaths(git, from, resolved, result) {
+    const written = new Set([
+        ...(await git.changedPaths(from, result.start)),
+        ...(await git.changedPaths(result.start, result.head))
+    ]);
+    if (resolved.kind === 'revert')
+        for (const c of resolved.revert.targets)
+            if (c.parents[0])
+                for (const p of await git.changedPaths(c.parents[0], c.sha))
+                    written.add(p);
+    return written;
 }
 /** What the report keeps about the step. */
 function details(resolved, prepared, extra = {}) {
@@ -3463,6 +3583,56 @@ function details(resolved, prepared, extra = {}) {
         fetch: fetchStats(resolved),
         ...extra
     };
+}
+
+;// CONCATENATED MODULE: ./src/util/child-env.ts
+/**
+ * The environment of every child process (git, the smoke command), built by allowlist: what a
+ * process needs to start and reach the network (PATH, HOME, locale, temp directory, proxies), the
+ * variables we set ourselves, and the ones a command explicitly asks for. Nothing else passes, so
+ * the GitHub token, the hosting token and the database URL in the run's environment never reach a
+ * child (nor a hook or alias it runs) unless that child names them.
+ */
+/** Needed to start programs, find the home directory and the locale; Windows' own essentials. */
+const BASE = [
+    'PATH',
+    'HOME',
+    'USER',
+    'LOGNAME',
+    'SHELL',
+    'LANG',
+    'LANGUAGE',
+    'TZ',
+    'TMPDIR',
+    'TEMP',
+    'TMP',
+    'SYSTEMROOT',
+    'COMSPEC',
+    'PATHEXT',
+    'WINDIR',
+    'USERPROFILE',
+    'APPDATA',
+    'LOCALAPPDATA'
+];
+/** A runner behind a proxy reaches the remote only through it. */
+const PROXY = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'];
+/** Locale categories (LC_ALL, LC_CTYPE, ...). */
+const LOCALE_PREFIX = 'LC_';
+/**
+ * The allowlisted environment for a child process, from the run's environment snapshot.
+ * Names are compared without case: Windows spells them freely, proxies are written both ways.
+ */
+function childEnv(parent, options = {}) {
+    const allowed = new Set([...BASE, ...PROXY, ...(options.pass ?? [])].map(n => n.toUpperCase()));
+    const env = {};
+    for (const [name, value] of Object.entries(parent)) {
+        if (value === undefined)
+            continue;
+        const upper = name.toUpperCase();
+        if (allowed.has(upper) || upper.startsWith(LOCALE_PREFIX))
+            env[name] = value;
+    }
+    return { ...env, ...options.set };
 }
 
 ;// CONCATENATED MODULE: ./src/git/auth.ts
@@ -4666,7 +4836,7 @@ class GitCommandError extends Error {
     args;
     output;
     constructor(args, output) {
-        super(`git ${args[0] ?? ''} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`);
+        super(`git ${subcommand(args)} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`);
         this.args = args;
         this.output = output;
         this.name = 'GitCommandError';
@@ -4844,9 +5014,21 @@ class GitCommandManager {
         await this.tryExec(['revert', '--quit']);
         await this.resetHard(rev);
     }
+    /** Paths as they are (`-z`: no C-style quoting of non-ASCII names). */
     async conflictedPaths() {
-        const out = await this.exec(['diff', '--name-only', '--diff-filter=U']);
-        return out.split('\n').filter(Boolean);
+        return splitNul(await this.exec(['diff', '--name-only', '-z', '--diff-filter=U']));
+    }
+    /**
+     * Untracked paths of the working tree (not ignored ones, which git overwrites freely); an
+     * untracked directory is one entry ending in `/`.
+     */
+    async untrackedPaths() {
+        const out = await this.exec(['ls-files', '-z', '--others', '--exclude-standard', '--directory']);
+        return splitNul(out);
+    }
+    /** Paths that differ between two trees (whole trees: `--no-renames`, no pathspec). */
+    async changedPaths(from, to) {
+        return splitNul(await this.exec(['diff', '--name-only', '-z', '--no-renames', from, to, '--']));
     }
     async hasStagedChanges() {
         const out = await this.tryExec(['diff', '--cached', '--quiet']);
@@ -4864,15 +5046,14 @@ class GitCommandManager {
     async remove(path) {
         await this.exec(['rm', '-r', '--quiet', '--ignore-unmatch', '--', path]);
     }
-    /** Pushes `src` to `dst`; returns git's output so the caller can explain a rejection. */
-    async push(remote, src, dst, options = {}) {
-        const args = ['push', '--porcelain'];
-        if (options.lease)
-            args.push(`--force-with-lease=${options.lease.ref}:${options.lease.expected}`);
-        return this.tryExec([...args, remote, `${src}:${dst}`]);
-    }
-    async deleteRemoteRef(remote, ref) {
-        return this.tryExec(['push', '--porcelain', remote, `:${ref}`]);
+    /**
+     * Pushes `src` to `dst` (an empty `src` deletes it) only if the remote's `dst` holds `expected`
+     * (null: only if it does not exist); returns git's output so the caller can explain a refusal.
+     * There is no push without a lease: see push.ts.
+     */
+    async push(remote, src, dst, expected) {
+        const lease = `--force-with-lease=${dst}:${expected ?? ''}`;
+        return this.tryExec(['push', '--porcelain', lease, remote, `${src}:${dst}`]);
     }
     /** The effective values of the config keys matching `pattern` (one git call for several). */
     async configMatching(pattern) {
@@ -4895,6 +5076,19 @@ class GitCommandManager {
         await this.tryExec(['config', '--local', '--fixed-value', '--unset-all', key, value]);
     }
 }
+/** `checkout` of `-c advice.detachedHead=false checkout ...`. */
+function subcommand(args) {
+    for (let i = 0; i < args.length; i++) {
+        if (args[i] === '-c')
+            i++;
+        else if (!args[i].startsWith('-'))
+            return args[i];
+    }
+    return '';
+}
+function splitNul(text) {
+    return text.split('\0').filter(Boolean);
+}
 function lastLines(text) {
     return text.trim().split('\n').slice(-3).join(' | ');
 }
@@ -4910,29 +5104,45 @@ function lastLines(text) {
 
 
 
+
 /** Committer identity when the checkout has none (GitHub runners have none by default). */
 const BOT = {
     name: 'github-actions[bot]',
     email: '41898282+github-actions[bot]@users.noreply.github.com'
 };
+/** Variables of the run's environment git may see: ssh access and which config files it reads. */
+const GIT_PASSES = [
+    'SSH_AUTH_SOCK',
+    'GIT_SSH',
+    'GIT_SSH_COMMAND',
+    'GIT_CONFIG_NOSYSTEM',
+    'GIT_CONFIG_GLOBAL',
+    'GIT_CONFIG_SYSTEM'
+];
+/**
+ * git's environment: the allowlist (no tokens, no database URL: authentication is a config file,
+ * see auth.ts) plus what makes it non-interactive and bounded.
+ */
+function gitEnv(parent) {
+    return childEnv(parent, {
+        pass: GIT_PASSES,
+        set: {
+            GIT_TERMINAL_PROMPT: '0',
+            GCM_INTERACTIVE: 'never',
+            GIT_LITERAL_PATHSPECS: '1',
+            // A stalled network must fail the step, not hang the run until the job times out.
+            GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+            GIT_HTTP_LOW_SPEED_TIME: '60',
+            GIT_SSH_COMMAND: parent.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
+        }
+    });
+}
 /**
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
  * also look up that remote's URL, in parallel with the check (each git start costs ~10 ms).
  */
 async function openCheckout(checkout, remote) {
-    const env = {};
-    for (const [key, value] of Object.entries(checkout.env))
-        if (value !== undefined)
-            env[key] = value;
-    Object.assign(env, {
-        GIT_TERMINAL_PROMPT: '0',
-        GCM_INTERACTIVE: 'never',
-        GIT_LITERAL_PATHSPECS: '1',
-        // A stalled network must fail the step, not hang the run until the job times out.
-        GIT_HTTP_LOW_SPEED_LIMIT: '1000',
-        GIT_HTTP_LOW_SPEED_TIME: '60',
-        GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
-    });
+    const env = gitEnv(checkout.env);
     const git = new GitCommandManager(checkout.workdir, checkout.log, env, checkout.runner ?? execGit);
     const [inside, remoteUrl] = await Promise.all([
         git.tryExec(['rev-parse', '--is-inside-work-tree']),
@@ -4997,6 +5207,7 @@ function withStepSession(step, checkout, fn) {
 
 
 
+
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
 async function apply(step, deps, push) {
     return withStepSession(step, deps.checkout, async (s) => {
@@ -5012,7 +5223,8 @@ async function apply(step, deps, push) {
         if (!push) {
             return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details };
         }
-        await pushOrExplain(s.git, { remote: s.remote, src: head, dst: `refs/heads/${s.branch}` });
+        const dst = `refs/heads/${s.branch}`;
+        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: s.tip });
         return {
             status: 'succeeded',
             changed: [...removed, `${s.remote}/${s.branch} is now ${revert_short(head)}`],
@@ -5053,6 +5265,8 @@ const filesPhase = {
         const notes = [];
         for (const step of steps) {
             notes.push(await withStepSession(step, deps.checkout, async (s) => {
+                // The step checks out the remote head in the checkout: nothing untracked may be in the way.
+                await requireNothingUntrackedAt(s.git, await s.git.changedPaths('HEAD', s.tip));
                 const present = await presentPaths(s.git, step.action.rules.remove, s.tip);
                 const missing = await missingProtected(s.git, step.action.rules, s.tip);
                 // Without a git step to bring them back, a missing protected file fails the run here,
@@ -5072,586 +5286,12 @@ const filesPhase = {
     drill: (step, deps) => apply(step, deps, false)
 };
 
-;// CONCATENATED MODULE: ./src/providers/types.ts
-/** Two target lists name the same set (a variable is scoped by its set of targets). */
-const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x));
-
-;// CONCATENATED MODULE: ./src/phases/flags.ts
-
-
-
-async function inspect(provider, action) {
-    const keys = Object.keys(action.set);
-    // Independent reads, concurrently (each is a round trip to the platform).
-    const [entries, live] = await Promise.all([
-        provider.readEnv(keys),
-        provider.currentProductionDeployment()
-    ]);
-    const exact = new Map();
-    for (const key of keys) {
-        const mine = entries.filter(e => e.key === key);
-        const same = mine.find(e => sameTargets(e.targets, action.targets));
-        const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)));
-        if (!same && clash)
-            throw new model/* RollbackError */.Z(`${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`);
-        if (same)
-            exact.set(key, same);
-    }
-    const diff = keys.filter(k => exact.get(k)?.value !== action.set[k]);
-    const builtAt = live?.buildingAt ?? live?.createdAt;
-    const liveHasValues = live !== undefined &&
-        builtAt !== undefined &&
-        keys.every(k => {
-            const updated = exact.get(k)?.updatedAt;
-            return updated !== undefined && builtAt > updated;
-        });
-    let pending;
-    if (action.redeploy && diff.length === 0 && !liveHasValues) {
-        const lastChange = Math.max(...keys.map(k => exact.get(k)?.updatedAt ?? 0));
-        if (lastChange > 0)
-            [pending] = await provider.pendingProductionDeployments(lastChange);
-    }
-    const staged = action.redeploy && !(await provider.autoAssignsProduction());
-    return { exact, diff, live, liveHasValues, pending, staged };
-}
-function describeOld(env) {
-    if (!env)
-        return '(not set)';
-    if (env.value === undefined)
-        return `(${env.type}, value not readable)`;
-    return env.value;
-}
-function planned(action, provider, state) {
-    const where = `(${action.targets.join(', ')})`;
-    const lines = Object.entries(action.set).map(([key, value]) => {
-        if (!state)
-            return `set ${key}=${value} ${where} on ${provider}`;
-        const old = state.exact.get(key);
-        if (!state.diff.includes(key))
-            return `${key} ${where}: already ${value} (unchanged)`;
-        return `${key} ${where}: ${describeOld(old)} -> ${value}`;
-    });
-    if (action.redeploy) {
-        if (state && state.diff.length === 0 && state.liveHasValues)
-            lines.push(`no redeploy: live deployment ${state.live.id} was built with these values`);
-        else if (state?.pending)
-            lines.push(`wait for production deployment ${state.pending.id} (${state.pending.state}), already building with these values`);
-        else
-            lines.push(`redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${(0,duration/* formatDuration */.a3)(action.waitTimeoutMs)})`);
-    }
-    if (state?.staged && !(state.diff.length === 0 && state.liveHasValues))
-        lines.push('the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on');
-    return lines;
-}
-function recoveryFor(provider, action, state) {
-    const restores = state.diff.map(key => {
-        const old = state.exact.get(key);
-        if (!old)
-            return `delete ${key}`;
-        if (old.value === undefined)
-            return `restore ${key} from your secret store (it was ${old.type})`;
-        return `set ${key}=${old.value}`;
-    });
-    const lines = [
-        `flags: previous values on ${provider.description} (${action.targets.join(', ')}): ${restores.join(', ')}${action.redeploy ? ', then redeploy' : ''}`
-    ];
-    if (action.redeploy && state.live)
-        lines.push(`flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: Instant Rollback to it restores them in seconds`);
-    return lines;
-}
-function requireLive(state, provider) {
-    if (!state.live)
-        throw new model/* RollbackError */.Z(`no production deployment found on ${provider.description} to redeploy`, 'Deploy the project to production once (or set flags.redeploy: false when no NEXT_PUBLIC_* variable changes).');
-    return state.live;
-}
-const flagsPhase = {
-    phase: 'flags',
-    needs: ['hosting', 'log', 'run'],
-    plan(runbook) {
-        const flags = runbook.flags;
-        if (flags === undefined)
-            return [];
-        const action = {
-            set: { ...flags.set },
-            targets: [...flags.targets],
-            redeploy: flags.redeploy || Object.keys(flags.set).some(k => k.startsWith('NEXT_PUBLIC_')),
-            waitTimeoutMs: (0,duration/* parseDuration */.E9)(flags['wait-timeout'])
-        };
-        const provider = runbook.hosting
-            ? `${runbook.hosting.provider} project ${runbook.hosting.project}`
-            : 'the hosting platform';
-        return [
-            {
-                id: 'flags',
-                phase: 'flags',
-                title: `Set ${Object.keys(flags.set).join(', ')} on ${provider}${action.redeploy ? ' and redeploy' : ''}`,
-                changes: planned(action, provider),
-                mutates: true,
-                stage: 'main',
-                action
-            }
-        ];
-    },
-    async preflight(steps, deps) {
-        const notes = [];
-        for (const step of steps) {
-            const provider = deps.hosting.provider();
-            await provider.checkAccess();
-            const state = await inspect(provider, step.action);
-            const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
-            if (step.action.redeploy && !converged)
-                requireLive(state, provider);
-            notes.push({
-                stepId: step.id,
-                changes: planned(step.action, provider.description, state),
-                details: {
-                    liveDeployment: state.live?.id,
-                    liveUrl: state.live && `https://${state.live.url}`
-                }
-            });
-        }
-        return { notes };
-    },
-    async run(step, deps) {
-        return converge(step.action, deps);
-    },
-    async drill(step, deps) {
-        const provider = deps.hosting.provider();
-        await provider.checkAccess();
-        const state = await inspect(provider, step.action);
-        if (step.action.redeploy)
-            requireLive(state, provider);
-        return {
-            status: 'succeeded',
-            changed: [],
-            details: {
-                checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
-                wouldChange: planned(step.action, provider.description, state),
-                liveDeployment: state.live?.id
-            }
-        };
-    }
-};
-async function converge(action, deps) {
-    const provider = deps.hosting.provider();
-    const state = await inspect(provider, action);
-    const liveUrl = state.live && `https://${state.live.url}`;
-    if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
-        deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`);
-        return {
-            status: 'succeeded',
-            changed: [],
-            outputs: liveUrl ? { 'deployment-url': liveUrl } : undefined,
-            details: { unchanged: true, liveDeployment: state.live?.id }
-        };
-    }
-    const changed = [];
-    const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : [];
-    const outputs = {};
-    // In the log before the change: if the process dies mid-step, the old values are still on record.
-    for (const line of recovery)
-        deps.log.info(`before changing: ${line}`);
-    try {
-        if (state.diff.length > 0) {
-            const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]]));
-            await provider.setEnv(values, action.targets);
-            for (const key of state.diff)
-                changed.push(`${key} (${action.targets.join(', ')}): ${describeOld(state.exact.get(key))} -> ${action.set[key]}`);
-        }
-        if (action.redeploy) {
-            let created;
-            if (state.pending) {
-                created = state.pending;
-                deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`);
-            }
-            else {
-                const live = requireLive(state, provider);
-                created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId });
-                changed.push(`redeploy ${created.id} started from ${live.id}`);
-            }
-            outputs['deployment-id'] = created.id;
-            deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`);
-            const done = await provider.waitForDeployment(created.id, {
-                timeoutMs: action.waitTimeoutMs,
-                promote: state.staged,
-                onProgress: d => deps.log.info(`flags: deployment ${d.id} ${d.state}`)
-            });
-            outputs['deployment-url'] = `https://${done.url}`;
-            changed.push(`deployment ${done.id} is live at https://${done.url}`);
-        }
-        return { status: 'succeeded', changed, outputs, recovery };
-    }
-    catch (err) {
-        return {
-            status: 'failed',
-            changed,
-            outputs,
-            recovery,
-            error: err instanceof model/* RollbackError */.Z
-                ? { message: err.message, hint: err.hint }
-                : { message: err instanceof Error ? err.message : String(err) }
-        };
-    }
+;// CONCATENATED MODULE: ./src/providers/module.ts
+/** Keeps a module's config type tied to its own schema fragment. */
+function defineProvider(module) {
+    return module;
 }
 
-;// CONCATENATED MODULE: ./src/phases/git.ts
-
-
-
-
-
-
-
-function requireUnmovedForReset(checked, s) {
-    const seen = checked?.tip;
-    if (seen && seen !== s.tip) {
-        throw new model/* RollbackError */.Z(`branch: ${s.remote}/${s.branch} moved since the checks (${revert_short(seen)} -> ${revert_short(s.tip)}); a reset now would discard commits that were not shown in the plan`, 'run again to see the new plan (the commits to discard) and confirm it');
-    }
-}
-function changedLines(resolved, prepared, s) {
-    const where = `${s.remote}/${s.branch}`;
-    const lines = [];
-    if (resolved.kind === 'revert') {
-        for (const c of resolved.revert.targets)
-            lines.push(`reverted ${describeCommit(c)}`);
-    }
-    else {
-        lines.push(`reset ${where} from ${revert_short(s.tip)} to ${revert_short(resolved.reset.target)}`);
-        for (const c of resolved.reset.discarded)
-            lines.push(`discarded ${describeCommit(c)}`);
-    }
-    for (const path of prepared.files.removed)
-        lines.push(`removed ${path}`);
-    lines.push(`${where} is now ${revert_short(prepared.head)}`);
-    return lines;
-}
-async function runGit(step, deps, checked) {
-    const action = step.action;
-    return withStepSession(step, deps.checkout, async (s) => {
-        const resolved = await resolve(s, action, deps.log, checked?.fetch);
-        if (resolved.kind === 'reset')
-            requireUnmovedForReset(checked, s);
-        const prepared = await prepare(s, action, resolved, deps.run.label);
-        if (prepared.upToDate) {
-            deps.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`);
-            return {
-                status: 'succeeded',
-                changed: [],
-                outputs: { 'head-sha': s.tip },
-                details: details(resolved, prepared, { upToDate: true })
-            };
-        }
-        const dst = `refs/heads/${s.branch}`;
-        let recovery;
-        let backup;
-        if (resolved.kind === 'reset') {
-            backup = backupRef(action, deps.run.request.runId);
-            await backupThenForcePush(s, backup);
-            deps.log.info(`old head ${revert_short(s.tip)} kept at ${backup}; ${dst} reset with lease`);
-            recovery = [
-                `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
-                `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
-            ];
-        }
-        else {
-            await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst });
-            deps.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
-            recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
-        }
-        return {
-            status: 'succeeded',
-            changed: changedLines(resolved, prepared, s),
-            outputs: { 'head-sha': prepared.head },
-            recovery,
-            details: details(resolved, prepared, { backupRef: backup, previousHead: s.tip })
-        };
-    });
-}
-async function drillGit(step, deps, checked) {
-    return withStepSession(step, deps.checkout, async (s) => {
-        const resolved = await resolve(s, step.action, deps.log, checked?.fetch);
-        const prepared = await prepare(s, step.action, resolved, deps.run.label);
-        // Not under refs/heads: a scratch branch would start push workflows and preview builds.
-        const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`;
-        await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch });
-        const deleted = await s.git.deleteRemoteRef(s.remote, scratch);
-        if (deleted.exitCode !== 0)
-            deps.log.warn(`could not delete drill branch ${scratch}`);
-        return {
-            status: 'succeeded',
-            changed: [
-                `drill: built ${revert_short(prepared.head)} from ${revert_short(s.tip)}, pushed it to ${scratch} and deleted it`,
-                ...describeResolved(resolved, s, step.action)
-            ],
-            details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
-        };
-    });
-}
-async function skipped(step, deps) {
-    deps.log.warn(`git: skipped, ${step.action.skip}`);
-    return { status: 'skipped', changed: [], details: { reason: step.action.skip } };
-}
-const gitPhase = {
-    phase: 'git',
-    needs: ['checkout', 'log', 'run'],
-    preflightShares: 'checkout',
-    plan(runbook, request) {
-        if (runbook.git === undefined)
-            return [];
-        const action = gitAction(runbook, request);
-        if (action.skip) {
-            const title = `git: nothing to roll back (${action.skip})`;
-            return [
-                { id: 'git', phase: 'git', title, changes: [], mutates: false, stage: 'main', action }
-            ];
-        }
-        const title = action.strategy === 'reset'
-            ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
-            : `revert ${action.revert ?? '?'} on ${action.branch}`;
-        return [
-            {
-                id: 'git',
-                phase: 'git',
-                title,
-                changes: describeAction(action),
-                mutates: true,
-                stage: 'main',
-                action
-            }
-        ];
-    },
-    async preflight(steps, deps) {
-        const notes = [];
-        const checked = new Map();
-        for (const step of steps) {
-            if (step.action.skip)
-                continue;
-            const note = await withStepSession(step, deps.checkout, async (s) => {
-                await requireClean(s);
-                const resolved = await resolve(s, step.action, deps.log);
-                checked.set(step.id, { tip: s.tip, fetch: fetchStats(resolved) });
-                const tried = await trial(s, step.action, resolved, {
-                    tempDir: deps.checkout.tempDir,
-                    label: deps.run.label
-                });
-                const outcome = tried.upToDate
-                    ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
-                    : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`;
-                return {
-                    stepId: step.id,
-                    changes: [...describeResolved(resolved, s, step.action), outcome],
-                    details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
-                };
-            });
-            notes.push(note);
-        }
-        return { notes, checked };
-    },
-    run: (step, deps, checked) => step.action.skip ? skipped(step, deps) : runGit(step, deps, checked),
-    drill: (step, deps, checked) => step.action.skip ? skipped(step, deps) : drillGit(step, deps, checked)
-};
-
-;// CONCATENATED MODULE: ./src/db/assertions.ts
-
-
-const MAX_REPORTED_ROWS = 20;
-/** The check's single SELECT, or a RollbackError saying why it cannot be a check. */
-async function assertions_checkStatement(check, field) {
-    const stmts = await classifySql(check.sql).catch((err) => {
-        throw new util_errors/* RollbackError */.Z(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
-    });
-    if (stmts.length !== 1 || stmts[0].kind !== 'SelectStmt' || !stmts[0].readOnly) {
-        throw new util_errors/* RollbackError */.Z(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `a check only reads; put changes in database steps`);
-    }
-    // A SELECT can still change session state (set_config(), advisory locks): refused as in sql steps.
-    if (stmts[0].rejected) {
-        throw new util_errors/* RollbackError */.Z(`${field}.sql: ${stmts[0].rejected}`, `a check only reads`);
-    }
-    return stmts[0].sql;
-}
-function expectation(check) {
-    const e = check.expect;
-    const parts = [];
-    if (e.rows !== undefined)
-        parts.push(`${e.rows} row${e.rows === 1 ? '' : 's'}`);
-    if (e['max-rows'] !== undefined)
-        parts.push(`at most ${e['max-rows']} rows`);
-    if (e.value !== undefined)
-        parts.push(`value ${JSON.stringify(e.value)}`);
-    return parts.join(' and ');
-}
-function sameValue(actual, expected) {
-    if (actual === null || actual === undefined)
-        return false;
-    if (typeof expected === 'boolean') {
-        return (actual === expected ||
-            String(actual) === (expected ? 't' : 'f') ||
-            String(actual) === String(expected));
-    }
-    if (typeof expected === 'number')
-        return Number(actual) === expected;
-    return String(actual) === expected;
-}
-async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
-    const started = Date.now();
-    const res = await client.query(`SELECT q.*, count(*) OVER () AS __er_total FROM (${sql}) AS q LIMIT ${maxRows + 1}`);
-    const durationMs = Date.now() - started;
-    const total = Number(res.rows[0]?.__er_total ?? 0);
-    const rows = res.rows.slice(0, maxRows).map(r => {
-        const { __er_total: _drop, ...rest } = r;
-        void _drop;
-        return rest;
-    });
-    const e = check.expect;
-    const failures = [];
-    if (e.rows !== undefined && total !== e.rows)
-        failures.push(`${total} rows`);
-    if (e['max-rows'] !== undefined && total > e['max-rows'])
-        failures.push(`${total} rows`);
-    if (e.value !== undefined) {
-        const first = rows[0];
-        const actual = first ? Object.values(first)[0] : undefined;
-        if (!sameValue(actual, e.value)) {
-            failures.push(`value ${first ? JSON.stringify(actual) : '(no rows)'}`);
-        }
-    }
-    const ok = failures.length === 0;
-    return {
-        ok,
-        summary: ok
-            ? `holds: ${expectation(check)} (got ${total} row${total === 1 ? '' : 's'})`
-            : `expected ${expectation(check)}, got ${[...new Set(failures)].join(' and ')}`,
-        total,
-        rows,
-        truncated: total > rows.length,
-        durationMs
-    };
-}
-
-;// CONCATENATED MODULE: ./src/phases/integrity.ts
-
-
-
-
-const integrityPhase = {
-    phase: 'integrity',
-    needs: ['database', 'log', 'run'],
-    preflightShares: 'database',
-    plan(runbook) {
-        const steps = [];
-        for (const [index, check] of (runbook.integrity ?? []).entries()) {
-            for (const when of check.when) {
-                steps.push({
-                    id: `integrity:${index + 1}-${slug(check.name)}:${when}`,
-                    phase: 'integrity',
-                    title: `${check.name} (${when})`,
-                    changes: [],
-                    mutates: false,
-                    stage: when === 'before' ? 'before' : 'main',
-                    action: { index, field: `integrity[${index}]`, when, check }
-                });
-            }
-        }
-        return steps;
-    },
-    warmUp() {
-        // Every check is parsed at preflight.
-        preloadSqlParser();
-    },
-    async preflight(steps, deps) {
-        const notes = [];
-        for (const step of steps) {
-            await assertions_checkStatement(step.action.check, step.action.field);
-        }
-        const session = await preflightSession(deps.database.settings, {
-            planning: deps.run.request.command === 'plan',
-            log: deps.log,
-            phase: 'integrity'
-        });
-        if (!session)
-            return { notes };
-        const { client } = session;
-        try {
-            for (const step of steps) {
-                const sql = await assertions_checkStatement(step.action.check, step.action.field);
-                try {
-                    await client.query(`EXPLAIN ${sql}`);
-                }
-                catch (err) {
-                    // A check run after the rollback may read what the rollback creates: only warn for those.
-                    if (step.action.when === 'before')
-                        throw sqlError(err, `${step.action.field}.sql`, sql);
-                    deps.log.warn(`${step.id}: ${err.message} (checked again after the rollback)`);
-                }
-            }
-        }
-        finally {
-            await client.end().catch(() => { });
-        }
-        return { notes };
-    },
-    run(step, deps) {
-        return assert(step, deps);
-    },
-    // Read-only either way: a drill runs the same assertions.
-    drill(step, deps) {
-        return assert(step, deps);
-    }
-};
-async function assert(step, deps) {
-    const { check, field } = step.action;
-    let settings;
-    try {
-        settings = deps.database.settings();
-        const sql = await assertions_checkStatement(check, field);
-        const outcome = await withClient(settings, 'integrity', async (client) => {
-            await client.query('SET default_transaction_read_only = on');
-            try {
-                return await runAssertion(client, check, sql, MAX_REPORTED_ROWS);
-            }
-            catch (err) {
-                throw sqlError(err, `${field}.sql`, sql);
-            }
-        });
-        const details = {
-            check: check.name,
-            when: step.action.when,
-            expected: check.expect,
-            total: outcome.total,
-            rows: outcome.rows,
-            rowsTruncated: outcome.truncated,
-            durationMs: outcome.durationMs
-        };
-        if (outcome.ok)
-            return { status: 'succeeded', changed: [], details: { ...details, result: outcome.summary } };
-        const message = `${check.name}: ${outcome.summary}`;
-        if (deps.run.mode === 'drill' && step.action.when === 'after') {
-            // A drill rolls its changes back, so an after-check sees the data as it was.
-            const note = `${message} (drill: the rollback's changes were rolled back, so this reflects the current data)`;
-            deps.log.warn(note);
-            return { status: 'warned', changed: [], details: { ...details, result: note } };
-        }
-        if (check['on-fail'] === 'warn') {
-            deps.log.warn(message);
-            return { status: 'warned', changed: [], details: { ...details, result: message } };
-        }
-        return {
-            status: 'failed',
-            changed: [],
-            details,
-            error: {
-                message,
-                hint: `the offending rows are in the step details (first ${MAX_REPORTED_ROWS}); fix the data or set ${field}.on-fail: warn`
-            }
-        };
-    }
-    catch (err) {
-        return failedResult(err, field, settings);
-    }
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = require("node:child_process");
 ;// CONCATENATED MODULE: ./src/http/body.ts
 /** Reads a response body up to a size limit, so no answer can take unbounded memory. */
 async function readBounded(response, maxBytes) {
@@ -6342,6 +5982,1625 @@ async function postJson(url, payload, options = {}) {
 
 
 
+;// CONCATENATED MODULE: ./src/providers/github-variables.ts
+/**
+ * Hosting through GitHub itself: the flags are repository Actions variables and a deploy is a
+ * dispatch of the deploy workflow, watched until its run completes. Changing a variable deploys
+ * nothing by itself, and GITHUB_TOKEN cannot write variables (a fine-grained token or App with
+ * "Variables: write" is needed): the errors say so. Speaks to the REST API through src/http
+ * (not src/github, which serves notify and ChatOps); the variable list is read once per instance.
+ */
+
+
+
+/** How long a dispatched run may take to appear in the runs list. */
+const DISPATCH_APPEAR_MS = 30_000;
+class GitHubVariablesProvider {
+    options;
+    description;
+    http;
+    clock;
+    variables;
+    constructor(options) {
+        this.options = options;
+        this.clock = options.clock ?? systemClock;
+        this.description = `GitHub repository ${options.project} (Actions variables, workflow ${options.workflow} on ${options.ref})`;
+        this.http = new HttpClient({
+            service: 'GitHub',
+            baseUrl: options.apiUrl,
+            headers: {
+                authorization: `Bearer ${options.token}`,
+                accept: 'application/vnd.github+json',
+                'x-github-api-version': '2022-11-28'
+            },
+            fetch: options.fetch,
+            clock: this.clock,
+            errorShape: githubErrorShape,
+            mapError: e => this.mapError(e),
+            log: options.log
+        });
+    }
+    mapError(error) {
+        const detail = `${error.status} ${error.api.message ?? 'no message'}`;
+        const source = this.options.tokenSource ?? 'the hosting-token input';
+        if (error.status === 401)
+            return new util_errors/* RollbackError */.Z(`GitHub rejected the token (${detail})`, `Put a valid fine-grained token with "Variables: write" and "Actions: write" in ${source}.`);
+        if (error.status === 403 && /not accessible by integration/i.test(error.api.message ?? ''))
+            return new util_errors/* RollbackError */.Z(`GitHub refused ${error.what}: the token lacks a permission (${detail})`, /variables/.test(error.what)
+                ? 'GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write".'
+                : `The token in ${source} needs "Actions: write" to dispatch the deploy workflow.`);
+        if (error.status === 404)
+            return new util_errors/* RollbackError */.Z(`GitHub ${error.what}: not found (${detail})`, 'Check hosting.project (owner/repo) and hosting.workflow; a token without access also gets 404.');
+        return undefined;
+    }
+    path(suffix) {
+        return `/repos/${this.options.project}${suffix}`;
+    }
+    workflowPath(suffix) {
+        return this.path(`/actions/workflows/${encodeURIComponent(this.options.workflow)}${suffix}`);
+    }
+    /** The first page of the workflow's runs (newest first): enough to find a new or pending one. */
+    async runs(query) {
+        const body = await this.http.json('GET', this.workflowPath('/runs'), {
+            query
+        });
+        return body.workflow_runs ?? [];
+    }
+    toDeployment(run) {
+        const completed = run.status === 'completed';
+        const ok = completed && run.conclusion === 'success';
+        return {
+            id: String(run.id),
+            url: run.html_url.replace(/^https?:\/\//, ''),
+            state: ok ? 'READY' : completed ? 'ERROR' : run.status === 'queued' ? 'QUEUED' : 'BUILDING',
+            aliasAssigned: ok,
+            errorMessage: completed && !ok ? `workflow run ${run.conclusion ?? 'failed'}` : undefined,
+            createdAt: Date.parse(run.created_at),
+            buildingAt: run.run_started_at ? Date.parse(run.run_started_at) : undefined,
+            target: 'production'
+        };
+    }
+    async checkAccess() {
+        await Promise.all([this.http.request('GET', this.path('')), this.runs({ per_page: '1' })]);
+    }
+    /** Every repository variable, all pages; read once (again after this instance wrote). */
+    listVariables() {
+        this.variables ??= readLinkedPages(this.http, this.path('/actions/variables'), body => body.variables ?? [], { what: `the Actions variables of ${this.options.project}`, query: { per_page: '30' } });
+        this.variables.catch(() => (this.variables = undefined));
+        return this.variables;
+    }
+    async readEnv(keys) {
+        return (await this.listVariables())
+            .filter(v => keys.includes(v.name))
+            .map(v => ({
+            id: v.name,
+            key: v.name,
+            value: v.value,
+            type: 'plain',
+            targets: ['production'],
+            updatedAt: v.updated_at ? Date.parse(v.updated_at) : undefined
+        }));
+    }
+    async setEnv(values, targets) {
+        if (targets.length !== 1 || targets[0] !== 'production')
+            throw new util_errors/* RollbackError */.Z('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
+        const current = await this.readEnv(Object.keys(values));
+        this.variables = undefined;
+        const changes = [];
+        for (const [key, value] of Object.entries(values)) {
+            const old = current.find(e => e.key === key);
+            if (old)
+                await this.http.request('PATCH', this.path(`/actions/variables/${encodeURIComponent(key)}`), {
+                    json: { name: key, value },
+                    // Setting the same value again is harmless.
+                    retry: 'any-failure'
+                });
+            else
+                await this.http.request('POST', this.path('/actions/variables'), {
+                    json: { name: key, value },
+                    // A repeat after a lost answer gets 409; only a refused request is repeated.
+                    retry: 'rejected'
+                });
+            changes.push({
+                key,
+                targets,
+                value,
+                old: old && { value: old.value, type: 'plain', readable: true }
+            });
+        }
+        return changes;
+    }
+    async currentProductionDeployment() {
+        const [run] = await this.runs({ branch: this.options.ref, status: 'success', per_page: '1' });
+        return run ? this.toDeployment(run) : undefined;
+    }
+    /** Every run created since `since` (all pages: a busy branch may have more than one page). */
+    async pendingProductionDeployments(since) {
+        const runs = await readLinkedPages(this.http, this.workflowPath('/runs'), body => body.workflow_runs ?? [], {
+            what: `the runs of ${this.options.workflow} since ${new Date(since).toISOString()}`,
+            query: {
+                branch: this.options.ref,
+                created: `>=${new Date(since).toISOString()}`,
+                per_page: '100'
+            },
+            maxPages: 10
+        });
+        return runs
+            .filter(r => r.status !== 'completed' && Date.parse(r.created_at) > since)
+            .map(r => this.toDeployment(r));
+    }
+    /** Dispatches the deploy workflow (GitHub answers 204 without the run) and finds its run. */
+    async redeploy(_from, _meta) {
+        const query = { event: 'workflow_dispatch', branch: this.options.ref, per_page: '20' };
+        const known = new Set((await this.runs(query)).map(r => r.id));
+        await this.http.request('POST', this.workflowPath('/dispatches'), {
+            json: { ref: this.options.ref },
+            retry: 'rejected'
+        });
+        return poll({
+            clock: this.clock,
+            timeoutMs: DISPATCH_APPEAR_MS,
+            schedule: [{ everyMs: 2_000 }],
+            check: async () => {
+                const run = (await this.runs(query)).find(r => !known.has(r.id));
+                return run
+                    ? { done: true, value: this.toDeployment(run) }
+                    : { done: false, state: 'not listed' };
+            },
+            timeoutError: () => new util_errors/* RollbackError */.Z(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within ${(0,duration/* formatDuration */.a3)(DISPATCH_APPEAR_MS)}`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.')
+        });
+    }
+    async waitForDeployment(id, options) {
+        let url = '';
+        let last = '';
+        return poll({
+            clock: this.clock,
+            timeoutMs: options.timeoutMs,
+            check: async () => {
+                const run = await this.http.json('GET', this.path(`/actions/runs/${id}`));
+                url = run.html_url;
+                const d = this.toDeployment(run);
+                if (d.state !== last)
+                    options.onProgress?.(d);
+                last = d.state;
+                if (d.state === 'ERROR')
+                    throw new util_errors/* RollbackError */.Z(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
+                return d.state === 'READY' ? { done: true, value: d } : { done: false, state: run.status };
+            },
+            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.Z(`deploy workflow run ${id} not finished after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (${last})`, `Watch it at ${url}, or raise flags.wait-timeout and rerun.`)
+        });
+    }
+    async autoAssignsProduction() {
+        return true;
+    }
+    promote() {
+        return Promise.reject(new util_errors/* RollbackError */.Z('github-variables has no promote: a deploy is a run'));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/providers/github-variables-module.ts
+/** GitHub Actions variables + a deploy workflow as a provider module. */
+
+
+const githubVariablesModule = defineProvider({
+    name: 'github-variables',
+    schema: ({ z, secretEnvName, httpUrl, gitRef, matching }) => z
+        .object({
+        provider: z.literal('github-variables'),
+        project: z.string().min(1).describe('The repository holding the variables: owner/repo.'),
+        'token-env': secretEnvName.default('GH_VARIABLES_TOKEN'),
+        'api-url': httpUrl
+            .optional()
+            .describe('API base URL (default: the run’s GitHub API; tests use a stand-in).'),
+        workflow: matching(/^[A-Za-z0-9._-]+$/, 'a workflow file name such as deploy.yml, or its id')
+            .optional()
+            .describe('The deploy workflow dispatched after the variables change.'),
+        ref: gitRef.default('main').describe('Branch the deploy workflow runs on.')
+    })
+        .strict(),
+    capabilities: {
+        label: 'GitHub Actions variables',
+        dashboard: 'the repository’s Actions settings',
+        envTargets: 'target-sets',
+        conflict: 'repository variables have no per-environment targets',
+        buildTimePrefixes: ['NEXT_PUBLIC_']
+    },
+    tokenHint: tokenEnv => `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`,
+    create: (config, deps) => new GitHubVariablesProvider({
+        apiUrl: config['api-url'] ?? deps.githubApiUrl ?? 'https://api.github.com',
+        token: deps.token,
+        project: config.project,
+        workflow: config.workflow ?? '',
+        ref: config.ref,
+        tokenSource: deps.tokenSource,
+        fetch: deps.fetch,
+        clock: deps.clock,
+        log: deps.log
+    })
+});
+
+;// CONCATENATED MODULE: ./src/providers/netlify-http.ts
+/**
+ * The Netlify API on the shared HTTP layer: Bearer auth, errors `{code, message}` turned into
+ * messages that say what to fix. Retries, `X-RateLimit-Reset` waits and deadlines are the
+ * layer's; which calls may be repeated is decided per call in netlify.ts, because Netlify has no
+ * idempotency keys.
+ */
+
+
+function mapError(error, options) {
+    const detail = `${error.status}: ${error.api.message ?? 'no message'}`;
+    if (error.status === 401)
+        return new util_errors/* RollbackError */.Z(`Netlify rejected the token (${detail})`, `Put a valid Netlify personal access token in ${options.tokenSource} (User settings > Applications > Personal access tokens).`);
+    if (error.status === 403)
+        return new util_errors/* RollbackError */.Z(`Netlify refused ${error.what} (${detail})`, `The token in ${options.tokenSource} cannot change site ${options.site}: use a token of a member of the site's team with deploy rights, or fix hosting.account.`);
+    if (error.status === 404 && /\/sites\/[^/]+$/.test(error.what))
+        return new util_errors/* RollbackError */.Z(`Netlify site \`${options.site}\` not found (${detail})`, 'Check hosting.project: the site id (Site configuration > Site information) or its <name>.netlify.app domain.');
+    if (error.status >= 500 && error.what.startsWith('POST '))
+        return new util_errors/* RollbackError */.Z(`Netlify ${error.what} failed (${detail})`, 'Netlify may or may not have done it (it has no idempotency keys): check the Netlify UI, then rerun; a rerun reads the current state first.');
+    return undefined;
+}
+function netlifyClient(options) {
+    return new HttpClient({
+        service: 'Netlify',
+        baseUrl: options.apiUrl,
+        headers: { authorization: `Bearer ${options.token}` },
+        fetch: options.fetch,
+        clock: options.clock,
+        errorShape: netlifyErrorShape,
+        mapError: error => mapError(error, options),
+        log: options.log
+    });
+}
+
+;// CONCATENATED MODULE: ./src/providers/netlify.ts
+/**
+ * Netlify REST client behind the HostingProvider interface. Variables are account environment
+ * variables scoped to the site, one value per deploy context; a redeploy is a production build
+ * without cache; a deploy is live when it is ready and is the site's published deploy. Netlify
+ * has no idempotency keys, so a request that creates something (a build, a variable) is retried
+ * only when Netlify certainly did not process it (429).
+ */
+
+
+
+
+const NETLIFY_API_URL = 'https://api.netlify.com/api/v1';
+/** The deploy contexts a runbook target stands for (Vercel's "preview" is every non-production deploy). */
+const CONTEXTS_OF = {
+    production: ['production'],
+    preview: ['deploy-preview', 'branch-deploy'],
+    development: ['dev']
+};
+const EVERY_CONTEXT = ['production', 'deploy-preview', 'branch-deploy', 'dev'];
+/** Deploy lists are read page by page up to this many pages (100 deploys each). */
+const MAX_DEPLOY_PAGES = 10;
+const STATE = {
+    new: 'QUEUED',
+    pending_review: 'QUEUED',
+    accepted: 'QUEUED',
+    enqueued: 'QUEUED',
+    retrying: 'QUEUED',
+    ready: 'READY',
+    error: 'ERROR',
+    rejected: 'CANCELED'
+};
+/** The value a context resolves to: its own value, else the one for all contexts. */
+function netlify_resolve(v, context) {
+    return v.values.find(x => x.context === context) ?? v.values.find(x => x.context === 'all');
+}
+/** One entry per runbook target that has a value (Netlify values are per context, independent). */
+function hostedEntries(v) {
+    const updatedAt = v.updated_at ? Date.parse(v.updated_at) : undefined;
+    const entries = [];
+    for (const target of Object.keys(CONTEXTS_OF)) {
+        const found = CONTEXTS_OF[target].map(c => netlify_resolve(v, c));
+        if (found.every(x => x === undefined))
+            continue;
+        const values = new Set(found.map(x => x?.value));
+        entries.push({
+            id: `${v.key}@${target}`,
+            key: v.key,
+            // Secrets are readable only in dev; contexts of one target that differ have no one value.
+            value: values.size === 1 ? [...values][0] : undefined,
+            type: v.is_secret ? 'secret' : 'plain',
+            targets: [target],
+            updatedAt
+        });
+    }
+    return entries;
+}
+class NetlifyProvider {
+    options;
+    description;
+    apiUrl;
+    clock;
+    http;
+    siteCache;
+    constructor(options) {
+        this.options = options;
+        this.apiUrl = (options.apiUrl ?? NETLIFY_API_URL).replace(/\/+$/, '');
+        this.description = `netlify site ${options.site}`;
+        const clock = options.clock ?? systemClock;
+        this.clock = clock;
+        this.http = netlifyClient({
+            apiUrl: this.apiUrl,
+            token: options.token,
+            tokenSource: options.tokenSource,
+            site: options.site,
+            fetch: options.fetch,
+            clock,
+            log: options.log
+        });
+    }
+    json(method, path, call = {}) {
+        return this.http.json(method, path, call);
+    }
+    sitePath(suffix = '') {
+        return `/sites/${encodeURIComponent(this.options.site)}${suffix}`;
+    }
+    /** The site, read fresh (its published deploy changes while we wait). */
+    async site() {
+        this.siteCache = await this.json('GET', this.sitePath());
+        return this.siteCache;
+    }
+    async envPath(key) {
+        const site = this.siteCache ?? (await this.site());
+        const account = this.options.account ?? site.account_slug ?? site.account_id ?? '';
+        const suffix = key === undefined ? '' : `/${encodeURIComponent(key)}`;
+        return {
+            path: `/accounts/${encodeURIComponent(account)}/env${suffix}`,
+            query: { site_id: site.id }
+        };
+    }
+    toDeployment(d, publishedId) {
+        const url = d.deploy_ssl_url ?? d.deploy_url ?? d.ssl_url ?? '';
+        const state = STATE[d.state] ?? (d.state === 'ready' ? 'READY' : 'BUILDING');
+        return {
+            id: d.id,
+            url: url.replace(/^https?:\/\//, ''),
+            state,
+            aliasAssigned: state === 'READY' && d.id === publishedId,
+            errorMessage: d.error_message ?? undefined,
+            createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
+            target: d.context
+        };
+    }
+    async checkAccess() {
+        await this.site();
+    }
+    /** The named variables, one GET each (a 404 means not set): no other variable is read. */
+    async readVars(keys) {
+        const found = new Map();
+        const read = async (key) => {
+            const { path, query } = await this.envPath(key);
+            const answer = await this.http.request('GET', path, { query, accept: [404] });
+            if (answer.status !== 404)
+                found.set(key, answer.json());
+        };
+        await Promise.all(keys.map(read));
+        return found;
+    }
+    async readEnv(keys) {
+        const vars = await this.readVars(keys);
+        return keys.flatMap(k => (vars.has(k) ? hostedEntries(vars.get(k)) : []));
+    }
+    async setEnv(values, targets) {
+        const keys = Object.keys(values);
+        const current = await this.readVars(keys);
+        const contexts = [...new Set(targets.flatMap(t => CONTEXTS_OF[t]))];
+        const changes = keys.map(key => this.change(key, values[key], targets, current.get(key)));
+        const created = keys.filter(k => !current.has(k));
+        if (created.length > 0) {
+            const { path, query } = await this.envPath();
+            await this.json('POST', path, {
+                query,
+                json: created.map(key => ({
+                    key,
+                    values: contexts.map(context => ({ context, value: values[key] }))
+                })),
+                retry: 'rejected'
+            });
+        }
+        for (const [key, existing] of current)
+            await this.update(existing, values[key], contexts);
+        return changes;
+    }
+    change(key, value, targets, existing) {
+        if (!existing)
+            return { key, targets, value };
+        const entries = hostedEntries(existing).filter(e => targets.includes(e.targets[0]));
+        const olds = new Set(entries.map(e => e.value));
+        const old = olds.size === 1 ? [...olds][0] : undefined;
+        return {
+            key,
+            targets,
+            value,
+            old: {
+                value: old,
+                type: existing.is_secret ? 'secret' : 'plain',
+                readable: old !== undefined
+            }
+        };
+    }
+    /**
+     * Per-context values are PATCHed one context at a time (other contexts untouched). A variable
+     * with one value for all contexts is PATCHed as `all` when every context changes, else its
+     * values are replaced (PUT) by one per context, the old value kept where the runbook does not
+     * set it.
+     */
+    async update(existing, value, contexts) {
+        const { path, query } = await this.envPath(existing.key);
+        const shared = existing.values.find(v => v.context === 'all');
+        const everyContext = EVERY_CONTEXT.every(c => contexts.includes(c));
+        if (shared && !everyContext) {
+            if (shared.value === undefined)
+                throw new util_errors/* RollbackError */.Z(`${existing.key} on ${this.description} has one value for all contexts that cannot be read, so it cannot be split per context`, 'Set flags.targets to [production, preview, development], or give the variable per-context values in the Netlify UI first.');
+            const split = EVERY_CONTEXT.map(context => ({
+                context,
+                value: contexts.includes(context) ? value : shared.value
+            }));
+            await this.json('PUT', path, {
+                query,
+                json: {
+                    key: existing.key,
+                    scopes: existing.scopes,
+                    is_secret: existing.is_secret,
+                    values: split
+                }
+            });
+            return;
+        }
+        // Setting a context's value twice is harmless: PATCH may be repeated.
+        for (const context of shared ? ['all'] : contexts)
+            await this.json('PATCH', path, { query, json: { context, value }, retry: 'any-failure' });
+    }
+    async currentProductionDeployment() {
+        const site = await this.site();
+        const live = site.published_deploy;
+        return live ? this.toDeployment(live, live.id) : undefined;
+    }
+    /**
+     * Production deploys, newest first, following the `Link` header page by page until `stop`
+     * says enough or MAX_DEPLOY_PAGES were read.
+     */
+    async productionDeploys(stop) {
+        const all = [];
+        let next = this.sitePath('/deploys');
+        let query = { production: 'true', per_page: '100' };
+        for (let page = 1; next !== undefined; page++) {
+            if (page > MAX_DEPLOY_PAGES)
+                throw new ListNotReadError(`the production deploys of ${this.description} were not read to the end (more than ${MAX_DEPLOY_PAGES} pages)`, 'Give a more recent time to look back to, or delete old deploys in the Netlify UI.');
+            const answer = await this.http.request('GET', next, { query });
+            const deploys = answer.json();
+            all.push(...deploys);
+            if (stop(deploys))
+                break;
+            next = nextLink(answer.headers.get('link'));
+            // The next link carries its own query.
+            query = undefined;
+        }
+        return all;
+    }
+    async pendingProductionDeployments(since) {
+        const created = (d) => (d.created_at ? Date.parse(d.created_at) : 0);
+        const deploys = await this.productionDeploys(page => page.some(d => created(d) <= since));
+        // Read after the list: a deploy that became ready meanwhile is then seen as published.
+        const site = await this.site();
+        const live = site.published_deploy;
+        // Still building, or built after the live deploy and waiting to be published (locked).
+        const onItsWay = (d) => !['READY', 'ERROR', 'CANCELED'].includes(d.state) ||
+            (d.state === 'READY' && !d.aliasAssigned && (d.createdAt ?? 0) > created(live ?? d));
+        return deploys
+            .filter(d => created(d) > since)
+            .map(d => this.toDeployment(d, live?.id))
+            .filter(onItsWay);
+    }
+    /** The newest ready production deploy created before `before` (epoch ms): a restore target. */
+    async lastDeployBefore(before) {
+        const qualifies = (d) => d.state === 'ready' && d.created_at !== undefined && Date.parse(d.created_at) < before;
+        const deploys = await this.productionDeploys(page => page.some(qualifies));
+        const found = deploys.find(qualifies);
+        return found && this.toDeployment(found, (await this.site()).published_deploy?.id);
+    }
+    async getDeployment(id) {
+        const body = await this.json('GET', `/deploys/${encodeURIComponent(id)}`);
+        const publishedId = body.state === 'ready' ? (await this.site()).published_deploy?.id : undefined;
+        return this.toDeployment(body, publishedId);
+    }
+    /** A fresh production build (build cache cleared: client-side values are compiled in). */
+    async redeploy(_from, meta) {
+        const title = Object.entries(meta)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ');
+        const body = await this.json('POST', this.sitePath('/builds'), {
+            query: { clear_cache: 'true', title: `emergency rollback ${title}`.trim() },
+            retry: 'rejected'
+        });
+        return this.getDeployment(body.deploy_id);
+    }
+    /** false when auto publishing is locked: new production deploys wait to be published. */
+    async autoAssignsProduction() {
+        const site = await this.site();
+        return site.published_deploy?.locked !== true;
+    }
+    /** Publishing a deploy that is already published changes nothing: it may be repeated. */
+    async publish(id) {
+        await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
+            retry: 'any-failure'
+        });
+    }
+    /** Publishes `id` and turns auto publishing back on. */
+    async promote(id) {
+        await this.publish(id);
+        await this.json('POST', `/deploys/${encodeURIComponent(id)}/unlock`, { retry: 'any-failure' });
+    }
+    /**
+     * The fast path: publishes an earlier ready deploy again, no build, and locks auto publishing
+     * so the next push does not replace it (promote() unlocks).
+     */
+    async restore(id) {
+        await this.publish(id);
+        await this.json('POST', `/deploys/${encodeURIComponent(id)}/lock`, { retry: 'any-failure' });
+    }
+    async waitForDeployment(id, options) {
+        let promoted = false;
+        let latest;
+        const look = async () => {
+            const d = await this.getDeployment(id);
+            if (!options.promote || promoted || d.state !== 'READY' || d.aliasAssigned)
+                return d;
+            await this.promote(d.id);
+            promoted = true;
+            return this.getDeployment(id);
+        };
+        return poll({
+            clock: this.clock,
+            timeoutMs: options.timeoutMs,
+            check: async () => {
+                const d = (latest = await look());
+                if (d.state === 'ERROR' || d.state === 'CANCELED')
+                    throw new util_errors/* RollbackError */.Z(`deploy ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deploy. Read the deploy log in the Netlify UI, fix it and rerun: the variables are already set.');
+                if (d.state === 'READY' && d.aliasAssigned) {
+                    options.onProgress?.(d);
+                    return { done: true, value: d };
+                }
+                return {
+                    done: false,
+                    state: `${d.state}${d.state === 'READY' ? ', not published' : ''}`
+                };
+            },
+            onState: () => options.onProgress?.(latest),
+            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.Z(`deploy ${id} not live after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Netlify UI (Deploys), or raise flags.wait-timeout and rerun.')
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/providers/netlify-module.ts
+/** Netlify as a provider module: runbook fragment, capabilities, factory. */
+
+
+const netlifyModule = defineProvider({
+    name: 'netlify',
+    schema: ({ z, secretEnvName, httpUrl }) => z
+        .object({
+        provider: z.literal('netlify'),
+        project: z
+            .string()
+            .min(1)
+            .describe('Netlify site: its id (Site configuration > Site information) or <name>.netlify.app.'),
+        account: z
+            .string()
+            .min(1)
+            .optional()
+            .describe('Account (team) slug or id that owns the variables; default: the site’s.'),
+        'token-env': secretEnvName.default('NETLIFY_AUTH_TOKEN'),
+        'api-url': httpUrl
+            .optional()
+            .describe('API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).')
+    })
+        .strict(),
+    capabilities: {
+        label: 'Netlify',
+        dashboard: 'the Netlify UI',
+        envTargets: 'per-target',
+        buildTimePrefixes: ['NEXT_PUBLIC_'],
+        stagedBuilds: 'auto publishing is locked on the site (new production deploys stay unpublished): the new deploy will be published, which unlocks auto publishing',
+        instantRollback: 'publishing it again (Deploys > Publish deploy)'
+    },
+    tokenHint: tokenEnv => `Store a Netlify personal access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`,
+    create: (config, deps) => new NetlifyProvider({
+        apiUrl: config['api-url'],
+        token: deps.token,
+        site: config.project,
+        account: config.account,
+        tokenSource: deps.tokenSource,
+        fetch: deps.fetch,
+        clock: deps.clock,
+        log: deps.log
+    })
+});
+
+;// CONCATENATED MODULE: ./src/providers/types.ts
+/** Two target lists name the same set (a variable is scoped by its set of targets). */
+const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x));
+
+;// CONCATENATED MODULE: ./src/providers/vercel.ts
+/**
+ * Vercel REST client behind the HostingProvider interface, on the shared HTTP layer (src/http):
+ * every call carries the team scope; 429/503 wait for Retry-After exactly (plus jitter), other 5xx
+ * back off; lists are read to the end (pagination.next) or refused. One instance serves one run:
+ * the project and the env list are read once (and again only after this instance changed them),
+ * and only the variables the runbook names are decrypted.
+ */
+
+
+
+
+const VERCEL_API_URL = 'https://api.vercel.com';
+/** Decrypting reads, at most this many at once. */
+const DECRYPT_CONCURRENCY = 4;
+const CONFLICT_HINT = 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.';
+function toTargets(target) {
+    const list = Array.isArray(target) ? target : typeof target === 'string' ? [target] : [];
+    return list.filter((t) => ['production', 'preview', 'development'].includes(t));
+}
+/** `fn` over `items`, `limit` at a time, results in order. */
+async function mapLimited(items, limit, fn) {
+    const results = [];
+    for (let i = 0; i < items.length; i += limit)
+        results.push(...(await Promise.all(items.slice(i, i + limit).map(fn))));
+    return results;
+}
+/** The variable a `failed[]` entry of a 201 names: `key` or `envVarKey`, on the entry or its error. */
+function failedKey(entry) {
+    const e = (entry ?? {});
+    const error = (e.error ?? {});
+    const key = [error.key, error.envVarKey, e.key, e.envVarKey].find(k => typeof k === 'string');
+    return key ?? '(variable not named by Vercel)';
+}
+class VercelProvider {
+    options;
+    description;
+    http;
+    clock;
+    projectRead;
+    envList;
+    decrypted = new Map();
+    constructor(options) {
+        this.options = options;
+        this.clock = options.clock;
+        this.description = `vercel project ${options.project}${options.teamId ? ` (team ${options.teamId})` : ''}`;
+        this.http = new HttpClient({
+            service: 'Vercel',
+            baseUrl: options.apiUrl ?? VERCEL_API_URL,
+            headers: { authorization: `Bearer ${options.token}` },
+            query: { teamId: options.teamId },
+            fetch: options.fetch,
+            clock: options.clock,
+            timeoutMs: 60_000,
+            // Vercel's own client: other 5xx after 5 s, five tries in all.
+            retry: { maxTries: 5, baseDelayMs: 5_000, maxBackoffMs: 30_000, jitterMs: 1_000 },
+            errorShape: vercelErrorShape,
+            mapError: e => this.mapError(e),
+            log: options.log
+        });
+    }
+    mapError(error) {
+        const { status, api } = error;
+        const detail = `${status} ${api.code ?? 'error'}: ${api.message ?? 'no message'}`;
+        const scope = this.options.teamId ? `team ${this.options.teamId}` : 'the project owner';
+        if (status === 401 ||
+            (status === 403 && (api.details.invalidToken || api.details.missingToken)))
+            return new util_errors/* RollbackError */.Z(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${scope}.`);
+        if (status === 403)
+            return new util_errors/* RollbackError */.Z(`Vercel refused ${error.what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
+        if (status === 404 && /project/i.test(api.message ?? ''))
+            return new util_errors/* RollbackError */.Z(`Vercel project \`${this.options.project}\` not found (${detail})`, this.options.teamId
+                ? `Check hosting.project (id or name) and that it belongs to team ${this.options.teamId}.`
+                : 'Check hosting.project; if the project belongs to a team, set hosting.team to the team id (team_...).');
+        if (api.code === 'ENV_CONFLICT')
+            return new util_errors/* RollbackError */.Z(`Vercel would not upsert \`${failedKey({ error: api.details })}\`: it exists with a different set of targets (${detail})`, CONFLICT_HINT);
+        return undefined;
+    }
+    projectPath(suffix = '') {
+        return `/projects/${encodeURIComponent(this.options.project)}${suffix}`;
+    }
+    /** The project, read once (again only after a promote changed it). */
+    project() {
+        this.projectRead ??= this.http
+            .json('GET', `/v9${this.projectPath()}`)
+            .then(body => ({
+            id: body.id,
+            name: body.name,
+            productionId: body.targets?.production?.id,
+            autoAssign: body.autoAssignCustomDomains !== false
+        }));
+        // A failed read is not cached: the next caller asks again.
+        this.projectRead.catch(() => (this.projectRead = undefined));
+        return this.projectRead;
+    }
+    async checkAccess() {
+        await this.project();
+    }
+    async autoAssignsProduction() {
+        return (await this.project()).autoAssign;
+    }
+    async promote(id) {
+        const project = await this.project();
+        // Promoting the same deployment twice is harmless: any failure may be retried.
+        await this.http.request('POST', `/v10/projects/${encodeURIComponent(project.id)}/promote/${encodeURIComponent(id)}`, { retry: 'any-failure' });
+        this.projectRead = undefined;
+    }
+    /** Every entry of the env list, all pages, without values decrypted; read once. */
+    listEnv() {
+        this.envList ??= readVercelPages(this.http, `/v10${this.projectPath('/env')}`, 'envs', {
+            what: `the env list of ${this.description}`
+        });
+        this.envList.catch(() => (this.envList = undefined));
+        return this.envList;
+    }
+    /** The decrypted value of one encrypted variable (sensitive ones never come back). */
+    decrypt(id) {
+        let value = this.decrypted.get(id);
+        if (!value) {
+            value = this.http
+                .json('GET', `/v1${this.projectPath(`/env/${encodeURIComponent(id)}`)}`)
+                .then(one => (typeof one.value === 'string' ? one.value : undefined));
+            this.decrypted.set(id, value);
+            value.catch(() => this.decrypted.delete(id));
+        }
+        return value;
+    }
+    /**
+     * The named variables (branch-specific entries aside). The list is read without decrypting, so
+     * no other variable's value is fetched; the named encrypted ones are then decrypted concurrently.
+     */
+    async readEnv(keys) {
+        const wanted = (await this.listEnv()).filter(e => keys.includes(String(e.key)) && !e.gitBranch);
+        return mapLimited(wanted, DECRYPT_CONCURRENCY, async (e) => ({
+            id: String(e.id),
+            key: String(e.key),
+            value: e.type === 'encrypted'
+                ? await this.decrypt(String(e.id))
+                : e.type === 'plain' && typeof e.value === 'string'
+                    ? e.value
+                    : undefined,
+            type: String(e.type),
+            targets: toTargets(e.target),
+            updatedAt: typeof e.updatedAt === 'number' ? e.updatedAt : undefined
+        }));
+    }
+    async setEnv(values, targets) {
+        const keys = Object.keys(values);
+        const current = await this.readEnv(keys);
+        const changes = keys.map(key => {
+            const old = current.find(e => e.key === key && sameTargets(e.targets, targets));
+            return {
+                key,
+                targets,
+                value: values[key],
+                old: old && { value: old.value, type: old.type, readable: old.value !== undefined }
+            };
+        });
+        const payload = changes.map(c => ({
+            key: c.key,
+            value: c.value,
+            // Keep the variable's type; new ones are encrypted (Vercel's default).
+            type: c.old && c.old.type !== 'system' ? c.old.type : 'encrypted',
+            target: targets
+        }));
+        // What we read is stale from here on, whatever the answer.
+        this.envList = undefined;
+        this.decrypted.clear();
+        const body = await this.http.json('POST', `/v10${this.projectPath('/env')}`, 
+        // An upsert of the same values is idempotent: safe to repeat after any failure.
+        { query: { upsert: 'true' }, json: payload, retry: 'any-failure' });
+        const failed = body.failed ?? [];
+        if (failed.length > 0)
+            throw this.savedPartly(failed);
+        return changes;
+    }
+    savedPartly(failed) {
+        const errors = failed.map(f => (f ?? {}).error ?? {});
+        const list = failed
+            .map((f, i) => `${failedKey(f)} (${errors[i].code ?? 'error'}: ${errors[i].message ?? ''})`)
+            .join('; ');
+        return new util_errors/* RollbackError */.Z(`Vercel answered 201 but did not save ${list}`, errors.some(e => e.code === 'ENV_CONFLICT')
+            ? CONFLICT_HINT
+            : 'Check the variable in the Vercel dashboard and rerun: variables already saved are not changed twice.');
+    }
+    async currentProductionDeployment() {
+        const project = await this.project();
+        if (project.productionId)
+            return this.getDeployment(project.productionId);
+        const list = (await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, page => page.some(d => d.aliasAssigned === true))).map(d => this.fromList(d));
+        return list.find(d => d.aliasAssigned) ?? list[0];
+    }
+    async pendingProductionDeployments(since) {
+        const project = await this.project();
+        const list = await this.listDeployments({
+            projectId: project.id,
+            target: 'production',
+            state: 'QUEUED,INITIALIZING,BUILDING,READY',
+            since: String(since)
+        });
+        return list
+            .map(d => this.fromList(d))
+            .filter(d => (d.createdAt ?? 0) > since && !(d.state === 'READY' && d.aliasAssigned))
+            .filter(d => !d.aliasError);
+    }
+    listDeployments(query, stopWhen) {
+        return readVercelPages(this.http, '/v6/deployments', 'deployments', {
+            what: `the production deployments of ${this.description}`,
+            query: { ...query, limit: '100' },
+            stopWhen
+        });
+    }
+    fromList(d) {
+        return {
+            id: String(d.uid),
+            url: String(d.url),
+            state: String(d.readyState ?? d.state),
+            aliasAssigned: d.aliasAssigned === true,
+            aliasError: d.aliasError ?? undefined,
+            createdAt: Number(d.createdAt ?? d.created),
+            buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+            target: typeof d.target === 'string' ? d.target : undefined
+        };
+    }
+    fromV13(d) {
+        return {
+            id: String(d.id),
+            url: String(d.url),
+            state: String(d.readyState),
+            aliasAssigned: d.aliasAssigned === true,
+            aliasError: d.aliasError ?? undefined,
+            errorMessage: typeof d.errorMessage === 'string'
+                ? `${typeof d.errorCode === 'string' ? `${d.errorCode}: ` : ''}${d.errorMessage}`
+                : undefined,
+            createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
+            buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+            target: typeof d.target === 'string' ? d.target : undefined
+        };
+    }
+    async getDeployment(id) {
+        const body = await this.http.json('GET', `/v13/deployments/${encodeURIComponent(id)}`);
+        return this.fromV13(body);
+    }
+    async redeploy(from, meta) {
+        const project = await this.project();
+        const body = await this.http.json('POST', '/v13/deployments', {
+            query: { forceNew: '1' },
+            json: {
+                name: project.name,
+                project: project.id,
+                deploymentId: from.id,
+                target: 'production',
+                meta: { action: 'redeploy', ...meta }
+            },
+            // Creating a deployment is not idempotent: retry only what Vercel did not process.
+            retry: 'rejected'
+        });
+        return this.fromV13(body);
+    }
+    async waitForDeployment(id, options) {
+        let promoted = false;
+        let lastState = '';
+        return poll({
+            clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
+            timeoutMs: options.timeoutMs,
+            check: async () => {
+                let d = await this.getDeployment(id);
+                if (options.promote &&
+                    !promoted &&
+                    d.state === 'READY' &&
+                    !d.aliasAssigned &&
+                    !d.aliasError) {
+                    await this.promote(d.id);
+                    promoted = true;
+                    d = await this.getDeployment(id);
+                }
+                const state = `${d.state}${d.state === 'READY' ? (d.aliasAssigned ? ', alias assigned' : ', alias pending') : ''}`;
+                if (state !== lastState)
+                    options.onProgress?.(d);
+                lastState = state;
+                this.failIfBroken(d);
+                return d.state === 'READY' && d.aliasAssigned
+                    ? { done: true, value: d }
+                    : { done: false, state };
+            },
+            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.Z(`deployment ${id} not live after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.')
+        });
+    }
+    failIfBroken(d) {
+        if (d.aliasError)
+            throw new util_errors/* RollbackError */.Z(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
+        if (['ERROR', 'CANCELED'].includes(d.state) || d.state.endsWith('_ERROR'))
+            throw new util_errors/* RollbackError */.Z(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/providers/vercel-module.ts
+/** Vercel as a provider module: runbook fragment, capabilities, factory. */
+
+
+const vercelModule = defineProvider({
+    name: 'vercel',
+    schema: ({ z, secretEnvName, httpUrl }) => z
+        .object({
+        provider: z.literal('vercel'),
+        project: z.string().min(1).describe('Vercel project id or name.'),
+        team: z.string().optional().describe('Vercel team id (team_...) for team projects.'),
+        'token-env': secretEnvName.default('VERCEL_TOKEN'),
+        'api-url': httpUrl
+            .optional()
+            .describe('API base URL (default https://api.vercel.com; tests use a stand-in).')
+    })
+        .strict(),
+    capabilities: {
+        label: 'Vercel',
+        dashboard: 'the Vercel dashboard',
+        envTargets: 'target-sets',
+        conflict: 'Vercel would answer ENV_CONFLICT',
+        buildTimePrefixes: ['NEXT_PUBLIC_'],
+        stagedBuilds: 'the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on',
+        instantRollback: 'Instant Rollback to it'
+    },
+    tokenHint: tokenEnv => `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`,
+    create: (config, deps) => new VercelProvider({
+        apiUrl: config['api-url'],
+        token: deps.token,
+        project: config.project,
+        teamId: config.team,
+        tokenSource: deps.tokenSource,
+        fetch: deps.fetch,
+        clock: deps.clock,
+        log: deps.log
+    })
+});
+
+;// CONCATENATED MODULE: ./src/providers/registry.ts
+/** Every hosting provider, one line each: the runbook's `hosting.provider` names one of them. */
+
+
+
+const PROVIDERS = [vercelModule, netlifyModule, githubVariablesModule];
+function providerModule(name) {
+    return PROVIDERS.find(p => p.name === name);
+}
+/** No hosting section: nothing is known about the platform. */
+const UNKNOWN = {
+    label: 'the hosting platform',
+    dashboard: 'the hosting dashboard',
+    envTargets: 'target-sets',
+    buildTimePrefixes: []
+};
+function capabilitiesOf(name) {
+    return (name !== undefined && providerModule(name)?.capabilities) || UNKNOWN;
+}
+
+;// CONCATENATED MODULE: ./src/phases/flags-env.ts
+/**
+ * The flags phase's view of a platform: which stored entry holds a variable's current value for
+ * the runbook's targets, by the provider's capabilities (no platform is named here).
+ */
+
+
+/** Exactly the runbook's set of targets; an overlapping other set is the platform's conflict. */
+function fromTargetSets(mine, key, targets, caps, where) {
+    const same = mine.find(e => sameTargets(e.targets, targets));
+    const clash = mine.find(e => e !== same && e.targets.some(t => targets.includes(t)));
+    if (!same && clash)
+        throw new util_errors/* RollbackError */.Z(`${key} exists on ${where} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${targets.join(', ')}]${caps.conflict ? `: ${caps.conflict}` : ''}`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in ${caps.dashboard}.`);
+    return same;
+}
+/** One value per target: the targets' values as one entry when they agree, else a refusal. */
+function fromPerTarget(mine, key, targets, caps, where) {
+    const found = targets.map(t => mine.find(e => e.targets.includes(t)));
+    if (found.every(e => e === undefined))
+        return undefined;
+    const values = new Set(found.map(e => (e ? `=${e.value ?? '(unreadable)'}` : '(not set)')));
+    if (values.size > 1)
+        throw new util_errors/* RollbackError */.Z(`${key} has different values for [${targets.join(', ')}] on ${where} (${targets.map((t, i) => `${t}${found[i] ? `=${found[i].value ?? '(unreadable)'}` : ' not set'}`).join(', ')}): one undo value cannot restore them`, `Set flags.targets to targets that share one value, or give them one value in ${caps.dashboard} first.`);
+    const entries = found;
+    const times = entries.map(e => e.updatedAt);
+    return {
+        ...entries[0],
+        targets: [...targets],
+        updatedAt: times.every(t => t !== undefined) ? Math.max(...times) : undefined
+    };
+}
+/** The stored entry that holds `key` for exactly `targets` (undefined: not set there). */
+function currentEntry(entries, key, targets, caps, holder) {
+    const mine = entries.filter(e => e.key === key);
+    const read = caps.envTargets === 'per-target' ? fromPerTarget : fromTargetSets;
+    return read(mine, key, targets, caps, holder.description);
+}
+/** A variable whose name the platform compiles into the client bundle: only a rebuild changes it. */
+function isBuildTime(key, caps) {
+    return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix));
+}
+
+;// CONCATENATED MODULE: ./src/phases/flags.ts
+
+
+
+
+async function inspect(provider, action, caps) {
+    const keys = Object.keys(action.set);
+    // Independent reads, concurrently (each is a round trip to the platform).
+    const [entries, live] = await Promise.all([
+        provider.readEnv(keys),
+        provider.currentProductionDeployment()
+    ]);
+    const exact = new Map();
+    for (const key of keys) {
+        const current = currentEntry(entries, key, action.targets, caps, provider);
+        if (current)
+            exact.set(key, current);
+    }
+    const diff = keys.filter(k => exact.get(k)?.value !== action.set[k]);
+    const builtAt = live?.buildingAt ?? live?.createdAt;
+    const liveHasValues = live !== undefined &&
+        builtAt !== undefined &&
+        keys.every(k => {
+            const updated = exact.get(k)?.updatedAt;
+            return updated !== undefined && builtAt > updated;
+        });
+    let pending;
+    if (action.redeploy && diff.length === 0 && !liveHasValues) {
+        const lastChange = Math.max(...keys.map(k => exact.get(k)?.updatedAt ?? 0));
+        if (lastChange > 0)
+            [pending] = await provider.pendingProductionDeployments(lastChange);
+    }
+    const staged = action.redeploy && !(await provider.autoAssignsProduction());
+    return { exact, diff, live, liveHasValues, pending, staged };
+}
+function describeOld(env) {
+    if (!env)
+        return '(not set)';
+    if (env.value === undefined)
+        return `(${env.type}, value not readable)`;
+    return env.value;
+}
+function planned(action, provider, caps, state) {
+    const where = `(${action.targets.join(', ')})`;
+    const lines = Object.entries(action.set).map(([key, value]) => {
+        if (!state)
+            return `set ${key}=${value} ${where} on ${provider}`;
+        const old = state.exact.get(key);
+        if (!state.diff.includes(key))
+            return `${key} ${where}: already ${value} (unchanged)`;
+        return `${key} ${where}: ${describeOld(old)} -> ${value}`;
+    });
+    if (action.redeploy) {
+        if (state && state.diff.length === 0 && state.liveHasValues)
+            lines.push(`no redeploy: live deployment ${state.live.id} was built with these values`);
+        else if (state?.pending)
+            lines.push(`wait for production deployment ${state.pending.id} (${state.pending.state}), already building with these values`);
+        else
+            lines.push(`redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${(0,duration/* formatDuration */.a3)(action.waitTimeoutMs)})`);
+    }
+    if (state?.staged && !(state.diff.length === 0 && state.liveHasValues) && caps.stagedBuilds)
+        lines.push(caps.stagedBuilds);
+    return lines;
+}
+function recoveryFor(provider, action, state, caps) {
+    const restores = state.diff.map(key => {
+        const old = state.exact.get(key);
+        if (!old)
+            return `delete ${key}`;
+        if (old.value === undefined)
+            return `restore ${key} from your secret store (it was ${old.type})`;
+        return `set ${key}=${old.value}`;
+    });
+    const lines = [
+        `flags: previous values on ${provider.description} (${action.targets.join(', ')}): ${restores.join(', ')}${action.redeploy ? ', then redeploy' : ''}`
+    ];
+    if (action.redeploy && state.live && caps.instantRollback)
+        lines.push(`flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: ${caps.instantRollback} restores them in seconds`);
+    return lines;
+}
+function requireLive(state, provider, caps) {
+    const buildTime = caps.buildTimePrefixes.map(p => `${p}*`).join(', ');
+    if (!state.live)
+        throw new model/* RollbackError */.Z(`no production deployment found on ${provider.description} to redeploy`, `Deploy the project to production once (or set flags.redeploy: false${buildTime ? ` when no ${buildTime} variable changes` : ''}).`);
+    return state.live;
+}
+const flagsPhase = {
+    phase: 'flags',
+    needs: ['hosting', 'log', 'run'],
+    plan(runbook) {
+        const flags = runbook.flags;
+        if (flags === undefined)
+            return [];
+        const caps = capabilitiesOf(runbook.hosting?.provider);
+        const action = {
+            provider: runbook.hosting?.provider,
+            set: { ...flags.set },
+            targets: [...flags.targets],
+            redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
+            waitTimeoutMs: (0,duration/* parseDuration */.E9)(flags['wait-timeout'])
+        };
+        const provider = runbook.hosting
+            ? `${runbook.hosting.provider} project ${runbook.hosting.project}`
+            : 'the hosting platform';
+        return [
+            {
+                id: 'flags',
+                phase: 'flags',
+                title: `Set ${Object.keys(flags.set).join(', ')} on ${provider}${action.redeploy ? ' and redeploy' : ''}`,
+                changes: planned(action, provider, caps),
+                mutates: true,
+                stage: 'main',
+                action
+            }
+        ];
+    },
+    async preflight(steps, deps) {
+        const notes = [];
+        for (const step of steps) {
+            const provider = deps.hosting.provider();
+            await provider.checkAccess();
+            const caps = capabilitiesOf(step.action.provider);
+            const state = await inspect(provider, step.action, caps);
+            const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
+            if (step.action.redeploy && !converged)
+                requireLive(state, provider, caps);
+            notes.push({
+                stepId: step.id,
+                changes: planned(step.action, provider.description, caps, state),
+                details: {
+                    liveDeployment: state.live?.id,
+                    liveUrl: state.live && `https://${state.live.url}`
+                }
+            });
+        }
+        return { notes };
+    },
+    async run(step, deps) {
+        return converge(step.action, deps);
+    },
+    async drill(step, deps) {
+        const provider = deps.hosting.provider();
+        await provider.checkAccess();
+        const caps = capabilitiesOf(step.action.provider);
+        const state = await inspect(provider, step.action, caps);
+        if (step.action.redeploy)
+            requireLive(state, provider, caps);
+        return {
+            status: 'succeeded',
+            changed: [],
+            details: {
+                checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
+                wouldChange: planned(step.action, provider.description, caps, state),
+                liveDeployment: state.live?.id
+            }
+        };
+    }
+};
+async function converge(action, deps) {
+    const caps = capabilitiesOf(action.provider);
+    const provider = deps.hosting.provider();
+    const state = await inspect(provider, action, caps);
+    const liveUrl = state.live && `https://${state.live.url}`;
+    if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
+        deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`);
+        return {
+            status: 'succeeded',
+            changed: [],
+            outputs: liveUrl ? { 'deployment-url': liveUrl } : undefined,
+            details: { unchanged: true, liveDeployment: state.live?.id }
+        };
+    }
+    const changed = [];
+    const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state, caps) : [];
+    const outputs = {};
+    // In the log before the change: if the process dies mid-step, the old values are still on record.
+    for (const line of recovery)
+        deps.log.info(`before changing: ${line}`);
+    try {
+        if (state.diff.length > 0) {
+            const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]]));
+            await provider.setEnv(values, action.targets);
+            for (const key of state.diff)
+                changed.push(`${key} (${action.targets.join(', ')}): ${describeOld(state.exact.get(key))} -> ${action.set[key]}`);
+        }
+        if (action.redeploy) {
+            let created;
+            if (state.pending) {
+                created = state.pending;
+                deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`);
+            }
+            else {
+                const live = requireLive(state, provider, caps);
+                created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId });
+                changed.push(`redeploy ${created.id} started from ${live.id}`);
+            }
+            outputs['deployment-id'] = created.id;
+            deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`);
+            const done = await provider.waitForDeployment(created.id, {
+                timeoutMs: action.waitTimeoutMs,
+                promote: state.staged,
+                onProgress: d => deps.log.info(`flags: deployment ${d.id} ${d.state}`)
+            });
+            outputs['deployment-url'] = `https://${done.url}`;
+            changed.push(`deployment ${done.id} is live at https://${done.url}`);
+        }
+        return { status: 'succeeded', changed, outputs, recovery };
+    }
+    catch (err) {
+        return {
+            status: 'failed',
+            changed,
+            outputs,
+            recovery,
+            error: err instanceof model/* RollbackError */.Z
+                ? { message: err.message, hint: err.hint }
+                : { message: err instanceof Error ? err.message : String(err) }
+        };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/phases/git.ts
+
+
+
+
+
+
+
+function requireUnmovedForReset(checked, s) {
+    const seen = checked?.tip;
+    if (seen && seen !== s.tip) {
+        throw new model/* RollbackError */.Z(`branch: ${s.remote}/${s.branch} moved since the checks (${revert_short(seen)} -> ${revert_short(s.tip)}); a reset now would discard commits that were not shown in the plan`, 'run again to see the new plan (the commits to discard) and confirm it');
+    }
+}
+function changedLines(resolved, prepared, s) {
+    const where = `${s.remote}/${s.branch}`;
+    const lines = [];
+    if (resolved.kind === 'revert') {
+        for (const c of resolved.revert.targets)
+            lines.push(`reverted ${describeCommit(c)}`);
+    }
+    else {
+        lines.push(`reset ${where} from ${revert_short(s.tip)} to ${revert_short(resolved.reset.target)}`);
+        for (const c of resolved.reset.discarded)
+            lines.push(`discarded ${describeCommit(c)}`);
+    }
+    for (const path of prepared.files.removed)
+        lines.push(`removed ${path}`);
+    lines.push(`${where} is now ${revert_short(prepared.head)}`);
+    return lines;
+}
+async function runGit(step, deps, checked) {
+    const action = step.action;
+    return withStepSession(step, deps.checkout, async (s) => {
+        const resolved = await resolve(s, action, deps.log, checked?.fetch);
+        if (resolved.kind === 'reset')
+            requireUnmovedForReset(checked, s);
+        const prepared = await prepare(s, action, resolved, deps.run.label);
+        if (prepared.upToDate) {
+            deps.log.info(`${s.remote}/${s.branch} already matches the rollback result: nothing to push`);
+            return {
+                status: 'succeeded',
+                changed: [],
+                outputs: { 'head-sha': s.tip },
+                details: details(resolved, prepared, { upToDate: true })
+            };
+        }
+        const dst = `refs/heads/${s.branch}`;
+        let recovery;
+        let backup;
+        if (resolved.kind === 'reset') {
+            backup = backupRef(action, deps.run.request.runId);
+            await backupThenForcePush(s, backup);
+            deps.log.info(`old head ${revert_short(s.tip)} kept at ${backup}; ${dst} reset with lease`);
+            recovery = [
+                `discarded commits kept at ${backup} on ${s.remote}: git fetch ${s.remote} ${backup} && git log FETCH_HEAD`,
+                `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
+            ];
+        }
+        else {
+            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected: s.tip });
+            deps.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
+            recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
+        }
+        return {
+            status: 'succeeded',
+            changed: changedLines(resolved, prepared, s),
+            outputs: { 'head-sha': prepared.head },
+            recovery,
+            details: details(resolved, prepared, { backupRef: backup, previousHead: s.tip })
+        };
+    });
+}
+async function drillGit(step, deps, checked) {
+    return withStepSession(step, deps.checkout, async (s) => {
+        const resolved = await resolve(s, step.action, deps.log, checked?.fetch);
+        const prepared = await prepare(s, step.action, resolved, deps.run.label);
+        // Not under refs/heads: a scratch branch would start push workflows and preview builds.
+        const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`;
+        await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst: scratch, expected: null });
+        const target = { remote: s.remote, dst: scratch, expected: prepared.head };
+        if (!(await deleteWithLease(s.git, target)))
+            deps.log.warn(`could not delete drill branch ${scratch}`);
+        return {
+            status: 'succeeded',
+            changed: [
+                `drill: built ${revert_short(prepared.head)} from ${revert_short(s.tip)}, pushed it to ${scratch} and deleted it`,
+                ...describeResolved(resolved, s, step.action)
+            ],
+            details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
+        };
+    });
+}
+async function skipped(step, deps) {
+    deps.log.warn(`git: skipped, ${step.action.skip}`);
+    return { status: 'skipped', changed: [], details: { reason: step.action.skip } };
+}
+const gitPhase = {
+    phase: 'git',
+    needs: ['checkout', 'log', 'run'],
+    preflightShares: 'checkout',
+    plan(runbook, request) {
+        if (runbook.git === undefined)
+            return [];
+        const action = gitAction(runbook, request);
+        if (action.skip) {
+            const title = `git: nothing to roll back (${action.skip})`;
+            return [
+                { id: 'git', phase: 'git', title, changes: [], mutates: false, stage: 'main', action }
+            ];
+        }
+        const title = action.strategy === 'reset'
+            ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
+            : `revert ${action.revert ?? '?'} on ${action.branch}`;
+        return [
+            {
+                id: 'git',
+                phase: 'git',
+                title,
+                changes: describeAction(action),
+                mutates: true,
+                stage: 'main',
+                action
+            }
+        ];
+    },
+    async preflight(steps, deps) {
+        const notes = [];
+        const checked = new Map();
+        for (const step of steps) {
+            if (step.action.skip)
+                continue;
+            const note = await withStepSession(step, deps.checkout, async (s) => {
+                await requireClean(s);
+                const resolved = await resolve(s, step.action, deps.log);
+                checked.set(step.id, { tip: s.tip, fetch: fetchStats(resolved) });
+                const tried = await trial(s, step.action, resolved, {
+                    tempDir: deps.checkout.tempDir,
+                    label: deps.run.label
+                });
+                const outcome = tried.upToDate
+                    ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
+                    : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`;
+                return {
+                    stepId: step.id,
+                    changes: [...describeResolved(resolved, s, step.action), outcome],
+                    details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
+                };
+            });
+            notes.push(note);
+        }
+        return { notes, checked };
+    },
+    run: (step, deps, checked) => step.action.skip ? skipped(step, deps) : runGit(step, deps, checked),
+    drill: (step, deps, checked) => step.action.skip ? skipped(step, deps) : drillGit(step, deps, checked)
+};
+
+;// CONCATENATED MODULE: ./src/db/assertions.ts
+
+
+const MAX_REPORTED_ROWS = 20;
+/** The check's single SELECT, or a RollbackError saying why it cannot be a check. */
+async function assertions_checkStatement(check, field) {
+    const stmts = await classifySql(check.sql).catch((err) => {
+        throw new util_errors/* RollbackError */.Z(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
+    });
+    if (stmts.length !== 1 || stmts[0].kind !== 'SelectStmt' || !stmts[0].readOnly) {
+        throw new util_errors/* RollbackError */.Z(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `a check only reads; put changes in database steps`);
+    }
+    // A SELECT can still change session state (set_config(), advisory locks): refused as in sql steps.
+    if (stmts[0].rejected) {
+        throw new util_errors/* RollbackError */.Z(`${field}.sql: ${stmts[0].rejected}`, `a check only reads`);
+    }
+    return stmts[0].sql;
+}
+function expectation(check) {
+    const e = check.expect;
+    const parts = [];
+    if (e.rows !== undefined)
+        parts.push(`${e.rows} row${e.rows === 1 ? '' : 's'}`);
+    if (e['max-rows'] !== undefined)
+        parts.push(`at most ${e['max-rows']} rows`);
+    if (e.value !== undefined)
+        parts.push(`value ${JSON.stringify(e.value)}`);
+    return parts.join(' and ');
+}
+function sameValue(actual, expected) {
+    if (actual === null || actual === undefined)
+        return false;
+    if (typeof expected === 'boolean') {
+        return (actual === expected ||
+            String(actual) === (expected ? 't' : 'f') ||
+            String(actual) === String(expected));
+    }
+    if (typeof expected === 'number')
+        return Number(actual) === expected;
+    return String(actual) === expected;
+}
+async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
+    const started = Date.now();
+    const res = await client.query(`SELECT q.*, count(*) OVER () AS __er_total FROM (${sql}) AS q LIMIT ${maxRows + 1}`);
+    const durationMs = Date.now() - started;
+    const total = Number(res.rows[0]?.__er_total ?? 0);
+    const rows = res.rows.slice(0, maxRows).map(r => {
+        const { __er_total: _drop, ...rest } = r;
+        void _drop;
+        return rest;
+    });
+    const e = check.expect;
+    const failures = [];
+    if (e.rows !== undefined && total !== e.rows)
+        failures.push(`${total} rows`);
+    if (e['max-rows'] !== undefined && total > e['max-rows'])
+        failures.push(`${total} rows`);
+    if (e.value !== undefined) {
+        const first = rows[0];
+        const actual = first ? Object.values(first)[0] : undefined;
+        if (!sameValue(actual, e.value)) {
+            failures.push(`value ${first ? JSON.stringify(actual) : '(no rows)'}`);
+        }
+    }
+    const ok = failures.length === 0;
+    return {
+        ok,
+        summary: ok
+            ? `holds: ${expectation(check)} (got ${total} row${total === 1 ? '' : 's'})`
+            : `expected ${expectation(check)}, got ${[...new Set(failures)].join(' and ')}`,
+        total,
+        rows,
+        truncated: total > rows.length,
+        durationMs
+    };
+}
+
+;// CONCATENATED MODULE: ./src/phases/integrity.ts
+
+
+
+
+const integrityPhase = {
+    phase: 'integrity',
+    needs: ['database', 'log', 'run'],
+    preflightShares: 'database',
+    plan(runbook) {
+        const steps = [];
+        for (const [index, check] of (runbook.integrity ?? []).entries()) {
+            for (const when of check.when) {
+                steps.push({
+                    id: `integrity:${index + 1}-${slug(check.name)}:${when}`,
+                    phase: 'integrity',
+                    title: `${check.name} (${when})`,
+                    changes: [],
+                    mutates: false,
+                    stage: when === 'before' ? 'before' : 'main',
+                    action: { index, field: `integrity[${index}]`, when, check }
+                });
+            }
+        }
+        return steps;
+    },
+    warmUp() {
+        // Every check is parsed at preflight.
+        preloadSqlParser();
+    },
+    async preflight(steps, deps) {
+        const notes = [];
+        for (const step of steps) {
+            await assertions_checkStatement(step.action.check, step.action.field);
+        }
+        const session = await preflightSession(deps.database.settings, {
+            planning: deps.run.request.command === 'plan',
+            log: deps.log,
+            phase: 'integrity'
+        });
+        if (!session)
+            return { notes };
+        const { client } = session;
+        try {
+            for (const step of steps) {
+                const sql = await assertions_checkStatement(step.action.check, step.action.field);
+                try {
+                    await client.query(`EXPLAIN ${sql}`);
+                }
+                catch (err) {
+                    // A check run after the rollback may read what the rollback creates: only warn for those.
+                    if (step.action.when === 'before')
+                        throw sqlError(err, `${step.action.field}.sql`, sql);
+                    deps.log.warn(`${step.id}: ${err.message} (checked again after the rollback)`);
+                }
+            }
+        }
+        finally {
+            await client.end().catch(() => { });
+        }
+        return { notes };
+    },
+    run(step, deps) {
+        return assert(step, deps);
+    },
+    // Read-only either way: a drill runs the same assertions.
+    drill(step, deps) {
+        return assert(step, deps);
+    }
+};
+async function assert(step, deps) {
+    const { check, field } = step.action;
+    let settings;
+    try {
+        settings = deps.database.settings();
+        const sql = await assertions_checkStatement(check, field);
+        const outcome = await withClient(settings, 'integrity', async (client) => {
+            await client.query('SET default_transaction_read_only = on');
+            try {
+                return await runAssertion(client, check, sql, MAX_REPORTED_ROWS);
+            }
+            catch (err) {
+                throw sqlError(err, `${field}.sql`, sql);
+            }
+        });
+        const details = {
+            check: check.name,
+            when: step.action.when,
+            expected: check.expect,
+            total: outcome.total,
+            rows: outcome.rows,
+            rowsTruncated: outcome.truncated,
+            durationMs: outcome.durationMs
+        };
+        if (outcome.ok)
+            return { status: 'succeeded', changed: [], details: { ...details, result: outcome.summary } };
+        const message = `${check.name}: ${outcome.summary}`;
+        if (deps.run.mode === 'drill' && step.action.when === 'after') {
+            // A drill rolls its changes back, so an after-check sees the data as it was.
+            const note = `${message} (drill: the rollback's changes were rolled back, so this reflects the current data)`;
+            deps.log.warn(note);
+            return { status: 'warned', changed: [], details: { ...details, result: note } };
+        }
+        if (check['on-fail'] === 'warn') {
+            deps.log.warn(message);
+            return { status: 'warned', changed: [], details: { ...details, result: message } };
+        }
+        return {
+            status: 'failed',
+            changed: [],
+            details,
+            error: {
+                message,
+                hint: `the offending rows are in the step details (first ${MAX_REPORTED_ROWS}); fix the data or set ${field}.on-fail: warn`
+            }
+        };
+    }
+    catch (err) {
+        return failedResult(err, field, settings);
+    }
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
 ;// CONCATENATED MODULE: ./src/phases/verify.ts
 /**
  * verify phase: HTTP checks polled until the page shows the expected state (e.g. "polling mode"),
@@ -6350,6 +7609,7 @@ async function postJson(url, payload, options = {}) {
  * Everything here is read-only; in a drill each check is probed once (production was not rolled
  * back, so a mismatch is expected and only warned about) and the smoke command is not run.
  */
+
 
 
 
@@ -6456,7 +7716,7 @@ async function runSmoke(action, deps) {
         const child = (0,external_node_child_process_namespaceObject.spawn)(action.run, {
             shell: true,
             cwd: deps.checkout.workdir,
-            env: { ...deps.checkout.env },
+            env: childEnv(deps.checkout.env, { pass: action.env }),
             detached: true,
             stdio: ['ignore', 'pipe', 'pipe']
         });
@@ -6552,7 +7812,8 @@ const verifyPhase = {
                 action: {
                     kind: 'smoke',
                     run: verify.smoke.run,
-                    timeoutMs: (0,duration/* parseDuration */.E9)(verify.smoke.timeout)
+                    timeoutMs: (0,duration/* parseDuration */.E9)(verify.smoke.timeout),
+                    env: verify.smoke.env
                 }
             });
         return steps;
@@ -6666,7 +7927,7 @@ function metricsNeedDb(action, deps) {
         return undefined;
     const url = deps.database.url();
     if (!url)
-        throw new model/* RollbackError */.Z(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
+        throw new util_errors/* MissingSecretError */.N(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
     return url;
 }
 async function watch(action, deps, once) {
@@ -6922,13 +8183,14 @@ async function webhook(n, url) {
 
 
 
+
 /** The webhook URL from the variable the runbook names; refused when unset or not http(s). */
 function webhookUrl(deps) {
     const { variable: name, url } = deps.webhook;
     if (!name)
         return undefined;
     if (!url)
-        throw new model/* RollbackError */.Z(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
+        throw new util_errors/* MissingSecretError */.N(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
     if (!/^https?:\/\/\S+$/.test(url))
         throw new model/* RollbackError */.Z(`${name} does not hold an http(s) URL`, `Set ${name} to the webhook URL (e.g. a Slack incoming webhook).`);
     return url;
@@ -7385,13 +8647,13 @@ function toApiError(what, err) {
     }
     const data = e.response.data;
     const message = (typeof data === 'object' ? data?.message : data?.slice(0, 200)) || e.message || 'no message';
-    return mapError(what, e.status, message, data, e.response.headers ?? {});
+    return client_mapError(what, e.status, message, data, e.response.headers ?? {});
 }
 function isRateLimit(status, message, headers) {
     return ((status === 403 || status === 429) &&
         (/rate limit/i.test(message) || headers['x-ratelimit-remaining'] === '0'));
 }
-function mapError(what, status, message, json, headers) {
+function client_mapError(what, status, message, json, headers) {
     const detail = `${status} ${message}`;
     if (status === 401)
         return new GitHubApiError(`GitHub rejected the token (${detail})`, 'Pass a valid token as the github-token input (the workflow GITHUB_TOKEN works for comments and issues).', status);
@@ -7414,500 +8676,8 @@ function mapError(what, status, message, json, headers) {
 
 // EXTERNAL MODULE: ./src/github/proxy.ts
 var proxy = __nccwpck_require__(8231);
-;// CONCATENATED MODULE: ./src/providers/github-variables.ts
-/**
- * Hosting through GitHub itself: the flags are repository Actions variables and a deploy is a
- * dispatch of the deploy workflow, watched until its run completes. Changing a variable deploys
- * nothing by itself, and GITHUB_TOKEN cannot write variables (a fine-grained token or App with
- * "Variables: write" is needed): the errors say so. Speaks to the REST API through src/http
- * (not src/github, which serves notify and ChatOps); the variable list is read once per instance.
- */
-
-
-
-/** How long a dispatched run may take to appear in the runs list. */
-const DISPATCH_APPEAR_MS = 30_000;
-class GitHubVariablesProvider {
-    options;
-    description;
-    http;
-    clock;
-    variables;
-    constructor(options) {
-        this.options = options;
-        this.clock = options.clock ?? systemClock;
-        this.description = `GitHub repository ${options.project} (Actions variables, workflow ${options.workflow} on ${options.ref})`;
-        this.http = new HttpClient({
-            service: 'GitHub',
-            baseUrl: options.apiUrl,
-            headers: {
-                authorization: `Bearer ${options.token}`,
-                accept: 'application/vnd.github+json',
-                'x-github-api-version': '2022-11-28'
-            },
-            fetch: options.fetch,
-            clock: this.clock,
-            errorShape: githubErrorShape,
-            mapError: e => this.mapError(e),
-            log: options.log
-        });
-    }
-    mapError(error) {
-        const detail = `${error.status} ${error.api.message ?? 'no message'}`;
-        const source = this.options.tokenSource ?? 'the hosting-token input';
-        if (error.status === 401)
-            return new util_errors/* RollbackError */.Z(`GitHub rejected the token (${detail})`, `Put a valid fine-grained token with "Variables: write" and "Actions: write" in ${source}.`);
-        if (error.status === 403 && /not accessible by integration/i.test(error.api.message ?? ''))
-            return new util_errors/* RollbackError */.Z(`GitHub refused ${error.what}: the token lacks a permission (${detail})`, /variables/.test(error.what)
-                ? 'GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write".'
-                : `The token in ${source} needs "Actions: write" to dispatch the deploy workflow.`);
-        if (error.status === 404)
-            return new util_errors/* RollbackError */.Z(`GitHub ${error.what}: not found (${detail})`, 'Check hosting.project (owner/repo) and hosting.workflow; a token without access also gets 404.');
-        return undefined;
-    }
-    path(suffix) {
-        return `/repos/${this.options.project}${suffix}`;
-    }
-    workflowPath(suffix) {
-        return this.path(`/actions/workflows/${encodeURIComponent(this.options.workflow)}${suffix}`);
-    }
-    /** The first page of the workflow's runs (newest first): enough to find a new or pending one. */
-    async runs(query) {
-        const body = await this.http.json('GET', this.workflowPath('/runs'), {
-            query
-        });
-        return body.workflow_runs ?? [];
-    }
-    toDeployment(run) {
-        const completed = run.status === 'completed';
-        const ok = completed && run.conclusion === 'success';
-        return {
-            id: String(run.id),
-            url: run.html_url.replace(/^https?:\/\//, ''),
-            state: ok ? 'READY' : completed ? 'ERROR' : run.status === 'queued' ? 'QUEUED' : 'BUILDING',
-            aliasAssigned: ok,
-            errorMessage: completed && !ok ? `workflow run ${run.conclusion ?? 'failed'}` : undefined,
-            createdAt: Date.parse(run.created_at),
-            buildingAt: run.run_started_at ? Date.parse(run.run_started_at) : undefined,
-            target: 'production'
-        };
-    }
-    async checkAccess() {
-        await Promise.all([this.http.request('GET', this.path('')), this.runs({ per_page: '1' })]);
-    }
-    /** Every repository variable, all pages; read once (again after this instance wrote). */
-    listVariables() {
-        this.variables ??= readLinkedPages(this.http, this.path('/actions/variables'), body => body.variables ?? [], { what: `the Actions variables of ${this.options.project}`, query: { per_page: '30' } });
-        this.variables.catch(() => (this.variables = undefined));
-        return this.variables;
-    }
-    async readEnv(keys) {
-        return (await this.listVariables())
-            .filter(v => keys.includes(v.name))
-            .map(v => ({
-            id: v.name,
-            key: v.name,
-            value: v.value,
-            type: 'plain',
-            targets: ['production'],
-            updatedAt: v.updated_at ? Date.parse(v.updated_at) : undefined
-        }));
-    }
-    async setEnv(values, targets) {
-        if (targets.length !== 1 || targets[0] !== 'production')
-            throw new util_errors/* RollbackError */.Z('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
-        const current = await this.readEnv(Object.keys(values));
-        this.variables = undefined;
-        const changes = [];
-        for (const [key, value] of Object.entries(values)) {
-            const old = current.find(e => e.key === key);
-            if (old)
-                await this.http.request('PATCH', this.path(`/actions/variables/${encodeURIComponent(key)}`), {
-                    json: { name: key, value },
-                    // Setting the same value again is harmless.
-                    retry: 'any-failure'
-                });
-            else
-                await this.http.request('POST', this.path('/actions/variables'), {
-                    json: { name: key, value },
-                    // A repeat after a lost answer gets 409; only a refused request is repeated.
-                    retry: 'rejected'
-                });
-            changes.push({
-                key,
-                targets,
-                value,
-                old: old && { value: old.value, type: 'plain', readable: true }
-            });
-        }
-        return changes;
-    }
-    async currentProductionDeployment() {
-        const [run] = await this.runs({ branch: this.options.ref, status: 'success', per_page: '1' });
-        return run ? this.toDeployment(run) : undefined;
-    }
-    /** Every run created since `since` (all pages: a busy branch may have more than one page). */
-    async pendingProductionDeployments(since) {
-        const runs = await readLinkedPages(this.http, this.workflowPath('/runs'), body => body.workflow_runs ?? [], {
-            what: `the runs of ${this.options.workflow} since ${new Date(since).toISOString()}`,
-            query: {
-                branch: this.options.ref,
-                created: `>=${new Date(since).toISOString()}`,
-                per_page: '100'
-            },
-            maxPages: 10
-        });
-        return runs
-            .filter(r => r.status !== 'completed' && Date.parse(r.created_at) > since)
-            .map(r => this.toDeployment(r));
-    }
-    /** Dispatches the deploy workflow (GitHub answers 204 without the run) and finds its run. */
-    async redeploy(_from, _meta) {
-        const query = { event: 'workflow_dispatch', branch: this.options.ref, per_page: '20' };
-        const known = new Set((await this.runs(query)).map(r => r.id));
-        await this.http.request('POST', this.workflowPath('/dispatches'), {
-            json: { ref: this.options.ref },
-            retry: 'rejected'
-        });
-        return poll({
-            clock: this.clock,
-            timeoutMs: DISPATCH_APPEAR_MS,
-            schedule: [{ everyMs: 2_000 }],
-            check: async () => {
-                const run = (await this.runs(query)).find(r => !known.has(r.id));
-                return run
-                    ? { done: true, value: this.toDeployment(run) }
-                    : { done: false, state: 'not listed' };
-            },
-            timeoutError: () => new util_errors/* RollbackError */.Z(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within ${(0,duration/* formatDuration */.a3)(DISPATCH_APPEAR_MS)}`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.')
-        });
-    }
-    async waitForDeployment(id, options) {
-        let url = '';
-        let last = '';
-        return poll({
-            clock: this.clock,
-            timeoutMs: options.timeoutMs,
-            check: async () => {
-                const run = await this.http.json('GET', this.path(`/actions/runs/${id}`));
-                url = run.html_url;
-                const d = this.toDeployment(run);
-                if (d.state !== last)
-                    options.onProgress?.(d);
-                last = d.state;
-                if (d.state === 'ERROR')
-                    throw new util_errors/* RollbackError */.Z(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
-                return d.state === 'READY' ? { done: true, value: d } : { done: false, state: run.status };
-            },
-            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.Z(`deploy workflow run ${id} not finished after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (${last})`, `Watch it at ${url}, or raise flags.wait-timeout and rerun.`)
-        });
-    }
-    async autoAssignsProduction() {
-        return true;
-    }
-    promote() {
-        return Promise.reject(new util_errors/* RollbackError */.Z('github-variables has no promote: a deploy is a run'));
-    }
-}
-
-;// CONCATENATED MODULE: ./src/providers/vercel.ts
-/**
- * Vercel REST client behind the HostingProvider interface, on the shared HTTP layer (src/http):
- * every call carries the team scope; 429/503 wait for Retry-After exactly (plus jitter), other 5xx
- * back off; lists are read to the end (pagination.next) or refused. One instance serves one run:
- * the project and the env list are read once (and again only after this instance changed them),
- * and only the variables the runbook names are decrypted.
- */
-
-
-
-
-const VERCEL_API_URL = 'https://api.vercel.com';
-/** Decrypting reads, at most this many at once. */
-const DECRYPT_CONCURRENCY = 4;
-const CONFLICT_HINT = 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.';
-function toTargets(target) {
-    const list = Array.isArray(target) ? target : typeof target === 'string' ? [target] : [];
-    return list.filter((t) => ['production', 'preview', 'development'].includes(t));
-}
-/** `fn` over `items`, `limit` at a time, results in order. */
-async function mapLimited(items, limit, fn) {
-    const results = [];
-    for (let i = 0; i < items.length; i += limit)
-        results.push(...(await Promise.all(items.slice(i, i + limit).map(fn))));
-    return results;
-}
-/** The variable a `failed[]` entry of a 201 names: `key` or `envVarKey`, on the entry or its error. */
-function failedKey(entry) {
-    const e = (entry ?? {});
-    const error = (e.error ?? {});
-    const key = [error.key, error.envVarKey, e.key, e.envVarKey].find(k => typeof k === 'string');
-    return key ?? '(variable not named by Vercel)';
-}
-class VercelProvider {
-    options;
-    description;
-    http;
-    clock;
-    projectRead;
-    envList;
-    decrypted = new Map();
-    constructor(options) {
-        this.options = options;
-        this.clock = options.clock;
-        this.description = `vercel project ${options.project}${options.teamId ? ` (team ${options.teamId})` : ''}`;
-        this.http = new HttpClient({
-            service: 'Vercel',
-            baseUrl: options.apiUrl ?? VERCEL_API_URL,
-            headers: { authorization: `Bearer ${options.token}` },
-            query: { teamId: options.teamId },
-            fetch: options.fetch,
-            clock: options.clock,
-            timeoutMs: 60_000,
-            // Vercel's own client: other 5xx after 5 s, five tries in all.
-            retry: { maxTries: 5, baseDelayMs: 5_000, maxBackoffMs: 30_000, jitterMs: 1_000 },
-            errorShape: vercelErrorShape,
-            mapError: e => this.mapError(e),
-            log: options.log
-        });
-    }
-    mapError(error) {
-        const { status, api } = error;
-        const detail = `${status} ${api.code ?? 'error'}: ${api.message ?? 'no message'}`;
-        const scope = this.options.teamId ? `team ${this.options.teamId}` : 'the project owner';
-        if (status === 401 ||
-            (status === 403 && (api.details.invalidToken || api.details.missingToken)))
-            return new util_errors/* RollbackError */.Z(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${scope}.`);
-        if (status === 403)
-            return new util_errors/* RollbackError */.Z(`Vercel refused ${error.what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
-        if (status === 404 && /project/i.test(api.message ?? ''))
-            return new util_errors/* RollbackError */.Z(`Vercel project \`${this.options.project}\` not found (${detail})`, this.options.teamId
-                ? `Check hosting.project (id or name) and that it belongs to team ${this.options.teamId}.`
-                : 'Check hosting.project; if the project belongs to a team, set hosting.team to the team id (team_...).');
-        if (api.code === 'ENV_CONFLICT')
-            return new util_errors/* RollbackError */.Z(`Vercel would not upsert \`${failedKey({ error: api.details })}\`: it exists with a different set of targets (${detail})`, CONFLICT_HINT);
-        return undefined;
-    }
-    projectPath(suffix = '') {
-        return `/projects/${encodeURIComponent(this.options.project)}${suffix}`;
-    }
-    /** The project, read once (again only after a promote changed it). */
-    project() {
-        this.projectRead ??= this.http
-            .json('GET', `/v9${this.projectPath()}`)
-            .then(body => ({
-            id: body.id,
-            name: body.name,
-            productionId: body.targets?.production?.id,
-            autoAssign: body.autoAssignCustomDomains !== false
-        }));
-        // A failed read is not cached: the next caller asks again.
-        this.projectRead.catch(() => (this.projectRead = undefined));
-        return this.projectRead;
-    }
-    async checkAccess() {
-        await this.project();
-    }
-    async autoAssignsProduction() {
-        return (await this.project()).autoAssign;
-    }
-    async promote(id) {
-        const project = await this.project();
-        // Promoting the same deployment twice is harmless: any failure may be retried.
-        await this.http.request('POST', `/v10/projects/${encodeURIComponent(project.id)}/promote/${encodeURIComponent(id)}`, { retry: 'any-failure' });
-        this.projectRead = undefined;
-    }
-    /** Every entry of the env list, all pages, without values decrypted; read once. */
-    listEnv() {
-        this.envList ??= readVercelPages(this.http, `/v10${this.projectPath('/env')}`, 'envs', {
-            what: `the env list of ${this.description}`
-        });
-        this.envList.catch(() => (this.envList = undefined));
-        return this.envList;
-    }
-    /** The decrypted value of one encrypted variable (sensitive ones never come back). */
-    decrypt(id) {
-        let value = this.decrypted.get(id);
-        if (!value) {
-            value = this.http
-                .json('GET', `/v1${this.projectPath(`/env/${encodeURIComponent(id)}`)}`)
-                .then(one => (typeof one.value === 'string' ? one.value : undefined));
-            this.decrypted.set(id, value);
-            value.catch(() => this.decrypted.delete(id));
-        }
-        return value;
-    }
-    /**
-     * The named variables (branch-specific entries aside). The list is read without decrypting, so
-     * no other variable's value is fetched; the named encrypted ones are then decrypted concurrently.
-     */
-    async readEnv(keys) {
-        const wanted = (await this.listEnv()).filter(e => keys.includes(String(e.key)) && !e.gitBranch);
-        return mapLimited(wanted, DECRYPT_CONCURRENCY, async (e) => ({
-            id: String(e.id),
-            key: String(e.key),
-            value: e.type === 'encrypted'
-                ? await this.decrypt(String(e.id))
-                : e.type === 'plain' && typeof e.value === 'string'
-                    ? e.value
-                    : undefined,
-            type: String(e.type),
-            targets: toTargets(e.target),
-            updatedAt: typeof e.updatedAt === 'number' ? e.updatedAt : undefined
-        }));
-    }
-    async setEnv(values, targets) {
-        const keys = Object.keys(values);
-        const current = await this.readEnv(keys);
-        const changes = keys.map(key => {
-            const old = current.find(e => e.key === key && sameTargets(e.targets, targets));
-            return {
-                key,
-                targets,
-                value: values[key],
-                old: old && { value: old.value, type: old.type, readable: old.value !== undefined }
-            };
-        });
-        const payload = changes.map(c => ({
-            key: c.key,
-            value: c.value,
-            // Keep the variable's type; new ones are encrypted (Vercel's default).
-            type: c.old && c.old.type !== 'system' ? c.old.type : 'encrypted',
-            target: targets
-        }));
-        // What we read is stale from here on, whatever the answer.
-        this.envList = undefined;
-        this.decrypted.clear();
-        const body = await this.http.json('POST', `/v10${this.projectPath('/env')}`, 
-        // An upsert of the same values is idempotent: safe to repeat after any failure.
-        { query: { upsert: 'true' }, json: payload, retry: 'any-failure' });
-        const failed = body.failed ?? [];
-        if (failed.length > 0)
-            throw this.savedPartly(failed);
-        return changes;
-    }
-    savedPartly(failed) {
-        const errors = failed.map(f => (f ?? {}).error ?? {});
-        const list = failed
-            .map((f, i) => `${failedKey(f)} (${errors[i].code ?? 'error'}: ${errors[i].message ?? ''})`)
-            .join('; ');
-        return new util_errors/* RollbackError */.Z(`Vercel answered 201 but did not save ${list}`, errors.some(e => e.code === 'ENV_CONFLICT')
-            ? CONFLICT_HINT
-            : 'Check the variable in the Vercel dashboard and rerun: variables already saved are not changed twice.');
-    }
-    async currentProductionDeployment() {
-        const project = await this.project();
-        if (project.productionId)
-            return this.getDeployment(project.productionId);
-        const list = (await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, page => page.some(d => d.aliasAssigned === true))).map(d => this.fromList(d));
-        return list.find(d => d.aliasAssigned) ?? list[0];
-    }
-    async pendingProductionDeployments(since) {
-        const project = await this.project();
-        const list = await this.listDeployments({
-            projectId: project.id,
-            target: 'production',
-            state: 'QUEUED,INITIALIZING,BUILDING,READY',
-            since: String(since)
-        });
-        return list
-            .map(d => this.fromList(d))
-            .filter(d => (d.createdAt ?? 0) > since && !(d.state === 'READY' && d.aliasAssigned))
-            .filter(d => !d.aliasError);
-    }
-    listDeployments(query, stopWhen) {
-        return readVercelPages(this.http, '/v6/deployments', 'deployments', {
-            what: `the production deployments of ${this.description}`,
-            query: { ...query, limit: '100' },
-            stopWhen
-        });
-    }
-    fromList(d) {
-        return {
-            id: String(d.uid),
-            url: String(d.url),
-            state: String(d.readyState ?? d.state),
-            aliasAssigned: d.aliasAssigned === true,
-            aliasError: d.aliasError ?? undefined,
-            createdAt: Number(d.createdAt ?? d.created),
-            buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
-            target: typeof d.target === 'string' ? d.target : undefined
-        };
-    }
-    fromV13(d) {
-        return {
-            id: String(d.id),
-            url: String(d.url),
-            state: String(d.readyState),
-            aliasAssigned: d.aliasAssigned === true,
-            aliasError: d.aliasError ?? undefined,
-            errorMessage: typeof d.errorMessage === 'string'
-                ? `${typeof d.errorCode === 'string' ? `${d.errorCode}: ` : ''}${d.errorMessage}`
-                : undefined,
-            createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
-            buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
-            target: typeof d.target === 'string' ? d.target : undefined
-        };
-    }
-    async getDeployment(id) {
-        const body = await this.http.json('GET', `/v13/deployments/${encodeURIComponent(id)}`);
-        return this.fromV13(body);
-    }
-    async redeploy(from, meta) {
-        const project = await this.project();
-        const body = await this.http.json('POST', '/v13/deployments', {
-            query: { forceNew: '1' },
-            json: {
-                name: project.name,
-                project: project.id,
-                deploymentId: from.id,
-                target: 'production',
-                meta: { action: 'redeploy', ...meta }
-            },
-            // Creating a deployment is not idempotent: retry only what Vercel did not process.
-            retry: 'rejected'
-        });
-        return this.fromV13(body);
-    }
-    async waitForDeployment(id, options) {
-        let promoted = false;
-        let lastState = '';
-        return poll({
-            clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
-            timeoutMs: options.timeoutMs,
-            check: async () => {
-                let d = await this.getDeployment(id);
-                if (options.promote &&
-                    !promoted &&
-                    d.state === 'READY' &&
-                    !d.aliasAssigned &&
-                    !d.aliasError) {
-                    await this.promote(d.id);
-                    promoted = true;
-                    d = await this.getDeployment(id);
-                }
-                const state = `${d.state}${d.state === 'READY' ? (d.aliasAssigned ? ', alias assigned' : ', alias pending') : ''}`;
-                if (state !== lastState)
-                    options.onProgress?.(d);
-                lastState = state;
-                this.failIfBroken(d);
-                return d.state === 'READY' && d.aliasAssigned
-                    ? { done: true, value: d }
-                    : { done: false, state };
-            },
-            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.Z(`deployment ${id} not live after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.')
-        });
-    }
-    failIfBroken(d) {
-        if (d.aliasError)
-            throw new util_errors/* RollbackError */.Z(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
-        if (['ERROR', 'CANCELED'].includes(d.state) || d.state.endsWith('_ERROR'))
-            throw new util_errors/* RollbackError */.Z(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/providers/index.ts
-/** Builds the hosting provider a runbook names, with the token from secrets or the environment. */
+/** Builds the hosting provider a runbook names (through the registry), with its token. */
 
 
 
@@ -7922,45 +8692,28 @@ function hostingToken(source) {
 function createHostingProvider(source, overrides = {}) {
     const hosting = source.hosting;
     if (!hosting)
-        throw new util_errors/* RollbackError */.Z('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` to the runbook.');
+        throw new util_errors/* RollbackError */.Z('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` (or netlify, github-variables) to the runbook.');
+    const module = providerModule(hosting.provider);
+    if (!module)
+        throw new util_errors/* RollbackError */.Z(`hosting.provider \`${hosting.provider}\` is not a known provider`, 'Use one of the providers the runbook schema lists.');
     const tokenEnv = hosting['token-env'];
     const token = hostingToken(source);
     if (!token)
-        throw new util_errors/* RollbackError */.Z(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, hosting.provider === 'vercel'
-            ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
-            : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`);
+        throw new util_errors/* MissingSecretError */.N(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, module.tokenHint(tokenEnv));
     // The source's fetch is the entry point's (proxy-aware) one; its sleep is the tests' hook.
     const clock = {
         now: overrides.now ?? (() => Date.now()),
         sleep: ms => source.sleep(ms),
         random: overrides.random ?? (() => Math.random())
     };
-    const tokenSource = `the hosting-token input / ${tokenEnv}`;
-    switch (hosting.provider) {
-        case 'vercel':
-            return new VercelProvider({
-                apiUrl: hosting['api-url'],
-                token,
-                project: hosting.project,
-                teamId: hosting.team,
-                tokenSource,
-                fetch: source.fetch,
-                clock,
-                log: source.log
-            });
-        case 'github-variables':
-            return new GitHubVariablesProvider({
-                apiUrl: hosting['api-url'] ?? source.githubApiUrl ?? 'https://api.github.com',
-                token,
-                project: hosting.project,
-                workflow: hosting.workflow ?? '',
-                ref: hosting.ref,
-                tokenSource,
-                fetch: source.fetch,
-                clock,
-                log: source.log
-            });
-    }
+    return module.create(hosting, {
+        token,
+        tokenSource: `the hosting-token input / ${tokenEnv}`,
+        fetch: source.fetch,
+        clock,
+        log: source.log,
+        githubApiUrl: source.githubApiUrl
+    });
 }
 
 // EXTERNAL MODULE: ./src/runbook/schema-fields.ts
@@ -8124,6 +8877,7 @@ function pick(deps, names) {
 
 
 
+
 function toStepError(err) {
     if (err instanceof model/* RollbackError */.Z)
         return { message: err.message, hint: err.hint };
@@ -8167,6 +8921,13 @@ function applyNotes(journal, notes) {
             record.details = { ...record.details, ...note.details };
     }
 }
+/** One error naming every failed phase, in plan order, with their hints. */
+function preflightError(failures) {
+    return {
+        message: failures.map(f => `${f.phase}: ${f.error.message}`).join('; '),
+        hint: failures.flatMap(f => f.error.hint ?? []).join('; ') || undefined
+    };
+}
 /**
  * Read-only checks of every phase in the plan; all of them, so every problem shows. They run
  * concurrently (a plan waits on git, the database and HTTP at once), except phases that share a
@@ -8186,7 +8947,7 @@ async function preflight(plan, deps, journal, modules, checked) {
             return undefined;
         }
         catch (err) {
-            return { phase, error: toStepError(err) };
+            return { phase, error: toStepError(err), unchecked: err instanceof util_errors/* MissingSecretError */.N };
         }
         finally {
             deps.log.debug(`preflight ${phase}: ${deps.clock.now() - started} ms`);
@@ -8260,18 +9021,20 @@ async function engine_execute(plan, base, hooks = {}) {
     const checked = new Map();
     const failures = await preflight(plan, deps, journal, modules, checked);
     if (plan.request.command === 'plan') {
-        // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.
-        journal.warnings.push(...failures.map(f => `${f.phase} preflight: ${f.error.message}`));
-        return finish('planned');
+        // A plan is read-only. What it could not check for want of a secret is a warning; anything
+        // else its checks found would fail the run, so the plan fails, with that reason first.
+        const unchecked = failures.filter(f => f.unchecked);
+        const wouldFail = failures.filter(f => !f.unchecked);
+        journal.warnings.push(...unchecked.map(f => `${f.phase} preflight: ${f.error.message}`));
+        if (wouldFail.length > 0)
+            journal.error = preflightError(wouldFail);
+        return finish(wouldFail.length > 0 ? 'failed' : 'planned');
     }
     state.failed = failures.length > 0;
     if (state.failed) {
         // Nothing is changed; only the closing steps of phases that passed their checks still run
         // (so whoever pressed the button hears why).
-        journal.error = {
-            message: failures.map(f => `${f.phase}: ${f.error.message}`).join('; '),
-            hint: failures.flatMap(f => f.error.hint ?? []).join('; ') || undefined
-        };
+        journal.error = preflightError(failures);
     }
     const failedPhases = new Set(failures.map(f => f.phase));
     await save();
@@ -8886,6 +9649,18 @@ function describe(error, value) {
             return error.message ?? error.keyword;
     }
 }
+/** A union told apart by a tag (`hosting.provider`): the tag is missing or names no branch. */
+function discriminatorProblem(error, path, data) {
+    const tag = String(error.params.tag);
+    const allowed = (nodeAt(error.schemaPath)?.oneOf ?? []).map(b => String(b.properties?.[tag]?.const));
+    const value = valueAt(data, [...path, tag]);
+    const list = `one of ${allowed.map(v => JSON.stringify(v)).join(', ')}`;
+    const close = typeof value === 'string' ? closest(value, allowed) : undefined;
+    const message = value === undefined
+        ? `required: expected ${list}`
+        : `expected ${list}${close ? `: did you mean "${close}"?` : ''}`;
+    return { path: [...path, tag], message };
+}
 /** One problem per failing place; `const`/`enum` say more than `type` about the same value. */
 function schemaProblems(errors, data) {
     const byPlace = new Map();
@@ -8909,6 +9684,9 @@ function schemaProblems(errors, data) {
                 ? `expected ${JSON.stringify(property.const)}`
                 : `required: expected ${typeName(property?.type ?? 'object')}`;
             problem = { path: [...path, missing], message };
+        }
+        else if (error.keyword === 'discriminator') {
+            problem = discriminatorProblem(error, path, data);
         }
         else if (error.propertyName !== undefined) {
             const key = error.propertyName;
@@ -9609,17 +10387,17 @@ function valuesAt(data, path) {
 
 const validate = validate20;
 /* unused harmony default export */ var __WEBPACK_DEFAULT_EXPORT__ = ((/* unused pure expression or super */ null && (validate20)));
-const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "type": "object", "properties": { "provider": { "type": "string", "enum": ["vercel", "github-variables"], "description": "Hosting platform whose API flips the flags: vercel (project env + redeploy), or github-variables (repository Actions variables + dispatch of the deploy workflow)." }, "project": { "type": "string", "minLength": 1, "description": "Project id or name (vercel); owner/repo (github-variables)." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL; defaults to the provider (tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "github-variables: the deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "github-variables: branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
+const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = ((s) => { let n = 0; for (const _ of s)
     n++; return n; });
 const pattern4 = new RegExp("^[A-Z_][A-Z0-9_]*$", "u");
 const pattern5 = new RegExp("^https?:\\/\\/[^\\s]+$", "u");
-const pattern6 = new RegExp("^[A-Za-z0-9._-]+$", "u");
-const pattern7 = new RegExp("^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "u");
-const pattern8 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
-const pattern9 = new RegExp("^\\d+(ms|s|m|h)$", "u");
-const pattern17 = new RegExp("^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "u");
+const pattern10 = new RegExp("^[A-Za-z0-9._-]+$", "u");
+const pattern11 = new RegExp("^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "u");
+const pattern12 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern13 = new RegExp("^\\d+(ms|s|m|h)$", "u");
+const pattern22 = new RegExp("^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "u");
 function validate20(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) { /*# sourceURL="https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json" */ ; let vErrors = null; let errors = 0; const evaluated0 = validate20.evaluated; if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
 } if (evaluated0.dynamicItems) {
@@ -10200,157 +10978,156 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.hosting !== undefined) {
         let data28 = data.hosting;
         if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
-            if (data28["token-env"] === undefined) {
-                data28["token-env"] = "VERCEL_TOKEN";
-            }
-            if (data28.ref === undefined) {
-                data28.ref = "main";
-            }
-            if (data28.provider === undefined) {
-                const err46 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/required", keyword: "required", params: { missingProperty: "provider" }, message: "must have required property '" + "provider" + "'" };
-                if (vErrors === null) {
-                    vErrors = [err46];
-                }
-                else {
-                    vErrors.push(err46);
-                }
-                errors++;
-            }
-            if (data28.project === undefined) {
-                const err47 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/required", keyword: "required", params: { missingProperty: "project" }, message: "must have required property '" + "project" + "'" };
-                if (vErrors === null) {
-                    vErrors = [err47];
-                }
-                else {
-                    vErrors.push(err47);
-                }
-                errors++;
-            }
-            for (const key6 in data28) {
-                if (!(((((((key6 === "provider") || (key6 === "project")) || (key6 === "team")) || (key6 === "token-env")) || (key6 === "api-url")) || (key6 === "workflow")) || (key6 === "ref"))) {
-                    const err48 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err48];
-                    }
-                    else {
-                        vErrors.push(err48);
-                    }
-                    errors++;
-                }
-            }
-            if (data28.provider !== undefined) {
-                let data29 = data28.provider;
-                if (typeof data29 !== "string") {
-                    const err49 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/properties/provider/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err49];
-                    }
-                    else {
-                        vErrors.push(err49);
-                    }
-                    errors++;
-                }
-                if (!((data29 === "vercel") || (data29 === "github-variables"))) {
-                    const err50 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/properties/provider/enum", keyword: "enum", params: { allowedValues: schema31.properties.hosting.properties.provider.enum }, message: "must be equal to one of the allowed values" };
-                    if (vErrors === null) {
-                        vErrors = [err50];
-                    }
-                    else {
-                        vErrors.push(err50);
-                    }
-                    errors++;
-                }
-            }
-            if (data28.project !== undefined) {
-                let data30 = data28.project;
-                if (typeof data30 === "string") {
-                    if (func2(data30) < 1) {
-                        const err51 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/properties/project/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                        if (vErrors === null) {
-                            vErrors = [err51];
+            const tag0 = data28.provider;
+            if (typeof tag0 == "string") {
+                if (tag0 === "vercel") {
+                    if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
+                        if (data28["token-env"] === undefined) {
+                            data28["token-env"] = "VERCEL_TOKEN";
+                        }
+                        if (data28.provider === undefined) {
+                            const err46 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/0/required", keyword: "required", params: { missingProperty: "provider" }, message: "must have required property '" + "provider" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err46];
+                            }
+                            else {
+                                vErrors.push(err46);
+                            }
+                            errors++;
+                        }
+                        if (data28.project === undefined) {
+                            const err47 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/0/required", keyword: "required", params: { missingProperty: "project" }, message: "must have required property '" + "project" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err47];
+                            }
+                            else {
+                                vErrors.push(err47);
+                            }
+                            errors++;
+                        }
+                        for (const key6 in data28) {
+                            if (!(((((key6 === "provider") || (key6 === "project")) || (key6 === "team")) || (key6 === "token-env")) || (key6 === "api-url"))) {
+                                const err48 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err48];
+                                }
+                                else {
+                                    vErrors.push(err48);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.provider !== undefined) {
+                            let data29 = data28.provider;
+                            if (typeof data29 !== "string") {
+                                const err49 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/0/properties/provider/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err49];
+                                }
+                                else {
+                                    vErrors.push(err49);
+                                }
+                                errors++;
+                            }
+                            if ("vercel" !== data29) {
+                                const err50 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/0/properties/provider/const", keyword: "const", params: { allowedValue: "vercel" }, message: "must be equal to constant" };
+                                if (vErrors === null) {
+                                    vErrors = [err50];
+                                }
+                                else {
+                                    vErrors.push(err50);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.project !== undefined) {
+                            let data30 = data28.project;
+                            if (typeof data30 === "string") {
+                                if (func2(data30) < 1) {
+                                    const err51 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/0/properties/project/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err51];
+                                    }
+                                    else {
+                                        vErrors.push(err51);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err52 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/0/properties/project/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err52];
+                                }
+                                else {
+                                    vErrors.push(err52);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.team !== undefined) {
+                            if (typeof data28.team !== "string") {
+                                const err53 = { instancePath: instancePath + "/hosting/team", schemaPath: "#/properties/hosting/oneOf/0/properties/team/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err53];
+                                }
+                                else {
+                                    vErrors.push(err53);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data32 = data28["token-env"];
+                        if (typeof data32 === "string") {
+                            if (!pattern4.test(data32)) {
+                                const err54 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/0/properties/token-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err54];
+                                }
+                                else {
+                                    vErrors.push(err54);
+                                }
+                                errors++;
+                            }
                         }
                         else {
-                            vErrors.push(err51);
+                            const err55 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/0/properties/token-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err55];
+                            }
+                            else {
+                                vErrors.push(err55);
+                            }
+                            errors++;
                         }
-                        errors++;
-                    }
-                }
-                else {
-                    const err52 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/properties/project/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err52];
-                    }
-                    else {
-                        vErrors.push(err52);
-                    }
-                    errors++;
-                }
-            }
-            if (data28.team !== undefined) {
-                if (typeof data28.team !== "string") {
-                    const err53 = { instancePath: instancePath + "/hosting/team", schemaPath: "#/properties/hosting/properties/team/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err53];
-                    }
-                    else {
-                        vErrors.push(err53);
-                    }
-                    errors++;
-                }
-            }
-            let data32 = data28["token-env"];
-            if (typeof data32 === "string") {
-                if (!pattern4.test(data32)) {
-                    const err54 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/properties/token-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err54];
-                    }
-                    else {
-                        vErrors.push(err54);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err55 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/properties/token-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err55];
-                }
-                else {
-                    vErrors.push(err55);
-                }
-                errors++;
-            }
-            if (data28["api-url"] !== undefined) {
-                let data33 = data28["api-url"];
-                if (typeof data33 === "string") {
-                    if (!pattern5.test(data33)) {
-                        const err56 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/properties/api-url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
-                        if (vErrors === null) {
-                            vErrors = [err56];
+                        if (data28["api-url"] !== undefined) {
+                            let data33 = data28["api-url"];
+                            if (typeof data33 === "string") {
+                                if (!pattern5.test(data33)) {
+                                    const err56 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/0/properties/api-url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err56];
+                                    }
+                                    else {
+                                        vErrors.push(err56);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err57 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/0/properties/api-url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err57];
+                                }
+                                else {
+                                    vErrors.push(err57);
+                                }
+                                errors++;
+                            }
                         }
-                        else {
-                            vErrors.push(err56);
-                        }
-                        errors++;
-                    }
-                }
-                else {
-                    const err57 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/properties/api-url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err57];
                     }
                     else {
-                        vErrors.push(err57);
-                    }
-                    errors++;
-                }
-            }
-            if (data28.workflow !== undefined) {
-                let data34 = data28.workflow;
-                if (typeof data34 === "string") {
-                    if (!pattern6.test(data34)) {
-                        const err58 = { instancePath: instancePath + "/hosting/workflow", schemaPath: "#/properties/hosting/properties/workflow/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._-]+$" }, message: "must match pattern \"" + "^[A-Za-z0-9._-]+$" + "\"" };
+                        const err58 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
                             vErrors = [err58];
                         }
@@ -10359,95 +11136,84 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
+                    var props0 = true;
                 }
-                else {
-                    const err59 = { instancePath: instancePath + "/hosting/workflow", schemaPath: "#/properties/hosting/properties/workflow/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err59];
-                    }
-                    else {
-                        vErrors.push(err59);
-                    }
-                    errors++;
-                }
-            }
-            let data35 = data28.ref;
-            if (typeof data35 === "string") {
-                if (!pattern7.test(data35)) {
-                    const err60 = { instancePath: instancePath + "/hosting/ref", schemaPath: "#/properties/hosting/properties/ref/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err60];
-                    }
-                    else {
-                        vErrors.push(err60);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err61 = { instancePath: instancePath + "/hosting/ref", schemaPath: "#/properties/hosting/properties/ref/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err61];
-                }
-                else {
-                    vErrors.push(err61);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err62 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err62];
-            }
-            else {
-                vErrors.push(err62);
-            }
-            errors++;
-        }
-    }
-    if (data.flags !== undefined) {
-        let data36 = data.flags;
-        if (data36 && typeof data36 == "object" && !Array.isArray(data36)) {
-            if (data36.targets === undefined) {
-                data36.targets = ["production"];
-            }
-            if (data36.redeploy === undefined) {
-                data36.redeploy = true;
-            }
-            if (data36["wait-timeout"] === undefined) {
-                data36["wait-timeout"] = "15m";
-            }
-            if (data36.set === undefined) {
-                const err63 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
-                if (vErrors === null) {
-                    vErrors = [err63];
-                }
-                else {
-                    vErrors.push(err63);
-                }
-                errors++;
-            }
-            for (const key7 in data36) {
-                if (!((((key7 === "set") || (key7 === "targets")) || (key7 === "redeploy")) || (key7 === "wait-timeout"))) {
-                    const err64 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err64];
-                    }
-                    else {
-                        vErrors.push(err64);
-                    }
-                    errors++;
-                }
-            }
-            if (data36.set !== undefined) {
-                let data37 = data36.set;
-                if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
-                    for (const key8 in data37) {
-                        const _errs85 = errors;
-                        if (typeof key8 === "string") {
-                            if (!pattern8.test(key8)) {
-                                const err65 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }, message: "must match pattern \"" + "^[A-Za-z_][A-Za-z0-9_]*$" + "\"", propertyName: key8 };
+                else if (tag0 === "netlify") {
+                    if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
+                        if (data28["token-env"] === undefined) {
+                            data28["token-env"] = "NETLIFY_AUTH_TOKEN";
+                        }
+                        if (data28.provider === undefined) {
+                            const err59 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/1/required", keyword: "required", params: { missingProperty: "provider" }, message: "must have required property '" + "provider" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err59];
+                            }
+                            else {
+                                vErrors.push(err59);
+                            }
+                            errors++;
+                        }
+                        if (data28.project === undefined) {
+                            const err60 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/1/required", keyword: "required", params: { missingProperty: "project" }, message: "must have required property '" + "project" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err60];
+                            }
+                            else {
+                                vErrors.push(err60);
+                            }
+                            errors++;
+                        }
+                        for (const key7 in data28) {
+                            if (!(((((key7 === "provider") || (key7 === "project")) || (key7 === "account")) || (key7 === "token-env")) || (key7 === "api-url"))) {
+                                const err61 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err61];
+                                }
+                                else {
+                                    vErrors.push(err61);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.provider !== undefined) {
+                            let data34 = data28.provider;
+                            if (typeof data34 !== "string") {
+                                const err62 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/1/properties/provider/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err62];
+                                }
+                                else {
+                                    vErrors.push(err62);
+                                }
+                                errors++;
+                            }
+                            if ("netlify" !== data34) {
+                                const err63 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/1/properties/provider/const", keyword: "const", params: { allowedValue: "netlify" }, message: "must be equal to constant" };
+                                if (vErrors === null) {
+                                    vErrors = [err63];
+                                }
+                                else {
+                                    vErrors.push(err63);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.project !== undefined) {
+                            let data35 = data28.project;
+                            if (typeof data35 === "string") {
+                                if (func2(data35) < 1) {
+                                    const err64 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/1/properties/project/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err64];
+                                    }
+                                    else {
+                                        vErrors.push(err64);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err65 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/1/properties/project/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err65];
                                 }
@@ -10457,79 +11223,82 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        else {
-                            const err66 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key8 };
-                            if (vErrors === null) {
-                                vErrors = [err66];
+                        if (data28.account !== undefined) {
+                            let data36 = data28.account;
+                            if (typeof data36 === "string") {
+                                if (func2(data36) < 1) {
+                                    const err66 = { instancePath: instancePath + "/hosting/account", schemaPath: "#/properties/hosting/oneOf/1/properties/account/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err66];
+                                    }
+                                    else {
+                                        vErrors.push(err66);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err66);
+                                const err67 = { instancePath: instancePath + "/hosting/account", schemaPath: "#/properties/hosting/oneOf/1/properties/account/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err67];
+                                }
+                                else {
+                                    vErrors.push(err67);
+                                }
+                                errors++;
                             }
-                            errors++;
                         }
-                        var valid16 = _errs85 === errors;
-                        if (!valid16) {
-                            const err67 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key8 }, message: "property name must be valid" };
-                            if (vErrors === null) {
-                                vErrors = [err67];
+                        let data37 = data28["token-env"];
+                        if (typeof data37 === "string") {
+                            if (!pattern4.test(data37)) {
+                                const err68 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/1/properties/token-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err68];
+                                }
+                                else {
+                                    vErrors.push(err68);
+                                }
+                                errors++;
                             }
-                            else {
-                                vErrors.push(err67);
-                            }
-                            errors++;
-                        }
-                    }
-                    for (const key9 in data37) {
-                        if (typeof data37[key9] !== "string") {
-                            const err68 = { instancePath: instancePath + "/flags/set/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/flags/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err68];
-                            }
-                            else {
-                                vErrors.push(err68);
-                            }
-                            errors++;
-                        }
-                    }
-                }
-                else {
-                    const err69 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err69];
-                    }
-                    else {
-                        vErrors.push(err69);
-                    }
-                    errors++;
-                }
-            }
-            let data39 = data36.targets;
-            if (Array.isArray(data39)) {
-                if (data39.length < 1) {
-                    const err70 = { instancePath: instancePath + "/flags/targets", schemaPath: "#/properties/flags/properties/targets/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
-                    if (vErrors === null) {
-                        vErrors = [err70];
-                    }
-                    else {
-                        vErrors.push(err70);
-                    }
-                    errors++;
-                }
-                const len4 = data39.length;
-                for (let i4 = 0; i4 < len4; i4++) {
-                    let data40 = data39[i4];
-                    if (typeof data40 !== "string") {
-                        const err71 = { instancePath: instancePath + "/flags/targets/" + i4, schemaPath: "#/properties/flags/properties/targets/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err71];
                         }
                         else {
-                            vErrors.push(err71);
+                            const err69 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/1/properties/token-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err69];
+                            }
+                            else {
+                                vErrors.push(err69);
+                            }
+                            errors++;
                         }
-                        errors++;
+                        if (data28["api-url"] !== undefined) {
+                            let data38 = data28["api-url"];
+                            if (typeof data38 === "string") {
+                                if (!pattern5.test(data38)) {
+                                    const err70 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/1/properties/api-url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err70];
+                                    }
+                                    else {
+                                        vErrors.push(err70);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err71 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/1/properties/api-url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err71];
+                                }
+                                else {
+                                    vErrors.push(err71);
+                                }
+                                errors++;
+                            }
+                        }
                     }
-                    if (!(((data40 === "production") || (data40 === "preview")) || (data40 === "development"))) {
-                        const err72 = { instancePath: instancePath + "/flags/targets/" + i4, schemaPath: "#/properties/flags/properties/targets/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.flags.properties.targets.items.enum }, message: "must be equal to one of the allowed values" };
+                    else {
+                        const err72 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
                             vErrors = [err72];
                         }
@@ -10538,133 +11307,126 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                }
-            }
-            else {
-                const err73 = { instancePath: instancePath + "/flags/targets", schemaPath: "#/properties/flags/properties/targets/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err73];
-                }
-                else {
-                    vErrors.push(err73);
-                }
-                errors++;
-            }
-            if (typeof data36.redeploy !== "boolean") {
-                const err74 = { instancePath: instancePath + "/flags/redeploy", schemaPath: "#/properties/flags/properties/redeploy/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
-                if (vErrors === null) {
-                    vErrors = [err74];
-                }
-                else {
-                    vErrors.push(err74);
-                }
-                errors++;
-            }
-            let data42 = data36["wait-timeout"];
-            if (typeof data42 === "string") {
-                if (!pattern9.test(data42)) {
-                    const err75 = { instancePath: instancePath + "/flags/wait-timeout", schemaPath: "#/properties/flags/properties/wait-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err75];
+                    if (props0 !== true) {
+                        props0 = true;
                     }
-                    else {
-                        vErrors.push(err75);
-                    }
-                    errors++;
                 }
-            }
-            else {
-                const err76 = { instancePath: instancePath + "/flags/wait-timeout", schemaPath: "#/properties/flags/properties/wait-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err76];
-                }
-                else {
-                    vErrors.push(err76);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err77 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err77];
-            }
-            else {
-                vErrors.push(err77);
-            }
-            errors++;
-        }
-    }
-    if (data.verify !== undefined) {
-        let data43 = data.verify;
-        if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
-            if (data43.checks === undefined) {
-                data43.checks = [];
-            }
-            for (const key10 in data43) {
-                if (!((key10 === "checks") || (key10 === "smoke"))) {
-                    const err78 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err78];
-                    }
-                    else {
-                        vErrors.push(err78);
-                    }
-                    errors++;
-                }
-            }
-            let data44 = data43.checks;
-            if (Array.isArray(data44)) {
-                const len5 = data44.length;
-                for (let i5 = 0; i5 < len5; i5++) {
-                    let data45 = data44[i5];
-                    if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
-                        if (data45["expect-status"] === undefined) {
-                            data45["expect-status"] = 200;
+                else if (tag0 === "github-variables") {
+                    if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
+                        if (data28["token-env"] === undefined) {
+                            data28["token-env"] = "GH_VARIABLES_TOKEN";
                         }
-                        if (data45.timeout === undefined) {
-                            data45.timeout = "5m";
+                        if (data28.ref === undefined) {
+                            data28.ref = "main";
                         }
-                        if (data45.interval === undefined) {
-                            data45.interval = "10s";
-                        }
-                        if (data45.name === undefined) {
-                            const err79 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                        if (data28.provider === undefined) {
+                            const err73 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/2/required", keyword: "required", params: { missingProperty: "provider" }, message: "must have required property '" + "provider" + "'" };
                             if (vErrors === null) {
-                                vErrors = [err79];
+                                vErrors = [err73];
                             }
                             else {
-                                vErrors.push(err79);
+                                vErrors.push(err73);
                             }
                             errors++;
                         }
-                        if (data45.url === undefined) {
-                            const err80 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
+                        if (data28.project === undefined) {
+                            const err74 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/2/required", keyword: "required", params: { missingProperty: "project" }, message: "must have required property '" + "project" + "'" };
                             if (vErrors === null) {
-                                vErrors = [err80];
+                                vErrors = [err74];
                             }
                             else {
-                                vErrors.push(err80);
+                                vErrors.push(err74);
                             }
                             errors++;
                         }
-                        for (const key11 in data45) {
-                            if (!(((((((key11 === "name") || (key11 === "url")) || (key11 === "expect-status")) || (key11 === "expect-text")) || (key11 === "reject-text")) || (key11 === "timeout")) || (key11 === "interval"))) {
-                                const err81 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties" };
+                        for (const key8 in data28) {
+                            if (!((((((key8 === "provider") || (key8 === "project")) || (key8 === "token-env")) || (key8 === "api-url")) || (key8 === "workflow")) || (key8 === "ref"))) {
+                                const err75 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" };
                                 if (vErrors === null) {
-                                    vErrors = [err81];
+                                    vErrors = [err75];
                                 }
                                 else {
-                                    vErrors.push(err81);
+                                    vErrors.push(err75);
                                 }
                                 errors++;
                             }
                         }
-                        if (data45.name !== undefined) {
-                            let data46 = data45.name;
-                            if (typeof data46 === "string") {
-                                if (func2(data46) < 1) {
-                                    const err82 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                        if (data28.provider !== undefined) {
+                            let data39 = data28.provider;
+                            if (typeof data39 !== "string") {
+                                const err76 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/2/properties/provider/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err76];
+                                }
+                                else {
+                                    vErrors.push(err76);
+                                }
+                                errors++;
+                            }
+                            if ("github-variables" !== data39) {
+                                const err77 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/2/properties/provider/const", keyword: "const", params: { allowedValue: "github-variables" }, message: "must be equal to constant" };
+                                if (vErrors === null) {
+                                    vErrors = [err77];
+                                }
+                                else {
+                                    vErrors.push(err77);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.project !== undefined) {
+                            let data40 = data28.project;
+                            if (typeof data40 === "string") {
+                                if (func2(data40) < 1) {
+                                    const err78 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/2/properties/project/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err78];
+                                    }
+                                    else {
+                                        vErrors.push(err78);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err79 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/2/properties/project/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err79];
+                                }
+                                else {
+                                    vErrors.push(err79);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data41 = data28["token-env"];
+                        if (typeof data41 === "string") {
+                            if (!pattern4.test(data41)) {
+                                const err80 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/2/properties/token-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err80];
+                                }
+                                else {
+                                    vErrors.push(err80);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err81 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/2/properties/token-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err81];
+                            }
+                            else {
+                                vErrors.push(err81);
+                            }
+                            errors++;
+                        }
+                        if (data28["api-url"] !== undefined) {
+                            let data42 = data28["api-url"];
+                            if (typeof data42 === "string") {
+                                if (!pattern5.test(data42)) {
+                                    const err82 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/2/properties/api-url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
                                     if (vErrors === null) {
                                         vErrors = [err82];
                                     }
@@ -10675,7 +11437,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                             }
                             else {
-                                const err83 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err83 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/2/properties/api-url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err83];
                                 }
@@ -10685,11 +11447,11 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data45.url !== undefined) {
-                            let data47 = data45.url;
-                            if (typeof data47 === "string") {
-                                if (!pattern5.test(data47)) {
-                                    const err84 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                        if (data28.workflow !== undefined) {
+                            let data43 = data28.workflow;
+                            if (typeof data43 === "string") {
+                                if (!pattern10.test(data43)) {
+                                    const err84 = { instancePath: instancePath + "/hosting/workflow", schemaPath: "#/properties/hosting/oneOf/2/properties/workflow/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._-]+$" }, message: "must match pattern \"" + "^[A-Za-z0-9._-]+$" + "\"" };
                                     if (vErrors === null) {
                                         vErrors = [err84];
                                     }
@@ -10700,7 +11462,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                             }
                             else {
-                                const err85 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err85 = { instancePath: instancePath + "/hosting/workflow", schemaPath: "#/properties/hosting/oneOf/2/properties/workflow/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err85];
                                 }
@@ -10710,372 +11472,384 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        let data48 = data45["expect-status"];
-                        if (!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))) {
-                            const err86 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                            if (vErrors === null) {
-                                vErrors = [err86];
-                            }
-                            else {
-                                vErrors.push(err86);
-                            }
-                            errors++;
-                        }
-                        if ((typeof data48 == "number") && (isFinite(data48))) {
-                            if (data48 > 599 || isNaN(data48)) {
-                                const err87 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
+                        let data44 = data28.ref;
+                        if (typeof data44 === "string") {
+                            if (!pattern11.test(data44)) {
+                                const err86 = { instancePath: instancePath + "/hosting/ref", schemaPath: "#/properties/hosting/oneOf/2/properties/ref/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
                                 if (vErrors === null) {
-                                    vErrors = [err87];
+                                    vErrors = [err86];
                                 }
                                 else {
-                                    vErrors.push(err87);
-                                }
-                                errors++;
-                            }
-                            if (data48 < 100 || isNaN(data48)) {
-                                const err88 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
-                                if (vErrors === null) {
-                                    vErrors = [err88];
-                                }
-                                else {
-                                    vErrors.push(err88);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data45["expect-text"] !== undefined) {
-                            if (typeof data45["expect-text"] !== "string") {
-                                const err89 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-text", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err89];
-                                }
-                                else {
-                                    vErrors.push(err89);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data45["reject-text"] !== undefined) {
-                            if (typeof data45["reject-text"] !== "string") {
-                                const err90 = { instancePath: instancePath + "/verify/checks/" + i5 + "/reject-text", schemaPath: "#/properties/verify/properties/checks/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err90];
-                                }
-                                else {
-                                    vErrors.push(err90);
-                                }
-                                errors++;
-                            }
-                        }
-                        let data51 = data45.timeout;
-                        if (typeof data51 === "string") {
-                            if (!pattern9.test(data51)) {
-                                const err91 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err91];
-                                }
-                                else {
-                                    vErrors.push(err91);
+                                    vErrors.push(err86);
                                 }
                                 errors++;
                             }
                         }
                         else {
-                            const err92 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            const err87 = { instancePath: instancePath + "/hosting/ref", schemaPath: "#/properties/hosting/oneOf/2/properties/ref/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
-                                vErrors = [err92];
+                                vErrors = [err87];
                             }
                             else {
-                                vErrors.push(err92);
-                            }
-                            errors++;
-                        }
-                        let data52 = data45.interval;
-                        if (typeof data52 === "string") {
-                            if (!pattern9.test(data52)) {
-                                const err93 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err93];
-                                }
-                                else {
-                                    vErrors.push(err93);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err94 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err94];
-                            }
-                            else {
-                                vErrors.push(err94);
+                                vErrors.push(err87);
                             }
                             errors++;
                         }
                     }
                     else {
-                        const err95 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        const err88 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
-                            vErrors = [err95];
+                            vErrors = [err88];
                         }
                         else {
-                            vErrors.push(err95);
+                            vErrors.push(err88);
                         }
                         errors++;
                     }
-                }
-            }
-            else {
-                const err96 = { instancePath: instancePath + "/verify/checks", schemaPath: "#/properties/verify/properties/checks/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err96];
-                }
-                else {
-                    vErrors.push(err96);
-                }
-                errors++;
-            }
-            if (data43.smoke !== undefined) {
-                let data53 = data43.smoke;
-                if (data53 && typeof data53 == "object" && !Array.isArray(data53)) {
-                    if (data53.timeout === undefined) {
-                        data53.timeout = "5m";
-                    }
-                    if (data53.run === undefined) {
-                        const err97 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/required", keyword: "required", params: { missingProperty: "run" }, message: "must have required property '" + "run" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err97];
-                        }
-                        else {
-                            vErrors.push(err97);
-                        }
-                        errors++;
-                    }
-                    for (const key12 in data53) {
-                        if (!((key12 === "run") || (key12 === "timeout"))) {
-                            const err98 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err98];
-                            }
-                            else {
-                                vErrors.push(err98);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data53.run !== undefined) {
-                        let data54 = data53.run;
-                        if (typeof data54 === "string") {
-                            if (func2(data54) < 1) {
-                                const err99 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                if (vErrors === null) {
-                                    vErrors = [err99];
-                                }
-                                else {
-                                    vErrors.push(err99);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err100 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err100];
-                            }
-                            else {
-                                vErrors.push(err100);
-                            }
-                            errors++;
-                        }
-                    }
-                    let data55 = data53.timeout;
-                    if (typeof data55 === "string") {
-                        if (!pattern9.test(data55)) {
-                            const err101 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                            if (vErrors === null) {
-                                vErrors = [err101];
-                            }
-                            else {
-                                vErrors.push(err101);
-                            }
-                            errors++;
-                        }
-                    }
-                    else {
-                        const err102 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err102];
-                        }
-                        else {
-                            vErrors.push(err102);
-                        }
-                        errors++;
+                    if (props0 !== true) {
+                        props0 = true;
                     }
                 }
                 else {
-                    const err103 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    const err89 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "provider", tagValue: tag0 }, message: "value of tag \"provider\" must be in oneOf" };
                     if (vErrors === null) {
-                        vErrors = [err103];
+                        vErrors = [err89];
                     }
                     else {
-                        vErrors.push(err103);
+                        vErrors.push(err89);
                     }
                     errors++;
                 }
             }
+            else {
+                const err90 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/discriminator", keyword: "discriminator", params: { error: "tag", tag: "provider", tagValue: tag0 }, message: "tag \"provider\" must be string" };
+                if (vErrors === null) {
+                    vErrors = [err90];
+                }
+                else {
+                    vErrors.push(err90);
+                }
+                errors++;
+            }
         }
         else {
-            const err104 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err91 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-                vErrors = [err104];
+                vErrors = [err91];
             }
             else {
-                vErrors.push(err104);
+                vErrors.push(err91);
             }
             errors++;
         }
     }
-    if (data.database !== undefined) {
-        let data56 = data.database;
-        if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
-            if (data56["url-env"] === undefined) {
-                data56["url-env"] = "DATABASE_URL";
+    if (data.flags !== undefined) {
+        let data45 = data.flags;
+        if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
+            if (data45.targets === undefined) {
+                data45.targets = ["production"];
             }
-            if (data56["lock-timeout"] === undefined) {
-                data56["lock-timeout"] = "500ms";
+            if (data45.redeploy === undefined) {
+                data45.redeploy = true;
             }
-            if (data56["statement-timeout"] === undefined) {
-                data56["statement-timeout"] = "5m";
+            if (data45["wait-timeout"] === undefined) {
+                data45["wait-timeout"] = "15m";
             }
-            if (data56["lock-retries"] === undefined) {
-                data56["lock-retries"] = 8;
+            if (data45.set === undefined) {
+                const err92 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
+                if (vErrors === null) {
+                    vErrors = [err92];
+                }
+                else {
+                    vErrors.push(err92);
+                }
+                errors++;
             }
-            if (data56.steps === undefined) {
-                data56.steps = [];
-            }
-            for (const key13 in data56) {
-                if (!(((((key13 === "url-env") || (key13 === "lock-timeout")) || (key13 === "statement-timeout")) || (key13 === "lock-retries")) || (key13 === "steps"))) {
-                    const err105 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties" };
+            for (const key9 in data45) {
+                if (!((((key9 === "set") || (key9 === "targets")) || (key9 === "redeploy")) || (key9 === "wait-timeout"))) {
+                    const err93 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
-                        vErrors = [err105];
+                        vErrors = [err93];
                     }
                     else {
-                        vErrors.push(err105);
+                        vErrors.push(err93);
                     }
                     errors++;
                 }
             }
-            let data57 = data56["url-env"];
-            if (typeof data57 === "string") {
-                if (!pattern4.test(data57)) {
-                    const err106 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+            if (data45.set !== undefined) {
+                let data46 = data45.set;
+                if (data46 && typeof data46 == "object" && !Array.isArray(data46)) {
+                    for (const key10 in data46) {
+                        const _errs112 = errors;
+                        if (typeof key10 === "string") {
+                            if (!pattern12.test(key10)) {
+                                const err94 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }, message: "must match pattern \"" + "^[A-Za-z_][A-Za-z0-9_]*$" + "\"", propertyName: key10 };
+                                if (vErrors === null) {
+                                    vErrors = [err94];
+                                }
+                                else {
+                                    vErrors.push(err94);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err95 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key10 };
+                            if (vErrors === null) {
+                                vErrors = [err95];
+                            }
+                            else {
+                                vErrors.push(err95);
+                            }
+                            errors++;
+                        }
+                        var valid22 = _errs112 === errors;
+                        if (!valid22) {
+                            const err96 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key10 }, message: "property name must be valid" };
+                            if (vErrors === null) {
+                                vErrors = [err96];
+                            }
+                            else {
+                                vErrors.push(err96);
+                            }
+                            errors++;
+                        }
+                    }
+                    for (const key11 in data46) {
+                        if (typeof data46[key11] !== "string") {
+                            const err97 = { instancePath: instancePath + "/flags/set/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/flags/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err97];
+                            }
+                            else {
+                                vErrors.push(err97);
+                            }
+                            errors++;
+                        }
+                    }
+                }
+                else {
+                    const err98 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                     if (vErrors === null) {
-                        vErrors = [err106];
+                        vErrors = [err98];
                     }
                     else {
-                        vErrors.push(err106);
+                        vErrors.push(err98);
+                    }
+                    errors++;
+                }
+            }
+            let data48 = data45.targets;
+            if (Array.isArray(data48)) {
+                if (data48.length < 1) {
+                    const err99 = { instancePath: instancePath + "/flags/targets", schemaPath: "#/properties/flags/properties/targets/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
+                    if (vErrors === null) {
+                        vErrors = [err99];
+                    }
+                    else {
+                        vErrors.push(err99);
+                    }
+                    errors++;
+                }
+                const len4 = data48.length;
+                for (let i4 = 0; i4 < len4; i4++) {
+                    let data49 = data48[i4];
+                    if (typeof data49 !== "string") {
+                        const err100 = { instancePath: instancePath + "/flags/targets/" + i4, schemaPath: "#/properties/flags/properties/targets/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err100];
+                        }
+                        else {
+                            vErrors.push(err100);
+                        }
+                        errors++;
+                    }
+                    if (!(((data49 === "production") || (data49 === "preview")) || (data49 === "development"))) {
+                        const err101 = { instancePath: instancePath + "/flags/targets/" + i4, schemaPath: "#/properties/flags/properties/targets/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.flags.properties.targets.items.enum }, message: "must be equal to one of the allowed values" };
+                        if (vErrors === null) {
+                            vErrors = [err101];
+                        }
+                        else {
+                            vErrors.push(err101);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err102 = { instancePath: instancePath + "/flags/targets", schemaPath: "#/properties/flags/properties/targets/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err102];
+                }
+                else {
+                    vErrors.push(err102);
+                }
+                errors++;
+            }
+            if (typeof data45.redeploy !== "boolean") {
+                const err103 = { instancePath: instancePath + "/flags/redeploy", schemaPath: "#/properties/flags/properties/redeploy/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                if (vErrors === null) {
+                    vErrors = [err103];
+                }
+                else {
+                    vErrors.push(err103);
+                }
+                errors++;
+            }
+            let data51 = data45["wait-timeout"];
+            if (typeof data51 === "string") {
+                if (!pattern13.test(data51)) {
+                    const err104 = { instancePath: instancePath + "/flags/wait-timeout", schemaPath: "#/properties/flags/properties/wait-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err104];
+                    }
+                    else {
+                        vErrors.push(err104);
                     }
                     errors++;
                 }
             }
             else {
-                const err107 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                const err105 = { instancePath: instancePath + "/flags/wait-timeout", schemaPath: "#/properties/flags/properties/wait-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                    vErrors = [err107];
+                    vErrors = [err105];
                 }
                 else {
-                    vErrors.push(err107);
+                    vErrors.push(err105);
                 }
                 errors++;
             }
-            let data58 = data56["lock-timeout"];
-            if (typeof data58 === "string") {
-                if (!pattern9.test(data58)) {
-                    const err108 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err108];
-                    }
-                    else {
-                        vErrors.push(err108);
-                    }
-                    errors++;
-                }
+        }
+        else {
+            const err106 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err106];
             }
             else {
-                const err109 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err109];
-                }
-                else {
-                    vErrors.push(err109);
-                }
-                errors++;
+                vErrors.push(err106);
             }
-            let data59 = data56["statement-timeout"];
-            if (typeof data59 === "string") {
-                if (!pattern9.test(data59)) {
-                    const err110 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+            errors++;
+        }
+    }
+    if (data.verify !== undefined) {
+        let data52 = data.verify;
+        if (data52 && typeof data52 == "object" && !Array.isArray(data52)) {
+            if (data52.checks === undefined) {
+                data52.checks = [];
+            }
+            for (const key12 in data52) {
+                if (!((key12 === "checks") || (key12 === "smoke"))) {
+                    const err107 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
-                        vErrors = [err110];
+                        vErrors = [err107];
                     }
                     else {
-                        vErrors.push(err110);
+                        vErrors.push(err107);
                     }
                     errors++;
                 }
             }
-            else {
-                const err111 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err111];
-                }
-                else {
-                    vErrors.push(err111);
-                }
-                errors++;
-            }
-            let data60 = data56["lock-retries"];
-            if (!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))) {
-                const err112 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                if (vErrors === null) {
-                    vErrors = [err112];
-                }
-                else {
-                    vErrors.push(err112);
-                }
-                errors++;
-            }
-            if ((typeof data60 == "number") && (isFinite(data60))) {
-                if (data60 > 50 || isNaN(data60)) {
-                    const err113 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/maximum", keyword: "maximum", params: { comparison: "<=", limit: 50 }, message: "must be <= 50" };
-                    if (vErrors === null) {
-                        vErrors = [err113];
-                    }
-                    else {
-                        vErrors.push(err113);
-                    }
-                    errors++;
-                }
-                if (data60 < 0 || isNaN(data60)) {
-                    const err114 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                    if (vErrors === null) {
-                        vErrors = [err114];
-                    }
-                    else {
-                        vErrors.push(err114);
-                    }
-                    errors++;
-                }
-            }
-            let data61 = data56.steps;
-            if (Array.isArray(data61)) {
-                const len6 = data61.length;
-                for (let i6 = 0; i6 < len6; i6++) {
-                    let data62 = data61[i6];
-                    if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
-                        if (data62.name === undefined) {
-                            const err115 = { instancePath: instancePath + "/database/steps/" + i6, schemaPath: "#/properties/database/properties/steps/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+            let data53 = data52.checks;
+            if (Array.isArray(data53)) {
+                const len5 = data53.length;
+                for (let i5 = 0; i5 < len5; i5++) {
+                    let data54 = data53[i5];
+                    if (data54 && typeof data54 == "object" && !Array.isArray(data54)) {
+                        if (data54["expect-status"] === undefined) {
+                            data54["expect-status"] = 200;
+                        }
+                        if (data54.timeout === undefined) {
+                            data54.timeout = "5m";
+                        }
+                        if (data54.interval === undefined) {
+                            data54.interval = "10s";
+                        }
+                        if (data54.name === undefined) {
+                            const err108 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err108];
+                            }
+                            else {
+                                vErrors.push(err108);
+                            }
+                            errors++;
+                        }
+                        if (data54.url === undefined) {
+                            const err109 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err109];
+                            }
+                            else {
+                                vErrors.push(err109);
+                            }
+                            errors++;
+                        }
+                        for (const key13 in data54) {
+                            if (!(((((((key13 === "name") || (key13 === "url")) || (key13 === "expect-status")) || (key13 === "expect-text")) || (key13 === "reject-text")) || (key13 === "timeout")) || (key13 === "interval"))) {
+                                const err110 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err110];
+                                }
+                                else {
+                                    vErrors.push(err110);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data54.name !== undefined) {
+                            let data55 = data54.name;
+                            if (typeof data55 === "string") {
+                                if (func2(data55) < 1) {
+                                    const err111 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err111];
+                                    }
+                                    else {
+                                        vErrors.push(err111);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err112 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err112];
+                                }
+                                else {
+                                    vErrors.push(err112);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data54.url !== undefined) {
+                            let data56 = data54.url;
+                            if (typeof data56 === "string") {
+                                if (!pattern5.test(data56)) {
+                                    const err113 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err113];
+                                    }
+                                    else {
+                                        vErrors.push(err113);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err114 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err114];
+                                }
+                                else {
+                                    vErrors.push(err114);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data57 = data54["expect-status"];
+                        if (!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))) {
+                            const err115 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                             if (vErrors === null) {
                                 vErrors = [err115];
                             }
@@ -11084,9 +11858,9 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        for (const key14 in data62) {
-                            if (!(((((key14 === "name") || (key14 === "batch-update")) || (key14 === "drop-index")) || (key14 === "sql")) || (key14 === "acknowledge-data-loss"))) {
-                                const err116 = { instancePath: instancePath + "/database/steps/" + i6, schemaPath: "#/properties/database/properties/steps/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties" };
+                        if ((typeof data57 == "number") && (isFinite(data57))) {
+                            if (data57 > 599 || isNaN(data57)) {
+                                const err116 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
                                 if (vErrors === null) {
                                     vErrors = [err116];
                                 }
@@ -11095,23 +11869,20 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                                 errors++;
                             }
-                        }
-                        if (data62.name !== undefined) {
-                            let data63 = data62.name;
-                            if (typeof data63 === "string") {
-                                if (func2(data63) < 1) {
-                                    const err117 = { instancePath: instancePath + "/database/steps/" + i6 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err117];
-                                    }
-                                    else {
-                                        vErrors.push(err117);
-                                    }
-                                    errors++;
+                            if (data57 < 100 || isNaN(data57)) {
+                                const err117 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
+                                if (vErrors === null) {
+                                    vErrors = [err117];
                                 }
+                                else {
+                                    vErrors.push(err117);
+                                }
+                                errors++;
                             }
-                            else {
-                                const err118 = { instancePath: instancePath + "/database/steps/" + i6 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        }
+                        if (data54["expect-text"] !== undefined) {
+                            if (typeof data54["expect-text"] !== "string") {
+                                const err118 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-text", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err118];
                                 }
@@ -11121,667 +11892,665 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data62["batch-update"] !== undefined) {
-                            let data64 = data62["batch-update"];
-                            if (data64 && typeof data64 == "object" && !Array.isArray(data64)) {
-                                if (data64.key === undefined) {
-                                    data64.key = "id";
+                        if (data54["reject-text"] !== undefined) {
+                            if (typeof data54["reject-text"] !== "string") {
+                                const err119 = { instancePath: instancePath + "/verify/checks/" + i5 + "/reject-text", schemaPath: "#/properties/verify/properties/checks/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err119];
                                 }
-                                if (data64["batch-size"] === undefined) {
-                                    data64["batch-size"] = 5000;
+                                else {
+                                    vErrors.push(err119);
                                 }
-                                if (data64.pause === undefined) {
-                                    data64.pause = "10ms";
+                                errors++;
+                            }
+                        }
+                        let data60 = data54.timeout;
+                        if (typeof data60 === "string") {
+                            if (!pattern13.test(data60)) {
+                                const err120 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err120];
                                 }
-                                if (data64["max-duration"] === undefined) {
-                                    data64["max-duration"] = "10m";
+                                else {
+                                    vErrors.push(err120);
                                 }
-                                if (data64.table === undefined) {
-                                    const err119 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err121 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err121];
+                            }
+                            else {
+                                vErrors.push(err121);
+                            }
+                            errors++;
+                        }
+                        let data61 = data54.interval;
+                        if (typeof data61 === "string") {
+                            if (!pattern13.test(data61)) {
+                                const err122 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err122];
+                                }
+                                else {
+                                    vErrors.push(err122);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err123 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err123];
+                            }
+                            else {
+                                vErrors.push(err123);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err124 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        if (vErrors === null) {
+                            vErrors = [err124];
+                        }
+                        else {
+                            vErrors.push(err124);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err125 = { instancePath: instancePath + "/verify/checks", schemaPath: "#/properties/verify/properties/checks/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err125];
+                }
+                else {
+                    vErrors.push(err125);
+                }
+                errors++;
+            }
+            if (data52.smoke !== undefined) {
+                let data62 = data52.smoke;
+                if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
+                    if (data62.timeout === undefined) {
+                        data62.timeout = "5m";
+                    }
+                    if (data62.env === undefined) {
+                        data62.env = [];
+                    }
+                    if (data62.run === undefined) {
+                        const err126 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/required", keyword: "required", params: { missingProperty: "run" }, message: "must have required property '" + "run" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err126];
+                        }
+                        else {
+                            vErrors.push(err126);
+                        }
+                        errors++;
+                    }
+                    for (const key14 in data62) {
+                        if (!(((key14 === "run") || (key14 === "timeout")) || (key14 === "env"))) {
+                            const err127 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err127];
+                            }
+                            else {
+                                vErrors.push(err127);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data62.run !== undefined) {
+                        let data63 = data62.run;
+                        if (typeof data63 === "string") {
+                            if (func2(data63) < 1) {
+                                const err128 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (vErrors === null) {
+                                    vErrors = [err128];
+                                }
+                                else {
+                                    vErrors.push(err128);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err129 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err129];
+                            }
+                            else {
+                                vErrors.push(err129);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data64 = data62.timeout;
+                    if (typeof data64 === "string") {
+                        if (!pattern13.test(data64)) {
+                            const err130 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                            if (vErrors === null) {
+                                vErrors = [err130];
+                            }
+                            else {
+                                vErrors.push(err130);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err131 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err131];
+                        }
+                        else {
+                            vErrors.push(err131);
+                        }
+                        errors++;
+                    }
+                    let data65 = data62.env;
+                    if (Array.isArray(data65)) {
+                        if (data65.length > 50) {
+                            const err132 = { instancePath: instancePath + "/verify/smoke/env", schemaPath: "#/properties/verify/properties/smoke/properties/env/maxItems", keyword: "maxItems", params: { limit: 50 }, message: "must NOT have more than 50 items" };
+                            if (vErrors === null) {
+                                vErrors = [err132];
+                            }
+                            else {
+                                vErrors.push(err132);
+                            }
+                            errors++;
+                        }
+                        const len6 = data65.length;
+                        for (let i6 = 0; i6 < len6; i6++) {
+                            let data66 = data65[i6];
+                            if (typeof data66 === "string") {
+                                if (!pattern4.test(data66)) {
+                                    const err133 = { instancePath: instancePath + "/verify/smoke/env/" + i6, schemaPath: "#/properties/verify/properties/smoke/properties/env/items/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
                                     if (vErrors === null) {
-                                        vErrors = [err119];
+                                        vErrors = [err133];
                                     }
                                     else {
-                                        vErrors.push(err119);
+                                        vErrors.push(err133);
                                     }
                                     errors++;
                                 }
-                                if (data64.set === undefined) {
-                                    const err120 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
+                            }
+                            else {
+                                const err134 = { instancePath: instancePath + "/verify/smoke/env/" + i6, schemaPath: "#/properties/verify/properties/smoke/properties/env/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err134];
+                                }
+                                else {
+                                    vErrors.push(err134);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
+                    else {
+                        const err135 = { instancePath: instancePath + "/verify/smoke/env", schemaPath: "#/properties/verify/properties/smoke/properties/env/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err135];
+                        }
+                        else {
+                            vErrors.push(err135);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err136 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err136];
+                    }
+                    else {
+                        vErrors.push(err136);
+                    }
+                    errors++;
+                }
+            }
+        }
+        else {
+            const err137 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err137];
+            }
+            else {
+                vErrors.push(err137);
+            }
+            errors++;
+        }
+    }
+    if (data.database !== undefined) {
+        let data67 = data.database;
+        if (data67 && typeof data67 == "object" && !Array.isArray(data67)) {
+            if (data67["url-env"] === undefined) {
+                data67["url-env"] = "DATABASE_URL";
+            }
+            if (data67["lock-timeout"] === undefined) {
+                data67["lock-timeout"] = "500ms";
+            }
+            if (data67["statement-timeout"] === undefined) {
+                data67["statement-timeout"] = "5m";
+            }
+            if (data67["lock-retries"] === undefined) {
+                data67["lock-retries"] = 8;
+            }
+            if (data67.steps === undefined) {
+                data67.steps = [];
+            }
+            for (const key15 in data67) {
+                if (!(((((key15 === "url-env") || (key15 === "lock-timeout")) || (key15 === "statement-timeout")) || (key15 === "lock-retries")) || (key15 === "steps"))) {
+                    const err138 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err138];
+                    }
+                    else {
+                        vErrors.push(err138);
+                    }
+                    errors++;
+                }
+            }
+            let data68 = data67["url-env"];
+            if (typeof data68 === "string") {
+                if (!pattern4.test(data68)) {
+                    const err139 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err139];
+                    }
+                    else {
+                        vErrors.push(err139);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err140 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err140];
+                }
+                else {
+                    vErrors.push(err140);
+                }
+                errors++;
+            }
+            let data69 = data67["lock-timeout"];
+            if (typeof data69 === "string") {
+                if (!pattern13.test(data69)) {
+                    const err141 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err141];
+                    }
+                    else {
+                        vErrors.push(err141);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err142 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err142];
+                }
+                else {
+                    vErrors.push(err142);
+                }
+                errors++;
+            }
+            let data70 = data67["statement-timeout"];
+            if (typeof data70 === "string") {
+                if (!pattern13.test(data70)) {
+                    const err143 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err143];
+                    }
+                    else {
+                        vErrors.push(err143);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err144 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err144];
+                }
+                else {
+                    vErrors.push(err144);
+                }
+                errors++;
+            }
+            let data71 = data67["lock-retries"];
+            if (!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))) {
+                const err145 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                if (vErrors === null) {
+                    vErrors = [err145];
+                }
+                else {
+                    vErrors.push(err145);
+                }
+                errors++;
+            }
+            if ((typeof data71 == "number") && (isFinite(data71))) {
+                if (data71 > 50 || isNaN(data71)) {
+                    const err146 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/maximum", keyword: "maximum", params: { comparison: "<=", limit: 50 }, message: "must be <= 50" };
+                    if (vErrors === null) {
+                        vErrors = [err146];
+                    }
+                    else {
+                        vErrors.push(err146);
+                    }
+                    errors++;
+                }
+                if (data71 < 0 || isNaN(data71)) {
+                    const err147 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                    if (vErrors === null) {
+                        vErrors = [err147];
+                    }
+                    else {
+                        vErrors.push(err147);
+                    }
+                    errors++;
+                }
+            }
+            let data72 = data67.steps;
+            if (Array.isArray(data72)) {
+                const len7 = data72.length;
+                for (let i7 = 0; i7 < len7; i7++) {
+                    let data73 = data72[i7];
+                    if (data73 && typeof data73 == "object" && !Array.isArray(data73)) {
+                        if (data73.name === undefined) {
+                            const err148 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err148];
+                            }
+                            else {
+                                vErrors.push(err148);
+                            }
+                            errors++;
+                        }
+                        for (const key16 in data73) {
+                            if (!(((((key16 === "name") || (key16 === "batch-update")) || (key16 === "drop-index")) || (key16 === "sql")) || (key16 === "acknowledge-data-loss"))) {
+                                const err149 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err149];
+                                }
+                                else {
+                                    vErrors.push(err149);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data73.name !== undefined) {
+                            let data74 = data73.name;
+                            if (typeof data74 === "string") {
+                                if (func2(data74) < 1) {
+                                    const err150 = { instancePath: instancePath + "/database/steps/" + i7 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                                     if (vErrors === null) {
-                                        vErrors = [err120];
+                                        vErrors = [err150];
                                     }
                                     else {
-                                        vErrors.push(err120);
+                                        vErrors.push(err150);
                                     }
                                     errors++;
                                 }
-                                if (data64.where === undefined) {
-                                    const err121 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "where" }, message: "must have required property '" + "where" + "'" };
+                            }
+                            else {
+                                const err151 = { instancePath: instancePath + "/database/steps/" + i7 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err151];
+                                }
+                                else {
+                                    vErrors.push(err151);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data73["batch-update"] !== undefined) {
+                            let data75 = data73["batch-update"];
+                            if (data75 && typeof data75 == "object" && !Array.isArray(data75)) {
+                                if (data75.key === undefined) {
+                                    data75.key = "id";
+                                }
+                                if (data75["batch-size"] === undefined) {
+                                    data75["batch-size"] = 5000;
+                                }
+                                if (data75.pause === undefined) {
+                                    data75.pause = "10ms";
+                                }
+                                if (data75["max-duration"] === undefined) {
+                                    data75["max-duration"] = "10m";
+                                }
+                                if (data75.table === undefined) {
+                                    const err152 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
                                     if (vErrors === null) {
-                                        vErrors = [err121];
+                                        vErrors = [err152];
                                     }
                                     else {
-                                        vErrors.push(err121);
+                                        vErrors.push(err152);
                                     }
                                     errors++;
                                 }
-                                for (const key15 in data64) {
-                                    if (!(((((((key15 === "table") || (key15 === "key")) || (key15 === "set")) || (key15 === "where")) || (key15 === "batch-size")) || (key15 === "pause")) || (key15 === "max-duration"))) {
-                                        const err122 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties" };
+                                if (data75.set === undefined) {
+                                    const err153 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
+                                    if (vErrors === null) {
+                                        vErrors = [err153];
+                                    }
+                                    else {
+                                        vErrors.push(err153);
+                                    }
+                                    errors++;
+                                }
+                                if (data75.where === undefined) {
+                                    const err154 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "where" }, message: "must have required property '" + "where" + "'" };
+                                    if (vErrors === null) {
+                                        vErrors = [err154];
+                                    }
+                                    else {
+                                        vErrors.push(err154);
+                                    }
+                                    errors++;
+                                }
+                                for (const key17 in data75) {
+                                    if (!(((((((key17 === "table") || (key17 === "key")) || (key17 === "set")) || (key17 === "where")) || (key17 === "batch-size")) || (key17 === "pause")) || (key17 === "max-duration"))) {
+                                        const err155 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties" };
                                         if (vErrors === null) {
-                                            vErrors = [err122];
+                                            vErrors = [err155];
                                         }
                                         else {
-                                            vErrors.push(err122);
+                                            vErrors.push(err155);
                                         }
                                         errors++;
                                     }
                                 }
-                                if (data64.table !== undefined) {
-                                    let data65 = data64.table;
-                                    if (typeof data65 === "string") {
-                                        if (!pattern17.test(data65)) {
-                                            const err123 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                if (data75.table !== undefined) {
+                                    let data76 = data75.table;
+                                    if (typeof data76 === "string") {
+                                        if (!pattern22.test(data76)) {
+                                            const err156 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
                                             if (vErrors === null) {
-                                                vErrors = [err123];
+                                                vErrors = [err156];
                                             }
                                             else {
-                                                vErrors.push(err123);
+                                                vErrors.push(err156);
                                             }
                                             errors++;
                                         }
                                     }
                                     else {
-                                        const err124 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                        const err157 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                         if (vErrors === null) {
-                                            vErrors = [err124];
+                                            vErrors = [err157];
                                         }
                                         else {
-                                            vErrors.push(err124);
+                                            vErrors.push(err157);
                                         }
                                         errors++;
                                     }
                                 }
-                                let data66 = data64.key;
-                                if (typeof data66 === "string") {
-                                    if (!pattern17.test(data66)) {
-                                        const err125 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                let data77 = data75.key;
+                                if (typeof data77 === "string") {
+                                    if (!pattern22.test(data77)) {
+                                        const err158 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
                                         if (vErrors === null) {
-                                            vErrors = [err125];
+                                            vErrors = [err158];
                                         }
                                         else {
-                                            vErrors.push(err125);
+                                            vErrors.push(err158);
                                         }
                                         errors++;
                                     }
                                 }
                                 else {
-                                    const err126 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                    const err159 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                     if (vErrors === null) {
-                                        vErrors = [err126];
+                                        vErrors = [err159];
                                     }
                                     else {
-                                        vErrors.push(err126);
+                                        vErrors.push(err159);
                                     }
                                     errors++;
                                 }
-                                if (data64.set !== undefined) {
-                                    let data67 = data64.set;
-                                    if (data67 && typeof data67 == "object" && !Array.isArray(data67)) {
-                                        for (const key16 in data67) {
-                                            const _errs154 = errors;
-                                            if (typeof key16 === "string") {
-                                                if (!pattern17.test(key16)) {
-                                                    const err127 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"", propertyName: key16 };
+                                if (data75.set !== undefined) {
+                                    let data78 = data75.set;
+                                    if (data78 && typeof data78 == "object" && !Array.isArray(data78)) {
+                                        for (const key18 in data78) {
+                                            const _errs185 = errors;
+                                            if (typeof key18 === "string") {
+                                                if (!pattern22.test(key18)) {
+                                                    const err160 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"", propertyName: key18 };
                                                     if (vErrors === null) {
-                                                        vErrors = [err127];
+                                                        vErrors = [err160];
                                                     }
                                                     else {
-                                                        vErrors.push(err127);
+                                                        vErrors.push(err160);
                                                     }
                                                     errors++;
                                                 }
                                             }
                                             else {
-                                                const err128 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key16 };
+                                                const err161 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key18 };
                                                 if (vErrors === null) {
-                                                    vErrors = [err128];
+                                                    vErrors = [err161];
                                                 }
                                                 else {
-                                                    vErrors.push(err128);
+                                                    vErrors.push(err161);
                                                 }
                                                 errors++;
                                             }
-                                            var valid30 = _errs154 === errors;
-                                            if (!valid30) {
-                                                const err129 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key16 }, message: "property name must be valid" };
+                                            var valid38 = _errs185 === errors;
+                                            if (!valid38) {
+                                                const err162 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key18 }, message: "property name must be valid" };
                                                 if (vErrors === null) {
-                                                    vErrors = [err129];
+                                                    vErrors = [err162];
                                                 }
                                                 else {
-                                                    vErrors.push(err129);
+                                                    vErrors.push(err162);
                                                 }
                                                 errors++;
                                             }
                                         }
-                                        for (const key17 in data67) {
-                                            if (typeof data67[key17] !== "string") {
-                                                const err130 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                        for (const key19 in data78) {
+                                            if (typeof data78[key19] !== "string") {
+                                                const err163 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                                 if (vErrors === null) {
-                                                    vErrors = [err130];
+                                                    vErrors = [err163];
                                                 }
                                                 else {
-                                                    vErrors.push(err130);
+                                                    vErrors.push(err163);
                                                 }
                                                 errors++;
                                             }
                                         }
                                     }
                                     else {
-                                        const err131 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                                        const err164 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                                         if (vErrors === null) {
-                                            vErrors = [err131];
+                                            vErrors = [err164];
                                         }
                                         else {
-                                            vErrors.push(err131);
+                                            vErrors.push(err164);
                                         }
                                         errors++;
                                     }
                                 }
-                                if (data64.where !== undefined) {
-                                    let data69 = data64.where;
-                                    if (typeof data69 === "string") {
-                                        if (func2(data69) < 1) {
-                                            const err132 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (data75.where !== undefined) {
+                                    let data80 = data75.where;
+                                    if (typeof data80 === "string") {
+                                        if (func2(data80) < 1) {
+                                            const err165 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                                             if (vErrors === null) {
-                                                vErrors = [err132];
+                                                vErrors = [err165];
                                             }
                                             else {
-                                                vErrors.push(err132);
+                                                vErrors.push(err165);
                                             }
                                             errors++;
                                         }
                                     }
                                     else {
-                                        const err133 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                        const err166 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                         if (vErrors === null) {
-                                            vErrors = [err133];
+                                            vErrors = [err166];
                                         }
                                         else {
-                                            vErrors.push(err133);
+                                            vErrors.push(err166);
                                         }
                                         errors++;
                                     }
                                 }
-                                let data70 = data64["batch-size"];
-                                if (!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))) {
-                                    const err134 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                                let data81 = data75["batch-size"];
+                                if (!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))) {
+                                    const err167 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                                     if (vErrors === null) {
-                                        vErrors = [err134];
+                                        vErrors = [err167];
                                     }
                                     else {
-                                        vErrors.push(err134);
+                                        vErrors.push(err167);
                                     }
                                     errors++;
                                 }
-                                if ((typeof data70 == "number") && (isFinite(data70))) {
-                                    if (data70 > 100000 || isNaN(data70)) {
-                                        const err135 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100000 }, message: "must be <= 100000" };
+                                if ((typeof data81 == "number") && (isFinite(data81))) {
+                                    if (data81 > 100000 || isNaN(data81)) {
+                                        const err168 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100000 }, message: "must be <= 100000" };
                                         if (vErrors === null) {
-                                            vErrors = [err135];
+                                            vErrors = [err168];
                                         }
                                         else {
-                                            vErrors.push(err135);
+                                            vErrors.push(err168);
                                         }
                                         errors++;
                                     }
-                                    if (data70 < 1 || isNaN(data70)) {
-                                        const err136 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
+                                    if (data81 < 1 || isNaN(data81)) {
+                                        const err169 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
                                         if (vErrors === null) {
-                                            vErrors = [err136];
+                                            vErrors = [err169];
                                         }
                                         else {
-                                            vErrors.push(err136);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                                let data71 = data64.pause;
-                                if (typeof data71 === "string") {
-                                    if (!pattern9.test(data71)) {
-                                        const err137 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                        if (vErrors === null) {
-                                            vErrors = [err137];
-                                        }
-                                        else {
-                                            vErrors.push(err137);
+                                            vErrors.push(err169);
                                         }
                                         errors++;
                                     }
                                 }
-                                else {
-                                    const err138 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                    if (vErrors === null) {
-                                        vErrors = [err138];
-                                    }
-                                    else {
-                                        vErrors.push(err138);
-                                    }
-                                    errors++;
-                                }
-                                let data72 = data64["max-duration"];
-                                if (typeof data72 === "string") {
-                                    if (!pattern9.test(data72)) {
-                                        const err139 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                let data82 = data75.pause;
+                                if (typeof data82 === "string") {
+                                    if (!pattern13.test(data82)) {
+                                        const err170 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                                         if (vErrors === null) {
-                                            vErrors = [err139];
+                                            vErrors = [err170];
                                         }
                                         else {
-                                            vErrors.push(err139);
+                                            vErrors.push(err170);
                                         }
                                         errors++;
                                     }
                                 }
                                 else {
-                                    const err140 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                    if (vErrors === null) {
-                                        vErrors = [err140];
-                                    }
-                                    else {
-                                        vErrors.push(err140);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err141 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                                if (vErrors === null) {
-                                    vErrors = [err141];
-                                }
-                                else {
-                                    vErrors.push(err141);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data62["drop-index"] !== undefined) {
-                            let data73 = data62["drop-index"];
-                            if (typeof data73 === "string") {
-                                if (!pattern17.test(data73)) {
-                                    const err142 = { instancePath: instancePath + "/database/steps/" + i6 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err142];
-                                    }
-                                    else {
-                                        vErrors.push(err142);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err143 = { instancePath: instancePath + "/database/steps/" + i6 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err143];
-                                }
-                                else {
-                                    vErrors.push(err143);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data62.sql !== undefined) {
-                            let data74 = data62.sql;
-                            if (typeof data74 === "string") {
-                                if (func2(data74) < 1) {
-                                    const err144 = { instancePath: instancePath + "/database/steps/" + i6 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err144];
-                                    }
-                                    else {
-                                        vErrors.push(err144);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err145 = { instancePath: instancePath + "/database/steps/" + i6 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err145];
-                                }
-                                else {
-                                    vErrors.push(err145);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data62["acknowledge-data-loss"] !== undefined) {
-                            if (typeof data62["acknowledge-data-loss"] !== "boolean") {
-                                const err146 = { instancePath: instancePath + "/database/steps/" + i6 + "/acknowledge-data-loss", schemaPath: "#/properties/database/properties/steps/items/properties/acknowledge-data-loss/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
-                                if (vErrors === null) {
-                                    vErrors = [err146];
-                                }
-                                else {
-                                    vErrors.push(err146);
-                                }
-                                errors++;
-                            }
-                        }
-                    }
-                    else {
-                        const err147 = { instancePath: instancePath + "/database/steps/" + i6, schemaPath: "#/properties/database/properties/steps/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                        if (vErrors === null) {
-                            vErrors = [err147];
-                        }
-                        else {
-                            vErrors.push(err147);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            else {
-                const err148 = { instancePath: instancePath + "/database/steps", schemaPath: "#/properties/database/properties/steps/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err148];
-                }
-                else {
-                    vErrors.push(err148);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err149 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err149];
-            }
-            else {
-                vErrors.push(err149);
-            }
-            errors++;
-        }
-    }
-    if (data.git !== undefined) {
-        let data76 = data.git;
-        if (data76 && typeof data76 == "object" && !Array.isArray(data76)) {
-            if (data76.remote === undefined) {
-                data76.remote = "origin";
-            }
-            if (data76.branch === undefined) {
-                data76.branch = "main";
-            }
-            if (data76.strategy === undefined) {
-                data76.strategy = "revert";
-            }
-            if (data76["revert-mode"] === undefined) {
-                data76["revert-mode"] = "single";
-            }
-            if (data76["backup-ref-prefix"] === undefined) {
-                data76["backup-ref-prefix"] = "refs/rollback/backup";
-            }
-            for (const key18 in data76) {
-                if (!((((((((key18 === "remote") || (key18 === "branch")) || (key18 === "strategy")) || (key18 === "revert")) || (key18 === "reset-to")) || (key18 === "revert-mode")) || (key18 === "mainline")) || (key18 === "backup-ref-prefix"))) {
-                    const err150 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err150];
-                    }
-                    else {
-                        vErrors.push(err150);
-                    }
-                    errors++;
-                }
-            }
-            if (typeof data76.remote !== "string") {
-                const err151 = { instancePath: instancePath + "/git/remote", schemaPath: "#/properties/git/properties/remote/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err151];
-                }
-                else {
-                    vErrors.push(err151);
-                }
-                errors++;
-            }
-            let data78 = data76.branch;
-            if (typeof data78 === "string") {
-                if (!pattern7.test(data78)) {
-                    const err152 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err152];
-                    }
-                    else {
-                        vErrors.push(err152);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err153 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err153];
-                }
-                else {
-                    vErrors.push(err153);
-                }
-                errors++;
-            }
-            let data79 = data76.strategy;
-            if (typeof data79 !== "string") {
-                const err154 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err154];
-                }
-                else {
-                    vErrors.push(err154);
-                }
-                errors++;
-            }
-            if (!((data79 === "revert") || (data79 === "reset"))) {
-                const err155 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties.strategy.enum }, message: "must be equal to one of the allowed values" };
-                if (vErrors === null) {
-                    vErrors = [err155];
-                }
-                else {
-                    vErrors.push(err155);
-                }
-                errors++;
-            }
-            if (data76.revert !== undefined) {
-                if (typeof data76.revert !== "string") {
-                    const err156 = { instancePath: instancePath + "/git/revert", schemaPath: "#/properties/git/properties/revert/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err156];
-                    }
-                    else {
-                        vErrors.push(err156);
-                    }
-                    errors++;
-                }
-            }
-            if (data76["reset-to"] !== undefined) {
-                if (typeof data76["reset-to"] !== "string") {
-                    const err157 = { instancePath: instancePath + "/git/reset-to", schemaPath: "#/properties/git/properties/reset-to/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err157];
-                    }
-                    else {
-                        vErrors.push(err157);
-                    }
-                    errors++;
-                }
-            }
-            let data82 = data76["revert-mode"];
-            if (typeof data82 !== "string") {
-                const err158 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err158];
-                }
-                else {
-                    vErrors.push(err158);
-                }
-                errors++;
-            }
-            if (!((data82 === "single") || (data82 === "per-commit"))) {
-                const err159 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties["revert-mode"].enum }, message: "must be equal to one of the allowed values" };
-                if (vErrors === null) {
-                    vErrors = [err159];
-                }
-                else {
-                    vErrors.push(err159);
-                }
-                errors++;
-            }
-            if (data76.mainline !== undefined) {
-                let data83 = data76.mainline;
-                if (!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))) {
-                    const err160 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                    if (vErrors === null) {
-                        vErrors = [err160];
-                    }
-                    else {
-                        vErrors.push(err160);
-                    }
-                    errors++;
-                }
-                if ((typeof data83 == "number") && (isFinite(data83))) {
-                    if (data83 > 9007199254740991 || isNaN(data83)) {
-                        const err161 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                        if (vErrors === null) {
-                            vErrors = [err161];
-                        }
-                        else {
-                            vErrors.push(err161);
-                        }
-                        errors++;
-                    }
-                    if (data83 < 1 || isNaN(data83)) {
-                        const err162 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
-                        if (vErrors === null) {
-                            vErrors = [err162];
-                        }
-                        else {
-                            vErrors.push(err162);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            if (typeof data76["backup-ref-prefix"] !== "string") {
-                const err163 = { instancePath: instancePath + "/git/backup-ref-prefix", schemaPath: "#/properties/git/properties/backup-ref-prefix/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err163];
-                }
-                else {
-                    vErrors.push(err163);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err164 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err164];
-            }
-            else {
-                vErrors.push(err164);
-            }
-            errors++;
-        }
-    }
-    if (data.schema !== undefined) {
-        let data85 = data.schema;
-        if (Array.isArray(data85)) {
-            const len7 = data85.length;
-            for (let i7 = 0; i7 < len7; i7++) {
-                let data86 = data85[i7];
-                if (data86 && typeof data86 == "object" && !Array.isArray(data86)) {
-                    if (data86.key === undefined) {
-                        data86.key = "id";
-                    }
-                    if (data86["drop-columns"] === undefined) {
-                        data86["drop-columns"] = [];
-                    }
-                    if (data86["drop-indexes"] === undefined) {
-                        data86["drop-indexes"] = [];
-                    }
-                    if (data86.table === undefined) {
-                        const err165 = { instancePath: instancePath + "/schema/" + i7, schemaPath: "#/properties/schema/items/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err165];
-                        }
-                        else {
-                            vErrors.push(err165);
-                        }
-                        errors++;
-                    }
-                    for (const key19 in data86) {
-                        if (!(((((key19 === "table") || (key19 === "key")) || (key19 === "drop-columns")) || (key19 === "drop-indexes")) || (key19 === "backup-table"))) {
-                            const err166 = { instancePath: instancePath + "/schema/" + i7, schemaPath: "#/properties/schema/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key19 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err166];
-                            }
-                            else {
-                                vErrors.push(err166);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data86.table !== undefined) {
-                        let data87 = data86.table;
-                        if (typeof data87 === "string") {
-                            if (!pattern17.test(data87)) {
-                                const err167 = { instancePath: instancePath + "/schema/" + i7 + "/table", schemaPath: "#/properties/schema/items/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err167];
-                                }
-                                else {
-                                    vErrors.push(err167);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err168 = { instancePath: instancePath + "/schema/" + i7 + "/table", schemaPath: "#/properties/schema/items/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err168];
-                            }
-                            else {
-                                vErrors.push(err168);
-                            }
-                            errors++;
-                        }
-                    }
-                    let data88 = data86.key;
-                    if (typeof data88 === "string") {
-                        if (!pattern17.test(data88)) {
-                            const err169 = { instancePath: instancePath + "/schema/" + i7 + "/key", schemaPath: "#/properties/schema/items/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                            if (vErrors === null) {
-                                vErrors = [err169];
-                            }
-                            else {
-                                vErrors.push(err169);
-                            }
-                            errors++;
-                        }
-                    }
-                    else {
-                        const err170 = { instancePath: instancePath + "/schema/" + i7 + "/key", schemaPath: "#/properties/schema/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err170];
-                        }
-                        else {
-                            vErrors.push(err170);
-                        }
-                        errors++;
-                    }
-                    let data89 = data86["drop-columns"];
-                    if (Array.isArray(data89)) {
-                        const len8 = data89.length;
-                        for (let i8 = 0; i8 < len8; i8++) {
-                            let data90 = data89[i8];
-                            if (typeof data90 === "string") {
-                                if (!pattern17.test(data90)) {
-                                    const err171 = { instancePath: instancePath + "/schema/" + i7 + "/drop-columns/" + i8, schemaPath: "#/properties/schema/items/properties/drop-columns/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    const err171 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                     if (vErrors === null) {
                                         vErrors = [err171];
                                     }
@@ -11790,359 +12559,367 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                     }
                                     errors++;
                                 }
-                            }
-                            else {
-                                const err172 = { instancePath: instancePath + "/schema/" + i7 + "/drop-columns/" + i8, schemaPath: "#/properties/schema/items/properties/drop-columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err172];
+                                let data83 = data75["max-duration"];
+                                if (typeof data83 === "string") {
+                                    if (!pattern13.test(data83)) {
+                                        const err172 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                        if (vErrors === null) {
+                                            vErrors = [err172];
+                                        }
+                                        else {
+                                            vErrors.push(err172);
+                                        }
+                                        errors++;
+                                    }
                                 }
                                 else {
-                                    vErrors.push(err172);
-                                }
-                                errors++;
-                            }
-                        }
-                    }
-                    else {
-                        const err173 = { instancePath: instancePath + "/schema/" + i7 + "/drop-columns", schemaPath: "#/properties/schema/items/properties/drop-columns/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err173];
-                        }
-                        else {
-                            vErrors.push(err173);
-                        }
-                        errors++;
-                    }
-                    let data91 = data86["drop-indexes"];
-                    if (Array.isArray(data91)) {
-                        const len9 = data91.length;
-                        for (let i9 = 0; i9 < len9; i9++) {
-                            let data92 = data91[i9];
-                            if (typeof data92 === "string") {
-                                if (!pattern17.test(data92)) {
-                                    const err174 = { instancePath: instancePath + "/schema/" + i7 + "/drop-indexes/" + i9, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    const err173 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                     if (vErrors === null) {
-                                        vErrors = [err174];
+                                        vErrors = [err173];
                                     }
                                     else {
-                                        vErrors.push(err174);
+                                        vErrors.push(err173);
                                     }
                                     errors++;
                                 }
                             }
                             else {
-                                const err175 = { instancePath: instancePath + "/schema/" + i7 + "/drop-indexes/" + i9, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err174 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                                 if (vErrors === null) {
-                                    vErrors = [err175];
+                                    vErrors = [err174];
                                 }
                                 else {
-                                    vErrors.push(err175);
+                                    vErrors.push(err174);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data73["drop-index"] !== undefined) {
+                            let data84 = data73["drop-index"];
+                            if (typeof data84 === "string") {
+                                if (!pattern22.test(data84)) {
+                                    const err175 = { instancePath: instancePath + "/database/steps/" + i7 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err175];
+                                    }
+                                    else {
+                                        vErrors.push(err175);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err176 = { instancePath: instancePath + "/database/steps/" + i7 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err176];
+                                }
+                                else {
+                                    vErrors.push(err176);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data73.sql !== undefined) {
+                            let data85 = data73.sql;
+                            if (typeof data85 === "string") {
+                                if (func2(data85) < 1) {
+                                    const err177 = { instancePath: instancePath + "/database/steps/" + i7 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err177];
+                                    }
+                                    else {
+                                        vErrors.push(err177);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err178 = { instancePath: instancePath + "/database/steps/" + i7 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err178];
+                                }
+                                else {
+                                    vErrors.push(err178);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data73["acknowledge-data-loss"] !== undefined) {
+                            if (typeof data73["acknowledge-data-loss"] !== "boolean") {
+                                const err179 = { instancePath: instancePath + "/database/steps/" + i7 + "/acknowledge-data-loss", schemaPath: "#/properties/database/properties/steps/items/properties/acknowledge-data-loss/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                                if (vErrors === null) {
+                                    vErrors = [err179];
+                                }
+                                else {
+                                    vErrors.push(err179);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err176 = { instancePath: instancePath + "/schema/" + i7 + "/drop-indexes", schemaPath: "#/properties/schema/items/properties/drop-indexes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        const err180 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
-                            vErrors = [err176];
+                            vErrors = [err180];
                         }
                         else {
-                            vErrors.push(err176);
+                            vErrors.push(err180);
                         }
                         errors++;
                     }
-                    if (data86["backup-table"] !== undefined) {
-                        let data93 = data86["backup-table"];
-                        if (typeof data93 === "string") {
-                            if (!pattern17.test(data93)) {
-                                const err177 = { instancePath: instancePath + "/schema/" + i7 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err177];
-                                }
-                                else {
-                                    vErrors.push(err177);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err178 = { instancePath: instancePath + "/schema/" + i7 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err178];
-                            }
-                            else {
-                                vErrors.push(err178);
-                            }
-                            errors++;
-                        }
-                    }
+                }
+            }
+            else {
+                const err181 = { instancePath: instancePath + "/database/steps", schemaPath: "#/properties/database/properties/steps/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err181];
                 }
                 else {
-                    const err179 = { instancePath: instancePath + "/schema/" + i7, schemaPath: "#/properties/schema/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err179];
-                    }
-                    else {
-                        vErrors.push(err179);
-                    }
-                    errors++;
+                    vErrors.push(err181);
                 }
+                errors++;
             }
         }
         else {
-            const err180 = { instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+            const err182 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-                vErrors = [err180];
+                vErrors = [err182];
             }
             else {
-                vErrors.push(err180);
+                vErrors.push(err182);
             }
             errors++;
         }
     }
-    if (data.integrity !== undefined) {
-        let data94 = data.integrity;
-        if (Array.isArray(data94)) {
-            const len10 = data94.length;
-            for (let i10 = 0; i10 < len10; i10++) {
-                let data95 = data94[i10];
-                if (data95 && typeof data95 == "object" && !Array.isArray(data95)) {
-                    if (data95.when === undefined) {
-                        data95.when = ["before", "after"];
+    if (data.git !== undefined) {
+        let data87 = data.git;
+        if (data87 && typeof data87 == "object" && !Array.isArray(data87)) {
+            if (data87.remote === undefined) {
+                data87.remote = "origin";
+            }
+            if (data87.branch === undefined) {
+                data87.branch = "main";
+            }
+            if (data87.strategy === undefined) {
+                data87.strategy = "revert";
+            }
+            if (data87["revert-mode"] === undefined) {
+                data87["revert-mode"] = "single";
+            }
+            if (data87["backup-ref-prefix"] === undefined) {
+                data87["backup-ref-prefix"] = "refs/rollback/backup";
+            }
+            for (const key20 in data87) {
+                if (!((((((((key20 === "remote") || (key20 === "branch")) || (key20 === "strategy")) || (key20 === "revert")) || (key20 === "reset-to")) || (key20 === "revert-mode")) || (key20 === "mainline")) || (key20 === "backup-ref-prefix"))) {
+                    const err183 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err183];
                     }
-                    if (data95["on-fail"] === undefined) {
-                        data95["on-fail"] = "fail";
+                    else {
+                        vErrors.push(err183);
                     }
-                    if (data95.name === undefined) {
-                        const err181 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                    errors++;
+                }
+            }
+            if (typeof data87.remote !== "string") {
+                const err184 = { instancePath: instancePath + "/git/remote", schemaPath: "#/properties/git/properties/remote/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err184];
+                }
+                else {
+                    vErrors.push(err184);
+                }
+                errors++;
+            }
+            let data89 = data87.branch;
+            if (typeof data89 === "string") {
+                if (!pattern11.test(data89)) {
+                    const err185 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err185];
+                    }
+                    else {
+                        vErrors.push(err185);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err186 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err186];
+                }
+                else {
+                    vErrors.push(err186);
+                }
+                errors++;
+            }
+            let data90 = data87.strategy;
+            if (typeof data90 !== "string") {
+                const err187 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err187];
+                }
+                else {
+                    vErrors.push(err187);
+                }
+                errors++;
+            }
+            if (!((data90 === "revert") || (data90 === "reset"))) {
+                const err188 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties.strategy.enum }, message: "must be equal to one of the allowed values" };
+                if (vErrors === null) {
+                    vErrors = [err188];
+                }
+                else {
+                    vErrors.push(err188);
+                }
+                errors++;
+            }
+            if (data87.revert !== undefined) {
+                if (typeof data87.revert !== "string") {
+                    const err189 = { instancePath: instancePath + "/git/revert", schemaPath: "#/properties/git/properties/revert/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err189];
+                    }
+                    else {
+                        vErrors.push(err189);
+                    }
+                    errors++;
+                }
+            }
+            if (data87["reset-to"] !== undefined) {
+                if (typeof data87["reset-to"] !== "string") {
+                    const err190 = { instancePath: instancePath + "/git/reset-to", schemaPath: "#/properties/git/properties/reset-to/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err190];
+                    }
+                    else {
+                        vErrors.push(err190);
+                    }
+                    errors++;
+                }
+            }
+            let data93 = data87["revert-mode"];
+            if (typeof data93 !== "string") {
+                const err191 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err191];
+                }
+                else {
+                    vErrors.push(err191);
+                }
+                errors++;
+            }
+            if (!((data93 === "single") || (data93 === "per-commit"))) {
+                const err192 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties["revert-mode"].enum }, message: "must be equal to one of the allowed values" };
+                if (vErrors === null) {
+                    vErrors = [err192];
+                }
+                else {
+                    vErrors.push(err192);
+                }
+                errors++;
+            }
+            if (data87.mainline !== undefined) {
+                let data94 = data87.mainline;
+                if (!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))) {
+                    const err193 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                    if (vErrors === null) {
+                        vErrors = [err193];
+                    }
+                    else {
+                        vErrors.push(err193);
+                    }
+                    errors++;
+                }
+                if ((typeof data94 == "number") && (isFinite(data94))) {
+                    if (data94 > 9007199254740991 || isNaN(data94)) {
+                        const err194 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
                         if (vErrors === null) {
-                            vErrors = [err181];
+                            vErrors = [err194];
                         }
                         else {
-                            vErrors.push(err181);
+                            vErrors.push(err194);
                         }
                         errors++;
                     }
-                    if (data95.sql === undefined) {
-                        const err182 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                    if (data94 < 1 || isNaN(data94)) {
+                        const err195 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
                         if (vErrors === null) {
-                            vErrors = [err182];
+                            vErrors = [err195];
                         }
                         else {
-                            vErrors.push(err182);
+                            vErrors.push(err195);
                         }
                         errors++;
                     }
-                    if (data95.expect === undefined) {
-                        const err183 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "expect" }, message: "must have required property '" + "expect" + "'" };
+                }
+            }
+            if (typeof data87["backup-ref-prefix"] !== "string") {
+                const err196 = { instancePath: instancePath + "/git/backup-ref-prefix", schemaPath: "#/properties/git/properties/backup-ref-prefix/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err196];
+                }
+                else {
+                    vErrors.push(err196);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err197 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err197];
+            }
+            else {
+                vErrors.push(err197);
+            }
+            errors++;
+        }
+    }
+    if (data.schema !== undefined) {
+        let data96 = data.schema;
+        if (Array.isArray(data96)) {
+            const len8 = data96.length;
+            for (let i8 = 0; i8 < len8; i8++) {
+                let data97 = data96[i8];
+                if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
+                    if (data97.key === undefined) {
+                        data97.key = "id";
+                    }
+                    if (data97["drop-columns"] === undefined) {
+                        data97["drop-columns"] = [];
+                    }
+                    if (data97["drop-indexes"] === undefined) {
+                        data97["drop-indexes"] = [];
+                    }
+                    if (data97.table === undefined) {
+                        const err198 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
                         if (vErrors === null) {
-                            vErrors = [err183];
+                            vErrors = [err198];
                         }
                         else {
-                            vErrors.push(err183);
+                            vErrors.push(err198);
                         }
                         errors++;
                     }
-                    for (const key20 in data95) {
-                        if (!(((((key20 === "name") || (key20 === "sql")) || (key20 === "expect")) || (key20 === "when")) || (key20 === "on-fail"))) {
-                            const err184 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties" };
+                    for (const key21 in data97) {
+                        if (!(((((key21 === "table") || (key21 === "key")) || (key21 === "drop-columns")) || (key21 === "drop-indexes")) || (key21 === "backup-table"))) {
+                            const err199 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
-                                vErrors = [err184];
+                                vErrors = [err199];
                             }
                             else {
-                                vErrors.push(err184);
+                                vErrors.push(err199);
                             }
                             errors++;
                         }
                     }
-                    if (data95.name !== undefined) {
-                        let data96 = data95.name;
-                        if (typeof data96 === "string") {
-                            if (func2(data96) < 1) {
-                                const err185 = { instancePath: instancePath + "/integrity/" + i10 + "/name", schemaPath: "#/properties/integrity/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                if (vErrors === null) {
-                                    vErrors = [err185];
-                                }
-                                else {
-                                    vErrors.push(err185);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err186 = { instancePath: instancePath + "/integrity/" + i10 + "/name", schemaPath: "#/properties/integrity/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err186];
-                            }
-                            else {
-                                vErrors.push(err186);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data95.sql !== undefined) {
-                        let data97 = data95.sql;
-                        if (typeof data97 === "string") {
-                            if (func2(data97) < 1) {
-                                const err187 = { instancePath: instancePath + "/integrity/" + i10 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                if (vErrors === null) {
-                                    vErrors = [err187];
-                                }
-                                else {
-                                    vErrors.push(err187);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err188 = { instancePath: instancePath + "/integrity/" + i10 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err188];
-                            }
-                            else {
-                                vErrors.push(err188);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data95.expect !== undefined) {
-                        let data98 = data95.expect;
-                        if (data98 && typeof data98 == "object" && !Array.isArray(data98)) {
-                            for (const key21 in data98) {
-                                if (!(((key21 === "rows") || (key21 === "max-rows")) || (key21 === "value"))) {
-                                    const err189 = { instancePath: instancePath + "/integrity/" + i10 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties" };
-                                    if (vErrors === null) {
-                                        vErrors = [err189];
-                                    }
-                                    else {
-                                        vErrors.push(err189);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            if (data98.rows !== undefined) {
-                                let data99 = data98.rows;
-                                if (!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))) {
-                                    const err190 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                                    if (vErrors === null) {
-                                        vErrors = [err190];
-                                    }
-                                    else {
-                                        vErrors.push(err190);
-                                    }
-                                    errors++;
-                                }
-                                if ((typeof data99 == "number") && (isFinite(data99))) {
-                                    if (data99 > 9007199254740991 || isNaN(data99)) {
-                                        const err191 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                                        if (vErrors === null) {
-                                            vErrors = [err191];
-                                        }
-                                        else {
-                                            vErrors.push(err191);
-                                        }
-                                        errors++;
-                                    }
-                                    if (data99 < 0 || isNaN(data99)) {
-                                        const err192 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                                        if (vErrors === null) {
-                                            vErrors = [err192];
-                                        }
-                                        else {
-                                            vErrors.push(err192);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                            }
-                            if (data98["max-rows"] !== undefined) {
-                                let data100 = data98["max-rows"];
-                                if (!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))) {
-                                    const err193 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                                    if (vErrors === null) {
-                                        vErrors = [err193];
-                                    }
-                                    else {
-                                        vErrors.push(err193);
-                                    }
-                                    errors++;
-                                }
-                                if ((typeof data100 == "number") && (isFinite(data100))) {
-                                    if (data100 > 9007199254740991 || isNaN(data100)) {
-                                        const err194 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                                        if (vErrors === null) {
-                                            vErrors = [err194];
-                                        }
-                                        else {
-                                            vErrors.push(err194);
-                                        }
-                                        errors++;
-                                    }
-                                    if (data100 < 0 || isNaN(data100)) {
-                                        const err195 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                                        if (vErrors === null) {
-                                            vErrors = [err195];
-                                        }
-                                        else {
-                                            vErrors.push(err195);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                            }
-                            if (data98.value !== undefined) {
-                                let data101 = data98.value;
-                                if (((typeof data101 !== "string") && (!((typeof data101 == "number") && (isFinite(data101))))) && (typeof data101 !== "boolean")) {
-                                    const err196 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/value", schemaPath: "#/properties/integrity/items/properties/expect/properties/value/type", keyword: "type", params: { type: schema31.properties.integrity.items.properties.expect.properties.value.type }, message: "must be string,number,boolean" };
-                                    if (vErrors === null) {
-                                        vErrors = [err196];
-                                    }
-                                    else {
-                                        vErrors.push(err196);
-                                    }
-                                    errors++;
-                                }
-                            }
-                        }
-                        else {
-                            const err197 = { instancePath: instancePath + "/integrity/" + i10 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                            if (vErrors === null) {
-                                vErrors = [err197];
-                            }
-                            else {
-                                vErrors.push(err197);
-                            }
-                            errors++;
-                        }
-                    }
-                    let data102 = data95.when;
-                    if (Array.isArray(data102)) {
-                        if (data102.length < 1) {
-                            const err198 = { instancePath: instancePath + "/integrity/" + i10 + "/when", schemaPath: "#/properties/integrity/items/properties/when/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
-                            if (vErrors === null) {
-                                vErrors = [err198];
-                            }
-                            else {
-                                vErrors.push(err198);
-                            }
-                            errors++;
-                        }
-                        const len11 = data102.length;
-                        for (let i11 = 0; i11 < len11; i11++) {
-                            let data103 = data102[i11];
-                            if (typeof data103 !== "string") {
-                                const err199 = { instancePath: instancePath + "/integrity/" + i10 + "/when/" + i11, schemaPath: "#/properties/integrity/items/properties/when/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err199];
-                                }
-                                else {
-                                    vErrors.push(err199);
-                                }
-                                errors++;
-                            }
-                            if (!((data103 === "before") || (data103 === "after"))) {
-                                const err200 = { instancePath: instancePath + "/integrity/" + i10 + "/when/" + i11, schemaPath: "#/properties/integrity/items/properties/when/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties.when.items.enum }, message: "must be equal to one of the allowed values" };
+                    if (data97.table !== undefined) {
+                        let data98 = data97.table;
+                        if (typeof data98 === "string") {
+                            if (!pattern22.test(data98)) {
+                                const err200 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err200];
                                 }
@@ -12152,30 +12929,32 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
+                        else {
+                            const err201 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err201];
+                            }
+                            else {
+                                vErrors.push(err201);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data99 = data97.key;
+                    if (typeof data99 === "string") {
+                        if (!pattern22.test(data99)) {
+                            const err202 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                            if (vErrors === null) {
+                                vErrors = [err202];
+                            }
+                            else {
+                                vErrors.push(err202);
+                            }
+                            errors++;
+                        }
                     }
                     else {
-                        const err201 = { instancePath: instancePath + "/integrity/" + i10 + "/when", schemaPath: "#/properties/integrity/items/properties/when/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err201];
-                        }
-                        else {
-                            vErrors.push(err201);
-                        }
-                        errors++;
-                    }
-                    let data104 = data95["on-fail"];
-                    if (typeof data104 !== "string") {
-                        const err202 = { instancePath: instancePath + "/integrity/" + i10 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err202];
-                        }
-                        else {
-                            vErrors.push(err202);
-                        }
-                        errors++;
-                    }
-                    if (!((data104 === "fail") || (data104 === "warn"))) {
-                        const err203 = { instancePath: instancePath + "/integrity/" + i10 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties["on-fail"].enum }, message: "must be equal to one of the allowed values" };
+                        const err203 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                         if (vErrors === null) {
                             vErrors = [err203];
                         }
@@ -12184,132 +12963,124 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                }
-                else {
-                    const err204 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err204];
+                    let data100 = data97["drop-columns"];
+                    if (Array.isArray(data100)) {
+                        const len9 = data100.length;
+                        for (let i9 = 0; i9 < len9; i9++) {
+                            let data101 = data100[i9];
+                            if (typeof data101 === "string") {
+                                if (!pattern22.test(data101)) {
+                                    const err204 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err204];
+                                    }
+                                    else {
+                                        vErrors.push(err204);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err205 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err205];
+                                }
+                                else {
+                                    vErrors.push(err205);
+                                }
+                                errors++;
+                            }
+                        }
                     }
                     else {
-                        vErrors.push(err204);
+                        const err206 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns", schemaPath: "#/properties/schema/items/properties/drop-columns/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err206];
+                        }
+                        else {
+                            vErrors.push(err206);
+                        }
+                        errors++;
+                    }
+                    let data102 = data97["drop-indexes"];
+                    if (Array.isArray(data102)) {
+                        const len10 = data102.length;
+                        for (let i10 = 0; i10 < len10; i10++) {
+                            let data103 = data102[i10];
+                            if (typeof data103 === "string") {
+                                if (!pattern22.test(data103)) {
+                                    const err207 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err207];
+                                    }
+                                    else {
+                                        vErrors.push(err207);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err208 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err208];
+                                }
+                                else {
+                                    vErrors.push(err208);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
+                    else {
+                        const err209 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes", schemaPath: "#/properties/schema/items/properties/drop-indexes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err209];
+                        }
+                        else {
+                            vErrors.push(err209);
+                        }
+                        errors++;
+                    }
+                    if (data97["backup-table"] !== undefined) {
+                        let data104 = data97["backup-table"];
+                        if (typeof data104 === "string") {
+                            if (!pattern22.test(data104)) {
+                                const err210 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err210];
+                                }
+                                else {
+                                    vErrors.push(err210);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err211 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err211];
+                            }
+                            else {
+                                vErrors.push(err211);
+                            }
+                            errors++;
+                        }
+                    }
+                }
+                else {
+                    const err212 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err212];
+                    }
+                    else {
+                        vErrors.push(err212);
                     }
                     errors++;
                 }
             }
         }
         else {
-            const err205 = { instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-            if (vErrors === null) {
-                vErrors = [err205];
-            }
-            else {
-                vErrors.push(err205);
-            }
-            errors++;
-        }
-    }
-    if (data.files !== undefined) {
-        let data105 = data.files;
-        if (data105 && typeof data105 == "object" && !Array.isArray(data105)) {
-            if (data105.protect === undefined) {
-                data105.protect = [];
-            }
-            if (data105.remove === undefined) {
-                data105.remove = [];
-            }
-            for (const key22 in data105) {
-                if (!((key22 === "protect") || (key22 === "remove"))) {
-                    const err206 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err206];
-                    }
-                    else {
-                        vErrors.push(err206);
-                    }
-                    errors++;
-                }
-            }
-            let data106 = data105.protect;
-            if (Array.isArray(data106)) {
-                const len12 = data106.length;
-                for (let i12 = 0; i12 < len12; i12++) {
-                    let data107 = data106[i12];
-                    if (typeof data107 === "string") {
-                        if (func2(data107) < 1) {
-                            const err207 = { instancePath: instancePath + "/files/protect/" + i12, schemaPath: "#/properties/files/properties/protect/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                            if (vErrors === null) {
-                                vErrors = [err207];
-                            }
-                            else {
-                                vErrors.push(err207);
-                            }
-                            errors++;
-                        }
-                    }
-                    else {
-                        const err208 = { instancePath: instancePath + "/files/protect/" + i12, schemaPath: "#/properties/files/properties/protect/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err208];
-                        }
-                        else {
-                            vErrors.push(err208);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            else {
-                const err209 = { instancePath: instancePath + "/files/protect", schemaPath: "#/properties/files/properties/protect/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err209];
-                }
-                else {
-                    vErrors.push(err209);
-                }
-                errors++;
-            }
-            let data108 = data105.remove;
-            if (Array.isArray(data108)) {
-                const len13 = data108.length;
-                for (let i13 = 0; i13 < len13; i13++) {
-                    let data109 = data108[i13];
-                    if (typeof data109 === "string") {
-                        if (func2(data109) < 1) {
-                            const err210 = { instancePath: instancePath + "/files/remove/" + i13, schemaPath: "#/properties/files/properties/remove/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                            if (vErrors === null) {
-                                vErrors = [err210];
-                            }
-                            else {
-                                vErrors.push(err210);
-                            }
-                            errors++;
-                        }
-                    }
-                    else {
-                        const err211 = { instancePath: instancePath + "/files/remove/" + i13, schemaPath: "#/properties/files/properties/remove/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err211];
-                        }
-                        else {
-                            vErrors.push(err211);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            else {
-                const err212 = { instancePath: instancePath + "/files/remove", schemaPath: "#/properties/files/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err212];
-                }
-                else {
-                    vErrors.push(err212);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err213 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err213 = { instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "array" }, message: "must be array" };
             if (vErrors === null) {
                 vErrors = [err213];
             }
@@ -12319,99 +13090,77 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
         }
     }
-    if (data.monitor !== undefined) {
-        let data110 = data.monitor;
-        if (data110 && typeof data110 == "object" && !Array.isArray(data110)) {
-            if (data110.duration === undefined) {
-                data110.duration = "5m";
-            }
-            if (data110.interval === undefined) {
-                data110.interval = "30s";
-            }
-            if (data110.health === undefined) {
-                data110.health = [];
-            }
-            if (data110.metrics === undefined) {
-                data110.metrics = [];
-            }
-            if (data110["max-error-rate"] === undefined) {
-                data110["max-error-rate"] = 0.1;
-            }
-            for (const key23 in data110) {
-                if (!(((((key23 === "duration") || (key23 === "interval")) || (key23 === "health")) || (key23 === "metrics")) || (key23 === "max-error-rate"))) {
-                    const err214 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err214];
+    if (data.integrity !== undefined) {
+        let data105 = data.integrity;
+        if (Array.isArray(data105)) {
+            const len11 = data105.length;
+            for (let i11 = 0; i11 < len11; i11++) {
+                let data106 = data105[i11];
+                if (data106 && typeof data106 == "object" && !Array.isArray(data106)) {
+                    if (data106.when === undefined) {
+                        data106.when = ["before", "after"];
                     }
-                    else {
-                        vErrors.push(err214);
+                    if (data106["on-fail"] === undefined) {
+                        data106["on-fail"] = "fail";
                     }
-                    errors++;
-                }
-            }
-            let data111 = data110.duration;
-            if (typeof data111 === "string") {
-                if (!pattern9.test(data111)) {
-                    const err215 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err215];
-                    }
-                    else {
-                        vErrors.push(err215);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err216 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err216];
-                }
-                else {
-                    vErrors.push(err216);
-                }
-                errors++;
-            }
-            let data112 = data110.interval;
-            if (typeof data112 === "string") {
-                if (!pattern9.test(data112)) {
-                    const err217 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err217];
-                    }
-                    else {
-                        vErrors.push(err217);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err218 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err218];
-                }
-                else {
-                    vErrors.push(err218);
-                }
-                errors++;
-            }
-            let data113 = data110.health;
-            if (Array.isArray(data113)) {
-                const len14 = data113.length;
-                for (let i14 = 0; i14 < len14; i14++) {
-                    let data114 = data113[i14];
-                    if (data114 && typeof data114 == "object" && !Array.isArray(data114)) {
-                        if (data114["expect-status"] === undefined) {
-                            data114["expect-status"] = 200;
+                    if (data106.name === undefined) {
+                        const err214 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err214];
                         }
-                        if (data114.timeout === undefined) {
-                            data114.timeout = "5m";
+                        else {
+                            vErrors.push(err214);
                         }
-                        if (data114.interval === undefined) {
-                            data114.interval = "10s";
+                        errors++;
+                    }
+                    if (data106.sql === undefined) {
+                        const err215 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err215];
                         }
-                        if (data114.name === undefined) {
-                            const err219 = { instancePath: instancePath + "/monitor/health/" + i14, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                        else {
+                            vErrors.push(err215);
+                        }
+                        errors++;
+                    }
+                    if (data106.expect === undefined) {
+                        const err216 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "expect" }, message: "must have required property '" + "expect" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err216];
+                        }
+                        else {
+                            vErrors.push(err216);
+                        }
+                        errors++;
+                    }
+                    for (const key22 in data106) {
+                        if (!(((((key22 === "name") || (key22 === "sql")) || (key22 === "expect")) || (key22 === "when")) || (key22 === "on-fail"))) {
+                            const err217 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err217];
+                            }
+                            else {
+                                vErrors.push(err217);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data106.name !== undefined) {
+                        let data107 = data106.name;
+                        if (typeof data107 === "string") {
+                            if (func2(data107) < 1) {
+                                const err218 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (vErrors === null) {
+                                    vErrors = [err218];
+                                }
+                                else {
+                                    vErrors.push(err218);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err219 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
                                 vErrors = [err219];
                             }
@@ -12420,33 +13169,38 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        if (data114.url === undefined) {
-                            const err220 = { instancePath: instancePath + "/monitor/health/" + i14, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
-                            if (vErrors === null) {
-                                vErrors = [err220];
-                            }
-                            else {
-                                vErrors.push(err220);
-                            }
-                            errors++;
-                        }
-                        for (const key24 in data114) {
-                            if (!(((((((key24 === "name") || (key24 === "url")) || (key24 === "expect-status")) || (key24 === "expect-text")) || (key24 === "reject-text")) || (key24 === "timeout")) || (key24 === "interval"))) {
-                                const err221 = { instancePath: instancePath + "/monitor/health/" + i14, schemaPath: "#/properties/monitor/properties/health/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties" };
+                    }
+                    if (data106.sql !== undefined) {
+                        let data108 = data106.sql;
+                        if (typeof data108 === "string") {
+                            if (func2(data108) < 1) {
+                                const err220 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                                 if (vErrors === null) {
-                                    vErrors = [err221];
+                                    vErrors = [err220];
                                 }
                                 else {
-                                    vErrors.push(err221);
+                                    vErrors.push(err220);
                                 }
                                 errors++;
                             }
                         }
-                        if (data114.name !== undefined) {
-                            let data115 = data114.name;
-                            if (typeof data115 === "string") {
-                                if (func2(data115) < 1) {
-                                    const err222 = { instancePath: instancePath + "/monitor/health/" + i14 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                        else {
+                            const err221 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err221];
+                            }
+                            else {
+                                vErrors.push(err221);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data106.expect !== undefined) {
+                        let data109 = data106.expect;
+                        if (data109 && typeof data109 == "object" && !Array.isArray(data109)) {
+                            for (const key23 in data109) {
+                                if (!(((key23 === "rows") || (key23 === "max-rows")) || (key23 === "value"))) {
+                                    const err222 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties" };
                                     if (vErrors === null) {
                                         vErrors = [err222];
                                     }
@@ -12456,126 +13210,128 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                     errors++;
                                 }
                             }
-                            else {
-                                const err223 = { instancePath: instancePath + "/monitor/health/" + i14 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err223];
-                                }
-                                else {
-                                    vErrors.push(err223);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data114.url !== undefined) {
-                            let data116 = data114.url;
-                            if (typeof data116 === "string") {
-                                if (!pattern5.test(data116)) {
-                                    const err224 = { instancePath: instancePath + "/monitor/health/" + i14 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                            if (data109.rows !== undefined) {
+                                let data110 = data109.rows;
+                                if (!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))) {
+                                    const err223 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                                     if (vErrors === null) {
-                                        vErrors = [err224];
+                                        vErrors = [err223];
                                     }
                                     else {
-                                        vErrors.push(err224);
+                                        vErrors.push(err223);
+                                    }
+                                    errors++;
+                                }
+                                if ((typeof data110 == "number") && (isFinite(data110))) {
+                                    if (data110 > 9007199254740991 || isNaN(data110)) {
+                                        const err224 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
+                                        if (vErrors === null) {
+                                            vErrors = [err224];
+                                        }
+                                        else {
+                                            vErrors.push(err224);
+                                        }
+                                        errors++;
+                                    }
+                                    if (data110 < 0 || isNaN(data110)) {
+                                        const err225 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                                        if (vErrors === null) {
+                                            vErrors = [err225];
+                                        }
+                                        else {
+                                            vErrors.push(err225);
+                                        }
+                                        errors++;
+                                    }
+                                }
+                            }
+                            if (data109["max-rows"] !== undefined) {
+                                let data111 = data109["max-rows"];
+                                if (!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))) {
+                                    const err226 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                                    if (vErrors === null) {
+                                        vErrors = [err226];
+                                    }
+                                    else {
+                                        vErrors.push(err226);
+                                    }
+                                    errors++;
+                                }
+                                if ((typeof data111 == "number") && (isFinite(data111))) {
+                                    if (data111 > 9007199254740991 || isNaN(data111)) {
+                                        const err227 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
+                                        if (vErrors === null) {
+                                            vErrors = [err227];
+                                        }
+                                        else {
+                                            vErrors.push(err227);
+                                        }
+                                        errors++;
+                                    }
+                                    if (data111 < 0 || isNaN(data111)) {
+                                        const err228 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                                        if (vErrors === null) {
+                                            vErrors = [err228];
+                                        }
+                                        else {
+                                            vErrors.push(err228);
+                                        }
+                                        errors++;
+                                    }
+                                }
+                            }
+                            if (data109.value !== undefined) {
+                                let data112 = data109.value;
+                                if (((typeof data112 !== "string") && (!((typeof data112 == "number") && (isFinite(data112))))) && (typeof data112 !== "boolean")) {
+                                    const err229 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/value", schemaPath: "#/properties/integrity/items/properties/expect/properties/value/type", keyword: "type", params: { type: schema31.properties.integrity.items.properties.expect.properties.value.type }, message: "must be string,number,boolean" };
+                                    if (vErrors === null) {
+                                        vErrors = [err229];
+                                    }
+                                    else {
+                                        vErrors.push(err229);
                                     }
                                     errors++;
                                 }
                             }
-                            else {
-                                const err225 = { instancePath: instancePath + "/monitor/health/" + i14 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err225];
-                                }
-                                else {
-                                    vErrors.push(err225);
-                                }
-                                errors++;
-                            }
-                        }
-                        let data117 = data114["expect-status"];
-                        if (!(((typeof data117 == "number") && (!(data117 % 1) && !isNaN(data117))) && (isFinite(data117)))) {
-                            const err226 = { instancePath: instancePath + "/monitor/health/" + i14 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                            if (vErrors === null) {
-                                vErrors = [err226];
-                            }
-                            else {
-                                vErrors.push(err226);
-                            }
-                            errors++;
-                        }
-                        if ((typeof data117 == "number") && (isFinite(data117))) {
-                            if (data117 > 599 || isNaN(data117)) {
-                                const err227 = { instancePath: instancePath + "/monitor/health/" + i14 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
-                                if (vErrors === null) {
-                                    vErrors = [err227];
-                                }
-                                else {
-                                    vErrors.push(err227);
-                                }
-                                errors++;
-                            }
-                            if (data117 < 100 || isNaN(data117)) {
-                                const err228 = { instancePath: instancePath + "/monitor/health/" + i14 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
-                                if (vErrors === null) {
-                                    vErrors = [err228];
-                                }
-                                else {
-                                    vErrors.push(err228);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data114["expect-text"] !== undefined) {
-                            if (typeof data114["expect-text"] !== "string") {
-                                const err229 = { instancePath: instancePath + "/monitor/health/" + i14 + "/expect-text", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err229];
-                                }
-                                else {
-                                    vErrors.push(err229);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data114["reject-text"] !== undefined) {
-                            if (typeof data114["reject-text"] !== "string") {
-                                const err230 = { instancePath: instancePath + "/monitor/health/" + i14 + "/reject-text", schemaPath: "#/properties/monitor/properties/health/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err230];
-                                }
-                                else {
-                                    vErrors.push(err230);
-                                }
-                                errors++;
-                            }
-                        }
-                        let data120 = data114.timeout;
-                        if (typeof data120 === "string") {
-                            if (!pattern9.test(data120)) {
-                                const err231 = { instancePath: instancePath + "/monitor/health/" + i14 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err231];
-                                }
-                                else {
-                                    vErrors.push(err231);
-                                }
-                                errors++;
-                            }
                         }
                         else {
-                            const err232 = { instancePath: instancePath + "/monitor/health/" + i14 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            const err230 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                             if (vErrors === null) {
-                                vErrors = [err232];
+                                vErrors = [err230];
                             }
                             else {
-                                vErrors.push(err232);
+                                vErrors.push(err230);
                             }
                             errors++;
                         }
-                        let data121 = data114.interval;
-                        if (typeof data121 === "string") {
-                            if (!pattern9.test(data121)) {
-                                const err233 = { instancePath: instancePath + "/monitor/health/" + i14 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    }
+                    let data113 = data106.when;
+                    if (Array.isArray(data113)) {
+                        if (data113.length < 1) {
+                            const err231 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
+                            if (vErrors === null) {
+                                vErrors = [err231];
+                            }
+                            else {
+                                vErrors.push(err231);
+                            }
+                            errors++;
+                        }
+                        const len12 = data113.length;
+                        for (let i12 = 0; i12 < len12; i12++) {
+                            let data114 = data113[i12];
+                            if (typeof data114 !== "string") {
+                                const err232 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err232];
+                                }
+                                else {
+                                    vErrors.push(err232);
+                                }
+                                errors++;
+                            }
+                            if (!((data114 === "before") || (data114 === "after"))) {
+                                const err233 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties.when.items.enum }, message: "must be equal to one of the allowed values" };
                                 if (vErrors === null) {
                                     vErrors = [err233];
                                 }
@@ -12585,19 +13341,20 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        else {
-                            const err234 = { instancePath: instancePath + "/monitor/health/" + i14 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err234];
-                            }
-                            else {
-                                vErrors.push(err234);
-                            }
-                            errors++;
-                        }
                     }
                     else {
-                        const err235 = { instancePath: instancePath + "/monitor/health/" + i14, schemaPath: "#/properties/monitor/properties/health/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        const err234 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err234];
+                        }
+                        else {
+                            vErrors.push(err234);
+                        }
+                        errors++;
+                    }
+                    let data115 = data106["on-fail"];
+                    if (typeof data115 !== "string") {
+                        const err235 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                         if (vErrors === null) {
                             vErrors = [err235];
                         }
@@ -12606,159 +13363,185 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                }
-            }
-            else {
-                const err236 = { instancePath: instancePath + "/monitor/health", schemaPath: "#/properties/monitor/properties/health/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err236];
+                    if (!((data115 === "fail") || (data115 === "warn"))) {
+                        const err236 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties["on-fail"].enum }, message: "must be equal to one of the allowed values" };
+                        if (vErrors === null) {
+                            vErrors = [err236];
+                        }
+                        else {
+                            vErrors.push(err236);
+                        }
+                        errors++;
+                    }
                 }
                 else {
-                    vErrors.push(err236);
+                    const err237 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err237];
+                    }
+                    else {
+                        vErrors.push(err237);
+                    }
+                    errors++;
                 }
-                errors++;
             }
-            let data122 = data110.metrics;
-            if (Array.isArray(data122)) {
-                const len15 = data122.length;
-                for (let i15 = 0; i15 < len15; i15++) {
-                    let data123 = data122[i15];
-                    if (data123 && typeof data123 == "object" && !Array.isArray(data123)) {
-                        if (data123.name === undefined) {
-                            const err237 = { instancePath: instancePath + "/monitor/metrics/" + i15, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+        }
+        else {
+            const err238 = { instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+            if (vErrors === null) {
+                vErrors = [err238];
+            }
+            else {
+                vErrors.push(err238);
+            }
+            errors++;
+        }
+    }
+    if (data.files !== undefined) {
+        let data116 = data.files;
+        if (data116 && typeof data116 == "object" && !Array.isArray(data116)) {
+            if (data116.protect === undefined) {
+                data116.protect = [];
+            }
+            if (data116.remove === undefined) {
+                data116.remove = [];
+            }
+            for (const key24 in data116) {
+                if (!((key24 === "protect") || (key24 === "remove"))) {
+                    const err239 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err239];
+                    }
+                    else {
+                        vErrors.push(err239);
+                    }
+                    errors++;
+                }
+            }
+            let data117 = data116.protect;
+            if (Array.isArray(data117)) {
+                const len13 = data117.length;
+                for (let i13 = 0; i13 < len13; i13++) {
+                    let data118 = data117[i13];
+                    if (typeof data118 === "string") {
+                        if (func2(data118) < 1) {
+                            const err240 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                             if (vErrors === null) {
-                                vErrors = [err237];
+                                vErrors = [err240];
                             }
                             else {
-                                vErrors.push(err237);
+                                vErrors.push(err240);
                             }
                             errors++;
-                        }
-                        if (data123.sql === undefined) {
-                            const err238 = { instancePath: instancePath + "/monitor/metrics/" + i15, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
-                            if (vErrors === null) {
-                                vErrors = [err238];
-                            }
-                            else {
-                                vErrors.push(err238);
-                            }
-                            errors++;
-                        }
-                        for (const key25 in data123) {
-                            if (!((((key25 === "name") || (key25 === "sql")) || (key25 === "max")) || (key25 === "min"))) {
-                                const err239 = { instancePath: instancePath + "/monitor/metrics/" + i15, schemaPath: "#/properties/monitor/properties/metrics/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties" };
-                                if (vErrors === null) {
-                                    vErrors = [err239];
-                                }
-                                else {
-                                    vErrors.push(err239);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data123.name !== undefined) {
-                            let data124 = data123.name;
-                            if (typeof data124 === "string") {
-                                if (func2(data124) < 1) {
-                                    const err240 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err240];
-                                    }
-                                    else {
-                                        vErrors.push(err240);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err241 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err241];
-                                }
-                                else {
-                                    vErrors.push(err241);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data123.sql !== undefined) {
-                            let data125 = data123.sql;
-                            if (typeof data125 === "string") {
-                                if (func2(data125) < 1) {
-                                    const err242 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err242];
-                                    }
-                                    else {
-                                        vErrors.push(err242);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err243 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err243];
-                                }
-                                else {
-                                    vErrors.push(err243);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data123.max !== undefined) {
-                            let data126 = data123.max;
-                            if (!((typeof data126 == "number") && (isFinite(data126)))) {
-                                const err244 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/max", schemaPath: "#/properties/monitor/properties/metrics/items/properties/max/type", keyword: "type", params: { type: "number" }, message: "must be number" };
-                                if (vErrors === null) {
-                                    vErrors = [err244];
-                                }
-                                else {
-                                    vErrors.push(err244);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data123.min !== undefined) {
-                            let data127 = data123.min;
-                            if (!((typeof data127 == "number") && (isFinite(data127)))) {
-                                const err245 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/min", schemaPath: "#/properties/monitor/properties/metrics/items/properties/min/type", keyword: "type", params: { type: "number" }, message: "must be number" };
-                                if (vErrors === null) {
-                                    vErrors = [err245];
-                                }
-                                else {
-                                    vErrors.push(err245);
-                                }
-                                errors++;
-                            }
                         }
                     }
                     else {
-                        const err246 = { instancePath: instancePath + "/monitor/metrics/" + i15, schemaPath: "#/properties/monitor/properties/metrics/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        const err241 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                         if (vErrors === null) {
-                            vErrors = [err246];
+                            vErrors = [err241];
                         }
                         else {
-                            vErrors.push(err246);
+                            vErrors.push(err241);
                         }
                         errors++;
                     }
                 }
             }
             else {
-                const err247 = { instancePath: instancePath + "/monitor/metrics", schemaPath: "#/properties/monitor/properties/metrics/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                const err242 = { instancePath: instancePath + "/files/protect", schemaPath: "#/properties/files/properties/protect/type", keyword: "type", params: { type: "array" }, message: "must be array" };
                 if (vErrors === null) {
-                    vErrors = [err247];
+                    vErrors = [err242];
                 }
                 else {
-                    vErrors.push(err247);
+                    vErrors.push(err242);
                 }
                 errors++;
             }
-            let data128 = data110["max-error-rate"];
-            if ((typeof data128 == "number") && (isFinite(data128))) {
-                if (data128 > 1 || isNaN(data128)) {
-                    const err248 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1 }, message: "must be <= 1" };
+            let data119 = data116.remove;
+            if (Array.isArray(data119)) {
+                const len14 = data119.length;
+                for (let i14 = 0; i14 < len14; i14++) {
+                    let data120 = data119[i14];
+                    if (typeof data120 === "string") {
+                        if (func2(data120) < 1) {
+                            const err243 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                            if (vErrors === null) {
+                                vErrors = [err243];
+                            }
+                            else {
+                                vErrors.push(err243);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err244 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err244];
+                        }
+                        else {
+                            vErrors.push(err244);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err245 = { instancePath: instancePath + "/files/remove", schemaPath: "#/properties/files/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err245];
+                }
+                else {
+                    vErrors.push(err245);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err246 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err246];
+            }
+            else {
+                vErrors.push(err246);
+            }
+            errors++;
+        }
+    }
+    if (data.monitor !== undefined) {
+        let data121 = data.monitor;
+        if (data121 && typeof data121 == "object" && !Array.isArray(data121)) {
+            if (data121.duration === undefined) {
+                data121.duration = "5m";
+            }
+            if (data121.interval === undefined) {
+                data121.interval = "30s";
+            }
+            if (data121.health === undefined) {
+                data121.health = [];
+            }
+            if (data121.metrics === undefined) {
+                data121.metrics = [];
+            }
+            if (data121["max-error-rate"] === undefined) {
+                data121["max-error-rate"] = 0.1;
+            }
+            for (const key25 in data121) {
+                if (!(((((key25 === "duration") || (key25 === "interval")) || (key25 === "health")) || (key25 === "metrics")) || (key25 === "max-error-rate"))) {
+                    const err247 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err247];
+                    }
+                    else {
+                        vErrors.push(err247);
+                    }
+                    errors++;
+                }
+            }
+            let data122 = data121.duration;
+            if (typeof data122 === "string") {
+                if (!pattern13.test(data122)) {
+                    const err248 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                     if (vErrors === null) {
                         vErrors = [err248];
                     }
@@ -12767,235 +13550,641 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                     errors++;
                 }
-                if (data128 < 0 || isNaN(data128)) {
-                    const err249 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+            }
+            else {
+                const err249 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err249];
+                }
+                else {
+                    vErrors.push(err249);
+                }
+                errors++;
+            }
+            let data123 = data121.interval;
+            if (typeof data123 === "string") {
+                if (!pattern13.test(data123)) {
+                    const err250 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                     if (vErrors === null) {
-                        vErrors = [err249];
+                        vErrors = [err250];
                     }
                     else {
-                        vErrors.push(err249);
+                        vErrors.push(err250);
                     }
                     errors++;
                 }
             }
             else {
-                const err250 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                const err251 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                    vErrors = [err250];
+                    vErrors = [err251];
                 }
                 else {
-                    vErrors.push(err250);
+                    vErrors.push(err251);
                 }
                 errors++;
             }
-        }
-        else {
-            const err251 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err251];
-            }
-            else {
-                vErrors.push(err251);
-            }
-            errors++;
-        }
-    }
-    if (data.notify !== undefined) {
-        let data129 = data.notify;
-        if (data129 && typeof data129 == "object" && !Array.isArray(data129)) {
-            if (data129["status-comment"] === undefined) {
-                data129["status-comment"] = true;
-            }
-            if (data129.messages === undefined) {
-                data129.messages = { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" };
-            }
-            for (const key26 in data129) {
-                if (!((((key26 === "status-comment") || (key26 === "incident-issue")) || (key26 === "webhook-env")) || (key26 === "messages"))) {
-                    const err252 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err252];
-                    }
-                    else {
-                        vErrors.push(err252);
-                    }
-                    errors++;
-                }
-            }
-            if (typeof data129["status-comment"] !== "boolean") {
-                const err253 = { instancePath: instancePath + "/notify/status-comment", schemaPath: "#/properties/notify/properties/status-comment/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
-                if (vErrors === null) {
-                    vErrors = [err253];
-                }
-                else {
-                    vErrors.push(err253);
-                }
-                errors++;
-            }
-            if (data129["incident-issue"] !== undefined) {
-                let data131 = data129["incident-issue"];
-                if (data131 && typeof data131 == "object" && !Array.isArray(data131)) {
-                    if (data131.labels === undefined) {
-                        data131.labels = ["incident", "rollback"];
-                    }
-                    for (const key27 in data131) {
-                        if (!(key27 === "labels")) {
-                            const err254 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties" };
+            let data124 = data121.health;
+            if (Array.isArray(data124)) {
+                const len15 = data124.length;
+                for (let i15 = 0; i15 < len15; i15++) {
+                    let data125 = data124[i15];
+                    if (data125 && typeof data125 == "object" && !Array.isArray(data125)) {
+                        if (data125["expect-status"] === undefined) {
+                            data125["expect-status"] = 200;
+                        }
+                        if (data125.timeout === undefined) {
+                            data125.timeout = "5m";
+                        }
+                        if (data125.interval === undefined) {
+                            data125.interval = "10s";
+                        }
+                        if (data125.name === undefined) {
+                            const err252 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
                             if (vErrors === null) {
-                                vErrors = [err254];
+                                vErrors = [err252];
                             }
                             else {
-                                vErrors.push(err254);
+                                vErrors.push(err252);
+                            }
+                            errors++;
+                        }
+                        if (data125.url === undefined) {
+                            const err253 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err253];
+                            }
+                            else {
+                                vErrors.push(err253);
+                            }
+                            errors++;
+                        }
+                        for (const key26 in data125) {
+                            if (!(((((((key26 === "name") || (key26 === "url")) || (key26 === "expect-status")) || (key26 === "expect-text")) || (key26 === "reject-text")) || (key26 === "timeout")) || (key26 === "interval"))) {
+                                const err254 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err254];
+                                }
+                                else {
+                                    vErrors.push(err254);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data125.name !== undefined) {
+                            let data126 = data125.name;
+                            if (typeof data126 === "string") {
+                                if (func2(data126) < 1) {
+                                    const err255 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err255];
+                                    }
+                                    else {
+                                        vErrors.push(err255);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err256 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err256];
+                                }
+                                else {
+                                    vErrors.push(err256);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data125.url !== undefined) {
+                            let data127 = data125.url;
+                            if (typeof data127 === "string") {
+                                if (!pattern5.test(data127)) {
+                                    const err257 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err257];
+                                    }
+                                    else {
+                                        vErrors.push(err257);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err258 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err258];
+                                }
+                                else {
+                                    vErrors.push(err258);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data128 = data125["expect-status"];
+                        if (!(((typeof data128 == "number") && (!(data128 % 1) && !isNaN(data128))) && (isFinite(data128)))) {
+                            const err259 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                            if (vErrors === null) {
+                                vErrors = [err259];
+                            }
+                            else {
+                                vErrors.push(err259);
+                            }
+                            errors++;
+                        }
+                        if ((typeof data128 == "number") && (isFinite(data128))) {
+                            if (data128 > 599 || isNaN(data128)) {
+                                const err260 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
+                                if (vErrors === null) {
+                                    vErrors = [err260];
+                                }
+                                else {
+                                    vErrors.push(err260);
+                                }
+                                errors++;
+                            }
+                            if (data128 < 100 || isNaN(data128)) {
+                                const err261 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
+                                if (vErrors === null) {
+                                    vErrors = [err261];
+                                }
+                                else {
+                                    vErrors.push(err261);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data125["expect-text"] !== undefined) {
+                            if (typeof data125["expect-text"] !== "string") {
+                                const err262 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-text", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err262];
+                                }
+                                else {
+                                    vErrors.push(err262);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data125["reject-text"] !== undefined) {
+                            if (typeof data125["reject-text"] !== "string") {
+                                const err263 = { instancePath: instancePath + "/monitor/health/" + i15 + "/reject-text", schemaPath: "#/properties/monitor/properties/health/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err263];
+                                }
+                                else {
+                                    vErrors.push(err263);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data131 = data125.timeout;
+                        if (typeof data131 === "string") {
+                            if (!pattern13.test(data131)) {
+                                const err264 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err264];
+                                }
+                                else {
+                                    vErrors.push(err264);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err265 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err265];
+                            }
+                            else {
+                                vErrors.push(err265);
+                            }
+                            errors++;
+                        }
+                        let data132 = data125.interval;
+                        if (typeof data132 === "string") {
+                            if (!pattern13.test(data132)) {
+                                const err266 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err266];
+                                }
+                                else {
+                                    vErrors.push(err266);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err267 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err267];
+                            }
+                            else {
+                                vErrors.push(err267);
                             }
                             errors++;
                         }
                     }
-                    let data132 = data131.labels;
-                    if (Array.isArray(data132)) {
-                        const len16 = data132.length;
-                        for (let i16 = 0; i16 < len16; i16++) {
-                            if (typeof data132[i16] !== "string") {
-                                const err255 = { instancePath: instancePath + "/notify/incident-issue/labels/" + i16, schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    else {
+                        const err268 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        if (vErrors === null) {
+                            vErrors = [err268];
+                        }
+                        else {
+                            vErrors.push(err268);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err269 = { instancePath: instancePath + "/monitor/health", schemaPath: "#/properties/monitor/properties/health/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err269];
+                }
+                else {
+                    vErrors.push(err269);
+                }
+                errors++;
+            }
+            let data133 = data121.metrics;
+            if (Array.isArray(data133)) {
+                const len16 = data133.length;
+                for (let i16 = 0; i16 < len16; i16++) {
+                    let data134 = data133[i16];
+                    if (data134 && typeof data134 == "object" && !Array.isArray(data134)) {
+                        if (data134.name === undefined) {
+                            const err270 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err270];
+                            }
+                            else {
+                                vErrors.push(err270);
+                            }
+                            errors++;
+                        }
+                        if (data134.sql === undefined) {
+                            const err271 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err271];
+                            }
+                            else {
+                                vErrors.push(err271);
+                            }
+                            errors++;
+                        }
+                        for (const key27 in data134) {
+                            if (!((((key27 === "name") || (key27 === "sql")) || (key27 === "max")) || (key27 === "min"))) {
+                                const err272 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties" };
                                 if (vErrors === null) {
-                                    vErrors = [err255];
+                                    vErrors = [err272];
                                 }
                                 else {
-                                    vErrors.push(err255);
+                                    vErrors.push(err272);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data134.name !== undefined) {
+                            let data135 = data134.name;
+                            if (typeof data135 === "string") {
+                                if (func2(data135) < 1) {
+                                    const err273 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err273];
+                                    }
+                                    else {
+                                        vErrors.push(err273);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err274 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err274];
+                                }
+                                else {
+                                    vErrors.push(err274);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data134.sql !== undefined) {
+                            let data136 = data134.sql;
+                            if (typeof data136 === "string") {
+                                if (func2(data136) < 1) {
+                                    const err275 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err275];
+                                    }
+                                    else {
+                                        vErrors.push(err275);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err276 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err276];
+                                }
+                                else {
+                                    vErrors.push(err276);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data134.max !== undefined) {
+                            let data137 = data134.max;
+                            if (!((typeof data137 == "number") && (isFinite(data137)))) {
+                                const err277 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/max", schemaPath: "#/properties/monitor/properties/metrics/items/properties/max/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                                if (vErrors === null) {
+                                    vErrors = [err277];
+                                }
+                                else {
+                                    vErrors.push(err277);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data134.min !== undefined) {
+                            let data138 = data134.min;
+                            if (!((typeof data138 == "number") && (isFinite(data138)))) {
+                                const err278 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/min", schemaPath: "#/properties/monitor/properties/metrics/items/properties/min/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                                if (vErrors === null) {
+                                    vErrors = [err278];
+                                }
+                                else {
+                                    vErrors.push(err278);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err256 = { instancePath: instancePath + "/notify/incident-issue/labels", schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        const err279 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
-                            vErrors = [err256];
+                            vErrors = [err279];
                         }
                         else {
-                            vErrors.push(err256);
+                            vErrors.push(err279);
                         }
                         errors++;
                     }
-                }
-                else {
-                    const err257 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err257];
-                    }
-                    else {
-                        vErrors.push(err257);
-                    }
-                    errors++;
                 }
             }
-            if (data129["webhook-env"] !== undefined) {
-                let data134 = data129["webhook-env"];
-                if (typeof data134 === "string") {
-                    if (!pattern4.test(data134)) {
-                        const err258 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
-                        if (vErrors === null) {
-                            vErrors = [err258];
-                        }
-                        else {
-                            vErrors.push(err258);
-                        }
-                        errors++;
-                    }
+            else {
+                const err280 = { instancePath: instancePath + "/monitor/metrics", schemaPath: "#/properties/monitor/properties/metrics/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err280];
                 }
                 else {
-                    const err259 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err259];
-                    }
-                    else {
-                        vErrors.push(err259);
-                    }
-                    errors++;
+                    vErrors.push(err280);
                 }
+                errors++;
             }
-            let data135 = data129.messages;
-            if (data135 && typeof data135 == "object" && !Array.isArray(data135)) {
-                if (data135.initiated === undefined) {
-                    data135.initiated = "Rollback initiated";
-                }
-                if (data135.complete === undefined) {
-                    data135.complete = "Rollback complete, system stable";
-                }
-                if (data135.failed === undefined) {
-                    data135.failed = "Rollback FAILED: manual action needed";
-                }
-                for (const key28 in data135) {
-                    if (!(((key28 === "initiated") || (key28 === "complete")) || (key28 === "failed"))) {
-                        const err260 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties" };
-                        if (vErrors === null) {
-                            vErrors = [err260];
-                        }
-                        else {
-                            vErrors.push(err260);
-                        }
-                        errors++;
-                    }
-                }
-                if (typeof data135.initiated !== "string") {
-                    const err261 = { instancePath: instancePath + "/notify/messages/initiated", schemaPath: "#/properties/notify/properties/messages/properties/initiated/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            let data139 = data121["max-error-rate"];
+            if ((typeof data139 == "number") && (isFinite(data139))) {
+                if (data139 > 1 || isNaN(data139)) {
+                    const err281 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1 }, message: "must be <= 1" };
                     if (vErrors === null) {
-                        vErrors = [err261];
+                        vErrors = [err281];
                     }
                     else {
-                        vErrors.push(err261);
+                        vErrors.push(err281);
                     }
                     errors++;
                 }
-                if (typeof data135.complete !== "string") {
-                    const err262 = { instancePath: instancePath + "/notify/messages/complete", schemaPath: "#/properties/notify/properties/messages/properties/complete/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (data139 < 0 || isNaN(data139)) {
+                    const err282 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
                     if (vErrors === null) {
-                        vErrors = [err262];
+                        vErrors = [err282];
                     }
                     else {
-                        vErrors.push(err262);
-                    }
-                    errors++;
-                }
-                if (typeof data135.failed !== "string") {
-                    const err263 = { instancePath: instancePath + "/notify/messages/failed", schemaPath: "#/properties/notify/properties/messages/properties/failed/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err263];
-                    }
-                    else {
-                        vErrors.push(err263);
+                        vErrors.push(err282);
                     }
                     errors++;
                 }
             }
             else {
-                const err264 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                const err283 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/type", keyword: "type", params: { type: "number" }, message: "must be number" };
                 if (vErrors === null) {
-                    vErrors = [err264];
+                    vErrors = [err283];
                 }
                 else {
-                    vErrors.push(err264);
+                    vErrors.push(err283);
                 }
                 errors++;
             }
         }
         else {
-            const err265 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err284 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-                vErrors = [err265];
+                vErrors = [err284];
             }
             else {
-                vErrors.push(err265);
+                vErrors.push(err284);
+            }
+            errors++;
+        }
+    }
+    if (data.notify !== undefined) {
+        let data140 = data.notify;
+        if (data140 && typeof data140 == "object" && !Array.isArray(data140)) {
+            if (data140["status-comment"] === undefined) {
+                data140["status-comment"] = true;
+            }
+            if (data140.messages === undefined) {
+                data140.messages = { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" };
+            }
+            for (const key28 in data140) {
+                if (!((((key28 === "status-comment") || (key28 === "incident-issue")) || (key28 === "webhook-env")) || (key28 === "messages"))) {
+                    const err285 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err285];
+                    }
+                    else {
+                        vErrors.push(err285);
+                    }
+                    errors++;
+                }
+            }
+            if (typeof data140["status-comment"] !== "boolean") {
+                const err286 = { instancePath: instancePath + "/notify/status-comment", schemaPath: "#/properties/notify/properties/status-comment/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                if (vErrors === null) {
+                    vErrors = [err286];
+                }
+                else {
+                    vErrors.push(err286);
+                }
+                errors++;
+            }
+            if (data140["incident-issue"] !== undefined) {
+                let data142 = data140["incident-issue"];
+                if (data142 && typeof data142 == "object" && !Array.isArray(data142)) {
+                    if (data142.labels === undefined) {
+                        data142.labels = ["incident", "rollback"];
+                    }
+                    for (const key29 in data142) {
+                        if (!(key29 === "labels")) {
+                            const err287 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key29 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err287];
+                            }
+                            else {
+                                vErrors.push(err287);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data143 = data142.labels;
+                    if (Array.isArray(data143)) {
+                        const len17 = data143.length;
+                        for (let i17 = 0; i17 < len17; i17++) {
+                            if (typeof data143[i17] !== "string") {
+                                const err288 = { instancePath: instancePath + "/notify/incident-issue/labels/" + i17, schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err288];
+                                }
+                                else {
+                                    vErrors.push(err288);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
+                    else {
+                        const err289 = { instancePath: instancePath + "/notify/incident-issue/labels", schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err289];
+                        }
+                        else {
+                            vErrors.push(err289);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err290 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err290];
+                    }
+                    else {
+                        vErrors.push(err290);
+                    }
+                    errors++;
+                }
+            }
+            if (data140["webhook-env"] !== undefined) {
+                let data145 = data140["webhook-env"];
+                if (typeof data145 === "string") {
+                    if (!pattern4.test(data145)) {
+                        const err291 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                        if (vErrors === null) {
+                            vErrors = [err291];
+                        }
+                        else {
+                            vErrors.push(err291);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err292 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err292];
+                    }
+                    else {
+                        vErrors.push(err292);
+                    }
+                    errors++;
+                }
+            }
+            let data146 = data140.messages;
+            if (data146 && typeof data146 == "object" && !Array.isArray(data146)) {
+                if (data146.initiated === undefined) {
+                    data146.initiated = "Rollback initiated";
+                }
+                if (data146.complete === undefined) {
+                    data146.complete = "Rollback complete, system stable";
+                }
+                if (data146.failed === undefined) {
+                    data146.failed = "Rollback FAILED: manual action needed";
+                }
+                for (const key30 in data146) {
+                    if (!(((key30 === "initiated") || (key30 === "complete")) || (key30 === "failed"))) {
+                        const err293 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key30 }, message: "must NOT have additional properties" };
+                        if (vErrors === null) {
+                            vErrors = [err293];
+                        }
+                        else {
+                            vErrors.push(err293);
+                        }
+                        errors++;
+                    }
+                }
+                if (typeof data146.initiated !== "string") {
+                    const err294 = { instancePath: instancePath + "/notify/messages/initiated", schemaPath: "#/properties/notify/properties/messages/properties/initiated/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err294];
+                    }
+                    else {
+                        vErrors.push(err294);
+                    }
+                    errors++;
+                }
+                if (typeof data146.complete !== "string") {
+                    const err295 = { instancePath: instancePath + "/notify/messages/complete", schemaPath: "#/properties/notify/properties/messages/properties/complete/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err295];
+                    }
+                    else {
+                        vErrors.push(err295);
+                    }
+                    errors++;
+                }
+                if (typeof data146.failed !== "string") {
+                    const err296 = { instancePath: instancePath + "/notify/messages/failed", schemaPath: "#/properties/notify/properties/messages/properties/failed/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err296];
+                    }
+                    else {
+                        vErrors.push(err296);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err297 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                if (vErrors === null) {
+                    vErrors = [err297];
+                }
+                else {
+                    vErrors.push(err297);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err298 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err298];
+            }
+            else {
+                vErrors.push(err298);
             }
             errors++;
         }
     }
 }
 else {
-    const err266 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err299 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-        vErrors = [err266];
+        vErrors = [err299];
     }
     else {
-        vErrors.push(err266);
+        vErrors.push(err299);
     }
     errors++;
 } validate20.errors = vErrors; return errors === 0; }
@@ -13097,6 +14286,7 @@ function elapsedMs(startedAt, sleptMs, now) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   N: () => (/* binding */ MissingSecretError),
 /* harmony export */   Z: () => (/* binding */ RollbackError)
 /* harmony export */ });
 /** An error whose message is already fit for the operator: no stack trace needed. */
@@ -13106,6 +14296,16 @@ class RollbackError extends Error {
         super(message);
         this.hint = hint;
         this.name = 'RollbackError';
+    }
+}
+/**
+ * A secret this environment does not provide (a token, the database URL), so a check could not be
+ * made here. A run fails on it; a plan, often made where production secrets are not given, warns.
+ */
+class MissingSecretError extends RollbackError {
+    constructor(message, hint) {
+        super(message, hint);
+        this.name = 'MissingSecretError';
     }
 }
 

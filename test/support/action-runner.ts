@@ -1,6 +1,8 @@
 /**
  * Runs the action's bundle (built from the current sources: ./bundle.ts) the way the Actions runner
- * runs dist/index.js: INPUT_* env, files for outputs.
+ * runs dist/index.js: INPUT_* env, files for outputs. The Node binary is the one running the tests
+ * unless ACTION_NODE names another (.ci/run sets it to Node 24, what action.yml declares) or a
+ * test passes `node`.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
@@ -30,10 +32,14 @@ export function parseOutputFile(text: string): Record<string, string> {
   return outputs
 }
 
+/** The Node binary that runs the action: ACTION_NODE when set, else the one running the tests. */
+export const actionNode: string = process.env.ACTION_NODE || process.execPath
+
 export async function runAction(
   inputs: Record<string, string>,
   env: Record<string, string> = {},
-  event: unknown = {}
+  event: unknown = {},
+  options: { node?: string } = {}
 ): Promise<ActionRun> {
   const dir = await mkdtemp(join(tmpdir(), 'action-run-'))
   const files = {
@@ -51,7 +57,7 @@ export async function runAction(
     Object.entries(inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v])
   )
   const entry = join(await builtBundle(), 'index.js')
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(options.node ?? actionNode, [entry], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
