@@ -505,7 +505,7 @@ async function main(): Promise<void> {
       `table ${size.rows[0]!.size}, ${size.rows[0]!.stuck} stuck, built in ${Date.now() - t} ms`
     )
 
-    const seconds = Number(args.seconds ?? process.env.BENCH_SECONDS ?? (ROWS >= 500_000 ? 75 : 40))
+    const seconds = Number(args.seconds ?? process.env.BENCH_SECONDS ?? (ROWS >= 500_000 ? 75 : 60))
     const runs: RunFigures[] = []
     let peakKb = 0
     for (let run = 1; run <= RUNS; run++) {
