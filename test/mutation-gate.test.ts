@@ -5,6 +5,10 @@
  */
 import { describe, expect, it } from '@jest/globals'
 import { execute } from '../src/engine.js'
+import { rollback } from '../src/rollback.js'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { dbSettings, connect } from '../src/db/connection.js'
 import { createGit } from '../src/git/session.js'
 import { pushWithLease } from '../src/git/push.js'
@@ -231,4 +235,27 @@ describe('every kind of change asks the gate', () => {
     )
     expect(gate.refusedTotal).toBe(3)
   })
+})
+
+describe('preflight works through the shut gate', () => {
+  it('database, schema and integrity plan the example against a real database on read-only sessions', async () => {
+    const url = await seededDatabase()
+    const gate = new MutationGate()
+    const outcome = await rollback({
+      runbookPath: 'examples/streaming-migration/rollback.yml',
+      inputs: { command: 'plan', severity: 'critical', phases: 'database,schema,integrity' },
+      trigger: { kind: 'cli' },
+      runId: 'gate-plan',
+      workdir: process.cwd(),
+      env: { DATABASE_URL: url },
+      secrets: {},
+      reportPath: join(mkdtempSync(join(tmpdir(), 'gate-plan-')), 'report.json'),
+      log: recordingLogger(),
+      gate
+    })
+    expect(outcome.journal.error).toBeUndefined()
+    expect(outcome.journal.warnings).toEqual([])
+    expect(outcome.journal.status).toBe('planned')
+    expect(gate.state).toBe('closed')
+  }, 60_000)
 })
