@@ -6,6 +6,7 @@
  */
 import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
+import type { MutationGate } from '../util/mutation-gate.js'
 import type { Octokit, RetryLimits } from './octokit.js'
 import type { ProxySettings } from './proxy.js'
 
@@ -17,6 +18,8 @@ export interface GitHubClientOptions {
   proxy?: ProxySettings
   log?: Logger
   limits?: Partial<RetryLimits>
+  /** The run's mutation gate: asked before every call that is not a GET. */
+  gate?: MutationGate
 }
 
 export interface Comment {
@@ -65,12 +68,21 @@ export class GitHubClient {
   }
 
   private async call<T>(what: string, fn: (o: Octokit) => Promise<{ data: T }>): Promise<T> {
+    this.askGate(what)
     const octokit = await this.octokit()
     try {
       return (await fn(octokit)).data
     } catch (err) {
       throw toApiError(what, err)
     }
+  }
+
+  /** Comments, issues and reactions are notices (allowed after a failed preflight); the rest are changes. */
+  private askGate(what: string): void {
+    const gate = this.options.gate
+    if (!gate || /^GET /.test(what)) return
+    if (/^(POST|PATCH) issues\b/.test(what)) gate.assertMayNotify(`send ${what} to GitHub`)
+    else gate.assertOpen(`send ${what} to GitHub`)
   }
 
   /** Any REST call, `path` relative to the API root (with its query string). */

@@ -109,6 +109,7 @@ export async function incidentIssue(n: Notification): Promise<void> {
 }
 
 async function postWebhook(deps: NotifyDeps, url: string, text: string): Promise<void> {
+  deps.webhook.gate?.assertMayNotify('post to the webhook')
   // Retried on 429/5xx after Retry-After (real time); the URL (a secret) stays out of messages.
   await postJson(url, { text }, { fetch: deps.fetch, timeoutMs: 15_000 })
 }
