@@ -287,6 +287,13 @@ const notify = z
       .object({ labels: z.array(z.string()).default(['incident', 'rollback']) })
       .strict()
       .optional(),
+    'drill-issue': z
+      .object({ labels: z.array(z.string()).default(['rollback-drill']) })
+      .strict()
+      .optional()
+      .describe(
+        "One tracking issue for this runbook's drills: created once, then a comment and the latest result each drill, reopened when a drill fails."
+      ),
     'webhook-env': secretEnvName
       .optional()
       .describe('Variable holding a webhook URL (e.g. Slack).'),
