@@ -32,6 +32,7 @@ export interface Issue {
   number: number
   html_url: string
   body?: string | null
+  state?: string
 }
 
 export type Reaction = '+1' | '-1' | 'laugh' | 'confused' | 'heart' | 'hooray' | 'rocket' | 'eyes'
@@ -115,7 +116,10 @@ export class GitHubClient {
     )
   }
 
-  updateIssue(issueNumber: number, fields: { title?: string; body?: string }): Promise<Issue> {
+  updateIssue(
+    issueNumber: number,
+    fields: { title?: string; body?: string; state?: 'open' | 'closed' }
+  ): Promise<Issue> {
     return this.call(`PATCH issues/${issueNumber}`, o =>
       o.rest.issues.update({ ...this.repoArgs, issue_number: issueNumber, ...fields })
     )
@@ -125,12 +129,21 @@ export class GitHubClient {
    * The first open issue (newest first) carrying every one of `labels` that `match` accepts,
    * pull requests left out. Reads page after page until found, at most MAX_ISSUE_PAGES.
    */
-  async findOpenIssue(labels: string[], match: (issue: Issue) => boolean) {
+  findOpenIssue(labels: string[], match: (issue: Issue) => boolean) {
+    return this.findIssue(labels, match, 'open')
+  }
+
+  /** As findOpenIssue, among open and closed issues (`state: 'all'`) or only closed ones. */
+  async findIssue(
+    labels: string[],
+    match: (issue: Issue) => boolean,
+    state: 'open' | 'closed' | 'all'
+  ) {
     const what = 'GET issues'
     const octokit = await this.octokit()
     const pages = octokit.paginate.iterator(octokit.rest.issues.listForRepo, {
       ...this.repoArgs,
-      state: 'open',
+      state,
       per_page: 100,
       ...(labels.length > 0 ? { labels: labels.join(',') } : {})
     })

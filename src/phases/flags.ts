@@ -214,7 +214,9 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
       details: {
         checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
         wouldChange: planned(step.action, provider.description, caps, state),
-        liveDeployment: state.live?.id
+        liveDeployment: state.live?.id,
+        // A drill does not rebuild: the last production build's time stands in for the wait.
+        ...(step.action.redeploy ? buildEstimate(state.live) : {})
       }
     }
   }
@@ -281,4 +283,11 @@ async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResul
           : { message: err instanceof Error ? err.message : String(err) }
     }
   }
+}
+
+/** `buildEstimateMs`: how long the live deployment took to build, when the provider says. */
+function buildEstimate(live: Deployment | undefined): { buildEstimateMs?: number } {
+  const started = live?.buildingAt ?? live?.createdAt
+  if (live?.readyAt === undefined || started === undefined || live.readyAt < started) return {}
+  return { buildEstimateMs: live.readyAt - started }
 }

@@ -43,6 +43,8 @@ export interface Deployment {
   createdAt?: number
   /** When the build started (its env was read then); falls back to createdAt. */
   buildingAt?: number
+  /** When it became ready (epoch ms), where the platform says: with buildingAt, the build time. */
+  readyAt?: number
   target?: string
 }
 

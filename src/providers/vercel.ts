@@ -327,6 +327,7 @@ export class VercelProvider implements HostingProvider {
       aliasError: (d.aliasError as Deployment['aliasError']) ?? undefined,
       createdAt: Number(d.createdAt ?? d.created),
       buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+      readyAt: typeof d.ready === 'number' ? d.ready : undefined,
       target: typeof d.target === 'string' ? d.target : undefined
     }
   }
@@ -344,6 +345,7 @@ export class VercelProvider implements HostingProvider {
           : undefined,
       createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
       buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+      readyAt: typeof d.ready === 'number' ? d.ready : undefined,
       target: typeof d.target === 'string' ? d.target : undefined
     }
   }

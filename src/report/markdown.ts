@@ -5,6 +5,7 @@
  */
 import type { Journal, StepRecord } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
+import { drillVerdict } from './drill-verdict.js'
 
 const STATUS_ICON: Record<StepRecord['status'], string> = {
   planned: '📝',
@@ -28,6 +29,8 @@ export function renderMarkdown(journal: Journal): string {
     ? ` It must run behind the GitHub Environment \`${journal.environment}\` (required reviewers).`
     : ''
   lines.push(`Severity **${journal.severity}**.${gate}`, '')
+  const verdict = drillVerdict(journal)
+  if (verdict) lines.push(`**${verdict}**`, '')
   if (journal.durationMs !== undefined) {
     lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '')
   }

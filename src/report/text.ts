@@ -1,6 +1,7 @@
 /** The same report as plain text for the CLI. */
 import type { Journal } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
+import { drillVerdict } from './drill-verdict.js'
 
 export function renderText(journal: Journal): string {
   const lines: string[] = []
@@ -40,6 +41,9 @@ export function renderText(journal: Journal): string {
   }
   if (journal.durationMs !== undefined)
     lines.push('', `Took ${formatDuration(journal.durationMs)}.`)
+  // A drill ends with its answer.
+  const verdict = drillVerdict(journal)
+  if (verdict) lines.push('', verdict)
   return lines.join('\n')
 }
 
