@@ -9,10 +9,11 @@ import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
 import type { GitHubTarget, Logger, Trigger } from './model.js'
 import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
-import { rollback } from './rollback.js'
+import { releaseLock, rollback } from './rollback.js'
 import { RunbookError } from './runbook/load.js'
 import { basicCredential } from './git/auth.js'
 import { Redactor, urlPassword } from './util/redact.js'
+import { abortOnSignals } from './util/signals.js'
 
 function input(name: InputName): string {
   return core.getInput(name)
@@ -113,17 +114,34 @@ function reportError(err: unknown, workdir: string): void {
   core.setFailed(new Redactor().redact(message))
 }
 
+async function releaseStaleLock(env: NodeJS.ProcessEnv, workdir: string): Promise<void> {
+  try {
+    const done = await releaseLock({
+      runbookPath: resolve(workdir, input('runbook') || INPUTS.runbook.default),
+      workdir,
+      env,
+      githubToken: secret('github-token'),
+      log: actionsLogger
+    })
+    core.info(done)
+  } catch (err) {
+    reportError(err, workdir)
+  }
+}
+
 export async function run(): Promise<void> {
   const env = process.env
+  const workdir = env.GITHUB_WORKSPACE ?? process.cwd()
+  if (input('release-lock') === 'true') return releaseStaleLock(env, workdir)
   const runId = env.GITHUB_RUN_ID
     ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
     : `local-${Date.now()}`
-  const workdir = env.GITHUB_WORKSPACE ?? process.cwd()
   const reportPath = join(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`)
   const raw: RawInputs = {}
   for (const name of ['command', ...REQUEST_INPUTS] as const) {
     raw[name] = input(name)
   }
+  const cancellation = abortOnSignals(m => core.warning(m))
   try {
     const outcome = await rollback({
       runbookPath: resolve(workdir, input('runbook') || INPUTS.runbook.default),
@@ -140,7 +158,8 @@ export async function run(): Promise<void> {
       github: githubTarget(env),
       reportPath,
       log: actionsLogger,
-      registerSecret: value => core.setSecret(value)
+      registerSecret: value => core.setSecret(value),
+      signal: cancellation.signal
     })
     setOutputs(outcome.outputs)
     await writeSummary(outcome.markdown)
@@ -149,6 +168,8 @@ export async function run(): Promise<void> {
     }
   } catch (err) {
     reportError(err, workdir)
+  } finally {
+    cancellation.dispose()
   }
 }
 

@@ -21,6 +21,8 @@ export interface DbSettings {
   lockTimeoutMs: number
   lockRetries: number
   runId: string
+  /** The run holds the advisory lock on its own session for its whole length (see run-lock.ts). */
+  runLockHeld?: boolean
 }
 
 const DEFAULTS = { 'url-env': 'DATABASE_URL', 'lock-timeout': '500ms', 'statement-timeout': '5m' }

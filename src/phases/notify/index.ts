@@ -6,7 +6,13 @@
  * a failed notification only warns: it never stops a rollback. Every body is redacted.
  * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
  */
-import { RollbackError, type PhaseModule, type Step, type StepResult } from '../../model.js'
+import {
+  RollbackError,
+  type PhaseModule,
+  type RunningStatus,
+  type Step,
+  type StepResult
+} from '../../model.js'
 import { DEFAULT_SEVERITY_MATRIX } from '../../runbook/constants.js'
 import type { Runbook } from '../../runbook/schema.js'
 import {
@@ -37,20 +43,25 @@ function webhookUrl(deps: NotifyDeps): string | undefined {
   return url
 }
 
-function begin(step: Step<NotifyAction>, deps: NotifyDeps): Notification {
+function begin(step: Step<NotifyAction>, deps: NotifyDeps, update?: string): Notification {
   const { action } = step
   const clean = (text: string) => deps.redactor.redact(text)
   const closing =
-    action.kind === 'closing' ? closingMessage(action, deps.run, deps.progress.failed) : undefined
+    action.kind === 'closing' && !update
+      ? closingMessage(action, deps.run, deps.progress.failed)
+      : undefined
   const headline = closing
     ? closing.headline
-    : `🚨 ${tag(deps.run, action)}${action.config.messages.initiated}`
+    : update
+      ? `⏳ ${tag(deps.run, action)}${action.config.messages.initiated}: ${update}`
+      : `🚨 ${tag(deps.run, action)}${action.config.messages.initiated}`
   const summary = closing ? deps.progress.summary() : ''
   return {
     action,
     deps,
     client: deps.github.client(),
     closing,
+    update,
     body: fit(clean(`${header(deps.run, headline)}${summary ? `\n${summary}\n` : ''}`)),
     summary,
     clean,
@@ -83,6 +94,21 @@ async function notify(step: Step<NotifyAction>, deps: NotifyDeps): Promise<StepR
       }
     }
   return { status: done.length === 0 ? 'skipped' : 'succeeded', changed: done, outputs, details }
+}
+
+/** The status comment and the webhook hear where a long run is (the closing step says the end). */
+async function stillRunning(
+  steps: Step<NotifyAction>[],
+  deps: NotifyDeps,
+  status: RunningStatus
+): Promise<void> {
+  const step = steps.find(s => s.action.kind === 'initiated') ?? steps[0]
+  if (!step) return
+  const update = `still running: ${status.step || 'between steps'}, ${status.minutes} minutes so far`
+  const n = begin(step, deps, update)
+  await statusComment(n)
+  await webhook(n, deps.webhook.url)
+  for (const problem of n.problems) deps.log.warn(`status update: ${problem}`)
 }
 
 export const notifyPhase: PhaseModule<NotifyAction, keyof NotifyDeps> = {
@@ -142,5 +168,6 @@ export const notifyPhase: PhaseModule<NotifyAction, keyof NotifyDeps> = {
   },
 
   run: notify,
-  drill: notify
+  drill: notify,
+  stillRunning
 }
