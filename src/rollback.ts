@@ -38,7 +38,8 @@ export interface RollbackOptions {
   sleep?(ms: number): Promise<void>
   /** Runs every git command (tests observe or interfere with them). */
   gitRunner?: GitRunner
-  /** The timer of the periodic status updates (tests drive it). */
+  /** The clock and the timer of the periodic status updates (tests drive them). */
+  now?(): number
   every?: Clock['every']
   /** Aborted on SIGTERM/SIGINT: the run stops after the current step (see engine.ts). */
   signal?: AbortSignal
@@ -75,6 +76,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     fetch: options.fetch,
     sleep: options.sleep,
     gitRunner: options.gitRunner,
+    now: options.now,
     every: options.every,
     runLockHeld: () => runLockHeld,
     redactor

@@ -124,7 +124,8 @@ export async function webhook(n: Notification, url: string | undefined): Promise
   if (n.deps.run.mode === 'drill')
     return void n.skipped.push('webhook: not posted in a drill (variable is set)')
   const { run } = n.deps
-  const said = n.update ?? (n.closing ? n.closing.text : n.action.config.messages.initiated)
+  const initiated = n.action.config.messages.initiated
+  const said = n.update ? `${initiated}, ${n.update}` : n.closing ? n.closing.text : initiated
   const incident = n.outputs['incident-issue']
   const text = n.clean(
     `${tag(run, n.action)}${said}: ${run.runbookName} (severity ${run.request.severity})${run.runUrl ? ` ${run.runUrl}` : ''}${incident ? ` incident: ${incident}` : ''}`
