@@ -28541,7 +28541,7 @@ function proxyFor(target, settings) {
 "use strict";
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3211);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7077);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9922);
 /** The action's entry: runs the rollback (src/main.ts) and fails the step if it never finished. */
 
@@ -28553,7 +28553,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3211:
+/***/ 7077:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 "use strict";
@@ -28561,7 +28561,7 @@ __webpack_async_result__();
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   O: () => (/* binding */ reportUnfinished),
-  e: () => (/* binding */ run)
+  e: () => (/* binding */ main_run)
 });
 
 // EXTERNAL MODULE: external "os"
@@ -31557,10 +31557,31 @@ const INPUTS = {
         description: 'PostgreSQL connection URL (default: the variable the runbook names, e.g. DATABASE_URL).',
         default: '',
         secret: true
+    },
+    'chatops-permission': {
+        description: 'For /rollback comments: the minimum repository role of the commenter (read, triage, write, maintain or admin).',
+        default: 'write',
+        actionOnly: true
+    },
+    'chatops-allow': {
+        description: 'For /rollback comments: optional allowlist of users and org/team slugs (comma or newline separated); the commenter must also have chatops-permission.',
+        default: '',
+        actionOnly: true
+    },
+    chatops: {
+        description: 'For /rollback comments: run (read, authorise and run the command in this job) or gate (read, authorise and reply; output the request for a later job behind its environment, change nothing).',
+        default: 'run',
+        actionOnly: true
+    },
+    'chatops-reply': {
+        description: 'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
+        default: '',
+        actionOnly: true
     }
 };
 const OUTPUTS = {
-    status: 'planned, succeeded or failed.',
+    status: 'planned, succeeded or failed; for /rollback comments also refused (commenter not allowed) or ignored (not a command).',
+    request: 'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
     'deployment-url': 'URL of the deployment made by the flags phase.',
@@ -31575,6 +31596,16 @@ class RollbackError extends Error {
         super(message);
         this.hint = hint;
         this.name = 'RollbackError';
+    }
+}
+/**
+ * A secret this environment does not provide (a token, the database URL), so a check could not be
+ * made here. A run fails on it; a plan, often made where production secrets are not given, warns.
+ */
+class MissingSecretError extends RollbackError {
+    constructor(message, hint) {
+        super(message, hint);
+        this.name = 'MissingSecretError';
     }
 }
 
@@ -31615,11 +31646,54 @@ const DEFAULT_SEVERITY_MATRIX = {
 /** A branch name this tool accepts (a safe subset of git's rules: no "..", no leading "-"). */
 const BRANCH_NAME = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 
+;// CONCATENATED MODULE: ./src/util/credentials.ts
+/**
+ * What a credential looks like, as a value (a token, a URL with a password) or as a name (a
+ * variable such as AWS_SECRET_ACCESS_KEY). Used to refuse pasted secrets and to never echo one,
+ * even where it was typed as a key or a flag name.
+ */
+const CREDENTIAL_VALUES = [
+    [/\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}/, 'a GitHub token'],
+    [/\bgithub_pat_[A-Za-z0-9_]{20,}/, 'a GitHub token'],
+    [/\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:(?!\*\*\*@)[^@\s]+@/i, 'a URL with a password'],
+    [/\bxox[abposr]-[A-Za-z0-9-]{10,}/, 'a Slack token'],
+    [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
+    [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/, 'an AWS access key'],
+    [/\bsk_(live|test)_[A-Za-z0-9]{16,}/, 'a Stripe secret key'],
+    [/\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/, 'a JSON Web Token']
+];
+/** What kind of credential `text` contains, if it looks like one. */
+function credentialKind(text) {
+    return CREDENTIAL_VALUES.find(([pattern]) => pattern.test(text))?.[1];
+}
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/)([^:/@\s]+):([^@\s]+)@/gi;
+/**
+ * `text` with every part that looks like a credential replaced by `***` (a URL keeps its user and
+ * host, only its password is hidden).
+ */
+function hideCredentials(text) {
+    let out = text.replace(URL_PASSWORD, '$1$2:***@');
+    for (const [pattern] of CREDENTIAL_VALUES) {
+        out = out.replace(new RegExp(pattern.source, `${pattern.flags}g`), '***');
+    }
+    return out;
+}
+/** Words that make a variable or flag name a credential's name (split on _ and -). */
+const SECRET_WORDS = /(^|[_-])(TOKEN|SECRETS?|PASSWORD|PASSWD|PASSPHRASE|CREDENTIALS?|AUTH|PRIVATE[_-]KEY|API[_-]?KEY|ACCESS[_-]KEY|SIGNING[_-]KEY|SECRET[_-]KEY|CLIENT[_-]SECRET)([_-]|$)/i;
+/** True for names such as GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, STRIPE_API_KEY, db-password. */
+function looksLikeCredentialName(name) {
+    return SECRET_WORDS.test(name);
+}
+/** Control characters (line breaks included) split log lines and defeat log masking. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
 ;// CONCATENATED MODULE: ./src/request.ts
 /**
  * Validates the raw inputs (action inputs or CLI flags, all strings) into a Request. Every problem
  * names the input and the fix; all are reported together, before anything runs.
  */
+
 
 
 /** The inputs that shape a request (besides `command`), as action inputs, CLI flags and ChatOps keys. */
@@ -31633,11 +31707,13 @@ const REQUEST_INPUTS = [
     'branch'
 ];
 class InputError extends RollbackError {
+    /** One line per problem; a value that looks like a credential is never repeated. */
     problems;
     constructor(problems) {
-        super(problems.join('\n'), 'fix the inputs above; nothing was changed');
-        this.problems = problems;
+        const shown = problems.map(hideCredentials);
+        super(shown.join('\n'), 'fix the inputs above; nothing was changed');
         this.name = 'InputError';
+        this.problems = shown;
     }
 }
 const SHA = /^[0-9a-f]{7,40}$/;
@@ -31715,6 +31791,10 @@ function parsePhases(text, problems) {
     if (text === undefined)
         return undefined;
     const names = text.split(/[\s,]+/).filter(Boolean);
+    if (names.length === 0) {
+        problems.push(`phases: "${text}" names no phase, so nothing would be selected; choose from ${PHASES.join(', ')} or leave it empty for all`);
+        return undefined;
+    }
     const unknown = names.filter(n => !PHASES.includes(n));
     if (unknown.length > 0) {
         problems.push(`phases: unknown phase(s) ${unknown.join(', ')}; choose from ${PHASES.join(', ')}`);
@@ -31765,9 +31845,13 @@ function elapsedMs(startedAt, sleptMs, now) {
 
 ;// CONCATENATED MODULE: ./src/util/redact.ts
 /**
- * Keeps secrets out of every message: URLs lose their passwords, and known secret values are
- * replaced wherever they appear.
+ * The one redactor every output channel goes through (log lines, errors, report, summary,
+ * comments, webhook, issue): known secret values are replaced in every form they travel in
+ * (plain, URL-encoded, JSON-escaped, base64 at any alignment, so inside a Basic credential too),
+ * URLs lose their passwords, and anything that looks like a credential is hidden even when no
+ * one registered it.
  */
+
 function maskUrl(url) {
     try {
         const parsed = new URL(url);
@@ -31790,22 +31874,452 @@ function urlPassword(url) {
         return undefined;
     }
 }
+/** Very short values would mask ordinary words; nobody uses a 3-character token. */
+const MIN_SECRET_LENGTH = 4;
+/** Base64 fragments shorter than this would match ordinary text. */
+const MIN_FRAGMENT_LENGTH = 8;
+/**
+ * The base64 text that `secret` always encodes to, wherever it sits in a longer value: for each
+ * of the three byte alignments, the characters that depend on the secret's bytes alone.
+ */
+function base64Fragments(secret) {
+    const bytes = Buffer.from(secret, 'utf8');
+    const fragments = [];
+    for (const offset of [0, 1, 2]) {
+        const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
+        const start = Math.ceil((8 * offset) / 6);
+        const end = Math.floor((8 * (offset + bytes.length)) / 6);
+        const fragment = encoded.slice(start, end);
+        if (fragment.length >= MIN_FRAGMENT_LENGTH) {
+            fragments.push(fragment, fragment.replace(/\+/g, '-').replace(/\//g, '_'));
+        }
+    }
+    return fragments;
+}
+/** Every form of `secret` that may appear in output. */
+function secretForms(secret) {
+    const forms = new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)]);
+    for (const fragment of base64Fragments(secret))
+        forms.add(fragment);
+    return [...forms];
+}
 class Redactor {
     secrets = new Set();
+    /** Registers a secret; returns the forms now redacted (to mask them elsewhere too). */
     add(secret) {
-        // Very short values would mask ordinary words; nobody uses a 3-character token.
-        if (secret && secret.length >= 4)
-            this.secrets.add(secret);
+        if (!secret || secret.length < MIN_SECRET_LENGTH)
+            return [];
+        const forms = secretForms(secret);
+        for (const form of forms)
+            this.secrets.add(form);
+        return forms;
     }
     redact(text) {
-        let out = maskUrlsIn(text);
-        for (const secret of this.secrets)
+        let out = hideCredentials(text);
+        // Longest first: a secret that contains another is replaced whole.
+        for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) {
             out = out.split(secret).join('***');
+        }
         return out;
     }
 }
-function maskUrlsIn(text) {
-    return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^:/@\s]+):([^@\s]+)@/gi, '$1$2:***@');
+
+;// CONCATENATED MODULE: external "node:module"
+const external_node_module_namespaceObject = require("node:module");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+;// CONCATENATED MODULE: external "node:v8"
+const external_node_v8_namespaceObject = require("node:v8");
+;// CONCATENATED MODULE: ./src/db/pg-wasm.ts
+/**
+ * The bytes of libpg-query's .wasm. Keep this file tiny and this exact shape: ncc's asset
+ * relocator recognises `readFileSync(new URL(<literal>, import.meta.url))`, copies the file byte
+ * for byte next to the bundle (dist/libpg-query.wasm) and rewrites the URL. From the sources it is
+ * simply the file in node_modules.
+ */
+
+function libpgQueryWasm() {
+    return (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "libpg-query.wasm");
+}
+
+;// CONCATENATED MODULE: ./src/db/pg-parser.ts
+/**
+ * The PostgreSQL parser (libpg-query's WASM build), loaded so it also works from the ncc bundle.
+ *
+ * libpg-query's own index.js starts the WASM module at import time and finds the .wasm file
+ * through `__dirname`, which does not exist in an ESM bundle (the import would fail with
+ * "__dirname is not defined" and the .wasm would not be copied). So we call the emscripten
+ * factory ourselves with `instantiateWasm` and the module compiled from the bytes of the .wasm
+ * (see pg-wasm.ts for how the bundle gets them).
+ * The parse call below mirrors libpg-query's `parse` (same struct layout, v18).
+ */
+
+
+
+
+
+
+const wasm = globalThis.WebAssembly;
+class SqlParseError extends Error {
+    cursorPosition;
+    constructor(message, cursorPosition) {
+        super(message);
+        this.cursorPosition = cursorPosition;
+        this.name = 'SqlParseError';
+    }
+}
+function wasmBytes() {
+    try {
+        return libpgQueryWasm();
+    }
+    catch {
+        // Not found relative to the sources (e.g. hoisted node_modules): ask Node's resolver.
+    }
+    try {
+        return (0,external_node_fs_.readFileSync)((0,external_node_module_namespaceObject.createRequire)(require("url").pathToFileURL(__filename).href).resolve('libpg-query/wasm/libpg-query.wasm'));
+    }
+    catch (err) {
+        throw new Error(`libpg-query.wasm not found: ${err instanceof Error ? err.message : err}`);
+    }
+}
+// Set at run time V8 does not apply a flag's implications: on Node 24 `--liftoff-only` alone
+// still tiers the parser up (about 2 s of CPU and a late exit); the two tier-up flags stop it.
+const BASELINE_WASM_ONLY = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
+let compiled;
+let loading;
+/** The parser's module, compiled once; V8 decodes and validates it off the main thread. */
+function compiledParser() {
+    if (!compiled) {
+        // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
+        // instantiation and the process stalls for ~0.3 s (seen on the next git spawn). A run parses a
+        // handful of statements: the baseline compiler is plenty.
+        for (const flag of BASELINE_WASM_ONLY)
+            (0,external_node_v8_namespaceObject.setFlagsFromString)(flag);
+        compiled = wasm.compile(wasmBytes());
+        // Whoever parses awaits it and reports the failure; a warm-up alone must not crash the run.
+        compiled.catch(() => undefined);
+    }
+    return compiled;
+}
+/**
+ * Starts compiling the parser in the background, so that the first parse, later, waits less
+ * (~15 ms of a plan's start). No side effect outside this process; errors surface at that parse.
+ */
+function preloadSqlParser() {
+    try {
+        void compiledParser();
+    }
+    catch {
+        // wasmBytes() threw (no .wasm): the first parse reports it.
+    }
+}
+async function load() {
+    const module = await compiledParser();
+    // The emscripten glue reads __dirname in Node even when given the module; ESM bundles lack it.
+    const g = globalThis;
+    if (typeof g.__dirname !== 'string')
+        g.__dirname = (0,external_node_path_namespaceObject.dirname)((0,external_node_url_.fileURLToPath)(require("url").pathToFileURL(__filename).href));
+    const imported = (await __nccwpck_require__.e(/* import() */ 995).then(__nccwpck_require__.t.bind(__nccwpck_require__, 3995, 23)));
+    const factory = typeof imported.default === 'function' ? imported.default : imported.default.default;
+    // The glue waits for `done`; a failed instantiation must reject the load, not leave it pending.
+    let failed = () => { };
+    const instantiationFailed = new Promise((_, reject) => (failed = reject));
+    return Promise.race([
+        factory({
+            instantiateWasm(imports, done) {
+                wasm.instantiate(module, imports).then(done).catch(failed);
+                return {};
+            }
+        }),
+        instantiationFailed
+    ]);
+}
+/** Parses SQL into libpg-query's JSON AST ({ version, stmts: [{ stmt, stmt_location, stmt_len }] }). */
+async function parseSql(sql) {
+    loading ??= load();
+    const m = await loading;
+    const len = m.lengthBytesUTF8(sql) + 1;
+    const queryPtr = m._malloc(len);
+    let resultPtr = 0;
+    try {
+        m.stringToUTF8(sql, queryPtr, len);
+        resultPtr = m._wasm_parse_query_raw(queryPtr);
+        if (!resultPtr)
+            throw new Error('parser: memory allocation failed');
+        const treePtr = m.getValue(resultPtr, 'i32');
+        const errorPtr = m.getValue(resultPtr + 8, 'i32');
+        if (errorPtr) {
+            const messagePtr = m.getValue(errorPtr, 'i32');
+            const cursor = m.getValue(errorPtr + 16, 'i32');
+            const message = messagePtr ? m.UTF8ToString(messagePtr) : 'syntax error';
+            throw new SqlParseError(message, cursor > 0 ? cursor - 1 : 0);
+        }
+        if (!treePtr)
+            throw new Error('parser: no parse tree');
+        return JSON.parse(m.UTF8ToString(treePtr));
+    }
+    finally {
+        m._free(queryPtr);
+        if (resultPtr)
+            m._wasm_free_parse_result(resultPtr);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/db/session-state.ts
+/**
+ * What runbook SQL may not do: change the state of the session, the role, the transaction or the
+ * server behind the engine's back. The engine sets lock_timeout/statement_timeout, holds the
+ * run's advisory lock and decides where transactions begin and end; SQL that changes any of that
+ * (SET and every equivalent: set_config(), UPDATE pg_settings, advisory lock calls, ...) would
+ * silently remove a safety rule. Used for sql steps and for batch-update expressions alike.
+ */
+/** Statement kinds (parser node names) that change session, role, transaction or server state. */
+const STATEMENTS = {
+    VariableSetStmt: 'SET would override the engine’s lock_timeout/statement_timeout: use database.lock-timeout and database.statement-timeout in the runbook',
+    DiscardStmt: 'DISCARD resets the engine’s session (timeouts, advisory lock state)',
+    AlterSystemStmt: 'ALTER SYSTEM changes the server configuration: not a cleanup step',
+    AlterRoleSetStmt: 'ALTER ROLE ... SET changes settings of future sessions: not a cleanup step',
+    AlterDatabaseSetStmt: 'ALTER DATABASE ... SET changes settings of future sessions: not a cleanup step',
+    LoadStmt: 'LOAD loads a shared library into the session: not a cleanup step',
+    PrepareStmt: 'PREPARE leaves state in the session: write the statement itself',
+    ExecuteStmt: 'EXECUTE runs a prepared statement the engine cannot classify',
+    DeallocateStmt: 'DEALLOCATE changes the session’s prepared statements',
+    DeclareCursorStmt: 'cursors leave state in the session: write plain statements',
+    FetchStmt: 'cursors leave state in the session: write plain statements',
+    ClosePortalStmt: 'cursors leave state in the session: write plain statements',
+    ListenStmt: 'LISTEN leaves state in the session',
+    UnlistenStmt: 'UNLISTEN changes the session’s state'
+};
+/** Functions that change session/transaction/server state or run SQL the engine never sees. */
+const FUNCTIONS = {
+    set_config: 'it is SET by another name (it would override the engine’s timeouts)',
+    pg_advisory_lock: 'advisory locks are the engine’s (one runner per database)',
+    pg_advisory_lock_shared: 'advisory locks are the engine’s (one runner per database)',
+    pg_try_advisory_lock: 'advisory locks are the engine’s (one runner per database)',
+    pg_try_advisory_lock_shared: 'advisory locks are the engine’s (one runner per database)',
+    pg_advisory_xact_lock: 'advisory locks are the engine’s (one runner per database)',
+    pg_advisory_xact_lock_shared: 'advisory locks are the engine’s (one runner per database)',
+    pg_try_advisory_xact_lock: 'advisory locks are the engine’s (one runner per database)',
+    pg_try_advisory_xact_lock_shared: 'advisory locks are the engine’s (one runner per database)',
+    pg_advisory_unlock: 'would release the engine’s advisory lock (one runner per database)',
+    pg_advisory_unlock_shared: 'would release the engine’s advisory lock (one runner per database)',
+    pg_advisory_unlock_all: 'would release the engine’s advisory lock (one runner per database)',
+    pg_terminate_backend: 'ends sessions (possibly the engine’s own): do it by hand if needed',
+    pg_cancel_backend: 'cancels sessions (possibly the engine’s own): do it by hand if needed',
+    pg_reload_conf: 'reloads the server configuration: not a cleanup step',
+    dblink: 'runs SQL on another connection the engine cannot classify',
+    dblink_exec: 'runs SQL on another connection the engine cannot classify',
+    dblink_connect: 'opens another connection the engine cannot classify',
+    query_to_xml: 'runs an SQL string the engine cannot classify',
+    query_to_xmlschema: 'runs an SQL string the engine cannot classify',
+    query_to_xml_and_xmlschema: 'runs an SQL string the engine cannot classify',
+    cursor_to_xml: 'reads a cursor (session state)',
+    ts_stat: 'runs an SQL string the engine cannot classify'
+};
+/** Catalog views whose UPDATE is SET by another name. */
+const SETTING_RELATIONS = new Set(['pg_settings', 'pg_catalog.pg_settings']);
+function funcName(call) {
+    const parts = call.funcname ?? [];
+    return parts[parts.length - 1]?.String?.sval ?? '';
+}
+function relation(rangeVar) {
+    const rv = rangeVar;
+    return rv?.schemaname ? `${rv.schemaname}.${rv.relname}` : (rv?.relname ?? '');
+}
+/** The first function call anywhere in the tree that changes session state, with the reason. */
+function forbiddenCall(tree) {
+    const pending = [tree];
+    while (pending.length > 0) {
+        const node = pending.pop();
+        if (Array.isArray(node))
+            pending.push(...node);
+        else if (node && typeof node === 'object') {
+            const call = node.FuncCall;
+            const name = call ? funcName(call) : '';
+            if (name in FUNCTIONS)
+                return `${name}(): ${FUNCTIONS[name]}`;
+            pending.push(...Object.values(node));
+        }
+    }
+    return undefined;
+}
+/**
+ * Why a parsed statement or expression (a libpg-query node) changes state behind the engine's
+ * back, or undefined. `kind` is the statement's node name when `tree` is a statement's body.
+ */
+function sessionStateChange(tree, kind) {
+    if (kind && kind in STATEMENTS)
+        return STATEMENTS[kind];
+    if (kind === 'UpdateStmt' && SETTING_RELATIONS.has(relation(tree.relation))) {
+        return 'UPDATE pg_settings is SET by another name (it would override the engine’s timeouts)';
+    }
+    return forbiddenCall(tree);
+}
+
+;// CONCATENATED MODULE: ./src/db/statement-builder.ts
+/**
+ * The SQL statement builder: the one place where runbook text becomes SQL that writes.
+ *
+ * Runbook expressions (a batch-update's `where` and `set` values) are parsed ALONE by the real
+ * PostgreSQL parser and must each be exactly one expression node; runbook names become SQL only
+ * through `ident()`. A statement is our own template (identifiers quoted, expressions as
+ * placeholders) parsed into a tree; the placeholders are replaced by the expressions' trees and the
+ * text sent to the server is deparsed from that tree. Before it is used, the text is parsed again
+ * and must give the very tree that was built: whatever the runbook holds, the server runs the
+ * statement we built, never text that was pasted together.
+ */
+
+
+
+/** SelectStmt fields every `SELECT <expr>` has; anything else means more than an expression. */
+const PLAIN_SELECT = {
+    limitOption: 'LIMIT_OPTION_DEFAULT',
+    op: 'SETOP_NONE'
+};
+function notOneExpression(field, why) {
+    return new RollbackError(`${field} must be exactly one SQL expression (${why})`, `fix ${field}: one condition or value, e.g. status = 'error' AND is_active`);
+}
+/** The single expression of a `SELECT <expr>` tree, or why there is not exactly one. */
+function soleExpression(parsed, field) {
+    const stmts = parsed.stmts ?? [];
+    if (stmts.length !== 1)
+        throw notOneExpression(field, `it holds ${stmts.length} statements`);
+    const select = stmts[0]?.stmt?.SelectStmt;
+    if (!select)
+        throw notOneExpression(field, 'it is not an expression');
+    const { targetList, ...rest } = select;
+    const extra = Object.keys(rest).filter(k => rest[k] !== PLAIN_SELECT[k]);
+    if (extra.length > 0)
+        throw notOneExpression(field, `it continues with ${clause(extra[0])}`);
+    const targets = targetList ?? [];
+    if (targets.length !== 1)
+        throw notOneExpression(field, `it is a list of ${targets.length}`);
+    const target = targets[0].ResTarget;
+    if (!target?.val || target.name !== undefined)
+        throw notOneExpression(field, 'it has an alias');
+    const star = target.val.ColumnRef?.fields;
+    if (star?.some(f => f.A_Star !== undefined))
+        throw notOneExpression(field, 'it is a *');
+    return target.val;
+}
+function clause(key) {
+    return key
+        .replace(/Clause$/, '')
+        .replace(/([A-Z])/g, ' $1')
+        .toUpperCase();
+}
+/**
+ * Parses one runbook expression on its own. Refused, naming the field: anything that is not
+ * exactly one expression node (`a) OR (b`, `x, y = z`, `1; DROP ...`, `a FROM t`), and any call
+ * that changes session state (set_config(), advisory locks, ...).
+ */
+async function parseExpression(text, field) {
+    let parsed;
+    try {
+        parsed = (await parseSql(`SELECT ${text}`));
+    }
+    catch (err) {
+        // The parser quotes the text near the error: one line, bounded, whatever the runbook holds.
+        const raw = err instanceof Error ? err.message : String(err);
+        const message = raw.replace(/\s+/g, ' ').slice(0, 160);
+        throw new RollbackError(`${field} is not a valid SQL expression: ${message}`, `fix ${field}: one condition or value, e.g. status = 'error' AND is_active`);
+    }
+    const expr = soleExpression(parsed, field);
+    // $1, $2 are the batch's key bounds: an expression must not read (or shift) them.
+    if (JSON.stringify(expr).includes('"ParamRef"')) {
+        throw notOneExpression(field, 'it uses a $n parameter');
+    }
+    const change = sessionStateChange(expr);
+    if (change)
+        throw new RollbackError(`${field}: refusing ${change}`, `remove it from ${field}`);
+    return expr;
+}
+/** Quotes an identifier, optionally schema-qualified ("a.b" -> "a"."b"). The only quoting. */
+function ident(name) {
+    return name
+        .split('.')
+        .map(part => `"${part.replace(/"/g, '""')}"`)
+        .join('.');
+}
+/** The name of a template placeholder: a bare column reference no runbook identifier can shadow. */
+function placeholder(i) {
+    return `__rollback_expr_${i}`;
+}
+function placeholderIndex(node) {
+    const fields = node?.ColumnRef
+        ?.fields;
+    const name = fields?.length === 1 ? fields[0]?.String?.sval : undefined;
+    const match = name ? /^__rollback_expr_(\d+)$/.exec(name) : null;
+    return match ? Number(match[1]) : undefined;
+}
+function substitute(node, exprs, used) {
+    if (Array.isArray(node))
+        return node.map(n => substitute(n, exprs, used));
+    if (!node || typeof node !== 'object')
+        return node;
+    const i = placeholderIndex(node);
+    if (i !== undefined) {
+        if (!exprs[i])
+            throw new Error(`statement builder: no expression for placeholder ${i}`);
+        used.add(i);
+        return withoutLocations(exprs[i]);
+    }
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, substitute(v, exprs, used)]));
+}
+/** The tree without source positions, which differ between two texts of the same statement. */
+function withoutLocations(node) {
+    if (Array.isArray(node))
+        return node.map(withoutLocations);
+    if (!node || typeof node !== 'object')
+        return node;
+    return Object.fromEntries(Object.entries(node)
+        .filter(([k]) => !['location', 'stmt_location', 'stmt_len'].includes(k))
+        .map(([k, v]) => [k, withoutLocations(v)]));
+}
+/**
+ * `a AND (b AND c)` is `a AND b AND c`: nested ANDs (ORs) become one list, as the parser itself
+ * builds `a AND b AND c`. Placing a runbook AND condition into our AND gives such a nesting.
+ */
+function flattenBooleans(node) {
+    if (Array.isArray(node))
+        return node.map(flattenBooleans);
+    if (!node || typeof node !== 'object')
+        return node;
+    const out = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, flattenBooleans(v)]));
+    const bool = out.BoolExpr;
+    if (bool && bool.boolop !== 'NOT_EXPR') {
+        const args = bool.args.flatMap(a => {
+            const inner = a.BoolExpr;
+            return inner?.boolop === bool.boolop ? inner.args : [a];
+        });
+        out.BoolExpr = { ...bool, args };
+    }
+    return out;
+}
+let deparser;
+async function deparse(tree) {
+    deparser ??= __nccwpck_require__.e(/* import() */ 830).then(__nccwpck_require__.bind(__nccwpck_require__, 7830)).then(m => (t) => m.deparse(t));
+    return (await deparser)(tree);
+}
+/**
+ * Builds one statement from a template (our SQL: identifiers through `ident()`, expressions as
+ * `placeholder(i)`) and the parsed runbook expressions. Returns SQL whose parse tree is exactly
+ * the template's with the expressions in place (checked by parsing it again).
+ */
+async function buildStatement(template, exprs, field) {
+    const parsed = (await parseSql(template));
+    if (parsed.stmts?.length !== 1)
+        throw new Error('statement builder: one template, one statement');
+    const used = new Set();
+    const tree = flattenBooleans(substitute(withoutLocations(parsed), exprs, used));
+    if (used.size !== exprs.length)
+        throw new Error('statement builder: an expression was not placed');
+    const sql = await deparse(tree);
+    const again = flattenBooleans(withoutLocations(await parseSql(sql)));
+    if (JSON.stringify(again) !== JSON.stringify(tree)) {
+        throw new RollbackError(`${field}: the statement built from its expressions does not parse back to the same tree`, `simplify ${field}.where and ${field}.set (and report this case)`);
+    }
+    return sql;
 }
 
 ;// CONCATENATED MODULE: ./src/db/connection.ts
@@ -31828,7 +32342,7 @@ function dbSettings(source) {
     const fromSecret = source.inputUrl;
     const url = fromSecret ?? source.env[urlEnv];
     if (!url) {
-        throw new RollbackError(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
+        throw new MissingSecretError(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
     }
     return {
         url,
@@ -31952,13 +32466,8 @@ async function withClient(settings, purpose, fn) {
         await client.end().catch(() => { });
     }
 }
-/** Quotes an identifier, optionally schema-qualified ("a.b" -> "a"."b"). */
-function ident(name) {
-    return name
-        .split('.')
-        .map(part => `"${part.replace(/"/g, '""')}"`)
-        .join('.');
-}
+/** Identifiers are quoted by the statement builder's one function. */
+
 /** Splits "schema.name" (schema defaults to the search path: null). */
 function splitName(name) {
     const i = name.indexOf('.');
@@ -32160,140 +32669,66 @@ async function waitForClearRoad(client, table, options) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:module"
-const external_node_module_namespaceObject = require("node:module");
-// EXTERNAL MODULE: external "node:url"
-var external_node_url_ = __nccwpck_require__(3136);
-;// CONCATENATED MODULE: external "node:v8"
-const external_node_v8_namespaceObject = require("node:v8");
-;// CONCATENATED MODULE: ./src/db/pg-wasm.ts
-/**
- * The bytes of libpg-query's .wasm. Keep this file tiny and this exact shape: ncc's asset
- * relocator recognises `readFileSync(new URL(<literal>, import.meta.url))`, copies the file byte
- * for byte next to the bundle (dist/libpg-query.wasm) and rewrites the URL. From the sources it is
- * simply the file in node_modules.
- */
+;// CONCATENATED MODULE: ./src/db/phase-support.ts
 
-function libpgQueryWasm() {
-    return (0,external_node_fs_.readFileSync)(__nccwpck_require__.ab + "libpg-query.wasm");
+
+
+
+function ladderOptions(sleep, log, settings) {
+    return {
+        lockTimeoutMs: settings.lockTimeoutMs,
+        retries: settings.lockRetries,
+        sleep,
+        log: message => log.info(message)
+    };
 }
-
-;// CONCATENATED MODULE: ./src/db/pg-parser.ts
-/**
- * The PostgreSQL parser (libpg-query's WASM build), loaded so it also works from the ncc bundle.
- *
- * libpg-query's own index.js starts the WASM module at import time and finds the .wasm file
- * through `__dirname`, which does not exist in an ESM bundle (the import would fail with
- * "__dirname is not defined" and the .wasm would not be copied). So we call the emscripten
- * factory ourselves with `instantiateWasm` and the module compiled from the bytes of the .wasm
- * (see pg-wasm.ts for how the bundle gets them).
- * The parse call below mirrors libpg-query's `parse` (same struct layout, v18).
- */
-
-
-
-
-
-
-const wasm = globalThis.WebAssembly;
-class SqlParseError extends Error {
-    cursorPosition;
-    constructor(message, cursorPosition) {
-        super(message);
-        this.cursorPosition = cursorPosition;
-        this.name = 'SqlParseError';
-    }
+function ladderText(settings) {
+    const rungs = ladderTimeouts(settings.lockTimeoutMs, settings.lockRetries);
+    return `lock_timeout ladder ${rungs[0]}..${rungs[rungs.length - 1]} ms, ${rungs.length} attempts`;
 }
-function wasmBytes() {
+function slug(text, max = 40) {
+    return (text
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')
+        .slice(0, max)
+        .replace(/-$/, '') || 'step');
+}
+/** Masks any URL/password that could have slipped into a message. */
+function scrub(text, settings) {
+    let out = text;
+    if (settings)
+        out = out.split(settings.url).join(maskUrl(settings.url));
+    return out.replace(/\b(postgres(?:ql)?:\/\/)([^:/@\s]+):([^@\s]+)@/gi, '$1$2:***@');
+}
+/** A failed StepResult from any error: RollbackErrors keep their hint; SQL errors name the field. */
+function failedResult(err, field, settings, extra = {}) {
+    const e = err instanceof RollbackError ? err : sqlError(err, field);
+    const details = { ...extra.details };
+    if (err instanceof LockLadderExhausted)
+        details.lockAttempts = err.attempts;
+    return {
+        status: 'failed',
+        changed: extra.changed ?? [],
+        recovery: extra.recovery,
+        details,
+        error: {
+            message: scrub(e.message, settings),
+            hint: e.hint ? scrub(e.hint, settings) : undefined
+        }
+    };
+}
+/** The preflight session; under `plan` an unreachable database is a warning, not a failure. */
+async function preflightSession(settings, only) {
+    const resolved = settings();
     try {
-        return libpgQueryWasm();
-    }
-    catch {
-        // Not found relative to the sources (e.g. hoisted node_modules): ask Node's resolver.
-    }
-    try {
-        return (0,external_node_fs_.readFileSync)((0,external_node_module_namespaceObject.createRequire)(require("url").pathToFileURL(__filename).href).resolve('libpg-query/wasm/libpg-query.wasm'));
+        return { client: await connect(resolved, 'preflight'), settings: resolved };
     }
     catch (err) {
-        throw new Error(`libpg-query.wasm not found: ${err instanceof Error ? err.message : err}`);
-    }
-}
-let compiled;
-let loading;
-/** The parser's module, compiled once; V8 decodes and validates it off the main thread. */
-function compiledParser() {
-    if (!compiled) {
-        // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
-        // instantiation and the process stalls for ~0.3 s (seen on the next git spawn). A run parses a
-        // handful of statements: the baseline compiler is plenty.
-        (0,external_node_v8_namespaceObject.setFlagsFromString)('--liftoff-only');
-        compiled = wasm.compile(wasmBytes());
-        // Whoever parses awaits it and reports the failure; a warm-up alone must not crash the run.
-        compiled.catch(() => undefined);
-    }
-    return compiled;
-}
-/**
- * Starts compiling the parser in the background, so that the first parse, later, waits less
- * (~15 ms of a plan's start). No side effect outside this process; errors surface at that parse.
- */
-function preloadSqlParser() {
-    try {
-        void compiledParser();
-    }
-    catch {
-        // wasmBytes() threw (no .wasm): the first parse reports it.
-    }
-}
-async function load() {
-    const module = await compiledParser();
-    // The emscripten glue reads __dirname in Node even when given the module; ESM bundles lack it.
-    const g = globalThis;
-    if (typeof g.__dirname !== 'string')
-        g.__dirname = (0,external_node_path_namespaceObject.dirname)((0,external_node_url_.fileURLToPath)(require("url").pathToFileURL(__filename).href));
-    const imported = (await __nccwpck_require__.e(/* import() */ 995).then(__nccwpck_require__.t.bind(__nccwpck_require__, 3995, 23)));
-    const factory = typeof imported.default === 'function' ? imported.default : imported.default.default;
-    // The glue waits for `done`; a failed instantiation must reject the load, not leave it pending.
-    let failed = () => { };
-    const instantiationFailed = new Promise((_, reject) => (failed = reject));
-    return Promise.race([
-        factory({
-            instantiateWasm(imports, done) {
-                wasm.instantiate(module, imports).then(done).catch(failed);
-                return {};
-            }
-        }),
-        instantiationFailed
-    ]);
-}
-/** Parses SQL into libpg-query's JSON AST ({ version, stmts: [{ stmt, stmt_location, stmt_len }] }). */
-async function parseSql(sql) {
-    loading ??= load();
-    const m = await loading;
-    const len = m.lengthBytesUTF8(sql) + 1;
-    const queryPtr = m._malloc(len);
-    let resultPtr = 0;
-    try {
-        m.stringToUTF8(sql, queryPtr, len);
-        resultPtr = m._wasm_parse_query_raw(queryPtr);
-        if (!resultPtr)
-            throw new Error('parser: memory allocation failed');
-        const treePtr = m.getValue(resultPtr, 'i32');
-        const errorPtr = m.getValue(resultPtr + 8, 'i32');
-        if (errorPtr) {
-            const messagePtr = m.getValue(errorPtr, 'i32');
-            const cursor = m.getValue(errorPtr + 16, 'i32');
-            const message = messagePtr ? m.UTF8ToString(messagePtr) : 'syntax error';
-            throw new SqlParseError(message, cursor > 0 ? cursor - 1 : 0);
-        }
-        if (!treePtr)
-            throw new Error('parser: no parse tree');
-        return JSON.parse(m.UTF8ToString(treePtr));
-    }
-    finally {
-        m._free(queryPtr);
-        if (resultPtr)
-            m._wasm_free_parse_result(resultPtr);
+        if (!only.planning)
+            throw err;
+        only.log.warn(`${only.phase} preflight: ${err.message}`);
+        return undefined;
     }
 }
 
@@ -32313,46 +32748,75 @@ function backupTableName(table, runId, suffix = '') {
         name = `${base.slice(0, 30)}${suffix}_${run.slice(-(62 - 30 - suffix.length))}`;
     return `${BACKUP_SCHEMA}.${name.slice(0, 63)}`;
 }
-/** Each expression must parse as one expression: no "; DROP TABLE" smuggled in. */
+/** Each expression must parse alone as exactly one expression: nothing smuggled in. */
 async function validateBatchSpec(spec, field) {
-    const check = async (expr, what) => {
-        let parsed;
-        try {
-            parsed = (await parseSql(`SELECT (${expr})`));
-        }
-        catch (err) {
-            throw new RollbackError(`${field}.${what} is not a valid SQL expression: ${err instanceof Error ? err.message : err}`, `fix ${field}.${what}`);
-        }
-        const stmts = parsed.stmts ?? [];
-        if (stmts.length !== 1 || !stmts[0]?.stmt || !('SelectStmt' in stmts[0].stmt)) {
-            throw new RollbackError(`${field}.${what} must be a single SQL expression`, `fix ${field}.${what}`);
-        }
+    if (spec.key in spec.set) {
+        throw new RollbackError(`${field}.set.${spec.key}: the key column cannot be written (rows are found and restored by it)`, `remove ${spec.key} from ${field}.set`);
+    }
+    const where = await parseExpression(spec.where, `${field}.where`);
+    const set = [];
+    for (const [column, expr] of Object.entries(spec.set)) {
+        set.push(await parseExpression(expr, `${field}.set.${column}`));
+    }
+    return { where, set };
+}
+const WHERE = placeholder(0);
+const setPlaceholder = (i) => placeholder(i + 1);
+function batchTemplate(spec, backupTable, first, bounded) {
+    const t = ident(spec.table);
+    const k = ident(spec.key);
+    const columns = Object.keys(spec.set);
+    const oldCols = columns.map((c, i) => `${ident(c)} AS __old_${i}`).join(', ');
+    const setList = columns.map((c, i) => `${ident(c)} = ${setPlaceholder(i)}`).join(', ');
+    const backupCols = [k, ...columns.map(c => ident(c))].join(', ');
+    const selectOld = ['__k', ...columns.map((_, i) => `__old_${i}`)].join(', ');
+    return `WITH src AS (
+       SELECT ${k} AS __k, ${oldCols} FROM ${t}
+        WHERE ${range(k, first, bounded)} AND ${WHERE}
+        FOR UPDATE
+     ), changed AS (
+       UPDATE ${t} SET ${setList} FROM src
+        WHERE ${t}.${k} = src.__k AND ${WHERE}
+        RETURNING src.*
+     )
+     INSERT INTO ${ident(backupTable)} (${backupCols}) SELECT ${selectOld} FROM changed`;
+}
+function range(k, first, bounded) {
+    return `${k} ${first ? '>=' : '>'} $1${bounded ? ` AND ${k} <= $2` : ''}`;
+}
+function countTemplate(spec, first, bounded) {
+    const k = ident(spec.key);
+    return `SELECT count(*)::text AS n FROM ${ident(spec.table)} WHERE ${range(k, first, bounded)} AND ${WHERE}`;
+}
+async function variants(build) {
+    return {
+        first: { bounded: await build(true, true), open: await build(true, false) },
+        next: { bounded: await build(false, true), open: await build(false, false) }
     };
-    await check(spec.where, 'where');
-    for (const [column, expr] of Object.entries(spec.set))
-        await check(expr, `set.${column}`);
+}
+/** Builds every statement of a batch-update (validates the expressions first). */
+async function batchStatements(spec, backupTable, field) {
+    const parsed = await validateBatchSpec(spec, field);
+    const exprs = [parsed.where, ...parsed.set];
+    const where = [parsed.where];
+    return {
+        batch: await variants((f, b) => buildStatement(batchTemplate(spec, backupTable, f, b), exprs, field)),
+        count: await variants((f, b) => buildStatement(countTemplate(spec, f, b), where, field)),
+        estimate: await buildStatement(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${ident(spec.table)} WHERE ${WHERE}`, where, field)
+    };
+}
+/** The variant for a range starting at (first) or after its lower key, open-ended or not. */
+function variant(table, first, upper) {
+    return table[first ? 'first' : 'next'][upper === null ? 'open' : 'bounded'];
 }
 function sqlParts(spec, backupTable) {
     const t = ident(spec.table);
     const k = ident(spec.key);
     const columns = Object.keys(spec.set);
-    const oldCols = columns.map((c, i) => `${ident(c)} AS __old_${i}`).join(', ');
-    const setList = columns.map(c => `${ident(c)} = (${spec.set[c]})`).join(', ');
     const backupCols = [k, ...columns.map(c => ident(c))].join(', ');
-    const selectOld = ['__k', ...columns.map((_, i) => `__old_${i}`)].join(', ');
-    const batch = (firstBatch, bounded) => `WITH src AS (
-       SELECT ${k} AS __k${oldCols ? `, ${oldCols}` : ''} FROM ${t}
-        WHERE ${k} ${firstBatch ? '>=' : '>'} $1${bounded ? ` AND ${k} <= $2` : ''} AND (${spec.where})
-        FOR UPDATE
-     ), changed AS (
-       UPDATE ${t} SET ${setList} FROM src
-        WHERE ${t}.${k} = src.__k AND (${spec.where})
-        RETURNING src.*
-     )
-     INSERT INTO ${ident(backupTable)} (${backupCols}) SELECT ${selectOld} FROM changed`;
     const restore = `UPDATE ${t} AS t SET ${columns.map(c => `${ident(c)} = b.${ident(c)}`).join(', ')}\n` +
         `  FROM ${ident(backupTable)} AS b WHERE t.${k} = b.${k};`;
-    return { t, k, columns, backupCols, batch, restore };
+    return { t, k, backupCols, restore };
 }
 async function ensureBackupTable(client, spec, backupTable) {
     const { t, backupCols } = sqlParts(spec, backupTable);
@@ -32380,7 +32844,7 @@ async function nextUpper(client, spec, from, first) {
  * pause as the batches: one big count(*) would be a full scan competing with the app at once.
  */
 const COUNT_BATCH_ROWS = 50_000;
-async function countMatching(client, spec, sleep = ms => new Promise(r => setTimeout(r, ms))) {
+async function countMatching(client, spec, statements, sleep = ms => new Promise(r => setTimeout(r, ms))) {
     const t = ident(spec.table);
     const k = ident(spec.key);
     const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
@@ -32392,8 +32856,7 @@ async function countMatching(client, spec, sleep = ms => new Promise(r => setTim
         const op = first ? '>=' : '>';
         const upperRes = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, COUNT_BATCH_ROWS - 1]);
         const upper = upperRes.rows[0]?.k ?? null;
-        const res = await client.query(`SELECT count(*)::text AS n FROM ${t}
-        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`} AND (${spec.where})`, upper === null ? [from] : [from, upper]);
+        const res = await client.query(variant(statements.count, first, upper), upper === null ? [from] : [from, upper]);
         total += Number(res.rows[0]?.n ?? 0);
         if (upper === null)
             break;
@@ -32404,16 +32867,16 @@ async function countMatching(client, spec, sleep = ms => new Promise(r => setTim
     return total;
 }
 /** The planner's estimate of matching rows (no scan): for preflight. */
-async function estimateMatching(client, spec) {
-    const res = await client.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${ident(spec.table)} WHERE (${spec.where})`);
+async function estimateMatching(client, statements) {
+    const res = await client.query(statements.estimate);
     return Math.round(res.rows[0]?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0);
 }
 /**
  * One pass over the key range. Returns false when the time cap stopped it.
  * `client` must be an autocommit session (each batch is one statement = one transaction).
  */
-async function pass(client, spec, options, state, oneBatchOnly = false) {
-    const { k, t, batch } = sqlParts(spec, options.backupTable);
+async function pass(client, spec, options, state, statements, oneBatchOnly = false) {
+    const { k, t } = sqlParts(spec, options.backupTable);
     const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
     let from = minRes.rows[0]?.k ?? null;
     let first = true;
@@ -32422,7 +32885,7 @@ async function pass(client, spec, options, state, oneBatchOnly = false) {
             return false;
         const upper = await nextUpper(client, spec, from, first);
         const started = state.now();
-        const { value, attempts } = await withLockLadder(client, `${options.field} batch ${from}..${upper ?? 'end'}`, options.ladder, () => client.query(batch(first, upper !== null), upper !== null ? [from, upper] : [from]));
+        const { value, attempts } = await withLockLadder(client, `${options.field} batch ${from}..${upper ?? 'end'}`, options.ladder, () => client.query(variant(statements.batch, first, upper), upper !== null ? [from, upper] : [from]));
         const record = {
             pass: state.pass,
             batch: state.batches.length + 1,
@@ -32446,6 +32909,7 @@ async function pass(client, spec, options, state, oneBatchOnly = false) {
 }
 async function runBatchUpdate(client, spec, options) {
     const now = options.now ?? Date.now;
+    const statements = await batchStatements(spec, options.backupTable, options.field);
     await ensureBackupTable(client, spec, options.backupTable);
     const state = { pass: 0, batches: [], started: now(), now };
     let remaining = 0;
@@ -32453,17 +32917,17 @@ async function runBatchUpdate(client, spec, options) {
     const maxPasses = options.maxPasses ?? 2;
     for (let p = 1; p <= maxPasses; p++) {
         state.pass = p;
-        if (!(await pass(client, spec, options, state))) {
+        if (!(await pass(client, spec, options, state, statements))) {
             timeCapped = true;
             break;
         }
-        remaining = await countMatching(client, spec, options.ladder.sleep);
+        remaining = await countMatching(client, spec, statements, options.ladder.sleep);
         if (remaining === 0)
             break;
         options.ladder.log?.(`${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`);
     }
     if (timeCapped)
-        remaining = await countMatching(client, spec, options.ladder.sleep);
+        remaining = await countMatching(client, spec, statements, options.ladder.sleep);
     const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0);
     return {
         rowsChanged,
@@ -32484,14 +32948,15 @@ async function runBatchUpdate(client, spec, options) {
  */
 async function drillBatchUpdate(client, spec, options) {
     const now = options.now ?? Date.now;
-    const eligibleRows = await countMatching(client, spec, options.ladder.sleep);
+    const statements = await batchStatements(spec, options.backupTable, options.field);
+    const eligibleRows = await countMatching(client, spec, statements, options.ladder.sleep);
     const totalRes = await client.query(`SELECT count(*)::text AS n FROM ${ident(spec.table)}`);
     const totalRows = Number(totalRes.rows[0]?.n ?? 0);
     const state = { pass: 1, batches: [], started: now(), now };
     await client.query('BEGIN');
     try {
         await ensureBackupTable(client, spec, options.backupTable);
-        await pass(client, spec, { ...options, onBatch: undefined }, state, true);
+        await pass(client, spec, { ...options, onBatch: undefined }, state, statements, true);
     }
     finally {
         await client.query('ROLLBACK');
@@ -32506,6 +32971,62 @@ async function drillBatchUpdate(client, spec, options) {
         estimatedBatches,
         estimatedMs: estimatedBatches * (firstMs + spec.pauseMs)
     };
+}
+
+;// CONCATENATED MODULE: ./src/db/write-capture.ts
+
+
+/** Backup column marking rows written by the trigger (newer than any copy of them). */
+const CAPTURED = '_rollback_captured';
+/** The trigger (on the table) and its function (next to the backup table), ≤ 63 bytes each. */
+function captureNames(spec) {
+    const { schema, name } = splitName(spec.backupTable);
+    const trigger = `er_capture_${name}`.slice(0, 63);
+    return { trigger, fn: schema ? `${schema}.${trigger}` : trigger };
+}
+function functionSql(spec, fn) {
+    const cols = [spec.key, ...spec.columns].map(ident);
+    const values = cols.map(c => `NEW.${c}`);
+    const updates = spec.columns.map(c => `${ident(c)} = EXCLUDED.${ident(c)}`);
+    return `CREATE OR REPLACE FUNCTION ${ident(fn)}() RETURNS trigger LANGUAGE plpgsql AS $capture$
+BEGIN
+  INSERT INTO ${ident(spec.backupTable)} (${cols.join(', ')}, ${CAPTURED})
+  VALUES (${values.join(', ')}, true)
+  ON CONFLICT (${ident(spec.key)}) DO UPDATE SET ${[...updates, `${CAPTURED} = true`].join(', ')};
+  RETURN NULL;
+END
+$capture$`;
+}
+/** Whether the trigger is on the table now. */
+async function captureInstalled(client, spec) {
+    const res = await client.query('SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2', [spec.table, captureNames(spec).trigger]);
+    return (res.rowCount ?? 0) > 0;
+}
+/**
+ * Statements that (re)install the trigger (the backup table has its CAPTURED column); to run in one transaction (CREATE TRIGGER takes
+ * SHARE ROW EXCLUSIVE: under the lock ladder). Replacing an existing trigger leaves no gap.
+ * When the trigger was not there, earlier captured marks are stale: cleared.
+ */
+function installCaptureSql(spec, wasInstalled) {
+    const { trigger, fn } = captureNames(spec);
+    const watched = [spec.key, ...spec.columns].map(ident).join(', ');
+    return [
+        ...(wasInstalled
+            ? []
+            : [`UPDATE ${ident(spec.backupTable)} SET ${CAPTURED} = false WHERE ${CAPTURED}`]),
+        functionSql(spec, fn),
+        `DROP TRIGGER IF EXISTS ${ident(trigger)} ON ${ident(spec.table)}`,
+        `CREATE TRIGGER ${ident(trigger)} AFTER INSERT OR UPDATE OF ${watched} ON ${ident(spec.table)}
+       FOR EACH ROW EXECUTE FUNCTION ${ident(fn)}()`
+    ];
+}
+/** Statements that remove the trigger: in the transaction that drops the columns. */
+function removeCaptureSql(spec) {
+    const { trigger, fn } = captureNames(spec);
+    return [
+        `DROP TRIGGER IF EXISTS ${ident(trigger)} ON ${ident(spec.table)}`,
+        `DROP FUNCTION IF EXISTS ${ident(fn)}()`
+    ];
 }
 
 ;// CONCATENATED MODULE: ./src/db/drop-index.ts
@@ -32585,6 +33106,7 @@ async function dropIndexConcurrently(client, name, field, ladder) {
 }
 
 ;// CONCATENATED MODULE: ./src/db/column-backup.ts
+
 
 
 
@@ -32684,7 +33206,9 @@ const COPY_PAUSE_MS = 10;
  * in key ranges of COPY_BATCH_ROWS with a pause between them: each range is one INSERT ... SELECT
  * inside the server (no rows in node) and an upsert, so a rerun after a crash refreshes the backup.
  */
-async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r => setTimeout(r, ms))) {
+async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r => setTimeout(r, ms)), 
+/** Runs once the backup table exists, before the first range is copied (installs the capture). */
+beforeCopy = async () => { }) {
     const k = ident(spec.key);
     const t = ident(spec.table);
     const b = ident(spec.backupTable);
@@ -32704,6 +33228,8 @@ async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r
             throw new RollbackError(`backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`, `it belongs to something else: set schema[].backup-table to a new name`);
         }
     }
+    await client.query(`ALTER TABLE ${b} ADD COLUMN IF NOT EXISTS ${CAPTURED} boolean NOT NULL DEFAULT false`);
+    await beforeCopy();
     const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`);
     const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
     let from = minRes.rows[0]?.k ?? null;
@@ -32714,9 +33240,11 @@ async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r
         const upperRes = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, COPY_BATCH_ROWS - 1]);
         const upper = upperRes.rows[0]?.k ?? null;
         const batchStarted = Date.now();
-        const res = await client.query(`INSERT INTO ${b} (${list}) SELECT ${list} FROM ${t}
+        const res = await client.query(
+        // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
+        `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t}
         WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`}
-       ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')}`, upper === null ? [from] : [from, upper]);
+       ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')} WHERE NOT dst.${CAPTURED}`, upper === null ? [from] : [from, upper]);
         copied += res.rowCount ?? 0;
         if (upper === null)
             break;
@@ -32725,6 +33253,30 @@ async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r
         await sleep(Math.max(COPY_PAUSE_MS, Date.now() - batchStarted)); // adaptive, as in batch-update
     }
     return copied;
+}
+function captureSpec(spec, inspection) {
+    return {
+        table: spec.table,
+        key: spec.key,
+        columns: inspection.present.map(c => c.name),
+        backupTable: spec.backupTable
+    };
+}
+/** Installs the capture trigger in its own short transaction, under the lock ladder. */
+async function installCapture(client, capture, what, ladder) {
+    await withLockLadder(client, what, ladder, async () => {
+        await client.query('BEGIN');
+        try {
+            const installed = await captureInstalled(client, capture);
+            for (const sql of installCaptureSql(capture, installed))
+                await client.query(sql);
+            await client.query('COMMIT');
+        }
+        catch (err) {
+            await client.query('ROLLBACK').catch(() => { });
+            throw err;
+        }
+    });
 }
 async function runSchemaRollback(client, spec, field, ladder) {
     const timings = {};
@@ -32771,7 +33323,8 @@ async function runSchemaRollback(client, spec, field, ladder) {
         throw new RollbackError(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
     }
     // 2. Copy the data out (committed before anything is dropped).
-    const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection, ladder.sleep));
+    const capture = captureSpec(spec, inspection);
+    const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection, ladder.sleep, () => installCapture(client, capture, `${field} (capture writes during the copy)`, ladder)));
     const maxRes = await client.query(`SELECT max(${ident(spec.key)})::text AS k FROM ${ident(spec.backupTable)}`);
     const maxKey = maxRes.rows[0]?.k ?? null;
     // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
@@ -32797,6 +33350,8 @@ async function runSchemaRollback(client, spec, field, ladder) {
             const delta = await client.query(`INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${ident(spec.table)}
             ${maxKey === null ? '' : `WHERE ${ident(spec.key)} > $1`} ON CONFLICT DO NOTHING`, maxKey === null ? [] : [maxKey]);
             newRowsUnderLock = delta.rowCount ?? 0;
+            for (const sql of removeCaptureSql(capture))
+                await client.query(sql);
             await client.query(alterStatement(spec));
             await client.query('COMMIT');
         }
@@ -32842,6 +33397,14 @@ async function drillSchemaRollback(client, spec, field, ladder) {
             started = Date.now();
             // In a transaction a lock timeout aborts it: one rung only (the top one), no retries.
             await client.query(`SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`);
+            // The capture trigger is installed after the copy here: in this transaction it would hold
+            // its lock (blocking the app's writes) for the whole copy. Installed and removed, as in a run.
+            const capture = captureSpec(spec, inspection);
+            const installed = await captureInstalled(client, capture);
+            for (const sql of installCaptureSql(capture, installed))
+                await client.query(sql);
+            for (const sql of removeCaptureSql(capture))
+                await client.query(sql);
             await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`);
             timings['lock wait'] = Date.now() - started;
             started = Date.now();
@@ -32861,68 +33424,205 @@ async function drillSchemaRollback(client, spec, field, ladder) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/db/phase-support.ts
+;// CONCATENATED MODULE: ./src/phases/database/batch-update.ts
+/** batch-update steps: a big UPDATE in primary-key batches, old values kept in a backup table. */
 
 
 
 
-function ladderOptions(sleep, log, settings) {
+
+function batchSpec(step) {
+    const b = step['batch-update'];
     return {
-        lockTimeoutMs: settings.lockTimeoutMs,
-        retries: settings.lockRetries,
-        sleep,
-        log: message => log.info(message)
+        table: b.table,
+        key: b.key,
+        set: b.set,
+        where: b.where,
+        batchSize: b['batch-size'],
+        pauseMs: parseDuration(b.pause),
+        maxDurationMs: parseDuration(b['max-duration'])
     };
 }
-function ladderText(settings) {
-    const rungs = ladderTimeouts(settings.lockTimeoutMs, settings.lockRetries);
-    return `lock_timeout ladder ${rungs[0]}..${rungs[rungs.length - 1]} ms, ${rungs.length} attempts`;
-}
-function slug(text, max = 40) {
-    return (text
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, '-')
-        .replace(/^-|-$/g, '')
-        .slice(0, max)
-        .replace(/-$/, '') || 'step');
-}
-/** Masks any URL/password that could have slipped into a message. */
-function scrub(text, settings) {
-    let out = text;
-    if (settings)
-        out = out.split(settings.url).join(maskUrl(settings.url));
-    return out.replace(/\b(postgres(?:ql)?:\/\/)([^:/@\s]+):([^@\s]+)@/gi, '$1$2:***@');
-}
-/** A failed StepResult from any error: RollbackErrors keep their hint; SQL errors name the field. */
-function failedResult(err, field, settings, extra = {}) {
-    const e = err instanceof RollbackError ? err : sqlError(err, field);
-    const details = { ...extra.details };
-    if (err instanceof LockLadderExhausted)
-        details.lockAttempts = err.attempts;
-    return {
-        status: 'failed',
-        changed: extra.changed ?? [],
-        recovery: extra.recovery,
-        details,
-        error: {
-            message: scrub(e.message, settings),
-            hint: e.hint ? scrub(e.hint, settings) : undefined
+/** set keys and the key must be columns of the table: every column written is in the backup. */
+async function checkColumns(input, spec, f) {
+    const cols = await columnsOf(input.client, spec.table);
+    if (cols.length === 0) {
+        throw new RollbackError(`${f}.table: ${spec.table} does not exist`, `fix ${f}.table`);
+    }
+    if (!cols.some(c => c.name === spec.key)) {
+        throw new RollbackError(`${f}.key: ${spec.table} has no column ${spec.key}`, `fix ${f}.key`);
+    }
+    for (const c of Object.keys(spec.set)) {
+        if (!cols.some(x => x.name === c)) {
+            throw new RollbackError(`${f}.set: ${spec.table} has no column ${c}`, `fix ${f}.set.${c}`);
         }
-    };
-}
-/** The preflight session; under `plan` an unreachable database is a warning, not a failure. */
-async function preflightSession(settings, only) {
-    const resolved = settings();
-    try {
-        return { client: await connect(resolved, 'preflight'), settings: resolved };
     }
-    catch (err) {
-        if (!only.planning)
-            throw err;
-        only.log.warn(`${only.phase} preflight: ${err.message}`);
+}
+const batchUpdateStep = {
+    plan(_runbook, step, runId) {
+        const b = step['batch-update'];
+        const set = Object.entries(b.set)
+            .map(([c, e]) => `${c} = ${e}`)
+            .join(', ');
+        return [
+            `UPDATE ${b.table} SET ${set} WHERE ${b.where} — in batches of ${b['batch-size']} ${b.key}s (one short transaction each, condition re-checked), ROW EXCLUSIVE + row locks of one batch at a time; ${b.pause} pause; at most ${b['max-duration']}`,
+            `old values of changed rows kept in ${backupTableName(b.table, runId)}`
+        ];
+    },
+    async validate(step, field) {
+        await validateBatchSpec(batchSpec(step), `${field}.batch-update`);
         return undefined;
+    },
+    async inspect(input) {
+        const spec = batchSpec(input.step);
+        const f = `${input.field}.batch-update`;
+        await checkColumns(input, spec, f);
+        const statements = await batchStatements(spec, backupTableName(spec.table, input.runId), f);
+        try {
+            return { details: { eligibleRowsEstimate: await estimateMatching(input.client, statements) } };
+        }
+        catch (err) {
+            throw sqlError(err, `${f}.where`);
+        }
+    },
+    async run({ client, step, field, runId, ladder }) {
+        const spec = batchSpec(step);
+        const backupTable = backupTableName(spec.table, runId);
+        const res = await runBatchUpdate(client, spec, {
+            backupTable,
+            ladder,
+            field: `${field}.batch-update`
+        });
+        const details = { ...res };
+        const recovery = res.rowsChanged > 0
+            ? [
+                `${res.rowsChanged} ${spec.table} rows reset; their old values are in ${backupTable}. Undo: ${res.restoreSql}`
+            ]
+            : undefined;
+        const changed = res.rowsChanged > 0
+            ? [`${res.rowsChanged} rows of ${spec.table} updated in ${res.batches} batches`]
+            : [];
+        if (res.timeCapped) {
+            return {
+                status: 'failed',
+                changed,
+                recovery,
+                details,
+                error: {
+                    message: `${field}.batch-update: stopped at max-duration ${step['batch-update']['max-duration']} with ${res.remaining} rows still matching`,
+                    hint: `rerun (it continues where it stopped) or raise ${field}.batch-update.max-duration`
+                }
+            };
+        }
+        return { status: res.remaining > 0 ? 'warned' : 'succeeded', changed, recovery, details };
+    },
+    async drill({ client, step, field, runId, ladder }) {
+        const spec = batchSpec(step);
+        const res = await drillBatchUpdate(client, spec, {
+            backupTable: backupTableName(spec.table, runId),
+            ladder: { ...ladder, retries: 0 },
+            field: `${field}.batch-update`
+        });
+        return {
+            status: 'succeeded',
+            changed: [],
+            details: { drill: 'first batch run in a transaction, rolled back', ...res }
+        };
     }
+};
+
+;// CONCATENATED MODULE: ./src/phases/database/handler.ts
+function ladderLine(runbook) {
+    const db = runbook.database;
+    return `lock_timeout ≤ ${db['lock-timeout']}, ${db['lock-retries']} retries`;
 }
+
+;// CONCATENATED MODULE: ./src/phases/database/drop-index.ts
+/** drop-index steps: DROP INDEX CONCURRENTLY IF EXISTS, alone, under the lock ladder. */
+
+
+
+const dropIndexStep = {
+    plan(runbook, step) {
+        return [
+            `DROP INDEX CONCURRENTLY IF EXISTS ${step['drop-index']} — SHARE UPDATE EXCLUSIVE on its table (reads and writes continue); alone, outside any transaction; ${ladderLine(runbook)}`
+        ];
+    },
+    async validate() {
+        return undefined;
+    },
+    async inspect({ client, step, field, settings }) {
+        const name = step['drop-index'];
+        const info = await inspectIndex(client, name);
+        if (!info) {
+            return {
+                changes: [`index ${name} is already gone: nothing to do`],
+                details: { index: 'absent' }
+            };
+        }
+        if (info.constraints.length > 0)
+            throw constraintError(info, `${field}.drop-index`);
+        return {
+            details: {
+                index: {
+                    table: info.table,
+                    valid: info.valid,
+                    sizeBytes: info.sizeBytes,
+                    definition: info.definition,
+                    note: info.valid
+                        ? undefined
+                        : 'INVALID leftover of an interrupted concurrent operation: will be dropped'
+                },
+                ladder: ladderText(settings)
+            }
+        };
+    },
+    async run({ client, step, field, ladder }) {
+        const name = step['drop-index'];
+        const res = await dropIndexConcurrently(client, name, `${field}.drop-index`, ladder);
+        const details = {
+            statement: res.statement,
+            lockAttempts: res.attempts,
+            wasInvalid: res.before ? !res.before.valid : undefined
+        };
+        if (!res.dropped || !res.before) {
+            return {
+                status: 'succeeded',
+                changed: [],
+                details: { ...details, note: `${name} already gone` }
+            };
+        }
+        const before = res.before;
+        return {
+            status: 'succeeded',
+            changed: [
+                `dropped index ${before.schema}.${before.name}${before.valid ? '' : ' (was INVALID)'}`
+            ],
+            recovery: [`recreate index ${name}: ${recreateStatement(before)}`],
+            details
+        };
+    },
+    async drill({ client, step, field }) {
+        const info = await inspectIndex(client, step['drop-index']);
+        if (info && info.constraints.length > 0)
+            throw constraintError(info, `${field}.drop-index`);
+        return {
+            status: 'succeeded',
+            changed: [],
+            details: {
+                drill: 'DROP INDEX CONCURRENTLY cannot run inside a transaction: checked in the catalog instead',
+                index: info
+                    ? {
+                        table: info.table,
+                        valid: info.valid,
+                        sizeBytes: info.sizeBytes,
+                        definition: info.definition
+                    }
+                    : 'already gone'
+            }
+        };
+    }
+};
 
 ;// CONCATENATED MODULE: ./src/db/sql-classifier.ts
 /**
@@ -32932,6 +33632,7 @@ async function preflightSession(settings, only) {
  *
  * The parser is loaded lazily (see pg-parser.ts) so runs without SQL never pay for the WASM.
  */
+
 
 
 /** Parses and classifies; throws RollbackError with the parser's message on a syntax error. */
@@ -32966,6 +33667,10 @@ function relName(rangeVar) {
 }
 function objectNames(objects) {
     return (objects ?? []).map(o => {
+        // DROP SCHEMA/DATABASE name plain strings; other objects are (schema-qualified) lists.
+        const plain = o.String?.sval;
+        if (plain !== undefined)
+            return plain;
         const items = (o.List?.items ?? []);
         return items.map(i => i.String?.sval ?? '?').join('.');
     });
@@ -33005,197 +33710,204 @@ const LOCK_ORDER = [
     'EXCLUSIVE',
     'ACCESS EXCLUSIVE'
 ];
+/** Lets the app read and write meanwhile: no lock ladder. */
+function noLadder(c, lock) {
+    c.lock = lock;
+    c.needsLadder = false;
+}
+function selectStmt(c, body) {
+    noLadder(c, 'ACCESS SHARE');
+    c.label = body.intoClause ? 'SELECT INTO' : 'SELECT';
+    c.readOnly = !body.intoClause && !body.lockingClause;
+    if (body.lockingClause) {
+        c.lock = 'ROW SHARE';
+        c.rejected = 'SELECT ... FOR UPDATE/SHARE holds row locks: not a cleanup step';
+    }
+}
+function explainStmt(c) {
+    noLadder(c, 'ACCESS SHARE');
+    c.label = 'EXPLAIN';
+    c.readOnly = true;
+}
+function createTableAs(c, body) {
+    noLadder(c, 'ACCESS SHARE');
+    c.label = 'CREATE TABLE AS';
+    c.targets = [relName(body.into?.rel)];
+}
+function dml(c, body, kind) {
+    c.lock = 'ROW EXCLUSIVE';
+    c.targets = [relName(body.relation)];
+    const unbounded = (kind === 'UpdateStmt' || kind === 'DeleteStmt') && !body.whereClause;
+    if (unbounded) {
+        c.rejected = `${c.label} without WHERE touches every row of ${c.targets[0]} in one transaction: use a batch-update step (or add a WHERE)`;
+    }
+    else if (kind !== 'InsertStmt') {
+        c.warnings.push(`${c.label} runs as one transaction: for many rows prefer a batch-update step (batches by primary key)`);
+    }
+}
+function dropIndex(c, body, names) {
+    if (!body.concurrent) {
+        c.rejected = `plain DROP INDEX takes ACCESS EXCLUSIVE on the table and queues the app behind any reader: use DROP INDEX CONCURRENTLY IF EXISTS (or a drop-index step)`;
+        return;
+    }
+    c.lock = 'SHARE UPDATE EXCLUSIVE';
+    c.transactional = false;
+    if (names.length !== 1) {
+        c.rejected =
+            'DROP INDEX CONCURRENTLY takes exactly one index (the server rejects a list): one statement per index';
+    }
+    if (body.behavior === 'DROP_CASCADE')
+        c.rejected = 'DROP INDEX CONCURRENTLY does not support CASCADE';
+}
+/** DROP of objects that hold rows: the data is gone, nothing keeps it. */
+const DATA_OBJECTS = ['OBJECT_TABLE', 'OBJECT_MATVIEW', 'OBJECT_SCHEMA', 'OBJECT_SEQUENCE'];
+function dropStmt(c, body) {
+    const removeType = String(body.removeType ?? '');
+    const names = objectNames(body.objects);
+    c.targets = names;
+    c.label = `DROP ${removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ')}${body.concurrent ? ' CONCURRENTLY' : ''}`;
+    if (removeType === 'OBJECT_INDEX')
+        dropIndex(c, body, names);
+    if (DATA_OBJECTS.includes(removeType) || body.behavior === 'DROP_CASCADE') {
+        c.destroysData = `${c.label} ${names.join(', ')}${body.behavior === 'DROP_CASCADE' ? ' CASCADE' : ''} destroys data without a backup`;
+        c.warnings.push(c.destroysData);
+    }
+    if (removeType === 'OBJECT_TRIGGER')
+        c.lock = 'SHARE ROW EXCLUSIVE';
+    if (!body.missing_ok && removeType !== 'OBJECT_TRIGGER') {
+        c.warnings.push('add IF EXISTS so a rerun converges');
+    }
+}
+function alterTable(c, body) {
+    c.label = 'ALTER TABLE';
+    c.targets = [relName(body.relation)];
+    const cmds = (body.cmds ?? []).map(n => n.AlterTableCmd);
+    c.lock = 'none';
+    for (const cmd of cmds) {
+        const l = ALTER_LOCKS[cmd.subtype] ?? 'ACCESS EXCLUSIVE';
+        if (LOCK_ORDER.indexOf(l) > LOCK_ORDER.indexOf(c.lock))
+            c.lock = l;
+        if (cmd.subtype === 'AT_DropColumn' && cmd.name) {
+            c.droppedColumns.push(cmd.name);
+            if (!cmd.missing_ok)
+                c.warnings.push(`DROP COLUMN ${cmd.name}: add IF EXISTS`);
+        }
+        if (cmd.subtype === 'AT_AlterColumnType') {
+            c.rejected =
+                'ALTER COLUMN TYPE may rewrite the whole table under ACCESS EXCLUSIVE: not done during a rollback';
+        }
+    }
+    if (c.droppedColumns.length > 0) {
+        c.label = 'ALTER TABLE DROP COLUMN';
+        c.destroysData = `DROP COLUMN ${c.droppedColumns.join(', ')} of ${c.targets[0]} destroys the column data without a backup (a schema step copies it first)`;
+        c.warnings.push(c.destroysData);
+    }
+}
+function indexStmt(c, body) {
+    c.targets = [relName(body.relation)];
+    if (!body.concurrent) {
+        c.label = 'CREATE INDEX';
+        c.lock = 'SHARE';
+        c.rejected = 'CREATE INDEX blocks all writes while it builds: use CREATE INDEX CONCURRENTLY';
+        return;
+    }
+    c.label = 'CREATE INDEX CONCURRENTLY';
+    c.lock = 'SHARE UPDATE EXCLUSIVE';
+    c.transactional = false;
+    c.warnings.push('a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop');
+}
+function hasOption(options, name) {
+    return (options ?? []).some(p => p.DefElem?.defname === name);
+}
+function reindexStmt(c, body) {
+    c.targets = [relName(body.relation)];
+    if (!hasOption(body.params, 'concurrently')) {
+        c.label = 'REINDEX';
+        c.rejected = 'REINDEX blocks writes (and reads using the index): use REINDEX CONCURRENTLY';
+        return;
+    }
+    c.label = 'REINDEX CONCURRENTLY';
+    c.lock = 'SHARE UPDATE EXCLUSIVE';
+    c.transactional = false;
+}
+function vacuumStmt(c, body) {
+    noLadder(c, 'SHARE UPDATE EXCLUSIVE');
+    c.label = body.is_vacuumcmd ? 'VACUUM' : 'ANALYZE';
+    c.transactional = !body.is_vacuumcmd;
+    if (hasOption(body.options, 'full'))
+        c.rejected = 'VACUUM FULL rewrites the table under ACCESS EXCLUSIVE';
+}
+function truncateStmt(c, body) {
+    c.label = 'TRUNCATE';
+    c.targets = objectNamesFromRangeVars(body.relations);
+    c.destroysData = `TRUNCATE ${c.targets.join(', ')} removes every row without a backup`;
+    c.warnings.push(c.destroysData);
+}
+function transactionStmt(c, body) {
+    noLadder(c, 'none');
+    c.label = String(body.kind ?? 'TRANSACTION').replace(/^TRANS_STMT_/, '');
+    c.rejected =
+        'transaction control is the engine’s job (each statement runs on its own; drills roll back): remove BEGIN/COMMIT/ROLLBACK';
+}
+function sessionStmt(label) {
+    return c => {
+        noLadder(c, 'none');
+        c.label = label;
+    };
+}
+function showStmt(c) {
+    noLadder(c, 'none');
+    c.label = 'SHOW';
+    c.readOnly = true;
+}
+function refused(label, reason) {
+    return c => {
+        c.label = label;
+        c.rejected = reason;
+    };
+}
+function createStmt(c) {
+    noLadder(c, 'none');
+    c.label = 'CREATE TABLE';
+}
+/** One handler per statement kind; anything else runs with the lock ladder and a warning. */
+const HANDLERS = {
+    SelectStmt: selectStmt,
+    ExplainStmt: explainStmt,
+    CreateTableAsStmt: createTableAs,
+    InsertStmt: dml,
+    UpdateStmt: dml,
+    DeleteStmt: dml,
+    MergeStmt: dml,
+    DropStmt: dropStmt,
+    AlterTableStmt: alterTable,
+    IndexStmt: indexStmt,
+    ReindexStmt: reindexStmt,
+    VacuumStmt: vacuumStmt,
+    TruncateStmt: truncateStmt,
+    TransactionStmt: transactionStmt,
+    VariableSetStmt: sessionStmt('SET'),
+    VariableShowStmt: showStmt,
+    LockStmt: refused('LOCK TABLE', 'explicit LOCK TABLE is held until commit: not allowed in runbook SQL'),
+    DoStmt: refused('DO', 'DO runs code the engine cannot classify (locks, transactions): write plain statements'),
+    CallStmt: refused('CALL', 'CALL runs code the engine cannot classify (locks, transactions): write plain statements'),
+    CopyStmt: refused('COPY', 'COPY is not supported in runbook SQL'),
+    ClusterStmt: refused('CLUSTER', 'CLUSTER rewrites the table under ACCESS EXCLUSIVE'),
+    DropdbStmt: refused('DROP DATABASE', 'DROP DATABASE is not a cleanup step'),
+    DropOwnedStmt: refused('DROP OWNED', 'DROP OWNED drops every object of a role: not a cleanup step'),
+    CreateStmt: createStmt
+};
+function unclassified(c, _body, kind) {
+    c.warnings.push(`statement kind ${kind} is not classified: run with the lock ladder`);
+}
 function classifyNode(stmt, sql) {
     const [kind, body] = Object.entries(stmt)[0];
     const c = base(kind, sql);
-    switch (kind) {
-        case 'SelectStmt': {
-            c.label = 'SELECT';
-            c.lock = 'ACCESS SHARE';
-            c.needsLadder = false;
-            c.readOnly = !body.intoClause && !body.lockingClause;
-            if (body.intoClause)
-                c.label = 'SELECT INTO';
-            if (body.lockingClause) {
-                c.lock = 'ROW SHARE';
-                c.rejected = 'SELECT ... FOR UPDATE/SHARE holds row locks: not a cleanup step';
-            }
-            return c;
-        }
-        case 'ExplainStmt':
-            return { ...c, label: 'EXPLAIN', lock: 'ACCESS SHARE', needsLadder: false, readOnly: true };
-        case 'CreateTableAsStmt': {
-            c.label = 'CREATE TABLE AS';
-            c.lock = 'ACCESS SHARE';
-            c.needsLadder = false;
-            c.targets = [relName(body.into?.rel)];
-            return c;
-        }
-        case 'InsertStmt':
-        case 'UpdateStmt':
-        case 'DeleteStmt':
-        case 'MergeStmt': {
-            c.label = kind.replace(/Stmt$/, '').toUpperCase();
-            c.lock = 'ROW EXCLUSIVE';
-            c.needsLadder = true;
-            c.targets = [relName(body.relation)];
-            if ((kind === 'UpdateStmt' || kind === 'DeleteStmt') && !body.whereClause) {
-                c.rejected = `${c.label} without WHERE touches every row of ${c.targets[0]} in one transaction: use a batch-update step (or add a WHERE)`;
-            }
-            else if (kind !== 'InsertStmt') {
-                c.warnings.push(`${c.label} runs as one transaction: for many rows prefer a batch-update step (batches by primary key)`);
-            }
-            return c;
-        }
-        case 'DropStmt': {
-            const removeType = String(body.removeType ?? '');
-            const names = objectNames(body.objects);
-            c.targets = names;
-            const what = removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ');
-            c.label = `DROP ${what}${body.concurrent ? ' CONCURRENTLY' : ''}`;
-            if (removeType === 'OBJECT_INDEX') {
-                if (body.concurrent) {
-                    c.lock = 'SHARE UPDATE EXCLUSIVE';
-                    c.transactional = false;
-                    c.needsLadder = true;
-                    if (names.length !== 1) {
-                        c.rejected =
-                            'DROP INDEX CONCURRENTLY takes exactly one index (the server rejects a list): one statement per index';
-                    }
-                    if (body.behavior === 'DROP_CASCADE') {
-                        c.rejected = 'DROP INDEX CONCURRENTLY does not support CASCADE';
-                    }
-                }
-                else {
-                    c.rejected = `plain DROP INDEX takes ACCESS EXCLUSIVE on the table and queues the app behind any reader: use DROP INDEX CONCURRENTLY IF EXISTS (or a drop-index step)`;
-                }
-            }
-            else if (['OBJECT_TABLE', 'OBJECT_MATVIEW'].includes(removeType)) {
-                c.warnings.push(`drops ${names.join(', ')} and its data without a backup`);
-            }
-            else if (['OBJECT_VIEW', 'OBJECT_FUNCTION', 'OBJECT_TRIGGER'].includes(removeType)) {
-                c.lock = removeType === 'OBJECT_TRIGGER' ? 'SHARE ROW EXCLUSIVE' : 'ACCESS EXCLUSIVE';
-            }
-            if (!body.missing_ok && removeType !== 'OBJECT_TRIGGER') {
-                c.warnings.push('add IF EXISTS so a rerun converges');
-            }
-            return c;
-        }
-        case 'AlterTableStmt': {
-            c.label = 'ALTER TABLE';
-            c.targets = [relName(body.relation)];
-            const cmds = (body.cmds ?? []).map(n => n.AlterTableCmd);
-            let lock = 'none';
-            for (const cmd of cmds) {
-                const l = ALTER_LOCKS[cmd.subtype] ?? 'ACCESS EXCLUSIVE';
-                if (LOCK_ORDER.indexOf(l) > LOCK_ORDER.indexOf(lock))
-                    lock = l;
-                if (cmd.subtype === 'AT_DropColumn' && cmd.name) {
-                    c.droppedColumns.push(cmd.name);
-                    if (!cmd.missing_ok)
-                        c.warnings.push(`DROP COLUMN ${cmd.name}: add IF EXISTS`);
-                }
-                if (cmd.subtype === 'AT_AlterColumnType') {
-                    c.rejected =
-                        'ALTER COLUMN TYPE may rewrite the whole table under ACCESS EXCLUSIVE: not done during a rollback';
-                }
-            }
-            c.lock = lock;
-            if (c.droppedColumns.length > 0) {
-                c.label = 'ALTER TABLE DROP COLUMN';
-                c.warnings.push('column data is not backed up by a sql step: use a schema step (copies the data first)');
-            }
-            return c;
-        }
-        case 'IndexStmt': {
-            c.targets = [relName(body.relation)];
-            if (body.concurrent) {
-                c.label = 'CREATE INDEX CONCURRENTLY';
-                c.lock = 'SHARE UPDATE EXCLUSIVE';
-                c.transactional = false;
-                c.warnings.push('a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop');
-            }
-            else {
-                c.label = 'CREATE INDEX';
-                c.lock = 'SHARE';
-                c.rejected = 'CREATE INDEX blocks all writes while it builds: use CREATE INDEX CONCURRENTLY';
-            }
-            return c;
-        }
-        case 'ReindexStmt': {
-            const concurrent = (body.params ?? []).some(p => p.DefElem?.defname === 'concurrently');
-            c.targets = [relName(body.relation)];
-            if (concurrent) {
-                c.label = 'REINDEX CONCURRENTLY';
-                c.lock = 'SHARE UPDATE EXCLUSIVE';
-                c.transactional = false;
-            }
-            else {
-                c.label = 'REINDEX';
-                c.rejected = 'REINDEX blocks writes (and reads using the index): use REINDEX CONCURRENTLY';
-            }
-            return c;
-        }
-        case 'VacuumStmt': {
-            const full = (body.options ?? []).some(p => p.DefElem?.defname === 'full');
-            c.label = body.is_vacuumcmd ? 'VACUUM' : 'ANALYZE';
-            c.lock = 'SHARE UPDATE EXCLUSIVE';
-            c.transactional = !body.is_vacuumcmd;
-            c.needsLadder = false;
-            if (full)
-                c.rejected = 'VACUUM FULL rewrites the table under ACCESS EXCLUSIVE';
-            return c;
-        }
-        case 'TruncateStmt':
-            c.label = 'TRUNCATE';
-            c.targets = objectNamesFromRangeVars(body.relations);
-            c.warnings.push('TRUNCATE removes every row without a backup');
-            return c;
-        case 'TransactionStmt':
-            c.label = String(body.kind ?? 'TRANSACTION').replace(/^TRANS_STMT_/, '');
-            c.lock = 'none';
-            c.needsLadder = false;
-            c.rejected =
-                'transaction control is the engine’s job (each statement runs on its own; drills roll back): remove BEGIN/COMMIT/ROLLBACK';
-            return c;
-        case 'VariableSetStmt':
-        case 'VariableShowStmt':
-            c.label = kind === 'VariableSetStmt' ? 'SET' : 'SHOW';
-            c.lock = 'none';
-            c.needsLadder = false;
-            if (kind === 'VariableSetStmt') {
-                c.rejected =
-                    'SET would override the engine’s lock_timeout/statement_timeout: use database.lock-timeout and database.statement-timeout in the runbook';
-            }
-            else
-                c.readOnly = true;
-            return c;
-        case 'LockStmt':
-            c.label = 'LOCK TABLE';
-            c.rejected = 'explicit LOCK TABLE is held until commit: not allowed in runbook SQL';
-            return c;
-        case 'DoStmt':
-        case 'CallStmt':
-            c.label = kind === 'DoStmt' ? 'DO' : 'CALL';
-            c.rejected = `${c.label} runs code the engine cannot classify (locks, transactions): write plain statements`;
-            return c;
-        case 'CopyStmt':
-            c.label = 'COPY';
-            c.rejected = 'COPY is not supported in runbook SQL';
-            return c;
-        case 'ClusterStmt':
-            c.label = 'CLUSTER';
-            c.rejected = 'CLUSTER rewrites the table under ACCESS EXCLUSIVE';
-            return c;
-        case 'CreateStmt':
-            c.label = 'CREATE TABLE';
-            c.lock = 'none';
-            c.needsLadder = false;
-            return c;
-        default:
-            c.warnings.push(`statement kind ${kind} is not classified: run with the lock ladder`);
-            return c;
-    }
+    (HANDLERS[kind] ?? unclassified)(c, body, kind);
+    // Session, role, transaction or server state changed behind the engine's back (SET and its
+    // equivalents, wherever they hide in the statement): refused whatever the kind.
+    c.rejected ??= sessionStateChange(body, kind);
+    return c;
 }
 function objectNamesFromRangeVars(relations) {
     return (relations ?? []).map(r => relName(r.RangeVar));
@@ -33209,141 +33921,16 @@ function describeStatement(s) {
     return `${short} — ${s.lock} lock${s.targets.length ? ` on ${s.targets.join(', ')}` : ''}; ${where}${ladder}`;
 }
 
-;// CONCATENATED MODULE: ./src/phases/database.ts
+;// CONCATENATED MODULE: ./src/phases/database/sql.ts
 
 
 
 
 
 
-
-
-
-
-
-function specOf(step) {
-    const b = step['batch-update'];
-    if (!b)
-        return undefined;
-    return {
-        table: b.table,
-        key: b.key,
-        set: b.set,
-        where: b.where,
-        batchSize: b['batch-size'],
-        pauseMs: parseDuration(b.pause),
-        maxDurationMs: parseDuration(b['max-duration'])
-    };
-}
-function plannedChanges(runbook, step, runId) {
-    const db = runbook.database;
-    const ladder = `lock_timeout ≤ ${db['lock-timeout']}, ${db['lock-retries']} retries`;
-    if (step['drop-index']) {
-        return [
-            `DROP INDEX CONCURRENTLY IF EXISTS ${step['drop-index']} — SHARE UPDATE EXCLUSIVE on its table (reads and writes continue); alone, outside any transaction; ${ladder}`
-        ];
-    }
-    const b = step['batch-update'];
-    if (b) {
-        const set = Object.entries(b.set)
-            .map(([c, e]) => `${c} = ${e}`)
-            .join(', ');
-        return [
-            `UPDATE ${b.table} SET ${set} WHERE ${b.where} — in batches of ${b['batch-size']} ${b.key}s (one short transaction each, condition re-checked), ROW EXCLUSIVE + row locks of one batch at a time; ${b.pause} pause; at most ${b['max-duration']}`,
-            `old values of changed rows kept in ${backupTableName(b.table, runId)}`
-        ];
-    }
-    return (step.sql ?? '')
-        .split(/;\s*\n/)
-        .map(s => s.trim())
-        .filter(Boolean)
-        .map(s => `${s.replace(/\s+/g, ' ')} — lock level classified by the PostgreSQL parser at preflight`);
-}
-const databasePhase = {
-    phase: 'database',
-    needs: ['database', 'log', 'clock', 'run'],
-    preflightShares: 'database',
-    plan(runbook, request) {
-        const steps = runbook.database?.steps ?? [];
-        return steps.map((step, index) => ({
-            id: `database:${index + 1}-${slug(step.name)}`,
-            phase: 'database',
-            title: step.name,
-            changes: plannedChanges(runbook, step, request.runId),
-            mutates: true,
-            stage: 'main',
-            action: { index, field: `database.steps[${index}]`, step }
-        }));
-    },
-    warmUp(steps) {
-        // sql and batch-update steps are parsed at preflight.
-        if (steps.some(s => s.action.step.sql !== undefined || specOf(s.action.step))) {
-            preloadSqlParser();
-        }
-    },
-    async preflight(steps, deps) {
-        const notes = [];
-        // Parse and classify everything first: refuse unsafe SQL before touching anything.
-        const classified = new Map();
-        for (const s of steps) {
-            const { step, field } = s.action;
-            if (step.sql !== undefined) {
-                const stmts = await classifyOrThrow(step.sql, `${field}.sql`);
-                classified.set(s.id, stmts);
-                notes.push({
-                    stepId: s.id,
-                    changes: stmts.map(describeStatement),
-                    details: { statements: stmts.map(database_summary) }
-                });
-            }
-            const spec = specOf(step);
-            if (spec)
-                await validateBatchSpec(spec, `${field}.batch-update`);
-        }
-        const session = await preflightSession(deps.database.settings, {
-            planning: deps.run.request.command === 'plan',
-            log: deps.log,
-            phase: 'database'
-        });
-        if (!session)
-            return { notes };
-        const { client, settings } = session;
-        try {
-            await checkRunLockFree(client);
-            for (const s of steps) {
-                const note = await checkStep(client, s, classified.get(s.id), settings);
-                if (note) {
-                    const existing = notes.find(n => n.stepId === s.id);
-                    if (existing)
-                        existing.details = { ...existing.details, ...note.details };
-                    else
-                        notes.push(note);
-                }
-            }
-        }
-        finally {
-            await client.end().catch(() => { });
-        }
-        return { notes };
-    },
-    async run(step, deps) {
-        return execute(step, deps, false);
-    },
-    async drill(step, deps) {
-        return execute(step, deps, true);
-    }
-};
-function database_summary(s) {
-    return {
-        sql: s.sql,
-        kind: s.label,
-        lock: s.lock,
-        transactional: s.transactional,
-        lockLadder: s.needsLadder,
-        warnings: s.warnings
-    };
-}
-async function classifyOrThrow(sql, field) {
+const oneLine = (sql, max = 100) => sql.replace(/\s+/g, ' ').slice(0, max);
+/** Parses and classifies a step's SQL; refused statements and unacknowledged data loss throw. */
+async function classifyOrThrow(sql, field, acknowledged = false) {
     let stmts;
     try {
         stmts = await classifySql(sql);
@@ -33356,218 +33943,116 @@ async function classifyOrThrow(sql, field) {
         throw new RollbackError(`${field} has no SQL statement`, `fix ${field}`);
     const bad = stmts.find(s => s.rejected);
     if (bad) {
-        throw new RollbackError(`${field}: refusing "${bad.sql.replace(/\s+/g, ' ').slice(0, 100)}": ${bad.rejected}`, `change ${field}`);
+        throw new RollbackError(`${field}: refusing "${oneLine(bad.sql)}": ${bad.rejected}`, `change ${field}`);
+    }
+    const destructive = stmts.find(s => s.destroysData);
+    if (destructive && !acknowledged) {
+        const step = field.replace(/\.sql$/, '');
+        throw new RollbackError(`${field}: "${oneLine(destructive.sql)}" ${destructive.destroysData} and ${step}.acknowledge-data-loss is not true`, `if the data may go, add acknowledge-data-loss: true to ${step}; otherwise keep the data first (a schema step backs columns up)`);
     }
     return stmts;
 }
-async function checkStep(client, s, stmts, settings) {
-    const { step, field } = s.action;
-    if (step['drop-index']) {
-        const info = await inspectIndex(client, step['drop-index']);
-        if (!info) {
-            return {
-                stepId: s.id,
-                changes: [`index ${step['drop-index']} is already gone: nothing to do`],
-                details: { index: 'absent' }
-            };
-        }
-        if (info.constraints.length > 0)
-            throw constraintError(info, `${field}.drop-index`);
-        return {
-            stepId: s.id,
-            details: {
-                index: {
-                    table: info.table,
-                    valid: info.valid,
-                    sizeBytes: info.sizeBytes,
-                    definition: info.definition,
-                    note: info.valid
-                        ? undefined
-                        : 'INVALID leftover of an interrupted concurrent operation: will be dropped'
-                },
-                ladder: ladderText(settings)
-            }
-        };
-    }
-    const spec = specOf(step);
-    if (spec) {
-        const f = `${field}.batch-update`;
-        const cols = await columnsOf(client, spec.table);
-        if (cols.length === 0)
-            throw new RollbackError(`${f}.table: ${spec.table} does not exist`, `fix ${f}.table`);
-        for (const c of [spec.key, ...Object.keys(spec.set)]) {
-            if (!cols.some(x => x.name === c)) {
-                throw new RollbackError(`${f}: ${spec.table} has no column ${c}`, `fix ${f}`);
-            }
-        }
-        let eligible;
+/** The plan line of a statement; destroyed data is said in capitals so no approver misses it. */
+function describe(s) {
+    const line = describeStatement(s);
+    return s.destroysData ? `${line} — DATA LOSS (acknowledged): ${s.destroysData}` : line;
+}
+function sql_summary(s) {
+    return {
+        sql: s.sql,
+        kind: s.label,
+        lock: s.lock,
+        transactional: s.transactional,
+        lockLadder: s.needsLadder,
+        destroysData: s.destroysData,
+        warnings: s.warnings
+    };
+}
+const acknowledged = (step) => step['acknowledge-data-loss'] === true;
+const DML_CHECKED_BY_EXPLAIN = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'CREATE TABLE AS'];
+async function checkStatement(client, stmt, field) {
+    if (DML_CHECKED_BY_EXPLAIN.includes(stmt.label)) {
         try {
-            eligible = await estimateMatching(client, spec);
+            await client.query(`EXPLAIN ${stmt.sql}`);
         }
         catch (err) {
-            throw sqlError(err, `${f}.where`);
-        }
-        return { stepId: s.id, details: { eligibleRowsEstimate: eligible } };
-    }
-    // sql: names and plans checked without running anything.
-    for (const stmt of stmts ?? []) {
-        if (['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'CREATE TABLE AS'].includes(stmt.label)) {
-            try {
-                await client.query(`EXPLAIN ${stmt.sql}`);
-            }
-            catch (err) {
-                throw sqlError(err, `${field}.sql`, stmt.sql);
-            }
-        }
-        if (stmt.label === 'DROP INDEX CONCURRENTLY') {
-            const info = await inspectIndex(client, stmt.targets[0] ?? '');
-            if (info && info.constraints.length > 0)
-                throw constraintError(info, `${field}.sql`);
+            throw sqlError(err, `${field}.sql`, stmt.sql);
         }
     }
-    return undefined;
-}
-async function execute(step, deps, drill) {
-    const { field } = step.action;
-    let settings;
-    try {
-        settings = deps.database.settings();
-        const s = settings;
-        return await withRunLock(s, 'database', () => withClient(s, 'database', client => drill ? drillStep(client, step, deps, s) : runStep(client, step, deps, s)));
-    }
-    catch (err) {
-        return failedResult(err, field, settings);
+    if (stmt.label === 'DROP INDEX CONCURRENTLY') {
+        const info = await inspectIndex(client, stmt.targets[0] ?? '');
+        if (info && info.constraints.length > 0)
+            throw constraintError(info, `${field}.sql`);
     }
 }
-async function runStep(client, s, deps, settings) {
-    const { step, field } = s.action;
-    const ladder = ladderOptions(deps.clock.sleep, deps.log, settings);
-    if (step['drop-index']) {
-        const name = step['drop-index'];
-        const res = await dropIndexConcurrently(client, name, `${field}.drop-index`, ladder);
-        const details = {
-            statement: res.statement,
-            lockAttempts: res.attempts,
-            wasInvalid: res.before ? !res.before.valid : undefined
-        };
-        if (!res.dropped)
-            return {
-                status: 'succeeded',
-                changed: [],
-                details: { ...details, note: `${name} already gone` }
-            };
-        return {
-            status: 'succeeded',
-            changed: [
-                `dropped index ${res.before.schema}.${res.before.name}${res.before.valid ? '' : ' (was INVALID)'}`
-            ],
-            recovery: [`recreate index ${name}: ${recreateStatement(res.before)}`],
-            details
-        };
+async function runStatement(client, stmt, field, ladder) {
+    const started = Date.now();
+    if (!stmt.needsLadder) {
+        const value = await client.query(stmt.sql);
+        return { sql: stmt.sql, ms: Date.now() - started, rows: value.rowCount };
     }
-    const spec = specOf(step);
-    if (spec) {
-        const backupTable = backupTableName(spec.table, deps.run.request.runId);
-        const res = await runBatchUpdate(client, spec, {
-            backupTable,
-            ladder,
-            field: `${field}.batch-update`
-        });
-        const details = { ...res };
-        const recovery = res.rowsChanged > 0
-            ? [
-                `${res.rowsChanged} ${spec.table} rows reset; their old values are in ${backupTable}. Undo: ${res.restoreSql}`
-            ]
-            : undefined;
-        const changed = res.rowsChanged > 0
-            ? [`${res.rowsChanged} rows of ${spec.table} updated in ${res.batches} batches`]
-            : [];
-        if (res.timeCapped) {
-            return {
-                status: 'failed',
-                changed,
-                recovery,
-                details,
-                error: {
-                    message: `${field}.batch-update: stopped at max-duration ${step['batch-update']['max-duration']} with ${res.remaining} rows still matching`,
-                    hint: `rerun (it continues where it stopped) or raise ${field}.batch-update.max-duration`
-                }
-            };
-        }
-        return { status: res.remaining > 0 ? 'warned' : 'succeeded', changed, recovery, details };
-    }
-    const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`);
+    const { value, attempts } = await withLockLadder(client, `${field}.sql`, ladder, () => client.query(stmt.sql));
+    return { sql: stmt.sql, ms: Date.now() - started, rows: value.rowCount, lockAttempts: attempts };
+}
+function ranLine(t, stmt) {
+    const rows = t.rows !== null ? ` (${t.rows} rows)` : '';
+    const loss = stmt?.destroysData ? ` — data destroyed without a backup (acknowledged)` : '';
+    return `ran: ${oneLine(t.sql)}${rows}${loss}`;
+}
+async function run({ client, step, field, settings, ladder }) {
+    const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`, acknowledged(step));
     const timings = [];
     for (const stmt of stmts) {
-        const started = Date.now();
         try {
-            if (stmt.needsLadder) {
-                const { value, attempts } = await withLockLadder(client, `${field}.sql`, ladder, () => client.query(stmt.sql));
-                timings.push({
-                    sql: stmt.sql,
-                    ms: Date.now() - started,
-                    rows: value.rowCount,
-                    lockAttempts: attempts
-                });
-            }
-            else {
-                const value = await client.query(stmt.sql);
-                timings.push({ sql: stmt.sql, ms: Date.now() - started, rows: value.rowCount });
-            }
+            timings.push(await runStatement(client, stmt, field, ladder));
         }
         catch (err) {
             const e = err instanceof RollbackError ? err : sqlError(err, `${field}.sql`, stmt.sql);
             return failedResult(e, `${field}.sql`, settings, {
-                changed: timings.map(t => `ran: ${t.sql.replace(/\s+/g, ' ').slice(0, 100)}`),
+                changed: timings.map((t, i) => ranLine(t, stmts[i])),
                 details: { statements: timings }
             });
         }
     }
     return {
         status: 'succeeded',
-        changed: timings.map(t => `ran: ${t.sql.replace(/\s+/g, ' ').slice(0, 100)}${t.rows !== null ? ` (${t.rows} rows)` : ''}`),
+        changed: timings.map((t, i) => ranLine(t, stmts[i])),
         details: { statements: timings }
     };
 }
 /** Longest a drill lets one statement hold its locks in production. */
 const DRILL_STATEMENT_MS = 10_000;
-async function drillStep(client, s, deps, settings) {
-    const { step, field } = s.action;
-    const ladder = { ...ladderOptions(deps.clock.sleep, deps.log, settings), retries: 0 };
-    if (step['drop-index']) {
-        const info = await inspectIndex(client, step['drop-index']);
+/** A statement that cannot run in the drill's transaction: explained, checked in the catalog. */
+async function explainOutside(client, stmt, field) {
+    let check = 'cannot run inside a transaction: not run in the drill';
+    if (stmt.label === 'DROP INDEX CONCURRENTLY') {
+        const info = await inspectIndex(client, stmt.targets[0] ?? '');
         if (info && info.constraints.length > 0)
-            throw constraintError(info, `${field}.drop-index`);
+            throw constraintError(info, `${field}.sql`);
+        check = `${check}; catalog: ${info ? `index exists (valid: ${info.valid})` : 'index already gone'}`;
+    }
+    return { sql: stmt.sql, drill: check };
+}
+/** Runs one statement inside the drill's transaction; undefined `ms` cap reached = stopped. */
+async function drillStatement(client, stmt, field) {
+    const started = Date.now();
+    try {
+        const res = await client.query(stmt.sql);
+        const drill = 'ran in a transaction, rolled back';
         return {
-            status: 'succeeded',
-            changed: [],
-            details: {
-                drill: 'DROP INDEX CONCURRENTLY cannot run inside a transaction: checked in the catalog instead',
-                index: info
-                    ? {
-                        table: info.table,
-                        valid: info.valid,
-                        sizeBytes: info.sizeBytes,
-                        definition: info.definition
-                    }
-                    : 'already gone'
-            }
+            line: { sql: stmt.sql, ms: Date.now() - started, rows: res.rowCount, drill },
+            stopped: false
         };
     }
-    const spec = specOf(step);
-    if (spec) {
-        const res = await drillBatchUpdate(client, spec, {
-            backupTable: backupTableName(spec.table, deps.run.request.runId),
-            ladder,
-            field: `${field}.batch-update`
-        });
-        return {
-            status: 'succeeded',
-            changed: [],
-            details: { drill: 'first batch run in a transaction, rolled back', ...res }
-        };
+    catch (err) {
+        if (err.code !== '57014')
+            throw sqlError(err, `${field}.sql`, stmt.sql);
+        const drill = `stopped after ${DRILL_STATEMENT_MS / 1000} s: a run would hold its locks at least that long; consider batch-update`;
+        return { line: { sql: stmt.sql, ms: Date.now() - started, drill }, stopped: true };
     }
-    const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`);
+}
+async function drill({ client, step, field, settings }) {
+    const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`, acknowledged(step));
     const report = [];
     let stoppedEarly = false;
     await client.query('BEGIN');
@@ -33578,37 +34063,13 @@ async function drillStep(client, s, deps, settings) {
         await client.query(`SET LOCAL statement_timeout = ${DRILL_STATEMENT_MS}`);
         for (const stmt of stmts) {
             if (!stmt.transactional) {
-                let check = 'cannot run inside a transaction: not run in the drill';
-                if (stmt.label === 'DROP INDEX CONCURRENTLY') {
-                    const info = await inspectIndex(client, stmt.targets[0] ?? '');
-                    if (info && info.constraints.length > 0)
-                        throw constraintError(info, `${field}.sql`);
-                    check = `${check}; catalog: ${info ? `index exists (valid: ${info.valid})` : 'index already gone'}`;
-                }
-                report.push({ sql: stmt.sql, drill: check });
+                report.push(await explainOutside(client, stmt, field));
                 continue;
             }
-            const started = Date.now();
-            try {
-                const res = await client.query(stmt.sql);
-                report.push({
-                    sql: stmt.sql,
-                    ms: Date.now() - started,
-                    rows: res.rowCount,
-                    drill: 'ran in a transaction, rolled back'
-                });
-            }
-            catch (err) {
-                if (err.code !== '57014')
-                    throw sqlError(err, `${field}.sql`, stmt.sql);
-                stoppedEarly = true;
-                report.push({
-                    sql: stmt.sql,
-                    ms: Date.now() - started,
-                    drill: `stopped after ${DRILL_STATEMENT_MS / 1000} s: a run would hold its locks at least that long; consider batch-update`
-                });
+            const { line, stopped } = await drillStatement(client, stmt, field);
+            report.push(line);
+            if ((stoppedEarly = stopped))
                 break;
-            }
         }
     }
     finally {
@@ -33619,6 +34080,145 @@ async function drillStep(client, s, deps, settings) {
         changed: [],
         details: { statements: report }
     };
+}
+const sqlStep = {
+    plan(_runbook, step) {
+        const lines = (step.sql ?? '')
+            .split(/;\s*\n/)
+            .map(s => s.trim())
+            .filter(Boolean)
+            .map(s => `${oneLine(s, 10_000)} — lock level classified by the PostgreSQL parser at preflight`);
+        if (acknowledged(step)) {
+            lines.push('DATA LOSS acknowledged: statements of this step may destroy data without a backup');
+        }
+        return lines;
+    },
+    async validate(step, field) {
+        const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`, acknowledged(step));
+        return { changes: stmts.map(describe), details: { statements: stmts.map(sql_summary) } };
+    },
+    async inspect({ client, step, field }) {
+        const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`, acknowledged(step));
+        for (const stmt of stmts)
+            await checkStatement(client, stmt, field);
+        return undefined;
+    },
+    run,
+    drill
+};
+
+;// CONCATENATED MODULE: ./src/phases/database/index.ts
+
+
+
+
+
+/** The runbook rules guarantee exactly one kind per step. */
+function handlerFor(step) {
+    if (step['drop-index'] !== undefined)
+        return dropIndexStep;
+    if (step['batch-update'] !== undefined)
+        return batchUpdateStep;
+    return sqlStep;
+}
+
+;// CONCATENATED MODULE: ./src/phases/database.ts
+
+
+
+
+
+
+const databasePhase = {
+    phase: 'database',
+    needs: ['database', 'log', 'clock', 'run'],
+    preflightShares: 'database',
+    plan(runbook, request) {
+        const steps = runbook.database?.steps ?? [];
+        return steps.map((step, index) => ({
+            id: `database:${index + 1}-${slug(step.name)}`,
+            phase: 'database',
+            title: step.name,
+            changes: handlerFor(step).plan(runbook, step, request.runId),
+            mutates: true,
+            stage: 'main',
+            action: { index, field: `database.steps[${index}]`, step }
+        }));
+    },
+    warmUp(steps) {
+        // sql and batch-update steps are parsed at preflight.
+        if (steps.some(s => s.action.step['drop-index'] === undefined))
+            preloadSqlParser();
+    },
+    async preflight(steps, deps) {
+        // Parse and classify everything first: refuse unsafe SQL before connecting.
+        const notes = new Map();
+        for (const s of steps) {
+            const { step, field } = s.action;
+            const check = await handlerFor(step).validate(step, field);
+            if (check)
+                notes.set(s.id, { stepId: s.id, ...check });
+        }
+        const session = await preflightSession(deps.database.settings, {
+            planning: deps.run.request.command === 'plan',
+            log: deps.log,
+            phase: 'database'
+        });
+        if (!session)
+            return { notes: [...notes.values()] };
+        const { client, settings } = session;
+        try {
+            await checkRunLockFree(client);
+            for (const s of steps) {
+                const { step, field } = s.action;
+                const input = { client, step, field, settings, runId: deps.run.request.runId };
+                const check = await handlerFor(step).inspect(input);
+                if (check)
+                    notes.set(s.id, merge(notes.get(s.id) ?? { stepId: s.id }, check));
+            }
+        }
+        finally {
+            await client.end().catch(() => { });
+        }
+        return { notes: [...notes.values()] };
+    },
+    async run(step, deps) {
+        return execute(step, deps, false);
+    },
+    async drill(step, deps) {
+        return execute(step, deps, true);
+    }
+};
+/** The inspection's changes replace the parse's; details add up. */
+function merge(note, check) {
+    return {
+        stepId: note.stepId,
+        changes: check.changes ?? note.changes,
+        details: note.details || check.details ? { ...note.details, ...check.details } : undefined
+    };
+}
+async function execute(step, deps, drill) {
+    const { field } = step.action;
+    let settings;
+    try {
+        settings = deps.database.settings();
+        const s = settings;
+        const handler = handlerFor(step.action.step);
+        return await withRunLock(s, 'database', () => withClient(s, 'database', client => {
+            const input = {
+                client,
+                step: step.action.step,
+                field,
+                runId: deps.run.request.runId,
+                settings: s,
+                ladder: ladderOptions(deps.clock.sleep, deps.log, s)
+            };
+            return drill ? handler.drill(input) : handler.run(input);
+        }));
+    }
+    catch (err) {
+        return failedResult(err, field, settings);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/git/files.ts
@@ -33725,6 +34325,7 @@ function gitAction(runbook, request) {
         revert: request.revert ?? git?.revert,
         resetTo: request.resetTo ?? git?.['reset-to'],
         confirm: request.confirm,
+        confirmRequired: request.command !== 'plan',
         mode: git?.['revert-mode'] ?? 'single',
         mainline: git?.mainline,
         backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
@@ -33808,15 +34409,23 @@ function describeAction(action) {
 
 ;// CONCATENATED MODULE: ./src/git/push.ts
 /**
- * Pushes, and turns a rejection into an operator-fit RollbackError: the server's own message plus
- * a hint (lease lost to a racing push, protected branch, token permissions), never a stack trace.
+ * The push with lease: every push of a run goes through here and names the exact value it expects
+ * the remote ref to hold (`--force-with-lease=<ref>:<sha>`, or "must not exist yet"). A branch
+ * someone moved or rewound after we looked is refused, never fast-forwarded from its new tip (which
+ * would bring back commits they removed). A rejection becomes an operator-fit RollbackError: the
+ * server's own message plus a hint per cause, never a stack trace.
  */
 
-async function pushOrExplain(git, target, options = {}) {
-    const out = await git.push(target.remote, target.src, target.dst, options);
+async function pushWithLease(git, push) {
+    const out = await git.push(push.remote, push.src, push.dst, push.expected);
     if (out.exitCode === 0)
         return;
-    throw explainPushFailure(target, out, options);
+    throw explainPushFailure(push, out);
+}
+/** Deletes a remote ref if it still holds `expected`; returns whether it was deleted. */
+async function deleteWithLease(git, target) {
+    const out = await git.push(target.remote, '', target.dst, target.expected);
+    return out.exitCode === 0;
 }
 /** The server's words: `remote:` lines, porcelain rejection reasons, error/fatal lines. */
 function serverMessage(out) {
@@ -33824,23 +34433,52 @@ function serverMessage(out) {
     const picked = lines.filter(l => /^remote:\s*\S/.test(l) || /^!\t/.test(l) || /^(error|fatal):/.test(l));
     return [...new Set(picked.map(l => l.replace(/^!\t/, '').replace(/\t/g, ' ')))].join('\n');
 }
-function explainPushFailure(target, out, options) {
+const push_short = (sha) => sha.slice(0, 7);
+/** Our lease did not hold: the ref is not where we saw it (checked by git before sending). */
+function leaseLost({ where, expected }) {
+    const was = expected ? `the lease expected ${push_short(expected)}` : 'the lease expected no such ref';
+    return new RollbackError(`push to ${where} refused: someone pushed meanwhile (${was}; the ref was moved, reset or created since we looked); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
+}
+/** The server saw the ref change between its advertisement and our update (a concurrent push). */
+function serverRace({ where, server }) {
+    return new RollbackError(`push to ${where} lost a race on the server: another push changed the ref at the same moment; the branch was not changed\n${server}`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
+}
+function branchMoved({ where, server }) {
+    return new RollbackError(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
+}
+/** A branch protection rule or a server-side hook (pre-receive, update) refused the update. */
+function protectedRef({ where, server }) {
+    return new RollbackError(`push to ${where} was refused by a branch protection rule or server hook:\n${server}`, 'the branch is protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use a token of an account that may; git-strategy revert needs no force push');
+}
+function noPermission({ where, server }) {
+    return new RollbackError(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
+}
+function remoteRejected({ where, server }) {
+    return new RollbackError(`push to ${where} was rejected by the server:\n${server}`, 'read the server message; if it names a missing permission (contents: write, workflows), grant it to github-token');
+}
+/** Causes in the order they are told apart (a server race also says "remote rejected"). */
+const CAUSES = [
+    [/\(stale info\)/, leaseLost],
+    [
+        /failed to update ref|cannot lock ref|incorrect old value|is at [0-9a-f]+ but expected/i,
+        serverRace
+    ],
+    [/\(fetch first\)|\(non-fast-forward\)/, branchMoved],
+    [/protected branch|GH006|hook declined/i, protectedRef],
+    [/\b(401|403)\b|permission|denied|authentication|could not read username/i, noPermission],
+    [/\[remote rejected\]/, remoteRejected]
+];
+function explainPushFailure(push, out) {
     const text = `${out.stdout}\n${out.stderr}`;
-    const server = serverMessage(out) || text.trim();
-    const where = `${target.remote} ${target.dst}`;
-    if (/stale info/.test(text) && options.lease) {
-        return new RollbackError(`push to ${where} refused: someone pushed meanwhile (the lease expected ${options.lease.expected.slice(0, 7)}); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
-    }
-    if (/\[rejected\]|fetch first|non-fast-forward/.test(text)) {
-        return new RollbackError(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
-    }
-    if (/remote rejected|protected|hook declined/i.test(text)) {
-        return new RollbackError(`push to ${where} was rejected by the server:\n${server}`, 'the branch is probably protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use git-strategy revert, which needs no force push; if the server names a missing permission (contents: write, workflows), grant it to github-token');
-    }
-    if (/\b(401|403)\b|permission|denied|authentication|could not read username/i.test(text)) {
-        return new RollbackError(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
-    }
-    return new RollbackError(`push to ${where} failed:\n${server}`, 'check the remote and the token');
+    const rejection = {
+        where: `${push.remote} ${push.dst}`,
+        expected: push.expected,
+        server: serverMessage(out) || text.trim()
+    };
+    const cause = CAUSES.find(([pattern]) => pattern.test(text));
+    if (cause)
+        return cause[1](rejection);
+    return new RollbackError(`push to ${rejection.where} failed:\n${rejection.server}`, 'check the remote and the token');
 }
 
 ;// CONCATENATED MODULE: external "node:os"
@@ -34061,10 +34699,16 @@ function revertMessage(commits, runLabel) {
 function confirmMismatch(confirm, target) {
     return new RollbackError(`confirm: "${confirm}" does not match reset-to ${target}`, 'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm');
 }
+/** The checked `confirm`; undefined only for a plan that was given none (it lists, not runs). */
+function confirmation(action) {
+    if (!action.confirmRequired && !action.confirm?.trim())
+        return undefined;
+    return checkShaInput('confirm', action.confirm);
+}
 async function resolveReset(session, action) {
     const wanted = checkShaInput('reset-to', action.resetTo);
-    const confirm = checkShaInput('confirm', action.confirm);
-    if (!wanted.startsWith(confirm) && !confirm.startsWith(wanted))
+    const confirm = confirmation(action);
+    if (confirm && !wanted.startsWith(confirm) && !confirm.startsWith(wanted))
         throw confirmMismatch(confirm, wanted);
     const { git } = session;
     const { stats } = await deepenUntil(session, async () => (await git.revParse(wanted)) !== undefined);
@@ -34077,7 +34721,7 @@ async function resolveReset(session, action) {
     if (!target) {
         throw new RollbackError(`reset-to: commit ${wanted} not found on ${session.remote}/${session.branch}`, 'check the SHA: git log --oneline on the branch lists the known-good commits');
     }
-    if (!target.startsWith(confirm))
+    if (confirm && !target.startsWith(confirm))
         throw confirmMismatch(confirm, target);
     if (!(await git.isAncestor(target, session.tip))) {
         throw new RollbackError(`reset-to: ${revert_short(target)} is not an ancestor of ${session.remote}/${session.branch}`, 'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert');
@@ -34095,18 +34739,36 @@ function backupRef(action, runId) {
  */
 async function backupThenForcePush(session, backup) {
     const { git, remote, branch, tip } = session;
-    await pushOrExplain(git, { remote, src: tip, dst: backup });
+    await pushBackup(session, backup);
     try {
-        await pushOrExplain(git, { remote, src: 'HEAD', dst: `refs/heads/${branch}` }, { lease: { ref: `refs/heads/${branch}`, expected: tip } });
+        await pushWithLease(git, { remote, src: 'HEAD', dst: `refs/heads/${branch}`, expected: tip });
     }
     catch (err) {
         if (await stillOnBranch(session)) {
-            await git.deleteRemoteRef(remote, backup);
+            await deleteWithLease(git, { remote, dst: backup, expected: tip });
             throw err;
         }
         if (!(err instanceof RollbackError))
             throw err;
         throw new RollbackError(`${err.message}; the old head ${revert_short(tip)} is kept at ${backup}`, err.hint);
+    }
+}
+/**
+ * A new backup ref holding the old head. A rerun of the same run finds it already holding that
+ * head (fine); a backup ref holding something else is never overwritten.
+ */
+async function pushBackup(session, backup) {
+    const { git, remote, tip } = session;
+    try {
+        await pushWithLease(git, { remote, src: tip, dst: backup, expected: null });
+    }
+    catch (err) {
+        const existing = await git.lsRemote(remote, backup).catch(() => undefined);
+        if (existing === tip)
+            return;
+        if (existing === undefined)
+            throw err;
+        throw new RollbackError(`backup ref ${backup} already exists on ${remote} and holds ${revert_short(existing)}, not the head ${revert_short(tip)} to keep; nothing was changed`, 'keep what it holds (git fetch it), delete it (git push origin :<ref>) or set git.backup-ref-prefix to another prefix, then rerun');
     }
 }
 /** Whether the old head is still part of the remote branch (so the backup ref is redundant). */
@@ -34122,6 +34784,34 @@ async function stillOnBranch(session) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/git/untracked.ts
+/**
+ * Untracked files in the checkout where the rollback writes: git refuses to overwrite them, so a
+ * checkout or revert would stop halfway through the run with git's raw message. Preflight names
+ * them instead, before anything changed.
+ */
+
+/** Whether writing `path` touches the untracked entry (a file, or a directory ending in `/`). */
+function collides(untracked, path) {
+    if (untracked.endsWith('/'))
+        return path.startsWith(untracked) || `${path}/` === untracked;
+    return path === untracked || untracked.startsWith(`${path}/`);
+}
+/** The untracked entries of the checkout that `written` paths would overwrite. */
+async function untrackedInTheWay(git, written) {
+    const untracked = await git.untrackedPaths();
+    if (untracked.length === 0)
+        return [];
+    const paths = [...written];
+    return untracked.filter(entry => paths.some(path => collides(entry, path)));
+}
+async function requireNothingUntrackedAt(git, written) {
+    const inTheWay = await untrackedInTheWay(git, written);
+    if (inTheWay.length === 0)
+        return;
+    throw new RollbackError(`the checkout ${git.workdir} has untracked ${inTheWay.length > 1 ? 'files' : 'file'} where the rollback writes: ${inTheWay.join(', ')}; nothing was changed`, 'move or delete them (git status lists them), or run the rollback on a fresh checkout');
+}
+
 ;// CONCATENATED MODULE: ./src/git/rollback.ts
 /**
  * The git step's sequence, shared by preflight, run and drill:
@@ -34129,6 +34819,7 @@ async function stillOnBranch(session) {
  * prepare (local only: checkout, revert or reset, remove files, check protected files) ->
  * publish (run: push; drill: push a scratch branch and delete it).
  */
+
 
 
 
@@ -34181,6 +34872,8 @@ function describeResolved(resolved, session, action) {
         else {
             lines.push(`reset ${where} from ${revert_short(session.tip)} to ${revert_short(target)}, discarding ${discarded.length} commit(s) (kept at ${action.backupRefPrefix}/<run-id>):`);
             lines.push(...discarded.map(c => `  ${describeCommit(c)}`));
+            if (!action.confirm?.trim())
+                lines.push(`to run it: confirm ${revert_short(target)} (after checking the commits above)`);
         }
     }
     if (action.files.remove.length)
@@ -34219,12 +34912,34 @@ async function trial(session, action, resolved, where) {
     const path = (0,external_node_path_namespaceObject.join)(dir, 'tree');
     await session.git.addWorktree(path, session.tip);
     try {
-        return await prepare({ ...session, git: session.git.at(path) }, action, resolved, where.label);
+        const tree = session.git.at(path);
+        const prepared = await prepare({ ...session, git: tree }, action, resolved, where.label);
+        const start = resolved.kind === 'reset' ? resolved.reset.target : session.tip;
+        const from = (await session.git.revParse('HEAD')) ?? session.tip;
+        const written = await writtenPaths(tree, from, resolved, { start, head: prepared.head });
+        await requireNothingUntrackedAt(session.git, written);
+        return prepared;
     }
     finally {
         await session.git.removeWorktree(path);
         await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
     }
+}
+/**
+ * Every path `prepare` writes in a checkout at `from`: on to the start commit, on to the result,
+ * and each reverted commit's paths (a file can exist only between two of the reverts).
+ */
+async function writtenPaths(git, from, resolved, result) {
+    const written = new Set([
+        ...(await git.changedPaths(from, result.start)),
+        ...(await git.changedPaths(result.start, result.head))
+    ]);
+    if (resolved.kind === 'revert')
+        for (const c of resolved.revert.targets)
+            if (c.parents[0])
+                for (const p of await git.changedPaths(c.parents[0], c.sha))
+                    written.add(p);
+    return written;
 }
 /** What the report keeps about the step. */
 function details(resolved, prepared, extra = {}) {
@@ -34247,6 +34962,56 @@ function details(resolved, prepared, extra = {}) {
         fetch: fetchStats(resolved),
         ...extra
     };
+}
+
+;// CONCATENATED MODULE: ./src/util/child-env.ts
+/**
+ * The environment of every child process (git, the smoke command), built by allowlist: what a
+ * process needs to start and reach the network (PATH, HOME, locale, temp directory, proxies), the
+ * variables we set ourselves, and the ones a command explicitly asks for. Nothing else passes, so
+ * the GitHub token, the hosting token and the database URL in the run's environment never reach a
+ * child (nor a hook or alias it runs) unless that child names them.
+ */
+/** Needed to start programs, find the home directory and the locale; Windows' own essentials. */
+const BASE = [
+    'PATH',
+    'HOME',
+    'USER',
+    'LOGNAME',
+    'SHELL',
+    'LANG',
+    'LANGUAGE',
+    'TZ',
+    'TMPDIR',
+    'TEMP',
+    'TMP',
+    'SYSTEMROOT',
+    'COMSPEC',
+    'PATHEXT',
+    'WINDIR',
+    'USERPROFILE',
+    'APPDATA',
+    'LOCALAPPDATA'
+];
+/** A runner behind a proxy reaches the remote only through it. */
+const PROXY = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'];
+/** Locale categories (LC_ALL, LC_CTYPE, ...). */
+const LOCALE_PREFIX = 'LC_';
+/**
+ * The allowlisted environment for a child process, from the run's environment snapshot.
+ * Names are compared without case: Windows spells them freely, proxies are written both ways.
+ */
+function childEnv(parent, options = {}) {
+    const allowed = new Set([...BASE, ...PROXY, ...(options.pass ?? [])].map(n => n.toUpperCase()));
+    const env = {};
+    for (const [name, value] of Object.entries(parent)) {
+        if (value === undefined)
+            continue;
+        const upper = name.toUpperCase();
+        if (allowed.has(upper) || upper.startsWith(LOCALE_PREFIX))
+            env[name] = value;
+    }
+    return { ...env, ...options.set };
 }
 
 ;// CONCATENATED MODULE: ./src/git/auth.ts
@@ -34314,7 +35079,7 @@ class GitCommandError extends Error {
     args;
     output;
     constructor(args, output) {
-        super(`git ${args[0] ?? ''} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`);
+        super(`git ${subcommand(args)} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`);
         this.args = args;
         this.output = output;
         this.name = 'GitCommandError';
@@ -34492,9 +35257,21 @@ class GitCommandManager {
         await this.tryExec(['revert', '--quit']);
         await this.resetHard(rev);
     }
+    /** Paths as they are (`-z`: no C-style quoting of non-ASCII names). */
     async conflictedPaths() {
-        const out = await this.exec(['diff', '--name-only', '--diff-filter=U']);
-        return out.split('\n').filter(Boolean);
+        return splitNul(await this.exec(['diff', '--name-only', '-z', '--diff-filter=U']));
+    }
+    /**
+     * Untracked paths of the working tree (not ignored ones, which git overwrites freely); an
+     * untracked directory is one entry ending in `/`.
+     */
+    async untrackedPaths() {
+        const out = await this.exec(['ls-files', '-z', '--others', '--exclude-standard', '--directory']);
+        return splitNul(out);
+    }
+    /** Paths that differ between two trees (whole trees: `--no-renames`, no pathspec). */
+    async changedPaths(from, to) {
+        return splitNul(await this.exec(['diff', '--name-only', '-z', '--no-renames', from, to, '--']));
     }
     async hasStagedChanges() {
         const out = await this.tryExec(['diff', '--cached', '--quiet']);
@@ -34512,15 +35289,14 @@ class GitCommandManager {
     async remove(path) {
         await this.exec(['rm', '-r', '--quiet', '--ignore-unmatch', '--', path]);
     }
-    /** Pushes `src` to `dst`; returns git's output so the caller can explain a rejection. */
-    async push(remote, src, dst, options = {}) {
-        const args = ['push', '--porcelain'];
-        if (options.lease)
-            args.push(`--force-with-lease=${options.lease.ref}:${options.lease.expected}`);
-        return this.tryExec([...args, remote, `${src}:${dst}`]);
-    }
-    async deleteRemoteRef(remote, ref) {
-        return this.tryExec(['push', '--porcelain', remote, `:${ref}`]);
+    /**
+     * Pushes `src` to `dst` (an empty `src` deletes it) only if the remote's `dst` holds `expected`
+     * (null: only if it does not exist); returns git's output so the caller can explain a refusal.
+     * There is no push without a lease: see push.ts.
+     */
+    async push(remote, src, dst, expected) {
+        const lease = `--force-with-lease=${dst}:${expected ?? ''}`;
+        return this.tryExec(['push', '--porcelain', lease, remote, `${src}:${dst}`]);
     }
     /** The effective values of the config keys matching `pattern` (one git call for several). */
     async configMatching(pattern) {
@@ -34543,6 +35319,19 @@ class GitCommandManager {
         await this.tryExec(['config', '--local', '--fixed-value', '--unset-all', key, value]);
     }
 }
+/** `checkout` of `-c advice.detachedHead=false checkout ...`. */
+function subcommand(args) {
+    for (let i = 0; i < args.length; i++) {
+        if (args[i] === '-c')
+            i++;
+        else if (!args[i].startsWith('-'))
+            return args[i];
+    }
+    return '';
+}
+function splitNul(text) {
+    return text.split('\0').filter(Boolean);
+}
 function lastLines(text) {
     return text.trim().split('\n').slice(-3).join(' | ');
 }
@@ -34558,29 +35347,45 @@ function lastLines(text) {
 
 
 
+
 /** Committer identity when the checkout has none (GitHub runners have none by default). */
 const BOT = {
     name: 'github-actions[bot]',
     email: '41898282+github-actions[bot]@users.noreply.github.com'
 };
+/** Variables of the run's environment git may see: ssh access and which config files it reads. */
+const GIT_PASSES = [
+    'SSH_AUTH_SOCK',
+    'GIT_SSH',
+    'GIT_SSH_COMMAND',
+    'GIT_CONFIG_NOSYSTEM',
+    'GIT_CONFIG_GLOBAL',
+    'GIT_CONFIG_SYSTEM'
+];
+/**
+ * git's environment: the allowlist (no tokens, no database URL: authentication is a config file,
+ * see auth.ts) plus what makes it non-interactive and bounded.
+ */
+function gitEnv(parent) {
+    return childEnv(parent, {
+        pass: GIT_PASSES,
+        set: {
+            GIT_TERMINAL_PROMPT: '0',
+            GCM_INTERACTIVE: 'never',
+            GIT_LITERAL_PATHSPECS: '1',
+            // A stalled network must fail the step, not hang the run until the job times out.
+            GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+            GIT_HTTP_LOW_SPEED_TIME: '60',
+            GIT_SSH_COMMAND: parent.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
+        }
+    });
+}
 /**
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
  * also look up that remote's URL, in parallel with the check (each git start costs ~10 ms).
  */
 async function openCheckout(checkout, remote) {
-    const env = {};
-    for (const [key, value] of Object.entries(checkout.env))
-        if (value !== undefined)
-            env[key] = value;
-    Object.assign(env, {
-        GIT_TERMINAL_PROMPT: '0',
-        GCM_INTERACTIVE: 'never',
-        GIT_LITERAL_PATHSPECS: '1',
-        // A stalled network must fail the step, not hang the run until the job times out.
-        GIT_HTTP_LOW_SPEED_LIMIT: '1000',
-        GIT_HTTP_LOW_SPEED_TIME: '60',
-        GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
-    });
+    const env = gitEnv(checkout.env);
     const git = new GitCommandManager(checkout.workdir, checkout.log, env, checkout.runner ?? execGit);
     const [inside, remoteUrl] = await Promise.all([
         git.tryExec(['rev-parse', '--is-inside-work-tree']),
@@ -34645,6 +35450,7 @@ function withStepSession(step, checkout, fn) {
 
 
 
+
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
 async function apply(step, deps, push) {
     return withStepSession(step, deps.checkout, async (s) => {
@@ -34660,7 +35466,8 @@ async function apply(step, deps, push) {
         if (!push) {
             return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details };
         }
-        await pushOrExplain(s.git, { remote: s.remote, src: head, dst: `refs/heads/${s.branch}` });
+        const dst = `refs/heads/${s.branch}`;
+        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: s.tip });
         return {
             status: 'succeeded',
             changed: [...removed, `${s.remote}/${s.branch} is now ${revert_short(head)}`],
@@ -34701,6 +35508,8 @@ const filesPhase = {
         const notes = [];
         for (const step of steps) {
             notes.push(await withStepSession(step, deps.checkout, async (s) => {
+                // The step checks out the remote head in the checkout: nothing untracked may be in the way.
+                await requireNothingUntrackedAt(s.git, await s.git.changedPaths('HEAD', s.tip));
                 const present = await presentPaths(s.git, step.action.rules.remove, s.tip);
                 const missing = await missingProtected(s.git, step.action.rules, s.tip);
                 // Without a git step to bring them back, a missing protected file fails the run here,
@@ -34720,29 +35529,1761 @@ const filesPhase = {
     drill: (step, deps) => apply(step, deps, false)
 };
 
+;// CONCATENATED MODULE: ./src/providers/module.ts
+/** Keeps a module's config type tied to its own schema fragment. */
+function defineProvider(module) {
+    return module;
+}
+
+;// CONCATENATED MODULE: ./src/http/body.ts
+/** Reads a response body up to a size limit, so no answer can take unbounded memory. */
+async function readBounded(response, maxBytes) {
+    const reader = response.body?.getReader();
+    if (!reader)
+        return { text: '', truncated: false };
+    const chunks = [];
+    let size = 0;
+    let truncated = false;
+    for (;;) {
+        const { done, value } = await reader.read();
+        if (done)
+            break;
+        const room = maxBytes - size;
+        if (value.byteLength > room) {
+            chunks.push(value.subarray(0, room));
+            size += room;
+            truncated = true;
+            await reader.cancel().catch(() => undefined);
+            break;
+        }
+        chunks.push(value);
+        size += value.byteLength;
+    }
+    return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
+}
+/** Drops a body nobody reads, so the connection is released. */
+async function discardBody(response) {
+    await response.body?.cancel().catch(() => undefined);
+}
+
+;// CONCATENATED MODULE: ./src/http/clock.ts
+const systemClock = {
+    now: () => Date.now(),
+    sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
+    random: () => Math.random()
+};
+
+;// CONCATENATED MODULE: ./src/http/errors.ts
+/**
+ * Errors of the HTTP layer and the providers' error-body shapes. Every error is a RollbackError
+ * (one sentence, a hint), and carries what a provider needs to say something more precise.
+ */
+
+const record = (value) => typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? value
+    : {};
+const str = (value) => (typeof value === 'string' ? value : undefined);
+/** A non-JSON body (an HTML error page from a proxy) is quoted briefly, never at length. */
+const textMessage = (text) => text.replace(/\s+/g, ' ').trim().slice(0, 200) || undefined;
+/** Vercel: `{"error":{"code","message",...}}`. */
+const vercelErrorShape = (body, text) => {
+    const error = record(record(body).error);
+    return {
+        code: str(error.code),
+        message: str(error.message) ?? (body === undefined ? textMessage(text) : undefined),
+        details: error
+    };
+};
+/** Netlify: `{"code":404,"message":"Not Found"}` (code is the HTTP status, a number). */
+const netlifyErrorShape = (body, text) => {
+    const error = record(body);
+    const code = error.code;
+    return {
+        code: typeof code === 'number' ? String(code) : str(code),
+        message: str(error.message) ?? (body === undefined ? textMessage(text) : undefined),
+        details: error
+    };
+};
+/** GitHub: `{"message","documentation_url","errors"?,"status"?}`. */
+const githubErrorShape = (body, text) => {
+    const error = record(body);
+    return {
+        message: str(error.message) ?? (body === undefined ? textMessage(text) : undefined),
+        details: error
+    };
+};
+/** Any JSON error body: `message`/`error` strings or nested `error.message`. */
+const genericErrorShape = (body, text) => {
+    const error = record(body);
+    const nested = record(error.error);
+    return {
+        code: str(error.code) ?? str(nested.code),
+        message: str(error.message) ??
+            str(nested.message) ??
+            str(error.error) ??
+            (body === undefined ? textMessage(text) : undefined),
+        details: error
+    };
+};
+/** The server answered with a status the caller does not accept (after any retries). */
+class HttpStatusError extends RollbackError {
+    status;
+    api;
+    headers;
+    what;
+    constructor(message, hint, status, api, headers, 
+    /** `GET /v9/projects/x`: method and path, no query (it may carry ids) and never a header. */
+    what) {
+        super(message, hint);
+        this.status = status;
+        this.api = api;
+        this.headers = headers;
+        this.what = what;
+        this.name = 'HttpStatusError';
+    }
+}
+/** No usable answer: unreachable, timed out, body too large, or no time left to retry. */
+class HttpTransportError extends RollbackError {
+    what;
+    reason;
+    constructor(message, hint, what, 
+    /** The failure alone (`ECONNREFUSED`, `no answer within 5.0 s`), for callers that word their own. */
+    reason) {
+        super(message, hint);
+        this.what = what;
+        this.reason = reason;
+        this.name = 'HttpTransportError';
+    }
+}
+/** A list was not read to the end (the page cap was reached): never use it as if complete. */
+class ListNotReadError extends RollbackError {
+    constructor(message, hint) {
+        super(message, hint);
+        this.name = 'ListNotReadError';
+    }
+}
+/** `401 not_authorized: message`, for error messages. */
+function describeStatus(status, api) {
+    const code = api.code && api.code !== String(status) ? ` ${api.code}` : '';
+    return `${status}${code}: ${api.message ?? 'no message'}`;
+}
+
+;// CONCATENATED MODULE: ./src/http/retry.ts
+/**
+ * Which failed calls may be tried again, and when. Pure: the client asks `retryDecision` after
+ * every failed try. A server's own wait (Retry-After, rate-limit reset) is honoured exactly, never
+ * shortened, plus jitter; otherwise the wait grows exponentially, plus jitter. A wait that would
+ * end after the call's deadline is not taken: the call fails at once, saying when to retry.
+ */
+const DEFAULT_RETRY = {
+    maxTries: 5,
+    baseDelayMs: 1_000,
+    maxBackoffMs: 30_000,
+    jitterMs: 1_000
+};
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Idempotent methods retry on any failure by default; anything else only when marked. */
+function defaultRetryWhen(method) {
+    return IDEMPOTENT.has(method.toUpperCase()) ? 'any-failure' : 'never';
+}
+/** 429, or a 403 that is a rate limit (GitHub: remaining 0, or a Retry-After). */
+function isRateLimited(status, headers) {
+    if (status === 429)
+        return true;
+    return (status === 403 &&
+        (headers.get('x-ratelimit-remaining') === '0' || headers.get('retry-after') !== null));
+}
+function allowed(when, failure) {
+    if (when === 'never')
+        return false;
+    if (failure.kind === 'network')
+        return when === 'any-failure';
+    const { status, headers } = failure;
+    if (isRateLimited(status, headers) || status === 503)
+        return true;
+    return status >= 500 && when !== 'rejected';
+}
+/**
+ * How long the server asked us to wait, in ms from `nowMs` (undefined: it did not say).
+ * `Retry-After` (seconds or an HTTP date) when present, as GitHub documents; otherwise
+ * `X-RateLimit-Reset` (epoch seconds) when the remaining count is 0.
+ */
+function serverWaitMs(headers, nowMs) {
+    const retryAfter = headers.get('retry-after')?.trim();
+    if (retryAfter) {
+        if (/^\d+(\.\d+)?$/.test(retryAfter))
+            return Math.ceil(Number(retryAfter) * 1000);
+        const at = Date.parse(retryAfter);
+        if (Number.isFinite(at))
+            return Math.max(0, at - nowMs);
+    }
+    const reset = headers.get('x-ratelimit-reset')?.trim();
+    if (reset && /^\d+$/.test(reset) && headers.get('x-ratelimit-remaining') === '0')
+        return Math.max(0, Number(reset) * 1000 - nowMs);
+    return undefined;
+}
+function backoffMs(triesDone, settings) {
+    return Math.min(settings.maxBackoffMs, settings.baseDelayMs * 2 ** Math.max(0, triesDone - 1));
+}
+function retryDecision(input) {
+    const { failure, settings } = input;
+    if (!allowed(input.when, failure))
+        return { retry: false, reason: 'not-retryable' };
+    if (input.triesDone >= settings.maxTries)
+        return { retry: false, reason: 'tries' };
+    const server = failure.kind === 'status' ? serverWaitMs(failure.headers, input.nowMs) : undefined;
+    const jitter = Math.floor(Math.min(Math.max(input.random(), 0), 0.999999) * settings.jitterMs);
+    const base = server ?? backoffMs(input.triesDone, settings);
+    const waitMs = base + jitter;
+    if (input.nowMs + waitMs > input.deadlineMs)
+        return { retry: false, reason: 'deadline', retryAtMs: input.nowMs + base, waitMs };
+    return { retry: true, waitMs, serverAsked: server !== undefined };
+}
+
+;// CONCATENATED MODULE: ./src/http/client.ts
+
+
+
+
+
+const client_DEFAULTS = { timeoutMs: 30_000, budgetMs: 300_000, maxBodyBytes: 8 * 1024 * 1024 };
+function failureOf(result) {
+    return result.kind === 'network'
+        ? { kind: 'network' }
+        : { kind: 'status', status: result.response.status, headers: result.response.headers };
+}
+class client_HttpClient {
+    options;
+    service;
+    base;
+    clock;
+    retrySettings;
+    errorShape;
+    constructor(options) {
+        this.options = options;
+        this.service = options.service;
+        this.base = new URL(options.baseUrl.replace(/\/*$/, '/'));
+        this.clock = options.clock ?? systemClock;
+        this.retrySettings = { ...DEFAULT_RETRY, ...options.retry };
+        this.errorShape = options.errorShape ?? genericErrorShape;
+    }
+    /** Resolves `target` (a path like `/v9/projects/x`, or a same-origin absolute URL). */
+    url(target, query = {}) {
+        const absolute = /^https?:\/\//i.test(target);
+        const url = absolute ? new URL(target) : new URL(target.replace(/^\/+/, ''), this.base);
+        if (url.origin !== this.base.origin)
+            // A next-page link elsewhere must not receive our token.
+            throw new HttpTransportError(`${this.service} pointed to ${url.origin}, another origin than ${this.base.origin}: not followed`, 'This answer is unexpected from the API; check the configured API URL.', `GET ${url.pathname}`);
+        for (const [k, v] of Object.entries({ ...this.options.query, ...query }))
+            if (v !== undefined)
+                url.searchParams.set(k, v);
+        return url;
+    }
+    /** The call, retried per the policy; a 2xx (or an `accept`ed status) answer. */
+    async request(method, target, opts = {}) {
+        const url = this.url(target, opts.query);
+        const what = opts.label ?? `${method} ${url.pathname}`;
+        const started = this.clock.now();
+        const deadline = opts.deadline ?? started + (this.options.budgetMs ?? client_DEFAULTS.budgetMs);
+        const when = opts.retry ?? defaultRetryWhen(method);
+        let slept = 0;
+        // Waited time counts even when an injected sleep returns at once: the deadline still binds.
+        const lateBy = () => Math.max(0, started + slept - this.clock.now());
+        for (let tries = 1;; tries++) {
+            const remaining = deadline - lateBy() - this.clock.now();
+            if (remaining <= 0)
+                throw new HttpTransportError(`${this.service} ${what}: no time left for it before the deadline (try ${tries})`, 'The step ran out of time; rerun it: the rollback converges on a rerun.', what);
+            const timeout = Math.min(opts.timeoutMs ?? this.options.timeoutMs ?? client_DEFAULTS.timeoutMs, remaining);
+            const result = await this.tryOnce(method, url, what, opts, timeout);
+            if (result.kind === 'answer') {
+                const { status } = result.response;
+                if ((status >= 200 && status < 300) || opts.accept?.includes(status))
+                    return result.response;
+            }
+            const decision = retryDecision({
+                when,
+                failure: failureOf(result),
+                triesDone: tries,
+                settings: this.retrySettings,
+                nowMs: this.clock.now(),
+                deadlineMs: deadline - lateBy(),
+                random: this.clock.random
+            });
+            if (decision.retry) {
+                this.options.log?.warn(`${this.service} ${what}: ${this.summary(result)}; retrying in ${formatDuration(decision.waitMs)} (try ${tries}/${this.retrySettings.maxTries})`);
+                await this.clock.sleep(decision.waitMs);
+                slept += decision.waitMs;
+                continue;
+            }
+            throw result.kind === 'network'
+                ? this.networkError(what, result.message, tries)
+                : this.statusError(what, result.response, tries, decision);
+        }
+    }
+    networkError(what, message, tries) {
+        return new HttpTransportError(`cannot reach ${this.service} for ${what}: ${message}${tries > 1 ? ` (${tries} tries)` : ''}`, `Check the network path to ${this.base.host} (proxy settings, firewall) and rerun.`, what, message);
+    }
+    /** `request`, then the body as JSON. */
+    async json(method, target, opts = {}) {
+        return (await this.request(method, target, opts)).json();
+    }
+    summary(result) {
+        if (result.kind === 'network')
+            return result.message;
+        return describeStatus(result.response.status, this.apiError(result.response));
+    }
+    apiError(response) {
+        let body;
+        try {
+            body = response.text ? JSON.parse(response.text) : {};
+        }
+        catch {
+            body = undefined;
+        }
+        return this.errorShape(body, response.text);
+    }
+    statusError(what, response, tries, decision) {
+        const api = this.apiError(response);
+        const detail = describeStatus(response.status, api);
+        const make = (message, hint) => new HttpStatusError(message, hint, response.status, api, response.headers, what);
+        if (decision.reason === 'deadline') {
+            const at = new Date(decision.retryAtMs).toISOString();
+            return make(`${this.service} ${what}: ${detail}; the server asks to wait ${formatDuration(decision.waitMs)}, past this step's deadline`, `Retry after ${at}: the rollback converges on a rerun.`);
+        }
+        const generic = decision.reason === 'tries'
+            ? make(`${this.service} ${what} still failing after ${tries} tries (last: ${detail})`, `${this.service} is rate limiting or unavailable: check its status page and rerun; the rollback converges on a rerun.`)
+            : make(`${this.service} ${what} failed (${detail})`);
+        // Exhausted retries are about the service's state, not about what the caller must fix.
+        if (decision.reason === 'tries')
+            return generic;
+        return this.options.mapError?.(generic) ?? generic;
+    }
+    async tryOnce(method, url, what, opts, timeoutMs) {
+        const fetch = this.options.fetch ?? globalThis.fetch;
+        const headers = {
+            accept: 'application/json',
+            'user-agent': 'emergency-rollback',
+            ...this.options.headers,
+            ...opts.headers,
+            ...(opts.json !== undefined ? { 'content-type': 'application/json' } : {})
+        };
+        const maxBytes = opts.maxBodyBytes ?? this.options.maxBodyBytes ?? client_DEFAULTS.maxBodyBytes;
+        let response;
+        let body;
+        try {
+            const signal = AbortSignal.timeout(timeoutMs);
+            response = await fetch(url, {
+                method,
+                headers,
+                body: opts.json !== undefined ? JSON.stringify(opts.json) : undefined,
+                signal,
+                redirect: 'manual'
+            });
+            body = await readBounded(response, maxBytes);
+        }
+        catch (err) {
+            return { kind: 'network', message: networkMessage(err, timeoutMs) };
+        }
+        if (body.truncated)
+            throw new HttpTransportError(`${this.service} ${what} answered more than ${maxBytes} bytes: not read`, 'The answer is far larger than this API sends; check the configured API URL.', what);
+        return { kind: 'answer', response: this.answer(what, response, body.text) };
+    }
+    answer(what, response, text) {
+        const service = this.service;
+        return {
+            status: response.status,
+            headers: response.headers,
+            text,
+            json() {
+                try {
+                    return (text ? JSON.parse(text) : {});
+                }
+                catch {
+                    throw new HttpTransportError(`${service} ${what} answered ${response.status} with a body that is not JSON`, 'Check the configured API URL (a proxy or a login page may be answering instead).', what);
+                }
+            }
+        };
+    }
+}
+/** `no answer within 30.0 s`, `ECONNREFUSED 127.0.0.1:9`: one line, no stack. */
+function networkMessage(err, timeoutMs) {
+    // Duck-typed: a DOMException or an error from another realm is not `instanceof Error`.
+    const e = (typeof err === 'object' && err !== null ? err : {});
+    if (e.name === 'TimeoutError' || e.name === 'AbortError')
+        return `no answer within ${formatDuration(timeoutMs)}`;
+    if (e.cause?.code)
+        return e.cause.code;
+    return e.message ?? String(err);
+}
+
+;// CONCATENATED MODULE: ./src/http/paginate.ts
+
+const DEFAULT_MAX_PAGES = 50;
+function capped(what, maxPages) {
+    return new ListNotReadError(`${what} has more than ${maxPages} pages: it was not read to the end, so it is not used`, 'Remove unused entries on the platform, or raise the page cap where this list is read.');
+}
+/** The `rel="next"` URL of a Link header, if any. */
+function nextLink(header) {
+    if (!header)
+        return undefined;
+    for (const part of header.split(',')) {
+        const match = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
+        if (match && /\brel="?([^"]*\s)?next(\s[^"]*)?"?/i.test(match[2]))
+            return match[1];
+    }
+    return undefined;
+}
+/** Follows `Link: rel="next"` from `path`; `items` picks a page's entries from its JSON body. */
+async function readLinkedPages(client, path, items, options) {
+    const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
+    const all = [];
+    let target = path;
+    let query = options.query;
+    for (let page = 1; target !== undefined; page++) {
+        if (page > maxPages)
+            throw capped(options.what, maxPages);
+        const response = await client.request('GET', target, { ...options.request, query });
+        const entries = items(response.json());
+        all.push(...entries);
+        if (options.stopWhen?.(entries))
+            return all;
+        target = nextLink(response.headers.get('link'));
+        // The next link carries its own query.
+        query = undefined;
+    }
+    return all;
+}
+/** Vercel: `{<key>: [...], pagination: {next}}`, the next page asked with `until=<next>`. */
+async function readVercelPages(client, path, key, options) {
+    const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
+    const all = [];
+    let until;
+    for (let page = 1;; page++) {
+        if (page > maxPages)
+            throw capped(options.what, maxPages);
+        const body = await client.json('GET', path, {
+            ...options.request,
+            query: { ...options.query, until }
+        });
+        const entries = body[key];
+        if (!Array.isArray(entries))
+            throw new ListNotReadError(`${options.what}: the answer has no \`${key}\` list`, 'Check the configured API URL.');
+        all.push(...entries);
+        if (options.stopWhen?.(entries))
+            return all;
+        const next = body.pagination?.next;
+        if (next === null || next === undefined)
+            return all;
+        until = String(next);
+    }
+}
+/**
+ * `page=1,2,...` with `per_page`: stops at a page shorter than `perPage`, or, when the server
+ * sends Link headers, at the page without a `rel="next"`.
+ */
+async function readNumberedPages(client, path, items, options) {
+    const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
+    const perPage = options.perPage ?? 100;
+    const all = [];
+    for (let page = 1;; page++) {
+        if (page > maxPages)
+            throw capped(options.what, maxPages);
+        const response = await client.request('GET', path, {
+            ...options.request,
+            query: { ...options.query, page: String(page), per_page: String(perPage) }
+        });
+        const entries = items(response.json());
+        all.push(...entries);
+        if (options.stopWhen?.(entries))
+            return all;
+        const link = response.headers.get('link');
+        const more = link !== null ? nextLink(link) !== undefined : entries.length >= perPage;
+        if (!more || entries.length === 0)
+            return all;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/http/poll.ts
+/**
+ * Waiting for something to finish (a build, a workflow run) on a schedule, under a deadline.
+ * Time is the larger of the wall clock and the sum of requested sleeps, so an injected instant
+ * sleep still reaches the deadline.
+ */
+
+
+/** Vercel CLI's: 1 s for 15 s, 5 s to 1 min, 15 s to 5 min, then 30 s. */
+const VERCEL_POLL_SCHEDULE = [
+    { untilMs: 15_000, everyMs: 1_000 },
+    { untilMs: 60_000, everyMs: 5_000 },
+    { untilMs: 300_000, everyMs: 15_000 },
+    { everyMs: 30_000 }
+];
+function pollInterval(elapsed, schedule = VERCEL_POLL_SCHEDULE) {
+    const step = schedule.find(s => s.untilMs === undefined || elapsed < s.untilMs);
+    return (step ?? schedule[schedule.length - 1]).everyMs;
+}
+async function poll(options) {
+    const { clock, timeoutMs } = options;
+    const started = clock.now();
+    let slept = 0;
+    let last = '';
+    for (;;) {
+        const result = await options.check();
+        if (result.done)
+            return result.value;
+        if (result.state !== last)
+            options.onState?.(result.state);
+        last = result.state;
+        const elapsed = elapsedMs(started, slept, clock.now());
+        if (elapsed >= timeoutMs)
+            throw (options.timeoutError?.(last, timeoutMs) ??
+                new RollbackError(`still ${last} after ${formatDuration(timeoutMs)}`));
+        const wait = Math.min(pollInterval(elapsed, options.schedule), timeoutMs - elapsed);
+        await clock.sleep(wait);
+        slept += wait;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/http/proxy.ts
+/** The settings from an environment snapshot (the entry point passes process.env). */
+function proxySettingsFrom(env) {
+    const pick = (name) => env[name.toLowerCase()] || env[name] || undefined;
+    return {
+        httpProxy: pick('HTTP_PROXY'),
+        httpsProxy: pick('HTTPS_PROXY'),
+        noProxy: pick('NO_PROXY')
+    };
+}
+const DEFAULT_PORTS = { 'http:': '80', 'https:': '443' };
+/** NO_PROXY says `url` goes direct. */
+function bypassesProxy(url, noProxy) {
+    if (!noProxy)
+        return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port || DEFAULT_PORTS[url.protocol] || '';
+    for (const raw of noProxy.split(/[,\s]+/)) {
+        const entry = raw.trim().toLowerCase();
+        if (!entry)
+            continue;
+        if (entry === '*')
+            return true;
+        const match = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[|\](?=:|$)/g, ''));
+        const [name = '', entryPort] = [match[1], match[2]];
+        if (entryPort && entryPort !== port)
+            continue;
+        const bare = name.replace(/^\*?\./, '');
+        if (host === bare || host.endsWith(`.${bare}`))
+            return true;
+    }
+    return false;
+}
+/** The proxy URL for `url`, or undefined when it goes direct. */
+function proxyFor(url, settings) {
+    const proxy = url.protocol === 'https:' ? (settings.httpsProxy ?? settings.httpProxy) : settings.httpProxy;
+    if (!proxy || bypassesProxy(url, settings.noProxy))
+        return undefined;
+    return proxy;
+}
+/**
+ * A fetch honouring `settings`. Without any proxy it is the global fetch. With one, requests go
+ * through undici's fetch with a ProxyAgent (one per proxy URL, kept for the process's life).
+ */
+function createFetch(settings = {}) {
+    if (!settings.httpProxy && !settings.httpsProxy)
+        return (input, init) => globalThis.fetch(input, init);
+    const agents = new Map();
+    const agent = (proxy) => {
+        let found = agents.get(proxy);
+        if (!found) {
+            found = Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 6752, 19)).then(({ ProxyAgent }) => new ProxyAgent({ uri: proxy }));
+            agents.set(proxy, found);
+        }
+        return found;
+    };
+    return async (input, init) => {
+        const url = new URL(input instanceof Request ? input.url : String(input));
+        const proxy = proxyFor(url, settings);
+        if (!proxy)
+            return globalThis.fetch(input, init);
+        const [{ fetch }, dispatcher] = await Promise.all([Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 6752, 19)), agent(proxy)]);
+        // undici's own fetch: its Response has the global one's shape.
+        const response = await fetch(input, {
+            ...init,
+            dispatcher
+        });
+        return response;
+    };
+}
+
+;// CONCATENATED MODULE: ./src/http/simple.ts
+/**
+ * Two one-call helpers for callers that are not an API client: verify's checks (a GET with a
+ * timeout, no retry, bounded body) and the webhook (a POST of JSON, retried only when the server
+ * answered 429 or 5xx, honouring Retry-After, under a deadline).
+ */
+
+
+
+
+/**
+ * One request, no retry (the caller's own schedule decides when to look again). Any status is an
+ * answer; only an unreachable host or a timeout throws (HttpTransportError, one line).
+ */
+async function checkUrl(url, options) {
+    const fetch = options.fetch ?? globalThis.fetch;
+    const method = options.method ?? 'GET';
+    try {
+        const response = await fetch(url, {
+            method,
+            headers: options.headers,
+            body: options.body,
+            signal: AbortSignal.timeout(options.timeoutMs)
+        });
+        const body = await readBounded(response, options.maxBytes ?? 1024 * 1024);
+        return { status: response.status, headers: response.headers, ...body };
+    }
+    catch (err) {
+        const what = `${method} ${new URL(url).host}`;
+        const reason = networkMessage(err, options.timeoutMs);
+        throw new HttpTransportError(`${what}: ${reason}`, undefined, what, reason);
+    }
+}
+/**
+ * POSTs `payload` as JSON; retries only answers 429/5xx (a repeated notification is harmless, a
+ * network error mid-send may have delivered it), after Retry-After when given. Throws
+ * HttpStatusError / HttpTransportError; the message names the host, never the URL's path or query
+ * (a webhook URL is a secret).
+ */
+async function postJson(url, payload, options = {}) {
+    const target = new URL(url);
+    const client = new client_HttpClient({
+        service: options.service ?? `webhook ${target.host}`,
+        baseUrl: target.origin,
+        fetch: options.fetch,
+        clock: options.clock ?? systemClock,
+        timeoutMs: options.timeoutMs ?? 10_000,
+        budgetMs: options.budgetMs ?? 60_000,
+        maxBodyBytes: options.maxBytes ?? 64 * 1024,
+        retry: { maxTries: options.maxTries ?? 3 }
+    });
+    const response = await client.request('POST', target.href, {
+        json: payload,
+        headers: options.headers,
+        retry: 'server-error',
+        label: 'POST'
+    });
+    return { status: response.status, text: response.text };
+}
+
+;// CONCATENATED MODULE: ./src/http/index.ts
+/**
+ * The HTTP layer every outbound call uses (hosting providers, the webhook, verify's checks).
+ *
+ * API (kept stable; the Netlify provider builds on it):
+ *
+ *   const http = new HttpClient({
+ *     service: 'Netlify',                       // names the service in messages
+ *     baseUrl: 'https://api.netlify.com/api/v1',
+ *     headers: { authorization: `Bearer ${token}` },   // never logged
+ *     query: { teamId },                        // optional, added to every request
+ *     fetch,                                    // optional: createFetch(proxy) from the entry point, or a test's
+ *     clock,                                    // optional { now, sleep, random } (tests inject)
+ *     timeoutMs, budgetMs, maxBodyBytes,        // per try (30 s), per call incl. retries (5 min), body (8 MiB)
+ *     retry: { maxTries, baseDelayMs, maxBackoffMs, jitterMs },
+ *     errorShape: netlifyErrorShape,            // vercelErrorShape | netlifyErrorShape | githubErrorShape
+ *     mapError: e => ...,                       // HttpStatusError -> the provider's own RollbackError | undefined
+ *     log
+ *   })
+ *   await http.json<T>('GET', '/sites/x', { query, deadline, timeoutMs, accept: [404] })
+ *   await http.request('POST', '/sites/x/builds', { json: body, retry: 'rejected' })
+ *     -> HttpResponse { status, headers, text, json<T>() }
+ *
+ * Retries (retry.ts): `retry` is `never` | `rejected` (429/503/rate-limit 403 only) |
+ * `server-error` (also other 5xx) | `any-failure` (also network errors, timeouts). Default:
+ * `any-failure` for GET/HEAD/OPTIONS/PUT/DELETE, `never` for POST/PATCH (mark a POST that is safe
+ * to repeat). Retry-After (seconds or HTTP date) and X-RateLimit-Reset are honoured exactly plus
+ * jitter; otherwise exponential back-off plus jitter; at most `maxTries` tries; a wait past the
+ * call's deadline fails at once with "retry after <time>".
+ *
+ * Failures throw RollbackErrors: HttpStatusError { status, api: {code, message, details},
+ * headers, what } (after `mapError`), HttpTransportError (unreachable, timeout, body too large,
+ * no time left), ListNotReadError (a list longer than its page cap).
+ *
+ * Lists (paginate.ts): readLinkedPages (Link rel="next"), readVercelPages (pagination.next ->
+ * until=), readNumberedPages (page/per_page; Link or a short page ends it); all capped by maxPages.
+ * Polling (poll.ts): poll({ check, timeoutMs, clock, schedule = VERCEL_POLL_SCHEDULE, onState,
+ * timeoutError }). Proxy (proxy.ts): the entry point calls createFetch(proxySettingsFrom(env)).
+ * One-call helpers (simple.ts): checkUrl (verify: no retry, bounded body, any status is an
+ * answer) and postJson (webhook: retried on 429/5xx only, path kept out of messages).
+ */
+
+
+
+
+
+
+
+
+
+;// CONCATENATED MODULE: ./src/providers/github-variables.ts
+/**
+ * Hosting through GitHub itself: the flags are repository Actions variables and a deploy is a
+ * dispatch of the deploy workflow, watched until its run completes. Changing a variable deploys
+ * nothing by itself, and GITHUB_TOKEN cannot write variables (a fine-grained token or App with
+ * "Variables: write" is needed): the errors say so. Speaks to the REST API through src/http
+ * (not src/github, which serves notify and ChatOps); the variable list is read once per instance.
+ */
+
+
+
+/** How long a dispatched run may take to appear in the runs list. */
+const DISPATCH_APPEAR_MS = 30_000;
+class GitHubVariablesProvider {
+    options;
+    description;
+    http;
+    clock;
+    variables;
+    constructor(options) {
+        this.options = options;
+        this.clock = options.clock ?? systemClock;
+        this.description = `GitHub repository ${options.project} (Actions variables, workflow ${options.workflow} on ${options.ref})`;
+        this.http = new client_HttpClient({
+            service: 'GitHub',
+            baseUrl: options.apiUrl,
+            headers: {
+                authorization: `Bearer ${options.token}`,
+                accept: 'application/vnd.github+json',
+                'x-github-api-version': '2022-11-28'
+            },
+            fetch: options.fetch,
+            clock: this.clock,
+            errorShape: githubErrorShape,
+            mapError: e => this.mapError(e),
+            log: options.log
+        });
+    }
+    mapError(error) {
+        const detail = `${error.status} ${error.api.message ?? 'no message'}`;
+        const source = this.options.tokenSource ?? 'the hosting-token input';
+        if (error.status === 401)
+            return new RollbackError(`GitHub rejected the token (${detail})`, `Put a valid fine-grained token with "Variables: write" and "Actions: write" in ${source}.`);
+        if (error.status === 403 && /not accessible by integration/i.test(error.api.message ?? ''))
+            return new RollbackError(`GitHub refused ${error.what}: the token lacks a permission (${detail})`, /variables/.test(error.what)
+                ? 'GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write".'
+                : `The token in ${source} needs "Actions: write" to dispatch the deploy workflow.`);
+        if (error.status === 404)
+            return new RollbackError(`GitHub ${error.what}: not found (${detail})`, 'Check hosting.project (owner/repo) and hosting.workflow; a token without access also gets 404.');
+        return undefined;
+    }
+    path(suffix) {
+        return `/repos/${this.options.project}${suffix}`;
+    }
+    workflowPath(suffix) {
+        return this.path(`/actions/workflows/${encodeURIComponent(this.options.workflow)}${suffix}`);
+    }
+    /** The first page of the workflow's runs (newest first): enough to find a new or pending one. */
+    async runs(query) {
+        const body = await this.http.json('GET', this.workflowPath('/runs'), {
+            query
+        });
+        return body.workflow_runs ?? [];
+    }
+    toDeployment(run) {
+        const completed = run.status === 'completed';
+        const ok = completed && run.conclusion === 'success';
+        return {
+            id: String(run.id),
+            url: run.html_url.replace(/^https?:\/\//, ''),
+            state: ok ? 'READY' : completed ? 'ERROR' : run.status === 'queued' ? 'QUEUED' : 'BUILDING',
+            aliasAssigned: ok,
+            errorMessage: completed && !ok ? `workflow run ${run.conclusion ?? 'failed'}` : undefined,
+            createdAt: Date.parse(run.created_at),
+            buildingAt: run.run_started_at ? Date.parse(run.run_started_at) : undefined,
+            target: 'production'
+        };
+    }
+    async checkAccess() {
+        await Promise.all([this.http.request('GET', this.path('')), this.runs({ per_page: '1' })]);
+    }
+    /** Every repository variable, all pages; read once (again after this instance wrote). */
+    listVariables() {
+        this.variables ??= readLinkedPages(this.http, this.path('/actions/variables'), body => body.variables ?? [], { what: `the Actions variables of ${this.options.project}`, query: { per_page: '30' } });
+        this.variables.catch(() => (this.variables = undefined));
+        return this.variables;
+    }
+    async readEnv(keys) {
+        return (await this.listVariables())
+            .filter(v => keys.includes(v.name))
+            .map(v => ({
+            id: v.name,
+            key: v.name,
+            value: v.value,
+            type: 'plain',
+            targets: ['production'],
+            updatedAt: v.updated_at ? Date.parse(v.updated_at) : undefined
+        }));
+    }
+    async setEnv(values, targets) {
+        if (targets.length !== 1 || targets[0] !== 'production')
+            throw new RollbackError('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
+        const current = await this.readEnv(Object.keys(values));
+        this.variables = undefined;
+        const changes = [];
+        for (const [key, value] of Object.entries(values)) {
+            const old = current.find(e => e.key === key);
+            if (old)
+                await this.http.request('PATCH', this.path(`/actions/variables/${encodeURIComponent(key)}`), {
+                    json: { name: key, value },
+                    // Setting the same value again is harmless.
+                    retry: 'any-failure'
+                });
+            else
+                await this.http.request('POST', this.path('/actions/variables'), {
+                    json: { name: key, value },
+                    // A repeat after a lost answer gets 409; only a refused request is repeated.
+                    retry: 'rejected'
+                });
+            changes.push({
+                key,
+                targets,
+                value,
+                old: old && { value: old.value, type: 'plain', readable: true }
+            });
+        }
+        return changes;
+    }
+    async currentProductionDeployment() {
+        const [run] = await this.runs({ branch: this.options.ref, status: 'success', per_page: '1' });
+        return run ? this.toDeployment(run) : undefined;
+    }
+    /** Every run created since `since` (all pages: a busy branch may have more than one page). */
+    async pendingProductionDeployments(since) {
+        const runs = await readLinkedPages(this.http, this.workflowPath('/runs'), body => body.workflow_runs ?? [], {
+            what: `the runs of ${this.options.workflow} since ${new Date(since).toISOString()}`,
+            query: {
+                branch: this.options.ref,
+                created: `>=${new Date(since).toISOString()}`,
+                per_page: '100'
+            },
+            maxPages: 10
+        });
+        return runs
+            .filter(r => r.status !== 'completed' && Date.parse(r.created_at) > since)
+            .map(r => this.toDeployment(r));
+    }
+    /** Dispatches the deploy workflow (GitHub answers 204 without the run) and finds its run. */
+    async redeploy(_from, _meta) {
+        const query = { event: 'workflow_dispatch', branch: this.options.ref, per_page: '20' };
+        const known = new Set((await this.runs(query)).map(r => r.id));
+        await this.http.request('POST', this.workflowPath('/dispatches'), {
+            json: { ref: this.options.ref },
+            retry: 'rejected'
+        });
+        return poll({
+            clock: this.clock,
+            timeoutMs: DISPATCH_APPEAR_MS,
+            schedule: [{ everyMs: 2_000 }],
+            check: async () => {
+                const run = (await this.runs(query)).find(r => !known.has(r.id));
+                return run
+                    ? { done: true, value: this.toDeployment(run) }
+                    : { done: false, state: 'not listed' };
+            },
+            timeoutError: () => new RollbackError(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within ${formatDuration(DISPATCH_APPEAR_MS)}`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.')
+        });
+    }
+    async waitForDeployment(id, options) {
+        let url = '';
+        let last = '';
+        return poll({
+            clock: this.clock,
+            timeoutMs: options.timeoutMs,
+            check: async () => {
+                const run = await this.http.json('GET', this.path(`/actions/runs/${id}`));
+                url = run.html_url;
+                const d = this.toDeployment(run);
+                if (d.state !== last)
+                    options.onProgress?.(d);
+                last = d.state;
+                if (d.state === 'ERROR')
+                    throw new RollbackError(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
+                return d.state === 'READY' ? { done: true, value: d } : { done: false, state: run.status };
+            },
+            timeoutError: (last, timeoutMs) => new RollbackError(`deploy workflow run ${id} not finished after ${formatDuration(timeoutMs)} (${last})`, `Watch it at ${url}, or raise flags.wait-timeout and rerun.`)
+        });
+    }
+    async autoAssignsProduction() {
+        return true;
+    }
+    promote() {
+        return Promise.reject(new RollbackError('github-variables has no promote: a deploy is a run'));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/providers/github-variables-module.ts
+/** GitHub Actions variables + a deploy workflow as a provider module. */
+
+
+const githubVariablesModule = defineProvider({
+    name: 'github-variables',
+    schema: ({ z, secretEnvName, httpUrl, gitRef, matching }) => z
+        .object({
+        provider: z.literal('github-variables'),
+        project: z.string().min(1).describe('The repository holding the variables: owner/repo.'),
+        'token-env': secretEnvName.default('GH_VARIABLES_TOKEN'),
+        'api-url': httpUrl
+            .optional()
+            .describe('API base URL (default: the run’s GitHub API; tests use a stand-in).'),
+        workflow: matching(/^[A-Za-z0-9._-]+$/, 'a workflow file name such as deploy.yml, or its id')
+            .optional()
+            .describe('The deploy workflow dispatched after the variables change.'),
+        ref: gitRef.default('main').describe('Branch the deploy workflow runs on.')
+    })
+        .strict(),
+    capabilities: {
+        label: 'GitHub Actions variables',
+        dashboard: 'the repository’s Actions settings',
+        envTargets: 'target-sets',
+        conflict: 'repository variables have no per-environment targets',
+        buildTimePrefixes: ['NEXT_PUBLIC_']
+    },
+    tokenHint: tokenEnv => `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`,
+    create: (config, deps) => new GitHubVariablesProvider({
+        apiUrl: config['api-url'] ?? deps.githubApiUrl ?? 'https://api.github.com',
+        token: deps.token,
+        project: config.project,
+        workflow: config.workflow ?? '',
+        ref: config.ref,
+        tokenSource: deps.tokenSource,
+        fetch: deps.fetch,
+        clock: deps.clock,
+        log: deps.log
+    })
+});
+
+;// CONCATENATED MODULE: ./src/providers/netlify-http.ts
+/**
+ * The Netlify API on the shared HTTP layer: Bearer auth, errors `{code, message}` turned into
+ * messages that say what to fix. Retries, `X-RateLimit-Reset` waits and deadlines are the
+ * layer's; which calls may be repeated is decided per call in netlify.ts, because Netlify has no
+ * idempotency keys.
+ */
+
+
+function mapError(error, options) {
+    const detail = `${error.status}: ${error.api.message ?? 'no message'}`;
+    if (error.status === 401)
+        return new RollbackError(`Netlify rejected the token (${detail})`, `Put a valid Netlify personal access token in ${options.tokenSource} (User settings > Applications > Personal access tokens).`);
+    if (error.status === 403)
+        return new RollbackError(`Netlify refused ${error.what} (${detail})`, `The token in ${options.tokenSource} cannot change site ${options.site}: use a token of a member of the site's team with deploy rights, or fix hosting.account.`);
+    if (error.status === 404 && /\/sites\/[^/]+$/.test(error.what))
+        return new RollbackError(`Netlify site \`${options.site}\` not found (${detail})`, 'Check hosting.project: the site id (Site configuration > Site information) or its <name>.netlify.app domain.');
+    if (error.status >= 500 && error.what.startsWith('POST '))
+        return new RollbackError(`Netlify ${error.what} failed (${detail})`, 'Netlify may or may not have done it (it has no idempotency keys): check the Netlify UI, then rerun; a rerun reads the current state first.');
+    return undefined;
+}
+function netlifyClient(options) {
+    return new client_HttpClient({
+        service: 'Netlify',
+        baseUrl: options.apiUrl,
+        headers: { authorization: `Bearer ${options.token}` },
+        fetch: options.fetch,
+        clock: options.clock,
+        errorShape: netlifyErrorShape,
+        mapError: error => mapError(error, options),
+        log: options.log
+    });
+}
+
+;// CONCATENATED MODULE: ./src/providers/netlify.ts
+/**
+ * Netlify REST client behind the HostingProvider interface. Variables are account environment
+ * variables scoped to the site, one value per deploy context; a redeploy is a production build
+ * without cache; a deploy is live when it is ready and is the site's published deploy. Netlify
+ * has no idempotency keys, so a request that creates something (a build, a variable) is retried
+ * only when Netlify certainly did not process it (429).
+ */
+
+
+
+
+const NETLIFY_API_URL = 'https://api.netlify.com/api/v1';
+/** The deploy contexts a runbook target stands for (Vercel's "preview" is every non-production deploy). */
+const CONTEXTS_OF = {
+    production: ['production'],
+    preview: ['deploy-preview', 'branch-deploy'],
+    development: ['dev']
+};
+const EVERY_CONTEXT = ['production', 'deploy-preview', 'branch-deploy', 'dev'];
+/** Deploy lists are read page by page up to this many pages (100 deploys each). */
+const MAX_DEPLOY_PAGES = 10;
+const STATE = {
+    new: 'QUEUED',
+    pending_review: 'QUEUED',
+    accepted: 'QUEUED',
+    enqueued: 'QUEUED',
+    retrying: 'QUEUED',
+    ready: 'READY',
+    error: 'ERROR',
+    rejected: 'CANCELED'
+};
+/** The value a context resolves to: its own value, else the one for all contexts. */
+function netlify_resolve(v, context) {
+    return v.values.find(x => x.context === context) ?? v.values.find(x => x.context === 'all');
+}
+/** One entry per runbook target that has a value (Netlify values are per context, independent). */
+function hostedEntries(v) {
+    const updatedAt = v.updated_at ? Date.parse(v.updated_at) : undefined;
+    const entries = [];
+    for (const target of Object.keys(CONTEXTS_OF)) {
+        const found = CONTEXTS_OF[target].map(c => netlify_resolve(v, c));
+        if (found.every(x => x === undefined))
+            continue;
+        const values = new Set(found.map(x => x?.value));
+        entries.push({
+            id: `${v.key}@${target}`,
+            key: v.key,
+            // Secrets are readable only in dev; contexts of one target that differ have no one value.
+            value: values.size === 1 ? [...values][0] : undefined,
+            type: v.is_secret ? 'secret' : 'plain',
+            targets: [target],
+            updatedAt
+        });
+    }
+    return entries;
+}
+class NetlifyProvider {
+    options;
+    description;
+    apiUrl;
+    clock;
+    http;
+    siteCache;
+    constructor(options) {
+        this.options = options;
+        this.apiUrl = (options.apiUrl ?? NETLIFY_API_URL).replace(/\/+$/, '');
+        this.description = `netlify site ${options.site}`;
+        const clock = options.clock ?? systemClock;
+        this.clock = clock;
+        this.http = netlifyClient({
+            apiUrl: this.apiUrl,
+            token: options.token,
+            tokenSource: options.tokenSource,
+            site: options.site,
+            fetch: options.fetch,
+            clock,
+            log: options.log
+        });
+    }
+    json(method, path, call = {}) {
+        return this.http.json(method, path, call);
+    }
+    sitePath(suffix = '') {
+        return `/sites/${encodeURIComponent(this.options.site)}${suffix}`;
+    }
+    /** The site, read fresh (its published deploy changes while we wait). */
+    async site() {
+        this.siteCache = await this.json('GET', this.sitePath());
+        return this.siteCache;
+    }
+    async envPath(key) {
+        const site = this.siteCache ?? (await this.site());
+        const account = this.options.account ?? site.account_slug ?? site.account_id ?? '';
+        const suffix = key === undefined ? '' : `/${encodeURIComponent(key)}`;
+        return {
+            path: `/accounts/${encodeURIComponent(account)}/env${suffix}`,
+            query: { site_id: site.id }
+        };
+    }
+    toDeployment(d, publishedId) {
+        const url = d.deploy_ssl_url ?? d.deploy_url ?? d.ssl_url ?? '';
+        const state = STATE[d.state] ?? (d.state === 'ready' ? 'READY' : 'BUILDING');
+        return {
+            id: d.id,
+            url: url.replace(/^https?:\/\//, ''),
+            state,
+            aliasAssigned: state === 'READY' && d.id === publishedId,
+            errorMessage: d.error_message ?? undefined,
+            createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
+            target: d.context
+        };
+    }
+    async checkAccess() {
+        await this.site();
+    }
+    /** The named variables, one GET each (a 404 means not set): no other variable is read. */
+    async readVars(keys) {
+        const found = new Map();
+        const read = async (key) => {
+            const { path, query } = await this.envPath(key);
+            const answer = await this.http.request('GET', path, { query, accept: [404] });
+            if (answer.status !== 404)
+                found.set(key, answer.json());
+        };
+        await Promise.all(keys.map(read));
+        return found;
+    }
+    async readEnv(keys) {
+        const vars = await this.readVars(keys);
+        return keys.flatMap(k => (vars.has(k) ? hostedEntries(vars.get(k)) : []));
+    }
+    async setEnv(values, targets) {
+        const keys = Object.keys(values);
+        const current = await this.readVars(keys);
+        const contexts = [...new Set(targets.flatMap(t => CONTEXTS_OF[t]))];
+        const changes = keys.map(key => this.change(key, values[key], targets, current.get(key)));
+        const created = keys.filter(k => !current.has(k));
+        if (created.length > 0) {
+            const { path, query } = await this.envPath();
+            await this.json('POST', path, {
+                query,
+                json: created.map(key => ({
+                    key,
+                    values: contexts.map(context => ({ context, value: values[key] }))
+                })),
+                retry: 'rejected'
+            });
+        }
+        for (const [key, existing] of current)
+            await this.update(existing, values[key], contexts);
+        return changes;
+    }
+    change(key, value, targets, existing) {
+        if (!existing)
+            return { key, targets, value };
+        const entries = hostedEntries(existing).filter(e => targets.includes(e.targets[0]));
+        const olds = new Set(entries.map(e => e.value));
+        const old = olds.size === 1 ? [...olds][0] : undefined;
+        return {
+            key,
+            targets,
+            value,
+            old: {
+                value: old,
+                type: existing.is_secret ? 'secret' : 'plain',
+                readable: old !== undefined
+            }
+        };
+    }
+    /**
+     * Per-context values are PATCHed one context at a time (other contexts untouched). A variable
+     * with one value for all contexts is PATCHed as `all` when every context changes, else its
+     * values are replaced (PUT) by one per context, the old value kept where the runbook does not
+     * set it.
+     */
+    async update(existing, value, contexts) {
+        const { path, query } = await this.envPath(existing.key);
+        const shared = existing.values.find(v => v.context === 'all');
+        const everyContext = EVERY_CONTEXT.every(c => contexts.includes(c));
+        if (shared && !everyContext) {
+            if (shared.value === undefined)
+                throw new RollbackError(`${existing.key} on ${this.description} has one value for all contexts that cannot be read, so it cannot be split per context`, 'Set flags.targets to [production, preview, development], or give the variable per-context values in the Netlify UI first.');
+            const split = EVERY_CONTEXT.map(context => ({
+                context,
+                value: contexts.includes(context) ? value : shared.value
+            }));
+            await this.json('PUT', path, {
+                query,
+                json: {
+                    key: existing.key,
+                    scopes: existing.scopes,
+                    is_secret: existing.is_secret,
+                    values: split
+                }
+            });
+            return;
+        }
+        // Setting a context's value twice is harmless: PATCH may be repeated.
+        for (const context of shared ? ['all'] : contexts)
+            await this.json('PATCH', path, { query, json: { context, value }, retry: 'any-failure' });
+    }
+    async currentProductionDeployment() {
+        const site = await this.site();
+        const live = site.published_deploy;
+        return live ? this.toDeployment(live, live.id) : undefined;
+    }
+    /**
+     * Production deploys, newest first, following the `Link` header page by page until `stop`
+     * says enough or MAX_DEPLOY_PAGES were read.
+     */
+    async productionDeploys(stop) {
+        const all = [];
+        let next = this.sitePath('/deploys');
+        let query = { production: 'true', per_page: '100' };
+        for (let page = 1; next !== undefined; page++) {
+            if (page > MAX_DEPLOY_PAGES)
+                throw new ListNotReadError(`the production deploys of ${this.description} were not read to the end (more than ${MAX_DEPLOY_PAGES} pages)`, 'Give a more recent time to look back to, or delete old deploys in the Netlify UI.');
+            const answer = await this.http.request('GET', next, { query });
+            const deploys = answer.json();
+            all.push(...deploys);
+            if (stop(deploys))
+                break;
+            next = nextLink(answer.headers.get('link'));
+            // The next link carries its own query.
+            query = undefined;
+        }
+        return all;
+    }
+    async pendingProductionDeployments(since) {
+        const created = (d) => (d.created_at ? Date.parse(d.created_at) : 0);
+        const deploys = await this.productionDeploys(page => page.some(d => created(d) <= since));
+        // Read after the list: a deploy that became ready meanwhile is then seen as published.
+        const site = await this.site();
+        const live = site.published_deploy;
+        // Still building, or built after the live deploy and waiting to be published (locked).
+        const onItsWay = (d) => !['READY', 'ERROR', 'CANCELED'].includes(d.state) ||
+            (d.state === 'READY' && !d.aliasAssigned && (d.createdAt ?? 0) > created(live ?? d));
+        return deploys
+            .filter(d => created(d) > since)
+            .map(d => this.toDeployment(d, live?.id))
+            .filter(onItsWay);
+    }
+    /** The newest ready production deploy created before `before` (epoch ms): a restore target. */
+    async lastDeployBefore(before) {
+        const qualifies = (d) => d.state === 'ready' && d.created_at !== undefined && Date.parse(d.created_at) < before;
+        const deploys = await this.productionDeploys(page => page.some(qualifies));
+        const found = deploys.find(qualifies);
+        return found && this.toDeployment(found, (await this.site()).published_deploy?.id);
+    }
+    async getDeployment(id) {
+        const body = await this.json('GET', `/deploys/${encodeURIComponent(id)}`);
+        const publishedId = body.state === 'ready' ? (await this.site()).published_deploy?.id : undefined;
+        return this.toDeployment(body, publishedId);
+    }
+    /** A fresh production build (build cache cleared: client-side values are compiled in). */
+    async redeploy(_from, meta) {
+        const title = Object.entries(meta)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ');
+        const body = await this.json('POST', this.sitePath('/builds'), {
+            query: { clear_cache: 'true', title: `emergency rollback ${title}`.trim() },
+            retry: 'rejected'
+        });
+        return this.getDeployment(body.deploy_id);
+    }
+    /** false when auto publishing is locked: new production deploys wait to be published. */
+    async autoAssignsProduction() {
+        const site = await this.site();
+        return site.published_deploy?.locked !== true;
+    }
+    /** Publishing a deploy that is already published changes nothing: it may be repeated. */
+    async publish(id) {
+        await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
+            retry: 'any-failure'
+        });
+    }
+    /** Publishes `id` and turns auto publishing back on. */
+    async promote(id) {
+        await this.publish(id);
+        await this.json('POST', `/deploys/${encodeURIComponent(id)}/unlock`, { retry: 'any-failure' });
+    }
+    /**
+     * The fast path: publishes an earlier ready deploy again, no build, and locks auto publishing
+     * so the next push does not replace it (promote() unlocks).
+     */
+    async restore(id) {
+        await this.publish(id);
+        await this.json('POST', `/deploys/${encodeURIComponent(id)}/lock`, { retry: 'any-failure' });
+    }
+    async waitForDeployment(id, options) {
+        let promoted = false;
+        let latest;
+        const look = async () => {
+            const d = await this.getDeployment(id);
+            if (!options.promote || promoted || d.state !== 'READY' || d.aliasAssigned)
+                return d;
+            await this.promote(d.id);
+            promoted = true;
+            return this.getDeployment(id);
+        };
+        return poll({
+            clock: this.clock,
+            timeoutMs: options.timeoutMs,
+            check: async () => {
+                const d = (latest = await look());
+                if (d.state === 'ERROR' || d.state === 'CANCELED')
+                    throw new RollbackError(`deploy ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deploy. Read the deploy log in the Netlify UI, fix it and rerun: the variables are already set.');
+                if (d.state === 'READY' && d.aliasAssigned) {
+                    options.onProgress?.(d);
+                    return { done: true, value: d };
+                }
+                return {
+                    done: false,
+                    state: `${d.state}${d.state === 'READY' ? ', not published' : ''}`
+                };
+            },
+            onState: () => options.onProgress?.(latest),
+            timeoutError: (last, timeoutMs) => new RollbackError(`deploy ${id} not live after ${formatDuration(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Netlify UI (Deploys), or raise flags.wait-timeout and rerun.')
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/providers/netlify-module.ts
+/** Netlify as a provider module: runbook fragment, capabilities, factory. */
+
+
+const netlifyModule = defineProvider({
+    name: 'netlify',
+    schema: ({ z, secretEnvName, httpUrl }) => z
+        .object({
+        provider: z.literal('netlify'),
+        project: z
+            .string()
+            .min(1)
+            .describe('Netlify site: its id (Site configuration > Site information) or <name>.netlify.app.'),
+        account: z
+            .string()
+            .min(1)
+            .optional()
+            .describe('Account (team) slug or id that owns the variables; default: the site’s.'),
+        'token-env': secretEnvName.default('NETLIFY_AUTH_TOKEN'),
+        'api-url': httpUrl
+            .optional()
+            .describe('API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).')
+    })
+        .strict(),
+    capabilities: {
+        label: 'Netlify',
+        dashboard: 'the Netlify UI',
+        envTargets: 'per-target',
+        buildTimePrefixes: ['NEXT_PUBLIC_'],
+        stagedBuilds: 'auto publishing is locked on the site (new production deploys stay unpublished): the new deploy will be published, which unlocks auto publishing',
+        instantRollback: 'publishing it again (Deploys > Publish deploy)'
+    },
+    tokenHint: tokenEnv => `Store a Netlify personal access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`,
+    create: (config, deps) => new NetlifyProvider({
+        apiUrl: config['api-url'],
+        token: deps.token,
+        site: config.project,
+        account: config.account,
+        tokenSource: deps.tokenSource,
+        fetch: deps.fetch,
+        clock: deps.clock,
+        log: deps.log
+    })
+});
+
 ;// CONCATENATED MODULE: ./src/providers/types.ts
 /** Two target lists name the same set (a variable is scoped by its set of targets). */
 const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x));
+
+;// CONCATENATED MODULE: ./src/providers/vercel.ts
+/**
+ * Vercel REST client behind the HostingProvider interface, on the shared HTTP layer (src/http):
+ * every call carries the team scope; 429/503 wait for Retry-After exactly (plus jitter), other 5xx
+ * back off; lists are read to the end (pagination.next) or refused. One instance serves one run:
+ * the project and the env list are read once (and again only after this instance changed them),
+ * and only the variables the runbook names are decrypted.
+ */
+
+
+
+
+const VERCEL_API_URL = 'https://api.vercel.com';
+/** Decrypting reads, at most this many at once. */
+const DECRYPT_CONCURRENCY = 4;
+const CONFLICT_HINT = 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.';
+function toTargets(target) {
+    const list = Array.isArray(target) ? target : typeof target === 'string' ? [target] : [];
+    return list.filter((t) => ['production', 'preview', 'development'].includes(t));
+}
+/** `fn` over `items`, `limit` at a time, results in order. */
+async function mapLimited(items, limit, fn) {
+    const results = [];
+    for (let i = 0; i < items.length; i += limit)
+        results.push(...(await Promise.all(items.slice(i, i + limit).map(fn))));
+    return results;
+}
+/** The variable a `failed[]` entry of a 201 names: `key` or `envVarKey`, on the entry or its error. */
+function failedKey(entry) {
+    const e = (entry ?? {});
+    const error = (e.error ?? {});
+    const key = [error.key, error.envVarKey, e.key, e.envVarKey].find(k => typeof k === 'string');
+    return key ?? '(variable not named by Vercel)';
+}
+class VercelProvider {
+    options;
+    description;
+    http;
+    clock;
+    projectRead;
+    envList;
+    decrypted = new Map();
+    constructor(options) {
+        this.options = options;
+        this.clock = options.clock;
+        this.description = `vercel project ${options.project}${options.teamId ? ` (team ${options.teamId})` : ''}`;
+        this.http = new client_HttpClient({
+            service: 'Vercel',
+            baseUrl: options.apiUrl ?? VERCEL_API_URL,
+            headers: { authorization: `Bearer ${options.token}` },
+            query: { teamId: options.teamId },
+            fetch: options.fetch,
+            clock: options.clock,
+            timeoutMs: 60_000,
+            // Vercel's own client: other 5xx after 5 s, five tries in all.
+            retry: { maxTries: 5, baseDelayMs: 5_000, maxBackoffMs: 30_000, jitterMs: 1_000 },
+            errorShape: vercelErrorShape,
+            mapError: e => this.mapError(e),
+            log: options.log
+        });
+    }
+    mapError(error) {
+        const { status, api } = error;
+        const detail = `${status} ${api.code ?? 'error'}: ${api.message ?? 'no message'}`;
+        const scope = this.options.teamId ? `team ${this.options.teamId}` : 'the project owner';
+        if (status === 401 ||
+            (status === 403 && (api.details.invalidToken || api.details.missingToken)))
+            return new RollbackError(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${scope}.`);
+        if (status === 403)
+            return new RollbackError(`Vercel refused ${error.what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
+        if (status === 404 && /project/i.test(api.message ?? ''))
+            return new RollbackError(`Vercel project \`${this.options.project}\` not found (${detail})`, this.options.teamId
+                ? `Check hosting.project (id or name) and that it belongs to team ${this.options.teamId}.`
+                : 'Check hosting.project; if the project belongs to a team, set hosting.team to the team id (team_...).');
+        if (api.code === 'ENV_CONFLICT')
+            return new RollbackError(`Vercel would not upsert \`${failedKey({ error: api.details })}\`: it exists with a different set of targets (${detail})`, CONFLICT_HINT);
+        return undefined;
+    }
+    projectPath(suffix = '') {
+        return `/projects/${encodeURIComponent(this.options.project)}${suffix}`;
+    }
+    /** The project, read once (again only after a promote changed it). */
+    project() {
+        this.projectRead ??= this.http
+            .json('GET', `/v9${this.projectPath()}`)
+            .then(body => ({
+            id: body.id,
+            name: body.name,
+            productionId: body.targets?.production?.id,
+            autoAssign: body.autoAssignCustomDomains !== false
+        }));
+        // A failed read is not cached: the next caller asks again.
+        this.projectRead.catch(() => (this.projectRead = undefined));
+        return this.projectRead;
+    }
+    async checkAccess() {
+        await this.project();
+    }
+    async autoAssignsProduction() {
+        return (await this.project()).autoAssign;
+    }
+    async promote(id) {
+        const project = await this.project();
+        // Promoting the same deployment twice is harmless: any failure may be retried.
+        await this.http.request('POST', `/v10/projects/${encodeURIComponent(project.id)}/promote/${encodeURIComponent(id)}`, { retry: 'any-failure' });
+        this.projectRead = undefined;
+    }
+    /** Every entry of the env list, all pages, without values decrypted; read once. */
+    listEnv() {
+        this.envList ??= readVercelPages(this.http, `/v10${this.projectPath('/env')}`, 'envs', {
+            what: `the env list of ${this.description}`
+        });
+        this.envList.catch(() => (this.envList = undefined));
+        return this.envList;
+    }
+    /** The decrypted value of one encrypted variable (sensitive ones never come back). */
+    decrypt(id) {
+        let value = this.decrypted.get(id);
+        if (!value) {
+            value = this.http
+                .json('GET', `/v1${this.projectPath(`/env/${encodeURIComponent(id)}`)}`)
+                .then(one => (typeof one.value === 'string' ? one.value : undefined));
+            this.decrypted.set(id, value);
+            value.catch(() => this.decrypted.delete(id));
+        }
+        return value;
+    }
+    /**
+     * The named variables (branch-specific entries aside). The list is read without decrypting, so
+     * no other variable's value is fetched; the named encrypted ones are then decrypted concurrently.
+     */
+    async readEnv(keys) {
+        const wanted = (await this.listEnv()).filter(e => keys.includes(String(e.key)) && !e.gitBranch);
+        return mapLimited(wanted, DECRYPT_CONCURRENCY, async (e) => ({
+            id: String(e.id),
+            key: String(e.key),
+            value: e.type === 'encrypted'
+                ? await this.decrypt(String(e.id))
+                : e.type === 'plain' && typeof e.value === 'string'
+                    ? e.value
+                    : undefined,
+            type: String(e.type),
+            targets: toTargets(e.target),
+            updatedAt: typeof e.updatedAt === 'number' ? e.updatedAt : undefined
+        }));
+    }
+    async setEnv(values, targets) {
+        const keys = Object.keys(values);
+        const current = await this.readEnv(keys);
+        const changes = keys.map(key => {
+            const old = current.find(e => e.key === key && sameTargets(e.targets, targets));
+            return {
+                key,
+                targets,
+                value: values[key],
+                old: old && { value: old.value, type: old.type, readable: old.value !== undefined }
+            };
+        });
+        const payload = changes.map(c => ({
+            key: c.key,
+            value: c.value,
+            // Keep the variable's type; new ones are encrypted (Vercel's default).
+            type: c.old && c.old.type !== 'system' ? c.old.type : 'encrypted',
+            target: targets
+        }));
+        // What we read is stale from here on, whatever the answer.
+        this.envList = undefined;
+        this.decrypted.clear();
+        const body = await this.http.json('POST', `/v10${this.projectPath('/env')}`, 
+        // An upsert of the same values is idempotent: safe to repeat after any failure.
+        { query: { upsert: 'true' }, json: payload, retry: 'any-failure' });
+        const failed = body.failed ?? [];
+        if (failed.length > 0)
+            throw this.savedPartly(failed);
+        return changes;
+    }
+    savedPartly(failed) {
+        const errors = failed.map(f => (f ?? {}).error ?? {});
+        const list = failed
+            .map((f, i) => `${failedKey(f)} (${errors[i].code ?? 'error'}: ${errors[i].message ?? ''})`)
+            .join('; ');
+        return new RollbackError(`Vercel answered 201 but did not save ${list}`, errors.some(e => e.code === 'ENV_CONFLICT')
+            ? CONFLICT_HINT
+            : 'Check the variable in the Vercel dashboard and rerun: variables already saved are not changed twice.');
+    }
+    async currentProductionDeployment() {
+        const project = await this.project();
+        if (project.productionId)
+            return this.getDeployment(project.productionId);
+        const list = (await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, page => page.some(d => d.aliasAssigned === true))).map(d => this.fromList(d));
+        return list.find(d => d.aliasAssigned) ?? list[0];
+    }
+    async pendingProductionDeployments(since) {
+        const project = await this.project();
+        const list = await this.listDeployments({
+            projectId: project.id,
+            target: 'production',
+            state: 'QUEUED,INITIALIZING,BUILDING,READY',
+            since: String(since)
+        });
+        return list
+            .map(d => this.fromList(d))
+            .filter(d => (d.createdAt ?? 0) > since && !(d.state === 'READY' && d.aliasAssigned))
+            .filter(d => !d.aliasError);
+    }
+    listDeployments(query, stopWhen) {
+        return readVercelPages(this.http, '/v6/deployments', 'deployments', {
+            what: `the production deployments of ${this.description}`,
+            query: { ...query, limit: '100' },
+            stopWhen
+        });
+    }
+    fromList(d) {
+        return {
+            id: String(d.uid),
+            url: String(d.url),
+            state: String(d.readyState ?? d.state),
+            aliasAssigned: d.aliasAssigned === true,
+            aliasError: d.aliasError ?? undefined,
+            createdAt: Number(d.createdAt ?? d.created),
+            buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+            target: typeof d.target === 'string' ? d.target : undefined
+        };
+    }
+    fromV13(d) {
+        return {
+            id: String(d.id),
+            url: String(d.url),
+            state: String(d.readyState),
+            aliasAssigned: d.aliasAssigned === true,
+            aliasError: d.aliasError ?? undefined,
+            errorMessage: typeof d.errorMessage === 'string'
+                ? `${typeof d.errorCode === 'string' ? `${d.errorCode}: ` : ''}${d.errorMessage}`
+                : undefined,
+            createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
+            buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+            target: typeof d.target === 'string' ? d.target : undefined
+        };
+    }
+    async getDeployment(id) {
+        const body = await this.http.json('GET', `/v13/deployments/${encodeURIComponent(id)}`);
+        return this.fromV13(body);
+    }
+    async redeploy(from, meta) {
+        const project = await this.project();
+        const body = await this.http.json('POST', '/v13/deployments', {
+            query: { forceNew: '1' },
+            json: {
+                name: project.name,
+                project: project.id,
+                deploymentId: from.id,
+                target: 'production',
+                meta: { action: 'redeploy', ...meta }
+            },
+            // Creating a deployment is not idempotent: retry only what Vercel did not process.
+            retry: 'rejected'
+        });
+        return this.fromV13(body);
+    }
+    async waitForDeployment(id, options) {
+        let promoted = false;
+        let lastState = '';
+        return poll({
+            clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
+            timeoutMs: options.timeoutMs,
+            check: async () => {
+                let d = await this.getDeployment(id);
+                if (options.promote &&
+                    !promoted &&
+                    d.state === 'READY' &&
+                    !d.aliasAssigned &&
+                    !d.aliasError) {
+                    await this.promote(d.id);
+                    promoted = true;
+                    d = await this.getDeployment(id);
+                }
+                const state = `${d.state}${d.state === 'READY' ? (d.aliasAssigned ? ', alias assigned' : ', alias pending') : ''}`;
+                if (state !== lastState)
+                    options.onProgress?.(d);
+                lastState = state;
+                this.failIfBroken(d);
+                return d.state === 'READY' && d.aliasAssigned
+                    ? { done: true, value: d }
+                    : { done: false, state };
+            },
+            timeoutError: (last, timeoutMs) => new RollbackError(`deployment ${id} not live after ${formatDuration(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.')
+        });
+    }
+    failIfBroken(d) {
+        if (d.aliasError)
+            throw new RollbackError(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
+        if (['ERROR', 'CANCELED'].includes(d.state) || d.state.endsWith('_ERROR'))
+            throw new RollbackError(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/providers/vercel-module.ts
+/** Vercel as a provider module: runbook fragment, capabilities, factory. */
+
+
+const vercelModule = defineProvider({
+    name: 'vercel',
+    schema: ({ z, secretEnvName, httpUrl }) => z
+        .object({
+        provider: z.literal('vercel'),
+        project: z.string().min(1).describe('Vercel project id or name.'),
+        team: z.string().optional().describe('Vercel team id (team_...) for team projects.'),
+        'token-env': secretEnvName.default('VERCEL_TOKEN'),
+        'api-url': httpUrl
+            .optional()
+            .describe('API base URL (default https://api.vercel.com; tests use a stand-in).')
+    })
+        .strict(),
+    capabilities: {
+        label: 'Vercel',
+        dashboard: 'the Vercel dashboard',
+        envTargets: 'target-sets',
+        conflict: 'Vercel would answer ENV_CONFLICT',
+        buildTimePrefixes: ['NEXT_PUBLIC_'],
+        stagedBuilds: 'the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on',
+        instantRollback: 'Instant Rollback to it'
+    },
+    tokenHint: tokenEnv => `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`,
+    create: (config, deps) => new VercelProvider({
+        apiUrl: config['api-url'],
+        token: deps.token,
+        project: config.project,
+        teamId: config.team,
+        tokenSource: deps.tokenSource,
+        fetch: deps.fetch,
+        clock: deps.clock,
+        log: deps.log
+    })
+});
+
+;// CONCATENATED MODULE: ./src/providers/registry.ts
+/** Every hosting provider, one line each: the runbook's `hosting.provider` names one of them. */
+
+
+
+const PROVIDERS = [vercelModule, netlifyModule, githubVariablesModule];
+function providerModule(name) {
+    return PROVIDERS.find(p => p.name === name);
+}
+/** No hosting section: nothing is known about the platform. */
+const UNKNOWN = {
+    label: 'the hosting platform',
+    dashboard: 'the hosting dashboard',
+    envTargets: 'target-sets',
+    buildTimePrefixes: []
+};
+function capabilitiesOf(name) {
+    return (name !== undefined && providerModule(name)?.capabilities) || UNKNOWN;
+}
+
+;// CONCATENATED MODULE: ./src/phases/flags-env.ts
+/**
+ * The flags phase's view of a platform: which stored entry holds a variable's current value for
+ * the runbook's targets, by the provider's capabilities (no platform is named here).
+ */
+
+
+/** Exactly the runbook's set of targets; an overlapping other set is the platform's conflict. */
+function fromTargetSets(mine, key, targets, caps, where) {
+    const same = mine.find(e => sameTargets(e.targets, targets));
+    const clash = mine.find(e => e !== same && e.targets.some(t => targets.includes(t)));
+    if (!same && clash)
+        throw new RollbackError(`${key} exists on ${where} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${targets.join(', ')}]${caps.conflict ? `: ${caps.conflict}` : ''}`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in ${caps.dashboard}.`);
+    return same;
+}
+/** One value per target: the targets' values as one entry when they agree, else a refusal. */
+function fromPerTarget(mine, key, targets, caps, where) {
+    const found = targets.map(t => mine.find(e => e.targets.includes(t)));
+    if (found.every(e => e === undefined))
+        return undefined;
+    const values = new Set(found.map(e => (e ? `=${e.value ?? '(unreadable)'}` : '(not set)')));
+    if (values.size > 1)
+        throw new RollbackError(`${key} has different values for [${targets.join(', ')}] on ${where} (${targets.map((t, i) => `${t}${found[i] ? `=${found[i].value ?? '(unreadable)'}` : ' not set'}`).join(', ')}): one undo value cannot restore them`, `Set flags.targets to targets that share one value, or give them one value in ${caps.dashboard} first.`);
+    const entries = found;
+    const times = entries.map(e => e.updatedAt);
+    return {
+        ...entries[0],
+        targets: [...targets],
+        updatedAt: times.every(t => t !== undefined) ? Math.max(...times) : undefined
+    };
+}
+/** The stored entry that holds `key` for exactly `targets` (undefined: not set there). */
+function currentEntry(entries, key, targets, caps, holder) {
+    const mine = entries.filter(e => e.key === key);
+    const read = caps.envTargets === 'per-target' ? fromPerTarget : fromTargetSets;
+    return read(mine, key, targets, caps, holder.description);
+}
+/** A variable whose name the platform compiles into the client bundle: only a rebuild changes it. */
+function isBuildTime(key, caps) {
+    return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix));
+}
 
 ;// CONCATENATED MODULE: ./src/phases/flags.ts
 
 
 
-async function inspect(provider, action) {
+
+async function inspect(provider, action, caps) {
     const keys = Object.keys(action.set);
-    const entries = await provider.readEnv(keys);
+    // Independent reads, concurrently (each is a round trip to the platform).
+    const [entries, live] = await Promise.all([
+        provider.readEnv(keys),
+        provider.currentProductionDeployment()
+    ]);
     const exact = new Map();
     for (const key of keys) {
-        const mine = entries.filter(e => e.key === key);
-        const same = mine.find(e => sameTargets(e.targets, action.targets));
-        const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)));
-        if (!same && clash)
-            throw new RollbackError(`${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`);
-        if (same)
-            exact.set(key, same);
+        const current = currentEntry(entries, key, action.targets, caps, provider);
+        if (current)
+            exact.set(key, current);
     }
     const diff = keys.filter(k => exact.get(k)?.value !== action.set[k]);
-    const live = await provider.currentProductionDeployment();
     const builtAt = live?.buildingAt ?? live?.createdAt;
     const liveHasValues = live !== undefined &&
         builtAt !== undefined &&
@@ -34766,7 +37307,7 @@ function describeOld(env) {
         return `(${env.type}, value not readable)`;
     return env.value;
 }
-function planned(action, provider, state) {
+function planned(action, provider, caps, state) {
     const where = `(${action.targets.join(', ')})`;
     const lines = Object.entries(action.set).map(([key, value]) => {
         if (!state)
@@ -34784,11 +37325,11 @@ function planned(action, provider, state) {
         else
             lines.push(`redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`);
     }
-    if (state?.staged && !(state.diff.length === 0 && state.liveHasValues))
-        lines.push('the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on');
+    if (state?.staged && !(state.diff.length === 0 && state.liveHasValues) && caps.stagedBuilds)
+        lines.push(caps.stagedBuilds);
     return lines;
 }
-function recoveryFor(provider, action, state) {
+function recoveryFor(provider, action, state, caps) {
     const restores = state.diff.map(key => {
         const old = state.exact.get(key);
         if (!old)
@@ -34800,13 +37341,14 @@ function recoveryFor(provider, action, state) {
     const lines = [
         `flags: previous values on ${provider.description} (${action.targets.join(', ')}): ${restores.join(', ')}${action.redeploy ? ', then redeploy' : ''}`
     ];
-    if (action.redeploy && state.live)
-        lines.push(`flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: Instant Rollback to it restores them in seconds`);
+    if (action.redeploy && state.live && caps.instantRollback)
+        lines.push(`flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: ${caps.instantRollback} restores them in seconds`);
     return lines;
 }
-function requireLive(state, provider) {
+function requireLive(state, provider, caps) {
+    const buildTime = caps.buildTimePrefixes.map(p => `${p}*`).join(', ');
     if (!state.live)
-        throw new RollbackError(`no production deployment found on ${provider.description} to redeploy`, 'Deploy the project to production once (or set flags.redeploy: false when no NEXT_PUBLIC_* variable changes).');
+        throw new RollbackError(`no production deployment found on ${provider.description} to redeploy`, `Deploy the project to production once (or set flags.redeploy: false${buildTime ? ` when no ${buildTime} variable changes` : ''}).`);
     return state.live;
 }
 const flagsPhase = {
@@ -34816,10 +37358,12 @@ const flagsPhase = {
         const flags = runbook.flags;
         if (flags === undefined)
             return [];
+        const caps = capabilitiesOf(runbook.hosting?.provider);
         const action = {
+            provider: runbook.hosting?.provider,
             set: { ...flags.set },
             targets: [...flags.targets],
-            redeploy: flags.redeploy || Object.keys(flags.set).some(k => k.startsWith('NEXT_PUBLIC_')),
+            redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
             waitTimeoutMs: parseDuration(flags['wait-timeout'])
         };
         const provider = runbook.hosting
@@ -34830,7 +37374,7 @@ const flagsPhase = {
                 id: 'flags',
                 phase: 'flags',
                 title: `Set ${Object.keys(flags.set).join(', ')} on ${provider}${action.redeploy ? ' and redeploy' : ''}`,
-                changes: planned(action, provider),
+                changes: planned(action, provider, caps),
                 mutates: true,
                 stage: 'main',
                 action
@@ -34842,13 +37386,14 @@ const flagsPhase = {
         for (const step of steps) {
             const provider = deps.hosting.provider();
             await provider.checkAccess();
-            const state = await inspect(provider, step.action);
+            const caps = capabilitiesOf(step.action.provider);
+            const state = await inspect(provider, step.action, caps);
             const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
             if (step.action.redeploy && !converged)
-                requireLive(state, provider);
+                requireLive(state, provider, caps);
             notes.push({
                 stepId: step.id,
-                changes: planned(step.action, provider.description, state),
+                changes: planned(step.action, provider.description, caps, state),
                 details: {
                     liveDeployment: state.live?.id,
                     liveUrl: state.live && `https://${state.live.url}`
@@ -34863,23 +37408,25 @@ const flagsPhase = {
     async drill(step, deps) {
         const provider = deps.hosting.provider();
         await provider.checkAccess();
-        const state = await inspect(provider, step.action);
+        const caps = capabilitiesOf(step.action.provider);
+        const state = await inspect(provider, step.action, caps);
         if (step.action.redeploy)
-            requireLive(state, provider);
+            requireLive(state, provider, caps);
         return {
             status: 'succeeded',
             changed: [],
             details: {
                 checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
-                wouldChange: planned(step.action, provider.description, state),
+                wouldChange: planned(step.action, provider.description, caps, state),
                 liveDeployment: state.live?.id
             }
         };
     }
 };
 async function converge(action, deps) {
+    const caps = capabilitiesOf(action.provider);
     const provider = deps.hosting.provider();
-    const state = await inspect(provider, action);
+    const state = await inspect(provider, action, caps);
     const liveUrl = state.live && `https://${state.live.url}`;
     if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
         deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`);
@@ -34891,7 +37438,7 @@ async function converge(action, deps) {
         };
     }
     const changed = [];
-    const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : [];
+    const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state, caps) : [];
     const outputs = {};
     // In the log before the change: if the process dies mid-step, the old values are still on record.
     for (const line of recovery)
@@ -34910,7 +37457,7 @@ async function converge(action, deps) {
                 deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`);
             }
             else {
-                const live = requireLive(state, provider);
+                const live = requireLive(state, provider, caps);
                 created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId });
                 changed.push(`redeploy ${created.id} started from ${live.id}`);
             }
@@ -34999,7 +37546,7 @@ async function runGit(step, deps, checked) {
             ];
         }
         else {
-            await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst });
+            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected: s.tip });
             deps.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
             recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
         }
@@ -35018,9 +37565,9 @@ async function drillGit(step, deps, checked) {
         const prepared = await prepare(s, step.action, resolved, deps.run.label);
         // Not under refs/heads: a scratch branch would start push workflows and preview builds.
         const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`;
-        await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch });
-        const deleted = await s.git.deleteRemoteRef(s.remote, scratch);
-        if (deleted.exitCode !== 0)
+        await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst: scratch, expected: null });
+        const target = { remote: s.remote, dst: scratch, expected: prepared.head };
+        if (!(await deleteWithLease(s.git, target)))
             deps.log.warn(`could not delete drill branch ${scratch}`);
         return {
             status: 'succeeded',
@@ -35101,12 +37648,16 @@ const gitPhase = {
 
 const MAX_REPORTED_ROWS = 20;
 /** The check's single SELECT, or a RollbackError saying why it cannot be a check. */
-async function checkStatement(check, field) {
+async function assertions_checkStatement(check, field) {
     const stmts = await classifySql(check.sql).catch((err) => {
         throw new RollbackError(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
     });
     if (stmts.length !== 1 || stmts[0].kind !== 'SelectStmt' || !stmts[0].readOnly) {
-        throw new RollbackError(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `an integrity check only reads; put changes in database steps`);
+        throw new RollbackError(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `a check only reads; put changes in database steps`);
+    }
+    // A SELECT can still change session state (set_config(), advisory locks): refused as in sql steps.
+    if (stmts[0].rejected) {
+        throw new RollbackError(`${field}.sql: ${stmts[0].rejected}`, `a check only reads`);
     }
     return stmts[0].sql;
 }
@@ -35202,7 +37753,7 @@ const integrityPhase = {
     async preflight(steps, deps) {
         const notes = [];
         for (const step of steps) {
-            await checkStatement(step.action.check, step.action.field);
+            await assertions_checkStatement(step.action.check, step.action.field);
         }
         const session = await preflightSession(deps.database.settings, {
             planning: deps.run.request.command === 'plan',
@@ -35214,7 +37765,7 @@ const integrityPhase = {
         const { client } = session;
         try {
             for (const step of steps) {
-                const sql = await checkStatement(step.action.check, step.action.field);
+                const sql = await assertions_checkStatement(step.action.check, step.action.field);
                 try {
                     await client.query(`EXPLAIN ${sql}`);
                 }
@@ -35244,7 +37795,7 @@ async function assert(step, deps) {
     let settings;
     try {
         settings = deps.database.settings();
-        const sql = await checkStatement(check, field);
+        const sql = await assertions_checkStatement(check, field);
         const outcome = await withClient(settings, 'integrity', async (client) => {
             await client.query('SET default_transaction_read_only = on');
             try {
@@ -35303,6 +37854,10 @@ const external_node_child_process_namespaceObject = require("node:child_process"
  */
 
 
+
+
+/** Body bytes a check reads: enough for any status page, bounded for any answer. */
+const CHECK_BODY_BYTES = 1024 * 1024;
 function snippetOf(body, redactor) {
     const text = body
         .replace(/<script[\s\S]*?<\/script>/gi, ' ')
@@ -35316,12 +37871,14 @@ async function probe(check, deps) {
     const started = Date.now();
     const redactor = deps.redactor;
     try {
-        const response = await deps.fetch(check.url, {
-            redirect: 'follow',
+        // Bounded: a check only looks for its text near the top of a page.
+        const response = await checkUrl(check.url, {
             headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
-            signal: AbortSignal.timeout(Math.min(30_000, parseDuration(check.timeout)))
+            timeoutMs: Math.min(30_000, parseDuration(check.timeout)),
+            maxBytes: CHECK_BODY_BYTES,
+            fetch: deps.fetch
         });
-        const body = await response.text();
+        const body = response.text;
         const snippet = snippetOf(body, redactor);
         const ms = Date.now() - started;
         const expected = check['expect-status'];
@@ -35335,8 +37892,11 @@ async function probe(check, deps) {
         return { ok: reason === '', status: response.status, reason, snippet, ms };
     }
     catch (err) {
-        const cause = err.cause;
-        const message = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+        const message = err instanceof HttpTransportError
+            ? (err.reason ?? err.message)
+            : err instanceof Error
+                ? err.message
+                : String(err);
         return {
             ok: false,
             reason: redactor.redact(`request failed: ${message}`),
@@ -35399,7 +37959,7 @@ async function runSmoke(action, deps) {
         const child = (0,external_node_child_process_namespaceObject.spawn)(action.run, {
             shell: true,
             cwd: deps.checkout.workdir,
-            env: { ...deps.checkout.env },
+            env: childEnv(deps.checkout.env, { pass: action.env }),
             detached: true,
             stdio: ['ignore', 'pipe', 'pipe']
         });
@@ -35495,7 +38055,8 @@ const verifyPhase = {
                 action: {
                     kind: 'smoke',
                     run: verify.smoke.run,
-                    timeoutMs: parseDuration(verify.smoke.timeout)
+                    timeoutMs: parseDuration(verify.smoke.timeout),
+                    env: verify.smoke.env
                 }
             });
         return steps;
@@ -35544,6 +38105,7 @@ const verifyPhase = {
 };
 
 ;// CONCATENATED MODULE: ./src/phases/monitor.ts
+
 
 
 
@@ -35608,7 +38170,7 @@ function metricsNeedDb(action, deps) {
         return undefined;
     const url = deps.database.url();
     if (!url)
-        throw new RollbackError(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
+        throw new MissingSecretError(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
     return url;
 }
 async function watch(action, deps, once) {
@@ -35704,8 +38266,14 @@ const monitorPhase = {
         ];
     },
     async preflight(steps, deps) {
-        for (const step of steps)
+        for (const step of steps) {
             metricsNeedDb(step.action, deps);
+            // Metrics only read: one read-only SELECT each, which cannot change the session either
+            // (set_config() would turn the monitor session's read-only default off).
+            for (const [i, metric] of step.action.config.metrics.entries()) {
+                await assertions_checkStatement(metric, `monitor.metrics[${i}]`);
+            }
+        }
         return {};
     },
     run(step, deps) {
@@ -35755,6 +38323,7 @@ function closingMessage(action, run, failed) {
 
 ;// CONCATENATED MODULE: ./src/phases/notify/channels.ts
 
+
 /** Runs one notification; `fn` may return a more precise account of what it did. */
 async function attempt(n, what, fn) {
     try {
@@ -35772,7 +38341,8 @@ async function statusComment(n) {
     const client = n.client;
     if (!client)
         n.skipped.push(`status comment: ${n.deps.github.unavailable()}`);
-    else if (n.closing && Number.isInteger(existing) && existing > 0)
+    // A comment this run already has (its own earlier notice, or the ChatOps reply) is updated.
+    else if (Number.isInteger(existing) && existing > 0)
         await attempt(n, `status comment ${existing} updated`, async () => {
             await client.updateComment(existing, n.body);
         });
@@ -35828,14 +38398,8 @@ async function incidentIssue(n) {
     });
 }
 async function postWebhook(deps, url, text) {
-    const response = await deps.fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text }),
-        signal: AbortSignal.timeout(15_000)
-    });
-    if (!response.ok)
-        throw new Error(`webhook answered HTTP ${response.status}`);
+    // Retried on 429/5xx after Retry-After (real time); the URL (a secret) stays out of messages.
+    await postJson(url, { text }, { fetch: deps.fetch, timeoutMs: 15_000 });
 }
 async function webhook(n, url) {
     if (!url)
@@ -35862,13 +38426,14 @@ async function webhook(n, url) {
 
 
 
+
 /** The webhook URL from the variable the runbook names; refused when unset or not http(s). */
 function webhookUrl(deps) {
     const { variable: name, url } = deps.webhook;
     if (!name)
         return undefined;
     if (!url)
-        throw new RollbackError(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
+        throw new MissingSecretError(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
     if (!/^https?:\/\/\S+$/.test(url))
         throw new RollbackError(`${name} does not hold an http(s) URL`, `Set ${name} to the webhook URL (e.g. a Slack incoming webhook).`);
     return url;
@@ -36005,7 +38570,7 @@ const schemaPhase = {
                 changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${i} — SHARE UPDATE EXCLUSIVE on ${spec.table}; alone, outside any transaction; lock_timeout ladder`);
             }
             if (spec.dropColumns.length > 0) {
-                changes.push(`copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue)`, `${alterStatement(spec)} — ACCESS EXCLUSIVE on ${spec.table} for milliseconds (catalog-only), taken with LOCK TABLE under the lock_timeout ladder; rows inserted since the copy are added to the backup under that lock`);
+                changes.push(`copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue); writes made meanwhile are captured into it by a trigger (SHARE ROW EXCLUSIVE for a moment, lock_timeout ladder), dropped with the columns`, `${alterStatement(spec)} — ACCESS EXCLUSIVE on ${spec.table} for milliseconds (catalog-only), taken with LOCK TABLE under the lock_timeout ladder; rows inserted since the copy are added to the backup under that lock`);
             }
             return {
                 id: `schema:${index + 1}-${slug(entry.table)}`,
@@ -36073,7 +38638,7 @@ async function check(client, step, deps, settings) {
         changes.push(`DROP INDEX CONCURRENTLY IF EXISTS ${info.schema}.${info.name} (uses a dropped column; recreate statement kept in the report)`);
     }
     if (inspection.present.length > 0) {
-        changes.push(`copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE`, `${alterStatement({ ...spec, dropColumns: inspection.present.map(c => c.name) })} — ACCESS EXCLUSIVE briefly; ${ladderText(settings)}`);
+        changes.push(`copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE; writes made meanwhile captured by a trigger, dropped with the columns`, `${alterStatement({ ...spec, dropColumns: inspection.present.map(c => c.name) })} — ACCESS EXCLUSIVE briefly; ${ladderText(settings)}`);
     }
     if (inspection.gone.length > 0)
         changes.push(`already gone: ${inspection.gone.join(', ')}`);
@@ -36268,6 +38833,32 @@ class GitHubClient {
         const answer = await this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user }));
         return { permission: answer.permission, user: answer.user?.login ?? user };
     }
+    /** The commenter's repository role; undefined when not a collaborator (404). */
+    async collaboratorPermission(user) {
+        const answer = await this.orUndefined(this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })));
+        return answer && { permission: answer.permission, roleName: answer.role_name };
+    }
+    /** Active member of org/team (a pending invitation does not count). */
+    async isTeamMember(org, team, user) {
+        const answer = await this.orUndefined(this.call(`GET orgs/${org}/teams/${team}/memberships/${user}`, o => o.rest.teams.getMembershipForUserInOrg({ org, team_slug: team, username: user })));
+        return answer?.state === 'active';
+    }
+    /** The full SHA of a commit of the repository; undefined when there is none. */
+    async commitSha(ref) {
+        const answer = await this.orUndefined(this.call(`GET commits/${ref}`, o => o.rest.repos.getCommit({ ...this.repoArgs, ref })));
+        return answer?.sha;
+    }
+    /** 404 (and 422, GitHub's answer to an unknown commit) mean "there is none". */
+    async orUndefined(call) {
+        try {
+            return await call;
+        }
+        catch (err) {
+            if (err instanceof GitHubApiError && (err.status === 404 || err.status === 422))
+                return undefined;
+            throw err;
+        }
+    }
     /** undefined when the variable does not exist. */
     async getVariable(name) {
         try {
@@ -36299,13 +38890,13 @@ function toApiError(what, err) {
     }
     const data = e.response.data;
     const message = (typeof data === 'object' ? data?.message : data?.slice(0, 200)) || e.message || 'no message';
-    return mapError(what, e.status, message, data, e.response.headers ?? {});
+    return client_mapError(what, e.status, message, data, e.response.headers ?? {});
 }
 function isRateLimit(status, message, headers) {
     return ((status === 403 || status === 429) &&
         (/rate limit/i.test(message) || headers['x-ratelimit-remaining'] === '0'));
 }
-function mapError(what, status, message, json, headers) {
+function client_mapError(what, status, message, json, headers) {
     const detail = `${status} ${message}`;
     if (status === 401)
         return new GitHubApiError(`GitHub rejected the token (${detail})`, 'Pass a valid token as the github-token input (the workflow GITHUB_TOKEN works for comments and issues).', status);
@@ -36328,477 +38919,8 @@ function mapError(what, status, message, json, headers) {
 
 // EXTERNAL MODULE: ./src/github/proxy.ts
 var proxy = __nccwpck_require__(8231);
-;// CONCATENATED MODULE: ./src/providers/vercel.ts
-/**
- * Vercel REST client behind the HostingProvider interface. fetch-based; every call carries the
- * team scope; errors become RollbackErrors that say what to fix; 429/503 wait for Retry-After
- * (clamped 5-60 s, plus jitter), other 5xx wait 5 s, five tries in all — like Vercel's own client.
- * All waiting goes through the injected sleep, so tests are fast and can assert the waits.
- */
-
-
-
-const VERCEL_API_URL = 'https://api.vercel.com';
-const MAX_TRIES = 5;
-/** The CLI's polling schedule: 1 s for 15 s, 5 s to 1 min, 15 s to 5 min, then 30 s. */
-function pollInterval(elapsedMs) {
-    if (elapsedMs < 15_000)
-        return 1_000;
-    if (elapsedMs < 60_000)
-        return 5_000;
-    if (elapsedMs < 300_000)
-        return 15_000;
-    return 30_000;
-}
-/** Wait before retry `status`: Retry-After clamped to 5-60 s plus up to 1 s jitter; 5 s for 5xx. */
-function retryDelay(status, retryAfter, random) {
-    if (status === 429 || status === 503) {
-        const seconds = Number(retryAfter);
-        const base = Number.isFinite(seconds) && retryAfter !== null ? seconds : 5;
-        return Math.min(60, Math.max(5, base)) * 1000 + Math.floor(random() * 1000);
-    }
-    if (status >= 500)
-        return 5_000;
-    return undefined;
-}
-function toTargets(target) {
-    const list = Array.isArray(target) ? target : typeof target === 'string' ? [target] : [];
-    return list.filter((t) => ['production', 'preview', 'development'].includes(t));
-}
-class VercelProvider {
-    options;
-    description;
-    apiUrl;
-    random;
-    now;
-    projectId;
-    projectName;
-    constructor(options) {
-        this.options = options;
-        this.apiUrl = (options.apiUrl ?? VERCEL_API_URL).replace(/\/+$/, '');
-        this.random = options.random ?? Math.random;
-        this.now = options.now ?? Date.now;
-        this.description = `vercel project ${options.project}${options.teamId ? ` (team ${options.teamId})` : ''}`;
-    }
-    async request(method, path, opts = {}) {
-        const url = new URL(this.apiUrl + path);
-        for (const [k, v] of Object.entries(opts.query ?? {}))
-            url.searchParams.set(k, v);
-        if (this.options.teamId)
-            url.searchParams.set('teamId', this.options.teamId);
-        const what = `${method} ${path}`;
-        let last = '';
-        let tries = 0;
-        for (let attempt = 1; attempt <= MAX_TRIES; attempt++) {
-            tries = attempt;
-            let response;
-            try {
-                response = await this.options.fetch(url, {
-                    method,
-                    headers: {
-                        authorization: `Bearer ${this.options.token}`,
-                        accept: 'application/json',
-                        ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {})
-                    },
-                    body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
-                    signal: AbortSignal.timeout(60_000)
-                });
-            }
-            catch (err) {
-                last = `cannot reach ${url.host}: ${err instanceof Error ? err.message : String(err)}`;
-                if (attempt === MAX_TRIES || opts.retryAll5xx === false)
-                    break;
-                this.options.log?.warn(`Vercel ${what}: ${last}; retrying in 5 s (try ${attempt}/${MAX_TRIES})`);
-                await this.options.sleep(5_000);
-                continue;
-            }
-            const text = await response.text();
-            let body;
-            try {
-                body = text ? JSON.parse(text) : {};
-            }
-            catch {
-                body = { error: { message: text.slice(0, 200) } };
-            }
-            if (response.ok)
-                return { status: response.status, body: body };
-            const error = body.error ?? {};
-            const wait = retryDelay(response.status, response.headers.get('retry-after'), this.random);
-            const retryable = wait !== undefined &&
-                (opts.retryAll5xx !== false || response.status === 429 || response.status === 503);
-            last = `${response.status} ${error.code ?? ''}: ${error.message ?? ''}`.trim();
-            if (!retryable)
-                throw this.mapError(what, response.status, error);
-            if (attempt === MAX_TRIES)
-                break;
-            this.options.log?.warn(`Vercel ${what}: ${last}; retrying in ${formatDuration(wait)} (try ${attempt}/${MAX_TRIES})`);
-            await this.options.sleep(wait);
-        }
-        throw new RollbackError(`Vercel API ${what} still failing after ${tries} ${tries === 1 ? 'try' : 'tries'} (last: ${last})`, 'Vercel is rate limiting or unavailable: check https://www.vercel-status.com and rerun; the rollback converges on a rerun.');
-    }
-    mapError(what, status, error) {
-        const detail = `${status} ${error.code ?? 'error'}: ${error.message ?? 'no message'}`;
-        const project = `\`${this.options.project}\``;
-        if (status === 403 && (error.invalidToken || error.missingToken))
-            return new RollbackError(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${this.options.teamId ? `team ${this.options.teamId}` : 'the project owner'}.`);
-        if (status === 403)
-            return new RollbackError(`Vercel refused ${what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
-        if (status === 404 && /project/i.test(error.message ?? ''))
-            return new RollbackError(`Vercel project ${project} not found (${detail})`, this.options.teamId
-                ? `Check hosting.project (id or name) and that it belongs to team ${this.options.teamId}.`
-                : 'Check hosting.project; if the project belongs to a team, set hosting.team to the team id (team_...).');
-        if (error.code === 'ENV_CONFLICT')
-            return new RollbackError(`Vercel would not upsert \`${error.key ?? '?'}\`: it exists with a different set of targets (${detail})`, 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.');
-        return new RollbackError(`Vercel API ${what} failed (${detail})`);
-    }
-    enc(s) {
-        return encodeURIComponent(s);
-    }
-    async project() {
-        const { body } = await this.request('GET', `/v9/projects/${this.enc(this.options.project)}`);
-        this.projectId = body.id;
-        this.projectName = body.name;
-        return {
-            id: body.id,
-            name: body.name,
-            productionId: body.targets?.production?.id,
-            autoAssign: body.autoAssignCustomDomains !== false
-        };
-    }
-    async autoAssignsProduction() {
-        return (await this.project()).autoAssign;
-    }
-    async promote(id) {
-        if (!this.projectId)
-            await this.project();
-        await this.request('POST', `/v10/projects/${this.enc(this.projectId)}/promote/${this.enc(id)}`, {
-            retryAll5xx: false
-        });
-    }
-    async checkAccess() {
-        await this.project();
-    }
-    /**
-     * Lists without decrypting (so no other variable's value is ever fetched), then reads the
-     * decrypted value of just the named variables, one by one.
-     */
-    async readEnv(keys) {
-        const project = this.enc(this.options.project);
-        const { body } = await this.request('GET', `/v10/projects/${project}/env`);
-        const wanted = (body.envs ?? []).filter(e => keys.includes(String(e.key)) && !e.gitBranch);
-        const result = [];
-        for (const e of wanted) {
-            let value = e.type === 'plain' && typeof e.value === 'string' ? e.value : undefined;
-            if (e.type === 'encrypted') {
-                const { body: one } = await this.request('GET', `/v1/projects/${project}/env/${this.enc(String(e.id))}`);
-                value = typeof one.value === 'string' ? one.value : undefined;
-            }
-            result.push({
-                id: String(e.id),
-                key: String(e.key),
-                value,
-                type: String(e.type),
-                targets: toTargets(e.target),
-                updatedAt: typeof e.updatedAt === 'number' ? e.updatedAt : undefined
-            });
-        }
-        return result;
-    }
-    async setEnv(values, targets) {
-        const keys = Object.keys(values);
-        const current = await this.readEnv(keys);
-        const changes = keys.map(key => {
-            const old = current.find(e => e.key === key && sameTargets(e.targets, targets));
-            return {
-                key,
-                targets,
-                value: values[key],
-                old: old && { value: old.value, type: old.type, readable: old.value !== undefined }
-            };
-        });
-        const payload = changes.map(c => ({
-            key: c.key,
-            value: c.value,
-            // Keep the variable's type; new ones are encrypted (Vercel's default).
-            type: c.old && c.old.type !== 'system' ? c.old.type : 'encrypted',
-            target: targets
-        }));
-        const { body } = await this.request('POST', `/v10/projects/${this.enc(this.options.project)}/env`, {
-            query: { upsert: 'true' },
-            body: payload
-        });
-        const failed = body.failed ?? [];
-        if (failed.length > 0) {
-            const list = failed
-                .map(f => `${f.error?.key ?? '?'} (${f.error?.code ?? 'error'}: ${f.error?.message ?? ''})`)
-                .join('; ');
-            const conflict = failed.some(f => f.error?.code === 'ENV_CONFLICT');
-            throw new RollbackError(`Vercel answered 201 but did not save ${list}`, conflict
-                ? 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.'
-                : 'Check the variable in the Vercel dashboard and rerun: variables already saved are not changed twice.');
-        }
-        return changes;
-    }
-    async currentProductionDeployment() {
-        const project = await this.project();
-        if (project.productionId)
-            return this.getDeployment(project.productionId);
-        const { body } = await this.request('GET', '/v6/deployments', { query: { projectId: project.id, target: 'production', state: 'READY', limit: '20' } });
-        const list = (body.deployments ?? []).map(d => this.fromList(d));
-        return list.find(d => d.aliasAssigned) ?? list[0];
-    }
-    async pendingProductionDeployments(since) {
-        const project = await this.project();
-        const { body } = await this.request('GET', '/v6/deployments', {
-            query: {
-                projectId: project.id,
-                target: 'production',
-                state: 'QUEUED,INITIALIZING,BUILDING,READY',
-                since: String(since),
-                limit: '20'
-            }
-        });
-        return (body.deployments ?? [])
-            .map(d => this.fromList(d))
-            .filter(d => (d.createdAt ?? 0) > since && !(d.state === 'READY' && d.aliasAssigned))
-            .filter(d => !d.aliasError);
-    }
-    fromList(d) {
-        return {
-            id: String(d.uid),
-            url: String(d.url),
-            state: String(d.readyState ?? d.state),
-            aliasAssigned: d.aliasAssigned === true,
-            aliasError: d.aliasError ?? undefined,
-            createdAt: Number(d.createdAt ?? d.created),
-            buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
-            target: typeof d.target === 'string' ? d.target : undefined
-        };
-    }
-    fromV13(d) {
-        return {
-            id: String(d.id),
-            url: String(d.url),
-            state: String(d.readyState),
-            aliasAssigned: d.aliasAssigned === true,
-            aliasError: d.aliasError ?? undefined,
-            errorMessage: typeof d.errorMessage === 'string'
-                ? `${typeof d.errorCode === 'string' ? `${d.errorCode}: ` : ''}${d.errorMessage}`
-                : undefined,
-            createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
-            buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
-            target: typeof d.target === 'string' ? d.target : undefined
-        };
-    }
-    async getDeployment(id) {
-        const { body } = await this.request('GET', `/v13/deployments/${this.enc(id)}`);
-        return this.fromV13(body);
-    }
-    async redeploy(from, meta) {
-        if (!this.projectName || !this.projectId)
-            await this.project();
-        const { body } = await this.request('POST', '/v13/deployments', {
-            query: { forceNew: '1' },
-            body: {
-                name: this.projectName,
-                project: this.projectId,
-                deploymentId: from.id,
-                target: 'production',
-                meta: { action: 'redeploy', ...meta }
-            },
-            // Creating a deployment is not idempotent: retry only what Vercel did not process.
-            retryAll5xx: false
-        });
-        return this.fromV13(body);
-    }
-    async waitForDeployment(id, options) {
-        const started = this.now();
-        let slept = 0;
-        let lastState = '';
-        let promoted = false;
-        for (;;) {
-            const d = await this.getDeployment(id);
-            if (options.promote &&
-                !promoted &&
-                d.state === 'READY' &&
-                !d.aliasAssigned &&
-                !d.aliasError) {
-                await this.promote(d.id);
-                promoted = true;
-                continue;
-            }
-            const stateText = `${d.state}${d.state === 'READY' ? (d.aliasAssigned ? ', alias assigned' : ', alias pending') : ''}`;
-            if (stateText !== lastState)
-                options.onProgress?.(d);
-            lastState = stateText;
-            if (d.aliasError)
-                throw new RollbackError(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
-            if (['ERROR', 'CANCELED'].includes(d.state) || d.state.endsWith('_ERROR'))
-                throw new RollbackError(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
-            if (d.state === 'READY' && d.aliasAssigned)
-                return d;
-            // Virtual time (sum of sleeps) plus real time: bounded both under test and for real.
-            const elapsed = elapsedMs(started, slept, this.now());
-            if (elapsed >= options.timeoutMs)
-                throw new RollbackError(`deployment ${d.id} not live after ${formatDuration(options.timeoutMs)} (last state: ${stateText})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.');
-            const wait = Math.min(pollInterval(elapsed), Math.max(options.timeoutMs - elapsed, 0));
-            await this.options.sleep(wait);
-            slept += wait;
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/providers/github-variables.ts
-/**
- * Hosting through GitHub itself: the flags are repository Actions variables and a deploy is a
- * dispatch of the deploy workflow, watched until its run completes. Changing a variable deploys
- * nothing by itself, and GITHUB_TOKEN cannot write variables (a fine-grained token or App with
- * "Variables: write" is needed): the errors say so.
- */
-
-
-
-
-class GitHubVariablesProvider {
-    options;
-    description;
-    client;
-    now;
-    constructor(options) {
-        this.options = options;
-        const [owner = '', repo = ''] = options.project.split('/');
-        this.client = new GitHubClient({
-            apiUrl: options.apiUrl,
-            token: options.token,
-            owner,
-            repo,
-            proxy: options.proxy
-        });
-        this.now = options.now ?? Date.now;
-        this.description = `GitHub repository ${options.project} (Actions variables, workflow ${options.workflow} on ${options.ref})`;
-    }
-    path(suffix) {
-        return `/repos/${this.options.project}${suffix}`;
-    }
-    runs(query) {
-        const q = new URLSearchParams(query).toString();
-        return this.client.request('GET', this.path(`/actions/workflows/${encodeURIComponent(this.options.workflow)}/runs?${q}`));
-    }
-    toDeployment(run) {
-        const completed = run.status === 'completed';
-        const ok = completed && run.conclusion === 'success';
-        return {
-            id: String(run.id),
-            url: run.html_url.replace(/^https?:\/\//, ''),
-            state: ok ? 'READY' : completed ? 'ERROR' : run.status === 'queued' ? 'QUEUED' : 'BUILDING',
-            aliasAssigned: ok,
-            errorMessage: completed && !ok ? `workflow run ${run.conclusion ?? 'failed'}` : undefined,
-            createdAt: Date.parse(run.created_at),
-            buildingAt: run.run_started_at ? Date.parse(run.run_started_at) : undefined,
-            target: 'production'
-        };
-    }
-    async checkAccess() {
-        await this.client.request('GET', this.path(''));
-        await this.runs({ per_page: '1' });
-    }
-    async readEnv(keys) {
-        const found = [];
-        for (const key of keys) {
-            const v = (await this.client.getVariable(key));
-            if (v)
-                found.push({
-                    id: key,
-                    key,
-                    value: v.value,
-                    type: 'plain',
-                    targets: ['production'],
-                    updatedAt: v.updated_at ? Date.parse(v.updated_at) : undefined
-                });
-        }
-        return found;
-    }
-    async setEnv(values, targets) {
-        if (targets.length !== 1 || targets[0] !== 'production')
-            throw new RollbackError('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
-        const current = await this.readEnv(Object.keys(values));
-        const changes = [];
-        for (const [key, value] of Object.entries(values)) {
-            const old = current.find(e => e.key === key);
-            if (old)
-                await this.client.updateVariable(key, value);
-            else
-                await this.client.request('POST', this.path('/actions/variables'), { name: key, value });
-            changes.push({
-                key,
-                targets,
-                value,
-                old: old && { value: old.value, type: 'plain', readable: true }
-            });
-        }
-        return changes;
-    }
-    async currentProductionDeployment() {
-        const { workflow_runs } = await this.runs({
-            branch: this.options.ref,
-            status: 'success',
-            per_page: '1'
-        });
-        const run = workflow_runs?.[0];
-        return run ? this.toDeployment(run) : undefined;
-    }
-    async pendingProductionDeployments(since) {
-        const { workflow_runs } = await this.runs({ branch: this.options.ref, per_page: '20' });
-        return (workflow_runs ?? [])
-            .filter(r => r.status !== 'completed' && Date.parse(r.created_at) > since)
-            .map(r => this.toDeployment(r));
-    }
-    /** Dispatches the deploy workflow (GitHub answers 204 without the run) and finds its run. */
-    async redeploy(_from, _meta) {
-        const query = { event: 'workflow_dispatch', branch: this.options.ref, per_page: '20' };
-        const known = new Set(((await this.runs(query)).workflow_runs ?? []).map(r => r.id));
-        await this.client.request('POST', this.path(`/actions/workflows/${encodeURIComponent(this.options.workflow)}/dispatches`), { ref: this.options.ref });
-        for (let attempt = 0; attempt < 15; attempt++) {
-            const run = ((await this.runs(query)).workflow_runs ?? []).find(r => !known.has(r.id));
-            if (run)
-                return this.toDeployment(run);
-            await this.options.sleep(2000);
-        }
-        throw new RollbackError(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within 30 s`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.');
-    }
-    async waitForDeployment(id, options) {
-        const started = this.now();
-        let slept = 0;
-        let last = '';
-        for (;;) {
-            const run = await this.client.request('GET', this.path(`/actions/runs/${id}`));
-            const d = this.toDeployment(run);
-            if (d.state !== last)
-                options.onProgress?.(d);
-            last = d.state;
-            if (d.state === 'READY')
-                return d;
-            if (d.state === 'ERROR')
-                throw new RollbackError(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
-            const elapsed = elapsedMs(started, slept, this.now());
-            if (elapsed >= options.timeoutMs)
-                throw new RollbackError(`deploy workflow run ${id} not finished after ${formatDuration(options.timeoutMs)} (${run.status})`, `Watch it at ${run.html_url}, or raise flags.wait-timeout and rerun.`);
-            const wait = Math.min(pollInterval(elapsed), Math.max(options.timeoutMs - elapsed, 0));
-            await this.options.sleep(wait);
-            slept += wait;
-        }
-    }
-    async autoAssignsProduction() {
-        return true;
-    }
-    promote() {
-        return Promise.reject(new RollbackError('github-variables has no promote: a deploy is a run'));
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/providers/index.ts
-/** Builds the hosting provider a runbook names, with the token from secrets or the environment. */
-
+/** Builds the hosting provider a runbook names (through the registry), with its token. */
 
 
 
@@ -36813,577 +38935,30 @@ function hostingToken(source) {
 function createHostingProvider(source, overrides = {}) {
     const hosting = source.hosting;
     if (!hosting)
-        throw new RollbackError('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` to the runbook.');
+        throw new RollbackError('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` (or netlify, github-variables) to the runbook.');
+    const module = providerModule(hosting.provider);
+    if (!module)
+        throw new RollbackError(`hosting.provider \`${hosting.provider}\` is not a known provider`, 'Use one of the providers the runbook schema lists.');
     const tokenEnv = hosting['token-env'];
     const token = hostingToken(source);
     if (!token)
-        throw new RollbackError(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, hosting.provider === 'vercel'
-            ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
-            : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`);
-    switch (hosting.provider) {
-        case 'vercel':
-            return new VercelProvider({
-                apiUrl: hosting['api-url'],
-                token,
-                project: hosting.project,
-                teamId: hosting.team,
-                tokenSource: `the hosting-token input / ${tokenEnv}`,
-                fetch: source.fetch,
-                sleep: ms => source.sleep(ms),
-                log: source.log,
-                ...overrides
-            });
-        case 'github-variables':
-            return new GitHubVariablesProvider({
-                apiUrl: hosting['api-url'] ?? source.githubApiUrl ?? 'https://api.github.com',
-                token,
-                project: hosting.project,
-                workflow: hosting.workflow ?? '',
-                ref: hosting.ref,
-                fetch: source.fetch,
-                sleep: ms => source.sleep(ms),
-                proxy: (0,proxy/* proxySettingsFrom */.Yw)(source.env),
-                now: overrides.now
-            });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/secrets.ts
-
-/** The secret inputs, the variables the runbook names, and the passwords inside URLs. */
-function runSecrets(runbook, env, secrets) {
-    const named = [
-        runbook.hosting?.['token-env'],
-        runbook.database?.['url-env'],
-        runbook.notify?.['webhook-env']
-    ].flatMap(name => (name ? [env[name]] : []));
-    const values = [...Object.values(secrets), ...named].filter((v) => typeof v === 'string' && v.length > 0);
-    return [...values, ...values.flatMap(v => urlPassword(v) ?? [])];
-}
-
-;// CONCATENATED MODULE: ./src/dependencies.ts
-
-
-
-
-
-
-const realSleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
-const NO_PROGRESS = {
-    plannedPhases: [],
-    outputs: {},
-    failed: false,
-    summary: () => ''
-};
-function runLabel(runId, runUrl) {
-    return `run ${runId}${runUrl ? ` (${runUrl})` : ''}`;
-}
-function buildDependencies(options) {
-    const { runbook, env, secrets, request } = options;
-    const clock = { now: options.now ?? Date.now, sleep: options.sleep ?? realSleep };
-    const fetchImpl = options.fetch ?? globalThis.fetch;
-    const redactor = options.redactor ?? primedRedactor(runbook, env, secrets);
-    const databaseSource = {
-        config: runbook.database,
-        inputUrl: secrets.databaseUrl,
-        env,
-        runId: request.runId
+        throw new MissingSecretError(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, module.tokenHint(tokenEnv));
+    // The source's fetch is the entry point's (proxy-aware) one; its sleep is the tests' hook.
+    const clock = {
+        now: overrides.now ?? (() => Date.now()),
+        sleep: ms => source.sleep(ms),
+        random: overrides.random ?? (() => Math.random())
     };
-    const webhookVariable = runbook.notify?.['webhook-env'];
-    return {
-        run: {
-            mode: options.mode,
-            request,
-            runbookName: runbook.name,
-            runUrl: options.github?.runUrl,
-            label: runLabel(request.runId, options.github?.runUrl)
-        },
-        log: options.log,
+    return module.create(hosting, {
+        token,
+        tokenSource: `the hosting-token input / ${tokenEnv}`,
+        fetch: source.fetch,
         clock,
-        redactor,
-        fetch: fetchImpl,
-        checkout: {
-            workdir: options.workdir,
-            env,
-            githubToken: secrets.githubToken,
-            tempDir: env.RUNNER_TEMP,
-            runner: options.gitRunner,
-            log: options.log
-        },
-        database: {
-            settings: () => dbSettings(databaseSource),
-            url: () => secrets.databaseUrl ?? env[runbook.database?.['url-env'] ?? 'DATABASE_URL'] ?? undefined
-        },
-        hosting: {
-            provider: () => createHostingProvider({
-                hosting: runbook.hosting,
-                inputToken: secrets.hostingToken,
-                env,
-                githubApiUrl: options.github?.apiUrl,
-                fetch: fetchImpl,
-                sleep: clock.sleep,
-                log: options.log
-            })
-        },
-        github: githubAccess(options.github, secrets.githubToken, (0,proxy/* proxySettingsFrom */.Yw)(env), options.log),
-        webhook: {
-            variable: webhookVariable,
-            url: webhookVariable ? env[webhookVariable] || undefined : undefined
-        },
-        progress: options.progress ?? NO_PROGRESS
-    };
-}
-function githubAccess(target, token, proxy, log) {
-    let client;
-    return {
-        target,
-        client() {
-            if (!target || !token)
-                return undefined;
-            client ??= new GitHubClient({
-                apiUrl: target.apiUrl,
-                token,
-                owner: target.owner,
-                repo: target.repo,
-                proxy,
-                log
-            });
-            return client;
-        },
-        unavailable: () => !target ? 'no GitHub repository configured' : 'no GitHub token (github-token input)'
-    };
-}
-function primedRedactor(runbook, env, secrets) {
-    const redactor = new Redactor();
-    for (const secret of runSecrets(runbook, env, secrets))
-        redactor.add(secret);
-    return redactor;
-}
-/** The dependencies a phase declared, and nothing else. */
-function pick(deps, names) {
-    const picked = {};
-    for (const name of names)
-        picked[name] = deps[name];
-    return picked;
-}
-
-;// CONCATENATED MODULE: ./src/engine.ts
-
-
-
-function toStepError(err) {
-    if (err instanceof RollbackError)
-        return { message: err.message, hint: err.hint };
-    if (err instanceof Error)
-        return { message: err.message };
-    return { message: String(err) };
-}
-function newJournal(plan, now) {
-    return {
-        command: plan.request.command,
-        runbookName: plan.runbookName,
-        severity: plan.request.severity,
-        environment: plan.policy.environment,
-        status: 'planned',
-        startedAt: new Date(now).toISOString(),
-        steps: plan.steps.map(step => ({
-            id: step.id,
-            phase: step.phase,
-            title: step.title,
-            stage: step.stage,
-            mutates: step.mutates,
-            planned: step.changes,
-            input: step.action,
-            status: 'planned',
-            changed: []
-        })),
-        excluded: plan.excluded,
-        outputs: {},
-        recovery: [],
-        warnings: []
-    };
-}
-function applyNotes(journal, notes) {
-    for (const note of notes) {
-        const record = journal.steps.find(s => s.id === note.stepId);
-        if (!record)
-            continue;
-        if (note.changes)
-            record.planned = note.changes;
-        if (note.details)
-            record.details = { ...record.details, ...note.details };
-    }
-}
-/**
- * Read-only checks of every phase in the plan; all of them, so every problem shows. They run
- * concurrently (a plan waits on git, the database and HTTP at once), except phases that share a
- * resource (`preflightShares`), which take turns. Failures are reported in plan order.
- */
-async function preflight(plan, deps, journal, modules, checked) {
-    const phases = [...new Set(plan.steps.map(s => s.phase))].filter(p => modules[p].preflight);
-    const check = async (phase) => {
-        const started = deps.clock.now();
-        const module = modules[phase];
-        try {
-            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs));
-            if (found.notes)
-                applyNotes(journal, found.notes);
-            for (const [stepId, value] of found.checked ?? [])
-                checked.set(stepId, value);
-            return undefined;
-        }
-        catch (err) {
-            return { phase, error: toStepError(err) };
-        }
-        finally {
-            deps.log.debug(`preflight ${phase}: ${deps.clock.now() - started} ms`);
-        }
-    };
-    const turns = new Map();
-    const outcomes = phases.map(phase => {
-        const shared = modules[phase].preflightShares;
-        if (!shared)
-            return check(phase);
-        const outcome = (turns.get(shared) ?? Promise.resolve()).then(() => check(phase));
-        turns.set(shared, outcome);
-        return outcome;
+        log: source.log,
+        githubApiUrl: source.githubApiUrl
     });
-    return (await Promise.all(outcomes)).filter(f => f !== undefined);
-}
-/** The engine's own record of the run, exposed to phases read-only as `progress`. */
-function progressOf(plan, journal, state, summary) {
-    const plannedPhases = [...new Set(plan.steps.map(s => s.phase))];
-    return {
-        plannedPhases,
-        get outputs() {
-            return journal.outputs;
-        },
-        get failed() {
-            return state.failed;
-        },
-        summary
-    };
-}
-async function engine_execute(plan, base, hooks = {}) {
-    const now = hooks.now ?? base.clock.now;
-    const modules = hooks.modules ?? PHASE_MODULES;
-    const started = now();
-    const journal = newJournal(plan, started);
-    const state = { failed: false };
-    const deps = {
-        ...base,
-        progress: progressOf(plan, journal, state, hooks.summary ?? base.progress.summary)
-    };
-    const log = deps.log;
-    // A report that cannot be written must not stop a rollback halfway: warn and carry on.
-    let saveWarned = false;
-    const save = async () => {
-        try {
-            await hooks.onJournal?.(journal);
-        }
-        catch (err) {
-            if (!saveWarned)
-                log.warn(`could not write the report: ${toStepError(err).message}`);
-            saveWarned = true;
-        }
-    };
-    const finish = async (status) => {
-        journal.status = status;
-        journal.finishedAt = new Date(now()).toISOString();
-        journal.durationMs = now() - started;
-        await save();
-        return journal;
-    };
-    for (const phase of deps.progress.plannedPhases) {
-        try {
-            modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase));
-        }
-        catch (err) {
-            // Only a head start: what it prepares reports its own errors where it is used.
-            log.debug(`warm-up of ${phase}: ${toStepError(err).message}`);
-        }
-    }
-    const checked = new Map();
-    const failures = await preflight(plan, deps, journal, modules, checked);
-    if (plan.request.command === 'plan') {
-        // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.
-        journal.warnings.push(...failures.map(f => `${f.phase} preflight: ${f.error.message}`));
-        return finish('planned');
-    }
-    state.failed = failures.length > 0;
-    if (state.failed) {
-        // Nothing is changed; only the closing steps of phases that passed their checks still run
-        // (so whoever pressed the button hears why).
-        journal.error = {
-            message: failures.map(f => `${f.phase}: ${f.error.message}`).join('; '),
-            hint: failures.flatMap(f => f.error.hint ?? []).join('; ') || undefined
-        };
-    }
-    const failedPhases = new Set(failures.map(f => f.phase));
-    await save();
-    for (const [index, step] of plan.steps.entries()) {
-        const record = journal.steps[index];
-        if ((state.failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
-            record.status = 'skipped';
-            continue;
-        }
-        const module = modules[step.phase];
-        const result = await engine_runStep(module, step, pick(deps, module.needs), checked.get(step.id), {
-            drill: deps.run.mode === 'drill',
-            now,
-            log,
-            record
-        });
-        Object.assign(record, result);
-        Object.assign(journal.outputs, result.outputs);
-        journal.recovery.push(...(result.recovery ?? []));
-        if (result.status === 'failed' && !state.failed) {
-            state.failed = true;
-            journal.error = {
-                message: `${step.id}: ${result.error?.message ?? 'failed'}`,
-                hint: result.error?.hint
-            };
-        }
-        await save();
-    }
-    return finish(state.failed ? 'failed' : 'succeeded');
-}
-async function engine_runStep(module, step, deps, checked, at) {
-    const started = at.now();
-    at.record.startedAt = new Date(started).toISOString();
-    at.log.info(`▶ ${step.id}: ${step.title}`);
-    let result;
-    try {
-        // The registry erases each module's own dependency type; `deps` is what it declared.
-        const own = deps;
-        result = at.drill
-            ? await module.drill(step, own, checked)
-            : await module.run(step, own, checked);
-    }
-    catch (err) {
-        result = { status: 'failed', changed: [], error: toStepError(err) };
-    }
-    const durationMs = at.now() - started;
-    if (result.status === 'failed')
-        at.log.error(`✖ ${step.id}: ${result.error?.message ?? 'failed'}`);
-    else
-        at.log.info(`✔ ${step.id} (${result.status}, ${durationMs} ms)`);
-    return { ...result, durationMs };
 }
 
-;// CONCATENATED MODULE: ./src/plan.ts
-
-
-function severityPolicy(runbook, request) {
-    const override = runbook.severity[request.severity];
-    if (override)
-        return override;
-    const fallback = DEFAULT_SEVERITY_MATRIX[request.severity];
-    return { environment: undefined, ...fallback, phases: [...fallback.phases] };
-}
-function buildPlan(runbook, request, modules = PHASE_MODULES) {
-    const policy = severityPolicy(runbook, request);
-    const steps = [];
-    const excluded = [];
-    for (const phase of PHASES) {
-        if (!policy.phases.includes(phase)) {
-            excluded.push({ phase, reason: `not part of severity ${request.severity}` });
-            continue;
-        }
-        if (request.phases && !request.phases.includes(phase)) {
-            excluded.push({ phase, reason: 'not in the requested phases' });
-            continue;
-        }
-        const phaseSteps = modules[phase].plan(runbook, request);
-        if (phaseSteps.length === 0) {
-            excluded.push({ phase, reason: 'not configured in the runbook' });
-            continue;
-        }
-        const allowed = policy.mutate ? phaseSteps : phaseSteps.filter(step => !step.mutates);
-        if (allowed.length < phaseSteps.length) {
-            excluded.push({
-                phase,
-                reason: `severity ${request.severity} is investigate-only: ${phaseSteps.length - allowed.length} mutating step(s) left out`
-            });
-        }
-        steps.push(...allowed);
-    }
-    const stageOrder = { before: 0, main: 1, finally: 2 };
-    // Array.prototype.sort is stable: phase order is kept inside each stage.
-    steps.sort((a, b) => stageOrder[a.stage] - stageOrder[b.stage]);
-    return { runbookName: runbook.name, request, policy, steps, excluded };
-}
-
-;// CONCATENATED MODULE: ./src/report/markdown.ts
-
-const STATUS_ICON = {
-    planned: '📝',
-    succeeded: '✅',
-    failed: '❌',
-    skipped: '⏭️',
-    warned: '⚠️'
-};
-const RUN_HEADLINE = {
-    planned: '📝 Rollback plan',
-    succeeded: '✅ Rollback succeeded',
-    failed: '❌ Rollback failed'
-};
-function renderMarkdown(journal) {
-    const lines = [];
-    const mode = journal.command === 'drill' ? ' (drill: production untouched)' : '';
-    lines.push(`## ${RUN_HEADLINE[journal.status]}: ${escapeCell(journal.runbookName)}${mode}`, '');
-    const gate = journal.environment
-        ? ` It must run behind the GitHub Environment \`${journal.environment}\` (required reviewers).`
-        : '';
-    lines.push(`Severity **${journal.severity}**.${gate}`, '');
-    if (journal.durationMs !== undefined) {
-        lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '');
-    }
-    if (journal.error) {
-        lines.push(`> **Error:** ${journal.error.message}`);
-        if (journal.error.hint)
-            lines.push(`> **Fix:** ${journal.error.hint}`);
-        lines.push('');
-    }
-    lines.push(...stepTable(journal), '');
-    if (journal.command === 'plan') {
-        if (journal.steps.length > 0)
-            lines.push(...plannedOrder(journal), '');
-    }
-    else if (journal.steps.some(s => s.durationMs !== undefined)) {
-        lines.push(...timeline(journal), '');
-    }
-    if (journal.recovery.length > 0) {
-        lines.push('### Where discarded data was kept', '', ...journal.recovery.map(r => `- ${r}`), '');
-    }
-    if (journal.warnings.length > 0) {
-        lines.push('### Warnings', '', ...journal.warnings.map(w => `- ${w}`), '');
-    }
-    if (journal.excluded.length > 0) {
-        lines.push('<details><summary>Phases left out</summary>', '');
-        lines.push(...journal.excluded.map(e => `- **${e.phase}**: ${e.reason}`), '', '</details>', '');
-    }
-    return lines.join('\n');
-}
-function stepTable(journal) {
-    const showPlanned = journal.command === 'plan';
-    const rows = [
-        `| Step | Status | Duration | ${showPlanned ? 'Would change' : 'Changed'} |`,
-        '| --- | --- | --- | --- |'
-    ];
-    for (const step of journal.steps) {
-        const changes = showPlanned || step.status === 'skipped' ? step.planned : step.changed;
-        const note = step.error
-            ? [`**${step.error.message}**${step.error.hint ? ` (${step.error.hint})` : ''}`]
-            : [];
-        rows.push(`| ${escapeCell(step.title)} | ${STATUS_ICON[step.status]} ${step.status} | ${step.durationMs === undefined ? '' : formatDuration(step.durationMs)} | ${[...note, ...changes].map(escapeCell).join('<br>') || '—'} |`);
-    }
-    if (journal.steps.length === 0)
-        rows.push('| (no steps) | | | |');
-    return rows;
-}
-/** A mermaid gantt chart: one bar per step that ran, on a real time axis. */
-function timeline(journal) {
-    const lines = [
-        '```mermaid',
-        'gantt',
-        '  dateFormat x',
-        '  axisFormat %M:%S',
-        '  title Rollback timeline'
-    ];
-    let section = '';
-    for (const step of journal.steps) {
-        if (!step.startedAt || step.durationMs === undefined)
-            continue;
-        if (step.phase !== section) {
-            section = step.phase;
-            lines.push(`  section ${section}`);
-        }
-        const start = Date.parse(step.startedAt);
-        const tag = step.status === 'failed' ? 'crit, ' : step.status === 'warned' ? 'active, ' : '';
-        lines.push(`  ${mermaidLabel(step.title)} :${tag}${start}, ${start + Math.max(step.durationMs, 1)}`);
-    }
-    lines.push('```');
-    return lines;
-}
-const STAGE_NAME = {
-    before: 'Before the rollback',
-    main: 'The rollback',
-    finally: 'Afterwards, whatever happened'
-};
-/** A plan has no times yet: a mermaid timeline of the order the steps will run in, by stage. */
-function plannedOrder(journal) {
-    const lines = ['```mermaid', 'timeline', '  title Order of the steps'];
-    let stage = '';
-    for (const step of journal.steps) {
-        if (step.stage !== stage) {
-            stage = step.stage;
-            lines.push(`  section ${STAGE_NAME[step.stage]}`);
-        }
-        lines.push(`    ${step.phase} : ${mermaidLabel(step.title)}`);
-    }
-    lines.push('```');
-    return lines;
-}
-/**
- * Mermaid reads `:`, `#` and `;` as syntax in gantt and timeline lines; a line break would start
- * a new line of the chart and three backticks would end the code block.
- */
-function mermaidLabel(title) {
-    return title.replace(/[:#;`]|\r?\n/g, ' ');
-}
-function escapeCell(text) {
-    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-}
-
-;// CONCATENATED MODULE: ./src/report/text.ts
-
-function renderText(journal) {
-    const lines = [];
-    const drill = journal.command === 'drill' ? ' (drill)' : '';
-    lines.push(`Rollback ${journal.runbookName}: ${journal.status.toUpperCase()}${drill}`);
-    const gate = journal.environment
-        ? `, to run behind the GitHub Environment ${journal.environment} (required reviewers)`
-        : '';
-    const started = journal.durationMs === undefined ? '' : `; started ${journal.startedAt}`;
-    lines.push(`Severity ${journal.severity}${gate}${started}.`);
-    if (journal.error) {
-        lines.push(`  error: ${journal.error.message}`);
-        if (journal.error.hint)
-            lines.push(`  fix:   ${journal.error.hint}`);
-    }
-    lines.push('');
-    // One line per step (status, time, title, when it started: the timeline), what it changed
-    // indented below: long titles and long change lists stay readable in any terminal width.
-    const runStart = Date.parse(journal.startedAt);
-    for (const step of journal.steps) {
-        const time = step.durationMs === undefined ? '' : formatDuration(step.durationMs);
-        const at = step.startedAt ? `at +${formatDuration(Date.parse(step.startedAt) - runStart)}` : '';
-        const changes = journal.command === 'plan' || step.status === 'skipped' ? step.planned : step.changed;
-        const notes = step.error ? [`error: ${step.error.message}`, ...changes] : changes;
-        lines.push(`${step.status.padEnd(9)} ${time.padStart(8)}  ${step.title}${at ? `  (${at})` : ''}`);
-        for (const note of notes)
-            lines.push(`${' '.repeat(20)}- ${indentContinuation(note, 22)}`);
-    }
-    for (const [title, items] of [
-        ['Where discarded data was kept:', journal.recovery],
-        ['Warnings:', journal.warnings],
-        ['Left out:', journal.excluded.map(e => `${e.phase}: ${e.reason}`)]
-    ]) {
-        if (items.length === 0)
-            continue;
-        lines.push('', title, ...items.map(i => `  - ${indentContinuation(i, 4)}`));
-    }
-    if (journal.durationMs !== undefined)
-        lines.push('', `Took ${formatDuration(journal.durationMs)}.`);
-    return lines.join('\n');
-}
-function indentContinuation(text, width) {
-    return text.replace(/\n/g, `\n${' '.repeat(width)}`);
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/runbook/validate.generated.ts
 // @ts-nocheck
 /* eslint-disable */
@@ -37391,17 +38966,17 @@ var dist = __nccwpck_require__(8815);
 
 const validate = validate20;
 /* harmony default export */ const validate_generated = ((/* unused pure expression or super */ null && (validate20)));
-const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "type": "object", "properties": { "provider": { "type": "string", "enum": ["vercel", "github-variables"], "description": "Hosting platform whose API flips the flags: vercel (project env + redeploy), or github-variables (repository Actions variables + dispatch of the deploy workflow)." }, "project": { "type": "string", "minLength": 1, "description": "Project id or name (vercel); owner/repo (github-variables)." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." }, "api-url": { "description": "API base URL; defaults to the provider (tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "github-variables: the deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "github-variables: branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "description": "Duration: a whole number followed by ms, s, m or h." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)" }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
+const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = ((s) => { let n = 0; for (const _ of s)
     n++; return n; });
 const pattern4 = new RegExp("^[A-Z_][A-Z0-9_]*$", "u");
 const pattern5 = new RegExp("^https?:\\/\\/[^\\s]+$", "u");
-const pattern6 = new RegExp("^[A-Za-z0-9._-]+$", "u");
-const pattern7 = new RegExp("^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "u");
-const pattern8 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
-const pattern9 = new RegExp("^\\d+(ms|s|m|h)$", "u");
-const pattern17 = new RegExp("^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "u");
+const pattern10 = new RegExp("^[A-Za-z0-9._-]+$", "u");
+const pattern11 = new RegExp("^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "u");
+const pattern12 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern13 = new RegExp("^\\d+(ms|s|m|h)$", "u");
+const pattern22 = new RegExp("^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "u");
 function validate20(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) { /*# sourceURL="https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json" */ ; let vErrors = null; let errors = 0; const evaluated0 = validate20.evaluated; if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
 } if (evaluated0.dynamicItems) {
@@ -37982,157 +39557,156 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
     if (data.hosting !== undefined) {
         let data28 = data.hosting;
         if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
-            if (data28["token-env"] === undefined) {
-                data28["token-env"] = "VERCEL_TOKEN";
-            }
-            if (data28.ref === undefined) {
-                data28.ref = "main";
-            }
-            if (data28.provider === undefined) {
-                const err46 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/required", keyword: "required", params: { missingProperty: "provider" }, message: "must have required property '" + "provider" + "'" };
-                if (vErrors === null) {
-                    vErrors = [err46];
-                }
-                else {
-                    vErrors.push(err46);
-                }
-                errors++;
-            }
-            if (data28.project === undefined) {
-                const err47 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/required", keyword: "required", params: { missingProperty: "project" }, message: "must have required property '" + "project" + "'" };
-                if (vErrors === null) {
-                    vErrors = [err47];
-                }
-                else {
-                    vErrors.push(err47);
-                }
-                errors++;
-            }
-            for (const key6 in data28) {
-                if (!(((((((key6 === "provider") || (key6 === "project")) || (key6 === "team")) || (key6 === "token-env")) || (key6 === "api-url")) || (key6 === "workflow")) || (key6 === "ref"))) {
-                    const err48 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err48];
-                    }
-                    else {
-                        vErrors.push(err48);
-                    }
-                    errors++;
-                }
-            }
-            if (data28.provider !== undefined) {
-                let data29 = data28.provider;
-                if (typeof data29 !== "string") {
-                    const err49 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/properties/provider/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err49];
-                    }
-                    else {
-                        vErrors.push(err49);
-                    }
-                    errors++;
-                }
-                if (!((data29 === "vercel") || (data29 === "github-variables"))) {
-                    const err50 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/properties/provider/enum", keyword: "enum", params: { allowedValues: schema31.properties.hosting.properties.provider.enum }, message: "must be equal to one of the allowed values" };
-                    if (vErrors === null) {
-                        vErrors = [err50];
-                    }
-                    else {
-                        vErrors.push(err50);
-                    }
-                    errors++;
-                }
-            }
-            if (data28.project !== undefined) {
-                let data30 = data28.project;
-                if (typeof data30 === "string") {
-                    if (func2(data30) < 1) {
-                        const err51 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/properties/project/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                        if (vErrors === null) {
-                            vErrors = [err51];
+            const tag0 = data28.provider;
+            if (typeof tag0 == "string") {
+                if (tag0 === "vercel") {
+                    if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
+                        if (data28["token-env"] === undefined) {
+                            data28["token-env"] = "VERCEL_TOKEN";
+                        }
+                        if (data28.provider === undefined) {
+                            const err46 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/0/required", keyword: "required", params: { missingProperty: "provider" }, message: "must have required property '" + "provider" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err46];
+                            }
+                            else {
+                                vErrors.push(err46);
+                            }
+                            errors++;
+                        }
+                        if (data28.project === undefined) {
+                            const err47 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/0/required", keyword: "required", params: { missingProperty: "project" }, message: "must have required property '" + "project" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err47];
+                            }
+                            else {
+                                vErrors.push(err47);
+                            }
+                            errors++;
+                        }
+                        for (const key6 in data28) {
+                            if (!(((((key6 === "provider") || (key6 === "project")) || (key6 === "team")) || (key6 === "token-env")) || (key6 === "api-url"))) {
+                                const err48 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key6 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err48];
+                                }
+                                else {
+                                    vErrors.push(err48);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.provider !== undefined) {
+                            let data29 = data28.provider;
+                            if (typeof data29 !== "string") {
+                                const err49 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/0/properties/provider/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err49];
+                                }
+                                else {
+                                    vErrors.push(err49);
+                                }
+                                errors++;
+                            }
+                            if ("vercel" !== data29) {
+                                const err50 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/0/properties/provider/const", keyword: "const", params: { allowedValue: "vercel" }, message: "must be equal to constant" };
+                                if (vErrors === null) {
+                                    vErrors = [err50];
+                                }
+                                else {
+                                    vErrors.push(err50);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.project !== undefined) {
+                            let data30 = data28.project;
+                            if (typeof data30 === "string") {
+                                if (func2(data30) < 1) {
+                                    const err51 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/0/properties/project/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err51];
+                                    }
+                                    else {
+                                        vErrors.push(err51);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err52 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/0/properties/project/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err52];
+                                }
+                                else {
+                                    vErrors.push(err52);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.team !== undefined) {
+                            if (typeof data28.team !== "string") {
+                                const err53 = { instancePath: instancePath + "/hosting/team", schemaPath: "#/properties/hosting/oneOf/0/properties/team/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err53];
+                                }
+                                else {
+                                    vErrors.push(err53);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data32 = data28["token-env"];
+                        if (typeof data32 === "string") {
+                            if (!pattern4.test(data32)) {
+                                const err54 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/0/properties/token-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err54];
+                                }
+                                else {
+                                    vErrors.push(err54);
+                                }
+                                errors++;
+                            }
                         }
                         else {
-                            vErrors.push(err51);
+                            const err55 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/0/properties/token-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err55];
+                            }
+                            else {
+                                vErrors.push(err55);
+                            }
+                            errors++;
                         }
-                        errors++;
-                    }
-                }
-                else {
-                    const err52 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/properties/project/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err52];
-                    }
-                    else {
-                        vErrors.push(err52);
-                    }
-                    errors++;
-                }
-            }
-            if (data28.team !== undefined) {
-                if (typeof data28.team !== "string") {
-                    const err53 = { instancePath: instancePath + "/hosting/team", schemaPath: "#/properties/hosting/properties/team/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err53];
-                    }
-                    else {
-                        vErrors.push(err53);
-                    }
-                    errors++;
-                }
-            }
-            let data32 = data28["token-env"];
-            if (typeof data32 === "string") {
-                if (!pattern4.test(data32)) {
-                    const err54 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/properties/token-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err54];
-                    }
-                    else {
-                        vErrors.push(err54);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err55 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/properties/token-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err55];
-                }
-                else {
-                    vErrors.push(err55);
-                }
-                errors++;
-            }
-            if (data28["api-url"] !== undefined) {
-                let data33 = data28["api-url"];
-                if (typeof data33 === "string") {
-                    if (!pattern5.test(data33)) {
-                        const err56 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/properties/api-url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
-                        if (vErrors === null) {
-                            vErrors = [err56];
+                        if (data28["api-url"] !== undefined) {
+                            let data33 = data28["api-url"];
+                            if (typeof data33 === "string") {
+                                if (!pattern5.test(data33)) {
+                                    const err56 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/0/properties/api-url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err56];
+                                    }
+                                    else {
+                                        vErrors.push(err56);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err57 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/0/properties/api-url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err57];
+                                }
+                                else {
+                                    vErrors.push(err57);
+                                }
+                                errors++;
+                            }
                         }
-                        else {
-                            vErrors.push(err56);
-                        }
-                        errors++;
-                    }
-                }
-                else {
-                    const err57 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/properties/api-url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err57];
                     }
                     else {
-                        vErrors.push(err57);
-                    }
-                    errors++;
-                }
-            }
-            if (data28.workflow !== undefined) {
-                let data34 = data28.workflow;
-                if (typeof data34 === "string") {
-                    if (!pattern6.test(data34)) {
-                        const err58 = { instancePath: instancePath + "/hosting/workflow", schemaPath: "#/properties/hosting/properties/workflow/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._-]+$" }, message: "must match pattern \"" + "^[A-Za-z0-9._-]+$" + "\"" };
+                        const err58 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
                             vErrors = [err58];
                         }
@@ -38141,95 +39715,84 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
+                    var props0 = true;
                 }
-                else {
-                    const err59 = { instancePath: instancePath + "/hosting/workflow", schemaPath: "#/properties/hosting/properties/workflow/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err59];
-                    }
-                    else {
-                        vErrors.push(err59);
-                    }
-                    errors++;
-                }
-            }
-            let data35 = data28.ref;
-            if (typeof data35 === "string") {
-                if (!pattern7.test(data35)) {
-                    const err60 = { instancePath: instancePath + "/hosting/ref", schemaPath: "#/properties/hosting/properties/ref/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err60];
-                    }
-                    else {
-                        vErrors.push(err60);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err61 = { instancePath: instancePath + "/hosting/ref", schemaPath: "#/properties/hosting/properties/ref/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err61];
-                }
-                else {
-                    vErrors.push(err61);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err62 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err62];
-            }
-            else {
-                vErrors.push(err62);
-            }
-            errors++;
-        }
-    }
-    if (data.flags !== undefined) {
-        let data36 = data.flags;
-        if (data36 && typeof data36 == "object" && !Array.isArray(data36)) {
-            if (data36.targets === undefined) {
-                data36.targets = ["production"];
-            }
-            if (data36.redeploy === undefined) {
-                data36.redeploy = true;
-            }
-            if (data36["wait-timeout"] === undefined) {
-                data36["wait-timeout"] = "15m";
-            }
-            if (data36.set === undefined) {
-                const err63 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
-                if (vErrors === null) {
-                    vErrors = [err63];
-                }
-                else {
-                    vErrors.push(err63);
-                }
-                errors++;
-            }
-            for (const key7 in data36) {
-                if (!((((key7 === "set") || (key7 === "targets")) || (key7 === "redeploy")) || (key7 === "wait-timeout"))) {
-                    const err64 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err64];
-                    }
-                    else {
-                        vErrors.push(err64);
-                    }
-                    errors++;
-                }
-            }
-            if (data36.set !== undefined) {
-                let data37 = data36.set;
-                if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
-                    for (const key8 in data37) {
-                        const _errs85 = errors;
-                        if (typeof key8 === "string") {
-                            if (!pattern8.test(key8)) {
-                                const err65 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }, message: "must match pattern \"" + "^[A-Za-z_][A-Za-z0-9_]*$" + "\"", propertyName: key8 };
+                else if (tag0 === "netlify") {
+                    if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
+                        if (data28["token-env"] === undefined) {
+                            data28["token-env"] = "NETLIFY_AUTH_TOKEN";
+                        }
+                        if (data28.provider === undefined) {
+                            const err59 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/1/required", keyword: "required", params: { missingProperty: "provider" }, message: "must have required property '" + "provider" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err59];
+                            }
+                            else {
+                                vErrors.push(err59);
+                            }
+                            errors++;
+                        }
+                        if (data28.project === undefined) {
+                            const err60 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/1/required", keyword: "required", params: { missingProperty: "project" }, message: "must have required property '" + "project" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err60];
+                            }
+                            else {
+                                vErrors.push(err60);
+                            }
+                            errors++;
+                        }
+                        for (const key7 in data28) {
+                            if (!(((((key7 === "provider") || (key7 === "project")) || (key7 === "account")) || (key7 === "token-env")) || (key7 === "api-url"))) {
+                                const err61 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key7 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err61];
+                                }
+                                else {
+                                    vErrors.push(err61);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.provider !== undefined) {
+                            let data34 = data28.provider;
+                            if (typeof data34 !== "string") {
+                                const err62 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/1/properties/provider/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err62];
+                                }
+                                else {
+                                    vErrors.push(err62);
+                                }
+                                errors++;
+                            }
+                            if ("netlify" !== data34) {
+                                const err63 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/1/properties/provider/const", keyword: "const", params: { allowedValue: "netlify" }, message: "must be equal to constant" };
+                                if (vErrors === null) {
+                                    vErrors = [err63];
+                                }
+                                else {
+                                    vErrors.push(err63);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.project !== undefined) {
+                            let data35 = data28.project;
+                            if (typeof data35 === "string") {
+                                if (func2(data35) < 1) {
+                                    const err64 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/1/properties/project/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err64];
+                                    }
+                                    else {
+                                        vErrors.push(err64);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err65 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/1/properties/project/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err65];
                                 }
@@ -38239,79 +39802,82 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        else {
-                            const err66 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key8 };
-                            if (vErrors === null) {
-                                vErrors = [err66];
+                        if (data28.account !== undefined) {
+                            let data36 = data28.account;
+                            if (typeof data36 === "string") {
+                                if (func2(data36) < 1) {
+                                    const err66 = { instancePath: instancePath + "/hosting/account", schemaPath: "#/properties/hosting/oneOf/1/properties/account/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err66];
+                                    }
+                                    else {
+                                        vErrors.push(err66);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err66);
+                                const err67 = { instancePath: instancePath + "/hosting/account", schemaPath: "#/properties/hosting/oneOf/1/properties/account/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err67];
+                                }
+                                else {
+                                    vErrors.push(err67);
+                                }
+                                errors++;
                             }
-                            errors++;
                         }
-                        var valid16 = _errs85 === errors;
-                        if (!valid16) {
-                            const err67 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key8 }, message: "property name must be valid" };
-                            if (vErrors === null) {
-                                vErrors = [err67];
+                        let data37 = data28["token-env"];
+                        if (typeof data37 === "string") {
+                            if (!pattern4.test(data37)) {
+                                const err68 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/1/properties/token-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err68];
+                                }
+                                else {
+                                    vErrors.push(err68);
+                                }
+                                errors++;
                             }
-                            else {
-                                vErrors.push(err67);
-                            }
-                            errors++;
-                        }
-                    }
-                    for (const key9 in data37) {
-                        if (typeof data37[key9] !== "string") {
-                            const err68 = { instancePath: instancePath + "/flags/set/" + key9.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/flags/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err68];
-                            }
-                            else {
-                                vErrors.push(err68);
-                            }
-                            errors++;
-                        }
-                    }
-                }
-                else {
-                    const err69 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err69];
-                    }
-                    else {
-                        vErrors.push(err69);
-                    }
-                    errors++;
-                }
-            }
-            let data39 = data36.targets;
-            if (Array.isArray(data39)) {
-                if (data39.length < 1) {
-                    const err70 = { instancePath: instancePath + "/flags/targets", schemaPath: "#/properties/flags/properties/targets/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
-                    if (vErrors === null) {
-                        vErrors = [err70];
-                    }
-                    else {
-                        vErrors.push(err70);
-                    }
-                    errors++;
-                }
-                const len4 = data39.length;
-                for (let i4 = 0; i4 < len4; i4++) {
-                    let data40 = data39[i4];
-                    if (typeof data40 !== "string") {
-                        const err71 = { instancePath: instancePath + "/flags/targets/" + i4, schemaPath: "#/properties/flags/properties/targets/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err71];
                         }
                         else {
-                            vErrors.push(err71);
+                            const err69 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/1/properties/token-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err69];
+                            }
+                            else {
+                                vErrors.push(err69);
+                            }
+                            errors++;
                         }
-                        errors++;
+                        if (data28["api-url"] !== undefined) {
+                            let data38 = data28["api-url"];
+                            if (typeof data38 === "string") {
+                                if (!pattern5.test(data38)) {
+                                    const err70 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/1/properties/api-url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err70];
+                                    }
+                                    else {
+                                        vErrors.push(err70);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err71 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/1/properties/api-url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err71];
+                                }
+                                else {
+                                    vErrors.push(err71);
+                                }
+                                errors++;
+                            }
+                        }
                     }
-                    if (!(((data40 === "production") || (data40 === "preview")) || (data40 === "development"))) {
-                        const err72 = { instancePath: instancePath + "/flags/targets/" + i4, schemaPath: "#/properties/flags/properties/targets/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.flags.properties.targets.items.enum }, message: "must be equal to one of the allowed values" };
+                    else {
+                        const err72 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
                             vErrors = [err72];
                         }
@@ -38320,133 +39886,126 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                }
-            }
-            else {
-                const err73 = { instancePath: instancePath + "/flags/targets", schemaPath: "#/properties/flags/properties/targets/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err73];
-                }
-                else {
-                    vErrors.push(err73);
-                }
-                errors++;
-            }
-            if (typeof data36.redeploy !== "boolean") {
-                const err74 = { instancePath: instancePath + "/flags/redeploy", schemaPath: "#/properties/flags/properties/redeploy/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
-                if (vErrors === null) {
-                    vErrors = [err74];
-                }
-                else {
-                    vErrors.push(err74);
-                }
-                errors++;
-            }
-            let data42 = data36["wait-timeout"];
-            if (typeof data42 === "string") {
-                if (!pattern9.test(data42)) {
-                    const err75 = { instancePath: instancePath + "/flags/wait-timeout", schemaPath: "#/properties/flags/properties/wait-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err75];
+                    if (props0 !== true) {
+                        props0 = true;
                     }
-                    else {
-                        vErrors.push(err75);
-                    }
-                    errors++;
                 }
-            }
-            else {
-                const err76 = { instancePath: instancePath + "/flags/wait-timeout", schemaPath: "#/properties/flags/properties/wait-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err76];
-                }
-                else {
-                    vErrors.push(err76);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err77 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err77];
-            }
-            else {
-                vErrors.push(err77);
-            }
-            errors++;
-        }
-    }
-    if (data.verify !== undefined) {
-        let data43 = data.verify;
-        if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
-            if (data43.checks === undefined) {
-                data43.checks = [];
-            }
-            for (const key10 in data43) {
-                if (!((key10 === "checks") || (key10 === "smoke"))) {
-                    const err78 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key10 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err78];
-                    }
-                    else {
-                        vErrors.push(err78);
-                    }
-                    errors++;
-                }
-            }
-            let data44 = data43.checks;
-            if (Array.isArray(data44)) {
-                const len5 = data44.length;
-                for (let i5 = 0; i5 < len5; i5++) {
-                    let data45 = data44[i5];
-                    if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
-                        if (data45["expect-status"] === undefined) {
-                            data45["expect-status"] = 200;
+                else if (tag0 === "github-variables") {
+                    if (data28 && typeof data28 == "object" && !Array.isArray(data28)) {
+                        if (data28["token-env"] === undefined) {
+                            data28["token-env"] = "GH_VARIABLES_TOKEN";
                         }
-                        if (data45.timeout === undefined) {
-                            data45.timeout = "5m";
+                        if (data28.ref === undefined) {
+                            data28.ref = "main";
                         }
-                        if (data45.interval === undefined) {
-                            data45.interval = "10s";
-                        }
-                        if (data45.name === undefined) {
-                            const err79 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                        if (data28.provider === undefined) {
+                            const err73 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/2/required", keyword: "required", params: { missingProperty: "provider" }, message: "must have required property '" + "provider" + "'" };
                             if (vErrors === null) {
-                                vErrors = [err79];
+                                vErrors = [err73];
                             }
                             else {
-                                vErrors.push(err79);
+                                vErrors.push(err73);
                             }
                             errors++;
                         }
-                        if (data45.url === undefined) {
-                            const err80 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
+                        if (data28.project === undefined) {
+                            const err74 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/2/required", keyword: "required", params: { missingProperty: "project" }, message: "must have required property '" + "project" + "'" };
                             if (vErrors === null) {
-                                vErrors = [err80];
+                                vErrors = [err74];
                             }
                             else {
-                                vErrors.push(err80);
+                                vErrors.push(err74);
                             }
                             errors++;
                         }
-                        for (const key11 in data45) {
-                            if (!(((((((key11 === "name") || (key11 === "url")) || (key11 === "expect-status")) || (key11 === "expect-text")) || (key11 === "reject-text")) || (key11 === "timeout")) || (key11 === "interval"))) {
-                                const err81 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key11 }, message: "must NOT have additional properties" };
+                        for (const key8 in data28) {
+                            if (!((((((key8 === "provider") || (key8 === "project")) || (key8 === "token-env")) || (key8 === "api-url")) || (key8 === "workflow")) || (key8 === "ref"))) {
+                                const err75 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/2/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key8 }, message: "must NOT have additional properties" };
                                 if (vErrors === null) {
-                                    vErrors = [err81];
+                                    vErrors = [err75];
                                 }
                                 else {
-                                    vErrors.push(err81);
+                                    vErrors.push(err75);
                                 }
                                 errors++;
                             }
                         }
-                        if (data45.name !== undefined) {
-                            let data46 = data45.name;
-                            if (typeof data46 === "string") {
-                                if (func2(data46) < 1) {
-                                    const err82 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                        if (data28.provider !== undefined) {
+                            let data39 = data28.provider;
+                            if (typeof data39 !== "string") {
+                                const err76 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/2/properties/provider/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err76];
+                                }
+                                else {
+                                    vErrors.push(err76);
+                                }
+                                errors++;
+                            }
+                            if ("github-variables" !== data39) {
+                                const err77 = { instancePath: instancePath + "/hosting/provider", schemaPath: "#/properties/hosting/oneOf/2/properties/provider/const", keyword: "const", params: { allowedValue: "github-variables" }, message: "must be equal to constant" };
+                                if (vErrors === null) {
+                                    vErrors = [err77];
+                                }
+                                else {
+                                    vErrors.push(err77);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data28.project !== undefined) {
+                            let data40 = data28.project;
+                            if (typeof data40 === "string") {
+                                if (func2(data40) < 1) {
+                                    const err78 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/2/properties/project/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err78];
+                                    }
+                                    else {
+                                        vErrors.push(err78);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err79 = { instancePath: instancePath + "/hosting/project", schemaPath: "#/properties/hosting/oneOf/2/properties/project/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err79];
+                                }
+                                else {
+                                    vErrors.push(err79);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data41 = data28["token-env"];
+                        if (typeof data41 === "string") {
+                            if (!pattern4.test(data41)) {
+                                const err80 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/2/properties/token-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err80];
+                                }
+                                else {
+                                    vErrors.push(err80);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err81 = { instancePath: instancePath + "/hosting/token-env", schemaPath: "#/properties/hosting/oneOf/2/properties/token-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err81];
+                            }
+                            else {
+                                vErrors.push(err81);
+                            }
+                            errors++;
+                        }
+                        if (data28["api-url"] !== undefined) {
+                            let data42 = data28["api-url"];
+                            if (typeof data42 === "string") {
+                                if (!pattern5.test(data42)) {
+                                    const err82 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/2/properties/api-url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
                                     if (vErrors === null) {
                                         vErrors = [err82];
                                     }
@@ -38457,7 +40016,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                             }
                             else {
-                                const err83 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err83 = { instancePath: instancePath + "/hosting/api-url", schemaPath: "#/properties/hosting/oneOf/2/properties/api-url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err83];
                                 }
@@ -38467,11 +40026,11 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data45.url !== undefined) {
-                            let data47 = data45.url;
-                            if (typeof data47 === "string") {
-                                if (!pattern5.test(data47)) {
-                                    const err84 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                        if (data28.workflow !== undefined) {
+                            let data43 = data28.workflow;
+                            if (typeof data43 === "string") {
+                                if (!pattern10.test(data43)) {
+                                    const err84 = { instancePath: instancePath + "/hosting/workflow", schemaPath: "#/properties/hosting/oneOf/2/properties/workflow/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z0-9._-]+$" }, message: "must match pattern \"" + "^[A-Za-z0-9._-]+$" + "\"" };
                                     if (vErrors === null) {
                                         vErrors = [err84];
                                     }
@@ -38482,7 +40041,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                             }
                             else {
-                                const err85 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err85 = { instancePath: instancePath + "/hosting/workflow", schemaPath: "#/properties/hosting/oneOf/2/properties/workflow/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err85];
                                 }
@@ -38492,372 +40051,384 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        let data48 = data45["expect-status"];
-                        if (!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))) {
-                            const err86 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                            if (vErrors === null) {
-                                vErrors = [err86];
-                            }
-                            else {
-                                vErrors.push(err86);
-                            }
-                            errors++;
-                        }
-                        if ((typeof data48 == "number") && (isFinite(data48))) {
-                            if (data48 > 599 || isNaN(data48)) {
-                                const err87 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
+                        let data44 = data28.ref;
+                        if (typeof data44 === "string") {
+                            if (!pattern11.test(data44)) {
+                                const err86 = { instancePath: instancePath + "/hosting/ref", schemaPath: "#/properties/hosting/oneOf/2/properties/ref/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
                                 if (vErrors === null) {
-                                    vErrors = [err87];
+                                    vErrors = [err86];
                                 }
                                 else {
-                                    vErrors.push(err87);
-                                }
-                                errors++;
-                            }
-                            if (data48 < 100 || isNaN(data48)) {
-                                const err88 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
-                                if (vErrors === null) {
-                                    vErrors = [err88];
-                                }
-                                else {
-                                    vErrors.push(err88);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data45["expect-text"] !== undefined) {
-                            if (typeof data45["expect-text"] !== "string") {
-                                const err89 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-text", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err89];
-                                }
-                                else {
-                                    vErrors.push(err89);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data45["reject-text"] !== undefined) {
-                            if (typeof data45["reject-text"] !== "string") {
-                                const err90 = { instancePath: instancePath + "/verify/checks/" + i5 + "/reject-text", schemaPath: "#/properties/verify/properties/checks/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err90];
-                                }
-                                else {
-                                    vErrors.push(err90);
-                                }
-                                errors++;
-                            }
-                        }
-                        let data51 = data45.timeout;
-                        if (typeof data51 === "string") {
-                            if (!pattern9.test(data51)) {
-                                const err91 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err91];
-                                }
-                                else {
-                                    vErrors.push(err91);
+                                    vErrors.push(err86);
                                 }
                                 errors++;
                             }
                         }
                         else {
-                            const err92 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            const err87 = { instancePath: instancePath + "/hosting/ref", schemaPath: "#/properties/hosting/oneOf/2/properties/ref/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
-                                vErrors = [err92];
+                                vErrors = [err87];
                             }
                             else {
-                                vErrors.push(err92);
-                            }
-                            errors++;
-                        }
-                        let data52 = data45.interval;
-                        if (typeof data52 === "string") {
-                            if (!pattern9.test(data52)) {
-                                const err93 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err93];
-                                }
-                                else {
-                                    vErrors.push(err93);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err94 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err94];
-                            }
-                            else {
-                                vErrors.push(err94);
+                                vErrors.push(err87);
                             }
                             errors++;
                         }
                     }
                     else {
-                        const err95 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        const err88 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/oneOf/2/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
-                            vErrors = [err95];
+                            vErrors = [err88];
                         }
                         else {
-                            vErrors.push(err95);
+                            vErrors.push(err88);
                         }
                         errors++;
                     }
-                }
-            }
-            else {
-                const err96 = { instancePath: instancePath + "/verify/checks", schemaPath: "#/properties/verify/properties/checks/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err96];
-                }
-                else {
-                    vErrors.push(err96);
-                }
-                errors++;
-            }
-            if (data43.smoke !== undefined) {
-                let data53 = data43.smoke;
-                if (data53 && typeof data53 == "object" && !Array.isArray(data53)) {
-                    if (data53.timeout === undefined) {
-                        data53.timeout = "5m";
-                    }
-                    if (data53.run === undefined) {
-                        const err97 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/required", keyword: "required", params: { missingProperty: "run" }, message: "must have required property '" + "run" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err97];
-                        }
-                        else {
-                            vErrors.push(err97);
-                        }
-                        errors++;
-                    }
-                    for (const key12 in data53) {
-                        if (!((key12 === "run") || (key12 === "timeout"))) {
-                            const err98 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err98];
-                            }
-                            else {
-                                vErrors.push(err98);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data53.run !== undefined) {
-                        let data54 = data53.run;
-                        if (typeof data54 === "string") {
-                            if (func2(data54) < 1) {
-                                const err99 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                if (vErrors === null) {
-                                    vErrors = [err99];
-                                }
-                                else {
-                                    vErrors.push(err99);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err100 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err100];
-                            }
-                            else {
-                                vErrors.push(err100);
-                            }
-                            errors++;
-                        }
-                    }
-                    let data55 = data53.timeout;
-                    if (typeof data55 === "string") {
-                        if (!pattern9.test(data55)) {
-                            const err101 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                            if (vErrors === null) {
-                                vErrors = [err101];
-                            }
-                            else {
-                                vErrors.push(err101);
-                            }
-                            errors++;
-                        }
-                    }
-                    else {
-                        const err102 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err102];
-                        }
-                        else {
-                            vErrors.push(err102);
-                        }
-                        errors++;
+                    if (props0 !== true) {
+                        props0 = true;
                     }
                 }
                 else {
-                    const err103 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    const err89 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/discriminator", keyword: "discriminator", params: { error: "mapping", tag: "provider", tagValue: tag0 }, message: "value of tag \"provider\" must be in oneOf" };
                     if (vErrors === null) {
-                        vErrors = [err103];
+                        vErrors = [err89];
                     }
                     else {
-                        vErrors.push(err103);
+                        vErrors.push(err89);
                     }
                     errors++;
                 }
             }
+            else {
+                const err90 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/discriminator", keyword: "discriminator", params: { error: "tag", tag: "provider", tagValue: tag0 }, message: "tag \"provider\" must be string" };
+                if (vErrors === null) {
+                    vErrors = [err90];
+                }
+                else {
+                    vErrors.push(err90);
+                }
+                errors++;
+            }
         }
         else {
-            const err104 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err91 = { instancePath: instancePath + "/hosting", schemaPath: "#/properties/hosting/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-                vErrors = [err104];
+                vErrors = [err91];
             }
             else {
-                vErrors.push(err104);
+                vErrors.push(err91);
             }
             errors++;
         }
     }
-    if (data.database !== undefined) {
-        let data56 = data.database;
-        if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
-            if (data56["url-env"] === undefined) {
-                data56["url-env"] = "DATABASE_URL";
+    if (data.flags !== undefined) {
+        let data45 = data.flags;
+        if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
+            if (data45.targets === undefined) {
+                data45.targets = ["production"];
             }
-            if (data56["lock-timeout"] === undefined) {
-                data56["lock-timeout"] = "500ms";
+            if (data45.redeploy === undefined) {
+                data45.redeploy = true;
             }
-            if (data56["statement-timeout"] === undefined) {
-                data56["statement-timeout"] = "5m";
+            if (data45["wait-timeout"] === undefined) {
+                data45["wait-timeout"] = "15m";
             }
-            if (data56["lock-retries"] === undefined) {
-                data56["lock-retries"] = 8;
+            if (data45.set === undefined) {
+                const err92 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
+                if (vErrors === null) {
+                    vErrors = [err92];
+                }
+                else {
+                    vErrors.push(err92);
+                }
+                errors++;
             }
-            if (data56.steps === undefined) {
-                data56.steps = [];
-            }
-            for (const key13 in data56) {
-                if (!(((((key13 === "url-env") || (key13 === "lock-timeout")) || (key13 === "statement-timeout")) || (key13 === "lock-retries")) || (key13 === "steps"))) {
-                    const err105 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties" };
+            for (const key9 in data45) {
+                if (!((((key9 === "set") || (key9 === "targets")) || (key9 === "redeploy")) || (key9 === "wait-timeout"))) {
+                    const err93 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
-                        vErrors = [err105];
+                        vErrors = [err93];
                     }
                     else {
-                        vErrors.push(err105);
+                        vErrors.push(err93);
                     }
                     errors++;
                 }
             }
-            let data57 = data56["url-env"];
-            if (typeof data57 === "string") {
-                if (!pattern4.test(data57)) {
-                    const err106 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+            if (data45.set !== undefined) {
+                let data46 = data45.set;
+                if (data46 && typeof data46 == "object" && !Array.isArray(data46)) {
+                    for (const key10 in data46) {
+                        const _errs112 = errors;
+                        if (typeof key10 === "string") {
+                            if (!pattern12.test(key10)) {
+                                const err94 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }, message: "must match pattern \"" + "^[A-Za-z_][A-Za-z0-9_]*$" + "\"", propertyName: key10 };
+                                if (vErrors === null) {
+                                    vErrors = [err94];
+                                }
+                                else {
+                                    vErrors.push(err94);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err95 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key10 };
+                            if (vErrors === null) {
+                                vErrors = [err95];
+                            }
+                            else {
+                                vErrors.push(err95);
+                            }
+                            errors++;
+                        }
+                        var valid22 = _errs112 === errors;
+                        if (!valid22) {
+                            const err96 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key10 }, message: "property name must be valid" };
+                            if (vErrors === null) {
+                                vErrors = [err96];
+                            }
+                            else {
+                                vErrors.push(err96);
+                            }
+                            errors++;
+                        }
+                    }
+                    for (const key11 in data46) {
+                        if (typeof data46[key11] !== "string") {
+                            const err97 = { instancePath: instancePath + "/flags/set/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/flags/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err97];
+                            }
+                            else {
+                                vErrors.push(err97);
+                            }
+                            errors++;
+                        }
+                    }
+                }
+                else {
+                    const err98 = { instancePath: instancePath + "/flags/set", schemaPath: "#/properties/flags/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                     if (vErrors === null) {
-                        vErrors = [err106];
+                        vErrors = [err98];
                     }
                     else {
-                        vErrors.push(err106);
+                        vErrors.push(err98);
+                    }
+                    errors++;
+                }
+            }
+            let data48 = data45.targets;
+            if (Array.isArray(data48)) {
+                if (data48.length < 1) {
+                    const err99 = { instancePath: instancePath + "/flags/targets", schemaPath: "#/properties/flags/properties/targets/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
+                    if (vErrors === null) {
+                        vErrors = [err99];
+                    }
+                    else {
+                        vErrors.push(err99);
+                    }
+                    errors++;
+                }
+                const len4 = data48.length;
+                for (let i4 = 0; i4 < len4; i4++) {
+                    let data49 = data48[i4];
+                    if (typeof data49 !== "string") {
+                        const err100 = { instancePath: instancePath + "/flags/targets/" + i4, schemaPath: "#/properties/flags/properties/targets/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err100];
+                        }
+                        else {
+                            vErrors.push(err100);
+                        }
+                        errors++;
+                    }
+                    if (!(((data49 === "production") || (data49 === "preview")) || (data49 === "development"))) {
+                        const err101 = { instancePath: instancePath + "/flags/targets/" + i4, schemaPath: "#/properties/flags/properties/targets/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.flags.properties.targets.items.enum }, message: "must be equal to one of the allowed values" };
+                        if (vErrors === null) {
+                            vErrors = [err101];
+                        }
+                        else {
+                            vErrors.push(err101);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err102 = { instancePath: instancePath + "/flags/targets", schemaPath: "#/properties/flags/properties/targets/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err102];
+                }
+                else {
+                    vErrors.push(err102);
+                }
+                errors++;
+            }
+            if (typeof data45.redeploy !== "boolean") {
+                const err103 = { instancePath: instancePath + "/flags/redeploy", schemaPath: "#/properties/flags/properties/redeploy/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                if (vErrors === null) {
+                    vErrors = [err103];
+                }
+                else {
+                    vErrors.push(err103);
+                }
+                errors++;
+            }
+            let data51 = data45["wait-timeout"];
+            if (typeof data51 === "string") {
+                if (!pattern13.test(data51)) {
+                    const err104 = { instancePath: instancePath + "/flags/wait-timeout", schemaPath: "#/properties/flags/properties/wait-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err104];
+                    }
+                    else {
+                        vErrors.push(err104);
                     }
                     errors++;
                 }
             }
             else {
-                const err107 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                const err105 = { instancePath: instancePath + "/flags/wait-timeout", schemaPath: "#/properties/flags/properties/wait-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                    vErrors = [err107];
+                    vErrors = [err105];
                 }
                 else {
-                    vErrors.push(err107);
+                    vErrors.push(err105);
                 }
                 errors++;
             }
-            let data58 = data56["lock-timeout"];
-            if (typeof data58 === "string") {
-                if (!pattern9.test(data58)) {
-                    const err108 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err108];
-                    }
-                    else {
-                        vErrors.push(err108);
-                    }
-                    errors++;
-                }
+        }
+        else {
+            const err106 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err106];
             }
             else {
-                const err109 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err109];
-                }
-                else {
-                    vErrors.push(err109);
-                }
-                errors++;
+                vErrors.push(err106);
             }
-            let data59 = data56["statement-timeout"];
-            if (typeof data59 === "string") {
-                if (!pattern9.test(data59)) {
-                    const err110 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+            errors++;
+        }
+    }
+    if (data.verify !== undefined) {
+        let data52 = data.verify;
+        if (data52 && typeof data52 == "object" && !Array.isArray(data52)) {
+            if (data52.checks === undefined) {
+                data52.checks = [];
+            }
+            for (const key12 in data52) {
+                if (!((key12 === "checks") || (key12 === "smoke"))) {
+                    const err107 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
-                        vErrors = [err110];
+                        vErrors = [err107];
                     }
                     else {
-                        vErrors.push(err110);
+                        vErrors.push(err107);
                     }
                     errors++;
                 }
             }
-            else {
-                const err111 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err111];
-                }
-                else {
-                    vErrors.push(err111);
-                }
-                errors++;
-            }
-            let data60 = data56["lock-retries"];
-            if (!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))) {
-                const err112 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                if (vErrors === null) {
-                    vErrors = [err112];
-                }
-                else {
-                    vErrors.push(err112);
-                }
-                errors++;
-            }
-            if ((typeof data60 == "number") && (isFinite(data60))) {
-                if (data60 > 50 || isNaN(data60)) {
-                    const err113 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/maximum", keyword: "maximum", params: { comparison: "<=", limit: 50 }, message: "must be <= 50" };
-                    if (vErrors === null) {
-                        vErrors = [err113];
-                    }
-                    else {
-                        vErrors.push(err113);
-                    }
-                    errors++;
-                }
-                if (data60 < 0 || isNaN(data60)) {
-                    const err114 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                    if (vErrors === null) {
-                        vErrors = [err114];
-                    }
-                    else {
-                        vErrors.push(err114);
-                    }
-                    errors++;
-                }
-            }
-            let data61 = data56.steps;
-            if (Array.isArray(data61)) {
-                const len6 = data61.length;
-                for (let i6 = 0; i6 < len6; i6++) {
-                    let data62 = data61[i6];
-                    if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
-                        if (data62.name === undefined) {
-                            const err115 = { instancePath: instancePath + "/database/steps/" + i6, schemaPath: "#/properties/database/properties/steps/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+            let data53 = data52.checks;
+            if (Array.isArray(data53)) {
+                const len5 = data53.length;
+                for (let i5 = 0; i5 < len5; i5++) {
+                    let data54 = data53[i5];
+                    if (data54 && typeof data54 == "object" && !Array.isArray(data54)) {
+                        if (data54["expect-status"] === undefined) {
+                            data54["expect-status"] = 200;
+                        }
+                        if (data54.timeout === undefined) {
+                            data54.timeout = "5m";
+                        }
+                        if (data54.interval === undefined) {
+                            data54.interval = "10s";
+                        }
+                        if (data54.name === undefined) {
+                            const err108 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err108];
+                            }
+                            else {
+                                vErrors.push(err108);
+                            }
+                            errors++;
+                        }
+                        if (data54.url === undefined) {
+                            const err109 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err109];
+                            }
+                            else {
+                                vErrors.push(err109);
+                            }
+                            errors++;
+                        }
+                        for (const key13 in data54) {
+                            if (!(((((((key13 === "name") || (key13 === "url")) || (key13 === "expect-status")) || (key13 === "expect-text")) || (key13 === "reject-text")) || (key13 === "timeout")) || (key13 === "interval"))) {
+                                const err110 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err110];
+                                }
+                                else {
+                                    vErrors.push(err110);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data54.name !== undefined) {
+                            let data55 = data54.name;
+                            if (typeof data55 === "string") {
+                                if (func2(data55) < 1) {
+                                    const err111 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err111];
+                                    }
+                                    else {
+                                        vErrors.push(err111);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err112 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err112];
+                                }
+                                else {
+                                    vErrors.push(err112);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data54.url !== undefined) {
+                            let data56 = data54.url;
+                            if (typeof data56 === "string") {
+                                if (!pattern5.test(data56)) {
+                                    const err113 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err113];
+                                    }
+                                    else {
+                                        vErrors.push(err113);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err114 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err114];
+                                }
+                                else {
+                                    vErrors.push(err114);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data57 = data54["expect-status"];
+                        if (!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))) {
+                            const err115 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                             if (vErrors === null) {
                                 vErrors = [err115];
                             }
@@ -38866,9 +40437,9 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        for (const key14 in data62) {
-                            if (!((((key14 === "name") || (key14 === "batch-update")) || (key14 === "drop-index")) || (key14 === "sql"))) {
-                                const err116 = { instancePath: instancePath + "/database/steps/" + i6, schemaPath: "#/properties/database/properties/steps/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties" };
+                        if ((typeof data57 == "number") && (isFinite(data57))) {
+                            if (data57 > 599 || isNaN(data57)) {
+                                const err116 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
                                 if (vErrors === null) {
                                     vErrors = [err116];
                                 }
@@ -38877,23 +40448,20 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                                 errors++;
                             }
-                        }
-                        if (data62.name !== undefined) {
-                            let data63 = data62.name;
-                            if (typeof data63 === "string") {
-                                if (func2(data63) < 1) {
-                                    const err117 = { instancePath: instancePath + "/database/steps/" + i6 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err117];
-                                    }
-                                    else {
-                                        vErrors.push(err117);
-                                    }
-                                    errors++;
+                            if (data57 < 100 || isNaN(data57)) {
+                                const err117 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
+                                if (vErrors === null) {
+                                    vErrors = [err117];
                                 }
+                                else {
+                                    vErrors.push(err117);
+                                }
+                                errors++;
                             }
-                            else {
-                                const err118 = { instancePath: instancePath + "/database/steps/" + i6 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        }
+                        if (data54["expect-text"] !== undefined) {
+                            if (typeof data54["expect-text"] !== "string") {
+                                const err118 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-text", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err118];
                                 }
@@ -38903,694 +40471,688 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data62["batch-update"] !== undefined) {
-                            let data64 = data62["batch-update"];
-                            if (data64 && typeof data64 == "object" && !Array.isArray(data64)) {
-                                if (data64.key === undefined) {
-                                    data64.key = "id";
+                        if (data54["reject-text"] !== undefined) {
+                            if (typeof data54["reject-text"] !== "string") {
+                                const err119 = { instancePath: instancePath + "/verify/checks/" + i5 + "/reject-text", schemaPath: "#/properties/verify/properties/checks/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err119];
                                 }
-                                if (data64["batch-size"] === undefined) {
-                                    data64["batch-size"] = 5000;
+                                else {
+                                    vErrors.push(err119);
                                 }
-                                if (data64.pause === undefined) {
-                                    data64.pause = "10ms";
+                                errors++;
+                            }
+                        }
+                        let data60 = data54.timeout;
+                        if (typeof data60 === "string") {
+                            if (!pattern13.test(data60)) {
+                                const err120 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err120];
                                 }
-                                if (data64["max-duration"] === undefined) {
-                                    data64["max-duration"] = "10m";
+                                else {
+                                    vErrors.push(err120);
                                 }
-                                if (data64.table === undefined) {
-                                    const err119 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err121 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err121];
+                            }
+                            else {
+                                vErrors.push(err121);
+                            }
+                            errors++;
+                        }
+                        let data61 = data54.interval;
+                        if (typeof data61 === "string") {
+                            if (!pattern13.test(data61)) {
+                                const err122 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err122];
+                                }
+                                else {
+                                    vErrors.push(err122);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err123 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err123];
+                            }
+                            else {
+                                vErrors.push(err123);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err124 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        if (vErrors === null) {
+                            vErrors = [err124];
+                        }
+                        else {
+                            vErrors.push(err124);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err125 = { instancePath: instancePath + "/verify/checks", schemaPath: "#/properties/verify/properties/checks/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err125];
+                }
+                else {
+                    vErrors.push(err125);
+                }
+                errors++;
+            }
+            if (data52.smoke !== undefined) {
+                let data62 = data52.smoke;
+                if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
+                    if (data62.timeout === undefined) {
+                        data62.timeout = "5m";
+                    }
+                    if (data62.env === undefined) {
+                        data62.env = [];
+                    }
+                    if (data62.run === undefined) {
+                        const err126 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/required", keyword: "required", params: { missingProperty: "run" }, message: "must have required property '" + "run" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err126];
+                        }
+                        else {
+                            vErrors.push(err126);
+                        }
+                        errors++;
+                    }
+                    for (const key14 in data62) {
+                        if (!(((key14 === "run") || (key14 === "timeout")) || (key14 === "env"))) {
+                            const err127 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err127];
+                            }
+                            else {
+                                vErrors.push(err127);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data62.run !== undefined) {
+                        let data63 = data62.run;
+                        if (typeof data63 === "string") {
+                            if (func2(data63) < 1) {
+                                const err128 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (vErrors === null) {
+                                    vErrors = [err128];
+                                }
+                                else {
+                                    vErrors.push(err128);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err129 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err129];
+                            }
+                            else {
+                                vErrors.push(err129);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data64 = data62.timeout;
+                    if (typeof data64 === "string") {
+                        if (!pattern13.test(data64)) {
+                            const err130 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                            if (vErrors === null) {
+                                vErrors = [err130];
+                            }
+                            else {
+                                vErrors.push(err130);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err131 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err131];
+                        }
+                        else {
+                            vErrors.push(err131);
+                        }
+                        errors++;
+                    }
+                    let data65 = data62.env;
+                    if (Array.isArray(data65)) {
+                        if (data65.length > 50) {
+                            const err132 = { instancePath: instancePath + "/verify/smoke/env", schemaPath: "#/properties/verify/properties/smoke/properties/env/maxItems", keyword: "maxItems", params: { limit: 50 }, message: "must NOT have more than 50 items" };
+                            if (vErrors === null) {
+                                vErrors = [err132];
+                            }
+                            else {
+                                vErrors.push(err132);
+                            }
+                            errors++;
+                        }
+                        const len6 = data65.length;
+                        for (let i6 = 0; i6 < len6; i6++) {
+                            let data66 = data65[i6];
+                            if (typeof data66 === "string") {
+                                if (!pattern4.test(data66)) {
+                                    const err133 = { instancePath: instancePath + "/verify/smoke/env/" + i6, schemaPath: "#/properties/verify/properties/smoke/properties/env/items/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
                                     if (vErrors === null) {
-                                        vErrors = [err119];
+                                        vErrors = [err133];
                                     }
                                     else {
-                                        vErrors.push(err119);
+                                        vErrors.push(err133);
                                     }
                                     errors++;
                                 }
-                                if (data64.set === undefined) {
-                                    const err120 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
+                            }
+                            else {
+                                const err134 = { instancePath: instancePath + "/verify/smoke/env/" + i6, schemaPath: "#/properties/verify/properties/smoke/properties/env/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err134];
+                                }
+                                else {
+                                    vErrors.push(err134);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
+                    else {
+                        const err135 = { instancePath: instancePath + "/verify/smoke/env", schemaPath: "#/properties/verify/properties/smoke/properties/env/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err135];
+                        }
+                        else {
+                            vErrors.push(err135);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err136 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err136];
+                    }
+                    else {
+                        vErrors.push(err136);
+                    }
+                    errors++;
+                }
+            }
+        }
+        else {
+            const err137 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err137];
+            }
+            else {
+                vErrors.push(err137);
+            }
+            errors++;
+        }
+    }
+    if (data.database !== undefined) {
+        let data67 = data.database;
+        if (data67 && typeof data67 == "object" && !Array.isArray(data67)) {
+            if (data67["url-env"] === undefined) {
+                data67["url-env"] = "DATABASE_URL";
+            }
+            if (data67["lock-timeout"] === undefined) {
+                data67["lock-timeout"] = "500ms";
+            }
+            if (data67["statement-timeout"] === undefined) {
+                data67["statement-timeout"] = "5m";
+            }
+            if (data67["lock-retries"] === undefined) {
+                data67["lock-retries"] = 8;
+            }
+            if (data67.steps === undefined) {
+                data67.steps = [];
+            }
+            for (const key15 in data67) {
+                if (!(((((key15 === "url-env") || (key15 === "lock-timeout")) || (key15 === "statement-timeout")) || (key15 === "lock-retries")) || (key15 === "steps"))) {
+                    const err138 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err138];
+                    }
+                    else {
+                        vErrors.push(err138);
+                    }
+                    errors++;
+                }
+            }
+            let data68 = data67["url-env"];
+            if (typeof data68 === "string") {
+                if (!pattern4.test(data68)) {
+                    const err139 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err139];
+                    }
+                    else {
+                        vErrors.push(err139);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err140 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err140];
+                }
+                else {
+                    vErrors.push(err140);
+                }
+                errors++;
+            }
+            let data69 = data67["lock-timeout"];
+            if (typeof data69 === "string") {
+                if (!pattern13.test(data69)) {
+                    const err141 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err141];
+                    }
+                    else {
+                        vErrors.push(err141);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err142 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err142];
+                }
+                else {
+                    vErrors.push(err142);
+                }
+                errors++;
+            }
+            let data70 = data67["statement-timeout"];
+            if (typeof data70 === "string") {
+                if (!pattern13.test(data70)) {
+                    const err143 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err143];
+                    }
+                    else {
+                        vErrors.push(err143);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err144 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err144];
+                }
+                else {
+                    vErrors.push(err144);
+                }
+                errors++;
+            }
+            let data71 = data67["lock-retries"];
+            if (!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))) {
+                const err145 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                if (vErrors === null) {
+                    vErrors = [err145];
+                }
+                else {
+                    vErrors.push(err145);
+                }
+                errors++;
+            }
+            if ((typeof data71 == "number") && (isFinite(data71))) {
+                if (data71 > 50 || isNaN(data71)) {
+                    const err146 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/maximum", keyword: "maximum", params: { comparison: "<=", limit: 50 }, message: "must be <= 50" };
+                    if (vErrors === null) {
+                        vErrors = [err146];
+                    }
+                    else {
+                        vErrors.push(err146);
+                    }
+                    errors++;
+                }
+                if (data71 < 0 || isNaN(data71)) {
+                    const err147 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                    if (vErrors === null) {
+                        vErrors = [err147];
+                    }
+                    else {
+                        vErrors.push(err147);
+                    }
+                    errors++;
+                }
+            }
+            let data72 = data67.steps;
+            if (Array.isArray(data72)) {
+                const len7 = data72.length;
+                for (let i7 = 0; i7 < len7; i7++) {
+                    let data73 = data72[i7];
+                    if (data73 && typeof data73 == "object" && !Array.isArray(data73)) {
+                        if (data73.name === undefined) {
+                            const err148 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err148];
+                            }
+                            else {
+                                vErrors.push(err148);
+                            }
+                            errors++;
+                        }
+                        for (const key16 in data73) {
+                            if (!(((((key16 === "name") || (key16 === "batch-update")) || (key16 === "drop-index")) || (key16 === "sql")) || (key16 === "acknowledge-data-loss"))) {
+                                const err149 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err149];
+                                }
+                                else {
+                                    vErrors.push(err149);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data73.name !== undefined) {
+                            let data74 = data73.name;
+                            if (typeof data74 === "string") {
+                                if (func2(data74) < 1) {
+                                    const err150 = { instancePath: instancePath + "/database/steps/" + i7 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                                     if (vErrors === null) {
-                                        vErrors = [err120];
+                                        vErrors = [err150];
                                     }
                                     else {
-                                        vErrors.push(err120);
+                                        vErrors.push(err150);
                                     }
                                     errors++;
                                 }
-                                if (data64.where === undefined) {
-                                    const err121 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "where" }, message: "must have required property '" + "where" + "'" };
+                            }
+                            else {
+                                const err151 = { instancePath: instancePath + "/database/steps/" + i7 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err151];
+                                }
+                                else {
+                                    vErrors.push(err151);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data73["batch-update"] !== undefined) {
+                            let data75 = data73["batch-update"];
+                            if (data75 && typeof data75 == "object" && !Array.isArray(data75)) {
+                                if (data75.key === undefined) {
+                                    data75.key = "id";
+                                }
+                                if (data75["batch-size"] === undefined) {
+                                    data75["batch-size"] = 5000;
+                                }
+                                if (data75.pause === undefined) {
+                                    data75.pause = "10ms";
+                                }
+                                if (data75["max-duration"] === undefined) {
+                                    data75["max-duration"] = "10m";
+                                }
+                                if (data75.table === undefined) {
+                                    const err152 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
                                     if (vErrors === null) {
-                                        vErrors = [err121];
+                                        vErrors = [err152];
                                     }
                                     else {
-                                        vErrors.push(err121);
+                                        vErrors.push(err152);
                                     }
                                     errors++;
                                 }
-                                for (const key15 in data64) {
-                                    if (!(((((((key15 === "table") || (key15 === "key")) || (key15 === "set")) || (key15 === "where")) || (key15 === "batch-size")) || (key15 === "pause")) || (key15 === "max-duration"))) {
-                                        const err122 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties" };
+                                if (data75.set === undefined) {
+                                    const err153 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
+                                    if (vErrors === null) {
+                                        vErrors = [err153];
+                                    }
+                                    else {
+                                        vErrors.push(err153);
+                                    }
+                                    errors++;
+                                }
+                                if (data75.where === undefined) {
+                                    const err154 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "where" }, message: "must have required property '" + "where" + "'" };
+                                    if (vErrors === null) {
+                                        vErrors = [err154];
+                                    }
+                                    else {
+                                        vErrors.push(err154);
+                                    }
+                                    errors++;
+                                }
+                                for (const key17 in data75) {
+                                    if (!(((((((key17 === "table") || (key17 === "key")) || (key17 === "set")) || (key17 === "where")) || (key17 === "batch-size")) || (key17 === "pause")) || (key17 === "max-duration"))) {
+                                        const err155 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties" };
                                         if (vErrors === null) {
-                                            vErrors = [err122];
+                                            vErrors = [err155];
                                         }
                                         else {
-                                            vErrors.push(err122);
+                                            vErrors.push(err155);
                                         }
                                         errors++;
                                     }
                                 }
-                                if (data64.table !== undefined) {
-                                    let data65 = data64.table;
-                                    if (typeof data65 === "string") {
-                                        if (!pattern17.test(data65)) {
-                                            const err123 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                if (data75.table !== undefined) {
+                                    let data76 = data75.table;
+                                    if (typeof data76 === "string") {
+                                        if (!pattern22.test(data76)) {
+                                            const err156 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
                                             if (vErrors === null) {
-                                                vErrors = [err123];
+                                                vErrors = [err156];
                                             }
                                             else {
-                                                vErrors.push(err123);
+                                                vErrors.push(err156);
                                             }
                                             errors++;
                                         }
                                     }
                                     else {
-                                        const err124 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                        const err157 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                         if (vErrors === null) {
-                                            vErrors = [err124];
+                                            vErrors = [err157];
                                         }
                                         else {
-                                            vErrors.push(err124);
+                                            vErrors.push(err157);
                                         }
                                         errors++;
                                     }
                                 }
-                                let data66 = data64.key;
-                                if (typeof data66 === "string") {
-                                    if (!pattern17.test(data66)) {
-                                        const err125 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                let data77 = data75.key;
+                                if (typeof data77 === "string") {
+                                    if (!pattern22.test(data77)) {
+                                        const err158 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
                                         if (vErrors === null) {
-                                            vErrors = [err125];
+                                            vErrors = [err158];
                                         }
                                         else {
-                                            vErrors.push(err125);
+                                            vErrors.push(err158);
                                         }
                                         errors++;
                                     }
                                 }
                                 else {
-                                    const err126 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                    const err159 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                     if (vErrors === null) {
-                                        vErrors = [err126];
+                                        vErrors = [err159];
                                     }
                                     else {
-                                        vErrors.push(err126);
+                                        vErrors.push(err159);
                                     }
                                     errors++;
                                 }
-                                if (data64.set !== undefined) {
-                                    let data67 = data64.set;
-                                    if (data67 && typeof data67 == "object" && !Array.isArray(data67)) {
-                                        for (const key16 in data67) {
-                                            const _errs154 = errors;
-                                            if (typeof key16 === "string") {
-                                                if (!pattern17.test(key16)) {
-                                                    const err127 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"", propertyName: key16 };
+                                if (data75.set !== undefined) {
+                                    let data78 = data75.set;
+                                    if (data78 && typeof data78 == "object" && !Array.isArray(data78)) {
+                                        for (const key18 in data78) {
+                                            const _errs185 = errors;
+                                            if (typeof key18 === "string") {
+                                                if (!pattern22.test(key18)) {
+                                                    const err160 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"", propertyName: key18 };
                                                     if (vErrors === null) {
-                                                        vErrors = [err127];
+                                                        vErrors = [err160];
                                                     }
                                                     else {
-                                                        vErrors.push(err127);
+                                                        vErrors.push(err160);
                                                     }
                                                     errors++;
                                                 }
                                             }
                                             else {
-                                                const err128 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key16 };
+                                                const err161 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key18 };
                                                 if (vErrors === null) {
-                                                    vErrors = [err128];
+                                                    vErrors = [err161];
                                                 }
                                                 else {
-                                                    vErrors.push(err128);
+                                                    vErrors.push(err161);
                                                 }
                                                 errors++;
                                             }
-                                            var valid30 = _errs154 === errors;
-                                            if (!valid30) {
-                                                const err129 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key16 }, message: "property name must be valid" };
+                                            var valid38 = _errs185 === errors;
+                                            if (!valid38) {
+                                                const err162 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key18 }, message: "property name must be valid" };
                                                 if (vErrors === null) {
-                                                    vErrors = [err129];
+                                                    vErrors = [err162];
                                                 }
                                                 else {
-                                                    vErrors.push(err129);
+                                                    vErrors.push(err162);
                                                 }
                                                 errors++;
                                             }
                                         }
-                                        for (const key17 in data67) {
-                                            if (typeof data67[key17] !== "string") {
-                                                const err130 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                        for (const key19 in data78) {
+                                            if (typeof data78[key19] !== "string") {
+                                                const err163 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                                 if (vErrors === null) {
-                                                    vErrors = [err130];
+                                                    vErrors = [err163];
                                                 }
                                                 else {
-                                                    vErrors.push(err130);
+                                                    vErrors.push(err163);
                                                 }
                                                 errors++;
                                             }
                                         }
                                     }
                                     else {
-                                        const err131 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                                        const err164 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                                         if (vErrors === null) {
-                                            vErrors = [err131];
+                                            vErrors = [err164];
                                         }
                                         else {
-                                            vErrors.push(err131);
+                                            vErrors.push(err164);
                                         }
                                         errors++;
                                     }
                                 }
-                                if (data64.where !== undefined) {
-                                    let data69 = data64.where;
-                                    if (typeof data69 === "string") {
-                                        if (func2(data69) < 1) {
-                                            const err132 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (data75.where !== undefined) {
+                                    let data80 = data75.where;
+                                    if (typeof data80 === "string") {
+                                        if (func2(data80) < 1) {
+                                            const err165 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                                             if (vErrors === null) {
-                                                vErrors = [err132];
+                                                vErrors = [err165];
                                             }
                                             else {
-                                                vErrors.push(err132);
+                                                vErrors.push(err165);
                                             }
                                             errors++;
                                         }
                                     }
                                     else {
-                                        const err133 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                        const err166 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                         if (vErrors === null) {
-                                            vErrors = [err133];
+                                            vErrors = [err166];
                                         }
                                         else {
-                                            vErrors.push(err133);
+                                            vErrors.push(err166);
                                         }
                                         errors++;
                                     }
                                 }
-                                let data70 = data64["batch-size"];
-                                if (!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))) {
-                                    const err134 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                                let data81 = data75["batch-size"];
+                                if (!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))) {
+                                    const err167 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                                     if (vErrors === null) {
-                                        vErrors = [err134];
+                                        vErrors = [err167];
                                     }
                                     else {
-                                        vErrors.push(err134);
+                                        vErrors.push(err167);
                                     }
                                     errors++;
                                 }
-                                if ((typeof data70 == "number") && (isFinite(data70))) {
-                                    if (data70 > 100000 || isNaN(data70)) {
-                                        const err135 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100000 }, message: "must be <= 100000" };
+                                if ((typeof data81 == "number") && (isFinite(data81))) {
+                                    if (data81 > 100000 || isNaN(data81)) {
+                                        const err168 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100000 }, message: "must be <= 100000" };
                                         if (vErrors === null) {
-                                            vErrors = [err135];
+                                            vErrors = [err168];
                                         }
                                         else {
-                                            vErrors.push(err135);
+                                            vErrors.push(err168);
                                         }
                                         errors++;
                                     }
-                                    if (data70 < 1 || isNaN(data70)) {
-                                        const err136 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
+                                    if (data81 < 1 || isNaN(data81)) {
+                                        const err169 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
                                         if (vErrors === null) {
-                                            vErrors = [err136];
+                                            vErrors = [err169];
                                         }
                                         else {
-                                            vErrors.push(err136);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                                let data71 = data64.pause;
-                                if (typeof data71 === "string") {
-                                    if (!pattern9.test(data71)) {
-                                        const err137 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                        if (vErrors === null) {
-                                            vErrors = [err137];
-                                        }
-                                        else {
-                                            vErrors.push(err137);
+                                            vErrors.push(err169);
                                         }
                                         errors++;
                                     }
                                 }
-                                else {
-                                    const err138 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                    if (vErrors === null) {
-                                        vErrors = [err138];
-                                    }
-                                    else {
-                                        vErrors.push(err138);
-                                    }
-                                    errors++;
-                                }
-                                let data72 = data64["max-duration"];
-                                if (typeof data72 === "string") {
-                                    if (!pattern9.test(data72)) {
-                                        const err139 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                let data82 = data75.pause;
+                                if (typeof data82 === "string") {
+                                    if (!pattern13.test(data82)) {
+                                        const err170 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                                         if (vErrors === null) {
-                                            vErrors = [err139];
+                                            vErrors = [err170];
                                         }
                                         else {
-                                            vErrors.push(err139);
+                                            vErrors.push(err170);
                                         }
                                         errors++;
                                     }
                                 }
                                 else {
-                                    const err140 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                    const err171 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                     if (vErrors === null) {
-                                        vErrors = [err140];
+                                        vErrors = [err171];
                                     }
                                     else {
-                                        vErrors.push(err140);
+                                        vErrors.push(err171);
                                     }
                                     errors++;
                                 }
-                            }
-                            else {
-                                const err141 = { instancePath: instancePath + "/database/steps/" + i6 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                                if (vErrors === null) {
-                                    vErrors = [err141];
+                                let data83 = data75["max-duration"];
+                                if (typeof data83 === "string") {
+                                    if (!pattern13.test(data83)) {
+                                        const err172 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                        if (vErrors === null) {
+                                            vErrors = [err172];
+                                        }
+                                        else {
+                                            vErrors.push(err172);
+                                        }
+                                        errors++;
+                                    }
                                 }
                                 else {
-                                    vErrors.push(err141);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data62["drop-index"] !== undefined) {
-                            let data73 = data62["drop-index"];
-                            if (typeof data73 === "string") {
-                                if (!pattern17.test(data73)) {
-                                    const err142 = { instancePath: instancePath + "/database/steps/" + i6 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err142];
-                                    }
-                                    else {
-                                        vErrors.push(err142);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err143 = { instancePath: instancePath + "/database/steps/" + i6 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err143];
-                                }
-                                else {
-                                    vErrors.push(err143);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data62.sql !== undefined) {
-                            let data74 = data62.sql;
-                            if (typeof data74 === "string") {
-                                if (func2(data74) < 1) {
-                                    const err144 = { instancePath: instancePath + "/database/steps/" + i6 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err144];
-                                    }
-                                    else {
-                                        vErrors.push(err144);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err145 = { instancePath: instancePath + "/database/steps/" + i6 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err145];
-                                }
-                                else {
-                                    vErrors.push(err145);
-                                }
-                                errors++;
-                            }
-                        }
-                    }
-                    else {
-                        const err146 = { instancePath: instancePath + "/database/steps/" + i6, schemaPath: "#/properties/database/properties/steps/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                        if (vErrors === null) {
-                            vErrors = [err146];
-                        }
-                        else {
-                            vErrors.push(err146);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            else {
-                const err147 = { instancePath: instancePath + "/database/steps", schemaPath: "#/properties/database/properties/steps/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err147];
-                }
-                else {
-                    vErrors.push(err147);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err148 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err148];
-            }
-            else {
-                vErrors.push(err148);
-            }
-            errors++;
-        }
-    }
-    if (data.git !== undefined) {
-        let data75 = data.git;
-        if (data75 && typeof data75 == "object" && !Array.isArray(data75)) {
-            if (data75.remote === undefined) {
-                data75.remote = "origin";
-            }
-            if (data75.branch === undefined) {
-                data75.branch = "main";
-            }
-            if (data75.strategy === undefined) {
-                data75.strategy = "revert";
-            }
-            if (data75["revert-mode"] === undefined) {
-                data75["revert-mode"] = "single";
-            }
-            if (data75["backup-ref-prefix"] === undefined) {
-                data75["backup-ref-prefix"] = "refs/rollback/backup";
-            }
-            for (const key18 in data75) {
-                if (!((((((((key18 === "remote") || (key18 === "branch")) || (key18 === "strategy")) || (key18 === "revert")) || (key18 === "reset-to")) || (key18 === "revert-mode")) || (key18 === "mainline")) || (key18 === "backup-ref-prefix"))) {
-                    const err149 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err149];
-                    }
-                    else {
-                        vErrors.push(err149);
-                    }
-                    errors++;
-                }
-            }
-            if (typeof data75.remote !== "string") {
-                const err150 = { instancePath: instancePath + "/git/remote", schemaPath: "#/properties/git/properties/remote/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err150];
-                }
-                else {
-                    vErrors.push(err150);
-                }
-                errors++;
-            }
-            let data77 = data75.branch;
-            if (typeof data77 === "string") {
-                if (!pattern7.test(data77)) {
-                    const err151 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err151];
-                    }
-                    else {
-                        vErrors.push(err151);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err152 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err152];
-                }
-                else {
-                    vErrors.push(err152);
-                }
-                errors++;
-            }
-            let data78 = data75.strategy;
-            if (typeof data78 !== "string") {
-                const err153 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err153];
-                }
-                else {
-                    vErrors.push(err153);
-                }
-                errors++;
-            }
-            if (!((data78 === "revert") || (data78 === "reset"))) {
-                const err154 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties.strategy.enum }, message: "must be equal to one of the allowed values" };
-                if (vErrors === null) {
-                    vErrors = [err154];
-                }
-                else {
-                    vErrors.push(err154);
-                }
-                errors++;
-            }
-            if (data75.revert !== undefined) {
-                if (typeof data75.revert !== "string") {
-                    const err155 = { instancePath: instancePath + "/git/revert", schemaPath: "#/properties/git/properties/revert/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err155];
-                    }
-                    else {
-                        vErrors.push(err155);
-                    }
-                    errors++;
-                }
-            }
-            if (data75["reset-to"] !== undefined) {
-                if (typeof data75["reset-to"] !== "string") {
-                    const err156 = { instancePath: instancePath + "/git/reset-to", schemaPath: "#/properties/git/properties/reset-to/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err156];
-                    }
-                    else {
-                        vErrors.push(err156);
-                    }
-                    errors++;
-                }
-            }
-            let data81 = data75["revert-mode"];
-            if (typeof data81 !== "string") {
-                const err157 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err157];
-                }
-                else {
-                    vErrors.push(err157);
-                }
-                errors++;
-            }
-            if (!((data81 === "single") || (data81 === "per-commit"))) {
-                const err158 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties["revert-mode"].enum }, message: "must be equal to one of the allowed values" };
-                if (vErrors === null) {
-                    vErrors = [err158];
-                }
-                else {
-                    vErrors.push(err158);
-                }
-                errors++;
-            }
-            if (data75.mainline !== undefined) {
-                let data82 = data75.mainline;
-                if (!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))) {
-                    const err159 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                    if (vErrors === null) {
-                        vErrors = [err159];
-                    }
-                    else {
-                        vErrors.push(err159);
-                    }
-                    errors++;
-                }
-                if ((typeof data82 == "number") && (isFinite(data82))) {
-                    if (data82 > 9007199254740991 || isNaN(data82)) {
-                        const err160 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                        if (vErrors === null) {
-                            vErrors = [err160];
-                        }
-                        else {
-                            vErrors.push(err160);
-                        }
-                        errors++;
-                    }
-                    if (data82 < 1 || isNaN(data82)) {
-                        const err161 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
-                        if (vErrors === null) {
-                            vErrors = [err161];
-                        }
-                        else {
-                            vErrors.push(err161);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            if (typeof data75["backup-ref-prefix"] !== "string") {
-                const err162 = { instancePath: instancePath + "/git/backup-ref-prefix", schemaPath: "#/properties/git/properties/backup-ref-prefix/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err162];
-                }
-                else {
-                    vErrors.push(err162);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err163 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err163];
-            }
-            else {
-                vErrors.push(err163);
-            }
-            errors++;
-        }
-    }
-    if (data.schema !== undefined) {
-        let data84 = data.schema;
-        if (Array.isArray(data84)) {
-            const len7 = data84.length;
-            for (let i7 = 0; i7 < len7; i7++) {
-                let data85 = data84[i7];
-                if (data85 && typeof data85 == "object" && !Array.isArray(data85)) {
-                    if (data85.key === undefined) {
-                        data85.key = "id";
-                    }
-                    if (data85["drop-columns"] === undefined) {
-                        data85["drop-columns"] = [];
-                    }
-                    if (data85["drop-indexes"] === undefined) {
-                        data85["drop-indexes"] = [];
-                    }
-                    if (data85.table === undefined) {
-                        const err164 = { instancePath: instancePath + "/schema/" + i7, schemaPath: "#/properties/schema/items/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err164];
-                        }
-                        else {
-                            vErrors.push(err164);
-                        }
-                        errors++;
-                    }
-                    for (const key19 in data85) {
-                        if (!(((((key19 === "table") || (key19 === "key")) || (key19 === "drop-columns")) || (key19 === "drop-indexes")) || (key19 === "backup-table"))) {
-                            const err165 = { instancePath: instancePath + "/schema/" + i7, schemaPath: "#/properties/schema/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key19 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err165];
-                            }
-                            else {
-                                vErrors.push(err165);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data85.table !== undefined) {
-                        let data86 = data85.table;
-                        if (typeof data86 === "string") {
-                            if (!pattern17.test(data86)) {
-                                const err166 = { instancePath: instancePath + "/schema/" + i7 + "/table", schemaPath: "#/properties/schema/items/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err166];
-                                }
-                                else {
-                                    vErrors.push(err166);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err167 = { instancePath: instancePath + "/schema/" + i7 + "/table", schemaPath: "#/properties/schema/items/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err167];
-                            }
-                            else {
-                                vErrors.push(err167);
-                            }
-                            errors++;
-                        }
-                    }
-                    let data87 = data85.key;
-                    if (typeof data87 === "string") {
-                        if (!pattern17.test(data87)) {
-                            const err168 = { instancePath: instancePath + "/schema/" + i7 + "/key", schemaPath: "#/properties/schema/items/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                            if (vErrors === null) {
-                                vErrors = [err168];
-                            }
-                            else {
-                                vErrors.push(err168);
-                            }
-                            errors++;
-                        }
-                    }
-                    else {
-                        const err169 = { instancePath: instancePath + "/schema/" + i7 + "/key", schemaPath: "#/properties/schema/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err169];
-                        }
-                        else {
-                            vErrors.push(err169);
-                        }
-                        errors++;
-                    }
-                    let data88 = data85["drop-columns"];
-                    if (Array.isArray(data88)) {
-                        const len8 = data88.length;
-                        for (let i8 = 0; i8 < len8; i8++) {
-                            let data89 = data88[i8];
-                            if (typeof data89 === "string") {
-                                if (!pattern17.test(data89)) {
-                                    const err170 = { instancePath: instancePath + "/schema/" + i7 + "/drop-columns/" + i8, schemaPath: "#/properties/schema/items/properties/drop-columns/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err170];
-                                    }
-                                    else {
-                                        vErrors.push(err170);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err171 = { instancePath: instancePath + "/schema/" + i7 + "/drop-columns/" + i8, schemaPath: "#/properties/schema/items/properties/drop-columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err171];
-                                }
-                                else {
-                                    vErrors.push(err171);
-                                }
-                                errors++;
-                            }
-                        }
-                    }
-                    else {
-                        const err172 = { instancePath: instancePath + "/schema/" + i7 + "/drop-columns", schemaPath: "#/properties/schema/items/properties/drop-columns/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err172];
-                        }
-                        else {
-                            vErrors.push(err172);
-                        }
-                        errors++;
-                    }
-                    let data90 = data85["drop-indexes"];
-                    if (Array.isArray(data90)) {
-                        const len9 = data90.length;
-                        for (let i9 = 0; i9 < len9; i9++) {
-                            let data91 = data90[i9];
-                            if (typeof data91 === "string") {
-                                if (!pattern17.test(data91)) {
-                                    const err173 = { instancePath: instancePath + "/schema/" + i7 + "/drop-indexes/" + i9, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    const err173 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                     if (vErrors === null) {
                                         vErrors = [err173];
                                     }
@@ -39601,7 +41163,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                             }
                             else {
-                                const err174 = { instancePath: instancePath + "/schema/" + i7 + "/drop-indexes/" + i9, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err174 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                                 if (vErrors === null) {
                                     vErrors = [err174];
                                 }
@@ -39611,22 +41173,22 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                    }
-                    else {
-                        const err175 = { instancePath: instancePath + "/schema/" + i7 + "/drop-indexes", schemaPath: "#/properties/schema/items/properties/drop-indexes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err175];
-                        }
-                        else {
-                            vErrors.push(err175);
-                        }
-                        errors++;
-                    }
-                    if (data85["backup-table"] !== undefined) {
-                        let data92 = data85["backup-table"];
-                        if (typeof data92 === "string") {
-                            if (!pattern17.test(data92)) {
-                                const err176 = { instancePath: instancePath + "/schema/" + i7 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                        if (data73["drop-index"] !== undefined) {
+                            let data84 = data73["drop-index"];
+                            if (typeof data84 === "string") {
+                                if (!pattern22.test(data84)) {
+                                    const err175 = { instancePath: instancePath + "/database/steps/" + i7 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err175];
+                                    }
+                                    else {
+                                        vErrors.push(err175);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err176 = { instancePath: instancePath + "/database/steps/" + i7 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err176];
                                 }
@@ -39636,56 +41198,46 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        else {
-                            const err177 = { instancePath: instancePath + "/schema/" + i7 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err177];
+                        if (data73.sql !== undefined) {
+                            let data85 = data73.sql;
+                            if (typeof data85 === "string") {
+                                if (func2(data85) < 1) {
+                                    const err177 = { instancePath: instancePath + "/database/steps/" + i7 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err177];
+                                    }
+                                    else {
+                                        vErrors.push(err177);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err177);
+                                const err178 = { instancePath: instancePath + "/database/steps/" + i7 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err178];
+                                }
+                                else {
+                                    vErrors.push(err178);
+                                }
+                                errors++;
                             }
-                            errors++;
+                        }
+                        if (data73["acknowledge-data-loss"] !== undefined) {
+                            if (typeof data73["acknowledge-data-loss"] !== "boolean") {
+                                const err179 = { instancePath: instancePath + "/database/steps/" + i7 + "/acknowledge-data-loss", schemaPath: "#/properties/database/properties/steps/items/properties/acknowledge-data-loss/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                                if (vErrors === null) {
+                                    vErrors = [err179];
+                                }
+                                else {
+                                    vErrors.push(err179);
+                                }
+                                errors++;
+                            }
                         }
                     }
-                }
-                else {
-                    const err178 = { instancePath: instancePath + "/schema/" + i7, schemaPath: "#/properties/schema/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err178];
-                    }
                     else {
-                        vErrors.push(err178);
-                    }
-                    errors++;
-                }
-            }
-        }
-        else {
-            const err179 = { instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-            if (vErrors === null) {
-                vErrors = [err179];
-            }
-            else {
-                vErrors.push(err179);
-            }
-            errors++;
-        }
-    }
-    if (data.integrity !== undefined) {
-        let data93 = data.integrity;
-        if (Array.isArray(data93)) {
-            const len10 = data93.length;
-            for (let i10 = 0; i10 < len10; i10++) {
-                let data94 = data93[i10];
-                if (data94 && typeof data94 == "object" && !Array.isArray(data94)) {
-                    if (data94.when === undefined) {
-                        data94.when = ["before", "after"];
-                    }
-                    if (data94["on-fail"] === undefined) {
-                        data94["on-fail"] = "fail";
-                    }
-                    if (data94.name === undefined) {
-                        const err180 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                        const err180 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
                             vErrors = [err180];
                         }
@@ -39694,504 +41246,500 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                    if (data94.sql === undefined) {
-                        const err181 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err181];
-                        }
-                        else {
-                            vErrors.push(err181);
-                        }
-                        errors++;
-                    }
-                    if (data94.expect === undefined) {
-                        const err182 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "expect" }, message: "must have required property '" + "expect" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err182];
-                        }
-                        else {
-                            vErrors.push(err182);
-                        }
-                        errors++;
-                    }
-                    for (const key20 in data94) {
-                        if (!(((((key20 === "name") || (key20 === "sql")) || (key20 === "expect")) || (key20 === "when")) || (key20 === "on-fail"))) {
-                            const err183 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err183];
-                            }
-                            else {
-                                vErrors.push(err183);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data94.name !== undefined) {
-                        let data95 = data94.name;
-                        if (typeof data95 === "string") {
-                            if (func2(data95) < 1) {
-                                const err184 = { instancePath: instancePath + "/integrity/" + i10 + "/name", schemaPath: "#/properties/integrity/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                if (vErrors === null) {
-                                    vErrors = [err184];
-                                }
-                                else {
-                                    vErrors.push(err184);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err185 = { instancePath: instancePath + "/integrity/" + i10 + "/name", schemaPath: "#/properties/integrity/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err185];
-                            }
-                            else {
-                                vErrors.push(err185);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data94.sql !== undefined) {
-                        let data96 = data94.sql;
-                        if (typeof data96 === "string") {
-                            if (func2(data96) < 1) {
-                                const err186 = { instancePath: instancePath + "/integrity/" + i10 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                if (vErrors === null) {
-                                    vErrors = [err186];
-                                }
-                                else {
-                                    vErrors.push(err186);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err187 = { instancePath: instancePath + "/integrity/" + i10 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err187];
-                            }
-                            else {
-                                vErrors.push(err187);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data94.expect !== undefined) {
-                        let data97 = data94.expect;
-                        if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
-                            for (const key21 in data97) {
-                                if (!(((key21 === "rows") || (key21 === "max-rows")) || (key21 === "value"))) {
-                                    const err188 = { instancePath: instancePath + "/integrity/" + i10 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties" };
-                                    if (vErrors === null) {
-                                        vErrors = [err188];
-                                    }
-                                    else {
-                                        vErrors.push(err188);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            if (data97.rows !== undefined) {
-                                let data98 = data97.rows;
-                                if (!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))) {
-                                    const err189 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                                    if (vErrors === null) {
-                                        vErrors = [err189];
-                                    }
-                                    else {
-                                        vErrors.push(err189);
-                                    }
-                                    errors++;
-                                }
-                                if ((typeof data98 == "number") && (isFinite(data98))) {
-                                    if (data98 > 9007199254740991 || isNaN(data98)) {
-                                        const err190 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                                        if (vErrors === null) {
-                                            vErrors = [err190];
-                                        }
-                                        else {
-                                            vErrors.push(err190);
-                                        }
-                                        errors++;
-                                    }
-                                    if (data98 < 0 || isNaN(data98)) {
-                                        const err191 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                                        if (vErrors === null) {
-                                            vErrors = [err191];
-                                        }
-                                        else {
-                                            vErrors.push(err191);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                            }
-                            if (data97["max-rows"] !== undefined) {
-                                let data99 = data97["max-rows"];
-                                if (!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))) {
-                                    const err192 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                                    if (vErrors === null) {
-                                        vErrors = [err192];
-                                    }
-                                    else {
-                                        vErrors.push(err192);
-                                    }
-                                    errors++;
-                                }
-                                if ((typeof data99 == "number") && (isFinite(data99))) {
-                                    if (data99 > 9007199254740991 || isNaN(data99)) {
-                                        const err193 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                                        if (vErrors === null) {
-                                            vErrors = [err193];
-                                        }
-                                        else {
-                                            vErrors.push(err193);
-                                        }
-                                        errors++;
-                                    }
-                                    if (data99 < 0 || isNaN(data99)) {
-                                        const err194 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                                        if (vErrors === null) {
-                                            vErrors = [err194];
-                                        }
-                                        else {
-                                            vErrors.push(err194);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                            }
-                            if (data97.value !== undefined) {
-                                let data100 = data97.value;
-                                if (((typeof data100 !== "string") && (!((typeof data100 == "number") && (isFinite(data100))))) && (typeof data100 !== "boolean")) {
-                                    const err195 = { instancePath: instancePath + "/integrity/" + i10 + "/expect/value", schemaPath: "#/properties/integrity/items/properties/expect/properties/value/type", keyword: "type", params: { type: schema31.properties.integrity.items.properties.expect.properties.value.type }, message: "must be string,number,boolean" };
-                                    if (vErrors === null) {
-                                        vErrors = [err195];
-                                    }
-                                    else {
-                                        vErrors.push(err195);
-                                    }
-                                    errors++;
-                                }
-                            }
-                        }
-                        else {
-                            const err196 = { instancePath: instancePath + "/integrity/" + i10 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                            if (vErrors === null) {
-                                vErrors = [err196];
-                            }
-                            else {
-                                vErrors.push(err196);
-                            }
-                            errors++;
-                        }
-                    }
-                    let data101 = data94.when;
-                    if (Array.isArray(data101)) {
-                        if (data101.length < 1) {
-                            const err197 = { instancePath: instancePath + "/integrity/" + i10 + "/when", schemaPath: "#/properties/integrity/items/properties/when/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
-                            if (vErrors === null) {
-                                vErrors = [err197];
-                            }
-                            else {
-                                vErrors.push(err197);
-                            }
-                            errors++;
-                        }
-                        const len11 = data101.length;
-                        for (let i11 = 0; i11 < len11; i11++) {
-                            let data102 = data101[i11];
-                            if (typeof data102 !== "string") {
-                                const err198 = { instancePath: instancePath + "/integrity/" + i10 + "/when/" + i11, schemaPath: "#/properties/integrity/items/properties/when/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err198];
-                                }
-                                else {
-                                    vErrors.push(err198);
-                                }
-                                errors++;
-                            }
-                            if (!((data102 === "before") || (data102 === "after"))) {
-                                const err199 = { instancePath: instancePath + "/integrity/" + i10 + "/when/" + i11, schemaPath: "#/properties/integrity/items/properties/when/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties.when.items.enum }, message: "must be equal to one of the allowed values" };
-                                if (vErrors === null) {
-                                    vErrors = [err199];
-                                }
-                                else {
-                                    vErrors.push(err199);
-                                }
-                                errors++;
-                            }
-                        }
+                }
+            }
+            else {
+                const err181 = { instancePath: instancePath + "/database/steps", schemaPath: "#/properties/database/properties/steps/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err181];
+                }
+                else {
+                    vErrors.push(err181);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err182 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err182];
+            }
+            else {
+                vErrors.push(err182);
+            }
+            errors++;
+        }
+    }
+    if (data.git !== undefined) {
+        let data87 = data.git;
+        if (data87 && typeof data87 == "object" && !Array.isArray(data87)) {
+            if (data87.remote === undefined) {
+                data87.remote = "origin";
+            }
+            if (data87.branch === undefined) {
+                data87.branch = "main";
+            }
+            if (data87.strategy === undefined) {
+                data87.strategy = "revert";
+            }
+            if (data87["revert-mode"] === undefined) {
+                data87["revert-mode"] = "single";
+            }
+            if (data87["backup-ref-prefix"] === undefined) {
+                data87["backup-ref-prefix"] = "refs/rollback/backup";
+            }
+            for (const key20 in data87) {
+                if (!((((((((key20 === "remote") || (key20 === "branch")) || (key20 === "strategy")) || (key20 === "revert")) || (key20 === "reset-to")) || (key20 === "revert-mode")) || (key20 === "mainline")) || (key20 === "backup-ref-prefix"))) {
+                    const err183 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err183];
                     }
                     else {
-                        const err200 = { instancePath: instancePath + "/integrity/" + i10 + "/when", schemaPath: "#/properties/integrity/items/properties/when/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        vErrors.push(err183);
+                    }
+                    errors++;
+                }
+            }
+            if (typeof data87.remote !== "string") {
+                const err184 = { instancePath: instancePath + "/git/remote", schemaPath: "#/properties/git/properties/remote/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err184];
+                }
+                else {
+                    vErrors.push(err184);
+                }
+                errors++;
+            }
+            let data89 = data87.branch;
+            if (typeof data89 === "string") {
+                if (!pattern11.test(data89)) {
+                    const err185 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err185];
+                    }
+                    else {
+                        vErrors.push(err185);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err186 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err186];
+                }
+                else {
+                    vErrors.push(err186);
+                }
+                errors++;
+            }
+            let data90 = data87.strategy;
+            if (typeof data90 !== "string") {
+                const err187 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err187];
+                }
+                else {
+                    vErrors.push(err187);
+                }
+                errors++;
+            }
+            if (!((data90 === "revert") || (data90 === "reset"))) {
+                const err188 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties.strategy.enum }, message: "must be equal to one of the allowed values" };
+                if (vErrors === null) {
+                    vErrors = [err188];
+                }
+                else {
+                    vErrors.push(err188);
+                }
+                errors++;
+            }
+            if (data87.revert !== undefined) {
+                if (typeof data87.revert !== "string") {
+                    const err189 = { instancePath: instancePath + "/git/revert", schemaPath: "#/properties/git/properties/revert/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err189];
+                    }
+                    else {
+                        vErrors.push(err189);
+                    }
+                    errors++;
+                }
+            }
+            if (data87["reset-to"] !== undefined) {
+                if (typeof data87["reset-to"] !== "string") {
+                    const err190 = { instancePath: instancePath + "/git/reset-to", schemaPath: "#/properties/git/properties/reset-to/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err190];
+                    }
+                    else {
+                        vErrors.push(err190);
+                    }
+                    errors++;
+                }
+            }
+            let data93 = data87["revert-mode"];
+            if (typeof data93 !== "string") {
+                const err191 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err191];
+                }
+                else {
+                    vErrors.push(err191);
+                }
+                errors++;
+            }
+            if (!((data93 === "single") || (data93 === "per-commit"))) {
+                const err192 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties["revert-mode"].enum }, message: "must be equal to one of the allowed values" };
+                if (vErrors === null) {
+                    vErrors = [err192];
+                }
+                else {
+                    vErrors.push(err192);
+                }
+                errors++;
+            }
+            if (data87.mainline !== undefined) {
+                let data94 = data87.mainline;
+                if (!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))) {
+                    const err193 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                    if (vErrors === null) {
+                        vErrors = [err193];
+                    }
+                    else {
+                        vErrors.push(err193);
+                    }
+                    errors++;
+                }
+                if ((typeof data94 == "number") && (isFinite(data94))) {
+                    if (data94 > 9007199254740991 || isNaN(data94)) {
+                        const err194 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
                         if (vErrors === null) {
-                            vErrors = [err200];
+                            vErrors = [err194];
                         }
                         else {
-                            vErrors.push(err200);
+                            vErrors.push(err194);
                         }
                         errors++;
                     }
-                    let data103 = data94["on-fail"];
-                    if (typeof data103 !== "string") {
-                        const err201 = { instancePath: instancePath + "/integrity/" + i10 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (data94 < 1 || isNaN(data94)) {
+                        const err195 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
                         if (vErrors === null) {
-                            vErrors = [err201];
+                            vErrors = [err195];
                         }
                         else {
-                            vErrors.push(err201);
-                        }
-                        errors++;
-                    }
-                    if (!((data103 === "fail") || (data103 === "warn"))) {
-                        const err202 = { instancePath: instancePath + "/integrity/" + i10 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties["on-fail"].enum }, message: "must be equal to one of the allowed values" };
-                        if (vErrors === null) {
-                            vErrors = [err202];
-                        }
-                        else {
-                            vErrors.push(err202);
+                            vErrors.push(err195);
                         }
                         errors++;
                     }
                 }
+            }
+            if (typeof data87["backup-ref-prefix"] !== "string") {
+                const err196 = { instancePath: instancePath + "/git/backup-ref-prefix", schemaPath: "#/properties/git/properties/backup-ref-prefix/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err196];
+                }
                 else {
-                    const err203 = { instancePath: instancePath + "/integrity/" + i10, schemaPath: "#/properties/integrity/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err203];
+                    vErrors.push(err196);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err197 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err197];
+            }
+            else {
+                vErrors.push(err197);
+            }
+            errors++;
+        }
+    }
+    if (data.schema !== undefined) {
+        let data96 = data.schema;
+        if (Array.isArray(data96)) {
+            const len8 = data96.length;
+            for (let i8 = 0; i8 < len8; i8++) {
+                let data97 = data96[i8];
+                if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
+                    if (data97.key === undefined) {
+                        data97.key = "id";
+                    }
+                    if (data97["drop-columns"] === undefined) {
+                        data97["drop-columns"] = [];
+                    }
+                    if (data97["drop-indexes"] === undefined) {
+                        data97["drop-indexes"] = [];
+                    }
+                    if (data97.table === undefined) {
+                        const err198 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err198];
+                        }
+                        else {
+                            vErrors.push(err198);
+                        }
+                        errors++;
+                    }
+                    for (const key21 in data97) {
+                        if (!(((((key21 === "table") || (key21 === "key")) || (key21 === "drop-columns")) || (key21 === "drop-indexes")) || (key21 === "backup-table"))) {
+                            const err199 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err199];
+                            }
+                            else {
+                                vErrors.push(err199);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data97.table !== undefined) {
+                        let data98 = data97.table;
+                        if (typeof data98 === "string") {
+                            if (!pattern22.test(data98)) {
+                                const err200 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err200];
+                                }
+                                else {
+                                    vErrors.push(err200);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err201 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err201];
+                            }
+                            else {
+                                vErrors.push(err201);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data99 = data97.key;
+                    if (typeof data99 === "string") {
+                        if (!pattern22.test(data99)) {
+                            const err202 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                            if (vErrors === null) {
+                                vErrors = [err202];
+                            }
+                            else {
+                                vErrors.push(err202);
+                            }
+                            errors++;
+                        }
                     }
                     else {
-                        vErrors.push(err203);
+                        const err203 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err203];
+                        }
+                        else {
+                            vErrors.push(err203);
+                        }
+                        errors++;
+                    }
+                    let data100 = data97["drop-columns"];
+                    if (Array.isArray(data100)) {
+                        const len9 = data100.length;
+                        for (let i9 = 0; i9 < len9; i9++) {
+                            let data101 = data100[i9];
+                            if (typeof data101 === "string") {
+                                if (!pattern22.test(data101)) {
+                                    const err204 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err204];
+                                    }
+                                    else {
+                                        vErrors.push(err204);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err205 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err205];
+                                }
+                                else {
+                                    vErrors.push(err205);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
+                    else {
+                        const err206 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns", schemaPath: "#/properties/schema/items/properties/drop-columns/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err206];
+                        }
+                        else {
+                            vErrors.push(err206);
+                        }
+                        errors++;
+                    }
+                    let data102 = data97["drop-indexes"];
+                    if (Array.isArray(data102)) {
+                        const len10 = data102.length;
+                        for (let i10 = 0; i10 < len10; i10++) {
+                            let data103 = data102[i10];
+                            if (typeof data103 === "string") {
+                                if (!pattern22.test(data103)) {
+                                    const err207 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err207];
+                                    }
+                                    else {
+                                        vErrors.push(err207);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err208 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err208];
+                                }
+                                else {
+                                    vErrors.push(err208);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
+                    else {
+                        const err209 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes", schemaPath: "#/properties/schema/items/properties/drop-indexes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err209];
+                        }
+                        else {
+                            vErrors.push(err209);
+                        }
+                        errors++;
+                    }
+                    if (data97["backup-table"] !== undefined) {
+                        let data104 = data97["backup-table"];
+                        if (typeof data104 === "string") {
+                            if (!pattern22.test(data104)) {
+                                const err210 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err210];
+                                }
+                                else {
+                                    vErrors.push(err210);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err211 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err211];
+                            }
+                            else {
+                                vErrors.push(err211);
+                            }
+                            errors++;
+                        }
+                    }
+                }
+                else {
+                    const err212 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err212];
+                    }
+                    else {
+                        vErrors.push(err212);
                     }
                     errors++;
                 }
             }
         }
         else {
-            const err204 = { instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+            const err213 = { instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "array" }, message: "must be array" };
             if (vErrors === null) {
-                vErrors = [err204];
+                vErrors = [err213];
             }
             else {
-                vErrors.push(err204);
+                vErrors.push(err213);
             }
             errors++;
         }
     }
-    if (data.files !== undefined) {
-        let data104 = data.files;
-        if (data104 && typeof data104 == "object" && !Array.isArray(data104)) {
-            if (data104.protect === undefined) {
-                data104.protect = [];
-            }
-            if (data104.remove === undefined) {
-                data104.remove = [];
-            }
-            for (const key22 in data104) {
-                if (!((key22 === "protect") || (key22 === "remove"))) {
-                    const err205 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err205];
+    if (data.integrity !== undefined) {
+        let data105 = data.integrity;
+        if (Array.isArray(data105)) {
+            const len11 = data105.length;
+            for (let i11 = 0; i11 < len11; i11++) {
+                let data106 = data105[i11];
+                if (data106 && typeof data106 == "object" && !Array.isArray(data106)) {
+                    if (data106.when === undefined) {
+                        data106.when = ["before", "after"];
                     }
-                    else {
-                        vErrors.push(err205);
+                    if (data106["on-fail"] === undefined) {
+                        data106["on-fail"] = "fail";
                     }
-                    errors++;
-                }
-            }
-            let data105 = data104.protect;
-            if (Array.isArray(data105)) {
-                const len12 = data105.length;
-                for (let i12 = 0; i12 < len12; i12++) {
-                    let data106 = data105[i12];
-                    if (typeof data106 === "string") {
-                        if (func2(data106) < 1) {
-                            const err206 = { instancePath: instancePath + "/files/protect/" + i12, schemaPath: "#/properties/files/properties/protect/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                            if (vErrors === null) {
-                                vErrors = [err206];
-                            }
-                            else {
-                                vErrors.push(err206);
-                            }
-                            errors++;
-                        }
-                    }
-                    else {
-                        const err207 = { instancePath: instancePath + "/files/protect/" + i12, schemaPath: "#/properties/files/properties/protect/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (data106.name === undefined) {
+                        const err214 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
                         if (vErrors === null) {
-                            vErrors = [err207];
+                            vErrors = [err214];
                         }
                         else {
-                            vErrors.push(err207);
+                            vErrors.push(err214);
                         }
                         errors++;
                     }
-                }
-            }
-            else {
-                const err208 = { instancePath: instancePath + "/files/protect", schemaPath: "#/properties/files/properties/protect/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err208];
-                }
-                else {
-                    vErrors.push(err208);
-                }
-                errors++;
-            }
-            let data107 = data104.remove;
-            if (Array.isArray(data107)) {
-                const len13 = data107.length;
-                for (let i13 = 0; i13 < len13; i13++) {
-                    let data108 = data107[i13];
-                    if (typeof data108 === "string") {
-                        if (func2(data108) < 1) {
-                            const err209 = { instancePath: instancePath + "/files/remove/" + i13, schemaPath: "#/properties/files/properties/remove/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                            if (vErrors === null) {
-                                vErrors = [err209];
-                            }
-                            else {
-                                vErrors.push(err209);
-                            }
-                            errors++;
-                        }
-                    }
-                    else {
-                        const err210 = { instancePath: instancePath + "/files/remove/" + i13, schemaPath: "#/properties/files/properties/remove/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (data106.sql === undefined) {
+                        const err215 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
                         if (vErrors === null) {
-                            vErrors = [err210];
+                            vErrors = [err215];
                         }
                         else {
-                            vErrors.push(err210);
+                            vErrors.push(err215);
                         }
                         errors++;
                     }
-                }
-            }
-            else {
-                const err211 = { instancePath: instancePath + "/files/remove", schemaPath: "#/properties/files/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err211];
-                }
-                else {
-                    vErrors.push(err211);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err212 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err212];
-            }
-            else {
-                vErrors.push(err212);
-            }
-            errors++;
-        }
-    }
-    if (data.monitor !== undefined) {
-        let data109 = data.monitor;
-        if (data109 && typeof data109 == "object" && !Array.isArray(data109)) {
-            if (data109.duration === undefined) {
-                data109.duration = "5m";
-            }
-            if (data109.interval === undefined) {
-                data109.interval = "30s";
-            }
-            if (data109.health === undefined) {
-                data109.health = [];
-            }
-            if (data109.metrics === undefined) {
-                data109.metrics = [];
-            }
-            if (data109["max-error-rate"] === undefined) {
-                data109["max-error-rate"] = 0.1;
-            }
-            for (const key23 in data109) {
-                if (!(((((key23 === "duration") || (key23 === "interval")) || (key23 === "health")) || (key23 === "metrics")) || (key23 === "max-error-rate"))) {
-                    const err213 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err213];
-                    }
-                    else {
-                        vErrors.push(err213);
-                    }
-                    errors++;
-                }
-            }
-            let data110 = data109.duration;
-            if (typeof data110 === "string") {
-                if (!pattern9.test(data110)) {
-                    const err214 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err214];
-                    }
-                    else {
-                        vErrors.push(err214);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err215 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err215];
-                }
-                else {
-                    vErrors.push(err215);
-                }
-                errors++;
-            }
-            let data111 = data109.interval;
-            if (typeof data111 === "string") {
-                if (!pattern9.test(data111)) {
-                    const err216 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err216];
-                    }
-                    else {
-                        vErrors.push(err216);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err217 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err217];
-                }
-                else {
-                    vErrors.push(err217);
-                }
-                errors++;
-            }
-            let data112 = data109.health;
-            if (Array.isArray(data112)) {
-                const len14 = data112.length;
-                for (let i14 = 0; i14 < len14; i14++) {
-                    let data113 = data112[i14];
-                    if (data113 && typeof data113 == "object" && !Array.isArray(data113)) {
-                        if (data113["expect-status"] === undefined) {
-                            data113["expect-status"] = 200;
+                    if (data106.expect === undefined) {
+                        const err216 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "expect" }, message: "must have required property '" + "expect" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err216];
                         }
-                        if (data113.timeout === undefined) {
-                            data113.timeout = "5m";
+                        else {
+                            vErrors.push(err216);
                         }
-                        if (data113.interval === undefined) {
-                            data113.interval = "10s";
-                        }
-                        if (data113.name === undefined) {
-                            const err218 = { instancePath: instancePath + "/monitor/health/" + i14, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                        errors++;
+                    }
+                    for (const key22 in data106) {
+                        if (!(((((key22 === "name") || (key22 === "sql")) || (key22 === "expect")) || (key22 === "when")) || (key22 === "on-fail"))) {
+                            const err217 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
-                                vErrors = [err218];
+                                vErrors = [err217];
                             }
                             else {
-                                vErrors.push(err218);
+                                vErrors.push(err217);
                             }
                             errors++;
                         }
-                        if (data113.url === undefined) {
-                            const err219 = { instancePath: instancePath + "/monitor/health/" + i14, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
+                    }
+                    if (data106.name !== undefined) {
+                        let data107 = data106.name;
+                        if (typeof data107 === "string") {
+                            if (func2(data107) < 1) {
+                                const err218 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (vErrors === null) {
+                                    vErrors = [err218];
+                                }
+                                else {
+                                    vErrors.push(err218);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err219 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
                                 vErrors = [err219];
                             }
@@ -40200,9 +41748,12 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        for (const key24 in data113) {
-                            if (!(((((((key24 === "name") || (key24 === "url")) || (key24 === "expect-status")) || (key24 === "expect-text")) || (key24 === "reject-text")) || (key24 === "timeout")) || (key24 === "interval"))) {
-                                const err220 = { instancePath: instancePath + "/monitor/health/" + i14, schemaPath: "#/properties/monitor/properties/health/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties" };
+                    }
+                    if (data106.sql !== undefined) {
+                        let data108 = data106.sql;
+                        if (typeof data108 === "string") {
+                            if (func2(data108) < 1) {
+                                const err220 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                                 if (vErrors === null) {
                                     vErrors = [err220];
                                 }
@@ -40212,36 +41763,36 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data113.name !== undefined) {
-                            let data114 = data113.name;
-                            if (typeof data114 === "string") {
-                                if (func2(data114) < 1) {
-                                    const err221 = { instancePath: instancePath + "/monitor/health/" + i14 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                        else {
+                            const err221 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err221];
+                            }
+                            else {
+                                vErrors.push(err221);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data106.expect !== undefined) {
+                        let data109 = data106.expect;
+                        if (data109 && typeof data109 == "object" && !Array.isArray(data109)) {
+                            for (const key23 in data109) {
+                                if (!(((key23 === "rows") || (key23 === "max-rows")) || (key23 === "value"))) {
+                                    const err222 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties" };
                                     if (vErrors === null) {
-                                        vErrors = [err221];
+                                        vErrors = [err222];
                                     }
                                     else {
-                                        vErrors.push(err221);
+                                        vErrors.push(err222);
                                     }
                                     errors++;
                                 }
                             }
-                            else {
-                                const err222 = { instancePath: instancePath + "/monitor/health/" + i14 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err222];
-                                }
-                                else {
-                                    vErrors.push(err222);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data113.url !== undefined) {
-                            let data115 = data113.url;
-                            if (typeof data115 === "string") {
-                                if (!pattern5.test(data115)) {
-                                    const err223 = { instancePath: instancePath + "/monitor/health/" + i14 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                            if (data109.rows !== undefined) {
+                                let data110 = data109.rows;
+                                if (!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))) {
+                                    const err223 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                                     if (vErrors === null) {
                                         vErrors = [err223];
                                     }
@@ -40250,90 +41801,93 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                     }
                                     errors++;
                                 }
+                                if ((typeof data110 == "number") && (isFinite(data110))) {
+                                    if (data110 > 9007199254740991 || isNaN(data110)) {
+                                        const err224 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
+                                        if (vErrors === null) {
+                                            vErrors = [err224];
+                                        }
+                                        else {
+                                            vErrors.push(err224);
+                                        }
+                                        errors++;
+                                    }
+                                    if (data110 < 0 || isNaN(data110)) {
+                                        const err225 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                                        if (vErrors === null) {
+                                            vErrors = [err225];
+                                        }
+                                        else {
+                                            vErrors.push(err225);
+                                        }
+                                        errors++;
+                                    }
+                                }
                             }
-                            else {
-                                const err224 = { instancePath: instancePath + "/monitor/health/" + i14 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err224];
+                            if (data109["max-rows"] !== undefined) {
+                                let data111 = data109["max-rows"];
+                                if (!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))) {
+                                    const err226 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                                    if (vErrors === null) {
+                                        vErrors = [err226];
+                                    }
+                                    else {
+                                        vErrors.push(err226);
+                                    }
+                                    errors++;
                                 }
-                                else {
-                                    vErrors.push(err224);
+                                if ((typeof data111 == "number") && (isFinite(data111))) {
+                                    if (data111 > 9007199254740991 || isNaN(data111)) {
+                                        const err227 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
+                                        if (vErrors === null) {
+                                            vErrors = [err227];
+                                        }
+                                        else {
+                                            vErrors.push(err227);
+                                        }
+                                        errors++;
+                                    }
+                                    if (data111 < 0 || isNaN(data111)) {
+                                        const err228 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                                        if (vErrors === null) {
+                                            vErrors = [err228];
+                                        }
+                                        else {
+                                            vErrors.push(err228);
+                                        }
+                                        errors++;
+                                    }
                                 }
-                                errors++;
                             }
-                        }
-                        let data116 = data113["expect-status"];
-                        if (!(((typeof data116 == "number") && (!(data116 % 1) && !isNaN(data116))) && (isFinite(data116)))) {
-                            const err225 = { instancePath: instancePath + "/monitor/health/" + i14 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                            if (vErrors === null) {
-                                vErrors = [err225];
-                            }
-                            else {
-                                vErrors.push(err225);
-                            }
-                            errors++;
-                        }
-                        if ((typeof data116 == "number") && (isFinite(data116))) {
-                            if (data116 > 599 || isNaN(data116)) {
-                                const err226 = { instancePath: instancePath + "/monitor/health/" + i14 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
-                                if (vErrors === null) {
-                                    vErrors = [err226];
+                            if (data109.value !== undefined) {
+                                let data112 = data109.value;
+                                if (((typeof data112 !== "string") && (!((typeof data112 == "number") && (isFinite(data112))))) && (typeof data112 !== "boolean")) {
+                                    const err229 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/value", schemaPath: "#/properties/integrity/items/properties/expect/properties/value/type", keyword: "type", params: { type: schema31.properties.integrity.items.properties.expect.properties.value.type }, message: "must be string,number,boolean" };
+                                    if (vErrors === null) {
+                                        vErrors = [err229];
+                                    }
+                                    else {
+                                        vErrors.push(err229);
+                                    }
+                                    errors++;
                                 }
-                                else {
-                                    vErrors.push(err226);
-                                }
-                                errors++;
-                            }
-                            if (data116 < 100 || isNaN(data116)) {
-                                const err227 = { instancePath: instancePath + "/monitor/health/" + i14 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
-                                if (vErrors === null) {
-                                    vErrors = [err227];
-                                }
-                                else {
-                                    vErrors.push(err227);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data113["expect-text"] !== undefined) {
-                            if (typeof data113["expect-text"] !== "string") {
-                                const err228 = { instancePath: instancePath + "/monitor/health/" + i14 + "/expect-text", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err228];
-                                }
-                                else {
-                                    vErrors.push(err228);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data113["reject-text"] !== undefined) {
-                            if (typeof data113["reject-text"] !== "string") {
-                                const err229 = { instancePath: instancePath + "/monitor/health/" + i14 + "/reject-text", schemaPath: "#/properties/monitor/properties/health/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err229];
-                                }
-                                else {
-                                    vErrors.push(err229);
-                                }
-                                errors++;
-                            }
-                        }
-                        let data119 = data113.timeout;
-                        if (typeof data119 === "string") {
-                            if (!pattern9.test(data119)) {
-                                const err230 = { instancePath: instancePath + "/monitor/health/" + i14 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err230];
-                                }
-                                else {
-                                    vErrors.push(err230);
-                                }
-                                errors++;
                             }
                         }
                         else {
-                            const err231 = { instancePath: instancePath + "/monitor/health/" + i14 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            const err230 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                            if (vErrors === null) {
+                                vErrors = [err230];
+                            }
+                            else {
+                                vErrors.push(err230);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data113 = data106.when;
+                    if (Array.isArray(data113)) {
+                        if (data113.length < 1) {
+                            const err231 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
                             if (vErrors === null) {
                                 vErrors = [err231];
                             }
@@ -40342,10 +41896,11 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        let data120 = data113.interval;
-                        if (typeof data120 === "string") {
-                            if (!pattern9.test(data120)) {
-                                const err232 = { instancePath: instancePath + "/monitor/health/" + i14 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                        const len12 = data113.length;
+                        for (let i12 = 0; i12 < len12; i12++) {
+                            let data114 = data113[i12];
+                            if (typeof data114 !== "string") {
+                                const err232 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err232];
                                 }
@@ -40354,20 +41909,20 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                                 errors++;
                             }
-                        }
-                        else {
-                            const err233 = { instancePath: instancePath + "/monitor/health/" + i14 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err233];
+                            if (!((data114 === "before") || (data114 === "after"))) {
+                                const err233 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties.when.items.enum }, message: "must be equal to one of the allowed values" };
+                                if (vErrors === null) {
+                                    vErrors = [err233];
+                                }
+                                else {
+                                    vErrors.push(err233);
+                                }
+                                errors++;
                             }
-                            else {
-                                vErrors.push(err233);
-                            }
-                            errors++;
                         }
                     }
                     else {
-                        const err234 = { instancePath: instancePath + "/monitor/health/" + i14, schemaPath: "#/properties/monitor/properties/health/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        const err234 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/type", keyword: "type", params: { type: "array" }, message: "must be array" };
                         if (vErrors === null) {
                             vErrors = [err234];
                         }
@@ -40376,159 +41931,183 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                }
-            }
-            else {
-                const err235 = { instancePath: instancePath + "/monitor/health", schemaPath: "#/properties/monitor/properties/health/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err235];
+                    let data115 = data106["on-fail"];
+                    if (typeof data115 !== "string") {
+                        const err235 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err235];
+                        }
+                        else {
+                            vErrors.push(err235);
+                        }
+                        errors++;
+                    }
+                    if (!((data115 === "fail") || (data115 === "warn"))) {
+                        const err236 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties["on-fail"].enum }, message: "must be equal to one of the allowed values" };
+                        if (vErrors === null) {
+                            vErrors = [err236];
+                        }
+                        else {
+                            vErrors.push(err236);
+                        }
+                        errors++;
+                    }
                 }
                 else {
-                    vErrors.push(err235);
+                    const err237 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err237];
+                    }
+                    else {
+                        vErrors.push(err237);
+                    }
+                    errors++;
                 }
-                errors++;
             }
-            let data121 = data109.metrics;
-            if (Array.isArray(data121)) {
-                const len15 = data121.length;
-                for (let i15 = 0; i15 < len15; i15++) {
-                    let data122 = data121[i15];
-                    if (data122 && typeof data122 == "object" && !Array.isArray(data122)) {
-                        if (data122.name === undefined) {
-                            const err236 = { instancePath: instancePath + "/monitor/metrics/" + i15, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+        }
+        else {
+            const err238 = { instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+            if (vErrors === null) {
+                vErrors = [err238];
+            }
+            else {
+                vErrors.push(err238);
+            }
+            errors++;
+        }
+    }
+    if (data.files !== undefined) {
+        let data116 = data.files;
+        if (data116 && typeof data116 == "object" && !Array.isArray(data116)) {
+            if (data116.protect === undefined) {
+                data116.protect = [];
+            }
+            if (data116.remove === undefined) {
+                data116.remove = [];
+            }
+            for (const key24 in data116) {
+                if (!((key24 === "protect") || (key24 === "remove"))) {
+                    const err239 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err239];
+                    }
+                    else {
+                        vErrors.push(err239);
+                    }
+                    errors++;
+                }
+            }
+            let data117 = data116.protect;
+            if (Array.isArray(data117)) {
+                const len13 = data117.length;
+                for (let i13 = 0; i13 < len13; i13++) {
+                    let data118 = data117[i13];
+                    if (typeof data118 === "string") {
+                        if (func2(data118) < 1) {
+                            const err240 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                             if (vErrors === null) {
-                                vErrors = [err236];
+                                vErrors = [err240];
                             }
                             else {
-                                vErrors.push(err236);
+                                vErrors.push(err240);
                             }
                             errors++;
-                        }
-                        if (data122.sql === undefined) {
-                            const err237 = { instancePath: instancePath + "/monitor/metrics/" + i15, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
-                            if (vErrors === null) {
-                                vErrors = [err237];
-                            }
-                            else {
-                                vErrors.push(err237);
-                            }
-                            errors++;
-                        }
-                        for (const key25 in data122) {
-                            if (!((((key25 === "name") || (key25 === "sql")) || (key25 === "max")) || (key25 === "min"))) {
-                                const err238 = { instancePath: instancePath + "/monitor/metrics/" + i15, schemaPath: "#/properties/monitor/properties/metrics/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties" };
-                                if (vErrors === null) {
-                                    vErrors = [err238];
-                                }
-                                else {
-                                    vErrors.push(err238);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data122.name !== undefined) {
-                            let data123 = data122.name;
-                            if (typeof data123 === "string") {
-                                if (func2(data123) < 1) {
-                                    const err239 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err239];
-                                    }
-                                    else {
-                                        vErrors.push(err239);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err240 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err240];
-                                }
-                                else {
-                                    vErrors.push(err240);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data122.sql !== undefined) {
-                            let data124 = data122.sql;
-                            if (typeof data124 === "string") {
-                                if (func2(data124) < 1) {
-                                    const err241 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err241];
-                                    }
-                                    else {
-                                        vErrors.push(err241);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err242 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err242];
-                                }
-                                else {
-                                    vErrors.push(err242);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data122.max !== undefined) {
-                            let data125 = data122.max;
-                            if (!((typeof data125 == "number") && (isFinite(data125)))) {
-                                const err243 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/max", schemaPath: "#/properties/monitor/properties/metrics/items/properties/max/type", keyword: "type", params: { type: "number" }, message: "must be number" };
-                                if (vErrors === null) {
-                                    vErrors = [err243];
-                                }
-                                else {
-                                    vErrors.push(err243);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data122.min !== undefined) {
-                            let data126 = data122.min;
-                            if (!((typeof data126 == "number") && (isFinite(data126)))) {
-                                const err244 = { instancePath: instancePath + "/monitor/metrics/" + i15 + "/min", schemaPath: "#/properties/monitor/properties/metrics/items/properties/min/type", keyword: "type", params: { type: "number" }, message: "must be number" };
-                                if (vErrors === null) {
-                                    vErrors = [err244];
-                                }
-                                else {
-                                    vErrors.push(err244);
-                                }
-                                errors++;
-                            }
                         }
                     }
                     else {
-                        const err245 = { instancePath: instancePath + "/monitor/metrics/" + i15, schemaPath: "#/properties/monitor/properties/metrics/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        const err241 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                         if (vErrors === null) {
-                            vErrors = [err245];
+                            vErrors = [err241];
                         }
                         else {
-                            vErrors.push(err245);
+                            vErrors.push(err241);
                         }
                         errors++;
                     }
                 }
             }
             else {
-                const err246 = { instancePath: instancePath + "/monitor/metrics", schemaPath: "#/properties/monitor/properties/metrics/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                const err242 = { instancePath: instancePath + "/files/protect", schemaPath: "#/properties/files/properties/protect/type", keyword: "type", params: { type: "array" }, message: "must be array" };
                 if (vErrors === null) {
-                    vErrors = [err246];
+                    vErrors = [err242];
                 }
                 else {
-                    vErrors.push(err246);
+                    vErrors.push(err242);
                 }
                 errors++;
             }
-            let data127 = data109["max-error-rate"];
-            if ((typeof data127 == "number") && (isFinite(data127))) {
-                if (data127 > 1 || isNaN(data127)) {
-                    const err247 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1 }, message: "must be <= 1" };
+            let data119 = data116.remove;
+            if (Array.isArray(data119)) {
+                const len14 = data119.length;
+                for (let i14 = 0; i14 < len14; i14++) {
+                    let data120 = data119[i14];
+                    if (typeof data120 === "string") {
+                        if (func2(data120) < 1) {
+                            const err243 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                            if (vErrors === null) {
+                                vErrors = [err243];
+                            }
+                            else {
+                                vErrors.push(err243);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err244 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err244];
+                        }
+                        else {
+                            vErrors.push(err244);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err245 = { instancePath: instancePath + "/files/remove", schemaPath: "#/properties/files/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err245];
+                }
+                else {
+                    vErrors.push(err245);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err246 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err246];
+            }
+            else {
+                vErrors.push(err246);
+            }
+            errors++;
+        }
+    }
+    if (data.monitor !== undefined) {
+        let data121 = data.monitor;
+        if (data121 && typeof data121 == "object" && !Array.isArray(data121)) {
+            if (data121.duration === undefined) {
+                data121.duration = "5m";
+            }
+            if (data121.interval === undefined) {
+                data121.interval = "30s";
+            }
+            if (data121.health === undefined) {
+                data121.health = [];
+            }
+            if (data121.metrics === undefined) {
+                data121.metrics = [];
+            }
+            if (data121["max-error-rate"] === undefined) {
+                data121["max-error-rate"] = 0.1;
+            }
+            for (const key25 in data121) {
+                if (!(((((key25 === "duration") || (key25 === "interval")) || (key25 === "health")) || (key25 === "metrics")) || (key25 === "max-error-rate"))) {
+                    const err247 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
                         vErrors = [err247];
                     }
@@ -40537,8 +42116,11 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                     errors++;
                 }
-                if (data127 < 0 || isNaN(data127)) {
-                    const err248 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+            }
+            let data122 = data121.duration;
+            if (typeof data122 === "string") {
+                if (!pattern13.test(data122)) {
+                    const err248 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                     if (vErrors === null) {
                         vErrors = [err248];
                     }
@@ -40549,7 +42131,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                 }
             }
             else {
-                const err249 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                const err249 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
                     vErrors = [err249];
                 }
@@ -40558,58 +42140,56 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 errors++;
             }
-        }
-        else {
-            const err250 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err250];
-            }
-            else {
-                vErrors.push(err250);
-            }
-            errors++;
-        }
-    }
-    if (data.notify !== undefined) {
-        let data128 = data.notify;
-        if (data128 && typeof data128 == "object" && !Array.isArray(data128)) {
-            if (data128["status-comment"] === undefined) {
-                data128["status-comment"] = true;
-            }
-            if (data128.messages === undefined) {
-                data128.messages = { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" };
-            }
-            for (const key26 in data128) {
-                if (!((((key26 === "status-comment") || (key26 === "incident-issue")) || (key26 === "webhook-env")) || (key26 === "messages"))) {
-                    const err251 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties" };
+            let data123 = data121.interval;
+            if (typeof data123 === "string") {
+                if (!pattern13.test(data123)) {
+                    const err250 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                     if (vErrors === null) {
-                        vErrors = [err251];
+                        vErrors = [err250];
                     }
                     else {
-                        vErrors.push(err251);
+                        vErrors.push(err250);
                     }
                     errors++;
                 }
             }
-            if (typeof data128["status-comment"] !== "boolean") {
-                const err252 = { instancePath: instancePath + "/notify/status-comment", schemaPath: "#/properties/notify/properties/status-comment/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+            else {
+                const err251 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                    vErrors = [err252];
+                    vErrors = [err251];
                 }
                 else {
-                    vErrors.push(err252);
+                    vErrors.push(err251);
                 }
                 errors++;
             }
-            if (data128["incident-issue"] !== undefined) {
-                let data130 = data128["incident-issue"];
-                if (data130 && typeof data130 == "object" && !Array.isArray(data130)) {
-                    if (data130.labels === undefined) {
-                        data130.labels = ["incident", "rollback"];
-                    }
-                    for (const key27 in data130) {
-                        if (!(key27 === "labels")) {
-                            const err253 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties" };
+            let data124 = data121.health;
+            if (Array.isArray(data124)) {
+                const len15 = data124.length;
+                for (let i15 = 0; i15 < len15; i15++) {
+                    let data125 = data124[i15];
+                    if (data125 && typeof data125 == "object" && !Array.isArray(data125)) {
+                        if (data125["expect-status"] === undefined) {
+                            data125["expect-status"] = 200;
+                        }
+                        if (data125.timeout === undefined) {
+                            data125.timeout = "5m";
+                        }
+                        if (data125.interval === undefined) {
+                            data125.interval = "10s";
+                        }
+                        if (data125.name === undefined) {
+                            const err252 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err252];
+                            }
+                            else {
+                                vErrors.push(err252);
+                            }
+                            errors++;
+                        }
+                        if (data125.url === undefined) {
+                            const err253 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
                             if (vErrors === null) {
                                 vErrors = [err253];
                             }
@@ -40618,13 +42198,9 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                    }
-                    let data131 = data130.labels;
-                    if (Array.isArray(data131)) {
-                        const len16 = data131.length;
-                        for (let i16 = 0; i16 < len16; i16++) {
-                            if (typeof data131[i16] !== "string") {
-                                const err254 = { instancePath: instancePath + "/notify/incident-issue/labels/" + i16, schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        for (const key26 in data125) {
+                            if (!(((((((key26 === "name") || (key26 === "url")) || (key26 === "expect-status")) || (key26 === "expect-text")) || (key26 === "reject-text")) || (key26 === "timeout")) || (key26 === "interval"))) {
+                                const err254 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties" };
                                 if (vErrors === null) {
                                     vErrors = [err254];
                                 }
@@ -40634,144 +42210,1265 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                    }
-                    else {
-                        const err255 = { instancePath: instancePath + "/notify/incident-issue/labels", schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err255];
+                        if (data125.name !== undefined) {
+                            let data126 = data125.name;
+                            if (typeof data126 === "string") {
+                                if (func2(data126) < 1) {
+                                    const err255 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err255];
+                                    }
+                                    else {
+                                        vErrors.push(err255);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err256 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err256];
+                                }
+                                else {
+                                    vErrors.push(err256);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data125.url !== undefined) {
+                            let data127 = data125.url;
+                            if (typeof data127 === "string") {
+                                if (!pattern5.test(data127)) {
+                                    const err257 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err257];
+                                    }
+                                    else {
+                                        vErrors.push(err257);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err258 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err258];
+                                }
+                                else {
+                                    vErrors.push(err258);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data128 = data125["expect-status"];
+                        if (!(((typeof data128 == "number") && (!(data128 % 1) && !isNaN(data128))) && (isFinite(data128)))) {
+                            const err259 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                            if (vErrors === null) {
+                                vErrors = [err259];
+                            }
+                            else {
+                                vErrors.push(err259);
+                            }
+                            errors++;
+                        }
+                        if ((typeof data128 == "number") && (isFinite(data128))) {
+                            if (data128 > 599 || isNaN(data128)) {
+                                const err260 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
+                                if (vErrors === null) {
+                                    vErrors = [err260];
+                                }
+                                else {
+                                    vErrors.push(err260);
+                                }
+                                errors++;
+                            }
+                            if (data128 < 100 || isNaN(data128)) {
+                                const err261 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
+                                if (vErrors === null) {
+                                    vErrors = [err261];
+                                }
+                                else {
+                                    vErrors.push(err261);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data125["expect-text"] !== undefined) {
+                            if (typeof data125["expect-text"] !== "string") {
+                                const err262 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-text", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err262];
+                                }
+                                else {
+                                    vErrors.push(err262);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data125["reject-text"] !== undefined) {
+                            if (typeof data125["reject-text"] !== "string") {
+                                const err263 = { instancePath: instancePath + "/monitor/health/" + i15 + "/reject-text", schemaPath: "#/properties/monitor/properties/health/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err263];
+                                }
+                                else {
+                                    vErrors.push(err263);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data131 = data125.timeout;
+                        if (typeof data131 === "string") {
+                            if (!pattern13.test(data131)) {
+                                const err264 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err264];
+                                }
+                                else {
+                                    vErrors.push(err264);
+                                }
+                                errors++;
+                            }
                         }
                         else {
-                            vErrors.push(err255);
+                            const err265 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err265];
+                            }
+                            else {
+                                vErrors.push(err265);
+                            }
+                            errors++;
+                        }
+                        let data132 = data125.interval;
+                        if (typeof data132 === "string") {
+                            if (!pattern13.test(data132)) {
+                                const err266 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err266];
+                                }
+                                else {
+                                    vErrors.push(err266);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err267 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err267];
+                            }
+                            else {
+                                vErrors.push(err267);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err268 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        if (vErrors === null) {
+                            vErrors = [err268];
+                        }
+                        else {
+                            vErrors.push(err268);
                         }
                         errors++;
                     }
-                }
-                else {
-                    const err256 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err256];
-                    }
-                    else {
-                        vErrors.push(err256);
-                    }
-                    errors++;
                 }
             }
-            if (data128["webhook-env"] !== undefined) {
-                let data133 = data128["webhook-env"];
-                if (typeof data133 === "string") {
-                    if (!pattern4.test(data133)) {
-                        const err257 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
-                        if (vErrors === null) {
-                            vErrors = [err257];
-                        }
-                        else {
-                            vErrors.push(err257);
-                        }
-                        errors++;
-                    }
+            else {
+                const err269 = { instancePath: instancePath + "/monitor/health", schemaPath: "#/properties/monitor/properties/health/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err269];
                 }
                 else {
-                    const err258 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err258];
+                    vErrors.push(err269);
+                }
+                errors++;
+            }
+            let data133 = data121.metrics;
+            if (Array.isArray(data133)) {
+                const len16 = data133.length;
+                for (let i16 = 0; i16 < len16; i16++) {
+                    let data134 = data133[i16];
+                    if (data134 && typeof data134 == "object" && !Array.isArray(data134)) {
+                        if (data134.name === undefined) {
+                            const err270 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err270];
+                            }
+                            else {
+                                vErrors.push(err270);
+                            }
+                            errors++;
+                        }
+                        if (data134.sql === undefined) {
+                            const err271 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err271];
+                            }
+                            else {
+                                vErrors.push(err271);
+                            }
+                            errors++;
+                        }
+                        for (const key27 in data134) {
+                            if (!((((key27 === "name") || (key27 === "sql")) || (key27 === "max")) || (key27 === "min"))) {
+                                const err272 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err272];
+                                }
+                                else {
+                                    vErrors.push(err272);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data134.name !== undefined) {
+                            let data135 = data134.name;
+                            if (typeof data135 === "string") {
+                                if (func2(data135) < 1) {
+                                    const err273 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err273];
+                                    }
+                                    else {
+                                        vErrors.push(err273);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err274 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err274];
+                                }
+                                else {
+                                    vErrors.push(err274);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data134.sql !== undefined) {
+                            let data136 = data134.sql;
+                            if (typeof data136 === "string") {
+                                if (func2(data136) < 1) {
+                                    const err275 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err275];
+                                    }
+                                    else {
+                                        vErrors.push(err275);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err276 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err276];
+                                }
+                                else {
+                                    vErrors.push(err276);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data134.max !== undefined) {
+                            let data137 = data134.max;
+                            if (!((typeof data137 == "number") && (isFinite(data137)))) {
+                                const err277 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/max", schemaPath: "#/properties/monitor/properties/metrics/items/properties/max/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                                if (vErrors === null) {
+                                    vErrors = [err277];
+                                }
+                                else {
+                                    vErrors.push(err277);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data134.min !== undefined) {
+                            let data138 = data134.min;
+                            if (!((typeof data138 == "number") && (isFinite(data138)))) {
+                                const err278 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/min", schemaPath: "#/properties/monitor/properties/metrics/items/properties/min/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                                if (vErrors === null) {
+                                    vErrors = [err278];
+                                }
+                                else {
+                                    vErrors.push(err278);
+                                }
+                                errors++;
+                            }
+                        }
                     }
                     else {
-                        vErrors.push(err258);
-                    }
-                    errors++;
-                }
-            }
-            let data134 = data128.messages;
-            if (data134 && typeof data134 == "object" && !Array.isArray(data134)) {
-                if (data134.initiated === undefined) {
-                    data134.initiated = "Rollback initiated";
-                }
-                if (data134.complete === undefined) {
-                    data134.complete = "Rollback complete, system stable";
-                }
-                if (data134.failed === undefined) {
-                    data134.failed = "Rollback FAILED: manual action needed";
-                }
-                for (const key28 in data134) {
-                    if (!(((key28 === "initiated") || (key28 === "complete")) || (key28 === "failed"))) {
-                        const err259 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties" };
+                        const err279 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
-                            vErrors = [err259];
+                            vErrors = [err279];
                         }
                         else {
-                            vErrors.push(err259);
+                            vErrors.push(err279);
                         }
                         errors++;
                     }
                 }
-                if (typeof data134.initiated !== "string") {
-                    const err260 = { instancePath: instancePath + "/notify/messages/initiated", schemaPath: "#/properties/notify/properties/messages/properties/initiated/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            }
+            else {
+                const err280 = { instancePath: instancePath + "/monitor/metrics", schemaPath: "#/properties/monitor/properties/metrics/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err280];
+                }
+                else {
+                    vErrors.push(err280);
+                }
+                errors++;
+            }
+            let data139 = data121["max-error-rate"];
+            if ((typeof data139 == "number") && (isFinite(data139))) {
+                if (data139 > 1 || isNaN(data139)) {
+                    const err281 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1 }, message: "must be <= 1" };
                     if (vErrors === null) {
-                        vErrors = [err260];
+                        vErrors = [err281];
                     }
                     else {
-                        vErrors.push(err260);
+                        vErrors.push(err281);
                     }
                     errors++;
                 }
-                if (typeof data134.complete !== "string") {
-                    const err261 = { instancePath: instancePath + "/notify/messages/complete", schemaPath: "#/properties/notify/properties/messages/properties/complete/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (data139 < 0 || isNaN(data139)) {
+                    const err282 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
                     if (vErrors === null) {
-                        vErrors = [err261];
+                        vErrors = [err282];
                     }
                     else {
-                        vErrors.push(err261);
-                    }
-                    errors++;
-                }
-                if (typeof data134.failed !== "string") {
-                    const err262 = { instancePath: instancePath + "/notify/messages/failed", schemaPath: "#/properties/notify/properties/messages/properties/failed/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err262];
-                    }
-                    else {
-                        vErrors.push(err262);
+                        vErrors.push(err282);
                     }
                     errors++;
                 }
             }
             else {
-                const err263 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                const err283 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/type", keyword: "type", params: { type: "number" }, message: "must be number" };
                 if (vErrors === null) {
-                    vErrors = [err263];
+                    vErrors = [err283];
                 }
                 else {
-                    vErrors.push(err263);
+                    vErrors.push(err283);
                 }
                 errors++;
             }
         }
         else {
-            const err264 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err284 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-                vErrors = [err264];
+                vErrors = [err284];
             }
             else {
-                vErrors.push(err264);
+                vErrors.push(err284);
+            }
+            errors++;
+        }
+    }
+    if (data.notify !== undefined) {
+        let data140 = data.notify;
+        if (data140 && typeof data140 == "object" && !Array.isArray(data140)) {
+            if (data140["status-comment"] === undefined) {
+                data140["status-comment"] = true;
+            }
+            if (data140.messages === undefined) {
+                data140.messages = { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" };
+            }
+            for (const key28 in data140) {
+                if (!((((key28 === "status-comment") || (key28 === "incident-issue")) || (key28 === "webhook-env")) || (key28 === "messages"))) {
+                    const err285 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err285];
+                    }
+                    else {
+                        vErrors.push(err285);
+                    }
+                    errors++;
+                }
+            }
+            if (typeof data140["status-comment"] !== "boolean") {
+                const err286 = { instancePath: instancePath + "/notify/status-comment", schemaPath: "#/properties/notify/properties/status-comment/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                if (vErrors === null) {
+                    vErrors = [err286];
+                }
+                else {
+                    vErrors.push(err286);
+                }
+                errors++;
+            }
+            if (data140["incident-issue"] !== undefined) {
+                let data142 = data140["incident-issue"];
+                if (data142 && typeof data142 == "object" && !Array.isArray(data142)) {
+                    if (data142.labels === undefined) {
+                        data142.labels = ["incident", "rollback"];
+                    }
+                    for (const key29 in data142) {
+                        if (!(key29 === "labels")) {
+                            const err287 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key29 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err287];
+                            }
+                            else {
+                                vErrors.push(err287);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data143 = data142.labels;
+                    if (Array.isArray(data143)) {
+                        const len17 = data143.length;
+                        for (let i17 = 0; i17 < len17; i17++) {
+                            if (typeof data143[i17] !== "string") {
+                                const err288 = { instancePath: instancePath + "/notify/incident-issue/labels/" + i17, schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err288];
+                                }
+                                else {
+                                    vErrors.push(err288);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
+                    else {
+                        const err289 = { instancePath: instancePath + "/notify/incident-issue/labels", schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err289];
+                        }
+                        else {
+                            vErrors.push(err289);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err290 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err290];
+                    }
+                    else {
+                        vErrors.push(err290);
+                    }
+                    errors++;
+                }
+            }
+            if (data140["webhook-env"] !== undefined) {
+                let data145 = data140["webhook-env"];
+                if (typeof data145 === "string") {
+                    if (!pattern4.test(data145)) {
+                        const err291 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                        if (vErrors === null) {
+                            vErrors = [err291];
+                        }
+                        else {
+                            vErrors.push(err291);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err292 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err292];
+                    }
+                    else {
+                        vErrors.push(err292);
+                    }
+                    errors++;
+                }
+            }
+            let data146 = data140.messages;
+            if (data146 && typeof data146 == "object" && !Array.isArray(data146)) {
+                if (data146.initiated === undefined) {
+                    data146.initiated = "Rollback initiated";
+                }
+                if (data146.complete === undefined) {
+                    data146.complete = "Rollback complete, system stable";
+                }
+                if (data146.failed === undefined) {
+                    data146.failed = "Rollback FAILED: manual action needed";
+                }
+                for (const key30 in data146) {
+                    if (!(((key30 === "initiated") || (key30 === "complete")) || (key30 === "failed"))) {
+                        const err293 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key30 }, message: "must NOT have additional properties" };
+                        if (vErrors === null) {
+                            vErrors = [err293];
+                        }
+                        else {
+                            vErrors.push(err293);
+                        }
+                        errors++;
+                    }
+                }
+                if (typeof data146.initiated !== "string") {
+                    const err294 = { instancePath: instancePath + "/notify/messages/initiated", schemaPath: "#/properties/notify/properties/messages/properties/initiated/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err294];
+                    }
+                    else {
+                        vErrors.push(err294);
+                    }
+                    errors++;
+                }
+                if (typeof data146.complete !== "string") {
+                    const err295 = { instancePath: instancePath + "/notify/messages/complete", schemaPath: "#/properties/notify/properties/messages/properties/complete/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err295];
+                    }
+                    else {
+                        vErrors.push(err295);
+                    }
+                    errors++;
+                }
+                if (typeof data146.failed !== "string") {
+                    const err296 = { instancePath: instancePath + "/notify/messages/failed", schemaPath: "#/properties/notify/properties/messages/properties/failed/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err296];
+                    }
+                    else {
+                        vErrors.push(err296);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err297 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                if (vErrors === null) {
+                    vErrors = [err297];
+                }
+                else {
+                    vErrors.push(err297);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err298 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err298];
+            }
+            else {
+                vErrors.push(err298);
             }
             errors++;
         }
     }
 }
 else {
-    const err265 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err299 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-        vErrors = [err265];
+        vErrors = [err299];
     }
     else {
-        vErrors.push(err265);
+        vErrors.push(err299);
     }
     errors++;
 } validate20.errors = vErrors; return errors === 0; }
 validate20.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 const runbookJsonSchema = schema31;
 
+;// CONCATENATED MODULE: ./src/runbook/schema-fields.ts
+/**
+ * Fields of the runbook's JSON Schema that carry a marker keyword (`x-secret`, `x-duration`), and
+ * the values a runbook holds at those fields. What is marked in the schema is what the code acts
+ * on: no second list of field names to keep in step.
+ */
+
+/** Stands for every item of an array or every value of a record in a field path. */
+const EACH = '*';
+/** Deeper than any runbook field; stops a self-referencing schema. */
+const MAX_SCHEMA_DEPTH = 32;
+function resolveRef(root, ref) {
+    if (!ref.startsWith('#/'))
+        return undefined;
+    let node = root;
+    for (const segment of ref.slice(2).split('/')) {
+        node = node?.[segment.replace(/~1/g, '/').replace(/~0/g, '~')];
+    }
+    return node;
+}
+function children(node) {
+    const out = [];
+    for (const [key, child] of Object.entries(node.properties ?? {}))
+        out.push([key, child]);
+    const items = Array.isArray(node.items) ? node.items : node.items ? [node.items] : [];
+    for (const child of items)
+        out.push([EACH, child]);
+    if (typeof node.additionalProperties === 'object')
+        out.push([EACH, node.additionalProperties]);
+    // Alternatives (a union such as hosting on provider) describe the same place.
+    for (const child of [...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? [])]) {
+        out.push([undefined, child]);
+    }
+    return out;
+}
+/** Every field whose schema has `keyword`, with the keyword's value. */
+function markedFields(keyword, schema = runbookJsonSchema) {
+    const found = new Map();
+    const visit = (node, path, depth) => {
+        if (depth > MAX_SCHEMA_DEPTH)
+            return;
+        const target = node.$ref ? resolveRef(schema, node.$ref) : node;
+        if (!target)
+            return;
+        if (target[keyword] !== undefined) {
+            found.set(JSON.stringify(path), { path, mark: target[keyword] });
+        }
+        for (const [key, child] of children(target)) {
+            visit(child, key === undefined ? path : [...path, key], depth + 1);
+        }
+    };
+    visit(schema, [], 0);
+    return [...found.values()];
+}
+/** The values `data` holds at a field path (several when the path passes through EACH). */
+function valuesAt(data, path) {
+    let current = [{ path: [], value: data }];
+    for (const key of path) {
+        const next = [];
+        for (const { path: at, value } of current) {
+            if (typeof value !== 'object' || value === null)
+                continue;
+            if (key !== EACH) {
+                if (!Array.isArray(value) && Object.hasOwn(value, key)) {
+                    next.push({ path: [...at, key], value: value[key] });
+                }
+            }
+            else if (Array.isArray(value)) {
+                value.forEach((item, i) => next.push({ path: [...at, i], value: item }));
+            }
+            else {
+                for (const [k, item] of Object.entries(value))
+                    next.push({ path: [...at, k], value: item });
+            }
+        }
+        current = next;
+    }
+    return current;
+}
+
+;// CONCATENATED MODULE: ./src/secrets.ts
+
+
+
+/** Where each secret input comes from, for messages (never the value). */
+const SECRET_INPUT_NAMES = {
+    githubToken: 'github-token (GITHUB_TOKEN)',
+    hostingToken: 'hosting-token',
+    databaseUrl: 'database-url'
+};
+let secretFields;
+/** The runbook's fields that name a secret's variable (`x-secret` in the schema). */
+function secretFieldPaths() {
+    secretFields ??= markedFields('x-secret').map(field => field.path);
+    return secretFields;
+}
+/** The environment variables this runbook names for secrets (token-env, url-env, ...). */
+function secretVariableNames(runbook) {
+    const names = secretFieldPaths().flatMap(path => valuesAt(runbook, path).flatMap(({ value }) => (typeof value === 'string' ? [value] : [])));
+    return [...new Set(names)];
+}
+/** The secret inputs and the values of the variables the runbook names. */
+function secretSources(runbook, env, secrets) {
+    const inputs = Object.keys(SECRET_INPUT_NAMES).map(key => ({
+        name: SECRET_INPUT_NAMES[key],
+        value: secrets[key]
+    }));
+    const named = secretVariableNames(runbook).map(name => ({ name: `$${name}`, value: env[name] }));
+    return [...inputs, ...named].filter((s) => typeof s.value === 'string' && s.value.length > 0);
+}
+/**
+ * A secret with a line break or another control character splits log lines (and with them the
+ * runner's masking) and is never a real token: refused, naming where it came from.
+ */
+function secretProblems(sources) {
+    return sources
+        .filter(source => CONTROL_CHARACTER.test(source.value))
+        .map(source => `${source.name}: the value contains a line break or another control character; set it to the bare secret (no trailing newline)`);
+}
+/** The secret inputs, the variables the runbook names, and the passwords inside URLs. */
+function runSecrets(runbook, env, secrets) {
+    const values = secretSources(runbook, env, secrets).map(source => source.value);
+    return [...values, ...values.flatMap(v => urlPassword(v) ?? [])];
+}
+
+;// CONCATENATED MODULE: ./src/dependencies.ts
+
+
+
+
+
+
+
+const realSleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
+const NO_PROGRESS = {
+    plannedPhases: [],
+    outputs: {},
+    failed: false,
+    summary: () => ''
+};
+function runLabel(runId, runUrl) {
+    return `run ${runId}${runUrl ? ` (${runUrl})` : ''}`;
+}
+function buildDependencies(options) {
+    const { runbook, env, secrets, request } = options;
+    const clock = { now: options.now ?? Date.now, sleep: options.sleep ?? realSleep };
+    // Hosting, verify and the webhook honour the proxy variables of the run's environment.
+    const fetchImpl = options.fetch ?? createFetch(proxySettingsFrom(env));
+    const redactor = options.redactor ?? primedRedactor(runbook, env, secrets);
+    const databaseSource = {
+        config: runbook.database,
+        inputUrl: secrets.databaseUrl,
+        env,
+        runId: request.runId
+    };
+    const webhookVariable = runbook.notify?.['webhook-env'];
+    return {
+        run: {
+            mode: options.mode,
+            request,
+            runbookName: runbook.name,
+            runUrl: options.github?.runUrl,
+            label: runLabel(request.runId, options.github?.runUrl)
+        },
+        log: options.log,
+        clock,
+        redactor,
+        fetch: fetchImpl,
+        checkout: {
+            workdir: options.workdir,
+            env,
+            githubToken: secrets.githubToken,
+            tempDir: env.RUNNER_TEMP,
+            runner: options.gitRunner,
+            log: options.log
+        },
+        database: {
+            settings: () => dbSettings(databaseSource),
+            url: () => secrets.databaseUrl ?? env[runbook.database?.['url-env'] ?? 'DATABASE_URL'] ?? undefined
+        },
+        hosting: {
+            provider: () => createHostingProvider({
+                hosting: runbook.hosting,
+                inputToken: secrets.hostingToken,
+                env,
+                githubApiUrl: options.github?.apiUrl,
+                fetch: fetchImpl,
+                sleep: clock.sleep,
+                log: options.log
+            })
+        },
+        github: githubAccess(options.github, secrets.githubToken, (0,proxy/* proxySettingsFrom */.Yw)(env), options.log),
+        webhook: {
+            variable: webhookVariable,
+            url: webhookVariable ? env[webhookVariable] || undefined : undefined
+        },
+        progress: options.progress ?? NO_PROGRESS
+    };
+}
+function githubAccess(target, token, proxy, log) {
+    let client;
+    return {
+        target,
+        client() {
+            if (!target || !token)
+                return undefined;
+            client ??= new GitHubClient({
+                apiUrl: target.apiUrl,
+                token,
+                owner: target.owner,
+                repo: target.repo,
+                proxy,
+                log
+            });
+            return client;
+        },
+        unavailable: () => !target ? 'no GitHub repository configured' : 'no GitHub token (github-token input)'
+    };
+}
+function primedRedactor(runbook, env, secrets) {
+    const redactor = new Redactor();
+    for (const secret of runSecrets(runbook, env, secrets))
+        redactor.add(secret);
+    return redactor;
+}
+/** The dependencies a phase declared, and nothing else. */
+function pick(deps, names) {
+    const picked = {};
+    for (const name of names)
+        picked[name] = deps[name];
+    return picked;
+}
+
+;// CONCATENATED MODULE: ./src/engine.ts
+
+
+
+
+function toStepError(err) {
+    if (err instanceof RollbackError)
+        return { message: err.message, hint: err.hint };
+    if (err instanceof Error)
+        return { message: err.message };
+    return { message: String(err) };
+}
+function newJournal(plan, now) {
+    return {
+        command: plan.request.command,
+        runbookName: plan.runbookName,
+        severity: plan.request.severity,
+        environment: plan.policy.environment,
+        status: 'planned',
+        startedAt: new Date(now).toISOString(),
+        steps: plan.steps.map(step => ({
+            id: step.id,
+            phase: step.phase,
+            title: step.title,
+            stage: step.stage,
+            mutates: step.mutates,
+            planned: step.changes,
+            input: step.action,
+            status: 'planned',
+            changed: []
+        })),
+        excluded: plan.excluded,
+        outputs: {},
+        recovery: [],
+        warnings: []
+    };
+}
+function applyNotes(journal, notes) {
+    for (const note of notes) {
+        const record = journal.steps.find(s => s.id === note.stepId);
+        if (!record)
+            continue;
+        if (note.changes)
+            record.planned = note.changes;
+        if (note.details)
+            record.details = { ...record.details, ...note.details };
+    }
+}
+/** One error naming every failed phase, in plan order, with their hints. */
+function preflightError(failures) {
+    return {
+        message: failures.map(f => `${f.phase}: ${f.error.message}`).join('; '),
+        hint: failures.flatMap(f => f.error.hint ?? []).join('; ') || undefined
+    };
+}
+/**
+ * Read-only checks of every phase in the plan; all of them, so every problem shows. They run
+ * concurrently (a plan waits on git, the database and HTTP at once), except phases that share a
+ * resource (`preflightShares`), which take turns. Failures are reported in plan order.
+ */
+async function preflight(plan, deps, journal, modules, checked) {
+    const phases = [...new Set(plan.steps.map(s => s.phase))].filter(p => modules[p].preflight);
+    const check = async (phase) => {
+        const started = deps.clock.now();
+        const module = modules[phase];
+        try {
+            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs));
+            if (found.notes)
+                applyNotes(journal, found.notes);
+            for (const [stepId, value] of found.checked ?? [])
+                checked.set(stepId, value);
+            return undefined;
+        }
+        catch (err) {
+            return { phase, error: toStepError(err), unchecked: err instanceof MissingSecretError };
+        }
+        finally {
+            deps.log.debug(`preflight ${phase}: ${deps.clock.now() - started} ms`);
+        }
+    };
+    const turns = new Map();
+    const outcomes = phases.map(phase => {
+        const shared = modules[phase].preflightShares;
+        if (!shared)
+            return check(phase);
+        const outcome = (turns.get(shared) ?? Promise.resolve()).then(() => check(phase));
+        turns.set(shared, outcome);
+        return outcome;
+    });
+    return (await Promise.all(outcomes)).filter(f => f !== undefined);
+}
+/** The engine's own record of the run, exposed to phases read-only as `progress`. */
+function progressOf(plan, journal, state, summary) {
+    const plannedPhases = [...new Set(plan.steps.map(s => s.phase))];
+    return {
+        plannedPhases,
+        get outputs() {
+            return journal.outputs;
+        },
+        get failed() {
+            return state.failed;
+        },
+        summary
+    };
+}
+async function engine_execute(plan, base, hooks = {}) {
+    const now = hooks.now ?? base.clock.now;
+    const modules = hooks.modules ?? PHASE_MODULES;
+    const started = now();
+    const journal = newJournal(plan, started);
+    Object.assign(journal.outputs, hooks.initialOutputs);
+    const state = { failed: false };
+    const deps = {
+        ...base,
+        progress: progressOf(plan, journal, state, hooks.summary ?? base.progress.summary)
+    };
+    const log = deps.log;
+    // A report that cannot be written must not stop a rollback halfway: warn and carry on.
+    let saveWarned = false;
+    const save = async () => {
+        try {
+            await hooks.onJournal?.(journal);
+        }
+        catch (err) {
+            if (!saveWarned)
+                log.warn(`could not write the report: ${toStepError(err).message}`);
+            saveWarned = true;
+        }
+    };
+    const finish = async (status) => {
+        journal.status = status;
+        journal.finishedAt = new Date(now()).toISOString();
+        journal.durationMs = now() - started;
+        await save();
+        return journal;
+    };
+    for (const phase of deps.progress.plannedPhases) {
+        try {
+            modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase));
+        }
+        catch (err) {
+            // Only a head start: what it prepares reports its own errors where it is used.
+            log.debug(`warm-up of ${phase}: ${toStepError(err).message}`);
+        }
+    }
+    const checked = new Map();
+    const failures = await preflight(plan, deps, journal, modules, checked);
+    if (plan.request.command === 'plan') {
+        // A plan is read-only. What it could not check for want of a secret is a warning; anything
+        // else its checks found would fail the run, so the plan fails, with that reason first.
+        const unchecked = failures.filter(f => f.unchecked);
+        const wouldFail = failures.filter(f => !f.unchecked);
+        journal.warnings.push(...unchecked.map(f => `${f.phase} preflight: ${f.error.message}`));
+        if (wouldFail.length > 0)
+            journal.error = preflightError(wouldFail);
+        return finish(wouldFail.length > 0 ? 'failed' : 'planned');
+    }
+    state.failed = failures.length > 0;
+    if (state.failed) {
+        // Nothing is changed; only the closing steps of phases that passed their checks still run
+        // (so whoever pressed the button hears why).
+        journal.error = preflightError(failures);
+    }
+    const failedPhases = new Set(failures.map(f => f.phase));
+    await save();
+    for (const [index, step] of plan.steps.entries()) {
+        const record = journal.steps[index];
+        if ((state.failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
+            record.status = 'skipped';
+            continue;
+        }
+        const module = modules[step.phase];
+        const result = await runStep(module, step, pick(deps, module.needs), checked.get(step.id), {
+            drill: deps.run.mode === 'drill',
+            now,
+            log,
+            record
+        });
+        Object.assign(record, result);
+        Object.assign(journal.outputs, result.outputs);
+        journal.recovery.push(...(result.recovery ?? []));
+        if (result.status === 'failed' && !state.failed) {
+            state.failed = true;
+            journal.error = {
+                message: `${step.id}: ${result.error?.message ?? 'failed'}`,
+                hint: result.error?.hint
+            };
+        }
+        await save();
+    }
+    return finish(state.failed ? 'failed' : 'succeeded');
+}
+async function runStep(module, step, deps, checked, at) {
+    const started = at.now();
+    at.record.startedAt = new Date(started).toISOString();
+    at.log.info(`▶ ${step.id}: ${step.title}`);
+    let result;
+    try {
+        // The registry erases each module's own dependency type; `deps` is what it declared.
+        const own = deps;
+        result = at.drill
+            ? await module.drill(step, own, checked)
+            : await module.run(step, own, checked);
+    }
+    catch (err) {
+        result = { status: 'failed', changed: [], error: toStepError(err) };
+    }
+    const durationMs = at.now() - started;
+    if (result.status === 'failed')
+        at.log.error(`✖ ${step.id}: ${result.error?.message ?? 'failed'}`);
+    else
+        at.log.info(`✔ ${step.id} (${result.status}, ${durationMs} ms)`);
+    return { ...result, durationMs };
+}
+
+;// CONCATENATED MODULE: ./src/plan.ts
+
+
+function severityPolicy(runbook, request) {
+    const override = runbook.severity[request.severity];
+    if (override)
+        return override;
+    const fallback = DEFAULT_SEVERITY_MATRIX[request.severity];
+    return { environment: undefined, ...fallback, phases: [...fallback.phases] };
+}
+function buildPlan(runbook, request, modules = PHASE_MODULES) {
+    const policy = severityPolicy(runbook, request);
+    const steps = [];
+    const excluded = [];
+    for (const phase of PHASES) {
+        if (!policy.phases.includes(phase)) {
+            excluded.push({ phase, reason: `not part of severity ${request.severity}` });
+            continue;
+        }
+        if (request.phases && !request.phases.includes(phase)) {
+            excluded.push({ phase, reason: 'not in the requested phases' });
+            continue;
+        }
+        const phaseSteps = modules[phase].plan(runbook, request);
+        if (phaseSteps.length === 0) {
+            excluded.push({ phase, reason: 'not configured in the runbook' });
+            continue;
+        }
+        const allowed = policy.mutate ? phaseSteps : phaseSteps.filter(step => !step.mutates);
+        if (allowed.length < phaseSteps.length) {
+            excluded.push({
+                phase,
+                reason: `severity ${request.severity} is investigate-only: ${phaseSteps.length - allowed.length} mutating step(s) left out`
+            });
+        }
+        steps.push(...allowed);
+    }
+    const stageOrder = { before: 0, main: 1, finally: 2 };
+    // Array.prototype.sort is stable: phase order is kept inside each stage.
+    steps.sort((a, b) => stageOrder[a.stage] - stageOrder[b.stage]);
+    return { runbookName: runbook.name, request, policy, steps, excluded };
+}
+
+;// CONCATENATED MODULE: ./src/report/markdown.ts
+
+const STATUS_ICON = {
+    planned: '📝',
+    succeeded: '✅',
+    failed: '❌',
+    skipped: '⏭️',
+    warned: '⚠️'
+};
+const RUN_HEADLINE = {
+    planned: '📝 Rollback plan',
+    succeeded: '✅ Rollback succeeded',
+    failed: '❌ Rollback failed'
+};
+function renderMarkdown(journal) {
+    const lines = [];
+    const mode = journal.command === 'drill' ? ' (drill: production untouched)' : '';
+    lines.push(`## ${RUN_HEADLINE[journal.status]}: ${escapeCell(journal.runbookName)}${mode}`, '');
+    const gate = journal.environment
+        ? ` It must run behind the GitHub Environment \`${journal.environment}\` (required reviewers).`
+        : '';
+    lines.push(`Severity **${journal.severity}**.${gate}`, '');
+    if (journal.durationMs !== undefined) {
+        lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '');
+    }
+    if (journal.error) {
+        lines.push(`> **Error:** ${journal.error.message}`);
+        if (journal.error.hint)
+            lines.push(`> **Fix:** ${journal.error.hint}`);
+        lines.push('');
+    }
+    lines.push(...stepTable(journal), '');
+    if (journal.command === 'plan') {
+        if (journal.steps.length > 0)
+            lines.push(...plannedOrder(journal), '');
+    }
+    else if (journal.steps.some(s => s.durationMs !== undefined)) {
+        lines.push(...timeline(journal), '');
+    }
+    if (journal.recovery.length > 0) {
+        lines.push('### Where discarded data was kept', '', ...journal.recovery.map(r => `- ${r}`), '');
+    }
+    if (journal.warnings.length > 0) {
+        lines.push('### Warnings', '', ...journal.warnings.map(w => `- ${w}`), '');
+    }
+    if (journal.excluded.length > 0) {
+        lines.push('<details><summary>Phases left out</summary>', '');
+        lines.push(...journal.excluded.map(e => `- **${e.phase}**: ${e.reason}`), '', '</details>', '');
+    }
+    return lines.join('\n');
+}
+function stepTable(journal) {
+    const showPlanned = journal.command === 'plan';
+    const rows = [
+        `| Step | Status | Duration | ${showPlanned ? 'Would change' : 'Changed'} |`,
+        '| --- | --- | --- | --- |'
+    ];
+    for (const step of journal.steps) {
+        const changes = showPlanned || step.status === 'skipped' ? step.planned : step.changed;
+        const note = step.error
+            ? [`**${step.error.message}**${step.error.hint ? ` (${step.error.hint})` : ''}`]
+            : [];
+        rows.push(`| ${escapeCell(step.title)} | ${STATUS_ICON[step.status]} ${step.status} | ${step.durationMs === undefined ? '' : formatDuration(step.durationMs)} | ${[...note, ...changes].map(escapeCell).join('<br>') || '—'} |`);
+    }
+    if (journal.steps.length === 0)
+        rows.push('| (no steps) | | | |');
+    return rows;
+}
+/**
+ * A mermaid gantt chart: one bar per step that ran, on a real time axis, one section per phase
+ * (a phase's steps may be apart in time, e.g. integrity before and after).
+ */
+function timeline(journal) {
+    const lines = [
+        '```mermaid',
+        'gantt',
+        '  dateFormat x',
+        '  axisFormat %M:%S',
+        '  title Rollback timeline'
+    ];
+    const byPhase = new Map();
+    for (const step of journal.steps) {
+        if (!step.startedAt || step.durationMs === undefined)
+            continue;
+        byPhase.set(step.phase, [...(byPhase.get(step.phase) ?? []), step]);
+    }
+    for (const [phase, steps] of byPhase) {
+        lines.push(`  section ${mermaidLabel(phase)}`);
+        for (const step of steps) {
+            const start = Date.parse(step.startedAt);
+            const tag = step.status === 'failed' ? 'crit, ' : step.status === 'warned' ? 'active, ' : '';
+            const end = start + Math.max(step.durationMs, 1);
+            lines.push(`  ${mermaidLabel(step.title)} :${tag}${start}, ${end}`);
+        }
+    }
+    lines.push('```');
+    return lines;
+}
+const STAGE_NAME = {
+    before: 'Before the rollback',
+    main: 'The rollback',
+    finally: 'Afterwards, whatever happened'
+};
+/** A plan has no times yet: a mermaid timeline of the order the steps will run in, by stage. */
+function plannedOrder(journal) {
+    const lines = ['```mermaid', 'timeline', '  title Order of the steps'];
+    let stage = '';
+    for (const step of journal.steps) {
+        if (step.stage !== stage) {
+            stage = step.stage;
+            lines.push(`  section ${STAGE_NAME[step.stage]}`);
+        }
+        lines.push(`    ${step.phase} : ${mermaidLabel(step.title)}`);
+    }
+    lines.push('```');
+    return lines;
+}
+/**
+ * Characters mermaid reads as syntax in gantt and timeline lines (`:` ends a task name, `#` and
+ * `;` end directives, `%` starts a comment, a backtick could close the code block, quotes and
+ * angle brackets are read in some states), shown as look-alikes that are plain text.
+ */
+const MERMAID_LOOKALIKES = {
+    ':': '\u2236',
+    '#': '\uFF03',
+    ';': '\uFF1B',
+    '%': '\uFF05',
+    '`': '\u02CB',
+    '"': '\uFF02',
+    '<': '\u2039',
+    '>': '\u203A',
+    '{': '\uFF5B',
+    '}': '\uFF5D'
+};
+/**
+ * Words that start a statement when a line begins with them (`click`, `title`, `dateFormat`, a
+ * date...): a label that begins so gets an invisible zero-width space in front, which mermaid
+ * does not skip as white space, so the line stays a task or an event.
+ */
+const MERMAID_STATEMENT = /^(acc|click|call|href|gantt|timeline|dateformat|inclusiveenddates|topaxis|axisformat|tickinterval|includes|excludes|todaymarker|weekday|weekend|title|section|\d{4}-\d\d-\d\d)/i;
+/** Longest label drawn; the table has the full text. */
+const MAX_LABEL = 80;
+/** Any runbook text as one safe label: one line, no syntax, bounded, never empty. */
+function mermaidLabel(text) {
+    let label = text
+        .replace(/[:#;%`"<>{}]/g, c => MERMAID_LOOKALIKES[c])
+        // Line breaks, tabs and every other control or separator character: one space.
+        // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+        .replace(/[\s\u0000-\u001f\u007f-\u009f\u200b\u2028\u2029\ufeff]+/g, ' ')
+        .trim();
+    if (label.length > MAX_LABEL)
+        label = `${label.slice(0, MAX_LABEL - 1)}…`;
+    if (label === '')
+        return '(unnamed)';
+    return MERMAID_STATEMENT.test(label) ? `\u200B${label}` : label;
+}
+function escapeCell(text) {
+    return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+;// CONCATENATED MODULE: ./src/report/text.ts
+
+function renderText(journal) {
+    const lines = [];
+    const drill = journal.command === 'drill' ? ' (drill)' : '';
+    lines.push(`Rollback ${journal.runbookName}: ${journal.status.toUpperCase()}${drill}`);
+    const gate = journal.environment
+        ? `, to run behind the GitHub Environment ${journal.environment} (required reviewers)`
+        : '';
+    const started = journal.durationMs === undefined ? '' : `; started ${journal.startedAt}`;
+    lines.push(`Severity ${journal.severity}${gate}${started}.`);
+    if (journal.error) {
+        lines.push(`  error: ${journal.error.message}`);
+        if (journal.error.hint)
+            lines.push(`  fix:   ${journal.error.hint}`);
+    }
+    lines.push('');
+    // One line per step (status, time, title, when it started: the timeline), what it changed
+    // indented below: long titles and long change lists stay readable in any terminal width.
+    const runStart = Date.parse(journal.startedAt);
+    for (const step of journal.steps) {
+        const time = step.durationMs === undefined ? '' : formatDuration(step.durationMs);
+        const at = step.startedAt ? `at +${formatDuration(Date.parse(step.startedAt) - runStart)}` : '';
+        const changes = journal.command === 'plan' || step.status === 'skipped' ? step.planned : step.changed;
+        const notes = step.error ? [`error: ${step.error.message}`, ...changes] : changes;
+        lines.push(`${step.status.padEnd(9)} ${time.padStart(8)}  ${step.title}${at ? `  (${at})` : ''}`);
+        for (const note of notes)
+            lines.push(`${' '.repeat(20)}- ${indentContinuation(note, 22)}`);
+    }
+    for (const [title, items] of [
+        ['Where discarded data was kept:', journal.recovery],
+        ['Warnings:', journal.warnings],
+        ['Left out:', journal.excluded.map(e => `${e.phase}: ${e.reason}`)]
+    ]) {
+        if (items.length === 0)
+            continue;
+        lines.push('', title, ...items.map(i => `  - ${indentContinuation(i, 4)}`));
+    }
+    if (journal.durationMs !== undefined)
+        lines.push('', `Took ${formatDuration(journal.durationMs)}.`);
+    return lines.join('\n');
+}
+function indentContinuation(text, width) {
+    return text.replace(/\n/g, `\n${' '.repeat(width)}`);
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/util/closest.ts
 /** The candidate closest to a mistyped word, when one is close enough to suggest. */
 function closest(word, candidates) {
@@ -40862,7 +43559,7 @@ function unknownKeyMessage(key, node) {
         return `unknown key "${key}": did you mean "${close}"?`;
     return `unknown key "${key}"` + (allowed.length ? `: allowed keys are ${allowed.join(', ')}` : '');
 }
-function describe(error, value) {
+function issues_describe(error, value) {
     const p = error.params;
     switch (error.keyword) {
         case 'type':
@@ -40886,6 +43583,18 @@ function describe(error, value) {
         default:
             return error.message ?? error.keyword;
     }
+}
+/** A union told apart by a tag (`hosting.provider`): the tag is missing or names no branch. */
+function discriminatorProblem(error, path, data) {
+    const tag = String(error.params.tag);
+    const allowed = (nodeAt(error.schemaPath)?.oneOf ?? []).map(b => String(b.properties?.[tag]?.const));
+    const value = valueAt(data, [...path, tag]);
+    const list = `one of ${allowed.map(v => JSON.stringify(v)).join(', ')}`;
+    const close = typeof value === 'string' ? closest(value, allowed) : undefined;
+    const message = value === undefined
+        ? `required: expected ${list}`
+        : `expected ${list}${close ? `: did you mean "${close}"?` : ''}`;
+    return { path: [...path, tag], message };
 }
 /** One problem per failing place; `const`/`enum` say more than `type` about the same value. */
 function schemaProblems(errors, data) {
@@ -40911,12 +43620,15 @@ function schemaProblems(errors, data) {
                 : `required: expected ${typeName(property?.type ?? 'object')}`;
             problem = { path: [...path, missing], message };
         }
+        else if (error.keyword === 'discriminator') {
+            problem = discriminatorProblem(error, path, data);
+        }
         else if (error.propertyName !== undefined) {
             const key = error.propertyName;
-            problem = { path: [...path, key], key, message: `invalid key: ${describe(error, key)}` };
+            problem = { path: [...path, key], key, message: `invalid key: ${issues_describe(error, key)}` };
         }
         else {
-            problem = { path, message: describe(error, valueAt(data, path)) };
+            problem = { path, message: issues_describe(error, valueAt(data, path)) };
         }
         const place = `${JSON.stringify(problem.path)}|${problem.key ?? ''}`;
         const rank = error.keyword === 'const' || error.keyword === 'enum' ? 0 : 1;
@@ -40925,6 +43637,33 @@ function schemaProblems(errors, data) {
             byPlace.set(place, { ...problem, rank });
     }
     return [...byPlace.values()].map(({ rank: _rank, ...problem }) => problem);
+}
+
+;// CONCATENATED MODULE: ./src/runbook/duration-bounds.ts
+/**
+ * Every duration within the bounds its field declares in the schema (`x-duration`): a zero
+ * interval would poll without pause, an enormous timeout would never end.
+ */
+
+
+const DURATION = /^\d+(ms|s|m|h)$/;
+let boundedFields;
+function durationProblems(data) {
+    boundedFields ??= markedFields('x-duration');
+    const problems = [];
+    for (const field of boundedFields) {
+        for (const { path, value } of valuesAt(data, field.path)) {
+            // A malformed duration is the pattern's problem, reported by the schema check.
+            if (typeof value !== 'string' || !DURATION.test(value))
+                continue;
+            const ms = parseDuration(value);
+            const { min, max } = field.mark;
+            if (ms < parseDuration(min) || ms > parseDuration(max)) {
+                problems.push({ path, message: `expected a duration from ${min} to ${max}` });
+            }
+        }
+    }
+    return problems;
 }
 
 ;// CONCATENATED MODULE: ./src/runbook/rules.ts
@@ -40965,6 +43704,9 @@ function databaseRules(database) {
         const kinds = ['batch-update', 'drop-index', 'sql'].filter(k => k in step);
         if (kinds.length !== 1) {
             return [{ path, message: 'expected exactly one of batch-update, drop-index or sql' }];
+        }
+        if ('acknowledge-data-loss' in step && !('sql' in step)) {
+            return [{ path: [...path, 'acknowledge-data-loss'], message: 'applies to sql steps only' }];
         }
         const update = step['batch-update'];
         if (isObject(update) && isEmptyObject(update.set)) {
@@ -41011,30 +43753,24 @@ function ruleProblems(runbook) {
 }
 
 ;// CONCATENATED MODULE: ./src/runbook/secrets.ts
-const TOKEN_PATTERNS = [
-    [/\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}/, 'a GitHub token'],
-    [/\bgithub_pat_[A-Za-z0-9_]{20,}/, 'a GitHub token'],
-    [/\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:[^@\s]+@/i, 'a URL with a password'],
-    [/\bxox[abposr]-[A-Za-z0-9-]{10,}/, 'a Slack token'],
-    [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
-    [/\bAKIA[0-9A-Z]{16}\b/, 'an AWS access key']
-];
-/** Variable names whose values are credentials: setting them from a runbook would commit them. */
-const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|API_KEY|CREDENTIALS?)$/i;
+/**
+ * Secrets never live in a runbook: it names the environment variables that hold them. This scan
+ * refuses values that look like credentials so a pasted token fails validation instead of being
+ * committed, logged and posted; the problem never repeats the value.
+ */
+
 /** Values (and flag names) that look like credentials. Runs on the validator's tree copy: no cycles. */
 function findSecretValues(data, path = []) {
     if (typeof data === 'string') {
-        for (const [pattern, what] of TOKEN_PATTERNS) {
-            if (pattern.test(data)) {
-                return [
-                    {
-                        path,
-                        message: `looks like ${what}: never put secrets in the runbook; store it in a secret and name its environment variable (e.g. token-env, url-env)`
-                    }
-                ];
+        const what = credentialKind(data);
+        if (what === undefined)
+            return [];
+        return [
+            {
+                path,
+                message: `looks like ${what}: never put secrets in the runbook; store it in a secret and name its environment variable (e.g. token-env, url-env)`
             }
-        }
-        return [];
+        ];
     }
     if (Array.isArray(data))
         return data.flatMap((item, i) => findSecretValues(item, [...path, i]));
@@ -41042,7 +43778,16 @@ function findSecretValues(data, path = []) {
         return [];
     return Object.entries(data).flatMap(([key, value]) => {
         const here = [...path, key];
-        if (path.length === 2 && path[0] === 'flags' && path[1] === 'set' && SECRET_NAME.test(key)) {
+        const keyKind = credentialKind(key);
+        if (keyKind !== undefined) {
+            return [
+                { path: here, key, message: `this key looks like ${keyKind}: remove it from the runbook` }
+            ];
+        }
+        if (path.length === 2 &&
+            path[0] === 'flags' &&
+            path[1] === 'set' &&
+            looksLikeCredentialName(key)) {
             return [
                 {
                     path: here,
@@ -41058,19 +43803,30 @@ function findSecretValues(data, path = []) {
 ;// CONCATENATED MODULE: ./src/runbook/validate.ts
 /**
  * Validates runbook data (already parsed from YAML): the generated schema validator, which also
- * fills in defaults, the rules across fields, and the scan for pasted secrets. Returns every
+ * fills in defaults, the duration bounds, the rules across fields, and the scan for pasted
+ * secrets. Returns every
  * problem, or the typed runbook.
  */
 
 
 
 
+
+/**
+ * Schema errors described one by one; beyond this they are only counted (a file of thousands of
+ * unknown keys is one mistake, and describing each costs time nobody reads).
+ */
+const MAX_DESCRIBED_ERRORS = 1000;
 /**
  * A copy for the validator to fill defaults into, with nothing shared: a YAML alias makes two
  * places one object, and defaults filled for one would land in the other. Keys that would reach
  * an object's prototype and self-referencing aliases are problems, not data.
  */
 function treeCopy(value, path, problems, open = new Set()) {
+    if (typeof value === 'string' && value.includes('\0')) {
+        problems.push({ path, message: 'contains a NUL character (\\0): remove it' });
+        return value;
+    }
     if (typeof value !== 'object' || value === null)
         return value;
     if (open.has(value)) {
@@ -41104,13 +43860,18 @@ function validateRunbook(data) {
     const problems = [];
     const copy = treeCopy(data, [], problems);
     const check = validate;
-    if (!check(copy))
-        problems.push(...schemaProblems(check.errors ?? [], copy));
+    // concat, not push(...): a runbook with very many problems must not overflow the stack.
+    let all = problems;
+    const errors = check(copy) ? [] : (check.errors ?? []);
+    all = all.concat(schemaProblems(errors.slice(0, MAX_DESCRIBED_ERRORS), copy));
     if (typeof copy === 'object' && copy !== null && !Array.isArray(copy)) {
-        problems.push(...ruleProblems(copy));
+        all = all.concat(ruleProblems(copy));
     }
-    problems.push(...findSecretValues(copy));
-    return problems.length === 0 ? { runbook: copy, problems: [] } : { problems };
+    all = all.concat(durationProblems(copy), findSecretValues(copy));
+    const unlisted = Math.max(0, errors.length - MAX_DESCRIBED_ERRORS);
+    return all.length + unlisted === 0
+        ? { runbook: copy, problems: [] }
+        : { problems: all, unlisted };
 }
 /** For code that builds runbooks itself (tests, benchmarks): the runbook, or an error listing why not. */
 function runbookFrom(data) {
@@ -41122,84 +43883,238 @@ function runbookFrom(data) {
 
 ;// CONCATENATED MODULE: ./src/runbook/load.ts
 /**
- * Loads a runbook: YAML (with positions) -> validation (schema, rules, secret scan). Every problem is
- * reported as `file:line:col: key.path: what is expected`, all at once, before anything runs.
+ * Loads a runbook: file checks -> YAML (with positions) -> validation (schema, rules, secret scan).
+ * Every problem is reported as `file:line:col: key.path: what is expected`, all at once (the first
+ * few printed), before anything runs. Any input is handled in bounded time and memory: the file
+ * size is capped, anything but a regular UTF-8 file is refused, nesting and aliases are limited,
+ * and positions are looked up through an index (linear in the number of problems).
  */
 
 
 
+
+
+/** A runbook is a few kilobytes; this is far above any real one and far below harm. */
+const MAX_RUNBOOK_BYTES = 1024 * 1024;
+/** Deeper than any runbook needs; parsing deeper input would exhaust the stack. */
+const MAX_NESTING = 64;
+/** Aliases a runbook may use; more is how an alias bomb looks. */
+const MAX_ALIASES = 100;
+/** Problems printed; the rest are counted ("and N more"). */
+const MAX_PRINTED_PROBLEMS = 20;
+/** Longest key or path echoed in a message. */
+const MAX_ECHO = 80;
 function formatProblem(p) {
     return `${p.file}:${p.line}:${p.col}: ${p.path || '(top level)'}: ${p.message}`;
 }
+function shown(text) {
+    const hidden = hideCredentials(text);
+    return hidden.length > MAX_ECHO * 2 ? `${hidden.slice(0, MAX_ECHO * 2)}…` : hidden;
+}
 class RunbookError extends Error {
+    /** The problems printed (a credential-looking key or value is never repeated). */
     problems;
-    constructor(problems) {
-        super(problems.map(formatProblem).join('\n'));
-        this.problems = problems;
+    /** How many problems there were in all. */
+    total;
+    /** `unlisted`: more problems, counted but not described. */
+    constructor(problems, unlisted = 0) {
+        const printed = problems
+            .slice(0, MAX_PRINTED_PROBLEMS)
+            .map(p => ({ ...p, path: shown(p.path), message: shown(p.message) }));
+        const more = problems.length - printed.length + unlisted;
+        super([...printed.map(formatProblem), ...(more > 0 ? [`and ${more} more problem(s)`] : [])].join('\n'));
         this.name = 'RunbookError';
+        this.problems = printed;
+        this.total = problems.length + unlisted;
     }
 }
+function fileProblem(file, message) {
+    return new RunbookError([{ file, line: 1, col: 1, path: '', message }]);
+}
 async function loadRunbook(file) {
-    let text;
+    return parseRunbook(await readRunbookText(file), file);
+}
+/**
+ * The file's text. Opened without blocking (a FIFO would wait for a writer forever), then
+ * refused unless it is a regular file of bounded size holding valid UTF-8.
+ */
+async function readRunbookText(file) {
+    let handle;
     try {
-        text = await (0,promises_namespaceObject.readFile)(file, 'utf8');
+        handle = await (0,promises_namespaceObject.open)(file, external_node_fs_.constants.O_RDONLY | external_node_fs_.constants.O_NONBLOCK);
     }
     catch (err) {
-        const reason = err.code === 'ENOENT' ? 'file not found' : String(err);
+        const code = err.code;
+        const reason = code === 'ENOENT' ? 'file not found' : `cannot open the file (${code ?? 'error'})`;
+        throw fileProblem(file, `${reason}: set the runbook input/--runbook to your runbook (default .github/rollback.yml)`);
+    }
+    try {
+        const stat = await handle.stat();
+        if (!stat.isFile()) {
+            throw fileProblem(file, 'not a regular file: point the runbook input/--runbook at a YAML file');
+        }
+        if (stat.size > MAX_RUNBOOK_BYTES) {
+            throw fileProblem(file, `the file is larger than ${MAX_RUNBOOK_BYTES / 1024} KiB: a runbook is a short YAML file; check the path`);
+        }
+        // Read at most one byte past the cap: the file may have grown since stat.
+        const buffer = Buffer.alloc(MAX_RUNBOOK_BYTES + 1);
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+        if (bytesRead > MAX_RUNBOOK_BYTES) {
+            throw fileProblem(file, `the file is larger than ${MAX_RUNBOOK_BYTES / 1024} KiB`);
+        }
+        return decodeUtf8(buffer.subarray(0, bytesRead), file);
+    }
+    finally {
+        await handle.close();
+    }
+}
+function decodeUtf8(bytes, file) {
+    try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    }
+    catch {
+        const text = new TextDecoder('utf-8').decode(bytes);
+        const at = text.indexOf('\uFFFD');
+        const before = text.slice(0, Math.max(at, 0));
+        const line = before.split('\n').length;
+        const col = before.length - before.lastIndexOf('\n');
         throw new RunbookError([
-            {
-                file,
-                line: 1,
-                col: 1,
-                path: '',
-                message: `${reason}: set the runbook input/--runbook to your runbook (default .github/rollback.yml)`
-            }
+            { file, line, col, path: '', message: 'not valid UTF-8 text: save the runbook as UTF-8' }
         ]);
     }
-    return parseRunbook(text, file);
 }
 function parseRunbook(text, file) {
     const lineCounter = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-    if (doc.errors.length > 0) {
-        throw new RunbookError(doc.errors.map(err => {
-            const pos = lineCounter.linePos(err.pos[0]);
-            const at = pathAt(doc.contents, err.pos[0]);
-            const key = at.at(-1);
-            const message = err.code === 'DUPLICATE_KEY' && typeof key === 'string'
-                ? `duplicate key "${key}": write each key once per mapping`
-                : `invalid YAML: ${err.message.split('\n')[0]}`;
-            return { file, ...pos, path: dotted(at), message };
-        }));
-    }
-    const position = (path, key) => {
-        const offset = nodeOffset(doc, path, key);
-        return lineCounter.linePos(offset);
-    };
-    const data = doc.toJS();
-    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    const nul = text.indexOf('\0');
+    if (nul >= 0) {
         throw new RunbookError([
             {
                 file,
-                line: 1,
-                col: 1,
+                ...positionOf(text, nul),
                 path: '',
-                message: 'a runbook is a YAML mapping (version: 1, name: ...)'
+                message: 'contains a NUL character: remove it (a runbook is plain text)'
             }
         ]);
     }
+    // Duplicate keys are found below in one pass: the library's own check is quadratic.
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+    const structure = structureProblems(doc.contents);
+    if ('tooDeep' in structure) {
+        throw new RunbookError([
+            {
+                file,
+                ...lineCounter.linePos(structure.tooDeep.range?.[0] ?? 0),
+                path: '',
+                message: `nested deeper than ${MAX_NESTING} levels: a runbook is a shallow YAML mapping`
+            }
+        ]);
+    }
+    const syntax = doc.errors.map(err => {
+        const at = pathAt(doc.contents, err.pos[0]);
+        return {
+            file,
+            ...lineCounter.linePos(err.pos[0]),
+            path: dotted(at),
+            message: `invalid YAML: ${err.message.split('\n')[0]}`
+        };
+    });
+    const duplicates = structure.duplicates.map(({ key, path }) => ({
+        file,
+        ...lineCounter.linePos(key.range?.[0] ?? 0),
+        path: dotted(path),
+        message: `duplicate key "${String(path.at(-1))}": write each key once per mapping`
+    }));
+    if (syntax.length + duplicates.length > 0) {
+        throw new RunbookError([...syntax, ...duplicates].sort((a, b) => a.line - b.line || a.col - b.col));
+    }
+    const data = toData(doc, lineCounter, file);
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+        throw fileProblem(file, 'a runbook is a YAML mapping (version: 1, name: ...)');
+    }
     const result = validateRunbook(data);
+    const index = new KeyIndex(doc);
     const problems = result.problems.map((p) => ({
         file,
-        ...(p.key !== undefined ? position(p.path.slice(0, -1), p.key) : position(p.path)),
+        ...lineCounter.linePos(p.key !== undefined ? index.offset(p.path.slice(0, -1), p.key) : index.offset(p.path)),
         path: dotted(p.path),
         message: p.message
     }));
-    if (problems.length > 0 || !('runbook' in result)) {
+    if (!('runbook' in result)) {
         problems.sort((a, b) => a.line - b.line || a.col - b.col);
-        throw new RunbookError(problems);
+        throw new RunbookError(problems, result.unlisted);
     }
     return result.runbook;
+}
+function positionOf(text, offset) {
+    const before = text.slice(0, offset);
+    return { line: before.split('\n').length, col: offset - before.lastIndexOf('\n') };
+}
+/** The YAML as plain data; unresolved aliases and alias bombs are problems at the alias. */
+function toData(doc, lineCounter, file) {
+    try {
+        return doc.toJS({ maxAliasCount: MAX_ALIASES });
+    }
+    catch (err) {
+        const alias = firstAlias(doc.contents);
+        const unresolved = /unresolved alias/i.test(err.message);
+        throw new RunbookError([
+            {
+                file,
+                ...lineCounter.linePos(alias?.range?.[0] ?? 0),
+                path: '',
+                message: unresolved
+                    ? 'an alias (*name) refers to no anchor (&name) defined before it: define the anchor first'
+                    : `the YAML aliases expand too far (more than ${MAX_ALIASES} copies): write the values out`
+            }
+        ]);
+    }
+}
+/**
+ * The first node nested deeper than MAX_NESTING, or else every repeated key of a mapping.
+ * Iterative, so deep input cannot overflow the stack.
+ */
+function structureProblems(root) {
+    const duplicates = [];
+    const stack = [[root, []]];
+    while (stack.length > 0) {
+        const [node, path] = stack.pop();
+        if (path.length > MAX_NESTING)
+            return { tooDeep: node };
+        if ((0,dist/* isMap */.jh)(node)) {
+            const seen = new Set();
+            for (const pair of node.items) {
+                const key = (0,dist/* isScalar */.jn)(pair.key) ? String(pair.key.value) : '?';
+                if ((0,dist/* isScalar */.jn)(pair.key) && seen.has(key))
+                    duplicates.push({ key: pair.key, path: [...path, key] });
+                seen.add(key);
+                stack.push([pair.key, [...path, key]], [pair.value, [...path, key]]);
+            }
+        }
+        else if ((0,dist/* isSeq */.oP)(node)) {
+            node.items.forEach((item, i) => stack.push([item, [...path, i]]));
+        }
+    }
+    return { duplicates };
+}
+/** The first alias (unresolved or bomb: the place to look). Nesting is bounded by now. */
+function firstAlias(node) {
+    if ((0,dist/* isAlias */.Vj)(node))
+        return node;
+    if ((0,dist/* isMap */.jh)(node)) {
+        for (const pair of node.items) {
+            const found = firstAlias(pair.key) ?? firstAlias(pair.value);
+            if (found)
+                return found;
+        }
+    }
+    else if ((0,dist/* isSeq */.oP)(node)) {
+        for (const item of node.items) {
+            const found = firstAlias(item);
+            if (found)
+                return found;
+        }
+    }
+    return undefined;
 }
 /** Key path of the innermost key or value at `offset` (YAML errors carry only an offset). */
 function pathAt(node, offset, path = []) {
@@ -41223,35 +44138,110 @@ function pathAt(node, offset, path = []) {
     }
     return path;
 }
-/** Offset of the deepest node that exists along `path` (the key itself for unknown keys). */
-function nodeOffset(doc, path, key) {
-    const keys = path.map(p => (typeof p === 'number' ? p : String(p)));
-    for (let depth = keys.length; depth >= 0; depth--) {
-        const node = doc.getIn(keys.slice(0, depth), true);
-        if (!node)
-            continue;
-        if (depth === keys.length && key !== undefined && (0,dist/* isMap */.jh)(node)) {
-            const pair = node.items.find(item => (0,dist/* isScalar */.jn)(item.key) && item.key.value === key);
-            const keyNode = pair?.key;
-            if (keyNode?.range)
-                return keyNode.range[0];
-        }
-        if (depth < keys.length && (0,dist/* isMap */.jh)(node)) {
-            // The value is missing or wrong: point at its key when the key exists.
-            const pair = node.items.find(item => (0,dist/* isScalar */.jn)(item.key) && item.key.value === keys[depth]);
-            const keyNode = pair?.key;
-            if (keyNode?.range)
-                return keyNode.range[0];
-        }
-        if (node.range)
-            return node.range[0];
+/**
+ * Offsets of keys and values by path. Each mapping is indexed once, on first use, so looking up
+ * every problem of a runbook with many bad keys stays linear.
+ */
+class KeyIndex {
+    doc;
+    maps = new Map();
+    constructor(doc) {
+        this.doc = doc;
     }
-    return 0;
+    pairs(map) {
+        let pairs = this.maps.get(map);
+        if (!pairs) {
+            pairs = new Map();
+            if ((0,dist/* isMap */.jh)(map)) {
+                for (const item of map.items) {
+                    if ((0,dist/* isScalar */.jn)(item.key) && !pairs.has(String(item.key.value))) {
+                        pairs.set(String(item.key.value), { key: item.key, value: item.value });
+                    }
+                }
+            }
+            this.maps.set(map, pairs);
+        }
+        return pairs;
+    }
+    resolve(node) {
+        return (0,dist/* isAlias */.Vj)(node) ? node.resolve(this.doc) : node;
+    }
+    /**
+     * Offset of the deepest node that exists along `path`: the key itself for unknown keys, the
+     * key of a missing or wrong value when that key exists.
+     */
+    offset(path, key) {
+        // `raw` is what stands at the place (an alias points at itself); `node` is what it means.
+        let raw = this.doc.contents;
+        let node = this.resolve(raw);
+        for (const step of path) {
+            const here = raw?.range?.[0] ?? 0;
+            if ((0,dist/* isMap */.jh)(node)) {
+                const pair = this.pairs(node).get(String(step));
+                if (!pair)
+                    return here;
+                raw = pair.value;
+                // The value is missing: point at its key.
+                if (!raw)
+                    return pair.key.range?.[0] ?? here;
+            }
+            else if ((0,dist/* isSeq */.oP)(node) && typeof step === 'number') {
+                raw = node.items[step];
+                if (!raw)
+                    return here;
+            }
+            else {
+                return here;
+            }
+            node = this.resolve(raw);
+        }
+        if (key !== undefined && (0,dist/* isMap */.jh)(node)) {
+            const keyNode = this.pairs(node).get(key)?.key;
+            if (keyNode?.range)
+                return keyNode.range[0];
+        }
+        return raw?.range?.[0] ?? 0;
+    }
 }
 function dotted(path) {
     return path
         .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
         .join('');
+}
+
+;// CONCATENATED MODULE: ./src/preconditions.ts
+/**
+ * Checks of a run's own setup, made before the first change (with the runbook, input and
+ * preflight checks): something was selected to run, and the report can be written.
+ */
+
+
+
+/** A plan with no steps would report success having done nothing: that is invalid input. */
+function checkSelection(plan) {
+    if (plan.steps.length > 0)
+        return;
+    const why = plan.excluded.map(e => `${e.phase}: ${e.reason}`).join('; ');
+    throw new InputError([
+        `phases: nothing was selected (${why}); choose phases that severity ${plan.request.severity} includes and the runbook configures`
+    ]);
+}
+/**
+ * The report is the record of the run: a path it cannot be written to is refused now, not
+ * discovered after production was changed. Opening for append creates it and changes nothing.
+ */
+async function checkReportPath(path) {
+    try {
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(path), { recursive: true });
+        const handle = await (0,promises_namespaceObject.open)(path, 'a');
+        await handle.close();
+    }
+    catch (err) {
+        const code = err.code ?? 'error';
+        throw new InputError([
+            `report: cannot write the report to ${path} (${code}); choose a writable path (--report for the CLI, RUNNER_TEMP for the action)`
+        ]);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/rollback.ts
@@ -41271,16 +44261,22 @@ function dotted(path) {
 
 
 
+
 async function rollback(options) {
     const runbook = await loadRunbook(options.runbookPath);
     const request = parseRequest(options.inputs, options.trigger, options.runId);
+    const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets));
+    if (badSecrets.length > 0)
+        throw new InputError(badSecrets);
     const redactor = new Redactor();
     for (const secret of runSecrets(runbook, options.env, options.secrets)) {
-        redactor.add(secret);
-        options.registerSecret?.(secret);
+        for (const form of redactor.add(secret))
+            options.registerSecret?.(form);
     }
     const log = redactingLogger(options.log, redactor);
     const plan = buildPlan(runbook, request);
+    checkSelection(plan);
+    await checkReportPath(options.reportPath);
     const deps = buildDependencies({
         mode: request.command === 'drill' ? 'drill' : 'run',
         request,
@@ -41301,15 +44297,20 @@ async function rollback(options) {
         await (0,promises_namespaceObject.writeFile)(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n');
     };
     let current;
+    const summary = () => (current ? redactor.redact(renderMarkdown(current)) : '');
     const journal = await engine_execute(plan, deps, {
-        summary: () => (current ? redactor.redact(renderMarkdown(current)) : ''),
+        summary,
+        initialOutputs: options.initialOutputs,
         onJournal: async (j) => {
             current = j;
             await writeReport(j);
+            // Progress reports are news, not the record: one that fails must not stop the run.
+            await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`));
         }
     });
     return {
-        journal,
+        // Its error becomes the action's last error line: redacted like every other output.
+        journal: JSON.parse(redactor.redact(JSON.stringify(journal))),
         request,
         markdown: redactor.redact(renderMarkdown(journal)),
         text: redactor.redact(renderText(journal)),
@@ -41332,12 +44333,328 @@ function rollback_pick(record, keys) {
     return Object.fromEntries(keys.filter(k => record[k] !== undefined).map(k => [k, record[k]]));
 }
 
+;// CONCATENATED MODULE: ./src/chatops/authorize.ts
+/**
+ * Who may start a rollback from a comment. The commenter's repository role comes from the
+ * collaborator permission API (never from the payload's author_association): `role_name` holds
+ * the real role (maintain, triage, or a custom role's name), `permission` the older four levels.
+ * An optional allowlist (users and `org/team`) narrows it further: both must hold.
+ */
+const PERMISSION_LEVELS = ['none', 'read', 'triage', 'write', 'maintain', 'admin'];
+function isPermissionLevel(value) {
+    return PERMISSION_LEVELS.includes(value);
+}
+/** The role as a level: a known role name wins; a custom role falls back to its base permission. */
+function levelOf(found) {
+    if (!found)
+        return 'none';
+    if (found.roleName && isPermissionLevel(found.roleName))
+        return found.roleName;
+    return isPermissionLevel(found.permission) ? found.permission : 'none';
+}
+const rank = (level) => PERMISSION_LEVELS.indexOf(level);
+/** Parses `chatops-allow`: names separated by commas, spaces or newlines. */
+function parseAllowlist(text) {
+    return text
+        .split(/[\s,]+/)
+        .map(entry => entry.trim().replace(/^@/, ''))
+        .filter(Boolean);
+}
+async function authorize(source, user, policy) {
+    const level = levelOf(await source.collaboratorPermission(user));
+    if (rank(level) < rank(policy.minimum))
+        return {
+            allowed: false,
+            reason: `@${user} has ${level} access to this repository; /rollback needs ${policy.minimum} or higher`
+        };
+    if (policy.allow.length === 0)
+        return { allowed: true, level };
+    if (await onAllowlist(source, user, policy.allow))
+        return { allowed: true, level };
+    return {
+        allowed: false,
+        reason: `@${user} is not on the chatops-allow list (${policy.allow.join(', ')})`
+    };
+}
+async function onAllowlist(source, user, allow) {
+    const lower = user.toLowerCase();
+    if (allow.some(entry => !entry.includes('/') && entry.toLowerCase() === lower))
+        return true;
+    for (const entry of allow.filter(e => e.includes('/'))) {
+        const [org, team] = entry.split('/', 2);
+        if (await source.isTeamMember(org, team, user))
+            return true;
+    }
+    return false;
+}
+
+;// CONCATENATED MODULE: ./src/chatops/github-api.ts
+function chatOpsApi(client) {
+    return {
+        collaboratorPermission: user => client.collaboratorPermission(user),
+        isTeamMember: (org, team, user) => client.isTeamMember(org, team, user),
+        react: async (commentId, content) => client.addReaction(commentId, content),
+        reply: async (issueNumber, body) => {
+            const comment = await client.createComment(issueNumber, body);
+            return { id: comment.id, url: comment.html_url };
+        },
+        updateReply: async (commentId, body) => {
+            await client.updateComment(commentId, body);
+        },
+        resolveCommit: ref => client.commitSha(ref)
+    };
+}
+
+;// CONCATENATED MODULE: ./src/chatops/parse.ts
+
+
+const CHATOPS_TRIGGER = '/rollback';
+const CHATOPS_USAGE = '/rollback [plan|run|drill] [critical|high|medium|low] [revert=A..B] [strategy=revert|reset] [reset-to=SHA] [confirm=SHA] [phases=a,b] [branch=name]';
+/** Longest first line read as a command: longer is refused, not truncated. */
+const MAX_COMMAND_LENGTH = 400;
+/** Comment keys and the inputs they set (`strategy` is the `git-strategy` input). */
+const KEYS = {
+    revert: 'revert',
+    strategy: 'git-strategy',
+    'reset-to': 'reset-to',
+    confirm: 'confirm',
+    phases: 'phases',
+    branch: 'branch'
+};
+const COMMAND_WORDS = ['plan', 'run', 'drill'];
+/** \n, \r, vertical tab, form feed, NEL, and Unicode's line and paragraph separators. */
+const LINE_END = /[\n\r\v\f\u0085\u2028\u2029]/;
+/** One plain token: letters, digits and . _ / , : - (enough for SHAs, ranges, lists, branches). */
+const VALUE = /^[A-Za-z0-9._/,:-]+$/;
+function firstLine(body) {
+    return body
+        .replace(/^[\s]+/, '')
+        .split(LINE_END, 1)[0]
+        .trim();
+}
+function parseChatOpsComment(body, trigger = CHATOPS_TRIGGER) {
+    const line = firstLine(body);
+    const isCommand = line === trigger || (line.startsWith(trigger) && /\s/.test(line.charAt(trigger.length)));
+    if (!isCommand)
+        return { kind: 'not-a-command' };
+    if (line.length > MAX_COMMAND_LENGTH)
+        return invalid(`the command is longer than ${MAX_COMMAND_LENGTH} characters`);
+    const hostile = hostileText(line);
+    if (hostile)
+        return invalid(hostile);
+    const words = line.slice(trigger.length).trim().split(/\s+/).filter(Boolean);
+    const inputs = {};
+    for (const [index, word] of words.entries()) {
+        const problem = readWord(word, index, inputs);
+        if (problem)
+            return invalid(problem);
+    }
+    inputs.command ??= 'plan';
+    return { kind: 'command', inputs };
+}
+function invalid(reason) {
+    return { kind: 'invalid', reason };
+}
+/** Shell and expression syntax has no place in a command: say so instead of "bad value". */
+function hostileText(line) {
+    if (/\$\{\{/.test(line))
+        return 'expressions (${{ ... }}) are not allowed in a command';
+    if (/\$\(|`/.test(line))
+        return 'shell syntax ($(...) or backticks) is not allowed in a command';
+    if ([...line].some(isControl))
+        return 'control characters are not allowed in a command';
+    return undefined;
+}
+function isControl(char) {
+    const code = char.codePointAt(0);
+    return code < 0x20 || (code >= 0x7f && code < 0xa0);
+}
+function readWord(word, index, inputs) {
+    const eq = word.indexOf('=');
+    if (eq < 0)
+        return readBareWord(word, index, inputs);
+    const key = word.slice(0, eq);
+    const value = word.slice(eq + 1);
+    const input = KEYS[key];
+    if (!input) {
+        const guess = closest(key, Object.keys(KEYS));
+        return `"${key}" is not a key a comment may set${guess ? ` (did you mean "${guess}"?)` : ''}; allowed: ${Object.keys(KEYS).join(', ')}`;
+    }
+    if (!VALUE.test(value))
+        return `${key}: give one plain value (${key}=...) without spaces, quotes or shell characters`;
+    if (inputs[input] !== undefined)
+        return `${key} is given twice`;
+    inputs[input] = value;
+    return undefined;
+}
+/** A word without `=`: the command (first word only) or the severity. */
+function readBareWord(word, index, inputs) {
+    if (COMMAND_WORDS.includes(word)) {
+        if (index !== 0)
+            return `the command ("${word}") must come first, right after ${CHATOPS_TRIGGER}`;
+        inputs.command = word;
+        return undefined;
+    }
+    if (SEVERITIES.includes(word)) {
+        if (inputs.severity !== undefined)
+            return 'the severity is given twice';
+        inputs.severity = word;
+        return undefined;
+    }
+    const guess = closest(word, [...(index === 0 ? COMMAND_WORDS : []), ...SEVERITIES]);
+    return `"${word}" is not a command or a severity${guess ? ` (did you mean "${guess}"?)` : ''}`;
+}
+
+;// CONCATENATED MODULE: ./src/chatops/comment.ts
+
+
+async function decide(event, ctx) {
+    if (event.action !== 'created')
+        return { status: 'ignored', why: `comment ${event.action ?? 'event'}: only new comments count` };
+    const body = event.comment?.body ?? '';
+    const parsed = parseChatOpsComment(body);
+    if (parsed.kind === 'not-a-command')
+        return { status: 'ignored', why: 'not a /rollback command' };
+    const commentId = event.comment?.id;
+    const issueNumber = event.issue?.number;
+    const actor = event.comment?.user?.login;
+    if (!commentId || !issueNumber || !actor)
+        return { status: 'ignored', why: 'the event has no comment id, issue number or author' };
+    const answer = async (reaction, text) => {
+        await ctx.api.react(commentId, reaction);
+        await ctx.api.reply(issueNumber, text);
+    };
+    const authorization = await authorize(ctx.api, actor, ctx.policy);
+    if (!authorization.allowed) {
+        await answer('-1', `🚫 **/rollback refused**: ${authorization.reason}.`);
+        return { status: 'refused', reason: authorization.reason };
+    }
+    const defaultBranch = event.repository?.default_branch;
+    if (defaultBranch && ctx.ref && ctx.ref !== `refs/heads/${defaultBranch}`) {
+        const reason = `the workflow runs on ${ctx.ref}, not the default branch ${defaultBranch}: the runbook and code must come from the default branch`;
+        await answer('confused', invalidReply(reason));
+        return { status: 'invalid', reason };
+    }
+    if (parsed.kind === 'invalid') {
+        await answer('confused', invalidReply(parsed.reason));
+        return { status: 'invalid', reason: parsed.reason };
+    }
+    const pinned = await pinCommits(parsed.inputs, ctx.api);
+    if ('problem' in pinned) {
+        await answer('confused', invalidReply(pinned.problem));
+        return { status: 'invalid', reason: pinned.problem };
+    }
+    await ctx.api.react(commentId, 'eyes');
+    const reply = await ctx.api.reply(issueNumber, acceptedReply(actor, pinned.inputs));
+    return { status: 'accepted', inputs: pinned.inputs, actor, issueNumber, commentId, reply };
+}
+function invalidReply(reason) {
+    return `⚠️ **/rollback not run**: ${reason}.\n\nUsage:\n\n\`\`\`\n${CHATOPS_USAGE}\n\`\`\`\nNothing was changed.`;
+}
+function acceptedReply(actor, inputs) {
+    const facts = Object.entries(inputs).map(([key, value]) => `\`${key}\`: \`${value}\``);
+    return `👀 **/rollback ${inputs.command}** from @${actor} accepted: ${facts.join(' · ')}\n\nThe plan and the result will appear here.`;
+}
+/** Every commit the command names, as a full SHA of this repository. */
+async function pinCommits(inputs, api) {
+    const pinned = { ...inputs };
+    const resolve = async (key, ref) => {
+        if (!/^[0-9a-f]{7,40}$/i.test(ref))
+            return `${key}: "${ref}" is not a commit SHA (7-40 hex)`;
+        const sha = await api.resolveCommit(ref);
+        return sha ?? `${key}: commit ${ref} does not exist in this repository`;
+    };
+    const one = async (key) => {
+        const value = inputs[key];
+        if (value === undefined)
+            return undefined;
+        const parts = key === 'revert' ? value.split(/(\.\.|,)/) : [value];
+        const out = [];
+        for (const part of parts) {
+            if (part === '..' || part === ',' || part === '')
+                out.push(part);
+            else {
+                const sha = await resolve(key, part);
+                if (!/^[0-9a-f]{40}$/.test(sha))
+                    return sha;
+                out.push(sha);
+            }
+        }
+        pinned[key] = out.join('');
+        return undefined;
+    };
+    for (const key of ['revert', 'reset-to', 'confirm']) {
+        const problem = await one(key);
+        if (problem)
+            return { problem };
+    }
+    return { inputs: pinned };
+}
+/** The reply's body as the run goes on: the summary under the accepted line. */
+function progressReply(actor, inputs, summary) {
+    return `${acceptedReply(actor, inputs).split('\n')[0]}\n\n${summary}`;
+}
+
+;// CONCATENATED MODULE: ./src/chatops/run.ts
+
+async function handleComment(options) {
+    const { api, log } = options;
+    const decision = await decide(options.event, {
+        api,
+        policy: options.policy,
+        ref: options.ref
+    });
+    if (decision.status === 'ignored') {
+        log.info(`chatops: ignored (${decision.why})`);
+        return { status: 'ignored' };
+    }
+    if (decision.status === 'refused') {
+        log.warn(`chatops: refused: ${decision.reason}`);
+        return { status: 'refused' };
+    }
+    if (decision.status === 'invalid') {
+        log.error(`chatops: ${decision.reason}`);
+        return { status: 'failed' };
+    }
+    const { inputs, actor, issueNumber, commentId, reply } = decision;
+    if (options.mode === 'gate') {
+        const request = JSON.stringify({ ...inputs, reply: String(reply.id) });
+        return { status: 'accepted', request };
+    }
+    const result = await options.run(inputs, replyTarget(api, actor, inputs, issueNumber, reply.id));
+    await finish(api, { actor, inputs, replyId: reply.id, commentId }, result, log);
+    return { status: result.status, result };
+}
+function replyTarget(api, actor, inputs, issueNumber, replyId) {
+    return {
+        actor,
+        issueNumber,
+        replyId,
+        onProgress: markdown => api.updateReply(replyId, progressReply(actor, inputs, markdown))
+    };
+}
+/** The reply's final body and the last reaction; a failure here only warns. */
+async function finish(api, where, result, log) {
+    try {
+        await api.updateReply(where.replyId, progressReply(where.actor, where.inputs, result.markdown));
+        await api.react(where.commentId, result.status === 'failed' ? '-1' : 'rocket');
+    }
+    catch (err) {
+        log.warn(`chatops: could not post the result: ${err instanceof Error ? err.message : err}`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
 /**
  * GitHub Actions entry: with cli.ts the only place that reads inputs and the runner's
  * environment. It turns them into typed options for rollback() and publishes the results through
  * `@actions/core`. `run()` is exported so that `@github/local-action` can run it from source.
  */
+
+
+
+
+
 
 
 
@@ -41368,20 +44685,23 @@ const TRIGGER_KINDS = {
     issue_comment: 'chatops',
     schedule: 'schedule'
 };
-/** The event that started the run, read from the runner's event file. */
-function trigger(env) {
-    let payload = {};
-    if (env.GITHUB_EVENT_PATH) {
-        try {
-            payload = JSON.parse((0,external_node_fs_.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
-        }
-        catch {
-            warning(`could not read the event payload at ${env.GITHUB_EVENT_PATH}`);
-        }
+/** The runner's event file (the comment of an issue_comment event). */
+function eventPayload(env) {
+    if (!env.GITHUB_EVENT_PATH)
+        return {};
+    try {
+        return JSON.parse((0,external_node_fs_.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
     }
+    catch {
+        warning(`could not read the event payload at ${env.GITHUB_EVENT_PATH}`);
+        return {};
+    }
+}
+/** The event that started the run. */
+function trigger(env, payload) {
     return {
         kind: TRIGGER_KINDS[env.GITHUB_EVENT_NAME ?? ''] ?? 'other',
-        actor: env.GITHUB_ACTOR,
+        actor: payload.comment?.user?.login ?? env.GITHUB_ACTOR,
         issueNumber: payload.issue?.number ?? payload.pull_request?.number
     };
 }
@@ -41429,7 +44749,7 @@ function reportInvalidRunbook(err, workdir) {
             startColumn: p.col
         });
     }
-    setFailed(`invalid runbook (${err.problems.length} problem(s)); nothing was changed`);
+    setFailed(`invalid runbook (${err.total} problem(s)); nothing was changed`);
 }
 function reportInvalidInputs(err) {
     for (const problem of err.problems)
@@ -41445,43 +44765,126 @@ function reportError(err, workdir) {
     const message = err instanceof Error ? err.message : String(err);
     setFailed(new Redactor().redact(message));
 }
-async function run() {
+function setup() {
     const env = process.env;
     const runId = env.GITHUB_RUN_ID
         ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
         : `local-${Date.now()}`;
     const workdir = env.GITHUB_WORKSPACE ?? process.cwd();
     const reportPath = (0,external_node_path_namespaceObject.join)(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`);
+    return { env, payload: eventPayload(env), runId, workdir, reportPath };
+}
+function requestInputs() {
     const raw = {};
-    for (const name of ['command', ...REQUEST_INPUTS]) {
+    for (const name of ['command', ...REQUEST_INPUTS])
         raw[name] = input(name);
+    return raw;
+}
+/** One rollback with these inputs; `reply`: a ChatOps reply kept current as the run goes on. */
+async function runRollback(s, inputs, reply) {
+    const triggered = trigger(s.env, s.payload);
+    return rollback({
+        runbookPath: (0,external_node_path_namespaceObject.resolve)(s.workdir, input('runbook') || INPUTS.runbook.default),
+        inputs,
+        trigger: reply ? { ...triggered, kind: 'chatops', actor: reply.actor } : triggered,
+        runId: s.runId,
+        workdir: s.workdir,
+        env: s.env,
+        secrets: {
+            githubToken: secret('github-token'),
+            hostingToken: secret('hosting-token'),
+            databaseUrl: secret('database-url')
+        },
+        github: githubTarget(s.env),
+        reportPath: s.reportPath,
+        log: actionsLogger,
+        registerSecret: value => core_setSecret(value),
+        initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
+        onProgress: reply?.onProgress
+    });
+}
+async function publish(outcome) {
+    setOutputs(outcome.outputs);
+    await writeSummary(outcome.markdown);
+    if (outcome.journal.status === 'failed') {
+        setFailed(outcome.journal.error?.message ?? 'rollback failed');
     }
-    try {
-        const outcome = await rollback({
-            runbookPath: (0,external_node_path_namespaceObject.resolve)(workdir, input('runbook') || INPUTS.runbook.default),
-            inputs: raw,
-            trigger: trigger(env),
-            runId,
-            workdir,
-            env,
-            secrets: {
-                githubToken: secret('github-token'),
-                hostingToken: secret('hosting-token'),
-                databaseUrl: secret('database-url')
-            },
-            github: githubTarget(env),
-            reportPath,
-            log: actionsLogger,
-            registerSecret: value => core_setSecret(value)
-        });
-        setOutputs(outcome.outputs);
-        await writeSummary(outcome.markdown);
-        if (outcome.journal.status === 'failed') {
-            setFailed(outcome.journal.error?.message ?? 'rollback failed');
+}
+/** The repository's GitHub client for ChatOps (token: the github-token input). */
+function chatOpsClient(env) {
+    const target = githubTarget(env);
+    const token = secret('github-token');
+    if (!target || !token)
+        throw new InputError([
+            'github-token: a /rollback comment needs the repository and a token (permissions: issues: write, pull-requests: write)'
+        ]);
+    return chatOpsApi(new GitHubClient({
+        apiUrl: target.apiUrl,
+        token,
+        owner: target.owner,
+        repo: target.repo,
+        proxy: (0,proxy/* proxySettingsFrom */.Yw)(env),
+        log: actionsLogger
+    }));
+}
+function chatOpsPolicy() {
+    const minimum = input('chatops-permission') || INPUTS['chatops-permission'].default;
+    if (!isPermissionLevel(minimum) || minimum === 'none')
+        throw new InputError([
+            `chatops-permission: "${minimum}" is not one of read, triage, write, maintain, admin`
+        ]);
+    return { minimum, allow: parseAllowlist(input('chatops-allow')) };
+}
+/** An issue_comment event: the comment is the command (never interpolated anywhere). */
+async function runComment(s) {
+    const mode = input('chatops') || 'run';
+    if (mode !== 'run' && mode !== 'gate')
+        throw new InputError([`chatops: "${mode}" is not one of run, gate`]);
+    const outcome = await handleComment({
+        event: s.payload,
+        api: chatOpsClient(s.env),
+        policy: chatOpsPolicy(),
+        ref: s.env.GITHUB_REF,
+        mode,
+        log: actionsLogger,
+        run: async (inputs, reply) => {
+            const result = await runRollback(s, inputs, reply);
+            await publish(result);
+            return { status: result.journal.status, markdown: result.markdown };
         }
+    });
+    if (!outcome.result)
+        setOutput('status', outcome.status);
+    if (outcome.request)
+        setOutput('request', outcome.request);
+    if (outcome.status === 'failed' && !outcome.result)
+        setFailed('the /rollback command was not run (see the reply on the comment)');
+}
+/** The job after a ChatOps gate: the request comes from the inputs, the reply is updated. */
+async function runAfterGate(s, replyId) {
+    const api = chatOpsClient(s.env);
+    const actor = s.payload.comment?.user?.login ?? s.env.GITHUB_ACTOR ?? 'unknown';
+    const inputs = requestInputs();
+    const issueNumber = s.payload.issue?.number ?? 0;
+    const outcome = await runRollback(s, inputs, replyTarget(api, actor, inputs, issueNumber, replyId));
+    await publish(outcome);
+    const commentId = s.payload.comment?.id;
+    if (commentId)
+        await finish(api, { actor, inputs, replyId, commentId }, { status: outcome.journal.status, markdown: outcome.markdown }, actionsLogger);
+}
+async function main_run() {
+    const s = setup();
+    try {
+        const replyId = Number(input('chatops-reply'));
+        if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
+            if (Number.isInteger(replyId) && replyId > 0)
+                return await runAfterGate(s, replyId);
+            return await runComment(s);
+        }
+        await publish(await runRollback(s, requestInputs()));
     }
     catch (err) {
-        reportError(err, workdir);
+        reportError(err, s.workdir);
     }
 }
 /** What the step says when the process ends before run() settled (see util/exit-guard.ts). */
@@ -44482,7 +47885,7 @@ __webpack_unused_export__ = errors.YAMLError;
 __webpack_unused_export__ = errors.YAMLParseError;
 __webpack_unused_export__ = errors.YAMLWarning;
 __webpack_unused_export__ = Alias.Alias;
-__webpack_unused_export__ = identity.isAlias;
+exports.Vj = identity.isAlias;
 __webpack_unused_export__ = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
 exports.jh = identity.isMap;

@@ -2,16 +2,19 @@
  * npm run demo: the seed's whole rollback, for real, on this machine (see fixtures/demo-world.ts
  * for the local world it starts). Runs examples/streaming-migration/rollback.yml through the real
  * engine (command run, severity critical) and prints the summary and the evidence.
+ * `npm run demo -- --provider netlify` plays the hosting part with the Netlify stand-in.
  */
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import type { Logger } from '../src/model.js'
 import { rollback } from '../src/rollback.js'
 import {
   EXAMPLE_RUNBOOK,
   INCIDENT_ISSUE,
   databaseFacts,
-  startDemoWorld
+  startDemoWorld,
+  type DemoProvider
 } from './fixtures/demo-world.js'
 
 const say = (text: string) => process.stdout.write(`${text}\n`)
@@ -22,14 +25,27 @@ const log: Logger = {
   debug: () => {}
 }
 
+const PROVIDERS: Record<DemoProvider, string> = { vercel: 'Vercel', netlify: 'Netlify' }
+
+function providerArg(): DemoProvider {
+  const { values } = parseArgs({ options: { provider: { type: 'string', default: 'vercel' } } })
+  const provider = values.provider as DemoProvider
+  if (!(provider in PROVIDERS))
+    throw new Error(`--provider ${provider}: expected one of ${Object.keys(PROVIDERS).join(', ')}`)
+  return provider
+}
+
 async function main(): Promise<number> {
+  const provider = providerArg()
   say('== Starting the local world')
-  const world = await startDemoWorld()
+  const world = await startDemoWorld(provider)
   try {
-    const { repo, vercel, github, webhook } = world
+    const { repo, hosting, github, webhook } = world
     say(`  PostgreSQL: ${world.databaseUrl} (seed: examples/streaming-migration/seed.sql)`)
     say(`  git remote: ${repo.remoteUrl}, checkout at depth 1: ${repo.workdir}`)
-    say(`  Vercel stand-in: ${vercel.url} (production built with NEXT_PUBLIC_USE_STREAMING=true)`)
+    say(
+      `  ${PROVIDERS[provider]} stand-in: ${hosting.url} (production built with NEXT_PUBLIC_USE_STREAMING=true)`
+    )
     say(`  GitHub stand-in: ${github.url}, webhook sink: ${webhook.url}`)
     const before = await databaseFacts(world.databaseUrl)
     say('')
@@ -62,11 +78,10 @@ async function main(): Promise<number> {
     say(`  database: unique index present ${before.index} -> ${after.index}`)
     const gitLog = execFileSync('git', ['-C', repo.remoteDir, 'log', '--oneline', '-3', 'main'])
     say(`  git remote main:\n${indent(gitLog.toString())}`)
-    const live = vercel.liveDeployment()
     say(
-      `  hosting: live deployment built with NEXT_PUBLIC_USE_STREAMING=${live?.env.NEXT_PUBLIC_USE_STREAMING}`
+      `  hosting: live deployment built with NEXT_PUBLIC_USE_STREAMING=${hosting.liveValue('NEXT_PUBLIC_USE_STREAMING')}`
     )
-    const page = await fetch(`${vercel.url}/app/admin/o3-deep-research-diagnostics`)
+    const page = await fetch(`${hosting.url}/app/admin/o3-deep-research-diagnostics`)
     say(`  app: diagnostics page says "${(await page.text()).match(/\w+ mode/)?.[0]}"`)
     const comment = github.comments
       .at(-1)

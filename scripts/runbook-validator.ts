@@ -12,7 +12,8 @@ export function runbookValidatorSource(jsonSchema: string): string {
     allErrors: true,
     useDefaults: true,
     allowUnionTypes: true,
-    keywords: ['x-expected'],
+    discriminator: true,
+    keywords: ['x-expected', 'x-secret', 'x-duration'],
     code: { source: true, esm: true }
   })
   let code = standalone.default(ajv, ajv.compile(JSON.parse(jsonSchema) as object))

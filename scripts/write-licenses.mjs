@@ -1,4 +1,5 @@
-// Writes dist/licenses.txt from every production dependency's package.json and LICENSE file.
+// Writes dist/licenses.txt (DIR/licenses.txt with `node scripts/write-licenses.mjs DIR`) from every
+// production dependency's package.json and LICENSE file.
 // (ncc's own --license output misses the ESM packages, e.g. @actions/exec and yaml.)
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -20,5 +21,6 @@ for (const dir of paths) {
   seen.set(key, `${pkg.name}\n${pkg.license ?? 'UNKNOWN'}\n${text}`)
 }
 const sorted = [...seen.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, v]) => v)
-writeFileSync('dist/licenses.txt', sorted.join('\n\n') + '\n')
-console.log(`dist/licenses.txt: ${sorted.length} packages`)
+const file = join(process.argv[2] ?? 'dist', 'licenses.txt')
+writeFileSync(file, sorted.join('\n\n') + '\n')
+console.log(`${file}: ${sorted.length} packages`)

@@ -14,11 +14,35 @@ import { RollbackError } from './util/errors.js'
 import { abortOnSignals } from './util/signals.js'
 import { RunbookError } from './runbook/load.js'
 import { untilFinished } from './util/exit-guard.js'
+import { credentialKind, hideCredentials, looksLikeCredentialName } from './util/credentials.js'
 import { Redactor } from './util/redact.js'
 
 const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
-  name => !('secret' in INPUTS[name]) && name !== 'command' && name !== 'release-lock'
+  name =>
+    !('secret' in INPUTS[name]) &&
+    !('actionOnly' in INPUTS[name]) &&
+    name !== 'command' &&
+    name !== 'release-lock'
 )
+
+const SECRET_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(name => 'secret' in INPUTS[name])
+
+/** A flag named like a credential or a secret input is refused; its value is never repeated. */
+function secretFlagProblem(argv: string[]): string | undefined {
+  for (const arg of argv) {
+    if (arg === '--') return undefined
+    const name = /^--?([^=]+)/.exec(arg)?.[1]
+    if (name === undefined) continue
+    const secretName =
+      (SECRET_INPUTS as string[]).includes(name) ||
+      looksLikeCredentialName(name) ||
+      credentialKind(name) !== undefined
+    if (secretName) {
+      return `${hideCredentials(`--${name}`)}: secrets are read from environment variables only, never from flags (see --help)`
+    }
+  }
+  return undefined
+}
 
 function usage(): string {
   const flags = PLAIN_INPUTS.map(name => {
@@ -51,7 +75,8 @@ function usage(): string {
     'Secrets are read from environment variables only (never flags):',
     ...secrets,
     '  hosting token, database URL: the variables your runbook names (hosting.token-env,',
-    '                  database.url-env; default VERCEL_TOKEN, DATABASE_URL)',
+    '                  database.url-env; default per provider: VERCEL_TOKEN, NETLIFY_AUTH_TOKEN,',
+    '                  GH_VARIABLES_TOKEN; DATABASE_URL)',
     '',
     'Exit status: 0 planned/succeeded, 1 failed, 2 invalid runbook or input.'
   ].join('\n')
@@ -79,6 +104,11 @@ function githubTarget(env: NodeJS.ProcessEnv): GitHubTarget | undefined {
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const options = Object.fromEntries(PLAIN_INPUTS.map(name => [name, { type: 'string' as const }]))
+  const secretFlag = secretFlagProblem(argv)
+  if (secretFlag !== undefined) {
+    process.stderr.write(`${secretFlag}\nnothing was changed\n`)
+    return 2
+  }
   let parsed
   try {
     parsed = parseArgs({
@@ -95,7 +125,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       }
     })
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${usage()}\n`)
+    process.stderr.write(`${hideCredentials((err as Error).message)}\n\n${usage()}\n`)
     return 2
   }
   const { values, positionals } = parsed

@@ -8,6 +8,7 @@ import type { GitHubTarget, Request, SecretValues, StepOutputs } from './model.j
 import { dbSettings, type DbSettings } from './db/connection.js'
 import { GitHubClient } from './github/client.js'
 import { proxySettingsFrom, type ProxySettings } from './github/proxy.js'
+import { createFetch, proxySettingsFrom as httpProxySettings } from './http/index.js'
 import type { Checkout } from './git/session.js'
 import type { GitRunner } from './git/git-command-manager.js'
 import { createHostingProvider, type HostingProvider } from './providers/index.js'
@@ -133,7 +134,8 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
     sleep: options.sleep ?? realSleep,
     every: options.every ?? realEvery
   }
-  const fetchImpl = options.fetch ?? globalThis.fetch
+  // Hosting, verify and the webhook honour the proxy variables of the run's environment.
+  const fetchImpl = options.fetch ?? createFetch(httpProxySettings(env))
   const redactor = options.redactor ?? primedRedactor(runbook, env, secrets)
   const databaseSource = {
     config: runbook.database,

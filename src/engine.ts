@@ -19,6 +19,7 @@ import {
   type StepStatus
 } from './model.js'
 import type { PhaseName } from './runbook/schema.js'
+import { MissingSecretError } from './util/errors.js'
 
 export type RunStatus = 'planned' | 'succeeded' | 'failed'
 
@@ -80,6 +81,8 @@ export interface EngineHooks {
   modules?: Record<PhaseName, PhaseModule>
   /** The run's report so far as markdown, for closing notices (the caller renders and redacts). */
   summary?(): string
+  /** Outputs known before the first step (e.g. a ChatOps reply that is the status comment). */
+  initialOutputs?: Partial<StepOutputs>
   /** Called after every change to the journal (the caller writes it to disk). */
   onJournal?(journal: Journal): void | Promise<void>
   now?(): number
@@ -139,6 +142,16 @@ function applyNotes(journal: Journal, notes: PreflightNote[]): void {
 interface PreflightFailure {
   phase: PhaseName
   error: StepError
+  /** A secret this environment lacks kept the phase from checking (see MissingSecretError). */
+  unchecked: boolean
+}
+
+/** One error naming every failed phase, in plan order, with their hints. */
+function preflightError(failures: PreflightFailure[]): StepError {
+  return {
+    message: failures.map(f => `${f.phase}: ${f.error.message}`).join('; '),
+    hint: failures.flatMap(f => f.error.hint ?? []).join('; ') || undefined
+  }
 }
 
 /** What each step's preflight found, by step id: handed to that step's run/drill. */
@@ -169,7 +182,7 @@ async function preflight(
       for (const [stepId, value] of found.checked ?? []) checked.set(stepId, value)
       return undefined
     } catch (err) {
-      return { phase, error: toStepError(err) }
+      return { phase, error: toStepError(err), unchecked: err instanceof MissingSecretError }
     } finally {
       deps.log.debug(`preflight ${phase}: ${deps.clock.now() - started} ms`)
     }
@@ -214,6 +227,7 @@ export async function execute(
   const modules = hooks.modules ?? PHASE_MODULES
   const started = now()
   const journal = newJournal(plan, started)
+  Object.assign(journal.outputs, hooks.initialOutputs)
   const state = { failed: false }
   const deps: Dependencies = {
     ...base,
@@ -249,19 +263,20 @@ export async function execute(
   const checked: Checked = new Map()
   const failures = await preflight(plan, deps, journal, modules, checked)
   if (plan.request.command === 'plan') {
-    // A plan is read-only: preflight makes it concrete where it can, and only warns where it can't.
-    journal.warnings.push(...failures.map(f => `${f.phase} preflight: ${f.error.message}`))
-    return finish('planned')
+    // A plan is read-only. What it could not check for want of a secret is a warning; anything
+    // else its checks found would fail the run, so the plan fails, with that reason first.
+    const unchecked = failures.filter(f => f.unchecked)
+    const wouldFail = failures.filter(f => !f.unchecked)
+    journal.warnings.push(...unchecked.map(f => `${f.phase} preflight: ${f.error.message}`))
+    if (wouldFail.length > 0) journal.error = preflightError(wouldFail)
+    return finish(wouldFail.length > 0 ? 'failed' : 'planned')
   }
 
   state.failed = failures.length > 0
   if (state.failed) {
     // Nothing is changed; only the closing steps of phases that passed their checks still run
     // (so whoever pressed the button hears why).
-    journal.error = {
-      message: failures.map(f => `${f.phase}: ${f.error.message}`).join('; '),
-      hint: failures.flatMap(f => f.error.hint ?? []).join('; ') || undefined
-    }
+    journal.error = preflightError(failures)
   }
   const failedPhases = new Set(failures.map(f => f.phase))
   const held = state.failed ? undefined : await takeLock(hooks, journal, state)

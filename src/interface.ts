@@ -11,6 +11,8 @@ export interface InputSpec {
    * run at the wrong database or project. */
   secret?: true
   secretEnv?: string
+  /** Only meaningful in Actions (ChatOps): not a CLI flag. */
+  actionOnly?: true
 }
 
 export const INPUTS = {
@@ -67,13 +69,40 @@ export const INPUTS = {
       'PostgreSQL connection URL (default: the variable the runbook names, e.g. DATABASE_URL).',
     default: '',
     secret: true
+  },
+  'chatops-permission': {
+    description:
+      'For /rollback comments: the minimum repository role of the commenter (read, triage, write, maintain or admin).',
+    default: 'write',
+    actionOnly: true
+  },
+  'chatops-allow': {
+    description:
+      'For /rollback comments: optional allowlist of users and org/team slugs (comma or newline separated); the commenter must also have chatops-permission.',
+    default: '',
+    actionOnly: true
+  },
+  chatops: {
+    description:
+      'For /rollback comments: run (read, authorise and run the command in this job) or gate (read, authorise and reply; output the request for a later job behind its environment, change nothing).',
+    default: 'run',
+    actionOnly: true
+  },
+  'chatops-reply': {
+    description:
+      'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
+    default: '',
+    actionOnly: true
   }
 } as const satisfies Record<string, InputSpec>
 
 export type InputName = keyof typeof INPUTS
 
 export const OUTPUTS = {
-  status: 'planned, succeeded or failed.',
+  status:
+    'planned, succeeded or failed; for /rollback comments also refused (commenter not allowed) or ignored (not a command).',
+  request:
+    'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
   report: 'Path of the JSON report (the journal of every step).',
   'head-sha': 'Branch head after the git phase.',
   'deployment-url': 'URL of the deployment made by the flags phase.',

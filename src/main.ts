@@ -9,7 +9,13 @@ import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
 import type { GitHubTarget, Logger, Trigger } from './model.js'
 import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
-import { releaseLock, rollback } from './rollback.js'
+import { releaseLock, rollback, type RollbackOutcome } from './rollback.js'
+import { isPermissionLevel, parseAllowlist } from './chatops/authorize.js'
+import type { CommentEvent } from './chatops/comment.js'
+import { chatOpsApi } from './chatops/github-api.js'
+import { finish, handleComment, replyTarget, type ReplyTarget } from './chatops/run.js'
+import { GitHubClient } from './github/client.js'
+import { proxySettingsFrom } from './github/proxy.js'
 import { RunbookError } from './runbook/load.js'
 import { basicCredential } from './git/auth.js'
 import { Redactor, urlPassword } from './util/redact.js'
@@ -36,19 +42,24 @@ const TRIGGER_KINDS: Record<string, Trigger['kind']> = {
   schedule: 'schedule'
 }
 
-/** The event that started the run, read from the runner's event file. */
-function trigger(env: NodeJS.ProcessEnv): Trigger {
-  let payload: { issue?: { number?: number }; pull_request?: { number?: number } } = {}
-  if (env.GITHUB_EVENT_PATH) {
-    try {
-      payload = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as typeof payload
-    } catch {
-      core.warning(`could not read the event payload at ${env.GITHUB_EVENT_PATH}`)
-    }
+type EventPayload = CommentEvent & { pull_request?: { number?: number } }
+
+/** The runner's event file (the comment of an issue_comment event). */
+function eventPayload(env: NodeJS.ProcessEnv): EventPayload {
+  if (!env.GITHUB_EVENT_PATH) return {}
+  try {
+    return JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as EventPayload
+  } catch {
+    core.warning(`could not read the event payload at ${env.GITHUB_EVENT_PATH}`)
+    return {}
   }
+}
+
+/** The event that started the run. */
+function trigger(env: NodeJS.ProcessEnv, payload: EventPayload): Trigger {
   return {
     kind: TRIGGER_KINDS[env.GITHUB_EVENT_NAME ?? ''] ?? 'other',
-    actor: env.GITHUB_ACTOR,
+    actor: payload.comment?.user?.login ?? env.GITHUB_ACTOR,
     issueNumber: payload.issue?.number ?? payload.pull_request?.number
   }
 }
@@ -98,7 +109,7 @@ function reportInvalidRunbook(err: RunbookError, workdir: string): void {
       startColumn: p.col
     })
   }
-  core.setFailed(`invalid runbook (${err.problems.length} problem(s)); nothing was changed`)
+  core.setFailed(`invalid runbook (${err.total} problem(s)); nothing was changed`)
 }
 
 function reportInvalidInputs(err: InputError): void {
@@ -129,45 +140,158 @@ async function releaseStaleLock(env: NodeJS.ProcessEnv, workdir: string): Promis
   }
 }
 
-export async function run(): Promise<void> {
+interface RunSetup {
+  /** Aborted on SIGTERM/SIGINT: the run stops after the current step. */
+  signal: AbortSignal
+  env: NodeJS.ProcessEnv
+  payload: EventPayload
+  runId: string
+  workdir: string
+  reportPath: string
+}
+
+function setup(signal: AbortSignal): RunSetup {
   const env = process.env
   const workdir = env.GITHUB_WORKSPACE ?? process.cwd()
-  if (input('release-lock') === 'true') return releaseStaleLock(env, workdir)
   const runId = env.GITHUB_RUN_ID
     ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
     : `local-${Date.now()}`
   const reportPath = join(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`)
+  return { signal, env, payload: eventPayload(env), runId, workdir, reportPath }
+}
+
+function requestInputs(): RawInputs {
   const raw: RawInputs = {}
-  for (const name of ['command', ...REQUEST_INPUTS] as const) {
-    raw[name] = input(name)
+  for (const name of ['command', ...REQUEST_INPUTS] as const) raw[name] = input(name)
+  return raw
+}
+
+/** One rollback with these inputs; `reply`: a ChatOps reply kept current as the run goes on. */
+async function runRollback(
+  s: RunSetup,
+  inputs: RawInputs,
+  reply?: ReplyTarget
+): Promise<RollbackOutcome> {
+  const triggered = trigger(s.env, s.payload)
+  return rollback({
+    runbookPath: resolve(s.workdir, input('runbook') || INPUTS.runbook.default),
+    inputs,
+    trigger: reply ? { ...triggered, kind: 'chatops', actor: reply.actor } : triggered,
+    runId: s.runId,
+    workdir: s.workdir,
+    env: s.env,
+    secrets: {
+      githubToken: secret('github-token'),
+      hostingToken: secret('hosting-token'),
+      databaseUrl: secret('database-url')
+    },
+    github: githubTarget(s.env),
+    reportPath: s.reportPath,
+    log: actionsLogger,
+    registerSecret: value => core.setSecret(value),
+    initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
+    onProgress: reply?.onProgress,
+    signal: s.signal
+  })
+}
+
+async function publish(outcome: RollbackOutcome): Promise<void> {
+  setOutputs(outcome.outputs)
+  await writeSummary(outcome.markdown)
+  if (outcome.journal.status === 'failed') {
+    core.setFailed(outcome.journal.error?.message ?? 'rollback failed')
   }
-  const cancellation = abortOnSignals(m => core.warning(m))
-  try {
-    const outcome = await rollback({
-      runbookPath: resolve(workdir, input('runbook') || INPUTS.runbook.default),
-      inputs: raw,
-      trigger: trigger(env),
-      runId,
-      workdir,
-      env,
-      secrets: {
-        githubToken: secret('github-token'),
-        hostingToken: secret('hosting-token'),
-        databaseUrl: secret('database-url')
-      },
-      github: githubTarget(env),
-      reportPath,
-      log: actionsLogger,
-      registerSecret: value => core.setSecret(value),
-      signal: cancellation.signal
+}
+
+/** The repository's GitHub client for ChatOps (token: the github-token input). */
+function chatOpsClient(env: NodeJS.ProcessEnv) {
+  const target = githubTarget(env)
+  const token = secret('github-token')
+  if (!target || !token)
+    throw new InputError([
+      'github-token: a /rollback comment needs the repository and a token (permissions: issues: write, pull-requests: write)'
+    ])
+  return chatOpsApi(
+    new GitHubClient({
+      apiUrl: target.apiUrl,
+      token,
+      owner: target.owner,
+      repo: target.repo,
+      proxy: proxySettingsFrom(env),
+      log: actionsLogger
     })
-    setOutputs(outcome.outputs)
-    await writeSummary(outcome.markdown)
-    if (outcome.journal.status === 'failed') {
-      core.setFailed(outcome.journal.error?.message ?? 'rollback failed')
+  )
+}
+
+function chatOpsPolicy() {
+  const minimum = input('chatops-permission') || INPUTS['chatops-permission'].default
+  if (!isPermissionLevel(minimum) || minimum === 'none')
+    throw new InputError([
+      `chatops-permission: "${minimum}" is not one of read, triage, write, maintain, admin`
+    ])
+  return { minimum, allow: parseAllowlist(input('chatops-allow')) }
+}
+
+/** An issue_comment event: the comment is the command (never interpolated anywhere). */
+async function runComment(s: RunSetup): Promise<void> {
+  const mode = input('chatops') || 'run'
+  if (mode !== 'run' && mode !== 'gate')
+    throw new InputError([`chatops: "${mode}" is not one of run, gate`])
+  const outcome = await handleComment({
+    event: s.payload,
+    api: chatOpsClient(s.env),
+    policy: chatOpsPolicy(),
+    ref: s.env.GITHUB_REF,
+    mode,
+    log: actionsLogger,
+    run: async (inputs, reply) => {
+      const result = await runRollback(s, inputs, reply)
+      await publish(result)
+      return { status: result.journal.status, markdown: result.markdown }
     }
+  })
+  if (!outcome.result) core.setOutput('status', outcome.status)
+  if (outcome.request) core.setOutput('request', outcome.request)
+  if (outcome.status === 'failed' && !outcome.result)
+    core.setFailed('the /rollback command was not run (see the reply on the comment)')
+}
+
+/** The job after a ChatOps gate: the request comes from the inputs, the reply is updated. */
+async function runAfterGate(s: RunSetup, replyId: number): Promise<void> {
+  const api = chatOpsClient(s.env)
+  const actor = s.payload.comment?.user?.login ?? s.env.GITHUB_ACTOR ?? 'unknown'
+  const inputs = requestInputs()
+  const issueNumber = s.payload.issue?.number ?? 0
+  const outcome = await runRollback(
+    s,
+    inputs,
+    replyTarget(api, actor, inputs, issueNumber, replyId)
+  )
+  await publish(outcome)
+  const commentId = s.payload.comment?.id
+  if (commentId)
+    await finish(
+      api,
+      { actor, inputs, replyId, commentId },
+      { status: outcome.journal.status, markdown: outcome.markdown },
+      actionsLogger
+    )
+}
+
+export async function run(): Promise<void> {
+  if (input('release-lock') === 'true')
+    return releaseStaleLock(process.env, process.env.GITHUB_WORKSPACE ?? process.cwd())
+  const cancellation = abortOnSignals(m => core.warning(m))
+  const s = setup(cancellation.signal)
+  try {
+    const replyId = Number(input('chatops-reply'))
+    if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
+      if (Number.isInteger(replyId) && replyId > 0) return await runAfterGate(s, replyId)
+      return await runComment(s)
+    }
+    await publish(await runRollback(s, requestInputs()))
   } catch (err) {
-    reportError(err, workdir)
+    reportError(err, s.workdir)
   } finally {
     cancellation.dispose()
   }

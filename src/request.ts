@@ -10,6 +10,7 @@ import {
   type PhaseName,
   type Severity
 } from './runbook/constants.js'
+import { hideCredentials } from './util/credentials.js'
 
 /** The inputs that shape a request (besides `command`), as action inputs, CLI flags and ChatOps keys. */
 export const REQUEST_INPUTS = [
@@ -25,9 +26,14 @@ export const REQUEST_INPUTS = [
 export type RawInputs = Partial<Record<'command' | (typeof REQUEST_INPUTS)[number], string>>
 
 export class InputError extends RollbackError {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'), 'fix the inputs above; nothing was changed')
+  /** One line per problem; a value that looks like a credential is never repeated. */
+  readonly problems: string[]
+
+  constructor(problems: string[]) {
+    const shown = problems.map(hideCredentials)
+    super(shown.join('\n'), 'fix the inputs above; nothing was changed')
     this.name = 'InputError'
+    this.problems = shown
   }
 }
 
@@ -116,6 +122,12 @@ export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): R
 function parsePhases(text: string | undefined, problems: string[]): PhaseName[] | undefined {
   if (text === undefined) return undefined
   const names = text.split(/[\s,]+/).filter(Boolean)
+  if (names.length === 0) {
+    problems.push(
+      `phases: "${text}" names no phase, so nothing would be selected; choose from ${PHASES.join(', ')} or leave it empty for all`
+    )
+    return undefined
+  }
   const unknown = names.filter(n => !(PHASES as readonly string[]).includes(n))
   if (unknown.length > 0) {
     problems.push(

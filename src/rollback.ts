@@ -9,14 +9,15 @@ import { dirname } from 'node:path'
 import { execute, type Journal } from './engine.js'
 import { buildDependencies, type Clock, type Dependencies } from './dependencies.js'
 import type { GitRunner } from './git/git-command-manager.js'
-import type { GitHubTarget, Logger, Request, SecretValues, Trigger } from './model.js'
+import type { GitHubTarget, Logger, Request, SecretValues, StepOutputs, Trigger } from './model.js'
 import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
-import { parseRequest, type RawInputs } from './request.js'
+import { InputError, parseRequest, type RawInputs } from './request.js'
 import { loadRunbook } from './runbook/load.js'
 import { Redactor } from './util/redact.js'
-import { runSecrets } from './secrets.js'
+import { runSecrets, secretProblems, secretSources } from './secrets.js'
+import { checkReportPath, checkSelection } from './preconditions.js'
 import type { OutputName } from './interface.js'
 import { releaseStaleLock, takeRunLock } from './run-lock.js'
 import type { Runbook } from './runbook/schema.js'
@@ -43,6 +44,10 @@ export interface RollbackOptions {
   every?: Clock['every']
   /** Aborted on SIGTERM/SIGINT: the run stops after the current step (see engine.ts). */
   signal?: AbortSignal
+  /** Outputs known before the first step (a ChatOps reply that becomes the status comment). */
+  initialOutputs?: Partial<StepOutputs>
+  /** Called with the summary so far after every step (a ChatOps reply updated in place). */
+  onProgress?(markdown: string): Promise<void>
 }
 
 export interface RollbackOutcome {
@@ -56,13 +61,16 @@ export interface RollbackOutcome {
 export async function rollback(options: RollbackOptions): Promise<RollbackOutcome> {
   const runbook = await loadRunbook(options.runbookPath)
   const request = parseRequest(options.inputs, options.trigger, options.runId)
+  const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets))
+  if (badSecrets.length > 0) throw new InputError(badSecrets)
   const redactor = new Redactor()
   for (const secret of runSecrets(runbook, options.env, options.secrets)) {
-    redactor.add(secret)
-    options.registerSecret?.(secret)
+    for (const form of redactor.add(secret)) options.registerSecret?.(form)
   }
   const log = redactingLogger(options.log, redactor)
   const plan = buildPlan(runbook, request)
+  checkSelection(plan)
+  await checkReportPath(options.reportPath)
   let runLockHeld = false
   const deps = buildDependencies({
     mode: request.command === 'drill' ? 'drill' : 'run',
@@ -87,11 +95,15 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     await writeFile(options.reportPath, redactor.redact(JSON.stringify(report, null, 2)) + '\n')
   }
   let current: Journal | undefined
+  const summary = () => (current ? redactor.redact(renderMarkdown(current)) : '')
   const journal = await execute(plan, deps, {
-    summary: () => (current ? redactor.redact(renderMarkdown(current)) : ''),
+    summary,
+    initialOutputs: options.initialOutputs,
     onJournal: async j => {
       current = j
       await writeReport(j)
+      // Progress reports are news, not the record: one that fails must not stop the run.
+      await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`))
     },
     signal: options.signal,
     lock: async () => {
@@ -107,7 +119,8 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     }
   })
   return {
-    journal,
+    // Its error becomes the action's last error line: redacted like every other output.
+    journal: JSON.parse(redactor.redact(JSON.stringify(journal))) as Journal,
     request,
     markdown: redactor.redact(renderMarkdown(journal)),
     text: redactor.redact(renderText(journal)),

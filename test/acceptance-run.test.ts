@@ -12,6 +12,7 @@ import {
   type DemoWorld
 } from '../scripts/fixtures/demo-world.js'
 import { runAction, type ActionRun } from './support/action-runner.js'
+import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 
 describe('dist/index.js run of the example runbook', () => {
   let world: DemoWorld
@@ -37,6 +38,8 @@ describe('dist/index.js run of the example runbook', () => {
       { issue: { number: INCIDENT_ISSUE } }
     )
 
+  // The bundle is built from the current sources first (never a stale dist/).
+  beforeAll(() => builtBundle(), BUNDLE_TIMEOUT_MS)
   beforeAll(async () => {
     world = await startDemoWorld()
     run = await runTheRollback()

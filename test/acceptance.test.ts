@@ -1,19 +1,30 @@
 /** The built bundle, run as the Actions runner runs it. */
-import { describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { createStreamingRemote } from '../scripts/fixtures/git-remote.js'
 import { runAction } from './support/action-runner.js'
+import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 
 const EXAMPLE = 'examples/streaming-migration/rollback.yml'
 
 describe('dist/index.js', () => {
+  // The bundle these tests run is built from the current sources first (never a stale dist/).
+  beforeAll(() => builtBundle(), BUNDLE_TIMEOUT_MS)
+
   it('exists (run npm run build)', () => {
     expect(existsSync('dist/index.js')).toBe(true)
   })
 
   it('plans the example runbook: summary written, status planned, nothing run', async () => {
-    const run = await runAction({ runbook: EXAMPLE, command: 'plan', severity: 'critical' })
+    // A checkout of the example app (the files step checks its remote); no production secrets,
+    // so the phases that need them only warn.
+    const fx = await createStreamingRemote(mkdtempSync(join(tmpdir(), 'plan-checkout-')))
+    const run = await runAction(
+      { runbook: resolve(EXAMPLE), command: 'plan', severity: 'critical' },
+      { GITHUB_WORKSPACE: fx.workdir }
+    )
     expect(run.code).toBe(0)
     expect(run.outputs.status).toBe('planned')
     expect(run.summary).toContain('## 📝 Rollback plan: streaming-migration')

@@ -1,14 +1,21 @@
 /** The bundled CLI, run as an operator would run it. */
-import { describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 
 const EXAMPLE = 'examples/streaming-migration/rollback.yml'
 
+/** The CLI bundle built from the current sources (never a stale dist/). */
+let entry = ''
+beforeAll(async () => {
+  entry = join(await builtBundle(), 'cli', 'index.js')
+}, BUNDLE_TIMEOUT_MS)
+
 function cli(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, ['dist/cli/index.js', ...args], {
+  const result = spawnSync(process.execPath, [entry, ...args], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH ?? '', ...env }
   })

@@ -1,10 +1,11 @@
 import { describe, expect, it, jest } from '@jest/globals'
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { INPUTS, OUTPUTS } from '../src/interface.js'
 import { PHASE_MODULES } from '../src/phases/index.js'
+import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 
 interface ActionYml {
   runs: { using: string; main: string }
@@ -26,7 +27,8 @@ jest.unstable_mockModule('@actions/core', () => ({
     calls.inputsRead.push(name)
     const given: Record<string, string> = {
       runbook: 'examples/streaming-migration/rollback.yml',
-      command: 'plan'
+      command: 'plan',
+      'github-token': 'ghs_contract_token'
     }
     return given[name] ?? ''
   },
@@ -42,13 +44,20 @@ jest.unstable_mockModule('@actions/core', () => ({
   summary: { addRaw: () => ({ write: async () => {} }) }
 }))
 
-async function entryPlan() {
+/** Runs the entry once with this environment (the runner's variables for one event). */
+async function entry(env: Record<string, string>) {
   const saved = { ...process.env }
-  process.env.RUNNER_TEMP = mkdtempSync(join(tmpdir(), 'contract-'))
+  const temp = mkdtempSync(join(tmpdir(), 'contract-'))
+  process.env.RUNNER_TEMP = temp
   process.env.GITHUB_WORKSPACE = process.cwd()
-  for (const key of ['GITHUB_REPOSITORY', 'GITHUB_EVENT_PATH', 'GITHUB_RUN_ID']) {
+  for (const key of [
+    'GITHUB_REPOSITORY',
+    'GITHUB_EVENT_PATH',
+    'GITHUB_RUN_ID',
+    'GITHUB_EVENT_NAME'
+  ])
     delete process.env[key]
-  }
+  Object.assign(process.env, env)
   try {
     const { run } = await import('../src/main.js')
     await run()
@@ -56,6 +65,20 @@ async function entryPlan() {
     process.env = saved
   }
   return calls
+}
+
+const entryPlan = () => entry({ GITHUB_EVENT_NAME: 'workflow_dispatch' })
+
+/** A comment that is not a command: the ChatOps path reads its inputs, then ignores it. */
+async function entryComment() {
+  const event = join(mkdtempSync(join(tmpdir(), 'contract-event-')), 'event.json')
+  writeFileSync(event, JSON.stringify({ action: 'created', comment: { id: 1, body: 'thanks!' } }))
+  return entry({
+    GITHUB_EVENT_NAME: 'issue_comment',
+    GITHUB_EVENT_PATH: event,
+    GITHUB_REPOSITORY: 'acme/app',
+    GITHUB_API_URL: 'http://127.0.0.1:9'
+  })
 }
 
 /** A source file without its comments (which may name what the code must not touch). */
@@ -86,11 +109,19 @@ describe('action.yml contract', () => {
 
   it('the action entry reads every declared input and sets only declared outputs', async () => {
     const run = await entryPlan()
-    expect([...new Set(run.inputsRead)].sort()).toEqual(Object.keys(INPUTS).sort())
     expect(Object.keys(run.outputs).every(name => name in OUTPUTS)).toBe(true)
     // A plan has a status and a report; the git, flags and notify outputs come from a run.
     expect(run.outputs).toMatchObject({ status: 'planned', report: expect.any(String) })
     expect(run.failed).toEqual([])
+    const plain = new Set(run.inputsRead)
+    // The ChatOps inputs are read for comments (a comment that is no command is ignored).
+    calls.outputs = {}
+    const comment = await entryComment()
+    expect(comment.outputs).toEqual({ status: 'ignored' })
+    expect(comment.failed).toEqual([])
+    expect([...new Set([...plain, ...comment.inputsRead])].sort()).toEqual(
+      Object.keys(INPUTS).sort()
+    )
   })
 
   it('declares exactly the outputs the code sets', () => {
@@ -112,12 +143,33 @@ describe('action.yml contract', () => {
     expect(octokit).toEqual([join('github', 'octokit.ts')])
   })
 
-  it('the bundles are CommonJS without zod; the CLI is executable', () => {
-    expect(JSON.parse(readFileSync('dist/package.json', 'utf8'))).toEqual({ type: 'commonjs' })
-    expect(readFileSync('dist/index.js', 'utf8')).not.toMatch(/ZodObject|\$ZodType/)
-    expect(readFileSync('dist/cli/index.js', 'utf8').startsWith('#!/usr/bin/env node')).toBe(true)
-    expect(statSync('dist/cli/index.js').mode & 0o111).not.toBe(0)
-  })
+  it(
+    'the bundles under test are built from the current sources, not taken from dist/',
+    async () => {
+      const bundle = await builtBundle()
+      // .ci/run points the tests at dist/ only after rebuilding it and finding no difference.
+      const checkedByCi = process.env.ER_TEST_BUNDLE_DIR !== undefined
+      expect(bundle === resolve('dist')).toBe(checkedByCi)
+      expect(readFileSync(join(bundle, 'index.js'), 'utf8')).toContain(OUTPUTS['incident-issue'])
+    },
+    BUNDLE_TIMEOUT_MS
+  )
+
+  it(
+    'the bundles are CommonJS without zod; the CLI is executable',
+    async () => {
+      // Built from the current sources (the committed dist/ is compared by .ci/run).
+      const dist = await builtBundle()
+      expect(JSON.parse(readFileSync(join(dist, 'package.json'), 'utf8'))).toEqual({
+        type: 'commonjs'
+      })
+      expect(readFileSync(join(dist, 'index.js'), 'utf8')).not.toMatch(/ZodObject|\$ZodType/)
+      const cli = join(dist, 'cli', 'index.js')
+      expect(readFileSync(cli, 'utf8').startsWith('#!/usr/bin/env node')).toBe(true)
+      expect(statSync(cli).mode & 0o111).not.toBe(0)
+    },
+    BUNDLE_TIMEOUT_MS
+  )
 
   it('phases that share the checkout or the database take turns in preflight', () => {
     const shares = Object.values(PHASE_MODULES)

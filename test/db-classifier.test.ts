@@ -1,4 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals'
+import fc from 'fast-check'
 import { preloadSqlParser } from '../src/db/pg-parser.js'
 import { classifySql, describeStatement } from '../src/db/sql-classifier.js'
 
@@ -76,6 +77,91 @@ describe('classifySql (libpg-query)', () => {
   ])('rejects %s', async (sql, reason) => {
     const [stmt] = await classifySql(sql)
     expect(stmt!.rejected).toMatch(reason)
+  })
+
+  // SET by another name, and the rest of the class: session, role, transaction or server state
+  // changed behind the engine's back, wherever it hides in the statement.
+  it.each([
+    ["SELECT set_config('lock_timeout', '0', false)", /set_config\(\)/],
+    ["SELECT pg_catalog.set_config('statement_timeout', '0', true)", /set_config\(\)/],
+    ["UPDATE t SET a = 1 WHERE set_config('lock_timeout', '0', false) IS NOT NULL", /set_config/],
+    ["WITH x AS (SELECT set_config('role', 'admin', false)) SELECT * FROM x", /set_config/],
+    ["UPDATE pg_settings SET setting = '0' WHERE name = 'lock_timeout'", /pg_settings/],
+    ['RESET lock_timeout', /lock-timeout/],
+    ['SET ROLE admin', /lock-timeout|SET/],
+    ['SET SESSION AUTHORIZATION admin', /SET/],
+    ['SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', /SET/],
+    ['DISCARD ALL', /DISCARD/],
+    ['SELECT pg_advisory_unlock_all()', /advisory lock/],
+    ['SELECT pg_try_advisory_lock(1)', /advisory locks/],
+    ['SELECT pg_terminate_backend(pid) FROM pg_stat_activity', /ends sessions/],
+    ["ALTER SYSTEM SET lock_timeout = '0'", /server configuration/],
+    ["ALTER ROLE app SET statement_timeout = '0'", /future sessions/],
+    ["ALTER DATABASE app SET lock_timeout = '0'", /future sessions/],
+    ["SELECT query_to_xml('SELECT set_config(''a'', ''b'', false)', true, true, '')", /SQL string/],
+    ['PREPARE p AS SELECT 1', /PREPARE/],
+    ['DECLARE c CURSOR FOR SELECT 1', /cursors/],
+    ["LOAD 'auto_explain'", /LOAD/]
+  ])('refuses session-state change %s', async (sql, reason) => {
+    const [stmt] = await classifySql(sql)
+    expect(stmt!.rejected).toMatch(reason)
+  })
+
+  it('refuses a session-state call wherever a statement hides it (generated)', async () => {
+    const calls = [
+      "set_config('lock_timeout', '0', false)",
+      "pg_catalog.set_config('statement_timeout', '0', true)",
+      'pg_advisory_unlock_all()',
+      'pg_advisory_unlock(42)',
+      'pg_terminate_backend(pg_backend_pid())',
+      "dblink_exec('x', 'SET lock_timeout = 0')",
+      "query_to_xml('SELECT 1', true, true, '')"
+    ]
+    const places = [
+      (c: string) => `SELECT ${c}`,
+      (c: string) => `SELECT 1 WHERE ${c} IS NOT NULL`,
+      (c: string) => `UPDATE t SET a = (${c})::text WHERE id = 1`,
+      (c: string) => `UPDATE t SET a = 1 WHERE id IN (SELECT 1 WHERE ${c} IS NULL)`,
+      (c: string) => `DELETE FROM t WHERE coalesce(${c}::text, '') = 'x'`,
+      (c: string) => `INSERT INTO t (a) SELECT ${c}`,
+      (c: string) => `WITH x AS (SELECT ${c} AS v) SELECT v FROM x`,
+      (c: string) => `CREATE TABLE u AS SELECT ${c} AS v`,
+      (c: string) => `SELECT CASE WHEN true THEN ${c} END`
+    ]
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...calls),
+        fc.constantFrom(...places),
+        async (call, place) => {
+          const [stmt] = await classifySql(place(call))
+          expect(stmt!.rejected).toMatch(/^[a-z_]+\(\): /)
+        }
+      ),
+      { numRuns: 60 }
+    )
+  })
+
+  it.each([
+    ['TRUNCATE t', /TRUNCATE t removes every row without a backup/],
+    ['DROP TABLE IF EXISTS t', /DROP TABLE t destroys data/],
+    ['DROP SCHEMA IF EXISTS s CASCADE', /DROP SCHEMA s CASCADE destroys data/],
+    ['ALTER TABLE t DROP COLUMN IF EXISTS a', /DROP COLUMN a of t destroys the column data/]
+  ])('marks %s as destroying data without a backup', async (sql, reason) => {
+    const [stmt] = await classifySql(sql)
+    expect(stmt!.destroysData).toMatch(reason)
+    expect(stmt!.rejected).toBeUndefined()
+  })
+
+  it('reads settings and runs plain DML without marking them', async () => {
+    const stmts = await classifySql(
+      `SELECT current_setting('lock_timeout'); SHOW lock_timeout; UPDATE t SET a = 1 WHERE b; DROP INDEX CONCURRENTLY IF EXISTS i`
+    )
+    expect(stmts.map(s => [s.rejected, s.destroysData])).toEqual([
+      [undefined, undefined],
+      [undefined, undefined],
+      [undefined, undefined],
+      [undefined, undefined]
+    ])
   })
 
   it('reports a syntax error with where it is', async () => {

@@ -107,6 +107,69 @@ describe('sql steps', () => {
   })
 })
 
+describe('sql that destroys data', () => {
+  const TRUNCATE = `TRUNCATE outline_sessions`
+
+  it('is invalid input without acknowledge-data-loss: refused at preflight and by run, nothing changed', async () => {
+    const url = await seededDatabase()
+    const { ctx, step } = setup(url, TRUNCATE)
+    await expect(databasePhase.preflight!([step], ctx)).rejects.toThrow(
+      /database\.steps\[0\]\.sql: "TRUNCATE outline_sessions" TRUNCATE outline_sessions removes every row without a backup and database\.steps\[0\]\.acknowledge-data-loss is not true/
+    )
+    const result = await databasePhase.run(step, ctx)
+    expect(result.status).toBe('failed')
+    expect(result.error!.hint).toMatch(/add acknowledge-data-loss: true to database\.steps\[0\]/)
+    expect(await queryRows(url, 'SELECT count(*)::int AS n FROM outline_sessions')).toEqual([
+      { n: 3000 }
+    ])
+  })
+
+  it('runs when acknowledged, and says DATA LOSS in the plan, the preflight plan and the result', async () => {
+    const url = await seededDatabase()
+    const runbook = testRunbook({
+      database: {
+        steps: [{ name: 'wipe', sql: TRUNCATE, 'acknowledge-data-loss': true }]
+      }
+    })
+    const ctx = testContext({
+      runbook,
+      request: testRequest({ runId: `sql-ack-${Date.now()}` }),
+      env: { DATABASE_URL: url }
+    })
+    const [step] = databasePhase.plan(runbook, ctx.request)
+    expect(step!.changes.join('\n')).toMatch(/DATA LOSS acknowledged/)
+    const notes = await databasePhase.preflight!([step!], ctx)
+    expect(notes.notes![0]!.changes).toEqual([
+      expect.stringMatching(
+        /^TRUNCATE outline_sessions — .* DATA LOSS \(acknowledged\): TRUNCATE outline_sessions removes every row without a backup$/
+      )
+    ])
+    const result = await databasePhase.run(step!, ctx)
+    expect(result.error).toBeUndefined()
+    expect(result.changed[0]).toMatch(/data destroyed without a backup \(acknowledged\)/)
+    expect(await queryRows(url, 'SELECT count(*)::int AS n FROM outline_sessions')).toEqual([
+      { n: 0 }
+    ])
+  })
+
+  it('refuses SET by another name before anything runs', async () => {
+    const url = await seededDatabase()
+    const { ctx, step } = setup(
+      url,
+      `SELECT set_config('lock_timeout', '0', false);
+UPDATE outline_sessions SET error_message = 'x' WHERE status = 'error'`
+    )
+    await expect(databasePhase.preflight!([step], ctx)).rejects.toThrow(
+      /refusing "SELECT set_config.*": set_config\(\): it is SET by another name/
+    )
+    const result = await databasePhase.run(step, ctx)
+    expect(result.status).toBe('failed')
+    expect(
+      await queryRows(url, `SELECT 1 FROM outline_sessions WHERE error_message = 'x'`)
+    ).toEqual([])
+  })
+})
+
 describe('plan without a reachable database', () => {
   it('still classifies the SQL and only warns about the connection', async () => {
     const runbook = testRunbook({ database: { steps: [{ name: 'custom', sql: SQL }] } })

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import { execute, type Journal } from '../src/engine.js'
 import { RollbackError, type PhaseModule, type Step, type StepResult } from '../src/model.js'
 import { buildPlan } from '../src/plan.js'
+import { MissingSecretError } from '../src/util/errors.js'
 import { PHASES, type PhaseName } from '../src/runbook/schema.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 
@@ -15,7 +16,10 @@ interface Calls {
 function fakeModules(
   calls: Calls,
   behaviour: Partial<
-    Record<PhaseName, { fail?: string; preflightFail?: string; stage?: Step['stage'] }>
+    Record<
+      PhaseName,
+      { fail?: string; preflightFail?: string; preflightMissing?: string; stage?: Step['stage'] }
+    >
   > = {}
 ): Record<PhaseName, PhaseModule> {
   const entries = PHASES.map(phase => {
@@ -40,6 +44,8 @@ function fakeModules(
         calls.preflight.push(phase)
         const message = behaviour[phase]?.preflightFail
         if (message) throw new RollbackError(message, 'fix it')
+        const missing = behaviour[phase]?.preflightMissing
+        if (missing) throw new MissingSecretError(missing, 'set it')
         return { notes: steps.map(s => ({ stepId: s.id, changes: [`${phase}: concrete change`] })) }
       },
       run: async step => {
@@ -104,10 +110,29 @@ describe('engine', () => {
     ])
   })
 
-  it('plan turns preflight failures into warnings', async () => {
-    const { journal } = await go('plan', { files: { preflightFail: 'no checkout' } })
+  it('a plan whose preflight finds the run would fail is a failed plan, the reason first', async () => {
+    const { journal, calls } = await go('plan', {
+      files: { preflightFail: 'no checkout' },
+      monitor: { preflightMissing: 'no database URL' }
+    })
+    expect(journal.status).toBe('failed')
+    expect(journal.error).toEqual({ message: 'files: no checkout', hint: 'fix it' })
+    expect(journal.warnings).toEqual(['monitor preflight: no database URL'])
+    expect(calls.run).toEqual([])
+  })
+
+  it('a plan only warns about what it could not check for want of a secret', async () => {
+    const { journal } = await go('plan', { monitor: { preflightMissing: 'no database URL' } })
     expect(journal.status).toBe('planned')
-    expect(journal.warnings).toEqual(['files preflight: no checkout'])
+    expect(journal.error).toBeUndefined()
+    expect(journal.warnings).toEqual(['monitor preflight: no database URL'])
+  })
+
+  it('a run fails on a missing secret like on any preflight failure', async () => {
+    const { journal, calls } = await go('run', { monitor: { preflightMissing: 'no database URL' } })
+    expect(journal.status).toBe('failed')
+    expect(journal.error?.message).toBe('monitor: no database URL')
+    expect(calls.run).not.toContain('monitor')
   })
 
   it('preflights run concurrently, phases sharing the checkout one at a time; failures in plan order', async () => {

@@ -7,6 +7,8 @@ import {
   type VercelStandinOptions
 } from './support/vercel-standin.js'
 import { testContext, testRunbook, type TestContext } from './support/context.js'
+import { startProxy } from './support/proxy.js'
+import { createFetch, proxySettingsFrom } from '../src/http/index.js'
 
 let standin: VercelStandin | undefined
 afterEach(async () => {
@@ -22,6 +24,7 @@ async function setup(
     flags?: Record<string, unknown>
     hosting?: Record<string, unknown> | null
     env?: Record<string, string>
+    fetch?: typeof fetch
   } = {}
 ) {
   standin = await startVercelStandin({
@@ -46,6 +49,7 @@ async function setup(
   const ctx = testContext({
     runbook,
     env: over.env ?? { VERCEL_TOKEN: TOKEN },
+    fetch: over.fetch,
     sleep: async ms => {
       sleeps.push(ms)
     }
@@ -188,6 +192,49 @@ describe('flags phase', () => {
     expect(second.status).toBe('succeeded')
     expect(standin.requestsTo(/\/env$/, 'POST')).toHaveLength(upserts)
     expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+  })
+
+  it('a variable on a later page of the env list keeps its old value and undo; a rerun converges', async () => {
+    const others = Array.from({ length: 25 }, (_, i) => ({ key: `OTHER_${i}`, value: `v${i}` }))
+    const { standin, ctx, step } = await setup({
+      pageSize: 10,
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others]
+    })
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(result.changed[0]).toBe('NEXT_PUBLIC_USE_STREAMING (production): true -> false')
+    expect(result.recovery?.[0]).toMatch(/set NEXT_PUBLIC_USE_STREAMING=true/)
+    expect(result.recovery?.join('\n')).not.toMatch(/delete/)
+    const writes = mutating(standin).length
+    const again = await flagsPhase.run(step, ctx)
+    expect(again).toMatchObject({ status: 'succeeded', changed: [] })
+    expect(mutating(standin)).toHaveLength(writes)
+  })
+
+  it('needs at most 4 API requests before the first write, read concurrently, one decrypt', async () => {
+    const others = Array.from({ length: 3 }, (_, i) => ({ key: `OTHER_${i}`, value: `v${i}` }))
+    const { standin, ctx, step } = await setup({
+      latencyMs: 20,
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others]
+    })
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsBeforeFirstWrite().length).toBeLessThanOrEqual(4)
+    expect(standin.requestsTo(/^\/v1\/projects\/[^/]+\/env\//)).toHaveLength(1)
+    expect(standin.inFlightPeak()).toBeGreaterThanOrEqual(2)
+  })
+
+  it('reaches the hosting API through HTTP_PROXY when the entry point passes one', async () => {
+    const proxy = await startProxy()
+    try {
+      const fetch = createFetch(proxySettingsFrom({ HTTP_PROXY: proxy.url }))
+      const { standin, ctx, step } = await setup({}, { fetch })
+      const result = await flagsPhase.run(step, ctx)
+      expect(result.status).toBe('succeeded')
+      expect(proxy.tunnels).toContain(new URL(standin.url).host)
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('honours 429 Retry-After during the upsert and reports 201-with-failures', async () => {

@@ -79,29 +79,76 @@ describe('auth', () => {
 })
 
 describe('push failures', () => {
-  const target = { remote: 'origin', src: 'HEAD', dst: 'refs/heads/main' }
+  const target = { remote: 'origin', src: 'HEAD', dst: 'refs/heads/main', expected: A }
   it('explains a 403 with a permissions hint', () => {
-    const err = explainPushFailure(
-      target,
-      {
-        exitCode: 128,
-        stdout: '',
-        stderr:
-          'remote: Permission to o/r.git denied to github-actions[bot].\nfatal: unable to access: The requested URL returned error: 403\n'
-      },
-      {}
-    )
+    const err = explainPushFailure(target, {
+      exitCode: 128,
+      stdout: '',
+      stderr:
+        'remote: Permission to o/r.git denied to github-actions[bot].\nfatal: unable to access: The requested URL returned error: 403\n'
+    })
     expect(err.message).toContain('remote: Permission to o/r.git denied')
     expect(err.hint).toContain('contents: write')
   })
 
   it('explains a non-fast-forward rejection', () => {
-    const err = explainPushFailure(
-      target,
-      { exitCode: 1, stdout: '!\tHEAD:refs/heads/main\t[rejected] (fetch first)\n', stderr: '' },
-      {}
-    )
+    const err = explainPushFailure(target, {
+      exitCode: 1,
+      stdout: '!\tHEAD:refs/heads/main\t[rejected] (fetch first)\n',
+      stderr: ''
+    })
     expect(err.message).toContain('the branch moved')
+  })
+})
+
+describe('push failures: a race and a protected branch are told apart', () => {
+  const target = { remote: 'origin', src: 'HEAD', dst: 'refs/heads/main', expected: A }
+  const rejected = (reason: string, stderr = '') =>
+    explainPushFailure(target, {
+      exitCode: 1,
+      stdout: `To https://github.com/o/r.git\n!\tHEAD:refs/heads/main\t${reason}\nDone\n`,
+      stderr
+    })
+  const race = /someone pushed meanwhile|lost a race on the server/
+  it.each([
+    ['[rejected] (stale info)', ''],
+    ['[remote rejected] (failed to update ref)', ''],
+    [
+      "[remote rejected] (cannot lock ref 'refs/heads/main': is at 1234567 but expected 89abcde)",
+      ''
+    ],
+    ['[remote rejected] (incorrect old value provided)', '']
+  ])('%s is a race: the branch was not changed, rerun', (reason, stderr) => {
+    const err = rejected(reason, stderr)
+    expect(err.message).toMatch(race)
+    expect(err.message).toContain('the branch was not changed')
+    expect(err.hint).toContain('rerun')
+    expect(err.hint).not.toMatch(/protect/)
+  })
+
+  it.each([
+    [
+      '[remote rejected] (protected branch hook declined)',
+      'remote: error: GH006: Protected branch update failed for refs/heads/main.\n'
+    ],
+    ['[remote rejected] (pre-receive hook declined)', 'remote: rejected by policy\n']
+  ])('%s is a protection rule, with its own hint', (reason, stderr) => {
+    const err = rejected(reason, stderr)
+    expect(err.message).toMatch(/refused by a branch protection rule or server hook/)
+    expect(err.message).not.toMatch(race)
+    expect(err.hint).toMatch(/protected/)
+  })
+
+  it('a lease on a ref that must not exist says so', () => {
+    const err = explainPushFailure(
+      { ...target, dst: 'refs/rollback/drill/x', expected: null },
+      {
+        exitCode: 1,
+        stdout: '!\tHEAD:refs/rollback/drill/x\t[rejected] (stale info)\n',
+        stderr: ''
+      }
+    )
+    expect(err.message).toContain('the lease expected no such ref')
   })
 })
 

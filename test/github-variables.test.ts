@@ -105,4 +105,22 @@ describe('github-variables provider', () => {
     expect(result.error?.message).toMatch(/deploy workflow run \d+ ended failure/)
     expect(standin.liveRun()?.variables.NEXT_PUBLIC_USE_STREAMING).toBe('true')
   })
+
+  it('reads the variable list once per step and names the token variable on a 401', async () => {
+    const { standin, ctx, step } = await setup()
+    await flagsPhase.run(step, ctx)
+    const lists = standin.requestsTo(/\/actions\/variables$/, 'GET')
+    expect(lists).toHaveLength(1)
+    const bad = testContext({
+      runbook: ctx.runbook,
+      env: { ROLLBACK_GH_TOKEN: 'ghp_not_valid_123' }
+    })
+    const err = await flagsPhase.preflight!([step], bad).then(
+      () => undefined,
+      (e: unknown) => e as Error & { hint?: string }
+    )
+    expect(err?.message).toMatch(/GitHub rejected the token \(401/)
+    expect(err?.hint).toMatch(/ROLLBACK_GH_TOKEN/)
+    expect(`${err?.message} ${err?.hint}`).not.toContain('ghp_not_valid_123')
+  })
 })

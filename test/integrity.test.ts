@@ -77,6 +77,21 @@ describe('integrity assertions', () => {
     expect(result.status).toBe('failed')
   })
 
+  it('refuses a SELECT that changes session state (set_config, advisory locks)', async () => {
+    const url = await seededDatabase()
+    const { ctx, steps } = setup(url, [
+      {
+        name: 'sneaky',
+        sql: `SELECT set_config('default_transaction_read_only', 'off', false)`,
+        expect: { rows: 1 }
+      }
+    ])
+    await expect(integrityPhase.preflight!(steps, ctx)).rejects.toThrow(
+      /integrity\[0\]\.sql: set_config\(\): it is SET by another name/
+    )
+    expect((await integrityPhase.run(steps[0]!, ctx)).status).toBe('failed')
+  })
+
   it('reports an SQL error in a check with the field and SQLSTATE', async () => {
     const url = await seededDatabase()
     const { ctx, steps } = setup(url, [

@@ -82,6 +82,25 @@ describe('monitor phase', () => {
     await expect(monitorPhase.preflight!([step], ctx)).rejects.toBeInstanceOf(RollbackError)
   })
 
+  it('refuses a metric that is not one read-only SELECT or changes the session, before anything runs', async () => {
+    for (const [sql, message] of [
+      [
+        "SELECT set_config('default_transaction_read_only', 'off', false)",
+        /monitor\.metrics\[0\]\.sql: set_config\(\): it is SET by another name/
+      ],
+      [
+        'DELETE FROM t WHERE true',
+        /monitor\.metrics\[0\]\.sql must be exactly one read-only SELECT/
+      ]
+    ] as const) {
+      const { ctx, step } = await setup(
+        { metrics: [{ name: 'sneaky', sql }] },
+        { DATABASE_URL: 'postgres://app@127.0.0.1:1/app' }
+      )
+      await expect(monitorPhase.preflight!([step], ctx)).rejects.toThrow(message)
+    }
+  })
+
   it('masks the database password when it cannot connect', async () => {
     const { ctx, step } = await setup(
       { metrics: [{ name: 'active', sql: 'SELECT 1' }] },

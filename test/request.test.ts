@@ -109,3 +109,18 @@ describe('parseRequest', () => {
     expect(request.revert).toBeUndefined()
   })
 })
+
+describe('inputs that select nothing or carry credentials', () => {
+  it('phases made only of separators is refused: it would select nothing', () => {
+    expect(problemsOf({ phases: ',,,' })).toEqual([
+      'phases: ",,," names no phase, so nothing would be selected; choose from flags, verify, database, git, schema, integrity, files, monitor, notify or leave it empty for all'
+    ])
+  })
+
+  it('a value that looks like a credential is never repeated in a problem', () => {
+    const token = 'ghp_' + 'Ab12'.repeat(8)
+    const problems = problemsOf({ revert: token, branch: `x..${token}` })
+    expect(problems.join('\n')).not.toContain(token)
+    expect(problems[0]).toContain('revert: "***" is not a commit SHA')
+  })
+})

@@ -84,6 +84,12 @@ const BAD: [string, string, string][] = [
     'rollback.yml:5:7: database.steps[0]: expected exactly one of batch-update, drop-index or sql'
   ],
   [
+    'data-loss acknowledgment on a step that is not sql',
+    base +
+      'database:\n  steps:\n    - name: x\n      drop-index: idx\n      acknowledge-data-loss: true\n',
+    'rollback.yml:7:30: database.steps[0].acknowledge-data-loss: applies to sql steps only'
+  ],
+  [
     'bad SQL identifier',
     base + 'schema:\n  - table: "Outline Sessions"\n',
     'rollback.yml:4:12: schema[0].table: expected a lower-case SQL identifier'

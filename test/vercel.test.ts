@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { RollbackError } from '../src/model.js'
-import { VercelProvider, pollInterval, retryDelay } from '../src/providers/vercel.js'
+import { VercelProvider } from '../src/providers/vercel.js'
+import { pollInterval, retryDecision, DEFAULT_RETRY } from '../src/http/index.js'
 import {
   startVercelStandin,
   type VercelStandin,
@@ -30,11 +31,13 @@ async function setup(
     project: 'outline-app',
     teamId: client.teamId === null ? undefined : (client.teamId ?? standin.project.teamId),
     tokenSource: 'VERCEL_TOKEN',
-    fetch: globalThis.fetch,
-    sleep: async ms => {
-      sleeps.push(ms)
-    },
-    random: () => 0.5
+    clock: {
+      now: () => Date.now(),
+      sleep: async ms => {
+        sleeps.push(ms)
+      },
+      random: () => 0.5
+    }
   })
   return { standin, provider, sleeps }
 }
@@ -178,23 +181,32 @@ describe('VercelProvider', () => {
     expect(states).toContain('BUILDING')
   })
 
-  it('honours Retry-After on 429 (clamped to 5-60 s, plus jitter) through the injected sleep', async () => {
+  it("honours the server's Retry-After on 429 exactly (never sooner, never clamped), plus jitter", async () => {
     const { standin, provider, sleeps } = await setup()
     standin.rateLimit('/v10/projects/outline-app/env', { times: 1, retryAfter: 7 })
     standin.rateLimit('/v10/projects/outline-app/env', { times: 1, retryAfter: 1 })
-    standin.rateLimit('/v10/projects/outline-app/env', { times: 1, retryAfter: 600 })
+    standin.rateLimit('/v10/projects/outline-app/env', { times: 1, retryAfter: 120 })
     await provider.readEnv(['NEXT_PUBLIC_USE_STREAMING'])
-    expect(sleeps).toEqual([7500, 5500, 60500])
+    expect(sleeps).toEqual([7500, 1500, 120500])
     const limited = standin.requests.filter(r => r.status === 429)
     expect(limited).toHaveLength(3)
   })
 
-  it('waits 5 s after other 5xx and gives up after 5 tries', async () => {
+  it('fails at once, saying when to retry, when Retry-After is past the deadline', async () => {
+    const { standin, provider, sleeps } = await setup()
+    standin.rateLimit('/v10/projects/outline-app/env', { times: 1, retryAfter: 3600 })
+    const err = await rejection(provider.readEnv(['NEXT_PUBLIC_USE_STREAMING']))
+    expect(err.message).toMatch(/429 rate_limited.*asks to wait 60 min/)
+    expect(err.hint).toMatch(/^Retry after \d{4}-\d\d-\d\dT/)
+    expect(sleeps).toEqual([])
+  })
+
+  it('backs off after other 5xx (from 5 s, growing) and gives up after 5 tries', async () => {
     const { standin, provider, sleeps } = await setup()
     standin.failNext('/v10/projects/outline-app/env', { status: 502, times: 5 })
     const err = await rejection(provider.readEnv(['X']))
     expect(err.message).toMatch(/after 5 tries/)
-    expect(sleeps).toEqual([5000, 5000, 5000, 5000])
+    expect(sleeps).toEqual([5500, 10500, 20500, 30500])
     expect(standin.requestsTo('/v10/projects/outline-app/env')).toHaveLength(5)
   })
 
@@ -281,6 +293,82 @@ describe('VercelProvider', () => {
     expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(120_000)
     expect(pollInterval(0)).toBe(1000)
     expect(pollInterval(400_000)).toBe(30_000)
-    expect(retryDelay(404, null, () => 0)).toBeUndefined()
+    const notFound = { kind: 'status' as const, status: 404, headers: new Headers() }
+    expect(
+      retryDecision({
+        when: 'any-failure',
+        failure: notFound,
+        triesDone: 1,
+        settings: DEFAULT_RETRY,
+        nowMs: 0,
+        deadlineMs: 1e9,
+        random: () => 0
+      }).retry
+    ).toBe(false)
+  })
+})
+
+describe('VercelProvider: issue #9 hosting defects and #11 round trips', () => {
+  const others = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ key: `OTHER_${i}`, value: `v${i}` }))
+
+  it('finds a variable on a later page of the env list (pagination.next -> until=)', async () => {
+    // Created first, so newest-first paging puts it on the last page.
+    const { standin, provider } = await setup({
+      pageSize: 5,
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others(12)]
+    })
+    const changes = await provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    expect(changes[0]!.old).toEqual({ value: 'true', type: 'encrypted', readable: true })
+    const pages = standin.requestsTo('/v10/projects/outline-app/env', 'GET')
+    expect(pages.map(r => r.query.until === undefined)).toEqual([true, false, false])
+  })
+
+  it('refuses a list it could not read to the end', async () => {
+    const { provider } = await setup({ pageSize: 1, env: others(55) })
+    const err = await rejection(provider.readEnv(['NEXT_PUBLIC_USE_STREAMING']))
+    expect(err.message).toMatch(/env list of vercel project outline-app has more than 50 pages/)
+  })
+
+  it('names the variable of a 201 failure given only as envVarKey', async () => {
+    const { standin, provider } = await setup()
+    standin.failEnvKey('NEXT_PUBLIC_USE_STREAMING')
+    const err = await rejection(
+      provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    )
+    expect(err.message).toMatch(/did not save NEXT_PUBLIC_USE_STREAMING \(ENV_CREATION_FAILED/)
+    expect(err.message).not.toContain('?')
+  })
+
+  it('a 401 names the token variable, as a 403 does', async () => {
+    const { provider } = await setup({ expiredToken: 'old-token-456' }, { token: 'old-token-456' })
+    const err = await rejection(provider.checkAccess())
+    expect(err.message).toMatch(/Vercel rejected the token \(401 unauthorized/)
+    expect(err.hint).toMatch(/VERCEL_TOKEN/)
+    expect(`${err.message} ${err.hint}`).not.toContain('old-token-456')
+  })
+
+  it('reads each entity once, decrypts only the named variables, reads concurrently', async () => {
+    const { standin, provider } = await setup({
+      latencyMs: 30,
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others(3)]
+    })
+    await provider.checkAccess()
+    await Promise.all([
+      provider.readEnv(['NEXT_PUBLIC_USE_STREAMING']),
+      provider.currentProductionDeployment(),
+      provider.autoAssignsProduction()
+    ])
+    await provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    const before = standin.requestsBeforeFirstWrite()
+    expect(
+      before.map(r => `${r.method} ${r.path.replace(/[^/]*_[a-z0-9]+$/, 'ID')}`).sort()
+    ).toEqual([
+      'GET /v1/projects/outline-app/env/ID',
+      'GET /v10/projects/outline-app/env',
+      'GET /v13/deployments/ID',
+      'GET /v9/projects/outline-app'
+    ])
+    expect(standin.inFlightPeak()).toBeGreaterThanOrEqual(2)
   })
 })

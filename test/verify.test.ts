@@ -68,7 +68,7 @@ describe('verify phase', () => {
       project: 'outline-app',
       tokenSource: 'VERCEL_TOKEN',
       fetch,
-      sleep: async () => {}
+      clock: { now: () => Date.now(), sleep: async () => {}, random: () => 0 }
     })
     await provider.redeploy((await provider.currentProductionDeployment())!, {})
     const result = await verifyPhase.run(steps[0]!, ctx)
@@ -151,7 +151,7 @@ describe('verify phase', () => {
       changes: [],
       mutates: false,
       stage: 'main',
-      action: { kind: 'smoke', run, timeoutMs }
+      action: { kind: 'smoke', run, timeoutMs, env: [] }
     })
     expect((await verifyPhase.run(smoke('echo ok'), ctx)).status).toBe('succeeded')
     const failed = await verifyPhase.run(smoke('echo using hosting-secret-xyz; exit 3'), ctx)

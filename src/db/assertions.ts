@@ -22,7 +22,10 @@ export interface AssertionOutcome {
 }
 
 /** The check's single SELECT, or a RollbackError saying why it cannot be a check. */
-export async function checkStatement(check: IntegrityCheck, field: string): Promise<string> {
+export async function checkStatement(
+  check: Pick<IntegrityCheck, 'sql'>,
+  field: string
+): Promise<string> {
   const stmts = await classifySql(check.sql).catch((err: unknown) => {
     throw new RollbackError(
       `${field}.sql: ${err instanceof Error ? err.message : err}`,
@@ -32,8 +35,12 @@ export async function checkStatement(check: IntegrityCheck, field: string): Prom
   if (stmts.length !== 1 || stmts[0]!.kind !== 'SelectStmt' || !stmts[0]!.readOnly) {
     throw new RollbackError(
       `${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`,
-      `an integrity check only reads; put changes in database steps`
+      `a check only reads; put changes in database steps`
     )
+  }
+  // A SELECT can still change session state (set_config(), advisory locks): refused as in sql steps.
+  if (stmts[0]!.rejected) {
+    throw new RollbackError(`${field}.sql: ${stmts[0]!.rejected}`, `a check only reads`)
   }
   return stmts[0]!.sql
 }

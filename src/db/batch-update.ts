@@ -8,9 +8,15 @@
  */
 import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
-import { ident, splitName } from './connection.js'
+import { splitName } from './connection.js'
 import { withLockLadder, type LadderOptions } from './lock-ladder.js'
-import { parseSql } from './pg-parser.js'
+import {
+  buildStatement,
+  ident,
+  parseExpression,
+  placeholder,
+  type ExprNode
+} from './statement-builder.js'
 
 export const BACKUP_SCHEMA = 'rollback_backup'
 export const CHANGED_AT = '_rollback_changed_at'
@@ -71,53 +77,124 @@ export function backupTableName(table: string, runId: string, suffix = ''): stri
   return `${BACKUP_SCHEMA}.${name.slice(0, 63)}`
 }
 
-/** Each expression must parse as one expression: no "; DROP TABLE" smuggled in. */
-export async function validateBatchSpec(spec: BatchUpdateSpec, field: string): Promise<void> {
-  const check = async (expr: string, what: string) => {
-    let parsed: { stmts?: { stmt?: Record<string, unknown> }[] }
-    try {
-      parsed = (await parseSql(`SELECT (${expr})`)) as typeof parsed
-    } catch (err) {
-      throw new RollbackError(
-        `${field}.${what} is not a valid SQL expression: ${err instanceof Error ? err.message : err}`,
-        `fix ${field}.${what}`
-      )
-    }
-    const stmts = parsed.stmts ?? []
-    if (stmts.length !== 1 || !stmts[0]?.stmt || !('SelectStmt' in stmts[0].stmt)) {
-      throw new RollbackError(
-        `${field}.${what} must be a single SQL expression`,
-        `fix ${field}.${what}`
-      )
-    }
+/** The runbook's expressions, each parsed alone (see statement-builder.ts). */
+export interface ParsedBatchSpec {
+  where: ExprNode
+  /** In the order of Object.keys(spec.set). */
+  set: ExprNode[]
+}
+
+/** Each expression must parse alone as exactly one expression: nothing smuggled in. */
+export async function validateBatchSpec(
+  spec: BatchUpdateSpec,
+  field: string
+): Promise<ParsedBatchSpec> {
+  if (spec.key in spec.set) {
+    throw new RollbackError(
+      `${field}.set.${spec.key}: the key column cannot be written (rows are found and restored by it)`,
+      `remove ${spec.key} from ${field}.set`
+    )
   }
-  await check(spec.where, 'where')
-  for (const [column, expr] of Object.entries(spec.set)) await check(expr, `set.${column}`)
+  const where = await parseExpression(spec.where, `${field}.where`)
+  const set: ExprNode[] = []
+  for (const [column, expr] of Object.entries(spec.set)) {
+    set.push(await parseExpression(expr, `${field}.set.${column}`))
+  }
+  return { where, set }
+}
+
+/** Every statement a batch-update sends that holds a runbook expression, built from trees. */
+export interface BatchStatements {
+  /** The batch: [first][bounded] (first: key >= $1, else key > $1; bounded: AND key <= $2). */
+  batch: Record<'first' | 'next', Record<'bounded' | 'open', string>>
+  /** Matching rows in a key range, same indexing. */
+  count: Record<'first' | 'next', Record<'bounded' | 'open', string>>
+  /** EXPLAIN of the condition over the whole table (the planner's estimate). */
+  estimate: string
+}
+
+const WHERE = placeholder(0)
+const setPlaceholder = (i: number) => placeholder(i + 1)
+
+function batchTemplate(
+  spec: BatchUpdateSpec,
+  backupTable: string,
+  first: boolean,
+  bounded: boolean
+) {
+  const t = ident(spec.table)
+  const k = ident(spec.key)
+  const columns = Object.keys(spec.set)
+  const oldCols = columns.map((c, i) => `${ident(c)} AS __old_${i}`).join(', ')
+  const setList = columns.map((c, i) => `${ident(c)} = ${setPlaceholder(i)}`).join(', ')
+  const backupCols = [k, ...columns.map(c => ident(c))].join(', ')
+  const selectOld = ['__k', ...columns.map((_, i) => `__old_${i}`)].join(', ')
+  return `WITH src AS (
+       SELECT ${k} AS __k, ${oldCols} FROM ${t}
+        WHERE ${range(k, first, bounded)} AND ${WHERE}
+        FOR UPDATE
+     ), changed AS (
+       UPDATE ${t} SET ${setList} FROM src
+        WHERE ${t}.${k} = src.__k AND ${WHERE}
+        RETURNING src.*
+     )
+     INSERT INTO ${ident(backupTable)} (${backupCols}) SELECT ${selectOld} FROM changed`
+}
+
+function range(k: string, first: boolean, bounded: boolean): string {
+  return `${k} ${first ? '>=' : '>'} $1${bounded ? ` AND ${k} <= $2` : ''}`
+}
+
+function countTemplate(spec: BatchUpdateSpec, first: boolean, bounded: boolean): string {
+  const k = ident(spec.key)
+  return `SELECT count(*)::text AS n FROM ${ident(spec.table)} WHERE ${range(k, first, bounded)} AND ${WHERE}`
+}
+
+async function variants(
+  build: (first: boolean, bounded: boolean) => Promise<string>
+): Promise<BatchStatements['batch']> {
+  return {
+    first: { bounded: await build(true, true), open: await build(true, false) },
+    next: { bounded: await build(false, true), open: await build(false, false) }
+  }
+}
+
+/** Builds every statement of a batch-update (validates the expressions first). */
+export async function batchStatements(
+  spec: BatchUpdateSpec,
+  backupTable: string,
+  field: string
+): Promise<BatchStatements> {
+  const parsed = await validateBatchSpec(spec, field)
+  const exprs = [parsed.where, ...parsed.set]
+  const where = [parsed.where]
+  return {
+    batch: await variants((f, b) =>
+      buildStatement(batchTemplate(spec, backupTable, f, b), exprs, field)
+    ),
+    count: await variants((f, b) => buildStatement(countTemplate(spec, f, b), where, field)),
+    estimate: await buildStatement(
+      `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${ident(spec.table)} WHERE ${WHERE}`,
+      where,
+      field
+    )
+  }
+}
+
+/** The variant for a range starting at (first) or after its lower key, open-ended or not. */
+function variant(table: BatchStatements['batch'], first: boolean, upper: string | null): string {
+  return table[first ? 'first' : 'next'][upper === null ? 'open' : 'bounded']
 }
 
 function sqlParts(spec: BatchUpdateSpec, backupTable: string) {
   const t = ident(spec.table)
   const k = ident(spec.key)
   const columns = Object.keys(spec.set)
-  const oldCols = columns.map((c, i) => `${ident(c)} AS __old_${i}`).join(', ')
-  const setList = columns.map(c => `${ident(c)} = (${spec.set[c]})`).join(', ')
   const backupCols = [k, ...columns.map(c => ident(c))].join(', ')
-  const selectOld = ['__k', ...columns.map((_, i) => `__old_${i}`)].join(', ')
-  const batch = (firstBatch: boolean, bounded: boolean) =>
-    `WITH src AS (
-       SELECT ${k} AS __k${oldCols ? `, ${oldCols}` : ''} FROM ${t}
-        WHERE ${k} ${firstBatch ? '>=' : '>'} $1${bounded ? ` AND ${k} <= $2` : ''} AND (${spec.where})
-        FOR UPDATE
-     ), changed AS (
-       UPDATE ${t} SET ${setList} FROM src
-        WHERE ${t}.${k} = src.__k AND (${spec.where})
-        RETURNING src.*
-     )
-     INSERT INTO ${ident(backupTable)} (${backupCols}) SELECT ${selectOld} FROM changed`
   const restore =
     `UPDATE ${t} AS t SET ${columns.map(c => `${ident(c)} = b.${ident(c)}`).join(', ')}\n` +
     `  FROM ${ident(backupTable)} AS b WHERE t.${k} = b.${k};`
-  return { t, k, columns, backupCols, batch, restore }
+  return { t, k, backupCols, restore }
 }
 
 export async function ensureBackupTable(
@@ -169,6 +246,7 @@ export const COUNT_BATCH_ROWS = 50_000
 export async function countMatching(
   client: pg.Client,
   spec: BatchUpdateSpec,
+  statements: BatchStatements,
   sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms))
 ): Promise<number> {
   const t = ident(spec.table)
@@ -186,8 +264,7 @@ export async function countMatching(
     )
     const upper = upperRes.rows[0]?.k ?? null
     const res = await client.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM ${t}
-        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`} AND (${spec.where})`,
+      variant(statements.count, first, upper),
       upper === null ? [from] : [from, upper]
     )
     total += Number(res.rows[0]?.n ?? 0)
@@ -200,9 +277,12 @@ export async function countMatching(
 }
 
 /** The planner's estimate of matching rows (no scan): for preflight. */
-export async function estimateMatching(client: pg.Client, spec: BatchUpdateSpec): Promise<number> {
+export async function estimateMatching(
+  client: pg.Client,
+  statements: BatchStatements
+): Promise<number> {
   const res = await client.query<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }>(
-    `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${ident(spec.table)} WHERE (${spec.where})`
+    statements.estimate
   )
   return Math.round(res.rows[0]?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0)
 }
@@ -216,9 +296,10 @@ async function pass(
   spec: BatchUpdateSpec,
   options: BatchUpdateOptions,
   state: { pass: number; batches: BatchRecord[]; started: number; now: () => number },
+  statements: BatchStatements,
   oneBatchOnly = false
 ): Promise<boolean> {
-  const { k, t, batch } = sqlParts(spec, options.backupTable)
+  const { k, t } = sqlParts(spec, options.backupTable)
   const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
   let from = minRes.rows[0]?.k ?? null
   let first = true
@@ -230,7 +311,11 @@ async function pass(
       client,
       `${options.field} batch ${from}..${upper ?? 'end'}`,
       options.ladder,
-      () => client.query(batch(first, upper !== null), upper !== null ? [from, upper] : [from])
+      () =>
+        client.query(
+          variant(statements.batch, first, upper),
+          upper !== null ? [from, upper] : [from]
+        )
     )
     const record: BatchRecord = {
       pass: state.pass,
@@ -259,6 +344,7 @@ export async function runBatchUpdate(
   options: BatchUpdateOptions
 ): Promise<BatchUpdateResult> {
   const now = options.now ?? Date.now
+  const statements = await batchStatements(spec, options.backupTable, options.field)
   await ensureBackupTable(client, spec, options.backupTable)
   const state = { pass: 0, batches: [] as BatchRecord[], started: now(), now }
   let remaining = 0
@@ -266,17 +352,17 @@ export async function runBatchUpdate(
   const maxPasses = options.maxPasses ?? 2
   for (let p = 1; p <= maxPasses; p++) {
     state.pass = p
-    if (!(await pass(client, spec, options, state))) {
+    if (!(await pass(client, spec, options, state, statements))) {
       timeCapped = true
       break
     }
-    remaining = await countMatching(client, spec, options.ladder.sleep)
+    remaining = await countMatching(client, spec, statements, options.ladder.sleep)
     if (remaining === 0) break
     options.ladder.log?.(
       `${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`
     )
   }
-  if (timeCapped) remaining = await countMatching(client, spec, options.ladder.sleep)
+  if (timeCapped) remaining = await countMatching(client, spec, statements, options.ladder.sleep)
   const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0)
   return {
     rowsChanged,
@@ -310,7 +396,8 @@ export async function drillBatchUpdate(
   options: BatchUpdateOptions
 ): Promise<BatchDrillResult> {
   const now = options.now ?? Date.now
-  const eligibleRows = await countMatching(client, spec, options.ladder.sleep)
+  const statements = await batchStatements(spec, options.backupTable, options.field)
+  const eligibleRows = await countMatching(client, spec, statements, options.ladder.sleep)
   const totalRes = await client.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM ${ident(spec.table)}`
   )
@@ -319,7 +406,7 @@ export async function drillBatchUpdate(
   await client.query('BEGIN')
   try {
     await ensureBackupTable(client, spec, options.backupTable)
-    await pass(client, spec, { ...options, onBatch: undefined }, state, true)
+    await pass(client, spec, { ...options, onBatch: undefined }, state, statements, true)
   } finally {
     await client.query('ROLLBACK')
   }

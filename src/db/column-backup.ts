@@ -12,6 +12,13 @@ import { RollbackError } from '../util/errors.js'
 import { quoteLiteral } from './batch-update.js'
 import { ident, splitName } from './connection.js'
 import {
+  CAPTURED,
+  captureInstalled,
+  installCaptureSql,
+  removeCaptureSql,
+  type CaptureSpec
+} from './write-capture.js'
+import {
   dropIndexConcurrently,
   inspectIndex,
   recreateStatement,
@@ -175,7 +182,9 @@ export async function copyColumns(
   client: pg.Client,
   spec: SchemaRollbackSpec,
   inspection: SchemaInspection,
-  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms))
+  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms)),
+  /** Runs once the backup table exists, before the first range is copied (installs the capture). */
+  beforeCopy: () => Promise<void> = async () => {}
 ): Promise<number> {
   const k = ident(spec.key)
   const t = ident(spec.table)
@@ -199,6 +208,10 @@ export async function copyColumns(
       )
     }
   }
+  await client.query(
+    `ALTER TABLE ${b} ADD COLUMN IF NOT EXISTS ${CAPTURED} boolean NOT NULL DEFAULT false`
+  )
+  await beforeCopy()
   const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`)
   const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
   let from = minRes.rows[0]?.k ?? null
@@ -213,9 +226,10 @@ export async function copyColumns(
     const upper = upperRes.rows[0]?.k ?? null
     const batchStarted = Date.now()
     const res = await client.query(
-      `INSERT INTO ${b} (${list}) SELECT ${list} FROM ${t}
+      // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
+      `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t}
         WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`}
-       ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')}`,
+       ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')} WHERE NOT dst.${CAPTURED}`,
       upper === null ? [from] : [from, upper]
     )
     copied += res.rowCount ?? 0
@@ -225,6 +239,35 @@ export async function copyColumns(
     await sleep(Math.max(COPY_PAUSE_MS, Date.now() - batchStarted)) // adaptive, as in batch-update
   }
   return copied
+}
+
+function captureSpec(spec: SchemaRollbackSpec, inspection: SchemaInspection): CaptureSpec {
+  return {
+    table: spec.table,
+    key: spec.key,
+    columns: inspection.present.map(c => c.name),
+    backupTable: spec.backupTable
+  }
+}
+
+/** Installs the capture trigger in its own short transaction, under the lock ladder. */
+async function installCapture(
+  client: pg.Client,
+  capture: CaptureSpec,
+  what: string,
+  ladder: LadderOptions
+): Promise<void> {
+  await withLockLadder(client, what, ladder, async () => {
+    await client.query('BEGIN')
+    try {
+      const installed = await captureInstalled(client, capture)
+      for (const sql of installCaptureSql(capture, installed)) await client.query(sql)
+      await client.query('COMMIT')
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    }
+  })
 }
 
 export interface SchemaRollbackResult {
@@ -291,8 +334,11 @@ export async function runSchemaRollback(
     )
   }
   // 2. Copy the data out (committed before anything is dropped).
+  const capture = captureSpec(spec, inspection)
   const copiedRows = await time('copy to backup', () =>
-    copyColumns(client, spec, inspection, ladder.sleep)
+    copyColumns(client, spec, inspection, ladder.sleep, () =>
+      installCapture(client, capture, `${field} (capture writes during the copy)`, ladder)
+    )
   )
   const maxRes = await client.query<{ k: string | null }>(
     `SELECT max(${ident(spec.key)})::text AS k FROM ${ident(spec.backupTable)}`
@@ -325,6 +371,7 @@ export async function runSchemaRollback(
           maxKey === null ? [] : [maxKey]
         )
         newRowsUnderLock = delta.rowCount ?? 0
+        for (const sql of removeCaptureSql(capture)) await client.query(sql)
         await client.query(alterStatement(spec))
         await client.query('COMMIT')
       } catch (err) {
@@ -388,6 +435,12 @@ export async function drillSchemaRollback(
       started = Date.now()
       // In a transaction a lock timeout aborts it: one rung only (the top one), no retries.
       await client.query(`SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`)
+      // The capture trigger is installed after the copy here: in this transaction it would hold
+      // its lock (blocking the app's writes) for the whole copy. Installed and removed, as in a run.
+      const capture = captureSpec(spec, inspection)
+      const installed = await captureInstalled(client, capture)
+      for (const sql of installCaptureSql(capture, installed)) await client.query(sql)
+      for (const sql of removeCaptureSql(capture)) await client.query(sql)
       await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`)
       timings['lock wait'] = Date.now() - started
       started = Date.now()

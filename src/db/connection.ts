@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type pg from 'pg'
-import { RollbackError } from '../util/errors.js'
+import { MissingSecretError, RollbackError } from '../util/errors.js'
 import type { DatabaseConfig } from '../runbook/schema.js'
 import { parseDuration } from '../util/duration.js'
 import { maskUrl } from '../util/redact.js'
@@ -43,7 +43,7 @@ export function dbSettings(source: DatabaseSource): DbSettings {
   const fromSecret = source.inputUrl
   const url = fromSecret ?? source.env[urlEnv]
   if (!url) {
-    throw new RollbackError(
+    throw new MissingSecretError(
       `no database URL: neither the database-url input nor $${urlEnv} is set`,
       `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`
     )
@@ -194,13 +194,8 @@ export async function withClient<T>(
   }
 }
 
-/** Quotes an identifier, optionally schema-qualified ("a.b" -> "a"."b"). */
-export function ident(name: string): string {
-  return name
-    .split('.')
-    .map(part => `"${part.replace(/"/g, '""')}"`)
-    .join('.')
-}
+/** Identifiers are quoted by the statement builder's one function. */
+export { ident } from './statement-builder.js'
 
 /** Splits "schema.name" (schema defaults to the search path: null). */
 export function splitName(name: string): { schema: string | null; name: string } {

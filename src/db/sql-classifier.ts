@@ -7,6 +7,7 @@
  */
 import { RollbackError } from '../util/errors.js'
 import { parseSql, SqlParseError } from './pg-parser.js'
+import { sessionStateChange } from './session-state.js'
 
 export type LockLevel =
   | 'none'
@@ -37,6 +38,11 @@ export interface ClassifiedStatement {
   readOnly: boolean
   /** Columns an ALTER TABLE drops. */
   droppedColumns: string[]
+  /**
+   * Set when the statement destroys data that nothing keeps (TRUNCATE, DROP TABLE, DROP COLUMN):
+   * the plan says so, and `run` requires `acknowledge-data-loss: true` on the step.
+   */
+  destroysData?: string
   /** Why the engine refuses to run it (undefined = allowed). */
   rejected?: string
   warnings: string[]
@@ -80,6 +86,9 @@ function relName(rangeVar: unknown): string {
 
 function objectNames(objects: unknown): string[] {
   return ((objects as Node[] | undefined) ?? []).map(o => {
+    // DROP SCHEMA/DATABASE name plain strings; other objects are (schema-qualified) lists.
+    const plain = (o.String as { sval?: string } | undefined)?.sval
+    if (plain !== undefined) return plain
     const items = ((o.List as { items?: Node[] } | undefined)?.items ?? []) as {
       String?: { sval: string }
     }[]
@@ -124,195 +133,240 @@ const LOCK_ORDER: LockLevel[] = [
   'ACCESS EXCLUSIVE'
 ]
 
+type Handler = (c: ClassifiedStatement, body: Node, kind: string) => void
+
+/** Lets the app read and write meanwhile: no lock ladder. */
+function noLadder(c: ClassifiedStatement, lock: LockLevel): void {
+  c.lock = lock
+  c.needsLadder = false
+}
+
+function selectStmt(c: ClassifiedStatement, body: Node): void {
+  noLadder(c, 'ACCESS SHARE')
+  c.label = body.intoClause ? 'SELECT INTO' : 'SELECT'
+  c.readOnly = !body.intoClause && !body.lockingClause
+  if (body.lockingClause) {
+    c.lock = 'ROW SHARE'
+    c.rejected = 'SELECT ... FOR UPDATE/SHARE holds row locks: not a cleanup step'
+  }
+}
+
+function explainStmt(c: ClassifiedStatement): void {
+  noLadder(c, 'ACCESS SHARE')
+  c.label = 'EXPLAIN'
+  c.readOnly = true
+}
+
+function createTableAs(c: ClassifiedStatement, body: Node): void {
+  noLadder(c, 'ACCESS SHARE')
+  c.label = 'CREATE TABLE AS'
+  c.targets = [relName((body.into as Node | undefined)?.rel)]
+}
+
+function dml(c: ClassifiedStatement, body: Node, kind: string): void {
+  c.lock = 'ROW EXCLUSIVE'
+  c.targets = [relName(body.relation)]
+  const unbounded = (kind === 'UpdateStmt' || kind === 'DeleteStmt') && !body.whereClause
+  if (unbounded) {
+    c.rejected = `${c.label} without WHERE touches every row of ${c.targets[0]} in one transaction: use a batch-update step (or add a WHERE)`
+  } else if (kind !== 'InsertStmt') {
+    c.warnings.push(
+      `${c.label} runs as one transaction: for many rows prefer a batch-update step (batches by primary key)`
+    )
+  }
+}
+
+function dropIndex(c: ClassifiedStatement, body: Node, names: string[]): void {
+  if (!body.concurrent) {
+    c.rejected = `plain DROP INDEX takes ACCESS EXCLUSIVE on the table and queues the app behind any reader: use DROP INDEX CONCURRENTLY IF EXISTS (or a drop-index step)`
+    return
+  }
+  c.lock = 'SHARE UPDATE EXCLUSIVE'
+  c.transactional = false
+  if (names.length !== 1) {
+    c.rejected =
+      'DROP INDEX CONCURRENTLY takes exactly one index (the server rejects a list): one statement per index'
+  }
+  if (body.behavior === 'DROP_CASCADE')
+    c.rejected = 'DROP INDEX CONCURRENTLY does not support CASCADE'
+}
+
+/** DROP of objects that hold rows: the data is gone, nothing keeps it. */
+const DATA_OBJECTS = ['OBJECT_TABLE', 'OBJECT_MATVIEW', 'OBJECT_SCHEMA', 'OBJECT_SEQUENCE']
+
+function dropStmt(c: ClassifiedStatement, body: Node): void {
+  const removeType = String(body.removeType ?? '')
+  const names = objectNames(body.objects)
+  c.targets = names
+  c.label = `DROP ${removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ')}${body.concurrent ? ' CONCURRENTLY' : ''}`
+  if (removeType === 'OBJECT_INDEX') dropIndex(c, body, names)
+  if (DATA_OBJECTS.includes(removeType) || body.behavior === 'DROP_CASCADE') {
+    c.destroysData = `${c.label} ${names.join(', ')}${body.behavior === 'DROP_CASCADE' ? ' CASCADE' : ''} destroys data without a backup`
+    c.warnings.push(c.destroysData)
+  }
+  if (removeType === 'OBJECT_TRIGGER') c.lock = 'SHARE ROW EXCLUSIVE'
+  if (!body.missing_ok && removeType !== 'OBJECT_TRIGGER') {
+    c.warnings.push('add IF EXISTS so a rerun converges')
+  }
+}
+
+function alterTable(c: ClassifiedStatement, body: Node): void {
+  c.label = 'ALTER TABLE'
+  c.targets = [relName(body.relation)]
+  const cmds = ((body.cmds as Node[] | undefined) ?? []).map(
+    n => n.AlterTableCmd as { subtype: string; name?: string; missing_ok?: boolean }
+  )
+  c.lock = 'none'
+  for (const cmd of cmds) {
+    const l = ALTER_LOCKS[cmd.subtype] ?? 'ACCESS EXCLUSIVE'
+    if (LOCK_ORDER.indexOf(l) > LOCK_ORDER.indexOf(c.lock)) c.lock = l
+    if (cmd.subtype === 'AT_DropColumn' && cmd.name) {
+      c.droppedColumns.push(cmd.name)
+      if (!cmd.missing_ok) c.warnings.push(`DROP COLUMN ${cmd.name}: add IF EXISTS`)
+    }
+    if (cmd.subtype === 'AT_AlterColumnType') {
+      c.rejected =
+        'ALTER COLUMN TYPE may rewrite the whole table under ACCESS EXCLUSIVE: not done during a rollback'
+    }
+  }
+  if (c.droppedColumns.length > 0) {
+    c.label = 'ALTER TABLE DROP COLUMN'
+    c.destroysData = `DROP COLUMN ${c.droppedColumns.join(', ')} of ${c.targets[0]} destroys the column data without a backup (a schema step copies it first)`
+    c.warnings.push(c.destroysData)
+  }
+}
+
+function indexStmt(c: ClassifiedStatement, body: Node): void {
+  c.targets = [relName(body.relation)]
+  if (!body.concurrent) {
+    c.label = 'CREATE INDEX'
+    c.lock = 'SHARE'
+    c.rejected = 'CREATE INDEX blocks all writes while it builds: use CREATE INDEX CONCURRENTLY'
+    return
+  }
+  c.label = 'CREATE INDEX CONCURRENTLY'
+  c.lock = 'SHARE UPDATE EXCLUSIVE'
+  c.transactional = false
+  c.warnings.push('a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop')
+}
+
+function hasOption(options: unknown, name: string): boolean {
+  return ((options as Node[] | undefined) ?? []).some(
+    p => (p.DefElem as { defname?: string } | undefined)?.defname === name
+  )
+}
+
+function reindexStmt(c: ClassifiedStatement, body: Node): void {
+  c.targets = [relName(body.relation)]
+  if (!hasOption(body.params, 'concurrently')) {
+    c.label = 'REINDEX'
+    c.rejected = 'REINDEX blocks writes (and reads using the index): use REINDEX CONCURRENTLY'
+    return
+  }
+  c.label = 'REINDEX CONCURRENTLY'
+  c.lock = 'SHARE UPDATE EXCLUSIVE'
+  c.transactional = false
+}
+
+function vacuumStmt(c: ClassifiedStatement, body: Node): void {
+  noLadder(c, 'SHARE UPDATE EXCLUSIVE')
+  c.label = body.is_vacuumcmd ? 'VACUUM' : 'ANALYZE'
+  c.transactional = !body.is_vacuumcmd
+  if (hasOption(body.options, 'full'))
+    c.rejected = 'VACUUM FULL rewrites the table under ACCESS EXCLUSIVE'
+}
+
+function truncateStmt(c: ClassifiedStatement, body: Node): void {
+  c.label = 'TRUNCATE'
+  c.targets = objectNamesFromRangeVars(body.relations)
+  c.destroysData = `TRUNCATE ${c.targets.join(', ')} removes every row without a backup`
+  c.warnings.push(c.destroysData)
+}
+
+function transactionStmt(c: ClassifiedStatement, body: Node): void {
+  noLadder(c, 'none')
+  c.label = String(body.kind ?? 'TRANSACTION').replace(/^TRANS_STMT_/, '')
+  c.rejected =
+    'transaction control is the engine’s job (each statement runs on its own; drills roll back): remove BEGIN/COMMIT/ROLLBACK'
+}
+
+function sessionStmt(label: string): Handler {
+  return c => {
+    noLadder(c, 'none')
+    c.label = label
+  }
+}
+
+function showStmt(c: ClassifiedStatement): void {
+  noLadder(c, 'none')
+  c.label = 'SHOW'
+  c.readOnly = true
+}
+
+function refused(label: string, reason: string): Handler {
+  return c => {
+    c.label = label
+    c.rejected = reason
+  }
+}
+
+function createStmt(c: ClassifiedStatement): void {
+  noLadder(c, 'none')
+  c.label = 'CREATE TABLE'
+}
+
+/** One handler per statement kind; anything else runs with the lock ladder and a warning. */
+const HANDLERS: Record<string, Handler> = {
+  SelectStmt: selectStmt,
+  ExplainStmt: explainStmt,
+  CreateTableAsStmt: createTableAs,
+  InsertStmt: dml,
+  UpdateStmt: dml,
+  DeleteStmt: dml,
+  MergeStmt: dml,
+  DropStmt: dropStmt,
+  AlterTableStmt: alterTable,
+  IndexStmt: indexStmt,
+  ReindexStmt: reindexStmt,
+  VacuumStmt: vacuumStmt,
+  TruncateStmt: truncateStmt,
+  TransactionStmt: transactionStmt,
+  VariableSetStmt: sessionStmt('SET'),
+  VariableShowStmt: showStmt,
+  LockStmt: refused(
+    'LOCK TABLE',
+    'explicit LOCK TABLE is held until commit: not allowed in runbook SQL'
+  ),
+  DoStmt: refused(
+    'DO',
+    'DO runs code the engine cannot classify (locks, transactions): write plain statements'
+  ),
+  CallStmt: refused(
+    'CALL',
+    'CALL runs code the engine cannot classify (locks, transactions): write plain statements'
+  ),
+  CopyStmt: refused('COPY', 'COPY is not supported in runbook SQL'),
+  ClusterStmt: refused('CLUSTER', 'CLUSTER rewrites the table under ACCESS EXCLUSIVE'),
+  DropdbStmt: refused('DROP DATABASE', 'DROP DATABASE is not a cleanup step'),
+  DropOwnedStmt: refused(
+    'DROP OWNED',
+    'DROP OWNED drops every object of a role: not a cleanup step'
+  ),
+  CreateStmt: createStmt
+}
+
+function unclassified(c: ClassifiedStatement, _body: Node, kind: string): void {
+  c.warnings.push(`statement kind ${kind} is not classified: run with the lock ladder`)
+}
+
 export function classifyNode(stmt: Node, sql: string): ClassifiedStatement {
   const [kind, body] = Object.entries(stmt)[0] as [string, Node]
   const c = base(kind, sql)
-  switch (kind) {
-    case 'SelectStmt': {
-      c.label = 'SELECT'
-      c.lock = 'ACCESS SHARE'
-      c.needsLadder = false
-      c.readOnly = !body.intoClause && !body.lockingClause
-      if (body.intoClause) c.label = 'SELECT INTO'
-      if (body.lockingClause) {
-        c.lock = 'ROW SHARE'
-        c.rejected = 'SELECT ... FOR UPDATE/SHARE holds row locks: not a cleanup step'
-      }
-      return c
-    }
-    case 'ExplainStmt':
-      return { ...c, label: 'EXPLAIN', lock: 'ACCESS SHARE', needsLadder: false, readOnly: true }
-    case 'CreateTableAsStmt': {
-      c.label = 'CREATE TABLE AS'
-      c.lock = 'ACCESS SHARE'
-      c.needsLadder = false
-      c.targets = [relName((body.into as Node | undefined)?.rel)]
-      return c
-    }
-    case 'InsertStmt':
-    case 'UpdateStmt':
-    case 'DeleteStmt':
-    case 'MergeStmt': {
-      c.label = kind.replace(/Stmt$/, '').toUpperCase()
-      c.lock = 'ROW EXCLUSIVE'
-      c.needsLadder = true
-      c.targets = [relName(body.relation)]
-      if ((kind === 'UpdateStmt' || kind === 'DeleteStmt') && !body.whereClause) {
-        c.rejected = `${c.label} without WHERE touches every row of ${c.targets[0]} in one transaction: use a batch-update step (or add a WHERE)`
-      } else if (kind !== 'InsertStmt') {
-        c.warnings.push(
-          `${c.label} runs as one transaction: for many rows prefer a batch-update step (batches by primary key)`
-        )
-      }
-      return c
-    }
-    case 'DropStmt': {
-      const removeType = String(body.removeType ?? '')
-      const names = objectNames(body.objects)
-      c.targets = names
-      const what = removeType.replace(/^OBJECT_/, '').replace(/_/g, ' ')
-      c.label = `DROP ${what}${body.concurrent ? ' CONCURRENTLY' : ''}`
-      if (removeType === 'OBJECT_INDEX') {
-        if (body.concurrent) {
-          c.lock = 'SHARE UPDATE EXCLUSIVE'
-          c.transactional = false
-          c.needsLadder = true
-          if (names.length !== 1) {
-            c.rejected =
-              'DROP INDEX CONCURRENTLY takes exactly one index (the server rejects a list): one statement per index'
-          }
-          if (body.behavior === 'DROP_CASCADE') {
-            c.rejected = 'DROP INDEX CONCURRENTLY does not support CASCADE'
-          }
-        } else {
-          c.rejected = `plain DROP INDEX takes ACCESS EXCLUSIVE on the table and queues the app behind any reader: use DROP INDEX CONCURRENTLY IF EXISTS (or a drop-index step)`
-        }
-      } else if (['OBJECT_TABLE', 'OBJECT_MATVIEW'].includes(removeType)) {
-        c.warnings.push(`drops ${names.join(', ')} and its data without a backup`)
-      } else if (['OBJECT_VIEW', 'OBJECT_FUNCTION', 'OBJECT_TRIGGER'].includes(removeType)) {
-        c.lock = removeType === 'OBJECT_TRIGGER' ? 'SHARE ROW EXCLUSIVE' : 'ACCESS EXCLUSIVE'
-      }
-      if (!body.missing_ok && removeType !== 'OBJECT_TRIGGER') {
-        c.warnings.push('add IF EXISTS so a rerun converges')
-      }
-      return c
-    }
-    case 'AlterTableStmt': {
-      c.label = 'ALTER TABLE'
-      c.targets = [relName(body.relation)]
-      const cmds = ((body.cmds as Node[] | undefined) ?? []).map(
-        n => n.AlterTableCmd as { subtype: string; name?: string; missing_ok?: boolean }
-      )
-      let lock: LockLevel = 'none'
-      for (const cmd of cmds) {
-        const l = ALTER_LOCKS[cmd.subtype] ?? 'ACCESS EXCLUSIVE'
-        if (LOCK_ORDER.indexOf(l) > LOCK_ORDER.indexOf(lock)) lock = l
-        if (cmd.subtype === 'AT_DropColumn' && cmd.name) {
-          c.droppedColumns.push(cmd.name)
-          if (!cmd.missing_ok) c.warnings.push(`DROP COLUMN ${cmd.name}: add IF EXISTS`)
-        }
-        if (cmd.subtype === 'AT_AlterColumnType') {
-          c.rejected =
-            'ALTER COLUMN TYPE may rewrite the whole table under ACCESS EXCLUSIVE: not done during a rollback'
-        }
-      }
-      c.lock = lock
-      if (c.droppedColumns.length > 0) {
-        c.label = 'ALTER TABLE DROP COLUMN'
-        c.warnings.push(
-          'column data is not backed up by a sql step: use a schema step (copies the data first)'
-        )
-      }
-      return c
-    }
-    case 'IndexStmt': {
-      c.targets = [relName(body.relation)]
-      if (body.concurrent) {
-        c.label = 'CREATE INDEX CONCURRENTLY'
-        c.lock = 'SHARE UPDATE EXCLUSIVE'
-        c.transactional = false
-        c.warnings.push('a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop')
-      } else {
-        c.label = 'CREATE INDEX'
-        c.lock = 'SHARE'
-        c.rejected = 'CREATE INDEX blocks all writes while it builds: use CREATE INDEX CONCURRENTLY'
-      }
-      return c
-    }
-    case 'ReindexStmt': {
-      const concurrent = ((body.params as Node[] | undefined) ?? []).some(
-        p => (p.DefElem as { defname?: string } | undefined)?.defname === 'concurrently'
-      )
-      c.targets = [relName(body.relation)]
-      if (concurrent) {
-        c.label = 'REINDEX CONCURRENTLY'
-        c.lock = 'SHARE UPDATE EXCLUSIVE'
-        c.transactional = false
-      } else {
-        c.label = 'REINDEX'
-        c.rejected = 'REINDEX blocks writes (and reads using the index): use REINDEX CONCURRENTLY'
-      }
-      return c
-    }
-    case 'VacuumStmt': {
-      const full = ((body.options as Node[] | undefined) ?? []).some(
-        p => (p.DefElem as { defname?: string } | undefined)?.defname === 'full'
-      )
-      c.label = body.is_vacuumcmd ? 'VACUUM' : 'ANALYZE'
-      c.lock = 'SHARE UPDATE EXCLUSIVE'
-      c.transactional = !body.is_vacuumcmd
-      c.needsLadder = false
-      if (full) c.rejected = 'VACUUM FULL rewrites the table under ACCESS EXCLUSIVE'
-      return c
-    }
-    case 'TruncateStmt':
-      c.label = 'TRUNCATE'
-      c.targets = objectNamesFromRangeVars(body.relations)
-      c.warnings.push('TRUNCATE removes every row without a backup')
-      return c
-    case 'TransactionStmt':
-      c.label = String(body.kind ?? 'TRANSACTION').replace(/^TRANS_STMT_/, '')
-      c.lock = 'none'
-      c.needsLadder = false
-      c.rejected =
-        'transaction control is the engine’s job (each statement runs on its own; drills roll back): remove BEGIN/COMMIT/ROLLBACK'
-      return c
-    case 'VariableSetStmt':
-    case 'VariableShowStmt':
-      c.label = kind === 'VariableSetStmt' ? 'SET' : 'SHOW'
-      c.lock = 'none'
-      c.needsLadder = false
-      if (kind === 'VariableSetStmt') {
-        c.rejected =
-          'SET would override the engine’s lock_timeout/statement_timeout: use database.lock-timeout and database.statement-timeout in the runbook'
-      } else c.readOnly = true
-      return c
-    case 'LockStmt':
-      c.label = 'LOCK TABLE'
-      c.rejected = 'explicit LOCK TABLE is held until commit: not allowed in runbook SQL'
-      return c
-    case 'DoStmt':
-    case 'CallStmt':
-      c.label = kind === 'DoStmt' ? 'DO' : 'CALL'
-      c.rejected = `${c.label} runs code the engine cannot classify (locks, transactions): write plain statements`
-      return c
-    case 'CopyStmt':
-      c.label = 'COPY'
-      c.rejected = 'COPY is not supported in runbook SQL'
-      return c
-    case 'ClusterStmt':
-      c.label = 'CLUSTER'
-      c.rejected = 'CLUSTER rewrites the table under ACCESS EXCLUSIVE'
-      return c
-    case 'CreateStmt':
-      c.label = 'CREATE TABLE'
-      c.lock = 'none'
-      c.needsLadder = false
-      return c
-    default:
-      c.warnings.push(`statement kind ${kind} is not classified: run with the lock ladder`)
-      return c
-  }
+  ;(HANDLERS[kind] ?? unclassified)(c, body, kind)
+  // Session, role, transaction or server state changed behind the engine's back (SET and its
+  // equivalents, wherever they hide in the statement): refused whatever the kind.
+  c.rejected ??= sessionStateChange(body, kind)
+  return c
 }
 
 function objectNamesFromRangeVars(relations: unknown): string[] {

@@ -33,7 +33,7 @@ export class GitCommandError extends Error {
     readonly args: string[],
     readonly output: GitOutput
   ) {
-    super(`git ${args[0] ?? ''} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`)
+    super(`git ${subcommand(args)} failed (exit ${output.exitCode}): ${lastLines(output.stderr)}`)
     this.name = 'GitCommandError'
   }
 }
@@ -42,11 +42,6 @@ export interface CommitInfo {
   sha: string
   parents: string[]
   subject: string
-}
-
-export interface PushOptions {
-  /** `--force-with-lease=<ref>:<expected sha>` */
-  lease?: { ref: string; expected: string }
 }
 
 /** A committer's name and email. */
@@ -247,9 +242,23 @@ export class GitCommandManager {
     await this.resetHard(rev)
   }
 
+  /** Paths as they are (`-z`: no C-style quoting of non-ASCII names). */
   async conflictedPaths(): Promise<string[]> {
-    const out = await this.exec(['diff', '--name-only', '--diff-filter=U'])
-    return out.split('\n').filter(Boolean)
+    return splitNul(await this.exec(['diff', '--name-only', '-z', '--diff-filter=U']))
+  }
+
+  /**
+   * Untracked paths of the working tree (not ignored ones, which git overwrites freely); an
+   * untracked directory is one entry ending in `/`.
+   */
+  async untrackedPaths(): Promise<string[]> {
+    const out = await this.exec(['ls-files', '-z', '--others', '--exclude-standard', '--directory'])
+    return splitNul(out)
+  }
+
+  /** Paths that differ between two trees (whole trees: `--no-renames`, no pathspec). */
+  async changedPaths(from: string, to: string): Promise<string[]> {
+    return splitNul(await this.exec(['diff', '--name-only', '-z', '--no-renames', from, to, '--']))
   }
 
   async hasStagedChanges(): Promise<boolean> {
@@ -279,16 +288,14 @@ export class GitCommandManager {
     await this.exec(['rm', '-r', '--quiet', '--ignore-unmatch', '--', path])
   }
 
-  /** Pushes `src` to `dst`; returns git's output so the caller can explain a rejection. */
-  async push(remote: string, src: string, dst: string, options: PushOptions = {}) {
-    const args = ['push', '--porcelain']
-    if (options.lease)
-      args.push(`--force-with-lease=${options.lease.ref}:${options.lease.expected}`)
-    return this.tryExec([...args, remote, `${src}:${dst}`])
-  }
-
-  async deleteRemoteRef(remote: string, ref: string): Promise<GitOutput> {
-    return this.tryExec(['push', '--porcelain', remote, `:${ref}`])
+  /**
+   * Pushes `src` to `dst` (an empty `src` deletes it) only if the remote's `dst` holds `expected`
+   * (null: only if it does not exist); returns git's output so the caller can explain a refusal.
+   * There is no push without a lease: see push.ts.
+   */
+  async push(remote: string, src: string, dst: string, expected: string | null) {
+    const lease = `--force-with-lease=${dst}:${expected ?? ''}`
+    return this.tryExec(['push', '--porcelain', lease, remote, `${src}:${dst}`])
   }
 
   /** The effective values of the config keys matching `pattern` (one git call for several). */
@@ -311,6 +318,19 @@ export class GitCommandManager {
   async unsetLocalConfig(key: string, value: string): Promise<void> {
     await this.tryExec(['config', '--local', '--fixed-value', '--unset-all', key, value])
   }
+}
+
+/** `checkout` of `-c advice.detachedHead=false checkout ...`. */
+function subcommand(args: string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '-c') i++
+    else if (!args[i]!.startsWith('-')) return args[i]!
+  }
+  return ''
+}
+
+function splitNul(text: string): string[] {
+  return text.split('\0').filter(Boolean)
 }
 
 function lastLines(text: string): string {

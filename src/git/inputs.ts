@@ -20,6 +20,8 @@ export interface GitAction {
   revert?: string
   resetTo?: string
   confirm?: string
+  /** A run needs `confirm` for a reset; a plan shows what would be discarded without it. */
+  confirmRequired: boolean
   mode: 'single' | 'per-commit'
   mainline?: number
   backupRefPrefix: string
@@ -49,6 +51,7 @@ export function gitAction(runbook: Runbook, request: Request): GitAction {
     revert: request.revert ?? git?.revert,
     resetTo: request.resetTo ?? git?.['reset-to'],
     confirm: request.confirm,
+    confirmRequired: request.command !== 'plan',
     mode: git?.['revert-mode'] ?? 'single',
     mainline: git?.mainline,
     backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),

@@ -7,6 +7,7 @@
  */
 import { RollbackError } from '../util/errors.js'
 import type { GitCommandManager } from './git-command-manager.js'
+import { deleteWithLease, serverMessage } from './push.js'
 
 export const LOCK_REF = 'refs/emergency-rollback/lock'
 /** Where a lock read from the remote is fetched to (never the lock ref itself). */
@@ -74,12 +75,13 @@ export async function takeLockRef(
   info: LockHolderInfo
 ): Promise<HeldLockRef> {
   const sha = await git.commitEmptyTree(JSON.stringify(info))
-  const pushed = await git.push(remote, sha, LOCK_REF, { lease: { ref: LOCK_REF, expected: '' } })
+  // Leased on "must not exist": of two runs pushing at once, exactly one wins.
+  const pushed = await git.push(remote, sha, LOCK_REF, null)
   if (pushed.exitCode === 0) return { sha, info }
   const held = await readLockRef(git, remote).catch(() => undefined)
   if (!held) {
     throw new RollbackError(
-      `could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${pushed.stderr.trim().split('\n').pop() ?? 'push refused'}`,
+      `could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`,
       'check that github-token may push to the repository (contents: write)'
     )
   }
@@ -99,12 +101,5 @@ export async function releaseLockRef(
   remote: string,
   sha: string
 ): Promise<boolean> {
-  const out = await git.tryExec([
-    'push',
-    '--porcelain',
-    `--force-with-lease=${LOCK_REF}:${sha}`,
-    remote,
-    `:${LOCK_REF}`
-  ])
-  return out.exitCode === 0
+  return deleteWithLease(git, { remote, dst: LOCK_REF, expected: sha })
 }

@@ -7,7 +7,7 @@ import { RollbackError } from '../util/errors.js'
 import type { CommitInfo } from './git-command-manager.js'
 import { deepenUntil, type FetchStats } from './history.js'
 import { checkShaInput, refComponent, type GitAction } from './inputs.js'
-import { pushOrExplain } from './push.js'
+import { deleteWithLease, pushWithLease } from './push.js'
 import { short } from './revert.js'
 import type { GitSession } from './session.js'
 
@@ -25,10 +25,16 @@ function confirmMismatch(confirm: string, target: string): RollbackError {
   )
 }
 
+/** The checked `confirm`; undefined only for a plan that was given none (it lists, not runs). */
+function confirmation(action: GitAction): string | undefined {
+  if (!action.confirmRequired && !action.confirm?.trim()) return undefined
+  return checkShaInput('confirm', action.confirm)
+}
+
 export async function resolveReset(session: GitSession, action: GitAction): Promise<ResetPlan> {
   const wanted = checkShaInput('reset-to', action.resetTo)
-  const confirm = checkShaInput('confirm', action.confirm)
-  if (!wanted.startsWith(confirm) && !confirm.startsWith(wanted))
+  const confirm = confirmation(action)
+  if (confirm && !wanted.startsWith(confirm) && !confirm.startsWith(wanted))
     throw confirmMismatch(confirm, wanted)
   const { git } = session
   const { stats } = await deepenUntil(
@@ -47,7 +53,7 @@ export async function resolveReset(session: GitSession, action: GitAction): Prom
       'check the SHA: git log --oneline on the branch lists the known-good commits'
     )
   }
-  if (!target.startsWith(confirm)) throw confirmMismatch(confirm, target)
+  if (confirm && !target.startsWith(confirm)) throw confirmMismatch(confirm, target)
   if (!(await git.isAncestor(target, session.tip))) {
     throw new RollbackError(
       `reset-to: ${short(target)} is not an ancestor of ${session.remote}/${session.branch}`,
@@ -69,22 +75,37 @@ export function backupRef(action: GitAction, runId: string): string {
  */
 export async function backupThenForcePush(session: GitSession, backup: string): Promise<void> {
   const { git, remote, branch, tip } = session
-  await pushOrExplain(git, { remote, src: tip, dst: backup })
+  await pushBackup(session, backup)
   try {
-    await pushOrExplain(
-      git,
-      { remote, src: 'HEAD', dst: `refs/heads/${branch}` },
-      { lease: { ref: `refs/heads/${branch}`, expected: tip } }
-    )
+    await pushWithLease(git, { remote, src: 'HEAD', dst: `refs/heads/${branch}`, expected: tip })
   } catch (err) {
     if (await stillOnBranch(session)) {
-      await git.deleteRemoteRef(remote, backup)
+      await deleteWithLease(git, { remote, dst: backup, expected: tip })
       throw err
     }
     if (!(err instanceof RollbackError)) throw err
     throw new RollbackError(
       `${err.message}; the old head ${short(tip)} is kept at ${backup}`,
       err.hint
+    )
+  }
+}
+
+/**
+ * A new backup ref holding the old head. A rerun of the same run finds it already holding that
+ * head (fine); a backup ref holding something else is never overwritten.
+ */
+async function pushBackup(session: GitSession, backup: string): Promise<void> {
+  const { git, remote, tip } = session
+  try {
+    await pushWithLease(git, { remote, src: tip, dst: backup, expected: null })
+  } catch (err) {
+    const existing = await git.lsRemote(remote, backup).catch(() => undefined)
+    if (existing === tip) return
+    if (existing === undefined) throw err
+    throw new RollbackError(
+      `backup ref ${backup} already exists on ${remote} and holds ${short(existing)}, not the head ${short(tip)} to keep; nothing was changed`,
+      'keep what it holds (git fetch it), delete it (git push origin :<ref>) or set git.backup-ref-prefix to another prefix, then rerun'
     )
   }
 }

@@ -11,10 +11,12 @@ import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { applyFileRules, type FilesOutcome } from './files.js'
 import { describeFetch, mergeStats, type FetchStats } from './history.js'
+import type { GitCommandManager } from './git-command-manager.js'
 import type { GitAction } from './inputs.js'
 import { resolveReset, type ResetPlan } from './reset.js'
 import { applyReverts, describeCommit, resolveRevert, short, type RevertPlan } from './revert.js'
 import type { GitSession } from './session.js'
+import { requireNothingUntrackedAt } from './untracked.js'
 
 export type Resolved = { kind: 'revert'; revert: RevertPlan } | { kind: 'reset'; reset: ResetPlan }
 
@@ -79,6 +81,8 @@ export function describeResolved(resolved: Resolved, session: GitSession, action
         `reset ${where} from ${short(session.tip)} to ${short(target)}, discarding ${discarded.length} commit(s) (kept at ${action.backupRefPrefix}/<run-id>):`
       )
       lines.push(...discarded.map(c => `  ${describeCommit(c)}`))
+      if (!action.confirm?.trim())
+        lines.push(`to run it: confirm ${short(target)} (after checking the commits above)`)
     }
   }
   if (action.files.remove.length) lines.push(`remove if present: ${action.files.remove.join(', ')}`)
@@ -131,11 +135,37 @@ export async function trial(
   const path = join(dir, 'tree')
   await session.git.addWorktree(path, session.tip)
   try {
-    return await prepare({ ...session, git: session.git.at(path) }, action, resolved, where.label)
+    const tree = session.git.at(path)
+    const prepared = await prepare({ ...session, git: tree }, action, resolved, where.label)
+    const start = resolved.kind === 'reset' ? resolved.reset.target : session.tip
+    const from = (await session.git.revParse('HEAD')) ?? session.tip
+    const written = await writtenPaths(tree, from, resolved, { start, head: prepared.head })
+    await requireNothingUntrackedAt(session.git, written)
+    return prepared
   } finally {
     await session.git.removeWorktree(path)
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * Every path `prepare` writes in a checkout at `from`: on to the start commit, on to the result,
+ * and each reverted commit's paths (a file can exist only between two of the reverts).
+ */
+async function writtenPaths(
+  git: GitCommandManager,
+  from: string,
+  resolved: Resolved,
+  result: { start: string; head: string }
+): Promise<Set<string>> {
+  const written = new Set([
+    ...(await git.changedPaths(from, result.start)),
+    ...(await git.changedPaths(result.start, result.head))
+  ])
+  if (resolved.kind === 'revert')
+    for (const c of resolved.revert.targets)
+      if (c.parents[0]) for (const p of await git.changedPaths(c.parents[0], c.sha)) written.add(p)
+  return written
 }
 
 /** What the report keeps about the step. */

@@ -5,6 +5,7 @@
  */
 import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
+import { childEnv } from '../util/child-env.js'
 import { Redactor } from '../util/redact.js'
 import { configureAuth } from './auth.js'
 import { checkBranch } from './inputs.js'
@@ -46,6 +47,35 @@ const BOT = {
   email: '41898282+github-actions[bot]@users.noreply.github.com'
 }
 
+/** Variables of the run's environment git may see: ssh access and which config files it reads. */
+const GIT_PASSES = [
+  'SSH_AUTH_SOCK',
+  'GIT_SSH',
+  'GIT_SSH_COMMAND',
+  'GIT_CONFIG_NOSYSTEM',
+  'GIT_CONFIG_GLOBAL',
+  'GIT_CONFIG_SYSTEM'
+]
+
+/**
+ * git's environment: the allowlist (no tokens, no database URL: authentication is a config file,
+ * see auth.ts) plus what makes it non-interactive and bounded.
+ */
+export function gitEnv(parent: Readonly<Record<string, string | undefined>>) {
+  return childEnv(parent, {
+    pass: GIT_PASSES,
+    set: {
+      GIT_TERMINAL_PROMPT: '0',
+      GCM_INTERACTIVE: 'never',
+      GIT_LITERAL_PATHSPECS: '1',
+      // A stalled network must fail the step, not hang the run until the job times out.
+      GIT_HTTP_LOW_SPEED_LIMIT: '1000',
+      GIT_HTTP_LOW_SPEED_TIME: '60',
+      GIT_SSH_COMMAND: parent.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
+    }
+  })
+}
+
 /**
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
  * also look up that remote's URL, in parallel with the check (each git start costs ~10 ms).
@@ -54,17 +84,7 @@ async function openCheckout(
   checkout: Checkout,
   remote?: string
 ): Promise<{ git: GitCommandManager; remoteUrl?: string }> {
-  const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(checkout.env)) if (value !== undefined) env[key] = value
-  Object.assign(env, {
-    GIT_TERMINAL_PROMPT: '0',
-    GCM_INTERACTIVE: 'never',
-    GIT_LITERAL_PATHSPECS: '1',
-    // A stalled network must fail the step, not hang the run until the job times out.
-    GIT_HTTP_LOW_SPEED_LIMIT: '1000',
-    GIT_HTTP_LOW_SPEED_TIME: '60',
-    GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=30'
-  })
+  const env = gitEnv(checkout.env)
   const git = new GitCommandManager(checkout.workdir, checkout.log, env, checkout.runner ?? execGit)
   const [inside, remoteUrl] = await Promise.all([
     git.tryExec(['rev-parse', '--is-inside-work-tree']),

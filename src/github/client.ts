@@ -163,6 +163,47 @@ export class GitHubClient {
     return { permission: answer.permission, user: answer.user?.login ?? user }
   }
 
+  /** The commenter's repository role; undefined when not a collaborator (404). */
+  async collaboratorPermission(
+    user: string
+  ): Promise<{ permission: string; roleName?: string } | undefined> {
+    const answer = await this.orUndefined(
+      this.call(`GET collaborators/${user}/permission`, o =>
+        o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })
+      )
+    )
+    return answer && { permission: answer.permission, roleName: answer.role_name }
+  }
+
+  /** Active member of org/team (a pending invitation does not count). */
+  async isTeamMember(org: string, team: string, user: string): Promise<boolean> {
+    const answer = await this.orUndefined(
+      this.call(`GET orgs/${org}/teams/${team}/memberships/${user}`, o =>
+        o.rest.teams.getMembershipForUserInOrg({ org, team_slug: team, username: user })
+      )
+    )
+    return answer?.state === 'active'
+  }
+
+  /** The full SHA of a commit of the repository; undefined when there is none. */
+  async commitSha(ref: string): Promise<string | undefined> {
+    const answer = await this.orUndefined(
+      this.call(`GET commits/${ref}`, o => o.rest.repos.getCommit({ ...this.repoArgs, ref }))
+    )
+    return answer?.sha
+  }
+
+  /** 404 (and 422, GitHub's answer to an unknown commit) mean "there is none". */
+  private async orUndefined<T>(call: Promise<T>): Promise<T | undefined> {
+    try {
+      return await call
+    } catch (err) {
+      if (err instanceof GitHubApiError && (err.status === 404 || err.status === 422))
+        return undefined
+      throw err
+    }
+  }
+
   /** undefined when the variable does not exist. */
   async getVariable(
     name: string

@@ -15,10 +15,11 @@ import type { Dependencies } from '../dependencies.js'
 import { RollbackError, type PhaseModule, type Step, type StepResult } from '../model.js'
 import { applyFileRules, missingProtected, presentPaths } from '../git/files.js'
 import { fileRules, gitAction, type FileRules } from '../git/inputs.js'
-import { pushOrExplain } from '../git/push.js'
+import { pushWithLease } from '../git/push.js'
 import { requireClean } from '../git/rollback.js'
 import { short } from '../git/revert.js'
 import { withStepSession as session } from '../git/session.js'
+import { requireNothingUntrackedAt } from '../git/untracked.js'
 
 export interface FilesAction {
   remote: string
@@ -43,7 +44,8 @@ async function apply(step: Step<FilesAction>, deps: FilesDeps, push: boolean): P
     if (!push) {
       return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details }
     }
-    await pushOrExplain(s.git, { remote: s.remote, src: head, dst: `refs/heads/${s.branch}` })
+    const dst = `refs/heads/${s.branch}`
+    await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: s.tip })
     return {
       status: 'succeeded',
       changed: [...removed, `${s.remote}/${s.branch} is now ${short(head)}`],
@@ -85,6 +87,8 @@ export const filesPhase: PhaseModule<FilesAction, keyof FilesDeps> = {
     for (const step of steps) {
       notes.push(
         await session(step, deps.checkout, async s => {
+          // The step checks out the remote head in the checkout: nothing untracked may be in the way.
+          await requireNothingUntrackedAt(s.git, await s.git.changedPaths('HEAD', s.tip))
           const present = await presentPaths(s.git, step.action.rules.remove, s.tip)
           const missing = await missingProtected(s.git, step.action.rules, s.tip)
           // Without a git step to bring them back, a missing protected file fails the run here,

@@ -2,24 +2,25 @@
  * flags phase: set environment variables on the hosting platform (e.g.
  * NEXT_PUBLIC_USE_STREAMING=false), redeploy with a fresh build, wait until it is live.
  * Old values are recorded for undo before anything changes; a rerun whose values already match
- * and whose live deployment was built after they changed does nothing.
+ * and whose live deployment was built after they changed does nothing. What differs between
+ * platforms (how targets are stored, build-time names, staged builds, the fast undo) comes from
+ * the provider's capabilities (src/providers/module.ts), never from its name.
  */
 import type { Dependencies } from '../dependencies.js'
 import { RollbackError, type PhaseModule, type StepResult } from '../model.js'
-import {
-  sameTargets,
-  type Deployment,
-  type EnvTarget,
-  type HostedEnv,
-  type HostingProvider
-} from '../providers/types.js'
+import { capabilitiesOf } from '../providers/registry.js'
+import type { ProviderCapabilities } from '../providers/module.js'
+import type { Deployment, EnvTarget, HostedEnv, HostingProvider } from '../providers/types.js'
+import { currentEntry, isBuildTime } from './flags-env.js'
 import type { Runbook } from '../runbook/schema.js'
 import { formatDuration, parseDuration } from '../util/duration.js'
 
 export interface FlagsAction {
   set: Record<string, string>
   targets: EnvTarget[]
-  /** Redeploy after setting: runbook `redeploy`, or forced because a NEXT_PUBLIC_* changes. */
+  /** The runbook's `hosting.provider`: what the platform can do comes from its capabilities. */
+  provider?: string
+  /** Redeploy after setting: runbook `redeploy`, or forced because a build-time variable changes. */
   redeploy: boolean
   waitTimeoutMs: number
 }
@@ -34,27 +35,27 @@ interface Inspection {
   liveHasValues: boolean
   /** A production build started after the last change and still on its way (a crashed run's). */
   pending?: Deployment
-  /** Production builds are staged, not assigned (after an Instant Rollback): promote ours. */
+  /** Production builds wait to be promoted (capabilities.stagedBuilds): promote ours. */
   staged: boolean
 }
 
-async function inspect(provider: HostingProvider, action: FlagsAction): Promise<Inspection> {
+async function inspect(
+  provider: HostingProvider,
+  action: FlagsAction,
+  caps: ProviderCapabilities
+): Promise<Inspection> {
   const keys = Object.keys(action.set)
-  const entries = await provider.readEnv(keys)
+  // Independent reads, concurrently (each is a round trip to the platform).
+  const [entries, live] = await Promise.all([
+    provider.readEnv(keys),
+    provider.currentProductionDeployment()
+  ])
   const exact = new Map<string, HostedEnv>()
   for (const key of keys) {
-    const mine = entries.filter(e => e.key === key)
-    const same = mine.find(e => sameTargets(e.targets, action.targets))
-    const clash = mine.find(e => e !== same && e.targets.some(t => action.targets.includes(t)))
-    if (!same && clash)
-      throw new RollbackError(
-        `${key} exists on ${provider.description} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${action.targets.join(', ')}]: Vercel would answer ENV_CONFLICT`,
-        `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in the dashboard.`
-      )
-    if (same) exact.set(key, same)
+    const current = currentEntry(entries, key, action.targets, caps, provider)
+    if (current) exact.set(key, current)
   }
   const diff = keys.filter(k => exact.get(k)?.value !== action.set[k])
-  const live = await provider.currentProductionDeployment()
   const builtAt = live?.buildingAt ?? live?.createdAt
   const liveHasValues =
     live !== undefined &&
@@ -78,7 +79,12 @@ function describeOld(env: HostedEnv | undefined): string {
   return env.value
 }
 
-function planned(action: FlagsAction, provider: string, state?: Inspection): string[] {
+function planned(
+  action: FlagsAction,
+  provider: string,
+  caps: ProviderCapabilities,
+  state?: Inspection
+): string[] {
   const where = `(${action.targets.join(', ')})`
   const lines = Object.entries(action.set).map(([key, value]) => {
     if (!state) return `set ${key}=${value} ${where} on ${provider}`
@@ -98,14 +104,17 @@ function planned(action: FlagsAction, provider: string, state?: Inspection): str
         `redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`
       )
   }
-  if (state?.staged && !(state.diff.length === 0 && state.liveHasValues))
-    lines.push(
-      'the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on'
-    )
+  if (state?.staged && !(state.diff.length === 0 && state.liveHasValues) && caps.stagedBuilds)
+    lines.push(caps.stagedBuilds)
   return lines
 }
 
-function recoveryFor(provider: HostingProvider, action: FlagsAction, state: Inspection): string[] {
+function recoveryFor(
+  provider: HostingProvider,
+  action: FlagsAction,
+  state: Inspection,
+  caps: ProviderCapabilities
+): string[] {
   const restores = state.diff.map(key => {
     const old = state.exact.get(key)
     if (!old) return `delete ${key}`
@@ -115,18 +124,23 @@ function recoveryFor(provider: HostingProvider, action: FlagsAction, state: Insp
   const lines = [
     `flags: previous values on ${provider.description} (${action.targets.join(', ')}): ${restores.join(', ')}${action.redeploy ? ', then redeploy' : ''}`
   ]
-  if (action.redeploy && state.live)
+  if (action.redeploy && state.live && caps.instantRollback)
     lines.push(
-      `flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: Instant Rollback to it restores them in seconds`
+      `flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: ${caps.instantRollback} restores them in seconds`
     )
   return lines
 }
 
-function requireLive(state: Inspection, provider: HostingProvider): Deployment {
+function requireLive(
+  state: Inspection,
+  provider: HostingProvider,
+  caps: ProviderCapabilities
+): Deployment {
+  const buildTime = caps.buildTimePrefixes.map(p => `${p}*`).join(', ')
   if (!state.live)
     throw new RollbackError(
       `no production deployment found on ${provider.description} to redeploy`,
-      'Deploy the project to production once (or set flags.redeploy: false when no NEXT_PUBLIC_* variable changes).'
+      `Deploy the project to production once (or set flags.redeploy: false${buildTime ? ` when no ${buildTime} variable changes` : ''}).`
     )
   return state.live
 }
@@ -139,10 +153,12 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   plan(runbook: Runbook) {
     const flags = runbook.flags
     if (flags === undefined) return []
+    const caps = capabilitiesOf(runbook.hosting?.provider)
     const action: FlagsAction = {
+      provider: runbook.hosting?.provider,
       set: { ...flags.set },
       targets: [...flags.targets],
-      redeploy: flags.redeploy || Object.keys(flags.set).some(k => k.startsWith('NEXT_PUBLIC_')),
+      redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
       waitTimeoutMs: parseDuration(flags['wait-timeout'])
     }
     const provider = runbook.hosting
@@ -153,7 +169,7 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
         id: 'flags',
         phase: 'flags',
         title: `Set ${Object.keys(flags.set).join(', ')} on ${provider}${action.redeploy ? ' and redeploy' : ''}`,
-        changes: planned(action, provider),
+        changes: planned(action, provider, caps),
         mutates: true,
         stage: 'main',
         action
@@ -166,12 +182,13 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
     for (const step of steps) {
       const provider = deps.hosting.provider()
       await provider.checkAccess()
-      const state = await inspect(provider, step.action)
+      const caps = capabilitiesOf(step.action.provider)
+      const state = await inspect(provider, step.action, caps)
       const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
-      if (step.action.redeploy && !converged) requireLive(state, provider)
+      if (step.action.redeploy && !converged) requireLive(state, provider, caps)
       notes.push({
         stepId: step.id,
-        changes: planned(step.action, provider.description, state),
+        changes: planned(step.action, provider.description, caps, state),
         details: {
           liveDeployment: state.live?.id,
           liveUrl: state.live && `https://${state.live.url}`
@@ -188,14 +205,15 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   async drill(step, deps): Promise<StepResult> {
     const provider = deps.hosting.provider()
     await provider.checkAccess()
-    const state = await inspect(provider, step.action)
-    if (step.action.redeploy) requireLive(state, provider)
+    const caps = capabilitiesOf(step.action.provider)
+    const state = await inspect(provider, step.action, caps)
+    if (step.action.redeploy) requireLive(state, provider, caps)
     return {
       status: 'succeeded',
       changed: [],
       details: {
         checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
-        wouldChange: planned(step.action, provider.description, state),
+        wouldChange: planned(step.action, provider.description, caps, state),
         liveDeployment: state.live?.id
       }
     }
@@ -203,8 +221,9 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
 }
 
 async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResult> {
+  const caps = capabilitiesOf(action.provider)
   const provider = deps.hosting.provider()
-  const state = await inspect(provider, action)
+  const state = await inspect(provider, action, caps)
   const liveUrl = state.live && `https://${state.live.url}`
   if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
     deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
@@ -216,7 +235,7 @@ async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResul
     }
   }
   const changed: string[] = []
-  const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state) : []
+  const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state, caps) : []
   const outputs: StepResult['outputs'] & object = {}
   // In the log before the change: if the process dies mid-step, the old values are still on record.
   for (const line of recovery) deps.log.info(`before changing: ${line}`)
@@ -235,7 +254,7 @@ async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResul
         created = state.pending
         deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`)
       } else {
-        const live = requireLive(state, provider)
+        const live = requireLive(state, provider, caps)
         created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId })
         changed.push(`redeploy ${created.id} started from ${live.id}`)
       }

@@ -8,7 +8,7 @@
 import type { Dependencies } from '../dependencies.js'
 import { RollbackError, type PhaseModule, type Step, type StepResult } from '../model.js'
 import { describeAction, gitAction, refComponent, type GitAction } from '../git/inputs.js'
-import { pushOrExplain } from '../git/push.js'
+import { deleteWithLease, pushWithLease } from '../git/push.js'
 import { backupRef, backupThenForcePush } from '../git/reset.js'
 import {
   describeResolved,
@@ -90,7 +90,7 @@ async function runGit(
         `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
       ]
     } else {
-      await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst })
+      await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected: s.tip })
       deps.log.info(`pushed ${short(prepared.head)} to ${s.remote} ${dst}`)
       recovery = [`to undo: git revert ${prepared.commits.map(short).join(' ')} and push`]
     }
@@ -114,9 +114,10 @@ async function drillGit(
     const prepared = await prepare(s, step.action, resolved, deps.run.label)
     // Not under refs/heads: a scratch branch would start push workflows and preview builds.
     const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`
-    await pushOrExplain(s.git, { remote: s.remote, src: 'HEAD', dst: scratch })
-    const deleted = await s.git.deleteRemoteRef(s.remote, scratch)
-    if (deleted.exitCode !== 0) deps.log.warn(`could not delete drill branch ${scratch}`)
+    await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst: scratch, expected: null })
+    const target = { remote: s.remote, dst: scratch, expected: prepared.head }
+    if (!(await deleteWithLease(s.git, target)))
+      deps.log.warn(`could not delete drill branch ${scratch}`)
     return {
       status: 'succeeded',
       changed: [

@@ -5,9 +5,11 @@
  * short-lived client named `emergency-rollback monitor <run id>`. Time goes through the injected clock.
  */
 import type { Dependencies } from '../dependencies.js'
-import { RollbackError, type PhaseModule, type StepResult } from '../model.js'
+import type { PhaseModule, StepResult } from '../model.js'
+import { MissingSecretError } from '../util/errors.js'
 import type { MonitorConfig, Runbook } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
+import { checkStatement } from '../db/assertions.js'
 import { connect as connectDatabase } from '../db/connection.js'
 import { probe } from './verify.js'
 
@@ -99,7 +101,7 @@ function metricsNeedDb(action: MonitorAction, deps: MonitorDeps): string | undef
   if (action.config.metrics.length === 0) return undefined
   const url = deps.database.url()
   if (!url)
-    throw new RollbackError(
+    throw new MissingSecretError(
       `monitor.metrics need a database, but ${action.urlEnv} is not set`,
       `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`
     )
@@ -203,7 +205,14 @@ export const monitorPhase: PhaseModule<MonitorAction, keyof MonitorDeps> = {
   },
 
   async preflight(steps, deps) {
-    for (const step of steps) metricsNeedDb(step.action, deps)
+    for (const step of steps) {
+      metricsNeedDb(step.action, deps)
+      // Metrics only read: one read-only SELECT each, which cannot change the session either
+      // (set_config() would turn the monitor session's read-only default off).
+      for (const [i, metric] of step.action.config.metrics.entries()) {
+        await checkStatement(metric, `monitor.metrics[${i}]`)
+      }
+    }
     return {}
   },
 

@@ -66,7 +66,7 @@ export const schemaPhase: PhaseModule<SchemaAction, keyof SchemaDeps> = {
       }
       if (spec.dropColumns.length > 0) {
         changes.push(
-          `copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue)`,
+          `copy ${spec.key}, ${spec.dropColumns.join(', ')} of ${spec.table} to ${spec.backupTable} — ACCESS SHARE (reads and writes continue); writes made meanwhile are captured into it by a trigger (SHARE ROW EXCLUSIVE for a moment, lock_timeout ladder), dropped with the columns`,
           `${alterStatement(spec)} — ACCESS EXCLUSIVE on ${spec.table} for milliseconds (catalog-only), taken with LOCK TABLE under the lock_timeout ladder; rows inserted since the copy are added to the backup under that lock`
         )
       }
@@ -154,7 +154,7 @@ async function check(
   }
   if (inspection.present.length > 0) {
     changes.push(
-      `copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE`,
+      `copy ${spec.key}, ${inspection.present.map(c => c.name).join(', ')} of ${spec.table} (~${inspection.rows} rows) to ${spec.backupTable}${inspection.backupExists ? ' (exists: refreshed by key)' : ''} — ACCESS SHARE; writes made meanwhile captured by a trigger, dropped with the columns`,
       `${alterStatement({ ...spec, dropColumns: inspection.present.map(c => c.name) })} — ACCESS EXCLUSIVE briefly; ${ladderText(settings)}`
     )
   }

@@ -11,9 +11,20 @@ import type { PhaseModule, Step, StepResult } from '../model.js'
 import type { HttpCheck } from '../runbook/schema.js'
 import { elapsedMs, formatDuration, parseDuration } from '../util/duration.js'
 import type { Redactor } from '../util/redact.js'
+import { childEnv } from '../util/child-env.js'
+import { checkUrl, HttpTransportError } from '../http/index.js'
 
-export type VerifyAction =
-  { kind: 'http'; check: HttpCheck } | { kind: 'smoke'; run: string; timeoutMs: number }
+/** Body bytes a check reads: enough for any status page, bounded for any answer. */
+const CHECK_BODY_BYTES = 1024 * 1024
+
+export type VerifyAction = { kind: 'http'; check: HttpCheck } | ({ kind: 'smoke' } & SmokeCommand)
+
+/** The smoke command; `env`: variables of the run's environment it is given (see child-env.ts). */
+export interface SmokeCommand {
+  run: string
+  timeoutMs: number
+  env: string[]
+}
 
 export interface ProbeResult {
   ok: boolean
@@ -41,12 +52,14 @@ export async function probe(check: HttpCheck, deps: ProbeDeps): Promise<ProbeRes
   const started = Date.now()
   const redactor = deps.redactor
   try {
-    const response = await deps.fetch(check.url, {
-      redirect: 'follow',
+    // Bounded: a check only looks for its text near the top of a page.
+    const response = await checkUrl(check.url, {
       headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
-      signal: AbortSignal.timeout(Math.min(30_000, parseDuration(check.timeout)))
+      timeoutMs: Math.min(30_000, parseDuration(check.timeout)),
+      maxBytes: CHECK_BODY_BYTES,
+      fetch: deps.fetch
     })
-    const body = await response.text()
+    const body = response.text
     const snippet = snippetOf(body, redactor)
     const ms = Date.now() - started
     const expected = check['expect-status']
@@ -58,9 +71,12 @@ export async function probe(check: HttpCheck, deps: ProbeDeps): Promise<ProbeRes
       reason = `body contains "${check['reject-text']}"`
     return { ok: reason === '', status: response.status, reason, snippet, ms }
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause
     const message =
-      cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err))
+      err instanceof HttpTransportError
+        ? (err.reason ?? err.message)
+        : err instanceof Error
+          ? err.message
+          : String(err)
     return {
       ok: false,
       reason: redactor.redact(`request failed: ${message}`),
@@ -116,10 +132,7 @@ async function pollCheck(check: HttpCheck, deps: VerifyDeps): Promise<StepResult
   }
 }
 
-async function runSmoke(
-  action: { run: string; timeoutMs: number },
-  deps: VerifyDeps
-): Promise<StepResult> {
+async function runSmoke(action: SmokeCommand, deps: VerifyDeps): Promise<StepResult> {
   const redactor = deps.redactor
   const started = Date.now()
   let output = ''
@@ -135,7 +148,7 @@ async function runSmoke(
     const child = spawn(action.run, {
       shell: true,
       cwd: deps.checkout.workdir,
-      env: { ...deps.checkout.env },
+      env: childEnv(deps.checkout.env, { pass: action.env }),
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe']
     })
@@ -229,7 +242,8 @@ export const verifyPhase: PhaseModule<VerifyAction, keyof VerifyDeps> = {
         action: {
           kind: 'smoke',
           run: verify.smoke.run,
-          timeoutMs: parseDuration(verify.smoke.timeout)
+          timeoutMs: parseDuration(verify.smoke.timeout),
+          env: verify.smoke.env
         }
       })
     return steps

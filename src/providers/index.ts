@@ -1,13 +1,14 @@
-/** Builds the hosting provider a runbook names, with the token from secrets or the environment. */
-import { RollbackError } from '../util/errors.js'
+/** Builds the hosting provider a runbook names (through the registry), with its token. */
+import { MissingSecretError, RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { Runbook } from '../runbook/schema.js'
+import type { Clock } from '../http/index.js'
 import type { HostingProvider } from './types.js'
-import { proxySettingsFrom } from '../github/proxy.js'
-import { GitHubVariablesProvider } from './github-variables.js'
-import { VercelProvider } from './vercel.js'
+import type { ProviderModule } from './module.js'
+import { providerModule } from './registry.js'
 
 export type { HostingProvider } from './types.js'
+export { capabilitiesOf } from './registry.js'
 
 export interface ProviderOverrides {
   random?: () => number
@@ -43,41 +44,33 @@ export function createHostingProvider(
   if (!hosting)
     throw new RollbackError(
       'the runbook has `flags` but no `hosting` section: there is no platform to set the variables on',
-      'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` to the runbook.'
+      'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` (or netlify, github-variables) to the runbook.'
+    )
+  const module = providerModule(hosting.provider) as ProviderModule | undefined
+  if (!module)
+    throw new RollbackError(
+      `hosting.provider \`${hosting.provider}\` is not a known provider`,
+      'Use one of the providers the runbook schema lists.'
     )
   const tokenEnv = hosting['token-env']
   const token = hostingToken(source)
   if (!token)
-    throw new RollbackError(
+    throw new MissingSecretError(
       `no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`,
-      hosting.provider === 'vercel'
-        ? `Store a Vercel access token as a secret and pass it as the \`hosting-token\` input or as env ${tokenEnv} (runbook hosting.token-env).`
-        : `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`
+      module.tokenHint(tokenEnv)
     )
-  switch (hosting.provider) {
-    case 'vercel':
-      return new VercelProvider({
-        apiUrl: hosting['api-url'],
-        token,
-        project: hosting.project,
-        teamId: hosting.team,
-        tokenSource: `the hosting-token input / ${tokenEnv}`,
-        fetch: source.fetch,
-        sleep: ms => source.sleep(ms),
-        log: source.log,
-        ...overrides
-      })
-    case 'github-variables':
-      return new GitHubVariablesProvider({
-        apiUrl: hosting['api-url'] ?? source.githubApiUrl ?? 'https://api.github.com',
-        token,
-        project: hosting.project,
-        workflow: hosting.workflow ?? '',
-        ref: hosting.ref,
-        fetch: source.fetch,
-        sleep: ms => source.sleep(ms),
-        proxy: proxySettingsFrom(source.env),
-        now: overrides.now
-      })
+  // The source's fetch is the entry point's (proxy-aware) one; its sleep is the tests' hook.
+  const clock: Clock = {
+    now: overrides.now ?? (() => Date.now()),
+    sleep: ms => source.sleep(ms),
+    random: overrides.random ?? (() => Math.random())
   }
+  return module.create(hosting, {
+    token,
+    tokenSource: `the hosting-token input / ${tokenEnv}`,
+    fetch: source.fetch,
+    clock,
+    log: source.log,
+    githubApiUrl: source.githubApiUrl
+  })
 }

@@ -1,6 +1,7 @@
 /**
- * The small interface every hosting platform is driven through. The flags phase only knows this;
- * src/providers/vercel.ts is the first implementation.
+ * The small interface every hosting platform is driven through. The flags phase only knows this
+ * and the provider's capabilities; the implementations are listed in src/providers/registry.ts
+ * (docs/adding-a-provider.md).
  */
 export type EnvTarget = 'production' | 'preview' | 'development'
 

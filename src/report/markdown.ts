@@ -77,7 +77,10 @@ function stepTable(journal: Journal): string[] {
   return rows
 }
 
-/** A mermaid gantt chart: one bar per step that ran, on a real time axis. */
+/**
+ * A mermaid gantt chart: one bar per step that ran, on a real time axis, one section per phase
+ * (a phase's steps may be apart in time, e.g. integrity before and after).
+ */
 function timeline(journal: Journal): string[] {
   const lines = [
     '```mermaid',
@@ -86,18 +89,19 @@ function timeline(journal: Journal): string[] {
     '  axisFormat %M:%S',
     '  title Rollback timeline'
   ]
-  let section = ''
+  const byPhase = new Map<string, StepRecord[]>()
   for (const step of journal.steps) {
     if (!step.startedAt || step.durationMs === undefined) continue
-    if (step.phase !== section) {
-      section = step.phase
-      lines.push(`  section ${section}`)
+    byPhase.set(step.phase, [...(byPhase.get(step.phase) ?? []), step])
+  }
+  for (const [phase, steps] of byPhase) {
+    lines.push(`  section ${mermaidLabel(phase)}`)
+    for (const step of steps) {
+      const start = Date.parse(step.startedAt!)
+      const tag = step.status === 'failed' ? 'crit, ' : step.status === 'warned' ? 'active, ' : ''
+      const end = start + Math.max(step.durationMs!, 1)
+      lines.push(`  ${mermaidLabel(step.title)} :${tag}${start}, ${end}`)
     }
-    const start = Date.parse(step.startedAt)
-    const tag = step.status === 'failed' ? 'crit, ' : step.status === 'warned' ? 'active, ' : ''
-    lines.push(
-      `  ${mermaidLabel(step.title)} :${tag}${start}, ${start + Math.max(step.durationMs, 1)}`
-    )
   }
   lines.push('```')
   return lines
@@ -125,11 +129,45 @@ function plannedOrder(journal: Journal): string[] {
 }
 
 /**
- * Mermaid reads `:`, `#` and `;` as syntax in gantt and timeline lines; a line break would start
- * a new line of the chart and three backticks would end the code block.
+ * Characters mermaid reads as syntax in gantt and timeline lines (`:` ends a task name, `#` and
+ * `;` end directives, `%` starts a comment, a backtick could close the code block, quotes and
+ * angle brackets are read in some states), shown as look-alikes that are plain text.
  */
-function mermaidLabel(title: string): string {
-  return title.replace(/[:#;`]|\r?\n/g, ' ')
+const MERMAID_LOOKALIKES: Record<string, string> = {
+  ':': '\u2236',
+  '#': '\uFF03',
+  ';': '\uFF1B',
+  '%': '\uFF05',
+  '`': '\u02CB',
+  '"': '\uFF02',
+  '<': '\u2039',
+  '>': '\u203A',
+  '{': '\uFF5B',
+  '}': '\uFF5D'
+}
+
+/**
+ * Words that start a statement when a line begins with them (`click`, `title`, `dateFormat`, a
+ * date...): a label that begins so gets an invisible zero-width space in front, which mermaid
+ * does not skip as white space, so the line stays a task or an event.
+ */
+const MERMAID_STATEMENT =
+  /^(acc|click|call|href|gantt|timeline|dateformat|inclusiveenddates|topaxis|axisformat|tickinterval|includes|excludes|todaymarker|weekday|weekend|title|section|\d{4}-\d\d-\d\d)/i
+
+/** Longest label drawn; the table has the full text. */
+const MAX_LABEL = 80
+
+/** Any runbook text as one safe label: one line, no syntax, bounded, never empty. */
+export function mermaidLabel(text: string): string {
+  let label = text
+    .replace(/[:#;%`"<>{}]/g, c => MERMAID_LOOKALIKES[c]!)
+    // Line breaks, tabs and every other control or separator character: one space.
+    // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+    .replace(/[\s\u0000-\u001f\u007f-\u009f\u200b\u2028\u2029\ufeff]+/g, ' ')
+    .trim()
+  if (label.length > MAX_LABEL) label = `${label.slice(0, MAX_LABEL - 1)}…`
+  if (label === '') return '(unnamed)'
+  return MERMAID_STATEMENT.test(label) ? `\u200B${label}` : label
 }
 
 function escapeCell(text: string): string {

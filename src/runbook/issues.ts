@@ -26,6 +26,7 @@ type SchemaNode = {
   type?: string | string[]
   const?: unknown
   properties?: Record<string, SchemaNode>
+  oneOf?: SchemaNode[]
   'x-expected'?: string
 }
 
@@ -118,6 +119,22 @@ function describe(error: SchemaError, value: unknown): string {
   }
 }
 
+/** A union told apart by a tag (`hosting.provider`): the tag is missing or names no branch. */
+function discriminatorProblem(error: SchemaError, path: (string | number)[], data: unknown) {
+  const tag = String(error.params.tag)
+  const allowed = (nodeAt(error.schemaPath)?.oneOf ?? []).map(b =>
+    String(b.properties?.[tag]?.const)
+  )
+  const value = valueAt(data, [...path, tag])
+  const list = `one of ${allowed.map(v => JSON.stringify(v)).join(', ')}`
+  const close = typeof value === 'string' ? closest(value, allowed) : undefined
+  const message =
+    value === undefined
+      ? `required: expected ${list}`
+      : `expected ${list}${close ? `: did you mean "${close}"?` : ''}`
+  return { path: [...path, tag], message }
+}
+
 /** One problem per failing place; `const`/`enum` say more than `type` about the same value. */
 export function schemaProblems(errors: readonly SchemaError[], data: unknown): SchemaProblem[] {
   const byPlace = new Map<string, SchemaProblem & { rank: number }>()
@@ -140,6 +157,8 @@ export function schemaProblems(errors: readonly SchemaError[], data: unknown): S
           ? `expected ${JSON.stringify(property.const)}`
           : `required: expected ${typeName(property?.type ?? 'object')}`
       problem = { path: [...path, missing], message }
+    } else if (error.keyword === 'discriminator') {
+      problem = discriminatorProblem(error, path, data)
     } else if (error.propertyName !== undefined) {
       const key = error.propertyName
       problem = { path: [...path, key], key, message: `invalid key: ${describe(error, key)}` }

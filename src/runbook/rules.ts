@@ -44,6 +44,9 @@ function databaseRules(database: unknown): RuleProblem[] {
     if (kinds.length !== 1) {
       return [{ path, message: 'expected exactly one of batch-update, drop-index or sql' }]
     }
+    if ('acknowledge-data-loss' in step && !('sql' in step)) {
+      return [{ path: [...path, 'acknowledge-data-loss'], message: 'applies to sql steps only' }]
+    }
     const update = step['batch-update']
     if (isObject(update) && isEmptyObject(update.set)) {
       return [{ path: [...path, 'batch-update', 'set'], message: 'expected at least one column' }]

@@ -6,6 +6,8 @@
  * Secrets never appear as values: the runbook names the environment variables that hold them.
  */
 import { z } from 'zod'
+import type { ProviderModule, SchemaKit } from '../providers/module.js'
+import { PROVIDERS } from '../providers/registry.js'
 import { BRANCH_NAME, PHASES } from './constants.js'
 
 export { DEFAULT_SEVERITY_MATRIX, PHASES, SEVERITIES } from './constants.js'
@@ -19,15 +21,28 @@ function matching(pattern: RegExp, expected: string) {
   return z.string().regex(pattern, expected).meta({ 'x-expected': expected })
 }
 
-const duration = matching(
-  /^\d+(ms|s|m|h)$/,
-  'a duration such as "500ms", "30s", "5m" or "1h"'
-).describe('Duration: a whole number followed by ms, s, m or h.')
+/**
+ * A duration ("500ms", "30s", "5m", "1h") between `min` and `max`: a zero interval would poll
+ * without pause and an enormous timeout never ends. The bounds travel in the JSON Schema as
+ * `x-duration`, where the run-time check finds them.
+ */
+function duration(min: string, max: string) {
+  return matching(/^\d+(ms|s|m|h)$/, 'a duration such as "500ms", "30s", "5m" or "1h"')
+    .meta({ 'x-duration': { min, max } })
+    .describe(`Duration: a whole number followed by ms, s, m or h; from ${min} to ${max}.`)
+}
 
 const envName = matching(
   /^[A-Z_][A-Z0-9_]*$/,
   'an environment variable NAME (upper case, digits, _)'
 ).describe('Name of the environment variable that holds the value (never the value itself).')
+
+/**
+ * The name of a variable whose value is a secret (token, URL with a password). `x-secret` in the
+ * JSON Schema is what masking and redaction are derived from (src/secrets.ts): a new field marked
+ * with it is covered without another list to update.
+ */
+const secretEnvName = envName.meta({ 'x-secret': true })
 
 const sqlIdent = matching(
   /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/,
@@ -56,29 +71,21 @@ const severityPolicy = z
   })
   .strict()
 
+const kit: SchemaKit = { z, envName, secretEnvName, httpUrl, gitRef, matching }
+
+/** One fragment per provider module, told apart by `provider` (registry order). */
+type FragmentOf<M> = M extends ProviderModule<infer S> ? S : never
+type Fragments<T extends readonly unknown[]> = { -readonly [K in keyof T]: FragmentOf<T[K]> }
 const hosting = z
-  .object({
-    provider: z
-      .enum(['vercel', 'github-variables'])
-      .describe(
-        'Hosting platform whose API flips the flags: vercel (project env + redeploy), or ' +
-          'github-variables (repository Actions variables + dispatch of the deploy workflow).'
-      ),
-    project: z
-      .string()
-      .min(1)
-      .describe('Project id or name (vercel); owner/repo (github-variables).'),
-    team: z.string().optional().describe('Vercel team id (team_...) for team projects.'),
-    'token-env': envName.default('VERCEL_TOKEN'),
-    'api-url': httpUrl
-      .optional()
-      .describe('API base URL; defaults to the provider (tests use a stand-in).'),
-    workflow: matching(/^[A-Za-z0-9._-]+$/, 'a workflow file name such as deploy.yml, or its id')
-      .optional()
-      .describe('github-variables: the deploy workflow dispatched after the variables change.'),
-    ref: gitRef.default('main').describe('github-variables: branch the deploy workflow runs on.')
-  })
-  .strict()
+  .discriminatedUnion(
+    'provider',
+    PROVIDERS.map(p => p.schema(kit)) as unknown as Fragments<typeof PROVIDERS>
+  )
+  // The generated validator checks only the fragment `provider` names (ajv's discriminator).
+  .meta({ type: 'object', discriminator: { propertyName: 'provider' } })
+  .describe(
+    `Hosting platform whose API flips the flags: ${PROVIDERS.map(p => `${p.name} (${p.capabilities.label})`).join(', ')}.`
+  )
 
 const flags = z
   .object({
@@ -93,7 +100,7 @@ const flags = z
       .boolean()
       .default(true)
       .describe('Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).'),
-    'wait-timeout': duration.default('15m')
+    'wait-timeout': duration('10s', '2h').default('15m')
   })
   .strict()
 
@@ -104,8 +111,8 @@ const httpCheck = z
     'expect-status': z.number().int().min(100).max(599).default(200),
     'expect-text': z.string().optional().describe('Text the response body must contain.'),
     'reject-text': z.string().optional().describe('Text the response body must not contain.'),
-    timeout: duration.default('5m'),
-    interval: duration.default('10s')
+    timeout: duration('1s', '1h').default('5m'),
+    interval: duration('100ms', '10m').default('10s')
   })
   .strict()
 
@@ -113,7 +120,17 @@ const verify = z
   .object({
     checks: z.array(httpCheck).default([]),
     smoke: z
-      .object({ run: z.string().min(1), timeout: duration.default('5m') })
+      .object({
+        run: z.string().min(1),
+        timeout: duration('1s', '2h').default('5m'),
+        env: z
+          .array(envName)
+          .max(50)
+          .default([])
+          .describe(
+            'Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.'
+          )
+      })
       .strict()
       .optional()
       .describe('A shell command that must exit 0 (e.g. an end-to-end smoke test).')
@@ -127,8 +144,8 @@ const batchUpdate = z
     set: z.record(sqlIdent, z.string()).describe('column: SQL expression.'),
     where: z.string().min(1).describe('Condition, re-checked in every batch.'),
     'batch-size': z.number().int().min(1).max(100000).default(5000),
-    pause: duration.default('10ms'),
-    'max-duration': duration.default('10m')
+    pause: duration('0ms', '1m').default('10ms'),
+    'max-duration': duration('1s', '24h').default('10m')
   })
   .strict()
 
@@ -142,15 +159,21 @@ const databaseStep = z
       .string()
       .min(1)
       .optional()
-      .describe('SQL, split and classified by the PostgreSQL parser.')
+      .describe('SQL, split and classified by the PostgreSQL parser.'),
+    'acknowledge-data-loss': z
+      .boolean()
+      .optional()
+      .describe(
+        'true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.'
+      )
   })
   .strict()
 
 const database = z
   .object({
-    'url-env': envName.default('DATABASE_URL'),
-    'lock-timeout': duration.default('500ms'),
-    'statement-timeout': duration.default('5m'),
+    'url-env': secretEnvName.default('DATABASE_URL'),
+    'lock-timeout': duration('10ms', '1m').default('500ms'),
+    'statement-timeout': duration('100ms', '6h').default('5m'),
     'lock-retries': z.number().int().min(0).max(50).default(8),
     steps: z.array(databaseStep).default([])
   })
@@ -229,8 +252,8 @@ const metric = z
 
 const monitor = z
   .object({
-    duration: duration.default('5m'),
-    interval: duration.default('30s'),
+    duration: duration('1s', '24h').default('5m'),
+    interval: duration('1s', '1h').default('30s'),
     health: z.array(httpCheck).default([]),
     metrics: z.array(metric).default([]),
     'max-error-rate': z
@@ -249,7 +272,9 @@ const notify = z
       .object({ labels: z.array(z.string()).default(['incident', 'rollback']) })
       .strict()
       .optional(),
-    'webhook-env': envName.optional().describe('Variable holding a webhook URL (e.g. Slack).'),
+    'webhook-env': secretEnvName
+      .optional()
+      .describe('Variable holding a webhook URL (e.g. Slack).'),
     messages: z
       .object({
         initiated: z.string().default('Rollback initiated'),

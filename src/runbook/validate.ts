@@ -1,9 +1,11 @@
 /**
  * Validates runbook data (already parsed from YAML): the generated schema validator, which also
- * fills in defaults, the rules across fields, and the scan for pasted secrets. Returns every
+ * fills in defaults, the duration bounds, the rules across fields, and the scan for pasted
+ * secrets. Returns every
  * problem, or the typed runbook.
  */
 import { schemaProblems, type SchemaError, type SchemaProblem } from './issues.js'
+import { durationProblems } from './duration-bounds.js'
 import { ruleProblems } from './rules.js'
 import { findSecretValues } from './secrets.js'
 import type { Runbook } from './schema.js'
@@ -13,7 +15,15 @@ export type { SchemaProblem } from './issues.js'
 
 type GeneratedValidator = ((data: unknown) => boolean) & { errors?: SchemaError[] | null }
 
-export type Validation = { runbook: Runbook; problems: [] } | { problems: SchemaProblem[] }
+export type Validation =
+  | { runbook: Runbook; problems: [] }
+  | { problems: SchemaProblem[]; /** Schema errors counted but not described. */ unlisted: number }
+
+/**
+ * Schema errors described one by one; beyond this they are only counted (a file of thousands of
+ * unknown keys is one mistake, and describing each costs time nobody reads).
+ */
+const MAX_DESCRIBED_ERRORS = 1000
 
 /**
  * A copy for the validator to fill defaults into, with nothing shared: a YAML alias makes two
@@ -26,6 +36,10 @@ function treeCopy(
   problems: SchemaProblem[],
   open = new Set<unknown>()
 ): unknown {
+  if (typeof value === 'string' && value.includes('\0')) {
+    problems.push({ path, message: 'contains a NUL character (\\0): remove it' })
+    return value
+  }
   if (typeof value !== 'object' || value === null) return value
   if (open.has(value)) {
     problems.push({ path, message: 'refers to itself through a YAML alias' })
@@ -58,12 +72,18 @@ export function validateRunbook(data: unknown): Validation {
   const problems: SchemaProblem[] = []
   const copy = treeCopy(data, [], problems)
   const check = validate as GeneratedValidator
-  if (!check(copy)) problems.push(...schemaProblems(check.errors ?? [], copy))
+  // concat, not push(...): a runbook with very many problems must not overflow the stack.
+  let all = problems
+  const errors = check(copy) ? [] : (check.errors ?? [])
+  all = all.concat(schemaProblems(errors.slice(0, MAX_DESCRIBED_ERRORS), copy))
   if (typeof copy === 'object' && copy !== null && !Array.isArray(copy)) {
-    problems.push(...ruleProblems(copy as Record<string, unknown>))
+    all = all.concat(ruleProblems(copy as Record<string, unknown>))
   }
-  problems.push(...findSecretValues(copy))
-  return problems.length === 0 ? { runbook: copy as Runbook, problems: [] } : { problems }
+  all = all.concat(durationProblems(copy), findSecretValues(copy))
+  const unlisted = Math.max(0, errors.length - MAX_DESCRIBED_ERRORS)
+  return all.length + unlisted === 0
+    ? { runbook: copy as Runbook, problems: [] }
+    : { problems: all, unlisted }
 }
 
 /** For code that builds runbooks itself (tests, benchmarks): the runbook, or an error listing why not. */

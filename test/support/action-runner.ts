@@ -1,8 +1,14 @@
-/** Runs the built dist/index.js the way the Actions runner does: INPUT_* env, files for outputs. */
+/**
+ * Runs the action's bundle (built from the current sources: ./bundle.ts) the way the Actions runner
+ * runs dist/index.js: INPUT_* env, files for outputs. The Node binary is the one running the tests
+ * unless ACTION_NODE names another (.ci/run sets it to Node 24, what action.yml declares) or a
+ * test passes `node`.
+ */
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { builtBundle } from './bundle.js'
 
 export interface ActionRun {
   code: number | null
@@ -26,10 +32,14 @@ export function parseOutputFile(text: string): Record<string, string> {
   return outputs
 }
 
+/** The Node binary that runs the action: ACTION_NODE when set, else the one running the tests. */
+export const actionNode: string = process.env.ACTION_NODE || process.execPath
+
 export async function runAction(
   inputs: Record<string, string>,
   env: Record<string, string> = {},
-  event: unknown = {}
+  event: unknown = {},
+  options: { node?: string } = {}
 ): Promise<ActionRun> {
   const dir = await mkdtemp(join(tmpdir(), 'action-run-'))
   const files = {
@@ -46,7 +56,8 @@ export async function runAction(
   const inputEnv = Object.fromEntries(
     Object.entries(inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v])
   )
-  const child = spawn(process.execPath, ['dist/index.js'], {
+  const entry = join(await builtBundle(), 'index.js')
+  const child = spawn(options.node ?? actionNode, [entry], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

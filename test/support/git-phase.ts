@@ -19,13 +19,15 @@ export interface PhaseRunOptions {
   token?: string
   runner?: GitRunner
   phase?: 'git' | 'files'
+  /** The run's environment (default: the test process's). */
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 export function phaseContext(options: PhaseRunOptions) {
   const request = testRequest({ runId: `t${Date.now()}`, ...options.request })
   const ctx = testContext({
     workdir: options.workdir,
-    env: process.env,
+    env: options.env ?? process.env,
     runbook: testRunbook(options.runbook),
     request,
     secrets: { githubToken: options.token },

@@ -38,6 +38,12 @@ export interface GitHubStandinOptions {
   issues?: number[]
   /** login -> permission (admin|maintain|write|triage|read|none). */
   collaborators?: Record<string, string>
+  /** Real role names where they differ from the old four-level `permission` (maintain, triage, custom). */
+  roles?: Record<string, string>
+  /** `org/team` -> active members. */
+  teams?: Record<string, string[]>
+  /** Full SHAs of the repository's commits (the commits API resolves abbreviations among them). */
+  commits?: string[]
   variables?: Record<string, string>
   /** Workflow files that can be dispatched (default ['deploy.yml']). */
   workflows?: string[]
@@ -153,6 +159,8 @@ function rateLimited(opts: RateLimitOptions): Reply {
     headers: opts.retryAfter === undefined ? {} : { 'retry-after': String(opts.retryAfter) }
   }
 }
+
+const rest0 = (p: string[]) => p[3]
 
 const REACTIONS = ['+1', '-1', 'laugh', 'confused', 'heart', 'hooray', 'rocket', 'eyes']
 
@@ -281,7 +289,24 @@ export async function startGitHubStandin(
     const p = req.path.split('/').filter(Boolean).map(decodeURIComponent)
     const m = req.method
     const body = (req.body ?? {}) as Record<string, unknown>
+    if (
+      p[0] === 'orgs' &&
+      p[2] === 'teams' &&
+      p[4] === 'memberships' &&
+      p.length === 6 &&
+      m === 'GET'
+    ) {
+      const members = options.teams?.[`${p[1]}/${p[3]}`]
+      if (!members?.includes(p[5]!)) return gh(404, 'Not Found')
+      return { status: 200, body: { state: 'active', role: 'member' } }
+    }
     if (p[0] !== 'repos' || p[1] !== owner || p[2] !== repo) return gh(404, 'Not Found')
+    if (rest0(p) === 'commits' && p.length === 5 && m === 'GET') {
+      const ref = p[4]!.toLowerCase()
+      const found = (options.commits ?? []).filter(sha => sha.startsWith(ref))
+      if (found.length !== 1) return gh(422, `No commit found for SHA: ${p[4]}`)
+      return { status: 200, body: { sha: found[0], commit: { message: 'commit' } } }
+    }
     const rest = p.slice(3)
     if (rest.length === 0 && m === 'GET')
       return {
@@ -389,9 +414,15 @@ export async function startGitHubStandin(
       const login = rest[1]!
       const permission = collaborators[login]
       if (permission === undefined) return gh(404, 'Not Found')
+      // GitHub keeps `permission` to the old four levels; `role_name` holds the real role.
+      const legacy: Record<string, string> = { maintain: 'write', triage: 'read' }
       return {
         status: 200,
-        body: { permission, role_name: permission, user: { login, type: 'User' } }
+        body: {
+          permission: legacy[permission] ?? permission,
+          role_name: options.roles?.[login] ?? permission,
+          user: { login, type: 'User' }
+        }
       }
     }
     if (rest[0] === 'actions' && rest[1] === 'workflows' && rest[2] !== undefined) {

@@ -5,6 +5,11 @@
  * snapshot of the project env and progress QUEUED -> BUILDING -> READY -> alias assigned, and the
  * app itself (served under /app from the live production deployment's baked-in env).
  *
+ * Lists page as Vercel's do: `limit` entries (default 20) newest first, `pagination.next` is the
+ * timestamp to pass back as `until=` for the older entries. A rate limit is 429 `rate_limited` with
+ * Retry-After and the X-RateLimit-* headers; an expired token gets 401. `latencyMs` delays every
+ * answer, so round trips show in a benchmark; `requests` counts them.
+ *
  * Time is counted in ticks: every request the stand-in receives advances every unfinished
  * deployment by one tick (call advance() to do it by hand), so tests with an instant sleep stay
  * deterministic.
@@ -70,6 +75,12 @@ export interface VercelStandinOptions {
    * deployment's env instead of the project's current env.
    */
   redeployKeepsOldEnv?: boolean
+  /** Entries per page of the env and deployment lists when the caller sends no `limit` (default 20). */
+  pageSize?: number
+  /** A token Vercel no longer accepts: 401 (default none). */
+  expiredToken?: string
+  /** Delay before every answer, in ms (default 0). */
+  latencyMs?: number
 }
 
 interface Injection {
@@ -92,6 +103,10 @@ export interface VercelStandin {
   deployments: StandinDeployment[]
   /** Every request received, in order (auth header included, to assert on it). */
   requests: RecordedRequest[]
+  /** The most requests that were being answered at the same time (concurrency shows here). */
+  inFlightPeak(): number
+  /** Requests received before the first one that is not a GET (all of them when none). */
+  requestsBeforeFirstWrite(): RecordedRequest[]
   /** Requests whose path matches (and method, when given). */
   requestsTo(path: string | RegExp, method?: string): RecordedRequest[]
   /** The next `times` calls to `path` answer 429 rate_limited with Retry-After. */
@@ -104,7 +119,9 @@ export interface VercelStandin {
     path: string | RegExp,
     opts?: { times?: number; status?: number; code?: string; message?: string; method?: string }
   ): void
-  /** The next upsert of `key` answers 201 but lists the key in `failed`. */
+  /** Forgets every injected failure not yet used (rateLimit, failNext, failEnvKey). */
+  clearFaults(): void
+  /** The next upsert of `key` answers 201 but lists it in `failed`, named only by `envVarKey`. */
   failEnvKey(key: string, opts?: { code?: string; message?: string; times?: number }): void
   /** How the next created deployment ends. */
   nextDeploymentOutcome(outcome: DeploymentOutcome): void
@@ -329,6 +346,16 @@ export async function startVercelStandin(
     return scopeError(q, 'Project')
   }
 
+  /** One page, newest first: `limit` entries created before `until`, and the next `until`. */
+  const page = <T extends { createdAt: number }>(all: T[], q: Record<string, string>) => {
+    const limit = Math.min(Number(q.limit) || (options.pageSize ?? 20), 100)
+    const until = q.until !== undefined ? Number(q.until) : Infinity
+    const older = all.filter(x => x.createdAt < until).sort((a, b) => b.createdAt - a.createdAt)
+    const items = older.slice(0, limit)
+    const next = older.length > limit ? items[items.length - 1]!.createdAt : null
+    return { items, pagination: { count: items.length, next, prev: null } }
+  }
+
   const validTargets = (t: unknown): Target[] | undefined => {
     const list = typeof t === 'string' ? [t] : t
     if (!Array.isArray(list) || list.length === 0) return undefined
@@ -391,8 +418,9 @@ export async function startVercelStandin(
       const injected = keyFailures.get(item.key)
       if (injected && injected.times > 0) {
         injected.times--
+        // As Vercel does for some failures: the variable is named only by `envVarKey`.
         failed.push({
-          error: { code: injected.code, message: injected.message, key: item.key, target }
+          error: { code: injected.code, message: injected.message, envVarKey: item.key, target }
         })
         continue
       }
@@ -510,12 +538,10 @@ export async function startVercelStandin(
         const list = envs.filter(e =>
           q.gitBranch ? e.gitBranch === q.gitBranch || !e.gitBranch : true
         )
+        const { items, pagination } = page(list, q)
         return {
           status: 200,
-          body: {
-            envs: list.map(e => envJson(e, q.decrypt === 'true')),
-            pagination: { count: list.length, next: null, prev: null }
-          }
+          body: { envs: items.map(e => envJson(e, q.decrypt === 'true')), pagination }
         }
       }
       if ((p[0] === 'v10' || p[0] === 'v9') && p.length === 4 && m === 'POST') {
@@ -590,21 +616,12 @@ export async function startVercelStandin(
           body: { deployments: [], pagination: { count: 0, next: null, prev: null } }
         }
       const states = q.state?.split(',')
-      const limit = Math.min(Number(q.limit ?? 20) || 20, 100)
       const list = deployments
         .filter(d => (q.target ? d.target === q.target : true))
         .filter(d => (states ? states.includes(d.readyState) : true))
         .filter(d => (q.since ? d.createdAt >= Number(q.since) : true))
-        .filter(d => (q.until ? d.createdAt <= Number(q.until) : true))
-        .sort((a, b) => b.createdAt - a.createdAt)
-        .slice(0, limit)
-      return {
-        status: 200,
-        body: {
-          deployments: list.map(listJson),
-          pagination: { count: list.length, next: null, prev: null }
-        }
-      }
+      const { items, pagination } = page(list, q)
+      return { status: 200, body: { deployments: items.map(listJson), pagination } }
     }
     return err(404, 'not_found', 'The requested path was not found')
   }
@@ -655,6 +672,10 @@ export async function startVercelStandin(
       return err(403, 'forbidden', 'The request is missing an authentication token', {
         missingToken: true
       })
+    if (options.expiredToken && req.authorization === `Bearer ${options.expiredToken}`)
+      return err(401, 'unauthorized', 'The token has expired or was revoked', {
+        invalidToken: true
+      })
     if (req.authorization !== `Bearer ${token}`)
       return err(403, 'forbidden', 'Not authorized', { invalidToken: true })
     return route(req)
@@ -663,12 +684,23 @@ export async function startVercelStandin(
   const timer = options.tickMs ? setInterval(() => advance(1), options.tickMs) : undefined
   timer?.unref()
 
-  const server = await startJsonServer(req => {
+  let inFlight = 0
+  let inFlightPeak = 0
+  const server = await startJsonServer(async req => {
+    inFlightPeak = Math.max(inFlightPeak, ++inFlight)
+    try {
+      return await answer(req)
+    } finally {
+      inFlight--
+    }
+  })
+  async function answer(req: RecordedRequest): Promise<Reply> {
     requests.push(req)
     const reply = handle(req)
     req.status = reply.status
+    if (options.latencyMs) await new Promise(resolve => setTimeout(resolve, options.latencyMs))
     return reply
-  })
+  }
 
   return {
     url: server.url,
@@ -677,6 +709,11 @@ export async function startVercelStandin(
     envs,
     deployments,
     requests,
+    inFlightPeak: () => inFlightPeak,
+    requestsBeforeFirstWrite: () => {
+      const write = requests.findIndex(r => r.method !== 'GET')
+      return write < 0 ? [...requests] : requests.slice(0, write)
+    },
     requestsTo: (path, method) =>
       requests.filter(
         r =>
@@ -693,7 +730,12 @@ export async function startVercelStandin(
           const resetMs = Date.now() + retryAfter * 1000
           return {
             status: 429,
-            headers: { 'retry-after': String(retryAfter) },
+            headers: {
+              'retry-after': String(retryAfter),
+              'x-ratelimit-limit': '100',
+              'x-ratelimit-remaining': '0',
+              'x-ratelimit-reset': String(Math.ceil(resetMs / 1000))
+            },
             body: {
               error: {
                 code: 'rate_limited',
@@ -718,6 +760,10 @@ export async function startVercelStandin(
             opts.message ?? 'An unexpected internal error occurred'
           )
       })
+    },
+    clearFaults() {
+      injections.splice(0)
+      keyFailures.clear()
     },
     failEnvKey(key, opts = {}) {
       keyFailures.set(key, {

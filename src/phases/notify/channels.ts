@@ -4,6 +4,7 @@
  */
 import type { Dependencies } from '../../dependencies.js'
 import type { GitHubClient } from '../../github/client.js'
+import { postJson } from '../../http/index.js'
 import type { StepOutputs } from '../../model.js'
 import { fit, header, incidentMarker, tag, type Closing, type NotifyAction } from './message.js'
 
@@ -45,7 +46,8 @@ export async function statusComment(n: Notification): Promise<void> {
   const existing = Number(n.deps.progress.outputs['status-comment-id'])
   const client = n.client
   if (!client) n.skipped.push(`status comment: ${n.deps.github.unavailable()}`)
-  else if ((n.closing || n.update) && Number.isInteger(existing) && existing > 0)
+  // A comment this run already has (its own earlier notice, or the ChatOps reply) is updated.
+  else if (Number.isInteger(existing) && existing > 0)
     await attempt(n, `status comment ${existing} updated`, async () => {
       await client.updateComment(existing, n.body)
     })
@@ -110,13 +112,8 @@ export async function incidentIssue(n: Notification): Promise<void> {
 }
 
 async function postWebhook(deps: NotifyDeps, url: string, text: string): Promise<void> {
-  const response = await deps.fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text }),
-    signal: AbortSignal.timeout(15_000)
-  })
-  if (!response.ok) throw new Error(`webhook answered HTTP ${response.status}`)
+  // Retried on 429/5xx after Retry-After (real time); the URL (a secret) stays out of messages.
+  await postJson(url, { text }, { fetch: deps.fetch, timeoutMs: 15_000 })
 }
 
 export async function webhook(n: Notification, url: string | undefined): Promise<void> {

@@ -14,6 +14,7 @@ import {
   type StepResult
 } from '../../model.js'
 import { DEFAULT_SEVERITY_MATRIX } from '../../runbook/constants.js'
+import { MissingSecretError } from '../../util/errors.js'
 import type { Runbook } from '../../runbook/schema.js'
 import {
   incidentIssue,
@@ -31,7 +32,7 @@ function webhookUrl(deps: NotifyDeps): string | undefined {
   const { variable: name, url } = deps.webhook
   if (!name) return undefined
   if (!url)
-    throw new RollbackError(
+    throw new MissingSecretError(
       `notify.webhook-env names ${name}, but ${name} is not set`,
       `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`
     )

@@ -1,0 +1,103 @@
+/**
+ * A `/rollback` comment from event to result: decide (ignore, refuse, answer an invalid command,
+ * or accept with pinned SHAs), then either run it here or, as a gate, hand the request to a later
+ * job that runs behind the severity's GitHub Environment. The reply is updated in place as the
+ * run goes on, and a last reaction says how it ended.
+ */
+import type { RawInputs } from '../request.js'
+import type { Logger } from '../util/logger.js'
+import type { AuthorizationPolicy } from './authorize.js'
+import { decide, progressReply, type ChatOpsApi, type CommentEvent } from './comment.js'
+
+export type ChatOpsStatus = 'ignored' | 'refused' | 'failed' | 'accepted'
+
+/** What the caller's run reports back (a subset of rollback()'s outcome). */
+export interface RunResult {
+  status: 'planned' | 'succeeded' | 'failed'
+  markdown: string
+}
+
+/** Where the run's reply lives and how to keep it current. */
+export interface ReplyTarget {
+  actor: string
+  issueNumber: number
+  replyId: number
+  onProgress(markdown: string): Promise<void>
+}
+
+export interface ChatOpsOptions {
+  event: CommentEvent
+  api: ChatOpsApi
+  policy: AuthorizationPolicy
+  /** GITHUB_REF: the workflow must run on the default branch. */
+  ref?: string
+  mode: 'run' | 'gate'
+  log: Logger
+  run(inputs: RawInputs, reply: ReplyTarget): Promise<RunResult>
+}
+
+export interface ChatOpsOutcome {
+  status: ChatOpsStatus | RunResult['status']
+  /** For a gate: the accepted request and the reply to update, as the `request` output. */
+  request?: string
+  result?: RunResult
+}
+
+export async function handleComment(options: ChatOpsOptions): Promise<ChatOpsOutcome> {
+  const { api, log } = options
+  const decision = await decide(options.event, {
+    api,
+    policy: options.policy,
+    ref: options.ref
+  })
+  if (decision.status === 'ignored') {
+    log.info(`chatops: ignored (${decision.why})`)
+    return { status: 'ignored' }
+  }
+  if (decision.status === 'refused') {
+    log.warn(`chatops: refused: ${decision.reason}`)
+    return { status: 'refused' }
+  }
+  if (decision.status === 'invalid') {
+    log.error(`chatops: ${decision.reason}`)
+    return { status: 'failed' }
+  }
+  const { inputs, actor, issueNumber, commentId, reply } = decision
+  if (options.mode === 'gate') {
+    const request = JSON.stringify({ ...inputs, reply: String(reply.id) })
+    return { status: 'accepted', request }
+  }
+  const result = await options.run(inputs, replyTarget(api, actor, inputs, issueNumber, reply.id))
+  await finish(api, { actor, inputs, replyId: reply.id, commentId }, result, log)
+  return { status: result.status, result }
+}
+
+export function replyTarget(
+  api: ChatOpsApi,
+  actor: string,
+  inputs: RawInputs,
+  issueNumber: number,
+  replyId: number
+): ReplyTarget {
+  return {
+    actor,
+    issueNumber,
+    replyId,
+    onProgress: markdown => api.updateReply(replyId, progressReply(actor, inputs, markdown))
+  }
+}
+
+/** The reply's final body and the last reaction; a failure here only warns. */
+export async function finish(
+  api: ChatOpsApi,
+  where: { actor: string; inputs: RawInputs; replyId: number; commentId: number },
+  result: RunResult,
+  log: Logger
+): Promise<void> {
+  try {
+    await api.updateReply(where.replyId, progressReply(where.actor, where.inputs, result.markdown))
+    await api.react(where.commentId, result.status === 'failed' ? '-1' : 'rocket')
+  } catch (err) {
+    log.warn(`chatops: could not post the result: ${err instanceof Error ? err.message : err}`)
+  }
+}

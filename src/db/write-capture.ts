@@ -1,0 +1,82 @@
+/**
+ * Writes made while the columns are copied, captured: a row trigger on the table upserts the new
+ * key and column values into the backup table for every INSERT and every UPDATE of those
+ * columns. It is installed before the copy starts and dropped in the transaction that drops the
+ * columns, so at the moment of the drop the backup holds every value the table held.
+ *
+ * A captured row is marked (`_rollback_captured`): the copy, which reads an older snapshot, never
+ * overwrites it. If the run stops before the drop, the trigger stays and keeps the backup current
+ * until a rerun drops the columns (or someone drops the trigger: see captureNames).
+ */
+import type pg from 'pg'
+import { ident } from './statement-builder.js'
+import { splitName } from './connection.js'
+
+/** Backup column marking rows written by the trigger (newer than any copy of them). */
+export const CAPTURED = '_rollback_captured'
+
+export interface CaptureSpec {
+  table: string
+  key: string
+  /** Columns whose values are kept (the ones being dropped). */
+  columns: string[]
+  backupTable: string
+}
+
+/** The trigger (on the table) and its function (next to the backup table), ≤ 63 bytes each. */
+export function captureNames(spec: CaptureSpec): { trigger: string; fn: string } {
+  const { schema, name } = splitName(spec.backupTable)
+  const trigger = `er_capture_${name}`.slice(0, 63)
+  return { trigger, fn: schema ? `${schema}.${trigger}` : trigger }
+}
+
+function functionSql(spec: CaptureSpec, fn: string): string {
+  const cols = [spec.key, ...spec.columns].map(ident)
+  const values = cols.map(c => `NEW.${c}`)
+  const updates = spec.columns.map(c => `${ident(c)} = EXCLUDED.${ident(c)}`)
+  return `CREATE OR REPLACE FUNCTION ${ident(fn)}() RETURNS trigger LANGUAGE plpgsql AS $capture$
+BEGIN
+  INSERT INTO ${ident(spec.backupTable)} (${cols.join(', ')}, ${CAPTURED})
+  VALUES (${values.join(', ')}, true)
+  ON CONFLICT (${ident(spec.key)}) DO UPDATE SET ${[...updates, `${CAPTURED} = true`].join(', ')};
+  RETURN NULL;
+END
+$capture$`
+}
+
+/** Whether the trigger is on the table now. */
+export async function captureInstalled(client: pg.Client, spec: CaptureSpec): Promise<boolean> {
+  const res = await client.query(
+    'SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2',
+    [spec.table, captureNames(spec).trigger]
+  )
+  return (res.rowCount ?? 0) > 0
+}
+
+/**
+ * Statements that (re)install the trigger (the backup table has its CAPTURED column); to run in one transaction (CREATE TRIGGER takes
+ * SHARE ROW EXCLUSIVE: under the lock ladder). Replacing an existing trigger leaves no gap.
+ * When the trigger was not there, earlier captured marks are stale: cleared.
+ */
+export function installCaptureSql(spec: CaptureSpec, wasInstalled: boolean): string[] {
+  const { trigger, fn } = captureNames(spec)
+  const watched = [spec.key, ...spec.columns].map(ident).join(', ')
+  return [
+    ...(wasInstalled
+      ? []
+      : [`UPDATE ${ident(spec.backupTable)} SET ${CAPTURED} = false WHERE ${CAPTURED}`]),
+    functionSql(spec, fn),
+    `DROP TRIGGER IF EXISTS ${ident(trigger)} ON ${ident(spec.table)}`,
+    `CREATE TRIGGER ${ident(trigger)} AFTER INSERT OR UPDATE OF ${watched} ON ${ident(spec.table)}
+       FOR EACH ROW EXECUTE FUNCTION ${ident(fn)}()`
+  ]
+}
+
+/** Statements that remove the trigger: in the transaction that drops the columns. */
+export function removeCaptureSql(spec: CaptureSpec): string[] {
+  const { trigger, fn } = captureNames(spec)
+  return [
+    `DROP TRIGGER IF EXISTS ${ident(trigger)} ON ${ident(spec.table)}`,
+    `DROP FUNCTION IF EXISTS ${ident(fn)}()`
+  ]
+}

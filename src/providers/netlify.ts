@@ -1,0 +1,443 @@
+/**
+ * Netlify REST client behind the HostingProvider interface. Variables are account environment
+ * variables scoped to the site, one value per deploy context; a redeploy is a production build
+ * without cache; a deploy is live when it is ready and is the site's published deploy. Netlify
+ * has no idempotency keys, so a request that creates something (a build, a variable) is retried
+ * only when Netlify certainly did not process it (429).
+ */
+import { RollbackError } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+import { formatDuration } from '../util/duration.js'
+import {
+  ListNotReadError,
+  nextLink,
+  poll,
+  systemClock,
+  type Clock,
+  type FetchLike,
+  type HttpClient,
+  type RetryWhen
+} from '../http/index.js'
+import type {
+  Deployment,
+  EnvChange,
+  EnvTarget,
+  HostedEnv,
+  HostingProvider,
+  WaitOptions
+} from './types.js'
+import { netlifyClient } from './netlify-http.js'
+
+export const NETLIFY_API_URL = 'https://api.netlify.com/api/v1'
+
+type Context = 'all' | 'production' | 'deploy-preview' | 'branch-deploy' | 'dev'
+
+/** The deploy contexts a runbook target stands for (Vercel's "preview" is every non-production deploy). */
+export const CONTEXTS_OF: Record<EnvTarget, Context[]> = {
+  production: ['production'],
+  preview: ['deploy-preview', 'branch-deploy'],
+  development: ['dev']
+}
+const EVERY_CONTEXT: Context[] = ['production', 'deploy-preview', 'branch-deploy', 'dev']
+
+/** Deploy lists are read page by page up to this many pages (100 deploys each). */
+export const MAX_DEPLOY_PAGES = 10
+
+export interface NetlifyOptions {
+  apiUrl?: string
+  token: string
+  /** Site id, or its `<name>.netlify.app` domain. */
+  site: string
+  /** Account slug or id that owns the variables; defaults to the site's account. */
+  account?: string
+  /** Where the token came from (an env variable name), for hints. Never the token. */
+  tokenSource: string
+  fetch?: FetchLike
+  /** All waiting and time (tests make it instant and pin the jitter). */
+  clock?: Clock
+  log?: Logger
+}
+
+interface Call {
+  query?: Record<string, string>
+  json?: unknown
+  /** Netlify has no idempotency keys: a call that creates something is repeated only when refused. */
+  retry?: RetryWhen
+}
+
+interface EnvValue {
+  id?: string
+  value?: string
+  context: string
+  context_parameter?: string
+}
+
+export interface NetlifyEnvVar {
+  key: string
+  scopes?: string[]
+  values: EnvValue[]
+  is_secret?: boolean
+  updated_at?: string
+}
+
+export interface NetlifyDeploy {
+  id: string
+  state: string
+  context?: string
+  deploy_ssl_url?: string
+  deploy_url?: string
+  ssl_url?: string
+  error_message?: string | null
+  created_at?: string
+  published_at?: string | null
+  locked?: boolean | null
+  title?: string | null
+}
+
+interface NetlifySite {
+  id: string
+  name: string
+  account_slug?: string
+  account_id?: string
+  published_deploy?: NetlifyDeploy | null
+}
+
+const STATE: Record<string, string> = {
+  new: 'QUEUED',
+  pending_review: 'QUEUED',
+  accepted: 'QUEUED',
+  enqueued: 'QUEUED',
+  retrying: 'QUEUED',
+  ready: 'READY',
+  error: 'ERROR',
+  rejected: 'CANCELED'
+}
+
+/** The value a context resolves to: its own value, else the one for all contexts. */
+function resolve(v: NetlifyEnvVar, context: Context): EnvValue | undefined {
+  return v.values.find(x => x.context === context) ?? v.values.find(x => x.context === 'all')
+}
+
+/** One entry per runbook target that has a value (Netlify values are per context, independent). */
+export function hostedEntries(v: NetlifyEnvVar): HostedEnv[] {
+  const updatedAt = v.updated_at ? Date.parse(v.updated_at) : undefined
+  const entries: HostedEnv[] = []
+  for (const target of Object.keys(CONTEXTS_OF) as EnvTarget[]) {
+    const found = CONTEXTS_OF[target].map(c => resolve(v, c))
+    if (found.every(x => x === undefined)) continue
+    const values = new Set(found.map(x => x?.value))
+    entries.push({
+      id: `${v.key}@${target}`,
+      key: v.key,
+      // Secrets are readable only in dev; contexts of one target that differ have no one value.
+      value: values.size === 1 ? [...values][0] : undefined,
+      type: v.is_secret ? 'secret' : 'plain',
+      targets: [target],
+      updatedAt
+    })
+  }
+  return entries
+}
+
+export class NetlifyProvider implements HostingProvider {
+  readonly description: string
+  private readonly apiUrl: string
+  private readonly clock: Clock
+  private readonly http: HttpClient
+  private siteCache?: NetlifySite
+
+  constructor(private readonly options: NetlifyOptions) {
+    this.apiUrl = (options.apiUrl ?? NETLIFY_API_URL).replace(/\/+$/, '')
+    this.description = `netlify site ${options.site}`
+    const clock = options.clock ?? systemClock
+    this.clock = clock
+    this.http = netlifyClient({
+      apiUrl: this.apiUrl,
+      token: options.token,
+      tokenSource: options.tokenSource,
+      site: options.site,
+      fetch: options.fetch,
+      clock,
+      log: options.log
+    })
+  }
+
+  private json<T>(method: string, path: string, call: Call = {}): Promise<T> {
+    return this.http.json<T>(method, path, call)
+  }
+
+  private sitePath(suffix = '') {
+    return `/sites/${encodeURIComponent(this.options.site)}${suffix}`
+  }
+
+  /** The site, read fresh (its published deploy changes while we wait). */
+  private async site(): Promise<NetlifySite> {
+    this.siteCache = await this.json<NetlifySite>('GET', this.sitePath())
+    return this.siteCache
+  }
+
+  private async envPath(key?: string): Promise<{ path: string; query: Record<string, string> }> {
+    const site = this.siteCache ?? (await this.site())
+    const account = this.options.account ?? site.account_slug ?? site.account_id ?? ''
+    const suffix = key === undefined ? '' : `/${encodeURIComponent(key)}`
+    return {
+      path: `/accounts/${encodeURIComponent(account)}/env${suffix}`,
+      query: { site_id: site.id }
+    }
+  }
+
+  private toDeployment(d: NetlifyDeploy, publishedId: string | undefined): Deployment {
+    const url = d.deploy_ssl_url ?? d.deploy_url ?? d.ssl_url ?? ''
+    const state = STATE[d.state] ?? (d.state === 'ready' ? 'READY' : 'BUILDING')
+    return {
+      id: d.id,
+      url: url.replace(/^https?:\/\//, ''),
+      state,
+      aliasAssigned: state === 'READY' && d.id === publishedId,
+      errorMessage: d.error_message ?? undefined,
+      createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
+      target: d.context
+    }
+  }
+
+  async checkAccess(): Promise<void> {
+    await this.site()
+  }
+
+  /** The named variables, one GET each (a 404 means not set): no other variable is read. */
+  private async readVars(keys: string[]): Promise<Map<string, NetlifyEnvVar>> {
+    const found = new Map<string, NetlifyEnvVar>()
+    const read = async (key: string) => {
+      const { path, query } = await this.envPath(key)
+      const answer = await this.http.request('GET', path, { query, accept: [404] })
+      if (answer.status !== 404) found.set(key, answer.json<NetlifyEnvVar>())
+    }
+    await Promise.all(keys.map(read))
+    return found
+  }
+
+  async readEnv(keys: string[]): Promise<HostedEnv[]> {
+    const vars = await this.readVars(keys)
+    return keys.flatMap(k => (vars.has(k) ? hostedEntries(vars.get(k)!) : []))
+  }
+
+  async setEnv(values: Record<string, string>, targets: EnvTarget[]): Promise<EnvChange[]> {
+    const keys = Object.keys(values)
+    const current = await this.readVars(keys)
+    const contexts = [...new Set(targets.flatMap(t => CONTEXTS_OF[t]))]
+    const changes = keys.map(key => this.change(key, values[key]!, targets, current.get(key)))
+    const created = keys.filter(k => !current.has(k))
+    if (created.length > 0) {
+      const { path, query } = await this.envPath()
+      await this.json('POST', path, {
+        query,
+        json: created.map(key => ({
+          key,
+          values: contexts.map(context => ({ context, value: values[key] }))
+        })),
+        retry: 'rejected'
+      })
+    }
+    for (const [key, existing] of current) await this.update(existing, values[key]!, contexts)
+    return changes
+  }
+
+  private change(
+    key: string,
+    value: string,
+    targets: EnvTarget[],
+    existing?: NetlifyEnvVar
+  ): EnvChange {
+    if (!existing) return { key, targets, value }
+    const entries = hostedEntries(existing).filter(e => targets.includes(e.targets[0]!))
+    const olds = new Set(entries.map(e => e.value))
+    const old = olds.size === 1 ? [...olds][0] : undefined
+    return {
+      key,
+      targets,
+      value,
+      old: {
+        value: old,
+        type: existing.is_secret ? 'secret' : 'plain',
+        readable: old !== undefined
+      }
+    }
+  }
+
+  /**
+   * Per-context values are PATCHed one context at a time (other contexts untouched). A variable
+   * with one value for all contexts is PATCHed as `all` when every context changes, else its
+   * values are replaced (PUT) by one per context, the old value kept where the runbook does not
+   * set it.
+   */
+  private async update(existing: NetlifyEnvVar, value: string, contexts: Context[]) {
+    const { path, query } = await this.envPath(existing.key)
+    const shared = existing.values.find(v => v.context === 'all')
+    const everyContext = EVERY_CONTEXT.every(c => contexts.includes(c))
+    if (shared && !everyContext) {
+      if (shared.value === undefined)
+        throw new RollbackError(
+          `${existing.key} on ${this.description} has one value for all contexts that cannot be read, so it cannot be split per context`,
+          'Set flags.targets to [production, preview, development], or give the variable per-context values in the Netlify UI first.'
+        )
+      const split = EVERY_CONTEXT.map(context => ({
+        context,
+        value: contexts.includes(context) ? value : shared.value
+      }))
+      await this.json('PUT', path, {
+        query,
+        json: {
+          key: existing.key,
+          scopes: existing.scopes,
+          is_secret: existing.is_secret,
+          values: split
+        }
+      })
+      return
+    }
+    // Setting a context's value twice is harmless: PATCH may be repeated.
+    for (const context of shared ? (['all'] as Context[]) : contexts)
+      await this.json('PATCH', path, { query, json: { context, value }, retry: 'any-failure' })
+  }
+
+  async currentProductionDeployment(): Promise<Deployment | undefined> {
+    const site = await this.site()
+    const live = site.published_deploy
+    return live ? this.toDeployment(live, live.id) : undefined
+  }
+
+  /**
+   * Production deploys, newest first, following the `Link` header page by page until `stop`
+   * says enough or MAX_DEPLOY_PAGES were read.
+   */
+  async productionDeploys(stop: (page: NetlifyDeploy[]) => boolean): Promise<NetlifyDeploy[]> {
+    const all: NetlifyDeploy[] = []
+    let next: string | undefined = this.sitePath('/deploys')
+    let query: Record<string, string> | undefined = { production: 'true', per_page: '100' }
+    for (let page = 1; next !== undefined; page++) {
+      if (page > MAX_DEPLOY_PAGES)
+        throw new ListNotReadError(
+          `the production deploys of ${this.description} were not read to the end (more than ${MAX_DEPLOY_PAGES} pages)`,
+          'Give a more recent time to look back to, or delete old deploys in the Netlify UI.'
+        )
+      const answer = await this.http.request('GET', next, { query })
+      const deploys = answer.json<NetlifyDeploy[]>()
+      all.push(...deploys)
+      if (stop(deploys)) break
+      next = nextLink(answer.headers.get('link'))
+      // The next link carries its own query.
+      query = undefined
+    }
+    return all
+  }
+
+  async pendingProductionDeployments(since: number): Promise<Deployment[]> {
+    const created = (d: NetlifyDeploy) => (d.created_at ? Date.parse(d.created_at) : 0)
+    const deploys = await this.productionDeploys(page => page.some(d => created(d) <= since))
+    // Read after the list: a deploy that became ready meanwhile is then seen as published.
+    const site = await this.site()
+    const live = site.published_deploy
+    // Still building, or built after the live deploy and waiting to be published (locked).
+    const onItsWay = (d: Deployment) =>
+      !['READY', 'ERROR', 'CANCELED'].includes(d.state) ||
+      (d.state === 'READY' && !d.aliasAssigned && (d.createdAt ?? 0) > created(live ?? d))
+    return deploys
+      .filter(d => created(d) > since)
+      .map(d => this.toDeployment(d, live?.id))
+      .filter(onItsWay)
+  }
+
+  /** The newest ready production deploy created before `before` (epoch ms): a restore target. */
+  async lastDeployBefore(before: number): Promise<Deployment | undefined> {
+    const qualifies = (d: NetlifyDeploy) =>
+      d.state === 'ready' && d.created_at !== undefined && Date.parse(d.created_at) < before
+    const deploys = await this.productionDeploys(page => page.some(qualifies))
+    const found = deploys.find(qualifies)
+    return found && this.toDeployment(found, (await this.site()).published_deploy?.id)
+  }
+
+  async getDeployment(id: string): Promise<Deployment> {
+    const body = await this.json<NetlifyDeploy>('GET', `/deploys/${encodeURIComponent(id)}`)
+    const publishedId =
+      body.state === 'ready' ? (await this.site()).published_deploy?.id : undefined
+    return this.toDeployment(body, publishedId)
+  }
+
+  /** A fresh production build (build cache cleared: client-side values are compiled in). */
+  async redeploy(_from: Deployment, meta: Record<string, string>): Promise<Deployment> {
+    const title = Object.entries(meta)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')
+    const body = await this.json<{ deploy_id: string }>('POST', this.sitePath('/builds'), {
+      query: { clear_cache: 'true', title: `emergency rollback ${title}`.trim() },
+      retry: 'rejected'
+    })
+    return this.getDeployment(body.deploy_id)
+  }
+
+  /** false when auto publishing is locked: new production deploys wait to be published. */
+  async autoAssignsProduction(): Promise<boolean> {
+    const site = await this.site()
+    return site.published_deploy?.locked !== true
+  }
+
+  /** Publishing a deploy that is already published changes nothing: it may be repeated. */
+  private async publish(id: string): Promise<void> {
+    await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
+      retry: 'any-failure'
+    })
+  }
+
+  /** Publishes `id` and turns auto publishing back on. */
+  async promote(id: string): Promise<void> {
+    await this.publish(id)
+    await this.json('POST', `/deploys/${encodeURIComponent(id)}/unlock`, { retry: 'any-failure' })
+  }
+
+  /**
+   * The fast path: publishes an earlier ready deploy again, no build, and locks auto publishing
+   * so the next push does not replace it (promote() unlocks).
+   */
+  async restore(id: string): Promise<void> {
+    await this.publish(id)
+    await this.json('POST', `/deploys/${encodeURIComponent(id)}/lock`, { retry: 'any-failure' })
+  }
+
+  async waitForDeployment(id: string, options: WaitOptions): Promise<Deployment> {
+    let promoted = false
+    let latest: Deployment | undefined
+    const look = async (): Promise<Deployment> => {
+      const d = await this.getDeployment(id)
+      if (!options.promote || promoted || d.state !== 'READY' || d.aliasAssigned) return d
+      await this.promote(d.id)
+      promoted = true
+      return this.getDeployment(id)
+    }
+    return poll<Deployment>({
+      clock: this.clock,
+      timeoutMs: options.timeoutMs,
+      check: async () => {
+        const d = (latest = await look())
+        if (d.state === 'ERROR' || d.state === 'CANCELED')
+          throw new RollbackError(
+            `deploy ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`,
+            'Production still serves the previous deploy. Read the deploy log in the Netlify UI, fix it and rerun: the variables are already set.'
+          )
+        if (d.state === 'READY' && d.aliasAssigned) {
+          options.onProgress?.(d)
+          return { done: true, value: d }
+        }
+        return {
+          done: false,
+          state: `${d.state}${d.state === 'READY' ? ', not published' : ''}`
+        }
+      },
+      onState: () => options.onProgress?.(latest!),
+      timeoutError: (last, timeoutMs) =>
+        new RollbackError(
+          `deploy ${id} not live after ${formatDuration(timeoutMs)} (last state: ${last})`,
+          'It may still finish: watch it in the Netlify UI (Deploys), or raise flags.wait-timeout and rerun.'
+        )
+    })
+  }
+}

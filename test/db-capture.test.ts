@@ -1,0 +1,185 @@
+/**
+ * Schema rollback under concurrent writes: every value the table held when its columns were
+ * dropped is in the backup, including values written after their range was copied (captured by
+ * a trigger that is dropped with the columns). A connection dropped mid-copy converges on rerun.
+ */
+import { describe, expect, it } from '@jest/globals'
+import pg from 'pg'
+import { schemaPhase } from '../src/phases/schema.js'
+import { testContext, testRequest, testRunbook } from './support/context.js'
+import { createTestDatabase, queryRows, testDatabaseUrl, withPg } from './support/postgres.js'
+
+const ROWS = 35_000 // four copy ranges
+
+async function table(): Promise<string> {
+  const url = await createTestDatabase(testDatabaseUrl())
+  await withPg(url, c =>
+    c.query(`
+      CREATE TABLE sessions (id bigint PRIMARY KEY, status text NOT NULL, payload text, seq int NOT NULL DEFAULT 0);
+      INSERT INTO sessions SELECT g, 'ok', 'orig-' || g, 0 FROM generate_series(1, ${ROWS}) g;
+      ANALYZE sessions;`)
+  )
+  return url
+}
+
+const runbook = testRunbook({
+  schema: [
+    {
+      table: 'sessions',
+      'drop-columns': ['payload', 'seq'],
+      'backup-table': 'sessions_backup'
+    }
+  ]
+})
+
+const realSleep = (ms: number) => new Promise<void>(r => setTimeout(r, Math.max(ms, 20)))
+
+/** An app writing payload/seq of random rows (and inserting new ones) until told to stop. */
+function startWriter(url: string) {
+  const written = new Map<number, { payload: string; seq: number }>()
+  let stop = false
+  let n = 0
+  const done = (async () => {
+    const app = new pg.Client({ connectionString: url })
+    app.on('error', () => {})
+    await app.connect()
+    try {
+      while (!stop) {
+        n++
+        const insert = n % 10 === 0
+        const id = insert ? ROWS + n : 1 + Math.floor(Math.random() * ROWS)
+        const payload = `w${n}`
+        try {
+          const res = insert
+            ? await app.query<{ seq: number }>(
+                `INSERT INTO sessions (id, status, payload, seq) VALUES ($1, 'ok', $2, 1) RETURNING seq`,
+                [id, payload]
+              )
+            : await app.query<{ seq: number }>(
+                `UPDATE sessions SET payload = $2, seq = seq + 1 WHERE id = $1 RETURNING seq`,
+                [id, payload]
+              )
+          written.set(id, { payload, seq: res.rows[0]!.seq })
+        } catch (err) {
+          if ((err as { code?: string }).code === '42703') break // the columns are gone
+          throw err
+        }
+      }
+    } finally {
+      await app.end()
+    }
+  })()
+  return {
+    written,
+    count: () => n,
+    stop: async () => {
+      stop = true
+      await done
+    }
+  }
+}
+
+const backup = async (url: string) =>
+  new Map(
+    (
+      await queryRows<{ id: string; payload: string; seq: number }>(
+        url,
+        'SELECT id::text, payload, seq FROM sessions_backup'
+      )
+    ).map(r => [Number(r.id), { payload: r.payload, seq: r.seq }])
+  )
+
+const leftovers = (url: string) =>
+  queryRows(
+    url,
+    `SELECT tgname AS name FROM pg_trigger WHERE tgname LIKE 'er_capture_%'
+     UNION ALL SELECT proname FROM pg_proc WHERE proname LIKE 'er_capture_%'`
+  )
+
+describe('schema rollback under concurrent writes', () => {
+  it('keeps every value written during the copy: the backup is complete at the drop', async () => {
+    const url = await table()
+    const ctx = testContext({
+      runbook,
+      request: testRequest({ runId: 'capture-1' }),
+      env: { DATABASE_URL: url },
+      sleep: realSleep
+    })
+    const [step] = schemaPhase.plan(runbook, ctx.request)
+    const writer = startWriter(url)
+    const result = await schemaPhase.run(step!, ctx)
+    await writer.stop()
+    expect(result.error).toBeUndefined()
+    expect(result.status).toBe('succeeded')
+    expect(writer.written.size).toBeGreaterThan(50)
+
+    const kept = await backup(url)
+    const ids = await queryRows<{ id: string }>(url, 'SELECT id::text FROM sessions')
+    expect(kept.size).toBe(ids.length)
+    const lost: number[] = []
+    for (const { id } of ids) {
+      const expected = writer.written.get(Number(id)) ?? { payload: `orig-${id}`, seq: 0 }
+      if (JSON.stringify(kept.get(Number(id))) !== JSON.stringify(expected)) lost.push(Number(id))
+    }
+    expect(lost).toEqual([])
+    expect(await leftovers(url)).toEqual([])
+  }, 120_000)
+
+  it('converges after the connection is dropped mid-copy: nothing lost, the capture kept running', async () => {
+    const url = await table()
+    let killed = false
+    const crashCtx = testContext({
+      runbook,
+      request: testRequest({ runId: 'capture-crash' }),
+      env: { DATABASE_URL: url },
+      // Between two copy ranges: the run's session is terminated from another connection.
+      sleep: async ms => {
+        if (!killed) {
+          killed = true
+          await queryRows(
+            url,
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE application_name = 'emergency-rollback schema capture-crash'`
+          )
+        }
+        await realSleep(ms)
+      }
+    })
+    const [step] = schemaPhase.plan(runbook, crashCtx.request)
+    const crashed = await schemaPhase.run(step!, crashCtx)
+    expect(killed).toBe(true)
+    expect(crashed.status).toBe('failed')
+    // The columns are still there; the app keeps writing, also into the range already copied.
+    await withPg(url, c =>
+      c.query(
+        `UPDATE sessions SET payload = 'after-crash-' || id, seq = seq + 1 WHERE id % 1000 = 7`
+      )
+    )
+    expect(await leftovers(url)).toHaveLength(2)
+
+    const writer = startWriter(url)
+    const rerunCtx = testContext({
+      runbook,
+      request: testRequest({ runId: 'capture-rerun' }),
+      env: { DATABASE_URL: url },
+      sleep: realSleep
+    })
+    const rerun = await schemaPhase.run(step!, rerunCtx)
+    await writer.stop()
+    expect(rerun.error).toBeUndefined()
+    expect(rerun.status).toBe('succeeded')
+    const kept = await backup(url)
+    const ids = await queryRows<{ id: string }>(url, 'SELECT id::text FROM sessions')
+    expect(kept.size).toBe(ids.length)
+    for (const { id } of ids) {
+      const n = Number(id)
+      const expected =
+        writer.written.get(n) ??
+        (n % 1000 === 7
+          ? { payload: `after-crash-${id}`, seq: 1 }
+          : { payload: `orig-${id}`, seq: 0 })
+      expect([n, kept.get(n)]).toEqual([n, expected])
+    }
+    expect(await leftovers(url)).toEqual([])
+  }, 120_000)
+})

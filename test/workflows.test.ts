@@ -1,0 +1,325 @@
+/**
+ * The workflows: what every workflow must hold to (pinned actions, no stored credentials, no
+ * expressions inside scripts), the severity gate of the reusable workflow, thin callers, and the
+ * reusable workflow's `decide` script run for real with bash on generated requests.
+ */
+import { describe, expect, it } from '@jest/globals'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { parse } from 'yaml'
+
+interface Step {
+  id?: string
+  uses?: string
+  run?: string
+  if?: string
+  with?: Record<string, unknown>
+  env?: Record<string, string>
+}
+interface Job {
+  uses?: string
+  steps?: Step[]
+  environment?: string
+  needs?: string | string[]
+  if?: string
+  with?: Record<string, unknown>
+  secrets?: Record<string, string> | 'inherit'
+  concurrency?: { group: string; 'cancel-in-progress': boolean }
+  permissions?: Record<string, string>
+}
+interface Workflow {
+  on: Record<string, unknown>
+  jobs: Record<string, Job>
+  permissions?: Record<string, string>
+}
+
+const OWN = ['.github/workflows', 'examples/workflows']
+const files = OWN.flatMap(dir =>
+  readdirSync(dir)
+    .filter(f => f.endsWith('.yml'))
+    .map(f => join(dir, f))
+)
+const load = (file: string) => parse(readFileSync(file, 'utf8')) as Workflow
+const steps = (workflow: Workflow) => Object.values(workflow.jobs).flatMap(job => job.steps ?? [])
+const REUSABLE = '.github/workflows/rollback.yml'
+const PUBLISHED_WORKFLOW = 'emergency-rollback/emergency-rollback/.github/workflows/rollback.yml@v1'
+
+describe('every workflow', () => {
+  it.each(files)('%s pins third-party actions by full commit SHA with the version named', file => {
+    const lines = readFileSync(file, 'utf8').split('\n')
+    const uses = lines.filter(line => /^\s*(-\s+)?uses:\s/.test(line))
+    for (const line of uses) {
+      const ref = /uses:\s+(\S+)/.exec(line)![1]!
+      if (ref.startsWith('./') || ref.startsWith('emergency-rollback/emergency-rollback/')) continue
+      expect({ line, pinned: /@[0-9a-f]{40} # v\d+(\.\d+){0,2}$/.test(line.trimEnd()) }).toEqual({
+        line,
+        pinned: true
+      })
+    }
+  })
+
+  it.each(files)('%s checks out without storing credentials', file => {
+    for (const step of steps(load(file)).filter(s => s.uses?.startsWith('actions/checkout@'))) {
+      expect(step.with?.['persist-credentials']).toBe(false)
+    }
+  })
+
+  it.each(files)('%s never puts an expression inside a script (values go through env)', file => {
+    for (const step of steps(load(file)).filter(s => s.run)) {
+      expect(step.run).not.toContain('${{')
+    }
+  })
+
+  it.each(files)('%s declares the token permissions it needs', file => {
+    const workflow = load(file)
+    const declared =
+      workflow.on.workflow_call !== undefined ||
+      workflow.permissions !== undefined ||
+      Object.values(workflow.jobs).every(job => job.permissions)
+    expect(declared).toBe(true)
+  })
+})
+
+describe('the reusable workflow', () => {
+  const workflow = load(REUSABLE)
+  const call = workflow.on.workflow_call as {
+    inputs: Record<string, unknown>
+    secrets: Record<string, { required: boolean }>
+  }
+
+  it('takes the request, ChatOps settings and secrets', () => {
+    expect(Object.keys(call.inputs)).toEqual(
+      expect.arrayContaining([
+        'command',
+        'severity',
+        'phases',
+        'git-strategy',
+        'revert',
+        'reset-to',
+        'confirm',
+        'branch',
+        'runbook',
+        'chatops-permission',
+        'chatops-allow'
+      ])
+    )
+    expect(call.secrets).toEqual({
+      HOSTING_TOKEN: expect.objectContaining({ required: false }),
+      DATABASE_URL: expect.objectContaining({ required: false }),
+      ROLLBACK_WEBHOOK_URL: expect.objectContaining({ required: false }),
+      ROLLBACK_PUSH_TOKEN: expect.objectContaining({ required: false })
+    })
+  })
+
+  it('gates every run and drill: secrets environment always, reviewers first for high', () => {
+    const { plan, approve, rollback } = workflow.jobs
+    expect(plan!.environment).toBeUndefined()
+    expect(approve!.environment).toBe('production-rollback')
+    expect(rollback!.environment).toBe('rollback-secrets')
+    expect(rollback!.needs).toEqual(['request', 'approve'])
+    // A skipped approval lets the rollback through only when no approval was needed.
+    expect(rollback!.if).toContain("needs.approve.result == 'success'")
+    expect(rollback!.if).toContain(
+      "needs.approve.result == 'skipped' && needs.request.outputs.approval == 'false'"
+    )
+    expect(rollback!.concurrency).toEqual({
+      group: '${{ needs.request.outputs.queue }}',
+      'cancel-in-progress': false
+    })
+  })
+
+  it('checks out the commit GitHub recorded for the event (for a comment: the default branch)', () => {
+    const checkouts = steps(workflow).filter(s => s.uses?.startsWith('actions/checkout@'))
+    for (const step of checkouts) {
+      if (step.with?.repository === 'emergency-rollback/emergency-rollback') {
+        expect(step.with).toMatchObject({ ref: '${{ inputs.action-ref }}' })
+        continue
+      }
+      // No ref at all: a ref taken from the event (a pull request head) would be attacker-chosen.
+      expect(step.with).toEqual({ 'persist-credentials': false })
+    }
+  })
+
+  it('passes the action only inputs that action.yml declares', () => {
+    const action = parse(readFileSync('action.yml', 'utf8')) as { inputs: Record<string, unknown> }
+    for (const job of ['plan', 'rollback']) {
+      const step = workflow.jobs[job]!.steps!.find(s => s.id === 'action')!
+      expect(step.uses).toBe('./.emergency-rollback-action')
+      for (const input of Object.keys(step.with!))
+        expect(Object.keys(action.inputs)).toContain(input)
+    }
+  })
+
+  it('uploads the report with an upload action that runs on node24, kept briefly', () => {
+    for (const job of ['plan', 'rollback']) {
+      const upload = workflow.jobs[job]!.steps!.find(s =>
+        s.uses?.startsWith('actions/upload-artifact@')
+      )!
+      expect(upload.with!['retention-days']).toBeLessThanOrEqual(30)
+    }
+  })
+})
+
+describe('the example callers only call the reusable workflow', () => {
+  const callers = readdirSync('examples/workflows').map(f => join('examples/workflows', f))
+
+  it.each(callers)('%s', file => {
+    const jobs = Object.values(load(file).jobs)
+    expect(jobs).toHaveLength(1)
+    expect(jobs[0]!.uses).toBe(PUBLISHED_WORKFLOW)
+    expect(jobs[0]!.steps).toBeUndefined()
+    expect(jobs[0]!.secrets).not.toBe('inherit')
+  })
+
+  it('ChatOps starts on new comments only and never reads the body into the call', () => {
+    const workflow = load('examples/workflows/rollback-chatops.yml')
+    expect(workflow.on).toEqual({ issue_comment: { types: ['created'] } })
+    const job = Object.values(workflow.jobs)[0]!
+    expect(JSON.stringify(job.with)).not.toContain('github.event')
+  })
+
+  it('the drill is scheduled and the three triggers are covered', () => {
+    const triggers = callers.flatMap(file => Object.keys(load(file).on))
+    expect(triggers).toEqual(
+      expect.arrayContaining(['workflow_dispatch', 'issue_comment', 'schedule'])
+    )
+  })
+
+  it('this project CI calls the reusable workflow from the checkout, in plan mode', () => {
+    const ci = load('.github/workflows/ci.yml')
+    const job = Object.values(ci.jobs).find(j => j.uses === `./${REUSABLE}`)!
+    expect(job.with).toMatchObject({
+      command: 'plan',
+      runbook: 'examples/streaming-migration/rollback.yml',
+      'action-from-checkout': true
+    })
+    const local = steps(ci).find(s => s.uses === './')!
+    expect(local.with).toMatchObject({
+      command: 'plan',
+      runbook: 'examples/streaming-migration/rollback.yml'
+    })
+  })
+})
+
+/** Runs the reusable workflow's `decide` step as the runner would: bash, env, output files. */
+function decide(env: Record<string, string>) {
+  const script = load(REUSABLE).jobs.request!.steps!.find(s => s.id === 'decide')!.run!
+  const dir = mkdtempSync(join(tmpdir(), 'decide-'))
+  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary') }
+  for (const file of Object.values(files)) writeFileSync(file, '')
+  const result = spawnSync('bash', ['-e', '-c', script], {
+    encoding: 'utf8',
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', ...files, ...env }
+  })
+  const outputs = Object.fromEntries(
+    readFileSync(files.GITHUB_OUTPUT, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(line => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)])
+  )
+  return { code: result.status, stdout: result.stdout, outputs, dir }
+}
+
+const dispatch = (inputs: Record<string, unknown>) =>
+  decide({ EVENT_NAME: 'workflow_dispatch', INPUTS: JSON.stringify(inputs) })
+
+describe('the request decision (decide step, run with bash)', () => {
+  it('plan needs no gate; run high waits for reviewers; run critical and drill go straight in', () => {
+    const cases = [
+      [{ command: 'plan', severity: 'high' }, 'plan', 'false', 'emergency-rollback'],
+      [{ command: 'run', severity: 'high' }, 'rollback', 'true', 'emergency-rollback'],
+      [{ command: 'run', severity: 'critical' }, 'rollback', 'false', 'emergency-rollback'],
+      [{ command: 'drill' }, 'rollback', 'false', 'emergency-rollback-drill']
+    ] as const
+    for (const [inputs, job, approval, queue] of cases) {
+      const { code, outputs } = dispatch({ ...inputs, runbook: '.github/rollback.yml' })
+      expect({
+        inputs,
+        code,
+        job: outputs.job,
+        approval: outputs.approval,
+        queue: outputs.queue
+      }).toEqual({ inputs, code: 0, job, approval, queue })
+      expect(JSON.parse(outputs.request!)).toMatchObject(inputs)
+    }
+  })
+
+  it('refuses values that only look right (case, spaces, line breaks)', () => {
+    const lookalikes = [
+      { command: 'run', severity: 'HIGH' },
+      { command: 'run', severity: 'high\n' },
+      { command: 'run', severity: ' high' },
+      { command: 'run\n', severity: 'critical' },
+      { command: 'Run', severity: 'critical' }
+    ]
+    for (const inputs of lookalikes) {
+      const { code, outputs } = dispatch(inputs)
+      expect({ inputs, code, job: outputs.job }).toEqual({ inputs, code: 1, job: undefined })
+    }
+  })
+
+  it('a comment that was not accepted starts nothing', () => {
+    for (const status of ['refused', 'ignored', '']) {
+      const { code, outputs } = decide({
+        EVENT_NAME: 'issue_comment',
+        COMMENT_STATUS: status,
+        COMMENT_REQUEST: JSON.stringify({ command: 'run', severity: 'critical' }),
+        INPUTS: JSON.stringify({ command: 'run', severity: 'critical' })
+      })
+      expect({ code, outputs }).toEqual({ code: 0, outputs: { job: 'none' } })
+    }
+  })
+
+  it('an accepted comment is decided from the comment, not from the caller inputs', () => {
+    const { outputs } = decide({
+      EVENT_NAME: 'issue_comment',
+      COMMENT_STATUS: 'accepted',
+      COMMENT_REQUEST: JSON.stringify({ command: 'run', severity: 'high', revert: 'a'.repeat(40) }),
+      INPUTS: JSON.stringify({ command: 'run', severity: 'critical' })
+    })
+    expect(outputs).toMatchObject({ job: 'rollback', approval: 'true' })
+    expect(JSON.parse(outputs.request!).revert).toBe('a'.repeat(40))
+  })
+
+  it('no spelling of a value slips past the gate, and no value is ever executed', () => {
+    const near = (word: string) =>
+      fc.constantFrom(
+        word,
+        word.toUpperCase(),
+        ` ${word}`,
+        `${word}\n`,
+        `${word}\n::error::injected`,
+        `$(touch pwned)`,
+        '`touch pwned`',
+        '${{ secrets.DATABASE_URL }}',
+        ''
+      )
+    const severity = fc.oneof(near('high'), near('critical'), fc.string({ maxLength: 12 }))
+    const command = fc.oneof(near('run'), near('plan'), near('drill'), fc.string({ maxLength: 8 }))
+    fc.assert(
+      fc.property(command, severity, (command, severity) => {
+        const { code, stdout, outputs, dir } = dispatch({ command, severity })
+        expect(readdirSync(dir)).not.toContain('pwned')
+        if (code !== 0) {
+          // One error line, the offending value quoted as JSON (no raw line break to inject with).
+          expect(stdout.trimEnd().split('\n')).toEqual([
+            expect.stringMatching(/^::error title=Invalid request::(command|severity): "/)
+          ])
+          expect(outputs.job).toBeUndefined()
+          return
+        }
+        const request = JSON.parse(outputs.request!) as { command: string; severity: string }
+        expect(['plan', 'run', 'drill']).toContain(request.command)
+        expect(['critical', 'high', 'medium', 'low', '']).toContain(request.severity)
+        expect(request).toMatchObject({ command, severity })
+        expect(outputs.approval).toBe(String(command === 'run' && severity === 'high'))
+        expect(outputs.job).toBe(command === 'plan' ? 'plan' : 'rollback')
+      }),
+      { numRuns: 25 }
+    )
+  })
+})
