@@ -1,15 +1,14 @@
 /**
  * One rollback at a time, status updates while running, and cancellation: the CLI and the action
  * entry (both run from source, spawned) against a real bare git remote, the real PostgreSQL and a
- * webhook stand-in. The slow step is an integrity check that waits on an advisory lock the test
- * holds (a gate the test opens), so every run is exactly as long as the test needs.
+ * webhook stand-in. The slow step is an integrity check that waits until the test opens a gate
+ * (a row it reads in a loop), so every run is exactly as long as the test needs.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { acquireRunLock, lockHolder } from '../src/db/advisory-lock.js'
 import { dbSettings } from '../src/db/connection.js'
 import { createGit } from '../src/git/session.js'
@@ -20,8 +19,6 @@ import { recordingLogger } from './support/context.js'
 import { clone, git, makeRepo, type TestRepo } from './support/git.js'
 import { startWebhookSink } from './support/http.js'
 import { createTestDatabase, testDatabaseUrl, withPg } from './support/postgres.js'
-
-const GATE = 4242
 
 interface Proc {
   pid: number
@@ -57,7 +54,6 @@ describe('one rollback at a time', () => {
   let dbUrl: string
   let sink: Awaited<ReturnType<typeof startWebhookSink>>
   let dir: string
-  let gate: pg.Client
   const lockRefSha = () => git(repo.work, 'ls-remote', 'origin', LOCK_REF)
   const advisoryHolder = () => withPg(dbUrl, client => lockHolder(client))
 
@@ -74,7 +70,7 @@ describe('one rollback at a time', () => {
         ...(options.git === false ? [] : ['git:', '  remote: origin', '  branch: main']),
         'integrity:',
         '  - name: gate',
-        `    sql: SELECT pg_advisory_lock(${GATE})`,
+        '    sql: SELECT wait_for_gate()',
         `    expect: { rows: ${options.expectRows ?? 1} }`,
         'notify:',
         '  status-comment: false',
@@ -102,19 +98,26 @@ describe('one rollback at a time', () => {
       ],
       { ...env(), USER: user }
     )
-  const closeGate = () => gate.query('SELECT pg_advisory_lock($1)', [GATE])
-  const openGate = () => gate.query('SELECT pg_advisory_unlock($1)', [GATE])
+  const closeGate = () => withPg(dbUrl, c => c.query('UPDATE gate SET open = false'))
+  const openGate = () => withPg(dbUrl, c => c.query('UPDATE gate SET open = true'))
 
   beforeAll(async () => {
     repo = makeRepo()
     dir = mkdtempSync(join(tmpdir(), 'run-lock-'))
     dbUrl = await createTestDatabase(testDatabaseUrl(), 'er_lock')
     sink = await startWebhookSink()
-    gate = new pg.Client({ connectionString: dbUrl })
-    await gate.connect()
+    // The gate: a read-only check that waits (each loop a fresh snapshot) until the test opens it.
+    await withPg(dbUrl, c =>
+      c.query(`CREATE TABLE gate (open boolean NOT NULL);
+        INSERT INTO gate VALUES (true);
+        CREATE FUNCTION wait_for_gate() RETURNS int LANGUAGE plpgsql AS $$
+        BEGIN
+          WHILE NOT (SELECT open FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP;
+          RETURN 1;
+        END $$;`)
+    )
   })
   afterAll(async () => {
-    await gate?.end()
     await sink?.close()
     repo?.cleanup()
   })
