@@ -1,6 +1,6 @@
 /**
- * One rollback at a time, status updates while running, and cancellation: the CLI and the action
- * entry (both run from source, spawned) against a real bare git remote, the real PostgreSQL and a
+ * One rollback at a time, status updates while running, and cancellation: the built CLI and the
+ * built action (spawned) against a real bare git remote, the real PostgreSQL and a
  * webhook stand-in. The slow step is an integrity check that waits until the test opens a gate
  * (a row it reads in a loop), so every run is exactly as long as the test needs.
  */
@@ -15,6 +15,7 @@ import { createGit } from '../src/git/session.js'
 import { LOCK_REF, takeLockRef } from '../src/git/lock-ref.js'
 import { rollback } from '../src/rollback.js'
 import { parseOutputFile } from './support/action-runner.js'
+import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 import { recordingLogger } from './support/context.js'
 import { clone, git, makeRepo, type TestRepo } from './support/git.js'
 import { startWebhookSink } from './support/http.js'
@@ -26,8 +27,10 @@ interface Proc {
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>
 }
 
-function start(entry: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+/** Spawns the built CLI or action (bundled from the current sources, see support/bundle.ts). */
+function start(entry: 'cli' | 'action', args: string[], env: Record<string, string>): Proc {
+  const script = join(bundle, entry === 'cli' ? 'cli/index.js' : 'index.js')
+  const child = spawn(process.execPath, [script, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }
   })
   let stdout = ''
@@ -48,6 +51,8 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
     await new Promise(r => setTimeout(r, 100))
   }
 }
+
+let bundle: string
 
 describe('one rollback at a time', () => {
   let repo: TestRepo
@@ -82,7 +87,7 @@ describe('one rollback at a time', () => {
   const env = () => ({ LOCK_DB_URL: dbUrl, HOOK_URL: sink.url })
   const cliRun = (file: string, report: string, user: string) =>
     start(
-      'src/cli.ts',
+      'cli',
       [
         'run',
         '--runbook',
@@ -102,6 +107,7 @@ describe('one rollback at a time', () => {
   const openGate = () => withPg(dbUrl, c => c.query('UPDATE gate SET open = true'))
 
   beforeAll(async () => {
+    bundle = await builtBundle()
     repo = makeRepo()
     dir = mkdtempSync(join(tmpdir(), 'run-lock-'))
     dbUrl = await createTestDatabase(testDatabaseUrl(), 'er_lock')
@@ -116,7 +122,7 @@ describe('one rollback at a time', () => {
           RETURN 1;
         END $$;`)
     )
-  })
+  }, BUNDLE_TIMEOUT_MS)
   afterAll(async () => {
     await sink?.close()
     repo?.cleanup()
@@ -132,7 +138,7 @@ describe('one rollback at a time', () => {
     const actionDir = mkdtempSync(join(tmpdir(), 'action-'))
     const outputFile = join(actionDir, 'output')
     writeFileSync(outputFile, '')
-    const second = await start('src/index.ts', [], {
+    const second = await start('action', [], {
       ...env(),
       INPUT_RUNBOOK: runbook('first'),
       INPUT_COMMAND: 'run',
@@ -227,7 +233,7 @@ describe('one rollback at a time', () => {
     }
     await takeLockRef(work, 'origin', info)
     const cli = await start(
-      'src/cli.ts',
+      'cli',
       ['--release-lock', '--runbook', runbook('first'), '--workdir', repo.work],
       {}
     ).exited
@@ -236,7 +242,7 @@ describe('one rollback at a time', () => {
     expect(lockRefSha()).toBe('')
 
     await takeLockRef(work, 'origin', { ...info, holder: 'grace' })
-    const action = await start('src/index.ts', [], {
+    const action = await start('action', [], {
       INPUT_RUNBOOK: runbook('first'),
       'INPUT_RELEASE-LOCK': 'true',
       GITHUB_WORKSPACE: repo.work,
