@@ -28541,7 +28541,7 @@ function proxyFor(target, settings) {
 "use strict";
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6947);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6304);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9922);
 /** The action's entry: runs the rollback (src/main.ts) and fails the step if it never finished. */
 
@@ -28553,7 +28553,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6947:
+/***/ 6304:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 "use strict";
@@ -31542,6 +31542,10 @@ const INPUTS = {
         description: 'Branch to roll back (default from the runbook, else main).',
         default: ''
     },
+    'release-lock': {
+        description: 'true: remove a stale rollback lock (the lock ref on the git remote), after saying who held it, and do nothing else.',
+        default: 'false'
+    },
     'github-token': {
         description: 'Token for pushing, comments and issues.',
         default: '${{ github.token }}',
@@ -31818,6 +31822,8 @@ function checkRevertSpec(spec) {
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = require("node:fs/promises");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = require("node:os");
 ;// CONCATENATED MODULE: ./src/util/duration.ts
 /** Runbook durations ("500ms", "30s", "5m", "1h") to milliseconds. The schema checks the form. */
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -32350,7 +32356,8 @@ function dbSettings(source) {
         statementTimeoutMs: parseDuration(config['statement-timeout'] ?? DEFAULTS['statement-timeout']),
         lockTimeoutMs: parseDuration(config['lock-timeout'] ?? DEFAULTS['lock-timeout']),
         lockRetries: config['lock-retries'] ?? 8,
-        runId: source.runId
+        runId: source.runId,
+        gate: source.gate
     };
 }
 /** pg client options from a URL: TLS per sslmode with libpq's meaning of each mode. */
@@ -32391,9 +32398,18 @@ function clientConfig(settings, purpose) {
         connectionTimeoutMillis: 15_000,
         statement_timeout: settings.statementTimeoutMs,
         // Be gentle: no parallel workers for our scans (on a small server they would take every core).
-        options: '-c max_parallel_workers_per_gather=0',
+        options: `-c max_parallel_workers_per_gather=0${readOnlyUnlessOpen(settings)}`,
         idle_in_transaction_session_timeout: Math.max(settings.statementTimeoutMs, 60_000)
     };
+}
+/**
+ * Sessions opened before the engine opened the gate (preflight, plan) refuse writes in the server
+ * itself: `default_transaction_read_only`, which a statement of ours never turns off.
+ */
+function readOnlyUnlessOpen(settings) {
+    return settings.gate && settings.gate.state !== 'open'
+        ? ' -c default_transaction_read_only=on'
+        : '';
 }
 /** Opens a session; throws a RollbackError that says what is wrong, with the URL masked. */
 async function connect(settings, purpose) {
@@ -32497,7 +32513,7 @@ async function lockHolder(client) {
     const high = Number(ADVISORY_LOCK_KEY >> 32n);
     const low = Number(ADVISORY_LOCK_KEY & 0xffffffffn);
     const res = await client.query(`SELECT a.pid, a.application_name, a.usename, a.client_addr::text AS client_addr,
-            a.backend_start, a.state
+            a.backend_start, a.state, a.query
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE l.locktype = 'advisory' AND l.granted AND l.database = (
               SELECT oid FROM pg_database WHERE datname = current_database())
@@ -32512,18 +32528,37 @@ async function lockHolder(client) {
         user: row.usename,
         client: row.client_addr,
         since: row.backend_start ? row.backend_start.toISOString() : null,
-        state: row.state
+        state: row.state,
+        note: noteOf(row.query)
     };
 }
+/**
+ * The holder's note travels in a comment of the query that took the lock: that query stays the
+ * session's last one in pg_stat_activity for as long as the lock is held.
+ */
+function lockQuery(note) {
+    const comment = note ? ` /* ${NOTE_TAG}${note.replace(/\*\//g, '* /')} */` : '';
+    return `SELECT pg_try_advisory_lock($1::bigint) AS ok${comment}`;
+}
+const NOTE_TAG = 'emergency-rollback lock: ';
+function noteOf(query) {
+    const match = query ? /\/\* emergency-rollback lock: (.*) \*\/$/s.exec(query) : null;
+    return match?.[1];
+}
 function describeHolder(h) {
+    if (h.note)
+        return `${h.note} (pid ${h.pid})`;
     const app = h.applicationName ? `"${h.applicationName}"` : 'an unnamed session';
     return `${app} (pid ${h.pid}, user ${h.user}${h.client ? `, from ${h.client}` : ''}${h.since ? `, connected since ${h.since}` : ''})`;
 }
-/** Takes the lock or fails fast saying who holds it. */
-async function acquireRunLock(settings, purpose) {
+/**
+ * Takes the lock or fails fast saying who holds it. `note`: who we are, shown to whoever is
+ * refused (one line: the holder, since when, a link to the run).
+ */
+async function acquireRunLock(settings, purpose, note) {
     const client = await connect(settings, `${purpose} lock`);
     try {
-        const res = await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [ADVISORY_LOCK_KEY.toString()]);
+        const res = await client.query(lockQuery(note), [ADVISORY_LOCK_KEY.toString()]);
         if (!res.rows[0]?.ok) {
             const holder = await lockHolder(client);
             throw new RollbackError(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
@@ -32558,7 +32593,10 @@ async function checkRunLockFree(client) {
         throw new RollbackError(`another rollback is running on this database: the advisory lock is held by ${describeHolder(holder)}`, `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`);
     }
 }
+/** `fn` under the lock; when the whole run already holds it (`runLockHeld`), nothing is taken. */
 async function withRunLock(settings, purpose, fn) {
+    if (settings.runLockHeld)
+        return fn();
     const lock = await acquireRunLock(settings, purpose);
     try {
         return await fn();
@@ -34457,13 +34495,26 @@ function gitAction(runbook, request) {
         revert: request.revert ?? git?.revert,
         resetTo: request.resetTo ?? git?.['reset-to'],
         confirm: request.confirm,
-        confirmRequired: request.command !== 'plan',
+        // A drill only touches a scratch ref: nothing is discarded, so nothing is confirmed.
+        confirmRequired: request.command === 'run',
         mode: git?.['revert-mode'] ?? 'single',
         mainline: git?.mainline,
         backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
         files: fileRules(runbook),
-        skip: nothingRequested(runbook, request)
+        ...whatToDo(runbook, request)
     };
+}
+/** A drill given no commits takes the runbook's drill range; otherwise nothing requested = skip. */
+function whatToDo(runbook, request) {
+    const drillRange = runbook.git?.drill;
+    const commits = [request.revert, request.resetTo, runbook.git?.revert, runbook.git?.['reset-to']];
+    const noCommits = commits.every(value => value === undefined || value === '');
+    if (request.command === 'drill' && noCommits && drillRange)
+        return { drillRange };
+    const skip = nothingRequested(runbook, request);
+    if (skip !== undefined && request.command === 'drill')
+        return { skip: `${skip}; for drills, set git.drill (e.g. last: 5) in the runbook` };
+    return skip === undefined ? {} : { skip };
 }
 /**
  * A runbook may carry a git section whose commits only come with an incident. Without any of
@@ -34526,11 +34577,24 @@ function checkShaInput(field, value) {
     }
     return text.toLowerCase();
 }
+function describeDrillRange(range) {
+    return 'last' in range ? `the last ${range.last} commit(s)` : `the commits since ${range.since}`;
+}
 function describeAction(action) {
+    if (action.strategy === 'reset' && action.drillRange) {
+        return [
+            `drill: reset ${action.remote}/${action.branch} to before ${describeDrillRange(action.drillRange)}, on a scratch ref that is then deleted`
+        ];
+    }
     if (action.strategy === 'reset') {
         return [
             `reset ${action.remote}/${action.branch} to ${action.resetTo ?? '(reset-to not set)'} with --force-with-lease`,
             `push the current head to ${action.backupRefPrefix}/<run-id> first (nothing is lost)`
+        ];
+    }
+    if (action.drillRange) {
+        return [
+            `drill: revert ${describeDrillRange(action.drillRange)} of ${action.remote}/${action.branch} onto a scratch ref, then delete it`
         ];
     }
     const how = action.mode === 'single' ? 'in one commit' : 'one commit per reverted commit';
@@ -34613,8 +34677,6 @@ function explainPushFailure(push, out) {
     return new RollbackError(`push to ${rejection.where} failed:\n${rejection.server}`, 'check the remote and the token');
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = require("node:os");
 ;// CONCATENATED MODULE: ./src/git/history.ts
 const FIRST_DEEPEN_STEP = 25;
 /**
@@ -35223,16 +35285,20 @@ class GitCommandManager {
     env;
     runner;
     identity;
-    constructor(workdir, logger, env, runner = execGit, identity = {}) {
+    gate;
+    constructor(workdir, logger, env, runner = execGit, identity = {}, 
+    /** Asked before every push; absent only where no run is involved (tests of git itself). */
+    gate) {
         this.workdir = workdir;
         this.logger = logger;
         this.env = env;
         this.runner = runner;
         this.identity = identity;
+        this.gate = gate;
     }
     /** The same manager (logger, environment, runner, identity) working in another directory. */
     at(workdir) {
-        return new GitCommandManager(workdir, this.logger, this.env, this.runner, this.identity);
+        return new GitCommandManager(workdir, this.logger, this.env, this.runner, this.identity, this.gate);
     }
     /**
      * Commits fall back to `identity` for the name and the email that neither the checkout nor the
@@ -35414,6 +35480,12 @@ class GitCommandManager {
         await this.exec(['commit', '--quiet', '--no-verify', '-m', message]);
         return (await this.revParse('HEAD')) ?? '';
     }
+    /** A parentless commit of the empty tree with `message`, not on any branch (lock refs). */
+    async commitEmptyTree(message) {
+        await this.applyFallbackIdentity();
+        const tree = (await this.exec(['hash-object', '-t', 'tree', '-w', '/dev/null'])).trim();
+        return (await this.exec(['commit-tree', tree, '-m', message])).trim();
+    }
     /** Whether `path` (file or directory) exists in the tree of `rev`. */
     async pathExists(rev, path) {
         return (await this.tryExec(['cat-file', '-e', `${rev}:${path}`])).exitCode === 0;
@@ -35427,6 +35499,7 @@ class GitCommandManager {
      * There is no push without a lease: see push.ts.
      */
     async push(remote, src, dst, expected) {
+        this.gate?.assertOpen(`push ${src ? 'to' : 'a deletion of'} ${remote} ${dst}`);
         const lease = `--force-with-lease=${dst}:${expected ?? ''}`;
         return this.tryExec(['push', '--porcelain', lease, remote, `${src}:${dst}`]);
     }
@@ -35518,7 +35591,8 @@ function gitEnv(parent) {
  */
 async function openCheckout(checkout, remote) {
     const env = gitEnv(checkout.env);
-    const git = new GitCommandManager(checkout.workdir, checkout.log, env, checkout.runner ?? execGit);
+    const runner = checkout.runner ?? execGit;
+    const git = new GitCommandManager(checkout.workdir, checkout.log, env, runner, {}, checkout.gate);
     const [inside, remoteUrl] = await Promise.all([
         git.tryExec(['rev-parse', '--is-inside-work-tree']),
         remote === undefined ? undefined : git.remoteUrl(remote)
@@ -37221,6 +37295,7 @@ class VercelProvider {
             aliasError: d.aliasError ?? undefined,
             createdAt: Number(d.createdAt ?? d.created),
             buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+            readyAt: typeof d.ready === 'number' ? d.ready : undefined,
             target: typeof d.target === 'string' ? d.target : undefined
         };
     }
@@ -37236,6 +37311,7 @@ class VercelProvider {
                 : undefined,
             createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
             buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+            readyAt: typeof d.ready === 'number' ? d.ready : undefined,
             target: typeof d.target === 'string' ? d.target : undefined
         };
     }
@@ -37550,7 +37626,9 @@ const flagsPhase = {
             details: {
                 checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
                 wouldChange: planned(step.action, provider.description, caps, state),
-                liveDeployment: state.live?.id
+                liveDeployment: state.live?.id,
+                // A drill does not rebuild: the last production build's time stands in for the wait.
+                ...(step.action.redeploy ? buildEstimate(state.live) : {})
             }
         };
     }
@@ -37617,8 +37695,86 @@ async function converge(action, deps) {
         };
     }
 }
+/** `buildEstimateMs`: how long the live deployment took to build, when the provider says. */
+function buildEstimate(live) {
+    const started = live?.buildingAt ?? live?.createdAt;
+    if (live?.readyAt === undefined || started === undefined || live.readyAt < started)
+        return {};
+    return { buildEstimateMs: live.readyAt - started };
+}
+
+;// CONCATENATED MODULE: ./src/git/drill-range.ts
+/**
+ * A drill given no commits reverts (or resets past) the range the runbook names for drills:
+ * `last: N` (the branch's newest N commits) or `since: <tag>`. Resolved here to SHAs against the
+ * session's remote tip, so the revert/reset code sees exactly what a real run would be given.
+ */
+
+
+
+/** The action with `revert` (or `reset-to`) filled in from its drill range; others unchanged. */
+async function withDrillRange(s, action) {
+    const range = action.drillRange;
+    if (!range)
+        return action;
+    const base = 'last' in range ? await lastBase(s, range.last) : await sinceBase(s, range.since);
+    if (base === s.tip) {
+        throw new RollbackError(`git.drill: ${describeDrillRange(range)} of ${s.remote}/${s.branch} is empty`, 'name a range with at least one commit (e.g. git.drill.last: 5)');
+    }
+    if (action.strategy === 'reset')
+        return { ...action, resetTo: base };
+    return { ...action, revert: `${base}..${s.tip}` };
+}
+async function lastBase(s, count) {
+    const rev = `${s.tip}~${count}`;
+    const found = await deepenUntil(s, async () => (await s.git.revParse(rev)) !== undefined);
+    const base = found.ok ? await s.git.revParse(rev) : undefined;
+    if (base)
+        return base;
+    throw new RollbackError(`git.drill.last: ${s.remote}/${s.branch} has fewer than ${count + 1} commits`, 'lower git.drill.last so that the range leaves at least one commit');
+}
+async function sinceBase(s, tag) {
+    const local = 'refs/emergency-rollback/drill-since';
+    const fetched = await s.git.tryExec([
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        s.remote,
+        `+refs/tags/${tag}:${local}`
+    ]);
+    const base = fetched.exitCode === 0 ? await s.git.revParse(`${local}^{commit}`) : undefined;
+    if (!base) {
+        throw new RollbackError(`git.drill.since: tag "${tag}" does not exist on remote "${s.remote}"`, 'name a tag that exists on the remote (git push origin <tag>), or use git.drill.last');
+    }
+    const reached = await deepenUntil(s, () => s.git.isAncestor(base, s.tip));
+    if (reached.ok)
+        return base;
+    throw new RollbackError(`git.drill.since: tag "${tag}" is not on ${s.remote}/${s.branch}`, 'name a tag on the branch the drill rolls back, or use git.drill.last');
+}
+
+;// CONCATENATED MODULE: ./src/git/head.ts
+async function headPosition(git) {
+    const ref = await git.tryExec(['symbolic-ref', '--quiet', 'HEAD']);
+    const sha = await git.revParse('HEAD');
+    if (ref.exitCode === 0) {
+        const branch = ref.stdout.trim().replace(/^refs\/heads\//, '');
+        return { branch, sha };
+    }
+    return sha ? { sha } : undefined;
+}
+/** Puts HEAD back where `headPosition` found it (an unborn branch stays unborn). */
+async function restoreHead(git, at) {
+    if ('branch' in at && at.sha)
+        await git.exec(['switch', '--quiet', '--discard-changes', at.branch]);
+    else if ('branch' in at)
+        await git.exec(['symbolic-ref', 'HEAD', `refs/heads/${at.branch}`]);
+    else
+        await git.checkoutDetached(at.sha);
+}
 
 ;// CONCATENATED MODULE: ./src/phases/git.ts
+
+
 
 
 
@@ -37693,23 +37849,35 @@ async function runGit(step, deps, checked) {
 }
 async function drillGit(step, deps, checked) {
     return withStepSession(step, deps.checkout, async (s) => {
-        const resolved = await resolve(s, step.action, deps.log, checked?.fetch);
-        const prepared = await prepare(s, step.action, resolved, deps.run.label);
-        // Not under refs/heads: a scratch branch would start push workflows and preview builds.
-        const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`;
-        await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst: scratch, expected: null });
-        const target = { remote: s.remote, dst: scratch, expected: prepared.head };
-        if (!(await deleteWithLease(s.git, target)))
-            deps.log.warn(`could not delete drill branch ${scratch}`);
-        return {
-            status: 'succeeded',
-            changed: [
-                `drill: built ${revert_short(prepared.head)} from ${revert_short(s.tip)}, pushed it to ${scratch} and deleted it`,
-                ...describeResolved(resolved, s, step.action)
-            ],
-            details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
-        };
+        const found = await headPosition(s.git);
+        try {
+            return await drillOnScratchRef(s, step.action, deps, checked);
+        }
+        finally {
+            // The checkout stays where the drill found it, whatever happened.
+            if (found)
+                await restoreHead(s.git, found);
+        }
     });
+}
+async function drillOnScratchRef(s, given, deps, checked) {
+    const action = await withDrillRange(s, given);
+    const resolved = await resolve(s, action, deps.log, checked?.fetch);
+    const prepared = await prepare(s, action, resolved, deps.run.label);
+    // Not under refs/heads: a scratch branch would start push workflows and preview builds.
+    const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`;
+    await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst: scratch, expected: null });
+    const target = { remote: s.remote, dst: scratch, expected: prepared.head };
+    if (!(await deleteWithLease(s.git, target)))
+        deps.log.warn(`could not delete drill branch ${scratch}`);
+    return {
+        status: 'succeeded',
+        changed: [
+            `drill: built ${revert_short(prepared.head)} from ${revert_short(s.tip)}, pushed it to ${scratch} and deleted it`,
+            ...describeResolved(resolved, s, action)
+        ],
+        details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
+    };
 }
 async function skipped(step, deps) {
     deps.log.warn(`git: skipped, ${step.action.skip}`);
@@ -37729,9 +37897,11 @@ const gitPhase = {
                 { id: 'git', phase: 'git', title, changes: [], mutates: false, stage: 'main', action }
             ];
         }
-        const title = action.strategy === 'reset'
-            ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
-            : `revert ${action.revert ?? '?'} on ${action.branch}`;
+        const title = action.drillRange
+            ? `drill: ${action.strategy} ${describeDrillRange(action.drillRange)} of ${action.branch} on a scratch ref`
+            : action.strategy === 'reset'
+                ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
+                : `revert ${action.revert ?? '?'} on ${action.branch}`;
         return [
             {
                 id: 'git',
@@ -37752,9 +37922,10 @@ const gitPhase = {
                 continue;
             const note = await withStepSession(step, deps.checkout, async (s) => {
                 await requireClean(s);
-                const resolved = await resolve(s, step.action, deps.log);
+                const action = await withDrillRange(s, step.action);
+                const resolved = await resolve(s, action, deps.log);
                 checked.set(step.id, { tip: s.tip, fetch: fetchStats(resolved) });
-                const tried = await trial(s, step.action, resolved, {
+                const tried = await trial(s, action, resolved, {
                     tempDir: deps.checkout.tempDir,
                     label: deps.run.label
                 });
@@ -37763,7 +37934,7 @@ const gitPhase = {
                     : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`;
                 return {
                     stepId: step.id,
-                    changes: [...describeResolved(resolved, s, step.action), outcome],
+                    changes: [...describeResolved(resolved, s, action), outcome],
                     details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
                 };
             });
@@ -38437,6 +38608,8 @@ const statusMarker = (run) => `<!-- emergency-rollback:${run.request.runId} -->`
  * the run's URL has no attempt number). A re-run of failed jobs finds it; a new run does not.
  */
 const incidentMarker = (run) => `<!-- emergency-rollback-incident:${encodeURIComponent(run.runbookName)}:${encodeURIComponent(run.runUrl ?? run.request.runId)} -->`;
+/** Marks the one tracking issue of a runbook's drills (found again by it every week). */
+const drillMarker = (run) => `<!-- emergency-rollback-drill:${encodeURIComponent(run.runbookName)} -->`;
 function header(run, headline) {
     const r = run.request;
     const facts = [
@@ -38478,6 +38651,8 @@ async function statusComment(n) {
         await attempt(n, `status comment ${existing} updated`, async () => {
             await client.updateComment(existing, n.body);
         });
+    else if (n.update)
+        n.skipped.push('status comment: none was posted when the run began');
     else if (issue === undefined)
         n.skipped.push('status comment: the run was not triggered from an issue or PR');
     else
@@ -38529,7 +38704,38 @@ async function incidentIssue(n) {
             return `incident issue #${open.number} (opened by an earlier attempt) updated`;
     });
 }
+/**
+ * A drill's result on the runbook's one tracking issue: created by the first drill, then each drill
+ * comments and replaces the body's latest result; a failed drill reopens it (a closed issue found
+ * by its marker is reused, never duplicated).
+ */
+async function drillIssue(n) {
+    const config = n.action.config['drill-issue'];
+    const { closing, client } = n;
+    if (!closing || !config || n.deps.run.mode !== 'drill')
+        return;
+    if (!client)
+        return void n.skipped.push(`drill issue: ${n.deps.github.unavailable()}`);
+    await attempt(n, 'drill issue', () => postDrillResult(n, client, config.labels, closing));
+}
+async function postDrillResult(n, client, labels, closing) {
+    const run = n.deps.run;
+    const marker = drillMarker(run);
+    const result = `${header(run, closing.headline)}\n${n.summary || '(no report)'}`;
+    const body = fit(n.clean(`${marker}\nThe rollback drill of **${run.runbookName}** reports here: each drill adds a comment and replaces the latest result below; a failed drill reopens this issue.\n\n## Latest result\n\n${result}`));
+    const found = await client.findIssue(labels, i => i.body?.includes(marker) ?? false, 'all');
+    if (!found) {
+        const title = n.clean(`Rollback drill: ${run.runbookName}`);
+        const issue = await client.createIssue({ title, body, labels });
+        return `drill issue #${issue.number} created`;
+    }
+    const reopen = closing.failed && found.state === 'closed';
+    await client.updateIssue(found.number, { body, ...(reopen ? { state: 'open' } : {}) });
+    await client.createComment(found.number, fit(n.clean(result)));
+    return `drill issue #${found.number} updated${reopen ? ' and reopened' : ''}`;
+}
 async function postWebhook(deps, url, text) {
+    deps.webhook.gate?.assertMayNotify('post to the webhook');
     // Retried on 429/5xx after Retry-After (real time); the URL (a secret) stays out of messages.
     await postJson(url, { text }, { fetch: deps.fetch, timeoutMs: 15_000 });
 }
@@ -38539,7 +38745,8 @@ async function webhook(n, url) {
     if (n.deps.run.mode === 'drill')
         return void n.skipped.push('webhook: not posted in a drill (variable is set)');
     const { run } = n.deps;
-    const said = n.closing ? n.closing.text : n.action.config.messages.initiated;
+    const initiated = n.action.config.messages.initiated;
+    const said = n.update ? `${initiated}, ${n.update}` : n.closing ? n.closing.text : initiated;
     const incident = n.outputs['incident-issue'];
     const text = n.clean(`${tag(run, n.action)}${said}: ${run.runbookName} (severity ${run.request.severity})${run.runUrl ? ` ${run.runUrl}` : ''}${incident ? ` incident: ${incident}` : ''}`);
     await attempt(n, 'webhook posted', () => postWebhook(n.deps, url, text));
@@ -38552,7 +38759,8 @@ async function webhook(n, url) {
  * issue, or a comment on it when a re-run of the same workflow run finds it open, webhook).
  * What cannot be done for lack of a GitHub target/token is skipped and said so;
  * a failed notification only warns: it never stops a rollback. Every body is redacted.
- * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
+ * A drill posts the status comment (marked as a drill) and, with `drill-issue`, its result on the
+ * runbook's one drill tracking issue; no incident issue, no webhook.
  */
 
 
@@ -38570,19 +38778,24 @@ function webhookUrl(deps) {
         throw new RollbackError(`${name} does not hold an http(s) URL`, `Set ${name} to the webhook URL (e.g. a Slack incoming webhook).`);
     return url;
 }
-function begin(step, deps) {
+function begin(step, deps, update) {
     const { action } = step;
     const clean = (text) => deps.redactor.redact(text);
-    const closing = action.kind === 'closing' ? closingMessage(action, deps.run, deps.progress.failed) : undefined;
+    const closing = action.kind === 'closing' && !update
+        ? closingMessage(action, deps.run, deps.progress.failed)
+        : undefined;
     const headline = closing
         ? closing.headline
-        : `🚨 ${tag(deps.run, action)}${action.config.messages.initiated}`;
+        : update
+            ? `⏳ ${tag(deps.run, action)}${action.config.messages.initiated}: ${update}`
+            : `🚨 ${tag(deps.run, action)}${action.config.messages.initiated}`;
     const summary = closing ? deps.progress.summary() : '';
     return {
         action,
         deps,
         client: deps.github.client(),
         closing,
+        update,
         body: fit(clean(`${header(deps.run, headline)}${summary ? `\n${summary}\n` : ''}`)),
         summary,
         clean,
@@ -38598,6 +38811,7 @@ async function notify(step, deps) {
     // In this order: the webhook names the incident issue opened just before.
     await statusComment(n);
     await incidentIssue(n);
+    await drillIssue(n);
     await webhook(n, url);
     const { done, skipped, problems, outputs } = n;
     const details = { done, skipped, ...(problems.length ? { problems } : {}) };
@@ -38616,6 +38830,18 @@ async function notify(step, deps) {
         };
     return { status: done.length === 0 ? 'skipped' : 'succeeded', changed: done, outputs, details };
 }
+/** The status comment and the webhook hear where a long run is (the closing step says the end). */
+async function stillRunning(steps, deps, status) {
+    const step = steps.find(s => s.action.kind === 'initiated') ?? steps[0];
+    if (!step)
+        return;
+    const update = `still running: ${status.step || 'between steps'}, ${status.minutes} minutes so far`;
+    const n = begin(step, deps, update);
+    await statusComment(n);
+    await webhook(n, deps.webhook.url);
+    for (const problem of n.problems)
+        deps.log.warn(`status update: ${problem}`);
+}
 const notifyPhase = {
     phase: 'notify',
     needs: ['github', 'webhook', 'fetch', 'redactor', 'log', 'run', 'progress'],
@@ -38631,8 +38857,11 @@ const notifyPhase = {
         ].filter(Boolean);
         const closingChannels = [
             ...channels,
-            config['incident-issue']
+            config['incident-issue'] && request.command !== 'drill'
                 ? `incident issue [${config['incident-issue'].labels.join(', ')}]`
+                : undefined,
+            config['drill-issue'] && request.command === 'drill'
+                ? `drill tracking issue [${config['drill-issue'].labels.join(', ')}]`
                 : undefined
         ].filter(Boolean);
         return [
@@ -38661,7 +38890,8 @@ const notifyPhase = {
         webhookUrl(deps);
         for (const step of steps) {
             const { config } = step.action;
-            if (!deps.github.client() && (config['status-comment'] || config['incident-issue']))
+            const wantsGitHub = config['status-comment'] || config['incident-issue'] || config['drill-issue'];
+            if (!deps.github.client() && wantsGitHub)
                 notes.push({
                     stepId: step.id,
                     details: { willSkip: `GitHub comment/issue: ${deps.github.unavailable()}` }
@@ -38670,7 +38900,8 @@ const notifyPhase = {
         return { notes };
     },
     run: notify,
-    drill: notify
+    drill: notify,
+    stillRunning
 };
 
 ;// CONCATENATED MODULE: ./src/phases/schema.ts
@@ -38889,6 +39120,7 @@ class GitHubClient {
         return { owner: this.options.owner, repo: this.options.repo };
     }
     async call(what, fn) {
+        this.askGate(what);
         const octokit = await this.octokit();
         try {
             return (await fn(octokit)).data;
@@ -38896,6 +39128,16 @@ class GitHubClient {
         catch (err) {
             throw toApiError(what, err);
         }
+    }
+    /** Comments, issues and reactions are notices (allowed after a failed preflight); the rest are changes. */
+    askGate(what) {
+        const gate = this.options.gate;
+        if (!gate || /^GET /.test(what))
+            return;
+        if (/^(POST|PATCH) issues\b/.test(what))
+            gate.assertMayNotify(`send ${what} to GitHub`);
+        else
+            gate.assertOpen(`send ${what} to GitHub`);
     }
     /** Any REST call, `path` relative to the API root (with its query string). */
     request(method, path, body) {
@@ -38920,12 +39162,16 @@ class GitHubClient {
      * The first open issue (newest first) carrying every one of `labels` that `match` accepts,
      * pull requests left out. Reads page after page until found, at most MAX_ISSUE_PAGES.
      */
-    async findOpenIssue(labels, match) {
+    findOpenIssue(labels, match) {
+        return this.findIssue(labels, match, 'open');
+    }
+    /** As findOpenIssue, among open and closed issues (`state: 'all'`) or only closed ones. */
+    async findIssue(labels, match, state) {
         const what = 'GET issues';
         const octokit = await this.octokit();
         const pages = octokit.paginate.iterator(octokit.rest.issues.listForRepo, {
             ...this.repoArgs,
-            state: 'open',
+            state,
             per_page: 100,
             ...(labels.length > 0 ? { labels: labels.join(',') } : {})
         });
@@ -39098,7 +39344,7 @@ function createHostingProvider(source, overrides = {}) {
 
 const validate = validate20;
 /* harmony default export */ const validate_generated = ((/* unused pure expression or super */ null && (validate20)));
-const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
+const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" }, "drill": { "description": "What a drill reverts when no commits are given: the drill then exercises git for real, on a scratch ref.", "anyOf": [{ "type": "object", "properties": { "last": { "type": "integer", "minimum": 1, "maximum": 100 } }, "required": ["last"], "additionalProperties": false, "description": "Revert the last N commits of the branch." }, { "type": "object", "properties": { "since": { "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["since"], "additionalProperties": false, "description": "Revert every commit of the branch after this tag (or ref)." }] } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "drill-issue": { "description": "One tracking issue for this runbook's drills: created once, then a comment and the latest result each drill, reopened when a drill fails.", "type": "object", "properties": { "labels": { "default": ["rollback-drill"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = ((s) => { let n = 0; for (const _ of s)
     n++; return n; });
@@ -41421,7 +41667,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                 data87["backup-ref-prefix"] = "refs/rollback/backup";
             }
             for (const key20 in data87) {
-                if (!((((((((key20 === "remote") || (key20 === "branch")) || (key20 === "strategy")) || (key20 === "revert")) || (key20 === "reset-to")) || (key20 === "revert-mode")) || (key20 === "mainline")) || (key20 === "backup-ref-prefix"))) {
+                if (!(func1.call(schema31.properties.git.properties, key20))) {
                     const err183 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
                         vErrors = [err183];
@@ -41576,47 +41822,38 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 errors++;
             }
-        }
-        else {
-            const err197 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err197];
-            }
-            else {
-                vErrors.push(err197);
-            }
-            errors++;
-        }
-    }
-    if (data.schema !== undefined) {
-        let data96 = data.schema;
-        if (Array.isArray(data96)) {
-            const len8 = data96.length;
-            for (let i8 = 0; i8 < len8; i8++) {
-                let data97 = data96[i8];
-                if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
-                    if (data97.key === undefined) {
-                        data97.key = "id";
-                    }
-                    if (data97["drop-columns"] === undefined) {
-                        data97["drop-columns"] = [];
-                    }
-                    if (data97["drop-indexes"] === undefined) {
-                        data97["drop-indexes"] = [];
-                    }
-                    if (data97.table === undefined) {
-                        const err198 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
+            if (data87.drill !== undefined) {
+                let data96 = data87.drill;
+                const _errs224 = errors;
+                let valid41 = false;
+                const _errs225 = errors;
+                if (data96 && typeof data96 == "object" && !Array.isArray(data96)) {
+                    if (data96.last === undefined) {
+                        const err197 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/0/required", keyword: "required", params: { missingProperty: "last" }, message: "must have required property '" + "last" + "'" };
                         if (vErrors === null) {
-                            vErrors = [err198];
+                            vErrors = [err197];
                         }
                         else {
-                            vErrors.push(err198);
+                            vErrors.push(err197);
                         }
                         errors++;
                     }
-                    for (const key21 in data97) {
-                        if (!(((((key21 === "table") || (key21 === "key")) || (key21 === "drop-columns")) || (key21 === "drop-indexes")) || (key21 === "backup-table"))) {
-                            const err199 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties" };
+                    for (const key21 in data96) {
+                        if (!(key21 === "last")) {
+                            const err198 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err198];
+                            }
+                            else {
+                                vErrors.push(err198);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data96.last !== undefined) {
+                        let data97 = data96.last;
+                        if (!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))) {
+                            const err199 = { instancePath: instancePath + "/git/drill/last", schemaPath: "#/properties/git/properties/drill/anyOf/0/properties/last/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                             if (vErrors === null) {
                                 vErrors = [err199];
                             }
@@ -41625,12 +41862,9 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                    }
-                    if (data97.table !== undefined) {
-                        let data98 = data97.table;
-                        if (typeof data98 === "string") {
-                            if (!pattern22.test(data98)) {
-                                const err200 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                        if ((typeof data97 == "number") && (isFinite(data97))) {
+                            if (data97 > 100 || isNaN(data97)) {
+                                const err200 = { instancePath: instancePath + "/git/drill/last", schemaPath: "#/properties/git/properties/drill/anyOf/0/properties/last/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100" };
                                 if (vErrors === null) {
                                     vErrors = [err200];
                                 }
@@ -41639,33 +41873,38 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                                 errors++;
                             }
-                        }
-                        else {
-                            const err201 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err201];
+                            if (data97 < 1 || isNaN(data97)) {
+                                const err201 = { instancePath: instancePath + "/git/drill/last", schemaPath: "#/properties/git/properties/drill/anyOf/0/properties/last/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
+                                if (vErrors === null) {
+                                    vErrors = [err201];
+                                }
+                                else {
+                                    vErrors.push(err201);
+                                }
+                                errors++;
                             }
-                            else {
-                                vErrors.push(err201);
-                            }
-                            errors++;
                         }
                     }
-                    let data99 = data97.key;
-                    if (typeof data99 === "string") {
-                        if (!pattern22.test(data99)) {
-                            const err202 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                            if (vErrors === null) {
-                                vErrors = [err202];
-                            }
-                            else {
-                                vErrors.push(err202);
-                            }
-                            errors++;
-                        }
+                }
+                else {
+                    const err202 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err202];
                     }
                     else {
-                        const err203 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        vErrors.push(err202);
+                    }
+                    errors++;
+                }
+                var _valid0 = _errs225 === errors;
+                valid41 = valid41 || _valid0;
+                if (_valid0) {
+                    var props1 = true;
+                }
+                const _errs230 = errors;
+                if (data96 && typeof data96 == "object" && !Array.isArray(data96)) {
+                    if (data96.since === undefined) {
+                        const err203 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/1/required", keyword: "required", params: { missingProperty: "since" }, message: "must have required property '" + "since" + "'" };
                         if (vErrors === null) {
                             vErrors = [err203];
                         }
@@ -41674,25 +41913,23 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                    let data100 = data97["drop-columns"];
-                    if (Array.isArray(data100)) {
-                        const len9 = data100.length;
-                        for (let i9 = 0; i9 < len9; i9++) {
-                            let data101 = data100[i9];
-                            if (typeof data101 === "string") {
-                                if (!pattern22.test(data101)) {
-                                    const err204 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err204];
-                                    }
-                                    else {
-                                        vErrors.push(err204);
-                                    }
-                                    errors++;
-                                }
+                    for (const key22 in data96) {
+                        if (!(key22 === "since")) {
+                            const err204 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err204];
                             }
                             else {
-                                const err205 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                vErrors.push(err204);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data96.since !== undefined) {
+                        let data98 = data96.since;
+                        if (typeof data98 === "string") {
+                            if (!pattern11.test(data98)) {
+                                const err205 = { instancePath: instancePath + "/git/drill/since", schemaPath: "#/properties/git/properties/drill/anyOf/1/properties/since/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err205];
                                 }
@@ -41702,72 +41939,98 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                    }
-                    else {
-                        const err206 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns", schemaPath: "#/properties/schema/items/properties/drop-columns/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err206];
-                        }
                         else {
-                            vErrors.push(err206);
-                        }
-                        errors++;
-                    }
-                    let data102 = data97["drop-indexes"];
-                    if (Array.isArray(data102)) {
-                        const len10 = data102.length;
-                        for (let i10 = 0; i10 < len10; i10++) {
-                            let data103 = data102[i10];
-                            if (typeof data103 === "string") {
-                                if (!pattern22.test(data103)) {
-                                    const err207 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err207];
-                                    }
-                                    else {
-                                        vErrors.push(err207);
-                                    }
-                                    errors++;
-                                }
+                            const err206 = { instancePath: instancePath + "/git/drill/since", schemaPath: "#/properties/git/properties/drill/anyOf/1/properties/since/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err206];
                             }
                             else {
-                                const err208 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err208];
-                                }
-                                else {
-                                    vErrors.push(err208);
-                                }
-                                errors++;
+                                vErrors.push(err206);
                             }
+                            errors++;
                         }
                     }
+                }
+                else {
+                    const err207 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err207];
+                    }
                     else {
-                        const err209 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes", schemaPath: "#/properties/schema/items/properties/drop-indexes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err209];
+                        vErrors.push(err207);
+                    }
+                    errors++;
+                }
+                var _valid0 = _errs230 === errors;
+                valid41 = valid41 || _valid0;
+                if (_valid0) {
+                    if (props1 !== true) {
+                        props1 = true;
+                    }
+                }
+                if (!valid41) {
+                    const err208 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
+                    if (vErrors === null) {
+                        vErrors = [err208];
+                    }
+                    else {
+                        vErrors.push(err208);
+                    }
+                    errors++;
+                }
+                else {
+                    errors = _errs224;
+                    if (vErrors !== null) {
+                        if (_errs224) {
+                            vErrors.length = _errs224;
                         }
                         else {
-                            vErrors.push(err209);
+                            vErrors = null;
+                        }
+                    }
+                }
+            }
+        }
+        else {
+            const err209 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err209];
+            }
+            else {
+                vErrors.push(err209);
+            }
+            errors++;
+        }
+    }
+    if (data.schema !== undefined) {
+        let data99 = data.schema;
+        if (Array.isArray(data99)) {
+            const len8 = data99.length;
+            for (let i8 = 0; i8 < len8; i8++) {
+                let data100 = data99[i8];
+                if (data100 && typeof data100 == "object" && !Array.isArray(data100)) {
+                    if (data100.key === undefined) {
+                        data100.key = "id";
+                    }
+                    if (data100["drop-columns"] === undefined) {
+                        data100["drop-columns"] = [];
+                    }
+                    if (data100["drop-indexes"] === undefined) {
+                        data100["drop-indexes"] = [];
+                    }
+                    if (data100.table === undefined) {
+                        const err210 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err210];
+                        }
+                        else {
+                            vErrors.push(err210);
                         }
                         errors++;
                     }
-                    if (data97["backup-table"] !== undefined) {
-                        let data104 = data97["backup-table"];
-                        if (typeof data104 === "string") {
-                            if (!pattern22.test(data104)) {
-                                const err210 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err210];
-                                }
-                                else {
-                                    vErrors.push(err210);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err211 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    for (const key23 in data100) {
+                        if (!(((((key23 === "table") || (key23 === "key")) || (key23 === "drop-columns")) || (key23 === "drop-indexes")) || (key23 === "backup-table"))) {
+                            const err211 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
                                 vErrors = [err211];
                             }
@@ -41777,55 +42040,46 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             errors++;
                         }
                     }
-                }
-                else {
-                    const err212 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err212];
-                    }
-                    else {
-                        vErrors.push(err212);
-                    }
-                    errors++;
-                }
-            }
-        }
-        else {
-            const err213 = { instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-            if (vErrors === null) {
-                vErrors = [err213];
-            }
-            else {
-                vErrors.push(err213);
-            }
-            errors++;
-        }
-    }
-    if (data.integrity !== undefined) {
-        let data105 = data.integrity;
-        if (Array.isArray(data105)) {
-            const len11 = data105.length;
-            for (let i11 = 0; i11 < len11; i11++) {
-                let data106 = data105[i11];
-                if (data106 && typeof data106 == "object" && !Array.isArray(data106)) {
-                    if (data106.when === undefined) {
-                        data106.when = ["before", "after"];
-                    }
-                    if (data106["on-fail"] === undefined) {
-                        data106["on-fail"] = "fail";
-                    }
-                    if (data106.name === undefined) {
-                        const err214 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err214];
+                    if (data100.table !== undefined) {
+                        let data101 = data100.table;
+                        if (typeof data101 === "string") {
+                            if (!pattern22.test(data101)) {
+                                const err212 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err212];
+                                }
+                                else {
+                                    vErrors.push(err212);
+                                }
+                                errors++;
+                            }
                         }
                         else {
-                            vErrors.push(err214);
+                            const err213 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err213];
+                            }
+                            else {
+                                vErrors.push(err213);
+                            }
+                            errors++;
                         }
-                        errors++;
                     }
-                    if (data106.sql === undefined) {
-                        const err215 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                    let data102 = data100.key;
+                    if (typeof data102 === "string") {
+                        if (!pattern22.test(data102)) {
+                            const err214 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                            if (vErrors === null) {
+                                vErrors = [err214];
+                            }
+                            else {
+                                vErrors.push(err214);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err215 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                         if (vErrors === null) {
                             vErrors = [err215];
                         }
@@ -41834,58 +42088,64 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                    if (data106.expect === undefined) {
-                        const err216 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "expect" }, message: "must have required property '" + "expect" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err216];
-                        }
-                        else {
-                            vErrors.push(err216);
-                        }
-                        errors++;
-                    }
-                    for (const key22 in data106) {
-                        if (!(((((key22 === "name") || (key22 === "sql")) || (key22 === "expect")) || (key22 === "when")) || (key22 === "on-fail"))) {
-                            const err217 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err217];
+                    let data103 = data100["drop-columns"];
+                    if (Array.isArray(data103)) {
+                        const len9 = data103.length;
+                        for (let i9 = 0; i9 < len9; i9++) {
+                            let data104 = data103[i9];
+                            if (typeof data104 === "string") {
+                                if (!pattern22.test(data104)) {
+                                    const err216 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err216];
+                                    }
+                                    else {
+                                        vErrors.push(err216);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err217);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data106.name !== undefined) {
-                        let data107 = data106.name;
-                        if (typeof data107 === "string") {
-                            if (func2(data107) < 1) {
-                                const err218 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                const err217 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
-                                    vErrors = [err218];
+                                    vErrors = [err217];
                                 }
                                 else {
-                                    vErrors.push(err218);
+                                    vErrors.push(err217);
                                 }
                                 errors++;
                             }
                         }
+                    }
+                    else {
+                        const err218 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns", schemaPath: "#/properties/schema/items/properties/drop-columns/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err218];
+                        }
                         else {
-                            const err219 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err219];
+                            vErrors.push(err218);
+                        }
+                        errors++;
+                    }
+                    let data105 = data100["drop-indexes"];
+                    if (Array.isArray(data105)) {
+                        const len10 = data105.length;
+                        for (let i10 = 0; i10 < len10; i10++) {
+                            let data106 = data105[i10];
+                            if (typeof data106 === "string") {
+                                if (!pattern22.test(data106)) {
+                                    const err219 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err219];
+                                    }
+                                    else {
+                                        vErrors.push(err219);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err219);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data106.sql !== undefined) {
-                        let data108 = data106.sql;
-                        if (typeof data108 === "string") {
-                            if (func2(data108) < 1) {
-                                const err220 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                const err220 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err220];
                                 }
@@ -41895,131 +42155,137 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
+                    }
+                    else {
+                        const err221 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes", schemaPath: "#/properties/schema/items/properties/drop-indexes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err221];
+                        }
                         else {
-                            const err221 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            vErrors.push(err221);
+                        }
+                        errors++;
+                    }
+                    if (data100["backup-table"] !== undefined) {
+                        let data107 = data100["backup-table"];
+                        if (typeof data107 === "string") {
+                            if (!pattern22.test(data107)) {
+                                const err222 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err222];
+                                }
+                                else {
+                                    vErrors.push(err222);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err223 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
-                                vErrors = [err221];
+                                vErrors = [err223];
                             }
                             else {
-                                vErrors.push(err221);
+                                vErrors.push(err223);
                             }
                             errors++;
                         }
                     }
-                    if (data106.expect !== undefined) {
-                        let data109 = data106.expect;
-                        if (data109 && typeof data109 == "object" && !Array.isArray(data109)) {
-                            for (const key23 in data109) {
-                                if (!(((key23 === "rows") || (key23 === "max-rows")) || (key23 === "value"))) {
-                                    const err222 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties" };
-                                    if (vErrors === null) {
-                                        vErrors = [err222];
-                                    }
-                                    else {
-                                        vErrors.push(err222);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            if (data109.rows !== undefined) {
-                                let data110 = data109.rows;
-                                if (!(((typeof data110 == "number") && (!(data110 % 1) && !isNaN(data110))) && (isFinite(data110)))) {
-                                    const err223 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                                    if (vErrors === null) {
-                                        vErrors = [err223];
-                                    }
-                                    else {
-                                        vErrors.push(err223);
-                                    }
-                                    errors++;
-                                }
-                                if ((typeof data110 == "number") && (isFinite(data110))) {
-                                    if (data110 > 9007199254740991 || isNaN(data110)) {
-                                        const err224 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                                        if (vErrors === null) {
-                                            vErrors = [err224];
-                                        }
-                                        else {
-                                            vErrors.push(err224);
-                                        }
-                                        errors++;
-                                    }
-                                    if (data110 < 0 || isNaN(data110)) {
-                                        const err225 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                                        if (vErrors === null) {
-                                            vErrors = [err225];
-                                        }
-                                        else {
-                                            vErrors.push(err225);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                            }
-                            if (data109["max-rows"] !== undefined) {
-                                let data111 = data109["max-rows"];
-                                if (!(((typeof data111 == "number") && (!(data111 % 1) && !isNaN(data111))) && (isFinite(data111)))) {
-                                    const err226 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                                    if (vErrors === null) {
-                                        vErrors = [err226];
-                                    }
-                                    else {
-                                        vErrors.push(err226);
-                                    }
-                                    errors++;
-                                }
-                                if ((typeof data111 == "number") && (isFinite(data111))) {
-                                    if (data111 > 9007199254740991 || isNaN(data111)) {
-                                        const err227 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                                        if (vErrors === null) {
-                                            vErrors = [err227];
-                                        }
-                                        else {
-                                            vErrors.push(err227);
-                                        }
-                                        errors++;
-                                    }
-                                    if (data111 < 0 || isNaN(data111)) {
-                                        const err228 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                                        if (vErrors === null) {
-                                            vErrors = [err228];
-                                        }
-                                        else {
-                                            vErrors.push(err228);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                            }
-                            if (data109.value !== undefined) {
-                                let data112 = data109.value;
-                                if (((typeof data112 !== "string") && (!((typeof data112 == "number") && (isFinite(data112))))) && (typeof data112 !== "boolean")) {
-                                    const err229 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/value", schemaPath: "#/properties/integrity/items/properties/expect/properties/value/type", keyword: "type", params: { type: schema31.properties.integrity.items.properties.expect.properties.value.type }, message: "must be string,number,boolean" };
-                                    if (vErrors === null) {
-                                        vErrors = [err229];
-                                    }
-                                    else {
-                                        vErrors.push(err229);
-                                    }
-                                    errors++;
-                                }
-                            }
+                }
+                else {
+                    const err224 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err224];
+                    }
+                    else {
+                        vErrors.push(err224);
+                    }
+                    errors++;
+                }
+            }
+        }
+        else {
+            const err225 = { instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+            if (vErrors === null) {
+                vErrors = [err225];
+            }
+            else {
+                vErrors.push(err225);
+            }
+            errors++;
+        }
+    }
+    if (data.integrity !== undefined) {
+        let data108 = data.integrity;
+        if (Array.isArray(data108)) {
+            const len11 = data108.length;
+            for (let i11 = 0; i11 < len11; i11++) {
+                let data109 = data108[i11];
+                if (data109 && typeof data109 == "object" && !Array.isArray(data109)) {
+                    if (data109.when === undefined) {
+                        data109.when = ["before", "after"];
+                    }
+                    if (data109["on-fail"] === undefined) {
+                        data109["on-fail"] = "fail";
+                    }
+                    if (data109.name === undefined) {
+                        const err226 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err226];
                         }
                         else {
-                            const err230 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                            vErrors.push(err226);
+                        }
+                        errors++;
+                    }
+                    if (data109.sql === undefined) {
+                        const err227 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err227];
+                        }
+                        else {
+                            vErrors.push(err227);
+                        }
+                        errors++;
+                    }
+                    if (data109.expect === undefined) {
+                        const err228 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "expect" }, message: "must have required property '" + "expect" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err228];
+                        }
+                        else {
+                            vErrors.push(err228);
+                        }
+                        errors++;
+                    }
+                    for (const key24 in data109) {
+                        if (!(((((key24 === "name") || (key24 === "sql")) || (key24 === "expect")) || (key24 === "when")) || (key24 === "on-fail"))) {
+                            const err229 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
-                                vErrors = [err230];
+                                vErrors = [err229];
                             }
                             else {
-                                vErrors.push(err230);
+                                vErrors.push(err229);
                             }
                             errors++;
                         }
                     }
-                    let data113 = data106.when;
-                    if (Array.isArray(data113)) {
-                        if (data113.length < 1) {
-                            const err231 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
+                    if (data109.name !== undefined) {
+                        let data110 = data109.name;
+                        if (typeof data110 === "string") {
+                            if (func2(data110) < 1) {
+                                const err230 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (vErrors === null) {
+                                    vErrors = [err230];
+                                }
+                                else {
+                                    vErrors.push(err230);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err231 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
                                 vErrors = [err231];
                             }
@@ -42028,11 +42294,12 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        const len12 = data113.length;
-                        for (let i12 = 0; i12 < len12; i12++) {
-                            let data114 = data113[i12];
-                            if (typeof data114 !== "string") {
-                                const err232 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    }
+                    if (data109.sql !== undefined) {
+                        let data111 = data109.sql;
+                        if (typeof data111 === "string") {
+                            if (func2(data111) < 1) {
+                                const err232 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                                 if (vErrors === null) {
                                     vErrors = [err232];
                                 }
@@ -42041,141 +42308,132 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                                 errors++;
                             }
-                            if (!((data114 === "before") || (data114 === "after"))) {
-                                const err233 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties.when.items.enum }, message: "must be equal to one of the allowed values" };
-                                if (vErrors === null) {
-                                    vErrors = [err233];
-                                }
-                                else {
-                                    vErrors.push(err233);
-                                }
-                                errors++;
-                            }
-                        }
-                    }
-                    else {
-                        const err234 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err234];
                         }
                         else {
-                            vErrors.push(err234);
-                        }
-                        errors++;
-                    }
-                    let data115 = data106["on-fail"];
-                    if (typeof data115 !== "string") {
-                        const err235 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err235];
-                        }
-                        else {
-                            vErrors.push(err235);
-                        }
-                        errors++;
-                    }
-                    if (!((data115 === "fail") || (data115 === "warn"))) {
-                        const err236 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties["on-fail"].enum }, message: "must be equal to one of the allowed values" };
-                        if (vErrors === null) {
-                            vErrors = [err236];
-                        }
-                        else {
-                            vErrors.push(err236);
-                        }
-                        errors++;
-                    }
-                }
-                else {
-                    const err237 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err237];
-                    }
-                    else {
-                        vErrors.push(err237);
-                    }
-                    errors++;
-                }
-            }
-        }
-        else {
-            const err238 = { instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-            if (vErrors === null) {
-                vErrors = [err238];
-            }
-            else {
-                vErrors.push(err238);
-            }
-            errors++;
-        }
-    }
-    if (data.files !== undefined) {
-        let data116 = data.files;
-        if (data116 && typeof data116 == "object" && !Array.isArray(data116)) {
-            if (data116.protect === undefined) {
-                data116.protect = [];
-            }
-            if (data116.remove === undefined) {
-                data116.remove = [];
-            }
-            for (const key24 in data116) {
-                if (!((key24 === "protect") || (key24 === "remove"))) {
-                    const err239 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err239];
-                    }
-                    else {
-                        vErrors.push(err239);
-                    }
-                    errors++;
-                }
-            }
-            let data117 = data116.protect;
-            if (Array.isArray(data117)) {
-                const len13 = data117.length;
-                for (let i13 = 0; i13 < len13; i13++) {
-                    let data118 = data117[i13];
-                    if (typeof data118 === "string") {
-                        if (func2(data118) < 1) {
-                            const err240 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                            const err233 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
-                                vErrors = [err240];
+                                vErrors = [err233];
                             }
                             else {
-                                vErrors.push(err240);
+                                vErrors.push(err233);
                             }
                             errors++;
                         }
                     }
-                    else {
-                        const err241 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err241];
+                    if (data109.expect !== undefined) {
+                        let data112 = data109.expect;
+                        if (data112 && typeof data112 == "object" && !Array.isArray(data112)) {
+                            for (const key25 in data112) {
+                                if (!(((key25 === "rows") || (key25 === "max-rows")) || (key25 === "value"))) {
+                                    const err234 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties" };
+                                    if (vErrors === null) {
+                                        vErrors = [err234];
+                                    }
+                                    else {
+                                        vErrors.push(err234);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            if (data112.rows !== undefined) {
+                                let data113 = data112.rows;
+                                if (!(((typeof data113 == "number") && (!(data113 % 1) && !isNaN(data113))) && (isFinite(data113)))) {
+                                    const err235 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                                    if (vErrors === null) {
+                                        vErrors = [err235];
+                                    }
+                                    else {
+                                        vErrors.push(err235);
+                                    }
+                                    errors++;
+                                }
+                                if ((typeof data113 == "number") && (isFinite(data113))) {
+                                    if (data113 > 9007199254740991 || isNaN(data113)) {
+                                        const err236 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
+                                        if (vErrors === null) {
+                                            vErrors = [err236];
+                                        }
+                                        else {
+                                            vErrors.push(err236);
+                                        }
+                                        errors++;
+                                    }
+                                    if (data113 < 0 || isNaN(data113)) {
+                                        const err237 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                                        if (vErrors === null) {
+                                            vErrors = [err237];
+                                        }
+                                        else {
+                                            vErrors.push(err237);
+                                        }
+                                        errors++;
+                                    }
+                                }
+                            }
+                            if (data112["max-rows"] !== undefined) {
+                                let data114 = data112["max-rows"];
+                                if (!(((typeof data114 == "number") && (!(data114 % 1) && !isNaN(data114))) && (isFinite(data114)))) {
+                                    const err238 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                                    if (vErrors === null) {
+                                        vErrors = [err238];
+                                    }
+                                    else {
+                                        vErrors.push(err238);
+                                    }
+                                    errors++;
+                                }
+                                if ((typeof data114 == "number") && (isFinite(data114))) {
+                                    if (data114 > 9007199254740991 || isNaN(data114)) {
+                                        const err239 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
+                                        if (vErrors === null) {
+                                            vErrors = [err239];
+                                        }
+                                        else {
+                                            vErrors.push(err239);
+                                        }
+                                        errors++;
+                                    }
+                                    if (data114 < 0 || isNaN(data114)) {
+                                        const err240 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                                        if (vErrors === null) {
+                                            vErrors = [err240];
+                                        }
+                                        else {
+                                            vErrors.push(err240);
+                                        }
+                                        errors++;
+                                    }
+                                }
+                            }
+                            if (data112.value !== undefined) {
+                                let data115 = data112.value;
+                                if (((typeof data115 !== "string") && (!((typeof data115 == "number") && (isFinite(data115))))) && (typeof data115 !== "boolean")) {
+                                    const err241 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/value", schemaPath: "#/properties/integrity/items/properties/expect/properties/value/type", keyword: "type", params: { type: schema31.properties.integrity.items.properties.expect.properties.value.type }, message: "must be string,number,boolean" };
+                                    if (vErrors === null) {
+                                        vErrors = [err241];
+                                    }
+                                    else {
+                                        vErrors.push(err241);
+                                    }
+                                    errors++;
+                                }
+                            }
                         }
                         else {
-                            vErrors.push(err241);
+                            const err242 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                            if (vErrors === null) {
+                                vErrors = [err242];
+                            }
+                            else {
+                                vErrors.push(err242);
+                            }
+                            errors++;
                         }
-                        errors++;
                     }
-                }
-            }
-            else {
-                const err242 = { instancePath: instancePath + "/files/protect", schemaPath: "#/properties/files/properties/protect/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err242];
-                }
-                else {
-                    vErrors.push(err242);
-                }
-                errors++;
-            }
-            let data119 = data116.remove;
-            if (Array.isArray(data119)) {
-                const len14 = data119.length;
-                for (let i14 = 0; i14 < len14; i14++) {
-                    let data120 = data119[i14];
-                    if (typeof data120 === "string") {
-                        if (func2(data120) < 1) {
-                            const err243 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                    let data116 = data109.when;
+                    if (Array.isArray(data116)) {
+                        if (data116.length < 1) {
+                            const err243 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
                             if (vErrors === null) {
                                 vErrors = [err243];
                             }
@@ -42184,134 +42442,115 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
+                        const len12 = data116.length;
+                        for (let i12 = 0; i12 < len12; i12++) {
+                            let data117 = data116[i12];
+                            if (typeof data117 !== "string") {
+                                const err244 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err244];
+                                }
+                                else {
+                                    vErrors.push(err244);
+                                }
+                                errors++;
+                            }
+                            if (!((data117 === "before") || (data117 === "after"))) {
+                                const err245 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties.when.items.enum }, message: "must be equal to one of the allowed values" };
+                                if (vErrors === null) {
+                                    vErrors = [err245];
+                                }
+                                else {
+                                    vErrors.push(err245);
+                                }
+                                errors++;
+                            }
+                        }
                     }
                     else {
-                        const err244 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        const err246 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/type", keyword: "type", params: { type: "array" }, message: "must be array" };
                         if (vErrors === null) {
-                            vErrors = [err244];
+                            vErrors = [err246];
                         }
                         else {
-                            vErrors.push(err244);
+                            vErrors.push(err246);
+                        }
+                        errors++;
+                    }
+                    let data118 = data109["on-fail"];
+                    if (typeof data118 !== "string") {
+                        const err247 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err247];
+                        }
+                        else {
+                            vErrors.push(err247);
+                        }
+                        errors++;
+                    }
+                    if (!((data118 === "fail") || (data118 === "warn"))) {
+                        const err248 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties["on-fail"].enum }, message: "must be equal to one of the allowed values" };
+                        if (vErrors === null) {
+                            vErrors = [err248];
+                        }
+                        else {
+                            vErrors.push(err248);
                         }
                         errors++;
                     }
                 }
-            }
-            else {
-                const err245 = { instancePath: instancePath + "/files/remove", schemaPath: "#/properties/files/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err245];
-                }
                 else {
-                    vErrors.push(err245);
+                    const err249 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err249];
+                    }
+                    else {
+                        vErrors.push(err249);
+                    }
+                    errors++;
                 }
-                errors++;
             }
         }
         else {
-            const err246 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err250 = { instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "array" }, message: "must be array" };
             if (vErrors === null) {
-                vErrors = [err246];
+                vErrors = [err250];
             }
             else {
-                vErrors.push(err246);
+                vErrors.push(err250);
             }
             errors++;
         }
     }
-    if (data.monitor !== undefined) {
-        let data121 = data.monitor;
-        if (data121 && typeof data121 == "object" && !Array.isArray(data121)) {
-            if (data121.duration === undefined) {
-                data121.duration = "5m";
+    if (data.files !== undefined) {
+        let data119 = data.files;
+        if (data119 && typeof data119 == "object" && !Array.isArray(data119)) {
+            if (data119.protect === undefined) {
+                data119.protect = [];
             }
-            if (data121.interval === undefined) {
-                data121.interval = "30s";
+            if (data119.remove === undefined) {
+                data119.remove = [];
             }
-            if (data121.health === undefined) {
-                data121.health = [];
-            }
-            if (data121.metrics === undefined) {
-                data121.metrics = [];
-            }
-            if (data121["max-error-rate"] === undefined) {
-                data121["max-error-rate"] = 0.1;
-            }
-            for (const key25 in data121) {
-                if (!(((((key25 === "duration") || (key25 === "interval")) || (key25 === "health")) || (key25 === "metrics")) || (key25 === "max-error-rate"))) {
-                    const err247 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties" };
+            for (const key26 in data119) {
+                if (!((key26 === "protect") || (key26 === "remove"))) {
+                    const err251 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
-                        vErrors = [err247];
+                        vErrors = [err251];
                     }
                     else {
-                        vErrors.push(err247);
+                        vErrors.push(err251);
                     }
                     errors++;
                 }
             }
-            let data122 = data121.duration;
-            if (typeof data122 === "string") {
-                if (!pattern13.test(data122)) {
-                    const err248 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err248];
-                    }
-                    else {
-                        vErrors.push(err248);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err249 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err249];
-                }
-                else {
-                    vErrors.push(err249);
-                }
-                errors++;
-            }
-            let data123 = data121.interval;
-            if (typeof data123 === "string") {
-                if (!pattern13.test(data123)) {
-                    const err250 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err250];
-                    }
-                    else {
-                        vErrors.push(err250);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err251 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err251];
-                }
-                else {
-                    vErrors.push(err251);
-                }
-                errors++;
-            }
-            let data124 = data121.health;
-            if (Array.isArray(data124)) {
-                const len15 = data124.length;
-                for (let i15 = 0; i15 < len15; i15++) {
-                    let data125 = data124[i15];
-                    if (data125 && typeof data125 == "object" && !Array.isArray(data125)) {
-                        if (data125["expect-status"] === undefined) {
-                            data125["expect-status"] = 200;
-                        }
-                        if (data125.timeout === undefined) {
-                            data125.timeout = "5m";
-                        }
-                        if (data125.interval === undefined) {
-                            data125.interval = "10s";
-                        }
-                        if (data125.name === undefined) {
-                            const err252 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+            let data120 = data119.protect;
+            if (Array.isArray(data120)) {
+                const len13 = data120.length;
+                for (let i13 = 0; i13 < len13; i13++) {
+                    let data121 = data120[i13];
+                    if (typeof data121 === "string") {
+                        if (func2(data121) < 1) {
+                            const err252 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                             if (vErrors === null) {
                                 vErrors = [err252];
                             }
@@ -42320,150 +42559,183 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        if (data125.url === undefined) {
-                            const err253 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
-                            if (vErrors === null) {
-                                vErrors = [err253];
-                            }
-                            else {
-                                vErrors.push(err253);
-                            }
-                            errors++;
-                        }
-                        for (const key26 in data125) {
-                            if (!(((((((key26 === "name") || (key26 === "url")) || (key26 === "expect-status")) || (key26 === "expect-text")) || (key26 === "reject-text")) || (key26 === "timeout")) || (key26 === "interval"))) {
-                                const err254 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties" };
-                                if (vErrors === null) {
-                                    vErrors = [err254];
-                                }
-                                else {
-                                    vErrors.push(err254);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data125.name !== undefined) {
-                            let data126 = data125.name;
-                            if (typeof data126 === "string") {
-                                if (func2(data126) < 1) {
-                                    const err255 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err255];
-                                    }
-                                    else {
-                                        vErrors.push(err255);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err256 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err256];
-                                }
-                                else {
-                                    vErrors.push(err256);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data125.url !== undefined) {
-                            let data127 = data125.url;
-                            if (typeof data127 === "string") {
-                                if (!pattern5.test(data127)) {
-                                    const err257 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err257];
-                                    }
-                                    else {
-                                        vErrors.push(err257);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err258 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err258];
-                                }
-                                else {
-                                    vErrors.push(err258);
-                                }
-                                errors++;
-                            }
-                        }
-                        let data128 = data125["expect-status"];
-                        if (!(((typeof data128 == "number") && (!(data128 % 1) && !isNaN(data128))) && (isFinite(data128)))) {
-                            const err259 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                            if (vErrors === null) {
-                                vErrors = [err259];
-                            }
-                            else {
-                                vErrors.push(err259);
-                            }
-                            errors++;
-                        }
-                        if ((typeof data128 == "number") && (isFinite(data128))) {
-                            if (data128 > 599 || isNaN(data128)) {
-                                const err260 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
-                                if (vErrors === null) {
-                                    vErrors = [err260];
-                                }
-                                else {
-                                    vErrors.push(err260);
-                                }
-                                errors++;
-                            }
-                            if (data128 < 100 || isNaN(data128)) {
-                                const err261 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
-                                if (vErrors === null) {
-                                    vErrors = [err261];
-                                }
-                                else {
-                                    vErrors.push(err261);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data125["expect-text"] !== undefined) {
-                            if (typeof data125["expect-text"] !== "string") {
-                                const err262 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-text", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err262];
-                                }
-                                else {
-                                    vErrors.push(err262);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data125["reject-text"] !== undefined) {
-                            if (typeof data125["reject-text"] !== "string") {
-                                const err263 = { instancePath: instancePath + "/monitor/health/" + i15 + "/reject-text", schemaPath: "#/properties/monitor/properties/health/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err263];
-                                }
-                                else {
-                                    vErrors.push(err263);
-                                }
-                                errors++;
-                            }
-                        }
-                        let data131 = data125.timeout;
-                        if (typeof data131 === "string") {
-                            if (!pattern13.test(data131)) {
-                                const err264 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err264];
-                                }
-                                else {
-                                    vErrors.push(err264);
-                                }
-                                errors++;
-                            }
+                    }
+                    else {
+                        const err253 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err253];
                         }
                         else {
-                            const err265 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            vErrors.push(err253);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err254 = { instancePath: instancePath + "/files/protect", schemaPath: "#/properties/files/properties/protect/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err254];
+                }
+                else {
+                    vErrors.push(err254);
+                }
+                errors++;
+            }
+            let data122 = data119.remove;
+            if (Array.isArray(data122)) {
+                const len14 = data122.length;
+                for (let i14 = 0; i14 < len14; i14++) {
+                    let data123 = data122[i14];
+                    if (typeof data123 === "string") {
+                        if (func2(data123) < 1) {
+                            const err255 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                            if (vErrors === null) {
+                                vErrors = [err255];
+                            }
+                            else {
+                                vErrors.push(err255);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err256 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err256];
+                        }
+                        else {
+                            vErrors.push(err256);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err257 = { instancePath: instancePath + "/files/remove", schemaPath: "#/properties/files/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err257];
+                }
+                else {
+                    vErrors.push(err257);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err258 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err258];
+            }
+            else {
+                vErrors.push(err258);
+            }
+            errors++;
+        }
+    }
+    if (data.monitor !== undefined) {
+        let data124 = data.monitor;
+        if (data124 && typeof data124 == "object" && !Array.isArray(data124)) {
+            if (data124.duration === undefined) {
+                data124.duration = "5m";
+            }
+            if (data124.interval === undefined) {
+                data124.interval = "30s";
+            }
+            if (data124.health === undefined) {
+                data124.health = [];
+            }
+            if (data124.metrics === undefined) {
+                data124.metrics = [];
+            }
+            if (data124["max-error-rate"] === undefined) {
+                data124["max-error-rate"] = 0.1;
+            }
+            for (const key27 in data124) {
+                if (!(((((key27 === "duration") || (key27 === "interval")) || (key27 === "health")) || (key27 === "metrics")) || (key27 === "max-error-rate"))) {
+                    const err259 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err259];
+                    }
+                    else {
+                        vErrors.push(err259);
+                    }
+                    errors++;
+                }
+            }
+            let data125 = data124.duration;
+            if (typeof data125 === "string") {
+                if (!pattern13.test(data125)) {
+                    const err260 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err260];
+                    }
+                    else {
+                        vErrors.push(err260);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err261 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err261];
+                }
+                else {
+                    vErrors.push(err261);
+                }
+                errors++;
+            }
+            let data126 = data124.interval;
+            if (typeof data126 === "string") {
+                if (!pattern13.test(data126)) {
+                    const err262 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err262];
+                    }
+                    else {
+                        vErrors.push(err262);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err263 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err263];
+                }
+                else {
+                    vErrors.push(err263);
+                }
+                errors++;
+            }
+            let data127 = data124.health;
+            if (Array.isArray(data127)) {
+                const len15 = data127.length;
+                for (let i15 = 0; i15 < len15; i15++) {
+                    let data128 = data127[i15];
+                    if (data128 && typeof data128 == "object" && !Array.isArray(data128)) {
+                        if (data128["expect-status"] === undefined) {
+                            data128["expect-status"] = 200;
+                        }
+                        if (data128.timeout === undefined) {
+                            data128.timeout = "5m";
+                        }
+                        if (data128.interval === undefined) {
+                            data128.interval = "10s";
+                        }
+                        if (data128.name === undefined) {
+                            const err264 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err264];
+                            }
+                            else {
+                                vErrors.push(err264);
+                            }
+                            errors++;
+                        }
+                        if (data128.url === undefined) {
+                            const err265 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
                             if (vErrors === null) {
                                 vErrors = [err265];
                             }
@@ -42472,10 +42744,9 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        let data132 = data125.interval;
-                        if (typeof data132 === "string") {
-                            if (!pattern13.test(data132)) {
-                                const err266 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                        for (const key28 in data128) {
+                            if (!(((((((key28 === "name") || (key28 === "url")) || (key28 === "expect-status")) || (key28 === "expect-text")) || (key28 === "reject-text")) || (key28 === "timeout")) || (key28 === "interval"))) {
+                                const err266 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties" };
                                 if (vErrors === null) {
                                     vErrors = [err266];
                                 }
@@ -42485,57 +42756,59 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        else {
-                            const err267 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err267];
+                        if (data128.name !== undefined) {
+                            let data129 = data128.name;
+                            if (typeof data129 === "string") {
+                                if (func2(data129) < 1) {
+                                    const err267 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err267];
+                                    }
+                                    else {
+                                        vErrors.push(err267);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err267);
+                                const err268 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err268];
+                                }
+                                else {
+                                    vErrors.push(err268);
+                                }
+                                errors++;
                             }
-                            errors++;
                         }
-                    }
-                    else {
-                        const err268 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                        if (vErrors === null) {
-                            vErrors = [err268];
-                        }
-                        else {
-                            vErrors.push(err268);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            else {
-                const err269 = { instancePath: instancePath + "/monitor/health", schemaPath: "#/properties/monitor/properties/health/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err269];
-                }
-                else {
-                    vErrors.push(err269);
-                }
-                errors++;
-            }
-            let data133 = data121.metrics;
-            if (Array.isArray(data133)) {
-                const len16 = data133.length;
-                for (let i16 = 0; i16 < len16; i16++) {
-                    let data134 = data133[i16];
-                    if (data134 && typeof data134 == "object" && !Array.isArray(data134)) {
-                        if (data134.name === undefined) {
-                            const err270 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
-                            if (vErrors === null) {
-                                vErrors = [err270];
+                        if (data128.url !== undefined) {
+                            let data130 = data128.url;
+                            if (typeof data130 === "string") {
+                                if (!pattern5.test(data130)) {
+                                    const err269 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err269];
+                                    }
+                                    else {
+                                        vErrors.push(err269);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err270);
+                                const err270 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err270];
+                                }
+                                else {
+                                    vErrors.push(err270);
+                                }
+                                errors++;
                             }
-                            errors++;
                         }
-                        if (data134.sql === undefined) {
-                            const err271 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                        let data131 = data128["expect-status"];
+                        if (!(((typeof data131 == "number") && (!(data131 % 1) && !isNaN(data131))) && (isFinite(data131)))) {
+                            const err271 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                             if (vErrors === null) {
                                 vErrors = [err271];
                             }
@@ -42544,9 +42817,9 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        for (const key27 in data134) {
-                            if (!((((key27 === "name") || (key27 === "sql")) || (key27 === "max")) || (key27 === "min"))) {
-                                const err272 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties" };
+                        if ((typeof data131 == "number") && (isFinite(data131))) {
+                            if (data131 > 599 || isNaN(data131)) {
+                                const err272 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
                                 if (vErrors === null) {
                                     vErrors = [err272];
                                 }
@@ -42555,23 +42828,20 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                                 errors++;
                             }
-                        }
-                        if (data134.name !== undefined) {
-                            let data135 = data134.name;
-                            if (typeof data135 === "string") {
-                                if (func2(data135) < 1) {
-                                    const err273 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err273];
-                                    }
-                                    else {
-                                        vErrors.push(err273);
-                                    }
-                                    errors++;
+                            if (data131 < 100 || isNaN(data131)) {
+                                const err273 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
+                                if (vErrors === null) {
+                                    vErrors = [err273];
                                 }
+                                else {
+                                    vErrors.push(err273);
+                                }
+                                errors++;
                             }
-                            else {
-                                const err274 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        }
+                        if (data128["expect-text"] !== undefined) {
+                            if (typeof data128["expect-text"] !== "string") {
+                                const err274 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-text", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err274];
                                 }
@@ -42581,22 +42851,22 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data134.sql !== undefined) {
-                            let data136 = data134.sql;
-                            if (typeof data136 === "string") {
-                                if (func2(data136) < 1) {
-                                    const err275 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err275];
-                                    }
-                                    else {
-                                        vErrors.push(err275);
-                                    }
-                                    errors++;
+                        if (data128["reject-text"] !== undefined) {
+                            if (typeof data128["reject-text"] !== "string") {
+                                const err275 = { instancePath: instancePath + "/monitor/health/" + i15 + "/reject-text", schemaPath: "#/properties/monitor/properties/health/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err275];
                                 }
+                                else {
+                                    vErrors.push(err275);
+                                }
+                                errors++;
                             }
-                            else {
-                                const err276 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        }
+                        let data134 = data128.timeout;
+                        if (typeof data134 === "string") {
+                            if (!pattern13.test(data134)) {
+                                const err276 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err276];
                                 }
@@ -42606,23 +42876,20 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data134.max !== undefined) {
-                            let data137 = data134.max;
-                            if (!((typeof data137 == "number") && (isFinite(data137)))) {
-                                const err277 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/max", schemaPath: "#/properties/monitor/properties/metrics/items/properties/max/type", keyword: "type", params: { type: "number" }, message: "must be number" };
-                                if (vErrors === null) {
-                                    vErrors = [err277];
-                                }
-                                else {
-                                    vErrors.push(err277);
-                                }
-                                errors++;
+                        else {
+                            const err277 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err277];
                             }
+                            else {
+                                vErrors.push(err277);
+                            }
+                            errors++;
                         }
-                        if (data134.min !== undefined) {
-                            let data138 = data134.min;
-                            if (!((typeof data138 == "number") && (isFinite(data138)))) {
-                                const err278 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/min", schemaPath: "#/properties/monitor/properties/metrics/items/properties/min/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                        let data135 = data128.interval;
+                        if (typeof data135 === "string") {
+                            if (!pattern13.test(data135)) {
+                                const err278 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err278];
                                 }
@@ -42632,129 +42899,118 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
+                        else {
+                            const err279 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err279];
+                            }
+                            else {
+                                vErrors.push(err279);
+                            }
+                            errors++;
+                        }
                     }
                     else {
-                        const err279 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        const err280 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
-                            vErrors = [err279];
+                            vErrors = [err280];
                         }
                         else {
-                            vErrors.push(err279);
+                            vErrors.push(err280);
                         }
                         errors++;
                     }
                 }
             }
             else {
-                const err280 = { instancePath: instancePath + "/monitor/metrics", schemaPath: "#/properties/monitor/properties/metrics/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                const err281 = { instancePath: instancePath + "/monitor/health", schemaPath: "#/properties/monitor/properties/health/type", keyword: "type", params: { type: "array" }, message: "must be array" };
                 if (vErrors === null) {
-                    vErrors = [err280];
+                    vErrors = [err281];
                 }
                 else {
-                    vErrors.push(err280);
+                    vErrors.push(err281);
                 }
                 errors++;
             }
-            let data139 = data121["max-error-rate"];
-            if ((typeof data139 == "number") && (isFinite(data139))) {
-                if (data139 > 1 || isNaN(data139)) {
-                    const err281 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1 }, message: "must be <= 1" };
-                    if (vErrors === null) {
-                        vErrors = [err281];
-                    }
-                    else {
-                        vErrors.push(err281);
-                    }
-                    errors++;
-                }
-                if (data139 < 0 || isNaN(data139)) {
-                    const err282 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                    if (vErrors === null) {
-                        vErrors = [err282];
-                    }
-                    else {
-                        vErrors.push(err282);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err283 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/type", keyword: "type", params: { type: "number" }, message: "must be number" };
-                if (vErrors === null) {
-                    vErrors = [err283];
-                }
-                else {
-                    vErrors.push(err283);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err284 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err284];
-            }
-            else {
-                vErrors.push(err284);
-            }
-            errors++;
-        }
-    }
-    if (data.notify !== undefined) {
-        let data140 = data.notify;
-        if (data140 && typeof data140 == "object" && !Array.isArray(data140)) {
-            if (data140["status-comment"] === undefined) {
-                data140["status-comment"] = true;
-            }
-            if (data140.messages === undefined) {
-                data140.messages = { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" };
-            }
-            for (const key28 in data140) {
-                if (!((((key28 === "status-comment") || (key28 === "incident-issue")) || (key28 === "webhook-env")) || (key28 === "messages"))) {
-                    const err285 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err285];
-                    }
-                    else {
-                        vErrors.push(err285);
-                    }
-                    errors++;
-                }
-            }
-            if (typeof data140["status-comment"] !== "boolean") {
-                const err286 = { instancePath: instancePath + "/notify/status-comment", schemaPath: "#/properties/notify/properties/status-comment/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
-                if (vErrors === null) {
-                    vErrors = [err286];
-                }
-                else {
-                    vErrors.push(err286);
-                }
-                errors++;
-            }
-            if (data140["incident-issue"] !== undefined) {
-                let data142 = data140["incident-issue"];
-                if (data142 && typeof data142 == "object" && !Array.isArray(data142)) {
-                    if (data142.labels === undefined) {
-                        data142.labels = ["incident", "rollback"];
-                    }
-                    for (const key29 in data142) {
-                        if (!(key29 === "labels")) {
-                            const err287 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key29 }, message: "must NOT have additional properties" };
+            let data136 = data124.metrics;
+            if (Array.isArray(data136)) {
+                const len16 = data136.length;
+                for (let i16 = 0; i16 < len16; i16++) {
+                    let data137 = data136[i16];
+                    if (data137 && typeof data137 == "object" && !Array.isArray(data137)) {
+                        if (data137.name === undefined) {
+                            const err282 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
                             if (vErrors === null) {
-                                vErrors = [err287];
+                                vErrors = [err282];
                             }
                             else {
-                                vErrors.push(err287);
+                                vErrors.push(err282);
                             }
                             errors++;
                         }
-                    }
-                    let data143 = data142.labels;
-                    if (Array.isArray(data143)) {
-                        const len17 = data143.length;
-                        for (let i17 = 0; i17 < len17; i17++) {
-                            if (typeof data143[i17] !== "string") {
-                                const err288 = { instancePath: instancePath + "/notify/incident-issue/labels/" + i17, schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (data137.sql === undefined) {
+                            const err283 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err283];
+                            }
+                            else {
+                                vErrors.push(err283);
+                            }
+                            errors++;
+                        }
+                        for (const key29 in data137) {
+                            if (!((((key29 === "name") || (key29 === "sql")) || (key29 === "max")) || (key29 === "min"))) {
+                                const err284 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key29 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err284];
+                                }
+                                else {
+                                    vErrors.push(err284);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data137.name !== undefined) {
+                            let data138 = data137.name;
+                            if (typeof data138 === "string") {
+                                if (func2(data138) < 1) {
+                                    const err285 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err285];
+                                    }
+                                    else {
+                                        vErrors.push(err285);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err286 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err286];
+                                }
+                                else {
+                                    vErrors.push(err286);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data137.sql !== undefined) {
+                            let data139 = data137.sql;
+                            if (typeof data139 === "string") {
+                                if (func2(data139) < 1) {
+                                    const err287 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err287];
+                                    }
+                                    else {
+                                        vErrors.push(err287);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err288 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err288];
                                 }
@@ -42764,34 +43020,35 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
+                        if (data137.max !== undefined) {
+                            let data140 = data137.max;
+                            if (!((typeof data140 == "number") && (isFinite(data140)))) {
+                                const err289 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/max", schemaPath: "#/properties/monitor/properties/metrics/items/properties/max/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                                if (vErrors === null) {
+                                    vErrors = [err289];
+                                }
+                                else {
+                                    vErrors.push(err289);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data137.min !== undefined) {
+                            let data141 = data137.min;
+                            if (!((typeof data141 == "number") && (isFinite(data141)))) {
+                                const err290 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/min", schemaPath: "#/properties/monitor/properties/metrics/items/properties/min/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                                if (vErrors === null) {
+                                    vErrors = [err290];
+                                }
+                                else {
+                                    vErrors.push(err290);
+                                }
+                                errors++;
+                            }
+                        }
                     }
                     else {
-                        const err289 = { instancePath: instancePath + "/notify/incident-issue/labels", schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err289];
-                        }
-                        else {
-                            vErrors.push(err289);
-                        }
-                        errors++;
-                    }
-                }
-                else {
-                    const err290 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err290];
-                    }
-                    else {
-                        vErrors.push(err290);
-                    }
-                    errors++;
-                }
-            }
-            if (data140["webhook-env"] !== undefined) {
-                let data145 = data140["webhook-env"];
-                if (typeof data145 === "string") {
-                    if (!pattern4.test(data145)) {
-                        const err291 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                        const err291 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
                             vErrors = [err291];
                         }
@@ -42801,42 +43058,31 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                     }
                 }
+            }
+            else {
+                const err292 = { instancePath: instancePath + "/monitor/metrics", schemaPath: "#/properties/monitor/properties/metrics/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err292];
+                }
                 else {
-                    const err292 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    vErrors.push(err292);
+                }
+                errors++;
+            }
+            let data142 = data124["max-error-rate"];
+            if ((typeof data142 == "number") && (isFinite(data142))) {
+                if (data142 > 1 || isNaN(data142)) {
+                    const err293 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1 }, message: "must be <= 1" };
                     if (vErrors === null) {
-                        vErrors = [err292];
+                        vErrors = [err293];
                     }
                     else {
-                        vErrors.push(err292);
+                        vErrors.push(err293);
                     }
                     errors++;
                 }
-            }
-            let data146 = data140.messages;
-            if (data146 && typeof data146 == "object" && !Array.isArray(data146)) {
-                if (data146.initiated === undefined) {
-                    data146.initiated = "Rollback initiated";
-                }
-                if (data146.complete === undefined) {
-                    data146.complete = "Rollback complete, system stable";
-                }
-                if (data146.failed === undefined) {
-                    data146.failed = "Rollback FAILED: manual action needed";
-                }
-                for (const key30 in data146) {
-                    if (!(((key30 === "initiated") || (key30 === "complete")) || (key30 === "failed"))) {
-                        const err293 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key30 }, message: "must NOT have additional properties" };
-                        if (vErrors === null) {
-                            vErrors = [err293];
-                        }
-                        else {
-                            vErrors.push(err293);
-                        }
-                        errors++;
-                    }
-                }
-                if (typeof data146.initiated !== "string") {
-                    const err294 = { instancePath: instancePath + "/notify/messages/initiated", schemaPath: "#/properties/notify/properties/messages/properties/initiated/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (data142 < 0 || isNaN(data142)) {
+                    const err294 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
                     if (vErrors === null) {
                         vErrors = [err294];
                     }
@@ -42845,57 +43091,281 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                     errors++;
                 }
-                if (typeof data146.complete !== "string") {
-                    const err295 = { instancePath: instancePath + "/notify/messages/complete", schemaPath: "#/properties/notify/properties/messages/properties/complete/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err295];
-                    }
-                    else {
-                        vErrors.push(err295);
-                    }
-                    errors++;
-                }
-                if (typeof data146.failed !== "string") {
-                    const err296 = { instancePath: instancePath + "/notify/messages/failed", schemaPath: "#/properties/notify/properties/messages/properties/failed/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err296];
-                    }
-                    else {
-                        vErrors.push(err296);
-                    }
-                    errors++;
-                }
             }
             else {
-                const err297 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                const err295 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/type", keyword: "type", params: { type: "number" }, message: "must be number" };
                 if (vErrors === null) {
-                    vErrors = [err297];
+                    vErrors = [err295];
                 }
                 else {
-                    vErrors.push(err297);
+                    vErrors.push(err295);
                 }
                 errors++;
             }
         }
         else {
-            const err298 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err296 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-                vErrors = [err298];
+                vErrors = [err296];
             }
             else {
-                vErrors.push(err298);
+                vErrors.push(err296);
+            }
+            errors++;
+        }
+    }
+    if (data.notify !== undefined) {
+        let data143 = data.notify;
+        if (data143 && typeof data143 == "object" && !Array.isArray(data143)) {
+            if (data143["status-comment"] === undefined) {
+                data143["status-comment"] = true;
+            }
+            if (data143.messages === undefined) {
+                data143.messages = { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" };
+            }
+            for (const key30 in data143) {
+                if (!(((((key30 === "status-comment") || (key30 === "incident-issue")) || (key30 === "drill-issue")) || (key30 === "webhook-env")) || (key30 === "messages"))) {
+                    const err297 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key30 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err297];
+                    }
+                    else {
+                        vErrors.push(err297);
+                    }
+                    errors++;
+                }
+            }
+            if (typeof data143["status-comment"] !== "boolean") {
+                const err298 = { instancePath: instancePath + "/notify/status-comment", schemaPath: "#/properties/notify/properties/status-comment/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                if (vErrors === null) {
+                    vErrors = [err298];
+                }
+                else {
+                    vErrors.push(err298);
+                }
+                errors++;
+            }
+            if (data143["incident-issue"] !== undefined) {
+                let data145 = data143["incident-issue"];
+                if (data145 && typeof data145 == "object" && !Array.isArray(data145)) {
+                    if (data145.labels === undefined) {
+                        data145.labels = ["incident", "rollback"];
+                    }
+                    for (const key31 in data145) {
+                        if (!(key31 === "labels")) {
+                            const err299 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key31 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err299];
+                            }
+                            else {
+                                vErrors.push(err299);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data146 = data145.labels;
+                    if (Array.isArray(data146)) {
+                        const len17 = data146.length;
+                        for (let i17 = 0; i17 < len17; i17++) {
+                            if (typeof data146[i17] !== "string") {
+                                const err300 = { instancePath: instancePath + "/notify/incident-issue/labels/" + i17, schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err300];
+                                }
+                                else {
+                                    vErrors.push(err300);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
+                    else {
+                        const err301 = { instancePath: instancePath + "/notify/incident-issue/labels", schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err301];
+                        }
+                        else {
+                            vErrors.push(err301);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err302 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err302];
+                    }
+                    else {
+                        vErrors.push(err302);
+                    }
+                    errors++;
+                }
+            }
+            if (data143["drill-issue"] !== undefined) {
+                let data148 = data143["drill-issue"];
+                if (data148 && typeof data148 == "object" && !Array.isArray(data148)) {
+                    if (data148.labels === undefined) {
+                        data148.labels = ["rollback-drill"];
+                    }
+                    for (const key32 in data148) {
+                        if (!(key32 === "labels")) {
+                            const err303 = { instancePath: instancePath + "/notify/drill-issue", schemaPath: "#/properties/notify/properties/drill-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key32 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err303];
+                            }
+                            else {
+                                vErrors.push(err303);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data149 = data148.labels;
+                    if (Array.isArray(data149)) {
+                        const len18 = data149.length;
+                        for (let i18 = 0; i18 < len18; i18++) {
+                            if (typeof data149[i18] !== "string") {
+                                const err304 = { instancePath: instancePath + "/notify/drill-issue/labels/" + i18, schemaPath: "#/properties/notify/properties/drill-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err304];
+                                }
+                                else {
+                                    vErrors.push(err304);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
+                    else {
+                        const err305 = { instancePath: instancePath + "/notify/drill-issue/labels", schemaPath: "#/properties/notify/properties/drill-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err305];
+                        }
+                        else {
+                            vErrors.push(err305);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err306 = { instancePath: instancePath + "/notify/drill-issue", schemaPath: "#/properties/notify/properties/drill-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err306];
+                    }
+                    else {
+                        vErrors.push(err306);
+                    }
+                    errors++;
+                }
+            }
+            if (data143["webhook-env"] !== undefined) {
+                let data151 = data143["webhook-env"];
+                if (typeof data151 === "string") {
+                    if (!pattern4.test(data151)) {
+                        const err307 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                        if (vErrors === null) {
+                            vErrors = [err307];
+                        }
+                        else {
+                            vErrors.push(err307);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err308 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err308];
+                    }
+                    else {
+                        vErrors.push(err308);
+                    }
+                    errors++;
+                }
+            }
+            let data152 = data143.messages;
+            if (data152 && typeof data152 == "object" && !Array.isArray(data152)) {
+                if (data152.initiated === undefined) {
+                    data152.initiated = "Rollback initiated";
+                }
+                if (data152.complete === undefined) {
+                    data152.complete = "Rollback complete, system stable";
+                }
+                if (data152.failed === undefined) {
+                    data152.failed = "Rollback FAILED: manual action needed";
+                }
+                for (const key33 in data152) {
+                    if (!(((key33 === "initiated") || (key33 === "complete")) || (key33 === "failed"))) {
+                        const err309 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key33 }, message: "must NOT have additional properties" };
+                        if (vErrors === null) {
+                            vErrors = [err309];
+                        }
+                        else {
+                            vErrors.push(err309);
+                        }
+                        errors++;
+                    }
+                }
+                if (typeof data152.initiated !== "string") {
+                    const err310 = { instancePath: instancePath + "/notify/messages/initiated", schemaPath: "#/properties/notify/properties/messages/properties/initiated/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err310];
+                    }
+                    else {
+                        vErrors.push(err310);
+                    }
+                    errors++;
+                }
+                if (typeof data152.complete !== "string") {
+                    const err311 = { instancePath: instancePath + "/notify/messages/complete", schemaPath: "#/properties/notify/properties/messages/properties/complete/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err311];
+                    }
+                    else {
+                        vErrors.push(err311);
+                    }
+                    errors++;
+                }
+                if (typeof data152.failed !== "string") {
+                    const err312 = { instancePath: instancePath + "/notify/messages/failed", schemaPath: "#/properties/notify/properties/messages/properties/failed/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err312];
+                    }
+                    else {
+                        vErrors.push(err312);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err313 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                if (vErrors === null) {
+                    vErrors = [err313];
+                }
+                else {
+                    vErrors.push(err313);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err314 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err314];
+            }
+            else {
+                vErrors.push(err314);
             }
             errors++;
         }
     }
 }
 else {
-    const err299 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err315 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-        vErrors = [err299];
+        vErrors = [err315];
     }
     else {
-        vErrors.push(err299);
+        vErrors.push(err315);
     }
     errors++;
 } validate20.errors = vErrors; return errors === 0; }
@@ -43027,6 +43497,92 @@ function runSecrets(runbook, env, secrets) {
     return [...values, ...values.flatMap(v => urlPassword(v) ?? [])];
 }
 
+;// CONCATENATED MODULE: ./src/util/mutation-gate.ts
+/**
+ * The one switch between checking and changing. Every call that changes something outside the
+ * process asks the run's gate first: pushes (GitCommandManager.push), hosting writes (the gated
+ * provider), database sessions (opened read-only while the gate is shut), comments, issues and the
+ * webhook. The engine opens it only after every preflight passed, and never for `plan`; so a
+ * refused input changes nothing by construction, and a test can assert it by looking at the gate.
+ */
+
+/** How many refused attempts the gate remembers (for tests and the debug log); the rest are counted. */
+const REMEMBERED = 50;
+class MutationGate {
+    current = 'closed';
+    refusedList = [];
+    refusedCount = 0;
+    get state() {
+        return this.current;
+    }
+    /** Every check passed: the run may change things. */
+    open() {
+        this.current = 'open';
+    }
+    /** A check failed: closing notices may still say so, nothing else may change. */
+    allowNotices() {
+        if (this.current === 'closed')
+            this.current = 'notices';
+    }
+    /** Attempts the gate refused, oldest first (the first few; `refusedTotal` counts them all). */
+    get refused() {
+        return this.refusedList;
+    }
+    get refusedTotal() {
+        return this.refusedCount;
+    }
+    /** Throws unless the gate is open; `what` names the change ("push to origin refs/heads/main"). */
+    assertOpen(what) {
+        if (this.current !== 'open')
+            this.refuse(what);
+    }
+    /** Throws unless closing notices (or everything) may go out; `what` names the notice. */
+    assertMayNotify(what) {
+        if (this.current === 'closed')
+            this.refuse(what);
+    }
+    refuse(what) {
+        this.refusedCount += 1;
+        if (this.refusedList.length < REMEMBERED)
+            this.refusedList.push(what);
+        throw new RollbackError(`refused to ${what}: nothing may change before every preflight check has passed (the mutation gate is ${this.current})`, 'this is a bug in the rollback tool: a change was attempted outside a run step; please report it');
+    }
+}
+/** A gate that is already open: for code that runs outside the engine (ChatOps replies, tools). */
+function openGate() {
+    const gate = new MutationGate();
+    gate.open();
+    return gate;
+}
+
+;// CONCATENATED MODULE: ./src/providers/gated.ts
+function gatedProvider(provider, gate) {
+    const on = provider.description;
+    return {
+        get description() {
+            return provider.description;
+        },
+        checkAccess: () => provider.checkAccess(),
+        readEnv: keys => provider.readEnv(keys),
+        setEnv: (values, targets) => {
+            gate.assertOpen(`set ${Object.keys(values).join(', ')} on ${on}`);
+            return provider.setEnv(values, targets);
+        },
+        currentProductionDeployment: () => provider.currentProductionDeployment(),
+        pendingProductionDeployments: since => provider.pendingProductionDeployments(since),
+        redeploy: (from, meta) => {
+            gate.assertOpen(`redeploy ${on}`);
+            return provider.redeploy(from, meta);
+        },
+        autoAssignsProduction: () => provider.autoAssignsProduction(),
+        promote: id => {
+            gate.assertOpen(`promote ${id} on ${on}`);
+            return provider.promote(id);
+        },
+        waitForDeployment: (id, options) => provider.waitForDeployment(id, options)
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/dependencies.ts
 
 
@@ -43035,7 +43591,14 @@ function runSecrets(runbook, env, secrets) {
 
 
 
+
+
 const realSleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
+const realEvery = (ms, fn) => {
+    const timer = setInterval(fn, ms);
+    timer.unref();
+    return () => clearInterval(timer);
+};
 const NO_PROGRESS = {
     plannedPhases: [],
     outputs: {},
@@ -43047,15 +43610,21 @@ function runLabel(runId, runUrl) {
 }
 function buildDependencies(options) {
     const { runbook, env, secrets, request } = options;
-    const clock = { now: options.now ?? Date.now, sleep: options.sleep ?? realSleep };
+    const clock = {
+        now: options.now ?? Date.now,
+        sleep: options.sleep ?? realSleep,
+        every: options.every ?? realEvery
+    };
     // Hosting, verify and the webhook honour the proxy variables of the run's environment.
     const fetchImpl = options.fetch ?? createFetch(proxySettingsFrom(env));
     const redactor = options.redactor ?? primedRedactor(runbook, env, secrets);
+    const gate = options.gate ?? new MutationGate();
     const databaseSource = {
         config: runbook.database,
         inputUrl: secrets.databaseUrl,
         env,
-        runId: request.runId
+        runId: request.runId,
+        gate
     };
     const webhookVariable = runbook.notify?.['webhook-env'];
     return {
@@ -43076,14 +43645,18 @@ function buildDependencies(options) {
             githubToken: secrets.githubToken,
             tempDir: env.RUNNER_TEMP,
             runner: options.gitRunner,
-            log: options.log
+            log: options.log,
+            gate
         },
         database: {
-            settings: () => dbSettings(databaseSource),
+            settings: () => ({
+                ...dbSettings(databaseSource),
+                runLockHeld: options.runLockHeld?.() ?? false
+            }),
             url: () => secrets.databaseUrl ?? env[runbook.database?.['url-env'] ?? 'DATABASE_URL'] ?? undefined
         },
         hosting: {
-            provider: () => createHostingProvider({
+            provider: () => gatedProvider(createHostingProvider({
                 hosting: runbook.hosting,
                 inputToken: secrets.hostingToken,
                 env,
@@ -43091,17 +43664,19 @@ function buildDependencies(options) {
                 fetch: fetchImpl,
                 sleep: clock.sleep,
                 log: options.log
-            })
+            }), gate)
         },
-        github: githubAccess(options.github, secrets.githubToken, (0,proxy/* proxySettingsFrom */.Yw)(env), options.log),
+        github: githubAccess(options.github, secrets.githubToken, (0,proxy/* proxySettingsFrom */.Yw)(env), options.log, gate),
         webhook: {
             variable: webhookVariable,
-            url: webhookVariable ? env[webhookVariable] || undefined : undefined
+            url: webhookVariable ? env[webhookVariable] || undefined : undefined,
+            gate
         },
-        progress: options.progress ?? NO_PROGRESS
+        progress: options.progress ?? NO_PROGRESS,
+        gate
     };
 }
-function githubAccess(target, token, proxy, log) {
+function githubAccess(target, token, proxy, log, gate) {
     let client;
     return {
         target,
@@ -43114,7 +43689,8 @@ function githubAccess(target, token, proxy, log) {
                 owner: target.owner,
                 repo: target.repo,
                 proxy,
-                log
+                log,
+                gate
             });
             return client;
         },
@@ -43140,6 +43716,8 @@ function pick(deps, names) {
 
 
 
+/** How often a run still going tells people where it is (the communication plan). */
+const STATUS_UPDATE_MS = 15 * 60_000;
 function toStepError(err) {
     if (err instanceof RollbackError)
         return { message: err.message, hint: err.hint };
@@ -43283,6 +43861,7 @@ async function engine_execute(plan, base, hooks = {}) {
     const checked = new Map();
     const failures = await preflight(plan, deps, journal, modules, checked);
     if (plan.request.command === 'plan') {
+        // The gate stays shut: nothing a plan calls can change anything.
         // A plan is read-only. What it could not check for want of a secret is a warning; anything
         // else its checks found would fail the run, so the plan fails, with that reason first.
         const unchecked = failures.filter(f => f.unchecked);
@@ -43297,35 +43876,111 @@ async function engine_execute(plan, base, hooks = {}) {
         // Nothing is changed; only the closing steps of phases that passed their checks still run
         // (so whoever pressed the button hears why).
         journal.error = preflightError(failures);
+        deps.gate.allowNotices();
+    }
+    else {
+        deps.gate.open();
     }
     const failedPhases = new Set(failures.map(f => f.phase));
+    const held = state.failed ? undefined : await takeLock(hooks, journal, state);
     await save();
-    for (const [index, step] of plan.steps.entries()) {
-        const record = journal.steps[index];
-        if ((state.failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
-            record.status = 'skipped';
-            continue;
+    const updates = statusUpdates(plan, deps, modules, () => now() - started);
+    try {
+        for (const [index, step] of plan.steps.entries()) {
+            const record = journal.steps[index];
+            if (hooks.signal?.aborted && !journal.cancelled)
+                cancel(journal, state, hooks.signal, step);
+            // The closing notice must be the last word: no status update after it.
+            if (step.stage === 'finally')
+                await updates.stop();
+            if ((state.failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
+                record.status = 'skipped';
+                continue;
+            }
+            updates.current = step.title;
+            const module = modules[step.phase];
+            const result = await runStep(module, step, pick(deps, module.needs), checked.get(step.id), {
+                drill: deps.run.mode === 'drill',
+                now,
+                log,
+                record
+            });
+            Object.assign(record, result);
+            Object.assign(journal.outputs, result.outputs);
+            journal.recovery.push(...(result.recovery ?? []));
+            if (result.status === 'failed' && !state.failed) {
+                state.failed = true;
+                journal.error = {
+                    message: `${step.id}: ${result.error?.message ?? 'failed'}`,
+                    hint: result.error?.hint
+                };
+            }
+            await save();
         }
-        const module = modules[step.phase];
-        const result = await runStep(module, step, pick(deps, module.needs), checked.get(step.id), {
-            drill: deps.run.mode === 'drill',
-            now,
-            log,
-            record
-        });
-        Object.assign(record, result);
-        Object.assign(journal.outputs, result.outputs);
-        journal.recovery.push(...(result.recovery ?? []));
-        if (result.status === 'failed' && !state.failed) {
-            state.failed = true;
-            journal.error = {
-                message: `${step.id}: ${result.error?.message ?? 'failed'}`,
-                hint: result.error?.hint
-            };
-        }
-        await save();
+    }
+    finally {
+        await updates.stop();
+        if (held)
+            journal.warnings.push(...(await held.release()));
     }
     return finish(state.failed ? 'failed' : 'succeeded');
+}
+/** The run's lock, or undefined with the run failed (nothing changed) when it is refused. */
+async function takeLock(hooks, journal, state) {
+    if (!hooks.lock || journal.command === 'plan')
+        return undefined;
+    try {
+        const lock = await hooks.lock();
+        journal.lock = lock.description;
+        return lock;
+    }
+    catch (err) {
+        state.failed = true;
+        journal.error = toStepError(err);
+        return undefined;
+    }
+}
+function cancel(journal, state, signal, next) {
+    const reason = typeof signal.reason === 'string' ? signal.reason : 'cancelled';
+    journal.cancelled = `${reason}: stopped before ${next.id}; the remaining steps were skipped`;
+    if (!state.failed)
+        journal.error = { message: `the run was cancelled (${journal.cancelled})` };
+    state.failed = true;
+}
+/**
+ * Every STATUS_UPDATE_MS while steps run, the phases that can (notify) say which step the run is
+ * on. One update at a time: a tick while the previous one is still being sent is left out.
+ */
+function statusUpdates(plan, deps, modules, elapsed) {
+    const phases = deps.progress.plannedPhases.filter(p => modules[p].stillRunning);
+    let inFlight;
+    const send = () => {
+        if (inFlight)
+            return;
+        const status = {
+            step: updates.current,
+            minutes: Math.round(elapsed() / 60_000)
+        };
+        inFlight = Promise.all(phases.map(phase => {
+            const module = modules[phase];
+            const steps = plan.steps.filter(s => s.phase === phase);
+            return module.stillRunning(steps, pick(deps, module.needs), status).catch(err => {
+                deps.log.warn(`status update (${phase}): ${toStepError(err).message}`);
+            });
+        })).finally(() => (inFlight = undefined));
+    };
+    let stopTimer = phases.length > 0 && plan.request.command !== 'plan'
+        ? deps.clock.every(STATUS_UPDATE_MS, send)
+        : () => { };
+    const updates = {
+        current: '',
+        async stop() {
+            stopTimer();
+            stopTimer = () => { };
+            await inFlight;
+        }
+    };
+    return updates;
 }
 async function runStep(module, step, deps, checked, at) {
     const started = at.now();
@@ -43393,7 +44048,35 @@ function buildPlan(runbook, request, modules = PHASE_MODULES) {
     return { runbookName: runbook.name, request, policy, steps, excluded };
 }
 
+;// CONCATENATED MODULE: ./src/report/drill-verdict.ts
+const MINUTE_MS = 60_000;
+function buildWaitMs(step) {
+    const estimate = step.details?.buildEstimateMs;
+    return typeof estimate === 'number' && estimate > 0 ? estimate : 0;
+}
+function broken(journal) {
+    const failed = journal.steps
+        .filter(s => s.status === 'failed')
+        .map(s => `${s.title}${s.error ? ` (${s.error.message})` : ''}`);
+    if (failed.length === 0 && journal.error)
+        return [journal.error.message];
+    return failed;
+}
+function drillVerdict(journal) {
+    if (journal.command !== 'drill')
+        return undefined;
+    const failing = broken(journal);
+    if (failing.length > 0)
+        return `This rollback would NOT work today: ${failing.join('; ')}.`;
+    const stepsMs = journal.steps.reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
+    const buildMs = journal.steps.reduce((sum, s) => sum + buildWaitMs(s), 0);
+    const minutes = Math.max(1, Math.round((stepsMs + buildMs) / MINUTE_MS));
+    const build = buildMs > 0 ? ', including the wait for a build as long as the last one' : '';
+    return `This rollback would work today, in about ${minutes} minute${minutes === 1 ? '' : 's'}${build}.`;
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
+
 
 const STATUS_ICON = {
     planned: '📝',
@@ -43415,9 +44098,14 @@ function renderMarkdown(journal) {
         ? ` It must run behind the GitHub Environment \`${journal.environment}\` (required reviewers).`
         : '';
     lines.push(`Severity **${journal.severity}**.${gate}`, '');
+    const verdict = drillVerdict(journal);
+    if (verdict)
+        lines.push(`**${verdict}**`, '');
     if (journal.durationMs !== undefined) {
         lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '');
     }
+    if (journal.lock)
+        lines.push(`Lock: ${journal.lock}.`, '');
     if (journal.error) {
         lines.push(`> **Error:** ${journal.error.message}`);
         if (journal.error.hint)
@@ -43555,6 +44243,7 @@ function escapeCell(text) {
 
 ;// CONCATENATED MODULE: ./src/report/text.ts
 
+
 function renderText(journal) {
     const lines = [];
     const drill = journal.command === 'drill' ? ' (drill)' : '';
@@ -43564,6 +44253,8 @@ function renderText(journal) {
         : '';
     const started = journal.durationMs === undefined ? '' : `; started ${journal.startedAt}`;
     lines.push(`Severity ${journal.severity}${gate}${started}.`);
+    if (journal.lock)
+        lines.push(`Lock: ${journal.lock}.`);
     if (journal.error) {
         lines.push(`  error: ${journal.error.message}`);
         if (journal.error.hint)
@@ -43593,6 +44284,10 @@ function renderText(journal) {
     }
     if (journal.durationMs !== undefined)
         lines.push('', `Took ${formatDuration(journal.durationMs)}.`);
+    // A drill ends with its answer.
+    const verdict = drillVerdict(journal);
+    if (verdict)
+        lines.push('', verdict);
     return lines.join('\n');
 }
 function indentContinuation(text, width) {
@@ -44376,12 +45071,173 @@ async function checkReportPath(path) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/git/lock-ref.ts
+/**
+ * One rollback at a time, across machines: a lock ref on the git remote (as github/branch-deploy
+ * keeps a lock branch). The ref holds a commit of the empty tree whose message is the holder as
+ * JSON. It is created with a lease that says "must not exist yet", so of two runs pushing at once
+ * exactly one wins; it is deleted with a lease on its own SHA, so a release never removes a lock
+ * someone else took after a forced release.
+ */
+
+
+const LOCK_REF = 'refs/emergency-rollback/lock';
+/** Where a lock read from the remote is fetched to (never the lock ref itself). */
+const SEEN_REF = 'refs/emergency-rollback/lock-seen';
+function describeLockHolder(info) {
+    return `${info.holder} since ${info.startedAt} (${info.command} of runbook "${info.runbook}", ${info.run})`;
+}
+function parseInfo(message) {
+    try {
+        const parsed = JSON.parse(message);
+        return {
+            holder: String(parsed.holder ?? 'unknown'),
+            startedAt: String(parsed.startedAt ?? 'an unknown time'),
+            run: String(parsed.run ?? 'an unknown run'),
+            runbook: String(parsed.runbook ?? 'unknown'),
+            command: String(parsed.command ?? 'run')
+        };
+    }
+    catch {
+        // Someone pushed the ref by hand: still a lock, its holder unknown.
+        return {
+            holder: 'unknown',
+            startedAt: 'an unknown time',
+            run: message.trim().slice(0, 200) || 'an unknown run',
+            runbook: 'unknown',
+            command: 'unknown'
+        };
+    }
+}
+/** The lock as it is on the remote now, or undefined when nobody holds it. */
+async function readLockRef(git, remote) {
+    const sha = await git.lsRemote(remote, LOCK_REF);
+    if (!sha)
+        return undefined;
+    await git.fetch(remote, [`+${LOCK_REF}:${SEEN_REF}`]);
+    const message = await git.exec(['log', '-1', '--format=%B', SEEN_REF]);
+    return { sha, info: parseInfo(message) };
+}
+/** Creates the lock ref, or fails naming who holds it. */
+async function takeLockRef(git, remote, info) {
+    const sha = await git.commitEmptyTree(JSON.stringify(info));
+    // Leased on "must not exist": of two runs pushing at once, exactly one wins.
+    const pushed = await git.push(remote, sha, LOCK_REF, null);
+    if (pushed.exitCode === 0)
+        return { sha, info };
+    const held = await readLockRef(git, remote).catch(() => undefined);
+    if (!held) {
+        throw new RollbackError(`could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that github-token may push to the repository (contents: write)');
+    }
+    throw refusal(held.info);
+}
+function refusal(info) {
+    return new RollbackError(`another rollback is running: the lock is held by ${describeLockHolder(info)}`, 'wait for it to finish; if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
+}
+/** Deletes the lock ref if it is still the one at `sha`; false when it was not (moved or gone). */
+async function releaseLockRef(git, remote, sha) {
+    return deleteWithLease(git, { remote, dst: LOCK_REF, expected: sha });
+}
+
+;// CONCATENATED MODULE: ./src/run-lock.ts
+/**
+ * One rollback at a time, whatever started it (the action, the CLI, ChatOps): a lock taken once
+ * every preflight has passed and held until the run ends, success or failure.
+ *  - The git lock ref on the runbook's remote (src/git/lock-ref.ts): seen by every machine that
+ *    can reach the repository; names the holder, the start time and the run.
+ *  - The database advisory lock on one dedicated session (src/db/advisory-lock.ts): held for the
+ *    whole run, so steps take none of their own; it ends with its session, even after a crash.
+ * A runbook without a git section is locked by the database alone; with neither, no lock is taken
+ * and the report says so.
+ */
+
+
+
+
+/** Takes the git lock ref, then the database lock; refused (RollbackError) naming the holder. */
+async function takeRunLock(scope) {
+    const { git, database } = scope;
+    if (!git && !database) {
+        return {
+            description: 'no lock was taken: the runbook has neither a git section nor a database (another run could overlap this one)',
+            holdsDatabase: false,
+            release: async () => []
+        };
+    }
+    const ref = git
+        ? await withGitSession(scope.checkout, git, s => takeLockRef(s.git, s.remote, scope.info))
+        : undefined;
+    let advisory;
+    try {
+        if (database)
+            advisory = await acquireRunLock(database(), 'run', describeLockHolder(scope.info));
+    }
+    catch (err) {
+        if (ref && git)
+            await releaseRef(scope, git, ref);
+        throw err;
+    }
+    const taken = [
+        ref && git ? `git ref ${LOCK_REF} on remote "${git.remote}"` : undefined,
+        advisory ? 'the database advisory lock' : undefined
+    ].filter(Boolean);
+    return {
+        description: `held ${taken.join(' and ')} for the whole run`,
+        holdsDatabase: advisory !== undefined,
+        async release() {
+            const problems = [];
+            if (advisory) {
+                await advisory.release().catch((err) => {
+                    problems.push(`could not release the database advisory lock: ${messageOf(err)} (it ends with its session)`);
+                });
+            }
+            if (ref && git)
+                problems.push(...(await releaseRef(scope, git, ref)));
+            return problems;
+        }
+    };
+}
+async function releaseRef(scope, git, ref) {
+    try {
+        const released = await withGitSession(scope.checkout, git, s => releaseLockRef(s.git, s.remote, ref.sha));
+        if (released)
+            return [];
+        return [`the lock ref ${LOCK_REF} was no longer ours (released by hand?); left as it is`];
+    }
+    catch (err) {
+        return [
+            `could not release the lock ref ${LOCK_REF}: ${messageOf(err)}; release it with --release-lock or the release-lock input`
+        ];
+    }
+}
+/** Removes a stale lock ref after saying who held it; returns what it did, in one sentence. */
+async function releaseStaleLock(checkout, git, log) {
+    if (!git) {
+        return 'the runbook has no git section, so there is no lock ref; a database advisory lock ends with the session that holds it';
+    }
+    return withGitSession(checkout, git, async (s) => {
+        const held = await readLockRef(s.git, s.remote);
+        if (!held)
+            return `no lock held: ${LOCK_REF} does not exist on remote "${s.remote}"`;
+        log.info(`the lock was held by ${describeLockHolder(held.info)}`);
+        const released = await releaseLockRef(s.git, s.remote, held.sha);
+        if (!released)
+            throw new RollbackError(`the lock ${LOCK_REF} changed while it was being released`, 'look at who holds it now, then release again if it is stale');
+        return `released the lock held by ${describeLockHolder(held.info)}`;
+    });
+}
+function messageOf(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+
 ;// CONCATENATED MODULE: ./src/rollback.ts
 /**
  * One rollback, whatever started it: load + validate the runbook and the inputs, plan, execute,
  * journal to the report file, render the summary. Both entry points call this; it never reads
  * process.env or Actions inputs itself.
  */
+
+
 
 
 
@@ -44409,6 +45265,7 @@ async function rollback(options) {
     const plan = buildPlan(runbook, request);
     checkSelection(plan);
     await checkReportPath(options.reportPath);
+    let runLockHeld = false;
     const deps = buildDependencies({
         mode: request.command === 'drill' ? 'drill' : 'run',
         request,
@@ -44421,7 +45278,11 @@ async function rollback(options) {
         fetch: options.fetch,
         sleep: options.sleep,
         gitRunner: options.gitRunner,
-        redactor
+        now: options.now,
+        every: options.every,
+        runLockHeld: () => runLockHeld,
+        redactor,
+        gate: options.gate
     });
     const writeReport = async (journal) => {
         const report = { tool: 'emergency-rollback', runbook: options.runbookPath, request, ...journal };
@@ -44438,6 +45299,18 @@ async function rollback(options) {
             await writeReport(j);
             // Progress reports are news, not the record: one that fails must not stop the run.
             await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`));
+        },
+        signal: options.signal,
+        lock: async () => {
+            const lock = await takeRunLock(lockScope(runbook, deps, options.trigger.kind));
+            runLockHeld = lock.holdsDatabase;
+            return {
+                description: lock.description,
+                release: async () => {
+                    runLockHeld = false;
+                    return lock.release();
+                }
+            };
         }
     });
     return {
@@ -44452,6 +45325,41 @@ async function rollback(options) {
             ...rollback_pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
         }
     };
+}
+/** Where the run's lock lives: the runbook's git remote, and its database when it has one. */
+function lockScope(runbook, deps, trigger) {
+    const { run } = deps;
+    const request = run.request;
+    const git = runbook.git
+        ? { remote: runbook.git.remote, branch: request.branch ?? runbook.git.branch }
+        : undefined;
+    return {
+        checkout: deps.checkout,
+        git,
+        database: runbook.database && deps.database.url() ? () => deps.database.settings() : undefined,
+        info: {
+            holder: request.trigger.actor ?? 'unknown',
+            startedAt: new Date(deps.clock.now()).toISOString(),
+            run: run.runUrl ?? `${trigger === 'cli' ? 'cli' : request.runId}@${(0,external_node_os_namespaceObject.hostname)()}`,
+            runbook: run.runbookName,
+            command: request.command
+        },
+        log: deps.log
+    };
+}
+/** Removes a stale lock (after saying who held it); returns what was done, in one sentence. */
+async function releaseLock(options) {
+    const runbook = await loadRunbook(options.runbookPath);
+    const git = runbook.git ? { remote: runbook.git.remote, branch: runbook.git.branch } : undefined;
+    const checkout = {
+        workdir: options.workdir,
+        env: options.env,
+        githubToken: options.githubToken,
+        tempDir: options.env.RUNNER_TEMP,
+        runner: options.gitRunner,
+        log: options.log
+    };
+    return releaseStaleLock(checkout, git, options.log);
 }
 function redactingLogger(log, redactor) {
     return {
@@ -44776,12 +45684,36 @@ async function finish(api, where, result, log) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/util/signals.ts
+/**
+ * Cancellation for the entry points: SIGTERM/SIGINT become an AbortSignal the engine obeys.
+ * A cancelled job gets SIGINT, then SIGTERM, then SIGKILL: the first aborts the run, which stops
+ * after the current step (never inside a push or a batch), skips the rest, sends the closing
+ * notice, writes the report and releases the lock.
+ */
+function abortOnSignals(log) {
+    const controller = new AbortController();
+    const onSignal = (name) => {
+        if (!controller.signal.aborted)
+            controller.abort(`cancelled by ${name}`);
+        log(`${name}: stopping after the current step (the closing notice, report and lock release follow)`);
+    };
+    const signals = ['SIGTERM', 'SIGINT'];
+    for (const name of signals)
+        process.on(name, onSignal);
+    return {
+        signal: controller.signal,
+        dispose: () => signals.forEach(name => process.off(name, onSignal))
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/main.ts
 /**
  * GitHub Actions entry: with cli.ts the only place that reads inputs and the runner's
  * environment. It turns them into typed options for rollback() and publishes the results through
  * `@actions/core`. `run()` is exported so that `@github/local-action` can run it from source.
  */
+
 
 
 
@@ -44897,14 +45829,29 @@ function reportError(err, workdir) {
     const message = err instanceof Error ? err.message : String(err);
     setFailed(new Redactor().redact(message));
 }
-function setup() {
+async function main_releaseStaleLock(env, workdir) {
+    try {
+        const done = await releaseLock({
+            runbookPath: (0,external_node_path_namespaceObject.resolve)(workdir, input('runbook') || INPUTS.runbook.default),
+            workdir,
+            env,
+            githubToken: secret('github-token'),
+            log: actionsLogger
+        });
+        info(done);
+    }
+    catch (err) {
+        reportError(err, workdir);
+    }
+}
+function setup(signal) {
     const env = process.env;
+    const workdir = env.GITHUB_WORKSPACE ?? process.cwd();
     const runId = env.GITHUB_RUN_ID
         ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
         : `local-${Date.now()}`;
-    const workdir = env.GITHUB_WORKSPACE ?? process.cwd();
     const reportPath = (0,external_node_path_namespaceObject.join)(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`);
-    return { env, payload: eventPayload(env), runId, workdir, reportPath };
+    return { signal, env, payload: eventPayload(env), runId, workdir, reportPath };
 }
 function requestInputs() {
     const raw = {};
@@ -44932,7 +45879,8 @@ async function runRollback(s, inputs, reply) {
         log: actionsLogger,
         registerSecret: value => core_setSecret(value),
         initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
-        onProgress: reply?.onProgress
+        onProgress: reply?.onProgress,
+        signal: s.signal
     });
 }
 async function publish(outcome) {
@@ -45005,7 +45953,10 @@ async function runAfterGate(s, replyId) {
         await finish(api, { actor, inputs, replyId, commentId }, { status: outcome.journal.status, markdown: outcome.markdown }, actionsLogger);
 }
 async function main_run() {
-    const s = setup();
+    if (input('release-lock') === 'true')
+        return main_releaseStaleLock(process.env, process.env.GITHUB_WORKSPACE ?? process.cwd());
+    const cancellation = abortOnSignals(m => warning(m));
+    const s = setup(cancellation.signal);
     try {
         const replyId = Number(input('chatops-reply'));
         if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
@@ -45017,6 +45968,9 @@ async function main_run() {
     }
     catch (err) {
         reportError(err, s.workdir);
+    }
+    finally {
+        cancellation.dispose();
     }
 }
 /** What the step says when the process ends before run() settled (see util/exit-guard.ts). */

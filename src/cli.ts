@@ -9,14 +9,20 @@ import { resolve } from 'node:path'
 import { INPUTS, type InputName } from './interface.js'
 import type { GitHubTarget, Logger } from './model.js'
 import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
-import { rollback } from './rollback.js'
+import { releaseLock, rollback } from './rollback.js'
+import { RollbackError } from './util/errors.js'
+import { abortOnSignals } from './util/signals.js'
 import { RunbookError } from './runbook/load.js'
 import { untilFinished } from './util/exit-guard.js'
 import { credentialKind, hideCredentials, looksLikeCredentialName } from './util/credentials.js'
 import { Redactor } from './util/redact.js'
 
 const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
-  name => !('secret' in INPUTS[name]) && !('actionOnly' in INPUTS[name]) && name !== 'command'
+  name =>
+    !('secret' in INPUTS[name]) &&
+    !('actionOnly' in INPUTS[name]) &&
+    name !== 'command' &&
+    name !== 'release-lock'
 )
 
 const SECRET_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(name => 'secret' in INPUTS[name])
@@ -50,6 +56,7 @@ function usage(): string {
   })
   return [
     'Usage: emergency-rollback <plan|run|drill> [options]',
+    '       emergency-rollback --release-lock [--runbook F] [--workdir D]',
     '',
     'Commands:',
     '  plan   show what would change; change nothing',
@@ -62,6 +69,7 @@ function usage(): string {
     '  --report        where to write the JSON report (default: ./rollback-report-<run-id>.json)',
     '  --json          print the JSON report instead of the text summary',
     '  --markdown      print the markdown summary instead of the text summary',
+    `  --release-lock  ${INPUTS['release-lock'].description.replace(/^true: r/, 'R')}`,
     '  -h, --help      this help',
     '',
     'Secrets are read from environment variables only (never flags):',
@@ -112,6 +120,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         report: { type: 'string' },
         json: { type: 'boolean' },
         markdown: { type: 'boolean' },
+        'release-lock': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -124,20 +133,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${usage()}\n`)
     return 0
   }
+  const flag = (name: string) => values[name as keyof typeof values] as string | undefined
+  const workdir = resolve(flag('workdir') ?? process.cwd())
+  const runbookPath = resolve(flag('runbook') ?? INPUTS.runbook.default)
+  if (values['release-lock']) return releaseStaleLock(runbookPath, workdir, env)
   if (positionals.length !== 1) {
     process.stderr.write(`expected exactly one command (plan, run or drill)\n\n${usage()}\n`)
     return 2
   }
-  const flag = (name: string) => values[name as keyof typeof values] as string | undefined
   const raw: RawInputs = { command: positionals[0] }
   for (const name of REQUEST_INPUTS) {
     raw[name] = flag(name)
   }
   const runId = `cli-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${process.pid}`
-  const workdir = resolve(flag('workdir') ?? process.cwd())
+  const cancellation = abortOnSignals(m => stderrLogger.warn(m))
   try {
     const outcome = await rollback({
-      runbookPath: resolve(flag('runbook') ?? INPUTS.runbook.default),
+      runbookPath,
       inputs: raw,
       trigger: { kind: 'cli', actor: env.USER },
       runId,
@@ -148,7 +160,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       secrets: { githubToken: env.GITHUB_TOKEN || undefined },
       github: githubTarget(env),
       reportPath: resolve(flag('report') ?? `rollback-report-${runId}.json`),
-      log: stderrLogger
+      log: stderrLogger,
+      signal: cancellation.signal
     })
     const { readFile } = await import('node:fs/promises')
     const out = values.json
@@ -168,7 +181,39 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       `error: ${new Redactor().redact(err instanceof Error ? err.message : String(err))}\n`
     )
     return 1
+  } finally {
+    cancellation.dispose()
   }
+}
+
+async function releaseStaleLock(
+  runbookPath: string,
+  workdir: string,
+  env: NodeJS.ProcessEnv
+): Promise<number> {
+  try {
+    const done = await releaseLock({
+      runbookPath,
+      workdir,
+      env,
+      githubToken: env.GITHUB_TOKEN || undefined,
+      log: stderrLogger
+    })
+    process.stdout.write(`${done}\n`)
+    return 0
+  } catch (err) {
+    if (err instanceof RunbookError) {
+      process.stderr.write(`${err.message}\n`)
+      return 2
+    }
+    process.stderr.write(`error: ${new Redactor().redact(describe(err))}\n`)
+    return 1
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof RollbackError && err.hint) return `${err.message} (${err.hint})`
+  return err instanceof Error ? err.message : String(err)
 }
 
 process.exitCode = await untilFinished(

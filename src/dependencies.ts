@@ -33,6 +33,8 @@ export interface RunInfo {
 export interface Clock {
   now(): number
   sleep(ms: number): Promise<void>
+  /** Calls `fn` every `ms` until the returned function is called (never keeps the process alive). */
+  every(ms: number, fn: () => void): () => void
 }
 
 /** The engine's view of the run so far; phases read it, only the engine changes it. */
@@ -106,7 +108,10 @@ export interface DependencyOptions {
   fetch?: typeof fetch
   sleep?(ms: number): Promise<void>
   now?(): number
+  every?: Clock['every']
   gitRunner?: GitRunner
+  /** Whether the run holds the database advisory lock for its whole length (steps then take none). */
+  runLockHeld?(): boolean
   /** The engine's progress; a placeholder until the engine supplies its own. */
   progress?: Progress
   redactor?: Redactor
@@ -115,6 +120,12 @@ export interface DependencyOptions {
 }
 
 const realSleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+
+const realEvery: Clock['every'] = (ms, fn) => {
+  const timer = setInterval(fn, ms)
+  timer.unref()
+  return () => clearInterval(timer)
+}
 
 export const NO_PROGRESS: Progress = {
   plannedPhases: [],
@@ -129,7 +140,11 @@ export function runLabel(runId: string, runUrl?: string): string {
 
 export function buildDependencies(options: DependencyOptions): Dependencies {
   const { runbook, env, secrets, request } = options
-  const clock: Clock = { now: options.now ?? Date.now, sleep: options.sleep ?? realSleep }
+  const clock: Clock = {
+    now: options.now ?? Date.now,
+    sleep: options.sleep ?? realSleep,
+    every: options.every ?? realEvery
+  }
   // Hosting, verify and the webhook honour the proxy variables of the run's environment.
   const fetchImpl = options.fetch ?? createFetch(httpProxySettings(env))
   const redactor = options.redactor ?? primedRedactor(runbook, env, secrets)
@@ -164,7 +179,10 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
       gate
     },
     database: {
-      settings: () => dbSettings(databaseSource),
+      settings: () => ({
+        ...dbSettings(databaseSource),
+        runLockHeld: options.runLockHeld?.() ?? false
+      }),
       url: () =>
         secrets.databaseUrl ?? env[runbook.database?.['url-env'] ?? 'DATABASE_URL'] ?? undefined
     },

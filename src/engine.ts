@@ -11,6 +11,7 @@ import {
   type Command,
   type PhaseModule,
   type PreflightNote,
+  type RunningStatus,
   type Step,
   type StepError,
   type StepOutputs,
@@ -21,6 +22,17 @@ import type { PhaseName } from './runbook/schema.js'
 import { MissingSecretError } from './util/errors.js'
 
 export type RunStatus = 'planned' | 'succeeded' | 'failed'
+
+/** How often a run still going tells people where it is (the communication plan). */
+export const STATUS_UPDATE_MS = 15 * 60_000
+
+/** The run's lock (see run-lock.ts), held from after preflight to the end. */
+export interface RunLock {
+  /** What was taken, for the report. */
+  description: string
+  /** Releases it; returns the problems (warnings), never throws. */
+  release(): Promise<string[]>
+}
 
 export interface StepRecord {
   id: string
@@ -58,6 +70,10 @@ export interface Journal {
   recovery: string[]
   warnings: string[]
   error?: StepError
+  /** The lock the run held (or that none was taken). */
+  lock?: string
+  /** Why the run stopped early (the signal), when it was cancelled. */
+  cancelled?: string
 }
 
 export interface EngineHooks {
@@ -70,6 +86,16 @@ export interface EngineHooks {
   /** Called after every change to the journal (the caller writes it to disk). */
   onJournal?(journal: Journal): void | Promise<void>
   now?(): number
+  /**
+   * Takes the run's lock once every preflight has passed (run and drill; a plan takes none).
+   * Throws a RollbackError naming the holder when another run has it: then nothing is changed.
+   */
+  lock?(): Promise<RunLock>
+  /**
+   * Cancellation: once aborted, the run stops at the next safe point (between steps, never inside
+   * one), skips the remaining steps and still runs the `finally` steps.
+   */
+  signal?: AbortSignal
 }
 
 export function toStepError(err: unknown): StepError {
@@ -257,34 +283,113 @@ export async function execute(
     deps.gate.open()
   }
   const failedPhases = new Set(failures.map(f => f.phase))
+  const held = state.failed ? undefined : await takeLock(hooks, journal, state)
   await save()
 
-  for (const [index, step] of plan.steps.entries()) {
-    const record = journal.steps[index]!
-    if ((state.failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
-      record.status = 'skipped'
-      continue
-    }
-    const module = modules[step.phase]
-    const result = await runStep(module, step, pick(deps, module.needs), checked.get(step.id), {
-      drill: deps.run.mode === 'drill',
-      now,
-      log,
-      record
-    })
-    Object.assign(record, result)
-    Object.assign(journal.outputs, result.outputs)
-    journal.recovery.push(...(result.recovery ?? []))
-    if (result.status === 'failed' && !state.failed) {
-      state.failed = true
-      journal.error = {
-        message: `${step.id}: ${result.error?.message ?? 'failed'}`,
-        hint: result.error?.hint
+  const updates = statusUpdates(plan, deps, modules, () => now() - started)
+  try {
+    for (const [index, step] of plan.steps.entries()) {
+      const record = journal.steps[index]!
+      if (hooks.signal?.aborted && !journal.cancelled) cancel(journal, state, hooks.signal, step)
+      // The closing notice must be the last word: no status update after it.
+      if (step.stage === 'finally') await updates.stop()
+      if ((state.failed && step.stage !== 'finally') || failedPhases.has(step.phase)) {
+        record.status = 'skipped'
+        continue
       }
+      updates.current = step.title
+      const module = modules[step.phase]
+      const result = await runStep(module, step, pick(deps, module.needs), checked.get(step.id), {
+        drill: deps.run.mode === 'drill',
+        now,
+        log,
+        record
+      })
+      Object.assign(record, result)
+      Object.assign(journal.outputs, result.outputs)
+      journal.recovery.push(...(result.recovery ?? []))
+      if (result.status === 'failed' && !state.failed) {
+        state.failed = true
+        journal.error = {
+          message: `${step.id}: ${result.error?.message ?? 'failed'}`,
+          hint: result.error?.hint
+        }
+      }
+      await save()
     }
-    await save()
+  } finally {
+    await updates.stop()
+    if (held) journal.warnings.push(...(await held.release()))
   }
   return finish(state.failed ? 'failed' : 'succeeded')
+}
+
+/** The run's lock, or undefined with the run failed (nothing changed) when it is refused. */
+async function takeLock(
+  hooks: EngineHooks,
+  journal: Journal,
+  state: { failed: boolean }
+): Promise<RunLock | undefined> {
+  if (!hooks.lock || journal.command === 'plan') return undefined
+  try {
+    const lock = await hooks.lock()
+    journal.lock = lock.description
+    return lock
+  } catch (err) {
+    state.failed = true
+    journal.error = toStepError(err)
+    return undefined
+  }
+}
+
+function cancel(journal: Journal, state: { failed: boolean }, signal: AbortSignal, next: Step) {
+  const reason = typeof signal.reason === 'string' ? signal.reason : 'cancelled'
+  journal.cancelled = `${reason}: stopped before ${next.id}; the remaining steps were skipped`
+  if (!state.failed) journal.error = { message: `the run was cancelled (${journal.cancelled})` }
+  state.failed = true
+}
+
+/**
+ * Every STATUS_UPDATE_MS while steps run, the phases that can (notify) say which step the run is
+ * on. One update at a time: a tick while the previous one is still being sent is left out.
+ */
+function statusUpdates(
+  plan: Plan,
+  deps: Dependencies,
+  modules: Record<PhaseName, PhaseModule>,
+  elapsed: () => number
+) {
+  const phases = deps.progress.plannedPhases.filter(p => modules[p].stillRunning)
+  let inFlight: Promise<unknown> | undefined
+  const send = () => {
+    if (inFlight) return
+    const status: RunningStatus = {
+      step: updates.current,
+      minutes: Math.round(elapsed() / 60_000)
+    }
+    inFlight = Promise.all(
+      phases.map(phase => {
+        const module = modules[phase]
+        const steps = plan.steps.filter(s => s.phase === phase)
+        return module.stillRunning!(steps, pick(deps, module.needs), status).catch(err => {
+          deps.log.warn(`status update (${phase}): ${toStepError(err).message}`)
+        })
+      })
+    ).finally(() => (inFlight = undefined))
+  }
+  let stopTimer =
+    phases.length > 0 && plan.request.command !== 'plan'
+      ? deps.clock.every(STATUS_UPDATE_MS, send)
+      : () => {}
+  const updates = {
+    current: '',
+    async stop() {
+      stopTimer()
+      stopTimer = () => {}
+      await inFlight
+    }
+  }
+  return updates
 }
 
 async function runStep(

@@ -47,6 +47,11 @@ export const INPUTS = {
     description: 'Branch to roll back (default from the runbook, else main).',
     default: ''
   },
+  'release-lock': {
+    description:
+      'true: remove a stale rollback lock (the lock ref on the git remote), after saying who held it, and do nothing else.',
+    default: 'false'
+  },
   'github-token': {
     description: 'Token for pushing, comments and issues.',
     default: '${{ github.token }}',

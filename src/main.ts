@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
 import type { GitHubTarget, Logger, Trigger } from './model.js'
 import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
-import { rollback, type RollbackOutcome } from './rollback.js'
+import { releaseLock, rollback, type RollbackOutcome } from './rollback.js'
 import { isPermissionLevel, parseAllowlist } from './chatops/authorize.js'
 import type { CommentEvent } from './chatops/comment.js'
 import { chatOpsApi } from './chatops/github-api.js'
@@ -19,6 +19,7 @@ import { proxySettingsFrom } from './github/proxy.js'
 import { RunbookError } from './runbook/load.js'
 import { basicCredential } from './git/auth.js'
 import { Redactor, urlPassword } from './util/redact.js'
+import { abortOnSignals } from './util/signals.js'
 
 function input(name: InputName): string {
   return core.getInput(name)
@@ -124,7 +125,24 @@ function reportError(err: unknown, workdir: string): void {
   core.setFailed(new Redactor().redact(message))
 }
 
+async function releaseStaleLock(env: NodeJS.ProcessEnv, workdir: string): Promise<void> {
+  try {
+    const done = await releaseLock({
+      runbookPath: resolve(workdir, input('runbook') || INPUTS.runbook.default),
+      workdir,
+      env,
+      githubToken: secret('github-token'),
+      log: actionsLogger
+    })
+    core.info(done)
+  } catch (err) {
+    reportError(err, workdir)
+  }
+}
+
 interface RunSetup {
+  /** Aborted on SIGTERM/SIGINT: the run stops after the current step. */
+  signal: AbortSignal
   env: NodeJS.ProcessEnv
   payload: EventPayload
   runId: string
@@ -132,14 +150,14 @@ interface RunSetup {
   reportPath: string
 }
 
-function setup(): RunSetup {
+function setup(signal: AbortSignal): RunSetup {
   const env = process.env
+  const workdir = env.GITHUB_WORKSPACE ?? process.cwd()
   const runId = env.GITHUB_RUN_ID
     ? `${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}`
     : `local-${Date.now()}`
-  const workdir = env.GITHUB_WORKSPACE ?? process.cwd()
   const reportPath = join(env.RUNNER_TEMP ?? workdir, `emergency-rollback-${runId}.json`)
-  return { env, payload: eventPayload(env), runId, workdir, reportPath }
+  return { signal, env, payload: eventPayload(env), runId, workdir, reportPath }
 }
 
 function requestInputs(): RawInputs {
@@ -172,7 +190,8 @@ async function runRollback(
     log: actionsLogger,
     registerSecret: value => core.setSecret(value),
     initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
-    onProgress: reply?.onProgress
+    onProgress: reply?.onProgress,
+    signal: s.signal
   })
 }
 
@@ -260,7 +279,10 @@ async function runAfterGate(s: RunSetup, replyId: number): Promise<void> {
 }
 
 export async function run(): Promise<void> {
-  const s = setup()
+  if (input('release-lock') === 'true')
+    return releaseStaleLock(process.env, process.env.GITHUB_WORKSPACE ?? process.cwd())
+  const cancellation = abortOnSignals(m => core.warning(m))
+  const s = setup(cancellation.signal)
   try {
     const replyId = Number(input('chatops-reply'))
     if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
@@ -270,6 +292,8 @@ export async function run(): Promise<void> {
     await publish(await runRollback(s, requestInputs()))
   } catch (err) {
     reportError(err, s.workdir)
+  } finally {
+    cancellation.dispose()
   }
 }
 

@@ -132,6 +132,18 @@ export interface PhaseModule<A = unknown, N extends DependencyName = DependencyN
   run(step: Step<A>, deps: Pick<Dependencies, N>, checked?: C): Promise<StepResult>
   /** Prove the step would work without changing production (scratch branch, rolled-back tx). */
   drill(step: Step<A>, deps: Pick<Dependencies, N>, checked?: C): Promise<StepResult>
+  /**
+   * Called at intervals while a long run is still going (the communication plan's status
+   * updates): tell people which step it is on. Never throws; a failed update only warns.
+   */
+  stillRunning?(steps: Step<A>[], deps: Pick<Dependencies, N>, status: RunningStatus): Promise<void>
+}
+
+/** Where a run still going is, for the periodic status update. */
+export interface RunningStatus {
+  /** The step running now (its title), or the one about to run. */
+  step: string
+  minutes: number
 }
 
 export interface Preflight<C = unknown> {

@@ -4,9 +4,10 @@
  * process.env or Actions inputs itself.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import { execute, type Journal } from './engine.js'
-import { buildDependencies } from './dependencies.js'
+import { buildDependencies, type Clock, type Dependencies } from './dependencies.js'
 import type { MutationGate } from './util/mutation-gate.js'
 import type { GitRunner } from './git/git-command-manager.js'
 import type { GitHubTarget, Logger, Request, SecretValues, StepOutputs, Trigger } from './model.js'
@@ -19,6 +20,8 @@ import { Redactor } from './util/redact.js'
 import { runSecrets, secretProblems, secretSources } from './secrets.js'
 import { checkReportPath, checkSelection } from './preconditions.js'
 import type { OutputName } from './interface.js'
+import { releaseStaleLock, takeRunLock } from './run-lock.js'
+import type { Runbook } from './runbook/schema.js'
 
 export interface RollbackOptions {
   runbookPath: string
@@ -37,6 +40,11 @@ export interface RollbackOptions {
   sleep?(ms: number): Promise<void>
   /** Runs every git command (tests observe or interfere with them). */
   gitRunner?: GitRunner
+  /** The clock and the timer of the periodic status updates (tests drive them). */
+  now?(): number
+  every?: Clock['every']
+  /** Aborted on SIGTERM/SIGINT: the run stops after the current step (see engine.ts). */
+  signal?: AbortSignal
   /** Outputs known before the first step (a ChatOps reply that becomes the status comment). */
   initialOutputs?: Partial<StepOutputs>
   /** Called with the summary so far after every step (a ChatOps reply updated in place). */
@@ -66,6 +74,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
   const plan = buildPlan(runbook, request)
   checkSelection(plan)
   await checkReportPath(options.reportPath)
+  let runLockHeld = false
   const deps = buildDependencies({
     mode: request.command === 'drill' ? 'drill' : 'run',
     request,
@@ -78,6 +87,9 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     fetch: options.fetch,
     sleep: options.sleep,
     gitRunner: options.gitRunner,
+    now: options.now,
+    every: options.every,
+    runLockHeld: () => runLockHeld,
     redactor,
     gate: options.gate
   })
@@ -96,6 +108,18 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
       await writeReport(j)
       // Progress reports are news, not the record: one that fails must not stop the run.
       await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`))
+    },
+    signal: options.signal,
+    lock: async () => {
+      const lock = await takeRunLock(lockScope(runbook, deps, options.trigger.kind))
+      runLockHeld = lock.holdsDatabase
+      return {
+        description: lock.description,
+        release: async () => {
+          runLockHeld = false
+          return lock.release()
+        }
+      }
     }
   })
   return {
@@ -110,6 +134,52 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
       ...pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
     }
   }
+}
+
+/** Where the run's lock lives: the runbook's git remote, and its database when it has one. */
+function lockScope(runbook: Runbook, deps: Dependencies, trigger: string) {
+  const { run } = deps
+  const request = run.request
+  const git = runbook.git
+    ? { remote: runbook.git.remote, branch: request.branch ?? runbook.git.branch }
+    : undefined
+  return {
+    checkout: deps.checkout,
+    git,
+    database: runbook.database && deps.database.url() ? () => deps.database.settings() : undefined,
+    info: {
+      holder: request.trigger.actor ?? 'unknown',
+      startedAt: new Date(deps.clock.now()).toISOString(),
+      run: run.runUrl ?? `${trigger === 'cli' ? 'cli' : request.runId}@${hostname()}`,
+      runbook: run.runbookName,
+      command: request.command
+    },
+    log: deps.log
+  }
+}
+
+export interface ReleaseLockOptions {
+  runbookPath: string
+  workdir: string
+  env: Readonly<Record<string, string | undefined>>
+  githubToken?: string
+  log: Logger
+  gitRunner?: GitRunner
+}
+
+/** Removes a stale lock (after saying who held it); returns what was done, in one sentence. */
+export async function releaseLock(options: ReleaseLockOptions): Promise<string> {
+  const runbook = await loadRunbook(options.runbookPath)
+  const git = runbook.git ? { remote: runbook.git.remote, branch: runbook.git.branch } : undefined
+  const checkout = {
+    workdir: options.workdir,
+    env: options.env,
+    githubToken: options.githubToken,
+    tempDir: options.env.RUNNER_TEMP,
+    runner: options.gitRunner,
+    log: options.log
+  }
+  return releaseStaleLock(checkout, git, options.log)
 }
 
 function redactingLogger(log: Logger, redactor: Redactor): Logger {

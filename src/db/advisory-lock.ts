@@ -18,6 +18,8 @@ export interface LockHolder {
   client: string | null
   since: string | null
   state: string | null
+  /** What the holder said about itself when it took the lock (runs of this tool: who, when, where). */
+  note?: string
 }
 
 export interface AdvisoryLock {
@@ -36,9 +38,10 @@ export async function lockHolder(client: pg.Client): Promise<LockHolder | undefi
     client_addr: string | null
     backend_start: Date | null
     state: string | null
+    query: string | null
   }>(
     `SELECT a.pid, a.application_name, a.usename, a.client_addr::text AS client_addr,
-            a.backend_start, a.state
+            a.backend_start, a.state, a.query
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE l.locktype = 'advisory' AND l.granted AND l.database = (
               SELECT oid FROM pg_database WHERE datname = current_database())
@@ -54,23 +57,45 @@ export async function lockHolder(client: pg.Client): Promise<LockHolder | undefi
     user: row.usename,
     client: row.client_addr,
     since: row.backend_start ? row.backend_start.toISOString() : null,
-    state: row.state
+    state: row.state,
+    note: noteOf(row.query)
   }
 }
 
+/**
+ * The holder's note travels in a comment of the query that took the lock: that query stays the
+ * session's last one in pg_stat_activity for as long as the lock is held.
+ */
+function lockQuery(note: string | undefined): string {
+  const comment = note ? ` /* ${NOTE_TAG}${note.replace(/\*\//g, '* /')} */` : ''
+  return `SELECT pg_try_advisory_lock($1::bigint) AS ok${comment}`
+}
+
+const NOTE_TAG = 'emergency-rollback lock: '
+
+function noteOf(query: string | null): string | undefined {
+  const match = query ? /\/\* emergency-rollback lock: (.*) \*\/$/s.exec(query) : null
+  return match?.[1]
+}
+
 export function describeHolder(h: LockHolder): string {
+  if (h.note) return `${h.note} (pid ${h.pid})`
   const app = h.applicationName ? `"${h.applicationName}"` : 'an unnamed session'
   return `${app} (pid ${h.pid}, user ${h.user}${h.client ? `, from ${h.client}` : ''}${h.since ? `, connected since ${h.since}` : ''})`
 }
 
-/** Takes the lock or fails fast saying who holds it. */
-export async function acquireRunLock(settings: DbSettings, purpose: string): Promise<AdvisoryLock> {
+/**
+ * Takes the lock or fails fast saying who holds it. `note`: who we are, shown to whoever is
+ * refused (one line: the holder, since when, a link to the run).
+ */
+export async function acquireRunLock(
+  settings: DbSettings,
+  purpose: string,
+  note?: string
+): Promise<AdvisoryLock> {
   const client = await connect(settings, `${purpose} lock`)
   try {
-    const res = await client.query<{ ok: boolean }>(
-      'SELECT pg_try_advisory_lock($1::bigint) AS ok',
-      [ADVISORY_LOCK_KEY.toString()]
-    )
+    const res = await client.query<{ ok: boolean }>(lockQuery(note), [ADVISORY_LOCK_KEY.toString()])
     if (!res.rows[0]?.ok) {
       const holder = await lockHolder(client)
       throw new RollbackError(
@@ -110,11 +135,13 @@ export async function checkRunLockFree(client: pg.Client): Promise<void> {
   }
 }
 
+/** `fn` under the lock; when the whole run already holds it (`runLockHeld`), nothing is taken. */
 export async function withRunLock<T>(
   settings: DbSettings,
   purpose: string,
   fn: () => Promise<T>
 ): Promise<T> {
+  if (settings.runLockHeld) return fn()
   const lock = await acquireRunLock(settings, purpose)
   try {
     return await fn()

@@ -24,6 +24,8 @@ export interface DbSettings {
   runId: string
   /** The run's mutation gate: a session opened while it is not open is read-only in PostgreSQL. */
   gate?: MutationGate
+  /** The run holds the advisory lock on its own session for its whole length (see run-lock.ts). */
+  runLockHeld?: boolean
 }
 
 const DEFAULTS = { 'url-env': 'DATABASE_URL', 'lock-timeout': '500ms', 'statement-timeout': '5m' }

@@ -282,6 +282,13 @@ export class GitCommandManager {
     return (await this.revParse('HEAD')) ?? ''
   }
 
+  /** A parentless commit of the empty tree with `message`, not on any branch (lock refs). */
+  async commitEmptyTree(message: string): Promise<string> {
+    await this.applyFallbackIdentity()
+    const tree = (await this.exec(['hash-object', '-t', 'tree', '-w', '/dev/null'])).trim()
+    return (await this.exec(['commit-tree', tree, '-m', message])).trim()
+  }
+
   /** Whether `path` (file or directory) exists in the tree of `rev`. */
   async pathExists(rev: string, path: string): Promise<boolean> {
     return (await this.tryExec(['cat-file', '-e', `${rev}:${path}`])).exitCode === 0

@@ -34,6 +34,7 @@ export function renderMarkdown(journal: Journal): string {
   if (journal.durationMs !== undefined) {
     lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '')
   }
+  if (journal.lock) lines.push(`Lock: ${journal.lock}.`, '')
   if (journal.error) {
     lines.push(`> **Error:** ${journal.error.message}`)
     if (journal.error.hint) lines.push(`> **Fix:** ${journal.error.hint}`)

@@ -12,6 +12,7 @@ export function renderText(journal: Journal): string {
     : ''
   const started = journal.durationMs === undefined ? '' : `; started ${journal.startedAt}`
   lines.push(`Severity ${journal.severity}${gate}${started}.`)
+  if (journal.lock) lines.push(`Lock: ${journal.lock}.`)
   if (journal.error) {
     lines.push(`  error: ${journal.error.message}`)
     if (journal.error.hint) lines.push(`  fix:   ${journal.error.hint}`)

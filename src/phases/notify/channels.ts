@@ -27,6 +27,8 @@ export interface Notification {
   deps: NotifyDeps
   client?: GitHubClient
   closing?: Closing
+  /** A status update while the run is still going ("still running: step X, N minutes so far"). */
+  update?: string
   /** The status comment's body (headline, facts and, when closing, the report). */
   body: string
   summary: string
@@ -57,6 +59,7 @@ export async function statusComment(n: Notification): Promise<void> {
     await attempt(n, `status comment ${existing} updated`, async () => {
       await client.updateComment(existing, n.body)
     })
+  else if (n.update) n.skipped.push('status comment: none was posted when the run began')
   else if (issue === undefined)
     n.skipped.push('status comment: the run was not triggered from an issue or PR')
   else
@@ -166,7 +169,8 @@ export async function webhook(n: Notification, url: string | undefined): Promise
   if (n.deps.run.mode === 'drill')
     return void n.skipped.push('webhook: not posted in a drill (variable is set)')
   const { run } = n.deps
-  const said = n.closing ? n.closing.text : n.action.config.messages.initiated
+  const initiated = n.action.config.messages.initiated
+  const said = n.update ? `${initiated}, ${n.update}` : n.closing ? n.closing.text : initiated
   const incident = n.outputs['incident-issue']
   const text = n.clean(
     `${tag(run, n.action)}${said}: ${run.runbookName} (severity ${run.request.severity})${run.runUrl ? ` ${run.runUrl}` : ''}${incident ? ` incident: ${incident}` : ''}`

@@ -7,7 +7,13 @@
  * A drill posts the status comment (marked as a drill) and, with `drill-issue`, its result on the
  * runbook's one drill tracking issue; no incident issue, no webhook.
  */
-import { RollbackError, type PhaseModule, type Step, type StepResult } from '../../model.js'
+import {
+  RollbackError,
+  type PhaseModule,
+  type RunningStatus,
+  type Step,
+  type StepResult
+} from '../../model.js'
 import { DEFAULT_SEVERITY_MATRIX } from '../../runbook/constants.js'
 import { MissingSecretError } from '../../util/errors.js'
 import type { Runbook } from '../../runbook/schema.js'
@@ -40,20 +46,25 @@ function webhookUrl(deps: NotifyDeps): string | undefined {
   return url
 }
 
-function begin(step: Step<NotifyAction>, deps: NotifyDeps): Notification {
+function begin(step: Step<NotifyAction>, deps: NotifyDeps, update?: string): Notification {
   const { action } = step
   const clean = (text: string) => deps.redactor.redact(text)
   const closing =
-    action.kind === 'closing' ? closingMessage(action, deps.run, deps.progress.failed) : undefined
+    action.kind === 'closing' && !update
+      ? closingMessage(action, deps.run, deps.progress.failed)
+      : undefined
   const headline = closing
     ? closing.headline
-    : `🚨 ${tag(deps.run, action)}${action.config.messages.initiated}`
+    : update
+      ? `⏳ ${tag(deps.run, action)}${action.config.messages.initiated}: ${update}`
+      : `🚨 ${tag(deps.run, action)}${action.config.messages.initiated}`
   const summary = closing ? deps.progress.summary() : ''
   return {
     action,
     deps,
     client: deps.github.client(),
     closing,
+    update,
     body: fit(clean(`${header(deps.run, headline)}${summary ? `\n${summary}\n` : ''}`)),
     summary,
     clean,
@@ -87,6 +98,21 @@ async function notify(step: Step<NotifyAction>, deps: NotifyDeps): Promise<StepR
       }
     }
   return { status: done.length === 0 ? 'skipped' : 'succeeded', changed: done, outputs, details }
+}
+
+/** The status comment and the webhook hear where a long run is (the closing step says the end). */
+async function stillRunning(
+  steps: Step<NotifyAction>[],
+  deps: NotifyDeps,
+  status: RunningStatus
+): Promise<void> {
+  const step = steps.find(s => s.action.kind === 'initiated') ?? steps[0]
+  if (!step) return
+  const update = `still running: ${status.step || 'between steps'}, ${status.minutes} minutes so far`
+  const n = begin(step, deps, update)
+  await statusComment(n)
+  await webhook(n, deps.webhook.url)
+  for (const problem of n.problems) deps.log.warn(`status update: ${problem}`)
 }
 
 export const notifyPhase: PhaseModule<NotifyAction, keyof NotifyDeps> = {
@@ -151,5 +177,6 @@ export const notifyPhase: PhaseModule<NotifyAction, keyof NotifyDeps> = {
   },
 
   run: notify,
-  drill: notify
+  drill: notify,
+  stillRunning
 }

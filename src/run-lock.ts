@@ -1,0 +1,131 @@
+/**
+ * One rollback at a time, whatever started it (the action, the CLI, ChatOps): a lock taken once
+ * every preflight has passed and held until the run ends, success or failure.
+ *  - The git lock ref on the runbook's remote (src/git/lock-ref.ts): seen by every machine that
+ *    can reach the repository; names the holder, the start time and the run.
+ *  - The database advisory lock on one dedicated session (src/db/advisory-lock.ts): held for the
+ *    whole run, so steps take none of their own; it ends with its session, even after a crash.
+ * A runbook without a git section is locked by the database alone; with neither, no lock is taken
+ * and the report says so.
+ */
+import { acquireRunLock, type AdvisoryLock } from './db/advisory-lock.js'
+import type { DbSettings } from './db/connection.js'
+import {
+  describeLockHolder,
+  LOCK_REF,
+  readLockRef,
+  releaseLockRef,
+  takeLockRef,
+  type HeldLockRef,
+  type LockHolderInfo
+} from './git/lock-ref.js'
+import { withGitSession, type Checkout, type SessionTarget } from './git/session.js'
+import { RollbackError } from './util/errors.js'
+import type { Logger } from './util/logger.js'
+
+export interface RunLockScope {
+  checkout: Checkout
+  /** The runbook's git remote and branch; absent when the runbook has no git section. */
+  git?: SessionTarget
+  /** The run's database; absent when the runbook has no database. */
+  database?: () => DbSettings
+  info: LockHolderInfo
+  log: Logger
+}
+
+export interface HeldRunLock {
+  /** What was taken, for the report ("no lock was taken" when nothing could be). */
+  description: string
+  /** The database advisory lock is held (database steps then take none of their own). */
+  holdsDatabase: boolean
+  /** Releases everything taken; a failure only warns (returned, for the report). */
+  release(): Promise<string[]>
+}
+
+/** Takes the git lock ref, then the database lock; refused (RollbackError) naming the holder. */
+export async function takeRunLock(scope: RunLockScope): Promise<HeldRunLock> {
+  const { git, database } = scope
+  if (!git && !database) {
+    return {
+      description:
+        'no lock was taken: the runbook has neither a git section nor a database (another run could overlap this one)',
+      holdsDatabase: false,
+      release: async () => []
+    }
+  }
+  const ref = git
+    ? await withGitSession(scope.checkout, git, s => takeLockRef(s.git, s.remote, scope.info))
+    : undefined
+  let advisory: AdvisoryLock | undefined
+  try {
+    if (database) advisory = await acquireRunLock(database(), 'run', describeLockHolder(scope.info))
+  } catch (err) {
+    if (ref && git) await releaseRef(scope, git, ref)
+    throw err
+  }
+  const taken = [
+    ref && git ? `git ref ${LOCK_REF} on remote "${git.remote}"` : undefined,
+    advisory ? 'the database advisory lock' : undefined
+  ].filter(Boolean)
+  return {
+    description: `held ${taken.join(' and ')} for the whole run`,
+    holdsDatabase: advisory !== undefined,
+    async release() {
+      const problems: string[] = []
+      if (advisory) {
+        await advisory.release().catch((err: unknown) => {
+          problems.push(
+            `could not release the database advisory lock: ${messageOf(err)} (it ends with its session)`
+          )
+        })
+      }
+      if (ref && git) problems.push(...(await releaseRef(scope, git, ref)))
+      return problems
+    }
+  }
+}
+
+async function releaseRef(
+  scope: RunLockScope,
+  git: SessionTarget,
+  ref: HeldLockRef
+): Promise<string[]> {
+  try {
+    const released = await withGitSession(scope.checkout, git, s =>
+      releaseLockRef(s.git, s.remote, ref.sha)
+    )
+    if (released) return []
+    return [`the lock ref ${LOCK_REF} was no longer ours (released by hand?); left as it is`]
+  } catch (err) {
+    return [
+      `could not release the lock ref ${LOCK_REF}: ${messageOf(err)}; release it with --release-lock or the release-lock input`
+    ]
+  }
+}
+
+/** Removes a stale lock ref after saying who held it; returns what it did, in one sentence. */
+export async function releaseStaleLock(
+  checkout: Checkout,
+  git: SessionTarget | undefined,
+  log: Logger
+): Promise<string> {
+  if (!git) {
+    return 'the runbook has no git section, so there is no lock ref; a database advisory lock ends with the session that holds it'
+  }
+  return withGitSession(checkout, git, async s => {
+    const held = await readLockRef(s.git, s.remote)
+    if (!held) return `no lock held: ${LOCK_REF} does not exist on remote "${s.remote}"`
+    log.info(`the lock was held by ${describeLockHolder(held.info)}`)
+    const released = await releaseLockRef(s.git, s.remote, held.sha)
+    if (!released)
+      throw new RollbackError(
+        `the lock ${LOCK_REF} changed while it was being released`,
+        'look at who holds it now, then release again if it is stale'
+      )
+    return `released the lock held by ${describeLockHolder(held.info)}`
+  })
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
