@@ -43,6 +43,8 @@ export interface Deployment {
   createdAt?: number
   /** When the build started (its env was read then); falls back to createdAt. */
   buildingAt?: number
+  /** When the build finished (buildingAt to readyAt: how long a build takes), when known. */
+  readyAt?: number
   target?: string
 }
 
@@ -52,6 +54,14 @@ export interface WaitOptions {
   promote?: boolean
   /** Called on every state change (for the log). */
   onProgress?(deployment: Deployment): void
+}
+
+/** What an instant rollback would serve, from one listing of production deployments. */
+export interface RollbackCandidate {
+  /** The deployment production traffic goes to now. */
+  live?: Deployment
+  /** The newest READY production deployment created before the cutoff (undefined: none). */
+  candidate?: Deployment
 }
 
 export interface HostingProvider {
@@ -80,6 +90,16 @@ export interface HostingProvider {
   autoAssignsProduction(): Promise<boolean>
   /** Points production at `id` (a READY deployment) and re-enables automatic assignment. */
   promote(id: string): Promise<void>
+  /**
+   * Instant rollback support (capabilities.instantRollback): the live deployment and the newest
+   * READY production deployment created before `before` (epoch ms; undefined: before the live one).
+   */
+  rollbackCandidate?(before?: number): Promise<RollbackCandidate>
+  /**
+   * Serves `id` (READY, built earlier) in production again without a build, and returns once it
+   * does. Automatic production assignment stays off until promote().
+   */
+  rollBackTo?(id: string, timeoutMs: number): Promise<void>
   /** Polls until live (READY + alias assigned); throws RollbackError on failure or timeout. */
   waitForDeployment(id: string, options: WaitOptions): Promise<Deployment>
 }

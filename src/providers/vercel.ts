@@ -24,6 +24,7 @@ import {
   type EnvTarget,
   type HostedEnv,
   type HostingProvider,
+  type RollbackCandidate,
   type WaitOptions
 } from './types.js'
 
@@ -52,6 +53,8 @@ interface Project {
   name: string
   productionId?: string
   autoAssign: boolean
+  /** The last rollback or promote and how far it got. */
+  lastAlias?: { toDeploymentId?: string; jobStatus?: string }
 }
 
 type EnvEntry = Record<string, unknown>
@@ -151,12 +154,14 @@ export class VercelProvider implements HostingProvider {
         name: string
         targets?: { production?: { id?: string } }
         autoAssignCustomDomains?: boolean
+        lastAliasRequest?: { toDeploymentId?: string; jobStatus?: string } | null
       }>('GET', `/v9${this.projectPath()}`)
       .then(body => ({
         id: body.id,
         name: body.name,
         productionId: body.targets?.production?.id,
-        autoAssign: body.autoAssignCustomDomains !== false
+        autoAssign: body.autoAssignCustomDomains !== false,
+        lastAlias: body.lastAliasRequest ?? undefined
       }))
     // A failed read is not cached: the next caller asks again.
     this.projectRead.catch(() => (this.projectRead = undefined))
@@ -180,6 +185,72 @@ export class VercelProvider implements HostingProvider {
       { retry: 'any-failure' }
     )
     this.projectRead = undefined
+  }
+
+  /**
+   * One listing of READY production deployments (newest first), read until it holds both the live
+   * one and one created before the cutoff: the live deployment comes from it too, so the instant
+   * path costs no extra round trip before its first write.
+   */
+  async rollbackCandidate(before?: number): Promise<RollbackCandidate> {
+    const project = await this.project()
+    const seen: Deployment[] = []
+    const isLive = (d: Deployment) =>
+      project.productionId ? d.id === project.productionId : d.aliasAssigned
+    const found = () => {
+      const live = seen.find(isLive)
+      const cutoff = before ?? live?.createdAt
+      const candidate =
+        cutoff === undefined
+          ? undefined
+          : seen.find(d => d.id !== live?.id && (d.createdAt ?? Infinity) < cutoff)
+      return { live, candidate }
+    }
+    await this.listDeployments(
+      { projectId: project.id, target: 'production', state: 'READY' },
+      page => {
+        seen.push(...page.map(d => this.fromList(d as Record<string, unknown>)))
+        const { live, candidate } = found()
+        return live !== undefined && candidate !== undefined
+      }
+    )
+    const { live, candidate } = found()
+    // The live deployment is older than every listed page (or not READY-listed): ask for it.
+    if (!live && project.productionId)
+      return { live: await this.getDeployment(project.productionId), candidate }
+    return { live, candidate }
+  }
+
+  /** Instant Rollback, then watch `lastAliasRequest` until Vercel says it is done. */
+  async rollBackTo(id: string, timeoutMs: number): Promise<void> {
+    const project = await this.project()
+    // Rolling back to the deployment already served changes nothing: any failure may be retried.
+    await this.http.request(
+      'POST',
+      `/v9/projects/${encodeURIComponent(project.id)}/rollback/${encodeURIComponent(id)}`,
+      { json: {}, retry: 'any-failure' }
+    )
+    await poll<void>({
+      clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
+      timeoutMs,
+      check: async () => {
+        this.projectRead = undefined
+        const alias = (await this.project()).lastAlias
+        const status = alias?.toDeploymentId === id ? alias.jobStatus : undefined
+        if (status === 'failed')
+          throw new RollbackError(
+            `Vercel could not roll production back to deployment ${id} (jobStatus failed)`,
+            'Roll back in the Vercel dashboard (Deployments > Instant Rollback), or rerun: the durable fix follows either way.'
+          )
+        if (status === 'succeeded') return { done: true, value: undefined }
+        return { done: false, state: status ?? 'requested' }
+      },
+      timeoutError: (last, ms) =>
+        new RollbackError(
+          `the Instant Rollback to ${id} did not finish within ${formatDuration(ms)} (last state: ${last})`,
+          'Watch it in the Vercel dashboard; raise flags.wait-timeout and rerun.'
+        )
+    })
   }
 
   /** Every entry of the env list, all pages, without values decrypted; read once. */
@@ -327,6 +398,7 @@ export class VercelProvider implements HostingProvider {
       aliasError: (d.aliasError as Deployment['aliasError']) ?? undefined,
       createdAt: Number(d.createdAt ?? d.created),
       buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+      readyAt: typeof d.ready === 'number' ? d.ready : undefined,
       target: typeof d.target === 'string' ? d.target : undefined
     }
   }
@@ -344,6 +416,7 @@ export class VercelProvider implements HostingProvider {
           : undefined,
       createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
       buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
+      readyAt: typeof d.ready === 'number' ? d.ready : undefined,
       target: typeof d.target === 'string' ? d.target : undefined
     }
   }
