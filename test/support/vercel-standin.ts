@@ -279,6 +279,8 @@ export async function startVercelStandin(
     d.createdAt = d.buildingAt = Date.now() - e.ageMs
     d.ready = d.createdAt + (e.buildMs ?? 60_000)
     d.readyState = 'READY'
+    // It was live once: its alias was assigned then (Vercel keeps the flag).
+    d.aliasAssigned = true
     d.env = { ...snapshot('production'), ...e.env }
   }
   if (options.initialDeployment !== false) {
