@@ -5,6 +5,7 @@
  */
 import type { Journal, StepRecord } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
+import { mitigationLine } from './mitigation.js'
 
 const STATUS_ICON: Record<StepRecord['status'], string> = {
   planned: '📝',
@@ -31,6 +32,8 @@ export function renderMarkdown(journal: Journal): string {
   if (journal.durationMs !== undefined) {
     lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '')
   }
+  const mitigation = mitigationLine(journal)
+  if (mitigation) lines.push(`**${mitigation}**`, '')
   if (journal.error) {
     lines.push(`> **Error:** ${journal.error.message}`)
     if (journal.error.hint) lines.push(`> **Fix:** ${journal.error.hint}`)

@@ -1,6 +1,7 @@
 /** The same report as plain text for the CLI. */
 import type { Journal } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
+import { mitigationLine } from './mitigation.js'
 
 export function renderText(journal: Journal): string {
   const lines: string[] = []
@@ -38,6 +39,8 @@ export function renderText(journal: Journal): string {
     if (items.length === 0) continue
     lines.push('', title, ...items.map(i => `  - ${indentContinuation(i, 4)}`))
   }
+  const mitigation = mitigationLine(journal)
+  if (mitigation) lines.push('', mitigation)
   if (journal.durationMs !== undefined)
     lines.push('', `Took ${formatDuration(journal.durationMs)}.`)
   return lines.join('\n')
