@@ -129,6 +129,7 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
     runId: request.runId
   }
   const webhookVariable = runbook.notify?.['webhook-env']
+  let hostingProvider: HostingProvider | undefined
   return {
     run: {
       mode: options.mode,
@@ -155,8 +156,9 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
         secrets.databaseUrl ?? env[runbook.database?.['url-env'] ?? 'DATABASE_URL'] ?? undefined
     },
     hosting: {
+      // One client a run: preflight and run share what it has read (each entity read once).
       provider: () =>
-        createHostingProvider({
+        (hostingProvider ??= createHostingProvider({
           hosting: runbook.hosting,
           inputToken: secrets.hostingToken,
           env,
@@ -164,7 +166,7 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
           fetch: fetchImpl,
           sleep: clock.sleep,
           log: options.log
-        })
+        }))
     },
     github: githubAccess(options.github, secrets.githubToken, proxySettingsFrom(env), options.log),
     webhook: {

@@ -131,6 +131,14 @@ describe('flags.instant', () => {
     expect(writes(standin)[0]!.path).toMatch(/\/rollback\//)
   })
 
+  it('preflight and run together still read each entity once: at most 4 requests before the write', async () => {
+    const { standin, ctx, step } = await setup({ latencyMs: 20, earlier: [{ ageMs: HOUR }] })
+    await flagsPhase.preflight!([step], ctx)
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsBeforeFirstWrite().length).toBeLessThanOrEqual(4)
+  })
+
   it('a drill names the deployment it would serve and the build time of the durable fix', async () => {
     const { standin, ctx, step } = await setup({ earlier: [{ ageMs: HOUR, buildMs: 90_000 }] })
     const earlier = byAge(standin)[0]!

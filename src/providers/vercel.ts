@@ -90,6 +90,7 @@ export class VercelProvider implements HostingProvider {
   private projectRead?: Promise<Project>
   private envList?: Promise<EnvEntry[]>
   private readonly decrypted = new Map<string, Promise<string | undefined>>()
+  private readonly candidates = new Map<string, Promise<RollbackCandidate>>()
 
   constructor(private readonly options: VercelOptions) {
     this.clock = options.clock
@@ -184,7 +185,7 @@ export class VercelProvider implements HostingProvider {
       `/v10/projects/${encodeURIComponent(project.id)}/promote/${encodeURIComponent(id)}`,
       { retry: 'any-failure' }
     )
-    this.projectRead = undefined
+    this.productionChanged()
   }
 
   /**
@@ -192,7 +193,24 @@ export class VercelProvider implements HostingProvider {
    * one and one created before the cutoff: the live deployment comes from it too, so the instant
    * path costs no extra round trip before its first write.
    */
-  async rollbackCandidate(before?: number): Promise<RollbackCandidate> {
+  rollbackCandidate(before?: number): Promise<RollbackCandidate> {
+    const key = String(before)
+    let found = this.candidates.get(key)
+    if (!found) {
+      found = this.listCandidate(before)
+      this.candidates.set(key, found)
+      found.catch(() => this.candidates.delete(key))
+    }
+    return found
+  }
+
+  /** Production changed (rollback, promote, a new live build): read the project and list again. */
+  private productionChanged(): void {
+    this.projectRead = undefined
+    this.candidates.clear()
+  }
+
+  private async listCandidate(before?: number): Promise<RollbackCandidate> {
     const project = await this.project()
     const seen: Deployment[] = []
     const isLive = (d: Deployment) =>
@@ -234,7 +252,7 @@ export class VercelProvider implements HostingProvider {
       clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
       timeoutMs,
       check: async () => {
-        this.projectRead = undefined
+        this.productionChanged()
         const alias = (await this.project()).lastAlias
         const status = alias?.toDeploymentId === id ? alias.jobStatus : undefined
         if (status === 'failed')
@@ -469,9 +487,10 @@ export class VercelProvider implements HostingProvider {
         if (state !== lastState) options.onProgress?.(d)
         lastState = state
         this.failIfBroken(d)
-        return d.state === 'READY' && d.aliasAssigned
-          ? { done: true, value: d }
-          : { done: false, state }
+        if (!(d.state === 'READY' && d.aliasAssigned)) return { done: false, state }
+        // Production points elsewhere now: the project is read again when next asked.
+        this.productionChanged()
+        return { done: true, value: d }
       },
       timeoutError: (last, timeoutMs) =>
         new RollbackError(
