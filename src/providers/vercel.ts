@@ -91,6 +91,7 @@ export class VercelProvider implements HostingProvider {
   private envList?: Promise<EnvEntry[]>
   private readonly decrypted = new Map<string, Promise<string | undefined>>()
   private readonly candidates = new Map<string, Promise<RollbackCandidate>>()
+  private liveRead?: Promise<Deployment | undefined>
 
   constructor(private readonly options: VercelOptions) {
     this.clock = options.clock
@@ -207,6 +208,7 @@ export class VercelProvider implements HostingProvider {
   /** Production changed (rollback, promote, a new live build): read the project and list again. */
   private productionChanged(): void {
     this.projectRead = undefined
+    this.liveRead = undefined
     this.candidates.clear()
   }
 
@@ -370,7 +372,14 @@ export class VercelProvider implements HostingProvider {
     )
   }
 
-  async currentProductionDeployment(): Promise<Deployment | undefined> {
+  /** Read once until production changes. */
+  currentProductionDeployment(): Promise<Deployment | undefined> {
+    this.liveRead ??= this.readLive()
+    this.liveRead.catch(() => (this.liveRead = undefined))
+    return this.liveRead
+  }
+
+  private async readLive(): Promise<Deployment | undefined> {
     const project = await this.project()
     if (project.productionId) return this.getDeployment(project.productionId)
     const list = (
