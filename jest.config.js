@@ -17,6 +17,6 @@ export default {
   collectCoverage: true,
   collectCoverageFrom: ['src/**/*.ts', '!src/**/*.d.ts', '!src/**/*.generated.ts'],
   coverageReporters: ['text-summary', 'lcov'],
-  // Target 90%: the floor sits just under what the suite reaches today; raise it as tests grow.
-  coverageThreshold: { global: { lines: 89 } }
+  // At least 90% of the lines of src/ (the suite reaches about 92%).
+  coverageThreshold: { global: { lines: 90 } }
 }

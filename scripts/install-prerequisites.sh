@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on Debian/Ubuntu when it is missing:
-# git (with git-http-backend) and the PostgreSQL server binaries (initdb, pg_ctl, postgres, pgbench).
+# git (with git-http-backend), the PostgreSQL server binaries (initdb, pg_ctl, postgres, pgbench)
+# and jq (the reusable workflow's request step, run by the workflow tests).
 set -euo pipefail
 
 have_pg_server() {
@@ -10,6 +11,7 @@ have_pg_server() {
 
 missing=()
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 have_pg_server || missing+=(postgresql postgresql-contrib)
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -16,6 +16,8 @@ import type { PhaseName, Runbook } from './runbook/schema.js'
 import { runSecrets } from './secrets.js'
 import type { Logger } from './util/logger.js'
 import { Redactor } from './util/redact.js'
+import { MutationGate } from './util/mutation-gate.js'
+import { gatedProvider } from './providers/gated.js'
 
 /** Who this run is, for messages, names of backups and commit trailers. */
 export interface RunInfo {
@@ -66,6 +68,8 @@ export interface WebhookAccess {
   /** The variable the runbook names (`notify.webhook-env`), when it names one. */
   variable?: string
   url?: string
+  /** Asked before each post (the run's mutation gate). */
+  gate?: MutationGate
 }
 
 export interface Dependencies {
@@ -82,6 +86,11 @@ export interface Dependencies {
   github: GitHubAccess
   webhook: WebhookAccess
   progress: Progress
+  /**
+   * Shut until the engine has seen every preflight pass (never opened for `plan`); every push,
+   * hosting write, database session, comment, issue and webhook post asks it first.
+   */
+  gate: MutationGate
 }
 
 export interface DependencyOptions {
@@ -101,6 +110,8 @@ export interface DependencyOptions {
   /** The engine's progress; a placeholder until the engine supplies its own. */
   progress?: Progress
   redactor?: Redactor
+  /** Tests pass their own to look at it afterwards; otherwise a new, shut one. */
+  gate?: MutationGate
 }
 
 const realSleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
@@ -122,11 +133,13 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
   // Hosting, verify and the webhook honour the proxy variables of the run's environment.
   const fetchImpl = options.fetch ?? createFetch(httpProxySettings(env))
   const redactor = options.redactor ?? primedRedactor(runbook, env, secrets)
+  const gate = options.gate ?? new MutationGate()
   const databaseSource = {
     config: runbook.database,
     inputUrl: secrets.databaseUrl,
     env,
-    runId: request.runId
+    runId: request.runId,
+    gate
   }
   const webhookVariable = runbook.notify?.['webhook-env']
   let hostingProvider: HostingProvider | undefined
@@ -148,7 +161,8 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
       githubToken: secrets.githubToken,
       tempDir: env.RUNNER_TEMP,
       runner: options.gitRunner,
-      log: options.log
+      log: options.log,
+      gate
     },
     database: {
       settings: () => dbSettings(databaseSource),
@@ -158,22 +172,33 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
     hosting: {
       // One client a run: preflight and run share what it has read (each entity read once).
       provider: () =>
-        (hostingProvider ??= createHostingProvider({
-          hosting: runbook.hosting,
-          inputToken: secrets.hostingToken,
-          env,
-          githubApiUrl: options.github?.apiUrl,
-          fetch: fetchImpl,
-          sleep: clock.sleep,
-          log: options.log
-        }))
+        (hostingProvider ??= gatedProvider(
+          createHostingProvider({
+            hosting: runbook.hosting,
+            inputToken: secrets.hostingToken,
+            env,
+            githubApiUrl: options.github?.apiUrl,
+            fetch: fetchImpl,
+            sleep: clock.sleep,
+            log: options.log
+          }),
+          gate
+        ))
     },
-    github: githubAccess(options.github, secrets.githubToken, proxySettingsFrom(env), options.log),
+    github: githubAccess(
+      options.github,
+      secrets.githubToken,
+      proxySettingsFrom(env),
+      options.log,
+      gate
+    ),
     webhook: {
       variable: webhookVariable,
-      url: webhookVariable ? env[webhookVariable] || undefined : undefined
+      url: webhookVariable ? env[webhookVariable] || undefined : undefined,
+      gate
     },
-    progress: options.progress ?? NO_PROGRESS
+    progress: options.progress ?? NO_PROGRESS,
+    gate
   }
 }
 
@@ -181,7 +206,8 @@ function githubAccess(
   target: GitHubTarget | undefined,
   token: string | undefined,
   proxy: ProxySettings,
-  log: Logger
+  log: Logger,
+  gate: MutationGate
 ): GitHubAccess {
   let client: GitHubClient | undefined
   return {
@@ -194,7 +220,8 @@ function githubAccess(
         owner: target.owner,
         repo: target.repo,
         proxy,
-        log
+        log,
+        gate
       })
       return client
     },

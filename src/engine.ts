@@ -237,6 +237,7 @@ export async function execute(
   const checked: Checked = new Map()
   const failures = await preflight(plan, deps, journal, modules, checked)
   if (plan.request.command === 'plan') {
+    // The gate stays shut: nothing a plan calls can change anything.
     // A plan is read-only. What it could not check for want of a secret is a warning; anything
     // else its checks found would fail the run, so the plan fails, with that reason first.
     const unchecked = failures.filter(f => f.unchecked)
@@ -251,6 +252,9 @@ export async function execute(
     // Nothing is changed; only the closing steps of phases that passed their checks still run
     // (so whoever pressed the button hears why).
     journal.error = preflightError(failures)
+    deps.gate.allowNotices()
+  } else {
+    deps.gate.open()
   }
   const failedPhases = new Set(failures.map(f => f.phase))
   await save()

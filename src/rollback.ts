@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { execute, type Journal } from './engine.js'
 import { buildDependencies } from './dependencies.js'
+import type { MutationGate } from './util/mutation-gate.js'
 import type { GitRunner } from './git/git-command-manager.js'
 import type { GitHubTarget, Logger, Request, SecretValues, StepOutputs, Trigger } from './model.js'
 import { buildPlan } from './plan.js'
@@ -40,6 +41,8 @@ export interface RollbackOptions {
   initialOutputs?: Partial<StepOutputs>
   /** Called with the summary so far after every step (a ChatOps reply updated in place). */
   onProgress?(markdown: string): Promise<void>
+  /** The run's mutation gate (tests pass one to see that a refused run never opened it). */
+  gate?: MutationGate
 }
 
 export interface RollbackOutcome {
@@ -75,7 +78,8 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     fetch: options.fetch,
     sleep: options.sleep,
     gitRunner: options.gitRunner,
-    redactor
+    redactor,
+    gate: options.gate
   })
   const writeReport = async (journal: Journal) => {
     const report = { tool: 'emergency-rollback', runbook: options.runbookPath, request, ...journal }

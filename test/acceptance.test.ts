@@ -47,9 +47,12 @@ describe('dist/index.js', () => {
   })
 
   it('fails, not passes, when the run stops before it finished', async () => {
-    // Reading the runbook never completes and nothing else is pending: Node ends the process.
+    // Opening the runbook never completes and nothing else is pending: Node ends the process.
     const hook = join(mkdtempSync(join(tmpdir(), 'hang-')), 'hang.cjs')
-    writeFileSync(hook, "require('node:fs/promises').readFile = () => new Promise(() => {})\n")
+    writeFileSync(
+      hook,
+      "const fsp = require('node:fs/promises')\nfsp.open = fsp.readFile = () => new Promise(() => {})\n"
+    )
     const run = await runAction(
       { runbook: EXAMPLE, command: 'plan', severity: 'critical' },
       { NODE_OPTIONS: `--require ${hook}` }

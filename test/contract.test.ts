@@ -28,6 +28,8 @@ jest.unstable_mockModule('@actions/core', () => ({
     const given: Record<string, string> = {
       runbook: 'examples/streaming-migration/rollback.yml',
       command: 'plan',
+      // Phases that need no checkout or secrets: this test is about the interface, not the plan.
+      phases: 'verify',
       'github-token': 'ghs_contract_token'
     }
     return given[name] ?? ''

@@ -260,6 +260,15 @@ describe('flags phase', () => {
     expect(mutating(standin)).toEqual([])
   })
 
+  it('drill estimates the build wait from the live production build', async () => {
+    const { standin, ctx, step } = await setup()
+    const live = standin.deployments[0]!
+    live.buildingAt = live.createdAt + 5_000
+    live.ready = live.buildingAt + 170_000
+    const result = await flagsPhase.drill(step, { ...ctx, run: { ...ctx.run, mode: 'drill' } })
+    expect(result.details?.buildEstimateMs).toBe(170_000)
+  })
+
   it('never sends or logs the token except in the Authorization header', async () => {
     const { standin, ctx, step } = await setup()
     const result = await flagsPhase.run(step, ctx)

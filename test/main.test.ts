@@ -6,9 +6,10 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { run } from '../src/main.js'
 import { parseOutputFile } from './support/action-runner.js'
+import { createStreamingRemote } from '../scripts/fixtures/git-remote.js'
 
 const EXAMPLE = 'examples/streaming-migration/rollback.yml'
 const dir = mkdtempSync(join(tmpdir(), 'entry-'))
@@ -68,7 +69,12 @@ afterEach(() => {
 
 describe('run() through @actions/core', () => {
   it('plans the example: outputs in GITHUB_OUTPUT, the plan in the job summary', async () => {
-    const r = await runEntry({ runbook: EXAMPLE, command: 'plan', severity: 'critical' })
+    // A checkout of the example app: the git and files steps check its remote.
+    const fx = await createStreamingRemote(mkdtempSync(join(dir, 'checkout-')))
+    const r = await runEntry(
+      { runbook: resolve(EXAMPLE), command: 'plan', severity: 'critical' },
+      { GITHUB_WORKSPACE: fx.workdir }
+    )
     expect(r.exitCode).toBeUndefined()
     expect(r.outputs.status).toBe('planned')
     expect(existsSync(r.outputs.report!)).toBe(true)

@@ -2,11 +2,17 @@
 import { describe, expect, it } from '@jest/globals'
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { createStreamingRemote } from '../scripts/fixtures/git-remote.js'
 import { node24Path } from '../scripts/node24.mjs'
 import { runAction } from './support/action-runner.js'
 
-const EXAMPLE = { runbook: 'examples/streaming-migration/rollback.yml', command: 'plan' }
+const EXAMPLE = { runbook: resolve('examples/streaming-migration/rollback.yml'), command: 'plan' }
+
+/** A checkout of the example app: the git and files steps check its remote. */
+const checkout = async () => ({
+  GITHUB_WORKSPACE: (await createStreamingRemote(mkdtempSync(join(tmpdir(), 'node24-co-')))).workdir
+})
 
 /**
  * A stand-in for the node binary that runs Node 24 under bash's `time` and writes the CPU time of
@@ -37,7 +43,7 @@ describe('dist/index.js on Node 24', () => {
     )
     const run = await runAction(
       EXAMPLE,
-      { NODE_OPTIONS: `--require ${hook}` },
+      { NODE_OPTIONS: `--require ${hook}`, ...(await checkout()) },
       {},
       { node: node24Path() }
     )
@@ -49,7 +55,7 @@ describe('dist/index.js on Node 24', () => {
     // Tiering the 1.7 MB parser up costs seconds of CPU on background threads and holds the exit
     // back; on the baseline compiler only, a whole plan costs a fraction of that.
     const timed = timedNode24(mkdtempSync(join(tmpdir(), 'node24-')))
-    const run = await runAction(EXAMPLE, {}, {}, { node: timed.node })
+    const run = await runAction(EXAMPLE, await checkout(), {}, { node: timed.node })
     expect(run.code).toBe(0)
     expect(run.outputs.status).toBe('planned')
     expect(timed.cpuMs()).toBeLessThan(1500)

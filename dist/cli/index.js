@@ -17,7 +17,7 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5269);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5240);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4360);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(9922);
 /* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(2970);
@@ -559,7 +559,7 @@ function checkRevertSpec(spec) {
 
 /***/ }),
 
-/***/ 5269:
+/***/ 5240:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1388,7 +1388,92 @@ async function preflightSession(settings, only) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/db/adaptive-batcher.ts
+/**
+ * How big the next batch is and how long to pause before it, from what the last batch did to the
+ * app. Pure control logic (no I/O, no clock): the callers measure, this decides, so tests can drive
+ * it with injected signals. The rule is AIMD-like: any sign of pain (our batch ran long, another
+ * backend waited for a lock, the database answered a trivial probe slowly) halves the batch and
+ * doubles the pause at once; quiet batches move the size toward the one that takes the target
+ * duration, at most 1.5x per step, and shrink the pause back toward the floor.
+ */
+/** A probe this much slower than the quietest one seen (plus a small slack) counts as pain. */
+const PROBE_SLOW_FACTOR = 4;
+const PROBE_SLACK_MS = 5;
+/** A batch over this multiple of the target counts as pain (it held its row locks too long). */
+const LONG_BATCH_FACTOR = 2;
+const MAX_GROWTH = 1.5;
+const clamp = (n, lo, hi) => Math.min(hi, Math.max(lo, n));
+function initialState(limits, startSize = limits.maxSize) {
+    return {
+        size: Math.round(clamp(startSize, limits.minSize, limits.maxSize)),
+        pauseMs: limits.minPauseMs,
+        probeBaseMs: Number.POSITIVE_INFINITY,
+        backedOff: ''
+    };
+}
+/** The reason the signals say "back off", or '' when the system is quiet. */
+function pain(signals, limits, probeBaseMs) {
+    if (signals.lockWaiters > 0)
+        return `${signals.lockWaiters} backend(s) waiting for a lock`;
+    if (signals.batchMs > LONG_BATCH_FACTOR * limits.targetMs)
+        return 'batch ran long';
+    const base = Math.min(probeBaseMs, signals.probeMs);
+    if (signals.probeMs > PROBE_SLOW_FACTOR * base + PROBE_SLACK_MS)
+        return 'database answers slowly';
+    return '';
+}
+function backOff(state, signals, limits, why) {
+    return {
+        size: Math.max(limits.minSize, Math.floor(state.size / 2)),
+        pauseMs: clamp(Math.max(2 * state.pauseMs, 2 * signals.batchMs), limits.minPauseMs, limits.maxPauseMs),
+        backedOff: why
+    };
+}
+function speedUp(state, signals, limits) {
+    const ratio = clamp(limits.targetMs / Math.max(signals.batchMs, 1), 0.5, MAX_GROWTH);
+    return {
+        size: Math.round(clamp(state.size * ratio, limits.minSize, limits.maxSize)),
+        // Half the batch's time as a floor: the app gets the database to itself a third of the time.
+        pauseMs: clamp(Math.max(state.pauseMs / 2, signals.batchMs / 2), limits.minPauseMs, limits.maxPauseMs),
+        backedOff: ''
+    };
+}
+function nextState(state, signals, limits) {
+    const why = pain(signals, limits, state.probeBaseMs);
+    const next = why ? backOff(state, signals, limits, why) : speedUp(state, signals, limits);
+    return { ...next, probeBaseMs: Math.min(state.probeBaseMs, signals.probeMs) };
+}
+/** Target batch duration: long enough to amortise a round trip, short enough for row locks. */
+const TARGET_BATCH_MS = 150;
+const MAX_PAUSE_MS = 2000;
+/**
+ * Limits for a runbook batch step: its batch-size is the ceiling (never more rows per batch than
+ * the runbook allows), a twentieth of it the floor, its pause the shortest pause.
+ */
+function limitsFor(batchSize, pauseMs) {
+    return {
+        minSize: Math.max(1, Math.floor(batchSize / 20)),
+        maxSize: Math.max(1, batchSize),
+        targetMs: TARGET_BATCH_MS,
+        minPauseMs: pauseMs,
+        maxPauseMs: Math.max(pauseMs, MAX_PAUSE_MS)
+    };
+}
+
+;// CONCATENATED MODULE: ./src/db/load-signals.ts
+async function readLoadSignals(client, batchMs, now = Date.now) {
+    const started = now();
+    await client.query('SELECT 1');
+    const probeMs = now() - started;
+    const res = await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND datname = current_database()`);
+    return { batchMs, lockWaiters: res.rows[0]?.n ?? 0, probeMs };
+}
+
 ;// CONCATENATED MODULE: ./src/db/batch-update.ts
+
+
 
 
 
@@ -1429,6 +1514,7 @@ function batchTemplate(spec, backupTable, first, bounded) {
     return `WITH src AS (
        SELECT ${k} AS __k, ${oldCols} FROM ${t}
         WHERE ${range(k, first, bounded)} AND ${WHERE}
+        ORDER BY ${k}
         FOR UPDATE
      ), changed AS (
        UPDATE ${t} SET ${setList} FROM src
@@ -1490,9 +1576,9 @@ function quoteLiteral(s) {
 function restoreSql(spec, backupTable) {
     return sqlParts(spec, backupTable).restore;
 }
-async function nextUpper(client, spec, from, first) {
+async function nextUpper(client, spec, from, first, size) {
     const { t, k } = sqlParts(spec, 'x');
-    const res = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, spec.batchSize - 1]);
+    const res = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, size - 1]);
     return res.rows[0]?.k ?? null;
 }
 /**
@@ -1539,7 +1625,7 @@ async function pass(client, spec, options, state, statements, oneBatchOnly = fal
     while (from !== null) {
         if (state.now() - state.started > spec.maxDurationMs)
             return false;
-        const upper = await nextUpper(client, spec, from, first);
+        const upper = await nextUpper(client, spec, from, first, state.batcher.size);
         const started = state.now();
         const { value, attempts } = await withLockLadder(client, `${options.field} batch ${from}..${upper ?? 'end'}`, options.ladder, () => client.query(variant(statements.batch, first, upper), upper !== null ? [from, upper] : [from]));
         const record = {
@@ -1549,7 +1635,8 @@ async function pass(client, spec, options, state, statements, oneBatchOnly = fal
             to: upper,
             rows: value.rowCount ?? 0,
             ms: state.now() - started,
-            lockAttempts: attempts.length
+            lockAttempts: attempts.length,
+            size: state.batcher.size
         };
         state.batches.push(record);
         await options.onBatch?.(record);
@@ -1557,17 +1644,31 @@ async function pass(client, spec, options, state, statements, oneBatchOnly = fal
             break;
         from = upper;
         first = false;
-        // Adaptive pause: at least `pause`, and at least twice as long as the batch took, so the
-        // cleanup holds row locks and a core at most a third of the time: the app keeps its latency.
-        await options.ladder.sleep(Math.max(spec.pauseMs, 2 * record.ms));
+        // Next size and pause from what this batch did to the app (see adaptive-batcher.ts).
+        const signals = await readLoadSignals(client, record.ms, state.now);
+        state.batcher = nextState(state.batcher, signals, state.limits);
+        if (state.batcher.backedOff)
+            options.ladder.log?.(backOffNote(options.field, state.batcher));
+        await options.ladder.sleep(state.batcher.pauseMs);
     }
     return true;
+}
+function backOffNote(field, s) {
+    return `${field}: backing off (${s.backedOff}): next batch ${s.size} rows after ${Math.round(s.pauseMs)} ms`;
 }
 async function runBatchUpdate(client, spec, options) {
     const now = options.now ?? Date.now;
     const statements = await batchStatements(spec, options.backupTable, options.field);
     await ensureBackupTable(client, spec, options.backupTable);
-    const state = { pass: 0, batches: [], started: now(), now };
+    const limits = limitsFor(spec.batchSize, spec.pauseMs);
+    const state = {
+        pass: 0,
+        batches: [],
+        started: now(),
+        now,
+        limits,
+        batcher: initialState(limits)
+    };
     let remaining = 0;
     let timeCapped = false;
     const maxPasses = options.maxPasses ?? 2;
@@ -1608,7 +1709,15 @@ async function drillBatchUpdate(client, spec, options) {
     const eligibleRows = await countMatching(client, spec, statements, options.ladder.sleep);
     const totalRes = await client.query(`SELECT count(*)::text AS n FROM ${ident(spec.table)}`);
     const totalRows = Number(totalRes.rows[0]?.n ?? 0);
-    const state = { pass: 1, batches: [], started: now(), now };
+    const limits = limitsFor(spec.batchSize, spec.pauseMs);
+    const state = {
+        pass: 1,
+        batches: [],
+        started: now(),
+        now,
+        limits,
+        batcher: initialState(limits)
+    };
     await client.query('BEGIN');
     try {
         await ensureBackupTable(client, spec, options.backupTable);
@@ -1768,6 +1877,8 @@ async function dropIndexConcurrently(client, name, field, ladder) {
 
 
 
+
+
 /** Longest we wait for long transactions on the table before queueing for ACCESS EXCLUSIVE. */
 const CLEAR_ROAD_MAX_MS = 30_000;
 async function columnsOf(client, table) {
@@ -1854,17 +1965,18 @@ function restoreColumnsSql(spec, columns, indexes) {
     out.push(...indexes.map(recreateStatement));
     return out;
 }
-/** Copy in key ranges of this many rows, pausing between them, so the app keeps its latency. */
+/** Copy in key ranges of at most this many rows, pausing at least this long between them. */
 const COPY_BATCH_ROWS = 10_000;
 const COPY_PAUSE_MS = 10;
 /**
  * Copies key + present columns into the backup table (created with a primary key on the key),
- * in key ranges of COPY_BATCH_ROWS with a pause between them: each range is one INSERT ... SELECT
- * inside the server (no rows in node) and an upsert, so a rerun after a crash refreshes the backup.
+ * in key ranges sized and paced by the adaptive batcher (adaptive-batcher.ts): each range is one
+ * INSERT ... SELECT inside the server (no rows in node) and an upsert, so a rerun after a crash
+ * refreshes the backup.
  */
 async function copyColumns(client, spec, inspection, sleep = ms => new Promise(r => setTimeout(r, ms)), 
 /** Runs once the backup table exists, before the first range is copied (installs the capture). */
-beforeCopy = async () => { }) {
+beforeCopy = async () => { }, now = Date.now) {
     const k = ident(spec.key);
     const t = ident(spec.table);
     const b = ident(spec.backupTable);
@@ -1886,16 +1998,34 @@ beforeCopy = async () => { }) {
     }
     await client.query(`ALTER TABLE ${b} ADD COLUMN IF NOT EXISTS ${CAPTURED} boolean NOT NULL DEFAULT false`);
     await beforeCopy();
+    // The copy's commits do not wait for their WAL flush: each range would otherwise queue an fsync
+    // next to the app's own commits (the WAL pressure behind slow bursts). Safe: the columns are
+    // dropped only by a later, synchronous commit, which flushes all WAL before it, the copy's too.
+    await client.query('SET synchronous_commit = off');
+    try {
+        return await copyRanges(client, spec, inspection, sleep, now);
+    }
+    finally {
+        await client.query('RESET synchronous_commit').catch(() => { });
+    }
+}
+async function copyRanges(client, spec, inspection, sleep, now) {
+    const k = ident(spec.key);
+    const t = ident(spec.table);
+    const b = ident(spec.backupTable);
+    const list = [k, ...inspection.present.map(c => ident(c.name))].join(', ');
     const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`);
+    const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS);
+    let batcher = initialState(limits);
     const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
     let from = minRes.rows[0]?.k ?? null;
     let first = true;
     let copied = 0;
     while (from !== null) {
         const op = first ? '>=' : '>';
-        const upperRes = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, COPY_BATCH_ROWS - 1]);
+        const upperRes = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, batcher.size - 1]);
         const upper = upperRes.rows[0]?.k ?? null;
-        const batchStarted = Date.now();
+        const batchStarted = now();
         const res = await client.query(
         // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
         `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t}
@@ -1906,7 +2036,9 @@ beforeCopy = async () => { }) {
             break;
         from = upper;
         first = false;
-        await sleep(Math.max(COPY_PAUSE_MS, Date.now() - batchStarted)); // adaptive, as in batch-update
+        const signals = await readLoadSignals(client, now() - batchStarted, now);
+        batcher = nextState(batcher, signals, limits);
+        await sleep(batcher.pauseMs);
     }
     return copied;
 }

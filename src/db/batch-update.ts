@@ -1,14 +1,24 @@
 /**
- * A big UPDATE done safely: walk the primary key in ranges of `batch-size` rows (keyset, so sparse
- * ids cost nothing), each batch its own short transaction that re-checks the condition, locks the
- * rows it changes (FOR UPDATE; waits bounded by the lock ladder), updates them and records their
- * OLD values in a backup table, all in one statement. A pause between batches (at least twice as
- * long as the batch took: the cleanup stays under a third of a core), a cap on the total time. A crash loses at most the batch in flight (rolled back whole); a rerun converges because
- * the condition no longer matches rows already changed. Nothing is ever loaded into memory.
+ * A big UPDATE done safely: walk the primary key in ranges of at most `batch-size` rows (keyset,
+ * so sparse ids cost nothing), each batch its own short transaction that re-checks the condition,
+ * locks the rows it changes in key order (FOR UPDATE; waits bounded by the lock ladder), updates
+ * them and records their OLD values in a backup table, all in one statement. The size of each
+ * batch and the pause after it come from the adaptive batcher (adaptive-batcher.ts: a target batch
+ * duration, backing off when other backends wait for locks or the database slows), a cap on the
+ * total time. A crash loses at most the batch in flight (rolled back whole); a rerun converges
+ * because the condition no longer matches rows already changed. Nothing is loaded into memory.
  */
 import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
+import {
+  initialState,
+  limitsFor,
+  nextState,
+  type BatcherLimits,
+  type BatcherState
+} from './adaptive-batcher.js'
 import { splitName } from './connection.js'
+import { readLoadSignals } from './load-signals.js'
 import { withLockLadder, type LadderOptions } from './lock-ladder.js'
 import {
   buildStatement,
@@ -52,6 +62,8 @@ export interface BatchRecord {
   rows: number
   ms: number
   lockAttempts: number
+  /** The batch size the adaptive batcher chose (rows of the table, matching or not). */
+  size: number
 }
 
 export interface BatchUpdateResult {
@@ -132,6 +144,7 @@ function batchTemplate(
   return `WITH src AS (
        SELECT ${k} AS __k, ${oldCols} FROM ${t}
         WHERE ${range(k, first, bounded)} AND ${WHERE}
+        ORDER BY ${k}
         FOR UPDATE
      ), changed AS (
        UPDATE ${t} SET ${setList} FROM src
@@ -227,12 +240,13 @@ async function nextUpper(
   client: pg.Client,
   spec: BatchUpdateSpec,
   from: string,
-  first: boolean
+  first: boolean,
+  size: number
 ): Promise<string | null> {
   const { t, k } = sqlParts(spec, 'x')
   const res = await client.query<{ k: string }>(
     `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
-    [from, spec.batchSize - 1]
+    [from, size - 1]
   )
   return res.rows[0]?.k ?? null
 }
@@ -295,7 +309,7 @@ async function pass(
   client: pg.Client,
   spec: BatchUpdateSpec,
   options: BatchUpdateOptions,
-  state: { pass: number; batches: BatchRecord[]; started: number; now: () => number },
+  state: PassState,
   statements: BatchStatements,
   oneBatchOnly = false
 ): Promise<boolean> {
@@ -305,7 +319,7 @@ async function pass(
   let first = true
   while (from !== null) {
     if (state.now() - state.started > spec.maxDurationMs) return false
-    const upper = await nextUpper(client, spec, from, first)
+    const upper = await nextUpper(client, spec, from, first, state.batcher.size)
     const started = state.now()
     const { value, attempts } = await withLockLadder(
       client,
@@ -324,18 +338,34 @@ async function pass(
       to: upper,
       rows: value.rowCount ?? 0,
       ms: state.now() - started,
-      lockAttempts: attempts.length
+      lockAttempts: attempts.length,
+      size: state.batcher.size
     }
     state.batches.push(record)
     await options.onBatch?.(record)
     if (upper === null || oneBatchOnly) break
     from = upper
     first = false
-    // Adaptive pause: at least `pause`, and at least twice as long as the batch took, so the
-    // cleanup holds row locks and a core at most a third of the time: the app keeps its latency.
-    await options.ladder.sleep(Math.max(spec.pauseMs, 2 * record.ms))
+    // Next size and pause from what this batch did to the app (see adaptive-batcher.ts).
+    const signals = await readLoadSignals(client, record.ms, state.now)
+    state.batcher = nextState(state.batcher, signals, state.limits)
+    if (state.batcher.backedOff) options.ladder.log?.(backOffNote(options.field, state.batcher))
+    await options.ladder.sleep(state.batcher.pauseMs)
   }
   return true
+}
+
+interface PassState {
+  pass: number
+  batches: BatchRecord[]
+  started: number
+  now: () => number
+  limits: BatcherLimits
+  batcher: BatcherState
+}
+
+function backOffNote(field: string, s: BatcherState): string {
+  return `${field}: backing off (${s.backedOff}): next batch ${s.size} rows after ${Math.round(s.pauseMs)} ms`
 }
 
 export async function runBatchUpdate(
@@ -346,7 +376,15 @@ export async function runBatchUpdate(
   const now = options.now ?? Date.now
   const statements = await batchStatements(spec, options.backupTable, options.field)
   await ensureBackupTable(client, spec, options.backupTable)
-  const state = { pass: 0, batches: [] as BatchRecord[], started: now(), now }
+  const limits = limitsFor(spec.batchSize, spec.pauseMs)
+  const state: PassState = {
+    pass: 0,
+    batches: [],
+    started: now(),
+    now,
+    limits,
+    batcher: initialState(limits)
+  }
   let remaining = 0
   let timeCapped = false
   const maxPasses = options.maxPasses ?? 2
@@ -402,7 +440,15 @@ export async function drillBatchUpdate(
     `SELECT count(*)::text AS n FROM ${ident(spec.table)}`
   )
   const totalRows = Number(totalRes.rows[0]?.n ?? 0)
-  const state = { pass: 1, batches: [] as BatchRecord[], started: now(), now }
+  const limits = limitsFor(spec.batchSize, spec.pauseMs)
+  const state: PassState = {
+    pass: 1,
+    batches: [],
+    started: now(),
+    now,
+    limits,
+    batcher: initialState(limits)
+  }
   await client.query('BEGIN')
   try {
     await ensureBackupTable(client, spec, options.backupTable)

@@ -10,7 +10,9 @@
 import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
 import { quoteLiteral } from './batch-update.js'
+import { initialState, limitsFor, nextState } from './adaptive-batcher.js'
 import { ident, splitName } from './connection.js'
+import { readLoadSignals } from './load-signals.js'
 import {
   CAPTURED,
   captureInstalled,
@@ -169,14 +171,15 @@ export function restoreColumnsSql(
   return out
 }
 
-/** Copy in key ranges of this many rows, pausing between them, so the app keeps its latency. */
+/** Copy in key ranges of at most this many rows, pausing at least this long between them. */
 export const COPY_BATCH_ROWS = 10_000
 export const COPY_PAUSE_MS = 10
 
 /**
  * Copies key + present columns into the backup table (created with a primary key on the key),
- * in key ranges of COPY_BATCH_ROWS with a pause between them: each range is one INSERT ... SELECT
- * inside the server (no rows in node) and an upsert, so a rerun after a crash refreshes the backup.
+ * in key ranges sized and paced by the adaptive batcher (adaptive-batcher.ts): each range is one
+ * INSERT ... SELECT inside the server (no rows in node) and an upsert, so a rerun after a crash
+ * refreshes the backup.
  */
 export async function copyColumns(
   client: pg.Client,
@@ -184,7 +187,8 @@ export async function copyColumns(
   inspection: SchemaInspection,
   sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms)),
   /** Runs once the backup table exists, before the first range is copied (installs the capture). */
-  beforeCopy: () => Promise<void> = async () => {}
+  beforeCopy: () => Promise<void> = async () => {},
+  now: () => number = Date.now
 ): Promise<number> {
   const k = ident(spec.key)
   const t = ident(spec.table)
@@ -212,7 +216,31 @@ export async function copyColumns(
     `ALTER TABLE ${b} ADD COLUMN IF NOT EXISTS ${CAPTURED} boolean NOT NULL DEFAULT false`
   )
   await beforeCopy()
+  // The copy's commits do not wait for their WAL flush: each range would otherwise queue an fsync
+  // next to the app's own commits (the WAL pressure behind slow bursts). Safe: the columns are
+  // dropped only by a later, synchronous commit, which flushes all WAL before it, the copy's too.
+  await client.query('SET synchronous_commit = off')
+  try {
+    return await copyRanges(client, spec, inspection, sleep, now)
+  } finally {
+    await client.query('RESET synchronous_commit').catch(() => {})
+  }
+}
+
+async function copyRanges(
+  client: pg.Client,
+  spec: SchemaRollbackSpec,
+  inspection: SchemaInspection,
+  sleep: (ms: number) => Promise<void>,
+  now: () => number
+): Promise<number> {
+  const k = ident(spec.key)
+  const t = ident(spec.table)
+  const b = ident(spec.backupTable)
+  const list = [k, ...inspection.present.map(c => ident(c.name))].join(', ')
   const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`)
+  const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS)
+  let batcher = initialState(limits)
   const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
   let from = minRes.rows[0]?.k ?? null
   let first = true
@@ -221,10 +249,10 @@ export async function copyColumns(
     const op = first ? '>=' : '>'
     const upperRes = await client.query<{ k: string }>(
       `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
-      [from, COPY_BATCH_ROWS - 1]
+      [from, batcher.size - 1]
     )
     const upper = upperRes.rows[0]?.k ?? null
-    const batchStarted = Date.now()
+    const batchStarted = now()
     const res = await client.query(
       // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
       `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t}
@@ -236,7 +264,9 @@ export async function copyColumns(
     if (upper === null) break
     from = upper
     first = false
-    await sleep(Math.max(COPY_PAUSE_MS, Date.now() - batchStarted)) // adaptive, as in batch-update
+    const signals = await readLoadSignals(client, now() - batchStarted, now)
+    batcher = nextState(batcher, signals, limits)
+    await sleep(batcher.pauseMs)
   }
   return copied
 }

@@ -10,6 +10,7 @@ import { MissingSecretError, RollbackError } from '../util/errors.js'
 import type { DatabaseConfig } from '../runbook/schema.js'
 import { parseDuration } from '../util/duration.js'
 import { maskUrl } from '../util/redact.js'
+import type { MutationGate } from '../util/mutation-gate.js'
 
 export const APPLICATION_NAME = 'emergency-rollback'
 
@@ -21,6 +22,8 @@ export interface DbSettings {
   lockTimeoutMs: number
   lockRetries: number
   runId: string
+  /** The run's mutation gate: a session opened while it is not open is read-only in PostgreSQL. */
+  gate?: MutationGate
 }
 
 const DEFAULTS = { 'url-env': 'DATABASE_URL', 'lock-timeout': '500ms', 'statement-timeout': '5m' }
@@ -32,6 +35,7 @@ export interface DatabaseSource {
   inputUrl?: string
   env: Readonly<Record<string, string | undefined>>
   runId: string
+  gate?: MutationGate
 }
 
 /** Resolves the URL and timeouts for a run (schema/integrity use the database section too). */
@@ -52,7 +56,8 @@ export function dbSettings(source: DatabaseSource): DbSettings {
     statementTimeoutMs: parseDuration(config['statement-timeout'] ?? DEFAULTS['statement-timeout']),
     lockTimeoutMs: parseDuration(config['lock-timeout'] ?? DEFAULTS['lock-timeout']),
     lockRetries: config['lock-retries'] ?? 8,
-    runId: source.runId
+    runId: source.runId,
+    gate: source.gate
   }
 }
 
@@ -96,9 +101,19 @@ export function clientConfig(settings: DbSettings, purpose: string): pg.ClientCo
     connectionTimeoutMillis: 15_000,
     statement_timeout: settings.statementTimeoutMs,
     // Be gentle: no parallel workers for our scans (on a small server they would take every core).
-    options: '-c max_parallel_workers_per_gather=0',
+    options: `-c max_parallel_workers_per_gather=0${readOnlyUnlessOpen(settings)}`,
     idle_in_transaction_session_timeout: Math.max(settings.statementTimeoutMs, 60_000)
   }
+}
+
+/**
+ * Sessions opened before the engine opened the gate (preflight, plan) refuse writes in the server
+ * itself: `default_transaction_read_only`, which a statement of ours never turns off.
+ */
+function readOnlyUnlessOpen(settings: DbSettings): string {
+  return settings.gate && settings.gate.state !== 'open'
+    ? ' -c default_transaction_read_only=on'
+    : ''
 }
 
 /** Opens a session; throws a RollbackError that says what is wrong, with the URL masked. */

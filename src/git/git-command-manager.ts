@@ -6,6 +6,7 @@
  */
 import { getExecOutput } from '@actions/exec'
 import type { Logger } from '../util/logger.js'
+import type { MutationGate } from '../util/mutation-gate.js'
 import { Redactor } from '../util/redact.js'
 
 /** Hides passwords in URLs (a remote may be written with credentials). */
@@ -62,12 +63,21 @@ export class GitCommandManager {
     private readonly logger: Logger,
     private readonly env: Record<string, string>,
     private readonly runner: GitRunner = execGit,
-    private readonly identity: IdentityState = {}
+    private readonly identity: IdentityState = {},
+    /** Asked before every push; absent only where no run is involved (tests of git itself). */
+    private readonly gate?: MutationGate
   ) {}
 
   /** The same manager (logger, environment, runner, identity) working in another directory. */
   at(workdir: string): GitCommandManager {
-    return new GitCommandManager(workdir, this.logger, this.env, this.runner, this.identity)
+    return new GitCommandManager(
+      workdir,
+      this.logger,
+      this.env,
+      this.runner,
+      this.identity,
+      this.gate
+    )
   }
 
   /**
@@ -287,6 +297,7 @@ export class GitCommandManager {
    * There is no push without a lease: see push.ts.
    */
   async push(remote: string, src: string, dst: string, expected: string | null) {
+    this.gate?.assertOpen(`push ${src ? 'to' : 'a deletion of'} ${remote} ${dst}`)
     const lease = `--force-with-lease=${dst}:${expected ?? ''}`
     return this.tryExec(['push', '--porcelain', lease, remote, `${src}:${dst}`])
   }

@@ -28,7 +28,11 @@ export interface GitAction {
   files: FileRules
   /** Why the step has nothing to do (no commits given anywhere); it is then reported, not run. */
   skip?: string
+  /** A drill given no commits: the runbook's `git.drill` range, resolved against the branch. */
+  drillRange?: DrillRange
 }
+
+export type DrillRange = { last: number } | { since: string }
 
 export type RevertSpec =
   { kind: 'range'; from: string; to: string } | { kind: 'list'; shas: string[] }
@@ -51,13 +55,26 @@ export function gitAction(runbook: Runbook, request: Request): GitAction {
     revert: request.revert ?? git?.revert,
     resetTo: request.resetTo ?? git?.['reset-to'],
     confirm: request.confirm,
-    confirmRequired: request.command !== 'plan',
+    // A drill only touches a scratch ref: nothing is discarded, so nothing is confirmed.
+    confirmRequired: request.command === 'run',
     mode: git?.['revert-mode'] ?? 'single',
     mainline: git?.mainline,
     backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
     files: fileRules(runbook),
-    skip: nothingRequested(runbook, request)
+    ...whatToDo(runbook, request)
   }
+}
+
+/** A drill given no commits takes the runbook's drill range; otherwise nothing requested = skip. */
+function whatToDo(runbook: Runbook, request: Request): Pick<GitAction, 'skip' | 'drillRange'> {
+  const drillRange = runbook.git?.drill
+  const commits = [request.revert, request.resetTo, runbook.git?.revert, runbook.git?.['reset-to']]
+  const noCommits = commits.every(value => value === undefined || value === '')
+  if (request.command === 'drill' && noCommits && drillRange) return { drillRange }
+  const skip = nothingRequested(runbook, request)
+  if (skip !== undefined && request.command === 'drill')
+    return { skip: `${skip}; for drills, set git.drill (e.g. last: 5) in the runbook` }
+  return skip === undefined ? {} : { skip }
 }
 
 /**
@@ -141,11 +158,25 @@ export function checkShaInput(field: 'reset-to' | 'confirm', value: string | und
   return text.toLowerCase()
 }
 
+export function describeDrillRange(range: DrillRange): string {
+  return 'last' in range ? `the last ${range.last} commit(s)` : `the commits since ${range.since}`
+}
+
 export function describeAction(action: GitAction): string[] {
+  if (action.strategy === 'reset' && action.drillRange) {
+    return [
+      `drill: reset ${action.remote}/${action.branch} to before ${describeDrillRange(action.drillRange)}, on a scratch ref that is then deleted`
+    ]
+  }
   if (action.strategy === 'reset') {
     return [
       `reset ${action.remote}/${action.branch} to ${action.resetTo ?? '(reset-to not set)'} with --force-with-lease`,
       `push the current head to ${action.backupRefPrefix}/<run-id> first (nothing is lost)`
+    ]
+  }
+  if (action.drillRange) {
+    return [
+      `drill: revert ${describeDrillRange(action.drillRange)} of ${action.remote}/${action.branch} onto a scratch ref, then delete it`
     ]
   }
   const how = action.mode === 'single' ? 'in one commit' : 'one commit per reverted commit'

@@ -5,6 +5,7 @@
  */
 import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
+import type { MutationGate } from '../util/mutation-gate.js'
 import { childEnv } from '../util/child-env.js'
 import { Redactor } from '../util/redact.js'
 import { configureAuth } from './auth.js'
@@ -39,6 +40,8 @@ export interface Checkout {
   /** Runs every git command: tests and benchmarks observe (or interfere with) them here. */
   runner?: GitRunner
   log: Logger
+  /** The run's mutation gate: every push asks it first. */
+  gate?: MutationGate
 }
 
 /** Committer identity when the checkout has none (GitHub runners have none by default). */
@@ -85,7 +88,8 @@ async function openCheckout(
   remote?: string
 ): Promise<{ git: GitCommandManager; remoteUrl?: string }> {
   const env = gitEnv(checkout.env)
-  const git = new GitCommandManager(checkout.workdir, checkout.log, env, checkout.runner ?? execGit)
+  const runner = checkout.runner ?? execGit
+  const git = new GitCommandManager(checkout.workdir, checkout.log, env, runner, {}, checkout.gate)
   const [inside, remoteUrl] = await Promise.all([
     git.tryExec(['rev-parse', '--is-inside-work-tree']),
     remote === undefined ? undefined : git.remoteUrl(remote)

@@ -6,6 +6,7 @@
  */
 import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
+import type { MutationGate } from '../util/mutation-gate.js'
 import type { Octokit, RetryLimits } from './octokit.js'
 import type { ProxySettings } from './proxy.js'
 
@@ -17,6 +18,8 @@ export interface GitHubClientOptions {
   proxy?: ProxySettings
   log?: Logger
   limits?: Partial<RetryLimits>
+  /** The run's mutation gate: asked before every call that is not a GET. */
+  gate?: MutationGate
 }
 
 export interface Comment {
@@ -29,6 +32,7 @@ export interface Issue {
   number: number
   html_url: string
   body?: string | null
+  state?: string
 }
 
 export type Reaction = '+1' | '-1' | 'laugh' | 'confused' | 'heart' | 'hooray' | 'rocket' | 'eyes'
@@ -65,12 +69,21 @@ export class GitHubClient {
   }
 
   private async call<T>(what: string, fn: (o: Octokit) => Promise<{ data: T }>): Promise<T> {
+    this.askGate(what)
     const octokit = await this.octokit()
     try {
       return (await fn(octokit)).data
     } catch (err) {
       throw toApiError(what, err)
     }
+  }
+
+  /** Comments, issues and reactions are notices (allowed after a failed preflight); the rest are changes. */
+  private askGate(what: string): void {
+    const gate = this.options.gate
+    if (!gate || /^GET /.test(what)) return
+    if (/^(POST|PATCH) issues\b/.test(what)) gate.assertMayNotify(`send ${what} to GitHub`)
+    else gate.assertOpen(`send ${what} to GitHub`)
   }
 
   /** Any REST call, `path` relative to the API root (with its query string). */
@@ -103,7 +116,10 @@ export class GitHubClient {
     )
   }
 
-  updateIssue(issueNumber: number, fields: { title?: string; body?: string }): Promise<Issue> {
+  updateIssue(
+    issueNumber: number,
+    fields: { title?: string; body?: string; state?: 'open' | 'closed' }
+  ): Promise<Issue> {
     return this.call(`PATCH issues/${issueNumber}`, o =>
       o.rest.issues.update({ ...this.repoArgs, issue_number: issueNumber, ...fields })
     )
@@ -113,12 +129,21 @@ export class GitHubClient {
    * The first open issue (newest first) carrying every one of `labels` that `match` accepts,
    * pull requests left out. Reads page after page until found, at most MAX_ISSUE_PAGES.
    */
-  async findOpenIssue(labels: string[], match: (issue: Issue) => boolean) {
+  findOpenIssue(labels: string[], match: (issue: Issue) => boolean) {
+    return this.findIssue(labels, match, 'open')
+  }
+
+  /** As findOpenIssue, among open and closed issues (`state: 'all'`) or only closed ones. */
+  async findIssue(
+    labels: string[],
+    match: (issue: Issue) => boolean,
+    state: 'open' | 'closed' | 'all'
+  ) {
     const what = 'GET issues'
     const octokit = await this.octokit()
     const pages = octokit.paginate.iterator(octokit.rest.issues.listForRepo, {
       ...this.repoArgs,
-      state: 'open',
+      state,
       per_page: 100,
       ...(labels.length > 0 ? { labels: labels.join(',') } : {})
     })

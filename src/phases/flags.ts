@@ -285,7 +285,9 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
           ...planned(step.action, provider.description, caps, state)
         ],
         liveDeployment: state.live?.id,
-        estimate: estimate(state.live, (await found)?.candidate)
+        // A drill does not rebuild: the last production build's time stands in for the wait.
+        ...(step.action.redeploy ? buildEstimate(state.live) : {}),
+        ...(instant ? { instantRollbackTo: (await found)?.candidate?.id } : {})
       }
     }
   }
@@ -299,21 +301,6 @@ function instantLine(
   if (!found)
     return `instant rollback: ${provider.description} cannot serve an earlier deployment again; straight to the durable fix`
   return plannedInstant(found, action)
-}
-
-/**
- * A drill's estimate of both times: the instant rollback takes seconds (no build); the durable fix
- * takes about as long as the live deployment's build did.
- */
-function estimate(live: Deployment | undefined, candidate: Deployment | undefined) {
-  const buildMs =
-    live?.buildingAt !== undefined && live.readyAt !== undefined
-      ? live.readyAt - live.buildingAt
-      : undefined
-  return {
-    instantRollbackTo: candidate?.id,
-    durableFixBuildMs: buildMs
-  }
 }
 
 async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResult> {
@@ -397,6 +384,13 @@ async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResul
           : { message: err instanceof Error ? err.message : String(err) }
     }
   }
+}
+
+/** `buildEstimateMs`: how long the live deployment took to build, when the provider says. */
+function buildEstimate(live: Deployment | undefined): { buildEstimateMs?: number } {
+  const started = live?.buildingAt ?? live?.createdAt
+  if (live?.readyAt === undefined || started === undefined || live.readyAt < started) return {}
+  return { buildEstimateMs: live.readyAt - started }
 }
 
 async function instantly(

@@ -7,7 +7,13 @@
  */
 import type { Dependencies } from '../dependencies.js'
 import { RollbackError, type PhaseModule, type Step, type StepResult } from '../model.js'
-import { describeAction, gitAction, refComponent, type GitAction } from '../git/inputs.js'
+import {
+  describeAction,
+  describeDrillRange,
+  gitAction,
+  refComponent,
+  type GitAction
+} from '../git/inputs.js'
 import { deleteWithLease, pushWithLease } from '../git/push.js'
 import { backupRef, backupThenForcePush } from '../git/reset.js'
 import {
@@ -24,6 +30,8 @@ import {
 import { describeCommit, short } from '../git/revert.js'
 import type { FetchStats } from '../git/history.js'
 import { withStepSession as session, type GitSession } from '../git/session.js'
+import { withDrillRange } from '../git/drill-range.js'
+import { headPosition, restoreHead } from '../git/head.js'
 
 type GitDeps = Pick<Dependencies, 'checkout' | 'log' | 'run'>
 
@@ -110,23 +118,39 @@ async function drillGit(
   checked: GitChecked | undefined
 ): Promise<StepResult> {
   return session(step, deps.checkout, async s => {
-    const resolved = await resolve(s, step.action, deps.log, checked?.fetch)
-    const prepared = await prepare(s, step.action, resolved, deps.run.label)
-    // Not under refs/heads: a scratch branch would start push workflows and preview builds.
-    const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`
-    await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst: scratch, expected: null })
-    const target = { remote: s.remote, dst: scratch, expected: prepared.head }
-    if (!(await deleteWithLease(s.git, target)))
-      deps.log.warn(`could not delete drill branch ${scratch}`)
-    return {
-      status: 'succeeded',
-      changed: [
-        `drill: built ${short(prepared.head)} from ${short(s.tip)}, pushed it to ${scratch} and deleted it`,
-        ...describeResolved(resolved, s, step.action)
-      ],
-      details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
+    const found = await headPosition(s.git)
+    try {
+      return await drillOnScratchRef(s, step.action, deps, checked)
+    } finally {
+      // The checkout stays where the drill found it, whatever happened.
+      if (found) await restoreHead(s.git, found)
     }
   })
+}
+
+async function drillOnScratchRef(
+  s: GitSession,
+  given: GitAction,
+  deps: GitDeps,
+  checked: GitChecked | undefined
+): Promise<StepResult> {
+  const action = await withDrillRange(s, given)
+  const resolved = await resolve(s, action, deps.log, checked?.fetch)
+  const prepared = await prepare(s, action, resolved, deps.run.label)
+  // Not under refs/heads: a scratch branch would start push workflows and preview builds.
+  const scratch = `refs/rollback/drill/${refComponent(deps.run.request.runId)}`
+  await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst: scratch, expected: null })
+  const target = { remote: s.remote, dst: scratch, expected: prepared.head }
+  if (!(await deleteWithLease(s.git, target)))
+    deps.log.warn(`could not delete drill branch ${scratch}`)
+  return {
+    status: 'succeeded',
+    changed: [
+      `drill: built ${short(prepared.head)} from ${short(s.tip)}, pushed it to ${scratch} and deleted it`,
+      ...describeResolved(resolved, s, action)
+    ],
+    details: details(resolved, prepared, { drillBranch: scratch, upToDate: prepared.upToDate })
+  }
 }
 
 async function skipped(step: Step<GitAction>, deps: GitDeps): Promise<StepResult> {
@@ -147,8 +171,9 @@ export const gitPhase: PhaseModule<GitAction, keyof GitDeps, GitChecked> = {
         { id: 'git', phase: 'git', title, changes: [], mutates: false, stage: 'main', action }
       ]
     }
-    const title =
-      action.strategy === 'reset'
+    const title = action.drillRange
+      ? `drill: ${action.strategy} ${describeDrillRange(action.drillRange)} of ${action.branch} on a scratch ref`
+      : action.strategy === 'reset'
         ? `reset ${action.branch} to ${action.resetTo ?? '?'} (force-with-lease, backup ref first)`
         : `revert ${action.revert ?? '?'} on ${action.branch}`
     return [
@@ -170,9 +195,10 @@ export const gitPhase: PhaseModule<GitAction, keyof GitDeps, GitChecked> = {
       if (step.action.skip) continue
       const note = await session(step, deps.checkout, async s => {
         await requireClean(s)
-        const resolved = await resolve(s, step.action, deps.log)
+        const action = await withDrillRange(s, step.action)
+        const resolved = await resolve(s, action, deps.log)
         checked.set(step.id, { tip: s.tip, fetch: fetchStats(resolved) })
-        const tried = await trial(s, step.action, resolved, {
+        const tried = await trial(s, action, resolved, {
           tempDir: deps.checkout.tempDir,
           label: deps.run.label
         })
@@ -181,7 +207,7 @@ export const gitPhase: PhaseModule<GitAction, keyof GitDeps, GitChecked> = {
           : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`
         return {
           stepId: step.id,
-          changes: [...describeResolved(resolved, s, step.action), outcome],
+          changes: [...describeResolved(resolved, s, action), outcome],
           details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
         }
       })

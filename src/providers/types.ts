@@ -43,7 +43,7 @@ export interface Deployment {
   createdAt?: number
   /** When the build started (its env was read then); falls back to createdAt. */
   buildingAt?: number
-  /** When the build finished (buildingAt to readyAt: how long a build takes), when known. */
+  /** When it became ready (epoch ms), where the platform says: with buildingAt, the build time. */
   readyAt?: number
   target?: string
 }

@@ -5,6 +5,7 @@
  */
 import type { Journal, StepRecord } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
+import { drillVerdict } from './drill-verdict.js'
 import { mitigationLine } from './mitigation.js'
 
 const STATUS_ICON: Record<StepRecord['status'], string> = {
@@ -29,6 +30,8 @@ export function renderMarkdown(journal: Journal): string {
     ? ` It must run behind the GitHub Environment \`${journal.environment}\` (required reviewers).`
     : ''
   lines.push(`Severity **${journal.severity}**.${gate}`, '')
+  const verdict = drillVerdict(journal)
+  if (verdict) lines.push(`**${verdict}**`, '')
   if (journal.durationMs !== undefined) {
     lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '')
   }

@@ -1,6 +1,7 @@
 /** The same report as plain text for the CLI. */
 import type { Journal } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
+import { drillVerdict } from './drill-verdict.js'
 import { mitigationLine } from './mitigation.js'
 
 export function renderText(journal: Journal): string {
@@ -43,6 +44,9 @@ export function renderText(journal: Journal): string {
   if (mitigation) lines.push('', mitigation)
   if (journal.durationMs !== undefined)
     lines.push('', `Took ${formatDuration(journal.durationMs)}.`)
+  // A drill ends with its answer.
+  const verdict = drillVerdict(journal)
+  if (verdict) lines.push('', verdict)
   return lines.join('\n')
 }
 

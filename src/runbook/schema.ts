@@ -212,7 +212,22 @@ const git = z
       .min(1)
       .optional()
       .describe('Parent number for reverting merge commits (usually 1).'),
-    'backup-ref-prefix': z.string().default('refs/rollback/backup')
+    'backup-ref-prefix': z.string().default('refs/rollback/backup'),
+    drill: z
+      .union([
+        z
+          .object({ last: z.number().int().min(1).max(100) })
+          .strict()
+          .describe('Revert the last N commits of the branch.'),
+        z
+          .object({ since: gitRef })
+          .strict()
+          .describe('Revert every commit of the branch after this tag (or ref).')
+      ])
+      .optional()
+      .describe(
+        'What a drill reverts when no commits are given: the drill then exercises git for real, on a scratch ref.'
+      )
   })
   .strict()
 
@@ -288,6 +303,13 @@ const notify = z
       .object({ labels: z.array(z.string()).default(['incident', 'rollback']) })
       .strict()
       .optional(),
+    'drill-issue': z
+      .object({ labels: z.array(z.string()).default(['rollback-drill']) })
+      .strict()
+      .optional()
+      .describe(
+        "One tracking issue for this runbook's drills: created once, then a comment and the latest result each drill, reopened when a drill fails."
+      ),
     'webhook-env': secretEnvName
       .optional()
       .describe('Variable holding a webhook URL (e.g. Slack).'),

@@ -11,6 +11,7 @@ import {
 import type { Logger, Request, StepOutputs } from '../../src/model.js'
 import type { PhaseName, Runbook } from '../../src/runbook/schema.js'
 import { runbookFrom } from '../../src/runbook/validate.js'
+import { openGate } from '../../src/util/mutation-gate.js'
 
 export interface RecordingLogger extends Logger {
   lines: string[]
@@ -70,6 +71,8 @@ export function testContext(over: TestContextOptions = {}): TestContext {
     env: {},
     secrets: {},
     sleep: async () => {},
+    // Phases called directly stand in for a run step, which the engine has let through its gate.
+    gate: openGate(),
     ...over,
     request,
     runbook,

@@ -382,8 +382,11 @@ export async function startGitHubStandin(
             return validation('Issue', 'title')
           const long = tooLong('Issue', body.body)
           if (long) return long
+          if (body.state !== undefined && body.state !== 'open' && body.state !== 'closed')
+            return validation('Issue', 'state', 'invalid')
           if (typeof body.title === 'string') issue.title = body.title
           if (typeof body.body === 'string') issue.body = body.body
+          if (body.state === 'open' || body.state === 'closed') issue.state = body.state
           return { status: 200, body: issueJson(issue) }
         }
         if (rest.length === 3 && rest[2] === 'comments' && m === 'POST') {

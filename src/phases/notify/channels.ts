@@ -6,7 +6,15 @@ import type { Dependencies } from '../../dependencies.js'
 import type { GitHubClient } from '../../github/client.js'
 import { postJson } from '../../http/index.js'
 import type { StepOutputs } from '../../model.js'
-import { fit, header, incidentMarker, tag, type Closing, type NotifyAction } from './message.js'
+import {
+  drillMarker,
+  fit,
+  header,
+  incidentMarker,
+  tag,
+  type Closing,
+  type NotifyAction
+} from './message.js'
 
 export type NotifyDeps = Pick<
   Dependencies,
@@ -108,7 +116,47 @@ export async function incidentIssue(n: Notification): Promise<void> {
   })
 }
 
+/**
+ * A drill's result on the runbook's one tracking issue: created by the first drill, then each drill
+ * comments and replaces the body's latest result; a failed drill reopens it (a closed issue found
+ * by its marker is reused, never duplicated).
+ */
+export async function drillIssue(n: Notification): Promise<void> {
+  const config = n.action.config['drill-issue']
+  const { closing, client } = n
+  if (!closing || !config || n.deps.run.mode !== 'drill') return
+  if (!client) return void n.skipped.push(`drill issue: ${n.deps.github.unavailable()}`)
+  await attempt(n, 'drill issue', () => postDrillResult(n, client, config.labels, closing))
+}
+
+async function postDrillResult(
+  n: Notification,
+  client: GitHubClient,
+  labels: string[],
+  closing: Closing
+): Promise<string> {
+  const run = n.deps.run
+  const marker = drillMarker(run)
+  const result = `${header(run, closing.headline)}\n${n.summary || '(no report)'}`
+  const body = fit(
+    n.clean(
+      `${marker}\nThe rollback drill of **${run.runbookName}** reports here: each drill adds a comment and replaces the latest result below; a failed drill reopens this issue.\n\n## Latest result\n\n${result}`
+    )
+  )
+  const found = await client.findIssue(labels, i => i.body?.includes(marker) ?? false, 'all')
+  if (!found) {
+    const title = n.clean(`Rollback drill: ${run.runbookName}`)
+    const issue = await client.createIssue({ title, body, labels })
+    return `drill issue #${issue.number} created`
+  }
+  const reopen = closing.failed && found.state === 'closed'
+  await client.updateIssue(found.number, { body, ...(reopen ? { state: 'open' as const } : {}) })
+  await client.createComment(found.number, fit(n.clean(result)))
+  return `drill issue #${found.number} updated${reopen ? ' and reopened' : ''}`
+}
+
 async function postWebhook(deps: NotifyDeps, url: string, text: string): Promise<void> {
+  deps.webhook.gate?.assertMayNotify('post to the webhook')
   // Retried on 429/5xx after Retry-After (real time); the URL (a secret) stays out of messages.
   await postJson(url, { text }, { fetch: deps.fetch, timeoutMs: 15_000 })
 }

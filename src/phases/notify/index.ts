@@ -4,13 +4,15 @@
  * issue, or a comment on it when a re-run of the same workflow run finds it open, webhook).
  * What cannot be done for lack of a GitHub target/token is skipped and said so;
  * a failed notification only warns: it never stops a rollback. Every body is redacted.
- * A drill posts only the status comment (marked as a drill); no incident issue, no webhook.
+ * A drill posts the status comment (marked as a drill) and, with `drill-issue`, its result on the
+ * runbook's one drill tracking issue; no incident issue, no webhook.
  */
 import { RollbackError, type PhaseModule, type Step, type StepResult } from '../../model.js'
 import { DEFAULT_SEVERITY_MATRIX } from '../../runbook/constants.js'
 import { MissingSecretError } from '../../util/errors.js'
 import type { Runbook } from '../../runbook/schema.js'
 import {
+  drillIssue,
   incidentIssue,
   statusComment,
   webhook,
@@ -68,6 +70,7 @@ async function notify(step: Step<NotifyAction>, deps: NotifyDeps): Promise<StepR
   // In this order: the webhook names the incident issue opened just before.
   await statusComment(n)
   await incidentIssue(n)
+  await drillIssue(n)
   await webhook(n, url)
   const { done, skipped, problems, outputs } = n
   const details = { done, skipped, ...(problems.length ? { problems } : {}) }
@@ -102,8 +105,11 @@ export const notifyPhase: PhaseModule<NotifyAction, keyof NotifyDeps> = {
     ].filter(Boolean)
     const closingChannels = [
       ...channels,
-      config['incident-issue']
+      config['incident-issue'] && request.command !== 'drill'
         ? `incident issue [${config['incident-issue'].labels.join(', ')}]`
+        : undefined,
+      config['drill-issue'] && request.command === 'drill'
+        ? `drill tracking issue [${config['drill-issue'].labels.join(', ')}]`
         : undefined
     ].filter(Boolean)
     return [
@@ -133,7 +139,9 @@ export const notifyPhase: PhaseModule<NotifyAction, keyof NotifyDeps> = {
     webhookUrl(deps)
     for (const step of steps) {
       const { config } = step.action
-      if (!deps.github.client() && (config['status-comment'] || config['incident-issue']))
+      const wantsGitHub =
+        config['status-comment'] || config['incident-issue'] || config['drill-issue']
+      if (!deps.github.client() && wantsGitHub)
         notes.push({
           stepId: step.id,
           details: { willSkip: `GitHub comment/issue: ${deps.github.unavailable()}` }

@@ -32,6 +32,10 @@ export const statusMarker = (run: RunInfo) => `<!-- emergency-rollback:${run.req
 export const incidentMarker = (run: RunInfo) =>
   `<!-- emergency-rollback-incident:${encodeURIComponent(run.runbookName)}:${encodeURIComponent(run.runUrl ?? run.request.runId)} -->`
 
+/** Marks the one tracking issue of a runbook's drills (found again by it every week). */
+export const drillMarker = (run: RunInfo) =>
+  `<!-- emergency-rollback-drill:${encodeURIComponent(run.runbookName)} -->`
+
 export function header(run: RunInfo, headline: string): string {
   const r = run.request
   const facts = [
