@@ -28541,7 +28541,7 @@ function proxyFor(target, settings) {
 "use strict";
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6304);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5280);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9922);
 /** The action's entry: runs the rollback (src/main.ts) and fails the step if it never finished. */
 
@@ -28553,7 +28553,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6304:
+/***/ 5280:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 "use strict";
@@ -36992,6 +36992,15 @@ class NetlifyProvider {
         await this.publish(id);
         await this.json('POST', `/deploys/${encodeURIComponent(id)}/lock`, { retry: 'any-failure' });
     }
+    async rollbackCandidate(before) {
+        const live = await this.currentProductionDeployment();
+        const cutoff = before ?? live?.createdAt;
+        const candidate = cutoff === undefined ? undefined : await this.lastDeployBefore(cutoff);
+        return { live, candidate };
+    }
+    async rollBackTo(id) {
+        await this.restore(id);
+    }
     async waitForDeployment(id, options) {
         let promoted = false;
         let latest;
@@ -37116,6 +37125,8 @@ class VercelProvider {
     projectRead;
     envList;
     decrypted = new Map();
+    candidates = new Map();
+    liveRead;
     constructor(options) {
         this.options = options;
         this.clock = options.clock;
@@ -37163,7 +37174,8 @@ class VercelProvider {
             id: body.id,
             name: body.name,
             productionId: body.targets?.production?.id,
-            autoAssign: body.autoAssignCustomDomains !== false
+            autoAssign: body.autoAssignCustomDomains !== false,
+            lastAlias: body.lastAliasRequest ?? undefined
         }));
         // A failed read is not cached: the next caller asks again.
         this.projectRead.catch(() => (this.projectRead = undefined));
@@ -37179,7 +37191,72 @@ class VercelProvider {
         const project = await this.project();
         // Promoting the same deployment twice is harmless: any failure may be retried.
         await this.http.request('POST', `/v10/projects/${encodeURIComponent(project.id)}/promote/${encodeURIComponent(id)}`, { retry: 'any-failure' });
+        this.productionChanged();
+    }
+    /**
+     * One listing of READY production deployments (newest first), read until it holds both the live
+     * one and one created before the cutoff: the live deployment comes from it too, so the instant
+     * path costs no extra round trip before its first write.
+     */
+    rollbackCandidate(before) {
+        const key = String(before);
+        let found = this.candidates.get(key);
+        if (!found) {
+            found = this.listCandidate(before);
+            this.candidates.set(key, found);
+            found.catch(() => this.candidates.delete(key));
+        }
+        return found;
+    }
+    /** Production changed (rollback, promote, a new live build): read the project and list again. */
+    productionChanged() {
         this.projectRead = undefined;
+        this.liveRead = undefined;
+        this.candidates.clear();
+    }
+    async listCandidate(before) {
+        const project = await this.project();
+        const seen = [];
+        const isLive = (d) => project.productionId ? d.id === project.productionId : d.aliasAssigned;
+        const found = () => {
+            const live = seen.find(isLive);
+            const cutoff = before ?? live?.createdAt;
+            const candidate = cutoff === undefined
+                ? undefined
+                : seen.find(d => d.id !== live?.id && (d.createdAt ?? Infinity) < cutoff);
+            return { live, candidate };
+        };
+        await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, page => {
+            seen.push(...page.map(d => this.fromList(d)));
+            const { live, candidate } = found();
+            return live !== undefined && candidate !== undefined;
+        });
+        const { live, candidate } = found();
+        // The live deployment is older than every listed page (or not READY-listed): ask for it.
+        if (!live && project.productionId)
+            return { live: await this.getDeployment(project.productionId), candidate };
+        return { live, candidate };
+    }
+    /** Instant Rollback, then watch `lastAliasRequest` until Vercel says it is done. */
+    async rollBackTo(id, timeoutMs) {
+        const project = await this.project();
+        // Rolling back to the deployment already served changes nothing: any failure may be retried.
+        await this.http.request('POST', `/v9/projects/${encodeURIComponent(project.id)}/rollback/${encodeURIComponent(id)}`, { json: {}, retry: 'any-failure' });
+        await poll({
+            clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
+            timeoutMs,
+            check: async () => {
+                this.productionChanged();
+                const alias = (await this.project()).lastAlias;
+                const status = alias?.toDeploymentId === id ? alias.jobStatus : undefined;
+                if (status === 'failed')
+                    throw new RollbackError(`Vercel could not roll production back to deployment ${id} (jobStatus failed)`, 'Roll back in the Vercel dashboard (Deployments > Instant Rollback), or rerun: the durable fix follows either way.');
+                if (status === 'succeeded')
+                    return { done: true, value: undefined };
+                return { done: false, state: status ?? 'requested' };
+            },
+            timeoutError: (last, ms) => new RollbackError(`the Instant Rollback to ${id} did not finish within ${formatDuration(ms)} (last state: ${last})`, 'Watch it in the Vercel dashboard; raise flags.wait-timeout and rerun.')
+        });
     }
     /** Every entry of the env list, all pages, without values decrypted; read once. */
     listEnv() {
@@ -37259,7 +37336,13 @@ class VercelProvider {
             ? CONFLICT_HINT
             : 'Check the variable in the Vercel dashboard and rerun: variables already saved are not changed twice.');
     }
-    async currentProductionDeployment() {
+    /** Read once until production changes. */
+    currentProductionDeployment() {
+        this.liveRead ??= this.readLive();
+        this.liveRead.catch(() => (this.liveRead = undefined));
+        return this.liveRead;
+    }
+    async readLive() {
         const project = await this.project();
         if (project.productionId)
             return this.getDeployment(project.productionId);
@@ -37357,9 +37440,11 @@ class VercelProvider {
                     options.onProgress?.(d);
                 lastState = state;
                 this.failIfBroken(d);
-                return d.state === 'READY' && d.aliasAssigned
-                    ? { done: true, value: d }
-                    : { done: false, state };
+                if (!(d.state === 'READY' && d.aliasAssigned))
+                    return { done: false, state };
+                // Production points elsewhere now: the project is read again when next asked.
+                this.productionChanged();
+                return { done: true, value: d };
             },
             timeoutError: (last, timeoutMs) => new RollbackError(`deployment ${id} not live after ${formatDuration(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.')
         });
@@ -37473,18 +37558,342 @@ function isBuildTime(key, caps) {
     return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix));
 }
 
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = require("node:child_process");
+;// CONCATENATED MODULE: ./src/phases/verify.ts
+/**
+ * verify phase: HTTP checks polled until the page shows the expected state (e.g. "polling mode"),
+ * bounded by each check's timeout, with the last status and a body snippet as the reason when it
+ * never does; plus an optional smoke command that must exit 0 within its timeout.
+ * Everything here is read-only; in a drill each check is probed once (production was not rolled
+ * back, so a mismatch is expected and only warned about) and the smoke command is not run.
+ */
+
+
+
+
+/** Body bytes a check reads: enough for any status page, bounded for any answer. */
+const CHECK_BODY_BYTES = 1024 * 1024;
+function snippetOf(body, redactor) {
+    const text = body
+        .replace(/<script[\s\S]*?<\/script>/gi, ' ')
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+    return redactor.redact(text.length > 160 ? `${text.slice(0, 160)}…` : text);
+}
+/** One GET of a check: status, expected text, rejected text. Never throws. */
+async function probe(check, deps) {
+    const started = Date.now();
+    const redactor = deps.redactor;
+    try {
+        // Bounded: a check only looks for its text near the top of a page.
+        const response = await checkUrl(check.url, {
+            headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
+            timeoutMs: Math.min(30_000, parseDuration(check.timeout)),
+            maxBytes: CHECK_BODY_BYTES,
+            fetch: deps.fetch
+        });
+        const body = response.text;
+        const snippet = snippetOf(body, redactor);
+        const ms = Date.now() - started;
+        const expected = check['expect-status'];
+        let reason = '';
+        if (response.status !== expected)
+            reason = `HTTP ${response.status} (expected ${expected})`;
+        else if (check['expect-text'] !== undefined && !body.includes(check['expect-text']))
+            reason = `body does not contain "${check['expect-text']}"`;
+        else if (check['reject-text'] !== undefined && body.includes(check['reject-text']))
+            reason = `body contains "${check['reject-text']}"`;
+        return { ok: reason === '', status: response.status, reason, snippet, ms };
+    }
+    catch (err) {
+        const message = err instanceof HttpTransportError
+            ? (err.reason ?? err.message)
+            : err instanceof Error
+                ? err.message
+                : String(err);
+        return {
+            ok: false,
+            reason: redactor.redact(`request failed: ${message}`),
+            snippet: '',
+            ms: Date.now() - started
+        };
+    }
+}
+function verify_slug(name) {
+    return name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')
+        .slice(0, 40);
+}
+async function pollCheck(check, deps) {
+    const timeoutMs = parseDuration(check.timeout);
+    const intervalMs = parseDuration(check.interval);
+    const started = Date.now();
+    let slept = 0;
+    let attempts = 0;
+    for (;;) {
+        attempts++;
+        const result = await probe(check, deps);
+        const elapsed = elapsedMs(started, slept, Date.now());
+        if (result.ok)
+            return {
+                status: 'succeeded',
+                changed: [],
+                details: { url: check.url, status: result.status, attempts, elapsedMs: elapsed }
+            };
+        deps.log.info(`verify: ${check.name}: ${result.reason} (attempt ${attempts})`);
+        if (elapsed >= timeoutMs) {
+            const last = result.status !== undefined ? `HTTP ${result.status}` : 'no response';
+            return {
+                status: 'failed',
+                changed: [],
+                details: { url: check.url, attempts, lastStatus: result.status, snippet: result.snippet },
+                error: {
+                    message: `${check.name}: not as expected after ${formatDuration(timeoutMs)} (${attempts} attempts): ${result.reason}; last response ${last}${result.snippet ? `: "${result.snippet}"` : ''}`,
+                    hint: check['expect-text'] !== undefined
+                        ? 'If the redeploy is live but the page still shows the old state, the build may have reused cached NEXT_PUBLIC_* values: set VERCEL_FORCE_NO_BUILD_CACHE=1 on the project, rerun; or raise the check timeout if the CDN lags.'
+                        : 'Open the URL yourself; raise the check timeout if the service needs longer to come back.'
+                }
+            };
+        }
+        const wait = Math.min(intervalMs, timeoutMs - elapsed);
+        await deps.clock.sleep(wait);
+        slept += wait;
+    }
+}
+async function runSmoke(action, deps) {
+    const redactor = deps.redactor;
+    const started = Date.now();
+    let output = '';
+    const keep = (chunk) => {
+        output = (output + chunk.toString('utf8')).slice(-4000);
+    };
+    const outcome = await new Promise(resolve => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(action.run, {
+            shell: true,
+            cwd: deps.checkout.workdir,
+            env: childEnv(deps.checkout.env, { pass: action.env }),
+            detached: true,
+            stdio: ['ignore', 'pipe', 'pipe']
+        });
+        let timedOut = false;
+        const kill = (signal) => {
+            try {
+                if (child.pid)
+                    process.kill(-child.pid, signal);
+            }
+            catch {
+                // already gone
+            }
+        };
+        const timer = setTimeout(() => {
+            timedOut = true;
+            kill('SIGTERM');
+            setTimeout(() => kill('SIGKILL'), 5000).unref();
+        }, action.timeoutMs);
+        child.stdout.on('data', keep);
+        child.stderr.on('data', keep);
+        child.on('error', err => {
+            clearTimeout(timer);
+            resolve({ code: null, signal: null, timedOut, error: err.message });
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            resolve({ code, signal, timedOut });
+        });
+    });
+    const durationMs = Date.now() - started;
+    const tail = redactor.redact(output.trim().split('\n').slice(-20).join('\n'));
+    const details = {
+        command: redactor.redact(action.run),
+        exitCode: outcome.code,
+        durationMs,
+        outputTail: tail
+    };
+    if (outcome.code === 0 && !outcome.timedOut)
+        return { status: 'succeeded', changed: [], details };
+    const why = outcome.timedOut
+        ? `timed out after ${formatDuration(action.timeoutMs)} and was stopped`
+        : outcome.error
+            ? `could not start: ${outcome.error}`
+            : `exited with ${outcome.code ?? outcome.signal}`;
+    return {
+        status: 'failed',
+        changed: [],
+        details,
+        error: {
+            message: `smoke command ${why}${tail ? `; last output: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`,
+            hint: 'Run the smoke command yourself against production to see the full output.'
+        }
+    };
+}
+const verifyPhase = {
+    phase: 'verify',
+    needs: ['fetch', 'redactor', 'log', 'clock', 'checkout'],
+    plan(runbook) {
+        const verify = runbook.verify;
+        if (verify === undefined)
+            return [];
+        const used = new Set();
+        const steps = verify.checks.map((check, index) => {
+            let id = `verify:${verify_slug(check.name) || index + 1}`;
+            if (used.has(id))
+                id = `${id}-${index + 1}`;
+            used.add(id);
+            const expectations = [
+                `HTTP ${check['expect-status']}`,
+                check['expect-text'] !== undefined ? `contains "${check['expect-text']}"` : undefined,
+                check['reject-text'] !== undefined
+                    ? `does not contain "${check['reject-text']}"`
+                    : undefined
+            ].filter(Boolean);
+            return {
+                id,
+                phase: 'verify',
+                title: `Check ${check.name}: ${check.url} (${expectations.join(', ')}) within ${check.timeout}`,
+                changes: [],
+                mutates: false,
+                stage: 'main',
+                action: { kind: 'http', check }
+            };
+        });
+        if (verify.smoke)
+            steps.push({
+                id: 'verify:smoke',
+                phase: 'verify',
+                title: `Smoke test \`${verify.smoke.run}\` exits 0 within ${verify.smoke.timeout}`,
+                changes: [],
+                mutates: false,
+                stage: 'main',
+                action: {
+                    kind: 'smoke',
+                    run: verify.smoke.run,
+                    timeoutMs: parseDuration(verify.smoke.timeout),
+                    env: verify.smoke.env
+                }
+            });
+        return steps;
+    },
+    run(step, deps) {
+        return step.action.kind === 'http'
+            ? pollCheck(step.action.check, deps)
+            : runSmoke(step.action, deps);
+    },
+    async drill(step, deps) {
+        if (step.action.kind === 'smoke')
+            return {
+                status: 'skipped',
+                changed: [],
+                details: { reason: 'the smoke command is not run in a drill', command: step.action.run }
+            };
+        const check = step.action.check;
+        const result = await probe(check, deps);
+        const details = {
+            url: check.url,
+            status: result.status,
+            now: result.reason || 'as expected',
+            snippet: result.snippet
+        };
+        if (result.ok)
+            return { status: 'succeeded', changed: [], details };
+        if (result.status === undefined)
+            return {
+                status: 'failed',
+                changed: [],
+                details,
+                error: {
+                    message: `${check.name}: ${result.reason}`,
+                    hint: 'The check URL must be reachable from the runner.'
+                }
+            };
+        return {
+            status: 'warned',
+            changed: [],
+            details,
+            error: {
+                message: `${check.name}: reachable, currently ${result.reason} (expected before a real rollback)`
+            }
+        };
+    }
+};
+
+;// CONCATENATED MODULE: ./src/phases/flags-instant.ts
+
+function instantAction(flags, checks = []) {
+    if (flags.instant === undefined)
+        return undefined;
+    const before = flags.instant === true ? undefined : Date.parse(flags.instant.before);
+    return { before, checks };
+}
+/** Says which deployment the cutoff means, in the plan's words. */
+function describeCutoff(action) {
+    return action.before === undefined
+        ? 'the one before the live deployment'
+        : `the last one created before ${new Date(action.before).toISOString()}`;
+}
+/** The providers that can serve an earlier deployment again. */
+function supportsInstant(provider) {
+    return provider.rollbackCandidate !== undefined && provider.rollBackTo !== undefined;
+}
+function built(d) {
+    const at = d.buildingAt ?? d.createdAt;
+    return at === undefined ? '' : ` (built ${new Date(at).toISOString()})`;
+}
+/** The plan line (and drill estimate) for what the instant path would do. */
+function plannedInstant(found, action) {
+    if (!found.candidate)
+        return `instant rollback: no READY production deployment qualifies (${describeCutoff(action)}); straight to the durable fix`;
+    if (found.candidate.id === found.live?.id)
+        return `instant rollback: production already serves ${found.candidate.id}${built(found.candidate)}`;
+    return `instant rollback first: serve ${found.candidate.id}${built(found.candidate)} again, check it, then the durable fix below`;
+}
+async function mitigate(provider, found, action, timeoutMs, deps) {
+    const { candidate, live } = found;
+    if (!candidate || !supportsInstant(provider)) {
+        const skipped = `no READY production deployment qualifies (${describeCutoff(action)})`;
+        deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`);
+        return { skipped, failedChecks: [] };
+    }
+    // A rerun after the rollback: production already serves it, nothing to do twice.
+    if (candidate.id === live?.id)
+        return { skipped: `production already serves ${candidate.id}`, failedChecks: [] };
+    deps.log.info(`flags: instant rollback to ${candidate.id}${built(candidate)}; production served ${live?.id ?? '(none)'} before`);
+    await provider.rollBackTo(candidate.id, timeoutMs);
+    const mitigatedAt = deps.clock.now();
+    const failedChecks = [];
+    for (const check of action.checks) {
+        const result = await probe(check, deps);
+        if (!result.ok)
+            failedChecks.push(`${check.name}: ${result.reason}`);
+    }
+    for (const failed of failedChecks)
+        deps.log.warn(`flags: after the instant rollback, check ${failed}; the durable fix follows`);
+    return { servedId: candidate.id, mitigatedAt, failedChecks };
+}
+
 ;// CONCATENATED MODULE: ./src/phases/flags.ts
 
 
 
 
-async function inspect(provider, action, caps) {
+
+/**
+ * `live`: the live deployment when the caller already asks for it (the instant path's listing
+ * names it), so it is not read twice.
+ */
+async function inspect(provider, action, caps, live) {
     const keys = Object.keys(action.set);
     // Independent reads, concurrently (each is a round trip to the platform).
-    const [entries, live] = await Promise.all([
+    const [entries, liveNow] = await Promise.all([
         provider.readEnv(keys),
-        provider.currentProductionDeployment()
+        live ?? provider.currentProductionDeployment()
     ]);
+    return inspected(provider, action, keys, entries, liveNow, caps);
+}
+async function inspected(provider, action, keys, entries, live, caps) {
     const exact = new Map();
     for (const key of keys) {
         const current = currentEntry(entries, key, action.targets, caps, provider);
@@ -37517,14 +37926,17 @@ function describeOld(env) {
 }
 function planned(action, provider, caps, state) {
     const where = `(${action.targets.join(', ')})`;
-    const lines = Object.entries(action.set).map(([key, value]) => {
+    const lines = [];
+    if (action.instant && !state)
+        lines.push(`instant rollback first: serve ${describeCutoff(action.instant)} among READY production deployments again, check it, then the durable fix`);
+    lines.push(...Object.entries(action.set).map(([key, value]) => {
         if (!state)
             return `set ${key}=${value} ${where} on ${provider}`;
         const old = state.exact.get(key);
         if (!state.diff.includes(key))
             return `${key} ${where}: already ${value} (unchanged)`;
         return `${key} ${where}: ${describeOld(old)} -> ${value}`;
-    });
+    }));
     if (action.redeploy) {
         if (state && state.diff.length === 0 && state.liveHasValues)
             lines.push(`no redeploy: live deployment ${state.live.id} was built with these values`);
@@ -37559,9 +37971,15 @@ function requireLive(state, provider, caps) {
         throw new RollbackError(`no production deployment found on ${provider.description} to redeploy`, `Deploy the project to production once (or set flags.redeploy: false${buildTime ? ` when no ${buildTime} variable changes` : ''}).`);
     return state.live;
 }
+/** The instant path's listing (live deployment and candidate), when the runbook asks for it. */
+function rollbackCandidate(provider, action) {
+    if (!action.instant || !supportsInstant(provider))
+        return undefined;
+    return provider.rollbackCandidate(action.instant.before);
+}
 const flagsPhase = {
     phase: 'flags',
-    needs: ['hosting', 'log', 'run'],
+    needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor'],
     plan(runbook) {
         const flags = runbook.flags;
         if (flags === undefined)
@@ -37572,7 +37990,8 @@ const flagsPhase = {
             set: { ...flags.set },
             targets: [...flags.targets],
             redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
-            waitTimeoutMs: parseDuration(flags['wait-timeout'])
+            waitTimeoutMs: parseDuration(flags['wait-timeout']),
+            instant: instantAction(flags, runbook.verify?.checks)
         };
         const provider = runbook.hosting
             ? `${runbook.hosting.provider} project ${runbook.hosting.project}`
@@ -37595,13 +38014,17 @@ const flagsPhase = {
             const provider = deps.hosting.provider();
             await provider.checkAccess();
             const caps = capabilitiesOf(step.action.provider);
-            const state = await inspect(provider, step.action, caps);
+            const found = rollbackCandidate(provider, step.action);
+            const state = await inspect(provider, step.action, caps, found?.then(f => f.live));
             const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
             if (step.action.redeploy && !converged)
                 requireLive(state, provider, caps);
+            const instant = step.action.instant && !converged
+                ? [instantLine(provider, step.action.instant, await found)]
+                : [];
             notes.push({
                 stepId: step.id,
-                changes: planned(step.action, provider.description, caps, state),
+                changes: [...instant, ...planned(step.action, provider.description, caps, state)],
                 details: {
                     liveDeployment: state.live?.id,
                     liveUrl: state.live && `https://${state.live.url}`
@@ -37617,26 +38040,38 @@ const flagsPhase = {
         const provider = deps.hosting.provider();
         await provider.checkAccess();
         const caps = capabilitiesOf(step.action.provider);
-        const state = await inspect(provider, step.action, caps);
+        const found = rollbackCandidate(provider, step.action);
+        const state = await inspect(provider, step.action, caps, found?.then(f => f.live));
         if (step.action.redeploy)
             requireLive(state, provider, caps);
+        const instant = step.action.instant && instantLine(provider, step.action.instant, await found);
         return {
             status: 'succeeded',
             changed: [],
             details: {
                 checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
-                wouldChange: planned(step.action, provider.description, caps, state),
+                wouldChange: [
+                    ...(instant ? [instant] : []),
+                    ...planned(step.action, provider.description, caps, state)
+                ],
                 liveDeployment: state.live?.id,
                 // A drill does not rebuild: the last production build's time stands in for the wait.
-                ...(step.action.redeploy ? buildEstimate(state.live) : {})
+                ...(step.action.redeploy ? buildEstimate(state.live) : {}),
+                ...(instant ? { instantRollbackTo: (await found)?.candidate?.id } : {})
             }
         };
     }
 };
+function instantLine(provider, action, found) {
+    if (!found)
+        return `instant rollback: ${provider.description} cannot serve an earlier deployment again; straight to the durable fix`;
+    return plannedInstant(found, action);
+}
 async function converge(action, deps) {
     const caps = capabilitiesOf(action.provider);
     const provider = deps.hosting.provider();
-    const state = await inspect(provider, action, caps);
+    const found = rollbackCandidate(provider, action);
+    const state = await inspect(provider, action, caps, found?.then(f => f.live));
     const liveUrl = state.live && `https://${state.live.url}`;
     if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
         deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`);
@@ -37650,10 +38085,18 @@ async function converge(action, deps) {
     const changed = [];
     const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state, caps) : [];
     const outputs = {};
+    const details = {};
     // In the log before the change: if the process dies mid-step, the old values are still on record.
     for (const line of recovery)
         deps.log.info(`before changing: ${line}`);
     try {
+        let mitigation;
+        if (action.instant) {
+            mitigation = await instantly(provider, action, await found, deps);
+            details.mitigation = mitigation;
+            if (mitigation.servedId)
+                changed.push(`instant rollback: production serves ${mitigation.servedId} again (from ${state.live?.id ?? '(none)'})`);
+        }
         if (state.diff.length > 0) {
             const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]]));
             await provider.setEnv(values, action.targets);
@@ -37675,13 +38118,17 @@ async function converge(action, deps) {
             deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`);
             const done = await provider.waitForDeployment(created.id, {
                 timeoutMs: action.waitTimeoutMs,
-                promote: state.staged,
+                // After an instant rollback production builds are staged: promoting ours turns automatic
+                // production assignment back on.
+                promote: state.staged || mitigation?.servedId !== undefined,
                 onProgress: d => deps.log.info(`flags: deployment ${d.id} ${d.state}`)
             });
             outputs['deployment-url'] = `https://${done.url}`;
             changed.push(`deployment ${done.id} is live at https://${done.url}`);
         }
-        return { status: 'succeeded', changed, outputs, recovery };
+        if (action.instant)
+            details.durableAt = deps.clock.now();
+        return { status: 'succeeded', changed, outputs, recovery, details };
     }
     catch (err) {
         return {
@@ -37689,6 +38136,7 @@ async function converge(action, deps) {
             changed,
             outputs,
             recovery,
+            details,
             error: err instanceof RollbackError
                 ? { message: err.message, hint: err.hint }
                 : { message: err instanceof Error ? err.message : String(err) }
@@ -37701,6 +38149,14 @@ function buildEstimate(live) {
     if (live?.readyAt === undefined || started === undefined || live.readyAt < started)
         return {};
     return { buildEstimateMs: live.readyAt - started };
+}
+async function instantly(provider, action, found, deps) {
+    if (!found) {
+        const skipped = `${provider.description} cannot serve an earlier deployment again`;
+        deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`);
+        return { skipped, failedChecks: [] };
+    }
+    return mitigate(provider, found, action.instant, action.waitTimeoutMs, deps);
 }
 
 ;// CONCATENATED MODULE: ./src/git/drill-range.ts
@@ -38144,268 +38600,6 @@ async function assert(step, deps) {
         return failedResult(err, field, settings);
     }
 }
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = require("node:child_process");
-;// CONCATENATED MODULE: ./src/phases/verify.ts
-/**
- * verify phase: HTTP checks polled until the page shows the expected state (e.g. "polling mode"),
- * bounded by each check's timeout, with the last status and a body snippet as the reason when it
- * never does; plus an optional smoke command that must exit 0 within its timeout.
- * Everything here is read-only; in a drill each check is probed once (production was not rolled
- * back, so a mismatch is expected and only warned about) and the smoke command is not run.
- */
-
-
-
-
-/** Body bytes a check reads: enough for any status page, bounded for any answer. */
-const CHECK_BODY_BYTES = 1024 * 1024;
-function snippetOf(body, redactor) {
-    const text = body
-        .replace(/<script[\s\S]*?<\/script>/gi, ' ')
-        .replace(/<[^>]+>/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim();
-    return redactor.redact(text.length > 160 ? `${text.slice(0, 160)}…` : text);
-}
-/** One GET of a check: status, expected text, rejected text. Never throws. */
-async function probe(check, deps) {
-    const started = Date.now();
-    const redactor = deps.redactor;
-    try {
-        // Bounded: a check only looks for its text near the top of a page.
-        const response = await checkUrl(check.url, {
-            headers: { 'user-agent': 'emergency-rollback-verify', 'cache-control': 'no-cache' },
-            timeoutMs: Math.min(30_000, parseDuration(check.timeout)),
-            maxBytes: CHECK_BODY_BYTES,
-            fetch: deps.fetch
-        });
-        const body = response.text;
-        const snippet = snippetOf(body, redactor);
-        const ms = Date.now() - started;
-        const expected = check['expect-status'];
-        let reason = '';
-        if (response.status !== expected)
-            reason = `HTTP ${response.status} (expected ${expected})`;
-        else if (check['expect-text'] !== undefined && !body.includes(check['expect-text']))
-            reason = `body does not contain "${check['expect-text']}"`;
-        else if (check['reject-text'] !== undefined && body.includes(check['reject-text']))
-            reason = `body contains "${check['reject-text']}"`;
-        return { ok: reason === '', status: response.status, reason, snippet, ms };
-    }
-    catch (err) {
-        const message = err instanceof HttpTransportError
-            ? (err.reason ?? err.message)
-            : err instanceof Error
-                ? err.message
-                : String(err);
-        return {
-            ok: false,
-            reason: redactor.redact(`request failed: ${message}`),
-            snippet: '',
-            ms: Date.now() - started
-        };
-    }
-}
-function verify_slug(name) {
-    return name
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, '-')
-        .replace(/^-|-$/g, '')
-        .slice(0, 40);
-}
-async function pollCheck(check, deps) {
-    const timeoutMs = parseDuration(check.timeout);
-    const intervalMs = parseDuration(check.interval);
-    const started = Date.now();
-    let slept = 0;
-    let attempts = 0;
-    for (;;) {
-        attempts++;
-        const result = await probe(check, deps);
-        const elapsed = elapsedMs(started, slept, Date.now());
-        if (result.ok)
-            return {
-                status: 'succeeded',
-                changed: [],
-                details: { url: check.url, status: result.status, attempts, elapsedMs: elapsed }
-            };
-        deps.log.info(`verify: ${check.name}: ${result.reason} (attempt ${attempts})`);
-        if (elapsed >= timeoutMs) {
-            const last = result.status !== undefined ? `HTTP ${result.status}` : 'no response';
-            return {
-                status: 'failed',
-                changed: [],
-                details: { url: check.url, attempts, lastStatus: result.status, snippet: result.snippet },
-                error: {
-                    message: `${check.name}: not as expected after ${formatDuration(timeoutMs)} (${attempts} attempts): ${result.reason}; last response ${last}${result.snippet ? `: "${result.snippet}"` : ''}`,
-                    hint: check['expect-text'] !== undefined
-                        ? 'If the redeploy is live but the page still shows the old state, the build may have reused cached NEXT_PUBLIC_* values: set VERCEL_FORCE_NO_BUILD_CACHE=1 on the project, rerun; or raise the check timeout if the CDN lags.'
-                        : 'Open the URL yourself; raise the check timeout if the service needs longer to come back.'
-                }
-            };
-        }
-        const wait = Math.min(intervalMs, timeoutMs - elapsed);
-        await deps.clock.sleep(wait);
-        slept += wait;
-    }
-}
-async function runSmoke(action, deps) {
-    const redactor = deps.redactor;
-    const started = Date.now();
-    let output = '';
-    const keep = (chunk) => {
-        output = (output + chunk.toString('utf8')).slice(-4000);
-    };
-    const outcome = await new Promise(resolve => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(action.run, {
-            shell: true,
-            cwd: deps.checkout.workdir,
-            env: childEnv(deps.checkout.env, { pass: action.env }),
-            detached: true,
-            stdio: ['ignore', 'pipe', 'pipe']
-        });
-        let timedOut = false;
-        const kill = (signal) => {
-            try {
-                if (child.pid)
-                    process.kill(-child.pid, signal);
-            }
-            catch {
-                // already gone
-            }
-        };
-        const timer = setTimeout(() => {
-            timedOut = true;
-            kill('SIGTERM');
-            setTimeout(() => kill('SIGKILL'), 5000).unref();
-        }, action.timeoutMs);
-        child.stdout.on('data', keep);
-        child.stderr.on('data', keep);
-        child.on('error', err => {
-            clearTimeout(timer);
-            resolve({ code: null, signal: null, timedOut, error: err.message });
-        });
-        child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            resolve({ code, signal, timedOut });
-        });
-    });
-    const durationMs = Date.now() - started;
-    const tail = redactor.redact(output.trim().split('\n').slice(-20).join('\n'));
-    const details = {
-        command: redactor.redact(action.run),
-        exitCode: outcome.code,
-        durationMs,
-        outputTail: tail
-    };
-    if (outcome.code === 0 && !outcome.timedOut)
-        return { status: 'succeeded', changed: [], details };
-    const why = outcome.timedOut
-        ? `timed out after ${formatDuration(action.timeoutMs)} and was stopped`
-        : outcome.error
-            ? `could not start: ${outcome.error}`
-            : `exited with ${outcome.code ?? outcome.signal}`;
-    return {
-        status: 'failed',
-        changed: [],
-        details,
-        error: {
-            message: `smoke command ${why}${tail ? `; last output: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`,
-            hint: 'Run the smoke command yourself against production to see the full output.'
-        }
-    };
-}
-const verifyPhase = {
-    phase: 'verify',
-    needs: ['fetch', 'redactor', 'log', 'clock', 'checkout'],
-    plan(runbook) {
-        const verify = runbook.verify;
-        if (verify === undefined)
-            return [];
-        const used = new Set();
-        const steps = verify.checks.map((check, index) => {
-            let id = `verify:${verify_slug(check.name) || index + 1}`;
-            if (used.has(id))
-                id = `${id}-${index + 1}`;
-            used.add(id);
-            const expectations = [
-                `HTTP ${check['expect-status']}`,
-                check['expect-text'] !== undefined ? `contains "${check['expect-text']}"` : undefined,
-                check['reject-text'] !== undefined
-                    ? `does not contain "${check['reject-text']}"`
-                    : undefined
-            ].filter(Boolean);
-            return {
-                id,
-                phase: 'verify',
-                title: `Check ${check.name}: ${check.url} (${expectations.join(', ')}) within ${check.timeout}`,
-                changes: [],
-                mutates: false,
-                stage: 'main',
-                action: { kind: 'http', check }
-            };
-        });
-        if (verify.smoke)
-            steps.push({
-                id: 'verify:smoke',
-                phase: 'verify',
-                title: `Smoke test \`${verify.smoke.run}\` exits 0 within ${verify.smoke.timeout}`,
-                changes: [],
-                mutates: false,
-                stage: 'main',
-                action: {
-                    kind: 'smoke',
-                    run: verify.smoke.run,
-                    timeoutMs: parseDuration(verify.smoke.timeout),
-                    env: verify.smoke.env
-                }
-            });
-        return steps;
-    },
-    run(step, deps) {
-        return step.action.kind === 'http'
-            ? pollCheck(step.action.check, deps)
-            : runSmoke(step.action, deps);
-    },
-    async drill(step, deps) {
-        if (step.action.kind === 'smoke')
-            return {
-                status: 'skipped',
-                changed: [],
-                details: { reason: 'the smoke command is not run in a drill', command: step.action.run }
-            };
-        const check = step.action.check;
-        const result = await probe(check, deps);
-        const details = {
-            url: check.url,
-            status: result.status,
-            now: result.reason || 'as expected',
-            snippet: result.snippet
-        };
-        if (result.ok)
-            return { status: 'succeeded', changed: [], details };
-        if (result.status === undefined)
-            return {
-                status: 'failed',
-                changed: [],
-                details,
-                error: {
-                    message: `${check.name}: ${result.reason}`,
-                    hint: 'The check URL must be reachable from the runner.'
-                }
-            };
-        return {
-            status: 'warned',
-            changed: [],
-            details,
-            error: {
-                message: `${check.name}: reachable, currently ${result.reason} (expected before a real rollback)`
-            }
-        };
-    }
-};
 
 ;// CONCATENATED MODULE: ./src/phases/monitor.ts
 
@@ -39344,7 +39538,7 @@ function createHostingProvider(source, overrides = {}) {
 
 const validate = validate20;
 /* harmony default export */ const validate_generated = ((/* unused pure expression or super */ null && (validate20)));
-const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" }, "drill": { "description": "What a drill reverts when no commits are given: the drill then exercises git for real, on a scratch ref.", "anyOf": [{ "type": "object", "properties": { "last": { "type": "integer", "minimum": 1, "maximum": 100 } }, "required": ["last"], "additionalProperties": false, "description": "Revert the last N commits of the branch." }, { "type": "object", "properties": { "since": { "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["since"], "additionalProperties": false, "description": "Revert every commit of the branch after this tag (or ref)." }] } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "drill-issue": { "description": "One tracking issue for this runbook's drills: created once, then a comment and the latest result each drill, reopened when a drill fails.", "type": "object", "properties": { "labels": { "default": ["rollback-drill"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
+const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." }, "instant": { "description": "Mitigate first: serve an earlier production deployment again (Instant Rollback / restore), verify it, then make the fix durable. true: the deployment before the live one.", "anyOf": [{ "type": "boolean", "const": true }, { "type": "object", "properties": { "before": { "type": "string", "pattern": "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$", "x-expected": "an ISO 8601 time with its zone, such as 2026-12-01T14:00:00Z", "description": "Serve the last production deployment created before this time." } }, "required": ["before"], "additionalProperties": false }] } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" }, "drill": { "description": "What a drill reverts when no commits are given: the drill then exercises git for real, on a scratch ref.", "anyOf": [{ "type": "object", "properties": { "last": { "type": "integer", "minimum": 1, "maximum": 100 } }, "required": ["last"], "additionalProperties": false, "description": "Revert the last N commits of the branch." }, { "type": "object", "properties": { "since": { "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["since"], "additionalProperties": false, "description": "Revert every commit of the branch after this tag (or ref)." }] } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "drill-issue": { "description": "One tracking issue for this runbook's drills: created once, then a comment and the latest result each drill, reopened when a drill fails.", "type": "object", "properties": { "labels": { "default": ["rollback-drill"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = ((s) => { let n = 0; for (const _ of s)
     n++; return n; });
@@ -39354,7 +39548,8 @@ const pattern10 = new RegExp("^[A-Za-z0-9._-]+$", "u");
 const pattern11 = new RegExp("^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "u");
 const pattern12 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern13 = new RegExp("^\\d+(ms|s|m|h)$", "u");
-const pattern22 = new RegExp("^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "u");
+const pattern14 = new RegExp("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$", "u");
+const pattern23 = new RegExp("^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "u");
 function validate20(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) { /*# sourceURL="https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json" */ ; let vErrors = null; let errors = 0; const evaluated0 = validate20.evaluated; if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
 } if (evaluated0.dynamicItems) {
@@ -40523,7 +40718,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
             }
             for (const key9 in data45) {
-                if (!((((key9 === "set") || (key9 === "targets")) || (key9 === "redeploy")) || (key9 === "wait-timeout"))) {
+                if (!(((((key9 === "set") || (key9 === "targets")) || (key9 === "redeploy")) || (key9 === "wait-timeout")) || (key9 === "instant"))) {
                     const err93 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key9 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
                         vErrors = [err93];
@@ -40677,27 +40872,23 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 errors++;
             }
-        }
-        else {
-            const err106 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err106];
-            }
-            else {
-                vErrors.push(err106);
-            }
-            errors++;
-        }
-    }
-    if (data.verify !== undefined) {
-        let data52 = data.verify;
-        if (data52 && typeof data52 == "object" && !Array.isArray(data52)) {
-            if (data52.checks === undefined) {
-                data52.checks = [];
-            }
-            for (const key12 in data52) {
-                if (!((key12 === "checks") || (key12 === "smoke"))) {
-                    const err107 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties" };
+            if (data45.instant !== undefined) {
+                let data52 = data45.instant;
+                const _errs126 = errors;
+                let valid26 = false;
+                const _errs127 = errors;
+                if (typeof data52 !== "boolean") {
+                    const err106 = { instancePath: instancePath + "/flags/instant", schemaPath: "#/properties/flags/properties/instant/anyOf/0/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                    if (vErrors === null) {
+                        vErrors = [err106];
+                    }
+                    else {
+                        vErrors.push(err106);
+                    }
+                    errors++;
+                }
+                if (true !== data52) {
+                    const err107 = { instancePath: instancePath + "/flags/instant", schemaPath: "#/properties/flags/properties/instant/anyOf/0/const", keyword: "const", params: { allowedValue: true }, message: "must be equal to constant" };
                     if (vErrors === null) {
                         vErrors = [err107];
                     }
@@ -40706,34 +40897,23 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                     errors++;
                 }
-            }
-            let data53 = data52.checks;
-            if (Array.isArray(data53)) {
-                const len5 = data53.length;
-                for (let i5 = 0; i5 < len5; i5++) {
-                    let data54 = data53[i5];
-                    if (data54 && typeof data54 == "object" && !Array.isArray(data54)) {
-                        if (data54["expect-status"] === undefined) {
-                            data54["expect-status"] = 200;
+                var _valid0 = _errs127 === errors;
+                valid26 = valid26 || _valid0;
+                const _errs129 = errors;
+                if (data52 && typeof data52 == "object" && !Array.isArray(data52)) {
+                    if (data52.before === undefined) {
+                        const err108 = { instancePath: instancePath + "/flags/instant", schemaPath: "#/properties/flags/properties/instant/anyOf/1/required", keyword: "required", params: { missingProperty: "before" }, message: "must have required property '" + "before" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err108];
                         }
-                        if (data54.timeout === undefined) {
-                            data54.timeout = "5m";
+                        else {
+                            vErrors.push(err108);
                         }
-                        if (data54.interval === undefined) {
-                            data54.interval = "10s";
-                        }
-                        if (data54.name === undefined) {
-                            const err108 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
-                            if (vErrors === null) {
-                                vErrors = [err108];
-                            }
-                            else {
-                                vErrors.push(err108);
-                            }
-                            errors++;
-                        }
-                        if (data54.url === undefined) {
-                            const err109 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
+                        errors++;
+                    }
+                    for (const key12 in data52) {
+                        if (!(key12 === "before")) {
+                            const err109 = { instancePath: instancePath + "/flags/instant", schemaPath: "#/properties/flags/properties/instant/anyOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
                                 vErrors = [err109];
                             }
@@ -40742,9 +40922,12 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                        for (const key13 in data54) {
-                            if (!(((((((key13 === "name") || (key13 === "url")) || (key13 === "expect-status")) || (key13 === "expect-text")) || (key13 === "reject-text")) || (key13 === "timeout")) || (key13 === "interval"))) {
-                                const err110 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties" };
+                    }
+                    if (data52.before !== undefined) {
+                        let data53 = data52.before;
+                        if (typeof data53 === "string") {
+                            if (!pattern14.test(data53)) {
+                                const err110 = { instancePath: instancePath + "/flags/instant/before", schemaPath: "#/properties/flags/properties/instant/anyOf/1/properties/before/pattern", keyword: "pattern", params: { pattern: "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$" }, message: "must match pattern \"" + "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err110];
                                 }
@@ -40754,92 +40937,120 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data54.name !== undefined) {
-                            let data55 = data54.name;
-                            if (typeof data55 === "string") {
-                                if (func2(data55) < 1) {
-                                    const err111 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err111];
-                                    }
-                                    else {
-                                        vErrors.push(err111);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err112 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err112];
-                                }
-                                else {
-                                    vErrors.push(err112);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data54.url !== undefined) {
-                            let data56 = data54.url;
-                            if (typeof data56 === "string") {
-                                if (!pattern5.test(data56)) {
-                                    const err113 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err113];
-                                    }
-                                    else {
-                                        vErrors.push(err113);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err114 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err114];
-                                }
-                                else {
-                                    vErrors.push(err114);
-                                }
-                                errors++;
-                            }
-                        }
-                        let data57 = data54["expect-status"];
-                        if (!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))) {
-                            const err115 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                        else {
+                            const err111 = { instancePath: instancePath + "/flags/instant/before", schemaPath: "#/properties/flags/properties/instant/anyOf/1/properties/before/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
-                                vErrors = [err115];
+                                vErrors = [err111];
                             }
                             else {
-                                vErrors.push(err115);
+                                vErrors.push(err111);
                             }
                             errors++;
                         }
-                        if ((typeof data57 == "number") && (isFinite(data57))) {
-                            if (data57 > 599 || isNaN(data57)) {
-                                const err116 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
-                                if (vErrors === null) {
-                                    vErrors = [err116];
-                                }
-                                else {
-                                    vErrors.push(err116);
-                                }
-                                errors++;
-                            }
-                            if (data57 < 100 || isNaN(data57)) {
-                                const err117 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
-                                if (vErrors === null) {
-                                    vErrors = [err117];
-                                }
-                                else {
-                                    vErrors.push(err117);
-                                }
-                                errors++;
-                            }
+                    }
+                }
+                else {
+                    const err112 = { instancePath: instancePath + "/flags/instant", schemaPath: "#/properties/flags/properties/instant/anyOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err112];
+                    }
+                    else {
+                        vErrors.push(err112);
+                    }
+                    errors++;
+                }
+                var _valid0 = _errs129 === errors;
+                valid26 = valid26 || _valid0;
+                if (!valid26) {
+                    const err113 = { instancePath: instancePath + "/flags/instant", schemaPath: "#/properties/flags/properties/instant/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
+                    if (vErrors === null) {
+                        vErrors = [err113];
+                    }
+                    else {
+                        vErrors.push(err113);
+                    }
+                    errors++;
+                }
+                else {
+                    errors = _errs126;
+                    if (vErrors !== null) {
+                        if (_errs126) {
+                            vErrors.length = _errs126;
                         }
-                        if (data54["expect-text"] !== undefined) {
-                            if (typeof data54["expect-text"] !== "string") {
-                                const err118 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-text", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        else {
+                            vErrors = null;
+                        }
+                    }
+                }
+            }
+        }
+        else {
+            const err114 = { instancePath: instancePath + "/flags", schemaPath: "#/properties/flags/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err114];
+            }
+            else {
+                vErrors.push(err114);
+            }
+            errors++;
+        }
+    }
+    if (data.verify !== undefined) {
+        let data54 = data.verify;
+        if (data54 && typeof data54 == "object" && !Array.isArray(data54)) {
+            if (data54.checks === undefined) {
+                data54.checks = [];
+            }
+            for (const key13 in data54) {
+                if (!((key13 === "checks") || (key13 === "smoke"))) {
+                    const err115 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err115];
+                    }
+                    else {
+                        vErrors.push(err115);
+                    }
+                    errors++;
+                }
+            }
+            let data55 = data54.checks;
+            if (Array.isArray(data55)) {
+                const len5 = data55.length;
+                for (let i5 = 0; i5 < len5; i5++) {
+                    let data56 = data55[i5];
+                    if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
+                        if (data56["expect-status"] === undefined) {
+                            data56["expect-status"] = 200;
+                        }
+                        if (data56.timeout === undefined) {
+                            data56.timeout = "5m";
+                        }
+                        if (data56.interval === undefined) {
+                            data56.interval = "10s";
+                        }
+                        if (data56.name === undefined) {
+                            const err116 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err116];
+                            }
+                            else {
+                                vErrors.push(err116);
+                            }
+                            errors++;
+                        }
+                        if (data56.url === undefined) {
+                            const err117 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err117];
+                            }
+                            else {
+                                vErrors.push(err117);
+                            }
+                            errors++;
+                        }
+                        for (const key14 in data56) {
+                            if (!(((((((key14 === "name") || (key14 === "url")) || (key14 === "expect-status")) || (key14 === "expect-text")) || (key14 === "reject-text")) || (key14 === "timeout")) || (key14 === "interval"))) {
+                                const err118 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties" };
                                 if (vErrors === null) {
                                     vErrors = [err118];
                                 }
@@ -40849,22 +41060,22 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data54["reject-text"] !== undefined) {
-                            if (typeof data54["reject-text"] !== "string") {
-                                const err119 = { instancePath: instancePath + "/verify/checks/" + i5 + "/reject-text", schemaPath: "#/properties/verify/properties/checks/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err119];
+                        if (data56.name !== undefined) {
+                            let data57 = data56.name;
+                            if (typeof data57 === "string") {
+                                if (func2(data57) < 1) {
+                                    const err119 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err119];
+                                    }
+                                    else {
+                                        vErrors.push(err119);
+                                    }
+                                    errors++;
                                 }
-                                else {
-                                    vErrors.push(err119);
-                                }
-                                errors++;
                             }
-                        }
-                        let data60 = data54.timeout;
-                        if (typeof data60 === "string") {
-                            if (!pattern13.test(data60)) {
-                                const err120 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                            else {
+                                const err120 = { instancePath: instancePath + "/verify/checks/" + i5 + "/name", schemaPath: "#/properties/verify/properties/checks/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err120];
                                 }
@@ -40874,20 +41085,22 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        else {
-                            const err121 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err121];
+                        if (data56.url !== undefined) {
+                            let data58 = data56.url;
+                            if (typeof data58 === "string") {
+                                if (!pattern5.test(data58)) {
+                                    const err121 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err121];
+                                    }
+                                    else {
+                                        vErrors.push(err121);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err121);
-                            }
-                            errors++;
-                        }
-                        let data61 = data54.interval;
-                        if (typeof data61 === "string") {
-                            if (!pattern13.test(data61)) {
-                                const err122 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                const err122 = { instancePath: instancePath + "/verify/checks/" + i5 + "/url", schemaPath: "#/properties/verify/properties/checks/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err122];
                                 }
@@ -40897,8 +41110,9 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        else {
-                            const err123 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        let data59 = data56["expect-status"];
+                        if (!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))) {
+                            const err123 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                             if (vErrors === null) {
                                 vErrors = [err123];
                             }
@@ -40907,65 +41121,56 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                    }
-                    else {
-                        const err124 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                        if (vErrors === null) {
-                            vErrors = [err124];
-                        }
-                        else {
-                            vErrors.push(err124);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            else {
-                const err125 = { instancePath: instancePath + "/verify/checks", schemaPath: "#/properties/verify/properties/checks/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err125];
-                }
-                else {
-                    vErrors.push(err125);
-                }
-                errors++;
-            }
-            if (data52.smoke !== undefined) {
-                let data62 = data52.smoke;
-                if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
-                    if (data62.timeout === undefined) {
-                        data62.timeout = "5m";
-                    }
-                    if (data62.env === undefined) {
-                        data62.env = [];
-                    }
-                    if (data62.run === undefined) {
-                        const err126 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/required", keyword: "required", params: { missingProperty: "run" }, message: "must have required property '" + "run" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err126];
-                        }
-                        else {
-                            vErrors.push(err126);
-                        }
-                        errors++;
-                    }
-                    for (const key14 in data62) {
-                        if (!(((key14 === "run") || (key14 === "timeout")) || (key14 === "env"))) {
-                            const err127 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err127];
+                        if ((typeof data59 == "number") && (isFinite(data59))) {
+                            if (data59 > 599 || isNaN(data59)) {
+                                const err124 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
+                                if (vErrors === null) {
+                                    vErrors = [err124];
+                                }
+                                else {
+                                    vErrors.push(err124);
+                                }
+                                errors++;
                             }
-                            else {
-                                vErrors.push(err127);
+                            if (data59 < 100 || isNaN(data59)) {
+                                const err125 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-status", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
+                                if (vErrors === null) {
+                                    vErrors = [err125];
+                                }
+                                else {
+                                    vErrors.push(err125);
+                                }
+                                errors++;
                             }
-                            errors++;
                         }
-                    }
-                    if (data62.run !== undefined) {
-                        let data63 = data62.run;
-                        if (typeof data63 === "string") {
-                            if (func2(data63) < 1) {
-                                const err128 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                        if (data56["expect-text"] !== undefined) {
+                            if (typeof data56["expect-text"] !== "string") {
+                                const err126 = { instancePath: instancePath + "/verify/checks/" + i5 + "/expect-text", schemaPath: "#/properties/verify/properties/checks/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err126];
+                                }
+                                else {
+                                    vErrors.push(err126);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data56["reject-text"] !== undefined) {
+                            if (typeof data56["reject-text"] !== "string") {
+                                const err127 = { instancePath: instancePath + "/verify/checks/" + i5 + "/reject-text", schemaPath: "#/properties/verify/properties/checks/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err127];
+                                }
+                                else {
+                                    vErrors.push(err127);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data62 = data56.timeout;
+                        if (typeof data62 === "string") {
+                            if (!pattern13.test(data62)) {
+                                const err128 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err128];
                                 }
@@ -40976,7 +41181,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                         }
                         else {
-                            const err129 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            const err129 = { instancePath: instancePath + "/verify/checks/" + i5 + "/timeout", schemaPath: "#/properties/verify/properties/checks/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
                                 vErrors = [err129];
                             }
@@ -40985,216 +41190,225 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                    }
-                    let data64 = data62.timeout;
-                    if (typeof data64 === "string") {
-                        if (!pattern13.test(data64)) {
-                            const err130 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                        let data63 = data56.interval;
+                        if (typeof data63 === "string") {
+                            if (!pattern13.test(data63)) {
+                                const err130 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                if (vErrors === null) {
+                                    vErrors = [err130];
+                                }
+                                else {
+                                    vErrors.push(err130);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err131 = { instancePath: instancePath + "/verify/checks/" + i5 + "/interval", schemaPath: "#/properties/verify/properties/checks/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
-                                vErrors = [err130];
+                                vErrors = [err131];
                             }
                             else {
-                                vErrors.push(err130);
+                                vErrors.push(err131);
                             }
                             errors++;
                         }
                     }
                     else {
-                        const err131 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        const err132 = { instancePath: instancePath + "/verify/checks/" + i5, schemaPath: "#/properties/verify/properties/checks/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
-                            vErrors = [err131];
+                            vErrors = [err132];
                         }
                         else {
-                            vErrors.push(err131);
+                            vErrors.push(err132);
                         }
                         errors++;
                     }
-                    let data65 = data62.env;
-                    if (Array.isArray(data65)) {
-                        if (data65.length > 50) {
-                            const err132 = { instancePath: instancePath + "/verify/smoke/env", schemaPath: "#/properties/verify/properties/smoke/properties/env/maxItems", keyword: "maxItems", params: { limit: 50 }, message: "must NOT have more than 50 items" };
+                }
+            }
+            else {
+                const err133 = { instancePath: instancePath + "/verify/checks", schemaPath: "#/properties/verify/properties/checks/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err133];
+                }
+                else {
+                    vErrors.push(err133);
+                }
+                errors++;
+            }
+            if (data54.smoke !== undefined) {
+                let data64 = data54.smoke;
+                if (data64 && typeof data64 == "object" && !Array.isArray(data64)) {
+                    if (data64.timeout === undefined) {
+                        data64.timeout = "5m";
+                    }
+                    if (data64.env === undefined) {
+                        data64.env = [];
+                    }
+                    if (data64.run === undefined) {
+                        const err134 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/required", keyword: "required", params: { missingProperty: "run" }, message: "must have required property '" + "run" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err134];
+                        }
+                        else {
+                            vErrors.push(err134);
+                        }
+                        errors++;
+                    }
+                    for (const key15 in data64) {
+                        if (!(((key15 === "run") || (key15 === "timeout")) || (key15 === "env"))) {
+                            const err135 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
-                                vErrors = [err132];
+                                vErrors = [err135];
                             }
                             else {
-                                vErrors.push(err132);
+                                vErrors.push(err135);
                             }
                             errors++;
                         }
-                        const len6 = data65.length;
+                    }
+                    if (data64.run !== undefined) {
+                        let data65 = data64.run;
+                        if (typeof data65 === "string") {
+                            if (func2(data65) < 1) {
+                                const err136 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (vErrors === null) {
+                                    vErrors = [err136];
+                                }
+                                else {
+                                    vErrors.push(err136);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err137 = { instancePath: instancePath + "/verify/smoke/run", schemaPath: "#/properties/verify/properties/smoke/properties/run/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err137];
+                            }
+                            else {
+                                vErrors.push(err137);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data66 = data64.timeout;
+                    if (typeof data66 === "string") {
+                        if (!pattern13.test(data66)) {
+                            const err138 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                            if (vErrors === null) {
+                                vErrors = [err138];
+                            }
+                            else {
+                                vErrors.push(err138);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err139 = { instancePath: instancePath + "/verify/smoke/timeout", schemaPath: "#/properties/verify/properties/smoke/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err139];
+                        }
+                        else {
+                            vErrors.push(err139);
+                        }
+                        errors++;
+                    }
+                    let data67 = data64.env;
+                    if (Array.isArray(data67)) {
+                        if (data67.length > 50) {
+                            const err140 = { instancePath: instancePath + "/verify/smoke/env", schemaPath: "#/properties/verify/properties/smoke/properties/env/maxItems", keyword: "maxItems", params: { limit: 50 }, message: "must NOT have more than 50 items" };
+                            if (vErrors === null) {
+                                vErrors = [err140];
+                            }
+                            else {
+                                vErrors.push(err140);
+                            }
+                            errors++;
+                        }
+                        const len6 = data67.length;
                         for (let i6 = 0; i6 < len6; i6++) {
-                            let data66 = data65[i6];
-                            if (typeof data66 === "string") {
-                                if (!pattern4.test(data66)) {
-                                    const err133 = { instancePath: instancePath + "/verify/smoke/env/" + i6, schemaPath: "#/properties/verify/properties/smoke/properties/env/items/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                            let data68 = data67[i6];
+                            if (typeof data68 === "string") {
+                                if (!pattern4.test(data68)) {
+                                    const err141 = { instancePath: instancePath + "/verify/smoke/env/" + i6, schemaPath: "#/properties/verify/properties/smoke/properties/env/items/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
                                     if (vErrors === null) {
-                                        vErrors = [err133];
+                                        vErrors = [err141];
                                     }
                                     else {
-                                        vErrors.push(err133);
+                                        vErrors.push(err141);
                                     }
                                     errors++;
                                 }
                             }
                             else {
-                                const err134 = { instancePath: instancePath + "/verify/smoke/env/" + i6, schemaPath: "#/properties/verify/properties/smoke/properties/env/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err142 = { instancePath: instancePath + "/verify/smoke/env/" + i6, schemaPath: "#/properties/verify/properties/smoke/properties/env/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
-                                    vErrors = [err134];
+                                    vErrors = [err142];
                                 }
                                 else {
-                                    vErrors.push(err134);
+                                    vErrors.push(err142);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err135 = { instancePath: instancePath + "/verify/smoke/env", schemaPath: "#/properties/verify/properties/smoke/properties/env/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        const err143 = { instancePath: instancePath + "/verify/smoke/env", schemaPath: "#/properties/verify/properties/smoke/properties/env/type", keyword: "type", params: { type: "array" }, message: "must be array" };
                         if (vErrors === null) {
-                            vErrors = [err135];
+                            vErrors = [err143];
                         }
                         else {
-                            vErrors.push(err135);
+                            vErrors.push(err143);
                         }
                         errors++;
                     }
                 }
                 else {
-                    const err136 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    const err144 = { instancePath: instancePath + "/verify/smoke", schemaPath: "#/properties/verify/properties/smoke/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                     if (vErrors === null) {
-                        vErrors = [err136];
+                        vErrors = [err144];
                     }
                     else {
-                        vErrors.push(err136);
+                        vErrors.push(err144);
                     }
                     errors++;
                 }
             }
         }
         else {
-            const err137 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err145 = { instancePath: instancePath + "/verify", schemaPath: "#/properties/verify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-                vErrors = [err137];
+                vErrors = [err145];
             }
             else {
-                vErrors.push(err137);
+                vErrors.push(err145);
             }
             errors++;
         }
     }
     if (data.database !== undefined) {
-        let data67 = data.database;
-        if (data67 && typeof data67 == "object" && !Array.isArray(data67)) {
-            if (data67["url-env"] === undefined) {
-                data67["url-env"] = "DATABASE_URL";
+        let data69 = data.database;
+        if (data69 && typeof data69 == "object" && !Array.isArray(data69)) {
+            if (data69["url-env"] === undefined) {
+                data69["url-env"] = "DATABASE_URL";
             }
-            if (data67["lock-timeout"] === undefined) {
-                data67["lock-timeout"] = "500ms";
+            if (data69["lock-timeout"] === undefined) {
+                data69["lock-timeout"] = "500ms";
             }
-            if (data67["statement-timeout"] === undefined) {
-                data67["statement-timeout"] = "5m";
+            if (data69["statement-timeout"] === undefined) {
+                data69["statement-timeout"] = "5m";
             }
-            if (data67["lock-retries"] === undefined) {
-                data67["lock-retries"] = 8;
+            if (data69["lock-retries"] === undefined) {
+                data69["lock-retries"] = 8;
             }
-            if (data67.steps === undefined) {
-                data67.steps = [];
+            if (data69.steps === undefined) {
+                data69.steps = [];
             }
-            for (const key15 in data67) {
-                if (!(((((key15 === "url-env") || (key15 === "lock-timeout")) || (key15 === "statement-timeout")) || (key15 === "lock-retries")) || (key15 === "steps"))) {
-                    const err138 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err138];
-                    }
-                    else {
-                        vErrors.push(err138);
-                    }
-                    errors++;
-                }
-            }
-            let data68 = data67["url-env"];
-            if (typeof data68 === "string") {
-                if (!pattern4.test(data68)) {
-                    const err139 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err139];
-                    }
-                    else {
-                        vErrors.push(err139);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err140 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err140];
-                }
-                else {
-                    vErrors.push(err140);
-                }
-                errors++;
-            }
-            let data69 = data67["lock-timeout"];
-            if (typeof data69 === "string") {
-                if (!pattern13.test(data69)) {
-                    const err141 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err141];
-                    }
-                    else {
-                        vErrors.push(err141);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err142 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err142];
-                }
-                else {
-                    vErrors.push(err142);
-                }
-                errors++;
-            }
-            let data70 = data67["statement-timeout"];
-            if (typeof data70 === "string") {
-                if (!pattern13.test(data70)) {
-                    const err143 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err143];
-                    }
-                    else {
-                        vErrors.push(err143);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err144 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err144];
-                }
-                else {
-                    vErrors.push(err144);
-                }
-                errors++;
-            }
-            let data71 = data67["lock-retries"];
-            if (!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))) {
-                const err145 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                if (vErrors === null) {
-                    vErrors = [err145];
-                }
-                else {
-                    vErrors.push(err145);
-                }
-                errors++;
-            }
-            if ((typeof data71 == "number") && (isFinite(data71))) {
-                if (data71 > 50 || isNaN(data71)) {
-                    const err146 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/maximum", keyword: "maximum", params: { comparison: "<=", limit: 50 }, message: "must be <= 50" };
+            for (const key16 in data69) {
+                if (!(((((key16 === "url-env") || (key16 === "lock-timeout")) || (key16 === "statement-timeout")) || (key16 === "lock-retries")) || (key16 === "steps"))) {
+                    const err146 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
                         vErrors = [err146];
                     }
@@ -41203,8 +41417,11 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                     errors++;
                 }
-                if (data71 < 0 || isNaN(data71)) {
-                    const err147 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+            }
+            let data70 = data69["url-env"];
+            if (typeof data70 === "string") {
+                if (!pattern4.test(data70)) {
+                    const err147 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
                     if (vErrors === null) {
                         vErrors = [err147];
                     }
@@ -41214,243 +41431,234 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                 }
             }
-            let data72 = data67.steps;
-            if (Array.isArray(data72)) {
-                const len7 = data72.length;
+            else {
+                const err148 = { instancePath: instancePath + "/database/url-env", schemaPath: "#/properties/database/properties/url-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err148];
+                }
+                else {
+                    vErrors.push(err148);
+                }
+                errors++;
+            }
+            let data71 = data69["lock-timeout"];
+            if (typeof data71 === "string") {
+                if (!pattern13.test(data71)) {
+                    const err149 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err149];
+                    }
+                    else {
+                        vErrors.push(err149);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err150 = { instancePath: instancePath + "/database/lock-timeout", schemaPath: "#/properties/database/properties/lock-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err150];
+                }
+                else {
+                    vErrors.push(err150);
+                }
+                errors++;
+            }
+            let data72 = data69["statement-timeout"];
+            if (typeof data72 === "string") {
+                if (!pattern13.test(data72)) {
+                    const err151 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err151];
+                    }
+                    else {
+                        vErrors.push(err151);
+                    }
+                    errors++;
+                }
+            }
+            else {
+                const err152 = { instancePath: instancePath + "/database/statement-timeout", schemaPath: "#/properties/database/properties/statement-timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err152];
+                }
+                else {
+                    vErrors.push(err152);
+                }
+                errors++;
+            }
+            let data73 = data69["lock-retries"];
+            if (!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))) {
+                const err153 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                if (vErrors === null) {
+                    vErrors = [err153];
+                }
+                else {
+                    vErrors.push(err153);
+                }
+                errors++;
+            }
+            if ((typeof data73 == "number") && (isFinite(data73))) {
+                if (data73 > 50 || isNaN(data73)) {
+                    const err154 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/maximum", keyword: "maximum", params: { comparison: "<=", limit: 50 }, message: "must be <= 50" };
+                    if (vErrors === null) {
+                        vErrors = [err154];
+                    }
+                    else {
+                        vErrors.push(err154);
+                    }
+                    errors++;
+                }
+                if (data73 < 0 || isNaN(data73)) {
+                    const err155 = { instancePath: instancePath + "/database/lock-retries", schemaPath: "#/properties/database/properties/lock-retries/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                    if (vErrors === null) {
+                        vErrors = [err155];
+                    }
+                    else {
+                        vErrors.push(err155);
+                    }
+                    errors++;
+                }
+            }
+            let data74 = data69.steps;
+            if (Array.isArray(data74)) {
+                const len7 = data74.length;
                 for (let i7 = 0; i7 < len7; i7++) {
-                    let data73 = data72[i7];
-                    if (data73 && typeof data73 == "object" && !Array.isArray(data73)) {
-                        if (data73.name === undefined) {
-                            const err148 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                    let data75 = data74[i7];
+                    if (data75 && typeof data75 == "object" && !Array.isArray(data75)) {
+                        if (data75.name === undefined) {
+                            const err156 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
                             if (vErrors === null) {
-                                vErrors = [err148];
+                                vErrors = [err156];
                             }
                             else {
-                                vErrors.push(err148);
+                                vErrors.push(err156);
                             }
                             errors++;
                         }
-                        for (const key16 in data73) {
-                            if (!(((((key16 === "name") || (key16 === "batch-update")) || (key16 === "drop-index")) || (key16 === "sql")) || (key16 === "acknowledge-data-loss"))) {
-                                const err149 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties" };
+                        for (const key17 in data75) {
+                            if (!(((((key17 === "name") || (key17 === "batch-update")) || (key17 === "drop-index")) || (key17 === "sql")) || (key17 === "acknowledge-data-loss"))) {
+                                const err157 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties" };
                                 if (vErrors === null) {
-                                    vErrors = [err149];
+                                    vErrors = [err157];
                                 }
                                 else {
-                                    vErrors.push(err149);
+                                    vErrors.push(err157);
                                 }
                                 errors++;
                             }
                         }
-                        if (data73.name !== undefined) {
-                            let data74 = data73.name;
-                            if (typeof data74 === "string") {
-                                if (func2(data74) < 1) {
-                                    const err150 = { instancePath: instancePath + "/database/steps/" + i7 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                        if (data75.name !== undefined) {
+                            let data76 = data75.name;
+                            if (typeof data76 === "string") {
+                                if (func2(data76) < 1) {
+                                    const err158 = { instancePath: instancePath + "/database/steps/" + i7 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                                     if (vErrors === null) {
-                                        vErrors = [err150];
+                                        vErrors = [err158];
                                     }
                                     else {
-                                        vErrors.push(err150);
+                                        vErrors.push(err158);
                                     }
                                     errors++;
                                 }
                             }
                             else {
-                                const err151 = { instancePath: instancePath + "/database/steps/" + i7 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err159 = { instancePath: instancePath + "/database/steps/" + i7 + "/name", schemaPath: "#/properties/database/properties/steps/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
-                                    vErrors = [err151];
+                                    vErrors = [err159];
                                 }
                                 else {
-                                    vErrors.push(err151);
+                                    vErrors.push(err159);
                                 }
                                 errors++;
                             }
                         }
-                        if (data73["batch-update"] !== undefined) {
-                            let data75 = data73["batch-update"];
-                            if (data75 && typeof data75 == "object" && !Array.isArray(data75)) {
-                                if (data75.key === undefined) {
-                                    data75.key = "id";
+                        if (data75["batch-update"] !== undefined) {
+                            let data77 = data75["batch-update"];
+                            if (data77 && typeof data77 == "object" && !Array.isArray(data77)) {
+                                if (data77.key === undefined) {
+                                    data77.key = "id";
                                 }
-                                if (data75["batch-size"] === undefined) {
-                                    data75["batch-size"] = 5000;
+                                if (data77["batch-size"] === undefined) {
+                                    data77["batch-size"] = 5000;
                                 }
-                                if (data75.pause === undefined) {
-                                    data75.pause = "10ms";
+                                if (data77.pause === undefined) {
+                                    data77.pause = "10ms";
                                 }
-                                if (data75["max-duration"] === undefined) {
-                                    data75["max-duration"] = "10m";
+                                if (data77["max-duration"] === undefined) {
+                                    data77["max-duration"] = "10m";
                                 }
-                                if (data75.table === undefined) {
-                                    const err152 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
+                                if (data77.table === undefined) {
+                                    const err160 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
                                     if (vErrors === null) {
-                                        vErrors = [err152];
+                                        vErrors = [err160];
                                     }
                                     else {
-                                        vErrors.push(err152);
+                                        vErrors.push(err160);
                                     }
                                     errors++;
                                 }
-                                if (data75.set === undefined) {
-                                    const err153 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
+                                if (data77.set === undefined) {
+                                    const err161 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "set" }, message: "must have required property '" + "set" + "'" };
                                     if (vErrors === null) {
-                                        vErrors = [err153];
+                                        vErrors = [err161];
                                     }
                                     else {
-                                        vErrors.push(err153);
+                                        vErrors.push(err161);
                                     }
                                     errors++;
                                 }
-                                if (data75.where === undefined) {
-                                    const err154 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "where" }, message: "must have required property '" + "where" + "'" };
+                                if (data77.where === undefined) {
+                                    const err162 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/required", keyword: "required", params: { missingProperty: "where" }, message: "must have required property '" + "where" + "'" };
                                     if (vErrors === null) {
-                                        vErrors = [err154];
+                                        vErrors = [err162];
                                     }
                                     else {
-                                        vErrors.push(err154);
+                                        vErrors.push(err162);
                                     }
                                     errors++;
                                 }
-                                for (const key17 in data75) {
-                                    if (!(((((((key17 === "table") || (key17 === "key")) || (key17 === "set")) || (key17 === "where")) || (key17 === "batch-size")) || (key17 === "pause")) || (key17 === "max-duration"))) {
-                                        const err155 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties" };
+                                for (const key18 in data77) {
+                                    if (!(((((((key18 === "table") || (key18 === "key")) || (key18 === "set")) || (key18 === "where")) || (key18 === "batch-size")) || (key18 === "pause")) || (key18 === "max-duration"))) {
+                                        const err163 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties" };
                                         if (vErrors === null) {
-                                            vErrors = [err155];
+                                            vErrors = [err163];
                                         }
                                         else {
-                                            vErrors.push(err155);
+                                            vErrors.push(err163);
                                         }
                                         errors++;
                                     }
                                 }
-                                if (data75.table !== undefined) {
-                                    let data76 = data75.table;
-                                    if (typeof data76 === "string") {
-                                        if (!pattern22.test(data76)) {
-                                            const err156 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                if (data77.table !== undefined) {
+                                    let data78 = data77.table;
+                                    if (typeof data78 === "string") {
+                                        if (!pattern23.test(data78)) {
+                                            const err164 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
                                             if (vErrors === null) {
-                                                vErrors = [err156];
+                                                vErrors = [err164];
                                             }
                                             else {
-                                                vErrors.push(err156);
+                                                vErrors.push(err164);
                                             }
                                             errors++;
                                         }
                                     }
                                     else {
-                                        const err157 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                        const err165 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/table", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                         if (vErrors === null) {
-                                            vErrors = [err157];
+                                            vErrors = [err165];
                                         }
                                         else {
-                                            vErrors.push(err157);
+                                            vErrors.push(err165);
                                         }
                                         errors++;
                                     }
                                 }
-                                let data77 = data75.key;
-                                if (typeof data77 === "string") {
-                                    if (!pattern22.test(data77)) {
-                                        const err158 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                        if (vErrors === null) {
-                                            vErrors = [err158];
-                                        }
-                                        else {
-                                            vErrors.push(err158);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                                else {
-                                    const err159 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                    if (vErrors === null) {
-                                        vErrors = [err159];
-                                    }
-                                    else {
-                                        vErrors.push(err159);
-                                    }
-                                    errors++;
-                                }
-                                if (data75.set !== undefined) {
-                                    let data78 = data75.set;
-                                    if (data78 && typeof data78 == "object" && !Array.isArray(data78)) {
-                                        for (const key18 in data78) {
-                                            const _errs185 = errors;
-                                            if (typeof key18 === "string") {
-                                                if (!pattern22.test(key18)) {
-                                                    const err160 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"", propertyName: key18 };
-                                                    if (vErrors === null) {
-                                                        vErrors = [err160];
-                                                    }
-                                                    else {
-                                                        vErrors.push(err160);
-                                                    }
-                                                    errors++;
-                                                }
-                                            }
-                                            else {
-                                                const err161 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key18 };
-                                                if (vErrors === null) {
-                                                    vErrors = [err161];
-                                                }
-                                                else {
-                                                    vErrors.push(err161);
-                                                }
-                                                errors++;
-                                            }
-                                            var valid38 = _errs185 === errors;
-                                            if (!valid38) {
-                                                const err162 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key18 }, message: "property name must be valid" };
-                                                if (vErrors === null) {
-                                                    vErrors = [err162];
-                                                }
-                                                else {
-                                                    vErrors.push(err162);
-                                                }
-                                                errors++;
-                                            }
-                                        }
-                                        for (const key19 in data78) {
-                                            if (typeof data78[key19] !== "string") {
-                                                const err163 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                                if (vErrors === null) {
-                                                    vErrors = [err163];
-                                                }
-                                                else {
-                                                    vErrors.push(err163);
-                                                }
-                                                errors++;
-                                            }
-                                        }
-                                    }
-                                    else {
-                                        const err164 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                                        if (vErrors === null) {
-                                            vErrors = [err164];
-                                        }
-                                        else {
-                                            vErrors.push(err164);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                                if (data75.where !== undefined) {
-                                    let data80 = data75.where;
-                                    if (typeof data80 === "string") {
-                                        if (func2(data80) < 1) {
-                                            const err165 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                            if (vErrors === null) {
-                                                vErrors = [err165];
-                                            }
-                                            else {
-                                                vErrors.push(err165);
-                                            }
-                                            errors++;
-                                        }
-                                    }
-                                    else {
-                                        const err166 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                let data79 = data77.key;
+                                if (typeof data79 === "string") {
+                                    if (!pattern23.test(data79)) {
+                                        const err166 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
                                         if (vErrors === null) {
                                             vErrors = [err166];
                                         }
@@ -41460,9 +41668,8 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                         errors++;
                                     }
                                 }
-                                let data81 = data75["batch-size"];
-                                if (!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))) {
-                                    const err167 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                                else {
+                                    const err167 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/key", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                     if (vErrors === null) {
                                         vErrors = [err167];
                                     }
@@ -41471,55 +41678,60 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                     }
                                     errors++;
                                 }
-                                if ((typeof data81 == "number") && (isFinite(data81))) {
-                                    if (data81 > 100000 || isNaN(data81)) {
-                                        const err168 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100000 }, message: "must be <= 100000" };
-                                        if (vErrors === null) {
-                                            vErrors = [err168];
+                                if (data77.set !== undefined) {
+                                    let data80 = data77.set;
+                                    if (data80 && typeof data80 == "object" && !Array.isArray(data80)) {
+                                        for (const key19 in data80) {
+                                            const _errs194 = errors;
+                                            if (typeof key19 === "string") {
+                                                if (!pattern23.test(key19)) {
+                                                    const err168 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"", propertyName: key19 };
+                                                    if (vErrors === null) {
+                                                        vErrors = [err168];
+                                                    }
+                                                    else {
+                                                        vErrors.push(err168);
+                                                    }
+                                                    errors++;
+                                                }
+                                            }
+                                            else {
+                                                const err169 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames/type", keyword: "type", params: { type: "string" }, message: "must be string", propertyName: key19 };
+                                                if (vErrors === null) {
+                                                    vErrors = [err169];
+                                                }
+                                                else {
+                                                    vErrors.push(err169);
+                                                }
+                                                errors++;
+                                            }
+                                            var valid40 = _errs194 === errors;
+                                            if (!valid40) {
+                                                const err170 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/propertyNames", keyword: "propertyNames", params: { propertyName: key19 }, message: "property name must be valid" };
+                                                if (vErrors === null) {
+                                                    vErrors = [err170];
+                                                }
+                                                else {
+                                                    vErrors.push(err170);
+                                                }
+                                                errors++;
+                                            }
                                         }
-                                        else {
-                                            vErrors.push(err168);
+                                        for (const key20 in data80) {
+                                            if (typeof data80[key20] !== "string") {
+                                                const err171 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set/" + key20.replace(/~/g, "~0").replace(/\//g, "~1"), schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/additionalProperties/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                                if (vErrors === null) {
+                                                    vErrors = [err171];
+                                                }
+                                                else {
+                                                    vErrors.push(err171);
+                                                }
+                                                errors++;
+                                            }
                                         }
-                                        errors++;
-                                    }
-                                    if (data81 < 1 || isNaN(data81)) {
-                                        const err169 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
-                                        if (vErrors === null) {
-                                            vErrors = [err169];
-                                        }
-                                        else {
-                                            vErrors.push(err169);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                                let data82 = data75.pause;
-                                if (typeof data82 === "string") {
-                                    if (!pattern13.test(data82)) {
-                                        const err170 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                                        if (vErrors === null) {
-                                            vErrors = [err170];
-                                        }
-                                        else {
-                                            vErrors.push(err170);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                                else {
-                                    const err171 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                    if (vErrors === null) {
-                                        vErrors = [err171];
                                     }
                                     else {
-                                        vErrors.push(err171);
-                                    }
-                                    errors++;
-                                }
-                                let data83 = data75["max-duration"];
-                                if (typeof data83 === "string") {
-                                    if (!pattern13.test(data83)) {
-                                        const err172 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                        const err172 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/set", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/set/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                                         if (vErrors === null) {
                                             vErrors = [err172];
                                         }
@@ -41529,33 +41741,34 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                         errors++;
                                     }
                                 }
-                                else {
-                                    const err173 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                    if (vErrors === null) {
-                                        vErrors = [err173];
+                                if (data77.where !== undefined) {
+                                    let data82 = data77.where;
+                                    if (typeof data82 === "string") {
+                                        if (func2(data82) < 1) {
+                                            const err173 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                            if (vErrors === null) {
+                                                vErrors = [err173];
+                                            }
+                                            else {
+                                                vErrors.push(err173);
+                                            }
+                                            errors++;
+                                        }
                                     }
                                     else {
-                                        vErrors.push(err173);
+                                        const err174 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/where", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/where/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                        if (vErrors === null) {
+                                            vErrors = [err174];
+                                        }
+                                        else {
+                                            vErrors.push(err174);
+                                        }
+                                        errors++;
                                     }
-                                    errors++;
                                 }
-                            }
-                            else {
-                                const err174 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                                if (vErrors === null) {
-                                    vErrors = [err174];
-                                }
-                                else {
-                                    vErrors.push(err174);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data73["drop-index"] !== undefined) {
-                            let data84 = data73["drop-index"];
-                            if (typeof data84 === "string") {
-                                if (!pattern22.test(data84)) {
-                                    const err175 = { instancePath: instancePath + "/database/steps/" + i7 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                let data83 = data77["batch-size"];
+                                if (!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))) {
+                                    const err175 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                                     if (vErrors === null) {
                                         vErrors = [err175];
                                     }
@@ -41564,211 +41777,215 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                     }
                                     errors++;
                                 }
-                            }
-                            else {
-                                const err176 = { instancePath: instancePath + "/database/steps/" + i7 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err176];
+                                if ((typeof data83 == "number") && (isFinite(data83))) {
+                                    if (data83 > 100000 || isNaN(data83)) {
+                                        const err176 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100000 }, message: "must be <= 100000" };
+                                        if (vErrors === null) {
+                                            vErrors = [err176];
+                                        }
+                                        else {
+                                            vErrors.push(err176);
+                                        }
+                                        errors++;
+                                    }
+                                    if (data83 < 1 || isNaN(data83)) {
+                                        const err177 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/batch-size", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/batch-size/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
+                                        if (vErrors === null) {
+                                            vErrors = [err177];
+                                        }
+                                        else {
+                                            vErrors.push(err177);
+                                        }
+                                        errors++;
+                                    }
+                                }
+                                let data84 = data77.pause;
+                                if (typeof data84 === "string") {
+                                    if (!pattern13.test(data84)) {
+                                        const err178 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                        if (vErrors === null) {
+                                            vErrors = [err178];
+                                        }
+                                        else {
+                                            vErrors.push(err178);
+                                        }
+                                        errors++;
+                                    }
                                 }
                                 else {
-                                    vErrors.push(err176);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data73.sql !== undefined) {
-                            let data85 = data73.sql;
-                            if (typeof data85 === "string") {
-                                if (func2(data85) < 1) {
-                                    const err177 = { instancePath: instancePath + "/database/steps/" + i7 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    const err179 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/pause", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/pause/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                     if (vErrors === null) {
-                                        vErrors = [err177];
+                                        vErrors = [err179];
                                     }
                                     else {
-                                        vErrors.push(err177);
+                                        vErrors.push(err179);
+                                    }
+                                    errors++;
+                                }
+                                let data85 = data77["max-duration"];
+                                if (typeof data85 === "string") {
+                                    if (!pattern13.test(data85)) {
+                                        const err180 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                        if (vErrors === null) {
+                                            vErrors = [err180];
+                                        }
+                                        else {
+                                            vErrors.push(err180);
+                                        }
+                                        errors++;
+                                    }
+                                }
+                                else {
+                                    const err181 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update/max-duration", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/properties/max-duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                    if (vErrors === null) {
+                                        vErrors = [err181];
+                                    }
+                                    else {
+                                        vErrors.push(err181);
                                     }
                                     errors++;
                                 }
                             }
                             else {
-                                const err178 = { instancePath: instancePath + "/database/steps/" + i7 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err182 = { instancePath: instancePath + "/database/steps/" + i7 + "/batch-update", schemaPath: "#/properties/database/properties/steps/items/properties/batch-update/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                                 if (vErrors === null) {
-                                    vErrors = [err178];
+                                    vErrors = [err182];
                                 }
                                 else {
-                                    vErrors.push(err178);
+                                    vErrors.push(err182);
                                 }
                                 errors++;
                             }
                         }
-                        if (data73["acknowledge-data-loss"] !== undefined) {
-                            if (typeof data73["acknowledge-data-loss"] !== "boolean") {
-                                const err179 = { instancePath: instancePath + "/database/steps/" + i7 + "/acknowledge-data-loss", schemaPath: "#/properties/database/properties/steps/items/properties/acknowledge-data-loss/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                        if (data75["drop-index"] !== undefined) {
+                            let data86 = data75["drop-index"];
+                            if (typeof data86 === "string") {
+                                if (!pattern23.test(data86)) {
+                                    const err183 = { instancePath: instancePath + "/database/steps/" + i7 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err183];
+                                    }
+                                    else {
+                                        vErrors.push(err183);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err184 = { instancePath: instancePath + "/database/steps/" + i7 + "/drop-index", schemaPath: "#/properties/database/properties/steps/items/properties/drop-index/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
-                                    vErrors = [err179];
+                                    vErrors = [err184];
                                 }
                                 else {
-                                    vErrors.push(err179);
+                                    vErrors.push(err184);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data75.sql !== undefined) {
+                            let data87 = data75.sql;
+                            if (typeof data87 === "string") {
+                                if (func2(data87) < 1) {
+                                    const err185 = { instancePath: instancePath + "/database/steps/" + i7 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err185];
+                                    }
+                                    else {
+                                        vErrors.push(err185);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err186 = { instancePath: instancePath + "/database/steps/" + i7 + "/sql", schemaPath: "#/properties/database/properties/steps/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err186];
+                                }
+                                else {
+                                    vErrors.push(err186);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data75["acknowledge-data-loss"] !== undefined) {
+                            if (typeof data75["acknowledge-data-loss"] !== "boolean") {
+                                const err187 = { instancePath: instancePath + "/database/steps/" + i7 + "/acknowledge-data-loss", schemaPath: "#/properties/database/properties/steps/items/properties/acknowledge-data-loss/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                                if (vErrors === null) {
+                                    vErrors = [err187];
+                                }
+                                else {
+                                    vErrors.push(err187);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err180 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        const err188 = { instancePath: instancePath + "/database/steps/" + i7, schemaPath: "#/properties/database/properties/steps/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
-                            vErrors = [err180];
+                            vErrors = [err188];
                         }
                         else {
-                            vErrors.push(err180);
+                            vErrors.push(err188);
                         }
                         errors++;
                     }
                 }
             }
             else {
-                const err181 = { instancePath: instancePath + "/database/steps", schemaPath: "#/properties/database/properties/steps/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                const err189 = { instancePath: instancePath + "/database/steps", schemaPath: "#/properties/database/properties/steps/type", keyword: "type", params: { type: "array" }, message: "must be array" };
                 if (vErrors === null) {
-                    vErrors = [err181];
+                    vErrors = [err189];
                 }
                 else {
-                    vErrors.push(err181);
+                    vErrors.push(err189);
                 }
                 errors++;
             }
         }
         else {
-            const err182 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err190 = { instancePath: instancePath + "/database", schemaPath: "#/properties/database/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-                vErrors = [err182];
+                vErrors = [err190];
             }
             else {
-                vErrors.push(err182);
+                vErrors.push(err190);
             }
             errors++;
         }
     }
     if (data.git !== undefined) {
-        let data87 = data.git;
-        if (data87 && typeof data87 == "object" && !Array.isArray(data87)) {
-            if (data87.remote === undefined) {
-                data87.remote = "origin";
+        let data89 = data.git;
+        if (data89 && typeof data89 == "object" && !Array.isArray(data89)) {
+            if (data89.remote === undefined) {
+                data89.remote = "origin";
             }
-            if (data87.branch === undefined) {
-                data87.branch = "main";
+            if (data89.branch === undefined) {
+                data89.branch = "main";
             }
-            if (data87.strategy === undefined) {
-                data87.strategy = "revert";
+            if (data89.strategy === undefined) {
+                data89.strategy = "revert";
             }
-            if (data87["revert-mode"] === undefined) {
-                data87["revert-mode"] = "single";
+            if (data89["revert-mode"] === undefined) {
+                data89["revert-mode"] = "single";
             }
-            if (data87["backup-ref-prefix"] === undefined) {
-                data87["backup-ref-prefix"] = "refs/rollback/backup";
+            if (data89["backup-ref-prefix"] === undefined) {
+                data89["backup-ref-prefix"] = "refs/rollback/backup";
             }
-            for (const key20 in data87) {
-                if (!(func1.call(schema31.properties.git.properties, key20))) {
-                    const err183 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key20 }, message: "must NOT have additional properties" };
+            for (const key21 in data89) {
+                if (!(func1.call(schema31.properties.git.properties, key21))) {
+                    const err191 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
-                        vErrors = [err183];
+                        vErrors = [err191];
                     }
                     else {
-                        vErrors.push(err183);
+                        vErrors.push(err191);
                     }
                     errors++;
                 }
             }
-            if (typeof data87.remote !== "string") {
-                const err184 = { instancePath: instancePath + "/git/remote", schemaPath: "#/properties/git/properties/remote/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err184];
-                }
-                else {
-                    vErrors.push(err184);
-                }
-                errors++;
-            }
-            let data89 = data87.branch;
-            if (typeof data89 === "string") {
-                if (!pattern11.test(data89)) {
-                    const err185 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err185];
-                    }
-                    else {
-                        vErrors.push(err185);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err186 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err186];
-                }
-                else {
-                    vErrors.push(err186);
-                }
-                errors++;
-            }
-            let data90 = data87.strategy;
-            if (typeof data90 !== "string") {
-                const err187 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err187];
-                }
-                else {
-                    vErrors.push(err187);
-                }
-                errors++;
-            }
-            if (!((data90 === "revert") || (data90 === "reset"))) {
-                const err188 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties.strategy.enum }, message: "must be equal to one of the allowed values" };
-                if (vErrors === null) {
-                    vErrors = [err188];
-                }
-                else {
-                    vErrors.push(err188);
-                }
-                errors++;
-            }
-            if (data87.revert !== undefined) {
-                if (typeof data87.revert !== "string") {
-                    const err189 = { instancePath: instancePath + "/git/revert", schemaPath: "#/properties/git/properties/revert/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err189];
-                    }
-                    else {
-                        vErrors.push(err189);
-                    }
-                    errors++;
-                }
-            }
-            if (data87["reset-to"] !== undefined) {
-                if (typeof data87["reset-to"] !== "string") {
-                    const err190 = { instancePath: instancePath + "/git/reset-to", schemaPath: "#/properties/git/properties/reset-to/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err190];
-                    }
-                    else {
-                        vErrors.push(err190);
-                    }
-                    errors++;
-                }
-            }
-            let data93 = data87["revert-mode"];
-            if (typeof data93 !== "string") {
-                const err191 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                if (vErrors === null) {
-                    vErrors = [err191];
-                }
-                else {
-                    vErrors.push(err191);
-                }
-                errors++;
-            }
-            if (!((data93 === "single") || (data93 === "per-commit"))) {
-                const err192 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties["revert-mode"].enum }, message: "must be equal to one of the allowed values" };
+            if (typeof data89.remote !== "string") {
+                const err192 = { instancePath: instancePath + "/git/remote", schemaPath: "#/properties/git/properties/remote/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
                     vErrors = [err192];
                 }
@@ -41777,10 +41994,10 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 errors++;
             }
-            if (data87.mainline !== undefined) {
-                let data94 = data87.mainline;
-                if (!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))) {
-                    const err193 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+            let data91 = data89.branch;
+            if (typeof data91 === "string") {
+                if (!pattern11.test(data91)) {
+                    const err193 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
                     if (vErrors === null) {
                         vErrors = [err193];
                     }
@@ -41789,31 +42006,30 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                     errors++;
                 }
-                if ((typeof data94 == "number") && (isFinite(data94))) {
-                    if (data94 > 9007199254740991 || isNaN(data94)) {
-                        const err194 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                        if (vErrors === null) {
-                            vErrors = [err194];
-                        }
-                        else {
-                            vErrors.push(err194);
-                        }
-                        errors++;
-                    }
-                    if (data94 < 1 || isNaN(data94)) {
-                        const err195 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
-                        if (vErrors === null) {
-                            vErrors = [err195];
-                        }
-                        else {
-                            vErrors.push(err195);
-                        }
-                        errors++;
-                    }
-                }
             }
-            if (typeof data87["backup-ref-prefix"] !== "string") {
-                const err196 = { instancePath: instancePath + "/git/backup-ref-prefix", schemaPath: "#/properties/git/properties/backup-ref-prefix/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            else {
+                const err194 = { instancePath: instancePath + "/git/branch", schemaPath: "#/properties/git/properties/branch/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err194];
+                }
+                else {
+                    vErrors.push(err194);
+                }
+                errors++;
+            }
+            let data92 = data89.strategy;
+            if (typeof data92 !== "string") {
+                const err195 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err195];
+                }
+                else {
+                    vErrors.push(err195);
+                }
+                errors++;
+            }
+            if (!((data92 === "revert") || (data92 === "reset"))) {
+                const err196 = { instancePath: instancePath + "/git/strategy", schemaPath: "#/properties/git/properties/strategy/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties.strategy.enum }, message: "must be equal to one of the allowed values" };
                 if (vErrors === null) {
                     vErrors = [err196];
                 }
@@ -41822,89 +42038,76 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                 }
                 errors++;
             }
-            if (data87.drill !== undefined) {
-                let data96 = data87.drill;
-                const _errs224 = errors;
-                let valid41 = false;
-                const _errs225 = errors;
-                if (data96 && typeof data96 == "object" && !Array.isArray(data96)) {
-                    if (data96.last === undefined) {
-                        const err197 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/0/required", keyword: "required", params: { missingProperty: "last" }, message: "must have required property '" + "last" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err197];
-                        }
-                        else {
-                            vErrors.push(err197);
-                        }
-                        errors++;
-                    }
-                    for (const key21 in data96) {
-                        if (!(key21 === "last")) {
-                            const err198 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key21 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err198];
-                            }
-                            else {
-                                vErrors.push(err198);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data96.last !== undefined) {
-                        let data97 = data96.last;
-                        if (!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))) {
-                            const err199 = { instancePath: instancePath + "/git/drill/last", schemaPath: "#/properties/git/properties/drill/anyOf/0/properties/last/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                            if (vErrors === null) {
-                                vErrors = [err199];
-                            }
-                            else {
-                                vErrors.push(err199);
-                            }
-                            errors++;
-                        }
-                        if ((typeof data97 == "number") && (isFinite(data97))) {
-                            if (data97 > 100 || isNaN(data97)) {
-                                const err200 = { instancePath: instancePath + "/git/drill/last", schemaPath: "#/properties/git/properties/drill/anyOf/0/properties/last/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100" };
-                                if (vErrors === null) {
-                                    vErrors = [err200];
-                                }
-                                else {
-                                    vErrors.push(err200);
-                                }
-                                errors++;
-                            }
-                            if (data97 < 1 || isNaN(data97)) {
-                                const err201 = { instancePath: instancePath + "/git/drill/last", schemaPath: "#/properties/git/properties/drill/anyOf/0/properties/last/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
-                                if (vErrors === null) {
-                                    vErrors = [err201];
-                                }
-                                else {
-                                    vErrors.push(err201);
-                                }
-                                errors++;
-                            }
-                        }
-                    }
-                }
-                else {
-                    const err202 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (data89.revert !== undefined) {
+                if (typeof data89.revert !== "string") {
+                    const err197 = { instancePath: instancePath + "/git/revert", schemaPath: "#/properties/git/properties/revert/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                     if (vErrors === null) {
-                        vErrors = [err202];
+                        vErrors = [err197];
                     }
                     else {
-                        vErrors.push(err202);
+                        vErrors.push(err197);
                     }
                     errors++;
                 }
-                var _valid0 = _errs225 === errors;
-                valid41 = valid41 || _valid0;
-                if (_valid0) {
-                    var props1 = true;
+            }
+            if (data89["reset-to"] !== undefined) {
+                if (typeof data89["reset-to"] !== "string") {
+                    const err198 = { instancePath: instancePath + "/git/reset-to", schemaPath: "#/properties/git/properties/reset-to/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err198];
+                    }
+                    else {
+                        vErrors.push(err198);
+                    }
+                    errors++;
                 }
-                const _errs230 = errors;
-                if (data96 && typeof data96 == "object" && !Array.isArray(data96)) {
-                    if (data96.since === undefined) {
-                        const err203 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/1/required", keyword: "required", params: { missingProperty: "since" }, message: "must have required property '" + "since" + "'" };
+            }
+            let data95 = data89["revert-mode"];
+            if (typeof data95 !== "string") {
+                const err199 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err199];
+                }
+                else {
+                    vErrors.push(err199);
+                }
+                errors++;
+            }
+            if (!((data95 === "single") || (data95 === "per-commit"))) {
+                const err200 = { instancePath: instancePath + "/git/revert-mode", schemaPath: "#/properties/git/properties/revert-mode/enum", keyword: "enum", params: { allowedValues: schema31.properties.git.properties["revert-mode"].enum }, message: "must be equal to one of the allowed values" };
+                if (vErrors === null) {
+                    vErrors = [err200];
+                }
+                else {
+                    vErrors.push(err200);
+                }
+                errors++;
+            }
+            if (data89.mainline !== undefined) {
+                let data96 = data89.mainline;
+                if (!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))) {
+                    const err201 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                    if (vErrors === null) {
+                        vErrors = [err201];
+                    }
+                    else {
+                        vErrors.push(err201);
+                    }
+                    errors++;
+                }
+                if ((typeof data96 == "number") && (isFinite(data96))) {
+                    if (data96 > 9007199254740991 || isNaN(data96)) {
+                        const err202 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
+                        if (vErrors === null) {
+                            vErrors = [err202];
+                        }
+                        else {
+                            vErrors.push(err202);
+                        }
+                        errors++;
+                    }
+                    if (data96 < 1 || isNaN(data96)) {
+                        const err203 = { instancePath: instancePath + "/git/mainline", schemaPath: "#/properties/git/properties/mainline/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
                         if (vErrors === null) {
                             vErrors = [err203];
                         }
@@ -41913,34 +42116,37 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                    for (const key22 in data96) {
-                        if (!(key22 === "since")) {
-                            const err204 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err204];
-                            }
-                            else {
-                                vErrors.push(err204);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data96.since !== undefined) {
-                        let data98 = data96.since;
-                        if (typeof data98 === "string") {
-                            if (!pattern11.test(data98)) {
-                                const err205 = { instancePath: instancePath + "/git/drill/since", schemaPath: "#/properties/git/properties/drill/anyOf/1/properties/since/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err205];
-                                }
-                                else {
-                                    vErrors.push(err205);
-                                }
-                                errors++;
-                            }
+                }
+            }
+            if (typeof data89["backup-ref-prefix"] !== "string") {
+                const err204 = { instancePath: instancePath + "/git/backup-ref-prefix", schemaPath: "#/properties/git/properties/backup-ref-prefix/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                if (vErrors === null) {
+                    vErrors = [err204];
+                }
+                else {
+                    vErrors.push(err204);
+                }
+                errors++;
+            }
+            if (data89.drill !== undefined) {
+                let data98 = data89.drill;
+                const _errs233 = errors;
+                let valid43 = false;
+                const _errs234 = errors;
+                if (data98 && typeof data98 == "object" && !Array.isArray(data98)) {
+                    if (data98.last === undefined) {
+                        const err205 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/0/required", keyword: "required", params: { missingProperty: "last" }, message: "must have required property '" + "last" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err205];
                         }
                         else {
-                            const err206 = { instancePath: instancePath + "/git/drill/since", schemaPath: "#/properties/git/properties/drill/anyOf/1/properties/since/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            vErrors.push(err205);
+                        }
+                        errors++;
+                    }
+                    for (const key22 in data98) {
+                        if (!(key22 === "last")) {
+                            const err206 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/0/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key22 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
                                 vErrors = [err206];
                             }
@@ -41950,125 +42156,97 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             errors++;
                         }
                     }
-                }
-                else {
-                    const err207 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err207];
-                    }
-                    else {
-                        vErrors.push(err207);
-                    }
-                    errors++;
-                }
-                var _valid0 = _errs230 === errors;
-                valid41 = valid41 || _valid0;
-                if (_valid0) {
-                    if (props1 !== true) {
-                        props1 = true;
-                    }
-                }
-                if (!valid41) {
-                    const err208 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
-                    if (vErrors === null) {
-                        vErrors = [err208];
-                    }
-                    else {
-                        vErrors.push(err208);
-                    }
-                    errors++;
-                }
-                else {
-                    errors = _errs224;
-                    if (vErrors !== null) {
-                        if (_errs224) {
-                            vErrors.length = _errs224;
+                    if (data98.last !== undefined) {
+                        let data99 = data98.last;
+                        if (!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))) {
+                            const err207 = { instancePath: instancePath + "/git/drill/last", schemaPath: "#/properties/git/properties/drill/anyOf/0/properties/last/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                            if (vErrors === null) {
+                                vErrors = [err207];
+                            }
+                            else {
+                                vErrors.push(err207);
+                            }
+                            errors++;
                         }
-                        else {
-                            vErrors = null;
+                        if ((typeof data99 == "number") && (isFinite(data99))) {
+                            if (data99 > 100 || isNaN(data99)) {
+                                const err208 = { instancePath: instancePath + "/git/drill/last", schemaPath: "#/properties/git/properties/drill/anyOf/0/properties/last/maximum", keyword: "maximum", params: { comparison: "<=", limit: 100 }, message: "must be <= 100" };
+                                if (vErrors === null) {
+                                    vErrors = [err208];
+                                }
+                                else {
+                                    vErrors.push(err208);
+                                }
+                                errors++;
+                            }
+                            if (data99 < 1 || isNaN(data99)) {
+                                const err209 = { instancePath: instancePath + "/git/drill/last", schemaPath: "#/properties/git/properties/drill/anyOf/0/properties/last/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1" };
+                                if (vErrors === null) {
+                                    vErrors = [err209];
+                                }
+                                else {
+                                    vErrors.push(err209);
+                                }
+                                errors++;
+                            }
                         }
                     }
                 }
-            }
-        }
-        else {
-            const err209 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err209];
-            }
-            else {
-                vErrors.push(err209);
-            }
-            errors++;
-        }
-    }
-    if (data.schema !== undefined) {
-        let data99 = data.schema;
-        if (Array.isArray(data99)) {
-            const len8 = data99.length;
-            for (let i8 = 0; i8 < len8; i8++) {
-                let data100 = data99[i8];
-                if (data100 && typeof data100 == "object" && !Array.isArray(data100)) {
-                    if (data100.key === undefined) {
-                        data100.key = "id";
+                else {
+                    const err210 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/0/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err210];
                     }
-                    if (data100["drop-columns"] === undefined) {
-                        data100["drop-columns"] = [];
+                    else {
+                        vErrors.push(err210);
                     }
-                    if (data100["drop-indexes"] === undefined) {
-                        data100["drop-indexes"] = [];
-                    }
-                    if (data100.table === undefined) {
-                        const err210 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
+                    errors++;
+                }
+                var _valid1 = _errs234 === errors;
+                valid43 = valid43 || _valid1;
+                if (_valid1) {
+                    var props2 = true;
+                }
+                const _errs239 = errors;
+                if (data98 && typeof data98 == "object" && !Array.isArray(data98)) {
+                    if (data98.since === undefined) {
+                        const err211 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/1/required", keyword: "required", params: { missingProperty: "since" }, message: "must have required property '" + "since" + "'" };
                         if (vErrors === null) {
-                            vErrors = [err210];
+                            vErrors = [err211];
                         }
                         else {
-                            vErrors.push(err210);
+                            vErrors.push(err211);
                         }
                         errors++;
                     }
-                    for (const key23 in data100) {
-                        if (!(((((key23 === "table") || (key23 === "key")) || (key23 === "drop-columns")) || (key23 === "drop-indexes")) || (key23 === "backup-table"))) {
-                            const err211 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties" };
+                    for (const key23 in data98) {
+                        if (!(key23 === "since")) {
+                            const err212 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/1/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key23 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
-                                vErrors = [err211];
+                                vErrors = [err212];
                             }
                             else {
-                                vErrors.push(err211);
+                                vErrors.push(err212);
                             }
                             errors++;
                         }
                     }
-                    if (data100.table !== undefined) {
-                        let data101 = data100.table;
-                        if (typeof data101 === "string") {
-                            if (!pattern22.test(data101)) {
-                                const err212 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                    if (data98.since !== undefined) {
+                        let data100 = data98.since;
+                        if (typeof data100 === "string") {
+                            if (!pattern11.test(data100)) {
+                                const err213 = { instancePath: instancePath + "/git/drill/since", schemaPath: "#/properties/git/properties/drill/anyOf/1/properties/since/pattern", keyword: "pattern", params: { pattern: "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" }, message: "must match pattern \"" + "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$" + "\"" };
                                 if (vErrors === null) {
-                                    vErrors = [err212];
+                                    vErrors = [err213];
                                 }
                                 else {
-                                    vErrors.push(err212);
+                                    vErrors.push(err213);
                                 }
                                 errors++;
                             }
                         }
                         else {
-                            const err213 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err213];
-                            }
-                            else {
-                                vErrors.push(err213);
-                            }
-                            errors++;
-                        }
-                    }
-                    let data102 = data100.key;
-                    if (typeof data102 === "string") {
-                        if (!pattern22.test(data102)) {
-                            const err214 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                            const err214 = { instancePath: instancePath + "/git/drill/since", schemaPath: "#/properties/git/properties/drill/anyOf/1/properties/since/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
                                 vErrors = [err214];
                             }
@@ -42078,47 +42256,76 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             errors++;
                         }
                     }
+                }
+                else {
+                    const err215 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf/1/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err215];
+                    }
                     else {
-                        const err215 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err215];
+                        vErrors.push(err215);
+                    }
+                    errors++;
+                }
+                var _valid1 = _errs239 === errors;
+                valid43 = valid43 || _valid1;
+                if (_valid1) {
+                    if (props2 !== true) {
+                        props2 = true;
+                    }
+                }
+                if (!valid43) {
+                    const err216 = { instancePath: instancePath + "/git/drill", schemaPath: "#/properties/git/properties/drill/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" };
+                    if (vErrors === null) {
+                        vErrors = [err216];
+                    }
+                    else {
+                        vErrors.push(err216);
+                    }
+                    errors++;
+                }
+                else {
+                    errors = _errs233;
+                    if (vErrors !== null) {
+                        if (_errs233) {
+                            vErrors.length = _errs233;
                         }
                         else {
-                            vErrors.push(err215);
-                        }
-                        errors++;
-                    }
-                    let data103 = data100["drop-columns"];
-                    if (Array.isArray(data103)) {
-                        const len9 = data103.length;
-                        for (let i9 = 0; i9 < len9; i9++) {
-                            let data104 = data103[i9];
-                            if (typeof data104 === "string") {
-                                if (!pattern22.test(data104)) {
-                                    const err216 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err216];
-                                    }
-                                    else {
-                                        vErrors.push(err216);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err217 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err217];
-                                }
-                                else {
-                                    vErrors.push(err217);
-                                }
-                                errors++;
-                            }
+                            vErrors = null;
                         }
                     }
-                    else {
-                        const err218 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns", schemaPath: "#/properties/schema/items/properties/drop-columns/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                }
+            }
+        }
+        else {
+            const err217 = { instancePath: instancePath + "/git", schemaPath: "#/properties/git/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err217];
+            }
+            else {
+                vErrors.push(err217);
+            }
+            errors++;
+        }
+    }
+    if (data.schema !== undefined) {
+        let data101 = data.schema;
+        if (Array.isArray(data101)) {
+            const len8 = data101.length;
+            for (let i8 = 0; i8 < len8; i8++) {
+                let data102 = data101[i8];
+                if (data102 && typeof data102 == "object" && !Array.isArray(data102)) {
+                    if (data102.key === undefined) {
+                        data102.key = "id";
+                    }
+                    if (data102["drop-columns"] === undefined) {
+                        data102["drop-columns"] = [];
+                    }
+                    if (data102["drop-indexes"] === undefined) {
+                        data102["drop-indexes"] = [];
+                    }
+                    if (data102.table === undefined) {
+                        const err218 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/required", keyword: "required", params: { missingProperty: "table" }, message: "must have required property '" + "table" + "'" };
                         if (vErrors === null) {
                             vErrors = [err218];
                         }
@@ -42127,25 +42334,23 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                    let data105 = data100["drop-indexes"];
-                    if (Array.isArray(data105)) {
-                        const len10 = data105.length;
-                        for (let i10 = 0; i10 < len10; i10++) {
-                            let data106 = data105[i10];
-                            if (typeof data106 === "string") {
-                                if (!pattern22.test(data106)) {
-                                    const err219 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err219];
-                                    }
-                                    else {
-                                        vErrors.push(err219);
-                                    }
-                                    errors++;
-                                }
+                    for (const key24 in data102) {
+                        if (!(((((key24 === "table") || (key24 === "key")) || (key24 === "drop-columns")) || (key24 === "drop-indexes")) || (key24 === "backup-table"))) {
+                            const err219 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err219];
                             }
                             else {
-                                const err220 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                vErrors.push(err219);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data102.table !== undefined) {
+                        let data103 = data102.table;
+                        if (typeof data103 === "string") {
+                            if (!pattern23.test(data103)) {
+                                const err220 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err220];
                                 }
@@ -42155,81 +42360,71 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                    }
-                    else {
-                        const err221 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes", schemaPath: "#/properties/schema/items/properties/drop-indexes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err221];
-                        }
                         else {
-                            vErrors.push(err221);
-                        }
-                        errors++;
-                    }
-                    if (data100["backup-table"] !== undefined) {
-                        let data107 = data100["backup-table"];
-                        if (typeof data107 === "string") {
-                            if (!pattern22.test(data107)) {
-                                const err222 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
-                                if (vErrors === null) {
-                                    vErrors = [err222];
-                                }
-                                else {
-                                    vErrors.push(err222);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err223 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            const err221 = { instancePath: instancePath + "/schema/" + i8 + "/table", schemaPath: "#/properties/schema/items/properties/table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
-                                vErrors = [err223];
+                                vErrors = [err221];
                             }
                             else {
-                                vErrors.push(err223);
+                                vErrors.push(err221);
                             }
                             errors++;
                         }
                     }
-                }
-                else {
-                    const err224 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err224];
+                    let data104 = data102.key;
+                    if (typeof data104 === "string") {
+                        if (!pattern23.test(data104)) {
+                            const err222 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                            if (vErrors === null) {
+                                vErrors = [err222];
+                            }
+                            else {
+                                vErrors.push(err222);
+                            }
+                            errors++;
+                        }
                     }
                     else {
-                        vErrors.push(err224);
+                        const err223 = { instancePath: instancePath + "/schema/" + i8 + "/key", schemaPath: "#/properties/schema/items/properties/key/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err223];
+                        }
+                        else {
+                            vErrors.push(err223);
+                        }
+                        errors++;
                     }
-                    errors++;
-                }
-            }
-        }
-        else {
-            const err225 = { instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-            if (vErrors === null) {
-                vErrors = [err225];
-            }
-            else {
-                vErrors.push(err225);
-            }
-            errors++;
-        }
-    }
-    if (data.integrity !== undefined) {
-        let data108 = data.integrity;
-        if (Array.isArray(data108)) {
-            const len11 = data108.length;
-            for (let i11 = 0; i11 < len11; i11++) {
-                let data109 = data108[i11];
-                if (data109 && typeof data109 == "object" && !Array.isArray(data109)) {
-                    if (data109.when === undefined) {
-                        data109.when = ["before", "after"];
+                    let data105 = data102["drop-columns"];
+                    if (Array.isArray(data105)) {
+                        const len9 = data105.length;
+                        for (let i9 = 0; i9 < len9; i9++) {
+                            let data106 = data105[i9];
+                            if (typeof data106 === "string") {
+                                if (!pattern23.test(data106)) {
+                                    const err224 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err224];
+                                    }
+                                    else {
+                                        vErrors.push(err224);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            else {
+                                const err225 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns/" + i9, schemaPath: "#/properties/schema/items/properties/drop-columns/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err225];
+                                }
+                                else {
+                                    vErrors.push(err225);
+                                }
+                                errors++;
+                            }
+                        }
                     }
-                    if (data109["on-fail"] === undefined) {
-                        data109["on-fail"] = "fail";
-                    }
-                    if (data109.name === undefined) {
-                        const err226 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                    else {
+                        const err226 = { instancePath: instancePath + "/schema/" + i8 + "/drop-columns", schemaPath: "#/properties/schema/items/properties/drop-columns/type", keyword: "type", params: { type: "array" }, message: "must be array" };
                         if (vErrors === null) {
                             vErrors = [err226];
                         }
@@ -42238,43 +42433,50 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         }
                         errors++;
                     }
-                    if (data109.sql === undefined) {
-                        const err227 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err227];
-                        }
-                        else {
-                            vErrors.push(err227);
-                        }
-                        errors++;
-                    }
-                    if (data109.expect === undefined) {
-                        const err228 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "expect" }, message: "must have required property '" + "expect" + "'" };
-                        if (vErrors === null) {
-                            vErrors = [err228];
-                        }
-                        else {
-                            vErrors.push(err228);
-                        }
-                        errors++;
-                    }
-                    for (const key24 in data109) {
-                        if (!(((((key24 === "name") || (key24 === "sql")) || (key24 === "expect")) || (key24 === "when")) || (key24 === "on-fail"))) {
-                            const err229 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key24 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err229];
+                    let data107 = data102["drop-indexes"];
+                    if (Array.isArray(data107)) {
+                        const len10 = data107.length;
+                        for (let i10 = 0; i10 < len10; i10++) {
+                            let data108 = data107[i10];
+                            if (typeof data108 === "string") {
+                                if (!pattern23.test(data108)) {
+                                    const err227 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err227];
+                                    }
+                                    else {
+                                        vErrors.push(err227);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err229);
+                                const err228 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes/" + i10, schemaPath: "#/properties/schema/items/properties/drop-indexes/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err228];
+                                }
+                                else {
+                                    vErrors.push(err228);
+                                }
+                                errors++;
                             }
-                            errors++;
                         }
                     }
-                    if (data109.name !== undefined) {
-                        let data110 = data109.name;
-                        if (typeof data110 === "string") {
-                            if (func2(data110) < 1) {
-                                const err230 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                    else {
+                        const err229 = { instancePath: instancePath + "/schema/" + i8 + "/drop-indexes", schemaPath: "#/properties/schema/items/properties/drop-indexes/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err229];
+                        }
+                        else {
+                            vErrors.push(err229);
+                        }
+                        errors++;
+                    }
+                    if (data102["backup-table"] !== undefined) {
+                        let data109 = data102["backup-table"];
+                        if (typeof data109 === "string") {
+                            if (!pattern23.test(data109)) {
+                                const err230 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/pattern", keyword: "pattern", params: { pattern: "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" }, message: "must match pattern \"" + "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err230];
                                 }
@@ -42285,7 +42487,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                         }
                         else {
-                            const err231 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            const err231 = { instancePath: instancePath + "/schema/" + i8 + "/backup-table", schemaPath: "#/properties/schema/items/properties/backup-table/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                             if (vErrors === null) {
                                 vErrors = [err231];
                             }
@@ -42295,312 +42497,305 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             errors++;
                         }
                     }
-                    if (data109.sql !== undefined) {
-                        let data111 = data109.sql;
-                        if (typeof data111 === "string") {
-                            if (func2(data111) < 1) {
-                                const err232 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                if (vErrors === null) {
-                                    vErrors = [err232];
-                                }
-                                else {
-                                    vErrors.push(err232);
-                                }
-                                errors++;
-                            }
-                        }
-                        else {
-                            const err233 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err233];
-                            }
-                            else {
-                                vErrors.push(err233);
-                            }
-                            errors++;
-                        }
-                    }
-                    if (data109.expect !== undefined) {
-                        let data112 = data109.expect;
-                        if (data112 && typeof data112 == "object" && !Array.isArray(data112)) {
-                            for (const key25 in data112) {
-                                if (!(((key25 === "rows") || (key25 === "max-rows")) || (key25 === "value"))) {
-                                    const err234 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties" };
-                                    if (vErrors === null) {
-                                        vErrors = [err234];
-                                    }
-                                    else {
-                                        vErrors.push(err234);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            if (data112.rows !== undefined) {
-                                let data113 = data112.rows;
-                                if (!(((typeof data113 == "number") && (!(data113 % 1) && !isNaN(data113))) && (isFinite(data113)))) {
-                                    const err235 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                                    if (vErrors === null) {
-                                        vErrors = [err235];
-                                    }
-                                    else {
-                                        vErrors.push(err235);
-                                    }
-                                    errors++;
-                                }
-                                if ((typeof data113 == "number") && (isFinite(data113))) {
-                                    if (data113 > 9007199254740991 || isNaN(data113)) {
-                                        const err236 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                                        if (vErrors === null) {
-                                            vErrors = [err236];
-                                        }
-                                        else {
-                                            vErrors.push(err236);
-                                        }
-                                        errors++;
-                                    }
-                                    if (data113 < 0 || isNaN(data113)) {
-                                        const err237 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                                        if (vErrors === null) {
-                                            vErrors = [err237];
-                                        }
-                                        else {
-                                            vErrors.push(err237);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                            }
-                            if (data112["max-rows"] !== undefined) {
-                                let data114 = data112["max-rows"];
-                                if (!(((typeof data114 == "number") && (!(data114 % 1) && !isNaN(data114))) && (isFinite(data114)))) {
-                                    const err238 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                                    if (vErrors === null) {
-                                        vErrors = [err238];
-                                    }
-                                    else {
-                                        vErrors.push(err238);
-                                    }
-                                    errors++;
-                                }
-                                if ((typeof data114 == "number") && (isFinite(data114))) {
-                                    if (data114 > 9007199254740991 || isNaN(data114)) {
-                                        const err239 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
-                                        if (vErrors === null) {
-                                            vErrors = [err239];
-                                        }
-                                        else {
-                                            vErrors.push(err239);
-                                        }
-                                        errors++;
-                                    }
-                                    if (data114 < 0 || isNaN(data114)) {
-                                        const err240 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                                        if (vErrors === null) {
-                                            vErrors = [err240];
-                                        }
-                                        else {
-                                            vErrors.push(err240);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                            }
-                            if (data112.value !== undefined) {
-                                let data115 = data112.value;
-                                if (((typeof data115 !== "string") && (!((typeof data115 == "number") && (isFinite(data115))))) && (typeof data115 !== "boolean")) {
-                                    const err241 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/value", schemaPath: "#/properties/integrity/items/properties/expect/properties/value/type", keyword: "type", params: { type: schema31.properties.integrity.items.properties.expect.properties.value.type }, message: "must be string,number,boolean" };
-                                    if (vErrors === null) {
-                                        vErrors = [err241];
-                                    }
-                                    else {
-                                        vErrors.push(err241);
-                                    }
-                                    errors++;
-                                }
-                            }
-                        }
-                        else {
-                            const err242 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                            if (vErrors === null) {
-                                vErrors = [err242];
-                            }
-                            else {
-                                vErrors.push(err242);
-                            }
-                            errors++;
-                        }
-                    }
-                    let data116 = data109.when;
-                    if (Array.isArray(data116)) {
-                        if (data116.length < 1) {
-                            const err243 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
-                            if (vErrors === null) {
-                                vErrors = [err243];
-                            }
-                            else {
-                                vErrors.push(err243);
-                            }
-                            errors++;
-                        }
-                        const len12 = data116.length;
-                        for (let i12 = 0; i12 < len12; i12++) {
-                            let data117 = data116[i12];
-                            if (typeof data117 !== "string") {
-                                const err244 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err244];
-                                }
-                                else {
-                                    vErrors.push(err244);
-                                }
-                                errors++;
-                            }
-                            if (!((data117 === "before") || (data117 === "after"))) {
-                                const err245 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties.when.items.enum }, message: "must be equal to one of the allowed values" };
-                                if (vErrors === null) {
-                                    vErrors = [err245];
-                                }
-                                else {
-                                    vErrors.push(err245);
-                                }
-                                errors++;
-                            }
-                        }
-                    }
-                    else {
-                        const err246 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err246];
-                        }
-                        else {
-                            vErrors.push(err246);
-                        }
-                        errors++;
-                    }
-                    let data118 = data109["on-fail"];
-                    if (typeof data118 !== "string") {
-                        const err247 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                        if (vErrors === null) {
-                            vErrors = [err247];
-                        }
-                        else {
-                            vErrors.push(err247);
-                        }
-                        errors++;
-                    }
-                    if (!((data118 === "fail") || (data118 === "warn"))) {
-                        const err248 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties["on-fail"].enum }, message: "must be equal to one of the allowed values" };
-                        if (vErrors === null) {
-                            vErrors = [err248];
-                        }
-                        else {
-                            vErrors.push(err248);
-                        }
-                        errors++;
-                    }
                 }
                 else {
-                    const err249 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    const err232 = { instancePath: instancePath + "/schema/" + i8, schemaPath: "#/properties/schema/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                     if (vErrors === null) {
-                        vErrors = [err249];
+                        vErrors = [err232];
                     }
                     else {
-                        vErrors.push(err249);
+                        vErrors.push(err232);
                     }
                     errors++;
                 }
             }
         }
         else {
-            const err250 = { instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+            const err233 = { instancePath: instancePath + "/schema", schemaPath: "#/properties/schema/type", keyword: "type", params: { type: "array" }, message: "must be array" };
             if (vErrors === null) {
-                vErrors = [err250];
+                vErrors = [err233];
             }
             else {
-                vErrors.push(err250);
+                vErrors.push(err233);
             }
             errors++;
         }
     }
-    if (data.files !== undefined) {
-        let data119 = data.files;
-        if (data119 && typeof data119 == "object" && !Array.isArray(data119)) {
-            if (data119.protect === undefined) {
-                data119.protect = [];
-            }
-            if (data119.remove === undefined) {
-                data119.remove = [];
-            }
-            for (const key26 in data119) {
-                if (!((key26 === "protect") || (key26 === "remove"))) {
-                    const err251 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err251];
+    if (data.integrity !== undefined) {
+        let data110 = data.integrity;
+        if (Array.isArray(data110)) {
+            const len11 = data110.length;
+            for (let i11 = 0; i11 < len11; i11++) {
+                let data111 = data110[i11];
+                if (data111 && typeof data111 == "object" && !Array.isArray(data111)) {
+                    if (data111.when === undefined) {
+                        data111.when = ["before", "after"];
                     }
-                    else {
-                        vErrors.push(err251);
+                    if (data111["on-fail"] === undefined) {
+                        data111["on-fail"] = "fail";
                     }
-                    errors++;
-                }
-            }
-            let data120 = data119.protect;
-            if (Array.isArray(data120)) {
-                const len13 = data120.length;
-                for (let i13 = 0; i13 < len13; i13++) {
-                    let data121 = data120[i13];
-                    if (typeof data121 === "string") {
-                        if (func2(data121) < 1) {
-                            const err252 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                            if (vErrors === null) {
-                                vErrors = [err252];
-                            }
-                            else {
-                                vErrors.push(err252);
-                            }
-                            errors++;
-                        }
-                    }
-                    else {
-                        const err253 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (data111.name === undefined) {
+                        const err234 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
                         if (vErrors === null) {
-                            vErrors = [err253];
+                            vErrors = [err234];
                         }
                         else {
-                            vErrors.push(err253);
+                            vErrors.push(err234);
                         }
                         errors++;
                     }
-                }
-            }
-            else {
-                const err254 = { instancePath: instancePath + "/files/protect", schemaPath: "#/properties/files/properties/protect/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err254];
-                }
-                else {
-                    vErrors.push(err254);
-                }
-                errors++;
-            }
-            let data122 = data119.remove;
-            if (Array.isArray(data122)) {
-                const len14 = data122.length;
-                for (let i14 = 0; i14 < len14; i14++) {
-                    let data123 = data122[i14];
-                    if (typeof data123 === "string") {
-                        if (func2(data123) < 1) {
-                            const err255 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                    if (data111.sql === undefined) {
+                        const err235 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err235];
+                        }
+                        else {
+                            vErrors.push(err235);
+                        }
+                        errors++;
+                    }
+                    if (data111.expect === undefined) {
+                        const err236 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/required", keyword: "required", params: { missingProperty: "expect" }, message: "must have required property '" + "expect" + "'" };
+                        if (vErrors === null) {
+                            vErrors = [err236];
+                        }
+                        else {
+                            vErrors.push(err236);
+                        }
+                        errors++;
+                    }
+                    for (const key25 in data111) {
+                        if (!(((((key25 === "name") || (key25 === "sql")) || (key25 === "expect")) || (key25 === "when")) || (key25 === "on-fail"))) {
+                            const err237 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key25 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
-                                vErrors = [err255];
+                                vErrors = [err237];
                             }
                             else {
-                                vErrors.push(err255);
+                                vErrors.push(err237);
                             }
                             errors++;
                         }
                     }
+                    if (data111.name !== undefined) {
+                        let data112 = data111.name;
+                        if (typeof data112 === "string") {
+                            if (func2(data112) < 1) {
+                                const err238 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (vErrors === null) {
+                                    vErrors = [err238];
+                                }
+                                else {
+                                    vErrors.push(err238);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err239 = { instancePath: instancePath + "/integrity/" + i11 + "/name", schemaPath: "#/properties/integrity/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err239];
+                            }
+                            else {
+                                vErrors.push(err239);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data111.sql !== undefined) {
+                        let data113 = data111.sql;
+                        if (typeof data113 === "string") {
+                            if (func2(data113) < 1) {
+                                const err240 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                if (vErrors === null) {
+                                    vErrors = [err240];
+                                }
+                                else {
+                                    vErrors.push(err240);
+                                }
+                                errors++;
+                            }
+                        }
+                        else {
+                            const err241 = { instancePath: instancePath + "/integrity/" + i11 + "/sql", schemaPath: "#/properties/integrity/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err241];
+                            }
+                            else {
+                                vErrors.push(err241);
+                            }
+                            errors++;
+                        }
+                    }
+                    if (data111.expect !== undefined) {
+                        let data114 = data111.expect;
+                        if (data114 && typeof data114 == "object" && !Array.isArray(data114)) {
+                            for (const key26 in data114) {
+                                if (!(((key26 === "rows") || (key26 === "max-rows")) || (key26 === "value"))) {
+                                    const err242 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key26 }, message: "must NOT have additional properties" };
+                                    if (vErrors === null) {
+                                        vErrors = [err242];
+                                    }
+                                    else {
+                                        vErrors.push(err242);
+                                    }
+                                    errors++;
+                                }
+                            }
+                            if (data114.rows !== undefined) {
+                                let data115 = data114.rows;
+                                if (!(((typeof data115 == "number") && (!(data115 % 1) && !isNaN(data115))) && (isFinite(data115)))) {
+                                    const err243 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                                    if (vErrors === null) {
+                                        vErrors = [err243];
+                                    }
+                                    else {
+                                        vErrors.push(err243);
+                                    }
+                                    errors++;
+                                }
+                                if ((typeof data115 == "number") && (isFinite(data115))) {
+                                    if (data115 > 9007199254740991 || isNaN(data115)) {
+                                        const err244 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
+                                        if (vErrors === null) {
+                                            vErrors = [err244];
+                                        }
+                                        else {
+                                            vErrors.push(err244);
+                                        }
+                                        errors++;
+                                    }
+                                    if (data115 < 0 || isNaN(data115)) {
+                                        const err245 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                                        if (vErrors === null) {
+                                            vErrors = [err245];
+                                        }
+                                        else {
+                                            vErrors.push(err245);
+                                        }
+                                        errors++;
+                                    }
+                                }
+                            }
+                            if (data114["max-rows"] !== undefined) {
+                                let data116 = data114["max-rows"];
+                                if (!(((typeof data116 == "number") && (!(data116 % 1) && !isNaN(data116))) && (isFinite(data116)))) {
+                                    const err246 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
+                                    if (vErrors === null) {
+                                        vErrors = [err246];
+                                    }
+                                    else {
+                                        vErrors.push(err246);
+                                    }
+                                    errors++;
+                                }
+                                if ((typeof data116 == "number") && (isFinite(data116))) {
+                                    if (data116 > 9007199254740991 || isNaN(data116)) {
+                                        const err247 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/maximum", keyword: "maximum", params: { comparison: "<=", limit: 9007199254740991 }, message: "must be <= 9007199254740991" };
+                                        if (vErrors === null) {
+                                            vErrors = [err247];
+                                        }
+                                        else {
+                                            vErrors.push(err247);
+                                        }
+                                        errors++;
+                                    }
+                                    if (data116 < 0 || isNaN(data116)) {
+                                        const err248 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/max-rows", schemaPath: "#/properties/integrity/items/properties/expect/properties/max-rows/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
+                                        if (vErrors === null) {
+                                            vErrors = [err248];
+                                        }
+                                        else {
+                                            vErrors.push(err248);
+                                        }
+                                        errors++;
+                                    }
+                                }
+                            }
+                            if (data114.value !== undefined) {
+                                let data117 = data114.value;
+                                if (((typeof data117 !== "string") && (!((typeof data117 == "number") && (isFinite(data117))))) && (typeof data117 !== "boolean")) {
+                                    const err249 = { instancePath: instancePath + "/integrity/" + i11 + "/expect/value", schemaPath: "#/properties/integrity/items/properties/expect/properties/value/type", keyword: "type", params: { type: schema31.properties.integrity.items.properties.expect.properties.value.type }, message: "must be string,number,boolean" };
+                                    if (vErrors === null) {
+                                        vErrors = [err249];
+                                    }
+                                    else {
+                                        vErrors.push(err249);
+                                    }
+                                    errors++;
+                                }
+                            }
+                        }
+                        else {
+                            const err250 = { instancePath: instancePath + "/integrity/" + i11 + "/expect", schemaPath: "#/properties/integrity/items/properties/expect/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                            if (vErrors === null) {
+                                vErrors = [err250];
+                            }
+                            else {
+                                vErrors.push(err250);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data118 = data111.when;
+                    if (Array.isArray(data118)) {
+                        if (data118.length < 1) {
+                            const err251 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/minItems", keyword: "minItems", params: { limit: 1 }, message: "must NOT have fewer than 1 items" };
+                            if (vErrors === null) {
+                                vErrors = [err251];
+                            }
+                            else {
+                                vErrors.push(err251);
+                            }
+                            errors++;
+                        }
+                        const len12 = data118.length;
+                        for (let i12 = 0; i12 < len12; i12++) {
+                            let data119 = data118[i12];
+                            if (typeof data119 !== "string") {
+                                const err252 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err252];
+                                }
+                                else {
+                                    vErrors.push(err252);
+                                }
+                                errors++;
+                            }
+                            if (!((data119 === "before") || (data119 === "after"))) {
+                                const err253 = { instancePath: instancePath + "/integrity/" + i11 + "/when/" + i12, schemaPath: "#/properties/integrity/items/properties/when/items/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties.when.items.enum }, message: "must be equal to one of the allowed values" };
+                                if (vErrors === null) {
+                                    vErrors = [err253];
+                                }
+                                else {
+                                    vErrors.push(err253);
+                                }
+                                errors++;
+                            }
+                        }
+                    }
                     else {
-                        const err256 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        const err254 = { instancePath: instancePath + "/integrity/" + i11 + "/when", schemaPath: "#/properties/integrity/items/properties/when/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err254];
+                        }
+                        else {
+                            vErrors.push(err254);
+                        }
+                        errors++;
+                    }
+                    let data120 = data111["on-fail"];
+                    if (typeof data120 !== "string") {
+                        const err255 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err255];
+                        }
+                        else {
+                            vErrors.push(err255);
+                        }
+                        errors++;
+                    }
+                    if (!((data120 === "fail") || (data120 === "warn"))) {
+                        const err256 = { instancePath: instancePath + "/integrity/" + i11 + "/on-fail", schemaPath: "#/properties/integrity/items/properties/on-fail/enum", keyword: "enum", params: { allowedValues: schema31.properties.integrity.items.properties["on-fail"].enum }, message: "must be equal to one of the allowed values" };
                         if (vErrors === null) {
                             vErrors = [err256];
                         }
@@ -42610,20 +42805,20 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                     }
                 }
-            }
-            else {
-                const err257 = { instancePath: instancePath + "/files/remove", schemaPath: "#/properties/files/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err257];
-                }
                 else {
-                    vErrors.push(err257);
+                    const err257 = { instancePath: instancePath + "/integrity/" + i11, schemaPath: "#/properties/integrity/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err257];
+                    }
+                    else {
+                        vErrors.push(err257);
+                    }
+                    errors++;
                 }
-                errors++;
             }
         }
         else {
-            const err258 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err258 = { instancePath: instancePath + "/integrity", schemaPath: "#/properties/integrity/type", keyword: "type", params: { type: "array" }, message: "must be array" };
             if (vErrors === null) {
                 vErrors = [err258];
             }
@@ -42633,27 +42828,18 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
             errors++;
         }
     }
-    if (data.monitor !== undefined) {
-        let data124 = data.monitor;
-        if (data124 && typeof data124 == "object" && !Array.isArray(data124)) {
-            if (data124.duration === undefined) {
-                data124.duration = "5m";
+    if (data.files !== undefined) {
+        let data121 = data.files;
+        if (data121 && typeof data121 == "object" && !Array.isArray(data121)) {
+            if (data121.protect === undefined) {
+                data121.protect = [];
             }
-            if (data124.interval === undefined) {
-                data124.interval = "30s";
+            if (data121.remove === undefined) {
+                data121.remove = [];
             }
-            if (data124.health === undefined) {
-                data124.health = [];
-            }
-            if (data124.metrics === undefined) {
-                data124.metrics = [];
-            }
-            if (data124["max-error-rate"] === undefined) {
-                data124["max-error-rate"] = 0.1;
-            }
-            for (const key27 in data124) {
-                if (!(((((key27 === "duration") || (key27 === "interval")) || (key27 === "health")) || (key27 === "metrics")) || (key27 === "max-error-rate"))) {
-                    const err259 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties" };
+            for (const key27 in data121) {
+                if (!((key27 === "protect") || (key27 === "remove"))) {
+                    const err259 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key27 }, message: "must NOT have additional properties" };
                     if (vErrors === null) {
                         vErrors = [err259];
                     }
@@ -42663,185 +42849,210 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                 }
             }
-            let data125 = data124.duration;
-            if (typeof data125 === "string") {
-                if (!pattern13.test(data125)) {
-                    const err260 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
-                    if (vErrors === null) {
-                        vErrors = [err260];
+            let data122 = data121.protect;
+            if (Array.isArray(data122)) {
+                const len13 = data122.length;
+                for (let i13 = 0; i13 < len13; i13++) {
+                    let data123 = data122[i13];
+                    if (typeof data123 === "string") {
+                        if (func2(data123) < 1) {
+                            const err260 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                            if (vErrors === null) {
+                                vErrors = [err260];
+                            }
+                            else {
+                                vErrors.push(err260);
+                            }
+                            errors++;
+                        }
                     }
                     else {
-                        vErrors.push(err260);
+                        const err261 = { instancePath: instancePath + "/files/protect/" + i13, schemaPath: "#/properties/files/properties/protect/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err261];
+                        }
+                        else {
+                            vErrors.push(err261);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err262 = { instancePath: instancePath + "/files/protect", schemaPath: "#/properties/files/properties/protect/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err262];
+                }
+                else {
+                    vErrors.push(err262);
+                }
+                errors++;
+            }
+            let data124 = data121.remove;
+            if (Array.isArray(data124)) {
+                const len14 = data124.length;
+                for (let i14 = 0; i14 < len14; i14++) {
+                    let data125 = data124[i14];
+                    if (typeof data125 === "string") {
+                        if (func2(data125) < 1) {
+                            const err263 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                            if (vErrors === null) {
+                                vErrors = [err263];
+                            }
+                            else {
+                                vErrors.push(err263);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err264 = { instancePath: instancePath + "/files/remove/" + i14, schemaPath: "#/properties/files/properties/remove/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        if (vErrors === null) {
+                            vErrors = [err264];
+                        }
+                        else {
+                            vErrors.push(err264);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err265 = { instancePath: instancePath + "/files/remove", schemaPath: "#/properties/files/properties/remove/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err265];
+                }
+                else {
+                    vErrors.push(err265);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err266 = { instancePath: instancePath + "/files", schemaPath: "#/properties/files/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err266];
+            }
+            else {
+                vErrors.push(err266);
+            }
+            errors++;
+        }
+    }
+    if (data.monitor !== undefined) {
+        let data126 = data.monitor;
+        if (data126 && typeof data126 == "object" && !Array.isArray(data126)) {
+            if (data126.duration === undefined) {
+                data126.duration = "5m";
+            }
+            if (data126.interval === undefined) {
+                data126.interval = "30s";
+            }
+            if (data126.health === undefined) {
+                data126.health = [];
+            }
+            if (data126.metrics === undefined) {
+                data126.metrics = [];
+            }
+            if (data126["max-error-rate"] === undefined) {
+                data126["max-error-rate"] = 0.1;
+            }
+            for (const key28 in data126) {
+                if (!(((((key28 === "duration") || (key28 === "interval")) || (key28 === "health")) || (key28 === "metrics")) || (key28 === "max-error-rate"))) {
+                    const err267 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err267];
+                    }
+                    else {
+                        vErrors.push(err267);
+                    }
+                    errors++;
+                }
+            }
+            let data127 = data126.duration;
+            if (typeof data127 === "string") {
+                if (!pattern13.test(data127)) {
+                    const err268 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                    if (vErrors === null) {
+                        vErrors = [err268];
+                    }
+                    else {
+                        vErrors.push(err268);
                     }
                     errors++;
                 }
             }
             else {
-                const err261 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                const err269 = { instancePath: instancePath + "/monitor/duration", schemaPath: "#/properties/monitor/properties/duration/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                    vErrors = [err261];
+                    vErrors = [err269];
                 }
                 else {
-                    vErrors.push(err261);
+                    vErrors.push(err269);
                 }
                 errors++;
             }
-            let data126 = data124.interval;
-            if (typeof data126 === "string") {
-                if (!pattern13.test(data126)) {
-                    const err262 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+            let data128 = data126.interval;
+            if (typeof data128 === "string") {
+                if (!pattern13.test(data128)) {
+                    const err270 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                     if (vErrors === null) {
-                        vErrors = [err262];
+                        vErrors = [err270];
                     }
                     else {
-                        vErrors.push(err262);
+                        vErrors.push(err270);
                     }
                     errors++;
                 }
             }
             else {
-                const err263 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                const err271 = { instancePath: instancePath + "/monitor/interval", schemaPath: "#/properties/monitor/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                 if (vErrors === null) {
-                    vErrors = [err263];
+                    vErrors = [err271];
                 }
                 else {
-                    vErrors.push(err263);
+                    vErrors.push(err271);
                 }
                 errors++;
             }
-            let data127 = data124.health;
-            if (Array.isArray(data127)) {
-                const len15 = data127.length;
+            let data129 = data126.health;
+            if (Array.isArray(data129)) {
+                const len15 = data129.length;
                 for (let i15 = 0; i15 < len15; i15++) {
-                    let data128 = data127[i15];
-                    if (data128 && typeof data128 == "object" && !Array.isArray(data128)) {
-                        if (data128["expect-status"] === undefined) {
-                            data128["expect-status"] = 200;
+                    let data130 = data129[i15];
+                    if (data130 && typeof data130 == "object" && !Array.isArray(data130)) {
+                        if (data130["expect-status"] === undefined) {
+                            data130["expect-status"] = 200;
                         }
-                        if (data128.timeout === undefined) {
-                            data128.timeout = "5m";
+                        if (data130.timeout === undefined) {
+                            data130.timeout = "5m";
                         }
-                        if (data128.interval === undefined) {
-                            data128.interval = "10s";
+                        if (data130.interval === undefined) {
+                            data130.interval = "10s";
                         }
-                        if (data128.name === undefined) {
-                            const err264 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                        if (data130.name === undefined) {
+                            const err272 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
                             if (vErrors === null) {
-                                vErrors = [err264];
+                                vErrors = [err272];
                             }
                             else {
-                                vErrors.push(err264);
+                                vErrors.push(err272);
                             }
                             errors++;
                         }
-                        if (data128.url === undefined) {
-                            const err265 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
+                        if (data130.url === undefined) {
+                            const err273 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/required", keyword: "required", params: { missingProperty: "url" }, message: "must have required property '" + "url" + "'" };
                             if (vErrors === null) {
-                                vErrors = [err265];
+                                vErrors = [err273];
                             }
                             else {
-                                vErrors.push(err265);
+                                vErrors.push(err273);
                             }
                             errors++;
                         }
-                        for (const key28 in data128) {
-                            if (!(((((((key28 === "name") || (key28 === "url")) || (key28 === "expect-status")) || (key28 === "expect-text")) || (key28 === "reject-text")) || (key28 === "timeout")) || (key28 === "interval"))) {
-                                const err266 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key28 }, message: "must NOT have additional properties" };
-                                if (vErrors === null) {
-                                    vErrors = [err266];
-                                }
-                                else {
-                                    vErrors.push(err266);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data128.name !== undefined) {
-                            let data129 = data128.name;
-                            if (typeof data129 === "string") {
-                                if (func2(data129) < 1) {
-                                    const err267 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err267];
-                                    }
-                                    else {
-                                        vErrors.push(err267);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err268 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err268];
-                                }
-                                else {
-                                    vErrors.push(err268);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data128.url !== undefined) {
-                            let data130 = data128.url;
-                            if (typeof data130 === "string") {
-                                if (!pattern5.test(data130)) {
-                                    const err269 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
-                                    if (vErrors === null) {
-                                        vErrors = [err269];
-                                    }
-                                    else {
-                                        vErrors.push(err269);
-                                    }
-                                    errors++;
-                                }
-                            }
-                            else {
-                                const err270 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err270];
-                                }
-                                else {
-                                    vErrors.push(err270);
-                                }
-                                errors++;
-                            }
-                        }
-                        let data131 = data128["expect-status"];
-                        if (!(((typeof data131 == "number") && (!(data131 % 1) && !isNaN(data131))) && (isFinite(data131)))) {
-                            const err271 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
-                            if (vErrors === null) {
-                                vErrors = [err271];
-                            }
-                            else {
-                                vErrors.push(err271);
-                            }
-                            errors++;
-                        }
-                        if ((typeof data131 == "number") && (isFinite(data131))) {
-                            if (data131 > 599 || isNaN(data131)) {
-                                const err272 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
-                                if (vErrors === null) {
-                                    vErrors = [err272];
-                                }
-                                else {
-                                    vErrors.push(err272);
-                                }
-                                errors++;
-                            }
-                            if (data131 < 100 || isNaN(data131)) {
-                                const err273 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
-                                if (vErrors === null) {
-                                    vErrors = [err273];
-                                }
-                                else {
-                                    vErrors.push(err273);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data128["expect-text"] !== undefined) {
-                            if (typeof data128["expect-text"] !== "string") {
-                                const err274 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-text", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        for (const key29 in data130) {
+                            if (!(((((((key29 === "name") || (key29 === "url")) || (key29 === "expect-status")) || (key29 === "expect-text")) || (key29 === "reject-text")) || (key29 === "timeout")) || (key29 === "interval"))) {
+                                const err274 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key29 }, message: "must NOT have additional properties" };
                                 if (vErrors === null) {
                                     vErrors = [err274];
                                 }
@@ -42851,22 +43062,22 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data128["reject-text"] !== undefined) {
-                            if (typeof data128["reject-text"] !== "string") {
-                                const err275 = { instancePath: instancePath + "/monitor/health/" + i15 + "/reject-text", schemaPath: "#/properties/monitor/properties/health/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                                if (vErrors === null) {
-                                    vErrors = [err275];
+                        if (data130.name !== undefined) {
+                            let data131 = data130.name;
+                            if (typeof data131 === "string") {
+                                if (func2(data131) < 1) {
+                                    const err275 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err275];
+                                    }
+                                    else {
+                                        vErrors.push(err275);
+                                    }
+                                    errors++;
                                 }
-                                else {
-                                    vErrors.push(err275);
-                                }
-                                errors++;
                             }
-                        }
-                        let data134 = data128.timeout;
-                        if (typeof data134 === "string") {
-                            if (!pattern13.test(data134)) {
-                                const err276 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                            else {
+                                const err276 = { instancePath: instancePath + "/monitor/health/" + i15 + "/name", schemaPath: "#/properties/monitor/properties/health/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err276];
                                 }
@@ -42876,20 +43087,22 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        else {
-                            const err277 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                            if (vErrors === null) {
-                                vErrors = [err277];
+                        if (data130.url !== undefined) {
+                            let data132 = data130.url;
+                            if (typeof data132 === "string") {
+                                if (!pattern5.test(data132)) {
+                                    const err277 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/pattern", keyword: "pattern", params: { pattern: "^https?:\\/\\/[^\\s]+$" }, message: "must match pattern \"" + "^https?:\\/\\/[^\\s]+$" + "\"" };
+                                    if (vErrors === null) {
+                                        vErrors = [err277];
+                                    }
+                                    else {
+                                        vErrors.push(err277);
+                                    }
+                                    errors++;
+                                }
                             }
                             else {
-                                vErrors.push(err277);
-                            }
-                            errors++;
-                        }
-                        let data135 = data128.interval;
-                        if (typeof data135 === "string") {
-                            if (!pattern13.test(data135)) {
-                                const err278 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
+                                const err278 = { instancePath: instancePath + "/monitor/health/" + i15 + "/url", schemaPath: "#/properties/monitor/properties/health/items/properties/url/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
                                     vErrors = [err278];
                                 }
@@ -42899,8 +43112,9 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        else {
-                            const err279 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                        let data133 = data130["expect-status"];
+                        if (!(((typeof data133 == "number") && (!(data133 % 1) && !isNaN(data133))) && (isFinite(data133)))) {
+                            const err279 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/type", keyword: "type", params: { type: "integer" }, message: "must be integer" };
                             if (vErrors === null) {
                                 vErrors = [err279];
                             }
@@ -42909,58 +43123,56 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                             }
                             errors++;
                         }
-                    }
-                    else {
-                        const err280 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                        if (vErrors === null) {
-                            vErrors = [err280];
-                        }
-                        else {
-                            vErrors.push(err280);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            else {
-                const err281 = { instancePath: instancePath + "/monitor/health", schemaPath: "#/properties/monitor/properties/health/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err281];
-                }
-                else {
-                    vErrors.push(err281);
-                }
-                errors++;
-            }
-            let data136 = data124.metrics;
-            if (Array.isArray(data136)) {
-                const len16 = data136.length;
-                for (let i16 = 0; i16 < len16; i16++) {
-                    let data137 = data136[i16];
-                    if (data137 && typeof data137 == "object" && !Array.isArray(data137)) {
-                        if (data137.name === undefined) {
-                            const err282 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
-                            if (vErrors === null) {
-                                vErrors = [err282];
+                        if ((typeof data133 == "number") && (isFinite(data133))) {
+                            if (data133 > 599 || isNaN(data133)) {
+                                const err280 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/maximum", keyword: "maximum", params: { comparison: "<=", limit: 599 }, message: "must be <= 599" };
+                                if (vErrors === null) {
+                                    vErrors = [err280];
+                                }
+                                else {
+                                    vErrors.push(err280);
+                                }
+                                errors++;
                             }
-                            else {
-                                vErrors.push(err282);
+                            if (data133 < 100 || isNaN(data133)) {
+                                const err281 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-status", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-status/minimum", keyword: "minimum", params: { comparison: ">=", limit: 100 }, message: "must be >= 100" };
+                                if (vErrors === null) {
+                                    vErrors = [err281];
+                                }
+                                else {
+                                    vErrors.push(err281);
+                                }
+                                errors++;
                             }
-                            errors++;
                         }
-                        if (data137.sql === undefined) {
-                            const err283 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
-                            if (vErrors === null) {
-                                vErrors = [err283];
+                        if (data130["expect-text"] !== undefined) {
+                            if (typeof data130["expect-text"] !== "string") {
+                                const err282 = { instancePath: instancePath + "/monitor/health/" + i15 + "/expect-text", schemaPath: "#/properties/monitor/properties/health/items/properties/expect-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err282];
+                                }
+                                else {
+                                    vErrors.push(err282);
+                                }
+                                errors++;
                             }
-                            else {
-                                vErrors.push(err283);
-                            }
-                            errors++;
                         }
-                        for (const key29 in data137) {
-                            if (!((((key29 === "name") || (key29 === "sql")) || (key29 === "max")) || (key29 === "min"))) {
-                                const err284 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key29 }, message: "must NOT have additional properties" };
+                        if (data130["reject-text"] !== undefined) {
+                            if (typeof data130["reject-text"] !== "string") {
+                                const err283 = { instancePath: instancePath + "/monitor/health/" + i15 + "/reject-text", schemaPath: "#/properties/monitor/properties/health/items/properties/reject-text/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err283];
+                                }
+                                else {
+                                    vErrors.push(err283);
+                                }
+                                errors++;
+                            }
+                        }
+                        let data136 = data130.timeout;
+                        if (typeof data136 === "string") {
+                            if (!pattern13.test(data136)) {
+                                const err284 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err284];
                                 }
@@ -42970,22 +43182,20 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data137.name !== undefined) {
-                            let data138 = data137.name;
-                            if (typeof data138 === "string") {
-                                if (func2(data138) < 1) {
-                                    const err285 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
-                                    if (vErrors === null) {
-                                        vErrors = [err285];
-                                    }
-                                    else {
-                                        vErrors.push(err285);
-                                    }
-                                    errors++;
-                                }
+                        else {
+                            const err285 = { instancePath: instancePath + "/monitor/health/" + i15 + "/timeout", schemaPath: "#/properties/monitor/properties/health/items/properties/timeout/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err285];
                             }
                             else {
-                                const err286 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                vErrors.push(err285);
+                            }
+                            errors++;
+                        }
+                        let data137 = data130.interval;
+                        if (typeof data137 === "string") {
+                            if (!pattern13.test(data137)) {
+                                const err286 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/pattern", keyword: "pattern", params: { pattern: "^\\d+(ms|s|m|h)$" }, message: "must match pattern \"" + "^\\d+(ms|s|m|h)$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err286];
                                 }
@@ -42995,203 +43205,190 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data137.sql !== undefined) {
-                            let data139 = data137.sql;
-                            if (typeof data139 === "string") {
-                                if (func2(data139) < 1) {
-                                    const err287 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                        else {
+                            const err287 = { instancePath: instancePath + "/monitor/health/" + i15 + "/interval", schemaPath: "#/properties/monitor/properties/health/items/properties/interval/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                            if (vErrors === null) {
+                                vErrors = [err287];
+                            }
+                            else {
+                                vErrors.push(err287);
+                            }
+                            errors++;
+                        }
+                    }
+                    else {
+                        const err288 = { instancePath: instancePath + "/monitor/health/" + i15, schemaPath: "#/properties/monitor/properties/health/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                        if (vErrors === null) {
+                            vErrors = [err288];
+                        }
+                        else {
+                            vErrors.push(err288);
+                        }
+                        errors++;
+                    }
+                }
+            }
+            else {
+                const err289 = { instancePath: instancePath + "/monitor/health", schemaPath: "#/properties/monitor/properties/health/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err289];
+                }
+                else {
+                    vErrors.push(err289);
+                }
+                errors++;
+            }
+            let data138 = data126.metrics;
+            if (Array.isArray(data138)) {
+                const len16 = data138.length;
+                for (let i16 = 0; i16 < len16; i16++) {
+                    let data139 = data138[i16];
+                    if (data139 && typeof data139 == "object" && !Array.isArray(data139)) {
+                        if (data139.name === undefined) {
+                            const err290 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "name" }, message: "must have required property '" + "name" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err290];
+                            }
+                            else {
+                                vErrors.push(err290);
+                            }
+                            errors++;
+                        }
+                        if (data139.sql === undefined) {
+                            const err291 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/required", keyword: "required", params: { missingProperty: "sql" }, message: "must have required property '" + "sql" + "'" };
+                            if (vErrors === null) {
+                                vErrors = [err291];
+                            }
+                            else {
+                                vErrors.push(err291);
+                            }
+                            errors++;
+                        }
+                        for (const key30 in data139) {
+                            if (!((((key30 === "name") || (key30 === "sql")) || (key30 === "max")) || (key30 === "min"))) {
+                                const err292 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key30 }, message: "must NOT have additional properties" };
+                                if (vErrors === null) {
+                                    vErrors = [err292];
+                                }
+                                else {
+                                    vErrors.push(err292);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data139.name !== undefined) {
+                            let data140 = data139.name;
+                            if (typeof data140 === "string") {
+                                if (func2(data140) < 1) {
+                                    const err293 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
                                     if (vErrors === null) {
-                                        vErrors = [err287];
+                                        vErrors = [err293];
                                     }
                                     else {
-                                        vErrors.push(err287);
+                                        vErrors.push(err293);
                                     }
                                     errors++;
                                 }
                             }
                             else {
-                                const err288 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err294 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/name", schemaPath: "#/properties/monitor/properties/metrics/items/properties/name/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
-                                    vErrors = [err288];
+                                    vErrors = [err294];
                                 }
                                 else {
-                                    vErrors.push(err288);
+                                    vErrors.push(err294);
                                 }
                                 errors++;
                             }
                         }
-                        if (data137.max !== undefined) {
-                            let data140 = data137.max;
-                            if (!((typeof data140 == "number") && (isFinite(data140)))) {
-                                const err289 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/max", schemaPath: "#/properties/monitor/properties/metrics/items/properties/max/type", keyword: "type", params: { type: "number" }, message: "must be number" };
-                                if (vErrors === null) {
-                                    vErrors = [err289];
+                        if (data139.sql !== undefined) {
+                            let data141 = data139.sql;
+                            if (typeof data141 === "string") {
+                                if (func2(data141) < 1) {
+                                    const err295 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters" };
+                                    if (vErrors === null) {
+                                        vErrors = [err295];
+                                    }
+                                    else {
+                                        vErrors.push(err295);
+                                    }
+                                    errors++;
                                 }
-                                else {
-                                    vErrors.push(err289);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data137.min !== undefined) {
-                            let data141 = data137.min;
-                            if (!((typeof data141 == "number") && (isFinite(data141)))) {
-                                const err290 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/min", schemaPath: "#/properties/monitor/properties/metrics/items/properties/min/type", keyword: "type", params: { type: "number" }, message: "must be number" };
-                                if (vErrors === null) {
-                                    vErrors = [err290];
-                                }
-                                else {
-                                    vErrors.push(err290);
-                                }
-                                errors++;
-                            }
-                        }
-                    }
-                    else {
-                        const err291 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                        if (vErrors === null) {
-                            vErrors = [err291];
-                        }
-                        else {
-                            vErrors.push(err291);
-                        }
-                        errors++;
-                    }
-                }
-            }
-            else {
-                const err292 = { instancePath: instancePath + "/monitor/metrics", schemaPath: "#/properties/monitor/properties/metrics/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                if (vErrors === null) {
-                    vErrors = [err292];
-                }
-                else {
-                    vErrors.push(err292);
-                }
-                errors++;
-            }
-            let data142 = data124["max-error-rate"];
-            if ((typeof data142 == "number") && (isFinite(data142))) {
-                if (data142 > 1 || isNaN(data142)) {
-                    const err293 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1 }, message: "must be <= 1" };
-                    if (vErrors === null) {
-                        vErrors = [err293];
-                    }
-                    else {
-                        vErrors.push(err293);
-                    }
-                    errors++;
-                }
-                if (data142 < 0 || isNaN(data142)) {
-                    const err294 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
-                    if (vErrors === null) {
-                        vErrors = [err294];
-                    }
-                    else {
-                        vErrors.push(err294);
-                    }
-                    errors++;
-                }
-            }
-            else {
-                const err295 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/type", keyword: "type", params: { type: "number" }, message: "must be number" };
-                if (vErrors === null) {
-                    vErrors = [err295];
-                }
-                else {
-                    vErrors.push(err295);
-                }
-                errors++;
-            }
-        }
-        else {
-            const err296 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-            if (vErrors === null) {
-                vErrors = [err296];
-            }
-            else {
-                vErrors.push(err296);
-            }
-            errors++;
-        }
-    }
-    if (data.notify !== undefined) {
-        let data143 = data.notify;
-        if (data143 && typeof data143 == "object" && !Array.isArray(data143)) {
-            if (data143["status-comment"] === undefined) {
-                data143["status-comment"] = true;
-            }
-            if (data143.messages === undefined) {
-                data143.messages = { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" };
-            }
-            for (const key30 in data143) {
-                if (!(((((key30 === "status-comment") || (key30 === "incident-issue")) || (key30 === "drill-issue")) || (key30 === "webhook-env")) || (key30 === "messages"))) {
-                    const err297 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key30 }, message: "must NOT have additional properties" };
-                    if (vErrors === null) {
-                        vErrors = [err297];
-                    }
-                    else {
-                        vErrors.push(err297);
-                    }
-                    errors++;
-                }
-            }
-            if (typeof data143["status-comment"] !== "boolean") {
-                const err298 = { instancePath: instancePath + "/notify/status-comment", schemaPath: "#/properties/notify/properties/status-comment/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
-                if (vErrors === null) {
-                    vErrors = [err298];
-                }
-                else {
-                    vErrors.push(err298);
-                }
-                errors++;
-            }
-            if (data143["incident-issue"] !== undefined) {
-                let data145 = data143["incident-issue"];
-                if (data145 && typeof data145 == "object" && !Array.isArray(data145)) {
-                    if (data145.labels === undefined) {
-                        data145.labels = ["incident", "rollback"];
-                    }
-                    for (const key31 in data145) {
-                        if (!(key31 === "labels")) {
-                            const err299 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key31 }, message: "must NOT have additional properties" };
-                            if (vErrors === null) {
-                                vErrors = [err299];
                             }
                             else {
-                                vErrors.push(err299);
-                            }
-                            errors++;
-                        }
-                    }
-                    let data146 = data145.labels;
-                    if (Array.isArray(data146)) {
-                        const len17 = data146.length;
-                        for (let i17 = 0; i17 < len17; i17++) {
-                            if (typeof data146[i17] !== "string") {
-                                const err300 = { instancePath: instancePath + "/notify/incident-issue/labels/" + i17, schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                const err296 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/sql", schemaPath: "#/properties/monitor/properties/metrics/items/properties/sql/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
-                                    vErrors = [err300];
+                                    vErrors = [err296];
                                 }
                                 else {
-                                    vErrors.push(err300);
+                                    vErrors.push(err296);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data139.max !== undefined) {
+                            let data142 = data139.max;
+                            if (!((typeof data142 == "number") && (isFinite(data142)))) {
+                                const err297 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/max", schemaPath: "#/properties/monitor/properties/metrics/items/properties/max/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                                if (vErrors === null) {
+                                    vErrors = [err297];
+                                }
+                                else {
+                                    vErrors.push(err297);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data139.min !== undefined) {
+                            let data143 = data139.min;
+                            if (!((typeof data143 == "number") && (isFinite(data143)))) {
+                                const err298 = { instancePath: instancePath + "/monitor/metrics/" + i16 + "/min", schemaPath: "#/properties/monitor/properties/metrics/items/properties/min/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                                if (vErrors === null) {
+                                    vErrors = [err298];
+                                }
+                                else {
+                                    vErrors.push(err298);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err301 = { instancePath: instancePath + "/notify/incident-issue/labels", schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        const err299 = { instancePath: instancePath + "/monitor/metrics/" + i16, schemaPath: "#/properties/monitor/properties/metrics/items/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                         if (vErrors === null) {
-                            vErrors = [err301];
+                            vErrors = [err299];
                         }
                         else {
-                            vErrors.push(err301);
+                            vErrors.push(err299);
                         }
                         errors++;
                     }
                 }
+            }
+            else {
+                const err300 = { instancePath: instancePath + "/monitor/metrics", schemaPath: "#/properties/monitor/properties/metrics/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                if (vErrors === null) {
+                    vErrors = [err300];
+                }
                 else {
-                    const err302 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    vErrors.push(err300);
+                }
+                errors++;
+            }
+            let data144 = data126["max-error-rate"];
+            if ((typeof data144 == "number") && (isFinite(data144))) {
+                if (data144 > 1 || isNaN(data144)) {
+                    const err301 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/maximum", keyword: "maximum", params: { comparison: "<=", limit: 1 }, message: "must be <= 1" };
+                    if (vErrors === null) {
+                        vErrors = [err301];
+                    }
+                    else {
+                        vErrors.push(err301);
+                    }
+                    errors++;
+                }
+                if (data144 < 0 || isNaN(data144)) {
+                    const err302 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/minimum", keyword: "minimum", params: { comparison: ">=", limit: 0 }, message: "must be >= 0" };
                     if (vErrors === null) {
                         vErrors = [err302];
                     }
@@ -43201,101 +43398,95 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     errors++;
                 }
             }
-            if (data143["drill-issue"] !== undefined) {
-                let data148 = data143["drill-issue"];
-                if (data148 && typeof data148 == "object" && !Array.isArray(data148)) {
-                    if (data148.labels === undefined) {
-                        data148.labels = ["rollback-drill"];
+            else {
+                const err303 = { instancePath: instancePath + "/monitor/max-error-rate", schemaPath: "#/properties/monitor/properties/max-error-rate/type", keyword: "type", params: { type: "number" }, message: "must be number" };
+                if (vErrors === null) {
+                    vErrors = [err303];
+                }
+                else {
+                    vErrors.push(err303);
+                }
+                errors++;
+            }
+        }
+        else {
+            const err304 = { instancePath: instancePath + "/monitor", schemaPath: "#/properties/monitor/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            if (vErrors === null) {
+                vErrors = [err304];
+            }
+            else {
+                vErrors.push(err304);
+            }
+            errors++;
+        }
+    }
+    if (data.notify !== undefined) {
+        let data145 = data.notify;
+        if (data145 && typeof data145 == "object" && !Array.isArray(data145)) {
+            if (data145["status-comment"] === undefined) {
+                data145["status-comment"] = true;
+            }
+            if (data145.messages === undefined) {
+                data145.messages = { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" };
+            }
+            for (const key31 in data145) {
+                if (!(((((key31 === "status-comment") || (key31 === "incident-issue")) || (key31 === "drill-issue")) || (key31 === "webhook-env")) || (key31 === "messages"))) {
+                    const err305 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key31 }, message: "must NOT have additional properties" };
+                    if (vErrors === null) {
+                        vErrors = [err305];
                     }
-                    for (const key32 in data148) {
+                    else {
+                        vErrors.push(err305);
+                    }
+                    errors++;
+                }
+            }
+            if (typeof data145["status-comment"] !== "boolean") {
+                const err306 = { instancePath: instancePath + "/notify/status-comment", schemaPath: "#/properties/notify/properties/status-comment/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean" };
+                if (vErrors === null) {
+                    vErrors = [err306];
+                }
+                else {
+                    vErrors.push(err306);
+                }
+                errors++;
+            }
+            if (data145["incident-issue"] !== undefined) {
+                let data147 = data145["incident-issue"];
+                if (data147 && typeof data147 == "object" && !Array.isArray(data147)) {
+                    if (data147.labels === undefined) {
+                        data147.labels = ["incident", "rollback"];
+                    }
+                    for (const key32 in data147) {
                         if (!(key32 === "labels")) {
-                            const err303 = { instancePath: instancePath + "/notify/drill-issue", schemaPath: "#/properties/notify/properties/drill-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key32 }, message: "must NOT have additional properties" };
+                            const err307 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key32 }, message: "must NOT have additional properties" };
                             if (vErrors === null) {
-                                vErrors = [err303];
+                                vErrors = [err307];
                             }
                             else {
-                                vErrors.push(err303);
+                                vErrors.push(err307);
                             }
                             errors++;
                         }
                     }
-                    let data149 = data148.labels;
-                    if (Array.isArray(data149)) {
-                        const len18 = data149.length;
-                        for (let i18 = 0; i18 < len18; i18++) {
-                            if (typeof data149[i18] !== "string") {
-                                const err304 = { instancePath: instancePath + "/notify/drill-issue/labels/" + i18, schemaPath: "#/properties/notify/properties/drill-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    let data148 = data147.labels;
+                    if (Array.isArray(data148)) {
+                        const len17 = data148.length;
+                        for (let i17 = 0; i17 < len17; i17++) {
+                            if (typeof data148[i17] !== "string") {
+                                const err308 = { instancePath: instancePath + "/notify/incident-issue/labels/" + i17, schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                                 if (vErrors === null) {
-                                    vErrors = [err304];
+                                    vErrors = [err308];
                                 }
                                 else {
-                                    vErrors.push(err304);
+                                    vErrors.push(err308);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err305 = { instancePath: instancePath + "/notify/drill-issue/labels", schemaPath: "#/properties/notify/properties/drill-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
-                        if (vErrors === null) {
-                            vErrors = [err305];
-                        }
-                        else {
-                            vErrors.push(err305);
-                        }
-                        errors++;
-                    }
-                }
-                else {
-                    const err306 = { instancePath: instancePath + "/notify/drill-issue", schemaPath: "#/properties/notify/properties/drill-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
-                    if (vErrors === null) {
-                        vErrors = [err306];
-                    }
-                    else {
-                        vErrors.push(err306);
-                    }
-                    errors++;
-                }
-            }
-            if (data143["webhook-env"] !== undefined) {
-                let data151 = data143["webhook-env"];
-                if (typeof data151 === "string") {
-                    if (!pattern4.test(data151)) {
-                        const err307 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
-                        if (vErrors === null) {
-                            vErrors = [err307];
-                        }
-                        else {
-                            vErrors.push(err307);
-                        }
-                        errors++;
-                    }
-                }
-                else {
-                    const err308 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err308];
-                    }
-                    else {
-                        vErrors.push(err308);
-                    }
-                    errors++;
-                }
-            }
-            let data152 = data143.messages;
-            if (data152 && typeof data152 == "object" && !Array.isArray(data152)) {
-                if (data152.initiated === undefined) {
-                    data152.initiated = "Rollback initiated";
-                }
-                if (data152.complete === undefined) {
-                    data152.complete = "Rollback complete, system stable";
-                }
-                if (data152.failed === undefined) {
-                    data152.failed = "Rollback FAILED: manual action needed";
-                }
-                for (const key33 in data152) {
-                    if (!(((key33 === "initiated") || (key33 === "complete")) || (key33 === "failed"))) {
-                        const err309 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key33 }, message: "must NOT have additional properties" };
+                        const err309 = { instancePath: instancePath + "/notify/incident-issue/labels", schemaPath: "#/properties/notify/properties/incident-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
                         if (vErrors === null) {
                             vErrors = [err309];
                         }
@@ -43305,8 +43496,8 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                     }
                 }
-                if (typeof data152.initiated !== "string") {
-                    const err310 = { instancePath: instancePath + "/notify/messages/initiated", schemaPath: "#/properties/notify/properties/messages/properties/initiated/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                else {
+                    const err310 = { instancePath: instancePath + "/notify/incident-issue", schemaPath: "#/properties/notify/properties/incident-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                     if (vErrors === null) {
                         vErrors = [err310];
                     }
@@ -43315,57 +43506,172 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                     }
                     errors++;
                 }
-                if (typeof data152.complete !== "string") {
-                    const err311 = { instancePath: instancePath + "/notify/messages/complete", schemaPath: "#/properties/notify/properties/messages/properties/complete/type", keyword: "type", params: { type: "string" }, message: "must be string" };
-                    if (vErrors === null) {
-                        vErrors = [err311];
+            }
+            if (data145["drill-issue"] !== undefined) {
+                let data150 = data145["drill-issue"];
+                if (data150 && typeof data150 == "object" && !Array.isArray(data150)) {
+                    if (data150.labels === undefined) {
+                        data150.labels = ["rollback-drill"];
+                    }
+                    for (const key33 in data150) {
+                        if (!(key33 === "labels")) {
+                            const err311 = { instancePath: instancePath + "/notify/drill-issue", schemaPath: "#/properties/notify/properties/drill-issue/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key33 }, message: "must NOT have additional properties" };
+                            if (vErrors === null) {
+                                vErrors = [err311];
+                            }
+                            else {
+                                vErrors.push(err311);
+                            }
+                            errors++;
+                        }
+                    }
+                    let data151 = data150.labels;
+                    if (Array.isArray(data151)) {
+                        const len18 = data151.length;
+                        for (let i18 = 0; i18 < len18; i18++) {
+                            if (typeof data151[i18] !== "string") {
+                                const err312 = { instancePath: instancePath + "/notify/drill-issue/labels/" + i18, schemaPath: "#/properties/notify/properties/drill-issue/properties/labels/items/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                                if (vErrors === null) {
+                                    vErrors = [err312];
+                                }
+                                else {
+                                    vErrors.push(err312);
+                                }
+                                errors++;
+                            }
+                        }
                     }
                     else {
-                        vErrors.push(err311);
+                        const err313 = { instancePath: instancePath + "/notify/drill-issue/labels", schemaPath: "#/properties/notify/properties/drill-issue/properties/labels/type", keyword: "type", params: { type: "array" }, message: "must be array" };
+                        if (vErrors === null) {
+                            vErrors = [err313];
+                        }
+                        else {
+                            vErrors.push(err313);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err314 = { instancePath: instancePath + "/notify/drill-issue", schemaPath: "#/properties/notify/properties/drill-issue/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                    if (vErrors === null) {
+                        vErrors = [err314];
+                    }
+                    else {
+                        vErrors.push(err314);
                     }
                     errors++;
                 }
-                if (typeof data152.failed !== "string") {
-                    const err312 = { instancePath: instancePath + "/notify/messages/failed", schemaPath: "#/properties/notify/properties/messages/properties/failed/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+            }
+            if (data145["webhook-env"] !== undefined) {
+                let data153 = data145["webhook-env"];
+                if (typeof data153 === "string") {
+                    if (!pattern4.test(data153)) {
+                        const err315 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/pattern", keyword: "pattern", params: { pattern: "^[A-Z_][A-Z0-9_]*$" }, message: "must match pattern \"" + "^[A-Z_][A-Z0-9_]*$" + "\"" };
+                        if (vErrors === null) {
+                            vErrors = [err315];
+                        }
+                        else {
+                            vErrors.push(err315);
+                        }
+                        errors++;
+                    }
+                }
+                else {
+                    const err316 = { instancePath: instancePath + "/notify/webhook-env", schemaPath: "#/properties/notify/properties/webhook-env/type", keyword: "type", params: { type: "string" }, message: "must be string" };
                     if (vErrors === null) {
-                        vErrors = [err312];
+                        vErrors = [err316];
                     }
                     else {
-                        vErrors.push(err312);
+                        vErrors.push(err316);
+                    }
+                    errors++;
+                }
+            }
+            let data154 = data145.messages;
+            if (data154 && typeof data154 == "object" && !Array.isArray(data154)) {
+                if (data154.initiated === undefined) {
+                    data154.initiated = "Rollback initiated";
+                }
+                if (data154.complete === undefined) {
+                    data154.complete = "Rollback complete, system stable";
+                }
+                if (data154.failed === undefined) {
+                    data154.failed = "Rollback FAILED: manual action needed";
+                }
+                for (const key34 in data154) {
+                    if (!(((key34 === "initiated") || (key34 === "complete")) || (key34 === "failed"))) {
+                        const err317 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key34 }, message: "must NOT have additional properties" };
+                        if (vErrors === null) {
+                            vErrors = [err317];
+                        }
+                        else {
+                            vErrors.push(err317);
+                        }
+                        errors++;
+                    }
+                }
+                if (typeof data154.initiated !== "string") {
+                    const err318 = { instancePath: instancePath + "/notify/messages/initiated", schemaPath: "#/properties/notify/properties/messages/properties/initiated/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err318];
+                    }
+                    else {
+                        vErrors.push(err318);
+                    }
+                    errors++;
+                }
+                if (typeof data154.complete !== "string") {
+                    const err319 = { instancePath: instancePath + "/notify/messages/complete", schemaPath: "#/properties/notify/properties/messages/properties/complete/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err319];
+                    }
+                    else {
+                        vErrors.push(err319);
+                    }
+                    errors++;
+                }
+                if (typeof data154.failed !== "string") {
+                    const err320 = { instancePath: instancePath + "/notify/messages/failed", schemaPath: "#/properties/notify/properties/messages/properties/failed/type", keyword: "type", params: { type: "string" }, message: "must be string" };
+                    if (vErrors === null) {
+                        vErrors = [err320];
+                    }
+                    else {
+                        vErrors.push(err320);
                     }
                     errors++;
                 }
             }
             else {
-                const err313 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+                const err321 = { instancePath: instancePath + "/notify/messages", schemaPath: "#/properties/notify/properties/messages/type", keyword: "type", params: { type: "object" }, message: "must be object" };
                 if (vErrors === null) {
-                    vErrors = [err313];
+                    vErrors = [err321];
                 }
                 else {
-                    vErrors.push(err313);
+                    vErrors.push(err321);
                 }
                 errors++;
             }
         }
         else {
-            const err314 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+            const err322 = { instancePath: instancePath + "/notify", schemaPath: "#/properties/notify/type", keyword: "type", params: { type: "object" }, message: "must be object" };
             if (vErrors === null) {
-                vErrors = [err314];
+                vErrors = [err322];
             }
             else {
-                vErrors.push(err314);
+                vErrors.push(err322);
             }
             errors++;
         }
     }
 }
 else {
-    const err315 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
+    const err323 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object" };
     if (vErrors === null) {
-        vErrors = [err315];
+        vErrors = [err323];
     }
     else {
-        vErrors.push(err315);
+        vErrors.push(err323);
     }
     errors++;
 } validate20.errors = vErrors; return errors === 0; }
@@ -43579,7 +43885,21 @@ function gatedProvider(provider, gate) {
             gate.assertOpen(`promote ${id} on ${on}`);
             return provider.promote(id);
         },
-        waitForDeployment: (id, options) => provider.waitForDeployment(id, options)
+        waitForDeployment: (id, options) => provider.waitForDeployment(id, options),
+        ...instantRollback(provider, gate)
+    };
+}
+/** The optional instant rollback, gated like every write (absent when the provider has none). */
+function instantRollback(provider, gate) {
+    const { rollbackCandidate, rollBackTo } = provider;
+    if (!rollbackCandidate || !rollBackTo)
+        return {};
+    return {
+        rollbackCandidate: before => rollbackCandidate.call(provider, before),
+        rollBackTo: (id, timeoutMs) => {
+            gate.assertOpen(`roll ${provider.description} back to ${id}`);
+            return rollBackTo.call(provider, id, timeoutMs);
+        }
     };
 }
 
@@ -43627,6 +43947,7 @@ function buildDependencies(options) {
         gate
     };
     const webhookVariable = runbook.notify?.['webhook-env'];
+    let hostingProvider;
     return {
         run: {
             mode: options.mode,
@@ -43656,7 +43977,8 @@ function buildDependencies(options) {
             url: () => secrets.databaseUrl ?? env[runbook.database?.['url-env'] ?? 'DATABASE_URL'] ?? undefined
         },
         hosting: {
-            provider: () => gatedProvider(createHostingProvider({
+            // One client a run: preflight and run share what it has read (each entity read once).
+            provider: () => (hostingProvider ??= gatedProvider(createHostingProvider({
                 hosting: runbook.hosting,
                 inputToken: secrets.hostingToken,
                 env,
@@ -43664,7 +43986,7 @@ function buildDependencies(options) {
                 fetch: fetchImpl,
                 sleep: clock.sleep,
                 log: options.log
-            }), gate)
+            }), gate))
         },
         github: githubAccess(options.github, secrets.githubToken, (0,proxy/* proxySettingsFrom */.Yw)(env), options.log, gate),
         webhook: {
@@ -44075,7 +44397,27 @@ function drillVerdict(journal) {
     return `This rollback would work today, in about ${minutes} minute${minutes === 1 ? '' : 's'}${build}.`;
 }
 
+;// CONCATENATED MODULE: ./src/report/mitigation.ts
+
+function mitigationLine(journal) {
+    const start = Date.parse(journal.startedAt);
+    for (const step of journal.steps) {
+        const details = step.details;
+        const mitigation = details?.mitigation;
+        if (!mitigation)
+            continue;
+        const durable = details.durableAt === undefined
+            ? 'durable fix not reached'
+            : `durable fix after ${formatDuration(details.durableAt - start)}`;
+        if (mitigation.mitigatedAt === undefined)
+            return `No instant mitigation (${mitigation.skipped ?? 'not done'}); ${durable}.`;
+        return `Mitigated after ${formatDuration(mitigation.mitigatedAt - start)} (instant rollback to ${mitigation.servedId}); ${durable}.`;
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
+
 
 
 const STATUS_ICON = {
@@ -44106,6 +44448,9 @@ function renderMarkdown(journal) {
     }
     if (journal.lock)
         lines.push(`Lock: ${journal.lock}.`, '');
+    const mitigation = mitigationLine(journal);
+    if (mitigation)
+        lines.push(`**${mitigation}**`, '');
     if (journal.error) {
         lines.push(`> **Error:** ${journal.error.message}`);
         if (journal.error.hint)
@@ -44244,6 +44589,7 @@ function escapeCell(text) {
 ;// CONCATENATED MODULE: ./src/report/text.ts
 
 
+
 function renderText(journal) {
     const lines = [];
     const drill = journal.command === 'drill' ? ' (drill)' : '';
@@ -44282,6 +44628,9 @@ function renderText(journal) {
             continue;
         lines.push('', title, ...items.map(i => `  - ${indentContinuation(i, 4)}`));
     }
+    const mitigation = mitigationLine(journal);
+    if (mitigation)
+        lines.push('', mitigation);
     if (journal.durationMs !== undefined)
         lines.push('', `Took ${formatDuration(journal.durationMs)}.`);
     // A drill ends with its answer.

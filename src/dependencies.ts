@@ -157,6 +157,7 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
     gate
   }
   const webhookVariable = runbook.notify?.['webhook-env']
+  let hostingProvider: HostingProvider | undefined
   return {
     run: {
       mode: options.mode,
@@ -187,8 +188,9 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
         secrets.databaseUrl ?? env[runbook.database?.['url-env'] ?? 'DATABASE_URL'] ?? undefined
     },
     hosting: {
+      // One client a run: preflight and run share what it has read (each entity read once).
       provider: () =>
-        gatedProvider(
+        (hostingProvider ??= gatedProvider(
           createHostingProvider({
             hosting: runbook.hosting,
             inputToken: secrets.hostingToken,
@@ -199,7 +201,7 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
             log: options.log
           }),
           gate
-        )
+        ))
     },
     github: githubAccess(
       options.github,

@@ -128,3 +128,34 @@ describe('text report', () => {
     expect(text).toContain('Where discarded data was kept:\n  - old flag values: A=true')
   })
 })
+
+describe('time to mitigation', () => {
+  const start = Date.parse('2026-01-01T00:00:00.000Z')
+  const withFlags = (details: Record<string, unknown>) => {
+    const j = journal()
+    j.steps[0] = { ...j.steps[0]!, details }
+    return j
+  }
+
+  it('shows the instant rollback apart from the durable fix, in both reports', () => {
+    const j = withFlags({
+      mitigation: { servedId: 'dpl_old', mitigatedAt: start + 4_000, failedChecks: [] },
+      durableAt: start + 150_000
+    })
+    const line =
+      'Mitigated after 4.0 s (instant rollback to dpl_old); durable fix after 2 min 30 s.'
+    expect(renderMarkdown(j)).toContain(`**${line}**`)
+    expect(renderText(j)).toContain(line)
+  })
+
+  it('says when there was no instant mitigation, and nothing without flags.instant', () => {
+    const j = withFlags({
+      mitigation: { skipped: 'no READY production deployment qualifies', failedChecks: [] },
+      durableAt: start + 60_000
+    })
+    expect(renderText(j)).toContain(
+      'No instant mitigation (no READY production deployment qualifies); durable fix after 1 min 0 s.'
+    )
+    expect(renderText(journal())).not.toMatch(/mitigat/i)
+  })
+})

@@ -10,8 +10,23 @@ import type { Dependencies } from '../dependencies.js'
 import { RollbackError, type PhaseModule, type StepResult } from '../model.js'
 import { capabilitiesOf } from '../providers/registry.js'
 import type { ProviderCapabilities } from '../providers/module.js'
-import type { Deployment, EnvTarget, HostedEnv, HostingProvider } from '../providers/types.js'
+import type {
+  Deployment,
+  EnvTarget,
+  HostedEnv,
+  HostingProvider,
+  RollbackCandidate
+} from '../providers/types.js'
 import { currentEntry, isBuildTime } from './flags-env.js'
+import {
+  describeCutoff,
+  instantAction,
+  mitigate,
+  plannedInstant,
+  supportsInstant,
+  type InstantAction,
+  type Mitigation
+} from './flags-instant.js'
 import type { Runbook } from '../runbook/schema.js'
 import { formatDuration, parseDuration } from '../util/duration.js'
 
@@ -23,6 +38,8 @@ export interface FlagsAction {
   /** Redeploy after setting: runbook `redeploy`, or forced because a build-time variable changes. */
   redeploy: boolean
   waitTimeoutMs: number
+  /** Runbook `flags.instant`: serve an earlier deployment again first, then the durable fix. */
+  instant?: InstantAction
 }
 
 interface Inspection {
@@ -39,17 +56,33 @@ interface Inspection {
   staged: boolean
 }
 
+/**
+ * `live`: the live deployment when the caller already asks for it (the instant path's listing
+ * names it), so it is not read twice.
+ */
 async function inspect(
   provider: HostingProvider,
   action: FlagsAction,
-  caps: ProviderCapabilities
+  caps: ProviderCapabilities,
+  live?: Promise<Deployment | undefined>
 ): Promise<Inspection> {
   const keys = Object.keys(action.set)
   // Independent reads, concurrently (each is a round trip to the platform).
-  const [entries, live] = await Promise.all([
+  const [entries, liveNow] = await Promise.all([
     provider.readEnv(keys),
-    provider.currentProductionDeployment()
+    live ?? provider.currentProductionDeployment()
   ])
+  return inspected(provider, action, keys, entries, liveNow, caps)
+}
+
+async function inspected(
+  provider: HostingProvider,
+  action: FlagsAction,
+  keys: string[],
+  entries: HostedEnv[],
+  live: Deployment | undefined,
+  caps: ProviderCapabilities
+): Promise<Inspection> {
   const exact = new Map<string, HostedEnv>()
   for (const key of keys) {
     const current = currentEntry(entries, key, action.targets, caps, provider)
@@ -86,12 +119,19 @@ function planned(
   state?: Inspection
 ): string[] {
   const where = `(${action.targets.join(', ')})`
-  const lines = Object.entries(action.set).map(([key, value]) => {
-    if (!state) return `set ${key}=${value} ${where} on ${provider}`
-    const old = state.exact.get(key)
-    if (!state.diff.includes(key)) return `${key} ${where}: already ${value} (unchanged)`
-    return `${key} ${where}: ${describeOld(old)} -> ${value}`
-  })
+  const lines: string[] = []
+  if (action.instant && !state)
+    lines.push(
+      `instant rollback first: serve ${describeCutoff(action.instant)} among READY production deployments again, check it, then the durable fix`
+    )
+  lines.push(
+    ...Object.entries(action.set).map(([key, value]) => {
+      if (!state) return `set ${key}=${value} ${where} on ${provider}`
+      const old = state.exact.get(key)
+      if (!state.diff.includes(key)) return `${key} ${where}: already ${value} (unchanged)`
+      return `${key} ${where}: ${describeOld(old)} -> ${value}`
+    })
+  )
   if (action.redeploy) {
     if (state && state.diff.length === 0 && state.liveHasValues)
       lines.push(`no redeploy: live deployment ${state.live!.id} was built with these values`)
@@ -145,11 +185,20 @@ function requireLive(
   return state.live
 }
 
-type FlagsDeps = Pick<Dependencies, 'hosting' | 'log' | 'run'>
+type FlagsDeps = Pick<Dependencies, 'hosting' | 'log' | 'run' | 'clock' | 'fetch' | 'redactor'>
+
+/** The instant path's listing (live deployment and candidate), when the runbook asks for it. */
+function rollbackCandidate(
+  provider: HostingProvider,
+  action: FlagsAction
+): Promise<RollbackCandidate> | undefined {
+  if (!action.instant || !supportsInstant(provider)) return undefined
+  return provider.rollbackCandidate(action.instant.before)
+}
 
 export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   phase: 'flags',
-  needs: ['hosting', 'log', 'run'],
+  needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor'],
   plan(runbook: Runbook) {
     const flags = runbook.flags
     if (flags === undefined) return []
@@ -159,7 +208,8 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
       set: { ...flags.set },
       targets: [...flags.targets],
       redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
-      waitTimeoutMs: parseDuration(flags['wait-timeout'])
+      waitTimeoutMs: parseDuration(flags['wait-timeout']),
+      instant: instantAction(flags, runbook.verify?.checks)
     }
     const provider = runbook.hosting
       ? `${runbook.hosting.provider} project ${runbook.hosting.project}`
@@ -183,12 +233,22 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
       const provider = deps.hosting.provider()
       await provider.checkAccess()
       const caps = capabilitiesOf(step.action.provider)
-      const state = await inspect(provider, step.action, caps)
+      const found = rollbackCandidate(provider, step.action)
+      const state = await inspect(
+        provider,
+        step.action,
+        caps,
+        found?.then(f => f.live)
+      )
       const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
       if (step.action.redeploy && !converged) requireLive(state, provider, caps)
+      const instant =
+        step.action.instant && !converged
+          ? [instantLine(provider, step.action.instant, await found)]
+          : []
       notes.push({
         stepId: step.id,
-        changes: planned(step.action, provider.description, caps, state),
+        changes: [...instant, ...planned(step.action, provider.description, caps, state)],
         details: {
           liveDeployment: state.live?.id,
           liveUrl: state.live && `https://${state.live.url}`
@@ -206,26 +266,53 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
     const provider = deps.hosting.provider()
     await provider.checkAccess()
     const caps = capabilitiesOf(step.action.provider)
-    const state = await inspect(provider, step.action, caps)
+    const found = rollbackCandidate(provider, step.action)
+    const state = await inspect(
+      provider,
+      step.action,
+      caps,
+      found?.then(f => f.live)
+    )
     if (step.action.redeploy) requireLive(state, provider, caps)
+    const instant = step.action.instant && instantLine(provider, step.action.instant, await found)
     return {
       status: 'succeeded',
       changed: [],
       details: {
         checked: ['token accepted', 'project found', 'env readable', 'production deployment found'],
-        wouldChange: planned(step.action, provider.description, caps, state),
+        wouldChange: [
+          ...(instant ? [instant] : []),
+          ...planned(step.action, provider.description, caps, state)
+        ],
         liveDeployment: state.live?.id,
         // A drill does not rebuild: the last production build's time stands in for the wait.
-        ...(step.action.redeploy ? buildEstimate(state.live) : {})
+        ...(step.action.redeploy ? buildEstimate(state.live) : {}),
+        ...(instant ? { instantRollbackTo: (await found)?.candidate?.id } : {})
       }
     }
   }
 }
 
+function instantLine(
+  provider: HostingProvider,
+  action: InstantAction,
+  found: RollbackCandidate | undefined
+): string {
+  if (!found)
+    return `instant rollback: ${provider.description} cannot serve an earlier deployment again; straight to the durable fix`
+  return plannedInstant(found, action)
+}
+
 async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResult> {
   const caps = capabilitiesOf(action.provider)
   const provider = deps.hosting.provider()
-  const state = await inspect(provider, action, caps)
+  const found = rollbackCandidate(provider, action)
+  const state = await inspect(
+    provider,
+    action,
+    caps,
+    found?.then(f => f.live)
+  )
   const liveUrl = state.live && `https://${state.live.url}`
   if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
     deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
@@ -239,9 +326,19 @@ async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResul
   const changed: string[] = []
   const recovery = state.diff.length > 0 ? recoveryFor(provider, action, state, caps) : []
   const outputs: StepResult['outputs'] & object = {}
+  const details: Record<string, unknown> = {}
   // In the log before the change: if the process dies mid-step, the old values are still on record.
   for (const line of recovery) deps.log.info(`before changing: ${line}`)
   try {
+    let mitigation: Mitigation | undefined
+    if (action.instant) {
+      mitigation = await instantly(provider, action, await found, deps)
+      details.mitigation = mitigation
+      if (mitigation.servedId)
+        changed.push(
+          `instant rollback: production serves ${mitigation.servedId} again (from ${state.live?.id ?? '(none)'})`
+        )
+    }
     if (state.diff.length > 0) {
       const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]!]))
       await provider.setEnv(values, action.targets)
@@ -264,19 +361,23 @@ async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResul
       deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`)
       const done = await provider.waitForDeployment(created.id, {
         timeoutMs: action.waitTimeoutMs,
-        promote: state.staged,
+        // After an instant rollback production builds are staged: promoting ours turns automatic
+        // production assignment back on.
+        promote: state.staged || mitigation?.servedId !== undefined,
         onProgress: d => deps.log.info(`flags: deployment ${d.id} ${d.state}`)
       })
       outputs['deployment-url'] = `https://${done.url}`
       changed.push(`deployment ${done.id} is live at https://${done.url}`)
     }
-    return { status: 'succeeded', changed, outputs, recovery }
+    if (action.instant) details.durableAt = deps.clock.now()
+    return { status: 'succeeded', changed, outputs, recovery, details }
   } catch (err) {
     return {
       status: 'failed',
       changed,
       outputs,
       recovery,
+      details,
       error:
         err instanceof RollbackError
           ? { message: err.message, hint: err.hint }
@@ -290,4 +391,18 @@ function buildEstimate(live: Deployment | undefined): { buildEstimateMs?: number
   const started = live?.buildingAt ?? live?.createdAt
   if (live?.readyAt === undefined || started === undefined || live.readyAt < started) return {}
   return { buildEstimateMs: live.readyAt - started }
+}
+
+async function instantly(
+  provider: HostingProvider,
+  action: FlagsAction,
+  found: RollbackCandidate | undefined,
+  deps: FlagsDeps
+): Promise<Mitigation> {
+  if (!found) {
+    const skipped = `${provider.description} cannot serve an earlier deployment again`
+    deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`)
+    return { skipped, failedChecks: [] }
+  }
+  return mitigate(provider, found, action.instant!, action.waitTimeoutMs, deps)
 }

@@ -29,6 +29,23 @@ export function gatedProvider(provider: HostingProvider, gate: MutationGate): Ho
       gate.assertOpen(`promote ${id} on ${on}`)
       return provider.promote(id)
     },
-    waitForDeployment: (id, options) => provider.waitForDeployment(id, options)
+    waitForDeployment: (id, options) => provider.waitForDeployment(id, options),
+    ...instantRollback(provider, gate)
+  }
+}
+
+/** The optional instant rollback, gated like every write (absent when the provider has none). */
+function instantRollback(
+  provider: HostingProvider,
+  gate: MutationGate
+): Pick<HostingProvider, 'rollbackCandidate' | 'rollBackTo'> {
+  const { rollbackCandidate, rollBackTo } = provider
+  if (!rollbackCandidate || !rollBackTo) return {}
+  return {
+    rollbackCandidate: before => rollbackCandidate.call(provider, before),
+    rollBackTo: (id, timeoutMs) => {
+      gate.assertOpen(`roll ${provider.description} back to ${id}`)
+      return rollBackTo.call(provider, id, timeoutMs)
+    }
   }
 }

@@ -24,6 +24,7 @@ import type {
   EnvTarget,
   HostedEnv,
   HostingProvider,
+  RollbackCandidate,
   WaitOptions
 } from './types.js'
 import { netlifyClient } from './netlify-http.js'
@@ -401,6 +402,17 @@ export class NetlifyProvider implements HostingProvider {
   async restore(id: string): Promise<void> {
     await this.publish(id)
     await this.json('POST', `/deploys/${encodeURIComponent(id)}/lock`, { retry: 'any-failure' })
+  }
+
+  async rollbackCandidate(before?: number): Promise<RollbackCandidate> {
+    const live = await this.currentProductionDeployment()
+    const cutoff = before ?? live?.createdAt
+    const candidate = cutoff === undefined ? undefined : await this.lastDeployBefore(cutoff)
+    return { live, candidate }
+  }
+
+  async rollBackTo(id: string): Promise<void> {
+    await this.restore(id)
   }
 
   async waitForDeployment(id: string, options: WaitOptions): Promise<Deployment> {

@@ -56,6 +56,14 @@ export interface WaitOptions {
   onProgress?(deployment: Deployment): void
 }
 
+/** What an instant rollback would serve, from one listing of production deployments. */
+export interface RollbackCandidate {
+  /** The deployment production traffic goes to now. */
+  live?: Deployment
+  /** The newest READY production deployment created before the cutoff (undefined: none). */
+  candidate?: Deployment
+}
+
 export interface HostingProvider {
   /** e.g. `vercel project outline-app (team team_abc)`: for messages. */
   readonly description: string
@@ -82,6 +90,16 @@ export interface HostingProvider {
   autoAssignsProduction(): Promise<boolean>
   /** Points production at `id` (a READY deployment) and re-enables automatic assignment. */
   promote(id: string): Promise<void>
+  /**
+   * Instant rollback support (capabilities.instantRollback): the live deployment and the newest
+   * READY production deployment created before `before` (epoch ms; undefined: before the live one).
+   */
+  rollbackCandidate?(before?: number): Promise<RollbackCandidate>
+  /**
+   * Serves `id` (READY, built earlier) in production again without a build, and returns once it
+   * does. Automatic production assignment stays off until promote().
+   */
+  rollBackTo?(id: string, timeoutMs: number): Promise<void>
   /** Polls until live (READY + alias assigned); throws RollbackError on failure or timeout. */
   waitForDeployment(id: string, options: WaitOptions): Promise<Deployment>
 }

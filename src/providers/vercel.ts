@@ -24,6 +24,7 @@ import {
   type EnvTarget,
   type HostedEnv,
   type HostingProvider,
+  type RollbackCandidate,
   type WaitOptions
 } from './types.js'
 
@@ -52,6 +53,8 @@ interface Project {
   name: string
   productionId?: string
   autoAssign: boolean
+  /** The last rollback or promote and how far it got. */
+  lastAlias?: { toDeploymentId?: string; jobStatus?: string }
 }
 
 type EnvEntry = Record<string, unknown>
@@ -87,6 +90,8 @@ export class VercelProvider implements HostingProvider {
   private projectRead?: Promise<Project>
   private envList?: Promise<EnvEntry[]>
   private readonly decrypted = new Map<string, Promise<string | undefined>>()
+  private readonly candidates = new Map<string, Promise<RollbackCandidate>>()
+  private liveRead?: Promise<Deployment | undefined>
 
   constructor(private readonly options: VercelOptions) {
     this.clock = options.clock
@@ -151,12 +156,14 @@ export class VercelProvider implements HostingProvider {
         name: string
         targets?: { production?: { id?: string } }
         autoAssignCustomDomains?: boolean
+        lastAliasRequest?: { toDeploymentId?: string; jobStatus?: string } | null
       }>('GET', `/v9${this.projectPath()}`)
       .then(body => ({
         id: body.id,
         name: body.name,
         productionId: body.targets?.production?.id,
-        autoAssign: body.autoAssignCustomDomains !== false
+        autoAssign: body.autoAssignCustomDomains !== false,
+        lastAlias: body.lastAliasRequest ?? undefined
       }))
     // A failed read is not cached: the next caller asks again.
     this.projectRead.catch(() => (this.projectRead = undefined))
@@ -179,7 +186,91 @@ export class VercelProvider implements HostingProvider {
       `/v10/projects/${encodeURIComponent(project.id)}/promote/${encodeURIComponent(id)}`,
       { retry: 'any-failure' }
     )
+    this.productionChanged()
+  }
+
+  /**
+   * One listing of READY production deployments (newest first), read until it holds both the live
+   * one and one created before the cutoff: the live deployment comes from it too, so the instant
+   * path costs no extra round trip before its first write.
+   */
+  rollbackCandidate(before?: number): Promise<RollbackCandidate> {
+    const key = String(before)
+    let found = this.candidates.get(key)
+    if (!found) {
+      found = this.listCandidate(before)
+      this.candidates.set(key, found)
+      found.catch(() => this.candidates.delete(key))
+    }
+    return found
+  }
+
+  /** Production changed (rollback, promote, a new live build): read the project and list again. */
+  private productionChanged(): void {
     this.projectRead = undefined
+    this.liveRead = undefined
+    this.candidates.clear()
+  }
+
+  private async listCandidate(before?: number): Promise<RollbackCandidate> {
+    const project = await this.project()
+    const seen: Deployment[] = []
+    const isLive = (d: Deployment) =>
+      project.productionId ? d.id === project.productionId : d.aliasAssigned
+    const found = () => {
+      const live = seen.find(isLive)
+      const cutoff = before ?? live?.createdAt
+      const candidate =
+        cutoff === undefined
+          ? undefined
+          : seen.find(d => d.id !== live?.id && (d.createdAt ?? Infinity) < cutoff)
+      return { live, candidate }
+    }
+    await this.listDeployments(
+      { projectId: project.id, target: 'production', state: 'READY' },
+      page => {
+        seen.push(...page.map(d => this.fromList(d as Record<string, unknown>)))
+        const { live, candidate } = found()
+        return live !== undefined && candidate !== undefined
+      }
+    )
+    const { live, candidate } = found()
+    // The live deployment is older than every listed page (or not READY-listed): ask for it.
+    if (!live && project.productionId)
+      return { live: await this.getDeployment(project.productionId), candidate }
+    return { live, candidate }
+  }
+
+  /** Instant Rollback, then watch `lastAliasRequest` until Vercel says it is done. */
+  async rollBackTo(id: string, timeoutMs: number): Promise<void> {
+    const project = await this.project()
+    // Rolling back to the deployment already served changes nothing: any failure may be retried.
+    await this.http.request(
+      'POST',
+      `/v9/projects/${encodeURIComponent(project.id)}/rollback/${encodeURIComponent(id)}`,
+      { json: {}, retry: 'any-failure' }
+    )
+    await poll<void>({
+      clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
+      timeoutMs,
+      check: async () => {
+        this.productionChanged()
+        const alias = (await this.project()).lastAlias
+        const status = alias?.toDeploymentId === id ? alias.jobStatus : undefined
+        if (status === 'failed')
+          throw new RollbackError(
+            `Vercel could not roll production back to deployment ${id} (jobStatus failed)`,
+            'Roll back in the Vercel dashboard (Deployments > Instant Rollback), or rerun: the durable fix follows either way.'
+          )
+        if (status === 'succeeded') return { done: true, value: undefined }
+        return { done: false, state: status ?? 'requested' }
+      },
+      timeoutError: (last, ms) =>
+        new RollbackError(
+          `the Instant Rollback to ${id} did not finish within ${formatDuration(ms)} (last state: ${last})`,
+          'Watch it in the Vercel dashboard; raise flags.wait-timeout and rerun.'
+        )
+    })
   }
 
   /** Every entry of the env list, all pages, without values decrypted; read once. */
@@ -281,7 +372,14 @@ export class VercelProvider implements HostingProvider {
     )
   }
 
-  async currentProductionDeployment(): Promise<Deployment | undefined> {
+  /** Read once until production changes. */
+  currentProductionDeployment(): Promise<Deployment | undefined> {
+    this.liveRead ??= this.readLive()
+    this.liveRead.catch(() => (this.liveRead = undefined))
+    return this.liveRead
+  }
+
+  private async readLive(): Promise<Deployment | undefined> {
     const project = await this.project()
     if (project.productionId) return this.getDeployment(project.productionId)
     const list = (
@@ -398,9 +496,10 @@ export class VercelProvider implements HostingProvider {
         if (state !== lastState) options.onProgress?.(d)
         lastState = state
         this.failIfBroken(d)
-        return d.state === 'READY' && d.aliasAssigned
-          ? { done: true, value: d }
-          : { done: false, state }
+        if (!(d.state === 'READY' && d.aliasAssigned)) return { done: false, state }
+        // Production points elsewhere now: the project is read again when next asked.
+        this.productionChanged()
+        return { done: true, value: d }
       },
       timeoutError: (last, timeoutMs) =>
         new RollbackError(

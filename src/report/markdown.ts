@@ -6,6 +6,7 @@
 import type { Journal, StepRecord } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
 import { drillVerdict } from './drill-verdict.js'
+import { mitigationLine } from './mitigation.js'
 
 const STATUS_ICON: Record<StepRecord['status'], string> = {
   planned: '📝',
@@ -35,6 +36,8 @@ export function renderMarkdown(journal: Journal): string {
     lines.push(`Started ${journal.startedAt}, took ${formatDuration(journal.durationMs)}.`, '')
   }
   if (journal.lock) lines.push(`Lock: ${journal.lock}.`, '')
+  const mitigation = mitigationLine(journal)
+  if (mitigation) lines.push(`**${mitigation}**`, '')
   if (journal.error) {
     lines.push(`> **Error:** ${journal.error.message}`)
     if (journal.error.hint) lines.push(`> **Fix:** ${journal.error.hint}`)

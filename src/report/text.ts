@@ -2,6 +2,7 @@
 import type { Journal } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
 import { drillVerdict } from './drill-verdict.js'
+import { mitigationLine } from './mitigation.js'
 
 export function renderText(journal: Journal): string {
   const lines: string[] = []
@@ -40,6 +41,8 @@ export function renderText(journal: Journal): string {
     if (items.length === 0) continue
     lines.push('', title, ...items.map(i => `  - ${indentContinuation(i, 4)}`))
   }
+  const mitigation = mitigationLine(journal)
+  if (mitigation) lines.push('', mitigation)
   if (journal.durationMs !== undefined)
     lines.push('', `Took ${formatDuration(journal.durationMs)}.`)
   // A drill ends with its answer.

@@ -100,7 +100,23 @@ const flags = z
       .boolean()
       .default(true)
       .describe('Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).'),
-    'wait-timeout': duration('10s', '2h').default('15m')
+    'wait-timeout': duration('10s', '2h').default('15m'),
+    instant: z
+      .union([
+        z.literal(true),
+        z
+          .object({
+            before: matching(
+              /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/,
+              'an ISO 8601 time with its zone, such as 2026-12-01T14:00:00Z'
+            ).describe('Serve the last production deployment created before this time.')
+          })
+          .strict()
+      ])
+      .optional()
+      .describe(
+        'Mitigate first: serve an earlier production deployment again (Instant Rollback / restore), verify it, then make the fix durable. true: the deployment before the live one.'
+      )
   })
   .strict()
 

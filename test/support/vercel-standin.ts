@@ -81,6 +81,15 @@ export interface VercelStandinOptions {
   expiredToken?: string
   /** Delay before every answer, in ms (default 0). */
   latencyMs?: number
+  /**
+   * READY production deployments built before the live one (Instant Rollback targets), each
+   * `ageMs` old, built with the initial env overridden by `env`, its build `buildMs` long.
+   */
+  earlier?: Array<{ ageMs: number; env?: Record<string, string>; buildMs?: number }>
+  /** The most entries a deployment list page holds whatever `limit` asks (default 100). */
+  maxPageSize?: number
+  /** Project reads that show an Instant Rollback `in-progress` before `succeeded` (default 0). */
+  rollbackPolls?: number
 }
 
 interface Injection {
@@ -157,6 +166,7 @@ export async function startVercelStandin(
   let liveId: string | undefined
   let autoAssign = true
   let lastAliasRequest: Record<string, unknown> | null = null
+  let rollbackPolls = options.rollbackPolls ?? 0
   let counter = 0
   let lastNow = 0
   // Strictly increasing clock: "built after the env changed" must be decidable in a fast test.
@@ -264,6 +274,15 @@ export async function startVercelStandin(
     for (let i = 0; i < n; i++) for (const d of deployments) step(d)
   }
 
+  for (const e of options.earlier ?? []) {
+    const d = createDeployment('production')
+    d.createdAt = d.buildingAt = Date.now() - e.ageMs
+    d.ready = d.createdAt + (e.buildMs ?? 60_000)
+    d.readyState = 'READY'
+    // It was live once: its alias was assigned then (Vercel keeps the flag).
+    d.aliasAssigned = true
+    d.env = { ...snapshot('production'), ...e.env }
+  }
   if (options.initialDeployment !== false) {
     const d = createDeployment('production')
     d.readyState = 'READY'
@@ -348,7 +367,7 @@ export async function startVercelStandin(
 
   /** One page, newest first: `limit` entries created before `until`, and the next `until`. */
   const page = <T extends { createdAt: number }>(all: T[], q: Record<string, string>) => {
-    const limit = Math.min(Number(q.limit) || (options.pageSize ?? 20), 100)
+    const limit = Math.min(Number(q.limit) || (options.pageSize ?? 20), options.maxPageSize ?? 100)
     const until = q.until !== undefined ? Number(q.until) : Infinity
     const older = all.filter(x => x.createdAt < until).sort((a, b) => b.createdAt - a.createdAt)
     const items = older.slice(0, limit)
@@ -474,6 +493,8 @@ export async function startVercelStandin(
     if (m === 'GET' && p.length === 3 && p[0] === 'v9' && p[1] === 'projects') {
       const bad = findProject(p[2]!, q)
       if (bad) return bad
+      if (lastAliasRequest?.jobStatus === 'in-progress' && --rollbackPolls <= 0)
+        lastAliasRequest.jobStatus = 'succeeded'
       const live = deployments.find(d => d.id === liveId)
       return {
         status: 200,
@@ -516,7 +537,7 @@ export async function startVercelStandin(
       lastAliasRequest = {
         fromDeploymentId: liveId,
         toDeploymentId: d.id,
-        jobStatus: 'succeeded',
+        jobStatus: rollback && rollbackPolls > 0 ? 'in-progress' : 'succeeded',
         requestedAt: now(),
         type: rollback ? 'rollback' : 'promote'
       }

@@ -1,0 +1,101 @@
+/**
+ * The flags phase's instant mitigation (runbook `flags.instant`): before the durable fix (flag
+ * flip, fresh build, promote), serve the last READY production deployment built before the bad
+ * change again (Vercel Instant Rollback, Netlify restore), then probe the verify checks once.
+ * Users stop hurting in seconds; the rebuild that makes it last follows. When nothing qualifies
+ * the run says so and goes straight to the durable fix.
+ */
+import type { Dependencies } from '../dependencies.js'
+import type { Deployment, HostingProvider, RollbackCandidate } from '../providers/types.js'
+import type { FlagsConfig, HttpCheck } from '../runbook/schema.js'
+import { probe } from './verify.js'
+
+export interface InstantAction {
+  /** Epoch ms: serve the newest deployment created before it (undefined: before the live one). */
+  before?: number
+  /** The runbook's verify checks, each probed once after the rollback. */
+  checks: HttpCheck[]
+}
+
+/** What the mitigation did, for the journal (step details) and the report. */
+export interface Mitigation {
+  /** The deployment served again (undefined: none qualified, or it was already served). */
+  servedId?: string
+  /** Epoch ms when production served it (the first user-visible fix). */
+  mitigatedAt?: number
+  /** Why there was no instant rollback, when there was none. */
+  skipped?: string
+  /** Checks that did not pass right after the rollback (the durable fix follows either way). */
+  failedChecks: string[]
+}
+
+export type InstantDeps = Pick<Dependencies, 'log' | 'clock' | 'fetch' | 'redactor'>
+
+export function instantAction(
+  flags: FlagsConfig,
+  checks: HttpCheck[] = []
+): InstantAction | undefined {
+  if (flags.instant === undefined) return undefined
+  const before = flags.instant === true ? undefined : Date.parse(flags.instant.before)
+  return { before, checks }
+}
+
+/** Says which deployment the cutoff means, in the plan's words. */
+export function describeCutoff(action: InstantAction): string {
+  return action.before === undefined
+    ? 'the one before the live deployment'
+    : `the last one created before ${new Date(action.before).toISOString()}`
+}
+
+/** The providers that can serve an earlier deployment again. */
+export function supportsInstant(
+  provider: HostingProvider
+): provider is HostingProvider &
+  Required<Pick<HostingProvider, 'rollbackCandidate' | 'rollBackTo'>> {
+  return provider.rollbackCandidate !== undefined && provider.rollBackTo !== undefined
+}
+
+function built(d: Deployment): string {
+  const at = d.buildingAt ?? d.createdAt
+  return at === undefined ? '' : ` (built ${new Date(at).toISOString()})`
+}
+
+/** The plan line (and drill estimate) for what the instant path would do. */
+export function plannedInstant(found: RollbackCandidate, action: InstantAction): string {
+  if (!found.candidate)
+    return `instant rollback: no READY production deployment qualifies (${describeCutoff(action)}); straight to the durable fix`
+  if (found.candidate.id === found.live?.id)
+    return `instant rollback: production already serves ${found.candidate.id}${built(found.candidate)}`
+  return `instant rollback first: serve ${found.candidate.id}${built(found.candidate)} again, check it, then the durable fix below`
+}
+
+export async function mitigate(
+  provider: HostingProvider,
+  found: RollbackCandidate,
+  action: InstantAction,
+  timeoutMs: number,
+  deps: InstantDeps
+): Promise<Mitigation> {
+  const { candidate, live } = found
+  if (!candidate || !supportsInstant(provider)) {
+    const skipped = `no READY production deployment qualifies (${describeCutoff(action)})`
+    deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`)
+    return { skipped, failedChecks: [] }
+  }
+  // A rerun after the rollback: production already serves it, nothing to do twice.
+  if (candidate.id === live?.id)
+    return { skipped: `production already serves ${candidate.id}`, failedChecks: [] }
+  deps.log.info(
+    `flags: instant rollback to ${candidate.id}${built(candidate)}; production served ${live?.id ?? '(none)'} before`
+  )
+  await provider.rollBackTo(candidate.id, timeoutMs)
+  const mitigatedAt = deps.clock.now()
+  const failedChecks: string[] = []
+  for (const check of action.checks) {
+    const result = await probe(check, deps)
+    if (!result.ok) failedChecks.push(`${check.name}: ${result.reason}`)
+  }
+  for (const failed of failedChecks)
+    deps.log.warn(`flags: after the instant rollback, check ${failed}; the durable fix follows`)
+  return { servedId: candidate.id, mitigatedAt, failedChecks }
+}
