@@ -5,9 +5,10 @@
  *   npm run bench:startup [-- runs]   (31 by default)
  */
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { createStreamingRemote } from '../scripts/fixtures/git-remote.js'
 import { node24Path } from '../scripts/node24.mjs'
 import { parseDocument } from 'yaml'
 
@@ -15,17 +16,20 @@ const runs = Number(process.argv[2] ?? 31)
 const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'))
 for (const f of ['output', 'summary.md', 'state', 'env']) writeFileSync(join(dir, f), '')
 writeFileSync(join(dir, 'event.json'), '{}')
+// A checkout of the example app, as the action sees it in a workflow (the files step checks its
+// remote, and a plan that would fail is a failed plan).
+const app = await createStreamingRemote(join(dir, 'app'))
 
 const actionEnv = {
   PATH: process.env.PATH,
   RUNNER_TEMP: dir,
-  GITHUB_WORKSPACE: process.cwd(),
+  GITHUB_WORKSPACE: app.workdir,
   GITHUB_OUTPUT: join(dir, 'output'),
   GITHUB_STEP_SUMMARY: join(dir, 'summary.md'),
   GITHUB_STATE: join(dir, 'state'),
   GITHUB_ENV: join(dir, 'env'),
   GITHUB_EVENT_PATH: join(dir, 'event.json'),
-  INPUT_RUNBOOK: 'examples/streaming-migration/rollback.yml',
+  INPUT_RUNBOOK: resolve('examples/streaming-migration/rollback.yml'),
   INPUT_COMMAND: 'plan',
   INPUT_SEVERITY: 'critical'
 }
@@ -60,10 +64,6 @@ function timed(node: string, args: string[], env: NodeJS.ProcessEnv, ok = true):
 const median = (times: number[]) => [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!
 const ms = (value: number) => `${value.toFixed(0)} ms`
 
-// The same plan in a workspace that is not a git checkout: what loading the bundle, validating
-// and planning cost without the read-only git checks of the files/git preflight.
-const emptyWorkspace = mkdtempSync(join(tmpdir(), 'bench-startup-ws-'))
-cpSync('examples', join(emptyWorkspace, 'examples'), { recursive: true })
 // The example runbook without its SQL (database, schema, integrity): what the PostgreSQL parser
 // (WASM, loaded for the first statement) adds to a plan.
 const noSqlRunbook = join(dir, 'no-sql.yml')
@@ -74,7 +74,6 @@ const bareEnv = { PATH: process.env.PATH }
 const cases = {
   bare: () => timed(node24, ['-e', ''], bareEnv),
   plan: () => timed(node24, ['dist/index.js'], actionEnv),
-  noGit: () => timed(node24, ['dist/index.js'], { ...actionEnv, GITHUB_WORKSPACE: emptyWorkspace }),
   noSql: () => timed(node24, ['dist/index.js'], { ...actionEnv, INPUT_RUNBOOK: noSqlRunbook }),
   // Loading the bundle, then failing at once on a runbook that does not exist.
   load: () =>
@@ -99,7 +98,6 @@ const [v24, vSystem] = [version(node24), version(systemNode)]
 const rows: [node: string, label: string, key: string, bare: string, target: string][] = [
   [v24, "node -e ''", 'bare', '', ''],
   [v24, 'node dist/index.js (plan, example runbook)', 'plan', 'bare', '< +400 ms'],
-  [v24, 'node dist/index.js (plan, workspace without git)', 'noGit', 'bare', ''],
   [v24, 'node dist/index.js (plan, example without its SQL sections)', 'noSql', 'bare', ''],
   [v24, 'node dist/index.js (load the bundle, fail at once: no runbook)', 'load', 'bare', ''],
   [vSystem, "node -e '' (reference)", 'systemBare', '', ''],
@@ -117,4 +115,4 @@ for (const [node, label, key, bareKey, target] of rows) {
 console.log(
   `bundle: dist/index.js ${kb('dist/index.js')}, dist/cli/index.js ${kb('dist/cli/index.js')}`
 )
-for (const d of [dir, emptyWorkspace]) rmSync(d, { recursive: true, force: true })
+rmSync(dir, { recursive: true, force: true })
