@@ -14,7 +14,7 @@ import type { GitHubTarget, Logger, Request, SecretValues, StepOutputs, Trigger 
 import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
-import { InputError, parseRequest, type RawInputs } from './request.js'
+import { InputError, parseLockWait, parseRequest, type RawInputs } from './request.js'
 import { loadRunbook } from './runbook/load.js'
 import { Redactor } from './util/redact.js'
 import { runSecrets, secretProblems, secretSources } from './secrets.js'
@@ -51,6 +51,8 @@ export interface RollbackOptions {
   onProgress?(markdown: string): Promise<void>
   /** The run's mutation gate (tests pass one to see that a refused run never opened it). */
   gate?: MutationGate
+  /** lock-wait: how long to wait in line for a held lock ("0", the default: refused at once). */
+  lockWait?: string
 }
 
 export interface RollbackOutcome {
@@ -64,6 +66,7 @@ export interface RollbackOutcome {
 export async function rollback(options: RollbackOptions): Promise<RollbackOutcome> {
   const runbook = await loadRunbook(options.runbookPath)
   const request = parseRequest(options.inputs, options.trigger, options.runId)
+  const lockWaitMs = parseLockWait(options.lockWait)
   const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets))
   if (badSecrets.length > 0) throw new InputError(badSecrets)
   const redactor = new Redactor()
@@ -111,7 +114,18 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     },
     signal: options.signal,
     lock: async () => {
-      const lock = await takeRunLock(lockScope(runbook, deps, options.trigger.kind))
+      const lock = await takeRunLock({
+        ...lockScope(runbook, deps, options.trigger.kind),
+        wait: {
+          waitMs: lockWaitMs,
+          now: deps.clock.now,
+          sleep: deps.clock.sleep,
+          signal: options.signal,
+          // A ChatOps reply says where in the queue the run waits (until its first step).
+          onQueued: message =>
+            options.onProgress?.(`⏳ ${message}`).catch(err => log.debug(`progress report: ${err}`))
+        }
+      })
       runLockHeld = lock.holdsDatabase
       return {
         description: lock.description,
