@@ -10,7 +10,15 @@ import { execute, type Journal } from './engine.js'
 import { buildDependencies, type Clock, type Dependencies } from './dependencies.js'
 import type { MutationGate } from './util/mutation-gate.js'
 import type { GitRunner } from './git/git-command-manager.js'
-import type { GitHubTarget, Logger, Request, SecretValues, StepOutputs, Trigger } from './model.js'
+import {
+  stillRunningText,
+  type GitHubTarget,
+  type Logger,
+  type Request,
+  type SecretValues,
+  type StepOutputs,
+  type Trigger
+} from './model.js'
 import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
@@ -113,6 +121,10 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
       await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`))
     },
     signal: options.signal,
+    // The caller's reply says it too, above the steps so far (one comment, edited).
+    stillRunning: options.onProgress
+      ? status => options.onProgress!(`⏳ ${stillRunningText(status)}\n\n${summary()}`)
+      : undefined,
     lock: async () => {
       const lock = await takeRunLock({
         ...lockScope(runbook, deps, options.trigger.kind),
