@@ -4,12 +4,17 @@
  * it). The lock and the queue are only refs on the remote, so what one run sees every other does.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { joinQueue } from '../src/git/lock-queue.js'
 import { LOCK_REF, takeLockRef, type LockHolderInfo } from '../src/git/lock-ref.js'
 import { createGit } from '../src/git/session.js'
+import { rollback } from '../src/rollback.js'
 import { takeRunLock, type HeldRunLock } from '../src/run-lock.js'
 import { recordingLogger, type RecordingLogger } from './support/context.js'
 import { clone, git, makeRepo, type TestRepo } from './support/git.js'
+import { startWebhookSink } from './support/http.js'
 
 const MINUTE = 60_000
 
@@ -212,4 +217,87 @@ describe('queued rollbacks wait in order', () => {
     expect(queueRefs()).toEqual([])
     expect(lockRef()).toBe('')
   }, 60_000)
+
+  it('whole runs: B and C queue behind A through the engine, say so in their reply, then run in order', async () => {
+    const sink = await startWebhookSink()
+    const dir = mkdtempSync(join(tmpdir(), 'queued-runs-'))
+    const manager = await createGit({ workdir: repo.work, env: {}, log: recordingLogger() })
+    const held = await takeLockRef(manager, 'origin', info('alice'))
+    try {
+      const start = (name: string) => {
+        const file = join(dir, `${name}.yml`)
+        writeFileSync(
+          file,
+          [
+            'version: 1',
+            `name: ${name}`,
+            'git:',
+            '  remote: origin',
+            '  branch: main',
+            'notify:',
+            '  status-comment: false',
+            '  webhook-env: HOOK_URL'
+          ].join('\n') + '\n'
+        )
+        const replies: string[] = []
+        const running = rollback({
+          runbookPath: file,
+          inputs: { command: 'run', severity: 'critical', phases: 'notify' },
+          trigger: { kind: 'chatops', actor: name },
+          runId: `${name}-1`,
+          workdir: clone(repo, { name: `run-${name}` }),
+          env: { HOOK_URL: sink.url },
+          secrets: {},
+          reportPath: join(dir, `${name}.json`),
+          log: recordingLogger(),
+          now: () => clock.at,
+          sleep: yieldSleep,
+          lockWait: '10m',
+          onProgress: async markdown => void replies.push(markdown)
+        })
+        return { running, replies }
+      }
+      const b = start('bob')
+      await until('B in the queue', () => queueRefs().length === 1)
+      clock.at += 1000
+      const c = start('carol')
+      await until('C in the queue', () => queueRefs().length === 2)
+      await until('both replies say where they wait', () =>
+        [b, c].every(r => r.replies.some(m => m.startsWith('⏳ queued behind alice')))
+      )
+      expect(b.replies[0]).toMatch(
+        /^⏳ queued behind alice since .*, position 1 in the rollback queue$/
+      )
+      expect(c.replies[0]).toMatch(
+        /^⏳ queued behind alice since .*, position 2 in the rollback queue$/
+      )
+
+      git(
+        repo.work,
+        'push',
+        '--quiet',
+        `--force-with-lease=${LOCK_REF}:${held.sha}`,
+        'origin',
+        `:${LOCK_REF}`
+      )
+      const [doneB, doneC] = await Promise.all([b.running, c.running])
+      expect([doneB.journal.status, doneC.journal.status]).toEqual(['succeeded', 'succeeded'])
+      expect(doneB.journal.lock).toContain(LOCK_REF)
+      const said = sink.received.map(r => (r.body as { text: string }).text.split(':')[0]!)
+      expect(said).toEqual([
+        'Rollback initiated',
+        'Rollback complete, system stable',
+        'Rollback initiated',
+        'Rollback complete, system stable'
+      ])
+      const who = sink.received.map(
+        r => /: (\w+) \(severity/.exec((r.body as { text: string }).text)?.[1]
+      )
+      expect(who).toEqual(['bob', 'bob', 'carol', 'carol'])
+      expect(queueRefs()).toEqual([])
+      expect(lockRef()).toBe('')
+    } finally {
+      await sink.close()
+    }
+  }, 120_000)
 })
