@@ -174,6 +174,42 @@ describe('one rollback at a time', () => {
     })
   }, 120_000)
 
+  it('an action run with lock-wait queues behind the CLI run and runs after it (two processes)', async () => {
+    await closeGate()
+    const queue = () => git(repo.work, 'ls-remote', 'origin', 'refs/emergency-rollback/queue/*')
+    const first = cliRun(runbook('queued-first'), join(dir, 'queued-first.json'), 'alice')
+    await until('the lock ref', () => lockRefSha() !== '')
+    await until('the advisory lock', async () => (await advisoryHolder()) !== undefined)
+
+    const actionDir = mkdtempSync(join(tmpdir(), 'action-'))
+    const outputFile = join(actionDir, 'output')
+    writeFileSync(outputFile, '')
+    const second = start('action', [], {
+      ...env(),
+      INPUT_RUNBOOK: runbook('queued-second'),
+      INPUT_COMMAND: 'run',
+      INPUT_SEVERITY: 'critical',
+      INPUT_PHASES: 'integrity,notify',
+      'INPUT_LOCK-WAIT': '5m',
+      GITHUB_WORKSPACE: repo.work,
+      GITHUB_ACTOR: 'bob',
+      GITHUB_OUTPUT: outputFile,
+      RUNNER_TEMP: actionDir
+    })
+    await until('the action in the queue', () => queue() !== '')
+    await openGate()
+    expect((await first.exited).code).toBe(0)
+    const done = await second.exited
+    expect(done.stdout).toMatch(
+      /queued behind alice since \S+ \(run of runbook "queued-first", cli@/
+    )
+    expect(done.code ?? 0).toBe(0)
+    expect(parseOutputFile(readFileSync(outputFile, 'utf8')).status).toBe('succeeded')
+    expect(queue()).toBe('')
+    expect(lockRefSha()).toBe('')
+    expect(await advisoryHolder()).toBeUndefined()
+  }, 120_000)
+
   it('holds the database lock alone when the runbook has no git section, and names its holder', async () => {
     const settings = dbSettings({ env: { DATABASE_URL: dbUrl }, runId: 'other' })
     const other = await acquireRunLock(
