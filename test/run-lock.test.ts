@@ -19,7 +19,13 @@ import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 import { recordingLogger } from './support/context.js'
 import { clone, git, makeRepo, type TestRepo } from './support/git.js'
 import { startWebhookSink } from './support/http.js'
-import { createTestDatabase, testDatabaseUrl, withPg } from './support/postgres.js'
+import {
+  createTestDatabase,
+  installStepGate,
+  testDatabaseUrl,
+  withPg,
+  type StepGate
+} from './support/postgres.js'
 
 interface Proc {
   pid: number
@@ -103,8 +109,9 @@ describe('one rollback at a time', () => {
       ],
       { ...env(), USER: user }
     )
-  const closeGate = () => withPg(dbUrl, c => c.query('UPDATE gate SET open = false'))
-  const openGate = () => withPg(dbUrl, c => c.query('UPDATE gate SET open = true'))
+  let gate: StepGate
+  const closeGate = () => gate.close()
+  const openGate = () => gate.open()
 
   beforeAll(async () => {
     bundle = await builtBundle()
@@ -112,16 +119,7 @@ describe('one rollback at a time', () => {
     dir = mkdtempSync(join(tmpdir(), 'run-lock-'))
     dbUrl = await createTestDatabase(testDatabaseUrl(), 'er_lock')
     sink = await startWebhookSink()
-    // The gate: a read-only check that waits (each loop a fresh snapshot) until the test opens it.
-    await withPg(dbUrl, c =>
-      c.query(`CREATE TABLE gate (open boolean NOT NULL);
-        INSERT INTO gate VALUES (true);
-        CREATE FUNCTION wait_for_gate() RETURNS int LANGUAGE plpgsql AS $$
-        BEGIN
-          WHILE NOT (SELECT open FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP;
-          RETURN 1;
-        END $$;`)
-    )
+    gate = await installStepGate(dbUrl)
   }, BUNDLE_TIMEOUT_MS)
   afterAll(async () => {
     await sink?.close()

@@ -16,27 +16,25 @@ import type { Trigger } from '../src/model.js'
 import { rollback, type RollbackOptions } from '../src/rollback.js'
 import { recordingLogger } from './support/context.js'
 import { startGitHubStandin, type GitHubStandin } from './support/github-standin.js'
-import { createTestDatabase, testDatabaseUrl, withPg } from './support/postgres.js'
+import {
+  createTestDatabase,
+  installStepGate,
+  testDatabaseUrl,
+  type StepGate
+} from './support/postgres.js'
 
 const QUARTER = 15 * 60_000
 let dir: string
 let dbUrl: string
+let gate: StepGate
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'status-updates-'))
   dbUrl = await createTestDatabase(testDatabaseUrl(), 'er_status')
-  await withPg(dbUrl, c =>
-    c.query(`CREATE TABLE gate (open boolean NOT NULL);
-      INSERT INTO gate VALUES (false);
-      CREATE FUNCTION wait_for_gate() RETURNS int LANGUAGE plpgsql AS $$
-      BEGIN
-        WHILE NOT (SELECT open FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP;
-        RETURN 1;
-      END $$;`)
-  )
+  gate = await installStepGate(dbUrl)
 })
 
-const setGate = (open: boolean) => withPg(dbUrl, c => c.query('UPDATE gate SET open = $1', [open]))
+const setGate = (open: boolean) => (open ? gate.open() : gate.close())
 
 function runbook(name: string): string {
   const file = join(dir, `${name}.yml`)
