@@ -3,8 +3,10 @@
  * the durable fix (variables, fresh build, promote) second, automatic production assignment is on
  * again at the end; no qualifying deployment is a warning; the request budget holds.
  */
+import { execFileSync } from 'node:child_process'
 import { afterEach, describe, expect, it } from '@jest/globals'
-import type { Step } from '../src/model.js'
+import { RollbackError, type Step } from '../src/model.js'
+import type { HostingProvider } from '../src/providers/types.js'
 import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
 import type { Mitigation } from '../src/phases/flags-instant.js'
 import {
@@ -13,11 +15,15 @@ import {
   type VercelStandinOptions
 } from './support/vercel-standin.js'
 import { testContext, testRunbook } from './support/context.js'
+import { git, IDENTITY, makeRepo, type TestRepo } from './support/git.js'
 
 let standin: VercelStandin | undefined
+let repo: TestRepo | undefined
 afterEach(async () => {
   await standin?.close()
   standin = undefined
+  repo?.cleanup()
+  repo = undefined
 })
 
 const TOKEN = 'vercel-token-instant'
@@ -26,7 +32,8 @@ const HOUR = 3_600_000
 async function setup(
   options: VercelStandinOptions,
   instant: unknown = true,
-  check?: (s: VercelStandin) => Record<string, unknown>
+  check?: (s: VercelStandin) => Record<string, unknown>,
+  workdir?: string
 ) {
   standin = await startVercelStandin({
     token: TOKEN,
@@ -38,7 +45,11 @@ async function setup(
     flags: { set: { NEXT_PUBLIC_USE_STREAMING: 'false' }, 'wait-timeout': '2m', instant },
     ...(check ? { verify: { checks: [check(standin)] } } : {})
   })
-  const ctx = testContext({ runbook, env: { VERCEL_TOKEN: TOKEN } })
+  const ctx = testContext({
+    runbook,
+    env: { VERCEL_TOKEN: TOKEN },
+    ...(workdir ? { workdir } : {})
+  })
   const step = flagsPhase.plan(runbook, ctx.request)[0] as Step<FlagsAction>
   return { standin, ctx, step }
 }
@@ -153,4 +164,141 @@ describe('flags.instant', () => {
     expect(details.instantRollbackTo).toBe(earlier.id)
     expect(details.buildEstimateMs).toEqual(expect.any(Number))
   })
+})
+
+/** A commit made at `at` (epoch ms), committer time included. */
+function commitAt(cwd: string, message: string, at: number): string {
+  const date = `@${Math.floor(at / 1000)} +0000`
+  execFileSync('git', ['commit', '--quiet', '--allow-empty', '-m', message], {
+    cwd,
+    env: { ...process.env, ...IDENTITY, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }
+  })
+  return git(cwd, 'rev-parse', 'HEAD')
+}
+
+/** good1 (5 h ago), good2 (4 h), the bad change (3 h), one after it (2 h): a checkout of them. */
+function history() {
+  repo = makeRepo()
+  const now = Date.now()
+  const good1 = commitAt(repo.work, 'good 1', now - 5 * HOUR)
+  const good2 = commitAt(repo.work, 'good 2', now - 4 * HOUR)
+  const bad = commitAt(repo.work, 'the bad change', now - 3 * HOUR)
+  const after = commitAt(repo.work, 'after it', now - 2 * HOUR)
+  return { good1, good2, bad, after, workdir: repo.work }
+}
+
+describe('flags.instant.before: the bad commit', () => {
+  it('serves the newest deployment built from a commit before it: ancestry decides, not time', async () => {
+    const h = history()
+    const { standin, ctx, step } = await setup(
+      {
+        earlier: [
+          { ageMs: 4.5 * HOUR, commit: h.good1 },
+          // Built from a good commit after the bad one was made: it qualifies, by ancestry.
+          { ageMs: 1.5 * HOUR, commit: h.good2 },
+          { ageMs: HOUR, commit: h.bad }
+        ],
+        liveCommit: h.after
+      },
+      { before: h.bad.slice(0, 10) },
+      undefined,
+      h.workdir
+    )
+    const target = byAge(standin)[1]!
+    expect(step.changes[0]).toContain(`built before commit ${h.bad.slice(0, 10)}`)
+    const notes = await flagsPhase.preflight!([step], ctx)
+    // The plan shows the commit resolved to its full SHA.
+    expect(notes.notes?.[0]?.changes?.[0]).toBe(
+      `instant rollback first: serve ${target.id} (built ${new Date(target.createdAt).toISOString()}) again (built before commit ${h.bad}), check it, then the durable fix below`
+    )
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsTo(/\/rollback\//).map(r => r.path)).toEqual([
+      `/v9/projects/${standin.project.id}/rollback/${target.id}`
+    ])
+  })
+
+  it('falls back to the commit time for a deployment whose commit the checkout does not have', async () => {
+    const h = history()
+    const unknown = (c: string) => c.repeat(40)
+    const { standin, ctx, step } = await setup(
+      {
+        earlier: [
+          { ageMs: 3.5 * HOUR, commit: unknown('a') },
+          { ageMs: 2.5 * HOUR, commit: unknown('b') }
+        ],
+        liveCommit: unknown('c')
+      },
+      { before: h.bad },
+      undefined,
+      h.workdir
+    )
+    const createdBeforeTheCommit = byAge(standin)[0]!
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsTo(/\/rollback\//)[0]!.path).toMatch(
+      new RegExp(`${createdBeforeTheCommit.id}$`)
+    )
+  })
+
+  it('an unknown commit fails preflight with one sentence naming flags.instant.before', async () => {
+    const h = history()
+    const { standin, ctx, step } = await setup(
+      { earlier: [{ ageMs: HOUR }] },
+      { before: 'deadbeef12' },
+      undefined,
+      h.workdir
+    )
+    const failure = await flagsPhase.preflight!([step], ctx).catch((err: unknown) => err)
+    expect(failure).toBeInstanceOf(RollbackError)
+    expect((failure as RollbackError).message).toBe(
+      'flags.instant.before: commit deadbeef12 is not in the checkout'
+    )
+    expect((failure as RollbackError).hint).toMatch(/fetch-depth: 0/)
+    expect(writes(standin)).toHaveLength(0)
+  })
+})
+
+/** The run's provider, which dies (as a killed process would) right after `method` returned. */
+function crashAfter(real: HostingProvider, method: 'rollBackTo' | 'setEnv' | 'redeploy') {
+  const original = real[method] as (...args: unknown[]) => Promise<unknown>
+  return {
+    ...real,
+    [method]: async (...args: unknown[]) => {
+      await original(...args)
+      throw new Error(`process killed after ${method}`)
+    }
+  } as HostingProvider
+}
+
+describe('flags.instant: a rerun after a crash', () => {
+  it.each(['rollBackTo', 'setEnv', 'redeploy'] as const)(
+    'killed after %s: the rerun keeps the rollback, builds the bad deployment with the flag once, promotes it',
+    async method => {
+      const { standin, ctx, step } = await setup({ earlier: [{ ageMs: HOUR }] })
+      const [earlier, bad] = byAge(standin)
+      const crashing = crashAfter(ctx.hosting.provider(), method)
+      const first = await flagsPhase.run(step, { ...ctx, hosting: { provider: () => crashing } })
+      expect(first.status).toBe('failed')
+      expect(standin.liveDeployment()!.id).toBe(earlier!.id)
+
+      // A new process: nothing of the first run is remembered but what the platform records.
+      const rerun = testContext({ runbook: ctx.runbook, env: { VERCEL_TOKEN: TOKEN } })
+      const notes = await flagsPhase.preflight!([step], rerun)
+      expect(notes.notes?.[0]?.changes?.join('\n')).toMatch(
+        method === 'redeploy'
+          ? /wait for production deployment dpl_\w+/
+          : `instant rollback: production already serves an instant rollback to ${earlier!.id}`
+      )
+      const result = await flagsPhase.run(step, rerun)
+      expect(result.status).toBe('succeeded')
+      expect(standin.requestsTo(/\/rollback\//)).toHaveLength(1)
+      const live = standin.liveDeployment()!
+      expect(live.sourceId).toBe(bad!.id)
+      expect(live.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+      expect(standin.autoAssignsProduction()).toBe(true)
+      // One durable build in all, and nothing rebuilt from the rolled-back deployment.
+      expect(standin.deployments.filter(d => d.sourceId !== undefined)).toEqual([live])
+    }
+  )
 })
