@@ -3,7 +3,6 @@
  * the durable fix (variables, fresh build, promote) second, automatic production assignment is on
  * again at the end; no qualifying deployment is a warning; the request budget holds.
  */
-import { execFileSync } from 'node:child_process'
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { RollbackError, type Step } from '../src/model.js'
 import type { HostingProvider } from '../src/providers/types.js'
@@ -15,7 +14,7 @@ import {
   type VercelStandinOptions
 } from './support/vercel-standin.js'
 import { testContext, testRunbook } from './support/context.js'
-import { git, IDENTITY, makeRepo, type TestRepo } from './support/git.js'
+import { badChangeHistory, type TestRepo } from './support/git.js'
 
 let standin: VercelStandin | undefined
 let repo: TestRepo | undefined
@@ -166,25 +165,11 @@ describe('flags.instant', () => {
   })
 })
 
-/** A commit made at `at` (epoch ms), committer time included. */
-function commitAt(cwd: string, message: string, at: number): string {
-  const date = `@${Math.floor(at / 1000)} +0000`
-  execFileSync('git', ['commit', '--quiet', '--allow-empty', '-m', message], {
-    cwd,
-    env: { ...process.env, ...IDENTITY, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }
-  })
-  return git(cwd, 'rev-parse', 'HEAD')
-}
-
-/** good1 (5 h ago), good2 (4 h), the bad change (3 h), one after it (2 h): a checkout of them. */
+/** A checkout with the bad change (see badChangeHistory), cleaned up after the test. */
 function history() {
-  repo = makeRepo()
-  const now = Date.now()
-  const good1 = commitAt(repo.work, 'good 1', now - 5 * HOUR)
-  const good2 = commitAt(repo.work, 'good 2', now - 4 * HOUR)
-  const bad = commitAt(repo.work, 'the bad change', now - 3 * HOUR)
-  const after = commitAt(repo.work, 'after it', now - 2 * HOUR)
-  return { good1, good2, bad, after, workdir: repo.work }
+  const h = badChangeHistory()
+  repo = h.repo
+  return { ...h, workdir: h.repo.work }
 }
 
 describe('flags.instant.before: the bad commit', () => {

@@ -150,6 +150,10 @@ export class NetlifyProvider implements HostingProvider {
   private readonly clock: Clock
   private readonly http: HttpClient
   private siteRead?: Promise<NetlifySite>
+  /** Variables read, by key (undefined: not set), until this instance changes them. */
+  private readonly vars = new Map<string, Promise<NetlifyEnvVar | undefined>>()
+  /** Instant rollback listings, by cutoff, until this instance changes what is published. */
+  private readonly candidates = new Map<string, Promise<RollbackCandidate>>()
 
   constructor(private readonly options: NetlifyOptions) {
     this.apiUrl = (options.apiUrl ?? NETLIFY_API_URL).replace(/\/+$/, '')
@@ -218,16 +222,32 @@ export class NetlifyProvider implements HostingProvider {
     await this.site()
   }
 
-  /** The named variables, one GET each (a 404 means not set): no other variable is read. */
+  /**
+   * The named variables, one GET each (a 404 means not set), read once until this instance
+   * changes them: no other variable is read.
+   */
   private async readVars(keys: string[]): Promise<Map<string, NetlifyEnvVar>> {
     const found = new Map<string, NetlifyEnvVar>()
-    const read = async (key: string) => {
-      const { path, query } = await this.envPath(key)
-      const answer = await this.http.request('GET', path, { query, accept: [404] })
-      if (answer.status !== 404) found.set(key, answer.json<NetlifyEnvVar>())
-    }
-    await Promise.all(keys.map(read))
+    await Promise.all(
+      keys.map(async key => {
+        const value = await this.readVar(key)
+        if (value) found.set(key, value)
+      })
+    )
     return found
+  }
+
+  private readVar(key: string): Promise<NetlifyEnvVar | undefined> {
+    let read = this.vars.get(key)
+    if (!read) {
+      read = this.envPath(key).then(async ({ path, query }) => {
+        const answer = await this.http.request('GET', path, { query, accept: [404] })
+        return answer.status === 404 ? undefined : answer.json<NetlifyEnvVar>()
+      })
+      this.vars.set(key, read)
+      read.catch(() => this.vars.delete(key))
+    }
+    return read
   }
 
   async readEnv(keys: string[]): Promise<HostedEnv[]> {
@@ -241,6 +261,8 @@ export class NetlifyProvider implements HostingProvider {
     const contexts = [...new Set(targets.flatMap(t => CONTEXTS_OF[t]))]
     const changes = keys.map(key => this.change(key, values[key]!, targets, current.get(key)))
     const created = keys.filter(k => !current.has(k))
+    // What we read is stale from here on, whatever the answers.
+    this.vars.clear()
     if (created.length > 0) {
       const { path, query } = await this.envPath()
       await this.json('POST', path, {
@@ -392,6 +414,8 @@ export class NetlifyProvider implements HostingProvider {
     const title = Object.entries(meta)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')
+    // Once built it may be published by itself: what was read about production goes stale.
+    this.publishedChanged()
     const body = await this.json<{ deploy_id: string }>('POST', this.sitePath('/builds'), {
       query: { clear_cache: 'true', title: `emergency rollback ${title}`.trim() },
       retry: 'rejected'
@@ -405,9 +429,15 @@ export class NetlifyProvider implements HostingProvider {
     return site.published_deploy?.locked !== true
   }
 
+  /** What is published changes (publish, lock, a build): read the site and list again. */
+  private publishedChanged(): void {
+    this.siteRead = undefined
+    this.candidates.clear()
+  }
+
   /** Publishing a deploy that is already published changes nothing: it may be repeated. */
   private async publish(id: string): Promise<void> {
-    this.siteRead = undefined
+    this.publishedChanged()
     await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
       retry: 'any-failure'
     })
@@ -415,7 +445,7 @@ export class NetlifyProvider implements HostingProvider {
 
   /** Locks or unlocks auto publishing on the published deploy `id`; repeating it is harmless. */
   private async lock(id: string, how: 'lock' | 'unlock'): Promise<void> {
-    this.siteRead = undefined
+    this.publishedChanged()
     await this.json('POST', `/deploys/${encodeURIComponent(id)}/${how}`, { retry: 'any-failure' })
   }
 
@@ -434,9 +464,18 @@ export class NetlifyProvider implements HostingProvider {
     await this.lock(id, 'lock')
   }
 
-  async rollbackCandidate(cutoff: Cutoff): Promise<RollbackCandidate> {
-    const live = await this.currentProductionDeployment()
-    return { live, candidate: await this.lastQualifying(cutoff, live) }
+  /** The published deploy and the newest one that qualifies, listed once per cutoff. */
+  rollbackCandidate(cutoff: Cutoff): Promise<RollbackCandidate> {
+    let found = this.candidates.get(cutoff.label)
+    if (!found) {
+      found = this.currentProductionDeployment().then(async live => ({
+        live,
+        candidate: await this.lastQualifying(cutoff, live)
+      }))
+      this.candidates.set(cutoff.label, found)
+      found.catch(() => this.candidates.delete(cutoff.label))
+    }
+    return found
   }
 
   /**
