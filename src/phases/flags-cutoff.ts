@@ -58,10 +58,12 @@ export async function resolveCommit(git: GitCommandManager, given: string): Prom
 
 export function commitCutoff(git: GitCommandManager, bad: BadCommit): Cutoff {
   const verdicts = new Map<string, Promise<boolean | undefined>>()
+  // One git start per commit: the bad commit counts as its own ancestor; an exit above 1 means
+  // git does not know the commit (then the time decides).
   const judge = async (sha: string) => {
-    const full = SHA.test(sha) ? await git.revParse(sha) : undefined
-    if (!full) return undefined
-    return full !== bad.sha && !(await git.isAncestor(bad.sha, full))
+    if (!SHA.test(sha)) return undefined
+    const { exitCode } = await git.tryExec(['merge-base', '--is-ancestor', bad.sha, sha])
+    return exitCode > 1 ? undefined : exitCode === 1
   }
   return {
     label: `built before commit ${bad.sha}`,
