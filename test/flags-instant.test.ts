@@ -14,6 +14,7 @@ import {
   type VercelStandinOptions
 } from './support/vercel-standin.js'
 import { testContext, testRunbook } from './support/context.js'
+import { validateRunbook } from '../src/runbook/validate.js'
 import { badChangeHistory, type TestRepo } from './support/git.js'
 
 let standin: VercelStandin | undefined
@@ -223,6 +224,26 @@ describe('flags.instant.before: the bad commit', () => {
     expect(result.status).toBe('succeeded')
     expect(standin.requestsTo(/\/rollback\//)[0]!.path).toMatch(
       new RegExp(`${createdBeforeTheCommit.id}$`)
+    )
+  })
+
+  it('the runbook takes a SHA or a time with its zone, and says which when it is neither', () => {
+    const problems = (before: string) => {
+      const result = validateRunbook({
+        version: 1,
+        name: 't',
+        flags: { set: { A: 'b' }, instant: { before } }
+      })
+      return 'problems' in result
+        ? result.problems.map(p => `${p.path.join('.')}: ${p.message}`)
+        : []
+    }
+    expect(problems('3f1c2ab')).toEqual([])
+    expect(problems('2026-12-01T14:00:00Z')).toEqual([])
+    expect(problems('yesterday')).toContainEqual(
+      expect.stringMatching(
+        /^flags\.instant\.before: .*the bad commit \(a SHA of 7 to 40 hex digits\) or an ISO 8601 time/
+      )
     )
   })
 
