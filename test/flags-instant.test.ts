@@ -296,6 +296,9 @@ describe('flags.instant: a rerun after a crash', () => {
           ? /wait for production deployment dpl_\w+/
           : `instant rollback: production already serves an instant rollback to ${earlier!.id}`
       )
+      // A drill now would not roll back further either.
+      const drill = await flagsPhase.drill(step, { ...rerun, run: { ...rerun.run, mode: 'drill' } })
+      expect(drill.details).not.toHaveProperty('instantRollbackTo')
       const result = await flagsPhase.run(step, rerun)
       expect(result.status).toBe('succeeded')
       expect(standin.requestsTo(/\/rollback\//)).toHaveLength(1)

@@ -316,7 +316,8 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
         liveDeployment: state.live?.id,
         // A drill does not rebuild: the last production build's time stands in for the wait.
         ...(step.action.redeploy ? buildEstimate(state.live) : {}),
-        ...(instant ? { instantRollbackTo: found?.found.candidate?.id } : {})
+        // Production already serving an instant rollback is kept, not rolled back further.
+        ...(instant && !state.rolledBack ? { instantRollbackTo: found?.found.candidate?.id } : {})
       }
     }
   }
