@@ -54,7 +54,7 @@ export const INPUTS = {
   },
   'release-lock': {
     description:
-      'true: remove a stale rollback lock (the lock ref on the git remote), after saying who held it, and do nothing else.',
+      'true: remove a stale rollback lock (the lock ref on the git remote) after saying who held it, say who waits in the queue and remove its stale entries, and do nothing else.',
     default: 'false'
   },
   'github-token': {

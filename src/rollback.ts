@@ -191,6 +191,8 @@ export interface ReleaseLockOptions {
   githubToken?: string
   log: Logger
   gitRunner?: GitRunner
+  /** The clock that says which queue entries are stale (tests inject it). */
+  now?: () => number
 }
 
 /** Removes a stale lock (after saying who held it); returns what was done, in one sentence. */
@@ -205,7 +207,7 @@ export async function releaseLock(options: ReleaseLockOptions): Promise<string> 
     runner: options.gitRunner,
     log: options.log
   }
-  return releaseStaleLock(checkout, git, options.log)
+  return releaseStaleLock(checkout, git, options.log, options.now)
 }
 
 function redactingLogger(log: Logger, redactor: Redactor): Logger {

@@ -21,7 +21,9 @@ import {
   type HeldLockRef,
   type LockHolderInfo
 } from './git/lock-ref.js'
-import { pause, QUEUE_POLL_MS, takeLockRefInTurn, type LockWait } from './git/lock-wait.js'
+import type { GitCommandManager } from './git/git-command-manager.js'
+import { QUEUE_POLL_MS, sweepQueue } from './git/lock-queue.js'
+import { pause, takeLockRefInTurn, type LockWait } from './git/lock-wait.js'
 import { withGitSession, type Checkout, type SessionTarget } from './git/session.js'
 import { formatDuration } from './util/duration.js'
 import { RollbackError } from './util/errors.js'
@@ -140,27 +142,40 @@ async function releaseRef(
   }
 }
 
-/** Removes a stale lock ref after saying who held it; returns what it did, in one sentence. */
+/**
+ * Removes a stale lock ref after saying who held it, and every stale queue entry after saying
+ * who still waits; returns what it did, in one sentence.
+ */
 export async function releaseStaleLock(
   checkout: Checkout,
   git: SessionTarget | undefined,
-  log: Logger
+  log: Logger,
+  now: () => number = Date.now
 ): Promise<string> {
   if (!git) {
     return 'the runbook has no git section, so there is no lock ref; a database advisory lock ends with the session that holds it'
   }
   return withGitSession(checkout, git, async s => {
-    const held = await readLockRef(s.git, s.remote)
-    if (!held) return `no lock held: ${LOCK_REF} does not exist on remote "${s.remote}"`
-    log.info(`the lock was held by ${describeLockHolder(held.info)}`)
-    const released = await releaseLockRef(s.git, s.remote, held.sha)
-    if (!released)
-      throw new RollbackError(
-        `the lock ${LOCK_REF} changed while it was being released`,
-        'look at who holds it now, then release again if it is stale'
-      )
-    return `released the lock held by ${describeLockHolder(held.info)}`
+    const lock = await releaseLockRefOf(s.git, s.remote, log)
+    return `${lock}; queue: ${await sweepQueue(s.git, s.remote, now())}`
   })
+}
+
+async function releaseLockRefOf(
+  git: GitCommandManager,
+  remote: string,
+  log: Logger
+): Promise<string> {
+  const held = await readLockRef(git, remote)
+  if (!held) return `no lock held: ${LOCK_REF} does not exist on remote "${remote}"`
+  log.info(`the lock was held by ${describeLockHolder(held.info)}`)
+  const released = await releaseLockRef(git, remote, held.sha)
+  if (!released)
+    throw new RollbackError(
+      `the lock ${LOCK_REF} changed while it was being released`,
+      'look at who holds it now, then release again if it is stale'
+    )
+  return `released the lock held by ${describeLockHolder(held.info)}`
 }
 
 function messageOf(err: unknown): string {

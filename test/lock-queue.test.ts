@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { joinQueue } from '../src/git/lock-queue.js'
+import { HEARTBEAT_TIMEOUT_MS, joinQueue, parseEntryName } from '../src/git/lock-queue.js'
 import { LOCK_REF, takeLockRef, type LockHolderInfo } from '../src/git/lock-ref.js'
 import { createGit } from '../src/git/session.js'
-import { rollback } from '../src/rollback.js'
+import { releaseLock, rollback } from '../src/rollback.js'
 import { takeRunLock, type HeldRunLock } from '../src/run-lock.js'
 import { recordingLogger, type RecordingLogger } from './support/context.js'
 import { clone, git, makeRepo, type TestRepo } from './support/git.js'
@@ -85,6 +85,26 @@ function runner(holder: string): Runner {
         }
       })
   }
+}
+
+/** A sleep the test ends: the run polls once per `wake()`. */
+function manualSleep() {
+  let wake: (() => void) | undefined
+  return {
+    sleep: () => new Promise<void>(r => (wake = r)),
+    asleep: () => wake !== undefined,
+    wake() {
+      const w = wake
+      wake = undefined
+      w?.()
+    }
+  }
+}
+
+/** Wakes a run and waits until it has polled once and sleeps again. */
+async function pollOnce(name: string, s: ReturnType<typeof manualSleep>): Promise<void> {
+  s.wake()
+  await until(`${name} asleep again`, s.asleep)
 }
 
 describe('queued rollbacks wait in order', () => {
@@ -300,4 +320,111 @@ describe('queued rollbacks wait in order', () => {
       await sink.close()
     }
   }, 120_000)
+
+  it('a waiter whose heartbeat stops is skipped within a minute; a live slow one keeps its place', async () => {
+    const t0 = clock.at
+    const [a, dead, slow, m] = [runner('ann'), runner('dead'), runner('sly'), runner('max')]
+    const heldA = await a.take()
+    // The dead run joined, then its runner was lost: it never polls (nor heartbeats) again.
+    void dead.take({ waitMs: 60 * MINUTE, sleep: () => new Promise<void>(() => {}) })
+    await until('the dead run queued', () => dead.queued.length > 0)
+    const [slowSleep, mSleep] = [manualSleep(), manualSleep()]
+    clock.at += 1000
+    const waitSlow = slow.take({ waitMs: 60 * MINUTE, sleep: slowSleep.sleep })
+    await until('slow queued', slowSleep.asleep)
+    clock.at += 1000
+    const waitM = m.take({ waitMs: 60 * MINUTE, sleep: mSleep.sleep })
+    await until('M queued', mSleep.asleep)
+    expect(m.queued.at(-1)).toMatch(/behind ann .*position 3 /)
+
+    // Both live waiters poll once: each renames its entry with a fresh heartbeat, same arrival.
+    clock.at = t0 + 52_000
+    await pollOnce('slow', slowSleep)
+    await pollOnce('M', mSleep)
+    const entries = queueRefs().map(r => parseEntryName(r)!)
+    expect(entries.map(e => e.heartbeatAt)).toEqual([t0, t0 + 52_000, t0 + 52_000])
+    expect(entries.map(e => e.arrivedAt)).toEqual([t0, t0 + 1000, t0 + 2000])
+    expect(m.queued.at(-1)).toMatch(/position 3 /)
+
+    // The holder is done. The dead run has been silent past the bound, the slow one for less.
+    expect(await heldA.release()).toEqual([])
+    clock.at = t0 + 52_000 + HEARTBEAT_TIMEOUT_MS - 10_000
+    expect(clock.at - t0).toBeGreaterThan(HEARTBEAT_TIMEOUT_MS)
+    await pollOnce('M', mSleep)
+    expect(m.queued.at(-1)).toMatch(/^queued behind runs queued earlier, position 2 /)
+    expect(lockRef()).toBe('')
+    // The slow run, next in line, takes the lock though the dead one arrived first.
+    slowSleep.wake()
+    const heldSlow = await waitSlow
+    await pollOnce('M', mSleep)
+    expect(m.queued.at(-1)).toMatch(/behind sly .*position 1 /)
+    expect(await heldSlow.release()).toEqual([])
+    mSleep.wake()
+    expect(await (await waitM).release()).toEqual([])
+    // Only the dead run's entry is left (removed by whoever polls a minute after it went stale).
+    expect(queueRefs().map(r => parseEntryName(r)!.arrivedAt)).toEqual([t0])
+    git(repo.work, 'push', '--quiet', 'origin', ...queueRefs().map(r => `:${r}`))
+  }, 60_000)
+
+  it('an entry removed as stale while its waiter is alive comes back at its place', async () => {
+    const [a, b, c] = [runner('olga'), runner('pete'), runner('quin')]
+    const heldA = await a.take()
+    const [bSleep, cSleep] = [manualSleep(), manualSleep()]
+    const waitB = b.take({ waitMs: 60 * MINUTE, sleep: bSleep.sleep })
+    await until('B queued', bSleep.asleep)
+    clock.at += 1000
+    const waitC = c.take({ waitMs: 60 * MINUTE, sleep: cSleep.sleep })
+    await until('C queued', cSleep.asleep)
+    const [bEntry] = queueRefs()
+    git(repo.work, 'push', '--quiet', 'origin', `:${bEntry}`)
+    clock.at += 1000
+    await pollOnce('B', bSleep)
+    const names = queueRefs().map(r => parseEntryName(r)!)
+    expect(names.map(e => e.tag)).toEqual([parseEntryName(bEntry!)!.tag, expect.any(String)])
+    await heldA.release()
+    await pollOnce('C', cSleep)
+    expect(lockRef()).toBe('')
+    bSleep.wake()
+    await (await waitB).release()
+    cSleep.wake()
+    await (await waitC).release()
+    expect(queueRefs()).toEqual([])
+  }, 60_000)
+
+  it('release-lock says who is queued and removes the stale entries only', async () => {
+    const manager = await createGit({ workdir: repo.work, env: {}, log: recordingLogger() })
+    await takeLockRef(manager, 'origin', info('rita'))
+    await joinQueue(manager, 'origin', info('ghost'), {
+      arrivedAt: clock.at - 10 * MINUTE,
+      deadline: clock.at + 50 * MINUTE
+    })
+    await joinQueue(manager, 'origin', info('sam'), {
+      arrivedAt: clock.at - 1000,
+      deadline: clock.at + 50 * MINUTE
+    })
+    const runbook = join(mkdtempSync(join(tmpdir(), 'release-')), 'rollback.yml')
+    writeFileSync(runbook, 'version: 1\nname: app\ngit:\n  remote: origin\n  branch: main\n')
+    // From another machine: the waiters' commits are only on the remote.
+    const said = await releaseLock({
+      runbookPath: runbook,
+      workdir: clone(repo, { name: 'releaser' }),
+      env: {},
+      log: recordingLogger(),
+      now: () => clock.at
+    })
+    expect(said).toMatch(
+      /^released the lock held by rita since .*; queue: waiting: 1\. sam since 2026-03-01T10:00:00\.000Z \(run of runbook "app", https:\/\/ci\/runs\/sam\), silent for 1\.0 s; removed 1 of 1 stale queue entries \(their run gave up or is gone\): ghost since .*, silent for 10 min 0 s$/
+    )
+    expect(queueRefs().map(r => parseEntryName(r)!.arrivedAt)).toEqual([clock.at - 1000])
+    expect(lockRef()).toBe('')
+    git(repo.work, 'push', '--quiet', 'origin', ...queueRefs().map(r => `:${r}`))
+    expect(
+      await releaseLock({
+        runbookPath: runbook,
+        workdir: repo.work,
+        env: {},
+        log: recordingLogger()
+      })
+    ).toMatch(/^no lock held: .*; queue: nobody is queued$/)
+  }, 60_000)
 })

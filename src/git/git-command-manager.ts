@@ -39,6 +39,13 @@ export class GitCommandError extends Error {
   }
 }
 
+/** One ref update of a push: `src` (empty: delete) to `dst`, if `dst` holds `expected` (null: absent). */
+export interface RefUpdate {
+  src: string
+  dst: string
+  expected: string | null
+}
+
 export interface CommitInfo {
   sha: string
   parents: string[]
@@ -315,9 +322,18 @@ export class GitCommandManager {
    * There is no push without a lease: see push.ts.
    */
   async push(remote: string, src: string, dst: string, expected: string | null) {
-    this.gate?.assertOpen(`push ${src ? 'to' : 'a deletion of'} ${remote} ${dst}`)
-    const lease = `--force-with-lease=${dst}:${expected ?? ''}`
-    return this.tryExec(['push', '--porcelain', lease, remote, `${src}:${dst}`])
+    return this.pushAtomic(remote, [{ src, dst, expected }])
+  }
+
+  /** Several leased updates (as `push`) in one push that the remote applies all or none of. */
+  async pushAtomic(remote: string, updates: RefUpdate[]) {
+    for (const { src, dst } of updates) {
+      this.gate?.assertOpen(`push ${src ? 'to' : 'a deletion of'} ${remote} ${dst}`)
+    }
+    const atomic = updates.length > 1 ? ['--atomic'] : []
+    const leases = updates.map(u => `--force-with-lease=${u.dst}:${u.expected ?? ''}`)
+    const specs = updates.map(u => `${u.src}:${u.dst}`)
+    return this.tryExec(['push', '--porcelain', ...atomic, ...leases, remote, ...specs])
   }
 
   /** The effective values of the config keys matching `pattern` (one git call for several). */

@@ -34,7 +34,8 @@ export function describeLockHolder(info: LockHolderInfo): string {
   return `${info.holder} since ${info.startedAt} (${info.command} of runbook "${info.runbook}", ${info.run})`
 }
 
-function parseInfo(message: string): LockHolderInfo {
+/** The holder a lock (or queue) commit's message names; "unknown" for what a person pushed. */
+export function parseHolderInfo(message: string): LockHolderInfo {
   try {
     const parsed = JSON.parse(message) as Partial<LockHolderInfo>
     return {
@@ -65,7 +66,7 @@ export async function readLockRef(
   if (!sha) return undefined
   await git.fetch(remote, [`+${LOCK_REF}:${SEEN_REF}`])
   const message = await git.exec(['log', '-1', '--format=%B', SEEN_REF])
-  return { sha, info: parseInfo(message) }
+  return { sha, info: parseHolderInfo(message) }
 }
 
 /** Creates the lock ref, or fails naming who holds it. */

@@ -1,18 +1,22 @@
 /**
  * Waiting for the lock ref in arrival order. A run that finds the lock held (or others already
- * waiting) joins the queue (lock-queue.ts) and polls: when its entry is the oldest live one and
- * the lock is free, it takes the lock and leaves the queue. The wait is bounded by its deadline
- * and ends early on cancellation; either way the entry is removed.
+ * waiting) joins the queue (lock-queue.ts) and polls, renewing its heartbeat each time: when its
+ * entry is the oldest live one and the lock is free, it takes the lock and leaves the queue. The
+ * wait is bounded by its deadline and ends early on cancellation; either way the entry is removed.
  */
 import { formatDuration } from '../util/duration.js'
 import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { GitCommandManager } from './git-command-manager.js'
 import {
+  byArrival,
   joinQueue,
   leaveQueue,
   liveEntries,
+  QUEUE_POLL_MS,
   readQueue,
+  renewHeartbeat,
+  staleFrom,
   type QueueEntry,
   type QueueState
 } from './lock-queue.js'
@@ -25,9 +29,7 @@ import {
   type LockHolderInfo
 } from './lock-ref.js'
 
-/** How often a waiting run looks again: the lock is free at most this long before it is taken. */
-export const QUEUE_POLL_MS = 10_000
-/** Entries this long past their deadline are removed by whoever sees them (clocks differ a little). */
+/** Entries stale this long are removed by whoever sees them (clocks differ a little). */
 const STALE_GRACE_MS = 60_000
 
 /** How a run waits for the lock (the run's clock, so tests drive it). */
@@ -56,7 +58,7 @@ export async function takeLockRefInTurn(
   const arrivedAt = wait.now()
   const state = await readQueue(where.git, where.remote)
   const ahead = liveEntries(state.entries, arrivedAt)
-  const queue = new Queue(where)
+  const queue = new Queue(where, wait.log)
   if (ahead.length === 0) {
     // Not waiting: refused at once, naming the holder, when the lock is held.
     if (wait.waitMs === 0) return takeLockRef(where.git, where.remote, info)
@@ -71,16 +73,18 @@ export async function takeLockRefInTurn(
       `does not wait (lock-wait is 0) and would be position ${ahead.length + 1}`
     )
   }
-  const entry = await joinQueue(where.git, where.remote, info, {
-    arrivedAt,
-    deadline: arrivedAt + wait.waitMs
-  })
+  const mine = {
+    entry: await joinQueue(where.git, where.remote, info, {
+      arrivedAt,
+      deadline: arrivedAt + wait.waitMs
+    })
+  }
   try {
-    return await waitInQueue(queue, info, wait, entry)
+    return await waitInQueue(queue, info, wait, mine)
   } finally {
-    await leaveQueue(where.git, where.remote, entry).catch((err: unknown) => {
+    await leaveQueue(where.git, where.remote, mine.entry).catch((err: unknown) => {
       wait.log.warn(
-        `could not leave the rollback queue (${entry.ref}): ${err instanceof Error ? err.message : err}; it is skipped once its deadline passes`
+        `could not leave the rollback queue (${mine.entry.ref}): ${err instanceof Error ? err.message : err}; it is skipped once its heartbeat stops`
       )
     })
   }
@@ -90,16 +94,19 @@ async function waitInQueue(
   queue: Queue,
   info: LockHolderInfo,
   wait: LockWait,
-  entry: QueueEntry
+  mine: { entry: QueueEntry }
 ): Promise<HeldLockRef> {
   const { git, remote } = queue.where
+  const { deadline } = mine.entry
   let said = ''
   for (;;) {
     const now = wait.now()
     const state = await readQueue(git, remote)
     await queue.removeStale(state, now)
-    // Names sort as arrival times. Our own entry removed by hand: we keep our place all the same.
-    const position = liveEntries(state.entries, now).filter(e => e.ref < entry.ref).length + 1
+    await queue.heartbeat(mine, state, now)
+    // Our own entry removed by hand: the heartbeat puts it back, we keep our place all the same.
+    const ahead = liveEntries(state.entries, now).filter(e => byArrival(e, mine.entry) < 0)
+    const position = ahead.length + 1
     if (wait.signal?.aborted) {
       throw new RollbackError(
         `${reasonOf(wait.signal)} while queued for the rollback lock at position ${position}; left the queue, nothing was changed`
@@ -109,7 +116,7 @@ async function waitInQueue(
       const attempt = await tryTakeLockRef(git, remote, info)
       if ('taken' in attempt) return attempt.taken
     }
-    const left = entry.deadline - now
+    const left = deadline - now
     if (left <= 0) {
       throw await queue.refusal(
         state,
@@ -130,7 +137,10 @@ async function waitInQueue(
 class Queue {
   private holder?: HeldLockRef
 
-  constructor(readonly where: Where) {}
+  constructor(
+    readonly where: Where,
+    private readonly log: Logger
+  ) {}
 
   /** "queued behind <holder>, position N" (N = 1: next, as soon as the lock is free). */
   async describe(state: QueueState, position: number): Promise<string> {
@@ -151,11 +161,23 @@ class Queue {
     )
   }
 
-  /** Entries well past their deadline: their run gave up or died without leaving. */
+  /** Entries stale for a while: their run gave up or died without leaving. */
   async removeStale(state: QueueState, now: number): Promise<void> {
-    for (const e of state.entries.filter(e => e.deadline + STALE_GRACE_MS < now)) {
+    for (const e of state.entries.filter(e => staleFrom(e) + STALE_GRACE_MS < now)) {
       // Another waiter may remove it at the same moment: the lease makes that harmless.
       await leaveQueue(this.where.git, this.where.remote, e).catch(() => false)
+    }
+  }
+
+  /** Says we are still waiting; a refused push only warns (the next poll tries again). */
+  async heartbeat(mine: { entry: QueueEntry }, state: QueueState, now: number): Promise<void> {
+    const { git, remote } = this.where
+    const renewed = await renewHeartbeat(git, remote, mine.entry, state, now)
+    mine.entry = renewed.entry
+    if (renewed.problem) {
+      this.log.warn(
+        `could not renew our place in the rollback queue (${mine.entry.ref}): ${renewed.problem}; trying again at the next poll`
+      )
     }
   }
 
