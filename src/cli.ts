@@ -16,6 +16,7 @@ import { RunbookError } from './runbook/load.js'
 import { untilFinished } from './util/exit-guard.js'
 import { credentialKind, hideCredentials, looksLikeCredentialName } from './util/credentials.js'
 import { Redactor } from './util/redact.js'
+import { closest } from './util/closest.js'
 
 const PLAIN_INPUTS = (Object.keys(INPUTS) as InputName[]).filter(
   name =>
@@ -102,6 +103,16 @@ function githubTarget(env: NodeJS.ProcessEnv): GitHubTarget | undefined {
   }
 }
 
+/** The CLI's own flags, besides one per input. */
+const CLI_FLAGS = {
+  workdir: { type: 'string' },
+  report: { type: 'string' },
+  json: { type: 'boolean' },
+  markdown: { type: 'boolean' },
+  'release-lock': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const options = Object.fromEntries(PLAIN_INPUTS.map(name => [name, { type: 'string' as const }]))
   const secretFlag = secretFlagProblem(argv)
@@ -116,16 +127,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       allowPositionals: true,
       options: {
         ...options,
-        workdir: { type: 'string' },
-        report: { type: 'string' },
-        json: { type: 'boolean' },
-        markdown: { type: 'boolean' },
-        'release-lock': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' }
+        ...CLI_FLAGS
       }
     })
   } catch (err) {
-    process.stderr.write(`${hideCredentials((err as Error).message)}\n\n${usage()}\n`)
+    process.stderr.write(`${hideCredentials(argsProblem(err as Error))}\n\n${usage()}\n`)
     return 2
   }
   const { values, positionals } = parsed
@@ -221,3 +227,12 @@ process.exitCode = await untilFinished(
   () => main(process.argv.slice(2), process.env),
   () => process.stderr.write('error: stopped before finishing (an operation never completed)\n')
 )
+
+/** parseArgs's refusal; for an unknown option, one line with a "did you mean" for a typo. */
+function argsProblem(err: Error & { code?: string }): string {
+  const option = /^Unknown option '(-{1,2}[^']*)'/.exec(err.message)?.[1]
+  if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || !option) return err.message
+  const known = [...PLAIN_INPUTS, ...Object.keys(CLI_FLAGS)].map(name => `--${name}`)
+  const guess = closest(option, known)
+  return `unknown option ${option}${guess ? ` (did you mean ${guess}?)` : ''}; see the options below`
+}

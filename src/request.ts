@@ -11,6 +11,7 @@ import {
   type Severity
 } from './runbook/constants.js'
 import { hideCredentials } from './util/credentials.js'
+import { closest } from './util/closest.js'
 import { parseDuration } from './util/duration.js'
 
 /** The inputs that shape a request (besides `command`), as action inputs, CLI flags and ChatOps keys. */
@@ -40,13 +41,20 @@ export class InputError extends RollbackError {
 
 const SHA = /^[0-9a-f]{7,40}$/
 
+/** "x: "v" is not one of a, b", with a "did you mean" for a typo such as critcal. */
+function notOneOf(name: string, value: string, allowed: readonly string[]): string {
+  const guess = closest(value, [...allowed])
+  const hint = guess ? ` (did you mean "${guess}"?)` : ''
+  return `${name}: "${value}" is not one of ${allowed.join(', ')}${hint}`
+}
+
 export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): Request {
   const problems: string[] = []
   const value = (name: keyof RawInputs) => raw[name]?.trim() || undefined
 
   const command = (value('command') ?? 'plan') as Command
   if (!COMMANDS.includes(command)) {
-    problems.push(`command: "${command}" is not one of ${COMMANDS.join(', ')}`)
+    problems.push(notOneOf('command', command, COMMANDS))
   }
 
   const severityText = value('severity')
@@ -56,7 +64,7 @@ export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): R
       problems.push(`severity: required for command run; choose one of ${SEVERITIES.join(', ')}`)
     }
   } else if (!(SEVERITIES as readonly string[]).includes(severityText)) {
-    problems.push(`severity: "${severityText}" is not one of ${SEVERITIES.join(', ')}`)
+    problems.push(notOneOf('severity', severityText, SEVERITIES))
   } else {
     severity = severityText as Severity
   }

@@ -24,6 +24,18 @@ function cli(args: string[], env: Record<string, string> = {}) {
 const tmp = () => mkdtempSync(join(tmpdir(), 'cli-input-'))
 
 describe('CLI input', () => {
+  it('an unknown flag is refused in one line, with the flag meant for a typo', () => {
+    const typo = cli(['run', '--sevrity', 'high'])
+    expect(typo.code).toBe(2)
+    expect(typo.stderr.split('\n')[0]).toBe(
+      'unknown option --sevrity (did you mean --severity?); see the options below'
+    )
+    expect(typo.stderr).toContain('Usage: emergency-rollback')
+    expect(cli(['plan', '--xyzzy']).stderr.split('\n')[0]).toBe(
+      'unknown option --xyzzy; see the options below'
+    )
+  })
+
   it('a flag named like a credential is refused without repeating its value', () => {
     const { code, stderr } = cli(['plan', '--AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENG'])
     expect(code).toBe(2)

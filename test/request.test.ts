@@ -67,6 +67,15 @@ describe('parseRequest', () => {
     expect(problems[0]).toContain(expected)
   })
 
+  it('suggests the value meant for a typo, as a comment does (critcal, plna)', () => {
+    expect(problemsOf({ command: 'run', severity: 'critcal' })).toEqual([
+      'severity: "critcal" is not one of critical, high, medium, low (did you mean "critical"?)'
+    ])
+    expect(problemsOf({ command: 'plna' })).toEqual([
+      'command: "plna" is not one of plan, run, drill (did you mean "plan"?)'
+    ])
+  })
+
   it('reset-to without a strategy asks for a reset (never the runbook revert)', () => {
     expect(parse({ command: 'plan', 'reset-to': 'abcdef1' }).gitStrategy).toBe('reset')
     expect(problemsOf({ command: 'run', severity: 'critical', 'reset-to': 'abcdef1' })).toEqual([
