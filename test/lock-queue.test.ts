@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { HEARTBEAT_TIMEOUT_MS, joinQueue, parseEntryName } from '../src/git/lock-queue.js'
 import { LOCK_REF, takeLockRef, type LockHolderInfo } from '../src/git/lock-ref.js'
+import { execGit, type GitRunner } from '../src/git/git-command-manager.js'
 import { createGit } from '../src/git/session.js'
 import { releaseLock, rollback } from '../src/rollback.js'
 import { takeRunLock, type HeldRunLock } from '../src/run-lock.js'
@@ -61,7 +62,7 @@ interface Runner {
 }
 
 /** A run on its own clone ("machine") that takes the whole-run lock (git only). */
-function runner(holder: string): Runner {
+function runner(holder: string, gitRunner?: GitRunner): Runner {
   const workdir = clone(repo, {
     name: `machine-${holder}-${Math.random().toString(36).slice(2, 6)}`
   })
@@ -72,7 +73,7 @@ function runner(holder: string): Runner {
     queued,
     take: wait =>
       takeRunLock({
-        checkout: { workdir, env: {}, log },
+        checkout: { workdir, env: {}, log, runner: gitRunner },
         git: { remote: 'origin', branch: 'main' },
         info: info(holder),
         log,
@@ -426,5 +427,35 @@ describe('queued rollbacks wait in order', () => {
         log: recordingLogger()
       })
     ).toMatch(/^no lock held: .*; queue: nobody is queued$/)
+  }, 60_000)
+
+  it('a refused heartbeat only warns: the waiter keeps its place and takes the lock in turn', async () => {
+    // Every atomic push (the heartbeat) fails: first git cannot start, then the server refuses it.
+    let atomicPushes = 0
+    const refuseAtomic: GitRunner = (args, options) => {
+      if (!args.includes('--atomic')) return execGit(args, options)
+      atomicPushes += 1
+      if (atomicPushes === 1) return Promise.reject(new Error('spawn git EAGAIN'))
+      return Promise.resolve({ exitCode: 1, stdout: '', stderr: 'error: atomic push refused' })
+    }
+    const [a, b] = [runner('tess'), runner('uma', refuseAtomic)]
+    const heldA = await a.take()
+    const bSleep = manualSleep()
+    const waitB = b.take({ waitMs: 60 * MINUTE, sleep: bSleep.sleep })
+    await until('B queued', bSleep.asleep)
+    for (const _poll of [1, 2]) {
+      clock.at += 5000
+      await pollOnce('B', bSleep)
+    }
+    const renewing =
+      /^warn: could not renew our place in the rollback queue \(refs\/emergency-rollback\/queue\/.*\): (.*); trying again at the next poll$/
+    expect(b.log.lines.filter(l => l.startsWith('warn:')).map(l => renewing.exec(l)?.[1])).toEqual([
+      expect.stringContaining('spawn git EAGAIN'),
+      'error: atomic push refused'
+    ])
+    await heldA.release()
+    bSleep.wake()
+    await (await waitB).release()
+    expect(queueRefs()).toEqual([])
   }, 60_000)
 })

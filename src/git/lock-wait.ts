@@ -172,7 +172,12 @@ class Queue {
   /** Says we are still waiting; a refused push only warns (the next poll tries again). */
   async heartbeat(mine: { entry: QueueEntry }, state: QueueState, now: number): Promise<void> {
     const { git, remote } = this.where
-    const renewed = await renewHeartbeat(git, remote, mine.entry, state, now)
+    const renewed = await renewHeartbeat(git, remote, mine.entry, state, now).catch(
+      (err: unknown) => ({
+        entry: mine.entry,
+        problem: err instanceof Error ? err.message : `${err}`
+      })
+    )
     mine.entry = renewed.entry
     if (renewed.problem) {
       this.log.warn(
