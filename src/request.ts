@@ -43,9 +43,12 @@ const SHA = /^[0-9a-f]{7,40}$/
 
 /** "x: "v" is not one of a, b", with a "did you mean" for a typo such as critcal. */
 function notOneOf(name: string, value: string, allowed: readonly string[]): string {
+  return `${name}: "${value}" is not one of ${allowed.join(', ')}${didYouMean(value, allowed)}`
+}
+
+function didYouMean(value: string, allowed: readonly string[]): string {
   const guess = closest(value, [...allowed])
-  const hint = guess ? ` (did you mean "${guess}"?)` : ''
-  return `${name}: "${value}" is not one of ${allowed.join(', ')}${hint}`
+  return guess ? ` (did you mean "${guess}"?)` : ''
 }
 
 export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): Request {
@@ -80,7 +83,9 @@ export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): R
     explicitStrategy ??
     (value('reset-to') !== undefined || value('confirm') !== undefined ? 'reset' : undefined)
   if (strategy !== undefined && strategy !== 'revert' && strategy !== 'reset') {
-    problems.push(`git-strategy: "${strategy}" is not revert or reset`)
+    problems.push(
+      `git-strategy: "${strategy}" is not revert or reset${didYouMean(strategy, ['revert', 'reset'])}`
+    )
   }
   if (explicitStrategy === undefined && strategy === 'reset' && revert !== undefined) {
     problems.push('revert: give either revert (Option B) or reset-to (Option A), not both')
@@ -140,7 +145,7 @@ function parsePhases(text: string | undefined, problems: string[]): PhaseName[] 
   const unknown = names.filter(n => !(PHASES as readonly string[]).includes(n))
   if (unknown.length > 0) {
     problems.push(
-      `phases: unknown phase(s) ${unknown.join(', ')}; choose from ${PHASES.join(', ')}`
+      `phases: unknown phase(s) ${unknown.map(n => `${n}${didYouMean(n, PHASES)}`).join(', ')}; choose from ${PHASES.join(', ')}`
     )
   }
   return names.filter((n): n is PhaseName => (PHASES as readonly string[]).includes(n))

@@ -67,12 +67,20 @@ describe('parseRequest', () => {
     expect(problems[0]).toContain(expected)
   })
 
-  it('suggests the value meant for a typo, as a comment does (critcal, plna)', () => {
+  it('suggests the value meant for a typo, as a comment does (critcal, plna, rset, gti)', () => {
     expect(problemsOf({ command: 'run', severity: 'critcal' })).toEqual([
       'severity: "critcal" is not one of critical, high, medium, low (did you mean "critical"?)'
     ])
     expect(problemsOf({ command: 'plna' })).toEqual([
       'command: "plna" is not one of plan, run, drill (did you mean "plan"?)'
+    ])
+    expect(problemsOf({ 'git-strategy': 'rset', 'reset-to': 'abcdef1' })).toEqual([
+      'git-strategy: "rset" is not revert or reset (did you mean "reset"?)'
+    ])
+    expect(problemsOf({ phases: 'gti,notify,xyzzy' })).toEqual([
+      expect.stringMatching(
+        /^phases: unknown phase\(s\) gti \(did you mean "git"\?\), xyzzy; choose from /
+      )
     ])
   })
 
