@@ -17,7 +17,7 @@ export default tseslint.config(
   {
     // Only the entry points may read the process environment or Actions inputs.
     files: ['src/**/*.ts'],
-    ignores: ['src/index.ts', 'src/main.ts', 'src/cli.ts', 'src/actions-runner.ts'],
+    ignores: ['src/index.ts', 'src/main.ts', 'src/cli.ts'],
     rules: {
       'no-restricted-properties': [
         'error',
@@ -46,10 +46,6 @@ export default tseslint.config(
             }
           ],
           patterns: [
-            {
-              group: ['**/actions-runner.js'],
-              message: 'Only the action entry (src/main.ts) speaks to the runner.'
-            },
             {
               group: ['**/runbook/schema.js'],
               message:

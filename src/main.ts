@@ -3,7 +3,7 @@
  * environment. It turns them into typed options for rollback() and publishes the results through
  * `@actions/core`. `run()` is exported so that `@github/local-action` can run it from source.
  */
-import * as core from './actions-runner.js'
+import * as core from '@actions/core'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'

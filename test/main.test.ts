@@ -1,5 +1,5 @@
 /**
- * The action entry's run() in-process, through src/actions-runner.ts, as the runner sees it: the
+ * The action entry's run() in-process, with the real @actions/core, as the runner sees it: the
  * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files and the workflow commands on stdout (masks,
  * annotations on the runbook line).
  */
@@ -13,7 +13,7 @@ import { createStreamingRemote } from '../scripts/fixtures/git-remote.js'
 
 const EXAMPLE = 'examples/streaming-migration/rollback.yml'
 const dir = mkdtempSync(join(tmpdir(), 'entry-'))
-// One summary file for the whole file, emptied per test.
+// @actions/core keeps the summary file it first wrote to: one for the whole file, emptied per test.
 const summaryFile = join(dir, 'summary.md')
 
 interface EntryRun {
@@ -67,7 +67,7 @@ afterEach(() => {
   process.exitCode = undefined
 })
 
-describe('run() through the runner protocol', () => {
+describe('run() through @actions/core', () => {
   it('plans the example: outputs in GITHUB_OUTPUT, the plan in the job summary', async () => {
     // A checkout of the example app: the git and files steps check its remote.
     const fx = await createStreamingRemote(mkdtempSync(join(dir, 'checkout-')))

@@ -1,19 +1,40 @@
 /**
  * A typed wrapper around the git CLI, one method per git operation (modelled on actions/checkout's
- * GitCommandManager). Commands run through exec-git.ts, output collected; each command line is
+ * GitCommandManager). Commands run through @actions/exec with `silent: true`; each command line is
  * logged through the run's logger at debug level. Secrets never appear in arguments: push/fetch
  * authentication lives in a config file (see auth.ts).
  */
+import { getExecOutput } from '@actions/exec'
 import type { Logger } from '../util/logger.js'
 import type { MutationGate } from '../util/mutation-gate.js'
 import { Redactor } from '../util/redact.js'
-import type { GitOutput, GitRunner } from './exec-git.js'
-import { execGit } from './exec-git.js'
-
-export { execGit, type GitOutput, type GitRunner, type GitRunOptions } from './exec-git.js'
 
 /** Hides passwords in URLs (a remote may be written with credentials). */
 const urls = new Redactor()
+
+export interface GitOutput {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface GitRunOptions {
+  cwd: string
+  env: Record<string, string>
+  /** Written to git's standard input (batch commands). */
+  input?: string
+}
+
+/** Runs `git <args>`; replaceable so tests can observe every invocation. */
+export type GitRunner = (args: string[], options: GitRunOptions) => Promise<GitOutput>
+
+export const execGit: GitRunner = (args, { input, ...options }) =>
+  getExecOutput('git', args, {
+    ...options,
+    input: input === undefined ? undefined : Buffer.from(input),
+    silent: true,
+    ignoreReturnCode: true
+  })
 
 export class GitCommandError extends Error {
   constructor(
