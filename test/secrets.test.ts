@@ -429,7 +429,9 @@ describe('a drill and a run that reach every service show no secret where it doe
           }
         }
       ),
-      { numRuns: 2 }
+      // Each is a drill and a run against every service: one generated set of values is enough
+      // here (the run above varies them widely).
+      { numRuns: 1 }
     )
   }, 240_000)
 })
