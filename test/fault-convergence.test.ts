@@ -16,6 +16,8 @@ import { pathToFileURL } from 'node:url'
 import { createStreamingRemote, type StreamingRemote } from '../scripts/fixtures/git-remote.js'
 import { backupTableName } from '../src/db/batch-update.js'
 import { execute, type Journal } from '../src/engine.js'
+import type { GitHubAccess } from '../src/dependencies.js'
+import type { GitHubClient } from '../src/github/client.js'
 import type { PhaseModule } from '../src/model.js'
 import { PHASE_MODULES } from '../src/phases/index.js'
 import { buildPlan } from '../src/plan.js'
@@ -51,9 +53,11 @@ const runbook = testRunbook({
   notify: { 'status-comment': true, 'incident-issue': { labels: LABELS } }
 })
 
-type Fault = 'before' | 'after'
+type Fault = 'before' | 'after' | 'during'
 /** Where each case kills the process (see the header: `before` adds no state of its own). */
 const FAULTS: Fault[] = ['after']
+/** Killed while opening the incident issue: GitHub made it, the process never heard back. */
+const DURING = 'notify:closing'
 
 class Killed extends Error {}
 
@@ -63,19 +67,39 @@ class Killed extends Error {}
  */
 function faulty(stepId: string, when: Fault): Record<PhaseName, PhaseModule> {
   let dead = false
+  const die = (message: string) => {
+    dead = true
+    return new Killed(message)
+  }
+  /** GitHub access whose client dies right after GitHub created an issue. */
+  const dyingGitHub = (github: GitHubAccess): GitHubAccess => ({
+    ...github,
+    client: () => {
+      const client = github.client()
+      if (!client) return undefined
+      return Object.assign(Object.create(client) as GitHubClient, {
+        createIssue: async (issue: Parameters<GitHubClient['createIssue']>[0]) => {
+          await client.createIssue(issue)
+          throw die(`killed during ${stepId}`)
+        }
+      })
+    }
+  })
   const wrap = (module: PhaseModule): PhaseModule => ({
     ...module,
     run: async (step, deps, checked) => {
       if (dead) throw new Killed(`the process is dead (${step.id} never ran)`)
-      if (step.id === stepId && when === 'before') {
-        dead = true
-        throw new Killed(`killed before ${step.id}`)
-      }
-      const result = await module.run(step, deps, checked)
-      if (step.id === stepId && when === 'after') {
-        dead = true
-        throw new Killed(`killed after ${step.id}`)
-      }
+      const here = step.id === stepId
+      if (here && when === 'before') throw die(`killed before ${step.id}`)
+      const during = here && when === 'during'
+      const result = await module.run(
+        step,
+        during ? { ...deps, github: dyingGitHub(deps.github as GitHubAccess) } : deps,
+        checked
+      )
+      // A notification swallows its channels' errors: the kill is re-thrown here.
+      if (dead) throw new Killed(`killed during ${step.id}`)
+      if (here && when === 'after') throw die(`killed after ${step.id}`)
       return result
     }
   })
@@ -190,41 +214,43 @@ describe('a run killed at any step converges on a rerun, with one incident issue
   })
 
   let runNumber = 500
-  for (const stepId of stepIds) {
-    for (const when of FAULTS) {
-      it(`killed ${when} ${stepId}`, async () => {
-        const w = await world(++runNumber)
-        const rowsBefore = (await w.state()).rows
-        const first = await w.once(faulty(stepId, when))
-        expect(first.status).toBe('failed')
-        expect(first.error?.message).toContain(`killed ${when} ${stepId}`)
-        // Nothing the killed attempt finished is missing from the journal it left behind.
-        const killedAt = stepIds.indexOf(stepId)
-        const lastJournal = w.journals.at(-1)!
-        expect(lastJournal.steps.slice(0, killedAt).map(s => s.status)).not.toContain('failed')
-        expect(lastJournal.steps.slice(0, killedAt).map(s => s.status)).not.toContain('skipped')
+  const cases = [
+    ...stepIds.flatMap(stepId => FAULTS.map(when => [stepId, when] as const)),
+    [DURING, 'during'] as const
+  ]
+  for (const [stepId, when] of cases) {
+    it(`killed ${when} ${stepId}`, async () => {
+      const w = await world(++runNumber)
+      const rowsBefore = (await w.state()).rows
+      const first = await w.once(faulty(stepId, when))
+      expect(first.status).toBe('failed')
+      expect(first.error?.message).toContain(`killed ${when} ${stepId}`)
+      // Nothing the killed attempt finished is missing from the journal it left behind.
+      const killedAt = stepIds.indexOf(stepId)
+      const lastJournal = w.journals.at(-1)!
+      expect(lastJournal.steps.slice(0, killedAt).map(s => s.status)).not.toContain('failed')
+      expect(lastJournal.steps.slice(0, killedAt).map(s => s.status)).not.toContain('skipped')
 
-        const rerun = await w.once(PHASE_MODULES)
-        expect(rerun.error).toBeUndefined()
-        expect(rerun.status).toBe('succeeded')
-        expect(await w.state()).toEqual({ stuck: '0', rows: rowsBefore, diff: '', reverts: '1' })
-        // Nothing lost: every reset row's old value, once, across both attempts.
-        expect(await w.backedUp()).toEqual(w.stuckBefore.map(r => ({ id: r.id, is_active: true })))
-        // One incident issue, carrying the final outcome, named by the run's output.
-        const issues = w.incidentIssues()
-        expect(issues).toHaveLength(1)
-        const [issue] = issues
-        expect(issue!.title).toMatch(/rollback complete/)
-        expect(rerun.outputs['incident-issue']).toBe(issue!.html_url)
-        const onIssue = github.comments.filter(c => c.issueNumber === issue!.number)
-        const lastWord = onIssue.at(-1)?.body ?? issue!.body
-        expect(lastWord).toContain('✅')
-        // The trigger's thread ends with the outcome too.
-        const status = github.comments.filter(
-          c => c.issueNumber === TRIGGER_ISSUE && c.body.includes(`/actions/runs/${runNumber})`)
-        )
-        expect(status.at(-1)?.body).toContain('✅')
-      }, 120_000)
-    }
+      const rerun = await w.once(PHASE_MODULES)
+      expect(rerun.error).toBeUndefined()
+      expect(rerun.status).toBe('succeeded')
+      expect(await w.state()).toEqual({ stuck: '0', rows: rowsBefore, diff: '', reverts: '1' })
+      // Nothing lost: every reset row's old value, once, across both attempts.
+      expect(await w.backedUp()).toEqual(w.stuckBefore.map(r => ({ id: r.id, is_active: true })))
+      // One incident issue, carrying the final outcome, named by the run's output.
+      const issues = w.incidentIssues()
+      expect(issues).toHaveLength(1)
+      const [issue] = issues
+      expect(issue!.title).toMatch(/rollback complete/)
+      expect(rerun.outputs['incident-issue']).toBe(issue!.html_url)
+      const onIssue = github.comments.filter(c => c.issueNumber === issue!.number)
+      const lastWord = onIssue.at(-1)?.body ?? issue!.body
+      expect(lastWord).toContain('✅')
+      // The trigger's thread ends with the outcome too.
+      const status = github.comments.filter(
+        c => c.issueNumber === TRIGGER_ISSUE && c.body.includes(`/actions/runs/${runNumber})`)
+      )
+      expect(status.at(-1)?.body).toContain('✅')
+    }, 120_000)
   }
 })
