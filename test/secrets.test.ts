@@ -22,6 +22,8 @@ import {
 } from '../src/secrets.js'
 import { Redactor } from '../src/util/redact.js'
 import { createStreamingRemote } from '../scripts/fixtures/git-remote.js'
+import { runAction } from './support/action-runner.js'
+import { BUNDLE_TIMEOUT_MS } from './support/bundle.js'
 import { recordingLogger } from './support/context.js'
 import { git } from './support/git.js'
 import { startGitHubStandin } from './support/github-standin.js'
@@ -434,4 +436,72 @@ describe('a drill and a run that reach every service show no secret where it doe
       { numRuns: 1 }
     )
   }, 240_000)
+})
+
+describe('the action’s channels show no secret a hosting API echoes', () => {
+  it(
+    'annotations and log lines, the outputs file and the job summary of the bundled action',
+    async () => {
+      // A hosting API that repeats the credentials it was sent in its error messages.
+      const server = createServer((req, res) => {
+        res.writeHead(403, { 'content-type': 'application/json' })
+        res.end(
+          JSON.stringify({
+            error: { code: 'forbidden', message: `bad token ${req.headers.authorization}` }
+          })
+        )
+      })
+      await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+      const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const dir = mkdtempSync(join(tmpdir(), 'secrets-action-'))
+      const runbookPath = join(dir, 'rollback.yml')
+      writeFileSync(
+        runbookPath,
+        JSON.stringify({
+          version: 1,
+          name: 'secrets-action',
+          hosting: {
+            provider: 'vercel',
+            project: 'web',
+            'token-env': 'HOSTING_TOKEN',
+            'api-url': api
+          },
+          flags: { set: { NEXT_PUBLIC_USE_STREAMING: 'false' } },
+          database: { 'url-env': 'PROD_DB', steps: [{ name: 's', sql: 'SELECT 1' }] }
+        })
+      )
+      try {
+        await fc.assert(
+          fc.asyncProperty(headerSecret, headerSecret, secretValue, async (token, gh, password) => {
+            const run = await runAction(
+              {
+                runbook: runbookPath,
+                command: 'run',
+                severity: 'critical',
+                phases: 'flags,database',
+                'github-token': gh
+              },
+              {
+                HOSTING_TOKEN: token,
+                PROD_DB: `postgres://app:${encodeURIComponent(password)}@127.0.0.1:1/app`
+              }
+            )
+            expect(run.code).toBe(1)
+            expect(run.stdout).toMatch(/::error::/)
+            // The masks themselves name the secrets (that is how the runner learns them).
+            const said = run.stdout
+              .split('\n')
+              .filter(l => !l.startsWith('::add-mask::'))
+              .join('\n')
+            const channels = [said, run.stderr, JSON.stringify(run.outputs), run.summary].join('\n')
+            expectNone('the action’s channels', channels, [token, gh, password])
+          }),
+          { numRuns: 2 }
+        )
+      } finally {
+        server.close()
+      }
+    },
+    BUNDLE_TIMEOUT_MS
+  )
 })
