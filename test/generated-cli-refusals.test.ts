@@ -57,8 +57,11 @@ interface CliCase {
   secret?: string
 }
 
-/** Refusals found by a phase's preflight (the database, git): the run fails, exit 1. */
-const PREFLIGHT_FIELDS = /^(database\.steps|revert$)/
+/**
+ * Refusals only a phase's preflight can find (a column the table lacks, a commit the remote lacks):
+ * the run fails, exit 1. Everything else, the runbook's SQL included, is invalid input: exit 2.
+ */
+const PREFLIGHT_FIELDS = /^(database\.steps\[\d+\]\.batch-update\.set|revert)$/
 
 const fromShared = refusalCases.map((c: Case): CliCase => ({
   label: c.label,
