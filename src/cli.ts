@@ -131,7 +131,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       }
     })
   } catch (err) {
-    process.stderr.write(`${hideCredentials(argsProblem(err as Error))}\n\n${usage()}\n`)
+    process.stderr.write(
+      `${hideCredentials(argsProblem(err as Error))}\nnothing was changed\n\n${usage()}\n`
+    )
     return 2
   }
   const { values, positionals } = parsed
