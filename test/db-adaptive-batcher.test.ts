@@ -115,6 +115,29 @@ describe('adaptive batcher (pure control logic)', () => {
     expect(s.pauseMs).toBe(limits.minPauseMs)
   })
 
+  it('lets the pause fall back to the runbook pause while quiet, however long the batches take', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: limits.targetMs * 2 }),
+        fc.integer({ min: 1, max: 8 }),
+        (batchMs, painful) => {
+          let s = initialState(limits)
+          for (let i = 0; i < painful; i++)
+            s = nextState(s, { batchMs, lockWaiters: 1, probeMs: 1 }, limits)
+          expect(s.pauseMs).toBeGreaterThan(limits.minPauseMs)
+          // Quiet: halved each batch, down to the floor (the pause is no tax on every batch).
+          const steps = Math.ceil(Math.log2(limits.maxPauseMs / limits.minPauseMs))
+          for (let i = 0; i < steps; i++) {
+            const next = nextState(s, { batchMs, lockWaiters: 0, probeMs: 1 }, limits)
+            expect(next.pauseMs).toBe(Math.max(limits.minPauseMs, s.pauseMs / 2))
+            s = next
+          }
+          expect(s.pauseMs).toBe(limits.minPauseMs)
+        }
+      )
+    )
+  })
+
   it('takes its ceiling from the runbook batch-size and its shortest pause from the runbook pause', () => {
     expect(limitsFor(5000, 10)).toMatchObject({ maxSize: 5000, minSize: 250, minPauseMs: 10 })
     expect(limitsFor(1, 0)).toMatchObject({ maxSize: 1, minSize: 1 })

@@ -6,6 +6,7 @@
 import { describe, expect, it } from '@jest/globals'
 import pg from 'pg'
 import { schemaPhase } from '../src/phases/schema.js'
+import { CAPTURED, installCaptureSql, type CaptureSpec } from '../src/db/write-capture.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 import { createTestDatabase, queryRows, testDatabaseUrl, withPg } from './support/postgres.js'
 
@@ -182,4 +183,40 @@ describe('schema rollback under concurrent writes', () => {
     }
     expect(await leftovers(url)).toEqual([])
   }, 120_000)
+
+  it('installs and reinstalls the capture without queueing behind a long reader', async () => {
+    const url = await table()
+    const spec: CaptureSpec = {
+      table: 'sessions',
+      key: 'id',
+      columns: ['payload', 'seq'],
+      backupTable: 'sessions_backup'
+    }
+    await withPg(url, c =>
+      c.query(
+        `CREATE TABLE sessions_backup (id bigint PRIMARY KEY, payload text, seq int, ${CAPTURED} boolean NOT NULL DEFAULT false)`
+      )
+    )
+    // A report query's transaction holds ACCESS SHARE on the table: anything that needs ACCESS
+    // EXCLUSIVE would queue behind it, and every app query behind that.
+    const reader = new pg.Client({ connectionString: url })
+    await reader.connect()
+    await reader.query('BEGIN')
+    await reader.query('SELECT id FROM sessions LIMIT 1')
+    try {
+      for (const installed of [false, true]) {
+        await withPg(url, async c => {
+          await c.query('BEGIN')
+          await c.query(`SET LOCAL lock_timeout = '200ms'`)
+          for (const sql of installCaptureSql(spec, installed)) await c.query(sql)
+          await c.query('COMMIT')
+        })
+      }
+      await withPg(url, c => c.query(`UPDATE sessions SET payload = 'seen' WHERE id = 5`))
+    } finally {
+      await reader.query('COMMIT')
+      await reader.end()
+    }
+    expect((await backup(url)).get(5)).toEqual({ payload: 'seen', seq: 0 })
+  }, 60_000)
 })

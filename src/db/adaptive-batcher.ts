@@ -4,7 +4,7 @@
  * it with injected signals. The rule is AIMD-like: any sign of pain (our batch ran long, another
  * backend waited for a lock, the database answered a trivial probe slowly) halves the batch and
  * doubles the pause at once; quiet batches move the size toward the one that takes the target
- * duration, at most 1.5x per step, and shrink the pause back toward the floor.
+ * duration, at most 1.5x per step, and halve the pause back toward the floor.
  */
 
 export interface BatcherLimits {
@@ -78,12 +78,9 @@ function speedUp(state: BatcherState, signals: BatchSignals, limits: BatcherLimi
   const ratio = clamp(limits.targetMs / Math.max(signals.batchMs, 1), 0.5, MAX_GROWTH)
   return {
     size: Math.round(clamp(state.size * ratio, limits.minSize, limits.maxSize)),
-    // Half the batch's time as a floor: the app gets the database to itself a third of the time.
-    pauseMs: clamp(
-      Math.max(state.pauseMs / 2, signals.batchMs / 2),
-      limits.minPauseMs,
-      limits.maxPauseMs
-    ),
+    // Back to the runbook's pause while quiet: a pause proportional to the batch cost time the
+    // app did not need (the signals above are what protect it).
+    pauseMs: clamp(state.pauseMs / 2, limits.minPauseMs, limits.maxPauseMs),
     backedOff: ''
   }
 }

@@ -74,6 +74,8 @@ export interface BatchUpdateResult {
   slowestBatchMs: number
   lockRetries: number
   remaining: number
+  /** Time spent counting the rows still matching after each pass. */
+  countMs: number
   timeCapped: boolean
   backupTable: string
   restoreSql: string
@@ -386,6 +388,7 @@ export async function runBatchUpdate(
     batcher: initialState(limits)
   }
   let remaining = 0
+  let countMs = 0
   let timeCapped = false
   const maxPasses = options.maxPasses ?? 2
   for (let p = 1; p <= maxPasses; p++) {
@@ -394,7 +397,9 @@ export async function runBatchUpdate(
       timeCapped = true
       break
     }
+    const counted = now()
     remaining = await countMatching(client, spec, statements, options.ladder.sleep)
+    countMs += now() - counted
     if (remaining === 0) break
     options.ladder.log?.(
       `${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`
@@ -410,6 +415,7 @@ export async function runBatchUpdate(
     slowestBatchMs: Math.max(0, ...state.batches.map(b => b.ms)),
     lockRetries: state.batches.reduce((n, b) => n + b.lockAttempts - 1, 0),
     remaining,
+    countMs,
     timeCapped,
     backupTable: options.backupTable,
     restoreSql: restoreSql(spec, options.backupTable)

@@ -163,3 +163,34 @@ export async function waitForClearRoad(
     await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited))
   }
 }
+
+/** Longest we wait for long transactions on a table before queueing for a strong lock. */
+export const CLEAR_ROAD_MAX_MS = 30_000
+
+/**
+ * The ladder with each attempt preceded by waitForClearRoad on `table`: an attempt starts as soon
+ * as the long transactions on the table have ended, rather than after the ladder's next sleep,
+ * and rarely times out. waitedMs() is the time spent waiting so far.
+ */
+export function afterLongTransactions(
+  client: pg.Client,
+  table: string,
+  ladder: LadderOptions
+): { ladder: LadderOptions; waitedMs: () => number } {
+  let waited = 0
+  return {
+    ladder: {
+      ...ladder,
+      beforeAttempt: async () => {
+        waited += await waitForClearRoad(client, table, {
+          olderThanMs: 100,
+          maxWaitMs: CLEAR_ROAD_MAX_MS,
+          pollMs: 50,
+          sleep: ladder.sleep,
+          log: ladder.log
+        })
+      }
+    },
+    waitedMs: () => waited
+  }
+}
