@@ -7,6 +7,7 @@ import { describe, expect, it } from '@jest/globals'
 import pg from 'pg'
 import { schemaPhase } from '../src/phases/schema.js'
 import { CAPTURED, installCaptureSql, type CaptureSpec } from '../src/db/write-capture.js'
+import { copyColumns, inspectSchema, type SchemaRollbackSpec } from '../src/db/column-backup.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 import { createTestDatabase, queryRows, testDatabaseUrl, withPg } from './support/postgres.js'
 
@@ -218,5 +219,45 @@ describe('schema rollback under concurrent writes', () => {
       await reader.end()
     }
     expect((await backup(url)).get(5)).toEqual({ payload: 'seen', seq: 0 })
+  }, 60_000)
+
+  it('copies a range again as an upsert when the trigger wrote one of its keys meanwhile', async () => {
+    const url = await table()
+    const spec: SchemaRollbackSpec = {
+      table: 'sessions',
+      key: 'id',
+      dropColumns: ['payload', 'seq'],
+      dropIndexes: [],
+      backupTable: 'sessions_backup'
+    }
+    const app = new pg.Client({ connectionString: url })
+    await app.connect()
+    const c = new pg.Client({ connectionString: url })
+    await c.connect()
+    try {
+      const inspection = await inspectSchema(c, spec)
+      const capture: CaptureSpec = {
+        table: 'sessions',
+        key: 'id',
+        columns: ['payload', 'seq'],
+        backupTable: 'sessions_backup'
+      }
+      const copied = await copyColumns(c, spec, inspection, realSleep, async () => {
+        for (const sql of installCaptureSql(capture, false)) await c.query(sql)
+        // The app writes id 5 (in the first range) and commits while the copy's INSERT of that
+        // range waits on the key: that INSERT fails on it, the upsert keeps the app's value.
+        await app.query('BEGIN')
+        await app.query(`UPDATE sessions SET payload = 'app', seq = 9 WHERE id = 5`)
+        setTimeout(() => void app.query('COMMIT'), 300)
+      })
+      expect(copied).toBe(ROWS - 1)
+    } finally {
+      await app.end()
+      await c.end()
+    }
+    const kept = await backup(url)
+    expect(kept.size).toBe(ROWS)
+    expect(kept.get(5)).toEqual({ payload: 'app', seq: 9 })
+    expect(kept.get(6)).toEqual({ payload: 'orig-6', seq: 0 })
   }, 60_000)
 })
