@@ -260,4 +260,41 @@ describe('schema rollback under concurrent writes', () => {
     expect(kept.get(5)).toEqual({ payload: 'app', seq: 9 })
     expect(kept.get(6)).toEqual({ payload: 'orig-6', seq: 0 })
   }, 60_000)
+
+  it('installs the capture once a conflicting lock holder (autovacuum, say) is gone, never queueing in front of the app', async () => {
+    const url = await table()
+    // Holds SHARE UPDATE EXCLUSIVE, as autovacuum does after a big batch-update, for 1.5 s.
+    const holder = new pg.Client({ connectionString: url })
+    await holder.connect()
+    await holder.query('BEGIN')
+    await holder.query('LOCK TABLE sessions IN SHARE UPDATE EXCLUSIVE MODE')
+    const released = realSleep(1500).then(() => holder.query('COMMIT'))
+    const ctx = testContext({
+      runbook,
+      request: testRequest({ runId: 'capture-road' }),
+      env: { DATABASE_URL: url },
+      sleep: realSleep
+    })
+    const [step] = schemaPhase.plan(runbook, ctx.request)
+    const running = schemaPhase.run(step!, ctx)
+    // The app keeps writing meanwhile: no write waits behind a queued CREATE TRIGGER.
+    const app = new pg.Client({ connectionString: url })
+    await app.connect()
+    let slowest = 0
+    try {
+      for (let i = 0; i < 60; i++) {
+        const started = Date.now()
+        await app.query(`UPDATE sessions SET status = 'ok' WHERE id = $1`, [1 + i])
+        slowest = Math.max(slowest, Date.now() - started)
+        await realSleep(20)
+      }
+    } finally {
+      await app.end()
+    }
+    await released
+    await holder.end()
+    const result = await running
+    expect(result.status).toBe('succeeded')
+    expect(slowest).toBeLessThan(250)
+  }, 60_000)
 })

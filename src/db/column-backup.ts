@@ -28,6 +28,7 @@ import {
 } from './drop-index.js'
 import {
   afterLongTransactions,
+  SHARE_ROW_EXCLUSIVE_CONFLICTS,
   withLockLadder,
   type LadderAttempt,
   type LadderOptions
@@ -324,14 +325,19 @@ function captureSpec(spec: SchemaRollbackSpec, inspection: SchemaInspection): Ca
   }
 }
 
-/** Installs the capture trigger in its own short transaction, under the lock ladder. */
+/**
+ * Installs the capture trigger in its own short transaction, under the lock ladder, each attempt
+ * once no long transaction holds a lock that conflicts with CREATE TRIGGER's (autovacuum's, after
+ * the batch-update's dead rows, does; a long reader's does not).
+ */
 async function installCapture(
   client: pg.Client,
   capture: CaptureSpec,
   what: string,
   ladder: LadderOptions
 ): Promise<void> {
-  await withLockLadder(client, what, ladder, async () => {
+  const road = afterLongTransactions(client, capture.table, ladder, SHARE_ROW_EXCLUSIVE_CONFLICTS)
+  await withLockLadder(client, what, road.ladder, async () => {
     await client.query('BEGIN')
     try {
       const installed = await captureInstalled(client, capture)
