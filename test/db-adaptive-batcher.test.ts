@@ -115,6 +115,20 @@ describe('adaptive batcher (pure control logic)', () => {
     expect(s.pauseMs).toBe(limits.minPauseMs)
   })
 
+  it('judges a probe against the typical probe, not the luckiest one: scheduler noise is no pain, a jump is', () => {
+    let s = initialState(limits, 2000)
+    const reasons: string[] = []
+    // A busy machine: every other round trip waits for a core.
+    for (let i = 0; i < 40; i++) {
+      s = nextState(s, { batchMs: 150, lockWaiters: 0, probeMs: i % 2 ? 14 : 2 }, limits)
+      if (i >= 2) reasons.push(s.backedOff)
+    }
+    expect(reasons.filter(Boolean)).toEqual([])
+    const jump = nextState(s, { batchMs: 150, lockWaiters: 0, probeMs: 100 }, limits)
+    expect(jump.backedOff).toMatch(/slowly/)
+    expect(jump.size).toBe(Math.floor(s.size / 2))
+  })
+
   it('lets the pause fall back to the runbook pause while quiet, however long the batches take', () => {
     fc.assert(
       fc.property(

@@ -9,7 +9,7 @@
  */
 import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
-import { quoteLiteral } from './batch-update.js'
+import { quoteLiteral, rangeEnd } from './batch-update.js'
 import { initialState, limitsFor, nextState } from './adaptive-batcher.js'
 import { ident, pgErrorCode, splitName } from './connection.js'
 import { readLoadSignals } from './load-signals.js'
@@ -293,11 +293,7 @@ async function copyRanges(
   let copied = 0
   while (from !== null) {
     const op = first ? '>=' : '>'
-    const upperRes = await client.query<{ k: string }>(
-      `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
-      [from, batcher.size - 1]
-    )
-    const upper = upperRes.rows[0]?.k ?? null
+    const upper = await rangeEnd(client, t, k, from, first, batcher.size)
     const batchStarted = now()
     copied += await copyRange(
       client,
