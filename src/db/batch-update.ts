@@ -250,8 +250,8 @@ async function nextUpper(
 }
 
 /**
- * Rows matching the condition, counted in key ranges (COUNT_BATCH_ROWS) with a pause between
- * them: one big count(*) would be a full scan competing with the app at once. After a pass the
+ * Rows matching the condition, counted in key ranges (COUNT_BATCH_ROWS) with the runbook's pause
+ * between them: one big count(*) would be a full scan competing with the app at once. After a pass the
  * ranges are its own batches' bounds (every COUNT_GROUP-th upper key), so no range has to be
  * looked up first (that lookup walks the key index as far as the count itself).
  */
@@ -274,7 +274,6 @@ export async function countMatching(
   let total = 0
   const next = uppers ? [...uppers] : undefined
   while (from !== null) {
-    const started = Date.now()
     const upper = next
       ? (next.shift() ?? null)
       : await rangeEnd(client, t, k, from, first, COUNT_BATCH_ROWS)
@@ -286,7 +285,7 @@ export async function countMatching(
     if (upper === null) break
     from = upper
     first = false
-    await sleep(Math.max(spec.pauseMs, Date.now() - started))
+    await sleep(spec.pauseMs)
   }
   return total
 }

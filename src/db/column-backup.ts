@@ -231,11 +231,12 @@ export async function copyColumns(
 
 /**
  * The statements that copy one key range. A backup table this run created holds, ahead of the
- * copy, only rows the capture trigger wrote (newer than the copy's snapshot): the range is a
- * plain INSERT of the keys not already there, which costs a fraction of an upsert (speculative
- * insertion per row); if the trigger inserts a key of the range meanwhile, that INSERT fails on
- * the key (23505) and the range is copied again as an upsert. A backup table from an earlier run
- * may hold stale copies: always the upsert, which refreshes every row the trigger did not write.
+ * copy, only rows the capture trigger wrote (newer than the copy's snapshot), usually none: the
+ * range is a plain INSERT, which costs a fraction of an upsert (speculative insertion per row).
+ * If a key of the range is already there (the trigger wrote it, before or during the statement),
+ * that INSERT fails on the key (23505) and the range is copied again as an upsert. A backup
+ * table from an earlier run may hold stale copies: always the upsert, which refreshes every row
+ * the trigger did not write.
  */
 function rangeCopy(spec: SchemaRollbackSpec, inspection: SchemaInspection) {
   const k = ident(spec.key)
@@ -247,9 +248,7 @@ function rangeCopy(spec: SchemaRollbackSpec, inspection: SchemaInspection) {
   const select = (op: string, bounded: boolean) =>
     `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t} WHERE ${range(op, bounded)}`
   return {
-    // The subquery reads only the range's keys of the backup: its cost is bounded by the range.
-    fresh: (op: string, bounded: boolean) =>
-      `${select(op, bounded)} AND ${k} NOT IN (SELECT ${k} FROM ${b} WHERE ${range(op, bounded)})`,
+    fresh: select,
     // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
     upsert: (op: string, bounded: boolean) =>
       `${select(op, bounded)} ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')} WHERE NOT dst.${CAPTURED}`
