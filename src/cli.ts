@@ -161,7 +161,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       github: githubTarget(env),
       reportPath: resolve(flag('report') ?? `rollback-report-${runId}.json`),
       log: stderrLogger,
-      signal: cancellation.signal
+      signal: cancellation.signal,
+      lockWait: flag('lock-wait')
     })
     const { readFile } = await import('node:fs/promises')
     const out = values.json

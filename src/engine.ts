@@ -85,6 +85,11 @@ export interface EngineHooks {
   initialOutputs?: Partial<StepOutputs>
   /** Called after every change to the journal (the caller writes it to disk). */
   onJournal?(journal: Journal): void | Promise<void>
+  /**
+   * Called with each periodic status update, beside the phases that send one (notify): the
+   * caller's own channel (a ChatOps reply kept current) says it too.
+   */
+  stillRunning?(status: RunningStatus): Promise<void>
   now?(): number
   /**
    * Takes the run's lock once every preflight has passed (run and drill; a plan takes none).
@@ -286,7 +291,10 @@ export async function execute(
   const held = state.failed ? undefined : await takeLock(hooks, journal, state)
   await save()
 
-  const updates = statusUpdates(plan, deps, modules, () => now() - started)
+  const updates = statusUpdates(plan, deps, modules, {
+    elapsed: () => now() - started,
+    caller: hooks.stillRunning
+  })
   try {
     for (const [index, step] of plan.steps.entries()) {
       const record = journal.steps[index]!
@@ -350,35 +358,37 @@ function cancel(journal: Journal, state: { failed: boolean }, signal: AbortSigna
 }
 
 /**
- * Every STATUS_UPDATE_MS while steps run, the phases that can (notify) say which step the run is
- * on. One update at a time: a tick while the previous one is still being sent is left out.
+ * Every STATUS_UPDATE_MS while steps run, the phases that can (notify) and the caller's own channel
+ * say which step the run is on. One update at a time: a tick while the previous one is still being
+ * sent is left out.
  */
 function statusUpdates(
   plan: Plan,
   deps: Dependencies,
   modules: Record<PhaseName, PhaseModule>,
-  elapsed: () => number
+  by: { elapsed: () => number; caller?: (status: RunningStatus) => Promise<void> }
 ) {
   const phases = deps.progress.plannedPhases.filter(p => modules[p].stillRunning)
+  const warn = (who: string) => (err: unknown) =>
+    deps.log.warn(`status update (${who}): ${toStepError(err).message}`)
   let inFlight: Promise<unknown> | undefined
   const send = () => {
     if (inFlight) return
     const status: RunningStatus = {
       step: updates.current,
-      minutes: Math.round(elapsed() / 60_000)
+      minutes: Math.round(by.elapsed() / 60_000)
     }
-    inFlight = Promise.all(
-      phases.map(phase => {
+    inFlight = Promise.all([
+      ...phases.map(phase => {
         const module = modules[phase]
         const steps = plan.steps.filter(s => s.phase === phase)
-        return module.stillRunning!(steps, pick(deps, module.needs), status).catch(err => {
-          deps.log.warn(`status update (${phase}): ${toStepError(err).message}`)
-        })
-      })
-    ).finally(() => (inFlight = undefined))
+        return module.stillRunning!(steps, pick(deps, module.needs), status).catch(warn(phase))
+      }),
+      by.caller?.(status).catch(warn('progress'))
+    ]).finally(() => (inFlight = undefined))
   }
   let stopTimer =
-    phases.length > 0 && plan.request.command !== 'plan'
+    (phases.length > 0 || by.caller) && plan.request.command !== 'plan'
       ? deps.clock.every(STATUS_UPDATE_MS, send)
       : () => {}
   const updates = {

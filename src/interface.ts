@@ -47,6 +47,11 @@ export const INPUTS = {
     description: 'Branch to roll back (default from the runbook, else main).',
     default: ''
   },
+  'lock-wait': {
+    description:
+      'How long a run or drill waits in line when another rollback holds the lock (0, or a duration such as 30s, 15m, 1h; at most 2h). 0: refused at once, naming the holder.',
+    default: '0'
+  },
   'release-lock': {
     description:
       'true: remove a stale rollback lock (the lock ref on the git remote), after saying who held it, and do nothing else.',

@@ -191,7 +191,8 @@ async function runRollback(
     registerSecret: value => core.setSecret(value),
     initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
     onProgress: reply?.onProgress,
-    signal: s.signal
+    signal: s.signal,
+    lockWait: input('lock-wait')
   })
 }
 

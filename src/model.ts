@@ -146,6 +146,11 @@ export interface RunningStatus {
   minutes: number
 }
 
+/** "still running: step X, N minutes so far": the same words on every channel. */
+export function stillRunningText(status: RunningStatus): string {
+  return `still running: ${status.step || 'between steps'}, ${status.minutes} minutes so far`
+}
+
 export interface Preflight<C = unknown> {
   notes?: PreflightNote[]
   /** Per step id: what the checks found, handed to that step's run/drill. */

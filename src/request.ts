@@ -11,6 +11,7 @@ import {
   type Severity
 } from './runbook/constants.js'
 import { hideCredentials } from './util/credentials.js'
+import { parseDuration } from './util/duration.js'
 
 /** The inputs that shape a request (besides `command`), as action inputs, CLI flags and ChatOps keys. */
 export const REQUEST_INPUTS = [
@@ -149,4 +150,20 @@ export function checkRevertSpec(spec: string): string[] {
     ]
   }
   return []
+}
+
+/** The longest lock-wait: longer than any sane queue of rollbacks, shorter than a job's limit. */
+export const MAX_LOCK_WAIT = '2h'
+
+/** lock-wait in ms: 0 (the default: refused at once) or a duration up to MAX_LOCK_WAIT. */
+export function parseLockWait(text: string | undefined): number {
+  const value = text?.trim() || '0'
+  if (value === '0') return 0
+  const ms = /^\d+(ms|s|m|h)$/.test(value) ? parseDuration(value) : undefined
+  if (ms === undefined || ms > parseDuration(MAX_LOCK_WAIT)) {
+    throw new InputError([
+      `lock-wait: "${value}" is not 0 or a duration up to ${MAX_LOCK_WAIT} such as 30s, 15m or 1h`
+    ])
+  }
+  return ms
 }

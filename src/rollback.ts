@@ -10,11 +10,19 @@ import { execute, type Journal } from './engine.js'
 import { buildDependencies, type Clock, type Dependencies } from './dependencies.js'
 import type { MutationGate } from './util/mutation-gate.js'
 import type { GitRunner } from './git/git-command-manager.js'
-import type { GitHubTarget, Logger, Request, SecretValues, StepOutputs, Trigger } from './model.js'
+import {
+  stillRunningText,
+  type GitHubTarget,
+  type Logger,
+  type Request,
+  type SecretValues,
+  type StepOutputs,
+  type Trigger
+} from './model.js'
 import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
-import { InputError, parseRequest, type RawInputs } from './request.js'
+import { InputError, parseLockWait, parseRequest, type RawInputs } from './request.js'
 import { loadRunbook } from './runbook/load.js'
 import { Redactor } from './util/redact.js'
 import { runSecrets, secretProblems, secretSources } from './secrets.js'
@@ -51,6 +59,8 @@ export interface RollbackOptions {
   onProgress?(markdown: string): Promise<void>
   /** The run's mutation gate (tests pass one to see that a refused run never opened it). */
   gate?: MutationGate
+  /** lock-wait: how long to wait in line for a held lock ("0", the default: refused at once). */
+  lockWait?: string
 }
 
 export interface RollbackOutcome {
@@ -64,6 +74,7 @@ export interface RollbackOutcome {
 export async function rollback(options: RollbackOptions): Promise<RollbackOutcome> {
   const runbook = await loadRunbook(options.runbookPath)
   const request = parseRequest(options.inputs, options.trigger, options.runId)
+  const lockWaitMs = parseLockWait(options.lockWait)
   const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets))
   if (badSecrets.length > 0) throw new InputError(badSecrets)
   const redactor = new Redactor()
@@ -110,8 +121,23 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
       await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`))
     },
     signal: options.signal,
+    // The caller's reply says it too, above the steps so far (one comment, edited).
+    stillRunning: options.onProgress
+      ? status => options.onProgress!(`⏳ ${stillRunningText(status)}\n\n${summary()}`)
+      : undefined,
     lock: async () => {
-      const lock = await takeRunLock(lockScope(runbook, deps, options.trigger.kind))
+      const lock = await takeRunLock({
+        ...lockScope(runbook, deps, options.trigger.kind),
+        wait: {
+          waitMs: lockWaitMs,
+          now: deps.clock.now,
+          sleep: deps.clock.sleep,
+          signal: options.signal,
+          // A ChatOps reply says where in the queue the run waits (until its first step).
+          onQueued: message =>
+            options.onProgress?.(`⏳ ${message}`).catch(err => log.debug(`progress report: ${err}`))
+        }
+      })
       runLockHeld = lock.holdsDatabase
       return {
         description: lock.description,

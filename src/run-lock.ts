@@ -7,19 +7,23 @@
  *    whole run, so steps take none of their own; it ends with its session, even after a crash.
  * A runbook without a git section is locked by the database alone; with neither, no lock is taken
  * and the report says so.
+ * With a wait (lock-wait), a run that finds the lock held queues for it in arrival order
+ * (src/git/lock-wait.ts); the database lock, which has no queue, is then tried again until the
+ * same deadline.
  */
-import { acquireRunLock, type AdvisoryLock } from './db/advisory-lock.js'
+import { acquireRunLock, AdvisoryLockHeldError, type AdvisoryLock } from './db/advisory-lock.js'
 import type { DbSettings } from './db/connection.js'
 import {
   describeLockHolder,
   LOCK_REF,
   readLockRef,
   releaseLockRef,
-  takeLockRef,
   type HeldLockRef,
   type LockHolderInfo
 } from './git/lock-ref.js'
+import { pause, QUEUE_POLL_MS, takeLockRefInTurn, type LockWait } from './git/lock-wait.js'
 import { withGitSession, type Checkout, type SessionTarget } from './git/session.js'
+import { formatDuration } from './util/duration.js'
 import { RollbackError } from './util/errors.js'
 import type { Logger } from './util/logger.js'
 
@@ -31,6 +35,8 @@ export interface RunLockScope {
   database?: () => DbSettings
   info: LockHolderInfo
   log: Logger
+  /** How long to wait for a held lock (none: refused at once). */
+  wait?: Omit<LockWait, 'log'>
 }
 
 export interface HeldRunLock {
@@ -53,12 +59,16 @@ export async function takeRunLock(scope: RunLockScope): Promise<HeldRunLock> {
       release: async () => []
     }
   }
+  const wait: LockWait = { ...(scope.wait ?? NO_WAIT), log: scope.log }
+  const deadline = wait.now() + wait.waitMs
   const ref = git
-    ? await withGitSession(scope.checkout, git, s => takeLockRef(s.git, s.remote, scope.info))
+    ? await withGitSession(scope.checkout, git, s =>
+        takeLockRefInTurn({ git: s.git, remote: s.remote }, scope.info, wait)
+      )
     : undefined
   let advisory: AdvisoryLock | undefined
   try {
-    if (database) advisory = await acquireRunLock(database(), 'run', describeLockHolder(scope.info))
+    if (database) advisory = await takeDatabaseLock(database, scope.info, wait, deadline)
   } catch (err) {
     if (ref && git) await releaseRef(scope, git, ref)
     throw err
@@ -81,6 +91,33 @@ export async function takeRunLock(scope: RunLockScope): Promise<HeldRunLock> {
       }
       if (ref && git) problems.push(...(await releaseRef(scope, git, ref)))
       return problems
+    }
+  }
+}
+
+const NO_WAIT: Omit<LockWait, 'log'> = {
+  waitMs: 0,
+  now: Date.now,
+  sleep: () => Promise.resolve()
+}
+
+/** The advisory lock; while another session holds it, tried again until the deadline. */
+async function takeDatabaseLock(
+  database: () => DbSettings,
+  info: LockHolderInfo,
+  wait: LockWait,
+  deadline: number
+): Promise<AdvisoryLock> {
+  let said = false
+  for (;;) {
+    try {
+      return await acquireRunLock(database(), 'run', describeLockHolder(info))
+    } catch (err) {
+      const left = deadline - wait.now()
+      if (!(err instanceof AdvisoryLockHeldError) || left <= 0 || wait.signal?.aborted) throw err
+      if (!said) wait.log.info(`${err.message}; waiting up to ${formatDuration(left)}`)
+      said = true
+      await pause(Math.min(QUEUE_POLL_MS, left), wait)
     }
   }
 }

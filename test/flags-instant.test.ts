@@ -4,7 +4,8 @@
  * again at the end; no qualifying deployment is a warning; the request budget holds.
  */
 import { afterEach, describe, expect, it } from '@jest/globals'
-import type { Step } from '../src/model.js'
+import { RollbackError, type Step } from '../src/model.js'
+import type { HostingProvider } from '../src/providers/types.js'
 import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
 import type { Mitigation } from '../src/phases/flags-instant.js'
 import {
@@ -13,11 +14,16 @@ import {
   type VercelStandinOptions
 } from './support/vercel-standin.js'
 import { testContext, testRunbook } from './support/context.js'
+import { validateRunbook } from '../src/runbook/validate.js'
+import { badChangeHistory, type TestRepo } from './support/git.js'
 
 let standin: VercelStandin | undefined
+let repo: TestRepo | undefined
 afterEach(async () => {
   await standin?.close()
   standin = undefined
+  repo?.cleanup()
+  repo = undefined
 })
 
 const TOKEN = 'vercel-token-instant'
@@ -26,7 +32,8 @@ const HOUR = 3_600_000
 async function setup(
   options: VercelStandinOptions,
   instant: unknown = true,
-  check?: (s: VercelStandin) => Record<string, unknown>
+  check?: (s: VercelStandin) => Record<string, unknown>,
+  workdir?: string
 ) {
   standin = await startVercelStandin({
     token: TOKEN,
@@ -38,7 +45,11 @@ async function setup(
     flags: { set: { NEXT_PUBLIC_USE_STREAMING: 'false' }, 'wait-timeout': '2m', instant },
     ...(check ? { verify: { checks: [check(standin)] } } : {})
   })
-  const ctx = testContext({ runbook, env: { VERCEL_TOKEN: TOKEN } })
+  const ctx = testContext({
+    runbook,
+    env: { VERCEL_TOKEN: TOKEN },
+    ...(workdir ? { workdir } : {})
+  })
   const step = flagsPhase.plan(runbook, ctx.request)[0] as Step<FlagsAction>
   return { standin, ctx, step }
 }
@@ -153,4 +164,150 @@ describe('flags.instant', () => {
     expect(details.instantRollbackTo).toBe(earlier.id)
     expect(details.buildEstimateMs).toEqual(expect.any(Number))
   })
+})
+
+/** A checkout with the bad change (see badChangeHistory), cleaned up after the test. */
+function history() {
+  const h = badChangeHistory()
+  repo = h.repo
+  return { ...h, workdir: h.repo.work }
+}
+
+describe('flags.instant.before: the bad commit', () => {
+  it('serves the newest deployment built from a commit before it: ancestry decides, not time', async () => {
+    const h = history()
+    const { standin, ctx, step } = await setup(
+      {
+        earlier: [
+          { ageMs: 4.5 * HOUR, commit: h.good1 },
+          // Built from a good commit after the bad one was made: it qualifies, by ancestry.
+          { ageMs: 1.5 * HOUR, commit: h.good2 },
+          { ageMs: HOUR, commit: h.bad }
+        ],
+        liveCommit: h.after
+      },
+      { before: h.bad.slice(0, 10) },
+      undefined,
+      h.workdir
+    )
+    const target = byAge(standin)[1]!
+    expect(step.changes[0]).toContain(`built before commit ${h.bad.slice(0, 10)}`)
+    const notes = await flagsPhase.preflight!([step], ctx)
+    // The plan shows the commit resolved to its full SHA.
+    expect(notes.notes?.[0]?.changes?.[0]).toBe(
+      `instant rollback first: serve ${target.id} (built ${new Date(target.createdAt).toISOString()}) again (built before commit ${h.bad}), check it, then the durable fix below`
+    )
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsTo(/\/rollback\//).map(r => r.path)).toEqual([
+      `/v9/projects/${standin.project.id}/rollback/${target.id}`
+    ])
+  })
+
+  it('falls back to the commit time for a deployment whose commit the checkout does not have', async () => {
+    const h = history()
+    const unknown = (c: string) => c.repeat(40)
+    const { standin, ctx, step } = await setup(
+      {
+        earlier: [
+          { ageMs: 3.5 * HOUR, commit: unknown('a') },
+          { ageMs: 2.5 * HOUR, commit: unknown('b') }
+        ],
+        liveCommit: unknown('c')
+      },
+      { before: h.bad },
+      undefined,
+      h.workdir
+    )
+    const createdBeforeTheCommit = byAge(standin)[0]!
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsTo(/\/rollback\//)[0]!.path).toMatch(
+      new RegExp(`${createdBeforeTheCommit.id}$`)
+    )
+  })
+
+  it('the runbook takes a SHA or a time with its zone, and says which when it is neither', () => {
+    const problems = (before: string) => {
+      const result = validateRunbook({
+        version: 1,
+        name: 't',
+        flags: { set: { A: 'b' }, instant: { before } }
+      })
+      return 'problems' in result
+        ? result.problems.map(p => `${p.path.join('.')}: ${p.message}`)
+        : []
+    }
+    expect(problems('3f1c2ab')).toEqual([])
+    expect(problems('2026-12-01T14:00:00Z')).toEqual([])
+    expect(problems('yesterday')).toContainEqual(
+      expect.stringMatching(
+        /^flags\.instant\.before: .*the bad commit \(a SHA of 7 to 40 hex digits\) or an ISO 8601 time/
+      )
+    )
+  })
+
+  it('an unknown commit fails preflight with one sentence naming flags.instant.before', async () => {
+    const h = history()
+    const { standin, ctx, step } = await setup(
+      { earlier: [{ ageMs: HOUR }] },
+      { before: 'deadbeef12' },
+      undefined,
+      h.workdir
+    )
+    const failure = await flagsPhase.preflight!([step], ctx).catch((err: unknown) => err)
+    expect(failure).toBeInstanceOf(RollbackError)
+    expect((failure as RollbackError).message).toBe(
+      'flags.instant.before: commit deadbeef12 is not in the checkout'
+    )
+    expect((failure as RollbackError).hint).toMatch(/fetch-depth: 0/)
+    expect(writes(standin)).toHaveLength(0)
+  })
+})
+
+/** The run's provider, which dies (as a killed process would) right after `method` returned. */
+function crashAfter(real: HostingProvider, method: 'rollBackTo' | 'setEnv' | 'redeploy') {
+  const original = real[method] as (...args: unknown[]) => Promise<unknown>
+  return {
+    ...real,
+    [method]: async (...args: unknown[]) => {
+      await original(...args)
+      throw new Error(`process killed after ${method}`)
+    }
+  } as HostingProvider
+}
+
+describe('flags.instant: a rerun after a crash', () => {
+  it.each(['rollBackTo', 'setEnv', 'redeploy'] as const)(
+    'killed after %s: the rerun keeps the rollback, builds the bad deployment with the flag once, promotes it',
+    async method => {
+      const { standin, ctx, step } = await setup({ earlier: [{ ageMs: HOUR }] })
+      const [earlier, bad] = byAge(standin)
+      const crashing = crashAfter(ctx.hosting.provider(), method)
+      const first = await flagsPhase.run(step, { ...ctx, hosting: { provider: () => crashing } })
+      expect(first.status).toBe('failed')
+      expect(standin.liveDeployment()!.id).toBe(earlier!.id)
+
+      // A new process: nothing of the first run is remembered but what the platform records.
+      const rerun = testContext({ runbook: ctx.runbook, env: { VERCEL_TOKEN: TOKEN } })
+      const notes = await flagsPhase.preflight!([step], rerun)
+      expect(notes.notes?.[0]?.changes?.join('\n')).toMatch(
+        method === 'redeploy'
+          ? /wait for production deployment dpl_\w+/
+          : `instant rollback: production already serves an instant rollback to ${earlier!.id}`
+      )
+      // A drill now would not roll back further either.
+      const drill = await flagsPhase.drill(step, { ...rerun, run: { ...rerun.run, mode: 'drill' } })
+      expect(drill.details).not.toHaveProperty('instantRollbackTo')
+      const result = await flagsPhase.run(step, rerun)
+      expect(result.status).toBe('succeeded')
+      expect(standin.requestsTo(/\/rollback\//)).toHaveLength(1)
+      const live = standin.liveDeployment()!
+      expect(live.sourceId).toBe(bad!.id)
+      expect(live.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+      expect(standin.autoAssignsProduction()).toBe(true)
+      // One durable build in all, and nothing rebuilt from the rolled-back deployment.
+      expect(standin.deployments.filter(d => d.sourceId !== undefined)).toEqual([live])
+    }
+  )
 })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import { InputError, parseRequest, type RawInputs } from '../src/request.js'
+import fc from 'fast-check'
+import { InputError, parseLockWait, parseRequest, type RawInputs } from '../src/request.js'
 
 const parse = (raw: RawInputs) => parseRequest(raw, { kind: 'cli' }, 'r1')
 
@@ -122,5 +123,39 @@ describe('inputs that select nothing or carry credentials', () => {
     const problems = problemsOf({ revert: token, branch: `x..${token}` })
     expect(problems.join('\n')).not.toContain(token)
     expect(problems[0]).toContain('revert: "***" is not a commit SHA')
+  })
+})
+
+describe('lock-wait', () => {
+  it('is 0 unless given, and takes durations up to 2h', () => {
+    expect(parseLockWait(undefined)).toBe(0)
+    expect(parseLockWait('')).toBe(0)
+    expect(parseLockWait('0')).toBe(0)
+    expect(parseLockWait(' 30m ')).toBe(30 * 60_000)
+    expect(parseLockWait('2h')).toBe(2 * 3_600_000)
+    expect(parseLockWait('90s')).toBe(90_000)
+  })
+
+  it('refuses anything else, naming the input and the form', () => {
+    for (const bad of ['121m', '3h', '30', 'forever', '-5m', '1.5h', '30 m', '1d']) {
+      expect(() => parseLockWait(bad)).toThrow(
+        new RegExp(`^lock-wait: "${bad.replace('.', '\\.')}" is not 0 or a duration up to 2h`)
+      )
+    }
+  })
+
+  it('any whole duration within the bound is taken as written; beyond it, refused', () => {
+    const units = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 10_000_000 }),
+        fc.constantFrom(...(Object.keys(units) as (keyof typeof units)[])),
+        (n, unit) => {
+          const ms = n * units[unit]
+          if (ms <= 2 * 3_600_000) expect(parseLockWait(`${n}${unit}`)).toBe(ms)
+          else expect(() => parseLockWait(`${n}${unit}`)).toThrow(InputError)
+        }
+      )
+    )
   })
 })

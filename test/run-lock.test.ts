@@ -19,7 +19,13 @@ import { BUNDLE_TIMEOUT_MS, builtBundle } from './support/bundle.js'
 import { recordingLogger } from './support/context.js'
 import { clone, git, makeRepo, type TestRepo } from './support/git.js'
 import { startWebhookSink } from './support/http.js'
-import { createTestDatabase, testDatabaseUrl, withPg } from './support/postgres.js'
+import {
+  createTestDatabase,
+  installStepGate,
+  testDatabaseUrl,
+  withPg,
+  type StepGate
+} from './support/postgres.js'
 
 interface Proc {
   pid: number
@@ -103,8 +109,9 @@ describe('one rollback at a time', () => {
       ],
       { ...env(), USER: user }
     )
-  const closeGate = () => withPg(dbUrl, c => c.query('UPDATE gate SET open = false'))
-  const openGate = () => withPg(dbUrl, c => c.query('UPDATE gate SET open = true'))
+  let gate: StepGate
+  const closeGate = () => gate.close()
+  const openGate = () => gate.open()
 
   beforeAll(async () => {
     bundle = await builtBundle()
@@ -112,16 +119,7 @@ describe('one rollback at a time', () => {
     dir = mkdtempSync(join(tmpdir(), 'run-lock-'))
     dbUrl = await createTestDatabase(testDatabaseUrl(), 'er_lock')
     sink = await startWebhookSink()
-    // The gate: a read-only check that waits (each loop a fresh snapshot) until the test opens it.
-    await withPg(dbUrl, c =>
-      c.query(`CREATE TABLE gate (open boolean NOT NULL);
-        INSERT INTO gate VALUES (true);
-        CREATE FUNCTION wait_for_gate() RETURNS int LANGUAGE plpgsql AS $$
-        BEGIN
-          WHILE NOT (SELECT open FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP;
-          RETURN 1;
-        END $$;`)
-    )
+    gate = await installStepGate(dbUrl)
   }, BUNDLE_TIMEOUT_MS)
   afterAll(async () => {
     await sink?.close()
@@ -172,6 +170,42 @@ describe('one rollback at a time', () => {
       status: 'succeeded',
       lock: expect.stringContaining(`git ref ${LOCK_REF}`)
     })
+  }, 120_000)
+
+  it('an action run with lock-wait queues behind the CLI run and runs after it (two processes)', async () => {
+    await closeGate()
+    const queue = () => git(repo.work, 'ls-remote', 'origin', 'refs/emergency-rollback/queue/*')
+    const first = cliRun(runbook('queued-first'), join(dir, 'queued-first.json'), 'alice')
+    await until('the lock ref', () => lockRefSha() !== '')
+    await until('the advisory lock', async () => (await advisoryHolder()) !== undefined)
+
+    const actionDir = mkdtempSync(join(tmpdir(), 'action-'))
+    const outputFile = join(actionDir, 'output')
+    writeFileSync(outputFile, '')
+    const second = start('action', [], {
+      ...env(),
+      INPUT_RUNBOOK: runbook('queued-second'),
+      INPUT_COMMAND: 'run',
+      INPUT_SEVERITY: 'critical',
+      INPUT_PHASES: 'integrity,notify',
+      'INPUT_LOCK-WAIT': '5m',
+      GITHUB_WORKSPACE: repo.work,
+      GITHUB_ACTOR: 'bob',
+      GITHUB_OUTPUT: outputFile,
+      RUNNER_TEMP: actionDir
+    })
+    await until('the action in the queue', () => queue() !== '')
+    await openGate()
+    expect((await first.exited).code).toBe(0)
+    const done = await second.exited
+    expect(done.stdout).toMatch(
+      /queued behind alice since \S+ \(run of runbook "queued-first", cli@/
+    )
+    expect(done.code ?? 0).toBe(0)
+    expect(parseOutputFile(readFileSync(outputFile, 'utf8')).status).toBe('succeeded')
+    expect(queue()).toBe('')
+    expect(lockRefSha()).toBe('')
+    expect(await advisoryHolder()).toBeUndefined()
   }, 120_000)
 
   it('holds the database lock alone when the runbook has no git section, and names its holder', async () => {

@@ -127,9 +127,18 @@ describe('schema rollback', () => {
     const [step] = schemaPhase.plan(columnsOnly, ctx.request)
     const running = schemaPhase.run(step!, ctx)
     await new Promise(r => setTimeout(r, 800))
-    const started = Date.now()
-    await withPg(url, c => c.query(`UPDATE outline_sessions SET updated_at = now() WHERE id = 7`))
-    expect(Date.now() - started).toBeLessThan(300)
+    // Nothing waits for a lock on the table (an ALTER queued behind the reader would make the
+    // app's writes queue behind it), and an app write gets its lock at once: a lock wait, not a
+    // busy machine, is what lock_timeout measures.
+    const waiting = await queryRows(
+      url,
+      `SELECT pid FROM pg_locks WHERE NOT granted AND relation = 'outline_sessions'::regclass`
+    )
+    expect(waiting).toEqual([])
+    await withPg(url, async c => {
+      await c.query(`SET lock_timeout = '200ms'`)
+      await c.query(`UPDATE outline_sessions SET updated_at = now() WHERE id = 7`)
+    })
     setTimeout(() => void reader.query('COMMIT').then(() => reader.end()), 1500)
     const result = await running
     expect(result.error).toBeUndefined()

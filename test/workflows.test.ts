@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { parse } from 'yaml'
+import { parseLockWait } from '../src/request.js'
 
 interface Step {
   id?: string
@@ -29,11 +30,13 @@ interface Job {
   secrets?: Record<string, string> | 'inherit'
   concurrency?: { group: string; 'cancel-in-progress': boolean }
   permissions?: Record<string, string>
+  'timeout-minutes'?: number
 }
 interface Workflow {
   on: Record<string, unknown>
   jobs: Record<string, Job>
   permissions?: Record<string, string>
+  concurrency?: unknown
 }
 
 const OWN = ['.github/workflows', 'examples/workflows']
@@ -102,6 +105,7 @@ describe('the reusable workflow', () => {
         'confirm',
         'branch',
         'runbook',
+        'lock-wait',
         'chatops-permission',
         'chatops-allow'
       ])
@@ -125,10 +129,19 @@ describe('the reusable workflow', () => {
     expect(rollback!.if).toContain(
       "needs.approve.result == 'skipped' && needs.request.outputs.approval == 'false'"
     )
-    expect(rollback!.concurrency).toEqual({
-      group: '${{ needs.request.outputs.queue }}',
-      'cancel-in-progress': false
-    })
+  })
+
+  it('lets no concurrency group cancel a pending rollback: runs wait in the lock queue', () => {
+    // GitHub keeps one pending run per group and cancels it when a third arrives.
+    expect(workflow.concurrency).toBeUndefined()
+    for (const job of Object.values(workflow.jobs)) expect(job.concurrency).toBeUndefined()
+    const step = workflow.jobs.rollback!.steps!.find(s => s.id === 'action')!
+    expect(step.with!['lock-wait']).toBe('${{ inputs.lock-wait }}')
+    const lockWait = call.inputs['lock-wait'] as { default: string }
+    expect(parseLockWait(lockWait.default)).toBeGreaterThan(0)
+    // The job's time limit leaves room for the whole wait and a rollback after it.
+    const limit = workflow.jobs.rollback!['timeout-minutes']!
+    expect(limit * 60_000).toBeGreaterThanOrEqual(parseLockWait(lockWait.default) + 60 * 60_000)
   })
 
   it('checks out the commit GitHub recorded for the event (for a comment: the default branch)', () => {
@@ -230,20 +243,21 @@ const dispatch = (inputs: Record<string, unknown>) =>
 describe('the request decision (decide step, run with bash)', () => {
   it('plan needs no gate; run high waits for reviewers; run critical and drill go straight in', () => {
     const cases = [
-      [{ command: 'plan', severity: 'high' }, 'plan', 'false', 'emergency-rollback'],
-      [{ command: 'run', severity: 'high' }, 'rollback', 'true', 'emergency-rollback'],
-      [{ command: 'run', severity: 'critical' }, 'rollback', 'false', 'emergency-rollback'],
-      [{ command: 'drill' }, 'rollback', 'false', 'emergency-rollback-drill']
+      [{ command: 'plan', severity: 'high' }, 'plan', 'false'],
+      [{ command: 'run', severity: 'high' }, 'rollback', 'true'],
+      [{ command: 'run', severity: 'critical' }, 'rollback', 'false'],
+      [{ command: 'drill' }, 'rollback', 'false']
     ] as const
-    for (const [inputs, job, approval, queue] of cases) {
+    for (const [inputs, job, approval] of cases) {
       const { code, outputs } = dispatch({ ...inputs, runbook: '.github/rollback.yml' })
       expect({
         inputs,
         code,
         job: outputs.job,
         approval: outputs.approval,
+        // No concurrency group to pick any more: every run waits in the one lock queue.
         queue: outputs.queue
-      }).toEqual({ inputs, code: 0, job, approval, queue })
+      }).toEqual({ inputs, code: 0, job, approval, queue: undefined })
       expect(JSON.parse(outputs.request!)).toMatchObject(inputs)
     }
   })

@@ -22,6 +22,14 @@ export interface LockHolder {
   note?: string
 }
 
+/** Refused because another session holds the lock (not because the database could not be asked). */
+export class AdvisoryLockHeldError extends RollbackError {
+  constructor(message: string, hint: string) {
+    super(message, hint)
+    this.name = 'AdvisoryLockHeldError'
+  }
+}
+
 export interface AdvisoryLock {
   /** The dedicated session (do no work on it: its only job is to hold the lock). */
   client: pg.Client
@@ -98,7 +106,7 @@ export async function acquireRunLock(
     const res = await client.query<{ ok: boolean }>(lockQuery(note), [ADVISORY_LOCK_KEY.toString()])
     if (!res.rows[0]?.ok) {
       const holder = await lockHolder(client)
-      throw new RollbackError(
+      throw new AdvisoryLockHeldError(
         `another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`,
         holder
           ? `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`

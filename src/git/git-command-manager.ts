@@ -200,6 +200,17 @@ export class GitCommandManager {
     return line?.split('\t')[0]
   }
 
+  /** Every remote ref matching one of `patterns` (full names or globs such as refs/x/*), to SHA. */
+  async lsRemoteRefs(remote: string, patterns: string[]): Promise<Map<string, string>> {
+    const out = await this.exec(['ls-remote', remote, ...patterns])
+    const refs = new Map<string, string>()
+    for (const line of out.split('\n')) {
+      const [sha, ref] = line.trim().split('\t')
+      if (sha && ref) refs.set(ref, sha)
+    }
+    return refs
+  }
+
   async fetch(remote: string, refspecs: string[], options: { deepen?: number } = {}) {
     const args = ['fetch', '--no-tags', '--no-recurse-submodules', '--quiet']
     if (options.deepen) args.push(`--deepen=${options.deepen}`)

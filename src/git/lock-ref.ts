@@ -74,10 +74,21 @@ export async function takeLockRef(
   remote: string,
   info: LockHolderInfo
 ): Promise<HeldLockRef> {
+  const attempt = await tryTakeLockRef(git, remote, info)
+  if ('held' in attempt) throw refusal(attempt.held.info)
+  return attempt.taken
+}
+
+/** Creates the lock ref, or says who holds it; fails only when the push fails for another reason. */
+export async function tryTakeLockRef(
+  git: GitCommandManager,
+  remote: string,
+  info: LockHolderInfo
+): Promise<{ taken: HeldLockRef } | { held: HeldLockRef }> {
   const sha = await git.commitEmptyTree(JSON.stringify(info))
   // Leased on "must not exist": of two runs pushing at once, exactly one wins.
   const pushed = await git.push(remote, sha, LOCK_REF, null)
-  if (pushed.exitCode === 0) return { sha, info }
+  if (pushed.exitCode === 0) return { taken: { sha, info } }
   const held = await readLockRef(git, remote).catch(() => undefined)
   if (!held) {
     throw new RollbackError(
@@ -85,7 +96,7 @@ export async function takeLockRef(
       'check that github-token may push to the repository (contents: write)'
     )
   }
-  throw refusal(held.info)
+  return { held }
 }
 
 export function refusal(info: LockHolderInfo): RollbackError {

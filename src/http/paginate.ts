@@ -16,7 +16,7 @@ export interface ListOptions {
   /** Passed to every page's request (deadline, timeout). */
   request?: Omit<RequestOptions, 'query'>
   /** Stop after the page for which this holds: what is wanted was found (the rest is not needed). */
-  stopWhen?: (page: unknown[]) => boolean
+  stopWhen?: (page: unknown[]) => boolean | Promise<boolean>
 }
 
 const DEFAULT_MAX_PAGES = 50
@@ -54,7 +54,7 @@ export async function readLinkedPages<T>(
     const response = await client.request('GET', target, { ...options.request, query })
     const entries = items(response.json<unknown>())
     all.push(...entries)
-    if (options.stopWhen?.(entries)) return all
+    if (await options.stopWhen?.(entries)) return all
     target = nextLink(response.headers.get('link'))
     // The next link carries its own query.
     query = undefined
@@ -85,7 +85,7 @@ export async function readVercelPages<T>(
         'Check the configured API URL.'
       )
     all.push(...(entries as T[]))
-    if (options.stopWhen?.(entries)) return all
+    if (await options.stopWhen?.(entries)) return all
     const next = (body.pagination as { next?: unknown } | undefined)?.next
     if (next === null || next === undefined) return all
     until = String(next)
@@ -113,7 +113,7 @@ export async function readNumberedPages<T>(
     })
     const entries = items(response.json<unknown>())
     all.push(...entries)
-    if (options.stopWhen?.(entries)) return all
+    if (await options.stopWhen?.(entries)) return all
     const link = response.headers.get('link')
     const more = link !== null ? nextLink(link) !== undefined : entries.length >= perPage
     if (!more || entries.length === 0) return all

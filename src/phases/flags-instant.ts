@@ -3,16 +3,25 @@
  * flip, fresh build, promote), serve the last READY production deployment built before the bad
  * change again (Vercel Instant Rollback, Netlify restore), then probe the verify checks once.
  * Users stop hurting in seconds; the rebuild that makes it last follows. When nothing qualifies
- * the run says so and goes straight to the durable fix.
+ * the run says so and goes straight to the durable fix; when production already serves an
+ * instant rollback (a rerun after a crash, or a person's) it is kept, not rolled back further.
  */
 import type { Dependencies } from '../dependencies.js'
-import type { Deployment, HostingProvider, RollbackCandidate } from '../providers/types.js'
+import type {
+  Cutoff,
+  Deployment,
+  HostingProvider,
+  RollbackCandidate,
+  RolledBack
+} from '../providers/types.js'
 import type { FlagsConfig, HttpCheck } from '../runbook/schema.js'
 import { probe } from './verify.js'
 
 export interface InstantAction {
-  /** Epoch ms: serve the newest deployment created before it (undefined: before the live one). */
+  /** Epoch ms: serve the newest deployment created before it (neither this nor `commit`: before the live one). */
   before?: number
+  /** The bad commit as the runbook gives it (`flags.instant.before`), resolved in the checkout. */
+  commit?: string
   /** The runbook's verify checks, each probed once after the rollback. */
   checks: HttpCheck[]
 }
@@ -29,19 +38,31 @@ export interface Mitigation {
   failedChecks: string[]
 }
 
+/** What the instant path found out before its first write. */
+export interface InstantPlan {
+  cutoff: Cutoff
+  found: RollbackCandidate
+  /** Production already serves an instant rollback (undefined: it does not). */
+  rolledBack?: RolledBack
+}
+
 export type InstantDeps = Pick<Dependencies, 'log' | 'clock' | 'fetch' | 'redactor'>
+
+const TIME = /^\d{4}-\d\d-\d\dT/
 
 export function instantAction(
   flags: FlagsConfig,
   checks: HttpCheck[] = []
 ): InstantAction | undefined {
   if (flags.instant === undefined) return undefined
-  const before = flags.instant === true ? undefined : Date.parse(flags.instant.before)
-  return { before, checks }
+  if (flags.instant === true) return { checks }
+  const given = flags.instant.before
+  return TIME.test(given) ? { before: Date.parse(given), checks } : { commit: given, checks }
 }
 
-/** Says which deployment the cutoff means, in the plan's words. */
+/** Says which deployment the cutoff means, in the plan's words (before the commit is resolved). */
 export function describeCutoff(action: InstantAction): string {
+  if (action.commit !== undefined) return `the last one built before commit ${action.commit}`
   return action.before === undefined
     ? 'the one before the live deployment'
     : `the last one created before ${new Date(action.before).toISOString()}`
@@ -60,35 +81,43 @@ function built(d: Deployment): string {
   return at === undefined ? '' : ` (built ${new Date(at).toISOString()})`
 }
 
+function keeping(rolledBack: RolledBack): string {
+  return `production already serves an instant rollback to ${rolledBack.served.id}${built(rolledBack.served)}; it stays until the durable fix, rebuilt from ${rolledBack.rebuildFrom.id}, is promoted`
+}
+
 /** The plan line (and drill estimate) for what the instant path would do. */
-export function plannedInstant(found: RollbackCandidate, action: InstantAction): string {
+export function plannedInstant({ found, cutoff, rolledBack }: InstantPlan): string {
+  if (rolledBack) return `instant rollback: ${keeping(rolledBack)}`
   if (!found.candidate)
-    return `instant rollback: no READY production deployment qualifies (${describeCutoff(action)}); straight to the durable fix`
+    return `instant rollback: no READY production deployment qualifies (${cutoff.label}); straight to the durable fix`
   if (found.candidate.id === found.live?.id)
-    return `instant rollback: production already serves ${found.candidate.id}${built(found.candidate)}`
-  return `instant rollback first: serve ${found.candidate.id}${built(found.candidate)} again, check it, then the durable fix below`
+    return `instant rollback: production already serves ${found.candidate.id}${built(found.candidate)} (${cutoff.label})`
+  return `instant rollback first: serve ${found.candidate.id}${built(found.candidate)} again (${cutoff.label}), check it, then the durable fix below`
 }
 
 export async function mitigate(
   provider: HostingProvider,
-  found: RollbackCandidate,
-  action: InstantAction,
-  timeoutMs: number,
+  { found, cutoff, rolledBack }: InstantPlan,
+  action: { checks: HttpCheck[]; timeoutMs: number },
   deps: InstantDeps
 ): Promise<Mitigation> {
   const { candidate, live } = found
+  // A rerun after a crash (or a person's rollback): never roll back further than production is.
+  if (rolledBack) {
+    deps.log.info(`flags: ${keeping(rolledBack)}`)
+    return { skipped: keeping(rolledBack), failedChecks: [] }
+  }
   if (!candidate || !supportsInstant(provider)) {
-    const skipped = `no READY production deployment qualifies (${describeCutoff(action)})`
+    const skipped = `no READY production deployment qualifies (${cutoff.label})`
     deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`)
     return { skipped, failedChecks: [] }
   }
-  // A rerun after the rollback: production already serves it, nothing to do twice.
   if (candidate.id === live?.id)
     return { skipped: `production already serves ${candidate.id}`, failedChecks: [] }
   deps.log.info(
     `flags: instant rollback to ${candidate.id}${built(candidate)}; production served ${live?.id ?? '(none)'} before`
   )
-  await provider.rollBackTo(candidate.id, timeoutMs)
+  await provider.rollBackTo(candidate.id, action.timeoutMs)
   const mitigatedAt = deps.clock.now()
   const failedChecks: string[] = []
   for (const check of action.checks) {
@@ -96,6 +125,8 @@ export async function mitigate(
     if (!result.ok) failedChecks.push(`${check.name}: ${result.reason}`)
   }
   for (const failed of failedChecks)
-    deps.log.warn(`flags: after the instant rollback, check ${failed}; the durable fix follows`)
+    deps.log.warn(
+      `flags: after the instant rollback, check ${failed}; ${candidate.id} stays served (the deployment it replaced is the bad one) and the durable fix follows`
+    )
   return { servedId: candidate.id, mitigatedAt, failedChecks }
 }

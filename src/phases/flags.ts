@@ -15,8 +15,9 @@ import type {
   EnvTarget,
   HostedEnv,
   HostingProvider,
-  RollbackCandidate
+  RolledBack
 } from '../providers/types.js'
+import type { Checkout } from '../git/session.js'
 import { currentEntry, isBuildTime } from './flags-env.js'
 import {
   describeCutoff,
@@ -25,8 +26,10 @@ import {
   plannedInstant,
   supportsInstant,
   type InstantAction,
+  type InstantPlan,
   type Mitigation
 } from './flags-instant.js'
+import { cutoffFor } from './flags-cutoff.js'
 import type { Runbook } from '../runbook/schema.js'
 import { formatDuration, parseDuration } from '../util/duration.js'
 
@@ -54,6 +57,8 @@ interface Inspection {
   pending?: Deployment
   /** Production builds wait to be promoted (capabilities.stagedBuilds): promote ours. */
   staged: boolean
+  /** Production serves an instant rollback: the durable fix rebuilds the newest build instead. */
+  rolledBack?: RolledBack
 }
 
 /**
@@ -68,11 +73,13 @@ async function inspect(
 ): Promise<Inspection> {
   const keys = Object.keys(action.set)
   // Independent reads, concurrently (each is a round trip to the platform).
-  const [entries, liveNow] = await Promise.all([
+  const [entries, liveNow, rolledBack] = await Promise.all([
     provider.readEnv(keys),
-    live ?? provider.currentProductionDeployment()
+    live ?? provider.currentProductionDeployment(),
+    action.redeploy ? provider.rolledBack?.() : undefined
   ])
-  return inspected(provider, action, keys, entries, liveNow, caps)
+  const state = await inspected(provider, action, keys, entries, liveNow, caps)
+  return { ...state, rolledBack }
 }
 
 async function inspected(
@@ -139,10 +146,12 @@ function planned(
       lines.push(
         `wait for production deployment ${state.pending.id} (${state.pending.state}), already building with these values`
       )
-    else
+    else {
+      const source = state && rebuildSource(state)
       lines.push(
-        `redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`
+        `redeploy production${source ? ` from ${source.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`
       )
+    }
   }
   if (state?.staged && !(state.diff.length === 0 && state.liveHasValues) && caps.stagedBuilds)
     lines.push(caps.stagedBuilds)
@@ -171,6 +180,11 @@ function recoveryFor(
   return lines
 }
 
+/** What the durable fix rebuilds: the live deployment, or the newest build when production is rolled back. */
+function rebuildSource(state: Inspection): Deployment | undefined {
+  return state.rolledBack?.rebuildFrom ?? state.live
+}
+
 function requireLive(
   state: Inspection,
   provider: HostingProvider,
@@ -185,20 +199,33 @@ function requireLive(
   return state.live
 }
 
-type FlagsDeps = Pick<Dependencies, 'hosting' | 'log' | 'run' | 'clock' | 'fetch' | 'redactor'>
+type FlagsDeps = Pick<
+  Dependencies,
+  'hosting' | 'log' | 'run' | 'clock' | 'fetch' | 'redactor' | 'checkout'
+>
 
-/** The instant path's listing (live deployment and candidate), when the runbook asks for it. */
-function rollbackCandidate(
+type Listing = Omit<InstantPlan, 'rolledBack'>
+
+/**
+ * The instant path's cutoff (a commit is resolved in the checkout, or the step fails) and its
+ * listing (live deployment and candidate), when the runbook asks for it.
+ */
+function instantListing(
   provider: HostingProvider,
-  action: FlagsAction
-): Promise<RollbackCandidate> | undefined {
-  if (!action.instant || !supportsInstant(provider)) return undefined
-  return provider.rollbackCandidate(action.instant.before)
+  action: FlagsAction,
+  checkout: Checkout
+): Promise<Listing> | undefined {
+  const instant = action.instant
+  if (!instant || !supportsInstant(provider)) return undefined
+  return cutoffFor(instant, checkout).then(async cutoff => ({
+    cutoff,
+    found: await provider.rollbackCandidate(cutoff)
+  }))
 }
 
 export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   phase: 'flags',
-  needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor'],
+  needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor', 'checkout'],
   plan(runbook: Runbook) {
     const flags = runbook.flags
     if (flags === undefined) return []
@@ -233,25 +260,26 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
       const provider = deps.hosting.provider()
       await provider.checkAccess()
       const caps = capabilitiesOf(step.action.provider)
-      const found = rollbackCandidate(provider, step.action)
+      const listing = instantListing(provider, step.action, deps.checkout)
       const state = await inspect(
         provider,
         step.action,
         caps,
-        found?.then(f => f.live)
+        listing?.then(l => l.found.live)
       )
       const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
       if (step.action.redeploy && !converged) requireLive(state, provider, caps)
-      const instant =
-        step.action.instant && !converged
-          ? [instantLine(provider, step.action.instant, await found)]
-          : []
+      const instant = step.action.instant && (await listing)
       notes.push({
         stepId: step.id,
-        changes: [...instant, ...planned(step.action, provider.description, caps, state)],
+        changes: [
+          ...(step.action.instant && !converged ? [instantLine(provider, state, instant)] : []),
+          ...planned(step.action, provider.description, caps, state)
+        ],
         details: {
           liveDeployment: state.live?.id,
-          liveUrl: state.live && `https://${state.live.url}`
+          liveUrl: state.live && `https://${state.live.url}`,
+          ...(instant ? { instantCutoff: instant.cutoff.label } : {})
         }
       })
     }
@@ -266,15 +294,16 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
     const provider = deps.hosting.provider()
     await provider.checkAccess()
     const caps = capabilitiesOf(step.action.provider)
-    const found = rollbackCandidate(provider, step.action)
+    const listing = instantListing(provider, step.action, deps.checkout)
     const state = await inspect(
       provider,
       step.action,
       caps,
-      found?.then(f => f.live)
+      listing?.then(l => l.found.live)
     )
     if (step.action.redeploy) requireLive(state, provider, caps)
-    const instant = step.action.instant && instantLine(provider, step.action.instant, await found)
+    const found = await listing
+    const instant = step.action.instant && instantLine(provider, state, found)
     return {
       status: 'succeeded',
       changed: [],
@@ -287,7 +316,8 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
         liveDeployment: state.live?.id,
         // A drill does not rebuild: the last production build's time stands in for the wait.
         ...(step.action.redeploy ? buildEstimate(state.live) : {}),
-        ...(instant ? { instantRollbackTo: (await found)?.candidate?.id } : {})
+        // Production already serving an instant rollback is kept, not rolled back further.
+        ...(instant && !state.rolledBack ? { instantRollbackTo: found?.found.candidate?.id } : {})
       }
     }
   }
@@ -295,23 +325,23 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
 
 function instantLine(
   provider: HostingProvider,
-  action: InstantAction,
-  found: RollbackCandidate | undefined
+  state: Inspection,
+  listing: Listing | undefined
 ): string {
-  if (!found)
+  if (!listing)
     return `instant rollback: ${provider.description} cannot serve an earlier deployment again; straight to the durable fix`
-  return plannedInstant(found, action)
+  return plannedInstant({ ...listing, rolledBack: state.rolledBack })
 }
 
 async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResult> {
   const caps = capabilitiesOf(action.provider)
   const provider = deps.hosting.provider()
-  const found = rollbackCandidate(provider, action)
+  const listing = instantListing(provider, action, deps.checkout)
   const state = await inspect(
     provider,
     action,
     caps,
-    found?.then(f => f.live)
+    listing?.then(l => l.found.live)
   )
   const liveUrl = state.live && `https://${state.live.url}`
   if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
@@ -332,7 +362,7 @@ async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResul
   try {
     let mitigation: Mitigation | undefined
     if (action.instant) {
-      mitigation = await instantly(provider, action, await found, deps)
+      mitigation = await instantly(provider, action, state, await listing, deps)
       details.mitigation = mitigation
       if (mitigation.servedId)
         changed.push(
@@ -353,9 +383,10 @@ async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResul
         created = state.pending
         deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`)
       } else {
-        const live = requireLive(state, provider, caps)
-        created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId })
-        changed.push(`redeploy ${created.id} started from ${live.id}`)
+        requireLive(state, provider, caps)
+        const source = rebuildSource(state)!
+        created = await provider.redeploy(source, { rollbackRunId: deps.run.request.runId })
+        changed.push(`redeploy ${created.id} started from ${source.id}`)
       }
       outputs['deployment-id'] = created.id
       deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`)
@@ -396,13 +427,16 @@ function buildEstimate(live: Deployment | undefined): { buildEstimateMs?: number
 async function instantly(
   provider: HostingProvider,
   action: FlagsAction,
-  found: RollbackCandidate | undefined,
+  state: Inspection,
+  listing: Listing | undefined,
   deps: FlagsDeps
 ): Promise<Mitigation> {
-  if (!found) {
+  if (!listing) {
     const skipped = `${provider.description} cannot serve an earlier deployment again`
     deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`)
     return { skipped, failedChecks: [] }
   }
-  return mitigate(provider, found, action.instant!, action.waitTimeoutMs, deps)
+  const plan = { ...listing, rolledBack: state.rolledBack }
+  const checks = action.instant!.checks
+  return mitigate(provider, plan, { checks, timeoutMs: action.waitTimeoutMs }, deps)
 }

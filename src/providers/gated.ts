@@ -38,11 +38,12 @@ export function gatedProvider(provider: HostingProvider, gate: MutationGate): Ho
 function instantRollback(
   provider: HostingProvider,
   gate: MutationGate
-): Pick<HostingProvider, 'rollbackCandidate' | 'rollBackTo'> {
-  const { rollbackCandidate, rollBackTo } = provider
+): Pick<HostingProvider, 'rollbackCandidate' | 'rollBackTo' | 'rolledBack'> {
+  const { rollbackCandidate, rollBackTo, rolledBack } = provider
   if (!rollbackCandidate || !rollBackTo) return {}
   return {
-    rollbackCandidate: before => rollbackCandidate.call(provider, before),
+    rollbackCandidate: cutoff => rollbackCandidate.call(provider, cutoff),
+    ...(rolledBack ? { rolledBack: () => rolledBack.call(provider) } : {}),
     rollBackTo: (id, timeoutMs) => {
       gate.assertOpen(`roll ${provider.description} back to ${id}`)
       return rollBackTo.call(provider, id, timeoutMs)

@@ -18,13 +18,16 @@ import {
   type HttpClient,
   type RetryWhen
 } from '../http/index.js'
+import { newestQualifying } from './cutoff.js'
 import type {
+  Cutoff,
   Deployment,
   EnvChange,
   EnvTarget,
   HostedEnv,
   HostingProvider,
   RollbackCandidate,
+  RolledBack,
   WaitOptions
 } from './types.js'
 import { netlifyClient } from './netlify-http.js'
@@ -93,6 +96,7 @@ export interface NetlifyDeploy {
   published_at?: string | null
   locked?: boolean | null
   title?: string | null
+  commit_ref?: string | null
 }
 
 interface NetlifySite {
@@ -145,7 +149,11 @@ export class NetlifyProvider implements HostingProvider {
   private readonly apiUrl: string
   private readonly clock: Clock
   private readonly http: HttpClient
-  private siteCache?: NetlifySite
+  private siteRead?: Promise<NetlifySite>
+  /** Variables read, by key (undefined: not set), until this instance changes them. */
+  private readonly vars = new Map<string, Promise<NetlifyEnvVar | undefined>>()
+  /** Instant rollback listings, by cutoff, until this instance changes what is published. */
+  private readonly candidates = new Map<string, Promise<RollbackCandidate>>()
 
   constructor(private readonly options: NetlifyOptions) {
     this.apiUrl = (options.apiUrl ?? NETLIFY_API_URL).replace(/\/+$/, '')
@@ -171,14 +179,22 @@ export class NetlifyProvider implements HostingProvider {
     return `/sites/${encodeURIComponent(this.options.site)}${suffix}`
   }
 
-  /** The site, read fresh (its published deploy changes while we wait). */
-  private async site(): Promise<NetlifySite> {
-    this.siteCache = await this.json<NetlifySite>('GET', this.sitePath())
-    return this.siteCache
+  /** The site, read once until this instance changes what is published (freshSite() re-reads). */
+  private site(): Promise<NetlifySite> {
+    this.siteRead ??= this.json<NetlifySite>('GET', this.sitePath())
+    // A failed read is not cached: the next caller asks again.
+    this.siteRead.catch(() => (this.siteRead = undefined))
+    return this.siteRead
+  }
+
+  /** The site read again: its published deploy changes while a build finishes. */
+  private freshSite(): Promise<NetlifySite> {
+    this.siteRead = undefined
+    return this.site()
   }
 
   private async envPath(key?: string): Promise<{ path: string; query: Record<string, string> }> {
-    const site = this.siteCache ?? (await this.site())
+    const site = await this.site()
     const account = this.options.account ?? site.account_slug ?? site.account_id ?? ''
     const suffix = key === undefined ? '' : `/${encodeURIComponent(key)}`
     return {
@@ -197,7 +213,8 @@ export class NetlifyProvider implements HostingProvider {
       aliasAssigned: state === 'READY' && d.id === publishedId,
       errorMessage: d.error_message ?? undefined,
       createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
-      target: d.context
+      target: d.context,
+      commitSha: d.commit_ref ?? undefined
     }
   }
 
@@ -205,16 +222,32 @@ export class NetlifyProvider implements HostingProvider {
     await this.site()
   }
 
-  /** The named variables, one GET each (a 404 means not set): no other variable is read. */
+  /**
+   * The named variables, one GET each (a 404 means not set), read once until this instance
+   * changes them: no other variable is read.
+   */
   private async readVars(keys: string[]): Promise<Map<string, NetlifyEnvVar>> {
     const found = new Map<string, NetlifyEnvVar>()
-    const read = async (key: string) => {
-      const { path, query } = await this.envPath(key)
-      const answer = await this.http.request('GET', path, { query, accept: [404] })
-      if (answer.status !== 404) found.set(key, answer.json<NetlifyEnvVar>())
-    }
-    await Promise.all(keys.map(read))
+    await Promise.all(
+      keys.map(async key => {
+        const value = await this.readVar(key)
+        if (value) found.set(key, value)
+      })
+    )
     return found
+  }
+
+  private readVar(key: string): Promise<NetlifyEnvVar | undefined> {
+    let read = this.vars.get(key)
+    if (!read) {
+      read = this.envPath(key).then(async ({ path, query }) => {
+        const answer = await this.http.request('GET', path, { query, accept: [404] })
+        return answer.status === 404 ? undefined : answer.json<NetlifyEnvVar>()
+      })
+      this.vars.set(key, read)
+      read.catch(() => this.vars.delete(key))
+    }
+    return read
   }
 
   async readEnv(keys: string[]): Promise<HostedEnv[]> {
@@ -228,6 +261,8 @@ export class NetlifyProvider implements HostingProvider {
     const contexts = [...new Set(targets.flatMap(t => CONTEXTS_OF[t]))]
     const changes = keys.map(key => this.change(key, values[key]!, targets, current.get(key)))
     const created = keys.filter(k => !current.has(k))
+    // What we read is stale from here on, whatever the answers.
+    this.vars.clear()
     if (created.length > 0) {
       const { path, query } = await this.envPath()
       await this.json('POST', path, {
@@ -311,7 +346,9 @@ export class NetlifyProvider implements HostingProvider {
    * Production deploys, newest first, following the `Link` header page by page until `stop`
    * says enough or MAX_DEPLOY_PAGES were read.
    */
-  async productionDeploys(stop: (page: NetlifyDeploy[]) => boolean): Promise<NetlifyDeploy[]> {
+  async productionDeploys(
+    stop: (page: NetlifyDeploy[]) => boolean | Promise<boolean>
+  ): Promise<NetlifyDeploy[]> {
     const all: NetlifyDeploy[] = []
     let next: string | undefined = this.sitePath('/deploys')
     let query: Record<string, string> | undefined = { production: 'true', per_page: '100' }
@@ -324,7 +361,7 @@ export class NetlifyProvider implements HostingProvider {
       const answer = await this.http.request('GET', next, { query })
       const deploys = answer.json<NetlifyDeploy[]>()
       all.push(...deploys)
-      if (stop(deploys)) break
+      if (await stop(deploys)) break
       next = nextLink(answer.headers.get('link'))
       // The next link carries its own query.
       query = undefined
@@ -336,7 +373,7 @@ export class NetlifyProvider implements HostingProvider {
     const created = (d: NetlifyDeploy) => (d.created_at ? Date.parse(d.created_at) : 0)
     const deploys = await this.productionDeploys(page => page.some(d => created(d) <= since))
     // Read after the list: a deploy that became ready meanwhile is then seen as published.
-    const site = await this.site()
+    const site = await this.freshSite()
     const live = site.published_deploy
     // Still building, or built after the live deploy and waiting to be published (locked).
     const onItsWay = (d: Deployment) =>
@@ -350,17 +387,25 @@ export class NetlifyProvider implements HostingProvider {
 
   /** The newest ready production deploy created before `before` (epoch ms): a restore target. */
   async lastDeployBefore(before: number): Promise<Deployment | undefined> {
-    const qualifies = (d: NetlifyDeploy) =>
-      d.state === 'ready' && d.created_at !== undefined && Date.parse(d.created_at) < before
-    const deploys = await this.productionDeploys(page => page.some(qualifies))
-    const found = deploys.find(qualifies)
-    return found && this.toDeployment(found, (await this.site()).published_deploy?.id)
+    const live = await this.currentProductionDeployment()
+    return this.lastQualifying({ label: `created before ${before}`, before }, live)
+  }
+
+  /** The newest ready production deploy that qualifies, reading pages until one does. */
+  private async lastQualifying(cutoff: Cutoff, live?: Deployment) {
+    let found: Deployment | undefined
+    await this.productionDeploys(async page => {
+      const deploys = page.map(d => this.toDeployment(d, live?.id))
+      found = await newestQualifying(deploys, cutoff, live)
+      return found !== undefined
+    })
+    return found
   }
 
   async getDeployment(id: string): Promise<Deployment> {
     const body = await this.json<NetlifyDeploy>('GET', `/deploys/${encodeURIComponent(id)}`)
     const publishedId =
-      body.state === 'ready' ? (await this.site()).published_deploy?.id : undefined
+      body.state === 'ready' ? (await this.freshSite()).published_deploy?.id : undefined
     return this.toDeployment(body, publishedId)
   }
 
@@ -369,6 +414,8 @@ export class NetlifyProvider implements HostingProvider {
     const title = Object.entries(meta)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')
+    // Once built it may be published by itself: what was read about production goes stale.
+    this.publishedChanged()
     const body = await this.json<{ deploy_id: string }>('POST', this.sitePath('/builds'), {
       query: { clear_cache: 'true', title: `emergency rollback ${title}`.trim() },
       retry: 'rejected'
@@ -382,17 +429,30 @@ export class NetlifyProvider implements HostingProvider {
     return site.published_deploy?.locked !== true
   }
 
+  /** What is published changes (publish, lock, a build): read the site and list again. */
+  private publishedChanged(): void {
+    this.siteRead = undefined
+    this.candidates.clear()
+  }
+
   /** Publishing a deploy that is already published changes nothing: it may be repeated. */
   private async publish(id: string): Promise<void> {
+    this.publishedChanged()
     await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
       retry: 'any-failure'
     })
   }
 
+  /** Locks or unlocks auto publishing on the published deploy `id`; repeating it is harmless. */
+  private async lock(id: string, how: 'lock' | 'unlock'): Promise<void> {
+    this.publishedChanged()
+    await this.json('POST', `/deploys/${encodeURIComponent(id)}/${how}`, { retry: 'any-failure' })
+  }
+
   /** Publishes `id` and turns auto publishing back on. */
   async promote(id: string): Promise<void> {
     await this.publish(id)
-    await this.json('POST', `/deploys/${encodeURIComponent(id)}/unlock`, { retry: 'any-failure' })
+    await this.lock(id, 'unlock')
   }
 
   /**
@@ -401,14 +461,37 @@ export class NetlifyProvider implements HostingProvider {
    */
   async restore(id: string): Promise<void> {
     await this.publish(id)
-    await this.json('POST', `/deploys/${encodeURIComponent(id)}/lock`, { retry: 'any-failure' })
+    await this.lock(id, 'lock')
   }
 
-  async rollbackCandidate(before?: number): Promise<RollbackCandidate> {
-    const live = await this.currentProductionDeployment()
-    const cutoff = before ?? live?.createdAt
-    const candidate = cutoff === undefined ? undefined : await this.lastDeployBefore(cutoff)
-    return { live, candidate }
+  /** The published deploy and the newest one that qualifies, listed once per cutoff. */
+  rollbackCandidate(cutoff: Cutoff): Promise<RollbackCandidate> {
+    let found = this.candidates.get(cutoff.label)
+    if (!found) {
+      found = this.currentProductionDeployment().then(async live => ({
+        live,
+        candidate: await this.lastQualifying(cutoff, live)
+      }))
+      this.candidates.set(cutoff.label, found)
+      found.catch(() => this.candidates.delete(cutoff.label))
+    }
+    return found
+  }
+
+  /**
+   * Auto publishing is locked and the published deploy is older than the newest ready production
+   * deploy: a restore (ours or a person's). Netlify builds from the branch whatever `rebuildFrom`.
+   */
+  async rolledBack(): Promise<RolledBack | undefined> {
+    const published = (await this.site()).published_deploy
+    if (!published || published.locked !== true) return undefined
+    const ready = (d: NetlifyDeploy) => d.state === 'ready'
+    const newest = (await this.productionDeploys(page => page.some(ready))).find(ready)
+    if (!newest || newest.id === published.id) return undefined
+    return {
+      served: this.toDeployment(published, published.id),
+      rebuildFrom: this.toDeployment(newest, published.id)
+    }
   }
 
   async rollBackTo(id: string): Promise<void> {

@@ -46,6 +46,8 @@ export interface Deployment {
   /** When it became ready (epoch ms), where the platform says: with buildingAt, the build time. */
   readyAt?: number
   target?: string
+  /** The git commit it was built from, where the platform says (Vercel meta, Netlify commit_ref). */
+  commitSha?: string
 }
 
 export interface WaitOptions {
@@ -60,8 +62,29 @@ export interface WaitOptions {
 export interface RollbackCandidate {
   /** The deployment production traffic goes to now. */
   live?: Deployment
-  /** The newest READY production deployment created before the cutoff (undefined: none). */
+  /** The newest READY production deployment that qualifies (undefined: none). */
   candidate?: Deployment
+}
+
+/** Which earlier deployments an instant rollback may serve: those built before the bad change. */
+export interface Cutoff {
+  /** Names it in messages and keys a provider's cache: `built before commit 1a2b3c4d5e6f`. */
+  label: string
+  /** Epoch ms: a deployment created before it qualifies (undefined: before the live one). */
+  before?: number
+  /**
+   * Whether a deployment built from commit `sha` is free of the bad change (git ancestry);
+   * undefined when that cannot be told (then `before` decides).
+   */
+  clean?(sha: string): Promise<boolean | undefined>
+}
+
+/** Production serves an instant rollback (ours or a person's): auto-assignment is off. */
+export interface RolledBack {
+  /** The earlier deployment production serves. */
+  served: Deployment
+  /** The newest READY production build (the branch's latest): the durable fix rebuilds it. */
+  rebuildFrom: Deployment
 }
 
 export interface HostingProvider {
@@ -92,9 +115,15 @@ export interface HostingProvider {
   promote(id: string): Promise<void>
   /**
    * Instant rollback support (capabilities.instantRollback): the live deployment and the newest
-   * READY production deployment created before `before` (epoch ms; undefined: before the live one).
+   * READY production deployment that qualifies under `cutoff` (qualifies() in cutoff.ts).
    */
-  rollbackCandidate?(before?: number): Promise<RollbackCandidate>
+  rollbackCandidate?(cutoff: Cutoff): Promise<RollbackCandidate>
+  /**
+   * Production serves an earlier deployment than the newest READY production build, with
+   * automatic assignment off (undefined: it does not): a rerun after a crash keeps serving it and
+   * rebuilds `rebuildFrom`, never the rolled-back deployment.
+   */
+  rolledBack?(): Promise<RolledBack | undefined>
   /**
    * Serves `id` (READY, built earlier) in production again without a build, and returns once it
    * does. Automatic production assignment stays off until promote().

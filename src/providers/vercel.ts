@@ -17,14 +17,17 @@ import {
   type FetchLike,
   type HttpStatusError
 } from '../http/index.js'
+import { newestQualifying } from './cutoff.js'
 import {
   sameTargets,
+  type Cutoff,
   type Deployment,
   type EnvChange,
   type EnvTarget,
   type HostedEnv,
   type HostingProvider,
   type RollbackCandidate,
+  type RolledBack,
   type WaitOptions
 } from './types.js'
 
@@ -61,6 +64,13 @@ type EnvEntry = Record<string, unknown>
 
 const CONFLICT_HINT =
   'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.'
+
+/** The source commit Vercel's git integrations record in a deployment's meta. */
+function commitOf(meta: unknown): string | undefined {
+  const m = (meta ?? {}) as Record<string, unknown>
+  const sha = m.githubCommitSha ?? m.gitlabCommitSha ?? m.bitbucketCommitSha
+  return typeof sha === 'string' && sha !== '' ? sha : undefined
+}
 
 function toTargets(target: unknown): EnvTarget[] {
   const list = Array.isArray(target) ? target : typeof target === 'string' ? [target] : []
@@ -191,14 +201,14 @@ export class VercelProvider implements HostingProvider {
 
   /**
    * One listing of READY production deployments (newest first), read until it holds both the live
-   * one and one created before the cutoff: the live deployment comes from it too, so the instant
-   * path costs no extra round trip before its first write.
+   * one and one that qualifies: the live deployment comes from it too, so the instant path costs
+   * no extra round trip before its first write.
    */
-  rollbackCandidate(before?: number): Promise<RollbackCandidate> {
-    const key = String(before)
+  rollbackCandidate(cutoff: Cutoff): Promise<RollbackCandidate> {
+    const key = cutoff.label
     let found = this.candidates.get(key)
     if (!found) {
-      found = this.listCandidate(before)
+      found = this.listCandidate(cutoff)
       this.candidates.set(key, found)
       found.catch(() => this.candidates.delete(key))
     }
@@ -212,33 +222,46 @@ export class VercelProvider implements HostingProvider {
     this.candidates.clear()
   }
 
-  private async listCandidate(before?: number): Promise<RollbackCandidate> {
+  private async listCandidate(cutoff: Cutoff): Promise<RollbackCandidate> {
     const project = await this.project()
     const seen: Deployment[] = []
     const isLive = (d: Deployment) =>
       project.productionId ? d.id === project.productionId : d.aliasAssigned
-    const found = () => {
-      const live = seen.find(isLive)
-      const cutoff = before ?? live?.createdAt
-      const candidate =
-        cutoff === undefined
-          ? undefined
-          : seen.find(d => d.id !== live?.id && (d.createdAt ?? Infinity) < cutoff)
-      return { live, candidate }
-    }
+    const found = async (live = seen.find(isLive)): Promise<RollbackCandidate> => ({
+      live,
+      candidate: await newestQualifying(seen, cutoff, live)
+    })
     await this.listDeployments(
       { projectId: project.id, target: 'production', state: 'READY' },
-      page => {
+      async page => {
         seen.push(...page.map(d => this.fromList(d as Record<string, unknown>)))
-        const { live, candidate } = found()
+        const { live, candidate } = await found()
         return live !== undefined && candidate !== undefined
       }
     )
-    const { live, candidate } = found()
+    const listed = seen.find(isLive)
     // The live deployment is older than every listed page (or not READY-listed): ask for it.
-    if (!live && project.productionId)
-      return { live: await this.getDeployment(project.productionId), candidate }
-    return { live, candidate }
+    if (!listed && project.productionId)
+      return found(await this.getDeployment(project.productionId))
+    return found(listed)
+  }
+
+  /**
+   * Automatic assignment is off and production serves something older than the newest READY
+   * production build: an Instant Rollback. No request unless assignment is off.
+   */
+  async rolledBack(): Promise<RolledBack | undefined> {
+    const project = await this.project()
+    if (project.autoAssign || !project.productionId) return undefined
+    const [newest] = (
+      await this.listDeployments(
+        { projectId: project.id, target: 'production', state: 'READY' },
+        () => true
+      )
+    ).map(d => this.fromList(d))
+    if (!newest || newest.id === project.productionId) return undefined
+    const served = await this.currentProductionDeployment()
+    return served && { served, rebuildFrom: newest }
   }
 
   /** Instant Rollback, then watch `lastAliasRequest` until Vercel says it is done. */
@@ -407,7 +430,7 @@ export class VercelProvider implements HostingProvider {
 
   private listDeployments(
     query: Record<string, string>,
-    stopWhen?: (page: unknown[]) => boolean
+    stopWhen?: (page: unknown[]) => boolean | Promise<boolean>
   ): Promise<Array<Record<string, unknown>>> {
     return readVercelPages(this.http, '/v6/deployments', 'deployments', {
       what: `the production deployments of ${this.description}`,
@@ -426,7 +449,8 @@ export class VercelProvider implements HostingProvider {
       createdAt: Number(d.createdAt ?? d.created),
       buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
       readyAt: typeof d.ready === 'number' ? d.ready : undefined,
-      target: typeof d.target === 'string' ? d.target : undefined
+      target: typeof d.target === 'string' ? d.target : undefined,
+      commitSha: commitOf(d.meta)
     }
   }
 
@@ -444,7 +468,8 @@ export class VercelProvider implements HostingProvider {
       createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
       buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
       readyAt: typeof d.ready === 'number' ? d.ready : undefined,
-      target: typeof d.target === 'string' ? d.target : undefined
+      target: typeof d.target === 'string' ? d.target : undefined,
+      commitSha: commitOf(d.meta)
     }
   }
 

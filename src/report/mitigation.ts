@@ -6,7 +6,12 @@ import type { Journal } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
 
 interface MitigationDetails {
-  mitigation?: { servedId?: string; mitigatedAt?: number; skipped?: string }
+  mitigation?: {
+    servedId?: string
+    mitigatedAt?: number
+    skipped?: string
+    failedChecks?: string[]
+  }
   durableAt?: number
 }
 
@@ -22,6 +27,9 @@ export function mitigationLine(journal: Journal): string | undefined {
         : `durable fix after ${formatDuration(details.durableAt - start)}`
     if (mitigation.mitigatedAt === undefined)
       return `No instant mitigation (${mitigation.skipped ?? 'not done'}); ${durable}.`
+    // A rollback its own checks did not pass is not claimed as the moment users stopped hurting.
+    if (mitigation.failedChecks?.length)
+      return `Instant rollback to ${mitigation.servedId} after ${formatDuration(mitigation.mitigatedAt - start)} did not pass its checks (${mitigation.failedChecks.join('; ')}), so it is not counted as mitigation; ${durable}.`
     return `Mitigated after ${formatDuration(mitigation.mitigatedAt - start)} (instant rollback to ${mitigation.servedId}); ${durable}.`
   }
   return undefined

@@ -107,9 +107,11 @@ const flags = z
         z
           .object({
             before: matching(
-              /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/,
-              'an ISO 8601 time with its zone, such as 2026-12-01T14:00:00Z'
-            ).describe('Serve the last production deployment created before this time.')
+              /^(\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)|[0-9a-fA-F]{7,40})$/,
+              'the bad commit (a SHA of 7 to 40 hex digits) or an ISO 8601 time with its zone, such as 2026-12-01T14:00:00Z'
+            ).describe(
+              'The bad commit (SHA): serve the last production deployment built from a commit before it (git ancestry in the checkout; else the commit time). Or a time: the last one created before it.'
+            )
           })
           .strict()
       ])

@@ -67,6 +67,30 @@ export function commit(cwd: string, message: string, files: Record<string, strin
   return git(cwd, 'rev-parse', 'HEAD')
 }
 
+/** An empty commit made at `at` (epoch ms), committer time included; returns its sha. */
+export function commitAt(cwd: string, message: string, at: number): string {
+  const date = `@${Math.floor(at / 1000)} +0000`
+  execFileSync('git', ['commit', '--quiet', '--allow-empty', '-m', message], {
+    cwd,
+    env: { ...process.env, ...IDENTITY, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date }
+  })
+  return git(cwd, 'rev-parse', 'HEAD')
+}
+
+/**
+ * A repository whose branch has good1 (5 h ago), good2 (4 h), the bad change (3 h) and one commit
+ * after it (2 h): for cutoffs given as the bad commit.
+ */
+export function badChangeHistory(now = Date.now()) {
+  const repo = makeRepo()
+  const hour = 3_600_000
+  const good1 = commitAt(repo.work, 'good 1', now - 5 * hour)
+  const good2 = commitAt(repo.work, 'good 2', now - 4 * hour)
+  const bad = commitAt(repo.work, 'the bad change', now - 3 * hour)
+  const after = commitAt(repo.work, 'after it', now - 2 * hour)
+  return { repo, good1, good2, bad, after }
+}
+
 export function push(cwd: string, ref = 'main'): void {
   git(cwd, 'push', '--quiet', 'origin', ref)
 }

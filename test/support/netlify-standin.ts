@@ -52,6 +52,8 @@ export interface StandinDeploy {
   updatedAt: number
   publishedAt?: number
   error_message?: string
+  /** The git commit it was built from. */
+  commitRef?: string
   clearCache: boolean
   /** Values of the production context baked into this build (snapshotted when it started). */
   env: Record<string, string>
@@ -74,6 +76,15 @@ export interface NetlifyStandinOptions {
   initialDeploy?: boolean
   /** Earlier ready production deploys to create before it (oldest first), e.g. for paging. */
   history?: number
+  /**
+   * The git commit each initial deploy (the history's, then the published one's) was built from,
+   * oldest first; Netlify reports it as `commit_ref`.
+   */
+  commits?: Array<string | undefined>
+  /** The branch's latest commit: what a new build builds (default: the last of `commits`). */
+  head?: string
+  /** Every initial deploy is this much older than the next, in ms (default: created just now). */
+  spacingMs?: number
   /** Requests per token and window (default 500 per 60 s, Netlify's documented budget). */
   rateLimit?: { limit?: number; windowMs?: number }
 }
@@ -197,6 +208,8 @@ export async function startNetlifyStandin(
     deploys.push(d)
     return d
   }
+  const initial = (options.history ?? 0) + (options.initialDeploy === false ? 0 : 1)
+  const head = options.head ?? options.commits?.[initial - 1]
 
   const ORDER: DeployState[] = ['new', 'enqueued', 'building', 'uploading', 'processing', 'ready']
   const step = (d: StandinDeploy) => {
@@ -217,8 +230,11 @@ export async function startNetlifyStandin(
     for (let i = 0; i < n; i++) for (const d of deploys) step(d)
   }
 
-  for (let i = 0; i < (options.history ?? 0) + (options.initialDeploy === false ? 0 : 1); i++) {
+  for (let i = 0; i < initial; i++) {
     const d = createDeploy(`deploy ${i + 1}`)
+    d.commitRef = options.commits?.[i]
+    if (options.spacingMs)
+      d.createdAt = d.updatedAt = d.createdAt - (initial - i) * options.spacingMs
     d.state = 'ready'
     d.env = snapshot('production')
     d.publishedAt = now()
@@ -253,6 +269,7 @@ export async function startNetlifyStandin(
     branch: d.branch,
     context: d.context,
     title: d.title ?? null,
+    commit_ref: d.commitRef ?? null,
     locked: d.id === publishedId ? !autoPublish : null,
     skipped: null,
     created_at: iso(d.createdAt),
@@ -415,6 +432,7 @@ export async function startNetlifyStandin(
       if (req.query.branch !== undefined && req.query.branch !== 'main')
         return error(422, 'branch deploys are not enabled for this site')
       const d = createDeploy(req.query.title, req.query.clear_cache === 'true')
+      d.commitRef = head
       return {
         status: 200,
         body: {

@@ -244,3 +244,28 @@ export async function queryRows<R extends Record<string, unknown> = Record<strin
 ): Promise<R[]> {
   return withPg(url, async client => (await client.query<R>(sql, params)).rows)
 }
+
+/** A gate a slow step waits at: `SELECT wait_for_gate()` returns 1 once the test opens it. */
+export interface StepGate {
+  open(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Installs the gate in `url` (open at first): a read-only check that waits, each loop a fresh
+ * snapshot, until the test opens it, so a run's slow step lasts exactly as long as the test needs.
+ */
+export async function installStepGate(url: string): Promise<StepGate> {
+  await withPg(url, c =>
+    c.query(`CREATE TABLE gate (open boolean NOT NULL);
+      INSERT INTO gate VALUES (true);
+      CREATE FUNCTION wait_for_gate() RETURNS int LANGUAGE plpgsql AS $$
+      BEGIN
+        WHILE NOT (SELECT open FROM gate) LOOP PERFORM pg_sleep(0.05); END LOOP;
+        RETURN 1;
+      END $$;`)
+  )
+  const set = (open: boolean) =>
+    withPg(url, async c => void (await c.query('UPDATE gate SET open = $1', [open])))
+  return { open: () => set(true), close: () => set(false) }
+}

@@ -83,9 +83,17 @@ export interface VercelStandinOptions {
   latencyMs?: number
   /**
    * READY production deployments built before the live one (Instant Rollback targets), each
-   * `ageMs` old, built with the initial env overridden by `env`, its build `buildMs` long.
+   * `ageMs` old, built with the initial env overridden by `env`, its build `buildMs` long, from
+   * git commit `commit` (recorded as `meta.githubCommitSha`, as Vercel's GitHub integration does).
    */
-  earlier?: Array<{ ageMs: number; env?: Record<string, string>; buildMs?: number }>
+  earlier?: Array<{
+    ageMs: number
+    env?: Record<string, string>
+    buildMs?: number
+    commit?: string
+  }>
+  /** The git commit the initial (live) deployment was built from. */
+  liveCommit?: string
   /** The most entries a deployment list page holds whatever `limit` asks (default 100). */
   maxPageSize?: number
   /** Project reads that show an Instant Rollback `in-progress` before `succeeded` (default 0). */
@@ -274,8 +282,11 @@ export async function startVercelStandin(
     for (let i = 0; i < n; i++) for (const d of deployments) step(d)
   }
 
+  const commitMeta = (sha?: string): Record<string, string> => (sha ? { githubCommitSha: sha } : {})
+  const gitMeta = (source?: StandinDeployment) => commitMeta(source?.meta.githubCommitSha)
+
   for (const e of options.earlier ?? []) {
-    const d = createDeployment('production')
+    const d = createDeployment('production', undefined, false, commitMeta(e.commit))
     d.createdAt = d.buildingAt = Date.now() - e.ageMs
     d.ready = d.createdAt + (e.buildMs ?? 60_000)
     d.readyState = 'READY'
@@ -284,7 +295,7 @@ export async function startVercelStandin(
     d.env = { ...snapshot('production'), ...e.env }
   }
   if (options.initialDeployment !== false) {
-    const d = createDeployment('production')
+    const d = createDeployment('production', undefined, false, commitMeta(options.liveCommit))
     d.readyState = 'READY'
     d.buildingAt = d.createdAt
     d.ready = now()
@@ -609,10 +620,13 @@ export async function startVercelStandin(
         } else if (body.gitSource === undefined) {
           return err(400, 'bad_request', 'Invalid request: provide `deploymentId` or `gitSource`')
         }
-        const meta =
-          typeof body.meta === 'object' && body.meta !== null
+        // A redeploy builds its source's commit again: Vercel keeps the git metadata.
+        const meta = {
+          ...(typeof body.meta === 'object' && body.meta !== null
             ? (body.meta as Record<string, string>)
-            : {}
+            : {}),
+          ...gitMeta(source)
+        }
         const d = createDeployment(target, source, q.forceNew !== '1', meta)
         return { status: 200, body: deploymentJson(d) }
       }

@@ -9,6 +9,7 @@
  */
 import {
   RollbackError,
+  stillRunningText,
   type PhaseModule,
   type RunningStatus,
   type Step,
@@ -108,9 +109,10 @@ async function stillRunning(
 ): Promise<void> {
   const step = steps.find(s => s.action.kind === 'initiated') ?? steps[0]
   if (!step) return
-  const update = `still running: ${status.step || 'between steps'}, ${status.minutes} minutes so far`
-  const n = begin(step, deps, update)
-  await statusComment(n)
+  const n = begin(step, deps, stillRunningText(status))
+  // A ChatOps run's status comment is the reply, which the run's caller keeps current (with the
+  // steps so far): writing a bare notice over it would hide them until the step ends.
+  if (deps.run.request.trigger.kind !== 'chatops') await statusComment(n)
   await webhook(n, deps.webhook.url)
   for (const problem of n.problems) deps.log.warn(`status update: ${problem}`)
 }

@@ -1,0 +1,188 @@
+/**
+ * Waiting for the lock ref in arrival order. A run that finds the lock held (or others already
+ * waiting) joins the queue (lock-queue.ts) and polls: when its entry is the oldest live one and
+ * the lock is free, it takes the lock and leaves the queue. The wait is bounded by its deadline
+ * and ends early on cancellation; either way the entry is removed.
+ */
+import { formatDuration } from '../util/duration.js'
+import { RollbackError } from '../util/errors.js'
+import type { Logger } from '../util/logger.js'
+import type { GitCommandManager } from './git-command-manager.js'
+import {
+  joinQueue,
+  leaveQueue,
+  liveEntries,
+  readQueue,
+  type QueueEntry,
+  type QueueState
+} from './lock-queue.js'
+import {
+  describeLockHolder,
+  readLockRef,
+  takeLockRef,
+  tryTakeLockRef,
+  type HeldLockRef,
+  type LockHolderInfo
+} from './lock-ref.js'
+
+/** How often a waiting run looks again: the lock is free at most this long before it is taken. */
+export const QUEUE_POLL_MS = 10_000
+/** Entries this long past their deadline are removed by whoever sees them (clocks differ a little). */
+const STALE_GRACE_MS = 60_000
+
+/** How a run waits for the lock (the run's clock, so tests drive it). */
+export interface LockWait {
+  /** How long to wait for the lock; 0: refused at once when it is held or others wait. */
+  waitMs: number
+  now(): number
+  sleep(ms: number): Promise<void>
+  signal?: AbortSignal
+  /** Told when our place in the queue or the holder changes ("queued behind X, position N"). */
+  onQueued?(message: string): void | Promise<void>
+  log: Logger
+}
+
+interface Where {
+  git: GitCommandManager
+  remote: string
+}
+
+/** Takes the lock ref in turn: at once when nobody holds it or waits, else after those ahead. */
+export async function takeLockRefInTurn(
+  where: Where,
+  info: LockHolderInfo,
+  wait: LockWait
+): Promise<HeldLockRef> {
+  const arrivedAt = wait.now()
+  const state = await readQueue(where.git, where.remote)
+  const ahead = liveEntries(state.entries, arrivedAt)
+  const queue = new Queue(where)
+  if (ahead.length === 0) {
+    // Not waiting: refused at once, naming the holder, when the lock is held.
+    if (wait.waitMs === 0) return takeLockRef(where.git, where.remote, info)
+    if (!state.lockSha) {
+      const attempt = await tryTakeLockRef(where.git, where.remote, info)
+      if ('taken' in attempt) return attempt.taken
+    }
+  }
+  if (wait.waitMs === 0) {
+    throw await queue.refusal(
+      state,
+      `does not wait (lock-wait is 0) and would be position ${ahead.length + 1}`
+    )
+  }
+  const entry = await joinQueue(where.git, where.remote, info, {
+    arrivedAt,
+    deadline: arrivedAt + wait.waitMs
+  })
+  try {
+    return await waitInQueue(queue, info, wait, entry)
+  } finally {
+    await leaveQueue(where.git, where.remote, entry).catch((err: unknown) => {
+      wait.log.warn(
+        `could not leave the rollback queue (${entry.ref}): ${err instanceof Error ? err.message : err}; it is skipped once its deadline passes`
+      )
+    })
+  }
+}
+
+async function waitInQueue(
+  queue: Queue,
+  info: LockHolderInfo,
+  wait: LockWait,
+  entry: QueueEntry
+): Promise<HeldLockRef> {
+  const { git, remote } = queue.where
+  let said = ''
+  for (;;) {
+    const now = wait.now()
+    const state = await readQueue(git, remote)
+    await queue.removeStale(state, now)
+    // Names sort as arrival times. Our own entry removed by hand: we keep our place all the same.
+    const position = liveEntries(state.entries, now).filter(e => e.ref < entry.ref).length + 1
+    if (wait.signal?.aborted) {
+      throw new RollbackError(
+        `${reasonOf(wait.signal)} while queued for the rollback lock at position ${position}; left the queue, nothing was changed`
+      )
+    }
+    if (position === 1 && !state.lockSha) {
+      const attempt = await tryTakeLockRef(git, remote, info)
+      if ('taken' in attempt) return attempt.taken
+    }
+    const left = entry.deadline - now
+    if (left <= 0) {
+      throw await queue.refusal(
+        state,
+        `waited ${formatDuration(wait.waitMs)} (lock-wait) and was position ${position}`
+      )
+    }
+    const message = await queue.describe(state, position)
+    if (message !== said) {
+      said = message
+      wait.log.info(`${message}; waiting up to ${formatDuration(left)} more`)
+      await wait.onQueued?.(message)
+    }
+    await pause(Math.min(QUEUE_POLL_MS, left), wait)
+  }
+}
+
+/** What a waiting run says about the queue; it reads each holder's details once. */
+class Queue {
+  private holder?: HeldLockRef
+
+  constructor(readonly where: Where) {}
+
+  /** "queued behind <holder>, position N" (N = 1: next, as soon as the lock is free). */
+  async describe(state: QueueState, position: number): Promise<string> {
+    const holder = await this.holderOf(state)
+    const behind = holder ? describeLockHolder(holder.info) : 'runs queued earlier'
+    return `queued behind ${behind}, position ${position} in the rollback queue`
+  }
+
+  /** Refused: the holder (who, since when, which run) and our place in the queue. */
+  async refusal(state: QueueState, ours: string): Promise<RollbackError> {
+    const holder = await this.holderOf(state)
+    const held = holder
+      ? `the lock is held by ${describeLockHolder(holder.info)}`
+      : 'the lock is free but earlier runs are queued for it'
+    return new RollbackError(
+      `another rollback is running: ${held}; this run ${ours} in the rollback queue`,
+      'wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); if that run is gone, release the lock with --release-lock (CLI) or the release-lock input'
+    )
+  }
+
+  /** Entries well past their deadline: their run gave up or died without leaving. */
+  async removeStale(state: QueueState, now: number): Promise<void> {
+    for (const e of state.entries.filter(e => e.deadline + STALE_GRACE_MS < now)) {
+      // Another waiter may remove it at the same moment: the lease makes that harmless.
+      await leaveQueue(this.where.git, this.where.remote, e).catch(() => false)
+    }
+  }
+
+  private async holderOf(state: QueueState): Promise<HeldLockRef | undefined> {
+    if (!state.lockSha) return undefined
+    if (this.holder?.sha === state.lockSha) return this.holder
+    const read = await readLockRef(this.where.git, this.where.remote).catch(() => undefined)
+    this.holder = read
+    return read
+  }
+}
+
+/** Sleeps, waking early when the run is cancelled. */
+export function pause(ms: number, wait: LockWait): Promise<void> {
+  const { signal } = wait
+  if (!signal) return wait.sleep(ms)
+  if (signal.aborted) return Promise.resolve()
+  return new Promise(resolve => {
+    const done = () => {
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+    void wait.sleep(ms).then(done, done)
+  })
+}
+
+function reasonOf(signal: AbortSignal): string {
+  return typeof signal.reason === 'string' ? signal.reason : 'cancelled'
+}
