@@ -34,7 +34,27 @@ const runbook = testRunbook({
   ]
 })
 
+/** The capture of the runbook's schema entry, for the tests that install it themselves. */
+const capture: CaptureSpec = {
+  table: 'sessions',
+  key: 'id',
+  columns: ['payload', 'seq'],
+  backupTable: 'sessions_backup'
+}
+
 const realSleep = (ms: number) => new Promise<void>(r => setTimeout(r, Math.max(ms, 20)))
+
+/** The schema phase's step and context for a run against url. */
+function schemaStep(url: string, runId: string) {
+  const ctx = testContext({
+    runbook,
+    request: testRequest({ runId }),
+    env: { DATABASE_URL: url },
+    sleep: realSleep
+  })
+  const [step] = schemaPhase.plan(runbook, ctx.request)
+  return { ctx, step: step! }
+}
 
 /** An app writing payload/seq of random rows (and inserting new ones) until told to stop. */
 function startWriter(url: string) {
@@ -101,15 +121,9 @@ const leftovers = (url: string) =>
 describe('schema rollback under concurrent writes', () => {
   it('keeps every value written during the copy: the backup is complete at the drop', async () => {
     const url = await table()
-    const ctx = testContext({
-      runbook,
-      request: testRequest({ runId: 'capture-1' }),
-      env: { DATABASE_URL: url },
-      sleep: realSleep
-    })
-    const [step] = schemaPhase.plan(runbook, ctx.request)
+    const { ctx, step } = schemaStep(url, 'capture-1')
     const writer = startWriter(url)
-    const result = await schemaPhase.run(step!, ctx)
+    const result = await schemaPhase.run(step, ctx)
     await writer.stop()
     expect(result.error).toBeUndefined()
     expect(result.status).toBe('succeeded')
@@ -187,12 +201,6 @@ describe('schema rollback under concurrent writes', () => {
 
   it('installs and reinstalls the capture without queueing behind a long reader', async () => {
     const url = await table()
-    const spec: CaptureSpec = {
-      table: 'sessions',
-      key: 'id',
-      columns: ['payload', 'seq'],
-      backupTable: 'sessions_backup'
-    }
     await withPg(url, c =>
       c.query(
         `CREATE TABLE sessions_backup (id bigint PRIMARY KEY, payload text, seq int, ${CAPTURED} boolean NOT NULL DEFAULT false)`
@@ -209,7 +217,7 @@ describe('schema rollback under concurrent writes', () => {
         await withPg(url, async c => {
           await c.query('BEGIN')
           await c.query(`SET LOCAL lock_timeout = '200ms'`)
-          for (const sql of installCaptureSql(spec, installed)) await c.query(sql)
+          for (const sql of installCaptureSql(capture, installed)) await c.query(sql)
           await c.query('COMMIT')
         })
       }
@@ -236,12 +244,6 @@ describe('schema rollback under concurrent writes', () => {
     await c.connect()
     try {
       const inspection = await inspectSchema(c, spec)
-      const capture: CaptureSpec = {
-        table: 'sessions',
-        key: 'id',
-        columns: ['payload', 'seq'],
-        backupTable: 'sessions_backup'
-      }
       const copied = await copyColumns(c, spec, inspection, realSleep, async () => {
         for (const sql of installCaptureSql(capture, false)) await c.query(sql)
         // The app writes id 5 (in the first range) and commits while the copy's INSERT of that
@@ -269,14 +271,8 @@ describe('schema rollback under concurrent writes', () => {
     await holder.query('BEGIN')
     await holder.query('LOCK TABLE sessions IN SHARE UPDATE EXCLUSIVE MODE')
     const released = realSleep(1500).then(() => holder.query('COMMIT'))
-    const ctx = testContext({
-      runbook,
-      request: testRequest({ runId: 'capture-road' }),
-      env: { DATABASE_URL: url },
-      sleep: realSleep
-    })
-    const [step] = schemaPhase.plan(runbook, ctx.request)
-    const running = schemaPhase.run(step!, ctx)
+    const { ctx, step } = schemaStep(url, 'capture-road')
+    const running = schemaPhase.run(step, ctx)
     // The app keeps writing meanwhile: no write waits behind a queued CREATE TRIGGER.
     const app = new pg.Client({ connectionString: url })
     await app.connect()
