@@ -461,12 +461,14 @@ function runFigures(rows: ScenarioRow[], loadStart: number): RunFigures | undefi
 }
 
 const verdict = (ok: boolean) => (ok ? 'OK' : 'MISSED')
+/** Three decimals: two would print 1.505 as "1.50x" next to "MISSED". */
+const ratio = (r: number) => `${r.toFixed(3)}x`
 
 function printFigures(label: string, f: RunFigures): void {
   console.log(
-    `${label}: our p99 / baseline p99 (${fmt(f.baseP99)} ms) = ${f.p99Ratio.toFixed(2)}x (target <= 2x): ${verdict(f.p99Ratio <= 2)}; ` +
+    `${label}: our p99 / baseline p99 (${fmt(f.baseP99)} ms) = ${ratio(f.p99Ratio)} (target <= 2x): ${verdict(f.p99Ratio <= 2)}; ` +
       `requests over 1 s = ${f.over1s} (target 0): ${verdict(f.over1s === 0)}; ` +
-      `our time / safe path's = ${f.timeRatio.toFixed(2)}x (target <= 1.5x): ${verdict(f.timeRatio <= 1.5)}`
+      `our time / safe path's = ${ratio(f.timeRatio)} (target <= 1.5x): ${verdict(f.timeRatio <= 1.5)}`
   )
 }
 
@@ -496,7 +498,7 @@ function figuresRow(label: string, f: RunFigures): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
   return (
     `| ${label} | ${f.loadStart.toFixed(1)} / ${f.loadEnd.toFixed(1)} | ${fmt(f.baseP99)} | ${fmt(f.ourP99)} | ` +
-    `**${f.p99Ratio.toFixed(2)}x** | **${f.over1s}** | ${s(f.safeMs)} | ${s(f.ourMs)} | **${f.timeRatio.toFixed(2)}x** |`
+    `**${ratio(f.p99Ratio)}** | **${f.over1s}** | ${s(f.safeMs)} | ${s(f.ourMs)} | **${ratio(f.timeRatio)}** |`
   )
 }
 
