@@ -28541,7 +28541,7 @@ function proxyFor(target, settings) {
 "use strict";
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5280);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(362);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9922);
 /** The action's entry: runs the rollback (src/main.ts) and fails the step if it never finished. */
 
@@ -28553,7 +28553,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5280:
+/***/ 362:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 "use strict";
@@ -31542,6 +31542,10 @@ const INPUTS = {
         description: 'Branch to roll back (default from the runbook, else main).',
         default: ''
     },
+    'lock-wait': {
+        description: 'How long a run or drill waits in line when another rollback holds the lock (0, or a duration such as 30s, 15m, 1h; at most 2h). 0: refused at once, naming the holder.',
+        default: '0'
+    },
     'release-lock': {
         description: 'true: remove a stale rollback lock (the lock ref on the git remote), after saying who held it, and do nothing else.',
         default: 'false'
@@ -31612,9 +31616,28 @@ class MissingSecretError extends RollbackError {
         this.name = 'MissingSecretError';
     }
 }
+/**
+ * A check's error as a field problem. Messages name their field first (`<field> must be ...`,
+ * `<field>: refusing ...`), which may be deeper than `within`, the part being checked.
+ */
+function asFieldProblem(err, within) {
+    if (!(err instanceof RollbackError))
+        throw err;
+    const named = err.message.startsWith(within)
+        ? /^[^\s:]+/.exec(err.message)[0].replace(/[.,;]+$/, '')
+        : within;
+    const rest = err.message.startsWith(named)
+        ? err.message.slice(named.length).replace(/^:?\s*/, '')
+        : err.message;
+    return { field: named, message: err.hint ? `${rest}; ${err.hint}` : rest };
+}
 
 ;// CONCATENATED MODULE: ./src/model.ts
 const COMMANDS = ['plan', 'run', 'drill'];
+/** "still running: step X, N minutes so far": the same words on every channel. */
+function stillRunningText(status) {
+    return `still running: ${status.step || 'between steps'}, ${status.minutes} minutes so far`;
+}
 
 
 ;// CONCATENATED MODULE: ./src/runbook/constants.ts
@@ -31692,11 +31715,37 @@ function looksLikeCredentialName(name) {
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
+;// CONCATENATED MODULE: ./src/util/duration.ts
+/** Runbook durations ("500ms", "30s", "5m", "1h") to milliseconds. The schema checks the form. */
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+function parseDuration(text) {
+    const match = /^(\d+)(ms|s|m|h)$/.exec(text);
+    if (!match)
+        throw new Error(`not a duration: "${text}" (use e.g. 500ms, 30s, 5m, 1h)`);
+    return Number(match[1]) * UNIT_MS[match[2]];
+}
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+/**
+ * Time spent waiting so far. With a real sleep the wall clock already contains the sleeps; with
+ * the instant sleep tests inject, only the sum of requested sleeps moves. The larger of the two is
+ * right in both cases (adding them would count every real sleep twice).
+ */
+function elapsedMs(startedAt, sleptMs, now) {
+    return Math.max(now - startedAt, sleptMs);
+}
+
 ;// CONCATENATED MODULE: ./src/request.ts
 /**
  * Validates the raw inputs (action inputs or CLI flags, all strings) into a Request. Every problem
  * names the input and the fix; all are reported together, before anything runs.
  */
+
 
 
 
@@ -31819,36 +31868,26 @@ function checkRevertSpec(spec) {
     }
     return [];
 }
+/** The longest lock-wait: longer than any sane queue of rollbacks, shorter than a job's limit. */
+const MAX_LOCK_WAIT = '2h';
+/** lock-wait in ms: 0 (the default: refused at once) or a duration up to MAX_LOCK_WAIT. */
+function parseLockWait(text) {
+    const value = text?.trim() || '0';
+    if (value === '0')
+        return 0;
+    const ms = /^\d+(ms|s|m|h)$/.test(value) ? parseDuration(value) : undefined;
+    if (ms === undefined || ms > parseDuration(MAX_LOCK_WAIT)) {
+        throw new InputError([
+            `lock-wait: "${value}" is not 0 or a duration up to ${MAX_LOCK_WAIT} such as 30s, 15m or 1h`
+        ]);
+    }
+    return ms;
+}
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = require("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = require("node:os");
-;// CONCATENATED MODULE: ./src/util/duration.ts
-/** Runbook durations ("500ms", "30s", "5m", "1h") to milliseconds. The schema checks the form. */
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-function parseDuration(text) {
-    const match = /^(\d+)(ms|s|m|h)$/.exec(text);
-    if (!match)
-        throw new Error(`not a duration: "${text}" (use e.g. 500ms, 30s, 5m, 1h)`);
-    return Number(match[1]) * UNIT_MS[match[2]];
-}
-function formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-/**
- * Time spent waiting so far. With a real sleep the wall clock already contains the sleeps; with
- * the instant sleep tests inject, only the sum of requested sleeps moves. The larger of the two is
- * right in both cases (adding them would count every real sleep twice).
- */
-function elapsedMs(startedAt, sleptMs, now) {
-    return Math.max(now - startedAt, sleptMs);
-}
-
 ;// CONCATENATED MODULE: ./src/util/redact.ts
 /**
  * The one redactor every output channel goes through (log lines, errors, report, summary,
@@ -32494,6 +32533,17 @@ function pgErrorCode(err) {
         ? undefined
         : String(err.code);
 }
+/**
+ * The session ended under us: the server terminated it (57P01-57P03), a connection exception
+ * (class 08), or the socket was cut (the pg client's own errors carry no SQLSTATE).
+ */
+function connectionLost(err) {
+    const code = pgErrorCode(err) ?? '';
+    if (/^08|^57P0[123]$|^ECONNRESET$|^EPIPE$/.test(code))
+        return true;
+    const message = err.message;
+    return typeof message === 'string' && /^Connection terminated|not queryable/i.test(message);
+}
 /** A server error as a RollbackError naming the runbook field, the SQLSTATE and the message. */
 function sqlError(err, field, statement) {
     if (err instanceof RollbackError)
@@ -32509,6 +32559,13 @@ function sqlError(err, field, statement) {
 
 /** ASCII "erollbck": the same constant in every run, so two runs exclude each other. */
 const ADVISORY_LOCK_KEY = 0x65726f6c6c62636bn;
+/** Refused because another session holds the lock (not because the database could not be asked). */
+class AdvisoryLockHeldError extends RollbackError {
+    constructor(message, hint) {
+        super(message, hint);
+        this.name = 'AdvisoryLockHeldError';
+    }
+}
 async function lockHolder(client) {
     const high = Number(ADVISORY_LOCK_KEY >> 32n);
     const low = Number(ADVISORY_LOCK_KEY & 0xffffffffn);
@@ -32561,7 +32618,7 @@ async function acquireRunLock(settings, purpose, note) {
         const res = await client.query(lockQuery(note), [ADVISORY_LOCK_KEY.toString()]);
         if (!res.rows[0]?.ok) {
             const holder = await lockHolder(client);
-            throw new RollbackError(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
+            throw new AdvisoryLockHeldError(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
                 ? `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`
                 : 'wait for the other run to finish');
         }
@@ -32577,12 +32634,12 @@ async function acquireRunLock(settings, purpose, note) {
             if (released)
                 return;
             released = true;
-            try {
-                await client.query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_LOCK_KEY.toString()]);
-            }
-            finally {
-                await client.end().catch(() => { });
-            }
+            // A session's advisory lock ends with the session: when the unlock cannot be sent (the
+            // connection was lost), closing is enough, and the step's own outcome must not be masked.
+            await client
+                .query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_LOCK_KEY.toString()])
+                .catch(() => { });
+            await client.end().catch(() => { });
         }
     };
 }
@@ -33051,6 +33108,14 @@ async function runBatchUpdate(client, spec, options) {
         limits,
         batcher: initialState(limits)
     };
+    try {
+        return await passes(client, spec, options, state, statements);
+    }
+    catch (err) {
+        throw new BatchUpdateStopped(err, spec, options, state);
+    }
+}
+async function passes(client, spec, options, state, statements) {
     let remaining = 0;
     let timeCapped = false;
     const maxPasses = options.maxPasses ?? 2;
@@ -33067,12 +33132,11 @@ async function runBatchUpdate(client, spec, options) {
     }
     if (timeCapped)
         remaining = await countMatching(client, spec, statements, options.ladder.sleep);
-    const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0);
     return {
-        rowsChanged,
+        rowsChanged: rowsChanged(state),
         batches: state.batches.length,
         passes: state.pass,
-        durationMs: now() - state.started,
+        durationMs: state.now() - state.started,
         slowestBatchMs: Math.max(0, ...state.batches.map(b => b.ms)),
         lockRetries: state.batches.reduce((n, b) => n + b.lockAttempts - 1, 0),
         remaining,
@@ -33080,6 +33144,35 @@ async function runBatchUpdate(client, spec, options) {
         backupTable: options.backupTable,
         restoreSql: restoreSql(spec, options.backupTable)
     };
+}
+const rowsChanged = (state) => state.batches.reduce((n, b) => n + b.rows, 0);
+/**
+ * A batch-update that stopped part way (the connection lost, a lock never granted, a server
+ * error): what the committed batches changed and where their old values are, so the report
+ * keeps them. Each batch is one statement, so none is half done.
+ */
+class BatchUpdateStopped extends RollbackError {
+    /** The error to report: the cause, or a plain sentence when the connection was lost. */
+    reason;
+    rowsChanged;
+    batches;
+    backupTable;
+    restoreSql;
+    constructor(cause, spec, options, state) {
+        const rows = rowsChanged(state);
+        const done = rows > 0
+            ? `${rows} rows reset so far, their old values in ${options.backupTable}`
+            : 'no row reset yet';
+        const reason = connectionLost(cause)
+            ? new RollbackError(`${options.field}: the connection to the database was lost after ${state.batches.length} batches (${done}); each batch is one transaction, so none is half done`, 'rerun: rows already reset no longer match the condition, so the rerun continues where this one stopped')
+            : cause;
+        super(reason instanceof Error ? reason.message : String(reason));
+        this.reason = reason;
+        this.rowsChanged = rows;
+        this.batches = state.batches.length;
+        this.backupTable = options.backupTable;
+        this.restoreSql = restoreSql(spec, options.backupTable);
+    }
 }
 /**
  * Drill: the first batch inside a transaction that is rolled back (rows stay locked for one
@@ -33601,6 +33694,7 @@ async function drillSchemaRollback(client, spec, field, ladder) {
 
 
 
+
 function batchSpec(step) {
     const b = step['batch-update'];
     return {
@@ -33627,6 +33721,17 @@ async function checkColumns(input, spec, f) {
             throw new RollbackError(`${f}.set: ${spec.table} has no column ${c}`, `fix ${f}.set.${c}`);
         }
     }
+}
+/** The report's account of rows reset: what changed, and how to undo it from the backup. */
+function kept(spec, res) {
+    if (res.rowsChanged === 0)
+        return { changed: [] };
+    return {
+        changed: [`${res.rowsChanged} rows of ${spec.table} updated in ${res.batches} batches`],
+        recovery: [
+            `${res.rowsChanged} ${spec.table} rows reset; their old values are in ${res.backupTable}. Undo: ${res.restoreSql}`
+        ]
+    };
 }
 const batchUpdateStep = {
     plan(_runbook, step, runId) {
@@ -33655,23 +33760,29 @@ const batchUpdateStep = {
             throw sqlError(err, `${f}.where`);
         }
     },
-    async run({ client, step, field, runId, ladder }) {
+    async run({ client, step, field, runId, ladder, settings }) {
         const spec = batchSpec(step);
         const backupTable = backupTableName(spec.table, runId);
-        const res = await runBatchUpdate(client, spec, {
-            backupTable,
-            ladder,
-            field: `${field}.batch-update`
-        });
+        let res;
+        try {
+            res = await runBatchUpdate(client, spec, {
+                backupTable,
+                ladder,
+                field: `${field}.batch-update`
+            });
+        }
+        catch (err) {
+            if (!(err instanceof BatchUpdateStopped))
+                throw err;
+            // What the committed batches changed stays in the report, with where its old values are.
+            const { rowsChanged, batches, restoreSql } = err;
+            return failedResult(err.reason, field, settings, {
+                ...kept(spec, { rowsChanged, batches, backupTable, restoreSql }),
+                details: { rowsChanged, batches, backupTable, restoreSql }
+            });
+        }
         const details = { ...res };
-        const recovery = res.rowsChanged > 0
-            ? [
-                `${res.rowsChanged} ${spec.table} rows reset; their old values are in ${backupTable}. Undo: ${res.restoreSql}`
-            ]
-            : undefined;
-        const changed = res.rowsChanged > 0
-            ? [`${res.rowsChanged} rows of ${spec.table} updated in ${res.batches} batches`]
-            : [];
+        const { changed, recovery } = kept(spec, res);
         if (res.timeCapped) {
             return {
                 status: 'failed',
@@ -34299,6 +34410,7 @@ function handlerFor(step) {
 
 
 
+
 const databasePhase = {
     phase: 'database',
     needs: ['database', 'log', 'clock', 'run'],
@@ -34319,6 +34431,16 @@ const databasePhase = {
         // sql and batch-update steps are parsed at preflight.
         if (steps.some(s => s.action.step['drop-index'] === undefined))
             preloadSqlParser();
+    },
+    async validate(runbook) {
+        const problems = [];
+        for (const [index, step] of (runbook.database?.steps ?? []).entries()) {
+            const field = `database.steps[${index}]`;
+            await handlerFor(step)
+                .validate(step, field)
+                .catch((err) => problems.push(asFieldProblem(err, field)));
+        }
+        return problems;
     },
     async preflight(steps, deps) {
         // Parse and classify everything first: refuse unsafe SQL before connecting.
@@ -35410,6 +35532,17 @@ class GitCommandManager {
         const line = out.split('\n').find(l => l.endsWith(`\t${ref}`));
         return line?.split('\t')[0];
     }
+    /** Every remote ref matching one of `patterns` (full names or globs such as refs/x/*), to SHA. */
+    async lsRemoteRefs(remote, patterns) {
+        const out = await this.exec(['ls-remote', remote, ...patterns]);
+        const refs = new Map();
+        for (const line of out.split('\n')) {
+            const [sha, ref] = line.trim().split('\t');
+            if (sha && ref)
+                refs.set(ref, sha);
+        }
+        return refs;
+    }
     async fetch(remote, refspecs, options = {}) {
         const args = ['fetch', '--no-tags', '--no-recurse-submodules', '--quiet'];
         if (options.deepen)
@@ -36151,7 +36284,7 @@ async function readLinkedPages(client, path, items, options) {
         const response = await client.request('GET', target, { ...options.request, query });
         const entries = items(response.json());
         all.push(...entries);
-        if (options.stopWhen?.(entries))
+        if (await options.stopWhen?.(entries))
             return all;
         target = nextLink(response.headers.get('link'));
         // The next link carries its own query.
@@ -36175,7 +36308,7 @@ async function readVercelPages(client, path, key, options) {
         if (!Array.isArray(entries))
             throw new ListNotReadError(`${options.what}: the answer has no \`${key}\` list`, 'Check the configured API URL.');
         all.push(...entries);
-        if (options.stopWhen?.(entries))
+        if (await options.stopWhen?.(entries))
             return all;
         const next = body.pagination?.next;
         if (next === null || next === undefined)
@@ -36200,7 +36333,7 @@ async function readNumberedPages(client, path, items, options) {
         });
         const entries = items(response.json());
         all.push(...entries);
-        if (options.stopWhen?.(entries))
+        if (await options.stopWhen?.(entries))
             return all;
         const link = response.headers.get('link');
         const more = link !== null ? nextLink(link) !== undefined : entries.length >= perPage;
@@ -36668,6 +36801,24 @@ const githubVariablesModule = defineProvider({
     })
 });
 
+;// CONCATENATED MODULE: ./src/providers/cutoff.ts
+async function qualifies(d, cutoff, live) {
+    if (d.state !== 'READY')
+        return false;
+    const verdict = d.commitSha && cutoff.clean ? await cutoff.clean(d.commitSha) : undefined;
+    if (verdict !== undefined)
+        return verdict;
+    const at = cutoff.before ?? live?.createdAt;
+    return at !== undefined && d.createdAt !== undefined && d.createdAt < at;
+}
+/** The first of `deployments` (newest first) that qualifies, judged in order. */
+async function newestQualifying(deployments, cutoff, live) {
+    for (const d of deployments)
+        if (await qualifies(d, cutoff, live))
+            return d;
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/providers/netlify-http.ts
 /**
  * The Netlify API on the shared HTTP layer: Bearer auth, errors `{code, message}` turned into
@@ -36710,6 +36861,7 @@ function netlifyClient(options) {
  * has no idempotency keys, so a request that creates something (a build, a variable) is retried
  * only when Netlify certainly did not process it (429).
  */
+
 
 
 
@@ -36765,7 +36917,11 @@ class NetlifyProvider {
     apiUrl;
     clock;
     http;
-    siteCache;
+    siteRead;
+    /** Variables read, by key (undefined: not set), until this instance changes them. */
+    vars = new Map();
+    /** Instant rollback listings, by cutoff, until this instance changes what is published. */
+    candidates = new Map();
     constructor(options) {
         this.options = options;
         this.apiUrl = (options.apiUrl ?? NETLIFY_API_URL).replace(/\/+$/, '');
@@ -36788,13 +36944,20 @@ class NetlifyProvider {
     sitePath(suffix = '') {
         return `/sites/${encodeURIComponent(this.options.site)}${suffix}`;
     }
-    /** The site, read fresh (its published deploy changes while we wait). */
-    async site() {
-        this.siteCache = await this.json('GET', this.sitePath());
-        return this.siteCache;
+    /** The site, read once until this instance changes what is published (freshSite() re-reads). */
+    site() {
+        this.siteRead ??= this.json('GET', this.sitePath());
+        // A failed read is not cached: the next caller asks again.
+        this.siteRead.catch(() => (this.siteRead = undefined));
+        return this.siteRead;
+    }
+    /** The site read again: its published deploy changes while a build finishes. */
+    freshSite() {
+        this.siteRead = undefined;
+        return this.site();
     }
     async envPath(key) {
-        const site = this.siteCache ?? (await this.site());
+        const site = await this.site();
         const account = this.options.account ?? site.account_slug ?? site.account_id ?? '';
         const suffix = key === undefined ? '' : `/${encodeURIComponent(key)}`;
         return {
@@ -36812,23 +36975,37 @@ class NetlifyProvider {
             aliasAssigned: state === 'READY' && d.id === publishedId,
             errorMessage: d.error_message ?? undefined,
             createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
-            target: d.context
+            target: d.context,
+            commitSha: d.commit_ref ?? undefined
         };
     }
     async checkAccess() {
         await this.site();
     }
-    /** The named variables, one GET each (a 404 means not set): no other variable is read. */
+    /**
+     * The named variables, one GET each (a 404 means not set), read once until this instance
+     * changes them: no other variable is read.
+     */
     async readVars(keys) {
         const found = new Map();
-        const read = async (key) => {
-            const { path, query } = await this.envPath(key);
-            const answer = await this.http.request('GET', path, { query, accept: [404] });
-            if (answer.status !== 404)
-                found.set(key, answer.json());
-        };
-        await Promise.all(keys.map(read));
+        await Promise.all(keys.map(async (key) => {
+            const value = await this.readVar(key);
+            if (value)
+                found.set(key, value);
+        }));
         return found;
+    }
+    readVar(key) {
+        let read = this.vars.get(key);
+        if (!read) {
+            read = this.envPath(key).then(async ({ path, query }) => {
+                const answer = await this.http.request('GET', path, { query, accept: [404] });
+                return answer.status === 404 ? undefined : answer.json();
+            });
+            this.vars.set(key, read);
+            read.catch(() => this.vars.delete(key));
+        }
+        return read;
     }
     async readEnv(keys) {
         const vars = await this.readVars(keys);
@@ -36840,6 +37017,8 @@ class NetlifyProvider {
         const contexts = [...new Set(targets.flatMap(t => CONTEXTS_OF[t]))];
         const changes = keys.map(key => this.change(key, values[key], targets, current.get(key)));
         const created = keys.filter(k => !current.has(k));
+        // What we read is stale from here on, whatever the answers.
+        this.vars.clear();
         if (created.length > 0) {
             const { path, query } = await this.envPath();
             await this.json('POST', path, {
@@ -36923,7 +37102,7 @@ class NetlifyProvider {
             const answer = await this.http.request('GET', next, { query });
             const deploys = answer.json();
             all.push(...deploys);
-            if (stop(deploys))
+            if (await stop(deploys))
                 break;
             next = nextLink(answer.headers.get('link'));
             // The next link carries its own query.
@@ -36935,7 +37114,7 @@ class NetlifyProvider {
         const created = (d) => (d.created_at ? Date.parse(d.created_at) : 0);
         const deploys = await this.productionDeploys(page => page.some(d => created(d) <= since));
         // Read after the list: a deploy that became ready meanwhile is then seen as published.
-        const site = await this.site();
+        const site = await this.freshSite();
         const live = site.published_deploy;
         // Still building, or built after the live deploy and waiting to be published (locked).
         const onItsWay = (d) => !['READY', 'ERROR', 'CANCELED'].includes(d.state) ||
@@ -36947,14 +37126,22 @@ class NetlifyProvider {
     }
     /** The newest ready production deploy created before `before` (epoch ms): a restore target. */
     async lastDeployBefore(before) {
-        const qualifies = (d) => d.state === 'ready' && d.created_at !== undefined && Date.parse(d.created_at) < before;
-        const deploys = await this.productionDeploys(page => page.some(qualifies));
-        const found = deploys.find(qualifies);
-        return found && this.toDeployment(found, (await this.site()).published_deploy?.id);
+        const live = await this.currentProductionDeployment();
+        return this.lastQualifying({ label: `created before ${before}`, before }, live);
+    }
+    /** The newest ready production deploy that qualifies, reading pages until one does. */
+    async lastQualifying(cutoff, live) {
+        let found;
+        await this.productionDeploys(async (page) => {
+            const deploys = page.map(d => this.toDeployment(d, live?.id));
+            found = await newestQualifying(deploys, cutoff, live);
+            return found !== undefined;
+        });
+        return found;
     }
     async getDeployment(id) {
         const body = await this.json('GET', `/deploys/${encodeURIComponent(id)}`);
-        const publishedId = body.state === 'ready' ? (await this.site()).published_deploy?.id : undefined;
+        const publishedId = body.state === 'ready' ? (await this.freshSite()).published_deploy?.id : undefined;
         return this.toDeployment(body, publishedId);
     }
     /** A fresh production build (build cache cleared: client-side values are compiled in). */
@@ -36962,6 +37149,8 @@ class NetlifyProvider {
         const title = Object.entries(meta)
             .map(([k, v]) => `${k}=${v}`)
             .join(' ');
+        // Once built it may be published by itself: what was read about production goes stale.
+        this.publishedChanged();
         const body = await this.json('POST', this.sitePath('/builds'), {
             query: { clear_cache: 'true', title: `emergency rollback ${title}`.trim() },
             retry: 'rejected'
@@ -36973,16 +37162,27 @@ class NetlifyProvider {
         const site = await this.site();
         return site.published_deploy?.locked !== true;
     }
+    /** What is published changes (publish, lock, a build): read the site and list again. */
+    publishedChanged() {
+        this.siteRead = undefined;
+        this.candidates.clear();
+    }
     /** Publishing a deploy that is already published changes nothing: it may be repeated. */
     async publish(id) {
+        this.publishedChanged();
         await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
             retry: 'any-failure'
         });
     }
+    /** Locks or unlocks auto publishing on the published deploy `id`; repeating it is harmless. */
+    async lock(id, how) {
+        this.publishedChanged();
+        await this.json('POST', `/deploys/${encodeURIComponent(id)}/${how}`, { retry: 'any-failure' });
+    }
     /** Publishes `id` and turns auto publishing back on. */
     async promote(id) {
         await this.publish(id);
-        await this.json('POST', `/deploys/${encodeURIComponent(id)}/unlock`, { retry: 'any-failure' });
+        await this.lock(id, 'unlock');
     }
     /**
      * The fast path: publishes an earlier ready deploy again, no build, and locks auto publishing
@@ -36990,13 +37190,37 @@ class NetlifyProvider {
      */
     async restore(id) {
         await this.publish(id);
-        await this.json('POST', `/deploys/${encodeURIComponent(id)}/lock`, { retry: 'any-failure' });
+        await this.lock(id, 'lock');
     }
-    async rollbackCandidate(before) {
-        const live = await this.currentProductionDeployment();
-        const cutoff = before ?? live?.createdAt;
-        const candidate = cutoff === undefined ? undefined : await this.lastDeployBefore(cutoff);
-        return { live, candidate };
+    /** The published deploy and the newest one that qualifies, listed once per cutoff. */
+    rollbackCandidate(cutoff) {
+        let found = this.candidates.get(cutoff.label);
+        if (!found) {
+            found = this.currentProductionDeployment().then(async (live) => ({
+                live,
+                candidate: await this.lastQualifying(cutoff, live)
+            }));
+            this.candidates.set(cutoff.label, found);
+            found.catch(() => this.candidates.delete(cutoff.label));
+        }
+        return found;
+    }
+    /**
+     * Auto publishing is locked and the published deploy is older than the newest ready production
+     * deploy: a restore (ours or a person's). Netlify builds from the branch whatever `rebuildFrom`.
+     */
+    async rolledBack() {
+        const published = (await this.site()).published_deploy;
+        if (!published || published.locked !== true)
+            return undefined;
+        const ready = (d) => d.state === 'ready';
+        const newest = (await this.productionDeploys(page => page.some(ready))).find(ready);
+        if (!newest || newest.id === published.id)
+            return undefined;
+        return {
+            served: this.toDeployment(published, published.id),
+            rebuildFrom: this.toDeployment(newest, published.id)
+        };
     }
     async rollBackTo(id) {
         await this.restore(id);
@@ -37095,10 +37319,17 @@ const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x
 
 
 
+
 const VERCEL_API_URL = 'https://api.vercel.com';
 /** Decrypting reads, at most this many at once. */
 const DECRYPT_CONCURRENCY = 4;
 const CONFLICT_HINT = 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.';
+/** The source commit Vercel's git integrations record in a deployment's meta. */
+function commitOf(meta) {
+    const m = (meta ?? {});
+    const sha = m.githubCommitSha ?? m.gitlabCommitSha ?? m.bitbucketCommitSha;
+    return typeof sha === 'string' && sha !== '' ? sha : undefined;
+}
 function toTargets(target) {
     const list = Array.isArray(target) ? target : typeof target === 'string' ? [target] : [];
     return list.filter((t) => ['production', 'preview', 'development'].includes(t));
@@ -37195,14 +37426,14 @@ class VercelProvider {
     }
     /**
      * One listing of READY production deployments (newest first), read until it holds both the live
-     * one and one created before the cutoff: the live deployment comes from it too, so the instant
-     * path costs no extra round trip before its first write.
+     * one and one that qualifies: the live deployment comes from it too, so the instant path costs
+     * no extra round trip before its first write.
      */
-    rollbackCandidate(before) {
-        const key = String(before);
+    rollbackCandidate(cutoff) {
+        const key = cutoff.label;
         let found = this.candidates.get(key);
         if (!found) {
-            found = this.listCandidate(before);
+            found = this.listCandidate(cutoff);
             this.candidates.set(key, found);
             found.catch(() => this.candidates.delete(key));
         }
@@ -37214,28 +37445,38 @@ class VercelProvider {
         this.liveRead = undefined;
         this.candidates.clear();
     }
-    async listCandidate(before) {
+    async listCandidate(cutoff) {
         const project = await this.project();
         const seen = [];
         const isLive = (d) => project.productionId ? d.id === project.productionId : d.aliasAssigned;
-        const found = () => {
-            const live = seen.find(isLive);
-            const cutoff = before ?? live?.createdAt;
-            const candidate = cutoff === undefined
-                ? undefined
-                : seen.find(d => d.id !== live?.id && (d.createdAt ?? Infinity) < cutoff);
-            return { live, candidate };
-        };
-        await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, page => {
+        const found = async (live = seen.find(isLive)) => ({
+            live,
+            candidate: await newestQualifying(seen, cutoff, live)
+        });
+        await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, async (page) => {
             seen.push(...page.map(d => this.fromList(d)));
-            const { live, candidate } = found();
+            const { live, candidate } = await found();
             return live !== undefined && candidate !== undefined;
         });
-        const { live, candidate } = found();
+        const listed = seen.find(isLive);
         // The live deployment is older than every listed page (or not READY-listed): ask for it.
-        if (!live && project.productionId)
-            return { live: await this.getDeployment(project.productionId), candidate };
-        return { live, candidate };
+        if (!listed && project.productionId)
+            return found(await this.getDeployment(project.productionId));
+        return found(listed);
+    }
+    /**
+     * Automatic assignment is off and production serves something older than the newest READY
+     * production build: an Instant Rollback. No request unless assignment is off.
+     */
+    async rolledBack() {
+        const project = await this.project();
+        if (project.autoAssign || !project.productionId)
+            return undefined;
+        const [newest] = (await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, () => true)).map(d => this.fromList(d));
+        if (!newest || newest.id === project.productionId)
+            return undefined;
+        const served = await this.currentProductionDeployment();
+        return served && { served, rebuildFrom: newest };
     }
     /** Instant Rollback, then watch `lastAliasRequest` until Vercel says it is done. */
     async rollBackTo(id, timeoutMs) {
@@ -37379,7 +37620,8 @@ class VercelProvider {
             createdAt: Number(d.createdAt ?? d.created),
             buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
             readyAt: typeof d.ready === 'number' ? d.ready : undefined,
-            target: typeof d.target === 'string' ? d.target : undefined
+            target: typeof d.target === 'string' ? d.target : undefined,
+            commitSha: commitOf(d.meta)
         };
     }
     fromV13(d) {
@@ -37395,7 +37637,8 @@ class VercelProvider {
             createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
             buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
             readyAt: typeof d.ready === 'number' ? d.ready : undefined,
-            target: typeof d.target === 'string' ? d.target : undefined
+            target: typeof d.target === 'string' ? d.target : undefined,
+            commitSha: commitOf(d.meta)
         };
     }
     async getDeployment(id) {
@@ -37822,14 +38065,19 @@ const verifyPhase = {
 
 ;// CONCATENATED MODULE: ./src/phases/flags-instant.ts
 
+const TIME = /^\d{4}-\d\d-\d\dT/;
 function instantAction(flags, checks = []) {
     if (flags.instant === undefined)
         return undefined;
-    const before = flags.instant === true ? undefined : Date.parse(flags.instant.before);
-    return { before, checks };
+    if (flags.instant === true)
+        return { checks };
+    const given = flags.instant.before;
+    return TIME.test(given) ? { before: Date.parse(given), checks } : { commit: given, checks };
 }
-/** Says which deployment the cutoff means, in the plan's words. */
+/** Says which deployment the cutoff means, in the plan's words (before the commit is resolved). */
 function describeCutoff(action) {
+    if (action.commit !== undefined)
+        return `the last one built before commit ${action.commit}`;
     return action.before === undefined
         ? 'the one before the live deployment'
         : `the last one created before ${new Date(action.before).toISOString()}`;
@@ -37842,26 +38090,35 @@ function built(d) {
     const at = d.buildingAt ?? d.createdAt;
     return at === undefined ? '' : ` (built ${new Date(at).toISOString()})`;
 }
-/** The plan line (and drill estimate) for what the instant path would do. */
-function plannedInstant(found, action) {
-    if (!found.candidate)
-        return `instant rollback: no READY production deployment qualifies (${describeCutoff(action)}); straight to the durable fix`;
-    if (found.candidate.id === found.live?.id)
-        return `instant rollback: production already serves ${found.candidate.id}${built(found.candidate)}`;
-    return `instant rollback first: serve ${found.candidate.id}${built(found.candidate)} again, check it, then the durable fix below`;
+function keeping(rolledBack) {
+    return `production already serves an instant rollback to ${rolledBack.served.id}${built(rolledBack.served)}; it stays until the durable fix, rebuilt from ${rolledBack.rebuildFrom.id}, is promoted`;
 }
-async function mitigate(provider, found, action, timeoutMs, deps) {
+/** The plan line (and drill estimate) for what the instant path would do. */
+function plannedInstant({ found, cutoff, rolledBack }) {
+    if (rolledBack)
+        return `instant rollback: ${keeping(rolledBack)}`;
+    if (!found.candidate)
+        return `instant rollback: no READY production deployment qualifies (${cutoff.label}); straight to the durable fix`;
+    if (found.candidate.id === found.live?.id)
+        return `instant rollback: production already serves ${found.candidate.id}${built(found.candidate)} (${cutoff.label})`;
+    return `instant rollback first: serve ${found.candidate.id}${built(found.candidate)} again (${cutoff.label}), check it, then the durable fix below`;
+}
+async function mitigate(provider, { found, cutoff, rolledBack }, action, deps) {
     const { candidate, live } = found;
+    // A rerun after a crash (or a person's rollback): never roll back further than production is.
+    if (rolledBack) {
+        deps.log.info(`flags: ${keeping(rolledBack)}`);
+        return { skipped: keeping(rolledBack), failedChecks: [] };
+    }
     if (!candidate || !supportsInstant(provider)) {
-        const skipped = `no READY production deployment qualifies (${describeCutoff(action)})`;
+        const skipped = `no READY production deployment qualifies (${cutoff.label})`;
         deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`);
         return { skipped, failedChecks: [] };
     }
-    // A rerun after the rollback: production already serves it, nothing to do twice.
     if (candidate.id === live?.id)
         return { skipped: `production already serves ${candidate.id}`, failedChecks: [] };
     deps.log.info(`flags: instant rollback to ${candidate.id}${built(candidate)}; production served ${live?.id ?? '(none)'} before`);
-    await provider.rollBackTo(candidate.id, timeoutMs);
+    await provider.rollBackTo(candidate.id, action.timeoutMs);
     const mitigatedAt = deps.clock.now();
     const failedChecks = [];
     for (const check of action.checks) {
@@ -37870,11 +38127,74 @@ async function mitigate(provider, found, action, timeoutMs, deps) {
             failedChecks.push(`${check.name}: ${result.reason}`);
     }
     for (const failed of failedChecks)
-        deps.log.warn(`flags: after the instant rollback, check ${failed}; the durable fix follows`);
+        deps.log.warn(`flags: after the instant rollback, check ${failed}; ${candidate.id} stays served (the deployment it replaced is the bad one) and the durable fix follows`);
     return { servedId: candidate.id, mitigatedAt, failedChecks };
 }
 
+;// CONCATENATED MODULE: ./src/phases/flags-cutoff.ts
+/**
+ * `flags.instant.before` as the providers' Cutoff: a time, or the bad commit. A commit is resolved
+ * in the run's checkout (an unknown one fails preflight); a deployment built from it or from a
+ * descendant does not qualify, one built from any other commit the checkout has does, and one
+ * whose commit the checkout lacks (or the platform does not record) falls back to the time.
+ */
+
+
+/** What a platform may record as a deployment's commit and git may be asked about. */
+const flags_cutoff_SHA = /^[0-9a-f]{7,40}$/i;
+function timeCutoff(before) {
+    return before === undefined
+        ? { label: 'created before the live deployment' }
+        : { label: `created before ${new Date(before).toISOString()}`, before };
+}
+/** The cutoff `action` means; a commit is looked up in `checkout` (RollbackError when unknown). */
+async function cutoffFor(action, checkout) {
+    if (action.commit === undefined)
+        return timeCutoff(action.before);
+    const git = await flags_cutoff_openCheckout(action.commit, checkout);
+    return commitCutoff(git, await resolveCommit(git, action.commit));
+}
+async function flags_cutoff_openCheckout(given, checkout) {
+    try {
+        return await createGit(checkout);
+    }
+    catch (err) {
+        if (!(err instanceof RollbackError))
+            throw err;
+        throw new RollbackError(`flags.instant.before names commit ${given}, but ${checkout.workdir} is not a git checkout to look it up in`, 'Check out the repository first (actions/checkout with fetch-depth: 0), or give flags.instant.before as a time.');
+    }
+}
+async function resolveCommit(git, given) {
+    const sha = await git.revParse(given);
+    if (!sha)
+        throw new RollbackError(`flags.instant.before: commit ${given} is not in the checkout`, 'Give the SHA of the bad commit as `git log` on the branch shows it, and check out enough history to hold it (actions/checkout fetch-depth: 0).');
+    const seconds = Number((await git.exec(['log', '-1', '--format=%ct', sha])).trim());
+    return { sha, committedAt: seconds * 1000 };
+}
+function commitCutoff(git, bad) {
+    const verdicts = new Map();
+    // One git start per commit: the bad commit counts as its own ancestor; an exit above 1 means
+    // git does not know the commit (then the time decides).
+    const judge = async (sha) => {
+        if (!flags_cutoff_SHA.test(sha))
+            return undefined;
+        const { exitCode } = await git.tryExec(['merge-base', '--is-ancestor', bad.sha, sha]);
+        return exitCode > 1 ? undefined : exitCode === 1;
+    };
+    return {
+        label: `built before commit ${bad.sha}`,
+        before: bad.committedAt,
+        clean(sha) {
+            let verdict = verdicts.get(sha);
+            if (!verdict)
+                verdicts.set(sha, (verdict = judge(sha)));
+            return verdict;
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/phases/flags.ts
+
 
 
 
@@ -37887,11 +38207,13 @@ async function mitigate(provider, found, action, timeoutMs, deps) {
 async function inspect(provider, action, caps, live) {
     const keys = Object.keys(action.set);
     // Independent reads, concurrently (each is a round trip to the platform).
-    const [entries, liveNow] = await Promise.all([
+    const [entries, liveNow, rolledBack] = await Promise.all([
         provider.readEnv(keys),
-        live ?? provider.currentProductionDeployment()
+        live ?? provider.currentProductionDeployment(),
+        action.redeploy ? provider.rolledBack?.() : undefined
     ]);
-    return inspected(provider, action, keys, entries, liveNow, caps);
+    const state = await inspected(provider, action, keys, entries, liveNow, caps);
+    return { ...state, rolledBack };
 }
 async function inspected(provider, action, keys, entries, live, caps) {
     const exact = new Map();
@@ -37942,8 +38264,10 @@ function planned(action, provider, caps, state) {
             lines.push(`no redeploy: live deployment ${state.live.id} was built with these values`);
         else if (state?.pending)
             lines.push(`wait for production deployment ${state.pending.id} (${state.pending.state}), already building with these values`);
-        else
-            lines.push(`redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`);
+        else {
+            const source = state && rebuildSource(state);
+            lines.push(`redeploy production${source ? ` from ${source.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${formatDuration(action.waitTimeoutMs)})`);
+        }
     }
     if (state?.staged && !(state.diff.length === 0 && state.liveHasValues) && caps.stagedBuilds)
         lines.push(caps.stagedBuilds);
@@ -37965,21 +38289,32 @@ function recoveryFor(provider, action, state, caps) {
         lines.push(`flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: ${caps.instantRollback} restores them in seconds`);
     return lines;
 }
+/** What the durable fix rebuilds: the live deployment, or the newest build when production is rolled back. */
+function rebuildSource(state) {
+    return state.rolledBack?.rebuildFrom ?? state.live;
+}
 function requireLive(state, provider, caps) {
     const buildTime = caps.buildTimePrefixes.map(p => `${p}*`).join(', ');
     if (!state.live)
         throw new RollbackError(`no production deployment found on ${provider.description} to redeploy`, `Deploy the project to production once (or set flags.redeploy: false${buildTime ? ` when no ${buildTime} variable changes` : ''}).`);
     return state.live;
 }
-/** The instant path's listing (live deployment and candidate), when the runbook asks for it. */
-function rollbackCandidate(provider, action) {
-    if (!action.instant || !supportsInstant(provider))
+/**
+ * The instant path's cutoff (a commit is resolved in the checkout, or the step fails) and its
+ * listing (live deployment and candidate), when the runbook asks for it.
+ */
+function instantListing(provider, action, checkout) {
+    const instant = action.instant;
+    if (!instant || !supportsInstant(provider))
         return undefined;
-    return provider.rollbackCandidate(action.instant.before);
+    return cutoffFor(instant, checkout).then(async (cutoff) => ({
+        cutoff,
+        found: await provider.rollbackCandidate(cutoff)
+    }));
 }
 const flagsPhase = {
     phase: 'flags',
-    needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor'],
+    needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor', 'checkout'],
     plan(runbook) {
         const flags = runbook.flags;
         if (flags === undefined)
@@ -38014,20 +38349,22 @@ const flagsPhase = {
             const provider = deps.hosting.provider();
             await provider.checkAccess();
             const caps = capabilitiesOf(step.action.provider);
-            const found = rollbackCandidate(provider, step.action);
-            const state = await inspect(provider, step.action, caps, found?.then(f => f.live));
+            const listing = instantListing(provider, step.action, deps.checkout);
+            const state = await inspect(provider, step.action, caps, listing?.then(l => l.found.live));
             const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
             if (step.action.redeploy && !converged)
                 requireLive(state, provider, caps);
-            const instant = step.action.instant && !converged
-                ? [instantLine(provider, step.action.instant, await found)]
-                : [];
+            const instant = step.action.instant && (await listing);
             notes.push({
                 stepId: step.id,
-                changes: [...instant, ...planned(step.action, provider.description, caps, state)],
+                changes: [
+                    ...(step.action.instant && !converged ? [instantLine(provider, state, instant)] : []),
+                    ...planned(step.action, provider.description, caps, state)
+                ],
                 details: {
                     liveDeployment: state.live?.id,
-                    liveUrl: state.live && `https://${state.live.url}`
+                    liveUrl: state.live && `https://${state.live.url}`,
+                    ...(instant ? { instantCutoff: instant.cutoff.label } : {})
                 }
             });
         }
@@ -38040,11 +38377,12 @@ const flagsPhase = {
         const provider = deps.hosting.provider();
         await provider.checkAccess();
         const caps = capabilitiesOf(step.action.provider);
-        const found = rollbackCandidate(provider, step.action);
-        const state = await inspect(provider, step.action, caps, found?.then(f => f.live));
+        const listing = instantListing(provider, step.action, deps.checkout);
+        const state = await inspect(provider, step.action, caps, listing?.then(l => l.found.live));
         if (step.action.redeploy)
             requireLive(state, provider, caps);
-        const instant = step.action.instant && instantLine(provider, step.action.instant, await found);
+        const found = await listing;
+        const instant = step.action.instant && instantLine(provider, state, found);
         return {
             status: 'succeeded',
             changed: [],
@@ -38057,21 +38395,22 @@ const flagsPhase = {
                 liveDeployment: state.live?.id,
                 // A drill does not rebuild: the last production build's time stands in for the wait.
                 ...(step.action.redeploy ? buildEstimate(state.live) : {}),
-                ...(instant ? { instantRollbackTo: (await found)?.candidate?.id } : {})
+                // Production already serving an instant rollback is kept, not rolled back further.
+                ...(instant && !state.rolledBack ? { instantRollbackTo: found?.found.candidate?.id } : {})
             }
         };
     }
 };
-function instantLine(provider, action, found) {
-    if (!found)
+function instantLine(provider, state, listing) {
+    if (!listing)
         return `instant rollback: ${provider.description} cannot serve an earlier deployment again; straight to the durable fix`;
-    return plannedInstant(found, action);
+    return plannedInstant({ ...listing, rolledBack: state.rolledBack });
 }
 async function converge(action, deps) {
     const caps = capabilitiesOf(action.provider);
     const provider = deps.hosting.provider();
-    const found = rollbackCandidate(provider, action);
-    const state = await inspect(provider, action, caps, found?.then(f => f.live));
+    const listing = instantListing(provider, action, deps.checkout);
+    const state = await inspect(provider, action, caps, listing?.then(l => l.found.live));
     const liveUrl = state.live && `https://${state.live.url}`;
     if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
         deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`);
@@ -38092,7 +38431,7 @@ async function converge(action, deps) {
     try {
         let mitigation;
         if (action.instant) {
-            mitigation = await instantly(provider, action, await found, deps);
+            mitigation = await instantly(provider, action, state, await listing, deps);
             details.mitigation = mitigation;
             if (mitigation.servedId)
                 changed.push(`instant rollback: production serves ${mitigation.servedId} again (from ${state.live?.id ?? '(none)'})`);
@@ -38110,9 +38449,10 @@ async function converge(action, deps) {
                 deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`);
             }
             else {
-                const live = requireLive(state, provider, caps);
-                created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId });
-                changed.push(`redeploy ${created.id} started from ${live.id}`);
+                requireLive(state, provider, caps);
+                const source = rebuildSource(state);
+                created = await provider.redeploy(source, { rollbackRunId: deps.run.request.runId });
+                changed.push(`redeploy ${created.id} started from ${source.id}`);
             }
             outputs['deployment-id'] = created.id;
             deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`);
@@ -38150,13 +38490,15 @@ function buildEstimate(live) {
         return {};
     return { buildEstimateMs: live.readyAt - started };
 }
-async function instantly(provider, action, found, deps) {
-    if (!found) {
+async function instantly(provider, action, state, listing, deps) {
+    if (!listing) {
         const skipped = `${provider.description} cannot serve an earlier deployment again`;
         deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`);
         return { skipped, failedChecks: [] };
     }
-    return mitigate(provider, found, action.instant, action.waitTimeoutMs, deps);
+    const plan = { ...listing, rolledBack: state.rolledBack };
+    const checks = action.instant.checks;
+    return mitigate(provider, plan, { checks, timeoutMs: action.waitTimeoutMs }, deps);
 }
 
 ;// CONCATENATED MODULE: ./src/git/drill-range.ts
@@ -38484,6 +38826,7 @@ async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
 
 
 
+
 const integrityPhase = {
     phase: 'integrity',
     needs: ['database', 'log', 'run'],
@@ -38508,6 +38851,14 @@ const integrityPhase = {
     warmUp() {
         // Every check is parsed at preflight.
         preloadSqlParser();
+    },
+    async validate(runbook) {
+        const problems = [];
+        for (const [index, check] of (runbook.integrity ?? []).entries()) {
+            const field = `integrity[${index}]`;
+            await assertions_checkStatement(check, field).catch((err) => problems.push(asFieldProblem(err, field)));
+        }
+        return problems;
     },
     async preflight(steps, deps) {
         const notes = [];
@@ -39029,9 +39380,11 @@ async function stillRunning(steps, deps, status) {
     const step = steps.find(s => s.action.kind === 'initiated') ?? steps[0];
     if (!step)
         return;
-    const update = `still running: ${status.step || 'between steps'}, ${status.minutes} minutes so far`;
-    const n = begin(step, deps, update);
-    await statusComment(n);
+    const n = begin(step, deps, stillRunningText(status));
+    // A ChatOps run's status comment is the reply, which the run's caller keeps current (with the
+    // steps so far): writing a bare notice over it would hide them until the step ends.
+    if (deps.run.request.trigger.kind !== 'chatops')
+        await statusComment(n);
     await webhook(n, deps.webhook.url);
     for (const problem of n.problems)
         deps.log.warn(`status update: ${problem}`);
@@ -39538,7 +39891,7 @@ function createHostingProvider(source, overrides = {}) {
 
 const validate = validate20;
 /* harmony default export */ const validate_generated = ((/* unused pure expression or super */ null && (validate20)));
-const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." }, "instant": { "description": "Mitigate first: serve an earlier production deployment again (Instant Rollback / restore), verify it, then make the fix durable. true: the deployment before the live one.", "anyOf": [{ "type": "boolean", "const": true }, { "type": "object", "properties": { "before": { "type": "string", "pattern": "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$", "x-expected": "an ISO 8601 time with its zone, such as 2026-12-01T14:00:00Z", "description": "Serve the last production deployment created before this time." } }, "required": ["before"], "additionalProperties": false }] } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" }, "drill": { "description": "What a drill reverts when no commits are given: the drill then exercises git for real, on a scratch ref.", "anyOf": [{ "type": "object", "properties": { "last": { "type": "integer", "minimum": 1, "maximum": 100 } }, "required": ["last"], "additionalProperties": false, "description": "Revert the last N commits of the branch." }, { "type": "object", "properties": { "since": { "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["since"], "additionalProperties": false, "description": "Revert every commit of the branch after this tag (or ref)." }] } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "drill-issue": { "description": "One tracking issue for this runbook's drills: created once, then a comment and the latest result each drill, reopened when a drill fails.", "type": "object", "properties": { "labels": { "default": ["rollback-drill"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
+const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." }, "instant": { "description": "Mitigate first: serve an earlier production deployment again (Instant Rollback / restore), verify it, then make the fix durable. true: the deployment before the live one.", "anyOf": [{ "type": "boolean", "const": true }, { "type": "object", "properties": { "before": { "type": "string", "pattern": "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)|[0-9a-fA-F]{7,40})$", "x-expected": "the bad commit (a SHA of 7 to 40 hex digits) or an ISO 8601 time with its zone, such as 2026-12-01T14:00:00Z", "description": "The bad commit (SHA): serve the last production deployment built from a commit before it (git ancestry in the checkout; else the commit time). Or a time: the last one created before it." } }, "required": ["before"], "additionalProperties": false }] } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" }, "drill": { "description": "What a drill reverts when no commits are given: the drill then exercises git for real, on a scratch ref.", "anyOf": [{ "type": "object", "properties": { "last": { "type": "integer", "minimum": 1, "maximum": 100 } }, "required": ["last"], "additionalProperties": false, "description": "Revert the last N commits of the branch." }, { "type": "object", "properties": { "since": { "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["since"], "additionalProperties": false, "description": "Revert every commit of the branch after this tag (or ref)." }] } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "drill-issue": { "description": "One tracking issue for this runbook's drills: created once, then a comment and the latest result each drill, reopened when a drill fails.", "type": "object", "properties": { "labels": { "default": ["rollback-drill"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = ((s) => { let n = 0; for (const _ of s)
     n++; return n; });
@@ -39548,7 +39901,7 @@ const pattern10 = new RegExp("^[A-Za-z0-9._-]+$", "u");
 const pattern11 = new RegExp("^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "u");
 const pattern12 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern13 = new RegExp("^\\d+(ms|s|m|h)$", "u");
-const pattern14 = new RegExp("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$", "u");
+const pattern14 = new RegExp("^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)|[0-9a-fA-F]{7,40})$", "u");
 const pattern23 = new RegExp("^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "u");
 function validate20(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) { /*# sourceURL="https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json" */ ; let vErrors = null; let errors = 0; const evaluated0 = validate20.evaluated; if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
@@ -40927,7 +41280,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         let data53 = data52.before;
                         if (typeof data53 === "string") {
                             if (!pattern14.test(data53)) {
-                                const err110 = { instancePath: instancePath + "/flags/instant/before", schemaPath: "#/properties/flags/properties/instant/anyOf/1/properties/before/pattern", keyword: "pattern", params: { pattern: "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$" }, message: "must match pattern \"" + "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$" + "\"" };
+                                const err110 = { instancePath: instancePath + "/flags/instant/before", schemaPath: "#/properties/flags/properties/instant/anyOf/1/properties/before/pattern", keyword: "pattern", params: { pattern: "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)|[0-9a-fA-F]{7,40})$" }, message: "must match pattern \"" + "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)|[0-9a-fA-F]{7,40})$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err110];
                                 }
@@ -43891,11 +44244,12 @@ function gatedProvider(provider, gate) {
 }
 /** The optional instant rollback, gated like every write (absent when the provider has none). */
 function instantRollback(provider, gate) {
-    const { rollbackCandidate, rollBackTo } = provider;
+    const { rollbackCandidate, rollBackTo, rolledBack } = provider;
     if (!rollbackCandidate || !rollBackTo)
         return {};
     return {
-        rollbackCandidate: before => rollbackCandidate.call(provider, before),
+        rollbackCandidate: cutoff => rollbackCandidate.call(provider, cutoff),
+        ...(rolledBack ? { rolledBack: () => rolledBack.call(provider) } : {}),
         rollBackTo: (id, timeoutMs) => {
             gate.assertOpen(`roll ${provider.description} back to ${id}`);
             return rollBackTo.call(provider, id, timeoutMs);
@@ -44206,7 +44560,10 @@ async function engine_execute(plan, base, hooks = {}) {
     const failedPhases = new Set(failures.map(f => f.phase));
     const held = state.failed ? undefined : await takeLock(hooks, journal, state);
     await save();
-    const updates = statusUpdates(plan, deps, modules, () => now() - started);
+    const updates = statusUpdates(plan, deps, modules, {
+        elapsed: () => now() - started,
+        caller: hooks.stillRunning
+    });
     try {
         for (const [index, step] of plan.steps.entries()) {
             const record = journal.steps[index];
@@ -44270,28 +44627,31 @@ function cancel(journal, state, signal, next) {
     state.failed = true;
 }
 /**
- * Every STATUS_UPDATE_MS while steps run, the phases that can (notify) say which step the run is
- * on. One update at a time: a tick while the previous one is still being sent is left out.
+ * Every STATUS_UPDATE_MS while steps run, the phases that can (notify) and the caller's own channel
+ * say which step the run is on. One update at a time: a tick while the previous one is still being
+ * sent is left out.
  */
-function statusUpdates(plan, deps, modules, elapsed) {
+function statusUpdates(plan, deps, modules, by) {
     const phases = deps.progress.plannedPhases.filter(p => modules[p].stillRunning);
+    const warn = (who) => (err) => deps.log.warn(`status update (${who}): ${toStepError(err).message}`);
     let inFlight;
     const send = () => {
         if (inFlight)
             return;
         const status = {
             step: updates.current,
-            minutes: Math.round(elapsed() / 60_000)
+            minutes: Math.round(by.elapsed() / 60_000)
         };
-        inFlight = Promise.all(phases.map(phase => {
-            const module = modules[phase];
-            const steps = plan.steps.filter(s => s.phase === phase);
-            return module.stillRunning(steps, pick(deps, module.needs), status).catch(err => {
-                deps.log.warn(`status update (${phase}): ${toStepError(err).message}`);
-            });
-        })).finally(() => (inFlight = undefined));
+        inFlight = Promise.all([
+            ...phases.map(phase => {
+                const module = modules[phase];
+                const steps = plan.steps.filter(s => s.phase === phase);
+                return module.stillRunning(steps, pick(deps, module.needs), status).catch(warn(phase));
+            }),
+            by.caller?.(status).catch(warn('progress'))
+        ]).finally(() => (inFlight = undefined));
     };
-    let stopTimer = phases.length > 0 && plan.request.command !== 'plan'
+    let stopTimer = (phases.length > 0 || by.caller) && plan.request.command !== 'plan'
         ? deps.clock.every(STATUS_UPDATE_MS, send)
         : () => { };
     const updates = {
@@ -44411,6 +44771,9 @@ function mitigationLine(journal) {
             : `durable fix after ${formatDuration(details.durableAt - start)}`;
         if (mitigation.mitigatedAt === undefined)
             return `No instant mitigation (${mitigation.skipped ?? 'not done'}); ${durable}.`;
+        // A rollback its own checks did not pass is not claimed as the moment users stopped hurting.
+        if (mitigation.failedChecks?.length)
+            return `Instant rollback to ${mitigation.servedId} after ${formatDuration(mitigation.mitigatedAt - start)} did not pass its checks (${mitigation.failedChecks.join('; ')}), so it is not counted as mitigation; ${durable}.`;
         return `Mitigated after ${formatDuration(mitigation.mitigatedAt - start)} (instant rollback to ${mitigation.servedId}); ${durable}.`;
     }
     return undefined;
@@ -45083,9 +45446,10 @@ const MAX_ECHO = 80;
 function formatProblem(p) {
     return `${p.file}:${p.line}:${p.col}: ${p.path || '(top level)'}: ${p.message}`;
 }
-function shown(text) {
+/** A key path or a message, credentials hidden and bounded (a message keeps room for its fix). */
+function shown(text, max = MAX_ECHO * 2) {
     const hidden = hideCredentials(text);
-    return hidden.length > MAX_ECHO * 2 ? `${hidden.slice(0, MAX_ECHO * 2)}…` : hidden;
+    return hidden.length > max ? `${hidden.slice(0, max)}…` : hidden;
 }
 class RunbookError extends Error {
     /** The problems printed (a credential-looking key or value is never repeated). */
@@ -45096,7 +45460,7 @@ class RunbookError extends Error {
     constructor(problems, unlisted = 0) {
         const printed = problems
             .slice(0, MAX_PRINTED_PROBLEMS)
-            .map(p => ({ ...p, path: shown(p.path), message: shown(p.message) }));
+            .map(p => ({ ...p, path: shown(p.path), message: shown(p.message, MAX_ECHO * 5) }));
         const more = problems.length - printed.length + unlisted;
         super([...printed.map(formatProblem), ...(more > 0 ? [`and ${more} more problem(s)`] : [])].join('\n'));
         this.name = 'RunbookError';
@@ -45108,7 +45472,29 @@ function fileProblem(file, message) {
     return new RunbookError([{ file, line: 1, col: 1, path: '', message }]);
 }
 async function loadRunbook(file) {
-    return parseRunbook(await readRunbookText(file), file);
+    return (await loadLocatedRunbook(file)).runbook;
+}
+async function loadLocatedRunbook(file) {
+    const text = await readRunbookText(file);
+    const runbook = parseRunbook(text, file);
+    return {
+        runbook,
+        invalid(problems) {
+            // Only for a runbook already found valid: parsed again, at most once, when a check fails.
+            const lineCounter = new dist/* LineCounter */.HN();
+            const index = new KeyIndex((0,dist/* parseDocument */.Tp)(text, { lineCounter, uniqueKeys: false }));
+            return new RunbookError(problems.map(p => ({
+                file,
+                ...lineCounter.linePos(index.offset(undotted(p.field))),
+                path: p.field,
+                message: p.message
+            })));
+        }
+    };
+}
+/** `database.steps[0].sql` -> ['database', 'steps', 0, 'sql']: the inverse of dotted(). */
+function undotted(field) {
+    return [...field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map(m => m[2] !== undefined ? Number(m[2]) : m[1]);
 }
 /**
  * The file's text. Opened without blocking (a FIFO would wait for a writer forever), then
@@ -45385,6 +45771,15 @@ function dotted(path) {
         .join('');
 }
 
+;// CONCATENATED MODULE: ./src/runbook-text.ts
+
+async function checkRunbookText(located, phases = Object.values(PHASE_MODULES)) {
+    const found = await Promise.all(phases.map(p => p.validate?.(located.runbook) ?? []));
+    const problems = found.flat();
+    if (problems.length > 0)
+        throw located.invalid(problems);
+}
+
 ;// CONCATENATED MODULE: ./src/preconditions.ts
 /**
  * Checks of a run's own setup, made before the first change (with the runbook, input and
@@ -45469,16 +45864,23 @@ async function readLockRef(git, remote) {
 }
 /** Creates the lock ref, or fails naming who holds it. */
 async function takeLockRef(git, remote, info) {
+    const attempt = await tryTakeLockRef(git, remote, info);
+    if ('held' in attempt)
+        throw refusal(attempt.held.info);
+    return attempt.taken;
+}
+/** Creates the lock ref, or says who holds it; fails only when the push fails for another reason. */
+async function tryTakeLockRef(git, remote, info) {
     const sha = await git.commitEmptyTree(JSON.stringify(info));
     // Leased on "must not exist": of two runs pushing at once, exactly one wins.
     const pushed = await git.push(remote, sha, LOCK_REF, null);
     if (pushed.exitCode === 0)
-        return { sha, info };
+        return { taken: { sha, info } };
     const held = await readLockRef(git, remote).catch(() => undefined);
     if (!held) {
         throw new RollbackError(`could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that github-token may push to the repository (contents: write)');
     }
-    throw refusal(held.info);
+    return { held };
 }
 function refusal(info) {
     return new RollbackError(`another rollback is running: the lock is held by ${describeLockHolder(info)}`, 'wait for it to finish; if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
@@ -45486,6 +45888,204 @@ function refusal(info) {
 /** Deletes the lock ref if it is still the one at `sha`; false when it was not (moved or gone). */
 async function releaseLockRef(git, remote, sha) {
     return deleteWithLease(git, { remote, dst: LOCK_REF, expected: sha });
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/git/lock-queue.ts
+/**
+ * The queue in front of the lock ref (lock-ref.ts): a run that finds the lock held leaves one ref
+ * per waiting run on the same remote, so every entry point (the CLI, every workflow, ChatOps) sees
+ * the same order. The ref's name carries the arrival time and the wait deadline, so one
+ * `ls-remote` gives the order and which entries are stale; its commit (of the empty tree) holds
+ * who waits, as JSON. An entry is created with a lease that expects no such ref and deleted with a
+ * lease on its own SHA, like the lock ref.
+ */
+
+
+
+
+const QUEUE_PREFIX = 'refs/emergency-rollback/queue/';
+/** Wide enough for any millisecond time, so the names sort as the times do. */
+const TIME_DIGITS = 15;
+function entryName(arrivedAt, deadline, tag) {
+    const pad = (ms) => String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, '0');
+    return `${QUEUE_PREFIX}${pad(arrivedAt)}-${pad(deadline)}-${tag}`;
+}
+/** The times an entry's name carries; undefined for a ref this tool did not name. */
+function parseEntryName(ref) {
+    const match = /^(\d+)-(\d+)-[0-9a-z]+$/.exec(ref.slice(QUEUE_PREFIX.length));
+    if (!ref.startsWith(QUEUE_PREFIX) || !match)
+        return undefined;
+    return { arrivedAt: Number(match[1]), deadline: Number(match[2]) };
+}
+/** Oldest first; the name breaks a tie (two runs in the same millisecond). */
+function byArrival(a, b) {
+    return a.arrivedAt - b.arrivedAt || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0);
+}
+async function readQueue(git, remote) {
+    const refs = await git.lsRemoteRefs(remote, [LOCK_REF, `${QUEUE_PREFIX}*`]);
+    const entries = [];
+    for (const [ref, sha] of refs) {
+        const times = parseEntryName(ref);
+        if (times)
+            entries.push({ ref, sha, ...times });
+    }
+    return { lockSha: refs.get(LOCK_REF), entries: entries.sort(byArrival) };
+}
+/** The entries whose run is still waiting at `now` (a stale one is skipped by everybody). */
+function liveEntries(entries, now) {
+    return entries.filter(e => e.deadline > now);
+}
+/** Adds our entry at the end of the queue. */
+async function joinQueue(git, remote, info, times) {
+    const waiting = { ...info, queuedAt: new Date(times.arrivedAt).toISOString() };
+    const sha = await git.commitEmptyTree(JSON.stringify({ ...waiting, deadline: new Date(times.deadline).toISOString() }));
+    const ref = entryName(times.arrivedAt, times.deadline, (0,external_node_crypto_.randomBytes)(4).toString('hex'));
+    const pushed = await git.push(remote, sha, ref, null);
+    if (pushed.exitCode !== 0) {
+        throw new RollbackError(`could not join the rollback queue (${ref}) on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that github-token may push to the repository (contents: write), or set lock-wait to 0 to be refused at once');
+    }
+    return { ref, sha, ...times };
+}
+/** Removes an entry if it is still the one we saw; false when it was already gone or replaced. */
+function leaveQueue(git, remote, entry) {
+    return deleteWithLease(git, { remote, dst: entry.ref, expected: entry.sha });
+}
+
+;// CONCATENATED MODULE: ./src/git/lock-wait.ts
+/**
+ * Waiting for the lock ref in arrival order. A run that finds the lock held (or others already
+ * waiting) joins the queue (lock-queue.ts) and polls: when its entry is the oldest live one and
+ * the lock is free, it takes the lock and leaves the queue. The wait is bounded by its deadline
+ * and ends early on cancellation; either way the entry is removed.
+ */
+
+
+
+
+/** How often a waiting run looks again: the lock is free at most this long before it is taken. */
+const QUEUE_POLL_MS = 10_000;
+/** Entries this long past their deadline are removed by whoever sees them (clocks differ a little). */
+const STALE_GRACE_MS = 60_000;
+/** Takes the lock ref in turn: at once when nobody holds it or waits, else after those ahead. */
+async function takeLockRefInTurn(where, info, wait) {
+    const arrivedAt = wait.now();
+    const state = await readQueue(where.git, where.remote);
+    const ahead = liveEntries(state.entries, arrivedAt);
+    const queue = new Queue(where);
+    if (ahead.length === 0) {
+        // Not waiting: refused at once, naming the holder, when the lock is held.
+        if (wait.waitMs === 0)
+            return takeLockRef(where.git, where.remote, info);
+        if (!state.lockSha) {
+            const attempt = await tryTakeLockRef(where.git, where.remote, info);
+            if ('taken' in attempt)
+                return attempt.taken;
+        }
+    }
+    if (wait.waitMs === 0) {
+        throw await queue.refusal(state, `does not wait (lock-wait is 0) and would be position ${ahead.length + 1}`);
+    }
+    const entry = await joinQueue(where.git, where.remote, info, {
+        arrivedAt,
+        deadline: arrivedAt + wait.waitMs
+    });
+    try {
+        return await waitInQueue(queue, info, wait, entry);
+    }
+    finally {
+        await leaveQueue(where.git, where.remote, entry).catch((err) => {
+            wait.log.warn(`could not leave the rollback queue (${entry.ref}): ${err instanceof Error ? err.message : err}; it is skipped once its deadline passes`);
+        });
+    }
+}
+async function waitInQueue(queue, info, wait, entry) {
+    const { git, remote } = queue.where;
+    let said = '';
+    for (;;) {
+        const now = wait.now();
+        const state = await readQueue(git, remote);
+        await queue.removeStale(state, now);
+        // Names sort as arrival times. Our own entry removed by hand: we keep our place all the same.
+        const position = liveEntries(state.entries, now).filter(e => e.ref < entry.ref).length + 1;
+        if (wait.signal?.aborted) {
+            throw new RollbackError(`${reasonOf(wait.signal)} while queued for the rollback lock at position ${position}; left the queue, nothing was changed`);
+        }
+        if (position === 1 && !state.lockSha) {
+            const attempt = await tryTakeLockRef(git, remote, info);
+            if ('taken' in attempt)
+                return attempt.taken;
+        }
+        const left = entry.deadline - now;
+        if (left <= 0) {
+            throw await queue.refusal(state, `waited ${formatDuration(wait.waitMs)} (lock-wait) and was position ${position}`);
+        }
+        const message = await queue.describe(state, position);
+        if (message !== said) {
+            said = message;
+            wait.log.info(`${message}; waiting up to ${formatDuration(left)} more`);
+            await wait.onQueued?.(message);
+        }
+        await pause(Math.min(QUEUE_POLL_MS, left), wait);
+    }
+}
+/** What a waiting run says about the queue; it reads each holder's details once. */
+class Queue {
+    where;
+    holder;
+    constructor(where) {
+        this.where = where;
+    }
+    /** "queued behind <holder>, position N" (N = 1: next, as soon as the lock is free). */
+    async describe(state, position) {
+        const holder = await this.holderOf(state);
+        const behind = holder ? describeLockHolder(holder.info) : 'runs queued earlier';
+        return `queued behind ${behind}, position ${position} in the rollback queue`;
+    }
+    /** Refused: the holder (who, since when, which run) and our place in the queue. */
+    async refusal(state, ours) {
+        const holder = await this.holderOf(state);
+        const held = holder
+            ? `the lock is held by ${describeLockHolder(holder.info)}`
+            : 'the lock is free but earlier runs are queued for it';
+        return new RollbackError(`another rollback is running: ${held}; this run ${ours} in the rollback queue`, 'wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
+    }
+    /** Entries well past their deadline: their run gave up or died without leaving. */
+    async removeStale(state, now) {
+        for (const e of state.entries.filter(e => e.deadline + STALE_GRACE_MS < now)) {
+            // Another waiter may remove it at the same moment: the lease makes that harmless.
+            await leaveQueue(this.where.git, this.where.remote, e).catch(() => false);
+        }
+    }
+    async holderOf(state) {
+        if (!state.lockSha)
+            return undefined;
+        if (this.holder?.sha === state.lockSha)
+            return this.holder;
+        const read = await readLockRef(this.where.git, this.where.remote).catch(() => undefined);
+        this.holder = read;
+        return read;
+    }
+}
+/** Sleeps, waking early when the run is cancelled. */
+function pause(ms, wait) {
+    const { signal } = wait;
+    if (!signal)
+        return wait.sleep(ms);
+    if (signal.aborted)
+        return Promise.resolve();
+    return new Promise(resolve => {
+        const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        void wait.sleep(ms).then(done, done);
+    });
+}
+function reasonOf(signal) {
+    return typeof signal.reason === 'string' ? signal.reason : 'cancelled';
 }
 
 ;// CONCATENATED MODULE: ./src/run-lock.ts
@@ -45498,7 +46098,12 @@ async function releaseLockRef(git, remote, sha) {
  *    whole run, so steps take none of their own; it ends with its session, even after a crash.
  * A runbook without a git section is locked by the database alone; with neither, no lock is taken
  * and the report says so.
+ * With a wait (lock-wait), a run that finds the lock held queues for it in arrival order
+ * (src/git/lock-wait.ts); the database lock, which has no queue, is then tried again until the
+ * same deadline.
  */
+
+
 
 
 
@@ -45513,13 +46118,15 @@ async function takeRunLock(scope) {
             release: async () => []
         };
     }
+    const wait = { ...(scope.wait ?? NO_WAIT), log: scope.log };
+    const deadline = wait.now() + wait.waitMs;
     const ref = git
-        ? await withGitSession(scope.checkout, git, s => takeLockRef(s.git, s.remote, scope.info))
+        ? await withGitSession(scope.checkout, git, s => takeLockRefInTurn({ git: s.git, remote: s.remote }, scope.info, wait))
         : undefined;
     let advisory;
     try {
         if (database)
-            advisory = await acquireRunLock(database(), 'run', describeLockHolder(scope.info));
+            advisory = await takeDatabaseLock(database, scope.info, wait, deadline);
     }
     catch (err) {
         if (ref && git)
@@ -45545,6 +46152,29 @@ async function takeRunLock(scope) {
             return problems;
         }
     };
+}
+const NO_WAIT = {
+    waitMs: 0,
+    now: Date.now,
+    sleep: () => Promise.resolve()
+};
+/** The advisory lock; while another session holds it, tried again until the deadline. */
+async function takeDatabaseLock(database, info, wait, deadline) {
+    let said = false;
+    for (;;) {
+        try {
+            return await acquireRunLock(database(), 'run', describeLockHolder(info));
+        }
+        catch (err) {
+            const left = deadline - wait.now();
+            if (!(err instanceof AdvisoryLockHeldError) || left <= 0 || wait.signal?.aborted)
+                throw err;
+            if (!said)
+                wait.log.info(`${err.message}; waiting up to ${formatDuration(left)}`);
+            said = true;
+            await pause(Math.min(QUEUE_POLL_MS, left), wait);
+        }
+    }
 }
 async function releaseRef(scope, git, ref) {
     try {
@@ -45599,9 +46229,14 @@ function messageOf(err) {
 
 
 
+
+
 async function rollback(options) {
-    const runbook = await loadRunbook(options.runbookPath);
+    const located = await loadLocatedRunbook(options.runbookPath);
+    const { runbook } = located;
     const request = parseRequest(options.inputs, options.trigger, options.runId);
+    const lockWaitMs = parseLockWait(options.lockWait);
+    await checkRunbookText(located);
     const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets));
     if (badSecrets.length > 0)
         throw new InputError(badSecrets);
@@ -45650,8 +46285,22 @@ async function rollback(options) {
             await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`));
         },
         signal: options.signal,
+        // The caller's reply says it too, above the steps so far (one comment, edited).
+        stillRunning: options.onProgress
+            ? status => options.onProgress(`⏳ ${stillRunningText(status)}\n\n${summary()}`)
+            : undefined,
         lock: async () => {
-            const lock = await takeRunLock(lockScope(runbook, deps, options.trigger.kind));
+            const lock = await takeRunLock({
+                ...lockScope(runbook, deps, options.trigger.kind),
+                wait: {
+                    waitMs: lockWaitMs,
+                    now: deps.clock.now,
+                    sleep: deps.clock.sleep,
+                    signal: options.signal,
+                    // A ChatOps reply says where in the queue the run waits (until its first step).
+                    onQueued: message => options.onProgress?.(`⏳ ${message}`).catch(err => log.debug(`progress report: ${err}`))
+                }
+            });
             runLockHeld = lock.holdsDatabase;
             return {
                 description: lock.description,
@@ -46229,7 +46878,8 @@ async function runRollback(s, inputs, reply) {
         registerSecret: value => core_setSecret(value),
         initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
         onProgress: reply?.onProgress,
-        signal: s.signal
+        signal: s.signal,
+        lockWait: input('lock-wait')
     });
 }
 async function publish(outcome) {

@@ -125,7 +125,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       }
     })
   } catch (err) {
-    process.stderr.write(`${hideCredentials((err as Error).message)}\n\n${usage()}\n`)
+    process.stderr.write(
+      `${hideCredentials((err as Error).message)}\nnothing was changed\n\n${usage()}\n`
+    )
     return 2
   }
   const { values, positionals } = parsed

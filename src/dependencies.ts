@@ -7,8 +7,7 @@
 import type { GitHubTarget, Request, SecretValues, StepOutputs } from './model.js'
 import { dbSettings, type DbSettings } from './db/connection.js'
 import { GitHubClient } from './github/client.js'
-import { proxySettingsFrom, type ProxySettings } from './github/proxy.js'
-import { createFetch, proxySettingsFrom as httpProxySettings } from './http/index.js'
+import { createFetch, proxySettingsFrom, type ProxySettings } from './http/index.js'
 import type { Checkout } from './git/session.js'
 import type { GitRunner } from './git/git-command-manager.js'
 import { createHostingProvider, type HostingProvider } from './providers/index.js'
@@ -146,7 +145,7 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
     every: options.every ?? realEvery
   }
   // Hosting, verify and the webhook honour the proxy variables of the run's environment.
-  const fetchImpl = options.fetch ?? createFetch(httpProxySettings(env))
+  const fetchImpl = options.fetch ?? createFetch(proxySettingsFrom(env))
   const redactor = options.redactor ?? primedRedactor(runbook, env, secrets)
   const gate = options.gate ?? new MutationGate()
   const databaseSource = {

@@ -5,6 +5,7 @@
  */
 import type { Dependencies } from './dependencies.js'
 import type { PhaseName, Runbook, Severity } from './runbook/schema.js'
+import type { FieldProblem } from './util/errors.js'
 
 export type Command = 'plan' | 'run' | 'drill'
 export const COMMANDS: readonly Command[] = ['plan', 'run', 'drill']
@@ -116,6 +117,11 @@ export interface PhaseModule<A = unknown, N extends DependencyName = DependencyN
    * nothing outside the process; its errors surface where the preparation is used.
    */
   warmUp?(steps: Step<A>[]): void
+  /**
+   * Checks of the runbook's own text that need nothing outside it (its SQL, parsed): a problem
+   * here makes the runbook invalid, refused before anything is planned or contacted.
+   */
+  validate?(runbook: Runbook): Promise<FieldProblem[]>
   /**
    * Read-only checks before the first mutation of the whole run (connectivity, SHAs, tokens).
    * Returns notes that make the plan concrete, and per step what it checked (`checked`), which

@@ -23,7 +23,8 @@ import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
 import { InputError, parseLockWait, parseRequest, type RawInputs } from './request.js'
-import { loadRunbook } from './runbook/load.js'
+import { loadLocatedRunbook, loadRunbook } from './runbook/load.js'
+import { checkRunbookText } from './runbook-text.js'
 import { Redactor } from './util/redact.js'
 import { runSecrets, secretProblems, secretSources } from './secrets.js'
 import { checkReportPath, checkSelection } from './preconditions.js'
@@ -72,9 +73,11 @@ export interface RollbackOutcome {
 }
 
 export async function rollback(options: RollbackOptions): Promise<RollbackOutcome> {
-  const runbook = await loadRunbook(options.runbookPath)
+  const located = await loadLocatedRunbook(options.runbookPath)
+  const { runbook } = located
   const request = parseRequest(options.inputs, options.trigger, options.runId)
   const lockWaitMs = parseLockWait(options.lockWait)
+  await checkRunbookText(located)
   const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets))
   if (badSecrets.length > 0) throw new InputError(badSecrets)
   const redactor = new Redactor()

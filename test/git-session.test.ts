@@ -1,12 +1,14 @@
 /**
- * The committer identity a git session uses: the checkout's own, else the Actions bot's, read
- * from the configuration only when something is committed.
+ * A git session: the committer identity it uses (the checkout's own, else the Actions bot's, read
+ * from the configuration only when something is committed), how it reaches the remote branch, and
+ * how few git processes its reads start.
  */
 import { afterEach, describe, expect, it } from '@jest/globals'
+import fc from 'fast-check'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execGit, type GitRunner } from '../src/git/git-command-manager.js'
-import { createGit } from '../src/git/session.js'
+import { createGit, withGitSession } from '../src/git/session.js'
 import { testContext } from './support/context.js'
 import { clone, git, makeRepo, tempDir, type TestRepo } from './support/git.js'
 
@@ -18,6 +20,16 @@ function sessionContext(checkout: string, home: string) {
     workdir: checkout,
     env: { PATH: process.env.PATH, HOME: home, GIT_CONFIG_NOSYSTEM: '1' }
   })
+}
+
+/** A runner that records each git command line (subcommand and arguments). */
+function recording(): { runner: GitRunner; commands: string[] } {
+  const commands: string[] = []
+  const runner: GitRunner = (args, options) => {
+    commands.push(args.join(' '))
+    return execGit(args, options)
+  }
+  return { runner, commands }
 }
 
 /** Commits a change with a new session's git and returns the author as `name <email>`. */
@@ -77,5 +89,80 @@ describe('git session identity', () => {
     await inWorktree.commit('second')
     expect(identityReads()).toHaveLength(1)
     expect(git(worktree, 'log', '-1', '--format=%an')).toBe('github-actions[bot]')
+  })
+})
+
+describe('a session on the remote branch', () => {
+  const target = { remote: 'origin', branch: 'main' }
+
+  it('fetches the branch tip without asking the remote first (one round trip)', async () => {
+    repo = makeRepo()
+    const checkout = clone(repo)
+    const { runner, commands } = recording()
+    const ctx = { ...sessionContext(checkout, tempDir('home-')).checkout, runner }
+    const tip = await withGitSession(ctx, target, async s => s.tip)
+    expect(tip).toBe(git(repo.bare, 'rev-parse', 'main'))
+    expect(commands.filter(c => /^(ls-remote|fetch) /.test(c))).toEqual([
+      'fetch --no-tags --no-recurse-submodules --no-auto-maintenance --quiet origin +refs/heads/main:refs/emergency-rollback/main'
+    ])
+  })
+
+  it('says which of remote or branch is wrong when the fetch fails', async () => {
+    repo = makeRepo()
+    const checkout = clone(repo)
+    const ctx = sessionContext(checkout, tempDir('home-')).checkout
+    const missing = await withGitSession(ctx, { ...target, branch: 'nope' }, async () => 0).catch(
+      (e: Error) => e
+    )
+    expect((missing as Error).message).toBe('branch: "nope" does not exist on remote "origin"')
+    git(checkout, 'remote', 'set-url', 'origin', join(tempDir('gone-'), 'remote.git'))
+    const gone = await withGitSession(ctx, target, async () => 0).catch((e: Error) => e)
+    expect((gone as Error).message).toMatch(/^cannot reach git remote "origin": /)
+  })
+})
+
+describe('existingPaths', () => {
+  const TREE = {
+    'lib/a.ts': 'a\n',
+    'lib/deep/b.ts': 'b\n',
+    'app/api/[id]/route.ts': 'r\n',
+    'with space.md': 's\n',
+    'line\nbreak.txt': 'n\n'
+  }
+  const CANDIDATES = [
+    ...Object.keys(TREE),
+    'lib',
+    'lib/',
+    'lib/deep',
+    'app/api/[id]/',
+    'missing.ts',
+    'lib/missing/',
+    'lib/a.ts/x',
+    'with',
+    'line\nbreak.txt.missing',
+    'ends with cr\r'
+  ]
+
+  it('answers as one `cat-file -e` per path would, with one git start for all', async () => {
+    repo = makeRepo(TREE)
+    const checkout = clone(repo)
+    const { runner, commands } = recording()
+    const session = await createGit({
+      ...sessionContext(checkout, tempDir('home-')).checkout,
+      runner
+    })
+    await fc.assert(
+      fc.asyncProperty(fc.subarray(CANDIDATES), async paths => {
+        const expected = new Set<string>()
+        for (const path of paths) if (await session.pathExists('HEAD', path)) expected.add(path)
+        commands.length = 0
+        expect(await session.existingPaths('HEAD', paths)).toEqual(expected)
+        // Paths with a line break are the exception: each is asked on its own.
+        const alone = paths.filter(p => /[\r\n]/.test(p)).length
+        const batches = paths.length > alone ? 1 : 0
+        expect(commands).toHaveLength(batches + alone)
+      }),
+      { numRuns: 10 }
+    )
   })
 })

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
 import {
+  ACTIONS_CONVENTION,
   bypassesProxy,
   checkUrl,
   createFetch,
@@ -18,6 +19,7 @@ import {
   poll,
   pollInterval,
   postJson,
+  proxyFor,
   proxySettingsFrom,
   readLinkedPages,
   readNumberedPages,
@@ -29,6 +31,7 @@ import {
   type FetchLike,
   type RetryWhen
 } from '../src/http/index.js'
+import { proxyFor as githubProxyFor } from '../src/github/proxy.js'
 import {
   startJsonServer,
   type JsonServer,
@@ -538,6 +541,22 @@ describe('proxy', () => {
     expect(
       proxySettingsFrom({ https_proxy: 'http://p:1', HTTPS_PROXY: 'http://q:2' }).httpsProxy
     ).toBe('http://p:1')
+  })
+
+  it('reads the variables as curl does, where GitHub’s client follows @actions/http-client', () => {
+    const settings = proxySettingsFrom({ HTTP_PROXY: 'proxy.corp:3128', NO_PROXY: '.corp' })
+    const github = (url: string) => githubProxyFor(new URL(url), settings)?.href
+    const curl = (url: string) => proxyFor(new URL(url), settings)?.href
+    // A bare host:port is an http proxy, also for https URLs without HTTPS_PROXY.
+    expect(curl('https://api.vercel.com/')).toBe('http://proxy.corp:3128/')
+    expect(github('https://api.github.com/')).toBeUndefined()
+    expect(github('http://api.github.com/')).toBeUndefined()
+    // Loopback goes direct for GitHub only; `.corp` names corp itself for curl only.
+    expect(curl('http://127.0.0.1:8080/')).toBe('http://proxy.corp:3128/')
+    expect(github('http://127.0.0.1:8080/')).toBeUndefined()
+    expect(bypassesProxy(new URL('http://corp/'), '.corp')).toBe(true)
+    expect(bypassesProxy(new URL('http://corp/'), '.corp', ACTIONS_CONVENTION)).toBe(false)
+    expect(bypassesProxy(new URL('http://a.corp/'), '.corp', ACTIONS_CONVENTION)).toBe(true)
   })
 })
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -21,7 +21,15 @@ import {
   secretVariableNames
 } from '../src/secrets.js'
 import { Redactor } from '../src/util/redact.js'
+import { createStreamingRemote } from '../scripts/fixtures/git-remote.js'
+import { runAction } from './support/action-runner.js'
+import { BUNDLE_TIMEOUT_MS } from './support/bundle.js'
 import { recordingLogger } from './support/context.js'
+import { git } from './support/git.js'
+import { startGitHubStandin } from './support/github-standin.js'
+import { startWebhookSink } from './support/http.js'
+import { seededDatabase } from './support/postgres.js'
+import { startVercelStandin } from './support/vercel-standin.js'
 
 type Node = Record<string, unknown>
 
@@ -259,4 +267,241 @@ describe('no output of a run shows a secret', () => {
       '$VERCEL_TOKEN: the value contains a line break or another control character; set it to the bare secret (no trailing newline)'
     ])
   })
+})
+
+/** Secrets that travel in an HTTP header (a token): no whitespace, which a header would trim. */
+const headerSecret = fc.stringMatching(/^[A-Za-z0-9._~+/=-]{16,32}$/).map(s => `Zq${s}`)
+
+/** Every form a secret could leak in: plain, URL-encoded, JSON-escaped, the start of its base64. */
+function forms(secret: string): string[] {
+  return [
+    secret,
+    encodeURIComponent(secret),
+    JSON.stringify(secret).slice(1, -1),
+    base64(secret).slice(0, 16),
+    Buffer.from(secret).toString('base64url').slice(0, 16)
+  ]
+}
+
+function expectNone(where: string, text: string, secrets: string[]): void {
+  for (const secret of secrets)
+    for (const form of forms(secret)) expect([where, text.includes(form)]).toEqual([where, false])
+}
+
+describe('a drill and a run that reach every service show no secret where it does not belong', () => {
+  it('outputs, request bodies, other services’ requests, commits and the checkout’s config', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        headerSecret,
+        headerSecret,
+        secretValue,
+        secretValue,
+        async (hostingToken, githubToken, password, hook) => {
+          const dir = mkdtempSync(join(tmpdir(), 'secrets-run-'))
+          const fx = await createStreamingRemote(dir, { depth: 1 })
+          const db = new URL(await seededDatabase())
+          // The test server trusts 127.0.0.1: any password connects, so a random one can be used.
+          db.password = encodeURIComponent(password)
+          const vercel = await startVercelStandin({
+            token: hostingToken,
+            env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }]
+          })
+          const github = await startGitHubStandin({ token: githubToken, issues: [42] })
+          const sink = await startWebhookSink()
+          const runbookPath = join(dir, 'rollback.yml')
+          writeFileSync(
+            runbookPath,
+            JSON.stringify({
+              version: 1,
+              name: 'secrets-run',
+              hosting: {
+                provider: 'vercel',
+                project: 'outline-app',
+                'api-url': vercel.url,
+                'token-env': 'HOSTING_TOKEN'
+              },
+              flags: { set: { NEXT_PUBLIC_USE_STREAMING: 'false' }, redeploy: false },
+              database: {
+                'url-env': 'PROD_DB',
+                steps: [
+                  {
+                    name: 'reset stuck sessions',
+                    'batch-update': {
+                      table: 'outline_sessions',
+                      set: { is_active: 'false' },
+                      where: "is_active AND status = 'error'",
+                      'batch-size': 1000
+                    }
+                  }
+                ]
+              },
+              git: { remote: 'origin', branch: 'main', strategy: 'revert' },
+              notify: {
+                'status-comment': true,
+                'incident-issue': { labels: ['incident'] },
+                'webhook-env': 'HOOK'
+              }
+            })
+          )
+          const log = recordingLogger()
+          const secrets = [hostingToken, githubToken, password, hook]
+          const outputs: string[] = []
+          try {
+            for (const command of ['drill', 'run']) {
+              const reportPath = join(dir, `${command}.json`)
+              const outcome = await rollback({
+                runbookPath,
+                inputs: {
+                  command,
+                  severity: 'critical',
+                  phases: 'flags,database,git,notify',
+                  revert: fx.streamingRange
+                },
+                trigger: { kind: 'chatops', actor: 'octo-admin', issueNumber: 42 },
+                runId: `secrets-${command}`,
+                workdir: fx.workdir,
+                env: {
+                  PATH: process.env.PATH,
+                  HOME: process.env.HOME,
+                  HOSTING_TOKEN: hostingToken,
+                  PROD_DB: db.toString(),
+                  HOOK: `${sink.url}/hook/${encodeURIComponent(hook)}`
+                },
+                secrets: { githubToken },
+                github: {
+                  apiUrl: github.url,
+                  serverUrl: github.serverUrl,
+                  owner: github.owner,
+                  repo: github.repo,
+                  runUrl: `${github.serverUrl}/${github.owner}/${github.repo}/actions/runs/9`
+                },
+                reportPath,
+                log,
+                sleep: async () => {}
+              })
+              expect([command, outcome.journal.error]).toEqual([command, undefined])
+              outputs.push(
+                outcome.text,
+                outcome.markdown,
+                JSON.stringify(outcome.journal),
+                readFileSync(reportPath, 'utf8')
+              )
+            }
+            // It did reach every service: the flag, a comment and an issue, the webhook, the push.
+            expect(vercel.requests.some(r => r.method !== 'GET')).toBe(true)
+            expect(github.issues.length).toBeGreaterThan(1)
+            expect(sink.received.length).toBeGreaterThan(0)
+            expect(
+              git(fx.remoteDir, 'rev-list', '--count', `${fx.streamingShas.at(-1)}..main`)
+            ).not.toBe('0')
+
+            expectNone('outputs', [log.lines.join('\n'), ...outputs].join('\n'), secrets)
+            // Each service gets its own credential in its Authorization header, and nothing else.
+            const seen = (requests: typeof vercel.requests, own: string) =>
+              requests.map(r => {
+                expect(r.authorization ?? `Bearer ${own}`).toMatch(
+                  new RegExp(`(Bearer|token) ${own.replace(/[.+/=-]/g, '\\$&')}$`)
+                )
+                const { authorization: _, ...headers } = r.headers
+                return JSON.stringify([r.method, r.path, r.query, r.rawBody, headers])
+              })
+            expectNone('hosting requests', seen(vercel.requests, hostingToken).join('\n'), secrets)
+            expectNone('GitHub requests', seen(github.requests, githubToken).join('\n'), secrets)
+            expectNone(
+              'webhook bodies',
+              sink.received.map(r => JSON.stringify([r.rawBody, r.headers])).join('\n'),
+              secrets
+            )
+            // Commits (the revert, the drill's trial) and the checkout's config hold none either.
+            for (const repo of [fx.remoteDir, fx.workdir]) {
+              const history = git(
+                repo,
+                'log',
+                '--all',
+                '--reflog',
+                '-p',
+                '--format=%H %an <%ae> %cn <%ce>%n%B'
+              )
+              expectNone(`commits of ${repo}`, history, secrets)
+            }
+            expectNone('git config', git(fx.workdir, 'config', '--list'), secrets)
+          } finally {
+            await Promise.all([vercel.close(), github.close(), sink.close()])
+            rmSync(dir, { recursive: true, force: true })
+          }
+        }
+      ),
+      // Each is a drill and a run against every service: one generated set of values is enough
+      // here (the run above varies them widely).
+      { numRuns: 1 }
+    )
+  }, 240_000)
+})
+
+describe('the action’s channels show no secret a hosting API echoes', () => {
+  it(
+    'annotations and log lines, the outputs file and the job summary of the bundled action',
+    async () => {
+      // A hosting API that repeats the credentials it was sent in its error messages.
+      const server = createServer((req, res) => {
+        res.writeHead(403, { 'content-type': 'application/json' })
+        res.end(
+          JSON.stringify({
+            error: { code: 'forbidden', message: `bad token ${req.headers.authorization}` }
+          })
+        )
+      })
+      await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+      const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const dir = mkdtempSync(join(tmpdir(), 'secrets-action-'))
+      const runbookPath = join(dir, 'rollback.yml')
+      writeFileSync(
+        runbookPath,
+        JSON.stringify({
+          version: 1,
+          name: 'secrets-action',
+          hosting: {
+            provider: 'vercel',
+            project: 'web',
+            'token-env': 'HOSTING_TOKEN',
+            'api-url': api
+          },
+          flags: { set: { NEXT_PUBLIC_USE_STREAMING: 'false' } },
+          database: { 'url-env': 'PROD_DB', steps: [{ name: 's', sql: 'SELECT 1' }] }
+        })
+      )
+      try {
+        await fc.assert(
+          fc.asyncProperty(headerSecret, headerSecret, secretValue, async (token, gh, password) => {
+            const run = await runAction(
+              {
+                runbook: runbookPath,
+                command: 'run',
+                severity: 'critical',
+                phases: 'flags,database',
+                'github-token': gh
+              },
+              {
+                HOSTING_TOKEN: token,
+                PROD_DB: `postgres://app:${encodeURIComponent(password)}@127.0.0.1:1/app`
+              }
+            )
+            expect(run.code).toBe(1)
+            expect(run.stdout).toMatch(/::error::/)
+            // The masks themselves name the secrets (that is how the runner learns them).
+            const said = run.stdout
+              .split('\n')
+              .filter(l => !l.startsWith('::add-mask::'))
+              .join('\n')
+            const channels = [said, run.stderr, JSON.stringify(run.outputs), run.summary].join('\n')
+            expectNone('the action’s channels', channels, [token, gh, password])
+          }),
+          { numRuns: 2 }
+        )
+      } finally {
+        server.close()
+      }
+    },
+    BUNDLE_TIMEOUT_MS
+  )
 })

@@ -17,7 +17,7 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5984);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7437);
 /* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(17);
 /* harmony import */ var _util_signals_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(6089);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4360);
@@ -143,7 +143,7 @@ async function main(argv, env) {
         });
     }
     catch (err) {
-        process.stderr.write(`${(0,_util_credentials_js__WEBPACK_IMPORTED_MODULE_7__/* .hideCredentials */ .RW)(err.message)}\n\n${usage()}\n`);
+        process.stderr.write(`${(0,_util_credentials_js__WEBPACK_IMPORTED_MODULE_7__/* .hideCredentials */ .RW)(err.message)}\nnothing was changed\n\n${usage()}\n`);
         return 2;
     }
     const { values, positionals } = parsed;
@@ -180,7 +180,8 @@ async function main(argv, env) {
             github: githubTarget(env),
             reportPath: (0,node_path__WEBPACK_IMPORTED_MODULE_1__.resolve)(flag('report') ?? `rollback-report-${runId}.json`),
             log: stderrLogger,
-            signal: cancellation.signal
+            signal: cancellation.signal,
+            lockWait: flag('lock-wait')
         });
         const { readFile } = await Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 1455, 23));
         const out = values.json
@@ -227,7 +228,7 @@ async function releaseStaleLock(runbookPath, workdir, env) {
     }
 }
 function describe(err) {
-    if (err instanceof _util_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .RollbackError */ .Z && err.hint)
+    if (err instanceof _util_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .RollbackError */ .ZS && err.hint)
         return `${err.message} (${err.hint})`;
     return err instanceof Error ? err.message : String(err);
 }
@@ -398,6 +399,10 @@ const INPUTS = {
         description: 'Branch to roll back (default from the runbook, else main).',
         default: ''
     },
+    'lock-wait': {
+        description: 'How long a run or drill waits in line when another rollback holds the lock (0, or a duration such as 30s, 15m, 1h; at most 2h). 0: refused at once, naming the holder.',
+        default: '0'
+    },
     'release-lock': {
         description: 'true: remove a stale rollback lock (the lock ref on the git remote), after saying who held it, and do nothing else.',
         default: 'false'
@@ -455,11 +460,16 @@ const OUTPUTS = {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   L: () => (/* binding */ COMMANDS),
-/* harmony export */   Z: () => (/* reexport safe */ _util_errors_js__WEBPACK_IMPORTED_MODULE_0__.Z)
+/* harmony export */   Lo: () => (/* binding */ COMMANDS),
+/* harmony export */   Vf: () => (/* binding */ stillRunningText),
+/* harmony export */   ZS: () => (/* reexport safe */ _util_errors_js__WEBPACK_IMPORTED_MODULE_0__.ZS)
 /* harmony export */ });
 /* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(17);
 const COMMANDS = ['plan', 'run', 'drill'];
+/** "still running: step X, N minutes so far": the same words on every channel. */
+function stillRunningText(status) {
+    return `still running: ${status.step || 'between steps'}, ${status.minutes} minutes so far`;
+}
 
 
 
@@ -469,18 +479,21 @@ const COMMANDS = ['plan', 'run', 'drill'];
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Cd: () => (/* binding */ parseLockWait),
 /* harmony export */   TR: () => (/* binding */ parseRequest),
 /* harmony export */   cg: () => (/* binding */ REQUEST_INPUTS),
 /* harmony export */   dz: () => (/* binding */ InputError)
 /* harmony export */ });
-/* unused harmony export checkRevertSpec */
+/* unused harmony exports checkRevertSpec, MAX_LOCK_WAIT */
 /* harmony import */ var _model_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(182);
 /* harmony import */ var _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9469);
-/* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2970);
+/* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2970);
+/* harmony import */ var _util_duration_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6518);
 /**
  * Validates the raw inputs (action inputs or CLI flags, all strings) into a Request. Every problem
  * names the input and the fix; all are reported together, before anything runs.
  */
+
 
 
 
@@ -494,11 +507,11 @@ const REQUEST_INPUTS = [
     'confirm',
     'branch'
 ];
-class InputError extends _model_js__WEBPACK_IMPORTED_MODULE_0__/* .RollbackError */ .Z {
+class InputError extends _model_js__WEBPACK_IMPORTED_MODULE_0__/* .RollbackError */ .ZS {
     /** One line per problem; a value that looks like a credential is never repeated. */
     problems;
     constructor(problems) {
-        const shown = problems.map(_util_credentials_js__WEBPACK_IMPORTED_MODULE_2__/* .hideCredentials */ .RW);
+        const shown = problems.map(_util_credentials_js__WEBPACK_IMPORTED_MODULE_3__/* .hideCredentials */ .RW);
         super(shown.join('\n'), 'fix the inputs above; nothing was changed');
         this.name = 'InputError';
         this.problems = shown;
@@ -509,8 +522,8 @@ function parseRequest(raw, trigger, runId) {
     const problems = [];
     const value = (name) => raw[name]?.trim() || undefined;
     const command = (value('command') ?? 'plan');
-    if (!_model_js__WEBPACK_IMPORTED_MODULE_0__/* .COMMANDS */ .L.includes(command)) {
-        problems.push(`command: "${command}" is not one of ${_model_js__WEBPACK_IMPORTED_MODULE_0__/* .COMMANDS */ .L.join(', ')}`);
+    if (!_model_js__WEBPACK_IMPORTED_MODULE_0__/* .COMMANDS */ .Lo.includes(command)) {
+        problems.push(`command: "${command}" is not one of ${_model_js__WEBPACK_IMPORTED_MODULE_0__/* .COMMANDS */ .Lo.join(', ')}`);
     }
     const severityText = value('severity');
     let severity = 'critical';
@@ -603,11 +616,26 @@ function checkRevertSpec(spec) {
     }
     return [];
 }
+/** The longest lock-wait: longer than any sane queue of rollbacks, shorter than a job's limit. */
+const MAX_LOCK_WAIT = '2h';
+/** lock-wait in ms: 0 (the default: refused at once) or a duration up to MAX_LOCK_WAIT. */
+function parseLockWait(text) {
+    const value = text?.trim() || '0';
+    if (value === '0')
+        return 0;
+    const ms = /^\d+(ms|s|m|h)$/.test(value) ? (0,_util_duration_js__WEBPACK_IMPORTED_MODULE_2__/* .parseDuration */ .E9)(value) : undefined;
+    if (ms === undefined || ms > (0,_util_duration_js__WEBPACK_IMPORTED_MODULE_2__/* .parseDuration */ .E9)(MAX_LOCK_WAIT)) {
+        throw new InputError([
+            `lock-wait: "${value}" is not 0 or a duration up to ${MAX_LOCK_WAIT} such as 30s, 15m or 1h`
+        ]);
+    }
+    return ms;
+}
 
 
 /***/ }),
 
-/***/ 5984:
+/***/ 7437:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -884,7 +912,7 @@ const PLAIN_SELECT = {
     op: 'SETOP_NONE'
 };
 function notOneExpression(field, why) {
-    return new util_errors/* RollbackError */.Z(`${field} must be exactly one SQL expression (${why})`, `fix ${field}: one condition or value, e.g. status = 'error' AND is_active`);
+    return new util_errors/* RollbackError */.ZS(`${field} must be exactly one SQL expression (${why})`, `fix ${field}: one condition or value, e.g. status = 'error' AND is_active`);
 }
 /** The single expression of a `SELECT <expr>` tree, or why there is not exactly one. */
 function soleExpression(parsed, field) {
@@ -929,7 +957,7 @@ async function parseExpression(text, field) {
         // The parser quotes the text near the error: one line, bounded, whatever the runbook holds.
         const raw = err instanceof Error ? err.message : String(err);
         const message = raw.replace(/\s+/g, ' ').slice(0, 160);
-        throw new util_errors/* RollbackError */.Z(`${field} is not a valid SQL expression: ${message}`, `fix ${field}: one condition or value, e.g. status = 'error' AND is_active`);
+        throw new util_errors/* RollbackError */.ZS(`${field} is not a valid SQL expression: ${message}`, `fix ${field}: one condition or value, e.g. status = 'error' AND is_active`);
     }
     const expr = soleExpression(parsed, field);
     // $1, $2 are the batch's key bounds: an expression must not read (or shift) them.
@@ -938,7 +966,7 @@ async function parseExpression(text, field) {
     }
     const change = sessionStateChange(expr);
     if (change)
-        throw new util_errors/* RollbackError */.Z(`${field}: refusing ${change}`, `remove it from ${field}`);
+        throw new util_errors/* RollbackError */.ZS(`${field}: refusing ${change}`, `remove it from ${field}`);
     return expr;
 }
 /** Quotes an identifier, optionally schema-qualified ("a.b" -> "a"."b"). The only quoting. */
@@ -1024,7 +1052,7 @@ async function buildStatement(template, exprs, field) {
     const sql = await deparse(tree);
     const again = flattenBooleans(withoutLocations(await parseSql(sql)));
     if (JSON.stringify(again) !== JSON.stringify(tree)) {
-        throw new util_errors/* RollbackError */.Z(`${field}: the statement built from its expressions does not parse back to the same tree`, `simplify ${field}.where and ${field}.set (and report this case)`);
+        throw new util_errors/* RollbackError */.ZS(`${field}: the statement built from its expressions does not parse back to the same tree`, `simplify ${field}.where and ${field}.set (and report this case)`);
     }
     return sql;
 }
@@ -1049,7 +1077,7 @@ function dbSettings(source) {
     const fromSecret = source.inputUrl;
     const url = fromSecret ?? source.env[urlEnv];
     if (!url) {
-        throw new util_errors/* MissingSecretError */.N(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
+        throw new util_errors/* MissingSecretError */.NP(`no database URL: neither the database-url input nor $${urlEnv} is set`, `pass database-url (a secret) or set ${urlEnv}; the runbook's database.url-env names the variable`);
     }
     return {
         url,
@@ -1068,10 +1096,10 @@ function clientConfig(settings, purpose) {
         parsed = new URL(settings.url);
     }
     catch {
-        throw new util_errors/* RollbackError */.Z(`the database URL from ${settings.source} is not a valid URL`, 'use postgres://user:password@host:5432/dbname?sslmode=require');
+        throw new util_errors/* RollbackError */.ZS(`the database URL from ${settings.source} is not a valid URL`, 'use postgres://user:password@host:5432/dbname?sslmode=require');
     }
     if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
-        throw new util_errors/* RollbackError */.Z(`the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`);
+        throw new util_errors/* RollbackError */.ZS(`the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`);
     }
     const params = parsed.searchParams;
     const sslmode = params.get('sslmode') ?? 'prefer';
@@ -1157,20 +1185,20 @@ function connectionError(err, settings) {
         case 'EHOSTUNREACH':
         case 'ENETUNREACH':
         case 'ETIMEDOUT':
-            return new util_errors/* RollbackError */.Z(`database unreachable at ${where} (${e.code})`, `check the host and port in ${settings.source}, and that the runner can reach the database`);
+            return new util_errors/* RollbackError */.ZS(`database unreachable at ${where} (${e.code})`, `check the host and port in ${settings.source}, and that the runner can reach the database`);
         case 'ENOTFOUND':
         case 'EAI_AGAIN':
-            return new util_errors/* RollbackError */.Z(`database host not found for ${where} (${e.code})`, `check the host name in ${settings.source}`);
+            return new util_errors/* RollbackError */.ZS(`database host not found for ${where} (${e.code})`, `check the host name in ${settings.source}`);
         case '28P01':
         case '28000':
-            return new util_errors/* RollbackError */.Z(`database refused the credentials for ${where} (${e.code}: authentication failed)`, `check the user and password in ${settings.source}`);
+            return new util_errors/* RollbackError */.ZS(`database refused the credentials for ${where} (${e.code}: authentication failed)`, `check the user and password in ${settings.source}`);
         case '3D000':
-            return new util_errors/* RollbackError */.Z(`database does not exist: ${where} (3D000)`, `check the database name in ${settings.source}`);
+            return new util_errors/* RollbackError */.ZS(`database does not exist: ${where} (3D000)`, `check the database name in ${settings.source}`);
         default:
             if (/timeout/i.test(raw)) {
-                return new util_errors/* RollbackError */.Z(`database connection timed out: ${where}`, `check ${settings.source} and the network`);
+                return new util_errors/* RollbackError */.ZS(`database connection timed out: ${where}`, `check ${settings.source} and the network`);
             }
-            return new util_errors/* RollbackError */.Z(`cannot connect to ${where}: ${raw}`, `check ${settings.source}`);
+            return new util_errors/* RollbackError */.ZS(`cannot connect to ${where}: ${raw}`, `check ${settings.source}`);
     }
 }
 /** Runs fn with a session and always closes it. */
@@ -1195,14 +1223,25 @@ function pgErrorCode(err) {
         ? undefined
         : String(err.code);
 }
+/**
+ * The session ended under us: the server terminated it (57P01-57P03), a connection exception
+ * (class 08), or the socket was cut (the pg client's own errors carry no SQLSTATE).
+ */
+function connectionLost(err) {
+    const code = pgErrorCode(err) ?? '';
+    if (/^08|^57P0[123]$|^ECONNRESET$|^EPIPE$/.test(code))
+        return true;
+    const message = err.message;
+    return typeof message === 'string' && /^Connection terminated|not queryable/i.test(message);
+}
 /** A server error as a RollbackError naming the runbook field, the SQLSTATE and the message. */
 function sqlError(err, field, statement) {
-    if (err instanceof util_errors/* RollbackError */.Z)
+    if (err instanceof util_errors/* RollbackError */.ZS)
         return err;
     const e = err;
     const code = e.code ? ` (SQLSTATE ${e.code})` : '';
     const stmt = statement ? ` in "${statement.replace(/\s+/g, ' ').slice(0, 120)}"` : '';
-    return new util_errors/* RollbackError */.Z(`${field}: SQL failed${code}${stmt}: ${e.message ?? String(err)}`, `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`);
+    return new util_errors/* RollbackError */.ZS(`${field}: SQL failed${code}${stmt}: ${e.message ?? String(err)}`, `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`);
 }
 
 ;// CONCATENATED MODULE: ./src/db/advisory-lock.ts
@@ -1210,6 +1249,13 @@ function sqlError(err, field, statement) {
 
 /** ASCII "erollbck": the same constant in every run, so two runs exclude each other. */
 const ADVISORY_LOCK_KEY = 0x65726f6c6c62636bn;
+/** Refused because another session holds the lock (not because the database could not be asked). */
+class AdvisoryLockHeldError extends util_errors/* RollbackError */.ZS {
+    constructor(message, hint) {
+        super(message, hint);
+        this.name = 'AdvisoryLockHeldError';
+    }
+}
 async function lockHolder(client) {
     const high = Number(ADVISORY_LOCK_KEY >> 32n);
     const low = Number(ADVISORY_LOCK_KEY & 0xffffffffn);
@@ -1262,7 +1308,7 @@ async function acquireRunLock(settings, purpose, note) {
         const res = await client.query(lockQuery(note), [ADVISORY_LOCK_KEY.toString()]);
         if (!res.rows[0]?.ok) {
             const holder = await lockHolder(client);
-            throw new util_errors/* RollbackError */.Z(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
+            throw new AdvisoryLockHeldError(`another rollback is running on this database: the advisory lock is held by ${holder ? describeHolder(holder) : 'another session'}`, holder
                 ? `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`
                 : 'wait for the other run to finish');
         }
@@ -1278,12 +1324,12 @@ async function acquireRunLock(settings, purpose, note) {
             if (released)
                 return;
             released = true;
-            try {
-                await client.query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_LOCK_KEY.toString()]);
-            }
-            finally {
-                await client.end().catch(() => { });
-            }
+            // A session's advisory lock ends with the session: when the unlock cannot be sent (the
+            // connection was lost), closing is enough, and the step's own outcome must not be masked.
+            await client
+                .query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_LOCK_KEY.toString()])
+                .catch(() => { });
+            await client.end().catch(() => { });
         }
     };
 }
@@ -1291,7 +1337,7 @@ async function acquireRunLock(settings, purpose, note) {
 async function checkRunLockFree(client) {
     const holder = await lockHolder(client);
     if (holder) {
-        throw new util_errors/* RollbackError */.Z(`another rollback is running on this database: the advisory lock is held by ${describeHolder(holder)}`, `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`);
+        throw new util_errors/* RollbackError */.ZS(`another rollback is running on this database: the advisory lock is held by ${describeHolder(holder)}`, `wait for it to finish, or if it is stuck: SELECT pg_terminate_backend(${holder.pid})`);
     }
 }
 /** `fn` under the lock; when the whole run already holds it (`runLockHeld`), nothing is taken. */
@@ -1323,7 +1369,7 @@ function ladderSleep(retry, random) {
     const base = Math.min(5000, 50 * 2 ** (retry - 1));
     return Math.round(base + base * 0.5 * random());
 }
-class LockLadderExhausted extends util_errors/* RollbackError */.Z {
+class LockLadderExhausted extends util_errors/* RollbackError */.ZS {
     attempts;
     constructor(what, attempts) {
         const tops = attempts.map(a => a.lockTimeoutMs).join('/');
@@ -1442,7 +1488,7 @@ function scrub(text, settings) {
 }
 /** A failed StepResult from any error: RollbackErrors keep their hint; SQL errors name the field. */
 function failedResult(err, field, settings, extra = {}) {
-    const e = err instanceof util_errors/* RollbackError */.Z ? err : sqlError(err, field);
+    const e = err instanceof util_errors/* RollbackError */.ZS ? err : sqlError(err, field);
     const details = { ...extra.details };
     if (err instanceof LockLadderExhausted)
         details.lockAttempts = err.attempts;
@@ -1575,7 +1621,7 @@ function backupTableName(table, runId, suffix = '') {
 /** Each expression must parse alone as exactly one expression: nothing smuggled in. */
 async function validateBatchSpec(spec, field) {
     if (spec.key in spec.set) {
-        throw new util_errors/* RollbackError */.Z(`${field}.set.${spec.key}: the key column cannot be written (rows are found and restored by it)`, `remove ${spec.key} from ${field}.set`);
+        throw new util_errors/* RollbackError */.ZS(`${field}.set.${spec.key}: the key column cannot be written (rows are found and restored by it)`, `remove ${spec.key} from ${field}.set`);
     }
     const where = await parseExpression(spec.where, `${field}.where`);
     const set = [];
@@ -1752,6 +1798,14 @@ async function runBatchUpdate(client, spec, options) {
         limits,
         batcher: initialState(limits)
     };
+    try {
+        return await passes(client, spec, options, state, statements);
+    }
+    catch (err) {
+        throw new BatchUpdateStopped(err, spec, options, state);
+    }
+}
+async function passes(client, spec, options, state, statements) {
     let remaining = 0;
     let timeCapped = false;
     const maxPasses = options.maxPasses ?? 2;
@@ -1768,12 +1822,11 @@ async function runBatchUpdate(client, spec, options) {
     }
     if (timeCapped)
         remaining = await countMatching(client, spec, statements, options.ladder.sleep);
-    const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0);
     return {
-        rowsChanged,
+        rowsChanged: rowsChanged(state),
         batches: state.batches.length,
         passes: state.pass,
-        durationMs: now() - state.started,
+        durationMs: state.now() - state.started,
         slowestBatchMs: Math.max(0, ...state.batches.map(b => b.ms)),
         lockRetries: state.batches.reduce((n, b) => n + b.lockAttempts - 1, 0),
         remaining,
@@ -1781,6 +1834,35 @@ async function runBatchUpdate(client, spec, options) {
         backupTable: options.backupTable,
         restoreSql: restoreSql(spec, options.backupTable)
     };
+}
+const rowsChanged = (state) => state.batches.reduce((n, b) => n + b.rows, 0);
+/**
+ * A batch-update that stopped part way (the connection lost, a lock never granted, a server
+ * error): what the committed batches changed and where their old values are, so the report
+ * keeps them. Each batch is one statement, so none is half done.
+ */
+class BatchUpdateStopped extends util_errors/* RollbackError */.ZS {
+    /** The error to report: the cause, or a plain sentence when the connection was lost. */
+    reason;
+    rowsChanged;
+    batches;
+    backupTable;
+    restoreSql;
+    constructor(cause, spec, options, state) {
+        const rows = rowsChanged(state);
+        const done = rows > 0
+            ? `${rows} rows reset so far, their old values in ${options.backupTable}`
+            : 'no row reset yet';
+        const reason = connectionLost(cause)
+            ? new util_errors/* RollbackError */.ZS(`${options.field}: the connection to the database was lost after ${state.batches.length} batches (${done}); each batch is one transaction, so none is half done`, 'rerun: rows already reset no longer match the condition, so the rerun continues where this one stopped')
+            : cause;
+        super(reason instanceof Error ? reason.message : String(reason));
+        this.reason = reason;
+        this.rowsChanged = rows;
+        this.batches = state.batches.length;
+        this.backupTable = options.backupTable;
+        this.restoreSql = restoreSql(spec, options.backupTable);
+    }
 }
 /**
  * Drill: the first batch inside a transaction that is rolled back (rows stay locked for one
@@ -1918,7 +2000,7 @@ function recreateStatement(info) {
 }
 function constraintError(info, field) {
     const list = info.constraints.map(c => `${c.type} constraint ${c.name} on ${c.table}`).join(', ');
-    return new util_errors/* RollbackError */.Z(`${field}: index ${info.schema}.${info.name} backs ${list}; DROP INDEX CONCURRENTLY cannot drop it`, `drop the constraint instead (ALTER TABLE ... DROP CONSTRAINT, a sql step run under the lock ladder) or remove the index from ${field}`);
+    return new util_errors/* RollbackError */.ZS(`${field}: index ${info.schema}.${info.name} backs ${list}; DROP INDEX CONCURRENTLY cannot drop it`, `drop the constraint instead (ALTER TABLE ... DROP CONSTRAINT, a sql step run under the lock ladder) or remove the index from ${field}`);
 }
 async function dropIndexConcurrently(client, name, field, ladder) {
     const before = await inspectIndex(client, name);
@@ -1937,12 +2019,12 @@ async function dropIndexConcurrently(client, name, field, ladder) {
         client.query(statement));
         const after = await inspectIndex(client, name);
         if (after) {
-            throw new util_errors/* RollbackError */.Z(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
+            throw new util_errors/* RollbackError */.ZS(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
         }
         return { dropped: true, before, attempts, statement };
     }
     catch (err) {
-        if (err instanceof util_errors/* RollbackError */.Z) {
+        if (err instanceof util_errors/* RollbackError */.ZS) {
             const after = await inspectIndex(client, name).catch(() => undefined);
             if (after && !after.valid) {
                 // Keep the error's class (and its ladder attempts); add what was left behind.
@@ -2076,7 +2158,7 @@ beforeCopy = async () => { }, now = Date.now) {
     else {
         const missing = inspection.present.filter(c => !inspection.backupColumns.includes(c.name));
         if (missing.length > 0 || !inspection.backupColumns.includes(spec.key)) {
-            throw new util_errors/* RollbackError */.Z(`backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`, `it belongs to something else: set schema[].backup-table to a new name`);
+            throw new util_errors/* RollbackError */.ZS(`backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`, `it belongs to something else: set schema[].backup-table to a new name`);
         }
     }
     await client.query(`ALTER TABLE ${b} ADD COLUMN IF NOT EXISTS ${CAPTURED} boolean NOT NULL DEFAULT false`);
@@ -2162,7 +2244,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
     };
     const inspection = await inspectSchema(client, spec);
     if (!inspection.tableExists) {
-        throw new util_errors/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+        throw new util_errors/* RollbackError */.ZS(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
     }
     const restore = restoreColumnsSql(spec, inspection.present, [
         ...inspection.indexes,
@@ -2191,7 +2273,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
         };
     }
     if (!inspection.keyExists) {
-        throw new util_errors/* RollbackError */.Z(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
+        throw new util_errors/* RollbackError */.ZS(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
     }
     // 2. Copy the data out (committed before anything is dropped).
     const capture = captureSpec(spec, inspection);
@@ -2248,13 +2330,13 @@ async function runSchemaRollback(client, spec, field, ladder) {
 async function drillSchemaRollback(client, spec, field, ladder) {
     const inspection = await inspectSchema(client, spec);
     if (!inspection.tableExists) {
-        throw new util_errors/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+        throw new util_errors/* RollbackError */.ZS(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
     }
     const timings = {};
     const indexesChecked = [];
     for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
         if (info.constraints.length > 0) {
-            throw new util_errors/* RollbackError */.Z(`${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`);
+            throw new util_errors/* RollbackError */.ZS(`${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`);
         }
         indexesChecked.push(`${info.schema}.${info.name}${info.valid ? '' : ' (INVALID)'}: DROP INDEX CONCURRENTLY runs outside a transaction, not in the drill; catalog check OK`);
     }
@@ -2302,6 +2384,7 @@ async function drillSchemaRollback(client, spec, field, ladder) {
 
 
 
+
 function batchSpec(step) {
     const b = step['batch-update'];
     return {
@@ -2318,16 +2401,27 @@ function batchSpec(step) {
 async function checkColumns(input, spec, f) {
     const cols = await columnsOf(input.client, spec.table);
     if (cols.length === 0) {
-        throw new util_errors/* RollbackError */.Z(`${f}.table: ${spec.table} does not exist`, `fix ${f}.table`);
+        throw new util_errors/* RollbackError */.ZS(`${f}.table: ${spec.table} does not exist`, `fix ${f}.table`);
     }
     if (!cols.some(c => c.name === spec.key)) {
-        throw new util_errors/* RollbackError */.Z(`${f}.key: ${spec.table} has no column ${spec.key}`, `fix ${f}.key`);
+        throw new util_errors/* RollbackError */.ZS(`${f}.key: ${spec.table} has no column ${spec.key}`, `fix ${f}.key`);
     }
     for (const c of Object.keys(spec.set)) {
         if (!cols.some(x => x.name === c)) {
-            throw new util_errors/* RollbackError */.Z(`${f}.set: ${spec.table} has no column ${c}`, `fix ${f}.set.${c}`);
+            throw new util_errors/* RollbackError */.ZS(`${f}.set: ${spec.table} has no column ${c}`, `fix ${f}.set.${c}`);
         }
     }
+}
+/** The report's account of rows reset: what changed, and how to undo it from the backup. */
+function kept(spec, res) {
+    if (res.rowsChanged === 0)
+        return { changed: [] };
+    return {
+        changed: [`${res.rowsChanged} rows of ${spec.table} updated in ${res.batches} batches`],
+        recovery: [
+            `${res.rowsChanged} ${spec.table} rows reset; their old values are in ${res.backupTable}. Undo: ${res.restoreSql}`
+        ]
+    };
 }
 const batchUpdateStep = {
     plan(_runbook, step, runId) {
@@ -2356,23 +2450,29 @@ const batchUpdateStep = {
             throw sqlError(err, `${f}.where`);
         }
     },
-    async run({ client, step, field, runId, ladder }) {
+    async run({ client, step, field, runId, ladder, settings }) {
         const spec = batchSpec(step);
         const backupTable = backupTableName(spec.table, runId);
-        const res = await runBatchUpdate(client, spec, {
-            backupTable,
-            ladder,
-            field: `${field}.batch-update`
-        });
+        let res;
+        try {
+            res = await runBatchUpdate(client, spec, {
+                backupTable,
+                ladder,
+                field: `${field}.batch-update`
+            });
+        }
+        catch (err) {
+            if (!(err instanceof BatchUpdateStopped))
+                throw err;
+            // What the committed batches changed stays in the report, with where its old values are.
+            const { rowsChanged, batches, restoreSql } = err;
+            return failedResult(err.reason, field, settings, {
+                ...kept(spec, { rowsChanged, batches, backupTable, restoreSql }),
+                details: { rowsChanged, batches, backupTable, restoreSql }
+            });
+        }
         const details = { ...res };
-        const recovery = res.rowsChanged > 0
-            ? [
-                `${res.rowsChanged} ${spec.table} rows reset; their old values are in ${backupTable}. Undo: ${res.restoreSql}`
-            ]
-            : undefined;
-        const changed = res.rowsChanged > 0
-            ? [`${res.rowsChanged} rows of ${spec.table} updated in ${res.batches} batches`]
-            : [];
+        const { changed, recovery } = kept(spec, res);
         if (res.timeCapped) {
             return {
                 status: 'failed',
@@ -2516,7 +2616,7 @@ async function classifySql(sql) {
         const message = err instanceof Error ? err.message : String(err);
         const cursor = err instanceof SqlParseError ? err.cursorPosition : undefined;
         const near = cursor !== undefined ? ` near "${sql.slice(cursor, cursor + 30).trim()}"` : '';
-        throw new util_errors/* RollbackError */.Z(`SQL does not parse: ${message}${near}`, 'fix the SQL in the runbook');
+        throw new util_errors/* RollbackError */.ZS(`SQL does not parse: ${message}${near}`, 'fix the SQL in the runbook');
     }
     const out = [];
     for (const raw of result.stmts ?? []) {
@@ -2807,19 +2907,19 @@ async function classifyOrThrow(sql, field, acknowledged = false) {
         stmts = await classifySql(sql);
     }
     catch (err) {
-        const e = err instanceof util_errors/* RollbackError */.Z ? err : new util_errors/* RollbackError */.Z(String(err));
-        throw new util_errors/* RollbackError */.Z(`${field}: ${e.message}`, e.hint);
+        const e = err instanceof util_errors/* RollbackError */.ZS ? err : new util_errors/* RollbackError */.ZS(String(err));
+        throw new util_errors/* RollbackError */.ZS(`${field}: ${e.message}`, e.hint);
     }
     if (stmts.length === 0)
-        throw new util_errors/* RollbackError */.Z(`${field} has no SQL statement`, `fix ${field}`);
+        throw new util_errors/* RollbackError */.ZS(`${field} has no SQL statement`, `fix ${field}`);
     const bad = stmts.find(s => s.rejected);
     if (bad) {
-        throw new util_errors/* RollbackError */.Z(`${field}: refusing "${oneLine(bad.sql)}": ${bad.rejected}`, `change ${field}`);
+        throw new util_errors/* RollbackError */.ZS(`${field}: refusing "${oneLine(bad.sql)}": ${bad.rejected}`, `change ${field}`);
     }
     const destructive = stmts.find(s => s.destroysData);
     if (destructive && !acknowledged) {
         const step = field.replace(/\.sql$/, '');
-        throw new util_errors/* RollbackError */.Z(`${field}: "${oneLine(destructive.sql)}" ${destructive.destroysData} and ${step}.acknowledge-data-loss is not true`, `if the data may go, add acknowledge-data-loss: true to ${step}; otherwise keep the data first (a schema step backs columns up)`);
+        throw new util_errors/* RollbackError */.ZS(`${field}: "${oneLine(destructive.sql)}" ${destructive.destroysData} and ${step}.acknowledge-data-loss is not true`, `if the data may go, add acknowledge-data-loss: true to ${step}; otherwise keep the data first (a schema step backs columns up)`);
     }
     return stmts;
 }
@@ -2878,7 +2978,7 @@ async function run({ client, step, field, settings, ladder }) {
             timings.push(await runStatement(client, stmt, field, ladder));
         }
         catch (err) {
-            const e = err instanceof util_errors/* RollbackError */.Z ? err : sqlError(err, `${field}.sql`, stmt.sql);
+            const e = err instanceof util_errors/* RollbackError */.ZS ? err : sqlError(err, `${field}.sql`, stmt.sql);
             return failedResult(e, `${field}.sql`, settings, {
                 changed: timings.map((t, i) => ranLine(t, stmts[i])),
                 details: { statements: timings }
@@ -3000,6 +3100,7 @@ function handlerFor(step) {
 
 
 
+
 const databasePhase = {
     phase: 'database',
     needs: ['database', 'log', 'clock', 'run'],
@@ -3020,6 +3121,16 @@ const databasePhase = {
         // sql and batch-update steps are parsed at preflight.
         if (steps.some(s => s.action.step['drop-index'] === undefined))
             preloadSqlParser();
+    },
+    async validate(runbook) {
+        const problems = [];
+        for (const [index, step] of (runbook.database?.steps ?? []).entries()) {
+            const field = `database.steps[${index}]`;
+            await handlerFor(step)
+                .validate(step, field)
+                .catch((err) => problems.push((0,util_errors/* asFieldProblem */.mH)(err, field)));
+        }
+        return problems;
     },
     async preflight(steps, deps) {
         // Parse and classify everything first: refuse unsafe SQL before connecting.
@@ -3130,7 +3241,7 @@ async function requireProtected(git, rules, rev) {
     const missing = await missingProtected(git, rules, rev);
     if (missing.length === 0)
         return;
-    throw new util_errors/* RollbackError */.Z(`files: protected path(s) missing after the rollback: ${missing.join(', ')}; nothing was pushed`, 'the rollback would delete files the runbook protects: narrow the revert range (or choose another reset-to), or update files.protect');
+    throw new util_errors/* RollbackError */.ZS(`files: protected path(s) missing after the rollback: ${missing.join(', ')}; nothing was pushed`, 'the rollback would delete files the runbook protects: narrow the revert range (or choose another reset-to), or update files.protect');
 }
 
 // EXTERNAL MODULE: ./src/runbook/constants.ts
@@ -3207,26 +3318,26 @@ function refComponent(runId) {
 }
 function checkBranch(branch) {
     if (!constants/* BRANCH_NAME */.P9.test(branch)) {
-        throw new util_errors/* RollbackError */.Z(`branch: "${branch}" is not a valid branch name`, 'use a plain branch name such as main');
+        throw new util_errors/* RollbackError */.ZS(`branch: "${branch}" is not a valid branch name`, 'use a plain branch name such as main');
     }
 }
 /** `A..B` or SHAs separated by spaces/commas; throws RollbackError naming the `revert` field. */
 function parseRevertSpec(raw) {
     const text = raw?.trim() ?? '';
     if (text === '') {
-        throw new util_errors/* RollbackError */.Z('revert: no commits to revert', 'set revert (input) or git.revert (runbook) to a range A..B or a list of SHAs');
+        throw new util_errors/* RollbackError */.ZS('revert: no commits to revert', 'set revert (input) or git.revert (runbook) to a range A..B or a list of SHAs');
     }
     if (text.includes('..')) {
         const match = /^([0-9a-f]{7,40})\.\.([0-9a-f]{7,40})$/i.exec(text);
         if (!match) {
-            throw new util_errors/* RollbackError */.Z(`revert: "${text}" is not a range of two SHAs`, 'write the range as OLD..NEW with two commit SHAs (7-40 hex characters), e.g. a1b2c3d..e4f5a6b; OLD itself is kept');
+            throw new util_errors/* RollbackError */.ZS(`revert: "${text}" is not a range of two SHAs`, 'write the range as OLD..NEW with two commit SHAs (7-40 hex characters), e.g. a1b2c3d..e4f5a6b; OLD itself is kept');
         }
         return { kind: 'range', from: match[1].toLowerCase(), to: match[2].toLowerCase() };
     }
     const shas = text.split(/[\s,]+/).filter(Boolean);
     const bad = shas.filter(sha => !SHA.test(sha));
     if (bad.length > 0) {
-        throw new util_errors/* RollbackError */.Z(`revert: ${bad.map(b => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not SHAs' : 'is not a SHA'}`, 'list commit SHAs (7-40 hex characters) separated by spaces or commas, or give a range A..B');
+        throw new util_errors/* RollbackError */.ZS(`revert: ${bad.map(b => `"${b}"`).join(', ')} ${bad.length > 1 ? 'are not SHAs' : 'is not a SHA'}`, 'list commit SHAs (7-40 hex characters) separated by spaces or commas, or give a range A..B');
     }
     return { kind: 'list', shas: [...new Set(shas.map(s => s.toLowerCase()))] };
 }
@@ -3236,10 +3347,10 @@ function checkShaInput(field, value) {
         const hint = field === 'reset-to'
             ? 'set reset-to (input) or git.reset-to (runbook) to the known-good commit SHA'
             : 'a reset discards commits: repeat the target SHA (full or its first 7+ characters) in confirm';
-        throw new util_errors/* RollbackError */.Z(`${field}: required for git-strategy reset`, hint);
+        throw new util_errors/* RollbackError */.ZS(`${field}: required for git-strategy reset`, hint);
     }
     if (!SHA.test(text)) {
-        throw new util_errors/* RollbackError */.Z(`${field}: "${text}" is not a commit SHA`, 'give a commit SHA: 7 to 40 hex characters');
+        throw new util_errors/* RollbackError */.ZS(`${field}: "${text}" is not a commit SHA`, 'give a commit SHA: 7 to 40 hex characters');
     }
     return text.toLowerCase();
 }
@@ -3299,24 +3410,24 @@ const push_short = (sha) => sha.slice(0, 7);
 /** Our lease did not hold: the ref is not where we saw it (checked by git before sending). */
 function leaseLost({ where, expected }) {
     const was = expected ? `the lease expected ${push_short(expected)}` : 'the lease expected no such ref';
-    return new util_errors/* RollbackError */.Z(`push to ${where} refused: someone pushed meanwhile (${was}; the ref was moved, reset or created since we looked); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
+    return new util_errors/* RollbackError */.ZS(`push to ${where} refused: someone pushed meanwhile (${was}; the ref was moved, reset or created since we looked); the branch was not changed`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
 }
 /** The server saw the ref change between its advertisement and our update (a concurrent push). */
 function serverRace({ where, server }) {
-    return new util_errors/* RollbackError */.Z(`push to ${where} lost a race on the server: another push changed the ref at the same moment; the branch was not changed\n${server}`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
+    return new util_errors/* RollbackError */.ZS(`push to ${where} lost a race on the server: another push changed the ref at the same moment; the branch was not changed\n${server}`, 'look at what was pushed, then rerun: the rollback starts again from the new head');
 }
 function branchMoved({ where, server }) {
-    return new util_errors/* RollbackError */.Z(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
+    return new util_errors/* RollbackError */.ZS(`push to ${where} rejected: the branch moved while the rollback ran\n${server}`, 'rerun the rollback: it starts again from the new head');
 }
 /** A branch protection rule or a server-side hook (pre-receive, update) refused the update. */
 function protectedRef({ where, server }) {
-    return new util_errors/* RollbackError */.Z(`push to ${where} was refused by a branch protection rule or server hook:\n${server}`, 'the branch is protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use a token of an account that may; git-strategy revert needs no force push');
+    return new util_errors/* RollbackError */.ZS(`push to ${where} was refused by a branch protection rule or server hook:\n${server}`, 'the branch is protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use a token of an account that may; git-strategy revert needs no force push');
 }
 function noPermission({ where, server }) {
-    return new util_errors/* RollbackError */.Z(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
+    return new util_errors/* RollbackError */.ZS(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
 }
 function remoteRejected({ where, server }) {
-    return new util_errors/* RollbackError */.Z(`push to ${where} was rejected by the server:\n${server}`, 'read the server message; if it names a missing permission (contents: write, workflows), grant it to github-token');
+    return new util_errors/* RollbackError */.ZS(`push to ${where} was rejected by the server:\n${server}`, 'read the server message; if it names a missing permission (contents: write, workflows), grant it to github-token');
 }
 /** Causes in the order they are told apart (a server race also says "remote rejected"). */
 const CAUSES = [
@@ -3340,7 +3451,7 @@ function explainPushFailure(push, out) {
     const cause = CAUSES.find(([pattern]) => pattern.test(text));
     if (cause)
         return cause[1](rejection);
-    return new util_errors/* RollbackError */.Z(`push to ${rejection.where} failed:\n${rejection.server}`, 'check the remote and the token');
+    return new util_errors/* RollbackError */.ZS(`push to ${rejection.where} failed:\n${rejection.server}`, 'check the remote and the token');
 }
 
 ;// CONCATENATED MODULE: ./src/git/history.ts
@@ -3426,7 +3537,7 @@ async function resolveRevert(session, action) {
     const { stats } = await deepenUntil(session, () => allPresent(git, spec));
     for (const rev of wantedRevs(spec)) {
         if (!(await git.revParse(rev))) {
-            throw new util_errors/* RollbackError */.Z(`revert: commit ${rev} is not in the history of ${session.remote}/${session.branch}`, 'check the SHA (git log --oneline on the branch); only commits of the branch can be reverted');
+            throw new util_errors/* RollbackError */.ZS(`revert: commit ${rev} is not in the history of ${session.remote}/${session.branch}`, 'check the SHA (git log --oneline on the branch); only commits of the branch can be reverted');
         }
     }
     const ordered = spec.kind === 'range'
@@ -3449,13 +3560,13 @@ async function rangeCommits(session, spec, action) {
     const { git } = session;
     const range = `${spec.from}..${spec.to}`;
     if (!(await git.isAncestor(spec.from, spec.to))) {
-        throw new util_errors/* RollbackError */.Z(`revert: bad range ${range}: ${revert_short(spec.from)} is not an ancestor of ${revert_short(spec.to)}`, 'write the range OLD..NEW: OLD is the last good commit (kept), NEW the newest commit to revert');
+        throw new util_errors/* RollbackError */.ZS(`revert: bad range ${range}: ${revert_short(spec.from)} is not an ancestor of ${revert_short(spec.to)}`, 'write the range OLD..NEW: OLD is the last good commit (kept), NEW the newest commit to revert');
     }
     await requireOnBranch(session, spec.to);
     // With a mainline, merges are reverted against it and their merged side comes with them.
     const commits = await git.log([range], { firstParent: action.mainline !== undefined });
     if (commits.length === 0) {
-        throw new util_errors/* RollbackError */.Z(`revert: range ${range} is empty`, 'OLD must be older than NEW');
+        throw new util_errors/* RollbackError */.ZS(`revert: range ${range} is empty`, 'OLD must be older than NEW');
     }
     return commits;
 }
@@ -3475,14 +3586,14 @@ async function listCommits(session, spec) {
 }
 async function requireOnBranch(session, sha) {
     if (!(await session.git.isAncestor(sha, session.tip))) {
-        throw new util_errors/* RollbackError */.Z(`revert: commit ${revert_short(sha)} is not on ${session.remote}/${session.branch}`, 'only commits that are part of the branch can be reverted; check the SHA and the branch');
+        throw new util_errors/* RollbackError */.ZS(`revert: commit ${revert_short(sha)} is not on ${session.remote}/${session.branch}`, 'only commits that are part of the branch can be reverted; check the SHA and the branch');
     }
 }
 function refuseUnhandledMerges(commits, action) {
     const merge = commits.find(c => c.parents.length > 1);
     if (!merge || action.mainline !== undefined)
         return;
-    throw new util_errors/* RollbackError */.Z(`revert: ${describeCommit(merge)} is a merge commit and needs a mainline parent`, 'set git.mainline: 1 in the runbook to revert merges against the branch they were merged into, or list the merged commits instead of the merge');
+    throw new util_errors/* RollbackError */.ZS(`revert: ${describeCommit(merge)} is a merge commit and needs a mainline parent`, 'set git.mainline: 1 in the runbook to revert merges against the branch they were merged into, or list the merged commits instead of the merge');
 }
 /** Commits reverted after `oldest` on the branch, by their reverting commit (reverts of reverts cancel). */
 async function alreadyReverted(git, tip, oldest) {
@@ -3525,7 +3636,7 @@ async function applyReverts(git, plan, action, runLabel) {
         if (conflict) {
             await git.abortRevert(start);
             const commit = plan.targets.find(c => c.sha === conflict.sha) ?? batch[0];
-            throw new util_errors/* RollbackError */.Z(`revert: reverting ${describeCommit(commit)} conflicts in ${conflict.paths.join(', ')}; working tree restored, nothing pushed`, 'later commits changed the same lines: include them in the revert (widen the range), or revert by hand and rerun');
+            throw new util_errors/* RollbackError */.ZS(`revert: reverting ${describeCommit(commit)} conflicts in ${conflict.paths.join(', ')}; working tree restored, nothing pushed`, 'later commits changed the same lines: include them in the revert (widen the range), or revert by hand and rerun');
         }
         if (action.mode === 'per-commit' && (await git.hasStagedChanges())) {
             made.push(await git.commit(revertMessage(batch, runLabel)));
@@ -3557,7 +3668,7 @@ function revertMessage(commits, runLabel) {
 
 
 function confirmMismatch(confirm, target) {
-    return new util_errors/* RollbackError */.Z(`confirm: "${confirm}" does not match reset-to ${target}`, 'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm');
+    return new util_errors/* RollbackError */.ZS(`confirm: "${confirm}" does not match reset-to ${target}`, 'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm');
 }
 /** The checked `confirm`; undefined only for a plan that was given none (it lists, not runs). */
 function confirmation(action) {
@@ -3579,12 +3690,12 @@ async function resolveReset(session, action) {
         target = await git.revParse(wanted);
     }
     if (!target) {
-        throw new util_errors/* RollbackError */.Z(`reset-to: commit ${wanted} not found on ${session.remote}/${session.branch}`, 'check the SHA: git log --oneline on the branch lists the known-good commits');
+        throw new util_errors/* RollbackError */.ZS(`reset-to: commit ${wanted} not found on ${session.remote}/${session.branch}`, 'check the SHA: git log --oneline on the branch lists the known-good commits');
     }
     if (confirm && !target.startsWith(confirm))
         throw confirmMismatch(confirm, target);
     if (!(await git.isAncestor(target, session.tip))) {
-        throw new util_errors/* RollbackError */.Z(`reset-to: ${revert_short(target)} is not an ancestor of ${session.remote}/${session.branch}`, 'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert');
+        throw new util_errors/* RollbackError */.ZS(`reset-to: ${revert_short(target)} is not an ancestor of ${session.remote}/${session.branch}`, 'a reset only goes back along the branch: pick a commit from its history, or use git-strategy revert');
     }
     const discarded = await git.log([session.tip, `^${target}`]);
     return { target, discarded, fetch: stats };
@@ -3608,9 +3719,9 @@ async function backupThenForcePush(session, backup) {
             await deleteWithLease(git, { remote, dst: backup, expected: tip });
             throw err;
         }
-        if (!(err instanceof util_errors/* RollbackError */.Z))
+        if (!(err instanceof util_errors/* RollbackError */.ZS))
             throw err;
-        throw new util_errors/* RollbackError */.Z(`${err.message}; the old head ${revert_short(tip)} is kept at ${backup}`, err.hint);
+        throw new util_errors/* RollbackError */.ZS(`${err.message}; the old head ${revert_short(tip)} is kept at ${backup}`, err.hint);
     }
 }
 /**
@@ -3628,7 +3739,7 @@ async function pushBackup(session, backup) {
             return;
         if (existing === undefined)
             throw err;
-        throw new util_errors/* RollbackError */.Z(`backup ref ${backup} already exists on ${remote} and holds ${revert_short(existing)}, not the head ${revert_short(tip)} to keep; nothing was changed`, 'keep what it holds (git fetch it), delete it (git push origin :<ref>) or set git.backup-ref-prefix to another prefix, then rerun');
+        throw new util_errors/* RollbackError */.ZS(`backup ref ${backup} already exists on ${remote} and holds ${revert_short(existing)}, not the head ${revert_short(tip)} to keep; nothing was changed`, 'keep what it holds (git fetch it), delete it (git push origin :<ref>) or set git.backup-ref-prefix to another prefix, then rerun');
     }
 }
 /** Whether the old head is still part of the remote branch (so the backup ref is redundant). */
@@ -3669,7 +3780,7 @@ async function requireNothingUntrackedAt(git, written) {
     const inTheWay = await untrackedInTheWay(git, written);
     if (inTheWay.length === 0)
         return;
-    throw new util_errors/* RollbackError */.Z(`the checkout ${git.workdir} has untracked ${inTheWay.length > 1 ? 'files' : 'file'} where the rollback writes: ${inTheWay.join(', ')}; nothing was changed`, 'move or delete them (git status lists them), or run the rollback on a fresh checkout');
+    throw new util_errors/* RollbackError */.ZS(`the checkout ${git.workdir} has untracked ${inTheWay.length > 1 ? 'files' : 'file'} where the rollback writes: ${inTheWay.join(', ')}; nothing was changed`, 'move or delete them (git status lists them), or run the rollback on a fresh checkout');
 }
 
 ;// CONCATENATED MODULE: ./src/git/rollback.ts
@@ -3748,7 +3859,7 @@ function describeResolved(resolved, session, action) {
 async function requireClean(session) {
     if (await session.git.isClean())
         return;
-    throw new util_errors/* RollbackError */.Z(`the checkout ${session.git.workdir} has uncommitted changes`, 'run the rollback on a clean checkout (actions/checkout gives one); nothing was changed');
+    throw new util_errors/* RollbackError */.ZS(`the checkout ${session.git.workdir} has uncommitted changes`, 'run the rollback on a clean checkout (actions/checkout gives one); nothing was changed');
 }
 /** Builds the rollback result locally on a detached HEAD. Nothing leaves the machine. */
 async function prepare(session, action, resolved, label) {
@@ -5212,6 +5323,17 @@ class GitCommandManager {
         const line = out.split('\n').find(l => l.endsWith(`\t${ref}`));
         return line?.split('\t')[0];
     }
+    /** Every remote ref matching one of `patterns` (full names or globs such as refs/x/*), to SHA. */
+    async lsRemoteRefs(remote, patterns) {
+        const out = await this.exec(['ls-remote', remote, ...patterns]);
+        const refs = new Map();
+        for (const line of out.split('\n')) {
+            const [sha, ref] = line.trim().split('\t');
+            if (sha && ref)
+                refs.set(ref, sha);
+        }
+        return refs;
+    }
     async fetch(remote, refspecs, options = {}) {
         const args = ['fetch', '--no-tags', '--no-recurse-submodules', '--quiet'];
         if (options.deepen)
@@ -5400,7 +5522,7 @@ async function openCheckout(checkout, remote) {
         remote === undefined ? undefined : git.remoteUrl(remote)
     ]);
     if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
-        throw new util_errors/* RollbackError */.Z(`${checkout.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
+        throw new util_errors/* RollbackError */.ZS(`${checkout.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
     }
     git.useFallbackIdentity(BOT);
     return { git, remoteUrl };
@@ -5428,7 +5550,7 @@ async function withGitSession(checkout, target, fn) {
 function urlOrFail(remote) {
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || remote.startsWith('/'))
         return remote;
-    throw new util_errors/* RollbackError */.Z(`git remote "${remote}" is not configured in the checkout`, 'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL');
+    throw new util_errors/* RollbackError */.ZS(`git remote "${remote}" is not configured in the checkout`, 'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL');
 }
 /** Reachability and auth check (`git ls-remote`), and the branch must exist. */
 async function requireRemoteBranch(git, target) {
@@ -5438,10 +5560,10 @@ async function requireRemoteBranch(git, target) {
     }
     catch (err) {
         const detail = new redact/* Redactor */.pO().redact(err instanceof GitCommandError ? err.output.stderr.trim() : String(err));
-        throw new util_errors/* RollbackError */.Z(`cannot reach git remote "${target.remote}": ${detail}`, 'check the remote URL and that github-token can read the repository (contents: read)');
+        throw new util_errors/* RollbackError */.ZS(`cannot reach git remote "${target.remote}": ${detail}`, 'check the remote URL and that github-token can read the repository (contents: read)');
     }
     if (!tip) {
-        throw new util_errors/* RollbackError */.Z(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
+        throw new util_errors/* RollbackError */.ZS(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
     }
 }
 /** A session on the remote branch a git or files step names (the branch name checked first). */
@@ -5523,7 +5645,7 @@ const filesPhase = {
                 // Without a git step to bring them back, a missing protected file fails the run here,
                 // before any phase has changed anything.
                 if (missing.length && !deps.progress.plannedPhases.includes('git')) {
-                    throw new model/* RollbackError */.Z(`files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`, 'restore the file(s) first, or run the git phase that brings them back');
+                    throw new model/* RollbackError */.ZS(`files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`, 'restore the file(s) first, or run the git phase that brings them back');
                 }
                 const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`);
                 if (missing.length)
@@ -5634,7 +5756,7 @@ const genericErrorShape = (body, text) => {
     };
 };
 /** The server answered with a status the caller does not accept (after any retries). */
-class HttpStatusError extends util_errors/* RollbackError */.Z {
+class HttpStatusError extends util_errors/* RollbackError */.ZS {
     status;
     api;
     headers;
@@ -5651,7 +5773,7 @@ class HttpStatusError extends util_errors/* RollbackError */.Z {
     }
 }
 /** No usable answer: unreachable, timed out, body too large, or no time left to retry. */
-class HttpTransportError extends util_errors/* RollbackError */.Z {
+class HttpTransportError extends util_errors/* RollbackError */.ZS {
     what;
     reason;
     constructor(message, hint, what, 
@@ -5664,7 +5786,7 @@ class HttpTransportError extends util_errors/* RollbackError */.Z {
     }
 }
 /** A list was not read to the end (the page cap was reached): never use it as if complete. */
-class ListNotReadError extends util_errors/* RollbackError */.Z {
+class ListNotReadError extends util_errors/* RollbackError */.ZS {
     constructor(message, hint) {
         super(message, hint);
         this.name = 'ListNotReadError';
@@ -5953,7 +6075,7 @@ async function readLinkedPages(client, path, items, options) {
         const response = await client.request('GET', target, { ...options.request, query });
         const entries = items(response.json());
         all.push(...entries);
-        if (options.stopWhen?.(entries))
+        if (await options.stopWhen?.(entries))
             return all;
         target = nextLink(response.headers.get('link'));
         // The next link carries its own query.
@@ -5977,7 +6099,7 @@ async function readVercelPages(client, path, key, options) {
         if (!Array.isArray(entries))
             throw new ListNotReadError(`${options.what}: the answer has no \`${key}\` list`, 'Check the configured API URL.');
         all.push(...entries);
-        if (options.stopWhen?.(entries))
+        if (await options.stopWhen?.(entries))
             return all;
         const next = body.pagination?.next;
         if (next === null || next === undefined)
@@ -6002,7 +6124,7 @@ async function readNumberedPages(client, path, items, options) {
         });
         const entries = items(response.json());
         all.push(...entries);
-        if (options.stopWhen?.(entries))
+        if (await options.stopWhen?.(entries))
             return all;
         const link = response.headers.get('link');
         const more = link !== null ? nextLink(link) !== undefined : entries.length >= perPage;
@@ -6045,7 +6167,7 @@ async function poll(options) {
         const elapsed = (0,duration/* elapsedMs */.d5)(started, slept, clock.now());
         if (elapsed >= timeoutMs)
             throw (options.timeoutError?.(last, timeoutMs) ??
-                new util_errors/* RollbackError */.Z(`still ${last} after ${(0,duration/* formatDuration */.a3)(timeoutMs)}`));
+                new util_errors/* RollbackError */.ZS(`still ${last} after ${(0,duration/* formatDuration */.a3)(timeoutMs)}`));
         const wait = Math.min(pollInterval(elapsed, options.schedule), timeoutMs - elapsed);
         await clock.sleep(wait);
         slept += wait;
@@ -6275,13 +6397,13 @@ class GitHubVariablesProvider {
         const detail = `${error.status} ${error.api.message ?? 'no message'}`;
         const source = this.options.tokenSource ?? 'the hosting-token input';
         if (error.status === 401)
-            return new util_errors/* RollbackError */.Z(`GitHub rejected the token (${detail})`, `Put a valid fine-grained token with "Variables: write" and "Actions: write" in ${source}.`);
+            return new util_errors/* RollbackError */.ZS(`GitHub rejected the token (${detail})`, `Put a valid fine-grained token with "Variables: write" and "Actions: write" in ${source}.`);
         if (error.status === 403 && /not accessible by integration/i.test(error.api.message ?? ''))
-            return new util_errors/* RollbackError */.Z(`GitHub refused ${error.what}: the token lacks a permission (${detail})`, /variables/.test(error.what)
+            return new util_errors/* RollbackError */.ZS(`GitHub refused ${error.what}: the token lacks a permission (${detail})`, /variables/.test(error.what)
                 ? 'GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write".'
                 : `The token in ${source} needs "Actions: write" to dispatch the deploy workflow.`);
         if (error.status === 404)
-            return new util_errors/* RollbackError */.Z(`GitHub ${error.what}: not found (${detail})`, 'Check hosting.project (owner/repo) and hosting.workflow; a token without access also gets 404.');
+            return new util_errors/* RollbackError */.ZS(`GitHub ${error.what}: not found (${detail})`, 'Check hosting.project (owner/repo) and hosting.workflow; a token without access also gets 404.');
         return undefined;
     }
     path(suffix) {
@@ -6334,7 +6456,7 @@ class GitHubVariablesProvider {
     }
     async setEnv(values, targets) {
         if (targets.length !== 1 || targets[0] !== 'production')
-            throw new util_errors/* RollbackError */.Z('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
+            throw new util_errors/* RollbackError */.ZS('repository Actions variables have no per-environment targets', 'Set flags.targets: [production] for provider github-variables.');
         const current = await this.readEnv(Object.keys(values));
         this.variables = undefined;
         const changes = [];
@@ -6398,7 +6520,7 @@ class GitHubVariablesProvider {
                     ? { done: true, value: this.toDeployment(run) }
                     : { done: false, state: 'not listed' };
             },
-            timeoutError: () => new util_errors/* RollbackError */.Z(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within ${(0,duration/* formatDuration */.a3)(DISPATCH_APPEAR_MS)}`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.')
+            timeoutError: () => new util_errors/* RollbackError */.ZS(`dispatched ${this.options.workflow} on ${this.options.ref}, but no new run appeared within ${(0,duration/* formatDuration */.a3)(DISPATCH_APPEAR_MS)}`, 'Check the workflow has a `workflow_dispatch` trigger and that Actions is enabled.')
         });
     }
     async waitForDeployment(id, options) {
@@ -6415,17 +6537,17 @@ class GitHubVariablesProvider {
                     options.onProgress?.(d);
                 last = d.state;
                 if (d.state === 'ERROR')
-                    throw new util_errors/* RollbackError */.Z(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
+                    throw new util_errors/* RollbackError */.ZS(`deploy workflow run ${id} ended ${run.conclusion ?? 'without success'} (${run.html_url})`, 'Production still runs the previous deploy. Read the run log, fix it and rerun: the variables are already set.');
                 return d.state === 'READY' ? { done: true, value: d } : { done: false, state: run.status };
             },
-            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.Z(`deploy workflow run ${id} not finished after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (${last})`, `Watch it at ${url}, or raise flags.wait-timeout and rerun.`)
+            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.ZS(`deploy workflow run ${id} not finished after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (${last})`, `Watch it at ${url}, or raise flags.wait-timeout and rerun.`)
         });
     }
     async autoAssignsProduction() {
         return true;
     }
     promote() {
-        return Promise.reject(new util_errors/* RollbackError */.Z('github-variables has no promote: a deploy is a run'));
+        return Promise.reject(new util_errors/* RollbackError */.ZS('github-variables has no promote: a deploy is a run'));
     }
 }
 
@@ -6470,6 +6592,24 @@ const githubVariablesModule = defineProvider({
     })
 });
 
+;// CONCATENATED MODULE: ./src/providers/cutoff.ts
+async function qualifies(d, cutoff, live) {
+    if (d.state !== 'READY')
+        return false;
+    const verdict = d.commitSha && cutoff.clean ? await cutoff.clean(d.commitSha) : undefined;
+    if (verdict !== undefined)
+        return verdict;
+    const at = cutoff.before ?? live?.createdAt;
+    return at !== undefined && d.createdAt !== undefined && d.createdAt < at;
+}
+/** The first of `deployments` (newest first) that qualifies, judged in order. */
+async function newestQualifying(deployments, cutoff, live) {
+    for (const d of deployments)
+        if (await qualifies(d, cutoff, live))
+            return d;
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/providers/netlify-http.ts
 /**
  * The Netlify API on the shared HTTP layer: Bearer auth, errors `{code, message}` turned into
@@ -6482,13 +6622,13 @@ const githubVariablesModule = defineProvider({
 function mapError(error, options) {
     const detail = `${error.status}: ${error.api.message ?? 'no message'}`;
     if (error.status === 401)
-        return new util_errors/* RollbackError */.Z(`Netlify rejected the token (${detail})`, `Put a valid Netlify personal access token in ${options.tokenSource} (User settings > Applications > Personal access tokens).`);
+        return new util_errors/* RollbackError */.ZS(`Netlify rejected the token (${detail})`, `Put a valid Netlify personal access token in ${options.tokenSource} (User settings > Applications > Personal access tokens).`);
     if (error.status === 403)
-        return new util_errors/* RollbackError */.Z(`Netlify refused ${error.what} (${detail})`, `The token in ${options.tokenSource} cannot change site ${options.site}: use a token of a member of the site's team with deploy rights, or fix hosting.account.`);
+        return new util_errors/* RollbackError */.ZS(`Netlify refused ${error.what} (${detail})`, `The token in ${options.tokenSource} cannot change site ${options.site}: use a token of a member of the site's team with deploy rights, or fix hosting.account.`);
     if (error.status === 404 && /\/sites\/[^/]+$/.test(error.what))
-        return new util_errors/* RollbackError */.Z(`Netlify site \`${options.site}\` not found (${detail})`, 'Check hosting.project: the site id (Site configuration > Site information) or its <name>.netlify.app domain.');
+        return new util_errors/* RollbackError */.ZS(`Netlify site \`${options.site}\` not found (${detail})`, 'Check hosting.project: the site id (Site configuration > Site information) or its <name>.netlify.app domain.');
     if (error.status >= 500 && error.what.startsWith('POST '))
-        return new util_errors/* RollbackError */.Z(`Netlify ${error.what} failed (${detail})`, 'Netlify may or may not have done it (it has no idempotency keys): check the Netlify UI, then rerun; a rerun reads the current state first.');
+        return new util_errors/* RollbackError */.ZS(`Netlify ${error.what} failed (${detail})`, 'Netlify may or may not have done it (it has no idempotency keys): check the Netlify UI, then rerun; a rerun reads the current state first.');
     return undefined;
 }
 function netlifyClient(options) {
@@ -6512,6 +6652,7 @@ function netlifyClient(options) {
  * has no idempotency keys, so a request that creates something (a build, a variable) is retried
  * only when Netlify certainly did not process it (429).
  */
+
 
 
 
@@ -6567,7 +6708,11 @@ class NetlifyProvider {
     apiUrl;
     clock;
     http;
-    siteCache;
+    siteRead;
+    /** Variables read, by key (undefined: not set), until this instance changes them. */
+    vars = new Map();
+    /** Instant rollback listings, by cutoff, until this instance changes what is published. */
+    candidates = new Map();
     constructor(options) {
         this.options = options;
         this.apiUrl = (options.apiUrl ?? NETLIFY_API_URL).replace(/\/+$/, '');
@@ -6590,13 +6735,20 @@ class NetlifyProvider {
     sitePath(suffix = '') {
         return `/sites/${encodeURIComponent(this.options.site)}${suffix}`;
     }
-    /** The site, read fresh (its published deploy changes while we wait). */
-    async site() {
-        this.siteCache = await this.json('GET', this.sitePath());
-        return this.siteCache;
+    /** The site, read once until this instance changes what is published (freshSite() re-reads). */
+    site() {
+        this.siteRead ??= this.json('GET', this.sitePath());
+        // A failed read is not cached: the next caller asks again.
+        this.siteRead.catch(() => (this.siteRead = undefined));
+        return this.siteRead;
+    }
+    /** The site read again: its published deploy changes while a build finishes. */
+    freshSite() {
+        this.siteRead = undefined;
+        return this.site();
     }
     async envPath(key) {
-        const site = this.siteCache ?? (await this.site());
+        const site = await this.site();
         const account = this.options.account ?? site.account_slug ?? site.account_id ?? '';
         const suffix = key === undefined ? '' : `/${encodeURIComponent(key)}`;
         return {
@@ -6614,23 +6766,37 @@ class NetlifyProvider {
             aliasAssigned: state === 'READY' && d.id === publishedId,
             errorMessage: d.error_message ?? undefined,
             createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
-            target: d.context
+            target: d.context,
+            commitSha: d.commit_ref ?? undefined
         };
     }
     async checkAccess() {
         await this.site();
     }
-    /** The named variables, one GET each (a 404 means not set): no other variable is read. */
+    /**
+     * The named variables, one GET each (a 404 means not set), read once until this instance
+     * changes them: no other variable is read.
+     */
     async readVars(keys) {
         const found = new Map();
-        const read = async (key) => {
-            const { path, query } = await this.envPath(key);
-            const answer = await this.http.request('GET', path, { query, accept: [404] });
-            if (answer.status !== 404)
-                found.set(key, answer.json());
-        };
-        await Promise.all(keys.map(read));
+        await Promise.all(keys.map(async (key) => {
+            const value = await this.readVar(key);
+            if (value)
+                found.set(key, value);
+        }));
         return found;
+    }
+    readVar(key) {
+        let read = this.vars.get(key);
+        if (!read) {
+            read = this.envPath(key).then(async ({ path, query }) => {
+                const answer = await this.http.request('GET', path, { query, accept: [404] });
+                return answer.status === 404 ? undefined : answer.json();
+            });
+            this.vars.set(key, read);
+            read.catch(() => this.vars.delete(key));
+        }
+        return read;
     }
     async readEnv(keys) {
         const vars = await this.readVars(keys);
@@ -6642,6 +6808,8 @@ class NetlifyProvider {
         const contexts = [...new Set(targets.flatMap(t => CONTEXTS_OF[t]))];
         const changes = keys.map(key => this.change(key, values[key], targets, current.get(key)));
         const created = keys.filter(k => !current.has(k));
+        // What we read is stale from here on, whatever the answers.
+        this.vars.clear();
         if (created.length > 0) {
             const { path, query } = await this.envPath();
             await this.json('POST', path, {
@@ -6686,7 +6854,7 @@ class NetlifyProvider {
         const everyContext = EVERY_CONTEXT.every(c => contexts.includes(c));
         if (shared && !everyContext) {
             if (shared.value === undefined)
-                throw new util_errors/* RollbackError */.Z(`${existing.key} on ${this.description} has one value for all contexts that cannot be read, so it cannot be split per context`, 'Set flags.targets to [production, preview, development], or give the variable per-context values in the Netlify UI first.');
+                throw new util_errors/* RollbackError */.ZS(`${existing.key} on ${this.description} has one value for all contexts that cannot be read, so it cannot be split per context`, 'Set flags.targets to [production, preview, development], or give the variable per-context values in the Netlify UI first.');
             const split = EVERY_CONTEXT.map(context => ({
                 context,
                 value: contexts.includes(context) ? value : shared.value
@@ -6725,7 +6893,7 @@ class NetlifyProvider {
             const answer = await this.http.request('GET', next, { query });
             const deploys = answer.json();
             all.push(...deploys);
-            if (stop(deploys))
+            if (await stop(deploys))
                 break;
             next = nextLink(answer.headers.get('link'));
             // The next link carries its own query.
@@ -6737,7 +6905,7 @@ class NetlifyProvider {
         const created = (d) => (d.created_at ? Date.parse(d.created_at) : 0);
         const deploys = await this.productionDeploys(page => page.some(d => created(d) <= since));
         // Read after the list: a deploy that became ready meanwhile is then seen as published.
-        const site = await this.site();
+        const site = await this.freshSite();
         const live = site.published_deploy;
         // Still building, or built after the live deploy and waiting to be published (locked).
         const onItsWay = (d) => !['READY', 'ERROR', 'CANCELED'].includes(d.state) ||
@@ -6749,14 +6917,22 @@ class NetlifyProvider {
     }
     /** The newest ready production deploy created before `before` (epoch ms): a restore target. */
     async lastDeployBefore(before) {
-        const qualifies = (d) => d.state === 'ready' && d.created_at !== undefined && Date.parse(d.created_at) < before;
-        const deploys = await this.productionDeploys(page => page.some(qualifies));
-        const found = deploys.find(qualifies);
-        return found && this.toDeployment(found, (await this.site()).published_deploy?.id);
+        const live = await this.currentProductionDeployment();
+        return this.lastQualifying({ label: `created before ${before}`, before }, live);
+    }
+    /** The newest ready production deploy that qualifies, reading pages until one does. */
+    async lastQualifying(cutoff, live) {
+        let found;
+        await this.productionDeploys(async (page) => {
+            const deploys = page.map(d => this.toDeployment(d, live?.id));
+            found = await newestQualifying(deploys, cutoff, live);
+            return found !== undefined;
+        });
+        return found;
     }
     async getDeployment(id) {
         const body = await this.json('GET', `/deploys/${encodeURIComponent(id)}`);
-        const publishedId = body.state === 'ready' ? (await this.site()).published_deploy?.id : undefined;
+        const publishedId = body.state === 'ready' ? (await this.freshSite()).published_deploy?.id : undefined;
         return this.toDeployment(body, publishedId);
     }
     /** A fresh production build (build cache cleared: client-side values are compiled in). */
@@ -6764,6 +6940,8 @@ class NetlifyProvider {
         const title = Object.entries(meta)
             .map(([k, v]) => `${k}=${v}`)
             .join(' ');
+        // Once built it may be published by itself: what was read about production goes stale.
+        this.publishedChanged();
         const body = await this.json('POST', this.sitePath('/builds'), {
             query: { clear_cache: 'true', title: `emergency rollback ${title}`.trim() },
             retry: 'rejected'
@@ -6775,16 +6953,27 @@ class NetlifyProvider {
         const site = await this.site();
         return site.published_deploy?.locked !== true;
     }
+    /** What is published changes (publish, lock, a build): read the site and list again. */
+    publishedChanged() {
+        this.siteRead = undefined;
+        this.candidates.clear();
+    }
     /** Publishing a deploy that is already published changes nothing: it may be repeated. */
     async publish(id) {
+        this.publishedChanged();
         await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
             retry: 'any-failure'
         });
     }
+    /** Locks or unlocks auto publishing on the published deploy `id`; repeating it is harmless. */
+    async lock(id, how) {
+        this.publishedChanged();
+        await this.json('POST', `/deploys/${encodeURIComponent(id)}/${how}`, { retry: 'any-failure' });
+    }
     /** Publishes `id` and turns auto publishing back on. */
     async promote(id) {
         await this.publish(id);
-        await this.json('POST', `/deploys/${encodeURIComponent(id)}/unlock`, { retry: 'any-failure' });
+        await this.lock(id, 'unlock');
     }
     /**
      * The fast path: publishes an earlier ready deploy again, no build, and locks auto publishing
@@ -6792,13 +6981,37 @@ class NetlifyProvider {
      */
     async restore(id) {
         await this.publish(id);
-        await this.json('POST', `/deploys/${encodeURIComponent(id)}/lock`, { retry: 'any-failure' });
+        await this.lock(id, 'lock');
     }
-    async rollbackCandidate(before) {
-        const live = await this.currentProductionDeployment();
-        const cutoff = before ?? live?.createdAt;
-        const candidate = cutoff === undefined ? undefined : await this.lastDeployBefore(cutoff);
-        return { live, candidate };
+    /** The published deploy and the newest one that qualifies, listed once per cutoff. */
+    rollbackCandidate(cutoff) {
+        let found = this.candidates.get(cutoff.label);
+        if (!found) {
+            found = this.currentProductionDeployment().then(async (live) => ({
+                live,
+                candidate: await this.lastQualifying(cutoff, live)
+            }));
+            this.candidates.set(cutoff.label, found);
+            found.catch(() => this.candidates.delete(cutoff.label));
+        }
+        return found;
+    }
+    /**
+     * Auto publishing is locked and the published deploy is older than the newest ready production
+     * deploy: a restore (ours or a person's). Netlify builds from the branch whatever `rebuildFrom`.
+     */
+    async rolledBack() {
+        const published = (await this.site()).published_deploy;
+        if (!published || published.locked !== true)
+            return undefined;
+        const ready = (d) => d.state === 'ready';
+        const newest = (await this.productionDeploys(page => page.some(ready))).find(ready);
+        if (!newest || newest.id === published.id)
+            return undefined;
+        return {
+            served: this.toDeployment(published, published.id),
+            rebuildFrom: this.toDeployment(newest, published.id)
+        };
     }
     async rollBackTo(id) {
         await this.restore(id);
@@ -6820,7 +7033,7 @@ class NetlifyProvider {
             check: async () => {
                 const d = (latest = await look());
                 if (d.state === 'ERROR' || d.state === 'CANCELED')
-                    throw new util_errors/* RollbackError */.Z(`deploy ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deploy. Read the deploy log in the Netlify UI, fix it and rerun: the variables are already set.');
+                    throw new util_errors/* RollbackError */.ZS(`deploy ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deploy. Read the deploy log in the Netlify UI, fix it and rerun: the variables are already set.');
                 if (d.state === 'READY' && d.aliasAssigned) {
                     options.onProgress?.(d);
                     return { done: true, value: d };
@@ -6831,7 +7044,7 @@ class NetlifyProvider {
                 };
             },
             onState: () => options.onProgress?.(latest),
-            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.Z(`deploy ${id} not live after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Netlify UI (Deploys), or raise flags.wait-timeout and rerun.')
+            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.ZS(`deploy ${id} not live after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Netlify UI (Deploys), or raise flags.wait-timeout and rerun.')
         });
     }
 }
@@ -6897,10 +7110,17 @@ const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x
 
 
 
+
 const VERCEL_API_URL = 'https://api.vercel.com';
 /** Decrypting reads, at most this many at once. */
 const DECRYPT_CONCURRENCY = 4;
 const CONFLICT_HINT = 'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.';
+/** The source commit Vercel's git integrations record in a deployment's meta. */
+function commitOf(meta) {
+    const m = (meta ?? {});
+    const sha = m.githubCommitSha ?? m.gitlabCommitSha ?? m.bitbucketCommitSha;
+    return typeof sha === 'string' && sha !== '' ? sha : undefined;
+}
 function toTargets(target) {
     const list = Array.isArray(target) ? target : typeof target === 'string' ? [target] : [];
     return list.filter((t) => ['production', 'preview', 'development'].includes(t));
@@ -6954,15 +7174,15 @@ class VercelProvider {
         const scope = this.options.teamId ? `team ${this.options.teamId}` : 'the project owner';
         if (status === 401 ||
             (status === 403 && (api.details.invalidToken || api.details.missingToken)))
-            return new util_errors/* RollbackError */.Z(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${scope}.`);
+            return new util_errors/* RollbackError */.ZS(`Vercel rejected the token (${detail})`, `Put a valid Vercel access token in ${this.options.tokenSource} (Account Settings > Tokens), scoped to ${scope}.`);
         if (status === 403)
-            return new util_errors/* RollbackError */.Z(`Vercel refused ${error.what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
+            return new util_errors/* RollbackError */.ZS(`Vercel refused ${error.what} (${detail})`, `The token in ${this.options.tokenSource} has no access to ${this.options.teamId ? `team ${this.options.teamId}` : 'this scope'}: create the token in that team, or fix hosting.team.`);
         if (status === 404 && /project/i.test(api.message ?? ''))
-            return new util_errors/* RollbackError */.Z(`Vercel project \`${this.options.project}\` not found (${detail})`, this.options.teamId
+            return new util_errors/* RollbackError */.ZS(`Vercel project \`${this.options.project}\` not found (${detail})`, this.options.teamId
                 ? `Check hosting.project (id or name) and that it belongs to team ${this.options.teamId}.`
                 : 'Check hosting.project; if the project belongs to a team, set hosting.team to the team id (team_...).');
         if (api.code === 'ENV_CONFLICT')
-            return new util_errors/* RollbackError */.Z(`Vercel would not upsert \`${failedKey({ error: api.details })}\`: it exists with a different set of targets (${detail})`, CONFLICT_HINT);
+            return new util_errors/* RollbackError */.ZS(`Vercel would not upsert \`${failedKey({ error: api.details })}\`: it exists with a different set of targets (${detail})`, CONFLICT_HINT);
         return undefined;
     }
     projectPath(suffix = '') {
@@ -6997,14 +7217,14 @@ class VercelProvider {
     }
     /**
      * One listing of READY production deployments (newest first), read until it holds both the live
-     * one and one created before the cutoff: the live deployment comes from it too, so the instant
-     * path costs no extra round trip before its first write.
+     * one and one that qualifies: the live deployment comes from it too, so the instant path costs
+     * no extra round trip before its first write.
      */
-    rollbackCandidate(before) {
-        const key = String(before);
+    rollbackCandidate(cutoff) {
+        const key = cutoff.label;
         let found = this.candidates.get(key);
         if (!found) {
-            found = this.listCandidate(before);
+            found = this.listCandidate(cutoff);
             this.candidates.set(key, found);
             found.catch(() => this.candidates.delete(key));
         }
@@ -7016,28 +7236,38 @@ class VercelProvider {
         this.liveRead = undefined;
         this.candidates.clear();
     }
-    async listCandidate(before) {
+    async listCandidate(cutoff) {
         const project = await this.project();
         const seen = [];
         const isLive = (d) => project.productionId ? d.id === project.productionId : d.aliasAssigned;
-        const found = () => {
-            const live = seen.find(isLive);
-            const cutoff = before ?? live?.createdAt;
-            const candidate = cutoff === undefined
-                ? undefined
-                : seen.find(d => d.id !== live?.id && (d.createdAt ?? Infinity) < cutoff);
-            return { live, candidate };
-        };
-        await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, page => {
+        const found = async (live = seen.find(isLive)) => ({
+            live,
+            candidate: await newestQualifying(seen, cutoff, live)
+        });
+        await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, async (page) => {
             seen.push(...page.map(d => this.fromList(d)));
-            const { live, candidate } = found();
+            const { live, candidate } = await found();
             return live !== undefined && candidate !== undefined;
         });
-        const { live, candidate } = found();
+        const listed = seen.find(isLive);
         // The live deployment is older than every listed page (or not READY-listed): ask for it.
-        if (!live && project.productionId)
-            return { live: await this.getDeployment(project.productionId), candidate };
-        return { live, candidate };
+        if (!listed && project.productionId)
+            return found(await this.getDeployment(project.productionId));
+        return found(listed);
+    }
+    /**
+     * Automatic assignment is off and production serves something older than the newest READY
+     * production build: an Instant Rollback. No request unless assignment is off.
+     */
+    async rolledBack() {
+        const project = await this.project();
+        if (project.autoAssign || !project.productionId)
+            return undefined;
+        const [newest] = (await this.listDeployments({ projectId: project.id, target: 'production', state: 'READY' }, () => true)).map(d => this.fromList(d));
+        if (!newest || newest.id === project.productionId)
+            return undefined;
+        const served = await this.currentProductionDeployment();
+        return served && { served, rebuildFrom: newest };
     }
     /** Instant Rollback, then watch `lastAliasRequest` until Vercel says it is done. */
     async rollBackTo(id, timeoutMs) {
@@ -7052,12 +7282,12 @@ class VercelProvider {
                 const alias = (await this.project()).lastAlias;
                 const status = alias?.toDeploymentId === id ? alias.jobStatus : undefined;
                 if (status === 'failed')
-                    throw new util_errors/* RollbackError */.Z(`Vercel could not roll production back to deployment ${id} (jobStatus failed)`, 'Roll back in the Vercel dashboard (Deployments > Instant Rollback), or rerun: the durable fix follows either way.');
+                    throw new util_errors/* RollbackError */.ZS(`Vercel could not roll production back to deployment ${id} (jobStatus failed)`, 'Roll back in the Vercel dashboard (Deployments > Instant Rollback), or rerun: the durable fix follows either way.');
                 if (status === 'succeeded')
                     return { done: true, value: undefined };
                 return { done: false, state: status ?? 'requested' };
             },
-            timeoutError: (last, ms) => new util_errors/* RollbackError */.Z(`the Instant Rollback to ${id} did not finish within ${(0,duration/* formatDuration */.a3)(ms)} (last state: ${last})`, 'Watch it in the Vercel dashboard; raise flags.wait-timeout and rerun.')
+            timeoutError: (last, ms) => new util_errors/* RollbackError */.ZS(`the Instant Rollback to ${id} did not finish within ${(0,duration/* formatDuration */.a3)(ms)} (last state: ${last})`, 'Watch it in the Vercel dashboard; raise flags.wait-timeout and rerun.')
         });
     }
     /** Every entry of the env list, all pages, without values decrypted; read once. */
@@ -7134,7 +7364,7 @@ class VercelProvider {
         const list = failed
             .map((f, i) => `${failedKey(f)} (${errors[i].code ?? 'error'}: ${errors[i].message ?? ''})`)
             .join('; ');
-        return new util_errors/* RollbackError */.Z(`Vercel answered 201 but did not save ${list}`, errors.some(e => e.code === 'ENV_CONFLICT')
+        return new util_errors/* RollbackError */.ZS(`Vercel answered 201 but did not save ${list}`, errors.some(e => e.code === 'ENV_CONFLICT')
             ? CONFLICT_HINT
             : 'Check the variable in the Vercel dashboard and rerun: variables already saved are not changed twice.');
     }
@@ -7181,7 +7411,8 @@ class VercelProvider {
             createdAt: Number(d.createdAt ?? d.created),
             buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
             readyAt: typeof d.ready === 'number' ? d.ready : undefined,
-            target: typeof d.target === 'string' ? d.target : undefined
+            target: typeof d.target === 'string' ? d.target : undefined,
+            commitSha: commitOf(d.meta)
         };
     }
     fromV13(d) {
@@ -7197,7 +7428,8 @@ class VercelProvider {
             createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
             buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
             readyAt: typeof d.ready === 'number' ? d.ready : undefined,
-            target: typeof d.target === 'string' ? d.target : undefined
+            target: typeof d.target === 'string' ? d.target : undefined,
+            commitSha: commitOf(d.meta)
         };
     }
     async getDeployment(id) {
@@ -7248,14 +7480,14 @@ class VercelProvider {
                 this.productionChanged();
                 return { done: true, value: d };
             },
-            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.Z(`deployment ${id} not live after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.')
+            timeoutError: (last, timeoutMs) => new util_errors/* RollbackError */.ZS(`deployment ${id} not live after ${(0,duration/* formatDuration */.a3)(timeoutMs)} (last state: ${last})`, 'It may still finish: watch it in the Vercel dashboard, or raise flags.wait-timeout and rerun.')
         });
     }
     failIfBroken(d) {
         if (d.aliasError)
-            throw new util_errors/* RollbackError */.Z(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
+            throw new util_errors/* RollbackError */.ZS(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
         if (['ERROR', 'CANCELED'].includes(d.state) || d.state.endsWith('_ERROR'))
-            throw new util_errors/* RollbackError */.Z(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
+            throw new util_errors/* RollbackError */.ZS(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
     }
 }
 
@@ -7330,7 +7562,7 @@ function fromTargetSets(mine, key, targets, caps, where) {
     const same = mine.find(e => sameTargets(e.targets, targets));
     const clash = mine.find(e => e !== same && e.targets.some(t => targets.includes(t)));
     if (!same && clash)
-        throw new util_errors/* RollbackError */.Z(`${key} exists on ${where} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${targets.join(', ')}]${caps.conflict ? `: ${caps.conflict}` : ''}`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in ${caps.dashboard}.`);
+        throw new util_errors/* RollbackError */.ZS(`${key} exists on ${where} for targets [${clash.targets.join(', ')}], but the runbook sets it for [${targets.join(', ')}]${caps.conflict ? `: ${caps.conflict}` : ''}`, `Set flags.targets to [${clash.targets.join(', ')}], or split the variable per environment in ${caps.dashboard}.`);
     return same;
 }
 /** One value per target: the targets' values as one entry when they agree, else a refusal. */
@@ -7340,7 +7572,7 @@ function fromPerTarget(mine, key, targets, caps, where) {
         return undefined;
     const values = new Set(found.map(e => (e ? `=${e.value ?? '(unreadable)'}` : '(not set)')));
     if (values.size > 1)
-        throw new util_errors/* RollbackError */.Z(`${key} has different values for [${targets.join(', ')}] on ${where} (${targets.map((t, i) => `${t}${found[i] ? `=${found[i].value ?? '(unreadable)'}` : ' not set'}`).join(', ')}): one undo value cannot restore them`, `Set flags.targets to targets that share one value, or give them one value in ${caps.dashboard} first.`);
+        throw new util_errors/* RollbackError */.ZS(`${key} has different values for [${targets.join(', ')}] on ${where} (${targets.map((t, i) => `${t}${found[i] ? `=${found[i].value ?? '(unreadable)'}` : ' not set'}`).join(', ')}): one undo value cannot restore them`, `Set flags.targets to targets that share one value, or give them one value in ${caps.dashboard} first.`);
     const entries = found;
     const times = entries.map(e => e.updatedAt);
     return {
@@ -7624,14 +7856,19 @@ const verifyPhase = {
 
 ;// CONCATENATED MODULE: ./src/phases/flags-instant.ts
 
+const TIME = /^\d{4}-\d\d-\d\dT/;
 function instantAction(flags, checks = []) {
     if (flags.instant === undefined)
         return undefined;
-    const before = flags.instant === true ? undefined : Date.parse(flags.instant.before);
-    return { before, checks };
+    if (flags.instant === true)
+        return { checks };
+    const given = flags.instant.before;
+    return TIME.test(given) ? { before: Date.parse(given), checks } : { commit: given, checks };
 }
-/** Says which deployment the cutoff means, in the plan's words. */
+/** Says which deployment the cutoff means, in the plan's words (before the commit is resolved). */
 function describeCutoff(action) {
+    if (action.commit !== undefined)
+        return `the last one built before commit ${action.commit}`;
     return action.before === undefined
         ? 'the one before the live deployment'
         : `the last one created before ${new Date(action.before).toISOString()}`;
@@ -7644,26 +7881,35 @@ function built(d) {
     const at = d.buildingAt ?? d.createdAt;
     return at === undefined ? '' : ` (built ${new Date(at).toISOString()})`;
 }
-/** The plan line (and drill estimate) for what the instant path would do. */
-function plannedInstant(found, action) {
-    if (!found.candidate)
-        return `instant rollback: no READY production deployment qualifies (${describeCutoff(action)}); straight to the durable fix`;
-    if (found.candidate.id === found.live?.id)
-        return `instant rollback: production already serves ${found.candidate.id}${built(found.candidate)}`;
-    return `instant rollback first: serve ${found.candidate.id}${built(found.candidate)} again, check it, then the durable fix below`;
+function keeping(rolledBack) {
+    return `production already serves an instant rollback to ${rolledBack.served.id}${built(rolledBack.served)}; it stays until the durable fix, rebuilt from ${rolledBack.rebuildFrom.id}, is promoted`;
 }
-async function mitigate(provider, found, action, timeoutMs, deps) {
+/** The plan line (and drill estimate) for what the instant path would do. */
+function plannedInstant({ found, cutoff, rolledBack }) {
+    if (rolledBack)
+        return `instant rollback: ${keeping(rolledBack)}`;
+    if (!found.candidate)
+        return `instant rollback: no READY production deployment qualifies (${cutoff.label}); straight to the durable fix`;
+    if (found.candidate.id === found.live?.id)
+        return `instant rollback: production already serves ${found.candidate.id}${built(found.candidate)} (${cutoff.label})`;
+    return `instant rollback first: serve ${found.candidate.id}${built(found.candidate)} again (${cutoff.label}), check it, then the durable fix below`;
+}
+async function mitigate(provider, { found, cutoff, rolledBack }, action, deps) {
     const { candidate, live } = found;
+    // A rerun after a crash (or a person's rollback): never roll back further than production is.
+    if (rolledBack) {
+        deps.log.info(`flags: ${keeping(rolledBack)}`);
+        return { skipped: keeping(rolledBack), failedChecks: [] };
+    }
     if (!candidate || !supportsInstant(provider)) {
-        const skipped = `no READY production deployment qualifies (${describeCutoff(action)})`;
+        const skipped = `no READY production deployment qualifies (${cutoff.label})`;
         deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`);
         return { skipped, failedChecks: [] };
     }
-    // A rerun after the rollback: production already serves it, nothing to do twice.
     if (candidate.id === live?.id)
         return { skipped: `production already serves ${candidate.id}`, failedChecks: [] };
     deps.log.info(`flags: instant rollback to ${candidate.id}${built(candidate)}; production served ${live?.id ?? '(none)'} before`);
-    await provider.rollBackTo(candidate.id, timeoutMs);
+    await provider.rollBackTo(candidate.id, action.timeoutMs);
     const mitigatedAt = deps.clock.now();
     const failedChecks = [];
     for (const check of action.checks) {
@@ -7672,11 +7918,74 @@ async function mitigate(provider, found, action, timeoutMs, deps) {
             failedChecks.push(`${check.name}: ${result.reason}`);
     }
     for (const failed of failedChecks)
-        deps.log.warn(`flags: after the instant rollback, check ${failed}; the durable fix follows`);
+        deps.log.warn(`flags: after the instant rollback, check ${failed}; ${candidate.id} stays served (the deployment it replaced is the bad one) and the durable fix follows`);
     return { servedId: candidate.id, mitigatedAt, failedChecks };
 }
 
+;// CONCATENATED MODULE: ./src/phases/flags-cutoff.ts
+/**
+ * `flags.instant.before` as the providers' Cutoff: a time, or the bad commit. A commit is resolved
+ * in the run's checkout (an unknown one fails preflight); a deployment built from it or from a
+ * descendant does not qualify, one built from any other commit the checkout has does, and one
+ * whose commit the checkout lacks (or the platform does not record) falls back to the time.
+ */
+
+
+/** What a platform may record as a deployment's commit and git may be asked about. */
+const flags_cutoff_SHA = /^[0-9a-f]{7,40}$/i;
+function timeCutoff(before) {
+    return before === undefined
+        ? { label: 'created before the live deployment' }
+        : { label: `created before ${new Date(before).toISOString()}`, before };
+}
+/** The cutoff `action` means; a commit is looked up in `checkout` (RollbackError when unknown). */
+async function cutoffFor(action, checkout) {
+    if (action.commit === undefined)
+        return timeCutoff(action.before);
+    const git = await flags_cutoff_openCheckout(action.commit, checkout);
+    return commitCutoff(git, await resolveCommit(git, action.commit));
+}
+async function flags_cutoff_openCheckout(given, checkout) {
+    try {
+        return await createGit(checkout);
+    }
+    catch (err) {
+        if (!(err instanceof util_errors/* RollbackError */.ZS))
+            throw err;
+        throw new util_errors/* RollbackError */.ZS(`flags.instant.before names commit ${given}, but ${checkout.workdir} is not a git checkout to look it up in`, 'Check out the repository first (actions/checkout with fetch-depth: 0), or give flags.instant.before as a time.');
+    }
+}
+async function resolveCommit(git, given) {
+    const sha = await git.revParse(given);
+    if (!sha)
+        throw new util_errors/* RollbackError */.ZS(`flags.instant.before: commit ${given} is not in the checkout`, 'Give the SHA of the bad commit as `git log` on the branch shows it, and check out enough history to hold it (actions/checkout fetch-depth: 0).');
+    const seconds = Number((await git.exec(['log', '-1', '--format=%ct', sha])).trim());
+    return { sha, committedAt: seconds * 1000 };
+}
+function commitCutoff(git, bad) {
+    const verdicts = new Map();
+    // One git start per commit: the bad commit counts as its own ancestor; an exit above 1 means
+    // git does not know the commit (then the time decides).
+    const judge = async (sha) => {
+        if (!flags_cutoff_SHA.test(sha))
+            return undefined;
+        const { exitCode } = await git.tryExec(['merge-base', '--is-ancestor', bad.sha, sha]);
+        return exitCode > 1 ? undefined : exitCode === 1;
+    };
+    return {
+        label: `built before commit ${bad.sha}`,
+        before: bad.committedAt,
+        clean(sha) {
+            let verdict = verdicts.get(sha);
+            if (!verdict)
+                verdicts.set(sha, (verdict = judge(sha)));
+            return verdict;
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/phases/flags.ts
+
 
 
 
@@ -7689,11 +7998,13 @@ async function mitigate(provider, found, action, timeoutMs, deps) {
 async function inspect(provider, action, caps, live) {
     const keys = Object.keys(action.set);
     // Independent reads, concurrently (each is a round trip to the platform).
-    const [entries, liveNow] = await Promise.all([
+    const [entries, liveNow, rolledBack] = await Promise.all([
         provider.readEnv(keys),
-        live ?? provider.currentProductionDeployment()
+        live ?? provider.currentProductionDeployment(),
+        action.redeploy ? provider.rolledBack?.() : undefined
     ]);
-    return inspected(provider, action, keys, entries, liveNow, caps);
+    const state = await inspected(provider, action, keys, entries, liveNow, caps);
+    return { ...state, rolledBack };
 }
 async function inspected(provider, action, keys, entries, live, caps) {
     const exact = new Map();
@@ -7744,8 +8055,10 @@ function planned(action, provider, caps, state) {
             lines.push(`no redeploy: live deployment ${state.live.id} was built with these values`);
         else if (state?.pending)
             lines.push(`wait for production deployment ${state.pending.id} (${state.pending.state}), already building with these values`);
-        else
-            lines.push(`redeploy production${state?.live ? ` from ${state.live.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${(0,duration/* formatDuration */.a3)(action.waitTimeoutMs)})`);
+        else {
+            const source = state && rebuildSource(state);
+            lines.push(`redeploy production${source ? ` from ${source.id}` : ''} with a fresh build (no build cache) and wait until it is live (up to ${(0,duration/* formatDuration */.a3)(action.waitTimeoutMs)})`);
+        }
     }
     if (state?.staged && !(state.diff.length === 0 && state.liveHasValues) && caps.stagedBuilds)
         lines.push(caps.stagedBuilds);
@@ -7767,21 +8080,32 @@ function recoveryFor(provider, action, state, caps) {
         lines.push(`flags: the previous production deployment ${state.live.id} (https://${state.live.url}) still has the old values built in: ${caps.instantRollback} restores them in seconds`);
     return lines;
 }
+/** What the durable fix rebuilds: the live deployment, or the newest build when production is rolled back. */
+function rebuildSource(state) {
+    return state.rolledBack?.rebuildFrom ?? state.live;
+}
 function requireLive(state, provider, caps) {
     const buildTime = caps.buildTimePrefixes.map(p => `${p}*`).join(', ');
     if (!state.live)
-        throw new model/* RollbackError */.Z(`no production deployment found on ${provider.description} to redeploy`, `Deploy the project to production once (or set flags.redeploy: false${buildTime ? ` when no ${buildTime} variable changes` : ''}).`);
+        throw new model/* RollbackError */.ZS(`no production deployment found on ${provider.description} to redeploy`, `Deploy the project to production once (or set flags.redeploy: false${buildTime ? ` when no ${buildTime} variable changes` : ''}).`);
     return state.live;
 }
-/** The instant path's listing (live deployment and candidate), when the runbook asks for it. */
-function rollbackCandidate(provider, action) {
-    if (!action.instant || !supportsInstant(provider))
+/**
+ * The instant path's cutoff (a commit is resolved in the checkout, or the step fails) and its
+ * listing (live deployment and candidate), when the runbook asks for it.
+ */
+function instantListing(provider, action, checkout) {
+    const instant = action.instant;
+    if (!instant || !supportsInstant(provider))
         return undefined;
-    return provider.rollbackCandidate(action.instant.before);
+    return cutoffFor(instant, checkout).then(async (cutoff) => ({
+        cutoff,
+        found: await provider.rollbackCandidate(cutoff)
+    }));
 }
 const flagsPhase = {
     phase: 'flags',
-    needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor'],
+    needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor', 'checkout'],
     plan(runbook) {
         const flags = runbook.flags;
         if (flags === undefined)
@@ -7816,20 +8140,22 @@ const flagsPhase = {
             const provider = deps.hosting.provider();
             await provider.checkAccess();
             const caps = capabilitiesOf(step.action.provider);
-            const found = rollbackCandidate(provider, step.action);
-            const state = await inspect(provider, step.action, caps, found?.then(f => f.live));
+            const listing = instantListing(provider, step.action, deps.checkout);
+            const state = await inspect(provider, step.action, caps, listing?.then(l => l.found.live));
             const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
             if (step.action.redeploy && !converged)
                 requireLive(state, provider, caps);
-            const instant = step.action.instant && !converged
-                ? [instantLine(provider, step.action.instant, await found)]
-                : [];
+            const instant = step.action.instant && (await listing);
             notes.push({
                 stepId: step.id,
-                changes: [...instant, ...planned(step.action, provider.description, caps, state)],
+                changes: [
+                    ...(step.action.instant && !converged ? [instantLine(provider, state, instant)] : []),
+                    ...planned(step.action, provider.description, caps, state)
+                ],
                 details: {
                     liveDeployment: state.live?.id,
-                    liveUrl: state.live && `https://${state.live.url}`
+                    liveUrl: state.live && `https://${state.live.url}`,
+                    ...(instant ? { instantCutoff: instant.cutoff.label } : {})
                 }
             });
         }
@@ -7842,11 +8168,12 @@ const flagsPhase = {
         const provider = deps.hosting.provider();
         await provider.checkAccess();
         const caps = capabilitiesOf(step.action.provider);
-        const found = rollbackCandidate(provider, step.action);
-        const state = await inspect(provider, step.action, caps, found?.then(f => f.live));
+        const listing = instantListing(provider, step.action, deps.checkout);
+        const state = await inspect(provider, step.action, caps, listing?.then(l => l.found.live));
         if (step.action.redeploy)
             requireLive(state, provider, caps);
-        const instant = step.action.instant && instantLine(provider, step.action.instant, await found);
+        const found = await listing;
+        const instant = step.action.instant && instantLine(provider, state, found);
         return {
             status: 'succeeded',
             changed: [],
@@ -7859,21 +8186,22 @@ const flagsPhase = {
                 liveDeployment: state.live?.id,
                 // A drill does not rebuild: the last production build's time stands in for the wait.
                 ...(step.action.redeploy ? buildEstimate(state.live) : {}),
-                ...(instant ? { instantRollbackTo: (await found)?.candidate?.id } : {})
+                // Production already serving an instant rollback is kept, not rolled back further.
+                ...(instant && !state.rolledBack ? { instantRollbackTo: found?.found.candidate?.id } : {})
             }
         };
     }
 };
-function instantLine(provider, action, found) {
-    if (!found)
+function instantLine(provider, state, listing) {
+    if (!listing)
         return `instant rollback: ${provider.description} cannot serve an earlier deployment again; straight to the durable fix`;
-    return plannedInstant(found, action);
+    return plannedInstant({ ...listing, rolledBack: state.rolledBack });
 }
 async function converge(action, deps) {
     const caps = capabilitiesOf(action.provider);
     const provider = deps.hosting.provider();
-    const found = rollbackCandidate(provider, action);
-    const state = await inspect(provider, action, caps, found?.then(f => f.live));
+    const listing = instantListing(provider, action, deps.checkout);
+    const state = await inspect(provider, action, caps, listing?.then(l => l.found.live));
     const liveUrl = state.live && `https://${state.live.url}`;
     if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
         deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`);
@@ -7894,7 +8222,7 @@ async function converge(action, deps) {
     try {
         let mitigation;
         if (action.instant) {
-            mitigation = await instantly(provider, action, await found, deps);
+            mitigation = await instantly(provider, action, state, await listing, deps);
             details.mitigation = mitigation;
             if (mitigation.servedId)
                 changed.push(`instant rollback: production serves ${mitigation.servedId} again (from ${state.live?.id ?? '(none)'})`);
@@ -7912,9 +8240,10 @@ async function converge(action, deps) {
                 deps.log.info(`flags: deployment ${created.id} is already building these values; waiting`);
             }
             else {
-                const live = requireLive(state, provider, caps);
-                created = await provider.redeploy(live, { rollbackRunId: deps.run.request.runId });
-                changed.push(`redeploy ${created.id} started from ${live.id}`);
+                requireLive(state, provider, caps);
+                const source = rebuildSource(state);
+                created = await provider.redeploy(source, { rollbackRunId: deps.run.request.runId });
+                changed.push(`redeploy ${created.id} started from ${source.id}`);
             }
             outputs['deployment-id'] = created.id;
             deps.log.info(`flags: deployment ${created.id} (https://${created.url}) started`);
@@ -7939,7 +8268,7 @@ async function converge(action, deps) {
             outputs,
             recovery,
             details,
-            error: err instanceof model/* RollbackError */.Z
+            error: err instanceof model/* RollbackError */.ZS
                 ? { message: err.message, hint: err.hint }
                 : { message: err instanceof Error ? err.message : String(err) }
         };
@@ -7952,13 +8281,15 @@ function buildEstimate(live) {
         return {};
     return { buildEstimateMs: live.readyAt - started };
 }
-async function instantly(provider, action, found, deps) {
-    if (!found) {
+async function instantly(provider, action, state, listing, deps) {
+    if (!listing) {
         const skipped = `${provider.description} cannot serve an earlier deployment again`;
         deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`);
         return { skipped, failedChecks: [] };
     }
-    return mitigate(provider, found, action.instant, action.waitTimeoutMs, deps);
+    const plan = { ...listing, rolledBack: state.rolledBack };
+    const checks = action.instant.checks;
+    return mitigate(provider, plan, { checks, timeoutMs: action.waitTimeoutMs }, deps);
 }
 
 ;// CONCATENATED MODULE: ./src/git/drill-range.ts
@@ -7977,7 +8308,7 @@ async function withDrillRange(s, action) {
         return action;
     const base = 'last' in range ? await lastBase(s, range.last) : await sinceBase(s, range.since);
     if (base === s.tip) {
-        throw new util_errors/* RollbackError */.Z(`git.drill: ${describeDrillRange(range)} of ${s.remote}/${s.branch} is empty`, 'name a range with at least one commit (e.g. git.drill.last: 5)');
+        throw new util_errors/* RollbackError */.ZS(`git.drill: ${describeDrillRange(range)} of ${s.remote}/${s.branch} is empty`, 'name a range with at least one commit (e.g. git.drill.last: 5)');
     }
     if (action.strategy === 'reset')
         return { ...action, resetTo: base };
@@ -7989,7 +8320,7 @@ async function lastBase(s, count) {
     const base = found.ok ? await s.git.revParse(rev) : undefined;
     if (base)
         return base;
-    throw new util_errors/* RollbackError */.Z(`git.drill.last: ${s.remote}/${s.branch} has fewer than ${count + 1} commits`, 'lower git.drill.last so that the range leaves at least one commit');
+    throw new util_errors/* RollbackError */.ZS(`git.drill.last: ${s.remote}/${s.branch} has fewer than ${count + 1} commits`, 'lower git.drill.last so that the range leaves at least one commit');
 }
 async function sinceBase(s, tag) {
     const local = 'refs/emergency-rollback/drill-since';
@@ -8002,12 +8333,12 @@ async function sinceBase(s, tag) {
     ]);
     const base = fetched.exitCode === 0 ? await s.git.revParse(`${local}^{commit}`) : undefined;
     if (!base) {
-        throw new util_errors/* RollbackError */.Z(`git.drill.since: tag "${tag}" does not exist on remote "${s.remote}"`, 'name a tag that exists on the remote (git push origin <tag>), or use git.drill.last');
+        throw new util_errors/* RollbackError */.ZS(`git.drill.since: tag "${tag}" does not exist on remote "${s.remote}"`, 'name a tag that exists on the remote (git push origin <tag>), or use git.drill.last');
     }
     const reached = await deepenUntil(s, () => s.git.isAncestor(base, s.tip));
     if (reached.ok)
         return base;
-    throw new util_errors/* RollbackError */.Z(`git.drill.since: tag "${tag}" is not on ${s.remote}/${s.branch}`, 'name a tag on the branch the drill rolls back, or use git.drill.last');
+    throw new util_errors/* RollbackError */.ZS(`git.drill.since: tag "${tag}" is not on ${s.remote}/${s.branch}`, 'name a tag on the branch the drill rolls back, or use git.drill.last');
 }
 
 ;// CONCATENATED MODULE: ./src/git/head.ts
@@ -8043,7 +8374,7 @@ async function restoreHead(git, at) {
 function requireUnmovedForReset(checked, s) {
     const seen = checked?.tip;
     if (seen && seen !== s.tip) {
-        throw new model/* RollbackError */.Z(`branch: ${s.remote}/${s.branch} moved since the checks (${revert_short(seen)} -> ${revert_short(s.tip)}); a reset now would discard commits that were not shown in the plan`, 'run again to see the new plan (the commits to discard) and confirm it');
+        throw new model/* RollbackError */.ZS(`branch: ${s.remote}/${s.branch} moved since the checks (${revert_short(seen)} -> ${revert_short(s.tip)}); a reset now would discard commits that were not shown in the plan`, 'run again to see the new plan (the commits to discard) and confirm it');
     }
 }
 function changedLines(resolved, prepared, s) {
@@ -8211,14 +8542,14 @@ const MAX_REPORTED_ROWS = 20;
 /** The check's single SELECT, or a RollbackError saying why it cannot be a check. */
 async function assertions_checkStatement(check, field) {
     const stmts = await classifySql(check.sql).catch((err) => {
-        throw new util_errors/* RollbackError */.Z(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
+        throw new util_errors/* RollbackError */.ZS(`${field}.sql: ${err instanceof Error ? err.message : err}`, `fix ${field}.sql`);
     });
     if (stmts.length !== 1 || stmts[0].kind !== 'SelectStmt' || !stmts[0].readOnly) {
-        throw new util_errors/* RollbackError */.Z(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `a check only reads; put changes in database steps`);
+        throw new util_errors/* RollbackError */.ZS(`${field}.sql must be exactly one read-only SELECT (got ${stmts.map(s => s.label).join(', ') || 'nothing'})`, `a check only reads; put changes in database steps`);
     }
     // A SELECT can still change session state (set_config(), advisory locks): refused as in sql steps.
     if (stmts[0].rejected) {
-        throw new util_errors/* RollbackError */.Z(`${field}.sql: ${stmts[0].rejected}`, `a check only reads`);
+        throw new util_errors/* RollbackError */.ZS(`${field}.sql: ${stmts[0].rejected}`, `a check only reads`);
     }
     return stmts[0].sql;
 }
@@ -8286,6 +8617,7 @@ async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
 
 
 
+
 const integrityPhase = {
     phase: 'integrity',
     needs: ['database', 'log', 'run'],
@@ -8310,6 +8642,14 @@ const integrityPhase = {
     warmUp() {
         // Every check is parsed at preflight.
         preloadSqlParser();
+    },
+    async validate(runbook) {
+        const problems = [];
+        for (const [index, check] of (runbook.integrity ?? []).entries()) {
+            const field = `integrity[${index}]`;
+            await assertions_checkStatement(check, field).catch((err) => problems.push((0,util_errors/* asFieldProblem */.mH)(err, field)));
+        }
+        return problems;
     },
     async preflight(steps, deps) {
         const notes = [];
@@ -8469,7 +8809,7 @@ function metricsNeedDb(action, deps) {
         return undefined;
     const url = deps.database.url();
     if (!url)
-        throw new util_errors/* MissingSecretError */.N(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
+        throw new util_errors/* MissingSecretError */.NP(`monitor.metrics need a database, but ${action.urlEnv} is not set`, `Pass the database-url input or set ${action.urlEnv} (runbook database.url-env), or remove monitor.metrics.`);
     return url;
 }
 async function watch(action, deps, once) {
@@ -8769,9 +9109,9 @@ function webhookUrl(deps) {
     if (!name)
         return undefined;
     if (!url)
-        throw new util_errors/* MissingSecretError */.N(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
+        throw new util_errors/* MissingSecretError */.NP(`notify.webhook-env names ${name}, but ${name} is not set`, `Pass the webhook URL secret to the step as env ${name}, or remove notify.webhook-env from the runbook.`);
     if (!/^https?:\/\/\S+$/.test(url))
-        throw new model/* RollbackError */.Z(`${name} does not hold an http(s) URL`, `Set ${name} to the webhook URL (e.g. a Slack incoming webhook).`);
+        throw new model/* RollbackError */.ZS(`${name} does not hold an http(s) URL`, `Set ${name} to the webhook URL (e.g. a Slack incoming webhook).`);
     return url;
 }
 function begin(step, deps, update) {
@@ -8831,9 +9171,11 @@ async function stillRunning(steps, deps, status) {
     const step = steps.find(s => s.action.kind === 'initiated') ?? steps[0];
     if (!step)
         return;
-    const update = `still running: ${status.step || 'between steps'}, ${status.minutes} minutes so far`;
-    const n = begin(step, deps, update);
-    await statusComment(n);
+    const n = begin(step, deps, (0,model/* stillRunningText */.Vf)(status));
+    // A ChatOps run's status comment is the reply, which the run's caller keeps current (with the
+    // steps so far): writing a bare notice over it would hide them until the step ends.
+    if (deps.run.request.trigger.kind !== 'chatops')
+        await statusComment(n);
     await webhook(n, deps.webhook.url);
     for (const problem of n.problems)
         deps.log.warn(`status update: ${problem}`);
@@ -8974,10 +9316,10 @@ async function check(client, step, deps, settings) {
     const spec = schemaSpec(entry, deps.run.request.runId);
     const inspection = await inspectSchema(client, spec);
     if (!inspection.tableExists) {
-        throw new model/* RollbackError */.Z(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+        throw new model/* RollbackError */.ZS(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
     }
     if (inspection.present.length > 0 && !inspection.keyExists) {
-        throw new model/* RollbackError */.Z(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
+        throw new model/* RollbackError */.ZS(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
     }
     for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
         if (info.constraints.length > 0)
@@ -8986,7 +9328,7 @@ async function check(client, step, deps, settings) {
     if (inspection.backupExists && inspection.present.length > 0) {
         const missing = [spec.key, ...inspection.present.map(c => c.name)].filter(c => !inspection.backupColumns.includes(c));
         if (missing.length > 0) {
-            throw new model/* RollbackError */.Z(`${field}.backup-table: ${spec.backupTable} already exists without column(s) ${missing.join(', ')}`, `set ${field}.backup-table to a new name`);
+            throw new model/* RollbackError */.ZS(`${field}.backup-table: ${spec.backupTable} already exists without column(s) ${missing.join(', ')}`, `set ${field}.backup-table to a new name`);
         }
     }
     const changes = [];
@@ -9090,7 +9432,7 @@ const PHASE_MODULES = {
  * GitHubApiErrors with the fix (permissions, token, network).
  */
 
-class GitHubApiError extends util_errors/* RollbackError */.Z {
+class GitHubApiError extends util_errors/* RollbackError */.ZS {
     status;
     constructor(message, hint, status) {
         super(message, hint);
@@ -9309,14 +9651,14 @@ function hostingToken(source) {
 function createHostingProvider(source, overrides = {}) {
     const hosting = source.hosting;
     if (!hosting)
-        throw new util_errors/* RollbackError */.Z('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` (or netlify, github-variables) to the runbook.');
+        throw new util_errors/* RollbackError */.ZS('the runbook has `flags` but no `hosting` section: there is no platform to set the variables on', 'Add `hosting: { provider: vercel, project: <id or name>, team: team_... }` (or netlify, github-variables) to the runbook.');
     const module = providerModule(hosting.provider);
     if (!module)
-        throw new util_errors/* RollbackError */.Z(`hosting.provider \`${hosting.provider}\` is not a known provider`, 'Use one of the providers the runbook schema lists.');
+        throw new util_errors/* RollbackError */.ZS(`hosting.provider \`${hosting.provider}\` is not a known provider`, 'Use one of the providers the runbook schema lists.');
     const tokenEnv = hosting['token-env'];
     const token = hostingToken(source);
     if (!token)
-        throw new util_errors/* MissingSecretError */.N(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, module.tokenHint(tokenEnv));
+        throw new util_errors/* MissingSecretError */.NP(`no hosting token: neither the hosting-token input nor the ${tokenEnv} environment variable is set`, module.tokenHint(tokenEnv));
     // The source's fetch is the entry point's (proxy-aware) one; its sleep is the tests' hook.
     const clock = {
         now: overrides.now ?? (() => Date.now()),
@@ -9430,7 +9772,7 @@ class MutationGate {
         this.refusedCount += 1;
         if (this.refusedList.length < REMEMBERED)
             this.refusedList.push(what);
-        throw new util_errors/* RollbackError */.Z(`refused to ${what}: nothing may change before every preflight check has passed (the mutation gate is ${this.current})`, 'this is a bug in the rollback tool: a change was attempted outside a run step; please report it');
+        throw new util_errors/* RollbackError */.ZS(`refused to ${what}: nothing may change before every preflight check has passed (the mutation gate is ${this.current})`, 'this is a bug in the rollback tool: a change was attempted outside a run step; please report it');
     }
 }
 /** A gate that is already open: for code that runs outside the engine (ChatOps replies, tools). */
@@ -9470,11 +9812,12 @@ function gatedProvider(provider, gate) {
 }
 /** The optional instant rollback, gated like every write (absent when the provider has none). */
 function instantRollback(provider, gate) {
-    const { rollbackCandidate, rollBackTo } = provider;
+    const { rollbackCandidate, rollBackTo, rolledBack } = provider;
     if (!rollbackCandidate || !rollBackTo)
         return {};
     return {
-        rollbackCandidate: before => rollbackCandidate.call(provider, before),
+        rollbackCandidate: cutoff => rollbackCandidate.call(provider, cutoff),
+        ...(rolledBack ? { rolledBack: () => rolledBack.call(provider) } : {}),
         rollBackTo: (id, timeoutMs) => {
             gate.assertOpen(`roll ${provider.description} back to ${id}`);
             return rollBackTo.call(provider, id, timeoutMs);
@@ -9620,7 +9963,7 @@ function pick(deps, names) {
 /** How often a run still going tells people where it is (the communication plan). */
 const STATUS_UPDATE_MS = 15 * 60_000;
 function toStepError(err) {
-    if (err instanceof model/* RollbackError */.Z)
+    if (err instanceof model/* RollbackError */.ZS)
         return { message: err.message, hint: err.hint };
     if (err instanceof Error)
         return { message: err.message };
@@ -9688,7 +10031,7 @@ async function preflight(plan, deps, journal, modules, checked) {
             return undefined;
         }
         catch (err) {
-            return { phase, error: toStepError(err), unchecked: err instanceof util_errors/* MissingSecretError */.N };
+            return { phase, error: toStepError(err), unchecked: err instanceof util_errors/* MissingSecretError */.NP };
         }
         finally {
             deps.log.debug(`preflight ${phase}: ${deps.clock.now() - started} ms`);
@@ -9785,7 +10128,10 @@ async function engine_execute(plan, base, hooks = {}) {
     const failedPhases = new Set(failures.map(f => f.phase));
     const held = state.failed ? undefined : await takeLock(hooks, journal, state);
     await save();
-    const updates = statusUpdates(plan, deps, modules, () => now() - started);
+    const updates = statusUpdates(plan, deps, modules, {
+        elapsed: () => now() - started,
+        caller: hooks.stillRunning
+    });
     try {
         for (const [index, step] of plan.steps.entries()) {
             const record = journal.steps[index];
@@ -9849,28 +10195,31 @@ function cancel(journal, state, signal, next) {
     state.failed = true;
 }
 /**
- * Every STATUS_UPDATE_MS while steps run, the phases that can (notify) say which step the run is
- * on. One update at a time: a tick while the previous one is still being sent is left out.
+ * Every STATUS_UPDATE_MS while steps run, the phases that can (notify) and the caller's own channel
+ * say which step the run is on. One update at a time: a tick while the previous one is still being
+ * sent is left out.
  */
-function statusUpdates(plan, deps, modules, elapsed) {
+function statusUpdates(plan, deps, modules, by) {
     const phases = deps.progress.plannedPhases.filter(p => modules[p].stillRunning);
+    const warn = (who) => (err) => deps.log.warn(`status update (${who}): ${toStepError(err).message}`);
     let inFlight;
     const send = () => {
         if (inFlight)
             return;
         const status = {
             step: updates.current,
-            minutes: Math.round(elapsed() / 60_000)
+            minutes: Math.round(by.elapsed() / 60_000)
         };
-        inFlight = Promise.all(phases.map(phase => {
-            const module = modules[phase];
-            const steps = plan.steps.filter(s => s.phase === phase);
-            return module.stillRunning(steps, pick(deps, module.needs), status).catch(err => {
-                deps.log.warn(`status update (${phase}): ${toStepError(err).message}`);
-            });
-        })).finally(() => (inFlight = undefined));
+        inFlight = Promise.all([
+            ...phases.map(phase => {
+                const module = modules[phase];
+                const steps = plan.steps.filter(s => s.phase === phase);
+                return module.stillRunning(steps, pick(deps, module.needs), status).catch(warn(phase));
+            }),
+            by.caller?.(status).catch(warn('progress'))
+        ]).finally(() => (inFlight = undefined));
     };
-    let stopTimer = phases.length > 0 && plan.request.command !== 'plan'
+    let stopTimer = (phases.length > 0 || by.caller) && plan.request.command !== 'plan'
         ? deps.clock.every(STATUS_UPDATE_MS, send)
         : () => { };
     const updates = {
@@ -9990,6 +10339,9 @@ function mitigationLine(journal) {
             : `durable fix after ${(0,duration/* formatDuration */.a3)(details.durableAt - start)}`;
         if (mitigation.mitigatedAt === undefined)
             return `No instant mitigation (${mitigation.skipped ?? 'not done'}); ${durable}.`;
+        // A rollback its own checks did not pass is not claimed as the moment users stopped hurting.
+        if (mitigation.failedChecks?.length)
+            return `Instant rollback to ${mitigation.servedId} after ${(0,duration/* formatDuration */.a3)(mitigation.mitigatedAt - start)} did not pass its checks (${mitigation.failedChecks.join('; ')}), so it is not counted as mitigation; ${durable}.`;
         return `Mitigated after ${(0,duration/* formatDuration */.a3)(mitigation.mitigatedAt - start)} (instant rollback to ${mitigation.servedId}); ${durable}.`;
     }
     return undefined;
@@ -10226,6 +10578,15 @@ function indentContinuation(text, width) {
 var src_request = __nccwpck_require__(4390);
 // EXTERNAL MODULE: ./src/runbook/load.ts + 6 modules
 var runbook_load = __nccwpck_require__(4360);
+;// CONCATENATED MODULE: ./src/runbook-text.ts
+
+async function checkRunbookText(located, phases = Object.values(PHASE_MODULES)) {
+    const found = await Promise.all(phases.map(p => p.validate?.(located.runbook) ?? []));
+    const problems = found.flat();
+    if (problems.length > 0)
+        throw located.invalid(problems);
+}
+
 ;// CONCATENATED MODULE: ./src/preconditions.ts
 /**
  * Checks of a run's own setup, made before the first change (with the runbook, input and
@@ -10310,23 +10671,228 @@ async function readLockRef(git, remote) {
 }
 /** Creates the lock ref, or fails naming who holds it. */
 async function takeLockRef(git, remote, info) {
+    const attempt = await tryTakeLockRef(git, remote, info);
+    if ('held' in attempt)
+        throw refusal(attempt.held.info);
+    return attempt.taken;
+}
+/** Creates the lock ref, or says who holds it; fails only when the push fails for another reason. */
+async function tryTakeLockRef(git, remote, info) {
     const sha = await git.commitEmptyTree(JSON.stringify(info));
     // Leased on "must not exist": of two runs pushing at once, exactly one wins.
     const pushed = await git.push(remote, sha, LOCK_REF, null);
     if (pushed.exitCode === 0)
-        return { sha, info };
+        return { taken: { sha, info } };
     const held = await readLockRef(git, remote).catch(() => undefined);
     if (!held) {
-        throw new util_errors/* RollbackError */.Z(`could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that github-token may push to the repository (contents: write)');
+        throw new util_errors/* RollbackError */.ZS(`could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that github-token may push to the repository (contents: write)');
     }
-    throw refusal(held.info);
+    return { held };
 }
 function refusal(info) {
-    return new util_errors/* RollbackError */.Z(`another rollback is running: the lock is held by ${describeLockHolder(info)}`, 'wait for it to finish; if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
+    return new util_errors/* RollbackError */.ZS(`another rollback is running: the lock is held by ${describeLockHolder(info)}`, 'wait for it to finish; if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
 }
 /** Deletes the lock ref if it is still the one at `sha`; false when it was not (moved or gone). */
 async function releaseLockRef(git, remote, sha) {
     return deleteWithLease(git, { remote, dst: LOCK_REF, expected: sha });
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/git/lock-queue.ts
+/**
+ * The queue in front of the lock ref (lock-ref.ts): a run that finds the lock held leaves one ref
+ * per waiting run on the same remote, so every entry point (the CLI, every workflow, ChatOps) sees
+ * the same order. The ref's name carries the arrival time and the wait deadline, so one
+ * `ls-remote` gives the order and which entries are stale; its commit (of the empty tree) holds
+ * who waits, as JSON. An entry is created with a lease that expects no such ref and deleted with a
+ * lease on its own SHA, like the lock ref.
+ */
+
+
+
+
+const QUEUE_PREFIX = 'refs/emergency-rollback/queue/';
+/** Wide enough for any millisecond time, so the names sort as the times do. */
+const TIME_DIGITS = 15;
+function entryName(arrivedAt, deadline, tag) {
+    const pad = (ms) => String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, '0');
+    return `${QUEUE_PREFIX}${pad(arrivedAt)}-${pad(deadline)}-${tag}`;
+}
+/** The times an entry's name carries; undefined for a ref this tool did not name. */
+function parseEntryName(ref) {
+    const match = /^(\d+)-(\d+)-[0-9a-z]+$/.exec(ref.slice(QUEUE_PREFIX.length));
+    if (!ref.startsWith(QUEUE_PREFIX) || !match)
+        return undefined;
+    return { arrivedAt: Number(match[1]), deadline: Number(match[2]) };
+}
+/** Oldest first; the name breaks a tie (two runs in the same millisecond). */
+function byArrival(a, b) {
+    return a.arrivedAt - b.arrivedAt || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0);
+}
+async function readQueue(git, remote) {
+    const refs = await git.lsRemoteRefs(remote, [LOCK_REF, `${QUEUE_PREFIX}*`]);
+    const entries = [];
+    for (const [ref, sha] of refs) {
+        const times = parseEntryName(ref);
+        if (times)
+            entries.push({ ref, sha, ...times });
+    }
+    return { lockSha: refs.get(LOCK_REF), entries: entries.sort(byArrival) };
+}
+/** The entries whose run is still waiting at `now` (a stale one is skipped by everybody). */
+function liveEntries(entries, now) {
+    return entries.filter(e => e.deadline > now);
+}
+/** Adds our entry at the end of the queue. */
+async function joinQueue(git, remote, info, times) {
+    const waiting = { ...info, queuedAt: new Date(times.arrivedAt).toISOString() };
+    const sha = await git.commitEmptyTree(JSON.stringify({ ...waiting, deadline: new Date(times.deadline).toISOString() }));
+    const ref = entryName(times.arrivedAt, times.deadline, (0,external_node_crypto_.randomBytes)(4).toString('hex'));
+    const pushed = await git.push(remote, sha, ref, null);
+    if (pushed.exitCode !== 0) {
+        throw new util_errors/* RollbackError */.ZS(`could not join the rollback queue (${ref}) on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that github-token may push to the repository (contents: write), or set lock-wait to 0 to be refused at once');
+    }
+    return { ref, sha, ...times };
+}
+/** Removes an entry if it is still the one we saw; false when it was already gone or replaced. */
+function leaveQueue(git, remote, entry) {
+    return deleteWithLease(git, { remote, dst: entry.ref, expected: entry.sha });
+}
+
+;// CONCATENATED MODULE: ./src/git/lock-wait.ts
+/**
+ * Waiting for the lock ref in arrival order. A run that finds the lock held (or others already
+ * waiting) joins the queue (lock-queue.ts) and polls: when its entry is the oldest live one and
+ * the lock is free, it takes the lock and leaves the queue. The wait is bounded by its deadline
+ * and ends early on cancellation; either way the entry is removed.
+ */
+
+
+
+
+/** How often a waiting run looks again: the lock is free at most this long before it is taken. */
+const QUEUE_POLL_MS = 10_000;
+/** Entries this long past their deadline are removed by whoever sees them (clocks differ a little). */
+const STALE_GRACE_MS = 60_000;
+/** Takes the lock ref in turn: at once when nobody holds it or waits, else after those ahead. */
+async function takeLockRefInTurn(where, info, wait) {
+    const arrivedAt = wait.now();
+    const state = await readQueue(where.git, where.remote);
+    const ahead = liveEntries(state.entries, arrivedAt);
+    const queue = new Queue(where);
+    if (ahead.length === 0) {
+        // Not waiting: refused at once, naming the holder, when the lock is held.
+        if (wait.waitMs === 0)
+            return takeLockRef(where.git, where.remote, info);
+        if (!state.lockSha) {
+            const attempt = await tryTakeLockRef(where.git, where.remote, info);
+            if ('taken' in attempt)
+                return attempt.taken;
+        }
+    }
+    if (wait.waitMs === 0) {
+        throw await queue.refusal(state, `does not wait (lock-wait is 0) and would be position ${ahead.length + 1}`);
+    }
+    const entry = await joinQueue(where.git, where.remote, info, {
+        arrivedAt,
+        deadline: arrivedAt + wait.waitMs
+    });
+    try {
+        return await waitInQueue(queue, info, wait, entry);
+    }
+    finally {
+        await leaveQueue(where.git, where.remote, entry).catch((err) => {
+            wait.log.warn(`could not leave the rollback queue (${entry.ref}): ${err instanceof Error ? err.message : err}; it is skipped once its deadline passes`);
+        });
+    }
+}
+async function waitInQueue(queue, info, wait, entry) {
+    const { git, remote } = queue.where;
+    let said = '';
+    for (;;) {
+        const now = wait.now();
+        const state = await readQueue(git, remote);
+        await queue.removeStale(state, now);
+        // Names sort as arrival times. Our own entry removed by hand: we keep our place all the same.
+        const position = liveEntries(state.entries, now).filter(e => e.ref < entry.ref).length + 1;
+        if (wait.signal?.aborted) {
+            throw new util_errors/* RollbackError */.ZS(`${reasonOf(wait.signal)} while queued for the rollback lock at position ${position}; left the queue, nothing was changed`);
+        }
+        if (position === 1 && !state.lockSha) {
+            const attempt = await tryTakeLockRef(git, remote, info);
+            if ('taken' in attempt)
+                return attempt.taken;
+        }
+        const left = entry.deadline - now;
+        if (left <= 0) {
+            throw await queue.refusal(state, `waited ${(0,duration/* formatDuration */.a3)(wait.waitMs)} (lock-wait) and was position ${position}`);
+        }
+        const message = await queue.describe(state, position);
+        if (message !== said) {
+            said = message;
+            wait.log.info(`${message}; waiting up to ${(0,duration/* formatDuration */.a3)(left)} more`);
+            await wait.onQueued?.(message);
+        }
+        await pause(Math.min(QUEUE_POLL_MS, left), wait);
+    }
+}
+/** What a waiting run says about the queue; it reads each holder's details once. */
+class Queue {
+    where;
+    holder;
+    constructor(where) {
+        this.where = where;
+    }
+    /** "queued behind <holder>, position N" (N = 1: next, as soon as the lock is free). */
+    async describe(state, position) {
+        const holder = await this.holderOf(state);
+        const behind = holder ? describeLockHolder(holder.info) : 'runs queued earlier';
+        return `queued behind ${behind}, position ${position} in the rollback queue`;
+    }
+    /** Refused: the holder (who, since when, which run) and our place in the queue. */
+    async refusal(state, ours) {
+        const holder = await this.holderOf(state);
+        const held = holder
+            ? `the lock is held by ${describeLockHolder(holder.info)}`
+            : 'the lock is free but earlier runs are queued for it';
+        return new util_errors/* RollbackError */.ZS(`another rollback is running: ${held}; this run ${ours} in the rollback queue`, 'wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
+    }
+    /** Entries well past their deadline: their run gave up or died without leaving. */
+    async removeStale(state, now) {
+        for (const e of state.entries.filter(e => e.deadline + STALE_GRACE_MS < now)) {
+            // Another waiter may remove it at the same moment: the lease makes that harmless.
+            await leaveQueue(this.where.git, this.where.remote, e).catch(() => false);
+        }
+    }
+    async holderOf(state) {
+        if (!state.lockSha)
+            return undefined;
+        if (this.holder?.sha === state.lockSha)
+            return this.holder;
+        const read = await readLockRef(this.where.git, this.where.remote).catch(() => undefined);
+        this.holder = read;
+        return read;
+    }
+}
+/** Sleeps, waking early when the run is cancelled. */
+function pause(ms, wait) {
+    const { signal } = wait;
+    if (!signal)
+        return wait.sleep(ms);
+    if (signal.aborted)
+        return Promise.resolve();
+    return new Promise(resolve => {
+        const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+        };
+        signal.addEventListener('abort', done, { once: true });
+        void wait.sleep(ms).then(done, done);
+    });
+}
+function reasonOf(signal) {
+    return typeof signal.reason === 'string' ? signal.reason : 'cancelled';
 }
 
 ;// CONCATENATED MODULE: ./src/run-lock.ts
@@ -10339,7 +10905,12 @@ async function releaseLockRef(git, remote, sha) {
  *    whole run, so steps take none of their own; it ends with its session, even after a crash.
  * A runbook without a git section is locked by the database alone; with neither, no lock is taken
  * and the report says so.
+ * With a wait (lock-wait), a run that finds the lock held queues for it in arrival order
+ * (src/git/lock-wait.ts); the database lock, which has no queue, is then tried again until the
+ * same deadline.
  */
+
+
 
 
 
@@ -10354,13 +10925,15 @@ async function takeRunLock(scope) {
             release: async () => []
         };
     }
+    const wait = { ...(scope.wait ?? NO_WAIT), log: scope.log };
+    const deadline = wait.now() + wait.waitMs;
     const ref = git
-        ? await withGitSession(scope.checkout, git, s => takeLockRef(s.git, s.remote, scope.info))
+        ? await withGitSession(scope.checkout, git, s => takeLockRefInTurn({ git: s.git, remote: s.remote }, scope.info, wait))
         : undefined;
     let advisory;
     try {
         if (database)
-            advisory = await acquireRunLock(database(), 'run', describeLockHolder(scope.info));
+            advisory = await takeDatabaseLock(database, scope.info, wait, deadline);
     }
     catch (err) {
         if (ref && git)
@@ -10387,6 +10960,29 @@ async function takeRunLock(scope) {
         }
     };
 }
+const NO_WAIT = {
+    waitMs: 0,
+    now: Date.now,
+    sleep: () => Promise.resolve()
+};
+/** The advisory lock; while another session holds it, tried again until the deadline. */
+async function takeDatabaseLock(database, info, wait, deadline) {
+    let said = false;
+    for (;;) {
+        try {
+            return await acquireRunLock(database(), 'run', describeLockHolder(info));
+        }
+        catch (err) {
+            const left = deadline - wait.now();
+            if (!(err instanceof AdvisoryLockHeldError) || left <= 0 || wait.signal?.aborted)
+                throw err;
+            if (!said)
+                wait.log.info(`${err.message}; waiting up to ${(0,duration/* formatDuration */.a3)(left)}`);
+            said = true;
+            await pause(Math.min(QUEUE_POLL_MS, left), wait);
+        }
+    }
+}
 async function releaseRef(scope, git, ref) {
     try {
         const released = await withGitSession(scope.checkout, git, s => releaseLockRef(s.git, s.remote, ref.sha));
@@ -10412,7 +11008,7 @@ async function releaseStaleLock(checkout, git, log) {
         log.info(`the lock was held by ${describeLockHolder(held.info)}`);
         const released = await releaseLockRef(s.git, s.remote, held.sha);
         if (!released)
-            throw new util_errors/* RollbackError */.Z(`the lock ${LOCK_REF} changed while it was being released`, 'look at who holds it now, then release again if it is stale');
+            throw new util_errors/* RollbackError */.ZS(`the lock ${LOCK_REF} changed while it was being released`, 'look at who holds it now, then release again if it is stale');
         return `released the lock held by ${describeLockHolder(held.info)}`;
     });
 }
@@ -10440,9 +11036,14 @@ function messageOf(err) {
 
 
 
+
+
 async function rollback(options) {
-    const runbook = await (0,runbook_load/* loadRunbook */.XW)(options.runbookPath);
+    const located = await (0,runbook_load/* loadLocatedRunbook */.lJ)(options.runbookPath);
+    const { runbook } = located;
     const request = (0,src_request/* parseRequest */.TR)(options.inputs, options.trigger, options.runId);
+    const lockWaitMs = (0,src_request/* parseLockWait */.Cd)(options.lockWait);
+    await checkRunbookText(located);
     const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets));
     if (badSecrets.length > 0)
         throw new src_request/* InputError */.dz(badSecrets);
@@ -10491,8 +11092,22 @@ async function rollback(options) {
             await options.onProgress?.(summary()).catch(err => log.debug(`progress report: ${err}`));
         },
         signal: options.signal,
+        // The caller's reply says it too, above the steps so far (one comment, edited).
+        stillRunning: options.onProgress
+            ? status => options.onProgress(`⏳ ${(0,model/* stillRunningText */.Vf)(status)}\n\n${summary()}`)
+            : undefined,
         lock: async () => {
-            const lock = await takeRunLock(lockScope(runbook, deps, options.trigger.kind));
+            const lock = await takeRunLock({
+                ...lockScope(runbook, deps, options.trigger.kind),
+                wait: {
+                    waitMs: lockWaitMs,
+                    now: deps.clock.now,
+                    sleep: deps.clock.sleep,
+                    signal: options.signal,
+                    // A ChatOps reply says where in the queue the run waits (until its first step).
+                    onQueued: message => options.onProgress?.(`⏳ ${message}`).catch(err => log.debug(`progress report: ${err}`))
+                }
+            });
             runLockHeld = lock.holdsDatabase;
             return {
                 description: lock.description,
@@ -10617,10 +11232,11 @@ const BRANCH_NAME = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   rk: () => (/* binding */ RunbookError),
+  lJ: () => (/* binding */ loadLocatedRunbook),
   XW: () => (/* binding */ loadRunbook)
 });
 
-// UNUSED EXPORTS: MAX_ALIASES, MAX_NESTING, MAX_PRINTED_PROBLEMS, MAX_RUNBOOK_BYTES, dotted, formatProblem, parseRunbook
+// UNUSED EXPORTS: MAX_ALIASES, MAX_NESTING, MAX_PRINTED_PROBLEMS, MAX_RUNBOOK_BYTES, dotted, formatProblem, parseRunbook, undotted
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -11076,9 +11692,10 @@ const MAX_ECHO = 80;
 function formatProblem(p) {
     return `${p.file}:${p.line}:${p.col}: ${p.path || '(top level)'}: ${p.message}`;
 }
-function shown(text) {
+/** A key path or a message, credentials hidden and bounded (a message keeps room for its fix). */
+function shown(text, max = MAX_ECHO * 2) {
     const hidden = (0,credentials/* hideCredentials */.RW)(text);
-    return hidden.length > MAX_ECHO * 2 ? `${hidden.slice(0, MAX_ECHO * 2)}…` : hidden;
+    return hidden.length > max ? `${hidden.slice(0, max)}…` : hidden;
 }
 class RunbookError extends Error {
     /** The problems printed (a credential-looking key or value is never repeated). */
@@ -11089,7 +11706,7 @@ class RunbookError extends Error {
     constructor(problems, unlisted = 0) {
         const printed = problems
             .slice(0, MAX_PRINTED_PROBLEMS)
-            .map(p => ({ ...p, path: shown(p.path), message: shown(p.message) }));
+            .map(p => ({ ...p, path: shown(p.path), message: shown(p.message, MAX_ECHO * 5) }));
         const more = problems.length - printed.length + unlisted;
         super([...printed.map(formatProblem), ...(more > 0 ? [`and ${more} more problem(s)`] : [])].join('\n'));
         this.name = 'RunbookError';
@@ -11101,7 +11718,29 @@ function fileProblem(file, message) {
     return new RunbookError([{ file, line: 1, col: 1, path: '', message }]);
 }
 async function loadRunbook(file) {
-    return parseRunbook(await readRunbookText(file), file);
+    return (await loadLocatedRunbook(file)).runbook;
+}
+async function loadLocatedRunbook(file) {
+    const text = await readRunbookText(file);
+    const runbook = parseRunbook(text, file);
+    return {
+        runbook,
+        invalid(problems) {
+            // Only for a runbook already found valid: parsed again, at most once, when a check fails.
+            const lineCounter = new dist/* LineCounter */.HN();
+            const index = new KeyIndex((0,dist/* parseDocument */.Tp)(text, { lineCounter, uniqueKeys: false }));
+            return new RunbookError(problems.map(p => ({
+                file,
+                ...lineCounter.linePos(index.offset(undotted(p.field))),
+                path: p.field,
+                message: p.message
+            })));
+        }
+    };
+}
+/** `database.steps[0].sql` -> ['database', 'steps', 0, 'sql']: the inverse of dotted(). */
+function undotted(field) {
+    return [...field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map(m => m[2] !== undefined ? Number(m[2]) : m[1]);
 }
 /**
  * The file's text. Opened without blocking (a FIFO would wait for a writer forever), then
@@ -11485,7 +12124,7 @@ function valuesAt(data, path) {
 
 const validate = validate20;
 /* unused harmony default export */ var __WEBPACK_DEFAULT_EXPORT__ = ((/* unused pure expression or super */ null && (validate20)));
-const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." }, "instant": { "description": "Mitigate first: serve an earlier production deployment again (Instant Rollback / restore), verify it, then make the fix durable. true: the deployment before the live one.", "anyOf": [{ "type": "boolean", "const": true }, { "type": "object", "properties": { "before": { "type": "string", "pattern": "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$", "x-expected": "an ISO 8601 time with its zone, such as 2026-12-01T14:00:00Z", "description": "Serve the last production deployment created before this time." } }, "required": ["before"], "additionalProperties": false }] } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" }, "drill": { "description": "What a drill reverts when no commits are given: the drill then exercises git for real, on a scratch ref.", "anyOf": [{ "type": "object", "properties": { "last": { "type": "integer", "minimum": 1, "maximum": 100 } }, "required": ["last"], "additionalProperties": false, "description": "Revert the last N commits of the branch." }, { "type": "object", "properties": { "since": { "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["since"], "additionalProperties": false, "description": "Revert every commit of the branch after this tag (or ref)." }] } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "drill-issue": { "description": "One tracking issue for this runbook's drills: created once, then a comment and the latest result each drill, reopened when a drill fails.", "type": "object", "properties": { "labels": { "default": ["rollback-drill"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
+const schema31 = { "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": { "version": { "type": "number", "const": 1, "description": "Runbook format version." }, "name": { "type": "string", "minLength": 1, "description": "What this runbook rolls back." }, "description": { "type": "string" }, "severity": { "default": {}, "description": "Decision matrix overrides; unspecified severities keep the seed defaults.", "type": "object", "properties": { "critical": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "high": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "medium": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false }, "low": { "type": "object", "properties": { "phases": { "type": "array", "items": { "type": "string", "enum": ["flags", "verify", "database", "git", "schema", "integrity", "files", "monitor", "notify"] }, "description": "Phases this severity runs, in runbook order." }, "mutate": { "default": true, "description": "false: investigate only (plan, read-only checks), even for command run.", "type": "boolean" }, "environment": { "description": "GitHub Environment (with required reviewers) that the workflow must run in.", "type": "string" }, "description": { "type": "string" } }, "required": ["phases"], "additionalProperties": false } }, "additionalProperties": false }, "hosting": { "oneOf": [{ "type": "object", "properties": { "provider": { "type": "string", "const": "vercel" }, "project": { "type": "string", "minLength": 1, "description": "Vercel project id or name." }, "team": { "description": "Vercel team id (team_...) for team projects.", "type": "string" }, "token-env": { "default": "VERCEL_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.vercel.com; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "netlify" }, "project": { "type": "string", "minLength": 1, "description": "Netlify site: its id (Site configuration > Site information) or <name>.netlify.app." }, "account": { "description": "Account (team) slug or id that owns the variables; default: the site’s.", "type": "string", "minLength": 1 }, "token-env": { "default": "NETLIFY_AUTH_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default https://api.netlify.com/api/v1; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" } }, "required": ["provider", "project"], "additionalProperties": false }, { "type": "object", "properties": { "provider": { "type": "string", "const": "github-variables" }, "project": { "type": "string", "minLength": 1, "description": "The repository holding the variables: owner/repo." }, "token-env": { "default": "GH_VARIABLES_TOKEN", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "api-url": { "description": "API base URL (default: the run’s GitHub API; tests use a stand-in).", "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "workflow": { "description": "The deploy workflow dispatched after the variables change.", "type": "string", "pattern": "^[A-Za-z0-9._-]+$", "x-expected": "a workflow file name such as deploy.yml, or its id" }, "ref": { "default": "main", "description": "Branch the deploy workflow runs on.", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["provider", "project"], "additionalProperties": false }], "type": "object", "discriminator": { "propertyName": "provider" }, "description": "Hosting platform whose API flips the flags: vercel (Vercel), netlify (Netlify), github-variables (GitHub Actions variables)." }, "flags": { "type": "object", "properties": { "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "x-expected": "an environment variable name" }, "additionalProperties": { "type": "string" }, "description": "Variables to set, e.g. NEXT_PUBLIC_USE_STREAMING: \"false\"." }, "targets": { "default": ["production"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["production", "preview", "development"] } }, "redeploy": { "default": true, "description": "Redeploy so the new values are built in (NEXT_PUBLIC_* always needs it).", "type": "boolean" }, "wait-timeout": { "default": "15m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10s to 2h." }, "instant": { "description": "Mitigate first: serve an earlier production deployment again (Instant Rollback / restore), verify it, then make the fix durable. true: the deployment before the live one.", "anyOf": [{ "type": "boolean", "const": true }, { "type": "object", "properties": { "before": { "type": "string", "pattern": "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)|[0-9a-fA-F]{7,40})$", "x-expected": "the bad commit (a SHA of 7 to 40 hex digits) or an ISO 8601 time with its zone, such as 2026-12-01T14:00:00Z", "description": "The bad commit (SHA): serve the last production deployment built from a commit before it (git ancestry in the checkout; else the commit time). Or a time: the last one created before it." } }, "required": ["before"], "additionalProperties": false }] } }, "required": ["set"], "additionalProperties": false }, "verify": { "type": "object", "properties": { "checks": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "smoke": { "description": "A shell command that must exit 0 (e.g. an end-to-end smoke test).", "type": "object", "properties": { "run": { "type": "string", "minLength": 1 }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "2h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 2h." }, "env": { "default": [], "description": "Variables of the run environment the command needs (e.g. APP_URL); it sees no others but PATH, HOME, locale, temp directory and proxies.", "maxItems": 50, "type": "array", "items": { "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself)." } } }, "required": ["run"], "additionalProperties": false } }, "additionalProperties": false }, "database": { "type": "object", "properties": { "url-env": { "default": "DATABASE_URL", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "description": "Name of the environment variable that holds the value (never the value itself).", "x-secret": true }, "lock-timeout": { "default": "500ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "10ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 10ms to 1m." }, "statement-timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "6h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 6h." }, "lock-retries": { "default": 8, "type": "integer", "minimum": 0, "maximum": 50 }, "steps": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "batch-update": { "description": "A big UPDATE done in primary-key batches.", "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "description": "Integer primary key used to walk the table in ranges.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "set": { "type": "object", "propertyNames": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "additionalProperties": { "type": "string" }, "description": "column: SQL expression." }, "where": { "type": "string", "minLength": 1, "description": "Condition, re-checked in every batch." }, "batch-size": { "default": 5000, "type": "integer", "minimum": 1, "maximum": 100000 }, "pause": { "default": "10ms", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "0ms", "max": "1m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 0ms to 1m." }, "max-duration": { "default": "10m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." } }, "required": ["table", "set", "where"], "additionalProperties": false }, "drop-index": { "description": "Dropped with DROP INDEX CONCURRENTLY IF EXISTS.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "sql": { "description": "SQL, split and classified by the PostgreSQL parser.", "type": "string", "minLength": 1 }, "acknowledge-data-loss": { "description": "true: this sql step destroys data without a backup (TRUNCATE, DROP TABLE, DROP COLUMN ...) and that is intended; run refuses such SQL without it.", "type": "boolean" } }, "required": ["name"], "additionalProperties": false } } }, "additionalProperties": false }, "git": { "type": "object", "properties": { "remote": { "default": "origin", "type": "string" }, "branch": { "default": "main", "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" }, "strategy": { "default": "revert", "type": "string", "enum": ["revert", "reset"] }, "revert": { "description": "Commits to revert: a range A..B or SHAs separated by spaces or commas.", "type": "string" }, "reset-to": { "description": "Known-good SHA for the reset strategy.", "type": "string" }, "revert-mode": { "default": "single", "type": "string", "enum": ["single", "per-commit"] }, "mainline": { "description": "Parent number for reverting merge commits (usually 1).", "type": "integer", "minimum": 1, "maximum": 9007199254740991 }, "backup-ref-prefix": { "default": "refs/rollback/backup", "type": "string" }, "drill": { "description": "What a drill reverts when no commits are given: the drill then exercises git for real, on a scratch ref.", "anyOf": [{ "type": "object", "properties": { "last": { "type": "integer", "minimum": 1, "maximum": 100 } }, "required": ["last"], "additionalProperties": false, "description": "Revert the last N commits of the branch." }, { "type": "object", "properties": { "since": { "type": "string", "pattern": "^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "x-expected": "a branch name (letters, digits, . _ / -; no \"..\", no leading \"-\" or trailing \"/\")" } }, "required": ["since"], "additionalProperties": false, "description": "Revert every commit of the branch after this tag (or ref)." }] } }, "additionalProperties": false }, "schema": { "type": "array", "items": { "type": "object", "properties": { "table": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "key": { "default": "id", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" }, "drop-columns": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "drop-indexes": { "default": [], "type": "array", "items": { "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "backup-table": { "description": "Where dropped column data is copied first.", "type": "string", "pattern": "^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "x-expected": "a lower-case SQL identifier, optionally schema-qualified (schema.name)" } }, "required": ["table"], "additionalProperties": false } }, "integrity": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1 }, "expect": { "type": "object", "properties": { "rows": { "description": "Exact number of rows returned.", "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "max-rows": { "type": "integer", "minimum": 0, "maximum": 9007199254740991 }, "value": { "description": "First column of the first row.", "type": ["string", "number", "boolean"] } }, "additionalProperties": false }, "when": { "default": ["before", "after"], "minItems": 1, "type": "array", "items": { "type": "string", "enum": ["before", "after"] } }, "on-fail": { "default": "fail", "type": "string", "enum": ["fail", "warn"] } }, "required": ["name", "sql", "expect"], "additionalProperties": false } }, "files": { "type": "object", "properties": { "protect": { "default": [], "description": "Paths that must exist after rollback.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "remove": { "default": [], "description": "Paths removed (in a commit) if present.", "type": "array", "items": { "type": "string", "minLength": 1 } } }, "additionalProperties": false }, "monitor": { "type": "object", "properties": { "duration": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "24h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 24h." }, "interval": { "default": "30s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "health": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "url": { "type": "string", "pattern": "^https?:\\/\\/[^\\s]+$", "x-expected": "an http(s):// URL" }, "expect-status": { "default": 200, "type": "integer", "minimum": 100, "maximum": 599 }, "expect-text": { "description": "Text the response body must contain.", "type": "string" }, "reject-text": { "description": "Text the response body must not contain.", "type": "string" }, "timeout": { "default": "5m", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "1s", "max": "1h" }, "description": "Duration: a whole number followed by ms, s, m or h; from 1s to 1h." }, "interval": { "default": "10s", "type": "string", "pattern": "^\\d+(ms|s|m|h)$", "x-expected": "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"", "x-duration": { "min": "100ms", "max": "10m" }, "description": "Duration: a whole number followed by ms, s, m or h; from 100ms to 10m." } }, "required": ["name", "url"], "additionalProperties": false } }, "metrics": { "default": [], "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string", "minLength": 1 }, "sql": { "type": "string", "minLength": 1, "description": "Returns one numeric value." }, "max": { "type": "number" }, "min": { "type": "number" } }, "required": ["name", "sql"], "additionalProperties": false } }, "max-error-rate": { "default": 0.1, "description": "Fraction of failed health probes that fails the watch (seed: >10% errors).", "type": "number", "minimum": 0, "maximum": 1 } }, "additionalProperties": false }, "notify": { "type": "object", "properties": { "status-comment": { "default": true, "description": "Comment on the triggering issue/PR.", "type": "boolean" }, "incident-issue": { "type": "object", "properties": { "labels": { "default": ["incident", "rollback"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "drill-issue": { "description": "One tracking issue for this runbook's drills: created once, then a comment and the latest result each drill, reopened when a drill fails.", "type": "object", "properties": { "labels": { "default": ["rollback-drill"], "type": "array", "items": { "type": "string" } } }, "additionalProperties": false }, "webhook-env": { "description": "Variable holding a webhook URL (e.g. Slack).", "type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "x-expected": "an environment variable NAME (upper case, digits, _)", "x-secret": true }, "messages": { "default": { "initiated": "Rollback initiated", "complete": "Rollback complete, system stable", "failed": "Rollback FAILED: manual action needed" }, "type": "object", "properties": { "initiated": { "default": "Rollback initiated", "type": "string" }, "complete": { "default": "Rollback complete, system stable", "type": "string" }, "failed": { "default": "Rollback FAILED: manual action needed", "type": "string" } }, "additionalProperties": false } }, "additionalProperties": false } }, "required": ["version", "name"], "additionalProperties": false, "$id": "https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json", "title": "emergency-rollback runbook (version 1)" };
 const func1 = Object.prototype.hasOwnProperty;
 const func2 = ((s) => { let n = 0; for (const _ of s)
     n++; return n; });
@@ -11495,7 +12134,7 @@ const pattern10 = new RegExp("^[A-Za-z0-9._-]+$", "u");
 const pattern11 = new RegExp("^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", "u");
 const pattern12 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern13 = new RegExp("^\\d+(ms|s|m|h)$", "u");
-const pattern14 = new RegExp("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$", "u");
+const pattern14 = new RegExp("^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)|[0-9a-fA-F]{7,40})$", "u");
 const pattern23 = new RegExp("^[a-z_][a-z0-9_$]*(\\.[a-z_][a-z0-9_$]*)?$", "u");
 function validate20(data, { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {}) { /*# sourceURL="https://github.com/emergency-rollback/emergency-rollback/schema/runbook.schema.json" */ ; let vErrors = null; let errors = 0; const evaluated0 = validate20.evaluated; if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
@@ -12874,7 +13513,7 @@ function validate20(data, { instancePath = "", parentData, parentDataProperty, r
                         let data53 = data52.before;
                         if (typeof data53 === "string") {
                             if (!pattern14.test(data53)) {
-                                const err110 = { instancePath: instancePath + "/flags/instant/before", schemaPath: "#/properties/flags/properties/instant/anyOf/1/properties/before/pattern", keyword: "pattern", params: { pattern: "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$" }, message: "must match pattern \"" + "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)$" + "\"" };
+                                const err110 = { instancePath: instancePath + "/flags/instant/before", schemaPath: "#/properties/flags/properties/instant/anyOf/1/properties/before/pattern", keyword: "pattern", params: { pattern: "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)|[0-9a-fA-F]{7,40})$" }, message: "must match pattern \"" + "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d:\\d\\d)|[0-9a-fA-F]{7,40})$" + "\"" };
                                 if (vErrors === null) {
                                     vErrors = [err110];
                                 }
@@ -15720,8 +16359,9 @@ function elapsedMs(startedAt, sleptMs, now) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   N: () => (/* binding */ MissingSecretError),
-/* harmony export */   Z: () => (/* binding */ RollbackError)
+/* harmony export */   NP: () => (/* binding */ MissingSecretError),
+/* harmony export */   ZS: () => (/* binding */ RollbackError),
+/* harmony export */   mH: () => (/* binding */ asFieldProblem)
 /* harmony export */ });
 /** An error whose message is already fit for the operator: no stack trace needed. */
 class RollbackError extends Error {
@@ -15741,6 +16381,21 @@ class MissingSecretError extends RollbackError {
         super(message, hint);
         this.name = 'MissingSecretError';
     }
+}
+/**
+ * A check's error as a field problem. Messages name their field first (`<field> must be ...`,
+ * `<field>: refusing ...`), which may be deeper than `within`, the part being checked.
+ */
+function asFieldProblem(err, within) {
+    if (!(err instanceof RollbackError))
+        throw err;
+    const named = err.message.startsWith(within)
+        ? /^[^\s:]+/.exec(err.message)[0].replace(/[.,;]+$/, '')
+        : within;
+    const rest = err.message.startsWith(named)
+        ? err.message.slice(named.length).replace(/^:?\s*/, '')
+        : err.message;
+    return { field: named, message: err.hint ? `${rest}; ${err.hint}` : rest };
 }
 
 

@@ -123,11 +123,12 @@ export async function acquireRunLock(
     async release() {
       if (released) return
       released = true
-      try {
-        await client.query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_LOCK_KEY.toString()])
-      } finally {
-        await client.end().catch(() => {})
-      }
+      // A session's advisory lock ends with the session: when the unlock cannot be sent (the
+      // connection was lost), closing is enough, and the step's own outcome must not be masked.
+      await client
+        .query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_LOCK_KEY.toString()])
+        .catch(() => {})
+      await client.end().catch(() => {})
     }
   }
 }

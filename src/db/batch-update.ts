@@ -17,7 +17,7 @@ import {
   type BatcherLimits,
   type BatcherState
 } from './adaptive-batcher.js'
-import { splitName } from './connection.js'
+import { connectionLost, splitName } from './connection.js'
 import { readLoadSignals } from './load-signals.js'
 import { withLockLadder, type LadderOptions } from './lock-ladder.js'
 import {
@@ -407,6 +407,20 @@ export async function runBatchUpdate(
     limits,
     batcher: initialState(limits)
   }
+  try {
+    return await passes(client, spec, options, state, statements)
+  } catch (err) {
+    throw new BatchUpdateStopped(err, spec, options, state)
+  }
+}
+
+async function passes(
+  client: pg.Client,
+  spec: BatchUpdateSpec,
+  options: BatchUpdateOptions,
+  state: PassState,
+  statements: BatchStatements
+): Promise<BatchUpdateResult> {
   let remaining = 0
   let countMs = 0
   let timeCapped = false
@@ -417,7 +431,7 @@ export async function runBatchUpdate(
       timeCapped = true
       break
     }
-    const counted = now()
+    const counted = state.now()
     remaining = await countMatching(
       client,
       spec,
@@ -425,19 +439,18 @@ export async function runBatchUpdate(
       options.ladder.sleep,
       passUppers(state.batches, p)
     )
-    countMs += now() - counted
+    countMs += state.now() - counted
     if (remaining === 0) break
     options.ladder.log?.(
       `${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`
     )
   }
   if (timeCapped) remaining = await countMatching(client, spec, statements, options.ladder.sleep)
-  const rowsChanged = state.batches.reduce((n, b) => n + b.rows, 0)
   return {
-    rowsChanged,
+    rowsChanged: rowsChanged(state),
     batches: state.batches.length,
     passes: state.pass,
-    durationMs: now() - state.started,
+    durationMs: state.now() - state.started,
     slowestBatchMs: Math.max(0, ...state.batches.map(b => b.ms)),
     lockRetries: state.batches.reduce((n, b) => n + b.lockAttempts - 1, 0),
     remaining,
@@ -445,6 +458,47 @@ export async function runBatchUpdate(
     timeCapped,
     backupTable: options.backupTable,
     restoreSql: restoreSql(spec, options.backupTable)
+  }
+}
+
+const rowsChanged = (state: PassState) => state.batches.reduce((n, b) => n + b.rows, 0)
+
+/**
+ * A batch-update that stopped part way (the connection lost, a lock never granted, a server
+ * error): what the committed batches changed and where their old values are, so the report
+ * keeps them. Each batch is one statement, so none is half done.
+ */
+export class BatchUpdateStopped extends RollbackError {
+  /** The error to report: the cause, or a plain sentence when the connection was lost. */
+  readonly reason: unknown
+  readonly rowsChanged: number
+  readonly batches: number
+  readonly backupTable: string
+  readonly restoreSql: string
+
+  constructor(
+    cause: unknown,
+    spec: BatchUpdateSpec,
+    options: BatchUpdateOptions,
+    state: PassState
+  ) {
+    const rows = rowsChanged(state)
+    const done =
+      rows > 0
+        ? `${rows} rows reset so far, their old values in ${options.backupTable}`
+        : 'no row reset yet'
+    const reason = connectionLost(cause)
+      ? new RollbackError(
+          `${options.field}: the connection to the database was lost after ${state.batches.length} batches (${done}); each batch is one transaction, so none is half done`,
+          'rerun: rows already reset no longer match the condition, so the rerun continues where this one stopped'
+        )
+      : cause
+    super(reason instanceof Error ? reason.message : String(reason))
+    this.reason = reason
+    this.rowsChanged = rows
+    this.batches = state.batches.length
+    this.backupTable = options.backupTable
+    this.restoreSql = restoreSql(spec, options.backupTable)
   }
 }
 

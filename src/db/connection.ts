@@ -224,6 +224,17 @@ export function pgErrorCode(err: unknown): string | undefined {
     : String((err as { code: unknown }).code)
 }
 
+/**
+ * The session ended under us: the server terminated it (57P01-57P03), a connection exception
+ * (class 08), or the socket was cut (the pg client's own errors carry no SQLSTATE).
+ */
+export function connectionLost(err: unknown): boolean {
+  const code = pgErrorCode(err) ?? ''
+  if (/^08|^57P0[123]$|^ECONNRESET$|^EPIPE$/.test(code)) return true
+  const message = (err as { message?: unknown }).message
+  return typeof message === 'string' && /^Connection terminated|not queryable/i.test(message)
+}
+
 /** A server error as a RollbackError naming the runbook field, the SQLSTATE and the message. */
 export function sqlError(err: unknown, field: string, statement?: string): RollbackError {
   if (err instanceof RollbackError) return err

@@ -13,16 +13,27 @@ export interface FilesOutcome {
   commit?: string
 }
 
-/** Paths of `rules.remove` present in `rev`. */
-export async function presentPaths(git: GitCommandManager, paths: string[], rev: string) {
-  const present: string[] = []
-  for (const path of paths) if (await git.pathExists(rev, path)) present.push(path)
-  return present
+/** What the rules find in `rev`: the `remove` paths present, the `protect` paths missing. */
+export interface FilesState {
+  present: string[]
+  missing: string[]
+}
+
+/** The state of both lists in `rev`, with one git call. */
+export async function filesStateAt(
+  git: GitCommandManager,
+  rules: FileRules,
+  rev: string
+): Promise<FilesState> {
+  const existing = await git.existingPaths(rev, [...rules.remove, ...rules.protect])
+  return {
+    present: rules.remove.filter(path => existing.has(path)),
+    missing: rules.protect.filter(path => !existing.has(path))
+  }
 }
 
 export async function missingProtected(git: GitCommandManager, rules: FileRules, rev: string) {
-  const present = new Set(await presentPaths(git, rules.protect, rev))
-  return rules.protect.filter(path => !present.has(path))
+  return (await filesStateAt(git, { remove: [], protect: rules.protect }, rev)).missing
 }
 
 /** Removes the present `remove` paths from HEAD in one commit, then checks `protect`. */
@@ -31,7 +42,7 @@ export async function applyFileRules(
   rules: FileRules,
   runLabel: string
 ): Promise<FilesOutcome> {
-  const removed = await presentPaths(git, rules.remove, 'HEAD')
+  const removed = (await filesStateAt(git, { remove: rules.remove, protect: [] }, 'HEAD')).present
   for (const path of removed) await git.remove(path)
   let commit: string | undefined
   if (await git.hasStagedChanges()) {

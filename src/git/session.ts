@@ -123,9 +123,8 @@ export async function withGitSession<T>(
   const remoteUrl = opened.remoteUrl ?? urlOrFail(target.remote)
   const auth = await configureAuth(git, remoteUrl, checkout.githubToken, checkout.tempDir)
   try {
-    await requireRemoteBranch(git, target)
     const tipRef = `refs/emergency-rollback/${target.branch}`
-    await git.fetch(target.remote, [`+refs/heads/${target.branch}:${tipRef}`])
+    await fetchTip(git, target, tipRef)
     const tip = (await git.revParse(tipRef)) ?? ''
     const session = { git, remote: target.remote, remoteUrl, branch: target.branch, tip, tipRef }
     return await fn(session)
@@ -140,6 +139,20 @@ function urlOrFail(remote: string): string {
     `git remote "${remote}" is not configured in the checkout`,
     'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL'
   )
+}
+
+/**
+ * Fetches the remote branch into `tipRef`. Only when that fails does `git ls-remote` say why (the
+ * remote unreachable or refusing the token, or no such branch): one round trip to the remote, not
+ * two, in every run that reaches it.
+ */
+async function fetchTip(git: GitCommandManager, target: SessionTarget, tipRef: string) {
+  try {
+    await git.fetch(target.remote, [`+refs/heads/${target.branch}:${tipRef}`])
+  } catch (err) {
+    await requireRemoteBranch(git, target)
+    throw err
+  }
 }
 
 /** Reachability and auth check (`git ls-remote`), and the branch must exist. */

@@ -12,20 +12,23 @@ export function collides(untracked: string, path: string): boolean {
   return path === untracked || untracked.startsWith(`${path}/`)
 }
 
-/** The untracked entries of the checkout that `written` paths would overwrite. */
+/**
+ * The untracked entries of the checkout that `written` paths would overwrite. `written` may still
+ * be on its way (a git call): the untracked paths are read meanwhile.
+ */
 export async function untrackedInTheWay(
   git: GitCommandManager,
-  written: Iterable<string>
+  written: Iterable<string> | Promise<Iterable<string>>
 ): Promise<string[]> {
-  const untracked = await git.untrackedPaths()
+  const [untracked, writing] = await Promise.all([git.untrackedPaths(), written])
   if (untracked.length === 0) return []
-  const paths = [...written]
+  const paths = [...writing]
   return untracked.filter(entry => paths.some(path => collides(entry, path)))
 }
 
 export async function requireNothingUntrackedAt(
   git: GitCommandManager,
-  written: Iterable<string>
+  written: Iterable<string> | Promise<Iterable<string>>
 ): Promise<void> {
   const inTheWay = await untrackedInTheWay(git, written)
   if (inTheWay.length === 0) return

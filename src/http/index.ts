@@ -82,10 +82,12 @@ export {
   type PollStep
 } from './poll.js'
 export {
+  ACTIONS_CONVENTION,
   bypassesProxy,
   createFetch,
   proxyFor,
   proxySettingsFrom,
+  type ProxyConvention,
   type ProxySettings
 } from './proxy.js'
 export {

@@ -14,6 +14,7 @@ import { withClient, type DbSettings } from '../db/connection.js'
 import { failedResult, ladderOptions, preflightSession, slug } from '../db/phase-support.js'
 import { preloadSqlParser } from '../db/pg-parser.js'
 import { handlerFor } from './database/index.js'
+import { asFieldProblem, type FieldProblem } from '../util/errors.js'
 
 export { classifyOrThrow } from './database/index.js'
 
@@ -45,6 +46,17 @@ export const databasePhase: PhaseModule<DatabaseAction, keyof DatabaseDeps> = {
   warmUp(steps) {
     // sql and batch-update steps are parsed at preflight.
     if (steps.some(s => s.action.step['drop-index'] === undefined)) preloadSqlParser()
+  },
+
+  async validate(runbook) {
+    const problems: FieldProblem[] = []
+    for (const [index, step] of (runbook.database?.steps ?? []).entries()) {
+      const field = `database.steps[${index}]`
+      await handlerFor(step)
+        .validate(step, field)
+        .catch((err: unknown) => problems.push(asFieldProblem(err, field)))
+    }
+    return problems
   },
 
   async preflight(steps, deps) {

@@ -13,7 +13,7 @@
  */
 import type { Dependencies } from '../dependencies.js'
 import { RollbackError, type PhaseModule, type Step, type StepResult } from '../model.js'
-import { applyFileRules, missingProtected, presentPaths } from '../git/files.js'
+import { applyFileRules, filesStateAt } from '../git/files.js'
 import { fileRules, gitAction, type FileRules } from '../git/inputs.js'
 import { pushWithLease } from '../git/push.js'
 import { requireClean } from '../git/rollback.js'
@@ -87,10 +87,12 @@ export const filesPhase: PhaseModule<FilesAction, keyof FilesDeps> = {
     for (const step of steps) {
       notes.push(
         await session(step, deps.checkout, async s => {
-          // The step checks out the remote head in the checkout: nothing untracked may be in the way.
-          await requireNothingUntrackedAt(s.git, await s.git.changedPaths('HEAD', s.tip))
-          const present = await presentPaths(s.git, step.action.rules.remove, s.tip)
-          const missing = await missingProtected(s.git, step.action.rules, s.tip)
+          // The step checks out the remote head in the checkout: nothing untracked may be in the
+          // way. Independent reads, so they run at the same time.
+          const [, { present, missing }] = await Promise.all([
+            requireNothingUntrackedAt(s.git, s.git.changedPaths('HEAD', s.tip)),
+            filesStateAt(s.git, step.action.rules, s.tip)
+          ])
           // Without a git step to bring them back, a missing protected file fails the run here,
           // before any phase has changed anything.
           if (missing.length && !deps.progress.plannedPhases.includes('git')) {

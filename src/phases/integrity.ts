@@ -12,6 +12,7 @@ import { checkStatement, MAX_REPORTED_ROWS, runAssertion } from '../db/assertion
 import { sqlError, withClient, type DbSettings } from '../db/connection.js'
 import { failedResult, preflightSession, slug } from '../db/phase-support.js'
 import { preloadSqlParser } from '../db/pg-parser.js'
+import { asFieldProblem, type FieldProblem } from '../util/errors.js'
 
 export interface IntegrityAction {
   index: number
@@ -47,6 +48,17 @@ export const integrityPhase: PhaseModule<IntegrityAction, keyof IntegrityDeps> =
   warmUp() {
     // Every check is parsed at preflight.
     preloadSqlParser()
+  },
+
+  async validate(runbook) {
+    const problems: FieldProblem[] = []
+    for (const [index, check] of (runbook.integrity ?? []).entries()) {
+      const field = `integrity[${index}]`
+      await checkStatement(check, field).catch((err: unknown) =>
+        problems.push(asFieldProblem(err, field))
+      )
+    }
+    return problems
   },
 
   async preflight(steps, deps) {

@@ -45,9 +45,10 @@ export function formatProblem(p: RunbookProblem): string {
   return `${p.file}:${p.line}:${p.col}: ${p.path || '(top level)'}: ${p.message}`
 }
 
-function shown(text: string): string {
+/** A key path or a message, credentials hidden and bounded (a message keeps room for its fix). */
+function shown(text: string, max = MAX_ECHO * 2): string {
   const hidden = hideCredentials(text)
-  return hidden.length > MAX_ECHO * 2 ? `${hidden.slice(0, MAX_ECHO * 2)}…` : hidden
+  return hidden.length > max ? `${hidden.slice(0, max)}…` : hidden
 }
 
 export class RunbookError extends Error {
@@ -60,7 +61,7 @@ export class RunbookError extends Error {
   constructor(problems: RunbookProblem[], unlisted = 0) {
     const printed = problems
       .slice(0, MAX_PRINTED_PROBLEMS)
-      .map(p => ({ ...p, path: shown(p.path), message: shown(p.message) }))
+      .map(p => ({ ...p, path: shown(p.path), message: shown(p.message, MAX_ECHO * 5) }))
     const more = problems.length - printed.length + unlisted
     super(
       [...printed.map(formatProblem), ...(more > 0 ? [`and ${more} more problem(s)`] : [])].join(
@@ -78,7 +79,42 @@ function fileProblem(file: string, message: string): RunbookError {
 }
 
 export async function loadRunbook(file: string): Promise<Runbook> {
-  return parseRunbook(await readRunbookText(file), file)
+  return (await loadLocatedRunbook(file)).runbook
+}
+
+/** A loaded runbook and a way to turn later findings about its fields into file:line problems. */
+export interface LocatedRunbook {
+  runbook: Runbook
+  /** A RunbookError at each field's place: `field` is dotted (database.steps[0].sql). */
+  invalid(problems: { field: string; message: string }[]): RunbookError
+}
+
+export async function loadLocatedRunbook(file: string): Promise<LocatedRunbook> {
+  const text = await readRunbookText(file)
+  const runbook = parseRunbook(text, file)
+  return {
+    runbook,
+    invalid(problems) {
+      // Only for a runbook already found valid: parsed again, at most once, when a check fails.
+      const lineCounter = new LineCounter()
+      const index = new KeyIndex(parseDocument(text, { lineCounter, uniqueKeys: false }))
+      return new RunbookError(
+        problems.map(p => ({
+          file,
+          ...lineCounter.linePos(index.offset(undotted(p.field))),
+          path: p.field,
+          message: p.message
+        }))
+      )
+    }
+  }
+}
+
+/** `database.steps[0].sql` -> ['database', 'steps', 0, 'sql']: the inverse of dotted(). */
+export function undotted(field: string): PropertyKey[] {
+  return [...field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map(m =>
+    m[2] !== undefined ? Number(m[2]) : m[1]!
+  )
 }
 
 /**

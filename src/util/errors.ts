@@ -19,3 +19,26 @@ export class MissingSecretError extends RollbackError {
     this.name = 'MissingSecretError'
   }
 }
+
+/** A problem with one runbook field, found by checking the runbook's own text. */
+export interface FieldProblem {
+  /** Dotted, e.g. database.steps[0].batch-update.where. */
+  field: string
+  /** What is wrong and the fix, without the field. */
+  message: string
+}
+
+/**
+ * A check's error as a field problem. Messages name their field first (`<field> must be ...`,
+ * `<field>: refusing ...`), which may be deeper than `within`, the part being checked.
+ */
+export function asFieldProblem(err: unknown, within: string): FieldProblem {
+  if (!(err instanceof RollbackError)) throw err
+  const named = err.message.startsWith(within)
+    ? /^[^\s:]+/.exec(err.message)![0].replace(/[.,;]+$/, '')
+    : within
+  const rest = err.message.startsWith(named)
+    ? err.message.slice(named.length).replace(/^:?\s*/, '')
+    : err.message
+  return { field: named, message: err.hint ? `${rest}; ${err.hint}` : rest }
+}

@@ -2,14 +2,17 @@
 import {
   backupTableName,
   batchStatements,
+  BatchUpdateStopped,
   drillBatchUpdate,
   estimateMatching,
   runBatchUpdate,
   validateBatchSpec,
+  type BatchUpdateResult,
   type BatchUpdateSpec
 } from '../../db/batch-update.js'
 import { columnsOf } from '../../db/column-backup.js'
 import { sqlError } from '../../db/connection.js'
+import { failedResult } from '../../db/phase-support.js'
 import type { DatabaseStep } from '../../runbook/schema.js'
 import { parseDuration } from '../../util/duration.js'
 import { RollbackError } from '../../util/errors.js'
@@ -44,6 +47,20 @@ async function checkColumns(input: Omit<StepInput, 'ladder'>, spec: BatchUpdateS
   }
 }
 
+/** The report's account of rows reset: what changed, and how to undo it from the backup. */
+function kept(
+  spec: BatchUpdateSpec,
+  res: Pick<BatchUpdateResult, 'rowsChanged' | 'batches' | 'backupTable' | 'restoreSql'>
+): { changed: string[]; recovery?: string[] } {
+  if (res.rowsChanged === 0) return { changed: [] }
+  return {
+    changed: [`${res.rowsChanged} rows of ${spec.table} updated in ${res.batches} batches`],
+    recovery: [
+      `${res.rowsChanged} ${spec.table} rows reset; their old values are in ${res.backupTable}. Undo: ${res.restoreSql}`
+    ]
+  }
+}
+
 export const batchUpdateStep: StepHandler = {
   plan(_runbook, step, runId) {
     const b = step['batch-update']!
@@ -73,25 +90,27 @@ export const batchUpdateStep: StepHandler = {
     }
   },
 
-  async run({ client, step, field, runId, ladder }) {
+  async run({ client, step, field, runId, ladder, settings }) {
     const spec = batchSpec(step)
     const backupTable = backupTableName(spec.table, runId)
-    const res = await runBatchUpdate(client, spec, {
-      backupTable,
-      ladder,
-      field: `${field}.batch-update`
-    })
+    let res
+    try {
+      res = await runBatchUpdate(client, spec, {
+        backupTable,
+        ladder,
+        field: `${field}.batch-update`
+      })
+    } catch (err) {
+      if (!(err instanceof BatchUpdateStopped)) throw err
+      // What the committed batches changed stays in the report, with where its old values are.
+      const { rowsChanged, batches, restoreSql } = err
+      return failedResult(err.reason, field, settings, {
+        ...kept(spec, { rowsChanged, batches, backupTable, restoreSql }),
+        details: { rowsChanged, batches, backupTable, restoreSql }
+      })
+    }
     const details = { ...res }
-    const recovery =
-      res.rowsChanged > 0
-        ? [
-            `${res.rowsChanged} ${spec.table} rows reset; their old values are in ${backupTable}. Undo: ${res.restoreSql}`
-          ]
-        : undefined
-    const changed =
-      res.rowsChanged > 0
-        ? [`${res.rowsChanged} rows of ${spec.table} updated in ${res.batches} batches`]
-        : []
+    const { changed, recovery } = kept(spec, res)
     if (res.timeCapped) {
       return {
         status: 'failed',
