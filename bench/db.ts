@@ -268,6 +268,14 @@ async function safeCleanup(url: string): Promise<void> {
   })
 }
 
+/** Where a step's time went (BENCH_DEBUG): its figures, without the per-batch lists. */
+function debugLine(details: Record<string, unknown> | undefined): string {
+  const keep = Object.entries(details ?? {}).filter(
+    ([k, v]) => typeof v === 'number' || k === 'timings'
+  )
+  return `    ${JSON.stringify(Object.fromEntries(keep))}`
+}
+
 /** Our path, in this process (run as a child so its peak RSS is its own). */
 async function oursChild(url: string): Promise<void> {
   // Node + tsx start-up is not part of the cleanup: say ready, start on "go".
@@ -302,6 +310,7 @@ async function oursChild(url: string): Promise<void> {
       }
     }
     const journal = await execute(plan, c)
+    if (process.env.BENCH_DEBUG) for (const s of journal.steps) console.error(debugLine(s.details))
     results.push(
       ...journal.steps.map(s => ({
         id: s.id,
@@ -416,15 +425,21 @@ function printTable(run: number, rows: ScenarioRow[]): void {
   }
 }
 
-/** The three figures the targets are about, for one run. */
+/** The three figures the targets are about, for one run, with what they are made of. */
 interface RunFigures {
-  p99Ratio: number
   baseP99: number
+  ourP99: number
+  p99Ratio: number
   over1s: number
+  safeMs: number
+  ourMs: number
   timeRatio: number
+  /** The machine's 1-minute load average when the run started and when it ended. */
+  loadStart: number
+  loadEnd: number
 }
 
-function runFigures(rows: ScenarioRow[]): RunFigures | undefined {
+function runFigures(rows: ScenarioRow[], loadStart: number): RunFigures | undefined {
   const bases = rows.filter(r => r.scenario.startsWith('baseline')).map(r => r.s.p99)
   const ours = rows.find(r => r.scenario === 'ours')
   const safe = rows.find(r => r.scenario === 'safe')
@@ -433,20 +448,27 @@ function runFigures(rows: ScenarioRow[]): RunFigures | undefined {
   // load moves it, so the ratio uses the quieter one (the stricter comparison).
   const baseP99 = Math.min(...bases)
   return {
-    p99Ratio: ours.s.p99 / Math.max(baseP99, 0.001),
     baseP99,
+    ourP99: ours.s.p99,
+    p99Ratio: ours.s.p99 / Math.max(baseP99, 0.001),
     over1s: ours.s.over1s,
-    timeRatio: ours.cleanupMs / Math.max(safe.cleanupMs, 1)
+    safeMs: safe.cleanupMs,
+    ourMs: ours.cleanupMs,
+    timeRatio: ours.cleanupMs / Math.max(safe.cleanupMs, 1),
+    loadStart,
+    loadEnd: loadavg()[0]!
   }
 }
 
 const verdict = (ok: boolean) => (ok ? 'OK' : 'MISSED')
+/** Three decimals: two would print 1.505 as "1.50x" next to "MISSED". */
+const ratio = (r: number) => `${r.toFixed(3)}x`
 
 function printFigures(label: string, f: RunFigures): void {
   console.log(
-    `${label}: our p99 / baseline p99 (${fmt(f.baseP99)} ms) = ${f.p99Ratio.toFixed(2)}x (target <= 2x): ${verdict(f.p99Ratio <= 2)}; ` +
+    `${label}: our p99 / baseline p99 (${fmt(f.baseP99)} ms) = ${ratio(f.p99Ratio)} (target <= 2x): ${verdict(f.p99Ratio <= 2)}; ` +
       `requests over 1 s = ${f.over1s} (target 0): ${verdict(f.over1s === 0)}; ` +
-      `our time / safe path's = ${f.timeRatio.toFixed(2)}x (target <= 1.5x): ${verdict(f.timeRatio <= 1.5)}`
+      `our time / safe path's = ${ratio(f.timeRatio)} (target <= 1.5x): ${verdict(f.timeRatio <= 1.5)}`
   )
 }
 
@@ -456,26 +478,53 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
-function printSummary(runs: RunFigures[], peakKb: number): void {
-  if (runs.length > 0) {
-    console.log(`\nover ${runs.length} run(s), each figure's worst run and median:`)
-    printFigures('worst ', {
-      p99Ratio: Math.max(...runs.map(r => r.p99Ratio)),
-      baseP99: Math.min(...runs.map(r => r.baseP99)),
-      over1s: Math.max(...runs.map(r => r.over1s)),
-      timeRatio: Math.max(...runs.map(r => r.timeRatio))
-    })
-    printFigures('median', {
-      p99Ratio: median(runs.map(r => r.p99Ratio)),
-      baseP99: median(runs.map(r => r.baseP99)),
-      over1s: median(runs.map(r => r.over1s)),
-      timeRatio: median(runs.map(r => r.timeRatio))
-    })
+/** Each figure's worst run (worst for the targets: highest ratio, highest load) or median. */
+function across(runs: RunFigures[], pick: (xs: number[]) => number): RunFigures {
+  const of = (k: keyof RunFigures) => pick(runs.map(r => r[k]))
+  return {
+    baseP99: of('baseP99'),
+    ourP99: of('ourP99'),
+    p99Ratio: of('p99Ratio'),
+    over1s: of('over1s'),
+    safeMs: of('safeMs'),
+    ourMs: of('ourMs'),
+    timeRatio: of('timeRatio'),
+    loadStart: of('loadStart'),
+    loadEnd: of('loadEnd')
   }
+}
+
+function figuresRow(label: string, f: RunFigures): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+  return (
+    `| ${label} | ${f.loadStart.toFixed(1)} / ${f.loadEnd.toFixed(1)} | ${fmt(f.baseP99)} | ${fmt(f.ourP99)} | ` +
+    `**${ratio(f.p99Ratio)}** | **${f.over1s}** | ${s(f.safeMs)} | ${s(f.ourMs)} | **${ratio(f.timeRatio)}** |`
+  )
+}
+
+function printSummary(runs: RunFigures[], peakKb: number, loadAtStart: number[]): void {
+  if (runs.length > 0) {
+    console.log(
+      `\nthe targets, per run and over ${runs.length} run(s) (worst: each figure's worst run; p99 against the quieter baseline):`
+    )
+    console.log(
+      '| run | load 1 min (start / end) | baseline p99 ms | our p99 ms | p99 / baseline (<= 2x) | >1 s (0) | safe path | ours | time / safe (<= 1.5x) |'
+    )
+    console.log('|---|---|---|---|---|---|---|---|---|')
+    runs.forEach((r, i) => console.log(figuresRow(`${i + 1}`, r)))
+    // The worst baseline is the quietest one (the strictest comparison), as in each run.
+    const worst = {
+      ...across(runs, xs => Math.max(...xs)),
+      baseP99: Math.min(...runs.map(r => r.baseP99))
+    }
+    console.log(figuresRow('worst', worst))
+    console.log(figuresRow('median', across(runs, median)))
+    printFigures('worst ', worst)
+    printFigures('median', across(runs, median))
+  }
+  const fmtLoad = (l: number[]) => l.map(x => x.toFixed(2)).join(' / ')
   console.log(
-    `machine load average (1/5/15 min): ${loadavg()
-      .map(l => l.toFixed(2))
-      .join(' / ')} on ${cpus().length} cores`
+    `machine load average (1/5/15 min): ${fmtLoad(loadAtStart)} at the start, ${fmtLoad(loadavg())} at the end, on ${cpus().length} cores`
   )
   const mb = peakKb / 1024
   console.log(
@@ -485,6 +534,10 @@ function printSummary(runs: RunFigures[], peakKb: number): void {
 
 async function main(): Promise<void> {
   if (args.ours) return oursChild(args.ours)
+  const loadAtStart = loadavg()
+  console.log(
+    `machine: ${cpus().length} cores, load average (1/5/15 min) ${loadAtStart.map(l => l.toFixed(2)).join(' / ')}`
+  )
   const server = await startThrowawayPostgres()
   const dir = mkdtempSync(join(tmpdir(), 'er-bench-'))
   const suffix = `${process.pid}`
@@ -514,6 +567,7 @@ async function main(): Promise<void> {
         s => !only || only.includes(s.replace('-after', ''))
       )
       const rows: ScenarioRow[] = []
+      const loadStart = loadavg()[0]!
       for (const scenario of scenarios) {
         const row = await runScenario(
           server.url,
@@ -528,13 +582,13 @@ async function main(): Promise<void> {
         rows.push(row)
       }
       printTable(run, rows)
-      const figures = runFigures(rows)
+      const figures = runFigures(rows, loadStart)
       if (figures) {
         runs.push(figures)
         printFigures(`run ${run}`, figures)
       }
     }
-    printSummary(runs, peakKb)
+    printSummary(runs, peakKb, loadAtStart)
   } finally {
     for (const name of created.reverse()) {
       await withClient(server.url, c =>

@@ -115,6 +115,43 @@ describe('adaptive batcher (pure control logic)', () => {
     expect(s.pauseMs).toBe(limits.minPauseMs)
   })
 
+  it('judges a probe against the typical probe, not the luckiest one: scheduler noise is no pain, a jump is', () => {
+    let s = initialState(limits, 2000)
+    const reasons: string[] = []
+    // A busy machine: every other round trip waits for a core.
+    for (let i = 0; i < 40; i++) {
+      s = nextState(s, { batchMs: 150, lockWaiters: 0, probeMs: i % 2 ? 14 : 2 }, limits)
+      if (i >= 2) reasons.push(s.backedOff)
+    }
+    expect(reasons.filter(Boolean)).toEqual([])
+    const jump = nextState(s, { batchMs: 150, lockWaiters: 0, probeMs: 100 }, limits)
+    expect(jump.backedOff).toMatch(/slowly/)
+    expect(jump.size).toBe(Math.floor(s.size / 2))
+  })
+
+  it('lets the pause fall back to the runbook pause while quiet, however long the batches take', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: limits.targetMs * 2 }),
+        fc.integer({ min: 1, max: 8 }),
+        (batchMs, painful) => {
+          let s = initialState(limits)
+          for (let i = 0; i < painful; i++)
+            s = nextState(s, { batchMs, lockWaiters: 1, probeMs: 1 }, limits)
+          expect(s.pauseMs).toBeGreaterThan(limits.minPauseMs)
+          // Quiet: halved each batch, down to the floor (the pause is no tax on every batch).
+          const steps = Math.ceil(Math.log2(limits.maxPauseMs / limits.minPauseMs))
+          for (let i = 0; i < steps; i++) {
+            const next = nextState(s, { batchMs, lockWaiters: 0, probeMs: 1 }, limits)
+            expect(next.pauseMs).toBe(Math.max(limits.minPauseMs, s.pauseMs / 2))
+            s = next
+          }
+          expect(s.pauseMs).toBe(limits.minPauseMs)
+        }
+      )
+    )
+  })
+
   it('takes its ceiling from the runbook batch-size and its shortest pause from the runbook pause', () => {
     expect(limitsFor(5000, 10)).toMatchObject({ maxSize: 5000, minSize: 250, minPauseMs: 10 })
     expect(limitsFor(1, 0)).toMatchObject({ maxSize: 1, minSize: 1 })

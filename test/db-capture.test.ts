@@ -6,6 +6,8 @@
 import { describe, expect, it } from '@jest/globals'
 import pg from 'pg'
 import { schemaPhase } from '../src/phases/schema.js'
+import { CAPTURED, installCaptureSql, type CaptureSpec } from '../src/db/write-capture.js'
+import { copyColumns, inspectSchema, type SchemaRollbackSpec } from '../src/db/column-backup.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 import { createTestDatabase, queryRows, testDatabaseUrl, withPg } from './support/postgres.js'
 
@@ -32,7 +34,27 @@ const runbook = testRunbook({
   ]
 })
 
+/** The capture of the runbook's schema entry, for the tests that install it themselves. */
+const capture: CaptureSpec = {
+  table: 'sessions',
+  key: 'id',
+  columns: ['payload', 'seq'],
+  backupTable: 'sessions_backup'
+}
+
 const realSleep = (ms: number) => new Promise<void>(r => setTimeout(r, Math.max(ms, 20)))
+
+/** The schema phase's step and context for a run against url. */
+function schemaStep(url: string, runId: string) {
+  const ctx = testContext({
+    runbook,
+    request: testRequest({ runId }),
+    env: { DATABASE_URL: url },
+    sleep: realSleep
+  })
+  const [step] = schemaPhase.plan(runbook, ctx.request)
+  return { ctx, step: step! }
+}
 
 /** An app writing payload/seq of random rows (and inserting new ones) until told to stop. */
 function startWriter(url: string) {
@@ -99,15 +121,9 @@ const leftovers = (url: string) =>
 describe('schema rollback under concurrent writes', () => {
   it('keeps every value written during the copy: the backup is complete at the drop', async () => {
     const url = await table()
-    const ctx = testContext({
-      runbook,
-      request: testRequest({ runId: 'capture-1' }),
-      env: { DATABASE_URL: url },
-      sleep: realSleep
-    })
-    const [step] = schemaPhase.plan(runbook, ctx.request)
+    const { ctx, step } = schemaStep(url, 'capture-1')
     const writer = startWriter(url)
-    const result = await schemaPhase.run(step!, ctx)
+    const result = await schemaPhase.run(step, ctx)
     await writer.stop()
     expect(result.error).toBeUndefined()
     expect(result.status).toBe('succeeded')
@@ -182,4 +198,99 @@ describe('schema rollback under concurrent writes', () => {
     }
     expect(await leftovers(url)).toEqual([])
   }, 120_000)
+
+  it('installs and reinstalls the capture without queueing behind a long reader', async () => {
+    const url = await table()
+    await withPg(url, c =>
+      c.query(
+        `CREATE TABLE sessions_backup (id bigint PRIMARY KEY, payload text, seq int, ${CAPTURED} boolean NOT NULL DEFAULT false)`
+      )
+    )
+    // A report query's transaction holds ACCESS SHARE on the table: anything that needs ACCESS
+    // EXCLUSIVE would queue behind it, and every app query behind that.
+    const reader = new pg.Client({ connectionString: url })
+    await reader.connect()
+    await reader.query('BEGIN')
+    await reader.query('SELECT id FROM sessions LIMIT 1')
+    try {
+      for (const installed of [false, true]) {
+        await withPg(url, async c => {
+          await c.query('BEGIN')
+          await c.query(`SET LOCAL lock_timeout = '200ms'`)
+          for (const sql of installCaptureSql(capture, installed)) await c.query(sql)
+          await c.query('COMMIT')
+        })
+      }
+      await withPg(url, c => c.query(`UPDATE sessions SET payload = 'seen' WHERE id = 5`))
+    } finally {
+      await reader.query('COMMIT')
+      await reader.end()
+    }
+    expect((await backup(url)).get(5)).toEqual({ payload: 'seen', seq: 0 })
+  }, 60_000)
+
+  it('copies a range again as an upsert when the trigger wrote one of its keys meanwhile', async () => {
+    const url = await table()
+    const spec: SchemaRollbackSpec = {
+      table: 'sessions',
+      key: 'id',
+      dropColumns: ['payload', 'seq'],
+      dropIndexes: [],
+      backupTable: 'sessions_backup'
+    }
+    const app = new pg.Client({ connectionString: url })
+    await app.connect()
+    const c = new pg.Client({ connectionString: url })
+    await c.connect()
+    try {
+      const inspection = await inspectSchema(c, spec)
+      const copied = await copyColumns(c, spec, inspection, realSleep, async () => {
+        for (const sql of installCaptureSql(capture, false)) await c.query(sql)
+        // The app writes id 5 (in the first range) and commits while the copy's INSERT of that
+        // range waits on the key: that INSERT fails on it, the upsert keeps the app's value.
+        await app.query('BEGIN')
+        await app.query(`UPDATE sessions SET payload = 'app', seq = 9 WHERE id = 5`)
+        setTimeout(() => void app.query('COMMIT'), 300)
+      })
+      expect(copied).toBe(ROWS - 1)
+    } finally {
+      await app.end()
+      await c.end()
+    }
+    const kept = await backup(url)
+    expect(kept.size).toBe(ROWS)
+    expect(kept.get(5)).toEqual({ payload: 'app', seq: 9 })
+    expect(kept.get(6)).toEqual({ payload: 'orig-6', seq: 0 })
+  }, 60_000)
+
+  it('installs the capture once a conflicting lock holder (autovacuum, say) is gone, never queueing in front of the app', async () => {
+    const url = await table()
+    // Holds SHARE UPDATE EXCLUSIVE, as autovacuum does after a big batch-update, for 1.5 s.
+    const holder = new pg.Client({ connectionString: url })
+    await holder.connect()
+    await holder.query('BEGIN')
+    await holder.query('LOCK TABLE sessions IN SHARE UPDATE EXCLUSIVE MODE')
+    const released = realSleep(1500).then(() => holder.query('COMMIT'))
+    const { ctx, step } = schemaStep(url, 'capture-road')
+    const running = schemaPhase.run(step, ctx)
+    // The app keeps writing meanwhile: no write waits behind a queued CREATE TRIGGER.
+    const app = new pg.Client({ connectionString: url })
+    await app.connect()
+    let slowest = 0
+    try {
+      for (let i = 0; i < 60; i++) {
+        const started = Date.now()
+        await app.query(`UPDATE sessions SET status = 'ok' WHERE id = $1`, [1 + i])
+        slowest = Math.max(slowest, Date.now() - started)
+        await realSleep(20)
+      }
+    } finally {
+      await app.end()
+    }
+    await released
+    await holder.end()
+    const result = await running
+    expect(result.status).toBe('succeeded')
+    expect(slowest).toBeLessThan(250)
+  }, 60_000)
 })

@@ -6,6 +6,7 @@
 import { describe, expect, it } from '@jest/globals'
 import pg from 'pg'
 import { databasePhase } from '../src/phases/database.js'
+import { dropIndexConcurrently } from '../src/db/drop-index.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 import { queryRows, seededDatabase, withPg } from './support/postgres.js'
 
@@ -80,6 +81,34 @@ describe('drop-index step', () => {
     expect(result.recovery!.join('\n')).toMatch(
       /CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS uniq_outline_active_per_workflow ON public.outline_sessions/
     )
+  })
+
+  it('starts the next rung as soon as the reader ends, not a ladder sleep later', async () => {
+    const url = await seededDatabase()
+    const reader = await longReader(url)
+    const c = new pg.Client({ connectionString: url })
+    await c.connect()
+    let released = 0
+    // Rungs 20..100 ms; sleeps 75, 150, 300, 600, 1200, 2400 ms (no jitter): the reader ends
+    // during the 1200 ms sleep, the 6th attempt would start about a second later.
+    setTimeout(() => {
+      released = Date.now()
+      void reader.end()
+    }, 1500)
+    try {
+      const res = await dropIndexConcurrently(c, INDEX, 'database.steps[0].drop-index', {
+        lockTimeoutMs: 100,
+        retries: 10,
+        sleep: realSleep,
+        random: () => 1
+      })
+      expect(res.dropped).toBe(true)
+      expect(res.attempts[0]!.outcome).toBe('lock timeout')
+      expect(released).toBeGreaterThan(0)
+      expect(Date.now() - released).toBeLessThan(600)
+    } finally {
+      await c.end()
+    }
   })
 
   it('fails cleanly when the reader never ends, and a rerun converges (INVALID leftover dropped)', async () => {

@@ -51,6 +51,24 @@ async function lockWait(url: string): Promise<{ release: () => Promise<void> }> 
 }
 
 describe('load signals and the adaptive batch-update', () => {
+  it('takes the faster of two probes: one round trip delayed by the scheduler is not a slow server', async () => {
+    const sent: string[] = []
+    const fake = {
+      query: async (sql: string) => {
+        sent.push(sql)
+        return { rows: [{ n: 0 }] }
+      }
+    } as unknown as pg.Client
+    // Injected clock: the first probe takes 40 ms, the second 2 ms.
+    const ticks = [0, 40, 100, 102]
+    const signals = await readLoadSignals(fake, 7, () => ticks.shift()!)
+    expect(signals).toEqual({ batchMs: 7, lockWaiters: 0, probeMs: 2 })
+    expect(sent.filter(q => q === 'SELECT 1')).toHaveLength(2)
+    // Both slow: the server is slow.
+    const slow = [0, 40, 100, 135]
+    expect((await readLoadSignals(fake, 7, () => slow.shift()!)).probeMs).toBe(35)
+  })
+
   it('counts other backends waiting for a lock, and measures the probe round trip', async () => {
     const url = await table()
     const c = await client(url)

@@ -4,7 +4,7 @@
  * it with injected signals. The rule is AIMD-like: any sign of pain (our batch ran long, another
  * backend waited for a lock, the database answered a trivial probe slowly) halves the batch and
  * doubles the pause at once; quiet batches move the size toward the one that takes the target
- * duration, at most 1.5x per step, and shrink the pause back toward the floor.
+ * duration, at most 1.5x per step, and halve the pause back toward the floor.
  */
 
 export interface BatcherLimits {
@@ -29,18 +29,24 @@ export interface BatchSignals {
 export interface BatcherState {
   size: number
   pauseMs: number
-  /** The quietest probe seen: what "normal" latency is on this database. */
+  /**
+   * The typical probe: a moving average of the probes seen, what "normal" latency is on this
+   * database now. Not the quietest probe ever seen: on a busy machine that one was luck, and
+   * every ordinary probe would look like pain and back the batcher off for nothing.
+   */
   probeBaseMs: number
   /** Why the last decision backed off ('' when it did not). */
   backedOff: string
 }
 
-/** A probe this much slower than the quietest one seen (plus a small slack) counts as pain. */
+/** A probe this much slower than the typical one (plus a small slack) counts as pain. */
 export const PROBE_SLOW_FACTOR = 4
 export const PROBE_SLACK_MS = 5
 /** A batch over this multiple of the target counts as pain (it held its row locks too long). */
 export const LONG_BATCH_FACTOR = 2
 const MAX_GROWTH = 1.5
+/** Weight of the newest probe in the typical probe. */
+export const PROBE_AVERAGE_WEIGHT = 0.2
 
 const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n))
 
@@ -78,12 +84,9 @@ function speedUp(state: BatcherState, signals: BatchSignals, limits: BatcherLimi
   const ratio = clamp(limits.targetMs / Math.max(signals.batchMs, 1), 0.5, MAX_GROWTH)
   return {
     size: Math.round(clamp(state.size * ratio, limits.minSize, limits.maxSize)),
-    // Half the batch's time as a floor: the app gets the database to itself a third of the time.
-    pauseMs: clamp(
-      Math.max(state.pauseMs / 2, signals.batchMs / 2),
-      limits.minPauseMs,
-      limits.maxPauseMs
-    ),
+    // Back to the runbook's pause while quiet: a pause proportional to the batch cost time the
+    // app did not need (the signals above are what protect it).
+    pauseMs: clamp(state.pauseMs / 2, limits.minPauseMs, limits.maxPauseMs),
     backedOff: ''
   }
 }
@@ -95,7 +98,12 @@ export function nextState(
 ): BatcherState {
   const why = pain(signals, limits, state.probeBaseMs)
   const next = why ? backOff(state, signals, limits, why) : speedUp(state, signals, limits)
-  return { ...next, probeBaseMs: Math.min(state.probeBaseMs, signals.probeMs) }
+  return { ...next, probeBaseMs: typicalProbe(state.probeBaseMs, signals.probeMs) }
+}
+
+function typicalProbe(base: number, probeMs: number): number {
+  if (!Number.isFinite(base)) return probeMs
+  return base + PROBE_AVERAGE_WEIGHT * (probeMs - base)
 }
 
 /** Target batch duration: long enough to amortise a round trip, short enough for row locks. */

@@ -74,6 +74,8 @@ export interface BatchUpdateResult {
   slowestBatchMs: number
   lockRetries: number
   remaining: number
+  /** Time spent counting the rows still matching after each pass. */
+  countMs: number
   timeCapped: boolean
   backupTable: string
   restoreSql: string
@@ -244,24 +246,25 @@ async function nextUpper(
   size: number
 ): Promise<string | null> {
   const { t, k } = sqlParts(spec, 'x')
-  const res = await client.query<{ k: string }>(
-    `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
-    [from, size - 1]
-  )
-  return res.rows[0]?.k ?? null
+  return rangeEnd(client, t, k, from, first, size)
 }
 
 /**
- * Rows matching the condition, counted in key ranges (COUNT_BATCH_ROWS) with the same adaptive
- * pause as the batches: one big count(*) would be a full scan competing with the app at once.
+ * Rows matching the condition, counted in key ranges (COUNT_BATCH_ROWS) with the runbook's pause
+ * between them: one big count(*) would be a full scan competing with the app at once. After a pass the
+ * ranges are its own batches' bounds (every COUNT_GROUP-th upper key), so no range has to be
+ * looked up first (that lookup walks the key index as far as the count itself).
  */
 export const COUNT_BATCH_ROWS = 50_000
+export const COUNT_GROUP = 10
 
 export async function countMatching(
   client: pg.Client,
   spec: BatchUpdateSpec,
   statements: BatchStatements,
-  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms))
+  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms)),
+  /** Upper keys of the ranges, ascending (the last range is open-ended); else looked up. */
+  uppers?: string[]
 ): Promise<number> {
   const t = ident(spec.table)
   const k = ident(spec.key)
@@ -269,14 +272,11 @@ export async function countMatching(
   let from = minRes.rows[0]?.k ?? null
   let first = true
   let total = 0
+  const next = uppers ? [...uppers] : undefined
   while (from !== null) {
-    const started = Date.now()
-    const op = first ? '>=' : '>'
-    const upperRes = await client.query<{ k: string }>(
-      `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
-      [from, COUNT_BATCH_ROWS - 1]
-    )
-    const upper = upperRes.rows[0]?.k ?? null
+    const upper = next
+      ? (next.shift() ?? null)
+      : await rangeEnd(client, t, k, from, first, COUNT_BATCH_ROWS)
     const res = await client.query<{ n: string }>(
       variant(statements.count, first, upper),
       upper === null ? [from] : [from, upper]
@@ -285,9 +285,31 @@ export async function countMatching(
     if (upper === null) break
     from = upper
     first = false
-    await sleep(Math.max(spec.pauseMs, Date.now() - started))
+    await sleep(spec.pauseMs)
   }
   return total
+}
+
+/** The key `rows` rows on from `from` (quoted table and key), or null past the end. */
+export async function rangeEnd(
+  client: pg.Client,
+  t: string,
+  k: string,
+  from: string,
+  first: boolean,
+  rows: number
+): Promise<string | null> {
+  const res = await client.query<{ k: string }>(
+    `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
+    [from, rows - 1]
+  )
+  return res.rows[0]?.k ?? null
+}
+
+/** Every COUNT_GROUP-th upper key of a pass's batches (the last batch's is null: open-ended). */
+function passUppers(batches: BatchRecord[], pass: number): string[] {
+  const uppers = batches.filter(b => b.pass === pass && b.to !== null).map(b => b.to!)
+  return uppers.filter((_, i) => (i + 1) % COUNT_GROUP === 0)
 }
 
 /** The planner's estimate of matching rows (no scan): for preflight. */
@@ -400,6 +422,7 @@ async function passes(
   statements: BatchStatements
 ): Promise<BatchUpdateResult> {
   let remaining = 0
+  let countMs = 0
   let timeCapped = false
   const maxPasses = options.maxPasses ?? 2
   for (let p = 1; p <= maxPasses; p++) {
@@ -408,7 +431,15 @@ async function passes(
       timeCapped = true
       break
     }
-    remaining = await countMatching(client, spec, statements, options.ladder.sleep)
+    const counted = state.now()
+    remaining = await countMatching(
+      client,
+      spec,
+      statements,
+      options.ladder.sleep,
+      passUppers(state.batches, p)
+    )
+    countMs += state.now() - counted
     if (remaining === 0) break
     options.ladder.log?.(
       `${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`
@@ -423,6 +454,7 @@ async function passes(
     slowestBatchMs: Math.max(0, ...state.batches.map(b => b.ms)),
     lockRetries: state.batches.reduce((n, b) => n + b.lockAttempts - 1, 0),
     remaining,
+    countMs,
     timeCapped,
     backupTable: options.backupTable,
     restoreSql: restoreSql(spec, options.backupTable)

@@ -9,9 +9,9 @@
  */
 import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
-import { quoteLiteral } from './batch-update.js'
+import { quoteLiteral, rangeEnd } from './batch-update.js'
 import { initialState, limitsFor, nextState } from './adaptive-batcher.js'
-import { ident, splitName } from './connection.js'
+import { ident, pgErrorCode, splitName } from './connection.js'
 import { readLoadSignals } from './load-signals.js'
 import {
   CAPTURED,
@@ -27,14 +27,12 @@ import {
   type IndexInfo
 } from './drop-index.js'
 import {
-  waitForClearRoad,
+  afterLongTransactions,
+  SHARE_ROW_EXCLUSIVE_CONFLICTS,
   withLockLadder,
   type LadderAttempt,
   type LadderOptions
 } from './lock-ladder.js'
-
-/** Longest we wait for long transactions on the table before queueing for ACCESS EXCLUSIVE. */
-export const CLEAR_ROAD_MAX_MS = 30_000
 
 export interface ColumnInfo {
   name: string
@@ -171,8 +169,12 @@ export function restoreColumnsSql(
   return out
 }
 
-/** Copy in key ranges of at most this many rows, pausing at least this long between them. */
-export const COPY_BATCH_ROWS = 10_000
+/**
+ * Copy in key ranges of at most this many rows (the copy holds no row locks: the target duration
+ * alone sizes them), starting at COPY_START_ROWS, pausing at least this long between them.
+ */
+export const COPY_BATCH_ROWS = 50_000
+export const COPY_START_ROWS = 10_000
 export const COPY_PAUSE_MS = 10
 
 /**
@@ -227,6 +229,50 @@ export async function copyColumns(
   }
 }
 
+/**
+ * The statements that copy one key range. A backup table this run created holds, ahead of the
+ * copy, only rows the capture trigger wrote (newer than the copy's snapshot), usually none: the
+ * range is a plain INSERT, which costs a fraction of an upsert (speculative insertion per row).
+ * If a key of the range is already there (the trigger wrote it, before or during the statement),
+ * that INSERT fails on the key (23505) and the range is copied again as an upsert. A backup
+ * table from an earlier run may hold stale copies: always the upsert, which refreshes every row
+ * the trigger did not write.
+ */
+function rangeCopy(spec: SchemaRollbackSpec, inspection: SchemaInspection) {
+  const k = ident(spec.key)
+  const t = ident(spec.table)
+  const b = ident(spec.backupTable)
+  const list = [k, ...inspection.present.map(c => ident(c.name))].join(', ')
+  const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`)
+  const range = (op: string, bounded: boolean) => `${k} ${op} $1${bounded ? ` AND ${k} <= $2` : ''}`
+  const select = (op: string, bounded: boolean) =>
+    `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t} WHERE ${range(op, bounded)}`
+  return {
+    fresh: select,
+    // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
+    upsert: (op: string, bounded: boolean) =>
+      `${select(op, bounded)} ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')} WHERE NOT dst.${CAPTURED}`
+  }
+}
+
+async function copyRange(
+  client: pg.Client,
+  statements: ReturnType<typeof rangeCopy>,
+  fresh: boolean,
+  op: string,
+  params: string[]
+): Promise<number> {
+  const bounded = params.length === 2
+  if (fresh) {
+    try {
+      return (await client.query(statements.fresh(op, bounded), params)).rowCount ?? 0
+    } catch (err) {
+      if (pgErrorCode(err) !== '23505') throw err
+    }
+  }
+  return (await client.query(statements.upsert(op, bounded), params)).rowCount ?? 0
+}
+
 async function copyRanges(
   client: pg.Client,
   spec: SchemaRollbackSpec,
@@ -236,31 +282,25 @@ async function copyRanges(
 ): Promise<number> {
   const k = ident(spec.key)
   const t = ident(spec.table)
-  const b = ident(spec.backupTable)
-  const list = [k, ...inspection.present.map(c => ident(c.name))].join(', ')
-  const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`)
+  const statements = rangeCopy(spec, inspection)
+  const fresh = !inspection.backupExists
   const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS)
-  let batcher = initialState(limits)
+  let batcher = initialState(limits, COPY_START_ROWS)
   const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
   let from = minRes.rows[0]?.k ?? null
   let first = true
   let copied = 0
   while (from !== null) {
     const op = first ? '>=' : '>'
-    const upperRes = await client.query<{ k: string }>(
-      `SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`,
-      [from, batcher.size - 1]
-    )
-    const upper = upperRes.rows[0]?.k ?? null
+    const upper = await rangeEnd(client, t, k, from, first, batcher.size)
     const batchStarted = now()
-    const res = await client.query(
-      // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
-      `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t}
-        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`}
-       ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')} WHERE NOT dst.${CAPTURED}`,
+    copied += await copyRange(
+      client,
+      statements,
+      fresh,
+      op,
       upper === null ? [from] : [from, upper]
     )
-    copied += res.rowCount ?? 0
     if (upper === null) break
     from = upper
     first = false
@@ -280,14 +320,19 @@ function captureSpec(spec: SchemaRollbackSpec, inspection: SchemaInspection): Ca
   }
 }
 
-/** Installs the capture trigger in its own short transaction, under the lock ladder. */
+/**
+ * Installs the capture trigger in its own short transaction, under the lock ladder, each attempt
+ * once no long transaction holds a lock that conflicts with CREATE TRIGGER's (autovacuum's, after
+ * the batch-update's dead rows, does; a long reader's does not).
+ */
 async function installCapture(
   client: pg.Client,
   capture: CaptureSpec,
   what: string,
   ladder: LadderOptions
 ): Promise<void> {
-  await withLockLadder(client, what, ladder, async () => {
+  const road = afterLongTransactions(client, capture.table, ladder, SHARE_ROW_EXCLUSIVE_CONFLICTS)
+  await withLockLadder(client, what, road.ladder, async () => {
     await client.query('BEGIN')
     try {
       const installed = await captureInstalled(client, capture)
@@ -377,21 +422,9 @@ export async function runSchemaRollback(
   // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
   const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ')
   let newRowsUnderLock = 0
-  let clearRoadMs = 0
-  const alterLadder: LadderOptions = {
-    ...ladder,
-    beforeAttempt: async () => {
-      clearRoadMs += await waitForClearRoad(client, spec.table, {
-        olderThanMs: 100,
-        maxWaitMs: CLEAR_ROAD_MAX_MS,
-        pollMs: 50,
-        sleep: ladder.sleep,
-        log: ladder.log
-      })
-    }
-  }
+  const clearRoad = afterLongTransactions(client, spec.table, ladder)
   const ladderResult = await time('drop columns', () =>
-    withLockLadder(client, `${field} (${alterStatement(spec)})`, alterLadder, async () => {
+    withLockLadder(client, `${field} (${alterStatement(spec)})`, clearRoad.ladder, async () => {
       await client.query('BEGIN')
       try {
         await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`)
@@ -411,7 +444,7 @@ export async function runSchemaRollback(
     })
   )
   attempts = attempts.concat(ladderResult.attempts)
-  timings['waited for long transactions (not queued)'] = clearRoadMs
+  timings['waited for long transactions (not queued)'] = clearRoad.waitedMs()
   return {
     copiedRows,
     newRowsUnderLock,

@@ -7,7 +7,12 @@
 import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
 import { ident } from './connection.js'
-import { withLockLadder, type LadderAttempt, type LadderOptions } from './lock-ladder.js'
+import {
+  waitForClearRoad,
+  withLockLadder,
+  type LadderAttempt,
+  type LadderOptions
+} from './lock-ladder.js'
 
 export interface IndexInfo {
   schema: string
@@ -107,9 +112,13 @@ export async function dropIndexConcurrently(
     )
   }
   try {
-    const { attempts } = await withLockLadder(client, `${field} (${statement})`, ladder, () =>
-      // Its own query(), never combined with other statements, never in a transaction.
-      client.query(statement)
+    const { attempts } = await withLockLadder(
+      client,
+      `${field} (${statement})`,
+      wakeWhenClear(client, before.table, ladder),
+      () =>
+        // Its own query(), never combined with other statements, never in a transaction.
+        client.query(statement)
     )
     const after = await inspectIndex(client, name)
     if (after) {
@@ -128,5 +137,24 @@ export async function dropIndexConcurrently(
       }
     }
     throw err
+  }
+}
+
+/**
+ * The ladder, its sleeps cut short once no long transaction holds a lock on the table: the drop
+ * waits for those (a long reader too) without blocking the app, so the next rung should start as
+ * soon as they end, not up to a sleep later. Rungs and their bound stay the ladder's.
+ */
+function wakeWhenClear(client: pg.Client, table: string, ladder: LadderOptions): LadderOptions {
+  return {
+    ...ladder,
+    sleep: async ms => {
+      await waitForClearRoad(client, table, {
+        olderThanMs: 100,
+        maxWaitMs: ms,
+        pollMs: 50,
+        sleep: ladder.sleep
+      })
+    }
   }
 }

@@ -120,6 +120,8 @@ export async function withLockLadder<T>(
 export interface ClearRoadOptions {
   /** Transactions older than this that hold a lock on the table are "long". */
   olderThanMs: number
+  /** pg_locks modes that conflict with the lock we will ask for; default: all of them. */
+  conflicting?: readonly string[]
   /** Upper bound on the whole wait (never unbounded). */
   maxWaitMs: number
   pollMs: number
@@ -129,7 +131,10 @@ export interface ClearRoadOptions {
 
 /**
  * Waits, WITHOUT queueing for the lock (so the app is never blocked behind us), until no other
- * session has held a lock on `table` inside a transaction older than olderThanMs. Only then does
+ * session has held a (conflicting) lock on `table` inside a transaction older than olderThanMs.
+ * Autovacuum counts: it gives way to a lock request only after deadlock_timeout (1 s by default),
+ * longer than the ladder's rungs, so every rung would time out behind it while the app queued
+ * behind the rung. Only then does
  * the ladder queue for ACCESS EXCLUSIVE, so its short lock_timeout rarely fires and the app's
  * queries rarely wait behind our request. Bounded by maxWaitMs; the ladder still applies after.
  * Returns how long it waited.
@@ -142,24 +147,69 @@ export async function waitForClearRoad(
   const started = Date.now()
   let logged = false
   for (;;) {
-    const res = await client.query<{ pid: number; age_ms: number; app: string }>(
+    const res = await client.query<{ pid: number; age_ms: number; app: string; kind: string }>(
       `SELECT a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::int AS age_ms,
-              a.application_name AS app
+              a.application_name AS app, a.backend_type AS kind
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()
-          AND a.backend_type = 'client backend' AND a.xact_start < now() - make_interval(secs => $2::float8 / 1000)
+          AND a.backend_type IN ('client backend', 'autovacuum worker')
+          AND ($3::text[] IS NULL OR l.mode = ANY($3::text[]))
+          AND a.xact_start < now() - make_interval(secs => $2::float8 / 1000)
         ORDER BY a.xact_start LIMIT 1`,
-      [table, options.olderThanMs]
+      [table, options.olderThanMs, options.conflicting ?? null]
     )
     const holder = res.rows[0]
     const waited = Date.now() - started
     if (!holder || waited >= options.maxWaitMs) return waited
     if (!logged) {
       options.log?.(
-        `waiting (without queueing) for pid ${holder.pid} (${holder.app || 'no application_name'}, transaction open ${holder.age_ms} ms) to release ${table}`
+        `waiting (without queueing) for pid ${holder.pid} (${holder.app || holder.kind}, transaction open ${holder.age_ms} ms) to release ${table}`
       )
       logged = true
     }
     await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited))
+  }
+}
+
+/** The pg_locks modes SHARE ROW EXCLUSIVE (CREATE TRIGGER) conflicts with. */
+export const SHARE_ROW_EXCLUSIVE_CONFLICTS = [
+  'RowExclusiveLock',
+  'ShareUpdateExclusiveLock',
+  'ShareLock',
+  'ShareRowExclusiveLock',
+  'ExclusiveLock',
+  'AccessExclusiveLock'
+] as const
+
+/** Longest we wait for long transactions on a table before queueing for a strong lock. */
+export const CLEAR_ROAD_MAX_MS = 30_000
+
+/**
+ * The ladder with each attempt preceded by waitForClearRoad on `table`: an attempt starts as soon
+ * as the long transactions on the table have ended, rather than after the ladder's next sleep,
+ * and rarely times out. waitedMs() is the time spent waiting so far.
+ */
+export function afterLongTransactions(
+  client: pg.Client,
+  table: string,
+  ladder: LadderOptions,
+  conflicting?: readonly string[]
+): { ladder: LadderOptions; waitedMs: () => number } {
+  let waited = 0
+  return {
+    ladder: {
+      ...ladder,
+      beforeAttempt: async () => {
+        waited += await waitForClearRoad(client, table, {
+          olderThanMs: 100,
+          conflicting,
+          maxWaitMs: CLEAR_ROAD_MAX_MS,
+          pollMs: 50,
+          sleep: ladder.sleep,
+          log: ladder.log
+        })
+      }
+    },
+    waitedMs: () => waited
   }
 }

@@ -54,19 +54,20 @@ export async function captureInstalled(client: pg.Client, spec: CaptureSpec): Pr
 }
 
 /**
- * Statements that (re)install the trigger (the backup table has its CAPTURED column); to run in one transaction (CREATE TRIGGER takes
- * SHARE ROW EXCLUSIVE: under the lock ladder). Replacing an existing trigger leaves no gap.
+ * Statements that (re)install the trigger (the backup table has its CAPTURED column), to run in
+ * one transaction. CREATE TRIGGER takes SHARE ROW EXCLUSIVE, which a long reader's ACCESS SHARE
+ * does not block; DROP TRIGGER (even IF EXISTS, even of a trigger that is not there) takes ACCESS
+ * EXCLUSIVE, which queues behind the reader and stalls every app query behind it: so an installed
+ * trigger is never dropped and recreated, only its function replaced (no gap, no table lock).
  * When the trigger was not there, earlier captured marks are stale: cleared.
  */
 export function installCaptureSql(spec: CaptureSpec, wasInstalled: boolean): string[] {
   const { trigger, fn } = captureNames(spec)
+  if (wasInstalled) return [functionSql(spec, fn)]
   const watched = [spec.key, ...spec.columns].map(ident).join(', ')
   return [
-    ...(wasInstalled
-      ? []
-      : [`UPDATE ${ident(spec.backupTable)} SET ${CAPTURED} = false WHERE ${CAPTURED}`]),
+    `UPDATE ${ident(spec.backupTable)} SET ${CAPTURED} = false WHERE ${CAPTURED}`,
     functionSql(spec, fn),
-    `DROP TRIGGER IF EXISTS ${ident(trigger)} ON ${ident(spec.table)}`,
     `CREATE TRIGGER ${ident(trigger)} AFTER INSERT OR UPDATE OF ${watched} ON ${ident(spec.table)}
        FOR EACH ROW EXECUTE FUNCTION ${ident(fn)}()`
   ]
