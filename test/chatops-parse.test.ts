@@ -56,6 +56,18 @@ describe('parseChatOpsComment', () => {
     }
   )
 
+  it.each(['\n', '\r\n', '\u2028', '\u2029', '\v', '\f', '\u0085'])(
+    "a command below an empty first line is no command (%j), as the callers' startsWith sees it",
+    separator => {
+      expect(parseChatOpsComment(`${separator}/rollback run critical`)).toEqual({
+        kind: 'not-a-command'
+      })
+      expect(parseChatOpsComment(`  ${separator}  /rollback run critical`)).toEqual({
+        kind: 'not-a-command'
+      })
+    }
+  )
+
   it.each([
     ['/rollback deploy', '"deploy" is not a command or a severity'],
     ['/rollback critcal', 'did you mean "critical"?'],

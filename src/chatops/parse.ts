@@ -42,11 +42,9 @@ const LINE_END = /[\n\r\v\f\u0085\u2028\u2029]/
 /** One plain token: letters, digits and . _ / , : - (enough for SHAs, ranges, lists, branches). */
 const VALUE = /^[A-Za-z0-9._/,:-]+$/
 
+/** The first line, without surrounding spaces; a line separator before the command ends it too. */
 export function firstLine(body: string): string {
-  return body
-    .replace(/^[\s]+/, '')
-    .split(LINE_END, 1)[0]!
-    .trim()
+  return body.split(LINE_END, 1)[0]!.trim()
 }
 
 export function parseChatOpsComment(body: string, trigger = CHATOPS_TRIGGER): ChatOpsParse {
