@@ -194,6 +194,22 @@ describe('the example callers only call the reusable workflow', () => {
     expect(JSON.stringify(job.with)).not.toContain('github.event')
   })
 
+  it('the Run button leaves the git strategy to the runbook unless one is picked', () => {
+    const workflow = load('examples/workflows/rollback-dispatch.yml')
+    const input = (
+      workflow.on.workflow_dispatch as {
+        inputs: Record<string, { default?: string; options?: string[] }>
+      }
+    ).inputs['git-strategy']
+    expect(input?.default).toBe('runbook')
+    expect(input?.options).toEqual(['runbook', 'revert', 'reset'])
+    const job = Object.values(workflow.jobs)[0]!
+    // The reusable workflow takes '' as "the runbook's git.strategy".
+    expect(job.with!['git-strategy']).toBe(
+      "${{ inputs.git-strategy != 'runbook' && inputs.git-strategy || '' }}"
+    )
+  })
+
   it('the drill is scheduled and the three triggers are covered', () => {
     const triggers = callers.flatMap(file => Object.keys(load(file).on))
     expect(triggers).toEqual(
