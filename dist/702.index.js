@@ -40,7 +40,7 @@ const GITHUB_API_VERSION = '2022-11-28';
 /** Statuses the retry plugin leaves alone: a client error, or a rate limit (throttling's). */
 const DO_NOT_RETRY = [400, 401, 403, 404, 410, 422, 429, 451];
 function proxyDispatcher(apiUrl, settings = {}) {
-    const proxy = (0,_proxy_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyFor */ .iJ)(new URL(apiUrl), settings);
+    const proxy = (0,_proxy_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyFor */ .i)(new URL(apiUrl), settings);
     if (!proxy)
         return undefined;
     const credentials = proxy.username || proxy.password

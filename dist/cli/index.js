@@ -17,18 +17,20 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7437);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7707);
 /* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(17);
 /* harmony import */ var _util_signals_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(6089);
-/* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(4360);
+/* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(280);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9922);
 /* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2970);
 /* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(767);
+/* harmony import */ var _util_closest_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(5519);
 /**
  * CLI entry point: the same engine for the day GitHub Actions is down.
  *   emergency-rollback <plan|run|drill> [--runbook F] [--severity S] [...]
  * Flags mirror the action inputs; secrets come from environment variables only.
  */
+
 
 
 
@@ -119,6 +121,15 @@ function githubTarget(env) {
         repo
     };
 }
+/** The CLI's own flags, besides one per input. */
+const CLI_FLAGS = {
+    workdir: { type: 'string' },
+    report: { type: 'string' },
+    json: { type: 'boolean' },
+    markdown: { type: 'boolean' },
+    'release-lock': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' }
+};
 async function main(argv, env) {
     const options = Object.fromEntries(PLAIN_INPUTS.map(name => [name, { type: 'string' }]));
     const secretFlag = secretFlagProblem(argv);
@@ -133,17 +144,12 @@ async function main(argv, env) {
             allowPositionals: true,
             options: {
                 ...options,
-                workdir: { type: 'string' },
-                report: { type: 'string' },
-                json: { type: 'boolean' },
-                markdown: { type: 'boolean' },
-                'release-lock': { type: 'boolean' },
-                help: { type: 'boolean', short: 'h' }
+                ...CLI_FLAGS
             }
         });
     }
     catch (err) {
-        process.stderr.write(`${(0,_util_credentials_js__WEBPACK_IMPORTED_MODULE_7__/* .hideCredentials */ .RW)(err.message)}\nnothing was changed\n\n${usage()}\n`);
+        process.stderr.write(`${(0,_util_credentials_js__WEBPACK_IMPORTED_MODULE_7__/* .hideCredentials */ .RW)(argsProblem(err))}\nnothing was changed\n\n${usage()}\n`);
         return 2;
     }
     const { values, positionals } = parsed;
@@ -233,6 +239,15 @@ function describe(err) {
     return err instanceof Error ? err.message : String(err);
 }
 process.exitCode = await (0,_util_exit_guard_js__WEBPACK_IMPORTED_MODULE_10__/* .untilFinished */ .P)(() => main(process.argv.slice(2), process.env), () => process.stderr.write('error: stopped before finishing (an operation never completed)\n'));
+/** parseArgs's refusal; for an unknown option, one line with a "did you mean" for a typo. */
+function argsProblem(err) {
+    const option = /^Unknown option '(-{1,2}[^']*)'/.exec(err.message)?.[1];
+    if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || !option)
+        return err.message;
+    const known = [...PLAIN_INPUTS, ...Object.keys(CLI_FLAGS)].map(name => `--${name}`);
+    const guess = (0,_util_closest_js__WEBPACK_IMPORTED_MODULE_11__/* .closest */ .k)(option, known);
+    return `unknown option ${option}${guess ? ` (did you mean ${guess}?)` : ''}; see the options below`;
+}
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
@@ -291,60 +306,81 @@ function overlapProblems(protect, remove) {
 
 /***/ }),
 
-/***/ 8231:
+/***/ 7856:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   A: () => (/* binding */ ACTIONS_CONVENTION),
+/* harmony export */   Hy: () => (/* binding */ createFetch),
 /* harmony export */   Yw: () => (/* binding */ proxySettingsFrom),
 /* harmony export */   iJ: () => (/* binding */ proxyFor)
 /* harmony export */ });
-/* unused harmony export bypassesProxy */
-/** The settings an environment names; the lower-case variables win, as in http-client. */
+/* unused harmony exports CURL_CONVENTION, bypassesProxy */
+/** The settings from an environment snapshot (the entry point passes process.env). */
 function proxySettingsFrom(env) {
+    const pick = (name) => env[name.toLowerCase()] || env[name] || undefined;
     return {
-        httpsProxy: env.https_proxy || env.HTTPS_PROXY || undefined,
-        httpProxy: env.http_proxy || env.HTTP_PROXY || undefined,
-        noProxy: env.no_proxy || env.NO_PROXY || undefined
+        httpProxy: pick('HTTP_PROXY'),
+        httpsProxy: pick('HTTPS_PROXY'),
+        noProxy: pick('NO_PROXY')
     };
 }
-function isLoopback(host) {
-    const h = host.toLowerCase();
-    return (h === 'localhost' ||
-        h.startsWith('127.') ||
-        h.startsWith('[::1]') ||
-        h.startsWith('[0:0:0:0:0:0:0:1]'));
+const CURL_CONVENTION = {
+    loopbackDirect: false,
+    httpsFallsBackToHttp: true,
+    dotNamesDomain: true,
+    separators: /[,\s]+/,
+    hostPortIsHttp: true
+};
+const ACTIONS_CONVENTION = {
+    loopbackDirect: true,
+    httpsFallsBackToHttp: false,
+    dotNamesDomain: false,
+    separators: /,/,
+    hostPortIsHttp: false
+};
+const DEFAULT_PORTS = { 'http:': '80', 'https:': '443' };
+function isLoopback(hostname) {
+    const h = hostname.toLowerCase();
+    return h === 'localhost' || h.startsWith('127.') || h === '[::1]' || h === '[0:0:0:0:0:0:0:1]';
 }
-function defaultPort(url) {
-    if (url.port)
-        return Number(url.port);
-    if (url.protocol === 'http:')
-        return 80;
-    if (url.protocol === 'https:')
-        return 443;
-    return undefined;
-}
-/** True when `target` must not go through a proxy. */
-function bypassesProxy(target, noProxy = '') {
-    if (!target.hostname)
-        return false;
-    if (isLoopback(target.hostname))
+/** Whether one NO_PROXY entry (`host`, `host:port`, `.domain`, `*`) names `host` at `port`. */
+function entryNames(raw, host, port, convention) {
+    const entry = raw.trim().toLowerCase();
+    if (entry === '*')
         return true;
-    const host = target.hostname.toUpperCase();
-    const port = defaultPort(target);
-    const names = port === undefined ? [host] : [host, `${host}:${port}`];
-    const entries = noProxy
-        .split(',')
-        .map(x => x.trim().toUpperCase())
-        .filter(Boolean);
-    return entries.some(entry => entry === '*' ||
-        names.some(n => n === entry || n.endsWith(`.${entry}`) || (entry.startsWith('.') && n.endsWith(entry))));
+    const match = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[|\](?=:|$)/g, ''));
+    const [name = '', entryPort] = [match[1], match[2]];
+    if (!name || (entryPort && entryPort !== port))
+        return false;
+    if (!convention.dotNamesDomain && name.startsWith('.'))
+        return host.endsWith(name);
+    const domain = convention.dotNamesDomain ? name.replace(/^\*?\./, '') : name;
+    return host === domain || host.endsWith(`.${domain}`);
 }
-/** A proxy variable's URL; http-client reads a bare host:port as an http proxy. */
-function parseProxy(value) {
-    const candidates = /^https?:\/\//.test(value) ? [value] : [value, `http://${value}`];
-    for (const candidate of candidates) {
+/** NO_PROXY (or the convention: a loopback host) says `url` goes direct. */
+function bypassesProxy(url, noProxy, convention = CURL_CONVENTION) {
+    if (!url.hostname)
+        return false;
+    if (convention.loopbackDirect && isLoopback(url.hostname))
+        return true;
+    if (!noProxy)
+        return false;
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const port = url.port || DEFAULT_PORTS[url.protocol] || '';
+    return noProxy.split(convention.separators).some(e => entryNames(e, host, port, convention));
+}
+/** A proxy variable's URL (one with no host: no proxy). */
+function parseProxy(value, convention) {
+    const schemeless = !/^https?:\/\//.test(value);
+    const readings = schemeless && convention.hostPortIsHttp ? [`http://${value}`] : [value];
+    // What a URL parser refuses is read as a bare host, as http-client does.
+    if (schemeless)
+        readings.push(`http://${value}`);
+    for (const reading of readings) {
         try {
-            return new URL(candidate);
+            const url = new URL(reading);
+            return url.hostname ? url : undefined;
         }
         catch {
             // try the next reading
@@ -352,13 +388,43 @@ function parseProxy(value) {
     }
     return undefined;
 }
-/** The proxy URL for `target`, or undefined to connect directly. */
-function proxyFor(target, settings) {
-    if (bypassesProxy(target, settings.noProxy))
+/** The proxy for `url`, or undefined when it goes direct. */
+function proxyFor(url, settings, convention = CURL_CONVENTION) {
+    if (bypassesProxy(url, settings.noProxy, convention))
         return undefined;
-    const value = target.protocol === 'https:' ? settings.httpsProxy : settings.httpProxy;
-    const proxy = value ? parseProxy(value) : undefined;
-    return proxy?.hostname ? proxy : undefined;
+    const fallback = convention.httpsFallsBackToHttp ? settings.httpProxy : undefined;
+    const value = url.protocol === 'https:' ? (settings.httpsProxy ?? fallback) : settings.httpProxy;
+    return value ? parseProxy(value, convention) : undefined;
+}
+/**
+ * A fetch honouring `settings`. Without any proxy it is the global fetch. With one, requests go
+ * through undici's fetch with a ProxyAgent (one per proxy URL, kept for the process's life).
+ */
+function createFetch(settings = {}) {
+    if (!settings.httpProxy && !settings.httpsProxy)
+        return (input, init) => globalThis.fetch(input, init);
+    const agents = new Map();
+    const agent = (proxy) => {
+        let found = agents.get(proxy);
+        if (!found) {
+            found = __nccwpck_require__.e(/* import() */ 752).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4371, 19)).then(({ ProxyAgent }) => new ProxyAgent({ uri: proxy }));
+            agents.set(proxy, found);
+        }
+        return found;
+    };
+    return async (input, init) => {
+        const url = new URL(input instanceof Request ? input.url : String(input));
+        const proxy = proxyFor(url, settings)?.href;
+        if (!proxy)
+            return globalThis.fetch(input, init);
+        const [{ fetch }, dispatcher] = await Promise.all([__nccwpck_require__.e(/* import() */ 752).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4371, 19)), agent(proxy)]);
+        // undici's own fetch: its Response has the global one's shape.
+        const response = await fetch(input, {
+            ...init,
+            dispatcher
+        });
+        return response;
+    };
 }
 
 
@@ -404,7 +470,7 @@ const INPUTS = {
         default: '0'
     },
     'release-lock': {
-        description: 'true: remove a stale rollback lock (the lock ref on the git remote), after saying who held it, and do nothing else.',
+        description: 'true: remove a stale rollback lock (the lock ref on the git remote) after saying who held it, say who waits in the queue and remove its stale entries, and do nothing else.',
         default: 'false'
     },
     'github-token': {
@@ -488,11 +554,13 @@ function stillRunningText(status) {
 /* harmony import */ var _model_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(182);
 /* harmony import */ var _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9469);
 /* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2970);
+/* harmony import */ var _util_closest_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5519);
 /* harmony import */ var _util_duration_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6518);
 /**
  * Validates the raw inputs (action inputs or CLI flags, all strings) into a Request. Every problem
  * names the input and the fix; all are reported together, before anything runs.
  */
+
 
 
 
@@ -518,12 +586,20 @@ class InputError extends _model_js__WEBPACK_IMPORTED_MODULE_0__/* .RollbackError
     }
 }
 const SHA = /^[0-9a-f]{7,40}$/;
+/** "x: "v" is not one of a, b", with a "did you mean" for a typo such as critcal. */
+function notOneOf(name, value, allowed) {
+    return `${name}: "${value}" is not one of ${allowed.join(', ')}${didYouMean(value, allowed)}`;
+}
+function didYouMean(value, allowed) {
+    const guess = (0,_util_closest_js__WEBPACK_IMPORTED_MODULE_4__/* .closest */ .k)(value, [...allowed]);
+    return guess ? ` (did you mean "${guess}"?)` : '';
+}
 function parseRequest(raw, trigger, runId) {
     const problems = [];
     const value = (name) => raw[name]?.trim() || undefined;
     const command = (value('command') ?? 'plan');
     if (!_model_js__WEBPACK_IMPORTED_MODULE_0__/* .COMMANDS */ .Lo.includes(command)) {
-        problems.push(`command: "${command}" is not one of ${_model_js__WEBPACK_IMPORTED_MODULE_0__/* .COMMANDS */ .Lo.join(', ')}`);
+        problems.push(notOneOf('command', command, _model_js__WEBPACK_IMPORTED_MODULE_0__/* .COMMANDS */ .Lo));
     }
     const severityText = value('severity');
     let severity = 'critical';
@@ -533,7 +609,7 @@ function parseRequest(raw, trigger, runId) {
         }
     }
     else if (!_runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .SEVERITIES */ .oC.includes(severityText)) {
-        problems.push(`severity: "${severityText}" is not one of ${_runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .SEVERITIES */ .oC.join(', ')}`);
+        problems.push(notOneOf('severity', severityText, _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .SEVERITIES */ .oC));
     }
     else {
         severity = severityText;
@@ -547,7 +623,7 @@ function parseRequest(raw, trigger, runId) {
     const strategy = explicitStrategy ??
         (value('reset-to') !== undefined || value('confirm') !== undefined ? 'reset' : undefined);
     if (strategy !== undefined && strategy !== 'revert' && strategy !== 'reset') {
-        problems.push(`git-strategy: "${strategy}" is not revert or reset`);
+        problems.push(`git-strategy: "${strategy}" is not revert or reset${didYouMean(strategy, ['revert', 'reset'])}`);
     }
     if (explicitStrategy === undefined && strategy === 'reset' && revert !== undefined) {
         problems.push('revert: give either revert (Option B) or reset-to (Option A), not both');
@@ -598,7 +674,7 @@ function parsePhases(text, problems) {
     }
     const unknown = names.filter(n => !_runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .PHASES */ .ZG.includes(n));
     if (unknown.length > 0) {
-        problems.push(`phases: unknown phase(s) ${unknown.join(', ')}; choose from ${_runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .PHASES */ .ZG.join(', ')}`);
+        problems.push(`phases: unknown phase(s) ${unknown.map(n => `${n}${didYouMean(n, _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .PHASES */ .ZG)}`).join(', ')}; choose from ${_runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .PHASES */ .ZG.join(', ')}`);
     }
     return names.filter((n) => _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .PHASES */ .ZG.includes(n));
 }
@@ -635,7 +711,7 @@ function parseLockWait(text) {
 
 /***/ }),
 
-/***/ 7437:
+/***/ 7707:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1427,7 +1503,10 @@ async function withLockLadder(client, what, options, attempt) {
 }
 /**
  * Waits, WITHOUT queueing for the lock (so the app is never blocked behind us), until no other
- * session has held a lock on `table` inside a transaction older than olderThanMs. Only then does
+ * session has held a (conflicting) lock on `table` inside a transaction older than olderThanMs.
+ * Autovacuum counts: it gives way to a lock request only after deadlock_timeout (1 s by default),
+ * longer than the ladder's rungs, so every rung would time out behind it while the app queued
+ * behind the rung. Only then does
  * the ladder queue for ACCESS EXCLUSIVE, so its short lock_timeout rarely fires and the app's
  * queries rarely wait behind our request. Bounded by maxWaitMs; the ladder still applies after.
  * Returns how long it waited.
@@ -1437,21 +1516,58 @@ async function waitForClearRoad(client, table, options) {
     let logged = false;
     for (;;) {
         const res = await client.query(`SELECT a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::int AS age_ms,
-              a.application_name AS app
+              a.application_name AS app, a.backend_type AS kind
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()
-          AND a.backend_type = 'client backend' AND a.xact_start < now() - make_interval(secs => $2::float8 / 1000)
-        ORDER BY a.xact_start LIMIT 1`, [table, options.olderThanMs]);
+          AND a.backend_type IN ('client backend', 'autovacuum worker')
+          AND ($3::text[] IS NULL OR l.mode = ANY($3::text[]))
+          AND a.xact_start < now() - make_interval(secs => $2::float8 / 1000)
+        ORDER BY a.xact_start LIMIT 1`, [table, options.olderThanMs, options.conflicting ?? null]);
         const holder = res.rows[0];
         const waited = Date.now() - started;
         if (!holder || waited >= options.maxWaitMs)
             return waited;
         if (!logged) {
-            options.log?.(`waiting (without queueing) for pid ${holder.pid} (${holder.app || 'no application_name'}, transaction open ${holder.age_ms} ms) to release ${table}`);
+            options.log?.(`waiting (without queueing) for pid ${holder.pid} (${holder.app || holder.kind}, transaction open ${holder.age_ms} ms) to release ${table}`);
             logged = true;
         }
         await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited));
     }
+}
+/** The pg_locks modes SHARE ROW EXCLUSIVE (CREATE TRIGGER) conflicts with. */
+const SHARE_ROW_EXCLUSIVE_CONFLICTS = [
+    'RowExclusiveLock',
+    'ShareUpdateExclusiveLock',
+    'ShareLock',
+    'ShareRowExclusiveLock',
+    'ExclusiveLock',
+    'AccessExclusiveLock'
+];
+/** Longest we wait for long transactions on a table before queueing for a strong lock. */
+const CLEAR_ROAD_MAX_MS = 30_000;
+/**
+ * The ladder with each attempt preceded by waitForClearRoad on `table`: an attempt starts as soon
+ * as the long transactions on the table have ended, rather than after the ladder's next sleep,
+ * and rarely times out. waitedMs() is the time spent waiting so far.
+ */
+function afterLongTransactions(client, table, ladder, conflicting) {
+    let waited = 0;
+    return {
+        ladder: {
+            ...ladder,
+            beforeAttempt: async () => {
+                waited += await waitForClearRoad(client, table, {
+                    olderThanMs: 100,
+                    conflicting,
+                    maxWaitMs: CLEAR_ROAD_MAX_MS,
+                    pollMs: 50,
+                    sleep: ladder.sleep,
+                    log: ladder.log
+                });
+            }
+        },
+        waitedMs: () => waited
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/db/phase-support.ts
@@ -1524,14 +1640,16 @@ async function preflightSession(settings, only) {
  * it with injected signals. The rule is AIMD-like: any sign of pain (our batch ran long, another
  * backend waited for a lock, the database answered a trivial probe slowly) halves the batch and
  * doubles the pause at once; quiet batches move the size toward the one that takes the target
- * duration, at most 1.5x per step, and shrink the pause back toward the floor.
+ * duration, at most 1.5x per step, and halve the pause back toward the floor.
  */
-/** A probe this much slower than the quietest one seen (plus a small slack) counts as pain. */
+/** A probe this much slower than the typical one (plus a small slack) counts as pain. */
 const PROBE_SLOW_FACTOR = 4;
 const PROBE_SLACK_MS = 5;
 /** A batch over this multiple of the target counts as pain (it held its row locks too long). */
 const LONG_BATCH_FACTOR = 2;
 const MAX_GROWTH = 1.5;
+/** Weight of the newest probe in the typical probe. */
+const PROBE_AVERAGE_WEIGHT = 0.2;
 const clamp = (n, lo, hi) => Math.min(hi, Math.max(lo, n));
 function initialState(limits, startSize = limits.maxSize) {
     return {
@@ -1563,15 +1681,21 @@ function speedUp(state, signals, limits) {
     const ratio = clamp(limits.targetMs / Math.max(signals.batchMs, 1), 0.5, MAX_GROWTH);
     return {
         size: Math.round(clamp(state.size * ratio, limits.minSize, limits.maxSize)),
-        // Half the batch's time as a floor: the app gets the database to itself a third of the time.
-        pauseMs: clamp(Math.max(state.pauseMs / 2, signals.batchMs / 2), limits.minPauseMs, limits.maxPauseMs),
+        // Back to the runbook's pause while quiet: a pause proportional to the batch cost time the
+        // app did not need (the signals above are what protect it).
+        pauseMs: clamp(state.pauseMs / 2, limits.minPauseMs, limits.maxPauseMs),
         backedOff: ''
     };
 }
 function nextState(state, signals, limits) {
     const why = pain(signals, limits, state.probeBaseMs);
     const next = why ? backOff(state, signals, limits, why) : speedUp(state, signals, limits);
-    return { ...next, probeBaseMs: Math.min(state.probeBaseMs, signals.probeMs) };
+    return { ...next, probeBaseMs: typicalProbe(state.probeBaseMs, signals.probeMs) };
+}
+function typicalProbe(base, probeMs) {
+    if (!Number.isFinite(base))
+        return probeMs;
+    return base + PROBE_AVERAGE_WEIGHT * (probeMs - base);
 }
 /** Target batch duration: long enough to amortise a round trip, short enough for row locks. */
 const TARGET_BATCH_MS = 150;
@@ -1592,12 +1716,15 @@ function limitsFor(batchSize, pauseMs) {
 
 ;// CONCATENATED MODULE: ./src/db/load-signals.ts
 async function readLoadSignals(client, batchMs, now = Date.now) {
-    const started = now();
-    await client.query('SELECT 1');
-    const probeMs = now() - started;
+    const probeMs = Math.min(await probe(client, now), await probe(client, now));
     const res = await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity
       WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND datname = current_database()`);
     return { batchMs, lockWaiters: res.rows[0]?.n ?? 0, probeMs };
+}
+async function probe(client, now) {
+    const started = now();
+    await client.query('SELECT 1');
+    return now() - started;
 }
 
 ;// CONCATENATED MODULE: ./src/db/batch-update.ts
@@ -1707,35 +1834,49 @@ function restoreSql(spec, backupTable) {
 }
 async function nextUpper(client, spec, from, first, size) {
     const { t, k } = sqlParts(spec, 'x');
-    const res = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, size - 1]);
-    return res.rows[0]?.k ?? null;
+    return rangeEnd(client, t, k, from, first, size);
 }
 /**
- * Rows matching the condition, counted in key ranges (COUNT_BATCH_ROWS) with the same adaptive
- * pause as the batches: one big count(*) would be a full scan competing with the app at once.
+ * Rows matching the condition, counted in key ranges (COUNT_BATCH_ROWS) with the runbook's pause
+ * between them: one big count(*) would be a full scan competing with the app at once. After a pass the
+ * ranges are its own batches' bounds (every COUNT_GROUP-th upper key), so no range has to be
+ * looked up first (that lookup walks the key index as far as the count itself).
  */
 const COUNT_BATCH_ROWS = 50_000;
-async function countMatching(client, spec, statements, sleep = ms => new Promise(r => setTimeout(r, ms))) {
+const COUNT_GROUP = 10;
+async function countMatching(client, spec, statements, sleep = ms => new Promise(r => setTimeout(r, ms)), 
+/** Upper keys of the ranges, ascending (the last range is open-ended); else looked up. */
+uppers) {
     const t = ident(spec.table);
     const k = ident(spec.key);
     const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
     let from = minRes.rows[0]?.k ?? null;
     let first = true;
     let total = 0;
+    const next = uppers ? [...uppers] : undefined;
     while (from !== null) {
-        const started = Date.now();
-        const op = first ? '>=' : '>';
-        const upperRes = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, COUNT_BATCH_ROWS - 1]);
-        const upper = upperRes.rows[0]?.k ?? null;
+        const upper = next
+            ? (next.shift() ?? null)
+            : await rangeEnd(client, t, k, from, first, COUNT_BATCH_ROWS);
         const res = await client.query(variant(statements.count, first, upper), upper === null ? [from] : [from, upper]);
         total += Number(res.rows[0]?.n ?? 0);
         if (upper === null)
             break;
         from = upper;
         first = false;
-        await sleep(Math.max(spec.pauseMs, Date.now() - started));
+        await sleep(spec.pauseMs);
     }
     return total;
+}
+/** The key `rows` rows on from `from` (quoted table and key), or null past the end. */
+async function rangeEnd(client, t, k, from, first, rows) {
+    const res = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${first ? '>=' : '>'} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, rows - 1]);
+    return res.rows[0]?.k ?? null;
+}
+/** Every COUNT_GROUP-th upper key of a pass's batches (the last batch's is null: open-ended). */
+function passUppers(batches, pass) {
+    const uppers = batches.filter(b => b.pass === pass && b.to !== null).map(b => b.to);
+    return uppers.filter((_, i) => (i + 1) % COUNT_GROUP === 0);
 }
 /** The planner's estimate of matching rows (no scan): for preflight. */
 async function estimateMatching(client, statements) {
@@ -1807,6 +1948,7 @@ async function runBatchUpdate(client, spec, options) {
 }
 async function passes(client, spec, options, state, statements) {
     let remaining = 0;
+    let countMs = 0;
     let timeCapped = false;
     const maxPasses = options.maxPasses ?? 2;
     for (let p = 1; p <= maxPasses; p++) {
@@ -1815,7 +1957,9 @@ async function passes(client, spec, options, state, statements) {
             timeCapped = true;
             break;
         }
-        remaining = await countMatching(client, spec, statements, options.ladder.sleep);
+        const counted = state.now();
+        remaining = await countMatching(client, spec, statements, options.ladder.sleep, passUppers(state.batches, p));
+        countMs += state.now() - counted;
         if (remaining === 0)
             break;
         options.ladder.log?.(`${options.field}: ${remaining} rows still match after pass ${p} (they changed during the run)`);
@@ -1830,6 +1974,7 @@ async function passes(client, spec, options, state, statements) {
         slowestBatchMs: Math.max(0, ...state.batches.map(b => b.ms)),
         lockRetries: state.batches.reduce((n, b) => n + b.lockAttempts - 1, 0),
         remaining,
+        countMs,
         timeCapped,
         backupTable: options.backupTable,
         restoreSql: restoreSql(spec, options.backupTable)
@@ -1933,19 +2078,21 @@ async function captureInstalled(client, spec) {
     return (res.rowCount ?? 0) > 0;
 }
 /**
- * Statements that (re)install the trigger (the backup table has its CAPTURED column); to run in one transaction (CREATE TRIGGER takes
- * SHARE ROW EXCLUSIVE: under the lock ladder). Replacing an existing trigger leaves no gap.
+ * Statements that (re)install the trigger (the backup table has its CAPTURED column), to run in
+ * one transaction. CREATE TRIGGER takes SHARE ROW EXCLUSIVE, which a long reader's ACCESS SHARE
+ * does not block; DROP TRIGGER (even IF EXISTS, even of a trigger that is not there) takes ACCESS
+ * EXCLUSIVE, which queues behind the reader and stalls every app query behind it: so an installed
+ * trigger is never dropped and recreated, only its function replaced (no gap, no table lock).
  * When the trigger was not there, earlier captured marks are stale: cleared.
  */
 function installCaptureSql(spec, wasInstalled) {
     const { trigger, fn } = captureNames(spec);
+    if (wasInstalled)
+        return [functionSql(spec, fn)];
     const watched = [spec.key, ...spec.columns].map(ident).join(', ');
     return [
-        ...(wasInstalled
-            ? []
-            : [`UPDATE ${ident(spec.backupTable)} SET ${CAPTURED} = false WHERE ${CAPTURED}`]),
+        `UPDATE ${ident(spec.backupTable)} SET ${CAPTURED} = false WHERE ${CAPTURED}`,
         functionSql(spec, fn),
-        `DROP TRIGGER IF EXISTS ${ident(trigger)} ON ${ident(spec.table)}`,
         `CREATE TRIGGER ${ident(trigger)} AFTER INSERT OR UPDATE OF ${watched} ON ${ident(spec.table)}
        FOR EACH ROW EXECUTE FUNCTION ${ident(fn)}()`
     ];
@@ -2014,7 +2161,7 @@ async function dropIndexConcurrently(client, name, field, ladder) {
         ladder.log?.(`${field}: ${before.name} is INVALID (left by an interrupted concurrent build or drop): dropping it`);
     }
     try {
-        const { attempts } = await withLockLadder(client, `${field} (${statement})`, ladder, () => 
+        const { attempts } = await withLockLadder(client, `${field} (${statement})`, wakeWhenClear(client, before.table, ladder), () => 
         // Its own query(), never combined with other statements, never in a transaction.
         client.query(statement));
         const after = await inspectIndex(client, name);
@@ -2034,6 +2181,24 @@ async function dropIndexConcurrently(client, name, field, ladder) {
         throw err;
     }
 }
+/**
+ * The ladder, its sleeps cut short once no long transaction holds a lock on the table: the drop
+ * waits for those (a long reader too) without blocking the app, so the next rung should start as
+ * soon as they end, not up to a sleep later. Rungs and their bound stay the ladder's.
+ */
+function wakeWhenClear(client, table, ladder) {
+    return {
+        ...ladder,
+        sleep: async (ms) => {
+            await waitForClearRoad(client, table, {
+                olderThanMs: 100,
+                maxWaitMs: ms,
+                pollMs: 50,
+                sleep: ladder.sleep
+            });
+        }
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/db/column-backup.ts
 
@@ -2044,8 +2209,6 @@ async function dropIndexConcurrently(client, name, field, ladder) {
 
 
 
-/** Longest we wait for long transactions on the table before queueing for ACCESS EXCLUSIVE. */
-const CLEAR_ROAD_MAX_MS = 30_000;
 async function columnsOf(client, table) {
     const res = await client.query(`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
             a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS default
@@ -2130,8 +2293,12 @@ function restoreColumnsSql(spec, columns, indexes) {
     out.push(...indexes.map(recreateStatement));
     return out;
 }
-/** Copy in key ranges of at most this many rows, pausing at least this long between them. */
-const COPY_BATCH_ROWS = 10_000;
+/**
+ * Copy in key ranges of at most this many rows (the copy holds no row locks: the target duration
+ * alone sizes them), starting at COPY_START_ROWS, pausing at least this long between them.
+ */
+const COPY_BATCH_ROWS = 50_000;
+const COPY_START_ROWS = 10_000;
 const COPY_PAUSE_MS = 10;
 /**
  * Copies key + present columns into the backup table (created with a primary key on the key),
@@ -2174,29 +2341,58 @@ beforeCopy = async () => { }, now = Date.now) {
         await client.query('RESET synchronous_commit').catch(() => { });
     }
 }
-async function copyRanges(client, spec, inspection, sleep, now) {
+/**
+ * The statements that copy one key range. A backup table this run created holds, ahead of the
+ * copy, only rows the capture trigger wrote (newer than the copy's snapshot), usually none: the
+ * range is a plain INSERT, which costs a fraction of an upsert (speculative insertion per row).
+ * If a key of the range is already there (the trigger wrote it, before or during the statement),
+ * that INSERT fails on the key (23505) and the range is copied again as an upsert. A backup
+ * table from an earlier run may hold stale copies: always the upsert, which refreshes every row
+ * the trigger did not write.
+ */
+function rangeCopy(spec, inspection) {
     const k = ident(spec.key);
     const t = ident(spec.table);
     const b = ident(spec.backupTable);
     const list = [k, ...inspection.present.map(c => ident(c.name))].join(', ');
     const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`);
+    const range = (op, bounded) => `${k} ${op} $1${bounded ? ` AND ${k} <= $2` : ''}`;
+    const select = (op, bounded) => `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t} WHERE ${range(op, bounded)}`;
+    return {
+        fresh: select,
+        // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
+        upsert: (op, bounded) => `${select(op, bounded)} ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')} WHERE NOT dst.${CAPTURED}`
+    };
+}
+async function copyRange(client, statements, fresh, op, params) {
+    const bounded = params.length === 2;
+    if (fresh) {
+        try {
+            return (await client.query(statements.fresh(op, bounded), params)).rowCount ?? 0;
+        }
+        catch (err) {
+            if (pgErrorCode(err) !== '23505')
+                throw err;
+        }
+    }
+    return (await client.query(statements.upsert(op, bounded), params)).rowCount ?? 0;
+}
+async function copyRanges(client, spec, inspection, sleep, now) {
+    const k = ident(spec.key);
+    const t = ident(spec.table);
+    const statements = rangeCopy(spec, inspection);
+    const fresh = !inspection.backupExists;
     const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS);
-    let batcher = initialState(limits);
+    let batcher = initialState(limits, COPY_START_ROWS);
     const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
     let from = minRes.rows[0]?.k ?? null;
     let first = true;
     let copied = 0;
     while (from !== null) {
         const op = first ? '>=' : '>';
-        const upperRes = await client.query(`SELECT ${k}::text AS k FROM ${t} WHERE ${k} ${op} $1 ORDER BY ${k} OFFSET $2 LIMIT 1`, [from, batcher.size - 1]);
-        const upper = upperRes.rows[0]?.k ?? null;
+        const upper = await rangeEnd(client, t, k, from, first, batcher.size);
         const batchStarted = now();
-        const res = await client.query(
-        // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
-        `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t}
-        WHERE ${k} ${op} $1${upper === null ? '' : ` AND ${k} <= $2`}
-       ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')} WHERE NOT dst.${CAPTURED}`, upper === null ? [from] : [from, upper]);
-        copied += res.rowCount ?? 0;
+        copied += await copyRange(client, statements, fresh, op, upper === null ? [from] : [from, upper]);
         if (upper === null)
             break;
         from = upper;
@@ -2215,9 +2411,14 @@ function captureSpec(spec, inspection) {
         backupTable: spec.backupTable
     };
 }
-/** Installs the capture trigger in its own short transaction, under the lock ladder. */
+/**
+ * Installs the capture trigger in its own short transaction, under the lock ladder, each attempt
+ * once no long transaction holds a lock that conflicts with CREATE TRIGGER's (autovacuum's, after
+ * the batch-update's dead rows, does; a long reader's does not).
+ */
 async function installCapture(client, capture, what, ladder) {
-    await withLockLadder(client, what, ladder, async () => {
+    const road = afterLongTransactions(client, capture.table, ladder, SHARE_ROW_EXCLUSIVE_CONFLICTS);
+    await withLockLadder(client, what, road.ladder, async () => {
         await client.query('BEGIN');
         try {
             const installed = await captureInstalled(client, capture);
@@ -2283,20 +2484,8 @@ async function runSchemaRollback(client, spec, field, ladder) {
     // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
     const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ');
     let newRowsUnderLock = 0;
-    let clearRoadMs = 0;
-    const alterLadder = {
-        ...ladder,
-        beforeAttempt: async () => {
-            clearRoadMs += await waitForClearRoad(client, spec.table, {
-                olderThanMs: 100,
-                maxWaitMs: CLEAR_ROAD_MAX_MS,
-                pollMs: 50,
-                sleep: ladder.sleep,
-                log: ladder.log
-            });
-        }
-    };
-    const ladderResult = await time('drop columns', () => withLockLadder(client, `${field} (${alterStatement(spec)})`, alterLadder, async () => {
+    const clearRoad = afterLongTransactions(client, spec.table, ladder);
+    const ladderResult = await time('drop columns', () => withLockLadder(client, `${field} (${alterStatement(spec)})`, clearRoad.ladder, async () => {
         await client.query('BEGIN');
         try {
             await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`);
@@ -2314,7 +2503,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
         }
     }));
     attempts = attempts.concat(ladderResult.attempts);
-    timings['waited for long transactions (not queued)'] = clearRoadMs;
+    timings['waited for long transactions (not queued)'] = clearRoad.waitedMs();
     return {
         copiedRows,
         newRowsUnderLock,
@@ -3212,21 +3401,20 @@ var model = __nccwpck_require__(182);
  * step when the git phase does not run.
  */
 
-/** Paths of `rules.remove` present in `rev`. */
-async function presentPaths(git, paths, rev) {
-    const present = [];
-    for (const path of paths)
-        if (await git.pathExists(rev, path))
-            present.push(path);
-    return present;
+/** The state of both lists in `rev`, with one git call. */
+async function filesStateAt(git, rules, rev) {
+    const existing = await git.existingPaths(rev, [...rules.remove, ...rules.protect]);
+    return {
+        present: rules.remove.filter(path => existing.has(path)),
+        missing: rules.protect.filter(path => !existing.has(path))
+    };
 }
 async function missingProtected(git, rules, rev) {
-    const present = new Set(await presentPaths(git, rules.protect, rev));
-    return rules.protect.filter(path => !present.has(path));
+    return (await filesStateAt(git, { remove: [], protect: rules.protect }, rev)).missing;
 }
 /** Removes the present `remove` paths from HEAD in one commit, then checks `protect`. */
 async function applyFileRules(git, rules, runLabel) {
-    const removed = await presentPaths(git, rules.remove, 'HEAD');
+    const removed = (await filesStateAt(git, { remove: rules.remove, protect: [] }, 'HEAD')).present;
     for (const path of removed)
         await git.remove(path);
     let commit;
@@ -3768,12 +3956,15 @@ function collides(untracked, path) {
         return path.startsWith(untracked) || `${path}/` === untracked;
     return path === untracked || untracked.startsWith(`${path}/`);
 }
-/** The untracked entries of the checkout that `written` paths would overwrite. */
+/**
+ * The untracked entries of the checkout that `written` paths would overwrite. `written` may still
+ * be on its way (a git call): the untracked paths are read meanwhile.
+ */
 async function untrackedInTheWay(git, written) {
-    const untracked = await git.untrackedPaths();
+    const [untracked, writing] = await Promise.all([git.untrackedPaths(), written]);
     if (untracked.length === 0)
         return [];
-    const paths = [...written];
+    const paths = [...writing];
     return untracked.filter(entry => paths.some(path => collides(entry, path)));
 }
 async function requireNothingUntrackedAt(git, written) {
@@ -5181,7 +5372,12 @@ function getExecOutput(commandLine, args, options) {
 
 /** Hides passwords in URLs (a remote may be written with credentials). */
 const urls = new redact/* Redactor */.pO();
-const execGit = (args, options) => getExecOutput('git', args, { ...options, silent: true, ignoreReturnCode: true });
+const execGit = (args, { input, ...options }) => getExecOutput('git', args, {
+    ...options,
+    input: input === undefined ? undefined : Buffer.from(input),
+    silent: true,
+    ignoreReturnCode: true
+});
 class GitCommandError extends Error {
     args;
     output;
@@ -5244,14 +5440,14 @@ class GitCommandManager {
         this.identity.applied.catch(() => (this.identity.applied = undefined));
         return this.identity.applied;
     }
-    /** Runs git and returns its output whatever the exit code. */
-    async tryExec(args) {
+    /** Runs git and returns its output whatever the exit code; `input` goes to its stdin. */
+    async tryExec(args, input) {
         this.logger.debug(`git ${urls.redact(args.join(' '))}`);
-        return this.runner(args, { cwd: this.workdir, env: this.env });
+        return this.runner(args, { cwd: this.workdir, env: this.env, input });
     }
     /** Runs git and throws GitCommandError on a non-zero exit. */
-    async exec(args) {
-        const output = await this.tryExec(args);
+    async exec(args, input) {
+        const output = await this.tryExec(args, input);
         if (output.exitCode !== 0)
             throw new GitCommandError(args, output);
         return output.stdout;
@@ -5335,7 +5531,14 @@ class GitCommandManager {
         return refs;
     }
     async fetch(remote, refspecs, options = {}) {
-        const args = ['fetch', '--no-tags', '--no-recurse-submodules', '--quiet'];
+        // No `git maintenance` after the fetch: one more process, for a checkout the job throws away.
+        const args = [
+            'fetch',
+            '--no-tags',
+            '--no-recurse-submodules',
+            '--no-auto-maintenance',
+            '--quiet'
+        ];
         if (options.deepen)
             args.push(`--deepen=${options.deepen}`);
         await this.exec([...args, remote, ...refspecs]);
@@ -5414,6 +5617,26 @@ class GitCommandManager {
     async pathExists(rev, path) {
         return (await this.tryExec(['cat-file', '-e', `${rev}:${path}`])).exitCode === 0;
     }
+    /**
+     * Which of `paths` (files or directories) exist in the tree of `rev`: one `cat-file --batch-check`
+     * for all of them, as `pathExists` would answer each (every git start costs ~10 ms). A path with
+     * a line break cannot be a line of the batch: it is asked on its own.
+     */
+    async existingPaths(rev, paths) {
+        const batched = paths.filter(path => !/[\r\n]/.test(path));
+        const alone = paths.filter(path => !batched.includes(path));
+        const existing = new Set();
+        if (batched.length) {
+            const input = batched.map(path => `${rev}:${path}\n`).join('');
+            // Each line answers one input line: `found`, or the name followed by `missing`/`ambiguous`.
+            const lines = (await this.exec(['cat-file', '--batch-check=found'], input)).split('\n');
+            batched.forEach((path, i) => lines[i] === 'found' && existing.add(path));
+        }
+        for (const path of alone)
+            if (await this.pathExists(rev, path))
+                existing.add(path);
+        return existing;
+    }
     async remove(path) {
         await this.exec(['rm', '-r', '--quiet', '--ignore-unmatch', '--', path]);
     }
@@ -5423,9 +5646,17 @@ class GitCommandManager {
      * There is no push without a lease: see push.ts.
      */
     async push(remote, src, dst, expected) {
-        this.gate?.assertOpen(`push ${src ? 'to' : 'a deletion of'} ${remote} ${dst}`);
-        const lease = `--force-with-lease=${dst}:${expected ?? ''}`;
-        return this.tryExec(['push', '--porcelain', lease, remote, `${src}:${dst}`]);
+        return this.pushAtomic(remote, [{ src, dst, expected }]);
+    }
+    /** Several leased updates (as `push`) in one push that the remote applies all or none of. */
+    async pushAtomic(remote, updates) {
+        for (const { src, dst } of updates) {
+            this.gate?.assertOpen(`push ${src ? 'to' : 'a deletion of'} ${remote} ${dst}`);
+        }
+        const atomic = updates.length > 1 ? ['--atomic'] : [];
+        const leases = updates.map(u => `--force-with-lease=${u.dst}:${u.expected ?? ''}`);
+        const specs = updates.map(u => `${u.src}:${u.dst}`);
+        return this.tryExec(['push', '--porcelain', ...atomic, ...leases, remote, ...specs]);
     }
     /** The effective values of the config keys matching `pattern` (one git call for several). */
     async configMatching(pattern) {
@@ -5536,9 +5767,8 @@ async function withGitSession(checkout, target, fn) {
     const remoteUrl = opened.remoteUrl ?? urlOrFail(target.remote);
     const auth = await configureAuth(git, remoteUrl, checkout.githubToken, checkout.tempDir);
     try {
-        await requireRemoteBranch(git, target);
         const tipRef = `refs/emergency-rollback/${target.branch}`;
-        await git.fetch(target.remote, [`+refs/heads/${target.branch}:${tipRef}`]);
+        await fetchTip(git, target, tipRef);
         const tip = (await git.revParse(tipRef)) ?? '';
         const session = { git, remote: target.remote, remoteUrl, branch: target.branch, tip, tipRef };
         return await fn(session);
@@ -5551,6 +5781,20 @@ function urlOrFail(remote) {
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote) || remote.startsWith('/'))
         return remote;
     throw new util_errors/* RollbackError */.ZS(`git remote "${remote}" is not configured in the checkout`, 'set git.remote in the runbook to a remote name of the checkout (usually origin) or a URL');
+}
+/**
+ * Fetches the remote branch into `tipRef`. Only when that fails does `git ls-remote` say why (the
+ * remote unreachable or refusing the token, or no such branch): one round trip to the remote, not
+ * two, in every run that reaches it.
+ */
+async function fetchTip(git, target, tipRef) {
+    try {
+        await git.fetch(target.remote, [`+refs/heads/${target.branch}:${tipRef}`]);
+    }
+    catch (err) {
+        await requireRemoteBranch(git, target);
+        throw err;
+    }
 }
 /** Reachability and auth check (`git ls-remote`), and the branch must exist. */
 async function requireRemoteBranch(git, target) {
@@ -5638,10 +5882,12 @@ const filesPhase = {
         const notes = [];
         for (const step of steps) {
             notes.push(await withStepSession(step, deps.checkout, async (s) => {
-                // The step checks out the remote head in the checkout: nothing untracked may be in the way.
-                await requireNothingUntrackedAt(s.git, await s.git.changedPaths('HEAD', s.tip));
-                const present = await presentPaths(s.git, step.action.rules.remove, s.tip);
-                const missing = await missingProtected(s.git, step.action.rules, s.tip);
+                // The step checks out the remote head in the checkout: nothing untracked may be in the
+                // way. Independent reads, so they run at the same time.
+                const [, { present, missing }] = await Promise.all([
+                    requireNothingUntrackedAt(s.git, s.git.changedPaths('HEAD', s.tip)),
+                    filesStateAt(s.git, step.action.rules, s.tip)
+                ]);
                 // Without a git step to bring them back, a missing protected file fails the run here,
                 // before any phase has changed anything.
                 if (missing.length && !deps.progress.plannedPhases.includes('git')) {
@@ -6174,77 +6420,8 @@ async function poll(options) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/http/proxy.ts
-/** The settings from an environment snapshot (the entry point passes process.env). */
-function proxySettingsFrom(env) {
-    const pick = (name) => env[name.toLowerCase()] || env[name] || undefined;
-    return {
-        httpProxy: pick('HTTP_PROXY'),
-        httpsProxy: pick('HTTPS_PROXY'),
-        noProxy: pick('NO_PROXY')
-    };
-}
-const DEFAULT_PORTS = { 'http:': '80', 'https:': '443' };
-/** NO_PROXY says `url` goes direct. */
-function bypassesProxy(url, noProxy) {
-    if (!noProxy)
-        return false;
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-    const port = url.port || DEFAULT_PORTS[url.protocol] || '';
-    for (const raw of noProxy.split(/[,\s]+/)) {
-        const entry = raw.trim().toLowerCase();
-        if (!entry)
-            continue;
-        if (entry === '*')
-            return true;
-        const match = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[|\](?=:|$)/g, ''));
-        const [name = '', entryPort] = [match[1], match[2]];
-        if (entryPort && entryPort !== port)
-            continue;
-        const bare = name.replace(/^\*?\./, '');
-        if (host === bare || host.endsWith(`.${bare}`))
-            return true;
-    }
-    return false;
-}
-/** The proxy URL for `url`, or undefined when it goes direct. */
-function proxyFor(url, settings) {
-    const proxy = url.protocol === 'https:' ? (settings.httpsProxy ?? settings.httpProxy) : settings.httpProxy;
-    if (!proxy || bypassesProxy(url, settings.noProxy))
-        return undefined;
-    return proxy;
-}
-/**
- * A fetch honouring `settings`. Without any proxy it is the global fetch. With one, requests go
- * through undici's fetch with a ProxyAgent (one per proxy URL, kept for the process's life).
- */
-function createFetch(settings = {}) {
-    if (!settings.httpProxy && !settings.httpsProxy)
-        return (input, init) => globalThis.fetch(input, init);
-    const agents = new Map();
-    const agent = (proxy) => {
-        let found = agents.get(proxy);
-        if (!found) {
-            found = __nccwpck_require__.e(/* import() */ 752).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4371, 19)).then(({ ProxyAgent }) => new ProxyAgent({ uri: proxy }));
-            agents.set(proxy, found);
-        }
-        return found;
-    };
-    return async (input, init) => {
-        const url = new URL(input instanceof Request ? input.url : String(input));
-        const proxy = proxyFor(url, settings);
-        if (!proxy)
-            return globalThis.fetch(input, init);
-        const [{ fetch }, dispatcher] = await Promise.all([__nccwpck_require__.e(/* import() */ 752).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4371, 19)), agent(proxy)]);
-        // undici's own fetch: its Response has the global one's shape.
-        const response = await fetch(input, {
-            ...init,
-            dispatcher
-        });
-        return response;
-    };
-}
-
+// EXTERNAL MODULE: ./src/http/proxy.ts
+var proxy = __nccwpck_require__(7856);
 ;// CONCATENATED MODULE: ./src/http/simple.ts
 /**
  * Two one-call helpers for callers that are not an API client: verify's checks (a GET with a
@@ -7617,7 +7794,7 @@ function snippetOf(body, redactor) {
     return redactor.redact(text.length > 160 ? `${text.slice(0, 160)}…` : text);
 }
 /** One GET of a check: status, expected text, rejected text. Never throws. */
-async function probe(check, deps) {
+async function verify_probe(check, deps) {
     const started = Date.now();
     const redactor = deps.redactor;
     try {
@@ -7670,7 +7847,7 @@ async function pollCheck(check, deps) {
     let attempts = 0;
     for (;;) {
         attempts++;
-        const result = await probe(check, deps);
+        const result = await verify_probe(check, deps);
         const elapsed = (0,duration/* elapsedMs */.d5)(started, slept, Date.now());
         if (result.ok)
             return {
@@ -7824,7 +8001,7 @@ const verifyPhase = {
                 details: { reason: 'the smoke command is not run in a drill', command: step.action.run }
             };
         const check = step.action.check;
-        const result = await probe(check, deps);
+        const result = await verify_probe(check, deps);
         const details = {
             url: check.url,
             status: result.status,
@@ -7913,7 +8090,7 @@ async function mitigate(provider, { found, cutoff, rolledBack }, action, deps) {
     const mitigatedAt = deps.clock.now();
     const failedChecks = [];
     for (const check of action.checks) {
-        const result = await probe(check, deps);
+        const result = await verify_probe(check, deps);
         if (!result.ok)
             failedChecks.push(`${check.name}: ${result.reason}`);
     }
@@ -8774,7 +8951,7 @@ async function monitor_connect(deps) {
 async function takeSample(index, atMs, config, deps, db) {
     const health = [];
     for (const check of config.health) {
-        const r = await probe(check, deps);
+        const r = await verify_probe(check, deps);
         health.push({
             name: check.name,
             ok: r.ok,
@@ -9451,7 +9628,7 @@ class GitHubClient {
         this.options = options;
     }
     octokit() {
-        this.loaded ??= Promise.all(/* import() */[__nccwpck_require__.e(752), __nccwpck_require__.e(239), __nccwpck_require__.e(702)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6702)).then(m => m.createOctokit(this.options));
+        this.loaded ??= Promise.all(/* import() */[__nccwpck_require__.e(752), __nccwpck_require__.e(239), __nccwpck_require__.e(770)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1770)).then(m => m.createOctokit(this.options));
         return this.loaded;
     }
     get repoArgs() {
@@ -9633,8 +9810,6 @@ function client_mapError(what, status, message, json, headers) {
     return new GitHubApiError(`GitHub API ${what} failed (${detail})`, undefined, status);
 }
 
-// EXTERNAL MODULE: ./src/github/proxy.ts
-var proxy = __nccwpck_require__(8231);
 ;// CONCATENATED MODULE: ./src/providers/index.ts
 /** Builds the hosting provider a runbook names (through the registry), with its token. */
 
@@ -9834,7 +10009,6 @@ function instantRollback(provider, gate) {
 
 
 
-
 const realSleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
 const realEvery = (ms, fn) => {
     const timer = setInterval(fn, ms);
@@ -9858,7 +10032,7 @@ function buildDependencies(options) {
         every: options.every ?? realEvery
     };
     // Hosting, verify and the webhook honour the proxy variables of the run's environment.
-    const fetchImpl = options.fetch ?? createFetch(proxySettingsFrom(env));
+    const fetchImpl = options.fetch ?? (0,proxy/* createFetch */.Hy)((0,proxy/* proxySettingsFrom */.Yw)(env));
     const redactor = options.redactor ?? primedRedactor(runbook, env, secrets);
     const gate = options.gate ?? new MutationGate();
     const databaseSource = {
@@ -10576,8 +10750,8 @@ function indentContinuation(text, width) {
 
 // EXTERNAL MODULE: ./src/request.ts
 var src_request = __nccwpck_require__(4390);
-// EXTERNAL MODULE: ./src/runbook/load.ts + 6 modules
-var runbook_load = __nccwpck_require__(4360);
+// EXTERNAL MODULE: ./src/runbook/load.ts + 5 modules
+var runbook_load = __nccwpck_require__(280);
 ;// CONCATENATED MODULE: ./src/runbook-text.ts
 
 async function checkRunbookText(located, phases = Object.values(PHASE_MODULES)) {
@@ -10638,7 +10812,8 @@ const SEEN_REF = 'refs/emergency-rollback/lock-seen';
 function describeLockHolder(info) {
     return `${info.holder} since ${info.startedAt} (${info.command} of runbook "${info.runbook}", ${info.run})`;
 }
-function parseInfo(message) {
+/** The holder a lock (or queue) commit's message names; "unknown" for what a person pushed. */
+function parseHolderInfo(message) {
     try {
         const parsed = JSON.parse(message);
         return {
@@ -10667,7 +10842,7 @@ async function readLockRef(git, remote) {
         return undefined;
     await git.fetch(remote, [`+${LOCK_REF}:${SEEN_REF}`]);
     const message = await git.exec(['log', '-1', '--format=%B', SEEN_REF]);
-    return { sha, info: parseInfo(message) };
+    return { sha, info: parseHolderInfo(message) };
 }
 /** Creates the lock ref, or fails naming who holds it. */
 async function takeLockRef(git, remote, info) {
@@ -10703,84 +10878,158 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 /**
  * The queue in front of the lock ref (lock-ref.ts): a run that finds the lock held leaves one ref
  * per waiting run on the same remote, so every entry point (the CLI, every workflow, ChatOps) sees
- * the same order. The ref's name carries the arrival time and the wait deadline, so one
- * `ls-remote` gives the order and which entries are stale; its commit (of the empty tree) holds
- * who waits, as JSON. An entry is created with a lease that expects no such ref and deleted with a
- * lease on its own SHA, like the lock ref.
+ * the same order. The ref's name carries the arrival time, the wait deadline and the waiter's last
+ * heartbeat, so one `ls-remote` gives the order and which entries are stale; its commit (of the
+ * empty tree) holds who waits, as JSON. An entry is created with a lease that expects no such ref
+ * and deleted with a lease on its own SHA, like the lock ref. A waiter renames its entry on every
+ * poll (the heartbeat); one whose heartbeat stops (its runner was lost) is skipped by everybody.
  */
+
 
 
 
 
 const QUEUE_PREFIX = 'refs/emergency-rollback/queue/';
+/** How often a waiting run looks again (and renews its heartbeat). */
+const QUEUE_POLL_MS = 10_000;
+/** A waiter silent this long (several polls) is gone: its entry is skipped. */
+const HEARTBEAT_TIMEOUT_MS = 6 * QUEUE_POLL_MS;
+/** A queue report names this many waiters at most (the rest are counted). */
+const LISTED = 10;
 /** Wide enough for any millisecond time, so the names sort as the times do. */
 const TIME_DIGITS = 15;
-function entryName(arrivedAt, deadline, tag) {
-    const pad = (ms) => String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, '0');
-    return `${QUEUE_PREFIX}${pad(arrivedAt)}-${pad(deadline)}-${tag}`;
+const pad = (ms) => String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, '0');
+function entryName(e) {
+    return `${QUEUE_PREFIX}${pad(e.arrivedAt)}-${pad(e.deadline)}-${pad(e.heartbeatAt)}-${e.tag}`;
 }
 /** The times an entry's name carries; undefined for a ref this tool did not name. */
 function parseEntryName(ref) {
-    const match = /^(\d+)-(\d+)-[0-9a-z]+$/.exec(ref.slice(QUEUE_PREFIX.length));
+    const match = /^(\d+)-(\d+)-(\d+)-([0-9a-z]+)$/.exec(ref.slice(QUEUE_PREFIX.length));
     if (!ref.startsWith(QUEUE_PREFIX) || !match)
         return undefined;
-    return { arrivedAt: Number(match[1]), deadline: Number(match[2]) };
+    const [arrivedAt, deadline, heartbeatAt] = match.slice(1, 4).map(Number);
+    return { arrivedAt, deadline, heartbeatAt, tag: match[4] };
 }
-/** Oldest first; the name breaks a tie (two runs in the same millisecond). */
+/** Oldest first; the tag breaks a tie (two runs in the same millisecond). */
 function byArrival(a, b) {
-    return a.arrivedAt - b.arrivedAt || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0);
+    return a.arrivedAt - b.arrivedAt || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0);
 }
 async function readQueue(git, remote) {
     const refs = await git.lsRemoteRefs(remote, [LOCK_REF, `${QUEUE_PREFIX}*`]);
     const entries = [];
     for (const [ref, sha] of refs) {
-        const times = parseEntryName(ref);
-        if (times)
-            entries.push({ ref, sha, ...times });
+        const named = parseEntryName(ref);
+        if (named)
+            entries.push({ ref, sha, ...named });
     }
     return { lockSha: refs.get(LOCK_REF), entries: entries.sort(byArrival) };
 }
+/** When an entry stops counting: its deadline, or a heartbeat timeout after its last heartbeat. */
+function staleFrom(e) {
+    return Math.min(e.deadline, e.heartbeatAt + HEARTBEAT_TIMEOUT_MS);
+}
 /** The entries whose run is still waiting at `now` (a stale one is skipped by everybody). */
 function liveEntries(entries, now) {
-    return entries.filter(e => e.deadline > now);
+    return entries.filter(e => staleFrom(e) > now);
 }
 /** Adds our entry at the end of the queue. */
 async function joinQueue(git, remote, info, times) {
     const waiting = { ...info, queuedAt: new Date(times.arrivedAt).toISOString() };
     const sha = await git.commitEmptyTree(JSON.stringify({ ...waiting, deadline: new Date(times.deadline).toISOString() }));
-    const ref = entryName(times.arrivedAt, times.deadline, (0,external_node_crypto_.randomBytes)(4).toString('hex'));
+    const named = { ...times, heartbeatAt: times.arrivedAt, tag: (0,external_node_crypto_.randomBytes)(4).toString('hex') };
+    const ref = entryName(named);
     const pushed = await git.push(remote, sha, ref, null);
     if (pushed.exitCode !== 0) {
         throw new util_errors/* RollbackError */.ZS(`could not join the rollback queue (${ref}) on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that github-token may push to the repository (contents: write), or set lock-wait to 0 to be refused at once');
     }
-    return { ref, sha, ...times };
+    return { ref, sha, ...named };
+}
+/**
+ * Renames our entry to carry `now` as its heartbeat: one atomic push deletes the old name (leased
+ * on its SHA) and creates the new one (leased on "absent"). Arrival and tag are kept, so is our
+ * place. An entry someone removed (it looked stale) is created again. Returns the entry as it is
+ * now on the remote; on a refused push, the old one (the next poll tries again).
+ */
+async function renewHeartbeat(git, remote, entry, state, now) {
+    if (now <= entry.heartbeatAt)
+        return { entry };
+    const renewed = { ...entry, heartbeatAt: now };
+    renewed.ref = entryName(renewed);
+    const create = { src: entry.sha, dst: renewed.ref, expected: null };
+    const present = state.entries.some(e => e.ref === entry.ref && e.sha === entry.sha);
+    const pushed = present
+        ? await git.pushAtomic(remote, [{ src: '', dst: entry.ref, expected: entry.sha }, create])
+        : await git.push(remote, create.src, create.dst, create.expected);
+    if (pushed.exitCode === 0)
+        return { entry: renewed };
+    return { entry, problem: serverMessage(pushed) || 'push refused' };
 }
 /** Removes an entry if it is still the one we saw; false when it was already gone or replaced. */
 function leaveQueue(git, remote, entry) {
     return deleteWithLease(git, { remote, dst: entry.ref, expected: entry.sha });
 }
+/**
+ * What is queued now, in one sentence, after removing every stale entry (a waiter that is in fact
+ * alive puts its entry back at its next heartbeat, in the same place). For release-lock.
+ */
+async function sweepQueue(git, remote, now) {
+    const { entries } = await readQueue(git, remote);
+    if (entries.length === 0)
+        return 'nobody is queued';
+    const live = liveEntries(entries, now);
+    const stale = entries.filter(e => !live.includes(e));
+    const named = await waiters(git, remote, [...live, ...stale].slice(0, LISTED));
+    const removed = await Promise.all(stale.map(e => leaveQueue(git, remote, e).catch(() => false)));
+    const silent = (e) => `silent for ${(0,duration/* formatDuration */.a3)(Math.max(0, now - e.heartbeatAt))}`;
+    const parts = [
+        live.length === 0
+            ? 'nobody is waiting'
+            : `waiting: ${listed(live.map((e, i) => `${i + 1}. ${named(e)}, ${silent(e)}`))}`
+    ];
+    if (stale.length > 0) {
+        const gone = removed.filter(Boolean).length;
+        parts.push(`removed ${gone} of ${stale.length} stale queue entries (their run gave up or is gone): ${listed(stale.map(e => `${named(e)}, ${silent(e)}`))}`);
+    }
+    return parts.join('; ');
+}
+function listed(items) {
+    const more = items.length > LISTED ? [`and ${items.length - LISTED} more`] : [];
+    return [...items.slice(0, LISTED), ...more].join('; ');
+}
+/** Who waits in each entry (the JSON its commit holds); "unknown" when it cannot be read. */
+async function waiters(git, remote, entries) {
+    // Fetched by name into FETCH_HEAD only: nothing is left behind in the checkout's refs. An
+    // entry gone meanwhile fails the fetch; the commits already here are still read.
+    await git
+        .fetch(remote, entries.map(e => e.ref))
+        .catch(() => undefined);
+    const who = new Map();
+    for (const e of entries) {
+        const message = await git.exec(['log', '-1', '--format=%B', e.sha]).catch(() => '');
+        who.set(e.ref, message ? describeLockHolder(parseHolderInfo(message)) : `unknown (${e.ref})`);
+    }
+    return e => who.get(e.ref) ?? `unknown (${e.ref})`;
+}
 
 ;// CONCATENATED MODULE: ./src/git/lock-wait.ts
 /**
  * Waiting for the lock ref in arrival order. A run that finds the lock held (or others already
- * waiting) joins the queue (lock-queue.ts) and polls: when its entry is the oldest live one and
- * the lock is free, it takes the lock and leaves the queue. The wait is bounded by its deadline
- * and ends early on cancellation; either way the entry is removed.
+ * waiting) joins the queue (lock-queue.ts) and polls, renewing its heartbeat each time: when its
+ * entry is the oldest live one and the lock is free, it takes the lock and leaves the queue. The
+ * wait is bounded by its deadline and ends early on cancellation; either way the entry is removed.
  */
 
 
 
 
-/** How often a waiting run looks again: the lock is free at most this long before it is taken. */
-const QUEUE_POLL_MS = 10_000;
-/** Entries this long past their deadline are removed by whoever sees them (clocks differ a little). */
+/** Entries stale this long are removed by whoever sees them (clocks differ a little). */
 const STALE_GRACE_MS = 60_000;
 /** Takes the lock ref in turn: at once when nobody holds it or waits, else after those ahead. */
 async function takeLockRefInTurn(where, info, wait) {
     const arrivedAt = wait.now();
     const state = await readQueue(where.git, where.remote);
     const ahead = liveEntries(state.entries, arrivedAt);
-    const queue = new Queue(where);
+    const queue = new Queue(where, wait.log);
     if (ahead.length === 0) {
         // Not waiting: refused at once, naming the holder, when the lock is held.
         if (wait.waitMs === 0)
@@ -10794,28 +11043,33 @@ async function takeLockRefInTurn(where, info, wait) {
     if (wait.waitMs === 0) {
         throw await queue.refusal(state, `does not wait (lock-wait is 0) and would be position ${ahead.length + 1}`);
     }
-    const entry = await joinQueue(where.git, where.remote, info, {
-        arrivedAt,
-        deadline: arrivedAt + wait.waitMs
-    });
+    const mine = {
+        entry: await joinQueue(where.git, where.remote, info, {
+            arrivedAt,
+            deadline: arrivedAt + wait.waitMs
+        })
+    };
     try {
-        return await waitInQueue(queue, info, wait, entry);
+        return await waitInQueue(queue, info, wait, mine);
     }
     finally {
-        await leaveQueue(where.git, where.remote, entry).catch((err) => {
-            wait.log.warn(`could not leave the rollback queue (${entry.ref}): ${err instanceof Error ? err.message : err}; it is skipped once its deadline passes`);
+        await leaveQueue(where.git, where.remote, mine.entry).catch((err) => {
+            wait.log.warn(`could not leave the rollback queue (${mine.entry.ref}): ${err instanceof Error ? err.message : err}; it is skipped once its heartbeat stops`);
         });
     }
 }
-async function waitInQueue(queue, info, wait, entry) {
+async function waitInQueue(queue, info, wait, mine) {
     const { git, remote } = queue.where;
+    const { deadline } = mine.entry;
     let said = '';
     for (;;) {
         const now = wait.now();
         const state = await readQueue(git, remote);
         await queue.removeStale(state, now);
-        // Names sort as arrival times. Our own entry removed by hand: we keep our place all the same.
-        const position = liveEntries(state.entries, now).filter(e => e.ref < entry.ref).length + 1;
+        await queue.heartbeat(mine, state, now);
+        // Our own entry removed by hand: the heartbeat puts it back, we keep our place all the same.
+        const ahead = liveEntries(state.entries, now).filter(e => byArrival(e, mine.entry) < 0);
+        const position = ahead.length + 1;
         if (wait.signal?.aborted) {
             throw new util_errors/* RollbackError */.ZS(`${reasonOf(wait.signal)} while queued for the rollback lock at position ${position}; left the queue, nothing was changed`);
         }
@@ -10824,7 +11078,7 @@ async function waitInQueue(queue, info, wait, entry) {
             if ('taken' in attempt)
                 return attempt.taken;
         }
-        const left = entry.deadline - now;
+        const left = deadline - now;
         if (left <= 0) {
             throw await queue.refusal(state, `waited ${(0,duration/* formatDuration */.a3)(wait.waitMs)} (lock-wait) and was position ${position}`);
         }
@@ -10840,9 +11094,11 @@ async function waitInQueue(queue, info, wait, entry) {
 /** What a waiting run says about the queue; it reads each holder's details once. */
 class Queue {
     where;
+    log;
     holder;
-    constructor(where) {
+    constructor(where, log) {
         this.where = where;
+        this.log = log;
     }
     /** "queued behind <holder>, position N" (N = 1: next, as soon as the lock is free). */
     async describe(state, position) {
@@ -10858,11 +11114,23 @@ class Queue {
             : 'the lock is free but earlier runs are queued for it';
         return new util_errors/* RollbackError */.ZS(`another rollback is running: ${held}; this run ${ours} in the rollback queue`, 'wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
     }
-    /** Entries well past their deadline: their run gave up or died without leaving. */
+    /** Entries stale for a while: their run gave up or died without leaving. */
     async removeStale(state, now) {
-        for (const e of state.entries.filter(e => e.deadline + STALE_GRACE_MS < now)) {
+        for (const e of state.entries.filter(e => staleFrom(e) + STALE_GRACE_MS < now)) {
             // Another waiter may remove it at the same moment: the lease makes that harmless.
             await leaveQueue(this.where.git, this.where.remote, e).catch(() => false);
+        }
+    }
+    /** Says we are still waiting; a refused push only warns (the next poll tries again). */
+    async heartbeat(mine, state, now) {
+        const { git, remote } = this.where;
+        const renewed = await renewHeartbeat(git, remote, mine.entry, state, now).catch((err) => ({
+            entry: mine.entry,
+            problem: err instanceof Error ? err.message : `${err}`
+        }));
+        mine.entry = renewed.entry;
+        if (renewed.problem) {
+            this.log.warn(`could not renew our place in the rollback queue (${mine.entry.ref}): ${renewed.problem}; trying again at the next poll`);
         }
     }
     async holderOf(state) {
@@ -10909,6 +11177,7 @@ function reasonOf(signal) {
  * (src/git/lock-wait.ts); the database lock, which has no queue, is then tried again until the
  * same deadline.
  */
+
 
 
 
@@ -10996,21 +11265,28 @@ async function releaseRef(scope, git, ref) {
         ];
     }
 }
-/** Removes a stale lock ref after saying who held it; returns what it did, in one sentence. */
-async function releaseStaleLock(checkout, git, log) {
+/**
+ * Removes a stale lock ref after saying who held it, and every stale queue entry after saying
+ * who still waits; returns what it did, in one sentence.
+ */
+async function releaseStaleLock(checkout, git, log, now = Date.now) {
     if (!git) {
         return 'the runbook has no git section, so there is no lock ref; a database advisory lock ends with the session that holds it';
     }
     return withGitSession(checkout, git, async (s) => {
-        const held = await readLockRef(s.git, s.remote);
-        if (!held)
-            return `no lock held: ${LOCK_REF} does not exist on remote "${s.remote}"`;
-        log.info(`the lock was held by ${describeLockHolder(held.info)}`);
-        const released = await releaseLockRef(s.git, s.remote, held.sha);
-        if (!released)
-            throw new util_errors/* RollbackError */.ZS(`the lock ${LOCK_REF} changed while it was being released`, 'look at who holds it now, then release again if it is stale');
-        return `released the lock held by ${describeLockHolder(held.info)}`;
+        const lock = await releaseLockRefOf(s.git, s.remote, log);
+        return `${lock}; queue: ${await sweepQueue(s.git, s.remote, now())}`;
     });
+}
+async function releaseLockRefOf(git, remote, log) {
+    const held = await readLockRef(git, remote);
+    if (!held)
+        return `no lock held: ${LOCK_REF} does not exist on remote "${remote}"`;
+    log.info(`the lock was held by ${describeLockHolder(held.info)}`);
+    const released = await releaseLockRef(git, remote, held.sha);
+    if (!released)
+        throw new util_errors/* RollbackError */.ZS(`the lock ${LOCK_REF} changed while it was being released`, 'look at who holds it now, then release again if it is stale');
+    return `released the lock held by ${describeLockHolder(held.info)}`;
 }
 function messageOf(err) {
     return err instanceof Error ? err.message : String(err);
@@ -11164,7 +11440,7 @@ async function releaseLock(options) {
         runner: options.gitRunner,
         log: options.log
     };
-    return releaseStaleLock(checkout, git, options.log);
+    return releaseStaleLock(checkout, git, options.log, options.now);
 }
 function redactingLogger(log, redactor) {
     return {
@@ -11225,7 +11501,7 @@ const BRANCH_NAME = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 
 /***/ }),
 
-/***/ 4360:
+/***/ 280:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -11248,34 +11524,8 @@ var dist = __nccwpck_require__(8815);
 var credentials = __nccwpck_require__(2970);
 // EXTERNAL MODULE: ./src/runbook/validate.generated.ts
 var validate_generated = __nccwpck_require__(7583);
-;// CONCATENATED MODULE: ./src/util/closest.ts
-/** The candidate closest to a mistyped word, when one is close enough to suggest. */
-function closest(word, candidates) {
-    let best;
-    let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-    for (const candidate of candidates) {
-        const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-        if (d < bestDistance) {
-            best = candidate;
-            bestDistance = d;
-        }
-    }
-    return best;
-}
-function editDistance(a, b) {
-    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-        let prev = row[0];
-        row[0] = i;
-        for (let j = 1; j <= b.length; j++) {
-            const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-            prev = row[j];
-            row[j] = next;
-        }
-    }
-    return row[b.length];
-}
-
+// EXTERNAL MODULE: ./src/util/closest.ts
+var closest = __nccwpck_require__(5519);
 ;// CONCATENATED MODULE: ./src/runbook/issues.ts
 /**
  * Turns the generated validator's errors (ajv's shape) into one-line problems that say what is
@@ -11333,7 +11583,7 @@ function typeMessage(expected, value) {
 }
 function unknownKeyMessage(key, node) {
     const allowed = Object.keys(node?.properties ?? {});
-    const close = closest(key, allowed);
+    const close = (0,closest/* closest */.k)(key, allowed);
     if (close)
         return `unknown key "${key}": did you mean "${close}"?`;
     return `unknown key "${key}"` + (allowed.length ? `: allowed keys are ${allowed.join(', ')}` : '');
@@ -11369,7 +11619,7 @@ function discriminatorProblem(error, path, data) {
     const allowed = (nodeAt(error.schemaPath)?.oneOf ?? []).map(b => String(b.properties?.[tag]?.const));
     const value = valueAt(data, [...path, tag]);
     const list = `one of ${allowed.map(v => JSON.stringify(v)).join(', ')}`;
-    const close = typeof value === 'string' ? closest(value, allowed) : undefined;
+    const close = typeof value === 'string' ? (0,closest/* closest */.k)(value, allowed) : undefined;
     const message = value === undefined
         ? `required: expected ${list}`
         : `expected ${list}${close ? `: did you mean "${close}"?` : ''}`;
@@ -16263,6 +16513,42 @@ else {
 } validate20.errors = vErrors; return errors === 0; }
 validate20.evaluated = { "props": true, "dynamicProps": false, "dynamicItems": false };
 const runbookJsonSchema = schema31;
+
+
+/***/ }),
+
+/***/ 5519:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   k: () => (/* binding */ closest)
+/* harmony export */ });
+/** The candidate closest to a mistyped word, when one is close enough to suggest. */
+function closest(word, candidates) {
+    let best;
+    let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+    for (const candidate of candidates) {
+        const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+        if (d < bestDistance) {
+            best = candidate;
+            bestDistance = d;
+        }
+    }
+    return best;
+}
+function editDistance(a, b) {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        let prev = row[0];
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+            prev = row[j];
+            row[j] = next;
+        }
+    }
+    return row[b.length];
+}
 
 
 /***/ }),
