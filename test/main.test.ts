@@ -48,6 +48,8 @@ async function runEntry(
     out.push(String(chunk))
     return true
   })
+  // process.exitCode is the worker's, shared with whatever ran in it before this file.
+  process.exitCode = undefined
   try {
     await run()
   } finally {
@@ -75,8 +77,13 @@ describe('run() through @actions/core', () => {
       { runbook: resolve(EXAMPLE), command: 'plan', severity: 'critical' },
       { GITHUB_WORKSPACE: fx.workdir }
     )
-    expect(r.exitCode).toBeUndefined()
-    expect(r.outputs.status).toBe('planned')
+    // The error lines travel with the figures, so a failure here says why the plan failed.
+    const errors = r.stdout.split('\n').filter(l => l.startsWith('::error'))
+    expect({ exitCode: r.exitCode, status: r.outputs.status, errors }).toEqual({
+      exitCode: undefined,
+      status: 'planned',
+      errors: []
+    })
     expect(existsSync(r.outputs.report!)).toBe(true)
     expect(r.summary).toContain('## 📝 Rollback plan: streaming-migration')
     expect(r.stdout).not.toContain('::error')
