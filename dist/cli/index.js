@@ -8280,6 +8280,18 @@ function instantListing(provider, action, checkout) {
         found: await provider.rollbackCandidate(cutoff)
     }));
 }
+/**
+ * What preflight and drill both read, without changing anything: access checked, the platform's
+ * state for the step's variables and, for flags.instant, the deployment it would serve.
+ */
+async function observe(action, deps) {
+    const provider = deps.hosting.provider();
+    await provider.checkAccess();
+    const caps = capabilitiesOf(action.provider);
+    const listing = instantListing(provider, action, deps.checkout);
+    const state = await inspect(provider, action, caps, listing?.then(l => l.found.live));
+    return { provider, caps, listing, state };
+}
 const flagsPhase = {
     phase: 'flags',
     needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor', 'checkout'],
@@ -8314,11 +8326,7 @@ const flagsPhase = {
     async preflight(steps, deps) {
         const notes = [];
         for (const step of steps) {
-            const provider = deps.hosting.provider();
-            await provider.checkAccess();
-            const caps = capabilitiesOf(step.action.provider);
-            const listing = instantListing(provider, step.action, deps.checkout);
-            const state = await inspect(provider, step.action, caps, listing?.then(l => l.found.live));
+            const { provider, caps, listing, state } = await observe(step.action, deps);
             const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
             if (step.action.redeploy && !converged)
                 requireLive(state, provider, caps);
@@ -8342,11 +8350,7 @@ const flagsPhase = {
         return converge(step.action, deps);
     },
     async drill(step, deps) {
-        const provider = deps.hosting.provider();
-        await provider.checkAccess();
-        const caps = capabilitiesOf(step.action.provider);
-        const listing = instantListing(provider, step.action, deps.checkout);
-        const state = await inspect(provider, step.action, caps, listing?.then(l => l.found.live));
+        const { provider, caps, listing, state } = await observe(step.action, deps);
         if (step.action.redeploy)
             requireLive(state, provider, caps);
         const found = await listing;

@@ -223,6 +223,24 @@ function instantListing(
   }))
 }
 
+/**
+ * What preflight and drill both read, without changing anything: access checked, the platform's
+ * state for the step's variables and, for flags.instant, the deployment it would serve.
+ */
+async function observe(action: FlagsAction, deps: FlagsDeps) {
+  const provider = deps.hosting.provider()
+  await provider.checkAccess()
+  const caps = capabilitiesOf(action.provider)
+  const listing = instantListing(provider, action, deps.checkout)
+  const state = await inspect(
+    provider,
+    action,
+    caps,
+    listing?.then(l => l.found.live)
+  )
+  return { provider, caps, listing, state }
+}
+
 export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   phase: 'flags',
   needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor', 'checkout'],
@@ -257,16 +275,7 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   async preflight(steps, deps) {
     const notes = []
     for (const step of steps) {
-      const provider = deps.hosting.provider()
-      await provider.checkAccess()
-      const caps = capabilitiesOf(step.action.provider)
-      const listing = instantListing(provider, step.action, deps.checkout)
-      const state = await inspect(
-        provider,
-        step.action,
-        caps,
-        listing?.then(l => l.found.live)
-      )
+      const { provider, caps, listing, state } = await observe(step.action, deps)
       const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
       if (step.action.redeploy && !converged) requireLive(state, provider, caps)
       const instant = step.action.instant && (await listing)
@@ -291,16 +300,7 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   },
 
   async drill(step, deps): Promise<StepResult> {
-    const provider = deps.hosting.provider()
-    await provider.checkAccess()
-    const caps = capabilitiesOf(step.action.provider)
-    const listing = instantListing(provider, step.action, deps.checkout)
-    const state = await inspect(
-      provider,
-      step.action,
-      caps,
-      listing?.then(l => l.found.live)
-    )
+    const { provider, caps, listing, state } = await observe(step.action, deps)
     if (step.action.redeploy) requireLive(state, provider, caps)
     const found = await listing
     const instant = step.action.instant && instantLine(provider, state, found)
