@@ -3,7 +3,7 @@
  * environment. It turns them into typed options for rollback() and publishes the results through
  * `@actions/core`. `run()` is exported so that `@github/local-action` can run it from source.
  */
-import * as core from '@actions/core'
+import type { RunnerCommands } from './runner/actions-core.js'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
@@ -279,7 +279,16 @@ async function runAfterGate(s: RunSetup, replyId: number): Promise<void> {
     )
 }
 
-export async function run(): Promise<void> {
+/**
+ * The runner's side of `@actions/core`: given by the bundle's entry (src/index.ts), which passes
+ * the same functions without loading `@actions/core`'s HTTP client (see runner/actions-core.ts);
+ * from source (`@github/local-action`, the tests) `@actions/core` itself, so that a stand-in for it
+ * sees every call. Set once, first thing in run().
+ */
+let core: RunnerCommands
+
+export async function run(runner?: RunnerCommands): Promise<void> {
+  core = runner ?? (await import('@actions/core'))
   if (input('release-lock') === 'true')
     return releaseStaleLock(process.env, process.env.GITHUB_WORKSPACE ?? process.cwd())
   const cancellation = abortOnSignals(m => core.warning(m))
@@ -299,8 +308,8 @@ export async function run(): Promise<void> {
 }
 
 /** What the step says when the process ends before run() settled (see util/exit-guard.ts). */
-export function reportUnfinished(): void {
-  core.error(
+export function reportUnfinished(runner: RunnerCommands = core): void {
+  runner.error(
     'the rollback stopped before it finished (an operation never completed); see the report'
   )
 }

@@ -60,4 +60,28 @@ describe('dist/index.js on Node 24', () => {
     expect(run.outputs.status).toBe('planned')
     expect(timed.cpuMs()).toBeLessThan(1500)
   })
+
+  it('plans the example without loading an HTTP stack it does not use (start-up cost)', async () => {
+    // A plan with no tokens makes no request. @actions/core's entry would load its HTTP client
+    // with undici, and with them Node's http, https, http2, tls and zlib, at every start.
+    const dir = mkdtempSync(join(tmpdir(), 'node24-'))
+    const hook = join(dir, 'modules.cjs')
+    const loaded = join(dir, 'modules')
+    writeFileSync(
+      hook,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loaded)}, process.moduleLoadList.join('\\n')))\n`
+    )
+    const run = await runAction(
+      EXAMPLE,
+      { NODE_OPTIONS: `--require ${hook}`, ...(await checkout()) },
+      {},
+      { node: node24Path() }
+    )
+    expect(run.outputs.status).toBe('planned')
+    const builtins = readFileSync(loaded, 'utf8').split('\n')
+    expect(builtins).toContain('NativeModule child_process')
+    expect(builtins.filter(m => /^NativeModule (_?http\w*|https|http2|tls|zlib)$/.test(m))).toEqual(
+      []
+    )
+  })
 })
