@@ -5370,9 +5370,15 @@ function getExecOutput(commandLine, args, options) {
  */
 
 
+
 /** Hides passwords in URLs (a remote may be written with credentials). */
 const urls = new redact/* Redactor */.pO();
-const execGit = (args, { input, ...options }) => getExecOutput('git', args, {
+/**
+ * git's path, looked up once: @actions/exec would search PATH again for every command (a stat per
+ * directory), and a run starts many.
+ */
+let gitPath;
+const execGit = async (args, { input, ...options }) => getExecOutput(await (gitPath ??= which('git', true)), args, {
     ...options,
     input: input === undefined ? undefined : Buffer.from(input),
     silent: true,
@@ -5742,18 +5748,20 @@ function gitEnv(parent) {
 }
 /**
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
- * also look up that remote's URL, in parallel with the check (each git start costs ~10 ms).
+ * also look up that remote's URL. Each git start costs a fork of this process, so with a remote
+ * one command answers both: `remote get-url` succeeds only in a repository. Only when it fails
+ * (not a repository, or a remote given as a URL) does a second command tell the two apart.
  */
 async function openCheckout(checkout, remote) {
     const env = gitEnv(checkout.env);
     const runner = checkout.runner ?? execGit;
     const git = new GitCommandManager(checkout.workdir, checkout.log, env, runner, {}, checkout.gate);
-    const [inside, remoteUrl] = await Promise.all([
-        git.tryExec(['rev-parse', '--is-inside-work-tree']),
-        remote === undefined ? undefined : git.remoteUrl(remote)
-    ]);
-    if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
-        throw new util_errors/* RollbackError */.ZS(`${checkout.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
+    const remoteUrl = remote === undefined ? undefined : await git.remoteUrl(remote);
+    if (remoteUrl === undefined) {
+        const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree']);
+        if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
+            throw new util_errors/* RollbackError */.ZS(`${checkout.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
+        }
     }
     git.useFallbackIdentity(BOT);
     return { git, remoteUrl };

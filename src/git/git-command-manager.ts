@@ -5,6 +5,7 @@
  * authentication lives in a config file (see auth.ts).
  */
 import { getExecOutput } from '@actions/exec'
+import { which } from '@actions/io'
 import type { Logger } from '../util/logger.js'
 import type { MutationGate } from '../util/mutation-gate.js'
 import { Redactor } from '../util/redact.js'
@@ -28,8 +29,14 @@ export interface GitRunOptions {
 /** Runs `git <args>`; replaceable so tests can observe every invocation. */
 export type GitRunner = (args: string[], options: GitRunOptions) => Promise<GitOutput>
 
-export const execGit: GitRunner = (args, { input, ...options }) =>
-  getExecOutput('git', args, {
+/**
+ * git's path, looked up once: @actions/exec would search PATH again for every command (a stat per
+ * directory), and a run starts many.
+ */
+let gitPath: Promise<string> | undefined
+
+export const execGit: GitRunner = async (args, { input, ...options }) =>
+  getExecOutput(await (gitPath ??= which('git', true)), args, {
     ...options,
     input: input === undefined ? undefined : Buffer.from(input),
     silent: true,

@@ -81,7 +81,9 @@ export function gitEnv(parent: Readonly<Record<string, string | undefined>>) {
 
 /**
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
- * also look up that remote's URL, in parallel with the check (each git start costs ~10 ms).
+ * also look up that remote's URL. Each git start costs a fork of this process, so with a remote
+ * one command answers both: `remote get-url` succeeds only in a repository. Only when it fails
+ * (not a repository, or a remote given as a URL) does a second command tell the two apart.
  */
 async function openCheckout(
   checkout: Checkout,
@@ -90,15 +92,15 @@ async function openCheckout(
   const env = gitEnv(checkout.env)
   const runner = checkout.runner ?? execGit
   const git = new GitCommandManager(checkout.workdir, checkout.log, env, runner, {}, checkout.gate)
-  const [inside, remoteUrl] = await Promise.all([
-    git.tryExec(['rev-parse', '--is-inside-work-tree']),
-    remote === undefined ? undefined : git.remoteUrl(remote)
-  ])
-  if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
-    throw new RollbackError(
-      `${checkout.workdir} is not a git checkout`,
-      'check out the repository first (actions/checkout) or point the run at the checkout'
-    )
+  const remoteUrl = remote === undefined ? undefined : await git.remoteUrl(remote)
+  if (remoteUrl === undefined) {
+    const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree'])
+    if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
+      throw new RollbackError(
+        `${checkout.workdir} is not a git checkout`,
+        'check out the repository first (actions/checkout) or point the run at the checkout'
+      )
+    }
   }
   git.useFallbackIdentity(BOT)
   return { git, remoteUrl }
