@@ -3957,14 +3957,15 @@ function collides(untracked, path) {
     return path === untracked || untracked.startsWith(`${path}/`);
 }
 /**
- * The untracked entries of the checkout that `written` paths would overwrite. `written` may still
- * be on its way (a git call): the untracked paths are read meanwhile.
+ * The untracked entries of the checkout that the paths from `written` would overwrite. `written`
+ * is asked only when there are untracked entries at all: a clean checkout, the usual case, needs
+ * no work (and no git commands) to find out what the rollback writes.
  */
 async function untrackedInTheWay(git, written) {
-    const [untracked, writing] = await Promise.all([git.untrackedPaths(), written]);
+    const untracked = await git.untrackedPaths();
     if (untracked.length === 0)
         return [];
-    const paths = [...writing];
+    const paths = [...(await written())];
     return untracked.filter(entry => paths.some(path => collides(entry, path)));
 }
 async function requireNothingUntrackedAt(git, written) {
@@ -4077,9 +4078,10 @@ async function trial(session, action, resolved, where) {
         const tree = session.git.at(path);
         const prepared = await prepare({ ...session, git: tree }, action, resolved, where.label);
         const start = resolved.kind === 'reset' ? resolved.reset.target : session.tip;
-        const from = (await session.git.revParse('HEAD')) ?? session.tip;
-        const written = await writtenPaths(tree, from, resolved, { start, head: prepared.head });
-        await requireNothingUntrackedAt(session.git, written);
+        await requireNothingUntrackedAt(session.git, async () => {
+            const from = (await session.git.revParse('HEAD')) ?? session.tip;
+            return writtenPaths(tree, from, resolved, { start, head: prepared.head });
+        });
         return prepared;
     }
     finally {
@@ -5893,7 +5895,7 @@ const filesPhase = {
                 // The step checks out the remote head in the checkout: nothing untracked may be in the
                 // way. Independent reads, so they run at the same time.
                 const [, { present, missing }] = await Promise.all([
-                    requireNothingUntrackedAt(s.git, s.git.changedPaths('HEAD', s.tip)),
+                    requireNothingUntrackedAt(s.git, () => s.git.changedPaths('HEAD', s.tip)),
                     filesStateAt(s.git, step.action.rules, s.tip)
                 ]);
                 // Without a git step to bring them back, a missing protected file fails the run here,

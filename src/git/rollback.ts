@@ -138,9 +138,10 @@ export async function trial(
     const tree = session.git.at(path)
     const prepared = await prepare({ ...session, git: tree }, action, resolved, where.label)
     const start = resolved.kind === 'reset' ? resolved.reset.target : session.tip
-    const from = (await session.git.revParse('HEAD')) ?? session.tip
-    const written = await writtenPaths(tree, from, resolved, { start, head: prepared.head })
-    await requireNothingUntrackedAt(session.git, written)
+    await requireNothingUntrackedAt(session.git, async () => {
+      const from = (await session.git.revParse('HEAD')) ?? session.tip
+      return writtenPaths(tree, from, resolved, { start, head: prepared.head })
+    })
     return prepared
   } finally {
     await session.git.removeWorktree(path)

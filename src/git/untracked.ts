@@ -13,22 +13,23 @@ export function collides(untracked: string, path: string): boolean {
 }
 
 /**
- * The untracked entries of the checkout that `written` paths would overwrite. `written` may still
- * be on its way (a git call): the untracked paths are read meanwhile.
+ * The untracked entries of the checkout that the paths from `written` would overwrite. `written`
+ * is asked only when there are untracked entries at all: a clean checkout, the usual case, needs
+ * no work (and no git commands) to find out what the rollback writes.
  */
 export async function untrackedInTheWay(
   git: GitCommandManager,
-  written: Iterable<string> | Promise<Iterable<string>>
+  written: () => Promise<Iterable<string>>
 ): Promise<string[]> {
-  const [untracked, writing] = await Promise.all([git.untrackedPaths(), written])
+  const untracked = await git.untrackedPaths()
   if (untracked.length === 0) return []
-  const paths = [...writing]
+  const paths = [...(await written())]
   return untracked.filter(entry => paths.some(path => collides(entry, path)))
 }
 
 export async function requireNothingUntrackedAt(
   git: GitCommandManager,
-  written: Iterable<string> | Promise<Iterable<string>>
+  written: () => Promise<Iterable<string>>
 ): Promise<void> {
   const inTheWay = await untrackedInTheWay(git, written)
   if (inTheWay.length === 0) return

@@ -90,7 +90,7 @@ export const filesPhase: PhaseModule<FilesAction, keyof FilesDeps> = {
           // The step checks out the remote head in the checkout: nothing untracked may be in the
           // way. Independent reads, so they run at the same time.
           const [, { present, missing }] = await Promise.all([
-            requireNothingUntrackedAt(s.git, s.git.changedPaths('HEAD', s.tip)),
+            requireNothingUntrackedAt(s.git, () => s.git.changedPaths('HEAD', s.tip)),
             filesStateAt(s.git, step.action.rules, s.tip)
           ])
           // Without a git step to bring them back, a missing protected file fails the run here,
