@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execGit, type GitRunner } from '../src/git/git-command-manager.js'
 import { createGit, withGitSession } from '../src/git/session.js'
+import { requireNothingUntrackedAt } from '../src/git/untracked.js'
 import { testContext } from './support/context.js'
 import { clone, git, makeRepo, tempDir, type TestRepo } from './support/git.js'
 
@@ -105,6 +106,71 @@ describe('a session on the remote branch', () => {
     expect(commands.filter(c => /^(ls-remote|fetch) /.test(c))).toEqual([
       'fetch --no-tags --no-recurse-submodules --no-auto-maintenance --quiet origin +refs/heads/main:refs/emergency-rollback/main'
     ])
+  })
+
+  it('opens with one git start when the remote is configured, two when it is a URL', async () => {
+    repo = makeRepo()
+    const checkout = clone(repo)
+    const { runner, commands } = recording()
+    const ctx = { ...sessionContext(checkout, tempDir('home-')).checkout, runner }
+    const beforeFetch = () =>
+      commands.slice(
+        0,
+        commands.findIndex(c => c.startsWith('fetch '))
+      )
+    await withGitSession(ctx, target, async () => 0)
+    expect(beforeFetch()).toEqual(['remote get-url origin'])
+    commands.length = 0
+    const tip = await withGitSession(ctx, { ...target, remote: repo.bare }, async s => s.tip)
+    expect(tip).toBe(git(repo.bare, 'rev-parse', 'main'))
+    expect(beforeFetch()).toEqual([
+      `remote get-url ${repo.bare}`,
+      'rev-parse --is-inside-work-tree'
+    ])
+  })
+
+  it('refuses a directory that is not a checkout, whether or not a remote is asked for', async () => {
+    const ctx = sessionContext(tempDir('not-a-checkout-'), tempDir('home-')).checkout
+    for (const open of [() => withGitSession(ctx, target, async () => 0), () => createGit(ctx)]) {
+      const err = (await open().catch((e: Error) => e)) as Error
+      expect(err.message).toMatch(/ is not a git checkout$/)
+    }
+  })
+
+  it('reads the untracked entries while the fetch runs, only when asked', async () => {
+    repo = makeRepo()
+    const checkout = clone(repo)
+    writeFileSync(join(checkout, 'notes.md'), 'mine\n')
+    const { runner, commands } = recording()
+    const ctx = { ...sessionContext(checkout, tempDir('home-')).checkout, runner }
+    const read = await withGitSession(ctx, target, async s => s.untracked, { readUntracked: true })
+    expect(await read).toEqual(['notes.md'])
+    const untrackedRead = commands.findIndex(c => c.startsWith('ls-files '))
+    expect(untrackedRead).toBeGreaterThanOrEqual(0)
+    expect(untrackedRead).toBeLessThan(commands.findIndex(c => c.startsWith('fetch ')))
+    commands.length = 0
+    expect(await withGitSession(ctx, target, async s => s.untracked)).toBeUndefined()
+    expect(commands.filter(c => c.startsWith('ls-files '))).toEqual([])
+  })
+
+  it('works out what a rollback writes only when something untracked could be in the way', async () => {
+    repo = makeRepo()
+    const checkout = clone(repo)
+    const ctx = sessionContext(checkout, tempDir('home-')).checkout
+    const session = await createGit(ctx)
+    let asked = 0
+    const written = async () => {
+      asked++
+      return ['notes.md', 'lib/a.ts']
+    }
+    await requireNothingUntrackedAt(session, written)
+    expect(asked).toBe(0)
+    writeFileSync(join(checkout, 'elsewhere.md'), 'x\n')
+    await requireNothingUntrackedAt(session, written)
+    expect(asked).toBe(1)
+    writeFileSync(join(checkout, 'notes.md'), 'mine\n')
+    const err = (await requireNothingUntrackedAt(session, written).catch(e => e)) as Error
+    expect(err.message).toMatch(/has untracked file where the rollback writes: notes\.md;/)
   })
 
   it('says which of remote or branch is wrong when the fetch fails', async () => {

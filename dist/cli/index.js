@@ -3961,15 +3961,16 @@ function collides(untracked, path) {
  * is asked only when there are untracked entries at all: a clean checkout, the usual case, needs
  * no work (and no git commands) to find out what the rollback writes.
  */
-async function untrackedInTheWay(git, written) {
-    const untracked = await git.untrackedPaths();
+async function untrackedInTheWay(git, written, read = git.untrackedPaths()) {
+    const untracked = await read;
     if (untracked.length === 0)
         return [];
     const paths = [...(await written())];
     return untracked.filter(entry => paths.some(path => collides(entry, path)));
 }
-async function requireNothingUntrackedAt(git, written) {
-    const inTheWay = await untrackedInTheWay(git, written);
+/** `untracked`: the entries if already read (a session's `untracked`), else read now. */
+async function requireNothingUntrackedAt(git, written, untracked) {
+    const inTheWay = await untrackedInTheWay(git, written, untracked);
     if (inTheWay.length === 0)
         return;
     throw new util_errors/* RollbackError */.ZS(`the checkout ${git.workdir} has untracked ${inTheWay.length > 1 ? 'files' : 'file'} where the rollback writes: ${inTheWay.join(', ')}; nothing was changed`, 'move or delete them (git status lists them), or run the rollback on a fresh checkout');
@@ -4078,10 +4079,11 @@ async function trial(session, action, resolved, where) {
         const tree = session.git.at(path);
         const prepared = await prepare({ ...session, git: tree }, action, resolved, where.label);
         const start = resolved.kind === 'reset' ? resolved.reset.target : session.tip;
-        await requireNothingUntrackedAt(session.git, async () => {
+        const written = async () => {
             const from = (await session.git.revParse('HEAD')) ?? session.tip;
             return writtenPaths(tree, from, resolved, { start, head: prepared.head });
-        });
+        };
+        await requireNothingUntrackedAt(session.git, written, session.untracked);
         return prepared;
     }
     finally {
@@ -5771,16 +5773,27 @@ async function openCheckout(checkout, remote) {
 async function createGit(checkout) {
     return (await openCheckout(checkout)).git;
 }
-async function withGitSession(checkout, target, fn) {
+async function withGitSession(checkout, target, fn, options = {}) {
     const opened = await openCheckout(checkout, target.remote);
     const git = opened.git;
     const remoteUrl = opened.remoteUrl ?? urlOrFail(target.remote);
     const auth = await configureAuth(git, remoteUrl, checkout.githubToken, checkout.tempDir);
     try {
         const tipRef = `refs/emergency-rollback/${target.branch}`;
+        const untracked = options.readUntracked ? git.untrackedPaths() : undefined;
+        // A failed fetch ends the session first; the read's own failure surfaces where it is used.
+        untracked?.catch(() => undefined);
         await fetchTip(git, target, tipRef);
         const tip = (await git.revParse(tipRef)) ?? '';
-        const session = { git, remote: target.remote, remoteUrl, branch: target.branch, tip, tipRef };
+        const session = {
+            git,
+            remote: target.remote,
+            remoteUrl,
+            branch: target.branch,
+            tip,
+            tipRef,
+            untracked
+        };
         return await fn(session);
     }
     finally {
@@ -5821,9 +5834,10 @@ async function requireRemoteBranch(git, target) {
     }
 }
 /** A session on the remote branch a git or files step names (the branch name checked first). */
-function withStepSession(step, checkout, fn) {
+function withStepSession(step, checkout, fn, options = {}) {
     checkBranch(step.action.branch);
-    return withGitSession(checkout, { remote: step.action.remote, branch: step.action.branch }, fn);
+    const target = { remote: step.action.remote, branch: step.action.branch };
+    return withGitSession(checkout, target, fn, options);
 }
 
 ;// CONCATENATED MODULE: ./src/phases/files.ts
@@ -5861,6 +5875,24 @@ async function apply(step, deps, push) {
         };
     });
 }
+/** Preflight of one step in its session: what it would remove, and what would stop it. */
+async function checkStep(s, step, deps) {
+    // The step checks out the remote head in the checkout: nothing untracked may be in the way.
+    // Independent reads, so they run at the same time.
+    const [, { present, missing }] = await Promise.all([
+        requireNothingUntrackedAt(s.git, () => s.git.changedPaths('HEAD', s.tip), s.untracked),
+        filesStateAt(s.git, step.action.rules, s.tip)
+    ]);
+    // Without a git step to bring them back, a missing protected file fails the run here, before
+    // any phase has changed anything.
+    if (missing.length && !deps.progress.plannedPhases.includes('git')) {
+        throw new model/* RollbackError */.ZS(`files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`, 'restore the file(s) first, or run the git phase that brings them back');
+    }
+    const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`);
+    if (missing.length)
+        changes.push(`protected but missing now: ${missing.join(', ')}`);
+    return { stepId: step.id, changes, details: { presentToRemove: present, missing } };
+}
 const filesPhase = {
     phase: 'files',
     needs: ['checkout', 'run', 'progress'],
@@ -5891,23 +5923,8 @@ const filesPhase = {
     async preflight(steps, deps) {
         const notes = [];
         for (const step of steps) {
-            notes.push(await withStepSession(step, deps.checkout, async (s) => {
-                // The step checks out the remote head in the checkout: nothing untracked may be in the
-                // way. Independent reads, so they run at the same time.
-                const [, { present, missing }] = await Promise.all([
-                    requireNothingUntrackedAt(s.git, () => s.git.changedPaths('HEAD', s.tip)),
-                    filesStateAt(s.git, step.action.rules, s.tip)
-                ]);
-                // Without a git step to bring them back, a missing protected file fails the run here,
-                // before any phase has changed anything.
-                if (missing.length && !deps.progress.plannedPhases.includes('git')) {
-                    throw new model/* RollbackError */.ZS(`files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`, 'restore the file(s) first, or run the git phase that brings them back');
-                }
-                const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`);
-                if (missing.length)
-                    changes.push(`protected but missing now: ${missing.join(', ')}`);
-                return { stepId: step.id, changes, details: { presentToRemove: present, missing } };
-            }));
+            const check = (s) => checkStep(s, step, deps);
+            notes.push(await withStepSession(step, deps.checkout, check, { readUntracked: true }));
         }
         return { notes };
     },
@@ -8717,7 +8734,7 @@ const gitPhase = {
                     changes: [...describeResolved(resolved, s, action), outcome],
                     details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
                 };
-            });
+            }, { readUntracked: true });
             notes.push(note);
         }
         return { notes, checked };

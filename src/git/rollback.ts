@@ -138,10 +138,11 @@ export async function trial(
     const tree = session.git.at(path)
     const prepared = await prepare({ ...session, git: tree }, action, resolved, where.label)
     const start = resolved.kind === 'reset' ? resolved.reset.target : session.tip
-    await requireNothingUntrackedAt(session.git, async () => {
+    const written = async () => {
       const from = (await session.git.revParse('HEAD')) ?? session.tip
       return writtenPaths(tree, from, resolved, { start, head: prepared.head })
-    })
+    }
+    await requireNothingUntrackedAt(session.git, written, session.untracked)
     return prepared
   } finally {
     await session.git.removeWorktree(path)

@@ -26,6 +26,17 @@ export interface GitSession {
   tip: string
   /** Local ref holding `tip` (fetched). */
   tipRef: string
+  /** The checkout's untracked entries, read while the fetch ran (`readUntracked` sessions). */
+  untracked?: Promise<string[]>
+}
+
+export interface SessionOptions {
+  /**
+   * Read the checkout's untracked entries alongside the fetch (for preflights that check nothing
+   * untracked is in the way): the fetch mostly waits on the remote, and each git start forks this
+   * process, so the read costs the session almost nothing there.
+   */
+  readUntracked?: boolean
 }
 
 /** The run's checkout and what git needs to work in it. */
@@ -118,7 +129,8 @@ export interface SessionTarget {
 export async function withGitSession<T>(
   checkout: Checkout,
   target: SessionTarget,
-  fn: (session: GitSession) => Promise<T>
+  fn: (session: GitSession) => Promise<T>,
+  options: SessionOptions = {}
 ): Promise<T> {
   const opened = await openCheckout(checkout, target.remote)
   const git = opened.git
@@ -126,9 +138,20 @@ export async function withGitSession<T>(
   const auth = await configureAuth(git, remoteUrl, checkout.githubToken, checkout.tempDir)
   try {
     const tipRef = `refs/emergency-rollback/${target.branch}`
+    const untracked = options.readUntracked ? git.untrackedPaths() : undefined
+    // A failed fetch ends the session first; the read's own failure surfaces where it is used.
+    untracked?.catch(() => undefined)
     await fetchTip(git, target, tipRef)
     const tip = (await git.revParse(tipRef)) ?? ''
-    const session = { git, remote: target.remote, remoteUrl, branch: target.branch, tip, tipRef }
+    const session = {
+      git,
+      remote: target.remote,
+      remoteUrl,
+      branch: target.branch,
+      tip,
+      tipRef,
+      untracked
+    }
     return await fn(session)
   } finally {
     await auth.remove()
@@ -183,8 +206,10 @@ async function requireRemoteBranch(git: GitCommandManager, target: SessionTarget
 export function withStepSession<T>(
   step: { action: SessionTarget },
   checkout: Checkout,
-  fn: (session: GitSession) => Promise<T>
+  fn: (session: GitSession) => Promise<T>,
+  options: SessionOptions = {}
 ): Promise<T> {
   checkBranch(step.action.branch)
-  return withGitSession(checkout, { remote: step.action.remote, branch: step.action.branch }, fn)
+  const target = { remote: step.action.remote, branch: step.action.branch }
+  return withGitSession(checkout, target, fn, options)
 }

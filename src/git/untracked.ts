@@ -19,19 +19,22 @@ export function collides(untracked: string, path: string): boolean {
  */
 export async function untrackedInTheWay(
   git: GitCommandManager,
-  written: () => Promise<Iterable<string>>
+  written: () => Promise<Iterable<string>>,
+  read: Promise<string[]> = git.untrackedPaths()
 ): Promise<string[]> {
-  const untracked = await git.untrackedPaths()
+  const untracked = await read
   if (untracked.length === 0) return []
   const paths = [...(await written())]
   return untracked.filter(entry => paths.some(path => collides(entry, path)))
 }
 
+/** `untracked`: the entries if already read (a session's `untracked`), else read now. */
 export async function requireNothingUntrackedAt(
   git: GitCommandManager,
-  written: () => Promise<Iterable<string>>
+  written: () => Promise<Iterable<string>>,
+  untracked?: Promise<string[]>
 ): Promise<void> {
-  const inTheWay = await untrackedInTheWay(git, written)
+  const inTheWay = await untrackedInTheWay(git, written, untracked)
   if (inTheWay.length === 0) return
   throw new RollbackError(
     `the checkout ${git.workdir} has untracked ${inTheWay.length > 1 ? 'files' : 'file'} where the rollback writes: ${inTheWay.join(', ')}; nothing was changed`,

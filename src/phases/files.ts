@@ -18,7 +18,7 @@ import { fileRules, gitAction, type FileRules } from '../git/inputs.js'
 import { pushWithLease } from '../git/push.js'
 import { requireClean } from '../git/rollback.js'
 import { short } from '../git/revert.js'
-import { withStepSession as session } from '../git/session.js'
+import { withStepSession as session, type GitSession } from '../git/session.js'
 import { requireNothingUntrackedAt } from '../git/untracked.js'
 
 export interface FilesAction {
@@ -56,6 +56,27 @@ async function apply(step: Step<FilesAction>, deps: FilesDeps, push: boolean): P
   })
 }
 
+/** Preflight of one step in its session: what it would remove, and what would stop it. */
+async function checkStep(s: GitSession, step: Step<FilesAction>, deps: FilesDeps) {
+  // The step checks out the remote head in the checkout: nothing untracked may be in the way.
+  // Independent reads, so they run at the same time.
+  const [, { present, missing }] = await Promise.all([
+    requireNothingUntrackedAt(s.git, () => s.git.changedPaths('HEAD', s.tip), s.untracked),
+    filesStateAt(s.git, step.action.rules, s.tip)
+  ])
+  // Without a git step to bring them back, a missing protected file fails the run here, before
+  // any phase has changed anything.
+  if (missing.length && !deps.progress.plannedPhases.includes('git')) {
+    throw new RollbackError(
+      `files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`,
+      'restore the file(s) first, or run the git phase that brings them back'
+    )
+  }
+  const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`)
+  if (missing.length) changes.push(`protected but missing now: ${missing.join(', ')}`)
+  return { stepId: step.id, changes, details: { presentToRemove: present, missing } }
+}
+
 export const filesPhase: PhaseModule<FilesAction, keyof FilesDeps> = {
   phase: 'files',
   needs: ['checkout', 'run', 'progress'],
@@ -85,27 +106,8 @@ export const filesPhase: PhaseModule<FilesAction, keyof FilesDeps> = {
   async preflight(steps, deps) {
     const notes = []
     for (const step of steps) {
-      notes.push(
-        await session(step, deps.checkout, async s => {
-          // The step checks out the remote head in the checkout: nothing untracked may be in the
-          // way. Independent reads, so they run at the same time.
-          const [, { present, missing }] = await Promise.all([
-            requireNothingUntrackedAt(s.git, () => s.git.changedPaths('HEAD', s.tip)),
-            filesStateAt(s.git, step.action.rules, s.tip)
-          ])
-          // Without a git step to bring them back, a missing protected file fails the run here,
-          // before any phase has changed anything.
-          if (missing.length && !deps.progress.plannedPhases.includes('git')) {
-            throw new RollbackError(
-              `files.protect: ${missing.join(', ')} missing on ${s.remote}/${s.branch}`,
-              'restore the file(s) first, or run the git phase that brings them back'
-            )
-          }
-          const changes = present.map(path => `remove ${path} (present on ${s.branch} now)`)
-          if (missing.length) changes.push(`protected but missing now: ${missing.join(', ')}`)
-          return { stepId: step.id, changes, details: { presentToRemove: present, missing } }
-        })
-      )
+      const check = (s: GitSession) => checkStep(s, step, deps)
+      notes.push(await session(step, deps.checkout, check, { readUntracked: true }))
     }
     return { notes }
   },

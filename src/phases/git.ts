@@ -193,24 +193,29 @@ export const gitPhase: PhaseModule<GitAction, keyof GitDeps, GitChecked> = {
     const checked = new Map<string, GitChecked>()
     for (const step of steps) {
       if (step.action.skip) continue
-      const note = await session(step, deps.checkout, async s => {
-        await requireClean(s)
-        const action = await withDrillRange(s, step.action)
-        const resolved = await resolve(s, action, deps.log)
-        checked.set(step.id, { tip: s.tip, fetch: fetchStats(resolved) })
-        const tried = await trial(s, action, resolved, {
-          tempDir: deps.checkout.tempDir,
-          label: deps.run.label
-        })
-        const outcome = tried.upToDate
-          ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
-          : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`
-        return {
-          stepId: step.id,
-          changes: [...describeResolved(resolved, s, action), outcome],
-          details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
-        }
-      })
+      const note = await session(
+        step,
+        deps.checkout,
+        async s => {
+          await requireClean(s)
+          const action = await withDrillRange(s, step.action)
+          const resolved = await resolve(s, action, deps.log)
+          checked.set(step.id, { tip: s.tip, fetch: fetchStats(resolved) })
+          const tried = await trial(s, action, resolved, {
+            tempDir: deps.checkout.tempDir,
+            label: deps.run.label
+          })
+          const outcome = tried.upToDate
+            ? `trial run: ${s.remote}/${s.branch} already matches the result, nothing to push`
+            : `trial run: applies cleanly (${tried.commits.length} commit(s)), protected files present`
+          return {
+            stepId: step.id,
+            changes: [...describeResolved(resolved, s, action), outcome],
+            details: details(resolved, { ...tried, commits: [] }, { remoteHead: s.tip })
+          }
+        },
+        { readUntracked: true }
+      )
       notes.push(note)
     }
     return { notes, checked }
