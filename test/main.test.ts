@@ -113,6 +113,10 @@ describe('run() through @actions/core', () => {
       runbook: EXAMPLE,
       command: 'plan',
       severity: 'critical',
+      // The masks come first, whatever the plan does. Only the database phase, whose URL points at
+      // a closed local port, so no preflight waits on a hosting or GitHub API this machine cannot
+      // reach; a plan reports the unreachable database as a warning.
+      phases: 'database',
       'github-token': token,
       'hosting-token': 'hosting-entry-token-987',
       'database-url': 'postgres://u:entrypass@127.0.0.1:1/db'
@@ -126,6 +130,10 @@ describe('run() through @actions/core', () => {
         '::add-mask::entrypass'
       ])
     )
+    // The warning names the database it could not reach, without the password.
+    const warning = r.stdout.split('\n').find(l => l.startsWith('::warning::database preflight'))
+    expect(warning).toMatch(/127\.0\.0\.1/)
+    expect(warning).not.toContain('entrypass')
     expect(r.summary).not.toContain('entrypass')
   })
 })
