@@ -368,7 +368,7 @@ module.exports = readInt8;
 
 /***/ }),
 
-/***/ 5177:
+/***/ 7558:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -4350,7 +4350,7 @@ const defaults = __webpack_require__(8995)
 const Connection = __webpack_require__(9809)
 const Result = __webpack_require__(8014)
 const utils = __webpack_require__(9652)
-const Pool = __webpack_require__(5177)
+const Pool = __webpack_require__(7558)
 const TypeOverrides = __webpack_require__(365)
 const { DatabaseError } = __webpack_require__(4233)
 const { escapeIdentifier, escapeLiteral } = __webpack_require__(9652)

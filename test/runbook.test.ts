@@ -233,9 +233,10 @@ describe('runbook validation', () => {
   })
 
   it('keeps the generated validator in step with the published JSON Schema', async () => {
-    const { runbookValidatorSource, VALIDATOR_PATH } =
+    const { runbookValidatorSource, VALIDATOR_PATH, VALIDATOR_TYPES, VALIDATOR_TYPES_PATH } =
       await import('../scripts/runbook-validator.js')
     const jsonSchema = readFileSync('schema/runbook.schema.json', 'utf8')
     expect(readFileSync(VALIDATOR_PATH, 'utf8')).toBe(runbookValidatorSource(jsonSchema))
+    expect(readFileSync(VALIDATOR_TYPES_PATH, 'utf8')).toBe(VALIDATOR_TYPES)
   })
 })

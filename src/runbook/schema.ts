@@ -1,7 +1,7 @@
 /**
  * Runbook format v1. This zod schema is the source of truth for the TypeScript types and for the
  * published JSON Schema (schema/runbook.schema.json), from which `npm run schema` generates the
- * run-time validator (validate.generated.ts); rules across fields are in rules.ts. It is not
+ * run-time validator (validate.generated.js); rules across fields are in rules.ts. It is not
  * imported at run time (only its types): building these schemas cost ~40 ms of every start.
  * Secrets never appear as values: the runbook names the environment variables that hold them.
  */
