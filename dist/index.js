@@ -743,7 +743,7 @@ function wasmBytes() {
 const BASELINE_WASM_ONLY = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
 let compiled;
 let loading;
-/** The parser's module, compiled once; V8 decodes and validates it off the main thread. */
+/** The parser's module, compiled once (with the baseline compiler only, see below). */
 function compiledParser() {
     if (!compiled) {
         // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
@@ -752,22 +752,8 @@ function compiledParser() {
         for (const flag of BASELINE_WASM_ONLY)
             (0,external_node_v8_namespaceObject.setFlagsFromString)(flag);
         compiled = wasm.compile(wasmBytes());
-        // Whoever parses awaits it and reports the failure; a warm-up alone must not crash the run.
-        compiled.catch(() => undefined);
     }
     return compiled;
-}
-/**
- * Starts compiling the parser in the background, so that the first parse, later, waits less
- * (~15 ms of a plan's start). No side effect outside this process; errors surface at that parse.
- */
-function preloadSqlParser() {
-    try {
-        void compiledParser();
-    }
-    catch {
-        // wasmBytes() threw (no .wasm): the first parse reports it.
-    }
 }
 async function load() {
     const module = await compiledParser();
@@ -3234,7 +3220,6 @@ function handlerFor(step) {
 
 
 
-
 const databasePhase = {
     phase: 'database',
     needs: ['database', 'log', 'clock', 'run'],
@@ -3250,11 +3235,6 @@ const databasePhase = {
             stage: 'main',
             action: { index, field: `database.steps[${index}]`, step }
         }));
-    },
-    warmUp(steps) {
-        // sql and batch-update steps are parsed at preflight.
-        if (steps.some(s => s.action.step['drop-index'] === undefined))
-            preloadSqlParser();
     },
     async validate(runbook) {
         const problems = [];
@@ -7673,7 +7653,6 @@ async function runAssertion(client, check, sql, maxRows = MAX_REPORTED_ROWS) {
 
 
 
-
 const integrityPhase = {
     phase: 'integrity',
     needs: ['database', 'log', 'run'],
@@ -7694,10 +7673,6 @@ const integrityPhase = {
             }
         }
         return steps;
-    },
-    warmUp() {
-        // Every check is parsed at preflight.
-        preloadSqlParser();
     },
     async validate(runbook) {
         const problems = [];
@@ -9228,15 +9203,6 @@ async function engine_execute(plan, base, hooks = {}) {
         await save();
         return journal;
     };
-    for (const phase of deps.progress.plannedPhases) {
-        try {
-            modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase));
-        }
-        catch (err) {
-            // Only a head start: what it prepares reports its own errors where it is used.
-            log.debug(`warm-up of ${phase}: ${toStepError(err).message}`);
-        }
-    }
     const checked = new Map();
     const failures = await preflight(plan, deps, journal, modules, checked);
     if (plan.request.command === 'plan') {

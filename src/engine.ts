@@ -257,14 +257,6 @@ export async function execute(
     return journal
   }
 
-  for (const phase of deps.progress.plannedPhases) {
-    try {
-      modules[phase].warmUp?.(plan.steps.filter(s => s.phase === phase))
-    } catch (err) {
-      // Only a head start: what it prepares reports its own errors where it is used.
-      log.debug(`warm-up of ${phase}: ${toStepError(err).message}`)
-    }
-  }
   const checked: Checked = new Map()
   const failures = await preflight(plan, deps, journal, modules, checked)
   if (plan.request.command === 'plan') {

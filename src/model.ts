@@ -112,12 +112,6 @@ export interface PhaseModule<A = unknown, N extends DependencyName = DependencyN
   /** Pure: the steps this phase would take for this runbook and request. */
   plan(runbook: Runbook, request: Request): Step<A>[]
   /**
-   * Starts slow in-process preparation in the background (e.g. compiling the PostgreSQL parser)
-   * as soon as the plan is known, so that it overlaps the other phases' preflight. Changes
-   * nothing outside the process; its errors surface where the preparation is used.
-   */
-  warmUp?(steps: Step<A>[]): void
-  /**
    * Checks of the runbook's own text that need nothing outside it (its SQL, parsed): a problem
    * here makes the runbook invalid, refused before anything is planned or contacted.
    */

@@ -169,28 +169,6 @@ describe('engine', () => {
     expect(journal.error?.message).toBe('integrity: integrity broke; monitor: monitor broke')
   })
 
-  it('warms up every planned phase with its steps before the first preflight starts', async () => {
-    const calls: Calls = { preflight: [], run: [], drill: [] }
-    const modules = fakeModules(calls)
-    const events: string[] = []
-    for (const phase of PHASES) {
-      modules[phase].warmUp = steps => void events.push(`warm ${phase}: ${steps.map(s => s.id)}`)
-      const preflight = modules[phase].preflight!
-      modules[phase].preflight = (steps, ctx) => {
-        events.push(`preflight ${phase}`)
-        return preflight(steps, ctx)
-      }
-    }
-    const request = testRequest({ command: 'plan' })
-    const plan = buildPlan(runbook, request, modules)
-    await execute(plan, testContext({ request, runbook }), { modules })
-    const planned = ['integrity', 'files', 'monitor', 'notify']
-    expect(events).toEqual([
-      ...planned.map(p => `warm ${p}: ${p}`),
-      ...planned.map(p => `preflight ${p}`)
-    ])
-  })
-
   it('runs every step in order, times them, and gathers outputs and recovery', async () => {
     const { calls, journal } = await go('run')
     expect(calls.run).toEqual(['integrity', 'files', 'monitor', 'notify'])

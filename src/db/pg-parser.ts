@@ -69,7 +69,7 @@ const BASELINE_WASM_ONLY = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dy
 let compiled: Promise<CompiledParser> | undefined
 let loading: Promise<WasmModule> | undefined
 
-/** The parser's module, compiled once; V8 decodes and validates it off the main thread. */
+/** The parser's module, compiled once (with the baseline compiler only, see below). */
 function compiledParser(): Promise<CompiledParser> {
   if (!compiled) {
     // Without this, V8 recompiles the whole 1.7 MB parser with its optimising compiler right after
@@ -77,22 +77,8 @@ function compiledParser(): Promise<CompiledParser> {
     // handful of statements: the baseline compiler is plenty.
     for (const flag of BASELINE_WASM_ONLY) setFlagsFromString(flag)
     compiled = wasm.compile(wasmBytes())
-    // Whoever parses awaits it and reports the failure; a warm-up alone must not crash the run.
-    compiled.catch(() => undefined)
   }
   return compiled
-}
-
-/**
- * Starts compiling the parser in the background, so that the first parse, later, waits less
- * (~15 ms of a plan's start). No side effect outside this process; errors surface at that parse.
- */
-export function preloadSqlParser(): void {
-  try {
-    void compiledParser()
-  } catch {
-    // wasmBytes() threw (no .wasm): the first parse reports it.
-  }
 }
 
 async function load(): Promise<WasmModule> {

@@ -12,7 +12,6 @@ import type { DatabaseStep } from '../runbook/schema.js'
 import { checkRunLockFree, withRunLock } from '../db/advisory-lock.js'
 import { withClient, type DbSettings } from '../db/connection.js'
 import { failedResult, ladderOptions, preflightSession, slug } from '../db/phase-support.js'
-import { preloadSqlParser } from '../db/pg-parser.js'
 import { handlerFor } from './database/index.js'
 import { asFieldProblem, type FieldProblem } from '../util/errors.js'
 
@@ -41,11 +40,6 @@ export const databasePhase: PhaseModule<DatabaseAction, keyof DatabaseDeps> = {
       stage: 'main' as const,
       action: { index, field: `database.steps[${index}]`, step }
     }))
-  },
-
-  warmUp(steps) {
-    // sql and batch-update steps are parsed at preflight.
-    if (steps.some(s => s.action.step['drop-index'] === undefined)) preloadSqlParser()
   },
 
   async validate(runbook) {

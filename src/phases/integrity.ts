@@ -11,7 +11,6 @@ import type { IntegrityCheck } from '../runbook/schema.js'
 import { checkStatement, MAX_REPORTED_ROWS, runAssertion } from '../db/assertions.js'
 import { sqlError, withClient, type DbSettings } from '../db/connection.js'
 import { failedResult, preflightSession, slug } from '../db/phase-support.js'
-import { preloadSqlParser } from '../db/pg-parser.js'
 import { asFieldProblem, type FieldProblem } from '../util/errors.js'
 
 export interface IntegrityAction {
@@ -43,11 +42,6 @@ export const integrityPhase: PhaseModule<IntegrityAction, keyof IntegrityDeps> =
       }
     }
     return steps
-  },
-
-  warmUp() {
-    // Every check is parsed at preflight.
-    preloadSqlParser()
   },
 
   async validate(runbook) {
