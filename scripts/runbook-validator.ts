@@ -7,8 +7,8 @@ import standalone from 'ajv/dist/standalone/index.js'
 
 /**
  * Plain JavaScript, with its types beside it: as a .ts file the bundler's TypeScript pass
- * re-printed the one-line generated code with indentation, and the bundle grew by a tenth (every
- * start reads and compiles it).
+ * re-printed the one-line generated code with indentation, a sizeable part of the bundle that
+ * every start reads and compiles.
  */
 export const VALIDATOR_PATH = 'src/runbook/validate.generated.js'
 export const VALIDATOR_TYPES_PATH = 'src/runbook/validate.generated.d.ts'

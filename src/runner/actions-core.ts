@@ -3,10 +3,10 @@
  * (`command.js`), file commands (`file-command.js`) and the job summary (`summary.js`).
  *
  * Why not its entry: `@actions/core`'s index statically imports its OIDC client, which loads
- * `@actions/http-client` and undici (about half of the bundle, plus Node's http, tls and zlib) for
- * `getIDToken()`, which this action never calls. On Node 24 that load is the largest single cost
- * of every start (`npm run bench:startup`). The functions below are `core.js`'s own one-liners over
- * the same modules, so what reaches the runner is byte for byte what `@actions/core` writes.
+ * `@actions/http-client` and undici (a large part of the bundle, plus Node's http, tls and zlib)
+ * for `getIDToken()`, which this action never calls, at every start (`npm run bench:startup`).
+ * The functions below are `core.js`'s own one-liners over the same modules, so what reaches the
+ * runner is byte for byte what `@actions/core` writes (test/runner-commands.test.ts).
  * The package's `exports` map offers only its entry, hence the paths into its `lib/`.
  */
 import { EOL } from 'node:os'
