@@ -2,7 +2,15 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'src/runbook/validate.generated.js', 'src/runbook/validate.generated.d.ts'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'src/runbook/validate.generated.js',
+      'src/runbook/validate.generated.d.ts'
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
