@@ -308,7 +308,7 @@ export async function run(runner?: RunnerCommands): Promise<void> {
 }
 
 /** What the step says when the process ends before run() settled (see util/exit-guard.ts). */
-export function reportUnfinished(runner: RunnerCommands = core): void {
+export function reportUnfinished(runner: RunnerCommands): void {
   runner.error(
     'the rollback stopped before it finished (an operation never completed); see the report'
   )

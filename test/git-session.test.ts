@@ -137,6 +137,21 @@ describe('a session on the remote branch', () => {
     }
   })
 
+  it('refuses a repository without a work tree as soon as a command needs one', async () => {
+    repo = makeRepo()
+    // A bare clone and a clone's .git directory: both have an origin, neither has files.
+    const bare = join(tempDir('bare-'), 'app.git')
+    git(tempDir('cwd-'), 'clone', '--quiet', '--bare', repo.bare, bare)
+    for (const workdir of [bare, join(clone(repo), '.git')]) {
+      const ctx = sessionContext(workdir, tempDir('home-')).checkout
+      const read = withGitSession(ctx, target, async s => s.untracked, { readUntracked: true })
+      const err = (await read.catch((e: Error) => e)) as Error
+      expect([workdir, err.message]).toEqual([workdir, `${workdir} is not a git checkout`])
+      const opened = (await createGit(ctx).catch((e: Error) => e)) as Error
+      expect(opened.message).toBe(`${workdir} is not a git checkout`)
+    }
+  })
+
   it('reads the untracked entries while the fetch runs, only when asked', async () => {
     repo = makeRepo()
     const checkout = clone(repo)

@@ -399,9 +399,11 @@ describe('a drill and a run that reach every service show no secret where it doe
             // Each service gets its own credential in its Authorization header, and nothing else.
             const seen = (requests: typeof vercel.requests, own: string) =>
               requests.map(r => {
-                // Octokit sends `bearer` (lower case) for a token shaped like a JWT (three dot parts).
-                expect(r.authorization ?? `Bearer ${own}`).toMatch(
-                  new RegExp(`^([Bb]earer|token) ${own.replace(/[.*+?^${}()|[\]\\/=-]/g, '\\$&')}$`)
+                // Octokit sends a GitHub token shaped like a JWT (three dot parts) as `bearer`.
+                const jwtShaped = own === githubToken && own.split('.').length === 3
+                const scheme = jwtShaped ? 'bearer' : '(Bearer|token)'
+                expect(r.authorization ?? `${jwtShaped ? 'bearer' : 'Bearer'} ${own}`).toMatch(
+                  new RegExp(`^${scheme} ${own.replace(/[.*+?^${}()|[\]\\/=-]/g, '\\$&')}$`)
                 )
                 const { authorization: _, ...headers } = r.headers
                 return JSON.stringify([r.method, r.path, r.query, r.rawBody, headers])

@@ -4057,7 +4057,9 @@ async function trial(session, action, resolved, where) {
     await session.git.addWorktree(path, session.tip);
     try {
         const tree = session.git.at(path);
-        const prepared = await prepare({ ...session, git: tree }, action, resolved, where.label);
+        // The worktree's own session: the checkout's untracked entries are not the worktree's.
+        const inTree = { ...session, git: tree, untracked: undefined };
+        const prepared = await prepare(inTree, action, resolved, where.label);
         const start = resolved.kind === 'reset' ? resolved.reset.target : session.tip;
         const written = async () => {
             const from = (await session.git.revParse('HEAD')) ?? session.tip;
@@ -5355,6 +5357,7 @@ function getExecOutput(commandLine, args, options) {
 
 
 
+
 /** Hides passwords in URLs (a remote may be written with credentials). */
 const urls = new redact/* Redactor */.pO();
 /**
@@ -5368,6 +5371,10 @@ const execGit = async (args, { input, ...options }) => getExecOutput(await (gitP
     silent: true,
     ignoreReturnCode: true
 });
+/** The run's directory is no work tree of a git repository. */
+function notACheckout(workdir) {
+    return new util_errors/* RollbackError */.ZS(`${workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
+}
 class GitCommandError extends Error {
     args;
     output;
@@ -5438,8 +5445,13 @@ class GitCommandManager {
     /** Runs git and throws GitCommandError on a non-zero exit. */
     async exec(args, input) {
         const output = await this.tryExec(args, input);
-        if (output.exitCode !== 0)
+        if (output.exitCode !== 0) {
+            // A repository without a work tree (bare, or its .git directory) passes the checks that need
+            // only a repository; the first command that needs files says so in git's words.
+            if (/must be run in a work tree/.test(output.stderr))
+                throw notACheckout(this.workdir);
             throw new GitCommandError(args, output);
+        }
         return output.stdout;
     }
     async revParse(rev) {
@@ -5734,7 +5746,8 @@ function gitEnv(parent) {
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
  * also look up that remote's URL. Each git start costs a fork of this process, so with a remote
  * one command answers both: `remote get-url` succeeds only in a repository. Only when it fails
- * (not a repository, or a remote given as a URL) does a second command tell the two apart.
+ * (not a repository, or a remote given as a URL) does a second command tell the two apart. A
+ * repository without a work tree is refused by the first command that needs one (`exec`).
  */
 async function openCheckout(checkout, remote) {
     const env = gitEnv(checkout.env);
@@ -5743,9 +5756,8 @@ async function openCheckout(checkout, remote) {
     const remoteUrl = remote === undefined ? undefined : await git.remoteUrl(remote);
     if (remoteUrl === undefined) {
         const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree']);
-        if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
-            throw new util_errors/* RollbackError */.ZS(`${checkout.workdir} is not a git checkout`, 'check out the repository first (actions/checkout) or point the run at the checkout');
-        }
+        if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true')
+            throw notACheckout(checkout.workdir);
     }
     git.useFallbackIdentity(BOT);
     return { git, remoteUrl };

@@ -6,6 +6,7 @@
  */
 import { getExecOutput } from '@actions/exec'
 import { which } from '@actions/io'
+import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import type { MutationGate } from '../util/mutation-gate.js'
 import { Redactor } from '../util/redact.js'
@@ -42,6 +43,14 @@ export const execGit: GitRunner = async (args, { input, ...options }) =>
     silent: true,
     ignoreReturnCode: true
   })
+
+/** The run's directory is no work tree of a git repository. */
+export function notACheckout(workdir: string): RollbackError {
+  return new RollbackError(
+    `${workdir} is not a git checkout`,
+    'check out the repository first (actions/checkout) or point the run at the checkout'
+  )
+}
 
 export class GitCommandError extends Error {
   constructor(
@@ -142,7 +151,12 @@ export class GitCommandManager {
   /** Runs git and throws GitCommandError on a non-zero exit. */
   async exec(args: string[], input?: string): Promise<string> {
     const output = await this.tryExec(args, input)
-    if (output.exitCode !== 0) throw new GitCommandError(args, output)
+    if (output.exitCode !== 0) {
+      // A repository without a work tree (bare, or its .git directory) passes the checks that need
+      // only a repository; the first command that needs files says so in git's words.
+      if (/must be run in a work tree/.test(output.stderr)) throw notACheckout(this.workdir)
+      throw new GitCommandError(args, output)
+    }
     return output.stdout
   }
 

@@ -136,7 +136,9 @@ export async function trial(
   await session.git.addWorktree(path, session.tip)
   try {
     const tree = session.git.at(path)
-    const prepared = await prepare({ ...session, git: tree }, action, resolved, where.label)
+    // The worktree's own session: the checkout's untracked entries are not the worktree's.
+    const inTree = { ...session, git: tree, untracked: undefined }
+    const prepared = await prepare(inTree, action, resolved, where.label)
     const start = resolved.kind === 'reset' ? resolved.reset.target : session.tip
     const written = async () => {
       const from = (await session.git.revParse('HEAD')) ?? session.tip

@@ -14,6 +14,7 @@ import {
   execGit,
   GitCommandError,
   GitCommandManager,
+  notACheckout,
   type GitRunner
 } from './git-command-manager.js'
 
@@ -94,7 +95,8 @@ export function gitEnv(parent: Readonly<Record<string, string | undefined>>) {
  * A command manager on the run's checkout, once the checkout is confirmed to be one. `remote`:
  * also look up that remote's URL. Each git start costs a fork of this process, so with a remote
  * one command answers both: `remote get-url` succeeds only in a repository. Only when it fails
- * (not a repository, or a remote given as a URL) does a second command tell the two apart.
+ * (not a repository, or a remote given as a URL) does a second command tell the two apart. A
+ * repository without a work tree is refused by the first command that needs one (`exec`).
  */
 async function openCheckout(
   checkout: Checkout,
@@ -106,12 +108,8 @@ async function openCheckout(
   const remoteUrl = remote === undefined ? undefined : await git.remoteUrl(remote)
   if (remoteUrl === undefined) {
     const inside = await git.tryExec(['rev-parse', '--is-inside-work-tree'])
-    if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') {
-      throw new RollbackError(
-        `${checkout.workdir} is not a git checkout`,
-        'check out the repository first (actions/checkout) or point the run at the checkout'
-      )
-    }
+    if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true')
+      throw notACheckout(checkout.workdir)
   }
   git.useFallbackIdentity(BOT)
   return { git, remoteUrl }
