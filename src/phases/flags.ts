@@ -228,8 +228,13 @@ function instantListing(
  * state for the step's variables and, for flags.instant, the deployment it would serve.
  */
 async function observe(action: FlagsAction, deps: FlagsDeps) {
+  await deps.hosting.provider().checkAccess()
+  return read(action, deps)
+}
+
+/** The platform's state for the step's variables and, for flags.instant, its deployment listing. */
+async function read(action: FlagsAction, deps: FlagsDeps) {
   const provider = deps.hosting.provider()
-  await provider.checkAccess()
   const caps = capabilitiesOf(action.provider)
   const listing = instantListing(provider, action, deps.checkout)
   const state = await inspect(
@@ -334,15 +339,7 @@ function instantLine(
 }
 
 async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResult> {
-  const caps = capabilitiesOf(action.provider)
-  const provider = deps.hosting.provider()
-  const listing = instantListing(provider, action, deps.checkout)
-  const state = await inspect(
-    provider,
-    action,
-    caps,
-    listing?.then(l => l.found.live)
-  )
+  const { provider, caps, listing, state } = await read(action, deps)
   const liveUrl = state.live && `https://${state.live.url}`
   if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
     deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
