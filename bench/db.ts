@@ -383,11 +383,13 @@ async function runScenario(
   await sleep(2000) // warm-up
   let t = Date.now()
   let maxRssKb = 0
+  const waits = process.env.BENCH_DEBUG ? sampleWaits(url) : undefined
   if (quiet) await sleep(10_000)
   if (scenario === 'naive') await naiveCleanup(url)
   if (scenario === 'safe') await safeCleanup(url)
   if (scenario === 'ours') maxRssKb = (await oursCleanup(url, () => (t = Date.now()))).maxRssKb
   const end = Date.now()
+  if (waits) console.log(`  app backends seen (state active, by wait event): ${await waits.stop()}`)
   console.log(`${scenario}: cleanup window ${end - t} ms; waiting for the load run to finish ...`)
   await load
   await withClient(serverUrl, c => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
@@ -399,14 +401,53 @@ async function runScenario(
   return { scenario, cleanupMs: end - t, s: stats(samples, t, end), maxRssKb }
 }
 
+/**
+ * What the app's backends are doing, sampled every few ms (BENCH_DEBUG): active with no wait event
+ * means on a CPU or waiting for one; anything else names what they wait for (a lock, an LWLock, I/O).
+ */
+function sampleWaits(url: string): { stop: () => Promise<string> } {
+  let running = true
+  const seen = new Map<string, number>()
+  const done = withClient(url, async c => {
+    while (running) {
+      const res = await c.query<{ w: string; n: number }>(
+        `SELECT coalesce(wait_event_type || ':' || wait_event, 'cpu') AS w, count(*)::int AS n
+           FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active'
+          GROUP BY 1`
+      )
+      for (const r of res.rows) seen.set(r.w, (seen.get(r.w) ?? 0) + r.n)
+      await sleep(5)
+    }
+  })
+  return {
+    stop: async () => {
+      running = false
+      await done
+      return [...seen.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([w, n]) => `${w}=${n}`)
+        .join(' ')
+    }
+  }
+}
+
+/** Half-second windows whose p99 is over BENCH_DEBUG_MS, with how many requests were over it. */
 function printBursts(samples: Sample[], t: number, end: number): void {
+  const threshold = Number(process.env.BENCH_DEBUG_MS ?? 50)
+  const inWindow = (from: number, to: number) =>
+    samples.filter(s => s.start >= from && s.start < to)
   for (let b = t; b < end; b += 500) {
     const s = stats(samples, b, b + 500)
-    if (s.p99 > Number(process.env.BENCH_DEBUG_MS ?? 50))
+    const slow = inWindow(b, b + 500).filter(x => x.latencyMs > threshold).length
+    if (s.p99 > threshold)
       console.log(
-        `  +${((b - t) / 1000).toFixed(1)} s: n=${s.requests} p99=${fmtMs(s.p99)} max=${fmtMs(s.max)}`
+        `  +${((b - t) / 1000).toFixed(1)} s: n=${s.requests} p99=${fmtMs(s.p99)} max=${fmtMs(s.max)} over ${threshold} ms: ${slow}`
       )
   }
+  const slow = inWindow(t, end).filter(x => x.latencyMs > threshold).length
+  console.log(
+    `  requests over ${threshold} ms in the window: ${slow} of ${inWindow(t, end).length}`
+  )
 }
 
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1))

@@ -7,6 +7,7 @@ import pg from 'pg'
 import { schemaPhase } from '../src/phases/schema.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 import { queryRows, seededDatabase, withPg } from './support/postgres.js'
+import { startTcpProxy } from './support/tcp-proxy.js'
 
 const STREAMING = [
   'last_sequence_number',
@@ -146,6 +147,52 @@ describe('schema rollback', () => {
     expect(timings['waited for long transactions (not queued)']).toBeGreaterThan(500)
     expect(await columns(url)).not.toContain('partial_content')
   })
+
+  it.each(['run', 'drill'] as const)(
+    'holds the locks the app waits for during no round trip (%s): the app waits for the statements, not the network',
+    async mode => {
+      const url = await seededDatabase()
+      // Our session reaches the server over a slow network; the app's does not.
+      const latencyMs = 150
+      const proxy = await startTcpProxy(Number(new URL(url).port), latencyMs)
+      const slowUrl = Object.assign(new URL(url), { port: String(proxy.port) }).toString()
+      const columnsOnly = testRunbook({
+        schema: [{ table: 'outline_sessions', 'drop-columns': STREAMING }]
+      })
+      const ctx = testContext({
+        mode,
+        runbook: columnsOnly,
+        request: testRequest({ command: mode, runId: `schema-round-trips-${mode}` }),
+        env: { DATABASE_URL: slowUrl },
+        sleep: ms => new Promise(r => setTimeout(r, ms))
+      })
+      const [step] = schemaPhase.plan(columnsOnly, ctx.request)
+      let done = false
+      const appWaits: number[] = []
+      // The app's writes conflict with the capture trigger's install and with the drop.
+      const app = withPg(url, async c => {
+        while (!done) {
+          const started = Date.now()
+          await c.query('UPDATE outline_sessions SET updated_at = now() WHERE id = 7')
+          appWaits.push(Date.now() - started)
+        }
+      })
+      try {
+        const result = await schemaPhase[mode](step!, ctx)
+        expect(result.error).toBeUndefined()
+        if (mode === 'run') expect(await columns(url)).not.toContain('partial_content')
+        else expect(await columns(url)).toContain('partial_content')
+      } finally {
+        done = true
+        await app
+        await proxy.close()
+      }
+      // Statement by statement, the locks would be held for several round trips (each at least
+      // latencyMs) and some app write would have waited for all of them.
+      expect(appWaits.length).toBeGreaterThan(10)
+      expect(Math.max(...appWaits)).toBeLessThan(latencyMs)
+    }
+  )
 
   it('drills in a rolled-back transaction: nothing changes', async () => {
     const url = await seededDatabase()

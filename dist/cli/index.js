@@ -1305,6 +1305,23 @@ function sqlError(err, field, statement) {
     const stmt = statement ? ` in "${statement.replace(/\s+/g, ' ').slice(0, 120)}"` : '';
     return new util_errors/* RollbackError */.ZS(`${field}: SQL failed${code}${stmt}: ${e.message ?? String(err)}`, `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`);
 }
+/**
+ * Sends statements as one query string (the simple protocol, no parameters) and returns each
+ * one's result. Used wherever a lock the app waits for is held between statements: sent one by
+ * one, every statement would add a round trip (network plus scheduling) to every app query queued
+ * behind the lock. On an error the server skips the rest of the string; an open transaction is
+ * left aborted for the caller to roll back.
+ */
+async function inOneRoundTrip(client, statements) {
+    const res = (await client.query(statements.join(';\n')));
+    return Array.isArray(res) ? res : [res];
+}
+/** A statement that reads the server's clock (ms): placed between statements sent together, it times them. */
+const SERVER_CLOCK = 'SELECT extract(epoch FROM clock_timestamp()) * 1000 AS ms';
+/** The server's clock reading in the result of a SERVER_CLOCK statement. */
+function serverClock(result) {
+    return Number(result?.rows[0]?.ms ?? 0);
+}
 
 ;// CONCATENATED MODULE: ./src/db/advisory-lock.ts
 
@@ -1656,10 +1673,15 @@ function pain(signals, limits, probeBaseMs) {
         return 'database answers slowly';
     return '';
 }
+/** The shortest pause after a batch this long, from the busy share. */
+function pauseFloor(signals, limits) {
+    const share = clamp(limits.busyShare, 0.01, 1);
+    return Math.max(limits.minPauseMs, (signals.batchMs * (1 - share)) / share);
+}
 function backOff(state, signals, limits, why) {
     return {
         size: Math.max(limits.minSize, Math.floor(state.size / 2)),
-        pauseMs: clamp(Math.max(2 * state.pauseMs, 2 * signals.batchMs), limits.minPauseMs, limits.maxPauseMs),
+        pauseMs: clamp(Math.max(2 * state.pauseMs, 2 * signals.batchMs), pauseFloor(signals, limits), limits.maxPauseMs),
         backedOff: why
     };
 }
@@ -1669,7 +1691,7 @@ function speedUp(state, signals, limits) {
         size: Math.round(clamp(state.size * ratio, limits.minSize, limits.maxSize)),
         // Back to the runbook's pause while quiet: a pause proportional to the batch cost time the
         // app did not need (the signals above are what protect it).
-        pauseMs: clamp(state.pauseMs / 2, limits.minPauseMs, limits.maxPauseMs),
+        pauseMs: clamp(state.pauseMs / 2, pauseFloor(signals, limits), limits.maxPauseMs),
         backedOff: ''
     };
 }
@@ -1690,13 +1712,14 @@ const MAX_PAUSE_MS = 2000;
  * Limits for a runbook batch step: its batch-size is the ceiling (never more rows per batch than
  * the runbook allows), a twentieth of it the floor, its pause the shortest pause.
  */
-function limitsFor(batchSize, pauseMs) {
+function limitsFor(batchSize, pauseMs, pacing = {}) {
     return {
         minSize: Math.max(1, Math.floor(batchSize / 20)),
         maxSize: Math.max(1, batchSize),
-        targetMs: TARGET_BATCH_MS,
+        targetMs: pacing.targetMs ?? TARGET_BATCH_MS,
         minPauseMs: pauseMs,
-        maxPauseMs: Math.max(pauseMs, MAX_PAUSE_MS)
+        maxPauseMs: Math.max(pauseMs, MAX_PAUSE_MS),
+        busyShare: pacing.busyShare ?? 1
     };
 }
 
@@ -2287,6 +2310,12 @@ const COPY_BATCH_ROWS = 50_000;
 const COPY_START_ROWS = 10_000;
 const COPY_PAUSE_MS = 10;
 /**
+ * The copy holds no lock anyone waits for, so finishing it sooner gains nothing but total time,
+ * while every range it copies competes with the app for CPU, buffers and WAL: it pauses at least
+ * as long as each range took.
+ */
+const COPY_BUSY_SHARE = 0.5;
+/**
  * Copies key + present columns into the backup table (created with a primary key on the key),
  * in key ranges sized and paced by the adaptive batcher (adaptive-batcher.ts): each range is one
  * INSERT ... SELECT inside the server (no rows in node) and an upsert, so a rerun after a crash
@@ -2368,7 +2397,7 @@ async function copyRanges(client, spec, inspection, sleep, now) {
     const t = ident(spec.table);
     const statements = rangeCopy(spec, inspection);
     const fresh = !inspection.backupExists;
-    const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS);
+    const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS, { busyShare: COPY_BUSY_SHARE });
     let batcher = initialState(limits, COPY_START_ROWS);
     const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
     let from = minRes.rows[0]?.k ?? null;
@@ -2408,9 +2437,8 @@ async function installCapture(client, capture, what, ladder) {
         await client.query('BEGIN');
         try {
             const installed = await captureInstalled(client, capture);
-            for (const sql of installCaptureSql(capture, installed))
-                await client.query(sql);
-            await client.query('COMMIT');
+            // CREATE TRIGGER's lock holds the app's writes until COMMIT: no round trip in between.
+            await inOneRoundTrip(client, [...installCaptureSql(capture, installed), 'COMMIT']);
         }
         catch (err) {
             await client.query('ROLLBACK').catch(() => { });
@@ -2463,25 +2491,19 @@ async function runSchemaRollback(client, spec, field, ladder) {
         throw new util_errors/* RollbackError */.ZS(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
     }
     // 2. Copy the data out (committed before anything is dropped).
-    const capture = captureSpec(spec, inspection);
-    const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection, ladder.sleep, () => installCapture(client, capture, `${field} (capture writes during the copy)`, ladder)));
+    const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection, ladder.sleep, () => installCapture(client, captureSpec(spec, inspection), `${field} (capture writes during the copy)`, ladder)));
     const maxRes = await client.query(`SELECT max(${ident(spec.key)})::text AS k FROM ${ident(spec.backupTable)}`);
     const maxKey = maxRes.rows[0]?.k ?? null;
     // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
-    const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ');
     let newRowsUnderLock = 0;
+    const capture = captureSpec(spec, inspection);
     const clearRoad = afterLongTransactions(client, spec.table, ladder);
     const ladderResult = await time('drop columns', () => withLockLadder(client, `${field} (${alterStatement(spec)})`, clearRoad.ladder, async () => {
-        await client.query('BEGIN');
         try {
-            await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`);
-            const delta = await client.query(`INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${ident(spec.table)}
-            ${maxKey === null ? '' : `WHERE ${ident(spec.key)} > $1`} ON CONFLICT DO NOTHING`, maxKey === null ? [] : [maxKey]);
-            newRowsUnderLock = delta.rowCount ?? 0;
-            for (const sql of removeCaptureSql(capture))
-                await client.query(sql);
-            await client.query(alterStatement(spec));
-            await client.query('COMMIT');
+            const dropped = await lockAndDrop(client, spec, inspection, capture, maxKey);
+            newRowsUnderLock = dropped.newRows;
+            // What the app's queries on the table waited for, at most (measured by the server).
+            timings['table locked'] = dropped.lockedMs;
         }
         catch (err) {
             await client.query('ROLLBACK').catch(() => { });
@@ -2499,6 +2521,32 @@ async function runSchemaRollback(client, spec, field, ladder) {
         attempts,
         timings,
         restore
+    };
+}
+/**
+ * The transaction that drops the columns, in one round trip: from LOCK TABLE to COMMIT the app's
+ * queries on the table queue. On an error the caller rolls back. Returns how many rows inserted
+ * since the copy were added to the backup, and how long the table was locked.
+ */
+async function lockAndDrop(client, spec, inspection, capture, maxKey) {
+    const t = ident(spec.table);
+    const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ');
+    // A query string with several statements cannot carry parameters: the key is a literal.
+    const after = maxKey === null ? '' : `WHERE ${ident(spec.key)} > ${client.escapeLiteral(maxKey)}`;
+    const results = await inOneRoundTrip(client, [
+        'BEGIN',
+        `LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`,
+        SERVER_CLOCK,
+        `INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${t} ${after} ON CONFLICT DO NOTHING`,
+        ...removeCaptureSql(capture),
+        alterStatement(spec),
+        SERVER_CLOCK,
+        'COMMIT'
+    ]);
+    const clocks = results.filter(r => r.command === 'SELECT');
+    return {
+        newRows: results.find(r => r.command === 'INSERT')?.rowCount ?? 0,
+        lockedMs: Math.round(serverClock(clocks[1]) - serverClock(clocks[0]))
     };
 }
 /** Drill: copy + lock + ALTER in one transaction that is rolled back; indexes checked in the catalog. */
@@ -2519,25 +2567,29 @@ async function drillSchemaRollback(client, spec, field, ladder) {
     if (inspection.present.length > 0) {
         await client.query('BEGIN');
         try {
-            let started = Date.now();
+            const started = Date.now();
             copiedRows = await copyColumns(client, spec, inspection, ladder.sleep);
             timings['copy to backup'] = Date.now() - started;
-            started = Date.now();
-            // In a transaction a lock timeout aborts it: one rung only (the top one), no retries.
-            await client.query(`SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`);
             // The capture trigger is installed after the copy here: in this transaction it would hold
-            // its lock (blocking the app's writes) for the whole copy. Installed and removed, as in a run.
+            // its lock (blocking the app's writes) for the whole copy. Installed and removed, as in a
+            // run, then the lock and the drop, all in one round trip up to the ROLLBACK (the locks are
+            // held from the trigger on). In a transaction a lock timeout aborts it: one rung only.
             const capture = captureSpec(spec, inspection);
             const installed = await captureInstalled(client, capture);
-            for (const sql of installCaptureSql(capture, installed))
-                await client.query(sql);
-            for (const sql of removeCaptureSql(capture))
-                await client.query(sql);
-            await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`);
-            timings['lock wait'] = Date.now() - started;
-            started = Date.now();
-            await client.query(alterStatement(spec));
-            timings['drop columns'] = Date.now() - started;
+            const results = await inOneRoundTrip(client, [
+                `SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`,
+                SERVER_CLOCK,
+                ...installCaptureSql(capture, installed),
+                ...removeCaptureSql(capture),
+                `LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`,
+                SERVER_CLOCK,
+                alterStatement(spec),
+                SERVER_CLOCK,
+                'ROLLBACK'
+            ]);
+            const [asked, locked, dropped] = results.filter(r => r.command === 'SELECT').map(serverClock);
+            timings['lock wait'] = Math.round(locked - asked);
+            timings['drop columns'] = Math.round(dropped - locked);
         }
         finally {
             await client.query('ROLLBACK');

@@ -11,7 +11,14 @@ import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
 import { quoteLiteral, rangeEnd } from './batch-update.js'
 import { initialState, limitsFor, nextState } from './adaptive-batcher.js'
-import { ident, pgErrorCode, splitName } from './connection.js'
+import {
+  ident,
+  inOneRoundTrip,
+  pgErrorCode,
+  SERVER_CLOCK,
+  serverClock,
+  splitName
+} from './connection.js'
 import { readLoadSignals } from './load-signals.js'
 import {
   CAPTURED,
@@ -176,6 +183,12 @@ export function restoreColumnsSql(
 export const COPY_BATCH_ROWS = 50_000
 export const COPY_START_ROWS = 10_000
 export const COPY_PAUSE_MS = 10
+/**
+ * The copy holds no lock anyone waits for, so finishing it sooner gains nothing but total time,
+ * while every range it copies competes with the app for CPU, buffers and WAL: it pauses at least
+ * as long as each range took.
+ */
+export const COPY_BUSY_SHARE = 0.5
 
 /**
  * Copies key + present columns into the backup table (created with a primary key on the key),
@@ -284,7 +297,7 @@ async function copyRanges(
   const t = ident(spec.table)
   const statements = rangeCopy(spec, inspection)
   const fresh = !inspection.backupExists
-  const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS)
+  const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS, { busyShare: COPY_BUSY_SHARE })
   let batcher = initialState(limits, COPY_START_ROWS)
   const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
   let from = minRes.rows[0]?.k ?? null
@@ -336,8 +349,8 @@ async function installCapture(
     await client.query('BEGIN')
     try {
       const installed = await captureInstalled(client, capture)
-      for (const sql of installCaptureSql(capture, installed)) await client.query(sql)
-      await client.query('COMMIT')
+      // CREATE TRIGGER's lock holds the app's writes until COMMIT: no round trip in between.
+      await inOneRoundTrip(client, [...installCaptureSql(capture, installed), 'COMMIT'])
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {})
       throw err
@@ -409,10 +422,14 @@ export async function runSchemaRollback(
     )
   }
   // 2. Copy the data out (committed before anything is dropped).
-  const capture = captureSpec(spec, inspection)
   const copiedRows = await time('copy to backup', () =>
     copyColumns(client, spec, inspection, ladder.sleep, () =>
-      installCapture(client, capture, `${field} (capture writes during the copy)`, ladder)
+      installCapture(
+        client,
+        captureSpec(spec, inspection),
+        `${field} (capture writes during the copy)`,
+        ladder
+      )
     )
   )
   const maxRes = await client.query<{ k: string | null }>(
@@ -420,23 +437,16 @@ export async function runSchemaRollback(
   )
   const maxKey = maxRes.rows[0]?.k ?? null
   // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
-  const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ')
   let newRowsUnderLock = 0
+  const capture = captureSpec(spec, inspection)
   const clearRoad = afterLongTransactions(client, spec.table, ladder)
   const ladderResult = await time('drop columns', () =>
     withLockLadder(client, `${field} (${alterStatement(spec)})`, clearRoad.ladder, async () => {
-      await client.query('BEGIN')
       try {
-        await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`)
-        const delta = await client.query(
-          `INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${ident(spec.table)}
-            ${maxKey === null ? '' : `WHERE ${ident(spec.key)} > $1`} ON CONFLICT DO NOTHING`,
-          maxKey === null ? [] : [maxKey]
-        )
-        newRowsUnderLock = delta.rowCount ?? 0
-        for (const sql of removeCaptureSql(capture)) await client.query(sql)
-        await client.query(alterStatement(spec))
-        await client.query('COMMIT')
+        const dropped = await lockAndDrop(client, spec, inspection, capture, maxKey)
+        newRowsUnderLock = dropped.newRows
+        // What the app's queries on the table waited for, at most (measured by the server).
+        timings['table locked'] = dropped.lockedMs
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {})
         throw err
@@ -454,6 +464,39 @@ export async function runSchemaRollback(
     attempts,
     timings,
     restore
+  }
+}
+
+/**
+ * The transaction that drops the columns, in one round trip: from LOCK TABLE to COMMIT the app's
+ * queries on the table queue. On an error the caller rolls back. Returns how many rows inserted
+ * since the copy were added to the backup, and how long the table was locked.
+ */
+async function lockAndDrop(
+  client: pg.Client,
+  spec: SchemaRollbackSpec,
+  inspection: SchemaInspection,
+  capture: CaptureSpec,
+  maxKey: string | null
+): Promise<{ newRows: number; lockedMs: number }> {
+  const t = ident(spec.table)
+  const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ')
+  // A query string with several statements cannot carry parameters: the key is a literal.
+  const after = maxKey === null ? '' : `WHERE ${ident(spec.key)} > ${client.escapeLiteral(maxKey)}`
+  const results = await inOneRoundTrip(client, [
+    'BEGIN',
+    `LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`,
+    SERVER_CLOCK,
+    `INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${t} ${after} ON CONFLICT DO NOTHING`,
+    ...removeCaptureSql(capture),
+    alterStatement(spec),
+    SERVER_CLOCK,
+    'COMMIT'
+  ])
+  const clocks = results.filter(r => r.command === 'SELECT')
+  return {
+    newRows: results.find(r => r.command === 'INSERT')?.rowCount ?? 0,
+    lockedMs: Math.round(serverClock(clocks[1]) - serverClock(clocks[0]))
   }
 }
 
@@ -492,23 +535,29 @@ export async function drillSchemaRollback(
   if (inspection.present.length > 0) {
     await client.query('BEGIN')
     try {
-      let started = Date.now()
+      const started = Date.now()
       copiedRows = await copyColumns(client, spec, inspection, ladder.sleep)
       timings['copy to backup'] = Date.now() - started
-      started = Date.now()
-      // In a transaction a lock timeout aborts it: one rung only (the top one), no retries.
-      await client.query(`SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`)
       // The capture trigger is installed after the copy here: in this transaction it would hold
-      // its lock (blocking the app's writes) for the whole copy. Installed and removed, as in a run.
+      // its lock (blocking the app's writes) for the whole copy. Installed and removed, as in a
+      // run, then the lock and the drop, all in one round trip up to the ROLLBACK (the locks are
+      // held from the trigger on). In a transaction a lock timeout aborts it: one rung only.
       const capture = captureSpec(spec, inspection)
       const installed = await captureInstalled(client, capture)
-      for (const sql of installCaptureSql(capture, installed)) await client.query(sql)
-      for (const sql of removeCaptureSql(capture)) await client.query(sql)
-      await client.query(`LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`)
-      timings['lock wait'] = Date.now() - started
-      started = Date.now()
-      await client.query(alterStatement(spec))
-      timings['drop columns'] = Date.now() - started
+      const results = await inOneRoundTrip(client, [
+        `SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`,
+        SERVER_CLOCK,
+        ...installCaptureSql(capture, installed),
+        ...removeCaptureSql(capture),
+        `LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`,
+        SERVER_CLOCK,
+        alterStatement(spec),
+        SERVER_CLOCK,
+        'ROLLBACK'
+      ])
+      const [asked, locked, dropped] = results.filter(r => r.command === 'SELECT').map(serverClock)
+      timings['lock wait'] = Math.round(locked! - asked!)
+      timings['drop columns'] = Math.round(dropped! - locked!)
     } finally {
       await client.query('ROLLBACK')
     }

@@ -246,3 +246,26 @@ export function sqlError(err: unknown, field: string, statement?: string): Rollb
     `fix ${field} in the runbook; steps are idempotent, so rerun once fixed`
   )
 }
+
+/**
+ * Sends statements as one query string (the simple protocol, no parameters) and returns each
+ * one's result. Used wherever a lock the app waits for is held between statements: sent one by
+ * one, every statement would add a round trip (network plus scheduling) to every app query queued
+ * behind the lock. On an error the server skips the rest of the string; an open transaction is
+ * left aborted for the caller to roll back.
+ */
+export async function inOneRoundTrip(
+  client: pg.Client,
+  statements: string[]
+): Promise<pg.QueryResult[]> {
+  const res = (await client.query(statements.join(';\n'))) as unknown
+  return Array.isArray(res) ? (res as pg.QueryResult[]) : [res as pg.QueryResult]
+}
+
+/** A statement that reads the server's clock (ms): placed between statements sent together, it times them. */
+export const SERVER_CLOCK = 'SELECT extract(epoch FROM clock_timestamp()) * 1000 AS ms'
+
+/** The server's clock reading in the result of a SERVER_CLOCK statement. */
+export function serverClock(result: pg.QueryResult | undefined): number {
+  return Number((result?.rows[0] as { ms?: unknown } | undefined)?.ms ?? 0)
+}
