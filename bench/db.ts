@@ -286,6 +286,7 @@ async function oursChild(url: string): Promise<void> {
   console.log('ready')
   await new Promise<void>(resolve => process.stdin.once('data', () => resolve()))
   process.stdin.pause()
+  const cpuAtStart = process.cpuUsage()
   const runbook = runbookFrom(parse(readFileSync(runbookPath, 'utf8')))
   const ctx = (phase: PhaseName, runId: string) => {
     const request = testRequest({ command: 'run', phases: [phase], runId })
@@ -325,13 +326,17 @@ async function oursChild(url: string): Promise<void> {
       process.exit(1)
     }
   }
-  console.log(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, results }))
+  // Our process's own CPU in the window: here it shares the two cores with the database and the
+  // app; in production the runner is another machine.
+  const cpu = process.cpuUsage(cpuAtStart)
+  const cpuMs = Math.round((cpu.user + cpu.system) / 1000)
+  console.log(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS, cpuMs, results }))
 }
 
 async function oursCleanup(
   url: string,
   onStart: () => void
-): Promise<{ maxRssKb: number; results: unknown[] }> {
+): Promise<{ maxRssKb: number; cpuMs: number; results: unknown[] }> {
   const child = spawn(
     process.execPath,
     [...process.execArgv, here, '--ours', url, '--rows', String(ROWS)],
@@ -350,7 +355,7 @@ async function oursCleanup(
   const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
   const last = out.trim().split('\n').pop() ?? '{}'
   if (code !== 0) throw new Error(`our cleanup failed: ${last}`)
-  return JSON.parse(last) as { maxRssKb: number; results: unknown[] }
+  return JSON.parse(last) as { maxRssKb: number; cpuMs: number; results: unknown[] }
 }
 
 const SCENARIOS = ['baseline', 'naive', 'safe', 'ours', 'baseline-after'] as const
@@ -387,7 +392,11 @@ async function runScenario(
   if (quiet) await sleep(10_000)
   if (scenario === 'naive') await naiveCleanup(url)
   if (scenario === 'safe') await safeCleanup(url)
-  if (scenario === 'ours') maxRssKb = (await oursCleanup(url, () => (t = Date.now()))).maxRssKb
+  if (scenario === 'ours') {
+    const child = await oursCleanup(url, () => (t = Date.now()))
+    maxRssKb = child.maxRssKb
+    console.log(`  CPU time of the process running our cleanup: ${child.cpuMs} ms`)
+  }
   const end = Date.now()
   if (waits) console.log(`  app backends seen (state active, by wait event): ${await waits.stop()}`)
   console.log(`${scenario}: cleanup window ${end - t} ms; waiting for the load run to finish ...`)
@@ -402,20 +411,28 @@ async function runScenario(
 }
 
 /**
- * What the app's backends are doing, sampled every few ms (BENCH_DEBUG): active with no wait event
- * means on a CPU or waiting for one; anything else names what they wait for (a lock, an LWLock, I/O).
+ * What the app's backends (and autovacuum, prefixed) are doing, sampled every few ms (BENCH_DEBUG):
+ * active with no wait event means on a CPU or waiting for one; anything else names what they wait
+ * for (a lock, an LWLock, I/O).
  */
 function sampleWaits(url: string): { stop: () => Promise<string> } {
   let running = true
   const seen = new Map<string, number>()
+  const started = Date.now()
+  const vacuumAt: number[] = []
   const done = withClient(url, async c => {
     while (running) {
       const res = await c.query<{ w: string; n: number }>(
-        `SELECT coalesce(wait_event_type || ':' || wait_event, 'cpu') AS w, count(*)::int AS n
-           FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active'
+        `SELECT CASE WHEN backend_type = 'autovacuum worker' THEN 'autovacuum '
+                     ELSE '' END || coalesce(wait_event_type || ':' || wait_event, 'cpu') AS w,
+                count(*)::int AS n
+           FROM pg_stat_activity
+          WHERE (application_name = 'pgbench' OR backend_type = 'autovacuum worker')
+            AND state = 'active' AND datname = current_database()
           GROUP BY 1`
       )
       for (const r of res.rows) seen.set(r.w, (seen.get(r.w) ?? 0) + r.n)
+      if (res.rows.some(r => r.w.startsWith('autovacuum'))) vacuumAt.push(Date.now() - started)
       await sleep(5)
     }
   })
@@ -423,10 +440,15 @@ function sampleWaits(url: string): { stop: () => Promise<string> } {
     stop: async () => {
       running = false
       await done
-      return [...seen.entries()]
-        .sort((a, b) => b[1] - a[1])
-        .map(([w, n]) => `${w}=${n}`)
-        .join(' ')
+      const vacuum = vacuumAt.length
+        ? ` (autovacuum seen from +${(vacuumAt[0]! / 1000).toFixed(1)} s to +${(vacuumAt[vacuumAt.length - 1]! / 1000).toFixed(1)} s)`
+        : ''
+      return (
+        [...seen.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .map(([w, n]) => `${w}=${n}`)
+          .join(' ') + vacuum
+      )
     }
   }
 }

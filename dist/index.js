@@ -1618,15 +1618,10 @@ function pain(signals, limits, probeBaseMs) {
         return 'database answers slowly';
     return '';
 }
-/** The shortest pause after a batch this long, from the busy share. */
-function pauseFloor(signals, limits) {
-    const share = clamp(limits.busyShare, 0.01, 1);
-    return Math.max(limits.minPauseMs, (signals.batchMs * (1 - share)) / share);
-}
 function backOff(state, signals, limits, why) {
     return {
         size: Math.max(limits.minSize, Math.floor(state.size / 2)),
-        pauseMs: clamp(Math.max(2 * state.pauseMs, 2 * signals.batchMs), pauseFloor(signals, limits), limits.maxPauseMs),
+        pauseMs: clamp(Math.max(2 * state.pauseMs, 2 * signals.batchMs), limits.minPauseMs, limits.maxPauseMs),
         backedOff: why
     };
 }
@@ -1636,7 +1631,7 @@ function speedUp(state, signals, limits) {
         size: Math.round(clamp(state.size * ratio, limits.minSize, limits.maxSize)),
         // Back to the runbook's pause while quiet: a pause proportional to the batch cost time the
         // app did not need (the signals above are what protect it).
-        pauseMs: clamp(state.pauseMs / 2, pauseFloor(signals, limits), limits.maxPauseMs),
+        pauseMs: clamp(state.pauseMs / 2, limits.minPauseMs, limits.maxPauseMs),
         backedOff: ''
     };
 }
@@ -1657,14 +1652,13 @@ const MAX_PAUSE_MS = 2000;
  * Limits for a runbook batch step: its batch-size is the ceiling (never more rows per batch than
  * the runbook allows), a twentieth of it the floor, its pause the shortest pause.
  */
-function limitsFor(batchSize, pauseMs, pacing = {}) {
+function limitsFor(batchSize, pauseMs) {
     return {
         minSize: Math.max(1, Math.floor(batchSize / 20)),
         maxSize: Math.max(1, batchSize),
-        targetMs: pacing.targetMs ?? TARGET_BATCH_MS,
+        targetMs: TARGET_BATCH_MS,
         minPauseMs: pauseMs,
-        maxPauseMs: Math.max(pauseMs, MAX_PAUSE_MS),
-        busyShare: pacing.busyShare ?? 1
+        maxPauseMs: Math.max(pauseMs, MAX_PAUSE_MS)
     };
 }
 
@@ -2255,12 +2249,6 @@ const COPY_BATCH_ROWS = 50_000;
 const COPY_START_ROWS = 10_000;
 const COPY_PAUSE_MS = 10;
 /**
- * The copy holds no lock anyone waits for, so finishing it sooner gains nothing but total time,
- * while every range it copies competes with the app for CPU, buffers and WAL: it pauses at least
- * as long as each range took.
- */
-const COPY_BUSY_SHARE = 0.5;
-/**
  * Copies key + present columns into the backup table (created with a primary key on the key),
  * in key ranges sized and paced by the adaptive batcher (adaptive-batcher.ts): each range is one
  * INSERT ... SELECT inside the server (no rows in node) and an upsert, so a rerun after a crash
@@ -2342,7 +2330,7 @@ async function copyRanges(client, spec, inspection, sleep, now) {
     const t = ident(spec.table);
     const statements = rangeCopy(spec, inspection);
     const fresh = !inspection.backupExists;
-    const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS, { busyShare: COPY_BUSY_SHARE });
+    const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS);
     let batcher = initialState(limits, COPY_START_ROWS);
     const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
     let from = minRes.rows[0]?.k ?? null;

@@ -13,8 +13,7 @@ const limits: BatcherLimits = {
   maxSize: 10_000,
   targetMs: 150,
   minPauseMs: 10,
-  maxPauseMs: 2000,
-  busyShare: 1
+  maxPauseMs: 2000
 }
 
 const signalsArb = fc.record({
@@ -153,38 +152,8 @@ describe('adaptive batcher (pure control logic)', () => {
     )
   })
 
-  it('never spends more than its busy share of the time inside batches (up to the longest pause)', () => {
-    fc.assert(
-      fc.property(
-        fc.double({ min: 0.05, max: 1, noNaN: true }),
-        fc.array(signalsArb, { minLength: 1, maxLength: 40 }),
-        (busyShare, signals) => {
-          const paced = { ...limits, busyShare }
-          let s = initialState(paced)
-          for (const signal of signals) {
-            s = nextState(s, signal, paced)
-            const floor = Math.min(paced.maxPauseMs, (signal.batchMs * (1 - busyShare)) / busyShare)
-            expect(s.pauseMs).toBeGreaterThanOrEqual(floor - 1e-9)
-            expect(s.pauseMs).toBeLessThanOrEqual(paced.maxPauseMs)
-          }
-        }
-      )
-    )
-    // A share of 1 (the default) leaves the quiet pause at the runbook's.
-    let s = initialState(limits)
-    s = nextState(s, { batchMs: 140, lockWaiters: 0, probeMs: 1 }, limits)
-    expect(s.pauseMs).toBe(limits.minPauseMs)
-    const half = { ...limits, busyShare: 0.5 }
-    s = nextState(initialState(half), { batchMs: 140, lockWaiters: 0, probeMs: 1 }, half)
-    expect(s.pauseMs).toBe(140)
-  })
-
   it('takes its ceiling from the runbook batch-size and its shortest pause from the runbook pause', () => {
     expect(limitsFor(5000, 10)).toMatchObject({ maxSize: 5000, minSize: 250, minPauseMs: 10 })
-    expect(limitsFor(1, 0)).toMatchObject({ maxSize: 1, minSize: 1, busyShare: 1 })
-    expect(limitsFor(100, 0, { targetMs: 40, busyShare: 0.5 })).toMatchObject({
-      targetMs: 40,
-      busyShare: 0.5
-    })
+    expect(limitsFor(1, 0)).toMatchObject({ maxSize: 1, minSize: 1 })
   })
 })

@@ -14,12 +14,6 @@ export interface BatcherLimits {
   targetMs: number
   minPauseMs: number
   maxPauseMs: number
-  /**
-   * The largest share of the time spent inside batches (0 < share <= 1): the pause after a batch
-   * is at least batchMs * (1 - share) / share. Work that holds no row locks (the copy) would
-   * otherwise run back to back and keep a core busy for its whole duration.
-   */
-  busyShare: number
 }
 
 /** What the caller measured after one batch committed. */
@@ -74,18 +68,12 @@ export function pain(signals: BatchSignals, limits: BatcherLimits, probeBaseMs: 
   return ''
 }
 
-/** The shortest pause after a batch this long, from the busy share. */
-function pauseFloor(signals: BatchSignals, limits: BatcherLimits): number {
-  const share = clamp(limits.busyShare, 0.01, 1)
-  return Math.max(limits.minPauseMs, (signals.batchMs * (1 - share)) / share)
-}
-
 function backOff(state: BatcherState, signals: BatchSignals, limits: BatcherLimits, why: string) {
   return {
     size: Math.max(limits.minSize, Math.floor(state.size / 2)),
     pauseMs: clamp(
       Math.max(2 * state.pauseMs, 2 * signals.batchMs),
-      pauseFloor(signals, limits),
+      limits.minPauseMs,
       limits.maxPauseMs
     ),
     backedOff: why
@@ -98,7 +86,7 @@ function speedUp(state: BatcherState, signals: BatchSignals, limits: BatcherLimi
     size: Math.round(clamp(state.size * ratio, limits.minSize, limits.maxSize)),
     // Back to the runbook's pause while quiet: a pause proportional to the batch cost time the
     // app did not need (the signals above are what protect it).
-    pauseMs: clamp(state.pauseMs / 2, pauseFloor(signals, limits), limits.maxPauseMs),
+    pauseMs: clamp(state.pauseMs / 2, limits.minPauseMs, limits.maxPauseMs),
     backedOff: ''
   }
 }
@@ -126,17 +114,12 @@ export const MAX_PAUSE_MS = 2000
  * Limits for a runbook batch step: its batch-size is the ceiling (never more rows per batch than
  * the runbook allows), a twentieth of it the floor, its pause the shortest pause.
  */
-export function limitsFor(
-  batchSize: number,
-  pauseMs: number,
-  pacing: Partial<Pick<BatcherLimits, 'targetMs' | 'busyShare'>> = {}
-): BatcherLimits {
+export function limitsFor(batchSize: number, pauseMs: number): BatcherLimits {
   return {
     minSize: Math.max(1, Math.floor(batchSize / 20)),
     maxSize: Math.max(1, batchSize),
-    targetMs: pacing.targetMs ?? TARGET_BATCH_MS,
+    targetMs: TARGET_BATCH_MS,
     minPauseMs: pauseMs,
-    maxPauseMs: Math.max(pauseMs, MAX_PAUSE_MS),
-    busyShare: pacing.busyShare ?? 1
+    maxPauseMs: Math.max(pauseMs, MAX_PAUSE_MS)
   }
 }

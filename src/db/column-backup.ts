@@ -183,12 +183,6 @@ export function restoreColumnsSql(
 export const COPY_BATCH_ROWS = 50_000
 export const COPY_START_ROWS = 10_000
 export const COPY_PAUSE_MS = 10
-/**
- * The copy holds no lock anyone waits for, so finishing it sooner gains nothing but total time,
- * while every range it copies competes with the app for CPU, buffers and WAL: it pauses at least
- * as long as each range took.
- */
-export const COPY_BUSY_SHARE = 0.5
 
 /**
  * Copies key + present columns into the backup table (created with a primary key on the key),
@@ -297,7 +291,7 @@ async function copyRanges(
   const t = ident(spec.table)
   const statements = rangeCopy(spec, inspection)
   const fresh = !inspection.backupExists
-  const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS, { busyShare: COPY_BUSY_SHARE })
+  const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS)
   let batcher = initialState(limits, COPY_START_ROWS)
   const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
   let from = minRes.rows[0]?.k ?? null
