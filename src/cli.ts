@@ -113,6 +113,17 @@ const CLI_FLAGS = {
   help: { type: 'boolean', short: 'h' }
 } as const
 
+type ArgToken = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number]
+
+/** What release-lock may be given: it releases the lock and does nothing else. */
+const RELEASE_LOCK_FLAGS = ['release-lock', 'runbook', 'workdir']
+
+/**
+ * Command lines parseArgs accepts but that would run something other than what was typed: a flag
+ * given twice (the last would win silently), an empty value (an unset shell variable: a run
+ * without the commits it was meant to revert), --json with --markdown, and --release-lock with a
+ * command or flags it would ignore.
+ */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const options = Object.fromEntries(PLAIN_INPUTS.map(name => [name, { type: 'string' as const }]))
   const secretFlag = secretFlagProblem(argv)
@@ -125,6 +136,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
+      tokens: true,
       options: {
         ...options,
         ...CLI_FLAGS
@@ -136,17 +148,25 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     )
     return 2
   }
-  const { values, positionals } = parsed
+  const { values, positionals, tokens } = parsed
   if (values.help) {
     process.stdout.write(`${usage()}\n`)
     return 0
+  }
+  const flagProblem = flagProblems(tokens, positionals)
+  if (flagProblem !== undefined) {
+    process.stderr.write(`${hideCredentials(flagProblem)}\nnothing was changed\n`)
+    return 2
   }
   const flag = (name: string) => values[name as keyof typeof values] as string | undefined
   const workdir = resolve(flag('workdir') ?? process.cwd())
   const runbookPath = resolve(flag('runbook') ?? INPUTS.runbook.default)
   if (values['release-lock']) return releaseStaleLock(runbookPath, workdir, env)
   if (positionals.length !== 1) {
-    process.stderr.write(`expected exactly one command (plan, run or drill)\n\n${usage()}\n`)
+    const got = positionals.length === 0 ? 'none' : `"${positionals.join(' ')}"`
+    process.stderr.write(
+      `${hideCredentials(`expected exactly one command (plan, run or drill), got ${got}`)}\nnothing was changed\n\n${usage()}\n`
+    )
     return 2
   }
   const raw: RawInputs = { command: positionals[0] }
@@ -211,8 +231,8 @@ async function releaseStaleLock(
     process.stdout.write(`${done}\n`)
     return 0
   } catch (err) {
-    if (err instanceof RunbookError) {
-      process.stderr.write(`${err.message}\n`)
+    if (err instanceof RunbookError || err instanceof InputError) {
+      process.stderr.write(`${err.message}\nnothing was changed\n`)
       return 2
     }
     process.stderr.write(`error: ${new Redactor().redact(describe(err))}\n`)
@@ -225,16 +245,56 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
 
+// A rejection no caller awaits (a library's detached promise) ends the process as Node would,
+// but in one line: an operator never sees a stack trace.
+process.on('uncaughtException', err => {
+  process.stderr.write(`error: ${new Redactor().redact(describe(err))}\n`)
+  process.exit(1)
+})
+
 process.exitCode = await untilFinished(
   () => main(process.argv.slice(2), process.env),
   () => process.stderr.write('error: stopped before finishing (an operation never completed)\n')
 )
 
-/** parseArgs's refusal; for an unknown option, one line with a "did you mean" for a typo. */
+/**
+ * parseArgs's refusal as one line naming the flag and the fix: an unknown option (with a "did you
+ * mean" for a typo), a flag missing its value, a switch given one.
+ */
 function argsProblem(err: Error & { code?: string }): string {
-  const option = /^Unknown option '(-{1,2}[^']*)'/.exec(err.message)?.[1]
-  if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || !option) return err.message
-  const known = [...PLAIN_INPUTS, ...Object.keys(CLI_FLAGS)].map(name => `--${name}`)
-  const guess = closest(option, known)
-  return `unknown option ${option}${guess ? ` (did you mean ${guess}?)` : ''}; see the options below`
+  const option = /^(?:Unknown option|Option) '(-{1,2}[^' ]*)/.exec(err.message)?.[1]
+  if (!option) return err.message.split('\n')[0]!
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const known = [...PLAIN_INPUTS, ...Object.keys(CLI_FLAGS)].map(name => `--${name}`)
+    const guess = closest(option, known)
+    return `unknown option ${option}${guess ? ` (did you mean ${guess}?)` : ''}; see the options below`
+  }
+  if (/does not take an argument/.test(err.message)) {
+    return `${option} is a switch and takes no value: write ${option} alone; see the options below`
+  }
+  return `${option} needs a value: write ${option} <value> (a value starting with "-" as ${option}=<value>); see the options below`
+}
+
+function flagProblems(tokens: ArgToken[], positionals: string[]): string | undefined {
+  const options = tokens.filter(t => t.kind === 'option')
+  const names = options.map(t => t.name)
+  const repeated = names.find((name, i) => names.indexOf(name) !== i)
+  if (repeated !== undefined) {
+    const list = repeated === 'revert' ? ' (several commits go in one value: --revert "A,B")' : ''
+    return `--${repeated}: given more than once, so one would be ignored; give it once${list}`
+  }
+  const empty = options.find(t => t.value !== undefined && t.value.trim() === '')
+  if (empty !== undefined) {
+    return `--${empty.name}: the value is empty (an unset variable?); give a value or leave the flag out`
+  }
+  if (names.includes('json') && names.includes('markdown')) {
+    return '--json, --markdown: choose one output form (the text summary without either)'
+  }
+  if (!names.includes('release-lock')) return undefined
+  const ignored = [
+    ...positionals,
+    ...names.filter(name => !RELEASE_LOCK_FLAGS.includes(name)).map(name => `--${name}`)
+  ]
+  if (ignored.length === 0) return undefined
+  return `--release-lock: it releases the lock and does nothing else, so ${ignored.join(', ')} would be ignored; give only --runbook and --workdir with it, and run the rest as a command of its own`
 }

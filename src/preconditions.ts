@@ -1,9 +1,11 @@
 /**
  * Checks of a run's own setup, made before the first change (with the runbook, input and
- * preflight checks): something was selected to run, and the report can be written.
+ * preflight checks): something was selected to run, the report can be written, the working
+ * directory is one, and a reset's confirm can be its target.
  */
-import { mkdir, open } from 'node:fs/promises'
+import { mkdir, open, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { confirmMayMatch, confirmMismatch, type GitAction } from './git/inputs.js'
 import type { Plan } from './plan.js'
 import { InputError } from './request.js'
 
@@ -31,4 +33,26 @@ export async function checkReportPath(path: string): Promise<void> {
       `report: cannot write the report to ${path} (${code}); choose a writable path (--report for the CLI, RUNNER_TEMP for the action)`
     ])
   }
+}
+
+/** Git and the smoke command run in the working directory: one that is no directory is a typo. */
+export async function checkWorkdir(workdir: string): Promise<void> {
+  const found = await stat(workdir).catch(() => undefined)
+  if (found?.isDirectory()) return
+  throw new InputError([
+    `workdir: ${workdir} ${found ? 'is not a directory' : 'does not exist'}; point --workdir at the git checkout (default: the current directory)`
+  ])
+}
+
+/**
+ * A confirm that cannot be the reset target is refused with the inputs: it needs no remote to
+ * find (the git preflight still compares it with the full SHA once that is known).
+ */
+export function checkConfirm(plan: Plan): void {
+  const step = plan.steps.find(s => s.phase === 'git')
+  const action = step?.action as GitAction | undefined
+  if (action?.strategy !== 'reset' || action.skip || !action.confirm || !action.resetTo) return
+  if (confirmMayMatch(action.confirm, action.resetTo)) return
+  const refusal = confirmMismatch(action.confirm, action.resetTo)
+  throw new InputError([`${refusal.message}; ${refusal.hint}`])
 }

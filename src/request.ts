@@ -87,7 +87,8 @@ export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): R
       `git-strategy: "${strategy}" is not revert or reset${didYouMean(strategy, ['revert', 'reset'])}`
     )
   }
-  if (explicitStrategy === undefined && strategy === 'reset' && revert !== undefined) {
+  // A reset never reverts: commits given to revert would be silently left out.
+  if (strategy === 'reset' && revert !== undefined) {
     problems.push('revert: give either revert (Option B) or reset-to (Option A), not both')
   }
 

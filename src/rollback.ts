@@ -27,7 +27,7 @@ import { loadLocatedRunbook, loadRunbook } from './runbook/load.js'
 import { checkRunbookText } from './runbook-text.js'
 import { Redactor } from './util/redact.js'
 import { runSecrets, secretProblems, secretSources } from './secrets.js'
-import { checkReportPath, checkSelection } from './preconditions.js'
+import { checkConfirm, checkReportPath, checkSelection, checkWorkdir } from './preconditions.js'
 import type { OutputName } from './interface.js'
 import { releaseStaleLock, takeRunLock } from './run-lock.js'
 import type { Runbook } from './runbook/schema.js'
@@ -87,6 +87,8 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
   const log = redactingLogger(options.log, redactor)
   const plan = buildPlan(runbook, request)
   checkSelection(plan)
+  checkConfirm(plan)
+  await checkWorkdir(options.workdir)
   await checkReportPath(options.reportPath)
   let runLockHeld = false
   const deps = buildDependencies({
@@ -201,6 +203,7 @@ export interface ReleaseLockOptions {
 /** Removes a stale lock (after saying who held it); returns what was done, in one sentence. */
 export async function releaseLock(options: ReleaseLockOptions): Promise<string> {
   const runbook = await loadRunbook(options.runbookPath)
+  await checkWorkdir(options.workdir)
   const git = runbook.git ? { remote: runbook.git.remote, branch: runbook.git.branch } : undefined
   const checkout = {
     workdir: options.workdir,

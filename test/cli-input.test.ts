@@ -36,6 +36,109 @@ describe('CLI input', () => {
     )
   })
 
+  it("parseArgs's refusals are one line naming the flag and the fix", () => {
+    const missing = cli(['plan', '--severity'])
+    expect(missing.code).toBe(2)
+    const fix =
+      '--severity needs a value: write --severity <value> (a value starting with "-" as --severity=<value>); see the options below'
+    expect(missing.stderr.split('\n')[0]).toBe(fix)
+    // The next flag is not taken for the value, and the refusal is still one line.
+    const ambiguous = cli(['plan', '--severity', '--phases', 'git'])
+    expect(ambiguous.stderr.split('\n').slice(0, 2)).toEqual([fix, 'nothing was changed'])
+    expect(cli(['plan', '--json=yes']).stderr.split('\n')[0]).toBe(
+      '--json is a switch and takes no value: write --json alone; see the options below'
+    )
+  }, 60_000)
+
+  it('a command line that would run other than typed is refused before anything runs', () => {
+    const dir = tmp()
+    const report = join(dir, 'r.json')
+    const refusals: [string[], string][] = [
+      [
+        ['--revert', 'abcdef1', '--revert', '1234567'],
+        '--revert: given more than once, so one would be ignored; give it once (several commits go in one value: --revert "A,B")'
+      ],
+      [
+        ['--revert', ''],
+        '--revert: the value is empty (an unset variable?); give a value or leave the flag out'
+      ],
+      [
+        ['--runbook', ' '],
+        '--runbook: the value is empty (an unset variable?); give a value or leave the flag out'
+      ],
+      [
+        ['--json', '--markdown'],
+        '--json, --markdown: choose one output form (the text summary without either)'
+      ]
+    ]
+    for (const [flags, line] of refusals) {
+      const { code, stdout, stderr } = cli([
+        'run',
+        '--severity',
+        'critical',
+        ...flags,
+        '--report',
+        report
+      ])
+      expect([flags, code, stderr.split('\n').slice(0, 2), stdout]).toEqual([
+        flags,
+        2,
+        [line, 'nothing was changed'],
+        ''
+      ])
+    }
+    expect(existsSync(report)).toBe(false)
+  }, 120_000)
+
+  it('--release-lock with a command or other flags is refused, not a silent exit 0', () => {
+    const { code, stderr } = cli(['--release-lock', 'run', '--severity', 'critical'])
+    expect(code).toBe(2)
+    expect(stderr.split('\n')[0]).toBe(
+      '--release-lock: it releases the lock and does nothing else, so run, --severity would be ignored; give only --runbook and --workdir with it, and run the rest as a command of its own'
+    )
+  }, 60_000)
+
+  it('a workdir that is no directory is invalid input, never a stack trace', () => {
+    const file = join(tmp(), 'file')
+    writeFileSync(file, '')
+    const cases: [string, string][] = [
+      [file, 'is not a directory'],
+      [join(file, 'missing'), 'does not exist']
+    ]
+    for (const [workdir, why] of cases) {
+      const line = `workdir: ${workdir} ${why}; point --workdir at the git checkout (default: the current directory)`
+      for (const args of [
+        ['plan', '--runbook', EXAMPLE, '--report', join(tmp(), 'r.json')],
+        ['--release-lock', '--runbook', EXAMPLE]
+      ]) {
+        const { code, stderr } = cli([...args, '--workdir', workdir])
+        expect([args[0], code, stderr]).toEqual([args[0], 2, `${line}\nnothing was changed\n`])
+      }
+    }
+  }, 120_000)
+
+  it('a confirm that cannot be the reset target is invalid input (exit 2), found before git', () => {
+    const { code, stderr } = cli([
+      'plan',
+      '--runbook',
+      EXAMPLE,
+      '--phases',
+      'git',
+      '--reset-to',
+      'abcdef1234567',
+      '--confirm',
+      '1234567',
+      '--workdir',
+      tmp(),
+      '--report',
+      join(tmp(), 'r.json')
+    ])
+    expect(code).toBe(2)
+    expect(stderr.split('\n')[0]).toBe(
+      'confirm: "1234567" does not match reset-to abcdef1234567; a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm'
+    )
+  }, 60_000)
+
   it('a flag named like a credential is refused without repeating its value', () => {
     const { code, stderr } = cli(['plan', '--AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENG'])
     expect(code).toBe(2)

@@ -94,6 +94,17 @@ describe('parseRequest', () => {
     ])
   })
 
+  it('an explicit reset given commits to revert too is refused, not run without them', () => {
+    expect(
+      problemsOf({
+        'git-strategy': 'reset',
+        'reset-to': 'abcdef1',
+        confirm: 'abcdef1',
+        revert: 'abcdef1..1234567'
+      })
+    ).toEqual(['revert: give either revert (Option B) or reset-to (Option A), not both'])
+  })
+
   it('collects every problem at once', () => {
     expect(problemsOf({ command: 'x', severity: 'y', branch: '..' })).toHaveLength(3)
   })

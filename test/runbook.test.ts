@@ -123,6 +123,16 @@ const BAD: [string, string, string][] = [
   ],
   ['not a mapping', '- a\n- b\n', 'rollback.yml:1:1: (top level): a runbook is a YAML mapping'],
   [
+    'two documents (the fix in our words, not a library call)',
+    base + '---\nversion: 1\n',
+    'rollback.yml:3:1: (top level): invalid YAML: a second document starts here (---); a runbook is one YAML document: remove the --- line and what follows, or keep it in a file of its own'
+  ],
+  [
+    'a number where text is expected: quoting that value is the fix',
+    'version: 1\nname: 5\n',
+    'rollback.yml:2:7: name: expected string, got number (quote the value, e.g. "5")'
+  ],
+  [
     'expect-status not a number',
     base +
       'verify:\n  checks:\n    - name: x\n      url: https://a.example\n      expect-status: ok\n',

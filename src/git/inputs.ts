@@ -184,3 +184,19 @@ export function describeAction(action: GitAction): string[] {
     `revert ${action.revert ?? '(revert not set)'} on ${action.remote}/${action.branch} ${how}, then push`
   ]
 }
+
+/**
+ * Whether `confirm` may name the reset target: either may be abbreviated, so one being a prefix of
+ * the other may match (against the resolved full SHA, confirm must be its prefix).
+ */
+export function confirmMayMatch(confirm: string, target: string): boolean {
+  const [a, b] = [confirm.toLowerCase(), target.toLowerCase()]
+  return a.startsWith(b) || b.startsWith(a)
+}
+
+export function confirmMismatch(confirm: string, target: string): RollbackError {
+  return new RollbackError(
+    `confirm: "${confirm}" does not match reset-to ${target}`,
+    'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm'
+  )
+}

@@ -6,7 +6,13 @@
 import { RollbackError } from '../util/errors.js'
 import type { CommitInfo } from './git-command-manager.js'
 import { deepenUntil, type FetchStats } from './history.js'
-import { checkShaInput, refComponent, type GitAction } from './inputs.js'
+import {
+  checkShaInput,
+  confirmMayMatch,
+  confirmMismatch,
+  refComponent,
+  type GitAction
+} from './inputs.js'
 import { deleteWithLease, pushWithLease } from './push.js'
 import { short } from './revert.js'
 import type { GitSession } from './session.js'
@@ -18,13 +24,6 @@ export interface ResetPlan {
   fetch: FetchStats
 }
 
-function confirmMismatch(confirm: string, target: string): RollbackError {
-  return new RollbackError(
-    `confirm: "${confirm}" does not match reset-to ${target}`,
-    'a reset discards commits: type the reset-to SHA (full, or its first 7+ characters) into confirm'
-  )
-}
-
 /** The checked `confirm`; undefined only for a plan that was given none (it lists, not runs). */
 function confirmation(action: GitAction): string | undefined {
   if (!action.confirmRequired && !action.confirm?.trim()) return undefined
@@ -34,8 +33,7 @@ function confirmation(action: GitAction): string | undefined {
 export async function resolveReset(session: GitSession, action: GitAction): Promise<ResetPlan> {
   const wanted = checkShaInput('reset-to', action.resetTo)
   const confirm = confirmation(action)
-  if (confirm && !wanted.startsWith(confirm) && !confirm.startsWith(wanted))
-    throw confirmMismatch(confirm, wanted)
+  if (confirm && !confirmMayMatch(confirm, wanted)) throw confirmMismatch(confirm, wanted)
   const { git } = session
   const { stats } = await deepenUntil(
     session,

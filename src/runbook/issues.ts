@@ -81,7 +81,7 @@ function typeMessage(expected: string, value: unknown): string {
   const got = kind(value)
   const quoteHint =
     expected === 'string' && (got === 'boolean' || got === 'number')
-      ? ' (quote the value, e.g. "false")'
+      ? ` (quote the value, e.g. "${String(value)}")`
       : ''
   return `expected ${typeName(expected)}, got ${got}${quoteHint}`
 }

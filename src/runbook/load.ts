@@ -207,7 +207,7 @@ export function parseRunbook(text: string, file: string): Runbook {
       file,
       ...lineCounter.linePos(err.pos[0]),
       path: dotted(at),
-      message: `invalid YAML: ${err.message.split('\n')[0]}`
+      message: yamlMessage(err)
     }
   })
   const duplicates = structure.duplicates.map(({ key, path }) => ({
@@ -240,6 +240,14 @@ export function parseRunbook(text: string, file: string): Runbook {
     throw new RunbookError(problems, result.unlisted)
   }
   return result.runbook
+}
+
+/** The library's syntax error in our words where its own names a call to make. */
+function yamlMessage(err: { code: string; message: string }): string {
+  if (err.code === 'MULTIPLE_DOCS') {
+    return 'invalid YAML: a second document starts here (---); a runbook is one YAML document: remove the --- line and what follows, or keep it in a file of its own'
+  }
+  return `invalid YAML: ${err.message.split('\n')[0]}`
 }
 
 function positionOf(text: string, offset: number): { line: number; col: number } {
