@@ -9,10 +9,17 @@ import { confirmMayMatch, confirmMismatch, type GitAction } from './git/inputs.j
 import type { Plan } from './plan.js'
 import { InputError } from './request.js'
 
-/** A plan with no steps would report success having done nothing: that is invalid input. */
+/**
+ * A plan with no steps, or only a git step given no commits, would report success having done
+ * nothing: that is invalid input.
+ */
 export function checkSelection(plan: Plan): void {
-  if (plan.steps.length > 0) return
-  const why = plan.excluded.map(e => `${e.phase}: ${e.reason}`).join('; ')
+  const idle = plan.steps.flatMap(step => {
+    const skip = (step.action as Partial<GitAction> | undefined)?.skip
+    return step.phase === 'git' && skip ? [{ phase: step.phase, reason: skip }] : []
+  })
+  if (plan.steps.length > idle.length) return
+  const why = [...idle, ...plan.excluded].map(e => `${e.phase}: ${e.reason}`).join('; ')
   throw new InputError([
     `phases: nothing was selected (${why}); choose phases that severity ${plan.request.severity} includes and the runbook configures`
   ])

@@ -184,6 +184,23 @@ describe('CLI input', () => {
       'phases: nothing was selected (flags: not part of severity low;'
     )
     expect(existsSync(join(dir, 'b.json'))).toBe(false)
+    // Only the git step, given no commits: a run that would succeed having done nothing.
+    const idle = cli([
+      'run',
+      '--runbook',
+      EXAMPLE,
+      '--severity',
+      'critical',
+      '--phases',
+      'git',
+      '--report',
+      join(dir, 'c.json')
+    ])
+    expect(idle.code).toBe(2)
+    expect(idle.stderr).toContain(
+      'phases: nothing was selected (git: no commits given: set revert (A..B or SHAs) or git-strategy reset with reset-to and confirm;'
+    )
+    expect(existsSync(join(dir, 'c.json'))).toBe(false)
   }, 60_000)
 
   it('an unwritable report path is refused before the run starts', () => {

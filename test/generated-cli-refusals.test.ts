@@ -55,6 +55,8 @@ interface CliCase {
   exit: 1 | 2
   /** Text that must not appear anywhere (a value given as a credential). */
   secret?: string
+  /** The case gives a base flag a second time, on purpose. */
+  repeats?: boolean
 }
 
 /**
@@ -126,7 +128,18 @@ const badFile = fc
     exit: 2
   }))
 
-const cases = fc.oneof(fromShared, unknownFlag, secretFlag, nothingSelected, badFile)
+/** A flag given twice, or with an empty value: which value was meant is not known. */
+const ambiguousFlag = fc
+  .tuple(fc.constantFrom('--severity', '--phases', '--revert', '--report'), fc.boolean())
+  .map(([flag, twice]): CliCase => ({
+    label: twice ? `${flag} twice` : `${flag} ""`,
+    args: [flag, twice ? 'critical' : ''],
+    repeats: twice,
+    fields: [flag],
+    exit: 2
+  }))
+
+const cases = fc.oneof(fromShared, unknownFlag, secretFlag, nothingSelected, badFile, ambiguousFlag)
 
 let n = 0
 
@@ -142,21 +155,20 @@ function cli(
     testCase.mutate?.(runbook)
     writeFileSync(runbookPath, stringify(runbook))
   }
+  // A flag the case gives replaces the base one (given twice, the command line is refused as such).
+  const given = new Set(testCase.args.map(a => a.split('=')[0]))
+  const baseFlags: [string, string][] = [
+    ['--runbook', runbookPath],
+    ['--severity', 'critical'],
+    ['--phases', 'flags,database,git'],
+    ['--revert', fx.streamingRange],
+    ['--workdir', fx.workdir],
+    ['--report', join(caseDir, 'report.json')]
+  ]
   const args = [
     entry,
     command,
-    '--runbook',
-    runbookPath,
-    '--severity',
-    'critical',
-    '--phases',
-    'flags,database,git',
-    '--revert',
-    fx.streamingRange,
-    '--workdir',
-    fx.workdir,
-    '--report',
-    join(caseDir, 'report.json'),
+    ...baseFlags.filter(([flag]) => testCase.repeats || !given.has(flag)).flat(),
     ...testCase.args
   ]
   const child = spawn(process.execPath, args, {
