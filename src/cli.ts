@@ -79,6 +79,9 @@ function usage(): string {
     '                  database.url-env; default per provider: VERCEL_TOKEN, NETLIFY_AUTH_TOKEN,',
     '                  GH_VARIABLES_TOKEN; DATABASE_URL)',
     '',
+    'The repository of the status comment and incident issue (without it, neither is made):',
+    '  GITHUB_REPOSITORY owner/repo; GITHUB_API_URL, GITHUB_SERVER_URL for GitHub Enterprise Server',
+    '',
     'Exit status: 0 planned/succeeded, 1 failed, 2 invalid runbook or input.'
   ].join('\n')
 }
@@ -92,9 +95,16 @@ const stderrLogger: Logger = {
   }
 }
 
+/** The repository of the status comment and incident issue; set but malformed is a typo. */
 function githubTarget(env: NodeJS.ProcessEnv): GitHubTarget | undefined {
-  const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/')
-  if (!owner || !repo) return undefined
+  const repository = env.GITHUB_REPOSITORY?.trim()
+  if (!repository) return undefined
+  const [owner, repo, ...rest] = repository.split('/')
+  if (!owner || !repo || rest.length > 0) {
+    throw new InputError([
+      `$GITHUB_REPOSITORY: "${repository}" is not owner/repo; set it to the repository of the comments and incident issue (e.g. acme/app), or unset it`
+    ])
+  }
   return {
     apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com',
     serverUrl: env.GITHUB_SERVER_URL ?? 'https://github.com',

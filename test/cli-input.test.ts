@@ -223,6 +223,18 @@ describe('CLI input', () => {
     expect(stdout).toBe('')
   }, 60_000)
 
+  it('a malformed GITHUB_REPOSITORY is refused, not silently no incident issue', () => {
+    const { code, stderr } = cli(
+      ['plan', '--runbook', EXAMPLE, '--severity', 'low', '--report', join(tmp(), 'r.json')],
+      { GITHUB_REPOSITORY: 'acme' }
+    )
+    expect(code).toBe(2)
+    expect(stderr.split('\n')[0]).toBe(
+      '$GITHUB_REPOSITORY: "acme" is not owner/repo; set it to the repository of the comments and incident issue (e.g. acme/app), or unset it'
+    )
+    expect(cli(['--help']).stdout).toMatch(/GITHUB_REPOSITORY\s+owner\/repo/)
+  }, 60_000)
+
   it('a FIFO as the runbook is refused at once (exit 2)', () => {
     const fifo = join(tmp(), 'rollback.yml')
     execFileSync('mkfifo', [fifo])
