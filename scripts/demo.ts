@@ -27,11 +27,22 @@ const log: Logger = {
 
 const PROVIDERS: Record<DemoProvider, string> = { vercel: 'Vercel', netlify: 'Netlify' }
 
+/** A bad command line: one line and exit 2, as in the CLI. */
+class UsageError extends Error {}
+
 function providerArg(): DemoProvider {
-  const { values } = parseArgs({ options: { provider: { type: 'string', default: 'vercel' } } })
-  const provider = values.provider as DemoProvider
+  const usage = `usage: npm run demo [-- --provider ${Object.keys(PROVIDERS).join('|')}]`
+  let provider: DemoProvider
+  try {
+    const options = { provider: { type: 'string', default: 'vercel' } } as const
+    provider = parseArgs({ options }).values.provider as DemoProvider
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split('\n')[0]}; ${usage}`)
+  }
   if (!(provider in PROVIDERS))
-    throw new Error(`--provider ${provider}: expected one of ${Object.keys(PROVIDERS).join(', ')}`)
+    throw new UsageError(
+      `--provider ${provider}: expected one of ${Object.keys(PROVIDERS).join(', ')}; ${usage}`
+    )
   return provider
 }
 
@@ -105,4 +116,8 @@ function indent(text: string): string {
     .join('\n')
 }
 
-process.exitCode = await main()
+// One line, never a stack trace (a missing PostgreSQL, an unreachable DATABASE_URL...).
+process.exitCode = await main().catch((err: unknown) => {
+  process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`)
+  return err instanceof UsageError ? 2 : 1
+})

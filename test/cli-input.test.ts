@@ -235,6 +235,25 @@ describe('CLI input', () => {
     expect(cli(['--help']).stdout).toMatch(/GITHUB_REPOSITORY\s+owner\/repo/)
   }, 60_000)
 
+  it("the demo's bad command line is one line and exit 2, before anything starts", () => {
+    const demo = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/demo.ts', '--provider', 'vercl'],
+      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 }
+    )
+    expect([demo.status, demo.stdout, demo.stderr]).toEqual([
+      2,
+      '',
+      'demo: --provider vercl: expected one of vercel, netlify; usage: npm run demo [-- --provider vercel|netlify]\n'
+    ])
+    const unknown = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--x'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+      timeout: 60_000
+    })
+    expect([unknown.status, unknown.stderr.split('\n').length]).toEqual([2, 2])
+  }, 60_000)
+
   it('a FIFO as the runbook is refused at once (exit 2)', () => {
     const fifo = join(tmp(), 'rollback.yml')
     execFileSync('mkfifo', [fifo])
