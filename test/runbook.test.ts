@@ -123,6 +123,16 @@ const BAD: [string, string, string][] = [
   ],
   ['not a mapping', '- a\n- b\n', 'rollback.yml:1:1: (top level): a runbook is a YAML mapping'],
   [
+    'branch names as the runbook revert (refused as the revert input is, before any check)',
+    base + 'git:\n  revert: main~3..main\n',
+    'rollback.yml:4:11: git.revert: "main~3..main" is not a range of two SHAs; write the range as OLD..NEW with two commit SHAs'
+  ],
+  [
+    'a tag as the runbook reset-to',
+    base + 'git:\n  strategy: reset\n  reset-to: v1.2.3\n',
+    'rollback.yml:5:13: git.reset-to: "v1.2.3" is not a commit SHA; give a commit SHA: 7 to 40 hex characters'
+  ],
+  [
     'two documents (the fix in our words, not a library call)',
     base + '---\nversion: 1\n',
     'rollback.yml:3:1: (top level): invalid YAML: a second document starts here (---); a runbook is one YAML document: remove the --- line and what follows, or keep it in a file of its own'

@@ -2,7 +2,9 @@
  * Runbook rules a JSON Schema does not express (across fields, or computed). They run on the data
  * after schema validation and read it defensively, so they can report alongside schema problems.
  */
+import { checkShaInput, parseRevertSpec } from '../git/inputs.js'
 import { overlapProblems, pathProblem } from '../git/paths.js'
+import { asFieldProblem } from '../util/errors.js'
 
 export interface RuleProblem {
   path: (string | number)[]
@@ -81,6 +83,25 @@ function filesRules(files: unknown): RuleProblem[] {
   return problems
 }
 
+/** The commits the runbook names are checked as the same inputs are: SHAs only, found now. */
+function gitRules(git: unknown): RuleProblem[] {
+  if (!isObject(git)) return []
+  const checks: [string, (value: string) => unknown][] = [
+    ['revert', parseRevertSpec],
+    ['reset-to', value => checkShaInput('reset-to', value)]
+  ]
+  return checks.flatMap(([field, check]): RuleProblem[] => {
+    const value = git[field]
+    if (typeof value !== 'string' || value.trim() === '') return []
+    try {
+      check(value)
+      return []
+    } catch (err) {
+      return [{ path: ['git', field], message: asFieldProblem(err, field).message }]
+    }
+  })
+}
+
 export function ruleProblems(runbook: Data): RuleProblem[] {
   const flags = runbook.flags
   return [
@@ -89,6 +110,7 @@ export function ruleProblems(runbook: Data): RuleProblem[] {
       ? [{ path: ['flags', 'set'], message: 'expected at least one variable' }]
       : []),
     ...databaseRules(runbook.database),
+    ...gitRules(runbook.git),
     ...integrityRules(runbook.integrity),
     ...filesRules(runbook.files)
   ]
