@@ -133,6 +133,11 @@ const BAD: [string, string, string][] = [
     'rollback.yml:5:13: git.reset-to: "v1.2.3" is not a commit SHA; give a commit SHA: 7 to 40 hex characters'
   ],
   [
+    'a list as a key (refused before the YAML library warns about it)',
+    base + '? [a, b]\n: c\n',
+    'rollback.yml:3:3: (top level): a key that is a list, mapping or alias: runbook keys are plain names; write the key as text'
+  ],
+  [
     'two documents (the fix in our words, not a library call)',
     base + '---\nversion: 1\n',
     'rollback.yml:3:1: (top level): invalid YAML: a second document starts here (---); a runbook is one YAML document: remove the --- line and what follows, or keep it in a file of its own'

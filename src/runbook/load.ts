@@ -216,10 +216,16 @@ export function parseRunbook(text: string, file: string): Runbook {
     path: dotted(path),
     message: `duplicate key "${String(path.at(-1))}": write each key once per mapping`
   }))
-  if (syntax.length + duplicates.length > 0) {
-    throw new RunbookError(
-      [...syntax, ...duplicates].sort((a, b) => a.line - b.line || a.col - b.col)
-    )
+  const complexKeys = structure.complexKeys.map(({ key, path }) => ({
+    file,
+    ...lineCounter.linePos(key.range?.[0] ?? 0),
+    path: dotted(path),
+    message:
+      'a key that is a list, mapping or alias: runbook keys are plain names; write the key as text'
+  }))
+  const structural = [...syntax, ...duplicates, ...complexKeys]
+  if (structural.length > 0) {
+    throw new RunbookError(structural.sort((a, b) => a.line - b.line || a.col - b.col))
   }
   const data = toData(doc, lineCounter, file)
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
@@ -275,14 +281,17 @@ function toData(doc: Document, lineCounter: LineCounter, file: string): unknown 
   }
 }
 
-type Structure = { tooDeep: Node } | { duplicates: { key: Node; path: PropertyKey[] }[] }
+type KeyAt = { key: Node; path: PropertyKey[] }
+type Structure = { tooDeep: Node } | { duplicates: KeyAt[]; complexKeys: KeyAt[] }
 
 /**
- * The first node nested deeper than MAX_NESTING, or else every repeated key of a mapping.
- * Iterative, so deep input cannot overflow the stack.
+ * The first node nested deeper than MAX_NESTING, or else every repeated key of a mapping and
+ * every key that is a list or mapping (`? [a, b]`: no runbook key is). Iterative, so deep input
+ * cannot overflow the stack.
  */
 function structureProblems(root: unknown): Structure {
-  const duplicates: { key: Node; path: PropertyKey[] }[] = []
+  const duplicates: KeyAt[] = []
+  const complexKeys: KeyAt[] = []
   const stack: [unknown, PropertyKey[]][] = [[root, []]]
   while (stack.length > 0) {
     const [node, path] = stack.pop()!
@@ -293,6 +302,7 @@ function structureProblems(root: unknown): Structure {
         const key = isScalar(pair.key) ? String(pair.key.value) : '?'
         if (isScalar(pair.key) && seen.has(key))
           duplicates.push({ key: pair.key, path: [...path, key] })
+        if (pair.key && !isScalar(pair.key)) complexKeys.push({ key: pair.key as Node, path })
         seen.add(key)
         stack.push([pair.key, [...path, key]], [pair.value, [...path, key]])
       }
@@ -300,7 +310,7 @@ function structureProblems(root: unknown): Structure {
       node.items.forEach((item, i) => stack.push([item, [...path, i]]))
     }
   }
-  return { duplicates }
+  return { duplicates, complexKeys }
 }
 
 /** The first alias (unresolved or bomb: the place to look). Nesting is bounded by now. */
