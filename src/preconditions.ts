@@ -3,7 +3,7 @@
  * preflight checks): something was selected to run, the report can be written, the working
  * directory is one, and a reset's confirm can be its target.
  */
-import { mkdir, open, stat } from 'node:fs/promises'
+import { mkdir, open, realpath, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { confirmMayMatch, confirmMismatch, type GitAction } from './git/inputs.js'
 import type { Plan } from './plan.js'
@@ -29,7 +29,16 @@ export function checkSelection(plan: Plan): void {
  * The report is the record of the run: a path it cannot be written to is refused now, not
  * discovered after production was changed. Opening for append creates it and changes nothing.
  */
-export async function checkReportPath(path: string): Promise<void> {
+export async function checkReportPath(path: string, runbookPath: string): Promise<void> {
+  // The report would overwrite the runbook it records.
+  const [report, runbook] = await Promise.all(
+    [path, runbookPath].map(p => realpath(p).catch(() => p))
+  )
+  if (report === runbook) {
+    throw new InputError([
+      `report: ${path} is the runbook; choose another path for the report (--report for the CLI)`
+    ])
+  }
   try {
     await mkdir(dirname(path), { recursive: true })
     const handle = await open(path, 'a')

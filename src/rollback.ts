@@ -89,7 +89,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
   checkSelection(plan)
   checkConfirm(plan)
   await checkWorkdir(options.workdir)
-  await checkReportPath(options.reportPath)
+  await checkReportPath(options.reportPath, options.runbookPath)
   let runLockHeld = false
   const deps = buildDependencies({
     mode: request.command === 'drill' ? 'drill' : 'run',

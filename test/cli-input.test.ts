@@ -254,6 +254,18 @@ describe('CLI input', () => {
     expect([unknown.status, unknown.stderr.split('\n').length]).toEqual([2, 2])
   }, 60_000)
 
+  it('a report path that is the runbook is refused, and the runbook is left as it was', () => {
+    const runbook = join(tmp(), 'rollback.yml')
+    const text = readFileSync(EXAMPLE, 'utf8')
+    writeFileSync(runbook, text)
+    const { code, stderr } = cli(['plan', '--runbook', runbook, '--report', runbook])
+    expect(code).toBe(2)
+    expect(stderr.split('\n')[0]).toBe(
+      `report: ${runbook} is the runbook; choose another path for the report (--report for the CLI)`
+    )
+    expect(readFileSync(runbook, 'utf8')).toBe(text)
+  }, 60_000)
+
   it('a FIFO as the runbook is refused at once (exit 2)', () => {
     const fifo = join(tmp(), 'rollback.yml')
     execFileSync('mkfifo', [fifo])
