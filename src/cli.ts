@@ -128,12 +128,6 @@ type ArgToken = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number]
 /** What release-lock may be given: it releases the lock and does nothing else. */
 const RELEASE_LOCK_FLAGS = ['release-lock', 'runbook', 'workdir']
 
-/**
- * Command lines parseArgs accepts but that would run something other than what was typed: a flag
- * given twice (the last would win silently), an empty value (an unset shell variable: a run
- * without the commits it was meant to revert), --json with --markdown, and --release-lock with a
- * command or flags it would ignore.
- */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const options = Object.fromEntries(PLAIN_INPUTS.map(name => [name, { type: 'string' as const }]))
   const secretFlag = secretFlagProblem(argv)
@@ -285,6 +279,12 @@ function argsProblem(err: Error & { code?: string }): string {
   return `${option} needs a value: write ${option} <value> (a value starting with "-" as ${option}=<value>); see the options below`
 }
 
+/**
+ * Command lines parseArgs accepts but that would run something other than what was typed: a flag
+ * given twice (the last would win silently), an empty value (an unset shell variable: a run
+ * without the commits it was meant to revert), --json with --markdown, and --release-lock with a
+ * command or flags it would ignore.
+ */
 function flagProblems(tokens: ArgToken[], positionals: string[]): string | undefined {
   const options = tokens.filter(t => t.kind === 'option')
   const names = options.map(t => t.name)
