@@ -61,14 +61,20 @@ export async function checkWorkdir(workdir: string): Promise<void> {
 }
 
 /**
- * A confirm that cannot be the reset target is refused with the inputs: it needs no remote to
- * find (the git preflight still compares it with the full SHA once that is known).
+ * A reset with no target (neither reset-to nor, for a drill, git.drill), or a confirm that cannot
+ * be its target, is refused with the inputs: neither needs the remote to find (the git preflight
+ * still compares confirm with the full SHA once that is known).
  */
-export function checkConfirm(plan: Plan): void {
+export function checkReset(plan: Plan): void {
   const step = plan.steps.find(s => s.phase === 'git')
   const action = step?.action as GitAction | undefined
-  if (action?.strategy !== 'reset' || action.skip || !action.confirm || !action.resetTo) return
-  if (confirmMayMatch(action.confirm, action.resetTo)) return
+  if (action?.strategy !== 'reset' || action.skip || action.drillRange) return
+  if (!action.resetTo) {
+    throw new InputError([
+      'reset-to: required for git-strategy reset; set reset-to (input) or git.reset-to (runbook) to the known-good commit SHA, or for a drill git.drill'
+    ])
+  }
+  if (!action.confirm || confirmMayMatch(action.confirm, action.resetTo)) return
   const refusal = confirmMismatch(action.confirm, action.resetTo)
   throw new InputError([`${refusal.message}; ${refusal.hint}`])
 }

@@ -102,7 +102,8 @@ export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): R
   if (confirm !== undefined && !SHA.test(confirm)) {
     problems.push('confirm: repeat the reset-to SHA (at least 7 hex characters)')
   }
-  if (strategy === 'reset' && resetTo === undefined) {
+  // A drill given no commits resets to the runbook's drill range (git.drill) instead.
+  if (strategy === 'reset' && resetTo === undefined && command !== 'drill') {
     problems.push('reset-to: required when git-strategy is reset')
   }
   if (strategy === 'reset' && command === 'run' && confirm === undefined) {

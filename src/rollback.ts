@@ -27,7 +27,7 @@ import { loadLocatedRunbook, loadRunbook } from './runbook/load.js'
 import { checkRunbookText } from './runbook-text.js'
 import { Redactor } from './util/redact.js'
 import { runSecrets, secretProblems, secretSources } from './secrets.js'
-import { checkConfirm, checkReportPath, checkSelection, checkWorkdir } from './preconditions.js'
+import { checkReportPath, checkReset, checkSelection, checkWorkdir } from './preconditions.js'
 import type { OutputName } from './interface.js'
 import { releaseStaleLock, takeRunLock } from './run-lock.js'
 import type { Runbook } from './runbook/schema.js'
@@ -87,7 +87,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
   const log = redactingLogger(options.log, redactor)
   const plan = buildPlan(runbook, request)
   checkSelection(plan)
-  checkConfirm(plan)
+  checkReset(plan)
   await checkWorkdir(options.workdir)
   await checkReportPath(options.reportPath, options.runbookPath)
   let runLockHeld = false

@@ -117,6 +117,26 @@ describe('CLI input', () => {
     }
   }, 120_000)
 
+  it('a reset drill with no target anywhere is invalid input (exit 2), found before git', () => {
+    const runbook = join(tmp(), 'rollback.yml')
+    writeFileSync(runbook, 'version: 1\nname: x\ngit:\n  branch: main\n')
+    const { code, stderr } = cli([
+      'drill',
+      '--runbook',
+      runbook,
+      '--git-strategy',
+      'reset',
+      '--workdir',
+      tmp(),
+      '--report',
+      join(tmp(), 'r.json')
+    ])
+    expect(code).toBe(2)
+    expect(stderr.split('\n')[0]).toBe(
+      'reset-to: required for git-strategy reset; set reset-to (input) or git.reset-to (runbook) to the known-good commit SHA, or for a drill git.drill'
+    )
+  }, 60_000)
+
   it('a confirm that cannot be the reset target is invalid input (exit 2), found before git', () => {
     const { code, stderr } = cli([
       'plan',

@@ -94,6 +94,14 @@ describe('parseRequest', () => {
     ])
   })
 
+  it('a reset drill needs no reset-to: it takes the runbook drill range', () => {
+    expect(parse({ command: 'drill', 'git-strategy': 'reset' })).toMatchObject({
+      command: 'drill',
+      gitStrategy: 'reset',
+      resetTo: undefined
+    })
+  })
+
   it('an explicit reset given commits to revert too is refused, not run without them', () => {
     expect(
       problemsOf({
