@@ -30,9 +30,17 @@ async function world() {
       'octo-writer': 'write',
       'octo-triager': 'triage',
       'octo-reader': 'read',
-      'octo-custom': 'write'
+      'octo-custom': 'write',
+      'octo-custom-triage': 'triage',
+      'octo-custom-maintain': 'maintain',
+      'octo-custom-read': 'read'
     },
-    roles: { 'octo-custom': 'release-manager' },
+    roles: {
+      'octo-custom': 'release-manager',
+      'octo-custom-triage': 'incident-triager',
+      'octo-custom-maintain': 'release-lead',
+      'octo-custom-read': 'auditor'
+    },
     teams: { 'acme/oncall': ['octo-writer'] },
     commits: [GOOD, BAD]
   })
@@ -49,10 +57,16 @@ async function world() {
   return { github, api: chatOpsApi(client), commandId: command.id }
 }
 
-function event(body: string, user: string, commentId: number, action = 'created'): CommentEvent {
+function event(
+  body: string,
+  user: string,
+  commentId: number,
+  action = 'created',
+  type = 'User'
+): CommentEvent {
   return {
     action,
-    comment: { id: commentId, body, user: { login: user, type: 'User' } },
+    comment: { id: commentId, body, user: { login: user, type } },
     issue: { number: 7 },
     repository: { default_branch: 'main' }
   }
@@ -69,12 +83,13 @@ async function handle(
     ref: string
     mode: 'run' | 'gate'
     action: string
+    type: string
   }> = {}
 ) {
   const runs: Array<{ inputs: RawInputs; reply: ReplyTarget }> = []
   const log = recordingLogger()
   const outcome = await handleComment({
-    event: event(body, user, w.commandId, over.action),
+    event: event(body, user, w.commandId, over.action, over.type),
     api: w.api,
     policy: over.policy ?? writePolicy,
     ref: over.ref ?? 'refs/heads/main',
@@ -161,6 +176,89 @@ describe('ChatOps', () => {
       expect(runs).toEqual([])
       expect(w.github.requests.length).toBe(before)
     }
+  })
+
+  it.each([
+    ['triage', 'octo-custom-triage', true],
+    ['maintain', 'octo-custom-maintain', true],
+    ['admin', 'octo-custom-maintain', false],
+    ['write', 'octo-custom-read', false],
+    ['read', 'octo-custom-read', true]
+  ] as const)(
+    'a custom role counts as its base role (the permissions flags), minimum %s: %s allowed %s',
+    async (minimum, user, allowed) => {
+      // GitHub's `permission` shows a maintain base as write and a triage base as read.
+      const w = await world()
+      const policy: AuthorizationPolicy = { minimum, allow: [] }
+      const { outcome } = await handle(w, '/rollback plan', user, { policy })
+      expect(outcome.status).toBe(allowed ? 'succeeded' : 'refused')
+    }
+  )
+
+  it('says a non-collaborator (GitHub answers 404) has no access', async () => {
+    const w = await world()
+    const { outcome, replies } = await handle(w, '/rollback run critical', 'stranger')
+    expect(outcome.status).toBe('refused')
+    expect(w.github.requestsTo(/\/collaborators\/stranger\/permission$/)[0]!.status).toBe(404)
+    expect(replies[0]!.body).toMatch(/@stranger has no access to this repository/)
+  })
+
+  it.each([
+    ['github-actions[bot]', 'Bot'],
+    ['renovate[bot]', 'Bot'],
+    ['incident-app[bot]', 'User']
+  ])('ignores a command from the bot %s without a word or a call', async (login, type) => {
+    const w = await world()
+    const before = w.github.requests.length
+    const { outcome, runs } = await handle(w, '/rollback run critical', login, { type })
+    expect(outcome.status).toBe('ignored')
+    expect(runs).toEqual([])
+    expect(w.github.requests.length).toBe(before)
+  })
+
+  it('a comment on a pull request is read like one on an issue (its head is never used)', async () => {
+    const w = await world()
+    const runs: RawInputs[] = []
+    const outcome = await handleComment({
+      event: {
+        ...event('/rollback plan high', 'octo-writer', w.commandId),
+        issue: { number: 7, pull_request: { url: 'https://api.github.example/pulls/7' } }
+      },
+      api: w.api,
+      policy: writePolicy,
+      ref: 'refs/heads/main',
+      mode: 'gate',
+      log: recordingLogger(),
+      run: async inputs => {
+        runs.push(inputs)
+        return { status: 'planned', markdown: '' }
+      }
+    })
+    expect(outcome.status).toBe('accepted')
+    expect(JSON.parse(outcome.request!)).toMatchObject({ command: 'plan', severity: 'high' })
+    expect(runs).toEqual([])
+    expect(w.github.comments.find(c => c.id === w.commandId)!.reactions).toEqual(['eyes'])
+  })
+
+  it.each([
+    [
+      'a team in chatops-allow that the token cannot read',
+      /\/teams\/oncall\/memberships\//,
+      'Resource not accessible by integration',
+      /Members: read/
+    ],
+    [
+      "a token that may not read the commenter's role",
+      /\/permission$/,
+      'Must have push access to view collaborator permission.',
+      /push access/
+    ]
+  ])('%s: an error naming what the token needs', async (_case, path, message, hint) => {
+    const w = await world()
+    w.github.failNext(path, { status: 403, message })
+    const policy: AuthorizationPolicy = { minimum: 'write', allow: ['acme/oncall'] }
+    const failure = handle(w, '/rollback plan', 'octo-writer', { policy })
+    await expect(failure).rejects.toMatchObject({ status: 403, hint: expect.stringMatching(hint) })
   })
 
   it.each([

@@ -49,6 +49,8 @@ export interface CommentContext {
 export async function decide(event: CommentEvent, ctx: CommentContext): Promise<CommentDecision> {
   if (event.action !== 'created')
     return { status: 'ignored', why: `comment ${event.action ?? 'event'}: only new comments count` }
+  if (isBot(event.comment?.user))
+    return { status: 'ignored', why: 'comments by bots and apps never start a rollback' }
   const body = event.comment?.body ?? ''
   const parsed = parseChatOpsComment(body)
   if (parsed.kind === 'not-a-command') return { status: 'ignored', why: 'not a /rollback command' }
@@ -85,6 +87,11 @@ export async function decide(event: CommentEvent, ctx: CommentContext): Promise<
   await ctx.api.react(commentId, 'eyes')
   const reply = await ctx.api.reply(issueNumber, acceptedReply(actor, pinned.inputs))
   return { status: 'accepted', inputs: pinned.inputs, actor, issueNumber, commentId, reply }
+}
+
+/** A GitHub App or bot account (`type: Bot`, login `name[bot]`): it has no repository role to check. */
+function isBot(user: { login?: string; type?: string } | undefined): boolean {
+  return user?.type === 'Bot' || /\[bot\]$/i.test(user?.login ?? '')
 }
 
 function invalidReply(reason: string): string {
