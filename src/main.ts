@@ -13,7 +13,7 @@ import { releaseLock, rollback, type RollbackOutcome } from './rollback.js'
 import { isPermissionLevel, parseAllowlist } from './chatops/authorize.js'
 import type { CommentEvent } from './chatops/comment.js'
 import { chatOpsApi } from './chatops/github-api.js'
-import { finish, handleComment, replyTarget, type ReplyTarget } from './chatops/run.js'
+import { handleComment, replyTarget, runAndFinish, type ReplyTarget } from './chatops/run.js'
 import { GitHubClient } from './github/client.js'
 import { proxySettingsFrom } from './github/proxy.js'
 import { RunbookError } from './runbook/load.js'
@@ -263,20 +263,18 @@ async function runAfterGate(s: RunSetup, replyId: number): Promise<void> {
   const actor = s.payload.comment?.user?.login ?? s.env.GITHUB_ACTOR ?? 'unknown'
   const inputs = requestInputs()
   const issueNumber = s.payload.issue?.number ?? 0
-  const outcome = await runRollback(
-    s,
-    inputs,
-    replyTarget(api, actor, inputs, issueNumber, replyId)
-  )
-  await publish(outcome)
-  const commentId = s.payload.comment?.id
-  if (commentId)
-    await finish(
-      api,
-      { actor, inputs, replyId, commentId },
-      { status: outcome.journal.status, markdown: outcome.markdown },
-      actionsLogger
+  const run = async () => {
+    const outcome = await runRollback(
+      s,
+      inputs,
+      replyTarget(api, actor, inputs, issueNumber, replyId)
     )
+    await publish(outcome)
+    return { status: outcome.journal.status, markdown: outcome.markdown }
+  }
+  const commentId = s.payload.comment?.id
+  if (!commentId) return void (await run())
+  await runAndFinish(api, { actor, inputs, replyId, commentId }, run, actionsLogger)
 }
 
 /**

@@ -9,6 +9,7 @@ import type { AuthorizationPolicy } from '../src/chatops/authorize.js'
 import type { CommentEvent } from '../src/chatops/comment.js'
 import { handleComment, type ReplyTarget } from '../src/chatops/run.js'
 import { GitHubClient } from '../src/github/client.js'
+import { RollbackError } from '../src/util/errors.js'
 import type { RawInputs } from '../src/request.js'
 import { startGitHubStandin, type GitHubStandin } from './support/github-standin.js'
 import { recordingLogger } from './support/context.js'
@@ -265,7 +266,13 @@ describe('ChatOps', () => {
     ['/rollback run critcal', 'did you mean "critical"?'],
     ['/rollback run critical revert=$(curl evil)', 'shell syntax'],
     ['/rollback run critical revert=${{ secrets.X }}', 'expressions'],
-    [`/rollback run critical revert=${'c'.repeat(40)}`, 'does not exist in this repository']
+    [`/rollback run critical revert=${'c'.repeat(40)}`, 'does not exist in this repository'],
+    // The inputs' own rules (src/request.ts), before the command is accepted:
+    ['/rollback run', 'severity: required for command run'],
+    ['/rollback run critical strategy=rset', 'did you mean "reset"?'],
+    ['/rollback plan phases=gti', 'did you mean "git"?'],
+    [`/rollback run critical reset-to=${GOOD.slice(0, 7)}`, 'confirm: a reset discards commits'],
+    ['/rollback drill branch=..', 'branch: ".." is not a valid branch name']
   ])(
     'answers an invalid command %j with the error and the usage; nothing runs',
     async (body, why) => {
@@ -315,6 +322,28 @@ describe('ChatOps', () => {
       2
     )
     expect(w.github.comments.find(c => c.id === w.commandId)!.reactions).toEqual(['eyes', 'rocket'])
+  })
+
+  it('a run that throws still ends the reply: why it stopped, a thumbs-down, the error passed on', async () => {
+    const w = await world()
+    const failure = handleComment({
+      event: event('/rollback run critical', 'octo-writer', w.commandId),
+      api: w.api,
+      policy: writePolicy,
+      ref: 'refs/heads/main',
+      mode: 'run',
+      log: recordingLogger(),
+      run: async () => {
+        throw new RollbackError('runbook: file not found', 'set the runbook input')
+      }
+    })
+    await expect(failure).rejects.toThrow('runbook: file not found')
+    const reply = w.github.comments.find(c => c.id !== w.commandId)!
+    expect(reply.body).toMatch(/^👀 \*\*\/rollback run\*\* from @octo-writer/)
+    expect(reply.body).toMatch(
+      /The rollback stopped[\s\S]*runbook: file not found\nset the runbook input/
+    )
+    expect(w.github.comments.find(c => c.id === w.commandId)!.reactions).toEqual(['eyes', '-1'])
   })
 
   it('gate mode replies and hands the pinned request on, running nothing', async () => {
