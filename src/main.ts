@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
 import type { GitHubTarget, Logger, Trigger } from './model.js'
-import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
+import { InputError, notOneOf, REQUEST_INPUTS, type RawInputs } from './request.js'
 import { releaseLock, rollback, type RollbackOutcome } from './rollback.js'
-import { isPermissionLevel, parseAllowlist } from './chatops/authorize.js'
+import { PERMISSION_LEVELS, parseAllowlist } from './chatops/authorize.js'
 import type { CommentEvent } from './chatops/comment.js'
 import { chatOpsApi } from './chatops/github-api.js'
 import { handleComment, replyTarget, runAndFinish, type ReplyTarget } from './chatops/run.js'
@@ -224,20 +224,24 @@ function chatOpsClient(env: NodeJS.ProcessEnv) {
   )
 }
 
+/** The input's value when it is one of `allowed`, else an InputError with "did you mean". */
+function oneOf<T extends string>(name: InputName, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw new InputError([notOneOf(name, value, allowed)])
+}
+
 function chatOpsPolicy() {
-  const minimum = input('chatops-permission') || INPUTS['chatops-permission'].default
-  if (!isPermissionLevel(minimum) || minimum === 'none')
-    throw new InputError([
-      `chatops-permission: "${minimum}" is not one of read, triage, write, maintain, admin`
-    ])
-  return { minimum, allow: parseAllowlist(input('chatops-allow')) }
+  const levels = PERMISSION_LEVELS.filter(level => level !== 'none')
+  const given = input('chatops-permission') || INPUTS['chatops-permission'].default
+  return {
+    minimum: oneOf('chatops-permission', given, levels),
+    allow: parseAllowlist(input('chatops-allow'))
+  }
 }
 
 /** An issue_comment event: the comment is the command (never interpolated anywhere). */
 async function runComment(s: RunSetup): Promise<void> {
-  const mode = input('chatops') || 'run'
-  if (mode !== 'run' && mode !== 'gate')
-    throw new InputError([`chatops: "${mode}" is not one of run, gate`])
+  const mode = oneOf('chatops', input('chatops') || 'run', ['run', 'gate'] as const)
   const outcome = await handleComment({
     event: s.payload,
     api: chatOpsClient(s.env),

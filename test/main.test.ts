@@ -186,6 +186,23 @@ describe('run() on an issue_comment event (ChatOps)', () => {
     }
   })
 
+  it.each([
+    ['chatops-permission', 'maintainer', 'did you mean "maintain"?'],
+    ['chatops-permission', 'none', 'is not one of read, triage, write, maintain, admin'],
+    ['chatops', 'gaet', 'did you mean "gate"?']
+  ])('an invalid %s input (%j) is named with the fix', async (name, value, fix) => {
+    const w = await commentWorld('/rollback plan')
+    try {
+      const r = await runEntry({ [name]: value, 'github-token': w.github.token }, w.env)
+      expect(r.exitCode).toBe(1)
+      expect(r.stdout).toContain(`::error title=Invalid input::${name}: "${value}"`)
+      expect(r.stdout).toContain(fix)
+      expect(w.others()).toEqual([])
+    } finally {
+      await w.github.close()
+    }
+  })
+
   it('gate: a bot comment is ignored without a call', async () => {
     const w = await commentWorld('/rollback run critical', {
       login: 'github-actions[bot]',
