@@ -324,6 +324,13 @@ describe('ChatOps', () => {
     expect(w.github.comments.find(c => c.id === w.commandId)!.reactions).toEqual(['eyes', 'rocket'])
   })
 
+  it('names the values as the comment does (strategy, not the git-strategy input)', async () => {
+    const w = await world()
+    const { replies } = await handle(w, '/rollback run critical strategy=rset', 'octo-writer')
+    expect(replies[0]!.body).toContain('strategy: "rset" is not revert or reset')
+    expect(replies[0]!.body).not.toContain('git-strategy')
+  })
+
   it('a run that throws still ends the reply: why it stopped, a thumbs-down, the error passed on', async () => {
     const w = await world()
     const failure = handleComment({

@@ -97,7 +97,9 @@ function requestProblem(inputs: RawInputs): string | undefined {
     parseRequest(inputs, { kind: 'chatops' }, 'chatops')
     return undefined
   } catch (err) {
-    if (err instanceof InputError) return err.problems.join('; ')
+    // Named as the comment names them: `strategy` is the git-strategy input.
+    if (err instanceof InputError)
+      return err.problems.join('; ').replace(/\bgit-strategy\b/g, 'strategy')
     throw err
   }
 }
