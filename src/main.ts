@@ -261,6 +261,12 @@ async function runComment(s: RunSetup): Promise<void> {
     core.setFailed('the /rollback command was not run (see the reply on the comment)')
 }
 
+/** `chatops-reply`: a comment id. Anything else is refused, never read as "no gate before". */
+function replyId(text: string): number {
+  if (/^[1-9]\d{0,15}$/.test(text)) return Number(text)
+  throw new InputError([`chatops-reply: "${text}" is not a comment id (the gate's request.reply)`])
+}
+
 /** The job after a ChatOps gate: the request comes from the inputs, the reply is updated. */
 async function runAfterGate(s: RunSetup, replyId: number): Promise<void> {
   const api = chatOpsClient(s.env)
@@ -296,9 +302,9 @@ export async function run(runner?: RunnerCommands): Promise<void> {
   const cancellation = abortOnSignals(m => core.warning(m))
   const s = setup(cancellation.signal)
   try {
-    const replyId = Number(input('chatops-reply'))
+    const reply = input('chatops-reply')
     if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
-      if (Number.isInteger(replyId) && replyId > 0) return await runAfterGate(s, replyId)
+      if (reply) return await runAfterGate(s, replyId(reply))
       return await runComment(s)
     }
     await publish(await runRollback(s, requestInputs()))

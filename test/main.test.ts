@@ -203,6 +203,22 @@ describe('run() on an issue_comment event (ChatOps)', () => {
     }
   })
 
+  it('after the gate: a chatops-reply that is not a comment id is refused; the comment is not read again', async () => {
+    const w = await commentWorld('/rollback run critical')
+    try {
+      const r = await runEntry(
+        { command: 'plan', 'chatops-reply': 'abc', 'github-token': w.github.token },
+        w.env
+      )
+      expect(r.exitCode).toBe(1)
+      expect(r.stdout).toContain('::error title=Invalid input::chatops-reply: "abc"')
+      expect(w.others()).toEqual([])
+      expect(w.reactions()).toEqual([])
+    } finally {
+      await w.github.close()
+    }
+  })
+
   it('gate: a bot comment is ignored without a call', async () => {
     const w = await commentWorld('/rollback run critical', {
       login: 'github-actions[bot]',
