@@ -125,6 +125,12 @@ function reportError(err: unknown, workdir: string): void {
   core.setFailed(new Redactor().redact(message))
 }
 
+/** The secret inputs given (masked as they are read). */
+function secretInputs(): string[] {
+  const names = ['github-token', 'hosting-token', 'database-url'] as const
+  return names.map(name => secret(name)).filter((v): v is string => v !== undefined)
+}
+
 async function releaseStaleLock(env: NodeJS.ProcessEnv, workdir: string): Promise<void> {
   try {
     const done = await releaseLock({
@@ -249,6 +255,7 @@ async function runComment(s: RunSetup): Promise<void> {
     ref: s.env.GITHUB_REF,
     mode,
     log: actionsLogger,
+    secrets: secretInputs(),
     run: async (inputs, reply) => {
       const result = await runRollback(s, inputs, reply)
       await publish(result)
@@ -262,7 +269,7 @@ async function runComment(s: RunSetup): Promise<void> {
 }
 
 /** `chatops-reply`: a comment id. Anything else is refused, never read as "no gate before". */
-function replyId(text: string): number {
+function parseReplyId(text: string): number {
   if (/^[1-9]\d{0,15}$/.test(text)) return Number(text)
   throw new InputError([`chatops-reply: "${text}" is not a comment id (the gate's request.reply)`])
 }
@@ -284,7 +291,7 @@ async function runAfterGate(s: RunSetup, replyId: number): Promise<void> {
   }
   const commentId = s.payload.comment?.id
   if (!commentId) return void (await run())
-  await runAndFinish(api, { actor, inputs, replyId, commentId }, run, actionsLogger)
+  await runAndFinish(api, { actor, inputs, replyId, commentId }, run, actionsLogger, secretInputs())
 }
 
 /**
@@ -304,7 +311,7 @@ export async function run(runner?: RunnerCommands): Promise<void> {
   try {
     const reply = input('chatops-reply')
     if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
-      if (reply) return await runAfterGate(s, replyId(reply))
+      if (reply) return await runAfterGate(s, parseReplyId(reply))
       return await runComment(s)
     }
     await publish(await runRollback(s, requestInputs()))

@@ -340,16 +340,21 @@ describe('ChatOps', () => {
       ref: 'refs/heads/main',
       mode: 'run',
       log: recordingLogger(),
+      secrets: ['hostingSecret0123456789'],
       run: async () => {
-        throw new RollbackError('runbook: file not found', 'set the runbook input')
+        throw new RollbackError(
+          'runbook: file not found (token hostingSecret0123456789)',
+          'set the runbook input'
+        )
       }
     })
     await expect(failure).rejects.toThrow('runbook: file not found')
     const reply = w.github.comments.find(c => c.id !== w.commandId)!
     expect(reply.body).toMatch(/^👀 \*\*\/rollback run\*\* from @octo-writer/)
     expect(reply.body).toMatch(
-      /The rollback stopped[\s\S]*runbook: file not found\nset the runbook input/
+      /The rollback stopped[\s\S]*runbook: file not found \(token \*\*\*\)\nset the runbook input/
     )
+    expect(reply.body).not.toContain('hostingSecret0123456789')
     expect(w.github.comments.find(c => c.id === w.commandId)!.reactions).toEqual(['eyes', '-1'])
   })
 

@@ -35,6 +35,8 @@ export interface ChatOpsOptions {
   ref?: string
   mode: 'run' | 'gate'
   log: Logger
+  /** Secret values never to be shown in the reply (the token inputs, the database URL). */
+  secrets?: string[]
   run(inputs: RawInputs, reply: ReplyTarget): Promise<RunResult>
 }
 
@@ -73,7 +75,8 @@ export async function handleComment(options: ChatOpsOptions): Promise<ChatOpsOut
     api,
     { actor, inputs, replyId: reply.id, commentId },
     () => options.run(inputs, replyTarget(api, actor, inputs, issueNumber, reply.id)),
-    log
+    log,
+    options.secrets
   )
   return { status: result.status, result }
 }
@@ -86,23 +89,27 @@ export async function runAndFinish(
   api: ChatOpsApi,
   where: { actor: string; inputs: RawInputs; replyId: number; commentId: number },
   run: () => Promise<RunResult>,
-  log: Logger
+  log: Logger,
+  secrets: string[] = []
 ): Promise<RunResult> {
   let result: RunResult
   try {
     result = await run()
   } catch (err) {
-    await finish(api, where, { status: 'failed', markdown: stoppedMarkdown(err) }, log)
+    const markdown = stoppedMarkdown(err, secrets)
+    await finish(api, where, { status: 'failed', markdown }, log)
     throw err
   }
   await finish(api, where, result, log)
   return result
 }
 
-function stoppedMarkdown(err: unknown): string {
+function stoppedMarkdown(err: unknown, secrets: string[]): string {
   const message = err instanceof Error ? err.message : String(err)
   const hint = err instanceof RollbackError && err.hint ? `\n${err.hint}` : ''
-  const lines = new Redactor().redact(message + hint).replace(/`/g, "'")
+  const redactor = new Redactor()
+  for (const secret of secrets) redactor.add(secret)
+  const lines = redactor.redact(message + hint).replace(/`/g, "'")
   return `❌ **The rollback stopped**: see the workflow run's log.\n\n\`\`\`text\n${lines}\n\`\`\``
 }
 
