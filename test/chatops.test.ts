@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { chatOpsApi } from '../src/chatops/github-api.js'
-import type { AuthorizationPolicy } from '../src/chatops/authorize.js'
+import { parseAllowlist, type AuthorizationPolicy } from '../src/chatops/authorize.js'
 import type { CommentEvent } from '../src/chatops/comment.js'
 import { handleComment, type ReplyTarget } from '../src/chatops/run.js'
 import { GitHubClient } from '../src/github/client.js'
@@ -158,6 +158,11 @@ describe('ChatOps', () => {
       'succeeded'
     )
     expect((await handle(w, '/rollback', 'octo-writer', { policy })).outcome.status).toBe(
+      'succeeded'
+    )
+    // As chatops-allow is written: a leading @, the team's name rather than its slug.
+    const named: AuthorizationPolicy = { minimum: 'write', allow: parseAllowlist('@acme/OnCall') }
+    expect((await handle(w, '/rollback', 'octo-writer', { policy: named })).outcome.status).toBe(
       'succeeded'
     )
     const refused = await handle(w, '/rollback', 'octo-maintainer', { policy })

@@ -91,7 +91,8 @@ async function onAllowlist(source: PermissionSource, user: string, allow: string
   if (allow.some(entry => !entry.includes('/') && entry.toLowerCase() === lower)) return true
   for (const entry of allow.filter(e => e.includes('/'))) {
     const [org, team] = entry.split('/', 2) as [string, string]
-    if (await source.isTeamMember(org, team, user)) return true
+    // A team slug is its name in lower case (`acme/On-Call` is the team `on-call`).
+    if (await source.isTeamMember(org, team.toLowerCase(), user)) return true
   }
   return false
 }
