@@ -74,7 +74,7 @@ describe('flags.instant', () => {
     const result = await flagsPhase.run(step, ctx)
     expect(result.status).toBe('succeeded')
     const [rollback, upsert, build, promote] = writes(standin)
-    expect(rollback!.path).toBe(`/v9/projects/${standin.project.id}/rollback/${earlier!.id}`)
+    expect(rollback!.path).toBe(`/v1/projects/${standin.project.id}/rollback/${earlier!.id}`)
     expect(upsert!.path).toMatch(/\/env$/)
     // The durable build is the code that was live before (with the new values), not the old build.
     expect(build).toMatchObject({ path: '/v13/deployments', body: { deploymentId: bad!.id } })
@@ -200,7 +200,7 @@ describe('flags.instant.before: the bad commit', () => {
     const result = await flagsPhase.run(step, ctx)
     expect(result.status).toBe('succeeded')
     expect(standin.requestsTo(/\/rollback\//).map(r => r.path)).toEqual([
-      `/v9/projects/${standin.project.id}/rollback/${target.id}`
+      `/v1/projects/${standin.project.id}/rollback/${target.id}`
     ])
   })
 
