@@ -535,16 +535,17 @@ export class VercelProvider implements HostingProvider {
       clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
       timeoutMs: options.timeoutMs,
       check: async () => {
-        const d = await this.getDeployment(id)
+        let d = await this.getDeployment(id)
         // A staged build may have its generated aliases assigned and still serve no production
-        // domain: once READY it is promoted, and is live when the project's production is it.
+        // domain: once READY it is promoted (which also turns automatic assignment back on), and
+        // is live once Vercel says it is PROMOTED or the project's production deployment is it.
         if (options.promote && !promoted && d.state === 'READY' && !d.aliasError) {
           await this.promote(d.id)
           promoted = true
+          d = await this.getDeployment(id)
         }
-        const live = promoted
-          ? (await this.aliasJob(id, 'promote', PROMOTE_HINT)) === 'done'
-          : serving(d)
+        const live =
+          serving(d) || (promoted && (await this.aliasJob(id, 'promote', PROMOTE_HINT)) === 'done')
         const state = `${d.state}${d.state === 'READY' ? `, ${readyPhase(d, live, promoted)}` : ''}`
         if (state !== lastState) options.onProgress?.(d)
         lastState = state

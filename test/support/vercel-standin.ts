@@ -643,7 +643,8 @@ export async function startVercelStandin(
       if (m === 'POST' && p.length === 2) {
         if (bad) return bad.status === 404 ? err(404, 'not_found', 'Project not found') : bad
         const body = (req.body ?? {}) as Record<string, unknown>
-        if (typeof body.name !== 'string' && typeof body.project !== 'string')
+        // `name` is required (documented), even when `project` names the project.
+        if (typeof body.name !== 'string')
           return err(400, 'bad_request', 'Invalid request: missing required property `name`')
         const ref = (body.project ?? body.name) as string
         if (ref !== project.name && ref !== project.id)
