@@ -267,6 +267,15 @@ describe('VercelProvider', () => {
     expect(withTeam.standin.requests.every(r => r.query.teamId === 'team_abc')).toBe(true)
   })
 
+  it('a team given by its slug is sent as ?slug= (Vercel takes teamId or slug)', async () => {
+    const { standin, provider } = await setup(
+      { project: { teamId: 'team_abc', teamSlug: 'acme' } },
+      { teamId: 'acme' }
+    )
+    await provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    expect(standin.requests.every(r => r.query.slug === 'acme' && !r.query.teamId)).toBe(true)
+  })
+
   it('fails clearly when the build ends in ERROR or the alias is not assigned', async () => {
     const { standin, provider } = await setup()
     const live = await provider.currentProductionDeployment()

@@ -77,6 +77,11 @@ function commitOf(meta: unknown): string | undefined {
   return typeof sha === 'string' && sha !== '' ? sha : undefined
 }
 
+/** Every call's team scope: `?teamId=` for a team id (`team_...`), else `?slug=` (both documented). */
+function teamScope(team: string | undefined): Record<string, string | undefined> {
+  return team === undefined || team.startsWith('team_') ? { teamId: team } : { slug: team }
+}
+
 /** Lists and project targets give the time the alias was assigned (or null); a deployment, `true`. */
 function assigned(value: unknown): boolean {
   return value === true || (typeof value === 'number' && value > 0)
@@ -163,7 +168,7 @@ export class VercelProvider implements HostingProvider {
       service: 'Vercel',
       baseUrl: options.apiUrl ?? VERCEL_API_URL,
       headers: { authorization: `Bearer ${options.token}` },
-      query: { teamId: options.teamId },
+      query: teamScope(options.teamId),
       fetch: options.fetch,
       clock: options.clock,
       timeoutMs: 60_000,
