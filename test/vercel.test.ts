@@ -472,6 +472,24 @@ describe('VercelProvider: the shapes and states the API documents', () => {
     ])
   })
 
+  it('a 402 (plan limit) and any other refused 4xx say what to fix', async () => {
+    const { standin, provider } = await setup()
+    const live = await provider.currentProductionDeployment()
+    standin.failNext('/v13/deployments', {
+      status: 402,
+      code: 'payment_required',
+      message: 'You have reached the limit of deployments per day',
+      method: 'POST'
+    })
+    const limited = await rejection(provider.redeploy(live!, {}))
+    expect(limited.message).toMatch(/^Vercel refused POST \/v13\/deployments: the plan does not/)
+    expect(limited.hint).toMatch(/Vercel dashboard/)
+    standin.failNext('/v13/deployments', { status: 409, code: 'conflict', method: 'POST' })
+    const conflict = await rejection(provider.redeploy(live!, {}))
+    expect(conflict.message).toMatch(/^Vercel refused POST \/v13\/deployments \(409 conflict/)
+    expect(conflict.hint).toMatch(/^Fix what Vercel names/)
+  })
+
   it('a value the token may not decrypt (decrypted: false) is unreadable, not its ciphertext', async () => {
     const { provider } = await setup({ decryptDenied: true })
     const [env] = await provider.readEnv(['NEXT_PUBLIC_USE_STREAMING'])

@@ -209,6 +209,16 @@ export class VercelProvider implements HostingProvider {
         `Vercel would not upsert \`${failedKey({ error: api.details })}\`: it exists with a different set of targets (${detail})`,
         CONFLICT_HINT
       )
+    if (status === 402)
+      return new RollbackError(
+        `Vercel refused ${error.what}: the plan does not allow it (${detail})`,
+        `Do this step in the Vercel dashboard, or raise the plan of ${scope}; then rerun: the rollback converges on a rerun.`
+      )
+    if (status >= 400 && status < 500 && status !== 429)
+      return new RollbackError(
+        `Vercel refused ${error.what} (${detail})`,
+        'Fix what Vercel names (the runbook hosting or flags section, or the project in the Vercel dashboard), then rerun.'
+      )
     return undefined
   }
 
