@@ -153,7 +153,7 @@ describe('schema rollback', () => {
     async mode => {
       const url = await seededDatabase()
       // Our session reaches the server over a slow network; the app's does not.
-      const latencyMs = 150
+      const latencyMs = 300
       const proxy = await startTcpProxy(Number(new URL(url).port), latencyMs)
       const slowUrl = Object.assign(new URL(url), { port: String(proxy.port) }).toString()
       const columnsOnly = testRunbook({
