@@ -105,7 +105,7 @@ export type InputName = keyof typeof INPUTS
 
 export const OUTPUTS = {
   status:
-    'planned, succeeded or failed; for /rollback comments also refused (commenter not allowed) or ignored (not a command).',
+    "planned, succeeded or failed; for /rollback comments also refused (commenter not allowed), ignored (not a command, an edit, or a bot's comment) or accepted (a chatops gate let it through).",
   request:
     'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
   report: 'Path of the JSON report (the journal of every step).',

@@ -8,12 +8,12 @@ import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { INPUTS, type InputName, type OutputName } from './interface.js'
 import type { GitHubTarget, Logger, Trigger } from './model.js'
-import { InputError, REQUEST_INPUTS, type RawInputs } from './request.js'
+import { InputError, notOneOf, REQUEST_INPUTS, type RawInputs } from './request.js'
 import { releaseLock, rollback, type RollbackOutcome } from './rollback.js'
-import { isPermissionLevel, parseAllowlist } from './chatops/authorize.js'
+import { PERMISSION_LEVELS, parseAllowlist } from './chatops/authorize.js'
 import type { CommentEvent } from './chatops/comment.js'
 import { chatOpsApi } from './chatops/github-api.js'
-import { finish, handleComment, replyTarget, type ReplyTarget } from './chatops/run.js'
+import { handleComment, replyTarget, runAndFinish, type ReplyTarget } from './chatops/run.js'
 import { GitHubClient } from './github/client.js'
 import { proxySettingsFrom } from './github/proxy.js'
 import { RunbookError } from './runbook/load.js'
@@ -125,6 +125,12 @@ function reportError(err: unknown, workdir: string): void {
   core.setFailed(new Redactor().redact(message))
 }
 
+/** The secret inputs given (masked as they are read). */
+function secretInputs(): string[] {
+  const names = ['github-token', 'hosting-token', 'database-url'] as const
+  return names.map(name => secret(name)).filter((v): v is string => v !== undefined)
+}
+
 async function releaseStaleLock(env: NodeJS.ProcessEnv, workdir: string): Promise<void> {
   try {
     const done = await releaseLock({
@@ -224,20 +230,24 @@ function chatOpsClient(env: NodeJS.ProcessEnv) {
   )
 }
 
+/** The input's value when it is one of `allowed`, else an InputError with "did you mean". */
+function oneOf<T extends string>(name: InputName, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw new InputError([notOneOf(name, value, allowed)])
+}
+
 function chatOpsPolicy() {
-  const minimum = input('chatops-permission') || INPUTS['chatops-permission'].default
-  if (!isPermissionLevel(minimum) || minimum === 'none')
-    throw new InputError([
-      `chatops-permission: "${minimum}" is not one of read, triage, write, maintain, admin`
-    ])
-  return { minimum, allow: parseAllowlist(input('chatops-allow')) }
+  const levels = PERMISSION_LEVELS.filter(level => level !== 'none')
+  const given = input('chatops-permission') || INPUTS['chatops-permission'].default
+  return {
+    minimum: oneOf('chatops-permission', given, levels),
+    allow: parseAllowlist(input('chatops-allow'))
+  }
 }
 
 /** An issue_comment event: the comment is the command (never interpolated anywhere). */
 async function runComment(s: RunSetup): Promise<void> {
-  const mode = input('chatops') || 'run'
-  if (mode !== 'run' && mode !== 'gate')
-    throw new InputError([`chatops: "${mode}" is not one of run, gate`])
+  const mode = oneOf('chatops', input('chatops') || 'run', ['run', 'gate'] as const)
   const outcome = await handleComment({
     event: s.payload,
     api: chatOpsClient(s.env),
@@ -245,6 +255,7 @@ async function runComment(s: RunSetup): Promise<void> {
     ref: s.env.GITHUB_REF,
     mode,
     log: actionsLogger,
+    secrets: secretInputs(),
     run: async (inputs, reply) => {
       const result = await runRollback(s, inputs, reply)
       await publish(result)
@@ -257,26 +268,30 @@ async function runComment(s: RunSetup): Promise<void> {
     core.setFailed('the /rollback command was not run (see the reply on the comment)')
 }
 
+/** `chatops-reply`: a comment id. Anything else is refused, never read as "no gate before". */
+function parseReplyId(text: string): number {
+  if (/^[1-9]\d{0,15}$/.test(text)) return Number(text)
+  throw new InputError([`chatops-reply: "${text}" is not a comment id (the gate's request.reply)`])
+}
+
 /** The job after a ChatOps gate: the request comes from the inputs, the reply is updated. */
 async function runAfterGate(s: RunSetup, replyId: number): Promise<void> {
   const api = chatOpsClient(s.env)
   const actor = s.payload.comment?.user?.login ?? s.env.GITHUB_ACTOR ?? 'unknown'
   const inputs = requestInputs()
   const issueNumber = s.payload.issue?.number ?? 0
-  const outcome = await runRollback(
-    s,
-    inputs,
-    replyTarget(api, actor, inputs, issueNumber, replyId)
-  )
-  await publish(outcome)
-  const commentId = s.payload.comment?.id
-  if (commentId)
-    await finish(
-      api,
-      { actor, inputs, replyId, commentId },
-      { status: outcome.journal.status, markdown: outcome.markdown },
-      actionsLogger
+  const run = async () => {
+    const outcome = await runRollback(
+      s,
+      inputs,
+      replyTarget(api, actor, inputs, issueNumber, replyId)
     )
+    await publish(outcome)
+    return { status: outcome.journal.status, markdown: outcome.markdown }
+  }
+  const commentId = s.payload.comment?.id
+  if (!commentId) return void (await run())
+  await runAndFinish(api, { actor, inputs, replyId, commentId }, run, actionsLogger, secretInputs())
 }
 
 /**
@@ -294,9 +309,9 @@ export async function run(runner?: RunnerCommands): Promise<void> {
   const cancellation = abortOnSignals(m => core.warning(m))
   const s = setup(cancellation.signal)
   try {
-    const replyId = Number(input('chatops-reply'))
+    const reply = input('chatops-reply')
     if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
-      if (Number.isInteger(replyId) && replyId > 0) return await runAfterGate(s, replyId)
+      if (reply) return await runAfterGate(s, parseReplyId(reply))
       return await runComment(s)
     }
     await publish(await runRollback(s, requestInputs()))

@@ -42,7 +42,7 @@ export class InputError extends RollbackError {
 const SHA = /^[0-9a-f]{7,40}$/
 
 /** "x: "v" is not one of a, b", with a "did you mean" for a typo such as critcal. */
-function notOneOf(name: string, value: string, allowed: readonly string[]): string {
+export function notOneOf(name: string, value: string, allowed: readonly string[]): string {
   return `${name}: "${value}" is not one of ${allowed.join(', ')}${didYouMean(value, allowed)}`
 }
 

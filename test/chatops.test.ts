@@ -5,10 +5,11 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { chatOpsApi } from '../src/chatops/github-api.js'
-import type { AuthorizationPolicy } from '../src/chatops/authorize.js'
+import { parseAllowlist, type AuthorizationPolicy } from '../src/chatops/authorize.js'
 import type { CommentEvent } from '../src/chatops/comment.js'
 import { handleComment, type ReplyTarget } from '../src/chatops/run.js'
 import { GitHubClient } from '../src/github/client.js'
+import { RollbackError } from '../src/util/errors.js'
 import type { RawInputs } from '../src/request.js'
 import { startGitHubStandin, type GitHubStandin } from './support/github-standin.js'
 import { recordingLogger } from './support/context.js'
@@ -30,9 +31,17 @@ async function world() {
       'octo-writer': 'write',
       'octo-triager': 'triage',
       'octo-reader': 'read',
-      'octo-custom': 'write'
+      'octo-custom': 'write',
+      'octo-custom-triage': 'triage',
+      'octo-custom-maintain': 'maintain',
+      'octo-custom-read': 'read'
     },
-    roles: { 'octo-custom': 'release-manager' },
+    roles: {
+      'octo-custom': 'release-manager',
+      'octo-custom-triage': 'incident-triager',
+      'octo-custom-maintain': 'release-lead',
+      'octo-custom-read': 'auditor'
+    },
     teams: { 'acme/oncall': ['octo-writer'] },
     commits: [GOOD, BAD]
   })
@@ -49,10 +58,16 @@ async function world() {
   return { github, api: chatOpsApi(client), commandId: command.id }
 }
 
-function event(body: string, user: string, commentId: number, action = 'created'): CommentEvent {
+function event(
+  body: string,
+  user: string,
+  commentId: number,
+  action = 'created',
+  type = 'User'
+): CommentEvent {
   return {
     action,
-    comment: { id: commentId, body, user: { login: user, type: 'User' } },
+    comment: { id: commentId, body, user: { login: user, type } },
     issue: { number: 7 },
     repository: { default_branch: 'main' }
   }
@@ -69,12 +84,13 @@ async function handle(
     ref: string
     mode: 'run' | 'gate'
     action: string
+    type: string
   }> = {}
 ) {
   const runs: Array<{ inputs: RawInputs; reply: ReplyTarget }> = []
   const log = recordingLogger()
   const outcome = await handleComment({
-    event: event(body, user, w.commandId, over.action),
+    event: event(body, user, w.commandId, over.action, over.type),
     api: w.api,
     policy: over.policy ?? writePolicy,
     ref: over.ref ?? 'refs/heads/main',
@@ -144,6 +160,11 @@ describe('ChatOps', () => {
     expect((await handle(w, '/rollback', 'octo-writer', { policy })).outcome.status).toBe(
       'succeeded'
     )
+    // As chatops-allow is written: a leading @, the team's name rather than its slug.
+    const named: AuthorizationPolicy = { minimum: 'write', allow: parseAllowlist('@acme/OnCall') }
+    expect((await handle(w, '/rollback', 'octo-writer', { policy: named })).outcome.status).toBe(
+      'succeeded'
+    )
     const refused = await handle(w, '/rollback', 'octo-maintainer', { policy })
     expect(refused.outcome.status).toBe('refused')
     expect(refused.replies.at(-1)!.body).toMatch(/not on the chatops-allow list/)
@@ -164,10 +185,99 @@ describe('ChatOps', () => {
   })
 
   it.each([
+    ['triage', 'octo-custom-triage', true],
+    ['maintain', 'octo-custom-maintain', true],
+    ['admin', 'octo-custom-maintain', false],
+    ['write', 'octo-custom-read', false],
+    ['read', 'octo-custom-read', true]
+  ] as const)(
+    'a custom role counts as its base role (the permissions flags), minimum %s: %s allowed %s',
+    async (minimum, user, allowed) => {
+      // GitHub's `permission` shows a maintain base as write and a triage base as read.
+      const w = await world()
+      const policy: AuthorizationPolicy = { minimum, allow: [] }
+      const { outcome } = await handle(w, '/rollback plan', user, { policy })
+      expect(outcome.status).toBe(allowed ? 'succeeded' : 'refused')
+    }
+  )
+
+  it('says a non-collaborator (GitHub answers 404) has no access', async () => {
+    const w = await world()
+    const { outcome, replies } = await handle(w, '/rollback run critical', 'stranger')
+    expect(outcome.status).toBe('refused')
+    expect(w.github.requestsTo(/\/collaborators\/stranger\/permission$/)[0]!.status).toBe(404)
+    expect(replies[0]!.body).toMatch(/@stranger has no access to this repository/)
+  })
+
+  it.each([
+    ['github-actions[bot]', 'Bot'],
+    ['renovate[bot]', 'Bot'],
+    ['incident-app[bot]', 'User']
+  ])('ignores a command from the bot %s without a word or a call', async (login, type) => {
+    const w = await world()
+    const before = w.github.requests.length
+    const { outcome, runs } = await handle(w, '/rollback run critical', login, { type })
+    expect(outcome.status).toBe('ignored')
+    expect(runs).toEqual([])
+    expect(w.github.requests.length).toBe(before)
+  })
+
+  it('a comment on a pull request is read like one on an issue (its head is never used)', async () => {
+    const w = await world()
+    const runs: RawInputs[] = []
+    const outcome = await handleComment({
+      event: {
+        ...event('/rollback plan high', 'octo-writer', w.commandId),
+        issue: { number: 7, pull_request: { url: 'https://api.github.example/pulls/7' } }
+      },
+      api: w.api,
+      policy: writePolicy,
+      ref: 'refs/heads/main',
+      mode: 'gate',
+      log: recordingLogger(),
+      run: async inputs => {
+        runs.push(inputs)
+        return { status: 'planned', markdown: '' }
+      }
+    })
+    expect(outcome.status).toBe('accepted')
+    expect(JSON.parse(outcome.request!)).toMatchObject({ command: 'plan', severity: 'high' })
+    expect(runs).toEqual([])
+    expect(w.github.comments.find(c => c.id === w.commandId)!.reactions).toEqual(['eyes'])
+  })
+
+  it.each([
+    [
+      'a team in chatops-allow that the token cannot read',
+      /\/teams\/oncall\/memberships\//,
+      'Resource not accessible by integration',
+      /Members: read/
+    ],
+    [
+      "a token that may not read the commenter's role",
+      /\/permission$/,
+      'Must have push access to view collaborator permission.',
+      /push access/
+    ]
+  ])('%s: an error naming what the token needs', async (_case, path, message, hint) => {
+    const w = await world()
+    w.github.failNext(path, { status: 403, message })
+    const policy: AuthorizationPolicy = { minimum: 'write', allow: ['acme/oncall'] }
+    const failure = handle(w, '/rollback plan', 'octo-writer', { policy })
+    await expect(failure).rejects.toMatchObject({ status: 403, hint: expect.stringMatching(hint) })
+  })
+
+  it.each([
     ['/rollback run critcal', 'did you mean "critical"?'],
     ['/rollback run critical revert=$(curl evil)', 'shell syntax'],
     ['/rollback run critical revert=${{ secrets.X }}', 'expressions'],
-    [`/rollback run critical revert=${'c'.repeat(40)}`, 'does not exist in this repository']
+    [`/rollback run critical revert=${'c'.repeat(40)}`, 'does not exist in this repository'],
+    // The inputs' own rules (src/request.ts), before the command is accepted:
+    ['/rollback run', 'severity: required for command run'],
+    ['/rollback run critical strategy=rset', 'did you mean "reset"?'],
+    ['/rollback plan phases=gti', 'did you mean "git"?'],
+    [`/rollback run critical reset-to=${GOOD.slice(0, 7)}`, 'confirm: a reset discards commits'],
+    ['/rollback drill branch=..', 'branch: ".." is not a valid branch name']
   ])(
     'answers an invalid command %j with the error and the usage; nothing runs',
     async (body, why) => {
@@ -217,6 +327,40 @@ describe('ChatOps', () => {
       2
     )
     expect(w.github.comments.find(c => c.id === w.commandId)!.reactions).toEqual(['eyes', 'rocket'])
+  })
+
+  it('names the values as the comment does (strategy, not the git-strategy input)', async () => {
+    const w = await world()
+    const { replies } = await handle(w, '/rollback run critical strategy=rset', 'octo-writer')
+    expect(replies[0]!.body).toContain('strategy: "rset" is not revert or reset')
+    expect(replies[0]!.body).not.toContain('git-strategy')
+  })
+
+  it('a run that throws still ends the reply: why it stopped, a thumbs-down, the error passed on', async () => {
+    const w = await world()
+    const failure = handleComment({
+      event: event('/rollback run critical', 'octo-writer', w.commandId),
+      api: w.api,
+      policy: writePolicy,
+      ref: 'refs/heads/main',
+      mode: 'run',
+      log: recordingLogger(),
+      secrets: ['hostingSecret0123456789'],
+      run: async () => {
+        throw new RollbackError(
+          'runbook: file not found (token hostingSecret0123456789)',
+          'set the runbook input'
+        )
+      }
+    })
+    await expect(failure).rejects.toThrow('runbook: file not found')
+    const reply = w.github.comments.find(c => c.id !== w.commandId)!
+    expect(reply.body).toMatch(/^👀 \*\*\/rollback run\*\* from @octo-writer/)
+    expect(reply.body).toMatch(
+      /The rollback stopped[\s\S]*runbook: file not found \(token \*\*\*\)\nset the runbook input/
+    )
+    expect(reply.body).not.toContain('hostingSecret0123456789')
+    expect(w.github.comments.find(c => c.id === w.commandId)!.reactions).toEqual(['eyes', '-1'])
   })
 
   it('gate mode replies and hands the pinned request on, running nothing', async () => {

@@ -74,7 +74,7 @@ describe('flags.instant', () => {
     const result = await flagsPhase.run(step, ctx)
     expect(result.status).toBe('succeeded')
     const [rollback, upsert, build, promote] = writes(standin)
-    expect(rollback!.path).toBe(`/v9/projects/${standin.project.id}/rollback/${earlier!.id}`)
+    expect(rollback!.path).toBe(`/v1/projects/${standin.project.id}/rollback/${earlier!.id}`)
     expect(upsert!.path).toMatch(/\/env$/)
     // The durable build is the code that was live before (with the new values), not the old build.
     expect(build).toMatchObject({ path: '/v13/deployments', body: { deploymentId: bad!.id } })
@@ -120,6 +120,30 @@ describe('flags.instant', () => {
     expect((result.details?.mitigation as Mitigation).skipped).toMatch(/no READY production/)
     expect(ctx.log.lines.join('\n')).toMatch(/warn: flags: instant rollback skipped/)
     expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+  })
+
+  it.each([
+    ['refused (402, a Hobby plan rolls back one deployment only)', 'refused'],
+    ['ending in a failed alias job', 'failed']
+  ] as const)('an Instant Rollback %s warns and still makes the fix durable', async (_, how) => {
+    const { standin, ctx, step } = await setup({
+      earlier: [{ ageMs: 2 * HOUR }],
+      ...(how === 'failed' ? { rollbackOutcome: 'failed' as const } : {})
+    })
+    if (how === 'refused')
+      standin.failNext(/\/rollback\//, {
+        status: 402,
+        code: 'payment_required',
+        message: 'To roll back further than the previous production deployment, upgrade to Pro'
+      })
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    const mitigation = result.details?.mitigation as Mitigation
+    expect(mitigation.servedId).toBeUndefined()
+    expect(mitigation.skipped).toMatch(/^the instant rollback to dpl_\w+ did not happen: Vercel/)
+    expect(ctx.log.lines.join('\n')).toMatch(/warn: flags: the instant rollback to .* durable fix/)
+    expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+    expect(standin.autoAssignsProduction()).toBe(true)
   })
 
   it('`before` picks the newest deployment created before that time, across list pages', async () => {
@@ -200,7 +224,7 @@ describe('flags.instant.before: the bad commit', () => {
     const result = await flagsPhase.run(step, ctx)
     expect(result.status).toBe('succeeded')
     expect(standin.requestsTo(/\/rollback\//).map(r => r.path)).toEqual([
-      `/v9/projects/${standin.project.id}/rollback/${target.id}`
+      `/v1/projects/${standin.project.id}/rollback/${target.id}`
     ])
   })
 

@@ -190,6 +190,18 @@ describe('HttpClient', () => {
     expect(sleeps).toEqual([90_000, 30_000, 3_000])
   })
 
+  it('a 429 without X-RateLimit-Remaining still waits for X-RateLimit-Reset, never less', async () => {
+    const reset = String(Math.floor((START + 45_000) / 1000))
+    const { server } = await scripted([
+      vercelError(429, 'rate_limited', { 'x-ratelimit-reset': reset }),
+      // Not a rate limit: a reset header alone does not make a 503 wait for it.
+      vercelError(503, 'unavailable', { 'x-ratelimit-reset': reset })
+    ])
+    const { clock, sleeps } = fakeClock(0)
+    await client(server, clock, { retry: { baseDelayMs: 1000 } }).request('GET', '/x')
+    expect(sleeps).toEqual([45_000, 2_000])
+  })
+
   it('backs off exponentially on other 5xx and gives up after maxTries', async () => {
     const { server, requests } = await scripted([], () => vercelError(500, 'internal'))
     const { clock, sleeps } = fakeClock(0)
@@ -358,7 +370,7 @@ describe('retry policy (properties)', () => {
             random: () => r
           })
           if (!d.retry || failure.kind !== 'status') return true
-          return d.waitMs >= (serverWaitMs(failure.headers, START) ?? 0)
+          return d.waitMs >= (serverWaitMs(failure.headers, START, failure.status) ?? 0)
         }
       )
     )

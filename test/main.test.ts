@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path'
 import { run } from '../src/main.js'
 import { parseOutputFile } from './support/action-runner.js'
 import { createStreamingRemote } from '../scripts/fixtures/git-remote.js'
+import { GitHubClient } from '../src/github/client.js'
+import { startGitHubStandin } from './support/github-standin.js'
 
 const EXAMPLE = 'examples/streaming-migration/rollback.yml'
 const dir = mkdtempSync(join(tmpdir(), 'entry-'))
@@ -135,5 +137,129 @@ describe('run() through @actions/core', () => {
     expect(warning).toMatch(/127\.0\.0\.1/)
     expect(warning).not.toContain('entrypass')
     expect(r.summary).not.toContain('entrypass')
+  })
+})
+
+describe('run() on an issue_comment event (ChatOps)', () => {
+  async function commentWorld(body: string, user = { login: 'octo-admin', type: 'User' }) {
+    const github = await startGitHubStandin({ issues: [7] })
+    const client = new GitHubClient({
+      apiUrl: github.url,
+      token: github.token,
+      owner: github.owner,
+      repo: github.repo
+    })
+    const command = await client.createComment(7, body)
+    const eventPath = join(mkdtempSync(join(dir, 'event-')), 'event.json')
+    writeFileSync(
+      eventPath,
+      JSON.stringify({
+        action: 'created',
+        comment: { id: command.id, body, user, author_association: 'OWNER' },
+        issue: { number: 7 },
+        repository: { default_branch: 'main' }
+      })
+    )
+    const env = {
+      GITHUB_EVENT_NAME: 'issue_comment',
+      GITHUB_EVENT_PATH: eventPath,
+      GITHUB_REPOSITORY: `${github.owner}/${github.repo}`,
+      GITHUB_API_URL: github.url,
+      GITHUB_REF: 'refs/heads/main'
+    }
+    const others = () => github.comments.filter(c => c.id !== command.id)
+    const reactions = () => github.comments.find(c => c.id === command.id)!.reactions
+    return { github, env, others, reactions, commandId: command.id }
+  }
+
+  it('gate: a command the inputs refuse is answered on the comment, not accepted', async () => {
+    const w = await commentWorld('/rollback run')
+    try {
+      const r = await runEntry({ chatops: 'gate', 'github-token': w.github.token }, w.env)
+      expect(r.exitCode).toBe(1)
+      expect(r.outputs.status).toBe('failed')
+      expect(r.outputs.request).toBeUndefined()
+      expect(w.others()[0]!.body).toContain('severity: required for command run')
+      expect(w.reactions()).toEqual(['confused'])
+    } finally {
+      await w.github.close()
+    }
+  })
+
+  it.each([
+    ['chatops-permission', 'maintainer', 'did you mean "maintain"?'],
+    ['chatops-permission', 'none', 'is not one of read, triage, write, maintain, admin'],
+    ['chatops', 'gaet', 'did you mean "gate"?']
+  ])('an invalid %s input (%j) is named with the fix', async (name, value, fix) => {
+    const w = await commentWorld('/rollback plan')
+    try {
+      const r = await runEntry({ [name]: value, 'github-token': w.github.token }, w.env)
+      expect(r.exitCode).toBe(1)
+      expect(r.stdout).toContain(`::error title=Invalid input::${name}: "${value}"`)
+      expect(r.stdout).toContain(fix)
+      expect(w.others()).toEqual([])
+    } finally {
+      await w.github.close()
+    }
+  })
+
+  it('after the gate: a chatops-reply that is not a comment id is refused; the comment is not read again', async () => {
+    const w = await commentWorld('/rollback run critical')
+    try {
+      const r = await runEntry(
+        { command: 'plan', 'chatops-reply': 'abc', 'github-token': w.github.token },
+        w.env
+      )
+      expect(r.exitCode).toBe(1)
+      expect(r.stdout).toContain('::error title=Invalid input::chatops-reply: "abc"')
+      expect(w.others()).toEqual([])
+      expect(w.reactions()).toEqual([])
+    } finally {
+      await w.github.close()
+    }
+  })
+
+  it('gate: a bot comment is ignored without a call', async () => {
+    const w = await commentWorld('/rollback run critical', {
+      login: 'github-actions[bot]',
+      type: 'Bot'
+    })
+    try {
+      const before = w.github.requests.length
+      const r = await runEntry({ chatops: 'gate', 'github-token': w.github.token }, w.env)
+      expect(r.exitCode).toBeUndefined()
+      expect(r.outputs.status).toBe('ignored')
+      expect(w.github.requests.length).toBe(before)
+    } finally {
+      await w.github.close()
+    }
+  })
+
+  it('after the gate: a run that cannot start still ends the reply, with a thumbs-down', async () => {
+    const w = await commentWorld('/rollback plan')
+    try {
+      const reply = await new GitHubClient({
+        apiUrl: w.github.url,
+        token: w.github.token,
+        owner: w.github.owner,
+        repo: w.github.repo
+      }).createComment(7, '👀 **/rollback plan** from @octo-admin accepted')
+      const r = await runEntry(
+        {
+          command: 'plan',
+          runbook: 'test/fixtures/no-such-runbook.yml',
+          'chatops-reply': String(reply.id),
+          'github-token': w.github.token
+        },
+        w.env
+      )
+      expect(r.exitCode).toBe(1)
+      expect(r.outputs.status).toBe('failed')
+      const updated = w.github.comments.find(c => c.id === reply.id)!
+      expect(updated.body).toMatch(/The rollback stopped[\s\S]*file not found/)
+      expect(w.reactions()).toEqual(['-1'])
+    } finally {
+      await w.github.close()
+    }
   })
 })

@@ -297,6 +297,17 @@ describe('Netlify provider: errors and limits', () => {
     expect(standin.valueFor(STREAMING, 'production')).toBe('true')
   })
 
+  it('any other 4xx (a restore of a deploy that is not ready: 422) says what to fix', async () => {
+    const { standin, provider } = await setup()
+    const live = await provider.currentProductionDeployment()
+    standin.nextDeployOutcome('error')
+    const failed = await provider.redeploy(live!, {})
+    standin.advance(10)
+    const err = await rejection(provider.restore(failed.id))
+    expect(err.message).toMatch(/^Netlify refused POST \/api\/v1\/sites\/.*\/restore \(422: Deploy/)
+    expect(err.hint).toMatch(/^Fix what Netlify names/)
+  })
+
   it('waits for X-RateLimit-Reset on 429, never sooner, then succeeds', async () => {
     const { standin } = await setup()
     const sleeps: number[] = []

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { RollbackError } from '../src/model.js'
-import { VercelProvider } from '../src/providers/vercel.js'
+import { toDeployment, VercelProvider } from '../src/providers/vercel.js'
 import { pollInterval, retryDecision, DEFAULT_RETRY } from '../src/http/index.js'
 import {
   startVercelStandin,
@@ -267,6 +267,15 @@ describe('VercelProvider', () => {
     expect(withTeam.standin.requests.every(r => r.query.teamId === 'team_abc')).toBe(true)
   })
 
+  it('a team given by its slug is sent as ?slug= (Vercel takes teamId or slug)', async () => {
+    const { standin, provider } = await setup(
+      { project: { teamId: 'team_abc', teamSlug: 'acme' } },
+      { teamId: 'acme' }
+    )
+    await provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    expect(standin.requests.every(r => r.query.slug === 'acme' && !r.query.teamId)).toBe(true)
+  })
+
   it('fails clearly when the build ends in ERROR or the alias is not assigned', async () => {
     const { standin, provider } = await setup()
     const live = await provider.currentProductionDeployment()
@@ -370,5 +379,122 @@ describe('VercelProvider: issue #9 hosting defects and #11 round trips', () => {
       'GET /v9/projects/outline-app'
     ])
     expect(standin.inFlightPeak()).toBeGreaterThanOrEqual(2)
+  })
+})
+
+describe('VercelProvider: the shapes and states the API documents', () => {
+  it('reads a list entry as documented: aliasAssigned a time or null, url null while uploading, readySubstate', () => {
+    const listed = toDeployment({
+      uid: 'dpl_1',
+      url: null,
+      readyState: 'READY',
+      readySubstate: 'PROMOTED',
+      created: 1_700_000_000_000,
+      aliasAssigned: 1_700_000_060_000
+    })
+    expect(listed).toMatchObject({ id: 'dpl_1', url: '', aliasAssigned: true, staged: false })
+    expect(listed.createdAt).toBe(1_700_000_000_000)
+    expect(toDeployment({ uid: 'dpl_2', readyState: 'READY', aliasAssigned: null })).toMatchObject({
+      aliasAssigned: false
+    })
+    expect(
+      toDeployment({
+        id: 'dpl_3',
+        readyState: 'READY',
+        readySubstate: 'STAGED',
+        aliasAssigned: true
+      })
+    ).toMatchObject({ aliasAssigned: true, staged: true })
+  })
+
+  it('a finished production build is not "still on its way": list entries give aliasAssigned as a time', async () => {
+    const { provider } = await setup()
+    const since = Date.now() - 1
+    const live = await provider.currentProductionDeployment()
+    const d = await provider.redeploy(live!, {})
+    await provider.waitForDeployment(d.id, { timeoutMs: 60_000 })
+    expect(await provider.pendingProductionDeployments(since)).toEqual([])
+  })
+
+  it('promotes a staged build even when its generated aliases are already assigned', async () => {
+    const { standin, provider } = await setup({ earlier: [{ ageMs: 3_600_000 }] })
+    const live = await provider.currentProductionDeployment()
+    standin.instantRollback()
+    const d = await provider.redeploy(live!, {})
+    // Built and aliased (its own URLs) before the first look: staged, serving no domain.
+    standin.advance(10)
+    expect(standin.deployments.find(x => x.id === d.id)).toMatchObject({ aliasAssigned: true })
+    const done = await provider.waitForDeployment(d.id, { timeoutMs: 60_000, promote: true })
+    expect(done.id).toBe(d.id)
+    expect(standin.requestsTo(`/v10/projects/${standin.project.id}/promote/${d.id}`)).toHaveLength(
+      1
+    )
+    expect(standin.liveDeployment()!.id).toBe(d.id)
+    expect(standin.autoAssignsProduction()).toBe(true)
+  })
+
+  it('a staged build is not live, whatever aliasAssigned says', async () => {
+    const { standin, provider } = await setup({ earlier: [{ ageMs: 3_600_000 }] })
+    const live = await provider.currentProductionDeployment()
+    const served = standin.instantRollback()
+    const d = await provider.redeploy(live!, {})
+    const err = await rejection(provider.waitForDeployment(d.id, { timeoutMs: 20_000 }))
+    expect(err.message).toMatch(/not live after 20\.0 s \(last state: READY, staged\)/)
+    expect(standin.liveDeployment()!.id).toBe(served.id)
+  })
+
+  it('an Instant Rollback goes to the documented v1 path; a skipped job fails at once', async () => {
+    const { standin, provider, sleeps } = await setup({
+      earlier: [{ ageMs: 3_600_000 }],
+      rollbackOutcome: 'skipped'
+    })
+    const target = standin.deployments[0]!
+    const err = await rejection(provider.rollBackTo(target.id, 60_000))
+    expect(err.message).toBe(
+      `Vercel could not roll production back to deployment ${target.id} (jobStatus skipped)`
+    )
+    expect(standin.requestsTo(/\/rollback\//).map(r => r.path)).toEqual([
+      `/v1/projects/${standin.project.id}/rollback/${target.id}`
+    ])
+    expect(sleeps).toEqual([])
+  })
+
+  it('upserts a legacy `secret` variable as sensitive (the API refuses type secret)', async () => {
+    const { standin, provider } = await setup({
+      env: [{ key: 'API_KEY', value: 'old-secret', type: 'secret' }]
+    })
+    const [change] = await provider.setEnv({ API_KEY: 'new-secret' }, ['production'])
+    expect(change!.old).toEqual({ value: undefined, type: 'secret', readable: false })
+    const post = standin.requestsTo('/v10/projects/outline-app/env', 'POST')[0]!
+    expect(post.status).toBe(201)
+    expect(post.body).toEqual([
+      { key: 'API_KEY', value: 'new-secret', type: 'sensitive', target: ['production'] }
+    ])
+  })
+
+  it('a 402 (plan limit) and any other refused 4xx say what to fix', async () => {
+    const { standin, provider } = await setup()
+    const live = await provider.currentProductionDeployment()
+    standin.failNext('/v13/deployments', {
+      status: 402,
+      code: 'payment_required',
+      message: 'You have reached the limit of deployments per day',
+      method: 'POST'
+    })
+    const limited = await rejection(provider.redeploy(live!, {}))
+    expect(limited.message).toMatch(/^Vercel refused POST \/v13\/deployments: the plan does not/)
+    expect(limited.hint).toMatch(/Vercel dashboard/)
+    standin.failNext('/v13/deployments', { status: 409, code: 'conflict', method: 'POST' })
+    const conflict = await rejection(provider.redeploy(live!, {}))
+    expect(conflict.message).toMatch(/^Vercel refused POST \/v13\/deployments \(409 conflict/)
+    expect(conflict.hint).toMatch(/^Fix what Vercel names/)
+  })
+
+  it('a value the token may not decrypt (decrypted: false) is unreadable, not its ciphertext', async () => {
+    const { provider } = await setup({ decryptDenied: true })
+    const [env] = await provider.readEnv(['NEXT_PUBLIC_USE_STREAMING'])
+    expect(env!.value).toBeUndefined()
+    const [change] = await provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
+    expect(change!.old).toMatchObject({ readable: false })
   })
 })

@@ -10,6 +10,8 @@ export type PermissionLevel = (typeof PERMISSION_LEVELS)[number]
 export interface CollaboratorPermission {
   permission: string
   roleName?: string
+  /** The user's `permissions` flags (pull, triage, push, maintain, admin): the base role's. */
+  flags?: Partial<Record<string, boolean>>
 }
 
 /** The GitHub calls authorisation needs (implemented on the Octokit client). */
@@ -33,10 +35,25 @@ export function isPermissionLevel(value: string): value is PermissionLevel {
   return (PERMISSION_LEVELS as readonly string[]).includes(value)
 }
 
-/** The role as a level: a known role name wins; a custom role falls back to its base permission. */
+/** The `permissions` flag of each level (the collaborator object's names). */
+const FLAGS: Record<Exclude<PermissionLevel, 'none'>, string> = {
+  read: 'pull',
+  triage: 'triage',
+  write: 'push',
+  maintain: 'maintain',
+  admin: 'admin'
+}
+
+/**
+ * The role as a level: a known role name wins. A custom role has its base role's level: the
+ * highest of the `permissions` flags, else `permission` (where a maintain base reads as write
+ * and a triage base as read).
+ */
 export function levelOf(found: CollaboratorPermission | undefined): PermissionLevel {
   if (!found) return 'none'
   if (found.roleName && isPermissionLevel(found.roleName)) return found.roleName
+  const flagged = PERMISSION_LEVELS.filter(l => l !== 'none' && found.flags?.[FLAGS[l]] === true)
+  if (flagged.length > 0) return flagged.at(-1)!
   return isPermissionLevel(found.permission) ? found.permission : 'none'
 }
 
@@ -59,7 +76,7 @@ export async function authorize(
   if (rank(level) < rank(policy.minimum))
     return {
       allowed: false,
-      reason: `@${user} has ${level} access to this repository; /rollback needs ${policy.minimum} or higher`
+      reason: `@${user} has ${level === 'none' ? 'no' : level} access to this repository; /rollback needs ${policy.minimum} or higher`
     }
   if (policy.allow.length === 0) return { allowed: true, level }
   if (await onAllowlist(source, user, policy.allow)) return { allowed: true, level }
@@ -74,7 +91,8 @@ async function onAllowlist(source: PermissionSource, user: string, allow: string
   if (allow.some(entry => !entry.includes('/') && entry.toLowerCase() === lower)) return true
   for (const entry of allow.filter(e => e.includes('/'))) {
     const [org, team] = entry.split('/', 2) as [string, string]
-    if (await source.isTeamMember(org, team, user)) return true
+    // A team slug is its name in lower case (`acme/On-Call` is the team `on-call`).
+    if (await source.isTeamMember(org, team.toLowerCase(), user)) return true
   }
   return false
 }

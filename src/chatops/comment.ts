@@ -3,7 +3,7 @@
  * command, or accept it with its commits pinned to full SHAs (a later push cannot change what
  * was asked for). Every answer is a reaction plus, except for ignored comments, one reply.
  */
-import type { RawInputs } from '../request.js'
+import { InputError, parseRequest, type RawInputs } from '../request.js'
 import { authorize, type AuthorizationPolicy, type PermissionSource } from './authorize.js'
 import { CHATOPS_USAGE, parseChatOpsComment } from './parse.js'
 
@@ -49,6 +49,8 @@ export interface CommentContext {
 export async function decide(event: CommentEvent, ctx: CommentContext): Promise<CommentDecision> {
   if (event.action !== 'created')
     return { status: 'ignored', why: `comment ${event.action ?? 'event'}: only new comments count` }
+  if (isBot(event.comment?.user))
+    return { status: 'ignored', why: 'comments by bots and apps never start a rollback' }
   const body = event.comment?.body ?? ''
   const parsed = parseChatOpsComment(body)
   if (parsed.kind === 'not-a-command') return { status: 'ignored', why: 'not a /rollback command' }
@@ -62,29 +64,49 @@ export async function decide(event: CommentEvent, ctx: CommentContext): Promise<
     await ctx.api.react(commentId, reaction)
     await ctx.api.reply(issueNumber, text)
   }
+  const notRun = async (reason: string): Promise<CommentDecision> => {
+    await answer('confused', invalidReply(reason))
+    return { status: 'invalid', reason }
+  }
   const authorization = await authorize(ctx.api, actor, ctx.policy)
   if (!authorization.allowed) {
     await answer('-1', `🚫 **/rollback refused**: ${authorization.reason}.`)
     return { status: 'refused', reason: authorization.reason }
   }
   const defaultBranch = event.repository?.default_branch
-  if (defaultBranch && ctx.ref && ctx.ref !== `refs/heads/${defaultBranch}`) {
-    const reason = `the workflow runs on ${ctx.ref}, not the default branch ${defaultBranch}: the runbook and code must come from the default branch`
-    await answer('confused', invalidReply(reason))
-    return { status: 'invalid', reason }
-  }
-  if (parsed.kind === 'invalid') {
-    await answer('confused', invalidReply(parsed.reason))
-    return { status: 'invalid', reason: parsed.reason }
-  }
+  if (defaultBranch && ctx.ref && ctx.ref !== `refs/heads/${defaultBranch}`)
+    return notRun(
+      `the workflow runs on ${ctx.ref}, not the default branch ${defaultBranch}: the runbook and code must come from the default branch`
+    )
+  if (parsed.kind === 'invalid') return notRun(parsed.reason)
+  const problem = requestProblem(parsed.inputs)
+  if (problem) return notRun(problem)
   const pinned = await pinCommits(parsed.inputs, ctx.api)
-  if ('problem' in pinned) {
-    await answer('confused', invalidReply(pinned.problem))
-    return { status: 'invalid', reason: pinned.problem }
-  }
+  if ('problem' in pinned) return notRun(pinned.problem)
   await ctx.api.react(commentId, 'eyes')
   const reply = await ctx.api.reply(issueNumber, acceptedReply(actor, pinned.inputs))
   return { status: 'accepted', inputs: pinned.inputs, actor, issueNumber, commentId, reply }
+}
+
+/**
+ * The inputs' own rules (src/request.ts), checked before the command is accepted: a request the
+ * run would refuse (`/rollback run` without a severity, `strategy=rset`) is answered here.
+ */
+function requestProblem(inputs: RawInputs): string | undefined {
+  try {
+    parseRequest(inputs, { kind: 'chatops' }, 'chatops')
+    return undefined
+  } catch (err) {
+    // Named as the comment names them: `strategy` is the git-strategy input.
+    if (err instanceof InputError)
+      return err.problems.join('; ').replace(/\bgit-strategy\b/g, 'strategy')
+    throw err
+  }
+}
+
+/** A GitHub App or bot account (`type: Bot`, login `name[bot]`): it has no repository role to check. */
+function isBot(user: { login?: string; type?: string } | undefined): boolean {
+  return user?.type === 'Bot' || /\[bot\]$/i.test(user?.login ?? '')
 }
 
 function invalidReply(reason: string): string {

@@ -6,6 +6,8 @@
  */
 import type { RawInputs } from '../request.js'
 import type { Logger } from '../util/logger.js'
+import { RollbackError } from '../util/errors.js'
+import { Redactor } from '../util/redact.js'
 import type { AuthorizationPolicy } from './authorize.js'
 import { decide, progressReply, type ChatOpsApi, type CommentEvent } from './comment.js'
 
@@ -33,6 +35,8 @@ export interface ChatOpsOptions {
   ref?: string
   mode: 'run' | 'gate'
   log: Logger
+  /** Secret values never to be shown in the reply (the token inputs, the database URL). */
+  secrets?: string[]
   run(inputs: RawInputs, reply: ReplyTarget): Promise<RunResult>
 }
 
@@ -67,9 +71,46 @@ export async function handleComment(options: ChatOpsOptions): Promise<ChatOpsOut
     const request = JSON.stringify({ ...inputs, reply: String(reply.id) })
     return { status: 'accepted', request }
   }
-  const result = await options.run(inputs, replyTarget(api, actor, inputs, issueNumber, reply.id))
-  await finish(api, { actor, inputs, replyId: reply.id, commentId }, result, log)
+  const result = await runAndFinish(
+    api,
+    { actor, inputs, replyId: reply.id, commentId },
+    () => options.run(inputs, replyTarget(api, actor, inputs, issueNumber, reply.id)),
+    log,
+    options.secrets
+  )
   return { status: result.status, result }
+}
+
+/**
+ * Runs an accepted request and always ends its reply: with the result, or, when the run throws
+ * (an invalid runbook, a refused input), with why it stopped, 👎, and the error rethrown.
+ */
+export async function runAndFinish(
+  api: ChatOpsApi,
+  where: { actor: string; inputs: RawInputs; replyId: number; commentId: number },
+  run: () => Promise<RunResult>,
+  log: Logger,
+  secrets: string[] = []
+): Promise<RunResult> {
+  let result: RunResult
+  try {
+    result = await run()
+  } catch (err) {
+    const markdown = stoppedMarkdown(err, secrets)
+    await finish(api, where, { status: 'failed', markdown }, log)
+    throw err
+  }
+  await finish(api, where, result, log)
+  return result
+}
+
+function stoppedMarkdown(err: unknown, secrets: string[]): string {
+  const message = err instanceof Error ? err.message : String(err)
+  const hint = err instanceof RollbackError && err.hint ? `\n${err.hint}` : ''
+  const redactor = new Redactor()
+  for (const secret of secrets) redactor.add(secret)
+  const lines = redactor.redact(message + hint).replace(/`/g, "'")
+  return `❌ **The rollback stopped**: see the workflow run's log.\n\n\`\`\`text\n${lines}\n\`\`\``
 }
 
 export function replyTarget(

@@ -191,13 +191,21 @@ export class GitHubClient {
   /** The commenter's repository role; undefined when not a collaborator (404). */
   async collaboratorPermission(
     user: string
-  ): Promise<{ permission: string; roleName?: string } | undefined> {
+  ): Promise<
+    { permission: string; roleName?: string; flags?: Partial<Record<string, boolean>> } | undefined
+  > {
     const answer = await this.orUndefined(
       this.call(`GET collaborators/${user}/permission`, o =>
         o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })
       )
     )
-    return answer && { permission: answer.permission, roleName: answer.role_name }
+    return (
+      answer && {
+        permission: answer.permission,
+        roleName: answer.role_name,
+        flags: answer.user?.permissions
+      }
+    )
   }
 
   /** Active member of org/team (a pending invitation does not count). */
@@ -283,6 +291,17 @@ function toApiError(what: string, err: unknown): Error {
   return mapError(what, e.status, message, data, e.response.headers ?? {})
 }
 
+/** What the token needs for `what`, by endpoint: no job `permissions:` grants the first three. */
+function permissionHint(what: string): string {
+  if (/variables/.test(what))
+    return 'GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write".'
+  if (/^GET orgs\/[^/]+\/teams\//.test(what))
+    return 'GITHUB_TOKEN cannot read team membership: list users in chatops-allow, or pass a github-token (App or fine-grained token) with the organization permission "Members: read".'
+  if (/^GET collaborators\//.test(what))
+    return "Reading a commenter's role needs a github-token with push access to the repository, such as the workflow's GITHUB_TOKEN."
+  return 'Add `permissions: { issues: write, pull-requests: write }` to the workflow job.'
+}
+
 function isRateLimit(status: number, message: string, headers: Record<string, unknown>): boolean {
   return (
     (status === 403 || status === 429) &&
@@ -310,12 +329,10 @@ function mapError(
       'Retry the step later; a token of its own (an App installation) has a higher limit than GITHUB_TOKEN.',
       status
     )
-  if (status === 403 && /not accessible by integration/i.test(message))
+  if (status === 403 && /not accessible by integration|must have \w+ access/i.test(message))
     return new GitHubApiError(
       `GitHub refused ${what}: the token lacks a permission (${detail})`,
-      /variables/.test(what)
-        ? 'GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write".'
-        : 'Add `permissions: { issues: write, pull-requests: write }` to the workflow job.',
+      permissionHint(what),
       status
     )
   if (status === 404)

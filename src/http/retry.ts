@@ -62,9 +62,10 @@ function allowed(when: RetryWhen, failure: FailedTry): boolean {
 /**
  * How long the server asked us to wait, in ms from `nowMs` (undefined: it did not say).
  * `Retry-After` (seconds or an HTTP date) when present, as GitHub documents; otherwise
- * `X-RateLimit-Reset` (epoch seconds) when the remaining count is 0.
+ * `X-RateLimit-Reset` (epoch seconds) when the remaining count is 0, or not given on a 429 (the
+ * answer itself says the window is used up).
  */
-export function serverWaitMs(headers: Headers, nowMs: number): number | undefined {
+export function serverWaitMs(headers: Headers, nowMs: number, status?: number): number | undefined {
   const retryAfter = headers.get('retry-after')?.trim()
   if (retryAfter) {
     if (/^\d+(\.\d+)?$/.test(retryAfter)) return Math.ceil(Number(retryAfter) * 1000)
@@ -72,8 +73,9 @@ export function serverWaitMs(headers: Headers, nowMs: number): number | undefine
     if (Number.isFinite(at)) return Math.max(0, at - nowMs)
   }
   const reset = headers.get('x-ratelimit-reset')?.trim()
-  if (reset && /^\d+$/.test(reset) && headers.get('x-ratelimit-remaining') === '0')
-    return Math.max(0, Number(reset) * 1000 - nowMs)
+  const remaining = headers.get('x-ratelimit-remaining')
+  const usedUp = remaining === '0' || (status === 429 && remaining === null)
+  if (reset && /^\d+$/.test(reset) && usedUp) return Math.max(0, Number(reset) * 1000 - nowMs)
   return undefined
 }
 
@@ -103,7 +105,10 @@ export function retryDecision(input: RetryInput): RetryDecision {
   const { failure, settings } = input
   if (!allowed(input.when, failure)) return { retry: false, reason: 'not-retryable' }
   if (input.triesDone >= settings.maxTries) return { retry: false, reason: 'tries' }
-  const server = failure.kind === 'status' ? serverWaitMs(failure.headers, input.nowMs) : undefined
+  const server =
+    failure.kind === 'status'
+      ? serverWaitMs(failure.headers, input.nowMs, failure.status)
+      : undefined
   const jitter = Math.floor(Math.min(Math.max(input.random(), 0), 0.999999) * settings.jitterMs)
   const base = server ?? backoffMs(input.triesDone, settings)
   const waitMs = base + jitter

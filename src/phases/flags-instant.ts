@@ -15,6 +15,7 @@ import type {
   RolledBack
 } from '../providers/types.js'
 import type { FlagsConfig, HttpCheck } from '../runbook/schema.js'
+import { RollbackError } from '../util/errors.js'
 import { probe } from './verify.js'
 
 export interface InstantAction {
@@ -36,6 +37,11 @@ export interface Mitigation {
   skipped?: string
   /** Checks that did not pass right after the rollback (the durable fix follows either way). */
   failedChecks: string[]
+  /**
+   * An instant rollback was asked for (served or refused): automatic assignment may be off, so the
+   * durable build is promoted.
+   */
+  requested?: string
 }
 
 /** What the instant path found out before its first write. */
@@ -117,7 +123,15 @@ export async function mitigate(
   deps.log.info(
     `flags: instant rollback to ${candidate.id}${built(candidate)}; production served ${live?.id ?? '(none)'} before`
   )
-  await provider.rollBackTo(candidate.id, action.timeoutMs)
+  try {
+    await provider.rollBackTo(candidate.id, action.timeoutMs)
+  } catch (err) {
+    // Refused (a plan limit, a failed alias job) or not done in time: users still need the fix.
+    if (!(err instanceof RollbackError)) throw err
+    const skipped = `the instant rollback to ${candidate.id} did not happen: ${err.message}`
+    deps.log.warn(`flags: ${skipped}; going straight to the durable fix`)
+    return { skipped, failedChecks: [], requested: candidate.id }
+  }
   const mitigatedAt = deps.clock.now()
   const failedChecks: string[] = []
   for (const check of action.checks) {
@@ -128,5 +142,5 @@ export async function mitigate(
     deps.log.warn(
       `flags: after the instant rollback, check ${failed}; ${candidate.id} stays served (the deployment it replaced is the bad one) and the durable fix follows`
     )
-  return { servedId: candidate.id, mitigatedAt, failedChecks }
+  return { servedId: candidate.id, mitigatedAt, failedChecks, requested: candidate.id }
 }

@@ -391,7 +391,7 @@ async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResul
         timeoutMs: action.waitTimeoutMs,
         // After an instant rollback production builds are staged: promoting ours turns automatic
         // production assignment back on.
-        promote: state.staged || mitigation?.servedId !== undefined,
+        promote: state.staged || mitigation?.requested !== undefined,
         onProgress: d => deps.log.info(`flags: deployment ${d.id} ${d.state}`)
       })
       outputs['deployment-url'] = `https://${done.url}`

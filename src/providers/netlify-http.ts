@@ -47,6 +47,11 @@ function mapError(error: HttpStatusError, options: NetlifyHttpOptions): Error | 
       `Netlify ${error.what} failed (${detail})`,
       'Netlify may or may not have done it (it has no idempotency keys): check the Netlify UI, then rerun; a rerun reads the current state first.'
     )
+  if (error.status >= 400 && error.status < 500 && error.status !== 429)
+    return new RollbackError(
+      `Netlify refused ${error.what} (${detail})`,
+      'Fix what Netlify names (the runbook hosting or flags section, or the site in the Netlify UI), then rerun.'
+    )
   return undefined
 }
 

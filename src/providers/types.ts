@@ -38,6 +38,11 @@ export interface Deployment {
   url: string
   state: DeploymentState
   aliasAssigned: boolean
+  /**
+   * READY but never served production (Vercel `readySubstate: STAGED`, after an Instant Rollback):
+   * its generated aliases may be assigned, its production domains are not until promoted.
+   */
+  staged?: boolean
   aliasError?: { code?: string; message?: string }
   errorMessage?: string
   createdAt?: number
@@ -129,6 +134,9 @@ export interface HostingProvider {
    * does. Automatic production assignment stays off until promote().
    */
   rollBackTo?(id: string, timeoutMs: number): Promise<void>
-  /** Polls until live (READY + alias assigned); throws RollbackError on failure or timeout. */
+  /**
+   * Polls until live (READY, alias assigned, not staged; with `promote`, promoted and production's
+   * deployment); throws RollbackError on failure or timeout.
+   */
   waitForDeployment(id: string, options: WaitOptions): Promise<Deployment>
 }

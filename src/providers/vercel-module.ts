@@ -9,7 +9,10 @@ export const vercelModule = defineProvider({
       .object({
         provider: z.literal('vercel'),
         project: z.string().min(1).describe('Vercel project id or name.'),
-        team: z.string().optional().describe('Vercel team id (team_...) for team projects.'),
+        team: z
+          .string()
+          .optional()
+          .describe('Vercel team id (team_..., sent as teamId) or slug, for team projects.'),
         'token-env': secretEnvName.default('VERCEL_TOKEN'),
         'api-url': httpUrl
           .optional()

@@ -62,6 +62,11 @@ interface Project {
 
 type EnvEntry = Record<string, unknown>
 
+const ROLLBACK_HINT =
+  'Roll back in the Vercel dashboard (Deployments > Instant Rollback), or rerun: the durable fix follows either way.'
+const PROMOTE_HINT =
+  'Production still serves the previous deployment. Promote this one in the Vercel dashboard (Deployments > Promote), or rerun.'
+
 const CONFLICT_HINT =
   'Make flags.targets equal to the targets of the existing variable, or split it in the Vercel dashboard first.'
 
@@ -70,6 +75,34 @@ function commitOf(meta: unknown): string | undefined {
   const m = (meta ?? {}) as Record<string, unknown>
   const sha = m.githubCommitSha ?? m.gitlabCommitSha ?? m.bitbucketCommitSha
   return typeof sha === 'string' && sha !== '' ? sha : undefined
+}
+
+/** Every call's team scope: `?teamId=` for a team id (`team_...`), else `?slug=` (both documented). */
+function teamScope(team: string | undefined): Record<string, string | undefined> {
+  return team === undefined || team.startsWith('team_') ? { teamId: team } : { slug: team }
+}
+
+/** Lists and project targets give the time the alias was assigned (or null); a deployment, `true`. */
+function assigned(value: unknown): boolean {
+  return value === true || (typeof value === 'number' && value > 0)
+}
+
+/** Production domains point at it: READY, aliased, and not a build staged after an Instant Rollback. */
+function serving(d: Deployment): boolean {
+  return d.state === 'READY' && d.aliasAssigned && !d.staged
+}
+
+/** What a READY deployment waits for, for the log. */
+function readyPhase(d: Deployment, live: boolean, promoted: boolean): string {
+  if (live) return 'alias assigned'
+  if (promoted) return 'promotion pending'
+  return d.staged ? 'staged' : 'alias pending'
+}
+
+/** The types an upsert accepts: legacy `secret` values stay unreadable (sensitive), the rest encrypted. */
+function upsertType(old: EnvChange['old']): string {
+  if (!old || old.type === 'system') return 'encrypted'
+  return old.type === 'secret' ? 'sensitive' : old.type
 }
 
 function toTargets(target: unknown): EnvTarget[] {
@@ -93,6 +126,31 @@ export function failedKey(entry: unknown): string {
   return (key as string | undefined) ?? '(variable not named by Vercel)'
 }
 
+/**
+ * A deployment as `GET /v13/deployments/{id}` (`id`) or a list (`uid`, `created`) describes it;
+ * an upload not finished has no `url` yet.
+ */
+export function toDeployment(d: Record<string, unknown>): Deployment {
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined)
+  return {
+    id: String(d.id ?? d.uid),
+    url: typeof d.url === 'string' ? d.url : '',
+    state: String(d.readyState ?? d.state),
+    aliasAssigned: assigned(d.aliasAssigned),
+    staged: d.readySubstate === 'STAGED',
+    aliasError: (d.aliasError as Deployment['aliasError']) ?? undefined,
+    errorMessage:
+      typeof d.errorMessage === 'string'
+        ? `${typeof d.errorCode === 'string' ? `${d.errorCode}: ` : ''}${d.errorMessage}`
+        : undefined,
+    createdAt: num(d.createdAt) ?? num(d.created),
+    buildingAt: num(d.buildingAt),
+    readyAt: num(d.ready),
+    target: typeof d.target === 'string' ? d.target : undefined,
+    commitSha: commitOf(d.meta)
+  }
+}
+
 export class VercelProvider implements HostingProvider {
   readonly description: string
   private readonly http: HttpClient
@@ -110,7 +168,7 @@ export class VercelProvider implements HostingProvider {
       service: 'Vercel',
       baseUrl: options.apiUrl ?? VERCEL_API_URL,
       headers: { authorization: `Bearer ${options.token}` },
-      query: { teamId: options.teamId },
+      query: teamScope(options.teamId),
       fetch: options.fetch,
       clock: options.clock,
       timeoutMs: 60_000,
@@ -150,6 +208,16 @@ export class VercelProvider implements HostingProvider {
       return new RollbackError(
         `Vercel would not upsert \`${failedKey({ error: api.details })}\`: it exists with a different set of targets (${detail})`,
         CONFLICT_HINT
+      )
+    if (status === 402)
+      return new RollbackError(
+        `Vercel refused ${error.what}: the plan does not allow it (${detail})`,
+        `Do this step in the Vercel dashboard, or raise the plan of ${scope}; then rerun: the rollback converges on a rerun.`
+      )
+    if (status >= 400 && status < 500 && status !== 429)
+      return new RollbackError(
+        `Vercel refused ${error.what} (${detail})`,
+        'Fix what Vercel names (the runbook hosting or flags section, or the project in the Vercel dashboard), then rerun.'
       )
     return undefined
   }
@@ -226,7 +294,7 @@ export class VercelProvider implements HostingProvider {
     const project = await this.project()
     const seen: Deployment[] = []
     const isLive = (d: Deployment) =>
-      project.productionId ? d.id === project.productionId : d.aliasAssigned
+      project.productionId ? d.id === project.productionId : serving(d)
     const found = async (live = seen.find(isLive)): Promise<RollbackCandidate> => ({
       live,
       candidate: await newestQualifying(seen, cutoff, live)
@@ -234,7 +302,7 @@ export class VercelProvider implements HostingProvider {
     await this.listDeployments(
       { projectId: project.id, target: 'production', state: 'READY' },
       async page => {
-        seen.push(...page.map(d => this.fromList(d as Record<string, unknown>)))
+        seen.push(...page.map(d => toDeployment(d as Record<string, unknown>)))
         const { live, candidate } = await found()
         return live !== undefined && candidate !== undefined
       }
@@ -258,7 +326,7 @@ export class VercelProvider implements HostingProvider {
         { projectId: project.id, target: 'production', state: 'READY' },
         () => true
       )
-    ).map(d => this.fromList(d))
+    ).map(toDeployment)
     if (!newest || newest.id === project.productionId) return undefined
     const served = await this.currentProductionDeployment()
     return served && { served, rebuildFrom: newest }
@@ -270,23 +338,15 @@ export class VercelProvider implements HostingProvider {
     // Rolling back to the deployment already served changes nothing: any failure may be retried.
     await this.http.request(
       'POST',
-      `/v9/projects/${encodeURIComponent(project.id)}/rollback/${encodeURIComponent(id)}`,
+      `/v1/projects/${encodeURIComponent(project.id)}/rollback/${encodeURIComponent(id)}`,
       { json: {}, retry: 'any-failure' }
     )
     await poll<void>({
       clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
       timeoutMs,
       check: async () => {
-        this.productionChanged()
-        const alias = (await this.project()).lastAlias
-        const status = alias?.toDeploymentId === id ? alias.jobStatus : undefined
-        if (status === 'failed')
-          throw new RollbackError(
-            `Vercel could not roll production back to deployment ${id} (jobStatus failed)`,
-            'Roll back in the Vercel dashboard (Deployments > Instant Rollback), or rerun: the durable fix follows either way.'
-          )
-        if (status === 'succeeded') return { done: true, value: undefined }
-        return { done: false, state: status ?? 'requested' }
+        const state = await this.aliasJob(id, 'roll production back to', ROLLBACK_HINT)
+        return state === 'done' ? { done: true, value: undefined } : { done: false, state }
       },
       timeoutError: (last, ms) =>
         new RollbackError(
@@ -294,6 +354,22 @@ export class VercelProvider implements HostingProvider {
           'Watch it in the Vercel dashboard; raise flags.wait-timeout and rerun.'
         )
     })
+  }
+
+  /**
+   * How the rollback or promote to `id` is going, from the project read afresh: `done` once the
+   * alias job succeeded (or nothing was left to do and production serves `id`); throws when the
+   * job failed or was skipped without moving production.
+   */
+  private async aliasJob(id: string, doing: string, hint: string): Promise<string> {
+    this.productionChanged()
+    const project = await this.project()
+    const job = project.lastAlias?.toDeploymentId === id ? project.lastAlias.jobStatus : undefined
+    const serves = project.productionId === id
+    if (job === 'succeeded' || (serves && (job === undefined || job === 'skipped'))) return 'done'
+    if (job === 'failed' || job === 'skipped')
+      throw new RollbackError(`Vercel could not ${doing} deployment ${id} (jobStatus ${job})`, hint)
+    return job ?? 'requested'
   }
 
   /** Every entry of the env list, all pages, without values decrypted; read once. */
@@ -315,11 +391,14 @@ export class VercelProvider implements HostingProvider {
     let value = this.decrypted.get(id)
     if (!value) {
       value = this.http
-        .json<{ value?: unknown }>(
+        .json<{ value?: unknown; decrypted?: unknown }>(
           'GET',
           `/v1${this.projectPath(`/env/${encodeURIComponent(id)}`)}`
         )
-        .then(one => (typeof one.value === 'string' ? one.value : undefined))
+        // `decrypted: false`: the value is still ciphertext (the token may not decrypt it).
+        .then(one =>
+          typeof one.value === 'string' && one.decrypted !== false ? one.value : undefined
+        )
       this.decrypted.set(id, value)
       value.catch(() => this.decrypted.delete(id))
     }
@@ -363,7 +442,7 @@ export class VercelProvider implements HostingProvider {
       key: c.key,
       value: c.value,
       // Keep the variable's type; new ones are encrypted (Vercel's default).
-      type: c.old && c.old.type !== 'system' ? c.old.type : 'encrypted',
+      type: upsertType(c.old),
       target: targets
     }))
     // What we read is stale from here on, whatever the answer.
@@ -408,10 +487,10 @@ export class VercelProvider implements HostingProvider {
     const list = (
       await this.listDeployments(
         { projectId: project.id, target: 'production', state: 'READY' },
-        page => page.some(d => (d as Record<string, unknown>).aliasAssigned === true)
+        page => page.some(d => serving(toDeployment(d as Record<string, unknown>)))
       )
-    ).map(d => this.fromList(d))
-    return list.find(d => d.aliasAssigned) ?? list[0]
+    ).map(toDeployment)
+    return list.find(serving) ?? list[0]
   }
 
   async pendingProductionDeployments(since: number): Promise<Deployment[]> {
@@ -423,8 +502,8 @@ export class VercelProvider implements HostingProvider {
       since: String(since)
     })
     return list
-      .map(d => this.fromList(d))
-      .filter(d => (d.createdAt ?? 0) > since && !(d.state === 'READY' && d.aliasAssigned))
+      .map(toDeployment)
+      .filter(d => (d.createdAt ?? 0) > since && !serving(d))
       .filter(d => !d.aliasError)
   }
 
@@ -439,46 +518,12 @@ export class VercelProvider implements HostingProvider {
     })
   }
 
-  private fromList(d: Record<string, unknown>): Deployment {
-    return {
-      id: String(d.uid),
-      url: String(d.url),
-      state: String(d.readyState ?? d.state),
-      aliasAssigned: d.aliasAssigned === true,
-      aliasError: (d.aliasError as Deployment['aliasError']) ?? undefined,
-      createdAt: Number(d.createdAt ?? d.created),
-      buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
-      readyAt: typeof d.ready === 'number' ? d.ready : undefined,
-      target: typeof d.target === 'string' ? d.target : undefined,
-      commitSha: commitOf(d.meta)
-    }
-  }
-
-  private fromV13(d: Record<string, unknown>): Deployment {
-    return {
-      id: String(d.id),
-      url: String(d.url),
-      state: String(d.readyState),
-      aliasAssigned: d.aliasAssigned === true,
-      aliasError: (d.aliasError as Deployment['aliasError']) ?? undefined,
-      errorMessage:
-        typeof d.errorMessage === 'string'
-          ? `${typeof d.errorCode === 'string' ? `${d.errorCode}: ` : ''}${d.errorMessage}`
-          : undefined,
-      createdAt: typeof d.createdAt === 'number' ? d.createdAt : undefined,
-      buildingAt: typeof d.buildingAt === 'number' ? d.buildingAt : undefined,
-      readyAt: typeof d.ready === 'number' ? d.ready : undefined,
-      target: typeof d.target === 'string' ? d.target : undefined,
-      commitSha: commitOf(d.meta)
-    }
-  }
-
   async getDeployment(id: string): Promise<Deployment> {
     const body = await this.http.json<Record<string, unknown>>(
       'GET',
       `/v13/deployments/${encodeURIComponent(id)}`
     )
-    return this.fromV13(body)
+    return toDeployment(body)
   }
 
   async redeploy(from: Deployment, meta: Record<string, string>): Promise<Deployment> {
@@ -495,7 +540,7 @@ export class VercelProvider implements HostingProvider {
       // Creating a deployment is not idempotent: retry only what Vercel did not process.
       retry: 'rejected'
     })
-    return this.fromV13(body)
+    return toDeployment(body)
   }
 
   async waitForDeployment(id: string, options: WaitOptions): Promise<Deployment> {
@@ -506,25 +551,24 @@ export class VercelProvider implements HostingProvider {
       timeoutMs: options.timeoutMs,
       check: async () => {
         let d = await this.getDeployment(id)
-        if (
-          options.promote &&
-          !promoted &&
-          d.state === 'READY' &&
-          !d.aliasAssigned &&
-          !d.aliasError
-        ) {
+        // A staged build may have its generated aliases assigned and still serve no production
+        // domain: once READY it is promoted (which also turns automatic assignment back on), and
+        // is live once Vercel says it is PROMOTED or the project's production deployment is it.
+        if (options.promote && !promoted && d.state === 'READY' && !d.aliasError) {
           await this.promote(d.id)
           promoted = true
           d = await this.getDeployment(id)
         }
-        const state = `${d.state}${d.state === 'READY' ? (d.aliasAssigned ? ', alias assigned' : ', alias pending') : ''}`
+        const live =
+          serving(d) || (promoted && (await this.aliasJob(id, 'promote', PROMOTE_HINT)) === 'done')
+        const state = `${d.state}${d.state === 'READY' ? `, ${readyPhase(d, live, promoted)}` : ''}`
         if (state !== lastState) options.onProgress?.(d)
         lastState = state
         this.failIfBroken(d)
-        if (!(d.state === 'READY' && d.aliasAssigned)) return { done: false, state }
+        if (!live) return { done: false, state }
         // Production points elsewhere now: the project is read again when next asked.
         this.productionChanged()
-        return { done: true, value: d }
+        return { done: true, value: { ...d, aliasAssigned: true, staged: false } }
       },
       timeoutError: (last, timeoutMs) =>
         new RollbackError(

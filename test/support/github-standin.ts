@@ -162,6 +162,9 @@ function rateLimited(opts: RateLimitOptions): Reply {
 
 const rest0 = (p: string[]) => p[3]
 
+/** Base roles, lowest first: a role has its own flag and every one before it. */
+const BASE_ROLES = ['none', 'read', 'triage', 'write', 'maintain', 'admin']
+
 const REACTIONS = ['+1', '-1', 'laugh', 'confused', 'heart', 'hooray', 'rocket', 'eyes']
 
 export async function startGitHubStandin(
@@ -417,14 +420,23 @@ export async function startGitHubStandin(
       const login = rest[1]!
       const permission = collaborators[login]
       if (permission === undefined) return gh(404, 'Not Found')
-      // GitHub keeps `permission` to the old four levels; `role_name` holds the real role.
+      // GitHub keeps `permission` to the old four levels; `role_name` holds the real role (a
+      // custom role's name), and the user's `permissions` hash the base role's five flags.
       const legacy: Record<string, string> = { maintain: 'write', triage: 'read' }
+      const roleName = options.roles?.[login] ?? permission
+      const rank = BASE_ROLES.indexOf(permission)
+      const permissions = Object.fromEntries(
+        (['pull', 'triage', 'push', 'maintain', 'admin'] as const).map((flag, i) => [
+          flag,
+          i < rank
+        ])
+      )
       return {
         status: 200,
         body: {
           permission: legacy[permission] ?? permission,
-          role_name: options.roles?.[login] ?? permission,
-          user: { login, type: 'User' }
+          role_name: roleName,
+          user: { login, type: 'User', permissions, role_name: roleName }
         }
       }
     }

@@ -3,7 +3,10 @@
  * /work/shared/reference/hosting-apis.md: Bearer auth, team scoping with ?teamId=, the
  * {"error":{"code","message"}} shape, env list/upsert/edit/delete, redeploys that build from a
  * snapshot of the project env and progress QUEUED -> BUILDING -> READY -> alias assigned, and the
- * app itself (served under /app from the live production deployment's baked-in env).
+ * app itself (served under /app from the live production deployment's baked-in env). After an
+ * Instant Rollback (v1, as documented) a production build is READY with its generated aliases
+ * assigned but `readySubstate: STAGED`: it serves no production domain until promoted. Lists
+ * report `aliasAssigned` as the time it happened (a number) or null, as Vercel's do.
  *
  * Lists page as Vercel's do: `limit` entries (default 20) newest first, `pagination.next` is the
  * timestamp to pass back as `until=` for the older entries. A rate limit is 429 `rate_limited` with
@@ -16,7 +19,8 @@
  */
 import { startJsonServer, type RecordedRequest, type Reply } from './http.js'
 
-export type EnvType = 'plain' | 'encrypted' | 'sensitive'
+/** `secret` is a legacy type: still listed (its value never returned), refused when creating. */
+export type EnvType = 'plain' | 'encrypted' | 'sensitive' | 'secret'
 export type Target = 'production' | 'preview' | 'development'
 const TARGETS: readonly string[] = ['production', 'preview', 'development']
 
@@ -41,7 +45,15 @@ export interface StandinDeployment {
   projectId: string
   target: 'production' | 'preview'
   readyState: 'QUEUED' | 'BUILDING' | 'READY' | 'ERROR' | 'CANCELED'
+  /**
+   * Its generated aliases are assigned: also true for a production build staged after an Instant
+   * Rollback, which serves no production domain until promoted (`readySubstate` says which).
+   */
   aliasAssigned: boolean
+  /** When the aliases were assigned: lists and project targets report this number, not `true`. */
+  aliasAssignedAt?: number
+  /** It served production traffic at some point (readySubstate PROMOTED, else STAGED). */
+  promoted: boolean
   aliasError: { code: string; message: string } | null
   errorCode?: string
   errorMessage?: string
@@ -98,6 +110,13 @@ export interface VercelStandinOptions {
   maxPageSize?: number
   /** Project reads that show an Instant Rollback `in-progress` before `succeeded` (default 0). */
   rollbackPolls?: number
+  /**
+   * How an Instant Rollback's alias job ends (default succeeded). `failed` and `skipped` leave
+   * production where it was, as the job did not move it.
+   */
+  rollbackOutcome?: 'succeeded' | 'failed' | 'skipped'
+  /** The token may not decrypt: the one-variable read answers the ciphertext, `decrypted: false`. */
+  decryptDenied?: boolean
 }
 
 interface Injection {
@@ -219,6 +238,7 @@ export async function startVercelStandin(
       target,
       readyState: 'QUEUED',
       aliasAssigned: false,
+      promoted: false,
       aliasError: null,
       createdAt: now(),
       meta,
@@ -272,11 +292,21 @@ export async function startVercelStandin(
         }
         return
       }
-      // After an Instant Rollback, production builds stay staged until one is promoted.
-      if (d.target === 'production' && !autoAssign) return
-      d.aliasAssigned = true
-      if (d.target === 'production') liveId = d.id
+      // After an Instant Rollback, production builds stay staged until one is promoted: their
+      // generated aliases are assigned all the same (aliasAssigned true, readySubstate STAGED).
+      if (d.target === 'production' && autoAssign) serve(d)
+      else assignAliases(d)
     }
+  }
+  /** Production domains point at `d` from now on. */
+  const serve = (d: StandinDeployment) => {
+    liveId = d.id
+    d.promoted = true
+    assignAliases(d)
+  }
+  function assignAliases(d: StandinDeployment) {
+    if (!d.aliasAssigned) d.aliasAssignedAt = now()
+    d.aliasAssigned = true
   }
   const advance = (n = 1) => {
     for (let i = 0; i < n; i++) for (const d of deployments) step(d)
@@ -291,7 +321,7 @@ export async function startVercelStandin(
     d.ready = d.createdAt + (e.buildMs ?? 60_000)
     d.readyState = 'READY'
     // It was live once: its alias was assigned then (Vercel keeps the flag).
-    d.aliasAssigned = true
+    serve(d)
     d.env = { ...snapshot('production'), ...e.env }
   }
   if (options.initialDeployment !== false) {
@@ -299,9 +329,8 @@ export async function startVercelStandin(
     d.readyState = 'READY'
     d.buildingAt = d.createdAt
     d.ready = now()
-    d.aliasAssigned = true
     d.env = snapshot('production')
-    liveId = d.id
+    serve(d)
   }
 
   const envJson = (e: StandinEnv, decrypt: boolean) => {
@@ -325,6 +354,9 @@ export async function startVercelStandin(
     return out
   }
 
+  const readySubstate = (d: StandinDeployment) =>
+    d.readyState === 'READY' ? { readySubstate: d.promoted ? 'PROMOTED' : 'STAGED' } : {}
+
   const deploymentJson = (d: StandinDeployment) => ({
     id: d.id,
     url: d.url,
@@ -332,6 +364,7 @@ export async function startVercelStandin(
     projectId: d.projectId,
     target: d.target,
     readyState: d.readyState,
+    ...readySubstate(d),
     status: d.readyState,
     aliasAssigned: d.aliasAssigned,
     aliasError: d.aliasError,
@@ -340,7 +373,7 @@ export async function startVercelStandin(
     buildingAt: d.buildingAt,
     ready: d.ready,
     meta: d.meta,
-    alias: d.aliasAssigned && d.target === 'production' ? [`${project.name}.vercel.app`] : [],
+    alias: d.id === liveId ? [`${project.name}.vercel.app`] : [],
     inspectorUrl: `https://vercel.com/${project.teamSlug ?? 'me'}/${project.name}/${d.id}`
   })
 
@@ -350,13 +383,15 @@ export async function startVercelStandin(
     url: d.url,
     state: d.readyState,
     readyState: d.readyState,
+    ...readySubstate(d),
     target: d.target,
     created: d.createdAt,
     createdAt: d.createdAt,
     buildingAt: d.buildingAt,
     ready: d.ready,
     meta: d.meta,
-    aliasAssigned: d.aliasAssigned,
+    // The list reports when the alias was assigned (a number), or null: not a boolean.
+    aliasAssigned: d.aliasAssigned ? (d.aliasAssignedAt ?? d.createdAt) : null,
     aliasError: d.aliasError
   })
 
@@ -505,7 +540,7 @@ export async function startVercelStandin(
       const bad = findProject(p[2]!, q)
       if (bad) return bad
       if (lastAliasRequest?.jobStatus === 'in-progress' && --rollbackPolls <= 0)
-        lastAliasRequest.jobStatus = 'succeeded'
+        lastAliasRequest.jobStatus = options.rollbackOutcome ?? 'succeeded'
       const live = deployments.find(d => d.id === liveId)
       return {
         status: 200,
@@ -522,7 +557,8 @@ export async function startVercelStandin(
                   id: live.id,
                   url: live.url,
                   readyState: live.readyState,
-                  createdAt: live.createdAt
+                  createdAt: live.createdAt,
+                  aliasAssigned: live.aliasAssignedAt ?? null
                 }
               }
             : {},
@@ -530,13 +566,12 @@ export async function startVercelStandin(
         }
       }
     }
-    // Instant rollback (v1 or the CLI's v9) and promote: 201, empty body.
+    // Instant rollback (v1, as documented) and promote (v10): 201, empty body.
     if (
       m === 'POST' &&
       p.length === 5 &&
       p[1] === 'projects' &&
-      ((p[3] === 'rollback' && (p[0] === 'v1' || p[0] === 'v9')) ||
-        (p[3] === 'promote' && p[0] === 'v10'))
+      ((p[3] === 'rollback' && p[0] === 'v1') || (p[3] === 'promote' && p[0] === 'v10'))
     ) {
       const bad = findProject(p[2]!, q)
       if (bad) return bad
@@ -545,15 +580,16 @@ export async function startVercelStandin(
       if (d.readyState !== 'READY')
         return err(400, 'bad_request', `Deployment ${d.id} is not READY (${d.readyState})`)
       const rollback = p[3] === 'rollback'
+      const outcome = rollback ? (options.rollbackOutcome ?? 'succeeded') : 'succeeded'
       lastAliasRequest = {
         fromDeploymentId: liveId,
         toDeploymentId: d.id,
-        jobStatus: rollback && rollbackPolls > 0 ? 'in-progress' : 'succeeded',
+        jobStatus: rollback && rollbackPolls > 0 ? 'in-progress' : outcome,
         requestedAt: now(),
         type: rollback ? 'rollback' : 'promote'
       }
-      liveId = d.id
-      d.aliasAssigned = true
+      if (outcome !== 'succeeded') return { status: 201 }
+      serve(d)
       autoAssign = !rollback
       return { status: 201 }
     }
@@ -564,7 +600,7 @@ export async function startVercelStandin(
       if (p[0] === 'v1' && p.length === 5 && m === 'GET') {
         const env = envs.find(e => e.id === p[4])
         if (!env) return err(404, 'not_found', 'Environment variable not found')
-        return { status: 200, body: envJson(env, true) }
+        return { status: 200, body: envJson(env, !options.decryptDenied) }
       }
       if (p[0] === 'v10' && p.length === 4 && m === 'GET') {
         const list = envs.filter(e =>
@@ -607,7 +643,8 @@ export async function startVercelStandin(
       if (m === 'POST' && p.length === 2) {
         if (bad) return bad.status === 404 ? err(404, 'not_found', 'Project not found') : bad
         const body = (req.body ?? {}) as Record<string, unknown>
-        if (typeof body.name !== 'string' && typeof body.project !== 'string')
+        // `name` is required (documented), even when `project` names the project.
+        if (typeof body.name !== 'string')
           return err(400, 'bad_request', 'Invalid request: missing required property `name`')
         const ref = (body.project ?? body.name) as string
         if (ref !== project.name && ref !== project.id)
@@ -831,7 +868,7 @@ export async function startVercelStandin(
         jobStatus: 'succeeded',
         type: 'rollback'
       }
-      liveId = target.id
+      serve(target)
       autoAssign = false
       return target
     },
