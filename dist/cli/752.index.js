@@ -27,7 +27,7 @@ const MockPool = __webpack_require__(4004)
 const mockErrors = __webpack_require__(2429)
 const RetryHandler = __webpack_require__(7816)
 const { getGlobalDispatcher, setGlobalDispatcher } = __webpack_require__(2581)
-const DecoratorHandler = __webpack_require__(8155)
+const DecoratorHandler = __webpack_require__(536)
 const RedirectHandler = __webpack_require__(8754)
 const createRedirectInterceptor = __webpack_require__(5092)
 
@@ -8776,7 +8776,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8155:
+/***/ 536:
 /***/ ((module) => {
 
 "use strict";
@@ -9520,7 +9520,7 @@ module.exports = RetryHandler
 
 const { isIP } = __webpack_require__(7030)
 const { lookup } = __webpack_require__(610)
-const DecoratorHandler = __webpack_require__(8155)
+const DecoratorHandler = __webpack_require__(536)
 const { InvalidArgumentError, InformationalError } = __webpack_require__(8707)
 const maxInt = Math.pow(2, 31) - 1
 
@@ -9904,7 +9904,7 @@ module.exports = interceptorOpts => {
 
 const util = __webpack_require__(3440)
 const { InvalidArgumentError, RequestAbortedError } = __webpack_require__(8707)
-const DecoratorHandler = __webpack_require__(8155)
+const DecoratorHandler = __webpack_require__(536)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
