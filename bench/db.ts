@@ -380,7 +380,12 @@ async function runScenario(
 ): Promise<ScenarioRow> {
   const quiet = scenario.startsWith('baseline')
   const name = `bench_${scenario.replace('-', '_')}_${suffix}`
-  await withClient(serverUrl, c => c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`))
+  // FILE_COPY checkpoints and copies the files: every scenario starts right after a checkpoint,
+  // its WAL its own. The default (WAL_LOG) writes the whole copy to the WAL, which brings the next
+  // checkpoint forward into whichever scenario runs after it.
+  await withClient(serverUrl, c =>
+    c.query(`CREATE DATABASE ${name} TEMPLATE ${template} STRATEGY FILE_COPY`)
+  )
   created.push(name)
   const url = dbUrl(serverUrl, name)
   const prefix = `${scenario}_${suffix}`
@@ -389,6 +394,7 @@ async function runScenario(
   let t = Date.now()
   let maxRssKb = 0
   const waits = process.env.BENCH_DEBUG ? sampleWaits(url) : undefined
+  const activity = process.env.BENCH_DEBUG ? await serverActivity(url) : undefined
   if (quiet) await sleep(10_000)
   if (scenario === 'naive') await naiveCleanup(url)
   if (scenario === 'safe') await safeCleanup(url)
@@ -398,6 +404,8 @@ async function runScenario(
     console.log(`  CPU time of the process running our cleanup: ${child.cpuMs} ms`)
   }
   const end = Date.now()
+  if (activity)
+    console.log(`  server activity in the window: ${await activityDelta(url, activity)}`)
   if (waits) console.log(`  app backends seen (state active, by wait event): ${await waits.stop()}`)
   console.log(`${scenario}: cleanup window ${end - t} ms; waiting for the load run to finish ...`)
   await load
@@ -406,8 +414,29 @@ async function runScenario(
   const lastStart = Math.max(...samples.map(s => s.start))
   if (end > lastStart + 500)
     console.log(`  warning: the load ended before the cleanup (raise --seconds)`)
-  if (process.env.BENCH_DEBUG) printBursts(samples, t, end)
+  if (process.env.BENCH_DEBUG) printBursts(samples, t, end, waits?.between)
   return { scenario, cleanupMs: end - t, s: stats(samples, t, end), maxRssKb }
+}
+
+/** Cluster-wide WAL and buffer-write counters (BENCH_DEBUG): the scenarios run one at a time. */
+const ACTIVITY_SQL = `SELECT w.wal_records, w.wal_bytes, w.wal_buffers_full, w.wal_write,
+       b.checkpoints_timed + b.checkpoints_req AS checkpoints, b.buffers_checkpoint,
+       b.buffers_clean, b.buffers_backend
+  FROM pg_stat_wal w, pg_stat_bgwriter b`
+
+async function serverActivity(url: string): Promise<Record<string, number>> {
+  const res = await withClient(url, c => c.query<Record<string, string>>(ACTIVITY_SQL))
+  return Object.fromEntries(Object.entries(res.rows[0]!).map(([k, v]) => [k, Number(v)]))
+}
+
+async function activityDelta(url: string, before: Record<string, number>): Promise<string> {
+  const after = await serverActivity(url)
+  return Object.entries(after)
+    .map(([k, v]) => {
+      const d = v - (before[k] ?? 0)
+      return `${k}=${k === 'wal_bytes' ? `${(d / 1048576).toFixed(0)} MB` : d}`
+    })
+    .join(' ')
 }
 
 /**
@@ -415,28 +444,49 @@ async function runScenario(
  * active with no wait event means on a CPU or waiting for one; anything else names what they wait
  * for (a lock, an LWLock, I/O).
  */
-function sampleWaits(url: string): { stop: () => Promise<string> } {
+function sampleWaits(url: string): {
+  stop: () => Promise<string>
+  between: (from: number, to: number) => string
+} {
   let running = true
   const seen = new Map<string, number>()
+  const timeline: { at: number; w: string; n: number }[] = []
   const started = Date.now()
   const vacuumAt: number[] = []
   const done = withClient(url, async c => {
     while (running) {
       const res = await c.query<{ w: string; n: number }>(
-        `SELECT CASE WHEN backend_type = 'autovacuum worker' THEN 'autovacuum '
-                     ELSE '' END || coalesce(wait_event_type || ':' || wait_event, 'cpu') AS w,
-                count(*)::int AS n
-           FROM pg_stat_activity
-          WHERE (application_name = 'pgbench' OR backend_type = 'autovacuum worker')
-            AND state = 'active' AND datname = current_database()
+        `SELECT w, count(*)::int AS n FROM (
+           SELECT CASE WHEN backend_type = 'autovacuum worker' THEN 'autovacuum '
+                       ELSE '' END || coalesce(wait_event_type || ':' || wait_event, 'cpu') AS w
+             FROM pg_stat_activity
+            WHERE (application_name = 'pgbench' OR backend_type = 'autovacuum worker')
+              AND state = 'active' AND datname = current_database()
+           UNION ALL
+           -- the server's own writers, when they are not idle
+           SELECT backend_type || ' ' || coalesce(wait_event_type || ':' || wait_event, 'cpu')
+             FROM pg_stat_activity
+            WHERE backend_type IN ('checkpointer', 'walwriter', 'background writer')
+              AND wait_event_type IS DISTINCT FROM 'Activity') seen
           GROUP BY 1`
       )
-      for (const r of res.rows) seen.set(r.w, (seen.get(r.w) ?? 0) + r.n)
+      const at = Date.now()
+      for (const r of res.rows) {
+        seen.set(r.w, (seen.get(r.w) ?? 0) + r.n)
+        if (r.w !== 'cpu') timeline.push({ at, w: r.w, n: r.n })
+      }
       if (res.rows.some(r => r.w.startsWith('autovacuum'))) vacuumAt.push(Date.now() - started)
       await sleep(5)
     }
   })
+  const between = (from: number, to: number) => {
+    const counts = new Map<string, number>()
+    for (const e of timeline)
+      if (e.at >= from && e.at < to) counts.set(e.w, (counts.get(e.w) ?? 0) + e.n)
+    return [...counts.entries()].map(([w, n]) => `${w}=${n}`).join(' ')
+  }
   return {
+    between,
     stop: async () => {
       running = false
       await done
@@ -454,7 +504,12 @@ function sampleWaits(url: string): { stop: () => Promise<string> } {
 }
 
 /** Half-second windows whose p99 is over BENCH_DEBUG_MS, with how many requests were over it. */
-function printBursts(samples: Sample[], t: number, end: number): void {
+function printBursts(
+  samples: Sample[],
+  t: number,
+  end: number,
+  waitsBetween?: (from: number, to: number) => string
+): void {
   const threshold = Number(process.env.BENCH_DEBUG_MS ?? 50)
   const inWindow = (from: number, to: number) =>
     samples.filter(s => s.start >= from && s.start < to)
@@ -463,7 +518,7 @@ function printBursts(samples: Sample[], t: number, end: number): void {
     const slow = inWindow(b, b + 500).filter(x => x.latencyMs > threshold).length
     if (s.p99 > threshold)
       console.log(
-        `  +${((b - t) / 1000).toFixed(1)} s: n=${s.requests} p99=${fmtMs(s.p99)} max=${fmtMs(s.max)} over ${threshold} ms: ${slow}`
+        `  +${((b - t) / 1000).toFixed(1)} s: n=${s.requests} p99=${fmtMs(s.p99)} max=${fmtMs(s.max)} over ${threshold} ms: ${slow}${waitsBetween ? ` waits: ${waitsBetween(b, b + 500)}` : ''}`
       )
   }
   const slow = inWindow(t, end).filter(x => x.latencyMs > threshold).length
