@@ -243,7 +243,10 @@ function githubAccess(
       return client
     },
     unavailable: () =>
-      !target ? 'no GitHub repository configured' : 'no GitHub token (github-token input)'
+      // Named for both entry points: the action's input, the CLI's variables.
+      !target
+        ? 'no GitHub repository configured ($GITHUB_REPOSITORY=owner/repo for the CLI)'
+        : 'no GitHub token (the github-token input; $GITHUB_TOKEN for the CLI)'
   }
 }
 

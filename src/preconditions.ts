@@ -5,9 +5,11 @@
  */
 import { mkdir, open, realpath, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { dbSettings, parseDatabaseUrl, type DatabaseSource } from './db/connection.js'
 import { confirmMayMatch, confirmMismatch, type GitAction } from './git/inputs.js'
 import type { Plan } from './plan.js'
 import { InputError } from './request.js'
+import { RollbackError } from './util/errors.js'
 
 /**
  * A plan with no steps, or only a git step given no commits, would report success having done
@@ -77,4 +79,27 @@ export function checkReset(plan: Plan): void {
   if (!action.confirm || confirmMayMatch(action.confirm, action.resetTo)) return
   const refusal = confirmMismatch(action.confirm, action.resetTo)
   throw new InputError([`${refusal.message}; ${refusal.hint}`])
+}
+
+/** The phases that open a database session. */
+const DATABASE_PHASES = new Set(['database', 'schema', 'integrity'])
+
+/**
+ * A database URL that is no postgres:// URL is a typo in a secret: refused with the inputs, before
+ * any phase, as invalid input. A missing one is left to the preflight (a plan may not have it).
+ */
+export function checkDatabaseUrl(plan: Plan, source: DatabaseSource): void {
+  if (!plan.steps.some(step => DATABASE_PHASES.has(step.phase))) return
+  let settings: { url: string; source: string }
+  try {
+    settings = dbSettings(source)
+  } catch {
+    return
+  }
+  try {
+    parseDatabaseUrl(settings.url, settings.source)
+  } catch (err) {
+    if (!(err instanceof RollbackError)) throw err
+    throw new InputError([`database-url: ${err.message}; ${err.hint}`])
+  }
 }

@@ -27,7 +27,13 @@ import { loadLocatedRunbook, loadRunbook } from './runbook/load.js'
 import { checkRunbookText } from './runbook-text.js'
 import { Redactor } from './util/redact.js'
 import { runSecrets, secretProblems, secretSources } from './secrets.js'
-import { checkReportPath, checkReset, checkSelection, checkWorkdir } from './preconditions.js'
+import {
+  checkDatabaseUrl,
+  checkReportPath,
+  checkReset,
+  checkSelection,
+  checkWorkdir
+} from './preconditions.js'
 import type { OutputName } from './interface.js'
 import { releaseStaleLock, takeRunLock } from './run-lock.js'
 import type { Runbook } from './runbook/schema.js'
@@ -88,6 +94,12 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
   const plan = buildPlan(runbook, request)
   checkSelection(plan)
   checkReset(plan)
+  checkDatabaseUrl(plan, {
+    config: runbook.database,
+    inputUrl: options.secrets.databaseUrl,
+    env: options.env,
+    runId: request.runId
+  })
   await checkWorkdir(options.workdir)
   await checkReportPath(options.reportPath, options.runbookPath)
   let runLockHeld = false

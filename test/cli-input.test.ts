@@ -255,6 +255,31 @@ describe('CLI input', () => {
     expect(cli(['--help']).stdout).toMatch(/GITHUB_REPOSITORY\s+owner\/repo/)
   }, 60_000)
 
+  it.each([
+    ['no URL at all', 'h0st s3cretpw', 'is not a valid URL'],
+    [
+      'another scheme',
+      'mysql://app:s3cretpw@db:3306/app',
+      'must start with postgres:// (got mysql://)'
+    ]
+  ])(
+    'a database URL that is %s is invalid input (exit 2), never echoed',
+    (_what, url, problem) => {
+      const { code, stdout, stderr } = cli(
+        ['plan', '--runbook', EXAMPLE, '--severity', 'high', '--report', join(tmp(), 'r.json')],
+        { DATABASE_URL: url }
+      )
+      expect(code).toBe(2)
+      expect(stderr.split('\n').slice(0, 2)).toEqual([
+        // The example's password is masked as every URL password on the way out.
+        `database-url: the database URL from $DATABASE_URL ${problem}; use postgres://user:***@host:5432/dbname?sslmode=require`,
+        'nothing was changed'
+      ])
+      expect(stdout + stderr).not.toContain('s3cretpw')
+    },
+    60_000
+  )
+
   it("the demo's bad command line is one line and exit 2, before anything starts", () => {
     const demo = spawnSync(
       process.execPath,

@@ -256,6 +256,7 @@ describe('flags.instant.before: the bad commit', () => {
       const result = validateRunbook({
         version: 1,
         name: 't',
+        hosting: { provider: 'vercel', project: 'p' },
         flags: { set: { A: 'b' }, instant: { before } }
       })
       return 'problems' in result

@@ -22,7 +22,7 @@ async function setup(
   options: VercelStandinOptions = {},
   over: {
     flags?: Record<string, unknown>
-    hosting?: Record<string, unknown> | null
+    hosting?: Record<string, unknown>
     env?: Record<string, string>
     fetch?: typeof fetch
   } = {}
@@ -33,16 +33,12 @@ async function setup(
     ...options
   })
   const runbook = testRunbook({
-    ...(over.hosting === null
-      ? {}
-      : {
-          hosting: {
-            provider: 'vercel',
-            project: 'outline-app',
-            'api-url': standin.url,
-            ...over.hosting
-          }
-        }),
+    hosting: {
+      provider: 'vercel',
+      project: 'outline-app',
+      'api-url': standin.url,
+      ...over.hosting
+    },
     flags: { set: { NEXT_PUBLIC_USE_STREAMING: 'false' }, 'wait-timeout': '2m', ...over.flags }
   })
   const sleeps: number[] = []
@@ -100,12 +96,11 @@ describe('flags phase', () => {
     expect(standin.requestsTo(/^\/v1\/projects\/outline-app\/env\/env_/, 'GET')).toHaveLength(1)
   })
 
-  it('preflight names the missing hosting section, the missing token variable, and a target conflict', async () => {
-    const noHosting = await setup({}, { hosting: null })
-    expect((await preflightError(noHosting.step, noHosting.ctx)).hint).toMatch(
-      /hosting: \{ provider: vercel/
+  it('the runbook names the missing hosting section; preflight the missing token variable and a target conflict', async () => {
+    // Found with the runbook itself now, before any preflight.
+    expect(() => testRunbook({ flags: { set: { A: 'b' } } })).toThrow(
+      /hosting: required when `flags` is set: add `hosting: \{ provider: vercel/
     )
-    await noHosting.standin.close()
     const noToken = await setup({}, { env: {}, hosting: { 'token-env': 'MY_VERCEL_TOKEN' } })
     const e = await preflightError(noToken.step, noToken.ctx)
     expect(e.message).toMatch(/MY_VERCEL_TOKEN/)

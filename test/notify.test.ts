@@ -204,13 +204,19 @@ describe('notify phase', () => {
     const { sink, ctx, initiated, closing } = await setup({}, { token: false })
     const { first, last } = await lifecycle(ctx, initiated, closing, false)
     expect(first.status).toBe('succeeded')
-    expect(first.details?.skipped).toEqual(['status comment: no GitHub token (github-token input)'])
-    expect(last.details?.skipped).toContain('incident issue: no GitHub token (github-token input)')
+    expect(first.details?.skipped).toEqual([
+      'status comment: no GitHub token (the github-token input; $GITHUB_TOKEN for the CLI)'
+    ])
+    expect(last.details?.skipped).toContain(
+      'incident issue: no GitHub token (the github-token input; $GITHUB_TOKEN for the CLI)'
+    )
     expect(sink.received).toHaveLength(2)
     const none = await setup({ 'webhook-env': undefined }, { github: false })
     const r = await notifyPhase.run(none.initiated, none.ctx)
     expect(r.status).toBe('skipped')
-    expect(r.details?.skipped).toEqual(['status comment: no GitHub repository configured'])
+    expect(r.details?.skipped).toEqual([
+      'status comment: no GitHub repository configured ($GITHUB_REPOSITORY=owner/repo for the CLI)'
+    ])
   })
 
   it('a configured webhook variable that is missing is a preflight error naming it', async () => {

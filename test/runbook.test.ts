@@ -16,6 +16,8 @@ function problemsOf(yaml: string): string[] {
 }
 
 const base = 'version: 1\nname: demo\n'
+// Appended after `flags` (line numbers unchanged): flags need a hosting platform.
+const hosted = 'hosting:\n  provider: vercel\n  project: p\n'
 
 // Each bad runbook, the single line it must produce (exact position and key path).
 const BAD: [string, string, string][] = [
@@ -39,12 +41,17 @@ const BAD: [string, string, string][] = [
   ],
   [
     'flag value not a string',
-    base + 'flags:\n  set:\n    NEXT_PUBLIC_USE_STREAMING: false\n',
+    base + 'flags:\n  set:\n    NEXT_PUBLIC_USE_STREAMING: false\n' + hosted,
     'rollback.yml:5:32: flags.set.NEXT_PUBLIC_USE_STREAMING: expected string, got boolean (quote the value, e.g. "false")'
   ],
   [
+    'flags without a hosting platform',
+    base + 'flags:\n  set:\n    NEXT_PUBLIC_USE_STREAMING: "false"\n',
+    'rollback.yml:1:1: hosting: required when `flags` is set: add `hosting: { provider: vercel, project: <id or name> }`'
+  ],
+  [
     'empty flags',
-    base + 'flags:\n  set: {}\n',
+    base + 'flags:\n  set: {}\n' + hosted,
     'rollback.yml:4:8: flags.set: expected at least one variable'
   ],
   [
@@ -75,7 +82,7 @@ const BAD: [string, string, string][] = [
   ],
   [
     'credential set as a flag',
-    base + 'flags:\n  set:\n    STRIPE_API_KEY: "x"\n',
+    base + 'flags:\n  set:\n    STRIPE_API_KEY: "x"\n' + hosted,
     'rollback.yml:5:5: flags.set.STRIPE_API_KEY: "STRIPE_API_KEY" looks like a credential'
   ],
   [
@@ -160,7 +167,7 @@ const BAD: [string, string, string][] = [
   ],
   [
     'invalid variable name as a key',
-    base + 'flags:\n  set:\n    1BAD: "x"\n',
+    base + 'flags:\n  set:\n    1BAD: "x"\n' + hosted,
     'rollback.yml:5:5: flags.set.1BAD: invalid key: expected an environment variable name'
   ],
   [
@@ -224,7 +231,7 @@ describe('runbook validation', () => {
   })
 
   it('refuses __proto__ keys and self-referencing aliases instead of looping or leaking', () => {
-    expect(problemsOf(base + 'flags:\n  set:\n    __proto__: "x"\n')).toEqual([
+    expect(problemsOf(base + 'flags:\n  set:\n    __proto__: "x"\n' + hosted)).toEqual([
       'rollback.yml:5:5: flags.set.__proto__: a key named __proto__ is not allowed'
     ])
     expect(problemsOf(base + 'notify: &n\n  again: *n\n')).toContain(
@@ -233,7 +240,12 @@ describe('runbook validation', () => {
   })
 
   it('fills in defaults without changing the data it was given', () => {
-    const data = { version: 1, name: 'x', flags: { set: { A: '1' } } }
+    const data = {
+      version: 1,
+      name: 'x',
+      hosting: { provider: 'vercel', project: 'p' },
+      flags: { set: { A: '1' } }
+    }
     const result = validateRunbook(data)
     expect(result.problems).toEqual([])
     expect('runbook' in result && result.runbook.flags).toEqual({

@@ -290,6 +290,19 @@ describe('VercelProvider', () => {
     expect(standin.liveDeployment()?.id).toBe(live!.id)
   })
 
+  it('a BLOCKED deployment fails at once, saying it needs an approval, not at the timeout', async () => {
+    const { standin, provider, sleeps } = await setup()
+    const live = await provider.currentProductionDeployment()
+    standin.nextDeploymentOutcome('BLOCKED')
+    const d = await provider.redeploy(live!, {})
+    const err = await rejection(provider.waitForDeployment(d.id, { timeoutMs: 600_000 }))
+    expect(err.message).toMatch(/is BLOCKED/)
+    expect(err.hint).toMatch(/Approve the deployment/)
+    // Stopped at the first poll that saw it, long before the timeout.
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThan(60_000)
+    expect(standin.liveDeployment()?.id).toBe(live!.id)
+  })
+
   it('polls with the CLI schedule and stops at the timeout', async () => {
     const { provider, sleeps } = await setup({ ticks: { building: 1000 } })
     const live = await provider.currentProductionDeployment()

@@ -1381,18 +1381,27 @@ function dbSettings(source) {
         gate: source.gate
     };
 }
-/** pg client options from a URL: TLS per sslmode with libpq's meaning of each mode. */
-function clientConfig(settings, purpose) {
+/**
+ * The database URL, parsed: one that is no postgres:// URL is refused naming where it came from
+ * (never echoing it: it holds a password).
+ */
+function parseDatabaseUrl(url, source) {
+    const example = 'use postgres://user:password@host:5432/dbname?sslmode=require';
     let parsed;
     try {
-        parsed = new URL(settings.url);
+        parsed = new URL(url);
     }
     catch {
-        throw new util_errors/* RollbackError */.ZS(`the database URL from ${settings.source} is not a valid URL`, 'use postgres://user:password@host:5432/dbname?sslmode=require');
+        throw new util_errors/* RollbackError */.ZS(`the database URL from ${source} is not a valid URL`, example);
     }
     if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
-        throw new util_errors/* RollbackError */.ZS(`the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`);
+        throw new util_errors/* RollbackError */.ZS(`the database URL from ${source} must start with postgres:// (got ${parsed.protocol}//)`, example);
     }
+    return parsed;
+}
+/** pg client options from a URL: TLS per sslmode with libpq's meaning of each mode. */
+function clientConfig(settings, purpose) {
+    const parsed = parseDatabaseUrl(settings.url, settings.source);
     const params = parsed.searchParams;
     const sslmode = params.get('sslmode') ?? 'prefer';
     const rootCert = params.get('sslrootcert');
@@ -6452,8 +6461,9 @@ function networkMessage(err, timeoutMs) {
 ;// CONCATENATED MODULE: ./src/http/paginate.ts
 
 const DEFAULT_MAX_PAGES = 50;
-function capped(what, maxPages) {
-    return new ListNotReadError(`${what} has more than ${maxPages} pages: it was not read to the end, so it is not used`, 'Remove unused entries on the platform, or raise the page cap where this list is read.');
+function capped(options, maxPages) {
+    return new ListNotReadError(`${options.what} has more than ${maxPages} pages: it was not read to the end, so it is not used`, options.capHint ??
+        'Remove unused entries on the platform, or raise the page cap where this list is read.');
 }
 /** The `rel="next"` URL of a Link header, if any. */
 function nextLink(header) {
@@ -6474,7 +6484,7 @@ async function readLinkedPages(client, path, items, options) {
     let query = options.query;
     for (let page = 1; target !== undefined; page++) {
         if (page > maxPages)
-            throw capped(options.what, maxPages);
+            throw capped(options, maxPages);
         const response = await client.request('GET', target, { ...options.request, query });
         const entries = items(response.json());
         all.push(...entries);
@@ -6493,7 +6503,7 @@ async function readVercelPages(client, path, key, options) {
     let until;
     for (let page = 1;; page++) {
         if (page > maxPages)
-            throw capped(options.what, maxPages);
+            throw capped(options, maxPages);
         const body = await client.json('GET', path, {
             ...options.request,
             query: { ...options.query, until }
@@ -6520,7 +6530,7 @@ async function readNumberedPages(client, path, items, options) {
     const all = [];
     for (let page = 1;; page++) {
         if (page > maxPages)
-            throw capped(options.what, maxPages);
+            throw capped(options, maxPages);
         const response = await client.request('GET', path, {
             ...options.request,
             query: { ...options.query, page: String(page), per_page: String(perPage) }
@@ -7220,22 +7230,13 @@ class NetlifyProvider {
      * says enough or MAX_DEPLOY_PAGES were read.
      */
     async productionDeploys(stop) {
-        const all = [];
-        let next = this.sitePath('/deploys');
-        let query = { production: 'true', per_page: '100' };
-        for (let page = 1; next !== undefined; page++) {
-            if (page > MAX_DEPLOY_PAGES)
-                throw new ListNotReadError(`the production deploys of ${this.description} were not read to the end (more than ${MAX_DEPLOY_PAGES} pages)`, 'Give a more recent time to look back to, or delete old deploys in the Netlify UI.');
-            const answer = await this.http.request('GET', next, { query });
-            const deploys = answer.json();
-            all.push(...deploys);
-            if (await stop(deploys))
-                break;
-            next = nextLink(answer.headers.get('link'));
-            // The next link carries its own query.
-            query = undefined;
-        }
-        return all;
+        return readLinkedPages(this.http, this.sitePath('/deploys'), body => body, {
+            what: `the production deploys of ${this.description}`,
+            maxPages: MAX_DEPLOY_PAGES,
+            query: { production: 'true', per_page: '100' },
+            stopWhen: page => stop(page),
+            capHint: 'Give a more recent time to look back to, or delete old deploys in the Netlify UI.'
+        });
     }
     async pendingProductionDeployments(since) {
         const created = (d) => (d.created_at ? Date.parse(d.created_at) : 0);
@@ -7857,6 +7858,8 @@ class VercelProvider {
     failIfBroken(d) {
         if (d.aliasError)
             throw new util_errors/* RollbackError */.ZS(`deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(), 'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.');
+        if (d.state === 'BLOCKED')
+            throw new util_errors/* RollbackError */.ZS(`deployment ${d.id} is BLOCKED: Vercel will not build it until someone approves it${d.errorMessage ? ` (${d.errorMessage})` : ''}`, 'Production still serves the previous deployment. Approve the deployment in the Vercel dashboard (or lift what blocks it: Git fork protection, a paused project), then rerun: the variables are already set.');
         if (['ERROR', 'CANCELED'].includes(d.state) || d.state.endsWith('_ERROR'))
             throw new util_errors/* RollbackError */.ZS(`deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deployment. Read the build log in the Vercel dashboard, fix it and rerun: the variables are already set.');
     }
@@ -10334,7 +10337,11 @@ function githubAccess(target, token, proxy, log, gate) {
             });
             return client;
         },
-        unavailable: () => !target ? 'no GitHub repository configured' : 'no GitHub token (github-token input)'
+        unavailable: () => 
+        // Named for both entry points: the action's input, the CLI's variables.
+        !target
+            ? 'no GitHub repository configured ($GITHUB_REPOSITORY=owner/repo for the CLI)'
+            : 'no GitHub token (the github-token input; $GITHUB_TOKEN for the CLI)'
     };
 }
 function primedRedactor(runbook, env, secrets) {
@@ -10984,6 +10991,8 @@ async function checkRunbookText(located, phases = Object.values(PHASE_MODULES)) 
 
 
 
+
+
 /**
  * A plan with no steps, or only a git step given no commits, would report success having done
  * nothing: that is invalid input.
@@ -11052,6 +11061,31 @@ function checkReset(plan) {
         return;
     const refusal = (0,inputs/* confirmMismatch */.bi)(action.confirm, action.resetTo);
     throw new src_request/* InputError */.dz([`${refusal.message}; ${refusal.hint}`]);
+}
+/** The phases that open a database session. */
+const DATABASE_PHASES = new Set(['database', 'schema', 'integrity']);
+/**
+ * A database URL that is no postgres:// URL is a typo in a secret: refused with the inputs, before
+ * any phase, as invalid input. A missing one is left to the preflight (a plan may not have it).
+ */
+function checkDatabaseUrl(plan, source) {
+    if (!plan.steps.some(step => DATABASE_PHASES.has(step.phase)))
+        return;
+    let settings;
+    try {
+        settings = dbSettings(source);
+    }
+    catch {
+        return;
+    }
+    try {
+        parseDatabaseUrl(settings.url, settings.source);
+    }
+    catch (err) {
+        if (!(err instanceof util_errors/* RollbackError */.ZS))
+            throw err;
+        throw new src_request/* InputError */.dz([`database-url: ${err.message}; ${err.hint}`]);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/git/lock-ref.ts
@@ -11590,6 +11624,12 @@ async function rollback(options) {
     const plan = buildPlan(runbook, request);
     checkSelection(plan);
     checkReset(plan);
+    checkDatabaseUrl(plan, {
+        config: runbook.database,
+        inputUrl: options.secrets.databaseUrl,
+        env: options.env,
+        runId: request.runId
+    });
     await checkWorkdir(options.workdir);
     await checkReportPath(options.reportPath, options.runbookPath);
     let runLockHeld = false;
@@ -12062,10 +12102,22 @@ function gitRules(git) {
         }
     });
 }
+/** The flags phase changes variables on the hosting platform: without `hosting` it has none. */
+function flagsNeedHosting(runbook) {
+    if (!isObject(runbook.flags) || runbook.hosting !== undefined)
+        return [];
+    return [
+        {
+            path: ['hosting'],
+            message: 'required when `flags` is set: add `hosting: { provider: vercel, project: <id or name> }` (or netlify, github-variables), the platform whose variables the flags phase changes, or remove `flags`'
+        }
+    ];
+}
 function ruleProblems(runbook) {
     const flags = runbook.flags;
     return [
         ...hostingRules(runbook.hosting),
+        ...flagsNeedHosting(runbook),
         ...(isObject(flags) && isEmptyObject(flags.set)
             ? [{ path: ['flags', 'set'], message: 'expected at least one variable' }]
             : []),

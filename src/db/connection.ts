@@ -63,22 +63,30 @@ export function dbSettings(source: DatabaseSource): DbSettings {
   }
 }
 
-/** pg client options from a URL: TLS per sslmode with libpq's meaning of each mode. */
-export function clientConfig(settings: DbSettings, purpose: string): pg.ClientConfig {
+/**
+ * The database URL, parsed: one that is no postgres:// URL is refused naming where it came from
+ * (never echoing it: it holds a password).
+ */
+export function parseDatabaseUrl(url: string, source: string): URL {
+  const example = 'use postgres://user:password@host:5432/dbname?sslmode=require'
   let parsed: URL
   try {
-    parsed = new URL(settings.url)
+    parsed = new URL(url)
   } catch {
-    throw new RollbackError(
-      `the database URL from ${settings.source} is not a valid URL`,
-      'use postgres://user:password@host:5432/dbname?sslmode=require'
-    )
+    throw new RollbackError(`the database URL from ${source} is not a valid URL`, example)
   }
   if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
     throw new RollbackError(
-      `the database URL from ${settings.source} must start with postgres:// (got ${parsed.protocol}//)`
+      `the database URL from ${source} must start with postgres:// (got ${parsed.protocol}//)`,
+      example
     )
   }
+  return parsed
+}
+
+/** pg client options from a URL: TLS per sslmode with libpq's meaning of each mode. */
+export function clientConfig(settings: DbSettings, purpose: string): pg.ClientConfig {
+  const parsed = parseDatabaseUrl(settings.url, settings.source)
   const params = parsed.searchParams
   const sslmode = params.get('sslmode') ?? 'prefer'
   const rootCert = params.get('sslrootcert')

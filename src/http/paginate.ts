@@ -17,14 +17,17 @@ export interface ListOptions {
   request?: Omit<RequestOptions, 'query'>
   /** Stop after the page for which this holds: what is wanted was found (the rest is not needed). */
   stopWhen?: (page: unknown[]) => boolean | Promise<boolean>
+  /** What to do when the list is longer than the cap (the default: a generic hint). */
+  capHint?: string
 }
 
 const DEFAULT_MAX_PAGES = 50
 
-function capped(what: string, maxPages: number): ListNotReadError {
+function capped(options: ListOptions, maxPages: number): ListNotReadError {
   return new ListNotReadError(
-    `${what} has more than ${maxPages} pages: it was not read to the end, so it is not used`,
-    'Remove unused entries on the platform, or raise the page cap where this list is read.'
+    `${options.what} has more than ${maxPages} pages: it was not read to the end, so it is not used`,
+    options.capHint ??
+      'Remove unused entries on the platform, or raise the page cap where this list is read.'
   )
 }
 
@@ -50,7 +53,7 @@ export async function readLinkedPages<T>(
   let target: string | undefined = path
   let query = options.query
   for (let page = 1; target !== undefined; page++) {
-    if (page > maxPages) throw capped(options.what, maxPages)
+    if (page > maxPages) throw capped(options, maxPages)
     const response = await client.request('GET', target, { ...options.request, query })
     const entries = items(response.json<unknown>())
     all.push(...entries)
@@ -73,7 +76,7 @@ export async function readVercelPages<T>(
   const all: T[] = []
   let until: string | undefined
   for (let page = 1; ; page++) {
-    if (page > maxPages) throw capped(options.what, maxPages)
+    if (page > maxPages) throw capped(options, maxPages)
     const body = await client.json<Record<string, unknown>>('GET', path, {
       ...options.request,
       query: { ...options.query, until }
@@ -106,7 +109,7 @@ export async function readNumberedPages<T>(
   const perPage = options.perPage ?? 100
   const all: T[] = []
   for (let page = 1; ; page++) {
-    if (page > maxPages) throw capped(options.what, maxPages)
+    if (page > maxPages) throw capped(options, maxPages)
     const response = await client.request('GET', path, {
       ...options.request,
       query: { ...options.query, page: String(page), per_page: String(perPage) }

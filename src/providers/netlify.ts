@@ -9,9 +9,8 @@ import { RollbackError } from '../util/errors.js'
 import type { Logger } from '../util/logger.js'
 import { formatDuration } from '../util/duration.js'
 import {
-  ListNotReadError,
-  nextLink,
   poll,
+  readLinkedPages,
   systemClock,
   type Clock,
   type FetchLike,
@@ -349,24 +348,13 @@ export class NetlifyProvider implements HostingProvider {
   async productionDeploys(
     stop: (page: NetlifyDeploy[]) => boolean | Promise<boolean>
   ): Promise<NetlifyDeploy[]> {
-    const all: NetlifyDeploy[] = []
-    let next: string | undefined = this.sitePath('/deploys')
-    let query: Record<string, string> | undefined = { production: 'true', per_page: '100' }
-    for (let page = 1; next !== undefined; page++) {
-      if (page > MAX_DEPLOY_PAGES)
-        throw new ListNotReadError(
-          `the production deploys of ${this.description} were not read to the end (more than ${MAX_DEPLOY_PAGES} pages)`,
-          'Give a more recent time to look back to, or delete old deploys in the Netlify UI.'
-        )
-      const answer = await this.http.request('GET', next, { query })
-      const deploys = answer.json<NetlifyDeploy[]>()
-      all.push(...deploys)
-      if (await stop(deploys)) break
-      next = nextLink(answer.headers.get('link'))
-      // The next link carries its own query.
-      query = undefined
-    }
-    return all
+    return readLinkedPages(this.http, this.sitePath('/deploys'), body => body as NetlifyDeploy[], {
+      what: `the production deploys of ${this.description}`,
+      maxPages: MAX_DEPLOY_PAGES,
+      query: { production: 'true', per_page: '100' },
+      stopWhen: page => stop(page as NetlifyDeploy[]),
+      capHint: 'Give a more recent time to look back to, or delete old deploys in the Netlify UI.'
+    })
   }
 
   async pendingProductionDeployments(since: number): Promise<Deployment[]> {

@@ -584,6 +584,11 @@ export class VercelProvider implements HostingProvider {
         `deployment ${d.id} built but its alias was not assigned: ${d.aliasError.code ?? ''} ${d.aliasError.message ?? ''}`.trim(),
         'Production still serves the previous deployment. Fix the domain in the Vercel dashboard and promote this deployment, or rerun.'
       )
+    if (d.state === 'BLOCKED')
+      throw new RollbackError(
+        `deployment ${d.id} is BLOCKED: Vercel will not build it until someone approves it${d.errorMessage ? ` (${d.errorMessage})` : ''}`,
+        'Production still serves the previous deployment. Approve the deployment in the Vercel dashboard (or lift what blocks it: Git fork protection, a paused project), then rerun: the variables are already set.'
+      )
     if (['ERROR', 'CANCELED'].includes(d.state) || d.state.endsWith('_ERROR'))
       throw new RollbackError(
         `deployment ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`,

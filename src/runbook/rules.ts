@@ -102,10 +102,23 @@ function gitRules(git: unknown): RuleProblem[] {
   })
 }
 
+/** The flags phase changes variables on the hosting platform: without `hosting` it has none. */
+function flagsNeedHosting(runbook: Data): RuleProblem[] {
+  if (!isObject(runbook.flags) || runbook.hosting !== undefined) return []
+  return [
+    {
+      path: ['hosting'],
+      message:
+        'required when `flags` is set: add `hosting: { provider: vercel, project: <id or name> }` (or netlify, github-variables), the platform whose variables the flags phase changes, or remove `flags`'
+    }
+  ]
+}
+
 export function ruleProblems(runbook: Data): RuleProblem[] {
   const flags = runbook.flags
   return [
     ...hostingRules(runbook.hosting),
+    ...flagsNeedHosting(runbook),
     ...(isObject(flags) && isEmptyObject(flags.set)
       ? [{ path: ['flags', 'set'], message: 'expected at least one variable' }]
       : []),

@@ -36,7 +36,7 @@ export interface StandinEnv {
   updatedAt: number
 }
 
-export type DeploymentOutcome = 'READY' | 'ERROR' | 'CANCELED' | 'aliasError'
+export type DeploymentOutcome = 'READY' | 'ERROR' | 'CANCELED' | 'BLOCKED' | 'aliasError'
 
 export interface StandinDeployment {
   id: string
@@ -44,7 +44,7 @@ export interface StandinDeployment {
   name: string
   projectId: string
   target: 'production' | 'preview'
-  readyState: 'QUEUED' | 'BUILDING' | 'READY' | 'ERROR' | 'CANCELED'
+  readyState: 'QUEUED' | 'BUILDING' | 'READY' | 'ERROR' | 'CANCELED' | 'BLOCKED'
   /**
    * Its generated aliases are assigned: also true for a production build staged after an Instant
    * Rollback, which serves no production domain until promoted (`readySubstate` says which).
@@ -254,12 +254,13 @@ export async function startVercelStandin(
   }
 
   const step = (d: StandinDeployment) => {
-    if (d.readyState === 'ERROR' || d.readyState === 'CANCELED') return
+    if (['ERROR', 'CANCELED', 'BLOCKED'].includes(d.readyState)) return
     if (d.readyState === 'READY' && (d.aliasAssigned || d.aliasError)) return
     d.ticks++
     if (d.readyState === 'QUEUED' && d.ticks >= ticks.queued) {
-      if (d.outcome === 'CANCELED') {
-        d.readyState = 'CANCELED'
+      // BLOCKED: waits for an approval (Git fork protection, ...) that never comes here.
+      if (d.outcome === 'CANCELED' || d.outcome === 'BLOCKED') {
+        d.readyState = d.outcome
         return
       }
       d.readyState = 'BUILDING'
