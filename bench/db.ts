@@ -316,7 +316,9 @@ async function oursChild(url: string): Promise<void> {
       ...journal.steps.map(s => ({
         id: s.id,
         status: s.status,
+        startedAt: s.startedAt ? Date.parse(s.startedAt) : undefined,
         ms: s.durationMs,
+        copyMs: (s.details?.timings as Record<string, number> | undefined)?.['copy to backup'],
         error: s.error?.message
       }))
     )
@@ -358,8 +360,37 @@ async function oursCleanup(
   return JSON.parse(last) as { maxRssKb: number; cpuMs: number; results: unknown[] }
 }
 
+interface OurStep {
+  id: string
+  startedAt?: number
+  ms?: number
+  copyMs?: number
+}
+
+/** Each step's time span (the schema step's copy apart from the rest of it). */
+function windowsOf(steps: OurStep[]): [string, number, number][] {
+  return steps.flatMap((step): [string, number, number][] => {
+    if (step.startedAt === undefined || step.ms === undefined) return []
+    const label = step.id.replace(/^(database|schema):\d+-/, '').slice(0, 24)
+    const end = step.startedAt + step.ms
+    if (step.copyMs === undefined) return [[label, step.startedAt, end]]
+    // The copy starts once the backup table exists: a few ms after the step, close enough here.
+    const copied = step.startedAt + step.copyMs
+    return [
+      ['copy', step.startedAt, copied],
+      ['wait and drop', copied, end]
+    ]
+  })
+}
+
 const SCENARIOS = ['baseline', 'naive', 'safe', 'ours', 'baseline-after'] as const
-type Scenario = (typeof SCENARIOS)[number]
+/**
+ * Run only when BENCH_ONLY names it: one backend spinning on a CPU for 10 s and doing nothing
+ * else, what one busy core alone does to the app's latency on this machine (a reference for the
+ * part of our figures that is CPU, not I/O or locks).
+ */
+const BUSY_CORE = 'busy-core'
+type Scenario = (typeof SCENARIOS)[number] | typeof BUSY_CORE
 
 interface ScenarioRow {
   scenario: Scenario
@@ -389,19 +420,26 @@ async function runScenario(
   created.push(name)
   const url = dbUrl(serverUrl, name)
   const prefix = `${scenario}_${suffix}`
-  const load = pgbench(url, dir, prefix, quiet ? 14 : seconds)
+  const load = pgbench(url, dir, prefix, quiet || scenario === BUSY_CORE ? 14 : seconds)
   await sleep(2000) // warm-up
   let t = Date.now()
   let maxRssKb = 0
+  let stepWindows: [string, number, number][] = []
   const waits = process.env.BENCH_DEBUG ? sampleWaits(url) : undefined
   const activity = process.env.BENCH_DEBUG ? await serverActivity(url) : undefined
   if (quiet) await sleep(10_000)
+  if (scenario === BUSY_CORE)
+    await withClient(url, c =>
+      c.query(`DO $$ DECLARE t timestamptz := clock_timestamp(); BEGIN
+                 WHILE clock_timestamp() < t + interval '10 s' LOOP END LOOP; END $$`)
+    )
   if (scenario === 'naive') await naiveCleanup(url)
   if (scenario === 'safe') await safeCleanup(url)
   if (scenario === 'ours') {
     const child = await oursCleanup(url, () => (t = Date.now()))
     maxRssKb = child.maxRssKb
     console.log(`  CPU time of the process running our cleanup: ${child.cpuMs} ms`)
+    stepWindows = windowsOf(child.results as OurStep[])
   }
   const end = Date.now()
   if (activity)
@@ -415,6 +453,13 @@ async function runScenario(
   if (end > lastStart + 500)
     console.log(`  warning: the load ended before the cleanup (raise --seconds)`)
   if (process.env.BENCH_DEBUG) printBursts(samples, t, end, waits?.between)
+  if (stepWindows.length > 0) {
+    const parts = stepWindows.map(([label, from, to]) => {
+      const st = stats(samples, from, to)
+      return `${label} ${((to - from) / 1000).toFixed(1)} s p99 ${fmt(st.p99)} ms`
+    })
+    console.log(`  the app during each of our steps: ${parts.join('; ')}`)
+  }
   return { scenario, cleanupMs: end - t, s: stats(samples, t, end), maxRssKb }
 }
 
@@ -681,9 +726,10 @@ async function main(): Promise<void> {
     let peakKb = 0
     for (let run = 1; run <= RUNS; run++) {
       const only = process.env.BENCH_ONLY?.split(',')
-      const scenarios = SCENARIOS.filter(s => run === 1 || s !== 'naive').filter(
+      const scenarios: Scenario[] = SCENARIOS.filter(s => run === 1 || s !== 'naive').filter(
         s => !only || only.includes(s.replace('-after', ''))
       )
+      if (only?.includes(BUSY_CORE)) scenarios.splice(scenarios.length - 1, 0, BUSY_CORE)
       const rows: ScenarioRow[] = []
       const loadStart = loadavg()[0]!
       for (const scenario of scenarios) {
