@@ -390,7 +390,14 @@ const SCENARIOS = ['baseline', 'naive', 'safe', 'ours', 'baseline-after'] as con
  * part of our figures that is CPU, not I/O or locks).
  */
 const BUSY_CORE = 'busy-core'
-type Scenario = (typeof SCENARIOS)[number] | typeof BUSY_CORE
+/**
+ * Run only when BENCH_ONLY names it: the method's long reader alone (no cleanup), twice, as our
+ * window has it before each phase. What the reader itself does to the app (its open snapshot
+ * keeps the app's own dead row versions from being pruned), a part of every path's figures.
+ */
+const READER_ONLY = 'reader-only'
+const REFERENCES = [BUSY_CORE, READER_ONLY] as const
+type Scenario = (typeof SCENARIOS)[number] | (typeof REFERENCES)[number]
 
 interface ScenarioRow {
   scenario: Scenario
@@ -420,7 +427,8 @@ async function runScenario(
   created.push(name)
   const url = dbUrl(serverUrl, name)
   const prefix = `${scenario}_${suffix}`
-  const load = pgbench(url, dir, prefix, quiet || scenario === BUSY_CORE ? 14 : seconds)
+  const reference = (REFERENCES as readonly string[]).includes(scenario)
+  const load = pgbench(url, dir, prefix, quiet || reference ? 16 : seconds)
   await sleep(2000) // warm-up
   let t = Date.now()
   let maxRssKb = 0
@@ -433,6 +441,9 @@ async function runScenario(
       c.query(`DO $$ DECLARE t timestamptz := clock_timestamp(); BEGIN
                  WHILE clock_timestamp() < t + interval '10 s' LOOP END LOOP; END $$`)
     )
+  if (scenario === READER_ONLY) {
+    for (let i = 0; i < 2; i++) await (await startReader(url)).done
+  }
   if (scenario === 'naive') await naiveCleanup(url)
   if (scenario === 'safe') await safeCleanup(url)
   if (scenario === 'ours') {
@@ -729,7 +740,8 @@ async function main(): Promise<void> {
       const scenarios: Scenario[] = SCENARIOS.filter(s => run === 1 || s !== 'naive').filter(
         s => !only || only.includes(s.replace('-after', ''))
       )
-      if (only?.includes(BUSY_CORE)) scenarios.splice(scenarios.length - 1, 0, BUSY_CORE)
+      for (const reference of REFERENCES)
+        if (only?.includes(reference)) scenarios.splice(scenarios.length - 1, 0, reference)
       const rows: ScenarioRow[] = []
       const loadStart = loadavg()[0]!
       for (const scenario of scenarios) {

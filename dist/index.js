@@ -1269,7 +1269,8 @@ function sqlError(err, field, statement) {
  * left aborted for the caller to roll back.
  */
 async function inOneRoundTrip(client, statements) {
-    const res = (await client.query(statements.join(';\n')));
+    // The separator on a line of its own: a statement may end with a `--` comment.
+    const res = (await client.query(statements.join('\n;\n')));
     return Array.isArray(res) ? res : [res];
 }
 /** A statement that reads the server's clock (ms): placed between statements sent together, it times them. */
@@ -3175,50 +3176,92 @@ async function explainOutside(client, stmt, field) {
     }
     return { sql: stmt.sql, drill: check };
 }
-/** Runs one statement inside the drill's transaction; undefined `ms` cap reached = stopped. */
-async function drillStatement(client, stmt, field) {
-    const started = Date.now();
+/** A notice between the drilled statements: which one starts now, by the server's clock. */
+const MARK = 'emergency-rollback drill statement';
+const markSql = (i) => `DO $mark$ BEGIN RAISE NOTICE '${MARK} % %', ${i}, extract(epoch FROM clock_timestamp()) * 1000; END $mark$`;
+const MARK_PATTERN = new RegExp(`^${MARK} (\\d+) ([\\d.]+)$`);
+/** Leading statements of the drill's query string, before the first mark. */
+function drillHeader(lockTimeoutMs) {
+    return [
+        'BEGIN',
+        `SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`,
+        // A drill must not hold production locks for long: whatever takes longer is stopped and
+        // reported (the real run would hold those locks just as long).
+        `SET LOCAL statement_timeout = ${DRILL_STATEMENT_MS}`,
+        'SET LOCAL client_min_messages = notice'
+    ];
+}
+/**
+ * Runs the transactional statements in one transaction that is rolled back, sent as ONE query
+ * string: a lock one statement takes is held while the next ones run, and sent one by one every
+ * round trip would be added to the time the app waits for it (the drill runs in production).
+ * Marks between the statements (notices, which arrive even when a later statement fails) time
+ * each one and say which one was running when the server stopped.
+ */
+async function drillTogether(client, stmts, field, lockTimeoutMs) {
+    const marks = [];
+    const onNotice = (notice) => {
+        const match = MARK_PATTERN.exec(notice.message ?? '');
+        if (match)
+            marks[Number(match[1])] = { server: Number(match[2]), client: Date.now() };
+    };
+    const header = drillHeader(lockTimeoutMs);
+    const parts = [...header, ...stmts.flatMap((stmt, i) => [markSql(i), stmt.sql])];
+    parts.push(markSql(stmts.length), 'ROLLBACK');
+    const serverMs = (i) => Math.round(marks[i + 1].server - marks[i].server);
+    const ran = 'ran in a transaction, rolled back';
+    client.on('notice', onNotice);
     try {
-        const res = await client.query(stmt.sql);
-        const drill = 'ran in a transaction, rolled back';
+        const results = await inOneRoundTrip(client, parts);
+        const rows = (i) => results[header.length + 2 * i + 1]?.rowCount ?? null;
         return {
-            line: { sql: stmt.sql, ms: Date.now() - started, rows: res.rowCount, drill },
+            lines: stmts.map((stmt, i) => ({
+                sql: stmt.sql,
+                ms: serverMs(i),
+                rows: rows(i),
+                drill: ran
+            })),
             stopped: false
         };
     }
     catch (err) {
-        if (err.code !== '57014')
-            throw sqlError(err, `${field}.sql`, stmt.sql);
+        await client.query('ROLLBACK').catch(() => { });
+        const failed = marks.length - 1;
+        const stmt = stmts[failed];
+        if (!stmt || pgErrorCode(err) !== '57014')
+            throw sqlError(err, `${field}.sql`, stmt?.sql);
+        const before = stmts
+            .slice(0, failed)
+            .map((s, i) => ({ sql: s.sql, ms: serverMs(i), drill: ran }));
         const drill = `stopped after ${DRILL_STATEMENT_MS / 1000} s: a run would hold its locks at least that long; consider batch-update`;
-        return { line: { sql: stmt.sql, ms: Date.now() - started, drill }, stopped: true };
+        const ms = Date.now() - marks[failed].client;
+        return { lines: [...before, { sql: stmt.sql, ms, drill }], stopped: true };
+    }
+    finally {
+        client.off('notice', onNotice);
     }
 }
 async function drill({ client, step, field, settings }) {
     const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`, acknowledged(step));
-    const report = [];
-    let stoppedEarly = false;
-    await client.query('BEGIN');
-    try {
-        await client.query(`SET LOCAL lock_timeout = ${Math.round(settings.lockTimeoutMs)}`);
-        // A drill must not hold production locks for long: whatever takes longer is stopped and
-        // reported (the real run would hold those locks just as long).
-        await client.query(`SET LOCAL statement_timeout = ${DRILL_STATEMENT_MS}`);
-        for (const stmt of stmts) {
-            if (!stmt.transactional) {
-                report.push(await explainOutside(client, stmt, field));
-                continue;
-            }
-            const { line, stopped } = await drillStatement(client, stmt, field);
-            report.push(line);
-            if ((stoppedEarly = stopped))
-                break;
-        }
+    const outside = new Map();
+    for (const stmt of stmts.filter(s => !s.transactional)) {
+        outside.set(stmt, await explainOutside(client, stmt, field));
     }
-    finally {
-        await client.query('ROLLBACK').catch(() => { });
+    const inside = stmts.filter(s => s.transactional);
+    const { lines, stopped } = inside.length > 0
+        ? await drillTogether(client, inside, field, settings.lockTimeoutMs)
+        : { lines: [], stopped: false };
+    // In the runbook's order; after a stopped statement, the ones that did not run are left out.
+    const ranLines = new Map(inside.map((stmt, i) => [stmt, lines[i]]));
+    const report = [];
+    for (const stmt of stmts) {
+        const line = outside.get(stmt) ?? ranLines.get(stmt);
+        if (!line)
+            break;
+        report.push(line);
     }
     return {
-        status: stoppedEarly ? 'warned' : 'succeeded',
+        status: stopped ? 'warned' : 'succeeded',
         changed: [],
         details: { statements: report }
     };

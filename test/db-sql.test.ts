@@ -2,7 +2,8 @@
 import { describe, expect, it } from '@jest/globals'
 import { databasePhase } from '../src/phases/database.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
-import { queryRows, seededDatabase } from './support/postgres.js'
+import { queryRows, seededDatabase, withPg } from './support/postgres.js'
+import { startTcpProxy } from './support/tcp-proxy.js'
 
 function setup(url: string, sql: string, mode: 'run' | 'drill' = 'run') {
   const runbook = testRunbook({ database: { steps: [{ name: 'custom', sql }] } })
@@ -10,7 +11,8 @@ function setup(url: string, sql: string, mode: 'run' | 'drill' = 'run') {
     mode,
     runbook,
     request: testRequest({ command: mode, runId: `sql-${Date.now()}` }),
-    env: { DATABASE_URL: url }
+    env: { DATABASE_URL: url },
+    sleep: ms => new Promise(r => setTimeout(r, ms))
   })
   return { ctx, step: databasePhase.plan(runbook, ctx.request)[0]! }
 }
@@ -74,6 +76,87 @@ describe('sql steps', () => {
       await queryRows(url, 'SELECT error_message FROM outline_sessions WHERE id = 1')
     ).not.toEqual([{ error_message: 'x' }])
   }, 60_000)
+
+  it('drills the statements in one round trip: a row lock the app waits for is held for no round trip', async () => {
+    const url = await seededDatabase()
+    // Our session reaches the server over a slow network; the app's does not.
+    const latencyMs = 300
+    const proxy = await startTcpProxy(Number(new URL(url).port), latencyMs)
+    const slowUrl = Object.assign(new URL(url), { port: String(proxy.port) }).toString()
+    // Statements that end with a comment, as runbooks have them.
+    const sql = `UPDATE outline_sessions SET error_message = 'drill' WHERE id = 7 -- the app's row
+;
+UPDATE outline_sessions SET error_message = 'drill' WHERE status = 'error' AND is_active -- more
+;
+SELECT count(*) FROM outline_sessions -- last`
+    const { ctx, step } = setup(slowUrl, sql, 'drill')
+    let done = false
+    const appWaits: number[] = []
+    const app = withPg(url, async c => {
+      while (!done) {
+        const started = Date.now()
+        await c.query('UPDATE outline_sessions SET updated_at = now() WHERE id = 7')
+        appWaits.push(Date.now() - started)
+      }
+    })
+    let result
+    try {
+      result = await databasePhase.drill(step, ctx)
+    } finally {
+      done = true
+      await app
+      await proxy.close()
+    }
+    expect(result.error).toBeUndefined()
+    const statements = result.details!.statements as { rows?: number; ms?: number }[]
+    expect(statements.map(s => s.rows)).toEqual([1, 120, 1])
+    for (const s of statements) expect(s.ms).toBeGreaterThanOrEqual(0)
+    // Statement by statement, the row lock would be held for at least two round trips (the
+    // next statements and the ROLLBACK) and an app write would have waited for them.
+    expect(appWaits.length).toBeGreaterThan(10)
+    expect(Math.max(...appWaits)).toBeLessThan(latencyMs)
+    expect(
+      await queryRows(url, `SELECT 1 FROM outline_sessions WHERE error_message = 'drill'`)
+    ).toEqual([])
+  }, 60_000)
+
+  it('a drill stopped in its second statement reports the first, names the second, and runs no third', async () => {
+    const url = await seededDatabase()
+    const sql = `UPDATE outline_sessions SET error_message = 'first' WHERE id = 1;
+UPDATE outline_sessions SET error_message = 'x' WHERE id = 2 AND pg_sleep(30) IS NOT NULL;
+UPDATE outline_sessions SET error_message = 'third' WHERE id = 3`
+    const { ctx, step } = setup(url, sql, 'drill')
+    const result = await databasePhase.drill(step, ctx)
+    expect(result.status).toBe('warned')
+    const statements = result.details!.statements as { sql: string; drill: string; ms?: number }[]
+    expect(statements.map(s => s.drill)).toEqual([
+      'ran in a transaction, rolled back',
+      expect.stringMatching(/^stopped after 10 s: a run would hold its locks/)
+    ])
+    expect(statements[1]!.sql).toMatch(/pg_sleep/)
+    expect(statements[1]!.ms).toBeGreaterThanOrEqual(9_000)
+    expect(
+      await queryRows(
+        url,
+        'SELECT error_message FROM outline_sessions WHERE id IN (1, 2, 3) ORDER BY id'
+      )
+    ).not.toContainEqual({ error_message: 'first' })
+  }, 60_000)
+
+  it('a drilled statement that fails is named, and nothing stays changed', async () => {
+    const url = await seededDatabase()
+    const sql = `UPDATE outline_sessions SET error_message = 'first' WHERE id = 1;
+UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
+    const { ctx, step } = setup(url, sql, 'drill')
+    const result = await databasePhase.drill(step, ctx)
+    expect(result.status).toBe('failed')
+    expect(result.error!.message).toMatch(
+      /SQLSTATE 23502\) in "UPDATE outline_sessions SET is_active = NULL/
+    )
+    expect(
+      await queryRows(url, `SELECT 1 FROM outline_sessions WHERE error_message = 'first'`)
+    ).toEqual([])
+  })
 
   it('fails a step with an SQL error, naming the field and SQLSTATE (caught at preflight too)', async () => {
     const url = await seededDatabase()

@@ -266,7 +266,8 @@ export async function inOneRoundTrip(
   client: pg.Client,
   statements: string[]
 ): Promise<pg.QueryResult[]> {
-  const res = (await client.query(statements.join(';\n'))) as unknown
+  // The separator on a line of its own: a statement may end with a `--` comment.
+  const res = (await client.query(statements.join('\n;\n'))) as unknown
   return Array.isArray(res) ? (res as pg.QueryResult[]) : [res as pg.QueryResult]
 }
 

@@ -5,7 +5,7 @@
 import type pg from 'pg'
 import type { StepResult } from '../../model.js'
 import type { DatabaseStep } from '../../runbook/schema.js'
-import { sqlError } from '../../db/connection.js'
+import { inOneRoundTrip, pgErrorCode, sqlError } from '../../db/connection.js'
 import { constraintError, inspectIndex } from '../../db/drop-index.js'
 import { withLockLadder, type LadderAttempt, type LadderOptions } from '../../db/lock-ladder.js'
 import { failedResult } from '../../db/phase-support.js'
@@ -159,51 +159,97 @@ async function explainOutside(client: pg.Client, stmt: ClassifiedStatement, fiel
   return { sql: stmt.sql, drill: check }
 }
 
-/** Runs one statement inside the drill's transaction; undefined `ms` cap reached = stopped. */
-async function drillStatement(
+/** A notice between the drilled statements: which one starts now, by the server's clock. */
+const MARK = 'emergency-rollback drill statement'
+const markSql = (i: number) =>
+  `DO $mark$ BEGIN RAISE NOTICE '${MARK} % %', ${i}, extract(epoch FROM clock_timestamp()) * 1000; END $mark$`
+const MARK_PATTERN = new RegExp(`^${MARK} (\\d+) ([\\d.]+)$`)
+
+/** Leading statements of the drill's query string, before the first mark. */
+function drillHeader(lockTimeoutMs: number): string[] {
+  return [
+    'BEGIN',
+    `SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`,
+    // A drill must not hold production locks for long: whatever takes longer is stopped and
+    // reported (the real run would hold those locks just as long).
+    `SET LOCAL statement_timeout = ${DRILL_STATEMENT_MS}`,
+    'SET LOCAL client_min_messages = notice'
+  ]
+}
+
+/**
+ * Runs the transactional statements in one transaction that is rolled back, sent as ONE query
+ * string: a lock one statement takes is held while the next ones run, and sent one by one every
+ * round trip would be added to the time the app waits for it (the drill runs in production).
+ * Marks between the statements (notices, which arrive even when a later statement fails) time
+ * each one and say which one was running when the server stopped.
+ */
+async function drillTogether(
   client: pg.Client,
-  stmt: ClassifiedStatement,
-  field: string
-): Promise<{ line: DrillLine; stopped: boolean }> {
-  const started = Date.now()
+  stmts: ClassifiedStatement[],
+  field: string,
+  lockTimeoutMs: number
+): Promise<{ lines: DrillLine[]; stopped: boolean }> {
+  const marks: { server: number; client: number }[] = []
+  const onNotice = (notice: { message?: string }) => {
+    const match = MARK_PATTERN.exec(notice.message ?? '')
+    if (match) marks[Number(match[1])] = { server: Number(match[2]), client: Date.now() }
+  }
+  const header = drillHeader(lockTimeoutMs)
+  const parts = [...header, ...stmts.flatMap((stmt, i) => [markSql(i), stmt.sql])]
+  parts.push(markSql(stmts.length), 'ROLLBACK')
+  const serverMs = (i: number) => Math.round(marks[i + 1]!.server - marks[i]!.server)
+  const ran = 'ran in a transaction, rolled back'
+  client.on('notice', onNotice)
   try {
-    const res = await client.query(stmt.sql)
-    const drill = 'ran in a transaction, rolled back'
+    const results = await inOneRoundTrip(client, parts)
+    const rows = (i: number) => results[header.length + 2 * i + 1]?.rowCount ?? null
     return {
-      line: { sql: stmt.sql, ms: Date.now() - started, rows: res.rowCount, drill },
+      lines: stmts.map((stmt, i) => ({
+        sql: stmt.sql,
+        ms: serverMs(i),
+        rows: rows(i),
+        drill: ran
+      })),
       stopped: false
     }
   } catch (err) {
-    if ((err as { code?: string }).code !== '57014') throw sqlError(err, `${field}.sql`, stmt.sql)
+    await client.query('ROLLBACK').catch(() => {})
+    const failed = marks.length - 1
+    const stmt = stmts[failed]
+    if (!stmt || pgErrorCode(err) !== '57014') throw sqlError(err, `${field}.sql`, stmt?.sql)
+    const before = stmts
+      .slice(0, failed)
+      .map((s, i) => ({ sql: s.sql, ms: serverMs(i), drill: ran }))
     const drill = `stopped after ${DRILL_STATEMENT_MS / 1000} s: a run would hold its locks at least that long; consider batch-update`
-    return { line: { sql: stmt.sql, ms: Date.now() - started, drill }, stopped: true }
+    const ms = Date.now() - marks[failed]!.client
+    return { lines: [...before, { sql: stmt.sql, ms, drill }], stopped: true }
+  } finally {
+    client.off('notice', onNotice)
   }
 }
 
 async function drill({ client, step, field, settings }: StepInput): Promise<StepResult> {
   const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`, acknowledged(step))
+  const outside = new Map<ClassifiedStatement, DrillLine>()
+  for (const stmt of stmts.filter(s => !s.transactional)) {
+    outside.set(stmt, await explainOutside(client, stmt, field))
+  }
+  const inside = stmts.filter(s => s.transactional)
+  const { lines, stopped } =
+    inside.length > 0
+      ? await drillTogether(client, inside, field, settings.lockTimeoutMs)
+      : { lines: [], stopped: false }
+  // In the runbook's order; after a stopped statement, the ones that did not run are left out.
+  const ranLines = new Map(inside.map((stmt, i) => [stmt, lines[i]]))
   const report: DrillLine[] = []
-  let stoppedEarly = false
-  await client.query('BEGIN')
-  try {
-    await client.query(`SET LOCAL lock_timeout = ${Math.round(settings.lockTimeoutMs)}`)
-    // A drill must not hold production locks for long: whatever takes longer is stopped and
-    // reported (the real run would hold those locks just as long).
-    await client.query(`SET LOCAL statement_timeout = ${DRILL_STATEMENT_MS}`)
-    for (const stmt of stmts) {
-      if (!stmt.transactional) {
-        report.push(await explainOutside(client, stmt, field))
-        continue
-      }
-      const { line, stopped } = await drillStatement(client, stmt, field)
-      report.push(line)
-      if ((stoppedEarly = stopped)) break
-    }
-  } finally {
-    await client.query('ROLLBACK').catch(() => {})
+  for (const stmt of stmts) {
+    const line = outside.get(stmt) ?? ranLines.get(stmt)
+    if (!line) break
+    report.push(line)
   }
   return {
-    status: stoppedEarly ? 'warned' : 'succeeded',
+    status: stopped ? 'warned' : 'succeeded',
     changed: [],
     details: { statements: report }
   }
