@@ -2065,6 +2065,28 @@ function removeCaptureSql(spec) {
         `DROP FUNCTION IF EXISTS ${ident(fn)}()`
     ];
 }
+/**
+ * Capture triggers of other runs still on the table: a run that stopped before its drop leaves its
+ * trigger (see the top of this file), and a later run with another run id has another backup
+ * table. Such a trigger depends on the columns (`UPDATE OF`), so the drop must remove it too, and
+ * until then it writes to a backup nobody will finish. Only one run changes the database at a
+ * time (the run lock), so a trigger of another run is never one still in use.
+ */
+async function strayCaptures(client, spec) {
+    const res = await client.query(`SELECT t.tgname AS trigger, t.tgfoid::regprocedure::text AS fn
+       FROM pg_trigger t
+      WHERE t.tgrelid = to_regclass($1) AND NOT t.tgisinternal
+        AND t.tgname LIKE 'er\\_capture\\_%' AND t.tgname <> $2
+      ORDER BY 1`, [spec.table, captureNames(spec).trigger]);
+    return res.rows;
+}
+/** Statements that remove other runs' capture triggers: in the transaction that drops the columns. */
+function removeStraySql(table, strays) {
+    return strays.flatMap(s => [
+        `DROP TRIGGER IF EXISTS ${ident(s.trigger)} ON ${ident(table)}`,
+        `DROP FUNCTION IF EXISTS ${s.fn}`
+    ]);
+}
 
 ;// CONCATENATED MODULE: ./src/db/drop-index.ts
 
@@ -2424,6 +2446,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
         return {
             copiedRows: 0,
             newRowsUnderLock: 0,
+            removedCaptures: [],
             droppedColumns: [],
             droppedIndexes,
             alreadyGone: inspection.gone,
@@ -2442,10 +2465,11 @@ async function runSchemaRollback(client, spec, field, ladder) {
     // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
     let newRowsUnderLock = 0;
     const capture = captureSpec(spec, inspection);
+    const strays = await strayCaptures(client, capture);
     const clearRoad = afterLongTransactions(client, spec.table, ladder);
     const ladderResult = await time('drop columns', () => withLockLadder(client, `${field} (${alterStatement(spec)})`, clearRoad.ladder, async () => {
         try {
-            const dropped = await lockAndDrop(client, spec, inspection, capture, maxKey);
+            const dropped = await lockAndDrop(client, spec, inspection, capture, maxKey, strays);
             newRowsUnderLock = dropped.newRows;
             // What the app's queries on the table waited for, at most (measured by the server).
             timings['table locked'] = dropped.lockedMs;
@@ -2460,6 +2484,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
     return {
         copiedRows,
         newRowsUnderLock,
+        removedCaptures: strays.map(s => s.trigger),
         droppedColumns: inspection.present.map(c => c.name),
         droppedIndexes,
         alreadyGone: inspection.gone,
@@ -2473,7 +2498,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
  * queries on the table queue. On an error the caller rolls back. Returns how many rows inserted
  * since the copy were added to the backup, and how long the table was locked.
  */
-async function lockAndDrop(client, spec, inspection, capture, maxKey) {
+async function lockAndDrop(client, spec, inspection, capture, maxKey, strays) {
     const t = ident(spec.table);
     const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ');
     // A query string with several statements cannot carry parameters: the key is a literal.
@@ -2484,6 +2509,7 @@ async function lockAndDrop(client, spec, inspection, capture, maxKey) {
         SERVER_CLOCK,
         `INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${t} ${after} ON CONFLICT DO NOTHING`,
         ...removeCaptureSql(capture),
+        ...removeStraySql(spec.table, strays),
         alterStatement(spec),
         SERVER_CLOCK,
         'COMMIT'
@@ -2509,6 +2535,7 @@ async function drillSchemaRollback(client, spec, field, ladder) {
         indexesChecked.push(`${info.schema}.${info.name}${info.valid ? '' : ' (INVALID)'}: DROP INDEX CONCURRENTLY runs outside a transaction, not in the drill; catalog check OK`);
     }
     let copiedRows = 0;
+    let strays = [];
     if (inspection.present.length > 0) {
         await client.query('BEGIN');
         try {
@@ -2521,11 +2548,13 @@ async function drillSchemaRollback(client, spec, field, ladder) {
             // held from the trigger on). In a transaction a lock timeout aborts it: one rung only.
             const capture = captureSpec(spec, inspection);
             const installed = await captureInstalled(client, capture);
+            strays = await strayCaptures(client, capture);
             const results = await inOneRoundTrip(client, [
                 `SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`,
                 SERVER_CLOCK,
                 ...installCaptureSql(capture, installed),
                 ...removeCaptureSql(capture),
+                ...removeStraySql(spec.table, strays),
                 `LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`,
                 SERVER_CLOCK,
                 alterStatement(spec),
@@ -2542,6 +2571,7 @@ async function drillSchemaRollback(client, spec, field, ladder) {
     }
     return {
         copiedRows,
+        strayCaptures: strays.map(s => s.trigger),
         timings,
         indexesChecked,
         wouldDrop: inspection.present.map(c => c.name),
@@ -8575,6 +8605,8 @@ async function schema_execute(step, deps, drill) {
             const changed = [];
             if (res.droppedIndexes.length > 0)
                 changed.push(`dropped index ${res.droppedIndexes.join(', ')}`);
+            if (res.removedCaptures.length > 0)
+                changed.push(`removed the capture trigger(s) ${res.removedCaptures.join(', ')} that an earlier run left on ${spec.table} (their backup tables are kept)`);
             if (res.droppedColumns.length > 0) {
                 changed.push(`copied ${res.copiedRows + res.newRowsUnderLock} rows of ${spec.table} (${spec.key}, ${res.droppedColumns.join(', ')}) to ${spec.backupTable}`, `dropped column(s) ${res.droppedColumns.join(', ')} of ${spec.table}`);
             }

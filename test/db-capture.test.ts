@@ -263,6 +263,58 @@ describe('schema rollback under concurrent writes', () => {
     expect(kept.get(6)).toEqual({ payload: 'orig-6', seq: 0 })
   }, 60_000)
 
+  it('removes the capture trigger that a stopped run with another run id left, in the drop (the drill reports it)', async () => {
+    const url = await table()
+    // An earlier run (another run id, so another backup table) stopped after installing its
+    // capture: its trigger depends on the columns and still writes to its backup.
+    const earlier: CaptureSpec = { ...capture, backupTable: 'sessions_backup_earlier' }
+    await withPg(url, async c => {
+      await c.query(
+        `CREATE TABLE sessions_backup_earlier AS SELECT id, payload, seq FROM sessions WITH NO DATA`
+      )
+      await c.query(
+        `ALTER TABLE sessions_backup_earlier ADD PRIMARY KEY (id), ADD COLUMN ${CAPTURED} boolean NOT NULL DEFAULT false`
+      )
+      for (const sql of installCaptureSql(earlier, false)) await c.query(sql)
+      await c.query(`UPDATE sessions SET payload = 'seen-by-earlier' WHERE id = 3`)
+    })
+    const triggers = () =>
+      queryRows(
+        url,
+        `SELECT tgname FROM pg_trigger WHERE tgrelid = 'sessions'::regclass AND NOT tgisinternal`
+      )
+    const drillCtx = testContext({
+      mode: 'drill',
+      runbook,
+      request: testRequest({ command: 'drill', runId: 'later-drill' }),
+      env: { DATABASE_URL: url },
+      sleep: realSleep
+    })
+    const [drillStep] = schemaPhase.plan(runbook, drillCtx.request)
+    const drilled = await schemaPhase.drill(drillStep!, drillCtx)
+    expect(drilled.error).toBeUndefined()
+    expect(drilled.details?.strayCaptures).toEqual(['er_capture_sessions_backup_earlier'])
+    expect(await triggers()).toEqual([{ tgname: 'er_capture_sessions_backup_earlier' }])
+
+    const { ctx, step } = schemaStep(url, 'later-run')
+    const result = await schemaPhase.run(step, ctx)
+    expect(result.error).toBeUndefined()
+    expect(result.changed.join('\n')).toMatch(
+      /removed the capture trigger\(s\) er_capture_sessions_backup_earlier that an earlier run left/
+    )
+    expect(await triggers()).toEqual([])
+    expect(
+      await queryRows(url, `SELECT proname FROM pg_proc WHERE proname LIKE 'er_capture%'`)
+    ).toEqual([])
+    // The earlier run's backup is kept; this run's has every row.
+    expect(await queryRows(url, 'SELECT payload FROM sessions_backup_earlier')).toEqual([
+      { payload: 'seen-by-earlier' }
+    ])
+    expect(await queryRows(url, 'SELECT count(*)::int AS n FROM sessions_backup')).toEqual([
+      { n: ROWS }
+    ])
+  }, 60_000)
+
   it('installs the capture once a conflicting lock holder (autovacuum, say) is gone, never queueing in front of the app', async () => {
     const url = await table()
     // Holds SHARE UPDATE EXCLUSIVE, as autovacuum does after a big batch-update, for 1.5 s.

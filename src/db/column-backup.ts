@@ -25,7 +25,10 @@ import {
   captureInstalled,
   installCaptureSql,
   removeCaptureSql,
-  type CaptureSpec
+  removeStraySql,
+  strayCaptures,
+  type CaptureSpec,
+  type StrayCapture
 } from './write-capture.js'
 import {
   dropIndexConcurrently,
@@ -355,6 +358,8 @@ async function installCapture(
 export interface SchemaRollbackResult {
   copiedRows: number
   newRowsUnderLock: number
+  /** Capture triggers other runs left on the table, removed with the columns. */
+  removedCaptures: string[]
   droppedColumns: string[]
   droppedIndexes: string[]
   alreadyGone: string[]
@@ -401,6 +406,7 @@ export async function runSchemaRollback(
     return {
       copiedRows: 0,
       newRowsUnderLock: 0,
+      removedCaptures: [],
       droppedColumns: [],
       droppedIndexes,
       alreadyGone: inspection.gone,
@@ -433,11 +439,12 @@ export async function runSchemaRollback(
   // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
   let newRowsUnderLock = 0
   const capture = captureSpec(spec, inspection)
+  const strays = await strayCaptures(client, capture)
   const clearRoad = afterLongTransactions(client, spec.table, ladder)
   const ladderResult = await time('drop columns', () =>
     withLockLadder(client, `${field} (${alterStatement(spec)})`, clearRoad.ladder, async () => {
       try {
-        const dropped = await lockAndDrop(client, spec, inspection, capture, maxKey)
+        const dropped = await lockAndDrop(client, spec, inspection, capture, maxKey, strays)
         newRowsUnderLock = dropped.newRows
         // What the app's queries on the table waited for, at most (measured by the server).
         timings['table locked'] = dropped.lockedMs
@@ -452,6 +459,7 @@ export async function runSchemaRollback(
   return {
     copiedRows,
     newRowsUnderLock,
+    removedCaptures: strays.map(s => s.trigger),
     droppedColumns: inspection.present.map(c => c.name),
     droppedIndexes,
     alreadyGone: inspection.gone,
@@ -471,7 +479,8 @@ async function lockAndDrop(
   spec: SchemaRollbackSpec,
   inspection: SchemaInspection,
   capture: CaptureSpec,
-  maxKey: string | null
+  maxKey: string | null,
+  strays: StrayCapture[]
 ): Promise<{ newRows: number; lockedMs: number }> {
   const t = ident(spec.table)
   const cols = [spec.key, ...inspection.present.map(c => c.name)].map(ident).join(', ')
@@ -483,6 +492,7 @@ async function lockAndDrop(
     SERVER_CLOCK,
     `INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${t} ${after} ON CONFLICT DO NOTHING`,
     ...removeCaptureSql(capture),
+    ...removeStraySql(spec.table, strays),
     alterStatement(spec),
     SERVER_CLOCK,
     'COMMIT'
@@ -496,6 +506,8 @@ async function lockAndDrop(
 
 export interface SchemaDrillResult {
   copiedRows: number
+  /** Capture triggers other runs left on the table, which a run would remove with the columns. */
+  strayCaptures: string[]
   timings: Record<string, number>
   indexesChecked: string[]
   wouldDrop: string[]
@@ -526,6 +538,7 @@ export async function drillSchemaRollback(
     )
   }
   let copiedRows = 0
+  let strays: StrayCapture[] = []
   if (inspection.present.length > 0) {
     await client.query('BEGIN')
     try {
@@ -538,11 +551,13 @@ export async function drillSchemaRollback(
       // held from the trigger on). In a transaction a lock timeout aborts it: one rung only.
       const capture = captureSpec(spec, inspection)
       const installed = await captureInstalled(client, capture)
+      strays = await strayCaptures(client, capture)
       const results = await inOneRoundTrip(client, [
         `SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`,
         SERVER_CLOCK,
         ...installCaptureSql(capture, installed),
         ...removeCaptureSql(capture),
+        ...removeStraySql(spec.table, strays),
         `LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`,
         SERVER_CLOCK,
         alterStatement(spec),
@@ -558,6 +573,7 @@ export async function drillSchemaRollback(
   }
   return {
     copiedRows,
+    strayCaptures: strays.map(s => s.trigger),
     timings,
     indexesChecked,
     wouldDrop: inspection.present.map(c => c.name),

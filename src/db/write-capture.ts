@@ -81,3 +81,37 @@ export function removeCaptureSql(spec: CaptureSpec): string[] {
     `DROP FUNCTION IF EXISTS ${ident(fn)}()`
   ]
 }
+
+/** A capture trigger (and its function) that another run left on the table. */
+export interface StrayCapture {
+  trigger: string
+  /** The function, qualified and with its argument list (regprocedure). */
+  fn: string
+}
+
+/**
+ * Capture triggers of other runs still on the table: a run that stopped before its drop leaves its
+ * trigger (see the top of this file), and a later run with another run id has another backup
+ * table. Such a trigger depends on the columns (`UPDATE OF`), so the drop must remove it too, and
+ * until then it writes to a backup nobody will finish. Only one run changes the database at a
+ * time (the run lock), so a trigger of another run is never one still in use.
+ */
+export async function strayCaptures(client: pg.Client, spec: CaptureSpec): Promise<StrayCapture[]> {
+  const res = await client.query<StrayCapture>(
+    `SELECT t.tgname AS trigger, t.tgfoid::regprocedure::text AS fn
+       FROM pg_trigger t
+      WHERE t.tgrelid = to_regclass($1) AND NOT t.tgisinternal
+        AND t.tgname LIKE 'er\\_capture\\_%' AND t.tgname <> $2
+      ORDER BY 1`,
+    [spec.table, captureNames(spec).trigger]
+  )
+  return res.rows
+}
+
+/** Statements that remove other runs' capture triggers: in the transaction that drops the columns. */
+export function removeStraySql(table: string, strays: StrayCapture[]): string[] {
+  return strays.flatMap(s => [
+    `DROP TRIGGER IF EXISTS ${ident(s.trigger)} ON ${ident(table)}`,
+    `DROP FUNCTION IF EXISTS ${s.fn}`
+  ])
+}

@@ -200,6 +200,10 @@ async function execute(
         const changed: string[] = []
         if (res.droppedIndexes.length > 0)
           changed.push(`dropped index ${res.droppedIndexes.join(', ')}`)
+        if (res.removedCaptures.length > 0)
+          changed.push(
+            `removed the capture trigger(s) ${res.removedCaptures.join(', ')} that an earlier run left on ${spec.table} (their backup tables are kept)`
+          )
         if (res.droppedColumns.length > 0) {
           changed.push(
             `copied ${res.copiedRows + res.newRowsUnderLock} rows of ${spec.table} (${spec.key}, ${res.droppedColumns.join(', ')}) to ${spec.backupTable}`,
