@@ -2,8 +2,8 @@
 import { describe, expect, it } from '@jest/globals'
 import { databasePhase } from '../src/phases/database.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
-import { queryRows, seededDatabase, withPg } from './support/postgres.js'
-import { startTcpProxy } from './support/tcp-proxy.js'
+import { queryRows, seededDatabase, whileAppWrites } from './support/postgres.js'
+import { startTcpProxy, throughProxy } from './support/tcp-proxy.js'
 
 function setup(url: string, sql: string, mode: 'run' | 'drill' = 'run') {
   const runbook = testRunbook({ database: { steps: [{ name: 'custom', sql }] } })
@@ -82,31 +82,18 @@ describe('sql steps', () => {
     // Our session reaches the server over a slow network; the app's does not.
     const latencyMs = 300
     const proxy = await startTcpProxy(Number(new URL(url).port), latencyMs)
-    const slowUrl = Object.assign(new URL(url), { port: String(proxy.port) }).toString()
     // Statements that end with a comment, as runbooks have them.
     const sql = `UPDATE outline_sessions SET error_message = 'drill' WHERE id = 7 -- the app's row
 ;
 UPDATE outline_sessions SET error_message = 'drill' WHERE status = 'error' AND is_active -- more
 ;
 SELECT count(*) FROM outline_sessions -- last`
-    const { ctx, step } = setup(slowUrl, sql, 'drill')
-    let done = false
-    const appWaits: number[] = []
-    const app = withPg(url, async c => {
-      while (!done) {
-        const started = Date.now()
-        await c.query('UPDATE outline_sessions SET updated_at = now() WHERE id = 7')
-        appWaits.push(Date.now() - started)
-      }
-    })
-    let result
-    try {
-      result = await databasePhase.drill(step, ctx)
-    } finally {
-      done = true
-      await app
-      await proxy.close()
-    }
+    const { ctx, step } = setup(throughProxy(url, proxy), sql, 'drill')
+    const { result, waits: appWaits } = await whileAppWrites(
+      url,
+      'UPDATE outline_sessions SET updated_at = now() WHERE id = 7',
+      () => databasePhase.drill(step, ctx)
+    ).finally(() => proxy.close())
     expect(result.error).toBeUndefined()
     const statements = result.details!.statements as { rows?: number; ms?: number }[]
     expect(statements.map(s => s.rows)).toEqual([1, 120, 1])

@@ -6,8 +6,8 @@ import { describe, expect, it } from '@jest/globals'
 import pg from 'pg'
 import { schemaPhase } from '../src/phases/schema.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
-import { queryRows, seededDatabase, withPg } from './support/postgres.js'
-import { startTcpProxy } from './support/tcp-proxy.js'
+import { queryRows, seededDatabase, whileAppWrites, withPg } from './support/postgres.js'
+import { startTcpProxy, throughProxy } from './support/tcp-proxy.js'
 
 const STREAMING = [
   'last_sequence_number',
@@ -155,7 +155,6 @@ describe('schema rollback', () => {
       // Our session reaches the server over a slow network; the app's does not.
       const latencyMs = 300
       const proxy = await startTcpProxy(Number(new URL(url).port), latencyMs)
-      const slowUrl = Object.assign(new URL(url), { port: String(proxy.port) }).toString()
       const columnsOnly = testRunbook({
         schema: [{ table: 'outline_sessions', 'drop-columns': STREAMING }]
       })
@@ -163,30 +162,19 @@ describe('schema rollback', () => {
         mode,
         runbook: columnsOnly,
         request: testRequest({ command: mode, runId: `schema-round-trips-${mode}` }),
-        env: { DATABASE_URL: slowUrl },
+        env: { DATABASE_URL: throughProxy(url, proxy) },
         sleep: ms => new Promise(r => setTimeout(r, ms))
       })
       const [step] = schemaPhase.plan(columnsOnly, ctx.request)
-      let done = false
-      const appWaits: number[] = []
       // The app's writes conflict with the capture trigger's install and with the drop.
-      const app = withPg(url, async c => {
-        while (!done) {
-          const started = Date.now()
-          await c.query('UPDATE outline_sessions SET updated_at = now() WHERE id = 7')
-          appWaits.push(Date.now() - started)
-        }
-      })
-      try {
-        const result = await schemaPhase[mode](step!, ctx)
-        expect(result.error).toBeUndefined()
-        if (mode === 'run') expect(await columns(url)).not.toContain('partial_content')
-        else expect(await columns(url)).toContain('partial_content')
-      } finally {
-        done = true
-        await app
-        await proxy.close()
-      }
+      const { result, waits: appWaits } = await whileAppWrites(
+        url,
+        'UPDATE outline_sessions SET updated_at = now() WHERE id = 7',
+        () => schemaPhase[mode](step!, ctx)
+      ).finally(() => proxy.close())
+      expect(result.error).toBeUndefined()
+      if (mode === 'run') expect(await columns(url)).not.toContain('partial_content')
+      else expect(await columns(url)).toContain('partial_content')
       // Statement by statement, the locks would be held for several round trips (each at least
       // latencyMs) and some app write would have waited for all of them.
       expect(appWaits.length).toBeGreaterThan(10)

@@ -269,3 +269,29 @@ export async function installStepGate(url: string): Promise<StepGate> {
     withPg(url, async c => void (await c.query('UPDATE gate SET open = $1', [open])))
   return { open: () => set(true), close: () => set(false) }
 }
+
+/**
+ * Runs fn while an app on its own session repeats `sql` against url, back to back; returns fn's
+ * result and how long each of the app's statements took (ms): what the app waited for.
+ */
+export async function whileAppWrites<T>(
+  url: string,
+  sql: string,
+  fn: () => Promise<T>
+): Promise<{ result: T; waits: number[] }> {
+  let done = false
+  const waits: number[] = []
+  const app = withPg(url, async c => {
+    while (!done) {
+      const started = Date.now()
+      await c.query(sql)
+      waits.push(Date.now() - started)
+    }
+  })
+  try {
+    return { result: await fn(), waits }
+  } finally {
+    done = true
+    await app
+  }
+}

@@ -53,3 +53,8 @@ export async function startTcpProxy(targetPort: number, latencyMs = 0): Promise<
       })
   }
 }
+
+/** A database URL that reaches its server through the proxy (same credentials and database). */
+export function throughProxy(url: string, proxy: TcpProxy): string {
+  return Object.assign(new URL(url), { port: String(proxy.port) }).toString()
+}
