@@ -36,6 +36,7 @@ import { type PhaseName } from '../src/runbook/schema.js'
 import { runbookFrom } from '../src/runbook/validate.js'
 import { testContext, testRequest } from '../test/support/context.js'
 import { startThrowawayPostgres } from '../test/support/postgres.js'
+import { node24Path } from '../scripts/node24.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -283,7 +284,7 @@ async function oursChild(url: string): Promise<void> {
   // server, but here client and server share two cores, and a compile in the middle of the
   // window would show up as app latency that has nothing to do with the database.
   await classifySql('SELECT 1')
-  console.log('ready')
+  console.log(`ready (Node ${process.version})`)
   await new Promise<void>(resolve => process.stdin.once('data', () => resolve()))
   process.stdin.pause()
   const cpuAtStart = process.cpuUsage()
@@ -339,9 +340,10 @@ async function oursCleanup(
   url: string,
   onStart: () => void
 ): Promise<{ maxRssKb: number; cpuMs: number; results: unknown[] }> {
+  // Our cleanup runs on Node 24, what the action runs on (runs.using: node24).
   const child = spawn(
-    process.execPath,
-    [...process.execArgv, here, '--ours', url, '--rows', String(ROWS)],
+    node24Path(),
+    ['--import', 'tsx', here, '--ours', url, '--rows', String(ROWS)],
     { stdio: ['pipe', 'pipe', 'inherit'] }
   )
   let out = ''
@@ -350,6 +352,7 @@ async function oursCleanup(
     out += String(d)
     if (!started && out.includes('ready')) {
       started = true
+      console.log(`  our cleanup runs on ${/ready \((Node [^)]+)\)/.exec(out)?.[1] ?? 'Node ?'}`)
       onStart()
       child.stdin.write('go\n')
     }
