@@ -156,7 +156,7 @@ function createFetch(settings = {}) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3347);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(168);
 /* harmony import */ var _runner_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3765);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9922);
 /**
@@ -173,7 +173,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3347:
+/***/ 168:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1389,7 +1389,78 @@ async function withRunLock(settings, purpose, fn) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/db/autovacuum-yield.ts
+
+/** How long past deadlock_timeout we wait for the cancelled worker to release the table. */
+const YIELD_MARGIN_MS = 2_000;
+const SAVEPOINT = 'er_autovacuum_yield';
+/**
+ * The first statement of a transaction that asks for a stronger lock on `table`: if autovacuum
+ * has started on the table since the road was checked, this request, which the app does not
+ * queue behind, is the one that waits (and times out), not the strong one the app would.
+ */
+function autovacuumGuardSql(table) {
+    return `LOCK TABLE ${ident(table)} IN SHARE UPDATE EXCLUSIVE MODE`;
+}
+/** The text pg_stat_activity shows for an autovacuum that PostgreSQL never cancels. */
+function isWraparoundVacuum(query) {
+    return query.includes('(to prevent wraparound)');
+}
+/**
+ * Queues SHARE UPDATE EXCLUSIVE on `table` for at most deadlock_timeout + YIELD_MARGIN_MS (and
+ * never past budgetMs). Outside a transaction the lock is released at once; inside one
+ * (inTransaction) it is taken under a savepoint and kept to the end of that transaction, which
+ * keeps autovacuum off the table meanwhile, and lock_timeout is left as it was.
+ */
+async function askAutovacuumToYield(client, table, budgetMs, inTransaction = false) {
+    const started = Date.now();
+    const res = await client.query(`SELECT setting::int AS ms, current_setting('lock_timeout') AS lock_timeout
+       FROM pg_settings WHERE name = 'deadlock_timeout'`);
+    const timeoutMs = (res.rows[0]?.ms ?? 1000) + YIELD_MARGIN_MS;
+    if (timeoutMs > budgetMs) {
+        return {
+            yielded: false,
+            waitedMs: 0,
+            reason: `deadlock_timeout + ${YIELD_MARGIN_MS} ms exceeds the time left (${budgetMs} ms)`
+        };
+    }
+    const lock = [`SET LOCAL lock_timeout = ${timeoutMs}`, autovacuumGuardSql(table)];
+    const previous = client.escapeLiteral(res.rows[0]?.lock_timeout ?? '0');
+    try {
+        await inOneRoundTrip(client, inTransaction
+            ? [
+                `SAVEPOINT ${SAVEPOINT}`,
+                ...lock,
+                `SET LOCAL lock_timeout = ${previous}`,
+                `RELEASE SAVEPOINT ${SAVEPOINT}`
+            ]
+            : ['BEGIN', ...lock, 'COMMIT']);
+        return { yielded: true, waitedMs: Date.now() - started };
+    }
+    catch (err) {
+        await client
+            .query(inTransaction
+            ? `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`
+            : 'ROLLBACK')
+            .catch(() => { });
+        const code = pgErrorCode(err);
+        // 55P03: it did not give way in time; 42501: no right to LOCK the table. Both: wait instead.
+        if (code !== '55P03' && code !== '42501')
+            throw err;
+        return {
+            yielded: false,
+            waitedMs: Date.now() - started,
+            reason: code === '55P03' ? 'it did not give way in time' : 'no privilege to LOCK the table'
+        };
+    }
+}
+/** The report's line for the workers that gave way on `table`. */
+function gaveWayLine(table, pids) {
+    return `made autovacuum give way on ${table} (pid ${pids.join(', ')}) rather than wait for it; it vacuums the table again on a later round`;
+}
+
 ;// CONCATENATED MODULE: ./src/db/lock-ladder.ts
+
 
 
 /** The lock_timeout of each attempt: 5 rising rungs up to the top, then the top. */
@@ -1464,29 +1535,46 @@ async function withLockLadder(client, what, options, attempt) {
 /**
  * Waits, WITHOUT queueing for the lock (so the app is never blocked behind us), until no other
  * session has held a (conflicting) lock on `table` inside a transaction older than olderThanMs.
- * Autovacuum counts: it gives way to a lock request only after deadlock_timeout (1 s by default),
- * longer than the ladder's rungs, so every rung would time out behind it while the app queued
- * behind the rung. Only then does
- * the ladder queue for ACCESS EXCLUSIVE, so its short lock_timeout rarely fires and the app's
- * queries rarely wait behind our request. Bounded by maxWaitMs; the ladder still applies after.
- * Returns how long it waited.
+ * Autovacuum counts: it gives way to a lock request only after deadlock_timeout, longer than the
+ * ladder's rungs, so every rung would time out behind it while the app queued behind the rung.
+ * So an autovacuum worker is asked to give way, once, by a request the app does not queue
+ * behind (autovacuum-yield.ts); a client's transaction is waited out. Only then does the ladder
+ * queue for its lock, so its short lock_timeout rarely fires and the app's queries rarely wait
+ * behind our request. Bounded by maxWaitMs (plus one yield); the ladder still applies after.
  */
 async function waitForClearRoad(client, table, options) {
     const started = Date.now();
+    const asked = new Set();
+    const yieldedPids = [];
     let logged = false;
     for (;;) {
         const res = await client.query(`SELECT a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::int AS age_ms,
-              a.application_name AS app, a.backend_type AS kind
+              a.application_name AS app, a.backend_type AS kind, coalesce(a.query, '') AS query
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()
           AND a.backend_type IN ('client backend', 'autovacuum worker')
           AND ($3::text[] IS NULL OR l.mode = ANY($3::text[]))
-          AND a.xact_start < now() - make_interval(secs => $2::float8 / 1000)
-        ORDER BY a.xact_start LIMIT 1`, [table, options.olderThanMs, options.conflicting ?? null]);
+          AND (a.backend_type = 'autovacuum worker'
+               OR a.xact_start < now() - make_interval(secs => $2::float8 / 1000))
+        ORDER BY a.backend_type = 'autovacuum worker' DESC, a.xact_start LIMIT 1`, [table, options.olderThanMs, options.conflicting ?? null]);
         const holder = res.rows[0];
         const waited = Date.now() - started;
         if (!holder || waited >= options.maxWaitMs)
-            return waited;
+            return { waitedMs: waited, yieldedPids };
+        if (holder.kind === 'autovacuum worker' &&
+            !isWraparoundVacuum(holder.query) &&
+            !asked.has(holder.pid)) {
+            asked.add(holder.pid);
+            // Bounded on its own (deadlock_timeout + a margin, at most CLEAR_ROAD_MAX_MS), even where
+            // the road's bound is a ladder's short sleep: the attempt after it would time out anyway.
+            const outcome = await askAutovacuumToYield(client, table, CLEAR_ROAD_MAX_MS, options.inTransaction);
+            if (outcome.yielded)
+                yieldedPids.push(holder.pid);
+            options.log?.(outcome.yielded
+                ? `autovacuum (pid ${holder.pid}) was working on ${table}: it gave way after ${outcome.waitedMs} ms (PostgreSQL cancels it for a lock request; it comes back to the table on a later round)`
+                : `autovacuum (pid ${holder.pid}) holds ${table} and was not made to give way (${outcome.reason}): waiting for it`);
+            continue;
+        }
         if (!logged) {
             options.log?.(`waiting (without queueing) for pid ${holder.pid} (${holder.app || holder.kind}, transaction open ${holder.age_ms} ms) to release ${table}`);
             logged = true;
@@ -1505,6 +1593,16 @@ const SHARE_ROW_EXCLUSIVE_CONFLICTS = [
 ];
 /** Longest we wait for long transactions on a table before queueing for a strong lock. */
 const CLEAR_ROAD_MAX_MS = 30_000;
+/** How the steps wait for a clear road: a holder is long after 100 ms; polled every 50 ms. */
+function clearRoadOptions(ladder) {
+    return {
+        olderThanMs: 100,
+        maxWaitMs: CLEAR_ROAD_MAX_MS,
+        pollMs: 50,
+        sleep: ladder.sleep,
+        log: ladder.log
+    };
+}
 /**
  * The ladder with each attempt preceded by waitForClearRoad on `table`: an attempt starts as soon
  * as the long transactions on the table have ended, rather than after the ladder's next sleep,
@@ -1512,21 +1610,21 @@ const CLEAR_ROAD_MAX_MS = 30_000;
  */
 function afterLongTransactions(client, table, ladder, conflicting) {
     let waited = 0;
+    const yielded = [];
     return {
         ladder: {
             ...ladder,
             beforeAttempt: async () => {
-                waited += await waitForClearRoad(client, table, {
-                    olderThanMs: 100,
-                    conflicting,
-                    maxWaitMs: CLEAR_ROAD_MAX_MS,
-                    pollMs: 50,
-                    sleep: ladder.sleep,
-                    log: ladder.log
+                const road = await waitForClearRoad(client, table, {
+                    ...clearRoadOptions(ladder),
+                    conflicting
                 });
+                waited += road.waitedMs;
+                yielded.push(...road.yieldedPids);
             }
         },
-        waitedMs: () => waited
+        waitedMs: () => waited,
+        yieldedPids: () => [...yielded]
     };
 }
 
@@ -2136,21 +2234,22 @@ async function dropIndexConcurrently(client, name, field, ladder) {
     const qualified = before ? ident(`${before.schema}.${before.name}`) : ident(name);
     const statement = `DROP INDEX CONCURRENTLY IF EXISTS ${qualified}`;
     if (!before)
-        return { dropped: false, attempts: [], statement };
+        return { dropped: false, attempts: [], statement, yieldedAutovacuums: [] };
     if (before.constraints.length > 0)
         throw constraintError(before, field);
     if (!before.valid) {
         ladder.log?.(`${field}: ${before.name} is INVALID (left by an interrupted concurrent build or drop): dropping it`);
     }
     try {
-        const { attempts } = await withLockLadder(client, `${field} (${statement})`, wakeWhenClear(client, before.table, ladder), () => 
+        const yieldedAutovacuums = [];
+        const { attempts } = await withLockLadder(client, `${field} (${statement})`, wakeWhenClear(client, before.table, ladder, yieldedAutovacuums), () => 
         // Its own query(), never combined with other statements, never in a transaction.
         client.query(statement));
         const after = await inspectIndex(client, name);
         if (after) {
             throw new RollbackError(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
         }
-        return { dropped: true, before, attempts, statement };
+        return { dropped: true, before, attempts, statement, yieldedAutovacuums };
     }
     catch (err) {
         if (err instanceof RollbackError) {
@@ -2168,21 +2267,24 @@ async function dropIndexConcurrently(client, name, field, ladder) {
  * waits for those (a long reader too) without blocking the app, so the next rung should start as
  * soon as they end, not up to a sleep later. Rungs and their bound stay the ladder's.
  */
-function wakeWhenClear(client, table, ladder) {
+function wakeWhenClear(client, table, ladder, yielded) {
     return {
         ...ladder,
         sleep: async (ms) => {
-            await waitForClearRoad(client, table, {
+            const road = await waitForClearRoad(client, table, {
                 olderThanMs: 100,
                 maxWaitMs: ms,
                 pollMs: 50,
-                sleep: ladder.sleep
+                sleep: ladder.sleep,
+                log: ladder.log
             });
+            yielded.push(...road.yieldedPids);
         }
     };
 }
 
 ;// CONCATENATED MODULE: ./src/db/column-backup.ts
+
 
 
 
@@ -2405,13 +2507,18 @@ async function installCapture(client, capture, what, ladder) {
         try {
             const installed = await captureInstalled(client, capture);
             // CREATE TRIGGER's lock holds the app's writes until COMMIT: no round trip in between.
-            await inOneRoundTrip(client, [...installCaptureSql(capture, installed), 'COMMIT']);
+            await inOneRoundTrip(client, [
+                autovacuumGuardSql(capture.table),
+                ...installCaptureSql(capture, installed),
+                'COMMIT'
+            ]);
         }
         catch (err) {
             await client.query('ROLLBACK').catch(() => { });
             throw err;
         }
     });
+    return road.yieldedPids();
 }
 async function runSchemaRollback(client, spec, field, ladder) {
     const timings = {};
@@ -2434,11 +2541,13 @@ async function runSchemaRollback(client, spec, field, ladder) {
     ]);
     // 1. Indexes first (listed ones, then any other index using a column we drop), concurrently.
     const droppedIndexes = [];
+    const yieldedAutovacuums = [];
     let attempts = [];
     for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
         const name = `${info.schema}.${info.name}`;
         const res = await time(`drop index ${name}`, () => dropIndexConcurrently(client, name, `${field}.drop-indexes`, ladder));
         attempts = attempts.concat(res.attempts);
+        yieldedAutovacuums.push(...res.yieldedAutovacuums);
         if (res.dropped)
             droppedIndexes.push(name);
     }
@@ -2447,6 +2556,7 @@ async function runSchemaRollback(client, spec, field, ladder) {
             copiedRows: 0,
             newRowsUnderLock: 0,
             removedCaptures: [],
+            yieldedAutovacuums,
             droppedColumns: [],
             droppedIndexes,
             alreadyGone: inspection.gone,
@@ -2459,7 +2569,10 @@ async function runSchemaRollback(client, spec, field, ladder) {
         throw new RollbackError(`${field}.key: ${spec.table} has no column ${spec.key}`, `fix ${field}.key`);
     }
     // 2. Copy the data out (committed before anything is dropped).
-    const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection, ladder.sleep, () => installCapture(client, captureSpec(spec, inspection), `${field} (capture writes during the copy)`, ladder)));
+    const copiedRows = await time('copy to backup', () => copyColumns(client, spec, inspection, ladder.sleep, async () => {
+        const pids = await installCapture(client, captureSpec(spec, inspection), `${field} (capture writes during the copy)`, ladder);
+        yieldedAutovacuums.push(...pids);
+    }));
     const maxRes = await client.query(`SELECT max(${ident(spec.key)})::text AS k FROM ${ident(spec.backupTable)}`);
     const maxKey = maxRes.rows[0]?.k ?? null;
     // 3. One ALTER TABLE for all columns, with the rows inserted since the copy added under the lock.
@@ -2481,10 +2594,12 @@ async function runSchemaRollback(client, spec, field, ladder) {
     }));
     attempts = attempts.concat(ladderResult.attempts);
     timings['waited for long transactions (not queued)'] = clearRoad.waitedMs();
+    yieldedAutovacuums.push(...clearRoad.yieldedPids());
     return {
         copiedRows,
         newRowsUnderLock,
         removedCaptures: strays.map(s => s.trigger),
+        yieldedAutovacuums,
         droppedColumns: inspection.present.map(c => c.name),
         droppedIndexes,
         alreadyGone: inspection.gone,
@@ -2505,6 +2620,7 @@ async function lockAndDrop(client, spec, inspection, capture, maxKey, strays) {
     const after = maxKey === null ? '' : `WHERE ${ident(spec.key)} > ${client.escapeLiteral(maxKey)}`;
     const results = await inOneRoundTrip(client, [
         'BEGIN',
+        autovacuumGuardSql(spec.table),
         `LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`,
         SERVER_CLOCK,
         `INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${t} ${after} ON CONFLICT DO NOTHING`,
@@ -2536,6 +2652,7 @@ async function drillSchemaRollback(client, spec, field, ladder) {
     }
     let copiedRows = 0;
     let strays = [];
+    let yieldedAutovacuums = [];
     if (inspection.present.length > 0) {
         await client.query('BEGIN');
         try {
@@ -2549,6 +2666,18 @@ async function drillSchemaRollback(client, spec, field, ladder) {
             const capture = captureSpec(spec, inspection);
             const installed = await captureInstalled(client, capture);
             strays = await strayCaptures(client, capture);
+            // As in a run, nothing queues for the locks below while a long transaction or autovacuum
+            // holds the table: the one rung would time out with the app's writes queued behind it.
+            const road = await waitForClearRoad(client, spec.table, {
+                ...clearRoadOptions(ladder),
+                inTransaction: true
+            });
+            timings['waited for long transactions (not queued)'] = road.waitedMs;
+            yieldedAutovacuums = road.yieldedPids;
+            // Held to the ROLLBACK, it keeps autovacuum from starting on the table before our locks
+            // (and makes one that started since the road was checked give way).
+            if (road.yieldedPids.length === 0)
+                await askAutovacuumToYield(client, spec.table, CLEAR_ROAD_MAX_MS, true);
             const results = await inOneRoundTrip(client, [
                 `SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`,
                 SERVER_CLOCK,
@@ -2572,6 +2701,7 @@ async function drillSchemaRollback(client, spec, field, ladder) {
     return {
         copiedRows,
         strayCaptures: strays.map(s => s.trigger),
+        yieldedAutovacuums,
         timings,
         indexesChecked,
         wouldDrop: inspection.present.map(c => c.name),
@@ -2715,6 +2845,7 @@ function ladderLine(runbook) {
 
 
 
+
 const dropIndexStep = {
     plan(runbook, step) {
         return [
@@ -2769,6 +2900,9 @@ const dropIndexStep = {
         return {
             status: 'succeeded',
             changed: [
+                ...(res.yieldedAutovacuums.length > 0
+                    ? [gaveWayLine(before.table, res.yieldedAutovacuums)]
+                    : []),
                 `dropped index ${before.schema}.${before.name}${before.valid ? '' : ' (was INVALID)'}`
             ],
             recovery: [`recreate index ${name}: ${recreateStatement(before)}`],
@@ -8480,6 +8614,7 @@ const notifyPhase = {
 
 
 
+
 function schemaSpec(entry, runId) {
     return {
         table: entry.table,
@@ -8611,6 +8746,8 @@ async function schema_execute(step, deps, drill) {
                 changed.push(`dropped index ${res.droppedIndexes.join(', ')}`);
             if (res.removedCaptures.length > 0)
                 changed.push(`removed the capture trigger(s) ${res.removedCaptures.join(', ')} that an earlier run left on ${spec.table} (their backup tables are kept)`);
+            if (res.yieldedAutovacuums.length > 0)
+                changed.push(gaveWayLine(spec.table, res.yieldedAutovacuums));
             if (res.droppedColumns.length > 0) {
                 changed.push(`copied ${res.copiedRows + res.newRowsUnderLock} rows of ${spec.table} (${spec.key}, ${res.droppedColumns.join(', ')}) to ${spec.backupTable}`, `dropped column(s) ${res.droppedColumns.join(', ')} of ${spec.table}`);
             }

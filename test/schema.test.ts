@@ -197,6 +197,7 @@ describe('schema rollback', () => {
     expect(result.details).toMatchObject({ copiedRows: 3000, wouldDrop: STREAMING })
     expect(Object.keys(result.details!.timings as object)).toEqual([
       'copy to backup',
+      'waited for long transactions (not queued)',
       'lock wait',
       'drop columns'
     ])

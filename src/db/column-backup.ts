@@ -20,6 +20,7 @@ import {
   splitName
 } from './connection.js'
 import { readLoadSignals } from './load-signals.js'
+import { askAutovacuumToYield, autovacuumGuardSql } from './autovacuum-yield.js'
 import {
   CAPTURED,
   captureInstalled,
@@ -38,7 +39,10 @@ import {
 } from './drop-index.js'
 import {
   afterLongTransactions,
+  CLEAR_ROAD_MAX_MS,
+  clearRoadOptions,
   SHARE_ROW_EXCLUSIVE_CONFLICTS,
+  waitForClearRoad,
   withLockLadder,
   type LadderAttempt,
   type LadderOptions
@@ -340,19 +344,24 @@ async function installCapture(
   capture: CaptureSpec,
   what: string,
   ladder: LadderOptions
-): Promise<void> {
+): Promise<number[]> {
   const road = afterLongTransactions(client, capture.table, ladder, SHARE_ROW_EXCLUSIVE_CONFLICTS)
   await withLockLadder(client, what, road.ladder, async () => {
     await client.query('BEGIN')
     try {
       const installed = await captureInstalled(client, capture)
       // CREATE TRIGGER's lock holds the app's writes until COMMIT: no round trip in between.
-      await inOneRoundTrip(client, [...installCaptureSql(capture, installed), 'COMMIT'])
+      await inOneRoundTrip(client, [
+        autovacuumGuardSql(capture.table),
+        ...installCaptureSql(capture, installed),
+        'COMMIT'
+      ])
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {})
       throw err
     }
   })
+  return road.yieldedPids()
 }
 
 export interface SchemaRollbackResult {
@@ -360,6 +369,8 @@ export interface SchemaRollbackResult {
   newRowsUnderLock: number
   /** Capture triggers other runs left on the table, removed with the columns. */
   removedCaptures: string[]
+  /** Autovacuum workers on the table that were made to give way (pids). */
+  yieldedAutovacuums: number[]
   droppedColumns: string[]
   droppedIndexes: string[]
   alreadyGone: string[]
@@ -393,6 +404,7 @@ export async function runSchemaRollback(
   ])
   // 1. Indexes first (listed ones, then any other index using a column we drop), concurrently.
   const droppedIndexes: string[] = []
+  const yieldedAutovacuums: number[] = []
   let attempts: LadderAttempt[] = []
   for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
     const name = `${info.schema}.${info.name}`
@@ -400,6 +412,7 @@ export async function runSchemaRollback(
       dropIndexConcurrently(client, name, `${field}.drop-indexes`, ladder)
     )
     attempts = attempts.concat(res.attempts)
+    yieldedAutovacuums.push(...res.yieldedAutovacuums)
     if (res.dropped) droppedIndexes.push(name)
   }
   if (inspection.present.length === 0) {
@@ -407,6 +420,7 @@ export async function runSchemaRollback(
       copiedRows: 0,
       newRowsUnderLock: 0,
       removedCaptures: [],
+      yieldedAutovacuums,
       droppedColumns: [],
       droppedIndexes,
       alreadyGone: inspection.gone,
@@ -423,14 +437,15 @@ export async function runSchemaRollback(
   }
   // 2. Copy the data out (committed before anything is dropped).
   const copiedRows = await time('copy to backup', () =>
-    copyColumns(client, spec, inspection, ladder.sleep, () =>
-      installCapture(
+    copyColumns(client, spec, inspection, ladder.sleep, async () => {
+      const pids = await installCapture(
         client,
         captureSpec(spec, inspection),
         `${field} (capture writes during the copy)`,
         ladder
       )
-    )
+      yieldedAutovacuums.push(...pids)
+    })
   )
   const maxRes = await client.query<{ k: string | null }>(
     `SELECT max(${ident(spec.key)})::text AS k FROM ${ident(spec.backupTable)}`
@@ -456,10 +471,12 @@ export async function runSchemaRollback(
   )
   attempts = attempts.concat(ladderResult.attempts)
   timings['waited for long transactions (not queued)'] = clearRoad.waitedMs()
+  yieldedAutovacuums.push(...clearRoad.yieldedPids())
   return {
     copiedRows,
     newRowsUnderLock,
     removedCaptures: strays.map(s => s.trigger),
+    yieldedAutovacuums,
     droppedColumns: inspection.present.map(c => c.name),
     droppedIndexes,
     alreadyGone: inspection.gone,
@@ -488,6 +505,7 @@ async function lockAndDrop(
   const after = maxKey === null ? '' : `WHERE ${ident(spec.key)} > ${client.escapeLiteral(maxKey)}`
   const results = await inOneRoundTrip(client, [
     'BEGIN',
+    autovacuumGuardSql(spec.table),
     `LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`,
     SERVER_CLOCK,
     `INSERT INTO ${ident(spec.backupTable)} (${cols}) SELECT ${cols} FROM ${t} ${after} ON CONFLICT DO NOTHING`,
@@ -508,6 +526,8 @@ export interface SchemaDrillResult {
   copiedRows: number
   /** Capture triggers other runs left on the table, which a run would remove with the columns. */
   strayCaptures: string[]
+  /** Autovacuum workers on the table that were made to give way (pids). */
+  yieldedAutovacuums: number[]
   timings: Record<string, number>
   indexesChecked: string[]
   wouldDrop: string[]
@@ -539,6 +559,7 @@ export async function drillSchemaRollback(
   }
   let copiedRows = 0
   let strays: StrayCapture[] = []
+  let yieldedAutovacuums: number[] = []
   if (inspection.present.length > 0) {
     await client.query('BEGIN')
     try {
@@ -552,6 +573,18 @@ export async function drillSchemaRollback(
       const capture = captureSpec(spec, inspection)
       const installed = await captureInstalled(client, capture)
       strays = await strayCaptures(client, capture)
+      // As in a run, nothing queues for the locks below while a long transaction or autovacuum
+      // holds the table: the one rung would time out with the app's writes queued behind it.
+      const road = await waitForClearRoad(client, spec.table, {
+        ...clearRoadOptions(ladder),
+        inTransaction: true
+      })
+      timings['waited for long transactions (not queued)'] = road.waitedMs
+      yieldedAutovacuums = road.yieldedPids
+      // Held to the ROLLBACK, it keeps autovacuum from starting on the table before our locks
+      // (and makes one that started since the road was checked give way).
+      if (road.yieldedPids.length === 0)
+        await askAutovacuumToYield(client, spec.table, CLEAR_ROAD_MAX_MS, true)
       const results = await inOneRoundTrip(client, [
         `SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`,
         SERVER_CLOCK,
@@ -574,6 +607,7 @@ export async function drillSchemaRollback(
   return {
     copiedRows,
     strayCaptures: strays.map(s => s.trigger),
+    yieldedAutovacuums,
     timings,
     indexesChecked,
     wouldDrop: inspection.present.map(c => c.name),

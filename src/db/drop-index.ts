@@ -93,6 +93,8 @@ export interface DropIndexResult {
   before?: IndexInfo
   attempts: LadderAttempt[]
   statement: string
+  /** Autovacuum workers on the table that were made to give way (pids). */
+  yieldedAutovacuums: number[]
 }
 
 export async function dropIndexConcurrently(
@@ -104,7 +106,7 @@ export async function dropIndexConcurrently(
   const before = await inspectIndex(client, name)
   const qualified = before ? ident(`${before.schema}.${before.name}`) : ident(name)
   const statement = `DROP INDEX CONCURRENTLY IF EXISTS ${qualified}`
-  if (!before) return { dropped: false, attempts: [], statement }
+  if (!before) return { dropped: false, attempts: [], statement, yieldedAutovacuums: [] }
   if (before.constraints.length > 0) throw constraintError(before, field)
   if (!before.valid) {
     ladder.log?.(
@@ -112,10 +114,11 @@ export async function dropIndexConcurrently(
     )
   }
   try {
+    const yieldedAutovacuums: number[] = []
     const { attempts } = await withLockLadder(
       client,
       `${field} (${statement})`,
-      wakeWhenClear(client, before.table, ladder),
+      wakeWhenClear(client, before.table, ladder, yieldedAutovacuums),
       () =>
         // Its own query(), never combined with other statements, never in a transaction.
         client.query(statement)
@@ -127,7 +130,7 @@ export async function dropIndexConcurrently(
         'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges'
       )
     }
-    return { dropped: true, before, attempts, statement }
+    return { dropped: true, before, attempts, statement, yieldedAutovacuums }
   } catch (err) {
     if (err instanceof RollbackError) {
       const after = await inspectIndex(client, name).catch(() => undefined)
@@ -145,16 +148,23 @@ export async function dropIndexConcurrently(
  * waits for those (a long reader too) without blocking the app, so the next rung should start as
  * soon as they end, not up to a sleep later. Rungs and their bound stay the ladder's.
  */
-function wakeWhenClear(client: pg.Client, table: string, ladder: LadderOptions): LadderOptions {
+function wakeWhenClear(
+  client: pg.Client,
+  table: string,
+  ladder: LadderOptions,
+  yielded: number[]
+): LadderOptions {
   return {
     ...ladder,
     sleep: async ms => {
-      await waitForClearRoad(client, table, {
+      const road = await waitForClearRoad(client, table, {
         olderThanMs: 100,
         maxWaitMs: ms,
         pollMs: 50,
-        sleep: ladder.sleep
+        sleep: ladder.sleep,
+        log: ladder.log
       })
+      yielded.push(...road.yieldedPids)
     }
   }
 }

@@ -7,6 +7,7 @@
 import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
 import { pgErrorCode } from './connection.js'
+import { askAutovacuumToYield, isWraparoundVacuum } from './autovacuum-yield.js'
 
 export interface LadderOptions {
   /** The runbook's lock-timeout: the top rung. */
@@ -118,7 +119,7 @@ export async function withLockLadder<T>(
 }
 
 export interface ClearRoadOptions {
-  /** Transactions older than this that hold a lock on the table are "long". */
+  /** Transactions older than this that hold a lock on the table are "long" (autovacuum: any). */
   olderThanMs: number
   /** pg_locks modes that conflict with the lock we will ask for; default: all of them. */
   conflicting?: readonly string[]
@@ -127,40 +128,79 @@ export interface ClearRoadOptions {
   pollMs: number
   sleep(ms: number): Promise<void>
   log?: (message: string) => void
+  /** The session is inside a transaction (a drill's): the yield keeps its lock to the end. */
+  inTransaction?: boolean
+}
+
+export interface ClearRoad {
+  waitedMs: number
+  /** Autovacuum workers that gave way (askAutovacuumToYield). */
+  yieldedPids: number[]
 }
 
 /**
  * Waits, WITHOUT queueing for the lock (so the app is never blocked behind us), until no other
  * session has held a (conflicting) lock on `table` inside a transaction older than olderThanMs.
- * Autovacuum counts: it gives way to a lock request only after deadlock_timeout (1 s by default),
- * longer than the ladder's rungs, so every rung would time out behind it while the app queued
- * behind the rung. Only then does
- * the ladder queue for ACCESS EXCLUSIVE, so its short lock_timeout rarely fires and the app's
- * queries rarely wait behind our request. Bounded by maxWaitMs; the ladder still applies after.
- * Returns how long it waited.
+ * Autovacuum counts: it gives way to a lock request only after deadlock_timeout, longer than the
+ * ladder's rungs, so every rung would time out behind it while the app queued behind the rung.
+ * So an autovacuum worker is asked to give way, once, by a request the app does not queue
+ * behind (autovacuum-yield.ts); a client's transaction is waited out. Only then does the ladder
+ * queue for its lock, so its short lock_timeout rarely fires and the app's queries rarely wait
+ * behind our request. Bounded by maxWaitMs (plus one yield); the ladder still applies after.
  */
 export async function waitForClearRoad(
   client: pg.Client,
   table: string,
   options: ClearRoadOptions
-): Promise<number> {
+): Promise<ClearRoad> {
   const started = Date.now()
+  const asked = new Set<number>()
+  const yieldedPids: number[] = []
   let logged = false
   for (;;) {
-    const res = await client.query<{ pid: number; age_ms: number; app: string; kind: string }>(
+    const res = await client.query<{
+      pid: number
+      age_ms: number
+      app: string
+      kind: string
+      query: string
+    }>(
       `SELECT a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::int AS age_ms,
-              a.application_name AS app, a.backend_type AS kind
+              a.application_name AS app, a.backend_type AS kind, coalesce(a.query, '') AS query
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()
           AND a.backend_type IN ('client backend', 'autovacuum worker')
           AND ($3::text[] IS NULL OR l.mode = ANY($3::text[]))
-          AND a.xact_start < now() - make_interval(secs => $2::float8 / 1000)
-        ORDER BY a.xact_start LIMIT 1`,
+          AND (a.backend_type = 'autovacuum worker'
+               OR a.xact_start < now() - make_interval(secs => $2::float8 / 1000))
+        ORDER BY a.backend_type = 'autovacuum worker' DESC, a.xact_start LIMIT 1`,
       [table, options.olderThanMs, options.conflicting ?? null]
     )
     const holder = res.rows[0]
     const waited = Date.now() - started
-    if (!holder || waited >= options.maxWaitMs) return waited
+    if (!holder || waited >= options.maxWaitMs) return { waitedMs: waited, yieldedPids }
+    if (
+      holder.kind === 'autovacuum worker' &&
+      !isWraparoundVacuum(holder.query) &&
+      !asked.has(holder.pid)
+    ) {
+      asked.add(holder.pid)
+      // Bounded on its own (deadlock_timeout + a margin, at most CLEAR_ROAD_MAX_MS), even where
+      // the road's bound is a ladder's short sleep: the attempt after it would time out anyway.
+      const outcome = await askAutovacuumToYield(
+        client,
+        table,
+        CLEAR_ROAD_MAX_MS,
+        options.inTransaction
+      )
+      if (outcome.yielded) yieldedPids.push(holder.pid)
+      options.log?.(
+        outcome.yielded
+          ? `autovacuum (pid ${holder.pid}) was working on ${table}: it gave way after ${outcome.waitedMs} ms (PostgreSQL cancels it for a lock request; it comes back to the table on a later round)`
+          : `autovacuum (pid ${holder.pid}) holds ${table} and was not made to give way (${outcome.reason}): waiting for it`
+      )
+      continue
+    }
     if (!logged) {
       options.log?.(
         `waiting (without queueing) for pid ${holder.pid} (${holder.app || holder.kind}, transaction open ${holder.age_ms} ms) to release ${table}`
@@ -184,6 +224,17 @@ export const SHARE_ROW_EXCLUSIVE_CONFLICTS = [
 /** Longest we wait for long transactions on a table before queueing for a strong lock. */
 export const CLEAR_ROAD_MAX_MS = 30_000
 
+/** How the steps wait for a clear road: a holder is long after 100 ms; polled every 50 ms. */
+export function clearRoadOptions(ladder: LadderOptions): ClearRoadOptions {
+  return {
+    olderThanMs: 100,
+    maxWaitMs: CLEAR_ROAD_MAX_MS,
+    pollMs: 50,
+    sleep: ladder.sleep,
+    log: ladder.log
+  }
+}
+
 /**
  * The ladder with each attempt preceded by waitForClearRoad on `table`: an attempt starts as soon
  * as the long transactions on the table have ended, rather than after the ladder's next sleep,
@@ -194,22 +245,22 @@ export function afterLongTransactions(
   table: string,
   ladder: LadderOptions,
   conflicting?: readonly string[]
-): { ladder: LadderOptions; waitedMs: () => number } {
+): { ladder: LadderOptions; waitedMs: () => number; yieldedPids: () => number[] } {
   let waited = 0
+  const yielded: number[] = []
   return {
     ladder: {
       ...ladder,
       beforeAttempt: async () => {
-        waited += await waitForClearRoad(client, table, {
-          olderThanMs: 100,
-          conflicting,
-          maxWaitMs: CLEAR_ROAD_MAX_MS,
-          pollMs: 50,
-          sleep: ladder.sleep,
-          log: ladder.log
+        const road = await waitForClearRoad(client, table, {
+          ...clearRoadOptions(ladder),
+          conflicting
         })
+        waited += road.waitedMs
+        yielded.push(...road.yieldedPids)
       }
     },
-    waitedMs: () => waited
+    waitedMs: () => waited,
+    yieldedPids: () => [...yielded]
   }
 }

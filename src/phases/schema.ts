@@ -15,6 +15,7 @@ import {
 } from '../model.js'
 import type { SchemaRollback } from '../runbook/schema.js'
 import { checkRunLockFree, withRunLock } from '../db/advisory-lock.js'
+import { gaveWayLine } from '../db/autovacuum-yield.js'
 import { backupTableName } from '../db/batch-update.js'
 import {
   alterStatement,
@@ -204,6 +205,8 @@ async function execute(
           changed.push(
             `removed the capture trigger(s) ${res.removedCaptures.join(', ')} that an earlier run left on ${spec.table} (their backup tables are kept)`
           )
+        if (res.yieldedAutovacuums.length > 0)
+          changed.push(gaveWayLine(spec.table, res.yieldedAutovacuums))
         if (res.droppedColumns.length > 0) {
           changed.push(
             `copied ${res.copiedRows + res.newRowsUnderLock} rows of ${spec.table} (${spec.key}, ${res.droppedColumns.join(', ')}) to ${spec.backupTable}`,

@@ -90,13 +90,17 @@ function runAs(user: { name: string } | undefined, bin: string, args: string[]):
 export interface ThrowawayOptions {
   /** Serve TLS with a fresh self-signed certificate (always a cluster of its own). */
   tls?: boolean
+  /** Server settings (-c name=value); given, always a cluster of its own. */
+  settings?: Record<string, string>
 }
 
 export async function startThrowawayPostgres({
-  tls = false
+  tls = false,
+  settings = {}
 }: ThrowawayOptions = {}): Promise<ThrowawayPostgres> {
   const external = process.env.DATABASE_URL
-  if (external && !tls) return { url: external, stop: async () => {} }
+  const ownCluster = tls || Object.keys(settings).length > 0
+  if (external && !ownCluster) return { url: external, stop: async () => {} }
 
   const bin = postgresBinDir()
   const user = unprivilegedUser()
@@ -145,7 +149,8 @@ export async function startThrowawayPostgres({
       '-c synchronous_commit=off',
       '-c full_page_writes=off',
       '-c max_connections=100',
-      ...(tls ? ['-c ssl=on'] : [])
+      ...(tls ? ['-c ssl=on'] : []),
+      ...Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`)
     ].join(' ')
     try {
       runAs(user, join(bin, 'pg_ctl'), [

@@ -5,6 +5,7 @@ import {
   inspectIndex,
   recreateStatement
 } from '../../db/drop-index.js'
+import { gaveWayLine } from '../../db/autovacuum-yield.js'
 import { ladderText } from '../../db/phase-support.js'
 import type { StepHandler } from './handler.js'
 import { ladderLine } from './handler.js'
@@ -65,6 +66,9 @@ export const dropIndexStep: StepHandler = {
     return {
       status: 'succeeded',
       changed: [
+        ...(res.yieldedAutovacuums.length > 0
+          ? [gaveWayLine(before.table, res.yieldedAutovacuums)]
+          : []),
         `dropped index ${before.schema}.${before.name}${before.valid ? '' : ' (was INVALID)'}`
       ],
       recovery: [`recreate index ${name}: ${recreateStatement(before)}`],
