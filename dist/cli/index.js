@@ -2555,11 +2555,8 @@ function wakeWhenClear(client, table, ladder, yielded) {
         ...ladder,
         sleep: async (ms) => {
             const road = await waitForClearRoad(client, table, {
-                olderThanMs: 100,
-                maxWaitMs: ms,
-                pollMs: 50,
-                sleep: ladder.sleep,
-                log: ladder.log
+                ...clearRoadOptions(ladder),
+                maxWaitMs: ms
             });
             yielded.push(...road.yieldedPids);
         }

@@ -9,6 +9,7 @@ import { RollbackError } from '../util/errors.js'
 import { ident } from './connection.js'
 import {
   waitForClearRoad,
+  clearRoadOptions,
   withLockLadder,
   type LadderAttempt,
   type LadderOptions
@@ -158,11 +159,8 @@ function wakeWhenClear(
     ...ladder,
     sleep: async ms => {
       const road = await waitForClearRoad(client, table, {
-        olderThanMs: 100,
-        maxWaitMs: ms,
-        pollMs: 50,
-        sleep: ladder.sleep,
-        log: ladder.log
+        ...clearRoadOptions(ladder),
+        maxWaitMs: ms
       })
       yielded.push(...road.yieldedPids)
     }
