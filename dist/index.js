@@ -1394,6 +1394,12 @@ async function withRunLock(settings, purpose, fn) {
 /** How long past deadlock_timeout we wait for the cancelled worker to release the table. */
 const YIELD_MARGIN_MS = 2_000;
 const SAVEPOINT = 'er_autovacuum_yield';
+/** Errors of the request after which we wait for autovacuum instead. */
+const NOT_YIELDED = {
+    '55P03': 'it did not give way in time',
+    '42501': 'no privilege to LOCK the table',
+    '42809': 'not a table (an index: LOCK TABLE does not apply)'
+};
 /**
  * The first statement of a transaction that asks for a stronger lock on `table`: if autovacuum
  * has started on the table since the road was checked, this request, which the app does not
@@ -1414,8 +1420,13 @@ function isWraparoundVacuum(query) {
  */
 async function askAutovacuumToYield(client, table, budgetMs, inTransaction = false) {
     const started = Date.now();
-    const res = await client.query(`SELECT setting::int AS ms, current_setting('lock_timeout') AS lock_timeout
-       FROM pg_settings WHERE name = 'deadlock_timeout'`);
+    // The name as PostgreSQL resolves and quotes it, the same relation pg_locks was read for.
+    const res = await client.query(`SELECT setting::int AS ms, current_setting('lock_timeout') AS lock_timeout,
+            to_regclass($1)::text AS relation
+       FROM pg_settings WHERE name = 'deadlock_timeout'`, [table]);
+    const relation = res.rows[0]?.relation;
+    if (!relation)
+        return { yielded: false, waitedMs: 0, reason: `${table} not found` };
     const timeoutMs = (res.rows[0]?.ms ?? 1000) + YIELD_MARGIN_MS;
     if (timeoutMs > budgetMs) {
         return {
@@ -1424,7 +1435,10 @@ async function askAutovacuumToYield(client, table, budgetMs, inTransaction = fal
             reason: `deadlock_timeout + ${YIELD_MARGIN_MS} ms exceeds the time left (${budgetMs} ms)`
         };
     }
-    const lock = [`SET LOCAL lock_timeout = ${timeoutMs}`, autovacuumGuardSql(table)];
+    const lock = [
+        `SET LOCAL lock_timeout = ${timeoutMs}`,
+        `LOCK TABLE ${relation} IN SHARE UPDATE EXCLUSIVE MODE`
+    ];
     const previous = client.escapeLiteral(res.rows[0]?.lock_timeout ?? '0');
     try {
         await inOneRoundTrip(client, inTransaction
@@ -1444,14 +1458,10 @@ async function askAutovacuumToYield(client, table, budgetMs, inTransaction = fal
             : 'ROLLBACK')
             .catch(() => { });
         const code = pgErrorCode(err);
-        // 55P03: it did not give way in time; 42501: no right to LOCK the table. Both: wait instead.
-        if (code !== '55P03' && code !== '42501')
+        const reason = code ? NOT_YIELDED[code] : undefined;
+        if (!reason)
             throw err;
-        return {
-            yielded: false,
-            waitedMs: Date.now() - started,
-            reason: code === '55P03' ? 'it did not give way in time' : 'no privilege to LOCK the table'
-        };
+        return { yielded: false, waitedMs: Date.now() - started, reason };
     }
 }
 /** The report's line for the workers that gave way on `table`. */
@@ -1582,8 +1592,10 @@ async function waitForClearRoad(client, table, options) {
         await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited));
     }
 }
-/** The pg_locks modes SHARE ROW EXCLUSIVE (CREATE TRIGGER) conflicts with. */
-const SHARE_ROW_EXCLUSIVE_CONFLICTS = [
+/** Table lock modes, weakest first, as pg_locks names them. */
+const PG_LOCK_MODES = [
+    'AccessShareLock',
+    'RowShareLock',
     'RowExclusiveLock',
     'ShareUpdateExclusiveLock',
     'ShareLock',
@@ -1591,6 +1603,21 @@ const SHARE_ROW_EXCLUSIVE_CONFLICTS = [
     'ExclusiveLock',
     'AccessExclusiveLock'
 ];
+/** PostgreSQL's table-lock conflict table, by the index of each mode in PG_LOCK_MODES. */
+const CONFLICTS = {
+    'ACCESS SHARE': [7],
+    'ROW SHARE': [6, 7],
+    'ROW EXCLUSIVE': [4, 5, 6, 7],
+    'SHARE UPDATE EXCLUSIVE': [3, 4, 5, 6, 7],
+    SHARE: [2, 3, 5, 6, 7],
+    'SHARE ROW EXCLUSIVE': [2, 3, 4, 5, 6, 7],
+    EXCLUSIVE: [1, 2, 3, 4, 5, 6, 7],
+    'ACCESS EXCLUSIVE': [0, 1, 2, 3, 4, 5, 6, 7]
+};
+/** The pg_locks modes a request for `lock` waits behind. */
+function conflictingModes(lock) {
+    return CONFLICTS[lock].map(i => PG_LOCK_MODES[i]);
+}
 /** Longest we wait for long transactions on a table before queueing for a strong lock. */
 const CLEAR_ROAD_MAX_MS = 30_000;
 /** How the steps wait for a clear road: a holder is long after 100 ms; polled every 50 ms. */
@@ -1604,23 +1631,25 @@ function clearRoadOptions(ladder) {
     };
 }
 /**
- * The ladder with each attempt preceded by waitForClearRoad on `table`: an attempt starts as soon
- * as the long transactions on the table have ended, rather than after the ladder's next sleep,
- * and rarely times out. waitedMs() is the time spent waiting so far.
+ * The ladder with each attempt preceded by waitForClearRoad on each of `tables`: an attempt
+ * starts as soon as the long transactions on them have ended, rather than after the ladder's next
+ * sleep, and rarely times out. waitedMs() is the time spent waiting so far.
  */
-function afterLongTransactions(client, table, ladder, conflicting) {
+function afterLongTransactions(client, tables, ladder, conflicting) {
     let waited = 0;
     const yielded = [];
     return {
         ladder: {
             ...ladder,
             beforeAttempt: async () => {
-                const road = await waitForClearRoad(client, table, {
-                    ...clearRoadOptions(ladder),
-                    conflicting
-                });
-                waited += road.waitedMs;
-                yielded.push(...road.yieldedPids);
+                for (const table of typeof tables === 'string' ? [tables] : tables) {
+                    const road = await waitForClearRoad(client, table, {
+                        ...clearRoadOptions(ladder),
+                        conflicting
+                    });
+                    waited += road.waitedMs;
+                    yielded.push(...road.yieldedPids);
+                }
             }
         },
         waitedMs: () => waited,
@@ -2498,7 +2527,7 @@ function captureSpec(spec, inspection) {
  * the batch-update's dead rows, does; a long reader's does not).
  */
 async function installCapture(client, capture, what, ladder) {
-    const road = afterLongTransactions(client, capture.table, ladder, SHARE_ROW_EXCLUSIVE_CONFLICTS);
+    const road = afterLongTransactions(client, capture.table, ladder, conflictingModes('SHARE ROW EXCLUSIVE'));
     await withLockLadder(client, what, road.ladder, async () => {
         await client.query('BEGIN');
         try {
@@ -3295,13 +3324,41 @@ async function runStatement(client, stmt, field, ladder) {
         const value = await client.query(stmt.sql);
         return { sql: stmt.sql, ms: Date.now() - started, rows: value.rowCount };
     }
-    const { value, attempts } = await withLockLadder(client, `${field}.sql`, ladder, () => client.query(stmt.sql));
-    return { sql: stmt.sql, ms: Date.now() - started, rows: value.rowCount, lockAttempts: attempts };
+    // As the schema step does: no rung queues (with the app behind it) while a long transaction or
+    // autovacuum holds a lock ours conflicts with; autovacuum is made to give way.
+    const road = stmt.lock === 'none'
+        ? undefined
+        : afterLongTransactions(client, relationNames(stmt), ladder, conflictingModes(stmt.lock));
+    const { value, attempts } = await withLockLadder(client, `${field}.sql`, road?.ladder ?? ladder, () => client.query(stmt.sql));
+    const yielded = road?.yieldedPids() ?? [];
+    return {
+        sql: stmt.sql,
+        ms: Date.now() - started,
+        rows: value.rowCount,
+        lockAttempts: attempts,
+        ...(yielded.length > 0 ? { yieldedAutovacuums: yielded } : {})
+    };
+}
+/**
+ * The statement's targets as quoted names for to_regclass (the parser gives them unquoted, case
+ * kept). A target that is not a plain relation name (a function's, a trigger's) is left out: it
+ * resolves to no table, and its statement gets the ladder alone.
+ */
+function relationNames(stmt) {
+    return stmt.targets
+        .filter(t => {
+        const parts = t.split('.');
+        return parts.length <= 2 && parts.every(p => p !== '');
+    })
+        .map(ident);
 }
 function ranLine(t, stmt) {
     const rows = t.rows !== null ? ` (${t.rows} rows)` : '';
     const loss = stmt?.destroysData ? ` — data destroyed without a backup (acknowledged)` : '';
-    return `ran: ${oneLine(t.sql)}${rows}${loss}`;
+    const gaveWay = t.yieldedAutovacuums
+        ? ` (autovacuum, pid ${t.yieldedAutovacuums.join(', ')}, was made to give way first)`
+        : '';
+    return `ran: ${oneLine(t.sql)}${rows}${gaveWay}${loss}`;
 }
 async function run({ client, step, field, settings, ladder }) {
     const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`, acknowledged(step));
@@ -3406,13 +3463,28 @@ async function drillTogether(client, stmts, field, lockTimeoutMs) {
         client.off('notice', onNotice);
     }
 }
-async function drill({ client, step, field, settings }) {
+/**
+ * Waits, without queueing, until no long transaction holds a lock on the tables the statements
+ * lock that theirs would queue behind; autovacuum is made to give way. Returns the workers that
+ * did. (The drill's transaction is one query string: this runs before it.)
+ */
+async function clearRoads(client, stmts, ladder) {
+    const yielded = [];
+    for (const stmt of stmts.filter(s => s.needsLadder && s.lock !== 'none')) {
+        const road = afterLongTransactions(client, relationNames(stmt), ladder, conflictingModes(stmt.lock));
+        await road.ladder.beforeAttempt?.();
+        yielded.push(...road.yieldedPids());
+    }
+    return yielded;
+}
+async function drill({ client, step, field, settings, ladder }) {
     const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`, acknowledged(step));
     const outside = new Map();
     for (const stmt of stmts.filter(s => !s.transactional)) {
         outside.set(stmt, await explainOutside(client, stmt, field));
     }
     const inside = stmts.filter(s => s.transactional);
+    const yielded = await clearRoads(client, inside, ladder);
     const { lines, stopped } = inside.length > 0
         ? await drillTogether(client, inside, field, settings.lockTimeoutMs)
         : { lines: [], stopped: false };
@@ -3428,7 +3500,10 @@ async function drill({ client, step, field, settings }) {
     return {
         status: stopped ? 'warned' : 'succeeded',
         changed: [],
-        details: { statements: report }
+        details: {
+            statements: report,
+            ...(yielded.length > 0 ? { yieldedAutovacuums: yielded } : {})
+        }
     };
 }
 const sqlStep = {

@@ -4,6 +4,7 @@
  * slowly (cost limit 1), and an app writing to that table throughout.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { databasePhase } from '../src/phases/database.js'
 import { schemaPhase } from '../src/phases/schema.js'
 import { askAutovacuumToYield } from '../src/db/autovacuum-yield.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
@@ -122,6 +123,31 @@ describe('schema steps with autovacuum on the table', () => {
         `SELECT count(*)::int AS n FROM pg_class WHERE relname = 'sessions_backup'`
       )
     ).toEqual([{ n: 0 }])
+    expect(waits.length).toBeGreaterThan(10)
+    expect(Math.max(...waits)).toBeLessThan(300)
+  }, 120_000)
+})
+
+describe('sql steps with autovacuum on the table', () => {
+  it('a statement that needs a strong lock makes autovacuum give way; the app never waits for it', async () => {
+    const url = await tableUnderAutovacuum()
+    const sqlRunbook = testRunbook({
+      database: { steps: [{ name: 'custom', sql: 'ALTER TABLE sessions ADD COLUMN note text' }] }
+    })
+    const ctx = testContext({
+      runbook: sqlRunbook,
+      request: testRequest({ runId: 'autovacuum-sql' }),
+      env: { DATABASE_URL: url },
+      sleep: ms => new Promise(r => setTimeout(r, ms))
+    })
+    const [planned] = databasePhase.plan(sqlRunbook, ctx.request)
+    const { result, waits } = await whileAppWrites(url, APP_WRITE, () =>
+      databasePhase.run(planned!, ctx)
+    )
+    expect(result.error).toBeUndefined()
+    expect(result.changed[0]).toMatch(
+      /^ran: ALTER TABLE sessions ADD COLUMN note text \(autovacuum, pid \d+, was made to give way first\)/
+    )
     expect(waits.length).toBeGreaterThan(10)
     expect(Math.max(...waits)).toBeLessThan(300)
   }, 120_000)

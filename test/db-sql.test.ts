@@ -1,5 +1,6 @@
 /** sql steps: classified and run statement by statement; SQL errors reported with the field. */
 import { describe, expect, it } from '@jest/globals'
+import pg from 'pg'
 import { databasePhase } from '../src/phases/database.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
 import { queryRows, seededDatabase, whileAppWrites } from './support/postgres.js'
@@ -144,6 +145,41 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
       await queryRows(url, `SELECT 1 FROM outline_sessions WHERE error_message = 'first'`)
     ).toEqual([])
   })
+
+  it.each(['run', 'drill'] as const)(
+    'a statement that needs a strong lock waits out a long reader without queueing: the app never waits (%s)',
+    async mode => {
+      const url = await seededDatabase()
+      // A reader holds ACCESS SHARE for 1.5 s: ALTER TABLE's ACCESS EXCLUSIVE conflicts with it.
+      const reader = new pg.Client({ connectionString: url })
+      await reader.connect()
+      await reader.query('BEGIN')
+      await reader.query('SELECT count(*) FROM outline_sessions')
+      const released = new Promise(r => setTimeout(r, 1500)).then(() => reader.query('COMMIT'))
+      const { ctx, step } = setup(url, 'ALTER TABLE outline_sessions ADD COLUMN note text', mode)
+      try {
+        const { result, waits } = await whileAppWrites(
+          url,
+          `UPDATE outline_sessions SET updated_at = now() WHERE id = 7`,
+          () => databasePhase[mode](step, ctx)
+        )
+        expect(result.error).toBeUndefined()
+        // Queued behind the reader, each rung (up to lock-timeout, 500 ms) held the app's writes.
+        expect(waits.length).toBeGreaterThan(10)
+        expect(Math.max(...waits)).toBeLessThan(300)
+        expect(ctx.log.lines.join('\n')).toMatch(/waiting \(without queueing\) for pid \d+/)
+      } finally {
+        await released
+        await reader.end()
+      }
+      const added = await queryRows(
+        url,
+        `SELECT 1 FROM information_schema.columns WHERE table_name = 'outline_sessions' AND column_name = 'note'`
+      )
+      expect(added).toHaveLength(mode === 'run' ? 1 : 0)
+    },
+    30_000
+  )
 
   it('fails a step with an SQL error, naming the field and SQLSTATE (caught at preflight too)', async () => {
     const url = await seededDatabase()

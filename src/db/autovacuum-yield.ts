@@ -18,6 +18,13 @@ export const YIELD_MARGIN_MS = 2_000
 
 const SAVEPOINT = 'er_autovacuum_yield'
 
+/** Errors of the request after which we wait for autovacuum instead. */
+const NOT_YIELDED: Record<string, string> = {
+  '55P03': 'it did not give way in time',
+  '42501': 'no privilege to LOCK the table',
+  '42809': 'not a table (an index: LOCK TABLE does not apply)'
+}
+
 /**
  * The first statement of a transaction that asks for a stronger lock on `table`: if autovacuum
  * has started on the table since the road was checked, this request, which the app does not
@@ -52,10 +59,15 @@ export async function askAutovacuumToYield(
   inTransaction = false
 ): Promise<YieldOutcome> {
   const started = Date.now()
-  const res = await client.query<{ ms: number; lock_timeout: string }>(
-    `SELECT setting::int AS ms, current_setting('lock_timeout') AS lock_timeout
-       FROM pg_settings WHERE name = 'deadlock_timeout'`
+  // The name as PostgreSQL resolves and quotes it, the same relation pg_locks was read for.
+  const res = await client.query<{ ms: number; lock_timeout: string; relation: string | null }>(
+    `SELECT setting::int AS ms, current_setting('lock_timeout') AS lock_timeout,
+            to_regclass($1)::text AS relation
+       FROM pg_settings WHERE name = 'deadlock_timeout'`,
+    [table]
   )
+  const relation = res.rows[0]?.relation
+  if (!relation) return { yielded: false, waitedMs: 0, reason: `${table} not found` }
   const timeoutMs = (res.rows[0]?.ms ?? 1000) + YIELD_MARGIN_MS
   if (timeoutMs > budgetMs) {
     return {
@@ -64,7 +76,10 @@ export async function askAutovacuumToYield(
       reason: `deadlock_timeout + ${YIELD_MARGIN_MS} ms exceeds the time left (${budgetMs} ms)`
     }
   }
-  const lock = [`SET LOCAL lock_timeout = ${timeoutMs}`, autovacuumGuardSql(table)]
+  const lock = [
+    `SET LOCAL lock_timeout = ${timeoutMs}`,
+    `LOCK TABLE ${relation} IN SHARE UPDATE EXCLUSIVE MODE`
+  ]
   const previous = client.escapeLiteral(res.rows[0]?.lock_timeout ?? '0')
   try {
     await inOneRoundTrip(
@@ -88,13 +103,9 @@ export async function askAutovacuumToYield(
       )
       .catch(() => {})
     const code = pgErrorCode(err)
-    // 55P03: it did not give way in time; 42501: no right to LOCK the table. Both: wait instead.
-    if (code !== '55P03' && code !== '42501') throw err
-    return {
-      yielded: false,
-      waitedMs: Date.now() - started,
-      reason: code === '55P03' ? 'it did not give way in time' : 'no privilege to LOCK the table'
-    }
+    const reason = code ? NOT_YIELDED[code] : undefined
+    if (!reason) throw err
+    return { yielded: false, waitedMs: Date.now() - started, reason }
   }
 }
 

@@ -41,7 +41,7 @@ import {
   afterLongTransactions,
   CLEAR_ROAD_MAX_MS,
   clearRoadOptions,
-  SHARE_ROW_EXCLUSIVE_CONFLICTS,
+  conflictingModes,
   waitForClearRoad,
   withLockLadder,
   type LadderAttempt,
@@ -345,7 +345,12 @@ async function installCapture(
   what: string,
   ladder: LadderOptions
 ): Promise<number[]> {
-  const road = afterLongTransactions(client, capture.table, ladder, SHARE_ROW_EXCLUSIVE_CONFLICTS)
+  const road = afterLongTransactions(
+    client,
+    capture.table,
+    ladder,
+    conflictingModes('SHARE ROW EXCLUSIVE')
+  )
   await withLockLadder(client, what, road.ladder, async () => {
     await client.query('BEGIN')
     try {

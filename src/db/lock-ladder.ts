@@ -8,6 +8,7 @@ import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
 import { pgErrorCode } from './connection.js'
 import { askAutovacuumToYield, isWraparoundVacuum } from './autovacuum-yield.js'
+import type { LockLevel } from './sql-classifier.js'
 
 export interface LadderOptions {
   /** The runbook's lock-timeout: the top rung. */
@@ -211,8 +212,10 @@ export async function waitForClearRoad(
   }
 }
 
-/** The pg_locks modes SHARE ROW EXCLUSIVE (CREATE TRIGGER) conflicts with. */
-export const SHARE_ROW_EXCLUSIVE_CONFLICTS = [
+/** Table lock modes, weakest first, as pg_locks names them. */
+const PG_LOCK_MODES = [
+  'AccessShareLock',
+  'RowShareLock',
   'RowExclusiveLock',
   'ShareUpdateExclusiveLock',
   'ShareLock',
@@ -220,6 +223,25 @@ export const SHARE_ROW_EXCLUSIVE_CONFLICTS = [
   'ExclusiveLock',
   'AccessExclusiveLock'
 ] as const
+
+type TableLock = Exclude<LockLevel, 'none'>
+
+/** PostgreSQL's table-lock conflict table, by the index of each mode in PG_LOCK_MODES. */
+const CONFLICTS: Record<TableLock, number[]> = {
+  'ACCESS SHARE': [7],
+  'ROW SHARE': [6, 7],
+  'ROW EXCLUSIVE': [4, 5, 6, 7],
+  'SHARE UPDATE EXCLUSIVE': [3, 4, 5, 6, 7],
+  SHARE: [2, 3, 5, 6, 7],
+  'SHARE ROW EXCLUSIVE': [2, 3, 4, 5, 6, 7],
+  EXCLUSIVE: [1, 2, 3, 4, 5, 6, 7],
+  'ACCESS EXCLUSIVE': [0, 1, 2, 3, 4, 5, 6, 7]
+}
+
+/** The pg_locks modes a request for `lock` waits behind. */
+export function conflictingModes(lock: TableLock): string[] {
+  return CONFLICTS[lock].map(i => PG_LOCK_MODES[i]!)
+}
 
 /** Longest we wait for long transactions on a table before queueing for a strong lock. */
 export const CLEAR_ROAD_MAX_MS = 30_000
@@ -236,13 +258,13 @@ export function clearRoadOptions(ladder: LadderOptions): ClearRoadOptions {
 }
 
 /**
- * The ladder with each attempt preceded by waitForClearRoad on `table`: an attempt starts as soon
- * as the long transactions on the table have ended, rather than after the ladder's next sleep,
- * and rarely times out. waitedMs() is the time spent waiting so far.
+ * The ladder with each attempt preceded by waitForClearRoad on each of `tables`: an attempt
+ * starts as soon as the long transactions on them have ended, rather than after the ladder's next
+ * sleep, and rarely times out. waitedMs() is the time spent waiting so far.
  */
 export function afterLongTransactions(
   client: pg.Client,
-  table: string,
+  tables: string | readonly string[],
   ladder: LadderOptions,
   conflicting?: readonly string[]
 ): { ladder: LadderOptions; waitedMs: () => number; yieldedPids: () => number[] } {
@@ -252,12 +274,14 @@ export function afterLongTransactions(
     ladder: {
       ...ladder,
       beforeAttempt: async () => {
-        const road = await waitForClearRoad(client, table, {
-          ...clearRoadOptions(ladder),
-          conflicting
-        })
-        waited += road.waitedMs
-        yielded.push(...road.yieldedPids)
+        for (const table of typeof tables === 'string' ? [tables] : tables) {
+          const road = await waitForClearRoad(client, table, {
+            ...clearRoadOptions(ladder),
+            conflicting
+          })
+          waited += road.waitedMs
+          yielded.push(...road.yieldedPids)
+        }
       }
     },
     waitedMs: () => waited,

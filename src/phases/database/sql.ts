@@ -5,9 +5,15 @@
 import type pg from 'pg'
 import type { StepResult } from '../../model.js'
 import type { DatabaseStep } from '../../runbook/schema.js'
-import { inOneRoundTrip, pgErrorCode, sqlError } from '../../db/connection.js'
+import { ident, inOneRoundTrip, pgErrorCode, sqlError } from '../../db/connection.js'
 import { constraintError, inspectIndex } from '../../db/drop-index.js'
-import { withLockLadder, type LadderAttempt, type LadderOptions } from '../../db/lock-ladder.js'
+import {
+  afterLongTransactions,
+  conflictingModes,
+  withLockLadder,
+  type LadderAttempt,
+  type LadderOptions
+} from '../../db/lock-ladder.js'
 import { failedResult } from '../../db/phase-support.js'
 import {
   classifySql,
@@ -92,6 +98,7 @@ interface Timing {
   ms: number
   rows: number | null
   lockAttempts?: LadderAttempt[]
+  yieldedAutovacuums?: number[]
 }
 
 async function runStatement(
@@ -105,16 +112,49 @@ async function runStatement(
     const value = await client.query(stmt.sql)
     return { sql: stmt.sql, ms: Date.now() - started, rows: value.rowCount }
   }
-  const { value, attempts } = await withLockLadder(client, `${field}.sql`, ladder, () =>
-    client.query(stmt.sql)
+  // As the schema step does: no rung queues (with the app behind it) while a long transaction or
+  // autovacuum holds a lock ours conflicts with; autovacuum is made to give way.
+  const road =
+    stmt.lock === 'none'
+      ? undefined
+      : afterLongTransactions(client, relationNames(stmt), ladder, conflictingModes(stmt.lock))
+  const { value, attempts } = await withLockLadder(
+    client,
+    `${field}.sql`,
+    road?.ladder ?? ladder,
+    () => client.query(stmt.sql)
   )
-  return { sql: stmt.sql, ms: Date.now() - started, rows: value.rowCount, lockAttempts: attempts }
+  const yielded = road?.yieldedPids() ?? []
+  return {
+    sql: stmt.sql,
+    ms: Date.now() - started,
+    rows: value.rowCount,
+    lockAttempts: attempts,
+    ...(yielded.length > 0 ? { yieldedAutovacuums: yielded } : {})
+  }
+}
+
+/**
+ * The statement's targets as quoted names for to_regclass (the parser gives them unquoted, case
+ * kept). A target that is not a plain relation name (a function's, a trigger's) is left out: it
+ * resolves to no table, and its statement gets the ladder alone.
+ */
+function relationNames(stmt: ClassifiedStatement): string[] {
+  return stmt.targets
+    .filter(t => {
+      const parts = t.split('.')
+      return parts.length <= 2 && parts.every(p => p !== '')
+    })
+    .map(ident)
 }
 
 function ranLine(t: Timing, stmt?: ClassifiedStatement): string {
   const rows = t.rows !== null ? ` (${t.rows} rows)` : ''
   const loss = stmt?.destroysData ? ` — data destroyed without a backup (acknowledged)` : ''
-  return `ran: ${oneLine(t.sql)}${rows}${loss}`
+  const gaveWay = t.yieldedAutovacuums
+    ? ` (autovacuum, pid ${t.yieldedAutovacuums.join(', ')}, was made to give way first)`
+    : ''
+  return `ran: ${oneLine(t.sql)}${rows}${gaveWay}${loss}`
 }
 
 async function run({ client, step, field, settings, ladder }: StepInput): Promise<StepResult> {
@@ -233,13 +273,38 @@ async function drillTogether(
   }
 }
 
-async function drill({ client, step, field, settings }: StepInput): Promise<StepResult> {
+/**
+ * Waits, without queueing, until no long transaction holds a lock on the tables the statements
+ * lock that theirs would queue behind; autovacuum is made to give way. Returns the workers that
+ * did. (The drill's transaction is one query string: this runs before it.)
+ */
+async function clearRoads(
+  client: pg.Client,
+  stmts: ClassifiedStatement[],
+  ladder: LadderOptions
+): Promise<number[]> {
+  const yielded: number[] = []
+  for (const stmt of stmts.filter(s => s.needsLadder && s.lock !== 'none')) {
+    const road = afterLongTransactions(
+      client,
+      relationNames(stmt),
+      ladder,
+      conflictingModes(stmt.lock as Exclude<typeof stmt.lock, 'none'>)
+    )
+    await road.ladder.beforeAttempt?.()
+    yielded.push(...road.yieldedPids())
+  }
+  return yielded
+}
+
+async function drill({ client, step, field, settings, ladder }: StepInput): Promise<StepResult> {
   const stmts = await classifyOrThrow(step.sql ?? '', `${field}.sql`, acknowledged(step))
   const outside = new Map<ClassifiedStatement, DrillLine>()
   for (const stmt of stmts.filter(s => !s.transactional)) {
     outside.set(stmt, await explainOutside(client, stmt, field))
   }
   const inside = stmts.filter(s => s.transactional)
+  const yielded = await clearRoads(client, inside, ladder)
   const { lines, stopped } =
     inside.length > 0
       ? await drillTogether(client, inside, field, settings.lockTimeoutMs)
@@ -255,7 +320,10 @@ async function drill({ client, step, field, settings }: StepInput): Promise<Step
   return {
     status: stopped ? 'warned' : 'succeeded',
     changed: [],
-    details: { statements: report }
+    details: {
+      statements: report,
+      ...(yielded.length > 0 ? { yieldedAutovacuums: yielded } : {})
+    }
   }
 }
 
