@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { backupTableName } from '../src/db/batch-update.js'
-import { ladderSleep, ladderTimeouts } from '../src/db/lock-ladder.js'
+import { conflictingModes, ladderSleep, ladderTimeouts } from '../src/db/lock-ladder.js'
 
 describe('lock ladder shape', () => {
   it('climbs to the runbook lock-timeout in five rungs, then stays there', () => {
@@ -21,5 +21,44 @@ describe('backup table names', () => {
     )
     const long = backupTableName('a'.repeat(60), 'run-'.repeat(20))
     expect(long.split('.')[1]!.length).toBeLessThanOrEqual(63)
+  })
+})
+
+describe('conflictingModes (PostgreSQL table-lock conflicts)', () => {
+  const levels = [
+    'ACCESS SHARE',
+    'ROW SHARE',
+    'ROW EXCLUSIVE',
+    'SHARE UPDATE EXCLUSIVE',
+    'SHARE',
+    'SHARE ROW EXCLUSIVE',
+    'EXCLUSIVE',
+    'ACCESS EXCLUSIVE'
+  ] as const
+  const pgName = (level: string) =>
+    level
+      .toLowerCase()
+      .split(' ')
+      .map(w => w[0]!.toUpperCase() + w.slice(1))
+      .join('') + 'Lock'
+
+  it('is symmetric; ACCESS EXCLUSIVE conflicts with all; SHARE UPDATE EXCLUSIVE with autovacuum, not the app', () => {
+    for (const a of levels) {
+      for (const b of levels) {
+        expect([a, b, conflictingModes(a).includes(pgName(b))]).toEqual([
+          a,
+          b,
+          conflictingModes(b).includes(pgName(a))
+        ])
+      }
+    }
+    expect(conflictingModes('ACCESS EXCLUSIVE')).toHaveLength(levels.length)
+    expect(conflictingModes('ACCESS SHARE')).toEqual(['AccessExclusiveLock'])
+    // Our road's own request, SHARE UPDATE EXCLUSIVE: conflicts with autovacuum's, not the app's.
+    const sue = conflictingModes('SHARE UPDATE EXCLUSIVE')
+    expect(sue).toContain('ShareUpdateExclusiveLock')
+    for (const app of ['AccessShareLock', 'RowShareLock', 'RowExclusiveLock']) {
+      expect(sue).not.toContain(app)
+    }
   })
 })
