@@ -320,6 +320,7 @@ async function oursChild(url: string): Promise<void> {
         startedAt: s.startedAt ? Date.parse(s.startedAt) : undefined,
         ms: s.durationMs,
         copyMs: (s.details?.timings as Record<string, number> | undefined)?.['copy to backup'],
+        yieldedAutovacuums: (s.details?.yieldedAutovacuums as number[] | undefined)?.length ?? 0,
         error: s.error?.message
       }))
     )
@@ -368,6 +369,7 @@ interface OurStep {
   startedAt?: number
   ms?: number
   copyMs?: number
+  yieldedAutovacuums?: number
 }
 
 /** Each step's time span (the schema step's copy apart from the rest of it). */
@@ -454,6 +456,11 @@ async function runScenario(
     maxRssKb = child.maxRssKb
     console.log(`  CPU time of the process running our cleanup: ${child.cpuMs} ms`)
     stepWindows = windowsOf(child.results as OurStep[])
+    const yielded = (child.results as OurStep[]).reduce(
+      (n, step) => n + (step.yieldedAutovacuums ?? 0),
+      0
+    )
+    console.log(`  autovacuum workers made to give way on the table: ${yielded}`)
   }
   const end = Date.now()
   if (activity)
