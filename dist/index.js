@@ -156,7 +156,7 @@ function createFetch(settings = {}) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(168);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1);
 /* harmony import */ var _runner_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3765);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9922);
 /**
@@ -173,7 +173,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 168:
+/***/ 1:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -2215,194 +2215,13 @@ function removeStraySql(table, strays) {
     ]);
 }
 
-;// CONCATENATED MODULE: ./src/db/drop-index.ts
-
-
-
-const CONTYPES = {
-    p: 'primary key',
-    u: 'unique',
-    x: 'exclusion',
-    f: 'foreign key'
-};
-/** Catalog look-up; undefined when the index does not exist. */
-async function inspectIndex(client, name) {
-    const res = await client.query(`SELECT c.oid, n.nspname AS schema, c.relname AS name,
-            t.oid::regclass::text AS table, i.indisvalid AS valid,
-            pg_get_indexdef(c.oid) AS definition, pg_relation_size(c.oid)::text AS size
-       FROM pg_class c
-       JOIN pg_index i ON i.indexrelid = c.oid
-       JOIN pg_class t ON t.oid = i.indrelid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.oid = to_regclass($1) AND c.relkind IN ('i', 'I')`, [name]);
-    const row = res.rows[0];
-    if (!row)
-        return undefined;
-    const cons = await client.query(`SELECT conname AS name, contype AS type, conrelid::regclass::text AS table
-       FROM pg_constraint WHERE conindid = $1 ORDER BY conname`, [row.oid]);
-    return {
-        schema: row.schema,
-        name: row.name,
-        table: row.table,
-        valid: row.valid,
-        definition: row.definition,
-        sizeBytes: Number(row.size),
-        constraints: cons.rows.map(c => ({ ...c, type: CONTYPES[c.type] ?? c.type }))
-    };
-}
-/** The statement that recreates the index without blocking writes. */
-function recreateStatement(info) {
-    return `${info.definition.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY IF NOT EXISTS ')};`;
-}
-function constraintError(info, field) {
-    const list = info.constraints.map(c => `${c.type} constraint ${c.name} on ${c.table}`).join(', ');
-    return new RollbackError(`${field}: index ${info.schema}.${info.name} backs ${list}; DROP INDEX CONCURRENTLY cannot drop it`, `drop the constraint instead (ALTER TABLE ... DROP CONSTRAINT, a sql step run under the lock ladder) or remove the index from ${field}`);
-}
-async function dropIndexConcurrently(client, name, field, ladder) {
-    const before = await inspectIndex(client, name);
-    const qualified = before ? ident(`${before.schema}.${before.name}`) : ident(name);
-    const statement = `DROP INDEX CONCURRENTLY IF EXISTS ${qualified}`;
-    if (!before)
-        return { dropped: false, attempts: [], statement, yieldedAutovacuums: [] };
-    if (before.constraints.length > 0)
-        throw constraintError(before, field);
-    if (!before.valid) {
-        ladder.log?.(`${field}: ${before.name} is INVALID (left by an interrupted concurrent build or drop): dropping it`);
-    }
-    try {
-        const yieldedAutovacuums = [];
-        const { attempts } = await withLockLadder(client, `${field} (${statement})`, wakeWhenClear(client, before.table, ladder, yieldedAutovacuums), () => 
-        // Its own query(), never combined with other statements, never in a transaction.
-        client.query(statement));
-        const after = await inspectIndex(client, name);
-        if (after) {
-            throw new RollbackError(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
-        }
-        return { dropped: true, before, attempts, statement, yieldedAutovacuums };
-    }
-    catch (err) {
-        if (err instanceof RollbackError) {
-            const after = await inspectIndex(client, name).catch(() => undefined);
-            if (after && !after.valid) {
-                // Keep the error's class (and its ladder attempts); add what was left behind.
-                err.message = `${err.message}; ${after.schema}.${after.name} is left INVALID (not used by queries, still maintained on writes): a rerun drops it`;
-            }
-        }
-        throw err;
-    }
-}
-/**
- * The ladder, its sleeps cut short once no long transaction holds a lock on the table: the drop
- * waits for those (a long reader too) without blocking the app, so the next rung should start as
- * soon as they end, not up to a sleep later. Rungs and their bound stay the ladder's.
- */
-function wakeWhenClear(client, table, ladder, yielded) {
-    return {
-        ...ladder,
-        sleep: async (ms) => {
-            const road = await waitForClearRoad(client, table, {
-                ...clearRoadOptions(ladder),
-                maxWaitMs: ms
-            });
-            yielded.push(...road.yieldedPids);
-        }
-    };
-}
-
-;// CONCATENATED MODULE: ./src/db/column-backup.ts
+;// CONCATENATED MODULE: ./src/db/column-copy.ts
 
 
 
 
 
 
-
-
-
-async function columnsOf(client, table) {
-    const res = await client.query(`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-            a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS default
-       FROM pg_attribute a
-       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
-      ORDER BY a.attnum`, [table]);
-    return res.rows.map(r => ({ name: r.name, type: r.type, notNull: r.notnull, default: r.default }));
-}
-async function inspectSchema(client, spec) {
-    const exists = await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [
-        spec.table
-    ]);
-    const tableExists = exists.rows[0]?.ok ?? false;
-    const cols = tableExists ? await columnsOf(client, spec.table) : [];
-    const present = cols.filter(c => spec.dropColumns.includes(c.name));
-    const gone = spec.dropColumns.filter(c => !cols.some(x => x.name === c));
-    const indexes = [];
-    for (const name of spec.dropIndexes) {
-        const info = await inspectIndex(client, qualifyLike(spec.table, name));
-        if (info)
-            indexes.push(info);
-    }
-    const dependentIndexes = [];
-    if (present.length > 0) {
-        const dep = await client.query(`SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
-         FROM pg_depend d
-         JOIN pg_class c ON c.oid = d.objid AND c.relkind IN ('i', 'I')
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-        WHERE d.classid = 'pg_class'::regclass AND d.refobjid = to_regclass($1)
-          AND a.attname = ANY($2)`, [spec.table, present.map(c => c.name)]);
-        for (const row of dep.rows) {
-            const info = await inspectIndex(client, row.name);
-            if (info && !indexes.some(i => i.schema === info.schema && i.name === info.name)) {
-                dependentIndexes.push(info);
-            }
-        }
-    }
-    const backupCols = await columnsOf(client, spec.backupTable);
-    let rows = 0;
-    if (tableExists) {
-        const est = await client.query(`SELECT greatest(reltuples, 0)::bigint::text AS n FROM pg_class WHERE oid = to_regclass($1)`, [spec.table]);
-        rows = Number(est.rows[0]?.n ?? 0);
-    }
-    return {
-        tableExists,
-        keyExists: cols.some(c => c.name === spec.key),
-        present,
-        gone,
-        indexes,
-        dependentIndexes,
-        backupExists: backupCols.length > 0,
-        backupColumns: backupCols.map(c => c.name),
-        rows
-    };
-}
-/** An unqualified index name lives in the table's schema. */
-function qualifyLike(table, index) {
-    const { schema } = splitName(table);
-    return index.includes('.') || !schema ? index : `${schema}.${index}`;
-}
-function alterStatement(spec) {
-    return `ALTER TABLE ${ident(spec.table)} ${spec.dropColumns.map(c => `DROP COLUMN IF EXISTS ${ident(c)}`).join(', ')}`;
-}
-/** SQL that puts the columns and their data back (types and defaults as they were). */
-function restoreColumnsSql(spec, columns, indexes) {
-    if (columns.length === 0)
-        return [];
-    const t = ident(spec.table);
-    const adds = columns
-        .map(c => `ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`)
-        .join(', ');
-    const sets = columns.map(c => `${ident(c.name)} = b.${ident(c.name)}`).join(', ');
-    const out = [
-        `ALTER TABLE ${t} ${adds};`,
-        `UPDATE ${t} AS t SET ${sets} FROM ${ident(spec.backupTable)} AS b WHERE t.${ident(spec.key)} = b.${ident(spec.key)};  -- on a big table: in batches of ${ident(spec.key)} ranges`
-    ];
-    for (const c of columns.filter(c => c.notNull)) {
-        out.push(`ALTER TABLE ${t} ALTER COLUMN ${ident(c.name)} SET NOT NULL;`);
-    }
-    out.push(...indexes.map(recreateStatement));
-    return out;
-}
 /**
  * Copy in key ranges of at most this many rows (the copy holds no row locks: the target duration
  * alone sizes them), starting at COPY_START_ROWS, pausing at least this long between them.
@@ -2512,6 +2331,193 @@ async function copyRanges(client, spec, inspection, sleep, now) {
         await sleep(batcher.pauseMs);
     }
     return copied;
+}
+
+;// CONCATENATED MODULE: ./src/db/drop-index.ts
+
+
+
+const CONTYPES = {
+    p: 'primary key',
+    u: 'unique',
+    x: 'exclusion',
+    f: 'foreign key'
+};
+/** Catalog look-up; undefined when the index does not exist. */
+async function inspectIndex(client, name) {
+    const res = await client.query(`SELECT c.oid, n.nspname AS schema, c.relname AS name,
+            t.oid::regclass::text AS table, i.indisvalid AS valid,
+            pg_get_indexdef(c.oid) AS definition, pg_relation_size(c.oid)::text AS size
+       FROM pg_class c
+       JOIN pg_index i ON i.indexrelid = c.oid
+       JOIN pg_class t ON t.oid = i.indrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = to_regclass($1) AND c.relkind IN ('i', 'I')`, [name]);
+    const row = res.rows[0];
+    if (!row)
+        return undefined;
+    const cons = await client.query(`SELECT conname AS name, contype AS type, conrelid::regclass::text AS table
+       FROM pg_constraint WHERE conindid = $1 ORDER BY conname`, [row.oid]);
+    return {
+        schema: row.schema,
+        name: row.name,
+        table: row.table,
+        valid: row.valid,
+        definition: row.definition,
+        sizeBytes: Number(row.size),
+        constraints: cons.rows.map(c => ({ ...c, type: CONTYPES[c.type] ?? c.type }))
+    };
+}
+/** The statement that recreates the index without blocking writes. */
+function recreateStatement(info) {
+    return `${info.definition.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY IF NOT EXISTS ')};`;
+}
+function constraintError(info, field) {
+    const list = info.constraints.map(c => `${c.type} constraint ${c.name} on ${c.table}`).join(', ');
+    return new RollbackError(`${field}: index ${info.schema}.${info.name} backs ${list}; DROP INDEX CONCURRENTLY cannot drop it`, `drop the constraint instead (ALTER TABLE ... DROP CONSTRAINT, a sql step run under the lock ladder) or remove the index from ${field}`);
+}
+async function dropIndexConcurrently(client, name, field, ladder) {
+    const before = await inspectIndex(client, name);
+    const qualified = before ? ident(`${before.schema}.${before.name}`) : ident(name);
+    const statement = `DROP INDEX CONCURRENTLY IF EXISTS ${qualified}`;
+    if (!before)
+        return { dropped: false, attempts: [], statement, yieldedAutovacuums: [] };
+    if (before.constraints.length > 0)
+        throw constraintError(before, field);
+    if (!before.valid) {
+        ladder.log?.(`${field}: ${before.name} is INVALID (left by an interrupted concurrent build or drop): dropping it`);
+    }
+    try {
+        const yieldedAutovacuums = [];
+        const { attempts } = await withLockLadder(client, `${field} (${statement})`, wakeWhenClear(client, before.table, ladder, yieldedAutovacuums), () => 
+        // Its own query(), never combined with other statements, never in a transaction.
+        client.query(statement));
+        const after = await inspectIndex(client, name);
+        if (after) {
+            throw new RollbackError(`${field}: ${statement} returned but the index still exists (valid: ${after.valid})`, 'rerun the step: DROP INDEX CONCURRENTLY IF EXISTS converges');
+        }
+        return { dropped: true, before, attempts, statement, yieldedAutovacuums };
+    }
+    catch (err) {
+        if (err instanceof RollbackError) {
+            const after = await inspectIndex(client, name).catch(() => undefined);
+            if (after && !after.valid) {
+                // Keep the error's class (and its ladder attempts); add what was left behind.
+                err.message = `${err.message}; ${after.schema}.${after.name} is left INVALID (not used by queries, still maintained on writes): a rerun drops it`;
+            }
+        }
+        throw err;
+    }
+}
+/**
+ * The ladder, its sleeps cut short once no long transaction holds a lock on the table: the drop
+ * waits for those (a long reader too) without blocking the app, so the next rung should start as
+ * soon as they end, not up to a sleep later. Rungs and their bound stay the ladder's.
+ */
+function wakeWhenClear(client, table, ladder, yielded) {
+    return {
+        ...ladder,
+        sleep: async (ms) => {
+            const road = await waitForClearRoad(client, table, {
+                ...clearRoadOptions(ladder),
+                maxWaitMs: ms
+            });
+            yielded.push(...road.yieldedPids);
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/db/column-backup.ts
+
+
+
+
+
+
+
+async function columnsOf(client, table) {
+    const res = await client.query(`SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS default
+       FROM pg_attribute a
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`, [table]);
+    return res.rows.map(r => ({ name: r.name, type: r.type, notNull: r.notnull, default: r.default }));
+}
+async function inspectSchema(client, spec) {
+    const exists = await client.query('SELECT to_regclass($1) IS NOT NULL AS ok', [
+        spec.table
+    ]);
+    const tableExists = exists.rows[0]?.ok ?? false;
+    const cols = tableExists ? await columnsOf(client, spec.table) : [];
+    const present = cols.filter(c => spec.dropColumns.includes(c.name));
+    const gone = spec.dropColumns.filter(c => !cols.some(x => x.name === c));
+    const indexes = [];
+    for (const name of spec.dropIndexes) {
+        const info = await inspectIndex(client, qualifyLike(spec.table, name));
+        if (info)
+            indexes.push(info);
+    }
+    const dependentIndexes = [];
+    if (present.length > 0) {
+        const dep = await client.query(`SELECT DISTINCT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+         FROM pg_depend d
+         JOIN pg_class c ON c.oid = d.objid AND c.relkind IN ('i', 'I')
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE d.classid = 'pg_class'::regclass AND d.refobjid = to_regclass($1)
+          AND a.attname = ANY($2)`, [spec.table, present.map(c => c.name)]);
+        for (const row of dep.rows) {
+            const info = await inspectIndex(client, row.name);
+            if (info && !indexes.some(i => i.schema === info.schema && i.name === info.name)) {
+                dependentIndexes.push(info);
+            }
+        }
+    }
+    const backupCols = await columnsOf(client, spec.backupTable);
+    let rows = 0;
+    if (tableExists) {
+        const est = await client.query(`SELECT greatest(reltuples, 0)::bigint::text AS n FROM pg_class WHERE oid = to_regclass($1)`, [spec.table]);
+        rows = Number(est.rows[0]?.n ?? 0);
+    }
+    return {
+        tableExists,
+        keyExists: cols.some(c => c.name === spec.key),
+        present,
+        gone,
+        indexes,
+        dependentIndexes,
+        backupExists: backupCols.length > 0,
+        backupColumns: backupCols.map(c => c.name),
+        rows
+    };
+}
+/** An unqualified index name lives in the table's schema. */
+function qualifyLike(table, index) {
+    const { schema } = splitName(table);
+    return index.includes('.') || !schema ? index : `${schema}.${index}`;
+}
+function alterStatement(spec) {
+    return `ALTER TABLE ${ident(spec.table)} ${spec.dropColumns.map(c => `DROP COLUMN IF EXISTS ${ident(c)}`).join(', ')}`;
+}
+/** SQL that puts the columns and their data back (types and defaults as they were). */
+function restoreColumnsSql(spec, columns, indexes) {
+    if (columns.length === 0)
+        return [];
+    const t = ident(spec.table);
+    const adds = columns
+        .map(c => `ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.type}${c.default ? ` DEFAULT ${c.default}` : ''}`)
+        .join(', ');
+    const sets = columns.map(c => `${ident(c.name)} = b.${ident(c.name)}`).join(', ');
+    const out = [
+        `ALTER TABLE ${t} ${adds};`,
+        `UPDATE ${t} AS t SET ${sets} FROM ${ident(spec.backupTable)} AS b WHERE t.${ident(spec.key)} = b.${ident(spec.key)};  -- on a big table: in batches of ${ident(spec.key)} ranges`
+    ];
+    for (const c of columns.filter(c => c.notNull)) {
+        out.push(`ALTER TABLE ${t} ALTER COLUMN ${ident(c.name)} SET NOT NULL;`);
+    }
+    out.push(...indexes.map(recreateStatement));
+    return out;
 }
 function captureSpec(spec, inspection) {
     return {
@@ -2660,78 +2666,6 @@ async function lockAndDrop(client, spec, inspection, capture, maxKey, strays) {
     return {
         newRows: results.find(r => r.command === 'INSERT')?.rowCount ?? 0,
         lockedMs: Math.round(serverClock(clocks[1]) - serverClock(clocks[0]))
-    };
-}
-/** Drill: copy + lock + ALTER in one transaction that is rolled back; indexes checked in the catalog. */
-async function drillSchemaRollback(client, spec, field, ladder) {
-    const inspection = await inspectSchema(client, spec);
-    if (!inspection.tableExists) {
-        throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
-    }
-    const timings = {};
-    const indexesChecked = [];
-    for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
-        if (info.constraints.length > 0) {
-            throw new RollbackError(`${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`);
-        }
-        indexesChecked.push(`${info.schema}.${info.name}${info.valid ? '' : ' (INVALID)'}: DROP INDEX CONCURRENTLY runs outside a transaction, not in the drill; catalog check OK`);
-    }
-    let copiedRows = 0;
-    let strays = [];
-    let yieldedAutovacuums = [];
-    if (inspection.present.length > 0) {
-        await client.query('BEGIN');
-        try {
-            const started = Date.now();
-            copiedRows = await copyColumns(client, spec, inspection, ladder.sleep);
-            timings['copy to backup'] = Date.now() - started;
-            // The capture trigger is installed after the copy here: in this transaction it would hold
-            // its lock (blocking the app's writes) for the whole copy. Installed and removed, as in a
-            // run, then the lock and the drop, all in one round trip up to the ROLLBACK (the locks are
-            // held from the trigger on). In a transaction a lock timeout aborts it: one rung only.
-            const capture = captureSpec(spec, inspection);
-            const installed = await captureInstalled(client, capture);
-            strays = await strayCaptures(client, capture);
-            // As in a run, nothing queues for the locks below while a long transaction or autovacuum
-            // holds the table: the one rung would time out with the app's writes queued behind it.
-            const road = await waitForClearRoad(client, spec.table, {
-                ...clearRoadOptions(ladder),
-                inTransaction: true
-            });
-            timings['waited for long transactions (not queued)'] = road.waitedMs;
-            yieldedAutovacuums = road.yieldedPids;
-            // Held to the ROLLBACK, it keeps autovacuum from starting on the table before our locks
-            // (and makes one that started since the road was checked give way).
-            if (road.yieldedPids.length === 0)
-                await askAutovacuumToYield(client, spec.table, CLEAR_ROAD_MAX_MS, true);
-            const results = await inOneRoundTrip(client, [
-                `SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`,
-                SERVER_CLOCK,
-                ...installCaptureSql(capture, installed),
-                ...removeCaptureSql(capture),
-                ...removeStraySql(spec.table, strays),
-                `LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`,
-                SERVER_CLOCK,
-                alterStatement(spec),
-                SERVER_CLOCK,
-                'ROLLBACK'
-            ]);
-            const [asked, locked, dropped] = results.filter(r => r.command === 'SELECT').map(serverClock);
-            timings['lock wait'] = Math.round(locked - asked);
-            timings['drop columns'] = Math.round(dropped - locked);
-        }
-        finally {
-            await client.query('ROLLBACK');
-        }
-    }
-    return {
-        copiedRows,
-        strayCaptures: strays.map(s => s.trigger),
-        yieldedAutovacuums,
-        timings,
-        indexesChecked,
-        wouldDrop: inspection.present.map(c => c.name),
-        alreadyGone: inspection.gone
     };
 }
 
@@ -8678,7 +8612,89 @@ const notifyPhase = {
     stillRunning
 };
 
+;// CONCATENATED MODULE: ./src/db/column-backup-drill.ts
+
+
+
+
+
+
+
+/** Drill: copy + lock + ALTER in one transaction that is rolled back; indexes checked in the catalog. */
+async function drillSchemaRollback(client, spec, field, ladder) {
+    const inspection = await inspectSchema(client, spec);
+    if (!inspection.tableExists) {
+        throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`);
+    }
+    const timings = {};
+    const indexesChecked = [];
+    for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
+        if (info.constraints.length > 0) {
+            throw new RollbackError(`${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`);
+        }
+        indexesChecked.push(`${info.schema}.${info.name}${info.valid ? '' : ' (INVALID)'}: DROP INDEX CONCURRENTLY runs outside a transaction, not in the drill; catalog check OK`);
+    }
+    let copiedRows = 0;
+    let strays = [];
+    let yieldedAutovacuums = [];
+    if (inspection.present.length > 0) {
+        await client.query('BEGIN');
+        try {
+            const started = Date.now();
+            copiedRows = await copyColumns(client, spec, inspection, ladder.sleep);
+            timings['copy to backup'] = Date.now() - started;
+            // The capture trigger is installed after the copy here: in this transaction it would hold
+            // its lock (blocking the app's writes) for the whole copy. Installed and removed, as in a
+            // run, then the lock and the drop, all in one round trip up to the ROLLBACK (the locks are
+            // held from the trigger on). In a transaction a lock timeout aborts it: one rung only.
+            const capture = captureSpec(spec, inspection);
+            const installed = await captureInstalled(client, capture);
+            strays = await strayCaptures(client, capture);
+            // As in a run, nothing queues for the locks below while a long transaction or autovacuum
+            // holds the table: the one rung would time out with the app's writes queued behind it.
+            const road = await waitForClearRoad(client, spec.table, {
+                ...clearRoadOptions(ladder),
+                inTransaction: true
+            });
+            timings['waited for long transactions (not queued)'] = road.waitedMs;
+            yieldedAutovacuums = road.yieldedPids;
+            // Held to the ROLLBACK, it keeps autovacuum from starting on the table before our locks
+            // (and makes one that started since the road was checked give way).
+            if (road.yieldedPids.length === 0)
+                await askAutovacuumToYield(client, spec.table, CLEAR_ROAD_MAX_MS, true);
+            const results = await inOneRoundTrip(client, [
+                `SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`,
+                SERVER_CLOCK,
+                ...installCaptureSql(capture, installed),
+                ...removeCaptureSql(capture),
+                ...removeStraySql(spec.table, strays),
+                `LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`,
+                SERVER_CLOCK,
+                alterStatement(spec),
+                SERVER_CLOCK,
+                'ROLLBACK'
+            ]);
+            const [asked, locked, dropped] = results.filter(r => r.command === 'SELECT').map(serverClock);
+            timings['lock wait'] = Math.round(locked - asked);
+            timings['drop columns'] = Math.round(dropped - locked);
+        }
+        finally {
+            await client.query('ROLLBACK');
+        }
+    }
+    return {
+        copiedRows,
+        strayCaptures: strays.map(s => s.trigger),
+        yieldedAutovacuums,
+        timings,
+        indexesChecked,
+        wouldDrop: inspection.present.map(c => c.name),
+        alreadyGone: inspection.gone
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/phases/schema.ts
+
 
 
 

@@ -5,24 +5,14 @@
  * Inside the ALTER's transaction (after LOCK TABLE under the ladder) rows inserted since the copy
  * are added to the backup, so nothing written before the drop is lost.
  * Idempotent: a rerun refreshes the backup (upsert by key) while the columns still exist, and
- * does nothing once they are gone.
+ * does nothing once they are gone. The copy is column-copy.ts; the drill, column-backup-drill.ts.
  */
 import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
-import { quoteLiteral, rangeEnd } from './batch-update.js'
-import { initialState, limitsFor, nextState } from './adaptive-batcher.js'
+import { ident, inOneRoundTrip, SERVER_CLOCK, serverClock, splitName } from './connection.js'
+import { copyColumns } from './column-copy.js'
+import { autovacuumGuardSql } from './autovacuum-yield.js'
 import {
-  ident,
-  inOneRoundTrip,
-  pgErrorCode,
-  SERVER_CLOCK,
-  serverClock,
-  splitName
-} from './connection.js'
-import { readLoadSignals } from './load-signals.js'
-import { askAutovacuumToYield, autovacuumGuardSql } from './autovacuum-yield.js'
-import {
-  CAPTURED,
   captureInstalled,
   installCaptureSql,
   removeCaptureSql,
@@ -39,10 +29,7 @@ import {
 } from './drop-index.js'
 import {
   afterLongTransactions,
-  CLEAR_ROAD_MAX_MS,
-  clearRoadOptions,
   conflictingModes,
-  waitForClearRoad,
   withLockLadder,
   type LadderAttempt,
   type LadderOptions
@@ -183,149 +170,7 @@ export function restoreColumnsSql(
   return out
 }
 
-/**
- * Copy in key ranges of at most this many rows (the copy holds no row locks: the target duration
- * alone sizes them), starting at COPY_START_ROWS, pausing at least this long between them.
- */
-export const COPY_BATCH_ROWS = 50_000
-export const COPY_START_ROWS = 10_000
-export const COPY_PAUSE_MS = 10
-
-/**
- * Copies key + present columns into the backup table (created with a primary key on the key),
- * in key ranges sized and paced by the adaptive batcher (adaptive-batcher.ts): each range is one
- * INSERT ... SELECT inside the server (no rows in node) and an upsert, so a rerun after a crash
- * refreshes the backup.
- */
-export async function copyColumns(
-  client: pg.Client,
-  spec: SchemaRollbackSpec,
-  inspection: SchemaInspection,
-  sleep: (ms: number) => Promise<void> = ms => new Promise(r => setTimeout(r, ms)),
-  /** Runs once the backup table exists, before the first range is copied (installs the capture). */
-  beforeCopy: () => Promise<void> = async () => {},
-  now: () => number = Date.now
-): Promise<number> {
-  const k = ident(spec.key)
-  const t = ident(spec.table)
-  const b = ident(spec.backupTable)
-  const cols = inspection.present.map(c => ident(c.name))
-  const list = [k, ...cols].join(', ')
-  const { schema } = splitName(spec.backupTable)
-  if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`)
-  if (!inspection.backupExists) {
-    await client.query(`CREATE TABLE ${b} AS SELECT ${list} FROM ${t} WITH NO DATA`)
-    await client.query(`ALTER TABLE ${b} ADD PRIMARY KEY (${k})`)
-    await client.query(
-      `COMMENT ON TABLE ${b} IS ${quoteLiteral(`emergency-rollback: data of ${spec.table} columns ${inspection.present.map(c => c.name).join(', ')} (key ${spec.key}) before they were dropped`)}`
-    )
-  } else {
-    const missing = inspection.present.filter(c => !inspection.backupColumns.includes(c.name))
-    if (missing.length > 0 || !inspection.backupColumns.includes(spec.key)) {
-      throw new RollbackError(
-        `backup table ${spec.backupTable} already exists without column(s) ${[...missing.map(c => c.name), ...(inspection.backupColumns.includes(spec.key) ? [] : [spec.key])].join(', ')}`,
-        `it belongs to something else: set schema[].backup-table to a new name`
-      )
-    }
-  }
-  await client.query(
-    `ALTER TABLE ${b} ADD COLUMN IF NOT EXISTS ${CAPTURED} boolean NOT NULL DEFAULT false`
-  )
-  await beforeCopy()
-  // The copy's commits do not wait for their WAL flush: each range would otherwise queue an fsync
-  // next to the app's own commits (the WAL pressure behind slow bursts). Safe: the columns are
-  // dropped only by a later, synchronous commit, which flushes all WAL before it, the copy's too.
-  await client.query('SET synchronous_commit = off')
-  try {
-    return await copyRanges(client, spec, inspection, sleep, now)
-  } finally {
-    await client.query('RESET synchronous_commit').catch(() => {})
-  }
-}
-
-/**
- * The statements that copy one key range. A backup table this run created holds, ahead of the
- * copy, only rows the capture trigger wrote (newer than the copy's snapshot), usually none: the
- * range is a plain INSERT, which costs a fraction of an upsert (speculative insertion per row).
- * If a key of the range is already there (the trigger wrote it, before or during the statement),
- * that INSERT fails on the key (23505) and the range is copied again as an upsert. A backup
- * table from an earlier run may hold stale copies: always the upsert, which refreshes every row
- * the trigger did not write.
- */
-function rangeCopy(spec: SchemaRollbackSpec, inspection: SchemaInspection) {
-  const k = ident(spec.key)
-  const t = ident(spec.table)
-  const b = ident(spec.backupTable)
-  const list = [k, ...inspection.present.map(c => ident(c.name))].join(', ')
-  const updates = inspection.present.map(c => `${ident(c.name)} = EXCLUDED.${ident(c.name)}`)
-  const range = (op: string, bounded: boolean) => `${k} ${op} $1${bounded ? ` AND ${k} <= $2` : ''}`
-  const select = (op: string, bounded: boolean) =>
-    `INSERT INTO ${b} AS dst (${list}) SELECT ${list} FROM ${t} WHERE ${range(op, bounded)}`
-  return {
-    fresh: select,
-    // A row the capture trigger wrote is newer than this copy's snapshot of it: kept.
-    upsert: (op: string, bounded: boolean) =>
-      `${select(op, bounded)} ON CONFLICT (${k}) DO UPDATE SET ${updates.join(', ')} WHERE NOT dst.${CAPTURED}`
-  }
-}
-
-async function copyRange(
-  client: pg.Client,
-  statements: ReturnType<typeof rangeCopy>,
-  fresh: boolean,
-  op: string,
-  params: string[]
-): Promise<number> {
-  const bounded = params.length === 2
-  if (fresh) {
-    try {
-      return (await client.query(statements.fresh(op, bounded), params)).rowCount ?? 0
-    } catch (err) {
-      if (pgErrorCode(err) !== '23505') throw err
-    }
-  }
-  return (await client.query(statements.upsert(op, bounded), params)).rowCount ?? 0
-}
-
-async function copyRanges(
-  client: pg.Client,
-  spec: SchemaRollbackSpec,
-  inspection: SchemaInspection,
-  sleep: (ms: number) => Promise<void>,
-  now: () => number
-): Promise<number> {
-  const k = ident(spec.key)
-  const t = ident(spec.table)
-  const statements = rangeCopy(spec, inspection)
-  const fresh = !inspection.backupExists
-  const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS)
-  let batcher = initialState(limits, COPY_START_ROWS)
-  const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
-  let from = minRes.rows[0]?.k ?? null
-  let first = true
-  let copied = 0
-  while (from !== null) {
-    const op = first ? '>=' : '>'
-    const upper = await rangeEnd(client, t, k, from, first, batcher.size)
-    const batchStarted = now()
-    copied += await copyRange(
-      client,
-      statements,
-      fresh,
-      op,
-      upper === null ? [from] : [from, upper]
-    )
-    if (upper === null) break
-    from = upper
-    first = false
-    const signals = await readLoadSignals(client, now() - batchStarted, now)
-    batcher = nextState(batcher, signals, limits)
-    await sleep(batcher.pauseMs)
-  }
-  return copied
-}
-
-function captureSpec(spec: SchemaRollbackSpec, inspection: SchemaInspection): CaptureSpec {
+export function captureSpec(spec: SchemaRollbackSpec, inspection: SchemaInspection): CaptureSpec {
   return {
     table: spec.table,
     key: spec.key,
@@ -524,98 +369,5 @@ async function lockAndDrop(
   return {
     newRows: results.find(r => r.command === 'INSERT')?.rowCount ?? 0,
     lockedMs: Math.round(serverClock(clocks[1]) - serverClock(clocks[0]))
-  }
-}
-
-export interface SchemaDrillResult {
-  copiedRows: number
-  /** Capture triggers other runs left on the table, which a run would remove with the columns. */
-  strayCaptures: string[]
-  /** Autovacuum workers on the table that were made to give way (pids). */
-  yieldedAutovacuums: number[]
-  timings: Record<string, number>
-  indexesChecked: string[]
-  wouldDrop: string[]
-  alreadyGone: string[]
-}
-
-/** Drill: copy + lock + ALTER in one transaction that is rolled back; indexes checked in the catalog. */
-export async function drillSchemaRollback(
-  client: pg.Client,
-  spec: SchemaRollbackSpec,
-  field: string,
-  ladder: LadderOptions
-): Promise<SchemaDrillResult> {
-  const inspection = await inspectSchema(client, spec)
-  if (!inspection.tableExists) {
-    throw new RollbackError(`${field}.table: ${spec.table} does not exist`, `fix ${field}.table`)
-  }
-  const timings: Record<string, number> = {}
-  const indexesChecked: string[] = []
-  for (const info of [...inspection.indexes, ...inspection.dependentIndexes]) {
-    if (info.constraints.length > 0) {
-      throw new RollbackError(
-        `${field}.drop-indexes: ${info.name} backs constraint ${info.constraints.map(c => c.name).join(', ')}: cannot be dropped concurrently`
-      )
-    }
-    indexesChecked.push(
-      `${info.schema}.${info.name}${info.valid ? '' : ' (INVALID)'}: DROP INDEX CONCURRENTLY runs outside a transaction, not in the drill; catalog check OK`
-    )
-  }
-  let copiedRows = 0
-  let strays: StrayCapture[] = []
-  let yieldedAutovacuums: number[] = []
-  if (inspection.present.length > 0) {
-    await client.query('BEGIN')
-    try {
-      const started = Date.now()
-      copiedRows = await copyColumns(client, spec, inspection, ladder.sleep)
-      timings['copy to backup'] = Date.now() - started
-      // The capture trigger is installed after the copy here: in this transaction it would hold
-      // its lock (blocking the app's writes) for the whole copy. Installed and removed, as in a
-      // run, then the lock and the drop, all in one round trip up to the ROLLBACK (the locks are
-      // held from the trigger on). In a transaction a lock timeout aborts it: one rung only.
-      const capture = captureSpec(spec, inspection)
-      const installed = await captureInstalled(client, capture)
-      strays = await strayCaptures(client, capture)
-      // As in a run, nothing queues for the locks below while a long transaction or autovacuum
-      // holds the table: the one rung would time out with the app's writes queued behind it.
-      const road = await waitForClearRoad(client, spec.table, {
-        ...clearRoadOptions(ladder),
-        inTransaction: true
-      })
-      timings['waited for long transactions (not queued)'] = road.waitedMs
-      yieldedAutovacuums = road.yieldedPids
-      // Held to the ROLLBACK, it keeps autovacuum from starting on the table before our locks
-      // (and makes one that started since the road was checked give way).
-      if (road.yieldedPids.length === 0)
-        await askAutovacuumToYield(client, spec.table, CLEAR_ROAD_MAX_MS, true)
-      const results = await inOneRoundTrip(client, [
-        `SET LOCAL lock_timeout = ${Math.round(ladder.lockTimeoutMs)}`,
-        SERVER_CLOCK,
-        ...installCaptureSql(capture, installed),
-        ...removeCaptureSql(capture),
-        ...removeStraySql(spec.table, strays),
-        `LOCK TABLE ${ident(spec.table)} IN ACCESS EXCLUSIVE MODE`,
-        SERVER_CLOCK,
-        alterStatement(spec),
-        SERVER_CLOCK,
-        'ROLLBACK'
-      ])
-      const [asked, locked, dropped] = results.filter(r => r.command === 'SELECT').map(serverClock)
-      timings['lock wait'] = Math.round(locked! - asked!)
-      timings['drop columns'] = Math.round(dropped! - locked!)
-    } finally {
-      await client.query('ROLLBACK')
-    }
-  }
-  return {
-    copiedRows,
-    strayCaptures: strays.map(s => s.trigger),
-    yieldedAutovacuums,
-    timings,
-    indexesChecked,
-    wouldDrop: inspection.present.map(c => c.name),
-    alreadyGone: inspection.gone
   }
 }

@@ -16,10 +16,10 @@ import {
 import type { SchemaRollback } from '../runbook/schema.js'
 import { checkRunLockFree, withRunLock } from '../db/advisory-lock.js'
 import { gaveWayLine } from '../db/autovacuum-yield.js'
+import { drillSchemaRollback } from '../db/column-backup-drill.js'
 import { backupTableName } from '../db/batch-update.js'
 import {
   alterStatement,
-  drillSchemaRollback,
   inspectSchema,
   runSchemaRollback,
   type SchemaRollbackSpec
