@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { backupTableName } from '../src/db/batch-update.js'
-import { conflictingModes, ladderSleep, ladderTimeouts } from '../src/db/lock-ladder.js'
+import { conflictingModes, ladderSleep, ladderTimeouts, pgLockMode } from '../src/db/lock-ladder.js'
+import { LOCK_LEVELS } from '../src/db/sql-classifier.js'
 
 describe('lock ladder shape', () => {
   it('climbs to the runbook lock-timeout in five rungs, then stays there', () => {
@@ -25,30 +26,15 @@ describe('backup table names', () => {
 })
 
 describe('conflictingModes (PostgreSQL table-lock conflicts)', () => {
-  const levels = [
-    'ACCESS SHARE',
-    'ROW SHARE',
-    'ROW EXCLUSIVE',
-    'SHARE UPDATE EXCLUSIVE',
-    'SHARE',
-    'SHARE ROW EXCLUSIVE',
-    'EXCLUSIVE',
-    'ACCESS EXCLUSIVE'
-  ] as const
-  const pgName = (level: string) =>
-    level
-      .toLowerCase()
-      .split(' ')
-      .map(w => w[0]!.toUpperCase() + w.slice(1))
-      .join('') + 'Lock'
+  const levels = LOCK_LEVELS.filter(l => l !== 'none')
 
   it('is symmetric; ACCESS EXCLUSIVE conflicts with all; SHARE UPDATE EXCLUSIVE with autovacuum, not the app', () => {
     for (const a of levels) {
       for (const b of levels) {
-        expect([a, b, conflictingModes(a).includes(pgName(b))]).toEqual([
+        expect([a, b, conflictingModes(a).includes(pgLockMode(b))]).toEqual([
           a,
           b,
-          conflictingModes(b).includes(pgName(a))
+          conflictingModes(b).includes(pgLockMode(a))
         ])
       }
     }

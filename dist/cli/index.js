@@ -1875,31 +1875,61 @@ async function waitForClearRoad(client, table, options) {
         await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited));
     }
 }
-/** Table lock modes, weakest first, as pg_locks names them. */
-const PG_LOCK_MODES = [
-    'AccessShareLock',
-    'RowShareLock',
-    'RowExclusiveLock',
-    'ShareUpdateExclusiveLock',
-    'ShareLock',
-    'ShareRowExclusiveLock',
-    'ExclusiveLock',
-    'AccessExclusiveLock'
-];
-/** PostgreSQL's table-lock conflict table, by the index of each mode in PG_LOCK_MODES. */
+/** PostgreSQL's table-lock conflict table. */
 const CONFLICTS = {
-    'ACCESS SHARE': [7],
-    'ROW SHARE': [6, 7],
-    'ROW EXCLUSIVE': [4, 5, 6, 7],
-    'SHARE UPDATE EXCLUSIVE': [3, 4, 5, 6, 7],
-    SHARE: [2, 3, 5, 6, 7],
-    'SHARE ROW EXCLUSIVE': [2, 3, 4, 5, 6, 7],
-    EXCLUSIVE: [1, 2, 3, 4, 5, 6, 7],
-    'ACCESS EXCLUSIVE': [0, 1, 2, 3, 4, 5, 6, 7]
+    'ACCESS SHARE': ['ACCESS EXCLUSIVE'],
+    'ROW SHARE': ['EXCLUSIVE', 'ACCESS EXCLUSIVE'],
+    'ROW EXCLUSIVE': ['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'],
+    'SHARE UPDATE EXCLUSIVE': [
+        'SHARE UPDATE EXCLUSIVE',
+        'SHARE',
+        'SHARE ROW EXCLUSIVE',
+        'EXCLUSIVE',
+        'ACCESS EXCLUSIVE'
+    ],
+    SHARE: [
+        'ROW EXCLUSIVE',
+        'SHARE UPDATE EXCLUSIVE',
+        'SHARE ROW EXCLUSIVE',
+        'EXCLUSIVE',
+        'ACCESS EXCLUSIVE'
+    ],
+    'SHARE ROW EXCLUSIVE': [
+        'ROW EXCLUSIVE',
+        'SHARE UPDATE EXCLUSIVE',
+        'SHARE',
+        'SHARE ROW EXCLUSIVE',
+        'EXCLUSIVE',
+        'ACCESS EXCLUSIVE'
+    ],
+    EXCLUSIVE: [
+        'ROW SHARE',
+        'ROW EXCLUSIVE',
+        'SHARE UPDATE EXCLUSIVE',
+        'SHARE',
+        'SHARE ROW EXCLUSIVE',
+        'EXCLUSIVE',
+        'ACCESS EXCLUSIVE'
+    ],
+    'ACCESS EXCLUSIVE': [
+        'ACCESS SHARE',
+        'ROW SHARE',
+        'ROW EXCLUSIVE',
+        'SHARE UPDATE EXCLUSIVE',
+        'SHARE',
+        'SHARE ROW EXCLUSIVE',
+        'EXCLUSIVE',
+        'ACCESS EXCLUSIVE'
+    ]
 };
-/** The pg_locks modes a request for `lock` waits behind. */
+/** How pg_locks names a mode: SHARE ROW EXCLUSIVE is ShareRowExclusiveLock. */
+function pgLockMode(lock) {
+    const words = lock.toLowerCase().split(' ');
+    return `${words.map(w => w[0].toUpperCase() + w.slice(1)).join('')}Lock`;
+}
+/** The pg_locks modes a request for `lock` waits behind (none for no lock). */
 function conflictingModes(lock) {
-    return CONFLICTS[lock].map(i => PG_LOCK_MODES[i]);
+    return lock === 'none' ? [] : CONFLICTS[lock].map(pgLockMode);
 }
 /** Longest we wait for long transactions on a table before queueing for a strong lock. */
 const CLEAR_ROAD_MAX_MS = 30_000;
@@ -1913,10 +1943,20 @@ function clearRoadOptions(ladder) {
         log: ladder.log
     };
 }
+/** waitForClearRoad on each of `tables` in turn. */
+async function waitForClearRoads(client, tables, options) {
+    const total = { waitedMs: 0, yieldedPids: [] };
+    for (const table of tables) {
+        const road = await waitForClearRoad(client, table, options);
+        total.waitedMs += road.waitedMs;
+        total.yieldedPids.push(...road.yieldedPids);
+    }
+    return total;
+}
 /**
- * The ladder with each attempt preceded by waitForClearRoad on each of `tables`: an attempt
- * starts as soon as the long transactions on them have ended, rather than after the ladder's next
- * sleep, and rarely times out. waitedMs() is the time spent waiting so far.
+ * The ladder with each attempt preceded by waitForClearRoads on `tables`: an attempt starts as
+ * soon as the long transactions on them have ended, rather than after the ladder's next sleep,
+ * and rarely times out. waitedMs() is the time spent waiting so far.
  */
 function afterLongTransactions(client, tables, ladder, conflicting) {
     let waited = 0;
@@ -1925,14 +1965,9 @@ function afterLongTransactions(client, tables, ladder, conflicting) {
         ladder: {
             ...ladder,
             beforeAttempt: async () => {
-                for (const table of typeof tables === 'string' ? [tables] : tables) {
-                    const road = await waitForClearRoad(client, table, {
-                        ...clearRoadOptions(ladder),
-                        conflicting
-                    });
-                    waited += road.waitedMs;
-                    yielded.push(...road.yieldedPids);
-                }
+                const road = await waitForClearRoads(client, typeof tables === 'string' ? [tables] : tables, { ...clearRoadOptions(ladder), conflicting });
+                waited += road.waitedMs;
+                yielded.push(...road.yieldedPids);
             }
         },
         waitedMs: () => waited,
@@ -3249,7 +3284,8 @@ const ALTER_LOCKS = {
     AT_ValidateConstraint: 'SHARE UPDATE EXCLUSIVE',
     AT_AddIndexConstraint: 'SHARE UPDATE EXCLUSIVE'
 };
-const LOCK_ORDER = [
+/** Weakest first. */
+const LOCK_LEVELS = [
     'none',
     'ACCESS SHARE',
     'ROW SHARE',
@@ -3335,7 +3371,7 @@ function alterTable(c, body) {
     c.lock = 'none';
     for (const cmd of cmds) {
         const l = ALTER_LOCKS[cmd.subtype] ?? 'ACCESS EXCLUSIVE';
-        if (LOCK_ORDER.indexOf(l) > LOCK_ORDER.indexOf(c.lock))
+        if (LOCK_LEVELS.indexOf(l) > LOCK_LEVELS.indexOf(c.lock))
             c.lock = l;
         if (cmd.subtype === 'AT_DropColumn' && cmd.name) {
             c.droppedColumns.push(cmd.name);
@@ -3543,11 +3579,9 @@ async function runStatement(client, stmt, field, ladder) {
     }
     // As the schema step does: no rung queues (with the app behind it) while a long transaction or
     // autovacuum holds a lock ours conflicts with; autovacuum is made to give way.
-    const road = stmt.lock === 'none'
-        ? undefined
-        : afterLongTransactions(client, relationNames(stmt), ladder, conflictingModes(stmt.lock));
-    const { value, attempts } = await withLockLadder(client, `${field}.sql`, road?.ladder ?? ladder, () => client.query(stmt.sql));
-    const yielded = road?.yieldedPids() ?? [];
+    const road = afterLongTransactions(client, relationNames(stmt), ladder, conflictingModes(stmt.lock));
+    const { value, attempts } = await withLockLadder(client, `${field}.sql`, road.ladder, () => client.query(stmt.sql));
+    const yielded = road.yieldedPids();
     return {
         sql: stmt.sql,
         ms: Date.now() - started,
@@ -3687,10 +3721,12 @@ async function drillTogether(client, stmts, field, lockTimeoutMs) {
  */
 async function clearRoads(client, stmts, ladder) {
     const yielded = [];
-    for (const stmt of stmts.filter(s => s.needsLadder && s.lock !== 'none')) {
-        const road = afterLongTransactions(client, relationNames(stmt), ladder, conflictingModes(stmt.lock));
-        await road.ladder.beforeAttempt?.();
-        yielded.push(...road.yieldedPids());
+    for (const stmt of stmts.filter(s => s.needsLadder)) {
+        const road = await waitForClearRoads(client, relationNames(stmt), {
+            ...clearRoadOptions(ladder),
+            conflicting: conflictingModes(stmt.lock)
+        });
+        yielded.push(...road.yieldedPids);
     }
     return yielded;
 }

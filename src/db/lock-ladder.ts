@@ -212,35 +212,65 @@ export async function waitForClearRoad(
   }
 }
 
-/** Table lock modes, weakest first, as pg_locks names them. */
-const PG_LOCK_MODES = [
-  'AccessShareLock',
-  'RowShareLock',
-  'RowExclusiveLock',
-  'ShareUpdateExclusiveLock',
-  'ShareLock',
-  'ShareRowExclusiveLock',
-  'ExclusiveLock',
-  'AccessExclusiveLock'
-] as const
-
 type TableLock = Exclude<LockLevel, 'none'>
 
-/** PostgreSQL's table-lock conflict table, by the index of each mode in PG_LOCK_MODES. */
-const CONFLICTS: Record<TableLock, number[]> = {
-  'ACCESS SHARE': [7],
-  'ROW SHARE': [6, 7],
-  'ROW EXCLUSIVE': [4, 5, 6, 7],
-  'SHARE UPDATE EXCLUSIVE': [3, 4, 5, 6, 7],
-  SHARE: [2, 3, 5, 6, 7],
-  'SHARE ROW EXCLUSIVE': [2, 3, 4, 5, 6, 7],
-  EXCLUSIVE: [1, 2, 3, 4, 5, 6, 7],
-  'ACCESS EXCLUSIVE': [0, 1, 2, 3, 4, 5, 6, 7]
+/** PostgreSQL's table-lock conflict table. */
+const CONFLICTS: Record<TableLock, TableLock[]> = {
+  'ACCESS SHARE': ['ACCESS EXCLUSIVE'],
+  'ROW SHARE': ['EXCLUSIVE', 'ACCESS EXCLUSIVE'],
+  'ROW EXCLUSIVE': ['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'],
+  'SHARE UPDATE EXCLUSIVE': [
+    'SHARE UPDATE EXCLUSIVE',
+    'SHARE',
+    'SHARE ROW EXCLUSIVE',
+    'EXCLUSIVE',
+    'ACCESS EXCLUSIVE'
+  ],
+  SHARE: [
+    'ROW EXCLUSIVE',
+    'SHARE UPDATE EXCLUSIVE',
+    'SHARE ROW EXCLUSIVE',
+    'EXCLUSIVE',
+    'ACCESS EXCLUSIVE'
+  ],
+  'SHARE ROW EXCLUSIVE': [
+    'ROW EXCLUSIVE',
+    'SHARE UPDATE EXCLUSIVE',
+    'SHARE',
+    'SHARE ROW EXCLUSIVE',
+    'EXCLUSIVE',
+    'ACCESS EXCLUSIVE'
+  ],
+  EXCLUSIVE: [
+    'ROW SHARE',
+    'ROW EXCLUSIVE',
+    'SHARE UPDATE EXCLUSIVE',
+    'SHARE',
+    'SHARE ROW EXCLUSIVE',
+    'EXCLUSIVE',
+    'ACCESS EXCLUSIVE'
+  ],
+  'ACCESS EXCLUSIVE': [
+    'ACCESS SHARE',
+    'ROW SHARE',
+    'ROW EXCLUSIVE',
+    'SHARE UPDATE EXCLUSIVE',
+    'SHARE',
+    'SHARE ROW EXCLUSIVE',
+    'EXCLUSIVE',
+    'ACCESS EXCLUSIVE'
+  ]
 }
 
-/** The pg_locks modes a request for `lock` waits behind. */
-export function conflictingModes(lock: TableLock): string[] {
-  return CONFLICTS[lock].map(i => PG_LOCK_MODES[i]!)
+/** How pg_locks names a mode: SHARE ROW EXCLUSIVE is ShareRowExclusiveLock. */
+export function pgLockMode(lock: TableLock): string {
+  const words = lock.toLowerCase().split(' ')
+  return `${words.map(w => w[0]!.toUpperCase() + w.slice(1)).join('')}Lock`
+}
+
+/** The pg_locks modes a request for `lock` waits behind (none for no lock). */
+export function conflictingModes(lock: LockLevel): string[] {
+  return lock === 'none' ? [] : CONFLICTS[lock].map(pgLockMode)
 }
 
 /** Longest we wait for long transactions on a table before queueing for a strong lock. */
@@ -257,10 +287,25 @@ export function clearRoadOptions(ladder: LadderOptions): ClearRoadOptions {
   }
 }
 
+/** waitForClearRoad on each of `tables` in turn. */
+export async function waitForClearRoads(
+  client: pg.Client,
+  tables: readonly string[],
+  options: ClearRoadOptions
+): Promise<ClearRoad> {
+  const total: ClearRoad = { waitedMs: 0, yieldedPids: [] }
+  for (const table of tables) {
+    const road = await waitForClearRoad(client, table, options)
+    total.waitedMs += road.waitedMs
+    total.yieldedPids.push(...road.yieldedPids)
+  }
+  return total
+}
+
 /**
- * The ladder with each attempt preceded by waitForClearRoad on each of `tables`: an attempt
- * starts as soon as the long transactions on them have ended, rather than after the ladder's next
- * sleep, and rarely times out. waitedMs() is the time spent waiting so far.
+ * The ladder with each attempt preceded by waitForClearRoads on `tables`: an attempt starts as
+ * soon as the long transactions on them have ended, rather than after the ladder's next sleep,
+ * and rarely times out. waitedMs() is the time spent waiting so far.
  */
 export function afterLongTransactions(
   client: pg.Client,
@@ -274,14 +319,13 @@ export function afterLongTransactions(
     ladder: {
       ...ladder,
       beforeAttempt: async () => {
-        for (const table of typeof tables === 'string' ? [tables] : tables) {
-          const road = await waitForClearRoad(client, table, {
-            ...clearRoadOptions(ladder),
-            conflicting
-          })
-          waited += road.waitedMs
-          yielded.push(...road.yieldedPids)
-        }
+        const road = await waitForClearRoads(
+          client,
+          typeof tables === 'string' ? [tables] : tables,
+          { ...clearRoadOptions(ladder), conflicting }
+        )
+        waited += road.waitedMs
+        yielded.push(...road.yieldedPids)
       }
     },
     waitedMs: () => waited,

@@ -121,7 +121,8 @@ const ALTER_LOCKS: Record<string, LockLevel> = {
   AT_ValidateConstraint: 'SHARE UPDATE EXCLUSIVE',
   AT_AddIndexConstraint: 'SHARE UPDATE EXCLUSIVE'
 }
-const LOCK_ORDER: LockLevel[] = [
+/** Weakest first. */
+export const LOCK_LEVELS: readonly LockLevel[] = [
   'none',
   'ACCESS SHARE',
   'ROW SHARE',
@@ -219,7 +220,7 @@ function alterTable(c: ClassifiedStatement, body: Node): void {
   c.lock = 'none'
   for (const cmd of cmds) {
     const l = ALTER_LOCKS[cmd.subtype] ?? 'ACCESS EXCLUSIVE'
-    if (LOCK_ORDER.indexOf(l) > LOCK_ORDER.indexOf(c.lock)) c.lock = l
+    if (LOCK_LEVELS.indexOf(l) > LOCK_LEVELS.indexOf(c.lock)) c.lock = l
     if (cmd.subtype === 'AT_DropColumn' && cmd.name) {
       c.droppedColumns.push(cmd.name)
       if (!cmd.missing_ok) c.warnings.push(`DROP COLUMN ${cmd.name}: add IF EXISTS`)

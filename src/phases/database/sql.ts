@@ -9,7 +9,9 @@ import { ident, inOneRoundTrip, pgErrorCode, sqlError } from '../../db/connectio
 import { constraintError, inspectIndex } from '../../db/drop-index.js'
 import {
   afterLongTransactions,
+  clearRoadOptions,
   conflictingModes,
+  waitForClearRoads,
   withLockLadder,
   type LadderAttempt,
   type LadderOptions
@@ -114,17 +116,16 @@ async function runStatement(
   }
   // As the schema step does: no rung queues (with the app behind it) while a long transaction or
   // autovacuum holds a lock ours conflicts with; autovacuum is made to give way.
-  const road =
-    stmt.lock === 'none'
-      ? undefined
-      : afterLongTransactions(client, relationNames(stmt), ladder, conflictingModes(stmt.lock))
-  const { value, attempts } = await withLockLadder(
+  const road = afterLongTransactions(
     client,
-    `${field}.sql`,
-    road?.ladder ?? ladder,
-    () => client.query(stmt.sql)
+    relationNames(stmt),
+    ladder,
+    conflictingModes(stmt.lock)
   )
-  const yielded = road?.yieldedPids() ?? []
+  const { value, attempts } = await withLockLadder(client, `${field}.sql`, road.ladder, () =>
+    client.query(stmt.sql)
+  )
+  const yielded = road.yieldedPids()
   return {
     sql: stmt.sql,
     ms: Date.now() - started,
@@ -284,15 +285,12 @@ async function clearRoads(
   ladder: LadderOptions
 ): Promise<number[]> {
   const yielded: number[] = []
-  for (const stmt of stmts.filter(s => s.needsLadder && s.lock !== 'none')) {
-    const road = afterLongTransactions(
-      client,
-      relationNames(stmt),
-      ladder,
-      conflictingModes(stmt.lock as Exclude<typeof stmt.lock, 'none'>)
-    )
-    await road.ladder.beforeAttempt?.()
-    yielded.push(...road.yieldedPids())
+  for (const stmt of stmts.filter(s => s.needsLadder)) {
+    const road = await waitForClearRoads(client, relationNames(stmt), {
+      ...clearRoadOptions(ladder),
+      conflicting: conflictingModes(stmt.lock)
+    })
+    yielded.push(...road.yieldedPids)
   }
   return yielded
 }
