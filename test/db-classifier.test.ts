@@ -59,6 +59,31 @@ describe('classifySql (libpg-query)', () => {
     expect(describeStatement(drop!)).toMatch(/outside any transaction, lock_timeout ladder/)
   })
 
+  it('names the table a statement locks and marks the statements that wait for every transaction', async () => {
+    const [trigger, rule, policy, dropIndex, build, rebuild, alter, update] = await classifySql(
+      `DROP TRIGGER IF EXISTS audit ON app."Sessions";
+       DROP RULE IF EXISTS r ON t;
+       DROP POLICY IF EXISTS p ON s.t;
+       DROP INDEX CONCURRENTLY IF EXISTS i;
+       CREATE INDEX CONCURRENTLY IF NOT EXISTS j ON t (x);
+       REINDEX INDEX CONCURRENTLY i;
+       ALTER TABLE t ADD COLUMN c int;
+       UPDATE t SET x = 1 WHERE id < 10`
+    )
+    expect(trigger).toMatchObject({
+      lock: 'SHARE ROW EXCLUSIVE',
+      targets: ['app.Sessions.audit'],
+      lockedRelations: ['app.Sessions']
+    })
+    expect(rule!.lockedRelations).toEqual(['t'])
+    expect(policy!.lockedRelations).toEqual(['s.t'])
+    for (const s of [dropIndex, build, rebuild]) expect(s!.waitsForEveryTransaction).toBe(true)
+    for (const s of [trigger, alter, update]) {
+      expect(s!.waitsForEveryTransaction).toBeUndefined()
+      if (s !== trigger) expect(s!.lockedRelations).toBeUndefined()
+    }
+  })
+
   it.each([
     ['BEGIN', /transaction control/],
     ['COMMIT', /transaction control/],

@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals'
 import pg from 'pg'
 import { databasePhase } from '../src/phases/database.js'
 import { testContext, testRequest, testRunbook } from './support/context.js'
-import { queryRows, seededDatabase, whileAppWrites } from './support/postgres.js'
+import { queryRows, seededDatabase, whileAppWrites, withPg } from './support/postgres.js'
 import { startTcpProxy, throughProxy } from './support/tcp-proxy.js'
 
 function setup(url: string, sql: string, mode: 'run' | 'drill' = 'run', lockTimeout = '500ms') {
@@ -148,23 +148,48 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
     ).toEqual([])
   })
 
-  it.each(['run', 'drill'] as const)(
-    'a statement that needs a strong lock waits out a long reader without queueing: the app never waits (%s)',
-    async mode => {
+  /** A transaction that holds a lock on outline_sessions until `ms` have passed. */
+  async function holdTable(url: string, sql: string, ms: number) {
+    const holder = new pg.Client({ connectionString: url })
+    await holder.connect()
+    await holder.query('BEGIN')
+    await holder.query(sql)
+    const released = new Promise(r => setTimeout(r, ms)).then(() => holder.query('COMMIT'))
+    return async () => {
+      await released
+      await holder.end()
+    }
+  }
+
+  // Each statement's lock conflicts with what the holder keeps: a reader's ACCESS SHARE for
+  // ALTER TABLE's ACCESS EXCLUSIVE; a writer's ROW EXCLUSIVE for DROP TRIGGER's SHARE ROW
+  // EXCLUSIVE, taken on the trigger's table (the statement names table.trigger).
+  const STRONG = [
+    {
+      what: 'ALTER TABLE behind a long reader',
+      holder: 'SELECT count(*) FROM outline_sessions',
+      before: '',
+      sql: 'ALTER TABLE outline_sessions ADD COLUMN note text',
+      changed: `SELECT 1 FROM information_schema.columns WHERE table_name = 'outline_sessions' AND column_name = 'note'`
+    },
+    {
+      what: 'DROP TRIGGER behind a long writer',
+      holder: `UPDATE outline_sessions SET updated_at = now() WHERE id = 3`,
+      before: `CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+               CREATE TRIGGER audit_sessions BEFORE UPDATE ON outline_sessions FOR EACH ROW EXECUTE FUNCTION noop()`,
+      sql: 'DROP TRIGGER IF EXISTS audit_sessions ON outline_sessions',
+      changed: `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_sessions')`
+    }
+  ]
+
+  it.each(STRONG.flatMap(c => (['run', 'drill'] as const).map(mode => ({ ...c, mode }))))(
+    'a statement that needs a strong lock waits without queueing: the app never waits ($what, $mode)',
+    async ({ holder, before, sql, changed, mode }) => {
       const url = await seededDatabase()
-      // A reader holds ACCESS SHARE for 1.5 s: ALTER TABLE's ACCESS EXCLUSIVE conflicts with it.
-      const reader = new pg.Client({ connectionString: url })
-      await reader.connect()
-      await reader.query('BEGIN')
-      await reader.query('SELECT count(*) FROM outline_sessions')
-      const released = new Promise(r => setTimeout(r, 1500)).then(() => reader.query('COMMIT'))
+      if (before) await withPg(url, c => c.query(before))
+      const release = await holdTable(url, holder, 1500)
       // Rungs of 600 ms and more: an app write queued behind one would wait at least that long.
-      const { ctx, step } = setup(
-        url,
-        'ALTER TABLE outline_sessions ADD COLUMN note text',
-        mode,
-        '3s'
-      )
+      const { ctx, step } = setup(url, sql, mode, '3s')
       try {
         const { result, waits } = await whileAppWrites(
           url,
@@ -172,19 +197,82 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
           () => databasePhase[mode](step, ctx)
         )
         expect(result.error).toBeUndefined()
-        // Queued behind the reader, each rung held the app's writes for all of its lock_timeout.
+        // Queued behind the holder, each rung held the app's writes for all of its lock_timeout.
         expect(waits.length).toBeGreaterThan(10)
         expect(Math.max(...waits)).toBeLessThan(500)
-        expect(ctx.log.lines.join('\n')).toMatch(/waiting \(without queueing\) for pid \d+/)
+        expect(ctx.log.lines.join('\n')).toMatch(
+          /waiting \(without queueing\) for pid \d+ .* to release outline_sessions/
+        )
       } finally {
-        await released
-        await reader.end()
+        await release()
       }
-      const added = await queryRows(
+      expect(await queryRows(url, changed)).toHaveLength(mode === 'run' ? 1 : 0)
+    },
+    30_000
+  )
+
+  // Short rungs (lock-timeout 100ms, 3 retries: about a second in all) against a 2.5 s holder.
+  // Each CONCURRENTLY statement waits for the holder's transaction; ended by a rung's
+  // lock_timeout it would leave an INVALID index behind.
+  it.each([
+    {
+      what: 'DROP INDEX CONCURRENTLY (named by the index)',
+      sql: 'DROP INDEX CONCURRENTLY IF EXISTS uniq_outline_active_per_workflow',
+      indexes: ['outline_sessions_pkey', 'outline_sessions_workflow_idx']
+    },
+    {
+      what: 'CREATE INDEX CONCURRENTLY',
+      sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS sessions_status_idx ON outline_sessions (status)',
+      indexes: [
+        'outline_sessions_pkey',
+        'outline_sessions_workflow_idx',
+        'sessions_status_idx',
+        'uniq_outline_active_per_workflow'
+      ]
+    },
+    {
+      what: 'REINDEX INDEX CONCURRENTLY',
+      sql: 'REINDEX INDEX CONCURRENTLY outline_sessions_workflow_idx',
+      indexes: [
+        'outline_sessions_pkey',
+        'outline_sessions_workflow_idx',
+        'uniq_outline_active_per_workflow'
+      ]
+    }
+  ])(
+    '$what behind a long transaction waits it out and finishes, leaving no INVALID index',
+    async ({ sql, indexes }) => {
+      const url = await seededDatabase()
+      // A statement in progress: it holds the table and a snapshot.
+      const holder = new pg.Client({ connectionString: url })
+      await holder.connect()
+      const holding = holder.query('SELECT pg_sleep(2.5) FROM outline_sessions LIMIT 1')
+      await new Promise(r => setTimeout(r, 200))
+      const runbook = testRunbook({
+        database: { 'lock-timeout': '100ms', 'lock-retries': 3, steps: [{ name: 'custom', sql }] }
+      })
+      const ctx = testContext({
+        runbook,
+        request: testRequest({ command: 'run', runId: `sql-${Date.now()}` }),
+        env: { DATABASE_URL: url },
+        sleep: ms => new Promise(r => setTimeout(r, ms))
+      })
+      try {
+        const result = await databasePhase.run(databasePhase.plan(runbook, ctx.request)[0]!, ctx)
+        expect(result.error).toBeUndefined()
+        expect(ctx.log.lines.join('\n')).toMatch(
+          /waiting \(without queueing\) for pid \d+ .* to release outline_sessions/
+        )
+      } finally {
+        await holding
+        await holder.end()
+      }
+      const after = await queryRows<{ name: string; valid: boolean }>(
         url,
-        `SELECT 1 FROM information_schema.columns WHERE table_name = 'outline_sessions' AND column_name = 'note'`
+        `SELECT indexrelid::regclass::text AS name, indisvalid AS valid FROM pg_index
+          WHERE indrelid = 'outline_sessions'::regclass ORDER BY 1`
       )
-      expect(added).toHaveLength(mode === 'run' ? 1 : 0)
+      expect(after).toEqual(indexes.map(name => ({ name, valid: true })))
     },
     30_000
   )

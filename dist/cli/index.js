@@ -1827,7 +1827,8 @@ async function withLockLadder(client, what, options, attempt) {
 }
 /**
  * Waits, WITHOUT queueing for the lock (so the app is never blocked behind us), until no other
- * session has held a (conflicting) lock on `table` inside a transaction older than olderThanMs.
+ * session has held a (conflicting) lock on the table (`relation`, or an index's table) inside a
+ * transaction older than olderThanMs.
  * Autovacuum counts: it gives way to a lock request only after deadlock_timeout, longer than the
  * ladder's rungs, so every rung would time out behind it while the app queued behind the rung.
  * So an autovacuum worker is asked to give way, once, by a request the app does not queue
@@ -1835,10 +1836,13 @@ async function withLockLadder(client, what, options, attempt) {
  * queue for its lock, so its short lock_timeout rarely fires and the app's queries rarely wait
  * behind our request. Bounded by maxWaitMs (plus one yield); the ladder still applies after.
  */
-async function waitForClearRoad(client, table, options) {
+async function waitForClearRoad(client, relation, options) {
     const started = Date.now();
     const asked = new Set();
     const yieldedPids = [];
+    const table = await tableOf(client, relation);
+    if (table === undefined)
+        return { waitedMs: Date.now() - started, yieldedPids };
     let logged = false;
     for (;;) {
         const res = await client.query(`SELECT a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::int AS age_ms,
@@ -1874,6 +1878,16 @@ async function waitForClearRoad(client, table, options) {
         }
         await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited));
     }
+}
+/**
+ * The table whose lock holders a request on `relation` waits behind: an index stands for its
+ * table (a query using the index holds a lock on the table, not always on the index). As
+ * PostgreSQL names it (quoted where needed); undefined when there is no such relation.
+ */
+async function tableOf(client, relation) {
+    const res = await client.query(`SELECT coalesce((SELECT indrelid FROM pg_index WHERE indexrelid = to_regclass($1)),
+                     to_regclass($1))::regclass::text AS t`, [relation]);
+    return res.rows[0]?.t ?? undefined;
 }
 /** PostgreSQL's table-lock conflict table. */
 const CONFLICTS = {
@@ -3250,15 +3264,18 @@ function relName(rangeVar) {
         return '?';
     return rv.schemaname ? `${rv.schemaname}.${rv.relname}` : rv.relname;
 }
-function objectNames(objects) {
+function objectParts(objects) {
     return (objects ?? []).map(o => {
         // DROP SCHEMA/DATABASE name plain strings; other objects are (schema-qualified) lists.
         const plain = o.String?.sval;
         if (plain !== undefined)
-            return plain;
+            return [plain];
         const items = (o.List?.items ?? []);
-        return items.map(i => i.String?.sval ?? '?').join('.');
+        return items.map(i => i.String?.sval ?? '?');
     });
+}
+function objectNames(objects) {
+    return objectParts(objects).map(parts => parts.join('.'));
 }
 function base(kind, sql) {
     return {
@@ -3338,6 +3355,7 @@ function dropIndex(c, body, names) {
     }
     c.lock = 'SHARE UPDATE EXCLUSIVE';
     c.transactional = false;
+    c.waitsForEveryTransaction = true;
     if (names.length !== 1) {
         c.rejected =
             'DROP INDEX CONCURRENTLY takes exactly one index (the server rejects a list): one statement per index';
@@ -3345,6 +3363,8 @@ function dropIndex(c, body, names) {
     if (body.behavior === 'DROP_CASCADE')
         c.rejected = 'DROP INDEX CONCURRENTLY does not support CASCADE';
 }
+/** Objects named `table.object` whose drop locks their table. */
+const TABLE_OBJECTS = ['OBJECT_TRIGGER', 'OBJECT_RULE', 'OBJECT_POLICY'];
 /** DROP of objects that hold rows: the data is gone, nothing keeps it. */
 const DATA_OBJECTS = ['OBJECT_TABLE', 'OBJECT_MATVIEW', 'OBJECT_SCHEMA', 'OBJECT_SEQUENCE'];
 function dropStmt(c, body) {
@@ -3360,6 +3380,8 @@ function dropStmt(c, body) {
     }
     if (removeType === 'OBJECT_TRIGGER')
         c.lock = 'SHARE ROW EXCLUSIVE';
+    if (TABLE_OBJECTS.includes(removeType))
+        c.lockedRelations = objectParts(body.objects).map(parts => parts.slice(0, -1).join('.'));
     if (!body.missing_ok && removeType !== 'OBJECT_TRIGGER') {
         c.warnings.push('add IF EXISTS so a rerun converges');
     }
@@ -3400,6 +3422,7 @@ function indexStmt(c, body) {
     c.label = 'CREATE INDEX CONCURRENTLY';
     c.lock = 'SHARE UPDATE EXCLUSIVE';
     c.transactional = false;
+    c.waitsForEveryTransaction = true;
     c.warnings.push('a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop');
 }
 function hasOption(options, name) {
@@ -3415,6 +3438,7 @@ function reindexStmt(c, body) {
     c.label = 'REINDEX CONCURRENTLY';
     c.lock = 'SHARE UPDATE EXCLUSIVE';
     c.transactional = false;
+    c.waitsForEveryTransaction = true;
 }
 function vacuumStmt(c, body) {
     noLadder(c, 'SHARE UPDATE EXCLUSIVE');
@@ -3579,7 +3603,7 @@ async function runStatement(client, stmt, field, ladder) {
     }
     // As the schema step does: no rung queues (with the app behind it) while a long transaction or
     // autovacuum holds a lock ours conflicts with; autovacuum is made to give way.
-    const road = afterLongTransactions(client, relationNames(stmt), ladder, conflictingModes(stmt.lock));
+    const road = afterLongTransactions(client, relationNames(stmt), ladder, roadModes(stmt));
     const { value, attempts } = await withLockLadder(client, `${field}.sql`, road.ladder, () => client.query(stmt.sql));
     const yielded = road.yieldedPids();
     return {
@@ -3591,17 +3615,26 @@ async function runStatement(client, stmt, field, ladder) {
     };
 }
 /**
- * The statement's targets as quoted names for to_regclass (the parser gives them unquoted, case
- * kept). A target that is not a plain relation name (a function's, a trigger's) is left out: it
+ * The relations whose lock holders the statement queues behind (a trigger's table; an index is
+ * resolved to its table by the road), as quoted names for to_regclass (the parser gives them
+ * unquoted, case kept). A name that is not a plain relation name (a function's) is left out: it
  * resolves to no table, and its statement gets the ladder alone.
  */
 function relationNames(stmt) {
-    return stmt.targets
+    return (stmt.lockedRelations ?? stmt.targets)
         .filter(t => {
         const parts = t.split('.');
         return parts.length <= 2 && parts.every(p => p !== '');
     })
         .map(ident);
+}
+/**
+ * The pg_locks modes the statement waits behind: those that conflict with its lock, or any lock
+ * for a CONCURRENTLY index statement, which waits for every transaction on the table before it
+ * finishes (ended by a rung's lock_timeout, it would leave an INVALID index).
+ */
+function roadModes(stmt) {
+    return stmt.waitsForEveryTransaction ? undefined : conflictingModes(stmt.lock);
 }
 function ranLine(t, stmt) {
     const rows = t.rows !== null ? ` (${t.rows} rows)` : '';
@@ -3724,7 +3757,7 @@ async function clearRoads(client, stmts, ladder) {
     for (const stmt of stmts.filter(s => s.needsLadder)) {
         const road = await waitForClearRoads(client, relationNames(stmt), {
             ...clearRoadOptions(ladder),
-            conflicting: conflictingModes(stmt.lock)
+            conflicting: roadModes(stmt)
         });
         yielded.push(...road.yieldedPids);
     }

@@ -141,7 +141,8 @@ export interface ClearRoad {
 
 /**
  * Waits, WITHOUT queueing for the lock (so the app is never blocked behind us), until no other
- * session has held a (conflicting) lock on `table` inside a transaction older than olderThanMs.
+ * session has held a (conflicting) lock on the table (`relation`, or an index's table) inside a
+ * transaction older than olderThanMs.
  * Autovacuum counts: it gives way to a lock request only after deadlock_timeout, longer than the
  * ladder's rungs, so every rung would time out behind it while the app queued behind the rung.
  * So an autovacuum worker is asked to give way, once, by a request the app does not queue
@@ -151,12 +152,14 @@ export interface ClearRoad {
  */
 export async function waitForClearRoad(
   client: pg.Client,
-  table: string,
+  relation: string,
   options: ClearRoadOptions
 ): Promise<ClearRoad> {
   const started = Date.now()
   const asked = new Set<number>()
   const yieldedPids: number[] = []
+  const table = await tableOf(client, relation)
+  if (table === undefined) return { waitedMs: Date.now() - started, yieldedPids }
   let logged = false
   for (;;) {
     const res = await client.query<{
@@ -210,6 +213,20 @@ export async function waitForClearRoad(
     }
     await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited))
   }
+}
+
+/**
+ * The table whose lock holders a request on `relation` waits behind: an index stands for its
+ * table (a query using the index holds a lock on the table, not always on the index). As
+ * PostgreSQL names it (quoted where needed); undefined when there is no such relation.
+ */
+async function tableOf(client: pg.Client, relation: string): Promise<string | undefined> {
+  const res = await client.query<{ t: string | null }>(
+    `SELECT coalesce((SELECT indrelid FROM pg_index WHERE indexrelid = to_regclass($1)),
+                     to_regclass($1))::regclass::text AS t`,
+    [relation]
+  )
+  return res.rows[0]?.t ?? undefined
 }
 
 type TableLock = Exclude<LockLevel, 'none'>

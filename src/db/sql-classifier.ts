@@ -31,6 +31,19 @@ export interface ClassifiedStatement {
   lock: LockLevel
   /** Tables/indexes the statement targets (as written). */
   targets: string[]
+  /**
+   * The relations whose locks the statement's lock request queues behind, when they are not the
+   * targets: a trigger's, rule's or policy's table. An index stands for its table (resolved by
+   * the server when the road is checked).
+   */
+  lockedRelations?: string[]
+  /**
+   * A CONCURRENTLY index build, rebuild or drop: before it finishes it waits for every
+   * transaction that holds a lock on the table, readers too (a build or rebuild also for older
+   * snapshots). The app never queues behind those waits, but a lock_timeout that ends one
+   * leaves an INVALID index behind.
+   */
+  waitsForEveryTransaction?: boolean
   /** false: cannot run inside a transaction block (sent alone, never in a drill transaction). */
   transactional: boolean
   /** Takes a lock that blocks the app's reads or writes: run under the lock_timeout ladder. */
@@ -84,16 +97,20 @@ function relName(rangeVar: unknown): string {
   return rv.schemaname ? `${rv.schemaname}.${rv.relname}` : rv.relname
 }
 
-function objectNames(objects: unknown): string[] {
+function objectParts(objects: unknown): string[][] {
   return ((objects as Node[] | undefined) ?? []).map(o => {
     // DROP SCHEMA/DATABASE name plain strings; other objects are (schema-qualified) lists.
     const plain = (o.String as { sval?: string } | undefined)?.sval
-    if (plain !== undefined) return plain
+    if (plain !== undefined) return [plain]
     const items = ((o.List as { items?: Node[] } | undefined)?.items ?? []) as {
       String?: { sval: string }
     }[]
-    return items.map(i => i.String?.sval ?? '?').join('.')
+    return items.map(i => i.String?.sval ?? '?')
   })
+}
+
+function objectNames(objects: unknown): string[] {
+  return objectParts(objects).map(parts => parts.join('.'))
 }
 
 function base(kind: string, sql: string): ClassifiedStatement {
@@ -184,6 +201,7 @@ function dropIndex(c: ClassifiedStatement, body: Node, names: string[]): void {
   }
   c.lock = 'SHARE UPDATE EXCLUSIVE'
   c.transactional = false
+  c.waitsForEveryTransaction = true
   if (names.length !== 1) {
     c.rejected =
       'DROP INDEX CONCURRENTLY takes exactly one index (the server rejects a list): one statement per index'
@@ -191,6 +209,9 @@ function dropIndex(c: ClassifiedStatement, body: Node, names: string[]): void {
   if (body.behavior === 'DROP_CASCADE')
     c.rejected = 'DROP INDEX CONCURRENTLY does not support CASCADE'
 }
+
+/** Objects named `table.object` whose drop locks their table. */
+const TABLE_OBJECTS = ['OBJECT_TRIGGER', 'OBJECT_RULE', 'OBJECT_POLICY']
 
 /** DROP of objects that hold rows: the data is gone, nothing keeps it. */
 const DATA_OBJECTS = ['OBJECT_TABLE', 'OBJECT_MATVIEW', 'OBJECT_SCHEMA', 'OBJECT_SEQUENCE']
@@ -206,6 +227,8 @@ function dropStmt(c: ClassifiedStatement, body: Node): void {
     c.warnings.push(c.destroysData)
   }
   if (removeType === 'OBJECT_TRIGGER') c.lock = 'SHARE ROW EXCLUSIVE'
+  if (TABLE_OBJECTS.includes(removeType))
+    c.lockedRelations = objectParts(body.objects).map(parts => parts.slice(0, -1).join('.'))
   if (!body.missing_ok && removeType !== 'OBJECT_TRIGGER') {
     c.warnings.push('add IF EXISTS so a rerun converges')
   }
@@ -248,6 +271,7 @@ function indexStmt(c: ClassifiedStatement, body: Node): void {
   c.label = 'CREATE INDEX CONCURRENTLY'
   c.lock = 'SHARE UPDATE EXCLUSIVE'
   c.transactional = false
+  c.waitsForEveryTransaction = true
   c.warnings.push('a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop')
 }
 
@@ -267,6 +291,7 @@ function reindexStmt(c: ClassifiedStatement, body: Node): void {
   c.label = 'REINDEX CONCURRENTLY'
   c.lock = 'SHARE UPDATE EXCLUSIVE'
   c.transactional = false
+  c.waitsForEveryTransaction = true
 }
 
 function vacuumStmt(c: ClassifiedStatement, body: Node): void {

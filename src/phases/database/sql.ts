@@ -116,12 +116,7 @@ async function runStatement(
   }
   // As the schema step does: no rung queues (with the app behind it) while a long transaction or
   // autovacuum holds a lock ours conflicts with; autovacuum is made to give way.
-  const road = afterLongTransactions(
-    client,
-    relationNames(stmt),
-    ladder,
-    conflictingModes(stmt.lock)
-  )
+  const road = afterLongTransactions(client, relationNames(stmt), ladder, roadModes(stmt))
   const { value, attempts } = await withLockLadder(client, `${field}.sql`, road.ladder, () =>
     client.query(stmt.sql)
   )
@@ -136,17 +131,27 @@ async function runStatement(
 }
 
 /**
- * The statement's targets as quoted names for to_regclass (the parser gives them unquoted, case
- * kept). A target that is not a plain relation name (a function's, a trigger's) is left out: it
+ * The relations whose lock holders the statement queues behind (a trigger's table; an index is
+ * resolved to its table by the road), as quoted names for to_regclass (the parser gives them
+ * unquoted, case kept). A name that is not a plain relation name (a function's) is left out: it
  * resolves to no table, and its statement gets the ladder alone.
  */
 function relationNames(stmt: ClassifiedStatement): string[] {
-  return stmt.targets
+  return (stmt.lockedRelations ?? stmt.targets)
     .filter(t => {
       const parts = t.split('.')
       return parts.length <= 2 && parts.every(p => p !== '')
     })
     .map(ident)
+}
+
+/**
+ * The pg_locks modes the statement waits behind: those that conflict with its lock, or any lock
+ * for a CONCURRENTLY index statement, which waits for every transaction on the table before it
+ * finishes (ended by a rung's lock_timeout, it would leave an INVALID index).
+ */
+function roadModes(stmt: ClassifiedStatement): string[] | undefined {
+  return stmt.waitsForEveryTransaction ? undefined : conflictingModes(stmt.lock)
 }
 
 function ranLine(t: Timing, stmt?: ClassifiedStatement): string {
@@ -288,7 +293,7 @@ async function clearRoads(
   for (const stmt of stmts.filter(s => s.needsLadder)) {
     const road = await waitForClearRoads(client, relationNames(stmt), {
       ...clearRoadOptions(ladder),
-      conflicting: conflictingModes(stmt.lock)
+      conflicting: roadModes(stmt)
     })
     yielded.push(...road.yieldedPids)
   }
