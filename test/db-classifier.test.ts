@@ -78,6 +78,8 @@ describe('classifySql (libpg-query)', () => {
     expect(rule!.lockedRelations).toEqual(['t'])
     expect(policy!.lockedRelations).toEqual(['s.t'])
     for (const s of [dropIndex, build, rebuild]) expect(s!.waitsForEveryTransaction).toBe(true)
+    for (const s of [build, rebuild]) expect(s!.waitsForOlderSnapshots).toBe(true)
+    expect(dropIndex!.waitsForOlderSnapshots).toBeUndefined()
     for (const s of [trigger, alter, update]) {
       expect(s!.waitsForEveryTransaction).toBeUndefined()
       if (s !== trigger) expect(s!.lockedRelations).toBeUndefined()

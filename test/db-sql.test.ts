@@ -212,8 +212,8 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
   )
 
   // Short rungs (lock-timeout 100ms, 3 retries: about a second in all) against a 2.5 s holder.
-  // Each CONCURRENTLY statement waits for the holder's transaction; ended by a rung's
-  // lock_timeout it would leave an INVALID index behind.
+  // Each CONCURRENTLY statement waits for the holder's transaction (a build: for its snapshot,
+  // whatever it reads); ended by a rung's lock_timeout it would leave an INVALID index behind.
   it.each([
     {
       what: 'DROP INDEX CONCURRENTLY (named by the index)',
@@ -222,6 +222,17 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
     },
     {
       what: 'CREATE INDEX CONCURRENTLY',
+      sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS sessions_status_idx ON outline_sessions (status)',
+      indexes: [
+        'outline_sessions_pkey',
+        'outline_sessions_workflow_idx',
+        'sessions_status_idx',
+        'uniq_outline_active_per_workflow'
+      ]
+    },
+    {
+      what: 'CREATE INDEX CONCURRENTLY (the long transaction elsewhere)',
+      holder: 'SELECT pg_sleep(2.5)',
       sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS sessions_status_idx ON outline_sessions (status)',
       indexes: [
         'outline_sessions_pkey',
@@ -241,12 +252,14 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
     }
   ])(
     '$what behind a long transaction waits it out and finishes, leaving no INVALID index',
-    async ({ sql, indexes }) => {
+    async ({ sql, indexes, holder: holderSql }) => {
       const url = await seededDatabase()
-      // A statement in progress: it holds the table and a snapshot.
+      // A statement in progress: it holds a snapshot (and by default a lock on the table).
       const holder = new pg.Client({ connectionString: url })
       await holder.connect()
-      const holding = holder.query('SELECT pg_sleep(2.5) FROM outline_sessions LIMIT 1')
+      const holding = holder.query(
+        holderSql ?? 'SELECT pg_sleep(2.5) FROM outline_sessions LIMIT 1'
+      )
       await new Promise(r => setTimeout(r, 200))
       const runbook = testRunbook({
         database: { 'lock-timeout': '100ms', 'lock-retries': 3, steps: [{ name: 'custom', sql }] }
@@ -261,7 +274,9 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
         const result = await databasePhase.run(databasePhase.plan(runbook, ctx.request)[0]!, ctx)
         expect(result.error).toBeUndefined()
         expect(ctx.log.lines.join('\n')).toMatch(
-          /waiting \(without queueing\) for pid \d+ .* to release outline_sessions/
+          holderSql
+            ? /waiting \(without queueing\) for pid \d+ .*: an index build waits for its snapshot/
+            : /waiting \(without queueing\) for pid \d+ .* to release outline_sessions/
         )
       } finally {
         await holding

@@ -1968,20 +1968,50 @@ async function waitForClearRoads(client, tables, options) {
     return total;
 }
 /**
+ * Waits, without queueing, until no other client transaction of this database older than
+ * olderThanMs holds a snapshot: a CONCURRENTLY index build waits for those wherever they read,
+ * under its lock_timeout. Bounded by maxWaitMs; returns the time waited.
+ */
+async function waitForOlderSnapshots(client, options) {
+    const started = Date.now();
+    let logged = false;
+    for (;;) {
+        const res = await client.query(`SELECT pid, (extract(epoch FROM now() - xact_start) * 1000)::int AS age_ms,
+              application_name AS app
+         FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND backend_type = 'client backend' AND backend_xmin IS NOT NULL
+          AND xact_start < now() - make_interval(secs => $1::float8 / 1000)
+        ORDER BY xact_start LIMIT 1`, [options.olderThanMs]);
+        const holder = res.rows[0];
+        const waited = Date.now() - started;
+        if (!holder || waited >= options.maxWaitMs)
+            return waited;
+        if (!logged) {
+            options.log?.(`waiting (without queueing) for pid ${holder.pid} (${holder.app || 'client backend'}, transaction open ${holder.age_ms} ms): an index build waits for its snapshot`);
+            logged = true;
+        }
+        await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited));
+    }
+}
+/**
  * The ladder with each attempt preceded by waitForClearRoads on `tables`: an attempt starts as
  * soon as the long transactions on them have ended, rather than after the ladder's next sleep,
  * and rarely times out. waitedMs() is the time spent waiting so far.
  */
-function afterLongTransactions(client, tables, ladder, conflicting) {
+function afterLongTransactions(client, tables, ladder, road = {}) {
     let waited = 0;
     const yielded = [];
     return {
         ladder: {
             ...ladder,
             beforeAttempt: async () => {
-                const road = await waitForClearRoads(client, typeof tables === 'string' ? [tables] : tables, { ...clearRoadOptions(ladder), conflicting });
-                waited += road.waitedMs;
-                yielded.push(...road.yieldedPids);
+                const options = { ...clearRoadOptions(ladder), conflicting: road.conflicting };
+                const clear = await waitForClearRoads(client, typeof tables === 'string' ? [tables] : tables, options);
+                waited += clear.waitedMs;
+                yielded.push(...clear.yieldedPids);
+                if (road.olderSnapshots)
+                    waited += await waitForOlderSnapshots(client, options);
             }
         },
         waitedMs: () => waited,
@@ -2865,7 +2895,9 @@ function captureSpec(spec, inspection) {
  * the batch-update's dead rows, does; a long reader's does not).
  */
 async function installCapture(client, capture, what, ladder) {
-    const road = afterLongTransactions(client, capture.table, ladder, conflictingModes('SHARE ROW EXCLUSIVE'));
+    const road = afterLongTransactions(client, capture.table, ladder, {
+        conflicting: conflictingModes('SHARE ROW EXCLUSIVE')
+    });
     await withLockLadder(client, what, road.ladder, async () => {
         await client.query('BEGIN');
         try {
@@ -3423,6 +3455,7 @@ function indexStmt(c, body) {
     c.lock = 'SHARE UPDATE EXCLUSIVE';
     c.transactional = false;
     c.waitsForEveryTransaction = true;
+    c.waitsForOlderSnapshots = true;
     c.warnings.push('a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop');
 }
 function hasOption(options, name) {
@@ -3439,6 +3472,7 @@ function reindexStmt(c, body) {
     c.lock = 'SHARE UPDATE EXCLUSIVE';
     c.transactional = false;
     c.waitsForEveryTransaction = true;
+    c.waitsForOlderSnapshots = true;
 }
 function vacuumStmt(c, body) {
     noLadder(c, 'SHARE UPDATE EXCLUSIVE');
@@ -3603,7 +3637,10 @@ async function runStatement(client, stmt, field, ladder) {
     }
     // As the schema step does: no rung queues (with the app behind it) while a long transaction or
     // autovacuum holds a lock ours conflicts with; autovacuum is made to give way.
-    const road = afterLongTransactions(client, relationNames(stmt), ladder, roadModes(stmt));
+    const road = afterLongTransactions(client, relationNames(stmt), ladder, {
+        conflicting: roadModes(stmt),
+        olderSnapshots: stmt.waitsForOlderSnapshots
+    });
     const { value, attempts } = await withLockLadder(client, `${field}.sql`, road.ladder, () => client.query(stmt.sql));
     const yielded = road.yieldedPids();
     return {

@@ -190,12 +190,9 @@ async function installCapture(
   what: string,
   ladder: LadderOptions
 ): Promise<number[]> {
-  const road = afterLongTransactions(
-    client,
-    capture.table,
-    ladder,
-    conflictingModes('SHARE ROW EXCLUSIVE')
-  )
+  const road = afterLongTransactions(client, capture.table, ladder, {
+    conflicting: conflictingModes('SHARE ROW EXCLUSIVE')
+  })
   await withLockLadder(client, what, road.ladder, async () => {
     await client.query('BEGIN')
     try {

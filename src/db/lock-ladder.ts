@@ -320,6 +320,48 @@ export async function waitForClearRoads(
 }
 
 /**
+ * Waits, without queueing, until no other client transaction of this database older than
+ * olderThanMs holds a snapshot: a CONCURRENTLY index build waits for those wherever they read,
+ * under its lock_timeout. Bounded by maxWaitMs; returns the time waited.
+ */
+export async function waitForOlderSnapshots(
+  client: pg.Client,
+  options: ClearRoadOptions
+): Promise<number> {
+  const started = Date.now()
+  let logged = false
+  for (;;) {
+    const res = await client.query<{ pid: number; age_ms: number; app: string }>(
+      `SELECT pid, (extract(epoch FROM now() - xact_start) * 1000)::int AS age_ms,
+              application_name AS app
+         FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND backend_type = 'client backend' AND backend_xmin IS NOT NULL
+          AND xact_start < now() - make_interval(secs => $1::float8 / 1000)
+        ORDER BY xact_start LIMIT 1`,
+      [options.olderThanMs]
+    )
+    const holder = res.rows[0]
+    const waited = Date.now() - started
+    if (!holder || waited >= options.maxWaitMs) return waited
+    if (!logged) {
+      options.log?.(
+        `waiting (without queueing) for pid ${holder.pid} (${holder.app || 'client backend'}, transaction open ${holder.age_ms} ms): an index build waits for its snapshot`
+      )
+      logged = true
+    }
+    await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited))
+  }
+}
+
+/** What an attempt waits for first: lock holders of these modes, older snapshots too. */
+export interface RoadOptions {
+  /** pg_locks modes to wait for; default: all of them. */
+  conflicting?: readonly string[]
+  olderSnapshots?: boolean
+}
+
+/**
  * The ladder with each attempt preceded by waitForClearRoads on `tables`: an attempt starts as
  * soon as the long transactions on them have ended, rather than after the ladder's next sleep,
  * and rarely times out. waitedMs() is the time spent waiting so far.
@@ -328,7 +370,7 @@ export function afterLongTransactions(
   client: pg.Client,
   tables: string | readonly string[],
   ladder: LadderOptions,
-  conflicting?: readonly string[]
+  road: RoadOptions = {}
 ): { ladder: LadderOptions; waitedMs: () => number; yieldedPids: () => number[] } {
   let waited = 0
   const yielded: number[] = []
@@ -336,13 +378,15 @@ export function afterLongTransactions(
     ladder: {
       ...ladder,
       beforeAttempt: async () => {
-        const road = await waitForClearRoads(
+        const options = { ...clearRoadOptions(ladder), conflicting: road.conflicting }
+        const clear = await waitForClearRoads(
           client,
           typeof tables === 'string' ? [tables] : tables,
-          { ...clearRoadOptions(ladder), conflicting }
+          options
         )
-        waited += road.waitedMs
-        yielded.push(...road.yieldedPids)
+        waited += clear.waitedMs
+        yielded.push(...clear.yieldedPids)
+        if (road.olderSnapshots) waited += await waitForOlderSnapshots(client, options)
       }
     },
     waitedMs: () => waited,

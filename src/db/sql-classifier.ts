@@ -39,11 +39,12 @@ export interface ClassifiedStatement {
   lockedRelations?: string[]
   /**
    * A CONCURRENTLY index build, rebuild or drop: before it finishes it waits for every
-   * transaction that holds a lock on the table, readers too (a build or rebuild also for older
-   * snapshots). The app never queues behind those waits, but a lock_timeout that ends one
+   * transaction that holds a lock on the table, readers too. The app never queues behind those waits, but a lock_timeout that ends one
    * leaves an INVALID index behind.
    */
   waitsForEveryTransaction?: boolean
+  /** A CONCURRENTLY build or rebuild also waits for every older snapshot in the database. */
+  waitsForOlderSnapshots?: boolean
   /** false: cannot run inside a transaction block (sent alone, never in a drill transaction). */
   transactional: boolean
   /** Takes a lock that blocks the app's reads or writes: run under the lock_timeout ladder. */
@@ -272,6 +273,7 @@ function indexStmt(c: ClassifiedStatement, body: Node): void {
   c.lock = 'SHARE UPDATE EXCLUSIVE'
   c.transactional = false
   c.waitsForEveryTransaction = true
+  c.waitsForOlderSnapshots = true
   c.warnings.push('a failed CREATE INDEX CONCURRENTLY leaves an INVALID index to drop')
 }
 
@@ -292,6 +294,7 @@ function reindexStmt(c: ClassifiedStatement, body: Node): void {
   c.lock = 'SHARE UPDATE EXCLUSIVE'
   c.transactional = false
   c.waitsForEveryTransaction = true
+  c.waitsForOlderSnapshots = true
 }
 
 function vacuumStmt(c: ClassifiedStatement, body: Node): void {

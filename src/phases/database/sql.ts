@@ -116,7 +116,10 @@ async function runStatement(
   }
   // As the schema step does: no rung queues (with the app behind it) while a long transaction or
   // autovacuum holds a lock ours conflicts with; autovacuum is made to give way.
-  const road = afterLongTransactions(client, relationNames(stmt), ladder, roadModes(stmt))
+  const road = afterLongTransactions(client, relationNames(stmt), ladder, {
+    conflicting: roadModes(stmt),
+    olderSnapshots: stmt.waitsForOlderSnapshots
+  })
   const { value, attempts } = await withLockLadder(client, `${field}.sql`, road.ladder, () =>
     client.query(stmt.sql)
   )
