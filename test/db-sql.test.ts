@@ -292,6 +292,21 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
     30_000
   )
 
+  it('a CONCURRENTLY build that fails part way names the INVALID index it left and the fix', async () => {
+    const url = await seededDatabase()
+    // status repeats: the unique build fails after the index was created, leaving it INVALID.
+    const { ctx, step } = setup(
+      url,
+      'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS sessions_status_key ON outline_sessions (status)'
+    )
+    const result = await databasePhase.run(step, ctx)
+    expect(result.status).toBe('failed')
+    expect(result.error!.message).toMatch(/SQLSTATE 23505/)
+    expect(result.error!.message).toMatch(
+      /left INVALID: sessions_status_key .*drop it with DROP INDEX CONCURRENTLY IF EXISTS/
+    )
+  })
+
   it('fails a step with an SQL error, naming the field and SQLSTATE (caught at preflight too)', async () => {
     const url = await seededDatabase()
     const { ctx, step } = setup(

@@ -3690,6 +3690,8 @@ async function run({ client, step, field, settings, ladder }) {
         }
         catch (err) {
             const e = err instanceof util_errors/* RollbackError */.ZS ? err : sqlError(err, `${field}.sql`, stmt.sql);
+            if (stmt.waitsForEveryTransaction)
+                await sayInvalidLeftovers(client, stmt, e);
             return failedResult(e, `${field}.sql`, settings, {
                 changed: timings.map((t, i) => ranLine(t, stmts[i])),
                 details: { statements: timings }
@@ -3701,6 +3703,25 @@ async function run({ client, step, field, settings, ladder }) {
         changed: timings.map((t, i) => ranLine(t, stmts[i])),
         details: { statements: timings }
     };
+}
+/**
+ * A CONCURRENTLY index statement that fails part way leaves an INVALID index: added to the
+ * error, with what to do about it (a rerun of CREATE INDEX CONCURRENTLY IF NOT EXISTS would
+ * take the INVALID index for the built one).
+ */
+async function sayInvalidLeftovers(client, stmt, e) {
+    const res = await client
+        .query(`SELECT i.indexrelid::regclass::text AS name FROM pg_index i
+        WHERE NOT i.indisvalid AND i.indrelid IN (
+          SELECT coalesce((SELECT indrelid FROM pg_index WHERE indexrelid = to_regclass(n)),
+                          to_regclass(n))
+            FROM unnest($1::text[]) n)
+        ORDER BY 1`, [relationNames(stmt)])
+        .catch(() => undefined);
+    const names = res?.rows.map(r => r.name) ?? [];
+    if (names.length === 0)
+        return;
+    e.message = `${e.message}; left INVALID: ${names.join(', ')} (not used by queries, still maintained on writes): drop it with DROP INDEX CONCURRENTLY IF EXISTS before a rerun builds it again, since CREATE INDEX CONCURRENTLY IF NOT EXISTS skips an INVALID index`;
 }
 /** Longest a drill lets one statement hold its locks in production. */
 const DRILL_STATEMENT_MS = 10_000;
