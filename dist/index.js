@@ -3806,12 +3806,18 @@ function fileRules(runbook) {
         remove: (runbook.files?.remove ?? []).map(normalizePath)
     };
 }
+/** The remote and branch a run rolls back (the flags phase looks for a bad commit there too). */
+function gitTarget(runbook, request) {
+    return {
+        remote: runbook.git?.remote ?? 'origin',
+        branch: request.branch ?? runbook.git?.branch ?? 'main'
+    };
+}
 function gitAction(runbook, request) {
     const git = runbook.git;
     return {
         strategy: request.gitStrategy ?? git?.strategy ?? 'revert',
-        remote: git?.remote ?? 'origin',
-        branch: request.branch ?? git?.branch ?? 'main',
+        ...gitTarget(runbook, request),
         revert: request.revert ?? git?.revert,
         resetTo: request.resetTo ?? git?.['reset-to'],
         confirm: request.confirm,
@@ -7344,13 +7350,15 @@ const verifyPhase = {
 
 
 const TIME = /^\d{4}-\d\d-\d\dT/;
-function instantAction(flags, checks = []) {
+function instantAction(flags, checks = [], history) {
     if (flags.instant === undefined)
         return undefined;
     if (flags.instant === true)
         return { checks };
     const given = flags.instant.before;
-    return TIME.test(given) ? { before: Date.parse(given), checks } : { commit: given, checks };
+    return TIME.test(given)
+        ? { before: Date.parse(given), checks }
+        : { commit: given, checks, history };
 }
 /** Says which deployment the cutoff means, in the plan's words (before the commit is resolved). */
 function describeCutoff(action) {
@@ -7422,10 +7430,13 @@ async function mitigate(provider, { found, cutoff, rolledBack }, action, deps) {
 ;// CONCATENATED MODULE: ./src/phases/flags-cutoff.ts
 /**
  * `flags.instant.before` as the providers' Cutoff: a time, or the bad commit. A commit is resolved
- * in the run's checkout (an unknown one fails preflight); a deployment built from it or from a
- * descendant does not qualify, one built from any other commit the checkout has does, and one
- * whose commit the checkout lacks (or the platform does not record) falls back to the time.
+ * in the run's checkout, whose history is deepened first when it is shallow (actions/checkout
+ * fetches one commit) and lacks the commit; an unknown one fails preflight. A deployment built
+ * from it or from a descendant does not qualify, one built from any other commit the checkout has
+ * does, and one whose commit the checkout lacks (or the platform does not record) falls back to
+ * the time.
  */
+
 
 
 /** What a platform may record as a deployment's commit and git may be asked about. */
@@ -7440,6 +7451,10 @@ async function cutoffFor(action, checkout) {
     if (action.commit === undefined)
         return timeCutoff(action.before);
     const git = await flags_cutoff_openCheckout(action.commit, checkout);
+    if (action.history && !(await git.revParse(action.commit)) && (await git.isShallow())) {
+        const given = action.commit;
+        await withGitSession(checkout, action.history, session => deepenUntil(session, async () => (await session.git.revParse(given)) !== undefined));
+    }
     return commitCutoff(git, await resolveCommit(git, action.commit));
 }
 async function flags_cutoff_openCheckout(given, checkout) {
@@ -7482,6 +7497,7 @@ function commitCutoff(git, bad) {
 }
 
 ;// CONCATENATED MODULE: ./src/phases/flags.ts
+
 
 
 
@@ -7619,7 +7635,7 @@ async function read(action, deps) {
 const flagsPhase = {
     phase: 'flags',
     needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor', 'checkout'],
-    plan(runbook) {
+    plan(runbook, request) {
         const flags = runbook.flags;
         if (flags === undefined)
             return [];
@@ -7630,7 +7646,7 @@ const flagsPhase = {
             targets: [...flags.targets],
             redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
             waitTimeoutMs: parseDuration(flags['wait-timeout']),
-            instant: instantAction(flags, runbook.verify?.checks)
+            instant: instantAction(flags, runbook.verify?.checks, gitTarget(runbook, request))
         };
         const provider = runbook.hosting
             ? `${runbook.hosting.provider} project ${runbook.hosting.project}`

@@ -8,13 +8,13 @@
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import { commitCutoff, resolveCommit } from '../src/phases/flags-cutoff.js'
+import { commitCutoff, cutoffFor as cutoffOf, resolveCommit } from '../src/phases/flags-cutoff.js'
 import { newestQualifying } from '../src/providers/cutoff.js'
 import type { Cutoff, Deployment } from '../src/providers/types.js'
 import { createGit } from '../src/git/session.js'
 import type { GitCommandManager } from '../src/git/git-command-manager.js'
 import { recordingLogger } from './support/context.js'
-import { commitAt, git, IDENTITY, makeRepo, type TestRepo } from './support/git.js'
+import { clone, commitAt, git, IDENTITY, makeRepo, push, type TestRepo } from './support/git.js'
 
 const HOUR = 3_600_000
 const T0 = Date.UTC(2026, 11, 1, 8)
@@ -135,4 +135,36 @@ describe('the bad commit as a cutoff', () => {
       { numRuns: 100 }
     )
   }, 120_000)
+})
+
+describe('the bad commit in a shallow checkout (actions/checkout fetches one commit)', () => {
+  it('deepens the branch history until it holds the bad commit, and no further', async () => {
+    const repo = makeRepo()
+    try {
+      // 60 old commits, a good one, the bad one, then 30 more: a depth-1 clone lacks the bad one.
+      for (let i = 0; i < 60; i++) commitAt(repo.work, `old ${i}`, T0 - HOUR + i * 1000)
+      const good2 = commitAt(repo.work, 'good', T0)
+      const bad = commitAt(repo.work, 'the bad change', T0 + HOUR)
+      for (let i = 0; i < 30; i++) commitAt(repo.work, `after ${i}`, T0 + 2 * HOUR + i * 1000)
+      push(repo.work)
+      const workdir = clone(repo, { depth: 1 })
+      const checkout = { workdir, env: process.env, log: recordingLogger() }
+      const instant = { commit: bad.slice(0, 10), checks: [] }
+      await expect(cutoffOf(instant, checkout)).rejects.toThrow(/is not in the checkout/)
+
+      const history = { remote: 'origin', branch: 'main' }
+      const cutoff = await cutoffOf({ ...instant, history }, checkout)
+      expect(cutoff.label).toBe(`built before commit ${bad}`)
+      expect(await cutoff.clean!(good2)).toBe(true)
+      expect(await cutoff.clean!(bad)).toBe(false)
+      // Deepened in steps, not unshallowed: the first commit of the branch is still not there.
+      expect(git(workdir, 'rev-parse', '--is-shallow-repository')).toBe('true')
+      expect(Number(git(workdir, 'rev-list', '--count', 'HEAD'))).toBeLessThan(92)
+
+      const unknown = { commit: 'f'.repeat(40), checks: [], history }
+      await expect(cutoffOf(unknown, checkout)).rejects.toThrow(/is not in the checkout/)
+    } finally {
+      repo.cleanup()
+    }
+  }, 60_000)
 })

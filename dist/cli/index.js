@@ -332,7 +332,8 @@ __webpack_async_result__();
 /* harmony export */   bi: () => (/* binding */ confirmMismatch),
 /* harmony export */   ft: () => (/* binding */ parseRevertSpec),
 /* harmony export */   u7: () => (/* binding */ describeAction),
-/* harmony export */   xY: () => (/* binding */ refComponent)
+/* harmony export */   xY: () => (/* binding */ refComponent),
+/* harmony export */   yZ: () => (/* binding */ gitTarget)
 /* harmony export */ });
 /* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(17);
 /* harmony import */ var _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9469);
@@ -351,12 +352,18 @@ function fileRules(runbook) {
         remove: (runbook.files?.remove ?? []).map(_paths_js__WEBPACK_IMPORTED_MODULE_2__/* .normalizePath */ .Fd)
     };
 }
+/** The remote and branch a run rolls back (the flags phase looks for a bad commit there too). */
+function gitTarget(runbook, request) {
+    return {
+        remote: runbook.git?.remote ?? 'origin',
+        branch: request.branch ?? runbook.git?.branch ?? 'main'
+    };
+}
 function gitAction(runbook, request) {
     const git = runbook.git;
     return {
         strategy: request.gitStrategy ?? git?.strategy ?? 'revert',
-        remote: git?.remote ?? 'origin',
-        branch: request.branch ?? git?.branch ?? 'main',
+        ...gitTarget(runbook, request),
         revert: request.revert ?? git?.revert,
         resetTo: request.resetTo ?? git?.['reset-to'],
         confirm: request.confirm,
@@ -8579,13 +8586,15 @@ const verifyPhase = {
 
 
 const TIME = /^\d{4}-\d\d-\d\dT/;
-function instantAction(flags, checks = []) {
+function instantAction(flags, checks = [], history) {
     if (flags.instant === undefined)
         return undefined;
     if (flags.instant === true)
         return { checks };
     const given = flags.instant.before;
-    return TIME.test(given) ? { before: Date.parse(given), checks } : { commit: given, checks };
+    return TIME.test(given)
+        ? { before: Date.parse(given), checks }
+        : { commit: given, checks, history };
 }
 /** Says which deployment the cutoff means, in the plan's words (before the commit is resolved). */
 function describeCutoff(action) {
@@ -8657,10 +8666,13 @@ async function mitigate(provider, { found, cutoff, rolledBack }, action, deps) {
 ;// CONCATENATED MODULE: ./src/phases/flags-cutoff.ts
 /**
  * `flags.instant.before` as the providers' Cutoff: a time, or the bad commit. A commit is resolved
- * in the run's checkout (an unknown one fails preflight); a deployment built from it or from a
- * descendant does not qualify, one built from any other commit the checkout has does, and one
- * whose commit the checkout lacks (or the platform does not record) falls back to the time.
+ * in the run's checkout, whose history is deepened first when it is shallow (actions/checkout
+ * fetches one commit) and lacks the commit; an unknown one fails preflight. A deployment built
+ * from it or from a descendant does not qualify, one built from any other commit the checkout has
+ * does, and one whose commit the checkout lacks (or the platform does not record) falls back to
+ * the time.
  */
+
 
 
 /** What a platform may record as a deployment's commit and git may be asked about. */
@@ -8675,6 +8687,10 @@ async function cutoffFor(action, checkout) {
     if (action.commit === undefined)
         return timeCutoff(action.before);
     const git = await flags_cutoff_openCheckout(action.commit, checkout);
+    if (action.history && !(await git.revParse(action.commit)) && (await git.isShallow())) {
+        const given = action.commit;
+        await withGitSession(checkout, action.history, session => deepenUntil(session, async () => (await session.git.revParse(given)) !== undefined));
+    }
     return commitCutoff(git, await resolveCommit(git, action.commit));
 }
 async function flags_cutoff_openCheckout(given, checkout) {
@@ -8717,6 +8733,7 @@ function commitCutoff(git, bad) {
 }
 
 ;// CONCATENATED MODULE: ./src/phases/flags.ts
+
 
 
 
@@ -8854,7 +8871,7 @@ async function read(action, deps) {
 const flagsPhase = {
     phase: 'flags',
     needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor', 'checkout'],
-    plan(runbook) {
+    plan(runbook, request) {
         const flags = runbook.flags;
         if (flags === undefined)
             return [];
@@ -8865,7 +8882,7 @@ const flagsPhase = {
             targets: [...flags.targets],
             redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
             waitTimeoutMs: (0,duration/* parseDuration */.E9)(flags['wait-timeout']),
-            instant: instantAction(flags, runbook.verify?.checks)
+            instant: instantAction(flags, runbook.verify?.checks, (0,inputs/* gitTarget */.yZ)(runbook, request))
         };
         const provider = runbook.hosting
             ? `${runbook.hosting.provider} project ${runbook.hosting.project}`

@@ -46,12 +46,19 @@ export function fileRules(runbook: Runbook): FileRules {
   }
 }
 
+/** The remote and branch a run rolls back (the flags phase looks for a bad commit there too). */
+export function gitTarget(runbook: Runbook, request: Request): { remote: string; branch: string } {
+  return {
+    remote: runbook.git?.remote ?? 'origin',
+    branch: request.branch ?? runbook.git?.branch ?? 'main'
+  }
+}
+
 export function gitAction(runbook: Runbook, request: Request): GitAction {
   const git = runbook.git
   return {
     strategy: request.gitStrategy ?? git?.strategy ?? 'revert',
-    remote: git?.remote ?? 'origin',
-    branch: request.branch ?? git?.branch ?? 'main',
+    ...gitTarget(runbook, request),
     revert: request.revert ?? git?.revert,
     resetTo: request.resetTo ?? git?.['reset-to'],
     confirm: request.confirm,

@@ -1,11 +1,14 @@
 /**
  * `flags.instant.before` as the providers' Cutoff: a time, or the bad commit. A commit is resolved
- * in the run's checkout (an unknown one fails preflight); a deployment built from it or from a
- * descendant does not qualify, one built from any other commit the checkout has does, and one
- * whose commit the checkout lacks (or the platform does not record) falls back to the time.
+ * in the run's checkout, whose history is deepened first when it is shallow (actions/checkout
+ * fetches one commit) and lacks the commit; an unknown one fails preflight. A deployment built
+ * from it or from a descendant does not qualify, one built from any other commit the checkout has
+ * does, and one whose commit the checkout lacks (or the platform does not record) falls back to
+ * the time.
  */
 import { RollbackError } from '../util/errors.js'
-import { createGit, type Checkout } from '../git/session.js'
+import { deepenUntil } from '../git/history.js'
+import { createGit, withGitSession, type Checkout } from '../git/session.js'
 import type { GitCommandManager } from '../git/git-command-manager.js'
 import type { Cutoff } from '../providers/types.js'
 import type { InstantAction } from './flags-instant.js'
@@ -30,6 +33,12 @@ export function timeCutoff(before?: number): Cutoff {
 export async function cutoffFor(action: InstantAction, checkout: Checkout): Promise<Cutoff> {
   if (action.commit === undefined) return timeCutoff(action.before)
   const git = await openCheckout(action.commit, checkout)
+  if (action.history && !(await git.revParse(action.commit)) && (await git.isShallow())) {
+    const given = action.commit
+    await withGitSession(checkout, action.history, session =>
+      deepenUntil(session, async () => (await session.git.revParse(given)) !== undefined)
+    )
+  }
   return commitCutoff(git, await resolveCommit(git, action.commit))
 }
 

@@ -23,6 +23,8 @@ export interface InstantAction {
   before?: number
   /** The bad commit as the runbook gives it (`flags.instant.before`), resolved in the checkout. */
   commit?: string
+  /** The branch whose history a shallow checkout is deepened along to find `commit`. */
+  history?: { remote: string; branch: string }
   /** The runbook's verify checks, each probed once after the rollback. */
   checks: HttpCheck[]
 }
@@ -58,12 +60,15 @@ const TIME = /^\d{4}-\d\d-\d\dT/
 
 export function instantAction(
   flags: FlagsConfig,
-  checks: HttpCheck[] = []
+  checks: HttpCheck[] = [],
+  history?: InstantAction['history']
 ): InstantAction | undefined {
   if (flags.instant === undefined) return undefined
   if (flags.instant === true) return { checks }
   const given = flags.instant.before
-  return TIME.test(given) ? { before: Date.parse(given), checks } : { commit: given, checks }
+  return TIME.test(given)
+    ? { before: Date.parse(given), checks }
+    : { commit: given, checks, history }
 }
 
 /** Says which deployment the cutoff means, in the plan's words (before the commit is resolved). */

@@ -7,7 +7,7 @@
  * the provider's capabilities (src/providers/module.ts), never from its name.
  */
 import type { Dependencies } from '../dependencies.js'
-import { RollbackError, type PhaseModule, type StepResult } from '../model.js'
+import { RollbackError, type PhaseModule, type Request, type StepResult } from '../model.js'
 import { capabilitiesOf } from '../providers/registry.js'
 import type { ProviderCapabilities } from '../providers/module.js'
 import type {
@@ -30,6 +30,7 @@ import {
   type Mitigation
 } from './flags-instant.js'
 import { cutoffFor } from './flags-cutoff.js'
+import { gitTarget } from '../git/inputs.js'
 import type { Runbook } from '../runbook/schema.js'
 import { formatDuration, parseDuration } from '../util/duration.js'
 
@@ -249,7 +250,7 @@ async function read(action: FlagsAction, deps: FlagsDeps) {
 export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
   phase: 'flags',
   needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor', 'checkout'],
-  plan(runbook: Runbook) {
+  plan(runbook: Runbook, request: Request) {
     const flags = runbook.flags
     if (flags === undefined) return []
     const caps = capabilitiesOf(runbook.hosting?.provider)
@@ -259,7 +260,7 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
       targets: [...flags.targets],
       redeploy: flags.redeploy || Object.keys(flags.set).some(k => isBuildTime(k, caps)),
       waitTimeoutMs: parseDuration(flags['wait-timeout']),
-      instant: instantAction(flags, runbook.verify?.checks)
+      instant: instantAction(flags, runbook.verify?.checks, gitTarget(runbook, request))
     }
     const provider = runbook.hosting
       ? `${runbook.hosting.provider} project ${runbook.hosting.project}`
