@@ -4,14 +4,15 @@ import { monitorPhase, type MonitorAction, type Sample } from '../src/phases/mon
 import { startVercelStandin, type VercelStandin } from './support/vercel-standin.js'
 import { testContext, testRunbook } from './support/context.js'
 
-let standin: VercelStandin | undefined
+// Every stand-in a test started (a test may call setup() more than once): each is closed after it.
+const standins: VercelStandin[] = []
 afterEach(async () => {
-  await standin?.close()
-  standin = undefined
+  await Promise.all(standins.splice(0).map(s => s.close()))
 })
 
 async function setup(monitor: Record<string, unknown> = {}, env: Record<string, string> = {}) {
-  standin = await startVercelStandin()
+  const standin = await startVercelStandin()
+  standins.push(standin)
   const runbook = testRunbook({
     monitor: {
       duration: '1m',
