@@ -156,7 +156,7 @@ function createFetch(settings = {}) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1771);
 /* harmony import */ var _runner_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3765);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9922);
 /**
@@ -173,7 +173,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1:
+/***/ 1771:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1606,62 +1606,6 @@ async function tableOf(client, relation) {
                      to_regclass($1))::regclass::text AS t`, [relation]);
     return res.rows[0]?.t ?? undefined;
 }
-/** PostgreSQL's table-lock conflict table. */
-const CONFLICTS = {
-    'ACCESS SHARE': ['ACCESS EXCLUSIVE'],
-    'ROW SHARE': ['EXCLUSIVE', 'ACCESS EXCLUSIVE'],
-    'ROW EXCLUSIVE': ['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'],
-    'SHARE UPDATE EXCLUSIVE': [
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ],
-    SHARE: [
-        'ROW EXCLUSIVE',
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ],
-    'SHARE ROW EXCLUSIVE': [
-        'ROW EXCLUSIVE',
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ],
-    EXCLUSIVE: [
-        'ROW SHARE',
-        'ROW EXCLUSIVE',
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ],
-    'ACCESS EXCLUSIVE': [
-        'ACCESS SHARE',
-        'ROW SHARE',
-        'ROW EXCLUSIVE',
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ]
-};
-/** How pg_locks names a mode: SHARE ROW EXCLUSIVE is ShareRowExclusiveLock. */
-function pgLockMode(lock) {
-    const words = lock.toLowerCase().split(' ');
-    return `${words.map(w => w[0].toUpperCase() + w.slice(1)).join('')}Lock`;
-}
-/** The pg_locks modes a request for `lock` waits behind (none for no lock). */
-function conflictingModes(lock) {
-    return lock === 'none' ? [] : CONFLICTS[lock].map(pgLockMode);
-}
 /** Longest we wait for long transactions on a table before queueing for a strong lock. */
 const CLEAR_ROAD_MAX_MS = 30_000;
 /** How the steps wait for a clear road: a holder is long after 100 ms; polled every 50 ms. */
@@ -2506,7 +2450,49 @@ function wakeWhenClear(client, table, ladder, yielded) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/db/lock-modes.ts
+/** Weakest first. */
+const LOCK_LEVELS = [
+    'none',
+    'ACCESS SHARE',
+    'ROW SHARE',
+    'ROW EXCLUSIVE',
+    'SHARE UPDATE EXCLUSIVE',
+    'SHARE',
+    'SHARE ROW EXCLUSIVE',
+    'EXCLUSIVE',
+    'ACCESS EXCLUSIVE'
+];
+/**
+ * PostgreSQL's table-lock conflict table ("Conflicting Lock Modes" in its docs): one row per mode,
+ * one column per mode in LOCK_LEVELS order (weakest first), x where the two conflict.
+ */
+const CONFLICT_ROWS = {
+    'ACCESS SHARE': '.......x',
+    'ROW SHARE': '......xx',
+    'ROW EXCLUSIVE': '....xxxx',
+    'SHARE UPDATE EXCLUSIVE': '...xxxxx',
+    SHARE: '..xx.xxx',
+    'SHARE ROW EXCLUSIVE': '..xxxxxx',
+    EXCLUSIVE: '.xxxxxxx',
+    'ACCESS EXCLUSIVE': 'xxxxxxxx'
+};
+const TABLE_LOCKS = LOCK_LEVELS.filter((l) => l !== 'none');
+function conflictsOf(lock) {
+    return TABLE_LOCKS.filter((_, i) => CONFLICT_ROWS[lock][i] === 'x');
+}
+/** How pg_locks names a mode: SHARE ROW EXCLUSIVE is ShareRowExclusiveLock. */
+function pgLockMode(lock) {
+    const words = lock.toLowerCase().split(' ');
+    return `${words.map(w => w[0].toUpperCase() + w.slice(1)).join('')}Lock`;
+}
+/** The pg_locks modes a request for `lock` waits behind (none for no lock). */
+function conflictingModes(lock) {
+    return lock === 'none' ? [] : conflictsOf(lock).map(pgLockMode);
+}
+
 ;// CONCATENATED MODULE: ./src/db/column-backup.ts
+
 
 
 
@@ -2983,6 +2969,7 @@ const dropIndexStep = {
 
 
 
+
 /** Parses and classifies; throws RollbackError with the parser's message on a syntax error. */
 async function classifySql(sql) {
     let result;
@@ -3050,18 +3037,6 @@ const ALTER_LOCKS = {
     AT_ValidateConstraint: 'SHARE UPDATE EXCLUSIVE',
     AT_AddIndexConstraint: 'SHARE UPDATE EXCLUSIVE'
 };
-/** Weakest first. */
-const LOCK_LEVELS = [
-    'none',
-    'ACCESS SHARE',
-    'ROW SHARE',
-    'ROW EXCLUSIVE',
-    'SHARE UPDATE EXCLUSIVE',
-    'SHARE',
-    'SHARE ROW EXCLUSIVE',
-    'EXCLUSIVE',
-    'ACCESS EXCLUSIVE'
-];
 /** Lets the app read and write meanwhile: no lock ladder. */
 function noLadder(c, lock) {
     c.lock = lock;
@@ -3283,6 +3258,7 @@ function describeStatement(s) {
 }
 
 ;// CONCATENATED MODULE: ./src/phases/database/sql.ts
+
 
 
 

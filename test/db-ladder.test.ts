@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals'
 import { backupTableName } from '../src/db/batch-update.js'
-import { conflictingModes, ladderSleep, ladderTimeouts, pgLockMode } from '../src/db/lock-ladder.js'
-import { LOCK_LEVELS } from '../src/db/sql-classifier.js'
+import { ladderSleep, ladderTimeouts } from '../src/db/lock-ladder.js'
+import { conflictingModes, LOCK_LEVELS, pgLockMode } from '../src/db/lock-modes.js'
+import { createTestDatabase, testDatabaseUrl, withPg } from './support/postgres.js'
 
 describe('lock ladder shape', () => {
   it('climbs to the runbook lock-timeout in five rungs, then stays there', () => {
@@ -46,5 +47,28 @@ describe('conflictingModes (PostgreSQL table-lock conflicts)', () => {
     for (const app of ['AccessShareLock', 'RowShareLock', 'RowExclusiveLock']) {
       expect(sue).not.toContain(app)
     }
+  })
+
+  it('matches what PostgreSQL does: a second session gets mode b at once exactly when b does not conflict with a', async () => {
+    const url = await createTestDatabase(testDatabaseUrl())
+    await withPg(url, c => c.query('CREATE TABLE t (id int)'))
+    await withPg(url, async holder => {
+      await withPg(url, async other => {
+        for (const a of levels) {
+          await holder.query('BEGIN')
+          await holder.query(`LOCK TABLE t IN ${a} MODE`)
+          for (const b of levels) {
+            await other.query('BEGIN')
+            const granted = await other
+              .query(`LOCK TABLE t IN ${b} MODE NOWAIT`)
+              .then(() => true)
+              .catch(() => false)
+            await other.query('ROLLBACK')
+            expect([a, b, conflictingModes(a).includes(pgLockMode(b))]).toEqual([a, b, !granted])
+          }
+          await holder.query('ROLLBACK')
+        }
+      })
+    })
   })
 })

@@ -214,6 +214,12 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
   // Short rungs (lock-timeout 100ms, 3 retries: about a second in all) against a 2.5 s holder.
   // Each CONCURRENTLY statement waits for the holder's transaction (a build: for its snapshot,
   // whatever it reads); ended by a rung's lock_timeout it would leave an INVALID index behind.
+  const WITH_STATUS_INDEX = [
+    'outline_sessions_pkey',
+    'outline_sessions_workflow_idx',
+    'sessions_status_idx',
+    'uniq_outline_active_per_workflow'
+  ]
   it.each([
     {
       what: 'DROP INDEX CONCURRENTLY (named by the index)',
@@ -223,23 +229,13 @@ UPDATE outline_sessions SET is_active = NULL WHERE id = 2`
     {
       what: 'CREATE INDEX CONCURRENTLY',
       sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS sessions_status_idx ON outline_sessions (status)',
-      indexes: [
-        'outline_sessions_pkey',
-        'outline_sessions_workflow_idx',
-        'sessions_status_idx',
-        'uniq_outline_active_per_workflow'
-      ]
+      indexes: WITH_STATUS_INDEX
     },
     {
       what: 'CREATE INDEX CONCURRENTLY (the long transaction elsewhere)',
       holder: 'SELECT pg_sleep(2.5)',
       sql: 'CREATE INDEX CONCURRENTLY IF NOT EXISTS sessions_status_idx ON outline_sessions (status)',
-      indexes: [
-        'outline_sessions_pkey',
-        'outline_sessions_workflow_idx',
-        'sessions_status_idx',
-        'uniq_outline_active_per_workflow'
-      ]
+      indexes: WITH_STATUS_INDEX
     },
     {
       what: 'REINDEX INDEX CONCURRENTLY',

@@ -17,7 +17,7 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6572);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7135);
 /* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(17);
 /* harmony import */ var _util_signals_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(6089);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(280);
@@ -948,7 +948,7 @@ function parseLockWait(text) {
 
 /***/ }),
 
-/***/ 6572:
+/***/ 7135:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -1896,62 +1896,6 @@ async function tableOf(client, relation) {
                      to_regclass($1))::regclass::text AS t`, [relation]);
     return res.rows[0]?.t ?? undefined;
 }
-/** PostgreSQL's table-lock conflict table. */
-const CONFLICTS = {
-    'ACCESS SHARE': ['ACCESS EXCLUSIVE'],
-    'ROW SHARE': ['EXCLUSIVE', 'ACCESS EXCLUSIVE'],
-    'ROW EXCLUSIVE': ['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'],
-    'SHARE UPDATE EXCLUSIVE': [
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ],
-    SHARE: [
-        'ROW EXCLUSIVE',
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ],
-    'SHARE ROW EXCLUSIVE': [
-        'ROW EXCLUSIVE',
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ],
-    EXCLUSIVE: [
-        'ROW SHARE',
-        'ROW EXCLUSIVE',
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ],
-    'ACCESS EXCLUSIVE': [
-        'ACCESS SHARE',
-        'ROW SHARE',
-        'ROW EXCLUSIVE',
-        'SHARE UPDATE EXCLUSIVE',
-        'SHARE',
-        'SHARE ROW EXCLUSIVE',
-        'EXCLUSIVE',
-        'ACCESS EXCLUSIVE'
-    ]
-};
-/** How pg_locks names a mode: SHARE ROW EXCLUSIVE is ShareRowExclusiveLock. */
-function pgLockMode(lock) {
-    const words = lock.toLowerCase().split(' ');
-    return `${words.map(w => w[0].toUpperCase() + w.slice(1)).join('')}Lock`;
-}
-/** The pg_locks modes a request for `lock` waits behind (none for no lock). */
-function conflictingModes(lock) {
-    return lock === 'none' ? [] : CONFLICTS[lock].map(pgLockMode);
-}
 /** Longest we wait for long transactions on a table before queueing for a strong lock. */
 const CLEAR_ROAD_MAX_MS = 30_000;
 /** How the steps wait for a clear road: a holder is long after 100 ms; polled every 50 ms. */
@@ -2796,7 +2740,49 @@ function wakeWhenClear(client, table, ladder, yielded) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/db/lock-modes.ts
+/** Weakest first. */
+const LOCK_LEVELS = [
+    'none',
+    'ACCESS SHARE',
+    'ROW SHARE',
+    'ROW EXCLUSIVE',
+    'SHARE UPDATE EXCLUSIVE',
+    'SHARE',
+    'SHARE ROW EXCLUSIVE',
+    'EXCLUSIVE',
+    'ACCESS EXCLUSIVE'
+];
+/**
+ * PostgreSQL's table-lock conflict table ("Conflicting Lock Modes" in its docs): one row per mode,
+ * one column per mode in LOCK_LEVELS order (weakest first), x where the two conflict.
+ */
+const CONFLICT_ROWS = {
+    'ACCESS SHARE': '.......x',
+    'ROW SHARE': '......xx',
+    'ROW EXCLUSIVE': '....xxxx',
+    'SHARE UPDATE EXCLUSIVE': '...xxxxx',
+    SHARE: '..xx.xxx',
+    'SHARE ROW EXCLUSIVE': '..xxxxxx',
+    EXCLUSIVE: '.xxxxxxx',
+    'ACCESS EXCLUSIVE': 'xxxxxxxx'
+};
+const TABLE_LOCKS = LOCK_LEVELS.filter((l) => l !== 'none');
+function conflictsOf(lock) {
+    return TABLE_LOCKS.filter((_, i) => CONFLICT_ROWS[lock][i] === 'x');
+}
+/** How pg_locks names a mode: SHARE ROW EXCLUSIVE is ShareRowExclusiveLock. */
+function pgLockMode(lock) {
+    const words = lock.toLowerCase().split(' ');
+    return `${words.map(w => w[0].toUpperCase() + w.slice(1)).join('')}Lock`;
+}
+/** The pg_locks modes a request for `lock` waits behind (none for no lock). */
+function conflictingModes(lock) {
+    return lock === 'none' ? [] : conflictsOf(lock).map(pgLockMode);
+}
+
 ;// CONCATENATED MODULE: ./src/db/column-backup.ts
+
 
 
 
@@ -3273,6 +3259,7 @@ const dropIndexStep = {
 
 
 
+
 /** Parses and classifies; throws RollbackError with the parser's message on a syntax error. */
 async function classifySql(sql) {
     let result;
@@ -3340,18 +3327,6 @@ const ALTER_LOCKS = {
     AT_ValidateConstraint: 'SHARE UPDATE EXCLUSIVE',
     AT_AddIndexConstraint: 'SHARE UPDATE EXCLUSIVE'
 };
-/** Weakest first. */
-const LOCK_LEVELS = [
-    'none',
-    'ACCESS SHARE',
-    'ROW SHARE',
-    'ROW EXCLUSIVE',
-    'SHARE UPDATE EXCLUSIVE',
-    'SHARE',
-    'SHARE ROW EXCLUSIVE',
-    'EXCLUSIVE',
-    'ACCESS EXCLUSIVE'
-];
 /** Lets the app read and write meanwhile: no lock ladder. */
 function noLadder(c, lock) {
     c.lock = lock;
@@ -3573,6 +3548,7 @@ function describeStatement(s) {
 }
 
 ;// CONCATENATED MODULE: ./src/phases/database/sql.ts
+
 
 
 

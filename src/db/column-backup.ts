@@ -29,11 +29,11 @@ import {
 } from './drop-index.js'
 import {
   afterLongTransactions,
-  conflictingModes,
   withLockLadder,
   type LadderAttempt,
   type LadderOptions
 } from './lock-ladder.js'
+import { conflictingModes } from './lock-modes.js'
 
 export interface ColumnInfo {
   name: string

@@ -8,7 +8,6 @@ import type pg from 'pg'
 import { RollbackError } from '../util/errors.js'
 import { pgErrorCode } from './connection.js'
 import { askAutovacuumToYield, isWraparoundVacuum } from './autovacuum-yield.js'
-import type { LockLevel } from './sql-classifier.js'
 
 export interface LadderOptions {
   /** The runbook's lock-timeout: the top rung. */
@@ -227,67 +226,6 @@ async function tableOf(client: pg.Client, relation: string): Promise<string | un
     [relation]
   )
   return res.rows[0]?.t ?? undefined
-}
-
-type TableLock = Exclude<LockLevel, 'none'>
-
-/** PostgreSQL's table-lock conflict table. */
-const CONFLICTS: Record<TableLock, TableLock[]> = {
-  'ACCESS SHARE': ['ACCESS EXCLUSIVE'],
-  'ROW SHARE': ['EXCLUSIVE', 'ACCESS EXCLUSIVE'],
-  'ROW EXCLUSIVE': ['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'],
-  'SHARE UPDATE EXCLUSIVE': [
-    'SHARE UPDATE EXCLUSIVE',
-    'SHARE',
-    'SHARE ROW EXCLUSIVE',
-    'EXCLUSIVE',
-    'ACCESS EXCLUSIVE'
-  ],
-  SHARE: [
-    'ROW EXCLUSIVE',
-    'SHARE UPDATE EXCLUSIVE',
-    'SHARE ROW EXCLUSIVE',
-    'EXCLUSIVE',
-    'ACCESS EXCLUSIVE'
-  ],
-  'SHARE ROW EXCLUSIVE': [
-    'ROW EXCLUSIVE',
-    'SHARE UPDATE EXCLUSIVE',
-    'SHARE',
-    'SHARE ROW EXCLUSIVE',
-    'EXCLUSIVE',
-    'ACCESS EXCLUSIVE'
-  ],
-  EXCLUSIVE: [
-    'ROW SHARE',
-    'ROW EXCLUSIVE',
-    'SHARE UPDATE EXCLUSIVE',
-    'SHARE',
-    'SHARE ROW EXCLUSIVE',
-    'EXCLUSIVE',
-    'ACCESS EXCLUSIVE'
-  ],
-  'ACCESS EXCLUSIVE': [
-    'ACCESS SHARE',
-    'ROW SHARE',
-    'ROW EXCLUSIVE',
-    'SHARE UPDATE EXCLUSIVE',
-    'SHARE',
-    'SHARE ROW EXCLUSIVE',
-    'EXCLUSIVE',
-    'ACCESS EXCLUSIVE'
-  ]
-}
-
-/** How pg_locks names a mode: SHARE ROW EXCLUSIVE is ShareRowExclusiveLock. */
-export function pgLockMode(lock: TableLock): string {
-  const words = lock.toLowerCase().split(' ')
-  return `${words.map(w => w[0]!.toUpperCase() + w.slice(1)).join('')}Lock`
-}
-
-/** The pg_locks modes a request for `lock` waits behind (none for no lock). */
-export function conflictingModes(lock: LockLevel): string[] {
-  return lock === 'none' ? [] : CONFLICTS[lock].map(pgLockMode)
 }
 
 /** Longest we wait for long transactions on a table before queueing for a strong lock. */

@@ -8,17 +8,7 @@
 import { RollbackError } from '../util/errors.js'
 import { parseSql, SqlParseError } from './pg-parser.js'
 import { sessionStateChange } from './session-state.js'
-
-export type LockLevel =
-  | 'none'
-  | 'ACCESS SHARE'
-  | 'ROW SHARE'
-  | 'ROW EXCLUSIVE'
-  | 'SHARE UPDATE EXCLUSIVE'
-  | 'SHARE'
-  | 'SHARE ROW EXCLUSIVE'
-  | 'EXCLUSIVE'
-  | 'ACCESS EXCLUSIVE'
+import { LOCK_LEVELS, type LockLevel } from './lock-modes.js'
 
 export interface ClassifiedStatement {
   /** The statement's own text (no trailing semicolon). */
@@ -139,18 +129,6 @@ const ALTER_LOCKS: Record<string, LockLevel> = {
   AT_ValidateConstraint: 'SHARE UPDATE EXCLUSIVE',
   AT_AddIndexConstraint: 'SHARE UPDATE EXCLUSIVE'
 }
-/** Weakest first. */
-export const LOCK_LEVELS: readonly LockLevel[] = [
-  'none',
-  'ACCESS SHARE',
-  'ROW SHARE',
-  'ROW EXCLUSIVE',
-  'SHARE UPDATE EXCLUSIVE',
-  'SHARE',
-  'SHARE ROW EXCLUSIVE',
-  'EXCLUSIVE',
-  'ACCESS EXCLUSIVE'
-]
 
 type Handler = (c: ClassifiedStatement, body: Node, kind: string) => void
 

@@ -3,10 +3,22 @@
  * validation of the user-supplied revisions. Only hex SHAs are accepted: no refs, no options.
  */
 import { RollbackError } from '../util/errors.js'
-import { type Request } from '../model.js'
 import { BRANCH_NAME } from '../runbook/constants.js'
 import type { Runbook } from '../runbook/schema.js'
 import { normalizePath } from './paths.js'
+
+/**
+ * What the git step reads from a run's request. Declared here, not taken from the engine's model,
+ * so this layer stays below the engine (the engine's Request satisfies it).
+ */
+export interface GitRequest {
+  command: string
+  gitStrategy?: 'revert' | 'reset'
+  revert?: string
+  resetTo?: string
+  confirm?: string
+  branch?: string
+}
 
 export interface FileRules {
   protect: string[]
@@ -47,14 +59,17 @@ export function fileRules(runbook: Runbook): FileRules {
 }
 
 /** The remote and branch a run rolls back (the flags phase looks for a bad commit there too). */
-export function gitTarget(runbook: Runbook, request: Request): { remote: string; branch: string } {
+export function gitTarget(
+  runbook: Runbook,
+  request: GitRequest
+): { remote: string; branch: string } {
   return {
     remote: runbook.git?.remote ?? 'origin',
     branch: request.branch ?? runbook.git?.branch ?? 'main'
   }
 }
 
-export function gitAction(runbook: Runbook, request: Request): GitAction {
+export function gitAction(runbook: Runbook, request: GitRequest): GitAction {
   const git = runbook.git
   return {
     strategy: request.gitStrategy ?? git?.strategy ?? 'revert',
@@ -73,7 +88,7 @@ export function gitAction(runbook: Runbook, request: Request): GitAction {
 }
 
 /** A drill given no commits takes the runbook's drill range; otherwise nothing requested = skip. */
-function whatToDo(runbook: Runbook, request: Request): Pick<GitAction, 'skip' | 'drillRange'> {
+function whatToDo(runbook: Runbook, request: GitRequest): Pick<GitAction, 'skip' | 'drillRange'> {
   const drillRange = runbook.git?.drill
   const commits = [request.revert, request.resetTo, runbook.git?.revert, runbook.git?.['reset-to']]
   const noCommits = commits.every(value => value === undefined || value === '')
@@ -89,7 +104,7 @@ function whatToDo(runbook: Runbook, request: Request): Pick<GitAction, 'skip' | 
  * them (and no explicit strategy/confirm in the request) the git step is reported as skipped,
  * so a flags-only emergency run is not blocked; anything partial is validated (and refused).
  */
-function nothingRequested(runbook: Runbook, request: Request): string | undefined {
+function nothingRequested(runbook: Runbook, request: GitRequest): string | undefined {
   const given = [
     request.gitStrategy,
     request.revert,

@@ -10,12 +10,12 @@ import { constraintError, inspectIndex } from '../../db/drop-index.js'
 import {
   afterLongTransactions,
   clearRoadOptions,
-  conflictingModes,
   waitForClearRoads,
   withLockLadder,
   type LadderAttempt,
   type LadderOptions
 } from '../../db/lock-ladder.js'
+import { conflictingModes } from '../../db/lock-modes.js'
 import { failedResult } from '../../db/phase-support.js'
 import {
   classifySql,
