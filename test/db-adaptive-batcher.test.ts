@@ -156,4 +156,52 @@ describe('adaptive batcher (pure control logic)', () => {
     expect(limitsFor(5000, 10)).toMatchObject({ maxSize: 5000, minSize: 250, minPauseMs: 10 })
     expect(limitsFor(1, 0)).toMatchObject({ maxSize: 1, minSize: 1 })
   })
+
+  it('with a rest ratio, rests after every batch at least that multiple of its duration, quiet or not', () => {
+    fc.assert(
+      fc.property(
+        fc.array(signalsArb, { minLength: 1, maxLength: 40 }),
+        fc.double({ min: 0.1, max: 3, noNaN: true }),
+        (signals, restRatio) => {
+          const resting = { ...limits, restRatio }
+          let s = initialState(resting)
+          let plain = initialState(limits)
+          for (const signal of signals) {
+            s = nextState(s, signal, resting)
+            plain = nextState(plain, signal, limits)
+            expect(s.pauseMs).toBeGreaterThanOrEqual(
+              Math.min(limits.maxPauseMs, restRatio * signal.batchMs)
+            )
+            expect(s.pauseMs).toBeLessThanOrEqual(limits.maxPauseMs)
+            // The rest only adds pause: the sizes and the reasons to back off are the same.
+            expect([s.size, s.backedOff]).toEqual([plain.size, plain.backedOff])
+            expect(s.pauseMs).toBeGreaterThanOrEqual(plain.pauseMs)
+          }
+        }
+      )
+    )
+  })
+
+  it('with a rest ratio, a quiet run at the target duration spends at most 1 / (1 + ratio) of its time working', () => {
+    const resting = { ...limits, restRatio: 0.7 }
+    let s = initialState(resting)
+    let working = 0
+    let rested = 0
+    for (let i = 0; i < 50; i++) {
+      const batchMs = limits.targetMs
+      s = nextState(s, { batchMs, lockWaiters: 0, probeMs: 1 }, resting)
+      working += batchMs
+      rested += s.pauseMs
+    }
+    expect(working / (working + rested)).toBeLessThanOrEqual(1 / 1.7 + 1e-9)
+    // Without it, the same quiet run pauses only the runbook pause.
+    expect(
+      nextState(initialState(limits), { batchMs: 150, lockWaiters: 0, probeMs: 1 }, limits).pauseMs
+    ).toBe(limits.minPauseMs)
+  })
+
+  it('takes no rest unless asked (limitsFor: a runbook step has none by default)', () => {
+    expect(limitsFor(5000, 10).restRatio).toBe(0)
+    expect(limitsFor(5000, 10, 0.7).restRatio).toBe(0.7)
+  })
 })
