@@ -1750,8 +1750,7 @@ async function preflightSession(settings, only) {
  * it with injected signals. The rule is AIMD-like: any sign of pain (our batch ran long, another
  * backend waited for a lock, the database answered a trivial probe slowly) halves the batch and
  * doubles the pause at once; quiet batches move the size toward the one that takes the target
- * duration, at most 1.5x per step, and halve the pause back toward the floor. A rest ratio, when
- * set, keeps every pause at least that multiple of the batch it follows.
+ * duration, at most 1.5x per step, and halve the pause back toward the floor.
  */
 /** A probe this much slower than the typical one (plus a small slack) counts as pain. */
 const PROBE_SLOW_FACTOR = 4;
@@ -1801,12 +1800,7 @@ function speedUp(state, signals, limits) {
 function nextState(state, signals, limits) {
     const why = pain(signals, limits, state.probeBaseMs);
     const next = why ? backOff(state, signals, limits, why) : speedUp(state, signals, limits);
-    const rest = Math.min(limits.maxPauseMs, (limits.restRatio ?? 0) * signals.batchMs);
-    return {
-        ...next,
-        pauseMs: Math.max(next.pauseMs, rest),
-        probeBaseMs: typicalProbe(state.probeBaseMs, signals.probeMs)
-    };
+    return { ...next, probeBaseMs: typicalProbe(state.probeBaseMs, signals.probeMs) };
 }
 function typicalProbe(base, probeMs) {
     if (!Number.isFinite(base))
@@ -1820,9 +1814,8 @@ const MAX_PAUSE_MS = 2000;
  * Limits for a runbook batch step: its batch-size is the ceiling (never more rows per batch than
  * the runbook allows), a twentieth of it the floor, its pause the shortest pause.
  */
-function limitsFor(batchSize, pauseMs, restRatio = 0) {
+function limitsFor(batchSize, pauseMs) {
     return {
-        restRatio,
         minSize: Math.max(1, Math.floor(batchSize / 20)),
         maxSize: Math.max(1, batchSize),
         targetMs: TARGET_BATCH_MS,
@@ -2254,20 +2247,11 @@ function removeStraySql(table, strays) {
 
 /**
  * Copy in key ranges of at most this many rows (the copy holds no row locks: the target duration
- * alone sizes them), starting at COPY_START_ROWS, pausing at least COPY_PAUSE_MS between them.
+ * alone sizes them), starting at COPY_START_ROWS, pausing at least this long between them.
  */
 const COPY_BATCH_ROWS = 50_000;
 const COPY_START_ROWS = 10_000;
 const COPY_PAUSE_MS = 10;
-/**
- * After each range the copy rests at least this many times as long as the range took. Its cost
- * to the app is not locks (it holds none the app waits for) but the WAL it writes: copied flat out,
- * the WAL writer creates new segment files back to back, and the app's commits queue for the WAL
- * write lock behind it (LWLock:WALWrite, IO:WALInitWrite). Resting spreads the same WAL over more
- * time. While a long transaction holds the table the drop has to wait for it anyway: a rest that
- * ends before it does costs nothing.
- */
-const COPY_REST_RATIO = 0.7;
 /**
  * Copies key + present columns into the backup table (created with a primary key on the key),
  * in key ranges sized and paced by the adaptive batcher (adaptive-batcher.ts): each range is one
@@ -2350,7 +2334,7 @@ async function copyRanges(client, spec, inspection, sleep, now) {
     const t = ident(spec.table);
     const statements = rangeCopy(spec, inspection);
     const fresh = !inspection.backupExists;
-    const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS, COPY_REST_RATIO);
+    const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS);
     let batcher = initialState(limits, COPY_START_ROWS);
     const minRes = await client.query(`SELECT min(${k})::text AS k FROM ${t}`);
     let from = minRes.rows[0]?.k ?? null;

@@ -4,8 +4,7 @@
  * it with injected signals. The rule is AIMD-like: any sign of pain (our batch ran long, another
  * backend waited for a lock, the database answered a trivial probe slowly) halves the batch and
  * doubles the pause at once; quiet batches move the size toward the one that takes the target
- * duration, at most 1.5x per step, and halve the pause back toward the floor. A rest ratio, when
- * set, keeps every pause at least that multiple of the batch it follows.
+ * duration, at most 1.5x per step, and halve the pause back toward the floor.
  */
 
 export interface BatcherLimits {
@@ -15,12 +14,6 @@ export interface BatcherLimits {
   targetMs: number
   minPauseMs: number
   maxPauseMs: number
-  /**
-   * A pause of at least this many times the last batch's duration, quiet or not: a ceiling on the
-   * share of the time the work runs (0: none). For work whose cost the app feels through the
-   * server's shared resources (the WAL, the buffers) more than through locks or the probe.
-   */
-  restRatio?: number
 }
 
 /** What the caller measured after one batch committed. */
@@ -105,12 +98,7 @@ export function nextState(
 ): BatcherState {
   const why = pain(signals, limits, state.probeBaseMs)
   const next = why ? backOff(state, signals, limits, why) : speedUp(state, signals, limits)
-  const rest = Math.min(limits.maxPauseMs, (limits.restRatio ?? 0) * signals.batchMs)
-  return {
-    ...next,
-    pauseMs: Math.max(next.pauseMs, rest),
-    probeBaseMs: typicalProbe(state.probeBaseMs, signals.probeMs)
-  }
+  return { ...next, probeBaseMs: typicalProbe(state.probeBaseMs, signals.probeMs) }
 }
 
 function typicalProbe(base: number, probeMs: number): number {
@@ -126,9 +114,8 @@ export const MAX_PAUSE_MS = 2000
  * Limits for a runbook batch step: its batch-size is the ceiling (never more rows per batch than
  * the runbook allows), a twentieth of it the floor, its pause the shortest pause.
  */
-export function limitsFor(batchSize: number, pauseMs: number, restRatio = 0): BatcherLimits {
+export function limitsFor(batchSize: number, pauseMs: number): BatcherLimits {
   return {
-    restRatio,
     minSize: Math.max(1, Math.floor(batchSize / 20)),
     maxSize: Math.max(1, batchSize),
     targetMs: TARGET_BATCH_MS,

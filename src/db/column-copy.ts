@@ -13,20 +13,11 @@ import type { SchemaInspection, SchemaRollbackSpec } from './column-backup.js'
 
 /**
  * Copy in key ranges of at most this many rows (the copy holds no row locks: the target duration
- * alone sizes them), starting at COPY_START_ROWS, pausing at least COPY_PAUSE_MS between them.
+ * alone sizes them), starting at COPY_START_ROWS, pausing at least this long between them.
  */
 export const COPY_BATCH_ROWS = 50_000
 export const COPY_START_ROWS = 10_000
 export const COPY_PAUSE_MS = 10
-/**
- * After each range the copy rests at least this many times as long as the range took. Its cost
- * to the app is not locks (it holds none the app waits for) but the WAL it writes: copied flat out,
- * the WAL writer creates new segment files back to back, and the app's commits queue for the WAL
- * write lock behind it (LWLock:WALWrite, IO:WALInitWrite). Resting spreads the same WAL over more
- * time. While a long transaction holds the table the drop has to wait for it anyway: a rest that
- * ends before it does costs nothing.
- */
-export const COPY_REST_RATIO = 0.7
 
 /**
  * Copies key + present columns into the backup table (created with a primary key on the key),
@@ -135,7 +126,7 @@ async function copyRanges(
   const t = ident(spec.table)
   const statements = rangeCopy(spec, inspection)
   const fresh = !inspection.backupExists
-  const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS, COPY_REST_RATIO)
+  const limits = limitsFor(COPY_BATCH_ROWS, COPY_PAUSE_MS)
   let batcher = initialState(limits, COPY_START_ROWS)
   const minRes = await client.query<{ k: string | null }>(`SELECT min(${k})::text AS k FROM ${t}`)
   let from = minRes.rows[0]?.k ?? null
