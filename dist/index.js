@@ -2451,7 +2451,11 @@ function wakeWhenClear(client, table, ladder, yielded) {
 }
 
 ;// CONCATENATED MODULE: ./src/db/lock-modes.ts
-/** Weakest first. */
+/**
+ * PostgreSQL's table-level lock modes, their order, and which ones conflict: what the classifier
+ * reports a statement takes and what the lock ladder looks for in pg_locks.
+ */
+/** Weakest first ('none': the statement takes no table lock). */
 const LOCK_LEVELS = [
     'none',
     'ACCESS SHARE',

@@ -2,19 +2,8 @@
  * PostgreSQL's table-level lock modes, their order, and which ones conflict: what the classifier
  * reports a statement takes and what the lock ladder looks for in pg_locks.
  */
-export type LockLevel =
-  | 'none'
-  | 'ACCESS SHARE'
-  | 'ROW SHARE'
-  | 'ROW EXCLUSIVE'
-  | 'SHARE UPDATE EXCLUSIVE'
-  | 'SHARE'
-  | 'SHARE ROW EXCLUSIVE'
-  | 'EXCLUSIVE'
-  | 'ACCESS EXCLUSIVE'
-
-/** Weakest first. */
-export const LOCK_LEVELS: readonly LockLevel[] = [
+/** Weakest first ('none': the statement takes no table lock). */
+export const LOCK_LEVELS = [
   'none',
   'ACCESS SHARE',
   'ROW SHARE',
@@ -24,7 +13,9 @@ export const LOCK_LEVELS: readonly LockLevel[] = [
   'SHARE ROW EXCLUSIVE',
   'EXCLUSIVE',
   'ACCESS EXCLUSIVE'
-]
+] as const
+
+export type LockLevel = (typeof LOCK_LEVELS)[number]
 
 export type TableLock = Exclude<LockLevel, 'none'>
 
