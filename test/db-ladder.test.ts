@@ -1,6 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
 import { backupTableName } from '../src/db/batch-update.js'
-import { ladderSleep, ladderTimeouts } from '../src/db/lock-ladder.js'
+import pg from 'pg'
+import {
+  ladderSleep,
+  ladderTimeouts,
+  waitForClearRoad,
+  waitForOlderSnapshots
+} from '../src/db/lock-ladder.js'
 import { conflictingModes, LOCK_LEVELS, pgLockMode } from '../src/db/lock-modes.js'
 import { createTestDatabase, testDatabaseUrl, withPg } from './support/postgres.js'
 
@@ -70,5 +76,76 @@ describe('conflictingModes (PostgreSQL table-lock conflicts)', () => {
         }
       })
     })
+  })
+})
+
+describe('waiting for a clear road (without queueing)', () => {
+  const options = {
+    olderThanMs: 100,
+    maxWaitMs: 5000,
+    pollMs: 20,
+    sleep: (ms: number) => new Promise<void>(r => setTimeout(r, ms))
+  }
+
+  /** A session that begins a transaction on t, holds it `ms`, and then commits. */
+  async function holder(url: string, sql: string, ms: number) {
+    const c = new pg.Client({ connectionString: url })
+    await c.connect()
+    await c.query('BEGIN')
+    await c.query(sql)
+    const begun = Date.now()
+    const ended = new Promise(r => setTimeout(r, ms))
+      .then(() => c.query('COMMIT'))
+      .finally(() => c.end())
+    return { begun, ended }
+  }
+
+  // A transaction that has only just begun is younger than the "long" threshold, as the app's
+  // short ones are: it must still be waited for if it lasts, whatever the threshold.
+  it.each([
+    { what: 'a lock holder', wait: waitForClearRoad, sql: 'SELECT count(*) FROM t' },
+    {
+      what: 'an older snapshot',
+      wait: (c: pg.Client, _t: string, o: typeof options) => waitForOlderSnapshots(c, o),
+      // A snapshot held between statements: REPEATABLE READ keeps the first one.
+      sql: 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM t'
+    }
+  ])('waits for $what that began just before the look', async ({ wait, sql }) => {
+    const url = await createTestDatabase(testDatabaseUrl())
+    await withPg(url, c => c.query('CREATE TABLE t (id int)'))
+    await withPg(url, async client => {
+      const held = await holder(url, sql, 600)
+      await wait(client, 't', options)
+      const clearAfter = Date.now() - held.begun
+      await held.ended
+      expect(clearAfter).toBeGreaterThanOrEqual(550)
+    })
+  })
+
+  it('does not wait for the short transactions of a busy app', async () => {
+    const url = await createTestDatabase(testDatabaseUrl())
+    await withPg(url, c => c.query('CREATE TABLE t (id int)'))
+    const app = new pg.Client({ connectionString: url })
+    await app.connect()
+    let writing = true
+    // Back to back 30 ms write transactions: a young holder is there at almost every look.
+    const load = (async () => {
+      while (writing) {
+        await app.query('BEGIN')
+        await app.query('INSERT INTO t VALUES (1)')
+        await new Promise(r => setTimeout(r, 30))
+        await app.query('COMMIT')
+      }
+    })()
+    try {
+      await withPg(url, async client => {
+        const road = await waitForClearRoad(client, 't', options)
+        expect(road.waitedMs).toBeLessThan(1000)
+      })
+    } finally {
+      writing = false
+      await load
+      await app.end()
+    }
   })
 })

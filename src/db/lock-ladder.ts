@@ -159,29 +159,37 @@ export async function waitForClearRoad(
   const yieldedPids: number[] = []
   const table = await tableOf(client, relation)
   if (table === undefined) return { waitedMs: Date.now() - started, yieldedPids }
+  const young = new YoungHolders(options.olderThanMs)
   let logged = false
   for (;;) {
     const res = await client.query<{
       pid: number
       age_ms: number
+      youngest_ms: number
       app: string
       kind: string
       query: string
     }>(
       `SELECT a.pid, (extract(epoch FROM now() - a.xact_start) * 1000)::int AS age_ms,
+              min((extract(epoch FROM now() - a.xact_start) * 1000)::int) OVER () AS youngest_ms,
               a.application_name AS app, a.backend_type AS kind, coalesce(a.query, '') AS query
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.relation = to_regclass($1) AND l.granted AND l.pid <> pg_backend_pid()
           AND a.backend_type IN ('client backend', 'autovacuum worker')
-          AND ($3::text[] IS NULL OR l.mode = ANY($3::text[]))
-          AND (a.backend_type = 'autovacuum worker'
-               OR a.xact_start < now() - make_interval(secs => $2::float8 / 1000))
+          AND ($2::text[] IS NULL OR l.mode = ANY($2::text[]))
+          AND a.xact_start IS NOT NULL
         ORDER BY a.backend_type = 'autovacuum worker' DESC, a.xact_start LIMIT 1`,
-      [table, options.olderThanMs, options.conflicting ?? null]
+      [table, options.conflicting ?? null]
     )
     const holder = res.rows[0]
     const waited = Date.now() - started
     if (!holder || waited >= options.maxWaitMs) return { waitedMs: waited, yieldedPids }
+    if (holder.kind !== 'autovacuum worker' && holder.age_ms < options.olderThanMs) {
+      if (young.cleared()) return { waitedMs: waited, yieldedPids }
+      await options.sleep(young.lookAgainInMs(holder, options.maxWaitMs - waited))
+      continue
+    }
+    young.reset()
     if (
       holder.kind === 'autovacuum worker' &&
       !isWraparoundVacuum(holder.query) &&
@@ -267,21 +275,33 @@ export async function waitForOlderSnapshots(
   options: ClearRoadOptions
 ): Promise<number> {
   const started = Date.now()
+  const young = new YoungHolders(options.olderThanMs)
   let logged = false
   for (;;) {
-    const res = await client.query<{ pid: number; age_ms: number; app: string }>(
+    const res = await client.query<{
+      pid: number
+      age_ms: number
+      youngest_ms: number
+      app: string
+    }>(
       `SELECT pid, (extract(epoch FROM now() - xact_start) * 1000)::int AS age_ms,
+              min((extract(epoch FROM now() - xact_start) * 1000)::int) OVER () AS youngest_ms,
               application_name AS app
          FROM pg_stat_activity
         WHERE datname = current_database() AND pid <> pg_backend_pid()
           AND backend_type = 'client backend' AND backend_xmin IS NOT NULL
-          AND xact_start < now() - make_interval(secs => $1::float8 / 1000)
-        ORDER BY xact_start LIMIT 1`,
-      [options.olderThanMs]
+          AND xact_start IS NOT NULL
+        ORDER BY xact_start LIMIT 1`
     )
     const holder = res.rows[0]
     const waited = Date.now() - started
     if (!holder || waited >= options.maxWaitMs) return waited
+    if (holder.age_ms < options.olderThanMs) {
+      if (young.cleared()) return waited
+      await options.sleep(young.lookAgainInMs(holder, options.maxWaitMs - waited))
+      continue
+    }
+    young.reset()
     if (!logged) {
       options.log?.(
         `waiting (without queueing) for pid ${holder.pid} (${holder.app || 'client backend'}, transaction open ${holder.age_ms} ms): an index build waits for its snapshot`
@@ -289,6 +309,34 @@ export async function waitForOlderSnapshots(
       logged = true
     }
     await options.sleep(Math.min(options.pollMs, options.maxWaitMs - waited))
+  }
+}
+
+/**
+ * Holders younger than the "long" threshold, seen by one look: most are the app's short
+ * transactions, but a long one is young too when it has just begun. So the road is not called
+ * clear on them at once: we look again when the youngest of them would have become long. If by
+ * then only younger holders are left, all those seen have ended (none was long).
+ */
+class YoungHolders {
+  private waitedFor = false
+
+  constructor(private readonly olderThanMs: number) {}
+
+  /** Called when a look sees young holders only: whether those of the look before have ended. */
+  cleared(): boolean {
+    return this.waitedFor
+  }
+
+  /** How long to sleep before looking again (within what is left of the bound). */
+  lookAgainInMs(seen: { youngest_ms: number }, leftMs: number): number {
+    this.waitedFor = true
+    return Math.max(1, Math.min(this.olderThanMs - Math.max(0, seen.youngest_ms), leftMs))
+  }
+
+  /** A long holder was seen: holders seen young after it must be waited for again. */
+  reset(): void {
+    this.waitedFor = false
   }
 }
 
