@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals'
 import type { Journal } from '../src/engine.js'
-import type { Step } from '../src/model.js'
+import { RollbackError, type Step } from '../src/model.js'
 import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
 import type { Mitigation } from '../src/phases/flags-instant.js'
 import type { HostingProvider } from '../src/providers/types.js'
@@ -228,4 +228,33 @@ describe('flags.instant on Netlify', () => {
       `/api/v1/sites/${standin.site.id}/deploys/${good!.id}/restore`
     )
   })
+})
+
+describe('auto publishing locked with an unpublished newer deploy', () => {
+  it.each([
+    ['locked by a person', false],
+    ['after our restore', true]
+  ] as const)(
+    'a redeploy would build that unreleased branch head (%s): refused before anything changes, naming the fix',
+    async (_, restoredFirst) => {
+      const { standin, ctx, step } = await setup()
+      const [good] = standin.deploys
+      if (restoredFirst) await ctx.hosting.provider().rollBackTo!(good!.id, 60_000)
+      else standin.lockPublishing()
+      const before = standin.writes().length
+      const pushed = standin.push('e'.repeat(40))
+      standin.advance(10)
+      expect(pushed.state).toBe('ready')
+      const rerun = testContext({ runbook: ctx.runbook, env: { NETLIFY_AUTH_TOKEN: TOKEN } })
+      const failure = await flagsPhase.preflight!([step], rerun).catch((e: unknown) => e)
+      expect(failure).toBeInstanceOf(RollbackError)
+      expect((failure as RollbackError).message).toMatch(
+        new RegExp(`newest production deploy ${pushed.id} \\(commit e{40}\\) was never published`)
+      )
+      expect((failure as RollbackError).hint).toMatch(`Publish ${pushed.id} in the Netlify UI`)
+      await expect(flagsPhase.run(step, rerun)).rejects.toThrow(/never published/)
+      expect(standin.writes()).toHaveLength(before)
+      expect(pushed.publishedAt).toBeUndefined()
+    }
+  )
 })

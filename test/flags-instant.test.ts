@@ -336,3 +336,49 @@ describe('flags.instant: a rerun after a crash', () => {
     }
   )
 })
+
+describe('automatic assignment off without a rollback (production builds staged on purpose)', () => {
+  const sources = (s: VercelStandin) =>
+    s
+      .requestsTo('/v13/deployments', 'POST')
+      .map(r => (r.body as { deploymentId?: string }).deploymentId)
+
+  it.each([
+    ['without', undefined],
+    ['with', true]
+  ] as const)(
+    '%s flags.instant: rebuilds the served deployment, never the staged unreleased newest build',
+    async (_, instant) => {
+      const { standin, ctx, step } = await setup({ earlier: [{ ageMs: HOUR }] }, instant)
+      const released = standin.liveDeployment()!
+      standin.stageProductionBuilds()
+      const staged = standin.pushProduction()
+      standin.advance(10)
+      expect(staged).toMatchObject({ readyState: 'READY', promoted: false })
+      const notes = await flagsPhase.preflight!([step], ctx)
+      expect(notes.notes?.[0]?.changes?.join('\n')).toMatch(
+        `redeploy production from ${released.id}`
+      )
+      const result = await flagsPhase.run(step, ctx)
+      expect(result.status).toBe('succeeded')
+      expect(sources(standin)).toEqual([released.id])
+      expect(standin.requestsTo(new RegExp(`/${staged.id}$`), 'POST')).toHaveLength(0)
+      expect(staged.promoted).toBe(false)
+      expect(standin.liveDeployment()!.sourceId).toBe(released.id)
+    }
+  )
+
+  it("after a person's Instant Rollback and a staged push, rebuilds what production served before the rollback", async () => {
+    const { standin, ctx, step } = await setup({ earlier: [{ ageMs: HOUR }] })
+    const [earlier, bad] = byAge(standin)
+    standin.instantRollback(earlier!.id)
+    const staged = standin.pushProduction()
+    standin.advance(10)
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsTo(/\/rollback\//)).toHaveLength(0)
+    expect(sources(standin)).toEqual([bad!.id])
+    expect(staged.promoted).toBe(false)
+    expect(standin.liveDeployment()!.sourceId).toBe(bad!.id)
+  })
+})

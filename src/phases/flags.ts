@@ -58,7 +58,7 @@ interface Inspection {
   pending?: Deployment
   /** Production builds wait to be promoted (capabilities.stagedBuilds): promote ours. */
   staged: boolean
-  /** Production serves an instant rollback: the durable fix rebuilds the newest build instead. */
+  /** Production serves an instant rollback: the durable fix rebuilds what it replaced instead. */
   rolledBack?: RolledBack
 }
 
@@ -181,7 +181,7 @@ function recoveryFor(
   return lines
 }
 
-/** What the durable fix rebuilds: the live deployment, or the newest build when production is rolled back. */
+/** What the durable fix rebuilds: the live deployment, or what it replaced when production serves a rollback. */
 function rebuildSource(state: Inspection): Deployment | undefined {
   return state.rolledBack?.rebuildFrom ?? state.live
 }

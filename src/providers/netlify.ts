@@ -397,7 +397,11 @@ export class NetlifyProvider implements HostingProvider {
     return this.toDeployment(body, publishedId)
   }
 
-  /** A fresh production build (build cache cleared: client-side values are compiled in). */
+  /**
+   * A fresh production build of the branch head (build cache cleared: client-side values are
+   * compiled in). Netlify has no rebuild of a given deploy: rolledBack() refuses when the branch
+   * head was never published.
+   */
   async redeploy(_from: Deployment, meta: Record<string, string>): Promise<Deployment> {
     const title = Object.entries(meta)
       .map(([k, v]) => `${k}=${v}`)
@@ -468,7 +472,9 @@ export class NetlifyProvider implements HostingProvider {
 
   /**
    * Auto publishing is locked and the published deploy is older than the newest ready production
-   * deploy: a restore (ours or a person's). Netlify builds from the branch whatever `rebuildFrom`.
+   * deploy, which was published before: a restore (ours or a person's). Netlify builds the branch
+   * head whatever `rebuildFrom` says, so when that newest deploy was never published (built while
+   * locked: unreleased code) a rebuild would ship it: refused, naming the fix.
    */
   async rolledBack(): Promise<RolledBack | undefined> {
     const published = (await this.site()).published_deploy
@@ -476,10 +482,19 @@ export class NetlifyProvider implements HostingProvider {
     const ready = (d: NetlifyDeploy) => d.state === 'ready'
     const newest = (await this.productionDeploys(page => page.some(ready))).find(ready)
     if (!newest || newest.id === published.id) return undefined
+    if (!newest.published_at) throw this.unreleasedHead(published, newest)
     return {
       served: this.toDeployment(published, published.id),
       rebuildFrom: this.toDeployment(newest, published.id)
     }
+  }
+
+  private unreleasedHead(published: NetlifyDeploy, newest: NetlifyDeploy): RollbackError {
+    const commit = (d: NetlifyDeploy) => (d.commit_ref ? ` (commit ${d.commit_ref})` : '')
+    return new RollbackError(
+      `${this.description} publishes deploy ${published.id}${commit(published)} with auto publishing locked, but the newest production deploy ${newest.id}${commit(newest)} was never published: a redeploy builds the branch head, which would ship that unreleased code`,
+      `Publish ${newest.id} in the Netlify UI (Deploys) if it is meant to be live, or move the production branch back to the commit production serves; then rerun.`
+    )
   }
 
   async rollBackTo(id: string): Promise<void> {

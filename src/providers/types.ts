@@ -84,11 +84,11 @@ export interface Cutoff {
   clean?(sha: string): Promise<boolean | undefined>
 }
 
-/** Production serves an instant rollback (ours or a person's): auto-assignment is off. */
+/** Production serves an instant rollback (ours or a person's), as the platform records it. */
 export interface RolledBack {
   /** The earlier deployment production serves. */
   served: Deployment
-  /** The newest READY production build (the branch's latest): the durable fix rebuilds it. */
+  /** What production served before the rollback (released code): the durable fix rebuilds it. */
   rebuildFrom: Deployment
 }
 
@@ -124,9 +124,10 @@ export interface HostingProvider {
    */
   rollbackCandidate?(cutoff: Cutoff): Promise<RollbackCandidate>
   /**
-   * Production serves an earlier deployment than the newest READY production build, with
-   * automatic assignment off (undefined: it does not): a rerun after a crash keeps serving it and
-   * rebuilds `rebuildFrom`, never the rolled-back deployment.
+   * Production serves an instant rollback, as the platform records it (undefined: it does not;
+   * automatic assignment being off is not enough, a build staged on purpose is unreleased): a
+   * rerun after a crash keeps serving it and rebuilds `rebuildFrom`, never the rolled-back
+   * deployment. Throws RollbackError when a rebuild could only ship unreleased code.
    */
   rolledBack?(): Promise<RolledBack | undefined>
   /**

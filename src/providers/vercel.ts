@@ -56,8 +56,15 @@ interface Project {
   name: string
   productionId?: string
   autoAssign: boolean
-  /** The last rollback or promote and how far it got. */
-  lastAlias?: { toDeploymentId?: string; jobStatus?: string }
+  /** The last rollback or promote, where production was and went, and how far it got. */
+  lastAlias?: AliasRequest
+}
+
+interface AliasRequest {
+  type?: string
+  fromDeploymentId?: string
+  toDeploymentId?: string
+  jobStatus?: string
 }
 
 type EnvEntry = Record<string, unknown>
@@ -234,7 +241,7 @@ export class VercelProvider implements HostingProvider {
         name: string
         targets?: { production?: { id?: string } }
         autoAssignCustomDomains?: boolean
-        lastAliasRequest?: { toDeploymentId?: string; jobStatus?: string } | null
+        lastAliasRequest?: AliasRequest | null
       }>('GET', `/v9${this.projectPath()}`)
       .then(body => ({
         id: body.id,
@@ -315,21 +322,29 @@ export class VercelProvider implements HostingProvider {
   }
 
   /**
-   * Automatic assignment is off and production serves something older than the newest READY
-   * production build: an Instant Rollback. No request unless assignment is off.
+   * Production serves an Instant Rollback when Vercel's own record says so: the project's last
+   * alias request is a rollback to the deployment production serves. Automatic assignment alone
+   * proves nothing (a project can stage its production builds on purpose, its newest build never
+   * released), so the rebuild starts from where production was before the rollback, never from
+   * the newest build. No request unless assignment is off.
    */
   async rolledBack(): Promise<RolledBack | undefined> {
     const project = await this.project()
-    if (project.autoAssign || !project.productionId) return undefined
-    const [newest] = (
-      await this.listDeployments(
-        { projectId: project.id, target: 'production', state: 'READY' },
-        () => true
-      )
-    ).map(toDeployment)
-    if (!newest || newest.id === project.productionId) return undefined
-    const served = await this.currentProductionDeployment()
-    return served && { served, rebuildFrom: newest }
+    const alias = project.lastAlias
+    if (
+      project.autoAssign ||
+      !project.productionId ||
+      alias?.type !== 'rollback' ||
+      alias.toDeploymentId !== project.productionId ||
+      !alias.fromDeploymentId ||
+      alias.jobStatus === 'failed'
+    )
+      return undefined
+    const [served, rebuildFrom] = await Promise.all([
+      this.currentProductionDeployment(),
+      this.getDeployment(alias.fromDeploymentId)
+    ])
+    return served && { served, rebuildFrom }
   }
 
   /** Instant Rollback, then watch `lastAliasRequest` until Vercel says it is done. */

@@ -120,6 +120,8 @@ export interface NetlifyStandin {
   /** Stops auto publishing (as "Lock deploy" in the UI): new production deploys stay unpublished. */
   lockPublishing(): void
   autoPublishing(): boolean
+  /** A push to the production branch: its head is `commit` now and a production build starts. */
+  push(commit: string): StandinDeploy
   advance(ticks?: number): void
   close(): Promise<void>
 }
@@ -209,7 +211,7 @@ export async function startNetlifyStandin(
     return d
   }
   const initial = (options.history ?? 0) + (options.initialDeploy === false ? 0 : 1)
-  const head = options.head ?? options.commits?.[initial - 1]
+  let head = options.head ?? options.commits?.[initial - 1]
 
   const ORDER: DeployState[] = ['new', 'enqueued', 'building', 'uploading', 'processing', 'ready']
   const step = (d: StandinDeploy) => {
@@ -608,6 +610,12 @@ export async function startNetlifyStandin(
       autoPublish = false
     },
     autoPublishing: () => autoPublish,
+    push(commit) {
+      head = commit
+      const d = createDeploy(`push ${commit.slice(0, 7)}`)
+      d.commitRef = commit
+      return d
+    },
     advance,
     close: () => server.close()
   }

@@ -167,6 +167,13 @@ export interface VercelStandin {
   instantRollback(id?: string): StandinDeployment
   /** false after an Instant Rollback until a deployment is promoted. */
   autoAssignsProduction(): boolean
+  /**
+   * Turns automatic production assignment off as a project that stages its production builds on
+   * purpose does (no rollback: `lastAliasRequest` stays as it was).
+   */
+  stageProductionBuilds(): void
+  /** A push to the production branch: a production build of `commit` (staged while assignment is off). */
+  pushProduction(commit?: string): StandinDeployment
   /** The deployment production traffic goes to. */
   liveDeployment(): StandinDeployment | undefined
   advance(ticks?: number): void
@@ -874,6 +881,12 @@ export async function startVercelStandin(
       return target
     },
     autoAssignsProduction: () => autoAssign,
+    stageProductionBuilds() {
+      autoAssign = false
+    },
+    pushProduction(commit) {
+      return createDeployment('production', undefined, false, commitMeta(commit))
+    },
     advance,
     close: () => {
       if (timer) clearInterval(timer)
