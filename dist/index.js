@@ -7647,33 +7647,49 @@ function requireLive(state, provider, caps) {
         throw new RollbackError(`no production deployment found on ${provider.description} to redeploy`, `Deploy the project to production once (or set flags.redeploy: false${buildTime ? ` when no ${buildTime} variable changes` : ''}).`);
     return state.live;
 }
+const isSkipped = (listing) => listing !== undefined && 'skipped' in listing;
 /**
  * The instant path's cutoff (a commit is resolved in the checkout, or the step fails) and its
- * listing (live deployment and candidate), when the runbook asks for it.
+ * listing (live deployment and candidate), when the runbook asks for it. A listing that fails
+ * (a page cap, a 5xx) skips the instant rollback instead of refusing the step: the durable fix
+ * does not need it.
  */
-function instantListing(provider, action, checkout) {
+function instantListing(provider, action, checkout, skipped) {
     const instant = action.instant;
     if (!instant || !supportsInstant(provider))
         return undefined;
-    return cutoffFor(instant, checkout).then(async (cutoff) => ({
-        cutoff,
-        found: await provider.rollbackCandidate(cutoff)
-    }));
+    if (skipped !== undefined)
+        return Promise.resolve({ skipped });
+    return cutoffFor(instant, checkout).then(async (cutoff) => {
+        try {
+            return { cutoff, found: await provider.rollbackCandidate(cutoff) };
+        }
+        catch (err) {
+            if (!(err instanceof RollbackError))
+                throw err;
+            const hint = err.hint ? ` (${err.hint})` : '';
+            return {
+                skipped: `the deployments to roll back to could not be listed: ${err.message}${hint}`
+            };
+        }
+    });
 }
 /**
  * What preflight and drill both read, without changing anything: access checked, the platform's
  * state for the step's variables and, for flags.instant, the deployment it would serve.
  */
-async function observe(action, deps) {
+async function observe(action, deps, checked) {
     await deps.hosting.provider().checkAccess();
-    return read(action, deps);
+    return read(action, deps, checked);
 }
 /** The platform's state for the step's variables and, for flags.instant, its deployment listing. */
-async function read(action, deps) {
+async function read(action, deps, checked) {
     const provider = deps.hosting.provider();
     const caps = capabilitiesOf(action.provider);
-    const listing = instantListing(provider, action, deps.checkout);
-    const state = await inspect(provider, action, caps, listing?.then(l => l.found.live));
+    const listing = instantListing(provider, action, deps.checkout, checked?.instantSkipped);
+    // The listing names the live deployment; without it the durable path reads it itself.
+    const live = listing?.then(l => isSkipped(l) ? provider.currentProductionDeployment() : l.found.live);
+    const state = await inspect(provider, action, caps, live);
     return { provider, caps, listing, state };
 }
 const flagsPhase = {
@@ -7709,12 +7725,15 @@ const flagsPhase = {
     },
     async preflight(steps, deps) {
         const notes = [];
+        const checked = new Map();
         for (const step of steps) {
             const { provider, caps, listing, state } = await observe(step.action, deps);
             const converged = state.diff.length === 0 && (state.liveHasValues || state.pending);
             if (step.action.redeploy && !converged)
                 requireLive(state, provider, caps);
             const instant = step.action.instant && (await listing);
+            if (isSkipped(instant))
+                checked.set(step.id, { instantSkipped: instant.skipped });
             notes.push({
                 stepId: step.id,
                 changes: [
@@ -7724,17 +7743,18 @@ const flagsPhase = {
                 details: {
                     liveDeployment: state.live?.id,
                     liveUrl: state.live && `https://${state.live.url}`,
-                    ...(instant ? { instantCutoff: instant.cutoff.label } : {})
+                    ...(instant && !isSkipped(instant) ? { instantCutoff: instant.cutoff.label } : {}),
+                    ...(isSkipped(instant) ? { instantSkipped: instant.skipped } : {})
                 }
             });
         }
-        return { notes };
+        return { notes, checked };
     },
-    async run(step, deps) {
-        return converge(step.action, deps);
+    async run(step, deps, checked) {
+        return converge(step.action, deps, checked);
     },
-    async drill(step, deps) {
-        const { provider, caps, listing, state } = await observe(step.action, deps);
+    async drill(step, deps, checked) {
+        const { provider, caps, listing, state } = await observe(step.action, deps, checked);
         if (step.action.redeploy)
             requireLive(state, provider, caps);
         const found = await listing;
@@ -7752,7 +7772,10 @@ const flagsPhase = {
                 // A drill does not rebuild: the last production build's time stands in for the wait.
                 ...(step.action.redeploy ? buildEstimate(state.live) : {}),
                 // Production already serving an instant rollback is kept, not rolled back further.
-                ...(instant && !state.rolledBack ? { instantRollbackTo: found?.found.candidate?.id } : {})
+                ...(instant && !state.rolledBack && found && !isSkipped(found)
+                    ? { instantRollbackTo: found.found.candidate?.id }
+                    : {}),
+                ...(isSkipped(found) ? { instantSkipped: found.skipped } : {})
             }
         };
     }
@@ -7760,10 +7783,12 @@ const flagsPhase = {
 function instantLine(provider, state, listing) {
     if (!listing)
         return `instant rollback: ${provider.description} cannot serve an earlier deployment again; straight to the durable fix`;
+    if (isSkipped(listing))
+        return `instant rollback skipped: ${listing.skipped}; straight to the durable fix`;
     return plannedInstant({ ...listing, rolledBack: state.rolledBack });
 }
-async function converge(action, deps) {
-    const { provider, caps, listing, state } = await read(action, deps);
+async function converge(action, deps, checked) {
+    const { provider, caps, listing, state } = await read(action, deps, checked);
     const liveUrl = state.live && `https://${state.live.url}`;
     if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
         deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`);
@@ -7844,8 +7869,8 @@ function buildEstimate(live) {
     return { buildEstimateMs: live.readyAt - started };
 }
 async function instantly(provider, action, state, listing, deps) {
-    if (!listing) {
-        const skipped = `${provider.description} cannot serve an earlier deployment again`;
+    if (!listing || isSkipped(listing)) {
+        const skipped = listing?.skipped ?? `${provider.description} cannot serve an earlier deployment again`;
         deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`);
         return { skipped, failedChecks: [] };
     }

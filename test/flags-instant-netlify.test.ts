@@ -258,3 +258,30 @@ describe('auto publishing locked with an unpublished newer deploy', () => {
     }
   )
 })
+
+describe('flags.instant on Netlify: a listing that fails skips the restore, never the durable fix', () => {
+  it.each([
+    ['a 5xx on every try', 'fault'],
+    ['more pages than the cap', 'cap']
+  ] as const)('%s: reported as skipped, the fresh build still goes live', async (_, how) => {
+    const { standin, ctx, step } = await setup(
+      how === 'cap' ? { history: 1000, commits: [], head: HEAD } : undefined,
+      undefined,
+      how === 'cap' ? { before: '2020-01-01T00:00:00Z' } : true
+    )
+    const deploys = new RegExp(`/sites/${standin.site.id}/deploys$`)
+    if (how === 'fault') standin.failNext(deploys, { times: 5, status: 503 })
+    const notes = await flagsPhase.preflight!([step], ctx)
+    expect(notes.notes?.[0]?.changes?.[0]).toMatch(
+      how === 'fault'
+        ? /^instant rollback skipped: the deployments to roll back to could not be listed: .*503/
+        : /^instant rollback skipped: .* more than 10 pages.*Give a more recent time/
+    )
+    const result = await flagsPhase.run(step, ctx, notes.checked?.get(step.id))
+    expect(result.status).toBe('succeeded')
+    expect((result.details?.mitigation as Mitigation).skipped).toMatch(/could not be listed/)
+    // Nothing restored or locked: the fresh build publishes itself.
+    expect(standin.requestsTo(/\/(restore|lock)$/)).toHaveLength(0)
+    expect(standin.published()!.env[KEY]).toBe('false')
+  })
+})

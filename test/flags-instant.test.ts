@@ -382,3 +382,52 @@ describe('automatic assignment off without a rollback (production builds staged 
     expect(standin.liveDeployment()!.sourceId).toBe(bad!.id)
   })
 })
+
+describe('flags.instant: a listing that fails skips the instant rollback, never the durable fix', () => {
+  it.each([
+    ['a 5xx on every try', 'fault'],
+    ['more pages than the cap', 'cap']
+  ] as const)('%s: reported as skipped, the durable fix runs', async (_, how) => {
+    const { standin, ctx, step } = await setup(
+      how === 'cap'
+        ? { earlier: Array.from({ length: 51 }, (_, i) => ({ ageMs: HOUR + i })), maxPageSize: 1 }
+        : { earlier: [{ ageMs: HOUR }] },
+      how === 'cap' ? { before: '2020-01-01T00:00:00Z' } : true
+    )
+    if (how === 'fault') standin.failNext('/v6/deployments', { times: 5, status: 502 })
+    const reason = how === 'fault' ? /still failing after 5 tries/ : /more than 50 pages/
+    const notes = await flagsPhase.preflight!([step], ctx)
+    const line = notes.notes?.[0]?.changes?.[0]
+    expect(line).toMatch(
+      /^instant rollback skipped: the deployments to roll back to could not be listed: /
+    )
+    expect(line).toMatch(reason)
+    const listed = standin.requestsTo('/v6/deployments').length
+    const result = await flagsPhase.run(step, ctx, notes.checked?.get(step.id))
+    expect(result.status).toBe('succeeded')
+    // Not listed again: what preflight found is what the run acts on.
+    expect(standin.requestsTo('/v6/deployments')).toHaveLength(listed)
+    expect(standin.requestsTo(/\/rollback\//)).toHaveLength(0)
+    expect((result.details?.mitigation as Mitigation).skipped).toMatch(reason)
+    expect(ctx.log.lines.join('\n')).toMatch(
+      /warn: flags: instant rollback skipped: the deployments/
+    )
+    expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+  })
+
+  it('a run without preflight lists itself, and skips the same way', async () => {
+    const { standin, ctx, step } = await setup({ earlier: [{ ageMs: HOUR }] })
+    standin.failNext('/v6/deployments', { times: 5, status: 500 })
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect((result.details?.mitigation as Mitigation).skipped).toMatch(/could not be listed/)
+    expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
+  })
+
+  it('an error on the durable path (the project read) still refuses', async () => {
+    const { standin, ctx, step } = await setup({ earlier: [{ ageMs: HOUR }] })
+    standin.failNext(`/v9/projects/outline-app`, { times: 10, status: 500 })
+    await expect(flagsPhase.preflight!([step], ctx)).rejects.toThrow(/still failing after 5 tries/)
+    expect(writes(standin)).toHaveLength(0)
+  })
+})

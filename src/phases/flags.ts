@@ -207,47 +207,70 @@ type FlagsDeps = Pick<
 
 type Listing = Omit<InstantPlan, 'rolledBack'>
 
+/** The instant path was given up before its first write: why (it only speeds the fix up). */
+interface Skipped {
+  skipped: string
+}
+
+/** What a step's preflight hands its run: an instant listing that failed is not tried again. */
+export interface FlagsChecked {
+  instantSkipped?: string
+}
+
+const isSkipped = (listing: Listing | Skipped | undefined): listing is Skipped =>
+  listing !== undefined && 'skipped' in listing
+
 /**
  * The instant path's cutoff (a commit is resolved in the checkout, or the step fails) and its
- * listing (live deployment and candidate), when the runbook asks for it.
+ * listing (live deployment and candidate), when the runbook asks for it. A listing that fails
+ * (a page cap, a 5xx) skips the instant rollback instead of refusing the step: the durable fix
+ * does not need it.
  */
 function instantListing(
   provider: HostingProvider,
   action: FlagsAction,
-  checkout: Checkout
-): Promise<Listing> | undefined {
+  checkout: Checkout,
+  skipped?: string
+): Promise<Listing | Skipped> | undefined {
   const instant = action.instant
   if (!instant || !supportsInstant(provider)) return undefined
-  return cutoffFor(instant, checkout).then(async cutoff => ({
-    cutoff,
-    found: await provider.rollbackCandidate(cutoff)
-  }))
+  if (skipped !== undefined) return Promise.resolve({ skipped })
+  return cutoffFor(instant, checkout).then(async cutoff => {
+    try {
+      return { cutoff, found: await provider.rollbackCandidate(cutoff) }
+    } catch (err) {
+      if (!(err instanceof RollbackError)) throw err
+      const hint = err.hint ? ` (${err.hint})` : ''
+      return {
+        skipped: `the deployments to roll back to could not be listed: ${err.message}${hint}`
+      }
+    }
+  })
 }
 
 /**
  * What preflight and drill both read, without changing anything: access checked, the platform's
  * state for the step's variables and, for flags.instant, the deployment it would serve.
  */
-async function observe(action: FlagsAction, deps: FlagsDeps) {
+async function observe(action: FlagsAction, deps: FlagsDeps, checked?: FlagsChecked) {
   await deps.hosting.provider().checkAccess()
-  return read(action, deps)
+  return read(action, deps, checked)
 }
 
 /** The platform's state for the step's variables and, for flags.instant, its deployment listing. */
-async function read(action: FlagsAction, deps: FlagsDeps) {
+async function read(action: FlagsAction, deps: FlagsDeps, checked?: FlagsChecked) {
   const provider = deps.hosting.provider()
   const caps = capabilitiesOf(action.provider)
-  const listing = instantListing(provider, action, deps.checkout)
-  const state = await inspect(
-    provider,
-    action,
-    caps,
-    listing?.then(l => l.found.live)
+  const listing = instantListing(provider, action, deps.checkout, checked?.instantSkipped)
+  // The listing names the live deployment; without it the durable path reads it itself.
+  const live = listing?.then(l =>
+    isSkipped(l) ? provider.currentProductionDeployment() : l.found.live
   )
+  const state = await inspect(provider, action, caps, live)
   return { provider, caps, listing, state }
 }
 
-export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
+export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps, FlagsChecked> = {
   phase: 'flags',
   needs: ['hosting', 'log', 'run', 'clock', 'fetch', 'redactor', 'checkout'],
   plan(runbook: Runbook, request: Request) {
@@ -280,11 +303,13 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
 
   async preflight(steps, deps) {
     const notes = []
+    const checked = new Map<string, FlagsChecked>()
     for (const step of steps) {
       const { provider, caps, listing, state } = await observe(step.action, deps)
       const converged = state.diff.length === 0 && (state.liveHasValues || state.pending)
       if (step.action.redeploy && !converged) requireLive(state, provider, caps)
       const instant = step.action.instant && (await listing)
+      if (isSkipped(instant)) checked.set(step.id, { instantSkipped: instant.skipped })
       notes.push({
         stepId: step.id,
         changes: [
@@ -294,19 +319,20 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
         details: {
           liveDeployment: state.live?.id,
           liveUrl: state.live && `https://${state.live.url}`,
-          ...(instant ? { instantCutoff: instant.cutoff.label } : {})
+          ...(instant && !isSkipped(instant) ? { instantCutoff: instant.cutoff.label } : {}),
+          ...(isSkipped(instant) ? { instantSkipped: instant.skipped } : {})
         }
       })
     }
-    return { notes }
+    return { notes, checked }
   },
 
-  async run(step, deps) {
-    return converge(step.action, deps)
+  async run(step, deps, checked) {
+    return converge(step.action, deps, checked)
   },
 
-  async drill(step, deps): Promise<StepResult> {
-    const { provider, caps, listing, state } = await observe(step.action, deps)
+  async drill(step, deps, checked): Promise<StepResult> {
+    const { provider, caps, listing, state } = await observe(step.action, deps, checked)
     if (step.action.redeploy) requireLive(state, provider, caps)
     const found = await listing
     const instant = step.action.instant && instantLine(provider, state, found)
@@ -323,7 +349,10 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
         // A drill does not rebuild: the last production build's time stands in for the wait.
         ...(step.action.redeploy ? buildEstimate(state.live) : {}),
         // Production already serving an instant rollback is kept, not rolled back further.
-        ...(instant && !state.rolledBack ? { instantRollbackTo: found?.found.candidate?.id } : {})
+        ...(instant && !state.rolledBack && found && !isSkipped(found)
+          ? { instantRollbackTo: found.found.candidate?.id }
+          : {}),
+        ...(isSkipped(found) ? { instantSkipped: found.skipped } : {})
       }
     }
   }
@@ -332,15 +361,21 @@ export const flagsPhase: PhaseModule<FlagsAction, keyof FlagsDeps> = {
 function instantLine(
   provider: HostingProvider,
   state: Inspection,
-  listing: Listing | undefined
+  listing: Listing | Skipped | undefined
 ): string {
   if (!listing)
     return `instant rollback: ${provider.description} cannot serve an earlier deployment again; straight to the durable fix`
+  if (isSkipped(listing))
+    return `instant rollback skipped: ${listing.skipped}; straight to the durable fix`
   return plannedInstant({ ...listing, rolledBack: state.rolledBack })
 }
 
-async function converge(action: FlagsAction, deps: FlagsDeps): Promise<StepResult> {
-  const { provider, caps, listing, state } = await read(action, deps)
+async function converge(
+  action: FlagsAction,
+  deps: FlagsDeps,
+  checked?: FlagsChecked
+): Promise<StepResult> {
+  const { provider, caps, listing, state } = await read(action, deps, checked)
   const liveUrl = state.live && `https://${state.live.url}`
   if (state.diff.length === 0 && (!action.redeploy || state.liveHasValues)) {
     deps.log.info(`flags: values already set${action.redeploy ? ' and live' : ''}; nothing to do`)
@@ -426,11 +461,12 @@ async function instantly(
   provider: HostingProvider,
   action: FlagsAction,
   state: Inspection,
-  listing: Listing | undefined,
+  listing: Listing | Skipped | undefined,
   deps: FlagsDeps
 ): Promise<Mitigation> {
-  if (!listing) {
-    const skipped = `${provider.description} cannot serve an earlier deployment again`
+  if (!listing || isSkipped(listing)) {
+    const skipped =
+      listing?.skipped ?? `${provider.description} cannot serve an earlier deployment again`
     deps.log.warn(`flags: instant rollback skipped: ${skipped}; going straight to the durable fix`)
     return { skipped, failedChecks: [] }
   }
