@@ -80,7 +80,9 @@ const UNKNOWN = 'f'.repeat(40)
 
 const deployment = fc.record({
   commit: fc.constantFrom<string | undefined>(...NAMES, 'unknown', undefined),
-  createdAt: fc.integer({ min: T0 - HOUR, max: T0 + 6 * HOUR })
+  createdAt: fc.integer({ min: T0 - HOUR, max: T0 + 6 * HOUR }),
+  // Built but never served production (a staged build): no Instant Rollback target.
+  staged: fc.boolean()
 })
 
 /** One cutoff per bad commit for all runs: its verdicts are remembered, as in a run. */
@@ -100,7 +102,7 @@ describe('the bad commit as a cutoff', () => {
     })
   })
 
-  it('serves the newest deployment free of the bad commit: ancestry where known, else time', async () => {
+  it('serves the newest deployment free of the bad commit that served production before: ancestry where known, else time', async () => {
     await fc.assert(
       fc.asyncProperty(
         // Before the fork, on main only, on the side branch, the merge (each git verdict costs a
@@ -115,6 +117,7 @@ describe('the bad commit as a cutoff', () => {
               state: 'READY',
               aliasAssigned: false,
               createdAt: d.createdAt,
+              staged: d.staged,
               commitSha:
                 d.commit === undefined
                   ? undefined
@@ -125,6 +128,7 @@ describe('the bad commit as a cutoff', () => {
             .sort((a, b) => b.createdAt - a.createdAt)
           const cutoff = cutoffFor(bad)
           const expected = deployments.find(d => {
+            if (d.staged) return false
             const name = drawn[Number(d.id.slice(4))]!.commit
             if (name !== undefined && name !== 'unknown') return !isOrDescends(name, bad)
             return d.createdAt! < AT[bad]!

@@ -431,3 +431,26 @@ describe('flags.instant: a listing that fails skips the instant rollback, never 
     expect(writes(standin)).toHaveLength(0)
   })
 })
+
+describe('flags.instant: only deployments that served production are rollback targets', () => {
+  it('a staged build from a clean commit, newer than every other, is passed over', async () => {
+    const h = history()
+    const { standin, ctx, step } = await setup(
+      { earlier: [{ ageMs: HOUR, commit: h.good1 }], liveCommit: h.bad },
+      { before: h.bad },
+      undefined,
+      h.workdir
+    )
+    const [earlier] = byAge(standin)
+    standin.stageProductionBuilds()
+    const staged = standin.pushProduction(h.good2)
+    standin.advance(10)
+    expect(staged).toMatchObject({ readyState: 'READY', promoted: false })
+    const result = await flagsPhase.run(step, ctx)
+    expect(result.status).toBe('succeeded')
+    expect(standin.requestsTo(/\/rollback\//).map(r => r.path)).toEqual([
+      `/v1/projects/${standin.project.id}/rollback/${earlier!.id}`
+    ])
+    expect(staged.promoted).toBe(false)
+  })
+})

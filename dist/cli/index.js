@@ -7312,7 +7312,7 @@ const githubVariablesModule = defineProvider({
 
 ;// CONCATENATED MODULE: ./src/providers/cutoff.ts
 async function qualifies(d, cutoff, live) {
-    if (d.state !== 'READY')
+    if (d.state !== 'READY' || d.staged)
         return false;
     const verdict = d.commitSha && cutoff.clean ? await cutoff.clean(d.commitSha) : undefined;
     if (verdict !== undefined)
@@ -7484,6 +7484,8 @@ class NetlifyProvider {
             url: url.replace(/^https?:\/\//, ''),
             state,
             aliasAssigned: state === 'READY' && d.id === publishedId,
+            // Never published: built while auto publishing was locked (unreleased).
+            staged: state === 'READY' && !d.published_at && d.id !== publishedId,
             errorMessage: d.error_message ?? undefined,
             createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
             target: d.context,

@@ -210,6 +210,8 @@ export class NetlifyProvider implements HostingProvider {
       url: url.replace(/^https?:\/\//, ''),
       state,
       aliasAssigned: state === 'READY' && d.id === publishedId,
+      // Never published: built while auto publishing was locked (unreleased).
+      staged: state === 'READY' && !d.published_at && d.id !== publishedId,
       errorMessage: d.error_message ?? undefined,
       createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
       target: d.context,

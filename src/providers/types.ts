@@ -39,8 +39,9 @@ export interface Deployment {
   state: DeploymentState
   aliasAssigned: boolean
   /**
-   * READY but never served production (Vercel `readySubstate: STAGED`, after an Instant Rollback):
-   * its generated aliases may be assigned, its production domains are not until promoted.
+   * READY but never served production (Vercel `readySubstate: STAGED`, Netlify a ready deploy
+   * without `published_at`): its generated aliases may be assigned, its production domains are not
+   * until promoted. Never an instant rollback target.
    */
   staged?: boolean
   aliasError?: { code?: string; message?: string }
