@@ -155,7 +155,8 @@ describe('flags phase', () => {
     expect(step.action.redeploy).toBe(false)
     const result = await flagsPhase.run(step, ctx)
     expect(result.status).toBe('succeeded')
-    expect(result.changed).toEqual(['OUTLINE_MODE (production): (not set) -> polling'])
+    // Created encrypted (Vercel's default type): its value stays out of the report.
+    expect(result.changed).toEqual(['OUTLINE_MODE (production): (not set) -> (value hidden)'])
     expect(result.recovery?.[0]).toMatch(/delete OUTLINE_MODE/)
     expect(standin.deployments).toHaveLength(1)
     expect(standin.envs.find(e => e.key === 'OUTLINE_MODE')).toMatchObject({

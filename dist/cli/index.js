@@ -7294,7 +7294,10 @@ const githubVariablesModule = defineProvider({
         dashboard: 'the repository’s Actions settings',
         envTargets: 'target-sets',
         conflict: 'repository variables have no per-environment targets',
-        buildTimePrefixes: ['NEXT_PUBLIC_']
+        buildTimePrefixes: ['NEXT_PUBLIC_'],
+        // Actions variables are not secrets (those are Actions secrets, which this never touches).
+        openTypes: ['plain'],
+        createdType: 'plain'
     },
     tokenHint: tokenEnv => `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`,
     create: (config, deps) => new GitHubVariablesProvider({
@@ -7803,6 +7806,8 @@ const netlifyModule = defineProvider({
         dashboard: 'the Netlify UI',
         envTargets: 'per-target',
         buildTimePrefixes: ['NEXT_PUBLIC_'],
+        openTypes: ['plain'],
+        createdType: 'plain',
         stagedBuilds: 'auto publishing is locked on the site (new production deploys stay unpublished): the new deploy will be published, which unlocks auto publishing',
         instantRollback: 'publishing it again (Deploys > Publish deploy)'
     },
@@ -8288,6 +8293,8 @@ const vercelModule = defineProvider({
         envTargets: 'target-sets',
         conflict: 'Vercel would answer ENV_CONFLICT',
         buildTimePrefixes: ['NEXT_PUBLIC_'],
+        openTypes: ['plain'],
+        createdType: 'encrypted',
         stagedBuilds: 'the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on',
         instantRollback: 'Instant Rollback to it'
     },
@@ -8318,7 +8325,9 @@ const UNKNOWN = {
     label: 'the hosting platform',
     dashboard: 'the hosting dashboard',
     envTargets: 'target-sets',
-    buildTimePrefixes: []
+    buildTimePrefixes: [],
+    openTypes: [],
+    createdType: ''
 };
 function capabilitiesOf(name) {
     return (name !== undefined && providerModule(name)?.capabilities) || UNKNOWN;
@@ -8345,8 +8354,9 @@ function fromPerTarget(mine, key, targets, caps, where) {
     if (found.every(e => e === undefined))
         return undefined;
     const values = new Set(found.map(e => (e ? `=${e.value ?? '(unreadable)'}` : '(not set)')));
+    const shown = (e) => e.value === undefined ? '=(unreadable)' : `=${showValue(key, e.value, e, caps)}`;
     if (values.size > 1)
-        throw new util_errors/* RollbackError */.ZS(`${key} has different values for [${targets.join(', ')}] on ${where} (${targets.map((t, i) => `${t}${found[i] ? `=${found[i].value ?? '(unreadable)'}` : ' not set'}`).join(', ')}): one undo value cannot restore them`, `Set flags.targets to targets that share one value, or give them one value in ${caps.dashboard} first.`);
+        throw new util_errors/* RollbackError */.ZS(`${key} has different values for [${targets.join(', ')}] on ${where} (${targets.map((t, i) => `${t}${found[i] ? shown(found[i]) : ' not set'}`).join(', ')}): one undo value cannot restore them`, `Set flags.targets to targets that share one value, or give them one value in ${caps.dashboard} first.`);
     const entries = found;
     const times = entries.map(e => e.updatedAt);
     return {
@@ -8364,6 +8374,24 @@ function currentEntry(entries, key, targets, caps, holder) {
 /** A variable whose name the platform compiles into the client bundle: only a rebuild changes it. */
 function isBuildTime(key, caps) {
     return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix));
+}
+/** Flag words: no secret in them, and masking them would blank ordinary words in every output. */
+const FLAG_WORD = /^(true|false|on|off|yes|no|0|1)$/i;
+/** A value that may be shown whatever its stored type: client-visible by name, or a flag word. */
+function plainly(key, value, caps) {
+    return isBuildTime(key, caps) || FLAG_WORD.test(value);
+}
+/**
+ * Whether `key`'s value may appear in plans, logs and reports: plainly (above), or stored as a
+ * type that is not secret (`entry` undefined: the variable the run creates, caps.createdType).
+ * Every other value is hidden, and registered with the redactor by the flags phase.
+ */
+function valueShown(key, value, entry, caps) {
+    return plainly(key, value, caps) || caps.openTypes.includes(entry?.type ?? caps.createdType);
+}
+const HIDDEN = '(value hidden)';
+function showValue(key, value, entry, caps) {
+    return valueShown(key, value, entry, caps) ? value : HIDDEN;
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -8790,7 +8818,7 @@ function commitCutoff(git, bad) {
  * `live`: the live deployment when the caller already asks for it (the instant path's listing
  * names it), so it is not read twice.
  */
-async function inspect(provider, action, caps, live) {
+async function inspect(provider, action, caps, redactor, live) {
     const keys = Object.keys(action.set);
     // Independent reads, concurrently (each is a round trip to the platform).
     const [entries, liveNow, rolledBack] = await Promise.all([
@@ -8798,6 +8826,7 @@ async function inspect(provider, action, caps, live) {
         live ?? provider.currentProductionDeployment(),
         action.redeploy ? provider.rolledBack?.() : undefined
     ]);
+    redactSecrets(action, entries, caps, redactor);
     const state = await inspected(provider, action, keys, entries, liveNow, caps);
     return { ...state, rolledBack };
 }
@@ -8825,12 +8854,37 @@ async function inspected(provider, action, keys, entries, live, caps) {
     const staged = action.redeploy && !(await provider.autoAssignsProduction());
     return { exact, diff, live, liveHasValues, pending, staged };
 }
-function describeOld(env) {
+/**
+ * Every value read or about to be written that may not be shown (valueShown) goes to the redactor
+ * before anything is logged: whatever echoes it (a platform's error message) is masked too.
+ */
+function redactSecrets(action, entries, caps, redactor) {
+    for (const e of entries)
+        if (e.value !== undefined && !valueShown(e.key, e.value, e, caps))
+            redactor.add(e.value);
+    for (const [key, value] of Object.entries(action.set)) {
+        const stored = entries.filter(e => e.key === key);
+        const hidden = stored.length
+            ? stored.some(e => !valueShown(key, value, e, caps))
+            : !valueShown(key, value, undefined, caps);
+        if (hidden)
+            redactor.add(value);
+    }
+}
+function describeOld(key, env, caps) {
     if (!env)
         return '(not set)';
     if (env.value === undefined)
         return `(${env.type}, value not readable)`;
-    return env.value;
+    return showValue(key, env.value, env, caps);
+}
+/** `KEY (targets): old -> new`, values shown only where safe (valueShown). */
+function transition(key, where, old, value, caps) {
+    const before = describeOld(key, old, caps);
+    const after = showValue(key, value, old, caps);
+    if (after === HIDDEN && before === HIDDEN)
+        return `${key} ${where}: changed ${HIDDEN}`;
+    return `${key} ${where}: ${before} -> ${after}`;
 }
 function planned(action, provider, caps, state) {
     const where = `(${action.targets.join(', ')})`;
@@ -8838,12 +8892,15 @@ function planned(action, provider, caps, state) {
     if (action.instant && !state)
         lines.push(`instant rollback first: serve ${describeCutoff(action.instant)} among READY production deployments again, check it, then the durable fix`);
     lines.push(...Object.entries(action.set).map(([key, value]) => {
+        // Before preflight the stored type is unknown: only plainly safe values are shown.
         if (!state)
-            return `set ${key}=${value} ${where} on ${provider}`;
+            return `set ${key}${plainly(key, value, caps) ? `=${value}` : ` ${HIDDEN}`} ${where} on ${provider}`;
         const old = state.exact.get(key);
-        if (!state.diff.includes(key))
-            return `${key} ${where}: already ${value} (unchanged)`;
-        return `${key} ${where}: ${describeOld(old)} -> ${value}`;
+        if (!state.diff.includes(key)) {
+            const shown = showValue(key, value, old, caps);
+            return `${key} ${where}: ${shown === HIDDEN ? `unchanged ${HIDDEN}` : `already ${value} (unchanged)`}`;
+        }
+        return transition(key, where, old, value, caps);
     }));
     if (action.redeploy) {
         if (state && state.diff.length === 0 && state.liveHasValues)
@@ -8866,6 +8923,8 @@ function recoveryFor(provider, action, state, caps) {
             return `delete ${key}`;
         if (old.value === undefined)
             return `restore ${key} from your secret store (it was ${old.type})`;
+        if (!valueShown(key, old.value, old, caps))
+            return `restore ${key} from your secret store (its ${old.type} value is kept out of this report)`;
         return `set ${key}=${old.value}`;
     });
     const lines = [
@@ -8927,7 +8986,7 @@ async function read(action, deps, checked) {
     const listing = instantListing(provider, action, deps.checkout, checked?.instantSkipped);
     // The listing names the live deployment; without it the durable path reads it itself.
     const live = listing?.then(l => isSkipped(l) ? provider.currentProductionDeployment() : l.found.live);
-    const state = await inspect(provider, action, caps, live);
+    const state = await inspect(provider, action, caps, deps.redactor, live);
     return { provider, caps, listing, state };
 }
 const flagsPhase = {
@@ -9055,8 +9114,9 @@ async function converge(action, deps, checked) {
         if (state.diff.length > 0) {
             const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]]));
             await provider.setEnv(values, action.targets);
+            const where = `(${action.targets.join(', ')})`;
             for (const key of state.diff)
-                changed.push(`${key} (${action.targets.join(', ')}): ${describeOld(state.exact.get(key))} -> ${action.set[key]}`);
+                changed.push(transition(key, where, state.exact.get(key), action.set[key], caps));
         }
         if (action.redeploy) {
             let created;

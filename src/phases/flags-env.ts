@@ -40,9 +40,11 @@ function fromPerTarget(
   const found = targets.map(t => mine.find(e => e.targets.includes(t)))
   if (found.every(e => e === undefined)) return undefined
   const values = new Set(found.map(e => (e ? `=${e.value ?? '(unreadable)'}` : '(not set)')))
+  const shown = (e: HostedEnv) =>
+    e.value === undefined ? '=(unreadable)' : `=${showValue(key, e.value, e, caps)}`
   if (values.size > 1)
     throw new RollbackError(
-      `${key} has different values for [${targets.join(', ')}] on ${where} (${targets.map((t, i) => `${t}${found[i] ? `=${found[i]!.value ?? '(unreadable)'}` : ' not set'}`).join(', ')}): one undo value cannot restore them`,
+      `${key} has different values for [${targets.join(', ')}] on ${where} (${targets.map((t, i) => `${t}${found[i] ? shown(found[i]!) : ' not set'}`).join(', ')}): one undo value cannot restore them`,
       `Set flags.targets to targets that share one value, or give them one value in ${caps.dashboard} first.`
     )
   const entries = found as HostedEnv[]
@@ -70,4 +72,37 @@ export function currentEntry(
 /** A variable whose name the platform compiles into the client bundle: only a rebuild changes it. */
 export function isBuildTime(key: string, caps: ProviderCapabilities): boolean {
   return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix))
+}
+
+/** Flag words: no secret in them, and masking them would blank ordinary words in every output. */
+const FLAG_WORD = /^(true|false|on|off|yes|no|0|1)$/i
+
+/** A value that may be shown whatever its stored type: client-visible by name, or a flag word. */
+export function plainly(key: string, value: string, caps: ProviderCapabilities): boolean {
+  return isBuildTime(key, caps) || FLAG_WORD.test(value)
+}
+
+/**
+ * Whether `key`'s value may appear in plans, logs and reports: plainly (above), or stored as a
+ * type that is not secret (`entry` undefined: the variable the run creates, caps.createdType).
+ * Every other value is hidden, and registered with the redactor by the flags phase.
+ */
+export function valueShown(
+  key: string,
+  value: string,
+  entry: HostedEnv | undefined,
+  caps: ProviderCapabilities
+): boolean {
+  return plainly(key, value, caps) || caps.openTypes.includes(entry?.type ?? caps.createdType)
+}
+
+export const HIDDEN = '(value hidden)'
+
+export function showValue(
+  key: string,
+  value: string,
+  entry: HostedEnv | undefined,
+  caps: ProviderCapabilities
+): string {
+  return valueShown(key, value, entry, caps) ? value : HIDDEN
 }

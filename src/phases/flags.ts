@@ -18,7 +18,8 @@ import type {
   RolledBack
 } from '../providers/types.js'
 import type { Checkout } from '../git/session.js'
-import { currentEntry, isBuildTime } from './flags-env.js'
+import { currentEntry, HIDDEN, isBuildTime, plainly, showValue, valueShown } from './flags-env.js'
+import type { Redactor } from '../util/redact.js'
 import {
   describeCutoff,
   instantAction,
@@ -70,6 +71,7 @@ async function inspect(
   provider: HostingProvider,
   action: FlagsAction,
   caps: ProviderCapabilities,
+  redactor: Redactor,
   live?: Promise<Deployment | undefined>
 ): Promise<Inspection> {
   const keys = Object.keys(action.set)
@@ -79,6 +81,7 @@ async function inspect(
     live ?? provider.currentProductionDeployment(),
     action.redeploy ? provider.rolledBack?.() : undefined
   ])
+  redactSecrets(action, entries, caps, redactor)
   const state = await inspected(provider, action, keys, entries, liveNow, caps)
   return { ...state, rolledBack }
 }
@@ -114,10 +117,45 @@ async function inspected(
   return { exact, diff, live, liveHasValues, pending, staged }
 }
 
-function describeOld(env: HostedEnv | undefined): string {
+/**
+ * Every value read or about to be written that may not be shown (valueShown) goes to the redactor
+ * before anything is logged: whatever echoes it (a platform's error message) is masked too.
+ */
+function redactSecrets(
+  action: FlagsAction,
+  entries: HostedEnv[],
+  caps: ProviderCapabilities,
+  redactor: Redactor
+): void {
+  for (const e of entries)
+    if (e.value !== undefined && !valueShown(e.key, e.value, e, caps)) redactor.add(e.value)
+  for (const [key, value] of Object.entries(action.set)) {
+    const stored = entries.filter(e => e.key === key)
+    const hidden = stored.length
+      ? stored.some(e => !valueShown(key, value, e, caps))
+      : !valueShown(key, value, undefined, caps)
+    if (hidden) redactor.add(value)
+  }
+}
+
+function describeOld(key: string, env: HostedEnv | undefined, caps: ProviderCapabilities): string {
   if (!env) return '(not set)'
   if (env.value === undefined) return `(${env.type}, value not readable)`
-  return env.value
+  return showValue(key, env.value, env, caps)
+}
+
+/** `KEY (targets): old -> new`, values shown only where safe (valueShown). */
+function transition(
+  key: string,
+  where: string,
+  old: HostedEnv | undefined,
+  value: string,
+  caps: ProviderCapabilities
+): string {
+  const before = describeOld(key, old, caps)
+  const after = showValue(key, value, old, caps)
+  if (after === HIDDEN && before === HIDDEN) return `${key} ${where}: changed ${HIDDEN}`
+  return `${key} ${where}: ${before} -> ${after}`
 }
 
 function planned(
@@ -134,10 +172,15 @@ function planned(
     )
   lines.push(
     ...Object.entries(action.set).map(([key, value]) => {
-      if (!state) return `set ${key}=${value} ${where} on ${provider}`
+      // Before preflight the stored type is unknown: only plainly safe values are shown.
+      if (!state)
+        return `set ${key}${plainly(key, value, caps) ? `=${value}` : ` ${HIDDEN}`} ${where} on ${provider}`
       const old = state.exact.get(key)
-      if (!state.diff.includes(key)) return `${key} ${where}: already ${value} (unchanged)`
-      return `${key} ${where}: ${describeOld(old)} -> ${value}`
+      if (!state.diff.includes(key)) {
+        const shown = showValue(key, value, old, caps)
+        return `${key} ${where}: ${shown === HIDDEN ? `unchanged ${HIDDEN}` : `already ${value} (unchanged)`}`
+      }
+      return transition(key, where, old, value, caps)
     })
   )
   if (action.redeploy) {
@@ -169,6 +212,8 @@ function recoveryFor(
     const old = state.exact.get(key)
     if (!old) return `delete ${key}`
     if (old.value === undefined) return `restore ${key} from your secret store (it was ${old.type})`
+    if (!valueShown(key, old.value, old, caps))
+      return `restore ${key} from your secret store (its ${old.type} value is kept out of this report)`
     return `set ${key}=${old.value}`
   })
   const lines = [
@@ -266,7 +311,7 @@ async function read(action: FlagsAction, deps: FlagsDeps, checked?: FlagsChecked
   const live = listing?.then(l =>
     isSkipped(l) ? provider.currentProductionDeployment() : l.found.live
   )
-  const state = await inspect(provider, action, caps, live)
+  const state = await inspect(provider, action, caps, deps.redactor, live)
   return { provider, caps, listing, state }
 }
 
@@ -405,10 +450,9 @@ async function converge(
     if (state.diff.length > 0) {
       const values = Object.fromEntries(state.diff.map(k => [k, action.set[k]!]))
       await provider.setEnv(values, action.targets)
+      const where = `(${action.targets.join(', ')})`
       for (const key of state.diff)
-        changed.push(
-          `${key} (${action.targets.join(', ')}): ${describeOld(state.exact.get(key))} -> ${action.set[key]}`
-        )
+        changed.push(transition(key, where, state.exact.get(key), action.set[key]!, caps))
     }
     if (action.redeploy) {
       let created: Deployment

@@ -27,7 +27,10 @@ export const githubVariablesModule = defineProvider({
     dashboard: 'the repository’s Actions settings',
     envTargets: 'target-sets',
     conflict: 'repository variables have no per-environment targets',
-    buildTimePrefixes: ['NEXT_PUBLIC_']
+    buildTimePrefixes: ['NEXT_PUBLIC_'],
+    // Actions variables are not secrets (those are Actions secrets, which this never touches).
+    openTypes: ['plain'],
+    createdType: 'plain'
   },
   tokenHint: tokenEnv =>
     `Pass a fine-grained token with "Variables: write" and "Actions: write" as the \`hosting-token\` input or as env ${tokenEnv} (GITHUB_TOKEN cannot write variables).`,

@@ -48,6 +48,13 @@ export interface ProviderCapabilities {
   /** Variable name prefixes compiled into the client bundle: changing one always rebuilds. */
   buildTimePrefixes: readonly string[]
   /**
+   * Stored types whose values are not secret (HostedEnv.type): plans and reports show them. Any
+   * other value is hidden and redacted, unless its name is client-visible (buildTimePrefixes).
+   */
+  openTypes: readonly string[]
+  /** The type a variable the run creates is stored as. */
+  createdType: string
+  /**
    * Production builds can wait unpublished until promoted: the sentence the plan shows when the
    * project is in that state (promote() publishes and turns automatic publishing back on).
    */

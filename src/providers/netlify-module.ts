@@ -30,6 +30,8 @@ export const netlifyModule = defineProvider({
     dashboard: 'the Netlify UI',
     envTargets: 'per-target',
     buildTimePrefixes: ['NEXT_PUBLIC_'],
+    openTypes: ['plain'],
+    createdType: 'plain',
     stagedBuilds:
       'auto publishing is locked on the site (new production deploys stay unpublished): the new deploy will be published, which unlocks auto publishing',
     instantRollback: 'publishing it again (Deploys > Publish deploy)'

@@ -17,7 +17,9 @@ const UNKNOWN: ProviderCapabilities = {
   label: 'the hosting platform',
   dashboard: 'the hosting dashboard',
   envTargets: 'target-sets',
-  buildTimePrefixes: []
+  buildTimePrefixes: [],
+  openTypes: [],
+  createdType: ''
 }
 
 export function capabilitiesOf(name: string | undefined): ProviderCapabilities {

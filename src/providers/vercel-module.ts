@@ -25,6 +25,8 @@ export const vercelModule = defineProvider({
     envTargets: 'target-sets',
     conflict: 'Vercel would answer ENV_CONFLICT',
     buildTimePrefixes: ['NEXT_PUBLIC_'],
+    openTypes: ['plain'],
+    createdType: 'encrypted',
     stagedBuilds:
       'the project is in Instant Rollback state (production builds are staged): the new build will be promoted, which turns automatic production assignment back on',
     instantRollback: 'Instant Rollback to it'
