@@ -156,7 +156,7 @@ function createFetch(settings = {}) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3611);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7537);
 /* harmony import */ var _runner_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2871);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7520);
 /**
@@ -173,7 +173,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3611:
+/***/ 7537:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -6131,6 +6131,24 @@ function netlifyClient(options) {
     });
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/providers/seal.ts
+/**
+ * A keyed digest a provider writes on the builds this tool starts (Vercel deployment meta, Netlify
+ * deploy title): which variable values a build was made after setting. It lets a rerun tell that
+ * values it cannot read back (Vercel `sensitive`, Netlify secrets) are already set and built,
+ * without storing them: keyed with the token, nobody without it can test guesses against it.
+ */
+
+/** Hex characters kept: enough that two different value sets never share one by chance. */
+const LENGTH = 32;
+function seal(token, text) {
+    return (0,external_node_crypto_.createHmac)('sha256', token).update(text).digest('hex').slice(0, LENGTH);
+}
+/** The meta key (Vercel) and title field (Netlify) that carries it. */
+const SEAL_FIELD = 'rollbackValues';
+
 ;// CONCATENATED MODULE: ./src/providers/netlify.ts
 /**
  * Netlify REST client behind the HostingProvider interface. Variables are account environment
@@ -6144,6 +6162,8 @@ function netlifyClient(options) {
 
 
 
+
+const SEALED = new RegExp(`\\b${SEAL_FIELD}=([0-9a-f]+)`);
 const NETLIFY_API_URL = 'https://api.netlify.com/api/v1';
 /** The deploy contexts a runbook target stands for (Vercel's "preview" is every non-production deploy). */
 const CONTEXTS_OF = {
@@ -6256,11 +6276,16 @@ class NetlifyProvider {
             errorMessage: d.error_message ?? undefined,
             createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
             target: d.context,
-            commitSha: d.commit_ref ?? undefined
+            commitSha: d.commit_ref ?? undefined,
+            // The build's title carries the meta this tool gave it (Netlify has no meta on deploys).
+            sealed: SEALED.exec(d.title ?? '')?.[1]
         };
     }
     async checkAccess() {
         await this.site();
+    }
+    seal(text) {
+        return seal(this.options.token, text);
     }
     /**
      * The named variables, one GET each (a 404 means not set), read once until this instance
@@ -6605,6 +6630,7 @@ const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x
 
 
 
+
 const VERCEL_API_URL = 'https://api.vercel.com';
 /** Decrypting reads, at most this many at once. */
 const DECRYPT_CONCURRENCY = 4;
@@ -6681,8 +6707,13 @@ function toDeployment(d) {
         buildingAt: num(d.buildingAt),
         readyAt: num(d.ready),
         target: typeof d.target === 'string' ? d.target : undefined,
-        commitSha: commitOf(d.meta)
+        commitSha: commitOf(d.meta),
+        sealed: sealOf(d.meta)
     };
+}
+function sealOf(meta) {
+    const value = (meta ?? {})[SEAL_FIELD];
+    return typeof value === 'string' ? value : undefined;
 }
 class VercelProvider {
     options;
@@ -6754,6 +6785,9 @@ class VercelProvider {
     }
     async checkAccess() {
         await this.project();
+    }
+    seal(text) {
+        return seal(this.options.token, text);
     }
     async autoAssignsProduction() {
         return (await this.project()).autoAssign;
@@ -7570,7 +7604,44 @@ function commitCutoff(git, bad) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/phases/flags-seal.ts
+
+/** What the runbook sets, in one canonical text (the same values and targets seal alike). */
+function sealed(set, targets) {
+    const values = Object.keys(set)
+        .sort()
+        .map(k => [k, set[k]]);
+    return JSON.stringify({ values, targets: [...targets].sort() });
+}
+/** The meta a durable build records: `{ rollbackValues }`, or nothing when the provider cannot seal. */
+function sealMeta(provider, set, targets) {
+    return provider.seal ? { [SEAL_FIELD]: provider.seal(sealed(set, targets)) } : {};
+}
+/**
+ * The deployment that proves `unreadable` are set to the runbook's values, if any: the live one,
+ * else (`lookPending`) a production build on its way.
+ */
+async function vouchedFor(provider, action, unreadable, live, lookPending) {
+    const mark = sealMeta(provider, action.set, action.targets)[SEAL_FIELD];
+    if (mark === undefined || unreadable.length === 0)
+        return undefined;
+    const times = unreadable.map(e => e.updatedAt);
+    // Without the time of the last change nothing proves the build came after it.
+    if (times.some(t => t === undefined))
+        return undefined;
+    const since = Math.max(...times);
+    const startedAfter = (d) => (d.buildingAt ?? d.createdAt ?? 0) > since;
+    if (live?.sealed === mark && startedAfter(live))
+        return { by: live, live: true };
+    if (!lookPending)
+        return undefined;
+    const pending = await provider.pendingProductionDeployments(since);
+    const by = pending.find(d => d.sealed === mark && startedAfter(d));
+    return by && { by, live: false };
+}
+
 ;// CONCATENATED MODULE: ./src/phases/flags.ts
+
 
 
 
@@ -7601,7 +7672,15 @@ async function inspected(provider, action, keys, entries, live, caps) {
         if (current)
             exact.set(key, current);
     }
-    const diff = keys.filter(k => exact.get(k)?.value !== action.set[k]);
+    const unreadable = [...exact.values()].filter(e => e.value === undefined);
+    const vouched = await vouchedFor(provider, action, unreadable, live, action.redeploy);
+    // An unreadable value counts as the runbook's only when a build of ours vouches for it.
+    const diff = keys.filter(k => {
+        const stored = exact.get(k);
+        if (stored && stored.value === undefined)
+            return vouched === undefined;
+        return stored?.value !== action.set[k];
+    });
     const builtAt = live?.buildingAt ?? live?.createdAt;
     const liveHasValues = live !== undefined &&
         builtAt !== undefined &&
@@ -7609,8 +7688,8 @@ async function inspected(provider, action, keys, entries, live, caps) {
             const updated = exact.get(k)?.updatedAt;
             return updated !== undefined && builtAt > updated;
         });
-    let pending;
-    if (action.redeploy && diff.length === 0 && !liveHasValues) {
+    let pending = vouched && !vouched.live ? vouched.by : undefined;
+    if (action.redeploy && diff.length === 0 && !liveHasValues && !pending) {
         const lastChange = Math.max(...keys.map(k => exact.get(k)?.updatedAt ?? 0));
         if (lastChange > 0)
             [pending] = await provider.pendingProductionDeployments(lastChange);
@@ -7891,7 +7970,10 @@ async function converge(action, deps, checked) {
             else {
                 requireLive(state, provider, caps);
                 const source = rebuildSource(state);
-                created = await provider.redeploy(source, { rollbackRunId: deps.run.request.runId });
+                created = await provider.redeploy(source, {
+                    rollbackRunId: deps.run.request.runId,
+                    ...sealMeta(provider, action.set, action.targets)
+                });
                 changed.push(`redeploy ${created.id} started from ${source.id}`);
             }
             outputs['deployment-id'] = created.id;
@@ -9630,6 +9712,7 @@ function gatedProvider(provider, gate) {
             return provider.promote(id);
         },
         waitForDeployment: (id, options) => provider.waitForDeployment(id, options),
+        ...(provider.seal ? { seal: text => provider.seal(text) } : {}),
         ...instantRollback(provider, gate)
     };
 }
@@ -11374,8 +11457,6 @@ async function releaseLockRef(git, remote, sha) {
     return deleteWithLease(git, { remote, dst: LOCK_REF, expected: sha });
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/git/lock-queue.ts
 /**
  * The queue in front of the lock ref (lock-ref.ts): a run that finds the lock held leaves one ref

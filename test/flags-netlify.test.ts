@@ -161,3 +161,28 @@ describe('provider registry', () => {
     ])
   })
 })
+
+describe('secret values Netlify never returns outside dev', () => {
+  it('a rerun after a successful flip writes nothing and builds nothing', async () => {
+    const { standin, ctx, step } = await setup(
+      {
+        env: [
+          {
+            key: 'OUTLINE_MODE',
+            is_secret: true,
+            values: [{ context: 'production', value: 'streaming' }]
+          }
+        ]
+      },
+      { set: { OUTLINE_MODE: 'polling' }, redeploy: true }
+    )
+    const first = await flagsPhase.run(step, ctx)
+    expect(first.status).toBe('succeeded')
+    expect(standin.published()!.env.OUTLINE_MODE).toBe('polling')
+    const writes = standin.writes().length
+    const rerun = testContext({ runbook: ctx.runbook, env: { NETLIFY_AUTH_TOKEN: TOKEN } })
+    const again = await flagsPhase.run(step, rerun)
+    expect(again).toMatchObject({ status: 'succeeded', changed: [] })
+    expect(standin.writes()).toHaveLength(writes)
+  })
+})

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { RollbackError, type Step } from '../src/model.js'
 import { flagsPhase, type FlagsAction } from '../src/phases/flags.js'
+import type { HostingProvider } from '../src/providers/types.js'
 import {
   startVercelStandin,
   type VercelStandin,
@@ -323,5 +324,58 @@ describe('flags phase after an Instant Rollback', () => {
       standin.requestsTo(`/v10/projects/${standin.project.id}/promote/${live.id}`, 'POST')
     ).toHaveLength(1)
     expect(standin.autoAssignsProduction()).toBe(true)
+  })
+})
+
+describe('values Vercel never returns (sensitive)', () => {
+  const options: VercelStandinOptions = {
+    env: [{ key: 'OUTLINE_MODE', value: 'streaming', type: 'sensitive', target: ['production'] }]
+  }
+  const flags = { set: { OUTLINE_MODE: 'polling' }, redeploy: true }
+  const builds = (s: VercelStandin) => s.deployments.filter(d => d.sourceId !== undefined)
+  const rerun = (ctx: TestContext) =>
+    testContext({ runbook: ctx.runbook, env: { VERCEL_TOKEN: TOKEN } })
+
+  it('a rerun after a successful flip writes nothing and builds nothing', async () => {
+    const { standin, ctx, step } = await setup(options, { flags })
+    const first = await flagsPhase.run(step, ctx)
+    expect(first.status).toBe('succeeded')
+    expect(standin.liveDeployment()!.env.OUTLINE_MODE).toBe('polling')
+    const writes = mutating(standin).length
+    const again = await flagsPhase.run(step, rerun(ctx))
+    expect(again).toMatchObject({ status: 'succeeded', changed: [] })
+    expect(mutating(standin)).toHaveLength(writes)
+    expect(builds(standin)).toHaveLength(1)
+  })
+
+  it('a rerun after a crash while the build ran waits for that build', async () => {
+    // A build long enough to be still on its way when the rerun looks.
+    const { standin, ctx, step } = await setup({ ...options, ticks: { building: 30 } }, { flags })
+    const real = ctx.hosting.provider()
+    const crashing: HostingProvider = {
+      ...real,
+      redeploy: async (from, meta) => {
+        await real.redeploy(from, meta)
+        throw new Error('process killed after redeploy')
+      }
+    }
+    expect(
+      (await flagsPhase.run(step, { ...ctx, hosting: { provider: () => crashing } })).status
+    ).toBe('failed')
+    const result = await flagsPhase.run(step, rerun(ctx))
+    expect(result.status).toBe('succeeded')
+    expect(builds(standin)).toHaveLength(1)
+    expect(standin.requestsTo(/\/env$/, 'POST')).toHaveLength(1)
+    expect(standin.liveDeployment()!.env.OUTLINE_MODE).toBe('polling')
+  })
+
+  it('a value changed in the dashboard after the flip is set and built again', async () => {
+    const { standin, ctx, step } = await setup(options, { flags })
+    expect((await flagsPhase.run(step, ctx)).status).toBe('succeeded')
+    standin.setEnv('OUTLINE_MODE', 'streaming', ['production'], 'sensitive')
+    const again = await flagsPhase.run(step, rerun(ctx))
+    expect(again.status).toBe('succeeded')
+    expect(builds(standin)).toHaveLength(2)
+    expect(standin.liveDeployment()!.env.OUTLINE_MODE).toBe('polling')
   })
 })

@@ -31,6 +31,7 @@ import {
   type Mitigation
 } from './flags-instant.js'
 import { cutoffFor } from './flags-cutoff.js'
+import { sealMeta, vouchedFor } from './flags-seal.js'
 import { gitTarget } from '../git/inputs.js'
 import type { Runbook } from '../runbook/schema.js'
 import { formatDuration, parseDuration } from '../util/duration.js'
@@ -99,7 +100,14 @@ async function inspected(
     const current = currentEntry(entries, key, action.targets, caps, provider)
     if (current) exact.set(key, current)
   }
-  const diff = keys.filter(k => exact.get(k)?.value !== action.set[k])
+  const unreadable = [...exact.values()].filter(e => e.value === undefined)
+  const vouched = await vouchedFor(provider, action, unreadable, live, action.redeploy)
+  // An unreadable value counts as the runbook's only when a build of ours vouches for it.
+  const diff = keys.filter(k => {
+    const stored = exact.get(k)
+    if (stored && stored.value === undefined) return vouched === undefined
+    return stored?.value !== action.set[k]
+  })
   const builtAt = live?.buildingAt ?? live?.createdAt
   const liveHasValues =
     live !== undefined &&
@@ -108,8 +116,8 @@ async function inspected(
       const updated = exact.get(k)?.updatedAt
       return updated !== undefined && builtAt > updated
     })
-  let pending: Deployment | undefined
-  if (action.redeploy && diff.length === 0 && !liveHasValues) {
+  let pending = vouched && !vouched.live ? vouched.by : undefined
+  if (action.redeploy && diff.length === 0 && !liveHasValues && !pending) {
     const lastChange = Math.max(...keys.map(k => exact.get(k)?.updatedAt ?? 0))
     if (lastChange > 0) [pending] = await provider.pendingProductionDeployments(lastChange)
   }
@@ -462,7 +470,10 @@ async function converge(
       } else {
         requireLive(state, provider, caps)
         const source = rebuildSource(state)!
-        created = await provider.redeploy(source, { rollbackRunId: deps.run.request.runId })
+        created = await provider.redeploy(source, {
+          rollbackRunId: deps.run.request.runId,
+          ...sealMeta(provider, action.set, action.targets)
+        })
         changed.push(`redeploy ${created.id} started from ${source.id}`)
       }
       outputs['deployment-id'] = created.id

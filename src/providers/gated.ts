@@ -30,6 +30,7 @@ export function gatedProvider(provider: HostingProvider, gate: MutationGate): Ho
       return provider.promote(id)
     },
     waitForDeployment: (id, options) => provider.waitForDeployment(id, options),
+    ...(provider.seal ? { seal: text => provider.seal!(text) } : {}),
     ...instantRollback(provider, gate)
   }
 }

@@ -30,6 +30,9 @@ import type {
   WaitOptions
 } from './types.js'
 import { netlifyClient } from './netlify-http.js'
+import { seal, SEAL_FIELD } from './seal.js'
+
+const SEALED = new RegExp(`\\b${SEAL_FIELD}=([0-9a-f]+)`)
 
 export const NETLIFY_API_URL = 'https://api.netlify.com/api/v1'
 
@@ -215,12 +218,18 @@ export class NetlifyProvider implements HostingProvider {
       errorMessage: d.error_message ?? undefined,
       createdAt: d.created_at ? Date.parse(d.created_at) : undefined,
       target: d.context,
-      commitSha: d.commit_ref ?? undefined
+      commitSha: d.commit_ref ?? undefined,
+      // The build's title carries the meta this tool gave it (Netlify has no meta on deploys).
+      sealed: SEALED.exec(d.title ?? '')?.[1]
     }
   }
 
   async checkAccess(): Promise<void> {
     await this.site()
+  }
+
+  seal(text: string): string {
+    return seal(this.options.token, text)
   }
 
   /**

@@ -54,6 +54,8 @@ export interface Deployment {
   target?: string
   /** The git commit it was built from, where the platform says (Vercel meta, Netlify commit_ref). */
   commitSha?: string
+  /** The seal (seal.ts) of the values this tool set before starting it, when this tool did. */
+  sealed?: string
 }
 
 export interface WaitOptions {
@@ -110,8 +112,16 @@ export interface HostingProvider {
    * another build.
    */
   pendingProductionDeployments(since: number): Promise<Deployment[]>
-  /** Starts a fresh production build of `from` (no build cache). */
+  /**
+   * Starts a fresh production build of `from` (no build cache). `meta` is recorded on it;
+   * `meta.rollbackValues` (seal.ts) comes back as the deployment's `sealed`.
+   */
   redeploy(from: Deployment, meta: Record<string, string>): Promise<Deployment>
+  /**
+   * A keyed digest of `text` (seal.ts), for providers whose variable values may not be readable
+   * back: a rerun finds the build made after setting them.
+   */
+  seal?(text: string): string
   /**
    * false when production builds are staged instead of going live by themselves (Vercel after an
    * Instant Rollback: autoAssignCustomDomains false until a deployment is promoted).

@@ -18,6 +18,7 @@ import {
   type HttpStatusError
 } from '../http/index.js'
 import { newestQualifying } from './cutoff.js'
+import { seal, SEAL_FIELD } from './seal.js'
 import {
   sameTargets,
   type Cutoff,
@@ -154,8 +155,14 @@ export function toDeployment(d: Record<string, unknown>): Deployment {
     buildingAt: num(d.buildingAt),
     readyAt: num(d.ready),
     target: typeof d.target === 'string' ? d.target : undefined,
-    commitSha: commitOf(d.meta)
+    commitSha: commitOf(d.meta),
+    sealed: sealOf(d.meta)
   }
+}
+
+function sealOf(meta: unknown): string | undefined {
+  const value = ((meta ?? {}) as Record<string, unknown>)[SEAL_FIELD]
+  return typeof value === 'string' ? value : undefined
 }
 
 export class VercelProvider implements HostingProvider {
@@ -257,6 +264,10 @@ export class VercelProvider implements HostingProvider {
 
   async checkAccess(): Promise<void> {
     await this.project()
+  }
+
+  seal(text: string): string {
+    return seal(this.options.token, text)
   }
 
   async autoAssignsProduction(): Promise<boolean> {
