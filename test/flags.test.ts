@@ -191,7 +191,7 @@ describe('flags phase', () => {
     expect(standin.liveDeployment()!.env.NEXT_PUBLIC_USE_STREAMING).toBe('false')
   })
 
-  it('a variable on a later page of the env list keeps its old value and undo; a rerun converges', async () => {
+  it('a variable among many keeps its old value and undo; a rerun converges', async () => {
     const others = Array.from({ length: 25 }, (_, i) => ({ key: `OTHER_${i}`, value: `v${i}` }))
     const { standin, ctx, step } = await setup({
       pageSize: 10,

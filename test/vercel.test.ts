@@ -334,22 +334,28 @@ describe('VercelProvider: issue #9 hosting defects and #11 round trips', () => {
   const others = (n: number) =>
     Array.from({ length: n }, (_, i) => ({ key: `OTHER_${i}`, value: `v${i}` }))
 
-  it('finds a variable on a later page of the env list (pagination.next -> until=)', async () => {
-    // Created first, so newest-first paging puts it on the last page.
+  it('reads the env list in one request, as documented (no limit, no until), however long', async () => {
+    // Created first: a paged list, newest first, would hold it on its last page.
     const { standin, provider } = await setup({
       pageSize: 5,
-      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others(12)]
+      env: [{ key: 'NEXT_PUBLIC_USE_STREAMING', value: 'true' }, ...others(60)]
     })
     const changes = await provider.setEnv({ NEXT_PUBLIC_USE_STREAMING: 'false' }, ['production'])
     expect(changes[0]!.old).toEqual({ value: 'true', type: 'encrypted', readable: true })
-    const pages = standin.requestsTo('/v10/projects/outline-app/env', 'GET')
-    expect(pages.map(r => r.query.until === undefined)).toEqual([true, false, false])
+    const lists = standin.requestsTo('/v10/projects/outline-app/env', 'GET')
+    expect(lists).toHaveLength(1)
+    expect(lists[0]!.query).not.toHaveProperty('until')
+    expect(lists[0]!.query).not.toHaveProperty('limit')
   })
 
-  it('refuses a list it could not read to the end', async () => {
-    const { provider } = await setup({ pageSize: 1, env: others(55) })
+  it('an env list that says there is more fails, naming why, instead of being used half read', async () => {
+    const { standin, provider } = await setup({ envNextPage: 1_700_000_000_000, env: others(3) })
     const err = await rejection(provider.readEnv(['NEXT_PUBLIC_USE_STREAMING']))
-    expect(err.message).toMatch(/env list of vercel project outline-app has more than 50 pages/)
+    expect(err.message).toBe(
+      'the env list of vercel project outline-app: Vercel says there is more (pagination.next 1700000000000), but the endpoint has no parameter to ask for it: not read to the end, so it is not used'
+    )
+    expect(err.hint).toMatch(/set these variables in the Vercel dashboard/)
+    expect(standin.requestsTo('/v10/projects/outline-app/env', 'GET')).toHaveLength(1)
   })
 
   it('names the variable of a 201 failure given only as envVarKey', async () => {

@@ -6895,6 +6895,23 @@ async function readVercelPages(client, path, key, options) {
     }
 }
 /**
+ * Vercel lists without a page parameter (the env list): the one answer is the whole list, and a
+ * non-null `pagination.next` (more the endpoint cannot be asked for) is refused, never ignored.
+ */
+async function readVercelList(client, path, key, options) {
+    const body = await client.json('GET', path, {
+        ...options.request,
+        query: options.query
+    });
+    const entries = body[key];
+    if (!Array.isArray(entries))
+        throw new ListNotReadError(`${options.what}: the answer has no \`${key}\` list`, 'Check the configured API URL.');
+    const next = body.pagination?.next;
+    if (next !== null && next !== undefined)
+        throw new ListNotReadError(`${options.what}: Vercel says there is more (pagination.next ${String(next)}), but the endpoint has no parameter to ask for it: not read to the end, so it is not used`, options.capHint);
+    return entries;
+}
+/**
  * `page=1,2,...` with `per_page`: stops at a page shorter than `perPage`, or, when the server
  * sends Link headers, at the page without a `rel="next"`.
  */
@@ -7058,7 +7075,7 @@ async function postJson(url, payload, options = {}) {
  * no time left), ListNotReadError (a list longer than its page cap).
  *
  * Lists (paginate.ts): readLinkedPages (Link rel="next"), readVercelPages (pagination.next ->
- * until=), readNumberedPages (page/per_page; Link or a short page ends it); all capped by maxPages.
+ * until=), readVercelList (one answer; a non-null next refused), readNumberedPages (page/per_page; Link or a short page ends it); all capped by maxPages.
  * Polling (poll.ts): poll({ check, timeoutMs, clock, schedule = VERCEL_POLL_SCHEDULE, onState,
  * timeoutError }). Proxy (proxy.ts): the entry point calls createFetch(proxySettingsFrom(env)).
  * One-call helpers (simple.ts): checkUrl (verify: no retry, bounded body, any status is an
@@ -7857,7 +7874,8 @@ const sameTargets = (a, b) => a.length === b.length && a.every(x => b.includes(x
 /**
  * Vercel REST client behind the HostingProvider interface, on the shared HTTP layer (src/http):
  * every call carries the team scope; 429/503 wait for Retry-After exactly (plus jitter), other 5xx
- * back off; lists are read to the end (pagination.next) or refused. One instance serves one run:
+ * back off; lists are read to the end (pagination.next) or refused; the env list, which documents
+ * no page parameter, in one request. One instance serves one run:
  * the project and the env list are read once (and again only after this instance changed them),
  * and only the variables the runbook names are decrypted.
  */
@@ -8128,10 +8146,14 @@ class VercelProvider {
             throw new util_errors/* RollbackError */.ZS(`Vercel could not ${doing} deployment ${id} (jobStatus ${job})`, hint);
         return job ?? 'requested';
     }
-    /** Every entry of the env list, all pages, without values decrypted; read once. */
+    /**
+     * Every entry of the env list, without values decrypted; read once. The endpoint documents no
+     * page parameter: one request holds the list, and an answer that says there is more fails.
+     */
     listEnv() {
-        this.envList ??= readVercelPages(this.http, `/v10${this.projectPath('/env')}`, 'envs', {
-            what: `the env list of ${this.description}`
+        this.envList ??= readVercelList(this.http, `/v10${this.projectPath('/env')}`, 'envs', {
+            what: `the env list of ${this.description}`,
+            capHint: 'Vercel answered a next page the env endpoint has no parameter for: set these variables in the Vercel dashboard, and report the answer to the maintainers of this action.'
         });
         this.envList.catch(() => (this.envList = undefined));
         return this.envList;

@@ -32,7 +32,7 @@
  * no time left), ListNotReadError (a list longer than its page cap).
  *
  * Lists (paginate.ts): readLinkedPages (Link rel="next"), readVercelPages (pagination.next ->
- * until=), readNumberedPages (page/per_page; Link or a short page ends it); all capped by maxPages.
+ * until=), readVercelList (one answer; a non-null next refused), readNumberedPages (page/per_page; Link or a short page ends it); all capped by maxPages.
  * Polling (poll.ts): poll({ check, timeoutMs, clock, schedule = VERCEL_POLL_SCHEDULE, onState,
  * timeoutError }). Proxy (proxy.ts): the entry point calls createFetch(proxySettingsFrom(env)).
  * One-call helpers (simple.ts): checkUrl (verify: no retry, bounded body, any status is an
@@ -70,6 +70,7 @@ export {
   nextLink,
   readLinkedPages,
   readNumberedPages,
+  readVercelList,
   readVercelPages,
   type ListOptions
 } from './paginate.js'

@@ -1,6 +1,7 @@
 /**
  * Reading whole lists. Three pagination styles: a `Link: <...>; rel="next"` header (GitHub,
- * Netlify), Vercel's `pagination.next` passed back as `until=`, and plain `page`/`per_page`.
+ * Netlify), Vercel's `pagination.next` passed back as `until=` (deployment lists; the env list
+ * takes no page parameter: readVercelList), and plain `page`/`per_page`.
  * Every reader has a page cap; a list not read to the end is an error (ListNotReadError), never a
  * silently partial answer.
  */
@@ -93,6 +94,35 @@ export async function readVercelPages<T>(
     if (next === null || next === undefined) return all
     until = String(next)
   }
+}
+
+/**
+ * Vercel lists without a page parameter (the env list): the one answer is the whole list, and a
+ * non-null `pagination.next` (more the endpoint cannot be asked for) is refused, never ignored.
+ */
+export async function readVercelList<T>(
+  client: HttpClient,
+  path: string,
+  key: string,
+  options: Omit<ListOptions, 'maxPages' | 'stopWhen'>
+): Promise<T[]> {
+  const body = await client.json<Record<string, unknown>>('GET', path, {
+    ...options.request,
+    query: options.query
+  })
+  const entries = body[key]
+  if (!Array.isArray(entries))
+    throw new ListNotReadError(
+      `${options.what}: the answer has no \`${key}\` list`,
+      'Check the configured API URL.'
+    )
+  const next = (body.pagination as { next?: unknown } | undefined)?.next
+  if (next !== null && next !== undefined)
+    throw new ListNotReadError(
+      `${options.what}: Vercel says there is more (pagination.next ${String(next)}), but the endpoint has no parameter to ask for it: not read to the end, so it is not used`,
+      options.capHint
+    )
+  return entries as T[]
 }
 
 /**

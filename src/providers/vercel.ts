@@ -1,7 +1,8 @@
 /**
  * Vercel REST client behind the HostingProvider interface, on the shared HTTP layer (src/http):
  * every call carries the team scope; 429/503 wait for Retry-After exactly (plus jitter), other 5xx
- * back off; lists are read to the end (pagination.next) or refused. One instance serves one run:
+ * back off; lists are read to the end (pagination.next) or refused; the env list, which documents
+ * no page parameter, in one request. One instance serves one run:
  * the project and the env list are read once (and again only after this instance changed them),
  * and only the variables the runbook names are decrypted.
  */
@@ -11,6 +12,7 @@ import { formatDuration } from '../util/duration.js'
 import {
   HttpClient,
   poll,
+  readVercelList,
   readVercelPages,
   vercelErrorShape,
   type Clock,
@@ -398,14 +400,19 @@ export class VercelProvider implements HostingProvider {
     return job ?? 'requested'
   }
 
-  /** Every entry of the env list, all pages, without values decrypted; read once. */
+  /**
+   * Every entry of the env list, without values decrypted; read once. The endpoint documents no
+   * page parameter: one request holds the list, and an answer that says there is more fails.
+   */
   private listEnv(): Promise<EnvEntry[]> {
-    this.envList ??= readVercelPages<EnvEntry>(
+    this.envList ??= readVercelList<EnvEntry>(
       this.http,
       `/v10${this.projectPath('/env')}`,
       'envs',
       {
-        what: `the env list of ${this.description}`
+        what: `the env list of ${this.description}`,
+        capHint:
+          'Vercel answered a next page the env endpoint has no parameter for: set these variables in the Vercel dashboard, and report the answer to the maintainers of this action.'
       }
     )
     this.envList.catch(() => (this.envList = undefined))

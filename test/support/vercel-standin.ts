@@ -8,8 +8,9 @@
  * assigned but `readySubstate: STAGED`: it serves no production domain until promoted. Lists
  * report `aliasAssigned` as the time it happened (a number) or null, as Vercel's do.
  *
- * Lists page as Vercel's do: `limit` entries (default 20) newest first, `pagination.next` is the
- * timestamp to pass back as `until=` for the older entries. A rate limit is 429 `rate_limited` with
+ * Deployment lists page as Vercel's do: `limit` entries (default 20) newest first,
+ * `pagination.next` is the timestamp to pass back as `until=` for the older entries. The env list
+ * documents no page parameter (no `limit`, no `until`): it answers every variable at once. A rate limit is 429 `rate_limited` with
  * Retry-After and the X-RateLimit-* headers; an expired token gets 401. `latencyMs` delays every
  * answer, so round trips show in a benchmark; `requests` counts them.
  *
@@ -87,8 +88,13 @@ export interface VercelStandinOptions {
    * deployment's env instead of the project's current env.
    */
   redeployKeepsOldEnv?: boolean
-  /** Entries per page of the env and deployment lists when the caller sends no `limit` (default 20). */
+  /** Entries per page of the deployment lists when the caller sends no `limit` (default 20). */
   pageSize?: number
+  /**
+   * The env list answers every variable at once (its documented query has no page parameter);
+   * this makes it answer a non-null `pagination.next` anyway, as an undocumented change might.
+   */
+  envNextPage?: number
   /** A token Vercel no longer accepts: 401 (default none). */
   expiredToken?: string
   /** Delay before every answer, in ms (default 0). */
@@ -614,10 +620,13 @@ export async function startVercelStandin(
         const list = envs.filter(e =>
           q.gitBranch ? e.gitBranch === q.gitBranch || !e.gitBranch : true
         )
-        const { items, pagination } = page(list, q)
+        const next = options.envNextPage ?? null
         return {
           status: 200,
-          body: { envs: items.map(e => envJson(e, q.decrypt === 'true')), pagination }
+          body: {
+            envs: list.map(e => envJson(e, q.decrypt === 'true')),
+            pagination: { count: list.length, next, prev: null }
+          }
         }
       }
       if ((p[0] === 'v10' || p[0] === 'v9') && p.length === 4 && m === 'POST') {
