@@ -521,6 +521,26 @@ describe('poll', () => {
     expect(value).toBe('READY')
     expect(seen).toEqual(['QUEUED', 'BUILDING'])
   })
+  it('gives every look the poll deadline, never later than the time left', async () => {
+    const { clock } = fakeClock()
+    const started = clock.now()
+    const deadlines: number[] = []
+    await failure<Error>(
+      poll({
+        check: async ({ deadline }) => {
+          deadlines.push(deadline - clock.now())
+          return { done: false as const, state: 'BUILDING' }
+        },
+        timeoutMs: 20_000,
+        clock
+      })
+    )
+    expect(deadlines[0]).toBe(20_000)
+    // Each look is left exactly the time the poll has left, and none is made once it is up.
+    expect(deadlines.every((left, i) => i === 0 || left < deadlines[i - 1]!)).toBe(true)
+    expect(Math.min(...deadlines)).toBeGreaterThan(0)
+    expect(clock.now() - started).toBeLessThanOrEqual(20_000)
+  })
 })
 
 describe('proxy', () => {

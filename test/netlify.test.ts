@@ -355,3 +355,19 @@ describe('Netlify provider: errors and limits', () => {
     expect(standin.requestsTo(/\/builds$/, 'POST').length).toBe(1)
   })
 })
+
+describe('NetlifyProvider: a poll ends by its deadline even when a request hangs', () => {
+  it('waitForDeployment: a deploy read that never answers ends the wait on time, saying why', async () => {
+    const { standin, provider } = await setup()
+    const live = standin.published()!
+    standin.hangNext(`/api/v1/deploys/${live.id}`, { times: 20 })
+    const started = Date.now()
+    const err = await rejection(provider.waitForDeployment(live.id, { timeoutMs: 400 }))
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(err.message).toMatch(
+      new RegExp(
+        `^deploy ${live.id} not live after 400 ms .*the last look got no answer in time: .*no answer within`
+      )
+    )
+  }, 10_000)
+})

@@ -517,3 +517,33 @@ describe('VercelProvider: the shapes and states the API documents', () => {
     expect(change!.old).toMatchObject({ readable: false })
   })
 })
+
+describe('VercelProvider: a poll ends by its deadline even when a request hangs', () => {
+  it('waitForDeployment: a status read that never answers ends the wait on time, saying why', async () => {
+    const { standin, provider } = await setup()
+    const live = standin.liveDeployment()!
+    standin.hangNext(`/v13/deployments/${live.id}`, { times: 20 })
+    const started = Date.now()
+    const err = await rejection(provider.waitForDeployment(live.id, { timeoutMs: 400 }))
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(err.message).toMatch(
+      new RegExp(
+        `^deployment ${live.id} not live after 400 ms .*; the last look got no answer in time: .*no answer within`
+      )
+    )
+    expect(err.hint).toMatch(/raise flags.wait-timeout/)
+  }, 10_000)
+
+  it('rollBackTo: a project read that never answers ends the watch on time', async () => {
+    const { standin, provider } = await setup({ earlier: [{ ageMs: 3_600_000 }] })
+    const [earlier] = [...standin.deployments].sort((a, b) => a.createdAt - b.createdAt)
+    await provider.checkAccess()
+    standin.hangNext('/v9/projects/outline-app', { times: 20 })
+    const started = Date.now()
+    const err = await rejection(provider.rollBackTo(earlier!.id, 400))
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(err.message).toMatch(
+      /did not finish within 400 ms .*the last look got no answer in time/
+    )
+  }, 10_000)
+})

@@ -6945,6 +6945,7 @@ async function readNumberedPages(client, path, items, options) {
  */
 
 
+
 /** Vercel CLI's: 1 s for 15 s, 5 s to 1 min, 15 s to 5 min, then 30 s. */
 const VERCEL_POLL_SCHEDULE = [
     { untilMs: 15_000, everyMs: 1_000 },
@@ -6956,13 +6957,39 @@ function pollInterval(elapsed, schedule = VERCEL_POLL_SCHEDULE) {
     const step = schedule.find(s => s.untilMs === undefined || elapsed < s.untilMs);
     return (step ?? schedule[schedule.length - 1]).everyMs;
 }
+/**
+ * Looks until done or `timeoutMs` is up. Each look's requests are bound by the same deadline, so
+ * a request that hangs ends the poll on time, with the timeout error (and why the last look
+ * failed) rather than minutes later.
+ */
 async function poll(options) {
     const { clock, timeoutMs } = options;
     const started = clock.now();
     let slept = 0;
     let last = '';
+    const timedOut = (cause) => {
+        const error = options.timeoutError?.(last, timeoutMs) ??
+            new util_errors/* RollbackError */.ZS(`still ${last} after ${(0,duration/* formatDuration */.a3)(timeoutMs)}`);
+        if (cause === undefined)
+            return error;
+        const hint = error instanceof util_errors/* RollbackError */.ZS ? error.hint : undefined;
+        return new util_errors/* RollbackError */.ZS(`${error.message}; the last look got no answer in time: ${cause}`, hint);
+    };
     for (;;) {
-        const result = await options.check();
+        const remaining = timeoutMs - (0,duration/* elapsedMs */.d5)(started, slept, clock.now());
+        if (remaining <= 0)
+            throw timedOut();
+        let result;
+        try {
+            result = await options.check({ deadline: clock.now() + remaining });
+        }
+        catch (err) {
+            // Cut short by the deadline (or unanswered until it): the poll's timeout, said as such.
+            const late = timeoutMs - (0,duration/* elapsedMs */.d5)(started, slept, clock.now()) <= 0;
+            if (err instanceof HttpTransportError && late)
+                throw timedOut(err.message);
+            throw err;
+        }
         if (result.done)
             return result.value;
         if (result.state !== last)
@@ -6970,8 +6997,7 @@ async function poll(options) {
         last = result.state;
         const elapsed = (0,duration/* elapsedMs */.d5)(started, slept, clock.now());
         if (elapsed >= timeoutMs)
-            throw (options.timeoutError?.(last, timeoutMs) ??
-                new util_errors/* RollbackError */.ZS(`still ${last} after ${(0,duration/* formatDuration */.a3)(timeoutMs)}`));
+            throw timedOut();
         const wait = Math.min(pollInterval(elapsed, options.schedule), timeoutMs - elapsed);
         await clock.sleep(wait);
         slept += wait;
@@ -7148,10 +7174,9 @@ class GitHubVariablesProvider {
         return this.path(`/actions/workflows/${encodeURIComponent(this.options.workflow)}${suffix}`);
     }
     /** The first page of the workflow's runs (newest first): enough to find a new or pending one. */
-    async runs(query) {
-        const body = await this.http.json('GET', this.workflowPath('/runs'), {
-            query
-        });
+    /** `deadline`: the poll's, when a poll asks. */
+    async runs(query, deadline) {
+        const body = await this.http.json('GET', this.workflowPath('/runs'), { query, deadline });
         return body.workflow_runs ?? [];
     }
     toDeployment(run) {
@@ -7249,8 +7274,8 @@ class GitHubVariablesProvider {
             clock: this.clock,
             timeoutMs: DISPATCH_APPEAR_MS,
             schedule: [{ everyMs: 2_000 }],
-            check: async () => {
-                const run = (await this.runs(query)).find(r => !known.has(r.id));
+            check: async ({ deadline }) => {
+                const run = (await this.runs(query, deadline)).find(r => !known.has(r.id));
                 return run
                     ? { done: true, value: this.toDeployment(run) }
                     : { done: false, state: 'not listed' };
@@ -7264,8 +7289,8 @@ class GitHubVariablesProvider {
         return poll({
             clock: this.clock,
             timeoutMs: options.timeoutMs,
-            check: async () => {
-                const run = await this.http.json('GET', this.path(`/actions/runs/${id}`));
+            check: async ({ deadline }) => {
+                const run = await this.http.json('GET', this.path(`/actions/runs/${id}`), { deadline });
                 url = run.html_url;
                 const d = this.toDeployment(run);
                 if (d.state !== last)
@@ -7496,16 +7521,16 @@ class NetlifyProvider {
         return `/sites/${encodeURIComponent(this.options.site)}${suffix}`;
     }
     /** The site, read once until this instance changes what is published (freshSite() re-reads). */
-    site() {
-        this.siteRead ??= this.json('GET', this.sitePath());
+    site(bound = {}) {
+        this.siteRead ??= this.json('GET', this.sitePath(), bound);
         // A failed read is not cached: the next caller asks again.
         this.siteRead.catch(() => (this.siteRead = undefined));
         return this.siteRead;
     }
     /** The site read again: its published deploy changes while a build finishes. */
-    freshSite() {
+    freshSite(bound = {}) {
         this.siteRead = undefined;
-        return this.site();
+        return this.site(bound);
     }
     async envPath(key) {
         const site = await this.site();
@@ -7688,9 +7713,9 @@ class NetlifyProvider {
         });
         return found;
     }
-    async getDeployment(id) {
-        const body = await this.json('GET', `/deploys/${encodeURIComponent(id)}`);
-        const publishedId = body.state === 'ready' ? (await this.freshSite()).published_deploy?.id : undefined;
+    async getDeployment(id, bound = {}) {
+        const body = await this.json('GET', `/deploys/${encodeURIComponent(id)}`, bound);
+        const publishedId = body.state === 'ready' ? (await this.freshSite(bound)).published_deploy?.id : undefined;
         return this.toDeployment(body, publishedId);
     }
     /**
@@ -7721,21 +7746,25 @@ class NetlifyProvider {
         this.candidates.clear();
     }
     /** Publishing a deploy that is already published changes nothing: it may be repeated. */
-    async publish(id) {
+    async publish(id, bound = {}) {
         this.publishedChanged();
         await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
+            ...bound,
             retry: 'any-failure'
         });
     }
     /** Locks or unlocks auto publishing on the published deploy `id`; repeating it is harmless. */
-    async lock(id, how) {
+    async lock(id, how, bound = {}) {
         this.publishedChanged();
-        await this.json('POST', `/deploys/${encodeURIComponent(id)}/${how}`, { retry: 'any-failure' });
+        await this.json('POST', `/deploys/${encodeURIComponent(id)}/${how}`, {
+            ...bound,
+            retry: 'any-failure'
+        });
     }
     /** Publishes `id` and turns auto publishing back on. */
-    async promote(id) {
-        await this.publish(id);
-        await this.lock(id, 'unlock');
+    async promote(id, bound = {}) {
+        await this.publish(id, bound);
+        await this.lock(id, 'unlock', bound);
     }
     /**
      * The fast path: publishes an earlier ready deploy again, no build, and locks auto publishing
@@ -7789,19 +7818,19 @@ class NetlifyProvider {
     async waitForDeployment(id, options) {
         let promoted = false;
         let latest;
-        const look = async () => {
-            const d = await this.getDeployment(id);
+        const look = async (bound) => {
+            const d = await this.getDeployment(id, bound);
             if (!options.promote || promoted || d.state !== 'READY' || d.aliasAssigned)
                 return d;
-            await this.promote(d.id);
+            await this.promote(d.id, bound);
             promoted = true;
-            return this.getDeployment(id);
+            return this.getDeployment(id, bound);
         };
         return poll({
             clock: this.clock,
             timeoutMs: options.timeoutMs,
-            check: async () => {
-                const d = (latest = await look());
+            check: async (bound) => {
+                const d = (latest = await look(bound));
                 if (d.state === 'ERROR' || d.state === 'CANCELED')
                     throw new util_errors/* RollbackError */.ZS(`deploy ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`, 'Production still serves the previous deploy. Read the deploy log in the Netlify UI, fix it and rerun: the variables are already set.');
                 if (d.state === 'READY' && d.aliasAssigned) {
@@ -8022,10 +8051,10 @@ class VercelProvider {
     projectPath(suffix = '') {
         return `/projects/${encodeURIComponent(this.options.project)}${suffix}`;
     }
-    /** The project, read once (again only after a promote changed it). */
-    project() {
+    /** The project, read once (again only after a promote changed it); `call`: a poll's deadline. */
+    project(call = {}) {
         this.projectRead ??= this.http
-            .json('GET', `/v9${this.projectPath()}`)
+            .json('GET', `/v9${this.projectPath()}`, call)
             .then(body => ({
             id: body.id,
             name: body.name,
@@ -8046,10 +8075,10 @@ class VercelProvider {
     async autoAssignsProduction() {
         return (await this.project()).autoAssign;
     }
-    async promote(id) {
-        const project = await this.project();
+    async promote(id, call = {}) {
+        const project = await this.project(call);
         // Promoting the same deployment twice is harmless: any failure may be retried.
-        await this.http.request('POST', `/v10/projects/${encodeURIComponent(project.id)}/promote/${encodeURIComponent(id)}`, { retry: 'any-failure' });
+        await this.http.request('POST', `/v10/projects/${encodeURIComponent(project.id)}/promote/${encodeURIComponent(id)}`, { ...call, retry: 'any-failure' });
         this.productionChanged();
     }
     /**
@@ -8123,8 +8152,8 @@ class VercelProvider {
         await poll({
             clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
             timeoutMs,
-            check: async () => {
-                const state = await this.aliasJob(id, 'roll production back to', ROLLBACK_HINT);
+            check: async (look) => {
+                const state = await this.aliasJob(id, 'roll production back to', ROLLBACK_HINT, look);
                 return state === 'done' ? { done: true, value: undefined } : { done: false, state };
             },
             timeoutError: (last, ms) => new util_errors/* RollbackError */.ZS(`the Instant Rollback to ${id} did not finish within ${(0,duration/* formatDuration */.a3)(ms)} (last state: ${last})`, 'Watch it in the Vercel dashboard; raise flags.wait-timeout and rerun.')
@@ -8135,9 +8164,9 @@ class VercelProvider {
      * alias job succeeded (or nothing was left to do and production serves `id`); throws when the
      * job failed or was skipped without moving production.
      */
-    async aliasJob(id, doing, hint) {
+    async aliasJob(id, doing, hint, call) {
         this.productionChanged();
-        const project = await this.project();
+        const project = await this.project(call);
         const job = project.lastAlias?.toDeploymentId === id ? project.lastAlias.jobStatus : undefined;
         const serves = project.productionId === id;
         if (job === 'succeeded' || (serves && (job === undefined || job === 'skipped')))
@@ -8262,8 +8291,8 @@ class VercelProvider {
             stopWhen
         });
     }
-    async getDeployment(id) {
-        const body = await this.http.json('GET', `/v13/deployments/${encodeURIComponent(id)}`);
+    async getDeployment(id, call = {}) {
+        const body = await this.http.json('GET', `/v13/deployments/${encodeURIComponent(id)}`, call);
         return toDeployment(body);
     }
     async redeploy(from, meta) {
@@ -8288,17 +8317,18 @@ class VercelProvider {
         return poll({
             clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
             timeoutMs: options.timeoutMs,
-            check: async () => {
-                let d = await this.getDeployment(id);
+            check: async (look) => {
+                let d = await this.getDeployment(id, look);
                 // A staged build may have its generated aliases assigned and still serve no production
                 // domain: once READY it is promoted (which also turns automatic assignment back on), and
                 // is live once Vercel says it is PROMOTED or the project's production deployment is it.
                 if (options.promote && !promoted && d.state === 'READY' && !d.aliasError) {
-                    await this.promote(d.id);
+                    await this.promote(d.id, look);
                     promoted = true;
-                    d = await this.getDeployment(id);
+                    d = await this.getDeployment(id, look);
                 }
-                const live = serving(d) || (promoted && (await this.aliasJob(id, 'promote', PROMOTE_HINT)) === 'done');
+                const live = serving(d) ||
+                    (promoted && (await this.aliasJob(id, 'promote', PROMOTE_HINT, look)) === 'done');
                 const state = `${d.state}${d.state === 'READY' ? `, ${readyPhase(d, live, promoted)}` : ''}`;
                 if (state !== lastState)
                     options.onProgress?.(d);

@@ -6,6 +6,7 @@
 import { RollbackError } from '../util/errors.js'
 import { elapsedMs, formatDuration } from '../util/duration.js'
 import type { Clock } from './clock.js'
+import { HttpTransportError } from './errors.js'
 
 /** Poll every `everyMs` while less than `untilMs` has elapsed (the last step: for ever). */
 export interface PollStep {
@@ -31,9 +32,15 @@ export function pollInterval(
 
 export type PollResult<T> = { done: true; value: T } | { done: false; state: string }
 
+/** What one look is given: every request it makes passes `deadline` on (RequestOptions). */
+export interface PollLook {
+  /** Epoch ms (clock time) by which the look's requests must be over: the poll's own deadline. */
+  deadline: number
+}
+
 export interface PollOptions<T> {
   /** One look; throws to stop (a failed build), answers done or the state for the log. */
-  check(): Promise<PollResult<T>>
+  check(look: PollLook): Promise<PollResult<T>>
   timeoutMs: number
   clock: Pick<Clock, 'now' | 'sleep'>
   schedule?: readonly PollStep[]
@@ -43,22 +50,44 @@ export interface PollOptions<T> {
   timeoutError?(last: string, timeoutMs: number): Error
 }
 
+/**
+ * Looks until done or `timeoutMs` is up. Each look's requests are bound by the same deadline, so
+ * a request that hangs ends the poll on time, with the timeout error (and why the last look
+ * failed) rather than minutes later.
+ */
 export async function poll<T>(options: PollOptions<T>): Promise<T> {
   const { clock, timeoutMs } = options
   const started = clock.now()
   let slept = 0
   let last = ''
+  const timedOut = (cause?: string): Error => {
+    const error =
+      options.timeoutError?.(last, timeoutMs) ??
+      new RollbackError(`still ${last} after ${formatDuration(timeoutMs)}`)
+    if (cause === undefined) return error
+    const hint = error instanceof RollbackError ? error.hint : undefined
+    return new RollbackError(
+      `${error.message}; the last look got no answer in time: ${cause}`,
+      hint
+    )
+  }
   for (;;) {
-    const result = await options.check()
+    const remaining = timeoutMs - elapsedMs(started, slept, clock.now())
+    if (remaining <= 0) throw timedOut()
+    let result: PollResult<T>
+    try {
+      result = await options.check({ deadline: clock.now() + remaining })
+    } catch (err) {
+      // Cut short by the deadline (or unanswered until it): the poll's timeout, said as such.
+      const late = timeoutMs - elapsedMs(started, slept, clock.now()) <= 0
+      if (err instanceof HttpTransportError && late) throw timedOut(err.message)
+      throw err
+    }
     if (result.done) return result.value
     if (result.state !== last) options.onState?.(result.state)
     last = result.state
     const elapsed = elapsedMs(started, slept, clock.now())
-    if (elapsed >= timeoutMs)
-      throw (
-        options.timeoutError?.(last, timeoutMs) ??
-        new RollbackError(`still ${last} after ${formatDuration(timeoutMs)}`)
-      )
+    if (elapsed >= timeoutMs) throw timedOut()
     const wait = Math.min(pollInterval(elapsed, options.schedule), timeoutMs - elapsed)
     await clock.sleep(wait)
     slept += wait

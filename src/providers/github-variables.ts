@@ -117,13 +117,12 @@ export class GitHubVariablesProvider implements HostingProvider {
   }
 
   /** The first page of the workflow's runs (newest first): enough to find a new or pending one. */
-  private async runs(query: Record<string, string>): Promise<Run[]> {
+  /** `deadline`: the poll's, when a poll asks. */
+  private async runs(query: Record<string, string>, deadline?: number): Promise<Run[]> {
     const body = await this.http.json<{ workflow_runs?: Run[] }>(
       'GET',
       this.workflowPath('/runs'),
-      {
-        query
-      }
+      { query, deadline }
     )
     return body.workflow_runs ?? []
   }
@@ -247,8 +246,8 @@ export class GitHubVariablesProvider implements HostingProvider {
       clock: this.clock,
       timeoutMs: DISPATCH_APPEAR_MS,
       schedule: [{ everyMs: 2_000 }],
-      check: async () => {
-        const run = (await this.runs(query)).find(r => !known.has(r.id))
+      check: async ({ deadline }) => {
+        const run = (await this.runs(query, deadline)).find(r => !known.has(r.id))
         return run
           ? { done: true, value: this.toDeployment(run) }
           : { done: false, state: 'not listed' }
@@ -267,8 +266,8 @@ export class GitHubVariablesProvider implements HostingProvider {
     return poll<Deployment>({
       clock: this.clock,
       timeoutMs: options.timeoutMs,
-      check: async () => {
-        const run = await this.http.json<Run>('GET', this.path(`/actions/runs/${id}`))
+      check: async ({ deadline }) => {
+        const run = await this.http.json<Run>('GET', this.path(`/actions/runs/${id}`), { deadline })
         url = run.html_url
         const d = this.toDeployment(run)
         if (d.state !== last) options.onProgress?.(d)

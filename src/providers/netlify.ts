@@ -69,7 +69,12 @@ interface Call {
   json?: unknown
   /** Netlify has no idempotency keys: a call that creates something is repeated only when refused. */
   retry?: RetryWhen
+  /** The deadline of the poll the call is part of. */
+  deadline?: number
 }
+
+/** A request's bound: the deadline of the poll it is part of. */
+type Bound = Pick<Call, 'deadline'>
 
 interface EnvValue {
   id?: string
@@ -182,17 +187,17 @@ export class NetlifyProvider implements HostingProvider {
   }
 
   /** The site, read once until this instance changes what is published (freshSite() re-reads). */
-  private site(): Promise<NetlifySite> {
-    this.siteRead ??= this.json<NetlifySite>('GET', this.sitePath())
+  private site(bound: Bound = {}): Promise<NetlifySite> {
+    this.siteRead ??= this.json<NetlifySite>('GET', this.sitePath(), bound)
     // A failed read is not cached: the next caller asks again.
     this.siteRead.catch(() => (this.siteRead = undefined))
     return this.siteRead
   }
 
   /** The site read again: its published deploy changes while a build finishes. */
-  private freshSite(): Promise<NetlifySite> {
+  private freshSite(bound: Bound = {}): Promise<NetlifySite> {
     this.siteRead = undefined
-    return this.site()
+    return this.site(bound)
   }
 
   private async envPath(key?: string): Promise<{ path: string; query: Record<string, string> }> {
@@ -401,10 +406,10 @@ export class NetlifyProvider implements HostingProvider {
     return found
   }
 
-  async getDeployment(id: string): Promise<Deployment> {
-    const body = await this.json<NetlifyDeploy>('GET', `/deploys/${encodeURIComponent(id)}`)
+  async getDeployment(id: string, bound: Bound = {}): Promise<Deployment> {
+    const body = await this.json<NetlifyDeploy>('GET', `/deploys/${encodeURIComponent(id)}`, bound)
     const publishedId =
-      body.state === 'ready' ? (await this.freshSite()).published_deploy?.id : undefined
+      body.state === 'ready' ? (await this.freshSite(bound)).published_deploy?.id : undefined
     return this.toDeployment(body, publishedId)
   }
 
@@ -439,23 +444,27 @@ export class NetlifyProvider implements HostingProvider {
   }
 
   /** Publishing a deploy that is already published changes nothing: it may be repeated. */
-  private async publish(id: string): Promise<void> {
+  private async publish(id: string, bound: Bound = {}): Promise<void> {
     this.publishedChanged()
     await this.json('POST', this.sitePath(`/deploys/${encodeURIComponent(id)}/restore`), {
+      ...bound,
       retry: 'any-failure'
     })
   }
 
   /** Locks or unlocks auto publishing on the published deploy `id`; repeating it is harmless. */
-  private async lock(id: string, how: 'lock' | 'unlock'): Promise<void> {
+  private async lock(id: string, how: 'lock' | 'unlock', bound: Bound = {}): Promise<void> {
     this.publishedChanged()
-    await this.json('POST', `/deploys/${encodeURIComponent(id)}/${how}`, { retry: 'any-failure' })
+    await this.json('POST', `/deploys/${encodeURIComponent(id)}/${how}`, {
+      ...bound,
+      retry: 'any-failure'
+    })
   }
 
   /** Publishes `id` and turns auto publishing back on. */
-  async promote(id: string): Promise<void> {
-    await this.publish(id)
-    await this.lock(id, 'unlock')
+  async promote(id: string, bound: Bound = {}): Promise<void> {
+    await this.publish(id, bound)
+    await this.lock(id, 'unlock', bound)
   }
 
   /**
@@ -515,18 +524,18 @@ export class NetlifyProvider implements HostingProvider {
   async waitForDeployment(id: string, options: WaitOptions): Promise<Deployment> {
     let promoted = false
     let latest: Deployment | undefined
-    const look = async (): Promise<Deployment> => {
-      const d = await this.getDeployment(id)
+    const look = async (bound: Bound): Promise<Deployment> => {
+      const d = await this.getDeployment(id, bound)
       if (!options.promote || promoted || d.state !== 'READY' || d.aliasAssigned) return d
-      await this.promote(d.id)
+      await this.promote(d.id, bound)
       promoted = true
-      return this.getDeployment(id)
+      return this.getDeployment(id, bound)
     }
     return poll<Deployment>({
       clock: this.clock,
       timeoutMs: options.timeoutMs,
-      check: async () => {
-        const d = (latest = await look())
+      check: async bound => {
+        const d = (latest = await look(bound))
         if (d.state === 'ERROR' || d.state === 'CANCELED')
           throw new RollbackError(
             `deploy ${d.id} ended ${d.state}${d.errorMessage ? `: ${d.errorMessage}` : ''}`,

@@ -72,6 +72,11 @@ interface AliasRequest {
 
 type EnvEntry = Record<string, unknown>
 
+/** A request's bound: the deadline of the poll it is part of. */
+interface Call {
+  deadline?: number
+}
+
 const ROLLBACK_HINT =
   'Roll back in the Vercel dashboard (Deployments > Instant Rollback), or rerun: the durable fix follows either way.'
 const PROMOTE_HINT =
@@ -242,8 +247,8 @@ export class VercelProvider implements HostingProvider {
     return `/projects/${encodeURIComponent(this.options.project)}${suffix}`
   }
 
-  /** The project, read once (again only after a promote changed it). */
-  private project(): Promise<Project> {
+  /** The project, read once (again only after a promote changed it); `call`: a poll's deadline. */
+  private project(call: Call = {}): Promise<Project> {
     this.projectRead ??= this.http
       .json<{
         id: string
@@ -251,7 +256,7 @@ export class VercelProvider implements HostingProvider {
         targets?: { production?: { id?: string } }
         autoAssignCustomDomains?: boolean
         lastAliasRequest?: AliasRequest | null
-      }>('GET', `/v9${this.projectPath()}`)
+      }>('GET', `/v9${this.projectPath()}`, call)
       .then(body => ({
         id: body.id,
         name: body.name,
@@ -276,13 +281,13 @@ export class VercelProvider implements HostingProvider {
     return (await this.project()).autoAssign
   }
 
-  async promote(id: string): Promise<void> {
-    const project = await this.project()
+  async promote(id: string, call: Call = {}): Promise<void> {
+    const project = await this.project(call)
     // Promoting the same deployment twice is harmless: any failure may be retried.
     await this.http.request(
       'POST',
       `/v10/projects/${encodeURIComponent(project.id)}/promote/${encodeURIComponent(id)}`,
-      { retry: 'any-failure' }
+      { ...call, retry: 'any-failure' }
     )
     this.productionChanged()
   }
@@ -372,8 +377,8 @@ export class VercelProvider implements HostingProvider {
     await poll<void>({
       clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
       timeoutMs,
-      check: async () => {
-        const state = await this.aliasJob(id, 'roll production back to', ROLLBACK_HINT)
+      check: async look => {
+        const state = await this.aliasJob(id, 'roll production back to', ROLLBACK_HINT, look)
         return state === 'done' ? { done: true, value: undefined } : { done: false, state }
       },
       timeoutError: (last, ms) =>
@@ -389,9 +394,9 @@ export class VercelProvider implements HostingProvider {
    * alias job succeeded (or nothing was left to do and production serves `id`); throws when the
    * job failed or was skipped without moving production.
    */
-  private async aliasJob(id: string, doing: string, hint: string): Promise<string> {
+  private async aliasJob(id: string, doing: string, hint: string, call: Call): Promise<string> {
     this.productionChanged()
-    const project = await this.project()
+    const project = await this.project(call)
     const job = project.lastAlias?.toDeploymentId === id ? project.lastAlias.jobStatus : undefined
     const serves = project.productionId === id
     if (job === 'succeeded' || (serves && (job === undefined || job === 'skipped'))) return 'done'
@@ -551,10 +556,11 @@ export class VercelProvider implements HostingProvider {
     })
   }
 
-  async getDeployment(id: string): Promise<Deployment> {
+  async getDeployment(id: string, call: Call = {}): Promise<Deployment> {
     const body = await this.http.json<Record<string, unknown>>(
       'GET',
-      `/v13/deployments/${encodeURIComponent(id)}`
+      `/v13/deployments/${encodeURIComponent(id)}`,
+      call
     )
     return toDeployment(body)
   }
@@ -582,18 +588,19 @@ export class VercelProvider implements HostingProvider {
     return poll<Deployment>({
       clock: this.clock ?? { now: Date.now, sleep: ms => new Promise(r => setTimeout(r, ms)) },
       timeoutMs: options.timeoutMs,
-      check: async () => {
-        let d = await this.getDeployment(id)
+      check: async look => {
+        let d = await this.getDeployment(id, look)
         // A staged build may have its generated aliases assigned and still serve no production
         // domain: once READY it is promoted (which also turns automatic assignment back on), and
         // is live once Vercel says it is PROMOTED or the project's production deployment is it.
         if (options.promote && !promoted && d.state === 'READY' && !d.aliasError) {
-          await this.promote(d.id)
+          await this.promote(d.id, look)
           promoted = true
-          d = await this.getDeployment(id)
+          d = await this.getDeployment(id, look)
         }
         const live =
-          serving(d) || (promoted && (await this.aliasJob(id, 'promote', PROMOTE_HINT)) === 'done')
+          serving(d) ||
+          (promoted && (await this.aliasJob(id, 'promote', PROMOTE_HINT, look)) === 'done')
         const state = `${d.state}${d.state === 'READY' ? `, ${readyPhase(d, live, promoted)}` : ''}`
         if (state !== lastState) options.onProgress?.(d)
         lastState = state

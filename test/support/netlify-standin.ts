@@ -111,6 +111,8 @@ export interface NetlifyStandin {
     path: string | RegExp,
     opts?: { times?: number; status?: number; method?: string; resetIn?: number }
   ): void
+  /** The next `times` calls to `path` are received and never answered (a hung connection). */
+  hangNext(path: string | RegExp, opts?: { times?: number; method?: string }): void
   /** Drops every pending injected failure. */
   clearFaults(): void
   nextDeployOutcome(outcome: 'ready' | 'error'): void
@@ -562,8 +564,20 @@ export async function startNetlifyStandin(
     }
   }
 
+  const hangs: Array<{ path: string | RegExp; method?: string; remaining: number }> = []
   const server = await startJsonServer(req => {
     requests.push(req)
+    const hang = hangs.find(
+      h =>
+        h.remaining > 0 &&
+        (!h.method || h.method === req.method) &&
+        (typeof h.path === 'string' ? h.path === req.path : h.path.test(req.path))
+    )
+    if (hang) {
+      hang.remaining--
+      // Never answered: close() drops the connection.
+      return new Promise<Reply>(() => {})
+    }
     const reply = handle(req)
     req.status = reply.status
     return reply
@@ -598,8 +612,12 @@ export async function startNetlifyStandin(
         resetIn: opts.resetIn ?? 2
       })
     },
+    hangNext(path, opts = {}) {
+      hangs.push({ path, method: opts.method, remaining: opts.times ?? 1 })
+    },
     clearFaults() {
       injections.length = 0
+      hangs.length = 0
     },
     nextDeployOutcome(outcome) {
       nextOutcome = outcome

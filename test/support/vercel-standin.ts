@@ -161,6 +161,8 @@ export interface VercelStandin {
     path: string | RegExp,
     opts?: { times?: number; status?: number; code?: string; message?: string; method?: string }
   ): void
+  /** The next `times` calls to `path` are received and never answered (a hung connection). */
+  hangNext(path: string | RegExp, opts?: { times?: number; method?: string }): void
   /** Forgets every injected failure not yet used (rateLimit, failNext, failEnvKey). */
   clearFaults(): void
   /** The next upsert of `key` answers 201 but lists it in `failed`, named only by `envVarKey`. */
@@ -783,8 +785,20 @@ export async function startVercelStandin(
       inFlight--
     }
   })
+  const hangs: Array<Omit<Injection, 'reply'>> = []
   async function answer(req: RecordedRequest): Promise<Reply> {
     requests.push(req)
+    const hang = hangs.find(
+      h =>
+        h.remaining > 0 &&
+        (!h.method || h.method === req.method) &&
+        (typeof h.path === 'string' ? h.path === req.path : h.path.test(req.path))
+    )
+    if (hang) {
+      hang.remaining--
+      // Never answered: close() drops the connection.
+      return new Promise<Reply>(() => {})
+    }
     const reply = handle(req)
     req.status = reply.status
     if (options.latencyMs) await new Promise(resolve => setTimeout(resolve, options.latencyMs))
@@ -850,8 +864,12 @@ export async function startVercelStandin(
           )
       })
     },
+    hangNext(path, opts = {}) {
+      hangs.push({ path, method: opts.method, remaining: opts.times ?? 1 })
+    },
     clearFaults() {
       injections.splice(0)
+      hangs.splice(0)
       keyFailures.clear()
     },
     failEnvKey(key, opts = {}) {
