@@ -156,7 +156,7 @@ function createFetch(settings = {}) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7537);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2890);
 /* harmony import */ var _runner_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2871);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7520);
 /**
@@ -173,7 +173,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7537:
+/***/ 2890:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -7183,11 +7183,68 @@ function capabilitiesOf(name) {
     return (name !== undefined && providerModule(name)?.capabilities) || UNKNOWN;
 }
 
+;// CONCATENATED MODULE: ./src/phases/flags-values.ts
+/** A variable whose name the platform compiles into the client bundle: only a rebuild changes it. */
+function isBuildTime(key, caps) {
+    return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix));
+}
+/** Flag words: no secret in them, and masking them would blank ordinary words in every output. */
+const FLAG_WORD = /^(true|false|on|off|yes|no|0|1)$/i;
+/** A value that may be shown whatever its stored type: client-visible by name, or a flag word. */
+function plainly(key, value, caps) {
+    return isBuildTime(key, caps) || FLAG_WORD.test(value);
+}
+/**
+ * Whether `key`'s value may appear in plans, logs and reports: plainly (above), or stored as a
+ * type that is not secret (`entry` undefined: the variable the run creates, caps.createdType).
+ * Every other value is hidden, and registered with the redactor by the flags phase.
+ */
+function valueShown(key, value, entry, caps) {
+    return plainly(key, value, caps) || caps.openTypes.includes(entry?.type ?? caps.createdType);
+}
+const HIDDEN = '(value hidden)';
+function showValue(key, value, entry, caps) {
+    return valueShown(key, value, entry, caps) ? value : HIDDEN;
+}
+/**
+ * Every value read or about to be written that may not be shown (valueShown) goes to the redactor
+ * before anything is logged: whatever echoes it (a platform's error message) is masked too.
+ */
+function redactSecrets(action, entries, caps, redactor) {
+    for (const e of entries)
+        if (e.value !== undefined && !valueShown(e.key, e.value, e, caps))
+            redactor.add(e.value);
+    for (const [key, value] of Object.entries(action.set)) {
+        const stored = entries.filter(e => e.key === key);
+        const hidden = stored.length
+            ? stored.some(e => !valueShown(key, value, e, caps))
+            : !valueShown(key, value, undefined, caps);
+        if (hidden)
+            redactor.add(value);
+    }
+}
+function describeOld(key, env, caps) {
+    if (!env)
+        return '(not set)';
+    if (env.value === undefined)
+        return `(${env.type}, value not readable)`;
+    return showValue(key, env.value, env, caps);
+}
+/** `KEY (targets): old -> new`, values shown only where safe (valueShown). */
+function transition(key, where, old, value, caps) {
+    const before = describeOld(key, old, caps);
+    const after = showValue(key, value, old, caps);
+    if (after === HIDDEN && before === HIDDEN)
+        return `${key} ${where}: changed ${HIDDEN}`;
+    return `${key} ${where}: ${before} -> ${after}`;
+}
+
 ;// CONCATENATED MODULE: ./src/phases/flags-env.ts
 /**
  * The flags phase's view of a platform: which stored entry holds a variable's current value for
  * the runbook's targets, by the provider's capabilities (no platform is named here).
  */
+
 
 
 /** Exactly the runbook's set of targets; an overlapping other set is the platform's conflict. */
@@ -7220,28 +7277,6 @@ function currentEntry(entries, key, targets, caps, holder) {
     const mine = entries.filter(e => e.key === key);
     const read = caps.envTargets === 'per-target' ? fromPerTarget : fromTargetSets;
     return read(mine, key, targets, caps, holder.description);
-}
-/** A variable whose name the platform compiles into the client bundle: only a rebuild changes it. */
-function isBuildTime(key, caps) {
-    return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix));
-}
-/** Flag words: no secret in them, and masking them would blank ordinary words in every output. */
-const FLAG_WORD = /^(true|false|on|off|yes|no|0|1)$/i;
-/** A value that may be shown whatever its stored type: client-visible by name, or a flag word. */
-function plainly(key, value, caps) {
-    return isBuildTime(key, caps) || FLAG_WORD.test(value);
-}
-/**
- * Whether `key`'s value may appear in plans, logs and reports: plainly (above), or stored as a
- * type that is not secret (`entry` undefined: the variable the run creates, caps.createdType).
- * Every other value is hidden, and registered with the redactor by the flags phase.
- */
-function valueShown(key, value, entry, caps) {
-    return plainly(key, value, caps) || caps.openTypes.includes(entry?.type ?? caps.createdType);
-}
-const HIDDEN = '(value hidden)';
-function showValue(key, value, entry, caps) {
-    return valueShown(key, value, entry, caps) ? value : HIDDEN;
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -7701,6 +7736,7 @@ async function vouchedFor(provider, action, unreadable, live, lookPending) {
 
 
 
+
 /**
  * `live`: the live deployment when the caller already asks for it (the instant path's listing
  * names it), so it is not read twice.
@@ -7748,38 +7784,6 @@ async function inspected(provider, action, keys, entries, live, caps) {
     }
     const staged = action.redeploy && !(await provider.autoAssignsProduction());
     return { exact, diff, live, liveHasValues, pending, staged };
-}
-/**
- * Every value read or about to be written that may not be shown (valueShown) goes to the redactor
- * before anything is logged: whatever echoes it (a platform's error message) is masked too.
- */
-function redactSecrets(action, entries, caps, redactor) {
-    for (const e of entries)
-        if (e.value !== undefined && !valueShown(e.key, e.value, e, caps))
-            redactor.add(e.value);
-    for (const [key, value] of Object.entries(action.set)) {
-        const stored = entries.filter(e => e.key === key);
-        const hidden = stored.length
-            ? stored.some(e => !valueShown(key, value, e, caps))
-            : !valueShown(key, value, undefined, caps);
-        if (hidden)
-            redactor.add(value);
-    }
-}
-function describeOld(key, env, caps) {
-    if (!env)
-        return '(not set)';
-    if (env.value === undefined)
-        return `(${env.type}, value not readable)`;
-    return showValue(key, env.value, env, caps);
-}
-/** `KEY (targets): old -> new`, values shown only where safe (valueShown). */
-function transition(key, where, old, value, caps) {
-    const before = describeOld(key, old, caps);
-    const after = showValue(key, value, old, caps);
-    if (after === HIDDEN && before === HIDDEN)
-        return `${key} ${where}: changed ${HIDDEN}`;
-    return `${key} ${where}: ${before} -> ${after}`;
 }
 function planned(action, provider, caps, state) {
     const where = `(${action.targets.join(', ')})`;

@@ -840,7 +840,7 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 9656:
+/***/ 7275:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 "use strict";
@@ -1191,7 +1191,7 @@ module.exports = upgrade
 
 
 module.exports.request = __webpack_require__(4203)
-module.exports.stream = __webpack_require__(9656)
+module.exports.stream = __webpack_require__(7275)
 module.exports.pipeline = __webpack_require__(5646)
 module.exports.upgrade = __webpack_require__(6730)
 module.exports.connect = __webpack_require__(2004)

@@ -17,7 +17,7 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6386);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5728);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8599);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9656);
 /* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9115);
 /* harmony import */ var _util_signals_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(7347);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(3036);
@@ -948,7 +948,7 @@ function parseLockWait(text) {
 
 /***/ }),
 
-/***/ 8599:
+/***/ 9656:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -8419,11 +8419,68 @@ function capabilitiesOf(name) {
     return (name !== undefined && providerModule(name)?.capabilities) || UNKNOWN;
 }
 
+;// CONCATENATED MODULE: ./src/phases/flags-values.ts
+/** A variable whose name the platform compiles into the client bundle: only a rebuild changes it. */
+function isBuildTime(key, caps) {
+    return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix));
+}
+/** Flag words: no secret in them, and masking them would blank ordinary words in every output. */
+const FLAG_WORD = /^(true|false|on|off|yes|no|0|1)$/i;
+/** A value that may be shown whatever its stored type: client-visible by name, or a flag word. */
+function plainly(key, value, caps) {
+    return isBuildTime(key, caps) || FLAG_WORD.test(value);
+}
+/**
+ * Whether `key`'s value may appear in plans, logs and reports: plainly (above), or stored as a
+ * type that is not secret (`entry` undefined: the variable the run creates, caps.createdType).
+ * Every other value is hidden, and registered with the redactor by the flags phase.
+ */
+function valueShown(key, value, entry, caps) {
+    return plainly(key, value, caps) || caps.openTypes.includes(entry?.type ?? caps.createdType);
+}
+const HIDDEN = '(value hidden)';
+function showValue(key, value, entry, caps) {
+    return valueShown(key, value, entry, caps) ? value : HIDDEN;
+}
+/**
+ * Every value read or about to be written that may not be shown (valueShown) goes to the redactor
+ * before anything is logged: whatever echoes it (a platform's error message) is masked too.
+ */
+function redactSecrets(action, entries, caps, redactor) {
+    for (const e of entries)
+        if (e.value !== undefined && !valueShown(e.key, e.value, e, caps))
+            redactor.add(e.value);
+    for (const [key, value] of Object.entries(action.set)) {
+        const stored = entries.filter(e => e.key === key);
+        const hidden = stored.length
+            ? stored.some(e => !valueShown(key, value, e, caps))
+            : !valueShown(key, value, undefined, caps);
+        if (hidden)
+            redactor.add(value);
+    }
+}
+function describeOld(key, env, caps) {
+    if (!env)
+        return '(not set)';
+    if (env.value === undefined)
+        return `(${env.type}, value not readable)`;
+    return showValue(key, env.value, env, caps);
+}
+/** `KEY (targets): old -> new`, values shown only where safe (valueShown). */
+function transition(key, where, old, value, caps) {
+    const before = describeOld(key, old, caps);
+    const after = showValue(key, value, old, caps);
+    if (after === HIDDEN && before === HIDDEN)
+        return `${key} ${where}: changed ${HIDDEN}`;
+    return `${key} ${where}: ${before} -> ${after}`;
+}
+
 ;// CONCATENATED MODULE: ./src/phases/flags-env.ts
 /**
  * The flags phase's view of a platform: which stored entry holds a variable's current value for
  * the runbook's targets, by the provider's capabilities (no platform is named here).
  */
+
 
 
 /** Exactly the runbook's set of targets; an overlapping other set is the platform's conflict. */
@@ -8456,28 +8513,6 @@ function currentEntry(entries, key, targets, caps, holder) {
     const mine = entries.filter(e => e.key === key);
     const read = caps.envTargets === 'per-target' ? fromPerTarget : fromTargetSets;
     return read(mine, key, targets, caps, holder.description);
-}
-/** A variable whose name the platform compiles into the client bundle: only a rebuild changes it. */
-function isBuildTime(key, caps) {
-    return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix));
-}
-/** Flag words: no secret in them, and masking them would blank ordinary words in every output. */
-const FLAG_WORD = /^(true|false|on|off|yes|no|0|1)$/i;
-/** A value that may be shown whatever its stored type: client-visible by name, or a flag word. */
-function plainly(key, value, caps) {
-    return isBuildTime(key, caps) || FLAG_WORD.test(value);
-}
-/**
- * Whether `key`'s value may appear in plans, logs and reports: plainly (above), or stored as a
- * type that is not secret (`entry` undefined: the variable the run creates, caps.createdType).
- * Every other value is hidden, and registered with the redactor by the flags phase.
- */
-function valueShown(key, value, entry, caps) {
-    return plainly(key, value, caps) || caps.openTypes.includes(entry?.type ?? caps.createdType);
-}
-const HIDDEN = '(value hidden)';
-function showValue(key, value, entry, caps) {
-    return valueShown(key, value, entry, caps) ? value : HIDDEN;
 }
 
 ;// CONCATENATED MODULE: external "node:child_process"
@@ -8937,6 +8972,7 @@ async function vouchedFor(provider, action, unreadable, live, lookPending) {
 
 
 
+
 /**
  * `live`: the live deployment when the caller already asks for it (the instant path's listing
  * names it), so it is not read twice.
@@ -8984,38 +9020,6 @@ async function inspected(provider, action, keys, entries, live, caps) {
     }
     const staged = action.redeploy && !(await provider.autoAssignsProduction());
     return { exact, diff, live, liveHasValues, pending, staged };
-}
-/**
- * Every value read or about to be written that may not be shown (valueShown) goes to the redactor
- * before anything is logged: whatever echoes it (a platform's error message) is masked too.
- */
-function redactSecrets(action, entries, caps, redactor) {
-    for (const e of entries)
-        if (e.value !== undefined && !valueShown(e.key, e.value, e, caps))
-            redactor.add(e.value);
-    for (const [key, value] of Object.entries(action.set)) {
-        const stored = entries.filter(e => e.key === key);
-        const hidden = stored.length
-            ? stored.some(e => !valueShown(key, value, e, caps))
-            : !valueShown(key, value, undefined, caps);
-        if (hidden)
-            redactor.add(value);
-    }
-}
-function describeOld(key, env, caps) {
-    if (!env)
-        return '(not set)';
-    if (env.value === undefined)
-        return `(${env.type}, value not readable)`;
-    return showValue(key, env.value, env, caps);
-}
-/** `KEY (targets): old -> new`, values shown only where safe (valueShown). */
-function transition(key, where, old, value, caps) {
-    const before = describeOld(key, old, caps);
-    const after = showValue(key, value, old, caps);
-    if (after === HIDDEN && before === HIDDEN)
-        return `${key} ${where}: changed ${HIDDEN}`;
-    return `${key} ${where}: ${before} -> ${after}`;
 }
 function planned(action, provider, caps, state) {
     const where = `(${action.targets.join(', ')})`;

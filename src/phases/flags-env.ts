@@ -5,6 +5,7 @@
 import { RollbackError } from '../util/errors.js'
 import type { ProviderCapabilities } from '../providers/module.js'
 import { sameTargets, type EnvTarget, type HostedEnv } from '../providers/types.js'
+import { showValue } from './flags-values.js'
 
 /** Names the platform in messages (HostingProvider.description). */
 export interface Holder {
@@ -67,42 +68,4 @@ export function currentEntry(
   const mine = entries.filter(e => e.key === key)
   const read = caps.envTargets === 'per-target' ? fromPerTarget : fromTargetSets
   return read(mine, key, targets, caps, holder.description)
-}
-
-/** A variable whose name the platform compiles into the client bundle: only a rebuild changes it. */
-export function isBuildTime(key: string, caps: ProviderCapabilities): boolean {
-  return caps.buildTimePrefixes.some(prefix => key.startsWith(prefix))
-}
-
-/** Flag words: no secret in them, and masking them would blank ordinary words in every output. */
-const FLAG_WORD = /^(true|false|on|off|yes|no|0|1)$/i
-
-/** A value that may be shown whatever its stored type: client-visible by name, or a flag word. */
-export function plainly(key: string, value: string, caps: ProviderCapabilities): boolean {
-  return isBuildTime(key, caps) || FLAG_WORD.test(value)
-}
-
-/**
- * Whether `key`'s value may appear in plans, logs and reports: plainly (above), or stored as a
- * type that is not secret (`entry` undefined: the variable the run creates, caps.createdType).
- * Every other value is hidden, and registered with the redactor by the flags phase.
- */
-export function valueShown(
-  key: string,
-  value: string,
-  entry: HostedEnv | undefined,
-  caps: ProviderCapabilities
-): boolean {
-  return plainly(key, value, caps) || caps.openTypes.includes(entry?.type ?? caps.createdType)
-}
-
-export const HIDDEN = '(value hidden)'
-
-export function showValue(
-  key: string,
-  value: string,
-  entry: HostedEnv | undefined,
-  caps: ProviderCapabilities
-): string {
-  return valueShown(key, value, entry, caps) ? value : HIDDEN
 }

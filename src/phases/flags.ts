@@ -18,7 +18,16 @@ import type {
   RolledBack
 } from '../providers/types.js'
 import type { Checkout } from '../git/session.js'
-import { currentEntry, HIDDEN, isBuildTime, plainly, showValue, valueShown } from './flags-env.js'
+import { currentEntry } from './flags-env.js'
+import {
+  HIDDEN,
+  isBuildTime,
+  plainly,
+  redactSecrets,
+  showValue,
+  transition,
+  valueShown
+} from './flags-values.js'
 import type { Redactor } from '../util/redact.js'
 import {
   describeCutoff,
@@ -123,47 +132,6 @@ async function inspected(
   }
   const staged = action.redeploy && !(await provider.autoAssignsProduction())
   return { exact, diff, live, liveHasValues, pending, staged }
-}
-
-/**
- * Every value read or about to be written that may not be shown (valueShown) goes to the redactor
- * before anything is logged: whatever echoes it (a platform's error message) is masked too.
- */
-function redactSecrets(
-  action: FlagsAction,
-  entries: HostedEnv[],
-  caps: ProviderCapabilities,
-  redactor: Redactor
-): void {
-  for (const e of entries)
-    if (e.value !== undefined && !valueShown(e.key, e.value, e, caps)) redactor.add(e.value)
-  for (const [key, value] of Object.entries(action.set)) {
-    const stored = entries.filter(e => e.key === key)
-    const hidden = stored.length
-      ? stored.some(e => !valueShown(key, value, e, caps))
-      : !valueShown(key, value, undefined, caps)
-    if (hidden) redactor.add(value)
-  }
-}
-
-function describeOld(key: string, env: HostedEnv | undefined, caps: ProviderCapabilities): string {
-  if (!env) return '(not set)'
-  if (env.value === undefined) return `(${env.type}, value not readable)`
-  return showValue(key, env.value, env, caps)
-}
-
-/** `KEY (targets): old -> new`, values shown only where safe (valueShown). */
-function transition(
-  key: string,
-  where: string,
-  old: HostedEnv | undefined,
-  value: string,
-  caps: ProviderCapabilities
-): string {
-  const before = describeOld(key, old, caps)
-  const after = showValue(key, value, old, caps)
-  if (after === HIDDEN && before === HIDDEN) return `${key} ${where}: changed ${HIDDEN}`
-  return `${key} ${where}: ${before} -> ${after}`
 }
 
 function planned(
