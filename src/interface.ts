@@ -110,6 +110,8 @@ export const OUTPUTS = {
     'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
   report: 'Path of the JSON report (the journal of every step).',
   'head-sha': 'Branch head after the git phase.',
+  environment:
+    "GitHub Environment whose required reviewers must approve a run of the severity: the runbook's severity.<severity>.environment (built in: production-rollback for high); empty when it names none.",
   'deployment-url': 'URL of the deployment made by the flags phase.',
   'incident-issue':
     'URL of the incident issue, when one was opened (or, on a re-run of the same workflow run, reported on).'

@@ -174,6 +174,8 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     outputs: {
       status: journal.status,
       report: options.reportPath,
+      // Always set, empty included: the reusable workflow gates the run on it.
+      environment: journal.environment ?? '',
       ...pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
     }
   }
