@@ -156,7 +156,7 @@ function createFetch(settings = {}) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3611);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7579);
 /* harmony import */ var _runner_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2871);
 /* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7520);
 /**
@@ -173,7 +173,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3611:
+/***/ 7579:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -214,6 +214,10 @@ const INPUTS = {
     },
     branch: {
         description: 'Branch to roll back (default from the runbook, else main).',
+        default: ''
+    },
+    'expect-head': {
+        description: "Full SHA of the branch head the run must start from (the plan's branch-head output): a run refuses to change the branch when it has moved since (trigger it again to plan again), and pushes with that SHA as the lease.",
         default: ''
     },
     'lock-wait': {
@@ -266,6 +270,7 @@ const OUTPUTS = {
     request: 'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
+    'branch-head': 'Full SHA of the branch head the checks saw before anything changed (for a plan: what it was made against); empty without a git or files step. Give it to the run as expect-head.',
     environment: "GitHub Environment whose required reviewers must approve a run of the severity: the runbook's severity.<severity>.environment (built in: production-rollback for high); empty when it names none.",
     'deployment-url': 'URL of the deployment made by the flags phase.',
     'incident-issue': 'URL of the incident issue, when one was opened (or, on a re-run of the same workflow run, reported on).'
@@ -461,7 +466,8 @@ const REQUEST_INPUTS = [
     'revert',
     'reset-to',
     'confirm',
-    'branch'
+    'branch',
+    'expect-head'
 ];
 class InputError extends RollbackError {
     /** One line per problem; a value that looks like a credential is never repeated. */
@@ -539,6 +545,10 @@ function parseRequest(raw, trigger, runId) {
     if (branch !== undefined && !BRANCH_NAME.test(branch)) {
         problems.push(`branch: "${branch}" is not a valid branch name`);
     }
+    const expectHead = value('expect-head')?.toLowerCase();
+    if (expectHead !== undefined && !/^[0-9a-f]{40}$/.test(expectHead)) {
+        problems.push(`expect-head: "${expectHead}" is not a full commit SHA (40 hex characters); give the plan's branch-head output, or leave it empty`);
+    }
     if (problems.length > 0)
         throw new InputError(problems);
     return {
@@ -550,6 +560,7 @@ function parseRequest(raw, trigger, runId) {
         resetTo,
         confirm,
         branch,
+        expectHead,
         trigger,
         runId
     };
@@ -3851,6 +3862,7 @@ function gitAction(runbook, request) {
         mainline: git?.mainline,
         backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
         files: fileRules(runbook),
+        expectHead: request.expectHead,
         ...whatToDo(runbook, request)
     };
 }
@@ -4624,6 +4636,32 @@ async function configureAuth(git, remoteUrl, token, tempDir = (0,external_node_o
     };
 }
 
+;// CONCATENATED MODULE: ./src/git/pinned-head.ts
+/**
+ * A branch that moved after its plan was made: a run that starts from a head its plan (and its
+ * approval) never saw would push on top of commits nobody looked at. Says what moved it.
+ */
+
+/** How many of the new commits the error names (the rest are counted). */
+const LISTED = 5;
+const pinned_head_short = (sha) => sha.slice(0, 7);
+/** The error for `where` (remote/branch) now at `tip` instead of `expected`: the new commits named. */
+async function pinned_head_branchMoved(git, where, expected, tip) {
+    return new RollbackError(`branch: ${where} moved since the plan (${pinned_head_short(expected)} -> ${pinned_head_short(tip)}): ${await whatMoved(git, expected, tip)}; nothing was changed`, 'trigger the rollback again so that it plans against the new head (and is approved again): post the /rollback command again, run the workflow again, or with the CLI plan again and pass its branch-head as --expect-head');
+}
+async function whatMoved(git, expected, tip) {
+    // The planned head may be unknown here (another job's checkout saw it): then say so.
+    const known = (await git.revParse(expected)) !== undefined;
+    if (!known)
+        return 'the planned head is not in this checkout, so the new commits cannot be listed';
+    if (!(await git.isAncestor(expected, tip)))
+        return 'the planned head is no longer on the branch (it was reset or rewritten)';
+    const commits = await git.log([`${expected}..${tip}`]);
+    const listed = commits.slice(0, LISTED).map(c => `${pinned_head_short(c.sha)} ${c.subject}`);
+    const more = commits.length > LISTED ? `, and ${commits.length - LISTED} more` : '';
+    return `${commits.length} new commit(s): ${listed.join('; ')}${more}`;
+}
+
 // EXTERNAL MODULE: ../main/node_modules/@actions/exec/lib/exec.js + 3 modules
 var exec = __nccwpck_require__(1299);
 // EXTERNAL MODULE: ../main/node_modules/@actions/io/lib/io.js
@@ -4991,6 +5029,7 @@ function lastLines(text) {
 
 
 
+
 /** Committer identity when the checkout has none (GitHub runners have none by default). */
 const BOT = {
     name: 'github-actions[bot]',
@@ -5058,6 +5097,8 @@ async function withGitSession(checkout, target, fn, options = {}) {
         untracked?.catch(() => undefined);
         await fetchTip(git, target, tipRef);
         const tip = (await git.revParse(tipRef)) ?? '';
+        if (options.expectTip && tip !== options.expectTip)
+            throw await pinned_head_branchMoved(git, `${target.remote}/${target.branch}`, options.expectTip, tip);
         const session = {
             git,
             remote: target.remote,
@@ -5106,11 +5147,15 @@ async function requireRemoteBranch(git, target) {
         throw new RollbackError(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
     }
 }
-/** A session on the remote branch a git or files step names (the branch name checked first). */
+/**
+ * A session on the remote branch a git or files step names (the branch name checked first), at
+ * the head its plan was made against when the step names one.
+ */
 function withStepSession(step, checkout, fn, options = {}) {
     checkBranch(step.action.branch);
     const target = { remote: step.action.remote, branch: step.action.branch };
-    return withGitSession(checkout, target, fn, options);
+    const expectTip = options.expectTip ?? step.action.expectHead;
+    return withGitSession(checkout, target, fn, { ...options, expectTip });
 }
 
 ;// CONCATENATED MODULE: ./src/phases/files.ts
@@ -5123,7 +5168,7 @@ function withStepSession(step, checkout, fn, options = {}) {
 
 
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
-async function apply(step, deps, push) {
+async function apply(step, deps, push, expectTip) {
     return withStepSession(step, deps.checkout, async (s) => {
         await requireClean(s);
         await s.git.checkoutDetached(s.tip);
@@ -5138,7 +5183,8 @@ async function apply(step, deps, push) {
             return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details };
         }
         const dst = `refs/heads/${s.branch}`;
-        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: s.tip });
+        // The session refused a branch not at expectTip, so the lease is the head the plan saw.
+        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: expectTip ?? s.tip });
         return {
             status: 'succeeded',
             changed: [...removed, `${s.remote}/${s.branch} is now ${revert_short(head)}`],
@@ -5146,7 +5192,15 @@ async function apply(step, deps, push) {
             recovery: [`to restore the removed files: git revert ${revert_short(head)} and push`],
             details
         };
-    });
+    }, { expectTip });
+}
+/**
+ * The head the step must find: with a planned head, the one the git step left (it pushed first)
+ * or, without one, the planned head itself. Unpinned runs take the branch as they find it.
+ */
+function startingHead(step, deps) {
+    const pinned = step.action.expectHead;
+    return pinned && (deps.progress.outputs['head-sha'] ?? pinned);
 }
 /** Preflight of one step in its session: what it would remove, and what would stop it. */
 async function checkStep(s, step, deps) {
@@ -5173,7 +5227,7 @@ const filesPhase = {
     plan(runbook, request) {
         if (runbook.files === undefined)
             return [];
-        const { remote, branch } = gitAction(runbook, request);
+        const { remote, branch, expectHead } = gitAction(runbook, request);
         const rules = fileRules(runbook);
         const changes = [
             ...rules.remove.map(path => `remove ${path} from ${remote}/${branch} if still present`),
@@ -5189,20 +5243,25 @@ const filesPhase = {
                 changes,
                 mutates: rules.remove.length > 0,
                 stage: 'main',
-                action: { remote, branch, rules }
+                action: { remote, branch, rules, expectHead }
             }
         ];
     },
-    async preflight(steps, deps) {
+    async preflight(steps, deps, record) {
         const notes = [];
         for (const step of steps) {
-            const check = (s) => checkStep(s, step, deps);
+            const check = (s) => {
+                // The git step's preflight records it when that phase runs (it checks the branch first).
+                if (!deps.progress.plannedPhases.includes('git'))
+                    record?.({ 'branch-head': s.tip });
+                return checkStep(s, step, deps);
+            };
             notes.push(await withStepSession(step, deps.checkout, check, { readUntracked: true }));
         }
         return { notes };
     },
-    run: (step, deps) => apply(step, deps, true),
-    drill: (step, deps) => apply(step, deps, false)
+    run: (step, deps) => apply(step, deps, true, startingHead(step, deps)),
+    drill: (step, deps) => apply(step, deps, false, step.action.expectHead)
 };
 
 ;// CONCATENATED MODULE: ./src/providers/module.ts
@@ -7965,7 +8024,9 @@ async function runGit(step, deps, checked) {
             ];
         }
         else {
-            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected: s.tip });
+            // The session refused a branch that moved from the planned head, so this is that head.
+            const expected = action.expectHead ?? s.tip;
+            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected });
             deps.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
             recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
         }
@@ -8045,13 +8106,15 @@ const gitPhase = {
             }
         ];
     },
-    async preflight(steps, deps) {
+    async preflight(steps, deps, record) {
         const notes = [];
         const checked = new Map();
         for (const step of steps) {
             if (step.action.skip)
                 continue;
             const note = await withStepSession(step, deps.checkout, async (s) => {
+                // What the plan is made against, kept even when a check below fails.
+                record?.({ 'branch-head': s.tip });
                 await requireClean(s);
                 const action = await withDrillRange(s, step.action);
                 const resolved = await resolve(s, action, deps.log);
@@ -9742,7 +9805,7 @@ async function preflight(plan, deps, journal, modules, checked) {
         const started = deps.clock.now();
         const module = modules[phase];
         try {
-            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs));
+            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs), outputs => Object.assign(journal.outputs, outputs));
             if (found.notes)
                 applyNotes(journal, found.notes);
             for (const [stepId, value] of found.checked ?? [])
@@ -10057,7 +10120,16 @@ function mitigationLine(journal) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/report/planned-head.ts
+function plannedHead(journal, input = 'expect-head') {
+    const head = journal.outputs['branch-head'];
+    if (journal.command !== 'plan' || !head)
+        return undefined;
+    return `Planned against branch head ${head}: a run given it as ${input} refuses a branch that moved since.`;
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
+
 
 
 
@@ -10098,6 +10170,9 @@ function renderMarkdown(journal) {
             lines.push(`> **Fix:** ${journal.error.hint}`);
         lines.push('');
     }
+    const head = plannedHead(journal);
+    if (head)
+        lines.push(head.replace(/[0-9a-f]{40}/, '`$&`'), '');
     lines.push(...stepTable(journal), '');
     if (journal.command === 'plan') {
         if (journal.steps.length > 0)
@@ -10231,6 +10306,7 @@ function escapeCell(text) {
 
 
 
+
 function renderText(journal) {
     const lines = [];
     const drill = journal.command === 'drill' ? ' (drill)' : '';
@@ -10247,6 +10323,10 @@ function renderText(journal) {
         if (journal.error.hint)
             lines.push(`  fix:   ${journal.error.hint}`);
     }
+    // After the error: what went wrong comes first.
+    const head = plannedHead(journal, '--expect-head');
+    if (head)
+        lines.push(head);
     lines.push('');
     // One line per step (status, time, title, when it started: the timeline), what it changed
     // indented below: long titles and long change lists stay readable in any terminal width.
@@ -11290,7 +11370,7 @@ const QUEUE_POLL_MS = 10_000;
 /** A waiter silent this long (several polls) is gone: its entry is skipped. */
 const HEARTBEAT_TIMEOUT_MS = 6 * QUEUE_POLL_MS;
 /** A queue report names this many waiters at most (the rest are counted). */
-const LISTED = 10;
+const lock_queue_LISTED = 10;
 /** Wide enough for any millisecond time, so the names sort as the times do. */
 const TIME_DIGITS = 15;
 const pad = (ms) => String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, '0');
@@ -11373,7 +11453,7 @@ async function sweepQueue(git, remote, now) {
         return 'nobody is queued';
     const live = liveEntries(entries, now);
     const stale = entries.filter(e => !live.includes(e));
-    const named = await waiters(git, remote, [...live, ...stale].slice(0, LISTED));
+    const named = await waiters(git, remote, [...live, ...stale].slice(0, lock_queue_LISTED));
     const removed = await Promise.all(stale.map(e => leaveQueue(git, remote, e).catch(() => false)));
     const silent = (e) => `silent for ${formatDuration(Math.max(0, now - e.heartbeatAt))}`;
     const parts = [
@@ -11388,8 +11468,8 @@ async function sweepQueue(git, remote, now) {
     return parts.join('; ');
 }
 function listed(items) {
-    const more = items.length > LISTED ? [`and ${items.length - LISTED} more`] : [];
-    return [...items.slice(0, LISTED), ...more].join('; ');
+    const more = items.length > lock_queue_LISTED ? [`and ${items.length - lock_queue_LISTED} more`] : [];
+    return [...items.slice(0, lock_queue_LISTED), ...more].join('; ');
 }
 /** Who waits in each entry (the JSON its commit holds); "unknown" when it cannot be read. */
 async function waiters(git, remote, entries) {
@@ -11808,7 +11888,7 @@ async function rollback(options) {
             report: options.reportPath,
             // Always set, empty included: the reusable workflow gates the run on it.
             environment: journal.environment ?? '',
-            ...rollback_pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
+            ...rollback_pick(journal.outputs, ['head-sha', 'branch-head', 'deployment-url', 'incident-issue'])
         }
     };
 }

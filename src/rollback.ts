@@ -176,7 +176,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
       report: options.reportPath,
       // Always set, empty included: the reusable workflow gates the run on it.
       environment: journal.environment ?? '',
-      ...pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
+      ...pick(journal.outputs, ['head-sha', 'branch-head', 'deployment-url', 'incident-issue'])
     }
   }
 }

@@ -17,7 +17,7 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6386);
 /* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5728);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1709);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6550);
 /* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9115);
 /* harmony import */ var _util_signals_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(7347);
 /* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(3036);
@@ -373,6 +373,7 @@ function gitAction(runbook, request) {
         mainline: git?.mainline,
         backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
         files: fileRules(runbook),
+        expectHead: request.expectHead,
         ...whatToDo(runbook, request)
     };
 }
@@ -700,6 +701,10 @@ const INPUTS = {
         description: 'Branch to roll back (default from the runbook, else main).',
         default: ''
     },
+    'expect-head': {
+        description: "Full SHA of the branch head the run must start from (the plan's branch-head output): a run refuses to change the branch when it has moved since (trigger it again to plan again), and pushes with that SHA as the lease.",
+        default: ''
+    },
     'lock-wait': {
         description: 'How long a run or drill waits in line when another rollback holds the lock (0, or a duration such as 30s, 15m, 1h; at most 2h). 0: refused at once, naming the holder.',
         default: '0'
@@ -750,6 +755,7 @@ const OUTPUTS = {
     request: 'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
+    'branch-head': 'Full SHA of the branch head the checks saw before anything changed (for a plan: what it was made against); empty without a git or files step. Give it to the run as expect-head.',
     environment: "GitHub Environment whose required reviewers must approve a run of the severity: the runbook's severity.<severity>.environment (built in: production-rollback for high); empty when it names none.",
     'deployment-url': 'URL of the deployment made by the flags phase.',
     'incident-issue': 'URL of the incident issue, when one was opened (or, on a re-run of the same workflow run, reported on).'
@@ -809,7 +815,8 @@ const REQUEST_INPUTS = [
     'revert',
     'reset-to',
     'confirm',
-    'branch'
+    'branch',
+    'expect-head'
 ];
 class InputError extends _model_js__WEBPACK_IMPORTED_MODULE_0__/* .RollbackError */ .ZS {
     /** One line per problem; a value that looks like a credential is never repeated. */
@@ -887,6 +894,10 @@ function parseRequest(raw, trigger, runId) {
     if (branch !== undefined && !_runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .BRANCH_NAME */ .P9.test(branch)) {
         problems.push(`branch: "${branch}" is not a valid branch name`);
     }
+    const expectHead = value('expect-head')?.toLowerCase();
+    if (expectHead !== undefined && !/^[0-9a-f]{40}$/.test(expectHead)) {
+        problems.push(`expect-head: "${expectHead}" is not a full commit SHA (40 hex characters); give the plan's branch-head output, or leave it empty`);
+    }
     if (problems.length > 0)
         throw new InputError(problems);
     return {
@@ -898,6 +909,7 @@ function parseRequest(raw, trigger, runId) {
         resetTo,
         confirm,
         branch,
+        expectHead,
         trigger,
         runId
     };
@@ -949,7 +961,7 @@ function parseLockWait(text) {
 
 /***/ }),
 
-/***/ 1709:
+/***/ 6550:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -4728,6 +4740,32 @@ async function configureAuth(git, remoteUrl, token, tempDir = (0,external_node_o
     };
 }
 
+;// CONCATENATED MODULE: ./src/git/pinned-head.ts
+/**
+ * A branch that moved after its plan was made: a run that starts from a head its plan (and its
+ * approval) never saw would push on top of commits nobody looked at. Says what moved it.
+ */
+
+/** How many of the new commits the error names (the rest are counted). */
+const LISTED = 5;
+const pinned_head_short = (sha) => sha.slice(0, 7);
+/** The error for `where` (remote/branch) now at `tip` instead of `expected`: the new commits named. */
+async function pinned_head_branchMoved(git, where, expected, tip) {
+    return new util_errors/* RollbackError */.ZS(`branch: ${where} moved since the plan (${pinned_head_short(expected)} -> ${pinned_head_short(tip)}): ${await whatMoved(git, expected, tip)}; nothing was changed`, 'trigger the rollback again so that it plans against the new head (and is approved again): post the /rollback command again, run the workflow again, or with the CLI plan again and pass its branch-head as --expect-head');
+}
+async function whatMoved(git, expected, tip) {
+    // The planned head may be unknown here (another job's checkout saw it): then say so.
+    const known = (await git.revParse(expected)) !== undefined;
+    if (!known)
+        return 'the planned head is not in this checkout, so the new commits cannot be listed';
+    if (!(await git.isAncestor(expected, tip)))
+        return 'the planned head is no longer on the branch (it was reset or rewritten)';
+    const commits = await git.log([`${expected}..${tip}`]);
+    const listed = commits.slice(0, LISTED).map(c => `${pinned_head_short(c.sha)} ${c.subject}`);
+    const more = commits.length > LISTED ? `, and ${commits.length - LISTED} more` : '';
+    return `${commits.length} new commit(s): ${listed.join('; ')}${more}`;
+}
+
 // EXTERNAL MODULE: external "string_decoder"
 var external_string_decoder_ = __nccwpck_require__(3193);
 // EXTERNAL MODULE: external "os"
@@ -6227,6 +6265,7 @@ function lastLines(text) {
 
 
 
+
 /** Committer identity when the checkout has none (GitHub runners have none by default). */
 const BOT = {
     name: 'github-actions[bot]',
@@ -6294,6 +6333,8 @@ async function withGitSession(checkout, target, fn, options = {}) {
         untracked?.catch(() => undefined);
         await fetchTip(git, target, tipRef);
         const tip = (await git.revParse(tipRef)) ?? '';
+        if (options.expectTip && tip !== options.expectTip)
+            throw await pinned_head_branchMoved(git, `${target.remote}/${target.branch}`, options.expectTip, tip);
         const session = {
             git,
             remote: target.remote,
@@ -6342,11 +6383,15 @@ async function requireRemoteBranch(git, target) {
         throw new util_errors/* RollbackError */.ZS(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
     }
 }
-/** A session on the remote branch a git or files step names (the branch name checked first). */
+/**
+ * A session on the remote branch a git or files step names (the branch name checked first), at
+ * the head its plan was made against when the step names one.
+ */
 function withStepSession(step, checkout, fn, options = {}) {
     (0,inputs/* checkBranch */.DC)(step.action.branch);
     const target = { remote: step.action.remote, branch: step.action.branch };
-    return withGitSession(checkout, target, fn, options);
+    const expectTip = options.expectTip ?? step.action.expectHead;
+    return withGitSession(checkout, target, fn, { ...options, expectTip });
 }
 
 ;// CONCATENATED MODULE: ./src/phases/files.ts
@@ -6359,7 +6404,7 @@ function withStepSession(step, checkout, fn, options = {}) {
 
 
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
-async function apply(step, deps, push) {
+async function apply(step, deps, push, expectTip) {
     return withStepSession(step, deps.checkout, async (s) => {
         await requireClean(s);
         await s.git.checkoutDetached(s.tip);
@@ -6374,7 +6419,8 @@ async function apply(step, deps, push) {
             return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details };
         }
         const dst = `refs/heads/${s.branch}`;
-        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: s.tip });
+        // The session refused a branch not at expectTip, so the lease is the head the plan saw.
+        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: expectTip ?? s.tip });
         return {
             status: 'succeeded',
             changed: [...removed, `${s.remote}/${s.branch} is now ${revert_short(head)}`],
@@ -6382,7 +6428,15 @@ async function apply(step, deps, push) {
             recovery: [`to restore the removed files: git revert ${revert_short(head)} and push`],
             details
         };
-    });
+    }, { expectTip });
+}
+/**
+ * The head the step must find: with a planned head, the one the git step left (it pushed first)
+ * or, without one, the planned head itself. Unpinned runs take the branch as they find it.
+ */
+function startingHead(step, deps) {
+    const pinned = step.action.expectHead;
+    return pinned && (deps.progress.outputs['head-sha'] ?? pinned);
 }
 /** Preflight of one step in its session: what it would remove, and what would stop it. */
 async function checkStep(s, step, deps) {
@@ -6409,7 +6463,7 @@ const filesPhase = {
     plan(runbook, request) {
         if (runbook.files === undefined)
             return [];
-        const { remote, branch } = (0,inputs/* gitAction */.Fk)(runbook, request);
+        const { remote, branch, expectHead } = (0,inputs/* gitAction */.Fk)(runbook, request);
         const rules = (0,inputs/* fileRules */._h)(runbook);
         const changes = [
             ...rules.remove.map(path => `remove ${path} from ${remote}/${branch} if still present`),
@@ -6425,20 +6479,25 @@ const filesPhase = {
                 changes,
                 mutates: rules.remove.length > 0,
                 stage: 'main',
-                action: { remote, branch, rules }
+                action: { remote, branch, rules, expectHead }
             }
         ];
     },
-    async preflight(steps, deps) {
+    async preflight(steps, deps, record) {
         const notes = [];
         for (const step of steps) {
-            const check = (s) => checkStep(s, step, deps);
+            const check = (s) => {
+                // The git step's preflight records it when that phase runs (it checks the branch first).
+                if (!deps.progress.plannedPhases.includes('git'))
+                    record?.({ 'branch-head': s.tip });
+                return checkStep(s, step, deps);
+            };
             notes.push(await withStepSession(step, deps.checkout, check, { readUntracked: true }));
         }
         return { notes };
     },
-    run: (step, deps) => apply(step, deps, true),
-    drill: (step, deps) => apply(step, deps, false)
+    run: (step, deps) => apply(step, deps, true, startingHead(step, deps)),
+    drill: (step, deps) => apply(step, deps, false, step.action.expectHead)
 };
 
 ;// CONCATENATED MODULE: ./src/providers/module.ts
@@ -9201,7 +9260,9 @@ async function runGit(step, deps, checked) {
             ];
         }
         else {
-            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected: s.tip });
+            // The session refused a branch that moved from the planned head, so this is that head.
+            const expected = action.expectHead ?? s.tip;
+            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected });
             deps.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
             recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
         }
@@ -9281,13 +9342,15 @@ const gitPhase = {
             }
         ];
     },
-    async preflight(steps, deps) {
+    async preflight(steps, deps, record) {
         const notes = [];
         const checked = new Map();
         for (const step of steps) {
             if (step.action.skip)
                 continue;
             const note = await withStepSession(step, deps.checkout, async (s) => {
+                // What the plan is made against, kept even when a check below fails.
+                record?.({ 'branch-head': s.tip });
                 await requireClean(s);
                 const action = await withDrillRange(s, step.action);
                 const resolved = await resolve(s, action, deps.log);
@@ -10898,7 +10961,7 @@ async function preflight(plan, deps, journal, modules, checked) {
         const started = deps.clock.now();
         const module = modules[phase];
         try {
-            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs));
+            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs), outputs => Object.assign(journal.outputs, outputs));
             if (found.notes)
                 applyNotes(journal, found.notes);
             for (const [stepId, value] of found.checked ?? [])
@@ -11213,7 +11276,16 @@ function mitigationLine(journal) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/report/planned-head.ts
+function plannedHead(journal, input = 'expect-head') {
+    const head = journal.outputs['branch-head'];
+    if (journal.command !== 'plan' || !head)
+        return undefined;
+    return `Planned against branch head ${head}: a run given it as ${input} refuses a branch that moved since.`;
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
+
 
 
 
@@ -11254,6 +11326,9 @@ function renderMarkdown(journal) {
             lines.push(`> **Fix:** ${journal.error.hint}`);
         lines.push('');
     }
+    const head = plannedHead(journal);
+    if (head)
+        lines.push(head.replace(/[0-9a-f]{40}/, '`$&`'), '');
     lines.push(...stepTable(journal), '');
     if (journal.command === 'plan') {
         if (journal.steps.length > 0)
@@ -11387,6 +11462,7 @@ function escapeCell(text) {
 
 
 
+
 function renderText(journal) {
     const lines = [];
     const drill = journal.command === 'drill' ? ' (drill)' : '';
@@ -11403,6 +11479,10 @@ function renderText(journal) {
         if (journal.error.hint)
             lines.push(`  fix:   ${journal.error.hint}`);
     }
+    // After the error: what went wrong comes first.
+    const head = plannedHead(journal, '--expect-head');
+    if (head)
+        lines.push(head);
     lines.push('');
     // One line per step (status, time, title, when it started: the timeline), what it changed
     // indented below: long titles and long change lists stay readable in any terminal width.
@@ -11659,7 +11739,7 @@ const QUEUE_POLL_MS = 10_000;
 /** A waiter silent this long (several polls) is gone: its entry is skipped. */
 const HEARTBEAT_TIMEOUT_MS = 6 * QUEUE_POLL_MS;
 /** A queue report names this many waiters at most (the rest are counted). */
-const LISTED = 10;
+const lock_queue_LISTED = 10;
 /** Wide enough for any millisecond time, so the names sort as the times do. */
 const TIME_DIGITS = 15;
 const pad = (ms) => String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, '0');
@@ -11742,7 +11822,7 @@ async function sweepQueue(git, remote, now) {
         return 'nobody is queued';
     const live = liveEntries(entries, now);
     const stale = entries.filter(e => !live.includes(e));
-    const named = await waiters(git, remote, [...live, ...stale].slice(0, LISTED));
+    const named = await waiters(git, remote, [...live, ...stale].slice(0, lock_queue_LISTED));
     const removed = await Promise.all(stale.map(e => leaveQueue(git, remote, e).catch(() => false)));
     const silent = (e) => `silent for ${(0,duration/* formatDuration */.a3)(Math.max(0, now - e.heartbeatAt))}`;
     const parts = [
@@ -11757,8 +11837,8 @@ async function sweepQueue(git, remote, now) {
     return parts.join('; ');
 }
 function listed(items) {
-    const more = items.length > LISTED ? [`and ${items.length - LISTED} more`] : [];
-    return [...items.slice(0, LISTED), ...more].join('; ');
+    const more = items.length > lock_queue_LISTED ? [`and ${items.length - lock_queue_LISTED} more`] : [];
+    return [...items.slice(0, lock_queue_LISTED), ...more].join('; ');
 }
 /** Who waits in each entry (the JSON its commit holds); "unknown" when it cannot be read. */
 async function waiters(git, remote, entries) {
@@ -12177,7 +12257,7 @@ async function rollback(options) {
             report: options.reportPath,
             // Always set, empty included: the reusable workflow gates the run on it.
             environment: journal.environment ?? '',
-            ...rollback_pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
+            ...rollback_pick(journal.outputs, ['head-sha', 'branch-head', 'deployment-url', 'incident-issue'])
         }
     };
 }
