@@ -263,6 +263,11 @@ const INPUTS = {
         description: 'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
         default: '',
         actionOnly: true
+    },
+    'plan-before-run': {
+        description: "true: this plan is the one a run waits on (the reusable workflow's plan job before a run). Its chatops reply then says that the run awaits approval in the severity's environment, or starts next; the result reaction is left to the run.",
+        default: 'false',
+        actionOnly: true
     }
 };
 const OUTPUTS = {
@@ -12201,7 +12206,10 @@ function invalidReply(reason) {
     return `⚠️ **/rollback not run**: ${reason}.\n\nUsage:\n\n\`\`\`\n${CHATOPS_USAGE}\n\`\`\`\nNothing was changed.`;
 }
 function acceptedReply(actor, inputs) {
-    const facts = Object.entries(inputs).map(([key, value]) => `\`${key}\`: \`${value}\``);
+    // Inputs left empty (the job after a gate reads every input) are not facts of the request.
+    const facts = Object.entries(inputs)
+        .filter(([, value]) => value)
+        .map(([key, value]) => `\`${key}\`: \`${value}\``);
     return `👀 **/rollback ${inputs.command}** from @${actor} accepted: ${facts.join(' · ')}\n\nThe plan and the result will appear here.`;
 }
 /** Every commit the command names, as a full SHA of this repository. */
@@ -12290,6 +12298,39 @@ async function runAndFinish(api, where, run, log, secrets = []) {
         throw err;
     }
     await finish(api, where, result, log);
+    return result;
+}
+/**
+ * The plan a gated run waits on (the reusable workflow's plan job): the reply shows it and what
+ * comes next, the approval in the severity's environment or the run itself, and no result
+ * reaction: that belongs to the run. A plan that stops the run ends the reply as a failure: one
+ * that threw, or failed naming no environment (the workflow then starts nothing).
+ */
+async function planAhead(api, where, run, log, secrets = []) {
+    let result;
+    try {
+        result = await run();
+    }
+    catch (err) {
+        const markdown = stoppedMarkdown(err, secrets);
+        await finish(api, where, { status: 'failed', markdown }, log);
+        throw err;
+    }
+    if (result.status === 'failed' && !result.environment) {
+        const markdown = `❌ **The run will not start**: its plan failed.\n\n${result.markdown}`;
+        await finish(api, where, { ...result, markdown }, log);
+        return result;
+    }
+    const next = result.environment
+        ? `⏳ **Awaiting approval**: the run waits for a reviewer of the \`${result.environment}\` environment.`
+        : '⏳ **The run starts next.**';
+    try {
+        const body = progressReply(where.actor, where.inputs, `${next}\n\n${result.markdown}`);
+        await api.updateReply(where.replyId, body);
+    }
+    catch (err) {
+        log.warn(`chatops: could not post the plan: ${err instanceof Error ? err.message : err}`);
+    }
     return result;
 }
 function stoppedMarkdown(err, secrets) {
@@ -12589,21 +12630,40 @@ function parseReplyId(text) {
         return Number(text);
     throw new InputError([`chatops-reply: "${text}" is not a comment id (the gate's request.reply)`]);
 }
+/**
+ * `plan-before-run`: whether this plan is the one a run waits on (its reply then awaits the run);
+ * refused with any command but plan.
+ */
+function planBeforeRun() {
+    const given = input('plan-before-run') || INPUTS['plan-before-run'].default;
+    const ahead = oneOf('plan-before-run', given, ['true', 'false']) === 'true';
+    const command = input('command') || INPUTS.command.default;
+    if (ahead && command !== 'plan')
+        throw new InputError([
+            `plan-before-run: only for command plan (got ${command}); leave it out for the run itself`
+        ]);
+    return ahead;
+}
 /** The job after a ChatOps gate: the request comes from the inputs, the reply is updated. */
-async function runAfterGate(s, replyId) {
+async function runAfterGate(s, replyId, ahead) {
     const api = chatOpsClient(s.env);
     const actor = s.payload.comment?.user?.login ?? s.env.GITHUB_ACTOR ?? 'unknown';
     const inputs = requestInputs();
+    // The reply speaks of the run this plan is for, as the comment asked.
+    const shown = ahead ? { ...inputs, command: 'run' } : inputs;
     const issueNumber = s.payload.issue?.number ?? 0;
     const run = async () => {
-        const outcome = await runRollback(s, inputs, replyTarget(api, actor, inputs, issueNumber, replyId));
+        const outcome = await runRollback(s, inputs, replyTarget(api, actor, shown, issueNumber, replyId));
         await publish(outcome);
-        return { status: outcome.journal.status, markdown: outcome.markdown };
+        const { status } = outcome.journal;
+        return { status, markdown: outcome.markdown, environment: outcome.outputs.environment };
     };
     const commentId = s.payload.comment?.id;
     if (!commentId)
         return void (await run());
-    await runAndFinish(api, { actor, inputs, replyId, commentId }, run, actionsLogger, secretInputs());
+    const where = { actor, inputs: shown, replyId, commentId };
+    const finishing = ahead ? planAhead : runAndFinish;
+    await finishing(api, where, run, actionsLogger, secretInputs());
 }
 /**
  * The runner's side of `@actions/core`: given by the bundle's entry (src/index.ts), which passes
@@ -12620,9 +12680,10 @@ async function main_run(runner) {
     const s = setup(cancellation.signal);
     try {
         const reply = input('chatops-reply');
+        const ahead = planBeforeRun();
         if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
             if (reply)
-                return await runAfterGate(s, parseReplyId(reply));
+                return await runAfterGate(s, parseReplyId(reply), ahead);
             return await runComment(s);
         }
         await publish(await runRollback(s, requestInputs()));

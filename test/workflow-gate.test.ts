@@ -173,4 +173,13 @@ describe('the workflow gates the rollback with that environment', () => {
   it('the approval job is named after the environment it waits in', () => {
     expect(job('approve').name).toBe('Approve (${{ needs.plan.outputs.environment }})')
   })
+
+  it('the plan hands the rollback the branch head it planned against, and knows a run waits on it', () => {
+    const action = (name: string) => job(name).steps!.find(s => s.id === 'action')!.with!
+    expect(job('plan').outputs!['branch-head']).toBe('${{ steps.action.outputs.branch-head }}')
+    expect(action('rollback')['expect-head']).toBe('${{ needs.plan.outputs.branch-head }}')
+    // approval is 'true' exactly for a run (the decide step): then the plan is the one it waits on.
+    expect(action('plan')['plan-before-run']).toBe('${{ needs.request.outputs.approval }}')
+    expect(action('rollback')['plan-before-run']).toBeUndefined()
+  })
 })

@@ -748,6 +748,11 @@ const INPUTS = {
         description: 'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
         default: '',
         actionOnly: true
+    },
+    'plan-before-run': {
+        description: "true: this plan is the one a run waits on (the reusable workflow's plan job before a run). Its chatops reply then says that the run awaits approval in the severity's environment, or starts next; the result reaction is left to the run.",
+        default: 'false',
+        actionOnly: true
     }
 };
 const OUTPUTS = {
