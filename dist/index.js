@@ -2,14 +2,14 @@
 /******/ 	"use strict";
 /******/ 	var __webpack_modules__ = ({
 
-/***/ 7193:
+/***/ 8231:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Y: () => (/* reexport safe */ _http_proxy_js__WEBPACK_IMPORTED_MODULE_0__.Yw),
 /* harmony export */   i: () => (/* binding */ proxyFor)
 /* harmony export */ });
-/* harmony import */ var _http_proxy_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4402);
+/* harmony import */ var _http_proxy_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7856);
 /**
  * Which proxy a GitHub API request goes through, by the rules of `@actions/http-client` (what
  * `@actions/github` and the runner use), but from typed settings instead of process.env:
@@ -27,7 +27,7 @@ function proxyFor(target, settings) {
 
 /***/ }),
 
-/***/ 4402:
+/***/ 7856:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -128,7 +128,7 @@ function createFetch(settings = {}) {
     const agent = (proxy) => {
         let found = agents.get(proxy);
         if (!found) {
-            found = __nccwpck_require__.e(/* import() */ 480).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2480, 19)).then(({ ProxyAgent }) => new ProxyAgent({ uri: proxy }));
+            found = __nccwpck_require__.e(/* import() */ 752).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4371, 19)).then(({ ProxyAgent }) => new ProxyAgent({ uri: proxy }));
             agents.set(proxy, found);
         }
         return found;
@@ -138,7 +138,7 @@ function createFetch(settings = {}) {
         const proxy = proxyFor(url, settings)?.href;
         if (!proxy)
             return globalThis.fetch(input, init);
-        const [{ fetch }, dispatcher] = await Promise.all([__nccwpck_require__.e(/* import() */ 480).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2480, 19)), agent(proxy)]);
+        const [{ fetch }, dispatcher] = await Promise.all([__nccwpck_require__.e(/* import() */ 752).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4371, 19)), agent(proxy)]);
         // undici's own fetch: its Response has the global one's shape.
         const response = await fetch(input, {
             ...init,
@@ -151,14 +151,14 @@ function createFetch(settings = {}) {
 
 /***/ }),
 
-/***/ 629:
+/***/ 9407:
 /***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 __nccwpck_require__.r(__webpack_exports__);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2890);
-/* harmony import */ var _runner_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2871);
-/* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7520);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9423);
+/* harmony import */ var _runner_actions_core_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3765);
+/* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9922);
 /**
  * The action's entry: runs the rollback (src/main.ts) with the runner commands of `@actions/core`
  * (runner/actions-core.ts) and fails the step if it never finished.
@@ -173,7 +173,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2890:
+/***/ 9423:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -214,6 +214,10 @@ const INPUTS = {
     },
     branch: {
         description: 'Branch to roll back (default from the runbook, else main).',
+        default: ''
+    },
+    'expect-head': {
+        description: "Full SHA of the branch head the run must start from (the plan's branch-head output): a run refuses to change the branch when it has moved since (trigger it again to plan again), and pushes with that SHA as the lease.",
         default: ''
     },
     'lock-wait': {
@@ -259,6 +263,11 @@ const INPUTS = {
         description: 'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
         default: '',
         actionOnly: true
+    },
+    'plan-before-run': {
+        description: "true: this plan is the one a run waits on (the reusable workflow's plan job before a run). Its chatops reply then says that the run awaits approval in the severity's environment, or starts next; the result reaction is left to the run.",
+        default: 'false',
+        actionOnly: true
     }
 };
 const OUTPUTS = {
@@ -266,6 +275,8 @@ const OUTPUTS = {
     request: 'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
+    'branch-head': 'Full SHA of the branch head the checks saw before anything changed (for a plan: what it was made against); empty without a git or files step. Give it to the run as expect-head.',
+    environment: "GitHub Environment whose required reviewers must approve a run of the severity: the runbook's severity.<severity>.environment (built in: production-rollback for high); empty when it names none.",
     'deployment-url': 'URL of the deployment made by the flags phase.',
     'incident-issue': 'URL of the incident issue, when one was opened (or, on a re-run of the same workflow run, reported on).'
 };
@@ -460,7 +471,8 @@ const REQUEST_INPUTS = [
     'revert',
     'reset-to',
     'confirm',
-    'branch'
+    'branch',
+    'expect-head'
 ];
 class InputError extends RollbackError {
     /** One line per problem; a value that looks like a credential is never repeated. */
@@ -538,6 +550,10 @@ function parseRequest(raw, trigger, runId) {
     if (branch !== undefined && !BRANCH_NAME.test(branch)) {
         problems.push(`branch: "${branch}" is not a valid branch name`);
     }
+    const expectHead = value('expect-head')?.toLowerCase();
+    if (expectHead !== undefined && !/^[0-9a-f]{40}$/.test(expectHead)) {
+        problems.push(`expect-head: "${expectHead}" is not a full commit SHA (40 hex characters); give the plan's branch-head output, or leave it empty`);
+    }
     if (problems.length > 0)
         throw new InputError(problems);
     return {
@@ -549,6 +565,7 @@ function parseRequest(raw, trigger, runId) {
         resetTo,
         confirm,
         branch,
+        expectHead,
         trigger,
         runId
     };
@@ -763,7 +780,7 @@ async function load() {
     const g = globalThis;
     if (typeof g.__dirname !== 'string')
         g.__dirname = (0,external_node_path_namespaceObject.dirname)((0,external_node_url_.fileURLToPath)(require("url").pathToFileURL(__filename).href));
-    const imported = (await __nccwpck_require__.e(/* import() */ 227).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5227, 23)));
+    const imported = (await __nccwpck_require__.e(/* import() */ 995).then(__nccwpck_require__.t.bind(__nccwpck_require__, 3995, 23)));
     const factory = typeof imported.default === 'function' ? imported.default : imported.default.default;
     // The glue waits for `done`; a failed instantiation must reject the load, not leave it pending.
     let failed = () => { };
@@ -1042,7 +1059,7 @@ function flattenBooleans(node) {
 }
 let deparser;
 async function deparse(tree) {
-    deparser ??= __nccwpck_require__.e(/* import() */ 878).then(__nccwpck_require__.bind(__nccwpck_require__, 1878)).then(m => (t) => m.deparse(t));
+    deparser ??= __nccwpck_require__.e(/* import() */ 830).then(__nccwpck_require__.bind(__nccwpck_require__, 7830)).then(m => (t) => m.deparse(t));
     return (await deparser)(tree);
 }
 /**
@@ -1161,7 +1178,7 @@ function readOnlyUnlessOpen(settings) {
 /** Opens a session; throws a RollbackError that says what is wrong, with the URL masked. */
 async function connect(settings, purpose) {
     // Loaded on first use: a run without database steps (or a plan) does not pay for it.
-    const { default: postgres } = await __nccwpck_require__.e(/* import() */ 977).then(__nccwpck_require__.bind(__nccwpck_require__, 9977));
+    const { default: postgres } = await __nccwpck_require__.e(/* import() */ 849).then(__nccwpck_require__.bind(__nccwpck_require__, 3849));
     const config = clientConfig(settings, purpose);
     const open = async (options) => {
         const client = new postgres.Client(options);
@@ -3850,6 +3867,7 @@ function gitAction(runbook, request) {
         mainline: git?.mainline,
         backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
         files: fileRules(runbook),
+        expectHead: request.expectHead,
         ...whatToDo(runbook, request)
     };
 }
@@ -4623,10 +4641,36 @@ async function configureAuth(git, remoteUrl, token, tempDir = (0,external_node_o
     };
 }
 
-// EXTERNAL MODULE: ../main/node_modules/@actions/exec/lib/exec.js + 3 modules
-var exec = __nccwpck_require__(1299);
-// EXTERNAL MODULE: ../main/node_modules/@actions/io/lib/io.js
-var io = __nccwpck_require__(6413);
+;// CONCATENATED MODULE: ./src/git/pinned-head.ts
+/**
+ * A branch that moved after its plan was made: a run that starts from a head its plan (and its
+ * approval) never saw would push on top of commits nobody looked at. Says what moved it.
+ */
+
+/** How many of the new commits the error names (the rest are counted). */
+const LISTED = 5;
+const pinned_head_short = (sha) => sha.slice(0, 7);
+/** The error for `where` (remote/branch) now at `tip` instead of `expected`: the new commits named. */
+async function pinned_head_branchMoved(git, where, expected, tip) {
+    return new RollbackError(`branch: ${where} moved since the plan (${pinned_head_short(expected)} -> ${pinned_head_short(tip)}): ${await whatMoved(git, expected, tip)}; nothing was changed`, 'trigger the rollback again so that it plans against the new head (and is approved again): post the /rollback command again, run the workflow again, or with the CLI plan again and pass its branch-head as --expect-head');
+}
+async function whatMoved(git, expected, tip) {
+    // The planned head may be unknown here (another job's checkout saw it): then say so.
+    const known = (await git.revParse(expected)) !== undefined;
+    if (!known)
+        return 'the planned head is not in this checkout, so the new commits cannot be listed';
+    if (!(await git.isAncestor(expected, tip)))
+        return 'the planned head is no longer on the branch (it was reset or rewritten)';
+    const commits = await git.log([`${expected}..${tip}`]);
+    const listed = commits.slice(0, LISTED).map(c => `${pinned_head_short(c.sha)} ${c.subject}`);
+    const more = commits.length > LISTED ? `, and ${commits.length - LISTED} more` : '';
+    return `${commits.length} new commit(s): ${listed.join('; ')}${more}`;
+}
+
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 3 modules
+var exec = __nccwpck_require__(7187);
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
+var io = __nccwpck_require__(8701);
 ;// CONCATENATED MODULE: ./src/git/git-command-manager.ts
 /**
  * A typed wrapper around the git CLI, one method per git operation (modelled on actions/checkout's
@@ -4990,6 +5034,7 @@ function lastLines(text) {
 
 
 
+
 /** Committer identity when the checkout has none (GitHub runners have none by default). */
 const BOT = {
     name: 'github-actions[bot]',
@@ -5057,6 +5102,8 @@ async function withGitSession(checkout, target, fn, options = {}) {
         untracked?.catch(() => undefined);
         await fetchTip(git, target, tipRef);
         const tip = (await git.revParse(tipRef)) ?? '';
+        if (options.expectTip && tip !== options.expectTip)
+            throw await pinned_head_branchMoved(git, `${target.remote}/${target.branch}`, options.expectTip, tip);
         const session = {
             git,
             remote: target.remote,
@@ -5105,11 +5152,15 @@ async function requireRemoteBranch(git, target) {
         throw new RollbackError(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
     }
 }
-/** A session on the remote branch a git or files step names (the branch name checked first). */
+/**
+ * A session on the remote branch a git or files step names (the branch name checked first), at
+ * the head its plan was made against when the step names one.
+ */
 function withStepSession(step, checkout, fn, options = {}) {
     checkBranch(step.action.branch);
     const target = { remote: step.action.remote, branch: step.action.branch };
-    return withGitSession(checkout, target, fn, options);
+    const expectTip = options.expectTip ?? step.action.expectHead;
+    return withGitSession(checkout, target, fn, { ...options, expectTip });
 }
 
 ;// CONCATENATED MODULE: ./src/phases/files.ts
@@ -5122,7 +5173,7 @@ function withStepSession(step, checkout, fn, options = {}) {
 
 
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
-async function apply(step, deps, push) {
+async function apply(step, deps, push, expectTip) {
     return withStepSession(step, deps.checkout, async (s) => {
         await requireClean(s);
         await s.git.checkoutDetached(s.tip);
@@ -5137,7 +5188,8 @@ async function apply(step, deps, push) {
             return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details };
         }
         const dst = `refs/heads/${s.branch}`;
-        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: s.tip });
+        // The session refused a branch not at expectTip, so the lease is the head the plan saw.
+        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: expectTip ?? s.tip });
         return {
             status: 'succeeded',
             changed: [...removed, `${s.remote}/${s.branch} is now ${revert_short(head)}`],
@@ -5145,7 +5197,15 @@ async function apply(step, deps, push) {
             recovery: [`to restore the removed files: git revert ${revert_short(head)} and push`],
             details
         };
-    });
+    }, { expectTip });
+}
+/**
+ * The head the step must find: with a planned head, the one the git step left (it pushed first)
+ * or, without one, the planned head itself. Unpinned runs take the branch as they find it.
+ */
+function startingHead(step, deps) {
+    const pinned = step.action.expectHead;
+    return pinned && (deps.progress.outputs['head-sha'] ?? pinned);
 }
 /** Preflight of one step in its session: what it would remove, and what would stop it. */
 async function checkStep(s, step, deps) {
@@ -5172,7 +5232,7 @@ const filesPhase = {
     plan(runbook, request) {
         if (runbook.files === undefined)
             return [];
-        const { remote, branch } = gitAction(runbook, request);
+        const { remote, branch, expectHead } = gitAction(runbook, request);
         const rules = fileRules(runbook);
         const changes = [
             ...rules.remove.map(path => `remove ${path} from ${remote}/${branch} if still present`),
@@ -5188,20 +5248,25 @@ const filesPhase = {
                 changes,
                 mutates: rules.remove.length > 0,
                 stage: 'main',
-                action: { remote, branch, rules }
+                action: { remote, branch, rules, expectHead }
             }
         ];
     },
-    async preflight(steps, deps) {
+    async preflight(steps, deps, record) {
         const notes = [];
         for (const step of steps) {
-            const check = (s) => checkStep(s, step, deps);
+            const check = (s) => {
+                // The git step's preflight records it when that phase runs (it checks the branch first).
+                if (!deps.progress.plannedPhases.includes('git'))
+                    record?.({ 'branch-head': s.tip });
+                return checkStep(s, step, deps);
+            };
             notes.push(await withStepSession(step, deps.checkout, check, { readUntracked: true }));
         }
         return { notes };
     },
-    run: (step, deps) => apply(step, deps, true),
-    drill: (step, deps) => apply(step, deps, false)
+    run: (step, deps) => apply(step, deps, true, startingHead(step, deps)),
+    drill: (step, deps) => apply(step, deps, false, step.action.expectHead)
 };
 
 ;// CONCATENATED MODULE: ./src/providers/module.ts
@@ -5769,7 +5834,7 @@ async function poll(options) {
 }
 
 // EXTERNAL MODULE: ./src/http/proxy.ts
-var proxy = __nccwpck_require__(4402);
+var proxy = __nccwpck_require__(7856);
 ;// CONCATENATED MODULE: ./src/http/simple.ts
 /**
  * Two one-call helpers for callers that are not an API client: verify's checks (a GET with a
@@ -8210,7 +8275,9 @@ async function runGit(step, deps, checked) {
             ];
         }
         else {
-            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected: s.tip });
+            // The session refused a branch that moved from the planned head, so this is that head.
+            const expected = action.expectHead ?? s.tip;
+            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected });
             deps.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
             recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
         }
@@ -8290,13 +8357,15 @@ const gitPhase = {
             }
         ];
     },
-    async preflight(steps, deps) {
+    async preflight(steps, deps, record) {
         const notes = [];
         const checked = new Map();
         for (const step of steps) {
             if (step.action.skip)
                 continue;
             const note = await withStepSession(step, deps.checkout, async (s) => {
+                // What the plan is made against, kept even when a check below fails.
+                record?.({ 'branch-head': s.tip });
                 await requireClean(s);
                 const action = await withDrillRange(s, step.action);
                 const resolved = await resolve(s, action, deps.log);
@@ -9320,7 +9389,7 @@ class GitHubClient {
         this.options = options;
     }
     octokit() {
-        this.loaded ??= Promise.all(/* import() */[__nccwpck_require__.e(480), __nccwpck_require__.e(455), __nccwpck_require__.e(64)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6064)).then(m => m.createOctokit(this.options));
+        this.loaded ??= Promise.all(/* import() */[__nccwpck_require__.e(752), __nccwpck_require__.e(239), __nccwpck_require__.e(702)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6702)).then(m => m.createOctokit(this.options));
         return this.loaded;
     }
     get repoArgs() {
@@ -9988,7 +10057,7 @@ async function preflight(plan, deps, journal, modules, checked) {
         const started = deps.clock.now();
         const module = modules[phase];
         try {
-            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs));
+            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs), outputs => Object.assign(journal.outputs, outputs));
             if (found.notes)
                 applyNotes(journal, found.notes);
             for (const [stepId, value] of found.checked ?? [])
@@ -10303,7 +10372,16 @@ function mitigationLine(journal) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/report/planned-head.ts
+function plannedHead(journal, input = 'expect-head') {
+    const head = journal.outputs['branch-head'];
+    if (journal.command !== 'plan' || !head)
+        return undefined;
+    return `Planned against branch head ${head}: a run given it as ${input} refuses a branch that moved since.`;
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
+
 
 
 
@@ -10344,6 +10422,9 @@ function renderMarkdown(journal) {
             lines.push(`> **Fix:** ${journal.error.hint}`);
         lines.push('');
     }
+    const head = plannedHead(journal);
+    if (head)
+        lines.push(head.replace(/[0-9a-f]{40}/, '`$&`'), '');
     lines.push(...stepTable(journal), '');
     if (journal.command === 'plan') {
         if (journal.steps.length > 0)
@@ -10477,6 +10558,7 @@ function escapeCell(text) {
 
 
 
+
 function renderText(journal) {
     const lines = [];
     const drill = journal.command === 'drill' ? ' (drill)' : '';
@@ -10493,6 +10575,10 @@ function renderText(journal) {
         if (journal.error.hint)
             lines.push(`  fix:   ${journal.error.hint}`);
     }
+    // After the error: what went wrong comes first.
+    const head = plannedHead(journal, '--expect-head');
+    if (head)
+        lines.push(head);
     lines.push('');
     // One line per step (status, time, title, when it started: the timeline), what it changed
     // indented below: long titles and long change lists stay readable in any terminal width.
@@ -10530,8 +10616,8 @@ function indentContinuation(text, width) {
     return text.replace(/\n/g, `\n${' '.repeat(width)}`);
 }
 
-// EXTERNAL MODULE: ../main/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(3439);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/runbook/issues.ts
 /**
  * Turns the generated validator's errors (ajv's shape) into one-line problems that say what is
@@ -11534,7 +11620,7 @@ const QUEUE_POLL_MS = 10_000;
 /** A waiter silent this long (several polls) is gone: its entry is skipped. */
 const HEARTBEAT_TIMEOUT_MS = 6 * QUEUE_POLL_MS;
 /** A queue report names this many waiters at most (the rest are counted). */
-const LISTED = 10;
+const lock_queue_LISTED = 10;
 /** Wide enough for any millisecond time, so the names sort as the times do. */
 const TIME_DIGITS = 15;
 const pad = (ms) => String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, '0');
@@ -11617,7 +11703,7 @@ async function sweepQueue(git, remote, now) {
         return 'nobody is queued';
     const live = liveEntries(entries, now);
     const stale = entries.filter(e => !live.includes(e));
-    const named = await waiters(git, remote, [...live, ...stale].slice(0, LISTED));
+    const named = await waiters(git, remote, [...live, ...stale].slice(0, lock_queue_LISTED));
     const removed = await Promise.all(stale.map(e => leaveQueue(git, remote, e).catch(() => false)));
     const silent = (e) => `silent for ${formatDuration(Math.max(0, now - e.heartbeatAt))}`;
     const parts = [
@@ -11632,8 +11718,8 @@ async function sweepQueue(git, remote, now) {
     return parts.join('; ');
 }
 function listed(items) {
-    const more = items.length > LISTED ? [`and ${items.length - LISTED} more`] : [];
-    return [...items.slice(0, LISTED), ...more].join('; ');
+    const more = items.length > lock_queue_LISTED ? [`and ${items.length - lock_queue_LISTED} more`] : [];
+    return [...items.slice(0, lock_queue_LISTED), ...more].join('; ');
 }
 /** Who waits in each entry (the JSON its commit holds); "unknown" when it cannot be read. */
 async function waiters(git, remote, entries) {
@@ -12050,7 +12136,9 @@ async function rollback(options) {
         outputs: {
             status: journal.status,
             report: options.reportPath,
-            ...rollback_pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
+            // Always set, empty included: the reusable workflow gates the run on it.
+            environment: journal.environment ?? '',
+            ...rollback_pick(journal.outputs, ['head-sha', 'branch-head', 'deployment-url', 'incident-issue'])
         }
     };
 }
@@ -12363,7 +12451,10 @@ function invalidReply(reason) {
     return `⚠️ **/rollback not run**: ${reason}.\n\nUsage:\n\n\`\`\`\n${CHATOPS_USAGE}\n\`\`\`\nNothing was changed.`;
 }
 function acceptedReply(actor, inputs) {
-    const facts = Object.entries(inputs).map(([key, value]) => `\`${key}\`: \`${value}\``);
+    // Inputs left empty (the job after a gate reads every input) are not facts of the request.
+    const facts = Object.entries(inputs)
+        .filter(([, value]) => value)
+        .map(([key, value]) => `\`${key}\`: \`${value}\``);
     return `👀 **/rollback ${inputs.command}** from @${actor} accepted: ${facts.join(' · ')}\n\nThe plan and the result will appear here.`;
 }
 /** Every commit the command names, as a full SHA of this repository. */
@@ -12454,6 +12545,39 @@ async function runAndFinish(api, where, run, log, secrets = []) {
     await finish(api, where, result, log);
     return result;
 }
+/**
+ * The plan a gated run waits on (the reusable workflow's plan job): the reply shows it and what
+ * comes next, the approval in the severity's environment or the run itself, and no result
+ * reaction: that belongs to the run. A plan that stops the run ends the reply as a failure: one
+ * that threw, or failed naming no environment (the workflow then starts nothing).
+ */
+async function planAhead(api, where, run, log, secrets = []) {
+    let result;
+    try {
+        result = await run();
+    }
+    catch (err) {
+        const markdown = stoppedMarkdown(err, secrets);
+        await finish(api, where, { status: 'failed', markdown }, log);
+        throw err;
+    }
+    if (result.status === 'failed' && !result.environment) {
+        const markdown = `❌ **The run will not start**: its plan failed.\n\n${result.markdown}`;
+        await finish(api, where, { ...result, markdown }, log);
+        return result;
+    }
+    const next = result.environment
+        ? `⏳ **Awaiting approval**: the run waits for a reviewer of the \`${result.environment}\` environment.`
+        : '⏳ **The run starts next.**';
+    try {
+        const body = progressReply(where.actor, where.inputs, `${next}\n\n${result.markdown}`);
+        await api.updateReply(where.replyId, body);
+    }
+    catch (err) {
+        log.warn(`chatops: could not post the plan: ${err instanceof Error ? err.message : err}`);
+    }
+    return result;
+}
 function stoppedMarkdown(err, secrets) {
     const message = err instanceof Error ? err.message : String(err);
     const hint = err instanceof RollbackError && err.hint ? `\n${err.hint}` : '';
@@ -12483,7 +12607,7 @@ async function finish(api, where, result, log) {
 }
 
 // EXTERNAL MODULE: ./src/github/proxy.ts
-var github_proxy = __nccwpck_require__(7193);
+var github_proxy = __nccwpck_require__(8231);
 ;// CONCATENATED MODULE: ./src/util/signals.ts
 /**
  * Cancellation for the entry points: SIGTERM/SIGINT become an AbortSignal the engine obeys.
@@ -12751,21 +12875,40 @@ function parseReplyId(text) {
         return Number(text);
     throw new InputError([`chatops-reply: "${text}" is not a comment id (the gate's request.reply)`]);
 }
+/**
+ * `plan-before-run`: whether this plan is the one a run waits on (its reply then awaits the run);
+ * refused with any command but plan.
+ */
+function planBeforeRun() {
+    const given = input('plan-before-run') || INPUTS['plan-before-run'].default;
+    const ahead = oneOf('plan-before-run', given, ['true', 'false']) === 'true';
+    const command = input('command') || INPUTS.command.default;
+    if (ahead && command !== 'plan')
+        throw new InputError([
+            `plan-before-run: only for command plan (got ${command}); leave it out for the run itself`
+        ]);
+    return ahead;
+}
 /** The job after a ChatOps gate: the request comes from the inputs, the reply is updated. */
-async function runAfterGate(s, replyId) {
+async function runAfterGate(s, replyId, ahead) {
     const api = chatOpsClient(s.env);
     const actor = s.payload.comment?.user?.login ?? s.env.GITHUB_ACTOR ?? 'unknown';
     const inputs = requestInputs();
+    // The reply speaks of the run this plan is for, as the comment asked.
+    const shown = ahead ? { ...inputs, command: 'run' } : inputs;
     const issueNumber = s.payload.issue?.number ?? 0;
     const run = async () => {
-        const outcome = await runRollback(s, inputs, replyTarget(api, actor, inputs, issueNumber, replyId));
+        const outcome = await runRollback(s, inputs, replyTarget(api, actor, shown, issueNumber, replyId));
         await publish(outcome);
-        return { status: outcome.journal.status, markdown: outcome.markdown };
+        const { status } = outcome.journal;
+        return { status, markdown: outcome.markdown, environment: outcome.outputs.environment };
     };
     const commentId = s.payload.comment?.id;
     if (!commentId)
         return void (await run());
-    await runAndFinish(api, { actor, inputs, replyId, commentId }, run, actionsLogger, secretInputs());
+    const where = { actor, inputs: shown, replyId, commentId };
+    const finishing = ahead ? planAhead : runAndFinish;
+    await finishing(api, where, run, actionsLogger, secretInputs());
 }
 /**
  * The runner's side of `@actions/core`: given by the bundle's entry (src/index.ts), which passes
@@ -12775,16 +12918,17 @@ async function runAfterGate(s, replyId) {
  */
 let core;
 async function main_run(runner) {
-    core = runner ?? (await Promise.all(/* import() */[__nccwpck_require__.e(480), __nccwpck_require__.e(112)]).then(__nccwpck_require__.bind(__nccwpck_require__, 7112)));
+    core = runner ?? (await Promise.all(/* import() */[__nccwpck_require__.e(752), __nccwpck_require__.e(216)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8216)));
     if (input('release-lock') === 'true')
         return main_releaseStaleLock(process.env, process.env.GITHUB_WORKSPACE ?? process.cwd());
     const cancellation = abortOnSignals(m => core.warning(m));
     const s = setup(cancellation.signal);
     try {
         const reply = input('chatops-reply');
+        const ahead = planBeforeRun();
         if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
             if (reply)
-                return await runAfterGate(s, parseReplyId(reply));
+                return await runAfterGate(s, parseReplyId(reply), ahead);
             return await runComment(s);
         }
         await publish(await runRollback(s, requestInputs()));
@@ -12804,7 +12948,7 @@ function reportUnfinished(runner) {
 
 /***/ }),
 
-/***/ 2871:
+/***/ 3765:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.r(__webpack_exports__);
@@ -12821,10 +12965,10 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony export */ });
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8161);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_os__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(915);
-/* harmony import */ var _node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8422);
-/* harmony import */ var _node_modules_actions_core_lib_summary_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2370);
-/* harmony import */ var _node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6087);
+/* harmony import */ var _node_modules_actions_core_lib_command_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9635);
+/* harmony import */ var _node_modules_actions_core_lib_file_command_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2902);
+/* harmony import */ var _node_modules_actions_core_lib_summary_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(1170);
+/* harmony import */ var _node_modules_actions_core_lib_utils_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4679);
 /**
  * The part of `@actions/core` this action uses, taken from its own modules: workflow commands
  * (`command.js`), file commands (`file-command.js`) and the job summary (`summary.js`).
@@ -12880,7 +13024,7 @@ function setFailed(message) {
 
 /***/ }),
 
-/***/ 7520:
+/***/ 9922:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -13182,18 +13326,18 @@ module.exports = require("util/types");
 
 /***/ }),
 
-/***/ 2197:
+/***/ 7349:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var resolveBlockMap = __nccwpck_require__(143);
-var resolveBlockSeq = __nccwpck_require__(1854);
-var resolveFlowCollection = __nccwpck_require__(9030);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveBlockMap = __nccwpck_require__(7103);
+var resolveBlockSeq = __nccwpck_require__(334);
+var resolveFlowCollection = __nccwpck_require__(3142);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -13279,15 +13423,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 83:
+/***/ 3683:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(573);
-var composeNode = __nccwpck_require__(4961);
-var resolveEnd = __nccwpck_require__(1020);
-var resolveProps = __nccwpck_require__(775);
+var Document = __nccwpck_require__(3021);
+var composeNode = __nccwpck_require__(5937);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -13331,17 +13475,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 4961:
+/***/ 5937:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7105);
-var identity = __nccwpck_require__(4919);
-var composeCollection = __nccwpck_require__(2197);
-var composeScalar = __nccwpck_require__(3573);
-var resolveEnd = __nccwpck_require__(1020);
-var utilEmptyScalarPosition = __nccwpck_require__(8407);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var composeCollection = __nccwpck_require__(7349);
+var composeScalar = __nccwpck_require__(5413);
+var resolveEnd = __nccwpck_require__(7788);
+var utilEmptyScalarPosition = __nccwpck_require__(2599);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -13450,15 +13594,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 3573:
+/***/ 5413:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var resolveBlockScalar = __nccwpck_require__(5089);
-var resolveFlowScalar = __nccwpck_require__(5882);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -13545,18 +13689,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 3104:
+/***/ 9984:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(2606);
-var Document = __nccwpck_require__(573);
-var errors = __nccwpck_require__(152);
-var identity = __nccwpck_require__(4919);
-var composeDoc = __nccwpck_require__(83);
-var resolveEnd = __nccwpck_require__(1020);
+var directives = __nccwpck_require__(1342);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var identity = __nccwpck_require__(1127);
+var composeDoc = __nccwpck_require__(3683);
+var resolveEnd = __nccwpck_require__(7788);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -13776,17 +13920,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 143:
+/***/ 7103:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(5773);
-var YAMLMap = __nccwpck_require__(5462);
-var resolveProps = __nccwpck_require__(775);
-var utilContainsNewline = __nccwpck_require__(4283);
-var utilFlowIndentCheck = __nccwpck_require__(1795);
-var utilMapIncludes = __nccwpck_require__(1091);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
+var utilMapIncludes = __nccwpck_require__(1187);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -13900,12 +14044,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 5089:
+/***/ 8913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -14107,14 +14251,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 1854:
+/***/ 334:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(6831);
-var resolveProps = __nccwpck_require__(775);
-var utilFlowIndentCheck = __nccwpck_require__(1795);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveProps = __nccwpck_require__(4631);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -14165,7 +14309,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 1020:
+/***/ 7788:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14211,19 +14355,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 9030:
+/***/ 3142:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var resolveEnd = __nccwpck_require__(1020);
-var resolveProps = __nccwpck_require__(775);
-var utilContainsNewline = __nccwpck_require__(4283);
-var utilMapIncludes = __nccwpck_require__(1091);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilMapIncludes = __nccwpck_require__(1187);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -14427,13 +14571,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 5882:
+/***/ 6842:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var resolveEnd = __nccwpck_require__(1020);
+var Scalar = __nccwpck_require__(3301);
+var resolveEnd = __nccwpck_require__(7788);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -14662,7 +14806,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 775:
+/***/ 4631:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14817,7 +14961,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 4283:
+/***/ 9499:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14860,7 +15004,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 8407:
+/***/ 2599:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14895,12 +15039,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 1795:
+/***/ 4051:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(4283);
+var utilContainsNewline = __nccwpck_require__(9499);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -14919,12 +15063,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1091:
+/***/ 1187:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
+var identity = __nccwpck_require__(1127);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -14941,22 +15085,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 573:
+/***/ 3021:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7105);
-var Collection = __nccwpck_require__(4661);
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var toJS = __nccwpck_require__(3899);
-var Schema = __nccwpck_require__(8224);
-var stringifyDocument = __nccwpck_require__(2285);
-var anchors = __nccwpck_require__(9196);
-var applyReviver = __nccwpck_require__(909);
-var createNode = __nccwpck_require__(1732);
-var directives = __nccwpck_require__(2606);
+var Alias = __nccwpck_require__(4065);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var toJS = __nccwpck_require__(4043);
+var Schema = __nccwpck_require__(5840);
+var stringifyDocument = __nccwpck_require__(6829);
+var anchors = __nccwpck_require__(1596);
+var applyReviver = __nccwpck_require__(3661);
+var createNode = __nccwpck_require__(2404);
+var directives = __nccwpck_require__(1342);
 
 class Document {
     constructor(value, replacer, options) {
@@ -15285,13 +15429,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 9196:
+/***/ 1596:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var visit = __nccwpck_require__(2588);
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -15368,7 +15512,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 909:
+/***/ 3661:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -15432,14 +15576,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 1732:
+/***/ 2404:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7105);
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -15529,13 +15673,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 2606:
+/***/ 1342:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var visit = __nccwpck_require__(2588);
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
 
 const escapeChars = {
     '!': '%21',
@@ -15714,7 +15858,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 152:
+/***/ 1464:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -15783,28 +15927,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 3439:
+/***/ 8815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(3104);
-var Document = __nccwpck_require__(573);
-var Schema = __nccwpck_require__(8224);
-var errors = __nccwpck_require__(152);
-var Alias = __nccwpck_require__(7105);
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var Scalar = __nccwpck_require__(389);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var cst = __nccwpck_require__(9877);
-var lexer = __nccwpck_require__(5145);
-var lineCounter = __nccwpck_require__(1460);
-var parser = __nccwpck_require__(2064);
-var publicApi = __nccwpck_require__(4543);
-var visit = __nccwpck_require__(2588);
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var Schema = __nccwpck_require__(5840);
+var errors = __nccwpck_require__(1464);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
+var publicApi = __nccwpck_require__(4047);
+var visit = __nccwpck_require__(204);
 
 
 
@@ -15841,7 +15985,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7297:
+/***/ 7249:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -15867,16 +16011,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 7105:
+/***/ 4065:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(9196);
-var visit = __nccwpck_require__(2588);
-var identity = __nccwpck_require__(4919);
-var Node = __nccwpck_require__(4833);
-var toJS = __nccwpck_require__(3899);
+var anchors = __nccwpck_require__(1596);
+var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(4043);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -15994,14 +16138,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 4661:
+/***/ 101:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1732);
-var identity = __nccwpck_require__(4919);
-var Node = __nccwpck_require__(4833);
+var createNode = __nccwpck_require__(2404);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -16152,14 +16296,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 4833:
+/***/ 6673:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(909);
-var identity = __nccwpck_require__(4919);
-var toJS = __nccwpck_require__(3899);
+var applyReviver = __nccwpck_require__(3661);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(4043);
 
 class NodeBase {
     constructor(type) {
@@ -16199,15 +16343,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 5773:
+/***/ 7165:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1732);
-var stringifyPair = __nccwpck_require__(7764);
-var addPairToJSMap = __nccwpck_require__(8768);
-var identity = __nccwpck_require__(4919);
+var createNode = __nccwpck_require__(2404);
+var stringifyPair = __nccwpck_require__(9748);
+var addPairToJSMap = __nccwpck_require__(7104);
+var identity = __nccwpck_require__(1127);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -16245,14 +16389,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 389:
+/***/ 3301:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Node = __nccwpck_require__(4833);
-var toJS = __nccwpck_require__(3899);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(4043);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -16279,17 +16423,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 5462:
+/***/ 4454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(4156);
-var addPairToJSMap = __nccwpck_require__(8768);
-var Collection = __nccwpck_require__(4661);
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var Scalar = __nccwpck_require__(389);
+var stringifyCollection = __nccwpck_require__(1212);
+var addPairToJSMap = __nccwpck_require__(7104);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -16433,17 +16577,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 6831:
+/***/ 2223:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1732);
-var stringifyCollection = __nccwpck_require__(4156);
-var Collection = __nccwpck_require__(4661);
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var toJS = __nccwpck_require__(3899);
+var createNode = __nccwpck_require__(2404);
+var stringifyCollection = __nccwpck_require__(1212);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var toJS = __nccwpck_require__(4043);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -16555,16 +16699,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 8768:
+/***/ 7104:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7297);
-var merge = __nccwpck_require__(9380);
-var stringify = __nccwpck_require__(9300);
-var identity = __nccwpck_require__(4919);
-var toJS = __nccwpck_require__(3899);
+var log = __nccwpck_require__(7249);
+var merge = __nccwpck_require__(452);
+var stringify = __nccwpck_require__(2148);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(4043);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -16627,7 +16771,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 4919:
+/***/ 1127:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -16687,12 +16831,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 3899:
+/***/ 4043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
+var identity = __nccwpck_require__(1127);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -16733,15 +16877,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 334:
+/***/ 110:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(5089);
-var resolveFlowScalar = __nccwpck_require__(5882);
-var errors = __nccwpck_require__(152);
-var stringifyString = __nccwpck_require__(1773);
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
+var errors = __nccwpck_require__(1464);
+var stringifyString = __nccwpck_require__(3069);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -16958,7 +17102,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 3701:
+/***/ 1733:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -17028,7 +17172,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5235:
+/***/ 7715:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -17134,14 +17278,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 9877:
+/***/ 3461:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(334);
-var cstStringify = __nccwpck_require__(3701);
-var cstVisit = __nccwpck_require__(5235);
+var cstScalar = __nccwpck_require__(110);
+var cstStringify = __nccwpck_require__(1733);
+var cstVisit = __nccwpck_require__(7715);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -17253,12 +17397,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 5145:
+/***/ 361:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(9877);
+var cst = __nccwpck_require__(3461);
 
 /*
 START -> stream
@@ -17983,7 +18127,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 1460:
+/***/ 6628:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -18031,14 +18175,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 2064:
+/***/ 3456:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(9877);
-var lexer = __nccwpck_require__(5145);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -19018,18 +19162,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4543:
+/***/ 4047:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(3104);
-var Document = __nccwpck_require__(573);
-var errors = __nccwpck_require__(152);
-var log = __nccwpck_require__(7297);
-var identity = __nccwpck_require__(4919);
-var lineCounter = __nccwpck_require__(1460);
-var parser = __nccwpck_require__(2064);
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var log = __nccwpck_require__(7249);
+var identity = __nccwpck_require__(1127);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -19132,16 +19276,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 8224:
+/***/ 5840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var map = __nccwpck_require__(4043);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var tags = __nccwpck_require__(6178);
+var identity = __nccwpck_require__(1127);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var tags = __nccwpck_require__(18);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -19178,13 +19322,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 4043:
+/***/ 7451:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var YAMLMap = __nccwpck_require__(5462);
+var identity = __nccwpck_require__(1127);
+var YAMLMap = __nccwpck_require__(4454);
 
 const map = {
     collection: 'map',
@@ -19204,12 +19348,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 5632:
+/***/ 3632:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 const nullTag = {
     identify: value => value == null,
@@ -19228,13 +19372,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 7562:
+/***/ 1706:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var YAMLSeq = __nccwpck_require__(6831);
+var identity = __nccwpck_require__(1127);
+var YAMLSeq = __nccwpck_require__(2223);
 
 const seq = {
     collection: 'seq',
@@ -19254,12 +19398,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 4704:
+/***/ 6464:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(1773);
+var stringifyString = __nccwpck_require__(3069);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -19277,12 +19421,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 4359:
+/***/ 3959:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -19305,13 +19449,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 6229:
+/***/ 8405:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var stringifyNumber = __nccwpck_require__(3569);
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -19359,12 +19503,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 7602:
+/***/ 9874:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3569);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -19408,18 +19552,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 7904:
+/***/ 896:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(4043);
-var _null = __nccwpck_require__(5632);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var bool = __nccwpck_require__(4359);
-var float = __nccwpck_require__(6229);
-var int = __nccwpck_require__(7602);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
 
 const schema = [
     map.map,
@@ -19440,14 +19584,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 8647:
+/***/ 3559:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var map = __nccwpck_require__(4043);
-var seq = __nccwpck_require__(7562);
+var Scalar = __nccwpck_require__(3301);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -19511,27 +19655,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 6178:
+/***/ 18:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(4043);
-var _null = __nccwpck_require__(5632);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var bool = __nccwpck_require__(4359);
-var float = __nccwpck_require__(6229);
-var int = __nccwpck_require__(7602);
-var schema = __nccwpck_require__(7904);
-var schema$1 = __nccwpck_require__(8647);
-var binary = __nccwpck_require__(4355);
-var merge = __nccwpck_require__(9380);
-var omap = __nccwpck_require__(6431);
-var pairs = __nccwpck_require__(9281);
-var schema$2 = __nccwpck_require__(3081);
-var set = __nccwpck_require__(2504);
-var timestamp = __nccwpck_require__(4960);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
+var schema = __nccwpck_require__(896);
+var schema$1 = __nccwpck_require__(3559);
+var binary = __nccwpck_require__(6083);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var schema$2 = __nccwpck_require__(5913);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(6752);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -19617,14 +19761,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 4355:
+/***/ 6083:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(389);
-var stringifyString = __nccwpck_require__(1773);
+var Scalar = __nccwpck_require__(3301);
+var stringifyString = __nccwpck_require__(3069);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -19694,12 +19838,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 6158:
+/***/ 8398:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -19730,13 +19874,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 838:
+/***/ 5782:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var stringifyNumber = __nccwpck_require__(3569);
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -19787,12 +19931,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 5609:
+/***/ 873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3569);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -19870,13 +20014,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 9380:
+/***/ 452:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -19948,16 +20092,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 6431:
+/***/ 303:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var toJS = __nccwpck_require__(3899);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var pairs = __nccwpck_require__(9281);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(4043);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var pairs = __nccwpck_require__(8385);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -20032,15 +20176,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 9281:
+/***/ 8385:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var Scalar = __nccwpck_require__(389);
-var YAMLSeq = __nccwpck_require__(6831);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLSeq = __nccwpck_require__(2223);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -20121,24 +20265,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 3081:
+/***/ 5913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(4043);
-var _null = __nccwpck_require__(5632);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var binary = __nccwpck_require__(4355);
-var bool = __nccwpck_require__(6158);
-var float = __nccwpck_require__(838);
-var int = __nccwpck_require__(5609);
-var merge = __nccwpck_require__(9380);
-var omap = __nccwpck_require__(6431);
-var pairs = __nccwpck_require__(9281);
-var set = __nccwpck_require__(2504);
-var timestamp = __nccwpck_require__(4960);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var binary = __nccwpck_require__(6083);
+var bool = __nccwpck_require__(8398);
+var float = __nccwpck_require__(5782);
+var int = __nccwpck_require__(873);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(6752);
 
 const schema = [
     map.map,
@@ -20169,14 +20313,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 2504:
+/***/ 1528:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var YAMLMap = __nccwpck_require__(5462);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -20272,12 +20416,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 4960:
+/***/ 6752:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3569);
+var stringifyNumber = __nccwpck_require__(8689);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -20384,7 +20528,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 9915:
+/***/ 4475:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -20542,15 +20686,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 9300:
+/***/ 2148:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(9196);
-var identity = __nccwpck_require__(4919);
-var stringifyComment = __nccwpck_require__(6599);
-var stringifyString = __nccwpck_require__(1773);
+var anchors = __nccwpck_require__(1596);
+var identity = __nccwpck_require__(1127);
+var stringifyComment = __nccwpck_require__(9799);
+var stringifyString = __nccwpck_require__(3069);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -20681,14 +20825,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 4156:
+/***/ 1212:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var stringify = __nccwpck_require__(9300);
-var stringifyComment = __nccwpck_require__(6599);
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -20843,7 +20987,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 6599:
+/***/ 9799:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -20874,14 +21018,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 2285:
+/***/ 6829:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var stringify = __nccwpck_require__(9300);
-var stringifyComment = __nccwpck_require__(6599);
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -20968,7 +21112,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 3569:
+/***/ 8689:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -21002,15 +21146,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 7764:
+/***/ 9748:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var stringify = __nccwpck_require__(9300);
-var stringifyComment = __nccwpck_require__(6599);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -21161,13 +21305,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 1773:
+/***/ 3069:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var foldFlowLines = __nccwpck_require__(9915);
+var Scalar = __nccwpck_require__(3301);
+var foldFlowLines = __nccwpck_require__(4475);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -21506,12 +21650,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 2588:
+/***/ 204:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
+var identity = __nccwpck_require__(1127);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -21749,7 +21893,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 915:
+/***/ 9635:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -21757,7 +21901,7 @@ exports.visitAsync = visitAsync;
 /* harmony export */   s: () => (/* binding */ issue)
 /* harmony export */ });
 /* harmony import */ var os__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(857);
-/* harmony import */ var _utils_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6087);
+/* harmony import */ var _utils_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4679);
 
 
 /**
@@ -21852,7 +21996,7 @@ function escapeProperty(s) {
 
 /***/ }),
 
-/***/ 8422:
+/***/ 2902:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -21862,7 +22006,7 @@ function escapeProperty(s) {
 /* harmony import */ var crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6982);
 /* harmony import */ var fs__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9896);
 /* harmony import */ var os__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(857);
-/* harmony import */ var _utils_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6087);
+/* harmony import */ var _utils_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4679);
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -21900,7 +22044,7 @@ function prepareKeyValueMessage(key, value) {
 
 /***/ }),
 
-/***/ 2370:
+/***/ 1170:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -22193,7 +22337,7 @@ const summary = _summary;
 
 /***/ }),
 
-/***/ 6087:
+/***/ 4679:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -22238,7 +22382,7 @@ function toCommandProperties(annotationProperties) {
 
 /***/ }),
 
-/***/ 1299:
+/***/ 7187:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -22259,13 +22403,13 @@ var external_events_ = __nccwpck_require__(4434);
 const external_child_process_namespaceObject = require("child_process");
 // EXTERNAL MODULE: external "path"
 var external_path_ = __nccwpck_require__(6928);
-// EXTERNAL MODULE: ../main/node_modules/@actions/io/lib/io.js
-var io = __nccwpck_require__(6413);
-// EXTERNAL MODULE: ../main/node_modules/@actions/io/lib/io-util.js
-var io_util = __nccwpck_require__(378);
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io.js
+var io = __nccwpck_require__(8701);
+// EXTERNAL MODULE: ./node_modules/@actions/io/lib/io-util.js
+var io_util = __nccwpck_require__(90);
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = require("timers");
-;// CONCATENATED MODULE: ../main/node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -22853,7 +22997,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -22936,7 +23080,7 @@ function getExecOutput(commandLine, args, options) {
 
 /***/ }),
 
-/***/ 378:
+/***/ 90:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -23130,7 +23274,7 @@ function getCmdPath() {
 
 /***/ }),
 
-/***/ 6413:
+/***/ 8701:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -23139,7 +23283,7 @@ function getCmdPath() {
 /* unused harmony exports cp, mv, rmRF, mkdirP, findInPath */
 /* harmony import */ var assert__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2613);
 /* harmony import */ var path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6928);
-/* harmony import */ var _io_util_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(378);
+/* harmony import */ var _io_util_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(90);
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -23661,7 +23805,7 @@ function copyFile(srcFile, destFile, force) {
 /******/ 	// startup
 /******/ 	// Load entry module and return exports
 /******/ 	// This entry module used 'module' so it can't be inlined
-/******/ 	var __webpack_exports__ = __nccwpck_require__(629);
+/******/ 	var __webpack_exports__ = __nccwpck_require__(9407);
 /******/ 	module.exports = __webpack_exports__;
 /******/ 	
 /******/ })()

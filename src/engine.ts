@@ -181,7 +181,8 @@ async function preflight(
     try {
       const found = await module.preflight!(
         plan.steps.filter(s => s.phase === phase),
-        pick(deps, module.needs)
+        pick(deps, module.needs),
+        outputs => Object.assign(journal.outputs, outputs)
       )
       if (found.notes) applyNotes(journal, found.notes)
       for (const [stepId, value] of found.checked ?? []) checked.set(stepId, value)

@@ -47,6 +47,11 @@ export const INPUTS = {
     description: 'Branch to roll back (default from the runbook, else main).',
     default: ''
   },
+  'expect-head': {
+    description:
+      "Full SHA of the branch head the run must start from (the plan's branch-head output): a run refuses to change the branch when it has moved since (trigger it again to plan again), and pushes with that SHA as the lease.",
+    default: ''
+  },
   'lock-wait': {
     description:
       'How long a run or drill waits in line when another rollback holds the lock (0, or a duration such as 30s, 15m, 1h; at most 2h). 0: refused at once, naming the holder.',
@@ -98,6 +103,12 @@ export const INPUTS = {
       'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
     default: '',
     actionOnly: true
+  },
+  'plan-before-run': {
+    description:
+      "true: this plan is the one a run waits on (the reusable workflow's plan job before a run). Its chatops reply then says that the run awaits approval in the severity's environment, or starts next; the result reaction is left to the run.",
+    default: 'false',
+    actionOnly: true
   }
 } as const satisfies Record<string, InputSpec>
 
@@ -110,6 +121,10 @@ export const OUTPUTS = {
     'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
   report: 'Path of the JSON report (the journal of every step).',
   'head-sha': 'Branch head after the git phase.',
+  'branch-head':
+    'Full SHA of the branch head the checks saw before anything changed (for a plan: what it was made against); empty without a git or files step. Give it to the run as expect-head.',
+  environment:
+    "GitHub Environment whose required reviewers must approve a run of the severity: the runbook's severity.<severity>.environment (built in: production-rollback for high); empty when it names none.",
   'deployment-url': 'URL of the deployment made by the flags phase.',
   'incident-issue':
     'URL of the incident issue, when one was opened (or, on a re-run of the same workflow run, reported on).'

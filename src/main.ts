@@ -13,7 +13,13 @@ import { releaseLock, rollback, type RollbackOutcome } from './rollback.js'
 import { PERMISSION_LEVELS, parseAllowlist } from './chatops/authorize.js'
 import type { CommentEvent } from './chatops/comment.js'
 import { chatOpsApi } from './chatops/github-api.js'
-import { handleComment, replyTarget, runAndFinish, type ReplyTarget } from './chatops/run.js'
+import {
+  handleComment,
+  planAhead,
+  replyTarget,
+  runAndFinish,
+  type ReplyTarget
+} from './chatops/run.js'
 import { GitHubClient } from './github/client.js'
 import { proxySettingsFrom } from './github/proxy.js'
 import { RunbookError } from './runbook/load.js'
@@ -274,24 +280,44 @@ function parseReplyId(text: string): number {
   throw new InputError([`chatops-reply: "${text}" is not a comment id (the gate's request.reply)`])
 }
 
+/**
+ * `plan-before-run`: whether this plan is the one a run waits on (its reply then awaits the run);
+ * refused with any command but plan.
+ */
+function planBeforeRun(): boolean {
+  const given = input('plan-before-run') || INPUTS['plan-before-run'].default
+  const ahead = oneOf('plan-before-run', given, ['true', 'false'] as const) === 'true'
+  const command = input('command') || INPUTS.command.default
+  if (ahead && command !== 'plan')
+    throw new InputError([
+      `plan-before-run: only for command plan (got ${command}); leave it out for the run itself`
+    ])
+  return ahead
+}
+
 /** The job after a ChatOps gate: the request comes from the inputs, the reply is updated. */
-async function runAfterGate(s: RunSetup, replyId: number): Promise<void> {
+async function runAfterGate(s: RunSetup, replyId: number, ahead: boolean): Promise<void> {
   const api = chatOpsClient(s.env)
   const actor = s.payload.comment?.user?.login ?? s.env.GITHUB_ACTOR ?? 'unknown'
   const inputs = requestInputs()
+  // The reply speaks of the run this plan is for, as the comment asked.
+  const shown: RawInputs = ahead ? { ...inputs, command: 'run' } : inputs
   const issueNumber = s.payload.issue?.number ?? 0
   const run = async () => {
     const outcome = await runRollback(
       s,
       inputs,
-      replyTarget(api, actor, inputs, issueNumber, replyId)
+      replyTarget(api, actor, shown, issueNumber, replyId)
     )
     await publish(outcome)
-    return { status: outcome.journal.status, markdown: outcome.markdown }
+    const { status } = outcome.journal
+    return { status, markdown: outcome.markdown, environment: outcome.outputs.environment }
   }
   const commentId = s.payload.comment?.id
   if (!commentId) return void (await run())
-  await runAndFinish(api, { actor, inputs, replyId, commentId }, run, actionsLogger, secretInputs())
+  const where = { actor, inputs: shown, replyId, commentId }
+  const finishing = ahead ? planAhead : runAndFinish
+  await finishing(api, where, run, actionsLogger, secretInputs())
 }
 
 /**
@@ -310,8 +336,9 @@ export async function run(runner?: RunnerCommands): Promise<void> {
   const s = setup(cancellation.signal)
   try {
     const reply = input('chatops-reply')
+    const ahead = planBeforeRun()
     if (s.env.GITHUB_EVENT_NAME === 'issue_comment') {
-      if (reply) return await runAfterGate(s, parseReplyId(reply))
+      if (reply) return await runAfterGate(s, parseReplyId(reply), ahead)
       return await runComment(s)
     }
     await publish(await runRollback(s, requestInputs()))

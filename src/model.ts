@@ -28,6 +28,11 @@ export interface Request {
   resetTo?: string
   confirm?: string
   branch?: string
+  /**
+   * The branch head (full SHA) the run must start from: what its plan was made against. A run
+   * refuses when the branch has moved since, and pushes with it as the lease.
+   */
+  expectHead?: string
   trigger: Trigger
   /** Unique id of this run: names backup refs/tables so reruns and later runs never collide. */
   runId: string
@@ -64,6 +69,8 @@ export interface StepError {
 export interface StepOutputs {
   /** Branch head after the git/files phase. */
   'head-sha': string
+  /** Branch head the checks saw before anything changed (what a plan was made against). */
+  'branch-head': string
   /** Production URL after the flags phase. */
   'deployment-url': string
   'deployment-id': string
@@ -119,9 +126,14 @@ export interface PhaseModule<A = unknown, N extends DependencyName = DependencyN
   /**
    * Read-only checks before the first mutation of the whole run (connectivity, SHAs, tokens).
    * Returns notes that make the plan concrete, and per step what it checked (`checked`), which
-   * run/drill receive: what was shown and approved is what is acted on.
+   * run/drill receive: what was shown and approved is what is acted on. `record`: outputs known
+   * as soon as a check saw them (the branch head), kept even when a later check fails.
    */
-  preflight?(steps: Step<A>[], deps: Pick<Dependencies, N>): Promise<Preflight<C>>
+  preflight?(
+    steps: Step<A>[],
+    deps: Pick<Dependencies, N>,
+    record?: (outputs: Partial<StepOutputs>) => void
+  ): Promise<Preflight<C>>
   /**
    * Preflights run concurrently; phases naming the same resource here take turns. The checkout:
    * git sessions write its config and fetch into the same private refs. The database: one

@@ -22,7 +22,8 @@ export const REQUEST_INPUTS = [
   'revert',
   'reset-to',
   'confirm',
-  'branch'
+  'branch',
+  'expect-head'
 ] as const
 
 export type RawInputs = Partial<Record<'command' | (typeof REQUEST_INPUTS)[number], string>>
@@ -120,6 +121,13 @@ export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): R
     problems.push(`branch: "${branch}" is not a valid branch name`)
   }
 
+  const expectHead = value('expect-head')?.toLowerCase()
+  if (expectHead !== undefined && !/^[0-9a-f]{40}$/.test(expectHead)) {
+    problems.push(
+      `expect-head: "${expectHead}" is not a full commit SHA (40 hex characters); give the plan's branch-head output, or leave it empty`
+    )
+  }
+
   if (problems.length > 0) throw new InputError(problems)
   return {
     command,
@@ -130,6 +138,7 @@ export function parseRequest(raw: RawInputs, trigger: Trigger, runId: string): R
     resetTo,
     confirm,
     branch,
+    expectHead,
     trigger,
     runId
   }

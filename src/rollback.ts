@@ -174,7 +174,9 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
     outputs: {
       status: journal.status,
       report: options.reportPath,
-      ...pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
+      // Always set, empty included: the reusable workflow gates the run on it.
+      environment: journal.environment ?? '',
+      ...pick(journal.outputs, ['head-sha', 'branch-head', 'deployment-url', 'incident-issue'])
     }
   }
 }

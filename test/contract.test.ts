@@ -113,7 +113,12 @@ describe('action.yml contract', () => {
     const run = await entryPlan()
     expect(Object.keys(run.outputs).every(name => name in OUTPUTS)).toBe(true)
     // A plan has a status and a report; the git, flags and notify outputs come from a run.
-    expect(run.outputs).toMatchObject({ status: 'planned', report: expect.any(String) })
+    // The environment is always set (empty: none for the severity): the workflow's gate reads it.
+    expect(run.outputs).toMatchObject({
+      status: 'planned',
+      report: expect.any(String),
+      environment: ''
+    })
     expect(run.failed).toEqual([])
     const plain = new Set(run.inputsRead)
     // The ChatOps inputs are read for comments (a comment that is no command is ignored).

@@ -4,6 +4,7 @@
  * annotations on the runbook line).
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -233,6 +234,164 @@ describe('run() on an issue_comment event (ChatOps)', () => {
     } finally {
       await w.github.close()
     }
+  })
+
+  describe('the plan ahead of a gated run, then the run (the reusable workflow’s jobs)', () => {
+    /** A runbook that plans and runs here: a smoke check, no status comment of its own. */
+    function gateRunbook(severity: Record<string, unknown> = {}, smoke = 'true') {
+      const path = join(mkdtempSync(join(dir, 'runbook-')), 'rollback.yml')
+      writeFileSync(
+        path,
+        JSON.stringify({
+          version: 1,
+          name: 'gated',
+          severity,
+          verify: { smoke: { run: smoke } },
+          notify: { 'status-comment': false }
+        })
+      )
+      return path
+    }
+
+    /** The request job: the comment authorised, read and replied to (👀); the reply's id. */
+    async function gate(w: Awaited<ReturnType<typeof commentWorld>>) {
+      const r = await runEntry({ chatops: 'gate', 'github-token': w.github.token }, w.env)
+      expect(r.outputs.status).toBe('accepted')
+      return JSON.parse(r.outputs.request!) as { reply: string; severity: string }
+    }
+
+    const job = (
+      w: Awaited<ReturnType<typeof commentWorld>>,
+      runbook: string,
+      request: { reply: string; severity: string },
+      inputs: Record<string, string>
+    ) =>
+      runEntry(
+        {
+          runbook,
+          severity: request.severity,
+          'chatops-reply': request.reply,
+          'github-token': w.github.token,
+          ...inputs
+        },
+        w.env
+      )
+
+    it('the plan awaits approval in the environment, with no result reaction; the run adds it', async () => {
+      const w = await commentWorld('/rollback run high')
+      try {
+        const request = await gate(w)
+        const runbook = gateRunbook()
+        expect(w.reactions()).toEqual(['eyes'])
+
+        const plan = await job(w, runbook, request, { command: 'plan', 'plan-before-run': 'true' })
+        expect(plan.outputs).toMatchObject({
+          status: 'planned',
+          environment: 'production-rollback'
+        })
+        expect(w.reactions()).toEqual(['eyes'])
+        const reply = () => w.github.comments.find(c => c.id === Number(request.reply))!.body
+        expect(reply()).toMatch(/^👀 \*\*\/rollback run\*\* from @octo-admin/)
+        expect(reply()).toContain(
+          '⏳ **Awaiting approval**: the run waits for a reviewer of the `production-rollback` environment.'
+        )
+        expect(reply()).toContain('Rollback plan: gated')
+
+        const run = await job(w, runbook, request, { command: 'run' })
+        expect(run.outputs.status).toBe('succeeded')
+        expect(w.reactions()).toEqual(['eyes', 'rocket'])
+        expect(reply()).not.toContain('Awaiting approval')
+        expect(reply()).toContain('Rollback succeeded: gated')
+      } finally {
+        await w.github.close()
+      }
+    })
+
+    it('no environment for the severity: the plan says the run starts next, still no reaction', async () => {
+      const w = await commentWorld('/rollback run critical')
+      try {
+        const request = await gate(w)
+        const plan = await job(w, gateRunbook(), request, {
+          command: 'plan',
+          'plan-before-run': 'true'
+        })
+        expect(plan.outputs).toMatchObject({ status: 'planned', environment: '' })
+        expect(w.reactions()).toEqual(['eyes'])
+        const reply = w.github.comments.find(c => c.id === Number(request.reply))!.body
+        expect(reply).toContain('⏳ **The run starts next.**')
+      } finally {
+        await w.github.close()
+      }
+    })
+
+    it('a plan that fails, naming no environment, stops the run: the reply ends with a thumbs-down', async () => {
+      const w = await commentWorld('/rollback run critical')
+      try {
+        const request = await gate(w)
+        // Its git check cannot reach the remote: the plan fails, and the workflow starts no run.
+        const workspace = mkdtempSync(join(dir, 'workspace-'))
+        spawnSync('git', ['init', '--quiet', workspace])
+        const runbook = join(workspace, 'rollback.yml')
+        writeFileSync(
+          runbook,
+          JSON.stringify({ version: 1, name: 'gated', git: { remote: join(dir, 'no-remote.git') } })
+        )
+        const plan = await runEntry(
+          {
+            runbook,
+            command: 'plan',
+            severity: request.severity,
+            revert: 'a'.repeat(40),
+            'plan-before-run': 'true',
+            'chatops-reply': request.reply,
+            'github-token': w.github.token
+          },
+          { ...w.env, GITHUB_WORKSPACE: workspace }
+        )
+        expect(plan.outputs).toMatchObject({ status: 'failed', environment: '' })
+        expect(w.reactions()).toEqual(['eyes', '-1'])
+        const reply = w.github.comments.find(c => c.id === Number(request.reply))!.body
+        expect(reply).toContain('❌ **The run will not start**: its plan failed.')
+        expect(reply).toContain('cannot reach git remote')
+      } finally {
+        await w.github.close()
+      }
+    })
+
+    it('a plan that cannot start at all ends the reply the same way', async () => {
+      const w = await commentWorld('/rollback run high')
+      try {
+        const request = await gate(w)
+        const plan = await job(w, 'test/fixtures/no-such-runbook.yml', request, {
+          command: 'plan',
+          'plan-before-run': 'true'
+        })
+        expect(plan.exitCode).toBe(1)
+        expect(w.reactions()).toEqual(['eyes', '-1'])
+        const reply = w.github.comments.find(c => c.id === Number(request.reply))!.body
+        expect(reply).toMatch(/The rollback stopped[\s\S]*file not found/)
+      } finally {
+        await w.github.close()
+      }
+    })
+
+    it('plan-before-run belongs to a plan: with the run itself it is refused', async () => {
+      const w = await commentWorld('/rollback run high')
+      try {
+        const request = await gate(w)
+        const r = await job(w, gateRunbook(), request, {
+          command: 'run',
+          'plan-before-run': 'true'
+        })
+        expect(r.exitCode).toBe(1)
+        expect(r.stdout).toContain(
+          '::error title=Invalid input::plan-before-run: only for command plan'
+        )
+        expect(w.reactions()).toEqual(['eyes'])
+      } finally {
+        await w.github.close()
+      }
+    })
   })
 
   it('after the gate: a run that cannot start still ends the reply, with a thumbs-down', async () => {

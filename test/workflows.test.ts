@@ -4,40 +4,18 @@
  * reusable workflow's `decide` script run for real with bash on generated requests.
  */
 import { describe, expect, it } from '@jest/globals'
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { parse } from 'yaml'
 import { parseLockWait } from '../src/request.js'
-
-interface Step {
-  id?: string
-  uses?: string
-  run?: string
-  if?: string
-  with?: Record<string, unknown>
-  env?: Record<string, string>
-}
-interface Job {
-  uses?: string
-  steps?: Step[]
-  environment?: string
-  needs?: string | string[]
-  if?: string
-  with?: Record<string, unknown>
-  secrets?: Record<string, string> | 'inherit'
-  concurrency?: { group: string; 'cancel-in-progress': boolean }
-  permissions?: Record<string, string>
-  'timeout-minutes'?: number
-}
-interface Workflow {
-  on: Record<string, unknown>
-  jobs: Record<string, Job>
-  permissions?: Record<string, string>
-  concurrency?: unknown
-}
+import {
+  decide,
+  dispatch,
+  loadWorkflow as load,
+  REUSABLE,
+  type Workflow
+} from './support/workflow.js'
 
 const OWN = ['.github/workflows', 'examples/workflows']
 const files = OWN.flatMap(dir =>
@@ -45,9 +23,7 @@ const files = OWN.flatMap(dir =>
     .filter(f => f.endsWith('.yml'))
     .map(f => join(dir, f))
 )
-const load = (file: string) => parse(readFileSync(file, 'utf8')) as Workflow
 const steps = (workflow: Workflow) => Object.values(workflow.jobs).flatMap(job => job.steps ?? [])
-const REUSABLE = '.github/workflows/rollback.yml'
 const PUBLISHED_WORKFLOW = 'emergency-rollback/emergency-rollback/.github/workflows/rollback.yml@v1'
 
 describe('every workflow', () => {
@@ -118,17 +94,14 @@ describe('the reusable workflow', () => {
     })
   })
 
-  it('gates every run and drill: secrets environment always, reviewers first for high', () => {
+  it('gates every run and drill: secrets environment always, first the environment the plan read', () => {
     const { plan, approve, rollback } = workflow.jobs
     expect(plan!.environment).toBeUndefined()
-    expect(approve!.environment).toBe('production-rollback')
+    // The approval waits in the environment the runbook names for the severity, read by the plan.
+    expect(plan!.outputs!.environment).toBe('${{ steps.action.outputs.environment }}')
+    expect(approve!.environment).toBe('${{ needs.plan.outputs.environment }}')
     expect(rollback!.environment).toBe('rollback-secrets')
-    expect(rollback!.needs).toEqual(['request', 'approve'])
-    // A skipped approval lets the rollback through only when no approval was needed.
-    expect(rollback!.if).toContain("needs.approve.result == 'success'")
-    expect(rollback!.if).toContain(
-      "needs.approve.result == 'skipped' && needs.request.outputs.approval == 'false'"
-    )
+    expect(rollback!.needs).toEqual(['request', 'plan', 'approve'])
   })
 
   it('lets no concurrency group cancel a pending rollback: runs wait in the lock queue', () => {
@@ -233,35 +206,12 @@ describe('the example callers only call the reusable workflow', () => {
   })
 })
 
-/** Runs the reusable workflow's `decide` step as the runner would: bash, env, output files. */
-function decide(env: Record<string, string>) {
-  const script = load(REUSABLE).jobs.request!.steps!.find(s => s.id === 'decide')!.run!
-  const dir = mkdtempSync(join(tmpdir(), 'decide-'))
-  const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary') }
-  for (const file of Object.values(files)) writeFileSync(file, '')
-  const result = spawnSync('bash', ['-e', '-c', script], {
-    encoding: 'utf8',
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '', ...files, ...env }
-  })
-  const outputs = Object.fromEntries(
-    readFileSync(files.GITHUB_OUTPUT, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map(line => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)])
-  )
-  return { code: result.status, stdout: result.stdout, outputs, dir }
-}
-
-const dispatch = (inputs: Record<string, unknown>) =>
-  decide({ EVENT_NAME: 'workflow_dispatch', INPUTS: JSON.stringify(inputs) })
-
 describe('the request decision (decide step, run with bash)', () => {
-  it('plan needs no gate; run high waits for reviewers; run critical and drill go straight in', () => {
+  it('plan needs no gate; every run goes through the plan and its gate; a drill goes straight in', () => {
     const cases = [
       [{ command: 'plan', severity: 'high' }, 'plan', 'false'],
       [{ command: 'run', severity: 'high' }, 'rollback', 'true'],
-      [{ command: 'run', severity: 'critical' }, 'rollback', 'false'],
+      [{ command: 'run', severity: 'critical' }, 'rollback', 'true'],
       [{ command: 'drill' }, 'rollback', 'false']
     ] as const
     for (const [inputs, job, approval] of cases) {
@@ -346,7 +296,7 @@ describe('the request decision (decide step, run with bash)', () => {
         expect(['plan', 'run', 'drill']).toContain(request.command)
         expect(['critical', 'high', 'medium', 'low', '']).toContain(request.severity)
         expect(request).toMatchObject({ command, severity })
-        expect(outputs.approval).toBe(String(command === 'run' && severity === 'high'))
+        expect(outputs.approval).toBe(String(command === 'run'))
         expect(outputs.job).toBe(command === 'plan' ? 'plan' : 'rollback')
       }),
       { numRuns: 25 }

@@ -3,7 +3,7 @@
 /******/ 	"use strict";
 /******/ 	var __webpack_modules__ = ({
 
-/***/ 5187:
+/***/ 5581:
 /***/ ((module, __webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
@@ -15,16 +15,16 @@ __nccwpck_require__.r(__webpack_exports__);
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6386);
-/* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5728);
-/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9656);
-/* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(9115);
-/* harmony import */ var _util_signals_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(7347);
-/* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(3036);
-/* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(7520);
-/* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(3004);
-/* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(3597);
-/* harmony import */ var _util_closest_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(9441);
+/* harmony import */ var _interface_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6160);
+/* harmony import */ var _request_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4390);
+/* harmony import */ var _rollback_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1400);
+/* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(17);
+/* harmony import */ var _util_signals_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(6089);
+/* harmony import */ var _runbook_load_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(280);
+/* harmony import */ var _util_exit_guard_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(9922);
+/* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(2970);
+/* harmony import */ var _util_redact_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(767);
+/* harmony import */ var _util_closest_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(5519);
 /**
  * CLI entry point: the same engine for the day GitHub Actions is down.
  *   emergency-rollback <plan|run|drill> [--runbook F] [--severity S] [...]
@@ -319,7 +319,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6041:
+/***/ 8155:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -335,9 +335,9 @@ __webpack_async_result__();
 /* harmony export */   xY: () => (/* binding */ refComponent),
 /* harmony export */   yZ: () => (/* binding */ gitTarget)
 /* harmony export */ });
-/* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9115);
-/* harmony import */ var _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(547);
-/* harmony import */ var _paths_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8422);
+/* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(17);
+/* harmony import */ var _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9469);
+/* harmony import */ var _paths_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2320);
 /**
  * The git step's action, resolved purely from the runbook and the request (request wins), and
  * validation of the user-supplied revisions. Only hex SHAs are accepted: no refs, no options.
@@ -373,6 +373,7 @@ function gitAction(runbook, request) {
         mainline: git?.mainline,
         backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
         files: fileRules(runbook),
+        expectHead: request.expectHead,
         ...whatToDo(runbook, request)
     };
 }
@@ -489,7 +490,7 @@ function confirmMismatch(confirm, target) {
 
 /***/ }),
 
-/***/ 8422:
+/***/ 2320:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -541,7 +542,7 @@ function overlapProblems(protect, remove) {
 
 /***/ }),
 
-/***/ 4402:
+/***/ 7856:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -642,7 +643,7 @@ function createFetch(settings = {}) {
     const agent = (proxy) => {
         let found = agents.get(proxy);
         if (!found) {
-            found = __nccwpck_require__.e(/* import() */ 480).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2480, 19)).then(({ ProxyAgent }) => new ProxyAgent({ uri: proxy }));
+            found = __nccwpck_require__.e(/* import() */ 752).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4371, 19)).then(({ ProxyAgent }) => new ProxyAgent({ uri: proxy }));
             agents.set(proxy, found);
         }
         return found;
@@ -652,7 +653,7 @@ function createFetch(settings = {}) {
         const proxy = proxyFor(url, settings)?.href;
         if (!proxy)
             return globalThis.fetch(input, init);
-        const [{ fetch }, dispatcher] = await Promise.all([__nccwpck_require__.e(/* import() */ 480).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2480, 19)), agent(proxy)]);
+        const [{ fetch }, dispatcher] = await Promise.all([__nccwpck_require__.e(/* import() */ 752).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4371, 19)), agent(proxy)]);
         // undici's own fetch: its Response has the global one's shape.
         const response = await fetch(input, {
             ...init,
@@ -665,7 +666,7 @@ function createFetch(settings = {}) {
 
 /***/ }),
 
-/***/ 6386:
+/***/ 6160:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -698,6 +699,10 @@ const INPUTS = {
     },
     branch: {
         description: 'Branch to roll back (default from the runbook, else main).',
+        default: ''
+    },
+    'expect-head': {
+        description: "Full SHA of the branch head the run must start from (the plan's branch-head output): a run refuses to change the branch when it has moved since (trigger it again to plan again), and pushes with that SHA as the lease.",
         default: ''
     },
     'lock-wait': {
@@ -743,6 +748,11 @@ const INPUTS = {
         description: 'For the job after a chatops gate: the id of the reply comment to update in place (the request comes from the inputs).',
         default: '',
         actionOnly: true
+    },
+    'plan-before-run': {
+        description: "true: this plan is the one a run waits on (the reusable workflow's plan job before a run). Its chatops reply then says that the run awaits approval in the severity's environment, or starts next; the result reaction is left to the run.",
+        default: 'false',
+        actionOnly: true
     }
 };
 const OUTPUTS = {
@@ -750,6 +760,8 @@ const OUTPUTS = {
     request: 'For a chatops gate: the accepted request as JSON (command, severity, revert, ... with full SHAs) and the reply comment id.',
     report: 'Path of the JSON report (the journal of every step).',
     'head-sha': 'Branch head after the git phase.',
+    'branch-head': 'Full SHA of the branch head the checks saw before anything changed (for a plan: what it was made against); empty without a git or files step. Give it to the run as expect-head.',
+    environment: "GitHub Environment whose required reviewers must approve a run of the severity: the runbook's severity.<severity>.environment (built in: production-rollback for high); empty when it names none.",
     'deployment-url': 'URL of the deployment made by the flags phase.',
     'incident-issue': 'URL of the incident issue, when one was opened (or, on a re-run of the same workflow run, reported on).'
 };
@@ -757,7 +769,7 @@ const OUTPUTS = {
 
 /***/ }),
 
-/***/ 7948:
+/***/ 182:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -765,7 +777,7 @@ const OUTPUTS = {
 /* harmony export */   Vf: () => (/* binding */ stillRunningText),
 /* harmony export */   ZS: () => (/* reexport safe */ _util_errors_js__WEBPACK_IMPORTED_MODULE_0__.ZS)
 /* harmony export */ });
-/* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9115);
+/* harmony import */ var _util_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(17);
 const COMMANDS = ['plan', 'run', 'drill'];
 /** "still running: step X, N minutes so far": the same words on every channel. */
 function stillRunningText(status) {
@@ -776,7 +788,7 @@ function stillRunningText(status) {
 
 /***/ }),
 
-/***/ 5728:
+/***/ 4390:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -786,11 +798,11 @@ function stillRunningText(status) {
 /* harmony export */   dz: () => (/* binding */ InputError)
 /* harmony export */ });
 /* unused harmony exports notOneOf, checkRevertSpec, MAX_LOCK_WAIT */
-/* harmony import */ var _model_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7948);
-/* harmony import */ var _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(547);
-/* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3004);
-/* harmony import */ var _util_closest_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9441);
-/* harmony import */ var _util_duration_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2856);
+/* harmony import */ var _model_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(182);
+/* harmony import */ var _runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9469);
+/* harmony import */ var _util_credentials_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2970);
+/* harmony import */ var _util_closest_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5519);
+/* harmony import */ var _util_duration_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6518);
 /**
  * Validates the raw inputs (action inputs or CLI flags, all strings) into a Request. Every problem
  * names the input and the fix; all are reported together, before anything runs.
@@ -808,7 +820,8 @@ const REQUEST_INPUTS = [
     'revert',
     'reset-to',
     'confirm',
-    'branch'
+    'branch',
+    'expect-head'
 ];
 class InputError extends _model_js__WEBPACK_IMPORTED_MODULE_0__/* .RollbackError */ .ZS {
     /** One line per problem; a value that looks like a credential is never repeated. */
@@ -886,6 +899,10 @@ function parseRequest(raw, trigger, runId) {
     if (branch !== undefined && !_runbook_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .BRANCH_NAME */ .P9.test(branch)) {
         problems.push(`branch: "${branch}" is not a valid branch name`);
     }
+    const expectHead = value('expect-head')?.toLowerCase();
+    if (expectHead !== undefined && !/^[0-9a-f]{40}$/.test(expectHead)) {
+        problems.push(`expect-head: "${expectHead}" is not a full commit SHA (40 hex characters); give the plan's branch-head output, or leave it empty`);
+    }
     if (problems.length > 0)
         throw new InputError(problems);
     return {
@@ -897,6 +914,7 @@ function parseRequest(raw, trigger, runId) {
         resetTo,
         confirm,
         branch,
+        expectHead,
         trigger,
         runId
     };
@@ -948,7 +966,7 @@ function parseLockWait(text) {
 
 /***/ }),
 
-/***/ 9656:
+/***/ 1400:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -965,13 +983,13 @@ const external_node_os_namespaceObject = require("node:os");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./src/util/errors.ts
-var util_errors = __nccwpck_require__(9115);
+var util_errors = __nccwpck_require__(17);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: ./src/util/duration.ts
-var duration = __nccwpck_require__(2856);
+var duration = __nccwpck_require__(6518);
 // EXTERNAL MODULE: ./src/util/redact.ts
-var redact = __nccwpck_require__(3597);
+var redact = __nccwpck_require__(767);
 ;// CONCATENATED MODULE: external "node:module"
 const external_node_module_namespaceObject = require("node:module");
 // EXTERNAL MODULE: external "node:url"
@@ -1053,7 +1071,7 @@ async function load() {
     const g = globalThis;
     if (typeof g.__dirname !== 'string')
         g.__dirname = (0,external_node_path_.dirname)((0,external_node_url_.fileURLToPath)(require("url").pathToFileURL(__filename).href));
-    const imported = (await __nccwpck_require__.e(/* import() */ 227).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5227, 23)));
+    const imported = (await __nccwpck_require__.e(/* import() */ 995).then(__nccwpck_require__.t.bind(__nccwpck_require__, 3995, 23)));
     const factory = typeof imported.default === 'function' ? imported.default : imported.default.default;
     // The glue waits for `done`; a failed instantiation must reject the load, not leave it pending.
     let failed = () => { };
@@ -1332,7 +1350,7 @@ function flattenBooleans(node) {
 }
 let deparser;
 async function deparse(tree) {
-    deparser ??= __nccwpck_require__.e(/* import() */ 878).then(__nccwpck_require__.bind(__nccwpck_require__, 1878)).then(m => (t) => m.deparse(t));
+    deparser ??= __nccwpck_require__.e(/* import() */ 830).then(__nccwpck_require__.bind(__nccwpck_require__, 7830)).then(m => (t) => m.deparse(t));
     return (await deparser)(tree);
 }
 /**
@@ -1451,7 +1469,7 @@ function readOnlyUnlessOpen(settings) {
 /** Opens a session; throws a RollbackError that says what is wrong, with the URL masked. */
 async function connect(settings, purpose) {
     // Loaded on first use: a run without database steps (or a plan) does not pay for it.
-    const { default: postgres } = await __nccwpck_require__.e(/* import() */ 977).then(__nccwpck_require__.bind(__nccwpck_require__, 9977));
+    const { default: postgres } = await __nccwpck_require__.e(/* import() */ 849).then(__nccwpck_require__.bind(__nccwpck_require__, 3849));
     const config = clientConfig(settings, purpose);
     const open = async (options) => {
         const client = new postgres.Client(options);
@@ -4026,7 +4044,7 @@ async function execute(step, deps, drill) {
 }
 
 // EXTERNAL MODULE: ./src/model.ts
-var model = __nccwpck_require__(7948);
+var model = __nccwpck_require__(182);
 ;// CONCATENATED MODULE: ./src/git/files.ts
 /**
  * The runbook's `files` section applied to the checkout: remove the listed paths (one commit) and
@@ -4066,7 +4084,7 @@ async function requireProtected(git, rules, rev) {
 }
 
 // EXTERNAL MODULE: ./src/git/inputs.ts
-var inputs = __nccwpck_require__(6041);
+var inputs = __nccwpck_require__(8155);
 ;// CONCATENATED MODULE: ./src/git/push.ts
 /**
  * The push with lease: every push of a run goes through here and names the exact value it expects
@@ -4727,6 +4745,32 @@ async function configureAuth(git, remoteUrl, token, tempDir = (0,external_node_o
     };
 }
 
+;// CONCATENATED MODULE: ./src/git/pinned-head.ts
+/**
+ * A branch that moved after its plan was made: a run that starts from a head its plan (and its
+ * approval) never saw would push on top of commits nobody looked at. Says what moved it.
+ */
+
+/** How many of the new commits the error names (the rest are counted). */
+const LISTED = 5;
+const pinned_head_short = (sha) => sha.slice(0, 7);
+/** The error for `where` (remote/branch) now at `tip` instead of `expected`: the new commits named. */
+async function pinned_head_branchMoved(git, where, expected, tip) {
+    return new util_errors/* RollbackError */.ZS(`branch: ${where} moved since the plan (${pinned_head_short(expected)} -> ${pinned_head_short(tip)}): ${await whatMoved(git, expected, tip)}; nothing was changed`, 'trigger the rollback again so that it plans against the new head (and is approved again): post the /rollback command again, run the workflow again, or with the CLI plan again and pass its branch-head as --expect-head');
+}
+async function whatMoved(git, expected, tip) {
+    // The planned head may be unknown here (another job's checkout saw it): then say so.
+    const known = (await git.revParse(expected)) !== undefined;
+    if (!known)
+        return 'the planned head is not in this checkout, so the new commits cannot be listed';
+    if (!(await git.isAncestor(expected, tip)))
+        return 'the planned head is no longer on the branch (it was reset or rewritten)';
+    const commits = await git.log([`${expected}..${tip}`]);
+    const listed = commits.slice(0, LISTED).map(c => `${pinned_head_short(c.sha)} ${c.subject}`);
+    const more = commits.length > LISTED ? `, and ${commits.length - LISTED} more` : '';
+    return `${commits.length} new commit(s): ${listed.join('; ')}${more}`;
+}
+
 // EXTERNAL MODULE: external "string_decoder"
 var external_string_decoder_ = __nccwpck_require__(3193);
 // EXTERNAL MODULE: external "os"
@@ -4741,7 +4785,7 @@ var external_path_ = __nccwpck_require__(6928);
 var external_assert_ = __nccwpck_require__(2613);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ../main/node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -4921,7 +4965,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -5195,7 +5239,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = require("timers");
-;// CONCATENATED MODULE: ../main/node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -5783,7 +5827,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../main/node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -6226,6 +6270,7 @@ function lastLines(text) {
 
 
 
+
 /** Committer identity when the checkout has none (GitHub runners have none by default). */
 const BOT = {
     name: 'github-actions[bot]',
@@ -6293,6 +6338,8 @@ async function withGitSession(checkout, target, fn, options = {}) {
         untracked?.catch(() => undefined);
         await fetchTip(git, target, tipRef);
         const tip = (await git.revParse(tipRef)) ?? '';
+        if (options.expectTip && tip !== options.expectTip)
+            throw await pinned_head_branchMoved(git, `${target.remote}/${target.branch}`, options.expectTip, tip);
         const session = {
             git,
             remote: target.remote,
@@ -6341,11 +6388,15 @@ async function requireRemoteBranch(git, target) {
         throw new util_errors/* RollbackError */.ZS(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
     }
 }
-/** A session on the remote branch a git or files step names (the branch name checked first). */
+/**
+ * A session on the remote branch a git or files step names (the branch name checked first), at
+ * the head its plan was made against when the step names one.
+ */
 function withStepSession(step, checkout, fn, options = {}) {
     (0,inputs/* checkBranch */.DC)(step.action.branch);
     const target = { remote: step.action.remote, branch: step.action.branch };
-    return withGitSession(checkout, target, fn, options);
+    const expectTip = options.expectTip ?? step.action.expectHead;
+    return withGitSession(checkout, target, fn, { ...options, expectTip });
 }
 
 ;// CONCATENATED MODULE: ./src/phases/files.ts
@@ -6358,7 +6409,7 @@ function withStepSession(step, checkout, fn, options = {}) {
 
 
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
-async function apply(step, deps, push) {
+async function apply(step, deps, push, expectTip) {
     return withStepSession(step, deps.checkout, async (s) => {
         await requireClean(s);
         await s.git.checkoutDetached(s.tip);
@@ -6373,7 +6424,8 @@ async function apply(step, deps, push) {
             return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details };
         }
         const dst = `refs/heads/${s.branch}`;
-        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: s.tip });
+        // The session refused a branch not at expectTip, so the lease is the head the plan saw.
+        await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: expectTip ?? s.tip });
         return {
             status: 'succeeded',
             changed: [...removed, `${s.remote}/${s.branch} is now ${revert_short(head)}`],
@@ -6381,7 +6433,15 @@ async function apply(step, deps, push) {
             recovery: [`to restore the removed files: git revert ${revert_short(head)} and push`],
             details
         };
-    });
+    }, { expectTip });
+}
+/**
+ * The head the step must find: with a planned head, the one the git step left (it pushed first)
+ * or, without one, the planned head itself. Unpinned runs take the branch as they find it.
+ */
+function startingHead(step, deps) {
+    const pinned = step.action.expectHead;
+    return pinned && (deps.progress.outputs['head-sha'] ?? pinned);
 }
 /** Preflight of one step in its session: what it would remove, and what would stop it. */
 async function checkStep(s, step, deps) {
@@ -6408,7 +6468,7 @@ const filesPhase = {
     plan(runbook, request) {
         if (runbook.files === undefined)
             return [];
-        const { remote, branch } = (0,inputs/* gitAction */.Fk)(runbook, request);
+        const { remote, branch, expectHead } = (0,inputs/* gitAction */.Fk)(runbook, request);
         const rules = (0,inputs/* fileRules */._h)(runbook);
         const changes = [
             ...rules.remove.map(path => `remove ${path} from ${remote}/${branch} if still present`),
@@ -6424,20 +6484,25 @@ const filesPhase = {
                 changes,
                 mutates: rules.remove.length > 0,
                 stage: 'main',
-                action: { remote, branch, rules }
+                action: { remote, branch, rules, expectHead }
             }
         ];
     },
-    async preflight(steps, deps) {
+    async preflight(steps, deps, record) {
         const notes = [];
         for (const step of steps) {
-            const check = (s) => checkStep(s, step, deps);
+            const check = (s) => {
+                // The git step's preflight records it when that phase runs (it checks the branch first).
+                if (!deps.progress.plannedPhases.includes('git'))
+                    record?.({ 'branch-head': s.tip });
+                return checkStep(s, step, deps);
+            };
             notes.push(await withStepSession(step, deps.checkout, check, { readUntracked: true }));
         }
         return { notes };
     },
-    run: (step, deps) => apply(step, deps, true),
-    drill: (step, deps) => apply(step, deps, false)
+    run: (step, deps) => apply(step, deps, true, startingHead(step, deps)),
+    drill: (step, deps) => apply(step, deps, false, step.action.expectHead)
 };
 
 ;// CONCATENATED MODULE: ./src/providers/module.ts
@@ -7005,7 +7070,7 @@ async function poll(options) {
 }
 
 // EXTERNAL MODULE: ./src/http/proxy.ts
-var proxy = __nccwpck_require__(4402);
+var proxy = __nccwpck_require__(7856);
 ;// CONCATENATED MODULE: ./src/http/simple.ts
 /**
  * Two one-call helpers for callers that are not an API client: verify's checks (a GET with a
@@ -9446,7 +9511,9 @@ async function runGit(step, deps, checked) {
             ];
         }
         else {
-            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected: s.tip });
+            // The session refused a branch that moved from the planned head, so this is that head.
+            const expected = action.expectHead ?? s.tip;
+            await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected });
             deps.log.info(`pushed ${revert_short(prepared.head)} to ${s.remote} ${dst}`);
             recovery = [`to undo: git revert ${prepared.commits.map(revert_short).join(' ')} and push`];
         }
@@ -9526,13 +9593,15 @@ const gitPhase = {
             }
         ];
     },
-    async preflight(steps, deps) {
+    async preflight(steps, deps, record) {
         const notes = [];
         const checked = new Map();
         for (const step of steps) {
             if (step.action.skip)
                 continue;
             const note = await withStepSession(step, deps.checkout, async (s) => {
+                // What the plan is made against, kept even when a check below fails.
+                record?.({ 'branch-head': s.tip });
                 await requireClean(s);
                 const action = await withDrillRange(s, step.action);
                 const resolved = await resolve(s, action, deps.log);
@@ -9943,7 +10012,7 @@ const monitorPhase = {
 };
 
 // EXTERNAL MODULE: ./src/runbook/constants.ts
-var constants = __nccwpck_require__(547);
+var constants = __nccwpck_require__(9469);
 ;// CONCATENATED MODULE: ./src/phases/notify/message.ts
 /** GitHub refuses comment and issue bodies over 65 536 characters. */
 const MAX_BODY = 60_000;
@@ -10558,7 +10627,7 @@ class GitHubClient {
         this.options = options;
     }
     octokit() {
-        this.loaded ??= Promise.all(/* import() */[__nccwpck_require__.e(480), __nccwpck_require__.e(455), __nccwpck_require__.e(715)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6715)).then(m => m.createOctokit(this.options));
+        this.loaded ??= Promise.all(/* import() */[__nccwpck_require__.e(752), __nccwpck_require__.e(239), __nccwpck_require__.e(770)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1770)).then(m => m.createOctokit(this.options));
         return this.loaded;
     }
     get repoArgs() {
@@ -10793,9 +10862,9 @@ function createHostingProvider(source, overrides = {}) {
 }
 
 // EXTERNAL MODULE: ./src/runbook/schema-fields.ts
-var schema_fields = __nccwpck_require__(7137);
+var schema_fields = __nccwpck_require__(9659);
 // EXTERNAL MODULE: ./src/util/credentials.ts
-var credentials = __nccwpck_require__(3004);
+var credentials = __nccwpck_require__(2970);
 ;// CONCATENATED MODULE: ./src/secrets.ts
 
 
@@ -11144,7 +11213,7 @@ async function preflight(plan, deps, journal, modules, checked) {
         const started = deps.clock.now();
         const module = modules[phase];
         try {
-            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs));
+            const found = await module.preflight(plan.steps.filter(s => s.phase === phase), pick(deps, module.needs), outputs => Object.assign(journal.outputs, outputs));
             if (found.notes)
                 applyNotes(journal, found.notes);
             for (const [stepId, value] of found.checked ?? [])
@@ -11459,7 +11528,16 @@ function mitigationLine(journal) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./src/report/planned-head.ts
+function plannedHead(journal, input = 'expect-head') {
+    const head = journal.outputs['branch-head'];
+    if (journal.command !== 'plan' || !head)
+        return undefined;
+    return `Planned against branch head ${head}: a run given it as ${input} refuses a branch that moved since.`;
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
+
 
 
 
@@ -11500,6 +11578,9 @@ function renderMarkdown(journal) {
             lines.push(`> **Fix:** ${journal.error.hint}`);
         lines.push('');
     }
+    const head = plannedHead(journal);
+    if (head)
+        lines.push(head.replace(/[0-9a-f]{40}/, '`$&`'), '');
     lines.push(...stepTable(journal), '');
     if (journal.command === 'plan') {
         if (journal.steps.length > 0)
@@ -11633,6 +11714,7 @@ function escapeCell(text) {
 
 
 
+
 function renderText(journal) {
     const lines = [];
     const drill = journal.command === 'drill' ? ' (drill)' : '';
@@ -11649,6 +11731,10 @@ function renderText(journal) {
         if (journal.error.hint)
             lines.push(`  fix:   ${journal.error.hint}`);
     }
+    // After the error: what went wrong comes first.
+    const head = plannedHead(journal, '--expect-head');
+    if (head)
+        lines.push(head);
     lines.push('');
     // One line per step (status, time, title, when it started: the timeline), what it changed
     // indented below: long titles and long change lists stay readable in any terminal width.
@@ -11687,9 +11773,9 @@ function indentContinuation(text, width) {
 }
 
 // EXTERNAL MODULE: ./src/request.ts
-var src_request = __nccwpck_require__(5728);
+var src_request = __nccwpck_require__(4390);
 // EXTERNAL MODULE: ./src/runbook/load.ts + 5 modules
-var runbook_load = __nccwpck_require__(3036);
+var runbook_load = __nccwpck_require__(280);
 ;// CONCATENATED MODULE: ./src/runbook-text.ts
 
 async function checkRunbookText(located, phases = Object.values(PHASE_MODULES)) {
@@ -11903,7 +11989,7 @@ const QUEUE_POLL_MS = 10_000;
 /** A waiter silent this long (several polls) is gone: its entry is skipped. */
 const HEARTBEAT_TIMEOUT_MS = 6 * QUEUE_POLL_MS;
 /** A queue report names this many waiters at most (the rest are counted). */
-const LISTED = 10;
+const lock_queue_LISTED = 10;
 /** Wide enough for any millisecond time, so the names sort as the times do. */
 const TIME_DIGITS = 15;
 const pad = (ms) => String(Math.max(0, Math.floor(ms))).padStart(TIME_DIGITS, '0');
@@ -11986,7 +12072,7 @@ async function sweepQueue(git, remote, now) {
         return 'nobody is queued';
     const live = liveEntries(entries, now);
     const stale = entries.filter(e => !live.includes(e));
-    const named = await waiters(git, remote, [...live, ...stale].slice(0, LISTED));
+    const named = await waiters(git, remote, [...live, ...stale].slice(0, lock_queue_LISTED));
     const removed = await Promise.all(stale.map(e => leaveQueue(git, remote, e).catch(() => false)));
     const silent = (e) => `silent for ${(0,duration/* formatDuration */.a3)(Math.max(0, now - e.heartbeatAt))}`;
     const parts = [
@@ -12001,8 +12087,8 @@ async function sweepQueue(git, remote, now) {
     return parts.join('; ');
 }
 function listed(items) {
-    const more = items.length > LISTED ? [`and ${items.length - LISTED} more`] : [];
-    return [...items.slice(0, LISTED), ...more].join('; ');
+    const more = items.length > lock_queue_LISTED ? [`and ${items.length - lock_queue_LISTED} more`] : [];
+    return [...items.slice(0, lock_queue_LISTED), ...more].join('; ');
 }
 /** Who waits in each entry (the JSON its commit holds); "unknown" when it cannot be read. */
 async function waiters(git, remote, entries) {
@@ -12419,7 +12505,9 @@ async function rollback(options) {
         outputs: {
             status: journal.status,
             report: options.reportPath,
-            ...rollback_pick(journal.outputs, ['head-sha', 'deployment-url', 'incident-issue'])
+            // Always set, empty included: the reusable workflow gates the run on it.
+            environment: journal.environment ?? '',
+            ...rollback_pick(journal.outputs, ['head-sha', 'branch-head', 'deployment-url', 'incident-issue'])
         }
     };
 }
@@ -12474,7 +12562,7 @@ function rollback_pick(record, keys) {
 
 /***/ }),
 
-/***/ 547:
+/***/ 9469:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -12518,7 +12606,7 @@ const BRANCH_NAME = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/;
 
 /***/ }),
 
-/***/ 3036:
+/***/ 280:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -12535,14 +12623,14 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
-// EXTERNAL MODULE: ../main/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(3439);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
 // EXTERNAL MODULE: ./src/util/credentials.ts
-var credentials = __nccwpck_require__(3004);
+var credentials = __nccwpck_require__(2970);
 // EXTERNAL MODULE: ./src/runbook/validate.generated.js
-var validate_generated = __nccwpck_require__(6898);
+var validate_generated = __nccwpck_require__(7948);
 // EXTERNAL MODULE: ./src/util/closest.ts
-var closest = __nccwpck_require__(9441);
+var closest = __nccwpck_require__(5519);
 ;// CONCATENATED MODULE: ./src/runbook/issues.ts
 /**
  * Turns the generated validator's errors (ajv's shape) into one-line problems that say what is
@@ -12686,9 +12774,9 @@ function schemaProblems(errors, data) {
 }
 
 // EXTERNAL MODULE: ./src/util/duration.ts
-var duration = __nccwpck_require__(2856);
+var duration = __nccwpck_require__(6518);
 // EXTERNAL MODULE: ./src/runbook/schema-fields.ts
-var schema_fields = __nccwpck_require__(7137);
+var schema_fields = __nccwpck_require__(9659);
 ;// CONCATENATED MODULE: ./src/runbook/duration-bounds.ts
 /**
  * Every duration within the bounds its field declares in the schema (`x-duration`): a zero
@@ -12717,11 +12805,11 @@ function durationProblems(data) {
 }
 
 // EXTERNAL MODULE: ./src/git/inputs.ts
-var inputs = __nccwpck_require__(6041);
+var inputs = __nccwpck_require__(8155);
 // EXTERNAL MODULE: ./src/git/paths.ts
-var paths = __nccwpck_require__(8422);
+var paths = __nccwpck_require__(2320);
 // EXTERNAL MODULE: ./src/util/errors.ts
-var errors = __nccwpck_require__(9115);
+var errors = __nccwpck_require__(17);
 ;// CONCATENATED MODULE: ./src/runbook/rules.ts
 /**
  * Runbook rules a JSON Schema does not express (across fields, or computed). They run on the data
@@ -13345,7 +13433,7 @@ function dotted(path) {
 
 /***/ }),
 
-/***/ 7137:
+/***/ 9659:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -13353,7 +13441,7 @@ function dotted(path) {
 /* harmony export */   Wu: () => (/* binding */ markedFields)
 /* harmony export */ });
 /* unused harmony export EACH */
-/* harmony import */ var _validate_generated_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6898);
+/* harmony import */ var _validate_generated_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7948);
 /**
  * Fields of the runbook's JSON Schema that carry a marker keyword (`x-secret`, `x-duration`), and
  * the values a runbook holds at those fields. What is marked in the schema is what the code acts
@@ -13436,7 +13524,7 @@ function valuesAt(data, path) {
 
 /***/ }),
 
-/***/ 9441:
+/***/ 5519:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -13472,7 +13560,7 @@ function editDistance(a, b) {
 
 /***/ }),
 
-/***/ 3004:
+/***/ 2970:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -13525,7 +13613,7 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /***/ }),
 
-/***/ 2856:
+/***/ 6518:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -13560,7 +13648,7 @@ function elapsedMs(startedAt, sleptMs, now) {
 
 /***/ }),
 
-/***/ 9115:
+/***/ 17:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -13606,7 +13694,7 @@ function asFieldProblem(err, within) {
 
 /***/ }),
 
-/***/ 7520:
+/***/ 9922:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -13635,7 +13723,7 @@ async function untilFinished(main, onUnfinished) {
 
 /***/ }),
 
-/***/ 3597:
+/***/ 767:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -13644,7 +13732,7 @@ async function untilFinished(main, onUnfinished) {
 /* harmony export */   yP: () => (/* binding */ maskUrl)
 /* harmony export */ });
 /* unused harmony export secretForms */
-/* harmony import */ var _credentials_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3004);
+/* harmony import */ var _credentials_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2970);
 /**
  * The one redactor every output channel goes through (log lines, errors, report, summary,
  * comments, webhook, issue): known secret values are replaced in every form they travel in
@@ -13728,7 +13816,7 @@ class Redactor {
 
 /***/ }),
 
-/***/ 7347:
+/***/ 6089:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -14039,18 +14127,18 @@ module.exports = require("util/types");
 
 /***/ }),
 
-/***/ 2197:
+/***/ 7349:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var resolveBlockMap = __nccwpck_require__(143);
-var resolveBlockSeq = __nccwpck_require__(1854);
-var resolveFlowCollection = __nccwpck_require__(9030);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveBlockMap = __nccwpck_require__(7103);
+var resolveBlockSeq = __nccwpck_require__(334);
+var resolveFlowCollection = __nccwpck_require__(3142);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -14136,15 +14224,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 83:
+/***/ 3683:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(573);
-var composeNode = __nccwpck_require__(4961);
-var resolveEnd = __nccwpck_require__(1020);
-var resolveProps = __nccwpck_require__(775);
+var Document = __nccwpck_require__(3021);
+var composeNode = __nccwpck_require__(5937);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -14188,17 +14276,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 4961:
+/***/ 5937:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7105);
-var identity = __nccwpck_require__(4919);
-var composeCollection = __nccwpck_require__(2197);
-var composeScalar = __nccwpck_require__(3573);
-var resolveEnd = __nccwpck_require__(1020);
-var utilEmptyScalarPosition = __nccwpck_require__(8407);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var composeCollection = __nccwpck_require__(7349);
+var composeScalar = __nccwpck_require__(5413);
+var resolveEnd = __nccwpck_require__(7788);
+var utilEmptyScalarPosition = __nccwpck_require__(2599);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -14307,15 +14395,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 3573:
+/***/ 5413:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var resolveBlockScalar = __nccwpck_require__(5089);
-var resolveFlowScalar = __nccwpck_require__(5882);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -14402,18 +14490,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 3104:
+/***/ 9984:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(2606);
-var Document = __nccwpck_require__(573);
-var errors = __nccwpck_require__(152);
-var identity = __nccwpck_require__(4919);
-var composeDoc = __nccwpck_require__(83);
-var resolveEnd = __nccwpck_require__(1020);
+var directives = __nccwpck_require__(1342);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var identity = __nccwpck_require__(1127);
+var composeDoc = __nccwpck_require__(3683);
+var resolveEnd = __nccwpck_require__(7788);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -14633,17 +14721,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 143:
+/***/ 7103:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(5773);
-var YAMLMap = __nccwpck_require__(5462);
-var resolveProps = __nccwpck_require__(775);
-var utilContainsNewline = __nccwpck_require__(4283);
-var utilFlowIndentCheck = __nccwpck_require__(1795);
-var utilMapIncludes = __nccwpck_require__(1091);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
+var utilMapIncludes = __nccwpck_require__(1187);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -14757,12 +14845,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 5089:
+/***/ 8913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -14964,14 +15052,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 1854:
+/***/ 334:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(6831);
-var resolveProps = __nccwpck_require__(775);
-var utilFlowIndentCheck = __nccwpck_require__(1795);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveProps = __nccwpck_require__(4631);
+var utilFlowIndentCheck = __nccwpck_require__(4051);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -15022,7 +15110,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 1020:
+/***/ 7788:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -15068,19 +15156,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 9030:
+/***/ 3142:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var resolveEnd = __nccwpck_require__(1020);
-var resolveProps = __nccwpck_require__(775);
-var utilContainsNewline = __nccwpck_require__(4283);
-var utilMapIncludes = __nccwpck_require__(1091);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var resolveEnd = __nccwpck_require__(7788);
+var resolveProps = __nccwpck_require__(4631);
+var utilContainsNewline = __nccwpck_require__(9499);
+var utilMapIncludes = __nccwpck_require__(1187);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -15284,13 +15372,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 5882:
+/***/ 6842:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var resolveEnd = __nccwpck_require__(1020);
+var Scalar = __nccwpck_require__(3301);
+var resolveEnd = __nccwpck_require__(7788);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -15519,7 +15607,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 775:
+/***/ 4631:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -15674,7 +15762,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 4283:
+/***/ 9499:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -15717,7 +15805,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 8407:
+/***/ 2599:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -15752,12 +15840,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 1795:
+/***/ 4051:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(4283);
+var utilContainsNewline = __nccwpck_require__(9499);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -15776,12 +15864,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1091:
+/***/ 1187:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
+var identity = __nccwpck_require__(1127);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -15798,22 +15886,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 573:
+/***/ 3021:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7105);
-var Collection = __nccwpck_require__(4661);
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var toJS = __nccwpck_require__(3899);
-var Schema = __nccwpck_require__(8224);
-var stringifyDocument = __nccwpck_require__(2285);
-var anchors = __nccwpck_require__(9196);
-var applyReviver = __nccwpck_require__(909);
-var createNode = __nccwpck_require__(1732);
-var directives = __nccwpck_require__(2606);
+var Alias = __nccwpck_require__(4065);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var toJS = __nccwpck_require__(4043);
+var Schema = __nccwpck_require__(5840);
+var stringifyDocument = __nccwpck_require__(6829);
+var anchors = __nccwpck_require__(1596);
+var applyReviver = __nccwpck_require__(3661);
+var createNode = __nccwpck_require__(2404);
+var directives = __nccwpck_require__(1342);
 
 class Document {
     constructor(value, replacer, options) {
@@ -16142,13 +16230,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 9196:
+/***/ 1596:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var visit = __nccwpck_require__(2588);
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -16225,7 +16313,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 909:
+/***/ 3661:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -16289,14 +16377,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 1732:
+/***/ 2404:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7105);
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -16386,13 +16474,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 2606:
+/***/ 1342:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var visit = __nccwpck_require__(2588);
+var identity = __nccwpck_require__(1127);
+var visit = __nccwpck_require__(204);
 
 const escapeChars = {
     '!': '%21',
@@ -16571,7 +16659,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 152:
+/***/ 1464:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -16640,28 +16728,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 3439:
+/***/ 8815:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(3104);
-var Document = __nccwpck_require__(573);
-var Schema = __nccwpck_require__(8224);
-var errors = __nccwpck_require__(152);
-var Alias = __nccwpck_require__(7105);
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var Scalar = __nccwpck_require__(389);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var cst = __nccwpck_require__(9877);
-var lexer = __nccwpck_require__(5145);
-var lineCounter = __nccwpck_require__(1460);
-var parser = __nccwpck_require__(2064);
-var publicApi = __nccwpck_require__(4543);
-var visit = __nccwpck_require__(2588);
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var Schema = __nccwpck_require__(5840);
+var errors = __nccwpck_require__(1464);
+var Alias = __nccwpck_require__(4065);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
+var publicApi = __nccwpck_require__(4047);
+var visit = __nccwpck_require__(204);
 
 
 
@@ -16698,7 +16786,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7297:
+/***/ 7249:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -16724,16 +16812,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 7105:
+/***/ 4065:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(9196);
-var visit = __nccwpck_require__(2588);
-var identity = __nccwpck_require__(4919);
-var Node = __nccwpck_require__(4833);
-var toJS = __nccwpck_require__(3899);
+var anchors = __nccwpck_require__(1596);
+var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(4043);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -16851,14 +16939,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 4661:
+/***/ 101:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1732);
-var identity = __nccwpck_require__(4919);
-var Node = __nccwpck_require__(4833);
+var createNode = __nccwpck_require__(2404);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -17009,14 +17097,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 4833:
+/***/ 6673:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(909);
-var identity = __nccwpck_require__(4919);
-var toJS = __nccwpck_require__(3899);
+var applyReviver = __nccwpck_require__(3661);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(4043);
 
 class NodeBase {
     constructor(type) {
@@ -17056,15 +17144,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 5773:
+/***/ 7165:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1732);
-var stringifyPair = __nccwpck_require__(7764);
-var addPairToJSMap = __nccwpck_require__(8768);
-var identity = __nccwpck_require__(4919);
+var createNode = __nccwpck_require__(2404);
+var stringifyPair = __nccwpck_require__(9748);
+var addPairToJSMap = __nccwpck_require__(7104);
+var identity = __nccwpck_require__(1127);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -17102,14 +17190,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 389:
+/***/ 3301:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Node = __nccwpck_require__(4833);
-var toJS = __nccwpck_require__(3899);
+var identity = __nccwpck_require__(1127);
+var Node = __nccwpck_require__(6673);
+var toJS = __nccwpck_require__(4043);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -17136,17 +17224,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 5462:
+/***/ 4454:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(4156);
-var addPairToJSMap = __nccwpck_require__(8768);
-var Collection = __nccwpck_require__(4661);
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var Scalar = __nccwpck_require__(389);
+var stringifyCollection = __nccwpck_require__(1212);
+var addPairToJSMap = __nccwpck_require__(7104);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -17290,17 +17378,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 6831:
+/***/ 2223:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1732);
-var stringifyCollection = __nccwpck_require__(4156);
-var Collection = __nccwpck_require__(4661);
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var toJS = __nccwpck_require__(3899);
+var createNode = __nccwpck_require__(2404);
+var stringifyCollection = __nccwpck_require__(1212);
+var Collection = __nccwpck_require__(101);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var toJS = __nccwpck_require__(4043);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -17412,16 +17500,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 8768:
+/***/ 7104:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7297);
-var merge = __nccwpck_require__(9380);
-var stringify = __nccwpck_require__(9300);
-var identity = __nccwpck_require__(4919);
-var toJS = __nccwpck_require__(3899);
+var log = __nccwpck_require__(7249);
+var merge = __nccwpck_require__(452);
+var stringify = __nccwpck_require__(2148);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(4043);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -17484,7 +17572,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 4919:
+/***/ 1127:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -17544,12 +17632,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 3899:
+/***/ 4043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
+var identity = __nccwpck_require__(1127);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -17590,15 +17678,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 334:
+/***/ 110:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(5089);
-var resolveFlowScalar = __nccwpck_require__(5882);
-var errors = __nccwpck_require__(152);
-var stringifyString = __nccwpck_require__(1773);
+var resolveBlockScalar = __nccwpck_require__(8913);
+var resolveFlowScalar = __nccwpck_require__(6842);
+var errors = __nccwpck_require__(1464);
+var stringifyString = __nccwpck_require__(3069);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -17815,7 +17903,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 3701:
+/***/ 1733:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -17885,7 +17973,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5235:
+/***/ 7715:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -17991,14 +18079,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 9877:
+/***/ 3461:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(334);
-var cstStringify = __nccwpck_require__(3701);
-var cstVisit = __nccwpck_require__(5235);
+var cstScalar = __nccwpck_require__(110);
+var cstStringify = __nccwpck_require__(1733);
+var cstVisit = __nccwpck_require__(7715);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -18110,12 +18198,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 5145:
+/***/ 361:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(9877);
+var cst = __nccwpck_require__(3461);
 
 /*
 START -> stream
@@ -18840,7 +18928,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 1460:
+/***/ 6628:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -18888,14 +18976,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 2064:
+/***/ 3456:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(9877);
-var lexer = __nccwpck_require__(5145);
+var cst = __nccwpck_require__(3461);
+var lexer = __nccwpck_require__(361);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -19875,18 +19963,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4543:
+/***/ 4047:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(3104);
-var Document = __nccwpck_require__(573);
-var errors = __nccwpck_require__(152);
-var log = __nccwpck_require__(7297);
-var identity = __nccwpck_require__(4919);
-var lineCounter = __nccwpck_require__(1460);
-var parser = __nccwpck_require__(2064);
+var composer = __nccwpck_require__(9984);
+var Document = __nccwpck_require__(3021);
+var errors = __nccwpck_require__(1464);
+var log = __nccwpck_require__(7249);
+var identity = __nccwpck_require__(1127);
+var lineCounter = __nccwpck_require__(6628);
+var parser = __nccwpck_require__(3456);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -19989,16 +20077,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 8224:
+/***/ 5840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var map = __nccwpck_require__(4043);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var tags = __nccwpck_require__(6178);
+var identity = __nccwpck_require__(1127);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var tags = __nccwpck_require__(18);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -20035,13 +20123,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 4043:
+/***/ 7451:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var YAMLMap = __nccwpck_require__(5462);
+var identity = __nccwpck_require__(1127);
+var YAMLMap = __nccwpck_require__(4454);
 
 const map = {
     collection: 'map',
@@ -20061,12 +20149,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 5632:
+/***/ 3632:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 const nullTag = {
     identify: value => value == null,
@@ -20085,13 +20173,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 7562:
+/***/ 1706:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var YAMLSeq = __nccwpck_require__(6831);
+var identity = __nccwpck_require__(1127);
+var YAMLSeq = __nccwpck_require__(2223);
 
 const seq = {
     collection: 'seq',
@@ -20111,12 +20199,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 4704:
+/***/ 6464:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(1773);
+var stringifyString = __nccwpck_require__(3069);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -20134,12 +20222,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 4359:
+/***/ 3959:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -20162,13 +20250,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 6229:
+/***/ 8405:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var stringifyNumber = __nccwpck_require__(3569);
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -20216,12 +20304,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 7602:
+/***/ 9874:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3569);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -20265,18 +20353,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 7904:
+/***/ 896:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(4043);
-var _null = __nccwpck_require__(5632);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var bool = __nccwpck_require__(4359);
-var float = __nccwpck_require__(6229);
-var int = __nccwpck_require__(7602);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
 
 const schema = [
     map.map,
@@ -20297,14 +20385,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 8647:
+/***/ 3559:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var map = __nccwpck_require__(4043);
-var seq = __nccwpck_require__(7562);
+var Scalar = __nccwpck_require__(3301);
+var map = __nccwpck_require__(7451);
+var seq = __nccwpck_require__(1706);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -20368,27 +20456,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 6178:
+/***/ 18:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(4043);
-var _null = __nccwpck_require__(5632);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var bool = __nccwpck_require__(4359);
-var float = __nccwpck_require__(6229);
-var int = __nccwpck_require__(7602);
-var schema = __nccwpck_require__(7904);
-var schema$1 = __nccwpck_require__(8647);
-var binary = __nccwpck_require__(4355);
-var merge = __nccwpck_require__(9380);
-var omap = __nccwpck_require__(6431);
-var pairs = __nccwpck_require__(9281);
-var schema$2 = __nccwpck_require__(3081);
-var set = __nccwpck_require__(2504);
-var timestamp = __nccwpck_require__(4960);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var bool = __nccwpck_require__(3959);
+var float = __nccwpck_require__(8405);
+var int = __nccwpck_require__(9874);
+var schema = __nccwpck_require__(896);
+var schema$1 = __nccwpck_require__(3559);
+var binary = __nccwpck_require__(6083);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var schema$2 = __nccwpck_require__(5913);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(6752);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -20474,14 +20562,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 4355:
+/***/ 6083:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(389);
-var stringifyString = __nccwpck_require__(1773);
+var Scalar = __nccwpck_require__(3301);
+var stringifyString = __nccwpck_require__(3069);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -20551,12 +20639,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 6158:
+/***/ 8398:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
+var Scalar = __nccwpck_require__(3301);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -20587,13 +20675,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 838:
+/***/ 5782:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var stringifyNumber = __nccwpck_require__(3569);
+var Scalar = __nccwpck_require__(3301);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -20644,12 +20732,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 5609:
+/***/ 873:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3569);
+var stringifyNumber = __nccwpck_require__(8689);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -20727,13 +20815,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 9380:
+/***/ 452:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -20805,16 +20893,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 6431:
+/***/ 303:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var toJS = __nccwpck_require__(3899);
-var YAMLMap = __nccwpck_require__(5462);
-var YAMLSeq = __nccwpck_require__(6831);
-var pairs = __nccwpck_require__(9281);
+var identity = __nccwpck_require__(1127);
+var toJS = __nccwpck_require__(4043);
+var YAMLMap = __nccwpck_require__(4454);
+var YAMLSeq = __nccwpck_require__(2223);
+var pairs = __nccwpck_require__(8385);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -20889,15 +20977,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 9281:
+/***/ 8385:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var Scalar = __nccwpck_require__(389);
-var YAMLSeq = __nccwpck_require__(6831);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var Scalar = __nccwpck_require__(3301);
+var YAMLSeq = __nccwpck_require__(2223);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -20978,24 +21066,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 3081:
+/***/ 5913:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(4043);
-var _null = __nccwpck_require__(5632);
-var seq = __nccwpck_require__(7562);
-var string = __nccwpck_require__(4704);
-var binary = __nccwpck_require__(4355);
-var bool = __nccwpck_require__(6158);
-var float = __nccwpck_require__(838);
-var int = __nccwpck_require__(5609);
-var merge = __nccwpck_require__(9380);
-var omap = __nccwpck_require__(6431);
-var pairs = __nccwpck_require__(9281);
-var set = __nccwpck_require__(2504);
-var timestamp = __nccwpck_require__(4960);
+var map = __nccwpck_require__(7451);
+var _null = __nccwpck_require__(3632);
+var seq = __nccwpck_require__(1706);
+var string = __nccwpck_require__(6464);
+var binary = __nccwpck_require__(6083);
+var bool = __nccwpck_require__(8398);
+var float = __nccwpck_require__(5782);
+var int = __nccwpck_require__(873);
+var merge = __nccwpck_require__(452);
+var omap = __nccwpck_require__(303);
+var pairs = __nccwpck_require__(8385);
+var set = __nccwpck_require__(1528);
+var timestamp = __nccwpck_require__(6752);
 
 const schema = [
     map.map,
@@ -21026,14 +21114,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 2504:
+/***/ 1528:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Pair = __nccwpck_require__(5773);
-var YAMLMap = __nccwpck_require__(5462);
+var identity = __nccwpck_require__(1127);
+var Pair = __nccwpck_require__(7165);
+var YAMLMap = __nccwpck_require__(4454);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -21129,12 +21217,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 4960:
+/***/ 6752:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3569);
+var stringifyNumber = __nccwpck_require__(8689);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -21241,7 +21329,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 9915:
+/***/ 4475:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -21399,15 +21487,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 9300:
+/***/ 2148:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(9196);
-var identity = __nccwpck_require__(4919);
-var stringifyComment = __nccwpck_require__(6599);
-var stringifyString = __nccwpck_require__(1773);
+var anchors = __nccwpck_require__(1596);
+var identity = __nccwpck_require__(1127);
+var stringifyComment = __nccwpck_require__(9799);
+var stringifyString = __nccwpck_require__(3069);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -21538,14 +21626,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 4156:
+/***/ 1212:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var stringify = __nccwpck_require__(9300);
-var stringifyComment = __nccwpck_require__(6599);
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -21700,7 +21788,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 6599:
+/***/ 9799:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -21731,14 +21819,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 2285:
+/***/ 6829:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var stringify = __nccwpck_require__(9300);
-var stringifyComment = __nccwpck_require__(6599);
+var identity = __nccwpck_require__(1127);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -21825,7 +21913,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 3569:
+/***/ 8689:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -21859,15 +21947,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 7764:
+/***/ 9748:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
-var Scalar = __nccwpck_require__(389);
-var stringify = __nccwpck_require__(9300);
-var stringifyComment = __nccwpck_require__(6599);
+var identity = __nccwpck_require__(1127);
+var Scalar = __nccwpck_require__(3301);
+var stringify = __nccwpck_require__(2148);
+var stringifyComment = __nccwpck_require__(9799);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -22018,13 +22106,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 1773:
+/***/ 3069:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(389);
-var foldFlowLines = __nccwpck_require__(9915);
+var Scalar = __nccwpck_require__(3301);
+var foldFlowLines = __nccwpck_require__(4475);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -22363,12 +22451,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 2588:
+/***/ 204:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4919);
+var identity = __nccwpck_require__(1127);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -22606,7 +22694,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 6898:
+/***/ 7948:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -22868,7 +22956,7 @@ const runbookJsonSchema = schema31;
 /******/ 	// startup
 /******/ 	// Load entry module and return exports
 /******/ 	// This entry module used 'module' so it can't be inlined
-/******/ 	var __webpack_exports__ = __nccwpck_require__(5187);
+/******/ 	var __webpack_exports__ = __nccwpck_require__(5581);
 /******/ 	module.exports = __webpack_exports__;
 /******/ 	
 /******/ })()

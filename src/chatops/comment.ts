@@ -114,7 +114,10 @@ function invalidReply(reason: string): string {
 }
 
 export function acceptedReply(actor: string, inputs: RawInputs): string {
-  const facts = Object.entries(inputs).map(([key, value]) => `\`${key}\`: \`${value}\``)
+  // Inputs left empty (the job after a gate reads every input) are not facts of the request.
+  const facts = Object.entries(inputs)
+    .filter(([, value]) => value)
+    .map(([key, value]) => `\`${key}\`: \`${value}\``)
   return `👀 **/rollback ${inputs.command}** from @${actor} accepted: ${facts.join(' · ')}\n\nThe plan and the result will appear here.`
 }
 

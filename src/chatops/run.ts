@@ -17,6 +17,8 @@ export type ChatOpsStatus = 'ignored' | 'refused' | 'failed' | 'accepted'
 export interface RunResult {
   status: 'planned' | 'succeeded' | 'failed'
   markdown: string
+  /** The GitHub Environment the severity runs behind ('' or absent: none). */
+  environment?: string
 }
 
 /** Where the run's reply lives and how to keep it current. */
@@ -101,6 +103,44 @@ export async function runAndFinish(
     throw err
   }
   await finish(api, where, result, log)
+  return result
+}
+
+/**
+ * The plan a gated run waits on (the reusable workflow's plan job): the reply shows it and what
+ * comes next, the approval in the severity's environment or the run itself, and no result
+ * reaction: that belongs to the run. A plan that stops the run ends the reply as a failure: one
+ * that threw, or failed naming no environment (the workflow then starts nothing).
+ */
+export async function planAhead(
+  api: ChatOpsApi,
+  where: { actor: string; inputs: RawInputs; replyId: number; commentId: number },
+  run: () => Promise<RunResult>,
+  log: Logger,
+  secrets: string[] = []
+): Promise<RunResult> {
+  let result: RunResult
+  try {
+    result = await run()
+  } catch (err) {
+    const markdown = stoppedMarkdown(err, secrets)
+    await finish(api, where, { status: 'failed', markdown }, log)
+    throw err
+  }
+  if (result.status === 'failed' && !result.environment) {
+    const markdown = `❌ **The run will not start**: its plan failed.\n\n${result.markdown}`
+    await finish(api, where, { ...result, markdown }, log)
+    return result
+  }
+  const next = result.environment
+    ? `⏳ **Awaiting approval**: the run waits for a reviewer of the \`${result.environment}\` environment.`
+    : '⏳ **The run starts next.**'
+  try {
+    const body = progressReply(where.actor, where.inputs, `${next}\n\n${result.markdown}`)
+    await api.updateReply(where.replyId, body)
+  } catch (err) {
+    log.warn(`chatops: could not post the plan: ${err instanceof Error ? err.message : err}`)
+  }
   return result
 }
 

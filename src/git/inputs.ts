@@ -18,6 +18,8 @@ export interface GitRequest {
   resetTo?: string
   confirm?: string
   branch?: string
+  /** The branch head the run must start from (what its plan was made against). */
+  expectHead?: string
 }
 
 export interface FileRules {
@@ -42,6 +44,8 @@ export interface GitAction {
   skip?: string
   /** A drill given no commits: the runbook's `git.drill` range, resolved against the branch. */
   drillRange?: DrillRange
+  /** The branch head the plan was made against: the step refuses a branch that moved since. */
+  expectHead?: string
 }
 
 export type DrillRange = { last: number } | { since: string }
@@ -83,6 +87,7 @@ export function gitAction(runbook: Runbook, request: GitRequest): GitAction {
     mainline: git?.mainline,
     backupRefPrefix: (git?.['backup-ref-prefix'] ?? 'refs/rollback/backup').replace(/\/+$/, ''),
     files: fileRules(runbook),
+    expectHead: request.expectHead,
     ...whatToDo(runbook, request)
   }
 }

@@ -10,6 +10,7 @@ import { childEnv } from '../util/child-env.js'
 import { Redactor } from '../util/redact.js'
 import { configureAuth } from './auth.js'
 import { checkBranch } from './inputs.js'
+import { branchMoved } from './pinned-head.js'
 import {
   execGit,
   GitCommandError,
@@ -38,6 +39,11 @@ export interface SessionOptions {
    * process, so the read costs the session almost nothing there.
    */
   readUntracked?: boolean
+  /**
+   * The head the branch must still be at (what the plan was made against; default: the step's
+   * `expectHead`): a branch that moved ends the session with the new commits named.
+   */
+  expectTip?: string
 }
 
 /** The run's checkout and what git needs to work in it. */
@@ -141,6 +147,8 @@ export async function withGitSession<T>(
     untracked?.catch(() => undefined)
     await fetchTip(git, target, tipRef)
     const tip = (await git.revParse(tipRef)) ?? ''
+    if (options.expectTip && tip !== options.expectTip)
+      throw await branchMoved(git, `${target.remote}/${target.branch}`, options.expectTip, tip)
     const session = {
       git,
       remote: target.remote,
@@ -200,14 +208,18 @@ async function requireRemoteBranch(git: GitCommandManager, target: SessionTarget
   }
 }
 
-/** A session on the remote branch a git or files step names (the branch name checked first). */
+/**
+ * A session on the remote branch a git or files step names (the branch name checked first), at
+ * the head its plan was made against when the step names one.
+ */
 export function withStepSession<T>(
-  step: { action: SessionTarget },
+  step: { action: SessionTarget & { expectHead?: string } },
   checkout: Checkout,
   fn: (session: GitSession) => Promise<T>,
   options: SessionOptions = {}
 ): Promise<T> {
   checkBranch(step.action.branch)
   const target = { remote: step.action.remote, branch: step.action.branch }
-  return withGitSession(checkout, target, fn, options)
+  const expectTip = options.expectTip ?? step.action.expectHead
+  return withGitSession(checkout, target, fn, { ...options, expectTip })
 }

@@ -25,35 +25,57 @@ export interface FilesAction {
   remote: string
   branch: string
   rules: FileRules
+  /** The branch head the plan was made against: the step refuses a branch that moved since. */
+  expectHead?: string
 }
 
 type FilesDeps = Pick<Dependencies, 'checkout' | 'run' | 'progress'>
 
 /** Removes and checks on a detached copy of the remote head; pushes when `push` and needed. */
-async function apply(step: Step<FilesAction>, deps: FilesDeps, push: boolean): Promise<StepResult> {
-  return session(step, deps.checkout, async s => {
-    await requireClean(s)
-    await s.git.checkoutDetached(s.tip)
-    const outcome = await applyFileRules(s.git, step.action.rules, deps.run.label)
-    const head = outcome.commit ?? s.tip
-    const details = { filesRemoved: outcome.removed, filesKept: outcome.kept, remoteHead: s.tip }
-    if (!outcome.commit) {
-      return { status: 'succeeded', changed: [], outputs: { 'head-sha': s.tip }, details }
-    }
-    const removed = outcome.removed.map(path => `removed ${path}`)
-    if (!push) {
-      return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details }
-    }
-    const dst = `refs/heads/${s.branch}`
-    await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: s.tip })
-    return {
-      status: 'succeeded',
-      changed: [...removed, `${s.remote}/${s.branch} is now ${short(head)}`],
-      outputs: { 'head-sha': head },
-      recovery: [`to restore the removed files: git revert ${short(head)} and push`],
-      details
-    }
-  })
+async function apply(
+  step: Step<FilesAction>,
+  deps: FilesDeps,
+  push: boolean,
+  expectTip: string | undefined
+): Promise<StepResult> {
+  return session(
+    step,
+    deps.checkout,
+    async s => {
+      await requireClean(s)
+      await s.git.checkoutDetached(s.tip)
+      const outcome = await applyFileRules(s.git, step.action.rules, deps.run.label)
+      const head = outcome.commit ?? s.tip
+      const details = { filesRemoved: outcome.removed, filesKept: outcome.kept, remoteHead: s.tip }
+      if (!outcome.commit) {
+        return { status: 'succeeded', changed: [], outputs: { 'head-sha': s.tip }, details }
+      }
+      const removed = outcome.removed.map(path => `removed ${path}`)
+      if (!push) {
+        return { status: 'succeeded', changed: removed.map(l => `drill: would have ${l}`), details }
+      }
+      const dst = `refs/heads/${s.branch}`
+      // The session refused a branch not at expectTip, so the lease is the head the plan saw.
+      await pushWithLease(s.git, { remote: s.remote, src: head, dst, expected: expectTip ?? s.tip })
+      return {
+        status: 'succeeded',
+        changed: [...removed, `${s.remote}/${s.branch} is now ${short(head)}`],
+        outputs: { 'head-sha': head },
+        recovery: [`to restore the removed files: git revert ${short(head)} and push`],
+        details
+      }
+    },
+    { expectTip }
+  )
+}
+
+/**
+ * The head the step must find: with a planned head, the one the git step left (it pushed first)
+ * or, without one, the planned head itself. Unpinned runs take the branch as they find it.
+ */
+function startingHead(step: Step<FilesAction>, deps: FilesDeps): string | undefined {
+  const pinned = step.action.expectHead
+  return pinned && (deps.progress.outputs['head-sha'] ?? pinned)
 }
 
 /** Preflight of one step in its session: what it would remove, and what would stop it. */
@@ -83,7 +105,7 @@ export const filesPhase: PhaseModule<FilesAction, keyof FilesDeps> = {
   preflightShares: 'checkout',
   plan(runbook, request) {
     if (runbook.files === undefined) return []
-    const { remote, branch } = gitAction(runbook, request)
+    const { remote, branch, expectHead } = gitAction(runbook, request)
     const rules = fileRules(runbook)
     const changes = [
       ...rules.remove.map(path => `remove ${path} from ${remote}/${branch} if still present`),
@@ -99,18 +121,22 @@ export const filesPhase: PhaseModule<FilesAction, keyof FilesDeps> = {
         changes,
         mutates: rules.remove.length > 0,
         stage: 'main',
-        action: { remote, branch, rules }
+        action: { remote, branch, rules, expectHead }
       }
     ]
   },
-  async preflight(steps, deps) {
+  async preflight(steps, deps, record) {
     const notes = []
     for (const step of steps) {
-      const check = (s: GitSession) => checkStep(s, step, deps)
+      const check = (s: GitSession) => {
+        // The git step's preflight records it when that phase runs (it checks the branch first).
+        if (!deps.progress.plannedPhases.includes('git')) record?.({ 'branch-head': s.tip })
+        return checkStep(s, step, deps)
+      }
       notes.push(await session(step, deps.checkout, check, { readUntracked: true }))
     }
     return { notes }
   },
-  run: (step, deps) => apply(step, deps, true),
-  drill: (step, deps) => apply(step, deps, false)
+  run: (step, deps) => apply(step, deps, true, startingHead(step, deps)),
+  drill: (step, deps) => apply(step, deps, false, step.action.expectHead)
 }

@@ -98,7 +98,9 @@ async function runGit(
         `to undo the reset: git push --force-with-lease=${dst}:${prepared.head} ${s.remote} ${s.tip}:${dst}`
       ]
     } else {
-      await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected: s.tip })
+      // The session refused a branch that moved from the planned head, so this is that head.
+      const expected = action.expectHead ?? s.tip
+      await pushWithLease(s.git, { remote: s.remote, src: 'HEAD', dst, expected })
       deps.log.info(`pushed ${short(prepared.head)} to ${s.remote} ${dst}`)
       recovery = [`to undo: git revert ${prepared.commits.map(short).join(' ')} and push`]
     }
@@ -188,7 +190,7 @@ export const gitPhase: PhaseModule<GitAction, keyof GitDeps, GitChecked> = {
       }
     ]
   },
-  async preflight(steps, deps) {
+  async preflight(steps, deps, record) {
     const notes = []
     const checked = new Map<string, GitChecked>()
     for (const step of steps) {
@@ -197,6 +199,8 @@ export const gitPhase: PhaseModule<GitAction, keyof GitDeps, GitChecked> = {
         step,
         deps.checkout,
         async s => {
+          // What the plan is made against, kept even when a check below fails.
+          record?.({ 'branch-head': s.tip })
           await requireClean(s)
           const action = await withDrillRange(s, step.action)
           const resolved = await resolve(s, action, deps.log)

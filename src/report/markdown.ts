@@ -7,6 +7,7 @@ import type { Journal, StepRecord } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
 import { drillVerdict } from './drill-verdict.js'
 import { mitigationLine } from './mitigation.js'
+import { plannedHead } from './planned-head.js'
 
 const STATUS_ICON: Record<StepRecord['status'], string> = {
   planned: '📝',
@@ -43,6 +44,8 @@ export function renderMarkdown(journal: Journal): string {
     if (journal.error.hint) lines.push(`> **Fix:** ${journal.error.hint}`)
     lines.push('')
   }
+  const head = plannedHead(journal)
+  if (head) lines.push(head.replace(/[0-9a-f]{40}/, '`$&`'), '')
   lines.push(...stepTable(journal), '')
   if (journal.command === 'plan') {
     if (journal.steps.length > 0) lines.push(...plannedOrder(journal), '')

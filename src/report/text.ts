@@ -3,6 +3,7 @@ import type { Journal } from '../engine.js'
 import { formatDuration } from '../util/duration.js'
 import { drillVerdict } from './drill-verdict.js'
 import { mitigationLine } from './mitigation.js'
+import { plannedHead } from './planned-head.js'
 
 export function renderText(journal: Journal): string {
   const lines: string[] = []
@@ -18,6 +19,9 @@ export function renderText(journal: Journal): string {
     lines.push(`  error: ${journal.error.message}`)
     if (journal.error.hint) lines.push(`  fix:   ${journal.error.hint}`)
   }
+  // After the error: what went wrong comes first.
+  const head = plannedHead(journal, '--expect-head')
+  if (head) lines.push(head)
   lines.push('')
   // One line per step (status, time, title, when it started: the timeline), what it changed
   // indented below: long titles and long change lists stay readable in any terminal width.
