@@ -1,47 +1,22 @@
 "use strict";
-exports.id = 770;
-exports.ids = [770];
+exports.id = 64;
+exports.ids = [64];
 exports.modules = {
 
-/***/ 1770:
+/***/ 6064:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
-// ESM COMPAT FLAG
 __webpack_require__.r(__webpack_exports__);
-
-// EXPORTS
-__webpack_require__.d(__webpack_exports__, {
-  DEFAULT_LIMITS: () => (/* binding */ DEFAULT_LIMITS),
-  GITHUB_API_VERSION: () => (/* binding */ GITHUB_API_VERSION),
-  createOctokit: () => (/* binding */ createOctokit)
-});
-
-// EXTERNAL MODULE: ./node_modules/@actions/github/lib/github.js + 21 modules
-var github = __webpack_require__(1758);
-// EXTERNAL MODULE: ./node_modules/@octokit/plugin-retry/dist-bundle/index.js
-var dist_bundle = __webpack_require__(9735);
-// EXTERNAL MODULE: ./node_modules/@octokit/plugin-throttling/dist-bundle/index.js
-var plugin_throttling_dist_bundle = __webpack_require__(6856);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __webpack_require__(4371);
-// EXTERNAL MODULE: ./src/http/proxy.ts
-var proxy = __webpack_require__(7856);
-;// CONCATENATED MODULE: ./src/github/proxy.ts
-/**
- * Which proxy a GitHub API request goes through, by the rules of `@actions/http-client` (what
- * `@actions/github` and the runner use), but from typed settings instead of process.env:
- * `https_proxy`/`HTTPS_PROXY` for https URLs, `http_proxy`/`HTTP_PROXY` for http, loopback hosts
- * and `NO_PROXY` entries (a host, host:port, a domain suffix, or `*`) go direct. The reading of
- * the variables is src/http/proxy.ts's, with that convention.
- */
-
-
-/** The proxy URL for `target`, or undefined to connect directly. */
-function proxyFor(target, settings) {
-    return (0,proxy/* proxyFor */.iJ)(target, settings, proxy/* ACTIONS_CONVENTION */.A);
-}
-
-;// CONCATENATED MODULE: ./src/github/octokit.ts
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   DEFAULT_LIMITS: () => (/* binding */ DEFAULT_LIMITS),
+/* harmony export */   GITHUB_API_VERSION: () => (/* binding */ GITHUB_API_VERSION),
+/* harmony export */   createOctokit: () => (/* binding */ createOctokit)
+/* harmony export */ });
+/* harmony import */ var _actions_github__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7502);
+/* harmony import */ var _octokit_plugin_retry__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2743);
+/* harmony import */ var _octokit_plugin_throttling__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(4808);
+/* harmony import */ var undici__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(2480);
+/* harmony import */ var _proxy_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(7193);
 /**
  * The one place that builds an Octokit: `@actions/github`'s, with the retry and throttling
  * plugins, GitHub's API version pinned, every attempt timed out, and requests routed through the
@@ -65,13 +40,13 @@ const GITHUB_API_VERSION = '2022-11-28';
 /** Statuses the retry plugin leaves alone: a client error, or a rate limit (throttling's). */
 const DO_NOT_RETRY = [400, 401, 403, 404, 410, 422, 429, 451];
 function proxyDispatcher(apiUrl, settings = {}) {
-    const proxy = proxyFor(new URL(apiUrl), settings);
+    const proxy = (0,_proxy_js__WEBPACK_IMPORTED_MODULE_2__/* .proxyFor */ .i)(new URL(apiUrl), settings);
     if (!proxy)
         return undefined;
     const credentials = proxy.username || proxy.password
         ? `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`
         : undefined;
-    return new undici.ProxyAgent({
+    return new undici__WEBPACK_IMPORTED_MODULE_1__.ProxyAgent({
         uri: proxy.href,
         ...(credentials ? { token: `Basic ${Buffer.from(credentials).toString('base64')}` } : {})
     });
@@ -81,7 +56,7 @@ function timedFetch(dispatcher, timeoutMs) {
     const attempt = (url, init = {}) => {
         const timeout = AbortSignal.timeout(timeoutMs);
         const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-        return (0,undici.fetch)(url, {
+        return (0,undici__WEBPACK_IMPORTED_MODULE_1__.fetch)(url, {
             ...init,
             signal,
             ...(dispatcher ? { dispatcher } : {})
@@ -124,7 +99,7 @@ function onLimit(kind, limits, log) {
 function createOctokit(options) {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     const baseUrl = options.apiUrl.replace(/\/+$/, '');
-    const octokit = (0,github/* getOctokit */.Q)(options.token, {
+    const octokit = (0,_actions_github__WEBPACK_IMPORTED_MODULE_0__/* .getOctokit */ .Q)(options.token, {
         baseUrl,
         userAgent: 'emergency-rollback',
         log: octokitLog(options.log),
@@ -145,7 +120,7 @@ function createOctokit(options) {
             onRateLimit: onLimit('rate limit', limits, options.log),
             onSecondaryRateLimit: onLimit('secondary rate limit', limits, options.log)
         }
-    }, dist_bundle/* retry */.L, plugin_throttling_dist_bundle/* throttling */.A);
+    }, _octokit_plugin_retry__WEBPACK_IMPORTED_MODULE_3__/* .retry */ .L, _octokit_plugin_throttling__WEBPACK_IMPORTED_MODULE_4__/* .throttling */ .A);
     octokit.hook.before('request', request => {
         request.headers['x-github-api-version'] = GITHUB_API_VERSION;
     });
@@ -157,4 +132,4 @@ function createOctokit(options) {
 
 };
 ;
-//# sourceMappingURL=770.index.js.map
+//# sourceMappingURL=64.index.js.map

@@ -1,28 +1,28 @@
 "use strict";
-exports.id = 830;
-exports.ids = [830];
+exports.id = 878;
+exports.ids = [878];
 exports.modules = {
 
-/***/ 3185:
+/***/ 6145:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.QuoteUtils = exports.UNRESERVED_KEYWORDS = exports.TYPE_FUNC_NAME_KEYWORDS = exports.RESERVED_KEYWORDS = exports.kwlist = exports.keywordKindOf = exports.COL_NAME_KEYWORDS = void 0;
-var kwlist_1 = __webpack_require__(7323);
+var kwlist_1 = __webpack_require__(6747);
 Object.defineProperty(exports, "COL_NAME_KEYWORDS", ({ enumerable: true, get: function () { return kwlist_1.COL_NAME_KEYWORDS; } }));
 Object.defineProperty(exports, "keywordKindOf", ({ enumerable: true, get: function () { return kwlist_1.keywordKindOf; } }));
 Object.defineProperty(exports, "kwlist", ({ enumerable: true, get: function () { return kwlist_1.kwlist; } }));
 Object.defineProperty(exports, "RESERVED_KEYWORDS", ({ enumerable: true, get: function () { return kwlist_1.RESERVED_KEYWORDS; } }));
 Object.defineProperty(exports, "TYPE_FUNC_NAME_KEYWORDS", ({ enumerable: true, get: function () { return kwlist_1.TYPE_FUNC_NAME_KEYWORDS; } }));
 Object.defineProperty(exports, "UNRESERVED_KEYWORDS", ({ enumerable: true, get: function () { return kwlist_1.UNRESERVED_KEYWORDS; } }));
-var quote_utils_1 = __webpack_require__(8477);
+var quote_utils_1 = __webpack_require__(1514);
 Object.defineProperty(exports, "QuoteUtils", ({ enumerable: true, get: function () { return quote_utils_1.QuoteUtils; } }));
 
 
 /***/ }),
 
-/***/ 7323:
+/***/ 6747:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -558,13 +558,13 @@ function keywordKindOf(word) {
 
 /***/ }),
 
-/***/ 8477:
+/***/ 1514:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.QuoteUtils = void 0;
-const kwlist_1 = __webpack_require__(7323);
+const kwlist_1 = __webpack_require__(6747);
 class QuoteUtils {
     static escape(literal) {
         return `'${literal.replace(/'/g, "''")}'`;
@@ -809,16 +809,16 @@ exports.QuoteUtils = QuoteUtils;
 
 /***/ }),
 
-/***/ 4792:
+/***/ 968:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.Deparser = void 0;
-const quotes_1 = __webpack_require__(3185);
-const list_utils_1 = __webpack_require__(2378);
-const sql_formatter_1 = __webpack_require__(3543);
-const base_1 = __webpack_require__(5523);
+const quotes_1 = __webpack_require__(6145);
+const list_utils_1 = __webpack_require__(7994);
+const sql_formatter_1 = __webpack_require__(9543);
+const base_1 = __webpack_require__(1475);
 // WindowDef.frameOptions bit flags (src/include/nodes/parsenodes.h)
 const FRAMEOPTION_NONDEFAULT = 0x00001;
 const FRAMEOPTION_RANGE = 0x00002;
@@ -11691,13 +11691,13 @@ exports.Deparser = Deparser;
 
 /***/ }),
 
-/***/ 7830:
+/***/ 1878:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.QuoteUtils = exports.Deparser = exports.deparse = exports.deparseSync = void 0;
-const deparser_1 = __webpack_require__(4792);
+const deparser_1 = __webpack_require__(968);
 Object.defineProperty(exports, "Deparser", ({ enumerable: true, get: function () { return deparser_1.Deparser; } }));
 const deparseMethod = deparser_1.Deparser.deparse;
 // Export the original sync version as deparseSync
@@ -11707,13 +11707,13 @@ const deparse = async (...args) => {
     return deparseMethod(...args);
 };
 exports.deparse = deparse;
-var quotes_1 = __webpack_require__(3185);
+var quotes_1 = __webpack_require__(6145);
 Object.defineProperty(exports, "QuoteUtils", ({ enumerable: true, get: function () { return quotes_1.QuoteUtils; } }));
 
 
 /***/ }),
 
-/***/ 2378:
+/***/ 7994:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -11746,7 +11746,7 @@ exports.ListUtils = ListUtils;
 
 /***/ }),
 
-/***/ 3543:
+/***/ 9543:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -11789,13 +11789,13 @@ exports.SqlFormatter = SqlFormatter;
 
 /***/ }),
 
-/***/ 5523:
+/***/ 1475:
 /***/ ((__unused_webpack_module, exports, __webpack_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.BaseVisitor = exports.DeparserContext = void 0;
-const sql_formatter_1 = __webpack_require__(3543);
+const sql_formatter_1 = __webpack_require__(9543);
 class DeparserContext {
     indentLevel;
     prettyMode;
@@ -11916,4 +11916,4 @@ exports.BaseVisitor = BaseVisitor;
 
 };
 ;
-//# sourceMappingURL=830.index.js.map
+//# sourceMappingURL=878.index.js.map
