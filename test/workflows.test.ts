@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { parse } from 'yaml'
 import { parseLockWait } from '../src/request.js'
+import { decide as decideComment, type ChatOpsApi } from '../src/chatops/comment.js'
+import { CHATOPS_PREFIX, parseChatOpsComment } from '../src/chatops/parse.js'
 
 interface Step {
   id?: string
@@ -350,6 +352,120 @@ describe('the request decision (decide step, run with bash)', () => {
         expect(outputs.job).toBe(command === 'plan' ? 'plan' : 'rollback')
       }),
       { numRuns: 25 }
+    )
+  })
+})
+
+/** GitHub's `startsWith` in expressions, as documented: not case sensitive, nothing trimmed. */
+function githubStartsWith(text: string, prefix: string): boolean {
+  return text.toUpperCase().startsWith(prefix.toUpperCase())
+}
+
+/** The comment workflows' job conditions, evaluated as GitHub would for a comment body. */
+const commentConditions = files.flatMap(file => {
+  const workflow = load(file)
+  if (!('issue_comment' in workflow.on)) return []
+  return Object.entries(workflow.jobs).map(([name, job]) => ({
+    where: `${file} ${name}`,
+    if: job.if
+  }))
+})
+
+const CONDITION = /^startsWith\(github\.event\.comment\.body, '([^']*)'\)$/
+
+function starts(condition: string | undefined, body: string): boolean {
+  const prefix = CONDITION.exec(condition ?? '')?.[1]
+  if (prefix === undefined) throw new Error(`not a condition this test can evaluate: ${condition}`)
+  return githubStartsWith(body, prefix)
+}
+
+/** An in-memory GitHub for decide(): every commenter may write, every SHA exists. */
+function answeringApi(): ChatOpsApi & { replies: string[] } {
+  const replies: string[] = []
+  return {
+    replies,
+    collaboratorPermission: async () => ({ permission: 'write' }),
+    isTeamMember: async () => false,
+    react: async () => {},
+    reply: async (_issue, body) => {
+      replies.push(body)
+      return { id: replies.length, url: '' }
+    },
+    updateReply: async () => {},
+    resolveCommit: async ref => ref.padEnd(40, '0').toLowerCase()
+  }
+}
+
+describe('ChatOps: the workflow condition and the parser agree', () => {
+  it("every comment workflow (examples and .github) starts on the parser's prefix", () => {
+    expect(commentConditions.length).toBeGreaterThan(0)
+    for (const { where, if: condition } of commentConditions)
+      expect({ where, condition }).toEqual({
+        where,
+        condition: `startsWith(github.event.comment.body, '${CHATOPS_PREFIX}')`
+      })
+  })
+
+  const mistyped = fc
+    .tuple(
+      fc.nat(8),
+      fc.constantFrom('drop', 'insert', 'swap'),
+      fc.string({ minLength: 1, maxLength: 1 })
+    )
+    .map(([at, how, char]) => {
+      const word = '/rollback'
+      const i = 1 + (at % (word.length - 1))
+      if (how === 'drop') return word.slice(0, i) + word.slice(i + 1)
+      if (how === 'insert') return word.slice(0, i) + char + word.slice(i)
+      return word.slice(0, i) + char + word.slice(i + 1)
+    })
+  const firstWord = fc.oneof(
+    fc.mixedCase(fc.constant('/rollback')),
+    mistyped,
+    fc.constantFrom('/rol', '/roll', '/rollbackplan', '/rollback:', '/deploy', 'rollback', '/'),
+    fc.string({ maxLength: 10 })
+  )
+  const word = fc.oneof(
+    fc.constantFrom('plan', 'run', 'drill', 'critical', 'High', 'revert=abc1234', 'please', ''),
+    fc.string({ maxLength: 8 })
+  )
+  const body = fc.oneof(
+    fc
+      .tuple(
+        fc.constantFrom('', ' ', '\t', '\n', '\r\n', '\u2028'),
+        firstWord,
+        fc.array(fc.tuple(fc.constantFrom(' ', '  ', '\t', ''), word), { maxLength: 5 }),
+        fc.constantFrom('', '\nthanks', '\r\n/rollback run critical')
+      )
+      .map(([lead, first, rest, tail]) => lead + first + rest.flat().join('') + tail),
+    fc.string({ maxLength: 60 })
+  )
+
+  it('a generated comment starts the job exactly when the action answers it', async () => {
+    await fc.assert(
+      fc.asyncProperty(body, async text => {
+        const parsed = parseChatOpsComment(text)
+        for (const { if: condition } of commentConditions)
+          expect({ text, started: starts(condition, text) }).toEqual({
+            text,
+            started: parsed.kind !== 'not-a-command'
+          })
+        if (parsed.kind === 'not-a-command') return
+        // Started: the commenter hears back (the command accepted, or why not and the usage).
+        const api = answeringApi()
+        const decision = await decideComment(
+          {
+            action: 'created',
+            comment: { id: 1, body: text, user: { login: 'octo-writer', type: 'User' } },
+            issue: { number: 7 },
+            repository: { default_branch: 'main' }
+          },
+          { api, policy: { minimum: 'write', allow: [] }, ref: 'refs/heads/main' }
+        )
+        expect(decision.status).not.toBe('ignored')
+        expect(api.replies).toHaveLength(1)
+      }),
+      { numRuns: 400 }
     )
   })
 })
