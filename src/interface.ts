@@ -58,10 +58,18 @@ export const INPUTS = {
     default: 'false'
   },
   'github-token': {
-    description: 'Token for pushing, comments and issues.',
+    description:
+      "Token for the GitHub API: comments, reactions, the incident issue, the commenter's role (the workflow's GITHUB_TOKEN with issues and pull-requests write); also for git when push-token is not given.",
     default: '${{ github.token }}',
     secret: true,
     secretEnv: 'GITHUB_TOKEN'
+  },
+  'push-token': {
+    description:
+      'Token for git only (fetch and push: the revert or reset, the backup ref, the lock): e.g. a fine-grained token with Contents read and write that may push past branch protection. Default: github-token.',
+    default: '',
+    secret: true,
+    secretEnv: 'ROLLBACK_PUSH_TOKEN'
   },
   'hosting-token': {
     description:

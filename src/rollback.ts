@@ -205,6 +205,7 @@ export interface ReleaseLockOptions {
   runbookPath: string
   workdir: string
   env: Readonly<Record<string, string | undefined>>
+  /** The token git uses (push-token, else github-token). */
   githubToken?: string
   log: Logger
   gitRunner?: GitRunner

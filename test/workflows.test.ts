@@ -146,6 +146,20 @@ describe('the reusable workflow', () => {
     expect(limit * 60_000).toBeGreaterThanOrEqual(parseLockWait(lockWait.default) + 60 * 60_000)
   })
 
+  it('the API calls use the workflow token; the push token reaches git only', () => {
+    for (const job of Object.values(workflow.jobs)) {
+      for (const step of (job.steps ?? []).filter(s => s.id === 'action')) {
+        const given = step.with ?? {}
+        // Never a secret as github-token: a push-only token would 403 on comments and issues.
+        expect(String(given['github-token'] ?? '${{ github.token }}')).toBe('${{ github.token }}')
+        if (given['push-token'] !== undefined)
+          expect(given['push-token']).toBe('${{ secrets.ROLLBACK_PUSH_TOKEN }}')
+      }
+    }
+    const rollback = workflow.jobs.rollback!.steps!.find(s => s.id === 'action')!
+    expect(rollback.with!['push-token']).toBe('${{ secrets.ROLLBACK_PUSH_TOKEN }}')
+  })
+
   it('checks out the commit GitHub recorded for the event (for a comment: the default branch)', () => {
     const checkouts = steps(workflow).filter(s => s.uses?.startsWith('actions/checkout@'))
     for (const step of checkouts) {

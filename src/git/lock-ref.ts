@@ -94,7 +94,7 @@ export async function tryTakeLockRef(
   if (!held) {
     throw new RollbackError(
       `could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`,
-      'check that github-token may push to the repository (contents: write)'
+      'check that the push token (push-token, else github-token) may push to the repository (contents: write)'
     )
   }
   return { held }
