@@ -220,6 +220,10 @@ const INPUTS = {
         description: 'How long a run or drill waits in line when another rollback holds the lock (0, or a duration such as 30s, 15m, 1h; at most 2h). 0: refused at once, naming the holder.',
         default: '0'
     },
+    'lock-stale-after': {
+        description: 'How old a held lock must be before a new run may take it over, when the run that holds it has ended (checked through the Actions API; a CLI run is never taken over). At least 10m.',
+        default: '3h'
+    },
     'release-lock': {
         description: 'true: remove a stale rollback lock (the lock ref on the git remote) after saying who held it, say who waits in the queue and remove its stale entries, and do nothing else.',
         default: 'false'
@@ -589,6 +593,19 @@ function checkRevertSpec(spec) {
 }
 /** The longest lock-wait: longer than any sane queue of rollbacks, shorter than a job's limit. */
 const MAX_LOCK_WAIT = '2h';
+/** The shortest lock-stale-after: a lock younger than this is never taken over. */
+const MIN_LOCK_STALE_AFTER = '10m';
+/** lock-stale-after in ms: how old a lock must be before it may be taken over (its run ended). */
+function parseLockStaleAfter(text, fallback) {
+    const value = text?.trim() || fallback;
+    const ms = /^\d+(s|m|h)$/.test(value) ? parseDuration(value) : undefined;
+    if (ms === undefined || ms < parseDuration(MIN_LOCK_STALE_AFTER)) {
+        throw new InputError([
+            `lock-stale-after: "${value}" is not a duration of at least ${MIN_LOCK_STALE_AFTER} such as 90m or 3h`
+        ]);
+    }
+    return ms;
+}
 /** lock-wait in ms: 0 (the default: refused at once) or a duration up to MAX_LOCK_WAIT. */
 function parseLockWait(text) {
     const value = text?.trim() || '0';
@@ -8579,6 +8596,11 @@ class GitHubClient {
     async checkIssuesAccess() {
         await this.call('GET issues', o => o.rest.issues.listForRepo({ ...this.repoArgs, state: 'all', per_page: 1 }));
     }
+    /** A workflow run's status (queued, in_progress, completed, ...); undefined when there is none. */
+    async workflowRunStatus(runId) {
+        const answer = await this.orUndefined(this.call(`GET actions/runs/${runId}`, o => o.rest.actions.getWorkflowRun({ ...this.repoArgs, run_id: Number(runId) })));
+        return answer?.status ?? undefined;
+    }
     /** Every open issue carrying every one of `labels` (at most MAX_ISSUE_PAGES pages). */
     async openIssuesLabelled(labels) {
         const all = [];
@@ -11260,6 +11282,7 @@ function checkDatabaseUrl(plan, source) {
  */
 
 
+
 const LOCK_REF = 'refs/emergency-rollback/lock';
 /** Where a lock read from the remote is fetched to (never the lock ref itself). */
 const SEEN_REF = 'refs/emergency-rollback/lock-seen';
@@ -11318,8 +11341,26 @@ async function tryTakeLockRef(git, remote, info) {
     }
     return { held };
 }
+/** How to free a lock by hand (named in every refusal). */
+const RELEASE_HOW = 'if that run is gone, release the lock: the Run button with release-lock ticked, the release-lock input of the action, or `emergency-rollback --release-lock` (CLI)';
 function refusal(info) {
-    return new RollbackError(`another rollback is running: the lock is held by ${describeLockHolder(info)}`, 'wait for it to finish; if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
+    return new RollbackError(`another rollback is running: the lock is held by ${describeLockHolder(info)}`, `wait for it to finish; ${RELEASE_HOW}`);
+}
+/**
+ * Removes a held lock that is stale (see LockStaleness) after saying so in the log; true when it
+ * was removed. The delete is leased on the SHA seen, so a lock taken meanwhile is never removed.
+ */
+async function removeStaleLock(git, remote, held, staleness, now, log) {
+    const startedAt = Date.parse(held.info.startedAt);
+    // A lock without a readable start time (pushed by hand) is never taken over.
+    if (Number.isNaN(startedAt) || now - startedAt <= staleness.afterMs)
+        return false;
+    if ((await staleness.holderState(held.info)) !== 'ended')
+        return false;
+    const removed = await releaseLockRef(git, remote, held.sha);
+    if (removed)
+        log.info(`took over a stale rollback lock: held by ${describeLockHolder(held.info)}, older than ${formatDuration(staleness.afterMs)} (lock-stale-after) and that run has ended`);
+    return removed;
 }
 /** Deletes the lock ref if it is still the one at `sha`; false when it was not (moved or gone). */
 async function releaseLockRef(git, remote, sha) {
@@ -11481,9 +11522,9 @@ const STALE_GRACE_MS = 60_000;
 /** Takes the lock ref in turn: at once when nobody holds it or waits, else after those ahead. */
 async function takeLockRefInTurn(where, info, wait) {
     const arrivedAt = wait.now();
-    const state = await readQueue(where.git, where.remote);
-    const ahead = liveEntries(state.entries, arrivedAt);
     const queue = new Queue(where, wait.log);
+    const state = await queue.withoutStaleLock(await readQueue(where.git, where.remote), wait);
+    const ahead = liveEntries(state.entries, arrivedAt);
     if (ahead.length === 0) {
         // Not waiting: refused at once, naming the holder, when the lock is held.
         if (wait.waitMs === 0)
@@ -11518,7 +11559,7 @@ async function waitInQueue(queue, info, wait, mine) {
     let said = '';
     for (;;) {
         const now = wait.now();
-        const state = await readQueue(git, remote);
+        const state = await queue.withoutStaleLock(await readQueue(git, remote), wait);
         await queue.removeStale(state, now);
         await queue.heartbeat(mine, state, now);
         // Our own entry removed by hand: the heartbeat puts it back, we keep our place all the same.
@@ -11550,6 +11591,8 @@ class Queue {
     where;
     log;
     holder;
+    /** The lock last found not stale, and when: its run is asked about at most once a minute. */
+    checked;
     constructor(where, log) {
         this.where = where;
         this.log = log;
@@ -11566,7 +11609,22 @@ class Queue {
         const held = holder
             ? `the lock is held by ${describeLockHolder(holder.info)}`
             : 'the lock is free but earlier runs are queued for it';
-        return new RollbackError(`another rollback is running: ${held}; this run ${ours} in the rollback queue`, 'wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
+        return new RollbackError(`another rollback is running: ${held}; this run ${ours} in the rollback queue`, `wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); ${RELEASE_HOW}`);
+    }
+    /** The state with the lock taken over when it is stale (see LockStaleness). */
+    async withoutStaleLock(state, wait) {
+        if (!state.lockSha || !wait.staleness)
+            return state;
+        const now = wait.now();
+        if (this.checked?.sha === state.lockSha && now - this.checked.at < STALE_GRACE_MS)
+            return state;
+        const holder = await this.holderOf(state);
+        if (!holder)
+            return state;
+        const { git, remote } = this.where;
+        const removed = await removeStaleLock(git, remote, holder, wait.staleness, now, this.log);
+        this.checked = { sha: holder.sha, at: now };
+        return removed ? { ...state, lockSha: undefined } : state;
     }
     /** Entries stale for a while: their run gave up or died without leaving. */
     async removeStale(state, now) {
@@ -11768,11 +11826,13 @@ function messageOf(err) {
 
 
 
+
 async function rollback(options) {
     const located = await loadLocatedRunbook(options.runbookPath);
     const { runbook } = located;
     const request = parseRequest(options.inputs, options.trigger, options.runId);
     const lockWaitMs = parseLockWait(options.lockWait);
+    const staleAfterMs = parseLockStaleAfter(options.lockStaleAfter, INPUTS['lock-stale-after'].default);
     await checkRunbookText(located);
     const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets));
     if (badSecrets.length > 0)
@@ -11842,6 +11902,7 @@ async function rollback(options) {
                     now: deps.clock.now,
                     sleep: deps.clock.sleep,
                     signal: options.signal,
+                    staleness: { afterMs: staleAfterMs, holderState: holderState(deps.github, log) },
                     // A ChatOps reply says where in the queue the run waits (until its first step).
                     onQueued: message => options.onProgress?.(`⏳ ${message}`).catch(err => log.debug(`progress report: ${err}`))
                 }
@@ -11888,6 +11949,33 @@ function lockScope(runbook, deps, trigger) {
             command: request.command
         },
         log: deps.log
+    };
+}
+/**
+ * Whether the Actions run that holds a lock has ended, asked of the Actions API (`actions: read`).
+ * A holder that is not a run of this repository (the CLI, another repository), or a question
+ * GitHub does not answer, is `unknown`: never taken over.
+ */
+function holderState(github, log) {
+    return async (info) => {
+        const target = github.target;
+        const client = github.client();
+        if (!target || !client)
+            return 'unknown';
+        const own = `${target.serverUrl}/${target.owner}/${target.repo}/actions/runs/`;
+        const runId = info.run.startsWith(own)
+            ? /^(\d+)$/.exec(info.run.slice(own.length))?.[1]
+            : undefined;
+        if (!runId)
+            return 'unknown';
+        try {
+            const status = await client.workflowRunStatus(runId);
+            return status === 'completed' ? 'ended' : status ? 'running' : 'unknown';
+        }
+        catch (err) {
+            log.warn(`could not ask whether the lock's run ${runId} has ended: ${err instanceof Error ? err.message : err}`);
+            return 'unknown';
+        }
     };
 }
 /** Removes a stale lock (after saying who held it); returns what was done, in one sentence. */
@@ -12526,7 +12614,8 @@ async function runRollback(s, inputs, reply) {
         initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
         onProgress: reply?.onProgress,
         signal: s.signal,
-        lockWait: input('lock-wait')
+        lockWait: input('lock-wait'),
+        lockStaleAfter: input('lock-stale-after')
     });
 }
 async function publish(outcome) {

@@ -197,7 +197,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       reportPath: resolve(flag('report') ?? `rollback-report-${runId}.json`),
       log: stderrLogger,
       signal: cancellation.signal,
-      lockWait: flag('lock-wait')
+      lockWait: flag('lock-wait'),
+      lockStaleAfter: flag('lock-stale-after')
     })
     const { readFile } = await import('node:fs/promises')
     const out = values.json

@@ -52,6 +52,11 @@ export const INPUTS = {
       'How long a run or drill waits in line when another rollback holds the lock (0, or a duration such as 30s, 15m, 1h; at most 2h). 0: refused at once, naming the holder.',
     default: '0'
   },
+  'lock-stale-after': {
+    description:
+      'How old a held lock must be before a new run may take it over, when the run that holds it has ended (checked through the Actions API; a CLI run is never taken over). At least 10m.',
+    default: '3h'
+  },
   'release-lock': {
     description:
       'true: remove a stale rollback lock (the lock ref on the git remote) after saying who held it, say who waits in the queue and remove its stale entries, and do nothing else.',

@@ -199,7 +199,8 @@ async function runRollback(
     initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
     onProgress: reply?.onProgress,
     signal: s.signal,
-    lockWait: input('lock-wait')
+    lockWait: input('lock-wait'),
+    lockStaleAfter: input('lock-stale-after')
   })
 }
 

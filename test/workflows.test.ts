@@ -160,6 +160,32 @@ describe('the reusable workflow', () => {
     expect(rollback.with!['push-token']).toBe('${{ secrets.ROLLBACK_PUSH_TOKEN }}')
   })
 
+  it('every trigger takes the one lock; release-lock and lock-stale-after reach the action', () => {
+    // Every caller (Run button, comment, drill) calls this workflow, whose only job that changes
+    // anything runs the action, which takes the lock ref (none is left out by a job of its own).
+    const callers = readdirSync('examples/workflows').map(f => load(join('examples/workflows', f)))
+    for (const caller of callers) {
+      for (const job of Object.values(caller.jobs)) expect(job.uses).toBe(PUBLISHED_WORKFLOW)
+      // The takeover of a stale lock asks the Actions API whether its run has ended.
+      expect(caller.permissions).toMatchObject({ actions: 'read' })
+    }
+    const step = workflow.jobs.rollback!.steps!.find(s => s.id === 'action')!
+    expect(step.with!['lock-stale-after']).toBe('${{ inputs.lock-stale-after }}')
+    const release = workflow.jobs['release-lock']!
+    expect(release.if).toBe('${{ inputs.release-lock }}')
+    expect(release.environment).toBe('rollback-secrets')
+    expect(release.steps!.find(s => s.id === 'action')!.with).toMatchObject({
+      'release-lock': 'true',
+      'push-token': '${{ secrets.ROLLBACK_PUSH_TOKEN }}'
+    })
+    // Releasing runs nothing else.
+    expect(workflow.jobs.request!.if).toBe('${{ !inputs.release-lock }}')
+    const dispatch = load('examples/workflows/rollback-dispatch.yml')
+    expect(Object.values(dispatch.jobs)[0]!.with!['release-lock']).toBe(
+      '${{ inputs.release-lock }}'
+    )
+  })
+
   it('checks out the commit GitHub recorded for the event (for a comment: the default branch)', () => {
     const checkouts = steps(workflow).filter(s => s.uses?.startsWith('actions/checkout@'))
     for (const step of checkouts) {
@@ -174,7 +200,7 @@ describe('the reusable workflow', () => {
 
   it('passes the action only inputs that action.yml declares', () => {
     const action = parse(readFileSync('action.yml', 'utf8')) as { inputs: Record<string, unknown> }
-    for (const job of ['plan', 'rollback']) {
+    for (const job of ['plan', 'rollback', 'release-lock']) {
       const step = workflow.jobs[job]!.steps!.find(s => s.id === 'action')!
       expect(step.uses).toBe('./.emergency-rollback-action')
       for (const input of Object.keys(step.with!))

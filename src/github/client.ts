@@ -172,6 +172,16 @@ export class GitHubClient {
     )
   }
 
+  /** A workflow run's status (queued, in_progress, completed, ...); undefined when there is none. */
+  async workflowRunStatus(runId: string): Promise<string | undefined> {
+    const answer = await this.orUndefined(
+      this.call(`GET actions/runs/${runId}`, o =>
+        o.rest.actions.getWorkflowRun({ ...this.repoArgs, run_id: Number(runId) })
+      )
+    )
+    return answer?.status ?? undefined
+  }
+
   /** Every open issue carrying every one of `labels` (at most MAX_ISSUE_PAGES pages). */
   async openIssuesLabelled(labels: string[]): Promise<Issue[]> {
     const all: Issue[] = []
