@@ -224,15 +224,25 @@ const INPUTS = {
         description: 'How long a run or drill waits in line when another rollback holds the lock (0, or a duration such as 30s, 15m, 1h; at most 2h). 0: refused at once, naming the holder.',
         default: '0'
     },
+    'lock-stale-after': {
+        description: 'How old a held lock must be before a new run may take it over, when the run that holds it has ended (checked through the Actions API; a CLI run is never taken over). At least 10m.',
+        default: '3h'
+    },
     'release-lock': {
         description: 'true: remove a stale rollback lock (the lock ref on the git remote) after saying who held it, say who waits in the queue and remove its stale entries, and do nothing else.',
         default: 'false'
     },
     'github-token': {
-        description: 'Token for pushing, comments and issues.',
+        description: "Token for the GitHub API: comments, reactions, the incident issue, the commenter's role (the workflow's GITHUB_TOKEN with issues and pull-requests write); also for git when push-token is not given.",
         default: '${{ github.token }}',
         secret: true,
         secretEnv: 'GITHUB_TOKEN'
+    },
+    'push-token': {
+        description: 'Token for git only (fetch and push: the revert or reset, the backup ref, the lock): e.g. a fine-grained token with Contents read and write that may push past branch protection. Default: github-token.',
+        default: '',
+        secret: true,
+        secretEnv: 'ROLLBACK_PUSH_TOKEN'
     },
     'hosting-token': {
         description: 'Hosting platform API token (default: the variable the runbook names, e.g. VERCEL_TOKEN).',
@@ -600,6 +610,19 @@ function checkRevertSpec(spec) {
 }
 /** The longest lock-wait: longer than any sane queue of rollbacks, shorter than a job's limit. */
 const MAX_LOCK_WAIT = '2h';
+/** The shortest lock-stale-after: a lock younger than this is never taken over. */
+const MIN_LOCK_STALE_AFTER = '10m';
+/** lock-stale-after in ms: how old a lock must be before it may be taken over (its run ended). */
+function parseLockStaleAfter(text, fallback) {
+    const value = text?.trim() || fallback;
+    const ms = /^\d+(s|m|h)$/.test(value) ? parseDuration(value) : undefined;
+    if (ms === undefined || ms < parseDuration(MIN_LOCK_STALE_AFTER)) {
+        throw new InputError([
+            `lock-stale-after: "${value}" is not a duration of at least ${MIN_LOCK_STALE_AFTER} such as 90m or 3h`
+        ]);
+    }
+    return ms;
+}
 /** lock-wait in ms: 0 (the default: refused at once) or a duration up to MAX_LOCK_WAIT. */
 function parseLockWait(text) {
     const value = text?.trim() || '0';
@@ -4025,10 +4048,10 @@ function protectedRef({ where, server }) {
     return new RollbackError(`push to ${where} was refused by a branch protection rule or server hook:\n${server}`, 'the branch is protected: allow the rollback actor to push (or force-push, for reset) in the branch rules, or use a token of an account that may; git-strategy revert needs no force push');
 }
 function noPermission({ where, server }) {
-    return new RollbackError(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push');
+    return new RollbackError(`push to ${where} was refused by the server:\n${server}`, 'the token needs write access to the repository: give the push token (push-token, else github-token) Contents: read and write (for GITHUB_TOKEN, `contents: write` in the workflow `permissions:`), or use a token of an account allowed to push');
 }
 function remoteRejected({ where, server }) {
-    return new RollbackError(`push to ${where} was rejected by the server:\n${server}`, 'read the server message; if it names a missing permission (contents: write, workflows), grant it to github-token');
+    return new RollbackError(`push to ${where} was rejected by the server:\n${server}`, 'read the server message; if it names a missing permission (contents: write, workflows), grant it to the push token (push-token, else github-token)');
 }
 /** Causes in the order they are told apart (a server race also says "remote rejected"). */
 const CAUSES = [
@@ -5146,7 +5169,7 @@ async function requireRemoteBranch(git, target) {
     }
     catch (err) {
         const detail = new Redactor().redact(err instanceof GitCommandError ? err.output.stderr.trim() : String(err));
-        throw new RollbackError(`cannot reach git remote "${target.remote}": ${detail}`, 'check the remote URL and that github-token can read the repository (contents: read)');
+        throw new RollbackError(`cannot reach git remote "${target.remote}": ${detail}`, 'check the remote URL and that the push token (push-token, else github-token) can read the repository (contents: read)');
     }
     if (!tip) {
         throw new RollbackError(`branch: "${target.branch}" does not exist on remote "${target.remote}"`, 'set branch (input) or git.branch (runbook) to an existing branch');
@@ -8775,6 +8798,262 @@ const monitorPhase = {
     }
 };
 
+;// CONCATENATED MODULE: ./src/github/client.ts
+/**
+ * What notify, the GitHub-variables provider and ChatOps ask of GitHub, on Octokit
+ * (src/github/octokit.ts: retries, rate limits, proxy). `@actions/github` loads on the first
+ * call only, so a run that needs no GitHub call does not pay for it. Errors become
+ * GitHubApiErrors with the fix (permissions, token, network).
+ */
+
+class GitHubApiError extends RollbackError {
+    status;
+    constructor(message, hint, status) {
+        super(message, hint);
+        this.status = status;
+        this.name = 'GitHubApiError';
+    }
+}
+/** Issue pages read while looking for one issue: GitHub lists 100 a page. */
+const MAX_ISSUE_PAGES = 50;
+/** A POST that failed may still have created the comment or issue: never repeat it on a 5xx. */
+const ONCE = { request: { retries: 0 } };
+class GitHubClient {
+    options;
+    loaded;
+    constructor(options) {
+        this.options = options;
+    }
+    octokit() {
+        this.loaded ??= Promise.all(/* import() */[__nccwpck_require__.e(752), __nccwpck_require__.e(239), __nccwpck_require__.e(702)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6702)).then(m => m.createOctokit(this.options));
+        return this.loaded;
+    }
+    get repoArgs() {
+        return { owner: this.options.owner, repo: this.options.repo };
+    }
+    async call(what, fn) {
+        this.askGate(what);
+        const octokit = await this.octokit();
+        try {
+            return (await fn(octokit)).data;
+        }
+        catch (err) {
+            throw toApiError(what, err);
+        }
+    }
+    /** Comments, issues and reactions are notices (allowed after a failed preflight); the rest are changes. */
+    askGate(what) {
+        const gate = this.options.gate;
+        if (!gate || /^GET /.test(what))
+            return;
+        if (/^(POST|PATCH) issues\b/.test(what))
+            gate.assertMayNotify(`send ${what} to GitHub`);
+        else
+            gate.assertOpen(`send ${what} to GitHub`);
+    }
+    /** Any REST call, `path` relative to the API root (with its query string). */
+    request(method, path, body) {
+        return this.call(`${method} ${path}`, o => o.request(`${method} ${path}`, {
+            ...(body !== undefined ? { data: body } : {}),
+            ...(method === 'POST' ? ONCE : {})
+        }));
+    }
+    createComment(issueNumber, body) {
+        return this.call(`POST issues/${issueNumber}/comments`, o => o.rest.issues.createComment({ ...this.repoArgs, issue_number: issueNumber, body, ...ONCE }));
+    }
+    updateComment(commentId, body) {
+        return this.call(`PATCH issues/comments/${commentId}`, o => o.rest.issues.updateComment({ ...this.repoArgs, comment_id: commentId, body }));
+    }
+    createIssue(issue) {
+        return this.call('POST issues', o => o.rest.issues.create({ ...this.repoArgs, ...issue, ...ONCE }));
+    }
+    updateIssue(issueNumber, fields) {
+        return this.call(`PATCH issues/${issueNumber}`, o => o.rest.issues.update({ ...this.repoArgs, issue_number: issueNumber, ...fields }));
+    }
+    /**
+     * The first open issue (newest first) carrying every one of `labels` that `match` accepts,
+     * pull requests left out. Reads page after page until found, at most MAX_ISSUE_PAGES.
+     */
+    findOpenIssue(labels, match) {
+        return this.findIssue(labels, match, 'open');
+    }
+    /** As findOpenIssue, among open and closed issues (`state: 'all'`) or only closed ones. */
+    async findIssue(labels, match, state) {
+        const what = 'GET issues';
+        const octokit = await this.octokit();
+        const pages = octokit.paginate.iterator(octokit.rest.issues.listForRepo, {
+            ...this.repoArgs,
+            state,
+            per_page: 100,
+            ...(labels.length > 0 ? { labels: labels.join(',') } : {})
+        });
+        let read = 0;
+        try {
+            for await (const page of pages) {
+                const found = page.data.find(i => i.pull_request === undefined && match(i));
+                if (found)
+                    return found;
+                if (++read >= MAX_ISSUE_PAGES)
+                    throw tooManyIssues(labels);
+            }
+        }
+        catch (err) {
+            throw toApiError(what, err);
+        }
+        return undefined;
+    }
+    /**
+     * Before the first change: the token may read the repository's issues (one issue at most). A
+     * token without the issues permission (a push-only token passed as github-token) is refused here
+     * with the fix, not by the first comment in the middle of the rollback. (Write access cannot be
+     * probed without writing.)
+     */
+    async checkIssuesAccess() {
+        await this.call('GET issues', o => o.rest.issues.listForRepo({ ...this.repoArgs, state: 'all', per_page: 1 }));
+    }
+    /** A workflow run's status (queued, in_progress, completed, ...); undefined when there is none. */
+    async workflowRunStatus(runId) {
+        const answer = await this.orUndefined(this.call(`GET actions/runs/${runId}`, o => o.rest.actions.getWorkflowRun({ ...this.repoArgs, run_id: Number(runId) })));
+        return answer?.status ?? undefined;
+    }
+    /** Every open issue carrying every one of `labels` (at most MAX_ISSUE_PAGES pages). */
+    async openIssuesLabelled(labels) {
+        const all = [];
+        await this.findOpenIssue(labels, issue => {
+            all.push(issue);
+            return false;
+        });
+        return all;
+    }
+    async addReaction(commentId, content) {
+        await this.call(`POST issues/comments/${commentId}/reactions`, o => o.rest.reactions.createForIssueComment({
+            ...this.repoArgs,
+            comment_id: commentId,
+            content,
+            ...ONCE
+        }));
+    }
+    async getPermission(user) {
+        const answer = await this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user }));
+        return { permission: answer.permission, user: answer.user?.login ?? user };
+    }
+    /** The commenter's repository role; undefined when not a collaborator (404). */
+    async collaboratorPermission(user) {
+        const answer = await this.orUndefined(this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })));
+        return (answer && {
+            permission: answer.permission,
+            roleName: answer.role_name,
+            flags: answer.user?.permissions
+        });
+    }
+    /** Active member of org/team (a pending invitation does not count). */
+    async isTeamMember(org, team, user) {
+        const answer = await this.orUndefined(this.call(`GET orgs/${org}/teams/${team}/memberships/${user}`, o => o.rest.teams.getMembershipForUserInOrg({ org, team_slug: team, username: user })));
+        return answer?.state === 'active';
+    }
+    /** The full SHA of a commit of the repository; undefined when there is none. */
+    async commitSha(ref) {
+        const answer = await this.orUndefined(this.call(`GET commits/${ref}`, o => o.rest.repos.getCommit({ ...this.repoArgs, ref })));
+        return answer?.sha;
+    }
+    /** 404 (and 422, GitHub's answer to an unknown commit) mean "there is none". */
+    async orUndefined(call) {
+        try {
+            return await call;
+        }
+        catch (err) {
+            if (err instanceof GitHubApiError && (err.status === 404 || err.status === 422))
+                return undefined;
+            throw err;
+        }
+    }
+    /** undefined when the variable does not exist. */
+    async getVariable(name) {
+        try {
+            const v = await this.call(`GET actions/variables/${name}`, o => o.rest.actions.getRepoVariable({ ...this.repoArgs, name }));
+            return { name: v.name, value: v.value, updated_at: v.updated_at };
+        }
+        catch (err) {
+            if (err instanceof GitHubApiError && err.status === 404)
+                return undefined;
+            throw err;
+        }
+    }
+    async updateVariable(name, value) {
+        await this.call(`PATCH actions/variables/${name}`, o => o.rest.actions.updateRepoVariable({ ...this.repoArgs, name, value }));
+    }
+}
+function tooManyIssues(labels) {
+    return new GitHubApiError(`more than ${MAX_ISSUE_PAGES * 100} open issues are labelled ${labels.join(', ') || '(any)'}`, 'Close the incident issues that are done, or give the runbook a more specific incident-issue label.', 0);
+}
+function toApiError(what, err) {
+    if (err instanceof GitHubApiError)
+        return err;
+    const e = err;
+    if (typeof e?.status !== 'number')
+        return err;
+    if (!e.response) {
+        // No answer at all: the request never reached GitHub (network, proxy, timeout).
+        return new GitHubApiError(`GitHub API ${what} could not be reached (${e.message ?? 'no answer'})`, 'Check the network from the runner, GITHUB_API_URL, and the proxy variables (HTTPS_PROXY, NO_PROXY).', 0);
+    }
+    const data = e.response.data;
+    const message = (typeof data === 'object' ? data?.message : data?.slice(0, 200)) || e.message || 'no message';
+    return client_mapError(what, e.status, message, data, e.response.headers ?? {});
+}
+/**
+ * GitHub's 403 answers for a token without the permission, as documented for each kind of token:
+ * "Resource not accessible by integration" (GITHUB_TOKEN, an App), "... by personal access token"
+ * (a fine-grained token), "Must have admin rights to Repository." / "Must have push access to
+ * ..." (the account's role), SAML single sign-on and OAuth App restrictions of an organization; or
+ * the header naming the permissions the endpoint accepts.
+ */
+const PERMISSION_REFUSAL = /resource not accessible by |must have [\w-]+ (access|rights|permission)|saml enforcement|oauth app access restrictions/i;
+function isPermissionRefusal(status, message, headers) {
+    return (status === 403 &&
+        (PERMISSION_REFUSAL.test(message) ||
+            typeof headers['x-accepted-github-permissions'] === 'string'));
+}
+/** What the token needs for `what`, by endpoint: no job `permissions:` grants the first three. */
+function permissionHint(what, message, headers) {
+    const accepted = headers['x-accepted-github-permissions'];
+    const needs = typeof accepted === 'string' && accepted ? ` (GitHub accepts: ${accepted})` : '';
+    if (/saml enforcement/i.test(message))
+        return 'The organization enforces SAML single sign-on: authorize the token for the organization (token settings, "Configure SSO"), or pass the workflow\'s GITHUB_TOKEN as github-token.';
+    if (/oauth app access restrictions/i.test(message))
+        return "The organization restricts OAuth App access: have an owner approve the app, or pass the workflow's GITHUB_TOKEN as github-token.";
+    if (/variables/.test(what))
+        return `GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write"${needs}.`;
+    if (/^GET orgs\/[^/]+\/teams\//.test(what))
+        return 'GITHUB_TOKEN cannot read team membership: list users in chatops-allow, or pass a github-token (App or fine-grained token) with the organization permission "Members: read".';
+    if (/^GET collaborators\//.test(what))
+        return "Reading a commenter's role needs a github-token with push access to the repository, such as the workflow's GITHUB_TOKEN.";
+    if (/personal access token/i.test(message))
+        return `github-token is a personal access token without this permission${needs}: pass the workflow's GITHUB_TOKEN as github-token (with \`permissions: { issues: write, pull-requests: write }\`) and a push-only token as push-token, or give the token "Issues" and "Pull requests": read and write.`;
+    return `Add \`permissions: { issues: write, pull-requests: write }\` to the workflow job${needs}; github-token must be the workflow's GITHUB_TOKEN (or a token with those permissions), not a push-only token.`;
+}
+function isRateLimit(status, message, headers) {
+    return ((status === 403 || status === 429) &&
+        (/rate limit/i.test(message) || headers['x-ratelimit-remaining'] === '0'));
+}
+function client_mapError(what, status, message, json, headers) {
+    const detail = `${status} ${message}`;
+    if (status === 401)
+        return new GitHubApiError(`GitHub rejected the token (${detail})`, 'Pass a valid token as the github-token input (the workflow GITHUB_TOKEN works for comments and issues).', status);
+    if (isRateLimit(status, message, headers))
+        return new GitHubApiError(`GitHub rate-limited ${what} longer than this run waits (${detail})`, 'Retry the step later; a token of its own (an App installation) has a higher limit than GITHUB_TOKEN.', status);
+    if (isPermissionRefusal(status, message, headers))
+        return new GitHubApiError(`GitHub refused ${what}: the token lacks a permission (${detail})`, permissionHint(what, message, headers), status);
+    if (status === 404)
+        return new GitHubApiError(`GitHub ${what}: not found (${detail})`, 'Check the repository, issue number or name; a token without access also gets 404.', status);
+    if (status === 422) {
+        const errors = json
+            ?.errors;
+        const list = errors?.map(e => `${e.field ?? '?'} ${e.code ?? ''}`.trim()).join(', ');
+        return new GitHubApiError(`GitHub rejected ${what} (${detail}${list ? `: ${list}` : ''})`, undefined, status);
+    }
+    return new GitHubApiError(`GitHub API ${what} failed (${detail})`, undefined, status);
+}
+
 ;// CONCATENATED MODULE: ./src/phases/notify/message.ts
 /** GitHub refuses comment and issue bodies over 65 536 characters. */
 const MAX_BODY = 60_000;
@@ -8954,6 +9233,7 @@ async function webhook(n, url) {
 
 
 
+
 /** The webhook URL from the variable the runbook names; refused when unset or not http(s). */
 function webhookUrl(deps) {
     const { variable: name, url } = deps.webhook;
@@ -9031,6 +9311,21 @@ async function stillRunning(steps, deps, status) {
     for (const problem of n.problems)
         deps.log.warn(`status update: ${problem}`);
 }
+/**
+ * Whether github-token can reach the issues (a push-only token given as github-token cannot); the
+ * problem and its fix, or undefined. Other failures (network) are left to the run's own retries.
+ */
+async function issuesProblem(client) {
+    try {
+        await client.checkIssuesAccess();
+        return undefined;
+    }
+    catch (err) {
+        if (!(err instanceof GitHubApiError) || (err.status !== 401 && err.status !== 403))
+            return undefined;
+        return `GitHub comments and issues will fail: ${err.message}${err.hint ? `. ${err.hint}` : ''}`;
+    }
+}
 const notifyPhase = {
     phase: 'notify',
     needs: ['github', 'webhook', 'fetch', 'redactor', 'log', 'run', 'progress'],
@@ -9077,15 +9372,21 @@ const notifyPhase = {
     async preflight(steps, deps) {
         const notes = [];
         webhookUrl(deps);
-        for (const step of steps) {
-            const { config } = step.action;
-            const wantsGitHub = config['status-comment'] || config['incident-issue'] || config['drill-issue'];
-            if (!deps.github.client() && wantsGitHub)
+        const wanting = steps.filter(({ action: { config } }) => Boolean(config['status-comment'] || config['incident-issue'] || config['drill-issue']));
+        const client = deps.github.client();
+        const problem = client && wanting.length > 0 ? await issuesProblem(client) : undefined;
+        for (const step of wanting) {
+            if (!client)
                 notes.push({
                     stepId: step.id,
                     details: { willSkip: `GitHub comment/issue: ${deps.github.unavailable()}` }
                 });
+            else if (problem)
+                notes.push({ stepId: step.id, details: { willFail: problem } });
         }
+        // Said before the first change; like a 403 during the run, it does not stop the rollback.
+        if (problem)
+            deps.log.warn(`notify preflight: ${problem}`);
         return { notes };
     },
     run: notify,
@@ -9362,227 +9663,6 @@ const PHASE_MODULES = {
     notify: notifyPhase
 };
 
-;// CONCATENATED MODULE: ./src/github/client.ts
-/**
- * What notify, the GitHub-variables provider and ChatOps ask of GitHub, on Octokit
- * (src/github/octokit.ts: retries, rate limits, proxy). `@actions/github` loads on the first
- * call only, so a run that needs no GitHub call does not pay for it. Errors become
- * GitHubApiErrors with the fix (permissions, token, network).
- */
-
-class GitHubApiError extends RollbackError {
-    status;
-    constructor(message, hint, status) {
-        super(message, hint);
-        this.status = status;
-        this.name = 'GitHubApiError';
-    }
-}
-/** Issue pages read while looking for one issue: GitHub lists 100 a page. */
-const MAX_ISSUE_PAGES = 50;
-/** A POST that failed may still have created the comment or issue: never repeat it on a 5xx. */
-const ONCE = { request: { retries: 0 } };
-class GitHubClient {
-    options;
-    loaded;
-    constructor(options) {
-        this.options = options;
-    }
-    octokit() {
-        this.loaded ??= Promise.all(/* import() */[__nccwpck_require__.e(752), __nccwpck_require__.e(239), __nccwpck_require__.e(702)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6702)).then(m => m.createOctokit(this.options));
-        return this.loaded;
-    }
-    get repoArgs() {
-        return { owner: this.options.owner, repo: this.options.repo };
-    }
-    async call(what, fn) {
-        this.askGate(what);
-        const octokit = await this.octokit();
-        try {
-            return (await fn(octokit)).data;
-        }
-        catch (err) {
-            throw toApiError(what, err);
-        }
-    }
-    /** Comments, issues and reactions are notices (allowed after a failed preflight); the rest are changes. */
-    askGate(what) {
-        const gate = this.options.gate;
-        if (!gate || /^GET /.test(what))
-            return;
-        if (/^(POST|PATCH) issues\b/.test(what))
-            gate.assertMayNotify(`send ${what} to GitHub`);
-        else
-            gate.assertOpen(`send ${what} to GitHub`);
-    }
-    /** Any REST call, `path` relative to the API root (with its query string). */
-    request(method, path, body) {
-        return this.call(`${method} ${path}`, o => o.request(`${method} ${path}`, {
-            ...(body !== undefined ? { data: body } : {}),
-            ...(method === 'POST' ? ONCE : {})
-        }));
-    }
-    createComment(issueNumber, body) {
-        return this.call(`POST issues/${issueNumber}/comments`, o => o.rest.issues.createComment({ ...this.repoArgs, issue_number: issueNumber, body, ...ONCE }));
-    }
-    updateComment(commentId, body) {
-        return this.call(`PATCH issues/comments/${commentId}`, o => o.rest.issues.updateComment({ ...this.repoArgs, comment_id: commentId, body }));
-    }
-    createIssue(issue) {
-        return this.call('POST issues', o => o.rest.issues.create({ ...this.repoArgs, ...issue, ...ONCE }));
-    }
-    updateIssue(issueNumber, fields) {
-        return this.call(`PATCH issues/${issueNumber}`, o => o.rest.issues.update({ ...this.repoArgs, issue_number: issueNumber, ...fields }));
-    }
-    /**
-     * The first open issue (newest first) carrying every one of `labels` that `match` accepts,
-     * pull requests left out. Reads page after page until found, at most MAX_ISSUE_PAGES.
-     */
-    findOpenIssue(labels, match) {
-        return this.findIssue(labels, match, 'open');
-    }
-    /** As findOpenIssue, among open and closed issues (`state: 'all'`) or only closed ones. */
-    async findIssue(labels, match, state) {
-        const what = 'GET issues';
-        const octokit = await this.octokit();
-        const pages = octokit.paginate.iterator(octokit.rest.issues.listForRepo, {
-            ...this.repoArgs,
-            state,
-            per_page: 100,
-            ...(labels.length > 0 ? { labels: labels.join(',') } : {})
-        });
-        let read = 0;
-        try {
-            for await (const page of pages) {
-                const found = page.data.find(i => i.pull_request === undefined && match(i));
-                if (found)
-                    return found;
-                if (++read >= MAX_ISSUE_PAGES)
-                    throw tooManyIssues(labels);
-            }
-        }
-        catch (err) {
-            throw toApiError(what, err);
-        }
-        return undefined;
-    }
-    /** Every open issue carrying every one of `labels` (at most MAX_ISSUE_PAGES pages). */
-    async openIssuesLabelled(labels) {
-        const all = [];
-        await this.findOpenIssue(labels, issue => {
-            all.push(issue);
-            return false;
-        });
-        return all;
-    }
-    async addReaction(commentId, content) {
-        await this.call(`POST issues/comments/${commentId}/reactions`, o => o.rest.reactions.createForIssueComment({
-            ...this.repoArgs,
-            comment_id: commentId,
-            content,
-            ...ONCE
-        }));
-    }
-    async getPermission(user) {
-        const answer = await this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user }));
-        return { permission: answer.permission, user: answer.user?.login ?? user };
-    }
-    /** The commenter's repository role; undefined when not a collaborator (404). */
-    async collaboratorPermission(user) {
-        const answer = await this.orUndefined(this.call(`GET collaborators/${user}/permission`, o => o.rest.repos.getCollaboratorPermissionLevel({ ...this.repoArgs, username: user })));
-        return (answer && {
-            permission: answer.permission,
-            roleName: answer.role_name,
-            flags: answer.user?.permissions
-        });
-    }
-    /** Active member of org/team (a pending invitation does not count). */
-    async isTeamMember(org, team, user) {
-        const answer = await this.orUndefined(this.call(`GET orgs/${org}/teams/${team}/memberships/${user}`, o => o.rest.teams.getMembershipForUserInOrg({ org, team_slug: team, username: user })));
-        return answer?.state === 'active';
-    }
-    /** The full SHA of a commit of the repository; undefined when there is none. */
-    async commitSha(ref) {
-        const answer = await this.orUndefined(this.call(`GET commits/${ref}`, o => o.rest.repos.getCommit({ ...this.repoArgs, ref })));
-        return answer?.sha;
-    }
-    /** 404 (and 422, GitHub's answer to an unknown commit) mean "there is none". */
-    async orUndefined(call) {
-        try {
-            return await call;
-        }
-        catch (err) {
-            if (err instanceof GitHubApiError && (err.status === 404 || err.status === 422))
-                return undefined;
-            throw err;
-        }
-    }
-    /** undefined when the variable does not exist. */
-    async getVariable(name) {
-        try {
-            const v = await this.call(`GET actions/variables/${name}`, o => o.rest.actions.getRepoVariable({ ...this.repoArgs, name }));
-            return { name: v.name, value: v.value, updated_at: v.updated_at };
-        }
-        catch (err) {
-            if (err instanceof GitHubApiError && err.status === 404)
-                return undefined;
-            throw err;
-        }
-    }
-    async updateVariable(name, value) {
-        await this.call(`PATCH actions/variables/${name}`, o => o.rest.actions.updateRepoVariable({ ...this.repoArgs, name, value }));
-    }
-}
-function tooManyIssues(labels) {
-    return new GitHubApiError(`more than ${MAX_ISSUE_PAGES * 100} open issues are labelled ${labels.join(', ') || '(any)'}`, 'Close the incident issues that are done, or give the runbook a more specific incident-issue label.', 0);
-}
-function toApiError(what, err) {
-    if (err instanceof GitHubApiError)
-        return err;
-    const e = err;
-    if (typeof e?.status !== 'number')
-        return err;
-    if (!e.response) {
-        // No answer at all: the request never reached GitHub (network, proxy, timeout).
-        return new GitHubApiError(`GitHub API ${what} could not be reached (${e.message ?? 'no answer'})`, 'Check the network from the runner, GITHUB_API_URL, and the proxy variables (HTTPS_PROXY, NO_PROXY).', 0);
-    }
-    const data = e.response.data;
-    const message = (typeof data === 'object' ? data?.message : data?.slice(0, 200)) || e.message || 'no message';
-    return client_mapError(what, e.status, message, data, e.response.headers ?? {});
-}
-/** What the token needs for `what`, by endpoint: no job `permissions:` grants the first three. */
-function permissionHint(what) {
-    if (/variables/.test(what))
-        return 'GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write".';
-    if (/^GET orgs\/[^/]+\/teams\//.test(what))
-        return 'GITHUB_TOKEN cannot read team membership: list users in chatops-allow, or pass a github-token (App or fine-grained token) with the organization permission "Members: read".';
-    if (/^GET collaborators\//.test(what))
-        return "Reading a commenter's role needs a github-token with push access to the repository, such as the workflow's GITHUB_TOKEN.";
-    return 'Add `permissions: { issues: write, pull-requests: write }` to the workflow job.';
-}
-function isRateLimit(status, message, headers) {
-    return ((status === 403 || status === 429) &&
-        (/rate limit/i.test(message) || headers['x-ratelimit-remaining'] === '0'));
-}
-function client_mapError(what, status, message, json, headers) {
-    const detail = `${status} ${message}`;
-    if (status === 401)
-        return new GitHubApiError(`GitHub rejected the token (${detail})`, 'Pass a valid token as the github-token input (the workflow GITHUB_TOKEN works for comments and issues).', status);
-    if (isRateLimit(status, message, headers))
-        return new GitHubApiError(`GitHub rate-limited ${what} longer than this run waits (${detail})`, 'Retry the step later; a token of its own (an App installation) has a higher limit than GITHUB_TOKEN.', status);
-    if (status === 403 && /not accessible by integration|must have \w+ access/i.test(message))
-        return new GitHubApiError(`GitHub refused ${what}: the token lacks a permission (${detail})`, permissionHint(what), status);
-    if (status === 404)
-        return new GitHubApiError(`GitHub ${what}: not found (${detail})`, 'Check the repository, issue number or name; a token without access also gets 404.', status);
-    if (status === 422) {
-        const errors = json
-            ?.errors;
-        const list = errors?.map(e => `${e.field ?? '?'} ${e.code ?? ''}`.trim()).join(', ');
-        return new GitHubApiError(`GitHub rejected ${what} (${detail}${list ? `: ${list}` : ''})`, undefined, status);
-    }
-    return new GitHubApiError(`GitHub API ${what} failed (${detail})`, undefined, status);
-}
-
 ;// CONCATENATED MODULE: ./src/providers/index.ts
 /** Builds the hosting provider a runbook names (through the registry), with its token. */
 
@@ -9716,6 +9796,7 @@ function valuesAt(data, path) {
 /** Where each secret input comes from, for messages (never the value). */
 const SECRET_INPUT_NAMES = {
     githubToken: 'github-token (GITHUB_TOKEN)',
+    pushToken: 'push-token (ROLLBACK_PUSH_TOKEN)',
     hostingToken: 'hosting-token',
     databaseUrl: 'database-url'
 };
@@ -9915,7 +9996,8 @@ function buildDependencies(options) {
         checkout: {
             workdir: options.workdir,
             env,
-            githubToken: secrets.githubToken,
+            // git pushes with the push token; the API calls below never see it.
+            githubToken: secrets.pushToken ?? secrets.githubToken,
             tempDir: env.RUNNER_TEMP,
             runner: options.gitRunner,
             log: options.log,
@@ -11533,6 +11615,7 @@ function checkDatabaseUrl(plan, source) {
  */
 
 
+
 const LOCK_REF = 'refs/emergency-rollback/lock';
 /** Where a lock read from the remote is fetched to (never the lock ref itself). */
 const SEEN_REF = 'refs/emergency-rollback/lock-seen';
@@ -11587,12 +11670,30 @@ async function tryTakeLockRef(git, remote, info) {
         return { taken: { sha, info } };
     const held = await readLockRef(git, remote).catch(() => undefined);
     if (!held) {
-        throw new RollbackError(`could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that github-token may push to the repository (contents: write)');
+        throw new RollbackError(`could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that the push token (push-token, else github-token) may push to the repository (contents: write)');
     }
     return { held };
 }
+/** How to free a lock by hand (named in every refusal). */
+const RELEASE_HOW = 'if that run is gone, release the lock: the Run button with release-lock ticked, the release-lock input of the action, or `emergency-rollback --release-lock` (CLI)';
 function refusal(info) {
-    return new RollbackError(`another rollback is running: the lock is held by ${describeLockHolder(info)}`, 'wait for it to finish; if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
+    return new RollbackError(`another rollback is running: the lock is held by ${describeLockHolder(info)}`, `wait for it to finish; ${RELEASE_HOW}`);
+}
+/**
+ * Removes a held lock that is stale (see LockStaleness) after saying so in the log; true when it
+ * was removed. The delete is leased on the SHA seen, so a lock taken meanwhile is never removed.
+ */
+async function removeStaleLock(git, remote, held, staleness, now, log) {
+    const startedAt = Date.parse(held.info.startedAt);
+    // A lock without a readable start time (pushed by hand) is never taken over.
+    if (Number.isNaN(startedAt) || now - startedAt <= staleness.afterMs)
+        return false;
+    if ((await staleness.holderState(held.info)) !== 'ended')
+        return false;
+    const removed = await releaseLockRef(git, remote, held.sha);
+    if (removed)
+        log.info(`took over a stale rollback lock: held by ${describeLockHolder(held.info)}, older than ${formatDuration(staleness.afterMs)} (lock-stale-after) and that run has ended`);
+    return removed;
 }
 /** Deletes the lock ref if it is still the one at `sha`; false when it was not (moved or gone). */
 async function releaseLockRef(git, remote, sha) {
@@ -11665,7 +11766,7 @@ async function joinQueue(git, remote, info, times) {
     const ref = entryName(named);
     const pushed = await git.push(remote, sha, ref, null);
     if (pushed.exitCode !== 0) {
-        throw new RollbackError(`could not join the rollback queue (${ref}) on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that github-token may push to the repository (contents: write), or set lock-wait to 0 to be refused at once');
+        throw new RollbackError(`could not join the rollback queue (${ref}) on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`, 'check that the push token (push-token, else github-token) may push to the repository (contents: write), or set lock-wait to 0 to be refused at once');
     }
     return { ref, sha, ...named };
 }
@@ -11752,9 +11853,9 @@ const STALE_GRACE_MS = 60_000;
 /** Takes the lock ref in turn: at once when nobody holds it or waits, else after those ahead. */
 async function takeLockRefInTurn(where, info, wait) {
     const arrivedAt = wait.now();
-    const state = await readQueue(where.git, where.remote);
-    const ahead = liveEntries(state.entries, arrivedAt);
     const queue = new Queue(where, wait.log);
+    const state = await queue.withoutStaleLock(await readQueue(where.git, where.remote), wait);
+    const ahead = liveEntries(state.entries, arrivedAt);
     if (ahead.length === 0) {
         // Not waiting: refused at once, naming the holder, when the lock is held.
         if (wait.waitMs === 0)
@@ -11789,7 +11890,7 @@ async function waitInQueue(queue, info, wait, mine) {
     let said = '';
     for (;;) {
         const now = wait.now();
-        const state = await readQueue(git, remote);
+        const state = await queue.withoutStaleLock(await readQueue(git, remote), wait);
         await queue.removeStale(state, now);
         await queue.heartbeat(mine, state, now);
         // Our own entry removed by hand: the heartbeat puts it back, we keep our place all the same.
@@ -11821,6 +11922,8 @@ class Queue {
     where;
     log;
     holder;
+    /** The lock last found not stale, and when: its run is asked about at most once a minute. */
+    checked;
     constructor(where, log) {
         this.where = where;
         this.log = log;
@@ -11837,7 +11940,22 @@ class Queue {
         const held = holder
             ? `the lock is held by ${describeLockHolder(holder.info)}`
             : 'the lock is free but earlier runs are queued for it';
-        return new RollbackError(`another rollback is running: ${held}; this run ${ours} in the rollback queue`, 'wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); if that run is gone, release the lock with --release-lock (CLI) or the release-lock input');
+        return new RollbackError(`another rollback is running: ${held}; this run ${ours} in the rollback queue`, `wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); ${RELEASE_HOW}`);
+    }
+    /** The state with the lock taken over when it is stale (see LockStaleness). */
+    async withoutStaleLock(state, wait) {
+        if (!state.lockSha || !wait.staleness)
+            return state;
+        const now = wait.now();
+        if (this.checked?.sha === state.lockSha && now - this.checked.at < STALE_GRACE_MS)
+            return state;
+        const holder = await this.holderOf(state);
+        if (!holder)
+            return state;
+        const { git, remote } = this.where;
+        const removed = await removeStaleLock(git, remote, holder, wait.staleness, now, this.log);
+        this.checked = { sha: holder.sha, at: now };
+        return removed ? { ...state, lockSha: undefined } : state;
     }
     /** Entries stale for a while: their run gave up or died without leaving. */
     async removeStale(state, now) {
@@ -12039,11 +12157,13 @@ function messageOf(err) {
 
 
 
+
 async function rollback(options) {
     const located = await loadLocatedRunbook(options.runbookPath);
     const { runbook } = located;
     const request = parseRequest(options.inputs, options.trigger, options.runId);
     const lockWaitMs = parseLockWait(options.lockWait);
+    const staleAfterMs = parseLockStaleAfter(options.lockStaleAfter, INPUTS['lock-stale-after'].default);
     await checkRunbookText(located);
     const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets));
     if (badSecrets.length > 0)
@@ -12113,6 +12233,7 @@ async function rollback(options) {
                     now: deps.clock.now,
                     sleep: deps.clock.sleep,
                     signal: options.signal,
+                    staleness: { afterMs: staleAfterMs, holderState: holderState(deps.github, log) },
                     // A ChatOps reply says where in the queue the run waits (until its first step).
                     onQueued: message => options.onProgress?.(`⏳ ${message}`).catch(err => log.debug(`progress report: ${err}`))
                 }
@@ -12161,6 +12282,33 @@ function lockScope(runbook, deps, trigger) {
             command: request.command
         },
         log: deps.log
+    };
+}
+/**
+ * Whether the Actions run that holds a lock has ended, asked of the Actions API (`actions: read`).
+ * A holder that is not a run of this repository (the CLI, another repository), or a question
+ * GitHub does not answer, is `unknown`: never taken over.
+ */
+function holderState(github, log) {
+    return async (info) => {
+        const target = github.target;
+        const client = github.client();
+        if (!target || !client)
+            return 'unknown';
+        const own = `${target.serverUrl}/${target.owner}/${target.repo}/actions/runs/`;
+        const runId = info.run.startsWith(own)
+            ? /^(\d+)$/.exec(info.run.slice(own.length))?.[1]
+            : undefined;
+        if (!runId)
+            return 'unknown';
+        try {
+            const status = await client.workflowRunStatus(runId);
+            return status === 'completed' ? 'ended' : status ? 'running' : 'unknown';
+        }
+        catch (err) {
+            log.warn(`could not ask whether the lock's run ${runId} has ended: ${err instanceof Error ? err.message : err}`);
+            return 'unknown';
+        }
     };
 }
 /** Removes a stale lock (after saying who held it); returns what was done, in one sentence. */
@@ -12234,18 +12382,18 @@ function parseAllowlist(text) {
 }
 async function authorize(source, user, policy) {
     const level = levelOf(await source.collaboratorPermission(user));
-    if (rank(level) < rank(policy.minimum))
-        return {
-            allowed: false,
-            reason: `@${user} has ${level === 'none' ? 'no' : level} access to this repository; /rollback needs ${policy.minimum} or higher`
-        };
+    if (rank(level) < rank(policy.minimum)) {
+        const reason = `@${user} has ${level === 'none' ? 'no' : level} access to this repository; /rollback needs ${policy.minimum} or higher (ask a repository admin for ${policy.minimum} access)`;
+        return { allowed: false, reason, detail: reason };
+    }
     if (policy.allow.length === 0)
         return { allowed: true, level };
     if (await onAllowlist(source, user, policy.allow))
         return { allowed: true, level };
     return {
         allowed: false,
-        reason: `@${user} is not on the chatops-allow list (${policy.allow.join(', ')})`
+        reason: `@${user} is not among the people allowed to start a rollback; /rollback needs ${policy.minimum} access or higher and a place on the workflow's allowlist (chatops-allow), as a user or through a team on it: ask a maintainer of this repository to add you`,
+        detail: `@${user} is not on the chatops-allow list (${policy.allow.join(', ')})`
     };
 }
 async function onAllowlist(source, user, allow) {
@@ -12282,6 +12430,11 @@ function chatOpsApi(client) {
 
 
 const CHATOPS_TRIGGER = '/rollback';
+/**
+ * What a comment starts with when it is meant for us (any case): the callers' `if:` uses it, so
+ * a typo after it (`/rolback`, `/rollbak`) still reaches the action and gets the usage.
+ */
+const CHATOPS_PREFIX = '/rol';
 const CHATOPS_USAGE = '/rollback [plan|run|drill] [critical|high|medium|low] [revert=A..B] [strategy=revert|reset] [reset-to=SHA] [confirm=SHA] [phases=a,b] [branch=name]';
 /** Longest first line read as a command: longer is refused, not truncated. */
 const MAX_COMMAND_LENGTH = 400;
@@ -12299,20 +12452,29 @@ const COMMAND_WORDS = ['plan', 'run', 'drill'];
 const LINE_END = /[\n\r\v\f\u0085\u2028\u2029]/;
 /** One plain token: letters, digits and . _ / , : - (enough for SHAs, ranges, lists, branches). */
 const VALUE = /^[A-Za-z0-9._/,:-]+$/;
-/** The first line, without surrounding spaces; a line separator before the command ends it too. */
+/** The first line without trailing spaces (leading ones make it no command, as in the `if:`). */
 function firstLine(body) {
-    return body.split(LINE_END, 1)[0].trim();
+    return body.split(LINE_END, 1)[0].trimEnd();
+}
+/**
+ * GitHub's `startsWith` in expressions: case ignored, nothing trimmed. (ASCII folding: the prefix
+ * is ASCII, and no other character folds onto its letters.)
+ */
+function startsWithIgnoringCase(text, prefix) {
+    return text.slice(0, prefix.length).toLowerCase() === prefix.toLowerCase();
 }
 function parseChatOpsComment(body, trigger = CHATOPS_TRIGGER) {
     const line = firstLine(body);
-    const isCommand = line === trigger || (line.startsWith(trigger) && /\s/.test(line.charAt(trigger.length)));
-    if (!isCommand)
+    if (!startsWithIgnoringCase(line, CHATOPS_PREFIX))
         return { kind: 'not-a-command' };
     if (line.length > MAX_COMMAND_LENGTH)
         return invalid(`the command is longer than ${MAX_COMMAND_LENGTH} characters`);
     const hostile = hostileText(line);
     if (hostile)
         return invalid(hostile);
+    const first = line.split(/\s/, 1)[0];
+    if (first.toLowerCase() !== trigger)
+        return invalid(nearMiss(first, line, trigger));
     const words = line.slice(trigger.length).trim().split(/\s+/).filter(Boolean);
     const inputs = {};
     for (const [index, word] of words.entries()) {
@@ -12323,6 +12485,22 @@ function parseChatOpsComment(body, trigger = CHATOPS_TRIGGER) {
     inputs.command ??= 'plan';
     return { kind: 'command', inputs };
 }
+/**
+ * A first word meant as the trigger but not it: what to write instead. Only plain words are
+ * echoed (the reply is public markdown: no mentions, links or markup from the comment).
+ */
+function nearMiss(first, line, trigger) {
+    // `/rollbackplan`, `/rollback:run`: the word glued on is kept when it is one we know.
+    const tail = first.slice(trigger.length).replace(/^[^A-Za-z0-9]+/, '');
+    const known = [...COMMAND_WORDS, ...SEVERITIES];
+    const glued = startsWithIgnoringCase(first, trigger) && known.includes(tail) ? [tail] : [];
+    const words = [...glued, ...line.slice(first.length).split(/\s+/)].filter(w => PLAIN.test(w));
+    const meant = [trigger, ...words.slice(0, 8)].join(' ');
+    const shown = PLAIN.test(first.slice(1)) ? `"${first}" is not the command` : 'not a command';
+    return `${shown}: a command starts with ${trigger} and a space (did you mean "${meant}"?)`;
+}
+/** A word safe to repeat in a reply. */
+const PLAIN = /^[A-Za-z0-9._/,:=-]{1,60}$/;
 function invalid(reason) {
     return { kind: 'invalid', reason };
 }
@@ -12410,7 +12588,7 @@ async function decide(event, ctx) {
     const authorization = await authorize(ctx.api, actor, ctx.policy);
     if (!authorization.allowed) {
         await answer('-1', `🚫 **/rollback refused**: ${authorization.reason}.`);
-        return { status: 'refused', reason: authorization.reason };
+        return { status: 'refused', reason: authorization.reason, detail: authorization.detail };
     }
     const defaultBranch = event.repository?.default_branch;
     if (defaultBranch && ctx.ref && ctx.ref !== `refs/heads/${defaultBranch}`)
@@ -12513,7 +12691,7 @@ async function handleComment(options) {
         return { status: 'ignored' };
     }
     if (decision.status === 'refused') {
-        log.warn(`chatops: refused: ${decision.reason}`);
+        log.warn(`chatops: refused: ${decision.detail}`);
         return { status: 'refused' };
     }
     if (decision.status === 'invalid') {
@@ -12655,7 +12833,7 @@ function secret(name) {
         return undefined;
     core.setSecret(value);
     // git sees the token as a Basic credential: mask that form too (as actions/checkout does).
-    if (name === 'github-token')
+    if (name === 'github-token' || name === 'push-token')
         core.setSecret(basicCredential(value));
     const password = urlPassword(value);
     if (password)
@@ -12749,7 +12927,7 @@ function reportError(err, workdir) {
 }
 /** The secret inputs given (masked as they are read). */
 function secretInputs() {
-    const names = ['github-token', 'hosting-token', 'database-url'];
+    const names = ['github-token', 'push-token', 'hosting-token', 'database-url'];
     return names.map(name => secret(name)).filter((v) => v !== undefined);
 }
 async function main_releaseStaleLock(env, workdir) {
@@ -12758,7 +12936,7 @@ async function main_releaseStaleLock(env, workdir) {
             runbookPath: (0,external_node_path_namespaceObject.resolve)(workdir, input('runbook') || INPUTS.runbook.default),
             workdir,
             env,
-            githubToken: secret('github-token'),
+            githubToken: secret('push-token') ?? secret('github-token'),
             log: actionsLogger
         });
         core.info(done);
@@ -12794,6 +12972,7 @@ async function runRollback(s, inputs, reply) {
         env: s.env,
         secrets: {
             githubToken: secret('github-token'),
+            pushToken: secret('push-token'),
             hostingToken: secret('hosting-token'),
             databaseUrl: secret('database-url')
         },
@@ -12804,7 +12983,8 @@ async function runRollback(s, inputs, reply) {
         initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
         onProgress: reply?.onProgress,
         signal: s.signal,
-        lockWait: input('lock-wait')
+        lockWait: input('lock-wait'),
+        lockStaleAfter: input('lock-stale-after')
     });
 }
 async function publish(outcome) {

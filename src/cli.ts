@@ -189,12 +189,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       env,
       // Only the token has a fixed variable; the hosting token and database URL come from the
       // variables the runbook names, never from a generic one left in the shell.
-      secrets: { githubToken: env.GITHUB_TOKEN || undefined },
+      secrets: {
+        githubToken: env.GITHUB_TOKEN || undefined,
+        pushToken: env.ROLLBACK_PUSH_TOKEN || undefined
+      },
       github: githubTarget(env),
       reportPath: resolve(flag('report') ?? `rollback-report-${runId}.json`),
       log: stderrLogger,
       signal: cancellation.signal,
-      lockWait: flag('lock-wait')
+      lockWait: flag('lock-wait'),
+      lockStaleAfter: flag('lock-stale-after')
     })
     const { readFile } = await import('node:fs/promises')
     const out = values.json
@@ -229,7 +233,7 @@ async function releaseStaleLock(
       runbookPath,
       workdir,
       env,
-      githubToken: env.GITHUB_TOKEN || undefined,
+      githubToken: env.ROLLBACK_PUSH_TOKEN || env.GITHUB_TOKEN || undefined,
       log: stderrLogger
     })
     process.stdout.write(`${done}\n`)

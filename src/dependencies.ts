@@ -172,7 +172,8 @@ export function buildDependencies(options: DependencyOptions): Dependencies {
     checkout: {
       workdir: options.workdir,
       env,
-      githubToken: secrets.githubToken,
+      // git pushes with the push token; the API calls below never see it.
+      githubToken: secrets.pushToken ?? secrets.githubToken,
       tempDir: env.RUNNER_TEMP,
       runner: options.gitRunner,
       log: options.log,

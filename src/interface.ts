@@ -57,16 +57,29 @@ export const INPUTS = {
       'How long a run or drill waits in line when another rollback holds the lock (0, or a duration such as 30s, 15m, 1h; at most 2h). 0: refused at once, naming the holder.',
     default: '0'
   },
+  'lock-stale-after': {
+    description:
+      'How old a held lock must be before a new run may take it over, when the run that holds it has ended (checked through the Actions API; a CLI run is never taken over). At least 10m.',
+    default: '3h'
+  },
   'release-lock': {
     description:
       'true: remove a stale rollback lock (the lock ref on the git remote) after saying who held it, say who waits in the queue and remove its stale entries, and do nothing else.',
     default: 'false'
   },
   'github-token': {
-    description: 'Token for pushing, comments and issues.',
+    description:
+      "Token for the GitHub API: comments, reactions, the incident issue, the commenter's role (the workflow's GITHUB_TOKEN with issues and pull-requests write); also for git when push-token is not given.",
     default: '${{ github.token }}',
     secret: true,
     secretEnv: 'GITHUB_TOKEN'
+  },
+  'push-token': {
+    description:
+      'Token for git only (fetch and push: the revert or reset, the backup ref, the lock): e.g. a fine-grained token with Contents read and write that may push past branch protection. Default: github-token.',
+    default: '',
+    secret: true,
+    secretEnv: 'ROLLBACK_PUSH_TOKEN'
   },
   'hosting-token': {
     description:

@@ -36,7 +36,7 @@ function secret(name: InputName): string | undefined {
   if (!value) return undefined
   core.setSecret(value)
   // git sees the token as a Basic credential: mask that form too (as actions/checkout does).
-  if (name === 'github-token') core.setSecret(basicCredential(value))
+  if (name === 'github-token' || name === 'push-token') core.setSecret(basicCredential(value))
   const password = urlPassword(value)
   if (password) core.setSecret(password)
   return value
@@ -133,7 +133,7 @@ function reportError(err: unknown, workdir: string): void {
 
 /** The secret inputs given (masked as they are read). */
 function secretInputs(): string[] {
-  const names = ['github-token', 'hosting-token', 'database-url'] as const
+  const names = ['github-token', 'push-token', 'hosting-token', 'database-url'] as const
   return names.map(name => secret(name)).filter((v): v is string => v !== undefined)
 }
 
@@ -143,7 +143,7 @@ async function releaseStaleLock(env: NodeJS.ProcessEnv, workdir: string): Promis
       runbookPath: resolve(workdir, input('runbook') || INPUTS.runbook.default),
       workdir,
       env,
-      githubToken: secret('github-token'),
+      githubToken: secret('push-token') ?? secret('github-token'),
       log: actionsLogger
     })
     core.info(done)
@@ -194,6 +194,7 @@ async function runRollback(
     env: s.env,
     secrets: {
       githubToken: secret('github-token'),
+      pushToken: secret('push-token'),
       hostingToken: secret('hosting-token'),
       databaseUrl: secret('database-url')
     },
@@ -204,7 +205,8 @@ async function runRollback(
     initialOutputs: reply ? { 'status-comment-id': String(reply.replyId) } : undefined,
     onProgress: reply?.onProgress,
     signal: s.signal,
-    lockWait: input('lock-wait')
+    lockWait: input('lock-wait'),
+    lockStaleAfter: input('lock-stale-after')
   })
 }
 

@@ -94,7 +94,10 @@ export interface StepResult {
 }
 
 export interface SecretValues {
+  /** The GitHub API's token (comments, issues, reactions); git's too without pushToken. */
   githubToken?: string
+  /** git's token (fetch and push) when it is not githubToken. */
+  pushToken?: string
   hostingToken?: string
   databaseUrl?: string
 }

@@ -179,6 +179,21 @@ export function checkRevertSpec(spec: string): string[] {
 /** The longest lock-wait: longer than any sane queue of rollbacks, shorter than a job's limit. */
 export const MAX_LOCK_WAIT = '2h'
 
+/** The shortest lock-stale-after: a lock younger than this is never taken over. */
+export const MIN_LOCK_STALE_AFTER = '10m'
+
+/** lock-stale-after in ms: how old a lock must be before it may be taken over (its run ended). */
+export function parseLockStaleAfter(text: string | undefined, fallback: string): number {
+  const value = text?.trim() || fallback
+  const ms = /^\d+(s|m|h)$/.test(value) ? parseDuration(value) : undefined
+  if (ms === undefined || ms < parseDuration(MIN_LOCK_STALE_AFTER)) {
+    throw new InputError([
+      `lock-stale-after: "${value}" is not a duration of at least ${MIN_LOCK_STALE_AFTER} such as 90m or 3h`
+    ])
+  }
+  return ms
+}
+
 /** lock-wait in ms: 0 (the default: refused at once) or a duration up to MAX_LOCK_WAIT. */
 export function parseLockWait(text: string | undefined): number {
   const value = text?.trim() || '0'

@@ -22,7 +22,16 @@ import {
 import { buildPlan } from './plan.js'
 import { renderMarkdown } from './report/markdown.js'
 import { renderText } from './report/text.js'
-import { InputError, parseLockWait, parseRequest, type RawInputs } from './request.js'
+import {
+  InputError,
+  parseLockStaleAfter,
+  parseLockWait,
+  parseRequest,
+  type RawInputs
+} from './request.js'
+import { INPUTS } from './interface.js'
+import type { GitHubAccess } from './dependencies.js'
+import type { HolderState, LockHolderInfo } from './git/lock-ref.js'
 import { loadLocatedRunbook, loadRunbook } from './runbook/load.js'
 import { checkRunbookText } from './runbook-text.js'
 import { Redactor } from './util/redact.js'
@@ -68,6 +77,8 @@ export interface RollbackOptions {
   gate?: MutationGate
   /** lock-wait: how long to wait in line for a held lock ("0", the default: refused at once). */
   lockWait?: string
+  /** lock-stale-after: how old a lock of an ended run must be to be taken over (default 3h). */
+  lockStaleAfter?: string
 }
 
 export interface RollbackOutcome {
@@ -83,6 +94,10 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
   const { runbook } = located
   const request = parseRequest(options.inputs, options.trigger, options.runId)
   const lockWaitMs = parseLockWait(options.lockWait)
+  const staleAfterMs = parseLockStaleAfter(
+    options.lockStaleAfter,
+    INPUTS['lock-stale-after'].default
+  )
   await checkRunbookText(located)
   const badSecrets = secretProblems(secretSources(runbook, options.env, options.secrets))
   if (badSecrets.length > 0) throw new InputError(badSecrets)
@@ -150,6 +165,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackOutcom
           now: deps.clock.now,
           sleep: deps.clock.sleep,
           signal: options.signal,
+          staleness: { afterMs: staleAfterMs, holderState: holderState(deps.github, log) },
           // A ChatOps reply says where in the queue the run waits (until its first step).
           onQueued: message =>
             options.onProgress?.(`⏳ ${message}`).catch(err => log.debug(`progress report: ${err}`))
@@ -203,10 +219,38 @@ function lockScope(runbook: Runbook, deps: Dependencies, trigger: string) {
   }
 }
 
+/**
+ * Whether the Actions run that holds a lock has ended, asked of the Actions API (`actions: read`).
+ * A holder that is not a run of this repository (the CLI, another repository), or a question
+ * GitHub does not answer, is `unknown`: never taken over.
+ */
+function holderState(github: GitHubAccess, log: Logger) {
+  return async (info: LockHolderInfo): Promise<HolderState> => {
+    const target = github.target
+    const client = github.client()
+    if (!target || !client) return 'unknown'
+    const own = `${target.serverUrl}/${target.owner}/${target.repo}/actions/runs/`
+    const runId = info.run.startsWith(own)
+      ? /^(\d+)$/.exec(info.run.slice(own.length))?.[1]
+      : undefined
+    if (!runId) return 'unknown'
+    try {
+      const status = await client.workflowRunStatus(runId)
+      return status === 'completed' ? 'ended' : status ? 'running' : 'unknown'
+    } catch (err) {
+      log.warn(
+        `could not ask whether the lock's run ${runId} has ended: ${err instanceof Error ? err.message : err}`
+      )
+      return 'unknown'
+    }
+  }
+}
+
 export interface ReleaseLockOptions {
   runbookPath: string
   workdir: string
   env: Readonly<Record<string, string | undefined>>
+  /** The token git uses (push-token, else github-token). */
   githubToken?: string
   log: Logger
   gitRunner?: GitRunner

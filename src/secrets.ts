@@ -12,6 +12,7 @@ import { urlPassword } from './util/redact.js'
 /** Where each secret input comes from, for messages (never the value). */
 const SECRET_INPUT_NAMES: Record<keyof SecretValues, string> = {
   githubToken: 'github-token (GITHUB_TOKEN)',
+  pushToken: 'push-token (ROLLBACK_PUSH_TOKEN)',
   hostingToken: 'hosting-token',
   databaseUrl: 'database-url'
 }

@@ -10,7 +10,8 @@ const reasonOf = (body: string) => {
 
 describe('parseChatOpsComment', () => {
   it('ignores comments that are not the command', () => {
-    for (const body of ['looks good, /rollback later?', '/rollbacks run', '', 'rollback run'])
+    // Leading spaces included: the callers' startsWith trims nothing, and neither does the parser.
+    for (const body of ['looks good, /rollback later?', '', 'rollback run', ' /rollback run'])
       expect(parseChatOpsComment(body)).toEqual({ kind: 'not-a-command' })
   })
 
@@ -32,7 +33,7 @@ describe('parseChatOpsComment', () => {
   })
 
   it('defaults to plan, also when only a severity is given', () => {
-    expect(parseChatOpsComment('  /rollback')).toEqual({
+    expect(parseChatOpsComment('/rollback  ')).toEqual({
       kind: 'command',
       inputs: { command: 'plan' }
     })
@@ -40,6 +41,32 @@ describe('parseChatOpsComment', () => {
       kind: 'command',
       inputs: { command: 'plan', severity: 'high' }
     })
+  })
+
+  it("reads the trigger word in any case, as the callers' startsWith does", () => {
+    for (const trigger of ['/Rollback', '/ROLLBACK', '/rollBack'])
+      expect(parseChatOpsComment(`${trigger} run critical`)).toEqual({
+        kind: 'command',
+        inputs: { command: 'run', severity: 'critical' }
+      })
+  })
+
+  it.each([
+    ['/rolback run critical', '"/rolback" is not the command', '/rollback run critical'],
+    ['/rollbak plan', '"/rollbak" is not the command', '/rollback plan'],
+    ['/rollbackplan', '"/rollbackplan" is not the command', '/rollback plan'],
+    ['/Rollback:run high', 'a command starts with /rollback and a space', '/rollback run high'],
+    ['/rollbacks run', '"/rollbacks" is not the command', '/rollback run'],
+    ['/rol', '"/rol" is not the command', '/rollback']
+  ])('answers the near miss %j with the right syntax', (body, reason, meant) => {
+    expect(reasonOf(body)).toContain(reason)
+    expect(reasonOf(body)).toContain(`did you mean "${meant}"?`)
+  })
+
+  it('never repeats markup or mentions from a near miss in its answer', () => {
+    const reason = reasonOf('/rolback @octocat [x](https://evil.example) **run**')
+    expect(reason).toContain('did you mean "/rollback"?')
+    expect(reason).not.toMatch(/@octocat|evil|\*\*/)
   })
 
   it.each(['\n', '\r', '\r\n', '\u2028', '\u2029', '\v', '\f', '\u0085'])(

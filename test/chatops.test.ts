@@ -167,7 +167,20 @@ describe('ChatOps', () => {
     )
     const refused = await handle(w, '/rollback', 'octo-maintainer', { policy })
     expect(refused.outcome.status).toBe('refused')
-    expect(refused.replies.at(-1)!.body).toMatch(/not on the chatops-allow list/)
+  })
+
+  it('a refusal by the allowlist says what is needed in public; who is on it only in the log', async () => {
+    const w = await world()
+    const allow = ['octo-admin', 'incident-lead', 'acme/oncall', 'acme/sre-core']
+    const policy: AuthorizationPolicy = { minimum: 'write', allow }
+    const refused = await handle(w, '/rollback run critical', 'octo-maintainer', { policy })
+    expect(refused.outcome.status).toBe('refused')
+    const reply = refused.replies.at(-1)!.body
+    expect(reply).toMatch(/needs write access or higher and a place on the workflow's allowlist/)
+    expect(reply).toMatch(/ask a maintainer/)
+    for (const entry of [...allow, 'oncall', 'sre-core']) expect(reply).not.toContain(entry)
+    // The run log (seen by those who can read the workflow run) names the list.
+    expect(refused.log.lines.join('\n')).toContain(allow.join(', '))
   })
 
   it('ignores comments that are not commands, and edits, without a word', async () => {

@@ -90,6 +90,21 @@ describe('git push authentication over http (git http-backend)', () => {
     expect(readFileSync(`${workdir}/.git/config`, 'utf8')).not.toContain('rollback-auth-')
   })
 
+  it('git uses push-token when given; github-token (the API token) never reaches git', async () => {
+    const { bad, workdir } = await setup()
+    const apiOnly = 'ghs_ApiOnlyWorkflowToken0987654321'
+    const { result } = await runPhase({
+      workdir,
+      runbook: { git: { revert: bad } },
+      token: apiOnly,
+      pushToken: TOKEN
+    })
+    expect(result!.status).toBe('succeeded')
+    expect(remoteHead(repo)).toBe(result!.outputs!['head-sha'])
+    expect(server.authorizations.length).toBeGreaterThan(0)
+    expect(server.authorizations.join('\n')).not.toContain(basicCredential(apiOnly))
+  })
+
   it('overrides a stale checkout extraheader for the same host', async () => {
     const { bad, workdir } = await setup()
     git(
@@ -110,7 +125,7 @@ describe('git push authentication over http (git http-backend)', () => {
       token: 'wrong-token-123'
     }).catch(e => e)
     expect(err.message).toMatch(/cannot reach git remote "origin"/)
-    expect(err.hint).toMatch(/github-token/)
+    expect(err.hint).toMatch(/push-token, else github-token/)
     expect(err.message).not.toContain('wrong-token-123')
     expect(remoteHead(repo)).toBe(bad)
   })

@@ -2,7 +2,12 @@ import { afterEach, describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { GitHubApiError, GitHubClient, MAX_ISSUE_PAGES } from '../src/github/client.js'
+import {
+  GitHubApiError,
+  GitHubClient,
+  isPermissionRefusal,
+  MAX_ISSUE_PAGES
+} from '../src/github/client.js'
 import type { ProxySettings } from '../src/github/proxy.js'
 import { startGitHubStandin, type GitHubStandin } from './support/github-standin.js'
 import { startProxy, type TestProxy } from './support/proxy.js'
@@ -121,6 +126,66 @@ describe('GitHub client against the stand-in', () => {
     const e = await apiError(client.createComment(7, 'x'))
     expect(e.hint).toMatch(/issues: write/)
     await client.createComment(7, 'x')
+  })
+
+  it('a fine-grained token without the permission gets the fix for that kind of token', async () => {
+    const { standin, client } = await setup()
+    standin.failNext(/\/issues\/7\/comments$/, {
+      status: 403,
+      message: 'Resource not accessible by personal access token'
+    })
+    const e = await apiError(client.createComment(7, 'x'))
+    expect(e.message).toMatch(/lacks a permission/)
+    expect(e.hint).toMatch(/personal access token without this permission/)
+    expect(e.hint).toMatch(/GITHUB_TOKEN as github-token/)
+    expect(e.hint).toMatch(/push-token/)
+  })
+
+  it('checkIssuesAccess: a token that cannot read the issues is refused with the fix', async () => {
+    const { standin, client } = await setup()
+    await client.checkIssuesAccess()
+    standin.failNext(/\/issues$/, {
+      status: 403,
+      message: 'Resource not accessible by personal access token'
+    })
+    const e = await apiError(client.checkIssuesAccess())
+    expect(e.hint).toMatch(/push-token/)
+  })
+
+  it("recognises GitHub's documented 403 permission answers for every kind of token (generated)", () => {
+    const documented = fc.constantFrom(
+      'Resource not accessible by integration',
+      'Resource not accessible by personal access token',
+      'Resource not accessible by fine-grained personal access token',
+      'Must have admin rights to Repository.',
+      'Must have push access to view repository collaborators.',
+      'Must have push access to view collaborator permission.',
+      'Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.',
+      'Although you appear to have the correct authorization credentials, the `acme` organization has enabled OAuth App access restrictions, meaning that data access to third-parties is limited.'
+    )
+    const spelled = fc
+      .tuple(documented, fc.constantFrom('lower', 'upper', 'as is'), fc.constantFrom('', '.', ' '))
+      .map(
+        ([m, how, end]) =>
+          (how === 'lower' ? m.toLowerCase() : how === 'upper' ? m.toUpperCase() : m) + end
+      )
+    fc.assert(
+      fc.property(spelled, message => {
+        expect(isPermissionRefusal(403, message, {})).toBe(true)
+        // The same words with another status are another failure (404 hides, 401 is the token).
+        expect(isPermissionRefusal(404, message, {})).toBe(false)
+      })
+    )
+    // Any message, when GitHub names the permissions the endpoint accepts.
+    fc.assert(
+      fc.property(fc.string(), message => {
+        expect(
+          isPermissionRefusal(403, message, { 'x-accepted-github-permissions': 'issues=write' })
+        ).toBe(true)
+      })
+    )
+    for (const other of ['API rate limit exceeded for installation ID 1.', 'Forbidden', ''])
+      expect(isPermissionRefusal(403, other, {})).toBe(false)
   })
 })
 

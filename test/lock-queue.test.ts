@@ -8,7 +8,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { HEARTBEAT_TIMEOUT_MS, joinQueue, parseEntryName } from '../src/git/lock-queue.js'
-import { LOCK_REF, takeLockRef, type LockHolderInfo } from '../src/git/lock-ref.js'
+import {
+  LOCK_REF,
+  takeLockRef,
+  type HolderState,
+  type LockHolderInfo,
+  type LockStaleness
+} from '../src/git/lock-ref.js'
 import { execGit, type GitRunner } from '../src/git/git-command-manager.js'
 import { createGit } from '../src/git/session.js'
 import { releaseLock, rollback } from '../src/rollback.js'
@@ -58,6 +64,7 @@ interface Runner {
     waitMs: number
     signal?: AbortSignal
     sleep?: (ms: number) => Promise<void>
+    staleness?: LockStaleness
   }): Promise<HeldRunLock>
 }
 
@@ -82,6 +89,7 @@ function runner(holder: string, gitRunner?: GitRunner): Runner {
           now: () => clock.at,
           sleep: wait.sleep ?? yieldSleep,
           signal: wait.signal,
+          staleness: wait.staleness,
           onQueued: message => void queued.push(message)
         }
       })
@@ -458,4 +466,96 @@ describe('queued rollbacks wait in order', () => {
     await (await waitB).release()
     expect(queueRefs()).toEqual([])
   }, 60_000)
+})
+
+describe('a stale lock (its run ended, older than lock-stale-after)', () => {
+  const HOUR = 60 * MINUTE
+  /** The Actions API's answer about the holder's run, and who was asked about. */
+  function staleness(state: HolderState) {
+    const asked: string[] = []
+    const s: LockStaleness = {
+      afterMs: 3 * HOUR,
+      holderState: async held => {
+        asked.push(held.holder)
+        return state
+      }
+    }
+    return { s, asked }
+  }
+  const startedAt = Date.parse(info('x').startedAt)
+  const at = (ms: number) => {
+    clock.at = startedAt + ms
+  }
+  afterAll(() => at(0))
+
+  it('is taken over, with a log line naming the old holder; the new run holds the lock', async () => {
+    const [dead, next] = [runner('mia'), runner('ned')]
+    await dead.take()
+    const before = lockRef()
+    at(4 * HOUR)
+    const { s, asked } = staleness('ended')
+    const held = await next.take({ waitMs: 0, staleness: s })
+    try {
+      expect(asked).toEqual(['mia'])
+      expect(lockRef()).not.toBe(before)
+      expect(next.log.lines.join('\n')).toMatch(
+        /info: took over a stale rollback lock: held by mia since 2026-03-01T10:00:00\.000Z .*older than 180 min.*\(lock-stale-after\) and that run has ended/
+      )
+    } finally {
+      await held.release()
+    }
+    expect(lockRef()).toBe('')
+  }, 60_000)
+
+  it('a waiting run takes over a lock that goes stale while it waits', async () => {
+    const [dead, next] = [runner('opal'), runner('pia')]
+    await dead.take()
+    at(HOUR)
+    const { s } = staleness('ended')
+    // Each poll moves the clock half an hour: stale after a few polls, in no real time.
+    const sleep = async () => {
+      clock.at += 30 * MINUTE
+      await yieldSleep()
+    }
+    // Fresh when it arrives: it queues; the clock passes 3 h while it waits (lock-wait 2 h).
+    at(2 * HOUR)
+    const held = await next.take({ waitMs: 2 * HOUR, staleness: s, sleep })
+    try {
+      expect(next.log.lines.join('\n')).toMatch(/took over a stale rollback lock: held by opal/)
+      expect(queueRefs()).toEqual([])
+    } finally {
+      await held.release()
+    }
+  }, 60_000)
+
+  it.each([
+    ['younger than lock-stale-after (its run ended)', HOUR, 'ended' as const, []],
+    ['old, but its run is still in progress', 4 * HOUR, 'running' as const, ['quin']],
+    ['old, but its run cannot be checked (a CLI run)', 4 * HOUR, 'unknown' as const, ['quin']]
+  ])(
+    'is refused when %s, naming the holder and how to release it',
+    async (_c, age, state, askedFor) => {
+      const [holder, next] = [runner('quin'), runner('rosa')]
+      const heldA = await holder.take()
+      const before = lockRef()
+      at(age)
+      const { s, asked } = staleness(state)
+      try {
+        const err = await next.take({ waitMs: 0, staleness: s }).catch((e: unknown) => e)
+        expect((err as Error).message).toMatch(
+          /another rollback is running: the lock is held by quin since 2026-03-01T10:00:00\.000Z \(run of runbook "app", https:\/\/ci\/runs\/quin\)/
+        )
+        expect((err as { hint: string }).hint).toMatch(
+          /release-lock ticked.*--release-lock` \(CLI\)/
+        )
+        // A young lock is not even asked about.
+        expect(asked).toEqual(askedFor)
+        expect(lockRef()).toBe(before)
+      } finally {
+        at(0)
+        await heldA.release()
+      }
+    },
+    60_000
+  )
 })

@@ -226,6 +226,25 @@ describe('notify phase', () => {
     expect((err as Error).message).toMatch(/ROLLBACK_WEBHOOK_URL is not set/)
   })
 
+  it('preflight says, before anything changed, that a push-only github-token cannot post', async () => {
+    const { github, ctx, initiated, closing } = await setup()
+    github.failNext(/\/repos\/acme\/outline-app\/issues$/, {
+      status: 403,
+      message: 'Resource not accessible by personal access token',
+      method: 'GET'
+    })
+    const found = await notifyPhase.preflight!([initiated, closing], ctx)
+    // Only a GET was made: nothing posted to check it.
+    expect(github.requests.filter(r => r.method !== 'GET')).toEqual([])
+    for (const note of found.notes ?? [])
+      expect(note.details?.willFail).toMatch(/GitHub comments and issues will fail.*push-token/)
+    expect(found.notes).toHaveLength(2)
+    expect(ctx.log.lines.join('\n')).toMatch(/warn: notify preflight: .*personal access token/)
+    // A token that can read the issues: nothing to say.
+    const fine = await notifyPhase.preflight!([initiated, closing], ctx)
+    expect(fine.notes).toEqual([])
+  })
+
   it('a 403 from GitHub only warns: the rollback goes on', async () => {
     const { github, ctx, initiated } = await setup()
     github.forbid(/\/issues\/42\/comments$/)

@@ -16,6 +16,8 @@ import {
   REUSABLE,
   type Workflow
 } from './support/workflow.js'
+import { decide as decideComment, type ChatOpsApi } from '../src/chatops/comment.js'
+import { CHATOPS_PREFIX, parseChatOpsComment } from '../src/chatops/parse.js'
 
 const OWN = ['.github/workflows', 'examples/workflows']
 const files = OWN.flatMap(dir =>
@@ -117,6 +119,46 @@ describe('the reusable workflow', () => {
     expect(limit * 60_000).toBeGreaterThanOrEqual(parseLockWait(lockWait.default) + 60 * 60_000)
   })
 
+  it('the API calls use the workflow token; the push token reaches git only', () => {
+    for (const job of Object.values(workflow.jobs)) {
+      for (const step of (job.steps ?? []).filter(s => s.id === 'action')) {
+        const given = step.with ?? {}
+        // Never a secret as github-token: a push-only token would 403 on comments and issues.
+        expect(String(given['github-token'] ?? '${{ github.token }}')).toBe('${{ github.token }}')
+        if (given['push-token'] !== undefined)
+          expect(given['push-token']).toBe('${{ secrets.ROLLBACK_PUSH_TOKEN }}')
+      }
+    }
+    const rollback = workflow.jobs.rollback!.steps!.find(s => s.id === 'action')!
+    expect(rollback.with!['push-token']).toBe('${{ secrets.ROLLBACK_PUSH_TOKEN }}')
+  })
+
+  it('every trigger takes the one lock; release-lock and lock-stale-after reach the action', () => {
+    // Every caller (Run button, comment, drill) calls this workflow, whose only job that changes
+    // anything runs the action, which takes the lock ref (none is left out by a job of its own).
+    const callers = readdirSync('examples/workflows').map(f => load(join('examples/workflows', f)))
+    for (const caller of callers) {
+      for (const job of Object.values(caller.jobs)) expect(job.uses).toBe(PUBLISHED_WORKFLOW)
+      // The takeover of a stale lock asks the Actions API whether its run has ended.
+      expect(caller.permissions).toMatchObject({ actions: 'read' })
+    }
+    const step = workflow.jobs.rollback!.steps!.find(s => s.id === 'action')!
+    expect(step.with!['lock-stale-after']).toBe('${{ inputs.lock-stale-after }}')
+    const release = workflow.jobs['release-lock']!
+    expect(release.if).toBe('${{ inputs.release-lock }}')
+    expect(release.environment).toBe('rollback-secrets')
+    expect(release.steps!.find(s => s.id === 'action')!.with).toMatchObject({
+      'release-lock': 'true',
+      'push-token': '${{ secrets.ROLLBACK_PUSH_TOKEN }}'
+    })
+    // Releasing runs nothing else.
+    expect(workflow.jobs.request!.if).toBe('${{ !inputs.release-lock }}')
+    const dispatch = load('examples/workflows/rollback-dispatch.yml')
+    expect(Object.values(dispatch.jobs)[0]!.with!['release-lock']).toBe(
+      '${{ inputs.release-lock }}'
+    )
+  })
+
   it('checks out the commit GitHub recorded for the event (for a comment: the default branch)', () => {
     const checkouts = steps(workflow).filter(s => s.uses?.startsWith('actions/checkout@'))
     for (const step of checkouts) {
@@ -131,7 +173,7 @@ describe('the reusable workflow', () => {
 
   it('passes the action only inputs that action.yml declares', () => {
     const action = parse(readFileSync('action.yml', 'utf8')) as { inputs: Record<string, unknown> }
-    for (const job of ['plan', 'rollback']) {
+    for (const job of ['plan', 'rollback', 'release-lock']) {
       const step = workflow.jobs[job]!.steps!.find(s => s.id === 'action')!
       expect(step.uses).toBe('./.emergency-rollback-action')
       for (const input of Object.keys(step.with!))
@@ -300,6 +342,120 @@ describe('the request decision (decide step, run with bash)', () => {
         expect(outputs.job).toBe(command === 'plan' ? 'plan' : 'rollback')
       }),
       { numRuns: 25 }
+    )
+  })
+})
+
+/** GitHub's `startsWith` in expressions, as documented: not case sensitive, nothing trimmed. */
+function githubStartsWith(text: string, prefix: string): boolean {
+  return text.toUpperCase().startsWith(prefix.toUpperCase())
+}
+
+/** The comment workflows' job conditions, evaluated as GitHub would for a comment body. */
+const commentConditions = files.flatMap(file => {
+  const workflow = load(file)
+  if (!('issue_comment' in workflow.on)) return []
+  return Object.entries(workflow.jobs).map(([name, job]) => ({
+    where: `${file} ${name}`,
+    if: job.if
+  }))
+})
+
+const CONDITION = /^startsWith\(github\.event\.comment\.body, '([^']*)'\)$/
+
+function starts(condition: string | undefined, body: string): boolean {
+  const prefix = CONDITION.exec(condition ?? '')?.[1]
+  if (prefix === undefined) throw new Error(`not a condition this test can evaluate: ${condition}`)
+  return githubStartsWith(body, prefix)
+}
+
+/** An in-memory GitHub for decide(): every commenter may write, every SHA exists. */
+function answeringApi(): ChatOpsApi & { replies: string[] } {
+  const replies: string[] = []
+  return {
+    replies,
+    collaboratorPermission: async () => ({ permission: 'write' }),
+    isTeamMember: async () => false,
+    react: async () => {},
+    reply: async (_issue, body) => {
+      replies.push(body)
+      return { id: replies.length, url: '' }
+    },
+    updateReply: async () => {},
+    resolveCommit: async ref => ref.padEnd(40, '0').toLowerCase()
+  }
+}
+
+describe('ChatOps: the workflow condition and the parser agree', () => {
+  it("every comment workflow (examples and .github) starts on the parser's prefix", () => {
+    expect(commentConditions.length).toBeGreaterThan(0)
+    for (const { where, if: condition } of commentConditions)
+      expect({ where, condition }).toEqual({
+        where,
+        condition: `startsWith(github.event.comment.body, '${CHATOPS_PREFIX}')`
+      })
+  })
+
+  const mistyped = fc
+    .tuple(
+      fc.nat(8),
+      fc.constantFrom('drop', 'insert', 'swap'),
+      fc.string({ minLength: 1, maxLength: 1 })
+    )
+    .map(([at, how, char]) => {
+      const word = '/rollback'
+      const i = 1 + (at % (word.length - 1))
+      if (how === 'drop') return word.slice(0, i) + word.slice(i + 1)
+      if (how === 'insert') return word.slice(0, i) + char + word.slice(i)
+      return word.slice(0, i) + char + word.slice(i + 1)
+    })
+  const firstWord = fc.oneof(
+    fc.mixedCase(fc.constant('/rollback')),
+    mistyped,
+    fc.constantFrom('/rol', '/roll', '/rollbackplan', '/rollback:', '/deploy', 'rollback', '/'),
+    fc.string({ maxLength: 10 })
+  )
+  const word = fc.oneof(
+    fc.constantFrom('plan', 'run', 'drill', 'critical', 'High', 'revert=abc1234', 'please', ''),
+    fc.string({ maxLength: 8 })
+  )
+  const body = fc.oneof(
+    fc
+      .tuple(
+        fc.constantFrom('', ' ', '\t', '\n', '\r\n', '\u2028'),
+        firstWord,
+        fc.array(fc.tuple(fc.constantFrom(' ', '  ', '\t', ''), word), { maxLength: 5 }),
+        fc.constantFrom('', '\nthanks', '\r\n/rollback run critical')
+      )
+      .map(([lead, first, rest, tail]) => lead + first + rest.flat().join('') + tail),
+    fc.string({ maxLength: 60 })
+  )
+
+  it('a generated comment starts the job exactly when the action answers it', async () => {
+    await fc.assert(
+      fc.asyncProperty(body, async text => {
+        const parsed = parseChatOpsComment(text)
+        for (const { if: condition } of commentConditions)
+          expect({ text, started: starts(condition, text) }).toEqual({
+            text,
+            started: parsed.kind !== 'not-a-command'
+          })
+        if (parsed.kind === 'not-a-command') return
+        // Started: the commenter hears back (the command accepted, or why not and the usage).
+        const api = answeringApi()
+        const decision = await decideComment(
+          {
+            action: 'created',
+            comment: { id: 1, body: text, user: { login: 'octo-writer', type: 'User' } },
+            issue: { number: 7 },
+            repository: { default_branch: 'main' }
+          },
+          { api, policy: { minimum: 'write', allow: [] }, ref: 'refs/heads/main' }
+        )
+        expect(decision.status).not.toBe('ignored')
+        expect(api.replies).toHaveLength(1)
+      }),
+      { numRuns: 400 }
     )
   })
 })

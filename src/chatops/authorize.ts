@@ -28,8 +28,13 @@ export interface AuthorizationPolicy {
   allow: string[]
 }
 
+/**
+ * A refusal has two texts: `reason` is posted in the public reply (what the commenter lacks and
+ * how to get it), `detail` goes to the run log only (the allowlist itself: who may act is not for
+ * anyone who can comment to read).
+ */
 export type Authorization =
-  { allowed: true; level: PermissionLevel } | { allowed: false; reason: string }
+  { allowed: true; level: PermissionLevel } | { allowed: false; reason: string; detail: string }
 
 export function isPermissionLevel(value: string): value is PermissionLevel {
   return (PERMISSION_LEVELS as readonly string[]).includes(value)
@@ -73,16 +78,16 @@ export async function authorize(
   policy: AuthorizationPolicy
 ): Promise<Authorization> {
   const level = levelOf(await source.collaboratorPermission(user))
-  if (rank(level) < rank(policy.minimum))
-    return {
-      allowed: false,
-      reason: `@${user} has ${level === 'none' ? 'no' : level} access to this repository; /rollback needs ${policy.minimum} or higher`
-    }
+  if (rank(level) < rank(policy.minimum)) {
+    const reason = `@${user} has ${level === 'none' ? 'no' : level} access to this repository; /rollback needs ${policy.minimum} or higher (ask a repository admin for ${policy.minimum} access)`
+    return { allowed: false, reason, detail: reason }
+  }
   if (policy.allow.length === 0) return { allowed: true, level }
   if (await onAllowlist(source, user, policy.allow)) return { allowed: true, level }
   return {
     allowed: false,
-    reason: `@${user} is not on the chatops-allow list (${policy.allow.join(', ')})`
+    reason: `@${user} is not among the people allowed to start a rollback; /rollback needs ${policy.minimum} access or higher and a place on the workflow's allowlist (chatops-allow), as a user or through a team on it: ask a maintainer of this repository to add you`,
+    detail: `@${user} is not on the chatops-allow list (${policy.allow.join(', ')})`
   }
 }
 

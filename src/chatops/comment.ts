@@ -28,7 +28,8 @@ export interface ChatOpsApi extends PermissionSource {
 
 export type CommentDecision =
   | { status: 'ignored'; why: string }
-  | { status: 'refused'; reason: string }
+  /** `reason`: said in the public reply; `detail`: for the run log only. */
+  | { status: 'refused'; reason: string; detail: string }
   | { status: 'invalid'; reason: string }
   | {
       status: 'accepted'
@@ -71,7 +72,7 @@ export async function decide(event: CommentEvent, ctx: CommentContext): Promise<
   const authorization = await authorize(ctx.api, actor, ctx.policy)
   if (!authorization.allowed) {
     await answer('-1', `🚫 **/rollback refused**: ${authorization.reason}.`)
-    return { status: 'refused', reason: authorization.reason }
+    return { status: 'refused', reason: authorization.reason, detail: authorization.detail }
   }
   const defaultBranch = event.repository?.default_branch
   if (defaultBranch && ctx.ref && ctx.ref !== `refs/heads/${defaultBranch}`)

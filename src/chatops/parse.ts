@@ -2,6 +2,11 @@
  * Parses a ChatOps comment:
  *   /rollback [plan|run|drill] [critical|high|medium|low] [revert=A..B] [strategy=revert|reset]
  *             [reset-to=SHA] [confirm=SHA] [phases=a,b] [branch=name]
+ * Which comments are meant for us is one rule shared with the callers' workflow condition
+ * (`startsWith(github.event.comment.body, '/rol')`, which ignores case and trims nothing): the
+ * body's first characters are CHATOPS_PREFIX in any case. Every such comment is answered: the
+ * command when its first word is /rollback (any case), else the usage, so no comment that starts
+ * a job is dropped without a word.
  * The body is attacker-controlled text. Only its first line counts (any line separator ends it),
  * only the keys above are accepted (never the runbook path or a token), every value is one plain
  * token, and anything else is refused with the reason and the usage. The values are then checked
@@ -12,6 +17,12 @@ import { SEVERITIES } from '../runbook/constants.js'
 import { closest } from '../util/closest.js'
 
 export const CHATOPS_TRIGGER = '/rollback'
+
+/**
+ * What a comment starts with when it is meant for us (any case): the callers' `if:` uses it, so
+ * a typo after it (`/rolback`, `/rollbak`) still reaches the action and gets the usage.
+ */
+export const CHATOPS_PREFIX = '/rol'
 
 export const CHATOPS_USAGE =
   '/rollback [plan|run|drill] [critical|high|medium|low] [revert=A..B] [strategy=revert|reset] [reset-to=SHA] [confirm=SHA] [phases=a,b] [branch=name]'
@@ -42,20 +53,28 @@ const LINE_END = /[\n\r\v\f\u0085\u2028\u2029]/
 /** One plain token: letters, digits and . _ / , : - (enough for SHAs, ranges, lists, branches). */
 const VALUE = /^[A-Za-z0-9._/,:-]+$/
 
-/** The first line, without surrounding spaces; a line separator before the command ends it too. */
+/** The first line without trailing spaces (leading ones make it no command, as in the `if:`). */
 export function firstLine(body: string): string {
-  return body.split(LINE_END, 1)[0]!.trim()
+  return body.split(LINE_END, 1)[0]!.trimEnd()
+}
+
+/**
+ * GitHub's `startsWith` in expressions: case ignored, nothing trimmed. (ASCII folding: the prefix
+ * is ASCII, and no other character folds onto its letters.)
+ */
+export function startsWithIgnoringCase(text: string, prefix: string): boolean {
+  return text.slice(0, prefix.length).toLowerCase() === prefix.toLowerCase()
 }
 
 export function parseChatOpsComment(body: string, trigger = CHATOPS_TRIGGER): ChatOpsParse {
   const line = firstLine(body)
-  const isCommand =
-    line === trigger || (line.startsWith(trigger) && /\s/.test(line.charAt(trigger.length)))
-  if (!isCommand) return { kind: 'not-a-command' }
+  if (!startsWithIgnoringCase(line, CHATOPS_PREFIX)) return { kind: 'not-a-command' }
   if (line.length > MAX_COMMAND_LENGTH)
     return invalid(`the command is longer than ${MAX_COMMAND_LENGTH} characters`)
   const hostile = hostileText(line)
   if (hostile) return invalid(hostile)
+  const first = line.split(/\s/, 1)[0]!
+  if (first.toLowerCase() !== trigger) return invalid(nearMiss(first, line, trigger))
   const words = line.slice(trigger.length).trim().split(/\s+/).filter(Boolean)
   const inputs: RawInputs = {}
   for (const [index, word] of words.entries()) {
@@ -65,6 +84,24 @@ export function parseChatOpsComment(body: string, trigger = CHATOPS_TRIGGER): Ch
   inputs.command ??= 'plan'
   return { kind: 'command', inputs }
 }
+
+/**
+ * A first word meant as the trigger but not it: what to write instead. Only plain words are
+ * echoed (the reply is public markdown: no mentions, links or markup from the comment).
+ */
+function nearMiss(first: string, line: string, trigger: string): string {
+  // `/rollbackplan`, `/rollback:run`: the word glued on is kept when it is one we know.
+  const tail = first.slice(trigger.length).replace(/^[^A-Za-z0-9]+/, '')
+  const known: readonly string[] = [...COMMAND_WORDS, ...SEVERITIES]
+  const glued = startsWithIgnoringCase(first, trigger) && known.includes(tail) ? [tail] : []
+  const words = [...glued, ...line.slice(first.length).split(/\s+/)].filter(w => PLAIN.test(w))
+  const meant = [trigger, ...words.slice(0, 8)].join(' ')
+  const shown = PLAIN.test(first.slice(1)) ? `"${first}" is not the command` : 'not a command'
+  return `${shown}: a command starts with ${trigger} and a space (did you mean "${meant}"?)`
+}
+
+/** A word safe to repeat in a reply. */
+const PLAIN = /^[A-Za-z0-9._/,:=-]{1,60}$/
 
 function invalid(reason: string): ChatOpsParse {
   return { kind: 'invalid', reason }

@@ -61,7 +61,7 @@ export async function handleComment(options: ChatOpsOptions): Promise<ChatOpsOut
     return { status: 'ignored' }
   }
   if (decision.status === 'refused') {
-    log.warn(`chatops: refused: ${decision.reason}`)
+    log.warn(`chatops: refused: ${decision.detail}`)
     return { status: 'refused' }
   }
   if (decision.status === 'invalid') {

@@ -109,7 +109,7 @@ export async function joinQueue(
   if (pushed.exitCode !== 0) {
     throw new RollbackError(
       `could not join the rollback queue (${ref}) on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`,
-      'check that github-token may push to the repository (contents: write), or set lock-wait to 0 to be refused at once'
+      'check that the push token (push-token, else github-token) may push to the repository (contents: write), or set lock-wait to 0 to be refused at once'
     )
   }
   return { ref, sha, ...named }

@@ -5,6 +5,7 @@
  * exactly one wins; it is deleted with a lease on its own SHA, so a release never removes a lock
  * someone else took after a forced release.
  */
+import { formatDuration } from '../util/duration.js'
 import { RollbackError } from '../util/errors.js'
 import type { GitCommandManager } from './git-command-manager.js'
 import { deleteWithLease, serverMessage } from './push.js'
@@ -28,6 +29,19 @@ export interface LockHolderInfo {
 export interface HeldLockRef {
   sha: string
   info: LockHolderInfo
+}
+
+/** Whether the run that holds a lock has ended; `unknown` (a CLI run, no access) is never taken over. */
+export type HolderState = 'ended' | 'running' | 'unknown'
+
+/**
+ * When a held lock may be taken over: older than `afterMs` and its run has ended (a runner lost
+ * mid-run, a job cancelled before its release ran). A younger lock, or one whose run is running or
+ * cannot be checked, is refused as before.
+ */
+export interface LockStaleness {
+  afterMs: number
+  holderState(info: LockHolderInfo): Promise<HolderState>
 }
 
 export function describeLockHolder(info: LockHolderInfo): string {
@@ -94,17 +108,45 @@ export async function tryTakeLockRef(
   if (!held) {
     throw new RollbackError(
       `could not take the rollback lock ${LOCK_REF} on remote "${remote}": ${serverMessage(pushed) || 'push refused'}`,
-      'check that github-token may push to the repository (contents: write)'
+      'check that the push token (push-token, else github-token) may push to the repository (contents: write)'
     )
   }
   return { held }
 }
 
+/** How to free a lock by hand (named in every refusal). */
+export const RELEASE_HOW =
+  'if that run is gone, release the lock: the Run button with release-lock ticked, the release-lock input of the action, or `emergency-rollback --release-lock` (CLI)'
+
 export function refusal(info: LockHolderInfo): RollbackError {
   return new RollbackError(
     `another rollback is running: the lock is held by ${describeLockHolder(info)}`,
-    'wait for it to finish; if that run is gone, release the lock with --release-lock (CLI) or the release-lock input'
+    `wait for it to finish; ${RELEASE_HOW}`
   )
+}
+
+/**
+ * Removes a held lock that is stale (see LockStaleness) after saying so in the log; true when it
+ * was removed. The delete is leased on the SHA seen, so a lock taken meanwhile is never removed.
+ */
+export async function removeStaleLock(
+  git: GitCommandManager,
+  remote: string,
+  held: HeldLockRef,
+  staleness: LockStaleness,
+  now: number,
+  log: { info(message: string): void }
+): Promise<boolean> {
+  const startedAt = Date.parse(held.info.startedAt)
+  // A lock without a readable start time (pushed by hand) is never taken over.
+  if (Number.isNaN(startedAt) || now - startedAt <= staleness.afterMs) return false
+  if ((await staleness.holderState(held.info)) !== 'ended') return false
+  const removed = await releaseLockRef(git, remote, held.sha)
+  if (removed)
+    log.info(
+      `took over a stale rollback lock: held by ${describeLockHolder(held.info)}, older than ${formatDuration(staleness.afterMs)} (lock-stale-after) and that run has ended`
+    )
+  return removed
 }
 
 /** Deletes the lock ref if it is still the one at `sha`; false when it was not (moved or gone). */

@@ -23,10 +23,13 @@ import {
 import {
   describeLockHolder,
   readLockRef,
+  RELEASE_HOW,
+  removeStaleLock,
   takeLockRef,
   tryTakeLockRef,
   type HeldLockRef,
-  type LockHolderInfo
+  type LockHolderInfo,
+  type LockStaleness
 } from './lock-ref.js'
 
 /** Entries stale this long are removed by whoever sees them (clocks differ a little). */
@@ -39,6 +42,8 @@ export interface LockWait {
   now(): number
   sleep(ms: number): Promise<void>
   signal?: AbortSignal
+  /** When a held lock counts as stale and is taken over (none: never). */
+  staleness?: LockStaleness
   /** Told when our place in the queue or the holder changes ("queued behind X, position N"). */
   onQueued?(message: string): void | Promise<void>
   log: Logger
@@ -56,9 +61,9 @@ export async function takeLockRefInTurn(
   wait: LockWait
 ): Promise<HeldLockRef> {
   const arrivedAt = wait.now()
-  const state = await readQueue(where.git, where.remote)
-  const ahead = liveEntries(state.entries, arrivedAt)
   const queue = new Queue(where, wait.log)
+  const state = await queue.withoutStaleLock(await readQueue(where.git, where.remote), wait)
+  const ahead = liveEntries(state.entries, arrivedAt)
   if (ahead.length === 0) {
     // Not waiting: refused at once, naming the holder, when the lock is held.
     if (wait.waitMs === 0) return takeLockRef(where.git, where.remote, info)
@@ -101,7 +106,7 @@ async function waitInQueue(
   let said = ''
   for (;;) {
     const now = wait.now()
-    const state = await readQueue(git, remote)
+    const state = await queue.withoutStaleLock(await readQueue(git, remote), wait)
     await queue.removeStale(state, now)
     await queue.heartbeat(mine, state, now)
     // Our own entry removed by hand: the heartbeat puts it back, we keep our place all the same.
@@ -136,6 +141,8 @@ async function waitInQueue(
 /** What a waiting run says about the queue; it reads each holder's details once. */
 class Queue {
   private holder?: HeldLockRef
+  /** The lock last found not stale, and when: its run is asked about at most once a minute. */
+  private checked?: { sha: string; at: number }
 
   constructor(
     readonly where: Where,
@@ -157,8 +164,21 @@ class Queue {
       : 'the lock is free but earlier runs are queued for it'
     return new RollbackError(
       `another rollback is running: ${held}; this run ${ours} in the rollback queue`,
-      'wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); if that run is gone, release the lock with --release-lock (CLI) or the release-lock input'
+      `wait for it to finish, or start again with a longer lock-wait (--lock-wait in the CLI); ${RELEASE_HOW}`
     )
+  }
+
+  /** The state with the lock taken over when it is stale (see LockStaleness). */
+  async withoutStaleLock(state: QueueState, wait: LockWait): Promise<QueueState> {
+    if (!state.lockSha || !wait.staleness) return state
+    const now = wait.now()
+    if (this.checked?.sha === state.lockSha && now - this.checked.at < STALE_GRACE_MS) return state
+    const holder = await this.holderOf(state)
+    if (!holder) return state
+    const { git, remote } = this.where
+    const removed = await removeStaleLock(git, remote, holder, wait.staleness, now, this.log)
+    this.checked = { sha: holder.sha, at: now }
+    return removed ? { ...state, lockSha: undefined } : state
   }
 
   /** Entries stale for a while: their run gave up or died without leaving. */

@@ -85,14 +85,14 @@ function protectedRef({ where, server }: Rejection): RollbackError {
 function noPermission({ where, server }: Rejection): RollbackError {
   return new RollbackError(
     `push to ${where} was refused by the server:\n${server}`,
-    'the token needs write access to the repository: give github-token `contents: write` (workflow `permissions:`), or use a token of an account allowed to push'
+    'the token needs write access to the repository: give the push token (push-token, else github-token) Contents: read and write (for GITHUB_TOKEN, `contents: write` in the workflow `permissions:`), or use a token of an account allowed to push'
   )
 }
 
 function remoteRejected({ where, server }: Rejection): RollbackError {
   return new RollbackError(
     `push to ${where} was rejected by the server:\n${server}`,
-    'read the server message; if it names a missing permission (contents: write, workflows), grant it to github-token'
+    'read the server message; if it names a missing permission (contents: write, workflows), grant it to the push token (push-token, else github-token)'
   )
 }
 

@@ -51,7 +51,10 @@ export interface Checkout {
   workdir: string
   /** Environment for git child processes. */
   env: Readonly<Record<string, string | undefined>>
-  /** Token for https remotes (configured for the session, removed afterwards). */
+  /**
+   * Token for https remotes (configured for the session, removed afterwards): the push-token
+   * input when given, else github-token. Only git uses it.
+   */
   githubToken?: string
   /** Where temporary files and worktrees go (RUNNER_TEMP in Actions). */
   tempDir?: string
@@ -197,7 +200,7 @@ async function requireRemoteBranch(git: GitCommandManager, target: SessionTarget
     )
     throw new RollbackError(
       `cannot reach git remote "${target.remote}": ${detail}`,
-      'check the remote URL and that github-token can read the repository (contents: read)'
+      'check the remote URL and that the push token (push-token, else github-token) can read the repository (contents: read)'
     )
   }
   if (!tip) {

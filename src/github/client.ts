@@ -160,6 +160,28 @@ export class GitHubClient {
     return undefined
   }
 
+  /**
+   * Before the first change: the token may read the repository's issues (one issue at most). A
+   * token without the issues permission (a push-only token passed as github-token) is refused here
+   * with the fix, not by the first comment in the middle of the rollback. (Write access cannot be
+   * probed without writing.)
+   */
+  async checkIssuesAccess(): Promise<void> {
+    await this.call('GET issues', o =>
+      o.rest.issues.listForRepo({ ...this.repoArgs, state: 'all', per_page: 1 })
+    )
+  }
+
+  /** A workflow run's status (queued, in_progress, completed, ...); undefined when there is none. */
+  async workflowRunStatus(runId: string): Promise<string | undefined> {
+    const answer = await this.orUndefined(
+      this.call(`GET actions/runs/${runId}`, o =>
+        o.rest.actions.getWorkflowRun({ ...this.repoArgs, run_id: Number(runId) })
+      )
+    )
+    return answer?.status ?? undefined
+  }
+
   /** Every open issue carrying every one of `labels` (at most MAX_ISSUE_PAGES pages). */
   async openIssuesLabelled(labels: string[]): Promise<Issue[]> {
     const all: Issue[] = []
@@ -291,15 +313,45 @@ function toApiError(what: string, err: unknown): Error {
   return mapError(what, e.status, message, data, e.response.headers ?? {})
 }
 
+/**
+ * GitHub's 403 answers for a token without the permission, as documented for each kind of token:
+ * "Resource not accessible by integration" (GITHUB_TOKEN, an App), "... by personal access token"
+ * (a fine-grained token), "Must have admin rights to Repository." / "Must have push access to
+ * ..." (the account's role), SAML single sign-on and OAuth App restrictions of an organization; or
+ * the header naming the permissions the endpoint accepts.
+ */
+const PERMISSION_REFUSAL =
+  /resource not accessible by |must have [\w-]+ (access|rights|permission)|saml enforcement|oauth app access restrictions/i
+
+export function isPermissionRefusal(
+  status: number,
+  message: string,
+  headers: Record<string, unknown>
+): boolean {
+  return (
+    status === 403 &&
+    (PERMISSION_REFUSAL.test(message) ||
+      typeof headers['x-accepted-github-permissions'] === 'string')
+  )
+}
+
 /** What the token needs for `what`, by endpoint: no job `permissions:` grants the first three. */
-function permissionHint(what: string): string {
+function permissionHint(what: string, message: string, headers: Record<string, unknown>): string {
+  const accepted = headers['x-accepted-github-permissions']
+  const needs = typeof accepted === 'string' && accepted ? ` (GitHub accepts: ${accepted})` : ''
+  if (/saml enforcement/i.test(message))
+    return 'The organization enforces SAML single sign-on: authorize the token for the organization (token settings, "Configure SSO"), or pass the workflow\'s GITHUB_TOKEN as github-token.'
+  if (/oauth app access restrictions/i.test(message))
+    return "The organization restricts OAuth App access: have an owner approve the app, or pass the workflow's GITHUB_TOKEN as github-token."
   if (/variables/.test(what))
-    return 'GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write".'
+    return `GITHUB_TOKEN cannot write Actions variables: use a fine-grained token or App with "Variables: write"${needs}.`
   if (/^GET orgs\/[^/]+\/teams\//.test(what))
     return 'GITHUB_TOKEN cannot read team membership: list users in chatops-allow, or pass a github-token (App or fine-grained token) with the organization permission "Members: read".'
   if (/^GET collaborators\//.test(what))
     return "Reading a commenter's role needs a github-token with push access to the repository, such as the workflow's GITHUB_TOKEN."
-  return 'Add `permissions: { issues: write, pull-requests: write }` to the workflow job.'
+  if (/personal access token/i.test(message))
+    return `github-token is a personal access token without this permission${needs}: pass the workflow's GITHUB_TOKEN as github-token (with \`permissions: { issues: write, pull-requests: write }\`) and a push-only token as push-token, or give the token "Issues" and "Pull requests": read and write.`
+  return `Add \`permissions: { issues: write, pull-requests: write }\` to the workflow job${needs}; github-token must be the workflow's GITHUB_TOKEN (or a token with those permissions), not a push-only token.`
 }
 
 function isRateLimit(status: number, message: string, headers: Record<string, unknown>): boolean {
@@ -329,10 +381,10 @@ function mapError(
       'Retry the step later; a token of its own (an App installation) has a higher limit than GITHUB_TOKEN.',
       status
     )
-  if (status === 403 && /not accessible by integration|must have \w+ access/i.test(message))
+  if (isPermissionRefusal(status, message, headers))
     return new GitHubApiError(
       `GitHub refused ${what}: the token lacks a permission (${detail})`,
-      permissionHint(what),
+      permissionHint(what, message, headers),
       status
     )
   if (status === 404)

@@ -17,6 +17,8 @@ export interface PhaseRunOptions {
   request?: Partial<Request>
   mode?: 'run' | 'drill' | 'preflight'
   token?: string
+  /** The push-token input (git's token; `token` then serves the API only). */
+  pushToken?: string
   runner?: GitRunner
   phase?: 'git' | 'files'
   /** The run's environment (default: the test process's). */
@@ -30,7 +32,7 @@ export function phaseContext(options: PhaseRunOptions) {
     env: options.env ?? process.env,
     runbook: testRunbook(options.runbook),
     request,
-    secrets: { githubToken: options.token },
+    secrets: { githubToken: options.token, pushToken: options.pushToken },
     mode: options.mode === 'drill' ? 'drill' : 'run',
     gitRunner: options.runner,
     plannedPhases: options.phase === 'files' ? ['files'] : ['git']

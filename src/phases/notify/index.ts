@@ -15,6 +15,7 @@ import {
   type Step,
   type StepResult
 } from '../../model.js'
+import { GitHubApiError, type GitHubClient } from '../../github/client.js'
 import { DEFAULT_SEVERITY_MATRIX } from '../../runbook/constants.js'
 import { MissingSecretError } from '../../util/errors.js'
 import type { Runbook } from '../../runbook/schema.js'
@@ -117,6 +118,21 @@ async function stillRunning(
   for (const problem of n.problems) deps.log.warn(`status update: ${problem}`)
 }
 
+/**
+ * Whether github-token can reach the issues (a push-only token given as github-token cannot); the
+ * problem and its fix, or undefined. Other failures (network) are left to the run's own retries.
+ */
+async function issuesProblem(client: GitHubClient): Promise<string | undefined> {
+  try {
+    await client.checkIssuesAccess()
+    return undefined
+  } catch (err) {
+    if (!(err instanceof GitHubApiError) || (err.status !== 401 && err.status !== 403))
+      return undefined
+    return `GitHub comments and issues will fail: ${err.message}${err.hint ? `. ${err.hint}` : ''}`
+  }
+}
+
 export const notifyPhase: PhaseModule<NotifyAction, keyof NotifyDeps> = {
   phase: 'notify',
   needs: ['github', 'webhook', 'fetch', 'redactor', 'log', 'run', 'progress'],
@@ -165,16 +181,21 @@ export const notifyPhase: PhaseModule<NotifyAction, keyof NotifyDeps> = {
   async preflight(steps, deps) {
     const notes = []
     webhookUrl(deps)
-    for (const step of steps) {
-      const { config } = step.action
-      const wantsGitHub =
-        config['status-comment'] || config['incident-issue'] || config['drill-issue']
-      if (!deps.github.client() && wantsGitHub)
+    const wanting = steps.filter(({ action: { config } }) =>
+      Boolean(config['status-comment'] || config['incident-issue'] || config['drill-issue'])
+    )
+    const client = deps.github.client()
+    const problem = client && wanting.length > 0 ? await issuesProblem(client) : undefined
+    for (const step of wanting) {
+      if (!client)
         notes.push({
           stepId: step.id,
           details: { willSkip: `GitHub comment/issue: ${deps.github.unavailable()}` }
         })
+      else if (problem) notes.push({ stepId: step.id, details: { willFail: problem } })
     }
+    // Said before the first change; like a 403 during the run, it does not stop the rollback.
+    if (problem) deps.log.warn(`notify preflight: ${problem}`)
     return { notes }
   },
 
