@@ -12711,15 +12711,7 @@ async function handleComment(options) {
  * (an invalid runbook, a refused input), with why it stopped, 👎, and the error rethrown.
  */
 async function runAndFinish(api, where, run, log, secrets = []) {
-    let result;
-    try {
-        result = await run();
-    }
-    catch (err) {
-        const markdown = stoppedMarkdown(err, secrets);
-        await finish(api, where, { status: 'failed', markdown }, log);
-        throw err;
-    }
+    const result = await runOrStop(api, where, run, log, secrets);
     await finish(api, where, result, log);
     return result;
 }
@@ -12730,15 +12722,7 @@ async function runAndFinish(api, where, run, log, secrets = []) {
  * that threw, or failed naming no environment (the workflow then starts nothing).
  */
 async function planAhead(api, where, run, log, secrets = []) {
-    let result;
-    try {
-        result = await run();
-    }
-    catch (err) {
-        const markdown = stoppedMarkdown(err, secrets);
-        await finish(api, where, { status: 'failed', markdown }, log);
-        throw err;
-    }
+    const result = await runOrStop(api, where, run, log, secrets);
     if (result.status === 'failed' && !result.environment) {
         const markdown = `❌ **The run will not start**: its plan failed.\n\n${result.markdown}`;
         await finish(api, where, { ...result, markdown }, log);
@@ -12755,6 +12739,17 @@ async function planAhead(api, where, run, log, secrets = []) {
         log.warn(`chatops: could not post the plan: ${err instanceof Error ? err.message : err}`);
     }
     return result;
+}
+/** The run's result; when it throws, the reply ends with why it stopped, 👎, and the error rethrown. */
+async function runOrStop(api, where, run, log, secrets) {
+    try {
+        return await run();
+    }
+    catch (err) {
+        const markdown = stoppedMarkdown(err, secrets);
+        await finish(api, where, { status: 'failed', markdown }, log);
+        throw err;
+    }
 }
 function stoppedMarkdown(err, secrets) {
     const message = err instanceof Error ? err.message : String(err);

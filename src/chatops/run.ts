@@ -94,14 +94,7 @@ export async function runAndFinish(
   log: Logger,
   secrets: string[] = []
 ): Promise<RunResult> {
-  let result: RunResult
-  try {
-    result = await run()
-  } catch (err) {
-    const markdown = stoppedMarkdown(err, secrets)
-    await finish(api, where, { status: 'failed', markdown }, log)
-    throw err
-  }
+  const result = await runOrStop(api, where, run, log, secrets)
   await finish(api, where, result, log)
   return result
 }
@@ -119,14 +112,7 @@ export async function planAhead(
   log: Logger,
   secrets: string[] = []
 ): Promise<RunResult> {
-  let result: RunResult
-  try {
-    result = await run()
-  } catch (err) {
-    const markdown = stoppedMarkdown(err, secrets)
-    await finish(api, where, { status: 'failed', markdown }, log)
-    throw err
-  }
+  const result = await runOrStop(api, where, run, log, secrets)
   if (result.status === 'failed' && !result.environment) {
     const markdown = `❌ **The run will not start**: its plan failed.\n\n${result.markdown}`
     await finish(api, where, { ...result, markdown }, log)
@@ -142,6 +128,23 @@ export async function planAhead(
     log.warn(`chatops: could not post the plan: ${err instanceof Error ? err.message : err}`)
   }
   return result
+}
+
+/** The run's result; when it throws, the reply ends with why it stopped, 👎, and the error rethrown. */
+async function runOrStop(
+  api: ChatOpsApi,
+  where: { actor: string; inputs: RawInputs; replyId: number; commentId: number },
+  run: () => Promise<RunResult>,
+  log: Logger,
+  secrets: string[]
+): Promise<RunResult> {
+  try {
+    return await run()
+  } catch (err) {
+    const markdown = stoppedMarkdown(err, secrets)
+    await finish(api, where, { status: 'failed', markdown }, log)
+    throw err
+  }
 }
 
 function stoppedMarkdown(err: unknown, secrets: string[]): string {

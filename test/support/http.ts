@@ -73,6 +73,26 @@ export async function parseRequest(req: IncomingMessage): Promise<RecordedReques
   }
 }
 
+/** A request the stand-in never answers, the next `remaining` times it comes. */
+export interface Hang {
+  method?: string
+  path: string | RegExp
+  remaining: number
+}
+
+/** A reply that never comes when a hang matches the request (close() drops the connection). */
+export function takeHang(hangs: Hang[], req: RecordedRequest): Promise<Reply> | undefined {
+  const hang = hangs.find(
+    h =>
+      h.remaining > 0 &&
+      (!h.method || h.method === req.method) &&
+      (typeof h.path === 'string' ? h.path === req.path : h.path.test(req.path))
+  )
+  if (!hang) return undefined
+  hang.remaining--
+  return new Promise<Reply>(() => {})
+}
+
 /** Starts a server whose handler maps a parsed request to a reply. */
 export async function startJsonServer(
   handler: (request: RecordedRequest) => Reply | Promise<Reply>

@@ -9,7 +9,7 @@
  * Time is counted in ticks: every API request advances every unfinished deploy by one tick
  * (advance() does it by hand), so tests with an instant sleep stay deterministic.
  */
-import { startJsonServer, type RecordedRequest, type Reply } from './http.js'
+import { startJsonServer, takeHang, type Hang, type RecordedRequest, type Reply } from './http.js'
 
 export const NETLIFY_CONTEXTS = [
   'all',
@@ -564,20 +564,11 @@ export async function startNetlifyStandin(
     }
   }
 
-  const hangs: Array<{ path: string | RegExp; method?: string; remaining: number }> = []
+  const hangs: Hang[] = []
   const server = await startJsonServer(req => {
     requests.push(req)
-    const hang = hangs.find(
-      h =>
-        h.remaining > 0 &&
-        (!h.method || h.method === req.method) &&
-        (typeof h.path === 'string' ? h.path === req.path : h.path.test(req.path))
-    )
-    if (hang) {
-      hang.remaining--
-      // Never answered: close() drops the connection.
-      return new Promise<Reply>(() => {})
-    }
+    const hung = takeHang(hangs, req)
+    if (hung) return hung
     const reply = handle(req)
     req.status = reply.status
     return reply

@@ -18,7 +18,7 @@
  * deployment by one tick (call advance() to do it by hand), so tests with an instant sleep stay
  * deterministic.
  */
-import { startJsonServer, type RecordedRequest, type Reply } from './http.js'
+import { startJsonServer, takeHang, type Hang, type RecordedRequest, type Reply } from './http.js'
 
 /** `secret` is a legacy type: still listed (its value never returned), refused when creating. */
 export type EnvType = 'plain' | 'encrypted' | 'sensitive' | 'secret'
@@ -785,20 +785,11 @@ export async function startVercelStandin(
       inFlight--
     }
   })
-  const hangs: Array<Omit<Injection, 'reply'>> = []
+  const hangs: Hang[] = []
   async function answer(req: RecordedRequest): Promise<Reply> {
     requests.push(req)
-    const hang = hangs.find(
-      h =>
-        h.remaining > 0 &&
-        (!h.method || h.method === req.method) &&
-        (typeof h.path === 'string' ? h.path === req.path : h.path.test(req.path))
-    )
-    if (hang) {
-      hang.remaining--
-      // Never answered: close() drops the connection.
-      return new Promise<Reply>(() => {})
-    }
+    const hung = takeHang(hangs, req)
+    if (hung) return hung
     const reply = handle(req)
     req.status = reply.status
     if (options.latencyMs) await new Promise(resolve => setTimeout(resolve, options.latencyMs))
