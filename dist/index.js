@@ -12499,8 +12499,12 @@ function nearMiss(first, line, trigger) {
     const shown = PLAIN.test(first.slice(1)) ? `"${first}" is not the command` : 'not a command';
     return `${shown}: a command starts with ${trigger} and a space (did you mean "${meant}"?)`;
 }
-/** A word safe to repeat in a reply. */
-const PLAIN = /^[A-Za-z0-9._/,:=-]{1,60}$/;
+/** A word safe to repeat in a reply: no markup, no mention, nothing GitHub turns into a link. */
+const PLAIN = /^(?!.*:\/\/)(?!www\.)[A-Za-z0-9._/,:=-]{1,60}$/;
+/** The word in quotes when it is safe to repeat, else a description that repeats nothing. */
+function quoted(word, what) {
+    return PLAIN.test(word) ? `"${word}"` : what;
+}
 function invalid(reason) {
     return { kind: 'invalid', reason };
 }
@@ -12527,7 +12531,7 @@ function readWord(word, index, inputs) {
     const input = KEYS[key];
     if (!input) {
         const guess = closest(key, Object.keys(KEYS));
-        return `"${key}" is not a key a comment may set${guess ? ` (did you mean "${guess}"?)` : ''}; allowed: ${Object.keys(KEYS).join(', ')}`;
+        return `${quoted(key, 'that key')} is not a key a comment may set${guess ? ` (did you mean "${guess}"?)` : ''}; allowed: ${Object.keys(KEYS).join(', ')}`;
     }
     if (!VALUE.test(value))
         return `${key}: give one plain value (${key}=...) without spaces, quotes or shell characters`;
@@ -12551,7 +12555,7 @@ function readBareWord(word, index, inputs) {
         return undefined;
     }
     const guess = closest(word, [...(index === 0 ? COMMAND_WORDS : []), ...SEVERITIES]);
-    return `"${word}" is not a command or a severity${guess ? ` (did you mean "${guess}"?)` : ''}`;
+    return `${quoted(word, 'that word')} is not a command or a severity${guess ? ` (did you mean "${guess}"?)` : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./src/chatops/comment.ts

@@ -69,6 +69,30 @@ describe('parseChatOpsComment', () => {
     expect(reason).not.toMatch(/@octocat|evil|\*\*/)
   })
 
+  it('never repeats a mention, markup or a link from any word of a refused command', () => {
+    const unsafe = fc.oneof(
+      fc.stringMatching(/^@[a-z][a-z0-9-]{0,10}$/),
+      fc.webUrl(),
+      fc.stringMatching(/^www\.[a-z]{1,8}\.com$/),
+      fc.stringMatching(/^[a-z]{1,6}[*~[\]<>!#|][a-z]{0,6}$/)
+    )
+    const key = (word: string) => `${word.replace(/=/g, '')}=x`
+    fc.assert(
+      fc.property(unsafe, fc.constantFrom('word', 'key', 'first'), (word, where) => {
+        const body =
+          where === 'first'
+            ? `/rollback ${word}`
+            : where === 'word'
+              ? `/rollback plan ${word}`
+              : `/rollback plan ${key(word)}`
+        const parsed = parseChatOpsComment(body)
+        if (parsed.kind !== 'invalid') return
+        const echoed = where === 'key' ? key(word).slice(0, -2) : word
+        expect(parsed.reason).not.toContain(echoed)
+      })
+    )
+  })
+
   it.each(['\n', '\r', '\r\n', '\u2028', '\u2029', '\v', '\f', '\u0085'])(
     'any line separator ends the command (%j)',
     separator => {

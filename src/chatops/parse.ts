@@ -100,8 +100,13 @@ function nearMiss(first: string, line: string, trigger: string): string {
   return `${shown}: a command starts with ${trigger} and a space (did you mean "${meant}"?)`
 }
 
-/** A word safe to repeat in a reply. */
-const PLAIN = /^[A-Za-z0-9._/,:=-]{1,60}$/
+/** A word safe to repeat in a reply: no markup, no mention, nothing GitHub turns into a link. */
+const PLAIN = /^(?!.*:\/\/)(?!www\.)[A-Za-z0-9._/,:=-]{1,60}$/
+
+/** The word in quotes when it is safe to repeat, else a description that repeats nothing. */
+function quoted(word: string, what: string): string {
+  return PLAIN.test(word) ? `"${word}"` : what
+}
 
 function invalid(reason: string): ChatOpsParse {
   return { kind: 'invalid', reason }
@@ -128,7 +133,7 @@ function readWord(word: string, index: number, inputs: RawInputs): string | unde
   const input = (KEYS as Record<string, keyof RawInputs>)[key]
   if (!input) {
     const guess = closest(key, Object.keys(KEYS))
-    return `"${key}" is not a key a comment may set${guess ? ` (did you mean "${guess}"?)` : ''}; allowed: ${Object.keys(KEYS).join(', ')}`
+    return `${quoted(key, 'that key')} is not a key a comment may set${guess ? ` (did you mean "${guess}"?)` : ''}; allowed: ${Object.keys(KEYS).join(', ')}`
   }
   if (!VALUE.test(value))
     return `${key}: give one plain value (${key}=...) without spaces, quotes or shell characters`
@@ -151,5 +156,5 @@ function readBareWord(word: string, index: number, inputs: RawInputs): string | 
     return undefined
   }
   const guess = closest(word, [...(index === 0 ? COMMAND_WORDS : []), ...SEVERITIES])
-  return `"${word}" is not a command or a severity${guess ? ` (did you mean "${guess}"?)` : ''}`
+  return `${quoted(word, 'that word')} is not a command or a severity${guess ? ` (did you mean "${guess}"?)` : ''}`
 }
